@@ -1,0 +1,50 @@
+/*
+ * service.h - the skeleton every daemon started by master runs on.
+ *
+ * master execs `tempest -c DIR daemon ROLE -n SERVICE [-o name=value]...
+ * [args]` with the service's listening sockets at descriptors 3.. (their
+ * number in $TEMPEST_LISTEN_FDS) and a status pipe in $TEMPEST_STATUS_FD.
+ * The skeleton loads main.cf, applies the -o overrides, opens the log,
+ * drops privileges (to mail_owner when started as root for an unpriv
+ * service; chroot when asked) and accepts connections on the event loop.
+ *
+ * Capacity: a process serves up to `limit` sessions at once (event-driven
+ * daemons use smtpd_process_session_limit and the like; one-at-a-time
+ * daemons use 1).  At the limit it stops accepting and tells master it is
+ * busy, so master can start another process up to maxproc; new clients
+ * wait in the listen queue rather than fail.  SIGTERM stops at once;
+ * SIGHUP/SIGUSR1 (reload) stops accepting, lets the sessions finish, then
+ * exits — master has already started the new generation.
+ */
+#ifndef TEMPEST_SERVICE_H
+#define TEMPEST_SERVICE_H
+
+#include <sys/socket.h>
+
+typedef void (*service_accept_fn)(int fd, const struct sockaddr *sa,
+    socklen_t salen, void *arg);
+typedef void (*service_wakeup_fn)(void *arg);
+
+/* Parse the daemon arguments, load configuration, open the log.  Returns
+ * the index of the first non-option argument in argv. */
+int service_init(int argc, char **argv, const char *role);
+/* The master.cf service name (e.g. "127.0.0.1:2525", "local"). */
+const char *service_name(void);
+/* Drop root: chroot if requested, then setgid/setuid to mail_owner when
+ * the service is unprivileged.  A no-op when not started as root. */
+void service_drop_privileges(void);
+/* Accept connections on the inherited listeners, at most limit at once. */
+void service_listen(service_accept_fn fn, void *arg, int limit);
+/* Call fn every `seconds` (master.cf wakeup column, or explicit). */
+void service_wakeup(service_wakeup_fn fn, void *arg, int seconds);
+/* Every accepted session must end with this (it may exit the process
+ * when draining and this was the last session). */
+void service_session_end(void);
+/* Run the event loop until stopped; returns the exit status. */
+int service_run(void);
+/* True once a reload/stop asked this process to finish. */
+int service_draining(void);
+/* Called when draining starts (optional). */
+void service_on_drain(void (*fn)(void *), void *arg);
+
+#endif

@@ -1,0 +1,362 @@
+/*
+ * ioev.c - libevent bufferevent wrapper.  All network input of the
+ * daemons passes through here; it is bounded by IO_INPUT_MAX and by the
+ * per-call limits of io_getline()/io_read_into().
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+
+#include "ioev.h"
+#include "log.h"
+#include "mem.h"
+
+struct io {
+	int fd;
+	struct bufferevent *bev;
+	io_callback cb;
+	void *arg;
+	int timeout;
+	int paused;
+	SSL *ssl;               /* set while TLS is active or pending */
+	int tls_pending;        /* waiting for output to drain */
+	int tls_server;
+	char tls_summary[128];
+};
+
+static struct event_base *base;
+
+struct event_base *
+io_base(void)
+{
+	if (base == NULL) {
+		base = event_base_new();
+		if (base == NULL)
+			fatal("event_base_new failed");
+	}
+	return base;
+}
+
+void
+io_loop(void)
+{
+	event_base_dispatch(io_base());
+}
+
+void
+io_loop_exit(void)
+{
+	event_base_loopexit(io_base(), NULL);
+}
+
+static void io_readcb(struct bufferevent *bev, void *arg);
+static void io_writecb(struct bufferevent *bev, void *arg);
+static void io_eventcb(struct bufferevent *bev, short what, void *arg);
+
+static void
+io_setup_bev(struct io *io)
+{
+	struct timeval tv = { io->timeout, 0 };
+
+	bufferevent_setcb(io->bev, io_readcb, io_writecb, io_eventcb, io);
+	bufferevent_setwatermark(io->bev, EV_READ, 0, IO_INPUT_MAX);
+	bufferevent_set_timeouts(io->bev, io->timeout > 0 ? &tv : NULL, NULL);
+	if (!io->paused)
+		bufferevent_enable(io->bev, EV_READ | EV_WRITE);
+	else
+		bufferevent_enable(io->bev, EV_WRITE);
+}
+
+struct io *
+io_new(int fd, io_callback cb, void *arg)
+{
+	struct io *io = xcalloc(1, sizeof(*io));
+
+	evutil_make_socket_nonblocking(fd);
+	io->fd = fd;
+	io->cb = cb;
+	io->arg = arg;
+	io->bev = bufferevent_socket_new(io_base(), fd, 0);
+	if (io->bev == NULL)
+		fatal("bufferevent_socket_new failed");
+	io_setup_bev(io);
+	return io;
+}
+
+void
+io_free(struct io **iop)
+{
+	struct io *io = *iop;
+
+	if (io == NULL)
+		return;
+	if (io->bev != NULL)
+		bufferevent_free(io->bev);      /* frees io->ssl if attached */
+	else if (io->ssl != NULL)
+		SSL_free(io->ssl);
+	if (io->fd >= 0)
+		close(io->fd);
+	free(io);
+	*iop = NULL;
+}
+
+void
+io_set_callback(struct io *io, io_callback cb, void *arg)
+{
+	io->cb = cb;
+	io->arg = arg;
+}
+
+void
+io_set_timeout(struct io *io, int seconds)
+{
+	struct timeval tv = { seconds, 0 };
+
+	io->timeout = seconds;
+	bufferevent_set_timeouts(io->bev, seconds > 0 ? &tv : NULL, NULL);
+}
+
+int
+io_fd(const struct io *io)
+{
+	return io->fd;
+}
+
+void
+io_pause(struct io *io)
+{
+	io->paused = 1;
+	bufferevent_disable(io->bev, EV_READ);
+}
+
+void
+io_resume(struct io *io)
+{
+	io->paused = 0;
+	if (!io->tls_pending)
+		bufferevent_enable(io->bev, EV_READ);
+}
+
+size_t
+io_inlen(const struct io *io)
+{
+	return evbuffer_get_length(bufferevent_get_input(io->bev));
+}
+
+int
+io_getline(struct io *io, struct buf *line, size_t max, int *cr_r)
+{
+	struct evbuffer *in = bufferevent_get_input(io->bev);
+	struct evbuffer_ptr p, end;
+	size_t avail = evbuffer_get_length(in), n;
+	int cr = 0;
+
+	buf_reset(line);
+	if (avail == 0)
+		return 0;
+	/* Search only the first max+1 bytes: bounded work per call. */
+	evbuffer_ptr_set(in, &end, avail > max + 1 ? max + 1 : avail,
+	    EVBUFFER_PTR_SET);
+	p = evbuffer_search_range(in, "\n", 1, NULL, &end);
+	if (p.pos < 0 || (size_t)p.pos > max) {
+		if (avail < max && p.pos < 0)
+			return 0;
+		n = max;
+		if (buf_append(line, evbuffer_pullup(in, (ev_ssize_t)n), n) < 0)
+			panic("io_getline: buffer smaller than max");
+		evbuffer_drain(in, n);
+		return 2;
+	}
+	n = (size_t)p.pos;
+	if (n > 0) {
+		const char *d = (const char *)evbuffer_pullup(in, (ev_ssize_t)n);
+		if (d[n - 1] == '\r') {
+			cr = 1;
+			if (buf_append(line, d, n - 1) < 0)
+				panic("io_getline: buffer smaller than max");
+		} else if (buf_append(line, d, n) < 0)
+			panic("io_getline: buffer smaller than max");
+	}
+	evbuffer_drain(in, n + 1);
+	if (cr_r != NULL)
+		*cr_r = cr;
+	return 1;
+}
+
+long
+io_read_into(struct io *io, struct buf *b, size_t n)
+{
+	struct evbuffer *in = bufferevent_get_input(io->bev);
+	size_t avail = evbuffer_get_length(in);
+
+	if (n > avail)
+		n = avail;
+	if (n == 0)
+		return 0;
+	if (buf_append(b, evbuffer_pullup(in, (ev_ssize_t)n), n) < 0)
+		return -1;
+	evbuffer_drain(in, n);
+	return (long)n;
+}
+
+int
+io_peek(struct io *io, void *dst, size_t n)
+{
+	struct evbuffer *in = bufferevent_get_input(io->bev);
+
+	if (evbuffer_get_length(in) < n)
+		return -1;
+	return evbuffer_copyout(in, dst, n) == (ev_ssize_t)n ? 0 : -1;
+}
+
+void
+io_skip(struct io *io, size_t n)
+{
+	evbuffer_drain(bufferevent_get_input(io->bev), n);
+}
+
+void
+io_drain_input(struct io *io)
+{
+	struct evbuffer *in = bufferevent_get_input(io->bev);
+
+	evbuffer_drain(in, evbuffer_get_length(in));
+}
+
+void
+io_write(struct io *io, const void *p, size_t n)
+{
+	bufferevent_write(io->bev, p, n);
+}
+
+void
+io_puts(struct io *io, const char *s)
+{
+	bufferevent_write(io->bev, s, strlen(s));
+}
+
+void
+io_printf(struct io *io, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	evbuffer_add_vprintf(bufferevent_get_output(io->bev), fmt, ap);
+	va_end(ap);
+}
+
+size_t
+io_outlen(const struct io *io)
+{
+	return evbuffer_get_length(bufferevent_get_output(io->bev));
+}
+
+static void
+io_tls_switch(struct io *io)
+{
+	SSL *ssl = io->ssl;
+
+	io->tls_pending = 0;
+	bufferevent_free(io->bev);      /* plain bev does not own fd */
+	io->bev = bufferevent_openssl_socket_new(io_base(), io->fd, ssl,
+	    io->tls_server ? BUFFEREVENT_SSL_ACCEPTING :
+	    BUFFEREVENT_SSL_CONNECTING, 0);
+	if (io->bev == NULL)
+		fatal("bufferevent_openssl_socket_new failed");
+	bufferevent_openssl_set_allow_dirty_shutdown(io->bev, 1);
+	io_setup_bev(io);
+}
+
+void
+io_start_tls(struct io *io, SSL *ssl, int server)
+{
+	io_drain_input(io);
+	io->ssl = ssl;
+	io->tls_server = server;
+	io->tls_pending = 1;
+	bufferevent_disable(io->bev, EV_READ);
+	if (io_outlen(io) == 0)
+		io_tls_switch(io);
+}
+
+int
+io_is_tls(const struct io *io)
+{
+	return io->ssl != NULL && !io->tls_pending;
+}
+
+SSL *
+io_ssl(const struct io *io)
+{
+	return io->tls_pending ? NULL : io->ssl;
+}
+
+const char *
+io_tls_summary(struct io *io)
+{
+	const SSL_CIPHER *c;
+	int alg = 0, bits;
+
+	if (!io_is_tls(io))
+		return "";
+	c = SSL_get_current_cipher(io->ssl);
+	if (c == NULL)
+		return "";
+	bits = SSL_CIPHER_get_bits(c, &alg);
+	snprintf(io->tls_summary, sizeof(io->tls_summary),
+	    "%s with cipher %s (%d/%d bits)", SSL_get_version(io->ssl),
+	    SSL_CIPHER_get_name(c), bits, alg);
+	return io->tls_summary;
+}
+
+static void
+io_readcb(struct bufferevent *bev, void *arg)
+{
+	struct io *io = arg;
+
+	(void)bev;
+	io->cb(io, IO_IN, io->arg);
+}
+
+static void
+io_writecb(struct bufferevent *bev, void *arg)
+{
+	struct io *io = arg;
+
+	(void)bev;
+	if (io->tls_pending) {
+		io_tls_switch(io);
+		return;
+	}
+	io->cb(io, IO_LOWAT, io->arg);
+}
+
+static void
+io_eventcb(struct bufferevent *bev, short what, void *arg)
+{
+	struct io *io = arg;
+
+	(void)bev;
+	if (what & BEV_EVENT_CONNECTED) {
+		if (io->ssl != NULL)
+			io->cb(io, IO_TLSREADY, io->arg);
+		return;
+	}
+	if (what & BEV_EVENT_TIMEOUT) {
+		io->cb(io, IO_TIMEOUT, io->arg);
+		return;
+	}
+	if (what & BEV_EVENT_EOF) {
+		io->cb(io, IO_EOF, io->arg);
+		return;
+	}
+	io->cb(io, IO_ERROR, io->arg);
+}

@@ -1,0 +1,51 @@
+/*
+ * ipc.h - the one message format between Tempest processes.
+ *
+ * A frame is a 12-byte header (magic "TMP1", u32 type, u32 body length,
+ * network order) followed by the body.  The body is a sequence of typed
+ * fields, each self-describing: 'I' + 8-byte integer, or 'S' + u32 length
+ * + bytes + NUL.  Readers pull fields in order with ipc_get_*(), which
+ * check the tag, the bounds and (for strings) the absence of inner NULs,
+ * so a corrupt or hostile peer can only make a read fail.  Bodies are
+ * limited to IPC_MAX bytes.  A descriptor can travel with a frame
+ * (SCM_RIGHTS) on the blocking calls.
+ */
+#ifndef TEMPEST_IPC_H
+#define TEMPEST_IPC_H
+
+#include <stdint.h>
+#include <stddef.h>
+
+#include "buf.h"
+
+struct io;
+
+#define IPC_MAX (1024 * 1024)
+
+struct ipc_msg {
+	uint32_t type;
+	struct buf body;
+	size_t rpos;            /* read position in body */
+	int fd;                 /* passed descriptor or -1 */
+};
+
+void ipc_msg_init(struct ipc_msg *m, uint32_t type);
+void ipc_msg_free(struct ipc_msg *m);
+void ipc_put_int(struct ipc_msg *m, int64_t v);
+void ipc_put_str(struct ipc_msg *m, const char *s);
+/* 0 on success, -1 if the next field is missing or of another type. */
+int ipc_get_int(struct ipc_msg *m, int64_t *r);
+/* The string stays valid until the message is freed or reused. */
+int ipc_get_str(struct ipc_msg *m, const char **r);
+
+/* Blocking send/receive on a stream socket.  ipc_recv returns 1 for a
+ * message, 0 on clean EOF, -1 on error or malformed frame. */
+int ipc_send(int fd, struct ipc_msg *m);
+int ipc_recv(int fd, struct ipc_msg *m);
+/* Event-loop side: take one complete frame from the io's input.
+ * 1 = message, 0 = need more, -1 = malformed (close the peer). */
+int ipc_io_take(struct io *io, struct ipc_msg *m);
+/* Queue a frame on an io. */
+void ipc_io_send(struct io *io, struct ipc_msg *m);
+
+#endif

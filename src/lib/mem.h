@@ -1,0 +1,27 @@
+/*
+ * mem.h - allocation that never returns NULL.
+ *
+ * Out of memory is not a recoverable condition for a mail daemon: every
+ * allocator here logs and exits.  FREE(p) frees and sets p to NULL.
+ */
+#ifndef TEMPEST_MEM_H
+#define TEMPEST_MEM_H
+
+#include <stddef.h>
+#include <stdarg.h>
+
+void *xmalloc(size_t n);
+void *xcalloc(size_t nmemb, size_t size);
+void *xrealloc(void *p, size_t n);
+/* Grow an array: like reallocarray but aborts on overflow/OOM. */
+void *xreallocarray(void *p, size_t nmemb, size_t size);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+char *xmemdup(const void *p, size_t n);
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+char *xvasprintf(const char *fmt, va_list ap);
+
+#define FREE(p) do { free(p); (p) = NULL; } while (0)
+#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+
+#endif

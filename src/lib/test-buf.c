@@ -1,0 +1,52 @@
+/* test-buf.c - bounded buffer. */
+#include <stdlib.h>
+#include "buf.h"
+#include "test.h"
+
+static void
+test_limits(void)
+{
+	struct buf b;
+
+	buf_init(&b, 8);
+	T_STREQ(buf_cstr(&b), "");
+	T_INTEQ(buf_appends(&b, "abcd"), 0);
+	T_INTEQ(buf_appends(&b, "efgh"), 0);
+	T_INTEQ(buf_appendc(&b, 'x'), -1);        /* would exceed 8 */
+	T_INTEQ(b.len, 8);
+	T_STREQ(buf_cstr(&b), "abcdefgh");
+	buf_consume(&b, 3);
+	T_STREQ(buf_cstr(&b), "defgh");
+	T_INTEQ(buf_printf(&b, "%d", 123), 0);
+	T_INTEQ(buf_printf(&b, "%d", 1), -1);
+	T_STREQ(buf_cstr(&b), "defgh123");
+	buf_truncate(&b, 2);
+	T_STREQ(buf_cstr(&b), "de");
+	buf_free(&b);
+}
+
+static void
+test_binary(void)
+{
+	struct buf b;
+	char *s;
+
+	buf_init(&b, BUF_UNLIMITED);
+	T_INTEQ(buf_append(&b, "a\0b", 3), 0);
+	T_INTEQ(b.len, 3);
+	T_OK(b.data[1] == '\0' && b.data[3] == '\0');
+	for (int i = 0; i < 10000; i++)
+		buf_appendc(&b, 'z');
+	T_INTEQ(b.len, 10003);
+	s = buf_steal(&b);
+	T_OK(b.data == NULL && b.len == 0);
+	free(s);
+}
+
+int
+main(void)
+{
+	T_RUN(test_limits);
+	T_RUN(test_binary);
+	return t_done();
+}

@@ -1,0 +1,48 @@
+/* test-str.c - list splitting and main.cf value syntaxes. */
+#include "str.h"
+#include "test.h"
+
+static void
+test_split(void)
+{
+	size_t n;
+	char **v = str_split(" a, b\t,,c\n", STR_LIST_SEPS, &n);
+
+	T_INTEQ(n, 3);
+	T_STREQ(v[0], "a");
+	T_STREQ(v[2], "c");
+	T_OK(v[3] == NULL);
+	str_split_free(&v);
+	T_OK(v == NULL);
+	v = str_split("", STR_LIST_SEPS, &n);
+	T_INTEQ(n, 0);
+	str_split_free(&v);
+}
+
+static void
+test_values(void)
+{
+	long long r;
+	int b;
+
+	T_INTEQ(str_parse_time("300s", 's', &r), 0); T_INTEQ(r, 300);
+	T_INTEQ(str_parse_time("5d", 's', &r), 0); T_INTEQ(r, 432000);
+	T_INTEQ(str_parse_time("10", 'm', &r), 0); T_INTEQ(r, 600);
+	T_INTEQ(str_parse_time("10x", 's', &r), -1);
+	T_INTEQ(str_parse_time("1hh", 's', &r), -1);
+	T_INTEQ(str_parse_time("", 's', &r), -1);
+	T_INTEQ(str_parse_ll("10240000", &r), 0); T_INTEQ(r, 10240000);
+	T_INTEQ(str_parse_ll("-1", &r), -1);
+	T_INTEQ(str_parse_ll("99999999999999999999999", &r), -1);
+	T_INTEQ(str_parse_bool("yes", &b), 0); T_INTEQ(b, 1);
+	T_INTEQ(str_parse_bool("No", &b), 0); T_INTEQ(b, 0);
+	T_INTEQ(str_parse_bool("maybe", &b), -1);
+}
+
+int
+main(void)
+{
+	T_RUN(test_split);
+	T_RUN(test_values);
+	return t_done();
+}

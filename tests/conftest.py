@@ -1,0 +1,145 @@
+"""Shared fixtures of the end-to-end tests.
+
+`instance` starts a real Tempest (master and its services) from a fresh
+instance directory on free loopback ports, and stops it afterwards.  Tests
+never touch ./run or port 2525.
+"""
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "scripts"))
+import instance as instance_mod  # noqa: E402
+
+TEMPEST = os.environ.get("TEMPEST_BIN", os.path.join(ROOT, "build", "tempest"))
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def wait_port(port, timeout=10.0, proc=None):
+    end = time.time() + timeout
+    while time.time() < end:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError("tempest exited with %s" % proc.returncode)
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError("port %d not listening" % port)
+
+
+def wait_for(pred, timeout=10.0, interval=0.05):
+    end = time.time() + timeout
+    while time.time() < end:
+        v = pred()
+        if v:
+            return v
+        time.sleep(interval)
+    return pred()
+
+
+class Instance:
+    def __init__(self, base, extra=None, extra_services=(), ports=None):
+        self.dir = base
+        self.ports = {k: free_port() for k in instance_mod.DEFAULT_PORTS}
+        self.ports.update(ports or {})
+        self.smtp_port = self.ports["smtp"]
+        instance_mod.create(base, self.ports, extra or {},
+                            [s.format(**self.ports) for s in extra_services],
+                            force=True, quiet=True)
+        self.etc = os.path.join(base, "etc")
+        self.password = open(os.path.join(base, "demo-password")).read().strip()
+        self.logpath = os.path.join(base, "tempest.log")
+        self.proc = None
+
+    def cmd(self, *args, **kw):
+        """Run a tempest command against this instance."""
+        kw.setdefault("capture_output", True)
+        kw.setdefault("text", True)
+        kw.setdefault("timeout", 60)
+        return subprocess.run([TEMPEST, "-c", self.etc] + list(args), **kw)
+
+    def start(self, wait=True):
+        self.logf = open(self.logpath, "ab")
+        self.proc = subprocess.Popen([TEMPEST, "-c", self.etc, "start-fg"],
+                                     stdout=self.logf, stderr=self.logf,
+                                     start_new_session=True)
+        if wait:
+            wait_port(self.smtp_port, proc=self.proc)
+        return self
+
+    def stop(self):
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(5)
+        # anything left in the process group is a bug; clean it up anyway
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.proc = None
+        self.logf.close()
+
+    def log(self):
+        with open(self.logpath, errors="replace") as f:
+            return f.read()
+
+    def maildir(self, user="demo", domain="example.test"):
+        return os.path.join(self.dir, "mail", domain, user)
+
+    def messages(self, user="demo", domain="example.test", folder=""):
+        """Paths of the messages in new/ and cur/ of a Maildir folder."""
+        base = self.maildir(user, domain)
+        if folder:
+            base = os.path.join(base, "." + folder)
+        out = []
+        for sub in ("new", "cur"):
+            p = os.path.join(base, sub)
+            if os.path.isdir(p):
+                out += [os.path.join(p, f) for f in sorted(os.listdir(p))]
+        return out
+
+    def wait_messages(self, n, timeout=15.0, **kw):
+        return wait_for(lambda: len(self.messages(**kw)) >= n and
+                        self.messages(**kw), timeout) or self.messages(**kw)
+
+
+@pytest.fixture
+def make_instance():
+    made = []
+    tmp = tempfile.mkdtemp(prefix="tempest-test-")
+
+    def factory(name="i", **kw):
+        inst = Instance(os.path.join(tmp, name), **kw)
+        made.append(inst)
+        return inst
+
+    yield factory
+    for inst in made:
+        inst.stop()
+
+
+@pytest.fixture
+def instance(make_instance):
+    """A started default instance."""
+    return make_instance().start()
