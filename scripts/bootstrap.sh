@@ -1,19 +1,19 @@
 #!/bin/sh
 # bootstrap.sh - install the Debian 12 packages Tempest builds and tests with.
+# Package lists live in scripts/packages/: *.build (needed to build) and
+# *.test (needed by `make test`), one package per line, one file per area.
 # As root it runs apt-get; otherwise it prints the exact command to run.
-# Usage: scripts/bootstrap.sh [build|test]   (test adds the test-only tools)
+# Usage: scripts/bootstrap.sh [build|test]
 set -eu
+here=$(dirname "$0")
+kind=${1:-build}
 
-BUILD_PKGS="gcc make meson ninja-build pkg-config libevent-dev libssl-dev
-libsqlite3-dev libc-ares-dev libpcre2-dev libcrypt-dev openssl"
-TEST_PKGS="python3 python3-pytest swaks curl strace procmail"
-
-want="$BUILD_PKGS"
-[ "${1:-build}" = test ] && want="$want $TEST_PKGS"
-[ -n "${TEMPEST_EXTRA_PKGS:-}" ] && want="$want $TEMPEST_EXTRA_PKGS"
+want=$(cat "$here"/packages/*.build)
+[ "$kind" = test ] && want="$want $(cat "$here"/packages/*.test)"
 
 missing=""
 for p in $want; do
+	case $p in \#*) continue ;; esac
 	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed"; then
 		missing="$missing $p"
 	fi
