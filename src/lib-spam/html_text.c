@@ -1,0 +1,482 @@
+/*
+ * html_text.c - render an HTML part to text and count the tricks that
+ * hide words from filters.  Input: one untrusted, decoded HTML part in
+ * UTF-8.  A single linear pass; output bounded by text->max, attribute
+ * and tag lengths bounded by the input itself.
+ */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "html.h"
+#include "mem.h"
+#include "mime.h"
+#include "uri.h"
+
+struct attr {
+	const char *n, *v;
+	size_t nl, vl;
+};
+
+#define MAX_ATTRS 24
+#define HIDE_MAX 32
+
+static const char *const known_tags[] = {
+	"a", "abbr", "address", "area", "article", "aside", "audio", "b",
+	"base", "basefont", "bdi", "bdo", "big", "blink", "blockquote", "body",
+	"br", "button", "caption", "center", "cite", "code", "col",
+	"colgroup", "dd", "del", "dfn", "dir", "div", "dl", "dt", "em",
+	"embed", "fieldset", "figcaption", "figure", "font", "footer", "form",
+	"frame", "frameset", "h1", "h2", "h3", "h4", "h5", "h6", "head",
+	"header", "hr", "html", "i", "iframe", "img", "input", "ins", "kbd",
+	"label", "legend", "li", "link", "main", "map", "mark", "marquee",
+	"menu", "meta", "nav", "nobr", "noscript", "o:p", "object", "ol",
+	"optgroup", "option", "p", "param", "pre", "q", "s", "samp", "script",
+	"section", "select", "small", "source", "span", "strike", "strong",
+	"style", "sub", "sup", "table", "tbody", "td", "textarea", "tfoot",
+	"th", "thead", "title", "tr", "tt", "u", "ul", "var", "wbr", "xml",
+};
+
+static const char *const block_tags[] = {
+	"br", "p", "div", "tr", "li", "h1", "h2", "h3", "h4", "h5", "h6",
+	"table", "blockquote", "hr", "ul", "ol", "dl", "dt", "dd", "pre",
+	"title", "center", "form", "td", "th",
+};
+
+static int
+in_list(const char *name, const char *const *list, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(name, list[i]) == 0)
+			return 1;
+	return 0;
+}
+
+static const char *
+attr_get(const struct attr *a, int na, const char *name, size_t *len_r)
+{
+	size_t nl = strlen(name);
+
+	for (int i = 0; i < na; i++)
+		if (a[i].nl == nl && strncasecmp(a[i].n, name, nl) == 0) {
+			*len_r = a[i].vl;
+			return a[i].v;
+		}
+	return NULL;
+}
+
+static unsigned long
+attr_ulong(const char *v, size_t vl)
+{
+	unsigned long r = 0;
+	for (size_t i = 0; i < vl && i < 6 && isdigit((unsigned char)v[i]); i++)
+		r = r * 10 + (unsigned long)(v[i] - '0');
+	return r;
+}
+
+/* Decode one entity at s[0..n) (s[0] == '&'): appends to out, returns
+ * bytes used (0 = not an entity).  *letter_r set if a numeric entity
+ * encoded an ASCII letter or digit. */
+static size_t
+entity(const char *s, size_t n, struct buf *out, int *letter_r)
+{
+	static const struct { const char *name; const char *utf8; } ents[] = {
+		{ "amp", "&" }, { "lt", "<" }, { "gt", ">" }, { "quot", "\"" },
+		{ "apos", "'" }, { "nbsp", " " }, { "copy", "\xc2\xa9" },
+		{ "reg", "\xc2\xae" }, { "euro", "\xe2\x82\xac" },
+		{ "shy", "" }, { "zwnj", "" }, { "zwj", "" },
+	};
+	size_t i = 1;
+
+	*letter_r = 0;
+	if (n > 2 && s[1] == '#') {
+		unsigned long v = 0;
+		int hex = (s[2] == 'x' || s[2] == 'X');
+		size_t start;
+		i = hex ? 3 : 2;
+		start = i;
+		while (i < n && i - start < 8 && (hex ? isxdigit((unsigned char)s[i]) :
+		    isdigit((unsigned char)s[i]))) {
+			v = v * (hex ? 16 : 10) + (unsigned long)(isdigit((unsigned char)s[i]) ?
+			    s[i] - '0' : tolower((unsigned char)s[i]) - 'a' + 10);
+			i++;
+		}
+		if (i == start)
+			return 0;
+		if (i < n && s[i] == ';')
+			i++;
+		if (v < 128 && isalnum((int)v))
+			*letter_r = 1;
+		if (v == 0 || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
+			v = '?';
+		char u[4];
+		if (v < 0x80) { u[0] = (char)v; (void)buf_append(out, u, 1); }
+		else if (v < 0x800) { u[0] = (char)(0xc0 | (v >> 6)); u[1] = (char)(0x80 | (v & 0x3f)); (void)buf_append(out, u, 2); }
+		else if (v < 0x10000) { u[0] = (char)(0xe0 | (v >> 12)); u[1] = (char)(0x80 | ((v >> 6) & 0x3f)); u[2] = (char)(0x80 | (v & 0x3f)); (void)buf_append(out, u, 3); }
+		else { u[0] = (char)(0xf0 | (v >> 18)); u[1] = (char)(0x80 | ((v >> 12) & 0x3f)); u[2] = (char)(0x80 | ((v >> 6) & 0x3f)); u[3] = (char)(0x80 | (v & 0x3f)); (void)buf_append(out, u, 4); }
+		return i;
+	}
+	while (i < n && i < 10 && isalnum((unsigned char)s[i]))
+		i++;
+	for (size_t k = 0; k < NELEM(ents); k++) {
+		size_t el = strlen(ents[k].name);
+		if (i - 1 == el && strncmp(s + 1, ents[k].name, el) == 0) {
+			(void)buf_appends(out, ents[k].utf8);
+			return (i < n && s[i] == ';') ? i + 1 : i;
+		}
+	}
+	return 0;
+}
+
+/* Decode entities of an attribute value into out. */
+static void
+decode_attr(const char *v, size_t vl, struct buf *out)
+{
+	int letter;
+	for (size_t i = 0; i < vl; i++) {
+		size_t used;
+		if (v[i] == '&' && (used = entity(v + i, vl - i, out, &letter)) > 0) {
+			i += used - 1;
+			continue;
+		}
+		(void)buf_appendc(out, v[i]);
+	}
+}
+
+static int
+style_hides(const char *v, size_t vl)
+{
+	char tmp[512];
+	size_t k = 0;
+
+	for (size_t i = 0; i < vl && k < sizeof(tmp) - 1; i++)
+		if (!isspace((unsigned char)v[i]))
+			tmp[k++] = (char)tolower((unsigned char)v[i]);
+	tmp[k] = '\0';
+	return strstr(tmp, "display:none") != NULL ||
+	    strstr(tmp, "visibility:hidden") != NULL ||
+	    strstr(tmp, "font-size:0") != NULL ||
+	    strstr(tmp, "font-size:1px") != NULL ||
+	    strstr(tmp, "color:#fff;") != NULL ||
+	    strstr(tmp, "color:#ffffff") != NULL ||
+	    strstr(tmp, "color:white") != NULL;
+}
+
+static int
+color_white(const char *v, size_t vl)
+{
+	while (vl > 0 && (*v == '"' || *v == ' ')) { v++; vl--; }
+	return (vl >= 7 && strncasecmp(v, "#ffffff", 7) == 0) ||
+	    (vl >= 4 && strncasecmp(v, "#fff", 4) == 0 && (vl == 4 || !isxdigit((unsigned char)v[4]))) ||
+	    (vl >= 5 && strncasecmp(v, "white", 5) == 0);
+}
+
+struct render {
+	struct buf *text;
+	struct mime_stats *st;
+	struct uri_list *uris;
+	int space_pending;      /* collapse white space */
+	int last_alnum;         /* last emitted char was alphanumeric */
+	int split_pending;      /* a comment/inline tag since the last char */
+	char hide[HIDE_MAX][12];        /* tags that opened hidden text */
+	int nhide;
+	int hidden_counted;
+};
+
+static void
+emit(struct render *r, const char *s, size_t n)
+{
+	if (n == 0)
+		return;
+	if (r->nhide > 0) {
+		if (!r->hidden_counted) {
+			r->st->html_hidden++;
+			r->hidden_counted = 1;
+		}
+		return;
+	}
+	if (r->split_pending && r->last_alnum && isalnum((unsigned char)s[0]) &&
+	    !r->space_pending)
+		r->st->html_obfuscated_words++;
+	r->split_pending = 0;
+	if (r->space_pending && r->text->len > 0 &&
+	    r->text->data[r->text->len - 1] != '\n') {
+		(void)buf_appendc(r->text, ' ');
+		r->st->html_text_bytes++;
+	}
+	r->space_pending = 0;
+	(void)buf_append(r->text, s, n);
+	r->st->html_text_bytes += n;
+	r->last_alnum = isalnum((unsigned char)s[n - 1]);
+}
+
+static void
+newline(struct render *r)
+{
+	r->space_pending = 0;
+	r->last_alnum = 0;
+	if (r->nhide == 0 && r->text->len > 0 &&
+	    r->text->data[r->text->len - 1] != '\n')
+		(void)buf_appendc(r->text, '\n');
+}
+
+static void
+add_uri(struct render *r, const char *v, size_t vl)
+{
+	struct buf tmp;
+
+	if (r->uris == NULL || vl == 0)
+		return;
+	buf_init(&tmp, URI_MAX);
+	decode_attr(v, vl, &tmp);
+	if (tmp.len > 0) {
+		size_t before = r->uris->n;
+		uri_add(r->uris, tmp.data, tmp.len, r->st);
+		if (r->uris->n == before && tmp.len > 0)
+			uri_extract_text(r->uris, tmp.data, tmp.len, r->st);
+	}
+	buf_free(&tmp);
+}
+
+/* Handle one tag s[0..n) (without < >). */
+static void
+tag(struct render *r, const char *s, size_t n)
+{
+	char name[12];
+	size_t i = 0, k = 0;
+	int closing = 0, na = 0, selfclose = 0;
+	struct attr a[MAX_ATTRS];
+	const char *v;
+	size_t vl;
+
+	if (i < n && s[i] == '/') {
+		closing = 1;
+		i++;
+	}
+	while (i < n && !isspace((unsigned char)s[i]) && s[i] != '/' && s[i] != '>') {
+		if (k < sizeof(name) - 1)
+			name[k++] = (char)tolower((unsigned char)s[i]);
+		i++;
+	}
+	name[k] = '\0';
+	if (k == 0) {
+		r->st->html_bad_tags++;
+		return;
+	}
+	r->st->html_tags++;
+	if (!in_list(name, known_tags, NELEM(known_tags)))
+		r->st->html_bad_tags++;
+	/* attributes */
+	while (i < n && na < MAX_ATTRS) {
+		while (i < n && (isspace((unsigned char)s[i]) || s[i] == '/')) {
+			if (s[i] == '/' && i + 1 == n)
+				selfclose = 1;
+			i++;
+		}
+		if (i >= n)
+			break;
+		a[na].n = s + i;
+		while (i < n && !isspace((unsigned char)s[i]) && s[i] != '=' && s[i] != '/')
+			i++;
+		a[na].nl = (size_t)(s + i - a[na].n);
+		a[na].v = "";
+		a[na].vl = 0;
+		while (i < n && isspace((unsigned char)s[i]))
+			i++;
+		if (i < n && s[i] == '=') {
+			i++;
+			while (i < n && isspace((unsigned char)s[i]))
+				i++;
+			if (i < n && (s[i] == '"' || s[i] == '\'')) {
+				char q = s[i++];
+				a[na].v = s + i;
+				while (i < n && s[i] != q)
+					i++;
+				a[na].vl = (size_t)(s + i - a[na].v);
+				if (i < n)
+					i++;
+			} else {
+				a[na].v = s + i;
+				while (i < n && !isspace((unsigned char)s[i]))
+					i++;
+				a[na].vl = (size_t)(s + i - a[na].v);
+			}
+		}
+		if (a[na].nl == 0) {
+			i++;
+			continue;
+		}
+		na++;
+	}
+
+	if (closing) {
+		if (r->nhide > 0 && strcmp(r->hide[r->nhide - 1], name) == 0) {
+			r->nhide--;
+			r->hidden_counted = 0;
+		}
+		if (in_list(name, block_tags, NELEM(block_tags)))
+			newline(r);
+		else
+			r->split_pending = 1;
+		return;
+	}
+	if (in_list(name, block_tags, NELEM(block_tags)))
+		newline(r);
+	else
+		r->split_pending = 1;
+
+	if (strcmp(name, "img") == 0) {
+		unsigned long w = 0, h = 0;
+		r->st->html_images++;
+		if ((v = attr_get(a, na, "width", &vl)) != NULL)
+			w = attr_ulong(v, vl);
+		if ((v = attr_get(a, na, "height", &vl)) != NULL)
+			h = attr_ulong(v, vl);
+		r->st->html_image_area += (w > 10000 ? 10000 : w) * (h > 10000 ? 10000 : h);
+		if ((v = attr_get(a, na, "src", &vl)) != NULL)
+			add_uri(r, v, vl);
+	} else if (strcmp(name, "a") == 0 || strcmp(name, "area") == 0 ||
+	    strcmp(name, "link") == 0) {
+		r->st->html_links++;
+		if ((v = attr_get(a, na, "href", &vl)) != NULL)
+			add_uri(r, v, vl);
+	} else if (strcmp(name, "form") == 0) {
+		r->st->html_forms++;
+		if ((v = attr_get(a, na, "action", &vl)) != NULL)
+			add_uri(r, v, vl);
+	} else if (strcmp(name, "iframe") == 0 || strcmp(name, "frame") == 0) {
+		if ((v = attr_get(a, na, "src", &vl)) != NULL)
+			add_uri(r, v, vl);
+	} else if (strcmp(name, "font") == 0) {
+		if ((v = attr_get(a, na, "size", &vl)) != NULL && vl > 0) {
+			const char *p = v;
+			if (*p == '+' && vl > 1 && p[1] >= '3' && p[1] <= '9')
+				r->st->html_font_big++;
+			else if (*p >= '5' && *p <= '7')
+				r->st->html_font_big++;
+		}
+	}
+	/* hidden text */
+	if (!selfclose && strcmp(name, "img") != 0 && strcmp(name, "br") != 0 &&
+	    strcmp(name, "meta") != 0 && strcmp(name, "input") != 0 &&
+	    r->nhide < HIDE_MAX) {
+		int hides = 0;
+		if ((v = attr_get(a, na, "style", &vl)) != NULL && style_hides(v, vl))
+			hides = 1;
+		if (strcmp(name, "font") == 0 && (v = attr_get(a, na, "color", &vl)) != NULL &&
+		    color_white(v, vl))
+			hides = 1;
+		if (hides) {
+			strcpy(r->hide[r->nhide++], name);
+			r->hidden_counted = 0;
+		}
+	}
+}
+
+/* Skip to the end of a raw-text element (</script>, </style>). */
+static size_t
+skip_raw(const char *s, size_t n, size_t i, const char *name)
+{
+	size_t nl = strlen(name);
+
+	for (; i + nl + 2 <= n; i++)
+		if (s[i] == '<' && s[i + 1] == '/' && strncasecmp(s + i + 2, name, nl) == 0) {
+			while (i < n && s[i] != '>')
+				i++;
+			return i < n ? i + 1 : n;
+		}
+	return n;
+}
+
+void
+html_render(const char *s, size_t n, struct buf *text,
+    struct mime_stats *st, struct uri_list *uris)
+{
+	struct render r;
+	size_t i = 0;
+
+	memset(&r, 0, sizeof(r));
+	r.text = text;
+	r.st = st;
+	r.uris = uris;
+	st->html_bytes += n;
+	while (i < n) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c == '<') {
+			if (i + 3 < n && strncmp(s + i, "<!--", 4) == 0) {
+				const char *e = memmem(s + i + 4, n - i - 4, "-->", 3);
+				st->html_comments++;
+				r.split_pending = 1;
+				i = e ? (size_t)(e - s) + 3 : n;
+				continue;
+			}
+			if (i + 1 < n && (isalpha((unsigned char)s[i + 1]) || s[i + 1] == '/' ||
+			    s[i + 1] == '!' || s[i + 1] == '?')) {
+				size_t j = i + 1;
+				char q = 0;
+				for (; j < n; j++) {
+					if (q) { if (s[j] == q) q = 0; continue; }
+					if (s[j] == '"' || s[j] == '\'') {
+						if (j > 0 && s[j - 1] == '=')
+							q = s[j];
+						continue;
+					}
+					if (s[j] == '>')
+						break;
+				}
+				if (s[i + 1] == '!' || s[i + 1] == '?') {
+					i = j < n ? j + 1 : n;
+					continue;
+				}
+				tag(&r, s + i + 1, (j < n ? j : n) - i - 1);
+				if (j + 1 <= n && i + 7 <= n && strncasecmp(s + i, "<script", 7) == 0) {
+					st->html_scripts++;
+					i = skip_raw(s, n, j < n ? j + 1 : n, "script");
+					continue;
+				}
+				if (j + 1 <= n && i + 6 <= n && strncasecmp(s + i, "<style", 6) == 0) {
+					i = skip_raw(s, n, j < n ? j + 1 : n, "style");
+					continue;
+				}
+				i = j < n ? j + 1 : n;
+				continue;
+			}
+		}
+		if (c == '&') {
+			struct buf tmp;
+			int letter;
+			size_t used;
+			char ebuf[8];
+
+			buf_init(&tmp, sizeof(ebuf));
+			used = entity(s + i, n - i, &tmp, &letter);
+			if (used > 0) {
+				if (letter)
+					st->html_entity_letters++;
+				if (tmp.len == 1 && tmp.data[0] == ' ')
+					r.space_pending = 1;
+				else
+					emit(&r, tmp.data ? tmp.data : "", tmp.len);
+				buf_free(&tmp);
+				i += used;
+				continue;
+			}
+			buf_free(&tmp);
+		}
+		if (isspace(c)) {
+			r.space_pending = 1;
+			i++;
+			continue;
+		}
+		{
+			size_t j = i + 1;
+			while (j < n && s[j] != '<' && s[j] != '&' && !isspace((unsigned char)s[j]))
+				j++;
+			emit(&r, s + i, j - i);
+			i = j;
+		}
+	}
+	newline(&r);
+}

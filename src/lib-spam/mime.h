@@ -1,0 +1,138 @@
+/*
+ * mime.h - message analysis for the spam engine: a pure, bounded parser
+ * of one RFC 5322 message (untrusted bytes from any sender on the
+ * Internet) into what the rules and the Bayes tokenizer look at.
+ *
+ *  - headers, unfolded, with RFC 2047 encoded words decoded to UTF-8;
+ *  - the MIME tree (flattened) with transfer decoding (base64,
+ *    quoted-printable) and charset conversion to UTF-8 (iconv);
+ *  - the "body" text (Subject + text parts, HTML rendered to text) and
+ *    the "rawbody" text (decoded, HTML not rendered);
+ *  - URIs from text and HTML, canonicalised (see uri.h);
+ *  - counters of anomalies and obfuscation tricks (struct mime_stats).
+ *
+ * Limits (struct mime_limits) bound everything: bytes looked at, MIME
+ * depth, number of parts, headers and URIs, and every decoded buffer.
+ * Whatever is beyond a limit is ignored and counted in stats.truncated.
+ * mime_parse() never fails: any byte string is a (possibly odd) message.
+ */
+#ifndef TEMPEST_MIME_H
+#define TEMPEST_MIME_H
+
+#include <stddef.h>
+
+#include "buf.h"
+
+struct mime_limits {
+	size_t max_size;        /* bytes of the message analysed */
+	unsigned max_depth;     /* multipart / message nesting */
+	unsigned max_parts;     /* MIME parts (leaves and containers) */
+	unsigned max_headers;   /* headers kept per header block */
+	size_t max_text;        /* bytes of body / rawbody text */
+	unsigned max_uris;
+};
+
+/* 512 KiB, depth 20, 200 parts, 500 headers, 1 MiB text, 500 URIs. */
+extern const struct mime_limits mime_default_limits;
+
+struct mime_header {
+	char *name;             /* as written */
+	char *raw;              /* value, folding kept, leading blanks removed */
+	char *value;            /* unfolded, RFC 2047 decoded to UTF-8 */
+};
+
+struct mime_part {
+	unsigned depth;         /* 0 = the message itself */
+	char *ctype;            /* lower case "text/html" ("text/plain" default) */
+	char *charset;          /* lower case, "" when absent */
+	char *encoding;         /* lower case Content-Transfer-Encoding or "" */
+	char *filename;         /* from Content-Disposition or name=, or "" */
+	size_t decoded_len;     /* bytes after transfer decoding */
+	int is_text, is_html, is_attachment;
+};
+
+struct mime_stats {
+	/* headers */
+	unsigned hdr_bad_lines;         /* header lines without "name:" */
+	unsigned hdr_8bit;              /* headers with raw 8-bit bytes */
+	unsigned hdr_bad_2047;          /* malformed encoded words */
+	unsigned hdr_2047;              /* encoded words decoded */
+	unsigned hdr_long_lines;        /* physical header lines > 998 bytes */
+	unsigned hdr_dup_single;        /* repeated From/To/Subject/Date/Message-ID... */
+	/* MIME */
+	unsigned parts, text_parts, html_parts, plain_parts, attachments;
+	unsigned max_depth_seen;
+	unsigned missing_boundary;      /* multipart without boundary= or end */
+	unsigned bad_base64;            /* invalid base64 characters/length */
+	unsigned bad_qp;                /* malformed quoted-printable */
+	unsigned charset_unknown;       /* iconv could not open the charset */
+	unsigned charset_bad_bytes;     /* invalid sequences replaced */
+	unsigned mime_missing_version;  /* Content-Type without MIME-Version */
+	unsigned base64_text;           /* text parts sent in base64 */
+	unsigned truncated;             /* a limit was hit */
+	/* HTML (summed over HTML parts) */
+	unsigned html_tags, html_bad_tags, html_images, html_comments;
+	unsigned long html_image_area;  /* sum of width*height of <img> */
+	unsigned html_font_big;         /* <font size=+3..7 / 5..7> */
+	unsigned html_hidden;           /* text in display:none / tiny / white font */
+	unsigned html_obfuscated_words; /* comments or empty tags inside words */
+	unsigned html_entity_letters;   /* letters written as &#NN; */
+	unsigned html_links, html_forms, html_scripts;
+	size_t html_bytes;              /* raw HTML size */
+	size_t html_text_bytes;         /* rendered text size */
+	/* URIs */
+	unsigned uri_obfuscated;        /* hxxp, %-encoded host, user@host tricks */
+	unsigned uri_numeric_host;      /* http://1.2.3.4 / decimal / hex IPs */
+};
+
+struct mime_msg {
+	struct mime_header *hdrs;       /* top-level header block */
+	size_t nhdrs;
+	struct mime_part *parts;
+	size_t nparts;
+	struct buf body;                /* Subject line, then rendered text */
+	struct buf rawbody;             /* decoded text parts, HTML as is */
+	char **uris;                    /* canonical URIs, unique */
+	size_t nuris;
+	const char *full;               /* the analysed bytes (not owned) */
+	size_t full_len;
+	size_t body_offset;             /* offset of the top-level body in full */
+	struct mime_stats st;
+	struct mime_limits lim;
+};
+
+/* Analyse data[0..len) (not copied: it must outlive msg->full use).
+ * A leading mbox "From " line is skipped.  lim NULL = defaults. */
+void mime_parse(struct mime_msg *msg, const char *data, size_t len,
+    const struct mime_limits *lim);
+void mime_free(struct mime_msg *msg);
+
+/* The first header named `name` (case-insensitive) or NULL. */
+const struct mime_header *mime_header_get(const struct mime_msg *msg,
+    const char *name);
+/* Count of headers named `name`. */
+unsigned mime_header_count(const struct mime_msg *msg, const char *name);
+
+/* Helpers shared with the rule engine and the tokenizer. */
+
+/* Decode base64 (ignoring white space) into out; *bad_r counts garbage. */
+void mime_base64_decode(const char *s, size_t n, struct buf *out, unsigned *bad_r);
+/* Decode quoted-printable; header mode also maps '_' to space. */
+void mime_qp_decode(const char *s, size_t n, struct buf *out, int header,
+    unsigned *bad_r);
+/* Convert from charset to UTF-8 into out.  0 converted, -1 unknown
+ * charset (bytes copied as is), 1 some invalid input (replaced by '?'). */
+int mime_to_utf8(const char *charset, const char *s, size_t n, struct buf *out);
+/* Decode RFC 2047 encoded words of a header value into UTF-8. */
+void mime_decode_2047(const char *s, size_t n, struct buf *out,
+    unsigned *decoded_r, unsigned *bad_r);
+/* Parameter `param` of a structured header value ("text/plain;
+ * charset=x"), unquoted, malloc'ed, or NULL. */
+char *mime_param(const char *value, const char *param);
+/* First address of an address header value (angle brackets removed,
+ * lower case not applied), malloc'ed; "" if none. */
+char *mime_addr(const char *value);
+/* Display name of the first address, malloc'ed; "" if none. */
+char *mime_addr_name(const char *value);
+
+#endif

@@ -1,0 +1,460 @@
+/*
+ * mime_decode.c - transfer decodings (base64, quoted-printable), charset
+ * conversion to UTF-8 through iconv, RFC 2047 encoded words, and the
+ * small structured-header helpers (parameters, addresses).  Every input
+ * here is untrusted message bytes; every output goes to a bounded buf
+ * (an append past its max is dropped, the caller counts truncation).
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <iconv.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "mem.h"
+#include "mime.h"
+
+static int
+b64_val(unsigned char c)
+{
+	if (c >= 'A' && c <= 'Z') return c - 'A';
+	if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+	if (c >= '0' && c <= '9') return c - '0' + 52;
+	if (c == '+') return 62;
+	if (c == '/') return 63;
+	return -1;
+}
+
+void
+mime_base64_decode(const char *s, size_t n, struct buf *out, unsigned *bad_r)
+{
+	unsigned acc = 0, bits = 0, bad = 0;
+	int pad = 0;
+	char tmp[256];
+	size_t t = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		int v;
+
+		if (c == '=') { pad = 1; continue; }
+		if (c == '\r' || c == '\n' || c == ' ' || c == '\t')
+			continue;
+		v = b64_val(c);
+		if (v < 0 || pad) {
+			bad++;
+			continue;
+		}
+		acc = (acc << 6) | (unsigned)v;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			tmp[t++] = (char)((acc >> bits) & 0xff);
+			if (t == sizeof(tmp)) {
+				(void)buf_append(out, tmp, t);
+				t = 0;
+			}
+		}
+	}
+	if (bits >= 6)
+		bad++;
+	(void)buf_append(out, tmp, t);
+	if (bad_r != NULL)
+		*bad_r += bad;
+}
+
+static int
+hexval(unsigned char c)
+{
+	if (c >= '0' && c <= '9') return c - '0';
+	c = (unsigned char)tolower(c);
+	if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+	return -1;
+}
+
+void
+mime_qp_decode(const char *s, size_t n, struct buf *out, int header,
+    unsigned *bad_r)
+{
+	unsigned bad = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c == '_' && header) {
+			(void)buf_appendc(out, ' ');
+		} else if (c == '=') {
+			size_t j = i + 1;
+			int h, l;
+
+			/* soft line break: '=' then blanks then (CR)LF */
+			while (!header && j < n && (s[j] == ' ' || s[j] == '\t'))
+				j++;
+			if (!header && j < n && (s[j] == '\n' || s[j] == '\r')) {
+				if (s[j] == '\r' && j + 1 < n && s[j + 1] == '\n')
+					j++;
+				i = j;
+				continue;
+			}
+			if (!header && j >= n) {
+				i = j;
+				continue;
+			}
+			if (i + 2 < n && (h = hexval((unsigned char)s[i + 1])) >= 0 &&
+			    (l = hexval((unsigned char)s[i + 2])) >= 0) {
+				(void)buf_appendc(out, (char)(h * 16 + l));
+				i += 2;
+			} else {
+				bad++;
+				(void)buf_appendc(out, '=');
+			}
+		} else {
+			(void)buf_appendc(out, (char)c);
+		}
+	}
+	if (bad_r != NULL)
+		*bad_r += bad;
+}
+
+/* Map common aliases iconv does not know, and charsets that are
+ * supersets in practice (as mail clients do). */
+static const char *
+charset_alias(const char *cs)
+{
+	static const struct { const char *from, *to; } map[] = {
+		{ "ascii", "UTF-8" }, { "us-ascii", "UTF-8" },
+		{ "iso-8859-1", "WINDOWS-1252" }, { "latin1", "WINDOWS-1252" },
+		{ "ks_c_5601-1987", "CP949" }, { "gb2312", "GB18030" },
+		{ "gbk", "GB18030" }, { "x-sjis", "SHIFT_JIS" },
+		{ "unicode-1-1-utf-7", "UTF-7" }, { "x-unknown", "WINDOWS-1252" },
+		{ "unknown-8bit", "WINDOWS-1252" }, { "default", "WINDOWS-1252" },
+	};
+
+	for (size_t i = 0; i < NELEM(map); i++)
+		if (strcasecmp(cs, map[i].from) == 0)
+			return map[i].to;
+	return cs;
+}
+
+/* A small cache of open conversion descriptors (iconv_open is costly). */
+#define ICONV_CACHE 8
+static struct { char name[40]; iconv_t cd; } iconv_cache[ICONV_CACHE];
+static unsigned iconv_next;
+
+static iconv_t
+iconv_get(const char *cs)
+{
+	iconv_t cd;
+	unsigned slot;
+
+	if (strlen(cs) >= sizeof(iconv_cache[0].name))
+		return (iconv_t)-1;
+	for (unsigned i = 0; i < ICONV_CACHE; i++)
+		if (iconv_cache[i].name[0] != '\0' &&
+		    strcasecmp(iconv_cache[i].name, cs) == 0) {
+			iconv(iconv_cache[i].cd, NULL, NULL, NULL, NULL);
+			return iconv_cache[i].cd;
+		}
+	cd = iconv_open("UTF-8", cs);
+	if (cd == (iconv_t)-1)
+		return cd;
+	slot = iconv_next++ % ICONV_CACHE;
+	if (iconv_cache[slot].name[0] != '\0')
+		iconv_close(iconv_cache[slot].cd);
+	strcpy(iconv_cache[slot].name, cs);
+	iconv_cache[slot].cd = cd;
+	return cd;
+}
+
+/* Copy UTF-8, replacing invalid sequences by '?': 0 clean, 1 replaced. */
+static int
+utf8_copy(const unsigned char *s, size_t n, struct buf *out)
+{
+	int badseen = 0;
+	size_t i = 0, start = 0;
+
+	while (i < n) {
+		unsigned char c = s[i];
+		size_t len = 0;
+
+		if (c < 0x80) { i++; continue; }
+		if (c >= 0xc2 && c <= 0xdf) len = 2;
+		else if (c >= 0xe0 && c <= 0xef) len = 3;
+		else if (c >= 0xf0 && c <= 0xf4) len = 4;
+		if (len != 0 && i + len <= n) {
+			size_t k;
+			for (k = 1; k < len; k++)
+				if ((s[i + k] & 0xc0) != 0x80)
+					break;
+			if (k == len) { i += len; continue; }
+		}
+		(void)buf_append(out, s + start, i - start);
+		(void)buf_appendc(out, '?');
+		badseen = 1;
+		i++;
+		start = i;
+	}
+	(void)buf_append(out, s + start, i - start);
+	return badseen;
+}
+
+int
+mime_to_utf8(const char *charset, const char *s, size_t n, struct buf *out)
+{
+	const char *cs = charset_alias(charset != NULL && *charset ? charset : "us-ascii");
+	char obuf[4096];
+	char *in = (char *)s;
+	size_t inleft = n;
+	iconv_t cd;
+	int ret = 0;
+
+	if (strcasecmp(cs, "utf-8") == 0 || strcasecmp(cs, "utf8") == 0)
+		return utf8_copy((const unsigned char *)s, n, out);
+	cd = iconv_get(cs);
+	if (cd == (iconv_t)-1) {
+		(void)utf8_copy((const unsigned char *)s, n, out);
+		return -1;
+	}
+	while (inleft > 0) {
+		char *op = obuf;
+		size_t oleft = sizeof(obuf);
+		size_t r = iconv(cd, &in, &inleft, &op, &oleft);
+
+		if (buf_append(out, obuf, sizeof(obuf) - oleft) < 0)
+			return ret;
+		if (r == (size_t)-1) {
+			if (errno == E2BIG)
+				continue;
+			/* EILSEQ or EINVAL: skip one byte */
+			ret = 1;
+			(void)buf_appendc(out, '?');
+			in++;
+			inleft--;
+			iconv(cd, NULL, NULL, NULL, NULL);
+		}
+	}
+	{
+		char *op = obuf;
+		size_t oleft = sizeof(obuf);
+		iconv(cd, NULL, NULL, &op, &oleft);
+		(void)buf_append(out, obuf, sizeof(obuf) - oleft);
+	}
+	return ret;
+}
+
+/* Try to decode one encoded word at s[0..n): =?cs?E?text?=.  Returns its
+ * length, or 0 if s does not start one. */
+static size_t
+decode_word(const char *s, size_t n, struct buf *out, unsigned *bad_r)
+{
+	size_t i = 2, cs_end, enc, text, end;
+	char cs[64];
+	struct buf raw;
+	char *star;
+
+	if (n < 8 || s[0] != '=' || s[1] != '?')
+		return 0;
+	while (i < n && s[i] != '?' && i - 2 < sizeof(cs) - 1 && !isspace((unsigned char)s[i]))
+		i++;
+	if (i >= n || s[i] != '?' || i == 2)
+		return 0;
+	cs_end = i;
+	if (i + 2 >= n || s[i + 2] != '?')
+		return 0;
+	enc = (size_t)tolower((unsigned char)s[i + 1]);
+	if (enc != 'b' && enc != 'q')
+		return 0;
+	text = i + 3;
+	for (end = text; end + 1 < n; end++) {
+		if (s[end] == '?' && s[end + 1] == '=')
+			break;
+		if (s[end] == ' ' || s[end] == '\t' || s[end] == '\n' || s[end] == '\r')
+			return 0;
+	}
+	if (end + 1 >= n)
+		return 0;
+	memcpy(cs, s + 2, cs_end - 2);
+	cs[cs_end - 2] = '\0';
+	if ((star = strchr(cs, '*')) != NULL)    /* RFC 2231 language */
+		*star = '\0';
+	buf_init(&raw, 4096);
+	if (enc == 'b')
+		mime_base64_decode(s + text, end - text, &raw, bad_r);
+	else
+		mime_qp_decode(s + text, end - text, &raw, 1, bad_r);
+	if (mime_to_utf8(cs, raw.data != NULL ? raw.data : "", raw.len, out) != 0)
+		(*bad_r)++;
+	buf_free(&raw);
+	return end + 2;
+}
+
+void
+mime_decode_2047(const char *s, size_t n, struct buf *out,
+    unsigned *decoded_r, unsigned *bad_r)
+{
+	size_t i = 0, pending_ws = 0, ws_start = 0;
+	int last_was_word = 0;
+	unsigned decoded = 0, bad = 0;
+
+	while (i < n) {
+		size_t w;
+
+		if (s[i] == '=' && i + 1 < n && s[i + 1] == '?') {
+			struct buf tmp;
+			unsigned wbad = 0;
+
+			buf_init(&tmp, out->max);
+			w = decode_word(s + i, n - i, &tmp, &wbad);
+			if (w > 0) {
+				if (!last_was_word && pending_ws > 0)
+					(void)buf_append(out, s + ws_start, pending_ws);
+				pending_ws = 0;
+				(void)buf_append(out, tmp.data, tmp.len);
+				buf_free(&tmp);
+				bad += wbad;
+				decoded++;
+				i += w;
+				last_was_word = 1;
+				continue;
+			}
+			buf_free(&tmp);
+		}
+		if (s[i] == ' ' || s[i] == '\t' || s[i] == '\r' || s[i] == '\n') {
+			if (pending_ws == 0)
+				ws_start = i;
+			pending_ws++;
+			i++;
+			continue;
+		}
+		if (s[i] == '=' && i + 1 < n && s[i + 1] == '?')
+			bad++;
+		if (pending_ws > 0)
+			(void)buf_append(out, s + ws_start, pending_ws);
+		pending_ws = 0;
+		last_was_word = 0;
+		/* copy a run of ordinary bytes */
+		{
+			size_t j = i + 1;
+			while (j < n && s[j] != '=' && s[j] != ' ' && s[j] != '\t' &&
+			    s[j] != '\r' && s[j] != '\n')
+				j++;
+			(void)utf8_copy((const unsigned char *)s + i, j - i, out);
+			i = j;
+		}
+	}
+	if (pending_ws > 0 && !last_was_word)
+		(void)buf_append(out, s + ws_start, pending_ws);
+	if (decoded_r != NULL)
+		*decoded_r += decoded;
+	if (bad_r != NULL)
+		*bad_r += bad;
+}
+
+char *
+mime_param(const char *value, const char *param)
+{
+	size_t plen = strlen(param);
+	const char *p = value;
+	int inq = 0;
+
+	/* walk to each ';' outside quotes */
+	for (; *p; p++) {
+		if (*p == '"')
+			inq = !inq;
+		if (*p != ';' || inq)
+			continue;
+		const char *q = p + 1;
+		while (*q == ' ' || *q == '\t' || *q == '\r' || *q == '\n')
+			q++;
+		if (strncasecmp(q, param, plen) != 0)
+			continue;
+		q += plen;
+		while (*q == ' ' || *q == '\t')
+			q++;
+		if (*q != '=')
+			continue;
+		q++;
+		while (*q == ' ' || *q == '\t')
+			q++;
+		struct buf b;
+		buf_init(&b, 1024);
+		if (*q == '"') {
+			for (q++; *q && *q != '"'; q++) {
+				if (*q == '\\' && q[1])
+					q++;
+				(void)buf_appendc(&b, *q);
+			}
+		} else {
+			for (; *q && *q != ';' && !isspace((unsigned char)*q); q++)
+				(void)buf_appendc(&b, *q);
+		}
+		return buf_steal(&b);
+	}
+	return NULL;
+}
+
+char *
+mime_addr(const char *value)
+{
+	const char *lt = NULL, *p;
+	int inq = 0, depth = 0;
+	struct buf b;
+
+	buf_init(&b, 1024);
+	/* an address in <...> outside quotes and comments wins */
+	for (p = value; *p; p++) {
+		if (*p == '\\' && p[1]) { p++; continue; }
+		if (*p == '"' && depth == 0) inq = !inq;
+		else if (!inq && *p == '(') depth++;
+		else if (!inq && *p == ')' && depth > 0) depth--;
+		else if (!inq && depth == 0 && *p == '<') { lt = p + 1; break; }
+		else if (!inq && depth == 0 && *p == ',') break;
+	}
+	if (lt != NULL) {
+		for (p = lt; *p && *p != '>'; p++)
+			if (!isspace((unsigned char)*p))
+				(void)buf_appendc(&b, *p);
+		return buf_steal(&b);
+	}
+	/* bare address: drop comments and quotes, stop at ',' */
+	inq = depth = 0;
+	for (p = value; *p; p++) {
+		if (*p == '"') { inq = !inq; continue; }
+		if (!inq && *p == '(') { depth++; continue; }
+		if (!inq && *p == ')' && depth > 0) { depth--; continue; }
+		if (depth > 0) continue;
+		if (!inq && *p == ',') break;
+		if (isspace((unsigned char)*p)) continue;
+		(void)buf_appendc(&b, *p);
+	}
+	return buf_steal(&b);
+}
+
+char *
+mime_addr_name(const char *value)
+{
+	const char *p = value, *lt;
+	struct buf b;
+
+	buf_init(&b, 1024);
+	while (isspace((unsigned char)*p))
+		p++;
+	lt = strchr(p, '<');
+	if (lt != NULL) {
+		const char *e = lt;
+		while (e > p && isspace((unsigned char)e[-1]))
+			e--;
+		if (e - p >= 2 && *p == '"' && e[-1] == '"') {
+			p++;
+			e--;
+		}
+		(void)buf_append(&b, p, (size_t)(e - p));
+	} else {
+		/* addr (Name) */
+		const char *o = strchr(p, '('), *c = o ? strrchr(o, ')') : NULL;
+		if (o != NULL && c != NULL)
+			(void)buf_append(&b, o + 1, (size_t)(c - o - 1));
+	}
+	return buf_steal(&b);
+}

@@ -1,0 +1,532 @@
+/*
+ * rule_eval.c - run a compiled rule set on an analysed message (whose
+ * text is untrusted): header, body (paragraphs), rawbody (lines), uri,
+ * full and meta rules, the eval: tests Tempest implements, and scoring.
+ * PCRE2 runs JIT-compiled with a match limit, so a hostile message
+ * cannot make a rule loop for long.
+ */
+#include <fnmatch.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "buf.h"
+#include "mem.h"
+#include "mime.h"
+#include "rules-private.h"
+
+struct span {
+	const char *p;
+	size_t n;
+};
+
+struct hcache {
+	char *key;              /* "name\0mod" flattened as "mod:name" */
+	char *value;            /* NULL = header absent */
+	size_t len;
+};
+
+struct scan {
+	struct ruleset *rs;
+	const struct mime_msg *m;
+	double bayes;
+	int set;
+	struct span *paras, *lines;
+	size_t npara, nline;
+	struct hcache *hc;
+	size_t nhc;
+};
+
+static void
+split(const char *s, size_t n, struct span **v, size_t *nv)
+{
+	size_t start = 0;
+
+	*v = NULL;
+	*nv = 0;
+	for (size_t i = 0; i <= n; i++) {
+		if (i == n || s[i] == '\n') {
+			if (i > start || i < n) {
+				*v = xreallocarray(*v, *nv + 1, sizeof(**v));
+				(*v)[*nv].p = s + start;
+				(*v)[(*nv)++].n = i - start;
+			}
+			start = i + 1;
+		}
+	}
+}
+
+static int
+re_match(struct scan *sc, const struct rule *r, const char *s, size_t n)
+{
+	int rc;
+
+	if (r->jit)
+		rc = pcre2_jit_match(r->re, (PCRE2_SPTR)s, n, 0, 0, sc->rs->md, sc->rs->mctx);
+	else
+		rc = pcre2_match(r->re, (PCRE2_SPTR)s, n, 0, 0, sc->rs->md, sc->rs->mctx);
+	return rc >= 0;
+}
+
+/* Count matches of a rule in s (for tflags multiple). */
+static unsigned
+re_count(struct scan *sc, const struct rule *r, const char *s, size_t n, unsigned max)
+{
+	unsigned c = 0;
+	size_t off = 0;
+
+	while (off <= n && c < max) {
+		int rc = r->jit ?
+		    pcre2_jit_match(r->re, (PCRE2_SPTR)s, n, off, 0, sc->rs->md, sc->rs->mctx) :
+		    pcre2_match(r->re, (PCRE2_SPTR)s, n, off, 0, sc->rs->md, sc->rs->mctx);
+		PCRE2_SIZE *ov;
+		if (rc < 0)
+			break;
+		c++;
+		ov = pcre2_get_ovector_pointer(sc->rs->md);
+		off = ov[1] > off ? ov[1] : off + 1;
+	}
+	return c;
+}
+
+static void
+append_values(const struct mime_msg *m, const char *name, int raw, struct buf *b, int *found)
+{
+	for (size_t i = 0; i < m->nhdrs; i++)
+		if (strcasecmp(m->hdrs[i].name, name) == 0) {
+			(void)buf_appends(b, raw ? m->hdrs[i].raw : m->hdrs[i].value);
+			(void)buf_appendc(b, '\n');
+			*found = 1;
+		}
+}
+
+/* The text a header rule looks at; NULL when the header is absent. */
+static const char *
+header_text(struct scan *sc, const struct rule *r, size_t *len_r)
+{
+	const struct mime_msg *m = sc->m;
+	char *key = xasprintf("%d:%s", (int)r->hmod, r->hdr);
+	struct buf b;
+	int found = 0, raw = r->hmod == HM_RAW;
+
+	for (size_t i = 0; i < sc->nhc; i++)
+		if (strcasecmp(sc->hc[i].key, key) == 0) {
+			free(key);
+			*len_r = sc->hc[i].len;
+			return sc->hc[i].value;
+		}
+	buf_init(&b, 4 * 1024 * 1024);
+	if (strcmp(r->hdr, "ALL") == 0) {
+		for (size_t i = 0; i < m->nhdrs; i++)
+			(void)buf_printf(&b, "%s: %s\n", m->hdrs[i].name,
+			    raw ? m->hdrs[i].raw : m->hdrs[i].value);
+		found = m->nhdrs > 0;
+	} else if (strcmp(r->hdr, "ToCc") == 0) {
+		append_values(m, "To", raw, &b, &found);
+		append_values(m, "Cc", raw, &b, &found);
+	} else if (strcmp(r->hdr, "MESSAGEID") == 0) {
+		append_values(m, "Message-Id", raw, &b, &found);
+		append_values(m, "Resent-Message-Id", raw, &b, &found);
+		append_values(m, "X-Message-Id", raw, &b, &found);
+	} else if (strcmp(r->hdr, "EnvelopeFrom") == 0) {
+		append_values(m, "X-Envelope-From", raw, &b, &found);
+		if (!found)
+			append_values(m, "Return-Path", raw, &b, &found);
+	} else {
+		append_values(m, r->hdr, raw, &b, &found);
+	}
+	if (found && (r->hmod == HM_ADDR || r->hmod == HM_NAME)) {
+		char *first = xstrndup(b.data, strcspn(b.data, "\n"));
+		char *v = r->hmod == HM_ADDR ? mime_addr(first) : mime_addr_name(first);
+		buf_reset(&b);
+		(void)buf_appends(&b, v);
+		free(v);
+		free(first);
+	}
+	sc->hc = xreallocarray(sc->hc, sc->nhc + 1, sizeof(*sc->hc));
+	sc->hc[sc->nhc].key = key;
+	sc->hc[sc->nhc].len = found ? b.len : 0;
+	sc->hc[sc->nhc].value = found ? (b.data ? buf_steal(&b) : xstrdup("")) : NULL;
+	buf_free(&b);
+	*len_r = sc->hc[sc->nhc].len;
+	return sc->hc[sc->nhc++].value;
+}
+
+/* ---- eval: tests Tempest implements ---- */
+
+typedef unsigned (*eval_fn)(struct scan *sc, const struct rule *r);
+
+static double
+arg_num(const struct rule *r, int i, double def)
+{
+	return i < r->neval_args ? strtod(r->eval_args[i], NULL) : def;
+}
+
+static unsigned
+ev_check_bayes(struct scan *sc, const struct rule *r)
+{
+	double lo = arg_num(r, 0, 0), hi = arg_num(r, 1, 1);
+
+	if (sc->bayes < 0)
+		return 0;
+	return sc->bayes >= lo && (sc->bayes < hi || (hi >= 1.0 && sc->bayes <= hi));
+}
+
+static int
+addr_listed(struct scan *sc, char **list, size_t n)
+{
+	static const char *const hdrs[] = {
+		"From", "Resent-From", "Sender", "Envelope-From", "Return-Path",
+	};
+	int hit = 0;
+
+	if (n == 0)
+		return 0;
+	for (size_t h = 0; h < NELEM(hdrs) && !hit; h++)
+		for (size_t i = 0; i < sc->m->nhdrs && !hit; i++) {
+			char *a;
+			if (strcasecmp(sc->m->hdrs[i].name, hdrs[h]) != 0)
+				continue;
+			a = mime_addr(sc->m->hdrs[i].value);
+			for (size_t k = 0; k < n; k++)
+				if (a[0] && fnmatch(list[k], a, FNM_CASEFOLD) == 0) {
+					hit = 1;
+					break;
+				}
+			free(a);
+		}
+	return hit;
+}
+
+static unsigned
+ev_welcome(struct scan *sc, const struct rule *r)
+{
+	(void)r;
+	return (unsigned)addr_listed(sc, sc->rs->welcome, sc->rs->nwelcome);
+}
+
+static unsigned
+ev_block(struct scan *sc, const struct rule *r)
+{
+	(void)r;
+	return (unsigned)addr_listed(sc, sc->rs->block, sc->rs->nblock);
+}
+
+static unsigned
+ev_mime_html(struct scan *sc, const struct rule *r)
+{
+	(void)r;
+	return sc->m->st.html_parts > 0;
+}
+
+static unsigned
+ev_mime_html_only(struct scan *sc, const struct rule *r)
+{
+	(void)r;
+	return sc->m->st.html_parts > 0 && sc->m->st.plain_parts == 0;
+}
+
+static unsigned
+ev_html_image_only(struct scan *sc, const struct rule *r)
+{
+	double lo = arg_num(r, 0, 0), hi = arg_num(r, 1, 1e18);
+	double t = (double)sc->m->st.html_text_bytes;
+
+	return sc->m->st.html_images > 0 && t > lo && t <= hi;
+}
+
+static double
+html_ratio(const struct mime_stats *st)
+{
+	if (st->html_bytes == 0)
+		return 0;
+	return 1.0 - (double)st->html_text_bytes / (double)st->html_bytes;
+}
+
+/* Tempest's generic access to every analysis counter. */
+static double
+stat_value(const struct mime_stats *st, const char *name, int *ok)
+{
+	static const struct { const char *n; size_t off; int sz; } t[] = {
+#define S(f) { #f, offsetof(struct mime_stats, f), (int)sizeof(((struct mime_stats *)0)->f) }
+		S(hdr_bad_lines), S(hdr_8bit), S(hdr_bad_2047), S(hdr_2047),
+		S(hdr_long_lines), S(hdr_dup_single), S(parts), S(text_parts),
+		S(html_parts), S(plain_parts), S(attachments), S(max_depth_seen),
+		S(missing_boundary), S(bad_base64), S(bad_qp), S(charset_unknown),
+		S(charset_bad_bytes), S(mime_missing_version), S(base64_text),
+		S(truncated), S(html_tags), S(html_bad_tags), S(html_images),
+		S(html_comments), S(html_image_area), S(html_font_big),
+		S(html_hidden), S(html_obfuscated_words), S(html_entity_letters),
+		S(html_links), S(html_forms), S(html_scripts), S(html_bytes),
+		S(html_text_bytes), S(uri_obfuscated), S(uri_numeric_host),
+#undef S
+	};
+
+	*ok = 1;
+	if (strcmp(name, "html_ratio") == 0)
+		return html_ratio(st);
+	for (size_t i = 0; i < NELEM(t); i++)
+		if (strcmp(name, t[i].n) == 0) {
+			const char *p = (const char *)st + t[i].off;
+			if (t[i].sz == sizeof(unsigned)) return *(const unsigned *)(const void *)p;
+			if (t[i].sz == sizeof(unsigned long)) return (double)*(const unsigned long *)(const void *)p;
+		}
+	*ok = 0;
+	return 0;
+}
+
+static unsigned
+ev_html_range(struct scan *sc, const struct rule *r)
+{
+	int ok;
+	const char *what = r->neval_args > 0 ? r->eval_args[0] : "";
+	double v, lo = arg_num(r, 1, 0), hi = arg_num(r, 2, 1e18);
+
+	if (strcmp(what, "ratio") == 0)
+		v = html_ratio(&sc->m->st);
+	else if (strcmp(what, "image_area") == 0)
+		v = (double)sc->m->st.html_image_area;
+	else {
+		v = stat_value(&sc->m->st, what, &ok);
+		if (!ok)
+			return 0;
+	}
+	return sc->m->st.html_parts > 0 && v >= lo && v < hi;
+}
+
+static unsigned
+ev_html_test(struct scan *sc, const struct rule *r)
+{
+	const struct mime_stats *st = &sc->m->st;
+	const char *w = r->neval_args > 0 ? r->eval_args[0] : "";
+
+	if (strcmp(w, "big_font") == 0 || strcmp(w, "font_big") == 0)
+		return st->html_font_big > 0;
+	if (strcmp(w, "obfuscation") == 0)
+		return st->html_obfuscated_words > 0;
+	if (strcmp(w, "hidden") == 0 || strcmp(w, "font_invisible") == 0)
+		return st->html_hidden > 0;
+	if (strcmp(w, "script") == 0)
+		return st->html_scripts > 0;
+	if (strcmp(w, "form") == 0)
+		return st->html_forms > 0;
+	return 0;
+}
+
+static unsigned
+ev_tempest_stat(struct scan *sc, const struct rule *r)
+{
+	int ok;
+	double v, lo = arg_num(r, 1, 1), hi = arg_num(r, 2, 1e18);
+
+	if (r->neval_args < 1)
+		return 0;
+	v = stat_value(&sc->m->st, r->eval_args[0], &ok);
+	return ok && v >= lo && v < hi;
+}
+
+static const struct { const char *name; eval_fn fn; } evals[] = {
+	{ "check_bayes", ev_check_bayes },
+	{ "check_from_in_whitelist", ev_welcome },
+	{ "check_from_in_welcomelist", ev_welcome },
+	{ "check_from_in_blacklist", ev_block },
+	{ "check_from_in_blocklist", ev_block },
+	{ "check_for_mime_html", ev_mime_html },
+	{ "check_for_mime_html_only", ev_mime_html_only },
+	{ "html_image_only", ev_html_image_only },
+	{ "html_range", ev_html_range },
+	{ "html_test", ev_html_test },
+	{ "tempest_stat", ev_tempest_stat },
+};
+
+int
+eval_lookup(const char *name)
+{
+	for (size_t i = 0; i < NELEM(evals); i++)
+		if (strcmp(name, evals[i].name) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* ---- scoring ---- */
+
+double
+rule_score(const struct rule *r, int set)
+{
+	if (r->nscores > 0)
+		return r->score[set & 3];
+	if (strncmp(r->name, "__", 2) == 0)
+		return 0;
+	if (strncmp(r->name, "T_", 2) == 0)
+		return 0.01;
+	return 1.0;
+}
+
+const char *
+rule_describe(const struct rule *r)
+{
+	return r->describe ? r->describe : "";
+}
+
+int
+rule_is_skipped(const struct rule *r)
+{
+	return r->eval_unknown || r->bad || r->type == RULE_NONE ||
+	    (r->tflags & TF_NET) ||
+	    (r->nscores == 1 && r->score[0] == 0 && strncmp(r->name, "__", 2) != 0);
+}
+
+static void run_rule(struct scan *sc, struct rule *r);
+
+static double
+meta_val(void *arg, int idx, const char *name)
+{
+	struct scan *sc = arg;
+	struct rule *r;
+
+	(void)name;
+	if (idx < 0)
+		return 0;
+	r = &sc->rs->v[idx];
+	if (r->state == 0)
+		run_rule(sc, r);
+	return r->state == 2 ? r->hits : 0;
+}
+
+static void
+run_rule(struct scan *sc, struct rule *r)
+{
+	unsigned hits = 0, max = r->maxhits ? r->maxhits : 1000;
+	int multiple = (r->tflags & TF_MULTIPLE) != 0;
+
+	r->state = 1;
+	if (rule_is_skipped(r))
+		goto done;
+	/* a zero score in the active set disables the rule (SpamAssassin) */
+	if (r->nscores == 4 && r->score[sc->set] == 0 && strncmp(r->name, "__", 2) != 0)
+		goto done;
+	if (r->eval >= 0) {
+		hits = evals[r->eval].fn(sc, r);
+		goto done;
+	}
+	switch (r->type) {
+	case RULE_META:
+		hits = meta_eval(&r->meta, meta_val, sc) != 0;
+		break;
+	case RULE_HEADER: {
+		size_t len;
+		const char *t = header_text(sc, r, &len);
+		if (r->exists) {
+			hits = t != NULL;
+			break;
+		}
+		if (t == NULL) {
+			const char *u = r->if_unset ? r->if_unset : "";
+			hits = re_match(sc, r, u, strlen(u)) != r->negate;
+			break;
+		}
+		hits = re_match(sc, r, t, len) != r->negate;
+		break;
+	}
+	case RULE_BODY:
+	case RULE_RAWBODY: {
+		struct span *v = r->type == RULE_BODY ? sc->paras : sc->lines;
+		size_t n = r->type == RULE_BODY ? sc->npara : sc->nline;
+		for (size_t i = 0; i < n && hits < max; i++) {
+			if (multiple)
+				hits += re_count(sc, r, v[i].p, v[i].n, max - hits);
+			else if (re_match(sc, r, v[i].p, v[i].n))
+				hits = 1;
+			if (hits && !multiple)
+				break;
+		}
+		break;
+	}
+	case RULE_URI:
+		for (size_t i = 0; i < sc->m->nuris && hits < max; i++)
+			if (re_match(sc, r, sc->m->uris[i], strlen(sc->m->uris[i]))) {
+				hits++;
+				if (!multiple)
+					break;
+			}
+		break;
+	case RULE_FULL:
+		if (multiple)
+			hits = re_count(sc, r, sc->m->full, sc->m->full_len, max);
+		else
+			hits = re_match(sc, r, sc->m->full, sc->m->full_len);
+		break;
+	default:
+		break;
+	}
+done:
+	r->hits = hits;
+	r->state = 2;
+}
+
+static int
+cmp_hit(const void *a, const void *b)
+{
+	return strcmp(((const struct spam_hit *)a)->name, ((const struct spam_hit *)b)->name);
+}
+
+void
+spam_scan(struct ruleset *rs, const struct mime_msg *m, double bayes_prob,
+    struct spam_result *res)
+{
+	struct scan sc;
+
+	if (!rs->finished)
+		ruleset_finish(rs);
+	memset(&sc, 0, sizeof(sc));
+	sc.rs = rs;
+	sc.m = m;
+	sc.bayes = bayes_prob;
+	sc.set = bayes_prob >= 0 ? SCORE_SET_BAYES : SCORE_SET_PLAIN;
+	split(m->body.data ? m->body.data : "", m->body.len, &sc.paras, &sc.npara);
+	split(m->rawbody.data ? m->rawbody.data : "", m->rawbody.len, &sc.lines, &sc.nline);
+	for (size_t i = 0; i < rs->n; i++)
+		rs->v[i].state = 0, rs->v[i].hits = 0;
+	/* plain tests first, then metas (which pull their operands) */
+	for (size_t i = 0; i < rs->n; i++)
+		if (rs->v[i].type != RULE_META && rs->v[i].state == 0)
+			run_rule(&sc, &rs->v[i]);
+	for (size_t i = 0; i < rs->n; i++)
+		if (rs->v[i].state == 0)
+			run_rule(&sc, &rs->v[i]);
+
+	memset(res, 0, sizeof(*res));
+	res->required = rs->required;
+	res->bayes = bayes_prob;
+	res->score_set = sc.set;
+	for (size_t i = 0; i < rs->n; i++) {
+		struct rule *r = &rs->v[i];
+		double s;
+		if (r->hits == 0 || strncmp(r->name, "__", 2) == 0)
+			continue;
+		s = rule_score(r, sc.set) * (double)r->hits;
+		res->hits = xreallocarray(res->hits, res->nhits + 1, sizeof(*res->hits));
+		res->hits[res->nhits].name = r->name;
+		res->hits[res->nhits].describe = rule_describe(r);
+		res->hits[res->nhits].score = s;
+		res->hits[res->nhits].count = r->hits;
+		res->nhits++;
+		res->score += s;
+	}
+	qsort(res->hits, res->nhits, sizeof(*res->hits), cmp_hit);
+	for (size_t i = 0; i < sc.nhc; i++) {
+		free(sc.hc[i].key);
+		free(sc.hc[i].value);
+	}
+	free(sc.hc);
+	free(sc.paras);
+	free(sc.lines);
+}
+
+void
+spam_result_free(struct spam_result *res)
+{
+	FREE(res->hits);
+	res->nhits = 0;
+}

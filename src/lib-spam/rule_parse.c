@@ -1,0 +1,861 @@
+/*
+ * rule_parse.c - the SpamAssassin rule language: *.cf files (trusted
+ * configuration written by third parties) into a struct ruleset.
+ * Bounded: lines of at most LINE_MAX_LEN bytes, includes nested at most
+ * INCLUDE_MAX deep, if-blocks at most COND_MAX deep.  A bad line never
+ * stops loading: it is counted and the first errors are kept.
+ */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include "buf.h"
+#include "log.h"
+#include "mem.h"
+#include "rules-private.h"
+#include "str.h"
+#include "builtin.h"
+
+#define LINE_MAX_LEN (64 * 1024)
+#define INCLUDE_MAX 8
+#define COND_MAX 64
+#define RULES_MAX 100000
+
+struct ruleset *
+ruleset_new(void)
+{
+	struct ruleset *rs = xcalloc(1, sizeof(*rs));
+
+	rs->required = 5.0;
+	rs->hcap = 1024;
+	rs->hash = xcalloc(rs->hcap, sizeof(int));
+	return rs;
+}
+
+static void
+rule_clear(struct rule *r)
+{
+	free(r->name);
+	free(r->hdr);
+	free(r->if_unset);
+	free(r->describe);
+	if (r->re != NULL)
+		pcre2_code_free(r->re);
+	for (int i = 0; i < r->neval_args; i++)
+		free(r->eval_args[i]);
+	free(r->eval_args);
+	meta_free(&r->meta);
+}
+
+void
+ruleset_free(struct ruleset **rsp)
+{
+	struct ruleset *rs = *rsp;
+
+	if (rs == NULL)
+		return;
+	for (size_t i = 0; i < rs->n; i++)
+		rule_clear(&rs->v[i]);
+	free(rs->v);
+	free(rs->hash);
+	for (size_t i = 0; i < rs->nwelcome; i++)
+		free(rs->welcome[i]);
+	for (size_t i = 0; i < rs->nblock; i++)
+		free(rs->block[i]);
+	free(rs->welcome);
+	free(rs->block);
+	for (size_t i = 0; i < rs->nplugins; i++)
+		free(rs->plugins[i]);
+	free(rs->plugins);
+	for (unsigned i = 0; i < rs->nerrors; i++)
+		free(rs->errors[i]);
+	if (rs->md != NULL)
+		pcre2_match_data_free(rs->md);
+	if (rs->mctx != NULL)
+		pcre2_match_context_free(rs->mctx);
+	FREE(*rsp);
+}
+
+static size_t
+hash_name(const char *s)
+{
+	size_t h = 5381;
+	while (*s)
+		h = h * 33 + (unsigned char)*s++;
+	return h;
+}
+
+static void
+rehash(struct ruleset *rs)
+{
+	free(rs->hash);
+	rs->hcap *= 2;
+	rs->hash = xcalloc(rs->hcap, sizeof(int));
+	for (size_t i = 0; i < rs->n; i++) {
+		size_t h = hash_name(rs->v[i].name) & (rs->hcap - 1);
+		while (rs->hash[h] != 0)
+			h = (h + 1) & (rs->hcap - 1);
+		rs->hash[h] = (int)i + 1;
+	}
+}
+
+struct rule *
+ruleset_get(struct ruleset *rs, const char *name, int create)
+{
+	size_t h = hash_name(name) & (rs->hcap - 1);
+	struct rule *r;
+
+	while (rs->hash[h] != 0) {
+		r = &rs->v[rs->hash[h] - 1];
+		if (strcmp(r->name, name) == 0)
+			return r;
+		h = (h + 1) & (rs->hcap - 1);
+	}
+	if (!create || rs->n >= RULES_MAX)
+		return NULL;
+	rs->v = xreallocarray(rs->v, rs->n + 1, sizeof(*rs->v));
+	r = &rs->v[rs->n];
+	memset(r, 0, sizeof(*r));
+	r->name = xstrdup(name);
+	r->eval = -1;
+	rs->hash[h] = (int)++rs->n;
+	if (rs->n * 2 > rs->hcap)
+		rehash(rs);
+	return &rs->v[rs->n - 1];
+}
+
+const struct rule *
+ruleset_find(const struct ruleset *rs, const char *name)
+{
+	return ruleset_get((struct ruleset *)rs, name, 0);
+}
+
+void
+ruleset_error(struct ruleset *rs, const char *file, int line, const char *fmt, ...)
+{
+	va_list ap;
+	char *msg;
+
+	rs->st.bad_lines++;
+	if (rs->nerrors >= NELEM(rs->errors) - 1)
+		return;
+	va_start(ap, fmt);
+	msg = xvasprintf(fmt, ap);
+	va_end(ap);
+	rs->errors[rs->nerrors++] = xasprintf("%s:%d: %s", file, line, msg);
+	free(msg);
+}
+
+const char *const *
+ruleset_errors(const struct ruleset *rs)
+{
+	return (const char *const *)rs->errors;
+}
+
+void
+ruleset_set_required(struct ruleset *rs, double required)
+{
+	rs->required = required;
+}
+
+/* Reset the test part of a rule being (re)defined. */
+static void
+rule_reset_test(struct rule *r)
+{
+	FREE(r->hdr);
+	FREE(r->if_unset);
+	if (r->re != NULL)
+		pcre2_code_free(r->re);
+	r->re = NULL;
+	for (int i = 0; i < r->neval_args; i++)
+		free(r->eval_args[i]);
+	FREE(r->eval_args);
+	r->neval_args = 0;
+	r->eval = -1;
+	r->eval_unknown = 0;
+	r->exists = r->negate = r->bad = 0;
+	r->hmod = HM_NONE;
+	meta_free(&r->meta);
+}
+
+/*
+ * A Perl regex literal at *pp: /re/flags, m{re}flags, m!re!flags...  On
+ * success returns the compiled pattern and advances *pp.
+ */
+static pcre2_code *
+compile_regex(const char **pp, const char **error_r, char *errbuf, size_t errlen)
+{
+	const char *p = *pp;
+	char open, close;
+	int nest = 0;
+	struct buf pat;
+	uint32_t opts = 0;
+	pcre2_code *re;
+	int err;
+	PCRE2_SIZE erroff;
+
+	if (*p == 'm' && p[1] != '\0' && !isalnum((unsigned char)p[1]) && !isspace((unsigned char)p[1]))
+		p++;
+	open = *p;
+	if (open != '/' && !(ispunct((unsigned char)open) && p != *pp)) {
+		*error_r = "regular expression expected";
+		return NULL;
+	}
+	close = open == '{' ? '}' : open == '(' ? ')' : open == '[' ? ']' :
+	    open == '<' ? '>' : open;
+	buf_init(&pat, LINE_MAX_LEN);
+	for (p++; *p; p++) {
+		if (*p == '\\' && p[1] != '\0') {
+			/* an escaped delimiter is the delimiter itself */
+			if (p[1] == close && close != '}' && close != ')' && close != ']')
+				(void)buf_appendc(&pat, p[1]);
+			else {
+				(void)buf_appendc(&pat, '\\');
+				(void)buf_appendc(&pat, p[1]);
+			}
+			p++;
+			continue;
+		}
+		if (open != close && *p == open)
+			nest++;
+		else if (*p == close) {
+			if (nest == 0)
+				break;
+			nest--;
+		}
+		(void)buf_appendc(&pat, *p);
+	}
+	if (*p != close) {
+		buf_free(&pat);
+		*error_r = "unterminated regular expression";
+		return NULL;
+	}
+	for (p++; isalpha((unsigned char)*p); p++) {
+		switch (*p) {
+		case 'i': opts |= PCRE2_CASELESS; break;
+		case 'm': opts |= PCRE2_MULTILINE; break;
+		case 's': opts |= PCRE2_DOTALL; break;
+		case 'x': opts |= PCRE2_EXTENDED; break;
+		case 'g': case 'o': break;
+		default:
+			buf_free(&pat);
+			*error_r = "unknown regex flag";
+			return NULL;
+		}
+	}
+	re = pcre2_compile((PCRE2_SPTR)buf_cstr(&pat), pat.len, opts, &err, &erroff, NULL);
+	buf_free(&pat);
+	if (re == NULL) {
+		pcre2_get_error_message(err, (PCRE2_UCHAR *)errbuf, errlen);
+		*error_r = errbuf;
+		return NULL;
+	}
+	*pp = p;
+	return re;
+}
+
+/* eval:name(args) -> rule fields. */
+static int
+parse_eval(struct rule *r, const char *s, const char **error_r)
+{
+	const char *p = s, *q;
+	char name[128];
+	size_t n;
+
+	while (isalnum((unsigned char)*p) || *p == '_')
+		p++;
+	n = (size_t)(p - s);
+	if (n == 0 || n >= sizeof(name)) {
+		*error_r = "bad eval";
+		return -1;
+	}
+	memcpy(name, s, n);
+	name[n] = '\0';
+	r->eval = eval_lookup(name);
+	r->eval_unknown = r->eval < 0;
+	if (*p == '(') {
+		p++;
+		while (*p && *p != ')') {
+			struct buf a;
+			while (isspace((unsigned char)*p) || *p == ',')
+				p++;
+			if (*p == ')' || *p == '\0')
+				break;
+			buf_init(&a, 1024);
+			if (*p == '\'' || *p == '"') {
+				char qc = *p++;
+				for (q = p; *q && *q != qc; q++)
+					(void)buf_appendc(&a, *q);
+				p = *q ? q + 1 : q;
+			} else {
+				for (q = p; *q && *q != ',' && *q != ')' && !isspace((unsigned char)*q); q++)
+					(void)buf_appendc(&a, *q);
+				p = q;
+			}
+			if (r->neval_args < 16) {
+				r->eval_args = xreallocarray(r->eval_args, (size_t)r->neval_args + 1,
+				    sizeof(char *));
+				r->eval_args[r->neval_args++] = buf_steal(&a);
+			} else
+				buf_free(&a);
+		}
+	}
+	return 0;
+}
+
+static const char *
+skip_ws(const char *p)
+{
+	while (isspace((unsigned char)*p))
+		p++;
+	return p;
+}
+
+/* Cut the next white-space separated word from *pp into a fresh string. */
+static char *
+word(const char **pp)
+{
+	const char *p = skip_ws(*pp), *q = p;
+
+	while (*q && !isspace((unsigned char)*q))
+		q++;
+	*pp = q;
+	return q > p ? xstrndup(p, (size_t)(q - p)) : NULL;
+}
+
+static int
+valid_name(const char *n)
+{
+	if (!isalpha((unsigned char)*n) && *n != '_')
+		return 0;
+	for (; *n; n++)
+		if (!isalnum((unsigned char)*n) && *n != '_')
+			return 0;
+	return 1;
+}
+
+static const char *const plugins_known[] = {
+	"Mail::SpamAssassin::Plugin::Check",
+	"Mail::SpamAssassin::Plugin::Bayes",
+	"Mail::SpamAssassin::Plugin::BodyEval",
+	"Mail::SpamAssassin::Plugin::HTMLEval",
+	"Mail::SpamAssassin::Plugin::HeaderEval",
+	"Mail::SpamAssassin::Plugin::MIMEEval",
+	"Mail::SpamAssassin::Plugin::WLBLEval",
+	"Mail::SpamAssassin::Plugin::WelcomeListSubject",
+};
+
+static int
+plugin_known(const char *name)
+{
+	for (size_t i = 0; i < NELEM(plugins_known); i++)
+		if (strcmp(name, plugins_known[i]) == 0)
+			return 1;
+	return 0;
+}
+
+static double
+if_ident(void *arg, int idx, const char *name)
+{
+	(void)arg;
+	(void)idx;
+	if (strcmp(name, "version") == 0)
+		return 4.000000;
+	if (strcmp(name, "perl_version") == 0)
+		return 5.036;
+	return 0;
+}
+
+/* Evaluate an `if` condition: version, perl_version, plugin(X), can(X),
+ * has(X); anything unknown is false. */
+static int
+if_true(const char *expr)
+{
+	struct buf b;
+	struct meta_expr e;
+	const char *err, *p = expr;
+	int r;
+
+	buf_init(&b, LINE_MAX_LEN);
+	while (*p) {
+		if (isalpha((unsigned char)*p)) {
+			const char *q = p;
+			while (isalnum((unsigned char)*q) || *q == '_')
+				q++;
+			const char *r2 = skip_ws(q);
+			if (*r2 == '(' && (strncmp(p, "plugin", 6) == 0 || strncmp(p, "can", 3) == 0 ||
+			    strncmp(p, "has", 3) == 0)) {
+				const char *close = strchr(r2, ')');
+				char *arg;
+				int val = 0;
+				if (close == NULL)
+					break;
+				arg = xstrndup(r2 + 1, (size_t)(close - r2 - 1));
+				if (strncmp(p, "plugin", 6) == 0)
+					val = plugin_known(str_trim(arg));
+				free(arg);
+				(void)buf_appends(&b, val ? " 1 " : " 0 ");
+				p = close + 1;
+				continue;
+			}
+			(void)buf_append(&b, p, (size_t)(q - p));
+			p = q;
+			continue;
+		}
+		(void)buf_appendc(&b, *p++);
+	}
+	if (meta_parse(buf_cstr(&b), &e, &err) < 0) {
+		buf_free(&b);
+		return 0;
+	}
+	r = meta_eval(&e, if_ident, NULL) != 0;
+	meta_free(&e);
+	buf_free(&b);
+	return r;
+}
+
+static int
+load_file(struct ruleset *rs, const char *path, char **error_r);
+
+static void
+list_add(char ***v, size_t *n, const char *s)
+{
+	*v = xreallocarray(*v, *n + 1, sizeof(char *));
+	(*v)[(*n)++] = xstrdup(s);
+}
+
+static void
+list_del(char **v, size_t *n, const char *s)
+{
+	for (size_t i = 0; i < *n; i++)
+		if (strcasecmp(v[i], s) == 0) {
+			free(v[i]);
+			v[i] = v[--*n];
+			i--;
+		}
+}
+
+/* One logical line (comments already removed). */
+static void
+do_line(struct ruleset *rs, const char *file, int lineno, const char *line)
+{
+	const char *p = line;
+	char *cmd = word(&p), *name = NULL;
+	const char *err = NULL;
+	char errbuf[256];
+	struct rule *r;
+
+	if (cmd == NULL)
+		return;
+	if (strcmp(cmd, "header") == 0 || strcmp(cmd, "body") == 0 ||
+	    strcmp(cmd, "rawbody") == 0 || strcmp(cmd, "uri") == 0 ||
+	    strcmp(cmd, "full") == 0 || strcmp(cmd, "meta") == 0) {
+		name = word(&p);
+		if (name == NULL || !valid_name(name)) {
+			ruleset_error(rs, file, lineno, "bad rule name");
+			goto out;
+		}
+		r = ruleset_get(rs, name, 1);
+		if (r == NULL) {
+			ruleset_error(rs, file, lineno, "too many rules");
+			goto out;
+		}
+		rule_reset_test(r);
+		p = skip_ws(p);
+		if (strcmp(cmd, "meta") == 0) {
+			r->type = RULE_META;
+			if (meta_parse(p, &r->meta, &err) < 0) {
+				ruleset_error(rs, file, lineno, "meta %s: %s", name, err);
+				r->bad = 1;
+			}
+			goto out;
+		}
+		r->type = strcmp(cmd, "header") == 0 ? RULE_HEADER :
+		    strcmp(cmd, "body") == 0 ? RULE_BODY :
+		    strcmp(cmd, "rawbody") == 0 ? RULE_RAWBODY :
+		    strcmp(cmd, "uri") == 0 ? RULE_URI : RULE_FULL;
+		if (strncmp(p, "eval:", 5) == 0) {
+			if (parse_eval(r, p + 5, &err) < 0) {
+				ruleset_error(rs, file, lineno, "%s: %s", name, err);
+				r->bad = 1;
+			}
+			goto out;
+		}
+		if (r->type == RULE_HEADER) {
+			if (strncmp(p, "exists:", 7) == 0) {
+				char *h = word(&(const char *){ p + 7 });
+				r->exists = 1;
+				r->hdr = h ? h : xstrdup("");
+				goto out;
+			}
+			/* Header[:mod] op /re/ */
+			const char *q = p;
+			while (*q && !isspace((unsigned char)*q) && *q != '=' && *q != '!')
+				q++;
+			char *h = xstrndup(p, (size_t)(q - p));
+			char *colon = strchr(h, ':');
+			if (colon != NULL) {
+				*colon++ = '\0';
+				if (strcmp(colon, "raw") == 0) r->hmod = HM_RAW;
+				else if (strcmp(colon, "addr") == 0) r->hmod = HM_ADDR;
+				else if (strcmp(colon, "name") == 0) r->hmod = HM_NAME;
+				else {
+					ruleset_error(rs, file, lineno, "%s: unknown modifier :%s", name, colon);
+					r->bad = 1;
+				}
+			}
+			r->hdr = h;
+			p = skip_ws(q);
+			if (strncmp(p, "=~", 2) == 0)
+				r->negate = 0;
+			else if (strncmp(p, "!~", 2) == 0)
+				r->negate = 1;
+			else {
+				ruleset_error(rs, file, lineno, "%s: =~ or !~ expected", name);
+				r->bad = 1;
+				goto out;
+			}
+			p = skip_ws(p + 2);
+		}
+		r->re = compile_regex(&p, &err, errbuf, sizeof(errbuf));
+		if (r->re == NULL) {
+			ruleset_error(rs, file, lineno, "%s: %s", name, err);
+			r->bad = 1;
+			goto out;
+		}
+		p = skip_ws(p);
+		if (r->type == RULE_HEADER && strncmp(p, "[if-unset:", 10) == 0) {
+			const char *e = strrchr(p, ']');
+			const char *v = skip_ws(p + 10);
+			if (e != NULL && e >= v) {
+				char *u = xstrndup(v, (size_t)(e - v));
+				r->if_unset = xstrdup(str_trim(u));
+				free(u);
+			}
+		} else if (*p != '\0') {
+			ruleset_error(rs, file, lineno, "%s: trailing text", name);
+		}
+	} else if (strcmp(cmd, "score") == 0) {
+		name = word(&p);
+		if (name == NULL || !valid_name(name)) {
+			ruleset_error(rs, file, lineno, "bad score line");
+			goto out;
+		}
+		r = ruleset_get(rs, name, 1);
+		if (r == NULL)
+			goto out;
+		double v[4];
+		int nv = 0;
+		char *tok;
+		while (nv < 5 && (tok = word(&p)) != NULL) {
+			char *end;
+			if (*tok == '(') {      /* "(1.0)" old style */
+				memmove(tok, tok + 1, strlen(tok));
+				char *c = strchr(tok, ')');
+				if (c) *c = '\0';
+			}
+			double d = strtod(tok, &end);
+			int junk = *end != '\0' || end == tok;
+			free(tok);
+			if (junk || nv == 4) {
+				nv = -1;
+				break;
+			}
+			v[nv++] = d;
+		}
+		if (nv != 1 && nv != 4) {
+			ruleset_error(rs, file, lineno, "score %s: 1 or 4 numbers expected", name);
+			goto out;
+		}
+		for (int i = 0; i < 4; i++)
+			r->score[i] = nv == 1 ? v[0] : v[i];
+		r->nscores = nv;
+	} else if (strcmp(cmd, "describe") == 0) {
+		name = word(&p);
+		if (name == NULL)
+			goto out;
+		r = ruleset_get(rs, name, 1);
+		if (r == NULL)
+			goto out;
+		free(r->describe);
+		r->describe = xstrdup(skip_ws(p));
+	} else if (strcmp(cmd, "tflags") == 0) {
+		char *t;
+		name = word(&p);
+		if (name == NULL)
+			goto out;
+		r = ruleset_get(rs, name, 1);
+		if (r == NULL)
+			goto out;
+		r->tflags = 0;
+		while ((t = word(&p)) != NULL) {
+			if (strcmp(t, "nice") == 0) r->tflags |= TF_NICE;
+			else if (strcmp(t, "net") == 0) r->tflags |= TF_NET;
+			else if (strcmp(t, "multiple") == 0) r->tflags |= TF_MULTIPLE;
+			else if (strcmp(t, "learn") == 0) r->tflags |= TF_LEARN;
+			else if (strcmp(t, "userconf") == 0) r->tflags |= TF_USERCONF;
+			else if (strcmp(t, "noautolearn") == 0) r->tflags |= TF_NOAUTOLEARN;
+			else if (strncmp(t, "maxhits=", 8) == 0) r->maxhits = (unsigned)atoi(t + 8);
+			free(t);
+		}
+	} else if (strcmp(cmd, "required_score") == 0 || strcmp(cmd, "required_hits") == 0) {
+		char *v = word(&p), *end;
+		double d = v ? strtod(v, &end) : 0;
+		if (v == NULL || *end != '\0')
+			ruleset_error(rs, file, lineno, "%s: number expected", cmd);
+		else
+			rs->required = d;
+		free(v);
+	} else if (strcmp(cmd, "whitelist_from") == 0 || strcmp(cmd, "welcomelist_from") == 0 ||
+	    strcmp(cmd, "blacklist_from") == 0 || strcmp(cmd, "blocklist_from") == 0 ||
+	    strcmp(cmd, "unwhitelist_from") == 0 || strcmp(cmd, "unwelcomelist_from") == 0 ||
+	    strcmp(cmd, "unblacklist_from") == 0 || strcmp(cmd, "unblocklist_from") == 0) {
+		int welcome = strstr(cmd, "white") != NULL || strstr(cmd, "welcome") != NULL;
+		int un = strncmp(cmd, "un", 2) == 0;
+		char *a;
+		while ((a = word(&p)) != NULL) {
+			if (un)
+				list_del(welcome ? rs->welcome : rs->block,
+				    welcome ? &rs->nwelcome : &rs->nblock, a);
+			else if (welcome)
+				list_add(&rs->welcome, &rs->nwelcome, a);
+			else
+				list_add(&rs->block, &rs->nblock, a);
+			free(a);
+		}
+	} else if (strcmp(cmd, "include") == 0) {
+		char *tmp = xstrdup(p);
+		char *inc = xstrdup(str_trim(tmp));
+		char *path, *errs = NULL;
+		if (inc[0] == '/' || strchr(file, '/') == NULL)
+			path = xstrdup(inc);
+		else
+			path = xasprintf("%.*s/%s", (int)(strrchr(file, '/') - file), file, inc);
+		if (rs->include_depth >= INCLUDE_MAX)
+			ruleset_error(rs, file, lineno, "include nested too deeply");
+		else if (load_file(rs, path, &errs) < 0) {
+			ruleset_error(rs, file, lineno, "%s", errs);
+			free(errs);
+		}
+		free(path);
+		free(inc);
+		free(tmp);
+	} else if (strcmp(cmd, "loadplugin") == 0) {
+		char *pl = word(&p);
+		if (pl != NULL) {
+			rs->plugins = xreallocarray(rs->plugins, rs->nplugins + 1, sizeof(char *));
+			rs->plugins[rs->nplugins++] = pl;
+		}
+		rs->st.ignored_lines++;
+	} else {
+		/* lang, report, add_header, use_bayes, bayes_*, ... */
+		rs->st.ignored_lines++;
+	}
+out:
+	free(cmd);
+	free(name);
+}
+
+void
+ruleset_load_text(struct ruleset *rs, const char *file, const char *text)
+{
+	int cond[COND_MAX];     /* 1 active, 0 inactive */
+	int ncond = 0, lineno = 0;
+	const char *p = text;
+	struct buf line;
+
+	buf_init(&line, LINE_MAX_LEN);
+	while (*p) {
+		const char *e = strchr(p, '\n');
+		size_t n = e ? (size_t)(e - p) : strlen(p);
+		char *s, *q, *cmd;
+		const char *rest;
+		int active;
+
+		lineno++;
+		buf_reset(&line);
+		if (buf_append(&line, p, n) < 0) {
+			ruleset_error(rs, file, lineno, "line too long");
+			p = e ? e + 1 : p + n;
+			continue;
+		}
+		p = e ? e + 1 : p + n;
+		s = line.data;
+		/* comments: '#' not preceded by '\'; then \# -> # */
+		for (q = s; *q; q++)
+			if (*q == '#' && (q == s || q[-1] != '\\')) {
+				*q = '\0';
+				break;
+			}
+		for (q = s; (q = strstr(q, "\\#")) != NULL; )
+			memmove(q, q + 1, strlen(q));
+		s = str_trim(s);
+		if (*s == '\0')
+			continue;
+		active = 1;
+		for (int i = 0; i < ncond; i++)
+			if (!cond[i])
+				active = 0;
+		rest = s;
+		cmd = word(&rest);
+		rest = skip_ws(rest);
+		if (strcmp(cmd, "ifplugin") == 0 || strcmp(cmd, "if") == 0) {
+			int v = strcmp(cmd, "ifplugin") == 0 ? plugin_known(rest) : if_true(rest);
+			if (ncond < COND_MAX)
+				cond[ncond++] = v;
+			else
+				ruleset_error(rs, file, lineno, "if blocks nested too deeply");
+		} else if (strcmp(cmd, "else") == 0) {
+			if (ncond > 0)
+				cond[ncond - 1] = !cond[ncond - 1];
+		} else if (strcmp(cmd, "endif") == 0) {
+			if (ncond > 0)
+				ncond--;
+			else
+				ruleset_error(rs, file, lineno, "endif without if");
+		} else if (!active) {
+			rs->st.skipped_blocks++;
+		} else {
+			do_line(rs, file, lineno, s);
+		}
+		free(cmd);
+	}
+	if (ncond > 0)
+		ruleset_error(rs, file, lineno, "missing endif");
+	buf_free(&line);
+}
+
+static int
+load_file(struct ruleset *rs, const char *path, char **error_r)
+{
+	FILE *fp = fopen(path, "r");
+	struct buf b;
+	char chunk[8192];
+	size_t n;
+
+	if (fp == NULL) {
+		*error_r = xasprintf("%s: %s", path, strerror(errno));
+		return -1;
+	}
+	buf_init(&b, 64 * 1024 * 1024);
+	while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0)
+		if (buf_append(&b, chunk, n) < 0)
+			break;
+	fclose(fp);
+	rs->include_depth++;
+	ruleset_load_text(rs, path, buf_cstr(&b));
+	rs->include_depth--;
+	buf_free(&b);
+	return 0;
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int
+ruleset_load_path(struct ruleset *rs, const char *path, char **error_r)
+{
+	struct stat sb;
+	DIR *d;
+	struct dirent *de;
+	char **names = NULL;
+	size_t n = 0;
+
+	if (stat(path, &sb) < 0) {
+		*error_r = xasprintf("%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (!S_ISDIR(sb.st_mode))
+		return load_file(rs, path, error_r);
+	if ((d = opendir(path)) == NULL) {
+		*error_r = xasprintf("%s: %s", path, strerror(errno));
+		return -1;
+	}
+	while ((de = readdir(d)) != NULL) {
+		size_t l = strlen(de->d_name);
+		if (l > 3 && strcmp(de->d_name + l - 3, ".cf") == 0) {
+			names = xreallocarray(names, n + 1, sizeof(char *));
+			names[n++] = xasprintf("%s/%s", path, de->d_name);
+		}
+	}
+	closedir(d);
+	qsort(names, n, sizeof(char *), cmp_str);
+	for (size_t i = 0; i < n; i++) {
+		char *err = NULL;
+		if (load_file(rs, names[i], &err) < 0) {
+			ruleset_error(rs, names[i], 0, "%s", err);
+			free(err);
+		}
+		free(names[i]);
+	}
+	free(names);
+	return 0;
+}
+
+void
+ruleset_finish(struct ruleset *rs)
+{
+	unsigned bad = rs->st.bad_lines, ign = rs->st.ignored_lines,
+	    skip = rs->st.skipped_blocks;
+
+	memset(&rs->st, 0, sizeof(rs->st));
+	rs->st.bad_lines = bad;
+	rs->st.ignored_lines = ign;
+	rs->st.skipped_blocks = skip;
+	for (size_t i = 0; i < rs->n; i++) {
+		struct rule *r = &rs->v[i];
+
+		if (r->type == RULE_NONE)
+			continue;
+		rs->st.rules++;
+		if (r->type == RULE_META) {
+			for (size_t k = 0; k < r->meta.n; k++)
+				if (r->meta.v[k].op == MOP_RULE) {
+					struct rule *d = ruleset_get(rs, r->meta.v[k].name, 0);
+					r->meta.v[k].idx = d ? (int)(d - rs->v) : -1;
+				}
+		}
+		if (r->eval_unknown) {
+			rs->st.eval_skipped++;
+			continue;
+		}
+		if (r->eval >= 0)
+			rs->st.eval_supported++;
+		if (r->bad)
+			continue;
+		if (r->re != NULL && pcre2_jit_compile(r->re, PCRE2_JIT_COMPLETE) == 0)
+			r->jit = 1;
+		rs->st.active++;
+	}
+	if (rs->md == NULL)
+		rs->md = pcre2_match_data_create(1, NULL);
+	if (rs->mctx == NULL) {
+		rs->mctx = pcre2_match_context_create(NULL);
+		pcre2_set_match_limit(rs->mctx, 200000);
+		pcre2_set_depth_limit(rs->mctx, 5000);
+	}
+	rs->finished = 1;
+}
+
+void
+ruleset_stats(const struct ruleset *rs, struct ruleset_stats *st)
+{
+	*st = rs->st;
+	st->required_score = rs->required;
+}
+
+void
+ruleset_load_builtin(struct ruleset *rs)
+{
+	for (unsigned i = 0; i < spam_builtin_nrules; i++)
+		ruleset_load_text(rs, spam_builtin_rules[i].name, spam_builtin_rules[i].text);
+}

@@ -1,0 +1,112 @@
+/*
+ * rules-private.h - the compiled form of a rule set, shared by the
+ * parser (rule_parse.c), meta expressions (rule_meta.c) and the engine
+ * (rule_eval.c).
+ */
+#ifndef TEMPEST_RULES_PRIVATE_H
+#define TEMPEST_RULES_PRIVATE_H
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
+#include "rules.h"
+
+enum rule_type {
+	RULE_NONE,              /* only score/describe seen so far */
+	RULE_HEADER, RULE_BODY, RULE_RAWBODY, RULE_URI, RULE_FULL, RULE_META,
+};
+
+enum hdr_mod { HM_NONE, HM_RAW, HM_ADDR, HM_NAME };
+
+#define TF_NICE         0x01
+#define TF_NET          0x02
+#define TF_MULTIPLE     0x04
+#define TF_LEARN        0x08
+#define TF_USERCONF     0x10
+#define TF_NOAUTOLEARN  0x20
+
+/* Meta expressions in reverse Polish notation. */
+enum meta_op {
+	MOP_NUM, MOP_RULE, MOP_NOT, MOP_NEG, MOP_MUL, MOP_DIV, MOP_ADD,
+	MOP_SUB, MOP_LT, MOP_GT, MOP_LE, MOP_GE, MOP_EQ, MOP_NE, MOP_AND,
+	MOP_OR,
+};
+
+struct meta_tok {
+	enum meta_op op;
+	double num;
+	char *name;             /* MOP_RULE, resolved to idx by finish */
+	int idx;                /* rule index, -1 = undefined (value 0) */
+};
+
+struct meta_expr {
+	struct meta_tok *v;
+	size_t n;
+};
+
+struct rule {
+	char *name;
+	enum rule_type type;
+	/* header */
+	char *hdr;
+	enum hdr_mod hmod;
+	int exists;
+	char *if_unset;
+	/* pattern */
+	int negate;
+	pcre2_code *re;
+	int jit;
+	/* eval */
+	int eval;               /* index in the eval table, -1 none */
+	char **eval_args;
+	int neval_args;
+	int eval_unknown;       /* eval: Tempest does not implement */
+	/* meta */
+	struct meta_expr meta;
+	/* scoring */
+	double score[4];
+	int nscores;            /* 0 = default, 1 or 4 */
+	char *describe;
+	unsigned tflags;
+	unsigned maxhits;
+	int bad;                /* definition failed */
+	/* scan state */
+	unsigned hits;
+	int state;              /* 0 todo, 1 running (meta), 2 done */
+};
+
+struct ruleset {
+	struct rule *v;
+	size_t n;
+	int *hash;              /* open addressing: name -> index+1 */
+	size_t hcap;
+	double required;
+	char **welcome, **block;
+	size_t nwelcome, nblock;
+	struct ruleset_stats st;
+	char *errors[11];
+	unsigned nerrors;
+	char **plugins;         /* loadplugin'ed names */
+	size_t nplugins;
+	pcre2_match_data *md;
+	pcre2_match_context *mctx;
+	int finished;
+	int include_depth;
+};
+
+/* rule_parse.c */
+struct rule *ruleset_get(struct ruleset *rs, const char *name, int create);
+void ruleset_error(struct ruleset *rs, const char *file, int line,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* rule_meta.c: parse an expression; identifiers resolved by `ident`
+ * (NULL = rule names kept for later).  0 or -1 with *error_r. */
+int meta_parse(const char *s, struct meta_expr *e, const char **error_r);
+void meta_free(struct meta_expr *e);
+double meta_eval(const struct meta_expr *e, double (*val)(void *, int, const char *),
+    void *arg);
+
+/* rule_eval.c */
+int eval_lookup(const char *name);
+
+#endif

@@ -1,0 +1,93 @@
+/*
+ * rules.h - the SpamAssassin rule language (*.cf) and the rule engine.
+ *
+ * Supported: header (with :raw :addr :name, ALL, ToCc, MESSAGEID,
+ * exists:, !~, [if-unset: X]), body, rawbody, uri, full, meta (boolean
+ * and arithmetic), score (1 or 4 values), describe, tflags (nice, net,
+ * multiple, maxhits=N, ...), required_score/required_hits,
+ * whitelist_from/blacklist_from and welcomelist_from/blocklist_from
+ * (with unwhitelist/unblocklist), include, ifplugin/if/else/endif.
+ * Rules whose test is `eval:NAME(...)` run when Tempest implements NAME
+ * (see rule_eval.c: check_bayes, whitelist/blocklist checks, the HTML
+ * and MIME checks, tempest_stat); otherwise they are skipped and
+ * counted.  Other directives (lang, report, add_header, ...) are
+ * accepted and ignored.
+ *
+ * Rule files are trusted configuration, but come from third parties, so
+ * the parser is bounded (line length, include depth) and never crashes
+ * on bad syntax: each bad line is counted and reported.  Messages are
+ * untrusted; PCRE2 runs with JIT and match limits.
+ */
+#ifndef TEMPEST_RULES_H
+#define TEMPEST_RULES_H
+
+#include <stddef.h>
+
+struct mime_msg;
+struct rule;
+struct ruleset;
+
+/* Score sets, as SpamAssassin numbers them. */
+#define SCORE_SET_PLAIN 0       /* no network tests, no Bayes */
+#define SCORE_SET_BAYES 2       /* Bayes, no network tests */
+
+struct ruleset *ruleset_new(void);
+void ruleset_free(struct ruleset **rs);
+/* Load a file, or every *.cf file of a directory in name order.
+ * 0, or -1 with *error_r (malloc'ed) if it cannot be read. */
+int ruleset_load_path(struct ruleset *rs, const char *path, char **error_r);
+/* Load rule text; `name` is used in messages and as the base of
+ * relative includes (dir of name). */
+void ruleset_load_text(struct ruleset *rs, const char *name, const char *text);
+/* The rule set compiled into tempest (rules/ of the source tree). */
+void ruleset_load_builtin(struct ruleset *rs);
+/* Resolve metas and finish compiling; call once after loading. */
+void ruleset_finish(struct ruleset *rs);
+
+struct ruleset_stats {
+	unsigned rules;         /* defined rules (all kinds) */
+	unsigned active;        /* rules that will run */
+	unsigned eval_skipped;  /* eval: rules Tempest does not implement */
+	unsigned eval_supported;
+	unsigned bad_lines;     /* syntax errors, bad regexes */
+	unsigned ignored_lines; /* directives accepted without effect */
+	unsigned skipped_blocks;/* lines inside false if/ifplugin blocks */
+	double required_score;
+};
+void ruleset_stats(const struct ruleset *rs, struct ruleset_stats *st);
+/* The first few error messages ("file:line: text"), NULL-terminated. */
+const char *const *ruleset_errors(const struct ruleset *rs);
+/* Override required_score (e.g. from main.cf). */
+void ruleset_set_required(struct ruleset *rs, double required);
+
+struct spam_hit {
+	const char *name;
+	const char *describe;
+	double score;           /* score of the active set (times hits) */
+	unsigned count;
+};
+
+struct spam_result {
+	double score;
+	double required;
+	struct spam_hit *hits;  /* scored rules that hit, sorted by name */
+	size_t nhits;
+	double bayes;           /* Bayes probability, or -1 if not used */
+	int score_set;
+};
+
+/* Run every rule on msg.  bayes_prob is the message's Bayes probability
+ * (0..1) or < 0 when no trained database is available (score set 0 is
+ * then used, else set 2). */
+void spam_scan(struct ruleset *rs, const struct mime_msg *msg,
+    double bayes_prob, struct spam_result *res);
+void spam_result_free(struct spam_result *res);
+
+/* Rule lookup for tests and reports. */
+const struct rule *ruleset_find(const struct ruleset *rs, const char *name);
+/* Score of a rule in a set (after defaults), and whether it runs. */
+double rule_score(const struct rule *r, int set);
+const char *rule_describe(const struct rule *r);
+int rule_is_skipped(const struct rule *r);
+
+#endif

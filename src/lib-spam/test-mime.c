@@ -1,0 +1,293 @@
+/* test-mime.c - message analysis: decodings, MIME trees, HTML, URIs,
+ * header anomalies and limits. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "mem.h"
+#include "mime.h"
+#include "uri.h"
+#include "test.h"
+
+static int
+has_uri(const struct mime_msg *m, const char *u)
+{
+	for (size_t i = 0; i < m->nuris; i++)
+		if (strcmp(m->uris[i], u) == 0)
+			return 1;
+	return 0;
+}
+
+static void
+test_decoders(void)
+{
+	struct buf b;
+	unsigned bad = 0, dec = 0;
+
+	buf_init(&b, 1000);
+	mime_base64_decode("SGVsbG8s\r\nIHdvcmxk", 18, &b, &bad);
+	T_STREQ(buf_cstr(&b), "Hello, world");
+	T_INTEQ(bad, 0);
+	buf_reset(&b);
+	mime_base64_decode("SGV*sbG8", 8, &b, &bad);
+	T_STREQ(buf_cstr(&b), "Hello");
+	T_INTEQ(bad, 1);
+	buf_reset(&b);
+	bad = 0;
+	mime_qp_decode("caf=C3=A9 =\r\nbar=ZZ", 20, &b, 0, &bad);
+	T_STREQ(buf_cstr(&b), "caf\xc3\xa9 bar=ZZ");
+	T_INTEQ(bad, 1);
+	buf_reset(&b);
+	T_INTEQ(mime_to_utf8("iso-8859-1", "caf\xe9", 4, &b), 0);
+	T_STREQ(buf_cstr(&b), "caf\xc3\xa9");
+	buf_reset(&b);
+	T_INTEQ(mime_to_utf8("x-no-such-charset", "abc", 3, &b), -1);
+	T_STREQ(buf_cstr(&b), "abc");
+	buf_reset(&b);
+	T_INTEQ(mime_to_utf8("utf-8", "a\xffz", 3, &b), 1);
+	T_STREQ(buf_cstr(&b), "a?z");
+	buf_reset(&b);
+	bad = 0;
+	{
+		const char *h = "=?UTF-8?B?Q2hlYXA=?= =?iso-8859-1?Q?m=E9ds?= now";
+		mime_decode_2047(h, strlen(h), &b, &dec, &bad);
+		T_STREQ(buf_cstr(&b), "Cheapm\xc3\xa9" "ds now");
+		T_INTEQ(dec, 2);
+		T_INTEQ(bad, 0);
+	}
+	buf_reset(&b);
+	{
+		const char *h = "=?bogus?X?abc?= plain";
+		mime_decode_2047(h, strlen(h), &b, &dec, &bad);
+		T_STREQ(buf_cstr(&b), "=?bogus?X?abc?= plain");
+		T_INTEQ(bad, 1);
+	}
+	buf_free(&b);
+	{
+		char *p = mime_param("multipart/mixed; boundary=\"a b;c\"; x=1", "boundary");
+		T_STREQ(p, "a b;c");
+		free(p);
+		p = mime_param("text/plain;charset=ISO-8859-1", "charset");
+		T_STREQ(p, "ISO-8859-1");
+		free(p);
+		p = mime_addr("\"Doe, John\" <JD@Example.COM>, x@y");
+		T_STREQ(p, "JD@Example.COM");
+		free(p);
+		p = mime_addr("jd@example.com (John)");
+		T_STREQ(p, "jd@example.com");
+		free(p);
+		p = mime_addr_name("\"Doe, John\" <jd@example.com>");
+		T_STREQ(p, "Doe, John");
+		free(p);
+	}
+}
+
+static void
+test_nested(void)
+{
+	const char *msg =
+	    "From: a@b.example\r\n"
+	    "Subject: =?utf-8?q?Hello_there?=\r\n"
+	    "MIME-Version: 1.0\r\n"
+	    "Content-Type: multipart/mixed; boundary=\"OUT\"\r\n"
+	    "\r\n"
+	    "preamble\r\n"
+	    "--OUT\r\n"
+	    "Content-Type: multipart/alternative; boundary=IN\r\n"
+	    "\r\n"
+	    "--IN\r\n"
+	    "Content-Type: text/plain; charset=iso-8859-1\r\n"
+	    "Content-Transfer-Encoding: quoted-printable\r\n"
+	    "\r\n"
+	    "Caf=E9 visit http://Www.Example.COM/path?q=1.\r\n"
+	    "\r\n"
+	    "second paragraph\r\n"
+	    "--IN\r\n"
+	    "Content-Type: text/html\r\n"
+	    "Content-Transfer-Encoding: base64\r\n"
+	    "\r\n"
+	    "PGh0bWw+PGJvZHk+PHA+SGk8L3A+PGEgaHJlZj0iaHR0cDovL2xpbmsuZXhhbXBsZS9h\r\n"
+	    "Ij5jbGljazwvYT48L2JvZHk+PC9odG1sPg==\r\n"
+	    "--IN--\r\n"
+	    "--OUT\r\n"
+	    "Content-Type: application/octet-stream; name=\"x.zip\"\r\n"
+	    "Content-Transfer-Encoding: base64\r\n"
+	    "\r\n"
+	    "UEsDBA==\r\n"
+	    "--OUT--\r\n"
+	    "epilogue\r\n";
+	struct mime_msg m;
+
+	mime_parse(&m, msg, strlen(msg), NULL);
+	T_INTEQ(m.nparts, 5);
+	T_STREQ(m.parts[0].ctype, "multipart/mixed");
+	T_STREQ(m.parts[2].ctype, "text/plain");
+	T_STREQ(m.parts[2].charset, "iso-8859-1");
+	T_INTEQ(m.parts[2].depth, 2);
+	T_STREQ(m.parts[3].ctype, "text/html");
+	T_STREQ(m.parts[4].filename, "x.zip");
+	T_INTEQ(m.parts[4].decoded_len, 4);
+	T_INTEQ(m.st.text_parts, 2);
+	T_INTEQ(m.st.html_parts, 1);
+	T_INTEQ(m.st.attachments, 1);
+	T_INTEQ(m.st.base64_text, 1);
+	T_INTEQ(m.st.missing_boundary, 0);
+	T_STREQ(mime_header_get(&m, "subject")->value, "Hello there");
+	T_STREQ(buf_cstr(&m.body),
+	    "Hello there\n"
+	    "Caf\xc3\xa9 visit http://Www.Example.COM/path?q=1.\n"
+	    "second paragraph\n"
+	    "Hi click");
+	T_OK(strstr(buf_cstr(&m.rawbody), "<a href=") != NULL);
+	T_OK(has_uri(&m, "http://www.example.com/path?q=1"));
+	T_OK(has_uri(&m, "http://link.example/a"));
+	T_INTEQ(m.nuris, 2);
+	mime_free(&m);
+}
+
+static void
+test_html_tricks(void)
+{
+	const char *msg =
+	    "Subject: x\n"
+	    "Content-Type: text/html\n"
+	    "\n"
+	    "<html><body><font size=\"+4\">V<!-- x -->iag<b></b>ra</font>"
+	    "<div style=\"display: none\">hidden words here</div>"
+	    "<p>&#70;&#82;EE &amp; cheap</p>"
+	    "<img src=\"http://img.example/i.gif\" width=400 height=300>"
+	    "<a href=\"hxxp://evil.example\">x</a> "
+	    "<a href=\"http://www.bank.example@3232235777/login\">bank</a> "
+	    "<a href=\"http://%65vil.example/\">e</a>"
+	    "<script>document.write('no')</script><blorp>"
+	    "</body></html>\n";
+	struct mime_msg m;
+
+	mime_parse(&m, msg, strlen(msg), NULL);
+	T_STREQ(buf_cstr(&m.body), "x\nViagra FREE & cheap x bank e");
+	T_INTEQ(m.st.html_font_big, 1);
+	T_INTEQ(m.st.html_obfuscated_words, 2);
+	T_INTEQ(m.st.html_hidden, 1);
+	T_INTEQ(m.st.html_entity_letters, 2);
+	T_INTEQ(m.st.html_images, 1);
+	T_INTEQ(m.st.html_image_area, 120000);
+	T_INTEQ(m.st.html_scripts, 1);
+	T_INTEQ(m.st.html_bad_tags, 1);
+	T_OK(has_uri(&m, "http://img.example/i.gif"));
+	T_OK(has_uri(&m, "http://evil.example/"));
+	T_OK(has_uri(&m, "http://192.168.1.1/login"));
+	T_OK(has_uri(&m, "http://evil.example/"));
+	T_INTEQ(m.st.uri_numeric_host, 1);
+	T_OK(m.st.uri_obfuscated >= 3);
+	mime_free(&m);
+}
+
+static void
+test_anomalies(void)
+{
+	struct buf b;
+	struct mime_msg m;
+	struct mime_limits lim = mime_default_limits;
+
+	/* huge header, 8-bit header, duplicate Subject, bad line, no MIME-Version,
+	 * missing closing boundary, bad base64 */
+	buf_init(&b, BUF_UNLIMITED);
+	(void)buf_appends(&b, "From some-mbox-line\n");
+	(void)buf_appends(&b, "Subject: one\nSubject: two\nX-Long: ");
+	for (int i = 0; i < 5000; i++)
+		(void)buf_appendc(&b, 'x');
+	(void)buf_appends(&b, "\nX-8bit: caf\xe9\nthis is not a header\n"
+	    "Content-Type: multipart/mixed; boundary=B\n\n--B\n"
+	    "Content-Transfer-Encoding: base64\n\nQUJD!!!RA\n");
+	mime_parse(&m, b.data, b.len, NULL);
+	T_INTEQ(m.st.hdr_long_lines, 1);
+	T_INTEQ(m.st.hdr_8bit, 1);
+	T_INTEQ(m.st.hdr_dup_single, 1);
+	T_INTEQ(m.st.hdr_bad_lines, 1);
+	T_INTEQ(m.st.mime_missing_version, 1);
+	T_INTEQ(m.st.missing_boundary, 1);
+	T_INTEQ(m.st.bad_base64, 3);
+	T_OK(strstr(buf_cstr(&m.body), "ABCD") != NULL);
+	T_INTEQ(mime_header_count(&m, "subject"), 2);
+	mime_free(&m);
+	buf_free(&b);
+
+	/* depth limit: 50 nested multiparts, limit 5 */
+	buf_init(&b, BUF_UNLIMITED);
+	for (int i = 0; i < 50; i++)
+		(void)buf_printf(&b, "Content-Type: multipart/mixed; boundary=b%d\n\n--b%d\n", i, i);
+	(void)buf_appends(&b, "\ndeep text\n");
+	lim.max_depth = 5;
+	mime_parse(&m, b.data, b.len, &lim);
+	T_INTEQ(m.st.max_depth_seen, 5);
+	T_OK(m.st.truncated > 0);
+	T_OK(m.nparts <= 6);
+	mime_free(&m);
+
+	/* part limit */
+	lim = mime_default_limits;
+	lim.max_parts = 10;
+	buf_reset(&b);
+	(void)buf_appends(&b, "Content-Type: multipart/mixed; boundary=z\n\n");
+	for (int i = 0; i < 100; i++)
+		(void)buf_printf(&b, "--z\n\npart %d\n", i);
+	(void)buf_appends(&b, "--z--\n");
+	mime_parse(&m, b.data, b.len, &lim);
+	T_INTEQ(m.nparts, 10);
+	T_OK(m.st.truncated > 0);
+	mime_free(&m);
+
+	/* size limit */
+	lim = mime_default_limits;
+	lim.max_size = 100;
+	mime_parse(&m, b.data, b.len, &lim);
+	T_INTEQ(m.full_len, 100);
+	mime_free(&m);
+	buf_free(&b);
+
+	/* empty and header-only input */
+	mime_parse(&m, "", 0, NULL);
+	T_INTEQ(m.nhdrs, 0);
+	T_STREQ(buf_cstr(&m.body), "");
+	mime_free(&m);
+	mime_parse(&m, "Subject: s", 10, NULL);
+	T_STREQ(mime_header_get(&m, "Subject")->value, "s");
+	mime_free(&m);
+}
+
+static void
+test_uri_text(void)
+{
+	struct uri_list l = { NULL, 0, 100 };
+	struct mime_stats st;
+	const char *t = "see www.Foo.example, mailto:Bob@X.example or "
+	    "(http://0x7f000001:8080/x) and ftp.files.example/pub and nothttp://no";
+
+	memset(&st, 0, sizeof(st));
+	uri_extract_text(&l, t, strlen(t), &st);
+	T_INTEQ(l.n, 4);
+	if (l.n < 4)
+		return;
+	T_STREQ(l.v[0], "http://www.foo.example/");
+	T_STREQ(l.v[1], "mailto:bob@x.example");
+	T_STREQ(l.v[2], "http://127.0.0.1/x");
+	T_STREQ(l.v[3], "ftp://ftp.files.example/pub");
+	{
+		char *h = uri_host(l.v[2]);
+		T_STREQ(h, "127.0.0.1");
+		free(h);
+	}
+	uri_list_free(&l);
+}
+
+int
+main(void)
+{
+	T_RUN(test_decoders);
+	T_RUN(test_nested);
+	T_RUN(test_html_tricks);
+	T_RUN(test_anomalies);
+	T_RUN(test_uri_text);
+	return t_done();
+}

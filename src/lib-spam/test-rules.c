@@ -1,0 +1,405 @@
+/* test-rules.c - the rule language parser and engine: each rule kind on
+ * crafted messages, metas, score sets, lists, conditionals, the default
+ * rule set, and the issue's X-Spam-Status example byte for byte. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "mem.h"
+#include "mime.h"
+#include "report.h"
+#include "rules.h"
+#include "test.h"
+
+static char *
+slurp(const char *path)
+{
+	FILE *fp = fopen(path, "r");
+	struct buf b;
+	char chunk[4096];
+	size_t n;
+
+	buf_init(&b, BUF_UNLIMITED);
+	if (fp == NULL)
+		return xstrdup("");
+	while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0)
+		(void)buf_append(&b, chunk, n);
+	fclose(fp);
+	return b.data ? buf_steal(&b) : xstrdup("");
+}
+
+static int
+hit(const struct spam_result *r, const char *name)
+{
+	for (size_t i = 0; i < r->nhits; i++)
+		if (strcmp(r->hits[i].name, name) == 0)
+			return 1;
+	return 0;
+}
+
+static struct ruleset *kept[64];
+static size_t nkept;
+
+/* Scan msg with rules; returns the result (caller frees). */
+static void
+scan(const char *rules, const char *msg, double bayes, struct spam_result *res)
+{
+	struct ruleset *rs = ruleset_new();
+	struct mime_msg m;
+
+	ruleset_load_text(rs, "test.cf", rules);
+	ruleset_finish(rs);
+	mime_parse(&m, msg, strlen(msg), NULL);
+	spam_scan(rs, &m, bayes, res);
+	/* hit names point into rs: keep it until the end */
+	if (nkept < NELEM(kept))
+		kept[nkept++] = rs;
+	else
+		ruleset_free(&rs);
+	mime_free(&m);
+}
+
+static const char *msg1 =
+    "Received: from a.example ([192.0.2.1])\n\tby b.example\n"
+    "From: \"Bob Sender\" <Bob@Sender.Example>\n"
+    "To: alice@example.test\n"
+    "Subject: =?utf-8?B?RlJFRSBtb25leQ==?=\n"
+    "X-Folded: one\n two\n"
+    "Content-Type: text/html\n"
+    "\n"
+    "<p>Visit <a href=\"http://Shop.Example/buy\">now</a></p>\n"
+    "<p>cheap pills!!! cheap pills!!! cheap pills!!!</p>\n";
+
+static void
+test_header_rules(void)
+{
+	struct spam_result r;
+	const char *rules =
+	    "header H_SUBJ Subject =~ /^FREE money$/\n"
+	    "header H_SUBJ_RAW Subject:raw =~ /=\\?utf-8\\?B\\?/\n"
+	    "header H_ADDR From:addr =~ /^bob\\@sender\\.example$/i\n"
+	    "header H_NAME From:name =~ /^Bob Sender$/\n"
+	    "header H_ALL ALL =~ /^X-Folded: one two$/m\n"
+	    "header H_ALL_RAW ALL:raw =~ /^X-Folded: one\\n two$/m\n"
+	    "header H_EXISTS exists:X-Folded\n"
+	    "header H_NOTEXISTS exists:X-Nope\n"
+	    "header H_NEG Subject !~ /viagra/i\n"
+	    "header H_NEG2 Subject !~ /money/\n"
+	    "header H_UNSET X-Nope =~ /^UNSET$/ [if-unset: UNSET]\n"
+	    "header H_UNSET_NEG X-Nope !~ /x/\n"
+	    "header H_TOCC ToCc =~ /alice\\@/\n"
+	    "header H_RCVD Received =~ /\\[192\\.0\\.2\\.1\\]/\n";
+
+	scan(rules, msg1, -1, &r);
+	T_OK(hit(&r, "H_SUBJ"));
+	T_OK(hit(&r, "H_SUBJ_RAW"));
+	T_OK(hit(&r, "H_ADDR"));
+	T_OK(hit(&r, "H_NAME"));
+	T_OK(hit(&r, "H_ALL"));
+	T_OK(hit(&r, "H_ALL_RAW"));
+	T_OK(hit(&r, "H_EXISTS"));
+	T_OK(!hit(&r, "H_NOTEXISTS"));
+	T_OK(hit(&r, "H_NEG"));
+	T_OK(!hit(&r, "H_NEG2"));
+	T_OK(hit(&r, "H_UNSET"));
+	T_OK(hit(&r, "H_UNSET_NEG"));
+	T_OK(hit(&r, "H_TOCC"));
+	T_OK(hit(&r, "H_RCVD"));
+	T_INTEQ(r.nhits, 12);
+	/* default score 1 each */
+	T_OK(r.score > 11.99 && r.score < 12.01);
+	spam_result_free(&r);
+}
+
+static void
+test_body_uri_full(void)
+{
+	struct spam_result r;
+	const char *rules =
+	    "body B_RENDERED /Visit now/\n"
+	    "body B_SUBJECT /^FREE money$/\n"
+	    "body B_NO_TAGS /<a href/\n"
+	    "rawbody R_TAGS /<a href=\"http/\n"
+	    "uri U_SHOP m{^http://shop\\.example/buy$}\n"
+	    "uri U_CAPS m{Shop\\.Example}\n"
+	    "full F_HDR_AND_BODY /^To: alice.*cheap pills/ms\n"
+	    "body __PILLS /cheap pills/\n"
+	    "tflags __PILLS multiple maxhits=5\n"
+	    "meta M_COUNT __PILLS == 3\n"
+	    "meta M_ARITH (B_RENDERED + U_SHOP + R_TAGS) * 2 > 5 && !B_NO_TAGS\n"
+	    "meta M_FALSE B_NO_TAGS || U_CAPS\n"
+	    "meta M_UNDEF NO_SUCH_RULE || B_SUBJECT\n"
+	    "body M_MULTI /!!!/\n"
+	    "tflags M_MULTI multiple\n"
+	    "score M_MULTI 0.5\n";
+
+	scan(rules, msg1, -1, &r);
+	T_OK(hit(&r, "B_RENDERED"));
+	T_OK(hit(&r, "B_SUBJECT"));
+	T_OK(!hit(&r, "B_NO_TAGS"));
+	T_OK(hit(&r, "R_TAGS"));
+	T_OK(hit(&r, "U_SHOP"));
+	T_OK(!hit(&r, "U_CAPS"));
+	T_OK(hit(&r, "F_HDR_AND_BODY"));
+	T_OK(!hit(&r, "__PILLS"));     /* never reported */
+	T_OK(hit(&r, "M_COUNT"));
+	T_OK(hit(&r, "M_ARITH"));
+	T_OK(!hit(&r, "M_FALSE"));
+	T_OK(hit(&r, "M_UNDEF"));
+	for (size_t i = 0; i < r.nhits; i++)
+		if (strcmp(r.hits[i].name, "M_MULTI") == 0) {
+			T_INTEQ(r.hits[i].count, 3);
+			T_OK(r.hits[i].score > 1.49 && r.hits[i].score < 1.51);
+		}
+	spam_result_free(&r);
+}
+
+static void
+test_scores_and_sets(void)
+{
+	struct spam_result r;
+	const char *rules =
+	    "body A /pills/\nscore A 2 3 4 5\n"
+	    "body B /pills/\nscore B 0\n"                  /* disabled */
+	    "body T_C /pills/\n"                            /* test rule: 0.01 */
+	    "body D /pills/\nscore D -1.5\ntflags D nice\ndescribe D a nice rule\n"
+	    "body BAYES_99 eval:check_bayes('0.99', '1.00')\nscore BAYES_99 0 0 3.5 3.5\n"
+	    "body BAYES_00 eval:check_bayes('0.00', '0.01')\nscore BAYES_00 0 0 -1.9 -1.9\n"
+	    "body E eval:no_such_plugin_test()\n"
+	    "required_score 4.5\n";
+	struct ruleset_stats st;
+	struct ruleset *rs = ruleset_new();
+
+	scan(rules, msg1, -1, &r);
+	T_OK(hit(&r, "A") && !hit(&r, "B") && hit(&r, "T_C") && hit(&r, "D"));
+	T_OK(!hit(&r, "BAYES_99"));
+	T_INTEQ(r.score_set, 0);
+	T_OK(r.score > 0.50 && r.score < 0.52);        /* 2 + 0.01 - 1.5 */
+	T_OK(r.required > 4.49 && r.required < 4.51);
+	spam_result_free(&r);
+	scan(rules, msg1, 0.995, &r);
+	T_INTEQ(r.score_set, 2);
+	T_OK(hit(&r, "BAYES_99") && !hit(&r, "BAYES_00"));
+	T_OK(r.score > 6.00 && r.score < 6.02);        /* 4 + 0.01 - 1.5 + 3.5 */
+	spam_result_free(&r);
+	scan(rules, msg1, 0.001, &r);
+	T_OK(hit(&r, "BAYES_00") && !hit(&r, "BAYES_99"));
+	spam_result_free(&r);
+
+	ruleset_load_text(rs, "t.cf", rules);
+	ruleset_finish(rs);
+	ruleset_stats(rs, &st);
+	T_INTEQ(st.rules, 7);
+	T_INTEQ(st.eval_skipped, 1);
+	T_INTEQ(st.eval_supported, 2);
+	T_OK(st.required_score > 4.49 && st.required_score < 4.51);
+	T_STREQ(rule_describe(ruleset_find(rs, "D")), "a nice rule");
+	T_OK(rule_score(ruleset_find(rs, "A"), 2) == 4);
+	T_OK(rule_is_skipped(ruleset_find(rs, "E")));
+	ruleset_free(&rs);
+	T_OK(rs == NULL);
+}
+
+static void
+test_lists_and_conditionals(void)
+{
+	struct spam_result r;
+	const char *rules =
+	    "header USER_IN_WELCOMELIST eval:check_from_in_welcomelist()\n"
+	    "score USER_IN_WELCOMELIST -100\n"
+	    "header USER_IN_BLOCKLIST eval:check_from_in_blocklist()\n"
+	    "score USER_IN_BLOCKLIST 100\n"
+	    "whitelist_from *@sender.example\n"
+	    "blocklist_from bob@*\n"
+	    "unblacklist_from bob@*\n"
+	    "ifplugin Mail::SpamAssassin::Plugin::NoSuchThing\n"
+	    "  body IN_UNKNOWN_PLUGIN /pills/\n"
+	    "else\n"
+	    "  body IN_ELSE /pills/\n"
+	    "endif\n"
+	    "ifplugin Mail::SpamAssassin::Plugin::Bayes\n"
+	    "  body IN_KNOWN_PLUGIN /pills/\n"
+	    "endif\n"
+	    "if (version >= 3.004000)\n"
+	    "  body IN_VERSION /pills/\n"
+	    "  if can(Mail::SpamAssassin::Conf::feature_xyz)\n"
+	    "    body IN_CAN /pills/\n"
+	    "  endif\n"
+	    "endif\n"
+	    "if !plugin(Mail::SpamAssassin::Plugin::Nope)\n"
+	    "  body IN_NOT_PLUGIN /pills/   # comment \\# kept\n"
+	    "endif\n"
+	    "body ESCAPED_HASH /\\#1 pills/\n"
+	    "lang de describe IN_ELSE Deutsch\n"
+	    "report _SUMMARY_\n";
+	struct ruleset *rs = ruleset_new();
+	struct ruleset_stats st;
+
+	scan(rules, msg1, -1, &r);
+	T_OK(hit(&r, "USER_IN_WELCOMELIST"));
+	T_OK(!hit(&r, "USER_IN_BLOCKLIST"));
+	T_OK(!hit(&r, "IN_UNKNOWN_PLUGIN"));
+	T_OK(hit(&r, "IN_ELSE"));
+	T_OK(hit(&r, "IN_KNOWN_PLUGIN"));
+	T_OK(hit(&r, "IN_VERSION"));
+	T_OK(!hit(&r, "IN_CAN"));
+	T_OK(hit(&r, "IN_NOT_PLUGIN"));
+	T_OK(r.score < -90);
+	spam_result_free(&r);
+
+	ruleset_load_text(rs, "t.cf", rules);
+	ruleset_finish(rs);
+	ruleset_stats(rs, &st);
+	T_INTEQ(st.ignored_lines, 2);
+	T_INTEQ(st.bad_lines, 0);
+	T_OK(st.skipped_blocks >= 2);
+	ruleset_free(&rs);
+}
+
+static void
+test_bad_lines(void)
+{
+	struct ruleset *rs = ruleset_new();
+	struct ruleset_stats st;
+	const char *const *errs;
+
+	ruleset_load_text(rs, "bad.cf",
+	    "body B1 /unclosed(/\n"
+	    "body B2 /x/q\n"
+	    "header H1 Subject ~~ /x/\n"
+	    "meta M1 (A && \n"
+	    "score S1 1 2\n"
+	    "body 9BAD /x/\n"
+	    "body GOOD /x/\n"
+	    "endif\n"
+	    "if (1)\n");
+	ruleset_finish(rs);
+	ruleset_stats(rs, &st);
+	T_INTEQ(st.bad_lines, 8);
+	T_INTEQ(st.active, 1);
+	errs = ruleset_errors(rs);
+	T_OK(errs[0] != NULL && strncmp(errs[0], "bad.cf:1: B1: ", 14) == 0);
+	T_OK(errs[7] != NULL && strstr(errs[7], "missing endif") != NULL);
+	ruleset_free(&rs);
+}
+
+static void
+test_include(void)
+{
+	struct ruleset *rs = ruleset_new();
+	struct ruleset_stats st;
+	char *err = NULL;
+
+	T_INTEQ(ruleset_load_path(rs, "testdata/include-main.cf", &err), 0);
+	ruleset_finish(rs);
+	ruleset_stats(rs, &st);
+	T_OK(ruleset_find(rs, "FROM_INCLUDED") != NULL);
+	T_OK(ruleset_find(rs, "FROM_MAIN") != NULL);
+	T_INTEQ(st.bad_lines, 1);       /* include of a missing file */
+	T_INTEQ(ruleset_load_path(rs, "testdata/no-such-file.cf", &err), -1);
+	T_OK(err != NULL);
+	free(err);
+	ruleset_free(&rs);
+}
+
+static void
+test_builtin(void)
+{
+	struct ruleset *rs = ruleset_new();
+	struct ruleset_stats st;
+	struct mime_msg m;
+	struct spam_result r;
+	const char *spam =
+	    "From: \"winner\" <12345678@lucky.example>\n"
+	    "To: undisclosed-recipients:;\n"
+	    "Subject: FREE VIAGRA NOW!!!\n"
+	    "Content-Type: text/html\n\n"
+	    "<html><font size=7>Dear friend</font>, buy v<!--x-->iagra at our online pharmacy, "
+	    "no prescription needed! <a href=\"http://1.2.3.4/pills.php\">click here</a> "
+	    "100% guaranteed, money back guarantee. To be removed reply.</html>\n";
+	const char *ham =
+	    "From: Alice <alice@example.org>\n"
+	    "To: bob@example.net\n"
+	    "Subject: Lunch on Tuesday?\n"
+	    "Date: Tue, 24 Nov 2026 10:00:00 +0100\n"
+	    "Message-ID: <abc123@mail.example.org>\n\n"
+	    "Hi Bob,\n\nare we still on for lunch on Tuesday?\n\nAlice\n";
+
+	ruleset_load_builtin(rs);
+	ruleset_finish(rs);
+	ruleset_stats(rs, &st);
+	for (const char *const *e = ruleset_errors(rs); *e; e++)
+		fprintf(stderr, "builtin: %s\n", *e);
+	T_INTEQ(st.bad_lines, 0);
+	T_INTEQ(st.eval_skipped, 0);
+	T_OK(st.rules > 100);
+	mime_parse(&m, spam, strlen(spam), NULL);
+	spam_scan(rs, &m, -1, &r);
+	T_OK(r.score >= 5);
+	T_OK(hit(&r, "BODY_VIAGRA") && hit(&r, "URI_NUMERIC_IP") && hit(&r, "MISSING_DATE"));
+	spam_result_free(&r);
+	mime_free(&m);
+	mime_parse(&m, ham, strlen(ham), NULL);
+	spam_scan(rs, &m, -1, &r);
+	T_OK(r.score < 1);
+	spam_result_free(&r);
+	mime_free(&m);
+	ruleset_free(&rs);
+}
+
+static void
+test_issue_example(void)
+{
+	struct ruleset *rs = ruleset_new();
+	struct mime_msg m;
+	struct spam_result r;
+	struct buf out;
+	char *err = NULL, *msg = slurp("testdata/example.eml"), *ref = slurp("testdata/example.ref");
+
+	T_INTEQ(ruleset_load_path(rs, "testdata/example.cf", &err), 0);
+	ruleset_finish(rs);
+	mime_parse(&m, msg, strlen(msg), NULL);
+	spam_scan(rs, &m, -1, &r);
+	buf_init(&out, 65536);
+	report_headers(&out, &r, REPORT_AMAVIS, 3, 6.3, NULL);
+	T_STREQ(buf_cstr(&out), ref);
+	buf_reset(&out);
+	report_headers(&out, &r, REPORT_SPAMASSASSIN, 3, 5.0, "no");
+	T_STREQ(buf_cstr(&out),
+	    "X-Spam-Flag: YES\n"
+	    "X-Spam-Status: Yes, score=6.1 required=5.0 tests=DNS_FROM_RFC_ABUSE,"
+	    "DNS_FROM_RFC_POST,HTML_50_60,HTML_FONT_BIG,HTML_IMAGE_ONLY_24,HTML_MESSAGE,"
+	    "MIME_HTML_ONLY,MSGID_FROM_MTA_HEADER,RCVD_IN_BL_SPAMCOP_NET,SPF_HELO_PASS,"
+	    "SPF_PASS autolearn=no version=Tempest-0.1\n"
+	    "X-Spam-Level: ******\n");
+	{
+		char n[32];
+		report_num(n, sizeof(n), -0.0001); T_STREQ(n, "0");
+		report_num(n, sizeof(n), 6.3); T_STREQ(n, "6.3");
+		report_num(n, sizeof(n), -999); T_STREQ(n, "-999");
+		report_num(n, sizeof(n), 10.5); T_STREQ(n, "10.5");
+	}
+	buf_free(&out);
+	spam_result_free(&r);
+	mime_free(&m);
+	ruleset_free(&rs);
+	free(msg);
+	free(ref);
+}
+
+int
+main(void)
+{
+	T_RUN(test_header_rules);
+	T_RUN(test_body_uri_full);
+	T_RUN(test_scores_and_sets);
+	T_RUN(test_lists_and_conditionals);
+	T_RUN(test_bad_lines);
+	T_RUN(test_include);
+	T_RUN(test_builtin);
+	T_RUN(test_issue_example);
+	for (size_t i = 0; i < nkept; i++)
+		ruleset_free(&kept[i]);
+	return t_done();
+}

@@ -1,0 +1,35 @@
+/*
+ * uri.h - URI extraction and canonicalisation for `uri` rules and Bayes.
+ *
+ * Finds URIs in plain text (scheme://, www., mailto:, and obfuscated
+ * forms such as hxxp:// or h t t p ://) and takes URIs from HTML
+ * attributes.  Each is canonicalised: scheme and host lower case,
+ * %-escapes in the host decoded, user@ part removed, numeric hosts
+ * (dotted, decimal, hex) rewritten as dotted quads.  Input is untrusted
+ * text; each URI is capped at URI_MAX bytes and the list at its max.
+ */
+#ifndef TEMPEST_URI_H
+#define TEMPEST_URI_H
+
+#include <stddef.h>
+
+struct mime_stats;
+
+#define URI_MAX 2048
+
+struct uri_list {
+	char **v;
+	size_t n;
+	size_t max;
+};
+
+/* Add one URI as found (canonicalised, de-duplicated). */
+void uri_add(struct uri_list *l, const char *s, size_t n, struct mime_stats *st);
+/* Find URIs in text and add them. */
+void uri_extract_text(struct uri_list *l, const char *s, size_t n,
+    struct mime_stats *st);
+/* The host part of a canonical URI, malloc'ed ("" if none). */
+char *uri_host(const char *uri);
+void uri_list_free(struct uri_list *l);
+
+#endif

@@ -1,0 +1,241 @@
+/*
+ * uri_extract.c - URIs found in message text and HTML attributes,
+ * canonicalised for `uri` rules and Bayes tokens.  Input: untrusted
+ * decoded text; each URI is capped at URI_MAX bytes, the list at l->max.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "buf.h"
+#include "mem.h"
+#include "mime.h"
+#include "uri.h"
+
+static int
+hexv(int c)
+{
+	if (c >= '0' && c <= '9') return c - '0';
+	c = tolower(c);
+	if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+	return -1;
+}
+
+/* Rewrite a numeric host (decimal 3232235777, hex 0xc0a80101, dotted with
+ * octal/hex parts) as a dotted quad; 1 if it was numeric. */
+static int
+numeric_host(char *host, size_t cap)
+{
+	unsigned long long parts[4];
+	int np = 0;
+	char *p = host;
+
+	if (*p == '\0')
+		return 0;
+	while (*p && np < 4) {
+		char *end;
+		unsigned long long v;
+		if (!isdigit((unsigned char)*p))
+			return 0;
+		v = strtoull(p, &end, 0);
+		if (end == p)
+			return 0;
+		parts[np++] = v;
+		p = end;
+		if (*p == '.')
+			p++;
+		else if (*p != '\0')
+			return 0;
+	}
+	if (*p != '\0' || np == 0)
+		return 0;
+	unsigned long long addr = 0;
+	for (int i = 0; i < np - 1; i++) {
+		if (parts[i] > 255)
+			return 0;
+		addr = (addr << 8) | parts[i];
+	}
+	if (parts[np - 1] >= (1ULL << (8 * (5 - np))))
+		return 0;
+	addr = (addr << (8 * (5 - np))) | parts[np - 1];
+	snprintf(host, cap, "%llu.%llu.%llu.%llu", (addr >> 24) & 255,
+	    (addr >> 16) & 255, (addr >> 8) & 255, addr & 255);
+	return 1;
+}
+
+static void
+list_push(struct uri_list *l, char *u)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (strcmp(l->v[i], u) == 0) {
+			free(u);
+			return;
+		}
+	if (l->n >= l->max) {
+		free(u);
+		return;
+	}
+	l->v = xreallocarray(l->v, l->n + 1, sizeof(*l->v));
+	l->v[l->n++] = u;
+}
+
+void
+uri_add(struct uri_list *l, const char *s, size_t n, struct mime_stats *st)
+{
+	struct buf out;
+	size_t i = 0, hs, he;
+	char scheme[16], host[512];
+	size_t sl = 0, hl = 0;
+
+	while (n > 0 && isspace((unsigned char)*s)) { s++; n--; }
+	while (n > 0 && (isspace((unsigned char)s[n - 1]) ||
+	    strchr(".,;:!?)'\"]>}", s[n - 1]) != NULL))
+		n--;
+	if (n == 0 || n > URI_MAX)
+		return;
+	/* scheme */
+	while (i < n && i < sizeof(scheme) - 1 &&
+	    (isalnum((unsigned char)s[i]) || s[i] == '+' || s[i] == '-' || s[i] == '.'))
+		i++;
+	if (i < n && s[i] == ':' && i > 0 && i < sizeof(scheme) - 1 &&
+	    isalpha((unsigned char)s[0]) && memchr(s, '.', i) == NULL) {
+		for (sl = 0; sl < i; sl++)
+			scheme[sl] = (char)tolower((unsigned char)s[sl]);
+		scheme[sl] = '\0';
+		i++;
+	} else if (n > 4 && strncasecmp(s, "www.", 4) == 0) {
+		strcpy(scheme, "http");
+		i = 0;
+		goto authority;
+	} else if (n > 4 && strncasecmp(s, "ftp.", 4) == 0) {
+		strcpy(scheme, "ftp");
+		i = 0;
+		goto authority;
+	} else {
+		return;
+	}
+	if (strcmp(scheme, "hxxp") == 0 || strcmp(scheme, "hxxps") == 0 ||
+	    strcmp(scheme, "h**p") == 0) {
+		scheme[1] = scheme[2] = 't';
+		if (st) st->uri_obfuscated++;
+	}
+	if (strcmp(scheme, "mailto") == 0) {
+		buf_init(&out, URI_MAX + 16);
+		(void)buf_appends(&out, "mailto:");
+		for (; i < n; i++)
+			(void)buf_appendc(&out, (char)tolower((unsigned char)s[i]));
+		list_push(l, buf_steal(&out));
+		return;
+	}
+	if (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0 &&
+	    strcmp(scheme, "ftp") != 0)
+		return;
+	/* tolerate http:\\ and extra slashes */
+	while (i < n && (s[i] == '/' || s[i] == '\\'))
+		i++;
+authority:
+	hs = i;
+	while (i < n && s[i] != '/' && s[i] != '?' && s[i] != '#' && s[i] != '\\')
+		i++;
+	he = i;
+	/* user@host: drop the user part (a classic disguise) */
+	for (size_t k = he; k > hs; k--)
+		if (s[k - 1] == '@') {
+			if (st) st->uri_obfuscated++;
+			hs = k;
+			break;
+		}
+	for (size_t k = hs; k < he && hl < sizeof(host) - 1; k++) {
+		int c = (unsigned char)s[k];
+		if (c == '%' && k + 2 < he && hexv(s[k + 1]) >= 0 && hexv(s[k + 2]) >= 0) {
+			c = hexv(s[k + 1]) * 16 + hexv(s[k + 2]);
+			k += 2;
+			if (st) st->uri_obfuscated++;
+		}
+		if (c == ':')           /* port */
+			break;
+		host[hl++] = (char)tolower(c);
+	}
+	host[hl] = '\0';
+	while (hl > 0 && host[hl - 1] == '.')
+		host[--hl] = '\0';
+	if (hl == 0)
+		return;
+	if (numeric_host(host, sizeof(host)) && st)
+		st->uri_numeric_host++;
+	buf_init(&out, URI_MAX + 600);
+	(void)buf_printf(&out, "%s://%s", scheme, host);
+	if (i < n) {
+		if (s[i] != '/')
+			(void)buf_appendc(&out, '/');
+		for (; i < n; i++)
+			(void)buf_appendc(&out, s[i] == '\\' ? '/' : s[i]);
+	} else {
+		(void)buf_appendc(&out, '/');
+	}
+	list_push(l, buf_steal(&out));
+}
+
+static int
+uri_char(unsigned char c)
+{
+	return c > 32 && c < 127 && c != '<' && c != '>' && c != '"' &&
+	    c != '\'' && c != '`' && c != '{' && c != '}' && c != '|' &&
+	    c != '^';
+}
+
+void
+uri_extract_text(struct uri_list *l, const char *s, size_t n,
+    struct mime_stats *st)
+{
+	static const char *const starts[] = {
+		"http://", "https://", "ftp://", "hxxp://", "hxxps://",
+		"www.", "ftp.", "mailto:", "http:\\\\", "https:\\\\",
+	};
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		size_t e;
+
+		if (c != 'h' && c != 'H' && c != 'w' && c != 'W' && c != 'f' &&
+		    c != 'F' && c != 'm' && c != 'M')
+			continue;
+		if (i > 0 && (isalnum((unsigned char)s[i - 1]) || s[i - 1] == '.' ||
+		    s[i - 1] == '@' || s[i - 1] == '/'))
+			continue;
+		for (size_t k = 0; k < NELEM(starts); k++) {
+			size_t sl = strlen(starts[k]);
+			if (n - i > sl && strncasecmp(s + i, starts[k], sl) == 0 &&
+			    uri_char((unsigned char)s[i + sl])) {
+				for (e = i + sl; e < n && uri_char((unsigned char)s[e]); e++)
+					;
+				uri_add(l, s + i, e - i, st);
+				i = e;
+				break;
+			}
+		}
+	}
+}
+
+char *
+uri_host(const char *uri)
+{
+	const char *p = strstr(uri, "://"), *e;
+
+	if (p == NULL)
+		return xstrdup("");
+	p += 3;
+	e = p + strcspn(p, "/?#");
+	return xstrndup(p, (size_t)(e - p));
+}
+
+void
+uri_list_free(struct uri_list *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->v[i]);
+	FREE(l->v);
+	l->n = 0;
+}
