@@ -1,0 +1,23 @@
+#!/bin/sh
+# fuzz.sh [seconds] - build every fuzz target with clang + libFuzzer +
+# ASan/UBSan in build-fuzz/ and run each for a short while (default 20 s).
+set -eu
+secs=${1:-20}
+cd "$(dirname "$0")/.."
+if [ ! -d build-fuzz ]; then
+	CC=clang meson setup build-fuzz -Dfuzz=true -Dwerror=false \
+	    -Dc_args=-fsanitize=fuzzer-no-link,address,undefined \
+	    -Dc_link_args=-fsanitize=address,undefined >/dev/null
+fi
+ninja -C build-fuzz >/dev/null
+status=0
+for t in build-fuzz/fuzz/fuzz-*; do
+	[ -f "$t" ] && [ -x "$t" ] || continue
+	name=$(basename "$t")
+	corpus=fuzz/corpus-${name#fuzz-}
+	mkdir -p "$corpus"
+	echo "fuzz: $name for ${secs}s"
+	"$t" -max_total_time="$secs" -max_len=65536 "$corpus" \
+	    2>"build-fuzz/$name.log" || { status=1; tail -30 "build-fuzz/$name.log"; }
+done
+exit $status
