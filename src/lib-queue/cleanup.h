@@ -1,0 +1,44 @@
+/*
+ * cleanup.h - turn an envelope and a stream of message lines into a
+ * queue file: header checks (hop count, missing Message-ID/Date), virtual
+ * alias expansion of recipients, and the durable write.  Used by smtpd and
+ * pickup, so every way into the queue applies the same rules.
+ *
+ * Message lines come from SMTP clients or local users; each call gets one
+ * line or part of a long line (bounded by the caller's line buffer).
+ */
+#ifndef TEMPEST_CLEANUP_H
+#define TEMPEST_CLEANUP_H
+
+#include <stddef.h>
+
+struct cleanup;
+
+struct cleanup_rcpt {
+	const char *addr;       /* as received (before alias expansion) */
+	const char *orcpt;      /* DSN ORCPT or NULL */
+	int notify;
+};
+
+/* Create the queue file and write the envelope.  Recipients are expanded
+ * through virtual_alias_maps; ORCPT keeps the original address.  NULL
+ * with *error_r (a "4.x.x text" or "5.x.x text" reply) on failure. */
+struct cleanup *cleanup_open(const char *qdir, const char *sender,
+    const struct cleanup_rcpt *rcpts, size_t nrcpt, const char *envid,
+    int ret, char *const *attrs, char **error_r);
+const char *cleanup_id(const struct cleanup *c);
+/* Start of the content: optional Received header text (no final LF). */
+void cleanup_received(struct cleanup *c, const char *received);
+/* One line of content (eol = 1) or a chunk of a long line (eol = 0). */
+void cleanup_line(struct cleanup *c, const char *p, size_t n, int eol);
+size_t cleanup_size(const struct cleanup *c);
+int cleanup_hops(const struct cleanup *c);
+/* Finish and fsync the file (not its directory).  0, or -1 with *error_r. */
+int cleanup_finish(struct cleanup *c, char **error_r);
+/* Number of final recipients written. */
+size_t cleanup_nrcpt(const struct cleanup *c);
+void cleanup_free(struct cleanup **c);
+/* Drop the half-written file. */
+void cleanup_abort(struct cleanup **c);
+
+#endif

@@ -1,0 +1,486 @@
+/*
+ * queue_file.c - queue file writer and reader.  Files are written by
+ * Tempest itself, but the reader still treats them as untrusted (a crash
+ * can leave any prefix, a disk can return garbage): every length is
+ * checked against the file size and every record against its type.
+ */
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/rand.h>
+
+#include "buf.h"
+#include "log.h"
+#include "mem.h"
+#include "queue_file.h"
+
+#define QW_BUFSIZE (64 * 1024)
+#define QF_ENVELOPE_MAX (8 * 1024 * 1024)
+
+static const char *queue_subdirs[] = {
+	QUEUE_INCOMING, QUEUE_ACTIVE, QUEUE_DEFERRED, QUEUE_HOLD,
+	QUEUE_CORRUPT, QUEUE_MAILDROP, "private", "public", "pid",
+};
+
+int
+queue_mkdirs(const char *qdir, char **error_r)
+{
+	size_t i;
+
+	if (mkdir(qdir, 0755) < 0 && errno != EEXIST) {
+		*error_r = xasprintf("mkdir %s: %s", qdir, strerror(errno));
+		return -1;
+	}
+	for (i = 0; i < sizeof(queue_subdirs) / sizeof(queue_subdirs[0]); i++) {
+		char *p = xasprintf("%s/%s", qdir, queue_subdirs[i]);
+		mode_t mode = strcmp(queue_subdirs[i], QUEUE_MAILDROP) == 0 ?
+		    01733 : strcmp(queue_subdirs[i], "public") == 0 ? 0710 : 0700;
+		if (mkdir(p, mode) < 0 && errno != EEXIST) {
+			*error_r = xasprintf("mkdir %s: %s", p, strerror(errno));
+			free(p);
+			return -1;
+		}
+		free(p);
+	}
+	return 0;
+}
+
+void
+queue_new_id(char id[QUEUE_ID_LEN + 1])
+{
+	struct timeval tv;
+	unsigned char r[2];
+
+	gettimeofday(&tv, NULL);
+	if (RAND_bytes(r, sizeof(r)) != 1)
+		r[0] = r[1] = (unsigned char)getpid();
+	/* 6 digits of seconds, 5 of microseconds, 1 random: sortable-ish */
+	snprintf(id, QUEUE_ID_LEN + 1, "%06lX%05lX%01X",
+	    (unsigned long)tv.tv_sec & 0xffffff,
+	    (unsigned long)tv.tv_usec & 0xfffff, r[0] & 0xf);
+}
+
+int
+queue_valid_id(const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < QUEUE_ID_LEN; i++)
+		if (!((id[i] >= '0' && id[i] <= '9') ||
+		    (id[i] >= 'A' && id[i] <= 'F')))
+			return 0;
+	return id[QUEUE_ID_LEN] == '\0';
+}
+
+int
+queue_fsync_dir(const char *qdir, const char *queue)
+{
+	char *p = xasprintf("%s/%s", qdir, queue);
+	int fd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC), r = -1;
+
+	free(p);
+	if (fd < 0)
+		return -1;
+	r = fsync(fd);
+	close(fd);
+	return r;
+}
+
+/* ---- writer ---- */
+
+struct qwriter {
+	char id[QUEUE_ID_LEN + 1];
+	char *path;
+	int fd;
+	struct buf out;         /* pending bytes (flushed at QW_BUFSIZE) */
+	off_t written;          /* bytes already in the file */
+	off_t len_off;          /* offset of the M record's length digits */
+	size_t content_len;
+	int error;              /* errno of the first write failure */
+};
+
+static void
+qw_flush(struct qwriter *w)
+{
+	size_t done = 0;
+
+	while (done < w->out.len && !w->error) {
+		ssize_t n = write(w->fd, w->out.data + done, w->out.len - done);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			w->error = errno;
+			break;
+		}
+		done += (size_t)n;
+	}
+	w->written += (off_t)done;
+	buf_reset(&w->out);
+}
+
+static void
+qw_put(struct qwriter *w, const void *p, size_t n)
+{
+	if (w->out.len + n > QW_BUFSIZE)
+		qw_flush(w);
+	if (n > QW_BUFSIZE) {
+		/* large block: write through */
+		size_t done = 0;
+		while (done < n && !w->error) {
+			ssize_t r = write(w->fd, (const char *)p + done, n - done);
+			if (r < 0) {
+				if (errno == EINTR)
+					continue;
+				w->error = errno;
+				break;
+			}
+			done += (size_t)r;
+		}
+		w->written += (off_t)done;
+		return;
+	}
+	if (buf_append(&w->out, p, n) < 0)
+		panic("queue writer buffer");
+}
+
+struct qwriter *
+qwriter_create(const char *qdir, char **error_r)
+{
+	struct qwriter *w = xcalloc(1, sizeof(*w));
+	int tries;
+
+	for (tries = 0; tries < 20; tries++) {
+		queue_new_id(w->id);
+		free(w->path);
+		w->path = xasprintf("%s/%s/%s", qdir, QUEUE_INCOMING, w->id);
+		w->fd = open(w->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+		    QUEUE_MODE_WRITING);
+		if (w->fd >= 0 || errno != EEXIST)
+			break;
+	}
+	if (w->fd < 0) {
+		*error_r = xasprintf("create %s: %s", w->path, strerror(errno));
+		free(w->path);
+		free(w);
+		return NULL;
+	}
+	buf_init(&w->out, QW_BUFSIZE * 2);
+	qw_put(w, QUEUE_FILE_MAGIC, strlen(QUEUE_FILE_MAGIC));
+	{
+		struct timeval tv;
+		char t[32];
+		gettimeofday(&tv, NULL);
+		snprintf(t, sizeof(t), "%lld",
+		    (long long)tv.tv_sec * 1000000 + tv.tv_usec);
+		qwriter_record(w, 'T', t, strlen(t));
+	}
+	return w;
+}
+
+const char *
+qwriter_id(const struct qwriter *w)
+{
+	return w->id;
+}
+
+const char *
+qwriter_path(const struct qwriter *w)
+{
+	return w->path;
+}
+
+void
+qwriter_record(struct qwriter *w, char type, const char *data, size_t len)
+{
+	char h[32];
+	int n = snprintf(h, sizeof(h), "%c%zu:", type, len);
+
+	qw_put(w, h, (size_t)n);
+	qw_put(w, data, len);
+	qw_put(w, "\n", 1);
+}
+
+void
+qwriter_begin_content(struct qwriter *w)
+{
+	char h[32];
+
+	w->len_off = w->written + (off_t)w->out.len + 1;
+	snprintf(h, sizeof(h), "M%020d:", 0);
+	qw_put(w, h, strlen(h));
+}
+
+void
+qwriter_content(struct qwriter *w, const void *p, size_t n)
+{
+	qw_put(w, p, n);
+	w->content_len += n;
+}
+
+size_t
+qwriter_content_len(const struct qwriter *w)
+{
+	return w->content_len;
+}
+
+int
+qwriter_finish(struct qwriter *w, char **error_r)
+{
+	char digits[32];
+
+	qw_put(w, "\n", 1);
+	qwriter_record(w, 'X', "", 0);
+	qw_flush(w);
+	snprintf(digits, sizeof(digits), "%020zu", w->content_len);
+	if (!w->error && pwrite(w->fd, digits, 20, w->len_off) != 20)
+		w->error = errno ? errno : EIO;
+	if (!w->error && fchmod(w->fd, QUEUE_MODE_COMPLETE) < 0)
+		w->error = errno;
+	if (!w->error && fsync(w->fd) < 0)
+		w->error = errno;
+	if (w->error) {
+		*error_r = xasprintf("queue file write error: %s",
+		    strerror(w->error));
+		return -1;
+	}
+	close(w->fd);
+	w->fd = -1;
+	return 0;
+}
+
+void
+qwriter_free(struct qwriter **wp)
+{
+	struct qwriter *w = *wp;
+
+	if (w == NULL)
+		return;
+	if (w->fd >= 0)
+		close(w->fd);
+	buf_free(&w->out);
+	free(w->path);
+	FREE(*wp);
+}
+
+void
+qwriter_abort(struct qwriter **wp)
+{
+	if (*wp == NULL)
+		return;
+	if ((*wp)->fd >= 0)
+		unlink((*wp)->path);
+	qwriter_free(wp);
+}
+
+/* ---- reader ---- */
+
+static void
+qf_add_rcpt(struct qfile *qf, char *data, off_t off, int done)
+{
+	char *f[3] = { data, NULL, NULL };
+	char *t;
+	struct qrcpt *r;
+
+	if ((t = strchr(data, '\t')) != NULL) {
+		*t++ = '\0';
+		f[1] = t;
+		if ((t = strchr(t, '\t')) != NULL) {
+			*t++ = '\0';
+			f[2] = t;
+		}
+	}
+	qf->rcpts = xreallocarray(qf->rcpts, qf->nrcpt + 1, sizeof(*qf->rcpts));
+	r = &qf->rcpts[qf->nrcpt++];
+	r->addr = xstrdup(f[0]);
+	r->orcpt = xstrdup(f[1] ? f[1] : "");
+	r->notify = f[2] ? atoi(f[2]) : 0;
+	r->offset = off;
+	r->done = done;
+}
+
+int
+qfile_open(const char *path, int rw, struct qfile *qf, char **error_r)
+{
+	struct stat st;
+	char *data = NULL;
+	off_t size, pos;
+	int nattr = 0, ok = 0;
+	FILE *fp;
+	char magic[sizeof(QUEUE_FILE_MAGIC)];
+
+	memset(qf, 0, sizeof(*qf));
+	qf->fd = open(path, (rw ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+	if (qf->fd < 0) {
+		*error_r = xasprintf("open %s: %s", path, strerror(errno));
+		return -1;
+	}
+	qf->path = xstrdup(path);
+	{
+		const char *slash = strrchr(path, '/');
+		snprintf(qf->id, sizeof(qf->id), "%s", slash ? slash + 1 : path);
+	}
+	qf->sender = xstrdup("");
+	qf->envid = xstrdup("");
+	qf->attrs = xcalloc(1, sizeof(char *));
+	if (fstat(qf->fd, &st) < 0 || (st.st_mode & 0777) != QUEUE_MODE_COMPLETE) {
+		*error_r = xasprintf("%s: incomplete queue file", qf->id);
+		goto fail;
+	}
+	size = st.st_size;
+	fp = fdopen(dup(qf->fd), "r");
+	if (fp == NULL) {
+		*error_r = xasprintf("%s: fdopen: %s", qf->id, strerror(errno));
+		goto fail;
+	}
+	if (fread(magic, 1, strlen(QUEUE_FILE_MAGIC), fp) !=
+	    strlen(QUEUE_FILE_MAGIC) ||
+	    memcmp(magic, QUEUE_FILE_MAGIC, strlen(QUEUE_FILE_MAGIC)) != 0) {
+		*error_r = xasprintf("%s: bad queue file header", qf->id);
+		fclose(fp);
+		goto fail;
+	}
+	pos = (off_t)strlen(QUEUE_FILE_MAGIC);
+	for (;;) {
+		int type = fgetc(fp), c;
+		unsigned long long len = 0;
+		int digits = 0;
+		off_t rec = pos;
+
+		if (type == EOF)
+			break;
+		while ((c = fgetc(fp)) != EOF && c >= '0' && c <= '9' &&
+		    digits < 20) {
+			len = len * 10 + (unsigned)(c - '0');
+			digits++;
+		}
+		if (c != ':' || digits == 0 || (off_t)len > size - pos)
+			break;
+		pos += 1 + digits + 1;
+		if (type == 'M') {
+			qf->content_off = pos;
+			qf->content_len = (size_t)len;
+			if (fseeko(fp, (off_t)len, SEEK_CUR) < 0)
+				break;
+			pos += (off_t)len;
+		} else {
+			if (len > QF_ENVELOPE_MAX)
+				break;
+			data = xrealloc(data, (size_t)len + 1);
+			if (len > 0 && fread(data, 1, (size_t)len, fp) != len)
+				break;
+			data[len] = '\0';
+			pos += (off_t)len;
+			if (memchr(data, '\0', (size_t)len) != NULL)
+				break;
+			switch (type) {
+			case 'T':
+				qf->arrival_us = atoll(data);
+				break;
+			case 'S':
+				free(qf->sender);
+				qf->sender = xstrdup(data);
+				break;
+			case 'V':
+				free(qf->envid);
+				qf->envid = xstrdup(data);
+				break;
+			case 'Z':
+				qf->ret = atoi(data);
+				break;
+			case 'A':
+				qf->attrs = xreallocarray(qf->attrs, nattr + 2,
+				    sizeof(char *));
+				qf->attrs[nattr++] = xstrdup(data);
+				qf->attrs[nattr] = NULL;
+				break;
+			case 'R':
+			case 'D':
+				qf_add_rcpt(qf, data, rec, type == 'D');
+				break;
+			case 'X':
+				ok = 1;
+				break;
+			default:
+				break;  /* unknown records are skipped */
+			}
+		}
+		if (fgetc(fp) != '\n')
+			break;
+		pos++;
+		if (ok)
+			break;
+	}
+	fclose(fp);
+	free(data);
+	if (!ok || qf->content_off == 0) {
+		*error_r = xasprintf("%s: truncated or corrupt queue file", qf->id);
+		goto fail;
+	}
+	return 0;
+fail:
+	qfile_close(qf);
+	return -1;
+}
+
+void
+qfile_close(struct qfile *qf)
+{
+	size_t i;
+
+	if (qf->fd >= 0)
+		close(qf->fd);
+	qf->fd = -1;
+	for (i = 0; i < qf->nrcpt; i++) {
+		free(qf->rcpts[i].addr);
+		free(qf->rcpts[i].orcpt);
+	}
+	FREE(qf->rcpts);
+	qf->nrcpt = 0;
+	if (qf->attrs != NULL) {
+		for (i = 0; qf->attrs[i] != NULL; i++)
+			free(qf->attrs[i]);
+		FREE(qf->attrs);
+	}
+	FREE(qf->sender);
+	FREE(qf->envid);
+	FREE(qf->path);
+}
+
+const char *
+qfile_attr(const struct qfile *qf, const char *name)
+{
+	size_t i, n = strlen(name);
+
+	for (i = 0; qf->attrs != NULL && qf->attrs[i] != NULL; i++)
+		if (strncmp(qf->attrs[i], name, n) == 0 && qf->attrs[i][n] == '=')
+			return qf->attrs[i] + n + 1;
+	return NULL;
+}
+
+int
+qfile_mark_done(struct qfile *qf, size_t i)
+{
+	if (i >= qf->nrcpt)
+		return -1;
+	if (pwrite(qf->fd, "D", 1, qf->rcpts[i].offset) != 1)
+		return -1;
+	qf->rcpts[i].done = 1;
+	return 0;
+}
+
+size_t
+qfile_pending(const struct qfile *qf)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < qf->nrcpt; i++)
+		if (!qf->rcpts[i].done)
+			n++;
+	return n;
+}

@@ -1,0 +1,93 @@
+/*
+ * queue_file.h - the on-disk queue: directories, ids and the queue file
+ * format (doc/queue-format.md).
+ *
+ * A queue file is a sequence of records "<type><length>:<data>\n".  The
+ * envelope comes first, then one 'M' record holding the message content
+ * (LF line ends; its 20-digit length is filled in when the content is
+ * complete), then the end record 'X'.  A file is complete only when its
+ * mode is 0700 and its last record is 'X'; anything else was never
+ * acknowledged and is discarded at start-up.  Recipients are 'R' records;
+ * delivery marks one done by overwriting its type byte with 'D' in place,
+ * so a crash never repeats a finished delivery from the queue's side.
+ */
+#ifndef TEMPEST_QUEUE_FILE_H
+#define TEMPEST_QUEUE_FILE_H
+
+#include <sys/types.h>
+#include <stddef.h>
+#include <time.h>
+
+#define QUEUE_ID_LEN 12
+#define QUEUE_FILE_MAGIC "TEMPEST-QUEUE 1\n"
+#define QUEUE_MODE_WRITING 0600
+#define QUEUE_MODE_COMPLETE 0700
+
+#define QUEUE_INCOMING "incoming"
+#define QUEUE_ACTIVE "active"
+#define QUEUE_DEFERRED "deferred"
+#define QUEUE_HOLD "hold"
+#define QUEUE_CORRUPT "corrupt"
+#define QUEUE_MAILDROP "maildrop"
+
+/* Create every queue subdirectory under qdir (and private/, public/). */
+int queue_mkdirs(const char *qdir, char **error_r);
+/* A fresh queue id (12 upper-case hex digits). */
+void queue_new_id(char id[QUEUE_ID_LEN + 1]);
+int queue_valid_id(const char *id);
+/* fsync a queue subdirectory: -1 with errno on failure. */
+int queue_fsync_dir(const char *qdir, const char *queue);
+
+struct qrcpt {
+	char *addr;
+	char *orcpt;            /* "rfc822;addr" or "" */
+	int notify;             /* DSN_NOTIFY_* bits, 0 = default */
+	off_t offset;           /* of the record's type byte */
+	int done;
+};
+
+struct qfile {
+	char id[QUEUE_ID_LEN + 1];
+	char *path;
+	int fd;
+	long long arrival_us;   /* microseconds since the epoch */
+	char *sender;
+	char *envid;
+	int ret;                /* 0, 1 FULL, 2 HDRS */
+	char **attrs;           /* "name=value", NULL-terminated */
+	struct qrcpt *rcpts;
+	size_t nrcpt;
+	off_t content_off;
+	size_t content_len;
+};
+
+/* Open and parse a complete queue file (read-write if rw).  0, or -1 with
+ * *error_r: the file is incomplete or corrupt. */
+int qfile_open(const char *path, int rw, struct qfile *qf, char **error_r);
+void qfile_close(struct qfile *qf);
+const char *qfile_attr(const struct qfile *qf, const char *name);
+/* Mark recipient i delivered (or bounced): pwrite of its type byte. */
+int qfile_mark_done(struct qfile *qf, size_t i);
+/* Number of recipients not yet done. */
+size_t qfile_pending(const struct qfile *qf);
+
+/* Streaming writer used by cleanup. */
+struct qwriter;
+
+struct qwriter *qwriter_create(const char *qdir, char **error_r);
+const char *qwriter_id(const struct qwriter *w);
+const char *qwriter_path(const struct qwriter *w);
+void qwriter_record(struct qwriter *w, char type, const char *data, size_t len);
+void qwriter_begin_content(struct qwriter *w);
+void qwriter_content(struct qwriter *w, const void *p, size_t n);
+size_t qwriter_content_len(const struct qwriter *w);
+/* Complete the file: content length, end record, mode 0700, fsync of the
+ * file.  The caller fsyncs the directory (shared between sessions) before
+ * acknowledging.  0, or -1 with *error_r. */
+int qwriter_finish(struct qwriter *w, char **error_r);
+/* Forget a finished writer (the file stays). */
+void qwriter_free(struct qwriter **w);
+/* Remove an unfinished file. */
+void qwriter_abort(struct qwriter **w);
+
+#endif

@@ -1,0 +1,341 @@
+/*
+ * resolve.c - address classification and virtual alias expansion.
+ */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "buf.h"
+#include "config.h"
+#include "log.h"
+#include "maps.h"
+#include "mem.h"
+#include "resolve.h"
+#include "str.h"
+
+#define ALIAS_DEPTH_MAX 20
+#define ALIAS_RESULT_MAX 1000
+
+/* A domain list: literal names and lookup tables. */
+struct domlist {
+	char **names;
+	struct maplist *maps;
+};
+
+static struct domlist mydest, valias_domains, vmbox_domains, relay_domains;
+static struct maplist *valias_maps, *vmbox_maps, *vuid_maps, *vgid_maps,
+    *local_rcpt_maps;
+static int initialized;
+
+static void
+domlist_free(struct domlist *d)
+{
+	str_split_free(&d->names);
+	maplist_free(&d->maps);
+}
+
+static void
+domlist_open(struct domlist *d, const char *param)
+{
+	char **v = str_split(config_str(param), STR_LIST_SEPS, NULL);
+	size_t i, nn = 0;
+	struct buf specs;
+	char *err = NULL;
+
+	domlist_free(d);
+	buf_init(&specs, BUF_UNLIMITED);
+	d->names = xcalloc(1, sizeof(char *));
+	for (i = 0; v[i] != NULL; i++) {
+		if (strchr(v[i], ':') != NULL && v[i][0] != '[') {
+			buf_printf(&specs, "%s ", v[i]);
+			continue;
+		}
+		d->names = xreallocarray(d->names, nn + 2, sizeof(char *));
+		d->names[nn] = xstrdup(v[i]);
+		str_lower(d->names[nn]);
+		d->names[++nn] = NULL;
+	}
+	d->maps = maplist_open(buf_cstr(&specs), &err);
+	if (d->maps == NULL)
+		fatal("%s: %s", param, err);
+	buf_free(&specs);
+	str_split_free(&v);
+}
+
+static int
+domlist_match(struct domlist *d, const char *domain)
+{
+	size_t i;
+	const char *v;
+
+	for (i = 0; d->names[i] != NULL; i++)
+		if (strcasecmp(d->names[i], domain) == 0)
+			return 1;
+	return maplist_lookup(d->maps, domain, &v) == 1;
+}
+
+static struct maplist *
+maps_open(const char *param)
+{
+	char *err = NULL;
+	struct maplist *ml = maplist_open(config_str(param), &err);
+
+	if (ml == NULL)
+		fatal("%s: %s", param, err);
+	return ml;
+}
+
+void
+resolve_init(void)
+{
+	domlist_open(&mydest, "mydestination");
+	domlist_open(&valias_domains, "virtual_alias_domains");
+	domlist_open(&vmbox_domains, "virtual_mailbox_domains");
+	domlist_open(&relay_domains, "relay_domains");
+	maplist_free(&valias_maps);
+	maplist_free(&vmbox_maps);
+	maplist_free(&vuid_maps);
+	maplist_free(&vgid_maps);
+	maplist_free(&local_rcpt_maps);
+	valias_maps = maps_open("virtual_alias_maps");
+	vmbox_maps = maps_open("virtual_mailbox_maps");
+	vuid_maps = maps_open("virtual_uid_maps");
+	vgid_maps = maps_open("virtual_gid_maps");
+	local_rcpt_maps = maps_open("local_recipient_maps");
+	initialized = 1;
+}
+
+static void
+need_init(void)
+{
+	if (!initialized)
+		resolve_init();
+}
+
+static const char *
+domain_of(const char *addr)
+{
+	const char *at = strrchr(addr, '@');
+
+	return at != NULL ? at + 1 : "";
+}
+
+enum addr_class
+resolve_class(const char *addr)
+{
+	const char *d = domain_of(addr);
+
+	need_init();
+	if (*d == '\0' || domlist_match(&mydest, d))
+		return ADDR_LOCAL;
+	/* virtual_alias_domains defaults to $virtual_alias_maps: only
+	 * "@domain" style keys or domain keys make a domain match, so check
+	 * mailbox domains first, as Postfix resolves them. */
+	if (domlist_match(&vmbox_domains, d))
+		return ADDR_VIRTUAL;
+	if (domlist_match(&valias_domains, d))
+		return ADDR_VIRTUAL_ALIAS;
+	if (domlist_match(&relay_domains, d))
+		return ADDR_RELAY;
+	return ADDR_REMOTE;
+}
+
+const char *
+resolve_class_name(enum addr_class c)
+{
+	switch (c) {
+	case ADDR_LOCAL: return "local";
+	case ADDR_VIRTUAL_ALIAS: return "virtual-alias";
+	case ADDR_VIRTUAL: return "virtual";
+	case ADDR_RELAY: return "relay";
+	case ADDR_REMOTE: return "remote";
+	}
+	return "?";
+}
+
+int
+resolve_has_routing(const char *addr)
+{
+	const char *at = strrchr(addr, '@');
+	size_t n = at != NULL ? (size_t)(at - addr) : strlen(addr);
+
+	return memchr(addr, '%', n) != NULL || memchr(addr, '!', n) != NULL ||
+	    memchr(addr, '@', n) != NULL || memchr(addr, ':', n) != NULL;
+}
+
+void
+resolve_fold_domain(char *addr)
+{
+	char *at = strrchr(addr, '@');
+
+	if (at != NULL)
+		str_lower(at + 1);
+}
+
+/* Lookup in Postfix virtual(5) order: user@domain, user (local domains
+ * only), @domain. */
+static int
+lookup_address(struct maplist *ml, const char *addr, int local,
+    const char **value_r)
+{
+	const char *at = strrchr(addr, '@');
+	char key[600];
+	int r;
+
+	if ((r = maplist_lookup(ml, addr, value_r)) != 0)
+		return r;
+	if (at == NULL)
+		return 0;
+	if (local) {
+		snprintf(key, sizeof(key), "%.*s", (int)(at - addr), addr);
+		if ((r = maplist_lookup(ml, key, value_r)) != 0)
+			return r;
+	}
+	snprintf(key, sizeof(key), "%s", at);
+	return maplist_lookup(ml, key, value_r);
+}
+
+static int
+local_user_known(const char *addr)
+{
+	const char *at = strrchr(addr, '@');
+	char user[300];
+	const char *v, *delim = config_str("recipient_delimiter");
+
+	snprintf(user, sizeof(user), "%.*s",
+	    (int)(at != NULL ? (size_t)(at - addr) : strlen(addr)), addr);
+	if (maplist_empty(local_rcpt_maps))
+		return 1;
+	if (maplist_lookup(local_rcpt_maps, user, &v) == 1)
+		return 1;
+	if (*delim != '\0') {
+		char *p = strpbrk(user, delim);
+		if (p != NULL) {
+			*p = '\0';
+			if (maplist_lookup(local_rcpt_maps, user, &v) == 1)
+				return 1;
+		}
+	}
+	return strcasecmp(user, "postmaster") == 0;
+}
+
+int
+resolve_known_recipient(const char *addr)
+{
+	const char *v;
+	enum addr_class c = resolve_class(addr);
+
+	if (resolve_has_routing(addr) && c != ADDR_REMOTE && c != ADDR_RELAY)
+		return 0;
+	if (lookup_address(valias_maps, addr, c == ADDR_LOCAL, &v) == 1)
+		return 1;
+	switch (c) {
+	case ADDR_LOCAL:
+		return local_user_known(addr);
+	case ADDR_VIRTUAL:
+		return lookup_address(vmbox_maps, addr, 0, &v) == 1;
+	case ADDR_VIRTUAL_ALIAS:
+		return 0;
+	default:
+		return 1;
+	}
+}
+
+static int
+expand(const char *addr, int depth, char ***out, size_t *n, char **error_r)
+{
+	const char *v;
+	char **targets;
+	size_t i;
+	int r;
+
+	if (depth > ALIAS_DEPTH_MAX) {
+		*error_r = xasprintf("virtual alias loop or nesting too deep "
+		    "at %s", addr);
+		return -1;
+	}
+	r = lookup_address(valias_maps, addr, resolve_class(addr) == ADDR_LOCAL,
+	    &v);
+	if (r < 0) {
+		*error_r = xstrdup("virtual_alias_maps lookup failed");
+		return -1;
+	}
+	if (r == 0) {
+		/* final address (dedupe) */
+		for (i = 0; i < *n; i++)
+			if (strcasecmp((*out)[i], addr) == 0)
+				return 0;
+		if (*n >= ALIAS_RESULT_MAX) {
+			*error_r = xstrdup("virtual alias expansion too large");
+			return -1;
+		}
+		*out = xreallocarray(*out, *n + 2, sizeof(char *));
+		(*out)[(*n)++] = xstrdup(addr);
+		(*out)[*n] = NULL;
+		return 0;
+	}
+	targets = str_split(v, STR_LIST_SEPS, NULL);
+	for (i = 0; targets[i] != NULL && r >= 0; i++) {
+		char *t = targets[i];
+		if (strchr(t, '@') == NULL) {
+			char *q = xasprintf("%s@%s", t, config_str("myorigin"));
+			free(targets[i]);
+			targets[i] = t = q;
+		}
+		if (strcasecmp(t, addr) == 0) {
+			/* maps to itself: deliver here */
+			size_t j;
+			int dup = 0;
+			for (j = 0; j < *n; j++)
+				if (strcasecmp((*out)[j], addr) == 0)
+					dup = 1;
+			if (!dup) {
+				*out = xreallocarray(*out, *n + 2, sizeof(char *));
+				(*out)[(*n)++] = xstrdup(addr);
+				(*out)[*n] = NULL;
+			}
+			continue;
+		}
+		r = expand(t, depth + 1, out, n, error_r);
+	}
+	str_split_free(&targets);
+	return r;
+}
+
+char **
+resolve_virtual_alias(const char *addr, char **error_r)
+{
+	char **out = xcalloc(1, sizeof(char *));
+	size_t n = 0;
+
+	need_init();
+	if (expand(addr, 0, &out, &n, error_r) < 0) {
+		str_split_free(&out);
+		return NULL;
+	}
+	return out;
+}
+
+int
+resolve_virtual_mailbox(const char *addr, char **path_r, long *uid_r,
+    long *gid_r)
+{
+	const char *v;
+	int r;
+
+	need_init();
+	r = lookup_address(vmbox_maps, addr, 0, &v);
+	if (r <= 0)
+		return r;
+	if (v[0] == '/')
+		*path_r = xstrdup(v);
+	else
+		*path_r = xasprintf("%s/%s", config_str("virtual_mailbox_base"), v);
+	*uid_r = *gid_r = -1;
+	if (lookup_address(vuid_maps, addr, 0, &v) == 1)
+		*uid_r = atol(v);
+	if (lookup_address(vgid_maps, addr, 0, &v) == 1)
+		*gid_r = atol(v);
+	return 1;
+}
