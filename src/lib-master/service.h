@@ -35,8 +35,18 @@ const char *service_name(void);
 void service_drop_privileges(void);
 /* Accept connections on the inherited listeners, at most limit at once. */
 void service_listen(service_accept_fn fn, void *arg, int limit);
-/* Call fn every `seconds` (master.cf wakeup column, or explicit). */
+/* Call fn every `seconds` (the master.cf wakeup column when seconds is 0;
+ * no timer when both are 0). */
 void service_wakeup(service_wakeup_fn fn, void *arg, int seconds);
+/* For "fifo" services (a UNIX datagram socket at public/NAME): call fn
+ * with each trigger datagram received (at most 64 bytes). */
+typedef void (*service_trigger_fn)(void *arg, const char *data, size_t len);
+void service_triggers(service_trigger_fn fn, void *arg);
+/* Send a trigger datagram to the fifo service NAME ("qmgr", "pickup");
+ * best effort (0 sent, -1 not). */
+int service_trigger_send(const char *service, const char *data, size_t len);
+/* The queue directory as seen by this process ("/" when chrooted). */
+const char *service_queue_dir(void);
 /* Every accepted session must end with this (it may exit the process
  * when draining and this was the last session). */
 void service_session_end(void);

@@ -220,14 +220,20 @@ cleanup_hops(const struct cleanup *c)
 }
 
 int
-cleanup_finish(struct cleanup *c, char **error_r)
+cleanup_take_fd(struct cleanup *c)
+{
+	return qwriter_take_fd(c->w);
+}
+
+int
+cleanup_finish(struct cleanup *c, int sync, char **error_r)
 {
 	if (c->in_headers) {
 		if (!c->at_line_start)
 			qwriter_content(c->w, "\n", 1);
 		add_missing_headers(c);
 	}
-	return qwriter_finish(c->w, error_r);
+	return qwriter_finish(c->w, sync, error_r);
 }
 
 void

@@ -33,8 +33,11 @@ void cleanup_received(struct cleanup *c, const char *received);
 void cleanup_line(struct cleanup *c, const char *p, size_t n, int eol);
 size_t cleanup_size(const struct cleanup *c);
 int cleanup_hops(const struct cleanup *c);
-/* Finish and fsync the file (not its directory).  0, or -1 with *error_r. */
-int cleanup_finish(struct cleanup *c, char **error_r);
+/* Finish the file; with sync also fsync it (never its directory).
+ * Without sync, take the descriptor with cleanup_take_fd() and commit it
+ * with queue_commit.  0, or -1 with *error_r. */
+int cleanup_finish(struct cleanup *c, int sync, char **error_r);
+int cleanup_take_fd(struct cleanup *c);
 /* Number of final recipients written. */
 size_t cleanup_nrcpt(const struct cleanup *c);
 void cleanup_free(struct cleanup **c);

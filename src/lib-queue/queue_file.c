@@ -230,7 +230,16 @@ qwriter_content_len(const struct qwriter *w)
 }
 
 int
-qwriter_finish(struct qwriter *w, char **error_r)
+qwriter_take_fd(struct qwriter *w)
+{
+	int fd = w->fd;
+
+	w->fd = -1;
+	return fd;
+}
+
+int
+qwriter_finish(struct qwriter *w, int sync, char **error_r)
 {
 	char digits[32];
 
@@ -242,15 +251,17 @@ qwriter_finish(struct qwriter *w, char **error_r)
 		w->error = errno ? errno : EIO;
 	if (!w->error && fchmod(w->fd, QUEUE_MODE_COMPLETE) < 0)
 		w->error = errno;
-	if (!w->error && fsync(w->fd) < 0)
+	if (sync && !w->error && fsync(w->fd) < 0)
 		w->error = errno;
 	if (w->error) {
 		*error_r = xasprintf("queue file write error: %s",
 		    strerror(w->error));
 		return -1;
 	}
-	close(w->fd);
-	w->fd = -1;
+	if (sync) {
+		close(w->fd);
+		w->fd = -1;
+	}
 	return 0;
 }
 

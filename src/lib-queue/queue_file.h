@@ -81,10 +81,13 @@ void qwriter_record(struct qwriter *w, char type, const char *data, size_t len);
 void qwriter_begin_content(struct qwriter *w);
 void qwriter_content(struct qwriter *w, const void *p, size_t n);
 size_t qwriter_content_len(const struct qwriter *w);
-/* Complete the file: content length, end record, mode 0700, fsync of the
- * file.  The caller fsyncs the directory (shared between sessions) before
- * acknowledging.  0, or -1 with *error_r. */
-int qwriter_finish(struct qwriter *w, char **error_r);
+/* Complete the file: content length, end record, mode 0700.  With sync,
+ * also fsync and close it; without, the caller takes the descriptor with
+ * qwriter_take_fd() and makes it durable (queue_commit).  Either way the
+ * directory fsync is the caller's.  0, or -1 with *error_r. */
+int qwriter_finish(struct qwriter *w, int sync, char **error_r);
+/* The open descriptor of a finished, unsynced file (ownership passes). */
+int qwriter_take_fd(struct qwriter *w);
 /* Forget a finished writer (the file stays). */
 void qwriter_free(struct qwriter **w);
 /* Remove an unfinished file. */

@@ -29,7 +29,7 @@ test_roundtrip(void)
 	cleanup_line(c, "Subject: hi", 11, 1);
 	cleanup_line(c, "", 0, 1);
 	cleanup_line(c, "body", 4, 1);
-	T_INTEQ(cleanup_finish(c, &err), 0);
+	T_INTEQ(cleanup_finish(c, 1, &err), 0);
 	snprintf(path, sizeof(path), "%s/incoming/%s", dir, cleanup_id(c));
 	cleanup_free(&c);
 

@@ -1,0 +1,137 @@
+/*
+ * queue_commit.c - fsync worker thread (see queue_commit.h).  No
+ * untrusted input: descriptors and callbacks come from this process.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "ioev.h"
+#include "log.h"
+#include "mem.h"
+#include "queue_commit.h"
+#include "queue_file.h"
+
+struct job {
+	int fd;
+	int error;
+	queue_commit_fn fn;
+	void *arg;
+	struct job *next;
+};
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
+static struct job *pending, *done;
+static int notify_pipe[2] = { -1, -1 };
+static char *commit_dir;
+static unsigned long n_batches, n_files;
+
+static void *
+worker(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		struct job *batch, *j, *last = NULL;
+		int dir_error = 0;
+
+		pthread_mutex_lock(&lock);
+		while (pending == NULL)
+			pthread_cond_wait(&cond, &lock);
+		batch = pending;
+		pending = NULL;
+		pthread_mutex_unlock(&lock);
+
+		for (j = batch; j != NULL; j = j->next) {
+			if (fsync(j->fd) < 0)
+				j->error = errno;
+			close(j->fd);
+			last = j;
+		}
+		if (queue_fsync_dir(commit_dir, QUEUE_INCOMING) < 0)
+			dir_error = errno;
+		for (j = batch; j != NULL; j = j->next)
+			if (j->error == 0)
+				j->error = dir_error;
+
+		pthread_mutex_lock(&lock);
+		last->next = done;
+		done = batch;
+		pthread_mutex_unlock(&lock);
+		(void)!write(notify_pipe[1], "c", 1);
+	}
+	return NULL;
+}
+
+static void
+on_done(evutil_socket_t fd, short what, void *arg)
+{
+	char buf[64];
+	struct job *list, *j, *next;
+	unsigned long nf = 0;
+
+	(void)what;
+	(void)arg;
+	while (read(fd, buf, sizeof(buf)) > 0)
+		;
+	pthread_mutex_lock(&lock);
+	list = done;
+	done = NULL;
+	pthread_mutex_unlock(&lock);
+	if (list == NULL)
+		return;
+	n_batches++;
+	for (j = list; j != NULL; j = next) {
+		next = j->next;
+		nf++;
+		j->fn(j->arg, j->error);
+		free(j);
+	}
+	n_files += nf;
+}
+
+void
+queue_commit_init(const char *qdir)
+{
+	pthread_t t;
+	struct event *ev;
+
+	if (commit_dir != NULL)
+		return;
+	commit_dir = xstrdup(qdir);
+	if (pipe2(notify_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
+		fatal("pipe: %s", strerror(errno));
+	ev = event_new(io_base(), notify_pipe[0], EV_READ | EV_PERSIST,
+	    on_done, NULL);
+	event_add(ev, NULL);
+	if (pthread_create(&t, NULL, worker, NULL) != 0)
+		fatal("pthread_create failed");
+	pthread_detach(t);
+}
+
+void
+queue_commit_submit(int fd, queue_commit_fn fn, void *arg)
+{
+	struct job *j = xcalloc(1, sizeof(*j));
+
+	j->fd = fd;
+	j->fn = fn;
+	j->arg = arg;
+	pthread_mutex_lock(&lock);
+	j->next = pending;
+	pending = j;
+	pthread_cond_signal(&cond);
+	pthread_mutex_unlock(&lock);
+}
+
+void
+queue_commit_stats(unsigned long *batches_r, unsigned long *files_r)
+{
+	*batches_r = n_batches;
+	*files_r = n_files;
+}

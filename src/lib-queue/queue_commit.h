@@ -1,0 +1,23 @@
+/*
+ * queue_commit.h - group commit of new queue files.
+ *
+ * A finished queue file is handed over with its open descriptor; a worker
+ * thread fsyncs every file of the current batch, then the incoming/
+ * directory once, and only then reports each one back on the event loop,
+ * so that many sessions share one directory fsync (and the journal commit
+ * the first file fsync triggers), while the loop keeps serving clients.
+ */
+#ifndef TEMPEST_QUEUE_COMMIT_H
+#define TEMPEST_QUEUE_COMMIT_H
+
+typedef void (*queue_commit_fn)(void *arg, int error);
+
+/* Start the worker for queue directory qdir (once per process). */
+void queue_commit_init(const char *qdir);
+/* Make fd's file durable; fd is closed by the committer.  fn runs on the
+ * event loop with error = 0 (durable) or an errno value. */
+void queue_commit_submit(int fd, queue_commit_fn fn, void *arg);
+/* Batches committed so far and files in them (for logs/benchmarks). */
+void queue_commit_stats(unsigned long *batches_r, unsigned long *files_r);
+
+#endif

@@ -1,0 +1,1080 @@
+/*
+ * smtpd.c - the SMTP server: session state machine, ESMTP extensions,
+ * limits, DATA/BDAT reception into the queue with group commit.
+ *
+ * Every byte read here comes from an untrusted SMTP client.  Command
+ * lines are bounded by line_length_limit (io_getline), parsed by the pure
+ * functions of lib-smtp, and checked (check_*) before any action (do_*).
+ * Message content streams into the queue file through cleanup; nothing
+ * larger than one line is held in memory.
+ */
+#include <sys/socket.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "buf.h"
+#include "cleanup.h"
+#include "config.h"
+#include "ioev.h"
+#include "log.h"
+#include "mem.h"
+#include "netaddr.h"
+#include "queue_commit.h"
+#include "queue_file.h"
+#include "resolve.h"
+#include "roles.h"
+#include "service.h"
+#include "smtp_parse.h"
+#include "smtpd.h"
+#include "str.h"
+
+#define BARE_LF_NORMALIZE 0
+#define BARE_LF_REJECT 1
+#define BARE_LF_NO 2
+
+/* Settings read once per process (a reload starts new processes). */
+static struct {
+	const char *hostname;
+	const char *banner;
+	int helo_required;
+	long long size_limit;
+	long long rcpt_limit;
+	size_t line_limit;
+	int timeout;
+	int soft_errors, hard_errors, junk_limit;
+	int error_sleep;
+	int disable_vrfy;
+	int bare_lf;
+	int smtputf8;
+	int strict;
+	int reject_unlisted;
+	long long hop_limit;
+	char **relay_restrictions;
+	char **rcpt_restrictions;
+	struct netlist *mynetworks;
+	struct netlist *bare_lf_exclusions;
+} cfg;
+
+static const char *
+class_table(const char *addr)
+{
+	switch (resolve_class(addr)) {
+	case ADDR_LOCAL: return "local recipient table";
+	case ADDR_VIRTUAL: return "virtual mailbox table";
+	case ADDR_VIRTUAL_ALIAS: return "virtual alias table";
+	default: return "recipient table";
+	}
+}
+
+/* ---- replies and logging ---- */
+
+void
+smtpd_reply(struct session *s, const char *fmt, ...)
+{
+	va_list ap;
+	char line[1024];
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(line, sizeof(line) - 2, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n > sizeof(line) - 3)
+		n = (int)sizeof(line) - 3;
+	if (line[0] == '4' || line[0] == '5')
+		s->errors++;
+	memcpy(line + n, "\r\n", 2);
+	io_write(s->io, line, (size_t)n + 2);
+}
+
+static void
+log_reject(struct session *s, const char *stage, const char *reply,
+    const char *rcpt)
+{
+	log_info("NOQUEUE: reject: %s from %s: %s; from=<%s>%s%s%s proto=%s helo=<%s>",
+	    stage, s->client, reply, s->sender ? s->sender : "",
+	    rcpt ? " to=<" : "", rcpt ? rcpt : "", rcpt ? ">" : "",
+	    s->esmtp ? "ESMTP" : "SMTP", s->helo ? s->helo : "");
+}
+
+/* ---- session lifecycle ---- */
+
+static void session_process(struct session *s);
+
+static void
+reset_transaction(struct session *s)
+{
+	size_t i;
+
+	FREE(s->sender);
+	for (i = 0; i < s->nrcpt; i++) {
+		free(s->rcpts[i].addr);
+		free(s->rcpts[i].orcpt);
+	}
+	FREE(s->rcpts);
+	s->nrcpt = 0;
+	s->has_mail = 0;
+	memset(&s->mp, 0, sizeof(s->mp));
+	cleanup_abort(&s->cl);
+	s->msg_size = 0;
+	s->too_big = 0;
+	s->bdat_failed = 0;
+	s->bdat_active = 0;
+	buf_reset(&s->pending_line);
+}
+
+static void
+session_free(struct session *s)
+{
+	if (s->committing) {
+		/* the commit callback frees it */
+		s->dead = 1;
+		return;
+	}
+	log_info("disconnect from %s%s", s->client, buf_cstr(&s->counts));
+	reset_transaction(s);
+	io_free(&s->io);
+	if (s->delay_ev != NULL)
+		event_free(s->delay_ev);
+	free(s->helo);
+	buf_free(&s->line);
+	buf_free(&s->pending_line);
+	buf_free(&s->counts);
+	free(s);
+	service_session_end();
+}
+
+static void
+session_close(struct session *s)
+{
+	s->closing = 1;
+	io_pause(s->io);
+	if (io_outlen(s->io) == 0)
+		session_free(s);
+}
+
+static int
+check_errors(struct session *s)
+{
+	if (s->errors >= cfg.hard_errors || s->junk > cfg.junk_limit) {
+		log_warn("%s: too many errors after %s", s->client,
+		    s->last_cmd);
+		smtpd_reply(s, "421 4.7.0 %s Error: too many errors",
+		    cfg.hostname);
+		session_close(s);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+count_cmd(struct session *s, const char *name)
+{
+	/* "ehlo=1 mail=1 ..." as Postfix logs at disconnect */
+	char key[32], *p;
+	const char *c = buf_cstr(&s->counts);
+
+	snprintf(key, sizeof(key), " %s=", name);
+	str_lower(key);
+	p = strstr(c, key);
+	if (p == NULL)
+		buf_printf(&s->counts, "%s1", key);
+	else {
+		/* increment the number in place (rebuild) */
+		struct buf nb;
+		char *num = p + strlen(key);
+		long v = strtol(num, NULL, 10) + 1;
+		buf_init(&nb, 4096);
+		buf_append(&nb, c, (size_t)(num - c));
+		buf_printf(&nb, "%ld", v);
+		while (*num >= '0' && *num <= '9')
+			num++;
+		buf_appends(&nb, num);
+		buf_set(&s->counts, buf_cstr(&nb));
+		buf_free(&nb);
+	}
+}
+
+/* ---- restrictions ---- */
+
+enum verdict { V_DUNNO, V_PERMIT, V_REJECT };
+
+static enum verdict
+eval_restrictions(struct session *s, char **list, const char *rcpt,
+    char *reply, size_t rlen)
+{
+	size_t i;
+
+	for (i = 0; list[i] != NULL; i++) {
+		const char *r = list[i];
+		enum addr_class c;
+
+		if (strcmp(r, "permit_mynetworks") == 0) {
+			if (s->trusted)
+				return V_PERMIT;
+		} else if (strcmp(r, "permit_sasl_authenticated") == 0) {
+			if (s->auth_user != NULL)
+				return V_PERMIT;
+		} else if (strcmp(r, "reject_unauth_destination") == 0 ||
+		    strcmp(r, "defer_unauth_destination") == 0) {
+			int defer = r[0] == 'd';
+			c = resolve_class(rcpt);
+			if (c == ADDR_REMOTE || resolve_has_routing(rcpt)) {
+				snprintf(reply, rlen, defer ?
+				    "454 4.7.1 <%s>: Relay access denied" :
+				    "554 5.7.1 <%s>: Relay access denied", rcpt);
+				return V_REJECT;
+			}
+		} else if (strcmp(r, "reject_unlisted_recipient") == 0) {
+			int k = resolve_known_recipient(rcpt);
+			if (k == 0) {
+				snprintf(reply, rlen, "550 5.1.1 <%s>: Recipient "
+				    "address rejected: User unknown in %s", rcpt,
+				    class_table(rcpt));
+				return V_REJECT;
+			}
+			if (k < 0) {
+				snprintf(reply, rlen, "451 4.3.0 <%s>: Temporary "
+				    "lookup failure", rcpt);
+				return V_REJECT;
+			}
+		} else if (strcmp(r, "permit") == 0) {
+			return V_PERMIT;
+		} else if (strcmp(r, "reject") == 0) {
+			snprintf(reply, rlen, "554 5.7.1 <%s>: Recipient address "
+			    "rejected: Access denied", rcpt);
+			return V_REJECT;
+		} else if (strcmp(r, "defer") == 0) {
+			snprintf(reply, rlen, "450 4.7.1 <%s>: Recipient address "
+			    "rejected: Try again later", rcpt);
+			return V_REJECT;
+		} else {
+			log_warn("unknown restriction \"%s\" (ignored as a "
+			    "server configuration error)", r);
+			snprintf(reply, rlen, "451 4.3.5 Server configuration error");
+			return V_REJECT;
+		}
+	}
+	return V_DUNNO;
+}
+
+/* ---- commands: check_<cmd> validates, do_<cmd> acts ---- */
+
+static void
+do_ehlo(struct session *s, const char *arg, int esmtp)
+{
+	reset_transaction(s);
+	free(s->helo);
+	s->helo = xstrndup(arg, 255);
+	s->esmtp = esmtp;
+	if (!esmtp) {
+		smtpd_reply(s, "250 %s", cfg.hostname);
+		return;
+	}
+	io_printf(s->io, "250-%s\r\n250-PIPELINING\r\n250-SIZE %lld\r\n",
+	    cfg.hostname, cfg.size_limit);
+	if (!cfg.disable_vrfy)
+		io_puts(s->io, "250-VRFY\r\n");
+	smtpd_ehlo_extensions(s);
+	io_puts(s->io, "250-ENHANCEDSTATUSCODES\r\n250-8BITMIME\r\n250-DSN\r\n");
+	if (cfg.smtputf8)
+		io_puts(s->io, "250-SMTPUTF8\r\n");
+	io_puts(s->io, "250 CHUNKING\r\n");
+}
+
+static void
+cmd_helo(struct session *s, const char *arg, int esmtp)
+{
+	if (*arg == '\0') {
+		smtpd_reply(s, "501 Syntax: %s hostname", esmtp ? "EHLO" : "HELO");
+		return;
+	}
+	do_ehlo(s, arg, esmtp);
+}
+
+static int
+check_mail(struct session *s, const char *args, struct smtp_path *p,
+    struct smtp_mail_params *mp)
+{
+	const char *params, *err;
+	int flags = SMTP_PATH_ALLOW_NULL | (cfg.strict ? SMTP_PATH_STRICT : 0);
+
+	if (cfg.helo_required && s->helo == NULL) {
+		smtpd_reply(s, "503 5.5.1 Error: send HELO/EHLO first");
+		return -1;
+	}
+	if (s->has_mail) {
+		smtpd_reply(s, "503 5.5.1 Error: nested MAIL command");
+		return -1;
+	}
+	if (smtpd_check_mail_hook(s) < 0)
+		return -1;
+	if (smtp_parse_path_arg(args, "FROM", flags, p, &params, &err) < 0) {
+		smtpd_reply(s, "501 %s", err);
+		return -1;
+	}
+	if (smtp_parse_mail_params(params, mp, &err) < 0) {
+		smtpd_reply(s, "555 %s", err);
+		return -1;
+	}
+	if (mp->smtputf8 && !cfg.smtputf8) {
+		smtpd_reply(s, "555 5.5.4 Unsupported option: SMTPUTF8");
+		return -1;
+	}
+	if (p->utf8 && !mp->smtputf8) {
+		smtpd_reply(s, "553 5.6.7 Must declare SMTPUTF8 to send unicode "
+		    "address");
+		return -1;
+	}
+	if (mp->size >= 0 && mp->size > cfg.size_limit) {
+		smtpd_reply(s, "552 5.3.4 Message size exceeds fixed limit");
+		return -1;
+	}
+	return 0;
+}
+
+static void
+cmd_mail(struct session *s, const char *args)
+{
+	struct smtp_path p;
+	struct smtp_mail_params mp;
+
+	smtp_path_init(&p);
+	if (check_mail(s, args, &p, &mp) == 0) {
+		s->sender = xstrdup(buf_cstr(&p.addr));
+		resolve_fold_domain(s->sender);
+		s->mp = mp;
+		s->has_mail = 1;
+		smtpd_reply(s, "250 2.1.0 Ok");
+	}
+	smtp_path_free(&p);
+}
+
+static int
+check_rcpt(struct session *s, const char *args, struct smtp_path *p,
+    struct smtp_rcpt_params *rp)
+{
+	const char *params, *err;
+	char reply[700];
+	const char *rcpt;
+	int flags = SMTP_PATH_ALLOW_BARE | (cfg.strict ? SMTP_PATH_STRICT : 0);
+	enum verdict v;
+
+	if (!s->has_mail) {
+		smtpd_reply(s, "503 5.5.1 Error: need MAIL command");
+		return -1;
+	}
+	if ((long long)s->nrcpt >= cfg.rcpt_limit) {
+		smtpd_reply(s, "452 4.5.3 Error: too many recipients");
+		return -1;
+	}
+	if (smtp_parse_path_arg(args, "TO", flags, p, &params, &err) < 0) {
+		smtpd_reply(s, "501 %s", err);
+		return -1;
+	}
+	if (smtp_parse_rcpt_params(params, rp, &err) < 0) {
+		smtpd_reply(s, "555 %s", err);
+		return -1;
+	}
+	if (p->utf8 && !s->mp.smtputf8) {
+		smtpd_reply(s, "553 5.6.7 Must declare SMTPUTF8 to send unicode "
+		    "address");
+		return -1;
+	}
+	if (p->at == 0) {
+		/* bare local part (RFC 5321 requires <Postmaster>) */
+		if (strcasecmp(buf_cstr(&p->addr), "postmaster") != 0) {
+			smtpd_reply(s, "501 5.1.3 Bad recipient address syntax");
+			return -1;
+		}
+		buf_printf(&p->addr, "@%s", config_str("myhostname"));
+		p->at = 10;
+	}
+	rcpt = buf_cstr(&p->addr);
+	resolve_fold_domain((char *)p->addr.data);
+	v = eval_restrictions(s, cfg.relay_restrictions, rcpt, reply,
+	    sizeof(reply));
+	if (v != V_REJECT)
+		v = eval_restrictions(s, cfg.rcpt_restrictions, rcpt, reply,
+		    sizeof(reply));
+	if (v != V_REJECT && cfg.reject_unlisted) {
+		int k = resolve_known_recipient(rcpt);
+		if (k == 0) {
+			snprintf(reply, sizeof(reply), "550 5.1.1 <%s>: Recipient "
+			    "address rejected: User unknown in %s", rcpt,
+			    class_table(rcpt));
+			v = V_REJECT;
+		} else if (k < 0) {
+			snprintf(reply, sizeof(reply), "451 4.3.0 <%s>: Temporary "
+			    "lookup failure", rcpt);
+			v = V_REJECT;
+		}
+	}
+	if (v == V_REJECT) {
+		log_reject(s, "RCPT", reply, rcpt);
+		smtpd_reply(s, "%s", reply);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+cmd_rcpt(struct session *s, const char *args)
+{
+	struct smtp_path p;
+	struct smtp_rcpt_params rp;
+
+	smtp_path_init(&p);
+	if (check_rcpt(s, args, &p, &rp) == 0) {
+		s->rcpts = xreallocarray(s->rcpts, s->nrcpt + 1,
+		    sizeof(*s->rcpts));
+		s->rcpts[s->nrcpt].addr = xstrdup(buf_cstr(&p.addr));
+		s->rcpts[s->nrcpt].orcpt = xstrdup(rp.orcpt);
+		s->rcpts[s->nrcpt].notify = rp.notify;
+		s->nrcpt++;
+		smtpd_reply(s, "250 2.1.5 Ok");
+	}
+	smtp_path_free(&p);
+}
+
+/* Create the queue file and write the envelope + Received header. */
+static int
+open_message(struct session *s)
+{
+	struct cleanup_rcpt *r = xcalloc(s->nrcpt, sizeof(*r));
+	char *attrs[8], *err = NULL, date[64], *received;
+	size_t i;
+	int na = 0;
+	time_t now = time(NULL);
+	struct tm tm;
+	const char *proto;
+
+	for (i = 0; i < s->nrcpt; i++) {
+		r[i].addr = s->rcpts[i].addr;
+		r[i].orcpt = s->rcpts[i].orcpt;
+		r[i].notify = s->rcpts[i].notify;
+	}
+	attrs[na++] = xasprintf("client_address=%s", s->addr);
+	attrs[na++] = xasprintf("helo_name=%s", s->helo ? s->helo : "");
+	proto = s->mp.smtputf8 ? "UTF8SMTP" : s->esmtp ? "ESMTP" : "SMTP";
+	attrs[na++] = xasprintf("protocol=%s", proto);
+	if (s->auth_user != NULL)
+		attrs[na++] = xasprintf("sasl_username=%s", s->auth_user);
+	attrs[na] = NULL;
+	s->cl = cleanup_open(service_queue_dir(), s->sender, r, s->nrcpt,
+	    s->mp.envid, s->mp.ret, attrs, &err);
+	for (i = 0; i < (size_t)na; i++)
+		free(attrs[i]);
+	free(r);
+	if (s->cl == NULL) {
+		smtpd_reply(s, "%s %s", err[0] == '4' ? "451" : "554", err);
+		free(err);
+		return -1;
+	}
+	localtime_r(&now, &tm);
+	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z", &tm);
+	received = xasprintf("Received: from %s (unknown [%s])\n"
+	    "\tby %s (%s) with %s%s id %s%s%s%s;\n\t%s",
+	    s->helo ? s->helo : s->addr, s->addr, cfg.hostname,
+	    config_str("mail_name"), proto, smtpd_proto_suffix(s),
+	    cleanup_id(s->cl), s->nrcpt == 1 ? "\n\tfor <" : "",
+	    s->nrcpt == 1 ? s->rcpts[0].addr : "", s->nrcpt == 1 ? ">" : "",
+	    date);
+	cleanup_received(s->cl, received);
+	free(received);
+	log_info("%s: client=%s%s", cleanup_id(s->cl), s->client,
+	    smtpd_client_log_suffix(s));
+	return 0;
+}
+
+static int
+check_data(struct session *s, const char *args)
+{
+	if (*args != '\0') {
+		smtpd_reply(s, "501 5.5.4 Syntax: DATA");
+		return -1;
+	}
+	if (!s->has_mail) {
+		smtpd_reply(s, "503 5.5.1 Error: need MAIL command");
+		return -1;
+	}
+	if (s->nrcpt == 0) {
+		smtpd_reply(s, "503 5.5.1 Error: need RCPT command");
+		return -1;
+	}
+	if (s->bdat_active) {
+		smtpd_reply(s, "503 5.5.1 Error: DATA after BDAT");
+		return -1;
+	}
+	return 0;
+}
+
+static void
+cmd_data(struct session *s, const char *args)
+{
+	if (check_data(s, args) < 0 || open_message(s) < 0)
+		return;
+	smtpd_reply(s, "354 End data with <CR><LF>.<CR><LF>");
+	s->state = S_DATA;
+	s->data_line_start = 1;
+	s->prev_crlf = 1;
+}
+
+static void
+commit_done(void *arg, int error)
+{
+	struct session *s = arg;
+	const char *id = cleanup_id(s->cl);
+
+	s->committing = 0;
+	if (error != 0) {
+		log_err("%s: queue file fsync: %s", id, strerror(error));
+		smtpd_reply(s, "451 4.3.0 Error: queue file write error");
+	} else {
+		smtpd_reply(s, "250 2.0.0 Ok: queued as %s", id);
+		service_trigger_send("qmgr", "I", 1);
+	}
+	cleanup_free(&s->cl);
+	reset_transaction(s);
+	if (s->dead) {
+		session_free(s);
+		return;
+	}
+	s->state = S_CMD;
+	io_resume(s->io);
+	session_process(s);
+}
+
+/* End of DATA or BDAT LAST: finish the queue file and commit it. */
+static void
+finish_message(struct session *s)
+{
+	char *err = NULL;
+
+	if (s->too_big) {
+		smtpd_reply(s, "552 5.3.4 Message size exceeds fixed limit");
+		log_info("%s: reject: message size %zu exceeds limit %lld",
+		    cleanup_id(s->cl), s->msg_size, cfg.size_limit);
+		reset_transaction(s);
+		s->state = S_CMD;
+		return;
+	}
+	if (cleanup_hops(s->cl) > cfg.hop_limit) {
+		smtpd_reply(s, "554 5.4.0 Error: too many hops");
+		log_info("%s: reject: too many hops", cleanup_id(s->cl));
+		reset_transaction(s);
+		s->state = S_CMD;
+		return;
+	}
+	if (smtpd_content_hook(s) < 0) {
+		reset_transaction(s);
+		s->state = S_CMD;
+		return;
+	}
+	if (cleanup_finish(s->cl, 0, &err) < 0) {
+		log_err("%s: %s", cleanup_id(s->cl), err);
+		free(err);
+		smtpd_reply(s, "451 4.3.0 Error: queue file write error");
+		reset_transaction(s);
+		s->state = S_CMD;
+		return;
+	}
+	s->state = S_COMMIT;
+	s->committing = 1;
+	io_pause(s->io);
+	queue_commit_submit(cleanup_take_fd(s->cl), commit_done, s);
+}
+
+/* One content line (or part of a long line) after dot-unstuffing. */
+static void
+data_content(struct session *s, const char *p, size_t n, int eol)
+{
+	s->msg_size += n + (eol ? 2 : 0);
+	if (s->too_big)
+		return;
+	if ((long long)s->msg_size > cfg.size_limit) {
+		s->too_big = 1;
+		return;
+	}
+	cleanup_line(s->cl, p, n, eol);
+}
+
+/* Process DATA input; returns 0 to continue, 1 when paused/closed. */
+static int
+data_input(struct session *s)
+{
+	for (;;) {
+		int cr = 0, r;
+		const char *p;
+		size_t n;
+
+		r = io_getline(s->io, &s->line, cfg.line_limit, &cr);
+		if (r == 0)
+			return 1;
+		p = s->line.data != NULL ? s->line.data : "";
+		n = s->line.len;
+		if (r == 1 && !cr) {
+			if (cfg.bare_lf == BARE_LF_REJECT &&
+			    !netlist_match(cfg.bare_lf_exclusions,
+			    (struct sockaddr *)&s->sa)) {
+				log_info("%s: reject: bare <LF> received from %s",
+				    cleanup_id(s->cl), s->client);
+				smtpd_reply(s, "521 5.5.2 %s Error: bare <LF> "
+				    "received", cfg.hostname);
+				reset_transaction(s);
+				session_close(s);
+				return 1;
+			}
+		}
+		if (s->data_line_start && r == 1 && cr && s->prev_crlf &&
+		    n == 1 && p[0] == '.') {
+			s->state = S_CMD;
+			finish_message(s);
+			return s->state == S_COMMIT ? 1 : 0;
+		}
+		if (s->data_line_start && n > 0 && p[0] == '.') {
+			p++;
+			n--;
+		}
+		data_content(s, p, n, r == 1);
+		s->data_line_start = r == 1;
+		s->prev_crlf = r == 1 && cr;
+	}
+}
+
+/* BDAT: take chunk bytes, split into lines. */
+static int
+bdat_input(struct session *s)
+{
+	while (s->bdat_remaining > 0) {
+		struct buf chunk;
+		long got;
+		size_t i, start = 0;
+
+		buf_init(&chunk, 65536);
+		got = io_read_into(s->io, &chunk,
+		    s->bdat_remaining < 65536 ? s->bdat_remaining : 65536);
+		if (got <= 0) {
+			buf_free(&chunk);
+			return 1;
+		}
+		s->bdat_remaining -= (size_t)got;
+		if (s->bdat_failed || s->cl == NULL) {
+			buf_free(&chunk);
+			continue;
+		}
+		for (i = 0; i < chunk.len; i++) {
+			if (chunk.data[i] != '\n')
+				continue;
+			buf_append(&s->pending_line, chunk.data + start, i - start);
+			{
+				size_t l = s->pending_line.len;
+				if (l > 0 && s->pending_line.data[l - 1] == '\r')
+					l--;
+				data_content(s, buf_cstr(&s->pending_line), l, 1);
+			}
+			buf_reset(&s->pending_line);
+			start = i + 1;
+		}
+		if (start < chunk.len) {
+			size_t rest = chunk.len - start;
+			if (s->pending_line.len + rest > cfg.line_limit) {
+				/* flush a long line in parts */
+				data_content(s, buf_cstr(&s->pending_line),
+				    s->pending_line.len, 0);
+				buf_reset(&s->pending_line);
+			}
+			buf_append(&s->pending_line, chunk.data + start, rest);
+		}
+		buf_free(&chunk);
+	}
+	/* chunk complete */
+	s->state = S_CMD;
+	if (s->bdat_failed) {
+		smtpd_reply(s, "%s", s->bdat_error);
+		if (s->bdat_last)
+			reset_transaction(s);
+		return 0;
+	}
+	if (!s->bdat_last) {
+		smtpd_reply(s, "250 2.0.0 Ok: %zu bytes", s->bdat_size);
+		return 0;
+	}
+	if (s->pending_line.len > 0) {
+		data_content(s, buf_cstr(&s->pending_line), s->pending_line.len, 1);
+		buf_reset(&s->pending_line);
+	}
+	finish_message(s);
+	return s->state == S_COMMIT ? 1 : 0;
+}
+
+static void
+cmd_bdat(struct session *s, const char *args)
+{
+	char *end;
+	unsigned long long size;
+	const char *p = args;
+
+	if (*p < '0' || *p > '9') {
+		smtpd_reply(s, "501 5.5.4 Syntax: BDAT count [LAST]");
+		return;
+	}
+	size = strtoull(p, &end, 10);
+	while (*end == ' ')
+		end++;
+	if (*end != '\0' && strcasecmp(end, "LAST") != 0) {
+		smtpd_reply(s, "501 5.5.4 Syntax: BDAT count [LAST]");
+		return;
+	}
+	s->bdat_size = (size_t)size;
+	s->bdat_remaining = (size_t)size;
+	s->bdat_last = *end != '\0';
+	s->state = S_BDAT;
+	if (!s->bdat_failed) {
+		if (!s->has_mail || s->nrcpt == 0) {
+			s->bdat_failed = 1;
+			snprintf(s->bdat_error, sizeof(s->bdat_error),
+			    "503 5.5.1 Error: need %s command",
+			    s->has_mail ? "RCPT" : "MAIL");
+		} else if (!s->bdat_active) {
+			s->bdat_active = 1;
+			if (open_message(s) < 0) {
+				s->bdat_failed = 1;
+				snprintf(s->bdat_error, sizeof(s->bdat_error),
+				    "451 4.3.0 Error: queue file write error");
+				s->errors--;   /* counted once, below */
+			}
+		}
+	}
+	if (size > (unsigned long long)cfg.size_limit + 1024 * 1024 &&
+	    !s->bdat_failed) {
+		s->too_big = 1;
+	}
+}
+
+static void
+cmd_vrfy(struct session *s, const char *args)
+{
+	struct smtp_path p;
+	const char *err;
+
+	s->junk++;
+	if (cfg.disable_vrfy) {
+		smtpd_reply(s, "502 5.5.1 VRFY command is disabled");
+		return;
+	}
+	smtp_path_init(&p);
+	if (*args == '\0') {
+		smtpd_reply(s, "501 5.5.4 Syntax: VRFY address");
+	} else {
+		char tmp[SMTP_PATH_MAX + 2];
+		const char *a = args;
+		size_t l = strlen(args);
+		if (a[0] == '<' && l >= 2 && a[l - 1] == '>') {
+			snprintf(tmp, sizeof(tmp), "%.*s", (int)(l - 2), a + 1);
+			a = tmp;
+		}
+		if (smtp_parse_address(a, SMTP_PATH_ALLOW_BARE, &p, &err) < 0)
+			smtpd_reply(s, "501 5.1.3 Bad recipient address syntax");
+		else if (resolve_known_recipient(buf_cstr(&p.addr)) == 0)
+			smtpd_reply(s, "550 5.1.1 <%s>: Recipient address "
+			    "rejected: User unknown in %s", buf_cstr(&p.addr),
+			    class_table(buf_cstr(&p.addr)));
+		else
+			smtpd_reply(s, "252 2.0.0 %s", buf_cstr(&p.addr));
+	}
+	smtp_path_free(&p);
+}
+
+static void
+command(struct session *s, const char *line, size_t len)
+{
+	const char *args;
+	enum smtp_verb v = smtp_parse_verb(line, len, &args);
+
+	snprintf(s->last_cmd, sizeof(s->last_cmd), "%s", smtp_verb_name(v));
+	if (v != SMTP_UNKNOWN && v != SMTP_XNONSMTP)
+		count_cmd(s, smtp_verb_name(v));
+	else
+		count_cmd(s, "unknown");
+	if (smtpd_command_hook(s, v, args))
+		return;
+	switch (v) {
+	case SMTP_HELO:
+		cmd_helo(s, args, 0);
+		break;
+	case SMTP_EHLO:
+		cmd_helo(s, args, 1);
+		break;
+	case SMTP_MAIL:
+		cmd_mail(s, args);
+		break;
+	case SMTP_RCPT:
+		cmd_rcpt(s, args);
+		break;
+	case SMTP_DATA:
+		cmd_data(s, args);
+		break;
+	case SMTP_BDAT:
+		cmd_bdat(s, args);
+		break;
+	case SMTP_RSET:
+		s->junk++;
+		reset_transaction(s);
+		smtpd_reply(s, "250 2.0.0 Ok");
+		break;
+	case SMTP_NOOP:
+		s->junk++;
+		smtpd_reply(s, "250 2.0.0 Ok");
+		break;
+	case SMTP_QUIT:
+		smtpd_reply(s, "221 2.0.0 Bye");
+		session_close(s);
+		break;
+	case SMTP_VRFY:
+		cmd_vrfy(s, args);
+		break;
+	case SMTP_HELP:
+		s->junk++;
+		smtpd_reply(s, "214 2.0.0 Commands: HELO EHLO MAIL RCPT DATA "
+		    "BDAT RSET NOOP QUIT VRFY HELP");
+		break;
+	case SMTP_XNONSMTP:
+		log_warn("non-SMTP command from %s: %.100s", s->client, line);
+		smtpd_reply(s, "221 2.7.0 Error: I can break rules, too. Goodbye.");
+		session_close(s);
+		break;
+	default:
+		s->junk++;
+		smtpd_reply(s, "502 5.5.2 Error: command not recognized");
+		break;
+	}
+}
+
+static void
+on_delay(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+
+	(void)fd;
+	(void)what;
+	s->delayed = 0;
+	io_resume(s->io);
+	session_process(s);
+}
+
+static void
+session_process(struct session *s)
+{
+	while (!s->closing && !s->delayed) {
+		int r, cr = 0;
+
+		if (s->state == S_DATA) {
+			if (data_input(s))
+				return;
+			continue;
+		}
+		if (s->state == S_BDAT) {
+			if (bdat_input(s))
+				return;
+			continue;
+		}
+		if (s->state != S_CMD)
+			return;
+		if (check_errors(s) < 0)
+			return;
+		if (s->errors > cfg.soft_errors && cfg.error_sleep > 0 &&
+		    !s->slept && io_inlen(s->io) > 0) {
+			/* tarpit: delay the next command */
+			struct timeval tv = { cfg.error_sleep, 0 };
+			s->slept = 1;
+			s->delayed = 1;
+			io_pause(s->io);
+			if (s->delay_ev == NULL)
+				s->delay_ev = evtimer_new(io_base(), on_delay, s);
+			evtimer_add(s->delay_ev, &tv);
+			return;
+		}
+		r = io_getline(s->io, &s->line, cfg.line_limit, &cr);
+		if (r == 0)
+			return;
+		s->slept = 0;
+		if (r == 2 || s->skip_long) {
+			/* overlong command: discard up to its end */
+			s->skip_long = r == 2;
+			if (r == 1 || !s->long_reported) {
+				if (!s->long_reported)
+					smtpd_reply(s, "500 5.5.2 Error: command "
+					    "line too long");
+				s->long_reported = r == 2;
+			}
+			continue;
+		}
+		if (!cr && cfg.bare_lf == BARE_LF_REJECT &&
+		    !netlist_match(cfg.bare_lf_exclusions,
+		    (struct sockaddr *)&s->sa)) {
+			smtpd_reply(s, "521 5.5.2 %s Error: bare <LF> received",
+			    cfg.hostname);
+			session_close(s);
+			return;
+		}
+		if (memchr(s->line.data ? s->line.data : "", '\0', s->line.len)) {
+			smtpd_reply(s, "500 5.5.2 Error: bad syntax");
+			continue;
+		}
+		command(s, buf_cstr(&s->line), s->line.len);
+	}
+}
+
+static void
+on_io(struct io *io, enum io_evt evt, void *arg)
+{
+	struct session *s = arg;
+
+	(void)io;
+	switch (evt) {
+	case IO_IN:
+		session_process(s);
+		break;
+	case IO_LOWAT:
+		if (s->closing)
+			session_free(s);
+		break;
+	case IO_TIMEOUT:
+		if (s->committing)
+			return;
+		log_info("timeout after %s from %s", s->last_cmd, s->client);
+		smtpd_reply(s, "421 4.4.2 %s Error: timeout exceeded",
+		    cfg.hostname);
+		session_close(s);
+		break;
+	case IO_TLSREADY:
+		smtpd_tls_ready(s);
+		session_process(s);
+		break;
+	case IO_EOF:
+	case IO_ERROR:
+		if (!s->closing && s->state != S_COMMIT)
+			log_info("lost connection after %s from %s",
+			    s->last_cmd, s->client);
+		if (s->state == S_DATA || s->state == S_BDAT)
+			reset_transaction(s);
+		s->closing = 1;
+		session_free(s);
+		break;
+	}
+}
+
+static void
+on_accept(int fd, const struct sockaddr *sa, socklen_t salen, void *arg)
+{
+	struct session *s = xcalloc(1, sizeof(*s));
+
+	(void)arg;
+	memcpy(&s->sa, sa, salen < sizeof(s->sa) ? salen : sizeof(s->sa));
+	netaddr_ntop(sa, s->addr, sizeof(s->addr));
+	snprintf(s->client, sizeof(s->client), "unknown[%s]", s->addr);
+	s->trusted = netlist_match(cfg.mynetworks, sa);
+	s->state = S_CMD;
+	snprintf(s->last_cmd, sizeof(s->last_cmd), "CONNECT");
+	buf_init(&s->line, cfg.line_limit);
+	buf_init(&s->pending_line, cfg.line_limit * 2 + 65536);
+	buf_init(&s->counts, 4096);
+	s->io = io_new(fd, on_io, s);
+	io_set_timeout(s->io, cfg.timeout);
+	log_info("connect from %s", s->client);
+	if (smtpd_connect_hook(s) < 0)
+		return;
+	smtpd_reply(s, "220 %s", cfg.banner);
+}
+
+static int
+has_working_restriction(char **list)
+{
+	size_t i;
+
+	for (i = 0; list[i] != NULL; i++)
+		if (strcmp(list[i], "reject_unauth_destination") == 0 ||
+		    strcmp(list[i], "defer_unauth_destination") == 0 ||
+		    strcmp(list[i], "reject") == 0 || strcmp(list[i], "defer") == 0)
+			return 1;
+	return 0;
+}
+
+static void
+load_settings(void)
+{
+	char *err = NULL;
+	const char *bl = config_str("smtpd_forbid_bare_newline");
+
+	cfg.hostname = config_str("myhostname");
+	cfg.banner = config_str("smtpd_banner");
+	cfg.helo_required = config_bool("smtpd_helo_required");
+	cfg.size_limit = config_int("message_size_limit");
+	if (cfg.size_limit == 0)
+		cfg.size_limit = (long long)1 << 50;
+	cfg.rcpt_limit = config_int("smtpd_recipient_limit");
+	cfg.line_limit = (size_t)config_int("line_length_limit");
+	if (cfg.line_limit < 512)
+		cfg.line_limit = 512;
+	cfg.timeout = (int)config_time("smtpd_timeout");
+	cfg.soft_errors = (int)config_int("smtpd_soft_error_limit");
+	cfg.hard_errors = (int)config_int("smtpd_hard_error_limit");
+	cfg.junk_limit = (int)config_int("smtpd_junk_command_limit");
+	cfg.error_sleep = (int)config_time("smtpd_error_sleep_time");
+	cfg.disable_vrfy = config_bool("disable_vrfy_command");
+	cfg.smtputf8 = config_bool("smtputf8_enable");
+	cfg.strict = config_bool("strict_rfc821_envelopes");
+	cfg.reject_unlisted = config_bool("smtpd_reject_unlisted_recipient");
+	cfg.hop_limit = config_int("hopcount_limit");
+	if (strcmp(bl, "normalize") == 0 || strcmp(bl, "yes") == 0)
+		cfg.bare_lf = BARE_LF_NORMALIZE;
+	else if (strcmp(bl, "reject") == 0)
+		cfg.bare_lf = BARE_LF_REJECT;
+	else if (strcmp(bl, "no") == 0)
+		cfg.bare_lf = BARE_LF_NO;
+	else
+		fatal("smtpd_forbid_bare_newline: bad value \"%s\" "
+		    "(normalize, reject or no)", bl);
+	cfg.relay_restrictions = str_split(config_str("smtpd_relay_restrictions"),
+	    STR_LIST_SEPS, NULL);
+	cfg.rcpt_restrictions = str_split(
+	    config_str("smtpd_recipient_restrictions"), STR_LIST_SEPS, NULL);
+	if (!has_working_restriction(cfg.relay_restrictions) &&
+	    !has_working_restriction(cfg.rcpt_restrictions))
+		fatal("parameters smtpd_relay_restrictions and "
+		    "smtpd_recipient_restrictions: specify at least one working "
+		    "instance of: reject_unauth_destination, "
+		    "defer_unauth_destination, reject or defer (refusing to run "
+		    "as an open relay)");
+	cfg.mynetworks = netlist_parse(config_str("mynetworks"), &err);
+	if (cfg.mynetworks == NULL)
+		fatal("mynetworks: %s", err);
+	cfg.bare_lf_exclusions = netlist_parse(
+	    config_str("smtpd_forbid_bare_newline_exclusions"), &err);
+	if (cfg.bare_lf_exclusions == NULL)
+		fatal("smtpd_forbid_bare_newline_exclusions: %s", err);
+	resolve_init();
+}
+
+int
+smtpd_main(int argc, char **argv)
+{
+	service_init(argc, argv, "smtpd");
+	load_settings();
+	smtpd_tls_init();
+	service_drop_privileges();
+	queue_commit_init(service_queue_dir());
+	service_listen(on_accept, NULL,
+	    (int)config_int("smtpd_process_session_limit"));
+	return service_run();
+}

@@ -1,0 +1,83 @@
+/*
+ * smtpd.h - the SMTP server session and the hooks that extensions
+ * (STARTTLS/AUTH in smtpd_ext.c, the content filter) plug into.
+ */
+#ifndef TEMPEST_SMTPD_H
+#define TEMPEST_SMTPD_H
+
+#include <sys/socket.h>
+#include <stddef.h>
+
+#include "buf.h"
+#include "smtp_parse.h"
+
+struct io;
+struct cleanup;
+struct event;
+
+enum smtpd_state { S_CMD, S_DATA, S_BDAT, S_COMMIT };
+
+struct smtpd_rcpt {
+	char *addr;
+	char *orcpt;
+	int notify;
+};
+
+struct session {
+	struct io *io;
+	struct sockaddr_storage sa;
+	char addr[64];                  /* client IP */
+	char client[96];                /* "unknown[IP]" for logs */
+	int trusted;                    /* in mynetworks */
+	enum smtpd_state state;
+	char last_cmd[16];
+	struct buf line;                /* current command/data line */
+	struct buf counts;              /* per-command counters for the log */
+	int errors, junk;
+	int closing, committing, dead, delayed, slept;
+	int skip_long, long_reported;
+	struct event *delay_ev;
+
+	char *helo;
+	int esmtp;
+	int has_mail;
+	char *sender;
+	struct smtp_mail_params mp;
+	struct smtpd_rcpt *rcpts;
+	size_t nrcpt;
+
+	struct cleanup *cl;             /* message being received */
+	size_t msg_size;
+	int too_big;
+	int data_line_start, prev_crlf;
+
+	int bdat_active, bdat_last, bdat_failed;
+	size_t bdat_size, bdat_remaining;
+	char bdat_error[128];
+	struct buf pending_line;        /* BDAT line split across chunks */
+
+	/* extensions (smtpd_ext.c) */
+	int tls;
+	char *auth_user;
+	void *ext;
+};
+
+/* Queue a reply line (CRLF added); 4xx/5xx count as errors. */
+void smtpd_reply(struct session *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Extension hooks, defined in smtpd_ext.c. */
+void smtpd_tls_init(void);
+int smtpd_connect_hook(struct session *s);
+void smtpd_ehlo_extensions(struct session *s);
+/* Return 1 if the extension handled the command. */
+int smtpd_command_hook(struct session *s, int verb, const char *args);
+int smtpd_check_mail_hook(struct session *s);
+void smtpd_tls_ready(struct session *s);
+/* "S" / "A" / "SA" suffix of the protocol name in Received:. */
+const char *smtpd_proto_suffix(struct session *s);
+const char *smtpd_client_log_suffix(struct session *s);
+/* Content filter before the final reply: 0 accept, -1 replied already. */
+int smtpd_content_hook(struct session *s);
+
+#endif
