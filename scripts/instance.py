@@ -76,8 +76,8 @@ alias_database = hash:$config_directory/aliases
 def master_cf(ports, extra_services):
     s = f"""# service             type  private unpriv  chroot  wakeup  maxproc command + args
 127.0.0.1:{ports['smtp']:<10} inet  n       -       n       -       -       smtpd
-pickup                unix  n       -       n       60      1       pickup
-qmgr                  unix  n       -       n       300     1       qmgr
+pickup                fifo  n       -       n       60      1       pickup
+qmgr                  fifo  n       -       n       300     1       qmgr
 local                 unix  -       n       n       -       -       local
 virtual               unix  -       n       n       -       -       virtual
 """

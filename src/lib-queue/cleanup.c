@@ -37,7 +37,8 @@ cleanup_open(const char *qdir, const char *sender,
 {
 	struct cleanup *c;
 	char *err = NULL;
-	size_t i, j;
+	size_t i, j, k, nseen = 0;
+	char **seen = NULL;
 
 	c = xcalloc(1, sizeof(*c));
 	c->w = qwriter_create(qdir, &err);
@@ -69,7 +70,17 @@ cleanup_open(const char *qdir, const char *sender,
 			return NULL;
 		}
 		for (j = 0; final[j] != NULL; j++) {
-			char *rec = xasprintf("%s\t%s\t%d", final[j],
+			char *rec;
+			/* one copy per final recipient, as Postfix's
+			 * duplicate filter */
+			for (k = 0; k < nseen; k++)
+				if (strcasecmp(seen[k], final[j]) == 0)
+					break;
+			if (k < nseen)
+				continue;
+			seen = xreallocarray(seen, nseen + 1, sizeof(*seen));
+			seen[nseen++] = xstrdup(final[j]);
+			rec = xasprintf("%s\t%s\t%d", final[j],
 			    rcpts[i].orcpt != NULL && *rcpts[i].orcpt ?
 			    rcpts[i].orcpt : "", rcpts[i].notify);
 			char *orcpt = NULL;
@@ -88,6 +99,9 @@ cleanup_open(const char *qdir, const char *sender,
 		}
 		str_split_free(&final);
 	}
+	for (k = 0; k < nseen; k++)
+		free(seen[k]);
+	free(seen);
 	if (c->nrcpt == 0) {
 		*error_r = xstrdup("5.1.1 Error: no valid recipients");
 		cleanup_abort(&c);

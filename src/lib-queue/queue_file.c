@@ -25,7 +25,7 @@
 
 static const char *queue_subdirs[] = {
 	QUEUE_INCOMING, QUEUE_ACTIVE, QUEUE_DEFERRED, QUEUE_HOLD,
-	QUEUE_CORRUPT, QUEUE_MAILDROP, "private", "public", "pid",
+	QUEUE_CORRUPT, QUEUE_MAILDROP, "defer", "private", "public", "pid",
 };
 
 int

@@ -1,0 +1,371 @@
+/*
+ * local.c - the local and virtual delivery agent: takes delivery
+ * requests from qmgr and writes each recipient's copy into its Maildir
+ * or mbox, as the recipient (a forked child drops to the recipient's uid
+ * when we run as root).
+ *
+ * Input: ipc requests from qmgr (checked field by field) and the queue
+ * file content (copied, only scanned for Delivered-To headers).
+ */
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "config.h"
+#include "deliver_proto.h"
+#include "ioev.h"
+#include "ipc.h"
+#include "local.h"
+#include "log.h"
+#include "mem.h"
+#include "resolve.h"
+#include "roles.h"
+#include "service.h"
+#include "str.h"
+
+struct lconn {
+	struct io *io;
+	struct ipc_msg req;
+};
+
+/* Scan the message header for "Delivered-To: <rcpt>" (loop detection). */
+static int
+has_delivered_to(const struct delivery *d, const char *rcpt)
+{
+	char buf[8192];
+	struct buf line;
+	size_t off = 0;
+	int found = 0, done = 0;
+
+	buf_init(&line, 8192);
+	while (off < d->content_len && !done) {
+		size_t want = d->content_len - off, i;
+		ssize_t n;
+		if (want > sizeof(buf))
+			want = sizeof(buf);
+		n = pread(d->fd, buf, want, d->content_off + (off_t)off);
+		if (n <= 0)
+			break;
+		for (i = 0; i < (size_t)n && !done; i++) {
+			if (buf[i] != '\n') {
+				buf_appendc(&line, buf[i]);     /* truncates at max */
+				continue;
+			}
+			if (line.len == 0)
+				done = 1;
+			else if (str_prefix_ci(buf_cstr(&line), "Delivered-To:")) {
+				char *v = str_trim((char *)line.data + 13);
+				if (strcasecmp(v, rcpt) == 0)
+					found = done = 1;
+			}
+			buf_reset(&line);
+		}
+		off += (size_t)n;
+	}
+	buf_free(&line);
+	return found;
+}
+
+/* Run fn as uid/gid (fork when root), returning its status and text. */
+static int
+as_user(long uid, long gid, int (*fn)(const struct delivery *, void *,
+    struct buf *), const struct delivery *d, void *arg, struct buf *text)
+{
+	int p[2], status;
+	pid_t pid;
+	char rbuf[512];
+	ssize_t n;
+
+	if (geteuid() != 0 || uid < 0)
+		return fn(d, arg, text);
+	if (uid == 0) {
+		buf_set(text, "4.3.0 refusing to deliver as root");
+		return DELIVER_DEFER;
+	}
+	if (pipe(p) < 0) {
+		buf_printf(text, "4.3.0 pipe: %s", strerror(errno));
+		return DELIVER_DEFER;
+	}
+	pid = fork();
+	if (pid < 0) {
+		close(p[0]);
+		close(p[1]);
+		buf_printf(text, "4.3.0 fork: %s", strerror(errno));
+		return DELIVER_DEFER;
+	}
+	if (pid == 0) {
+		int r;
+		gid_t g = (gid_t)(gid >= 0 ? gid : uid);
+		close(p[0]);
+		if (setgroups(1, &g) < 0 || setgid(g) < 0 ||
+		    setuid((uid_t)uid) < 0) {
+			dprintf(p[1], "4.3.0 cannot set user id %ld: %s", uid,
+			    strerror(errno));
+			_exit(DELIVER_DEFER);
+		}
+		buf_reset(text);
+		r = fn(d, arg, text);
+		(void)!write(p[1], buf_cstr(text), text->len);
+		_exit(r);
+	}
+	close(p[1]);
+	buf_reset(text);
+	while ((n = read(p[0], rbuf, sizeof(rbuf))) > 0)
+		buf_append(text, rbuf, (size_t)n);
+	close(p[0]);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (!WIFEXITED(status) || WEXITSTATUS(status) > DELIVER_BOUNCE) {
+		buf_set(text, "4.3.0 delivery process failed");
+		return DELIVER_DEFER;
+	}
+	return WEXITSTATUS(status);
+}
+
+static int
+deliver_mailbox(const struct delivery *d, void *arg, struct buf *text)
+{
+	const char *path = arg;
+	size_t l = strlen(path);
+
+	if (l > 0 && path[l - 1] == '/')
+		return maildir_deliver(d, path, text);
+	return mbox_deliver(d, path, text);
+}
+
+static int
+deliver_virtual(struct delivery *d, struct buf *text)
+{
+	char *path = NULL;
+	long uid, gid;
+	int r = resolve_virtual_mailbox(d->rcpt, &path, &uid, &gid);
+
+	if (r < 0) {
+		buf_set(text, "4.3.0 virtual_mailbox_maps lookup failed");
+		return DELIVER_DEFER;
+	}
+	if (r == 0) {
+		buf_printf(text, "5.1.1 unknown user: \"%s\"", d->rcpt);
+		return DELIVER_BOUNCE;
+	}
+	if (uid >= 0 && uid < config_int("virtual_minimum_uid") &&
+	    geteuid() == 0) {
+		buf_printf(text, "4.3.0 bad virtual_uid_maps result %ld "
+		    "(below virtual_minimum_uid)", uid);
+		free(path);
+		return DELIVER_DEFER;
+	}
+	r = as_user(uid, gid, deliver_mailbox, d, path, text);
+	free(path);
+	return r;
+}
+
+static int
+deliver_local(struct delivery *d, struct buf *text)
+{
+	const char *at = strrchr(d->rcpt, '@');
+	char user[256], *path;
+	const char *delim = config_str("recipient_delimiter");
+	const char *home_mailbox = config_str("home_mailbox");
+	struct passwd *pw;
+	int r;
+
+	snprintf(user, sizeof(user), "%.*s",
+	    (int)(at != NULL ? (size_t)(at - d->rcpt) : strlen(d->rcpt)),
+	    d->rcpt);
+	if (*delim != '\0') {
+		char *p = strpbrk(user, delim);
+		if (p != NULL)
+			*p = '\0';
+	}
+	str_lower(user);
+	r = local_hook(d, user, text);
+	if (r >= 0)
+		return r;
+	pw = getpwnam(user);
+	if (pw == NULL) {
+		buf_printf(text, "5.1.1 unknown user: \"%s\"", user);
+		return DELIVER_BOUNCE;
+	}
+	if (*home_mailbox != '\0')
+		path = xasprintf("%s/%s", pw->pw_dir, home_mailbox);
+	else
+		path = xasprintf("%s/%s", config_str("mail_spool_directory"),
+		    pw->pw_name);
+	r = as_user((long)pw->pw_uid, (long)pw->pw_gid, deliver_mailbox, d,
+	    path, text);
+	free(path);
+	return r;
+}
+
+static int
+deliver_one(struct delivery *d, struct buf *text)
+{
+	if (has_delivered_to(d, d->rcpt)) {
+		buf_printf(text, "5.4.6 mail forwarding loop for %s", d->rcpt);
+		return DELIVER_BOUNCE;
+	}
+	switch (resolve_class(d->rcpt)) {
+	case ADDR_VIRTUAL:
+	case ADDR_VIRTUAL_ALIAS:
+		return deliver_virtual(d, text);
+	case ADDR_LOCAL:
+		return deliver_local(d, text);
+	default:
+		buf_printf(text, "4.3.0 %s is not a local or virtual address",
+		    d->rcpt);
+		return DELIVER_DEFER;
+	}
+}
+
+static void
+handle_request(struct lconn *c)
+{
+	struct ipc_msg *m = &c->req, reply;
+	struct delivery d;
+	const char *id, *path, *sender, *attrs;
+	int64_t off, len, arrival, n, i;
+	int fd;
+	struct buf text;
+
+	memset(&d, 0, sizeof(d));
+	if (m->type != DELIVER_REQUEST || ipc_get_str(m, &id) < 0 ||
+	    ipc_get_str(m, &path) < 0 || ipc_get_int(m, &off) < 0 ||
+	    ipc_get_int(m, &len) < 0 || ipc_get_int(m, &arrival) < 0 ||
+	    ipc_get_str(m, &sender) < 0 || ipc_get_int(m, &n) < 0 ||
+	    n < 0 || n > 1000 || off < 0 || len < 0) {
+		log_warn("malformed delivery request");
+		io_free(&c->io);
+		return;
+	}
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	ipc_msg_init(&reply, DELIVER_REPLY);
+	ipc_put_int(&reply, n);
+	buf_init(&text, 4096);
+	d.queue_id = id;
+	d.fd = fd;
+	d.content_off = (off_t)off;
+	d.content_len = (size_t)len;
+	d.arrival_us = arrival;
+	d.sender = sender;
+	for (i = 0; i < n; i++) {
+		const char *rcpt, *orcpt;
+		int64_t notify, roff;
+		int st;
+
+		if (ipc_get_str(m, &rcpt) < 0 || ipc_get_str(m, &orcpt) < 0 ||
+		    ipc_get_int(m, &notify) < 0 || ipc_get_int(m, &roff) < 0) {
+			ipc_put_int(&reply, DELIVER_DEFER);
+			ipc_put_str(&reply, "4.3.0 malformed request");
+			continue;
+		}
+		buf_reset(&text);
+		if (fd < 0) {
+			buf_printf(&text, "4.3.0 open queue file: %s",
+			    strerror(errno));
+			st = DELIVER_DEFER;
+		} else {
+			d.rcpt = rcpt;
+			d.orcpt = orcpt;
+			d.rcpt_offset = (long long)roff;
+			st = deliver_one(&d, &text);
+		}
+		ipc_put_int(&reply, st);
+		ipc_put_str(&reply, buf_cstr(&text));
+	}
+	if (ipc_get_str(m, &attrs) < 0)
+		attrs = "";
+	(void)attrs;
+	if (fd >= 0)
+		close(fd);
+	ipc_io_send(c->io, &reply);
+	ipc_msg_free(&reply);
+	buf_free(&text);
+}
+
+static struct lconn *current;
+
+static void
+conn_end(struct lconn *c)
+{
+	io_free(&c->io);
+	ipc_msg_free(&c->req);
+	if (current == c)
+		current = NULL;
+	free(c);
+	service_session_end();
+}
+
+static void
+on_io(struct io *io, enum io_evt evt, void *arg)
+{
+	struct lconn *c = arg;
+	int r;
+
+	(void)io;
+	switch (evt) {
+	case IO_IN:
+		while ((r = ipc_io_take(c->io, &c->req)) == 1) {
+			handle_request(c);
+			if (c->io == NULL) {
+				conn_end(c);
+				return;
+			}
+		}
+		if (r < 0) {
+			log_warn("malformed frame from qmgr");
+			conn_end(c);
+		}
+		break;
+	case IO_LOWAT:
+		if (service_draining())
+			conn_end(c);
+		break;
+	default:
+		conn_end(c);
+		break;
+	}
+}
+
+static void
+on_accept(int fd, const struct sockaddr *sa, socklen_t salen, void *arg)
+{
+	struct lconn *c = xcalloc(1, sizeof(*c));
+
+	(void)sa;
+	(void)salen;
+	(void)arg;
+	ipc_msg_init(&c->req, 0);
+	c->io = io_new(fd, on_io, c);
+	current = c;
+}
+
+static void
+on_drain(void *arg)
+{
+	(void)arg;
+	/* idle connection: close it so qmgr reconnects to the new generation */
+	if (current != NULL && io_outlen(current->io) == 0)
+		conn_end(current);
+}
+
+int
+local_main(int argc, char **argv)
+{
+	service_init(argc, argv, argv[0]);
+	resolve_init();
+	local_hook_init();
+	service_drop_privileges();
+	service_on_drain(on_drain, NULL);
+	service_listen(on_accept, NULL, 1);
+	return service_run();
+}

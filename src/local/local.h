@@ -1,0 +1,38 @@
+/*
+ * local.h - local delivery internals: one recipient's copy of a queued
+ * message, and the mailbox writers.
+ */
+#ifndef TEMPEST_LOCAL_H
+#define TEMPEST_LOCAL_H
+
+#include <sys/types.h>
+#include <stddef.h>
+
+#include "buf.h"
+
+struct delivery {
+	const char *queue_id;
+	int fd;                 /* queue file, read-only */
+	off_t content_off;
+	size_t content_len;
+	long long arrival_us;
+	const char *sender;
+	const char *rcpt;
+	const char *orcpt;
+	long long rcpt_offset;  /* queue record offset: unique per recipient */
+};
+
+/* Writers return DELIVER_SENT/DEFER/BOUNCE and put "x.y.z text" in text. */
+int maildir_deliver(const struct delivery *d, const char *dir, struct buf *text);
+int mbox_deliver(const struct delivery *d, const char *path, struct buf *text);
+
+/* Copy the message to fd with Return-Path and Delivered-To prepended;
+ * mbox_quote adds the From_ line and >From quoting.  0 or -1 (errno). */
+int local_copy_message(const struct delivery *d, int fd, int mbox_quote);
+
+/* Delivery for system users before the default mailbox (aliases,
+ * .forward, mailbox_command, recipes): -1 = not handled here. */
+void local_hook_init(void);
+int local_hook(const struct delivery *d, const char *user, struct buf *text);
+
+#endif

@@ -1,0 +1,663 @@
+/*
+ * qmgr.c - the queue manager: moves new mail from incoming/ to active/,
+ * hands recipients to the delivery agents (local, smtp) through their
+ * master.cf services, marks finished recipients, retries temporary
+ * failures from deferred/ with back-off, and returns undeliverable mail
+ * to the sender (bounce.c).
+ *
+ * Input: queue files (parsed by lib-queue, which checks every length),
+ * replies from delivery agents (ipc frames, checked field by field), and
+ * trigger datagrams ('I' new mail, 'F' flush, 'D' deferred scan).
+ */
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "buf.h"
+#include "config.h"
+#include "deliver_proto.h"
+#include "ioev.h"
+#include "ipc.h"
+#include "log.h"
+#include "mem.h"
+#include "qmgr.h"
+#include "queue_file.h"
+#include "resolve.h"
+#include "roles.h"
+#include "service.h"
+#include "smtp_parse.h"
+#include "str.h"
+
+#define MAX_BATCH_RCPT 50
+
+struct transport;
+
+/* One message being worked on (in active/). */
+struct msg {
+	struct qfile qf;
+	int outstanding;        /* requests in flight */
+	int deferred;           /* some recipient deferred in this pass */
+	struct buf bounces;     /* "rcpt\torcpt\tstatus text\n" lines */
+	struct buf defer_reasons;
+	struct msg *next;
+};
+
+/* A delivery request waiting for or using a connection. */
+struct job {
+	struct msg *m;
+	struct transport *t;
+	size_t *idx;            /* recipient indexes in m->qf */
+	size_t n;
+	struct timeval start;
+	struct job *next;
+};
+
+struct conn {
+	struct io *io;
+	struct transport *t;
+	struct job *job;        /* in flight, or NULL if idle */
+	struct ipc_msg reply;
+	struct conn *next;
+};
+
+struct transport {
+	const char *name;       /* master.cf service: "local", "smtp" */
+	int limit;              /* connections */
+	int nconn;
+	struct conn *conns;
+	struct job *queue, *queue_tail;
+};
+
+static struct transport t_local = { "local", 0, 0, NULL, NULL, NULL };
+static struct transport t_virtual = { "virtual", 0, 0, NULL, NULL, NULL };
+static struct transport t_smtp = { "smtp", 0, 0, NULL, NULL, NULL };
+static const char *qdir;
+static int active_msgs;
+static int scan_pending;
+
+static void dispatch(struct transport *t);
+static void msg_done(struct msg *m);
+
+static char *
+qpath(const char *queue, const char *id)
+{
+	return xasprintf("%s/%s/%s", qdir, queue, id);
+}
+
+/* ---- connections to delivery agents ---- */
+
+static void conn_io(struct io *io, enum io_evt evt, void *arg);
+
+static struct conn *
+conn_open(struct transport *t)
+{
+	struct sockaddr_un sun;
+	int fd;
+	struct conn *c;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/private/%s", qdir,
+	    t->name);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return NULL;
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		close(fd);
+		return NULL;
+	}
+	c = xcalloc(1, sizeof(*c));
+	c->t = t;
+	ipc_msg_init(&c->reply, 0);
+	c->io = io_new(fd, conn_io, c);
+	c->next = t->conns;
+	t->conns = c;
+	t->nconn++;
+	return c;
+}
+
+static void
+conn_close(struct conn *c)
+{
+	struct conn **pp;
+
+	for (pp = &c->t->conns; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == c) {
+			*pp = c->next;
+			break;
+		}
+	c->t->nconn--;
+	io_free(&c->io);
+	ipc_msg_free(&c->reply);
+	free(c);
+}
+
+static void
+job_free(struct job *j)
+{
+	free(j->idx);
+	free(j);
+}
+
+static double
+elapsed(const struct timeval *a)
+{
+	struct timeval now;
+
+	gettimeofday(&now, NULL);
+	return (double)(now.tv_sec - a->tv_sec) +
+	    (double)(now.tv_usec - a->tv_usec) / 1e6;
+}
+
+/* Record the outcome of one recipient. */
+static void
+rcpt_result(struct msg *m, size_t i, int status, const char *text,
+    const char *relay, double delay)
+{
+	struct qrcpt *r = &m->qf.rcpts[i];
+	const char *dsn = text, *human = strchr(text, ' ');
+	char dsnbuf[16];
+	double total = (double)time(NULL) - (double)m->qf.arrival_us / 1e6;
+
+	if (human != NULL && (size_t)(human - text) < sizeof(dsnbuf)) {
+		snprintf(dsnbuf, sizeof(dsnbuf), "%.*s", (int)(human - text), text);
+		dsn = dsnbuf;
+		human++;
+	} else {
+		human = text;
+		dsn = status == DELIVER_SENT ? "2.0.0" :
+		    status == DELIVER_DEFER ? "4.0.0" : "5.0.0";
+	}
+	if (status == DELIVER_BOUNCE && config_bool("soft_bounce"))
+		status = DELIVER_DEFER;
+	log_info("%s: to=<%s>%s%s%s, relay=%s, delay=%.2g, delays=%.2g, "
+	    "dsn=%s, status=%s (%s)", m->qf.id, r->addr,
+	    *r->orcpt ? ", orig_to=<" : "", *r->orcpt ?
+	    (strchr(r->orcpt, ';') ? strchr(r->orcpt, ';') + 1 : r->orcpt) : "",
+	    *r->orcpt ? ">" : "", relay, total < 0 ? 0 : total, delay, dsn,
+	    status == DELIVER_SENT ? "sent" : status == DELIVER_DEFER ?
+	    "deferred" : "bounced", human);
+	switch (status) {
+	case DELIVER_SENT:
+		qfile_mark_done(&m->qf, i);
+		break;
+	case DELIVER_BOUNCE:
+		buf_printf(&m->bounces, "%s\t%s\t%s %s\n", r->addr, r->orcpt,
+		    dsn, human);
+		qfile_mark_done(&m->qf, i);
+		break;
+	default:
+		m->deferred = 1;
+		buf_printf(&m->defer_reasons, "%s\t%s\t%s %s\n", r->addr,
+		    r->orcpt, dsn, human);
+		break;
+	}
+}
+
+static void
+job_finish(struct job *j, struct ipc_msg *reply)
+{
+	struct msg *m = j->m;
+	int64_t n = -1, st;
+	const char *text;
+	size_t k;
+	double d = elapsed(&j->start);
+
+	if (reply != NULL && (ipc_get_int(reply, &n) < 0 || n != (int64_t)j->n))
+		reply = NULL;
+	for (k = 0; k < j->n; k++) {
+		if (reply == NULL || ipc_get_int(reply, &st) < 0 ||
+		    ipc_get_str(reply, &text) < 0 || st < 0 || st > 2) {
+			rcpt_result(m, j->idx[k], DELIVER_DEFER,
+			    "4.3.0 delivery agent failed or returned garbage",
+			    j->t->name, d);
+			reply = NULL;
+			continue;
+		}
+		rcpt_result(m, j->idx[k], (int)st, text, j->t->name, d);
+	}
+	m->outstanding--;
+	job_free(j);
+	if (m->outstanding == 0)
+		msg_done(m);
+}
+
+static void
+conn_io(struct io *io, enum io_evt evt, void *arg)
+{
+	struct conn *c = arg;
+	struct transport *t = c->t;
+	int r;
+
+	(void)io;
+	switch (evt) {
+	case IO_IN:
+		r = ipc_io_take(c->io, &c->reply);
+		if (r == 0)
+			return;
+		if (r < 0 || c->job == NULL || c->reply.type != DELIVER_REPLY) {
+			log_warn("bad reply from %s service", t->name);
+			if (c->job != NULL)
+				job_finish(c->job, NULL);
+			conn_close(c);
+			dispatch(t);
+			return;
+		}
+		{
+			struct job *j = c->job;
+			c->job = NULL;
+			job_finish(j, &c->reply);
+		}
+		dispatch(t);
+		break;
+	case IO_LOWAT:
+		break;
+	default:
+		/* agent died or closed: the job, if any, is deferred */
+		if (c->job != NULL) {
+			struct job *j = c->job;
+			c->job = NULL;
+			job_finish(j, NULL);
+		}
+		conn_close(c);
+		dispatch(t);
+		break;
+	}
+}
+
+static void
+send_job(struct conn *c, struct job *j)
+{
+	struct ipc_msg m;
+	struct qfile *qf = &j->m->qf;
+	struct buf attrs;
+	size_t k;
+
+	ipc_msg_init(&m, DELIVER_REQUEST);
+	ipc_put_str(&m, qf->id);
+	ipc_put_str(&m, qf->path);
+	ipc_put_int(&m, (int64_t)qf->content_off);
+	ipc_put_int(&m, (int64_t)qf->content_len);
+	ipc_put_int(&m, qf->arrival_us);
+	ipc_put_str(&m, qf->sender);
+	ipc_put_int(&m, (int64_t)j->n);
+	for (k = 0; k < j->n; k++) {
+		struct qrcpt *r = &qf->rcpts[j->idx[k]];
+		ipc_put_str(&m, r->addr);
+		ipc_put_str(&m, r->orcpt);
+		ipc_put_int(&m, r->notify);
+		ipc_put_int(&m, (int64_t)r->offset);
+	}
+	buf_init(&attrs, IPC_MAX / 2);
+	for (k = 0; qf->attrs[k] != NULL; k++)
+		buf_printf(&attrs, "%s\n", qf->attrs[k]);
+	ipc_put_str(&m, buf_cstr(&attrs));
+	buf_free(&attrs);
+	ipc_io_send(c->io, &m);
+	ipc_msg_free(&m);
+	c->job = j;
+	gettimeofday(&j->start, NULL);
+}
+
+static void
+dispatch(struct transport *t)
+{
+	while (t->queue != NULL) {
+		struct conn *c;
+		struct job *j;
+
+		for (c = t->conns; c != NULL && c->job != NULL; c = c->next)
+			;
+		if (c == NULL) {
+			if (t->nconn >= t->limit)
+				return;
+			c = conn_open(t);
+			if (c == NULL) {
+				/* service not running / not configured */
+				char reason[160];
+				j = t->queue;
+				t->queue = j->next;
+				if (t->queue == NULL)
+					t->queue_tail = NULL;
+				snprintf(reason, sizeof(reason), "4.3.0 delivery "
+				    "temporarily suspended: %s service is "
+				    "unavailable", t->name);
+				{
+					struct msg *m = j->m;
+					size_t k;
+					for (k = 0; k < j->n; k++)
+						rcpt_result(m, j->idx[k],
+						    DELIVER_DEFER, reason,
+						    t->name, 0);
+					m->outstanding--;
+					job_free(j);
+					if (m->outstanding == 0)
+						msg_done(m);
+				}
+				continue;
+			}
+		}
+		j = t->queue;
+		t->queue = j->next;
+		if (t->queue == NULL)
+			t->queue_tail = NULL;
+		j->next = NULL;
+		send_job(c, j);
+	}
+}
+
+static void
+enqueue(struct transport *t, struct msg *m, size_t *idx, size_t n)
+{
+	struct job *j = xcalloc(1, sizeof(*j));
+
+	j->m = m;
+	j->t = t;
+	j->idx = (size_t *)(void *)xmemdup(idx, n * sizeof(*idx));
+	j->n = n;
+	m->outstanding++;
+	if (t->queue_tail != NULL)
+		t->queue_tail->next = j;
+	else
+		t->queue = j;
+	t->queue_tail = j;
+}
+
+/* ---- messages ---- */
+
+static void
+msg_free(struct msg *m)
+{
+	qfile_close(&m->qf);
+	buf_free(&m->bounces);
+	buf_free(&m->defer_reasons);
+	free(m);
+	active_msgs--;
+}
+
+static long long
+backoff_for(const struct qfile *qf)
+{
+	long long age = (long long)time(NULL) - qf->arrival_us / 1000000;
+	long long min = config_time("minimal_backoff_time");
+	long long max = config_time("maximal_backoff_time");
+
+	if (age < min)
+		return min;
+	if (age > max)
+		return max;
+	return age;
+}
+
+static void
+msg_done(struct msg *m)
+{
+	char *deferred_path;
+	long long age = (long long)time(NULL) - m->qf.arrival_us / 1000000;
+
+	/* Expired: everything still pending bounces. */
+	if (m->deferred && age >= config_time(*m->qf.sender ?
+	    "maximal_queue_lifetime" : "bounce_queue_lifetime")) {
+		size_t i;
+		for (i = 0; i < m->qf.nrcpt; i++)
+			if (!m->qf.rcpts[i].done) {
+				buf_printf(&m->bounces, "%s\t%s\t%s\n",
+				    m->qf.rcpts[i].addr, m->qf.rcpts[i].orcpt,
+				    "4.4.7 message expired: delivery "
+				    "temporarily failed too long");
+				qfile_mark_done(&m->qf, i);
+			}
+		m->deferred = 0;
+	}
+	if (m->bounces.len > 0)
+		qmgr_bounce(&m->qf, buf_cstr(&m->bounces));
+	if (qfile_pending(&m->qf) == 0) {
+		if (unlink(m->qf.path) < 0)
+			log_warn("%s: unlink: %s", m->qf.id, strerror(errno));
+		log_info("%s: removed", m->qf.id);
+	} else {
+		struct timeval tv[2];
+		long long delay = backoff_for(&m->qf);
+		gettimeofday(&tv[0], NULL);
+		tv[1] = tv[0];
+		tv[1].tv_sec += delay;
+		/* next attempt time = mtime, as Postfix does */
+		if (utimes(m->qf.path, tv) < 0)
+			log_warn("%s: utimes: %s", m->qf.id, strerror(errno));
+		qmgr_defer_log(&m->qf, buf_cstr(&m->defer_reasons));
+		deferred_path = qpath(QUEUE_DEFERRED, m->qf.id);
+		if (rename(m->qf.path, deferred_path) < 0)
+			log_warn("%s: rename to deferred: %s", m->qf.id,
+			    strerror(errno));
+		free(deferred_path);
+	}
+	msg_free(m);
+}
+
+static struct transport *
+transport_for(const char *addr)
+{
+	switch (resolve_class(addr)) {
+	case ADDR_LOCAL:
+		return &t_local;
+	case ADDR_VIRTUAL:
+	case ADDR_VIRTUAL_ALIAS:
+		return &t_virtual;
+	default:
+		return &t_smtp;
+	}
+}
+
+/* Schedule every pending recipient of an active message. */
+static void
+schedule(const char *id)
+{
+	struct msg *m = xcalloc(1, sizeof(*m));
+	char *path = qpath(QUEUE_ACTIVE, id), *err = NULL;
+	struct transport *ts[3] = { &t_local, &t_virtual, &t_smtp };
+	size_t i, t;
+
+	buf_init(&m->bounces, BUF_UNLIMITED);
+	buf_init(&m->defer_reasons, BUF_UNLIMITED);
+	active_msgs++;
+	if (qfile_open(path, 1, &m->qf, &err) < 0) {
+		char *cpath = qpath(QUEUE_CORRUPT, id);
+		log_warn("%s: %s: moved to corrupt queue", id, err);
+		free(err);
+		if (rename(path, cpath) < 0)
+			log_warn("%s: rename: %s", id, strerror(errno));
+		free(cpath);
+		free(path);
+		buf_free(&m->bounces);
+		buf_free(&m->defer_reasons);
+		free(m);
+		active_msgs--;
+		return;
+	}
+	free(path);
+	log_info("%s: from=<%s>, size=%zu, nrcpt=%zu (queue active)",
+	    m->qf.id, m->qf.sender, m->qf.content_len, m->qf.nrcpt);
+	m->outstanding = 1;     /* hold while scheduling */
+	for (t = 0; t < 3; t++) {
+		size_t idx[MAX_BATCH_RCPT], n = 0;
+		for (i = 0; i < m->qf.nrcpt; i++) {
+			if (m->qf.rcpts[i].done ||
+			    transport_for(m->qf.rcpts[i].addr) != ts[t])
+				continue;
+			idx[n++] = i;
+			if (n == MAX_BATCH_RCPT || ts[t] == &t_local) {
+				enqueue(ts[t], m, idx, n);
+				n = 0;
+			}
+		}
+		if (n > 0)
+			enqueue(ts[t], m, idx, n);
+	}
+	for (t = 0; t < 3; t++)
+		dispatch(ts[t]);
+	if (--m->outstanding == 0)
+		msg_done(m);
+}
+
+static int
+id_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* List the ids in a queue directory (sorted; oldest ids first). */
+static char **
+list_queue(const char *queue, size_t *n_r)
+{
+	char *dir = xasprintf("%s/%s", qdir, queue);
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	char **v = NULL;
+	size_t n = 0;
+
+	free(dir);
+	if (d != NULL) {
+		while ((e = readdir(d)) != NULL) {
+			if (!queue_valid_id(e->d_name))
+				continue;
+			v = xreallocarray(v, n + 1, sizeof(*v));
+			v[n++] = xstrdup(e->d_name);
+		}
+		closedir(d);
+	}
+	if (n > 1)
+		qsort(v, n, sizeof(*v), id_cmp);
+	*n_r = n;
+	return v;
+}
+
+static void
+move_and_schedule(const char *from, const char *id)
+{
+	char *src = qpath(from, id), *dst = qpath(QUEUE_ACTIVE, id);
+
+	if (rename(src, dst) == 0)
+		schedule(id);
+	else if (errno != ENOENT)
+		log_warn("%s: rename %s -> active: %s", id, from, strerror(errno));
+	free(src);
+	free(dst);
+}
+
+static void
+scan_incoming(void)
+{
+	size_t n, i;
+	char **ids = list_queue(QUEUE_INCOMING, &n);
+
+	for (i = 0; i < n; i++) {
+		char *p = qpath(QUEUE_INCOMING, ids[i]);
+		struct stat st;
+		/* only complete files; a writer may still own the others */
+		if (stat(p, &st) == 0 && (st.st_mode & 0777) == QUEUE_MODE_COMPLETE)
+			move_and_schedule(QUEUE_INCOMING, ids[i]);
+		free(p);
+		free(ids[i]);
+	}
+	free(ids);
+}
+
+static void
+scan_deferred(int all)
+{
+	size_t n, i;
+	char **ids = list_queue(QUEUE_DEFERRED, &n);
+	time_t now = time(NULL);
+
+	for (i = 0; i < n; i++) {
+		char *p = qpath(QUEUE_DEFERRED, ids[i]);
+		struct stat st;
+		if (stat(p, &st) == 0 && (all || st.st_mtime <= now))
+			move_and_schedule(QUEUE_DEFERRED, ids[i]);
+		free(p);
+		free(ids[i]);
+	}
+	free(ids);
+}
+
+static void
+on_trigger(void *arg, const char *data, size_t len)
+{
+	size_t i;
+
+	(void)arg;
+	for (i = 0; i < len; i++) {
+		switch (data[i]) {
+		case 'F':
+			scan_deferred(1);
+			/* FALLTHROUGH */
+		case 'I':
+			scan_pending = 1;
+			break;
+		case 'D':
+			scan_deferred(0);
+			break;
+		}
+	}
+	if (scan_pending) {
+		scan_pending = 0;
+		scan_incoming();
+	}
+}
+
+static void
+on_wakeup(void *arg)
+{
+	(void)arg;
+	scan_incoming();
+}
+
+static void
+on_deferred_timer(void *arg)
+{
+	(void)arg;
+	scan_deferred(0);
+}
+
+int
+qmgr_main(int argc, char **argv)
+{
+	size_t n, i;
+	char **ids;
+	int limit;
+
+	service_init(argc, argv, "qmgr");
+	service_drop_privileges();
+	qdir = service_queue_dir();
+	resolve_init();
+	limit = (int)config_int("default_destination_concurrency_limit");
+	t_local.limit = t_virtual.limit = limit > 0 ? limit : 20;
+	t_smtp.limit = limit > 0 ? limit : 20;
+
+	/* Messages left in active/ by a previous qmgr are scheduled again. */
+	ids = list_queue(QUEUE_ACTIVE, &n);
+	for (i = 0; i < n; i++) {
+		schedule(ids[i]);
+		free(ids[i]);
+	}
+	free(ids);
+	scan_incoming();
+	scan_deferred(0);
+	service_triggers(on_trigger, NULL);
+	service_wakeup(on_wakeup, NULL, 0);
+	service_wakeup(on_deferred_timer, NULL,
+	    (int)config_time("queue_run_delay") > 0 ?
+	    (int)config_time("queue_run_delay") : 300);
+	return service_run();
+}
