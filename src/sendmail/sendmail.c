@@ -1,0 +1,366 @@
+/*
+ * sendmail.c - the sendmail(1)-compatible submission command:
+ *   tempest sendmail [-t] [-i|-oi] [-f sender] [-F name] [-bs|-bm]
+ *                    [-o..] [-B..] [-N ..] [-R ..] [-V ..] [rcpt ...]
+ * (also run as `sendmail` through argv[0]).  The message is written to
+ * queue_directory/maildrop/ (durably: fsync before exit 0) and the pickup
+ * service is poked; pickup moves it into the queue.  -bs speaks SMTP on
+ * stdin/stdout through the local SMTP service.
+ *
+ * Input: the local user's message and arguments (untrusted as far as the
+ * mail system goes; pickup re-validates everything).
+ */
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include <openssl/rand.h>
+
+#include "buf.h"
+#include "config.h"
+#include "log.h"
+#include "maildrop.h"
+#include "master_cf.h"
+#include "mem.h"
+#include "netaddr.h"
+#include "roles.h"
+#include "service.h"
+#include "smtp_parse.h"
+#include "str.h"
+
+#define SENDMAIL_LINE_MAX (1024 * 1024)
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: sendmail [-t] [-i] [-f sender] [-F name] "
+	    "[-bs] [recipient ...]\n");
+	exit(EX_USAGE);
+}
+
+static char *
+qualify(const char *addr)
+{
+	if (*addr == '\0' || strchr(addr, '@') != NULL)
+		return xstrdup(addr);
+	return xasprintf("%s@%s", addr, config_str("myorigin"));
+}
+
+/* Addresses from a To/Cc/Bcc header value: the <...> parts, or the
+ * comma-separated words when there are no angle brackets. */
+static void
+header_addresses(const char *value, char ***rcpts, size_t *n)
+{
+	char **parts = str_split(value, ",", NULL);
+	size_t i;
+
+	for (i = 0; parts[i] != NULL; i++) {
+		char *p = parts[i], *lt = strrchr(p, '<'), *gt;
+		char *a;
+		if (lt != NULL && (gt = strchr(lt, '>')) != NULL) {
+			a = xstrndup(lt + 1, (size_t)(gt - lt - 1));
+		} else {
+			/* strip (comments) and white space */
+			char *paren = strchr(p, '(');
+			if (paren != NULL)
+				*paren = '\0';
+			a = xstrdup(str_trim(p));
+		}
+		if (*a != '\0') {
+			*rcpts = xreallocarray(*rcpts, *n + 2, sizeof(char *));
+			(*rcpts)[(*n)++] = qualify(a);
+			(*rcpts)[*n] = NULL;
+		}
+		free(a);
+	}
+	str_split_free(&parts);
+}
+
+static int
+write_all(int fd, const void *p, size_t n)
+{
+	const char *c = p;
+
+	while (n > 0) {
+		ssize_t w = write(fd, c, n);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		c += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static void
+record(struct buf *b, char type, const char *data)
+{
+	buf_printf(b, "%c%zu:%s\n", type, strlen(data), data);
+}
+
+/* -bs: relay stdin/stdout to the first SMTP service of master.cf. */
+static int
+smtp_stdio(void)
+{
+	struct master_cf cf;
+	char *err = NULL, *path = xasprintf("%s/master.cf", config_dir());
+	size_t i;
+	int fd = -1;
+
+	if (master_cf_load(path, 100, &cf, &err) < 0) {
+		fprintf(stderr, "sendmail: %s\n", err);
+		return EX_CONFIG;
+	}
+	for (i = 0; i < cf.n && fd < 0; i++) {
+		char *host = NULL, *port = NULL;
+		struct sockaddr_in sin;
+		if (cf.v[i].type != SVC_INET ||
+		    strcmp(cf.v[i].command, "smtpd") != 0 ||
+		    netaddr_split_hostport(cf.v[i].name, &host, &port) < 0)
+			continue;
+		memset(&sin, 0, sizeof(sin));
+		sin.sin_family = AF_INET;
+		sin.sin_port = htons((unsigned short)atoi(port));
+		if (*host == '\0' || inet_pton(AF_INET, host, &sin.sin_addr) != 1)
+			inet_pton(AF_INET, "127.0.0.1", &sin.sin_addr);
+		fd = socket(AF_INET, SOCK_STREAM, 0);
+		if (fd >= 0 && connect(fd, (struct sockaddr *)&sin,
+		    sizeof(sin)) < 0) {
+			close(fd);
+			fd = -1;
+		}
+		free(host);
+		free(port);
+	}
+	master_cf_free(&cf);
+	if (fd < 0) {
+		fprintf(stderr, "sendmail: -bs: no SMTP service reachable\n");
+		return EX_UNAVAILABLE;
+	}
+	for (;;) {
+		struct pollfd p[2] = { { 0, POLLIN, 0 }, { fd, POLLIN, 0 } };
+		char buf[8192];
+		ssize_t n;
+		if (poll(p, 2, -1) < 0)
+			break;
+		if (p[1].revents) {
+			n = read(fd, buf, sizeof(buf));
+			if (n <= 0 || write_all(1, buf, (size_t)n) < 0)
+				break;
+		}
+		if (p[0].revents) {
+			n = read(0, buf, sizeof(buf));
+			if (n <= 0) {
+				shutdown(fd, SHUT_WR);
+				p[0].fd = -1;
+				while ((n = read(fd, buf, sizeof(buf))) > 0)
+					write_all(1, buf, (size_t)n);
+				break;
+			}
+			if (write_all(fd, buf, (size_t)n) < 0)
+				break;
+		}
+	}
+	close(fd);
+	return 0;
+}
+
+int
+sendmail_main(int argc, char **argv)
+{
+	const char *sender_opt = NULL, *fullname = NULL;
+	int extract = 0, dot_ends = 1, bs = 0, c;
+	char **rcpts = xcalloc(1, sizeof(char *)), *sender, *err = NULL;
+	size_t nrcpt = 0, i;
+	struct buf hdr, content;
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t len;
+	int in_headers = 1, have_from = 0, skip_header = 0;
+	char *dir, *tmp, *final = NULL, name[64];
+	unsigned char rnd[8];
+	int fd;
+	struct passwd *pw;
+
+	/* sendmail options; unknown -o/-B/-N/-R/-V values are ignored */
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt(argc, argv, "tif:F:b:o:B:N:R:V:C:X:q:r:Uv")) != -1) {
+		switch (c) {
+		case 't': extract = 1; break;
+		case 'i': dot_ends = 0; break;
+		case 'f': case 'r': sender_opt = optarg; break;
+		case 'F': fullname = optarg; break;
+		case 'o':
+			if (strcmp(optarg, "i") == 0)
+				dot_ends = 0;
+			break;
+		case 'b':
+			if (strcmp(optarg, "s") == 0)
+				bs = 1;
+			else if (strcmp(optarg, "m") != 0 &&
+			    strcmp(optarg, "d") != 0) {
+				fprintf(stderr, "sendmail: -b%s is not supported\n",
+				    optarg);
+				return EX_USAGE;
+			}
+			break;
+		case 'C':
+			setenv("TEMPEST_CONFIG_DIR", optarg, 1);
+			break;
+		case 'q':
+			return ctl_flush_main ? ctl_flush_main(0, NULL) : EX_USAGE;
+		case 'B': case 'N': case 'R': case 'V': case 'X': case 'U':
+		case 'v':
+			break;
+		default:
+			usage();
+		}
+	}
+	if (config_load(getenv("TEMPEST_CONFIG_DIR") ?
+	    getenv("TEMPEST_CONFIG_DIR") : ctl_config_dir(), &err) < 0) {
+		fprintf(stderr, "sendmail: fatal: %s\n", err);
+		return EX_CONFIG;
+	}
+	if (bs)
+		return smtp_stdio();
+	pw = getpwuid(getuid());
+	if (sender_opt != NULL)
+		sender = qualify(sender_opt);
+	else
+		sender = qualify(pw != NULL ? pw->pw_name : "nobody");
+	if (strcmp(sender, "<>") == 0) {
+		free(sender);
+		sender = xstrdup("");
+	}
+	for (i = (size_t)optind; i < (size_t)argc; i++) {
+		rcpts = xreallocarray(rcpts, nrcpt + 2, sizeof(char *));
+		rcpts[nrcpt++] = qualify(argv[i]);
+		rcpts[nrcpt] = NULL;
+	}
+
+	buf_init(&hdr, BUF_UNLIMITED);
+	buf_init(&content, BUF_UNLIMITED);
+	while ((len = getline(&line, &cap, stdin)) >= 0) {
+		if (len > 0 && line[len - 1] == '\n')
+			line[--len] = '\0';
+		if (len > 0 && line[len - 1] == '\r')
+			line[--len] = '\0';
+		if (dot_ends && len == 1 && line[0] == '.')
+			break;
+		if (in_headers) {
+			if (len == 0)
+				in_headers = 0;
+			else if (line[0] == ' ' || line[0] == '\t') {
+				if (skip_header)
+					continue;
+				if (extract && (str_prefix_ci(buf_cstr(&hdr), "to:") ||
+				    str_prefix_ci(buf_cstr(&hdr), "cc:") ||
+				    str_prefix_ci(buf_cstr(&hdr), "bcc:")))
+					buf_printf(&hdr, " %s", line);
+			} else {
+				if (extract && hdr.len > 0)
+					header_addresses(strchr(hdr.data, ':') + 1,
+					    &rcpts, &nrcpt);
+				buf_reset(&hdr);
+				skip_header = 0;
+				if (str_prefix_ci(line, "from:"))
+					have_from = 1;
+				if (extract && (str_prefix_ci(line, "to:") ||
+				    str_prefix_ci(line, "cc:") ||
+				    str_prefix_ci(line, "bcc:")))
+					buf_set(&hdr, line);
+				if (extract && str_prefix_ci(line, "bcc:")) {
+					skip_header = 1;
+					continue;
+				}
+			}
+			if (in_headers == 0 && !have_from) {
+				/* add From: before the body */
+				if (fullname != NULL)
+					buf_printf(&content, "From: %s <%s>\n",
+					    fullname, sender);
+				else
+					buf_printf(&content, "From: %s\n",
+					    *sender ? sender : "MAILER-DAEMON");
+				have_from = 1;
+			}
+		}
+		buf_append(&content, line, (size_t)len);
+		buf_appendc(&content, '\n');
+	}
+	free(line);
+	if (extract && hdr.len > 0 && strchr(hdr.data, ':') != NULL)
+		header_addresses(strchr(hdr.data, ':') + 1, &rcpts, &nrcpt);
+	if (nrcpt == 0) {
+		fprintf(stderr, "sendmail: fatal: no recipient addresses found "
+		    "in message header\n");
+		return EX_USAGE;
+	}
+	for (i = 0; i < nrcpt; i++) {
+		struct smtp_path p;
+		const char *perr;
+		smtp_path_init(&p);
+		if (smtp_parse_address(rcpts[i], SMTP_PATH_ALLOW_UTF8, &p,
+		    &perr) < 0) {
+			fprintf(stderr, "sendmail: fatal: bad address syntax: %s\n",
+			    rcpts[i]);
+			return EX_DATAERR;
+		}
+		smtp_path_free(&p);
+	}
+	{
+		struct buf env;
+		buf_init(&env, BUF_UNLIMITED);
+		buf_appends(&env, MAILDROP_MAGIC);
+		record(&env, 'S', sender);
+		if (fullname != NULL)
+			record(&env, 'F', fullname);
+		for (i = 0; i < nrcpt; i++)
+			record(&env, 'R', rcpts[i]);
+		buf_appends(&env, "M:");
+		dir = xasprintf("%s/maildrop", config_str("queue_directory"));
+		if (RAND_bytes(rnd, sizeof(rnd)) != 1)
+			fatal("no randomness");
+		snprintf(name, sizeof(name), "%02X%02X%02X%02X%02X%02X%02X%02X",
+		    rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
+		tmp = xasprintf("%s/%s", dir, name);
+		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (fd < 0) {
+			fprintf(stderr, "sendmail: fatal: create %s: %s\n", tmp,
+			    strerror(errno));
+			return EX_TEMPFAIL;
+		}
+		if (write_all(fd, env.data, env.len) < 0 ||
+		    write_all(fd, content.data, content.len) < 0 ||
+		    fchmod(fd, 0644) < 0 || fsync(fd) < 0) {
+			fprintf(stderr, "sendmail: fatal: write %s: %s\n", tmp,
+			    strerror(errno));
+			unlink(tmp);
+			return EX_TEMPFAIL;
+		}
+		close(fd);
+		fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd >= 0) {
+			fsync(fd);
+			close(fd);
+		}
+		buf_free(&env);
+		(void)final;
+	}
+	service_trigger_send("pickup", "W", 1);
+	return 0;
+}
