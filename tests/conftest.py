@@ -128,6 +128,7 @@ class Instance:
 def make_instance():
     made = []
     tmp = tempfile.mkdtemp(prefix="tempest-test-")
+    os.chmod(tmp, 0o755)  # services run as the mail owner, not root
 
     def factory(name="i", **kw):
         inst = Instance(os.path.join(tmp, name), **kw)

@@ -28,7 +28,9 @@
 static void
 put(struct cleanup *c, const char *text)
 {
-	/* split multi-line text into content lines */
+	/* split multi-line text into content lines ("" is one empty line) */
+	if (*text == '\0')
+		cleanup_line(c, "", 0, 1);
 	while (*text != '\0') {
 		const char *nl = strchr(text, '\n');
 		size_t n = nl != NULL ? (size_t)(nl - text) : strlen(text);
