@@ -77,27 +77,17 @@ rc_lock_remove(const char *path)
 		unlink(path);
 }
 
+/* procmail creates the folder directory itself, not missing parents */
 static int
 mkdir_p(const char *dir)
 {
-	char *d = xstrdup(dir), *p;
-	int rc = 0;
+	struct stat st;
 
-	for (p = d + 1; ; p++) {
-		if (*p == '/' || *p == '\0') {
-			char c = *p;
-			*p = '\0';
-			if (*d != '\0' && mkdir(d, 0777) < 0 && errno != EEXIST) {
-				rc = -1;
-				break;
-			}
-			*p = c;
-			if (c == '\0')
-				break;
-		}
-	}
-	free(d);
-	return rc;
+	if (mkdir(dir, 0777) == 0)
+		return 0;
+	if (errno == EEXIST && stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
+		return 0;
+	return -1;
 }
 
 enum ftype rc_folder_type(const char *name, char **dir_r)
@@ -192,6 +182,10 @@ deliver_mbox(const char *name, const char *data, size_t len, char **error_r)
 		    strerror(e));
 		return -1;
 	}
+	/* as procmail: a mailbox others may read gets o+x ("new mail") */
+	if (fstat(fd, &st) == 0 && (st.st_mode & 0007) != 0 &&
+	    !(st.st_mode & S_IXOTH))
+		fchmod(fd, (st.st_mode & 07777) | S_IXOTH);
 	fl.l_type = F_UNLCK;
 	fcntl(fd, F_SETLK, &fl);
 	if (close(fd) < 0) {
