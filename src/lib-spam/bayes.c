@@ -1,0 +1,403 @@
+/*
+ * bayes.c - Bayesian tokenizer and chi-square classifier (see bayes.h).
+ * Input: an analysed message (untrusted text, already bounded by the
+ * MIME limits); the token list is capped at TOK_MAX.
+ */
+#include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "bayes.h"
+#include "buf.h"
+#include "mem.h"
+#include "mime.h"
+#include "store.h"
+#include "uri.h"
+
+#define TOK_MAX 20000
+#define HDR_TOK_MAX 60
+#define ROB_S 0.45
+#define ROB_X 0.5
+#define MIN_STRENGTH 0.1
+#define MAX_DISCRIMINATORS 150
+
+struct toks {
+	uint64_t *v;
+	size_t n;
+	struct buf *text;       /* token strings for tests, or NULL */
+};
+
+static uint64_t
+fnv1a(const char *p, size_t n, uint64_t h)
+{
+	for (size_t i = 0; i < n; i++) {
+		h ^= (unsigned char)p[i];
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+#define FNV_INIT 0xcbf29ce484222325ULL
+
+static void
+add(struct toks *t, const char *prefix, const char *s, size_t n)
+{
+	uint64_t h;
+
+	if (t->n >= TOK_MAX)
+		return;
+	h = fnv1a(prefix, strlen(prefix), FNV_INIT);
+	h = fnv1a(s, n, h);
+	t->v = xreallocarray(t->v, t->n + 1, sizeof(*t->v));
+	t->v[t->n++] = h;
+	if (t->text != NULL) {
+		(void)buf_appends(t->text, prefix);
+		(void)buf_append(t->text, s, n);
+		(void)buf_appendc(t->text, '\n');
+	}
+}
+
+static int
+word_char(unsigned char c)
+{
+	return isalnum(c) || c >= 0x80 || c == '$' || c == '\'' || c == '-' ||
+	    c == '.' || c == '_' || c == '!';
+}
+
+/* Tokenize free text; bigrams when `bigram_prefix` is set. */
+static void
+words(struct toks *t, const char *prefix, const char *s, size_t n,
+    const char *bigram_prefix, unsigned max)
+{
+	char prev[32], cur[32];
+	size_t prevlen = 0;
+	unsigned count = 0;
+	size_t i = 0;
+
+	while (i < n && count < max) {
+		size_t a, b, len;
+		int digits = 1;
+
+		while (i < n && !word_char((unsigned char)s[i])) {
+			if (s[i] == '\n')
+				prevlen = 0;    /* no bigrams across paragraphs */
+			i++;
+		}
+		a = i;
+		while (i < n && word_char((unsigned char)s[i]))
+			i++;
+		b = i;
+		/* trim punctuation at the ends ('$' may lead, '!' may trail) */
+		while (a < b && strchr("'-._!", s[a]) != NULL)
+			a++;
+		while (b > a && strchr("'-._$", s[b - 1]) != NULL)
+			b--;
+		len = b - a;
+		if (len == 0)
+			continue;
+		for (size_t k = a; k < b; k++)
+			if (!isdigit((unsigned char)s[k]) && s[k] != '.' && s[k] != '-')
+				digits = 0;
+		if (len < 3 && !digits && s[a] != '$')
+			continue;
+		count++;
+		if (digits && len >= 5) {
+			char nb[48];
+			snprintf(nb, sizeof(nb), "N:%zu", len);
+			add(t, prefix, nb, strlen(nb));
+			prevlen = 0;
+			continue;
+		}
+		if (len > 24) {
+			char sk[48];
+			snprintf(sk, sizeof(sk), "sk:%c:%zu", tolower((unsigned char)s[a]), len / 10 * 10);
+			add(t, prefix, sk, strlen(sk));
+			prevlen = 0;
+			continue;
+		}
+		for (size_t k = 0; k < len; k++)
+			cur[k] = (char)tolower((unsigned char)s[a + k]);
+		add(t, prefix, cur, len);
+		if (bigram_prefix != NULL && prevlen > 0) {
+			char bi[64];
+			memcpy(bi, prev, prevlen);
+			bi[prevlen] = ' ';
+			memcpy(bi + prevlen + 1, cur, len);
+			add(t, bigram_prefix, bi, prevlen + 1 + len);
+		}
+		memcpy(prev, cur, len);
+		prevlen = len;
+	}
+}
+
+static void
+header_tokens(struct toks *t, const struct mime_header *h)
+{
+	char name[64], prefix[72];
+	size_t nl = strlen(h->name);
+	const char *v = h->value;
+
+	if (nl >= sizeof(name))
+		nl = sizeof(name) - 1;
+	for (size_t i = 0; i < nl; i++)
+		name[i] = (char)tolower((unsigned char)h->name[i]);
+	name[nl] = '\0';
+	if (strncmp(name, "x-spam-", 7) == 0 || strcmp(name, "x-quarantine-id") == 0 ||
+	    strcmp(name, "date") == 0 || strcmp(name, "delivered-to") == 0)
+		return;
+	add(t, "HN:", name, nl);
+	snprintf(prefix, sizeof(prefix), "H%s:", name);
+	if (strcmp(name, "message-id") == 0) {
+		const char *at = strchr(v, '@');
+		if (at != NULL)
+			words(t, prefix, at + 1, strcspn(at + 1, ">"), NULL, 5);
+		return;
+	}
+	if (strcmp(name, "received") == 0) {
+		/* only host names and addresses: tokens with dots */
+		const char *p = v;
+		unsigned c = 0;
+		while (*p && c < HDR_TOK_MAX) {
+			size_t a = strcspn(p, "()[]; \t<>"), k;
+			int dot = 0;
+			for (k = 0; k < a; k++)
+				if (p[k] == '.')
+					dot = 1;
+			if (dot && a > 3 && a < 64) {
+				char low[64];
+				for (k = 0; k < a; k++)
+					low[k] = (char)tolower((unsigned char)p[k]);
+				add(t, prefix, low, a);
+				c++;
+			}
+			p += a;
+			if (*p)
+				p++;
+		}
+		return;
+	}
+	words(t, prefix, v, strlen(v), NULL, HDR_TOK_MAX);
+}
+
+static int
+cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+static void
+tokenize(const struct mime_msg *m, struct toks *t)
+{
+	for (size_t i = 0; i < m->nhdrs; i++)
+		header_tokens(t, &m->hdrs[i]);
+	{
+		/* body without the leading subject paragraph (tokenized as header) */
+		const char *b = m->body.data ? m->body.data : "";
+		size_t n = m->body.len;
+		if (mime_header_get(m, "Subject") != NULL) {
+			const char *nl = memchr(b, '\n', n);
+			size_t skip = nl ? (size_t)(nl - b) + 1 : n;
+			b += skip;
+			n -= skip;
+		}
+		words(t, "", b, n, "B:", TOK_MAX);
+	}
+	for (size_t i = 0; i < m->nuris; i++) {
+		char *host = uri_host(m->uris[i]);
+		const char *p = host;
+		add(t, "U:", host, strlen(host));
+		/* parent domains with at least two labels */
+		while ((p = strchr(p, '.')) != NULL) {
+			p++;
+			if (strchr(p, '.') != NULL)
+				add(t, "U:", p, strlen(p));
+		}
+		free(host);
+	}
+	for (size_t i = 0; i < m->nparts; i++) {
+		const struct mime_part *pt = &m->parts[i];
+		const char *ext;
+		add(t, "M:", pt->ctype, strlen(pt->ctype));
+		if (pt->charset[0])
+			add(t, "MC:", pt->charset, strlen(pt->charset));
+		if (pt->encoding[0])
+			add(t, "ME:", pt->encoding, strlen(pt->encoding));
+		if ((ext = strrchr(pt->filename, '.')) != NULL && strlen(ext) < 10)
+			add(t, "MF:", ext, strlen(ext));
+	}
+	{
+		const struct mime_stats *s = &m->st;
+		if (s->html_parts && !s->plain_parts) add(t, "S:", "html_only", 9);
+		if (s->html_obfuscated_words) add(t, "S:", "html_obfu", 9);
+		if (s->html_hidden) add(t, "S:", "html_hidden", 11);
+		if (s->html_images) add(t, "S:", "html_img", 8);
+		if (s->uri_obfuscated) add(t, "S:", "uri_obfu", 8);
+		if (s->uri_numeric_host) add(t, "S:", "uri_ip", 6);
+		if (s->hdr_8bit) add(t, "S:", "hdr_8bit", 8);
+	}
+}
+
+void
+bayes_tokenize(const struct mime_msg *m, uint64_t **tok_r, size_t *n_r)
+{
+	struct toks t = { NULL, 0, NULL };
+	size_t u = 0;
+
+	tokenize(m, &t);
+	if (t.n > 0) {
+		qsort(t.v, t.n, sizeof(*t.v), cmp_u64);
+		for (size_t i = 0; i < t.n; i++)
+			if (u == 0 || t.v[i] != t.v[u - 1])
+				t.v[u++] = t.v[i];
+	}
+	*tok_r = t.v;
+	*n_r = u;
+}
+
+char *
+bayes_token_text(const struct mime_msg *m)
+{
+	struct buf b;
+	struct toks t = { NULL, 0, &b };
+
+	buf_init(&b, BUF_UNLIMITED);
+	tokenize(m, &t);
+	free(t.v);
+	return b.data ? buf_steal(&b) : xstrdup("");
+}
+
+char *
+bayes_msgkey(const struct mime_msg *m)
+{
+	const struct mime_header *h = mime_header_get(m, "Message-ID");
+	uint64_t x = fnv1a(m->full + m->body_offset, m->full_len - m->body_offset, FNV_INIT);
+
+	if (h != NULL && h->value[0] != '\0' && strlen(h->value) < 900)
+		return xasprintf("%s/%016llx", h->value, (unsigned long long)x);
+	return xasprintf("body/%016llx", (unsigned long long)x);
+}
+
+double
+bayes_chi2q(double x2, int v)
+{
+	double m = x2 / 2.0, sum, term;
+
+	if (x2 <= 0)
+		return 1.0;
+	sum = term = exp(-m);
+	for (int i = 1; i < v / 2; i++) {
+		term *= m / i;
+		sum += term;
+	}
+	return sum < 1.0 ? sum : 1.0;
+}
+
+static int
+cmp_strength(const void *a, const void *b)
+{
+	double x = fabs(*(const double *)a - 0.5), y = fabs(*(const double *)b - 0.5);
+	return x < y ? 1 : x > y ? -1 : 0;
+}
+
+double
+bayes_classify(struct store *st, const char *user, const struct mime_msg *m,
+    const struct bayes_opts *o, const char **error_r)
+{
+	struct bayes_counts tot, *c;
+	uint64_t *tok;
+	size_t n, nf = 0;
+	double *f, sum_s = 0, sum_h = 0, S, H;
+	int k;
+
+	if (store_bayes_totals(st, user, &tot) < 0) {
+		*error_r = store_error(st);
+		return -2;
+	}
+	if (tot.spam < o->min_spam || tot.ham < o->min_ham || tot.spam == 0 || tot.ham == 0)
+		return -1;
+	bayes_tokenize(m, &tok, &n);
+	c = xcalloc(n ? n : 1, sizeof(*c));
+	f = xcalloc(n ? n : 1, sizeof(*f));
+	if (store_bayes_get(st, user, tok, n, c) < 0) {
+		free(tok); free(c); free(f);
+		*error_r = store_error(st);
+		return -2;
+	}
+	for (size_t i = 0; i < n; i++) {
+		double rs, rh, p, cnt, fw;
+		if (c[i].spam + c[i].ham == 0)
+			continue;
+		rs = (double)c[i].spam / (double)tot.spam;
+		rh = (double)c[i].ham / (double)tot.ham;
+		p = rs / (rs + rh);
+		cnt = (double)(c[i].spam + c[i].ham);
+		fw = (ROB_S * ROB_X + cnt * p) / (ROB_S + cnt);
+		if (fabs(fw - 0.5) >= MIN_STRENGTH)
+			f[nf++] = fw;
+	}
+	qsort(f, nf, sizeof(*f), cmp_strength);
+	if (nf > MAX_DISCRIMINATORS)
+		nf = MAX_DISCRIMINATORS;
+	for (size_t i = 0; i < nf; i++) {
+		sum_s += log(1.0 - f[i]);
+		sum_h += log(f[i]);
+	}
+	free(tok);
+	free(c);
+	free(f);
+	if (nf == 0)
+		return 0.5;
+	k = (int)nf * 2;
+	S = 1.0 - bayes_chi2q(-2.0 * sum_s, k);
+	H = 1.0 - bayes_chi2q(-2.0 * sum_h, k);
+	return (S - H + 1.0) / 2.0;
+}
+
+int
+bayes_learn(struct store *st, const char *user, const struct mime_msg *m,
+    int spam, int forget)
+{
+	char *key = bayes_msgkey(m);
+	char kind, want = spam ? 's' : 'h';
+	uint64_t *tok = NULL;
+	size_t n = 0;
+	int ret = -1;
+
+	if (store_bayes_seen(st, user, key, &kind) < 0)
+		goto out;
+	if (forget && kind == 0) {
+		ret = BAYES_NOT_FOUND;
+		goto out;
+	}
+	if (!forget && kind == want) {
+		ret = BAYES_ALREADY;
+		goto out;
+	}
+	bayes_tokenize(m, &tok, &n);
+	if (kind != 0) {        /* undo the earlier learning */
+		if (store_bayes_update(st, user, tok, n, kind == 's' ? -1 : 0,
+		    kind == 'h' ? -1 : 0) < 0 ||
+		    store_bayes_add_totals(st, user, kind == 's' ? -1 : 0,
+		    kind == 'h' ? -1 : 0) < 0)
+			goto out;
+	}
+	if (forget) {
+		if (store_bayes_set_seen(st, user, key, 0) < 0)
+			goto out;
+		ret = BAYES_FORGOTTEN;
+		goto out;
+	}
+	if (store_bayes_update(st, user, tok, n, spam ? 1 : 0, spam ? 0 : 1) < 0 ||
+	    store_bayes_add_totals(st, user, spam ? 1 : 0, spam ? 0 : 1) < 0 ||
+	    store_bayes_set_seen(st, user, key, want) < 0)
+		goto out;
+	ret = kind != 0 ? BAYES_RELEARNED : BAYES_LEARNED;
+out:
+	free(tok);
+	free(key);
+	return ret;
+}

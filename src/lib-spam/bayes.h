@@ -1,0 +1,58 @@
+/*
+ * bayes.h - the Bayesian classifier: tokenizer, Robinson/Fisher
+ * chi-square combining, learning and forgetting over the store.
+ *
+ * Tokens (hashed to 64 bits, FNV-1a): words of the rendered body
+ * (lower-cased, 3..24 bytes; longer ones as "sk:" skip tokens, long
+ * numbers by length), word bigrams, header words prefixed by the header
+ * name ("Hsubject:free"), header names, URI hosts and their parent
+ * domains, MIME types/charsets/encodings/attachment extensions, and a
+ * few analysis flags.  Each token counts once per message.
+ *
+ * Per-token probability (Robinson): p = (s/NS) / (s/NS + h/NH),
+ * f = (S*X + n*p) / (S + n) with S = 0.45, X = 0.5, n = s + h; tokens
+ * with |f - 0.5| < 0.1 are ignored and the 150 strongest kept; Fisher's
+ * chi-square combining gives I = (1 + S - H) / 2 (SpamBayes' constants).
+ */
+#ifndef TEMPEST_BAYES_H
+#define TEMPEST_BAYES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct mime_msg;
+struct store;
+
+struct bayes_opts {
+	long min_spam;          /* messages needed before Bayes is used */
+	long min_ham;
+};
+
+/* Unique tokens of a message (malloc'ed array). */
+void bayes_tokenize(const struct mime_msg *m, uint64_t **tok_r, size_t *n_r);
+/* Debug/test form: the token strings themselves, one per line. */
+char *bayes_token_text(const struct mime_msg *m);
+/* Identifies a message for learn bookkeeping (Message-ID or a hash). */
+char *bayes_msgkey(const struct mime_msg *m);
+
+/* Spam probability 0..1; -1 when the database has fewer messages than
+ * opts requires; -2 on a store error (*error_r static). */
+double bayes_classify(struct store *st, const char *user,
+    const struct mime_msg *m, const struct bayes_opts *o, const char **error_r);
+
+enum bayes_learned {
+	BAYES_LEARNED,          /* new */
+	BAYES_RELEARNED,        /* was learned as the other class */
+	BAYES_ALREADY,          /* already learned as this class */
+	BAYES_FORGOTTEN,
+	BAYES_NOT_FOUND,        /* forget: was never learned */
+};
+/* Learn m as spam (1) or ham (0), or forget it.  Result or -1. */
+int bayes_learn(struct store *st, const char *user, const struct mime_msg *m,
+    int spam, int forget);
+
+/* Chi-square survival function for even degrees of freedom (exposed for
+ * tests). */
+double bayes_chi2q(double x2, int v);
+
+#endif

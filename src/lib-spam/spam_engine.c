@@ -1,0 +1,278 @@
+/*
+ * spam_engine.c - the spam engine as the commands and the filter use it
+ * (see spam_engine.h), and the spam_* parameters of main.cf.  Input: a
+ * whole message (untrusted), analysed within the MIME limits.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include "config.h"
+#include "log.h"
+#include "mem.h"
+#include "spam_engine.h"
+#include "str.h"
+
+static const struct cfg_param spam_params[] = {
+	{ "spam_rules", CFG_LIST, "builtin", 0, "Rule files or directories of *.cf files (SpamAssassin language); builtin = the rule set compiled into tempest" },
+	{ "spam_local_rules", CFG_STR, "$config_directory/spam.cf", 0, "Site rules loaded after spam_rules when the file exists (scores, welcomelist_from, ...)" },
+	{ "spam_database", CFG_STR, "sqlite:$data_directory/spam.db", 0, "Store of Bayes tokens, quarantine and per-recipient thresholds (sqlite:/path)" },
+	{ "spam_tag_level", CFG_STR, "-999", 0, "Score at or above which X-Spam-* headers are added (amavisd-new sa_tag_level_deflt)" },
+	{ "spam_level", CFG_STR, "6.3", 0, "Score at or above which a message is spam: X-Spam-Flag, subject tag (amavisd-new sa_tag2_level_deflt)" },
+	{ "spam_quarantine_level", CFG_STR, "20", 0, "Score at or above which a message is quarantined instead of delivered (amavisd-new sa_kill_level_deflt)" },
+	{ "spam_reject_level", CFG_STR, "999", 0, "Score at or above which a message is refused with 550 during SMTP" },
+	{ "spam_header_style", CFG_STR, "amavis", 0, "X-Spam-Status form: amavis (hits=... tests=[A=1, ...]) or spamassassin (score=... tests=A,B)" },
+	{ "spam_subject_tag", CFG_STR, "", 0, "Text put in front of the Subject of spam (amavisd-new sa_spam_subject_tag), empty = none" },
+	{ "spam_max_message_size", CFG_INT, "524288", 0, "Bytes of a message analysed (the rest is ignored)" },
+	{ "spam_bayes_per_user", CFG_BOOL, "no", 0, "Bayes database per recipient instead of one global database" },
+	{ "bayes_min_spam_num", CFG_INT, "200", 0, "Spam messages learned before Bayes is used (SpamAssassin)" },
+	{ "bayes_min_ham_num", CFG_INT, "200", 0, "Ham messages learned before Bayes is used (SpamAssassin)" },
+	{ "bayes_auto_learn", CFG_BOOL, "yes", 0, "Learn from scanned mail during delivery (never in spamc unless --autolearn)" },
+	{ "bayes_auto_learn_threshold_spam", CFG_STR, "12.0", 0, "Score without BAYES_* rules at or above which mail is learned as spam" },
+	{ "bayes_auto_learn_threshold_nonspam", CFG_STR, "0.1", 0, "Score without BAYES_* rules at or below which mail is learned as ham" },
+	{ "spam_quarantine_max_age", CFG_TIME, "30d", 'd', "Age after which quarantined messages are deleted" },
+	{ "spam_filter_timeout", CFG_TIME, "60s", 's', "Time smtpd waits for the content filter before replying 451" },
+	{ "spam_filter_failure_action", CFG_STR, "tempfail", 0, "When the filter is down or times out: tempfail (451 4.7.1) or accept (deliver unscanned)" },
+};
+CONFIG_PARAMS(spam_params);
+
+static double
+cfg_double(const char *name)
+{
+	const char *v = config_str(name);
+	char *end;
+	double d = strtod(v, &end);
+
+	if (end == v || *end != '\0')
+		fatal("%s = %s: a number is expected", name, v);
+	return d;
+}
+
+struct spam_engine *
+spam_engine_new(const struct spam_engine_opts *o, char **error_r)
+{
+	struct spam_engine *e = xcalloc(1, sizeof(*e));
+	char **paths = NULL;
+	const char *const *rules = o->rules;
+	struct stat sb;
+
+	e->levels.tag = cfg_double("spam_tag_level");
+	e->levels.spam = cfg_double("spam_level");
+	e->levels.quarantine = cfg_double("spam_quarantine_level");
+	e->levels.reject = cfg_double("spam_reject_level");
+	e->style = strcasecmp(config_str("spam_header_style"), "spamassassin") == 0 ?
+	    REPORT_SPAMASSASSIN : REPORT_AMAVIS;
+	e->subject_tag = xstrdup(config_str("spam_subject_tag"));
+	e->per_user = config_bool("spam_bayes_per_user");
+	e->bopts.min_spam = config_int("bayes_min_spam_num");
+	e->bopts.min_ham = config_int("bayes_min_ham_num");
+	e->autolearn = config_bool("bayes_auto_learn");
+	e->autolearn_spam = cfg_double("bayes_auto_learn_threshold_spam");
+	e->autolearn_ham = cfg_double("bayes_auto_learn_threshold_nonspam");
+	e->lim = mime_default_limits;
+	e->lim.max_size = (size_t)config_int("spam_max_message_size");
+
+	e->rs = ruleset_new();
+	if (rules == NULL) {
+		paths = str_split(config_str("spam_rules"), STR_LIST_SEPS, NULL);
+		rules = (const char *const *)paths;
+	}
+	for (size_t i = 0; rules[i] != NULL; i++) {
+		if (strcmp(rules[i], "builtin") == 0) {
+			ruleset_load_builtin(e->rs);
+		} else if (ruleset_load_path(e->rs, rules[i], error_r) < 0) {
+			str_split_free(&paths);
+			spam_engine_free(&e);
+			return NULL;
+		}
+	}
+	str_split_free(&paths);
+	if (o->rules == NULL && stat(config_str("spam_local_rules"), &sb) == 0 &&
+	    ruleset_load_path(e->rs, config_str("spam_local_rules"), error_r) < 0) {
+		spam_engine_free(&e);
+		return NULL;
+	}
+	ruleset_finish(e->rs);
+	for (const char *const *err = ruleset_errors(e->rs); *err != NULL; err++)
+		log_warn("rules: %s", *err);
+
+	if (!o->no_store) {
+		const char *spec = o->db ? o->db : config_str("spam_database");
+		e->store = store_open(spec, &e->store_error);
+		if (e->store == NULL && o->need_store) {
+			*error_r = e->store_error;
+			e->store_error = NULL;
+			spam_engine_free(&e);
+			return NULL;
+		}
+	}
+	return e;
+}
+
+void
+spam_engine_free(struct spam_engine **ep)
+{
+	struct spam_engine *e = *ep;
+
+	if (e == NULL)
+		return;
+	ruleset_free(&e->rs);
+	store_close(&e->store);
+	free(e->store_error);
+	free(e->subject_tag);
+	FREE(*ep);
+}
+
+void
+spam_engine_check(struct spam_engine *e, const char *data, size_t len,
+    const char *user, struct spam_verdict *v)
+{
+	double prob = -1;
+
+	memset(v, 0, sizeof(*v));
+	mime_parse(&v->msg, data, len, &e->lim);
+	if (e->store != NULL) {
+		const char *err = NULL;
+		prob = bayes_classify(e->store, e->per_user && user ? user : "",
+		    &v->msg, &e->bopts, &err);
+		if (prob < -1.5) {
+			log_warn("bayes: %s", err);
+			prob = -1;
+		}
+	}
+	spam_scan(e->rs, &v->msg, prob, &v->res);
+	v->autolearn = "no";
+	spam_engine_decide(e, v, &e->levels);
+}
+
+void
+spam_engine_levels(struct spam_engine *e, const char *const *rcpts, size_t n,
+    struct spam_levels *out)
+{
+	*out = e->levels;
+	for (size_t i = 0; i < n; i++) {
+		struct spam_levels l;
+		if (e->store == NULL || store_levels_get(e->store, rcpts[i], &l) != 1)
+			l = e->levels;
+		if (i == 0) {
+			*out = l;
+			continue;
+		}
+		if (l.tag > out->tag) out->tag = l.tag;
+		if (l.spam > out->spam) out->spam = l.spam;
+		if (l.quarantine > out->quarantine) out->quarantine = l.quarantine;
+		if (l.reject > out->reject) out->reject = l.reject;
+	}
+}
+
+void
+spam_engine_decide(struct spam_engine *e, struct spam_verdict *v,
+    const struct spam_levels *l)
+{
+	double s = v->res.score;
+
+	(void)e;
+	v->levels = *l;
+	v->res.required = l->spam;
+	v->is_spam = s >= l->spam;
+	if (s >= l->reject)
+		v->action = SPAM_REJECT;
+	else if (s >= l->quarantine)
+		v->action = SPAM_QUARANTINE;
+	else if (s >= l->tag)
+		v->action = SPAM_TAG;
+	else
+		v->action = SPAM_ACCEPT;
+}
+
+void
+spam_engine_headers(struct spam_engine *e, const struct spam_verdict *v,
+    struct buf *out)
+{
+	if (v->res.score < v->levels.tag)
+		return;
+	report_headers(out, &v->res, e->style, v->levels.tag, v->levels.spam,
+	    v->autolearn);
+}
+
+void
+spam_engine_autolearn(struct spam_engine *e, struct spam_verdict *v,
+    const char *user)
+{
+	double s = 0;
+
+	v->autolearn = "no";
+	if (!e->autolearn || e->store == NULL) {
+		v->autolearn = "disabled";
+		return;
+	}
+	for (size_t i = 0; i < v->res.nhits; i++) {
+		if (strncmp(v->res.hits[i].name, "BAYES_", 6) == 0)
+			continue;
+		if (strncmp(v->res.hits[i].name, "USER_IN_", 8) == 0)
+			return;         /* noautolearn */
+		s += v->res.hits[i].score;
+	}
+	if (s >= e->autolearn_spam || s <= e->autolearn_ham) {
+		int spam = s >= e->autolearn_spam;
+		int r = bayes_learn(e->store, e->per_user && user ? user : "", &v->msg, spam, 0);
+		if (r == BAYES_LEARNED || r == BAYES_RELEARNED)
+			v->autolearn = spam ? "spam" : "ham";
+		else if (r < 0)
+			log_warn("bayes autolearn: %s", store_error(e->store));
+	}
+}
+
+void
+spam_verdict_free(struct spam_verdict *v)
+{
+	spam_result_free(&v->res);
+	mime_free(&v->msg);
+}
+
+void
+spam_rewrite(struct spam_engine *e, const struct spam_verdict *v,
+    const char *data, size_t len, const char *headers, struct buf *out)
+{
+	size_t i = 0;
+	int tag_subject = v->is_spam && e->subject_tag[0] != '\0';
+
+	(void)buf_appends(out, headers);
+	if (len >= 5 && memcmp(data, "From ", 5) == 0) {
+		const char *nl = memchr(data, '\n', len);
+		i = nl ? (size_t)(nl - data) + 1 : len;
+	}
+	/* copy the header block, dropping our own headers (and their
+	 * continuation lines) */
+	while (i < len) {
+		const char *nl = memchr(data + i, '\n', len - i);
+		size_t e2 = nl ? (size_t)(nl - data) + 1 : len, end = e2;
+		char name[64];
+		size_t k = 0;
+
+		if (data[i] == '\n' || (data[i] == '\r' && i + 1 < len && data[i + 1] == '\n'))
+			break;
+		while (end < len && (data[end] == ' ' || data[end] == '\t')) {
+			const char *n2 = memchr(data + end, '\n', len - end);
+			end = n2 ? (size_t)(n2 - data) + 1 : len;
+		}
+		while (i + k < len && k < sizeof(name) - 1 && data[i + k] != ':' &&
+		    data[i + k] != '\n')
+			name[k] = data[i + k], k++;
+		name[k] = '\0';
+		if (!report_is_spam_header(name)) {
+			if (tag_subject && strcasecmp(name, "Subject") == 0) {
+				size_t vs = i + k + 1;
+				while (vs < end && (data[vs] == ' ' || data[vs] == '\t'))
+					vs++;
+				(void)buf_printf(out, "Subject: %s", e->subject_tag);
+				(void)buf_append(out, data + vs, end - vs);
+			} else {
+				(void)buf_append(out, data + i, end - i);
+			}
+		}
+		i = end;
+	}
+	(void)buf_append(out, data + i, len - i);
+}

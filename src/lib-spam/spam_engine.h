@@ -1,0 +1,80 @@
+/*
+ * spam_engine.h - one object that scores messages the way the filter,
+ * `tempest spamc` and `tempest learn` all need: rules (built-in and/or
+ * files), the Bayes store, thresholds and header style from main.cf
+ * (spam_* parameters, declared in spam_engine.c), and the verdict.
+ */
+#ifndef TEMPEST_SPAM_ENGINE_H
+#define TEMPEST_SPAM_ENGINE_H
+
+#include <stddef.h>
+
+#include "bayes.h"
+#include "buf.h"
+#include "mime.h"
+#include "report.h"
+#include "rules.h"
+#include "store.h"
+
+struct spam_engine_opts {
+	const char *const *rules;       /* rule paths ("builtin" = compiled in); NULL = spam_rules */
+	const char *db;                 /* store spec; NULL = spam_database */
+	int need_store;                 /* fail if the store cannot be opened */
+	int no_store;                   /* do not open the store at all */
+};
+
+struct spam_engine {
+	struct ruleset *rs;
+	struct store *store;
+	char *store_error;              /* why store is NULL */
+	struct bayes_opts bopts;
+	struct spam_levels levels;      /* global thresholds */
+	enum report_style style;
+	char *subject_tag;
+	int per_user;
+	double autolearn_spam, autolearn_ham;
+	int autolearn;
+	struct mime_limits lim;
+};
+
+/* Read the spam_* parameters (config must be loaded, or defaults). */
+struct spam_engine *spam_engine_new(const struct spam_engine_opts *o, char **error_r);
+void spam_engine_free(struct spam_engine **e);
+
+enum spam_action { SPAM_ACCEPT, SPAM_TAG, SPAM_QUARANTINE, SPAM_REJECT };
+
+struct spam_verdict {
+	struct mime_msg msg;
+	struct spam_result res;
+	struct spam_levels levels;      /* effective for this message */
+	enum spam_action action;
+	int is_spam;                    /* score >= levels.spam */
+	const char *autolearn;          /* "spam", "ham", "no", "disabled" */
+};
+
+/* Score data[0..len) for `user` (NULL or "" = global Bayes). */
+void spam_engine_check(struct spam_engine *e, const char *data, size_t len,
+    const char *user, struct spam_verdict *v);
+/* Effective thresholds for recipients: per-recipient rows from the
+ * store where present, else global; for several recipients the most
+ * lenient value of each level wins (lowest risk of losing mail). */
+void spam_engine_levels(struct spam_engine *e, const char *const *rcpts,
+    size_t n, struct spam_levels *out);
+/* Decide the action for v (after spam_engine_check) with `levels`. */
+void spam_engine_decide(struct spam_engine *e, struct spam_verdict *v,
+    const struct spam_levels *levels);
+/* Header block for v (ends in "\n"; empty for SPAM_ACCEPT below tag). */
+void spam_engine_headers(struct spam_engine *e, const struct spam_verdict *v,
+    struct buf *out);
+/* Auto-learn v if its score (without BAYES_*) passes the thresholds;
+ * sets v->autolearn. */
+void spam_engine_autolearn(struct spam_engine *e, struct spam_verdict *v,
+    const char *user);
+void spam_verdict_free(struct spam_verdict *v);
+
+/* The message with our X-Spam-* headers removed and `headers` added at
+ * the top (subject tag applied if spam), malloc'ed into out. */
+void spam_rewrite(struct spam_engine *e, const struct spam_verdict *v,
+    const char *data, size_t len, const char *headers, struct buf *out);
+
+#endif

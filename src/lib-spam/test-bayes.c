@@ -1,0 +1,188 @@
+/* test-bayes.c - tokenizer, chi-square, and train/classify/forget round
+ * trips over a SQLite store. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bayes.h"
+#include "mem.h"
+#include "mime.h"
+#include "store.h"
+#include "test.h"
+
+static const char *spam_words[] = { "viagra", "cheap", "pills", "winner", "casino",
+	"offer", "discount", "prize", "bonus", "replica" };
+static const char *ham_words[] = { "meeting", "agenda", "lunch", "project", "review",
+	"tuesday", "patch", "budget", "minutes", "release" };
+
+static char *
+make_msg(int spam, int i)
+{
+	const char **w = spam ? spam_words : ham_words;
+	return xasprintf("From: %s%d@%s.example\nSubject: %s %s\nMessage-ID: <%c%d@x>\n\n"
+	    "Hello, %s %s %s and %s. Visit http://%s.example/%d\n",
+	    spam ? "promo" : "colleague", i, spam ? "bulk" : "corp", w[i % 10], w[(i + 3) % 10],
+	    spam ? 's' : 'h', i, w[(i + 1) % 10], w[(i + 2) % 10], w[(i + 5) % 10],
+	    w[(i + 7) % 10], spam ? "shop" : "wiki", i);
+}
+
+static void
+test_tokens(void)
+{
+	struct mime_msg m;
+	const char *msg = "From: Alice <alice@example.org>\nSubject: Hello World\n"
+	    "Received: from mx.example.org ([192.0.2.7]) by x\n\n"
+	    "Some Body text, 1234567 and $100 see http://www.example.com/x "
+	    "averyveryveryverylongwordthatgoesonandon end\n";
+	char *t;
+	uint64_t *tok;
+	size_t n, n2;
+
+	mime_parse(&m, msg, strlen(msg), NULL);
+	t = bayes_token_text(&m);
+	T_OK(strstr(t, "Hsubject:hello\n") != NULL);
+	T_OK(strstr(t, "Hfrom:example.org\n") != NULL);
+	T_OK(strstr(t, "HN:received\n") != NULL);
+	T_OK(strstr(t, "Hreceived:mx.example.org\n") != NULL);
+	T_OK(strstr(t, "Hreceived:192.0.2.7\n") != NULL);
+	T_OK(strstr(t, "\nsome\n") != NULL);
+	T_OK(strstr(t, "B:some body\n") != NULL);
+	T_OK(strstr(t, "\nN:7\n") != NULL);
+	T_OK(strstr(t, "\n$100\n") != NULL);
+	T_OK(strstr(t, "\nsk:a:40\n") != NULL);
+	T_OK(strstr(t, "U:www.example.com\n") != NULL);
+	T_OK(strstr(t, "U:example.com\n") != NULL);
+	T_OK(strstr(t, "M:text/plain\n") != NULL);
+	T_OK(strstr(t, "\nhello\n") == NULL);   /* subject not in body tokens */
+	free(t);
+	bayes_tokenize(&m, &tok, &n);
+	T_OK(n > 20);
+	for (size_t i = 1; i < n; i++)
+		T_OK(tok[i - 1] < tok[i]);      /* sorted, unique */
+	free(tok);
+	bayes_tokenize(&m, &tok, &n2);
+	T_INTEQ(n, n2);
+	free(tok);
+	t = bayes_msgkey(&m);
+	T_OK(strncmp(t, "body/", 5) == 0);
+	free(t);
+	mime_free(&m);
+}
+
+static void
+test_chi2(void)
+{
+	T_OK(fabs(bayes_chi2q(0, 4) - 1.0) < 1e-9);
+	T_OK(fabs(bayes_chi2q(2.0, 2) - exp(-1.0)) < 1e-9);
+	/* chi2 survival at 9.488 with 4 d.f. is 0.05 */
+	T_OK(fabs(bayes_chi2q(9.488, 4) - 0.05) < 0.001);
+	T_OK(bayes_chi2q(1e6, 300) < 1e-100);
+}
+
+static void
+test_roundtrip(void)
+{
+	char path[] = "/tmp/tempest-bayes-XXXXXX";
+	int fd = mkstemp(path);
+	char *err = NULL;
+	struct store *st;
+	struct bayes_opts o = { 10, 10 };
+	const char *e = NULL;
+	struct mime_msg m;
+	char *msg;
+	double p;
+	struct bayes_counts tot;
+
+	close(fd);
+	st = store_open(path, &err);
+	T_OK(st != NULL);
+	if (st == NULL)
+		return;
+	msg = make_msg(1, 100);
+	mime_parse(&m, msg, strlen(msg), NULL);
+	T_OK(bayes_classify(st, "", &m, &o, &e) == -1);  /* untrained */
+	mime_free(&m);
+	free(msg);
+
+	store_begin(st);
+	for (int i = 0; i < 30; i++) {
+		for (int s = 0; s <= 1; s++) {
+			msg = make_msg(s, i);
+			mime_parse(&m, msg, strlen(msg), NULL);
+			T_INTEQ(bayes_learn(st, "", &m, s, 0), BAYES_LEARNED);
+			mime_free(&m);
+			free(msg);
+		}
+	}
+	store_commit(st);
+	T_INTEQ(store_bayes_totals(st, "", &tot), 0);
+	T_INTEQ(tot.spam, 30);
+	T_INTEQ(tot.ham, 30);
+
+	msg = make_msg(1, 31);
+	mime_parse(&m, msg, strlen(msg), NULL);
+	p = bayes_classify(st, "", &m, &o, &e);
+	T_OK(p > 0.99);
+	mime_free(&m);
+	free(msg);
+	msg = make_msg(0, 31);
+	mime_parse(&m, msg, strlen(msg), NULL);
+	p = bayes_classify(st, "", &m, &o, &e);
+	T_OK(p >= 0 && p < 0.01);
+	/* per-user database is empty */
+	T_OK(bayes_classify(st, "bob", &m, &o, &e) == -1);
+	mime_free(&m);
+	free(msg);
+
+	/* learning twice is a no-op; learning as the other class moves it */
+	msg = make_msg(1, 5);
+	mime_parse(&m, msg, strlen(msg), NULL);
+	T_INTEQ(bayes_learn(st, "", &m, 1, 0), BAYES_ALREADY);
+	T_INTEQ(bayes_learn(st, "", &m, 0, 0), BAYES_RELEARNED);
+	store_bayes_totals(st, "", &tot);
+	T_INTEQ(tot.spam, 29);
+	T_INTEQ(tot.ham, 31);
+	T_INTEQ(bayes_learn(st, "", &m, 0, 1), BAYES_FORGOTTEN);
+	T_INTEQ(bayes_learn(st, "", &m, 0, 1), BAYES_NOT_FOUND);
+	store_bayes_totals(st, "", &tot);
+	T_INTEQ(tot.spam, 29);
+	T_INTEQ(tot.ham, 30);
+	mime_free(&m);
+	free(msg);
+
+	/* forgetting everything brings the token table back to empty */
+	store_begin(st);
+	for (int i = 0; i < 30; i++)
+		for (int s = 0; s <= 1; s++) {
+			msg = make_msg(s, i);
+			mime_parse(&m, msg, strlen(msg), NULL);
+			(void)bayes_learn(st, "", &m, s, 1);
+			mime_free(&m);
+			free(msg);
+		}
+	store_commit(st);
+	store_bayes_totals(st, "", &tot);
+	T_INTEQ(tot.spam + tot.ham, 0);
+	T_INTEQ(store_bayes_ntokens(st, ""), 0);
+	store_close(&st);
+	unlink(path);
+	{
+		char *w = xasprintf("%s-wal", path);
+		unlink(w);
+		free(w);
+		w = xasprintf("%s-shm", path);
+		unlink(w);
+		free(w);
+	}
+}
+
+int
+main(void)
+{
+	T_RUN(test_tokens);
+	T_RUN(test_chi2);
+	T_RUN(test_roundtrip);
+	return t_done();
+}

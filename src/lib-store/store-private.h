@@ -1,0 +1,42 @@
+/* store-private.h - the driver interface behind store.h. */
+#ifndef TEMPEST_STORE_PRIVATE_H
+#define TEMPEST_STORE_PRIVATE_H
+
+#include "store.h"
+
+struct store_driver {
+	const char *name;
+	struct store *(*open)(const char *arg, char **error_r);
+	void (*close)(struct store *st);
+	int (*exec)(struct store *st, const char *sql);        /* no parameters */
+	int (*bayes_totals)(struct store *, const char *, struct bayes_counts *);
+	int (*bayes_add_totals)(struct store *, const char *, int64_t, int64_t);
+	int (*bayes_get)(struct store *, const char *, const uint64_t *, size_t,
+	    struct bayes_counts *);
+	int (*bayes_update)(struct store *, const char *, const uint64_t *, size_t,
+	    int, int);
+	int (*bayes_seen)(struct store *, const char *, const char *, char *);
+	int (*bayes_set_seen)(struct store *, const char *, const char *, char);
+	int64_t (*bayes_ntokens)(struct store *, const char *);
+	int (*q_put)(struct store *, const struct quarantine_item *);
+	int (*q_list)(struct store *, void (*)(const struct quarantine_item *, void *), void *);
+	int (*q_get)(struct store *, const char *, struct quarantine_item *);
+	int (*q_delete)(struct store *, const char *);
+	int (*q_expire)(struct store *, time_t);
+	int (*levels_get)(struct store *, const char *, struct spam_levels *);
+	int (*levels_set)(struct store *, const char *, const struct spam_levels *);
+	int (*levels_delete)(struct store *, const char *);
+};
+
+struct store {
+	const struct store_driver *drv;
+	char *error;
+	int in_tx;
+};
+
+void store_set_error(struct store *st, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+extern const struct store_driver store_driver_sqlite;
+
+#endif

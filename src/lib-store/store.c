@@ -1,0 +1,106 @@
+/*
+ * store.c - the store interface: picks the driver from the spec and
+ * forwards each call.  See store.h.
+ */
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mem.h"
+#include "store-private.h"
+
+struct store *
+store_open(const char *spec, char **error_r)
+{
+	if (strncmp(spec, "sqlite:", 7) == 0)
+		return store_driver_sqlite.open(spec + 7, error_r);
+	if (strncmp(spec, "mysql:", 6) == 0 || strncmp(spec, "mariadb:", 8) == 0) {
+		*error_r = xasprintf("%s: the MariaDB store driver is not built", spec);
+		return NULL;
+	}
+	if (strchr(spec, ':') != NULL && spec[0] != '/' && spec[0] != '.') {
+		*error_r = xasprintf("%s: unknown store type", spec);
+		return NULL;
+	}
+	return store_driver_sqlite.open(spec, error_r);
+}
+
+void
+store_close(struct store **stp)
+{
+	struct store *st = *stp;
+
+	if (st == NULL)
+		return;
+	free(st->error);
+	st->drv->close(st);
+	*stp = NULL;
+}
+
+void
+store_set_error(struct store *st, const char *fmt, ...)
+{
+	va_list ap;
+
+	free(st->error);
+	va_start(ap, fmt);
+	st->error = xvasprintf(fmt, ap);
+	va_end(ap);
+}
+
+const char *
+store_error(const struct store *st)
+{
+	return st->error ? st->error : "no error";
+}
+
+int
+store_begin(struct store *st)
+{
+	int r = st->drv->exec(st, "BEGIN");
+	if (r == 0)
+		st->in_tx = 1;
+	return r;
+}
+
+int
+store_commit(struct store *st)
+{
+	st->in_tx = 0;
+	return st->drv->exec(st, "COMMIT");
+}
+
+int
+store_rollback(struct store *st)
+{
+	st->in_tx = 0;
+	return st->drv->exec(st, "ROLLBACK");
+}
+
+int store_bayes_totals(struct store *st, const char *u, struct bayes_counts *r) { return st->drv->bayes_totals(st, u, r); }
+int store_bayes_add_totals(struct store *st, const char *u, int64_t s, int64_t h) { return st->drv->bayes_add_totals(st, u, s, h); }
+int store_bayes_get(struct store *st, const char *u, const uint64_t *t, size_t n, struct bayes_counts *o) { return st->drv->bayes_get(st, u, t, n, o); }
+int store_bayes_update(struct store *st, const char *u, const uint64_t *t, size_t n, int s, int h) { return st->drv->bayes_update(st, u, t, n, s, h); }
+int store_bayes_seen(struct store *st, const char *u, const char *k, char *r) { return st->drv->bayes_seen(st, u, k, r); }
+int store_bayes_set_seen(struct store *st, const char *u, const char *k, char c) { return st->drv->bayes_set_seen(st, u, k, c); }
+int64_t store_bayes_ntokens(struct store *st, const char *u) { return st->drv->bayes_ntokens(st, u); }
+int store_quarantine_put(struct store *st, const struct quarantine_item *q) { return st->drv->q_put(st, q); }
+int store_quarantine_list(struct store *st, void (*fn)(const struct quarantine_item *, void *), void *a) { return st->drv->q_list(st, fn, a); }
+int store_quarantine_get(struct store *st, const char *id, struct quarantine_item *q) { return st->drv->q_get(st, id, q); }
+int store_quarantine_delete(struct store *st, const char *id) { return st->drv->q_delete(st, id); }
+int store_quarantine_expire(struct store *st, time_t before) { return st->drv->q_expire(st, before); }
+int store_levels_get(struct store *st, const char *r, struct spam_levels *l) { return st->drv->levels_get(st, r, l); }
+int store_levels_set(struct store *st, const char *r, const struct spam_levels *l) { return st->drv->levels_set(st, r, l); }
+int store_levels_delete(struct store *st, const char *r) { return st->drv->levels_delete(st, r); }
+
+void
+quarantine_item_free(struct quarantine_item *q)
+{
+	FREE(q->id);
+	FREE(q->sender);
+	FREE(q->recipients);
+	FREE(q->subject);
+	FREE(q->tests);
+	FREE(q->message);
+	q->message_len = 0;
+}

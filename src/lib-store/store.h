@@ -1,0 +1,88 @@
+/*
+ * store.h - the one store interface for shared state: Bayes tokens,
+ * the quarantine and per-recipient spam thresholds (and, later, the
+ * greylist and vacation memory).  Two drivers are planned: SQLite
+ * (embedded default, "sqlite:/path/file.db" or a bare path) and MariaDB
+ * ("mysql:..."); only SQLite exists today.
+ *
+ * All calls return 0 (or a count / 1-found-0-not) on success and -1 on
+ * a database error, with the reason available from store_error().  Keys
+ * and values come from mail (untrusted) and are always bound as SQL
+ * parameters, never spliced into SQL text.
+ */
+#ifndef TEMPEST_STORE_H
+#define TEMPEST_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+struct store;
+
+/* Open (creating the schema if needed).  NULL with *error_r. */
+struct store *store_open(const char *spec, char **error_r);
+void store_close(struct store **st);
+const char *store_error(const struct store *st);
+
+int store_begin(struct store *st);
+int store_commit(struct store *st);
+int store_rollback(struct store *st);
+
+/* ---- Bayes ---- user "" is the global database. */
+struct bayes_counts {
+	int64_t spam, ham;
+};
+/* Messages learned so far. */
+int store_bayes_totals(struct store *st, const char *user, struct bayes_counts *r);
+int store_bayes_add_totals(struct store *st, const char *user, int64_t dspam,
+    int64_t dham);
+/* Counts of n tokens (zeros for unknown tokens). */
+int store_bayes_get(struct store *st, const char *user, const uint64_t *tok,
+    size_t n, struct bayes_counts *out);
+/* Add deltas (may be negative; counts never go below 0; tokens at 0/0
+ * are removed). */
+int store_bayes_update(struct store *st, const char *user, const uint64_t *tok,
+    size_t n, int dspam, int dham);
+/* How a message was learned: 's', 'h' or 0 (never). */
+int store_bayes_seen(struct store *st, const char *user, const char *msgkey,
+    char *kind_r);
+/* Record (kind 's'/'h') or forget (kind 0) a learned message. */
+int store_bayes_set_seen(struct store *st, const char *user, const char *msgkey,
+    char kind);
+/* Number of distinct tokens. */
+int64_t store_bayes_ntokens(struct store *st, const char *user);
+
+/* ---- quarantine ---- */
+struct quarantine_item {
+	char *id;
+	time_t created;
+	char *sender;
+	char *recipients;       /* comma separated */
+	char *subject;
+	double score;
+	char *tests;            /* "NAME=score, ..." */
+	char *message;          /* the whole message (may be NULL in lists) */
+	size_t message_len;
+};
+void quarantine_item_free(struct quarantine_item *q);
+int store_quarantine_put(struct store *st, const struct quarantine_item *q);
+/* Call fn for each item, oldest first (message not loaded). */
+int store_quarantine_list(struct store *st,
+    void (*fn)(const struct quarantine_item *, void *), void *arg);
+/* 1 found (q filled, free with quarantine_item_free), 0 not found. */
+int store_quarantine_get(struct store *st, const char *id, struct quarantine_item *q);
+/* 1 deleted, 0 not found. */
+int store_quarantine_delete(struct store *st, const char *id);
+/* Delete items created before `before`: the count deleted. */
+int store_quarantine_expire(struct store *st, time_t before);
+
+/* ---- per-recipient spam thresholds ---- */
+struct spam_levels {
+	double tag, spam, quarantine, reject;
+};
+/* 1 found, 0 not set for this recipient. */
+int store_levels_get(struct store *st, const char *recipient, struct spam_levels *r);
+int store_levels_set(struct store *st, const char *recipient, const struct spam_levels *l);
+int store_levels_delete(struct store *st, const char *recipient);
+
+#endif

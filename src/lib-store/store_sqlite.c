@@ -1,0 +1,463 @@
+/*
+ * store_sqlite.c - the SQLite driver of the store (the embedded
+ * default).  One file holds every table; WAL mode so readers (the
+ * filter) and a writer (learn, quarantine) work at once; a busy timeout
+ * so concurrent processes wait instead of failing.  Values from mail are
+ * only ever bound as parameters.
+ */
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "mem.h"
+#include "store-private.h"
+
+enum {
+	Q_TOK_GET, Q_TOK_UPD, Q_TOK_GC, Q_TOT_GET, Q_TOT_ADD, Q_SEEN_GET,
+	Q_SEEN_SET, Q_SEEN_DEL, Q_NTOK, Q_QPUT, Q_QLIST, Q_QGET, Q_QDEL, Q_QEXP,
+	Q_LGET, Q_LSET, Q_LDEL, Q_MAX
+};
+
+static const char *const sql_text[Q_MAX] = {
+	[Q_TOK_GET] = "SELECT spam, ham FROM bayes_token WHERE user = ?1 AND token = ?2",
+	[Q_TOK_UPD] = "INSERT INTO bayes_token (user, token, spam, ham, atime) "
+	    "VALUES (?1, ?2, max(0, ?3), max(0, ?4), ?5) "
+	    "ON CONFLICT (user, token) DO UPDATE SET spam = max(0, spam + ?3), "
+	    "ham = max(0, ham + ?4), atime = ?5",
+	[Q_TOK_GC] = "DELETE FROM bayes_token WHERE user = ?1 AND token = ?2 AND spam = 0 AND ham = 0",
+	[Q_TOT_GET] = "SELECT nspam, nham FROM bayes_total WHERE user = ?1",
+	[Q_TOT_ADD] = "INSERT INTO bayes_total (user, nspam, nham) VALUES (?1, max(0, ?2), max(0, ?3)) "
+	    "ON CONFLICT (user) DO UPDATE SET nspam = max(0, nspam + ?2), nham = max(0, nham + ?3)",
+	[Q_SEEN_GET] = "SELECT kind FROM bayes_seen WHERE user = ?1 AND msgkey = ?2",
+	[Q_SEEN_SET] = "INSERT OR REPLACE INTO bayes_seen (user, msgkey, kind) VALUES (?1, ?2, ?3)",
+	[Q_SEEN_DEL] = "DELETE FROM bayes_seen WHERE user = ?1 AND msgkey = ?2",
+	[Q_NTOK] = "SELECT count(*) FROM bayes_token WHERE user = ?1",
+	[Q_QPUT] = "INSERT INTO quarantine (id, created, sender, recipients, subject, score, tests, message) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+	[Q_QLIST] = "SELECT id, created, sender, recipients, subject, score, tests FROM quarantine ORDER BY created, id",
+	[Q_QGET] = "SELECT id, created, sender, recipients, subject, score, tests, message FROM quarantine WHERE id = ?1",
+	[Q_QDEL] = "DELETE FROM quarantine WHERE id = ?1",
+	[Q_QEXP] = "DELETE FROM quarantine WHERE created < ?1",
+	[Q_LGET] = "SELECT tag_level, spam_level, quarantine_level, reject_level FROM spam_levels WHERE recipient = ?1",
+	[Q_LSET] = "INSERT OR REPLACE INTO spam_levels (recipient, tag_level, spam_level, quarantine_level, reject_level) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5)",
+	[Q_LDEL] = "DELETE FROM spam_levels WHERE recipient = ?1",
+};
+
+static const char schema[] =
+    "PRAGMA journal_mode = WAL;"
+    "PRAGMA synchronous = NORMAL;"
+    "CREATE TABLE IF NOT EXISTS bayes_token (user TEXT NOT NULL, token INTEGER NOT NULL,"
+    " spam INTEGER NOT NULL, ham INTEGER NOT NULL, atime INTEGER NOT NULL,"
+    " PRIMARY KEY (user, token)) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS bayes_total (user TEXT PRIMARY KEY, nspam INTEGER NOT NULL, nham INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS bayes_seen (user TEXT NOT NULL, msgkey TEXT NOT NULL, kind TEXT NOT NULL,"
+    " PRIMARY KEY (user, msgkey)) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS quarantine (id TEXT PRIMARY KEY, created INTEGER NOT NULL,"
+    " sender TEXT NOT NULL, recipients TEXT NOT NULL, subject TEXT NOT NULL, score REAL NOT NULL,"
+    " tests TEXT NOT NULL, message BLOB NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS quarantine_created ON quarantine (created);"
+    "CREATE TABLE IF NOT EXISTS spam_levels (recipient TEXT PRIMARY KEY, tag_level REAL,"
+    " spam_level REAL, quarantine_level REAL, reject_level REAL);";
+
+struct sqlite_store {
+	struct store base;
+	sqlite3 *db;
+	sqlite3_stmt *q[Q_MAX];
+};
+
+#define SQ(st) ((struct sqlite_store *)(st))
+
+static int
+fail(struct store *st)
+{
+	store_set_error(st, "sqlite: %s", sqlite3_errmsg(SQ(st)->db));
+	return -1;
+}
+
+static sqlite3_stmt *
+stmt(struct store *st, int which)
+{
+	struct sqlite_store *s = SQ(st);
+
+	if (s->q[which] == NULL &&
+	    sqlite3_prepare_v3(s->db, sql_text[which], -1, SQLITE_PREPARE_PERSISTENT,
+	    &s->q[which], NULL) != SQLITE_OK) {
+		(void)fail(st);
+		return NULL;
+	}
+	sqlite3_reset(s->q[which]);
+	sqlite3_clear_bindings(s->q[which]);
+	return s->q[which];
+}
+
+static int
+step_done(struct store *st, sqlite3_stmt *q)
+{
+	int rc = sqlite3_step(q);
+	sqlite3_reset(q);
+	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : fail(st);
+}
+
+static void sqlite_close(struct store *st);
+
+static struct store *
+sqlite_open(const char *path, char **error_r)
+{
+	struct sqlite_store *s = xcalloc(1, sizeof(*s));
+	char *err = NULL;
+
+	s->base.drv = &store_driver_sqlite;
+	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+	    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		*error_r = xasprintf("%s: %s", path, s->db ? sqlite3_errmsg(s->db) : "cannot open");
+		sqlite_close(&s->base);
+		return NULL;
+	}
+	sqlite3_busy_timeout(s->db, 10000);
+	if (sqlite3_exec(s->db, schema, NULL, NULL, &err) != SQLITE_OK) {
+		*error_r = xasprintf("%s: %s", path, err ? err : "schema");
+		sqlite3_free(err);
+		sqlite_close(&s->base);
+		return NULL;
+	}
+	return &s->base;
+}
+
+static void
+sqlite_close(struct store *st)
+{
+	struct sqlite_store *s = SQ(st);
+
+	for (int i = 0; i < Q_MAX; i++)
+		if (s->q[i] != NULL)
+			sqlite3_finalize(s->q[i]);
+	if (s->db != NULL)
+		sqlite3_close(s->db);
+	free(s);
+}
+
+static int
+sqlite_exec(struct store *st, const char *sql)
+{
+	return sqlite3_exec(SQ(st)->db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : fail(st);
+}
+
+static int
+bayes_totals(struct store *st, const char *user, struct bayes_counts *r)
+{
+	sqlite3_stmt *q = stmt(st, Q_TOT_GET);
+	int rc;
+
+	r->spam = r->ham = 0;
+	if (q == NULL)
+		return -1;
+	sqlite3_bind_text(q, 1, user, -1, SQLITE_STATIC);
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW) {
+		r->spam = sqlite3_column_int64(q, 0);
+		r->ham = sqlite3_column_int64(q, 1);
+	}
+	sqlite3_reset(q);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : fail(st);
+}
+
+static int
+bayes_add_totals(struct store *st, const char *user, int64_t ds, int64_t dh)
+{
+	sqlite3_stmt *q = stmt(st, Q_TOT_ADD);
+
+	if (q == NULL)
+		return -1;
+	sqlite3_bind_text(q, 1, user, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 2, ds);
+	sqlite3_bind_int64(q, 3, dh);
+	return step_done(st, q);
+}
+
+static int
+bayes_get(struct store *st, const char *user, const uint64_t *tok, size_t n,
+    struct bayes_counts *out)
+{
+	sqlite3_stmt *q = stmt(st, Q_TOK_GET);
+
+	if (q == NULL)
+		return -1;
+	sqlite3_bind_text(q, 1, user, -1, SQLITE_STATIC);
+	for (size_t i = 0; i < n; i++) {
+		int rc;
+		sqlite3_bind_int64(q, 2, (sqlite3_int64)tok[i]);
+		rc = sqlite3_step(q);
+		if (rc == SQLITE_ROW) {
+			out[i].spam = sqlite3_column_int64(q, 0);
+			out[i].ham = sqlite3_column_int64(q, 1);
+		} else if (rc == SQLITE_DONE) {
+			out[i].spam = out[i].ham = 0;
+		} else {
+			sqlite3_reset(q);
+			return fail(st);
+		}
+		sqlite3_reset(q);
+	}
+	return 0;
+}
+
+static int
+bayes_update(struct store *st, const char *user, const uint64_t *tok, size_t n,
+    int ds, int dh)
+{
+	sqlite3_stmt *q = stmt(st, Q_TOK_UPD), *gc;
+	sqlite3_int64 now = (sqlite3_int64)time(NULL);
+
+	if (q == NULL)
+		return -1;
+	sqlite3_bind_text(q, 1, user, -1, SQLITE_STATIC);
+	sqlite3_bind_int(q, 3, ds);
+	sqlite3_bind_int(q, 4, dh);
+	sqlite3_bind_int64(q, 5, now);
+	for (size_t i = 0; i < n; i++) {
+		sqlite3_bind_int64(q, 2, (sqlite3_int64)tok[i]);
+		if (step_done(st, q) < 0)
+			return -1;
+	}
+	if (ds >= 0 && dh >= 0)
+		return 0;
+	if ((gc = stmt(st, Q_TOK_GC)) == NULL)
+		return -1;
+	sqlite3_bind_text(gc, 1, user, -1, SQLITE_STATIC);
+	for (size_t i = 0; i < n; i++) {
+		sqlite3_bind_int64(gc, 2, (sqlite3_int64)tok[i]);
+		if (step_done(st, gc) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int
+bayes_seen(struct store *st, const char *user, const char *key, char *kind_r)
+{
+	sqlite3_stmt *q = stmt(st, Q_SEEN_GET);
+	int rc;
+
+	*kind_r = 0;
+	if (q == NULL)
+		return -1;
+	sqlite3_bind_text(q, 1, user, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, key, -1, SQLITE_STATIC);
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW) {
+		const unsigned char *k = sqlite3_column_text(q, 0);
+		*kind_r = k ? (char)k[0] : 0;
+	}
+	sqlite3_reset(q);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : fail(st);
+}
+
+static int
+bayes_set_seen(struct store *st, const char *user, const char *key, char kind)
+{
+	sqlite3_stmt *q = stmt(st, kind ? Q_SEEN_SET : Q_SEEN_DEL);
+	char k[2] = { kind, 0 };
+
+	if (q == NULL)
+		return -1;
+	sqlite3_bind_text(q, 1, user, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, key, -1, SQLITE_STATIC);
+	if (kind)
+		sqlite3_bind_text(q, 3, k, -1, SQLITE_TRANSIENT);
+	return step_done(st, q);
+}
+
+static int64_t
+bayes_ntokens(struct store *st, const char *user)
+{
+	sqlite3_stmt *q = stmt(st, Q_NTOK);
+	int64_t n = -1;
+
+	if (q == NULL)
+		return -1;
+	sqlite3_bind_text(q, 1, user, -1, SQLITE_STATIC);
+	if (sqlite3_step(q) == SQLITE_ROW)
+		n = sqlite3_column_int64(q, 0);
+	sqlite3_reset(q);
+	return n;
+}
+
+static char *
+col_dup(sqlite3_stmt *q, int i)
+{
+	const unsigned char *t = sqlite3_column_text(q, i);
+	return xstrdup(t ? (const char *)t : "");
+}
+
+static void
+row_item(sqlite3_stmt *q, struct quarantine_item *it, int with_msg)
+{
+	memset(it, 0, sizeof(*it));
+	it->id = col_dup(q, 0);
+	it->created = (time_t)sqlite3_column_int64(q, 1);
+	it->sender = col_dup(q, 2);
+	it->recipients = col_dup(q, 3);
+	it->subject = col_dup(q, 4);
+	it->score = sqlite3_column_double(q, 5);
+	it->tests = col_dup(q, 6);
+	if (with_msg) {
+		const void *b = sqlite3_column_blob(q, 7);
+		it->message_len = (size_t)sqlite3_column_bytes(q, 7);
+		it->message = xmalloc(it->message_len + 1);
+		if (it->message_len > 0)
+			memcpy(it->message, b, it->message_len);
+		it->message[it->message_len] = '\0';
+	}
+}
+
+static int
+q_put(struct store *st, const struct quarantine_item *it)
+{
+	sqlite3_stmt *q = stmt(st, Q_QPUT);
+
+	if (q == NULL)
+		return -1;
+	sqlite3_bind_text(q, 1, it->id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 2, (sqlite3_int64)it->created);
+	sqlite3_bind_text(q, 3, it->sender ? it->sender : "", -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 4, it->recipients ? it->recipients : "", -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 5, it->subject ? it->subject : "", -1, SQLITE_STATIC);
+	sqlite3_bind_double(q, 6, it->score);
+	sqlite3_bind_text(q, 7, it->tests ? it->tests : "", -1, SQLITE_STATIC);
+	sqlite3_bind_blob(q, 8, it->message ? it->message : "", (int)it->message_len, SQLITE_STATIC);
+	return step_done(st, q);
+}
+
+static int
+q_list(struct store *st, void (*fn)(const struct quarantine_item *, void *), void *arg)
+{
+	sqlite3_stmt *q = stmt(st, Q_QLIST);
+	int rc;
+
+	if (q == NULL)
+		return -1;
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		struct quarantine_item it;
+		row_item(q, &it, 0);
+		fn(&it, arg);
+		quarantine_item_free(&it);
+	}
+	sqlite3_reset(q);
+	return rc == SQLITE_DONE ? 0 : fail(st);
+}
+
+static int
+q_get(struct store *st, const char *id, struct quarantine_item *it)
+{
+	sqlite3_stmt *q = stmt(st, Q_QGET);
+	int rc;
+
+	if (q == NULL)
+		return -1;
+	sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW)
+		row_item(q, it, 1);
+	sqlite3_reset(q);
+	if (rc == SQLITE_ROW)
+		return 1;
+	return rc == SQLITE_DONE ? 0 : fail(st);
+}
+
+static int
+q_delete(struct store *st, const char *id)
+{
+	sqlite3_stmt *q = stmt(st, Q_QDEL);
+
+	if (q == NULL)
+		return -1;
+	sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
+	if (step_done(st, q) < 0)
+		return -1;
+	return sqlite3_changes(SQ(st)->db) > 0;
+}
+
+static int
+q_expire(struct store *st, time_t before)
+{
+	sqlite3_stmt *q = stmt(st, Q_QEXP);
+
+	if (q == NULL)
+		return -1;
+	sqlite3_bind_int64(q, 1, (sqlite3_int64)before);
+	if (step_done(st, q) < 0)
+		return -1;
+	return sqlite3_changes(SQ(st)->db);
+}
+
+static int
+levels_get(struct store *st, const char *rcpt, struct spam_levels *l)
+{
+	sqlite3_stmt *q = stmt(st, Q_LGET);
+	int rc;
+
+	if (q == NULL)
+		return -1;
+	sqlite3_bind_text(q, 1, rcpt, -1, SQLITE_STATIC);
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW) {
+		l->tag = sqlite3_column_double(q, 0);
+		l->spam = sqlite3_column_double(q, 1);
+		l->quarantine = sqlite3_column_double(q, 2);
+		l->reject = sqlite3_column_double(q, 3);
+	}
+	sqlite3_reset(q);
+	if (rc == SQLITE_ROW)
+		return 1;
+	return rc == SQLITE_DONE ? 0 : fail(st);
+}
+
+static int
+levels_set(struct store *st, const char *rcpt, const struct spam_levels *l)
+{
+	sqlite3_stmt *q = stmt(st, Q_LSET);
+
+	if (q == NULL)
+		return -1;
+	sqlite3_bind_text(q, 1, rcpt, -1, SQLITE_STATIC);
+	sqlite3_bind_double(q, 2, l->tag);
+	sqlite3_bind_double(q, 3, l->spam);
+	sqlite3_bind_double(q, 4, l->quarantine);
+	sqlite3_bind_double(q, 5, l->reject);
+	return step_done(st, q);
+}
+
+static int
+levels_delete(struct store *st, const char *rcpt)
+{
+	sqlite3_stmt *q = stmt(st, Q_LDEL);
+
+	if (q == NULL)
+		return -1;
+	sqlite3_bind_text(q, 1, rcpt, -1, SQLITE_STATIC);
+	return step_done(st, q);
+}
+
+const struct store_driver store_driver_sqlite = {
+	.name = "sqlite",
+	.open = sqlite_open,
+	.close = sqlite_close,
+	.exec = sqlite_exec,
+	.bayes_totals = bayes_totals,
+	.bayes_add_totals = bayes_add_totals,
+	.bayes_get = bayes_get,
+	.bayes_update = bayes_update,
+	.bayes_seen = bayes_seen,
+	.bayes_set_seen = bayes_set_seen,
+	.bayes_ntokens = bayes_ntokens,
+	.q_put = q_put,
+	.q_list = q_list,
+	.q_get = q_get,
+	.q_delete = q_delete,
+	.q_expire = q_expire,
+	.levels_get = levels_get,
+	.levels_set = levels_set,
+	.levels_delete = levels_delete,
+};

@@ -1,0 +1,116 @@
+/* test-store.c - the store interface on the SQLite driver: Bayes
+ * counts, seen messages, quarantine and per-recipient thresholds. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "store.h"
+#include "test.h"
+
+static int nlisted;
+static void
+count_item(const struct quarantine_item *q, void *arg)
+{
+	(void)arg;
+	if (q->message == NULL && q->id[0] != '\0')
+		nlisted++;
+}
+
+int
+main(void)
+{
+	char path[] = "/tmp/tempest-store-XXXXXX";
+	char *err = NULL;
+	int fd = mkstemp(path);
+	struct store *st;
+	uint64_t toks[3] = { 1, 0xffffffffffffffffULL, 42 };
+	struct bayes_counts c[3], tot;
+	char kind;
+
+	close(fd);
+	T_OK(store_open("nosuch:thing", &err) == NULL);
+	T_OK(err != NULL && strstr(err, "unknown store type") != NULL);
+	free(err);
+	err = NULL;
+	T_OK(store_open("/nonexistent-dir/x.db", &err) == NULL);
+	free(err);
+	err = NULL;
+	st = store_open(path, &err);
+	T_OK(st != NULL);
+	if (st == NULL)
+		return t_done();
+
+	T_INTEQ(store_begin(st), 0);
+	T_INTEQ(store_bayes_update(st, "", toks, 3, 1, 0), 0);
+	T_INTEQ(store_bayes_update(st, "", toks, 2, 0, 2), 0);
+	T_INTEQ(store_bayes_add_totals(st, "", 1, 2), 0);
+	T_INTEQ(store_commit(st), 0);
+	T_INTEQ(store_bayes_get(st, "", toks, 3, c), 0);
+	T_INTEQ(c[0].spam, 1); T_INTEQ(c[0].ham, 2);
+	T_INTEQ(c[1].spam, 1); T_INTEQ(c[1].ham, 2);
+	T_INTEQ(c[2].spam, 1); T_INTEQ(c[2].ham, 0);
+	T_INTEQ(store_bayes_totals(st, "", &tot), 0);
+	T_INTEQ(tot.spam, 1); T_INTEQ(tot.ham, 2);
+	/* per-user database is separate */
+	T_INTEQ(store_bayes_get(st, "alice", toks, 3, c), 0);
+	T_INTEQ(c[0].spam + c[0].ham, 0);
+	T_INTEQ(store_bayes_ntokens(st, ""), 3);
+	/* forget: counts go down, 0/0 tokens disappear, never negative */
+	T_INTEQ(store_bayes_update(st, "", toks + 2, 1, -5, 0), 0);
+	T_INTEQ(store_bayes_ntokens(st, ""), 2);
+	T_INTEQ(store_bayes_add_totals(st, "", -3, 0), 0);
+	T_INTEQ(store_bayes_totals(st, "", &tot), 0);
+	T_INTEQ(tot.spam, 0);
+
+	T_INTEQ(store_bayes_seen(st, "", "<m1@x>", &kind), 0);
+	T_INTEQ(kind, 0);
+	T_INTEQ(store_bayes_set_seen(st, "", "<m1@x>", 's'), 0);
+	T_INTEQ(store_bayes_seen(st, "", "<m1@x>", &kind), 0);
+	T_INTEQ(kind, 's');
+	T_INTEQ(store_bayes_set_seen(st, "", "<m1@x>", 0), 0);
+	T_INTEQ(store_bayes_seen(st, "", "<m1@x>", &kind), 0);
+	T_INTEQ(kind, 0);
+
+	{
+		struct quarantine_item q = { 0 }, g;
+		q.id = "q1"; q.created = 1000; q.sender = "s@x"; q.recipients = "a@y,b@y";
+		q.subject = "hi"; q.score = 21.5; q.tests = "A=1"; q.message = "M\0X";
+		q.message_len = 3;
+		T_INTEQ(store_quarantine_put(st, &q), 0);
+		q.id = "q2"; q.created = 2000;
+		T_INTEQ(store_quarantine_put(st, &q), 0);
+		T_INTEQ(store_quarantine_put(st, &q), -1);      /* duplicate id */
+		T_OK(strstr(store_error(st), "UNIQUE") != NULL);
+		T_INTEQ(store_quarantine_list(st, count_item, NULL), 0);
+		T_INTEQ(nlisted, 2);
+		T_INTEQ(store_quarantine_get(st, "q1", &g), 1);
+		T_STREQ(g.recipients, "a@y,b@y");
+		T_INTEQ(g.message_len, 3);
+		T_OK(memcmp(g.message, "M\0X", 3) == 0);
+		T_OK(g.score == 21.5);
+		quarantine_item_free(&g);
+		T_INTEQ(store_quarantine_get(st, "nope", &g), 0);
+		T_INTEQ(store_quarantine_expire(st, 1500), 1);
+		T_INTEQ(store_quarantine_delete(st, "q1"), 0);
+		T_INTEQ(store_quarantine_delete(st, "q2"), 1);
+	}
+	{
+		struct spam_levels l = { 1, 5, 10, 20 }, g;
+		T_INTEQ(store_levels_get(st, "a@y", &g), 0);
+		T_INTEQ(store_levels_set(st, "a@y", &l), 0);
+		T_INTEQ(store_levels_get(st, "a@y", &g), 1);
+		T_OK(g.spam == 5 && g.reject == 20);
+		T_INTEQ(store_levels_delete(st, "a@y"), 0);
+		T_INTEQ(store_levels_get(st, "a@y", &g), 0);
+	}
+	store_close(&st);
+	T_OK(st == NULL);
+	unlink(path);
+	{
+		char *w = NULL;
+		if (asprintf(&w, "%s-wal", path) > 0) { unlink(w); free(w); }
+		if (asprintf(&w, "%s-shm", path) > 0) { unlink(w); free(w); }
+	}
+	return t_done();
+}

@@ -1,0 +1,211 @@
+/*
+ * quarantine.c - `tempest quarantine`: the spam quarantine in the store.
+ *
+ *   tempest quarantine [--db PATH] list
+ *   tempest quarantine [--db PATH] show ID
+ *   tempest quarantine [--db PATH] release ID [RCPT...]
+ *   tempest quarantine [--db PATH] delete ID
+ *   tempest quarantine [--db PATH] learn-ham ID      (learn as ham, then release)
+ *   tempest quarantine [--db PATH] expire            (spam_quarantine_max_age)
+ *
+ * release re-injects the stored message with `tempest sendmail` to its
+ * original recipients (or those given) and removes it from the store.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "log.h"
+#include "mem.h"
+#include "roles.h"
+#include "spam_cmd.h"
+#include "spam_engine.h"
+#include "str.h"
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: tempest quarantine [--db PATH] list | show ID | "
+	    "release ID [RCPT...] | delete ID | learn-ham ID | expire\n");
+	exit(2);
+}
+
+static void
+print_item(const struct quarantine_item *q, void *arg)
+{
+	char when[32], score[32];
+	struct tm tm;
+
+	(void)arg;
+	gmtime_r(&q->created, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	report_num(score, sizeof(score), q->score);
+	printf("%s %s %s %s <%s> -> %s\n", q->id, when, score,
+	    q->subject[0] ? q->subject : "(no subject)", q->sender, q->recipients);
+}
+
+/* Re-inject with tempest sendmail: 0 or -1. */
+static int
+reinject(const struct quarantine_item *q, char **rcpts, size_t nr)
+{
+	int p[2], status;
+	pid_t pid;
+	const char *self = ctl_self_path();
+	char **argv;
+	size_t k = 0;
+
+	if (self == NULL || *self == '\0' || pipe(p) < 0)
+		return -1;
+	argv = xcalloc(nr + 10, sizeof(char *));
+	argv[k++] = (char *)self;
+	argv[k++] = "-c";
+	argv[k++] = (char *)config_dir();
+	argv[k++] = "sendmail";
+	argv[k++] = "-i";
+	argv[k++] = "-f";
+	argv[k++] = q->sender[0] ? q->sender : "<>";
+	argv[k++] = "--";
+	for (size_t i = 0; i < nr; i++)
+		argv[k++] = rcpts[i];
+	argv[k] = NULL;
+	pid = fork();
+	if (pid < 0) {
+		free(argv);
+		return -1;
+	}
+	if (pid == 0) {
+		dup2(p[0], 0);
+		close(p[0]);
+		close(p[1]);
+		execv(self, argv);
+		_exit(127);
+	}
+	free(argv);
+	close(p[0]);
+	{
+		size_t off = 0;
+		while (off < q->message_len) {
+			ssize_t w = write(p[1], q->message + off, q->message_len - off);
+			if (w <= 0)
+				break;
+			off += (size_t)w;
+		}
+	}
+	close(p[1]);
+	if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		return -1;
+	return 0;
+}
+
+int
+quarantine_main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "db", required_argument, NULL, 'd' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct spam_engine_opts eo = { 0 };
+	struct spam_engine *e;
+	struct quarantine_item q;
+	const char *cmd, *id = NULL;
+	char *err = NULL;
+	int c, r, ret = 0;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+		if (c == 'd')
+			eo.db = optarg;
+		else
+			usage();
+	}
+	if (optind >= argc)
+		usage();
+	cmd = argv[optind++];
+	if (strcmp(cmd, "list") != 0 && strcmp(cmd, "expire") != 0) {
+		if (optind >= argc)
+			usage();
+		id = argv[optind++];
+	}
+	spam_cmd_config();
+	eo.need_store = 1;
+	eo.rules = (const char *const[]){ NULL };
+	e = spam_engine_new(&eo, &err);
+	if (e == NULL) {
+		fprintf(stderr, "quarantine: %s\n", err);
+		return 2;
+	}
+	if (strcmp(cmd, "list") == 0) {
+		if (store_quarantine_list(e->store, print_item, NULL) < 0)
+			ret = 2;
+	} else if (strcmp(cmd, "expire") == 0) {
+		r = store_quarantine_expire(e->store,
+		    time(NULL) - (time_t)config_time("spam_quarantine_max_age"));
+		if (r < 0)
+			ret = 2;
+		else
+			printf("expired %d message(s)\n", r);
+	} else if (strcmp(cmd, "delete") == 0) {
+		r = store_quarantine_delete(e->store, id);
+		if (r == 0)
+			fprintf(stderr, "quarantine: %s: no such message\n", id);
+		ret = r == 1 ? 0 : r == 0 ? 1 : 2;
+	} else if (strcmp(cmd, "show") == 0 || strcmp(cmd, "release") == 0 ||
+	    strcmp(cmd, "learn-ham") == 0) {
+		r = store_quarantine_get(e->store, id, &q);
+		if (r <= 0) {
+			if (r == 0)
+				fprintf(stderr, "quarantine: %s: no such message\n", id);
+			ret = r == 0 ? 1 : 2;
+			goto out;
+		}
+		if (strcmp(cmd, "show") == 0) {
+			char score[32];
+			report_num(score, sizeof(score), q.score);
+			printf("Id: %s\nSender: %s\nRecipients: %s\nScore: %s\nTests: %s\n\n",
+			    q.id, q.sender, q.recipients, score, q.tests);
+			fwrite(q.message, 1, q.message_len, stdout);
+		} else {
+			char **rcpts;
+			size_t nr;
+			if (strcmp(cmd, "learn-ham") == 0) {
+				struct mime_msg m;
+				mime_parse(&m, q.message, q.message_len, &e->lim);
+				if (bayes_learn(e->store, "", &m, 0, 0) < 0) {
+					fprintf(stderr, "quarantine: %s\n", store_error(e->store));
+					ret = 2;
+				}
+				mime_free(&m);
+			}
+			if (optind < argc) {
+				rcpts = argv + optind;
+				nr = (size_t)(argc - optind);
+				if (reinject(&q, rcpts, nr) < 0)
+					ret = 2;
+			} else {
+				char **v = str_split(q.recipients, ",", &nr);
+				if (nr == 0 || reinject(&q, v, nr) < 0)
+					ret = 2;
+				str_split_free(&v);
+			}
+			if (ret == 0) {
+				(void)store_quarantine_delete(e->store, id);
+				printf("released %s\n", id);
+			} else {
+				fprintf(stderr, "quarantine: %s: re-injection with sendmail failed\n", id);
+			}
+		}
+		quarantine_item_free(&q);
+	} else {
+		usage();
+	}
+	if (ret == 2 && err == NULL)
+		fprintf(stderr, "quarantine: %s\n", store_error(e->store));
+out:
+	spam_engine_free(&e);
+	return ret;
+}

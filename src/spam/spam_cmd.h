@@ -1,0 +1,28 @@
+/*
+ * spam_cmd.h - helpers shared by `tempest spamc`, `tempest learn` and
+ * `tempest quarantine`: configuration, reading messages (stdin, files,
+ * directories, Maildirs, mbox files) with a size bound.
+ */
+#ifndef TEMPEST_SPAM_CMD_H
+#define TEMPEST_SPAM_CMD_H
+
+#include <stddef.h>
+
+#include "buf.h"
+
+#define SPAM_CMD_MAX_MESSAGE (64 * 1024 * 1024)
+
+/* Load main.cf from -c / $TEMPEST_CONFIG_DIR / the default directory;
+ * a missing directory or file means built-in defaults. */
+void spam_cmd_config(void);
+/* Read all of fd into b (bounded by b->max): 0, or -1 (too big / error). */
+int spam_cmd_read_fd(int fd, struct buf *b);
+/* Call fn for each message in path: a file (one message, or an mbox
+ * when mbox is set), a directory (one message per regular file) or a
+ * Maildir (cur/ and new/).  Returns the number of files that could not
+ * be read (reported on stderr). */
+int spam_cmd_each_message(const char *path, int mbox,
+    void (*fn)(const char *data, size_t len, const char *name, void *arg),
+    void *arg);
+
+#endif

@@ -1,0 +1,141 @@
+/*
+ * spamc.c - `tempest spamc`: score one message from stdin (untrusted)
+ * and print the report.
+ *
+ *   tempest spamc [--verdict] [--threshold N] [--db PATH] [--rules PATH]...
+ *                 [--user NAME] [--headers] [--autolearn] [--no-bayes]
+ *
+ * --verdict prints a first line "spam <score>" or "ham <score>" (spam
+ * means score >= spam_level, or >= N with --threshold).  --headers
+ * prints the message with the X-Spam-* headers instead of the report.
+ * With no configuration directory the built-in rules and defaults are
+ * used; Bayes is used when --db (or spam_database) names a trained
+ * store.  A leading mbox "From " line is skipped.  Exit status 0, or 2
+ * on a usage or environment error.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "mem.h"
+#include "spam_cmd.h"
+#include "spam_engine.h"
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: tempest spamc [--verdict] [--threshold N] [--db PATH] "
+	    "[--rules PATH]... [--user NAME] [--headers] [--autolearn] [--no-bayes] < message\n");
+	exit(2);
+}
+
+int
+spamc_main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "verdict", no_argument, NULL, 'v' },
+		{ "threshold", required_argument, NULL, 't' },
+		{ "db", required_argument, NULL, 'd' },
+		{ "rules", required_argument, NULL, 'r' },
+		{ "user", required_argument, NULL, 'u' },
+		{ "headers", no_argument, NULL, 'H' },
+		{ "autolearn", no_argument, NULL, 'a' },
+		{ "no-bayes", no_argument, NULL, 'n' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct spam_engine_opts eo = { 0 };
+	const char **rules = NULL;
+	size_t nrules = 0;
+	int verdict = 0, headers = 0, autolearn = 0, c;
+	double threshold = 0;
+	int have_threshold = 0;
+	const char *user = NULL;
+	char *err = NULL, *end;
+	struct spam_engine *e;
+	struct spam_verdict v;
+	struct buf in, out;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'v': verdict = 1; break;
+		case 't':
+			threshold = strtod(optarg, &end);
+			if (*end != '\0' || end == optarg)
+				usage();
+			have_threshold = 1;
+			break;
+		case 'd': eo.db = optarg; break;
+		case 'r':
+			rules = xreallocarray(rules, nrules + 2, sizeof(char *));
+			rules[nrules++] = optarg;
+			rules[nrules] = NULL;
+			break;
+		case 'u': user = optarg; break;
+		case 'H': headers = 1; break;
+		case 'a': autolearn = 1; break;
+		case 'n': eo.no_store = 1; break;
+		default: usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+	spam_cmd_config();
+	eo.rules = rules;
+	e = spam_engine_new(&eo, &err);
+	if (e == NULL) {
+		fprintf(stderr, "spamc: %s\n", err);
+		return 2;
+	}
+	if (eo.db != NULL && e->store == NULL) {
+		fprintf(stderr, "spamc: %s\n", e->store_error);
+		return 2;
+	}
+	buf_init(&in, SPAM_CMD_MAX_MESSAGE);
+	if (spam_cmd_read_fd(0, &in) < 0) {
+		fprintf(stderr, "spamc: cannot read the message (larger than %d bytes?)\n",
+		    SPAM_CMD_MAX_MESSAGE);
+		return 2;
+	}
+	spam_engine_check(e, in.data ? in.data : "", in.len, user, &v);
+	if (have_threshold) {
+		struct spam_levels l = v.levels;
+		l.spam = threshold;
+		spam_engine_decide(e, &v, &l);
+	}
+	if (autolearn)
+		spam_engine_autolearn(e, &v, user);
+	buf_init(&out, BUF_UNLIMITED);
+	if (verdict) {
+		char n[64];
+		report_num(n, sizeof(n), v.res.score);
+		printf("%s %s\n", v.is_spam ? "spam" : "ham", n);
+	}
+	if (headers) {
+		struct buf h;
+		buf_init(&h, BUF_UNLIMITED);
+		report_headers(&h, &v.res, e->style, v.levels.tag, v.levels.spam, v.autolearn);
+		spam_rewrite(e, &v, in.data ? in.data : "", in.len, buf_cstr(&h), &out);
+		buf_free(&h);
+	} else {
+		report_headers(&out, &v.res, e->style, v.levels.tag, v.levels.spam, v.autolearn);
+		(void)buf_appendc(&out, '\n');
+		report_text(&out, &v.res);
+		if (e->store == NULL && !eo.no_store)
+			(void)buf_printf(&out, "\nBayes: not used (%s)\n", e->store_error);
+		else if (v.res.bayes < 0 && !eo.no_store)
+			(void)buf_appends(&out, "\nBayes: not used (too few messages learned)\n");
+	}
+	fwrite(out.data ? out.data : "", 1, out.len, stdout);
+	fflush(stdout);
+	buf_free(&out);
+	buf_free(&in);
+	spam_verdict_free(&v);
+	spam_engine_free(&e);
+	free(rules);
+	return 0;
+}

@@ -1,0 +1,196 @@
+"""tempest spamc / learn / quarantine as commands, outside any instance:
+built-in defaults with no configuration directory, --db models, Bayes
+rules, mbox and Maildir input, the quarantine store."""
+import os
+import sqlite3
+import subprocess
+import time
+
+import pytest
+
+from conftest import TEMPEST
+
+SPAM = """From: "Winner" <promo77@bulk.example>
+To: undisclosed-recipients:;
+Subject: FREE VIAGRA NOW!!!
+
+Dear friend, buy cheap viagra at our online pharmacy, no prescription
+needed!  Click here: http://198.51.100.7/pills.php  100% guaranteed.
+"""
+
+HAM = """From: Alice <alice@example.org>
+To: Bob <bob@example.net>
+Subject: Lunch on Tuesday?
+Date: Tue, 24 Nov 2026 10:00:00 +0100
+Message-ID: <lunch-1@mail.example.org>
+
+Hi Bob,
+
+are we still on for lunch on Tuesday?  I can book the usual place.
+
+Alice
+"""
+
+SPAM_WORDS = "casino bonus jackpot winner prize lottery claim reward offer deal".split()
+HAM_WORDS = "meeting agenda minutes review patch budget release roadmap sprint notes".split()
+
+
+def run(*args, stdin="", cfg=None, env=None):
+    cmd = [TEMPEST] + (["-c", cfg] if cfg else []) + list(args)
+    e = dict(os.environ)
+    e.pop("TEMPEST_CONFIG_DIR", None)
+    e.update(env or {})
+    return subprocess.run(cmd, input=stdin, capture_output=True, text=True,
+                          timeout=60, env=e)
+
+
+def corpus_msg(spam, i):
+    w = SPAM_WORDS if spam else HAM_WORDS
+    return ("From: %s%d@%s.example\nTo: x@y.example\nSubject: %s %s\n"
+            "Message-ID: <%s%d@gen.example>\nDate: Tue, 24 Nov 2026 10:00:00 +0100\n\n"
+            "%s %s %s %s and more %s\n" % (
+                "promo" if spam else "colleague", i, "bulk" if spam else "corp",
+                w[i % 10], w[(i + 3) % 10], "s" if spam else "h", i,
+                w[(i + 1) % 10], w[(i + 2) % 10], w[(i + 5) % 10],
+                w[(i + 7) % 10], w[(i + 4) % 10]))
+
+
+@pytest.fixture
+def cfgdir(tmp_path):
+    d = tmp_path / "etc"
+    d.mkdir()
+    (d / "main.cf").write_text("data_directory = %s\nbayes_min_spam_num = 5\n"
+                               "bayes_min_ham_num = 5\n" % tmp_path)
+    return str(d)
+
+
+def test_spamc_defaults_without_config(tmp_path):
+    # no -c and a config dir that does not exist: built-in rules and defaults
+    r = run("spamc", "--verdict", stdin=SPAM,
+            env={"TEMPEST_CONFIG_DIR": str(tmp_path / "nope")})
+    assert r.returncode == 0, r.stderr
+    first = r.stdout.splitlines()[0]
+    assert first.startswith("spam "), r.stdout
+    assert float(first.split()[1]) >= 6.3
+    assert "X-Spam-Flag: YES" in r.stdout
+    assert "BODY_VIAGRA" in r.stdout
+    assert "Content analysis details" in r.stdout
+    r = run("spamc", "--verdict", stdin=HAM,
+            env={"TEMPEST_CONFIG_DIR": str(tmp_path / "nope")})
+    assert r.stdout.splitlines()[0].startswith("ham "), r.stdout
+    assert "X-Spam-Status: No, hits=" in r.stdout
+
+
+def test_spamc_threshold_and_headers():
+    r = run("spamc", "--verdict", "--threshold", "100", "--no-bayes", stdin=SPAM)
+    assert r.stdout.startswith("ham "), r.stdout
+    r = run("spamc", "--verdict", "--threshold", "-5", "--no-bayes", stdin=HAM)
+    assert r.stdout.startswith("spam "), r.stdout
+    # --headers: the message back, old X-Spam headers replaced
+    msg = "X-Spam-Flag: YES\nX-Spam-Status: Yes, forged\n\tcontinued\n" + HAM
+    r = run("spamc", "--headers", "--no-bayes", stdin=msg)
+    assert r.returncode == 0
+    assert "forged" not in r.stdout and "continued" not in r.stdout
+    assert r.stdout.count("X-Spam-Status:") == 1
+    assert r.stdout.startswith("X-Spam-Status: No, hits=")
+    assert r.stdout.endswith(HAM)
+    # a leading mbox From line is skipped
+    r = run("spamc", "--verdict", "--no-bayes",
+            stdin="From alice@example.org Tue Nov 24 10:00:00 2026\n" + HAM)
+    assert "HDR_ANOMALY_BAD_LINES" not in r.stdout
+    assert r.stdout.startswith("ham ")
+
+
+def test_spamc_rules_option_and_bad_usage(tmp_path):
+    cf = tmp_path / "my.cf"
+    cf.write_text("body MY_LUNCH /\\blunch\\b/i\nscore MY_LUNCH 7\n"
+                  "describe MY_LUNCH talks about lunch\n")
+    r = run("spamc", "--verdict", "--rules", str(cf), "--no-bayes", stdin=HAM)
+    assert r.stdout.startswith("spam 7\n"), r.stdout
+    assert "MY_LUNCH=7" in r.stdout and "talks about lunch" in r.stdout
+    assert "BODY_VIAGRA" not in run("spamc", "--rules", str(cf), "--no-bayes",
+                                    stdin=SPAM).stdout
+    assert run("spamc", "--bogus").returncode == 2
+    assert run("spamc", "--threshold", "x").returncode == 2
+    r = run("spamc", "--rules", str(tmp_path / "missing.cf"), stdin=HAM)
+    assert r.returncode == 2 and "missing.cf" in r.stderr
+
+
+def test_learn_and_bayes(tmp_path, cfgdir):
+    db = str(tmp_path / "model.db")
+    spamdir = tmp_path / "spam"
+    spamdir.mkdir()
+    for i in range(12):
+        (spamdir / ("%03d" % i)).write_text(corpus_msg(True, i))
+    # ham as a Maildir and as an mbox
+    md = tmp_path / "Maildir"
+    for sub in ("cur", "new", "tmp"):
+        (md / sub).mkdir(parents=True)
+    for i in range(6):
+        (md / "cur" / ("%d.x:2,S" % i)).write_text(corpus_msg(False, i))
+    mbox = tmp_path / "ham.mbox"
+    with open(mbox, "w") as f:
+        for i in range(6, 12):
+            body = corpus_msg(False, i) + ">From the quoted line\n"
+            f.write("From colleague@corp.example Tue Nov 24 10:00:00 2026\n" + body + "\n")
+
+    r = run("learn", "--spam", "--db", db, str(spamdir), cfg=cfgdir)
+    assert r.returncode == 0, r.stderr
+    assert "Learned tokens from 12 message(s) as spam" in r.stdout
+    r = run("learn", "--ham", "--db", db, str(md), cfg=cfgdir)
+    assert "Learned tokens from 6 message(s) as ham" in r.stdout, r.stdout
+    r = run("learn", "--ham", "--mbox", "--db", db, str(mbox), cfg=cfgdir)
+    assert "Learned tokens from 6 message(s) as ham" in r.stdout, r.stdout
+    assert "Database: 12 spam, 12 ham" in r.stdout
+    # learning again is a no-op
+    r = run("learn", "--spam", "--db", db, str(spamdir), cfg=cfgdir)
+    assert "12 already known" in r.stdout
+
+    r = run("spamc", "--verdict", "--db", db, stdin=corpus_msg(True, 40), cfg=cfgdir)
+    assert "BAYES_99" in r.stdout, r.stdout
+    r = run("spamc", "--verdict", "--db", db, stdin=corpus_msg(False, 40), cfg=cfgdir)
+    assert "BAYES_00" in r.stdout, r.stdout
+    assert r.stdout.startswith("ham ")
+
+    # forget the spam: the Bayes rules stop firing (too few spam left)
+    r = run("learn", "--forget", "--db", db, str(spamdir), cfg=cfgdir)
+    assert "Forgot 12 message(s)" in r.stdout, r.stdout
+    r = run("spamc", "--db", db, stdin=corpus_msg(True, 40), cfg=cfgdir)
+    assert "BAYES_" not in r.stdout.split("Content analysis")[0]
+    assert "too few messages learned" in r.stdout
+
+    # stdin learning, and a clear error for an unusable database
+    r = run("learn", "--ham", "--db", db, stdin=HAM, cfg=cfgdir)
+    assert "Learned tokens from 1 message(s) as ham" in r.stdout
+    r = run("learn", "--ham", "--db", str(tmp_path / "no/such/dir.db"), stdin=HAM)
+    assert r.returncode == 2 and "dir.db" in r.stderr
+    assert run("learn", str(spamdir)).returncode == 2      # neither --spam nor --ham
+
+
+def test_quarantine_commands(tmp_path, cfgdir):
+    db = str(tmp_path / "q.db")
+    r = run("quarantine", "--db", db, "list", cfg=cfgdir)
+    assert r.returncode == 0 and r.stdout == ""
+    con = sqlite3.connect(db)
+    now = int(time.time())
+    con.execute("INSERT INTO quarantine VALUES (?,?,?,?,?,?,?,?)",
+                ("abc123", now, "promo@bulk.example", "demo@example.test",
+                 "FREE VIAGRA", 25.5, "BODY_VIAGRA=2.5", SPAM.encode()))
+    con.execute("INSERT INTO quarantine VALUES (?,?,?,?,?,?,?,?)",
+                ("old1", now - 90 * 86400, "a@b", "c@d", "old", 30, "X=30", b"x"))
+    con.commit()
+    con.close()
+    r = run("quarantine", "--db", db, "list", cfg=cfgdir)
+    lines = r.stdout.splitlines()
+    assert len(lines) == 2
+    assert lines[1].startswith("abc123 ") and "25.5" in lines[1] and "FREE VIAGRA" in lines[1]
+    r = run("quarantine", "--db", db, "show", "abc123", cfg=cfgdir)
+    assert "Tests: BODY_VIAGRA=2.5" in r.stdout and SPAM in r.stdout
+    r = run("quarantine", "--db", db, "expire", cfg=cfgdir)
+    assert "expired 1 message(s)" in r.stdout
+    r = run("quarantine", "--db", db, "show", "nope", cfg=cfgdir)
+    assert r.returncode == 1 and "no such message" in r.stderr
+    r = run("quarantine", "--db", db, "delete", "abc123", cfg=cfgdir)
+    assert r.returncode == 0
+    assert run("quarantine", "--db", db, "list", cfg=cfgdir).stdout == ""
+    assert run("quarantine", "--db", db, "frobnicate", "x", cfg=cfgdir).returncode == 2
