@@ -100,6 +100,37 @@ class Instance:
         self.proc = None
         self.logf.close()
 
+    def edit_master_cf(self, fn):
+        """Rewrite master.cf through fn(text) -> text (before start)."""
+        p = os.path.join(self.etc, "master.cf")
+        with open(p) as f:
+            text = f.read()
+        with open(p, "w") as f:
+            f.write(fn(text))
+
+    def pids(self, role):
+        """PIDs of the running service processes of one role."""
+        out = []
+        for d in os.listdir("/proc"):
+            if not d.isdigit():
+                continue
+            try:
+                with open(f"/proc/{d}/cmdline", "rb") as f:
+                    argv = f.read().split(b"\0")
+                with open(f"/proc/{d}/environ", "rb") as f:
+                    env = f.read()
+            except OSError:
+                continue
+            if b"daemon" in argv and role.encode() in argv and \
+                    ("TEMPEST_CONFIG_DIR=" + self.etc).encode() in env:
+                out.append(int(d))
+        return out
+
+    def queue_empty(self):
+        q = os.path.join(self.dir, "queue")
+        return all(not os.listdir(os.path.join(q, d))
+                   for d in ("incoming", "active", "deferred", "maildrop"))
+
     def log(self):
         with open(self.logpath, errors="replace") as f:
             return f.read()

@@ -427,10 +427,20 @@ config_load(const char *dir, char **error_r)
 	FILE *fp;
 	int r = 0;
 
+	char *newdir = xstrdup(dir);       /* dir may be config_dir() itself */
+	size_t i;
+
 	config_init_table();
 	free(cfg_dir);
-	cfg_dir = xstrdup(dir);
-	path = xasprintf("%s/main.cf", dir);
+	cfg_dir = newdir;
+	/* a reload starts from the defaults again */
+	for (i = 0; i < n_entries; i++) {
+		FREE(entries[i].raw);
+		FREE(entries[i].where);
+		FREE(entries[i].expanded);
+		entries[i].set = 0;
+	}
+	path = xasprintf("%s/main.cf", cfg_dir);
 	fp = fopen(path, "r");
 	if (fp == NULL) {
 		if (errno != ENOENT) {

@@ -12,6 +12,7 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <netinet/in.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -553,6 +554,38 @@ chown_tree(const char *dir)
 	}
 }
 
+/*
+ * At start nobody else writes the queue: a file in incoming/ that is not
+ * marked complete was never acknowledged (250 comes after the mark and
+ * the fsyncs), so it is removed, as its client will retry.
+ */
+static void
+clean_incoming(const char *qdir)
+{
+	char *dir = xasprintf("%s/%s", qdir, QUEUE_INCOMING);
+	DIR *d = opendir(dir);
+	struct dirent *e;
+
+	if (d != NULL) {
+		while ((e = readdir(d)) != NULL) {
+			struct stat st;
+			char *p;
+			if (e->d_name[0] == '.')
+				continue;
+			p = xasprintf("%s/%s", dir, e->d_name);
+			if (lstat(p, &st) == 0 && S_ISREG(st.st_mode) &&
+			    (st.st_mode & 0777) != QUEUE_MODE_COMPLETE) {
+				log_info("%s: removing unfinished queue file "
+				    "(never acknowledged)", e->d_name);
+				unlink(p);
+			}
+			free(p);
+		}
+		closedir(d);
+	}
+	free(dir);
+}
+
 char *
 master_pid_path(void)
 {
@@ -589,6 +622,7 @@ master_run(int foreground)
 	pidfd = open(pidpath, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	if (pidfd < 0 || flock(pidfd, LOCK_EX | LOCK_NB) < 0)
 		fatal("the mail system is already running (%s locked)", pidpath);
+	clean_incoming(qdir);
 	if (!foreground) {
 		pid_t pid = fork();
 		if (pid < 0)

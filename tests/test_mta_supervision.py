@@ -1,0 +1,197 @@
+"""Supervision and durability of the core MTA: respawn after a crash,
+process limits, reload during a session, and no acknowledged message lost
+or duplicated when every daemon is killed."""
+import os
+import re
+import signal
+import smtplib
+import subprocess
+import threading
+import time
+
+import pytest
+
+from conftest import wait_for, wait_port
+from smtputil import Raw
+
+DEMO = "demo@example.test"
+
+
+def test_killed_service_is_respawned(instance):
+    pids = wait_for(lambda: instance.pids("smtpd"), 5)
+    assert pids
+    for p in pids:
+        os.kill(p, signal.SIGKILL)
+    new = wait_for(lambda: [p for p in instance.pids("smtpd") if p not in pids], 10)
+    assert new, "smtpd was not restarted"
+    with smtplib.SMTP("127.0.0.1", instance.smtp_port) as s:
+        s.sendmail("a@remote.test", [DEMO], b"Subject: after crash\r\n\r\nok\r\n")
+    assert instance.wait_messages(1)
+    assert re.search(r"process smtpd pid \d+ killed by signal 9", instance.log())
+    # qmgr and local come back too
+    q = instance.pids("qmgr")
+    for p in q:
+        os.kill(p, signal.SIGKILL)
+    assert wait_for(lambda: [p for p in instance.pids("qmgr") if p not in q], 10)
+    with smtplib.SMTP("127.0.0.1", instance.smtp_port) as s:
+        s.sendmail("a@remote.test", [DEMO], b"Subject: after qmgr crash\r\n\r\nok\r\n")
+    assert len(instance.wait_messages(2)) == 2
+
+
+def test_maxproc_one_makes_clients_wait(make_instance):
+    inst = make_instance(extra={"smtpd_process_session_limit": "1"})
+    inst.edit_master_cf(lambda t: re.sub(r"(inet  n       -       n       -       )-",
+                                          r"\g<1>1", t))
+    inst.start()
+    a = Raw(inst.smtp_port)
+    assert a.reply()[0] == 220
+    b = Raw(inst.smtp_port)     # queued in the listen backlog
+    with pytest.raises(Exception):
+        b.reply(timeout=1.5)
+    a.expect("QUIT", 221)
+    code, lines = b.reply(timeout=10)
+    assert code == 220
+    b.expect("EHLO b", 250)
+    b.expect("QUIT", 221)
+
+
+def test_session_spanning_reload(instance):
+    r = Raw(instance.smtp_port)
+    r.reply()
+    r.expect("EHLO before-reload", 250)
+    r.expect("MAIL FROM:<a@remote.test>", 250)
+    r.expect(f"RCPT TO:<{DEMO}>", 250)
+    old = instance.pids("smtpd")
+    with open(os.path.join(instance.etc, "main.cf"), "a") as f:
+        f.write("smtpd_banner = $myhostname ESMTP reloaded\n")
+    p = instance.cmd("reload")
+    assert p.returncode == 0, p.stderr
+    assert wait_for(lambda: [x for x in instance.pids("smtpd") if x not in old], 10)
+    # a new client sees the new configuration ...
+    n = Raw(instance.smtp_port)
+    assert n.reply()[1] == ["220 mail.example.test ESMTP reloaded"]
+    n.expect("QUIT", 221)
+    # ... while the old session finishes on the old process
+    r.expect("DATA", 354)
+    r.send("Subject: spans reload\r\n\r\nstill here\r\n.\r\n")
+    code, lines = r.reply()
+    assert code == 250 and "queued as" in lines[0]
+    r.expect("QUIT", 221)
+    assert instance.wait_messages(1)
+    # the old process exits once its session is over
+    assert wait_for(lambda: not any(p in instance.pids("smtpd") for p in old), 10)
+    p = instance.cmd("status")
+    assert p.returncode == 0 and "is running" in p.stderr
+
+
+def test_stop_frees_ports(instance):
+    proc = instance.proc
+    proc.send_signal(signal.SIGINT)          # as Ctrl-C in `make run`
+    proc.wait(5)
+    assert wait_for(lambda: not instance.pids("smtpd") and not instance.pids("qmgr"), 5)
+    import socket
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("127.0.0.1", instance.smtp_port))
+    s.close()
+
+
+def test_durability_under_kill9(instance):
+    """Stream 2,000 messages from 4 clients, kill -9 every daemon midway,
+    restart: every acknowledged message is delivered exactly once and
+    complete."""
+    total, clients = 2000, 4
+    acked = set()
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def client(k):
+        i = k
+        s = None
+        while i < total and not stop.is_set():
+            try:
+                if s is None:
+                    s = smtplib.SMTP("127.0.0.1", instance.smtp_port, timeout=10)
+                body = (f"Subject: dur-{i}\r\n\r\n" + "line of text\r\n" * 20 +
+                        f"end-of-message-{i}\r\n")
+                s.sendmail("load@remote.test", [DEMO], body.encode())
+                with lock:
+                    acked.add(i)
+                i += clients
+            except (smtplib.SMTPException, OSError):
+                s = None
+                if stop.is_set():
+                    break
+                time.sleep(0.05)
+
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(clients)]
+    for t in threads:
+        t.start()
+    assert wait_for(lambda: len(acked) >= 700, 120), len(acked)
+    os.killpg(instance.proc.pid, signal.SIGKILL)
+    stop.set()
+    for t in threads:
+        t.join(30)
+    instance.proc.wait(5)
+    instance.proc = None
+    instance.logf.close()
+    n_acked = len(acked)
+    instance.start()
+    assert wait_for(instance.queue_empty, 120)
+    seen = {}
+    for path in instance.messages():
+        with open(path, "rb") as f:
+            data = f.read()
+        m = re.search(rb"Subject: dur-(\d+)\n", data)
+        assert m, path
+        i = int(m.group(1))
+        assert data.endswith(b"end-of-message-%d\n" % i), "half-written: " + path
+        seen[i] = seen.get(i, 0) + 1
+    missing = acked - set(seen)
+    dups = [i for i, c in seen.items() if c > 1]
+    assert not missing, f"lost {len(missing)} acknowledged messages"
+    assert not dups, f"duplicates: {dups[:10]}"
+    assert n_acked >= 700
+
+
+def test_fsync_before_250(instance, tmp_path):
+    """Order of operations for one message, seen by strace: the queue file
+    is written and fsync'ed, then its directory, and only then 250."""
+    if subprocess.run(["which", "strace"], capture_output=True).returncode != 0:
+        pytest.skip("strace is not installed")
+    pid = wait_for(lambda: instance.pids("smtpd"), 5)[0]
+    out = tmp_path / "trace"
+    st = subprocess.Popen(["strace", "-f", "-p", str(pid), "-qq", "-s", "120",
+                           "-e", "trace=openat,fsync,fdatasync,write,writev,sendto,sendmsg",
+                           "-o", str(out)], stderr=subprocess.PIPE)
+    time.sleep(1.0)
+    if st.poll() is not None:
+        pytest.skip("strace cannot attach here: " + st.stderr.read().decode())
+    with smtplib.SMTP("127.0.0.1", instance.smtp_port) as s:
+        s.sendmail("a@remote.test", [DEMO], b"Subject: traced\r\n\r\nbody\r\n")
+    time.sleep(0.5)
+    st.terminate()
+    st.wait(10)
+    lines = out.read_text().splitlines()
+    qid = None
+    for ln in lines:
+        m = re.search(r'openat\(.*incoming/([0-9A-F]{12})", O_WRONLY\|O_CREAT\|O_EXCL.*= (\d+)', ln)
+        if m:
+            qid, fd = m.group(1), m.group(2)
+            break
+    assert qid, "queue file creation not traced"
+
+    def index(pred, start=0):
+        for k in range(start, len(lines)):
+            if pred(lines[k]):
+                return k
+        raise AssertionError("not found after line %d" % start)
+
+    i_write = index(lambda l: re.search(rf"\bwrite\({fd}, \"TEMPEST-QUEUE", l))
+    i_fsync = index(lambda l: re.search(rf"fsync\({fd}\)\s+= 0", l) or
+                    re.search(rf"fsync\({fd}\) = 0", l), i_write)
+    i_dir = index(lambda l: re.search(r'openat\(.*/incoming", O_RDONLY[^)]*O_DIRECTORY', l), i_fsync)
+    dfd = re.search(r"= (\d+)$", lines[i_dir]).group(1)
+    i_dsync = index(lambda l: re.search(rf"fsync\({dfd}\)\s*= 0", l), i_dir)
+    i_250 = index(lambda l: f"250 2.0.0 Ok: queued as {qid}" in l)
+    assert i_write < i_fsync < i_dir < i_dsync < i_250, (i_write, i_fsync, i_dir, i_dsync, i_250)
