@@ -7,6 +7,7 @@
 
 #include "mem.h"
 #include "recipe.h"
+#include "recipe-vacation.h"
 #include "test.h"
 
 static struct rc_file *
@@ -140,9 +141,32 @@ test_regex(void)
 	T_INTEQ(m("(a|aa)*(a|aa)*[^a]", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 0), -1);
 }
 
+static void
+test_vacation(void)
+{
+	const char *addrs[] = { "bob@example.net" };
+	char *to = NULL, *v;
+	const char *why;
+	const char *m1 = "Return-Path: <a@x.org>\nTo: Bob <bob@example.net>\n"
+	    "Subject: hi\n there\n\nbody\n";
+
+	T_INTEQ(rc_vacation_check(m1, strlen(m1), addrs, 1, NULL, &to, &why), 1);
+	T_STREQ(to, "a@x.org");
+	free(to);
+	v = rc_vac_header(m1, strlen(m1), "subject");
+	T_STREQ(v, "hi there");
+	free(v);
+	T_INTEQ(rc_vacation_check("Return-Path: <>\nTo: bob@example.net\n\n", 36,
+	    addrs, 1, NULL, &to, &why), 0);
+	T_INTEQ(rc_vacation_check("Return-Path: <a@x>\nTo: bobby@example.net\n\n", 43,
+	    addrs, 1, NULL, &to, &why), 0);
+	T_STREQ(why, "not addressed to the user");
+}
+
 int
 main(void)
 {
+	T_RUN(test_vacation);
 	T_RUN(test_parse_basic);
 	T_RUN(test_parse_values);
 	T_RUN(test_parse_limits);
