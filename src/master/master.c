@@ -542,7 +542,8 @@ static void
 chown_tree(const char *dir)
 {
 	const char *subs[] = { "", "/incoming", "/active", "/deferred",
-	    "/hold", "/corrupt", "/maildrop", "/private", "/public", "/pid" };
+	    "/hold", "/corrupt", "/maildrop", "/private", "/public", "/pid",
+	    "/defer" };
 	size_t i;
 
 	if (owner_uid == (uid_t)-1)

@@ -57,6 +57,7 @@ struct msg {
 struct job {
 	struct msg *m;
 	struct transport *t;
+	char *nexthop;          /* destination: domain or [host]:port */
 	size_t *idx;            /* recipient indexes in m->qf */
 	size_t n;
 	struct timeval start;
@@ -68,26 +69,75 @@ struct conn {
 	struct transport *t;
 	struct job *job;        /* in flight, or NULL if idle */
 	struct ipc_msg reply;
+	char *last_nexthop;     /* the agent may hold a connection there */
 	struct conn *next;
 };
 
+/* Jobs in flight per destination (per-destination concurrency). */
+struct dest {
+	char *name;
+	int inflight;
+	struct dest *next;
+};
+
 struct transport {
-	const char *name;       /* master.cf service: "local", "smtp" */
+	char *name;             /* master.cf service: "local", "smtp" */
 	int limit;              /* connections */
+	int dest_limit;         /* jobs in flight per destination */
 	int nconn;
 	struct conn *conns;
 	struct job *queue, *queue_tail;
+	struct dest *dests;
+	struct transport *next;
 };
 
-static struct transport t_local = { "local", 0, 0, NULL, NULL, NULL };
-static struct transport t_virtual = { "virtual", 0, 0, NULL, NULL, NULL };
-static struct transport t_smtp = { "smtp", 0, 0, NULL, NULL, NULL };
+static struct transport *transports;
 static const char *qdir;
 static int active_msgs;
 static int scan_pending;
 
 static void dispatch(struct transport *t);
 static void msg_done(struct msg *m);
+
+/* The transport named by a master.cf service, created on first use. */
+static struct transport *
+transport_get(const char *name)
+{
+	struct transport *t;
+	long long limit = config_int("default_destination_concurrency_limit");
+
+	for (t = transports; t != NULL; t = t->next)
+		if (strcmp(t->name, name) == 0)
+			return t;
+	t = xcalloc(1, sizeof(*t));
+	t->name = xstrdup(name);
+	t->limit = limit > 0 ? (int)limit : 20;
+	if (strcmp(name, "smtp") == 0)
+		limit = config_int("smtp_destination_concurrency_limit");
+	else if (strcmp(name, "local") == 0)
+		limit = config_int("local_destination_concurrency_limit");
+	t->dest_limit = limit > 0 ? (int)limit : t->limit;
+	if (strcmp(name, "local") == 0 || strcmp(name, "virtual") == 0)
+		t->dest_limit = t->limit;   /* one destination: this host */
+	t->next = transports;
+	transports = t;
+	return t;
+}
+
+static struct dest *
+dest_get(struct transport *t, const char *name)
+{
+	struct dest *d;
+
+	for (d = t->dests; d != NULL; d = d->next)
+		if (strcasecmp(d->name, name) == 0)
+			return d;
+	d = xcalloc(1, sizeof(*d));
+	d->name = xstrdup(name);
+	d->next = t->dests;
+	t->dests = d;
+	return d;
+}
 
 static char *
 qpath(const char *queue, const char *id)
@@ -138,6 +188,7 @@ conn_close(struct conn *c)
 			break;
 		}
 	c->t->nconn--;
+	free(c->last_nexthop);
 	io_free(&c->io);
 	ipc_msg_free(&c->reply);
 	free(c);
@@ -146,6 +197,7 @@ conn_close(struct conn *c)
 static void
 job_free(struct job *j)
 {
+	free(j->nexthop);
 	free(j->idx);
 	free(j);
 }
@@ -214,6 +266,7 @@ job_finish(struct job *j, struct ipc_msg *reply)
 	size_t k;
 	double d = elapsed(&j->start);
 
+	dest_get(j->t, j->nexthop)->inflight--;
 	if (reply != NULL && (ipc_get_int(reply, &n) < 0 || n != (int64_t)j->n))
 		reply = NULL;
 	for (k = 0; k < j->n; k++) {
@@ -303,67 +356,100 @@ send_job(struct conn *c, struct job *j)
 	for (k = 0; qf->attrs[k] != NULL; k++)
 		buf_printf(&attrs, "%s\n", qf->attrs[k]);
 	ipc_put_str(&m, buf_cstr(&attrs));
+	ipc_put_str(&m, j->nexthop);
 	buf_free(&attrs);
 	ipc_io_send(c->io, &m);
 	ipc_msg_free(&m);
 	c->job = j;
+	free(c->last_nexthop);
+	c->last_nexthop = xstrdup(j->nexthop);
+	dest_get(j->t, j->nexthop)->inflight++;
 	gettimeofday(&j->start, NULL);
 }
 
+/* Take job j out of t's queue (prev is its predecessor or NULL). */
+static void
+unlink_job(struct transport *t, struct job *prev, struct job *j)
+{
+	if (prev != NULL)
+		prev->next = j->next;
+	else
+		t->queue = j->next;
+	if (t->queue_tail == j)
+		t->queue_tail = prev;
+	j->next = NULL;
+}
+
+static void
+defer_unavailable(struct transport *t, struct job *j)
+{
+	char reason[160];
+	struct msg *m = j->m;
+	size_t k;
+
+	snprintf(reason, sizeof(reason), "4.3.0 delivery temporarily "
+	    "suspended: %s service is unavailable", t->name);
+	for (k = 0; k < j->n; k++)
+		rcpt_result(m, j->idx[k], DELIVER_DEFER, reason, t->name, 0);
+	m->outstanding--;
+	job_free(j);
+	if (m->outstanding == 0)
+		msg_done(m);
+}
+
+/* Start queued jobs: the oldest whose destination is below its
+ * concurrency limit, preferably on a connection whose agent last
+ * talked to that destination (it may still have the SMTP connection
+ * open: connection reuse). */
 static void
 dispatch(struct transport *t)
 {
-	while (t->queue != NULL) {
-		struct conn *c;
-		struct job *j;
+	for (;;) {
+		struct conn *c, *idle = NULL, *same = NULL;
+		struct job *j, *prev = NULL;
 
-		for (c = t->conns; c != NULL && c->job != NULL; c = c->next)
-			;
+		for (j = t->queue; j != NULL; prev = j, j = j->next)
+			if (dest_get(t, j->nexthop)->inflight < t->dest_limit)
+				break;
+		if (j == NULL)
+			return;
+		for (c = t->conns; c != NULL; c = c->next) {
+			if (c->job != NULL)
+				continue;
+			if (c->last_nexthop != NULL &&
+			    strcasecmp(c->last_nexthop, j->nexthop) == 0) {
+				same = c;
+				break;
+			}
+			if (idle == NULL || c->last_nexthop == NULL)
+				idle = c;
+		}
+		c = same != NULL ? same : idle;
 		if (c == NULL) {
 			if (t->nconn >= t->limit)
 				return;
 			c = conn_open(t);
 			if (c == NULL) {
 				/* service not running / not configured */
-				char reason[160];
-				j = t->queue;
-				t->queue = j->next;
-				if (t->queue == NULL)
-					t->queue_tail = NULL;
-				snprintf(reason, sizeof(reason), "4.3.0 delivery "
-				    "temporarily suspended: %s service is "
-				    "unavailable", t->name);
-				{
-					struct msg *m = j->m;
-					size_t k;
-					for (k = 0; k < j->n; k++)
-						rcpt_result(m, j->idx[k],
-						    DELIVER_DEFER, reason,
-						    t->name, 0);
-					m->outstanding--;
-					job_free(j);
-					if (m->outstanding == 0)
-						msg_done(m);
-				}
+				unlink_job(t, prev, j);
+				defer_unavailable(t, j);
 				continue;
 			}
 		}
-		j = t->queue;
-		t->queue = j->next;
-		if (t->queue == NULL)
-			t->queue_tail = NULL;
-		j->next = NULL;
+		unlink_job(t, prev, j);
 		send_job(c, j);
 	}
 }
 
 static void
-enqueue(struct transport *t, struct msg *m, size_t *idx, size_t n)
+enqueue(struct transport *t, const char *nexthop, struct msg *m, size_t *idx,
+    size_t n)
 {
 	struct job *j = xcalloc(1, sizeof(*j));
 
 	j->m = m;
 	j->t = t;
+	j->nexthop = xstrdup(nexthop);
 	j->idx = (size_t *)(void *)xmemdup(idx, n * sizeof(*idx));
 	j->n = n;
 	m->outstanding++;
@@ -445,28 +531,15 @@ msg_done(struct msg *m)
 	msg_free(m);
 }
 
-static struct transport *
-transport_for(const char *addr)
-{
-	switch (resolve_class(addr)) {
-	case ADDR_LOCAL:
-		return &t_local;
-	case ADDR_VIRTUAL:
-	case ADDR_VIRTUAL_ALIAS:
-		return &t_virtual;
-	default:
-		return &t_smtp;
-	}
-}
-
 /* Schedule every pending recipient of an active message. */
 static void
 schedule(const char *id)
 {
 	struct msg *m = xcalloc(1, sizeof(*m));
 	char *path = qpath(QUEUE_ACTIVE, id), *err = NULL;
-	struct transport *ts[3] = { &t_local, &t_virtual, &t_smtp };
-	size_t i, t;
+	struct transport **rt;
+	char **rn;
+	size_t i, k;
 
 	buf_init(&m->bounces, BUF_UNLIMITED);
 	buf_init(&m->defer_reasons, BUF_UNLIMITED);
@@ -489,23 +562,59 @@ schedule(const char *id)
 	log_info("%s: from=<%s>, size=%zu, nrcpt=%zu (queue active)",
 	    m->qf.id, m->qf.sender, m->qf.content_len, m->qf.nrcpt);
 	m->outstanding = 1;     /* hold while scheduling */
-	for (t = 0; t < 3; t++) {
+	rt = xcalloc(m->qf.nrcpt + 1, sizeof(*rt));
+	rn = xcalloc(m->qf.nrcpt + 1, sizeof(*rn));
+	for (i = 0; i < m->qf.nrcpt; i++) {
+		char *tname = NULL, *rerr = NULL;
+		int r;
+		if (m->qf.rcpts[i].done)
+			continue;
+		r = qmgr_route(m->qf.rcpts[i].addr, &tname, &rn[i], &rerr);
+		if (r != 0) {
+			rcpt_result(m, i, r > 0 ? DELIVER_BOUNCE : DELIVER_DEFER,
+			    rerr, r > 0 ? "error" : "none", 0);
+			free(rerr);
+			continue;
+		}
+		rt[i] = transport_get(tname);
+		free(tname);
+	}
+	/* one job per transport and next hop, at most limit recipients */
+	for (i = 0; i < m->qf.nrcpt; i++) {
 		size_t idx[MAX_BATCH_RCPT], n = 0;
-		for (i = 0; i < m->qf.nrcpt; i++) {
-			if (m->qf.rcpts[i].done ||
-			    transport_for(m->qf.rcpts[i].addr) != ts[t])
+		struct transport *t = rt[i];
+		char *nh = rn[i];
+		size_t limit = MAX_BATCH_RCPT;
+		if (t == NULL)
+			continue;
+		if (strcmp(t->name, "local") == 0)
+			limit = 1;
+		else if (strcmp(t->name, "smtp") == 0 &&
+		    config_int("smtp_destination_recipient_limit") > 0 &&
+		    config_int("smtp_destination_recipient_limit") < MAX_BATCH_RCPT)
+			limit = (size_t)config_int("smtp_destination_recipient_limit");
+		for (k = i; k < m->qf.nrcpt; k++) {
+			if (rt[k] != t || strcasecmp(rn[k], nh) != 0)
 				continue;
-			idx[n++] = i;
-			if (n == MAX_BATCH_RCPT || ts[t] == &t_local) {
-				enqueue(ts[t], m, idx, n);
+			idx[n++] = k;
+			rt[k] = NULL;
+			if (n == limit) {
+				enqueue(t, nh, m, idx, n);
 				n = 0;
 			}
 		}
 		if (n > 0)
-			enqueue(ts[t], m, idx, n);
+			enqueue(t, nh, m, idx, n);
 	}
-	for (t = 0; t < 3; t++)
-		dispatch(ts[t]);
+	for (i = 0; i < m->qf.nrcpt; i++)
+		free(rn[i]);
+	free(rn);
+	free(rt);
+	{
+		struct transport *t;
+		for (t = transports; t != NULL; t = t->next)
+			dispatch(t);
+	}
 	if (--m->outstanding == 0)
 		msg_done(m);
 }
@@ -635,15 +744,12 @@ qmgr_main(int argc, char **argv)
 {
 	size_t n, i;
 	char **ids;
-	int limit;
 
 	service_init(argc, argv, "qmgr");
 	service_drop_privileges();
 	qdir = service_queue_dir();
 	resolve_init();
-	limit = (int)config_int("default_destination_concurrency_limit");
-	t_local.limit = t_virtual.limit = limit > 0 ? limit : 20;
-	t_smtp.limit = limit > 0 ? limit : 20;
+	qmgr_route_init();
 
 	/* Messages left in active/ by a previous qmgr are scheduled again. */
 	ids = list_queue(QUEUE_ACTIVE, &n);

@@ -1,0 +1,72 @@
+/*
+ * test-dns.c - lib-dns without a network: MX ordering, address literals,
+ * and the "no resolver configured" rule.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+
+#include "config.h"
+#include "dns.h"
+#include "test.h"
+
+static void
+test_sort(void)
+{
+	struct dns_mx mx[4] = { { "c", 20 }, { "a", 10 }, { "d", 20 }, { "b", 5 } };
+
+	dns_sort_mx(mx, 4);
+	T_STREQ(mx[0].host, "b");
+	T_STREQ(mx[1].host, "a");
+	T_STREQ(mx[2].host, "c");       /* stable among equal preferences */
+	T_STREQ(mx[3].host, "d");
+}
+
+static void
+test_no_resolver(void)
+{
+	struct dns_mx mx[4];
+	struct dns_addr a[4];
+	size_t n = 99;
+	const char *err = NULL;
+	char *e = NULL;
+
+	T_INTEQ(dns_init("", &e), 0);
+	T_INTEQ(dns_lookup_mx("example.com", mx, 4, &n, &err), DNS_TEMPFAIL);
+	T_INTEQ(n, 0);
+	T_OK(err != NULL);
+	T_INTEQ(dns_lookup_addr("mx.example.com", 25, a, 4, &n, &err),
+	    DNS_TEMPFAIL);
+	/* literals never need DNS */
+	T_INTEQ(dns_lookup_addr("127.0.0.2", 2525, a, 4, &n, &err), DNS_OK);
+	T_INTEQ(n, 1);
+	T_INTEQ(a[0].ss.ss_family, AF_INET);
+	T_INTEQ(ntohs(((struct sockaddr_in *)&a[0].ss)->sin_port), 2525);
+	T_INTEQ(dns_lookup_addr("::1", 25, a, 4, &n, &err), DNS_OK);
+	T_INTEQ(a[0].ss.ss_family, AF_INET6);
+}
+
+static void
+test_bad_server(void)
+{
+	char *e = NULL;
+
+	T_OK(dns_init("not-an-address", &e) < 0);
+	T_OK(e != NULL);
+	free(e);
+	e = NULL;
+	T_INTEQ(dns_init("127.0.0.1:5300 [::1]:5300", &e), 0);
+}
+
+int
+main(void)
+{
+	char *err = NULL;
+
+	if (config_load("/nonexistent-tempest-test", &err) < 0)
+		return 1;
+	T_RUN(test_sort);
+	T_RUN(test_no_resolver);
+	T_RUN(test_bad_server);
+	return t_done();
+}

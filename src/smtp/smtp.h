@@ -1,0 +1,80 @@
+/*
+ * smtp.h - internals of the outbound SMTP delivery agent: the delivery
+ * request from qmgr, the SMTP client session, and the client TLS context.
+ */
+#ifndef TEMPEST_SMTP_H
+#define TEMPEST_SMTP_H
+
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <stddef.h>
+
+#include <openssl/ssl.h>
+
+#include "buf.h"
+#include "dns.h"
+
+struct smtp_rcpt {
+	char *addr;
+	char *orcpt;            /* "rfc822;addr" or "" */
+	int notify;             /* DSN_NOTIFY_* bits */
+	int status;             /* DELIVER_* once known, -1 pending */
+	char *text;             /* "x.y.z text" */
+};
+
+/* One delivery request from qmgr: a message and some recipients that
+ * share a next hop. */
+struct smtp_req {
+	char *id;
+	char *path;
+	off_t content_off;
+	size_t content_len;
+	char *sender;
+	char *envid;
+	int ret;                /* DSN RET: 0, 1 FULL, 2 HDRS */
+	char *nexthop;          /* "domain", "domain:port", "[host]:port" */
+	struct smtp_rcpt *rcpts;
+	size_t nrcpt;
+	int fd;                 /* queue file, read-only */
+	int eightbit;           /* content has 8-bit bytes */
+};
+
+/* Where to connect. */
+struct smtp_target {
+	char host[DNS_NAME_MAX + 1];
+	struct dns_addr addr;
+};
+
+struct smtp_sess;
+
+/* Called when a session attempt ends.  ok = 1: the transaction ran and
+ * every recipient of req has a status; ok = 0: the host failed before
+ * any recipient got one (connection, greeting, EHLO, TLS), with a
+ * "x.y.z text" in why; try the next host. */
+typedef void (*smtp_done_fn)(struct smtp_sess *s, int ok, const char *why);
+
+/* Connect to t and run req over a new session (TLS per
+ * smtp_tls_security_level unless notls). */
+struct smtp_sess *smtp_sess_connect(const struct smtp_target *t,
+    const char *nexthop, struct smtp_req *req, int notls, smtp_done_fn fn);
+/* Run req over an idle (cached) session. */
+void smtp_sess_reuse(struct smtp_sess *s, struct smtp_req *req,
+    smtp_done_fn fn);
+/* Idle and usable for another transaction to the same next hop. */
+int smtp_sess_idle(const struct smtp_sess *s);
+const char *smtp_sess_nexthop(const struct smtp_sess *s);
+/* Whether the last failure was a TLS handshake problem (for may-level
+ * fallback to plaintext). */
+int smtp_sess_tls_failed(const struct smtp_sess *s);
+/* Whether the session was reused from the cache. */
+int smtp_sess_reused(const struct smtp_sess *s);
+/* Park an idle session (QUIT after smtp_connection_cache_time_limit). */
+void smtp_sess_park(struct smtp_sess *s, void (*closed)(struct smtp_sess *));
+/* Send QUIT (if possible) and free. */
+void smtp_sess_close(struct smtp_sess **s);
+
+/* The client SSL_CTX (created on first use); NULL with a logged reason
+ * if TLS cannot be set up. */
+SSL_CTX *smtp_tls_ctx(void);
+
+#endif

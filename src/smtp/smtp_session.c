@@ -1,0 +1,858 @@
+/*
+ * smtp_session.c - one SMTP client connection: greeting, EHLO/HELO,
+ * STARTTLS, then transactions (MAIL, RCPT..., DATA, body) with
+ * PIPELINING when offered, SIZE and 8BITMIME/DSN parameters, and idle
+ * caching for reuse by the next request to the same next hop.
+ *
+ * Untrusted input: every reply line from the remote server, read
+ * through ioev into a bounded line buffer and parsed by smtp_reply.c;
+ * the whole text of one reply is capped at REPLY_MAX bytes.
+ */
+#include <sys/socket.h>
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <openssl/x509v3.h>
+
+#include "buf.h"
+#include "config.h"
+#include "deliver_proto.h"
+#include "ioev.h"
+#include "log.h"
+#include "mem.h"
+#include "netaddr.h"
+#include "smtp.h"
+#include "smtp_parse.h"
+#include "smtp_reply.h"
+
+#define LINE_MAX_BYTES 2048
+#define REPLY_MAX 4096
+#define BODY_CHUNK 65536
+
+enum sstate {
+	S_CONNECT,      /* waiting for the greeting */
+	S_EHLO,
+	S_HELO,
+	S_STARTTLS,
+	S_TLS,          /* handshake running */
+	S_XACT,         /* MAIL/RCPT/DATA replies */
+	S_BODY,         /* sending the content */
+	S_DOT,          /* waiting for the reply to "." */
+	S_RSET,
+	S_IDLE,         /* cached */
+	S_QUIT,
+	S_DEAD,
+};
+
+/* commands of a transaction: index 0 = MAIL, 1..n = RCPT, n+1 = DATA */
+struct smtp_sess {
+	struct io *io;
+	enum sstate state;
+	char host[DNS_NAME_MAX + 1];
+	char addr[INET6_ADDRSTRLEN];
+	int port;
+	char *nexthop;
+	int notls;
+	int tls_failed;
+	int reused;
+	unsigned features;
+	unsigned long long size_limit;
+	struct buf line;
+	struct buf reply;       /* text of the reply so far, lines joined */
+	int reply_code;
+	struct smtp_req *req;
+	smtp_done_fn done;
+	size_t ncmd, sent, replied;
+	size_t naccepted;
+	int mail_failed;
+	size_t body_off;
+	int body_bol;           /* at the beginning of a line */
+	void (*park_closed)(struct smtp_sess *);
+	int depth;              /* inside our own callbacks */
+	int want_free;          /* smtp_sess_close() ran during a callback */
+	int connect_errno;
+};
+
+static void sess_free(struct smtp_sess *s);
+
+static void sess_io(struct io *io, enum io_evt evt, void *arg);
+
+static const char *
+level(void)
+{
+	return config_str("smtp_tls_security_level");
+}
+
+static int
+tls_required(void)
+{
+	const char *l = level();
+
+	return strcmp(l, "encrypt") == 0 || strcmp(l, "verify") == 0 ||
+	    strcmp(l, "secure") == 0;
+}
+
+static int
+tls_wanted(void)
+{
+	const char *l = level();
+
+	return *l != '\0' && strcmp(l, "none") != 0;
+}
+
+/* Host failure before the transaction: hand back to the caller. */
+static void
+sess_fail(struct smtp_sess *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+sess_fail(struct smtp_sess *s, const char *fmt, ...)
+{
+	va_list ap;
+	char *why;
+	smtp_done_fn fn = s->done;
+
+	va_start(ap, fmt);
+	why = xvasprintf(fmt, ap);
+	va_end(ap);
+	s->state = S_DEAD;
+	s->done = NULL;
+	if (fn != NULL)
+		fn(s, 0, why);
+	free(why);
+}
+
+/* "host mx[1.2.3.4] said: 550 5.1.1 text (in reply to RCPT TO command)" */
+static char *
+said(struct smtp_sess *s, const char *cmd)
+{
+	const char *t = buf_cstr(&s->reply);
+	size_t dl = smtp_reply_dsn_len(t);
+	char dsn[16];
+
+	if (dl > 0 && dl < sizeof(dsn) && t[0] == '0' + s->reply_code / 100)
+		snprintf(dsn, sizeof(dsn), "%.*s", (int)dl, t);
+	else
+		snprintf(dsn, sizeof(dsn), "%d.0.0", s->reply_code / 100);
+	return xasprintf("%s host %s[%s] said: %d %s (in reply to %s command)",
+	    dsn, s->host, s->addr, s->reply_code, t, cmd);
+}
+
+static void
+rcpt_set(struct smtp_rcpt *r, int status, const char *text)
+{
+	if (r->status >= 0)
+		return;
+	r->status = status;
+	free(r->text);
+	r->text = xstrdup(text);
+}
+
+static int
+code_status(int code)
+{
+	return code < 400 ? DELIVER_SENT : code < 500 ? DELIVER_DEFER :
+	    DELIVER_BOUNCE;
+}
+
+/* The transaction is over (every recipient has a status). */
+static void
+xact_done(struct smtp_sess *s)
+{
+	smtp_done_fn fn = s->done;
+	size_t i;
+
+	for (i = 0; i < s->req->nrcpt; i++)
+		rcpt_set(&s->req->rcpts[i], DELIVER_DEFER,
+		    "4.4.2 lost connection during the transaction");
+	s->done = NULL;
+	s->req = NULL;
+	if (fn != NULL)
+		fn(s, 1, "");
+}
+
+/* ---- output ---- */
+
+static void
+send_ehlo(struct smtp_sess *s)
+{
+	s->features = 0;
+	s->size_limit = 0;
+	s->state = S_EHLO;
+	io_printf(s->io, "EHLO %s\r\n", config_str("smtp_helo_name"));
+}
+
+/* Append xtext (RFC 3461) of s. */
+static void
+xtext(struct buf *b, const char *s)
+{
+	for (; *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c < 33 || c > 126 || c == '+' || c == '=')
+			buf_printf(b, "+%02X", c);
+		else
+			buf_appendc(b, (char)c);
+	}
+}
+
+static void
+send_cmd(struct smtp_sess *s, size_t k)
+{
+	struct smtp_req *r = s->req;
+	struct buf b;
+
+	buf_init(&b, 8192);
+	if (k == 0) {
+		buf_printf(&b, "MAIL FROM:<%s>", r->sender);
+		if (s->features & SMTP_FEAT_SIZE)
+			buf_printf(&b, " SIZE=%zu", r->content_len);
+		if (r->eightbit && (s->features & SMTP_FEAT_8BITMIME))
+			buf_appends(&b, " BODY=8BITMIME");
+		if (s->features & SMTP_FEAT_DSN) {
+			if (r->ret)
+				buf_appends(&b, r->ret == 2 ? " RET=HDRS" :
+				    " RET=FULL");
+			if (r->envid != NULL && *r->envid) {
+				buf_appends(&b, " ENVID=");
+				xtext(&b, r->envid);
+			}
+		}
+	} else if (k <= r->nrcpt) {
+		struct smtp_rcpt *rc = &r->rcpts[k - 1];
+		buf_printf(&b, "RCPT TO:<%s>", rc->addr);
+		if (s->features & SMTP_FEAT_DSN) {
+			if (rc->notify & DSN_NOTIFY_NEVER)
+				buf_appends(&b, " NOTIFY=NEVER");
+			else if (rc->notify != 0) {
+				const char *sep = " NOTIFY=";
+				if (rc->notify & DSN_NOTIFY_SUCCESS) {
+					buf_printf(&b, "%sSUCCESS", sep);
+					sep = ",";
+				}
+				if (rc->notify & DSN_NOTIFY_FAILURE) {
+					buf_printf(&b, "%sFAILURE", sep);
+					sep = ",";
+				}
+				if (rc->notify & DSN_NOTIFY_DELAY)
+					buf_printf(&b, "%sDELAY", sep);
+			}
+			if (*rc->orcpt && strchr(rc->orcpt, ';') != NULL) {
+				const char *semi = strchr(rc->orcpt, ';');
+				buf_printf(&b, " ORCPT=%.*s;",
+				    (int)(semi - rc->orcpt), rc->orcpt);
+				xtext(&b, semi + 1);
+			}
+		}
+	} else
+		buf_appends(&b, "DATA");
+	buf_appends(&b, "\r\n");
+	io_write(s->io, b.data, b.len);
+	buf_free(&b);
+}
+
+static void
+xact_start(struct smtp_sess *s)
+{
+	struct smtp_req *r = s->req;
+
+	s->state = S_XACT;
+	s->ncmd = r->nrcpt + 2;
+	s->sent = s->replied = 0;
+	s->naccepted = 0;
+	s->mail_failed = 0;
+	if ((s->features & SMTP_FEAT_SIZE) && s->size_limit > 0 &&
+	    r->content_len > s->size_limit) {
+		char *why = xasprintf("5.3.4 message too big for host %s[%s] "
+		    "(%zu bytes, limit %llu)", s->host, s->addr,
+		    r->content_len, s->size_limit);
+		size_t i;
+		for (i = 0; i < r->nrcpt; i++)
+			rcpt_set(&r->rcpts[i], DELIVER_BOUNCE, why);
+		free(why);
+		s->state = S_IDLE;
+		xact_done(s);
+		return;
+	}
+	if (s->features & SMTP_FEAT_PIPELINING) {
+		while (s->sent < s->ncmd)
+			send_cmd(s, s->sent++);
+	} else
+		send_cmd(s, s->sent++);
+	io_set_timeout(s->io, (int)config_time("smtp_helo_timeout"));
+}
+
+/* Queue the next part of the content, CR LF line ends and dot-stuffed. */
+static void
+send_body_chunk(struct smtp_sess *s)
+{
+	struct smtp_req *r = s->req;
+	char in[BODY_CHUNK];
+	struct buf out;
+	size_t want, i;
+	ssize_t n;
+
+	if (s->body_off >= r->content_len) {
+		if (!s->body_bol)
+			io_puts(s->io, "\r\n");
+		io_puts(s->io, ".\r\n");
+		s->state = S_DOT;
+		io_set_timeout(s->io, (int)config_time("smtp_data_done_timeout"));
+		return;
+	}
+	want = r->content_len - s->body_off;
+	if (want > sizeof(in))
+		want = sizeof(in);
+	n = pread(r->fd, in, want, r->content_off + (off_t)s->body_off);
+	if (n <= 0) {
+		/* cannot read our own queue file: give up on this host */
+		size_t k;
+		char *why = xasprintf("4.3.0 error reading queue file: %s",
+		    n < 0 ? strerror(errno) : "short file");
+		for (k = 0; k < r->nrcpt; k++)
+			rcpt_set(&r->rcpts[k], DELIVER_DEFER, why);
+		free(why);
+		io_free(&s->io);
+		s->state = S_DEAD;
+		xact_done(s);
+		return;
+	}
+	buf_init(&out, sizeof(in) * 2 + 4);
+	for (i = 0; i < (size_t)n; i++) {
+		char c = in[i];
+		if (s->body_bol && c == '.')
+			buf_appendc(&out, '.');
+		if (c == '\n') {
+			buf_append(&out, "\r\n", 2);
+			s->body_bol = 1;
+			continue;
+		}
+		buf_appendc(&out, c);
+		s->body_bol = 0;
+	}
+	io_write(s->io, out.data, out.len);
+	buf_free(&out);
+	s->body_off += (size_t)n;
+}
+
+/* ---- replies ---- */
+
+static void
+on_greeting(struct smtp_sess *s)
+{
+	if (s->reply_code / 100 != 2) {
+		char *w = said(s, "initial greeting");
+		sess_fail(s, "%s", w);
+		free(w);
+		return;
+	}
+	send_ehlo(s);
+}
+
+static int
+tls_begin(struct smtp_sess *s)
+{
+	SSL_CTX *ctx = smtp_tls_ctx();
+	SSL *ssl;
+
+	if (ctx == NULL)
+		return -1;
+	ssl = SSL_new(ctx);
+	if (ssl == NULL)
+		return -1;
+	SSL_set_tlsext_host_name(ssl, s->host);
+	if (strcmp(level(), "verify") == 0 || strcmp(level(), "secure") == 0) {
+		SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+		SSL_set1_host(ssl, s->host);
+		SSL_set_verify(ssl, SSL_VERIFY_PEER, NULL);
+	}
+	s->state = S_TLS;
+	io_start_tls(s->io, ssl, 0);
+	return 0;
+}
+
+static void
+on_ehlo(struct smtp_sess *s)
+{
+	if (s->reply_code / 100 != 2) {
+		if (s->state == S_EHLO && !io_is_tls(s->io)) {
+			s->state = S_HELO;
+			io_printf(s->io, "HELO %s\r\n",
+			    config_str("smtp_helo_name"));
+			return;
+		}
+		char *w = said(s, s->state == S_EHLO ? "EHLO" : "HELO");
+		sess_fail(s, "%s", w);
+		free(w);
+		return;
+	}
+	if (!io_is_tls(s->io) && tls_wanted() && !s->notls) {
+		if (s->features & SMTP_FEAT_STARTTLS) {
+			s->state = S_STARTTLS;
+			io_puts(s->io, "STARTTLS\r\n");
+			return;
+		}
+		if (tls_required()) {
+			sess_fail(s, "4.7.4 TLS is required, but was not "
+			    "offered by host %s[%s]", s->host, s->addr);
+			return;
+		}
+	}
+	xact_start(s);
+}
+
+static void
+on_starttls(struct smtp_sess *s)
+{
+	if (s->reply_code != 220) {
+		char *w = said(s, "STARTTLS");
+		if (tls_required()) {
+			sess_fail(s, "%s", w);
+		} else {
+			/* opportunistic: carry on in the clear */
+			log_info("%s: %s", s->req->id, w);
+			xact_start(s);
+		}
+		free(w);
+		return;
+	}
+	if (tls_begin(s) < 0) {
+		s->tls_failed = 1;
+		sess_fail(s, "4.7.5 cannot set up TLS for %s[%s]", s->host,
+		    s->addr);
+	}
+}
+
+static void
+on_tls_ready(struct smtp_sess *s)
+{
+	SSL *ssl = io_ssl(s->io);
+	int trusted = ssl != NULL &&
+	    SSL_get_verify_result(ssl) == X509_V_OK &&
+	    SSL_get0_peer_certificate(ssl) != NULL;
+
+	if ((strcmp(level(), "verify") == 0 || strcmp(level(), "secure") == 0)
+	    && !trusted) {
+		sess_fail(s, "4.7.5 server certificate not verified for "
+		    "%s[%s]", s->host, s->addr);
+		return;
+	}
+	log_info("%s: %s TLS connection established to %s[%s]:%d: %s",
+	    s->req != NULL ? s->req->id : "-", trusted ? "Trusted" :
+	    "Untrusted", s->host, s->addr, s->port, io_tls_summary(s->io));
+	send_ehlo(s);
+}
+
+static void
+on_xact_reply(struct smtp_sess *s)
+{
+	struct smtp_req *r = s->req;
+	size_t k = s->replied++;
+	int code = s->reply_code;
+	char *w;
+
+	if (k == 0) {
+		/* MAIL FROM */
+		if (code / 100 != 2) {
+			size_t i;
+			if (s->reused && s->replied == 1 && code == 421) {
+				/* cache went stale: caller retries fresh */
+				w = said(s, "MAIL FROM");
+				sess_fail(s, "%s", w);
+				free(w);
+				return;
+			}
+			w = said(s, "MAIL FROM");
+			for (i = 0; i < r->nrcpt; i++)
+				rcpt_set(&r->rcpts[i], code_status(code), w);
+			free(w);
+			s->mail_failed = 1;
+		}
+	} else if (k <= r->nrcpt) {
+		struct smtp_rcpt *rc = &r->rcpts[k - 1];
+		if (code / 100 == 2)
+			s->naccepted++;
+		else {
+			w = said(s, "RCPT TO");
+			rcpt_set(rc, code_status(code), w);
+			free(w);
+		}
+	} else {
+		/* DATA */
+		if (code == 354 && s->naccepted > 0 && !s->mail_failed) {
+			s->state = S_BODY;
+			s->body_off = 0;
+			s->body_bol = 1;
+			io_set_timeout(s->io,
+			    (int)config_time("smtp_data_done_timeout"));
+			send_body_chunk(s);
+			return;
+		}
+		if (code == 354) {
+			/* no recipient left: end the empty message */
+			io_puts(s->io, ".\r\n");
+			s->state = S_DOT;
+			s->naccepted = 0;
+			return;
+		}
+		if (s->naccepted > 0 && !s->mail_failed) {
+			size_t i;
+			w = said(s, "DATA");
+			for (i = 0; i < r->nrcpt; i++)
+				rcpt_set(&r->rcpts[i], code_status(code), w);
+			free(w);
+		}
+		s->state = S_RSET;
+		io_puts(s->io, "RSET\r\n");
+		return;
+	}
+	if (s->replied == s->sent && s->sent < s->ncmd) {
+		if (k == 0 && s->mail_failed) {
+			s->state = S_RSET;
+			io_puts(s->io, "RSET\r\n");
+			return;
+		}
+		if (k == r->nrcpt && s->naccepted == 0) {
+			/* nothing accepted: skip DATA */
+			s->state = S_RSET;
+			io_puts(s->io, "RSET\r\n");
+			return;
+		}
+		send_cmd(s, s->sent++);
+	}
+}
+
+static void
+on_dot(struct smtp_sess *s)
+{
+	struct smtp_req *r = s->req;
+	size_t i;
+	char *w = said(s, "end of DATA");
+
+	if (s->naccepted > 0) {
+		for (i = 0; i < r->nrcpt; i++) {
+			if (r->rcpts[i].status >= 0)
+				continue;
+			if (s->reply_code / 100 == 2) {
+				char *t = xasprintf("2.0.0 delivered via %s[%s]:%d: "
+				    "%d %s", s->host, s->addr, s->port,
+				    s->reply_code, buf_cstr(&s->reply));
+				rcpt_set(&r->rcpts[i], DELIVER_SENT, t);
+				free(t);
+			} else
+				rcpt_set(&r->rcpts[i],
+				    code_status(s->reply_code), w);
+		}
+	}
+	free(w);
+	if (s->reply_code / 100 == 2) {
+		s->state = S_IDLE;
+		xact_done(s);
+	} else {
+		s->state = S_RSET;
+		io_puts(s->io, "RSET\r\n");
+	}
+}
+
+static void
+on_reply(struct smtp_sess *s)
+{
+	switch (s->state) {
+	case S_CONNECT:
+		on_greeting(s);
+		break;
+	case S_EHLO:
+	case S_HELO:
+		on_ehlo(s);
+		break;
+	case S_STARTTLS:
+		on_starttls(s);
+		break;
+	case S_XACT:
+		on_xact_reply(s);
+		break;
+	case S_DOT:
+		on_dot(s);
+		break;
+	case S_RSET:
+		if (s->reply_code / 100 == 2)
+			s->state = S_IDLE;
+		else {
+			io_free(&s->io);
+			s->state = S_DEAD;
+		}
+		xact_done(s);
+		break;
+	case S_QUIT:
+		io_free(&s->io);
+		s->state = S_DEAD;
+		break;
+	case S_IDLE:
+		/* unexpected (e.g. 421 timeout notice): drop the connection */
+		io_free(&s->io);
+		s->state = S_DEAD;
+		if (s->park_closed != NULL)
+			s->park_closed(s);
+		break;
+	default:
+		break;
+	}
+}
+
+static void
+read_replies(struct smtp_sess *s)
+{
+	int cr, r;
+
+	while (s->io != NULL && s->state != S_DEAD && s->state != S_BODY &&
+	    (r = io_getline(s->io, &s->line, LINE_MAX_BYTES, &cr)) != 0) {
+		int code, more;
+		const char *text;
+		if (r == 2 || smtp_reply_line(s->line.data, s->line.len, &code,
+		    &more, &text) < 0 || (s->reply.len > 0 &&
+		    code != s->reply_code)) {
+			const char *what = s->state == S_XACT || s->state ==
+			    S_DOT ? "transaction" : "session";
+			io_free(&s->io);
+			if (s->req != NULL && (s->state == S_XACT ||
+			    s->state == S_DOT)) {
+				size_t i;
+				char *w = xasprintf("4.4.2 malformed reply from "
+				    "%s[%s] during %s", s->host, s->addr, what);
+				for (i = 0; i < s->req->nrcpt; i++)
+					rcpt_set(&s->req->rcpts[i],
+					    DELIVER_DEFER, w);
+				free(w);
+				s->state = S_DEAD;
+				xact_done(s);
+			} else if (s->state == S_IDLE || s->state == S_QUIT) {
+				s->state = S_DEAD;
+				if (s->park_closed != NULL)
+					s->park_closed(s);
+			} else
+				sess_fail(s, "4.4.2 malformed reply from %s[%s]",
+				    s->host, s->addr);
+			return;
+		}
+		if (s->reply.len > 0)
+			buf_appendc(&s->reply, ' ');
+		if (buf_appends(&s->reply, text) < 0)
+			buf_truncate(&s->reply, REPLY_MAX - 64);
+		s->reply_code = code;
+		if (s->state == S_EHLO)
+			smtp_ehlo_keyword(text, &s->features, &s->size_limit);
+		if (more)
+			continue;
+		on_reply(s);
+		buf_reset(&s->reply);
+	}
+}
+
+static void
+lost(struct smtp_sess *s, const char *what)
+{
+	char *w;
+
+	if (s->state == S_IDLE || s->state == S_QUIT) {
+		io_free(&s->io);
+		s->state = S_DEAD;
+		if (s->park_closed != NULL)
+			s->park_closed(s);
+		return;
+	}
+	io_free(&s->io);
+	if (s->state == S_TLS)
+		s->tls_failed = 1;
+	if (s->state == S_CONNECT || s->state == S_EHLO || s->state == S_HELO ||
+	    s->state == S_STARTTLS || s->state == S_TLS ||
+	    (s->reused && s->state == S_XACT && s->replied == 0)) {
+		if (s->state == S_CONNECT && !s->reused)
+			sess_fail(s, "4.4.1 connect to %s[%s]:%d: %s", s->host,
+			    s->addr, s->port, what);
+		else
+			sess_fail(s, "4.4.2 %s[%s]:%d: %s%s", s->host,
+			    s->addr, s->port, s->state == S_TLS ?
+			    "TLS handshake failed: " : "lost connection: ",
+			    what);
+		return;
+	}
+	w = xasprintf("4.4.2 lost connection with %s[%s] while sending %s: %s",
+	    s->host, s->addr, s->state == S_BODY || s->state == S_DOT ?
+	    "message body" : "the envelope", what);
+	if (s->req != NULL) {
+		size_t i;
+		for (i = 0; i < s->req->nrcpt; i++)
+			rcpt_set(&s->req->rcpts[i], DELIVER_DEFER, w);
+	}
+	free(w);
+	s->state = S_DEAD;
+	xact_done(s);
+}
+
+static void
+sess_io(struct io *io, enum io_evt evt, void *arg)
+{
+	struct smtp_sess *s = arg;
+	int err = errno, soerr = 0;
+	socklen_t sl = sizeof(soerr);
+
+	s->depth++;
+	switch (evt) {
+	case IO_IN:
+		read_replies(s);
+		break;
+	case IO_LOWAT:
+		if (s->state == S_BODY)
+			send_body_chunk(s);
+		break;
+	case IO_TLSREADY:
+		on_tls_ready(s);
+		break;
+	case IO_TIMEOUT:
+		lost(s, s->state == S_CONNECT ? "Connection timed out" :
+		    "conversation timed out");
+		break;
+	case IO_EOF:
+		lost(s, "Connection closed by peer");
+		break;
+	case IO_ERROR:
+		if (getsockopt(io_fd(io), SOL_SOCKET, SO_ERROR, &soerr, &sl) == 0
+		    && soerr != 0)
+			err = soerr;
+		lost(s, err != 0 ? strerror(err) : "I/O error");
+		break;
+	}
+	if (--s->depth == 0 && s->want_free)
+		sess_free(s);
+}
+
+static void
+connect_failed(evutil_socket_t fd, short what, void *arg)
+{
+	struct smtp_sess *s = arg;
+
+	(void)fd;
+	(void)what;
+	s->depth++;
+	sess_fail(s, "4.4.1 connect to %s[%s]:%d: %s", s->host, s->addr,
+	    s->port, strerror(s->connect_errno));
+	if (--s->depth == 0 && s->want_free)
+		sess_free(s);
+}
+
+struct smtp_sess *
+smtp_sess_connect(const struct smtp_target *t, const char *nexthop,
+    struct smtp_req *req, int notls, smtp_done_fn fn)
+{
+	struct smtp_sess *s = xcalloc(1, sizeof(*s));
+	const struct sockaddr *sa = (const struct sockaddr *)&t->addr.ss;
+	int fd;
+
+	snprintf(s->host, sizeof(s->host), "%s", t->host);
+	netaddr_ntop(sa, s->addr, sizeof(s->addr));
+	s->port = ntohs(sa->sa_family == AF_INET6 ?
+	    ((const struct sockaddr_in6 *)sa)->sin6_port :
+	    ((const struct sockaddr_in *)sa)->sin_port);
+	s->nexthop = xstrdup(nexthop);
+	s->notls = notls;
+	s->req = req;
+	s->done = fn;
+	s->state = S_CONNECT;
+	buf_init(&s->line, LINE_MAX_BYTES + 1);
+	buf_init(&s->reply, REPLY_MAX);
+	fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0);
+	if (fd < 0 || (connect(fd, sa, t->addr.len) < 0 &&
+	    errno != EINPROGRESS)) {
+		/* report on the next loop turn, never inside the caller */
+		struct timeval tv0 = { 0, 0 };
+		s->connect_errno = errno;
+		if (fd >= 0)
+			close(fd);
+		event_base_once(io_base(), -1, EV_TIMEOUT, connect_failed, s,
+		    &tv0);
+		return s;
+	}
+	s->io = io_new(fd, sess_io, s);
+	io_set_timeout(s->io, (int)config_time("smtp_connect_timeout"));
+	return s;
+}
+
+void
+smtp_sess_reuse(struct smtp_sess *s, struct smtp_req *req, smtp_done_fn fn)
+{
+	s->req = req;
+	s->done = fn;
+	s->reused = 1;
+	s->park_closed = NULL;
+	xact_start(s);
+}
+
+int
+smtp_sess_idle(const struct smtp_sess *s)
+{
+	return s->state == S_IDLE && s->io != NULL;
+}
+
+const char *
+smtp_sess_nexthop(const struct smtp_sess *s)
+{
+	return s->nexthop;
+}
+
+int
+smtp_sess_tls_failed(const struct smtp_sess *s)
+{
+	return s->tls_failed;
+}
+
+int
+smtp_sess_reused(const struct smtp_sess *s)
+{
+	return s->reused;
+}
+
+void
+smtp_sess_park(struct smtp_sess *s, void (*closed)(struct smtp_sess *))
+{
+	s->park_closed = closed;
+	io_set_timeout(s->io,
+	    (int)config_time("smtp_connection_cache_time_limit"));
+}
+
+static void
+sess_free(struct smtp_sess *s)
+{
+	io_free(&s->io);
+	buf_free(&s->line);
+	buf_free(&s->reply);
+	free(s->nexthop);
+	free(s);
+}
+
+void
+smtp_sess_close(struct smtp_sess **sp)
+{
+	struct smtp_sess *s = *sp;
+
+	if (s == NULL)
+		return;
+	*sp = NULL;
+	if (s->io != NULL && s->state == S_IDLE && !io_is_tls(s->io)) {
+		/* best effort: the socket is non-blocking */
+		(void)!write(io_fd(s->io), "QUIT\r\n", 6);
+	}
+	io_free(&s->io);
+	s->state = S_DEAD;
+	s->done = NULL;
+	s->park_closed = NULL;
+	if (s->depth > 0)
+		s->want_free = 1;
+	else
+		sess_free(s);
+}

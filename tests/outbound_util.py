@@ -1,0 +1,235 @@
+"""Helpers of the outbound tests: a real DNS server (Debian's unbound with
+local-data on a free 127.0.0.1 port) and a small scriptable SMTP server
+that counts connections, for the cases a Tempest receiver cannot show
+(4xx then 2xx, STARTTLS seen from the server, concurrency)."""
+import os
+import shutil
+import socket
+import ssl
+import subprocess
+import tempfile
+import threading
+import time
+
+from conftest import free_port, wait_for
+
+UNBOUND = shutil.which("unbound") or "/usr/sbin/unbound"
+
+
+class DNSServer:
+    """unbound answering only the zones given; everything else is
+    REFUSED, so nothing ever leaves 127.0.0.1."""
+
+    def __init__(self, records):
+        self.dir = tempfile.mkdtemp(prefix="tempest-dns-")
+        self.port = free_udp_port()
+        lines = [
+            "server:",
+            "  interface: 127.0.0.1",
+            f"  port: {self.port}",
+            "  do-ip6: no",
+            "  do-daemonize: no",
+            '  username: ""',
+            '  chroot: ""',
+            f'  directory: "{self.dir}"',
+            f'  pidfile: "{self.dir}/unbound.pid"',
+            "  use-syslog: no",
+            f'  logfile: "{self.dir}/unbound.log"',
+            "  verbosity: 1",
+            "  access-control: 127.0.0.0/8 allow",
+            '  module-config: "iterator"',
+            '  local-zone: "." refuse',
+            '  local-zone: "test." static',
+        ]
+        for r in records:
+            lines.append(f'  local-data: "{r}"')
+        lines += ["remote-control:", "  control-enable: no"]
+        self.conf = os.path.join(self.dir, "unbound.conf")
+        with open(self.conf, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        self.proc = subprocess.Popen([UNBOUND, "-d", "-c", self.conf],
+                                     stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        log = os.path.join(self.dir, "unbound.log")
+        ok = wait_for(lambda: os.path.exists(log) and
+                      "start of service" in open(log).read(), 10)
+        if not ok:
+            self.stop()
+            raise RuntimeError("unbound did not start")
+
+    @property
+    def address(self):
+        return f"127.0.0.1:{self.port}"
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def free_udp_port():
+    while True:
+        p = free_port()
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            s.bind(("127.0.0.1", p))
+            return p
+        except OSError:
+            continue
+        finally:
+            s.close()
+
+
+def make_cert(d, cn="mx.remote.test"):
+    """A self-signed certificate for the test server."""
+    key = os.path.join(d, "key.pem")
+    crt = os.path.join(d, "cert.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048",
+                    "-nodes", "-keyout", key, "-out", crt, "-days", "2",
+                    "-subj", "/CN=" + cn, "-addext",
+                    "subjectAltName=DNS:" + cn],
+                   check=True, capture_output=True)
+    return crt, key
+
+
+class SMTPServer:
+    """A threaded SMTP server on 127.0.0.1.
+
+    rcpt_replies: list of replies used for successive RCPT commands (then
+    "250 2.1.5 Ok" forever).  tls: (cert, key) to offer STARTTLS.
+    Records connections, the peak of simultaneous ones, the messages
+    (envelope + data) and whether each message came over TLS."""
+
+    def __init__(self, rcpt_replies=(), data_replies=(), tls=None,
+                 pipelining=True, delay=0.0, host="127.0.0.1"):
+        self.rcpt_replies = list(rcpt_replies)
+        self.data_replies = list(data_replies)
+        self.tls = tls
+        self.pipelining = pipelining
+        self.delay = delay
+        self.lock = threading.Lock()
+        self.connections = 0
+        self.current = 0
+        self.peak = 0
+        self.messages = []
+        self.commands = []
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind((host, 0))
+        self.port = self.sock.getsockname()[1]
+        self.sock.listen(50)
+        self.stopping = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def stop(self):
+        self.stopping = True
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def _accept(self):
+        while not self.stopping:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(c,),
+                             daemon=True).start()
+
+    def _serve(self, c):
+        with self.lock:
+            self.connections += 1
+            self.current += 1
+            self.peak = max(self.peak, self.current)
+        try:
+            self._session(c)
+        except (OSError, ssl.SSLError):
+            pass
+        finally:
+            with self.lock:
+                self.current -= 1
+            try:
+                c.close()
+            except OSError:
+                pass
+
+    def _session(self, c):
+        f = c.makefile("rb")
+        tls = False
+
+        def send(s):
+            c.sendall((s + "\r\n").encode())
+
+        send("220 test.example ESMTP")
+        mail, rcpts = None, []
+        while True:
+            line = f.readline()
+            if not line:
+                return
+            cmd = line.decode("latin-1").rstrip("\r\n")
+            with self.lock:
+                self.commands.append(cmd)
+            verb = cmd.split(" ", 1)[0].upper()
+            if verb == "EHLO":
+                ext = ["SIZE 1000000", "8BITMIME"]
+                if self.pipelining:
+                    ext.append("PIPELINING")
+                if self.tls and not tls:
+                    ext.append("STARTTLS")
+                send("250-test.example")
+                for e in ext[:-1]:
+                    send("250-" + e)
+                send("250 " + ext[-1])
+            elif verb == "HELO":
+                send("250 test.example")
+            elif verb == "STARTTLS" and self.tls and not tls:
+                send("220 2.0.0 go ahead")
+                ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+                ctx.load_cert_chain(*self.tls)
+                c = ctx.wrap_socket(c, server_side=True)
+                f = c.makefile("rb")
+                tls = True
+            elif verb == "MAIL":
+                mail, rcpts = cmd[10:].split(">")[0].lstrip("<"), []
+                send("250 2.1.0 Ok")
+            elif verb == "RCPT":
+                with self.lock:
+                    r = self.rcpt_replies.pop(0) if self.rcpt_replies \
+                        else "250 2.1.5 Ok"
+                if r.startswith("2"):
+                    rcpts.append(cmd[8:].split(">")[0].lstrip("<"))
+                send(r)
+            elif verb == "DATA":
+                if not rcpts:
+                    send("554 5.5.1 no valid recipients")
+                    continue
+                send("354 go ahead")
+                data = b""
+                while True:
+                    l = f.readline()
+                    if not l or l == b".\r\n":
+                        break
+                    data += l[1:] if l.startswith(b"..") else l
+                if self.delay:
+                    time.sleep(self.delay)
+                with self.lock:
+                    r = self.data_replies.pop(0) if self.data_replies \
+                        else "250 2.0.0 queued"
+                    if r.startswith("2"):
+                        self.messages.append({"from": mail, "to": rcpts,
+                                              "data": data, "tls": tls})
+                send(r)
+                mail, rcpts = None, []
+            elif verb == "RSET":
+                mail, rcpts = None, []
+                send("250 2.0.0 Ok")
+            elif verb == "QUIT":
+                send("221 2.0.0 Bye")
+                return
+            else:
+                send("502 5.5.2 unknown command")
