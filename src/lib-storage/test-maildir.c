@@ -1,0 +1,190 @@
+/* test-maildir.c - unit tests of Maildir++ folders, UID list, flags in
+ * file names, save/copy/expunge and change reporting. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "imap_search.h"
+#include "maildir.h"
+#include "mem.h"
+#include "test.h"
+
+static char root[256];
+
+static void
+drop(const char *name, const char *body)
+{
+	char p[512];
+	FILE *f;
+
+	snprintf(p, sizeof(p), "%s/%s", root, name);
+	f = fopen(p, "w");
+	fputs(body, f);
+	fclose(f);
+}
+
+static unsigned n_exp, n_flags, n_recent;
+static void cb_exp(void *c, unsigned s) { (void)c; (void)s; n_exp++; }
+static void cb_flags(void *c, unsigned s) { (void)c; (void)s; n_flags++; }
+static void cb_recent(void *c, unsigned s) { (void)c; (void)s; n_recent++; }
+static const struct maildir_sync_cb cb = { cb_exp, cb_flags, cb_recent, NULL };
+
+static void
+test_names(void)
+{
+	const char *err;
+
+	T_INTEQ(maildir_name_check("Sent", &err), 0);
+	T_INTEQ(maildir_name_check("a.b", &err), 0);
+	T_INTEQ(maildir_name_check("../x", &err), -1);
+	T_INTEQ(maildir_name_check("a/b", &err), -1);
+	T_INTEQ(maildir_name_check("..", &err), -1);
+	T_INTEQ(maildir_name_check(".x", &err), -1);
+	T_INTEQ(maildir_name_check("x.", &err), -1);
+	T_INTEQ(maildir_name_check("&Jjo", &err), -1);
+	T_INTEQ(maildir_name_check("", &err), -1);
+	char *n = maildir_name_normalize("inbox");
+	T_STREQ(n, "INBOX");
+	free(n);
+}
+
+static void
+test_flow(void)
+{
+	struct mail_user *u;
+	struct mailbox *a, *b;
+	const char *err;
+	char *e, *data;
+	size_t len;
+	uint32_t uv, uid, uids[2];
+
+	u = maildir_user_open(root, &e);
+	T_OK(u != NULL);
+	T_OK(maildir_exists(u, "Sent"));
+	T_OK(maildir_exists(u, "Trash"));
+	drop("new/1000.A.host", "Subject: one\n\nbody\n");
+	drop("new/1001.B.host", "Subject: two\n\nbody\n");
+	T_INTEQ(maildir_open(u, "INBOX", 0, &a, &err), 0);
+	T_INTEQ(a->count, 2);
+	T_INTEQ(a->mails[0].uid, 1);
+	T_INTEQ(a->mails[1].uid, 2);
+	T_OK(a->mails[0].flags & IMAP_FLAG_RECENT);
+	T_OK(strncmp(a->mails[0].fname, "cur/1000.A.host:2,", 18) == 0);
+	T_INTEQ(maildir_read(a, 1, &data, &len), 0);
+	T_INTEQ(len, 19);
+	free(data);
+
+	/* a second session sees the same UIDs, without \Recent */
+	T_INTEQ(maildir_open(u, "INBOX", 0, &b, &err), 0);
+	T_INTEQ(b->count, 2);
+	T_INTEQ(b->mails[1].uid, 2);
+	T_OK(!(b->mails[0].flags & IMAP_FLAG_RECENT));
+	uint32_t uv0 = a->uidvalidity;
+	T_INTEQ(b->uidvalidity, uv0);
+
+	/* flags: a sets, b notices */
+	uint64_t ms = a->mails[0].modseq;
+	T_INTEQ(maildir_set_flags(a, 0, IMAP_FLAG_SEEN | IMAP_FLAG_FLAGGED, 1), 0);
+	T_INTEQ(maildir_commit(a), 0);
+	T_OK(a->mails[0].modseq > ms);
+	T_OK(strstr(a->mails[0].fname, ":2,FSa") != NULL);
+	n_flags = 0;
+	T_INTEQ(maildir_sync(b, 1, &cb), 0);
+	T_INTEQ(n_flags, 1);
+	T_INTEQ(b->mails[0].flags, IMAP_FLAG_SEEN | IMAP_FLAG_FLAGGED);
+	T_INTEQ(b->mails[0].keywords, 1);
+	/* reading with a stale name still works (b renamed nothing) */
+	T_INTEQ(maildir_read(b, 0, &data, &len), 0);
+	free(data);
+
+	/* expunge in a; b sees it only when allowed */
+	T_INTEQ(maildir_expunge(a, 1), 0);
+	n_exp = 0;
+	T_INTEQ(maildir_sync(a, 1, &cb), 0);
+	T_INTEQ(n_exp, 1);
+	T_INTEQ(a->count, 1);
+	n_exp = 0;
+	T_INTEQ(maildir_sync(b, 0, &cb), 0);
+	T_INTEQ(n_exp, 0);
+	T_INTEQ(b->count, 2);
+	T_OK(b->mails[1].expunged);
+	T_INTEQ(maildir_sync(b, 1, &cb), 0);
+	T_INTEQ(n_exp, 1);
+	T_INTEQ(b->count, 1);
+
+	/* save and copy: new UIDs continue, never reused */
+	T_INTEQ(maildir_save(u, "INBOX", "Subject: x\r\n\r\nhi\r\n", 18,
+	    IMAP_FLAG_SEEN, 0, 1000000000, &uv, &uid, &err), 0);
+	T_INTEQ(uid, 3);
+	T_INTEQ(uv, uv0);
+	n_recent = 0;
+	T_INTEQ(maildir_sync(a, 1, &cb), 0);
+	T_INTEQ(a->count, 2);
+	T_INTEQ(a->mails[1].uid, 3);
+	T_INTEQ(a->mails[1].vsize, 18);
+	T_INTEQ(maildir_internaldate(a, 1), 1000000000);
+	T_INTEQ(maildir_read(a, 1, &data, &len), 0);
+	T_INTEQ(len, 15);
+	free(data);
+	unsigned idx[2] = { 0, 1 };
+	T_INTEQ(maildir_copy(a, idx, 2, "Trash", &uv, uids, &err), 0);
+	T_INTEQ(uids[0], 1);
+	T_INTEQ(uids[1], 2);
+	T_INTEQ(maildir_copy(a, idx, 2, "Nope", &uv, uids, &err), -1);
+	T_INTEQ(maildir_save(u, "Nope", "x", 1, 0, 0, 0, &uv, &uid, &err), -1);
+
+	maildir_close(&a);
+	maildir_close(&b);
+	/* persistence */
+	T_INTEQ(maildir_open(u, "INBOX", 1, &a, &err), 0);
+	T_INTEQ(a->count, 2);
+	T_INTEQ(a->mails[0].uid, 1);
+	T_INTEQ(a->mails[1].uid, 3);
+	T_INTEQ(a->uidnext, 4);
+	maildir_close(&a);
+
+	/* folders */
+	T_INTEQ(maildir_create(u, "Work", &err), 0);
+	T_INTEQ(maildir_create(u, "Work.Old", &err), 0);
+	T_INTEQ(maildir_create(u, "Work", &err), -1);
+	T_INTEQ(maildir_delete(u, "Work", &err), -1);   /* has children */
+	T_INTEQ(maildir_rename(u, "Work", "Job", &err), 0);
+	T_OK(maildir_exists(u, "Job.Old"));
+	T_OK(!maildir_exists(u, "Work"));
+	T_INTEQ(maildir_delete(u, "Job.Old", &err), 0);
+	T_INTEQ(maildir_delete(u, "INBOX", &err), -1);
+	struct maildir_folder *v;
+	unsigned n;
+	T_INTEQ(maildir_list(u, &v, &n), 0);
+	T_STREQ(v[0].name, "INBOX");
+	T_INTEQ(n, 6);  /* INBOX Drafts Job Junk Sent Trash */
+	maildir_list_free(v, n);
+	T_INTEQ(maildir_keyword(u, "$Junk", 1), 0);
+	T_INTEQ(maildir_keyword(u, "$junk", 0), 0);
+	T_INTEQ(maildir_keyword(u, "Other", 0), -1);
+	T_INTEQ(maildir_subscribe(u, "Job", 1), 0);
+	char **subs = maildir_subscriptions(u, &n);
+	T_INTEQ(n, 6);
+	for (unsigned i = 0; i < n; i++)
+		free(subs[i]);
+	free(subs);
+	maildir_user_free(&u);
+}
+
+int
+main(void)
+{
+	char cmd[300];
+
+	snprintf(root, sizeof(root), "/tmp/test-maildir.XXXXXX");
+	if (mkdtemp(root) == NULL)
+		return 1;
+	T_RUN(test_names);
+	T_RUN(test_flow);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", root);
+	if (system(cmd) != 0)
+		return 1;
+	return t_done();
+}
