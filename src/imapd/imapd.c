@@ -1,0 +1,980 @@
+/*
+ * imapd.c - the IMAP server process: settings, connections, collecting
+ * commands with their literals, dispatch by state, STARTTLS, login, IDLE
+ * and change notification through one inotify descriptor per process.
+ *
+ * Untrusted bytes: all client input.  Lines are read with a hard maximum
+ * (imapd_max_line_length); literals are bounded (imapd_literal_size_limit,
+ * message_size_limit for APPEND) before they are read; the whole command
+ * then goes through the pure parser in lib-imap.
+ *
+ * Privileges: the process runs as mail_owner (master.cf unpriv), serves
+ * many sessions, and holds no user's mail handle before a session has
+ * logged in; after login a session reaches only paths under that user's
+ * mail root (folder names are checked by lib-storage).
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "config.h"
+#include "imap_message.h"
+#include "imap_parser.h"
+#include "imapd.h"
+#include "log.h"
+#include "maildir.h"
+#include "mem.h"
+#include "netaddr.h"
+#include "service.h"
+#include "str.h"
+#include "tls.h"
+#include "userdb.h"
+
+static const struct cfg_param imapd_params[] = {
+	{ "imapd_tls_wrappermode", CFG_BOOL, "no", 0, "Implicit TLS (IMAPS): the TLS handshake starts at connect" },
+	{ "imapd_tls_cert_file", CFG_STR, "", 0, "PEM certificate chain of the IMAP and POP3 servers (empty: a self-signed one in $data_directory/tls/)" },
+	{ "imapd_tls_key_file", CFG_STR, "", 0, "PEM private key for imapd_tls_cert_file (empty: $data_directory/tls/)" },
+	{ "imapd_disable_plaintext_auth", CFG_BOOL, "yes", 0, "Refuse LOGIN/AUTHENTICATE PLAIN before TLS, except from imapd_trusted_networks (Dovecot disable_plaintext_auth)" },
+	{ "imapd_trusted_networks", CFG_LIST, "$mynetworks", 0, "Clients allowed plaintext authentication without TLS (loopback, mynetworks)" },
+	{ "imapd_process_session_limit", CFG_INT, "5000", 0, "Concurrent IMAP sessions one imapd process serves (event-driven)" },
+	{ "imapd_client_connection_limit", CFG_INT, "50", 0, "Concurrent IMAP connections from one client IP address per process (0 = no limit)" },
+	{ "imapd_user_connection_limit", CFG_INT, "20", 0, "Concurrent IMAP sessions of one user per process (Dovecot mail_max_userip_connections; 0 = no limit)" },
+	{ "imapd_max_line_length", CFG_INT, "65536", 0, "Longest IMAP command line, literals excluded (Dovecot imap_max_line_length)" },
+	{ "imapd_literal_size_limit", CFG_INT, "65536", 0, "Largest literal outside APPEND; APPEND literals are limited by message_size_limit" },
+	{ "imapd_max_nesting", CFG_INT, "16", 0, "Deepest parenthesis nesting accepted in a command" },
+	{ "imapd_max_bad_commands", CFG_INT, "20", 0, "Invalid commands after which the session is closed" },
+	{ "imapd_login_timeout", CFG_TIME, "60s", 's', "Time a client has to log in" },
+	{ "imapd_timeout", CFG_TIME, "30m", 's', "Idle time after login (and in IDLE) before the session is closed" },
+	{ "imapd_auth_failure_delay", CFG_TIME, "2s", 's', "Delay before a failed login is answered; grows with repeated failures from the same address" },
+};
+CONFIG_PARAMS(imapd_params);
+
+struct imapd_settings imapd_set;
+struct client *imapd_clients;
+
+static SSL_CTX *tls_ctx;
+static struct userdb *udb;
+static struct netlist *trusted_nets;
+static int wrappermode, plaintext_disabled;
+static unsigned session_counter;
+
+/* ---- replies ---- */
+
+void
+client_send(struct client *c, const char *fmt, ...)
+{
+	va_list ap;
+	struct buf b;
+
+	buf_init(&b, BUF_UNLIMITED);
+	va_start(ap, fmt);
+	buf_vprintf(&b, fmt, ap);
+	va_end(ap);
+	buf_append(&b, "\r\n", 2);
+	io_write(c->io, b.data, b.len);
+	buf_free(&b);
+}
+
+void
+client_tagged(struct client *c, const char *tag, const char *fmt, ...)
+{
+	va_list ap;
+	struct buf b;
+
+	buf_init(&b, BUF_UNLIMITED);
+	buf_printf(&b, "%s ", tag);
+	va_start(ap, fmt);
+	buf_vprintf(&b, fmt, ap);
+	va_end(ap);
+	buf_append(&b, "\r\n", 2);
+	io_write(c->io, b.data, b.len);
+	buf_free(&b);
+}
+
+void
+client_write_buf(struct client *c, struct buf *b)
+{
+	if (b->len > 0)
+		io_write(c->io, b->data, b->len);
+	buf_reset(b);
+}
+
+/* ---- capabilities ---- */
+
+static int
+plaintext_ok(struct client *c)
+{
+	return !plaintext_disabled || io_is_tls(c->io) || c->trusted;
+}
+
+static void
+capability_string(struct client *c, struct buf *b)
+{
+	buf_appends(b, "IMAP4rev1 SASL-IR LITERAL+ ID ENABLE IDLE");
+	if (c->state == ST_NOAUTH) {
+		if (tls_ctx != NULL && !io_is_tls(c->io))
+			buf_appends(b, " STARTTLS");
+		if (plaintext_ok(c))
+			buf_appends(b, " AUTH=PLAIN");
+		else
+			buf_appends(b, " LOGINDISABLED");
+		return;
+	}
+	buf_appends(b, " NAMESPACE UNSELECT UIDPLUS MOVE CONDSTORE CHILDREN"
+	    " SPECIAL-USE LIST-EXTENDED LIST-STATUS ESEARCH MULTIAPPEND"
+	    " BINARY");
+}
+
+static void
+send_greeting(struct client *c)
+{
+	struct buf b;
+
+	buf_init(&b, 4096);
+	capability_string(c, &b);
+	client_send(c, "* OK [CAPABILITY %s] %s IMAP ready.", buf_cstr(&b),
+	    config_str("mail_name"));
+	buf_free(&b);
+}
+
+/* ---- sessions ---- */
+
+static unsigned
+count_clients(const char *ip, const char *user)
+{
+	unsigned n = 0;
+
+	for (struct client *k = imapd_clients; k != NULL; k = k->next) {
+		if (ip != NULL && strcmp(k->ip, ip) == 0)
+			n++;
+		if (user != NULL && k->user != NULL && strcmp(k->user, user) == 0)
+			n++;
+	}
+	return n;
+}
+
+static void
+client_free(struct client *c)
+{
+	if (c->delay_ev != NULL)
+		event_free(c->delay_ev);
+	fetch_free(c);
+	client_unselect(c);
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		imapd_clients = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	io_free(&c->io);
+	buf_free(&c->cmd);
+	buf_free(&c->line);
+	free(c->auth_tag);
+	free(c->idle_tag);
+	free(c->user);
+	maildir_user_free(&c->mu);
+	free(c);
+	service_session_end();
+}
+
+void
+client_close(struct client *c, const char *bye)
+{
+	if (c->closing)
+		return;
+	if (bye != NULL)
+		client_send(c, "* BYE %s", bye);
+	c->closing = 1;
+	c->paused = 1;
+	io_pause(c->io);
+	if (io_outlen(c->io) == 0)
+		client_free(c);
+}
+
+static void client_input(struct client *c);
+
+void
+client_resume(struct client *c)
+{
+	if (c->closing)
+		return;
+	c->paused = 0;
+	io_resume(c->io);
+	client_input(c);
+}
+
+static void
+client_io(struct io *io, enum io_evt evt, void *arg)
+{
+	struct client *c = arg;
+
+	(void)io;
+	switch (evt) {
+	case IO_IN:
+		if (!c->paused)
+			client_input(c);
+		break;
+	case IO_LOWAT:
+		if (c->closing) {
+			client_free(c);
+			return;
+		}
+		if (c->fetch != NULL && fetch_continue(c))
+			client_resume(c);
+		break;
+	case IO_TLSREADY:
+		if (c->tls_wrapper) {
+			c->tls_wrapper = 0;
+			send_greeting(c);
+		}
+		log_info("%s: TLS established: %s", c->id, io_tls_summary(c->io));
+		break;
+	case IO_TIMEOUT:
+		client_close(c, "Disconnected for inactivity.");
+		if (!c->closing)
+			break;
+		/* output may never drain to a dead peer: do not wait */
+		client_free(c);
+		break;
+	case IO_EOF:
+	case IO_ERROR:
+		client_free(c);
+		break;
+	}
+}
+
+static void
+client_accept(int fd, const struct sockaddr *sa, socklen_t salen, void *arg)
+{
+	struct client *c;
+
+	(void)salen;
+	(void)arg;
+	c = xcalloc(1, sizeof(*c));
+	snprintf(c->id, sizeof(c->id), "imap%u.%d", ++session_counter,
+	    (int)getpid());
+	netaddr_ntop(sa, c->ip, sizeof(c->ip));
+	c->trusted = trusted_nets != NULL && netlist_match(trusted_nets, sa);
+	c->wd[0] = c->wd[1] = c->wd[2] = -1;
+	buf_init(&c->cmd, (size_t)(imapd_set.line_max + imapd_set.append_max +
+	    imapd_set.literal_max));
+	buf_init(&c->line, (size_t)imapd_set.line_max + 2);
+	c->io = io_new(fd, client_io, c);
+	io_set_timeout(c->io, (int)imapd_set.timeout_noauth);
+	c->next = imapd_clients;
+	if (imapd_clients != NULL)
+		imapd_clients->prev = c;
+	imapd_clients = c;
+	if (imapd_set.ip_limit > 0 &&
+	    count_clients(c->ip, NULL) > (unsigned)imapd_set.ip_limit) {
+		log_warn("%s: too many connections from %s", c->id, c->ip);
+		client_close(c, "[UNAVAILABLE] Too many connections from your address.");
+		return;
+	}
+	log_info("%s: connect from [%s]", c->id, c->ip);
+	if (wrappermode) {
+		c->tls_wrapper = 1;
+		io_start_tls(c->io, SSL_new(tls_ctx), 1);
+	} else
+		send_greeting(c);
+}
+
+/* ---- login ---- */
+
+static void
+login_delay_done(evutil_socket_t fd, short what, void *arg)
+{
+	struct client *c = arg;
+
+	(void)fd;
+	(void)what;
+	event_free(c->delay_ev);
+	c->delay_ev = NULL;
+	if (c->auth_failures >= 3) {
+		client_close(c, "Too many authentication failures.");
+		return;
+	}
+	client_resume(c);
+}
+
+/* The reply for a failed login has been queued: hold the session. */
+static void
+login_failed(struct client *c)
+{
+	unsigned from_ip = 0;
+	struct timeval tv;
+
+	c->auth_failures++;
+	for (struct client *k = imapd_clients; k != NULL; k = k->next)
+		if (strcmp(k->ip, c->ip) == 0)
+			from_ip += (unsigned)k->auth_failures;
+	if (from_ip > 8)
+		from_ip = 8;
+	tv.tv_sec = imapd_set.auth_delay * from_ip;
+	tv.tv_usec = 0;
+	c->paused = 1;
+	io_pause(c->io);
+	c->delay_ev = evtimer_new(io_base(), login_delay_done, c);
+	evtimer_add(c->delay_ev, &tv);
+}
+
+static void
+do_login(struct client *c, const char *tag, const char *user,
+    const char *pass)
+{
+	struct user u;
+	char *err = NULL;
+	int r;
+
+	if (strlen(user) > 256 || strlen(pass) > 1024 || *user == '\0') {
+		client_tagged(c, tag, "NO [AUTHENTICATIONFAILED] Authentication failed.");
+		login_failed(c);
+		return;
+	}
+	r = userdb_verify(udb, user, pass);
+	if (r < 0) {
+		client_tagged(c, tag, "NO [UNAVAILABLE] Temporary authentication failure.");
+		return;
+	}
+	if (r == 0) {
+		log_info("%s: authentication failed for user=<%s> [%s]", c->id,
+		    user, c->ip);
+		client_tagged(c, tag, "NO [AUTHENTICATIONFAILED] Authentication failed.");
+		login_failed(c);
+		return;
+	}
+	if (userdb_lookup(udb, user, &u) != 1) {
+		client_tagged(c, tag, "NO [UNAVAILABLE] User lookup failed.");
+		return;
+	}
+	if (imapd_set.user_limit > 0 &&
+	    count_clients(NULL, u.name) >= (unsigned)imapd_set.user_limit) {
+		log_warn("%s: too many sessions for %s", c->id, u.name);
+		client_tagged(c, tag, "NO [LIMIT] Too many concurrent sessions for this user.");
+		user_free(&u);
+		return;
+	}
+	if (geteuid() != 0 && u.uid != geteuid()) {
+		/* this process can only serve mailboxes of its own uid */
+		log_warn("%s: %s: mailbox uid %d is not ours (%d)", c->id,
+		    u.name, (int)u.uid, (int)geteuid());
+		client_tagged(c, tag, "NO [UNAVAILABLE] Mailbox not accessible.");
+		user_free(&u);
+		return;
+	}
+	c->mu = maildir_user_open(u.mailbox, &err);
+	if (c->mu == NULL) {
+		log_warn("%s: %s", c->id, err);
+		free(err);
+		client_tagged(c, tag, "NO [SERVERBUG] Mailbox not accessible.");
+		user_free(&u);
+		return;
+	}
+	c->user = xstrdup(u.name);
+	user_free(&u);
+	c->state = ST_AUTH;
+	io_set_timeout(c->io, (int)imapd_set.timeout_auth);
+	log_info("%s: login user=<%s> [%s]%s", c->id, c->user, c->ip,
+	    io_is_tls(c->io) ? " TLS" : "");
+	struct buf b;
+	buf_init(&b, 4096);
+	capability_string(c, &b);
+	client_tagged(c, tag, "OK [CAPABILITY %s] Logged in", buf_cstr(&b));
+	buf_free(&b);
+}
+
+static int
+b64dec(const char *in, struct buf *out)
+{
+	return imap_decode_base64_strict(in, out);
+}
+
+/* SASL PLAIN: authzid NUL authcid NUL password */
+static void
+auth_plain(struct client *c, const char *tag, const char *resp)
+{
+	struct buf d;
+	const char *authz, *authc, *pass;
+	size_t n1, n2;
+
+	if (strcmp(resp, "*") == 0) {
+		client_tagged(c, tag, "BAD Authentication aborted by client.");
+		return;
+	}
+	buf_init(&d, 2048);
+	if (b64dec(resp, &d) < 0 || d.len == 0) {
+		client_tagged(c, tag, "BAD Invalid base64 data in AUTHENTICATE response.");
+		buf_free(&d);
+		return;
+	}
+	authz = d.data;
+	n1 = strnlen(authz, d.len);
+	if (n1 >= d.len) {
+		client_tagged(c, tag, "NO [AUTHENTICATIONFAILED] Invalid PLAIN data.");
+		buf_free(&d);
+		login_failed(c);
+		return;
+	}
+	authc = authz + n1 + 1;
+	n2 = strnlen(authc, d.len - n1 - 1);
+	if (n1 + 1 + n2 >= d.len) {
+		client_tagged(c, tag, "NO [AUTHENTICATIONFAILED] Invalid PLAIN data.");
+		buf_free(&d);
+		login_failed(c);
+		return;
+	}
+	pass = authc + n2 + 1;
+	if (strnlen(pass, d.len - n1 - n2 - 2) != d.len - n1 - n2 - 2 ||
+	    (*authz != '\0' && strcmp(authz, authc) != 0)) {
+		client_tagged(c, tag, "NO [AUTHENTICATIONFAILED] Authentication failed.");
+		buf_free(&d);
+		login_failed(c);
+		return;
+	}
+	do_login(c, tag, authc, pass);
+	buf_free(&d);
+}
+
+/* ---- change notification: one inotify descriptor for the process ---- */
+
+static int inotify_fd = -1;
+static struct event *inotify_ev;
+struct wref { int wd; unsigned refs; };
+static struct wref *wrefs;
+static unsigned nwrefs;
+
+static void
+notify_event(evutil_socket_t fd, short what, void *arg)
+{
+	char evbuf[16384] __attribute__((aligned(8)));
+	int seen[64], nseen = 0, overflow = 0;
+	ssize_t n;
+
+	(void)what;
+	(void)arg;
+	while ((n = read(fd, evbuf, sizeof(evbuf))) > 0) {
+		for (char *p = evbuf; p < evbuf + n; ) {
+			struct inotify_event *e = (struct inotify_event *)p;
+			int dup = 0;
+			if (e->mask & IN_Q_OVERFLOW)
+				overflow = 1;
+			for (int i = 0; i < nseen; i++)
+				if (seen[i] == e->wd)
+					dup = 1;
+			if (!dup && nseen < 64)
+				seen[nseen++] = e->wd;
+			else if (!dup)
+				overflow = 1;
+			p += sizeof(*e) + e->len;
+		}
+	}
+	for (struct client *c = imapd_clients, *next; c != NULL; c = next) {
+		int hit = overflow;
+		next = c->next;
+		if (c->idle_tag == NULL || c->box == NULL)
+			continue;
+		for (int i = 0; i < nseen && !hit; i++)
+			for (int k = 0; k < 3; k++)
+				if (c->wd[k] == seen[i])
+					hit = 1;
+		if (hit)
+			client_sync(c, 1);
+	}
+}
+
+static void
+notify_init(void)
+{
+	inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (inotify_fd < 0) {
+		log_warn("inotify_init1: %s (IDLE falls back to polling)",
+		    strerror(errno));
+		return;
+	}
+	inotify_ev = event_new(io_base(), inotify_fd, EV_READ | EV_PERSIST,
+	    notify_event, NULL);
+	event_add(inotify_ev, NULL);
+}
+
+void
+notify_watch(struct client *c)
+{
+	char *paths[3];
+
+	if (inotify_fd < 0 || c->box == NULL)
+		return;
+	maildir_watch_paths(c->box, paths);
+	for (int k = 0; k < 3; k++) {
+		int wd = inotify_add_watch(inotify_fd, paths[k], IN_CREATE |
+		    IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_ATTRIB);
+		free(paths[k]);
+		c->wd[k] = wd;
+		if (wd < 0)
+			continue;
+		unsigned i;
+		for (i = 0; i < nwrefs; i++)
+			if (wrefs[i].wd == wd)
+				break;
+		if (i == nwrefs) {
+			wrefs = xreallocarray(wrefs, nwrefs + 1, sizeof(*wrefs));
+			wrefs[nwrefs].wd = wd;
+			wrefs[nwrefs++].refs = 0;
+		}
+		wrefs[i].refs++;
+	}
+}
+
+void
+notify_unwatch(struct client *c)
+{
+	for (int k = 0; k < 3; k++) {
+		if (c->wd[k] < 0)
+			continue;
+		for (unsigned i = 0; i < nwrefs; i++) {
+			if (wrefs[i].wd != c->wd[k])
+				continue;
+			if (--wrefs[i].refs == 0) {
+				inotify_rm_watch(inotify_fd, wrefs[i].wd);
+				wrefs[i] = wrefs[--nwrefs];
+			}
+			break;
+		}
+		c->wd[k] = -1;
+	}
+}
+
+/* Fallback when inotify is unavailable: poll idling sessions. */
+static void
+idle_poll(void *arg)
+{
+	(void)arg;
+	if (inotify_fd >= 0)
+		return;
+	for (struct client *c = imapd_clients, *next; c != NULL; c = next) {
+		next = c->next;
+		if (c->idle_tag != NULL && c->box != NULL)
+			client_sync(c, 1);
+	}
+}
+
+/* ---- commands ---- */
+
+static void
+cmd_capability(struct client *c, const char *tag)
+{
+	struct buf b;
+
+	buf_init(&b, 4096);
+	capability_string(c, &b);
+	client_send(c, "* CAPABILITY %s", buf_cstr(&b));
+	client_tagged(c, tag, "OK Capability completed.");
+	buf_free(&b);
+}
+
+static void
+cmd_id(struct client *c, const char *tag)
+{
+	client_send(c, "* ID (\"name\" \"Tempest\" \"version\" \"%s\")",
+	    config_str("mail_version"));
+	client_tagged(c, tag, "OK ID completed.");
+}
+
+static void
+cmd_enable(struct client *c, struct imap_command *cmd)
+{
+	struct buf b;
+
+	buf_init(&b, 1024);
+	for (unsigned i = 0; i < cmd->count; i++) {
+		if (imap_arg_atom_eq(&cmd->args[i], "CONDSTORE") && !c->condstore) {
+			c->condstore = 1;
+			buf_appends(&b, " CONDSTORE");
+		}
+	}
+	client_send(c, "* ENABLED%s", buf_cstr(&b));
+	client_tagged(c, cmd->tag, "OK Enabled.");
+	buf_free(&b);
+}
+
+static void
+cmd_starttls(struct client *c, const char *tag)
+{
+	if (tls_ctx == NULL) {
+		client_tagged(c, tag, "BAD TLS support not configured.");
+		return;
+	}
+	if (io_is_tls(c->io)) {
+		client_tagged(c, tag, "BAD TLS is already active.");
+		return;
+	}
+	client_tagged(c, tag, "OK Begin TLS negotiation now.");
+	/* input pipelined after STARTTLS is dropped by io_start_tls */
+	buf_reset(&c->cmd);
+	io_start_tls(c->io, SSL_new(tls_ctx), 1);
+}
+
+static void
+cmd_login(struct client *c, struct imap_command *cmd)
+{
+	if (cmd->count != 2 || !imap_arg_is_astring(&cmd->args[0]) ||
+	    !imap_arg_is_astring(&cmd->args[1])) {
+		client_tagged(c, cmd->tag, "BAD Invalid arguments.");
+		return;
+	}
+	if (!plaintext_ok(c)) {
+		client_tagged(c, cmd->tag, "NO [PRIVACYREQUIRED] Plaintext authentication disallowed on non-secure (SSL/TLS) connections.");
+		return;
+	}
+	do_login(c, cmd->tag, cmd->args[0].str, cmd->args[1].str);
+}
+
+static void
+cmd_authenticate(struct client *c, struct imap_command *cmd)
+{
+	if (cmd->count < 1 || !imap_arg_is_string(&cmd->args[0]) ||
+	    cmd->count > 2) {
+		client_tagged(c, cmd->tag, "BAD Invalid arguments.");
+		return;
+	}
+	if (strcasecmp(cmd->args[0].str, "PLAIN") != 0) {
+		client_tagged(c, cmd->tag, "NO Unsupported authentication mechanism.");
+		return;
+	}
+	if (!plaintext_ok(c)) {
+		client_tagged(c, cmd->tag, "NO [PRIVACYREQUIRED] Plaintext authentication disallowed on non-secure (SSL/TLS) connections.");
+		return;
+	}
+	if (cmd->count == 2) {
+		const char *ir = cmd->args[1].str;
+		auth_plain(c, cmd->tag, strcmp(ir, "=") == 0 ? "" : ir);
+		return;
+	}
+	c->auth_tag = xstrdup(cmd->tag);
+	client_send(c, "+ ");
+}
+
+static void
+cmd_idle(struct client *c, const char *tag)
+{
+	c->idle_tag = xstrdup(tag);
+	client_send(c, "+ idling");
+	if (c->box != NULL)
+		client_sync(c, 1);
+}
+
+static void
+cmd_logout(struct client *c, const char *tag)
+{
+	client_send(c, "* BYE Logging out");
+	client_tagged(c, tag, "OK Logout completed.");
+	c->state = ST_LOGOUT;
+	client_close(c, NULL);
+}
+
+/* Which states a command is valid in. */
+#define S_ANY 7
+#define S_NOAUTH 1
+#define S_AUTH 6        /* authenticated or selected */
+#define S_SEL 4
+
+static const struct {
+	const char *name;
+	unsigned states;
+} commands[] = {
+	{ "CAPABILITY", S_ANY }, { "NOOP", S_ANY }, { "LOGOUT", S_ANY },
+	{ "ID", S_ANY }, { "STARTTLS", S_NOAUTH }, { "LOGIN", S_NOAUTH },
+	{ "AUTHENTICATE", S_NOAUTH }, { "ENABLE", S_AUTH },
+	{ "SELECT", S_AUTH }, { "EXAMINE", S_AUTH }, { "CREATE", S_AUTH },
+	{ "DELETE", S_AUTH }, { "RENAME", S_AUTH }, { "SUBSCRIBE", S_AUTH },
+	{ "UNSUBSCRIBE", S_AUTH }, { "LIST", S_AUTH }, { "LSUB", S_AUTH },
+	{ "NAMESPACE", S_AUTH }, { "STATUS", S_AUTH }, { "APPEND", S_AUTH },
+	{ "IDLE", S_AUTH }, { "CHECK", S_SEL }, { "CLOSE", S_SEL },
+	{ "UNSELECT", S_SEL }, { "EXPUNGE", S_SEL }, { "SEARCH", S_SEL },
+	{ "FETCH", S_SEL }, { "STORE", S_SEL }, { "COPY", S_SEL },
+	{ "MOVE", S_SEL }, { "UID", S_SEL },
+};
+
+static void
+bad_command(struct client *c, const char *tag, const char *msg)
+{
+	client_tagged(c, tag, "BAD %s", msg);
+	if (++c->bad_count >= imapd_set.max_bad)
+		client_close(c, "Too many invalid commands.");
+}
+
+static void
+dispatch(struct client *c, struct imap_command *cmd)
+{
+	const char *n = cmd->name;
+	unsigned st = c->state == ST_NOAUTH ? 1 : c->state == ST_AUTH ? 2 : 4;
+	unsigned i;
+
+	for (i = 0; i < NELEM(commands); i++)
+		if (strcmp(commands[i].name, n) == 0)
+			break;
+	if (i == NELEM(commands)) {
+		bad_command(c, cmd->tag, "Unknown command.");
+		return;
+	}
+	if (!(commands[i].states & st)) {
+		bad_command(c, cmd->tag, c->state == ST_NOAUTH ?
+		    "Command not valid before login." :
+		    "Command not valid in this state.");
+		return;
+	}
+	/* pick up deliveries and other sessions' changes (no expunges yet) */
+	if (c->box != NULL && strcmp(n, "FETCH") && strcmp(n, "STORE") &&
+	    strcmp(n, "SEARCH") && strcmp(n, "UID"))
+		client_sync(c, 0);
+
+	if (!strcmp(n, "CAPABILITY")) cmd_capability(c, cmd->tag);
+	else if (!strcmp(n, "NOOP") || !strcmp(n, "CHECK")) {
+		if (c->box != NULL)
+			client_sync(c, 1);
+		client_tagged(c, cmd->tag, "OK %s completed.", n);
+	}
+	else if (!strcmp(n, "LOGOUT")) cmd_logout(c, cmd->tag);
+	else if (!strcmp(n, "ID")) cmd_id(c, cmd->tag);
+	else if (!strcmp(n, "ENABLE")) cmd_enable(c, cmd);
+	else if (!strcmp(n, "STARTTLS")) cmd_starttls(c, cmd->tag);
+	else if (!strcmp(n, "LOGIN")) cmd_login(c, cmd);
+	else if (!strcmp(n, "AUTHENTICATE")) cmd_authenticate(c, cmd);
+	else if (!strcmp(n, "SELECT")) cmd_select(c, cmd, 0);
+	else if (!strcmp(n, "EXAMINE")) cmd_select(c, cmd, 1);
+	else if (!strcmp(n, "CREATE")) cmd_create(c, cmd);
+	else if (!strcmp(n, "DELETE")) cmd_delete(c, cmd);
+	else if (!strcmp(n, "RENAME")) cmd_rename(c, cmd);
+	else if (!strcmp(n, "SUBSCRIBE")) cmd_subscribe(c, cmd, 1);
+	else if (!strcmp(n, "UNSUBSCRIBE")) cmd_subscribe(c, cmd, 0);
+	else if (!strcmp(n, "LIST")) cmd_list(c, cmd, 0);
+	else if (!strcmp(n, "LSUB")) cmd_list(c, cmd, 1);
+	else if (!strcmp(n, "NAMESPACE")) cmd_namespace(c, cmd);
+	else if (!strcmp(n, "STATUS")) cmd_status(c, cmd);
+	else if (!strcmp(n, "APPEND")) cmd_append(c, cmd);
+	else if (!strcmp(n, "IDLE")) cmd_idle(c, cmd->tag);
+	else if (!strcmp(n, "CLOSE")) cmd_close(c, cmd, 1);
+	else if (!strcmp(n, "UNSELECT")) cmd_close(c, cmd, 0);
+	else if (!strcmp(n, "EXPUNGE")) cmd_expunge(c, cmd, 0, 0);
+	else if (!strcmp(n, "SEARCH")) cmd_search(c, cmd, 0, 0);
+	else if (!strcmp(n, "FETCH")) cmd_fetch(c, cmd, 0, 0);
+	else if (!strcmp(n, "STORE")) cmd_store(c, cmd, 0, 0);
+	else if (!strcmp(n, "COPY")) cmd_copy(c, cmd, 0, 0, 0);
+	else if (!strcmp(n, "MOVE")) cmd_copy(c, cmd, 0, 0, 1);
+	else if (!strcmp(n, "UID")) {
+		const char *sub = cmd->count > 0 &&
+		    cmd->args[0].type == IMAP_ARG_ATOM ? cmd->args[0].str : "";
+		if (!strcasecmp(sub, "FETCH")) cmd_fetch(c, cmd, 1, 1);
+		else if (!strcasecmp(sub, "STORE")) cmd_store(c, cmd, 1, 1);
+		else if (!strcasecmp(sub, "SEARCH")) cmd_search(c, cmd, 1, 1);
+		else if (!strcasecmp(sub, "COPY")) cmd_copy(c, cmd, 1, 1, 0);
+		else if (!strcasecmp(sub, "MOVE")) cmd_copy(c, cmd, 1, 1, 1);
+		else if (!strcasecmp(sub, "EXPUNGE")) cmd_expunge(c, cmd, 1, 1);
+		else
+			bad_command(c, cmd->tag, "Unknown UID command.");
+	}
+}
+
+/* Tag and name of a partly collected command, for the literal limit. */
+static int
+command_is_append(const struct buf *cmd)
+{
+	const char *s = buf_cstr(cmd), *sp = memchr(s, ' ', cmd->len);
+
+	if (sp == NULL)
+		return 0;
+	return strncasecmp(sp + 1, "APPEND ", 7) == 0;
+}
+
+static void
+execute(struct client *c)
+{
+	struct imap_limits lim = { imapd_set.max_depth, 100000 };
+	struct imap_command cmd;
+	const char *err;
+	char *tag;
+
+	if (imap_parse_command(c->cmd.data ? c->cmd.data : "", c->cmd.len,
+	    &lim, &cmd, &tag, &err) < 0) {
+		bad_command(c, tag ? tag : "*", err);
+		free(tag);
+		buf_reset(&c->cmd);
+		return;
+	}
+	free(tag);
+	buf_reset(&c->cmd);
+	dispatch(c, &cmd);
+	imap_command_free(&cmd);
+}
+
+static void
+client_input(struct client *c)
+{
+	while (!c->paused && !c->closing && c->fetch == NULL) {
+		uint64_t lsize;
+		int cr, nonsync, r;
+
+		if (c->literal_left > 0) {
+			long n = io_read_into(c->io, &c->cmd, c->literal_left);
+			if (n <= 0) {
+				if (n < 0)
+					client_close(c, "Command too long.");
+				return;
+			}
+			c->literal_left -= (uint64_t)n;
+			continue;
+		}
+		r = io_getline(c->io, &c->line, (size_t)imapd_set.line_max, &cr);
+		if (r == 0)
+			return;
+		if (r == 2) {
+			if (!c->discard_line) {
+				c->discard_line = 1;
+				buf_reset(&c->cmd);
+				bad_command(c, "*", "Line too long.");
+			}
+			continue;
+		}
+		if (c->discard_line) {
+			c->discard_line = 0;
+			continue;
+		}
+		if (c->idle_tag != NULL) {
+			if (strcasecmp(buf_cstr(&c->line), "DONE") == 0) {
+				client_tagged(c, c->idle_tag, "OK Idle completed.");
+				FREE(c->idle_tag);
+			} else {
+				client_tagged(c, c->idle_tag, "BAD Expected DONE.");
+				FREE(c->idle_tag);
+			}
+			continue;
+		}
+		if (c->auth_tag != NULL) {
+			char *tag = c->auth_tag;
+			c->auth_tag = NULL;
+			auth_plain(c, tag, buf_cstr(&c->line));
+			free(tag);
+			continue;
+		}
+		if (buf_append(&c->cmd, c->line.data ? c->line.data : "",
+		    c->line.len) < 0) {
+			client_close(c, "Command too long.");
+			return;
+		}
+		r = imap_line_literal(buf_cstr(&c->line), c->line.len, &lsize,
+		    &nonsync);
+		if (r < 0) {
+			buf_reset(&c->cmd);
+			bad_command(c, "*", "Invalid literal size.");
+			continue;
+		}
+		if (r == 1) {
+			uint64_t max = command_is_append(&c->cmd) ?
+			    (uint64_t)imapd_set.append_max :
+			    (uint64_t)imapd_set.literal_max;
+			if (lsize > max || c->cmd.len + lsize + 2 > c->cmd.max) {
+				const char *sp = memchr(buf_cstr(&c->cmd), ' ', c->cmd.len);
+				char *tag = xstrndup(buf_cstr(&c->cmd), sp ?
+				    (size_t)(sp - c->cmd.data) : 1);
+				buf_reset(&c->cmd);
+				if (nonsync) {
+					/* the data is on its way: no way to resync */
+					client_tagged(c, tag, "NO [TOOBIG] Literal too large.");
+					free(tag);
+					client_close(c, "Literal too large.");
+					return;
+				}
+				client_tagged(c, tag, "NO [TOOBIG] Literal too large.");
+				free(tag);
+				continue;
+			}
+			buf_append(&c->cmd, "\r\n", 2);
+			c->literal_left = lsize;
+			if (!nonsync)
+				client_send(c, "+ OK");
+			continue;
+		}
+		execute(c);
+	}
+}
+
+/* ---- main ---- */
+
+static void
+tls_setup(void)
+{
+	const char *cert = config_str("imapd_tls_cert_file");
+	const char *key = config_str("imapd_tls_key_file");
+	char *dcert = NULL, *dkey = NULL, *err = NULL;
+
+	if (*cert == '\0' || *key == '\0') {
+		char *dir = xasprintf("%s/tls", config_str("data_directory"));
+		mkdir(dir, 0700);
+		dcert = xasprintf("%s/server.crt", dir);
+		dkey = xasprintf("%s/server.key", dir);
+		free(dir);
+		if (tls_selfsigned_ensure(dcert, dkey, config_str("myhostname"),
+		    &err) < 0)
+			fatal("self-signed certificate: %s", err);
+		cert = dcert;
+		key = dkey;
+	}
+	tls_ctx = tls_server_ctx(cert, key, &err);
+	if (tls_ctx == NULL)
+		fatal("TLS: %s", err);
+	free(dcert);
+	free(dkey);
+}
+
+static void
+imapd_settings_load(void)
+{
+	char *err = NULL;
+	const char *nets;
+
+	imapd_set.line_max = config_int("imapd_max_line_length");
+	if (imapd_set.line_max < 1024)
+		imapd_set.line_max = 1024;
+	imapd_set.literal_max = config_int("imapd_literal_size_limit");
+	imapd_set.append_max = config_int("message_size_limit");
+	imapd_set.session_limit = config_int("imapd_process_session_limit");
+	imapd_set.ip_limit = config_int("imapd_client_connection_limit");
+	imapd_set.user_limit = config_int("imapd_user_connection_limit");
+	imapd_set.max_bad = config_int("imapd_max_bad_commands");
+	imapd_set.timeout_noauth = config_time("imapd_login_timeout");
+	imapd_set.timeout_auth = config_time("imapd_timeout");
+	imapd_set.auth_delay = config_time("imapd_auth_failure_delay");
+	imapd_set.max_depth = (unsigned)config_int("imapd_max_nesting");
+	wrappermode = config_bool("imapd_tls_wrappermode");
+	plaintext_disabled = config_bool("imapd_disable_plaintext_auth");
+	nets = config_str("imapd_trusted_networks");
+	trusted_nets = netlist_parse(nets, &err);
+	if (trusted_nets == NULL)
+		fatal("imapd_trusted_networks: %s", err);
+}
+
+int
+imapd_main(int argc, char **argv)
+{
+	char *err = NULL;
+
+	service_init(argc, argv, "imapd");
+	imapd_settings_load();
+	tls_setup();
+	udb = userdb_open_config(&err);
+	if (udb == NULL)
+		fatal("user table: %s", err);
+	service_drop_privileges();
+	notify_init();
+	service_wakeup(idle_poll, NULL, 2);
+	service_listen(client_accept, NULL, (int)imapd_set.session_limit);
+	return service_run();
+}

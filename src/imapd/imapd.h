@@ -1,0 +1,122 @@
+/*
+ * imapd.h - the IMAP server's session state, shared by its files:
+ *   imapd.c          process, connections, command collection, login
+ *   imapd_mailbox.c  folder commands (SELECT, LIST, STATUS, APPEND, ...)
+ *                    and the untagged updates of a selected folder
+ *   imapd_fetch.c    FETCH, STORE, SEARCH, COPY/MOVE, EXPUNGE
+ *
+ * Untrusted bytes: everything the client sends; it reaches the command
+ * handlers only as a parsed struct imap_command.
+ */
+#ifndef TEMPEST_IMAPD_H
+#define TEMPEST_IMAPD_H
+
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "buf.h"
+#include "imap_parser.h"
+#include "ioev.h"
+
+struct mail_user;
+struct mailbox;
+struct event;
+struct fetch_ctx;
+
+enum client_state { ST_NOAUTH, ST_AUTH, ST_SELECTED, ST_LOGOUT };
+
+struct client {
+	struct io *io;
+	char id[20];
+	char ip[64];
+	enum client_state state;
+	int trusted;            /* plaintext auth allowed without TLS */
+	int tls_wrapper;        /* IMAPS: greeting after the handshake */
+	struct buf cmd;         /* command being collected (with literals) */
+	struct buf line;
+	uint64_t literal_left;
+	int discard_line;       /* skipping the rest of an overlong line */
+	int paused;             /* input not processed (delay, fetch, close) */
+	int closing;
+	int bad_count;
+	int auth_failures;
+	char *auth_tag;         /* AUTHENTICATE waiting for the response */
+	char *idle_tag;         /* IDLE in progress */
+	char *user;
+	struct mail_user *mu;
+	struct mailbox *box;
+	int condstore;
+	int wd[3];              /* change notification watches (-1 = none) */
+	unsigned exists_sent, recent;
+	struct fetch_ctx *fetch;
+	struct event *delay_ev;
+	struct client *next, *prev;
+};
+
+struct imapd_settings {
+	long long line_max, literal_max, append_max, session_limit;
+	long long ip_limit, user_limit, max_bad;
+	long long timeout_noauth, timeout_auth, auth_delay;
+	unsigned max_depth;
+};
+extern struct imapd_settings imapd_set;
+extern struct client *imapd_clients;
+
+/* Replies. */
+void client_send(struct client *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void client_tagged(struct client *c, const char *tag, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void client_write_buf(struct client *c, struct buf *b);
+void client_close(struct client *c, const char *bye);
+
+/* Mailbox commands (imapd_mailbox.c). */
+void cmd_select(struct client *c, struct imap_command *cmd, int readonly);
+void cmd_create(struct client *c, struct imap_command *cmd);
+void cmd_delete(struct client *c, struct imap_command *cmd);
+void cmd_rename(struct client *c, struct imap_command *cmd);
+void cmd_subscribe(struct client *c, struct imap_command *cmd, int on);
+void cmd_list(struct client *c, struct imap_command *cmd, int lsub);
+void cmd_namespace(struct client *c, struct imap_command *cmd);
+void cmd_status(struct client *c, struct imap_command *cmd);
+void cmd_append(struct client *c, struct imap_command *cmd);
+void cmd_close(struct client *c, struct imap_command *cmd, int expunge);
+/* Send EXISTS/RECENT/EXPUNGE/FETCH for changes on disk. */
+void client_sync(struct client *c, int allow_expunge);
+void client_unselect(struct client *c);
+/* Write "(\Seen \Flagged kw)" for a message of the selected folder. */
+void client_write_flags(struct client *c, struct buf *b, unsigned i);
+/* Mailbox name argument -> normalised, checked name (malloc'ed), or NULL
+ * after a BAD/NO reply has been sent. */
+char *client_mailbox_arg(struct client *c, const char *tag,
+    const struct imap_arg *a);
+
+/* Flag list (or flag atoms) -> flags and keywords; keywords are created
+ * when create.  0, or -1 with *error_r. */
+int client_parse_flags(struct client *c, const struct imap_arg *v,
+    unsigned n, int create, unsigned *flags_r, uint32_t *kw_r,
+    const char **error_r);
+
+/* Message commands (imapd_fetch.c). */
+void cmd_fetch(struct client *c, struct imap_command *cmd, int uid,
+    unsigned argi);
+void cmd_store(struct client *c, struct imap_command *cmd, int uid,
+    unsigned argi);
+void cmd_search(struct client *c, struct imap_command *cmd, int uid,
+    unsigned argi);
+void cmd_copy(struct client *c, struct imap_command *cmd, int uid,
+    unsigned argi, int move);
+void cmd_expunge(struct client *c, struct imap_command *cmd, int uid,
+    unsigned argi);
+/* Continue a FETCH that paused on a full output buffer: 1 when done. */
+int fetch_continue(struct client *c);
+void fetch_free(struct client *c);
+
+/* Change notification (imapd.c): watch/unwatch the selected folder. */
+void notify_watch(struct client *c);
+void notify_unwatch(struct client *c);
+
+/* Resume reading commands (after a delay or a long FETCH). */
+void client_resume(struct client *c);
+
+#endif
