@@ -80,6 +80,9 @@ pickup                fifo  n       -       n       60      1       pickup
 qmgr                  fifo  n       -       n       300     1       qmgr
 local                 unix  -       n       n       -       -       local
 virtual               unix  -       n       n       -       -       virtual
+127.0.0.1:{ports['imap']:<10} inet  n       -       n       -       1       imapd
+127.0.0.1:{ports['imaps']:<10} inet  n       -       n       -       1       imapd
+  -o imapd_tls_wrappermode=yes
 """
     for line in extra_services:
         s += line + "\n"

@@ -31,6 +31,7 @@
 #include "imap_parser.h"
 #include "imapd.h"
 #include "log.h"
+#include "mail_privs.h"
 #include "maildir.h"
 #include "mem.h"
 #include "netaddr.h"
@@ -363,7 +364,7 @@ do_login(struct client *c, const char *tag, const char *user,
 		user_free(&u);
 		return;
 	}
-	if (geteuid() != 0 && u.uid != geteuid()) {
+	if (u.uid != geteuid()) {
 		/* this process can only serve mailboxes of its own uid */
 		log_warn("%s: %s: mailbox uid %d is not ours (%d)", c->id,
 		    u.name, (int)u.uid, (int)geteuid());
@@ -972,7 +973,10 @@ imapd_main(int argc, char **argv)
 	udb = userdb_open_config(&err);
 	if (udb == NULL)
 		fatal("user table: %s", err);
+	/* master.cf runs imapd privileged (unpriv = n): it takes the
+	 * virtual mail identity, not root and not mail_owner */
 	service_drop_privileges();
+	mail_privs_drop("imapd");
 	notify_init();
 	service_wakeup(idle_poll, NULL, 2);
 	service_listen(client_accept, NULL, (int)imapd_set.session_limit);
