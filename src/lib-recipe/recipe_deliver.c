@@ -43,7 +43,8 @@ write_all(int fd, const char *p, size_t n)
 int
 rc_lock_create(const char *path, int timeout_s, char **error_r)
 {
-	int tries = 0;
+	time_t until = time(NULL) + 120;
+	useconds_t pause = 5000;
 
 	for (;;) {
 		int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0);
@@ -62,11 +63,13 @@ rc_lock_create(const char *path, int timeout_s, char **error_r)
 			unlink(path);
 			continue;
 		}
-		if (++tries > 60) {
+		if (time(NULL) > until) {
 			*error_r = xasprintf("Lock failure on \"%s\" (timeout)", path);
 			return -1;
 		}
-		sleep(1);
+		usleep(pause);
+		if (pause < 100000)
+			pause *= 2;
 	}
 }
 

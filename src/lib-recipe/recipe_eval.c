@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -46,6 +47,7 @@ struct ev {
 	char *hdr_concat;       /* header with continuation newlines as spaces */
 	int logfd;
 	int forks;
+	int in_trap;
 	int include_depth;
 	int lastsucc, lastcond, prevcond;
 	double lastscore;
@@ -247,6 +249,24 @@ header_concat(struct ev *ev)
 /* ---- programs ------------------------------------------------------ */
 
 static struct ev *cur_ev;
+/* programs started for this message, shared with clones (c on blocks) */
+static int *shared_forks;
+
+static int
+count_fork(struct ev *ev, int line)
+{
+	int n;
+
+	if (ev->in_trap)
+		return 0;
+	n = shared_forks != NULL ?
+	    __atomic_add_fetch(shared_forks, 1, __ATOMIC_SEQ_CST) : ++ev->forks;
+	if (n > ev->cfg->max_forks) {
+		limit_error(ev, line, "too many programs started (fork limit)");
+		return -1;
+	}
+	return 0;
+}
 
 static const char *
 x_getvar(void *ctx, const char *name)
@@ -304,10 +324,8 @@ run_program(struct ev *ev, int line, const char *cmd, const char *in,
 	pid_t pid;
 
 	*status_r = 0;
-	if (++ev->forks > ev->cfg->max_forks) {
-		limit_error(ev, line, "too many programs started (fork limit)");
+	if (count_fork(ev, line) < 0)
 		return -1;
-	}
 	if (strpbrk(cmd, metas) != NULL) {
 		argv = xcalloc(4, sizeof(char *));
 		argv[0] = xstrdup(var_or("SHELL", "/bin/sh"));
@@ -965,11 +983,8 @@ do_action(struct ev *ev, struct rc_recipe *r)
 			lock = lock_take(ev, ln);
 			free(ln);
 		}
-		if (++ev->forks > ev->cfg->max_forks) {
-			limit_error(ev, r->action_line,
-			    "too many programs started (fork limit)");
+		if (count_fork(ev, r->action_line) < 0)
 			goto fwd_done;
-		}
 		if (pipe(inp) < 0 || (pid = fork()) < 0)
 			goto fwd_done;
 		if (pid == 0) {
@@ -1193,11 +1208,8 @@ run_recipe(struct ev *ev, struct rc_item *it)
 		int spc = ev->prevcond, slc = ev->lastcond, st;
 		if (r->flags[RCF_c]) {
 			pid_t pid;
-			if (++ev->forks > ev->cfg->max_forks) {
-				limit_error(ev, it->line,
-				    "too many programs started (fork limit)");
+			if (count_fork(ev, it->line) < 0)
 				return ST_ABORT;
-			}
 			pid = fork();
 			if (pid == 0) {
 				/* the clone runs the block and goes on as usual */
@@ -1400,6 +1412,13 @@ rc_run(const struct rc_config *cfg, struct rc_msg *msg, char **rcfiles,
 	ev.nargs = (int)cfg->nargs;
 	cur_ev = &ev;
 	signal(SIGPIPE, SIG_IGN);
+	if (shared_forks == NULL) {
+		void *p = mmap(NULL, sizeof(int), PROT_READ | PROT_WRITE,
+		    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+		shared_forks = p != MAP_FAILED ? p : NULL;
+	}
+	if (shared_forks != NULL)
+		*shared_forks = 0;
 	retval = cfg->tempfail_on_error ? EX_TEMPFAIL_ : EX_CANTCREAT_;
 
 	for (k = 0; k < cfg->nassigns; k++) {
@@ -1461,7 +1480,7 @@ rc_run(const struct rc_config *cfg, struct rc_msg *msg, char **rcfiles,
 		if (trap != NULL && *trap != '\0') {
 			int tst = 0;
 			ev.abort = 0;
-			ev.forks = 0;
+			ev.in_trap = 1;
 			run_program(&ev, 0, trap, msg->data, msg->len, NULL, 1, &tst);
 		}
 	}
