@@ -149,4 +149,35 @@ void rc_config_defaults(struct rc_config *cfg);
 int rc_run(const struct rc_config *cfg, struct rc_msg *msg,
     char **rcfiles, size_t nrcfiles);
 
+/* ---- local delivery ---------------------------------------------- */
+
+struct rc_local {
+	long uid, gid;          /* rights to run with (when root); -1: ours */
+	const char *home;       /* HOME and first MAILDIR */
+	const char *logname;
+	const char *shell;
+	const char *orgmail;    /* default mailbox (trailing '/': Maildir) */
+	const char *etc_rcfile; /* system-wide rcfile or NULL */
+	const char *user_rcfile;/* the user's rcfile (skipped if missing) */
+	const char *sender;     /* envelope sender, "" for <> */
+	const char *sendmail;   /* path of tempest (SENDMAIL) */
+	const char *config_dir; /* TEMPEST_CONFIG_DIR for programs, or NULL */
+	int msgfd;              /* the message without From_, read from 0 */
+	long long arrival;      /* seconds since the epoch, for From_ */
+};
+
+/*
+ * Run the recipes for one recipient in a child process with the
+ * recipient's rights: the system-wide rcfile, then the user's.  Returns
+ * procmail's exit status (0 delivered, 75 try again, other: failure), or
+ * -1 with *error_r when the child could not run.  Errors inside the
+ * rcfiles are logged with file:line and the message goes to the default
+ * mailbox.
+ */
+int rc_local_deliver(const struct rc_local *l, char **error_r);
+/* main.cf recipe_delivery */
+int rc_local_enabled(void);
+/* A recipe_* parameter of main.cf. */
+const char *rc_local_param(const char *name);
+
 #endif

@@ -95,7 +95,8 @@ contains_address(const char *hay, const char *addr)
 		char before = p == hay ? ' ' : p[-1];
 		char after = p[n];
 		if (!(isalnum((unsigned char)before) || strchr(".-_+=", before)) &&
-		    !(isalnum((unsigned char)after) || strchr(".-_@", after)))
+		    (after == '\0' ||
+		    !(isalnum((unsigned char)after) || strchr(".-_@", after))))
 			return 1;
 		p++;
 	}

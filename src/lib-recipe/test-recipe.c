@@ -161,6 +161,9 @@ test_vacation(void)
 	T_INTEQ(rc_vacation_check("Return-Path: <a@x>\nTo: bobby@example.net\n\n", 43,
 	    addrs, 1, NULL, &to, &why), 0);
 	T_STREQ(why, "not addressed to the user");
+	T_INTEQ(rc_vacation_check("Return-Path: <a@x>\nTo: bob@example.net\n\n", 41,
+	    addrs, 1, NULL, &to, &why), 1);
+	free(to);
 }
 
 int

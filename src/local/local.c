@@ -164,7 +164,9 @@ deliver_virtual(struct delivery *d, struct buf *text)
 		free(path);
 		return DELIVER_DEFER;
 	}
-	r = as_user(uid, gid, deliver_mailbox, d, path, text);
+	r = local_hook_virtual(d, path, uid, gid, text);
+	if (r < 0)
+		r = as_user(uid, gid, deliver_mailbox, d, path, text);
 	free(path);
 	return r;
 }

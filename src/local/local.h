@@ -34,5 +34,9 @@ int local_copy_message(const struct delivery *d, int fd, int mbox_quote);
  * .forward, mailbox_command, recipes): -1 = not handled here. */
 void local_hook_init(void);
 int local_hook(const struct delivery *d, const char *user, struct buf *text);
+/* Recipes of a virtual user (a recipe file in the mailbox directory):
+ * -1 = none, else a DELIVER_* status. */
+int local_hook_virtual(const struct delivery *d, const char *mailbox,
+    long uid, long gid, struct buf *text);
 
 #endif

@@ -238,7 +238,9 @@ sendmail_main(int argc, char **argv)
 	if (bs)
 		return smtp_stdio();
 	pw = getpwuid(getuid());
-	if (sender_opt != NULL)
+	if (sender_opt != NULL && strcmp(sender_opt, "<>") == 0)
+		sender = xstrdup("<>");         /* the null sender: not qualified */
+	else if (sender_opt != NULL)
 		sender = qualify(sender_opt);
 	else
 		sender = qualify(pw != NULL ? pw->pw_name : "nobody");
