@@ -8,7 +8,6 @@
  * file content (copied, only scanned for Delivered-To headers).
  */
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -75,15 +74,18 @@ has_delivered_to(const struct delivery *d, const char *rcpt)
 	return found;
 }
 
-/* Run fn as uid/gid (fork when root), returning its status and text. */
+/*
+ * Run fn with the recipient's identity.  As root this switches the
+ * effective uid/gid (and groups) for the duration of the delivery and
+ * back, as Postfix's local/virtual agents do: no fork per delivery.  Not
+ * as root, deliveries run as the mail system's own user.
+ */
 static int
 as_user(long uid, long gid, int (*fn)(const struct delivery *, void *,
     struct buf *), const struct delivery *d, void *arg, struct buf *text)
 {
-	int p[2], status;
-	pid_t pid;
-	char rbuf[512];
-	ssize_t n;
+	gid_t g;
+	int r;
 
 	if (geteuid() != 0 || uid < 0)
 		return fn(d, arg, text);
@@ -91,44 +93,18 @@ as_user(long uid, long gid, int (*fn)(const struct delivery *, void *,
 		buf_set(text, "4.3.0 refusing to deliver as root");
 		return DELIVER_DEFER;
 	}
-	if (pipe(p) < 0) {
-		buf_printf(text, "4.3.0 pipe: %s", strerror(errno));
+	g = (gid_t)(gid >= 0 ? gid : uid);
+	if (setgroups(1, &g) < 0 || setegid(g) < 0 || seteuid((uid_t)uid) < 0) {
+		buf_printf(text, "4.3.0 cannot set user id %ld: %s", uid,
+		    strerror(errno));
+		if (seteuid(0) < 0 || setegid(0) < 0)
+			fatal("cannot restore root privileges");
 		return DELIVER_DEFER;
 	}
-	pid = fork();
-	if (pid < 0) {
-		close(p[0]);
-		close(p[1]);
-		buf_printf(text, "4.3.0 fork: %s", strerror(errno));
-		return DELIVER_DEFER;
-	}
-	if (pid == 0) {
-		int r;
-		gid_t g = (gid_t)(gid >= 0 ? gid : uid);
-		close(p[0]);
-		if (setgroups(1, &g) < 0 || setgid(g) < 0 ||
-		    setuid((uid_t)uid) < 0) {
-			dprintf(p[1], "4.3.0 cannot set user id %ld: %s", uid,
-			    strerror(errno));
-			_exit(DELIVER_DEFER);
-		}
-		buf_reset(text);
-		r = fn(d, arg, text);
-		(void)!write(p[1], buf_cstr(text), text->len);
-		_exit(r);
-	}
-	close(p[1]);
-	buf_reset(text);
-	while ((n = read(p[0], rbuf, sizeof(rbuf))) > 0)
-		buf_append(text, rbuf, (size_t)n);
-	close(p[0]);
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	if (!WIFEXITED(status) || WEXITSTATUS(status) > DELIVER_BOUNCE) {
-		buf_set(text, "4.3.0 delivery process failed");
-		return DELIVER_DEFER;
-	}
-	return WEXITSTATUS(status);
+	r = fn(d, arg, text);
+	if (seteuid(0) < 0 || setegid(0) < 0 || setgroups(0, NULL) < 0)
+		fatal("cannot restore root privileges: %s", strerror(errno));
+	return r;
 }
 
 static int

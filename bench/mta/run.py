@@ -1,0 +1,262 @@
+#!/usr/bin/env python3
+"""MTA benchmark: Tempest side by side with a private Postfix instance.
+
+Both servers run on loopback in this run, deliver to a Maildir for
+virtual user demo@example.test, with no DNS, no content filter and no
+client name lookups.  Postfix's smtp-source drives each of them:
+
+  accepted/s   messages acknowledged (250 after DATA) per second
+  delivered/s  messages per second until the last one is in the Maildir
+  cpu ms/msg   server CPU time (user+sys of every server process,
+               including reaped children) per message
+
+for 1 KiB and 100 KiB messages at 1, 10 and 50 concurrent sessions; each
+case runs --reps times (median reported) and the ratio is Tempest/Postfix.
+Needs root (Postfix's master), Debian's postfix package (for smtp-source
+and the anchor) and a built build/tempest.  Usage:
+
+  bench/mta/run.py [--reps 3] [--sizes 1024,102400] [--conc 1,10,50]
+"""
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, "scripts"))
+import instance as instance_mod  # noqa: E402
+
+TEMPEST = os.environ.get("TEMPEST_BIN", os.path.join(ROOT, "build", "tempest"))
+CLK = os.sysconf("SC_CLK_TCK")
+
+
+def proc_tree_cpu(root_pid):
+    """CPU seconds of root_pid and all its live descendants (incl. reaped)."""
+    parent = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/stat") as f:
+                    st = f.read().rsplit(")", 1)[1].split()
+                parent[int(d)] = (int(st[1]), st)
+            except OSError:
+                pass
+    todo, seen, total = [root_pid], set(), 0
+    while todo:
+        p = todo.pop()
+        if p in seen or p not in parent:
+            continue
+        seen.add(p)
+        st = parent[p][1]
+        total += sum(int(x) for x in st[11:15])   # utime stime cutime cstime
+        todo += [c for c, (pp, _) in parent.items() if pp == p]
+    return total / CLK
+
+
+def count_files(d):
+    n = 0
+    for sub in ("new", "cur"):
+        try:
+            n += len(os.listdir(os.path.join(d, sub)))
+        except FileNotFoundError:
+            pass
+    return n
+
+
+class Tempest:
+    name = "tempest"
+
+    def __init__(self, base, port):
+        self.dir = os.path.join(base, "tempest")
+        self.port = port
+        instance_mod.create(self.dir, {"smtp": port}, {
+            "maillog_file": os.path.join(self.dir, "maillog"),
+            "message_size_limit": "0"}, force=True, quiet=True)
+        self.maildir = os.path.join(self.dir, "mail/example.test/demo")
+
+    def start(self):
+        self.proc = subprocess.Popen([TEMPEST, "-c", os.path.join(self.dir, "etc"),
+                                      "start-fg"], stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        wait_port(self.port)
+        return self.proc.pid
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(10)
+
+    def clear(self):
+        for sub in ("new", "cur", "tmp"):
+            p = os.path.join(self.maildir, sub)
+            shutil.rmtree(p, ignore_errors=True)
+            os.makedirs(p)
+            if os.getuid() == 0:
+                import pwd
+                pw = pwd.getpwnam("tempest")
+                os.chown(p, pw.pw_uid, pw.pw_gid)
+
+
+class Postfix:
+    name = "postfix"
+
+    def __init__(self, base, port):
+        import pwd
+        self.dir = os.path.join(base, "postfix")
+        self.port = port
+        etc = os.path.join(self.dir, "etc")
+        os.makedirs(etc, exist_ok=True)
+        pw = pwd.getpwnam("postfix")
+        vm = pwd.getpwnam("tempest") if os.getuid() == 0 else pw
+        self.maildir = os.path.join(self.dir, "mail/example.test/demo")
+        os.makedirs(self.maildir, exist_ok=True)
+        for root, dirs, files in os.walk(os.path.join(self.dir, "mail")):
+            os.chown(root, vm.pw_uid, vm.pw_gid)
+        with open(os.path.join(etc, "main.cf"), "w") as f:
+            f.write(f"""compatibility_level = 3.6
+myhostname = bench.example.test
+mydomain = example.test
+mydestination =
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+mynetworks = 127.0.0.0/8
+queue_directory = {self.dir}/queue
+data_directory = {self.dir}/data
+mail_owner = postfix
+setgid_group = postdrop
+smtpd_peername_lookup = no
+disable_dns_lookups = yes
+smtp_dns_support_level = disabled
+smtputf8_enable = no
+message_size_limit = 0
+virtual_mailbox_limit = 0
+mailbox_size_limit = 0
+maillog_file = {self.dir}/maillog
+maillog_file_prefixes = {self.dir}
+virtual_mailbox_domains = example.test
+virtual_mailbox_base = {self.dir}/mail
+virtual_mailbox_maps = texthash:{etc}/vmailbox
+virtual_uid_maps = static:{vm.pw_uid}
+virtual_gid_maps = static:{vm.pw_gid}
+alias_maps =
+alias_database =
+local_recipient_maps =
+""")
+        with open(os.path.join(etc, "vmailbox"), "w") as f:
+            f.write("demo@example.test example.test/demo/\n")
+        shutil.copy("/etc/postfix/master.cf", os.path.join(etc, "master.cf"))
+        with open(os.path.join(etc, "master.cf")) as f:
+            mc = f.read()
+        mc = mc.replace("smtp      inet  n       -       y       -       -       smtpd",
+                        f"127.0.0.1:{port} inet  n       -       n       -       -       smtpd")
+        with open(os.path.join(etc, "master.cf"), "w") as f:
+            f.write(mc)
+        self.etc = etc
+        os.makedirs(os.path.join(self.dir, "queue"), exist_ok=True)
+        os.makedirs(os.path.join(self.dir, "data"), exist_ok=True)
+        os.chown(os.path.join(self.dir, "data"), pw.pw_uid, pw.pw_gid)
+        subprocess.run(["postfix", "-c", etc, "post-install",
+                        "create-missing"], check=False, capture_output=True)
+
+    def start(self):
+        subprocess.run(["postfix", "-c", self.etc, "start"], check=True,
+                       capture_output=True)
+        wait_port(self.port)
+        with open(os.path.join(self.dir, "queue/pid/master.pid")) as f:
+            return int(f.read().strip())
+
+    def stop(self):
+        subprocess.run(["postfix", "-c", self.etc, "stop"], capture_output=True)
+        time.sleep(1)
+
+    def clear(self):
+        import pwd
+        vm = pwd.getpwnam("tempest")
+        for sub in ("new", "cur", "tmp"):
+            p = os.path.join(self.maildir, sub)
+            shutil.rmtree(p, ignore_errors=True)
+            os.makedirs(p)
+            os.chown(p, vm.pw_uid, vm.pw_gid)
+
+
+def wait_port(port, timeout=15):
+    import socket
+    end = time.time() + timeout
+    while time.time() < end:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(port)
+
+
+def run_case(srv, pid, size, conc, count):
+    srv.clear()
+    cpu0 = proc_tree_cpu(pid)
+    t0 = time.time()
+    p = subprocess.run(["smtp-source", "-c" if False else "-d", "-m", str(count),
+                        "-s", str(conc), "-l", str(size), "-f", "bench@remote.test",
+                        "-t", "demo@example.test", f"127.0.0.1:{srv.port}"],
+                       capture_output=True, text=True)
+    t_acc = time.time() - t0
+    if p.returncode != 0:
+        raise RuntimeError(f"{srv.name}: smtp-source failed: {p.stderr}")
+    while count_files(srv.maildir) < count:
+        if time.time() - t0 > 600:
+            raise TimeoutError(f"{srv.name}: only {count_files(srv.maildir)}")
+        time.sleep(0.01)
+    t_del = time.time() - t0
+    time.sleep(0.3)   # let the last bookkeeping finish before reading CPU
+    cpu = proc_tree_cpu(pid) - cpu0
+    return count / t_acc, count / t_del, cpu / count * 1000
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--sizes", default="1024,102400")
+    ap.add_argument("--conc", default="1,10,50")
+    ap.add_argument("--count-1k", type=int, default=2000)
+    ap.add_argument("--count-100k", type=int, default=500)
+    a = ap.parse_args()
+    if shutil.which("smtp-source") is None or shutil.which("postfix") is None:
+        sys.exit("bench: needs Debian's postfix package (smtp-source, postfix)")
+    base = tempfile.mkdtemp(prefix="tempest-bench-")
+    os.chmod(base, 0o755)
+    servers = [Tempest(base, 26525), Postfix(base, 26526)]
+    pids = {s.name: s.start() for s in servers}
+    results = {}
+    try:
+        for size in [int(x) for x in a.sizes.split(",")]:
+            count = a.count_1k if size <= 4096 else a.count_100k
+            for conc in [int(x) for x in a.conc.split(",")]:
+                for rep in range(a.reps):
+                    for s in servers:   # interleaved: same conditions
+                        r = run_case(s, pids[s.name], size, conc, count)
+                        results.setdefault((size, conc, s.name), []).append(r)
+                        print(f"# {s.name} size={size} conc={conc} rep={rep}: "
+                              f"acc={r[0]:.0f}/s del={r[1]:.0f}/s cpu={r[2]:.3f}ms",
+                              flush=True)
+    finally:
+        for s in servers:
+            s.stop()
+    print()
+    print("| size | sessions | Tempest acc/s | Postfix acc/s | ratio | Tempest "
+          "deliv/s | Postfix deliv/s | ratio | Tempest CPU ms/msg | Postfix CPU "
+          "ms/msg | ratio |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for size in [int(x) for x in a.sizes.split(",")]:
+        for conc in [int(x) for x in a.conc.split(",")]:
+            t = [statistics.median(x) for x in zip(*results[(size, conc, "tempest")])]
+            p = [statistics.median(x) for x in zip(*results[(size, conc, "postfix")])]
+            print(f"| {size // 1024} KiB | {conc} | {t[0]:.0f} | {p[0]:.0f} | "
+                  f"{t[0] / p[0]:.2f} | {t[1]:.0f} | {p[1]:.0f} | {t[1] / p[1]:.2f} | "
+                  f"{t[2]:.3f} | {p[2]:.3f} | {p[2] / t[2]:.2f}x less |")
+
+
+if __name__ == "__main__":
+    main()
