@@ -67,6 +67,13 @@ virtual_uid_maps = static:{uid}
 virtual_gid_maps = static:{gid}
 alias_maps = hash:$config_directory/aliases
 alias_database = hash:$config_directory/aliases
+# TLS and SMTP AUTH (doc/auth.md).  The certificate is self-signed,
+# generated in $data_directory/tls/ on first start (smtpd_tls_cert_file
+# empty); set smtpd_tls_cert_file/smtpd_tls_key_file for a real one.
+smtpd_tls_security_level = may
+smtpd_tls_loglevel = 1
+smtpd_tls_received_header = yes
+smtpd_tls_auth_only = yes
 """
     for k, v in extra.items():
         lines += f"{k} = {v}\n"
@@ -79,6 +86,15 @@ def master_cf(ports, extra_services):
 pickup                fifo  n       -       n       60      1       pickup
 qmgr                  fifo  n       -       n       300     1       qmgr
 local                 unix  -       n       n       -       -       local
+127.0.0.1:{ports['submission']:<10} inet  n       -       n       -       -       smtpd
+  -o smtpd_tls_security_level=encrypt
+  -o smtpd_sasl_auth_enable=yes
+  -o smtpd_relay_restrictions=permit_sasl_authenticated,reject
+127.0.0.1:{ports['smtps']:<10} inet  n       -       n       -       -       smtpd
+  -o smtpd_tls_wrappermode=yes
+  -o smtpd_sasl_auth_enable=yes
+  -o smtpd_relay_restrictions=permit_sasl_authenticated,reject
+auth                  unix  -       n       n       -       1       auth
 virtual               unix  -       n       n       -       -       virtual
 127.0.0.1:{ports['imap']:<10} inet  n       -       n       -       1       imapd
 127.0.0.1:{ports['imaps']:<10} inet  n       -       n       -       1       imapd

@@ -8,6 +8,6 @@ bin=$2
 if [ ! -f "$dir/etc/main.cf" ]; then
 	python3 "$(dirname "$0")/instance.py" "$dir"
 fi
-echo "tempest: SMTP on 127.0.0.1:2525 for demo@example.test"
+echo "tempest: SMTP on 127.0.0.1:2525, submission (STARTTLS + AUTH) on 127.0.0.1:2587, SMTPS on 127.0.0.1:2465 for demo@example.test"
 echo "tempest: demo password: $(cat "$dir/demo-password") (also in $dir/demo-password)"
 exec "$bin" -c "$dir/etc" start-fg

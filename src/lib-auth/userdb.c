@@ -162,6 +162,20 @@ verify_hash(const char *stored, const char *password)
 }
 
 int
+userdb_password_match(const char *stored, const char *password)
+{
+	return verify_hash(stored, password);
+}
+
+void
+userdb_dummy_verify(const char *password)
+{
+	(void)verify_hash("$6$rounds=5000$tempestdummysalt$"
+	    "0000000000000000000000000000000000000000000000000000000"
+	    "000000000000000000000000000000", password);
+}
+
+int
 userdb_verify(struct userdb *db, const char *name, const char *password)
 {
 	struct user u;

@@ -37,6 +37,11 @@ void user_free(struct user *u);
 /* 1 password matches, 0 no (or unknown user), -1 temporary failure.
  * Constant-time compare; the password is never logged. */
 int userdb_verify(struct userdb *db, const char *name, const char *password);
+/* Compare password with a stored "{SCHEME}hash" (or a bare crypt(3)
+ * hash): 1 match, 0 not.  Locked hashes ("!", "*", empty) never match. */
+int userdb_password_match(const char *stored, const char *password);
+/* Spend the time of one hash verification (for unknown users). */
+void userdb_dummy_verify(const char *password);
 /* Hash a password for storing: "{SHA512-CRYPT}$6$..." (malloc'ed). */
 char *userdb_hash_password(const char *password);
 

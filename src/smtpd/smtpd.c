@@ -57,6 +57,7 @@ static struct {
 	int strict;
 	int reject_unlisted;
 	long long hop_limit;
+	char **sender_restrictions;
 	char **relay_restrictions;
 	char **rcpt_restrictions;
 	struct netlist *mynetworks;
@@ -142,6 +143,7 @@ session_free(struct session *s)
 	}
 	log_info("disconnect from %s%s", s->client, buf_cstr(&s->counts));
 	reset_transaction(s);
+	smtpd_session_end_hook(s);
 	io_free(&s->io);
 	if (s->delay_ev != NULL)
 		event_free(s->delay_ev);
@@ -217,6 +219,7 @@ eval_restrictions(struct session *s, char **list, const char *rcpt,
 	for (i = 0; list[i] != NULL; i++) {
 		const char *r = list[i];
 		enum addr_class c;
+		int hk;
 
 		if (strcmp(r, "permit_mynetworks") == 0) {
 			if (s->trusted)
@@ -257,6 +260,9 @@ eval_restrictions(struct session *s, char **list, const char *rcpt,
 			snprintf(reply, rlen, "450 4.7.1 <%s>: Recipient address "
 			    "rejected: Try again later", rcpt);
 			return V_REJECT;
+		} else if ((hk = smtpd_restriction_hook(s, r, reply, rlen)) >= 0) {
+			if (hk > 0)
+				return V_REJECT;
 		} else {
 			log_warn("unknown restriction \"%s\" (ignored as a "
 			    "server configuration error)", r);
@@ -401,8 +407,11 @@ check_rcpt(struct session *s, const char *args, struct smtp_path *p,
 	}
 	rcpt = buf_cstr(&p->addr);
 	resolve_fold_domain((char *)p->addr.data);
-	v = eval_restrictions(s, cfg.relay_restrictions, rcpt, reply,
+	v = eval_restrictions(s, cfg.sender_restrictions, rcpt, reply,
 	    sizeof(reply));
+	if (v != V_REJECT)
+		v = eval_restrictions(s, cfg.relay_restrictions, rcpt, reply,
+		    sizeof(reply));
 	if (v != V_REJECT)
 		v = eval_restrictions(s, cfg.rcpt_restrictions, rcpt, reply,
 		    sizeof(reply));
@@ -482,9 +491,10 @@ open_message(struct session *s)
 	}
 	localtime_r(&now, &tm);
 	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z", &tm);
-	received = xasprintf("Received: from %s (unknown [%s])\n"
+	received = xasprintf("Received: from %s (unknown [%s])%s\n"
 	    "\tby %s (%s) with %s%s id %s%s%s%s;\n\t%s",
-	    s->helo ? s->helo : s->addr, s->addr, cfg.hostname,
+	    s->helo ? s->helo : s->addr, s->addr, smtpd_received_clauses(s),
+	    cfg.hostname,
 	    config_str("mail_name"), proto, smtpd_proto_suffix(s),
 	    cleanup_id(s->cl), s->nrcpt == 1 ? "\n\tfor <" : "",
 	    s->nrcpt == 1 ? s->rcpts[0].addr : "", s->nrcpt == 1 ? ">" : "",
@@ -860,16 +870,27 @@ command(struct session *s, const char *line, size_t len)
 	}
 }
 
-static void
-on_delay(evutil_socket_t fd, short what, void *arg)
+void
+smtpd_session_pause(struct session *s)
 {
-	struct session *s = arg;
+	s->delayed = 1;
+	io_pause(s->io);
+}
 
-	(void)fd;
-	(void)what;
+void
+smtpd_session_resume(struct session *s)
+{
 	s->delayed = 0;
 	io_resume(s->io);
 	session_process(s);
+}
+
+static void
+on_delay(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	smtpd_session_resume(arg);
 }
 
 static void
@@ -1045,6 +1066,8 @@ load_settings(void)
 	else
 		fatal("smtpd_forbid_bare_newline: bad value \"%s\" "
 		    "(normalize, reject or no)", bl);
+	cfg.sender_restrictions = str_split(
+	    config_str("smtpd_sender_restrictions"), STR_LIST_SEPS, NULL);
 	cfg.relay_restrictions = str_split(config_str("smtpd_relay_restrictions"),
 	    STR_LIST_SEPS, NULL);
 	cfg.rcpt_restrictions = str_split(

@@ -66,6 +66,11 @@ struct session {
 void smtpd_reply(struct session *s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* Stop reading commands (e.g. while the auth service answers) and
+ * continue later; smtpd_session_resume() processes pipelined input. */
+void smtpd_session_pause(struct session *s);
+void smtpd_session_resume(struct session *s);
+
 /* Extension hooks, defined in smtpd_ext.c. */
 void smtpd_tls_init(void);
 int smtpd_connect_hook(struct session *s);
@@ -77,6 +82,14 @@ void smtpd_tls_ready(struct session *s);
 /* "S" / "A" / "SA" suffix of the protocol name in Received:. */
 const char *smtpd_proto_suffix(struct session *s);
 const char *smtpd_client_log_suffix(struct session *s);
+/* Received: clauses after "from ... ([addr])" ("\n\t(using ...)"), or "". */
+const char *smtpd_received_clauses(struct session *s);
+/* Restrictions owned by extensions: -1 unknown name, 0 no objection,
+ * 1 reject with reply filled in. */
+int smtpd_restriction_hook(struct session *s, const char *name, char *reply,
+    size_t rlen);
+/* The session is being freed: release extension state. */
+void smtpd_session_end_hook(struct session *s);
 /* Content filter before the final reply: 0 accept, -1 replied already. */
 int smtpd_content_hook(struct session *s);
 
