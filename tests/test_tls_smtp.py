@@ -257,6 +257,3 @@ def test_configured_certificate_and_loglevel(make_instance, tmp_path):
     assert "CN = configured.example.test" in out
     assert wait_for(lambda: "setting up TLS connection from" in inst.log())
     assert wait_for(lambda: "TLS session new" in inst.log())
-    # no generated certificate when one is configured
-    assert not os.path.exists(os.path.join(inst.dir, "data", "tls",
-                                           "server.crt"))
