@@ -57,7 +57,8 @@ def swaks(*args, timeout=30):
 def test_selfsigned_certificate_generated(tinst):
     crt = os.path.join(tinst.dir, "data", "tls", "server.crt")
     key = os.path.join(tinst.dir, "data", "tls", "server.key")
-    assert os.path.exists(crt) and os.path.exists(key)
+    # services generate it when they start (master binds the ports first)
+    assert wait_for(lambda: os.path.exists(crt) and os.path.exists(key))
     assert stat.S_IMODE(os.stat(key).st_mode) == 0o600
     out = subprocess.run(["openssl", "x509", "-noout", "-subject", "-ext",
                           "subjectAltName", "-in", crt],
