@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "log.h"
 #include "maps.h"
@@ -30,6 +31,7 @@ struct map {
 	size_t n;
 	struct timespec mtime;
 	off_t size;
+	time_t checked;         /* last stat(), at most once a second */
 	char *result;
 };
 
@@ -171,8 +173,11 @@ map_refresh(struct map *m)
 	struct stat st;
 	char *err = NULL;
 
-	if (m->path == NULL)
+	time_t now = time(NULL);
+
+	if (m->path == NULL || m->checked == now)
 		return;
+	m->checked = now;
 	if (stat(m->path, &st) != 0) {
 		if (m->size != -1)
 			map_clear(m);

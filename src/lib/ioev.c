@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/socket.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -30,6 +31,7 @@ struct io {
 	int tls_pending;        /* waiting for output to drain */
 	int tls_server;
 	char tls_summary[128];
+	struct event *lowat_ev;         /* IO_LOWAT after a direct send */
 };
 
 static struct event_base *base;
@@ -98,6 +100,8 @@ io_free(struct io **iop)
 
 	if (io == NULL)
 		return;
+	if (io->lowat_ev != NULL)
+		event_free(io->lowat_ev);
 	if (io->bev != NULL)
 		bufferevent_free(io->bev);      /* frees io->ssl if attached */
 	else if (io->ssl != NULL)
@@ -231,16 +235,44 @@ io_drain_input(struct io *io)
 	evbuffer_drain(in, evbuffer_get_length(in));
 }
 
+static void
+io_lowat_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct io *io = arg;
+
+	(void)fd;
+	(void)what;
+	if (io_outlen(io) == 0 && !io->tls_pending)
+		io->cb(io, IO_LOWAT, io->arg);
+}
+
 void
 io_write(struct io *io, const void *p, size_t n)
 {
+	/* Plain socket with nothing queued: try to send at once, saving the
+	 * write-event round trip; whatever does not fit is buffered. */
+	if (io->ssl == NULL && n > 0 && io_outlen(io) == 0) {
+		ssize_t w = send(io->fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (w > 0) {
+			p = (const char *)p + w;
+			n -= (size_t)w;
+		}
+		if (n == 0) {
+			/* keep the IO_LOWAT promise, without a syscall */
+			if (io->lowat_ev == NULL)
+				io->lowat_ev = event_new(io_base(), -1, 0,
+				    io_lowat_cb, io);
+			event_active(io->lowat_ev, EV_TIMEOUT, 0);
+			return;
+		}
+	}
 	bufferevent_write(io->bev, p, n);
 }
 
 void
 io_puts(struct io *io, const char *s)
 {
-	bufferevent_write(io->bev, s, strlen(s));
+	io_write(io, s, strlen(s));
 }
 
 void
@@ -248,9 +280,21 @@ io_printf(struct io *io, const char *fmt, ...)
 {
 	va_list ap;
 
+	char small[1024], *big = NULL;
+	int n;
+
 	va_start(ap, fmt);
-	evbuffer_add_vprintf(bufferevent_get_output(io->bev), fmt, ap);
+	n = vsnprintf(small, sizeof(small), fmt, ap);
 	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof(small)) {
+		va_start(ap, fmt);
+		big = xvasprintf(fmt, ap);
+		va_end(ap);
+	}
+	io_write(io, big != NULL ? big : small, (size_t)n);
+	free(big);
 }
 
 size_t

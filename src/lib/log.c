@@ -16,6 +16,7 @@ static char log_ident[64] = "tempest";
 static const char *log_rolename = "tempest";
 static int log_dest = LOG_DEST_STDERR;
 static int log_verb;
+static long log_pid;
 
 void
 log_init(const char *role, int dest, int verbose)
@@ -24,6 +25,7 @@ log_init(const char *role, int dest, int verbose)
 	log_rolename = role;
 	log_dest = dest;
 	log_verb = verbose;
+	log_pid = (long)getpid();
 	if (dest & LOG_DEST_SYSLOG)
 		openlog(log_ident, LOG_PID | LOG_NDELAY, LOG_MAIL);
 }
@@ -58,8 +60,10 @@ log_emit(int prio, const char *tag, const char *fmt, va_list ap)
 		struct tm tm;
 		localtime_r(&now, &tm);
 		strftime(ts, sizeof(ts), "%b %e %H:%M:%S", &tm);
+		if (log_pid == 0)
+			log_pid = (long)getpid();
 		fprintf(stderr, "%s %s[%ld]: %s%s\n", ts, log_ident,
-		    (long)getpid(), tag, msg);
+		    log_pid, tag, msg);
 	}
 }
 

@@ -74,7 +74,9 @@ maildir_deliver(const struct delivery *d, const char *dir, struct buf *text)
 		r = DELIVER_SENT;
 		goto out;
 	}
-	{
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0 && errno == ENOENT) {
+		/* first delivery: create the Maildir */
 		char *t = xasprintf("%stmp", dir), *c = xasprintf("%scur", dir);
 		if (mkdirs(t, 0700) < 0 || mkdirs(newdir, 0700) < 0 ||
 		    mkdirs(c, 0700) < 0) {
@@ -86,8 +88,8 @@ maildir_deliver(const struct delivery *d, const char *dir, struct buf *text)
 		}
 		free(t);
 		free(c);
+		fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		buf_printf(text, "4.2.0 create maildir file %s: %s", tmp,
 		    strerror(errno));
