@@ -53,7 +53,7 @@ def send(inst, to, subject="hello", sender="demo@example.test", body="Hi.\n"):
     msg = (f"From: {sender}\r\nTo: {', '.join(to)}\r\nSubject: {subject}\r\n"
            f"\r\n{body}")
     with smtplib.SMTP("127.0.0.1", inst.smtp_port, timeout=10) as s:
-        s.sendmail(sender, to, msg)
+        s.sendmail(sender, to, msg.encode("utf-8"))
 
 
 def read(path):

@@ -92,8 +92,25 @@ out:
 	buf_free(&line);
 }
 
+static void report(struct qfile *qf, const char *lines, int delayed);
+
 void
 qmgr_bounce(struct qfile *qf, const char *lines)
+{
+	report(qf, lines, 0);
+}
+
+void
+qmgr_delay_warn(struct qfile *qf, const char *lines)
+{
+	if (*qf->sender == '\0')
+		return;         /* never warn the null sender */
+	report(qf, lines, 1);
+}
+
+/* A failure (or, with delayed, a delay warning) report to the sender. */
+static void
+report(struct qfile *qf, const char *lines, int delayed)
 {
 	const char *host = config_str("myhostname");
 	char **v = str_split(lines, "\n", NULL), *err = NULL;
@@ -118,7 +135,8 @@ qmgr_bounce(struct qfile *qf, const char *lines)
 			    qf->rcpts[k].addr[tab - v[i]] == '\0')
 				break;
 		if (k < qf->nrcpt && qf->rcpts[k].notify != 0 &&
-		    !(qf->rcpts[k].notify & DSN_NOTIFY_FAILURE)) {
+		    !(qf->rcpts[k].notify & (delayed ? DSN_NOTIFY_DELAY :
+		    DSN_NOTIFY_FAILURE))) {
 			v[i][0] = '\0';
 			continue;
 		}
@@ -155,7 +173,8 @@ qmgr_bounce(struct qfile *qf, const char *lines)
 	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z", &tm);
 	putf(c, "From: MAILER-DAEMON@%s (Mail Delivery System)", host);
 	putf(c, "To: %s", rcpt_addr);
-	putf(c, "Subject: %s", *qf->sender ? "Undelivered Mail Returned to Sender" :
+	putf(c, "Subject: %s", delayed ? "Delayed Mail (still being retried)" :
+	    *qf->sender ? "Undelivered Mail Returned to Sender" :
 	    "Postmaster Copy: Undelivered Mail");
 	put(c, "Auto-Submitted: auto-replied");
 	put(c, "MIME-Version: 1.0");
@@ -169,6 +188,16 @@ qmgr_bounce(struct qfile *qf, const char *lines)
 	put(c, "Content-Description: Notification");
 	put(c, "Content-Type: text/plain; charset=us-ascii");
 	put(c, "");
+	if (delayed)
+		putf(c, "This is the mail system at host %s.\n\n"
+		    "####### THIS IS A WARNING ONLY.  YOU DO NOT NEED TO "
+		    "RESEND YOUR MESSAGE. #######\n\n"
+		    "Your message could not be delivered for %lld hour(s).\n"
+		    "It will be retried until it is %lld day(s) old.\n\n"
+		    "                   The mail system\n", host,
+		    config_time("delay_warning_time") / 3600,
+		    config_time("maximal_queue_lifetime") / 86400);
+	else
 	putf(c, "This is the mail system at host %s.\n\n"
 	    "I'm sorry to have to inform you that your message could not\n"
 	    "be delivered to one or more recipients. It's attached below.\n\n"
@@ -225,22 +254,24 @@ qmgr_bounce(struct qfile *qf, const char *lines)
 		putf(c, "Final-Recipient: rfc822; %s", f[0]);
 		if (f[1] != NULL && *f[1])
 			putf(c, "Original-Recipient: %s", f[1]);
-		put(c, "Action: failed");
-		putf(c, "Status: %s", status[0] == '4' ? "5.4.7" : status);
+		put(c, delayed ? "Action: delayed" : "Action: failed");
+		putf(c, "Status: %s", delayed || status[0] != '4' ? status :
+		    "5.4.7");
 		putf(c, "Diagnostic-Code: X-Tempest; %s",
 		    strchr(diag, ' ') ? strchr(diag, ' ') + 1 : diag);
 	}
 	put(c, "");
 	putf(c, "--%s", boundary);
-	if (qf->ret == 2) {
-		put(c, "Content-Description: Undelivered Message Headers");
+	if (qf->ret == 2 || delayed) {
+		put(c, delayed ? "Content-Description: Delayed Message Headers"
+		    : "Content-Description: Undelivered Message Headers");
 		put(c, "Content-Type: text/rfc822-headers");
 	} else {
 		put(c, "Content-Description: Undelivered Message");
 		put(c, "Content-Type: message/rfc822");
 	}
 	put(c, "");
-	copy_original(c, qf, qf->ret == 2);
+	copy_original(c, qf, qf->ret == 2 || delayed);
 	put(c, "");
 	putf(c, "--%s--", boundary);
 	if (cleanup_finish(c, 1, &err) < 0 ||
@@ -250,8 +281,8 @@ qmgr_bounce(struct qfile *qf, const char *lines)
 		free(err);
 		cleanup_abort(&c);
 	} else {
-		log_info("%s: sender non-delivery notification: %s", qf->id,
-		    cleanup_id(c));
+		log_info("%s: sender %s notification: %s", qf->id,
+		    delayed ? "delay" : "non-delivery", cleanup_id(c));
 		cleanup_free(&c);
 		service_trigger_send("qmgr", "I", 1);
 	}

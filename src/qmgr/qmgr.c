@@ -98,6 +98,8 @@ static int scan_pending;
 
 static void dispatch(struct transport *t);
 static void msg_done(struct msg *m);
+static const char *last_reason(struct msg *m, const char *addr);
+static void delay_warning(struct msg *m);
 
 /* The transport named by a master.cf service, created on first use. */
 static struct transport *
@@ -498,10 +500,14 @@ msg_done(struct msg *m)
 		size_t i;
 		for (i = 0; i < m->qf.nrcpt; i++)
 			if (!m->qf.rcpts[i].done) {
-				buf_printf(&m->bounces, "%s\t%s\t%s\n",
+				const char *last = last_reason(m,
+				    m->qf.rcpts[i].addr);
+				buf_printf(&m->bounces, "%s\t%s\t4.4.7 message "
+				    "expired after %llds in the queue%s%.*s\n",
 				    m->qf.rcpts[i].addr, m->qf.rcpts[i].orcpt,
-				    "4.4.7 message expired: delivery "
-				    "temporarily failed too long");
+				    age, last != NULL ? "; last error: " : "",
+				    last != NULL ? (int)strcspn(last, "\n") : 0,
+				    last != NULL ? last : "");
 				qfile_mark_done(&m->qf, i);
 			}
 		m->deferred = 0;
@@ -509,10 +515,20 @@ msg_done(struct msg *m)
 	if (m->bounces.len > 0)
 		qmgr_bounce(&m->qf, buf_cstr(&m->bounces));
 	if (qfile_pending(&m->qf) == 0) {
+		char *p;
 		if (unlink(m->qf.path) < 0)
 			log_warn("%s: unlink: %s", m->qf.id, strerror(errno));
+		p = xasprintf("%s/defer/%s", qdir, m->qf.id);
+		(void)unlink(p);
+		free(p);
+		p = xasprintf("%s/defer/%s.warned", qdir, m->qf.id);
+		(void)unlink(p);
+		free(p);
 		log_info("%s: removed", m->qf.id);
 	} else {
+		long long warn = config_time("delay_warning_time");
+		if (warn > 0 && age >= warn)
+			delay_warning(m);
 		struct timeval tv[2];
 		long long delay = backoff_for(&m->qf);
 		gettimeofday(&tv[0], NULL);
@@ -529,6 +545,42 @@ msg_done(struct msg *m)
 		free(deferred_path);
 	}
 	msg_free(m);
+}
+
+/* The text of the last deferral of addr in this pass ("x.y.z text"). */
+static const char *
+last_reason(struct msg *m, const char *addr)
+{
+	const char *p = buf_cstr(&m->defer_reasons);
+	size_t n = strlen(addr);
+
+	while (*p != '\0') {
+		if (strncmp(p, addr, n) == 0 && p[n] == '\t') {
+			const char *t = strchr(p + n + 1, '\t');
+			return t != NULL ? t + 1 : NULL;
+		}
+		p = strchr(p, '\n');
+		if (p == NULL)
+			break;
+		p++;
+	}
+	return NULL;
+}
+
+/* Once per message: tell the sender it is still being retried. */
+static void
+delay_warning(struct msg *m)
+{
+	char *flag = xasprintf("%s/defer/%s.warned", qdir, m->qf.id);
+	int fd;
+
+	fd = open(flag, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd >= 0) {
+		close(fd);
+		qmgr_delay_warn(&m->qf, buf_cstr(&m->defer_reasons));
+	} else if (errno != EEXIST)
+		log_warn("%s: %s: %s", m->qf.id, flag, strerror(errno));
+	free(flag);
 }
 
 /* Schedule every pending recipient of an active message. */
