@@ -136,6 +136,11 @@ reset_transaction(struct session *s)
 static void
 session_free(struct session *s)
 {
+	if (s->processing) {
+		/* inside session_process(): it frees on the way out */
+		s->free_pending = 1;
+		return;
+	}
 	if (s->committing) {
 		/* the commit callback frees it */
 		s->dead = 1;
@@ -893,8 +898,19 @@ on_delay(evutil_socket_t fd, short what, void *arg)
 	smtpd_session_resume(arg);
 }
 
+static void session_process_input(struct session *s);
+
 static void
 session_process(struct session *s)
+{
+	s->processing++;
+	session_process_input(s);
+	if (--s->processing == 0 && s->free_pending)
+		session_free(s);
+}
+
+static void
+session_process_input(struct session *s)
 {
 	while (!s->closing && !s->delayed) {
 		int r, cr = 0;

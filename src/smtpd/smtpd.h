@@ -35,6 +35,7 @@ struct session {
 	struct buf counts;              /* per-command counters for the log */
 	int errors, junk;
 	int closing, committing, dead, delayed, slept;
+	int processing, free_pending;   /* session_free() inside session_process() */
 	int skip_long, long_reported;
 	struct event *delay_ev;
 
