@@ -32,6 +32,7 @@ struct io {
 	int tls_server;
 	char tls_summary[128];
 	struct event *lowat_ev;         /* IO_LOWAT after a direct send */
+	int direct_pending;             /* sent directly, IO_LOWAT not yet told */
 };
 
 static struct event_base *base;
@@ -60,6 +61,7 @@ io_loop_exit(void)
 }
 
 static void io_readcb(struct bufferevent *bev, void *arg);
+static void io_tls_switch(struct io *io);
 static void io_writecb(struct bufferevent *bev, void *arg);
 static void io_eventcb(struct bufferevent *bev, short what, void *arg);
 
@@ -242,8 +244,14 @@ io_lowat_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (io_outlen(io) == 0 && !io->tls_pending)
-		io->cb(io, IO_LOWAT, io->arg);
+	io->direct_pending = 0;
+	if (evbuffer_get_length(bufferevent_get_output(io->bev)) != 0)
+		return;         /* the write callback will report */
+	if (io->tls_pending) {
+		io_tls_switch(io);
+		return;
+	}
+	io->cb(io, IO_LOWAT, io->arg);
 }
 
 void
@@ -251,7 +259,8 @@ io_write(struct io *io, const void *p, size_t n)
 {
 	/* Plain socket with nothing queued: try to send at once, saving the
 	 * write-event round trip; whatever does not fit is buffered. */
-	if (io->ssl == NULL && n > 0 && io_outlen(io) == 0) {
+	if (io->ssl == NULL && n > 0 &&
+	    evbuffer_get_length(bufferevent_get_output(io->bev)) == 0) {
 		ssize_t w = send(io->fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (w > 0) {
 			p = (const char *)p + w;
@@ -262,6 +271,7 @@ io_write(struct io *io, const void *p, size_t n)
 			if (io->lowat_ev == NULL)
 				io->lowat_ev = event_new(io_base(), -1, 0,
 				    io_lowat_cb, io);
+			io->direct_pending = 1;
 			event_active(io->lowat_ev, EV_TIMEOUT, 0);
 			return;
 		}
@@ -300,7 +310,11 @@ io_printf(struct io *io, const char *fmt, ...)
 size_t
 io_outlen(const struct io *io)
 {
-	return evbuffer_get_length(bufferevent_get_output(io->bev));
+	/* Output sent directly counts as pending until IO_LOWAT has been
+	 * delivered, so "close once flushed" logic never frees an io in the
+	 * middle of the callback that wrote to it. */
+	return evbuffer_get_length(bufferevent_get_output(io->bev)) +
+	    (io->direct_pending ? 1 : 0);
 }
 
 static void
