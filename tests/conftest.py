@@ -21,12 +21,35 @@ import instance as instance_mod  # noqa: E402
 TEMPEST = os.environ.get("TEMPEST_BIN", os.path.join(ROOT, "build", "tempest"))
 
 
+_given = set()
+
+
 def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
+    """A free port below the kernel's ephemeral range, so that outgoing
+    connections (which take ephemeral ports) never collide with a listener
+    a test is about to start, even with other test runs on the machine."""
+    import random
+    lo, hi = 20000, 32000
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            eph = int(f.read().split()[0])
+        hi = min(hi, eph)
+    except (OSError, ValueError):
+        pass
+    for _ in range(1000):
+        p = random.randrange(lo, hi)
+        if p in _given:
+            continue
+        s = socket.socket()
+        try:
+            s.bind(("127.0.0.1", p))
+        except OSError:
+            continue
+        finally:
+            s.close()
+        _given.add(p)
+        return p
+    raise RuntimeError("no free port")
 
 
 def wait_port(port, timeout=10.0, proc=None):
