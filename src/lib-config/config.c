@@ -516,6 +516,16 @@ config_str(const char *name)
 	return e->expanded;
 }
 
+const char *
+config_raw(const char *name)
+{
+	struct entry *e = config_find(name);
+
+	if (e == NULL)
+		panic("unregistered parameter %s", name);
+	return raw_value(e);
+}
+
 int
 config_bool(const char *name)
 {

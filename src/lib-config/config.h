@@ -49,6 +49,9 @@ int config_override(const char *name, const char *value, char **error_r);
 
 /* Expanded values.  Asking for an unregistered name is a bug (panic). */
 const char *config_str(const char *name);
+/* The value as written, before $name expansion (for values with their
+ * own variables, such as forward_path's $home). */
+const char *config_raw(const char *name);
 int config_bool(const char *name);
 long long config_int(const char *name);
 long long config_time(const char *name);    /* seconds */

@@ -12,6 +12,8 @@
 #include <strings.h>
 #include <time.h>
 
+#include <sqlite3.h>
+
 #include "log.h"
 #include "maps.h"
 #include "mem.h"
@@ -33,6 +35,12 @@ struct map {
 	off_t size;
 	time_t checked;         /* last stat(), at most once a second */
 	char *result;
+	/* hash: tables compiled by newaliases into PATH.db (SQLite) */
+	int hashdb;
+	sqlite3 *db;
+	sqlite3_stmt *stmt;
+	struct timespec db_mtime;
+	time_t db_checked;
 };
 
 struct maplist {
@@ -193,6 +201,69 @@ map_refresh(struct map *m)
 	}
 }
 
+static void
+map_db_close(struct map *m)
+{
+	if (m->stmt != NULL)
+		sqlite3_finalize(m->stmt);
+	if (m->db != NULL)
+		sqlite3_close(m->db);
+	m->stmt = NULL;
+	m->db = NULL;
+}
+
+/* Lookup in PATH.db when it exists: 1 found, 0 not, -1 error, -2 no
+ * compiled file (use the text).  The file is re-opened when it changes. */
+static int
+map_db_lookup(struct map *m, const char *key, const char **value_r)
+{
+	time_t now = time(NULL);
+	int r;
+
+	if (m->db_checked != now) {
+		char *dbpath = xasprintf("%s.db", m->path);
+		struct stat st;
+		m->db_checked = now;
+		if (stat(dbpath, &st) != 0) {
+			map_db_close(m);
+		} else if (m->db == NULL ||
+		    st.st_mtim.tv_sec != m->db_mtime.tv_sec ||
+		    st.st_mtim.tv_nsec != m->db_mtime.tv_nsec) {
+			map_db_close(m);
+			m->db_mtime = st.st_mtim;
+			if (sqlite3_open_v2(dbpath, &m->db, SQLITE_OPEN_READONLY,
+			    NULL) != SQLITE_OK || sqlite3_prepare_v2(m->db,
+			    "SELECT value FROM map WHERE key = ?1", -1,
+			    &m->stmt, NULL) != SQLITE_OK) {
+				log_warn("%s: %s", dbpath, m->db != NULL ?
+				    sqlite3_errmsg(m->db) : "cannot open");
+				map_db_close(m);
+				free(dbpath);
+				return -1;
+			}
+		}
+		free(dbpath);
+	}
+	if (m->db == NULL)
+		return -2;
+	sqlite3_reset(m->stmt);
+	sqlite3_bind_text(m->stmt, 1, key, -1, SQLITE_TRANSIENT);
+	r = sqlite3_step(m->stmt);
+	if (r == SQLITE_ROW) {
+		const unsigned char *v = sqlite3_column_text(m->stmt, 0);
+		free(m->result);
+		m->result = xstrdup(v != NULL ? (const char *)v : "");
+		*value_r = m->result;
+		sqlite3_reset(m->stmt);
+		return 1;
+	}
+	sqlite3_reset(m->stmt);
+	if (r == SQLITE_DONE)
+		return 0;
+	log_warn("%s.db: %s", m->path, sqlite3_errmsg(m->db));
+	return -1;
+}
+
 static int
 map_parse_inline(struct map *m, const char *spec, char **error_r)
 {
@@ -238,6 +309,8 @@ map_open(const char *spec, char **error_r)
 		free(m);
 		return NULL;
 	}
+	if (strncmp(spec, "hash:", 5) == 0)
+		m->hashdb = 1;
 	if (strncmp(spec, "texthash:", 9) == 0 || strncmp(spec, "hash:", 5) == 0 ||
 	    strncmp(spec, "btree:", 6) == 0 || strncmp(spec, "lmdb:", 5) == 0) {
 		m->type = MAP_TEXT;
@@ -279,6 +352,7 @@ map_free(struct map **mp)
 	if (m == NULL)
 		return;
 	map_clear(m);
+	map_db_close(m);
 	free(m->path);
 	free(m->result);
 	FREE(*mp);
@@ -313,6 +387,13 @@ map_lookup(struct map *m, const char *key, const char **value_r)
 		return 1;
 	}
 	case MAP_TEXT:
+		if (m->hashdb) {
+			int r = map_db_lookup(m, key, value_r);
+			if (r != -2)
+				return r;
+		}
+		map_refresh(m);
+		break;
 	case MAP_PASSWD_FILE:
 		map_refresh(m);
 		break;

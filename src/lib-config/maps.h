@@ -2,7 +2,10 @@
  * maps.h - Postfix-style lookup tables ("type:name").
  *
  * Types: texthash:/file and hash:/file (the "key value" source text,
- * re-read when it changes; Tempest needs no postmap step), inline:{k=v,..},
+ * re-read when it changes; Tempest needs no postmap step; a hash: table
+ * compiled by `tempest newaliases` into /file.db, an SQLite table
+ * map(key COLLATE NOCASE, value), is read instead while it exists),
+ * inline:{k=v,..},
  * static:value, passwd-file:/file (Dovecot-style user table: key = first
  * field, value = home field), unix:passwd.byname (system users), and
  * proxy:X (the same as X).  Keys are compared case-insensitively.

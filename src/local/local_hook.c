@@ -17,6 +17,7 @@
 
 #include "config.h"
 #include "deliver_proto.h"
+#include "forward.h"
 #include "local.h"
 #include "log.h"
 #include "mem.h"
@@ -26,6 +27,7 @@
 void
 local_hook_init(void)
 {
+	forward_init();
 }
 
 /* Recipes for one recipient: DELIVER_* or -1 when no recipe file applies. */
@@ -93,6 +95,9 @@ local_hook(const struct delivery *d, const char *user, struct buf *text)
 	char *mailbox, *rc_path;
 	int r;
 
+	/* aliases(5) and ~/.forward first (alias.c) */
+	if ((r = forward_deliver(d, user, text)) >= 0)
+		return r;
 	if (pw == NULL || !config_bool("recipe_delivery"))
 		return -1;
 	if (*home_mailbox != '\0')

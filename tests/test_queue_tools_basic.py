@@ -1,0 +1,98 @@
+"""Queue tools: mailq / postqueue -p and -j list deferred mail with the
+reasons, postsuper -h/-H hold and release, -d deletes, -r requeues, and
+flush retries; observed by a scriptable SMTP server that first defers
+everything, then accepts."""
+import json
+import time
+
+from conftest import wait_for
+from outbound_util import SMTPServer
+from test_outbound_retry import make_sender
+from test_outbound_smtp import send
+
+
+def queue(inst):
+    r = inst.cmd("postqueue", "-j")
+    assert r.returncode == 0, r.stderr
+    return [json.loads(l) for l in r.stdout.splitlines() if l.strip()]
+
+
+def test_queue_tools(make_instance):
+    srv = SMTPServer(rcpt_replies=["451 4.3.0 not now"] * 100)
+    try:
+        snd = make_sender(make_instance, srv)
+        assert "Mail queue is empty" in snd.cmd("mailq").stdout
+        for i in range(4):
+            send(snd, ["bob@remote.test"], subject=f"q{i}")
+        assert wait_for(lambda: snd.log().count("status=deferred") >= 4, 20), snd.log()
+        assert wait_for(lambda: len(queue(snd)) == 4 and all(
+            m["queue_name"] == "deferred" for m in queue(snd)), 10), queue(snd)
+        q = queue(snd)
+        assert all(m["sender"] == "demo@example.test" for m in q)
+        assert all(m["recipients"][0]["address"] == "bob@remote.test" for m in q)
+        assert all("451 4.3.0 not now" in m["recipients"][0]["delay_reason"]
+                   for m in q)
+        ids = [m["queue_id"] for m in q]
+
+        out = snd.cmd("mailq").stdout
+        for i in ids:
+            assert i in out
+        assert "(host 127.0.0.1[127.0.0.1] said: 451 4.3.0 not now" in out
+        assert "-- " in out and "in 4 Requests." in out
+        assert snd.cmd("postqueue", "-p").stdout.splitlines()[0] == \
+            out.splitlines()[0]
+
+        held, deleted, requeued, plain = ids
+        r = snd.cmd("postsuper", "-h", held)
+        assert r.returncode == 0 and "placed on hold" in r.stdout
+        assert "!" in [l for l in snd.cmd("mailq").stdout.splitlines()
+                       if l.startswith(held)][0]
+        r = snd.cmd("postsuper", "-d", deleted)
+        assert r.returncode == 0 and "removed" in r.stdout
+        assert deleted not in snd.cmd("mailq").stdout
+
+        # the server accepts from now on
+        srv.rcpt_replies = []
+        r = snd.cmd("postsuper", "-r", requeued)
+        assert r.returncode == 0 and "requeued" in r.stdout
+        assert wait_for(lambda: len(srv.messages) == 1, 15), snd.log()
+        time.sleep(1.1)   # minimal_backoff_time of the others
+        assert snd.cmd("postqueue", "-f").returncode == 0
+        assert wait_for(lambda: len(srv.messages) == 2, 15), snd.log()
+        # the held one stays
+        time.sleep(0.5)
+        assert len(srv.messages) == 2
+        assert [m["queue_name"] for m in queue(snd)] == ["hold"]
+        subjects = sorted(m["data"].split(b"Subject: ")[1].split(b"\r\n")[0]
+                          for m in srv.messages)
+        assert b"q1" not in subjects
+
+        r = snd.cmd("postsuper", "-H", held)
+        assert r.returncode == 0 and "released" in r.stdout
+        snd.cmd("flush")
+        assert wait_for(lambda: len(srv.messages) == 3, 15), snd.log()
+        assert wait_for(lambda: queue(snd) == [], 10)
+        assert "Mail queue is empty" in snd.cmd("mailq").stdout
+        # bad arguments
+        assert snd.cmd("postsuper", "-d", "NOSUCHID").returncode != 0
+        assert snd.cmd("postsuper", "-d", held).returncode != 0
+    finally:
+        srv.stop()
+
+
+def test_postsuper_all(make_instance):
+    srv = SMTPServer(rcpt_replies=["451 4.3.0 not now"] * 100)
+    try:
+        snd = make_sender(make_instance, srv)
+        for i in range(3):
+            send(snd, ["bob@remote.test"], subject=f"a{i}")
+        assert wait_for(lambda: len(queue(snd)) == 3 and all(
+            m["queue_name"] == "deferred" for m in queue(snd)), 20), snd.log()
+        r = snd.cmd("postsuper", "-h", "ALL")
+        assert "Placed on hold: 3 messages" in r.stdout
+        assert [m["queue_name"] for m in queue(snd)] == ["hold"] * 3
+        r = snd.cmd("postsuper", "-d", "ALL")
+        assert "Deleted: 3 messages" in r.stdout
+        assert queue(snd) == []
+    finally:
+        srv.stop()
