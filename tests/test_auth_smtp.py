@@ -121,7 +121,7 @@ def test_swaks_auth_plain_and_login(make_instance):
     for mech in ("PLAIN", "LOGIN"):
         r = subprocess.run(["swaks", "--timeout", "10", "-s", "127.0.0.1",
                             "-p", str(inst.smtp_port), "--tls", "--auth", mech,
-                            "--auth-user", DEMO, "--auth-password", inst.password,
+                            "--auth-user", DEMO, "--auth-password=" + inst.password,
                             "-f", DEMO, "-t", "friend@remote.test"],
                            capture_output=True, text=True, timeout=30)
         assert r.returncode == 0, r.stdout + r.stderr

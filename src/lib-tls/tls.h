@@ -35,6 +35,7 @@ struct tls_server_settings {
 	const char *ciphers;    /* grade "high" or "medium" */
 	long session_timeout;   /* seconds; 0 = no session resumption */
 	const char *session_id; /* session id context (the service name) */
+	const char *ticket_key_file; /* NULL/"": ticket keys random per process */
 };
 
 /* A server context from settings (see struct tls_server_settings).  NULL
@@ -56,6 +57,12 @@ int tls_set_protocols(SSL_CTX *ctx, const char *protocols, char **error_r);
  * *error_r. */
 SSL_CTX *tls_client_ctx(const char *ca_file, const char *ciphers,
     char **error_r);
+
+/* Use the session ticket keys in path (80 random bytes, created mode 0600
+ * under a lock when missing), so every process that reads the same file
+ * can resume the others' sessions (several services, a reload).  0, or
+ * -1 with *error_r. */
+int tls_ticket_keys_load(SSL_CTX *ctx, const char *path, char **error_r);
 
 /* "TLSv1.3" etc. and whether the session was resumed, for logging. */
 int tls_session_reused(SSL *ssl);

@@ -38,6 +38,18 @@ CONFIG_PARAMS(smtpd_tls_params);
 enum level { LEVEL_NONE, LEVEL_MAY, LEVEL_ENCRYPT };
 
 static SSL_CTX *ctx;
+static char *ticket_keys;
+
+/* The directory part of path (in place: path is ours). */
+static const char *
+dirname_of(char *path)
+{
+	char *slash = strrchr(path, '/');
+
+	if (slash != NULL)
+		*slash = '\0';
+	return path;
+}
 static enum level level;
 static int wrappermode, loglevel, received_header;
 
@@ -72,6 +84,16 @@ smtpd_tls_setup(void)
 	set.ciphers = config_str("smtpd_tls_ciphers");
 	set.session_timeout = (long)config_time("smtpd_tls_session_cache_timeout");
 	set.session_id = service_name() != NULL ? service_name() : "smtpd";
+	{
+		/* one ticket key file for every smtpd: sessions resume across
+		 * services' processes and reloads */
+		char *crt, *key;
+		tls_default_cert_paths(&crt, &key);
+		ticket_keys = xasprintf("%s/ticket.key", dirname_of(crt));
+		free(crt);
+		free(key);
+	}
+	set.ticket_key_file = ticket_keys;
 	ctx = tls_server_ctx_settings(&set, &err);
 	if (ctx == NULL)
 		fatal("SMTP server TLS: %s", err);
