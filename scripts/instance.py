@@ -96,6 +96,7 @@ local                 unix  -       n       n       -       -       local
   -o smtpd_relay_restrictions=permit_sasl_authenticated,reject
 auth                  unix  -       n       n       -       1       auth
 virtual               unix  -       n       n       -       -       virtual
+smtp                  unix  -       -       n       -       -       smtp
 127.0.0.1:{ports['imap']:<10} inet  n       -       n       -       1       imapd
 127.0.0.1:{ports['imaps']:<10} inet  n       -       n       -       1       imapd
   -o imapd_tls_wrappermode=yes

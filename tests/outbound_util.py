@@ -105,7 +105,9 @@ class SMTPServer:
     (envelope + data) and whether each message came over TLS."""
 
     def __init__(self, rcpt_replies=(), data_replies=(), tls=None,
-                 pipelining=True, delay=0.0, host="127.0.0.1"):
+                 pipelining=True, delay=0.0, host="127.0.0.1",
+                 tls_broken=False):
+        self.tls_broken = tls_broken
         self.rcpt_replies = list(rcpt_replies)
         self.data_replies = list(data_replies)
         self.tls = tls
@@ -179,7 +181,7 @@ class SMTPServer:
                 ext = ["SIZE 1000000", "8BITMIME"]
                 if self.pipelining:
                     ext.append("PIPELINING")
-                if self.tls and not tls:
+                if (self.tls or self.tls_broken) and not tls:
                     ext.append("STARTTLS")
                 send("250-test.example")
                 for e in ext[:-1]:
@@ -187,6 +189,10 @@ class SMTPServer:
                 send("250 " + ext[-1])
             elif verb == "HELO":
                 send("250 test.example")
+            elif verb == "STARTTLS" and self.tls_broken:
+                send("220 2.0.0 go ahead")
+                c.sendall(b"this is not TLS\r\n")
+                return
             elif verb == "STARTTLS" and self.tls and not tls:
                 send("220 2.0.0 go ahead")
                 ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

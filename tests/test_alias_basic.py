@@ -13,7 +13,7 @@ import pytest
 
 from conftest import wait_for
 from outbound_util import SMTPServer
-from test_outbound_smtp import SMTP_SERVICE, dsn_reports
+from test_outbound_smtp import dsn_reports
 
 
 @pytest.fixture
@@ -28,7 +28,7 @@ def make(make_instance, server, aliases, **extra):
             "smtp_tls_security_level": "none",
             "minimal_backoff_time": "1s", "maximal_backoff_time": "2s"}
     conf.update(extra)
-    inst = make_instance("aliases", extra=conf, extra_services=[SMTP_SERVICE])
+    inst = make_instance("aliases", extra=conf)
     out = os.path.join(inst.dir, "out")
     os.makedirs(out)
     os.chmod(out, 0o1777)

@@ -13,7 +13,7 @@ import pytest
 
 from conftest import wait_for
 from outbound_util import SMTPServer, make_cert
-from test_outbound_smtp import SMTP_SERVICE, dsn_reports, send
+from test_outbound_smtp import dsn_reports, send
 
 
 def make_sender(make_instance, server, **extra):
@@ -21,7 +21,7 @@ def make_sender(make_instance, server, **extra):
             "queue_run_delay": "300s", "smtp_tls_security_level": "none",
             "transport_maps": "texthash:$config_directory/transport"}
     conf.update({k: str(v) for k, v in extra.items()})
-    inst = make_instance("sender", extra=conf, extra_services=[SMTP_SERVICE])
+    inst = make_instance("sender", extra=conf)
     with open(os.path.join(inst.etc, "transport"), "w") as f:
         f.write(f"remote.test smtp:[127.0.0.1]:{server.port}\n")
     return inst.start()

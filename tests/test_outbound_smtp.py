@@ -15,7 +15,6 @@ from outbound_util import DNSServer, UNBOUND
 pytestmark = pytest.mark.skipif(not os.path.exists(UNBOUND),
                                 reason="unbound (scripts/packages/outbound.test) is not installed")
 
-SMTP_SERVICE = "smtp unix - - n - - smtp"
 
 
 @pytest.fixture
@@ -45,8 +44,7 @@ def make_sender(make_instance, **extra):
     conf = {"minimal_backoff_time": "1s", "maximal_backoff_time": "2s",
             "queue_run_delay": "1s", "smtp_tls_security_level": "none"}
     conf.update({k: str(v) for k, v in extra.items()})
-    return make_instance("sender", extra=conf,
-                         extra_services=[SMTP_SERVICE]).start()
+    return make_instance("sender", extra=conf).start()
 
 
 def send(inst, to, subject="hello", sender="demo@example.test", body="Hi.\n"):
@@ -103,8 +101,7 @@ def test_transport_maps_without_dns(make_instance):
     recv = make_receiver(make_instance)
     snd = make_instance("sender", extra={
         "transport_maps": "texthash:$config_directory/transport",
-        "smtp_tls_security_level": "none"},
-        extra_services=[SMTP_SERVICE])
+        "smtp_tls_security_level": "none"})
     with open(os.path.join(snd.etc, "transport"), "w") as f:
         f.write(f"routed.test  smtp:[127.0.0.1]:{recv.smtp_port}\n"
                 "refused.test error:5.7.1 we do not send there\n")
@@ -154,3 +151,16 @@ def test_no_resolver_defers(make_instance):
     assert wait_for(lambda: "status=deferred" in snd.log(), 15), snd.log()
     assert "no DNS resolver configured" in snd.log()
     assert snd.messages() == []
+
+
+def test_starttls_between_two_instances(make_instance, dns):
+    recv = make_receiver(make_instance)
+    snd = make_sender(make_instance, dns_resolver_address=dns.address,
+                      smtp_tcp_port=recv.smtp_port,
+                      smtp_tls_security_level="may")
+    send(snd, ["bob@single.test"], subject="encrypted hop")
+    msgs = recv.wait_messages(1, timeout=20)
+    assert len(msgs) == 1, snd.log()
+    m = read(msgs[0])
+    assert "ESMTPS" in m.get_all("Received")[0]
+    assert "TLS connection established to mx2.remote.test" in snd.log()

@@ -4,6 +4,7 @@
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "config.h"
@@ -58,6 +59,34 @@ test_bad_server(void)
 	T_INTEQ(dns_init("127.0.0.1:5300 [::1]:5300", &e), 0);
 }
 
+/* With TEMPEST_TEST_DNS=addr:port and TEMPEST_TEST_MX=domain, look the
+ * domain up for real (tests/test_outbound_dns.py runs this under strace
+ * to show that only the configured server is used). */
+static int
+live(const char *server, const char *domain)
+{
+	struct dns_mx mx[8];
+	struct dns_addr a[8];
+	size_t n = 0, na = 0, i;
+	const char *err = "";
+	char *e = NULL;
+
+	if (dns_init(server, &e) < 0) {
+		fprintf(stderr, "%s\n", e);
+		return 1;
+	}
+	if (dns_lookup_mx(domain, mx, 8, &n, &err) != DNS_OK) {
+		fprintf(stderr, "MX %s: %s\n", domain, err);
+		return 1;
+	}
+	for (i = 0; i < n; i++) {
+		printf("MX %d %s\n", mx[i].pref, mx[i].host);
+		if (dns_lookup_addr(mx[i].host, 25, a, 8, &na, &err) == DNS_OK)
+			printf("A %s %zu\n", mx[i].host, na);
+	}
+	return 0;
+}
+
 int
 main(void)
 {
@@ -65,6 +94,8 @@ main(void)
 
 	if (config_load("/nonexistent-tempest-test", &err) < 0)
 		return 1;
+	if (getenv("TEMPEST_TEST_DNS") != NULL && getenv("TEMPEST_TEST_MX"))
+		return live(getenv("TEMPEST_TEST_DNS"), getenv("TEMPEST_TEST_MX"));
 	T_RUN(test_sort);
 	T_RUN(test_no_resolver);
 	T_RUN(test_bad_server);

@@ -34,6 +34,7 @@
 #include "service.h"
 #include "smtp.h"
 #include "str.h"
+#include "tls.h"
 
 #define MAX_TARGETS 32
 
@@ -47,6 +48,7 @@ static const struct cfg_param smtp_params[] = {
 	{ "smtp_tls_security_level", CFG_STR, "may", 0, "Outbound TLS: none, may (STARTTLS when offered), encrypt (required), verify (required, certificate and name checked against smtp_tls_CAfile)" },
 	{ "smtp_tls_CAfile", CFG_STR, "", 0, "PEM file of CA certificates that verify server certificates (verify level)" },
 	{ "smtp_tls_CApath", CFG_STR, "", 0, "Directory of hashed CA certificates (verify level)" },
+	{ "smtp_tls_ciphers", CFG_STR, "medium", 0, "Cipher grade of outbound TLS: high or medium" },
 	{ "smtp_destination_concurrency_limit", CFG_INT, "$default_destination_concurrency_limit", 0, "Parallel connections qmgr opens to one SMTP next hop" },
 	{ "smtp_destination_recipient_limit", CFG_INT, "50", 0, "Most recipients sent in one SMTP transaction" },
 	{ "transport_maps", CFG_LIST, "", 0, "Recipient domain (or address) -> transport:nexthop, e.g. smtp:[host]:port, local:, error:text" },
@@ -77,27 +79,25 @@ static void handle_next(void);
 SSL_CTX *
 smtp_tls_ctx(void)
 {
-	const char *cafile, *capath;
+	const char *capath;
+	char *err = NULL;
 
 	if (tls_ctx != NULL || tls_ctx_failed)
 		return tls_ctx;
-	tls_ctx = SSL_CTX_new(TLS_client_method());
+	tls_ctx = tls_client_ctx(config_str("smtp_tls_CAfile"),
+	    config_str("smtp_tls_ciphers"), &err);
 	if (tls_ctx == NULL) {
 		tls_ctx_failed = 1;
-		log_warn("cannot create the client TLS context");
+		log_warn("cannot create the client TLS context: %s", err);
+		free(err);
 		return NULL;
 	}
-	SSL_CTX_set_min_proto_version(tls_ctx, TLS1_2_VERSION);
-	SSL_CTX_set_verify(tls_ctx, SSL_VERIFY_NONE, NULL);
-	cafile = config_str("smtp_tls_CAfile");
 	capath = config_str("smtp_tls_CApath");
-	if (*cafile != '\0' || *capath != '\0') {
-		if (SSL_CTX_load_verify_locations(tls_ctx, *cafile ? cafile :
-		    NULL, *capath ? capath : NULL) != 1)
-			log_warn("smtp_tls_CAfile/CApath: cannot load %s%s",
-			    cafile, capath);
-	} else
+	if (*capath == '\0' && *config_str("smtp_tls_CAfile") == '\0')
 		SSL_CTX_set_default_verify_paths(tls_ctx);
+	if (*capath != '\0' &&
+	    SSL_CTX_load_verify_locations(tls_ctx, NULL, capath) != 1)
+		log_warn("smtp_tls_CApath: cannot load %s", capath);
 	return tls_ctx;
 }
 

@@ -370,6 +370,11 @@ tls_begin(struct smtp_sess *s)
 		SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
 		SSL_set1_host(ssl, s->host);
 		SSL_set_verify(ssl, SSL_VERIFY_PEER, NULL);
+	} else {
+		/* may/encrypt: the chain is still checked (for the log), but
+		 * an unverified certificate does not stop the handshake */
+		SSL_set1_host(ssl, s->host);
+		SSL_set_verify(ssl, SSL_VERIFY_NONE, NULL);
 	}
 	s->state = S_TLS;
 	io_start_tls(s->io, ssl, 0);
