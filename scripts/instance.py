@@ -100,6 +100,9 @@ smtp                  unix  -       -       n       -       -       smtp
 127.0.0.1:{ports['imap']:<10} inet  n       -       n       -       1       imapd
 127.0.0.1:{ports['imaps']:<10} inet  n       -       n       -       1       imapd
   -o imapd_tls_wrappermode=yes
+127.0.0.1:{ports['pop3']:<10} inet  n       -       n       -       1       pop3d
+127.0.0.1:{ports['pop3s']:<10} inet  n       -       n       -       1       pop3d
+  -o pop3d_tls_wrappermode=yes
 """
     for line in extra_services:
         s += line + "\n"

@@ -912,27 +912,14 @@ client_input(struct client *c)
 static void
 tls_setup(void)
 {
-	const char *cert = config_str("imapd_tls_cert_file");
-	const char *key = config_str("imapd_tls_key_file");
-	char *dcert = NULL, *dkey = NULL, *err = NULL;
+	char *dir = xasprintf("%s/tls", config_str("data_directory"));
+	char *err = NULL;
 
-	if (*cert == '\0' || *key == '\0') {
-		char *dir = xasprintf("%s/tls", config_str("data_directory"));
-		mkdir(dir, 0700);
-		dcert = xasprintf("%s/server.crt", dir);
-		dkey = xasprintf("%s/server.key", dir);
-		free(dir);
-		if (tls_selfsigned_ensure(dcert, dkey, config_str("myhostname"),
-		    &err) < 0)
-			fatal("self-signed certificate: %s", err);
-		cert = dcert;
-		key = dkey;
-	}
-	tls_ctx = tls_server_ctx(cert, key, &err);
+	tls_ctx = tls_server_ctx_auto(config_str("imapd_tls_cert_file"),
+	    config_str("imapd_tls_key_file"), dir, config_str("myhostname"), &err);
 	if (tls_ctx == NULL)
 		fatal("TLS: %s", err);
-	free(dcert);
-	free(dkey);
+	free(dir);
 }
 
 static void

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/file.h>
@@ -469,4 +470,27 @@ tls_selfsigned_ensure(const char *cert, const char *key, const char *cn,
 		r = selfsigned_write(cert, key, cn, error_r);
 	close(fd);
 	return r;
+}
+
+SSL_CTX *
+tls_server_ctx_auto(const char *cert, const char *key, const char *dir,
+    const char *cn, char **error_r)
+{
+	char *dcert = NULL, *dkey = NULL;
+	SSL_CTX *ctx = NULL;
+
+	if (*cert == '\0' || *key == '\0') {
+		mkdir(dir, 0700);
+		dcert = xasprintf("%s/server.crt", dir);
+		dkey = xasprintf("%s/server.key", dir);
+		if (tls_selfsigned_ensure(dcert, dkey, cn, error_r) < 0)
+			goto out;
+		cert = dcert;
+		key = dkey;
+	}
+	ctx = tls_server_ctx(cert, key, error_r);
+out:
+	free(dcert);
+	free(dkey);
+	return ctx;
 }

@@ -66,5 +66,10 @@ int tls_ticket_keys_load(SSL_CTX *ctx, const char *path, char **error_r);
 
 /* "TLSv1.3" etc. and whether the session was resumed, for logging. */
 int tls_session_reused(SSL *ssl);
+/* The usual daemon setup: cert/key as configured, or when either is
+ * empty a self-signed pair dir/server.crt + dir/server.key (created on
+ * first use, common name cn).  NULL with *error_r. */
+SSL_CTX *tls_server_ctx_auto(const char *cert, const char *key,
+    const char *dir, const char *cn, char **error_r);
 
 #endif
