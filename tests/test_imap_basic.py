@@ -22,7 +22,7 @@ def imap(make_instance):
 
 
 def login(inst):
-    m = imaplib.IMAP4("127.0.0.1", inst.ports["imap"])
+    m = imaplib.IMAP4("127.0.0.1", inst.ports["imap"], timeout=30)
     m.login(USER, inst.password)
     return m
 
@@ -33,7 +33,7 @@ MSG = (b"From: Alice <alice@example.org>\r\nTo: demo@example.test\r\n"
 
 
 def test_capability_and_login(imap):
-    m = imaplib.IMAP4("127.0.0.1", imap.ports["imap"])
+    m = imaplib.IMAP4("127.0.0.1", imap.ports["imap"], timeout=30)
     assert "STARTTLS" in m.capabilities
     assert "AUTH=PLAIN" in m.capabilities
     with pytest.raises(imaplib.IMAP4.error):
@@ -195,11 +195,11 @@ def test_bodystructure_matches_python_email(imap):
 
 
 def test_imaps_and_starttls(imap):
-    m = imaplib.IMAP4_SSL("127.0.0.1", imap.ports["imaps"], ssl_context=CTX)
+    m = imaplib.IMAP4_SSL("127.0.0.1", imap.ports["imaps"], ssl_context=CTX, timeout=30)
     assert "STARTTLS" not in m.capabilities
     m.login(USER, imap.password)
     m.logout()
-    m = imaplib.IMAP4("127.0.0.1", imap.ports["imap"])
+    m = imaplib.IMAP4("127.0.0.1", imap.ports["imap"], timeout=30)
     m.starttls(ssl_context=CTX)
     assert "STARTTLS" not in m.capabilities
     m.login(USER, imap.password)
@@ -209,7 +209,7 @@ def test_imaps_and_starttls(imap):
 
 def test_plaintext_refused_outside_trusted_networks(make_instance):
     inst = start_instance(make_instance, {"imapd_trusted_networks": "192.0.2.0/24"})
-    m = imaplib.IMAP4("127.0.0.1", inst.ports["imap"])
+    m = imaplib.IMAP4("127.0.0.1", inst.ports["imap"], timeout=30)
     assert "LOGINDISABLED" in m.capabilities
     with pytest.raises(imaplib.IMAP4.error, match="PRIVACYREQUIRED|disallowed"):
         m.login(USER, inst.password)

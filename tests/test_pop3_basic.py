@@ -27,7 +27,7 @@ def inst(make_instance):
 
 
 def put(inst, *msgs):
-    m = imaplib.IMAP4("127.0.0.1", inst.ports["imap"])
+    m = imaplib.IMAP4("127.0.0.1", inst.ports["imap"], timeout=30)
     m.login(USER, inst.password)
     for msg in msgs:
         m.append("INBOX", None, None, msg)
@@ -40,7 +40,7 @@ M2 = b"Subject: two\r\n\r\nl1\r\nl2\r\nl3\r\n"
 
 def test_user_pass_stat_list_retr_top(inst):
     put(inst, M1, M2)
-    p = poplib.POP3("127.0.0.1", inst.ports["pop3"])
+    p = poplib.POP3("127.0.0.1", inst.ports["pop3"], timeout=30)
     caps = p.capa()
     assert "UIDL" in caps and "TOP" in caps and "STLS" in caps and "USER" in caps
     p.user(USER)
@@ -54,7 +54,7 @@ def test_user_pass_stat_list_retr_top(inst):
     assert lines == [b"Subject: two", b"", b"l1"]
     u1 = p.uidl()[1]
     p.quit()
-    p = poplib.POP3("127.0.0.1", inst.ports["pop3"])
+    p = poplib.POP3("127.0.0.1", inst.ports["pop3"], timeout=30)
     p.user(USER)
     p.pass_(inst.password)
     assert p.uidl()[1] == u1                        # stable
@@ -63,7 +63,7 @@ def test_user_pass_stat_list_retr_top(inst):
 
 def test_dele_rset_quit_update(inst):
     put(inst, M1, M2)
-    p = poplib.POP3("127.0.0.1", inst.ports["pop3"])
+    p = poplib.POP3("127.0.0.1", inst.ports["pop3"], timeout=30)
     p.user(USER)
     p.pass_(inst.password)
     p.dele(1)
@@ -74,7 +74,7 @@ def test_dele_rset_quit_update(inst):
     assert p.stat()[0] == 1
     p.quit()
     assert len(inst.messages()) == 1
-    p = poplib.POP3("127.0.0.1", inst.ports["pop3"])
+    p = poplib.POP3("127.0.0.1", inst.ports["pop3"], timeout=30)
     p.user(USER)
     p.pass_(inst.password)
     assert p.stat()[0] == 1
@@ -94,13 +94,13 @@ def test_auth_plain_stls_and_pop3s(inst):
     r.send("STAT\r\n")
     assert r.line() == "+OK 1 %d" % len(M2)
     r.close()
-    p = poplib.POP3("127.0.0.1", inst.ports["pop3"])
+    p = poplib.POP3("127.0.0.1", inst.ports["pop3"], timeout=30)
     p.stls(context=CTX)
     p.user(USER)
     p.pass_(inst.password)
     assert p.stat()[0] == 1
     p.quit()
-    p = poplib.POP3_SSL("127.0.0.1", inst.ports["pop3s"], context=CTX)
+    p = poplib.POP3_SSL("127.0.0.1", inst.ports["pop3s"], context=CTX, timeout=30)
     p.user(USER)
     p.pass_(inst.password)
     assert p.stat()[0] == 1
@@ -125,7 +125,7 @@ def test_plaintext_refused_without_tls(make_instance):
     inst = start_instance(make_instance, {"pop3d_trusted_networks": "192.0.2.0/24"})
     from conftest import wait_port
     wait_port(inst.ports["pop3"])
-    p = poplib.POP3("127.0.0.1", inst.ports["pop3"])
+    p = poplib.POP3("127.0.0.1", inst.ports["pop3"], timeout=30)
     assert "USER" not in p.capa()
     with pytest.raises(poplib.error_proto, match="disallowed"):
         p.user(USER)
