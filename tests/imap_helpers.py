@@ -118,7 +118,8 @@ def run_script(path, port, subst):
             raw = raw.rstrip("\n")
             if not raw or raw.startswith("#"):
                 continue
-            kind, _, text = raw.partition(": ")
+            kind, _, text = raw.partition(":")
+            text = text[1:] if text.startswith(" ") else text
             for k, v in subst.items():
                 text = text.replace("{" + k + "}", v)
             if kind in ("C", "C-"):

@@ -25,7 +25,7 @@ parse_num(const char **pp, uint32_t *r)
 		return -1;
 	while (*p >= '0' && *p <= '9') {
 		v = v * 10 + (uint64_t)(*p - '0');
-		if (v >= SEQ_STAR)
+		if (v > SEQ_STAR)
 			return -1;
 		p++;
 	}
