@@ -14,7 +14,7 @@ def start_instance(make_instance, extra=None, **kw):
     services run as mail_owner when the tests run as root, so the
     instance's parent directory must be searchable for them."""
     from conftest import wait_port
-    settings = {"imapd_auth_failure_delay": "0"}
+    settings = {"auth_failure_delay": "0"}
     settings.update(extra or {})
     inst = make_instance(extra=settings, **kw)
     os.chmod(os.path.dirname(inst.dir), 0o755)

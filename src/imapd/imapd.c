@@ -27,6 +27,7 @@
 #include <event2/event.h>
 
 #include "config.h"
+#include "auth_client.h"
 #include "imap_message.h"
 #include "imap_parser.h"
 #include "imapd.h"
@@ -55,7 +56,8 @@ static const struct cfg_param imapd_params[] = {
 	{ "imapd_max_bad_commands", CFG_INT, "20", 0, "Invalid commands after which the session is closed" },
 	{ "imapd_login_timeout", CFG_TIME, "60s", 's', "Time a client has to log in" },
 	{ "imapd_timeout", CFG_TIME, "30m", 's', "Idle time after login (and in IDLE) before the session is closed" },
-	{ "imapd_auth_failure_delay", CFG_TIME, "2s", 's', "Delay before a failed login is answered; grows with repeated failures from the same address" },
+	{ "imapd_auth_failure_delay", CFG_TIME, "0s", 's', "Extra delay of imapd itself before a failed login is answered, growing with failures from the same address (the auth service already delays: auth_failure_delay)" },
+	{ "imapd_auth_service", CFG_BOOL, "yes", 0, "Verify passwords through the auth service (smtpd_sasl_path: shared failure delay and lockout); no: read the user table in imapd" },
 };
 CONFIG_PARAMS(imapd_params);
 
@@ -65,7 +67,8 @@ struct client *imapd_clients;
 static SSL_CTX *tls_ctx;
 static struct userdb *udb;
 static struct netlist *trusted_nets;
-static int wrappermode, plaintext_disabled;
+static int wrappermode, plaintext_disabled, use_auth_service;
+static char *auth_path;
 static unsigned session_counter;
 
 /* ---- replies ---- */
@@ -168,6 +171,10 @@ client_free(struct client *c)
 {
 	if (c->delay_ev != NULL)
 		event_free(c->delay_ev);
+	if (c->auth_req != NULL)
+		auth_request_cancel(&c->auth_req);
+	free(c->login_tag);
+	free(c->login_user);
 	fetch_free(c);
 	client_unselect(c);
 	if (c->prev != NULL)
@@ -328,31 +335,13 @@ login_failed(struct client *c)
 	evtimer_add(c->delay_ev, &tv);
 }
 
+/* The password was right: set up the session for user. */
 static void
-do_login(struct client *c, const char *tag, const char *user,
-    const char *pass)
+finish_login(struct client *c, const char *tag, const char *user)
 {
 	struct user u;
 	char *err = NULL;
-	int r;
 
-	if (strlen(user) > 256 || strlen(pass) > 1024 || *user == '\0') {
-		client_tagged(c, tag, "NO [AUTHENTICATIONFAILED] Authentication failed.");
-		login_failed(c);
-		return;
-	}
-	r = userdb_verify(udb, user, pass);
-	if (r < 0) {
-		client_tagged(c, tag, "NO [UNAVAILABLE] Temporary authentication failure.");
-		return;
-	}
-	if (r == 0) {
-		log_info("%s: authentication failed for user=<%s> [%s]", c->id,
-		    user, c->ip);
-		client_tagged(c, tag, "NO [AUTHENTICATIONFAILED] Authentication failed.");
-		login_failed(c);
-		return;
-	}
 	if (userdb_lookup(udb, user, &u) != 1) {
 		client_tagged(c, tag, "NO [UNAVAILABLE] User lookup failed.");
 		return;
@@ -391,6 +380,75 @@ do_login(struct client *c, const char *tag, const char *user,
 	capability_string(c, &b);
 	client_tagged(c, tag, "OK [CAPABILITY %s] Logged in", buf_cstr(&b));
 	buf_free(&b);
+}
+
+static void
+login_result(struct client *c, const char *tag, enum auth_status st,
+    const char *user, const char *reason)
+{
+	switch (st) {
+	case AUTH_OK:
+		finish_login(c, tag, user);
+		break;
+	case AUTH_FAIL:
+		log_info("%s: authentication failed for user=<%s> [%s]%s%s",
+		    c->id, user, c->ip, reason ? ": " : "", reason ? reason : "");
+		client_tagged(c, tag, "NO [AUTHENTICATIONFAILED] Authentication failed.");
+		login_failed(c);
+		return;
+	case AUTH_LOCKED:
+		log_warn("%s: [%s] locked out by the auth service", c->id, c->ip);
+		client_tagged(c, tag, "NO [UNAVAILABLE] Too many authentication failures, try later.");
+		login_failed(c);
+		return;
+	case AUTH_TEMPFAIL:
+		client_tagged(c, tag, "NO [UNAVAILABLE] Temporary authentication failure.");
+		break;
+	}
+}
+
+static void
+login_auth_done(enum auth_status st, const char *user, const char *reason,
+    void *arg)
+{
+	struct client *c = arg;
+	char *tag = c->login_tag, *asked = c->login_user;
+
+	c->auth_req = NULL;
+	c->login_tag = NULL;
+	c->login_user = NULL;
+	login_result(c, tag, st, st == AUTH_OK && user && *user ? user : asked,
+	    reason);
+	free(tag);
+	free(asked);
+	if (c->delay_ev == NULL && !c->closing)
+		client_resume(c);
+}
+
+static void
+do_login(struct client *c, const char *tag, const char *user,
+    const char *pass)
+{
+	int r;
+
+	if (strlen(user) > 256 || strlen(pass) > 1024 || *user == '\0') {
+		client_tagged(c, tag, "NO [AUTHENTICATIONFAILED] Authentication failed.");
+		login_failed(c);
+		return;
+	}
+	if (use_auth_service) {
+		/* the auth service delays failures and locks out guessers */
+		c->login_tag = xstrdup(tag);
+		c->login_user = xstrdup(user);
+		c->paused = 1;
+		io_pause(c->io);
+		c->auth_req = auth_request_start(auth_path, "imap", c->ip,
+		    "PLAIN", user, pass, login_auth_done, c);
+		return;
+	}
+	r = userdb_verify(udb, user, pass);
+	login_result(c, tag, r < 0 ? AUTH_TEMPFAIL : r == 0 ? AUTH_FAIL : AUTH_OK,
+	    user, NULL);
 }
 
 static int
@@ -943,6 +1001,9 @@ imapd_settings_load(void)
 	imapd_set.max_depth = (unsigned)config_int("imapd_max_nesting");
 	wrappermode = config_bool("imapd_tls_wrappermode");
 	plaintext_disabled = config_bool("imapd_disable_plaintext_auth");
+	use_auth_service = config_bool("imapd_auth_service");
+	auth_path = auth_socket_path(config_str("queue_directory"),
+	    config_str("smtpd_sasl_path"));
 	nets = config_str("imapd_trusted_networks");
 	trusted_nets = netlist_parse(nets, &err);
 	if (trusted_nets == NULL)

@@ -22,6 +22,7 @@ struct mail_user;
 struct mailbox;
 struct event;
 struct fetch_ctx;
+struct auth_request;
 
 enum client_state { ST_NOAUTH, ST_AUTH, ST_SELECTED, ST_LOGOUT };
 
@@ -50,6 +51,8 @@ struct client {
 	unsigned exists_sent, recent;
 	struct fetch_ctx *fetch;
 	struct event *delay_ev;
+	struct auth_request *auth_req;  /* password check in the auth service */
+	char *login_tag, *login_user;
 	struct client *next, *prev;
 };
 

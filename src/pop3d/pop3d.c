@@ -19,6 +19,7 @@
 
 #include <event2/event.h>
 
+#include "auth_client.h"
 #include "buf.h"
 #include "config.h"
 #include "imap_message.h"
@@ -41,7 +42,8 @@ static const struct cfg_param pop3d_params[] = {
 	{ "pop3d_client_connection_limit", CFG_INT, "50", 0, "Concurrent POP3 connections from one client IP address per process (0 = no limit)" },
 	{ "pop3d_user_connection_limit", CFG_INT, "10", 0, "Concurrent POP3 sessions of one user per process (0 = no limit)" },
 	{ "pop3d_timeout", CFG_TIME, "10m", 's', "Idle time before a POP3 session is closed (RFC 1939: at least 10 minutes)" },
-	{ "pop3d_auth_failure_delay", CFG_TIME, "2s", 's', "Delay before a failed login is answered" },
+	{ "pop3d_auth_failure_delay", CFG_TIME, "0s", 's', "Extra delay of pop3d itself before a failed login is answered (the auth service already delays: auth_failure_delay)" },
+	{ "pop3d_auth_service", CFG_BOOL, "yes", 0, "Verify passwords through the auth service (smtpd_sasl_path); no: read the user table in pop3d" },
 };
 CONFIG_PARAMS(pop3d_params);
 
@@ -70,6 +72,8 @@ struct pclient {
 	char *out_data;
 	size_t out_len, out_pos;
 	struct event *delay_ev;
+	struct auth_request *auth_req;
+	char *login_user;
 	struct pclient *next, *prev;
 };
 
@@ -77,7 +81,8 @@ static struct pclient *clients;
 static SSL_CTX *tls_ctx;
 static struct userdb *udb;
 static struct netlist *trusted_nets;
-static int wrappermode, plaintext_disabled;
+static int wrappermode, plaintext_disabled, use_auth_service;
+static char *auth_path;
 static long long ip_limit, user_limit, auth_delay;
 static unsigned counter;
 
@@ -104,6 +109,9 @@ pclient_free(struct pclient *c)
 {
 	if (c->delay_ev != NULL)
 		event_free(c->delay_ev);
+	if (c->auth_req != NULL)
+		auth_request_cancel(&c->auth_req);
+	free(c->login_user);
 	if (c->prev != NULL)
 		c->prev->next = c->next;
 	else
@@ -236,17 +244,53 @@ auth_failed(struct pclient *c, const char *msg)
 	evtimer_add(c->delay_ev, &tv);
 }
 
+static void finish_login(struct pclient *c, const char *user);
+
+static void
+login_auth_done(enum auth_status st, const char *user, const char *reason,
+    void *arg)
+{
+	struct pclient *c = arg;
+	char *asked = c->login_user;
+
+	c->auth_req = NULL;
+	c->login_user = NULL;
+	c->paused = 0;
+	io_resume(c->io);
+	if (st == AUTH_OK)
+		finish_login(c, user && *user ? user : asked);
+	else if (st == AUTH_TEMPFAIL)
+		out(c, "-ERR [SYS/TEMP] Temporary authentication failure.");
+	else {
+		log_info("%s: authentication failed for user=<%s> [%s]%s%s", c->id,
+		    asked, c->ip, reason ? ": " : "", reason ? reason : "");
+		auth_failed(c, st == AUTH_LOCKED ?
+		    "-ERR [SYS/TEMP] Too many authentication failures, try later." :
+		    "-ERR [AUTH] Authentication failed.");
+	}
+	free(asked);
+	if (!c->paused && !c->closing)
+		pclient_input(c);
+}
+
 static void
 do_login(struct pclient *c, const char *user, const char *pass)
 {
-	struct user u;
-	const char *err;
-	char *e = NULL;
-	unsigned n = 0;
 	int r;
 
-	r = strlen(user) > 256 || strlen(pass) > 1024 ? 0 :
-	    userdb_verify(udb, user, pass);
+	if (strlen(user) > 256 || strlen(pass) > 1024) {
+		auth_failed(c, "-ERR [AUTH] Authentication failed.");
+		return;
+	}
+	if (use_auth_service) {
+		c->login_user = xstrdup(user);
+		c->paused = 1;
+		io_pause(c->io);
+		c->auth_req = auth_request_start(auth_path, "pop3", c->ip,
+		    "PLAIN", user, pass, login_auth_done, c);
+		return;
+	}
+	r = userdb_verify(udb, user, pass);
 	if (r < 0) {
 		out(c, "-ERR [SYS/TEMP] Temporary authentication failure.");
 		return;
@@ -257,6 +301,17 @@ do_login(struct pclient *c, const char *user, const char *pass)
 		auth_failed(c, "-ERR [AUTH] Authentication failed.");
 		return;
 	}
+	finish_login(c, user);
+}
+
+static void
+finish_login(struct pclient *c, const char *user)
+{
+	struct user u;
+	const char *err;
+	char *e = NULL;
+	unsigned n = 0;
+
 	if (userdb_lookup(udb, user, &u) != 1) {
 		out(c, "-ERR [SYS/TEMP] User lookup failed.");
 		return;
@@ -649,6 +704,9 @@ pop3d_main(int argc, char **argv)
 	service_init(argc, argv, "pop3d");
 	wrappermode = config_bool("pop3d_tls_wrappermode");
 	plaintext_disabled = config_bool("pop3d_disable_plaintext_auth");
+	use_auth_service = config_bool("pop3d_auth_service");
+	auth_path = auth_socket_path(config_str("queue_directory"),
+	    config_str("smtpd_sasl_path"));
 	ip_limit = config_int("pop3d_client_connection_limit");
 	user_limit = config_int("pop3d_user_connection_limit");
 	auth_delay = config_time("pop3d_auth_failure_delay");
