@@ -151,7 +151,7 @@ report(struct qfile *qf, const char *lines, int delayed)
 	}
 	if (*qf->sender == '\0') {
 		/* a bounce of a bounce: tell postmaster, never the null sender */
-		rcpt_addr = xasprintf("postmaster@%s", host);
+		rcpt_addr = xasprintf("postmaster@%s", config_str("myorigin"));
 		attrs[0] = xstrdup("double_bounce=1");
 	} else
 		rcpt_addr = xstrdup(qf->sender);

@@ -407,7 +407,7 @@ check_rcpt(struct session *s, const char *args, struct smtp_path *p,
 			smtpd_reply(s, "501 5.1.3 Bad recipient address syntax");
 			return -1;
 		}
-		buf_printf(&p->addr, "@%s", config_str("myhostname"));
+		buf_printf(&p->addr, "@%s", config_str("myorigin"));
 		p->at = 10;
 	}
 	rcpt = buf_cstr(&p->addr);
