@@ -135,6 +135,9 @@ def test_durability_under_kill9(instance):
     instance.proc.wait(5)
     instance.proc = None
     instance.logf.close()
+    # processes in an fsync die when it returns: wait for all of them
+    assert wait_for(lambda: not any(instance.pids(r) for r in
+                                    ("smtpd", "qmgr", "local", "virtual")), 30)
     n_acked = len(acked)
     instance.start()
     assert wait_for(instance.queue_empty, 120)

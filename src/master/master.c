@@ -115,8 +115,16 @@ bind_inet(const char *name, int *fds, int *nfds, char **error_r)
 			setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
 			if (ai->ai_family == AF_INET6)
 				setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on));
-			if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 ||
-			    listen(fd, 512) < 0) {
+			/* a killed predecessor may still hold the port for a
+			 * moment (exiting from an fsync): retry briefly */
+			int b = -1;
+			for (int t = 0; t < 20; t++) {
+				if ((b = bind(fd, ai->ai_addr, ai->ai_addrlen)) == 0 ||
+				    errno != EADDRINUSE)
+					break;
+				usleep(250000);
+			}
+			if (b < 0 || listen(fd, 512) < 0) {
 				*error_r = xasprintf("bind %s: %s", name,
 				    strerror(errno));
 				close(fd);
