@@ -75,7 +75,8 @@ def test_mbox_spool(make_instance, sysuser, base):
     assert b"\n>From the start of a line\n" in data
     assert b"\n>From quoted\n" in data   # mboxo quoting, as Postfix local(8)
     assert os.stat(box).st_uid == sysuser.pw_uid
-    assert not (spool / (sysuser.pw_name + ".lock")).exists()
+    # the dotlock is removed right after the append
+    assert wait_for(lambda: not (spool / (sysuser.pw_name + ".lock")).exists(), 5)
     import mailbox
     msgs = list(mailbox.mbox(str(box)))
     assert len(msgs) == 2 and msgs[1]["Return-Path"] == "<b@remote.test>"
