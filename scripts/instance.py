@@ -142,6 +142,8 @@ def create(d, ports=None, extra=None, extra_services=(), force=False,
         os.chown(os.path.join(d, "etc/users"), 0, gid)
         for root, dirs, files in os.walk(os.path.join(d, "mail")):
             os.chown(root, uid, gid)
+        # data_directory: the services' state (spam store, ...)
+        os.chown(os.path.join(d, "data"), uid, gid)
     fd = os.open(os.path.join(d, "demo-password"),
                  os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.write(fd, (pw + "\n").encode())

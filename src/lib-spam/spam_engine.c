@@ -32,8 +32,6 @@ static const struct cfg_param spam_params[] = {
 	{ "bayes_auto_learn_threshold_spam", CFG_STR, "12.0", 0, "Score without BAYES_* rules at or above which mail is learned as spam" },
 	{ "bayes_auto_learn_threshold_nonspam", CFG_STR, "0.1", 0, "Score without BAYES_* rules at or below which mail is learned as ham" },
 	{ "spam_quarantine_max_age", CFG_TIME, "30d", 'd', "Age after which quarantined messages are deleted" },
-	{ "spam_filter_timeout", CFG_TIME, "60s", 's', "Time smtpd waits for the content filter before replying 451" },
-	{ "spam_filter_failure_action", CFG_STR, "tempfail", 0, "When the filter is down or times out: tempfail (451 4.7.1) or accept (deliver unscanned)" },
 };
 CONFIG_PARAMS(spam_params);
 
@@ -235,8 +233,15 @@ void
 spam_rewrite(struct spam_engine *e, const struct spam_verdict *v,
     const char *data, size_t len, const char *headers, struct buf *out)
 {
+	spam_rewrite_text(data, len, headers, v->is_spam ? e->subject_tag : "", out);
+}
+
+void
+spam_rewrite_text(const char *data, size_t len, const char *headers,
+    const char *subject_tag, struct buf *out)
+{
 	size_t i = 0;
-	int tag_subject = v->is_spam && e->subject_tag[0] != '\0';
+	int tag_subject = subject_tag != NULL && subject_tag[0] != '\0';
 
 	(void)buf_appends(out, headers);
 	if (len >= 5 && memcmp(data, "From ", 5) == 0) {
@@ -266,7 +271,8 @@ spam_rewrite(struct spam_engine *e, const struct spam_verdict *v,
 				size_t vs = i + k + 1;
 				while (vs < end && (data[vs] == ' ' || data[vs] == '\t'))
 					vs++;
-				(void)buf_printf(out, "Subject: %s", e->subject_tag);
+				(void)buf_printf(out, "Subject: %s%s", subject_tag,
+				    subject_tag[strlen(subject_tag) - 1] == ' ' ? "" : " ");
 				(void)buf_append(out, data + vs, end - vs);
 			} else {
 				(void)buf_append(out, data + i, end - i);

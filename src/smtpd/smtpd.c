@@ -34,6 +34,7 @@
 #include "service.h"
 #include "smtp_parse.h"
 #include "smtpd.h"
+#include "smtpd_filter.h"
 #include "str.h"
 
 #define BARE_LF_NORMALIZE 0
@@ -599,6 +600,13 @@ finish_message(struct session *s)
 		log_err("%s: %s", cleanup_id(s->cl), err);
 		free(err);
 		smtpd_reply(s, "451 4.3.0 Error: queue file write error");
+		reset_transaction(s);
+		s->state = S_CMD;
+		return;
+	}
+	/* content filter (smtpd_filter.c): may reply and drop the message,
+	 * or replace s->cl by a tagged copy */
+	if (smtpd_filter_message(s) != 0) {
 		reset_transaction(s);
 		s->state = S_CMD;
 		return;

@@ -1,0 +1,281 @@
+/*
+ * filter.c - the content filter service (`tempest daemon filter`, a
+ * unix service in master.cf): smtpd sends each message before its final
+ * reply to DATA/BDAT (filter_proto.h); the filter scores it with the spam
+ * engine and answers accept, tag (X-Spam-* headers), quarantine (stored
+ * in the store with an X-Quarantine-Id header) or reject.  This is the
+ * process that parses hostile MIME: it runs unprivileged, serves one
+ * connection at a time, and reads at most spam_max_message_size bytes
+ * for analysis (the whole message only when quarantining).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "filter_proto.h"
+#include "ipc.h"
+#include "log.h"
+#include "mem.h"
+#include "service.h"
+#include "spam_engine.h"
+#include "str.h"
+
+#define FILTER_MAX_MESSAGE (64LL * 1024 * 1024)
+
+static struct spam_engine *engine;
+
+static void
+quarantine_id(char id[17])
+{
+	unsigned char r[8];
+	static const char hex[] = "0123456789abcdef";
+
+	if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r)) {
+		unsigned long long x = (unsigned long long)time(NULL) ^
+		    ((unsigned long long)getpid() << 32);
+		memcpy(r, &x, sizeof(r));
+	}
+	for (int i = 0; i < 8; i++) {
+		id[2 * i] = hex[r[i] >> 4];
+		id[2 * i + 1] = hex[r[i] & 15];
+	}
+	id[16] = '\0';
+}
+
+static char *
+str_join_local(char **v, size_t n)
+{
+	struct buf b;
+
+	buf_init(&b, BUF_UNLIMITED);
+	for (size_t i = 0; i < n; i++)
+		(void)buf_printf(&b, "%s%s", i ? "," : "", v[i]);
+	return b.data ? buf_steal(&b) : xstrdup("");
+}
+
+static int
+read_content(int fd, long long off, long long len, struct buf *b)
+{
+	char chunk[65536];
+
+	while (len > 0) {
+		ssize_t n = pread(fd, chunk, len < (long long)sizeof(chunk) ?
+		    (size_t)len : sizeof(chunk), (off_t)off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		if (buf_append(b, chunk, (size_t)n) < 0)
+			return -1;
+		off += n;
+		len -= n;
+	}
+	return 0;
+}
+
+static void
+tests_string(const struct spam_result *res, struct buf *out)
+{
+	char n[32];
+
+	for (size_t i = 0; i < res->nhits; i++) {
+		report_num(n, sizeof(n), res->hits[i].score);
+		(void)buf_printf(out, "%s%s=%s", i ? ", " : "", res->hits[i].name, n);
+	}
+}
+
+/* Handle one request; fills the reply message. */
+static void
+handle(struct ipc_msg *req, struct ipc_msg *rep)
+{
+	const char *qid, *sender, *rcpt_text, *client;
+	int64_t off, len;
+	struct buf content, headers, tests;
+	struct spam_verdict v;
+	struct spam_levels levels;
+	char **rcpts = NULL, score[32], qidbuf[17] = "";
+	size_t nr = 0;
+	int action;
+	char *reply = xstrdup("");
+
+	ipc_msg_init(rep, FILTER_REPLY);
+	if (ipc_get_str(req, &qid) < 0 || ipc_get_str(req, &sender) < 0 ||
+	    ipc_get_str(req, &rcpt_text) < 0 || ipc_get_str(req, &client) < 0 ||
+	    ipc_get_int(req, &off) < 0 || ipc_get_int(req, &len) < 0 ||
+	    req->fd < 0 || off < 0 || len < 0 || len > FILTER_MAX_MESSAGE) {
+		log_warn("malformed filter request");
+		ipc_put_int(rep, FILTER_TEMPFAIL);
+		ipc_put_str(rep, "");
+		ipc_put_str(rep, "");
+		ipc_put_str(rep, "451 4.7.1 Error: malformed content filter request");
+		ipc_put_str(rep, "");
+		ipc_put_str(rep, "");
+		free(reply);
+		return;
+	}
+	buf_init(&content, (size_t)len + 1);
+	if (read_content(req->fd, off, len, &content) < 0) {
+		log_warn("%s: cannot read the queue file", qid);
+		ipc_put_int(rep, FILTER_TEMPFAIL);
+		ipc_put_str(rep, "");
+		ipc_put_str(rep, "");
+		ipc_put_str(rep, "451 4.7.1 Error: content filter cannot read the message");
+		ipc_put_str(rep, "");
+		ipc_put_str(rep, "");
+		buf_free(&content);
+		free(reply);
+		return;
+	}
+	rcpts = str_split(rcpt_text, "\n", &nr);
+	spam_engine_check(engine, content.data ? content.data : "", content.len,
+	    nr > 0 ? rcpts[0] : NULL, &v);
+	spam_engine_levels(engine, (const char *const *)rcpts, nr, &levels);
+	spam_engine_decide(engine, &v, &levels);
+	spam_engine_autolearn(engine, &v, nr > 0 ? rcpts[0] : NULL);
+	report_num(score, sizeof(score), v.res.score);
+	buf_init(&headers, 256 * 1024);
+	buf_init(&tests, 256 * 1024);
+	tests_string(&v.res, &tests);
+	action = v.action == SPAM_REJECT ? FILTER_REJECT :
+	    v.action == SPAM_QUARANTINE ? FILTER_QUARANTINE :
+	    v.action == SPAM_TAG ? FILTER_TAG : FILTER_ACCEPT;
+	if (action == FILTER_QUARANTINE) {
+		struct quarantine_item q;
+		struct buf msg;
+		const struct mime_header *subj = mime_header_get(&v.msg, "Subject");
+		int stored = -1;
+
+		quarantine_id(qidbuf);
+		(void)buf_printf(&headers, "X-Quarantine-Id: <%s>\n", qidbuf);
+		spam_engine_headers(engine, &v, &headers);
+		buf_init(&msg, (size_t)len + headers.len + 4096);
+		spam_rewrite(engine, &v, content.data ? content.data : "", content.len,
+		    buf_cstr(&headers), &msg);
+		memset(&q, 0, sizeof(q));
+		q.id = qidbuf;
+		q.created = time(NULL);
+		q.sender = (char *)sender;
+		q.recipients = str_join_local(rcpts, nr);
+		q.subject = (char *)(subj ? subj->value : "");
+		q.score = v.res.score;
+		q.tests = (char *)buf_cstr(&tests);
+		q.message = msg.data ? msg.data : "";
+		q.message_len = msg.len;
+		if (engine->store != NULL)
+			stored = store_quarantine_put(engine->store, &q);
+		free(q.recipients);
+		buf_free(&msg);
+		if (stored < 0) {
+			log_warn("%s: quarantine failed: %s", qid, engine->store ?
+			    store_error(engine->store) : engine->store_error);
+			action = FILTER_TEMPFAIL;
+			free(reply);
+			reply = xstrdup("451 4.7.1 Error: quarantine not available");
+			qidbuf[0] = '\0';
+		} else {
+			free(reply);
+			reply = xasprintf("250 2.7.0 Ok: quarantined as %s", qidbuf);
+		}
+	} else if (action == FILTER_REJECT) {
+		free(reply);
+		reply = xasprintf("550 5.7.1 Message content rejected as spam (score %s)", score);
+	} else if (action == FILTER_TAG) {
+		spam_engine_headers(engine, &v, &headers);
+	}
+	log_info("%s: filter: from=<%s> %s score=%s action=%s%s%s tests=[%s]", qid,
+	    sender, client, score,
+	    action == FILTER_ACCEPT ? "accept" : action == FILTER_TAG ? "tag" :
+	    action == FILTER_QUARANTINE ? "quarantine" : action == FILTER_REJECT ?
+	    "reject" : "tempfail", qidbuf[0] ? " quarantine_id=" : "", qidbuf,
+	    buf_cstr(&tests));
+	ipc_put_int(rep, action);
+	ipc_put_str(rep, action == FILTER_TAG ? buf_cstr(&headers) : "");
+	ipc_put_str(rep, action == FILTER_TAG && v.is_spam ? engine->subject_tag : "");
+	ipc_put_str(rep, reply);
+	ipc_put_str(rep, score);
+	ipc_put_str(rep, qidbuf);
+	free(reply);
+	buf_free(&headers);
+	buf_free(&tests);
+	buf_free(&content);
+	str_split_free(&rcpts);
+	spam_verdict_free(&v);
+}
+
+static void
+on_accept(int fd, const struct sockaddr *sa, socklen_t salen, void *arg)
+{
+	struct timeval tv = { 30, 0 };
+
+	(void)sa;
+	(void)salen;
+	(void)arg;
+	/* one session at a time: plain blocking reads with timeouts */
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	for (;;) {
+		struct ipc_msg req, rep;
+		int r;
+
+		ipc_msg_init(&req, 0);
+		r = ipc_recv(fd, &req);
+		if (r != 1 || req.type != FILTER_REQ) {
+			if (req.fd >= 0)
+				close(req.fd);
+			ipc_msg_free(&req);
+			break;
+		}
+		handle(&req, &rep);
+		if (req.fd >= 0)
+			close(req.fd);
+		ipc_msg_free(&req);
+		r = ipc_send(fd, &rep);
+		ipc_msg_free(&rep);
+		if (r < 0)
+			break;
+	}
+	close(fd);
+	service_session_end();
+}
+
+static void
+on_wakeup(void *arg)
+{
+	int n;
+
+	(void)arg;
+	if (engine->store == NULL)
+		return;
+	n = store_quarantine_expire(engine->store,
+	    time(NULL) - (time_t)config_time("spam_quarantine_max_age"));
+	if (n > 0)
+		log_info("quarantine: expired %d message(s)", n);
+}
+
+int
+filter_main(int argc, char **argv)
+{
+	struct spam_engine_opts eo = { 0 };
+	char *err = NULL;
+
+	service_init(argc, argv, "filter");
+	service_drop_privileges();
+	engine = spam_engine_new(&eo, &err);
+	if (engine == NULL)
+		fatal("filter: %s", err);
+	if (engine->store == NULL)
+		log_warn("filter: store unavailable (%s): no Bayes, no quarantine",
+		    engine->store_error);
+	service_listen(on_accept, NULL, 1);
+	service_wakeup(on_wakeup, NULL, 3600);
+	return service_run();
+}

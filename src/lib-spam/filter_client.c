@@ -1,0 +1,125 @@
+/*
+ * filter_client.c - smtpd's side of the content filter protocol
+ * (filter_proto.h): one blocking request/reply on a fresh connection,
+ * bounded by a timeout.  The reply comes from the filter process and is
+ * read through lib/ipc's bounds-checked field readers.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "filter_proto.h"
+#include "ipc.h"
+#include "mem.h"
+
+static long long
+now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int
+filter_call(const char *socket_path, const struct filter_request *req,
+    int timeout_ms, struct filter_reply *rep, const char **error_r)
+{
+	struct sockaddr_un sun;
+	struct ipc_msg m;
+	int fd, r = -1;
+	long long deadline = now_ms() + timeout_ms;
+	int64_t action;
+	const char *h, *t, *rp, *sc, *q;
+
+	memset(rep, 0, sizeof(*rep));
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(socket_path) >= sizeof(sun.sun_path)) {
+		*error_r = "filter socket path too long";
+		return -1;
+	}
+	strcpy(sun.sun_path, socket_path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		*error_r = "filter service not reachable";
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	{
+		struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
+		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	}
+	ipc_msg_init(&m, FILTER_REQ);
+	ipc_put_str(&m, req->queue_id);
+	ipc_put_str(&m, req->sender);
+	ipc_put_str(&m, req->recipients);
+	ipc_put_str(&m, req->client);
+	ipc_put_int(&m, req->offset);
+	ipc_put_int(&m, req->length);
+	m.fd = req->fd;
+	if (ipc_send(fd, &m) < 0) {
+		*error_r = "filter request failed";
+		goto out;
+	}
+	ipc_msg_free(&m);
+	for (;;) {
+		struct pollfd p = { fd, POLLIN, 0 };
+		long long left = deadline - now_ms();
+		int pr;
+		if (left <= 0) {
+			*error_r = "filter timed out";
+			goto out;
+		}
+		pr = poll(&p, 1, (int)left);
+		if (pr < 0 && errno == EINTR)
+			continue;
+		if (pr <= 0) {
+			*error_r = pr == 0 ? "filter timed out" : "filter poll failed";
+			goto out;
+		}
+		break;
+	}
+	{
+		struct timeval tv = { 5, 0 };
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	}
+	ipc_msg_init(&m, 0);
+	if (ipc_recv(fd, &m) != 1 || m.type != FILTER_REPLY ||
+	    ipc_get_int(&m, &action) < 0 || ipc_get_str(&m, &h) < 0 ||
+	    ipc_get_str(&m, &t) < 0 || ipc_get_str(&m, &rp) < 0 ||
+	    ipc_get_str(&m, &sc) < 0 || ipc_get_str(&m, &q) < 0 ||
+	    action < FILTER_ACCEPT || action > FILTER_TEMPFAIL) {
+		if (m.fd >= 0)
+			close(m.fd);
+		*error_r = "filter gave no valid reply";
+		goto out;
+	}
+	rep->action = (int)action;
+	rep->headers = xstrdup(h);
+	rep->subject_tag = xstrdup(t);
+	rep->reply = xstrdup(rp);
+	rep->score = xstrdup(sc);
+	rep->quarantine_id = xstrdup(q);
+	r = 0;
+out:
+	ipc_msg_free(&m);
+	close(fd);
+	return r;
+}
+
+void
+filter_reply_free(struct filter_reply *rep)
+{
+	FREE(rep->headers);
+	FREE(rep->subject_tag);
+	FREE(rep->reply);
+	FREE(rep->score);
+	FREE(rep->quarantine_id);
+}

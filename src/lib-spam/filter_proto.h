@@ -1,0 +1,51 @@
+/*
+ * filter_proto.h - the content filter protocol between smtpd (client)
+ * and the `filter` service (doc/filter-protocol.md), on lib/ipc frames
+ * over the service's UNIX socket (queue_directory/private/NAME).
+ *
+ * Request FILTER_REQ, with the queue file's descriptor attached
+ * (SCM_RIGHTS, opened read-only by the client):
+ *   S queue id   S sender   S recipients (LF separated)   S client address
+ *   I content offset in the file   I content length
+ * Reply FILTER_REPLY:
+ *   I action (enum filter_action)   S header lines to prepend ("" or
+ *   lines each ending in LF)   S subject tag ("" = none)   S SMTP reply
+ *   (for reject/quarantine)   S score   S quarantine id ("" = none)
+ * The reply is untrusted input to smtpd only in the sense that it is
+ * bounds-checked by ipc; the filter itself reads hostile mail.
+ */
+#ifndef TEMPEST_FILTER_PROTO_H
+#define TEMPEST_FILTER_PROTO_H
+
+#include <stddef.h>
+
+#define FILTER_REQ   0x46494c31u        /* "FIL1" */
+#define FILTER_REPLY 0x46494c52u        /* "FILR" */
+
+enum filter_action {
+	FILTER_ACCEPT = 0,      /* deliver unchanged */
+	FILTER_TAG = 1,         /* deliver with the headers (and subject tag) */
+	FILTER_QUARANTINE = 2,  /* stored in the quarantine; do not deliver */
+	FILTER_REJECT = 3,      /* refuse with the reply (5xx) */
+	FILTER_TEMPFAIL = 4,    /* refuse with the reply (4xx) */
+};
+
+struct filter_request {
+	const char *queue_id, *sender, *recipients, *client;
+	int fd;
+	long long offset, length;
+};
+
+struct filter_reply {
+	int action;
+	char *headers, *subject_tag, *reply, *score, *quarantine_id;
+};
+
+/* Ask the filter listening at socket_path; waits at most timeout_ms.
+ * 0 with *rep filled (free with filter_reply_free), or -1 with a static
+ * reason in *error_r (filter down, timeout, bad reply). */
+int filter_call(const char *socket_path, const struct filter_request *req,
+    int timeout_ms, struct filter_reply *rep, const char **error_r);
+void filter_reply_free(struct filter_reply *rep);
+
+#endif

@@ -1,0 +1,145 @@
+"""End to end over SMTP: the filter service scans each message before the
+final reply to DATA; ham and spam end tagged in the Maildir, mail over the
+quarantine level is in the quarantine (not the Maildir) and `tempest
+quarantine release` delivers it, mail over the reject level gets 550, a
+filter that is down gives 451."""
+import os
+import smtplib
+
+import pytest
+
+from conftest import wait_for
+
+FILTER_SVC = "filter                unix  -       -       n       -       -       filter"
+
+HAM = """From: Alice <alice@example.org>
+To: demo@example.test
+Subject: Lunch on Tuesday?
+
+Hi, are we still on for lunch on Tuesday?  Alice
+"""
+
+MID = """From: "Deals" <deals@shop.example>
+To: demo@example.test
+Subject: Limited time offer
+X-Spam-Flag: NO
+X-Spam-Status: No, hits=-100 forged by the sender
+
+Dear friend, order now: online pharmacy, no prescription needed.
+Money back guarantee!  Click here: http://198.51.100.7/shop.php
+"""
+
+HIGH = """From: "Winner" <12345678@lucky.example>
+To: demo@example.test
+Subject: FREE V1AGRA NOW!!!
+
+Dear friend, buy cheap viagra at our online pharmacy, no prescription
+needed!  Click here: http://198.51.100.7/pills.php  100% guaranteed,
+money back guarantee.  You have won the lottery, claim your prize.
+Work from home and earn extra cash.  This is not spam.  To be removed
+reply with remove me.
+"""
+
+BLOCKED = """From: Someone <someone@evil.example>
+To: demo@example.test
+Subject: hello
+
+just a note
+"""
+
+LEVELS = {"spam_filter_service": "filter", "spam_tag_level": "-999",
+          "spam_level": "5", "spam_quarantine_level": "15",
+          "spam_reject_level": "50", "spam_subject_tag": "[SPAM] "}
+
+
+def send(inst, sender, msg):
+    """(code, reply) of the final reply to DATA."""
+    with smtplib.SMTP("127.0.0.1", inst.smtp_port, timeout=30) as c:
+        c.ehlo("client.example")
+        c.mail(sender)
+        code, _ = c.rcpt("demo@example.test")
+        assert code == 250
+        code, text = c.data(msg.encode())
+        return code, text.decode()
+
+
+def read(path):
+    with open(path, errors="replace") as f:
+        return f.read()
+
+
+@pytest.fixture
+def spam_instance(make_instance):
+    inst = make_instance("spam", extra=LEVELS, extra_services=[FILTER_SVC])
+    with open(os.path.join(inst.etc, "spam.cf"), "w") as f:
+        f.write("blocklist_from *@evil.example\n")
+    return inst.start()
+
+
+def test_tag_quarantine_release_reject(spam_instance):
+    inst = spam_instance
+    code, text = send(inst, "alice@example.org", HAM)
+    assert code == 250, text
+    code, text = send(inst, "deals@shop.example", MID)
+    assert code == 250, text
+    msgs = inst.wait_messages(2)
+    assert len(msgs) == 2, inst.log()
+    bodies = [read(p) for p in msgs]
+    ham = [b for b in bodies if "Lunch" in b][0]
+    mid = [b for b in bodies if "Limited time offer" in b][0]
+    assert "\nX-Spam-Status: No, hits=" in ham
+    assert "tagged_above=-999 required=5 tests=[" in ham
+    assert "X-Spam-Flag" not in ham
+    assert "\nX-Spam-Flag: YES\nX-Spam-Status: Yes, hits=" in mid
+    assert "BODY_PHARMACY=2" in mid
+    assert "forged by the sender" not in mid           # incoming headers removed
+    assert mid.count("X-Spam-Status:") == 1
+    assert "Subject: [SPAM] Limited time offer" in mid
+    assert "\nX-Spam-Level: *****" in mid
+
+    # over the quarantine level: accepted, stored, not delivered
+    code, text = send(inst, "12345678@lucky.example", HIGH)
+    assert code == 250 and "quarantined as" in text, text
+    qid = text.split("quarantined as ")[1].split()[0]
+    assert len(inst.messages()) == 2
+    r = inst.cmd("quarantine", "list")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith(qid + " ") and "demo@example.test" in r.stdout
+    r = inst.cmd("quarantine", "show", qid)
+    assert "X-Quarantine-Id: <%s>" % qid in r.stdout
+    assert "BODY_VIAGRA" in r.stdout
+    # release: re-injected with sendmail, delivered, gone from the store
+    r = inst.cmd("quarantine", "release", qid)
+    assert r.returncode == 0, r.stdout + r.stderr
+    msgs = inst.wait_messages(3)
+    assert len(msgs) == 3, inst.log()
+    released = [read(p) for p in msgs if "V1AGRA" in read(p)][0]
+    assert "X-Quarantine-Id: <%s>" % qid in released
+    assert inst.cmd("quarantine", "list").stdout == ""
+
+    # over the reject level (block-listed sender): 550, nothing stored
+    code, text = send(inst, "someone@evil.example", BLOCKED)
+    assert code == 550 and "rejected as spam" in text, text
+    assert len(inst.messages()) == 3
+    assert inst.cmd("quarantine", "list").stdout == ""
+    assert "action=reject" in inst.log()
+
+
+def test_filter_down_tempfails(make_instance):
+    # spam_filter_service names a service that does not run
+    inst = make_instance("down", extra={"spam_filter_service": "filter",
+                                        "spam_filter_timeout": "5s"}).start()
+    code, text = send(inst, "alice@example.org", HAM)
+    assert code == 451 and "4.7.1" in text, text
+    assert inst.messages() == []
+    assert wait_for(lambda: "content filter" in inst.log(), 5)
+
+
+def test_filter_down_accept_when_configured(make_instance):
+    inst = make_instance("down2", extra={
+        "spam_filter_service": "filter",
+        "spam_filter_failure_action": "accept"}).start()
+    code, text = send(inst, "alice@example.org", HAM)
+    assert code == 250, text
+    msgs = inst.wait_messages(1)
+    assert len(msgs) == 1 and "X-Spam-Status" not in read(msgs[0])
