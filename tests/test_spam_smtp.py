@@ -79,9 +79,9 @@ def spam_instance(make_instance):
 def test_tag_quarantine_release_reject(spam_instance):
     inst = spam_instance
     code, text = send(inst, "alice@example.org", HAM)
-    assert code == 250, text
+    assert code == 250, text + inst.log()
     code, text = send(inst, "deals@shop.example", MID)
-    assert code == 250, text
+    assert code == 250, text + inst.log()
     msgs = inst.wait_messages(2)
     assert len(msgs) == 2, inst.log()
     bodies = [read(p) for p in msgs]
@@ -99,18 +99,18 @@ def test_tag_quarantine_release_reject(spam_instance):
 
     # over the quarantine level: accepted, stored, not delivered
     code, text = send(inst, "12345678@lucky.example", HIGH)
-    assert code == 250 and "quarantined as" in text, text
+    assert code == 250 and "quarantined as" in text, text + inst.log()
     qid = text.split("quarantined as ")[1].split()[0]
     assert len(inst.messages()) == 2
     r = inst.cmd("quarantine", "list")
-    assert r.returncode == 0, r.stderr
+    assert r.returncode == 0, r.stderr + inst.log()
     assert r.stdout.startswith(qid + " ") and "demo@example.test" in r.stdout
     r = inst.cmd("quarantine", "show", qid)
     assert "X-Quarantine-Id: <%s>" % qid in r.stdout
     assert "BODY_VIAGRA" in r.stdout
     # release: re-injected with sendmail, delivered, gone from the store
     r = inst.cmd("quarantine", "release", qid)
-    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.returncode == 0, r.stdout + r.stderr + inst.log()
     msgs = inst.wait_messages(3)
     assert len(msgs) == 3, inst.log()
     released = [read(p) for p in msgs if "V1AGRA" in read(p)][0]
@@ -119,7 +119,7 @@ def test_tag_quarantine_release_reject(spam_instance):
 
     # over the reject level (block-listed sender): 550, nothing stored
     code, text = send(inst, "someone@evil.example", BLOCKED)
-    assert code == 550 and "rejected as spam" in text, text
+    assert code == 550 and "rejected as spam" in text, text + inst.log()
     assert len(inst.messages()) == 3
     assert inst.cmd("quarantine", "list").stdout == ""
     assert "action=reject" in inst.log()
