@@ -228,6 +228,13 @@ cleanup_size(const struct cleanup *c)
 }
 
 int
+cleanup_flush_content(struct cleanup *c, off_t *off_r, size_t *len_r)
+{
+	*len_r = qwriter_content_len(c->w);
+	return qwriter_flush_content(c->w, off_r);
+}
+
+int
 cleanup_hops(const struct cleanup *c)
 {
 	return c->hops + 1;     /* our own Received header */

@@ -11,6 +11,7 @@
 #define TEMPEST_CLEANUP_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 struct cleanup;
 
@@ -32,6 +33,10 @@ void cleanup_received(struct cleanup *c, const char *received);
 /* One line of content (eol = 1) or a chunk of a long line (eol = 0). */
 void cleanup_line(struct cleanup *c, const char *p, size_t n, int eol);
 size_t cleanup_size(const struct cleanup *c);
+/* For a content filter before cleanup_finish(): flush the content written
+ * so far to the queue file (queue_directory/incoming/ID) and give its
+ * offset and length there.  0, or -1 after a write error. */
+int cleanup_flush_content(struct cleanup *c, off_t *off_r, size_t *len_r);
 int cleanup_hops(const struct cleanup *c);
 /* Finish the file; with sync also fsync it (never its directory).
  * Without sync, take the descriptor with cleanup_take_fd() and commit it

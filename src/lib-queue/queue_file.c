@@ -230,6 +230,14 @@ qwriter_content_len(const struct qwriter *w)
 }
 
 int
+qwriter_flush_content(struct qwriter *w, off_t *off_r)
+{
+	qw_flush(w);
+	*off_r = w->len_off + 21;       /* 20 length digits and ':' */
+	return w->error ? -1 : 0;
+}
+
+int
 qwriter_take_fd(struct qwriter *w)
 {
 	int fd = w->fd;

@@ -81,6 +81,10 @@ void qwriter_record(struct qwriter *w, char type, const char *data, size_t len);
 void qwriter_begin_content(struct qwriter *w);
 void qwriter_content(struct qwriter *w, const void *p, size_t n);
 size_t qwriter_content_len(const struct qwriter *w);
+/* Write out buffered bytes so the content so far can be read from the
+ * file (by a content filter, before qwriter_finish): its offset in the
+ * file in *off_r.  0, or -1 after a write error. */
+int qwriter_flush_content(struct qwriter *w, off_t *off_r);
 /* Complete the file: content length, end record, mode 0700.  With sync,
  * also fsync and close it; without, the caller takes the descriptor with
  * qwriter_take_fd() and makes it durable (queue_commit).  Either way the

@@ -596,17 +596,18 @@ finish_message(struct session *s)
 		s->state = S_CMD;
 		return;
 	}
-	if (cleanup_finish(s->cl, 0, &err) < 0) {
-		log_err("%s: %s", cleanup_id(s->cl), err);
-		free(err);
-		smtpd_reply(s, "451 4.3.0 Error: queue file write error");
+	/* content filter (smtpd_filter.c): may reply and drop the message,
+	 * or replace s->cl by a tagged copy (before the file is complete:
+	 * qmgr must never see the unscanned original) */
+	if (smtpd_filter_message(s) != 0) {
 		reset_transaction(s);
 		s->state = S_CMD;
 		return;
 	}
-	/* content filter (smtpd_filter.c): may reply and drop the message,
-	 * or replace s->cl by a tagged copy */
-	if (smtpd_filter_message(s) != 0) {
+	if (cleanup_finish(s->cl, 0, &err) < 0) {
+		log_err("%s: %s", cleanup_id(s->cl), err);
+		free(err);
+		smtpd_reply(s, "451 4.3.0 Error: queue file write error");
 		reset_transaction(s);
 		s->state = S_CMD;
 		return;

@@ -1,12 +1,14 @@
 /*
- * smtpd_filter.c - the content filter call of smtpd, made once the queue
- * file is written but before it is committed and before the final reply
- * to DATA/BDAT (so spam over the reject level is refused with 550 rather
- * than bounced).  The finished queue file is passed to the `filter`
- * service by descriptor (filter_proto.h); its answer decides:
- *   accept      commit the file as is;
+ * smtpd_filter.c - the content filter call of smtpd, made once the whole
+ * message is in the queue file but before that file is complete (so no
+ * other process can see it) and before the final reply to DATA/BDAT (so
+ * spam over the reject level is refused with 550 rather than bounced).
+ * The queue file is passed to the `filter` service by a read-only
+ * descriptor with the content's offset and length (filter_proto.h); its
+ * answer decides:
+ *   accept      finish and commit the file as is;
  *   tag         write a copy with the X-Spam-* headers (and subject tag)
- *               through cleanup, drop the original, commit the copy;
+ *               through cleanup, drop the original, finish the copy;
  *   quarantine  the filter stored it: reply 250, drop the file;
  *   reject      reply 550 (or 451 on a filter-side failure), drop it.
  * A filter that is down or slower than spam_filter_timeout gives
@@ -16,6 +18,7 @@
  * works (a few ms per message); the timeout bounds the worst case.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -42,21 +45,21 @@ CONFIG_PARAMS(smtpd_filter_params);
 
 /* Replace s->cl by a copy of the message with the filter's headers. */
 static int
-retag(struct session *s, struct qfile *qf, const struct filter_reply *rep)
+retag(struct session *s, int fd, off_t off, size_t len, const struct filter_reply *rep)
 {
 	struct buf content, out;
 	struct cleanup_rcpt *r;
 	struct cleanup *c;
-	char *err = NULL;
+	char *err = NULL, *attrs[8];
 	const char *oldid = cleanup_id(s->cl);
 	size_t i;
-	off_t off = qf->content_off;
+	int na = 0;
 
-	buf_init(&content, qf->content_len + 1);
-	while (content.len < qf->content_len) {
+	buf_init(&content, len + 1);
+	while (content.len < len) {
 		char chunk[65536];
-		size_t want = qf->content_len - content.len;
-		ssize_t n = pread(qf->fd, chunk, want < sizeof(chunk) ? want : sizeof(chunk), off);
+		size_t want = len - content.len;
+		ssize_t n = pread(fd, chunk, want < sizeof(chunk) ? want : sizeof(chunk), off);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
@@ -77,8 +80,18 @@ retag(struct session *s, struct qfile *qf, const struct filter_reply *rep)
 		r[i].orcpt = s->rcpts[i].orcpt;
 		r[i].notify = s->rcpts[i].notify;
 	}
+	/* the same attributes as open_message() in smtpd.c */
+	attrs[na++] = xasprintf("client_address=%s", s->addr);
+	attrs[na++] = xasprintf("helo_name=%s", s->helo ? s->helo : "");
+	attrs[na++] = xasprintf("protocol=%s", s->mp.smtputf8 ? "UTF8SMTP" :
+	    s->esmtp ? "ESMTP" : "SMTP");
+	if (s->auth_user != NULL)
+		attrs[na++] = xasprintf("sasl_username=%s", s->auth_user);
+	attrs[na] = NULL;
 	c = cleanup_open(service_queue_dir(), s->sender, r, s->nrcpt,
-	    s->mp.envid, s->mp.ret, qf->attrs, &err);
+	    s->mp.envid, s->mp.ret, attrs, &err);
+	for (i = 0; i < (size_t)na; i++)
+		free(attrs[i]);
 	free(r);
 	if (c == NULL) {
 		log_warn("%s: tagged copy: %s", oldid, err);
@@ -93,12 +106,6 @@ retag(struct session *s, struct qfile *qf, const struct filter_reply *rep)
 		i = nl ? e + 1 : e;
 	}
 	buf_free(&out);
-	if (cleanup_finish(c, 0, &err) < 0) {
-		log_warn("%s: tagged copy: %s", oldid, err);
-		free(err);
-		cleanup_abort(&c);
-		return -1;
-	}
 	log_info("%s: tagged by the content filter: queued as %s", oldid, cleanup_id(c));
 	cleanup_abort(&s->cl);
 	s->cl = c;
@@ -111,34 +118,37 @@ smtpd_filter_message(struct session *s)
 	const char *svc = config_str("spam_filter_service"), *why = NULL;
 	struct filter_request req;
 	struct filter_reply rep;
-	struct qfile qf;
 	struct buf rcpts;
-	char *path, *sock, *err = NULL;
+	char *path, *sock;
 	const char *id = cleanup_id(s->cl);
-	int ret = 0;
+	off_t off;
+	size_t len;
+	int ret = 0, fd;
 
 	if (svc[0] == '\0')
 		return 0;
 	path = xasprintf("%s/%s/%s", service_queue_dir(), QUEUE_INCOMING, id);
-	if (qfile_open(path, 0, &qf, &err) < 0) {
-		log_err("%s: content filter: %s", id, err);
-		free(err);
+	fd = cleanup_flush_content(s->cl, &off, &len) < 0 ? -1 :
+	    open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		log_err("%s: content filter: cannot read %s: %s", id, path,
+		    strerror(errno));
 		free(path);
 		smtpd_reply(s, "451 4.3.0 Error: queue file read error");
 		return 1;
 	}
 	free(path);
 	buf_init(&rcpts, BUF_UNLIMITED);
-	for (size_t i = 0; i < qf.nrcpt; i++)
-		(void)buf_printf(&rcpts, "%s%s", i ? "\n" : "", qf.rcpts[i].addr);
+	for (size_t i = 0; i < s->nrcpt; i++)
+		(void)buf_printf(&rcpts, "%s%s", i ? "\n" : "", s->rcpts[i].addr);
 	memset(&req, 0, sizeof(req));
 	req.queue_id = id;
-	req.sender = qf.sender ? qf.sender : "";
+	req.sender = s->sender ? s->sender : "";
 	req.recipients = buf_cstr(&rcpts);
 	req.client = s->client;
-	req.fd = qf.fd;
-	req.offset = (long long)qf.content_off;
-	req.length = (long long)qf.content_len;
+	req.fd = fd;
+	req.offset = (long long)off;
+	req.length = (long long)len;
 	sock = xasprintf("%s/private/%s", service_queue_dir(), svc);
 	if (filter_call(sock, &req, (int)config_time("spam_filter_timeout") * 1000,
 	    &rep, &why) < 0) {
@@ -156,7 +166,7 @@ smtpd_filter_message(struct session *s)
 		break;
 	case FILTER_TAG:
 		if ((rep.headers[0] != '\0' || rep.subject_tag[0] != '\0') &&
-		    retag(s, &qf, &rep) < 0) {
+		    retag(s, fd, off, len, &rep) < 0) {
 			smtpd_reply(s, "451 4.3.0 Error: queue file write error");
 			ret = 1;
 		}
@@ -177,6 +187,6 @@ smtpd_filter_message(struct session *s)
 out:
 	free(sock);
 	buf_free(&rcpts);
-	qfile_close(&qf);
+	close(fd);
 	return ret;
 }
