@@ -106,8 +106,9 @@ class SMTPServer:
 
     def __init__(self, rcpt_replies=(), data_replies=(), tls=None,
                  pipelining=True, delay=0.0, host="127.0.0.1",
-                 tls_broken=False):
+                 tls_broken=False, smtputf8=False):
         self.tls_broken = tls_broken
+        self.smtputf8 = smtputf8
         self.rcpt_replies = list(rcpt_replies)
         self.data_replies = list(data_replies)
         self.tls = tls
@@ -173,7 +174,7 @@ class SMTPServer:
             line = f.readline()
             if not line:
                 return
-            cmd = line.decode("latin-1").rstrip("\r\n")
+            cmd = line.decode("utf-8", "replace").rstrip("\r\n")
             with self.lock:
                 self.commands.append(cmd)
             verb = cmd.split(" ", 1)[0].upper()
@@ -181,6 +182,8 @@ class SMTPServer:
                 ext = ["SIZE 1000000", "8BITMIME"]
                 if self.pipelining:
                     ext.append("PIPELINING")
+                if self.smtputf8:
+                    ext.append("SMTPUTF8")
                 if (self.tls or self.tls_broken) and not tls:
                     ext.append("STARTTLS")
                 send("250-test.example")

@@ -154,3 +154,30 @@ def test_concurrency_limit_and_connection_reuse(make_instance, server_factory):
     assert srv.peak <= 2
     # connections were reused: far fewer than one per message
     assert srv.connections <= 4, srv.connections
+
+
+def send_utf8(inst, to):
+    msg = f"From: demo@example.test\r\nTo: {to}\r\nSubject: utf8\r\n\r\nhi\r\n"
+    with smtplib.SMTP("127.0.0.1", inst.smtp_port, timeout=10) as s:
+        s.sendmail("demo@example.test", [to], msg.encode("utf-8"),
+                   mail_options=["SMTPUTF8"])
+
+
+def test_smtputf8(make_instance, server_factory):
+    srv = server_factory(smtputf8=True)
+    snd = make_sender(make_instance, srv)
+    send_utf8(snd, "b\u00f8b@remote.test")
+    assert wait_for(lambda: len(srv.messages) == 1, 15), snd.log()
+    mail = [c for c in srv.commands if c.upper().startswith("MAIL FROM")]
+    assert mail[0].endswith(" SMTPUTF8")
+    assert srv.messages[0]["to"] == ["b\u00f8b@remote.test"]
+
+
+def test_smtputf8_not_offered_bounces(make_instance, server_factory):
+    srv = server_factory()
+    snd = make_sender(make_instance, srv)
+    send_utf8(snd, "b\u00f8b@remote.test")
+    reps = dsn_reports(snd, 1)
+    assert reps, snd.log()
+    assert reps[0][1].get_payload()[1]["Status"] == "5.6.7"
+    assert srv.messages == []

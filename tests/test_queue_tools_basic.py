@@ -41,6 +41,8 @@ def test_queue_tools(make_instance):
         assert "-- " in out and "in 4 Requests." in out
         assert snd.cmd("postqueue", "-p").stdout.splitlines()[0] == \
             out.splitlines()[0]
+        assert [json.loads(l)["queue_id"] for l in
+                snd.cmd("mailq", "-j").stdout.splitlines()] == ids
 
         held, deleted, requeued, plain = ids
         r = snd.cmd("postsuper", "-h", held)

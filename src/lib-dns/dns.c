@@ -138,21 +138,23 @@ wait_queries(struct query **qs, size_t n)
 		struct pollfd pfd[ARES_GETSOCK_MAXNUM];
 		struct timeval tv, *tvp;
 		size_t i, np = 0, pending = 0;
-		int bits, r, ms;
+		unsigned bits;
+		int r, ms;
 
 		for (i = 0; i < n; i++)
 			pending += !qs[i]->done;
 		if (pending == 0)
 			return;
-		bits = ares_getsock(chan, socks, ARES_GETSOCK_MAXNUM);
+		/* unsigned shifts: c-ares' own macros shift into the sign bit */
+		bits = (unsigned)ares_getsock(chan, socks, ARES_GETSOCK_MAXNUM);
 		for (i = 0; i < ARES_GETSOCK_MAXNUM; i++) {
-			if (!ARES_GETSOCK_READABLE(bits, i) &&
-			    !ARES_GETSOCK_WRITABLE(bits, i))
+			int rd = (bits >> i) & 1u;
+			int wr = (bits >> (i + ARES_GETSOCK_MAXNUM)) & 1u;
+			if (!rd && !wr)
 				continue;
 			pfd[np].fd = socks[i];
-			pfd[np].events = (short)((ARES_GETSOCK_READABLE(bits, i) ?
-			    POLLIN : 0) | (ARES_GETSOCK_WRITABLE(bits, i) ?
-			    POLLOUT : 0));
+			pfd[np].events = (short)((rd ? POLLIN : 0) |
+			    (wr ? POLLOUT : 0));
 			pfd[np].revents = 0;
 			np++;
 		}

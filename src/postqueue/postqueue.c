@@ -249,10 +249,14 @@ flush(void)
 int
 mailq_main(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
+	int json = argc > 1 && strcmp(argv[1], "-j") == 0;
+
+	if (argc > 1 && !json) {
+		fprintf(stderr, "usage: tempest mailq [-j]\n");
+		return 2;
+	}
 	tool_init();
-	return list_queue(0);
+	return list_queue(json);
 }
 
 int

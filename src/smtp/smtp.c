@@ -467,6 +467,11 @@ handle_next(void)
 	struct qconn *c = current;
 	int r;
 
+	if (c != NULL && c->io == NULL && !c->busy) {
+		/* qmgr went away while we were delivering */
+		conn_end(c);
+		return;
+	}
 	while (c != NULL && c->io != NULL && !c->busy && req == NULL &&
 	    (r = ipc_io_take(c->io, &c->req)) != 0) {
 		struct smtp_req *rq;

@@ -188,6 +188,29 @@ send_ehlo(struct smtp_sess *s)
 	io_printf(s->io, "EHLO %s\r\n", config_str("smtp_helo_name"));
 }
 
+static int
+has_8bit(const char *p)
+{
+	for (; *p != '\0'; p++)
+		if ((unsigned char)*p & 0x80)
+			return 1;
+	return 0;
+}
+
+/* Whether the envelope has UTF-8 addresses (RFC 6531). */
+static int
+needs_utf8(const struct smtp_req *r)
+{
+	size_t i;
+
+	if (has_8bit(r->sender))
+		return 1;
+	for (i = 0; i < r->nrcpt; i++)
+		if (has_8bit(r->rcpts[i].addr))
+			return 1;
+	return 0;
+}
+
 /* Append xtext (RFC 3461) of s. */
 static void
 xtext(struct buf *b, const char *s)
@@ -214,6 +237,8 @@ send_cmd(struct smtp_sess *s, size_t k)
 			buf_printf(&b, " SIZE=%zu", r->content_len);
 		if (r->eightbit && (s->features & SMTP_FEAT_8BITMIME))
 			buf_appends(&b, " BODY=8BITMIME");
+		if (needs_utf8(r) && (s->features & SMTP_FEAT_SMTPUTF8))
+			buf_appends(&b, " SMTPUTF8");
 		if (s->features & SMTP_FEAT_DSN) {
 			if (r->ret)
 				buf_appends(&b, r->ret == 2 ? " RET=HDRS" :
@@ -260,6 +285,19 @@ static void
 xact_start(struct smtp_sess *s)
 {
 	struct smtp_req *r = s->req;
+
+	if (needs_utf8(r) && !(s->features & SMTP_FEAT_SMTPUTF8)) {
+		/* RFC 6531: no way to send UTF-8 addresses to this server */
+		char *why = xasprintf("5.6.7 SMTPUTF8 is required, but was not "
+		    "offered by host %s[%s]", s->host, s->addr);
+		size_t i;
+		for (i = 0; i < r->nrcpt; i++)
+			rcpt_set(&r->rcpts[i], DELIVER_BOUNCE, why);
+		free(why);
+		s->state = S_IDLE;
+		xact_done(s);
+		return;
+	}
 
 	s->state = S_XACT;
 	s->ncmd = r->nrcpt + 2;
