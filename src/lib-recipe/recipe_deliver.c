@@ -172,7 +172,22 @@ deliver_mbox(const char *name, const char *data, size_t len, char **error_r)
 	if (fcntl(fd, F_SETLKW, &fl) < 0) {
 		/* no kernel lock (e.g. some network file systems): go on */
 	}
-	start = fstat(fd, &st) == 0 ? st.st_size : lseek(fd, 0, SEEK_END);
+	if (fstat(fd, &st) < 0) {
+		*error_r = xasprintf("Couldn't stat \"%s\"", name);
+		close(fd);
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		/* /dev/null and other devices: just write */
+		int bad = write_mbox_data(fd, data, len) < 0;
+		close(fd);
+		if (bad) {
+			*error_r = xasprintf("Error while writing to \"%s\"", name);
+			return -1;
+		}
+		return 0;
+	}
+	start = st.st_size;
 	if (write_mbox_data(fd, data, len) < 0 || fsync(fd) < 0) {
 		int e = errno;
 		if (ftruncate(fd, start) < 0) {

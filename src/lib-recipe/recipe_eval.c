@@ -1377,7 +1377,10 @@ deliver_default(struct ev *ev, const char *folder)
 	const char *names[1] = { folder };
 	int ok;
 
-	if (rc_folder_type(folder, &dir) == FT_FILE) {
+	struct stat sb;
+
+	if (rc_folder_type(folder, &dir) == FT_FILE &&
+	    !(stat(folder, &sb) == 0 && !S_ISREG(sb.st_mode))) {
 		char *ln = xasprintf("%s%s", folder, var_or("LOCKEXT", ".lock"));
 		lock = lock_take(ev, ln);
 		free(ln);

@@ -125,9 +125,10 @@ rc_vacation_check(const char *msg, size_t len, const char *const *addrs,
 		sender = rc_vac_address(v);
 		free(v);
 	} else if (len > 5 && strncmp(msg, "From ", 5) == 0) {
-		sender = rc_vac_address(msg + 5);
-		if (strchr(sender, '\n') != NULL)
-			*strchr(sender, '\n') = '\0';
+		const char *nl = memchr(msg, '\n', len);
+		char *line = xstrndup(msg + 5, (nl != NULL ? (size_t)(nl - msg) : len) - 5);
+		sender = rc_vac_address(line);
+		free(line);
 	} else if ((v = rc_vac_header(msg, len, "Sender")) != NULL ||
 	    (v = rc_vac_header(msg, len, "From")) != NULL) {
 		sender = rc_vac_address(v);
