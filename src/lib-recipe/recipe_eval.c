@@ -196,15 +196,15 @@ fix_content_length(struct rc_msg *m)
 	}
 }
 
-void
-rc_msg_set(struct rc_msg *m, char *data, size_t len)
+static void
+msg_set(struct rc_msg *m, char *data, size_t len, int normalise)
 {
 	const char *p;
 
-	if (len < 2 || data[len - 1] != '\n' || data[len - 2] != '\n') {
-		data = xrealloc(data, len + 2);
+	data = xrealloc(data, len + 2);
+	if (normalise && (len < 2 || data[len - 1] != '\n' ||
+	    data[len - 2] != '\n'))
 		data[len++] = '\n';
-	}
 	data[len] = '\0';
 	m->data = data;
 	m->len = len;
@@ -215,6 +215,12 @@ rc_msg_set(struct rc_msg *m, char *data, size_t len)
 		m->hlen = p != NULL ? (size_t)(p - data) + 2 : len;
 	}
 	fix_content_length(m);
+}
+
+void
+rc_msg_set(struct rc_msg *m, char *data, size_t len)
+{
+	msg_set(m, data, len, 1);
 }
 
 void
@@ -935,7 +941,9 @@ replace_part(struct ev *ev, struct rc_recipe *r, struct buf *out)
 	rc_msg_free(ev->msg);
 	{
 		size_t len = nb.len;
-		rc_msg_set(ev->msg, buf_steal(&nb), len);
+		/* as procmail: a filtered header is taken as it comes, a
+		 * filtered body gets the trailing newline again */
+		msg_set(ev->msg, buf_steal(&nb), len, !(head && !body));
 	}
 	msg_changed(ev);
 }

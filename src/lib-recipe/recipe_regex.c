@@ -78,20 +78,49 @@ at_alt_end(const char *p)
 	return p[0] == '\0' || p[0] == ')' || p[0] == '|';
 }
 
+/* Does the expression hold a \/ (outside a class)? */
+static int
+has_split(const char *p)
+{
+	for (; *p != '\0'; p++) {
+		if (*p == '[') {
+			p++;
+			if (*p == '^')
+				p++;
+			if (*p == ']')
+				p++;
+			while (*p != '\0' && *p != ']')
+				p++;
+			if (*p == '\0')
+				return 0;
+		} else if (*p == '\\') {
+			if (p[1] == '/')
+				return 1;
+			if (p[1] != '\0')
+				p++;
+		}
+	}
+	return 0;
+}
+
 char *
 rc_regex_translate(const char *in, int *force_nocase_r, int *has_match_r)
 {
 	struct buf o;
 	char *pm, *p;
-	int nocase = 0, split = 0, depth = 0, split_depth = 0;
+	int nocase = 0, split = 0, depth = 0, split_depth = 0, lazy, atom = 0;
 
 	pm = expand_macros(in, &nocase);
 	buf_init(&o, BUF_UNLIMITED);
 	buf_appends(&o, "");
+	lazy = has_split(pm);
 	for (p = pm; *p != '\0'; p++) {
 		unsigned char c = (unsigned char)*p;
+		int was_atom = atom;
+		atom = 1;
 		switch (c) {
 		case '^':
+			atom = 0;
 			if (p[1] == '^') {
 				p++;
 				buf_appends(&o, at_alt_end(p + 1) ? "\\z" : "\\A");
@@ -109,6 +138,7 @@ rc_regex_translate(const char *in, int *force_nocase_r, int *has_match_r)
 		case '(':
 			depth++;
 			buf_appends(&o, "(?:");
+			atom = 0;
 			break;
 		case ')':
 			if (depth == 0) {
@@ -120,14 +150,19 @@ rc_regex_translate(const char *in, int *force_nocase_r, int *has_match_r)
 			break;
 		case '|':
 			buf_appendc(&o, '|');
+			atom = 0;
 			break;
 		case '*': case '+': case '?':
 			/* a quantifier with nothing to repeat is literal */
-			if (at_alt_start(pm, p) || p[-1] == '*' || p[-1] == '+' ||
-			    p[-1] == '?')
+			if (!was_atom)
 				buf_printf(&o, "\\%c", c);
-			else
+			else {
 				buf_appendc(&o, (char)c);
+				/* before \/ procmail matches as little as it can */
+				if (lazy && !split)
+					buf_appendc(&o, '?');
+				atom = 0;
+			}
 			break;
 		case '[': {
 			int neg = 0;
@@ -169,6 +204,7 @@ rc_regex_translate(const char *in, int *force_nocase_r, int *has_match_r)
 				split = 1;
 				split_depth = depth;
 				buf_appendc(&o, '(');
+				atom = 0;
 			} else if (*p == '<')
 				buf_appends(&o, "(?:[^a-zA-Z0-9_]|\\A)");
 			else if (*p == '>')

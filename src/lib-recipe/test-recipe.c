@@ -137,6 +137,16 @@ test_regex(void)
 		free(match);
 		rc_regex_free(&r);
 	}
+	/* before \/ procmail matches as little as possible */
+	r = rc_regex_compile("^Subject:.*\\/[a-z]+", 0, &err);
+	if (r != NULL) {
+		T_INTEQ(rc_regex_search(r, hdr, strlen(hdr), 100000, &match), 1);
+		T_STREQ(match, "Hello");
+		free(match);
+		rc_regex_free(&r);
+	}
+	T_INTEQ(m("^X: \\*+$", "X: ***\n", 0), 1);
+	T_INTEQ(m("^X: \\*+$", "X: **a\n", 0), 0);
 	/* catastrophic backtracking ends at the match limit */
 	T_INTEQ(m("(a|aa)*(a|aa)*[^a]", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 0), -1);
 }
