@@ -162,9 +162,10 @@ def test_fsync_before_250(instance, tmp_path):
     is written and fsync'ed, then its directory, and only then 250."""
     if subprocess.run(["which", "strace"], capture_output=True).returncode != 0:
         pytest.skip("strace is not installed")
-    pid = wait_for(lambda: instance.pids("smtpd"), 5)[0]
+    pids = wait_for(lambda: instance.pids("smtpd"), 5)
     out = tmp_path / "trace"
-    st = subprocess.Popen(["strace", "-f", "-p", str(pid), "-qq", "-s", "120",
+    st = subprocess.Popen(["strace", "-f"] + sum((["-p", str(p)] for p in pids), []) +
+                          ["-qq", "-s", "120",
                            "-e", "trace=openat,fsync,fdatasync,write,writev,sendto,sendmsg",
                            "-o", str(out)], stderr=subprocess.PIPE)
     time.sleep(1.0)

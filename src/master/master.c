@@ -384,13 +384,24 @@ ensure_running(void)
 		return;
 	for (i = 0; i < nsvcs; i++) {
 		struct svc *s = svcs[i];
-		if (s->nproc > 0)
+		int want = 1;
+		/* event-driven network services start one process per CPU so
+		 * a busy machine still gives them their share (they share
+		 * the listening socket); others start one and grow on demand */
+		if (s->cf.type == SVC_INET) {
+			long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+			want = ncpu > 1 ? (int)ncpu : 1;
+			if (s->cf.maxproc > 0 && want > s->cf.maxproc)
+				want = s->cf.maxproc;
+		}
+		if (s->nproc >= want)
 			continue;
 		if (now < s->backoff_until) {
 			later = 1;
 			continue;
 		}
-		spawn(s);
+		while (s->nproc < want)
+			spawn(s);
 	}
 	if (later) {
 		struct timeval tv = { 1, 0 };
