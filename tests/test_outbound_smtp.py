@@ -81,6 +81,8 @@ def test_mx_fallback_to_second_host(make_instance, dns):
     msgs = recv.wait_messages(1, timeout=20)
     assert len(msgs) == 1, snd.log()
     assert read(msgs[0])["Subject"] == "via mx"
+    # the sender logs its result just after the receiver has the copy
+    assert wait_for(lambda: "status=sent" in snd.log(), 10), snd.log()
     log = snd.log()
     # the first MX (127.0.0.2) refuses; the second one takes the mail
     assert "mx1.remote.test[127.0.0.2]" in log
