@@ -528,12 +528,16 @@ struct rec {
 	char *base;
 	char *fname;            /* found on disk: "cur/..." */
 	char info[40];
-	int found, moved;
+	int found, moved, in_new;
 };
 
 struct state {
 	uint32_t uidvalidity, uidnext;
 	uint64_t modseq;
+	/* mtimes of new/ and cur/ when the list was last known complete;
+	 * nonstd: some file name is not "base:2,info" */
+	struct timespec mt_new, mt_cur;
+	int nonstd;
 	struct rec *v;
 	unsigned n, cap;
 };
@@ -657,6 +661,13 @@ uidlist_read(const char *path, struct state *st)
 		if (t[0] == 'V') st->uidvalidity = (uint32_t)v;
 		else if (t[0] == 'N') st->uidnext = (uint32_t)v;
 		else if (t[0] == 'M') st->modseq = v;
+		else if (t[0] == 'W' || t[0] == 'C') {
+			struct timespec *ts = t[0] == 'W' ? &st->mt_new : &st->mt_cur;
+			const char *dot = strchr(t, '.');
+			ts->tv_sec = (time_t)v;
+			ts->tv_nsec = dot ? strtol(dot + 1, NULL, 10) : 0;
+		} else if (t[0] == 'X')
+			st->nonstd = 1;
 	}
 	for (p = nl + 1; *p; p = nl + 1) {
 		char *f[4], *s = p, *e;
@@ -683,7 +694,8 @@ uidlist_read(const char *path, struct state *st)
 		r->uid = (uint32_t)uid;
 		lastuid = r->uid;
 		r->modseq = strtoull(f[1], NULL, 10);
-		strcpy(r->info, strcmp(f[2], "-") == 0 ? "" : f[2]);
+		r->in_new = strcmp(f[2], "@") == 0;
+		strcpy(r->info, strcmp(f[2], "-") == 0 || r->in_new ? "" : f[2]);
 		r->base = xstrdup(f[3]);
 	}
 	free(d);
@@ -699,13 +711,16 @@ uidlist_write(const char *dir, struct state *st)
 	snprintf(path, sizeof(path), "%s/" UIDLIST, dir);
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	buf_init(&b, BUF_UNLIMITED);
-	buf_printf(&b, "T1 V%u N%u M%llu\n", st->uidvalidity, st->uidnext,
-	    (unsigned long long)st->modseq);
+	buf_printf(&b, "T1 V%u N%u M%llu W%lld.%09ld C%lld.%09ld%s\n",
+	    st->uidvalidity, st->uidnext, (unsigned long long)st->modseq,
+	    (long long)st->mt_new.tv_sec, st->mt_new.tv_nsec,
+	    (long long)st->mt_cur.tv_sec, st->mt_cur.tv_nsec,
+	    st->nonstd ? " X1" : "");
 	for (unsigned i = 0; i < st->n; i++) {
 		struct rec *r = &st->v[i];
 		buf_printf(&b, "%u %llu %s %s\n", r->uid,
-		    (unsigned long long)r->modseq, r->info[0] ? r->info : "-",
-		    r->base);
+		    (unsigned long long)r->modseq, r->in_new ? "@" :
+		    r->info[0] ? r->info : "-", r->base);
 	}
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	ok = fd >= 0 && write(fd, b.data, b.len) == (ssize_t)b.len;
@@ -741,6 +756,22 @@ lock_folder(const char *dir)
 		}
 	}
 	return fd;
+}
+
+static void
+stat_mtime(const char *path, struct timespec *ts)
+{
+	struct stat sb;
+
+	if (stat(path, &sb) < 0)
+		memset(&sb, 0, sizeof(sb));
+	*ts = sb.st_mtim;
+}
+
+static int
+ts_same(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
 }
 
 struct newfile {
@@ -782,6 +813,49 @@ state_load(const char *dir, int move_new, const char *const *prio,
 		st->uidvalidity = (uint32_t)time(NULL);
 		changed = 1;
 	}
+	/* the directories' mtimes before the scan: if they still equal the
+	 * ones recorded with a complete list (and are old enough that a
+	 * change within the same clock tick is impossible), the list alone
+	 * describes the folder and the readdir can be skipped */
+	struct timespec tn, tc;
+	time_t now = time(NULL);
+	snprintf(path, sizeof(path), "%s/new", dir);
+	stat_mtime(path, &tn);
+	snprintf(path, sizeof(path), "%s/cur", dir);
+	stat_mtime(path, &tc);
+	if (!st->nonstd && nprio == 0 && st->mt_cur.tv_sec != 0 &&
+	    ts_same(&tn, &st->mt_new) && ts_same(&tc, &st->mt_cur) &&
+	    tn.tv_sec < now - 1 && tc.tv_sec < now - 1) {
+		for (unsigned i = 0; i < st->n; i++) {
+			struct rec *r = &st->v[i];
+			r->found = 1;
+			if (!r->in_new) {
+				r->fname = xasprintf("cur/%s:2,%s", r->base, r->info);
+				continue;
+			}
+			r->fname = xasprintf("new/%s", r->base);
+			if (move_new) {
+				char from[4400], to[4400];
+				snprintf(from, sizeof(from), "%s/new/%s", dir, r->base);
+				snprintf(to, sizeof(to), "%s/cur/%s:2,", dir, r->base);
+				if (rename(from, to) == 0) {
+					free(r->fname);
+					r->fname = xasprintf("cur/%s:2,", r->base);
+					r->in_new = 0;
+					r->moved = 1;
+					changed = 1;
+				}
+			}
+		}
+		if (changed)
+			return uidlist_write(dir, st) < 0 ? -1 : 1;
+		return 0;
+	}
+	if (!ts_same(&tn, &st->mt_new) || !ts_same(&tc, &st->mt_cur))
+		changed = 1;    /* record the new mtimes */
+	st->mt_new = tn;
+	st->mt_cur = tc;
+	st->nonstd = 0;
 	bhash_build(&h, st);
 	for (unsigned s = 0; s < NELEM(subs); s++) {
 		struct dirent *de;
@@ -805,6 +879,13 @@ state_load(const char *dir, int move_new, const char *const *prio,
 					continue;       /* duplicate (rename race) */
 				r->found = 1;
 				r->fname = xasprintf("%s/%s", subs[s], e);
+				if ((s == 0) != r->in_new) {
+					r->in_new = s == 0;
+					changed = 1;
+				}
+				if (s == 1 && (strncmp(e + bl, ":2,", 3) != 0 ||
+				    strlen(info) >= sizeof(r->info)))
+					st->nonstd = 1;
 				if (strlen(info) < sizeof(r->info) &&
 				    strcmp(info, r->info) != 0) {
 					strcpy(r->info, info);
@@ -846,7 +927,11 @@ state_load(const char *dir, int move_new, const char *const *prio,
 		r->modseq = ++st->modseq;
 		r->base = xstrndup(e, base_len(e));
 		r->found = 1;
-		if (strncmp(nf[i].fname, "new/", 4) == 0 && move_new) {
+		r->in_new = strncmp(nf[i].fname, "new/", 4) == 0;
+		if (strncmp(nf[i].fname, "cur/", 4) == 0 &&
+		    strncmp(e + strlen(r->base), ":2,", 3) != 0)
+			st->nonstd = 1;
+		if (r->in_new && move_new) {
 			char from[4400], to[4400];
 			snprintf(from, sizeof(from), "%s/%s", dir, nf[i].fname);
 			snprintf(to, sizeof(to), "%s/cur/%s:2,", dir, r->base);
@@ -854,6 +939,7 @@ state_load(const char *dir, int move_new, const char *const *prio,
 				free(nf[i].fname);
 				nf[i].fname = xasprintf("cur/%s:2,", r->base);
 				r->moved = 1;
+				r->in_new = 0;
 			}
 		} else if (strncmp(nf[i].fname, "cur/", 4) == 0) {
 			const char *info = fname_info(e);

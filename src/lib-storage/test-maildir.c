@@ -3,7 +3,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "imap_search.h"
@@ -173,6 +175,59 @@ test_flow(void)
 	maildir_user_free(&u);
 }
 
+static void
+set_mtime(const char *sub, time_t t)
+{
+	char p[512];
+	struct timespec ts[2] = { { t, 0 }, { t, 0 } };
+
+	snprintf(p, sizeof(p), "%s/.Skip/%s", root, sub);
+	utimensat(AT_FDCWD, p, ts, 0);
+}
+
+static void
+test_readdir_skip(void)
+{
+	struct mail_user *u;
+	struct mailbox *a;
+	const char *err;
+	char *e, *data, p[512];
+	size_t len;
+	time_t old = time(NULL) - 100;
+
+	u = maildir_user_open(root, &e);
+	T_INTEQ(maildir_create(u, "Skip", &err), 0);
+	drop(".Skip/new/2000.A.host", "Subject: a\n\nx\n");
+	drop(".Skip/cur/2001.B.host:2,S", "Subject: b\n\ny\n");
+	set_mtime("new", old);
+	set_mtime("cur", old);
+	/* first open scans and records the (old) mtimes */
+	T_INTEQ(maildir_open(u, "Skip", 1, &a, &err), 0);
+	T_INTEQ(a->count, 2);
+	maildir_close(&a);
+	/* a file slipped in while the mtime stayed: the list alone is used */
+	drop(".Skip/cur/2002.C.host:2,", "Subject: c\n\nz\n");
+	set_mtime("cur", old);
+	T_INTEQ(maildir_open(u, "Skip", 1, &a, &err), 0);
+	T_INTEQ(a->count, 2);
+	T_STREQ(a->mails[0].fname, "cur/2001.B.host:2,S");
+	T_INTEQ(a->mails[0].flags, IMAP_FLAG_SEEN);
+	T_STREQ(a->mails[1].fname, "new/2000.A.host");
+	T_INTEQ(maildir_read(a, 0, &data, &len), 0);
+	free(data);
+	T_INTEQ(maildir_read(a, 1, &data, &len), 0);
+	free(data);
+	maildir_close(&a);
+	/* any real change of the directory brings a full scan back */
+	snprintf(p, sizeof(p), "%s/.Skip/cur/2001.B.host:2,S", root);
+	unlink(p);
+	T_INTEQ(maildir_open(u, "Skip", 1, &a, &err), 0);
+	T_INTEQ(a->count, 2);
+	T_INTEQ(a->mails[1].uid, 3);    /* 2002.C, B gone */
+	maildir_close(&a);
+	maildir_user_free(&u);
+}
+
 int
 main(void)
 {
@@ -183,6 +238,7 @@ main(void)
 		return 1;
 	T_RUN(test_names);
 	T_RUN(test_flow);
+	T_RUN(test_readdir_skip);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", root);
 	if (system(cmd) != 0)
 		return 1;
