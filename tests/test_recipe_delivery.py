@@ -90,3 +90,48 @@ def test_vacation_reply_through_sendmail(rcinst):
     inst.wait_messages(3)
     time.sleep(1.0)
     assert len(inst.messages()) == 3          # once per interval
+
+
+SYSUSER = "pmrcpt"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="system users' recipes need root (setuid to the user)")
+def test_system_user_recipes(make_instance):
+    import pathlib
+    import pwd
+    import shutil
+    import subprocess
+    import tempfile
+    base = tempfile.mkdtemp(prefix="recipe-home-")   # reachable by the user
+    os.chmod(base, 0o755)
+    home = pathlib.Path(base) / "home"
+    try:
+        pwd.getpwnam(SYSUSER)
+    except KeyError:
+        subprocess.run(["useradd", "-M", "-d", "/nonexistent", "-s", "/bin/sh", SYSUSER],
+                       check=True)
+    # the recipient's home for this test
+    subprocess.run(["usermod", "-d", str(home), SYSUSER], check=True)
+    pw = pwd.getpwnam(SYSUSER)
+    home.mkdir()
+    (home / "Mail").mkdir()
+    (home / ".procmailrc").write_text(
+        "MAILDIR=$HOME/Mail\n:0\n* ^Subject:.*sorted\nsorted/\n:0\nrest/\n")
+    for p in (home, home / "Mail", home / ".procmailrc"):
+        os.chown(p, pw.pw_uid, pw.pw_gid)
+    inst = make_instance()
+    inst.start()
+    for subj in ("to be sorted", "other"):
+        with smtplib.SMTP("127.0.0.1", inst.smtp_port, timeout=30) as s:
+            s.sendmail("alice@example.org", ["%s@localhost" % SYSUSER],
+                       "From: alice@example.org\r\nSubject: %s\r\n\r\nhi\r\n" % subj)
+
+    def files(folder):
+        d = home / "Mail" / folder / "new"
+        return sorted(d.iterdir()) if d.is_dir() else []
+    assert wait_for(lambda: files("sorted") and files("rest"), 20), inst.log()[-2000:]
+    f = files("sorted")[0]
+    assert os.stat(f).st_uid == pw.pw_uid          # written with the user's rights
+    assert "Subject: to be sorted" in f.read_text()
+    assert "Return-Path: <alice@example.org>" in f.read_text()
+    shutil.rmtree(base, ignore_errors=True)
