@@ -160,3 +160,20 @@ def test_forward_file(make_instance, server):
     # the command ran with the user's rights
     assert wait_for(lambda: os.path.exists(os.path.join(out, "fwd.uid")), 10)
     assert int(open(os.path.join(out, "fwd.uid")).read()) == user.pw_uid
+
+
+def test_list_domain_routed_to_local(make_instance, server):
+    # a list domain that is not in mydestination, routed by transport_maps
+    inst, out = make(make_instance, server,
+                     "announce: :include:{etc}/announce.txt\n")
+    with open(os.path.join(inst.etc, "announce.txt"), "w") as f:
+        f.write("demo\nbob@remote.test\n")
+    with open(os.path.join(inst.etc, "transport"), "a") as f:
+        f.write("lists.test local:\n")
+    with open(os.path.join(inst.etc, "main.cf"), "a") as f:
+        f.write("relay_domains = lists.test\n")
+    inst.start()
+    send(inst, ["announce@lists.test"], subject="news")
+    assert len(inst.wait_messages(1)) == 1, inst.log()
+    assert wait_for(lambda: len(server.messages) == 1, 15), inst.log()
+    assert server.messages[0]["to"] == ["bob@remote.test"]

@@ -34,6 +34,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "alias_parse.h"
 #include "buf.h"
 #include "cleanup.h"
 #include "config.h"
@@ -444,19 +445,10 @@ expand_include(struct xctx *x, const char *path)
 	}
 	x->klass = X_INCLUDE;
 	{
-		/* one target per line or comma; # comments */
-		char *line, *save = NULL;
-		struct buf list;
-		buf_init(&list, LIST_FILE_MAX * 2);
-		for (line = strtok_r(data, "\n", &save); line != NULL;
-		    line = strtok_r(NULL, "\n", &save)) {
-			char *p = str_trim(line);
-			if (*p == '#' || *p == '\0')
-				continue;
-			buf_printf(&list, "%s%s", list.len ? ", " : "", p);
-		}
-		expand_list(x, buf_cstr(&list));
-		buf_free(&list);
+		/* one or more targets per line; # comments */
+		char *list = alias_file_list(data, (size_t)n);
+		expand_list(x, list);
+		free(list);
 	}
 	free(data);
 	privs_free(&x->pv);
@@ -555,45 +547,19 @@ expand_token(struct xctx *x, char *t)
 	}
 }
 
-/* Split a list value at commas (outside quotes), strip quotes. */
+static int
+expand_one(void *arg, char *t)
+{
+	expand_token(arg, t);
+	return 0;
+}
+
+/* Expand every target of a list value (alias_parse.c). */
 static void
 expand_list(struct xctx *x, const char *list)
 {
-	struct buf tok;
-	const char *p = list;
-	int q = 0;
-
-	buf_init(&tok, 4096);
-	for (;; p++) {
-		if (*p == '"') {
-			q = !q;
-			continue;
-		}
-		if (*p == '\0' || (*p == ',' && !q)) {
-			char *t = str_trim(tok.data != NULL ? tok.data : (char *)"");
-			if (*t == '|' || *t == '/' || *t == ':' || *t == '\\' ||
-			    strpbrk(t, " \t") == NULL) {
-				if (*t != '\0')
-					expand_token(x, t);
-			} else {
-				/* "a b c": several addresses */
-				char **v = str_split(t, " \t", NULL);
-				size_t i;
-				for (i = 0; v[i] != NULL; i++)
-					expand_token(x, v[i]);
-				str_split_free(&v);
-			}
-			buf_reset(&tok);
-			if (*p == '\0')
-				break;
-			continue;
-		}
-		if (buf_appendc(&tok, *p) < 0) {
-			result(x, DELIVER_BOUNCE, "5.3.0 alias entry too long");
-			break;
-		}
-	}
-	buf_free(&tok);
+	if (alias_split(list, expand_one, x) < 0)
+		result(x, DELIVER_BOUNCE, "5.3.0 alias entry too long");
 }
 
 /* ---- re-submission ---- */
@@ -802,11 +768,9 @@ forward_user(const struct delivery *d, const char *user, struct buf *text)
 		close(fd);
 		data[n > 0 ? n : 0] = '\0';
 		{
-			/* lines become list items */
-			char *p;
-			for (p = data; *p != '\0'; p++)
-				if (*p == '\n')
-					*p = ',';
+			char *list = alias_file_list(data, n > 0 ? (size_t)n : 0);
+			free(data);
+			data = list;
 		}
 		memset(&x, 0, sizeof(x));
 		x.d = d;

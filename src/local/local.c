@@ -199,6 +199,10 @@ deliver_one(struct delivery *d, struct buf *text)
 	case ADDR_LOCAL:
 		return deliver_local(d, text);
 	default:
+		/* transport_maps "domain local:" routes other domains here:
+		 * the local part names a local user or alias (Postfix local(8)) */
+		if (strcmp(service_name(), "virtual") != 0)
+			return deliver_local(d, text);
 		buf_printf(text, "4.3.0 %s is not a local or virtual address",
 		    d->rcpt);
 		return DELIVER_DEFER;
