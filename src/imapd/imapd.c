@@ -15,6 +15,7 @@
  */
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -276,6 +277,8 @@ client_accept(int fd, const struct sockaddr *sa, socklen_t salen, void *arg)
 	buf_init(&c->cmd, (size_t)(imapd_set.line_max + imapd_set.append_max +
 	    imapd_set.literal_max));
 	buf_init(&c->line, (size_t)imapd_set.line_max + 2);
+	/* replies are written whole: no Nagle delay on the last segment */
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 }, sizeof(int));
 	c->io = io_new(fd, client_io, c);
 	io_set_timeout(c->io, (int)imapd_set.timeout_noauth);
 	c->next = imapd_clients;

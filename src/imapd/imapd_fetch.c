@@ -25,6 +25,20 @@
 #define FETCH_AHEAD (256 * 1024)
 #define MAX_RANGES 100000
 
+/* Append a decimal number (hot path: no printf). */
+static void
+put_u(struct buf *b, unsigned long long v)
+{
+	char t[24];
+	int n = 0;
+
+	do {
+		t[sizeof(t) - 1 - n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v > 0);
+	buf_append(b, t + sizeof(t) - n, (size_t)n);
+}
+
 /* ---- sets ---- */
 
 /* View indexes named by a sequence or UID set (ascending).  -1 after a
@@ -336,11 +350,14 @@ fetch_one(struct client *c, struct fetch_ctx *f, unsigned i, struct buf *b)
 		}
 	}
 	buf_init(&tmp, BUF_UNLIMITED);
-	buf_printf(b, "* %u FETCH (", i + 1);
+	buf_append(b, "* ", 2);
+	put_u(b, i + 1);
+	buf_append(b, " FETCH (", 8);
 #define SP() do { if (!first) buf_appendc(b, ' '); first = 0; } while (0)
 	if (f->uid) {
 		SP();
-		buf_printf(b, "UID %u", m->uid);
+		buf_append(b, "UID ", 4);
+		put_u(b, m->uid);
 	}
 	for (unsigned k = 0; k < f->nitems; k++) {
 		struct fitem *it = &f->items[k];
@@ -352,7 +369,8 @@ fetch_one(struct client *c, struct fetch_ctx *f, unsigned i, struct buf *b)
 			if (f->uid)
 				break;
 			SP();
-			buf_printf(b, "UID %u", m->uid);
+			buf_append(b, "UID ", 4);
+			put_u(b, m->uid);
 			break;
 		case FI_FLAGS:
 			SP();
@@ -421,7 +439,9 @@ fetch_one(struct client *c, struct fetch_ctx *f, unsigned i, struct buf *b)
 	}
 	if (f->modseq || (c->condstore && (f->flags || seen_now))) {
 		SP();
-		buf_printf(b, "MODSEQ (%llu)", (unsigned long long)m->modseq);
+		buf_append(b, "MODSEQ (", 8);
+		put_u(b, m->modseq);
+		buf_appendc(b, ')');
 	}
 #undef SP
 	buf_appends(b, ")\r\n");

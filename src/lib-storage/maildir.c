@@ -758,6 +758,19 @@ lock_folder(const char *dir)
 	return fd;
 }
 
+/* a + b + c as a fresh string (hot path: no printf) */
+static char *
+concat3(const char *a, const char *b, const char *c)
+{
+	size_t la = strlen(a), lb = strlen(b), lc = strlen(c);
+	char *r = xmalloc(la + lb + lc + 1);
+
+	memcpy(r, a, la);
+	memcpy(r + la, b, lb);
+	memcpy(r + la + lb, c, lc + 1);
+	return r;
+}
+
 static void
 stat_mtime(const char *path, struct timespec *ts)
 {
@@ -830,7 +843,9 @@ state_load(const char *dir, int move_new, const char *const *prio,
 			struct rec *r = &st->v[i];
 			r->found = 1;
 			if (!r->in_new) {
-				r->fname = xasprintf("cur/%s:2,%s", r->base, r->info);
+				char *t = concat3("cur/", r->base, ":2,");
+				r->fname = concat3(t, r->info, "");
+				free(t);
 				continue;
 			}
 			r->fname = xasprintf("new/%s", r->base);
@@ -878,7 +893,7 @@ state_load(const char *dir, int move_new, const char *const *prio,
 				if (r->found)
 					continue;       /* duplicate (rename race) */
 				r->found = 1;
-				r->fname = xasprintf("%s/%s", subs[s], e);
+				r->fname = concat3(subs[s], "/", e);
 				if ((s == 0) != r->in_new) {
 					r->in_new = s == 0;
 					changed = 1;

@@ -10,6 +10,8 @@
  * stable across sessions and are shared with IMAP.
  */
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -674,6 +676,8 @@ pclient_accept(int fd, const struct sockaddr *sa, socklen_t salen, void *arg)
 	netaddr_ntop(sa, c->ip, sizeof(c->ip));
 	c->trusted = trusted_nets != NULL && netlist_match(trusted_nets, sa);
 	buf_init(&c->line, LINE_MAX_POP3 + 2);
+	/* replies are written whole: no Nagle delay on the last segment */
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 }, sizeof(int));
 	c->io = io_new(fd, pclient_io, c);
 	io_set_timeout(c->io, (int)config_time("pop3d_timeout"));
 	for (struct pclient *k = clients; k != NULL; k = k->next)
