@@ -116,6 +116,7 @@ struct rc_msg {
 	char *data;             /* whole message, normalised like procmail */
 	size_t len;
 	size_t hlen;            /* bytes of header incl. the empty line */
+	int added_nl;           /* the last byte is procmail's added newline */
 };
 
 /* Take ownership of raw bytes: append procmail's trailing newline and

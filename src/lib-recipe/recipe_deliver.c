@@ -153,7 +153,8 @@ write_mbox_data(int fd, const char *data, size_t len)
 }
 
 static int
-deliver_mbox(const char *name, const char *data, size_t len, char **error_r)
+deliver_mbox(const char *name, const char *data, size_t len, int raw,
+    char **error_r)
 {
 	struct flock fl;
 	struct stat st;
@@ -179,7 +180,8 @@ deliver_mbox(const char *name, const char *data, size_t len, char **error_r)
 	}
 	if (!S_ISREG(st.st_mode)) {
 		/* /dev/null and other devices: just write */
-		int bad = write_mbox_data(fd, data, len) < 0;
+		int bad = (raw ? write_all(fd, data, len) :
+		    write_mbox_data(fd, data, len)) < 0;
 		close(fd);
 		if (bad) {
 			*error_r = xasprintf("Error while writing to \"%s\"", name);
@@ -188,7 +190,8 @@ deliver_mbox(const char *name, const char *data, size_t len, char **error_r)
 		return 0;
 	}
 	start = st.st_size;
-	if (write_mbox_data(fd, data, len) < 0 || fsync(fd) < 0) {
+	if ((raw ? write_all(fd, data, len) : write_mbox_data(fd, data, len)) < 0 ||
+	    fsync(fd) < 0) {
 		int e = errno;
 		if (ftruncate(fd, start) < 0) {
 			/* the partial append stays; nothing more we can do */
@@ -345,7 +348,8 @@ link_into(const char *src, const char *name, const char *prefix,
 
 int
 rc_deliver(const char *const *names, size_t n, const char *data, size_t len,
-    const char *msgprefix, char **shown_r, char **error_r)
+    int tail_nl, int raw, const char *msgprefix, char **shown_r,
+    char **error_r)
 {
 	char *dir = NULL, *path = NULL, *s = NULL;
 	enum ftype t;
@@ -363,7 +367,7 @@ rc_deliver(const char *const *names, size_t n, const char *data, size_t len,
 	buf_init(&shown, BUF_UNLIMITED);
 	if (t == FT_FILE) {
 		free(dir);
-		if (deliver_mbox(names[0], data, len, error_r) < 0)
+		if (deliver_mbox(names[0], data, len, raw, error_r) < 0)
 			return -1;
 		*shown_r = xstrdup(names[0]);
 		return 0;
@@ -383,7 +387,7 @@ rc_deliver(const char *const *names, size_t n, const char *data, size_t len,
 			data += skip;
 			len -= skip;
 		}
-		if (len > 0 && data[len - 1] == '\n')
+		if (tail_nl && len > 0 && data[len - 1] == '\n')
 			len--;
 		for (i = 0; i < 3; i++) {
 			char *d = xasprintf("%s/%s", dir, sub[i]);

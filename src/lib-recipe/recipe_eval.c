@@ -202,13 +202,16 @@ msg_set(struct rc_msg *m, char *data, size_t len, int normalise)
 	const char *p;
 
 	data = xrealloc(data, len + 2);
+	m->added_nl = 0;
 	if (normalise && (len < 2 || data[len - 1] != '\n' ||
-	    data[len - 2] != '\n'))
+	    data[len - 2] != '\n')) {
 		data[len++] = '\n';
+		m->added_nl = 1;
+	}
 	data[len] = '\0';
 	m->data = data;
 	m->len = len;
-	if (len > 0 && data[0] == '\n')
+	if (len > 1 && data[0] == '\n')
 		m->hlen = 1;
 	else {
 		p = memmem(data, len, "\n\n", 2);
@@ -891,15 +894,23 @@ log_abstract(struct ev *ev, const char *folder, size_t len)
 
 /* The part of the message an action gets (h/b flags). */
 static void
-select_part(struct ev *ev, struct rc_recipe *r, const char **p, size_t *n)
+select_part(struct ev *ev, struct rc_recipe *r, const char **p, size_t *n,
+    int *tail_r)
 {
 	*p = ev->msg->data;
 	*n = ev->msg->len;
-	if (r->flags[RCF_h] && !r->flags[RCF_b])
+	*tail_r = ev->msg->added_nl;
+	if (r->flags[RCF_h] && !r->flags[RCF_b]) {
 		*n = ev->msg->hlen;
-	else if (r->flags[RCF_b] && !r->flags[RCF_h]) {
+		*tail_r = 0;
+	} else if (r->flags[RCF_b] && !r->flags[RCF_h]) {
 		*p = ev->msg->data + ev->msg->hlen;
 		*n = ev->msg->len - ev->msg->hlen;
+	}
+	/* raw mode: the message as it came, without procmail's newline */
+	if (r->flags[RCF_r] && *tail_r && *n > 0) {
+		(*n)--;
+		*tail_r = 0;
 	}
 }
 
@@ -961,10 +972,15 @@ do_action(struct ev *ev, struct rc_recipe *r)
 	const char *part;
 	size_t plen;
 	char *lock = NULL;
-	int succeed = 0, st = 0, rc;
+	int succeed = 0, st = 0, rc, tail;
 	int wait = r->flags[RCF_w] || r->flags[RCF_W];
 
-	select_part(ev, r, &part, &plen);
+	select_part(ev, r, &part, &plen, &tail);
+	if (plen == 0 && r->action == RCA_PIPE && !r->flags[RCF_r]) {
+		/* as procmail: an empty part reaches a program as one newline */
+		part = "\n";
+		plen = 1;
+	}
 	ev->curline = r->action_line;
 	if (r->action == RCA_FORWARD) {
 		char **w = NULL;
@@ -1147,6 +1163,7 @@ fwd_done:
 			logf_(ev, "Extraneous filter-flag ignored\n");
 			part = ev->msg->data;
 			plen = ev->msg->len;
+			tail = ev->msg->added_nl;
 		}
 		rc_expand(ops(ev), r->action_text, RC_X_WORDS, &w, &nw);
 		if (nw == 0) {
@@ -1163,8 +1180,8 @@ fwd_done:
 				lock = lock_take(ev, ln);
 			free(ln);
 		}
-		if (rc_deliver((const char *const *)w, nw, part, plen,
-		    var_or("MSGPREFIX", "msg."), &shown, &err) == 0) {
+		if (rc_deliver((const char *const *)w, nw, part, plen, tail,
+		    r->flags[RCF_r], var_or("MSGPREFIX", "msg."), &shown, &err) == 0) {
 			succeed = 1;
 			set_lastfolder(shown);
 			if (r->flags[RCF_c] && renvint(-1, var("LOGABSTRACT")) == 2)
@@ -1395,7 +1412,8 @@ deliver_default(struct ev *ev, const char *folder)
 	}
 	free(dir);
 	ok = rc_deliver(names, 1, ev->msg->data, ev->msg->len,
-	    var_or("MSGPREFIX", "msg."), &shown, &err) == 0;
+	    ev->msg->added_nl, 0, var_or("MSGPREFIX", "msg."), &shown,
+	    &err) == 0;
 	if (ok)
 		set_lastfolder(shown);
 	else {
