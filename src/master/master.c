@@ -651,12 +651,19 @@ master_run(int foreground)
 			_exit(0);
 		setsid();
 		{
+			/* detach from the terminal; logs go to maillog_file
+			 * (kept as stderr), or syslog when it is empty */
+			const char *logf = config_str("maillog_file");
 			int nfd = open("/dev/null", O_RDWR);
 			dup2(nfd, 0);
 			dup2(nfd, 1);
-			if (strcmp(config_str("maillog_file"), "/dev/stderr") != 0 &&
-			    *config_str("maillog_file") == '\0')
-				dup2(nfd, 2);
+			if (strcmp(logf, "/dev/stderr") != 0) {
+				int lfd = *logf != '\0' ? open(logf, O_WRONLY |
+				    O_APPEND | O_CREAT | O_CLOEXEC, 0640) : -1;
+				dup2(lfd >= 0 ? lfd : nfd, 2);
+				if (lfd >= 0)
+					close(lfd);
+			}
 			if (nfd > 2)
 				close(nfd);
 		}
