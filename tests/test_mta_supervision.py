@@ -157,12 +157,19 @@ def test_durability_under_kill9(instance):
     assert n_acked >= 700
 
 
-def test_fsync_before_250(instance, tmp_path):
+def test_fsync_before_250(make_instance, tmp_path):
     """Order of operations for one message, seen by strace: the queue file
     is written and fsync'ed, then its directory, and only then 250."""
     if subprocess.run(["which", "strace"], capture_output=True).returncode != 0:
         pytest.skip("strace is not installed")
+    instance = make_instance()
+    # one smtpd process for the SMTP port, so the traced one gets the client
+    instance.edit_master_cf(lambda t: re.sub(r"(inet  n       -       n       -       )-",
+                                              r"\g<1>1", t, count=1))
+    instance.start()
     pids = wait_for(lambda: instance.pids("smtpd"), 5)
+    time.sleep(0.5)
+    pids = instance.pids("smtpd")
     out = tmp_path / "trace"
     st = subprocess.Popen(["strace", "-f"] + sum((["-p", str(p)] for p in pids), []) +
                           ["-qq", "-s", "120",
