@@ -49,6 +49,8 @@ def test_classic_dialogue(instance):
     assert msg.get_payload() == "Hello there.\n"
     # the Maildir name carries the queue id (crash-safe dedupe)
     assert qid in os.path.basename(msgs[0])
+    # qmgr logs the result just after the copy is in the Maildir
+    assert wait_for(lambda: f"{qid}: removed" in instance.log(), 10)
     log = instance.log()
     assert f"{qid}: to=<demo@example.test>, relay=virtual" in log
     assert "status=sent (delivered to maildir)" in log
