@@ -837,8 +837,8 @@ state_load(const char *dir, int move_new, const char *const *prio,
 	snprintf(path, sizeof(path), "%s/cur", dir);
 	stat_mtime(path, &tc);
 	if (!st->nonstd && nprio == 0 && st->mt_cur.tv_sec != 0 &&
-	    ts_same(&tn, &st->mt_new) && ts_same(&tc, &st->mt_cur) &&
-	    tn.tv_sec < now - 1 && tc.tv_sec < now - 1) {
+	    st->mt_new.tv_sec != 0 &&
+	    ts_same(&tn, &st->mt_new) && ts_same(&tc, &st->mt_cur)) {
 		for (unsigned i = 0; i < st->n; i++) {
 			struct rec *r = &st->v[i];
 			r->found = 1;
@@ -866,6 +866,12 @@ state_load(const char *dir, int move_new, const char *const *prio,
 			return uidlist_write(dir, st) < 0 ? -1 : 1;
 		return 0;
 	}
+	/* record only mtimes at least a second old: a change later in the
+	 * same clock tick (coarse time stamps) could not be told apart */
+	if (tn.tv_sec >= now - 1)
+		memset(&tn, 0, sizeof(tn));
+	if (tc.tv_sec >= now - 1)
+		memset(&tc, 0, sizeof(tc));
 	if (!ts_same(&tn, &st->mt_new) || !ts_same(&tc, &st->mt_cur))
 		changed = 1;    /* record the new mtimes */
 	st->mt_new = tn;
