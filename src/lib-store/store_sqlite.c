@@ -48,6 +48,8 @@ static const char *const sql_text[Q_MAX] = {
 static const char schema[] =
     "PRAGMA journal_mode = WAL;"
     "PRAGMA synchronous = NORMAL;"
+    "PRAGMA mmap_size = 268435456;"
+    "PRAGMA cache_size = -16384;"
     "CREATE TABLE IF NOT EXISTS bayes_token (user TEXT NOT NULL, token INTEGER NOT NULL,"
     " spam INTEGER NOT NULL, ham INTEGER NOT NULL, atime INTEGER NOT NULL,"
     " PRIMARY KEY (user, token)) WITHOUT ROWID;"
@@ -182,8 +184,13 @@ bayes_get(struct store *st, const char *user, const uint64_t *tok, size_t n,
 {
 	sqlite3_stmt *q = stmt(st, Q_TOK_GET);
 
+	int own_tx;
+
 	if (q == NULL)
 		return -1;
+	/* one read transaction for all the lookups: one lock, not n */
+	own_tx = sqlite3_get_autocommit(SQ(st)->db) &&
+	    sqlite3_exec(SQ(st)->db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK;
 	sqlite3_bind_text(q, 1, user, -1, SQLITE_STATIC);
 	for (size_t i = 0; i < n; i++) {
 		int rc;
@@ -196,10 +203,14 @@ bayes_get(struct store *st, const char *user, const uint64_t *tok, size_t n,
 			out[i].spam = out[i].ham = 0;
 		} else {
 			sqlite3_reset(q);
+			if (own_tx)
+				sqlite3_exec(SQ(st)->db, "ROLLBACK", NULL, NULL, NULL);
 			return fail(st);
 		}
 		sqlite3_reset(q);
 	}
+	if (own_tx)
+		sqlite3_exec(SQ(st)->db, "COMMIT", NULL, NULL, NULL);
 	return 0;
 }
 
