@@ -194,3 +194,17 @@ def test_quarantine_commands(tmp_path, cfgdir):
     assert r.returncode == 0
     assert run("quarantine", "--db", db, "list", cfg=cfgdir).stdout == ""
     assert run("quarantine", "--db", db, "frobnicate", "x", cfg=cfgdir).returncode == 2
+
+    # per-recipient levels
+    r = run("quarantine", "--db", db, "levels", "a@example.test", cfg=cfgdir)
+    assert r.stdout == "a@example.test: tag=-999 spam=6.3 quarantine=20 reject=999 (global)\n"
+    r = run("quarantine", "--db", db, "levels", "a@example.test", "1", "4.5", "9", "15",
+            cfg=cfgdir)
+    assert r.returncode == 0, r.stderr
+    r = run("quarantine", "--db", db, "levels", "a@example.test", cfg=cfgdir)
+    assert r.stdout == "a@example.test: tag=1 spam=4.5 quarantine=9 reject=15 (per recipient)\n"
+    assert run("quarantine", "--db", db, "levels", "a@example.test", "x", "1", "2", "3",
+               cfg=cfgdir).returncode == 2
+    run("quarantine", "--db", db, "levels", "a@example.test", "delete", cfg=cfgdir)
+    assert "(global)" in run("quarantine", "--db", db, "levels", "a@example.test",
+                             cfg=cfgdir).stdout

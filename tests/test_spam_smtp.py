@@ -124,6 +124,17 @@ def test_tag_quarantine_release_reject(spam_instance):
     assert inst.cmd("quarantine", "list").stdout == ""
     assert "action=reject" in inst.log()
 
+    # per-recipient levels in the store override main.cf
+    r = inst.cmd("quarantine", "levels", "demo@example.test", "-999", "5", "8", "50")
+    assert r.returncode == 0, r.stderr
+    r = inst.cmd("quarantine", "levels", "demo@example.test")
+    assert "quarantine=8 " in r.stdout and "per recipient" in r.stdout
+    code, text = send(inst, "deals@shop.example", MID)
+    assert code == 250 and "quarantined as" in text, text + inst.log()
+    assert len(inst.messages()) == 3
+    assert inst.cmd("quarantine", "levels", "demo@example.test", "delete").returncode == 0
+    assert "(global)" in inst.cmd("quarantine", "levels", "demo@example.test").stdout
+
 
 def test_filter_down_tempfails(make_instance):
     # spam_filter_service names a service that does not run

@@ -7,6 +7,11 @@
  *   tempest quarantine [--db PATH] delete ID
  *   tempest quarantine [--db PATH] learn-ham ID      (learn as ham, then release)
  *   tempest quarantine [--db PATH] expire            (spam_quarantine_max_age)
+ *   tempest quarantine [--db PATH] levels RCPT [TAG SPAM QUARANTINE REJECT | delete]
+ *
+ * `levels` shows or sets the per-recipient spam thresholds kept in the
+ * store (they override spam_tag_level, spam_level, spam_quarantine_level
+ * and spam_reject_level for mail to that address).
  *
  * release re-injects the stored message with `tempest sendmail` to its
  * original recipients (or those given) and removes it from the store.
@@ -31,7 +36,8 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: tempest quarantine [--db PATH] list | show ID | "
-	    "release ID [RCPT...] | delete ID | learn-ham ID | expire\n");
+	    "release ID [RCPT...] | delete ID | learn-ham ID | expire |\n"
+	    "       levels RCPT [TAG SPAM QUARANTINE REJECT | delete]\n");
 	exit(2);
 }
 
@@ -139,7 +145,44 @@ quarantine_main(int argc, char **argv)
 		fprintf(stderr, "quarantine: %s\n", err);
 		return 2;
 	}
-	if (strcmp(cmd, "list") == 0) {
+	if (strcmp(cmd, "levels") == 0) {
+		struct spam_levels l;
+		char a[32], b[32], c2[32], d[32];
+		if (optind == argc) {
+			r = store_levels_get(e->store, id, &l);
+			if (r < 0)
+				ret = 2;
+			else {
+				if (r == 0)
+					l = e->levels;
+				report_num(a, sizeof(a), l.tag);
+				report_num(b, sizeof(b), l.spam);
+				report_num(c2, sizeof(c2), l.quarantine);
+				report_num(d, sizeof(d), l.reject);
+				printf("%s: tag=%s spam=%s quarantine=%s reject=%s (%s)\n", id,
+				    a, b, c2, d, r ? "per recipient" : "global");
+			}
+		} else if (optind + 1 == argc && strcmp(argv[optind], "delete") == 0) {
+			if (store_levels_delete(e->store, id) < 0)
+				ret = 2;
+		} else if (optind + 4 == argc) {
+			double v[4];
+			for (int i = 0; i < 4; i++) {
+				char *end;
+				v[i] = strtod(argv[optind + i], &end);
+				if (*end != '\0' || end == argv[optind + i])
+					usage();
+			}
+			l.tag = v[0];
+			l.spam = v[1];
+			l.quarantine = v[2];
+			l.reject = v[3];
+			if (store_levels_set(e->store, id, &l) < 0)
+				ret = 2;
+		} else {
+			usage();
+		}
+	} else if (strcmp(cmd, "list") == 0) {
 		if (store_quarantine_list(e->store, print_item, NULL) < 0)
 			ret = 2;
 	} else if (strcmp(cmd, "expire") == 0) {
