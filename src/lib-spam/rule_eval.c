@@ -111,7 +111,7 @@ header_text(struct scan *sc, const struct rule *r, size_t *len_r)
 	int found = 0, raw = r->hmod == HM_RAW;
 
 	for (size_t i = 0; i < sc->nhc; i++)
-		if (strcasecmp(sc->hc[i].key, key) == 0) {
+		if (strcmp(sc->hc[i].key, key) == 0) {
 			free(key);
 			*len_r = sc->hc[i].len;
 			return sc->hc[i].value;
@@ -372,9 +372,43 @@ rule_describe(const struct rule *r)
 int
 rule_is_skipped(const struct rule *r)
 {
-	return r->eval_unknown || r->bad || r->type == RULE_NONE ||
+	return r->eval_unknown || r->bad || r->type == RULE_NONE || r->dep_skipped == 2 ||
 	    (r->tflags & TF_NET) ||
 	    (r->nscores == 1 && r->score[0] == 0 && strncmp(r->name, "__", 2) != 0);
+}
+
+size_t
+ruleset_count(const struct ruleset *rs)
+{
+	return rs->n;
+}
+
+const struct rule *
+ruleset_rule(const struct ruleset *rs, size_t i)
+{
+	return i < rs->n ? &rs->v[i] : NULL;
+}
+
+const char *
+rule_name(const struct rule *r)
+{
+	return r->name;
+}
+
+const char *
+rule_status(const struct rule *r)
+{
+	if (r->type == RULE_NONE)
+		return "score-only";
+	if (r->eval_unknown)
+		return "eval-skipped";
+	if (r->bad)
+		return "bad";
+	if (r->dep_skipped == 2)
+		return "meta-skipped";
+	if (rule_is_skipped(r))
+		return "disabled";
+	return r->eval >= 0 ? "eval" : "active";
 }
 
 static void run_rule(struct scan *sc, struct rule *r);

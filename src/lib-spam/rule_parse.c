@@ -45,6 +45,7 @@ rule_clear(struct rule *r)
 	free(r->hdr);
 	free(r->if_unset);
 	free(r->describe);
+	free(r->src);
 	if (r->re != NULL)
 		pcre2_code_free(r->re);
 	for (int i = 0; i < r->neval_args; i++)
@@ -75,6 +76,14 @@ ruleset_free(struct ruleset **rsp)
 	free(rs->plugins);
 	for (unsigned i = 0; i < rs->nerrors; i++)
 		free(rs->errors[i]);
+	for (int k = 0; k < 4; k++) {
+		for (size_t i = 0; i < rs->nrtag[k]; i++)
+			free(rs->rtag[k][i]);
+		free(rs->rtag[k]);
+	}
+	for (size_t i = 0; i < rs->nrrules; i++)
+		free(rs->rrules[i]);
+	free(rs->rrules);
 	if (rs->md != NULL)
 		pcre2_match_data_free(rs->md);
 	if (rs->mctx != NULL)
@@ -170,6 +179,7 @@ rule_reset_test(struct rule *r)
 {
 	FREE(r->hdr);
 	FREE(r->if_unset);
+	FREE(r->src);
 	if (r->re != NULL)
 		pcre2_code_free(r->re);
 	r->re = NULL;
@@ -189,7 +199,8 @@ rule_reset_test(struct rule *r)
  * success returns the compiled pattern and advances *pp.
  */
 static pcre2_code *
-compile_regex(const char **pp, const char **error_r, char *errbuf, size_t errlen)
+compile_regex(const char **pp, const char **error_r, char *errbuf, size_t errlen,
+    char **src_r, uint32_t *opts_r)
 {
 	const char *p = *pp;
 	char open, close;
@@ -250,6 +261,8 @@ compile_regex(const char **pp, const char **error_r, char *errbuf, size_t errlen
 		}
 	}
 	re = pcre2_compile((PCRE2_SPTR)buf_cstr(&pat), pat.len, opts, &err, &erroff, NULL);
+	*src_r = xstrdup(buf_cstr(&pat));
+	*opts_r = opts;
 	buf_free(&pat);
 	if (re == NULL) {
 		pcre2_get_error_message(err, (PCRE2_UCHAR *)errbuf, errlen);
@@ -349,13 +362,20 @@ static const char *const plugins_known[] = {
 	"Mail::SpamAssassin::Plugin::MIMEEval",
 	"Mail::SpamAssassin::Plugin::WLBLEval",
 	"Mail::SpamAssassin::Plugin::WelcomeListSubject",
+	"Mail::SpamAssassin::Plugin::ReplaceTags",
 };
 
+/* A plugin counts as present when Tempest implements (part of) it or a
+ * loadplugin line (in *.pre or *.cf) loaded it: its blocks are read, its
+ * eval: tests skipped and counted, its other directives ignored. */
 static int
-plugin_known(const char *name)
+plugin_known(const struct ruleset *rs, const char *name)
 {
 	for (size_t i = 0; i < NELEM(plugins_known); i++)
 		if (strcmp(name, plugins_known[i]) == 0)
+			return 1;
+	for (size_t i = 0; rs != NULL && i < rs->nplugins; i++)
+		if (strcmp(name, rs->plugins[i]) == 0)
 			return 1;
 	return 0;
 }
@@ -375,7 +395,7 @@ if_ident(void *arg, int idx, const char *name)
 /* Evaluate an `if` condition: version, perl_version, plugin(X), can(X),
  * has(X); anything unknown is false. */
 static int
-if_true(const char *expr)
+if_true(const struct ruleset *rs, const char *expr)
 {
 	struct buf b;
 	struct meta_expr e;
@@ -398,7 +418,7 @@ if_true(const char *expr)
 					break;
 				arg = xstrndup(r2 + 1, (size_t)(close - r2 - 1));
 				if (strncmp(p, "plugin", 6) == 0)
-					val = plugin_known(str_trim(arg));
+					val = plugin_known(rs, str_trim(arg));
 				free(arg);
 				(void)buf_appends(&b, val ? " 1 " : " 0 ");
 				p = close + 1;
@@ -523,7 +543,12 @@ do_line(struct ruleset *rs, const char *file, int lineno, const char *line)
 			}
 			p = skip_ws(p + 2);
 		}
-		r->re = compile_regex(&p, &err, errbuf, sizeof(errbuf));
+		r->re = compile_regex(&p, &err, errbuf, sizeof(errbuf), &r->src, &r->opts);
+		if (r->re == NULL && r->src != NULL && strchr(r->src, '<') != NULL) {
+			/* may compile once ReplaceTags tags are substituted */
+			r->bad = 2;
+			goto out;
+		}
 		if (r->re == NULL) {
 			ruleset_error(rs, file, lineno, "%s: %s", name, err);
 			r->bad = 1;
@@ -646,6 +671,26 @@ do_line(struct ruleset *rs, const char *file, int lineno, const char *line)
 		free(path);
 		free(inc);
 		free(tmp);
+	} else if (strcmp(cmd, "replace_tag") == 0 || strcmp(cmd, "replace_pre") == 0 ||
+	    strcmp(cmd, "replace_inter") == 0 || strcmp(cmd, "replace_post") == 0) {
+		int k = cmd[8] == 't' ? 0 : cmd[8] == 'p' && cmd[9] == 'r' ? 1 :
+		    cmd[8] == 'i' ? 2 : 3;
+		char *tag = word(&p);
+		const char *v = skip_ws(p);
+		if (tag != NULL && *v != '\0') {
+			rs->rtag[k] = xreallocarray(rs->rtag[k], rs->nrtag[k] + 1, sizeof(char *));
+			rs->rtag[k][rs->nrtag[k]++] = xasprintf("%s%c%s", tag, 0, v);
+		} else
+			ruleset_error(rs, file, lineno, "%s: tag and value expected", cmd);
+		free(tag);
+	} else if (strcmp(cmd, "replace_rules") == 0) {
+		char *a;
+		while ((a = word(&p)) != NULL) {
+			rs->rrules = xreallocarray(rs->rrules, rs->nrrules + 1, sizeof(char *));
+			rs->rrules[rs->nrrules++] = a;
+		}
+	} else if (strcmp(cmd, "replace_start") == 0 || strcmp(cmd, "replace_end") == 0) {
+		rs->st.ignored_lines++;         /* only the default < > is supported */
 	} else if (strcmp(cmd, "loadplugin") == 0) {
 		char *pl = word(&p);
 		if (pl != NULL) {
@@ -706,7 +751,7 @@ ruleset_load_text(struct ruleset *rs, const char *file, const char *text)
 		cmd = word(&rest);
 		rest = skip_ws(rest);
 		if (strcmp(cmd, "ifplugin") == 0 || strcmp(cmd, "if") == 0) {
-			int v = strcmp(cmd, "ifplugin") == 0 ? plugin_known(rest) : if_true(rest);
+			int v = strcmp(cmd, "ifplugin") == 0 ? plugin_known(rs, rest) : if_true(rs, rest);
 			if (ncond < COND_MAX)
 				cond[ncond++] = v;
 			else
@@ -782,15 +827,20 @@ ruleset_load_path(struct ruleset *rs, const char *path, char **error_r)
 	}
 	while ((de = readdir(d)) != NULL) {
 		size_t l = strlen(de->d_name);
-		if (l > 3 && strcmp(de->d_name + l - 3, ".cf") == 0) {
+		/* *.pre (loadplugin lines) before *.cf, as SpamAssassin */
+		if (l > 3 && (strcmp(de->d_name + l - 3, ".cf") == 0 ||
+		    (l > 4 && strcmp(de->d_name + l - 4, ".pre") == 0))) {
 			names = xreallocarray(names, n + 1, sizeof(char *));
-			names[n++] = xasprintf("%s/%s", path, de->d_name);
+			names[n++] = xasprintf("%s/%s%s", path,
+			    strcmp(de->d_name + l - 4, ".pre") == 0 ? "\001" : "", de->d_name);
 		}
 	}
 	closedir(d);
 	qsort(names, n, sizeof(char *), cmp_str);
 	for (size_t i = 0; i < n; i++) {
-		char *err = NULL;
+		char *err = NULL, *mark = strchr(names[i], '\001');
+		if (mark != NULL)       /* the sort key of *.pre files */
+			memmove(mark, mark + 1, strlen(mark));
 		if (load_file(rs, names[i], &err) < 0) {
 			ruleset_error(rs, names[i], 0, "%s", err);
 			free(err);
@@ -801,12 +851,154 @@ ruleset_load_path(struct ruleset *rs, const char *path, char **error_r)
 	return 0;
 }
 
+/* 1 if rule i cannot run: skipped eval, bad, or (for a meta) any
+ * operand that is undefined or cannot run.  Memoised in dep_skipped
+ * (0 unknown, 1 no, 2 yes, 3 visiting). */
+static int
+cannot_run(struct ruleset *rs, struct rule *r)
+{
+	int res = 0;
+
+	if (r->dep_skipped)
+		return r->dep_skipped == 2;
+	if (r->type == RULE_NONE || r->eval_unknown || r->bad)
+		return 1;
+	if (r->type != RULE_META)
+		return 0;
+	r->dep_skipped = 3;
+	for (size_t k = 0; k < r->meta.n && !res; k++)
+		if (r->meta.v[k].op == MOP_RULE)
+			res = r->meta.v[k].idx < 0 ||
+			    rs->v[r->meta.v[k].idx].dep_skipped == 3 ||
+			    cannot_run(rs, &rs->v[r->meta.v[k].idx]);
+	r->dep_skipped = res ? 2 : 1;
+	return res;
+}
+
+static const char *
+rtag_get(const struct ruleset *rs, int k, const char *name, size_t nl)
+{
+	for (size_t i = rs->nrtag[k]; i > 0; i--) {
+		const char *t = rs->rtag[k][i - 1];
+		if (strlen(t) == nl && strncmp(t, name, nl) == 0)
+			return t + nl + 1;
+	}
+	return NULL;
+}
+
+/* Expand <TAG> references (tags may use tags, up to `depth`). */
+static void
+expand_tags(const struct ruleset *rs, const char *s, struct buf *out,
+    const char *pre, const char *inter, const char *post, int depth)
+{
+	int prev_tag = 0;
+
+	while (*s) {
+		const char *v;
+		size_t nl = 0;
+		if (*s == '<') {
+			while (s[1 + nl] && (isalnum((unsigned char)s[1 + nl]) || s[1 + nl] == '_'))
+				nl++;
+			if (nl > 0 && s[1 + nl] == '>' && depth > 0 &&
+			    (v = rtag_get(rs, 0, s + 1, nl)) != NULL) {
+				if (prev_tag && inter)
+					(void)buf_appends(out, inter);
+				if (pre)
+					(void)buf_appends(out, pre);
+				(void)buf_appends(out, "(?:");
+				expand_tags(rs, v, out, NULL, NULL, NULL, depth - 1);
+				(void)buf_appendc(out, ')');
+				if (post)
+					(void)buf_appends(out, post);
+				s += nl + 2;
+				prev_tag = 1;
+				continue;
+			}
+		}
+		(void)buf_appendc(out, *s++);
+		prev_tag = 0;
+	}
+}
+
+/* Rewrite one replace_rules rule: <pre X> <inter X> <post X> markers,
+ * then every <TAG>. */
+static void
+replace_rule(struct ruleset *rs, struct rule *r)
+{
+	const char *sel[4] = { NULL, NULL, NULL, NULL };
+	static const char *const kw[4] = { "", "pre ", "inter ", "post " };
+	struct buf clean, out;
+	const char *p = r->src;
+	pcre2_code *re;
+	int err;
+	PCRE2_SIZE off;
+
+	buf_init(&clean, LINE_MAX_LEN);
+	while (*p) {
+		int k, hit = 0;
+		for (k = 1; k < 4 && *p == '<'; k++) {
+			size_t kl = strlen(kw[k]), nl = 0;
+			if (strncmp(p + 1, kw[k], kl) != 0)
+				continue;
+			while (p[1 + kl + nl] && p[1 + kl + nl] != '>')
+				nl++;
+			if (p[1 + kl + nl] != '>')
+				break;
+			sel[k] = rtag_get(rs, k, p + 1 + kl, nl);
+			p += kl + nl + 2;
+			hit = 1;
+			break;
+		}
+		if (!hit)
+			(void)buf_appendc(&clean, *p++);
+	}
+	buf_init(&out, 4 * LINE_MAX_LEN);
+	expand_tags(rs, buf_cstr(&clean), &out, sel[1], sel[2], sel[3], 4);
+	buf_free(&clean);
+	re = pcre2_compile((PCRE2_SPTR)buf_cstr(&out), out.len, r->opts, &err, &off, NULL);
+	buf_free(&out);
+	if (re == NULL) {
+		char eb[256];
+		pcre2_get_error_message(err, (PCRE2_UCHAR *)eb, sizeof(eb));
+		ruleset_error(rs, "replace_rules", 0, "%s: %s", r->name, eb);
+		r->bad = 1;
+		return;
+	}
+	if (r->re != NULL)
+		pcre2_code_free(r->re);
+	r->re = re;
+	r->bad = 0;
+}
+
 void
 ruleset_finish(struct ruleset *rs)
 {
-	unsigned bad = rs->st.bad_lines, ign = rs->st.ignored_lines,
-	    skip = rs->st.skipped_blocks;
+	unsigned bad, ign, skip;
 
+	for (size_t i = 0; i < rs->nrrules; i++) {
+		struct rule *r = ruleset_get(rs, rs->rrules[i], 0);
+		if (r != NULL && r->src != NULL && r->type != RULE_META && r->type != RULE_NONE)
+			replace_rule(rs, r);
+	}
+	for (size_t i = 0; i < rs->n; i++)
+		if (rs->v[i].bad == 2) {        /* had <tags> but was not rewritten */
+			ruleset_error(rs, "rules", 0, "%s: does not compile", rs->v[i].name);
+			rs->v[i].bad = 1;
+		}
+	for (size_t i = 0; i < rs->n; i++) {
+		struct rule *r = &rs->v[i];
+		r->dep_skipped = 0;
+		if (r->type != RULE_META)
+			continue;
+		for (size_t k = 0; k < r->meta.n; k++)
+			if (r->meta.v[k].op == MOP_RULE) {
+				struct rule *d = ruleset_get(rs, r->meta.v[k].name, 0);
+				r->meta.v[k].idx = d ? (int)(d - rs->v) : -1;
+			}
+	}
+	bad = rs->st.bad_lines;
+	ign = rs->st.ignored_lines;
+	skip = rs->st.skipped_blocks;
 	memset(&rs->st, 0, sizeof(rs->st));
 	rs->st.bad_lines = bad;
 	rs->st.ignored_lines = ign;
@@ -817,15 +1009,12 @@ ruleset_finish(struct ruleset *rs)
 		if (r->type == RULE_NONE)
 			continue;
 		rs->st.rules++;
-		if (r->type == RULE_META) {
-			for (size_t k = 0; k < r->meta.n; k++)
-				if (r->meta.v[k].op == MOP_RULE) {
-					struct rule *d = ruleset_get(rs, r->meta.v[k].name, 0);
-					r->meta.v[k].idx = d ? (int)(d - rs->v) : -1;
-				}
-		}
 		if (r->eval_unknown) {
 			rs->st.eval_skipped++;
+			continue;
+		}
+		if (r->type == RULE_META && cannot_run(rs, r)) {
+			rs->st.meta_skipped++;
 			continue;
 		}
 		if (r->eval >= 0)

@@ -56,6 +56,8 @@ struct rule {
 	int negate;
 	pcre2_code *re;
 	int jit;
+	char *src;              /* pattern text (for ReplaceTags) */
+	uint32_t opts;
 	/* eval */
 	int eval;               /* index in the eval table, -1 none */
 	char **eval_args;
@@ -70,6 +72,7 @@ struct rule {
 	unsigned tflags;
 	unsigned maxhits;
 	int bad;                /* definition failed */
+	int dep_skipped;        /* meta on an undefined or skipped rule */
 	/* scan state */
 	unsigned hits;
 	int state;              /* 0 todo, 1 running (meta), 2 done */
@@ -92,6 +95,11 @@ struct ruleset {
 	pcre2_match_context *mctx;
 	int finished;
 	int include_depth;
+	/* ReplaceTags: "tag\0value" pairs per kind, and the rules to rewrite */
+	char **rtag[4];         /* 0 tag, 1 pre, 2 inter, 3 post */
+	size_t nrtag[4];
+	char **rrules;
+	size_t nrrules;
 };
 
 /* rule_parse.c */

@@ -49,6 +49,7 @@ struct ruleset_stats {
 	unsigned active;        /* rules that will run */
 	unsigned eval_skipped;  /* eval: rules Tempest does not implement */
 	unsigned eval_supported;
+	unsigned meta_skipped;  /* metas on undefined or skipped rules */
 	unsigned bad_lines;     /* syntax errors, bad regexes */
 	unsigned ignored_lines; /* directives accepted without effect */
 	unsigned skipped_blocks;/* lines inside false if/ifplugin blocks */
@@ -89,5 +90,13 @@ const struct rule *ruleset_find(const struct ruleset *rs, const char *name);
 double rule_score(const struct rule *r, int set);
 const char *rule_describe(const struct rule *r);
 int rule_is_skipped(const struct rule *r);
+/* Every rule in definition order (for --lint listings). */
+size_t ruleset_count(const struct ruleset *rs);
+const struct rule *ruleset_rule(const struct ruleset *rs, size_t i);
+const char *rule_name(const struct rule *r);
+/* "active", "eval-skipped" (eval: not implemented), "bad" (did not
+ * compile), "disabled" (score 0 or tflags net), "score-only" (a score or
+ * describe line without a test), "eval" (an implemented eval:). */
+const char *rule_status(const struct rule *r);
 
 #endif

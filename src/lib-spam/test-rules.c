@@ -146,7 +146,7 @@ test_body_uri_full(void)
 	T_OK(hit(&r, "M_COUNT"));
 	T_OK(hit(&r, "M_ARITH"));
 	T_OK(!hit(&r, "M_FALSE"));
-	T_OK(hit(&r, "M_UNDEF"));
+	T_OK(!hit(&r, "M_UNDEF"));     /* undefined operand: meta disabled */
 	for (size_t i = 0; i < r.nhits; i++)
 		if (strcmp(r.hits[i].name, "M_MULTI") == 0) {
 			T_INTEQ(r.hits[i].count, 3);
@@ -254,6 +254,46 @@ test_lists_and_conditionals(void)
 	T_INTEQ(st.ignored_lines, 2);
 	T_INTEQ(st.bad_lines, 0);
 	T_OK(st.skipped_blocks >= 2);
+	ruleset_free(&rs);
+}
+
+static void
+test_replace_tags_and_plugins(void)
+{
+	struct spam_result r;
+	const char *rules =
+	    "loadplugin Mail::SpamAssassin::Plugin::SomethingElse\n"
+	    "replace_tag I (?:[iI1!|])\n"
+	    "replace_tag L (?:[lL1|])\n"
+	    "replace_inter W1 \\W?\n"
+	    "replace_post P2 {1,2}\n"
+	    "body FUZZY_PILLS /<inter W1><post P2>p<I><L><L>s/i\n"
+	    "replace_rules FUZZY_PILLS\n"
+	    "body NOT_REPLACED /p<I>lls/\n"
+	    "ifplugin Mail::SpamAssassin::Plugin::SomethingElse\n"
+	    "  body IN_LOADED_PLUGIN /pills/\n"
+	    "  body PLUGIN_EVAL eval:something_else()\n"
+	    "endif\n"
+	    "meta META_ON_EVAL PLUGIN_EVAL || IN_LOADED_PLUGIN\n"
+	    "meta META_OK IN_LOADED_PLUGIN && FUZZY_PILLS\n";
+	const char *msg = "Subject: x\n\nbuy p1-l|ls and pills\n";
+	struct ruleset *rs = ruleset_new();
+	struct ruleset_stats st;
+
+	scan(rules, msg, -1, &r);
+	T_OK(hit(&r, "FUZZY_PILLS"));
+	T_OK(!hit(&r, "NOT_REPLACED"));
+	T_OK(hit(&r, "IN_LOADED_PLUGIN"));
+	T_OK(!hit(&r, "META_ON_EVAL"));       /* operand skipped: meta skipped */
+	T_OK(hit(&r, "META_OK"));
+	spam_result_free(&r);
+	ruleset_load_text(rs, "t.cf", rules);
+	ruleset_finish(rs);
+	ruleset_stats(rs, &st);
+	T_INTEQ(st.eval_skipped, 1);
+	T_INTEQ(st.meta_skipped, 1);
+	T_STREQ(rule_status(ruleset_find(rs, "META_ON_EVAL")), "meta-skipped");
+	T_STREQ(rule_status(ruleset_find(rs, "FUZZY_PILLS")), "active");
 	ruleset_free(&rs);
 }
 
@@ -395,6 +435,7 @@ main(void)
 	T_RUN(test_body_uri_full);
 	T_RUN(test_scores_and_sets);
 	T_RUN(test_lists_and_conditionals);
+	T_RUN(test_replace_tags_and_plugins);
 	T_RUN(test_bad_lines);
 	T_RUN(test_include);
 	T_RUN(test_builtin);

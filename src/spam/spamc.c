@@ -5,6 +5,7 @@
  *   tempest spamc [--verdict] [--threshold N] [--db PATH] [--rules PATH]...
  *                 [--user NAME] [--headers] [--autolearn] [--no-bayes]
  *   tempest spamc --batch [options] FILE|DIR|Maildir...
+ *   tempest spamc --lint [--list] [--rules PATH]...
  *
  * --verdict prints a first line "spam <score>" or "ham <score>" (spam
  * means score >= spam_level, or >= N with --threshold).  --headers
@@ -13,7 +14,9 @@
  * used; Bayes is used when --db (or spam_database) names a trained
  * store.  A leading mbox "From " line is skipped.  --batch scores many
  * messages in one process (for benchmarks and corpus checks): one line
- * "spam|ham SCORE NAME" each, and the CPU time per message on stderr.  Exit status 0, or 2
+ * "spam|ham SCORE NAME" each, and the CPU time per message on stderr.
+ * --lint loads the rules and reports what loaded (exit 1 on bad lines);
+ * --list adds one "NAME STATUS" line per rule.  Exit status 0, or 2
  * on a usage or environment error.
  */
 #include <getopt.h>
@@ -85,13 +88,15 @@ spamc_main(int argc, char **argv)
 		{ "autolearn", no_argument, NULL, 'a' },
 		{ "no-bayes", no_argument, NULL, 'n' },
 		{ "batch", no_argument, NULL, 'b' },
+		{ "lint", no_argument, NULL, 'L' },
+		{ "list", no_argument, NULL, 'l' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct spam_engine_opts eo = { 0 };
 	const char **rules = NULL;
 	size_t nrules = 0;
-	int verdict = 0, headers = 0, autolearn = 0, batch = 0, c;
+	int verdict = 0, headers = 0, autolearn = 0, batch = 0, lint = 0, list = 0, c;
 	double threshold = 0;
 	int have_threshold = 0;
 	const char *user = NULL;
@@ -121,6 +126,8 @@ spamc_main(int argc, char **argv)
 		case 'a': autolearn = 1; break;
 		case 'n': eo.no_store = 1; break;
 		case 'b': batch = 1; break;
+		case 'L': lint = 1; eo.no_store = 1; break;
+		case 'l': list = 1; break;
 		default: usage();
 		}
 	}
@@ -136,6 +143,25 @@ spamc_main(int argc, char **argv)
 	if (eo.db != NULL && e->store == NULL) {
 		fprintf(stderr, "spamc: %s\n", e->store_error);
 		return 2;
+	}
+	if (lint) {
+		struct ruleset_stats st;
+		ruleset_stats(e->rs, &st);
+		if (list)
+			for (size_t i = 0; i < ruleset_count(e->rs); i++) {
+				const struct rule *r = ruleset_rule(e->rs, i);
+				printf("%s %s\n", rule_name(r), rule_status(r));
+			}
+		printf("rules %u active %u eval-supported %u eval-skipped %u meta-skipped %u "
+		    "bad-lines %u ignored-lines %u skipped-in-if %u required %.1f\n", st.rules,
+		    st.active, st.eval_supported, st.eval_skipped, st.meta_skipped, st.bad_lines,
+		    st.ignored_lines,
+		    st.skipped_blocks, st.required_score);
+		for (const char *const *er = ruleset_errors(e->rs); *er != NULL; er++)
+			fprintf(stderr, "%s\n", *er);
+		spam_engine_free(&e);
+		free(rules);
+		return st.bad_lines ? 1 : 0;
 	}
 	if (batch) {
 		struct batch b = { e, user, threshold, have_threshold, 0 };
