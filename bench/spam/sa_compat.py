@@ -69,7 +69,9 @@ def status_tests(text):
     if "tests=[" in v:
         inner = v.split("tests=[", 1)[1].split("]", 1)[0]
         return {t.split("=")[0].strip() for t in inner.split(",") if t.strip()}
-    inner = v.split("tests=", 1)[1].split(" ")[0] if "tests=" in v else ""
+    inner = v.split("tests=", 1)[1] if "tests=" in v else ""
+    inner = re.split(r" (?:autolearn|version|shortcircuit|autolearn_force)=", inner)[0]
+    inner = inner.replace(" ", "")      # SpamAssassin folds after commas
     return {t for t in inner.split(",") if t and t != "none"}
 
 
