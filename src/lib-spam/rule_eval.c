@@ -301,6 +301,8 @@ ev_html_test(struct scan *sc, const struct rule *r)
 	const struct mime_stats *st = &sc->m->st;
 	const char *w = r->neval_args > 0 ? r->eval_args[0] : "";
 
+	if (strcmp(w, "html") == 0)
+		return st->html_parts > 0;
 	if (strcmp(w, "big_font") == 0 || strcmp(w, "font_big") == 0)
 		return st->html_font_big > 0;
 	if (strcmp(w, "obfuscation") == 0)
@@ -435,7 +437,7 @@ run_rule(struct scan *sc, struct rule *r)
 	int multiple = (r->tflags & TF_MULTIPLE) != 0;
 
 	r->state = 1;
-	if (rule_is_skipped(r))
+	if (rule_is_skipped(r) || r->unneeded)
 		goto done;
 	/* a zero score in the active set disables the rule (SpamAssassin) */
 	if (r->nscores == 4 && r->score[sc->set] == 0 && strncmp(r->name, "__", 2) != 0)

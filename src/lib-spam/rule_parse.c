@@ -875,6 +875,20 @@ cannot_run(struct ruleset *rs, struct rule *r)
 	return res;
 }
 
+/* Mark the operands a runnable rule needs (for skipping unused __ rules). */
+static void
+mark_needed(struct ruleset *rs, struct rule *r, int depth)
+{
+	if (r->unneeded == 0 || depth > 64)
+		return;
+	r->unneeded = 0;
+	if (r->type != RULE_META)
+		return;
+	for (size_t k = 0; k < r->meta.n; k++)
+		if (r->meta.v[k].op == MOP_RULE && r->meta.v[k].idx >= 0)
+			mark_needed(rs, &rs->v[r->meta.v[k].idx], depth + 1);
+}
+
 static const char *
 rtag_get(const struct ruleset *rs, int k, const char *name, size_t nl)
 {
@@ -995,6 +1009,18 @@ ruleset_finish(struct ruleset *rs)
 				struct rule *d = ruleset_get(rs, r->meta.v[k].name, 0);
 				r->meta.v[k].idx = d ? (int)(d - rs->v) : -1;
 			}
+	}
+	/* __ rules only matter through metas: skip the ones no runnable
+	 * scored rule needs (SpamAssassin does the same) */
+	for (size_t i = 0; i < rs->n; i++)
+		rs->v[i].unneeded = 1;
+	for (size_t i = 0; i < rs->n; i++) {
+		struct rule *r = &rs->v[i];
+		if (strncmp(r->name, "__", 2) == 0 || r->type == RULE_NONE)
+			continue;
+		if ((r->type == RULE_META && cannot_run(rs, r)) || rule_is_skipped(r))
+			continue;
+		mark_needed(rs, r, 0);
 	}
 	bad = rs->st.bad_lines;
 	ign = rs->st.ignored_lines;

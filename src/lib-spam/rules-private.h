@@ -73,6 +73,7 @@ struct rule {
 	unsigned maxhits;
 	int bad;                /* definition failed */
 	int dep_skipped;        /* meta on an undefined or skipped rule */
+	int unneeded;           /* a __ rule no runnable meta uses */
 	/* scan state */
 	unsigned hits;
 	int state;              /* 0 todo, 1 running (meta), 2 done */
