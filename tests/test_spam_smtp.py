@@ -5,6 +5,7 @@ quarantine release` delivers it, mail over the reject level gets 550, a
 filter that is down gives 451."""
 import os
 import smtplib
+import sqlite3
 
 import pytest
 
@@ -96,6 +97,12 @@ def test_tag_quarantine_release_reject(spam_instance):
     assert mid.count("X-Spam-Status:") == 1
     assert "Subject: [SPAM] Limited time offer" in mid
     assert "\nX-Spam-Level: *****" in mid
+    # auto-learn during delivery: the ham (score <= 0.1 without Bayes
+    # rules) went into the Bayes database as ham
+    con = sqlite3.connect(os.path.join(inst.dir, "data", "spam.db"))
+    nham = con.execute("SELECT nham FROM bayes_total WHERE user = ''").fetchone()
+    con.close()
+    assert nham is not None and nham[0] >= 1, inst.log()
 
     # over the quarantine level: accepted, stored, not delivered
     code, text = send(inst, "12345678@lucky.example", HIGH)
