@@ -56,6 +56,7 @@ pickup_file(const char *dir, const char *name)
 	if (maildrop_read(fd, &md, &why) < 0) {
 		log_warn("uid=%ld: discarding maildrop file %s: %s",
 		    (long)st.st_uid, name, why);
+		maildrop_free(&md);
 		unlink(path);
 		goto out;
 	}
