@@ -124,7 +124,10 @@ def create(d, ports=None, extra=None, extra_services=(), force=False,
         f.write(main_cf(d, extra or {}, owner))
     with open(os.path.join(d, "etc/master.cf"), "w") as f:
         f.write(master_cf(ports, extra_services))
-    pw = password or secrets.token_urlsafe(12)
+    pw = password
+    while pw is None or pw.startswith("-"):
+        # never start with "-": command-line clients would take it as an option
+        pw = secrets.token_urlsafe(12)
     with open(os.path.join(d, "etc/users"), "w") as f:
         os.fchmod(f.fileno(), 0o640)
         f.write("# user:password:uid:gid:gecos:mailbox (relative to "
