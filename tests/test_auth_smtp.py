@@ -7,6 +7,7 @@ without credentials, and `tempest passwd`.
 import base64
 import os
 import smtplib
+import shutil
 import ssl
 import subprocess
 import threading
@@ -248,3 +249,95 @@ def test_tempest_passwd_changes_login(make_instance):
     assert not login(inst.password)
     p = inst.cmd("passwd", DEMO, input="")
     assert p.returncode != 0
+
+
+def scram_secret(password, salt=b"tempest-salt-123", iters=4096):
+    import hashlib
+    import hmac
+    sp = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, iters)
+    ck = hmac.new(sp, b"Client Key", "sha256").digest()
+    sk = hmac.new(sp, b"Server Key", "sha256").digest()
+    return "{SCRAM-SHA-256}%d,%s,%s,%s" % (
+        iters, b64(salt), b64(hashlib.sha256(ck).digest()), b64(sk))
+
+
+def scram_login(r, user, password, cnonce="fyko+d2lbbFgONRv9qkxdawL"):
+    """A SCRAM-SHA-256 client (RFC 5802) over a Raw session; returns the
+    final reply code (235 on success) and whether the server proved
+    itself."""
+    import hashlib
+    import hmac
+    first_bare = "n=%s,r=%s" % (user, cnonce)
+    c, lines = r.cmd("AUTH SCRAM-SHA-256 " + b64("n,," + first_bare))
+    if c != 334:
+        return c, False
+    server_first = base64.b64decode(lines[0][4:]).decode()
+    attrs = dict(kv.split("=", 1) for kv in server_first.split(","))
+    assert attrs["r"].startswith(cnonce)
+    salt, iters = base64.b64decode(attrs["s"]), int(attrs["i"])
+    sp = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, iters)
+    ck = hmac.new(sp, b"Client Key", "sha256").digest()
+    stored = hashlib.sha256(ck).digest()
+    without_proof = "c=biws,r=" + attrs["r"]
+    am = ",".join((first_bare, server_first, without_proof)).encode()
+    sig = hmac.new(stored, am, "sha256").digest()
+    proof = bytes(a ^ b for a, b in zip(ck, sig))
+    c, lines = r.cmd(b64(without_proof + ",p=" + b64(proof)))
+    if c != 334:
+        return c, False
+    sk = hmac.new(sp, b"Server Key", "sha256").digest()
+    want = "v=" + b64(hmac.new(sk, am, "sha256").digest())
+    proved = base64.b64decode(lines[0][4:]).decode() == want
+    c, _ = r.cmd("")
+    return c, proved
+
+
+def test_scram_sha256(make_instance):
+    inst = make_instance(extra={
+        "smtpd_sasl_auth_enable": "yes", "smtpd_tls_auth_only": "no",
+        "smtpd_tls_security_level": "none", "auth_failure_delay": "0",
+        "smtpd_sasl_mechanisms": "PLAIN LOGIN SCRAM-SHA-256"})
+    users = {"scram@example.test": ("scram pencil", scram_secret("scram pencil"))}
+    if shutil.which("doveadm"):
+        h = subprocess.run(["doveadm", "pw", "-s", "SCRAM-SHA-256", "-p",
+                            "dove pencil"], capture_output=True, text=True,
+                           check=True).stdout.strip()
+        users["dove@example.test"] = ("dove pencil", h)
+    with open(os.path.join(inst.etc, "users"), "a") as f:
+        for u, (_, h) in users.items():
+            f.write("%s:%s::::example.test/x/::\n" % (u, h))
+    inst.start()
+    r = Raw(inst.smtp_port)
+    r.reply()
+    lines = r.expect("EHLO x.test", 250)
+    assert "250-AUTH PLAIN LOGIN SCRAM-SHA-256" in lines
+    for u, (pw, _) in users.items():
+        assert scram_login(r, u, pw + "x") == (535, False), u
+        assert scram_login(r, "nobody@example.test", pw) == (535, False)
+        assert scram_login(r, u, pw) == (235, True), u
+        r.expect("MAIL FROM:<%s>" % u, 250)
+        r.expect("RSET", 250)
+        r.close()
+        r = Raw(inst.smtp_port)
+        r.reply()
+        r.expect("EHLO x.test", 250)
+    # PLAIN against a SCRAM secret works too
+    u, (pw, _) = next(iter(users.items()))
+    r.expect("AUTH PLAIN " + plain(u, pw), 235)
+    r.expect("QUIT", 221)
+    # a crypt(3) user cannot use SCRAM: no secret to check against
+    r = Raw(inst.smtp_port)
+    r.reply()
+    r.expect("EHLO x.test", 250)
+    assert scram_login(r, DEMO, inst.password) == (535, False)
+    r.expect("AUTH SCRAM-SHA-256", 334, "334 ")
+    r.expect("*", 501)
+    # tempest passwd -s SCRAM-SHA-256 writes a secret SCRAM can use
+    p = inst.cmd("passwd", "-s", "SCRAM-SHA-256", "new@example.test",
+                 input="new pencil\n")
+    assert p.returncode == 0, p.stderr
+    assert scram_login(r, "new@example.test", "new pencil") == (235, True)
+    r.expect("QUIT", 221)
+    log = inst.log()
+    assert "SCRAM-SHA-256 authentication succeeded for user=<scram@example.test>" in log
+    assert "scram pencil" not in log

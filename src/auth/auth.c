@@ -24,6 +24,9 @@
 
 #include <event2/event.h>
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
 
 #include "auth_client.h"
 #include "config.h"
@@ -34,6 +37,7 @@
 #include "passdb.h"
 #include "roles.h"
 #include "sasl.h"
+#include "scram.h"
 #include "service.h"
 #include "str.h"
 
@@ -62,6 +66,10 @@ struct auth_conn {
 	struct event *delay_ev;
 	struct ipc_msg reply;   /* delayed reply */
 	int busy;
+	/* SCRAM-SHA-256 between its two messages */
+	int scram_active;
+	struct scram_server scram;
+	char service[32], client[64];
 };
 
 static struct passdb **passdbs;
@@ -69,6 +77,7 @@ static size_t npassdbs;
 static struct client_failures *failures;
 static size_t nfailures;
 static int delay_secs, fail_limit;
+static unsigned char fake_salt_key[32];  /* salts for unknown SCRAM users */
 static long long fail_window;
 
 /* ---- failure accounting ---- */
@@ -143,72 +152,10 @@ loggable(const char *user)
 	return sasl_name_ok(user, strlen(user)) ? user : "(invalid)";
 }
 
-/* Answer one request (now or after the failure delay); -1 if it is
- * malformed (the caller closes the connection). */
-static int
-handle_verify(struct auth_conn *c, struct ipc_msg *m)
+/* Queue a reply, now or after the failure delay. */
+static void
+reply_later(struct auth_conn *c, int delay)
 {
-	const char *service, *client, *mech, *user, *password, *err = NULL;
-	struct client_failures *f;
-	time_t now = time(NULL);
-	enum auth_status st = AUTH_FAIL;
-	const char *reason = "authentication failure";
-	size_t i;
-	int delay = 0;
-
-	if (ipc_get_str(m, &service) < 0 || ipc_get_str(m, &client) < 0 ||
-	    ipc_get_str(m, &mech) < 0 || ipc_get_str(m, &user) < 0 ||
-	    ipc_get_str(m, &password) < 0) {
-		return -1;
-	}
-	if (*client == '\0')
-		client = "unknown";
-	f = failures_find(client, 0);
-	if (fail_limit > 0 && f != NULL &&
-	    failures_recent(f, now) >= (unsigned)fail_limit) {
-		st = AUTH_LOCKED;
-		reason = "too many authentication failures";
-		delay = 1;
-		log_warn("%s: refused %s %s authentication for user=<%s>: %u "
-		    "failures in %llds", client, service, mech, loggable(user),
-		    failures_recent(f, now), fail_window);
-	} else {
-		int r = 0, temp = 0;
-		for (i = 0; i < npassdbs && r != 1; i++) {
-			r = passdb_verify(passdbs[i], user, password, service,
-			    &err);
-			if (r < 0) {
-				temp = 1;
-				log_warn("%s: %s: %s", client,
-				    passdb_name(passdbs[i]), err);
-			}
-		}
-		if (r == 1) {
-			st = AUTH_OK;
-			reason = "ok";
-			if (f != NULL)
-				f->n = f->next = 0;
-			log_info("%s: %s %s authentication succeeded for "
-			    "user=<%s>", client, service, mech, user);
-		} else {
-			st = temp ? AUTH_TEMPFAIL : AUTH_FAIL;
-			reason = temp ? "temporary authentication failure" :
-			    "authentication failure";
-			if (!temp) {
-				f = failures_find(client, 1);
-				failures_add(f, now);
-			}
-			delay = 1;
-			log_warn("%s: %s %s authentication failed for user=<%s>"
-			    "%s (%u recent failures)", client, service, mech,
-			    loggable(user), temp ? " (temporary)" : "",
-			    f != NULL ? failures_recent(f, now) : 0);
-		}
-	}
-	ipc_msg_init(&c->reply, AUTH_RESULT);
-	ipc_put_int(&c->reply, st);
-	ipc_put_str(&c->reply, st == AUTH_OK ? user : "");
-	ipc_put_str(&c->reply, reason);
 	c->busy = 1;
 	io_pause(c->io);
 	if (delay && delay_secs > 0) {
@@ -218,6 +165,200 @@ handle_verify(struct auth_conn *c, struct ipc_msg *m)
 		evtimer_add(c->delay_ev, &tv);
 	} else
 		send_reply(c);
+}
+
+static void
+result(struct auth_conn *c, enum auth_status st, const char *user,
+    const char *reason, const char *data, int delay)
+{
+	ipc_msg_init(&c->reply, AUTH_RESULT);
+	ipc_put_int(&c->reply, st);
+	ipc_put_str(&c->reply, st == AUTH_OK ? user : "");
+	ipc_put_str(&c->reply, reason);
+	ipc_put_str(&c->reply, data);
+	reply_later(c, delay);
+}
+
+/* Refused without a check while the client has too many failures. */
+static int
+locked_out(const char *client, const char *service, const char *mech,
+    const char *user, time_t now)
+{
+	struct client_failures *f = failures_find(client, 0);
+
+	if (fail_limit <= 0 || f == NULL ||
+	    failures_recent(f, now) < (unsigned)fail_limit)
+		return 0;
+	log_warn("%s: refused %s %s authentication for user=<%s>: %u "
+	    "failures in %llds", client, service, mech, loggable(user),
+	    failures_recent(f, now), fail_window);
+	return 1;
+}
+
+static void
+failed(const char *client, const char *service, const char *mech,
+    const char *user, const char *why, time_t now)
+{
+	struct client_failures *f = failures_find(client, 1);
+
+	failures_add(f, now);
+	log_warn("%s: %s %s authentication failed for user=<%s>%s%s (%u "
+	    "recent failures)", client, service, mech, loggable(user),
+	    why != NULL ? ": " : "", why != NULL ? why : "",
+	    failures_recent(f, now));
+}
+
+static void
+succeeded(const char *client, const char *service, const char *mech,
+    const char *user)
+{
+	struct client_failures *f = failures_find(client, 0);
+
+	if (f != NULL)
+		f->n = f->next = 0;
+	log_info("%s: %s %s authentication succeeded for user=<%s>", client,
+	    service, mech, user);
+}
+
+/* SCRAM step 1: look up the secret (a fake one for unknown users, so
+ * the exchange looks the same) and send the server-first message. */
+static int
+handle_scram_first(struct auth_conn *c, struct ipc_msg *m)
+{
+	const char *service, *client, *msg, *err = NULL;
+	time_t now = time(NULL);
+	unsigned char nonce[18];
+	struct buf sn;
+	size_t i;
+	int r = 0;
+
+	if (ipc_get_str(m, &service) < 0 || ipc_get_str(m, &client) < 0 ||
+	    ipc_get_str(m, &msg) < 0)
+		return -1;
+	if (*client == '\0')
+		client = "unknown";
+	snprintf(c->service, sizeof(c->service), "%s", service);
+	snprintf(c->client, sizeof(c->client), "%s", client);
+	if (c->scram_active) {
+		scram_server_free(&c->scram);
+		c->scram_active = 0;
+	}
+	if (scram_client_first(&c->scram, msg, strlen(msg), &err) < 0) {
+		failed(client, service, "SCRAM-SHA-256", "", err, now);
+		result(c, AUTH_FAIL, "", err, "", 1);
+		return 0;
+	}
+	if (locked_out(client, service, "SCRAM-SHA-256", c->scram.user, now)) {
+		scram_server_free(&c->scram);
+		result(c, AUTH_LOCKED, "", "too many authentication failures",
+		    "", 1);
+		return 0;
+	}
+	for (i = 0; i < npassdbs && r != 1; i++) {
+		r = passdb_scram_secret(passdbs[i], c->scram.user,
+		    &c->scram.secret, &err);
+		if (r < 0) {
+			log_warn("%s: %s: %s", client, passdb_name(passdbs[i]),
+			    err);
+			scram_server_free(&c->scram);
+			result(c, AUTH_TEMPFAIL, "", "temporary authentication "
+			    "failure", "", 1);
+			return 0;
+		}
+	}
+	c->scram.have_secret = r == 1;
+	if (r != 1) {
+		/* same shape as a real secret: salt from the user name */
+		unsigned char h[32];
+		unsigned int hl = sizeof(h);
+		HMAC(EVP_sha256(), fake_salt_key, sizeof(fake_salt_key),
+		    (const unsigned char *)c->scram.user,
+		    strlen(c->scram.user), h, &hl);
+		memcpy(c->scram.secret.salt, h, 16);
+		c->scram.secret.salt_len = 16;
+		c->scram.secret.iter = 4096;
+	}
+	if (RAND_bytes(nonce, sizeof(nonce)) != 1)
+		fatal("RAND_bytes failed");
+	buf_init(&sn, 64);
+	sasl_b64_encode(nonce, sizeof(nonce), &sn);
+	c->scram_active = 1;
+	ipc_msg_init(&c->reply, AUTH_CONTINUE);
+	ipc_put_str(&c->reply, scram_server_first(&c->scram, buf_cstr(&sn)));
+	buf_free(&sn);
+	reply_later(c, 0);
+	return 0;
+}
+
+/* SCRAM step 2: check the proof. */
+static int
+handle_scram_final(struct auth_conn *c, struct ipc_msg *m)
+{
+	const char *msg, *err = NULL;
+	char *final = NULL;
+	time_t now = time(NULL);
+	int r;
+
+	if (ipc_get_str(m, &msg) < 0 || !c->scram_active)
+		return -1;
+	r = scram_client_final(&c->scram, msg, strlen(msg), &final, &err);
+	if (r == 1) {
+		succeeded(c->client, c->service, "SCRAM-SHA-256", c->scram.user);
+		result(c, AUTH_OK, c->scram.user, "ok", final, 0);
+		free(final);
+	} else {
+		failed(c->client, c->service, "SCRAM-SHA-256", c->scram.user,
+		    r < 0 ? err : NULL, now);
+		result(c, AUTH_FAIL, "", r < 0 ? err : "authentication failure",
+		    "", 1);
+	}
+	scram_server_free(&c->scram);
+	c->scram_active = 0;
+	return 0;
+}
+
+/* Answer one request (now or after the failure delay); -1 if it is
+ * malformed (the caller closes the connection). */
+static int
+handle_verify(struct auth_conn *c, struct ipc_msg *m)
+{
+	const char *service, *client, *mech, *user, *password, *err = NULL;
+	time_t now = time(NULL);
+	size_t i;
+	int r = 0, temp = 0;
+
+	if (ipc_get_str(m, &service) < 0 || ipc_get_str(m, &client) < 0 ||
+	    ipc_get_str(m, &mech) < 0 || ipc_get_str(m, &user) < 0 ||
+	    ipc_get_str(m, &password) < 0) {
+		return -1;
+	}
+	if (*client == '\0')
+		client = "unknown";
+	if (locked_out(client, service, mech, user, now)) {
+		result(c, AUTH_LOCKED, "", "too many authentication failures",
+		    "", 1);
+		return 0;
+	}
+	for (i = 0; i < npassdbs && r != 1; i++) {
+		r = passdb_verify(passdbs[i], user, password, service, &err);
+		if (r < 0) {
+			temp = 1;
+			log_warn("%s: %s: %s", client, passdb_name(passdbs[i]),
+			    err);
+		}
+	}
+	if (r == 1) {
+		succeeded(client, service, mech, user);
+		result(c, AUTH_OK, user, "ok", "", 0);
+	} else if (temp) {
+		log_warn("%s: %s %s authentication failed for user=<%s> "
+		    "(temporary)", client, service, mech, loggable(user));
+		result(c, AUTH_TEMPFAIL, "", "temporary authentication failure",
+		    "", 1);
+	} else {
+		failed(client, service, mech, user, NULL, now);
+		result(c, AUTH_FAIL, "", "authentication failure", "", 1);
+	}
 	return 0;
 }
 
@@ -229,6 +370,8 @@ conn_free(struct auth_conn *c)
 		event_free(c->delay_ev);
 	if (c->busy)
 		ipc_msg_free(&c->reply);
+	if (c->scram_active)
+		scram_server_free(&c->scram);
 	free(c);
 	service_session_end();
 }
@@ -245,8 +388,12 @@ on_io(struct io *io, enum io_evt evt, void *arg)
 		while (!c->busy) {
 			ipc_msg_init(&m, 0);
 			k = ipc_io_take(io, &m);
-			if (k == 1 && m.type == AUTH_VERIFY &&
-			    handle_verify(c, &m) == 0) {
+			if (k == 1 && ((m.type == AUTH_VERIFY &&
+			    handle_verify(c, &m) == 0) ||
+			    (m.type == AUTH_SCRAM_FIRST &&
+			    handle_scram_first(c, &m) == 0) ||
+			    (m.type == AUTH_SCRAM_FINAL &&
+			    handle_scram_final(c, &m) == 0))) {
 				OPENSSL_cleanse(m.body.data, m.body.cap);
 				ipc_msg_free(&m);
 				continue;
@@ -356,6 +503,8 @@ auth_main(int argc, char **argv)
 	if (fail_limit > 64)
 		fail_limit = 64;
 	fail_window = config_time("auth_failure_window");
+	if (RAND_bytes(fake_salt_key, sizeof(fake_salt_key)) != 1)
+		fatal("RAND_bytes failed");
 	open_tables();
 	drop_privileges();
 	service_listen(on_accept, NULL, 1000);

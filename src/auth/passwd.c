@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -20,6 +21,7 @@
 #include "passdb.h"
 #include "roles.h"
 #include "sasl.h"
+#include "scram.h"
 #include "str.h"
 #include "userdb.h"
 
@@ -86,21 +88,27 @@ int
 passwd_main(int argc, char **argv)
 {
 	char pw[PW_MAX], pw2[PW_MAX], *table = NULL, *err = NULL, *hash;
+	const char *scheme = "SHA512-CRYPT";
 	struct passdb *pdb;
 	int c, r;
 
-	while ((c = getopt(argc, argv, "t:")) != -1) {
+	while ((c = getopt(argc, argv, "t:s:")) != -1) {
 		switch (c) {
 		case 't':
 			table = xstrdup(optarg);
 			break;
+		case 's':
+			scheme = optarg;
+			break;
 		default:
-			fprintf(stderr, "usage: tempest passwd [-t table] user\n");
-			return 2;
+			goto usage;
 		}
 	}
-	if (optind != argc - 1) {
-		fprintf(stderr, "usage: tempest passwd [-t table] user\n");
+	if (optind != argc - 1 || (strcasecmp(scheme, "SHA512-CRYPT") != 0 &&
+	    strcasecmp(scheme, "SCRAM-SHA-256") != 0)) {
+usage:
+		fprintf(stderr, "usage: tempest passwd [-t table] "
+		    "[-s SHA512-CRYPT|SCRAM-SHA-256] user\n");
 		return 2;
 	}
 	if (config_load(ctl_config_dir(), &err) < 0) {
@@ -139,7 +147,8 @@ passwd_main(int argc, char **argv)
 		fprintf(stderr, "passwd: %s\n", err);
 		return 1;
 	}
-	hash = userdb_hash_password(pw);
+	hash = strcasecmp(scheme, "SCRAM-SHA-256") == 0 ?
+	    scram_secret_make(pw, 4096) : userdb_hash_password(pw);
 	OPENSSL_cleanse(pw, sizeof(pw));
 	r = passdb_set_password(pdb, argv[optind], hash, &err);
 	free(hash);

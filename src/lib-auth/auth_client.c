@@ -58,13 +58,21 @@ msg_cleanse_free(struct ipc_msg *m)
 
 static int
 parse_result(struct ipc_msg *m, enum auth_status *st_r, const char **user_r,
-    const char **reason_r)
+    const char **reason_r, const char **data_r)
 {
 	int64_t st;
 
+	*data_r = "";
+	if (m->type == AUTH_CONTINUE) {
+		*st_r = AUTH_MORE;
+		*user_r = *reason_r = "";
+		return ipc_get_str(m, data_r);
+	}
 	if (m->type != AUTH_RESULT || ipc_get_int(m, &st) < 0 ||
 	    ipc_get_str(m, user_r) < 0 || ipc_get_str(m, reason_r) < 0 ||
 	    st < AUTH_OK || st > AUTH_LOCKED)
+		return -1;
+	if (m->rpos < m->body.len && ipc_get_str(m, data_r) < 0)
 		return -1;
 	*st_r = (enum auth_status)st;
 	return 0;
@@ -98,13 +106,17 @@ connect_socket(const char *path, int nonblock)
 
 static void
 finish(struct auth_request *r, enum auth_status st, const char *user,
-    const char *reason)
+    const char *reason, const char *data)
 {
 	auth_callback cb = r->cb;
 	void *arg = r->arg;
 
+	if (st == AUTH_MORE) {
+		cb(st, user, reason, data, arg);
+		return;
+	}
 	auth_request_cancel(&r);
-	cb(st, user, reason, arg);
+	cb(st, user, reason, data, arg);
 }
 
 static void
@@ -112,7 +124,7 @@ on_fail_ev(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
-	finish(arg, AUTH_TEMPFAIL, "", "auth service not reachable");
+	finish(arg, AUTH_TEMPFAIL, "", "auth service not reachable", "");
 }
 
 static void
@@ -121,7 +133,7 @@ on_io(struct io *io, enum io_evt evt, void *arg)
 	struct auth_request *r = arg;
 	struct ipc_msg m;
 	enum auth_status st;
-	const char *user, *reason;
+	const char *user, *reason, *data;
 	int k;
 
 	switch (evt) {
@@ -132,32 +144,32 @@ on_io(struct io *io, enum io_evt evt, void *arg)
 			ipc_msg_free(&m);
 			return;
 		}
-		if (k < 0 || parse_result(&m, &st, &user, &reason) < 0)
-			finish(r, AUTH_TEMPFAIL, "", "malformed auth service reply");
+		if (k < 0 || parse_result(&m, &st, &user, &reason, &data) < 0)
+			finish(r, AUTH_TEMPFAIL, "", "malformed auth service "
+			    "reply", "");
 		else
-			finish(r, st, user, reason);
+			finish(r, st, user, reason, data);
 		ipc_msg_free(&m);
 		break;
 	case IO_LOWAT:
 	case IO_TLSREADY:
 		break;
 	case IO_TIMEOUT:
-		finish(r, AUTH_TEMPFAIL, "", "auth service timeout");
+		finish(r, AUTH_TEMPFAIL, "", "auth service timeout", "");
 		break;
 	case IO_EOF:
 	case IO_ERROR:
-		finish(r, AUTH_TEMPFAIL, "", "auth service connection lost");
+		finish(r, AUTH_TEMPFAIL, "", "auth service connection lost",
+		    "");
 		break;
 	}
 }
 
-struct auth_request *
-auth_request_start(const char *socket_path, const char *service,
-    const char *client, const char *mech, const char *user,
-    const char *password, auth_callback cb, void *arg)
+static struct auth_request *
+request_open(const char *socket_path, struct ipc_msg *m, auth_callback cb,
+    void *arg)
 {
 	struct auth_request *r = xcalloc(1, sizeof(*r));
-	struct ipc_msg m;
 	int fd;
 
 	r->cb = cb;
@@ -173,10 +185,52 @@ auth_request_start(const char *socket_path, const char *service,
 	}
 	r->io = io_new(fd, on_io, r);
 	io_set_timeout(r->io, AUTH_CLIENT_TIMEOUT);
+	ipc_io_send(r->io, m);
+	return r;
+}
+
+struct auth_request *
+auth_request_start(const char *socket_path, const char *service,
+    const char *client, const char *mech, const char *user,
+    const char *password, auth_callback cb, void *arg)
+{
+	struct auth_request *r;
+	struct ipc_msg m;
+
 	build_request(&m, service, client, mech, user, password);
-	ipc_io_send(r->io, &m);
+	r = request_open(socket_path, &m, cb, arg);
 	msg_cleanse_free(&m);
 	return r;
+}
+
+struct auth_request *
+auth_scram_start(const char *socket_path, const char *service,
+    const char *client, const char *client_first, auth_callback cb,
+    void *arg)
+{
+	struct auth_request *r;
+	struct ipc_msg m;
+
+	ipc_msg_init(&m, AUTH_SCRAM_FIRST);
+	ipc_put_str(&m, service);
+	ipc_put_str(&m, client);
+	ipc_put_str(&m, client_first);
+	r = request_open(socket_path, &m, cb, arg);
+	msg_cleanse_free(&m);
+	return r;
+}
+
+void
+auth_scram_final(struct auth_request *r, const char *client_final)
+{
+	struct ipc_msg m;
+
+	if (r->io == NULL)
+		return;         /* the failure event reports */
+	ipc_msg_init(&m, AUTH_SCRAM_FINAL);
+	ipc_put_str(&m, client_final);
+	ipc_io_send(r->io, &m);
+	msg_cleanse_free(&m);
 }
 
 void
@@ -199,7 +253,7 @@ auth_verify_blocking(const char *socket_path, const char *service,
 {
 	struct ipc_msg m;
 	enum auth_status st = AUTH_TEMPFAIL;
-	const char *u = "", *reason = "auth service not reachable";
+	const char *u = "", *reason = "auth service not reachable", *data;
 	int fd = connect_socket(socket_path, 0);
 
 	ipc_msg_init(&m, 0);
@@ -210,7 +264,8 @@ auth_verify_blocking(const char *socket_path, const char *service,
 		build_request(&req, service, client, mech, user, password);
 		if (ipc_send(fd, &req) < 0 || ipc_recv(fd, &m) != 1)
 			reason = "auth service connection lost";
-		else if (parse_result(&m, &st, &u, &reason) < 0) {
+		else if (parse_result(&m, &st, &u, &reason, &data) < 0 ||
+		    st == AUTH_MORE) {
 			st = AUTH_TEMPFAIL;
 			u = "";
 			reason = "malformed auth service reply";

@@ -9,6 +9,12 @@
  * AUTH_RESULT fields:
  *   int status (AUTH_OK, AUTH_FAIL, AUTH_TEMPFAIL, AUTH_LOCKED)
  *   str user as the table knows it (on AUTH_OK)   str reason (for logs)
+ *   str data (optional; SCRAM: the server-final message "v=...")
+ * SCRAM-SHA-256 takes two round trips on one connection:
+ * AUTH_SCRAM_FIRST (str service, str client address, str client-first
+ * message) is answered by AUTH_CONTINUE (str server-first message) or
+ * AUTH_RESULT; then AUTH_SCRAM_FINAL (str client-final message) is
+ * answered by AUTH_RESULT.
  * One request per connection is the normal use; the service answers
  * requests on one connection in order.  See doc/auth.md.
  */
@@ -17,16 +23,22 @@
 
 #define AUTH_VERIFY 0x41550001
 #define AUTH_RESULT 0x41550002
+#define AUTH_SCRAM_FIRST 0x41550003
+#define AUTH_CONTINUE 0x41550004
+#define AUTH_SCRAM_FINAL 0x41550005
 
 enum auth_status { AUTH_OK = 0, AUTH_FAIL = 1, AUTH_TEMPFAIL = 2,
-    AUTH_LOCKED = 3 };
+    AUTH_LOCKED = 3,
+    AUTH_MORE = 4 /* (callback only) AUTH_CONTINUE: data is the
+                     server's next message; the request stays open */ };
 
 struct auth_request;
 
-/* status, canonical user (AUTH_OK) and reason; called exactly once
- * unless the request is cancelled. */
+/* status, canonical user (AUTH_OK), reason and data (server message for
+ * SCRAM, else ""); called once per round trip unless the request is
+ * cancelled.  After any status but AUTH_MORE the request is gone. */
 typedef void (*auth_callback)(enum auth_status status, const char *user,
-    const char *reason, void *arg);
+    const char *reason, const char *data, void *arg);
 
 /* The socket path: path if absolute, else queue_dir/path (malloc'ed). */
 char *auth_socket_path(const char *queue_dir, const char *path);
@@ -37,6 +49,12 @@ char *auth_socket_path(const char *queue_dir, const char *path);
 struct auth_request *auth_request_start(const char *socket_path,
     const char *service, const char *client, const char *mech,
     const char *user, const char *password, auth_callback cb, void *arg);
+/* Start a SCRAM-SHA-256 exchange with the client-first message. */
+struct auth_request *auth_scram_start(const char *socket_path,
+    const char *service, const char *client, const char *client_first,
+    auth_callback cb, void *arg);
+/* Send the client-final message after AUTH_MORE. */
+void auth_scram_final(struct auth_request *req, const char *client_final);
 /* Drop a pending request (no callback). */
 void auth_request_cancel(struct auth_request **req);
 

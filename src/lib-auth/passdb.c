@@ -28,6 +28,7 @@
 #include "mem.h"
 #include "passdb.h"
 #include "sasl.h"
+#include "scram.h"
 #include "userdb.h"
 
 #define SASLAUTHD_DEFAULT_PATH "/var/run/saslauthd/mux"
@@ -512,6 +513,63 @@ out_tmp:
 	if (in != NULL)
 		fclose(in);
 	free(tmp);
+	return r;
+}
+
+/* ---- SCRAM secrets ---- */
+
+static int
+secret_from(const char *stored, struct scram_secret *s)
+{
+	if (strncasecmp(stored, "{SCRAM-SHA-256}", 15) != 0)
+		return 0;
+	return scram_secret_parse(stored + 15, s) == 0 ? 1 : 0;
+}
+
+int
+passdb_scram_secret(struct passdb *pdb, const char *user,
+    struct scram_secret *s, const char **error_r)
+{
+	int r = 0;
+
+	if (!sasl_name_ok(user, strlen(user)))
+		return 0;
+	if (pdb->kind == PDB_PASSWD_FILE) {
+		struct user u;
+		r = userdb_lookup(pdb->udb, user, &u);
+		if (r < 0)
+			*error_r = "user table not readable";
+		if (r > 0) {
+			r = secret_from(u.password, s);
+			user_free(&u);
+		}
+	} else if (pdb->kind == PDB_SQLITE) {
+		sqlite3 *db = NULL;
+		sqlite3_stmt *st = NULL;
+		r = -1;
+		if (sqlite3_open_v2(pdb->arg, &db, SQLITE_OPEN_READONLY, NULL) ==
+		    SQLITE_OK && sqlite3_prepare_v2(db, "SELECT password FROM "
+		    "users WHERE name = ?1 COLLATE NOCASE LIMIT 1", -1, &st,
+		    NULL) == SQLITE_OK) {
+			int rc;
+			sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC);
+			rc = sqlite3_step(st);
+			if (rc == SQLITE_ROW) {
+				const char *h = (const char *)
+				    sqlite3_column_text(st, 0);
+				r = h != NULL ? secret_from(h, s) : 0;
+			} else if (rc == SQLITE_DONE)
+				r = 0;
+		}
+		if (r < 0) {
+			snprintf(pdb->error, sizeof(pdb->error), "%s: %s",
+			    pdb->arg, db != NULL ? sqlite3_errmsg(db) :
+			    "cannot open");
+			*error_r = pdb->error;
+		}
+		sqlite3_finalize(st);
+		sqlite3_close(db);
+	}
 	return r;
 }
 

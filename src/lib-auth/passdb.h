@@ -37,6 +37,13 @@ int passdb_needs_root(const struct passdb *pdb);
 int passdb_verify(struct passdb *pdb, const char *user, const char *password,
     const char *service, const char **error_r);
 
+/* The SCRAM-SHA-256 secret of user, if its stored password is one
+ * (passwd-file and sqlite tables): 1 found, 0 unknown user or another
+ * scheme, -1 temporary failure. */
+struct scram_secret;
+int passdb_scram_secret(struct passdb *pdb, const char *user,
+    struct scram_secret *s, const char **error_r);
+
 /*
  * Set (or add) a user's password in a writable backend (passwd-file or
  * sqlite).  The hash comes from userdb_hash_password().  0, or -1 with a

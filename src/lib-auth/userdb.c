@@ -17,6 +17,7 @@
 #include "config.h"
 #include "log.h"
 #include "mem.h"
+#include "scram.h"
 #include "str.h"
 #include "userdb.h"
 
@@ -148,6 +149,13 @@ verify_hash(const char *stored, const char *password)
 		if (n == 5 && strncasecmp(stored + 1, "PLAIN", 5) == 0) {
 			size_t a = strlen(hash), b = strlen(password);
 			return a == b && CRYPTO_memcmp(hash, password, a) == 0;
+		}
+		if (n == 13 && strncasecmp(stored + 1, "SCRAM-SHA-256", 13) == 0) {
+			struct scram_secret sec;
+			int match = scram_secret_parse(hash, &sec) == 0 &&
+			    scram_secret_match(&sec, password);
+			OPENSSL_cleanse(&sec, sizeof(sec));
+			return match;
 		}
 	}
 	if (*hash == '\0' || *hash == '!' || *hash == '*')

@@ -24,6 +24,7 @@
 #include "maps.h"
 #include "mem.h"
 #include "sasl.h"
+#include "scram.h"
 #include "service.h"
 #include "smtpd.h"
 #include "smtpd_ext.h"
@@ -34,7 +35,7 @@ static const struct cfg_param smtpd_auth_params[] = {
 	{ "smtpd_sasl_authenticated_header", CFG_BOOL, "no", 0, "Put \"(Authenticated sender: user)\" into the Received: header" },
 	{ "smtpd_sasl_received_header", CFG_BOOL, "$smtpd_sasl_authenticated_header", 0, "The same as smtpd_sasl_authenticated_header" },
 	{ "smtpd_sasl_service", CFG_STR, "smtp", 0, "Service name sent to the auth service (and to PAM / saslauthd)" },
-	{ "smtpd_sasl_mechanisms", CFG_STR, "PLAIN LOGIN", 0, "SASL mechanisms offered (PLAIN, LOGIN)" },
+	{ "smtpd_sasl_mechanisms", CFG_STR, "PLAIN LOGIN", 0, "SASL mechanisms offered: PLAIN, LOGIN, SCRAM-SHA-256 (only for users whose stored password is a {SCRAM-SHA-256} secret)" },
 	{ "broken_sasl_auth_clients", CFG_BOOL, "no", 0, "Also announce AUTH in the obsolete \"AUTH=\" form" },
 	{ "smtpd_sender_login_maps", CFG_LIST, "", 0, "Sender address (or @domain) -> login names that may use it (comma separated); empty: a login owns only the address equal to its name" },
 };
@@ -42,8 +43,8 @@ static const struct cfg_param smtpd_auth_params[] = {
 CONFIG_PARAMS(smtpd_auth_params);
 
 static int enabled, loglevel, received_header, broken_clients;
-static int mech_plain, mech_login;
-static char mechs[32];
+static int mech_plain, mech_login, mech_scram;
+static char mechs[64];
 static char *socket_path;
 static struct maplist *login_maps;
 
@@ -64,13 +65,17 @@ smtpd_auth_setup(void)
 			mech_plain = 1;
 		else if (strcasecmp(m[i], "LOGIN") == 0)
 			mech_login = 1;
+		else if (strcasecmp(m[i], "SCRAM-SHA-256") == 0)
+			mech_scram = 1;
 		else
 			fatal("smtpd_sasl_mechanisms: unsupported mechanism %s",
 			    m[i]);
 	}
 	str_split_free(&m);
-	snprintf(mechs, sizeof(mechs), "%s%s%s", mech_plain ? "PLAIN" : "",
-	    mech_plain && mech_login ? " " : "", mech_login ? "LOGIN" : "");
+	snprintf(mechs, sizeof(mechs), "%s%s%s", mech_plain ? "PLAIN " : "",
+	    mech_login ? "LOGIN " : "", mech_scram ? "SCRAM-SHA-256 " : "");
+	if (mechs[0] != '\0')
+		mechs[strlen(mechs) - 1] = '\0';
 	if (enabled && mechs[0] == '\0')
 		fatal("smtpd_sasl_mechanisms: no mechanism left");
 	socket_path = auth_socket_path(service_queue_dir(),
@@ -106,25 +111,56 @@ smtpd_auth_broken_clients(void)
 static void
 auth_reset(struct smtpd_ext *x)
 {
+	auth_request_cancel(&x->req);   /* a SCRAM exchange between steps */
 	x->auth_step = AUTH_STEP_NONE;
 	x->auth_mech = NULL;
 	if (x->login_user != NULL)
 		OPENSSL_cleanse(x->login_user, strlen(x->login_user));
 	FREE(x->login_user);
 	FREE(x->auth_try_user);
+	FREE(x->scram_user);
+}
+
+static void
+reply_b64(struct session *s, const char *data)
+{
+	struct buf b;
+
+	buf_init(&b, 4 * SCRAM_MSG_MAX);
+	if (sasl_b64_encode(data, strlen(data), &b) < 0)
+		panic("reply_b64: server message too long");
+	smtpd_reply(s, "334 %s", buf_cstr(&b));
+	buf_free(&b);
 }
 
 static void
 auth_done(enum auth_status st, const char *user, const char *reason,
-    void *arg)
+    const char *data, void *arg)
 {
 	struct session *s = arg;
 	struct smtpd_ext *x = smtpd_ext_get(s);
 
+	if (st == AUTH_MORE) {
+		/* SCRAM server-first: the request stays open */
+		x->auth_step = AUTH_STEP_SCRAM_FINAL;
+		reply_b64(s, data);
+		smtpd_session_resume(s);
+		return;
+	}
 	x->req = NULL;
+	if (st == AUTH_OK && x->auth_mech[0] == 'S') {
+		/* RFC 4954: the server-final message goes in a 334, the
+		 * client answers with an empty line, then 235 */
+		x->auth_step = AUTH_STEP_SCRAM_ACK;
+		x->scram_user = xstrdup(user);
+		reply_b64(s, data);
+		smtpd_session_resume(s);
+		return;
+	}
 	switch (st) {
 	case AUTH_OK:
-		s->auth_user = xstrdup(*user != '\0' ? user : x->auth_try_user);
+		s->auth_user = xstrdup(*user != '\0' ? user :
+		    x->auth_try_user != NULL ? x->auth_try_user : "");
 		x->sasl_method = x->auth_mech;
 		if (loglevel >= 1)
 			log_info("%s: SASL %s authentication succeeded, "
@@ -135,21 +171,21 @@ auth_done(enum auth_status st, const char *user, const char *reason,
 	case AUTH_FAIL:
 		log_warn("%s: SASL %s authentication failed: %s, "
 		    "sasl_username=%s", s->client, x->auth_mech, reason,
-		    x->auth_try_user);
+		    x->auth_try_user != NULL ? x->auth_try_user : "");
 		smtpd_reply(s, "535 5.7.8 Error: authentication failed: %s",
 		    reason);
 		break;
 	case AUTH_LOCKED:
 		log_warn("%s: SASL %s authentication refused: %s, "
 		    "sasl_username=%s", s->client, x->auth_mech, reason,
-		    x->auth_try_user);
+		    x->auth_try_user != NULL ? x->auth_try_user : "");
 		smtpd_reply(s, "454 4.7.0 Temporary authentication failure: "
 		    "%s", reason);
 		break;
 	default:
 		log_warn("%s: SASL %s authentication failed: %s, "
 		    "sasl_username=%s", s->client, x->auth_mech, reason,
-		    x->auth_try_user);
+		    x->auth_try_user != NULL ? x->auth_try_user : "");
 		smtpd_reply(s, "454 4.7.0 Temporary authentication failure");
 		break;
 	}
@@ -172,6 +208,24 @@ auth_verify(struct session *s, const char *user, const char *password)
 	x->req = auth_request_start(socket_path,
 	    config_str("smtpd_sasl_service"), s->addr, x->auth_mech, user,
 	    password, auth_done, s);
+}
+
+/* SCRAM client-first (decoded): the auth service runs the exchange. */
+static void
+auth_scram_first(struct session *s, const struct buf *msg)
+{
+	struct smtpd_ext *x = smtpd_ext_get(s);
+
+	if (msg->len == 0 || memchr(buf_cstr(msg), '\0', msg->len) != NULL) {
+		smtpd_reply(s, "535 5.7.8 Error: authentication failed: "
+		    "malformed SCRAM message");
+		auth_reset(x);
+		return;
+	}
+	x->auth_step = AUTH_STEP_WAIT;
+	smtpd_session_pause(s);
+	x->req = auth_scram_start(socket_path, config_str("smtpd_sasl_service"),
+	    s->addr, buf_cstr(msg), auth_done, s);
 }
 
 static void
@@ -260,12 +314,20 @@ smtpd_cmd_auth(struct session *s, const char *args)
 		x->auth_mech = "PLAIN";
 	else if (mech_login && strcasecmp(mech, "LOGIN") == 0)
 		x->auth_mech = "LOGIN";
+	else if (mech_scram && strcasecmp(mech, "SCRAM-SHA-256") == 0)
+		x->auth_mech = "SCRAM-SHA-256";
 	else {
 		smtpd_reply(s, "504 5.5.4 Unrecognized authentication type");
 		return;
 	}
-	buf_init(&dec, 3 * SASL_FIELD_MAX + 8);
-	if (x->auth_mech[0] == 'P') {
+	buf_init(&dec, SCRAM_MSG_MAX);
+	if (x->auth_mech[0] == 'S') {
+		if (initial == NULL) {
+			x->auth_step = AUTH_STEP_SCRAM_FIRST;
+			smtpd_reply(s, "334 ");
+		} else if (decode(s, initial, &dec) == 0)
+			auth_scram_first(s, &dec);
+	} else if (x->auth_mech[0] == 'P') {
 		if (initial == NULL) {
 			x->auth_step = AUTH_STEP_PLAIN;
 			smtpd_reply(s, "334 ");
@@ -302,10 +364,41 @@ smtpd_auth_response(struct session *s, const char *line)
 		smtpd_reply(s, "501 5.7.0 Authentication aborted");
 		return;
 	}
-	buf_init(&dec, 3 * SASL_FIELD_MAX + 8);
+	if (x->auth_step == AUTH_STEP_SCRAM_ACK) {
+		if (*line != '\0' && strcmp(line, "=") != 0) {
+			auth_malformed(s, "unexpected data after SCRAM success");
+			smtpd_reply(s, "535 5.7.8 Error: authentication failed");
+			return;
+		}
+		s->auth_user = xstrdup(x->scram_user);
+		x->sasl_method = x->auth_mech;
+		if (loglevel >= 1)
+			log_info("%s: SASL %s authentication succeeded, "
+			    "sasl_username=%s", s->client, x->auth_mech,
+			    s->auth_user);
+		smtpd_reply(s, "235 2.7.0 Authentication successful");
+		auth_reset(x);
+		return;
+	}
+	buf_init(&dec, SCRAM_MSG_MAX);
 	if (decode(s, line, &dec) < 0)
 		goto out;
 	switch (x->auth_step) {
+	case AUTH_STEP_SCRAM_FIRST:
+		auth_scram_first(s, &dec);
+		break;
+	case AUTH_STEP_SCRAM_FINAL:
+		if (dec.len == 0 || memchr(buf_cstr(&dec), '\0', dec.len)) {
+			auth_request_cancel(&x->req);
+			auth_malformed(s, "malformed SCRAM message");
+			smtpd_reply(s, "535 5.7.8 Error: authentication failed: "
+			    "malformed SCRAM message");
+			break;
+		}
+		x->auth_step = AUTH_STEP_WAIT;
+		smtpd_session_pause(s);
+		auth_scram_final(x->req, buf_cstr(&dec));
+		break;
 	case AUTH_STEP_PLAIN:
 		auth_plain(s, &dec);
 		break;

@@ -57,9 +57,7 @@ smtpd_command_hook(struct session *s, int verb, const char *args)
 	struct smtpd_ext *x = smtpd_ext_get(s);
 
 	/* a SASL exchange in progress takes the whole line */
-	if (x->auth_step == AUTH_STEP_PLAIN ||
-	    x->auth_step == AUTH_STEP_LOGIN_USER ||
-	    x->auth_step == AUTH_STEP_LOGIN_PASS) {
+	if (x->auth_step != AUTH_STEP_NONE && x->auth_step != AUTH_STEP_WAIT) {
 		smtpd_auth_response(s, buf_cstr(&s->line));
 		return 1;
 	}

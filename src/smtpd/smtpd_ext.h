@@ -13,7 +13,8 @@
 struct auth_request;
 
 enum auth_step { AUTH_STEP_NONE, AUTH_STEP_PLAIN, AUTH_STEP_LOGIN_USER,
-    AUTH_STEP_LOGIN_PASS, AUTH_STEP_WAIT };
+    AUTH_STEP_LOGIN_PASS, AUTH_STEP_SCRAM_FIRST, AUTH_STEP_SCRAM_FINAL,
+    AUTH_STEP_SCRAM_ACK, AUTH_STEP_WAIT };
 
 /* Per-session state of the extensions (session->ext). */
 struct smtpd_ext {
@@ -23,6 +24,7 @@ struct smtpd_ext {
 	char *auth_try_user;            /* user of the pending request */
 	struct auth_request *req;       /* pending auth service request */
 	const char *sasl_method;        /* mechanism that succeeded */
+	char *scram_user;               /* SCRAM: user before the final ack */
 };
 
 struct smtpd_ext *smtpd_ext_get(struct session *s);
