@@ -24,7 +24,8 @@
 struct auth_request {
 	struct io *io;
 	struct event *fail_ev;
-	auth_callback cb;
+	auth_callback cb;               /* one round trip, or */
+	auth_step_callback step_cb;     /* several */
 	void *arg;
 };
 
@@ -57,14 +58,14 @@ msg_cleanse_free(struct ipc_msg *m)
 }
 
 static int
-parse_result(struct ipc_msg *m, enum auth_status *st_r, const char **user_r,
+parse_result(struct ipc_msg *m, int *st_r, const char **user_r,
     const char **reason_r, const char **data_r)
 {
 	int64_t st;
 
 	*data_r = "";
 	if (m->type == AUTH_CONTINUE) {
-		*st_r = AUTH_MORE;
+		*st_r = AUTH_STATUS_MORE;
 		*user_r = *reason_r = "";
 		return ipc_get_str(m, data_r);
 	}
@@ -74,7 +75,7 @@ parse_result(struct ipc_msg *m, enum auth_status *st_r, const char **user_r,
 		return -1;
 	if (m->rpos < m->body.len && ipc_get_str(m, data_r) < 0)
 		return -1;
-	*st_r = (enum auth_status)st;
+	*st_r = (int)st;
 	return 0;
 }
 
@@ -105,18 +106,26 @@ connect_socket(const char *path, int nonblock)
 }
 
 static void
-finish(struct auth_request *r, enum auth_status st, const char *user,
+finish(struct auth_request *r, int st, const char *user,
     const char *reason, const char *data)
 {
 	auth_callback cb = r->cb;
+	auth_step_callback step_cb = r->step_cb;
 	void *arg = r->arg;
 
-	if (st == AUTH_MORE) {
-		cb(st, user, reason, data, arg);
+	if (st == AUTH_STATUS_MORE && step_cb != NULL) {
+		step_cb(st, user, reason, data, arg);
 		return;
 	}
+	if (st == AUTH_STATUS_MORE) {
+		st = AUTH_TEMPFAIL;     /* unexpected for one round trip */
+		reason = "unexpected auth service reply";
+	}
 	auth_request_cancel(&r);
-	cb(st, user, reason, data, arg);
+	if (step_cb != NULL)
+		step_cb(st, user, reason, data, arg);
+	else
+		cb((enum auth_status)st, user, reason, arg);
 }
 
 static void
@@ -132,7 +141,7 @@ on_io(struct io *io, enum io_evt evt, void *arg)
 {
 	struct auth_request *r = arg;
 	struct ipc_msg m;
-	enum auth_status st;
+	int st;
 	const char *user, *reason, *data;
 	int k;
 
@@ -167,12 +176,13 @@ on_io(struct io *io, enum io_evt evt, void *arg)
 
 static struct auth_request *
 request_open(const char *socket_path, struct ipc_msg *m, auth_callback cb,
-    void *arg)
+    auth_step_callback step_cb, void *arg)
 {
 	struct auth_request *r = xcalloc(1, sizeof(*r));
 	int fd;
 
 	r->cb = cb;
+	r->step_cb = step_cb;
 	r->arg = arg;
 	fd = connect_socket(socket_path, 1);
 	if (fd < 0) {
@@ -198,14 +208,14 @@ auth_request_start(const char *socket_path, const char *service,
 	struct ipc_msg m;
 
 	build_request(&m, service, client, mech, user, password);
-	r = request_open(socket_path, &m, cb, arg);
+	r = request_open(socket_path, &m, cb, NULL, arg);
 	msg_cleanse_free(&m);
 	return r;
 }
 
 struct auth_request *
 auth_scram_start(const char *socket_path, const char *service,
-    const char *client, const char *client_first, auth_callback cb,
+    const char *client, const char *client_first, auth_step_callback cb,
     void *arg)
 {
 	struct auth_request *r;
@@ -215,7 +225,7 @@ auth_scram_start(const char *socket_path, const char *service,
 	ipc_put_str(&m, service);
 	ipc_put_str(&m, client);
 	ipc_put_str(&m, client_first);
-	r = request_open(socket_path, &m, cb, arg);
+	r = request_open(socket_path, &m, NULL, cb, arg);
 	msg_cleanse_free(&m);
 	return r;
 }
@@ -252,7 +262,7 @@ auth_verify_blocking(const char *socket_path, const char *service,
     const char *password, char **user_r, char **reason_r)
 {
 	struct ipc_msg m;
-	enum auth_status st = AUTH_TEMPFAIL;
+	int st = AUTH_TEMPFAIL;
 	const char *u = "", *reason = "auth service not reachable", *data;
 	int fd = connect_socket(socket_path, 0);
 
@@ -265,7 +275,7 @@ auth_verify_blocking(const char *socket_path, const char *service,
 		if (ipc_send(fd, &req) < 0 || ipc_recv(fd, &m) != 1)
 			reason = "auth service connection lost";
 		else if (parse_result(&m, &st, &u, &reason, &data) < 0 ||
-		    st == AUTH_MORE) {
+		    st == AUTH_STATUS_MORE) {
 			st = AUTH_TEMPFAIL;
 			u = "";
 			reason = "malformed auth service reply";
@@ -278,5 +288,5 @@ auth_verify_blocking(const char *socket_path, const char *service,
 	if (reason_r != NULL)
 		*reason_r = xstrdup(reason);
 	ipc_msg_free(&m);
-	return st;
+	return (enum auth_status)st;
 }

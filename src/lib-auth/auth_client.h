@@ -28,16 +28,23 @@
 #define AUTH_SCRAM_FINAL 0x41550005
 
 enum auth_status { AUTH_OK = 0, AUTH_FAIL = 1, AUTH_TEMPFAIL = 2,
-    AUTH_LOCKED = 3,
-    AUTH_MORE = 4 /* (callback only) AUTH_CONTINUE: data is the
-                     server's next message; the request stays open */ };
+    AUTH_LOCKED = 3 };
+
+/* Status given to an auth_step_callback for AUTH_CONTINUE: data is the
+ * server's next message and the request stays open. */
+#define AUTH_STATUS_MORE 4
 
 struct auth_request;
 
-/* status, canonical user (AUTH_OK), reason and data (server message for
- * SCRAM, else ""); called once per round trip unless the request is
- * cancelled.  After any status but AUTH_MORE the request is gone. */
+/* status, canonical user (AUTH_OK) and reason; called exactly once
+ * unless the request is cancelled. */
 typedef void (*auth_callback)(enum auth_status status, const char *user,
+    const char *reason, void *arg);
+/* Multi-step exchanges (SCRAM): status is an enum auth_status or
+ * AUTH_STATUS_MORE; data is the server's message (SCRAM server-first,
+ * or server-final with AUTH_OK), else "".  Called once per round trip;
+ * after any status but AUTH_STATUS_MORE the request is gone. */
+typedef void (*auth_step_callback)(int status, const char *user,
     const char *reason, const char *data, void *arg);
 
 /* The socket path: path if absolute, else queue_dir/path (malloc'ed). */
@@ -52,8 +59,8 @@ struct auth_request *auth_request_start(const char *socket_path,
 /* Start a SCRAM-SHA-256 exchange with the client-first message. */
 struct auth_request *auth_scram_start(const char *socket_path,
     const char *service, const char *client, const char *client_first,
-    auth_callback cb, void *arg);
-/* Send the client-final message after AUTH_MORE. */
+    auth_step_callback cb, void *arg);
+/* Send the client-final message after AUTH_STATUS_MORE. */
 void auth_scram_final(struct auth_request *req, const char *client_final);
 /* Drop a pending request (no callback). */
 void auth_request_cancel(struct auth_request **req);

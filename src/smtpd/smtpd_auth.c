@@ -133,22 +133,26 @@ reply_b64(struct session *s, const char *data)
 	buf_free(&b);
 }
 
+static void auth_done(enum auth_status st, const char *user,
+    const char *reason, void *arg);
+
+/* SCRAM round trips; the final result goes on to auth_done(). */
 static void
-auth_done(enum auth_status st, const char *user, const char *reason,
-    const char *data, void *arg)
+scram_done(int st, const char *user, const char *reason, const char *data,
+    void *arg)
 {
 	struct session *s = arg;
 	struct smtpd_ext *x = smtpd_ext_get(s);
 
-	if (st == AUTH_MORE) {
-		/* SCRAM server-first: the request stays open */
+	if (st == AUTH_STATUS_MORE) {
+		/* server-first: the request stays open */
 		x->auth_step = AUTH_STEP_SCRAM_FINAL;
 		reply_b64(s, data);
 		smtpd_session_resume(s);
 		return;
 	}
 	x->req = NULL;
-	if (st == AUTH_OK && x->auth_mech[0] == 'S') {
+	if (st == AUTH_OK) {
 		/* RFC 4954: the server-final message goes in a 334, the
 		 * client answers with an empty line, then 235 */
 		x->auth_step = AUTH_STEP_SCRAM_ACK;
@@ -157,6 +161,17 @@ auth_done(enum auth_status st, const char *user, const char *reason,
 		smtpd_session_resume(s);
 		return;
 	}
+	auth_done((enum auth_status)st, user, reason, arg);
+}
+
+static void
+auth_done(enum auth_status st, const char *user, const char *reason,
+    void *arg)
+{
+	struct session *s = arg;
+	struct smtpd_ext *x = smtpd_ext_get(s);
+
+	x->req = NULL;
 	switch (st) {
 	case AUTH_OK:
 		s->auth_user = xstrdup(*user != '\0' ? user :
@@ -225,7 +240,7 @@ auth_scram_first(struct session *s, const struct buf *msg)
 	x->auth_step = AUTH_STEP_WAIT;
 	smtpd_session_pause(s);
 	x->req = auth_scram_start(socket_path, config_str("smtpd_sasl_service"),
-	    s->addr, buf_cstr(msg), auth_done, s);
+	    s->addr, buf_cstr(msg), scram_done, s);
 }
 
 static void
