@@ -67,10 +67,14 @@ def test_session_spanning_reload(instance):
     p = instance.cmd("reload")
     assert p.returncode == 0, p.stderr
     assert wait_for(lambda: [x for x in instance.pids("smtpd") if x not in old], 10)
-    # a new client sees the new configuration ...
-    n = Raw(instance.smtp_port)
-    assert n.reply()[1] == ["220 mail.example.test ESMTP reloaded"]
-    n.expect("QUIT", 221)
+    # a new client sees the new configuration (once the old processes
+    # have handled their SIGUSR1: that is asynchronous) ...
+    def banner():
+        n = Raw(instance.smtp_port)
+        b = n.reply()[1]
+        n.expect("QUIT", 221)
+        return b == ["220 mail.example.test ESMTP reloaded"]
+    assert wait_for(banner, 10)
     # ... while the old session finishes on the old process
     r.expect("DATA", 354)
     r.send("Subject: spans reload\r\n\r\nstill here\r\n.\r\n")
