@@ -10,6 +10,8 @@
  */
 #include <sys/socket.h>
 #include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -360,7 +362,7 @@ send_body_chunk(struct smtp_sess *s)
 		xact_done(s);
 		return;
 	}
-	buf_init(&out, sizeof(in) * 2 + 4);
+	buf_init(&out, sizeof(in) * 2 + 8);
 	for (i = 0; i < (size_t)n; i++) {
 		char c = in[i];
 		if (s->body_bol && c == '.')
@@ -373,9 +375,18 @@ send_body_chunk(struct smtp_sess *s)
 		buf_appendc(&out, c);
 		s->body_bol = 0;
 	}
+	s->body_off += (size_t)n;
+	if (s->body_off >= r->content_len) {
+		/* the end in the same write: no small segment held back by
+		 * Nagle until the server's delayed ACK */
+		if (!s->body_bol)
+			buf_append(&out, "\r\n", 2);
+		buf_append(&out, ".\r\n", 3);
+		s->state = S_DOT;
+		io_set_timeout(s->io, (int)config_time("smtp_data_done_timeout"));
+	}
 	io_write(s->io, out.data, out.len);
 	buf_free(&out);
-	s->body_off += (size_t)n;
 }
 
 /* ---- replies ---- */
@@ -820,6 +831,11 @@ smtp_sess_connect(const struct smtp_target *t, const char *nexthop,
 		event_base_once(io_base(), -1, EV_TIMEOUT, connect_failed, s,
 		    &tv0);
 		return s;
+	}
+	{
+		/* commands are written whole; do not wait for ACKs */
+		int one = 1;
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	}
 	s->io = io_new(fd, sess_io, s);
 	io_set_timeout(s->io, (int)config_time("smtp_connect_timeout"));
