@@ -96,7 +96,9 @@ def test_command_and_file_targets(make_instance, server):
     cmdout = [f for f in os.listdir(out) if f.startswith("cmd.") and f != "cmd.uid"][0]
     assert wait_for(lambda: b"Subject: archived" in
                     open(os.path.join(out, cmdout), "rb").read(), 5)
-    mbox = open(os.path.join(out, "archive.mbox"), "rb").read()
+    mbox_path = os.path.join(out, "archive.mbox")
+    assert wait_for(lambda: b"Subject: archived" in open(mbox_path, "rb").read(), 5)
+    mbox = open(mbox_path, "rb").read()
     assert mbox.startswith(b"From demo@example.test ")
     assert b"Subject: archived" in mbox
     if os.getuid() == 0:
