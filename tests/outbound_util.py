@@ -131,6 +131,12 @@ class SMTPServer:
     def stop(self):
         self.stopping = True
         try:
+            # wake the accept() thread before the descriptor number can
+            # be reused by another test's listening socket
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        try:
             self.sock.close()
         except OSError:
             pass
@@ -140,6 +146,9 @@ class SMTPServer:
             try:
                 c, _ = self.sock.accept()
             except OSError:
+                return
+            if self.stopping:
+                c.close()
                 return
             threading.Thread(target=self._serve, args=(c,),
                              daemon=True).start()
