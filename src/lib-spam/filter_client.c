@@ -1,7 +1,8 @@
 /*
  * filter_client.c - smtpd's side of the content filter protocol
- * (filter_proto.h): one blocking request/reply on a fresh connection,
- * bounded by a timeout.  The reply comes from the filter process and is
+ * (filter_proto.h): the request on a fresh connection (filter_send), the
+ * reply's parser (filter_parse_reply), and a blocking call for commands
+ * (filter_call).  The reply comes from the filter process and is
  * read through lib/ipc's bounds-checked field readers.
  */
 #include <errno.h>
@@ -27,17 +28,13 @@ now_ms(void)
 }
 
 int
-filter_call(const char *socket_path, const struct filter_request *req,
-    int timeout_ms, struct filter_reply *rep, const char **error_r)
+filter_send(const char *socket_path, const struct filter_request *req,
+    int timeout_ms, int *fd_r, const char **error_r)
 {
 	struct sockaddr_un sun;
 	struct ipc_msg m;
-	int fd, r = -1;
-	long long deadline = now_ms() + timeout_ms;
-	int64_t action;
-	const char *h, *t, *rp, *sc, *q;
+	int fd;
 
-	memset(rep, 0, sizeof(*rep));
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
 	if (strlen(socket_path) >= sizeof(sun.sun_path)) {
@@ -65,24 +62,68 @@ filter_call(const char *socket_path, const struct filter_request *req,
 	ipc_put_int(&m, req->length);
 	m.fd = req->fd;
 	if (ipc_send(fd, &m) < 0) {
+		ipc_msg_free(&m);
+		close(fd);
 		*error_r = "filter request failed";
-		goto out;
+		return -1;
 	}
 	ipc_msg_free(&m);
+	*fd_r = fd;
+	return 0;
+}
+
+int
+filter_parse_reply(struct ipc_msg *m, struct filter_reply *rep,
+    const char **error_r)
+{
+	int64_t action;
+	const char *h, *t, *rp, *sc, *q;
+
+	memset(rep, 0, sizeof(*rep));
+	if (m->type != FILTER_REPLY ||
+	    ipc_get_int(m, &action) < 0 || ipc_get_str(m, &h) < 0 ||
+	    ipc_get_str(m, &t) < 0 || ipc_get_str(m, &rp) < 0 ||
+	    ipc_get_str(m, &sc) < 0 || ipc_get_str(m, &q) < 0 ||
+	    action < FILTER_ACCEPT || action > FILTER_TEMPFAIL) {
+		*error_r = "filter gave no valid reply";
+		return -1;
+	}
+	rep->action = (int)action;
+	rep->headers = xstrdup(h);
+	rep->subject_tag = xstrdup(t);
+	rep->reply = xstrdup(rp);
+	rep->score = xstrdup(sc);
+	rep->quarantine_id = xstrdup(q);
+	return 0;
+}
+
+int
+filter_call(const char *socket_path, const struct filter_request *req,
+    int timeout_ms, struct filter_reply *rep, const char **error_r)
+{
+	struct ipc_msg m;
+	int fd, r = -1;
+	long long deadline = now_ms() + timeout_ms;
+
+	memset(rep, 0, sizeof(*rep));
+	if (filter_send(socket_path, req, timeout_ms, &fd, error_r) < 0)
+		return -1;
 	for (;;) {
 		struct pollfd p = { fd, POLLIN, 0 };
 		long long left = deadline - now_ms();
 		int pr;
 		if (left <= 0) {
 			*error_r = "filter timed out";
-			goto out;
+			close(fd);
+			return -1;
 		}
 		pr = poll(&p, 1, (int)left);
 		if (pr < 0 && errno == EINTR)
 			continue;
 		if (pr <= 0) {
 			*error_r = pr == 0 ? "filter timed out" : "filter poll failed";
-			goto out;
+			close(fd);
+			return -1;
 		}
 		break;
 	}
@@ -91,24 +132,12 @@ filter_call(const char *socket_path, const struct filter_request *req,
 		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	}
 	ipc_msg_init(&m, 0);
-	if (ipc_recv(fd, &m) != 1 || m.type != FILTER_REPLY ||
-	    ipc_get_int(&m, &action) < 0 || ipc_get_str(&m, &h) < 0 ||
-	    ipc_get_str(&m, &t) < 0 || ipc_get_str(&m, &rp) < 0 ||
-	    ipc_get_str(&m, &sc) < 0 || ipc_get_str(&m, &q) < 0 ||
-	    action < FILTER_ACCEPT || action > FILTER_TEMPFAIL) {
-		if (m.fd >= 0)
-			close(m.fd);
+	if (ipc_recv(fd, &m) != 1) {
 		*error_r = "filter gave no valid reply";
-		goto out;
-	}
-	rep->action = (int)action;
-	rep->headers = xstrdup(h);
-	rep->subject_tag = xstrdup(t);
-	rep->reply = xstrdup(rp);
-	rep->score = xstrdup(sc);
-	rep->quarantine_id = xstrdup(q);
-	r = 0;
-out:
+	} else
+		r = filter_parse_reply(&m, rep, error_r);
+	if (m.fd >= 0)
+		close(m.fd);
 	ipc_msg_free(&m);
 	close(fd);
 	return r;

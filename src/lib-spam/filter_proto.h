@@ -41,7 +41,16 @@ struct filter_reply {
 	char *headers, *subject_tag, *reply, *score, *quarantine_id;
 };
 
-/* Ask the filter listening at socket_path; waits at most timeout_ms.
+struct ipc_msg;
+
+/* Connect to the filter and send the request; *fd_r is the connection to
+ * read the reply from (event loops watch it).  0, or -1 with *error_r. */
+int filter_send(const char *socket_path, const struct filter_request *req,
+    int timeout_ms, int *fd_r, const char **error_r);
+/* Decode a FILTER_REPLY frame into *rep.  0, or -1 with *error_r. */
+int filter_parse_reply(struct ipc_msg *m, struct filter_reply *rep,
+    const char **error_r);
+/* Blocking: ask the filter listening at socket_path; waits at most timeout_ms.
  * 0 with *rep filled (free with filter_reply_free), or -1 with a static
  * reason in *error_r (filter down, timeout, bad reply). */
 int filter_call(const char *socket_path, const struct filter_request *req,

@@ -126,6 +126,7 @@ reset_transaction(struct session *s)
 	s->nrcpt = 0;
 	s->has_mail = 0;
 	memset(&s->mp, 0, sizeof(s->mp));
+	smtpd_filter_cancel(s);
 	cleanup_abort(&s->cl);
 	s->msg_size = 0;
 	s->too_big = 0;
@@ -570,11 +571,32 @@ commit_done(void *arg, int error)
 	session_process(s);
 }
 
-/* End of DATA or BDAT LAST: finish the queue file and commit it. */
+/* Finish the queue file and hand it to the committer: 0 (the 250 follows
+ * from commit_done), or -1 after an error reply. */
+static int
+commit_message(struct session *s)
+{
+	char *err = NULL;
+
+	if (cleanup_finish(s->cl, 0, &err) < 0) {
+		log_err("%s: %s", cleanup_id(s->cl), err);
+		free(err);
+		smtpd_reply(s, "451 4.3.0 Error: queue file write error");
+		reset_transaction(s);
+		s->state = S_CMD;
+		return -1;
+	}
+	s->state = S_COMMIT;
+	s->committing = 1;
+	io_pause(s->io);
+	queue_commit_submit(cleanup_take_fd(s->cl), commit_done, s);
+	return 0;
+}
+
+/* End of DATA or BDAT LAST: filter, finish the queue file, commit it. */
 static void
 finish_message(struct session *s)
 {
-	char *err = NULL;
 
 	if (s->too_big) {
 		smtpd_reply(s, "552 5.3.4 Message size exceeds fixed limit");
@@ -596,26 +618,40 @@ finish_message(struct session *s)
 		s->state = S_CMD;
 		return;
 	}
-	/* content filter (smtpd_filter.c): may reply and drop the message,
-	 * or replace s->cl by a tagged copy (before the file is complete:
-	 * qmgr must never see the unscanned original) */
-	if (smtpd_filter_message(s) != 0) {
+	/* content filter (smtpd_filter.c): before the file is complete, so
+	 * qmgr never sees an unscanned original; asynchronous */
+	switch (smtpd_filter_start(s)) {
+	case 0:
+		break;
+	case 1:
+		s->state = S_FILTER;
+		s->committing = 1;
+		io_pause(s->io);
+		return;
+	default:
 		reset_transaction(s);
 		s->state = S_CMD;
 		return;
 	}
-	if (cleanup_finish(s->cl, 0, &err) < 0) {
-		log_err("%s: %s", cleanup_id(s->cl), err);
-		free(err);
-		smtpd_reply(s, "451 4.3.0 Error: queue file write error");
+	commit_message(s);
+}
+
+void
+smtpd_filter_done(struct session *s, int queue_it)
+{
+	s->committing = 0;
+	if (s->dead) {
 		reset_transaction(s);
-		s->state = S_CMD;
+		session_free(s);
 		return;
 	}
-	s->state = S_COMMIT;
-	s->committing = 1;
-	io_pause(s->io);
-	queue_commit_submit(cleanup_take_fd(s->cl), commit_done, s);
+	if (queue_it && commit_message(s) == 0)
+		return;
+	if (!queue_it)
+		reset_transaction(s);
+	s->state = S_CMD;
+	io_resume(s->io);
+	session_process(s);
 }
 
 /* One content line (or part of a long line) after dot-unstuffing. */
@@ -663,7 +699,7 @@ data_input(struct session *s)
 		    n == 1 && p[0] == '.') {
 			s->state = S_CMD;
 			finish_message(s);
-			return s->state == S_COMMIT ? 1 : 0;
+			return s->state == S_COMMIT || s->state == S_FILTER;
 		}
 		if (s->data_line_start && n > 0 && p[0] == '.') {
 			p++;
@@ -738,7 +774,7 @@ bdat_input(struct session *s)
 		buf_reset(&s->pending_line);
 	}
 	finish_message(s);
-	return s->state == S_COMMIT ? 1 : 0;
+	return s->state == S_COMMIT || s->state == S_FILTER;
 }
 
 static void

@@ -15,7 +15,7 @@ struct io;
 struct cleanup;
 struct event;
 
-enum smtpd_state { S_CMD, S_DATA, S_BDAT, S_COMMIT };
+enum smtpd_state { S_CMD, S_DATA, S_BDAT, S_FILTER, S_COMMIT };
 
 struct smtpd_rcpt {
 	char *addr;
@@ -61,6 +61,7 @@ struct session {
 	int tls;
 	char *auth_user;
 	void *ext;
+	void *filter;                   /* content filter exchange (smtpd_filter.c) */
 };
 
 /* Queue a reply line (CRLF added); 4xx/5xx count as errors. */

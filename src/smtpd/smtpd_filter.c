@@ -14,8 +14,8 @@
  * A filter that is down or slower than spam_filter_timeout gives
  * 451 4.7.1 unless spam_filter_failure_action = accept.
  *
- * Note: the call blocks this smtpd process's event loop while the filter
- * works (a few ms per message); the timeout bounds the worst case.
+ * The exchange runs on the event loop: while the filter works, the other
+ * sessions of this smtpd process go on; the session waits, paused.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -28,6 +28,8 @@
 #include "cleanup.h"
 #include "config.h"
 #include "filter_proto.h"
+#include "ioev.h"
+#include "ipc.h"
 #include "log.h"
 #include "mem.h"
 #include "queue_file.h"
@@ -112,18 +114,124 @@ retag(struct session *s, int fd, off_t off, size_t len, const struct filter_repl
 	return 0;
 }
 
+struct filter_state {
+	struct io *io;          /* connection to the filter service */
+	struct ipc_msg msg;     /* its reply */
+	int qfd;                /* the queue file, read-only */
+	off_t off;
+	size_t len;
+};
+
+static void
+filter_state_free(struct session *s)
+{
+	struct filter_state *f = s->filter;
+
+	if (f == NULL)
+		return;
+	io_free(&f->io);
+	ipc_msg_free(&f->msg);
+	if (f->qfd >= 0)
+		close(f->qfd);
+	free(f);
+	s->filter = NULL;
+}
+
+/* The filter is down, slow or confused: accept unscanned or tempfail.
+ * Returns whether to queue the message. */
+static int
+filter_failed(struct session *s, const char *why)
+{
+	const char *id = cleanup_id(s->cl);
+
+	if (strcasecmp(config_str("spam_filter_failure_action"), "accept") == 0) {
+		log_warn("%s: content filter: %s: queued unscanned", id, why);
+		return 1;
+	}
+	log_warn("%s: content filter: %s: tempfail", id, why);
+	smtpd_reply(s, "451 4.7.1 Error: content filter unavailable, try again later");
+	return 0;
+}
+
+/* Apply the filter's verdict.  Returns whether to queue the message. */
+static int
+filter_apply(struct session *s, const struct filter_reply *rep)
+{
+	struct filter_state *f = s->filter;
+	const char *id = cleanup_id(s->cl);
+
+	switch (rep->action) {
+	case FILTER_ACCEPT:
+		return 1;
+	case FILTER_TAG:
+		if ((rep->headers[0] != '\0' || rep->subject_tag[0] != '\0') &&
+		    retag(s, f->qfd, f->off, f->len, rep) < 0) {
+			smtpd_reply(s, "451 4.3.0 Error: queue file write error");
+			return 0;
+		}
+		return 1;
+	case FILTER_QUARANTINE:
+		log_info("%s: quarantined as %s (score %s)", id,
+		    rep->quarantine_id, rep->score);
+		smtpd_reply(s, "%s", rep->reply);
+		return 0;
+	default:
+		log_info("%s: reject: content filter: %s; from=<%s>", id,
+		    rep->reply, s->sender ? s->sender : "");
+		smtpd_reply(s, "%s", rep->reply[0] ? rep->reply :
+		    "451 4.7.1 Error: content filter failure");
+		return 0;
+	}
+}
+
+static void
+filter_io(struct io *io, enum io_evt evt, void *arg)
+{
+	struct session *s = arg;
+	struct filter_state *f = s->filter;
+	struct filter_reply rep;
+	const char *why = NULL;
+	int r, queue_it;
+
+	(void)io;
+	switch (evt) {
+	case IO_IN:
+		r = ipc_io_take(f->io, &f->msg);
+		if (r == 0)
+			return;
+		if (r < 0 || filter_parse_reply(&f->msg, &rep, &why) < 0) {
+			queue_it = filter_failed(s, why ? why :
+			    "filter gave no valid reply");
+		} else {
+			queue_it = filter_apply(s, &rep);
+			filter_reply_free(&rep);
+		}
+		break;
+	case IO_TIMEOUT:
+		queue_it = filter_failed(s, "filter timed out");
+		break;
+	case IO_LOWAT:
+		return;
+	default:
+		queue_it = filter_failed(s, "filter closed the connection");
+		break;
+	}
+	filter_state_free(s);
+	smtpd_filter_done(s, queue_it);
+}
+
 int
-smtpd_filter_message(struct session *s)
+smtpd_filter_start(struct session *s)
 {
 	const char *svc = config_str("spam_filter_service"), *why = NULL;
 	struct filter_request req;
-	struct filter_reply rep;
+	struct filter_state *f;
 	struct buf rcpts;
 	char *path, *sock;
 	const char *id = cleanup_id(s->cl);
 	off_t off;
 	size_t len;
-	int ret = 0, fd;
+	int fd, sfd, timeout = (int)config_time("spam_filter_timeout");
 
 	if (svc[0] == '\0')
 		return 0;
@@ -135,7 +243,7 @@ smtpd_filter_message(struct session *s)
 		    strerror(errno));
 		free(path);
 		smtpd_reply(s, "451 4.3.0 Error: queue file read error");
-		return 1;
+		return -1;
 	}
 	free(path);
 	buf_init(&rcpts, BUF_UNLIMITED);
@@ -150,43 +258,28 @@ smtpd_filter_message(struct session *s)
 	req.offset = (long long)off;
 	req.length = (long long)len;
 	sock = xasprintf("%s/private/%s", service_queue_dir(), svc);
-	if (filter_call(sock, &req, (int)config_time("spam_filter_timeout") * 1000,
-	    &rep, &why) < 0) {
-		if (strcasecmp(config_str("spam_filter_failure_action"), "accept") == 0) {
-			log_warn("%s: content filter: %s: queued unscanned", id, why);
-		} else {
-			log_warn("%s: content filter: %s: tempfail", id, why);
-			smtpd_reply(s, "451 4.7.1 Error: content filter unavailable, try again later");
-			ret = 1;
-		}
-		goto out;
+	if (filter_send(sock, &req, timeout * 1000, &sfd, &why) < 0) {
+		free(sock);
+		buf_free(&rcpts);
+		close(fd);
+		return filter_failed(s, why) ? 0 : -1;
 	}
-	switch (rep.action) {
-	case FILTER_ACCEPT:
-		break;
-	case FILTER_TAG:
-		if ((rep.headers[0] != '\0' || rep.subject_tag[0] != '\0') &&
-		    retag(s, fd, off, len, &rep) < 0) {
-			smtpd_reply(s, "451 4.3.0 Error: queue file write error");
-			ret = 1;
-		}
-		break;
-	case FILTER_QUARANTINE:
-		log_info("%s: quarantined as %s (score %s)", id, rep.quarantine_id, rep.score);
-		smtpd_reply(s, "%s", rep.reply);
-		ret = 1;
-		break;
-	default:
-		log_info("%s: reject: content filter: %s; from=<%s>", id, rep.reply,
-		    req.sender);
-		smtpd_reply(s, "%s", rep.reply[0] ? rep.reply : "451 4.7.1 Error: content filter failure");
-		ret = 1;
-		break;
-	}
-	filter_reply_free(&rep);
-out:
 	free(sock);
 	buf_free(&rcpts);
-	close(fd);
-	return ret;
+	/* the reply arrives on the event loop; other sessions go on */
+	f = xcalloc(1, sizeof(*f));
+	f->qfd = fd;
+	f->off = off;
+	f->len = len;
+	ipc_msg_init(&f->msg, 0);
+	s->filter = f;
+	f->io = io_new(sfd, filter_io, s);
+	io_set_timeout(f->io, timeout > 0 ? timeout : 30);
+	return 1;
+}
+
+void
+smtpd_filter_cancel(struct session *s)
+{
+	filter_state_free(s);
 }

@@ -7,10 +7,17 @@
 
 struct session;
 
-/* Scan the finished (not yet committed) queue file of s.  0: go on and
- * commit s->cl (possibly replaced by a tagged copy); 1: the reply has
- * been sent and the message must not be queued (rejected, quarantined
- * or tempfailed). */
-int smtpd_filter_message(struct session *s);
+/* Start scanning the finished (not yet committed) queue file of s.
+ *  0  no filter (or a failed one with spam_filter_failure_action=accept):
+ *     commit s->cl now;
+ *  1  the request is out: smtpd_filter_done() follows on the event loop
+ *     (s->cl may then have been replaced by a tagged copy);
+ * -1  the reply has been sent; the message must not be queued. */
+int smtpd_filter_start(struct session *s);
+/* Forget an outstanding request (the session is going away). */
+void smtpd_filter_cancel(struct session *s);
+/* Defined by smtpd.c: continue after the verdict (queue_it: commit s->cl;
+ * otherwise the reply has been sent and the message is dropped). */
+void smtpd_filter_done(struct session *s, int queue_it);
 
 #endif
