@@ -19,8 +19,9 @@ def start_instance(make_instance, extra=None, **kw):
     inst = make_instance(extra=settings, **kw)
     os.chmod(os.path.dirname(inst.dir), 0o755)
     inst.start()
-    for name in ("imap", "imaps"):
+    for name in ("imap", "imaps", "pop3", "pop3s"):
         wait_port(inst.ports[name], proc=inst.proc)
+    time.sleep(0.3)     # let the servers see the probes close (IP limits)
     return inst
 
 

@@ -178,3 +178,38 @@ def test_per_user_and_per_ip_limits(make_instance):
     time.sleep(0.3)
     f = raw_login(inst)
     f.close()
+
+
+def test_auth_service_lockout_applies_to_imap_and_pop3(make_instance):
+    import poplib
+    inst = start_instance(make_instance, {"auth_failure_limit": "2"})
+    from conftest import wait_port
+    wait_port(inst.ports["pop3"])
+    r = Raw(inst.ports["imap"])
+    r.line()
+    for tag in ("a1", "a2"):
+        out = r.cmd(tag, 'LOGIN "%s" "wrong"' % USER)
+        assert "AUTHENTICATIONFAILED" in out[-1], out
+    r.close()
+    # the auth service now refuses this client even with the right password,
+    # over IMAP and over POP3 alike
+    r = Raw(inst.ports["imap"])
+    r.line()
+    out = r.cmd("a3", 'LOGIN "%s" "%s"' % (USER, inst.password))
+    assert out[-1].startswith("a3 NO"), out
+    p = poplib.POP3("127.0.0.1", inst.ports["pop3"], timeout=30)
+    p.user(USER)
+    with pytest.raises(poplib.error_proto):
+        p.pass_(inst.password)
+
+
+def test_pop3_per_ip_limit(make_instance):
+    inst = start_instance(make_instance, {"pop3d_client_connection_limit": "2"})
+    from conftest import wait_port
+    wait_port(inst.ports["pop3"])
+    time.sleep(0.5)         # the probe connection of wait_port is gone
+    a, b = Raw(inst.ports["pop3"]), Raw(inst.ports["pop3"])
+    assert a.line().startswith("+OK") and b.line().startswith("+OK")
+    c = Raw(inst.ports["pop3"])
+    assert c.line().startswith("-ERR")
+    assert c.closed()
