@@ -46,8 +46,11 @@ def test_bad_commands_get_bad(inst):
     for c in cases:
         out = r.cmd(c.split()[0], c.split(" ", 1)[1])
         assert out[-1].split()[1] == "BAD", (c, out)
+    r.cmd("ap", "APPEND INBOX {16+}\r\nSubject: x\r\n\r\nx")
     r.cmd("s", "SELECT INBOX")
-    for c in ("b1 FETCH 0 FLAGS", "b2 FETCH 1:2 FLAGS", "b3 FETCH 1 (NOSUCH)",
+    for c in ("b0 FETCH 1 BODY[1.X]", "b01 FETCH 1 BODY[HEADER.FIELDS ()]",
+              "b02 FETCH 1 BINARY[HEADER]", "b03 FETCH 1 BODY[0]",
+              "b1 FETCH 0 FLAGS", "b2 FETCH 1:2 FLAGS", "b3 FETCH 1 (NOSUCH)",
               "b4 STORE 1 FLAGS (\\Bogus)", "b5 SEARCH NOSUCHKEY",
               "b6 UID FETCH 1:4294967296 FLAGS", "b7 FETCH 1 BODY[1.X]"):
         out = r.cmd(c.split()[0], c.split(" ", 1)[1])

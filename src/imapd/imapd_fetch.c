@@ -266,6 +266,22 @@ add_item(struct fetch_ctx *f, const char *s)
 		it.partial = 1;
 	} else if (rb[1] != '\0')
 		goto bad;
+	{
+		/* check the section syntax now: BAD before any output */
+		static const char dummy[] = "\r\n";
+		struct imap_part *p = imap_message_parse(dummy, 2);
+		struct buf t;
+		const char *r, *err;
+		size_t rl;
+		int bad;
+		buf_init(&t, 1024);
+		bad = imap_section_get(dummy, 2, p, it.section, it.binary, &t,
+		    &r, &rl, &err) == -1;
+		buf_free(&t);
+		imap_part_free(&p);
+		if (bad)
+			goto bad;
+	}
 	if (it.partial)
 		it.label = xasprintf("%s[%s]<%llu>", it.binary ? "BINARY" : "BODY",
 		    it.section, (unsigned long long)it.off);
