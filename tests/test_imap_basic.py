@@ -145,6 +145,11 @@ def test_folders_create_rename_delete_subscribe(imap):
     assert m.delete("Work.2024")[0] == "OK"
     assert m.delete("Work")[0] == "OK"
     assert m.delete("INBOX")[0] == "NO"
+    # a level without a folder of its own is listed as \Noselect
+    assert m.create("Lists.tempest")[0] == "OK"
+    top = [d.decode() for d in m.list('""', "%")[1]]
+    assert '(\\Noselect \\HasChildren) "." "Lists"' in top, top
+    assert not any(t.endswith('"Lists.tempest"') for t in top)
     assert m.select("Work")[0] == "NO"
     # LIST-EXTENDED and LIST-STATUS
     typ, data = m._simple_command("LIST", '(SPECIAL-USE) "" "*" RETURN (STATUS (MESSAGES))')

@@ -621,26 +621,40 @@ cmd_list(struct client *c, struct imap_command *cmd, int lsub)
 	subs = maildir_subscriptions(c->mu, &nsubs);
 	if (maildir_list(c->mu, &folders, &nf) < 0)
 		nf = 0;
-	/* candidates: existing folders, plus subscribed-but-gone ones */
-	unsigned total = nf + (sel_sub ? nsubs : 0);
-	for (unsigned k = 0; k < total; k++) {
-		const char *name;
-		const char *special = NULL;
-		int exists = 1, children = 0, subscribed;
-		if (k < nf) {
-			name = folders[k].name;
-			special = folders[k].special;
-			children = folders[k].children;
-		} else {
-			name = subs[k - nf];
-			int dup = 0;
-			for (unsigned x = 0; x < nf; x++)
-				if (strcmp(folders[x].name, name) == 0)
-					dup = 1;
-			if (dup)
+	/* candidates: existing folders, their missing parent levels
+	 * (\Noselect), and subscribed-but-gone names (\NonExistent) */
+	struct cand { const char *name, *special; int exists, children; } *cv;
+	unsigned nc = 0, cap = nf * 2 + nsubs + 1;
+	char **ghosts = xcalloc(nf + 1, sizeof(*ghosts));
+	unsigned ng = 0;
+	cv = xcalloc(cap, sizeof(*cv));
+	for (unsigned k = 0; k < nf; k++)
+		cv[nc++] = (struct cand){ folders[k].name, folders[k].special, 1,
+		    folders[k].children };
+	for (unsigned k = 0; k < nf && !sel_sub; k++) {
+		for (const char *dot = strchr(folders[k].name, '.'); dot != NULL;
+		    dot = strchr(dot + 1, '.')) {
+			size_t l = (size_t)(dot - folders[k].name);
+			int known = 0;
+			for (unsigned x = 0; x < nc && !known; x++)
+				known = strlen(cv[x].name) == l &&
+				    strncmp(cv[x].name, folders[k].name, l) == 0;
+			if (known || nc >= cap || ng >= nf)
 				continue;
-			exists = 0;
+			ghosts[ng] = xstrndup(folders[k].name, l);
+			cv[nc++] = (struct cand){ ghosts[ng++], NULL, 0, 1 };
 		}
+	}
+	for (unsigned k = 0; k < nsubs && sel_sub && nc < cap; k++) {
+		int known = 0;
+		for (unsigned x = 0; x < nf && !known; x++)
+			known = strcmp(folders[x].name, subs[k]) == 0;
+		if (!known)
+			cv[nc++] = (struct cand){ subs[k], NULL, 0, 0 };
+	}
+	for (unsigned k = 0; k < nc; k++) {
+		const char *name = cv[k].name, *special = cv[k].special;
+		int exists = cv[k].exists, children = cv[k].children, subscribed;
 		subscribed = is_subscribed(subs, nsubs, name);
 		if (sel_sub && !subscribed)
 			continue;
@@ -654,9 +668,11 @@ cmd_list(struct client *c, struct imap_command *cmd, int lsub)
 		buf_printf(&b, "* %s (", verb);
 		size_t st = b.len;
 #define ATTR(s) do { if (b.len > st) buf_appendc(&b, ' '); buf_appends(&b, s); } while (0)
-		if (!exists)
+		if (!exists && !children)
 			ATTR("\\NonExistent");
-		else if (!lsub)
+		else if (!exists)
+			ATTR("\\Noselect");
+		if (!lsub && (exists || children))
 			ATTR(children ? "\\HasChildren" : "\\HasNoChildren");
 		if (subscribed && (ret_sub || sel_sub) && !lsub)
 			ATTR("\\Subscribed");
@@ -675,6 +691,10 @@ cmd_list(struct client *c, struct imap_command *cmd, int lsub)
 	}
 	client_write_buf(c, &b);
 	buf_free(&b);
+	for (unsigned k = 0; k < ng; k++)
+		free(ghosts[k]);
+	free(ghosts);
+	free(cv);
 	maildir_list_free(folders, nf);
 	for (unsigned k = 0; k < nsubs; k++)
 		free(subs[k]);
