@@ -910,6 +910,8 @@ expand_tags(const struct ruleset *rs, const char *s, struct buf *out,
 	while (*s) {
 		const char *v;
 		size_t nl = 0;
+		if (out->len + 1 >= out->max)
+			return;         /* full: stop expanding (self-referring tags) */
 		if (*s == '<') {
 			while (s[1 + nl] && (isalnum((unsigned char)s[1 + nl]) || s[1 + nl] == '_'))
 				nl++;
