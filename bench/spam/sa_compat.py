@@ -102,17 +102,21 @@ def main():
     sa = sa_tests()
     tp, summary = tempest_tests(a.tempest)
     noneval = [n for n, t in sa.items() if t in NONEVAL]
+    compiled = [n for n in noneval if tp.get(n) in ("active", "disabled", "meta-skipped")]
     loaded = [n for n in noneval if tp.get(n) in ("active", "disabled")]
     evals = [n for n, t in sa.items() if t in EVAL]
     print("SpamAssassin %s rules: %d tests, %d non-eval, %d eval" % (
         subprocess.run(["spamassassin", "-V"], capture_output=True, text=True)
         .stdout.split("\n")[0].split()[-1], len(sa), len(noneval), len(evals)))
-    print("Tempest loads %d of the %d non-eval tests (%.1f%%); by type:" % (
-        len(loaded), len(noneval), 100.0 * len(loaded) / len(noneval)))
+    print("Tempest parses and compiles %d of the %d non-eval tests (%.1f%%)" % (
+        len(compiled), len(noneval), 100.0 * len(compiled) / len(noneval)))
+    print("of which runnable (not a meta on an unimplemented eval): %d (%.1f%%); by type:"
+          % (len(loaded), 100.0 * len(loaded) / len(noneval)))
     for t, name in sorted(NONEVAL.items()):
         n = [x for x in noneval if sa[x] == t]
         ok = [x for x in n if tp.get(x) in ("active", "disabled")]
-        print("  %-8s %4d / %4d" % (name, len(ok), len(n)))
+        comp = [x for x in n if tp.get(x) in ("active", "disabled", "meta-skipped")]
+        print("  %-8s runnable %4d, compiled %4d, of %4d" % (name, len(ok), len(comp), len(n)))
     print("eval tests Tempest implements: %d of %d (the rest are skipped and counted)"
           % (sum(1 for n in evals if tp.get(n) == "eval"), len(evals)))
     print("tempest --lint:", summary)
