@@ -168,6 +168,12 @@ ruleset_errors(const struct ruleset *rs)
 }
 
 void
+ruleset_set_jit(struct ruleset *rs, int on)
+{
+	rs->no_jit = !on;
+}
+
+void
 ruleset_set_required(struct ruleset *rs, double required)
 {
 	rs->required = required;
@@ -1049,7 +1055,8 @@ ruleset_finish(struct ruleset *rs)
 			rs->st.eval_supported++;
 		if (r->bad)
 			continue;
-		if (r->re != NULL && pcre2_jit_compile(r->re, PCRE2_JIT_COMPLETE) == 0)
+		if (r->re != NULL && !rs->no_jit &&
+		    pcre2_jit_compile(r->re, PCRE2_JIT_COMPLETE) == 0)
 			r->jit = 1;
 		rs->st.active++;
 	}

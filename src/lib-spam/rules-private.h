@@ -95,6 +95,7 @@ struct ruleset {
 	pcre2_match_data *md;
 	pcre2_match_context *mctx;
 	int finished;
+	int no_jit;
 	int include_depth;
 	/* ReplaceTags: "tag\0value" pairs per kind, and the rules to rewrite */
 	char **rtag[4];         /* 0 tag, 1 pre, 2 inter, 3 post */

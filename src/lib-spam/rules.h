@@ -43,6 +43,10 @@ void ruleset_load_text(struct ruleset *rs, const char *name, const char *text);
 void ruleset_load_builtin(struct ruleset *rs);
 /* Resolve metas and finish compiling; call once after loading. */
 void ruleset_finish(struct ruleset *rs);
+/* JIT-compile the patterns in ruleset_finish (default yes).  Off pays
+ * for a one-message scan (`tempest spamc`): JIT compiling thousands of
+ * patterns costs more than it saves on a single message. */
+void ruleset_set_jit(struct ruleset *rs, int on);
 
 struct ruleset_stats {
 	unsigned rules;         /* defined rules (all kinds) */

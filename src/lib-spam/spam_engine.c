@@ -72,6 +72,7 @@ spam_engine_new(const struct spam_engine_opts *o, char **error_r)
 	e->lim.max_size = (size_t)config_int("spam_max_message_size");
 
 	e->rs = ruleset_new();
+	ruleset_set_jit(e->rs, !o->no_jit);
 	if (rules == NULL) {
 		paths = str_split(config_str("spam_rules"), STR_LIST_SEPS, NULL);
 		rules = (const char *const *)paths;

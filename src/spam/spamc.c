@@ -135,6 +135,7 @@ spamc_main(int argc, char **argv)
 		usage();
 	spam_cmd_config();
 	eo.rules = rules;
+	eo.no_jit = !batch;     /* one message: interpreting beats JIT compiling */
 	e = spam_engine_new(&eo, &err);
 	if (e == NULL) {
 		fprintf(stderr, "spamc: %s\n", err);
