@@ -134,8 +134,10 @@ def test_garbage_bytes(inst):
     assert "BAD" in r.line()
     r.send(b"+ NOOP\r\n")
     assert "BAD" in r.line()
-    for i in range(25):
-        r.send(b"x%d BOGUS\r\n" % i)
+    try:
+        r.send(b"".join(b"x%d BOGUS\r\n" % i for i in range(25)))
+    except (BrokenPipeError, ConnectionResetError):
+        pass                     # already closed: fine
     assert r.closed(10)          # too many bad commands
     alive(inst)
 
