@@ -38,5 +38,6 @@ void store_set_error(struct store *st, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 extern const struct store_driver store_driver_sqlite;
+extern const struct store_driver store_driver_mysql;   /* when built with MariaDB */
 
 #endif

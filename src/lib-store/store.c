@@ -15,8 +15,12 @@ store_open(const char *spec, char **error_r)
 	if (strncmp(spec, "sqlite:", 7) == 0)
 		return store_driver_sqlite.open(spec + 7, error_r);
 	if (strncmp(spec, "mysql:", 6) == 0 || strncmp(spec, "mariadb:", 8) == 0) {
+#ifdef HAVE_MARIADB
+		return store_driver_mysql.open(strchr(spec, ':') + 1, error_r);
+#else
 		*error_r = xasprintf("%s: the MariaDB store driver is not built", spec);
 		return NULL;
+#endif
 	}
 	if (strchr(spec, ':') != NULL && spec[0] != '/' && spec[0] != '.') {
 		*error_r = xasprintf("%s: unknown store type", spec);

@@ -1,0 +1,513 @@
+/*
+ * store_mysql.c - the MariaDB/MySQL driver of the store (MariaDB
+ * Connector/C), for sites where several Tempest nodes share one Bayes
+ * database and quarantine.  Spec: "mysql:key=value;key=value..." with
+ * host, port, socket, user, password, database.  Values from mail are
+ * escaped with mysql_real_escape_string() (numbers are formatted by us);
+ * Bayes lookups are batched with IN lists.
+ */
+#include <mysql.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "buf.h"
+#include "mem.h"
+#include "store-private.h"
+
+struct mysql_store {
+	struct store base;
+	MYSQL *db;
+};
+
+#define MY(st) (((struct mysql_store *)(st))->db)
+#define IN_BATCH 500
+
+static const char *const schema[] = {
+	"CREATE TABLE IF NOT EXISTS bayes_token (user VARBINARY(255) NOT NULL,"
+	" token BIGINT NOT NULL, spam BIGINT NOT NULL, ham BIGINT NOT NULL,"
+	" atime BIGINT NOT NULL, PRIMARY KEY (user, token))",
+	"CREATE TABLE IF NOT EXISTS bayes_total (user VARBINARY(255) PRIMARY KEY,"
+	" nspam BIGINT NOT NULL, nham BIGINT NOT NULL)",
+	"CREATE TABLE IF NOT EXISTS bayes_seen (user VARBINARY(255) NOT NULL,"
+	" msgkey VARBINARY(1024) NOT NULL, kind CHAR(1) NOT NULL,"
+	" PRIMARY KEY (user, msgkey(255)))",
+	"CREATE TABLE IF NOT EXISTS quarantine (id VARCHAR(64) PRIMARY KEY,"
+	" created BIGINT NOT NULL, sender VARBINARY(1024) NOT NULL,"
+	" recipients MEDIUMBLOB NOT NULL, subject BLOB NOT NULL, score DOUBLE NOT NULL,"
+	" tests BLOB NOT NULL, message LONGBLOB NOT NULL, INDEX (created))",
+	"CREATE TABLE IF NOT EXISTS spam_levels (recipient VARBINARY(512) PRIMARY KEY,"
+	" tag_level DOUBLE, spam_level DOUBLE, quarantine_level DOUBLE, reject_level DOUBLE)",
+};
+
+static int
+fail(struct store *st)
+{
+	store_set_error(st, "mysql: %s", mysql_error(MY(st)));
+	return -1;
+}
+
+static int
+exec(struct store *st, const char *sql)
+{
+	return mysql_real_query(MY(st), sql, strlen(sql)) == 0 ? 0 : fail(st);
+}
+
+/* Append s (n bytes) quoted and escaped. */
+static void
+q_str(struct store *st, struct buf *b, const char *s, size_t n)
+{
+	char *tmp = xmalloc(2 * n + 1);
+	unsigned long l = mysql_real_escape_string(MY(st), tmp, s, (unsigned long)n);
+
+	(void)buf_appendc(b, '\'');
+	(void)buf_append(b, tmp, l);
+	(void)buf_appendc(b, '\'');
+	free(tmp);
+}
+
+static void
+q_cstr(struct store *st, struct buf *b, const char *s)
+{
+	q_str(st, b, s ? s : "", strlen(s ? s : ""));
+}
+
+static int
+run(struct store *st, struct buf *b)
+{
+	int r = mysql_real_query(MY(st), b->data ? b->data : "", b->len) == 0 ? 0 : fail(st);
+	buf_free(b);
+	return r;
+}
+
+static void my_close(struct store *st);
+
+static struct store *
+my_open(const char *arg, char **error_r)
+{
+	struct mysql_store *s = xcalloc(1, sizeof(*s));
+	char *host = NULL, *user = NULL, *pass = NULL, *dbname = NULL, *sock = NULL;
+	unsigned port = 0;
+	char *spec = xstrdup(arg), *save = NULL;
+
+	s->base.drv = &store_driver_mysql;
+	for (char *kv = strtok_r(spec, ";,", &save); kv; kv = strtok_r(NULL, ";,", &save)) {
+		char *eq = strchr(kv, '=');
+		if (eq == NULL)
+			continue;
+		*eq++ = '\0';
+		if (strcmp(kv, "host") == 0) host = eq;
+		else if (strcmp(kv, "port") == 0) port = (unsigned)atoi(eq);
+		else if (strcmp(kv, "socket") == 0) sock = eq;
+		else if (strcmp(kv, "user") == 0) user = eq;
+		else if (strcmp(kv, "password") == 0) pass = eq;
+		else if (strcmp(kv, "database") == 0 || strcmp(kv, "dbname") == 0) dbname = eq;
+	}
+	s->db = mysql_init(NULL);
+	if (s->db == NULL || mysql_real_connect(s->db, host, user, pass, dbname, port,
+	    sock, 0) == NULL) {
+		*error_r = xasprintf("mysql:%s: %s", dbname ? dbname : "",
+		    s->db ? mysql_error(s->db) : "out of memory");
+		free(spec);
+		my_close(&s->base);
+		return NULL;
+	}
+	free(spec);
+	mysql_set_character_set(s->db, "binary");
+	for (size_t i = 0; i < NELEM(schema); i++)
+		if (mysql_real_query(s->db, schema[i], strlen(schema[i])) != 0) {
+			*error_r = xasprintf("mysql: schema: %s", mysql_error(s->db));
+			my_close(&s->base);
+			return NULL;
+		}
+	return &s->base;
+}
+
+static void
+my_close(struct store *st)
+{
+	if (MY(st) != NULL)
+		mysql_close(MY(st));
+	free(st);
+}
+
+static int
+my_exec(struct store *st, const char *sql)
+{
+	if (strcmp(sql, "BEGIN") == 0)
+		sql = "START TRANSACTION";
+	return exec(st, sql);
+}
+
+/* One-row query: fills up to n columns as strings; 1 row, 0 none, -1. */
+static int
+row1(struct store *st, struct buf *b, char **cols, int n)
+{
+	MYSQL_RES *res;
+	MYSQL_ROW row;
+	int r = 0;
+
+	if (run(st, b) < 0)
+		return -1;
+	if ((res = mysql_store_result(MY(st))) == NULL)
+		return fail(st);
+	if ((row = mysql_fetch_row(res)) != NULL) {
+		for (int i = 0; i < n; i++)
+			cols[i] = xstrdup(row[i] ? row[i] : "");
+		r = 1;
+	}
+	mysql_free_result(res);
+	return r;
+}
+
+static int
+bayes_totals(struct store *st, const char *user, struct bayes_counts *r)
+{
+	struct buf b;
+	char *c[2];
+	int k;
+
+	r->spam = r->ham = 0;
+	buf_init(&b, BUF_UNLIMITED);
+	(void)buf_appends(&b, "SELECT nspam, nham FROM bayes_total WHERE user = ");
+	q_cstr(st, &b, user);
+	if ((k = row1(st, &b, c, 2)) == 1) {
+		r->spam = atoll(c[0]);
+		r->ham = atoll(c[1]);
+		free(c[0]);
+		free(c[1]);
+	}
+	return k < 0 ? -1 : 0;
+}
+
+static int
+bayes_add_totals(struct store *st, const char *user, int64_t ds, int64_t dh)
+{
+	struct buf b;
+
+	buf_init(&b, BUF_UNLIMITED);
+	(void)buf_appends(&b, "INSERT INTO bayes_total (user, nspam, nham) VALUES (");
+	q_cstr(st, &b, user);
+	(void)buf_printf(&b, ", GREATEST(0, %lld), GREATEST(0, %lld)) ON DUPLICATE KEY UPDATE "
+	    "nspam = GREATEST(0, nspam + %lld), nham = GREATEST(0, nham + %lld)",
+	    (long long)ds, (long long)dh, (long long)ds, (long long)dh);
+	return run(st, &b);
+}
+
+static int
+bayes_get(struct store *st, const char *user, const uint64_t *tok, size_t n,
+    struct bayes_counts *out)
+{
+	for (size_t i = 0; i < n; i++)
+		out[i].spam = out[i].ham = 0;
+	for (size_t start = 0; start < n; start += IN_BATCH) {
+		size_t end = start + IN_BATCH < n ? start + IN_BATCH : n;
+		struct buf b;
+		MYSQL_RES *res;
+		MYSQL_ROW row;
+
+		buf_init(&b, BUF_UNLIMITED);
+		(void)buf_appends(&b, "SELECT token, spam, ham FROM bayes_token WHERE user = ");
+		q_cstr(st, &b, user);
+		(void)buf_appends(&b, " AND token IN (");
+		for (size_t i = start; i < end; i++)
+			(void)buf_printf(&b, "%s%lld", i > start ? "," : "", (long long)(int64_t)tok[i]);
+		(void)buf_appendc(&b, ')');
+		if (run(st, &b) < 0)
+			return -1;
+		if ((res = mysql_store_result(MY(st))) == NULL)
+			return fail(st);
+		while ((row = mysql_fetch_row(res)) != NULL) {
+			uint64_t t = (uint64_t)atoll(row[0]);
+			for (size_t i = start; i < end; i++)
+				if (tok[i] == t) {
+					out[i].spam = atoll(row[1]);
+					out[i].ham = atoll(row[2]);
+				}
+		}
+		mysql_free_result(res);
+	}
+	return 0;
+}
+
+static int
+bayes_update(struct store *st, const char *user, const uint64_t *tok, size_t n,
+    int ds, int dh)
+{
+	long long now = (long long)time(NULL);
+
+	for (size_t start = 0; start < n; start += IN_BATCH) {
+		size_t end = start + IN_BATCH < n ? start + IN_BATCH : n;
+		struct buf b;
+
+		buf_init(&b, BUF_UNLIMITED);
+		(void)buf_appends(&b, "INSERT INTO bayes_token (user, token, spam, ham, atime) VALUES ");
+		for (size_t i = start; i < end; i++) {
+			(void)buf_appends(&b, i > start ? ",(" : "(");
+			q_cstr(st, &b, user);
+			(void)buf_printf(&b, ",%lld,GREATEST(0,%d),GREATEST(0,%d),%lld)",
+			    (long long)(int64_t)tok[i], ds, dh, now);
+		}
+		(void)buf_printf(&b, " ON DUPLICATE KEY UPDATE spam = GREATEST(0, spam + %d),"
+		    " ham = GREATEST(0, ham + %d), atime = %lld", ds, dh, now);
+		if (run(st, &b) < 0)
+			return -1;
+		if (ds < 0 || dh < 0) {
+			buf_init(&b, BUF_UNLIMITED);
+			(void)buf_appends(&b, "DELETE FROM bayes_token WHERE user = ");
+			q_cstr(st, &b, user);
+			(void)buf_appends(&b, " AND spam = 0 AND ham = 0 AND token IN (");
+			for (size_t i = start; i < end; i++)
+				(void)buf_printf(&b, "%s%lld", i > start ? "," : "",
+				    (long long)(int64_t)tok[i]);
+			(void)buf_appendc(&b, ')');
+			if (run(st, &b) < 0)
+				return -1;
+		}
+	}
+	return 0;
+}
+
+static int
+bayes_seen(struct store *st, const char *user, const char *key, char *kind_r)
+{
+	struct buf b;
+	char *c[1];
+	int k;
+
+	*kind_r = 0;
+	buf_init(&b, BUF_UNLIMITED);
+	(void)buf_appends(&b, "SELECT kind FROM bayes_seen WHERE user = ");
+	q_cstr(st, &b, user);
+	(void)buf_appends(&b, " AND msgkey = ");
+	q_cstr(st, &b, key);
+	if ((k = row1(st, &b, c, 1)) == 1) {
+		*kind_r = c[0][0];
+		free(c[0]);
+	}
+	return k < 0 ? -1 : 0;
+}
+
+static int
+bayes_set_seen(struct store *st, const char *user, const char *key, char kind)
+{
+	struct buf b;
+
+	buf_init(&b, BUF_UNLIMITED);
+	if (kind) {
+		(void)buf_appends(&b, "REPLACE INTO bayes_seen (user, msgkey, kind) VALUES (");
+		q_cstr(st, &b, user);
+		(void)buf_appendc(&b, ',');
+		q_cstr(st, &b, key);
+		(void)buf_printf(&b, ",'%c')", kind == 's' ? 's' : 'h');
+	} else {
+		(void)buf_appends(&b, "DELETE FROM bayes_seen WHERE user = ");
+		q_cstr(st, &b, user);
+		(void)buf_appends(&b, " AND msgkey = ");
+		q_cstr(st, &b, key);
+	}
+	return run(st, &b);
+}
+
+static int64_t
+bayes_ntokens(struct store *st, const char *user)
+{
+	struct buf b;
+	char *c[1];
+	int64_t n = -1;
+
+	buf_init(&b, BUF_UNLIMITED);
+	(void)buf_appends(&b, "SELECT COUNT(*) FROM bayes_token WHERE user = ");
+	q_cstr(st, &b, user);
+	if (row1(st, &b, c, 1) == 1) {
+		n = atoll(c[0]);
+		free(c[0]);
+	}
+	return n;
+}
+
+static int
+q_put(struct store *st, const struct quarantine_item *q)
+{
+	struct buf b;
+
+	buf_init(&b, BUF_UNLIMITED);
+	(void)buf_appends(&b, "INSERT INTO quarantine (id, created, sender, recipients, subject,"
+	    " score, tests, message) VALUES (");
+	q_cstr(st, &b, q->id);
+	(void)buf_printf(&b, ",%lld,", (long long)q->created);
+	q_cstr(st, &b, q->sender);
+	(void)buf_appendc(&b, ',');
+	q_cstr(st, &b, q->recipients);
+	(void)buf_appendc(&b, ',');
+	q_cstr(st, &b, q->subject);
+	(void)buf_printf(&b, ",%.17g,", q->score);
+	q_cstr(st, &b, q->tests);
+	(void)buf_appendc(&b, ',');
+	q_str(st, &b, q->message ? q->message : "", q->message_len);
+	(void)buf_appendc(&b, ')');
+	return run(st, &b);
+}
+
+static void
+row_item(MYSQL_ROW row, unsigned long *len, struct quarantine_item *it, int with_msg)
+{
+	memset(it, 0, sizeof(*it));
+	it->id = xstrdup(row[0] ? row[0] : "");
+	it->created = (time_t)atoll(row[1] ? row[1] : "0");
+	it->sender = xstrdup(row[2] ? row[2] : "");
+	it->recipients = xstrdup(row[3] ? row[3] : "");
+	it->subject = xstrdup(row[4] ? row[4] : "");
+	it->score = strtod(row[5] ? row[5] : "0", NULL);
+	it->tests = xstrdup(row[6] ? row[6] : "");
+	if (with_msg) {
+		it->message_len = len[7];
+		it->message = xmalloc(len[7] + 1);
+		if (len[7] > 0)
+			memcpy(it->message, row[7], len[7]);
+		it->message[len[7]] = '\0';
+	}
+}
+
+static int
+q_list(struct store *st, void (*fn)(const struct quarantine_item *, void *), void *arg)
+{
+	struct buf b;
+	MYSQL_RES *res;
+	MYSQL_ROW row;
+
+	buf_init(&b, BUF_UNLIMITED);
+	(void)buf_appends(&b, "SELECT id, created, sender, recipients, subject, score, tests"
+	    " FROM quarantine ORDER BY created, id");
+	if (run(st, &b) < 0)
+		return -1;
+	if ((res = mysql_store_result(MY(st))) == NULL)
+		return fail(st);
+	while ((row = mysql_fetch_row(res)) != NULL) {
+		struct quarantine_item it;
+		row_item(row, mysql_fetch_lengths(res), &it, 0);
+		fn(&it, arg);
+		quarantine_item_free(&it);
+	}
+	mysql_free_result(res);
+	return 0;
+}
+
+static int
+q_get(struct store *st, const char *id, struct quarantine_item *it)
+{
+	struct buf b;
+	MYSQL_RES *res;
+	MYSQL_ROW row;
+	int r = 0;
+
+	buf_init(&b, BUF_UNLIMITED);
+	(void)buf_appends(&b, "SELECT id, created, sender, recipients, subject, score, tests,"
+	    " message FROM quarantine WHERE id = ");
+	q_cstr(st, &b, id);
+	if (run(st, &b) < 0)
+		return -1;
+	if ((res = mysql_store_result(MY(st))) == NULL)
+		return fail(st);
+	if ((row = mysql_fetch_row(res)) != NULL) {
+		row_item(row, mysql_fetch_lengths(res), it, 1);
+		r = 1;
+	}
+	mysql_free_result(res);
+	return r;
+}
+
+static int
+q_delete(struct store *st, const char *id)
+{
+	struct buf b;
+
+	buf_init(&b, BUF_UNLIMITED);
+	(void)buf_appends(&b, "DELETE FROM quarantine WHERE id = ");
+	q_cstr(st, &b, id);
+	if (run(st, &b) < 0)
+		return -1;
+	return mysql_affected_rows(MY(st)) > 0;
+}
+
+static int
+q_expire(struct store *st, time_t before)
+{
+	struct buf b;
+
+	buf_init(&b, BUF_UNLIMITED);
+	(void)buf_printf(&b, "DELETE FROM quarantine WHERE created < %lld", (long long)before);
+	if (run(st, &b) < 0)
+		return -1;
+	return (int)mysql_affected_rows(MY(st));
+}
+
+static int
+levels_get(struct store *st, const char *rcpt, struct spam_levels *l)
+{
+	struct buf b;
+	char *c[4];
+	int k;
+
+	buf_init(&b, BUF_UNLIMITED);
+	(void)buf_appends(&b, "SELECT tag_level, spam_level, quarantine_level, reject_level"
+	    " FROM spam_levels WHERE recipient = ");
+	q_cstr(st, &b, rcpt);
+	if ((k = row1(st, &b, c, 4)) == 1) {
+		l->tag = strtod(c[0], NULL);
+		l->spam = strtod(c[1], NULL);
+		l->quarantine = strtod(c[2], NULL);
+		l->reject = strtod(c[3], NULL);
+		for (int i = 0; i < 4; i++)
+			free(c[i]);
+	}
+	return k;
+}
+
+static int
+levels_set(struct store *st, const char *rcpt, const struct spam_levels *l)
+{
+	struct buf b;
+
+	buf_init(&b, BUF_UNLIMITED);
+	(void)buf_appends(&b, "REPLACE INTO spam_levels (recipient, tag_level, spam_level,"
+	    " quarantine_level, reject_level) VALUES (");
+	q_cstr(st, &b, rcpt);
+	(void)buf_printf(&b, ",%.17g,%.17g,%.17g,%.17g)", l->tag, l->spam, l->quarantine,
+	    l->reject);
+	return run(st, &b);
+}
+
+static int
+levels_delete(struct store *st, const char *rcpt)
+{
+	struct buf b;
+
+	buf_init(&b, BUF_UNLIMITED);
+	(void)buf_appends(&b, "DELETE FROM spam_levels WHERE recipient = ");
+	q_cstr(st, &b, rcpt);
+	return run(st, &b);
+}
+
+const struct store_driver store_driver_mysql = {
+	.name = "mysql",
+	.open = my_open,
+	.close = my_close,
+	.exec = my_exec,
+	.bayes_totals = bayes_totals,
+	.bayes_add_totals = bayes_add_totals,
+	.bayes_get = bayes_get,
+	.bayes_update = bayes_update,
+	.bayes_seen = bayes_seen,
+	.bayes_set_seen = bayes_set_seen,
+	.bayes_ntokens = bayes_ntokens,
+	.q_put = q_put,
+	.q_list = q_list,
+	.q_get = q_get,
+	.q_delete = q_delete,
+	.q_expire = q_expire,
+	.levels_get = levels_get,
+	.levels_set = levels_set,
+	.levels_delete = levels_delete,
+};

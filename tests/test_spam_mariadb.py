@@ -1,0 +1,102 @@
+"""The store on MariaDB: a private mariadbd (UNIX socket only, no TCP)
+started by the test in a temporary data directory; tempest learn, spamc
+and quarantine run against it with --db mysql:..."""
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+from conftest import TEMPEST
+from test_spam_commands import corpus_msg, run
+
+MARIADBD = shutil.which("mariadbd") or "/usr/sbin/mariadbd"
+INSTALL_DB = shutil.which("mariadb-install-db") or "/usr/bin/mariadb-install-db"
+
+
+def built_with_mariadb():
+    r = subprocess.run([TEMPEST, "learn", "--ham", "--db", "mysql:socket=/nonexistent"],
+                       input="x", capture_output=True, text=True)
+    return "not built" not in r.stderr
+
+
+@pytest.fixture
+def mariadb():
+    if not os.path.exists(MARIADBD) or not os.path.exists(INSTALL_DB):
+        pytest.skip("mariadbd not installed (Debian package mariadb-server)")
+    if not built_with_mariadb():
+        pytest.skip("tempest built without MariaDB Connector/C (libmariadb-dev)")
+    d = tempfile.mkdtemp(prefix="tempest-maria-")
+    data, sock = os.path.join(d, "data"), os.path.join(d, "sock")
+    user = ["--user=root"] if os.getuid() == 0 else []
+    subprocess.run([INSTALL_DB, "--no-defaults", "--datadir=" + data,
+                    "--auth-root-authentication-method=normal",
+                    "--skip-test-db"] + user, check=True, capture_output=True)
+    proc = subprocess.Popen([MARIADBD, "--no-defaults", "--datadir=" + data,
+                             "--socket=" + sock, "--skip-networking",
+                             "--pid-file=" + os.path.join(d, "pid"),
+                             "--log-error=" + os.path.join(d, "err.log")] + user,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(200):
+        if os.path.exists(sock):
+            break
+        time.sleep(0.05)
+    client = shutil.which("mariadb") or shutil.which("mysql")
+    subprocess.run([client, "--no-defaults", "-S", sock, "-uroot", "-e",
+                    "CREATE DATABASE tempest; CREATE DATABASE tstore"],
+                   check=True, capture_output=True)
+    yield "mysql:socket=%s;user=root;database=tempest" % sock
+    proc.terminate()
+    try:
+        proc.wait(20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def test_learn_classify_quarantine_on_mariadb(mariadb, tmp_path):
+    cfg = tmp_path / "etc"
+    cfg.mkdir()
+    (cfg / "main.cf").write_text("bayes_min_spam_num = 5\nbayes_min_ham_num = 5\n")
+    spam, ham = tmp_path / "spam", tmp_path / "ham"
+    spam.mkdir()
+    ham.mkdir()
+    for i in range(8):
+        (spam / str(i)).write_text(corpus_msg(True, i))
+        (ham / str(i)).write_text(corpus_msg(False, i))
+    r = run("learn", "--spam", "--db", mariadb, str(spam), cfg=str(cfg))
+    assert r.returncode == 0, r.stderr
+    r = run("learn", "--ham", "--db", mariadb, str(ham), cfg=str(cfg))
+    assert "Database: 8 spam, 8 ham" in r.stdout, r.stdout + r.stderr
+    r = run("learn", "--spam", "--db", mariadb, str(spam), cfg=str(cfg))
+    assert "8 already known" in r.stdout
+    r = run("spamc", "--db", mariadb, stdin=corpus_msg(True, 50), cfg=str(cfg))
+    assert "BAYES_99" in r.stdout, r.stdout + r.stderr
+    r = run("spamc", "--db", mariadb, stdin=corpus_msg(False, 50), cfg=str(cfg))
+    assert "BAYES_00" in r.stdout, r.stdout + r.stderr
+    r = run("learn", "--forget", "--db", mariadb, str(spam), cfg=str(cfg))
+    assert "Forgot 8 message(s)" in r.stdout
+    assert "Database: 0 spam, 8 ham" in r.stdout
+
+    # quarantine and per-recipient levels in the same database
+    assert run("quarantine", "--db", mariadb, "list", cfg=str(cfg)).stdout == ""
+    r = run("quarantine", "--db", mariadb, "levels", "a@example.test", "1", "4.5", "9",
+            "15", cfg=str(cfg))
+    assert r.returncode == 0, r.stderr
+    r = run("quarantine", "--db", mariadb, "levels", "a@example.test", cfg=str(cfg))
+    assert "tag=1 spam=4.5 quarantine=9 reject=15 (per recipient)" in r.stdout
+
+
+def test_store_unit_checks_on_mariadb(mariadb):
+    # the store's C unit test (Bayes, seen, quarantine with a binary
+    # message, expiry, levels) against the MariaDB driver
+    exe = os.path.join(os.path.dirname(TEMPEST), "src", "lib-store", "test-store")
+    if not os.path.exists(exe):
+        pytest.skip("build/src/lib-store/test-store not built")
+    spec = mariadb.replace("database=tempest", "database=tstore")
+    r = subprocess.run([exe], capture_output=True, text=True,
+                       env=dict(os.environ, TEMPEST_STORE_SPEC=spec))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert " 0 failed" in r.stdout
