@@ -141,6 +141,36 @@ dest_get(struct transport *t, const char *name)
 	return d;
 }
 
+static int
+dest_inflight(struct transport *t, const char *name)
+{
+	struct dest *d;
+
+	for (d = t->dests; d != NULL; d = d->next)
+		if (strcasecmp(d->name, name) == 0)
+			return d->inflight;
+	return 0;
+}
+
+/* One job to name finished; forget destinations with nothing in flight
+ * so the list stays as short as the set of busy destinations. */
+static void
+dest_release(struct transport *t, const char *name)
+{
+	struct dest **pp, *d;
+
+	for (pp = &t->dests; (d = *pp) != NULL; pp = &d->next) {
+		if (strcasecmp(d->name, name) != 0)
+			continue;
+		if (--d->inflight <= 0) {
+			*pp = d->next;
+			free(d->name);
+			free(d);
+		}
+		return;
+	}
+}
+
 static char *
 qpath(const char *queue, const char *id)
 {
@@ -268,7 +298,7 @@ job_finish(struct job *j, struct ipc_msg *reply)
 	size_t k;
 	double d = elapsed(&j->start);
 
-	dest_get(j->t, j->nexthop)->inflight--;
+	dest_release(j->t, j->nexthop);
 	if (reply != NULL && (ipc_get_int(reply, &n) < 0 || n != (int64_t)j->n))
 		reply = NULL;
 	for (k = 0; k < j->n; k++) {
@@ -411,7 +441,7 @@ dispatch(struct transport *t)
 		struct job *j, *prev = NULL;
 
 		for (j = t->queue; j != NULL; prev = j, j = j->next)
-			if (dest_get(t, j->nexthop)->inflight < t->dest_limit)
+			if (dest_inflight(t, j->nexthop) < t->dest_limit)
 				break;
 		if (j == NULL)
 			return;
