@@ -161,3 +161,20 @@ def test_filter_down_accept_when_configured(make_instance):
     assert code == 250, text
     msgs = inst.wait_messages(1)
     assert len(msgs) == 1 and "X-Spam-Status" not in read(msgs[0])
+
+
+def test_incoming_spam_headers_removed_below_tag_level(make_instance):
+    inst = make_instance("hightag", extra=dict(LEVELS, spam_tag_level="100",
+                                              spam_level="200"),
+                         extra_services=[FILTER_SVC]).start()
+    forged = "X-Spam-Flag: YES\nX-Spam-Status: Yes, hits=99 forged\n" + HAM
+    code, text = send(inst, "alice@example.org", forged)
+    assert code == 250, text + inst.log()
+    code, text = send(inst, "alice@example.org", HAM.replace("Lunch", "Dinner"))
+    assert code == 250, text
+    msgs = inst.wait_messages(2)
+    assert len(msgs) == 2, inst.log()
+    for m in msgs:
+        body = read(m)
+        assert "X-Spam-" not in body and "forged" not in body   # below the tag level
+    assert "action=tag" in inst.log() and "action=accept" in inst.log()

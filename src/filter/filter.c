@@ -189,6 +189,14 @@ handle(struct ipc_msg *req, struct ipc_msg *rep)
 		reply = xasprintf("550 5.7.1 Message content rejected as spam (score %s)", score);
 	} else if (action == FILTER_TAG) {
 		spam_engine_headers(engine, &v, &headers);
+	} else if (action == FILTER_ACCEPT) {
+		/* below the tag level: still drop X-Spam-* headers that came
+		 * with the message (a copy without them is written) */
+		for (size_t i = 0; i < v.msg.nhdrs; i++)
+			if (report_is_spam_header(v.msg.hdrs[i].name)) {
+				action = FILTER_TAG;
+				break;
+			}
 	}
 	log_info("%s: filter: from=<%s> %s score=%s action=%s%s%s tests=[%s]", qid,
 	    sender, client, score,

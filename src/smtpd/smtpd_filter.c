@@ -164,8 +164,9 @@ filter_apply(struct session *s, const struct filter_reply *rep)
 	case FILTER_ACCEPT:
 		return 1;
 	case FILTER_TAG:
-		if ((rep->headers[0] != '\0' || rep->subject_tag[0] != '\0') &&
-		    retag(s, f->qfd, f->off, f->len, rep) < 0) {
+		/* a copy with the headers (possibly none: X-Spam-* headers
+		 * that came with the message are removed either way) */
+		if (retag(s, f->qfd, f->off, f->len, rep) < 0) {
 			smtpd_reply(s, "451 4.3.0 Error: queue file write error");
 			return 0;
 		}
