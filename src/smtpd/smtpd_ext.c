@@ -5,6 +5,9 @@
  * configured yet).  Command arguments reaching here are bounded lines
  * from the client, already split by smtpd.c.
  */
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +35,13 @@ smtpd_tls_init(void)
 int
 smtpd_connect_hook(struct session *s)
 {
+	int one = 1;
+
+	/* replies (EHLO) and the TLS handshake leave as several small
+	 * writes: with Nagle each later one waits for the client's delayed
+	 * ACK (40 ms), capping a client at ~22 sessions per second */
+	(void)setsockopt(io_fd(s->io), IPPROTO_TCP, TCP_NODELAY, &one,
+	    sizeof(one));
 	/* SMTPS: the greeting is queued and goes out after the handshake */
 	if (smtpd_tls_wrappermode())
 		smtpd_tls_wrap(s);
