@@ -229,8 +229,14 @@ map_db_lookup(struct map *m, const char *key, const char **value_r)
 		} else if (m->db == NULL ||
 		    st.st_mtim.tv_sec != m->db_mtime.tv_sec ||
 		    st.st_mtim.tv_nsec != m->db_mtime.tv_nsec) {
+			struct stat tst;
 			map_db_close(m);
 			m->db_mtime = st.st_mtim;
+			if (stat(m->path, &tst) == 0 &&
+			    tst.st_mtim.tv_sec > st.st_mtim.tv_sec)
+				log_warn("%s.db is older than %s: the compiled "
+				    "table is used (run tempest newaliases)",
+				    m->path, m->path);
 			if (sqlite3_open_v2(dbpath, &m->db, SQLITE_OPEN_READONLY,
 			    NULL) != SQLITE_OK || sqlite3_prepare_v2(m->db,
 			    "SELECT value FROM map WHERE key = ?1", -1,
