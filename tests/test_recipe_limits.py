@@ -99,3 +99,11 @@ def test_nothing_writable_is_an_error(tmp_path):
                         "ORGMAIL=/nonexistent/b", "/dev/null"], input=MSG.encode(), env=env,
                        capture_output=True, timeout=30)
     assert p.returncode == 75
+
+
+def test_program_timeout(tmp_path):
+    rc, log, box, secs = run(tmp_path, "TIMEOUT=2\n:0 w\n| sleep 30\n:0 w\n* ? sleep 30\nnever\n")
+    assert rc == 0
+    assert log.count("Timeout, terminating") == 2, log
+    assert box.count("Subject: aaaa") == 1
+    assert secs < 15

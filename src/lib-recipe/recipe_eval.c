@@ -316,6 +316,24 @@ ops(struct ev *ev)
 	return &xops;
 }
 
+/* Wait for pid until deadline: 1 = exited (*st set), 0 = still running. */
+static int
+wait_deadline(pid_t pid, time_t deadline, int *st)
+{
+	useconds_t pause = 1000;
+
+	for (;;) {
+		pid_t r = waitpid(pid, st, WNOHANG);
+		if (r == pid || (r < 0 && errno != EINTR))
+			return 1;
+		if (time(NULL) >= deadline)
+			return 0;
+		usleep(pause);
+		if (pause < 50000)
+			pause *= 2;
+	}
+}
+
 /*
  * Run a command line: with $SHELLMETAS in it through $SHELL $SHELLFLAGS,
  * else split by procmail itself.  in/inlen go to stdin; output (if out
@@ -390,9 +408,10 @@ run_program(struct ev *ev, int line, const char *cmd, const char *in,
 	close(inp[0]);
 	if (out != NULL)
 		close(outp[1]);
+	size_t off = 0;
+	int infd = inp[1], outfd = out != NULL ? outp[0] : -1, timed_out = 0;
+	time_t deadline = time(NULL) + renvint(960, var("TIMEOUT"));
 	{
-		size_t off = 0;
-		int infd = inp[1], outfd = out != NULL ? outp[0] : -1;
 		if (inlen == 0) {
 			close(infd);
 			infd = -1;
@@ -406,10 +425,21 @@ run_program(struct ev *ev, int line, const char *cmd, const char *in,
 			if (outfd >= 0) {
 				pf[np].fd = outfd, pf[np].events = POLLIN, np++;
 			}
-			if (poll(pf, (nfds_t)np, -1) < 0) {
-				if (errno == EINTR)
+			{
+				long left = (long)(deadline - time(NULL));
+				int pr;
+				if (left <= 0) {
+					timed_out = 1;
+					break;
+				}
+				pr = poll(pf, (nfds_t)np, (int)(left > 3600 ? 3600000 : left * 1000));
+				if (pr < 0) {
+					if (errno == EINTR)
+						continue;
+					break;
+				}
+				if (pr == 0)
 					continue;
-				break;
 			}
 			for (int k = 0; k < np; k++) {
 				if (pf[k].revents == 0)
@@ -443,12 +473,25 @@ run_program(struct ev *ev, int line, const char *cmd, const char *in,
 			}
 		}
 	}
-	if (wait || out != NULL) {
-		int st;
-		while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-			;
+	if (timed_out) {
+		if (infd >= 0)
+			close(infd);
+		if (outfd >= 0)
+			close(outfd);
+	}
+	if (wait || out != NULL || timed_out) {
+		int st = 0;
+		if (!wait_deadline(pid, deadline, &st)) {
+			logf_(ev, "Timeout, terminating \"%s\"\n", cmd);
+			kill(pid, SIGTERM);
+			while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+				;
+			timed_out = 1;
+		}
 		*status_r = WIFEXITED(st) ? WEXITSTATUS(st) :
 		    WIFSIGNALED(st) ? 128 + WTERMSIG(st) : 1;
+		if (timed_out && *status_r == 0)
+			*status_r = 1;
 		ev->lexitcode = *status_r;
 	}
 	return wr_err ? -2 : 0;
