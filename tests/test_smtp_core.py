@@ -425,3 +425,66 @@ def test_postconf(instance):
     p = instance.cmd("postconf", "-n")
     assert p.returncode == 1
     assert re.search(r"main\.cf:\d+: bad boolean value for smtpd_helo_required", p.stderr)
+
+
+def test_slow_content_filter_does_not_block_other_sessions(make_instance):
+    """While one message waits for a slow content filter, another session
+    of the same smtpd process is served (the filter call is on the loop)."""
+    import socket
+    import struct
+    import threading
+    import time
+    inst = make_instance(extra={"spam_filter_service": "slowfilter",
+                                "spam_filter_timeout": "20s"})
+    inst.edit_master_cf(lambda t: re.sub(r"(inet  n       -       n       -       )-",
+                                          r"\g<1>1", t, count=1))
+    inst.start()
+    path = os.path.join(inst.dir, "queue", "private", "slowfilter")
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(path)
+    os.chmod(path, 0o666)
+    srv.listen(8)
+    calls = []
+
+    def reply_frame():
+        body = b"I" + struct.pack(">q", 0)          # FILTER_ACCEPT
+        for _ in range(5):
+            body += b"S" + struct.pack(">I", 0) + b"\0"
+        return b"TMP1" + struct.pack(">II", 0x46494c52, len(body)) + body
+
+    def handle(c):
+        msg, fds, _, _ = socket.recv_fds(c, 65536, 4)
+        for fd in fds:
+            os.close(fd)
+        calls.append(time.time())
+        if len(calls) == 1:
+            time.sleep(3)                            # the slow one
+        c.sendall(reply_frame())
+        c.close()
+
+    def serve():
+        while True:
+            try:
+                c, _ = srv.accept()
+            except OSError:
+                return
+            threading.Thread(target=handle, args=(c,), daemon=True).start()
+
+    threading.Thread(target=serve, daemon=True).start()
+    done = {}
+
+    def send(name):
+        with smtplib.SMTP("127.0.0.1", inst.smtp_port, timeout=30) as s:
+            s.sendmail("a@remote.test", [DEMO], f"Subject: {name}\r\n\r\nx\r\n".encode())
+        done[name] = time.time()
+
+    t0 = time.time()
+    a = threading.Thread(target=send, args=("slow",))
+    a.start()
+    assert wait_for(lambda: len(calls) == 1, 10)
+    send("fast")
+    a.join(30)
+    srv.close()
+    assert done["fast"] < done["slow"], done
+    assert done["fast"] - t0 < 2.5
+    assert len(inst.wait_messages(2)) == 2
