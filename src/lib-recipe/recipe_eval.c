@@ -257,7 +257,6 @@ header_concat(struct ev *ev)
 
 /* ---- programs ------------------------------------------------------ */
 
-static struct ev *cur_ev;
 /* programs started for this message, shared with clones (c on blocks) */
 static int *shared_forks;
 
@@ -1482,7 +1481,6 @@ rc_run(const struct rc_config *cfg, struct rc_msg *msg, char **rcfiles,
 	ev.logfd = 2;
 	ev.args = cfg->args;
 	ev.nargs = (int)cfg->nargs;
-	cur_ev = &ev;
 	signal(SIGPIPE, SIG_IGN);
 	if (shared_forks == NULL) {
 		void *p = mmap(NULL, sizeof(int), PROT_READ | PROT_WRITE,
