@@ -165,6 +165,8 @@ struct rc_local {
 	const char *config_dir; /* TEMPEST_CONFIG_DIR for programs, or NULL */
 	int msgfd;              /* the message without From_, read from 0 */
 	long long arrival;      /* seconds since the epoch, for From_ */
+	const char *vacation_msg; /* per-user vacation message (skipped if missing) */
+	const char *rcpt;       /* the recipient address (vacation's -a) */
 };
 
 /*

@@ -30,8 +30,50 @@ static const struct cfg_param recipe_params[] = {
 	{ "recipe_regex_step_limit", CFG_INT, "1000000", 0, "PCRE2 match limit of one recipe condition; hitting it delivers to DEFAULT" },
 	{ "recipe_process_limit", CFG_INT, "100", 0, "Programs (| ! ` ? and clones) one message may start; hitting it delivers to DEFAULT" },
 	{ "recipe_nesting_limit", CFG_INT, "64", 0, "Deepest nesting of { } blocks in an rcfile; deeper files deliver to DEFAULT" },
+	{ "recipe_vacation_file", CFG_STR, ".vacation.msg", 0, "Per-user vacation setting: when this file exists (home directory of system users, Maildir of virtual users) each message is first offered to `tempest vacation -m FILE`, with no recipe needed" },
 };
 CONFIG_PARAMS(recipe_params);
+
+/* The per-user vacation setting: offer the message to `tempest vacation`
+ * (which applies RFC 3834's rules and its once-per-interval memory); its
+ * outcome never affects the delivery. */
+static void
+run_vacation(const struct rc_local *l, const char *data, size_t len)
+{
+	int p[2], st;
+	pid_t pid;
+
+	if (l->vacation_msg == NULL || access(l->vacation_msg, R_OK) != 0 ||
+	    pipe(p) < 0)
+		return;
+	pid = fork();
+	if (pid < 0) {
+		close(p[0]);
+		close(p[1]);
+		return;
+	}
+	if (pid == 0) {
+		dup2(p[0], 0);
+		close(p[0]);
+		close(p[1]);
+		execl(l->sendmail, "tempest", "vacation", "-m", l->vacation_msg,
+		    "-a", l->rcpt != NULL ? l->rcpt : l->logname, (char *)NULL);
+		_exit(75);
+	}
+	close(p[0]);
+	while (len > 0) {
+		ssize_t w = write(p[1], data, len);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			break;
+		data += w;
+		len -= (size_t)w;
+	}
+	close(p[1]);
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+}
 
 static void
 child(const struct rc_local *l)
@@ -109,7 +151,9 @@ child(const struct rc_local *l)
 	memset(&msg, 0, sizeof(msg));
 	{
 		size_t n = b.len;
-		rc_msg_set(&msg, buf_steal(&b), n);
+		char *raw = buf_steal(&b);
+		run_vacation(l, raw, n);
+		rc_msg_set(&msg, raw, n);
 	}
 	rc_config_defaults(&cfg);
 	cfg.sendmail_self = l->sendmail;

@@ -34,7 +34,7 @@ local_hook_init(void)
 static int
 run_recipes(const struct delivery *d, long uid, long gid, const char *home,
     const char *logname, const char *shell, const char *mailbox,
-    const char *user_rc, struct buf *text)
+    const char *user_rc, const char *vacation, struct buf *text)
 {
 	const char *etc = config_str("recipe_system_file");
 	struct rc_local l;
@@ -45,7 +45,8 @@ run_recipes(const struct delivery *d, long uid, long gid, const char *home,
 		return -1;
 	if (*etc == '\0' || access(etc, R_OK) != 0)
 		etc = NULL;
-	if (etc == NULL && access(user_rc, F_OK) != 0)
+	if (etc == NULL && access(user_rc, F_OK) != 0 &&
+	    access(vacation, F_OK) != 0)
 		return -1;
 	fd = memfd_create("recipe-message", MFD_CLOEXEC);
 	if (fd < 0 || local_copy_message(d, fd, 0) < 0) {
@@ -66,6 +67,8 @@ run_recipes(const struct delivery *d, long uid, long gid, const char *home,
 	l.config_dir = ctl_config_dir();
 	l.msgfd = fd;
 	l.arrival = d->arrival_us / 1000000;
+	l.vacation_msg = vacation;
+	l.rcpt = d->rcpt;
 	rc = rc_local_deliver(&l, &err);
 	close(fd);
 	if (rc < 0) {
@@ -92,7 +95,7 @@ local_hook(const struct delivery *d, const char *user, struct buf *text)
 {
 	const char *home_mailbox = config_str("home_mailbox");
 	struct passwd *pw = getpwnam(user);
-	char *mailbox, *rc_path;
+	char *mailbox, *rc_path, *vac;
 	int r;
 
 	/* aliases(5) and ~/.forward first (alias.c) */
@@ -106,10 +109,12 @@ local_hook(const struct delivery *d, const char *user, struct buf *text)
 		mailbox = xasprintf("%s/%s", config_str("mail_spool_directory"),
 		    pw->pw_name);
 	rc_path = xasprintf("%s/%s", pw->pw_dir, config_str("recipe_user_file"));
+	vac = xasprintf("%s/%s", pw->pw_dir, config_str("recipe_vacation_file"));
 	r = run_recipes(d, (long)pw->pw_uid, (long)pw->pw_gid, pw->pw_dir,
-	    pw->pw_name, pw->pw_shell, mailbox, rc_path, text);
+	    pw->pw_name, pw->pw_shell, mailbox, rc_path, vac, text);
 	free(mailbox);
 	free(rc_path);
+	free(vac);
 	return r;
 }
 
@@ -118,7 +123,7 @@ local_hook_virtual(const struct delivery *d, const char *mailbox, long uid,
     long gid, struct buf *text)
 {
 	size_t n = strlen(mailbox);
-	char *home, *rc_path;
+	char *home, *rc_path, *vac;
 	int r;
 
 	if (!config_bool("recipe_delivery"))
@@ -132,9 +137,11 @@ local_hook_virtual(const struct delivery *d, const char *mailbox, long uid,
 		    xstrdup(".");
 		rc_path = xasprintf("%s%s", mailbox, config_str("recipe_virtual_file"));
 	}
+	vac = xasprintf("%s%s", mailbox, config_str("recipe_vacation_file"));
 	r = run_recipes(d, uid, gid, home, d->rcpt, "/bin/sh", mailbox, rc_path,
-	    text);
+	    vac, text);
 	free(home);
 	free(rc_path);
+	free(vac);
 	return r;
 }

@@ -256,7 +256,9 @@ vacation_main(int argc, char **argv)
 		fprintf(stderr, "vacation: no reply: %s\n", why);
 		return 0;
 	}
-	switch (db_check(dbpath, to, interval, 0, &err)) {
+	/* check and record under one lock: two deliveries of mail from the
+	 * same sender running at once must not both reply */
+	switch (db_check(dbpath, to, interval, 1, &err)) {
 	case -1:
 		fprintf(stderr, "vacation: %s\n", err);
 		return EX_TEMPFAIL_;
@@ -334,10 +336,6 @@ vacation_main(int argc, char **argv)
 	}
 	if (send_reply(sendmail, to, reply.data, reply.len) < 0) {
 		fprintf(stderr, "vacation: sending the reply to %s failed\n", to);
-		return EX_TEMPFAIL_;
-	}
-	if (db_check(dbpath, to, interval, 1, &err) < 0) {
-		fprintf(stderr, "vacation: %s\n", err);
 		return EX_TEMPFAIL_;
 	}
 	fprintf(stderr, "vacation: replied to %s\n", to);
