@@ -164,10 +164,17 @@ def main():
                     help="name=port, e.g. smtp=2525")
     ap.add_argument("--set", action="append", default=[],
                     help="main.cf name=value")
+    ap.add_argument("--filter", action="store_true",
+                    help="scan every message with the content filter "
+                         "(rules + Bayes, X-Spam-* headers, quarantine)")
     a = ap.parse_args()
     ports = {k: int(v) for k, v in (p.split("=", 1) for p in a.port)}
     extra = dict(s.split("=", 1) for s in a.set)
-    create(a.dir, ports, extra, force=a.force)
+    services = []
+    if a.filter:
+        extra.setdefault("spam_filter_service", "filter")
+        services.append("filter                unix  -       -       n       -       -       filter")
+    create(a.dir, ports, extra, services, force=a.force)
 
 
 if __name__ == "__main__":

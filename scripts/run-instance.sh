@@ -6,7 +6,8 @@ set -eu
 dir=$1
 bin=$2
 if [ ! -f "$dir/etc/main.cf" ]; then
-	python3 "$(dirname "$0")/instance.py" "$dir"
+	# the default instance scans mail like a classic filtering server
+	python3 "$(dirname "$0")/instance.py" --filter "$dir"
 fi
 echo "tempest: SMTP on 127.0.0.1:2525, submission (STARTTLS + AUTH) on 127.0.0.1:2587, SMTPS on 127.0.0.1:2465 for demo@example.test"
 echo "tempest: demo password: $(cat "$dir/demo-password") (also in $dir/demo-password)"
