@@ -19,26 +19,11 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "fdio.h"
 #include "mem.h"
 #include "recipe-deliver.h"
 
 static unsigned long uniq_counter;
-
-static int
-write_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
 
 int
 rc_lock_create(const char *path, int timeout_s, char **error_r)
@@ -135,17 +120,17 @@ write_mbox_data(int fd, const char *data, size_t len)
 	const char *nl = memchr(p, '\n', len);
 
 	if (nl == NULL)
-		return write_all(fd, data, len);
+		return fd_write_all(fd, data, len);
 	nl++;
-	if (write_all(fd, p, (size_t)(nl - p)) < 0)
+	if (fd_write_all(fd, p, (size_t)(nl - p)) < 0)
 		return -1;
 	p = nl;
 	while (p < end) {
 		const char *e = memchr(p, '\n', (size_t)(end - p));
 		size_t n = e != NULL ? (size_t)(e - p) + 1 : (size_t)(end - p);
-		if (n >= 5 && memcmp(p, "From ", 5) == 0 && write_all(fd, ">", 1) < 0)
+		if (n >= 5 && memcmp(p, "From ", 5) == 0 && fd_write_all(fd, ">", 1) < 0)
 			return -1;
-		if (write_all(fd, p, n) < 0)
+		if (fd_write_all(fd, p, n) < 0)
 			return -1;
 		p += n;
 	}
@@ -180,7 +165,7 @@ deliver_mbox(const char *name, const char *data, size_t len, int raw,
 	}
 	if (!S_ISREG(st.st_mode)) {
 		/* /dev/null and other devices: just write */
-		int bad = (raw ? write_all(fd, data, len) :
+		int bad = (raw ? fd_write_all(fd, data, len) :
 		    write_mbox_data(fd, data, len)) < 0;
 		close(fd);
 		if (bad) {
@@ -190,7 +175,7 @@ deliver_mbox(const char *name, const char *data, size_t len, int raw,
 		return 0;
 	}
 	start = st.st_size;
-	if ((raw ? write_all(fd, data, len) : write_mbox_data(fd, data, len)) < 0 ||
+	if ((raw ? fd_write_all(fd, data, len) : write_mbox_data(fd, data, len)) < 0 ||
 	    fsync(fd) < 0) {
 		int e = errno;
 		if (ftruncate(fd, start) < 0) {
@@ -409,7 +394,7 @@ rc_deliver(const char *const *names, size_t n, const char *data, size_t len,
 		free(dir);
 		return -1;
 	}
-	if (write_all(fd, data, len) < 0 || fsync(fd) < 0 || close(fd) < 0) {
+	if (fd_write_all(fd, data, len) < 0 || fsync(fd) < 0 || close(fd) < 0) {
 		*error_r = xasprintf("Error while writing to \"%s\"", path);
 		unlink(path);
 		free(path);

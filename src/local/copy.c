@@ -10,24 +10,9 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "fdio.h"
 #include "local.h"
 #include "mem.h"
-
-static int
-write_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
 
 int
 local_copy_message(const struct delivery *d, int fd, int mbox)
@@ -62,10 +47,10 @@ local_copy_message(const struct delivery *d, int fd, int mbox)
 			break;
 		}
 		if (!mbox) {
-			if (write_all(fd, out.data, out.len) < 0)
+			if (fd_write_all(fd, out.data, out.len) < 0)
 				r = -1;
 			buf_reset(&out);
-			if (r == 0 && write_all(fd, buf, (size_t)n) < 0)
+			if (r == 0 && fd_write_all(fd, buf, (size_t)n) < 0)
 				r = -1;
 		} else {
 			for (i = 0; i < (size_t)n; i++) {
@@ -84,7 +69,7 @@ local_copy_message(const struct delivery *d, int fd, int mbox)
 				buf_appendc(&out, buf[i]);
 				at_line_start = buf[i] == '\n';
 			}
-			if (write_all(fd, out.data, out.len) < 0)
+			if (fd_write_all(fd, out.data, out.len) < 0)
 				r = -1;
 			buf_reset(&out);
 		}
@@ -92,11 +77,11 @@ local_copy_message(const struct delivery *d, int fd, int mbox)
 	}
 	if (r == 0 && mbox) {
 		/* a message ends with an empty line */
-		if (write_all(fd, at_line_start ? "\n" : "\n\n",
+		if (fd_write_all(fd, at_line_start ? "\n" : "\n\n",
 		    at_line_start ? 1 : 2) < 0)
 			r = -1;
 	}
-	if (r == 0 && out.len > 0 && write_all(fd, out.data, out.len) < 0)
+	if (r == 0 && out.len > 0 && fd_write_all(fd, out.data, out.len) < 0)
 		r = -1;
 	buf_free(&out);
 	return r;

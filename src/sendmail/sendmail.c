@@ -28,6 +28,7 @@
 #include <openssl/rand.h>
 
 #include "buf.h"
+#include "fdio.h"
 #include "config.h"
 #include "log.h"
 #include "maildrop.h"
@@ -87,24 +88,6 @@ header_addresses(const char *value, char ***rcpts, size_t *n)
 	str_split_free(&parts);
 }
 
-static int
-write_all(int fd, const void *p, size_t n)
-{
-	const char *c = p;
-
-	while (n > 0) {
-		ssize_t w = write(fd, c, n);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		c += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 static void
 record(struct buf *b, char type, const char *data)
 {
@@ -158,7 +141,7 @@ smtp_stdio(void)
 			break;
 		if (p[1].revents) {
 			n = read(fd, buf, sizeof(buf));
-			if (n <= 0 || write_all(1, buf, (size_t)n) < 0)
+			if (n <= 0 || fd_write_all(1, buf, (size_t)n) < 0)
 				break;
 		}
 		if (p[0].revents) {
@@ -167,10 +150,10 @@ smtp_stdio(void)
 				shutdown(fd, SHUT_WR);
 				p[0].fd = -1;
 				while ((n = read(fd, buf, sizeof(buf))) > 0)
-					write_all(1, buf, (size_t)n);
+					fd_write_all(1, buf, (size_t)n);
 				break;
 			}
-			if (write_all(fd, buf, (size_t)n) < 0)
+			if (fd_write_all(fd, buf, (size_t)n) < 0)
 				break;
 		}
 	}
@@ -346,8 +329,8 @@ sendmail_main(int argc, char **argv)
 			    strerror(errno));
 			return EX_TEMPFAIL;
 		}
-		if (write_all(fd, env.data, env.len) < 0 ||
-		    write_all(fd, content.data, content.len) < 0 ||
+		if (fd_write_all(fd, env.data, env.len) < 0 ||
+		    fd_write_all(fd, content.data, content.len) < 0 ||
 		    fchmod(fd, 0644) < 0 || fsync(fd) < 0) {
 			fprintf(stderr, "sendmail: fatal: write %s: %s\n", tmp,
 			    strerror(errno));
