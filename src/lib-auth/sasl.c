@@ -4,23 +4,8 @@
  */
 #include <string.h>
 
+#include "base64.h"
 #include "sasl.h"
-
-static int
-b64_value(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
 
 int
 sasl_b64_decode(const char *in, size_t len, struct buf *out)
@@ -39,7 +24,7 @@ sasl_b64_decode(const char *in, size_t len, struct buf *out)
 	if (len % 4 == 1)
 		return -1;
 	for (i = 0; i < len; i++) {
-		int v = b64_value((unsigned char)in[i]);
+		int v = base64_digit((unsigned char)in[i], '/');
 		if (v < 0)
 			return -1;
 		acc = (acc << 6) | (unsigned long)v;

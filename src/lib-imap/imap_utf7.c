@@ -5,23 +5,8 @@
  */
 #include <string.h>
 
+#include "base64.h"
 #include "imap_utf7.h"
-
-static int
-b64val(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == ',')
-		return 63;
-	return -1;
-}
 
 static int
 put_utf8(struct buf *out, unsigned long cp)
@@ -75,7 +60,7 @@ imap_utf7_to_utf8(const char *in, struct buf *out)
 			continue;
 		}
 		for (; *p != '-'; p++) {
-			int v = b64val(*p);
+			int v = base64_digit(*p, ',');
 			if (v < 0)
 				return -1;
 			bits = (bits << 6) | (unsigned long)v;

@@ -12,19 +12,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include "base64.h"
 #include "mem.h"
 #include "mime.h"
-
-static int
-b64_val(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z') return c - 'A';
-	if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-	if (c >= '0' && c <= '9') return c - '0' + 52;
-	if (c == '+') return 62;
-	if (c == '/') return 63;
-	return -1;
-}
 
 void
 mime_base64_decode(const char *s, size_t n, struct buf *out, unsigned *bad_r)
@@ -41,7 +31,7 @@ mime_base64_decode(const char *s, size_t n, struct buf *out, unsigned *bad_r)
 		if (c == '=') { pad = 1; continue; }
 		if (c == '\r' || c == '\n' || c == ' ' || c == '\t')
 			continue;
-		v = b64_val(c);
+		v = base64_digit(c, '/');
 		if (v < 0 || pad) {
 			bad++;
 			continue;
