@@ -28,6 +28,9 @@ def test_vacation_file_without_recipe(instance):
             s.sendmail(BOB, [DEMO], (f"From: Bob <{BOB}>\r\nTo: {DEMO}\r\n"
                                      f"Message-ID: <m{i}@example.test>\r\n"
                                      f"Subject: question {i}\r\n\r\nhi\r\n").encode())
+        # deliveries run in parallel: let the first land before the second
+        # is sent so that the reply is known to answer m0
+        assert len(instance.wait_messages(i + 1)) == i + 1
     # both messages are in demo's inbox
     assert len(instance.wait_messages(2)) == 2
     # bob gets exactly one auto-reply
