@@ -173,7 +173,7 @@ class Instance:
                 out += [os.path.join(p, f) for f in sorted(os.listdir(p))]
         return out
 
-    def wait_messages(self, n, timeout=15.0, **kw):
+    def wait_messages(self, n, timeout=30.0, **kw):
         return wait_for(lambda: len(self.messages(**kw)) >= n and
                         self.messages(**kw), timeout) or self.messages(**kw)
 
