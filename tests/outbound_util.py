@@ -251,3 +251,94 @@ class SMTPServer:
                 return
             else:
                 send("502 5.5.2 unknown command")
+
+
+class HoldingDNS:
+    """A tiny authoritative DNS server on 127.0.0.1 for the asynchronous
+    DNS test: A records from `hosts` (name -> IPv4), no MX (so the domain
+    is its own implicit MX), NXDOMAIN for other names.  Questions about
+    names in `hold` are kept unanswered until release() - a name server
+    that is slow for one zone only."""
+
+    def __init__(self, hosts, hold=()):
+        self.hosts = {k.lower().rstrip("."): v for k, v in hosts.items()}
+        self.hold = {h.lower().rstrip(".") for h in hold}
+        self.held = []
+        self.questions = []
+        self.lock = threading.Lock()
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.stopping = False
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    @property
+    def address(self):
+        return f"127.0.0.1:{self.port}"
+
+    def held_names(self):
+        with self.lock:
+            return [q[2] for q in self.held]
+
+    def release(self):
+        with self.lock:
+            self.hold = set()
+            held, self.held = self.held, []
+        for pkt, peer, _ in held:
+            self.sock.sendto(self._answer(pkt), peer)
+
+    def stop(self):
+        self.stopping = True
+        self.sock.close()
+
+    def _serve(self):
+        while not self.stopping:
+            try:
+                pkt, peer = self.sock.recvfrom(4096)
+            except OSError:
+                return
+            name = self._qname(pkt)
+            if name is None:
+                continue
+            with self.lock:
+                self.questions.append(name)
+                if name in self.hold:
+                    self.held.append((pkt, peer, name))
+                    continue
+            try:
+                self.sock.sendto(self._answer(pkt), peer)
+            except OSError:
+                return
+
+    @staticmethod
+    def _qname(pkt):
+        labels, i = [], 12
+        try:
+            while pkt[i]:
+                n = pkt[i]
+                labels.append(pkt[i + 1:i + 1 + n].decode("ascii").lower())
+                i += 1 + n
+        except (IndexError, UnicodeDecodeError):
+            return None
+        return ".".join(labels)
+
+    def _answer(self, pkt):
+        import struct
+        end = 12
+        while pkt[end]:
+            end += 1 + pkt[end]
+        end += 5                      # root label, QTYPE, QCLASS
+        qtype = struct.unpack("!H", pkt[end - 4:end - 2])[0]
+        name = self._qname(pkt)
+        answers = b""
+        rcode, count = 0, 0
+        if name not in self.hosts:
+            rcode = 3                 # NXDOMAIN
+        elif qtype == 1:
+            addr = socket.inet_aton(self.hosts[name])
+            answers = struct.pack("!HHHIH", 0xC00C, 1, 1, 60, 4) + addr
+            count = 1
+        flags = 0x8400 | 0x0100 | rcode     # QR AA RD
+        hdr = struct.pack("!HHHHHH", struct.unpack("!H", pkt[:2])[0],
+                          flags, 1, count, 0, 0)
+        return hdr + pkt[12:end] + answers

@@ -7,7 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include <event2/event.h>
+
 #include "config.h"
+#include "ioev.h"
 #include "dns.h"
 #include "test.h"
 
@@ -45,6 +48,43 @@ test_no_resolver(void)
 	T_INTEQ(ntohs(((struct sockaddr_in *)&a[0].ss)->sin_port), 2525);
 	T_INTEQ(dns_lookup_addr("::1", 25, a, 4, &n, &err), DNS_OK);
 	T_INTEQ(a[0].ss.ss_family, AF_INET6);
+}
+
+static int calls;
+
+static void
+count_addr(void *ctx, enum dns_status st, const struct dns_addr *a, size_t n,
+    const char *error)
+{
+	(void)a;
+	(void)error;
+	calls++;
+	*(int *)ctx = st == DNS_OK ? (int)n : -1;
+}
+
+/* Results arrive from the event loop, never inside the start call, and
+ * a cancelled lookup is never answered. */
+static void
+test_async(void)
+{
+	int r1 = 0, r2 = 0;
+	struct dns_query *q1, *q2;
+	char *e = NULL;
+
+	T_INTEQ(dns_init("", &e), 0);
+	calls = 0;
+	q1 = dns_addr_start("192.0.2.1", 25, count_addr, &r1);
+	q2 = dns_addr_start("no.resolver.example", 25, count_addr, &r2);
+	T_OK(q1 != NULL && q2 != NULL);
+	T_INTEQ(calls, 0);
+	T_INTEQ(dns_pending(), 2);
+	dns_query_cancel(&q2);
+	T_OK(q2 == NULL);
+	while (dns_pending() > 0)
+		event_base_loop(io_base(), EVLOOP_ONCE);
+	T_INTEQ(calls, 1);
+	T_INTEQ(r1, 1);
+	T_INTEQ(r2, 0);
 }
 
 static void
@@ -98,6 +138,7 @@ main(void)
 		return live(getenv("TEMPEST_TEST_DNS"), getenv("TEMPEST_TEST_MX"));
 	T_RUN(test_sort);
 	T_RUN(test_no_resolver);
+	T_RUN(test_async);
 	T_RUN(test_bad_server);
 	return t_done();
 }

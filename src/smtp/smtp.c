@@ -6,6 +6,11 @@
  * address as implicit MX), tries them in turn, and keeps the last
  * connection open for the next request to the same next hop.
  *
+ * One process serves up to smtp_process_session_limit qmgr connections
+ * at once; DNS (lib-dns, c-ares on the event loop) and the SMTP sessions
+ * of different requests interleave, so a slow name server delays only
+ * the requests that wait for it.
+ *
  * Input: ipc requests from qmgr (checked field by field), the queue file
  * (content copied, scanned only for 8-bit bytes), DNS answers (lib-dns)
  * and SMTP replies (smtp_session.c).
@@ -51,30 +56,44 @@ static const struct cfg_param smtp_params[] = {
 	{ "smtp_tls_ciphers", CFG_STR, "medium", 0, "Cipher grade of outbound TLS: high or medium" },
 	{ "smtp_destination_concurrency_limit", CFG_INT, "$default_destination_concurrency_limit", 0, "Parallel connections qmgr opens to one SMTP next hop" },
 	{ "smtp_destination_recipient_limit", CFG_INT, "50", 0, "Most recipients sent in one SMTP transaction" },
+	{ "smtp_process_session_limit", CFG_INT, "20", 0, "Delivery requests one smtp process works on at once (event-driven: DNS lookups and SMTP sessions interleave)" },
 	{ "transport_maps", CFG_LIST, "", 0, "Recipient domain (or address) -> transport:nexthop, e.g. smtp:[host]:port, local:, error:text" },
 };
 CONFIG_PARAMS(smtp_params);
 
+/* One connection from qmgr; it carries one delivery request at a time,
+ * and the process serves many such connections at once (event-driven:
+ * DNS lookups and SMTP sessions of different requests interleave). */
 struct qconn {
-	struct io *io;
-	struct ipc_msg req;
-	int busy;
+	struct io *io;          /* NULL once qmgr went away */
+	struct ipc_msg msg;
+	struct smtp_req *req;   /* in progress, or NULL */
+	struct smtp_target targets[MAX_TARGETS];
+	size_t ntargets, next_target;
+	char *last_error;
+	int retry_notls;
+	struct smtp_sess *active;
+	/* resolution of the next hop */
+	struct dns_query *dq;
+	char host[DNS_NAME_MAX + 1];
+	int port;
+	int use_mx;
+	struct dns_mx mx[DNS_MAX_MX];
+	size_t nmx, mx_next;
+	enum dns_status worst;
+	char *dns_err;
+	struct qconn *next;
 };
 
-static struct qconn *current;
-static struct smtp_sess *cached;        /* idle connection for reuse */
+#define CACHE_MAX 32
+
+static struct qconn *qconns;
+static struct smtp_sess *cache[CACHE_MAX];      /* idle, for reuse */
+static size_t ncache;
 static SSL_CTX *tls_ctx;
 static int tls_ctx_failed;
 
-/* the request in progress */
-static struct smtp_req *req;
-static struct smtp_target targets[MAX_TARGETS];
-static size_t ntargets, next_target;
-static char *last_error;
-static int last_retry_notls;
-static struct smtp_sess *active;
-
-static void handle_next(void);
+static void handle_next(struct qconn *qc);
 
 SSL_CTX *
 smtp_tls_ctx(void)
@@ -221,9 +240,12 @@ req_fail_all(struct smtp_req *r, int status, const char *text)
 		}
 }
 
+/* Answer qmgr (if still there) and forget the request; the caller then
+ * runs handle_next(qc), which may free qc. */
 static void
-req_reply(void)
+req_reply(struct qconn *qc)
 {
+	struct smtp_req *req = qc->req;
 	struct ipc_msg reply;
 	size_t i;
 
@@ -238,13 +260,74 @@ req_reply(void)
 		ipc_put_int(&reply, rc->status);
 		ipc_put_str(&reply, rc->text);
 	}
-	if (current != NULL && current->io != NULL)
-		ipc_io_send(current->io, &reply);
+	if (qc->io != NULL)
+		ipc_io_send(qc->io, &reply);
 	ipc_msg_free(&reply);
-	req_free(&req);
-	FREE(last_error);
-	if (current != NULL)
-		current->busy = 0;
+	req_free(&qc->req);
+	FREE(qc->last_error);
+	FREE(qc->dns_err);
+	qc->ntargets = qc->next_target = 0;
+}
+
+/* Every recipient still open gets status/text; reply; next request. */
+static void
+req_finish(struct qconn *qc, int status, const char *text)
+{
+	req_fail_all(qc->req, status, text);
+	req_reply(qc);
+	handle_next(qc);
+}
+
+/* ---- the connection cache ---- */
+
+static void
+cache_remove(struct smtp_sess *s)
+{
+	size_t i;
+
+	for (i = 0; i < ncache; i++)
+		if (cache[i] == s) {
+			memmove(&cache[i], &cache[i + 1],
+			    (ncache - i - 1) * sizeof(cache[0]));
+			ncache--;
+			return;
+		}
+}
+
+static void
+on_cached_closed(struct smtp_sess *s)
+{
+	cache_remove(s);
+	smtp_sess_close(&s);
+}
+
+static void
+cache_put(struct smtp_sess *s)
+{
+	if (ncache == CACHE_MAX) {
+		struct smtp_sess *old = cache[0];
+		cache_remove(old);
+		smtp_sess_close(&old);
+	}
+	cache[ncache++] = s;
+	smtp_sess_park(s, on_cached_closed);
+}
+
+/* An idle session to nexthop, taken out of the cache, or NULL. */
+static struct smtp_sess *
+cache_take(const char *nexthop)
+{
+	size_t i = ncache;
+
+	while (i-- > 0) {
+		struct smtp_sess *s = cache[i];
+		if (smtp_sess_idle(s) &&
+		    strcasecmp(smtp_sess_nexthop(s), nexthop) == 0) {
+			cache_remove(s);
+			return s;
+		}
+	}
+	return NULL;
 }
 
 /* ---- destinations ---- */
@@ -273,239 +356,264 @@ nexthop_parse(const char *nh, char *host, size_t hostlen, int *port_r,
 		snprintf(host, hostlen, "%s", nh);
 }
 
-static void
-add_targets(const char *host, int port, enum dns_status *worst,
-    const char **err_r)
-{
-	struct dns_addr a[DNS_MAX_ADDR];
-	size_t n = 0, i;
-	const char *err = NULL;
-	enum dns_status st = dns_lookup_addr(host, port, a, DNS_MAX_ADDR, &n,
-	    &err);
+static void try_next(struct qconn *qc);
+static void resolve_next_mx(struct qconn *qc);
 
-	if (st != DNS_OK) {
-		if (st == DNS_TEMPFAIL || *worst != DNS_TEMPFAIL) {
-			*worst = st;
-			*err_r = err;
-		}
+/* All hosts of the next hop are resolved: connect, or give up. */
+static void
+resolved(struct qconn *qc)
+{
+	int tmp = qc->worst == DNS_TEMPFAIL;
+	char *why;
+
+	if (qc->ntargets > 0) {
+		try_next(qc);
 		return;
 	}
-	for (i = 0; i < n && ntargets < MAX_TARGETS; i++) {
-		snprintf(targets[ntargets].host, sizeof(targets[0].host), "%s",
-		    host);
-		targets[ntargets].addr = a[i];
-		ntargets++;
-	}
+	if (qc->use_mx && qc->nmx > 0)
+		why = xasprintf("%s MX host lookup for %s failed: %s",
+		    tmp ? "4.4.3" : "5.4.4", qc->host, qc->dns_err);
+	else
+		why = xasprintf("%s Host or domain name not found. Name "
+		    "service error for name=%s type=A: %s", tmp ? "4.4.3" :
+		    "5.4.4", qc->host, qc->dns_err);
+	req_finish(qc, tmp ? DELIVER_DEFER : DELIVER_BOUNCE, why);
+	free(why);
 }
 
-/* Fill targets[] for the next hop; on failure set last_error and
- * return the DELIVER_* status for every recipient. */
-static int
-find_targets(const char *nexthop)
+/* Addresses of one host (an MX host, or the domain as implicit MX). */
+static void
+on_addr(void *ctx, enum dns_status st, const struct dns_addr *a, size_t n,
+    const char *err)
 {
-	char host[DNS_NAME_MAX + 1];
-	int port, mx;
-	struct dns_mx mxs[DNS_MAX_MX];
-	size_t n = 0, i;
-	const char *err = "Host not found";
-	enum dns_status st, worst = DNS_NOTFOUND;
+	struct qconn *qc = ctx;
+	const char *host = qc->nmx > 0 ? qc->mx[qc->mx_next - 1].host :
+	    qc->host;
+	size_t i;
 
-	ntargets = next_target = 0;
-	nexthop_parse(nexthop, host, sizeof(host), &port, &mx);
-	if (*host == '\0') {
-		last_error = xstrdup("5.1.2 empty next hop");
-		return DELIVER_BOUNCE;
-	}
-	if (mx) {
-		st = dns_lookup_mx(host, mxs, DNS_MAX_MX, &n, &err);
-		if (st == DNS_TEMPFAIL) {
-			last_error = xasprintf("4.4.3 Host or domain name not "
-			    "found. Name service error for name=%s type=MX: %s",
-			    host, err);
-			return DELIVER_DEFER;
+	qc->dq = NULL;
+	if (st != DNS_OK) {
+		if (st == DNS_TEMPFAIL || qc->worst != DNS_TEMPFAIL) {
+			qc->worst = st;
+			free(qc->dns_err);
+			qc->dns_err = xstrdup(err);
 		}
-		if (st == DNS_OK) {
-			for (i = 0; i < n; i++)
-				add_targets(mxs[i].host, port, &worst, &err);
-			if (ntargets > 0)
-				return DELIVER_SENT;
-			last_error = xasprintf("%s MX host lookup for %s failed: "
-			    "%s", worst == DNS_TEMPFAIL ? "4.4.3" : "5.4.4",
-			    host, err);
-			return worst == DNS_TEMPFAIL ? DELIVER_DEFER :
-			    DELIVER_BOUNCE;
-		}
-		/* no MX: the domain itself is the implicit MX */
 	}
-	add_targets(host, port, &worst, &err);
-	if (ntargets > 0)
-		return DELIVER_SENT;
-	last_error = xasprintf("%s Host or domain name not found. Name "
-	    "service error for name=%s type=A: %s", worst == DNS_TEMPFAIL ?
-	    "4.4.3" : "5.4.4", host, err);
-	return worst == DNS_TEMPFAIL ? DELIVER_DEFER : DELIVER_BOUNCE;
+	for (i = 0; i < n && qc->ntargets < MAX_TARGETS; i++) {
+		struct smtp_target *t = &qc->targets[qc->ntargets++];
+		snprintf(t->host, sizeof(t->host), "%s", host);
+		t->addr = a[i];
+	}
+	if (qc->nmx > 0)
+		resolve_next_mx(qc);
+	else
+		resolved(qc);
 }
-
-static void try_next(void);
 
 static void
-on_cached_closed(struct smtp_sess *s)
+resolve_next_mx(struct qconn *qc)
 {
-	if (s == cached)
-		smtp_sess_close(&cached);
+	if (qc->mx_next < qc->nmx && qc->ntargets < MAX_TARGETS) {
+		const char *h = qc->mx[qc->mx_next++].host;
+		qc->dq = dns_addr_start(h, qc->port, on_addr, qc);
+		return;
+	}
+	resolved(qc);
+}
+
+static void
+on_mx(void *ctx, enum dns_status st, const struct dns_mx *mx, size_t n,
+    const char *err)
+{
+	struct qconn *qc = ctx;
+
+	qc->dq = NULL;
+	if (st == DNS_TEMPFAIL) {
+		char *why = xasprintf("4.4.3 Host or domain name not found. "
+		    "Name service error for name=%s type=MX: %s", qc->host,
+		    err);
+		req_finish(qc, DELIVER_DEFER, why);
+		free(why);
+		return;
+	}
+	if (st == DNS_OK && n > 0) {
+		qc->nmx = n < DNS_MAX_MX ? n : DNS_MAX_MX;
+		memcpy(qc->mx, mx, qc->nmx * sizeof(mx[0]));
+		qc->mx_next = 0;
+		resolve_next_mx(qc);
+		return;
+	}
+	/* no MX: the domain itself is the implicit MX */
+	qc->nmx = 0;
+	qc->dq = dns_addr_start(qc->host, qc->port, on_addr, qc);
+}
+
+/* Find the hosts of the request's next hop (asynchronously), then try
+ * them in turn. */
+static void
+resolve(struct qconn *qc)
+{
+	qc->ntargets = qc->next_target = 0;
+	qc->nmx = qc->mx_next = 0;
+	qc->worst = DNS_NOTFOUND;
+	FREE(qc->dns_err);
+	qc->dns_err = xstrdup("Host not found");
+	nexthop_parse(qc->req->nexthop, qc->host, sizeof(qc->host), &qc->port,
+	    &qc->use_mx);
+	if (*qc->host == '\0') {
+		req_finish(qc, DELIVER_BOUNCE, "5.1.2 empty next hop");
+		return;
+	}
+	if (qc->use_mx)
+		qc->dq = dns_mx_start(qc->host, on_mx, qc);
+	else
+		qc->dq = dns_addr_start(qc->host, qc->port, on_addr, qc);
 }
 
 static void
 on_sess_done(struct smtp_sess *s, int ok, const char *why)
 {
-	if (s != active)
+	struct qconn *qc = smtp_sess_ctx(s);
+
+	if (qc == NULL || s != qc->active)
 		panic("smtp: completion from an unknown session");
+	qc->active = NULL;
 	if (ok) {
-		active = NULL;
-		if (smtp_sess_idle(s)) {
-			cached = s;
-			smtp_sess_park(s, on_cached_closed);
-		} else
+		if (smtp_sess_idle(s))
+			cache_put(s);
+		else
 			smtp_sess_close(&s);
-		req_reply();
-		handle_next();
+		req_reply(qc);
+		handle_next(qc);
 		return;
 	}
-	free(last_error);
-	last_error = xstrdup(why);
-	log_info("%s: %s", req->id, why);
-	last_retry_notls = smtp_sess_tls_failed(s) &&
+	free(qc->last_error);
+	qc->last_error = xstrdup(why);
+	log_info("%s: %s", qc->req->id, why);
+	qc->retry_notls = smtp_sess_tls_failed(s) &&
 	    strcmp(config_str("smtp_tls_security_level"), "may") == 0;
 	if (smtp_sess_reused(s)) {
 		/* a stale cached connection: start over on a fresh one */
-		last_retry_notls = 0;
-		next_target = 0;
-		if (ntargets == 0 && find_targets(req->nexthop) != DELIVER_SENT) {
-			active = NULL;
-			smtp_sess_close(&s);
-			req_fail_all(req, *last_error == '5' ? DELIVER_BOUNCE :
-			    DELIVER_DEFER, last_error);
-			req_reply();
-			handle_next();
+		smtp_sess_close(&s);
+		qc->retry_notls = 0;
+		qc->next_target = 0;
+		if (qc->ntargets == 0) {
+			resolve(qc);
 			return;
 		}
-	} else if (last_retry_notls) {
-		/* opportunistic TLS failed: same host again in the clear */
-		next_target--;
+	} else {
+		if (qc->retry_notls)    /* same host again in the clear */
+			qc->next_target--;
+		smtp_sess_close(&s);
 	}
-	active = NULL;
-	smtp_sess_close(&s);
-	try_next();
+	try_next(qc);
 }
 
 static void
-try_next(void)
+try_next(struct qconn *qc)
 {
-	int notls = last_retry_notls;
+	int notls = qc->retry_notls;
+	const char *e = qc->last_error;
 
-	last_retry_notls = 0;
-	while (next_target < ntargets) {
-		struct smtp_target *t = &targets[next_target++];
-		active = smtp_sess_connect(t, req->nexthop, req, notls,
-		    on_sess_done);
+	qc->retry_notls = 0;
+	if (qc->next_target < qc->ntargets) {
+		struct smtp_target *t = &qc->targets[qc->next_target++];
+		qc->active = smtp_sess_connect(t, qc->req->nexthop, qc->req,
+		    notls, on_sess_done, qc);
 		return;
 	}
-	req_fail_all(req, last_error != NULL && *last_error == '5' ?
-	    DELIVER_BOUNCE : DELIVER_DEFER, last_error != NULL ? last_error :
-	    "4.4.1 no host to connect to");
-	req_reply();
-	handle_next();
+	req_finish(qc, e != NULL && *e == '5' ? DELIVER_BOUNCE : DELIVER_DEFER,
+	    e != NULL ? e : "4.4.1 no host to connect to");
 }
 
 static void
-start_request(struct smtp_req *r)
+start_request(struct qconn *qc, struct smtp_req *r)
 {
-	int st;
+	struct smtp_sess *s;
 
-	req = r;
-	ntargets = next_target = 0;
+	qc->req = r;
+	qc->ntargets = qc->next_target = 0;
 	if (r->fd < 0) {
-		req_fail_all(r, DELIVER_DEFER, "4.3.0 cannot open queue file");
-		req_reply();
+		req_finish(qc, DELIVER_DEFER, "4.3.0 cannot open queue file");
 		return;
 	}
-	if (cached != NULL && smtp_sess_idle(cached) &&
-	    strcasecmp(smtp_sess_nexthop(cached), r->nexthop) == 0) {
-		active = cached;
-		cached = NULL;
+	if ((s = cache_take(r->nexthop)) != NULL) {
+		qc->active = s;
 		log_debug("%s: reusing the connection to %s", r->id, r->nexthop);
-		smtp_sess_reuse(active, r, on_sess_done);
+		smtp_sess_reuse(s, r, on_sess_done, qc);
 		return;
 	}
-	smtp_sess_close(&cached);
-	st = find_targets(r->nexthop);
-	if (st != DELIVER_SENT) {
-		req_fail_all(r, st, last_error);
-		req_reply();
-		return;
-	}
-	try_next();
+	resolve(qc);
 }
 
-/* ---- the qmgr connection ---- */
+/* ---- the qmgr connections ---- */
 
 static void
-conn_end(struct qconn *c)
+conn_end(struct qconn *qc)
 {
-	io_free(&c->io);
-	ipc_msg_free(&c->req);
-	if (current == c)
-		current = NULL;
-	free(c);
-	smtp_sess_close(&cached);
+	struct qconn **pp;
+
+	for (pp = &qconns; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == qc) {
+			*pp = qc->next;
+			break;
+		}
+	io_free(&qc->io);
+	ipc_msg_free(&qc->msg);
+	free(qc);
 	service_session_end();
 }
 
 static void
-handle_next(void)
+handle_next(struct qconn *qc)
 {
-	struct qconn *c = current;
 	int r;
 
-	if (c != NULL && c->io == NULL && !c->busy) {
-		/* qmgr went away while we were delivering */
-		conn_end(c);
+	if (qc->req != NULL)
+		return;
+	if (qc->io == NULL || (service_draining() && io_outlen(qc->io) == 0 &&
+	    io_inlen(qc->io) == 0)) {
+		/* qmgr went away while we were delivering, or we stop */
+		conn_end(qc);
 		return;
 	}
-	while (c != NULL && c->io != NULL && !c->busy && req == NULL &&
-	    (r = ipc_io_take(c->io, &c->req)) != 0) {
+	while (qc->io != NULL && qc->req == NULL &&
+	    (r = ipc_io_take(qc->io, &qc->msg)) != 0) {
 		struct smtp_req *rq;
-		if (r < 0 || (rq = req_parse(&c->req)) == NULL) {
+		if (r < 0 || (rq = req_parse(&qc->msg)) == NULL) {
 			log_warn("malformed delivery request from qmgr");
-			conn_end(c);
+			conn_end(qc);
 			return;
 		}
-		c->busy = 1;
-		start_request(rq);
+		/* one request at a time per connection; when it is
+		 * answered, req_finish/on_sess_done call handle_next again
+		 * (qc may be gone after this call) */
+		start_request(qc, rq);
+		return;
 	}
 }
 
 static void
 on_io(struct io *io, enum io_evt evt, void *arg)
 {
-	struct qconn *c = arg;
+	struct qconn *qc = arg;
 
 	(void)io;
 	switch (evt) {
 	case IO_IN:
-		handle_next();
+		handle_next(qc);
 		break;
 	case IO_LOWAT:
-		if (service_draining() && !c->busy)
-			conn_end(c);
+		if (service_draining() && qc->req == NULL)
+			conn_end(qc);
 		break;
 	default:
-		if (c->busy) {
+		if (qc->req != NULL) {
 			/* finish the delivery; the reply has nowhere to go */
-			io_free(&c->io);
+			io_free(&qc->io);
 			return;
 		}
-		conn_end(c);
+		conn_end(qc);
 		break;
 	}
 }
@@ -513,22 +621,33 @@ on_io(struct io *io, enum io_evt evt, void *arg)
 static void
 on_accept(int fd, const struct sockaddr *sa, socklen_t salen, void *arg)
 {
-	struct qconn *c = xcalloc(1, sizeof(*c));
+	struct qconn *qc = xcalloc(1, sizeof(*qc));
 
 	(void)sa;
 	(void)salen;
 	(void)arg;
-	ipc_msg_init(&c->req, 0);
-	c->io = io_new(fd, on_io, c);
-	current = c;
+	ipc_msg_init(&qc->msg, 0);
+	qc->io = io_new(fd, on_io, qc);
+	qc->next = qconns;
+	qconns = qc;
 }
 
 static void
 on_drain(void *arg)
 {
+	struct qconn *qc, *next;
+
 	(void)arg;
-	if (current != NULL && !current->busy)
-		conn_end(current);
+	for (qc = qconns; qc != NULL; qc = next) {
+		next = qc->next;
+		if (qc->req == NULL)
+			conn_end(qc);
+	}
+	while (ncache > 0) {
+		struct smtp_sess *s = cache[ncache - 1];
+		cache_remove(s);
+		smtp_sess_close(&s);
+	}
 }
 
 int
@@ -536,6 +655,7 @@ smtp_main(int argc, char **argv)
 {
 	char *err = NULL;
 	const char *lvl;
+	long long limit;
 
 	service_init(argc, argv, "smtp");
 	lvl = config_str("smtp_tls_security_level");
@@ -547,6 +667,8 @@ smtp_main(int argc, char **argv)
 		fatal("%s", err);
 	service_drop_privileges();
 	service_on_drain(on_drain, NULL);
-	service_listen(on_accept, NULL, 1);
+	limit = config_int("smtp_process_session_limit");
+	service_listen(on_accept, NULL, limit > 0 && limit < 10000 ?
+	    (int)limit : 1);
 	return service_run();
 }

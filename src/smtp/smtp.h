@@ -54,12 +54,15 @@ struct smtp_sess;
 typedef void (*smtp_done_fn)(struct smtp_sess *s, int ok, const char *why);
 
 /* Connect to t and run req over a new session (TLS per
- * smtp_tls_security_level unless notls). */
+ * smtp_tls_security_level unless notls); ctx is for the caller
+ * (smtp_sess_ctx()). */
 struct smtp_sess *smtp_sess_connect(const struct smtp_target *t,
-    const char *nexthop, struct smtp_req *req, int notls, smtp_done_fn fn);
+    const char *nexthop, struct smtp_req *req, int notls, smtp_done_fn fn,
+    void *ctx);
 /* Run req over an idle (cached) session. */
 void smtp_sess_reuse(struct smtp_sess *s, struct smtp_req *req,
-    smtp_done_fn fn);
+    smtp_done_fn fn, void *ctx);
+void *smtp_sess_ctx(const struct smtp_sess *s);
 /* Idle and usable for another transaction to the same next hop. */
 int smtp_sess_idle(const struct smtp_sess *s);
 const char *smtp_sess_nexthop(const struct smtp_sess *s);

@@ -71,6 +71,7 @@ struct smtp_sess {
 	int reply_code;
 	struct smtp_req *req;
 	smtp_done_fn done;
+	void *ctx;
 	size_t ncmd, sent, replied;
 	size_t naccepted;
 	int mail_failed;
@@ -801,7 +802,7 @@ connect_failed(evutil_socket_t fd, short what, void *arg)
 
 struct smtp_sess *
 smtp_sess_connect(const struct smtp_target *t, const char *nexthop,
-    struct smtp_req *req, int notls, smtp_done_fn fn)
+    struct smtp_req *req, int notls, smtp_done_fn fn, void *ctx)
 {
 	struct smtp_sess *s = xcalloc(1, sizeof(*s));
 	const struct sockaddr *sa = (const struct sockaddr *)&t->addr.ss;
@@ -816,6 +817,7 @@ smtp_sess_connect(const struct smtp_target *t, const char *nexthop,
 	s->notls = notls;
 	s->req = req;
 	s->done = fn;
+	s->ctx = ctx;
 	s->state = S_CONNECT;
 	buf_init(&s->line, LINE_MAX_BYTES + 1);
 	buf_init(&s->reply, REPLY_MAX);
@@ -843,13 +845,21 @@ smtp_sess_connect(const struct smtp_target *t, const char *nexthop,
 }
 
 void
-smtp_sess_reuse(struct smtp_sess *s, struct smtp_req *req, smtp_done_fn fn)
+smtp_sess_reuse(struct smtp_sess *s, struct smtp_req *req, smtp_done_fn fn,
+    void *ctx)
 {
 	s->req = req;
 	s->done = fn;
+	s->ctx = ctx;
 	s->reused = 1;
 	s->park_closed = NULL;
 	xact_start(s);
+}
+
+void *
+smtp_sess_ctx(const struct smtp_sess *s)
+{
+	return s->ctx;
 }
 
 int
