@@ -106,8 +106,9 @@ class SMTPServer:
 
     def __init__(self, rcpt_replies=(), data_replies=(), tls=None,
                  pipelining=True, delay=0.0, host="127.0.0.1",
-                 tls_broken=False, smtputf8=False):
+                 tls_broken=False, smtputf8=False, eightbitmime=True):
         self.tls_broken = tls_broken
+        self.eightbitmime = eightbitmime
         self.smtputf8 = smtputf8
         self.rcpt_replies = list(rcpt_replies)
         self.data_replies = list(data_replies)
@@ -188,7 +189,9 @@ class SMTPServer:
                 self.commands.append(cmd)
             verb = cmd.split(" ", 1)[0].upper()
             if verb == "EHLO":
-                ext = ["SIZE 1000000", "8BITMIME"]
+                ext = ["SIZE 1000000"]
+                if self.eightbitmime:
+                    ext.append("8BITMIME")
                 if self.pipelining:
                     ext.append("PIPELINING")
                 if self.smtputf8:

@@ -31,6 +31,7 @@
 #include "mem.h"
 #include "netaddr.h"
 #include "smtp.h"
+#include "smtp_mime.h"
 #include "smtp_parse.h"
 #include "smtp_reply.h"
 
@@ -76,7 +77,9 @@ struct smtp_sess {
 	size_t naccepted;
 	int mail_failed;
 	size_t body_off;
-	int body_bol;           /* at the beginning of a line */
+	int body_bol;
+	struct buf conv;        /* content downgraded to 7bit, when used */
+	int use_conv;           /* at the beginning of a line */
 	void (*park_closed)(struct smtp_sess *);
 	int depth;              /* inside our own callbacks */
 	int want_free;          /* smtp_sess_close() ran during a callback */
@@ -176,6 +179,8 @@ xact_done(struct smtp_sess *s)
 		    "4.4.2 lost connection during the transaction");
 	s->done = NULL;
 	s->req = NULL;
+	buf_free(&s->conv);
+	s->use_conv = 0;
 	if (fn != NULL)
 		fn(s, 1, "");
 }
@@ -227,6 +232,53 @@ xtext(struct buf *b, const char *s)
 	}
 }
 
+/* Bytes of content to send (after a downgrade, the converted size). */
+static size_t
+content_len(const struct smtp_sess *s)
+{
+	return s->use_conv ? s->conv.len : s->req->content_len;
+}
+
+#define DOWNGRADE_MAX ((size_t)256 * 1024 * 1024)
+
+/* RFC 6152: the server lacks 8BITMIME and the content has 8-bit bytes:
+ * convert 8-bit MIME parts to quoted-printable (in memory).  0, or -1
+ * (then the content goes as it is, as before RFC 6152 existed). */
+static int
+downgrade(struct smtp_sess *s)
+{
+	struct smtp_req *r = s->req;
+	char *in;
+	size_t done = 0;
+
+	buf_free(&s->conv);
+	s->use_conv = 0;
+	if (r->content_len > DOWNGRADE_MAX)
+		return -1;
+	in = xmalloc(r->content_len + 1);
+	while (done < r->content_len) {
+		ssize_t n = pread(r->fd, in + done, r->content_len - done,
+		    r->content_off + (off_t)done);
+		if (n <= 0) {
+			free(in);
+			return -1;
+		}
+		done += (size_t)n;
+	}
+	buf_init(&s->conv, r->content_len * 3 + 65536);
+	if (smtp_mime_downgrade(in, r->content_len, &s->conv) < 0) {
+		free(in);
+		buf_free(&s->conv);
+		return -1;
+	}
+	free(in);
+	s->use_conv = 1;
+	log_info("%s: host %s[%s] does not offer 8BITMIME: content converted "
+	    "to 7bit (quoted-printable), %zu -> %zu bytes", r->id, s->host,
+	    s->addr, r->content_len, s->conv.len);
+	return 0;
+}
+
 static void
 send_cmd(struct smtp_sess *s, size_t k)
 {
@@ -237,7 +289,7 @@ send_cmd(struct smtp_sess *s, size_t k)
 	if (k == 0) {
 		buf_printf(&b, "MAIL FROM:<%s>", r->sender);
 		if (s->features & SMTP_FEAT_SIZE)
-			buf_printf(&b, " SIZE=%zu", r->content_len);
+			buf_printf(&b, " SIZE=%zu", content_len(s));
 		if (r->eightbit && (s->features & SMTP_FEAT_8BITMIME))
 			buf_appends(&b, " BODY=8BITMIME");
 		if (needs_utf8(r) && (s->features & SMTP_FEAT_SMTPUTF8))
@@ -302,16 +354,22 @@ xact_start(struct smtp_sess *s)
 		return;
 	}
 
+	buf_free(&s->conv);
+	s->use_conv = 0;
+	if (r->eightbit && !(s->features & SMTP_FEAT_8BITMIME) &&
+	    downgrade(s) < 0)
+		log_warn("%s: cannot convert the content to 7bit for %s[%s]; "
+		    "sending it as it is", r->id, s->host, s->addr);
 	s->state = S_XACT;
 	s->ncmd = r->nrcpt + 2;
 	s->sent = s->replied = 0;
 	s->naccepted = 0;
 	s->mail_failed = 0;
 	if ((s->features & SMTP_FEAT_SIZE) && s->size_limit > 0 &&
-	    r->content_len > s->size_limit) {
+	    content_len(s) > s->size_limit) {
 		char *why = xasprintf("5.3.4 message too big for host %s[%s] "
 		    "(%zu bytes, limit %llu)", s->host, s->addr,
-		    r->content_len, s->size_limit);
+		    content_len(s), s->size_limit);
 		size_t i;
 		for (i = 0; i < r->nrcpt; i++)
 			rcpt_set(&r->rcpts[i], DELIVER_BOUNCE, why);
@@ -338,7 +396,7 @@ send_body_chunk(struct smtp_sess *s)
 	size_t want, i;
 	ssize_t n;
 
-	if (s->body_off >= r->content_len) {
+	if (s->body_off >= content_len(s)) {
 		if (!s->body_bol)
 			io_puts(s->io, "\r\n");
 		io_puts(s->io, ".\r\n");
@@ -346,10 +404,14 @@ send_body_chunk(struct smtp_sess *s)
 		io_set_timeout(s->io, (int)config_time("smtp_data_done_timeout"));
 		return;
 	}
-	want = r->content_len - s->body_off;
+	want = content_len(s) - s->body_off;
 	if (want > sizeof(in))
 		want = sizeof(in);
-	n = pread(r->fd, in, want, r->content_off + (off_t)s->body_off);
+	if (s->use_conv) {
+		memcpy(in, s->conv.data + s->body_off, want);
+		n = (ssize_t)want;
+	} else
+		n = pread(r->fd, in, want, r->content_off + (off_t)s->body_off);
 	if (n <= 0) {
 		/* cannot read our own queue file: give up on this host */
 		size_t k;
@@ -377,7 +439,7 @@ send_body_chunk(struct smtp_sess *s)
 		s->body_bol = 0;
 	}
 	s->body_off += (size_t)n;
-	if (s->body_off >= r->content_len) {
+	if (s->body_off >= content_len(s)) {
 		/* the end in the same write: no small segment held back by
 		 * Nagle until the server's delayed ACK */
 		if (!s->body_bol)
@@ -898,6 +960,7 @@ static void
 sess_free(struct smtp_sess *s)
 {
 	io_free(&s->io);
+	buf_free(&s->conv);
 	buf_free(&s->line);
 	buf_free(&s->reply);
 	free(s->nexthop);
