@@ -179,3 +179,34 @@ def test_list_domain_routed_to_local(make_instance, server):
     assert len(inst.wait_messages(1)) == 1, inst.log()
     assert wait_for(lambda: len(server.messages) == 1, 15), inst.log()
     assert server.messages[0]["to"] == ["bob@remote.test"]
+
+
+def test_deferred_target_retried_alone(make_instance, server):
+    """One target of an alias defers: the retry delivers to it alone; the
+    targets that got their copy the first time get no second one."""
+    inst, out = make(make_instance, server,
+                     'pair: bob@remote.test, {out}/pair.mbox, '
+                     '"|if [ -e {out}/second ]; then cat >> {out}/cmd.out; '
+                     'else touch {out}/second; exit 75; fi"\n',
+                     queue_run_delay="1s")
+    inst.start()
+    send(inst, ["pair@localhost"], subject="pair mail")
+    # first attempt: the command defers, the others are delivered
+    assert wait_for(lambda: "status=deferred" in inst.log(), 30), inst.log()
+    assert wait_for(lambda: len(server.messages) >= 1, 30), inst.log()
+    # the retry (queue_run_delay) runs the command again, and only it
+    cmd_out = os.path.join(out, "cmd.out")
+    assert wait_for(lambda: os.path.exists(cmd_out) and
+                    b"Subject: pair mail" in open(cmd_out, "rb").read(),
+                    60), inst.log()
+    assert wait_for(inst.queue_empty, 30), inst.log()
+    assert open(cmd_out, "rb").read().count(b"Subject: pair mail") == 1
+    mbox = open(os.path.join(out, "pair.mbox"), "rb").read()
+    assert mbox.count(b"Subject: pair mail") == 1, inst.log()
+    assert len(server.messages) == 1, inst.log()
+    assert server.messages[0]["to"] == ["bob@remote.test"]
+    assert "already delivered" in inst.log()
+    # the per-target memory goes with the message
+    assert wait_for(lambda: not [f for f in os.listdir(
+        os.path.join(inst.dir, "queue", "defer")) if f.endswith(".done")],
+        20)

@@ -10,6 +10,11 @@
  *   :include:/path  more targets from a file (mailing lists)
  *   \user, user     the user's own mailbox (self-reference)
  *
+ * A target that was delivered is remembered in defer/ID.done (one line
+ * per message arrival, recipient record and target), so that when
+ * another target of the same recipient defers, the retry delivers only
+ * to the targets still missing (doc/aliases.md).
+ *
  * Commands and files run with default_privs for aliases, the rights of
  * the include file's owner for :include: lists (default_privs when root
  * owns it), and the user's rights for .forward.  When an "owner-NAME"
@@ -159,6 +164,80 @@ allowed(const char *param, enum xclass k)
 			ok = 1;
 	str_split_free(&v);
 	return ok;
+}
+
+/* ---- per-target memory: defer/ID.done ---- */
+
+#define DONE_FILE_MAX (1024 * 1024)
+
+static char *
+done_path(const struct delivery *d)
+{
+	const char *qdir = service_queue_dir() != NULL ? service_queue_dir() :
+	    config_str("queue_directory");
+
+	return xasprintf("%s/defer/%s.done", qdir, d->queue_id);
+}
+
+/* "ARRIVAL RECORD TARGET": arrival time and record offset make the key
+ * unique per recipient of this message (a reused queue id does not
+ * match); newlines cannot occur in targets (alias_parse.c). */
+static char *
+done_key(const struct delivery *d, const char *target)
+{
+	return xasprintf("%lld %lld %s", d->arrival_us, d->rcpt_offset, target);
+}
+
+/* Whether target was delivered in an earlier attempt. */
+static int
+target_done(const struct delivery *d, const char *target)
+{
+	char *path = done_path(d), *key, *data, *p;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW), found = 0;
+	struct stat st;
+	ssize_t n;
+	size_t kl;
+
+	free(path);
+	if (fd < 0)
+		return 0;
+	if (fstat(fd, &st) < 0 || st.st_size > DONE_FILE_MAX) {
+		close(fd);
+		return 0;
+	}
+	data = xcalloc(1, (size_t)st.st_size + 1);
+	n = read(fd, data, (size_t)st.st_size);
+	close(fd);
+	data[n > 0 ? n : 0] = '\0';
+	key = done_key(d, target);
+	kl = strlen(key);
+	for (p = data; p != NULL && *p != '\0' && !found;
+	    p = strchr(p, '\n'), p = p != NULL ? p + 1 : NULL)
+		found = strncmp(p, key, kl) == 0 &&
+		    (p[kl] == '\n' || p[kl] == '\0');
+	free(key);
+	free(data);
+	return found;
+}
+
+/* Remember that target got its copy (appended and synced: a crash
+ * between delivery and this record costs a duplicate, never a loss). */
+static void
+target_mark(const struct delivery *d, const char *target)
+{
+	char *path = done_path(d), *key = done_key(d, target), *line;
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
+	    O_NOFOLLOW, 0600);
+
+	line = xasprintf("%s\n", key);
+	if (fd < 0 || write(fd, line, strlen(line)) != (ssize_t)strlen(line) ||
+	    fsync(fd) < 0)
+		log_warn("%s: %s: %s", d->queue_id, path, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	free(line);
+	free(key);
+	free(path);
 }
 
 /* ---- running as someone else ---- */
@@ -478,10 +557,17 @@ expand_token(struct xctx *x, char *t)
 			result(x, DELIVER_BOUNCE, msg);
 			return;
 		}
+		if (target_done(x->d, t)) {
+			log_info("%s: to=<%s>, command=%s, already delivered",
+			    x->d->queue_id, x->d->rcpt, t + 1);
+			return;
+		}
 		c.command = t + 1;
 		c.pv = &x->pv;
 		buf_init(&out, 4096);
 		st = run_as(&x->pv, run_command, &d2, &c, &out);
+		if (st == DELIVER_SENT)
+			target_mark(x->d, t);
 		log_info("%s: to=<%s>, command=%s, status=%s (%s)", x->d->queue_id,
 		    x->d->rcpt, t + 1, st == DELIVER_SENT ? "sent" :
 		    st == DELIVER_DEFER ? "deferred" : "bounced", buf_cstr(&out));
@@ -498,8 +584,15 @@ expand_token(struct xctx *x, char *t)
 			result(x, DELIVER_BOUNCE, msg);
 			return;
 		}
+		if (target_done(x->d, t)) {
+			log_info("%s: to=<%s>, file=%s, already delivered",
+			    x->d->queue_id, x->d->rcpt, t);
+			return;
+		}
 		buf_init(&out, 4096);
 		st = run_as(&x->pv, write_file, x->d, t, &out);
+		if (st == DELIVER_SENT)
+			target_mark(x->d, t);
 		log_info("%s: to=<%s>, file=%s, status=%s (%s)", x->d->queue_id,
 		    x->d->rcpt, t, st == DELIVER_SENT ? "sent" :
 		    st == DELIVER_DEFER ? "deferred" : "bounced", buf_cstr(&out));
@@ -649,6 +742,20 @@ resubmit(struct xctx *x)
 	int st;
 	char *sender;
 
+	/* addresses forwarded in an earlier attempt are not sent again */
+	{
+		size_t i, k = 0;
+		for (i = 0; i < x->naddrs; i++) {
+			if (target_done(x->d, x->addrs[i])) {
+				log_info("%s: to=<%s>, forward to %s already done",
+				    x->d->queue_id, x->d->rcpt, x->addrs[i]);
+				free(x->addrs[i]);
+				continue;
+			}
+			x->addrs[k++] = x->addrs[i];
+		}
+		x->naddrs = k;
+	}
 	if (x->naddrs == 0)
 		return;
 	sender = list_sender(x);
@@ -669,6 +776,11 @@ resubmit(struct xctx *x)
 	    strcmp(sender, x->d->sender) != 0 ? sender : "",
 	    st == DELIVER_SENT ? "sent" : st == DELIVER_DEFER ? "deferred" :
 	    "bounced", buf_cstr(&out));
+	if (st == DELIVER_SENT) {
+		size_t i;
+		for (i = 0; i < x->naddrs; i++)
+			target_mark(x->d, x->addrs[i]);
+	}
 	result(x, st, buf_cstr(&out));
 	buf_free(&out);
 	privs_free(&owner);

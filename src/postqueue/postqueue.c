@@ -308,6 +308,9 @@ remove_logs(const char *id)
 	p = xasprintf("%s/defer/%s.warned", qdir, id);
 	(void)unlink(p);
 	free(p);
+	p = xasprintf("%s/defer/%s.done", qdir, id);
+	(void)unlink(p);
+	free(p);
 }
 
 static int

@@ -554,6 +554,10 @@ msg_done(struct msg *m)
 		p = xasprintf("%s/defer/%s.warned", qdir, m->qf.id);
 		(void)unlink(p);
 		free(p);
+		/* alias targets already delivered (local/alias.c) */
+		p = xasprintf("%s/defer/%s.done", qdir, m->qf.id);
+		(void)unlink(p);
+		free(p);
 		log_info("%s: removed", m->qf.id);
 	} else {
 		long long warn = config_time("delay_warning_time");
