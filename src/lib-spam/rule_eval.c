@@ -413,6 +413,46 @@ rule_status(const struct rule *r)
 	return r->eval >= 0 ? "eval" : "active";
 }
 
+/* Mark the prefilter candidates: the paragraphs, lines, URIs and header
+ * texts the prefiltered rules look at, each kind scanned once joined by
+ * "\n" (see rule_prefilter.c). */
+static void
+prefilter_texts(struct scan *sc)
+{
+	struct ruleset *rs = sc->rs;
+	const struct mime_msg *m = sc->m;
+	struct buf b;
+
+	prefilter_reset(rs);
+	if (prefilter_active(rs, PF_BODY))
+		prefilter_scan(rs, PF_BODY, m->body.data ? m->body.data : "", m->body.len);
+	if (prefilter_active(rs, PF_RAWBODY))
+		prefilter_scan(rs, PF_RAWBODY, m->rawbody.data ? m->rawbody.data : "",
+		    m->rawbody.len);
+	buf_init(&b, BUF_UNLIMITED);
+	if (prefilter_active(rs, PF_URI)) {
+		for (size_t i = 0; i < m->nuris; i++) {
+			(void)buf_appends(&b, m->uris[i]);
+			(void)buf_appendc(&b, '\n');
+		}
+		prefilter_scan(rs, PF_URI, b.data ? b.data : "", b.len);
+	}
+	if (prefilter_active(rs, PF_HEADER)) {
+		size_t len;
+		buf_reset(&b);
+		for (size_t i = 0; i < rs->n; i++)
+			if (rs->v[i].pf && rs->v[i].type == RULE_HEADER)
+				(void)header_text(sc, &rs->v[i], &len);
+		for (size_t i = 0; i < sc->nhc; i++)
+			if (sc->hc[i].value != NULL) {
+				(void)buf_append(&b, sc->hc[i].value, sc->hc[i].len);
+				(void)buf_appendc(&b, '\n');
+			}
+		prefilter_scan(rs, PF_HEADER, b.data ? b.data : "", b.len);
+	}
+	buf_free(&b);
+}
+
 static void run_rule(struct scan *sc, struct rule *r);
 
 static double
@@ -434,7 +474,7 @@ static void
 run_rule(struct scan *sc, struct rule *r)
 {
 	unsigned hits = 0, max = r->maxhits ? r->maxhits : 1000;
-	int multiple = (r->tflags & TF_MULTIPLE) != 0;
+	int multiple = (r->tflags & TF_MULTIPLE) != 0, pf_miss;
 
 	r->state = 1;
 	if (rule_is_skipped(r) || r->unneeded)
@@ -446,6 +486,10 @@ run_rule(struct scan *sc, struct rule *r)
 		hits = evals[r->eval].fn(sc, r);
 		goto done;
 	}
+	/* Vectorscan saw no possible match: PCRE2 would not match either */
+	pf_miss = r->pf && !sc->rs->cand[r - sc->rs->v];
+	if (pf_miss && r->type != RULE_HEADER)
+		goto done;
 	switch (r->type) {
 	case RULE_META:
 		hits = meta_eval(&r->meta, meta_val, sc) != 0;
@@ -462,7 +506,7 @@ run_rule(struct scan *sc, struct rule *r)
 			hits = re_match(sc, r, u, strlen(u)) != r->negate;
 			break;
 		}
-		hits = re_match(sc, r, t, len) != r->negate;
+		hits = (!pf_miss && re_match(sc, r, t, len)) != r->negate;
 		break;
 	}
 	case RULE_BODY:
@@ -524,6 +568,7 @@ spam_scan(struct ruleset *rs, const struct mime_msg *m, double bayes_prob,
 	split(m->rawbody.data ? m->rawbody.data : "", m->rawbody.len, &sc.lines, &sc.nline);
 	for (size_t i = 0; i < rs->n; i++)
 		rs->v[i].state = 0, rs->v[i].hits = 0;
+	prefilter_texts(&sc);
 	/* plain tests first, then metas (which pull their operands) */
 	for (size_t i = 0; i < rs->n; i++)
 		if (rs->v[i].type != RULE_META && rs->v[i].state == 0)

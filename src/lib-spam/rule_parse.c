@@ -33,6 +33,7 @@ ruleset_new(void)
 	struct ruleset *rs = xcalloc(1, sizeof(*rs));
 
 	rs->required = 5.0;
+	rs->use_hs = 1;
 	rs->hcap = 1024;
 	rs->hash = xcalloc(rs->hcap, sizeof(int));
 	return rs;
@@ -46,6 +47,7 @@ rule_clear(struct rule *r)
 	free(r->if_unset);
 	free(r->describe);
 	free(r->src);
+	free(r->pat);
 	if (r->re != NULL)
 		pcre2_code_free(r->re);
 	for (int i = 0; i < r->neval_args; i++)
@@ -61,6 +63,7 @@ ruleset_free(struct ruleset **rsp)
 
 	if (rs == NULL)
 		return;
+	prefilter_free(rs);
 	for (size_t i = 0; i < rs->n; i++)
 		rule_clear(&rs->v[i]);
 	free(rs->v);
@@ -174,6 +177,18 @@ ruleset_set_jit(struct ruleset *rs, int on)
 }
 
 void
+ruleset_set_prefilter(struct ruleset *rs, int on)
+{
+	rs->use_hs = on;
+}
+
+unsigned
+ruleset_prefiltered(const struct ruleset *rs)
+{
+	return prefilter_count(rs);
+}
+
+void
 ruleset_set_required(struct ruleset *rs, double required)
 {
 	rs->required = required;
@@ -186,6 +201,7 @@ rule_reset_test(struct rule *r)
 	FREE(r->hdr);
 	FREE(r->if_unset);
 	FREE(r->src);
+	FREE(r->pat);
 	if (r->re != NULL)
 		pcre2_code_free(r->re);
 	r->re = NULL;
@@ -978,6 +994,8 @@ replace_rule(struct ruleset *rs, struct rule *r)
 	expand_tags(rs, buf_cstr(&clean), &out, sel[1], sel[2], sel[3], 4);
 	buf_free(&clean);
 	re = pcre2_compile((PCRE2_SPTR)buf_cstr(&out), out.len, r->opts, &err, &off, NULL);
+	free(r->pat);
+	r->pat = xstrdup(buf_cstr(&out));
 	buf_free(&out);
 	if (re == NULL) {
 		char eb[256];
@@ -1067,6 +1085,7 @@ ruleset_finish(struct ruleset *rs)
 		pcre2_set_match_limit(rs->mctx, 200000);
 		pcre2_set_depth_limit(rs->mctx, 5000);
 	}
+	prefilter_build(rs);
 	rs->finished = 1;
 }
 

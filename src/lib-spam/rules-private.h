@@ -57,6 +57,8 @@ struct rule {
 	pcre2_code *re;
 	int jit;
 	char *src;              /* pattern text (for ReplaceTags) */
+	char *pat;              /* pattern after ReplaceTags (NULL = src) */
+	int pf;                 /* in a Vectorscan prefilter database */
 	uint32_t opts;
 	/* eval */
 	int eval;               /* index in the eval table, -1 none */
@@ -77,6 +79,16 @@ struct rule {
 	/* scan state */
 	unsigned hits;
 	int state;              /* 0 todo, 1 running (meta), 2 done */
+};
+
+/* Vectorscan prefilter (rule_prefilter.c): one database per text kind. */
+enum { PF_BODY, PF_RAWBODY, PF_URI, PF_HEADER, PF_N };
+#define PF_CHUNK 48
+struct pf_db {
+	int kind;               /* PF_* */
+	void *db;               /* hs_database_t */
+	unsigned *rule;         /* pattern id -> rule index */
+	unsigned n;
 };
 
 struct ruleset {
@@ -102,6 +114,12 @@ struct ruleset {
 	size_t nrtag[4];
 	char **rrules;
 	size_t nrrules;
+	/* prefilter */
+	int use_hs;
+	struct pf_db *pf;       /* databases of up to PF_CHUNK patterns */
+	size_t npf;
+	void *scratch;          /* hs_scratch_t */
+	unsigned char *cand;    /* per rule: Vectorscan saw a possible match */
 };
 
 /* rule_parse.c */
@@ -115,6 +133,14 @@ int meta_parse(const char *s, struct meta_expr *e, const char **error_r);
 void meta_free(struct meta_expr *e);
 double meta_eval(const struct meta_expr *e, double (*val)(void *, int, const char *),
     void *arg);
+
+/* rule_prefilter.c (no-ops without libhs) */
+void prefilter_build(struct ruleset *rs);
+void prefilter_free(struct ruleset *rs);
+int prefilter_active(const struct ruleset *rs, int kind);
+void prefilter_reset(struct ruleset *rs);
+void prefilter_scan(struct ruleset *rs, int kind, const char *s, size_t n);
+unsigned prefilter_count(const struct ruleset *rs);
 
 /* rule_eval.c */
 int eval_lookup(const char *name);

@@ -48,6 +48,12 @@ void ruleset_finish(struct ruleset *rs);
  * patterns costs more than it saves on a single message. */
 void ruleset_set_jit(struct ruleset *rs, int on);
 
+/* Vectorscan multi-pattern prefilter for header/body/rawbody/uri rules
+ * (default yes when built with libhs; compiled in ruleset_finish). */
+void ruleset_set_prefilter(struct ruleset *rs, int on);
+/* Rules in the prefilter databases (0 without libhs or when off). */
+unsigned ruleset_prefiltered(const struct ruleset *rs);
+
 struct ruleset_stats {
 	unsigned rules;         /* defined rules (all kinds) */
 	unsigned active;        /* rules that will run */

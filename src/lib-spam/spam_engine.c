@@ -73,6 +73,7 @@ spam_engine_new(const struct spam_engine_opts *o, char **error_r)
 
 	e->rs = ruleset_new();
 	ruleset_set_jit(e->rs, !o->no_jit);
+	ruleset_set_prefilter(e->rs, !o->no_jit && !o->no_prefilter);
 	if (rules == NULL) {
 		paths = str_split(config_str("spam_rules"), STR_LIST_SEPS, NULL);
 		rules = (const char *const *)paths;

@@ -21,7 +21,9 @@ struct spam_engine_opts {
 	const char *db;                 /* store spec; NULL = spam_database */
 	int need_store;                 /* fail if the store cannot be opened */
 	int no_store;                   /* do not open the store at all */
-	int no_jit;                     /* one message only: skip PCRE2 JIT */
+	int no_jit;                     /* one message only: skip PCRE2 JIT
+					 * (and the Vectorscan compile) */
+	int no_prefilter;               /* no Vectorscan prefilter */
 };
 
 struct spam_engine {

@@ -428,6 +428,97 @@ test_issue_example(void)
 	free(ref);
 }
 
+/* The Vectorscan prefilter never changes a result: the same rules and
+ * messages with and without it give the same hits (anchors, lookarounds,
+ * back references, negation, multiple, if-unset, the built-in set). */
+static void
+test_prefilter(void)
+{
+	static const char *const rules =
+	    "body     P_WORD      /\\bcheap pills\\b/i\n"
+	    "body     P_ANCH      /^visit now\\b/i\n"
+	    "body     P_LOOK      /cheap(?! shoes) pills/\n"
+	    "body     P_BACKREF   /(pills)!!! cheap \\1/\n"
+	    "body     P_NOHIT     /zebra crossing/\n"
+	    "body     P_MULTI     /pills/\n"
+	    "tflags   P_MULTI     multiple maxhits=5\n"
+	    "rawbody  P_RAW       /<a href=/i\n"
+	    "uri      P_URI       /^http:\\/\\/shop\\.example\\//i\n"
+	    "uri      P_URI_NO    /\\.invalid\\//\n"
+	    "header   P_SUBJ      Subject =~ /^FREE money$/\n"
+	    "header   P_SUBJ_NEG  Subject !~ /zebra/\n"
+	    "header   P_FROM_ADDR From:addr =~ /^bob\\@sender\\.example$/i\n"
+	    "header   P_FROM_NAME From:name =~ /^Bob Sender$/\n"
+	    "header   P_ALL       ALL =~ /^X-Folded: one/m\n"
+	    "header   P_UNSET     X-None =~ /^$/ [if-unset: ]\n"
+	    "header   P_BUFSTART  Subject =~ /\\AFREE/\n"
+	    "header   P_NO        To =~ /bob/\n"
+	    "full     P_FULL      /cheap pills!!!/\n"
+	    "meta     P_META      P_WORD && !P_NOHIT\n";
+	const char *msgs[] = { msg1,
+	    "From: a@b.example\nSubject: hello\n\nnothing to see\n", "" };
+	char *a, *b;
+
+	for (size_t k = 0; k < NELEM(msgs); k++)
+		for (int builtin = 0; builtin < 2; builtin++) {
+			struct ruleset *on = ruleset_new(), *off = ruleset_new();
+			struct spam_result ra, rb;
+			struct mime_msg m;
+			struct buf x, y;
+
+			ruleset_set_prefilter(off, 0);
+			if (builtin) {
+				ruleset_load_builtin(on);
+				ruleset_load_builtin(off);
+			}
+			ruleset_load_text(on, "test.cf", rules);
+			ruleset_load_text(off, "test.cf", rules);
+			ruleset_finish(on);
+			ruleset_finish(off);
+#ifdef HAVE_HS
+			T_OK(ruleset_prefiltered(on) > 0);
+#endif
+			T_INTEQ(ruleset_prefiltered(off), 0);
+			mime_parse(&m, msgs[k], strlen(msgs[k]), NULL);
+			spam_scan(on, &m, -1, &ra);
+			spam_scan(off, &m, -1, &rb);
+			buf_init(&x, BUF_UNLIMITED);
+			buf_init(&y, BUF_UNLIMITED);
+			for (size_t i = 0; i < ra.nhits; i++)
+				(void)buf_printf(&x, "%s=%u ", ra.hits[i].name, ra.hits[i].count);
+			for (size_t i = 0; i < rb.nhits; i++)
+				(void)buf_printf(&y, "%s=%u ", rb.hits[i].name, rb.hits[i].count);
+			a = x.data ? buf_steal(&x) : xstrdup("");
+			b = y.data ? buf_steal(&y) : xstrdup("");
+			T_STREQ(a, b);
+			if (k == 0 && !builtin) {
+				T_OK(strstr(a, "P_WORD=1 ") != NULL);
+				T_OK(strstr(a, "P_ANCH=1 ") != NULL);
+				T_OK(strstr(a, "P_BACKREF=1 ") != NULL);
+				T_OK(strstr(a, "P_MULTI=3 ") != NULL);
+				T_OK(strstr(a, "P_URI=1 ") != NULL);
+				T_OK(strstr(a, "P_SUBJ=1 ") != NULL);
+				T_OK(strstr(a, "P_SUBJ_NEG=1 ") != NULL);
+				T_OK(strstr(a, "P_FROM_ADDR=1 ") != NULL);
+				T_OK(strstr(a, "P_FROM_NAME=1 ") != NULL);
+				T_OK(strstr(a, "P_ALL=1 ") != NULL);
+				T_OK(strstr(a, "P_UNSET=1 ") != NULL);
+				T_OK(strstr(a, "P_BUFSTART=1 ") != NULL);
+				T_OK(strstr(a, "P_META=1 ") != NULL);
+				T_OK(strstr(a, "P_NOHIT") == NULL);
+				T_OK(strstr(a, "P_NO=") == NULL);
+				T_OK(strstr(a, "P_URI_NO") == NULL);
+			}
+			free(a);
+			free(b);
+			spam_result_free(&ra);
+			spam_result_free(&rb);
+			mime_free(&m);
+			ruleset_free(&on);
+			ruleset_free(&off);
+		}
+}
+
 int
 main(void)
 {
@@ -440,6 +531,7 @@ main(void)
 	T_RUN(test_include);
 	T_RUN(test_builtin);
 	T_RUN(test_issue_example);
+	T_RUN(test_prefilter);
 	for (size_t i = 0; i < nkept; i++)
 		ruleset_free(&kept[i]);
 	return t_done();

@@ -1,0 +1,343 @@
+/*
+ * rule_prefilter.c - the Vectorscan (Hyperscan API) multi-pattern
+ * prefilter for header, body, rawbody and uri rules.
+ *
+ * All patterns of one kind are compiled into one database in
+ * HS_FLAG_PREFILTER mode: Vectorscan may report a rule that PCRE2 would
+ * not match (lookarounds, back references are approximated), never the
+ * reverse.  One scan of each paragraph / line / URI / header text marks
+ * the candidate rules; only those run through PCRE2 (rule_eval.c),
+ * which stays the only judge of a hit.  A pattern Vectorscan cannot
+ * compile is simply not prefiltered (always a candidate).
+ *
+ * PCRE2 runs a body rule on each paragraph, a rawbody rule on each line,
+ * a uri rule on each URI and a header rule on one header text (after
+ * :raw, :addr, :name, ALL, ToCc...).  Vectorscan instead scans each kind
+ * once, the pieces joined by "\n", with HS_FLAG_MULTILINE: a match
+ * inside a piece is still a match there (^ and $ match at the "\n"),
+ * matches across pieces only add candidates.  Patterns with \A, \z, \Z
+ * or \G would not survive the joining and are left out (PCRE2 only).
+ *
+ * Untrusted bytes: the message texts scanned here; Vectorscan scans
+ * them in block mode with no size limit beyond the MIME limits.
+ * Built only when libhs (libvectorscan-dev) is found (HAVE_HS).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "mem.h"
+#include "rules-private.h"
+
+#ifdef HAVE_HS
+#include <hs/hs.h>
+
+#define PF_MAX_PATTERN 400
+#define PF_MAX_REPEAT 8
+
+static int
+pf_kind(const struct rule *r)
+{
+	switch (r->type) {
+	case RULE_BODY: return PF_BODY;
+	case RULE_RAWBODY: return PF_RAWBODY;
+	case RULE_URI: return PF_URI;
+	case RULE_HEADER: return r->exists ? -1 : PF_HEADER;
+	default: return -1;
+	}
+}
+
+/* Does this rule take part (it would run and is a plain pattern)? */
+static int
+pf_wanted(const struct rule *r)
+{
+	if (r->bad || r->re == NULL || r->eval >= 0 || r->eval_unknown || r->unneeded ||
+	    rule_is_skipped(r))
+		return 0;
+	return pf_kind(r) >= 0;
+}
+
+static const char *
+pf_pattern(const struct rule *r)
+{
+	return r->pat != NULL ? r->pat : r->src;
+}
+
+static unsigned
+pf_flags(const struct rule *r, int kind)
+{
+	unsigned f = HS_FLAG_PREFILTER | HS_FLAG_SINGLEMATCH;
+
+	if (r->opts & PCRE2_CASELESS)
+		f |= HS_FLAG_CASELESS;
+	if (r->opts & PCRE2_DOTALL)
+		f |= HS_FLAG_DOTALL;
+	(void)kind;
+	f |= HS_FLAG_MULTILINE;         /* texts are scanned joined by \n */
+	return f;
+}
+
+/* Patterns Vectorscan must not see: anchors that mean "start/end of
+ * buffer" (the scanned text is several pieces joined), and patterns that are expensive to
+ * compile as a prefilter (measured on the SpamAssassin set: the
+ * ReplaceTags "fuzzy word" patterns, large counted repeats and very long
+ * patterns cost 20-1200 ms each and ~75% of the compile time; they stay
+ * PCRE2-only). */
+static int
+pf_excluded(const struct rule *r, const char *pat, int kind)
+{
+	size_t len = strlen(pat);
+
+	if (r->pat != NULL || len > PF_MAX_PATTERN)
+		return 1;
+	for (const char *p = pat; (p = strchr(p, '{')) != NULL; p++) {
+		const char *q = p + 1;
+		unsigned long lo, hi;
+		char *end;
+		if (p > pat && p[-1] == '\\')
+			continue;
+		lo = strtoul(q, &end, 10);
+		if (end == q)
+			continue;
+		hi = lo;
+		if (*end == ',') {
+			q = end + 1;
+			hi = strtoul(q, &end, 10);
+			if (end == q)
+				hi = PF_MAX_REPEAT + 1;
+		}
+		if (*end == '}' && hi > PF_MAX_REPEAT)
+			return 1;
+	}
+	(void)kind;
+	for (const char *p = pat; (p = strchr(p, '\\')) != NULL; p += 2) {
+		if (p[1] == 'A' || p[1] == 'z' || p[1] == 'Z' || p[1] == 'G')
+			return 1;
+		if (p[1] == '\0')
+			break;
+	}
+	return 0;
+}
+
+static void
+pf_db_free(struct pf_db *d)
+{
+	if (d->db != NULL)
+		hs_free_database(d->db);
+	d->db = NULL;
+	FREE(d->rule);
+	d->n = 0;
+}
+
+/*
+ * Compile one database from n patterns.  If the set fails, the pattern
+ * the error names is dropped and the rest compiled again.  Takes
+ * ownership of expr[]; rule[] is kept in step.
+ */
+static void
+pf_compile(struct ruleset *rs, int kind, char **expr, unsigned *flags,
+    unsigned *rule, size_t n)
+{
+	unsigned *ids = xcalloc(n ? n : 1, sizeof(*ids));
+	hs_database_t *db = NULL;
+
+	while (n > 0) {
+		hs_compile_error_t *cerr = NULL;
+		int bad;
+
+		for (size_t k = 0; k < n; k++)
+			ids[k] = (unsigned)k;
+		if (hs_compile_multi((const char *const *)expr, flags, ids, (unsigned)n,
+		    HS_MODE_BLOCK, NULL, &db, &cerr) == HS_SUCCESS)
+			break;
+		db = NULL;
+		bad = cerr->expression;
+		hs_free_compile_error(cerr);
+		if (bad < 0 || (size_t)bad >= n) {
+			/* not one pattern's fault: no prefilter for these */
+			break;
+		}
+		free(expr[bad]);
+		memmove(expr + bad, expr + bad + 1, (n - (size_t)bad - 1) * sizeof(*expr));
+		memmove(flags + bad, flags + bad + 1, (n - (size_t)bad - 1) * sizeof(*flags));
+		memmove(rule + bad, rule + bad + 1, (n - (size_t)bad - 1) * sizeof(*rule));
+		n--;
+	}
+	for (size_t k = 0; k < n; k++)
+		free(expr[k]);
+	free(ids);
+	if (db == NULL)
+		return;
+	rs->pf = xreallocarray(rs->pf, rs->npf + 1, sizeof(*rs->pf));
+	rs->pf[rs->npf].kind = kind;
+	rs->pf[rs->npf].db = db;
+	rs->pf[rs->npf].rule = xreallocarray(NULL, n, sizeof(unsigned));
+	memcpy(rs->pf[rs->npf].rule, rule, n * sizeof(unsigned));
+	rs->pf[rs->npf].n = (unsigned)n;
+	rs->npf++;
+}
+
+/*
+ * The databases of one kind, PF_CHUNK patterns each: Vectorscan's
+ * compile time grows faster than linearly with the set (the whole
+ * SpamAssassin body set in one database took 5x the sum of its parts),
+ * a few more scans per text cost less.  Patterns it cannot parse alone
+ * are dropped first (hs_expression_info).
+ */
+static void
+pf_build_kind(struct ruleset *rs, int kind)
+{
+	char *expr[PF_CHUNK];
+	unsigned flags[PF_CHUNK], rule[PF_CHUNK];
+	size_t n = 0;
+
+	for (size_t i = 0; i < rs->n; i++) {
+		struct rule *r = &rs->v[i];
+		const char *pat;
+		char *e;
+		hs_expr_info_t *info = NULL;
+		hs_compile_error_t *cerr = NULL;
+		unsigned f;
+
+		if (!pf_wanted(r) || pf_kind(r) != kind)
+			continue;
+		pat = pf_pattern(r);
+		if (pf_excluded(r, pat, kind))
+			continue;
+		e = (r->opts & PCRE2_EXTENDED) ? xasprintf("(?x)%s", pat) : xstrdup(pat);
+		f = pf_flags(r, kind);
+		if (hs_expression_info(e, f, &info, &cerr) != HS_SUCCESS) {
+			hs_free_compile_error(cerr);
+			free(e);
+			continue;
+		}
+		/* a pattern that can match the empty string matches everywhere */
+		if (info->min_width == 0) {
+			free(info);
+			free(e);
+			continue;
+		}
+		free(info);
+		expr[n] = e;
+		flags[n] = f;
+		rule[n] = (unsigned)i;
+		if (++n == PF_CHUNK) {
+			pf_compile(rs, kind, expr, flags, rule, n);
+			n = 0;
+		}
+	}
+	if (n > 0)
+		pf_compile(rs, kind, expr, flags, rule, n);
+}
+
+void
+prefilter_build(struct ruleset *rs)
+{
+	prefilter_free(rs);
+	if (!rs->use_hs)
+		return;
+	for (int k = 0; k < PF_N; k++)
+		pf_build_kind(rs, k);
+	for (size_t j = 0; j < rs->npf; j++)
+		if (hs_alloc_scratch(rs->pf[j].db, (hs_scratch_t **)&rs->scratch) != HS_SUCCESS) {
+			log_warn("spam rules: Vectorscan scratch allocation failed; "
+			    "no prefilter");
+			prefilter_free(rs);
+			return;
+		}
+	rs->cand = xcalloc(rs->n ? rs->n : 1, 1);
+	for (size_t j = 0; j < rs->npf; j++)
+		for (unsigned i = 0; i < rs->pf[j].n; i++)
+			rs->v[rs->pf[j].rule[i]].pf = 1;
+}
+
+void
+prefilter_free(struct ruleset *rs)
+{
+	for (size_t j = 0; j < rs->npf; j++)
+		pf_db_free(&rs->pf[j]);
+	FREE(rs->pf);
+	rs->npf = 0;
+	if (rs->scratch != NULL)
+		hs_free_scratch(rs->scratch);
+	rs->scratch = NULL;
+	FREE(rs->cand);
+	for (size_t i = 0; i < rs->n; i++)
+		rs->v[i].pf = 0;
+}
+
+struct pf_ctx {
+	struct ruleset *rs;
+	const struct pf_db *d;
+};
+
+static int
+pf_on_match(unsigned id, unsigned long long from, unsigned long long to,
+    unsigned flags, void *arg)
+{
+	struct pf_ctx *c = arg;
+
+	(void)from; (void)to; (void)flags;
+	if (id < c->d->n)
+		c->rs->cand[c->d->rule[id]] = 1;
+	return 0;
+}
+
+int
+prefilter_active(const struct ruleset *rs, int kind)
+{
+	if (rs->cand == NULL)
+		return 0;
+	for (size_t j = 0; j < rs->npf; j++)
+		if (rs->pf[j].kind == kind)
+			return 1;
+	return 0;
+}
+
+void
+prefilter_reset(struct ruleset *rs)
+{
+	if (rs->cand != NULL)
+		memset(rs->cand, 0, rs->n);
+}
+
+void
+prefilter_scan(struct ruleset *rs, int kind, const char *s, size_t n)
+{
+	if (rs->cand == NULL || n > 0xffffffffu)
+		return;
+	for (size_t j = 0; j < rs->npf; j++) {
+		struct pf_ctx c = { rs, &rs->pf[j] };
+		if (rs->pf[j].kind != kind)
+			continue;
+		/* an error leaves rules unmarked: mark them all (PCRE2 decides) */
+		if (hs_scan(c.d->db, s, (unsigned)n, 0, rs->scratch, pf_on_match, &c) != HS_SUCCESS)
+			for (unsigned i = 0; i < c.d->n; i++)
+				rs->cand[c.d->rule[i]] = 1;
+	}
+}
+
+unsigned
+prefilter_count(const struct ruleset *rs)
+{
+	unsigned n = 0;
+	for (size_t j = 0; j < rs->npf; j++)
+		n += rs->pf[j].n;
+	return n;
+}
+
+#else /* !HAVE_HS */
+
+void prefilter_build(struct ruleset *rs) { (void)rs; }
+void prefilter_free(struct ruleset *rs) { (void)rs; }
+int prefilter_active(const struct ruleset *rs, int kind) { (void)rs; (void)kind; return 0; }
+void prefilter_reset(struct ruleset *rs) { (void)rs; }
+void prefilter_scan(struct ruleset *rs, int kind, const char *s, size_t n)
+{
+	(void)rs; (void)kind; (void)s; (void)n;
+}
+unsigned prefilter_count(const struct ruleset *rs) { (void)rs; return 0; }
+
+#endif
