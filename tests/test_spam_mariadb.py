@@ -29,6 +29,7 @@ def mariadb():
     if not built_with_mariadb():
         pytest.skip("tempest built without MariaDB Connector/C (libmariadb-dev)")
     d = tempfile.mkdtemp(prefix="tempest-maria-")
+    os.chmod(d, 0o755)  # the filter service (mail owner) uses the socket
     data, sock = os.path.join(d, "data"), os.path.join(d, "sock")
     user = ["--user=root"] if os.getuid() == 0 else []
     subprocess.run([INSTALL_DB, "--no-defaults", "--datadir=" + data,
