@@ -12,8 +12,13 @@ client name lookups.  Postfix's smtp-source drives each of them:
 
 for 1 KiB and 100 KiB messages at 1, 10 and 50 concurrent sessions; each
 case runs --reps times (median reported) and the ratio is Tempest/Postfix.
-Needs root (Postfix's master), Debian's postfix package (for smtp-source
-and the anchor) and a built build/tempest.  Usage:
+Needs root (Postfix's master) and a built build/tempest (`make`).  Debian's
+postfix package (the anchor, and smtp-source) is installed when missing
+by `scripts/bootstrap.sh bench` (scripts/packages/mta.bench, answered
+"No configuration" so no system MTA is set up); none of this is part of
+`make test`.  The private Postfix listens on 127.0.0.1 only, has no
+client name lookups and no DNS (disable_dns_lookups, no resolv.conf in
+its queue directory, nothing is sent to another host).  Usage:
 
   bench/mta/run.py [--reps 3] [--sizes 1024,102400] [--conc 1,10,50]
 """
@@ -32,6 +37,22 @@ import instance as instance_mod  # noqa: E402
 
 TEMPEST = os.environ.get("TEMPEST_BIN", os.path.join(ROOT, "build", "tempest"))
 CLK = os.sysconf("SC_CLK_TCK")
+# Debian's pristine master.cf (installed whatever debconf answered)
+POSTFIX_MASTER_CF = "/usr/share/postfix/master.cf.dist"
+
+
+def ensure_tools():
+    """Install Debian's postfix through the bootstrap lists if missing."""
+    if shutil.which("smtp-source") and shutil.which("postfix") and \
+            os.path.exists(POSTFIX_MASTER_CF):
+        return
+    if os.getuid() != 0:
+        sys.exit("bench: needs root (and installs Debian's postfix: "
+                 "scripts/bootstrap.sh bench)")
+    subprocess.run([os.path.join(ROOT, "scripts", "bootstrap.sh"), "bench"],
+                   check=True)
+    if shutil.which("smtp-source") is None:
+        sys.exit("bench: postfix installed but smtp-source not found")
 
 
 def proc_tree_cpu(root_pid):
@@ -147,7 +168,7 @@ local_recipient_maps =
 """)
         with open(os.path.join(etc, "vmailbox"), "w") as f:
             f.write("demo@example.test example.test/demo/\n")
-        shutil.copy("/etc/postfix/master.cf", os.path.join(etc, "master.cf"))
+        shutil.copy(POSTFIX_MASTER_CF, os.path.join(etc, "master.cf"))
         with open(os.path.join(etc, "master.cf")) as f:
             mc = f.read()
         mc = mc.replace("smtp      inet  n       -       y       -       -       smtpd",
@@ -223,8 +244,11 @@ def main():
     ap.add_argument("--count-1k", type=int, default=2000)
     ap.add_argument("--count-100k", type=int, default=500)
     a = ap.parse_args()
-    if shutil.which("smtp-source") is None or shutil.which("postfix") is None:
-        sys.exit("bench: needs Debian's postfix package (smtp-source, postfix)")
+    if os.getuid() != 0:
+        sys.exit("bench: run as root (Postfix's master needs it)")
+    ensure_tools()
+    if not os.access(TEMPEST, os.X_OK):
+        sys.exit(f"bench: {TEMPEST} missing: run make first")
     base = tempfile.mkdtemp(prefix="tempest-bench-")
     os.chmod(base, 0o755)
     servers = [Tempest(base, 26525), Postfix(base, 26526)]
