@@ -342,6 +342,12 @@ static const struct { const char *name; eval_fn fn; } evals[] = {
 	{ "tempest_stat", ev_tempest_stat },
 };
 
+const char *
+eval_name(int idx)
+{
+	return idx >= 0 && (size_t)idx < NELEM(evals) ? evals[idx].name : NULL;
+}
+
 int
 eval_lookup(const char *name)
 {

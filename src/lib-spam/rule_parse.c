@@ -87,6 +87,9 @@ ruleset_free(struct ruleset **rsp)
 	for (size_t i = 0; i < rs->nrrules; i++)
 		free(rs->rrules[i]);
 	free(rs->rrules);
+	for (size_t i = 0; i < rs->nsrcs; i++)
+		free(rs->srcs[i].name);
+	free(rs->srcs);
 	if (rs->md != NULL)
 		pcre2_match_data_free(rs->md);
 	if (rs->mctx != NULL)
@@ -737,6 +740,11 @@ ruleset_load_text(struct ruleset *rs, const char *file, const char *text)
 	const char *p = text;
 	struct buf line;
 
+	rs->srcs = xreallocarray(rs->srcs, rs->nsrcs + 1, sizeof(*rs->srcs));
+	rs->srcs[rs->nsrcs].name = xstrdup(file);
+	rs->srcs[rs->nsrcs].hash = cache_hash(text, strlen(text), 0);
+	rs->srcs[rs->nsrcs].top = rs->loading_builtin ? 2 : rs->include_depth <= 1;
+	rs->nsrcs++;
 	buf_init(&line, LINE_MAX_LEN);
 	while (*p) {
 		const char *e = strchr(p, '\n');
@@ -829,7 +837,7 @@ cmp_str(const void *a, const void *b)
 }
 
 int
-ruleset_load_path(struct ruleset *rs, const char *path, char **error_r)
+ruleset_list_files(const char *path, char ***names_r, size_t *n_r, char **error_r)
 {
 	struct stat sb;
 	DIR *d;
@@ -837,12 +845,18 @@ ruleset_load_path(struct ruleset *rs, const char *path, char **error_r)
 	char **names = NULL;
 	size_t n = 0;
 
+	*names_r = NULL;
+	*n_r = 0;
 	if (stat(path, &sb) < 0) {
 		*error_r = xasprintf("%s: %s", path, strerror(errno));
 		return -1;
 	}
-	if (!S_ISDIR(sb.st_mode))
-		return load_file(rs, path, error_r);
+	if (!S_ISDIR(sb.st_mode)) {
+		*names_r = xcalloc(1, sizeof(char *));
+		(*names_r)[0] = xstrdup(path);
+		*n_r = 1;
+		return 0;
+	}
 	if ((d = opendir(path)) == NULL) {
 		*error_r = xasprintf("%s: %s", path, strerror(errno));
 		return -1;
@@ -858,11 +872,28 @@ ruleset_load_path(struct ruleset *rs, const char *path, char **error_r)
 		}
 	}
 	closedir(d);
-	qsort(names, n, sizeof(char *), cmp_str);
+	if (n > 0)
+		qsort(names, n, sizeof(char *), cmp_str);
 	for (size_t i = 0; i < n; i++) {
-		char *err = NULL, *mark = strchr(names[i], '\001');
+		char *mark = strchr(names[i], '\001');
 		if (mark != NULL)       /* the sort key of *.pre files */
 			memmove(mark, mark + 1, strlen(mark));
+	}
+	*names_r = names;
+	*n_r = n;
+	return 0;
+}
+
+int
+ruleset_load_path(struct ruleset *rs, const char *path, char **error_r)
+{
+	char **names;
+	size_t n;
+
+	if (ruleset_list_files(path, &names, &n, error_r) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		char *err = NULL;
 		if (load_file(rs, names[i], &err) < 0) {
 			ruleset_error(rs, names[i], 0, "%s", err);
 			free(err);
@@ -1073,10 +1104,23 @@ ruleset_finish(struct ruleset *rs)
 			rs->st.eval_supported++;
 		if (r->bad)
 			continue;
-		if (r->re != NULL && !rs->no_jit &&
+		rs->st.active++;
+	}
+	prefilter_build(rs);
+	ruleset_finish_loaded(rs);
+}
+
+void
+ruleset_finish_loaded(struct ruleset *rs)
+{
+	for (size_t i = 0; i < rs->n; i++) {
+		struct rule *r = &rs->v[i];
+		if (r->type == RULE_NONE || r->eval_unknown || r->bad ||
+		    (r->type == RULE_META && r->dep_skipped == 2))
+			continue;
+		if (r->re != NULL && !rs->no_jit && !r->jit &&
 		    pcre2_jit_compile(r->re, PCRE2_JIT_COMPLETE) == 0)
 			r->jit = 1;
-		rs->st.active++;
 	}
 	if (rs->md == NULL)
 		rs->md = pcre2_match_data_create(1, NULL);
@@ -1085,7 +1129,6 @@ ruleset_finish(struct ruleset *rs)
 		pcre2_set_match_limit(rs->mctx, 200000);
 		pcre2_set_depth_limit(rs->mctx, 5000);
 	}
-	prefilter_build(rs);
 	rs->finished = 1;
 }
 
@@ -1099,6 +1142,8 @@ ruleset_stats(const struct ruleset *rs, struct ruleset_stats *st)
 void
 ruleset_load_builtin(struct ruleset *rs)
 {
+	rs->loading_builtin = 1;
 	for (unsigned i = 0; i < spam_builtin_nrules; i++)
 		ruleset_load_text(rs, spam_builtin_rules[i].name, spam_builtin_rules[i].text);
+	rs->loading_builtin = 0;
 }

@@ -8,6 +8,7 @@
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
+#include <stdint.h>
 
 #include "rules.h"
 
@@ -91,6 +92,14 @@ struct pf_db {
 	unsigned n;
 };
 
+/* A rule text that was loaded (for the compiled-rule cache). */
+struct rule_source {
+	char *name;             /* path, or builtin file name */
+	uint64_t hash;          /* cache_hash of the text */
+	int top;                /* 1 top level (a spec or a file of a spec dir),
+				 * 0 an include, 2 built in */
+};
+
 struct ruleset {
 	struct rule *v;
 	size_t n;
@@ -114,6 +123,9 @@ struct ruleset {
 	size_t nrtag[4];
 	char **rrules;
 	size_t nrrules;
+	struct rule_source *srcs;
+	size_t nsrcs;
+	int loading_builtin;
 	/* prefilter */
 	int use_hs;
 	struct pf_db *pf;       /* databases of up to PF_CHUNK patterns */
@@ -144,5 +156,15 @@ unsigned prefilter_count(const struct ruleset *rs);
 
 /* rule_eval.c */
 int eval_lookup(const char *name);
+const char *eval_name(int idx);         /* NULL if out of range */
+
+/* rule_parse.c: the files a spec names at top level (a file, or the
+ * *.pre then *.cf files of a directory in load order); malloc'ed. */
+int ruleset_list_files(const char *path, char ***names_r, size_t *n_r, char **error_r);
+/* Finish a rule set whose rules came from the cache: JIT, match data. */
+void ruleset_finish_loaded(struct ruleset *rs);
+
+/* rule_cache.c */
+uint64_t cache_hash(const void *p, size_t n, uint64_t seed);
 
 #endif

@@ -54,6 +54,22 @@ void ruleset_set_prefilter(struct ruleset *rs, int on);
 /* Rules in the prefilter databases (0 without libhs or when off). */
 unsigned ruleset_prefiltered(const struct ruleset *rs);
 
+/* Compiled-rule cache (rule_cache.c, doc/spam.md).  The file for a list
+ * of specs (paths or "builtin") in dir, malloc'ed. */
+char *ruleset_cache_path(const char *dir, const char *const *specs, int use_hs);
+/* Load rs (new, empty) from the cache: 0 loaded and finished; 1 no
+ * cache or stale (sources changed); -1 rejected (corrupt, other build)
+ * with *error_r.  After a non-zero result rs must be freed. */
+int ruleset_cache_load(struct ruleset *rs, const char *path,
+    const char *const *specs, char **error_r);
+/* The parser itself: specs NULL skips the staleness check; without
+ * decode_blobs the patterns are compiled from their text instead of
+ * decoding the serialized PCRE2/Vectorscan data (fuzzing). */
+int ruleset_cache_parse(struct ruleset *rs, const unsigned char *data, size_t len,
+    const char *const *specs, int decode_blobs, const char **error_r);
+/* Write a finished rule set (atomically: temporary file + rename). */
+int ruleset_cache_save(const struct ruleset *rs, const char *path, char **error_r);
+
 struct ruleset_stats {
 	unsigned rules;         /* defined rules (all kinds) */
 	unsigned active;        /* rules that will run */

@@ -32,6 +32,7 @@ static const struct cfg_param spam_params[] = {
 	{ "bayes_auto_learn_threshold_spam", CFG_STR, "12.0", 0, "Score without BAYES_* rules at or above which mail is learned as spam" },
 	{ "bayes_auto_learn_threshold_nonspam", CFG_STR, "0.1", 0, "Score without BAYES_* rules at or below which mail is learned as ham" },
 	{ "spam_quarantine_max_age", CFG_TIME, "30d", 'd', "Age after which quarantined messages are deleted" },
+	{ "spam_rules_cache_directory", CFG_STR, "$data_directory", 0, "Directory of the compiled-rule cache (spam-rules-HASH.cache: parsed rules, PCRE2 patterns, Vectorscan databases), rebuilt when a rule file changes; empty = no cache" },
 };
 CONFIG_PARAMS(spam_params);
 
@@ -53,6 +54,10 @@ spam_engine_new(const struct spam_engine_opts *o, char **error_r)
 	struct spam_engine *e = xcalloc(1, sizeof(*e));
 	char **paths = NULL;
 	const char *const *rules = o->rules;
+	const char **specs;
+	const char *cache_dir;
+	char *cache_path = NULL;
+	size_t nspecs;
 	struct stat sb;
 
 	e->levels.tag = cfg_double("spam_tag_level");
@@ -71,29 +76,67 @@ spam_engine_new(const struct spam_engine_opts *o, char **error_r)
 	e->lim = mime_default_limits;
 	e->lim.max_size = (size_t)config_int("spam_max_message_size");
 
-	e->rs = ruleset_new();
-	ruleset_set_jit(e->rs, !o->no_jit);
-	ruleset_set_prefilter(e->rs, !o->no_jit && !o->no_prefilter);
 	if (rules == NULL) {
 		paths = str_split(config_str("spam_rules"), STR_LIST_SEPS, NULL);
 		rules = (const char *const *)paths;
 	}
-	for (size_t i = 0; rules[i] != NULL; i++) {
-		if (strcmp(rules[i], "builtin") == 0) {
+	/* the specs in load order: spam_rules (or the caller's), then the
+	 * local rules when they exist */
+	{
+		size_t n = 0;
+		while (rules[n] != NULL)
+			n++;
+		specs = xcalloc(n + 2, sizeof(char *));
+		for (size_t i = 0; i < n; i++)
+			specs[i] = rules[i];
+		if (o->rules == NULL && stat(config_str("spam_local_rules"), &sb) == 0)
+			specs[n++] = config_str("spam_local_rules");
+		nspecs = n;
+	}
+	cache_dir = o->cache_dir ? o->cache_dir : config_str("spam_rules_cache_directory");
+	e->rs = ruleset_new();
+	ruleset_set_jit(e->rs, !o->no_jit);
+	ruleset_set_prefilter(e->rs, !o->no_jit && !o->no_prefilter);
+	if (nspecs > 0 && cache_dir[0] != '\0' && stat(cache_dir, &sb) == 0) {
+		char *cerr = NULL;
+		int rc;
+		cache_path = ruleset_cache_path(cache_dir, specs, !o->no_jit && !o->no_prefilter);
+		rc = ruleset_cache_load(e->rs, cache_path, specs, &cerr);
+		if (rc == 0) {
+			e->rules_cached = 1;
+			goto loaded;
+		}
+		if (rc < 0)
+			log_warn("spam rules cache %s; rebuilding it", cerr);
+		free(cerr);
+		ruleset_free(&e->rs);
+		e->rs = ruleset_new();
+		ruleset_set_jit(e->rs, !o->no_jit);
+		ruleset_set_prefilter(e->rs, !o->no_jit && !o->no_prefilter);
+	}
+	for (size_t i = 0; i < nspecs; i++) {
+		if (strcmp(specs[i], "builtin") == 0) {
 			ruleset_load_builtin(e->rs);
-		} else if (ruleset_load_path(e->rs, rules[i], error_r) < 0) {
+		} else if (ruleset_load_path(e->rs, specs[i], error_r) < 0) {
 			str_split_free(&paths);
+			free(specs);
+			free(cache_path);
 			spam_engine_free(&e);
 			return NULL;
 		}
 	}
-	str_split_free(&paths);
-	if (o->rules == NULL && stat(config_str("spam_local_rules"), &sb) == 0 &&
-	    ruleset_load_path(e->rs, config_str("spam_local_rules"), error_r) < 0) {
-		spam_engine_free(&e);
-		return NULL;
-	}
 	ruleset_finish(e->rs);
+	if (cache_path != NULL) {
+		char *cerr = NULL;
+		/* best effort: a read-only directory just means no cache */
+		if (ruleset_cache_save(e->rs, cache_path, &cerr) < 0)
+			log_info("spam rules cache not written: %s", cerr);
+		free(cerr);
+	}
+loaded:
+	str_split_free(&paths);
+	free(specs);
+	free(cache_path);
 	for (const char *const *err = ruleset_errors(e->rs); *err != NULL; err++)
 		log_warn("rules: %s", *err);
 

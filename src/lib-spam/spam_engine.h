@@ -24,6 +24,7 @@ struct spam_engine_opts {
 	int no_jit;                     /* one message only: skip PCRE2 JIT
 					 * (and the Vectorscan compile) */
 	int no_prefilter;               /* no Vectorscan prefilter */
+	const char *cache_dir;          /* NULL = spam_rules_cache_directory */
 };
 
 struct spam_engine {
@@ -38,6 +39,7 @@ struct spam_engine {
 	double autolearn_spam, autolearn_ham;
 	int autolearn;
 	struct mime_limits lim;
+	int rules_cached;               /* the rules came from the cache */
 };
 
 /* Read the spam_* parameters (config must be loaded, or defaults). */

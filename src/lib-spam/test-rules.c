@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "buf.h"
 #include "mem.h"
@@ -519,6 +521,192 @@ test_prefilter(void)
 		}
 }
 
+static char *
+hits_text(struct ruleset *rs, const char *msg)
+{
+	struct spam_result res;
+	struct mime_msg m;
+	struct buf x;
+
+	mime_parse(&m, msg, strlen(msg), NULL);
+	spam_scan(rs, &m, -1, &res);
+	buf_init(&x, BUF_UNLIMITED);
+	for (size_t i = 0; i < res.nhits; i++)
+		(void)buf_printf(&x, "%s=%u:%g ", res.hits[i].name, res.hits[i].count,
+		    res.hits[i].score);
+	(void)buf_printf(&x, "score=%g", res.score);
+	spam_result_free(&res);
+	mime_free(&m);
+	return buf_steal(&x);
+}
+
+static void
+write_file(const char *path, const char *text)
+{
+	FILE *fp = fopen(path, "w");
+	T_OK(fp != NULL);
+	if (fp != NULL) {
+		fputs(text, fp);
+		fclose(fp);
+	}
+}
+
+/* The compiled-rule cache: a round trip gives the same results; a changed
+ * rule file, a new file in a rule directory or a changed include makes
+ * it stale; a corrupt, truncated or foreign file is rejected. */
+static void
+test_cache(void)
+{
+	char dir[] = "/tmp/test-rules-cache-XXXXXX";
+	char *rdir, *inc, *cf, *path, *ref, *got, *err = NULL;
+	const char *specs[3];
+	struct ruleset *rs;
+	unsigned char *data;
+	size_t len;
+	FILE *fp;
+	long sz;
+
+	T_OK(mkdtemp(dir) != NULL);
+	rdir = xasprintf("%s/rules", dir);
+	T_OK(mkdir(rdir, 0755) == 0);
+	cf = xasprintf("%s/10_test.cf", rdir);
+	inc = xasprintf("%s/inc.inc", dir);
+	write_file(cf,
+	    "body     C_PILLS     /cheap pills/i\n"
+	    "score    C_PILLS     2.5\n"
+	    "header   C_SUBJ      Subject =~ /^FREE/\n"
+	    "uri      C_URI       /shop\\.example/i\n"
+	    "meta     C_META      C_PILLS && C_SUBJ\n"
+	    "score    C_META      1 1 1.5 1.5\n"
+	    "body     C_EVAL      eval:check_for_mime_html()\n"
+	    "body     C_UNKNOWN   eval:no_such_test()\n"
+	    "welcomelist_from     *@friend.example\n"
+	    "include  ../inc.inc\n");
+	write_file(inc, "header C_INC From =~ /sender/i\n");
+	specs[0] = "builtin";
+	specs[1] = rdir;
+	specs[2] = NULL;
+	path = ruleset_cache_path(dir, specs, 1);
+
+	/* reference: parsed from source */
+	rs = ruleset_new();
+	ruleset_load_builtin(rs);
+	T_INTEQ(ruleset_load_path(rs, rdir, &err), 0);
+	ruleset_finish(rs);
+	ref = hits_text(rs, msg1);
+	T_OK(strstr(ref, "C_PILLS=1:2.5 ") != NULL);
+	T_OK(strstr(ref, "C_INC=1") != NULL);
+	T_OK(strstr(ref, "C_META=1") != NULL);
+	T_INTEQ(ruleset_cache_save(rs, path, &err), 0);
+	ruleset_free(&rs);
+
+	/* round trip */
+	rs = ruleset_new();
+	T_INTEQ(ruleset_cache_load(rs, path, specs, &err), 0);
+	got = hits_text(rs, msg1);
+	T_STREQ(got, ref);
+	{
+		struct ruleset_stats st;
+		ruleset_stats(rs, &st);
+		T_OK(st.eval_skipped >= 1);
+		T_OK(ruleset_find(rs, "C_URI") != NULL);
+		T_STREQ(rule_status(ruleset_find(rs, "C_UNKNOWN")), "eval-skipped");
+	}
+	free(got);
+	ruleset_free(&rs);
+
+	/* the same bytes through the parser without decoding the blobs */
+	fp = fopen(path, "rb");
+	T_OK(fp != NULL);
+	fseek(fp, 0, SEEK_END);
+	sz = ftell(fp);
+	rewind(fp);
+	len = (size_t)sz;
+	data = xmalloc(len);
+	T_INTEQ(fread(data, 1, len, fp), len);
+	fclose(fp);
+	{
+		const char *e;
+		rs = ruleset_new();
+		T_INTEQ(ruleset_cache_parse(rs, data, len, NULL, 0, &e), 0);
+		got = hits_text(rs, msg1);
+		T_STREQ(got, ref);
+		free(got);
+		ruleset_free(&rs);
+		/* every truncation and single-byte corruption is rejected */
+		for (size_t cut = 0; cut < len; cut += 1 + len / 97) {
+			rs = ruleset_new();
+			T_INTEQ(ruleset_cache_parse(rs, data, cut, NULL, 1, &e), -1);
+			ruleset_free(&rs);
+		}
+		for (size_t at = 0; at < len; at += 1 + len / 89) {
+			data[at] ^= 0x41;
+			rs = ruleset_new();
+			T_OK(ruleset_cache_parse(rs, data, len, NULL, 1, &e) != 0);
+			ruleset_free(&rs);
+			data[at] ^= 0x41;
+		}
+		rs = ruleset_new();
+		T_INTEQ(ruleset_cache_parse(rs, (const unsigned char *)"garbage", 7, NULL, 1, &e), -1);
+		ruleset_free(&rs);
+	}
+	/* a corrupt file on disk: rejected with a reason */
+	data[len / 2] ^= 0x10;
+	fp = fopen(path, "wb");
+	fwrite(data, 1, len, fp);
+	fclose(fp);
+	data[len / 2] ^= 0x10;
+	rs = ruleset_new();
+	T_INTEQ(ruleset_cache_load(rs, path, specs, &err), -1);
+	T_OK(err != NULL && strstr(err, "checksum") != NULL);
+	FREE(err);
+	ruleset_free(&rs);
+	fp = fopen(path, "wb");
+	fwrite(data, 1, len, fp);
+	fclose(fp);
+	free(data);
+
+	/* stale: an included file changes */
+	write_file(inc, "header C_INC From =~ /nobody/i\n");
+	rs = ruleset_new();
+	T_INTEQ(ruleset_cache_load(rs, path, specs, &err), 1);
+	ruleset_free(&rs);
+	write_file(inc, "header C_INC From =~ /sender/i\n");
+	rs = ruleset_new();
+	T_INTEQ(ruleset_cache_load(rs, path, specs, &err), 0);
+	ruleset_free(&rs);
+	/* stale: a new file in the rule directory */
+	got = xasprintf("%s/20_more.cf", rdir);
+	write_file(got, "body C_MORE /pills/\n");
+	rs = ruleset_new();
+	T_INTEQ(ruleset_cache_load(rs, path, specs, &err), 1);
+	ruleset_free(&rs);
+	unlink(got);
+	free(got);
+	/* stale: the rule file itself changes */
+	write_file(cf, "body C_PILLS /cheap pills/i\n");
+	rs = ruleset_new();
+	T_INTEQ(ruleset_cache_load(rs, path, specs, &err), 1);
+	ruleset_free(&rs);
+	/* other specs: another file name */
+	specs[0] = rdir;
+	specs[1] = NULL;
+	got = ruleset_cache_path(dir, specs, 1);
+	T_OK(strcmp(got, path) != 0);
+	free(got);
+
+	unlink(path);
+	unlink(cf);
+	unlink(inc);
+	rmdir(rdir);
+	rmdir(dir);
+	free(ref);
+	free(path);
+	free(cf);
+	free(inc);
+	free(rdir);
+}
+
 int
 main(void)
 {
@@ -532,6 +720,7 @@ main(void)
 	T_RUN(test_builtin);
 	T_RUN(test_issue_example);
 	T_RUN(test_prefilter);
+	T_RUN(test_cache);
 	for (size_t i = 0; i < nkept; i++)
 		ruleset_free(&kept[i]);
 	return t_done();

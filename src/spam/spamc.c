@@ -6,6 +6,7 @@
  *                 [--user NAME] [--headers] [--autolearn] [--no-bayes]
  *   tempest spamc --batch [--tests] [--no-prefilter] [options] FILE|DIR|Maildir...
  *   tempest spamc --lint [--list] [--rules PATH]...
+ *   (all forms: [--rules-cache DIR], "" = no compiled-rule cache)
  *
  * --verdict prints a first line "spam <score>" or "ham <score>" (spam
  * means score >= spam_level, or >= N with --threshold).  --headers
@@ -102,6 +103,7 @@ spamc_main(int argc, char **argv)
 		{ "batch", no_argument, NULL, 'b' },
 		{ "tests", no_argument, NULL, 'T' },
 		{ "no-prefilter", no_argument, NULL, 'P' },
+		{ "rules-cache", required_argument, NULL, 'C' },
 		{ "lint", no_argument, NULL, 'L' },
 		{ "list", no_argument, NULL, 'l' },
 		{ "help", no_argument, NULL, 'h' },
@@ -143,6 +145,7 @@ spamc_main(int argc, char **argv)
 		case 'b': batch = 1; break;
 		case 'T': tests = 1; break;
 		case 'P': eo.no_prefilter = 1; break;
+		case 'C': eo.cache_dir = optarg; break;
 		case 'L': lint = 1; eo.no_store = 1; break;
 		case 'l': list = 1; break;
 		default: usage();
@@ -190,8 +193,9 @@ spamc_main(int argc, char **argv)
 		fflush(stdout);
 		t = cpu_ms() - t0;
 		fprintf(stderr, "spamc: %ld message(s), %.3f ms CPU per message "
-		    "(%.1f ms start-up, %u rules prefiltered)\n", b.n,
-		    b.n ? t / (double)b.n : 0.0, t0, ruleset_prefiltered(e->rs));
+		    "(%.1f ms start-up, %u rules prefiltered, rules %s)\n", b.n,
+		    b.n ? t / (double)b.n : 0.0, t0, ruleset_prefiltered(e->rs),
+		    e->rules_cached ? "from the cache" : "parsed");
 		spam_engine_free(&e);
 		free(rules);
 		return bad ? 1 : 0;

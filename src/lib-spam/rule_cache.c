@@ -1,0 +1,800 @@
+/*
+ * rule_cache.c - the on-disk compiled-rule cache (format: doc/spam.md,
+ * "Compiled-rule cache").
+ *
+ * After a rule set is parsed and finished, its rule table, the PCRE2
+ * patterns (pcre2_serialize_encode) and the Vectorscan databases
+ * (hs_serialize_database) are written to one file named after a hash of
+ * the rule specs.  The next start reads it instead of parsing: it is
+ * used only if every source text recorded in it (rule files, included
+ * files, the built-in set) still hashes the same and the top-level file
+ * list of each spec is unchanged; otherwise it is stale and rebuilt.
+ *
+ * The file is parsed input: it comes from a directory the mail system
+ * writes, but it may be truncated or corrupt.  The whole payload is
+ * covered by a 64-bit checksum checked before anything is decoded; every
+ * read is bounds-checked, every count and index range-checked (a bad
+ * file is rejected, the rules are parsed from source instead).  PCRE2's
+ * and Vectorscan's deserializers trust their input, so they only run on
+ * a file whose checksum matched; ruleset_cache_parse() without
+ * decode_blobs (the fuzz target) compiles the patterns from their text
+ * instead.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "fdio.h"
+#include "mem.h"
+#include "rules-private.h"
+#include "builtin.h"
+
+#ifdef HAVE_HS
+#include <hs/hs.h>
+#endif
+
+#define CACHE_MAGIC "TMPSRC\r\n"
+#define CACHE_VERSION 1
+#define CACHE_HDR 32                    /* magic, version, flags, checksum, length */
+#define CACHE_MAX (256u * 1024 * 1024)
+#define CACHE_STR_MAX (16u * 1024 * 1024)
+
+/* ---- hashing: 8 bytes per step (sources and the payload checksum) ---- */
+
+uint64_t
+cache_hash(const void *p, size_t n, uint64_t seed)
+{
+	const unsigned char *s = p;
+	uint64_t h = seed ^ 0x9e3779b97f4a7c15ULL ^ (n * 0xff51afd7ed558ccdULL);
+	size_t i = 0;
+
+	for (; i + 8 <= n; i += 8) {
+		uint64_t w;
+		memcpy(&w, s + i, 8);
+		h ^= w * 0x87c37b91114253d5ULL;
+		h = (h << 31 | h >> 33) * 0x4cf5ad432745937fULL;
+	}
+	for (; i < n; i++) {
+		h ^= s[i];
+		h *= 0x100000001b3ULL;
+	}
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ULL;
+	h ^= h >> 29;
+	return h;
+}
+
+/* ---- writer ---- */
+
+static void
+put(struct buf *b, const void *p, size_t n)
+{
+	(void)buf_append(b, p, n);
+}
+
+static void put_u8(struct buf *b, unsigned v) { unsigned char c = (unsigned char)v; put(b, &c, 1); }
+static void put_u32(struct buf *b, uint32_t v) { put(b, &v, 4); }
+static void put_u64(struct buf *b, uint64_t v) { put(b, &v, 8); }
+static void put_f64(struct buf *b, double v) { put(b, &v, 8); }
+
+static void
+put_str(struct buf *b, const char *s)
+{
+	if (s == NULL) {
+		put_u32(b, UINT32_MAX);
+		return;
+	}
+	put_u32(b, (uint32_t)strlen(s));
+	put(b, s, strlen(s));
+}
+
+/* ---- reader: every read bounds-checked; the first failure sticks ---- */
+
+struct rd {
+	const unsigned char *p;
+	size_t left;
+	const char *err;
+};
+
+static int
+get(struct rd *r, void *out, size_t n)
+{
+	if (r->err != NULL || n > r->left) {
+		if (r->err == NULL)
+			r->err = "truncated";
+		memset(out, 0, n);
+		return -1;
+	}
+	memcpy(out, r->p, n);
+	r->p += n;
+	r->left -= n;
+	return 0;
+}
+
+static unsigned get_u8(struct rd *r) { unsigned char c; get(r, &c, 1); return c; }
+static uint32_t get_u32(struct rd *r) { uint32_t v; get(r, &v, 4); return v; }
+static uint64_t get_u64(struct rd *r) { uint64_t v; get(r, &v, 8); return v; }
+static double get_f64(struct rd *r) { double v; get(r, &v, 8); return v; }
+
+/* A string (NULL allowed when nullable), malloc'ed; NULL + r->err on error. */
+static char *
+get_str(struct rd *r, int nullable)
+{
+	uint32_t n = get_u32(r);
+	char *s;
+
+	if (r->err != NULL)
+		return NULL;
+	if (n == UINT32_MAX) {
+		if (!nullable)
+			r->err = "missing string";
+		return NULL;
+	}
+	if (n > CACHE_STR_MAX || n > r->left) {
+		r->err = "bad string length";
+		return NULL;
+	}
+	if (memchr(r->p, '\0', n) != NULL) {
+		r->err = "NUL in string";
+		return NULL;
+	}
+	s = xmalloc((size_t)n + 1);
+	memcpy(s, r->p, n);
+	s[n] = '\0';
+	r->p += n;
+	r->left -= n;
+	return s;
+}
+
+/* A count of items each at least `min` bytes long. */
+static uint32_t
+get_count(struct rd *r, size_t min, uint32_t max)
+{
+	uint32_t n = get_u32(r);
+
+	if (r->err == NULL && (n > max || (min > 0 && n > r->left / min)))
+		r->err = "bad count";
+	return r->err ? 0 : n;
+}
+
+/* ---- sources ---- */
+
+static const char *
+builtin_text(const char *name)
+{
+	for (unsigned i = 0; i < spam_builtin_nrules; i++)
+		if (strcmp(spam_builtin_rules[i].name, name) == 0)
+			return spam_builtin_rules[i].text;
+	return NULL;
+}
+
+/* Hash of a file's contents; -1 if it cannot be read. */
+static int
+hash_file(const char *path, uint64_t *h_r)
+{
+	FILE *fp = fopen(path, "r");
+	struct buf b;
+	char chunk[16384];
+	size_t n;
+
+	if (fp == NULL)
+		return -1;
+	buf_init(&b, 64 * 1024 * 1024);
+	while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0)
+		if (buf_append(&b, chunk, n) < 0)
+			break;
+	fclose(fp);
+	/* as load_file: the text up to the first NUL */
+	*h_r = cache_hash(buf_cstr(&b), strlen(buf_cstr(&b)), 0);
+	buf_free(&b);
+	return 0;
+}
+
+/* The top-level source names the specs give now, in load order. */
+static int
+top_sources(const char *const *specs, char ***names_r, size_t *n_r)
+{
+	char **names = NULL;
+	size_t n = 0;
+
+	for (size_t i = 0; specs[i] != NULL; i++) {
+		char **v, *err = NULL;
+		size_t nv;
+		if (strcmp(specs[i], "builtin") == 0) {
+			for (unsigned k = 0; k < spam_builtin_nrules; k++) {
+				names = xreallocarray(names, n + 1, sizeof(char *));
+				names[n++] = xstrdup(spam_builtin_rules[k].name);
+			}
+			continue;
+		}
+		if (ruleset_list_files(specs[i], &v, &nv, &err) < 0) {
+			free(err);
+			for (size_t k = 0; k < n; k++)
+				free(names[k]);
+			free(names);
+			return -1;
+		}
+		names = xreallocarray(names, n + nv + 1, sizeof(char *));
+		for (size_t k = 0; k < nv; k++)
+			names[n++] = v[k];
+		free(v);
+	}
+	*names_r = names;
+	*n_r = n;
+	return 0;
+}
+
+/*
+ * Is the cache's source list still what the specs load?  1 yes, 0 stale.
+ */
+static int
+sources_current(const struct rule_source *src, size_t nsrc, const char *const *specs)
+{
+	char **top;
+	size_t ntop, t = 0;
+	int ok = 1;
+
+	if (top_sources(specs, &top, &ntop) < 0)
+		return 0;
+	for (size_t i = 0; i < nsrc && ok; i++) {
+		uint64_t h;
+		if (src[i].top != 0) {
+			if (t >= ntop || strcmp(top[t], src[i].name) != 0)
+				ok = 0;
+			t++;
+		}
+		if (!ok)
+			break;
+		if (src[i].top == 2) {
+			const char *text = builtin_text(src[i].name);
+			ok = text != NULL && cache_hash(text, strlen(text), 0) == src[i].hash;
+		} else
+			ok = hash_file(src[i].name, &h) == 0 && h == src[i].hash;
+	}
+	if (t != ntop)
+		ok = 0;
+	for (size_t i = 0; i < ntop; i++)
+		free(top[i]);
+	free(top);
+	return ok;
+}
+
+/* ---- file name ---- */
+
+char *
+ruleset_cache_path(const char *dir, const char *const *specs, int use_hs)
+{
+	uint64_t h = cache_hash(use_hs ? "hs" : "no-hs", use_hs ? 2 : 5, CACHE_VERSION);
+
+	for (size_t i = 0; specs[i] != NULL; i++)
+		h = cache_hash(specs[i], strlen(specs[i]) + 1, h);
+	return xasprintf("%s/spam-rules-%016llx.cache", dir, (unsigned long long)h);
+}
+
+/* ---- save ---- */
+
+static void
+put_rule(struct buf *b, const struct rule *r)
+{
+	put_str(b, r->name);
+	put_u8(b, r->type);
+	put_str(b, r->hdr);
+	put_u8(b, r->hmod);
+	put_u8(b, r->exists);
+	put_str(b, r->if_unset);
+	put_u8(b, r->negate);
+	put_u8(b, r->re != NULL);
+	put_str(b, r->src);
+	put_str(b, r->pat);
+	put_u32(b, r->opts);
+	put_str(b, r->eval >= 0 ? eval_name(r->eval) : NULL);
+	put_u32(b, (uint32_t)r->neval_args);
+	for (int i = 0; i < r->neval_args; i++)
+		put_str(b, r->eval_args[i]);
+	put_u8(b, r->eval_unknown);
+	put_u32(b, (uint32_t)r->meta.n);
+	for (size_t i = 0; i < r->meta.n; i++) {
+		put_u8(b, r->meta.v[i].op);
+		put_f64(b, r->meta.v[i].num);
+		put_str(b, r->meta.v[i].name);
+		put_u32(b, (uint32_t)r->meta.v[i].idx);
+	}
+	for (int i = 0; i < 4; i++)
+		put_f64(b, r->score[i]);
+	put_u8(b, (unsigned)r->nscores);
+	put_str(b, r->describe);
+	put_u32(b, r->tflags);
+	put_u32(b, r->maxhits);
+	put_u8(b, (unsigned)r->bad);
+	put_u8(b, (unsigned)r->dep_skipped);
+	put_u8(b, (unsigned)r->unneeded);
+}
+
+static void
+put_strs(struct buf *b, char **v, size_t n)
+{
+	put_u32(b, (uint32_t)n);
+	for (size_t i = 0; i < n; i++)
+		put_str(b, v[i]);
+}
+
+int
+ruleset_cache_save(const struct ruleset *rs, const char *path, char **error_r)
+{
+	struct buf b;
+	const pcre2_code **codes;
+	size_t ncodes = 0;
+	uint8_t *ser = NULL;
+	PCRE2_SIZE sersize = 0;
+	char *tmp;
+	int fd, ret = -1;
+	uint64_t sum;
+
+	buf_init(&b, CACHE_MAX);
+	put(&b, CACHE_MAGIC, 8);
+	put_u32(&b, CACHE_VERSION);
+	put_u32(&b, (uint32_t)rs->use_hs);
+	put_u64(&b, 0);                 /* checksum, filled in below */
+	put_u64(&b, 0);                 /* payload length */
+	put_u32(&b, (uint32_t)rs->nsrcs);
+	for (size_t i = 0; i < rs->nsrcs; i++) {
+		put_str(&b, rs->srcs[i].name);
+		put_u64(&b, rs->srcs[i].hash);
+		put_u8(&b, (unsigned)rs->srcs[i].top);
+	}
+	put_f64(&b, rs->required);
+	put_strs(&b, rs->welcome, rs->nwelcome);
+	put_strs(&b, rs->block, rs->nblock);
+	put_u32(&b, rs->st.rules);
+	put_u32(&b, rs->st.active);
+	put_u32(&b, rs->st.eval_skipped);
+	put_u32(&b, rs->st.eval_supported);
+	put_u32(&b, rs->st.meta_skipped);
+	put_u32(&b, rs->st.bad_lines);
+	put_u32(&b, rs->st.ignored_lines);
+	put_u32(&b, rs->st.skipped_blocks);
+	put_strs(&b, (char **)rs->errors, rs->nerrors);
+	put_u32(&b, (uint32_t)rs->n);
+	codes = xcalloc(rs->n ? rs->n : 1, sizeof(*codes));
+	for (size_t i = 0; i < rs->n; i++) {
+		put_rule(&b, &rs->v[i]);
+		if (rs->v[i].re != NULL)
+			codes[ncodes++] = rs->v[i].re;
+	}
+	if (ncodes > 0 && pcre2_serialize_encode(codes, (int32_t)ncodes, &ser, &sersize,
+	    NULL) < 0) {
+		free(codes);
+		buf_free(&b);
+		*error_r = xstrdup("cannot serialize the patterns");
+		return -1;
+	}
+	free(codes);
+	put_u32(&b, (uint32_t)ncodes);
+	put_u64(&b, ncodes ? (uint64_t)sersize : 0);
+	if (ncodes)
+		put(&b, ser, sersize);
+	if (ser != NULL)
+		pcre2_serialize_free(ser);
+#ifdef HAVE_HS
+	put_u32(&b, (uint32_t)rs->npf);
+	for (size_t j = 0; j < rs->npf; j++) {
+		char *bytes = NULL;
+		size_t len = 0;
+		if (hs_serialize_database(rs->pf[j].db, &bytes, &len) != HS_SUCCESS) {
+			buf_free(&b);
+			*error_r = xstrdup("cannot serialize the Vectorscan database");
+			return -1;
+		}
+		put_u8(&b, (unsigned)rs->pf[j].kind);
+		put_u32(&b, rs->pf[j].n);
+		for (unsigned i = 0; i < rs->pf[j].n; i++)
+			put_u32(&b, rs->pf[j].rule[i]);
+		put_u64(&b, len);
+		put(&b, bytes, len);
+		free(bytes);
+	}
+#else
+	put_u32(&b, 0);
+#endif
+	if (b.len >= CACHE_MAX || b.len < CACHE_HDR) {
+		buf_free(&b);
+		*error_r = xstrdup("rule cache too large");
+		return -1;
+	}
+	sum = cache_hash(b.data + CACHE_HDR, b.len - CACHE_HDR, CACHE_VERSION);
+	memcpy(b.data + 16, &sum, 8);
+	sum = b.len - CACHE_HDR;
+	memcpy(b.data + 24, &sum, 8);
+	tmp = xasprintf("%s.%ld.tmp", path, (long)getpid());
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		*error_r = xasprintf("%s: %s", tmp, strerror(errno));
+	} else if (fd_write_all(fd, b.data, b.len) < 0 || fsync(fd) < 0) {
+		*error_r = xasprintf("%s: %s", tmp, strerror(errno));
+		close(fd);
+		unlink(tmp);
+	} else if (close(fd) < 0 || rename(tmp, path) < 0) {
+		*error_r = xasprintf("%s: %s", path, strerror(errno));
+		unlink(tmp);
+	} else
+		ret = 0;
+	free(tmp);
+	buf_free(&b);
+	return ret;
+}
+
+/* ---- load ---- */
+
+static void
+get_strs(struct rd *r, char ***v_r, size_t *n_r)
+{
+	uint32_t n = get_count(r, 4, 10000000);
+
+	*v_r = NULL;
+	*n_r = 0;
+	for (uint32_t i = 0; i < n && r->err == NULL; i++) {
+		char *s = get_str(r, 0);
+		if (s == NULL)
+			break;
+		*v_r = xreallocarray(*v_r, *n_r + 1, sizeof(char *));
+		(*v_r)[(*n_r)++] = s;
+	}
+}
+
+static int
+get_rule(struct rd *rd, struct ruleset *rs, size_t nrules, int *has_re_r)
+{
+	char *name = get_str(rd, 0), *ev;
+	struct rule *r;
+	unsigned v;
+
+	if (name == NULL)
+		return -1;
+	if (ruleset_get(rs, name, 0) != NULL || (r = ruleset_get(rs, name, 1)) == NULL) {
+		free(name);
+		rd->err = "duplicate or too many rules";
+		return -1;
+	}
+	free(name);
+	v = get_u8(rd);
+	if (v > RULE_META)
+		rd->err = "bad rule type";
+	r->type = (enum rule_type)v;
+	r->hdr = get_str(rd, 1);
+	v = get_u8(rd);
+	if (v > HM_NAME)
+		rd->err = "bad header modifier";
+	r->hmod = (enum hdr_mod)v;
+	r->exists = get_u8(rd) != 0;
+	r->if_unset = get_str(rd, 1);
+	r->negate = get_u8(rd) != 0;
+	*has_re_r = get_u8(rd) != 0;
+	r->src = get_str(rd, 1);
+	r->pat = get_str(rd, 1);
+	r->opts = get_u32(rd) & (PCRE2_CASELESS | PCRE2_MULTILINE | PCRE2_DOTALL | PCRE2_EXTENDED);
+	if (*has_re_r && r->src == NULL && rd->err == NULL)
+		rd->err = "pattern without text";
+	ev = get_str(rd, 1);
+	r->eval = -1;
+	if (ev != NULL) {
+		r->eval = eval_lookup(ev);
+		if (r->eval < 0 && rd->err == NULL)
+			rd->err = "unknown eval test";
+		free(ev);
+	}
+	v = get_count(rd, 4, 1000);
+	for (unsigned i = 0; i < v && rd->err == NULL; i++) {
+		char *a = get_str(rd, 0);
+		if (a == NULL)
+			break;
+		r->eval_args = xreallocarray(r->eval_args, (size_t)r->neval_args + 1, sizeof(char *));
+		r->eval_args[r->neval_args++] = a;
+	}
+	r->eval_unknown = get_u8(rd) != 0;
+	v = get_count(rd, 17, 1000000);
+	if (v > 0 && rd->err == NULL) {
+		r->meta.v = xcalloc(v, sizeof(*r->meta.v));
+		for (unsigned i = 0; i < v && rd->err == NULL; i++) {
+			struct meta_tok *t = &r->meta.v[i];
+			unsigned op = get_u8(rd);
+			int32_t idx;
+			r->meta.n = i + 1;
+			if (op > MOP_OR)
+				rd->err = "bad meta operator";
+			t->op = (enum meta_op)op;
+			t->num = get_f64(rd);
+			t->name = get_str(rd, 1);
+			idx = (int32_t)get_u32(rd);
+			if (idx < -1 || (idx >= 0 && (size_t)idx >= nrules))
+				rd->err = "bad meta operand";
+			if (t->op == MOP_RULE && t->name == NULL && rd->err == NULL)
+				rd->err = "meta operand without a name";
+			t->idx = idx;
+		}
+	}
+	for (int i = 0; i < 4; i++)
+		r->score[i] = get_f64(rd);
+	v = get_u8(rd);
+	if (v != 0 && v != 1 && v != 4)
+		rd->err = "bad score count";
+	r->nscores = (int)v;
+	r->describe = get_str(rd, 1);
+	r->tflags = get_u32(rd);
+	r->maxhits = get_u32(rd);
+	r->bad = get_u8(rd) != 0;
+	v = get_u8(rd);
+	if (v > 3)
+		rd->err = "bad state";
+	r->dep_skipped = v == 3 ? 0 : (int)v;
+	r->unneeded = get_u8(rd) != 0;
+	if (r->type == RULE_HEADER && r->hdr == NULL && r->eval < 0 && rd->err == NULL)
+		rd->err = "header rule without a header";
+	return rd->err ? -1 : 0;
+}
+
+/* Check that meta expressions are well formed RPN (meta_eval trusts it). */
+static int
+meta_ok(const struct meta_expr *e)
+{
+	long depth = 0;
+
+	for (size_t i = 0; i < e->n; i++) {
+		switch (e->v[i].op) {
+		case MOP_NUM: case MOP_RULE: depth++; break;
+		case MOP_NOT: case MOP_NEG: if (depth < 1) return 0; break;
+		default: if (depth < 2) return 0; depth--; break;
+		}
+	}
+	return e->n == 0 || depth == 1;
+}
+
+int
+ruleset_cache_parse(struct ruleset *rs, const unsigned char *data, size_t len,
+    const char *const *specs, int decode_blobs, const char **error_r)
+{
+	struct rd rd = { data, len, NULL };
+	unsigned char magic[8];
+	uint64_t sum, plen;
+	uint32_t n, ncodes, npf;
+	uint8_t *has_re = NULL;
+	pcre2_code **codes = NULL;
+	struct rule_source *src = NULL;
+	size_t nsrc = 0;
+	int ret = -1;
+
+	*error_r = NULL;
+	if (rs->n != 0 || rs->finished) {
+		*error_r = "rule set not empty";
+		return -1;
+	}
+	get(&rd, magic, 8);
+	if (rd.err == NULL && memcmp(magic, CACHE_MAGIC, 8) != 0)
+		rd.err = "not a rule cache";
+	if (get_u32(&rd) != CACHE_VERSION && rd.err == NULL)
+		rd.err = "other cache version";
+	if (get_u32(&rd) != (uint32_t)rs->use_hs && rd.err == NULL)
+		rd.err = "built with other prefilter settings";
+	sum = get_u64(&rd);
+	plen = get_u64(&rd);
+	if (rd.err == NULL && plen != rd.left)
+		rd.err = "bad length";
+	if (rd.err == NULL && cache_hash(rd.p, rd.left, CACHE_VERSION) != sum)
+		rd.err = "checksum mismatch";
+	/* sources: stale if anything changed */
+	n = get_count(&rd, 13, 1000000);
+	for (uint32_t i = 0; i < n && rd.err == NULL; i++) {
+		char *nm = get_str(&rd, 0);
+		if (nm == NULL)
+			break;
+		src = xreallocarray(src, nsrc + 1, sizeof(*src));
+		src[nsrc].name = nm;
+		src[nsrc].hash = get_u64(&rd);
+		src[nsrc].top = (int)get_u8(&rd);
+		if (src[nsrc].top > 2)
+			rd.err = "bad source kind";
+		nsrc++;
+	}
+	if (rd.err == NULL && specs != NULL && !sources_current(src, nsrc, specs)) {
+		*error_r = "stale";
+		ret = 1;
+		goto out;
+	}
+	rs->srcs = src;
+	rs->nsrcs = nsrc;
+	src = NULL;
+	nsrc = 0;
+	rs->required = get_f64(&rd);
+	get_strs(&rd, &rs->welcome, &rs->nwelcome);
+	get_strs(&rd, &rs->block, &rs->nblock);
+	rs->st.rules = get_u32(&rd);
+	rs->st.active = get_u32(&rd);
+	rs->st.eval_skipped = get_u32(&rd);
+	rs->st.eval_supported = get_u32(&rd);
+	rs->st.meta_skipped = get_u32(&rd);
+	rs->st.bad_lines = get_u32(&rd);
+	rs->st.ignored_lines = get_u32(&rd);
+	rs->st.skipped_blocks = get_u32(&rd);
+	{
+		char **errs;
+		size_t ne;
+		get_strs(&rd, &errs, &ne);
+		for (size_t i = 0; i < ne; i++) {
+			if (rs->nerrors < NELEM(rs->errors) - 1)
+				rs->errors[rs->nerrors++] = errs[i];
+			else
+				free(errs[i]);
+		}
+		free(errs);
+	}
+	n = get_count(&rd, 60, 100000);
+	has_re = xcalloc(n ? n : 1, 1);
+	for (uint32_t i = 0; i < n && rd.err == NULL; i++) {
+		int h = 0;
+		if (get_rule(&rd, rs, n, &h) < 0)
+			break;
+		has_re[i] = (uint8_t)h;
+	}
+	for (size_t i = 0; i < rs->n && rd.err == NULL; i++)
+		if (!meta_ok(&rs->v[i].meta))
+			rd.err = "bad meta expression";
+	/* the patterns */
+	ncodes = get_u32(&rd);
+	plen = get_u64(&rd);
+	if (rd.err == NULL) {
+		uint32_t want = 0;
+		for (size_t i = 0; i < rs->n; i++)
+			want += has_re[i];
+		if (ncodes != want || plen > rd.left || (ncodes > 0) != (plen > 0))
+			rd.err = "bad pattern section";
+	}
+	if (rd.err == NULL && ncodes > 0) {
+		size_t k = 0;
+		codes = xcalloc(ncodes, sizeof(*codes));
+		if (decode_blobs) {
+			if (pcre2_serialize_get_number_of_codes(rd.p) != (int32_t)ncodes ||
+			    pcre2_serialize_decode(codes, (int32_t)ncodes, rd.p, NULL) != (int32_t)ncodes)
+				rd.err = "patterns do not decode (other PCRE2 build?)";
+		} else {
+			/* compile from the text instead (no trust in the blob) */
+			for (size_t i = 0; i < rs->n && rd.err == NULL; i++) {
+				struct rule *r = &rs->v[i];
+				const char *p;
+				int e;
+				PCRE2_SIZE off;
+				if (!has_re[i])
+					continue;
+				p = r->pat ? r->pat : r->src;
+				codes[k] = pcre2_compile((PCRE2_SPTR)p, PCRE2_ZERO_TERMINATED, r->opts,
+				    &e, &off, NULL);
+				if (codes[k] == NULL)
+					rd.err = "pattern does not compile";
+				k++;
+			}
+		}
+		rd.p += plen;
+		rd.left -= plen;
+		k = 0;
+		for (size_t i = 0; i < rs->n; i++)
+			if (has_re[i])
+				rs->v[i].re = codes[k++];
+		FREE(codes);
+	}
+	/* the Vectorscan databases */
+	npf = get_count(&rd, 13, 100000);
+#ifndef HAVE_HS
+	if (npf != 0 && rd.err == NULL)
+		rd.err = "built without Vectorscan";
+#endif
+	for (uint32_t j = 0; j < npf && rd.err == NULL; j++) {
+		unsigned kind = get_u8(&rd);
+		uint32_t m = get_count(&rd, 4, 1000000);
+		unsigned *rule;
+		uint64_t dblen;
+
+		if (kind >= PF_N)
+			rd.err = "bad prefilter kind";
+		rule = xcalloc(m ? m : 1, sizeof(*rule));
+		for (uint32_t i = 0; i < m && rd.err == NULL; i++) {
+			rule[i] = get_u32(&rd);
+			if (rule[i] >= rs->n || !has_re[rule[i]])
+				rd.err = "bad prefilter rule";
+		}
+		dblen = get_u64(&rd);
+		if (rd.err == NULL && (dblen > rd.left || m == 0))
+			rd.err = "bad prefilter section";
+		if (rd.err != NULL) {
+			free(rule);
+			break;
+		}
+#ifdef HAVE_HS
+		if (decode_blobs) {
+			hs_database_t *db = NULL;
+			if (hs_deserialize_database((const char *)rd.p, dblen, &db) != HS_SUCCESS) {
+				rd.err = "Vectorscan database does not load";
+				free(rule);
+				break;
+			}
+			rs->pf = xreallocarray(rs->pf, rs->npf + 1, sizeof(*rs->pf));
+			rs->pf[rs->npf].kind = (int)kind;
+			rs->pf[rs->npf].db = db;
+			rs->pf[rs->npf].rule = rule;
+			rs->pf[rs->npf].n = m;
+			rs->npf++;
+			rule = NULL;
+		}
+#endif
+		free(rule);
+		rd.p += dblen;
+		rd.left -= dblen;
+	}
+	if (rd.err == NULL && rd.left != 0)
+		rd.err = "trailing bytes";
+	if (rd.err != NULL) {
+		*error_r = rd.err;
+		goto out;
+	}
+#ifdef HAVE_HS
+	for (size_t j = 0; j < rs->npf; j++)
+		if (hs_alloc_scratch(rs->pf[j].db, (hs_scratch_t **)&rs->scratch) != HS_SUCCESS) {
+			*error_r = "Vectorscan scratch allocation failed";
+			goto out;
+		}
+	if (rs->npf > 0) {
+		rs->cand = xcalloc(rs->n ? rs->n : 1, 1);
+		for (size_t j = 0; j < rs->npf; j++)
+			for (unsigned i = 0; i < rs->pf[j].n; i++)
+				rs->v[rs->pf[j].rule[i]].pf = 1;
+	}
+#endif
+	ruleset_finish_loaded(rs);
+	ret = 0;
+out:
+	for (size_t i = 0; i < nsrc; i++)
+		free(src[i].name);
+	free(src);
+	free(has_re);
+	free(codes);
+	return ret;
+}
+
+int
+ruleset_cache_load(struct ruleset *rs, const char *path, const char *const *specs,
+    char **error_r)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat sb;
+	unsigned char *data;
+	size_t got = 0;
+	const char *err;
+	int ret;
+
+	*error_r = NULL;
+	if (fd < 0)
+		return 1;               /* no cache yet */
+	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) || sb.st_size < CACHE_HDR ||
+	    (unsigned long long)sb.st_size > CACHE_MAX) {
+		close(fd);
+		*error_r = xasprintf("%s: not a rule cache", path);
+		return -1;
+	}
+	data = xmalloc((size_t)sb.st_size);
+	while (got < (size_t)sb.st_size) {
+		ssize_t r = read(fd, data + got, (size_t)sb.st_size - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+	}
+	close(fd);
+	ret = ruleset_cache_parse(rs, data, got, specs, 1, &err);
+	free(data);
+	if (ret != 0 && err != NULL)
+		*error_r = xasprintf("%s: %s", path, err);
+	return ret;
+}

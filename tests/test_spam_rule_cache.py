@@ -1,0 +1,72 @@
+"""The compiled-rule cache of `tempest spamc`: the first run parses the
+rules and writes the cache, the next runs load it (same results); a
+changed rule file makes it stale (rebuilt, new scores seen); a corrupt or
+truncated cache file is rejected with a warning and rebuilt."""
+import os
+
+from test_spam_commands import run
+
+MSG = """From: "Winner" <12345678@lucky.example>
+To: demo@example.test
+Subject: FREE offer
+
+Buy cheap pills now at http://shop.example/pills
+"""
+
+
+def batch(rules, cache, msgs):
+    r = run("spamc", "--batch", "--no-bayes", "--rules", str(rules),
+            "--rules-cache", str(cache), str(msgs),
+            env={"TEMPEST_CONFIG_DIR": str(rules) + "-none"})
+    assert r.returncode == 0, r.stderr
+    return r.stdout.split()[1], r.stderr
+
+
+def test_rule_cache_reuse_stale_corrupt(tmp_path):
+    rules, cache, msgs = tmp_path / "rules", tmp_path / "cache", tmp_path / "msgs"
+    for d in (rules, cache, msgs):
+        d.mkdir()
+    (msgs / "1").write_text(MSG)
+    cf = rules / "10_local.cf"
+    cf.write_text("body T_PILLS /cheap pills/i\nscore T_PILLS 2.5\n"
+                  "header T_FREE Subject =~ /^FREE/\nscore T_FREE 1\n"
+                  "uri T_SHOP /shop\\.example/\nscore T_SHOP 0.5\n")
+
+    score, err = batch(rules, cache, msgs)
+    assert score == "4" and "rules parsed" in err, err
+    files = os.listdir(cache)
+    assert len(files) == 1 and files[0].startswith("spam-rules-"), files
+    score, err = batch(rules, cache, msgs)
+    assert score == "4" and "rules from the cache" in err, err
+
+    # a changed rule file: stale, parsed again with the new score
+    cf.write_text(cf.read_text().replace("score T_FREE 1", "score T_FREE 3"))
+    score, err = batch(rules, cache, msgs)
+    assert score == "6" and "rules parsed" in err, err
+    score, err = batch(rules, cache, msgs)
+    assert score == "6" and "rules from the cache" in err, err
+
+    # a corrupt cache file: rejected (warning), rebuilt, same result
+    path = cache / os.listdir(cache)[0]
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x5a
+    path.write_bytes(bytes(data))
+    score, err = batch(rules, cache, msgs)
+    assert score == "6" and "rules parsed" in err, err
+    assert "checksum mismatch; rebuilding it" in err, err
+    score, err = batch(rules, cache, msgs)
+    assert "rules from the cache" in err, err
+    # truncated, and garbage
+    for junk in (path.read_bytes()[:100], b"not a cache at all, really" * 3):
+        path.write_bytes(junk)
+        score, err = batch(rules, cache, msgs)
+        assert score == "6" and "rules parsed" in err and "rebuilding" in err, err
+
+    # one-message spamc has its own cache file (no prefilter) and gives
+    # the same score from it
+    for _ in range(2):
+        r = run("spamc", "--verdict", "--no-bayes", "--rules", str(rules),
+                "--rules-cache", str(cache), stdin=MSG,
+                env={"TEMPEST_CONFIG_DIR": str(rules) + "-none"})
+        assert r.returncode == 0 and r.stdout.startswith("ham 6\n"), r.stdout + r.stderr
+    assert len(os.listdir(cache)) == 2
