@@ -1,17 +1,27 @@
 /*
  * postqueue.c - the queue tools with Postfix's names: `tempest mailq` /
- * `postqueue -p` (listing with deferral reasons), `postqueue -j` (one
- * JSON object per message), `postqueue -f` (flush), and `postsuper -d
- * (delete), -h (hold), -H (release), -r (requeue) ID|ALL`.
+ * `postqueue -p` (listing with deferral reasons, maildrop/ included as
+ * Postfix's showq does), `postqueue -j` (one JSON object per message),
+ * `postqueue -f` (flush), and `postsuper -d (delete), -h (hold), -H
+ * (release), -r (requeue through cleanup again) ID|ALL`.
+ *
+ * A message in active/ belongs to qmgr: `-h` asks qmgr (trigger "H<id>")
+ * to put it on hold when its current delivery attempt ends, and moves it
+ * itself only when qmgr cannot be reached.
  *
  * Input: command-line arguments of a local administrator, queue files
- * (parsed by lib-queue, which checks every length) and defer/ID logs
- * written by qmgr (printed with control characters escaped).
+ * (parsed by lib-queue, which checks every length), maildrop files
+ * written by any local user (parsed by lib-queue's maildrop_read, which
+ * treats them as hostile) and defer/ID logs written by qmgr (printed
+ * with control characters escaped).
  */
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,8 +29,10 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "cleanup.h"
 #include "config.h"
 #include "log.h"
+#include "maildrop.h"
 #include "mem.h"
 #include "queue_file.h"
 #include "roles.h"
@@ -135,20 +147,168 @@ json_str(FILE *out, const char *s)
 	fputc('"', out);
 }
 
+/* One message of the listing (Postfix's showq format or JSON). */
+struct entry {
+	const char *queue;
+	const char *id;
+	time_t arrival;
+	size_t size;
+	const char *sender;
+	char *const *addrs;     /* pending recipients */
+	size_t n;
+	int reasons;            /* look up defer/ID */
+};
+
+static void
+print_entry(int json, const struct entry *e, size_t nmsg)
+{
+	char *snd = clean(e->sender), date[64];
+	size_t k;
+	struct tm tm;
+
+	if (json) {
+		const char *sep = "";
+		printf("{\"queue_name\": ");
+		json_str(stdout, e->queue);
+		printf(", \"queue_id\": ");
+		json_str(stdout, e->id);
+		printf(", \"arrival_time\": %lld, \"message_size\": "
+		    "%zu, \"forced_expire\": false, \"sender\": ",
+		    (long long)e->arrival, e->size);
+		json_str(stdout, e->sender);
+		printf(", \"recipients\": [");
+		for (k = 0; k < e->n; k++) {
+			char *why = e->reasons ? defer_reason(e->id,
+			    e->addrs[k]) : NULL;
+			printf("%s{\"address\": ", sep);
+			json_str(stdout, e->addrs[k]);
+			if (why != NULL) {
+				printf(", \"delay_reason\": ");
+				json_str(stdout, why);
+				free(why);
+			}
+			printf("}");
+			sep = ", ";
+		}
+		printf("]}\n");
+	} else {
+		char *last = NULL;
+		if (nmsg == 0)
+			printf("-Queue ID-  --Size-- ----Arrival "
+			    "Time---- -Sender/Recipient-------\n");
+		localtime_r(&e->arrival, &tm);
+		strftime(date, sizeof(date), "%a %b %e %H:%M:%S", &tm);
+		printf("%-12s%c%8zu %s  %s\n", e->id,
+		    strcmp(e->queue, QUEUE_ACTIVE) == 0 ? '*' :
+		    strcmp(e->queue, QUEUE_HOLD) == 0 ? '!' : ' ',
+		    e->size, date, *snd ? snd : "MAILER-DAEMON");
+		for (k = 0; k < e->n; k++) {
+			char *why = e->reasons ? defer_reason(e->id,
+			    e->addrs[k]) : NULL, *a;
+			if (why != NULL && (last == NULL ||
+			    strcmp(last, why) != 0)) {
+				char *c = clean(why);
+				printf("(%s)\n", c);
+				free(c);
+			}
+			free(last);
+			last = why;
+			a = clean(e->addrs[k]);
+			printf("%42s %s\n", "", a);
+			free(a);
+		}
+		free(last);
+		printf("\n");
+	}
+	free(snd);
+}
+
+/* A maildrop/ file name: what `tempest sendmail` creates (hex). */
+static int
+maildrop_name(const char *name)
+{
+	size_t n = strspn(name, "0123456789ABCDEF");
+
+	return n >= 8 && n <= 32 && name[n] == '\0';
+}
+
+/* Local submissions not yet picked up (Postfix lists them too). */
+static void
+list_maildrop(int json, size_t *nmsg, size_t *total)
+{
+	char *dir = xasprintf("%s/%s", qdir, QUEUE_MAILDROP);
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	char **names = xcalloc(1, sizeof(char *));
+	size_t n = 0, i;
+
+	if (d != NULL) {
+		while ((de = readdir(d)) != NULL) {
+			if (!maildrop_name(de->d_name))
+				continue;
+			names = xreallocarray(names, n + 2, sizeof(*names));
+			names[n++] = xstrdup(de->d_name);
+			names[n] = NULL;
+		}
+		closedir(d);
+	}
+	if (n > 1)
+		qsort(names, n, sizeof(*names), id_cmp);
+	for (i = 0; i < n; i++) {
+		char *path = xasprintf("%s/%s", dir, names[i]);
+		int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		struct maildrop md;
+		const char *err;
+		struct stat st;
+		struct entry e;
+
+		free(path);
+		if (fd < 0)
+			continue;       /* picked up meanwhile */
+		if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+		    (st.st_mode & 0777) != 0644) {
+			close(fd);      /* still being written */
+			continue;
+		}
+		if (maildrop_read(fd, &md, &err) < 0) {
+			/* pickup will set it aside; nothing to show */
+			maildrop_free(&md);
+			close(fd);
+			continue;
+		}
+		close(fd);
+		memset(&e, 0, sizeof(e));
+		e.queue = QUEUE_MAILDROP;
+		e.id = names[i];
+		e.arrival = st.st_mtime;
+		e.size = st.st_size > md.content_off ?
+		    (size_t)(st.st_size - md.content_off) : 0;
+		e.sender = md.sender != NULL ? md.sender : "";
+		e.addrs = md.rcpts;
+		e.n = md.nrcpt;
+		print_entry(json, &e, *nmsg);
+		*total += e.size;
+		(*nmsg)++;
+		maildrop_free(&md);
+	}
+	str_split_free(&names);
+	free(dir);
+}
+
 static int
 list_queue(int json)
 {
 	size_t q, i, k, total = 0, nmsg = 0;
 
+	list_maildrop(json, &nmsg, &total);
 	for (q = 0; q < NELEM(queues); q++) {
 		size_t n;
 		char **ids = queue_ids(queues[q], &n);
 		for (i = 0; i < n; i++) {
 			char *path = xasprintf("%s/%s/%s", qdir, queues[q], ids[i]);
-			char *err = NULL, date[64], *snd;
+			char *err = NULL, **addrs;
 			struct qfile qf;
-			time_t t;
-			struct tm tm;
+			struct entry e;
 			if (qfile_open(path, 0, &qf, &err) < 0) {
 				/* being written, or gone meanwhile */
 				free(err);
@@ -156,71 +316,22 @@ list_queue(int json)
 				continue;
 			}
 			free(path);
-			t = (time_t)(qf.arrival_us / 1000000);
-			snd = clean(qf.sender);
-			if (json) {
-				const char *sep = "";
-				printf("{\"queue_name\": ");
-				json_str(stdout, queues[q]);
-				printf(", \"queue_id\": ");
-				json_str(stdout, qf.id);
-				printf(", \"arrival_time\": %lld, \"message_size\": "
-				    "%zu, \"forced_expire\": false, \"sender\": ",
-				    (long long)t, qf.content_len);
-				json_str(stdout, qf.sender);
-				printf(", \"recipients\": [");
-				for (k = 0; k < qf.nrcpt; k++) {
-					char *why;
-					if (qf.rcpts[k].done)
-						continue;
-					printf("%s{\"address\": ", sep);
-					json_str(stdout, qf.rcpts[k].addr);
-					why = defer_reason(qf.id, qf.rcpts[k].addr);
-					if (why != NULL) {
-						printf(", \"delay_reason\": ");
-						json_str(stdout, why);
-						free(why);
-					}
-					printf("}");
-					sep = ", ";
-				}
-				printf("]}\n");
-			} else {
-				char *last = NULL;
-				if (nmsg == 0)
-					printf("-Queue ID-  --Size-- ----Arrival "
-					    "Time---- -Sender/Recipient-------\n");
-				localtime_r(&t, &tm);
-				strftime(date, sizeof(date), "%a %b %e %H:%M:%S",
-				    &tm);
-				printf("%-12s%c%8zu %s  %s\n", qf.id,
-				    strcmp(queues[q], QUEUE_ACTIVE) == 0 ? '*' :
-				    strcmp(queues[q], QUEUE_HOLD) == 0 ? '!' : ' ',
-				    qf.content_len, date,
-				    *snd ? snd : "MAILER-DAEMON");
-				for (k = 0; k < qf.nrcpt; k++) {
-					char *why, *a;
-					if (qf.rcpts[k].done)
-						continue;
-					why = defer_reason(qf.id, qf.rcpts[k].addr);
-					if (why != NULL && (last == NULL ||
-					    strcmp(last, why) != 0)) {
-						char *c = clean(why);
-						printf("(%s)\n", c);
-						free(c);
-					}
-					free(last);
-					last = why;
-					a = clean(qf.rcpts[k].addr);
-					printf("%42s %s\n", "", a);
-					free(a);
-				}
-				free(last);
-				printf("\n");
-			}
+			addrs = xcalloc(qf.nrcpt + 1, sizeof(char *));
+			memset(&e, 0, sizeof(e));
+			for (k = 0; k < qf.nrcpt; k++)
+				if (!qf.rcpts[k].done)
+					addrs[e.n++] = qf.rcpts[k].addr;
+			e.queue = queues[q];
+			e.id = qf.id;
+			e.arrival = (time_t)(qf.arrival_us / 1000000);
+			e.size = qf.content_len;
+			e.sender = qf.sender;
+			e.addrs = addrs;
+			e.reasons = 1;
+			print_entry(json, &e, nmsg);
+			free(addrs);
 			total += qf.content_len;
 			nmsg++;
-			free(snd);
 			qfile_close(&qf);
 		}
 		str_split_free(&ids);
@@ -330,11 +441,151 @@ move(const char *from, const char *id, const char *to, int touch)
 	return r == 0;
 }
 
-/* Apply op to id in the queues it may be in; 1 if done. */
+/* Temporarily act as mail_owner (files we create belong to the queue
+ * owner, as those written by the daemons).  on = 0 returns to root. */
+static void
+as_owner(int on)
+{
+	static struct passwd pw_saved;
+	static int have;
+	struct passwd *pw;
+
+	if (getuid() != 0)
+		return;
+	if (!on) {
+		if (have && (seteuid(0) < 0 || setegid(0) < 0))
+			fatal("cannot return to root: %s", strerror(errno));
+		return;
+	}
+	pw = getpwnam(config_str("mail_owner"));
+	if (pw == NULL)
+		fatal("mail_owner %s: no such user", config_str("mail_owner"));
+	pw_saved.pw_uid = pw->pw_uid;
+	pw_saved.pw_gid = pw->pw_gid;
+	if (setegid(pw_saved.pw_gid) < 0 || seteuid(pw_saved.pw_uid) < 0)
+		fatal("cannot become %s: %s", config_str("mail_owner"),
+		    strerror(errno));
+	have = 1;
+}
+
+/*
+ * Requeue: run the message through cleanup again (virtual_alias_maps
+ * and the header rules apply anew), as a new queue file in incoming/,
+ * then remove the old one.  The old file is parked in hold/ meanwhile,
+ * so neither qmgr nor a crash can lose or double it.  The new file gets
+ * a new id and arrival time.  1 done, 0 not found, -1 error.
+ */
+static int
+requeue(const char *from, const char *id)
+{
+	char *path, *err = NULL, buf[8192];
+	struct cleanup_rcpt *r;
+	struct cleanup *c;
+	struct qfile qf;
+	struct buf line;
+	size_t i, n = 0, off = 0;
+
+	if (strcmp(from, QUEUE_HOLD) != 0 && !move(from, id, QUEUE_HOLD, 0))
+		return 0;
+	path = xasprintf("%s/%s/%s", qdir, QUEUE_HOLD, id);
+	if (qfile_open(path, 0, &qf, &err) < 0) {
+		fprintf(stderr, "tempest: postsuper: %s: %s\n", id, err);
+		free(err);
+		free(path);
+		if (strcmp(from, QUEUE_HOLD) != 0)
+			(void)move(QUEUE_HOLD, id, from, 0);
+		return -1;
+	}
+	r = xcalloc(qf.nrcpt + 1, sizeof(*r));
+	for (i = 0; i < qf.nrcpt; i++)
+		if (!qf.rcpts[i].done) {
+			r[n].addr = qf.rcpts[i].addr;
+			r[n].orcpt = qf.rcpts[i].orcpt;
+			r[n].notify = qf.rcpts[i].notify;
+			n++;
+		}
+	as_owner(1);
+	c = n > 0 ? cleanup_open(qdir, qf.sender, r, n, qf.envid, qf.ret,
+	    qf.attrs, &err) : NULL;
+	free(r);
+	if (c != NULL) {
+		buf_init(&line, 65536);
+		while (off < qf.content_len) {
+			size_t want = qf.content_len - off, k;
+			ssize_t got;
+			if (want > sizeof(buf))
+				want = sizeof(buf);
+			got = pread(qf.fd, buf, want, qf.content_off + (off_t)off);
+			if (got <= 0)
+				break;
+			for (k = 0; k < (size_t)got; k++) {
+				if (buf[k] == '\n') {
+					cleanup_line(c, buf_cstr(&line), line.len, 1);
+					buf_reset(&line);
+				} else if (buf_appendc(&line, buf[k]) < 0) {
+					cleanup_line(c, buf_cstr(&line), line.len, 0);
+					buf_reset(&line);
+					buf_appendc(&line, buf[k]);
+				}
+			}
+			off += (size_t)got;
+		}
+		if (line.len > 0)
+			cleanup_line(c, buf_cstr(&line), line.len, 1);
+		buf_free(&line);
+		if (off < qf.content_len) {
+			err = xstrdup("cannot read the queue file");
+			cleanup_abort(&c);
+		} else if (cleanup_finish(c, 1, &err) < 0 ||
+		    queue_fsync_dir(qdir, QUEUE_INCOMING) < 0) {
+			if (err == NULL)
+				err = xstrdup(strerror(errno));
+			cleanup_abort(&c);
+		}
+	} else if (err == NULL)
+		err = xstrdup("no recipient left");
+	if (c == NULL) {
+		as_owner(0);
+		fprintf(stderr, "tempest: postsuper: %s: not requeued: %s\n", id,
+		    err);
+		free(err);
+		qfile_close(&qf);
+		free(path);
+		if (strcmp(from, QUEUE_HOLD) != 0)
+			(void)move(QUEUE_HOLD, id, from, 0);
+		return -1;
+	}
+	if (unlink(path) < 0)
+		fprintf(stderr, "tempest: postsuper: %s: %s\n", path,
+		    strerror(errno));
+	remove_logs(id);
+	as_owner(0);
+	printf("postsuper: %s: requeued as %s\n", id, cleanup_id(c));
+	cleanup_free(&c);
+	qfile_close(&qf);
+	free(path);
+	return 1;
+}
+
+/* Whether id is in queue. */
+static int
+in_queue(const char *queue, const char *id)
+{
+	char *p = xasprintf("%s/%s/%s", qdir, queue, id);
+	int r = access(p, F_OK) == 0;
+
+	free(p);
+	return r;
+}
+
+/* Apply op to id in the queues it may be in; 1 if done, 0 not found,
+ * -1 failed (reported). */
 static int
 apply(enum op op, const char *id)
 {
 	size_t q;
+	char trig[2 + QUEUE_ID_LEN];
+	int r;
 
 	switch (op) {
 	case OP_DELETE:
@@ -350,9 +601,23 @@ apply(enum op op, const char *id)
 		}
 		return 0;
 	case OP_HOLD:
-		/* active messages belong to qmgr until it lets go of them */
 		if (move(QUEUE_INCOMING, id, QUEUE_HOLD, 0) ||
 		    move(QUEUE_DEFERRED, id, QUEUE_HOLD, 0)) {
+			printf("postsuper: %s: placed on hold\n", id);
+			return 1;
+		}
+		if (!in_queue(QUEUE_ACTIVE, id))
+			return 0;
+		/* qmgr owns active messages: it puts this one on hold when
+		 * its delivery attempt is over (at once if none runs) */
+		snprintf(trig, sizeof(trig), "H%s", id);
+		if (service_trigger_send("qmgr", trig, strlen(trig)) == 0) {
+			printf("postsuper: %s: placed on hold (after the "
+			    "current delivery attempt)\n", id);
+			return 1;
+		}
+		/* no qmgr running: nobody works on it */
+		if (move(QUEUE_ACTIVE, id, QUEUE_HOLD, 0)) {
 			printf("postsuper: %s: placed on hold\n", id);
 			return 1;
 		}
@@ -364,14 +629,11 @@ apply(enum op op, const char *id)
 		}
 		return 0;
 	case OP_REQUEUE:
-		if (move(QUEUE_DEFERRED, id, QUEUE_INCOMING, 1) ||
-		    move(QUEUE_HOLD, id, QUEUE_INCOMING, 1)) {
-			char *p = xasprintf("%s/defer/%s", qdir, id);
-			(void)unlink(p);
-			free(p);
-			printf("postsuper: %s: requeued\n", id);
-			return 1;
-		}
+		/* (incoming/ is qmgr's to take: it has just been cleaned) */
+		if ((r = requeue(QUEUE_DEFERRED, id)) != 0 ||
+		    (in_queue(QUEUE_HOLD, id) &&
+		    (r = requeue(QUEUE_HOLD, id)) != 0))
+			return r;
 		return 0;
 	}
 	return 0;
@@ -381,6 +643,7 @@ static int
 postsuper_run(enum op op, const char *arg)
 {
 	size_t q, i, n, count = 0;
+	int r;
 	static const char *const what[] = { "Deleted", "Placed on hold",
 	    "Released from hold", "Requeued" };
 
@@ -388,19 +651,23 @@ postsuper_run(enum op op, const char *arg)
 		for (q = 0; q < NELEM(queues); q++) {
 			char **ids;
 			if (strcmp(queues[q], QUEUE_ACTIVE) == 0 &&
-			    op != OP_DELETE)
+			    op != OP_DELETE && op != OP_HOLD)
 				continue;
 			ids = queue_ids(queues[q], &n);
 			for (i = 0; i < n; i++)
-				count += (size_t)apply(op, ids[i]);
+				count += apply(op, ids[i]) > 0;
 			str_split_free(&ids);
 		}
 	} else if (!queue_valid_id(arg)) {
 		fprintf(stderr, "tempest: postsuper: invalid queue id: %s\n", arg);
 		return 1;
-	} else if (!apply(op, arg)) {
+	} else if ((r = apply(op, arg)) < 0) {
+		return 1;
+	} else if (r == 0) {
 		fprintf(stderr, "tempest: postsuper: %s: no such message%s\n",
-		    arg, op == OP_HOLD ? " in incoming or deferred" : "");
+		    arg, op == OP_REQUEUE ? " in deferred or hold "
+		    "(active messages: try again after their delivery "
+		    "attempt)" : "");
 		return 1;
 	}
 	else

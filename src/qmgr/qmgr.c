@@ -7,7 +7,9 @@
  *
  * Input: queue files (parsed by lib-queue, which checks every length),
  * replies from delivery agents (ipc frames, checked field by field), and
- * trigger datagrams ('I' new mail, 'F' flush, 'D' deferred scan).
+ * trigger datagrams ('I' new mail, 'F' flush, 'D' deferred scan, and
+ * "H<id>" from postsuper -h: hold that active message once its current
+ * delivery attempt ends).
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -93,6 +95,8 @@ struct transport {
 
 static struct transport *transports;
 static const char *qdir;
+static char **hold_ids;         /* postsuper -h of active messages */
+static size_t nhold;
 static int active_msgs;
 static int scan_pending;
 
@@ -518,11 +522,27 @@ backoff_for(const struct qfile *qf)
 	return age;
 }
 
+/* Whether postsuper asked to hold id (the request is used up). */
+static int
+hold_take(const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < nhold; i++)
+		if (strcmp(hold_ids[i], id) == 0) {
+			free(hold_ids[i]);
+			hold_ids[i] = hold_ids[--nhold];
+			return 1;
+		}
+	return 0;
+}
+
 static void
 msg_done(struct msg *m)
 {
 	char *deferred_path;
 	long long age = (long long)time(NULL) - m->qf.arrival_us / 1000000;
+	int hold = hold_take(m->qf.id);
 
 	/* Expired: everything still pending bounces. */
 	if (m->deferred && age >= config_time(*m->qf.sender ?
@@ -572,10 +592,13 @@ msg_done(struct msg *m)
 		if (utimes(m->qf.path, tv) < 0)
 			log_warn("%s: utimes: %s", m->qf.id, strerror(errno));
 		qmgr_defer_log(&m->qf, buf_cstr(&m->defer_reasons));
-		deferred_path = qpath(QUEUE_DEFERRED, m->qf.id);
+		deferred_path = qpath(hold ? QUEUE_HOLD : QUEUE_DEFERRED,
+		    m->qf.id);
 		if (rename(m->qf.path, deferred_path) < 0)
-			log_warn("%s: rename to deferred: %s", m->qf.id,
-			    strerror(errno));
+			log_warn("%s: rename to %s: %s", m->qf.id, hold ?
+			    "hold" : "deferred", strerror(errno));
+		else if (hold)
+			log_info("%s: placed on hold", m->qf.id);
 		free(deferred_path);
 	}
 	msg_free(m);
@@ -786,12 +809,63 @@ scan_deferred(int all)
 	free(ids);
 }
 
+/* postsuper -h of a message in active/: jobs not yet handed to an agent
+ * are withdrawn; the message goes to hold/ instead of deferred/ when its
+ * last job is over (msg_done), or at once if it is not in memory. */
+static void
+hold_request(const char *data, size_t len)
+{
+	char id[QUEUE_ID_LEN + 1];
+	struct transport *t;
+	int known = 0;
+
+	if (len != QUEUE_ID_LEN)
+		return;
+	memcpy(id, data, len);
+	id[len] = '\0';
+	if (!queue_valid_id(id))
+		return;
+	hold_ids = xreallocarray(hold_ids, nhold + 1, sizeof(*hold_ids));
+	hold_ids[nhold++] = xstrdup(id);
+	for (t = transports; t != NULL; t = t->next) {
+		struct conn *c;
+		struct job *j, *prev = NULL, *next;
+		for (c = t->conns; c != NULL; c = c->next)
+			if (c->job != NULL && strcmp(c->job->m->qf.id, id) == 0)
+				known = 1;
+		for (j = t->queue; j != NULL; j = next) {
+			struct msg *m = j->m;
+			next = j->next;
+			if (strcmp(m->qf.id, id) != 0) {
+				prev = j;
+				continue;
+			}
+			known = 1;
+			unlink_job(t, prev, j);
+			job_free(j);
+			if (--m->outstanding == 0)
+				msg_done(m);    /* -> hold/ */
+		}
+	}
+	if (!known && hold_take(id)) {
+		char *src = qpath(QUEUE_ACTIVE, id), *dst = qpath(QUEUE_HOLD, id);
+		if (rename(src, dst) == 0)
+			log_info("%s: placed on hold", id);
+		free(src);
+		free(dst);
+	}
+}
+
 static void
 on_trigger(void *arg, const char *data, size_t len)
 {
 	size_t i;
 
 	(void)arg;
+	if (len > 1 && data[0] == 'H') {
+		hold_request(data + 1, len - 1);
+		return;
+	}
 	for (i = 0; i < len; i++) {
 		switch (data[i]) {
 		case 'F':

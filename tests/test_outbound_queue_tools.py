@@ -1,0 +1,123 @@
+"""Queue tools beyond the basics: postsuper -h of a message that qmgr is
+delivering (held once the attempt ends, through qmgr's trigger),
+postsuper -r running the message through cleanup again (virtual aliases
+re-expanded), and mailq listing maildrop/ entries as Postfix does."""
+import json
+import os
+import re
+import time
+
+from conftest import wait_for
+from outbound_util import SMTPServer
+from test_outbound_retry import make_sender
+from test_outbound_smtp import send
+
+
+def queue(inst):
+    r = inst.cmd("postqueue", "-j")
+    assert r.returncode == 0, r.stderr
+    return [json.loads(l) for l in r.stdout.splitlines() if l.strip()]
+
+
+def test_hold_active_message(make_instance):
+    # the server answers DATA slowly, then defers: the message sits in
+    # active/ while the smtp agent waits
+    srv = SMTPServer(delay=3.0, data_replies=["451 4.3.0 later"] * 100)
+    try:
+        snd = make_sender(make_instance, srv)
+        send(snd, ["bob@remote.test"], subject="held while active")
+        assert wait_for(lambda: [m for m in queue(snd)
+                                 if m["queue_name"] == "active"] and
+                        "DATA" in srv.commands, 30), snd.log()
+        mid = queue(snd)[0]["queue_id"]
+        r = snd.cmd("postsuper", "-h", mid)
+        assert r.returncode == 0 and "placed on hold" in r.stdout, r.stderr
+        # qmgr moves it to hold/ (not deferred/) when the attempt ends
+        assert wait_for(lambda: [m["queue_name"] for m in queue(snd)] ==
+                        ["hold"], 30), (queue(snd), snd.log())
+        assert f"{mid}: placed on hold" in snd.log()
+        line = [l for l in snd.cmd("mailq").stdout.splitlines()
+                if l.startswith(mid)][0]
+        assert line[12] == "!"
+        # a held message is not retried, even by a flush
+        conns = srv.connections
+        assert snd.cmd("postqueue", "-f").returncode == 0
+        time.sleep(2)
+        assert srv.connections == conns
+        assert [m["queue_name"] for m in queue(snd)] == ["hold"]
+        # released, it goes out
+        srv.data_replies, srv.delay = [], 0
+        assert snd.cmd("postsuper", "-H", mid).returncode == 0
+        snd.cmd("flush")
+        assert wait_for(lambda: len(srv.messages) == 1, 30), snd.log()
+        assert wait_for(lambda: queue(snd) == [], 20)
+    finally:
+        srv.stop()
+
+
+def test_hold_active_all(make_instance):
+    srv = SMTPServer(delay=3.0, data_replies=["451 4.3.0 later"] * 100)
+    try:
+        snd = make_sender(make_instance, srv)
+        send(snd, ["bob@remote.test"], subject="all held")
+        assert wait_for(lambda: "DATA" in srv.commands, 30), snd.log()
+        r = snd.cmd("postsuper", "-h", "ALL")
+        assert "Placed on hold: 1 message" in r.stdout, r.stdout
+        assert wait_for(lambda: [m["queue_name"] for m in queue(snd)] ==
+                        ["hold"], 30), snd.log()
+    finally:
+        srv.stop()
+
+
+def test_requeue_reruns_cleanup(make_instance):
+    srv = SMTPServer(rcpt_replies=["451 4.3.0 not now"] * 100)
+    try:
+        snd = make_sender(make_instance, srv)
+        send(snd, ["bob@remote.test"], subject="requeue me")
+        assert wait_for(lambda: [m["queue_name"] for m in queue(snd)] ==
+                        ["deferred"], 30), snd.log()
+        old = queue(snd)[0]["queue_id"]
+        # the administrator changes virtual_alias_maps meanwhile
+        with open(os.path.join(snd.etc, "virtual"), "a") as f:
+            f.write("bob@remote.test  carol@remote.test\n")
+        srv.rcpt_replies = []
+        r = snd.cmd("postsuper", "-r", old)
+        assert r.returncode == 0, r.stderr
+        m = re.search(r"requeued as ([0-9A-F]+)", r.stdout)
+        assert m and m.group(1) != old, r.stdout
+        assert wait_for(lambda: len(srv.messages) == 1, 30), snd.log()
+        assert srv.messages[0]["to"] == ["carol@remote.test"]
+        assert b"Subject: requeue me" in srv.messages[0]["data"]
+        assert wait_for(lambda: queue(snd) == [], 20)
+        assert old not in snd.cmd("mailq").stdout
+        # the old id is gone for good
+        assert snd.cmd("postsuper", "-r", old).returncode != 0
+        assert not os.path.exists(os.path.join(snd.dir, "queue", "defer",
+                                               old))
+    finally:
+        srv.stop()
+
+
+def test_mailq_lists_maildrop(make_instance):
+    inst = make_instance("dropper")
+    # no pickup: local submissions stay in maildrop/
+    inst.edit_master_cf(lambda t: re.sub(r"^pickup .*\n", "", t,
+                                         flags=re.M))
+    inst.start()
+    msg = "Subject: dropped\n\nhello\n"
+    r = inst.cmd("sendmail", "-f", "demo@example.test", "x@remote.test",
+                 "y@remote.test", input=msg)
+    assert r.returncode == 0, r.stderr
+    drop = os.path.join(inst.dir, "queue", "maildrop")
+    assert wait_for(lambda: os.listdir(drop), 10)
+    name = os.listdir(drop)[0]
+    q = queue(inst)
+    assert len(q) == 1, q
+    assert q[0]["queue_name"] == "maildrop"
+    assert q[0]["queue_id"] == name
+    assert q[0]["sender"] == "demo@example.test"
+    assert [x["address"] for x in q[0]["recipients"]] == \
+        ["x@remote.test", "y@remote.test"]
+    out = inst.cmd("mailq").stdout
+    assert re.search(rf"^{name}\s+\d+ .* demo@example.test$", out, re.M), out
+    assert "x@remote.test" in out and "in 1 Request." in out
