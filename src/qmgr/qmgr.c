@@ -848,8 +848,13 @@ hold_request(const char *data, size_t len)
 		}
 	}
 	if (!known && hold_take(id)) {
-		char *src = qpath(QUEUE_ACTIVE, id), *dst = qpath(QUEUE_HOLD, id);
-		if (rename(src, dst) == 0)
+		/* its attempt ended before this trigger came: it is in
+		 * deferred/ now (or gone) */
+		char *dst = qpath(QUEUE_HOLD, id), *src = qpath(QUEUE_ACTIVE, id);
+		int ok = rename(src, dst) == 0;
+		free(src);
+		src = qpath(QUEUE_DEFERRED, id);
+		if (ok || rename(src, dst) == 0)
 			log_info("%s: placed on hold", id);
 		free(src);
 		free(dst);
