@@ -97,12 +97,14 @@ local                 unix  -       n       n       -       -       local
 auth                  unix  -       n       n       -       1       auth
 virtual               unix  -       n       n       -       -       virtual
 smtp                  unix  -       -       n       -       -       smtp
-127.0.0.1:{ports['imap']:<10} inet  n       -       n       -       1       imapd
-127.0.0.1:{ports['imaps']:<10} inet  n       -       n       -       1       imapd
+127.0.0.1:{ports['imap']:<10} inet  n       n       n       -       -       imap-login
+127.0.0.1:{ports['imaps']:<10} inet  n       n       n       -       -       imap-login
   -o imapd_tls_wrappermode=yes
-127.0.0.1:{ports['pop3']:<10} inet  n       -       n       -       1       pop3d
-127.0.0.1:{ports['pop3s']:<10} inet  n       -       n       -       1       pop3d
+imapd                 unix  -       n       n       -       1       imapd
+127.0.0.1:{ports['pop3']:<10} inet  n       n       n       -       -       pop3-login
+127.0.0.1:{ports['pop3s']:<10} inet  n       n       n       -       -       pop3-login
   -o pop3d_tls_wrappermode=yes
+pop3d                 unix  -       n       n       -       1       pop3d
 """
     for line in extra_services:
         s += line + "\n"

@@ -13,7 +13,7 @@ def start_instance(make_instance, extra=None, **kw):
     """A started instance with the IMAP (and POP3) listeners up.  The
     services run as mail_owner when the tests run as root, so the
     instance's parent directory must be searchable for them."""
-    from conftest import wait_port
+    from conftest import wait_port, wait_for
     settings = {"auth_failure_delay": "0"}
     settings.update(extra or {})
     inst = make_instance(extra=settings, **kw)
@@ -21,7 +21,10 @@ def start_instance(make_instance, extra=None, **kw):
     inst.start()
     for name in ("imap", "imaps", "pop3", "pop3s"):
         wait_port(inst.ports[name], proc=inst.proc)
-    time.sleep(0.3)     # let the servers see the probes close (IP limits)
+    # the login processes have told the post-login masters that the
+    # probes are gone (per-IP limits count over all processes)
+    assert wait_for(lambda: inst.log().count("disconnect before login") >= 4,
+                    30), "probe connections not closed"
     return inst
 
 

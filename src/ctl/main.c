@@ -54,7 +54,9 @@ static const struct command roles[] = {
 	{ "auth", auth_main, "" },
 	{ "filter", filter_main, "" },
 	{ "imapd", imapd_main, "" },
+	{ "imap-login", imap_login_main, "" },
 	{ "pop3d", pop3d_main, "" },
+	{ "pop3-login", pop3_login_main, "" },
 	{ "web", web_main, "" },
 };
 

@@ -24,7 +24,9 @@ ROLE(smtp_main);
 ROLE(auth_main);
 ROLE(filter_main);
 ROLE(imapd_main);
+ROLE(imap_login_main);
 ROLE(pop3d_main);
+ROLE(pop3_login_main);
 ROLE(web_main);
 
 /* commands */

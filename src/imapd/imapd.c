@@ -1,7 +1,14 @@
 /*
- * imapd.c - the IMAP server process: settings, connections, collecting
- * commands with their literals, dispatch by state, STARTTLS, login, IDLE
- * and change notification through one inotify descriptor per process.
+ * imapd.c - the IMAP server's processes: settings, connections,
+ * collecting commands with their literals, dispatch by state, STARTTLS,
+ * login, IDLE and change notification through one inotify descriptor per
+ * process.  The same code runs on both sides of the login split:
+ *   imap-login (imap_login_main): listeners, TLS, commands before login;
+ *     chrooted into an empty directory as login_user; passwords go to
+ *     the post-login master, an accepted session is handed over;
+ *   imapd (imapd_main): the post-login master (lib-login, root, frames
+ *     only) or, with "-- worker", a worker with one user uid serving the
+ *     sessions handed to it (state AUTH on arrival).
  *
  * Untrusted bytes: all client input.  Lines are read with a hard maximum
  * (imapd_max_line_length); literals are bounded (imapd_literal_size_limit,
@@ -33,7 +40,9 @@
 #include "imap_parser.h"
 #include "imapd.h"
 #include "log.h"
-#include "mail_privs.h"
+#include "login_client.h"
+#include "login_master.h"
+#include "login_proto.h"
 #include "maildir.h"
 #include "mem.h"
 #include "netaddr.h"
@@ -49,8 +58,9 @@ static const struct cfg_param imapd_params[] = {
 	{ "imapd_disable_plaintext_auth", CFG_BOOL, "yes", 0, "Refuse LOGIN/AUTHENTICATE PLAIN before TLS, except from imapd_trusted_networks (Dovecot disable_plaintext_auth)" },
 	{ "imapd_trusted_networks", CFG_LIST, "$mynetworks", 0, "Clients allowed plaintext authentication without TLS (loopback, mynetworks)" },
 	{ "imapd_process_session_limit", CFG_INT, "5000", 0, "Concurrent IMAP sessions one imapd process serves (event-driven)" },
-	{ "imapd_client_connection_limit", CFG_INT, "50", 0, "Concurrent IMAP connections from one client IP address per process (0 = no limit)" },
-	{ "imapd_user_connection_limit", CFG_INT, "20", 0, "Concurrent IMAP sessions of one user per process (Dovecot mail_max_userip_connections; 0 = no limit)" },
+	{ "imapd_client_connection_limit", CFG_INT, "50", 0, "Concurrent IMAP connections from one client IP address, counted by the post-login master over all imap-login processes (0 = no limit)" },
+	{ "imapd_user_connection_limit", CFG_INT, "20", 0, "Concurrent IMAP sessions of one user, over all processes (Dovecot mail_max_userip_connections; 0 = no limit)" },
+	{ "imapd_post_login_service", CFG_STR, "imapd", 0, "master.cf name of the post-login service (private/NAME) imap-login hands sessions to" },
 	{ "imapd_max_line_length", CFG_INT, "65536", 0, "Longest IMAP command line, literals excluded (Dovecot imap_max_line_length)" },
 	{ "imapd_literal_size_limit", CFG_INT, "65536", 0, "Largest literal outside APPEND; APPEND literals are limited by message_size_limit" },
 	{ "imapd_max_nesting", CFG_INT, "16", 0, "Deepest parenthesis nesting accepted in a command" },
@@ -64,12 +74,11 @@ CONFIG_PARAMS(imapd_params);
 
 struct imapd_settings imapd_set;
 struct client *imapd_clients;
+enum imapd_mode imapd_mode = IMAPD_LOGIN;
 
 static SSL_CTX *tls_ctx;
-static struct userdb *udb;
 static struct netlist *trusted_nets;
 static int wrappermode, plaintext_disabled, use_auth_service;
-static char *auth_path;
 static unsigned session_counter;
 
 /* ---- replies ---- */
@@ -116,9 +125,15 @@ client_write_buf(struct client *c, struct buf *b)
 /* ---- capabilities ---- */
 
 static int
+client_secured(const struct client *c)
+{
+	return c->secured || (c->io != NULL && io_is_tls(c->io));
+}
+
+static int
 plaintext_ok(struct client *c)
 {
-	return !plaintext_disabled || io_is_tls(c->io) || c->trusted;
+	return !plaintext_disabled || client_secured(c) || c->trusted;
 }
 
 static void
@@ -153,27 +168,11 @@ send_greeting(struct client *c)
 
 /* ---- sessions ---- */
 
-static unsigned
-count_clients(const char *ip, const char *user)
-{
-	unsigned n = 0;
-
-	for (struct client *k = imapd_clients; k != NULL; k = k->next) {
-		if (ip != NULL && strcmp(k->ip, ip) == 0)
-			n++;
-		if (user != NULL && k->user != NULL && strcmp(k->user, user) == 0)
-			n++;
-	}
-	return n;
-}
-
 static void
 client_free(struct client *c)
 {
 	if (c->delay_ev != NULL)
 		event_free(c->delay_ev);
-	if (c->auth_req != NULL)
-		auth_request_cancel(&c->auth_req);
 	free(c->login_tag);
 	free(c->login_user);
 	fetch_free(c);
@@ -184,15 +183,23 @@ client_free(struct client *c)
 		imapd_clients = c->next;
 	if (c->next != NULL)
 		c->next->prev = c->prev;
-	io_free(&c->io);
 	buf_free(&c->cmd);
 	buf_free(&c->line);
 	free(c->auth_tag);
 	free(c->idle_tag);
 	free(c->user);
 	maildir_user_free(&c->mu);
+	if (imapd_mode == IMAPD_WORKER) {
+		io_free(&c->io);
+		login_worker_end(c->sid);
+	} else if (c->io != NULL) {
+		/* handed over sessions (io == NULL) left our count already */
+		io_free(&c->io);
+		login_client_close(c->sid);
+		log_info("%s: disconnect before login [%s]", c->id, c->ip);
+		service_session_end();
+	}
 	free(c);
-	service_session_end();
 }
 
 void
@@ -243,6 +250,11 @@ client_io(struct io *io, enum io_evt evt, void *arg)
 	case IO_TLSREADY:
 		if (c->tls_wrapper) {
 			c->tls_wrapper = 0;
+			if (c->refused) {
+				/* over the limit: say so inside TLS */
+				client_close(c, "[UNAVAILABLE] Too many connections from your address.");
+				return;
+			}
 			send_greeting(c);
 		}
 		log_info("%s: TLS established: %s", c->id, io_tls_summary(c->io));
@@ -259,6 +271,34 @@ client_io(struct io *io, enum io_evt evt, void *arg)
 		client_free(c);
 		break;
 	}
+}
+
+static void
+client_admitted(int allowed, void *arg)
+{
+	struct client *c = arg;
+
+	if (!allowed) {
+		log_warn("%s: too many connections from %s", c->id, c->ip);
+		if (wrappermode) {
+			/* the refusal is told after the handshake */
+			c->refused = 1;
+			c->tls_wrapper = 1;
+			io_resume(c->io);
+			io_start_tls(c->io, SSL_new(tls_ctx), 1);
+			return;
+		}
+		client_close(c, "[UNAVAILABLE] Too many connections from your address.");
+		return;
+	}
+	log_info("%s: connect from [%s]", c->id, c->ip);
+	c->paused = 0;
+	io_resume(c->io);
+	if (wrappermode) {
+		c->tls_wrapper = 1;
+		io_start_tls(c->io, SSL_new(tls_ctx), 1);
+	} else
+		send_greeting(c);
 }
 
 static void
@@ -285,18 +325,12 @@ client_accept(int fd, const struct sockaddr *sa, socklen_t salen, void *arg)
 	if (imapd_clients != NULL)
 		imapd_clients->prev = c;
 	imapd_clients = c;
-	if (imapd_set.ip_limit > 0 &&
-	    count_clients(c->ip, NULL) > (unsigned)imapd_set.ip_limit) {
-		log_warn("%s: too many connections from %s", c->id, c->ip);
-		client_close(c, "[UNAVAILABLE] Too many connections from your address.");
-		return;
-	}
-	log_info("%s: connect from [%s]", c->id, c->ip);
-	if (wrappermode) {
-		c->tls_wrapper = 1;
-		io_start_tls(c->io, SSL_new(tls_ctx), 1);
-	} else
-		send_greeting(c);
+	c->sid = (int64_t)session_counter;
+	/* the post-login master counts connections per address over all
+	 * login processes */
+	c->paused = 1;
+	io_pause(c->io);
+	login_client_connect(c->sid, c->ip, client_admitted, c);
 }
 
 /* ---- login ---- */
@@ -338,93 +372,61 @@ login_failed(struct client *c)
 	evtimer_add(c->delay_ev, &tv);
 }
 
-/* The password was right: set up the session for user. */
+/* The password was right: hand the session to a worker with the
+ * user's rights.  c is gone afterwards. */
 static void
 finish_login(struct client *c, const char *tag, const char *user)
 {
-	struct user u;
-	char *err = NULL;
-
-	if (userdb_lookup(udb, user, &u) != 1) {
-		client_tagged(c, tag, "NO [UNAVAILABLE] User lookup failed.");
-		return;
-	}
-	if (imapd_set.user_limit > 0 &&
-	    count_clients(NULL, u.name) >= (unsigned)imapd_set.user_limit) {
-		log_warn("%s: too many sessions for %s", c->id, u.name);
-		client_tagged(c, tag, "NO [LIMIT] Too many concurrent sessions for this user.");
-		user_free(&u);
-		return;
-	}
-	if (u.uid != geteuid()) {
-		/* this process can only serve mailboxes of its own uid */
-		log_warn("%s: %s: mailbox uid %d is not ours (%d)", c->id,
-		    u.name, (int)u.uid, (int)geteuid());
-		client_tagged(c, tag, "NO [UNAVAILABLE] Mailbox not accessible.");
-		user_free(&u);
-		return;
-	}
-	c->mu = maildir_user_open(u.mailbox, &err);
-	if (c->mu == NULL) {
-		log_warn("%s: %s", c->id, err);
-		free(err);
-		client_tagged(c, tag, "NO [SERVERBUG] Mailbox not accessible.");
-		user_free(&u);
-		return;
-	}
-	c->user = xstrdup(u.name);
-	user_free(&u);
-	c->state = ST_AUTH;
-	io_set_timeout(c->io, (int)imapd_set.timeout_auth);
-	log_info("%s: login user=<%s> [%s]%s", c->id, c->user, c->ip,
-	    io_is_tls(c->io) ? " TLS" : "");
-	struct buf b;
-	buf_init(&b, 4096);
-	capability_string(c, &b);
-	client_tagged(c, tag, "OK [CAPABILITY %s] Logged in", buf_cstr(&b));
-	buf_free(&b);
+	log_info("%s: login user=<%s> [%s]%s", c->id, user, c->ip,
+	    client_secured(c) ? " TLS" : "");
+	login_client_handoff(c->sid, &c->io, c->id, tag);
+	client_free(c);
 }
 
-static void
-login_result(struct client *c, const char *tag, enum auth_status st,
+/* 1 when c has been handed over (and freed). */
+static int
+login_result(struct client *c, const char *tag, int st,
     const char *user, const char *reason)
 {
 	switch (st) {
 	case AUTH_OK:
 		finish_login(c, tag, user);
+		return 1;
+	case LOGIN_STATUS_LIMIT:
+		log_warn("%s: too many sessions for %s", c->id, user);
+		client_tagged(c, tag, "NO [LIMIT] Too many concurrent sessions for this user.");
 		break;
 	case AUTH_FAIL:
 		log_info("%s: authentication failed for user=<%s> [%s]%s%s",
 		    c->id, user, c->ip, reason ? ": " : "", reason ? reason : "");
 		client_tagged(c, tag, "NO [AUTHENTICATIONFAILED] Authentication failed.");
 		login_failed(c);
-		return;
+		break;
 	case AUTH_LOCKED:
 		log_warn("%s: [%s] locked out by the auth service", c->id, c->ip);
 		client_tagged(c, tag, "NO [UNAVAILABLE] Too many authentication failures, try later.");
 		login_failed(c);
-		return;
-	case AUTH_TEMPFAIL:
+		break;
+	default:
 		client_tagged(c, tag, "NO [UNAVAILABLE] Temporary authentication failure.");
 		break;
 	}
+	return 0;
 }
 
 static void
-login_auth_done(enum auth_status st, const char *user, const char *reason,
-    void *arg)
+login_auth_done(int st, const char *user, const char *reason, void *arg)
 {
 	struct client *c = arg;
 	char *tag = c->login_tag, *asked = c->login_user;
+	int gone;
 
-	c->auth_req = NULL;
 	c->login_tag = NULL;
 	c->login_user = NULL;
-	login_result(c, tag, st, st == AUTH_OK && user && *user ? user : asked,
-	    reason);
+	gone = login_result(c, tag, st, user && *user ? user : asked, reason);
 	free(tag);
 	free(asked);
-	if (c->delay_ev == NULL && !c->closing)
+	if (!gone && c->delay_ev == NULL && !c->closing)
 		client_resume(c);
 }
 
@@ -432,26 +434,18 @@ static void
 do_login(struct client *c, const char *tag, const char *user,
     const char *pass)
 {
-	int r;
-
 	if (strlen(user) > 256 || strlen(pass) > 1024 || *user == '\0') {
 		client_tagged(c, tag, "NO [AUTHENTICATIONFAILED] Authentication failed.");
 		login_failed(c);
 		return;
 	}
-	if (use_auth_service) {
-		/* the auth service delays failures and locks out guessers */
-		c->login_tag = xstrdup(tag);
-		c->login_user = xstrdup(user);
-		c->paused = 1;
-		io_pause(c->io);
-		c->auth_req = auth_request_start(auth_path, "imap", c->ip,
-		    "PLAIN", user, pass, login_auth_done, c);
-		return;
-	}
-	r = userdb_verify(udb, user, pass);
-	login_result(c, tag, r < 0 ? AUTH_TEMPFAIL : r == 0 ? AUTH_FAIL : AUTH_OK,
-	    user, NULL);
+	/* the post-login master asks the auth service (failure delay,
+	 * lockout) and counts the user's sessions */
+	c->login_tag = xstrdup(tag);
+	c->login_user = xstrdup(user);
+	c->paused = 1;
+	io_pause(c->io);
+	login_client_auth(c->sid, "PLAIN", user, pass, login_auth_done, c);
 }
 
 static int
@@ -1005,31 +999,89 @@ imapd_settings_load(void)
 	wrappermode = config_bool("imapd_tls_wrappermode");
 	plaintext_disabled = config_bool("imapd_disable_plaintext_auth");
 	use_auth_service = config_bool("imapd_auth_service");
-	auth_path = auth_socket_path(config_str("queue_directory"),
-	    config_str("smtpd_sasl_path"));
 	nets = config_str("imapd_trusted_networks");
 	trusted_nets = netlist_parse(nets, &err);
 	if (trusted_nets == NULL)
 		fatal("imapd_trusted_networks: %s", err);
 }
 
+/* Worker: a session authenticated by the post-login master arrives. */
+static void
+worker_session(int fd, const struct login_session *s)
+{
+	struct client *c = xcalloc(1, sizeof(*c));
+	char *err = NULL;
+	struct buf b;
+
+	snprintf(c->id, sizeof(c->id), "%s", s->id);
+	snprintf(c->ip, sizeof(c->ip), "%s", s->ip);
+	c->sid = s->gsid;
+	c->secured = s->secured;
+	c->wd[0] = c->wd[1] = c->wd[2] = -1;
+	buf_init(&c->cmd, (size_t)(imapd_set.line_max + imapd_set.append_max +
+	    imapd_set.literal_max));
+	buf_init(&c->line, (size_t)imapd_set.line_max + 2);
+	c->io = io_new(fd, client_io, c);
+	c->next = imapd_clients;
+	if (imapd_clients != NULL)
+		imapd_clients->prev = c;
+	imapd_clients = c;
+	c->mu = maildir_user_open(s->mailbox, &err);
+	if (c->mu == NULL) {
+		log_warn("%s: %s", c->id, err);
+		free(err);
+		client_tagged(c, s->tag, "NO [SERVERBUG] Mailbox not accessible.");
+		client_close(c, "Mailbox not accessible.");
+		return;
+	}
+	c->user = xstrdup(s->user);
+	c->state = ST_AUTH;
+	io_set_timeout(c->io, (int)imapd_set.timeout_auth);
+	log_info("%s: session of user=<%s> [%s] in uid %d", c->id, c->user,
+	    c->ip, (int)geteuid());
+	buf_init(&b, 4096);
+	capability_string(c, &b);
+	client_tagged(c, s->tag, "OK [CAPABILITY %s] Logged in", buf_cstr(&b));
+	buf_free(&b);
+	/* commands the client pipelined after LOGIN */
+	io_unread(c->io, s->input, s->input_len);
+	client_input(c);
+}
+
+int
+imap_login_main(int argc, char **argv)
+{
+	service_init(argc, argv, "imap-login");
+	imapd_mode = IMAPD_LOGIN;
+	imapd_settings_load();
+	tls_setup();
+	login_client_init(config_str("imapd_post_login_service"));
+	/* from here on: no mail store, no key files, no root */
+	login_client_drop_privileges("imap-login");
+	service_listen(client_accept, NULL, (int)imapd_set.session_limit);
+	return service_run();
+}
+
 int
 imapd_main(int argc, char **argv)
 {
-	char *err = NULL;
+	int argi = service_init(argc, argv, "imapd");
+	struct login_master_settings set;
 
-	service_init(argc, argv, "imapd");
 	imapd_settings_load();
-	tls_setup();
-	udb = userdb_open_config(&err);
-	if (udb == NULL)
-		fatal("user table: %s", err);
-	/* master.cf runs imapd privileged (unpriv = n): it takes the
-	 * virtual mail identity, not root and not mail_owner */
-	service_drop_privileges();
-	mail_privs_drop("imapd");
-	notify_init();
-	service_wakeup(idle_poll, NULL, 2);
-	service_listen(client_accept, NULL, (int)imapd_set.session_limit);
-	return service_run();
+	if (login_worker_mode(argc, argv, argi)) {
+		/* exec'ed by the post-login master with the user's uid */
+		imapd_mode = IMAPD_WORKER;
+		notify_init();
+		service_wakeup(idle_poll, NULL, 2);
+		login_worker_init(worker_session);
+		return service_run();
+	}
+	memset(&set, 0, sizeof(set));
+	set.role = "imapd";
+	set.service = "imap";
+	set.ip_limit = imapd_set.ip_limit;
+	set.user_limit = imapd_set.user_limit;
+	set.use_auth_service = use_auth_service;
+	return login_master_run(&set, argc, argv);
 }

@@ -22,7 +22,6 @@ struct mail_user;
 struct mailbox;
 struct event;
 struct fetch_ctx;
-struct auth_request;
 
 enum client_state { ST_NOAUTH, ST_AUTH, ST_SELECTED, ST_LOGOUT };
 
@@ -31,8 +30,12 @@ struct client {
 	char id[20];
 	char ip[64];
 	enum client_state state;
+	int64_t sid;            /* login: our number at the post-login master;
+	                           worker: the master's session number */
+	int secured;            /* worker: TLS to the client (relayed) */
 	int trusted;            /* plaintext auth allowed without TLS */
 	int tls_wrapper;        /* IMAPS: greeting after the handshake */
+	int refused;            /* IMAPS over the limit: BYE after it */
 	struct buf cmd;         /* command being collected (with literals) */
 	struct buf line;
 	uint64_t literal_left;
@@ -51,7 +54,6 @@ struct client {
 	unsigned exists_sent, recent;
 	struct fetch_ctx *fetch;
 	struct event *delay_ev;
-	struct auth_request *auth_req;  /* password check in the auth service */
 	char *login_tag, *login_user;
 	struct client *next, *prev;
 };
@@ -63,6 +65,9 @@ struct imapd_settings {
 	unsigned max_depth;
 };
 extern struct imapd_settings imapd_set;
+/* Which side of the login split this process is (imapd.c). */
+enum imapd_mode { IMAPD_LOGIN, IMAPD_WORKER };
+extern enum imapd_mode imapd_mode;
 extern struct client *imapd_clients;
 
 /* Replies. */

@@ -53,7 +53,7 @@ service_init(int argc, char **argv, const char *role)
 {
 	const char *dir = getenv("TEMPEST_CONFIG_DIR"), *e;
 	char **overrides = xcalloc((size_t)argc + 1, sizeof(char *));
-	int i, no = 0;
+	int i, no = 0, argi;
 	char *err = NULL;
 	const char *logf;
 
@@ -80,6 +80,7 @@ service_init(int argc, char **argv, const char *role)
 		else
 			break;
 	}
+	argi = i;
 	if (svc_name == NULL)
 		svc_name = xstrdup(role);
 	config_load_or_die(dir != NULL ? dir : CONFIG_DEFAULT_DIR);
@@ -117,7 +118,7 @@ service_init(int argc, char **argv, const char *role)
 		fcntl(status_fd, F_SETFD, FD_CLOEXEC);
 	}
 	signal(SIGPIPE, SIG_IGN);
-	return i;
+	return argi;
 }
 
 const char *

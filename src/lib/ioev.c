@@ -237,6 +237,13 @@ io_drain_input(struct io *io)
 	evbuffer_drain(in, evbuffer_get_length(in));
 }
 
+void
+io_unread(struct io *io, const void *p, size_t n)
+{
+	if (n > 0 && evbuffer_prepend(bufferevent_get_input(io->bev), p, n) < 0)
+		fatal("evbuffer_prepend failed");
+}
+
 static void
 io_lowat_cb(evutil_socket_t fd, short what, void *arg)
 {

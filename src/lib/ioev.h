@@ -71,6 +71,9 @@ int io_peek(struct io *io, void *dst, size_t n);
 void io_skip(struct io *io, size_t n);
 /* Discard all buffered input. */
 void io_drain_input(struct io *io);
+/* Put n bytes back in front of the buffered input (a session handed over
+ * from another process with input it had already read). */
+void io_unread(struct io *io, const void *p, size_t n);
 
 void io_write(struct io *io, const void *p, size_t n);
 void io_puts(struct io *io, const char *s);

@@ -3,9 +3,12 @@
  * RFC 5034 SASL PLAIN) over the user's Maildir INBOX.
  *
  * Untrusted bytes: client command lines, read with a hard line limit and
- * tokenised by lib-pop3.  One process serves many sessions through the
- * event loop and runs as the virtual mail identity (see mail_privs.h);
- * before login a session has no mailbox handle.  UIDL values are the
+ * tokenised by lib-pop3.  As for IMAP (imapd.c), the code runs on both
+ * sides of the login split: pop3-login (pop3_login_main: chrooted, as
+ * login_user, TLS and the AUTHORIZATION state) and pop3d (pop3d_main:
+ * the post-login master of lib-login, or with "-- worker" a worker with
+ * one user's uid serving the TRANSACTION state).  Each process serves
+ * many sessions through the event loop.  UIDL values are the
  * folder's persistent UID and UIDVALIDITY ("%08X%08X"), so they stay
  * stable across sessions and are shared with IMAP.
  */
@@ -23,26 +26,28 @@
 
 #include "auth_client.h"
 #include "buf.h"
+#include "login_client.h"
+#include "login_master.h"
+#include "login_proto.h"
 #include "config.h"
 #include "imap_message.h"
 #include "ioev.h"
 #include "log.h"
-#include "mail_privs.h"
 #include "maildir.h"
 #include "mem.h"
 #include "netaddr.h"
 #include "pop3_parser.h"
 #include "service.h"
 #include "tls.h"
-#include "userdb.h"
 
 static const struct cfg_param pop3d_params[] = {
 	{ "pop3d_tls_wrappermode", CFG_BOOL, "no", 0, "Implicit TLS (POP3S): the TLS handshake starts at connect" },
 	{ "pop3d_disable_plaintext_auth", CFG_BOOL, "yes", 0, "Refuse USER/PASS and AUTH PLAIN before TLS, except from pop3d_trusted_networks" },
 	{ "pop3d_trusted_networks", CFG_LIST, "$mynetworks", 0, "Clients allowed plaintext authentication without TLS" },
 	{ "pop3d_process_session_limit", CFG_INT, "1000", 0, "Concurrent POP3 sessions one pop3d process serves" },
-	{ "pop3d_client_connection_limit", CFG_INT, "50", 0, "Concurrent POP3 connections from one client IP address per process (0 = no limit)" },
-	{ "pop3d_user_connection_limit", CFG_INT, "10", 0, "Concurrent POP3 sessions of one user per process (0 = no limit)" },
+	{ "pop3d_client_connection_limit", CFG_INT, "50", 0, "Concurrent POP3 connections from one client IP address, counted by the post-login master over all pop3-login processes (0 = no limit)" },
+	{ "pop3d_user_connection_limit", CFG_INT, "10", 0, "Concurrent POP3 sessions of one user, over all processes (0 = no limit)" },
+	{ "pop3d_post_login_service", CFG_STR, "pop3d", 0, "master.cf name of the post-login service (private/NAME) pop3-login hands sessions to" },
 	{ "pop3d_timeout", CFG_TIME, "10m", 's', "Idle time before a POP3 session is closed (RFC 1939: at least 10 minutes)" },
 	{ "pop3d_auth_failure_delay", CFG_TIME, "0s", 's', "Extra delay of pop3d itself before a failed login is answered (the auth service already delays: auth_failure_delay)" },
 	{ "pop3d_auth_service", CFG_BOOL, "yes", 0, "Verify passwords through the auth service (smtpd_sasl_path); no: read the user table in pop3d" },
@@ -61,6 +66,7 @@ struct pclient {
 	struct io *io;
 	char id[20], ip[64];
 	int trusted, tls_wrapper, closing, paused, failures, bad;
+	int refused;            /* POP3S over the limit: -ERR after TLS */
 	int authed;
 	char *user_arg;         /* USER given, waiting for PASS */
 	char *user;
@@ -74,17 +80,16 @@ struct pclient {
 	char *out_data;
 	size_t out_len, out_pos;
 	struct event *delay_ev;
-	struct auth_request *auth_req;
 	char *login_user;
+	int64_t sid;            /* login: ours at the master; worker: master's */
+	int secured;            /* worker: TLS relayed by pop3-login */
 	struct pclient *next, *prev;
 };
 
 static struct pclient *clients;
 static SSL_CTX *tls_ctx;
-static struct userdb *udb;
 static struct netlist *trusted_nets;
-static int wrappermode, plaintext_disabled, use_auth_service;
-static char *auth_path;
+static int wrappermode, plaintext_disabled, use_auth_service, worker_mode;
 static long long ip_limit, user_limit, auth_delay;
 static unsigned counter;
 
@@ -111,8 +116,6 @@ pclient_free(struct pclient *c)
 {
 	if (c->delay_ev != NULL)
 		event_free(c->delay_ev);
-	if (c->auth_req != NULL)
-		auth_request_cancel(&c->auth_req);
 	free(c->login_user);
 	if (c->prev != NULL)
 		c->prev->next = c->next;
@@ -120,7 +123,6 @@ pclient_free(struct pclient *c)
 		clients = c->next;
 	if (c->next != NULL)
 		c->next->prev = c->prev;
-	io_free(&c->io);
 	buf_free(&c->line);
 	free(c->user_arg);
 	free(c->user);
@@ -128,8 +130,17 @@ pclient_free(struct pclient *c)
 	free(c->out_data);
 	maildir_close(&c->box);
 	maildir_user_free(&c->mu);
+	if (worker_mode) {
+		io_free(&c->io);
+		login_worker_end(c->sid);
+	} else if (c->io != NULL) {
+		/* handed over sessions (io == NULL) left our count already */
+		io_free(&c->io);
+		login_client_close(c->sid);
+		log_info("%s: disconnect before login [%s]", c->id, c->ip);
+		service_session_end();
+	}
 	free(c);
-	service_session_end();
 }
 
 static void
@@ -144,7 +155,8 @@ pclient_close(struct pclient *c)
 static int
 plaintext_ok(struct pclient *c)
 {
-	return !plaintext_disabled || io_is_tls(c->io) || c->trusted;
+	return !plaintext_disabled || c->secured || io_is_tls(c->io) ||
+	    c->trusted;
 }
 
 static void pclient_input(struct pclient *c);
@@ -246,22 +258,34 @@ auth_failed(struct pclient *c, const char *msg)
 	evtimer_add(c->delay_ev, &tv);
 }
 
-static void finish_login(struct pclient *c, const char *user);
+/* The password was right: hand the session to a worker with the user's
+ * rights.  c is gone afterwards. */
+static void
+finish_login(struct pclient *c, const char *user)
+{
+	log_info("%s: login user=<%s> [%s]%s", c->id, user, c->ip,
+	    io_is_tls(c->io) ? " TLS" : "");
+	login_client_handoff(c->sid, &c->io, c->id, "");
+	pclient_free(c);
+}
 
 static void
-login_auth_done(enum auth_status st, const char *user, const char *reason,
-    void *arg)
+login_auth_done(int st, const char *user, const char *reason, void *arg)
 {
 	struct pclient *c = arg;
 	char *asked = c->login_user;
 
-	c->auth_req = NULL;
 	c->login_user = NULL;
 	c->paused = 0;
 	io_resume(c->io);
-	if (st == AUTH_OK)
+	if (st == AUTH_OK) {
 		finish_login(c, user && *user ? user : asked);
-	else if (st == AUTH_TEMPFAIL)
+		free(asked);
+		return;
+	} else if (st == LOGIN_STATUS_LIMIT) {
+		log_warn("%s: too many sessions for %s", c->id, user);
+		out(c, "-ERR [IN-USE] Too many sessions for this user.");
+	} else if (st == AUTH_TEMPFAIL)
 		out(c, "-ERR [SYS/TEMP] Temporary authentication failure.");
 	else {
 		log_info("%s: authentication failed for user=<%s> [%s]%s%s", c->id,
@@ -278,80 +302,15 @@ login_auth_done(enum auth_status st, const char *user, const char *reason,
 static void
 do_login(struct pclient *c, const char *user, const char *pass)
 {
-	int r;
-
 	if (strlen(user) > 256 || strlen(pass) > 1024) {
 		auth_failed(c, "-ERR [AUTH] Authentication failed.");
 		return;
 	}
-	if (use_auth_service) {
-		c->login_user = xstrdup(user);
-		c->paused = 1;
-		io_pause(c->io);
-		c->auth_req = auth_request_start(auth_path, "pop3", c->ip,
-		    "PLAIN", user, pass, login_auth_done, c);
-		return;
-	}
-	r = userdb_verify(udb, user, pass);
-	if (r < 0) {
-		out(c, "-ERR [SYS/TEMP] Temporary authentication failure.");
-		return;
-	}
-	if (r == 0) {
-		log_info("%s: authentication failed for user=<%s> [%s]", c->id,
-		    user, c->ip);
-		auth_failed(c, "-ERR [AUTH] Authentication failed.");
-		return;
-	}
-	finish_login(c, user);
-}
-
-static void
-finish_login(struct pclient *c, const char *user)
-{
-	struct user u;
-	const char *err;
-	char *e = NULL;
-	unsigned n = 0;
-
-	if (userdb_lookup(udb, user, &u) != 1) {
-		out(c, "-ERR [SYS/TEMP] User lookup failed.");
-		return;
-	}
-	for (struct pclient *k = clients; k != NULL; k = k->next)
-		if (k->user != NULL && strcmp(k->user, u.name) == 0)
-			n++;
-	if (user_limit > 0 && n >= (unsigned)user_limit) {
-		out(c, "-ERR [IN-USE] Too many sessions for this user.");
-		user_free(&u);
-		return;
-	}
-	if (u.uid != geteuid()) {
-		log_warn("%s: %s: mailbox uid %d is not ours", c->id, u.name,
-		    (int)u.uid);
-		out(c, "-ERR [SYS/PERM] Mailbox not accessible.");
-		user_free(&u);
-		return;
-	}
-	c->mu = maildir_user_open(u.mailbox, &e);
-	if (c->mu == NULL || maildir_open(c->mu, "INBOX", 0, &c->box, &err) < 0) {
-		log_warn("%s: %s: cannot open mailbox", c->id, u.name);
-		free(e);
-		out(c, "-ERR [SYS/TEMP] Mailbox not accessible.");
-		maildir_user_free(&c->mu);
-		user_free(&u);
-		return;
-	}
-	c->user = xstrdup(u.name);
-	user_free(&u);
-	c->nmsgs = c->box->count;
-	c->msgs = xcalloc(c->nmsgs + 1, sizeof(*c->msgs));
-	for (unsigned i = 0; i < c->nmsgs; i++)
-		c->msgs[i].idx = i;
-	c->authed = 1;
-	log_info("%s: login user=<%s> [%s]%s", c->id, c->user, c->ip,
-	    io_is_tls(c->io) ? " TLS" : "");
-	out(c, "+OK Logged in.");
+	/* the post-login master asks the auth service and counts sessions */
+	c->login_user = xstrdup(user);
+	c->paused = 1;
+	io_pause(c->io);
+	login_client_auth(c->sid, "PLAIN", user, pass, login_auth_done, c);
 }
 
 static void
@@ -653,6 +612,12 @@ pclient_io(struct io *io, enum io_evt evt, void *arg)
 	case IO_TLSREADY:
 		if (c->tls_wrapper) {
 			c->tls_wrapper = 0;
+			if (c->refused) {
+				/* over the limit: say so inside TLS */
+				out(c, "-ERR [SYS/TEMP] Too many connections from your address.");
+				pclient_close(c);
+				break;
+			}
 			out(c, "+OK %s POP3 ready.", config_str("mail_name"));
 		}
 		break;
@@ -665,10 +630,38 @@ pclient_io(struct io *io, enum io_evt evt, void *arg)
 }
 
 static void
+pclient_admitted(int allowed, void *arg)
+{
+	struct pclient *c = arg;
+
+	if (!allowed) {
+		log_warn("%s: too many connections from %s", c->id, c->ip);
+		if (wrappermode) {
+			/* the refusal is told after the handshake */
+			c->refused = 1;
+			c->tls_wrapper = 1;
+			io_resume(c->io);
+			io_start_tls(c->io, SSL_new(tls_ctx), 1);
+			return;
+		}
+		out(c, "-ERR [SYS/TEMP] Too many connections from your address.");
+		pclient_close(c);
+		return;
+	}
+	log_info("%s: connect from [%s]", c->id, c->ip);
+	c->paused = 0;
+	io_resume(c->io);
+	if (wrappermode) {
+		c->tls_wrapper = 1;
+		io_start_tls(c->io, SSL_new(tls_ctx), 1);
+	} else
+		out(c, "+OK %s POP3 ready.", config_str("mail_name"));
+}
+
+static void
 pclient_accept(int fd, const struct sockaddr *sa, socklen_t salen, void *arg)
 {
 	struct pclient *c = xcalloc(1, sizeof(*c));
-	unsigned n = 0;
 
 	(void)salen;
 	(void)arg;
@@ -680,55 +673,114 @@ pclient_accept(int fd, const struct sockaddr *sa, socklen_t salen, void *arg)
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 }, sizeof(int));
 	c->io = io_new(fd, pclient_io, c);
 	io_set_timeout(c->io, (int)config_time("pop3d_timeout"));
-	for (struct pclient *k = clients; k != NULL; k = k->next)
-		if (strcmp(k->ip, c->ip) == 0)
-			n++;
 	c->next = clients;
 	if (clients != NULL)
 		clients->prev = c;
 	clients = c;
-	if (ip_limit > 0 && n >= (unsigned)ip_limit) {
-		out(c, "-ERR [SYS/TEMP] Too many connections from your address.");
+	c->sid = (int64_t)counter;
+	/* the post-login master counts connections per address over all
+	 * login processes */
+	c->paused = 1;
+	io_pause(c->io);
+	login_client_connect(c->sid, c->ip, pclient_admitted, c);
+}
+
+/* Worker: a session authenticated by the post-login master arrives. */
+static void
+worker_session(int fd, const struct login_session *s)
+{
+	struct pclient *c = xcalloc(1, sizeof(*c));
+	const char *err;
+	char *e = NULL;
+
+	snprintf(c->id, sizeof(c->id), "%s", s->id);
+	snprintf(c->ip, sizeof(c->ip), "%s", s->ip);
+	c->sid = s->gsid;
+	c->secured = s->secured;
+	buf_init(&c->line, LINE_MAX_POP3 + 2);
+	c->io = io_new(fd, pclient_io, c);
+	io_set_timeout(c->io, (int)config_time("pop3d_timeout"));
+	c->next = clients;
+	if (clients != NULL)
+		clients->prev = c;
+	clients = c;
+	c->mu = maildir_user_open(s->mailbox, &e);
+	if (c->mu == NULL || maildir_open(c->mu, "INBOX", 0, &c->box, &err) < 0) {
+		log_warn("%s: %s: cannot open mailbox", c->id, s->user);
+		free(e);
+		out(c, "-ERR [SYS/TEMP] Mailbox not accessible.");
 		pclient_close(c);
 		return;
 	}
-	log_info("%s: connect from [%s]", c->id, c->ip);
-	if (wrappermode) {
-		c->tls_wrapper = 1;
-		io_start_tls(c->io, SSL_new(tls_ctx), 1);
-	} else
-		out(c, "+OK %s POP3 ready.", config_str("mail_name"));
+	c->user = xstrdup(s->user);
+	c->nmsgs = c->box->count;
+	c->msgs = xcalloc(c->nmsgs + 1, sizeof(*c->msgs));
+	for (unsigned i = 0; i < c->nmsgs; i++)
+		c->msgs[i].idx = i;
+	c->authed = 1;
+	log_info("%s: session of user=<%s> [%s] in uid %d", c->id, c->user,
+	    c->ip, (int)geteuid());
+	out(c, "+OK Logged in.");
+	/* commands the client pipelined after PASS */
+	io_unread(c->io, s->input, s->input_len);
+	pclient_input(c);
 }
 
-int
-pop3d_main(int argc, char **argv)
+static void
+pop3d_settings_load(void)
 {
-	char *err = NULL, *dir;
+	char *err = NULL;
 
-	service_init(argc, argv, "pop3d");
 	wrappermode = config_bool("pop3d_tls_wrappermode");
 	plaintext_disabled = config_bool("pop3d_disable_plaintext_auth");
 	use_auth_service = config_bool("pop3d_auth_service");
-	auth_path = auth_socket_path(config_str("queue_directory"),
-	    config_str("smtpd_sasl_path"));
 	ip_limit = config_int("pop3d_client_connection_limit");
 	user_limit = config_int("pop3d_user_connection_limit");
 	auth_delay = config_time("pop3d_auth_failure_delay");
 	trusted_nets = netlist_parse(config_str("pop3d_trusted_networks"), &err);
 	if (trusted_nets == NULL)
 		fatal("pop3d_trusted_networks: %s", err);
+}
+
+int
+pop3_login_main(int argc, char **argv)
+{
+	char *err = NULL, *dir;
+
+	service_init(argc, argv, "pop3-login");
+	pop3d_settings_load();
 	dir = xasprintf("%s/tls", config_str("data_directory"));
 	tls_ctx = tls_server_ctx_auto(config_str("imapd_tls_cert_file"),
 	    config_str("imapd_tls_key_file"), dir, config_str("myhostname"), &err);
 	if (tls_ctx == NULL)
 		fatal("TLS: %s", err);
 	free(dir);
-	udb = userdb_open_config(&err);
-	if (udb == NULL)
-		fatal("user table: %s", err);
-	service_drop_privileges();
-	mail_privs_drop("pop3d");
+	login_client_init(config_str("pop3d_post_login_service"));
+	/* from here on: no mail store, no key files, no root */
+	login_client_drop_privileges("pop3-login");
 	service_listen(pclient_accept, NULL,
 	    (int)config_int("pop3d_process_session_limit"));
 	return service_run();
+}
+
+int
+pop3d_main(int argc, char **argv)
+{
+	int argi = service_init(argc, argv, "pop3d");
+	struct login_master_settings set;
+
+	pop3d_settings_load();
+	if (login_worker_mode(argc, argv, argi)) {
+		/* exec'ed by the post-login master with the user's uid */
+		worker_mode = 1;
+		login_worker_init(worker_session);
+		return service_run();
+	}
+	memset(&set, 0, sizeof(set));
+	set.role = "pop3d";
+	set.service = "pop3";
+	set.ip_limit = ip_limit;
+	set.user_limit = user_limit;
+	set.use_auth_service = use_auth_service;
+	return login_master_run(&set, argc, argv);
 }
