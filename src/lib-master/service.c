@@ -253,19 +253,20 @@ service_triggers(service_trigger_fn fn, void *arg)
 int
 service_trigger_send(const char *service, const char *data, size_t len)
 {
+	static int fd = -1;     /* one unbound datagram socket per process */
 	struct sockaddr_un sun;
-	int fd, r;
+	int r;
 
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
 	if ((size_t)snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/public/%s",
 	    config_str("queue_directory"), service) >= sizeof(sun.sun_path))
 		return -1;
-	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return -1;
 	r = (int)sendto(fd, data, len, 0, (struct sockaddr *)&sun, sizeof(sun));
-	close(fd);
 	return r < 0 ? -1 : 0;
 }
 

@@ -54,16 +54,34 @@ queue_mkdirs(const char *qdir, char **error_r)
 void
 queue_new_id(char id[QUEUE_ID_LEN + 1])
 {
+	static const char hex[] = "0123456789ABCDEF";
+	static unsigned long long state;
 	struct timeval tv;
-	unsigned char r[2];
+	unsigned long v;
+	int i;
 
 	gettimeofday(&tv, NULL);
-	if (RAND_bytes(r, sizeof(r)) != 1)
-		r[0] = r[1] = (unsigned char)getpid();
+	if (state == 0) {
+		unsigned char r[8];
+		/* seeded once per process; uniqueness comes from O_EXCL */
+		if (RAND_bytes(r, sizeof(r)) == 1)
+			memcpy(&state, r, sizeof(state));
+		state ^= ((unsigned long long)getpid() << 32) ^
+		    (unsigned long long)tv.tv_usec;
+		state |= 1;
+	}
+	state ^= state << 13;   /* xorshift64 */
+	state ^= state >> 7;
+	state ^= state << 17;
 	/* 6 digits of seconds, 5 of microseconds, 1 random: sortable-ish */
-	snprintf(id, QUEUE_ID_LEN + 1, "%06lX%05lX%01X",
-	    (unsigned long)tv.tv_sec & 0xffffff,
-	    (unsigned long)tv.tv_usec & 0xfffff, r[0] & 0xf);
+	v = (unsigned long)tv.tv_sec & 0xffffff;
+	for (i = 5; i >= 0; i--, v >>= 4)
+		id[i] = hex[v & 0xf];
+	v = (unsigned long)tv.tv_usec & 0xfffff;
+	for (i = 10; i >= 6; i--, v >>= 4)
+		id[i] = hex[v & 0xf];
+	id[11] = hex[(state >> 29) & 0xf];
+	id[QUEUE_ID_LEN] = '\0';
 }
 
 int
@@ -323,6 +341,83 @@ qf_add_rcpt(struct qfile *qf, char *data, off_t off, int done)
 	r->done = done;
 }
 
+/* A small buffered reader over pread: no stdio (no dup, fcntl, lseek),
+ * and skipping the content is only arithmetic. */
+struct qreader {
+	int fd;
+	off_t pos;              /* file offset of the next byte (buf[off]) */
+	size_t off, len;
+	char buf[8192];
+};
+
+static int
+qr_getc(struct qreader *r)
+{
+	if (r->off == r->len) {
+		ssize_t n;
+		r->off = r->len = 0;
+		do
+			n = pread(r->fd, r->buf, sizeof(r->buf), r->pos);
+		while (n < 0 && errno == EINTR);
+		if (n <= 0)
+			return EOF;
+		r->len = (size_t)n;
+	}
+	r->pos++;
+	return (unsigned char)r->buf[r->off++];
+}
+
+static size_t
+qr_read(struct qreader *r, char *dst, size_t n)
+{
+	size_t done = 0;
+
+	while (done < n) {
+		size_t avail = r->len - r->off;
+		if (avail == 0) {
+			ssize_t k;
+			r->off = r->len = 0;
+			if (n - done >= sizeof(r->buf)) {
+				do
+					k = pread(r->fd, dst + done, n - done, r->pos);
+				while (k < 0 && errno == EINTR);
+				if (k <= 0)
+					break;
+				done += (size_t)k;
+				r->pos += k;
+				continue;
+			}
+			do
+				k = pread(r->fd, r->buf, sizeof(r->buf), r->pos);
+			while (k < 0 && errno == EINTR);
+			if (k <= 0)
+				break;
+			r->len = (size_t)k;
+			avail = r->len;
+		}
+		if (avail > n - done)
+			avail = n - done;
+		memcpy(dst + done, r->buf + r->off, avail);
+		r->off += avail;
+		r->pos += (off_t)avail;
+		done += avail;
+	}
+	return done;
+}
+
+static void
+qr_skip(struct qreader *r, off_t n)
+{
+	size_t avail = r->len - r->off;
+
+	if ((off_t)avail >= n) {
+		r->off += (size_t)n;
+	} else {
+		r->off = r->len = 0;
+	}
+	r->pos += n;
+}
+
 int
 qfile_open(const char *path, int rw, struct qfile *qf, char **error_r)
 {
@@ -330,7 +425,7 @@ qfile_open(const char *path, int rw, struct qfile *qf, char **error_r)
 	char *data = NULL;
 	off_t size, pos;
 	int nattr = 0, ok = 0;
-	FILE *fp;
+	struct qreader *rd;
 	char magic[sizeof(QUEUE_FILE_MAGIC)];
 
 	memset(qf, 0, sizeof(*qf));
@@ -352,28 +447,27 @@ qfile_open(const char *path, int rw, struct qfile *qf, char **error_r)
 		goto fail;
 	}
 	size = st.st_size;
-	fp = fdopen(dup(qf->fd), "r");
-	if (fp == NULL) {
-		*error_r = xasprintf("%s: fdopen: %s", qf->id, strerror(errno));
-		goto fail;
-	}
-	if (fread(magic, 1, strlen(QUEUE_FILE_MAGIC), fp) !=
+	rd = xmalloc(sizeof(*rd));
+	rd->fd = qf->fd;
+	rd->pos = 0;
+	rd->off = rd->len = 0;
+	if (qr_read(rd, magic, strlen(QUEUE_FILE_MAGIC)) !=
 	    strlen(QUEUE_FILE_MAGIC) ||
 	    memcmp(magic, QUEUE_FILE_MAGIC, strlen(QUEUE_FILE_MAGIC)) != 0) {
 		*error_r = xasprintf("%s: bad queue file header", qf->id);
-		fclose(fp);
+		free(rd);
 		goto fail;
 	}
 	pos = (off_t)strlen(QUEUE_FILE_MAGIC);
 	for (;;) {
-		int type = fgetc(fp), c;
+		int type = qr_getc(rd), c;
 		unsigned long long len = 0;
 		int digits = 0;
 		off_t rec = pos;
 
 		if (type == EOF)
 			break;
-		while ((c = fgetc(fp)) != EOF && c >= '0' && c <= '9' &&
+		while ((c = qr_getc(rd)) != EOF && c >= '0' && c <= '9' &&
 		    digits < 20) {
 			len = len * 10 + (unsigned)(c - '0');
 			digits++;
@@ -384,14 +478,13 @@ qfile_open(const char *path, int rw, struct qfile *qf, char **error_r)
 		if (type == 'M') {
 			qf->content_off = pos;
 			qf->content_len = (size_t)len;
-			if (fseeko(fp, (off_t)len, SEEK_CUR) < 0)
-				break;
+			qr_skip(rd, (off_t)len);
 			pos += (off_t)len;
 		} else {
 			if (len > QF_ENVELOPE_MAX)
 				break;
 			data = xrealloc(data, (size_t)len + 1);
-			if (len > 0 && fread(data, 1, (size_t)len, fp) != len)
+			if (len > 0 && qr_read(rd, data, (size_t)len) != len)
 				break;
 			data[len] = '\0';
 			pos += (off_t)len;
@@ -429,13 +522,13 @@ qfile_open(const char *path, int rw, struct qfile *qf, char **error_r)
 				break;  /* unknown records are skipped */
 			}
 		}
-		if (fgetc(fp) != '\n')
+		if (qr_getc(rd) != '\n')
 			break;
 		pos++;
 		if (ok)
 			break;
 	}
-	fclose(fp);
+	free(rd);
 	free(data);
 	if (!ok || qf->content_off == 0) {
 		*error_r = xasprintf("%s: truncated or corrupt queue file", qf->id);

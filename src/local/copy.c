@@ -2,7 +2,9 @@
  * copy.c - write a queued message into a mailbox file descriptor with
  * the delivery headers, optionally in mbox form.
  */
+#include <sys/uio.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +15,39 @@
 #include "fdio.h"
 #include "local.h"
 #include "mem.h"
+
+/* Write a then b (either may be empty): 0, or -1 with errno. */
+static int
+writev_all(int fd, const void *a, size_t alen, const void *b, size_t blen)
+{
+	struct iovec iov[2];
+	int n = 0;
+
+	if (alen > 0)
+		iov[n++] = (struct iovec){ (void *)(uintptr_t)a, alen };
+	if (blen > 0)
+		iov[n++] = (struct iovec){ (void *)(uintptr_t)b, blen };
+	while (n > 0) {
+		ssize_t w = writev(fd, iov, n);
+		size_t k;
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		k = (size_t)w;
+		while (n > 0 && k >= iov[0].iov_len) {
+			k -= iov[0].iov_len;
+			iov[0] = iov[1];
+			n--;
+		}
+		if (n > 0) {
+			iov[0].iov_base = (char *)iov[0].iov_base + k;
+			iov[0].iov_len -= k;
+		}
+	}
+	return 0;
+}
 
 int
 local_copy_message(const struct delivery *d, int fd, int mbox)
@@ -47,11 +82,10 @@ local_copy_message(const struct delivery *d, int fd, int mbox)
 			break;
 		}
 		if (!mbox) {
-			if (fd_write_all(fd, out.data, out.len) < 0)
+			/* the delivery headers and the first block in one call */
+			if (writev_all(fd, out.data, out.len, buf, (size_t)n) < 0)
 				r = -1;
 			buf_reset(&out);
-			if (r == 0 && fd_write_all(fd, buf, (size_t)n) < 0)
-				r = -1;
 		} else {
 			for (i = 0; i < (size_t)n; i++) {
 				if (at_line_start && (size_t)n - i >= 5 &&

@@ -1,5 +1,5 @@
 /*
- * maildir.c - Maildir delivery: write tmp/NAME, fsync, link into new/,
+ * maildir.c - Maildir delivery: write tmp/NAME, fsync, rename into new/,
  * fsync new/.  NAME is derived from the queue id and the recipient's
  * queue record, so a delivery repeated after a crash (before qmgr marked
  * the recipient done) finds its earlier copy and does not add a second.
@@ -105,12 +105,14 @@ maildir_deliver(const struct delivery *d, const char *dir, struct buf *text)
 	}
 	close(fd);
 	fd = -1;
-	if (link(tmp, new) < 0 && errno != EEXIST) {
-		buf_printf(text, "4.3.0 link to %s: %s", new, strerror(errno));
+	/* rename, not link + unlink: the name is this delivery's own (queue
+	 * id + recipient record), so a file already in new/ could only be
+	 * an identical earlier copy (and the stat above found none) */
+	if (rename(tmp, new) < 0) {
+		buf_printf(text, "4.3.0 rename to %s: %s", new, strerror(errno));
 		unlink(tmp);
 		goto out;
 	}
-	unlink(tmp);
 	if (fsync_path(newdir) < 0) {
 		buf_printf(text, "4.3.0 fsync %s: %s", newdir, strerror(errno));
 		goto out;

@@ -50,6 +50,7 @@ struct msg {
 	struct qfile qf;
 	int outstanding;        /* requests in flight */
 	int deferred;           /* some recipient deferred in this pass */
+	int fresh;              /* first attempt: no defer/ logs can exist */
 	struct buf bounces;     /* "rcpt\torcpt\tstatus text\n" lines */
 	struct buf defer_reasons;
 	struct msg *next;
@@ -568,12 +569,15 @@ msg_done(struct msg *m)
 		char *p;
 		if (unlink(m->qf.path) < 0)
 			log_warn("%s: unlink: %s", m->qf.id, strerror(errno));
-		p = xasprintf("%s/defer/%s", qdir, m->qf.id);
-		(void)unlink(p);
-		free(p);
-		p = xasprintf("%s/defer/%s.warned", qdir, m->qf.id);
-		(void)unlink(p);
-		free(p);
+		if (!m->fresh) {
+			/* only a message seen before can have defer logs */
+			p = xasprintf("%s/defer/%s", qdir, m->qf.id);
+			(void)unlink(p);
+			free(p);
+			p = xasprintf("%s/defer/%s.warned", qdir, m->qf.id);
+			(void)unlink(p);
+			free(p);
+		}
 		/* alias targets already delivered (local/alias.c) */
 		p = xasprintf("%s/defer/%s.done", qdir, m->qf.id);
 		(void)unlink(p);
@@ -640,9 +644,10 @@ delay_warning(struct msg *m)
 	free(flag);
 }
 
-/* Schedule every pending recipient of an active message. */
+/* Schedule every pending recipient of an active message (fresh: it came
+ * straight from incoming/, so it was never deferred). */
 static void
-schedule(const char *id)
+schedule(const char *id, int fresh)
 {
 	struct msg *m = xcalloc(1, sizeof(*m));
 	char *path = qpath(QUEUE_ACTIVE, id), *err = NULL;
@@ -668,6 +673,7 @@ schedule(const char *id)
 		return;
 	}
 	free(path);
+	m->fresh = fresh;
 	log_info("%s: from=<%s>, size=%zu, nrcpt=%zu (queue active)",
 	    m->qf.id, m->qf.sender, m->qf.content_len, m->qf.nrcpt);
 	m->outstanding = 1;     /* hold while scheduling */
@@ -766,7 +772,7 @@ move_and_schedule(const char *from, const char *id)
 	char *src = qpath(from, id), *dst = qpath(QUEUE_ACTIVE, id);
 
 	if (rename(src, dst) == 0)
-		schedule(id);
+		schedule(id, strcmp(from, QUEUE_INCOMING) == 0);
 	else if (errno != ENOENT)
 		log_warn("%s: rename %s -> active: %s", id, from, strerror(errno));
 	free(src);
@@ -871,6 +877,16 @@ on_trigger(void *arg, const char *data, size_t len)
 		hold_request(data + 1, len - 1);
 		return;
 	}
+	/* "N<queue id>": this new message in incoming/ is complete and
+	 * committed (smtpd after its fsyncs): no directory scan needed */
+	if (len == 1 + QUEUE_ID_LEN && data[0] == 'N') {
+		char id[QUEUE_ID_LEN + 1];
+		memcpy(id, data + 1, QUEUE_ID_LEN);
+		id[QUEUE_ID_LEN] = '\0';
+		if (queue_valid_id(id))
+			move_and_schedule(QUEUE_INCOMING, id);
+		return;
+	}
 	for (i = 0; i < len; i++) {
 		switch (data[i]) {
 		case 'F':
@@ -919,7 +935,7 @@ qmgr_main(int argc, char **argv)
 	/* Messages left in active/ by a previous qmgr are scheduled again. */
 	ids = list_queue(QUEUE_ACTIVE, &n);
 	for (i = 0; i < n; i++) {
-		schedule(ids[i]);
+		schedule(ids[i], 0);
 		free(ids[i]);
 	}
 	free(ids);

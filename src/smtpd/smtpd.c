@@ -557,8 +557,16 @@ commit_done(void *arg, int error)
 		log_err("%s: queue file fsync: %s", id, strerror(error));
 		smtpd_reply(s, "451 4.3.0 Error: queue file write error");
 	} else {
+		static int trigger_lost;
+		char trig[1 + QUEUE_ID_LEN + 1];
 		smtpd_reply(s, "250 2.0.0 Ok: queued as %s", id);
-		service_trigger_send("qmgr", "I", 1);
+		/* qmgr takes this file without scanning incoming/; after a
+		 * trigger was lost (qmgr's socket full) ask for a scan */
+		snprintf(trig, sizeof(trig), "%s", "I");
+		if (!trigger_lost)
+			snprintf(trig, sizeof(trig), "N%s", id);
+		trigger_lost = service_trigger_send("qmgr", trig,
+		    strlen(trig)) < 0;
 	}
 	cleanup_free(&s->cl);
 	reset_transaction(s);
