@@ -136,15 +136,24 @@ def idle_sessions(port, tls, n, user, pw):
     return conns
 
 
-def measure_idle(name, pids_fn, port, tls, n, user, pw):
+def measure_idle(name, pids_fn, port, tls, n, user, pw, groups=None):
+    """PSS growth per session of all server processes (and of each group
+    of processes in groups: name -> pids function).  One session is open
+    during the base measurement, so processes started at the first login
+    (Tempest's worker, Dovecot's per-user imap) count as base."""
+    warm = idle_sessions(port, tls, 1, user, pw)
+    time.sleep(1)
+    groups = groups or {}
     base = pss_kib(pids_fn())
+    gbase = {k: pss_kib(fn()) for k, fn in groups.items()}
     conns = idle_sessions(port, tls, n, user, pw)
     time.sleep(2)
     after = pss_kib(pids_fn())
-    for c in conns:
+    gafter = {k: pss_kib(fn()) for k, fn in groups.items()}
+    for c in conns + warm:
         c.s.close()
     time.sleep(1)
-    return (after - base) / n
+    return (after - base) / n, {k: (gafter[k] - gbase[k]) / n for k in groups}
 
 
 def drop_caches():
@@ -257,14 +266,15 @@ def main():
     wait_port(ports["imap"])
     wait_port(ports["imaps"])
 
-    def tempest_pids():
+    def tempest_pids(what=(b"imap-login", b"imapd")):
+        """imap-login processes, the post-login master and its workers."""
         out = []
         for p in descendants(tproc.pid):
             try:
-                cmd = open("/proc/%d/cmdline" % p, "rb").read()
+                cmd = open("/proc/%d/cmdline" % p, "rb").read().split(b"\0")
             except OSError:
                 continue
-            if b"imapd" in cmd:
+            if any(w in cmd for w in what):
                 out.append(p)
         return out
 
@@ -298,12 +308,23 @@ def main():
     try:
         for tls in (() if a.skip_idle else (False, True)):
             label = "TLS" if tls else "plaintext"
-            t = measure_idle("tempest", tempest_pids,
-                             ports["imaps" if tls else "imap"], tls, a.sessions, user, tpw)
-            d = measure_idle("dovecot", dovecot_pids, dports if tls else dport,
-                             tls, a.sessions, user, tpw)
+            # start from a fresh worker (stopped after 60 s without
+            # sessions): a reused one would hide its share in freed heap
+            end = time.time() + 180
+            while time.time() < end and any(
+                    b"worker" in open("/proc/%d/cmdline" % p, "rb").read()
+                    for p in tempest_pids((b"imapd",))):
+                time.sleep(2)
+            t, tg = measure_idle("tempest", tempest_pids,
+                                 ports["imaps" if tls else "imap"], tls, a.sessions,
+                                 user, tpw, {
+                                     "imap-login": lambda: tempest_pids((b"imap-login",)),
+                                     "imapd": lambda: tempest_pids((b"imapd",))})
+            d, _ = measure_idle("dovecot", dovecot_pids, dports if tls else dport,
+                                tls, a.sessions, user, tpw)
             rows.append(("PSS per idle IDLE session, %d %s" % (a.sessions, label),
-                         "%.1f KiB" % t, "%.1f KiB" % d))
+                         "%.1f KiB (imap-login %.1f + imapd %.1f)" % (
+                             t, tg["imap-login"], tg["imapd"]), "%.1f KiB" % d))
         dropped = False
         for n in sizes:
             folder = ".b%d" % n

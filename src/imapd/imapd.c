@@ -149,7 +149,7 @@ capability_string(struct client *c, struct buf *b)
 			buf_appends(b, " LOGINDISABLED");
 		return;
 	}
-	buf_appends(b, " NAMESPACE UNSELECT UIDPLUS MOVE CONDSTORE CHILDREN"
+	buf_appends(b, " NAMESPACE UNSELECT UIDPLUS MOVE CONDSTORE QRESYNC CHILDREN"
 	    " SPECIAL-USE LIST-EXTENDED LIST-STATUS ESEARCH MULTIAPPEND"
 	    " BINARY");
 }
@@ -654,6 +654,11 @@ cmd_enable(struct client *c, struct imap_command *cmd)
 		if (imap_arg_atom_eq(&cmd->args[i], "CONDSTORE") && !c->condstore) {
 			c->condstore = 1;
 			buf_appends(&b, " CONDSTORE");
+		} else if (imap_arg_atom_eq(&cmd->args[i], "QRESYNC") &&
+		    !c->qresync) {
+			/* RFC 7162: QRESYNC implies CONDSTORE */
+			c->qresync = c->condstore = 1;
+			buf_appends(&b, " QRESYNC");
 		}
 	}
 	client_send(c, "* ENABLED%s", buf_cstr(&b));

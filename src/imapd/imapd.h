@@ -16,6 +16,7 @@
 
 #include "buf.h"
 #include "imap_parser.h"
+#include "imap_seqset.h"
 #include "ioev.h"
 
 struct mail_user;
@@ -50,6 +51,7 @@ struct client {
 	struct mail_user *mu;
 	struct mailbox *box;
 	int condstore;
+	int qresync;            /* ENABLE QRESYNC: VANISHED instead of EXPUNGE */
 	int wd[3];              /* change notification watches (-1 = none) */
 	unsigned exists_sent, recent;
 	struct fetch_ctx *fetch;
@@ -98,6 +100,13 @@ void client_write_flags(struct client *c, struct buf *b, unsigned i);
  * after a BAD/NO reply has been sent. */
 char *client_mailbox_arg(struct client *c, const char *tag,
     const struct imap_arg *a);
+
+/* "1:3,7" from a list of numbers (runs of consecutive ones joined). */
+void client_write_numbers(struct buf *b, const uint32_t *v, unsigned n);
+/* Write "* VANISHED (EARLIER) set" for the UIDs of set (resolved, at most
+ * uidnext - 1) that are not in the selected folder, as ranges. */
+void client_vanished_earlier(struct client *c, struct buf *b,
+    const struct seqset *set);
 
 /* Flag list (or flag atoms) -> flags and keywords; keywords are created
  * when create.  0, or -1 with *error_r. */

@@ -21,6 +21,7 @@
 #include "log.h"
 #include "maildir.h"
 #include "mem.h"
+#include "mime.h"
 
 #define FETCH_AHEAD (256 * 1024)
 #define MAX_RANGES 100000
@@ -82,9 +83,8 @@ resolve_set(struct client *c, const char *tag, const struct imap_arg *a,
 	return 0;
 }
 
-/* "1:3,7" from an ascending-or-not list of numbers (kept in order). */
-static void
-write_numbers(struct buf *b, const uint32_t *v, unsigned n)
+void
+client_write_numbers(struct buf *b, const uint32_t *v, unsigned n)
 {
 	for (unsigned i = 0; i < n; ) {
 		unsigned j = i;
@@ -98,6 +98,45 @@ write_numbers(struct buf *b, const uint32_t *v, unsigned n)
 			buf_printf(b, "%u", v[i]);
 		i = j + 1;
 	}
+}
+
+void
+client_vanished_earlier(struct client *c, struct buf *b,
+    const struct seqset *set)
+{
+	struct mailbox *box = c->box;
+	unsigned k = 0, written = 0;
+
+	/* walk the set's ranges and the folder's ascending UIDs together,
+	 * writing the gaps: no enumeration of huge ranges */
+	for (unsigned r = 0; r < set->n; r++) {
+		uint32_t lo = set->v[r].lo, hi = set->v[r].hi;
+		if (hi >= box->uidnext)
+			hi = box->uidnext - 1;
+		while (lo <= hi && lo != 0) {
+			uint32_t end;
+			while (k < box->count && box->mails[k].uid < lo)
+				k++;
+			if (k < box->count && box->mails[k].uid == lo) {
+				if (lo == UINT32_MAX)
+					break;
+				lo++;
+				continue;
+			}
+			end = k < box->count && box->mails[k].uid <= hi ?
+			    box->mails[k].uid - 1 : hi;
+			buf_appends(b, written++ == 0 ? "* VANISHED (EARLIER) " : ",");
+			if (end > lo)
+				buf_printf(b, "%u:%u", lo, end);
+			else
+				buf_printf(b, "%u", lo);
+			if (end == UINT32_MAX)
+				break;
+			lo = end + 1;
+		}
+	}
+	if (written > 0)
+		buf_appends(b, "\r\n");
 }
 
 /* ---- loading messages ---- */
@@ -509,9 +548,11 @@ cmd_fetch(struct client *c, struct imap_command *cmd, int uid, unsigned argi)
 	if (n == 3) {
 		const struct imap_arg *m = &a[2];
 		char *e;
-		if (m->type != IMAP_ARG_LIST || m->count < 2 ||
+		if (m->type != IMAP_ARG_LIST || m->count < 2 || m->count > 3 ||
 		    !imap_arg_atom_eq(&m->list[0], "CHANGEDSINCE") ||
-		    m->list[1].type != IMAP_ARG_ATOM) {
+		    m->list[1].type != IMAP_ARG_ATOM ||
+		    (m->count == 3 && (!uid || !c->qresync ||
+		    !imap_arg_atom_eq(&m->list[2], "VANISHED")))) {
 			client_tagged(c, cmd->tag, "BAD Invalid fetch modifier.");
 			fetch_ctx_free(f);
 			return;
@@ -524,6 +565,22 @@ cmd_fetch(struct client *c, struct imap_command *cmd, int uid, unsigned argi)
 		}
 		f->modseq = 1;
 		c->condstore = 1;
+		if (m->count == 3 && f->changedsince < c->box->highestmodseq &&
+		    a[0].type == IMAP_ARG_ATOM) {
+			/* QRESYNC: UIDs of the set expunged since then (we do
+			 * not keep expunge times: every missing UID) */
+			struct seqset set;
+			const char *serr;
+			struct buf vb;
+			if (imap_seqset_parse(a[0].str, MAX_RANGES, &set, &serr) == 0) {
+				imap_seqset_resolve(&set, c->box->uidnext - 1);
+				buf_init(&vb, BUF_UNLIMITED);
+				client_vanished_earlier(c, &vb, &set);
+				client_write_buf(c, &vb);
+				buf_free(&vb);
+				imap_seqset_free(&set);
+			}
+		}
 	}
 	if (f->modseq)
 		c->condstore = 1;
@@ -659,7 +716,7 @@ cmd_store(struct client *c, struct imap_command *cmd, int uid, unsigned argi)
 	client_write_buf(c, &b);
 	if (nmod > 0) {
 		buf_printf(&b, "%s OK [MODIFIED ", cmd->tag);
-		write_numbers(&b, modified, nmod);
+		client_write_numbers(&b, modified, nmod);
 		buf_appends(&b, "] Conditional store failed.\r\n");
 		client_write_buf(c, &b);
 	} else
@@ -704,6 +761,15 @@ s_has_keyword(void *ctx, const char *kw)
 	int k = maildir_keyword(s->c->mu, kw, 0);
 
 	return k >= 0 && (s->c->box->mails[s->i].keywords & (1u << k));
+}
+
+/* RFC 2047 words to UTF-8 (lib-spam's decoder, charsets through iconv). */
+static void
+s_decode_header(const char *value, size_t len, struct buf *out)
+{
+	unsigned decoded, bad;
+
+	mime_decode_2047(value, len, out, &decoded, &bad);
 }
 
 void
@@ -754,7 +820,7 @@ cmd_search(struct client *c, struct imap_command *cmd, int uid, unsigned argi)
 		struct mail *m = &box->mails[i];
 		struct sctx sc = { c, i, { NULL, 0, NULL } };
 		struct imap_search_msg sm = { i + 1, m->uid, m->flags, m->modseq,
-		    0, &sc, s_load, s_size, s_has_keyword };
+		    0, &sc, s_load, s_size, s_has_keyword, s_decode_header };
 		if (m->expunged)
 			continue;
 		sm.internaldate = maildir_internaldate(box, i);
@@ -778,7 +844,7 @@ cmd_search(struct client *c, struct imap_command *cmd, int uid, unsigned argi)
 			buf_printf(&b, " COUNT %u", nres);
 		if (r_all && nres > 0) {
 			buf_appends(&b, " ALL ");
-			write_numbers(&b, res, nres);
+			client_write_numbers(&b, res, nres);
 		}
 		if (imap_search_uses_modseq(s) && nres > 0)
 			buf_printf(&b, " MODSEQ %llu", (unsigned long long)maxmod);
@@ -847,9 +913,9 @@ cmd_copy(struct client *c, struct imap_command *cmd, int uid, unsigned argi,
 	buf_init(&b, BUF_UNLIMITED);
 	if (move) {
 		buf_printf(&b, "* OK [COPYUID %u ", uv);
-		write_numbers(&b, src, live);
+		client_write_numbers(&b, src, live);
 		buf_appendc(&b, ' ');
-		write_numbers(&b, uids, live);
+		client_write_numbers(&b, uids, live);
 		buf_appends(&b, "] Moved.\r\n");
 		client_write_buf(c, &b);
 		for (k = 0; k < live; k++)
@@ -858,9 +924,9 @@ cmd_copy(struct client *c, struct imap_command *cmd, int uid, unsigned argi,
 		client_tagged(c, cmd->tag, "OK Move completed.");
 	} else {
 		buf_printf(&b, "%s OK [COPYUID %u ", cmd->tag, uv);
-		write_numbers(&b, src, live);
+		client_write_numbers(&b, src, live);
 		buf_appendc(&b, ' ');
-		write_numbers(&b, uids, live);
+		client_write_numbers(&b, uids, live);
 		buf_appends(&b, "] Copy completed.\r\n");
 		client_write_buf(c, &b);
 	}

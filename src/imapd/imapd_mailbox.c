@@ -134,14 +134,20 @@ struct sync_ctx {
 	struct client *c;
 	struct buf out;
 	unsigned expunged;
+	uint32_t *vanished;     /* QRESYNC: expunged UIDs */
 };
 
 static void
-sync_expunge(void *ctx, unsigned seq)
+sync_expunge(void *ctx, unsigned seq, uint32_t uid)
 {
 	struct sync_ctx *s = ctx;
 
-	buf_printf(&s->out, "* %u EXPUNGE\r\n", seq);
+	if (s->c->qresync) {
+		s->vanished = xreallocarray(s->vanished, s->expunged + 1,
+		    sizeof(*s->vanished));
+		s->vanished[s->expunged] = uid;
+	} else
+		buf_printf(&s->out, "* %u EXPUNGE\r\n", seq);
 	s->expunged++;
 	if (s->c->exists_sent > 0)
 		s->c->exists_sent--;
@@ -176,7 +182,7 @@ count_recent(struct mailbox *box)
 void
 client_sync(struct client *c, int allow_expunge)
 {
-	struct sync_ctx s = { c, { 0 }, 0 };
+	struct sync_ctx s = { c, { 0 }, 0, NULL };
 	struct maildir_sync_cb cb = { sync_expunge, sync_flags, NULL, &s };
 
 	if (c->box == NULL)
@@ -184,6 +190,13 @@ client_sync(struct client *c, int allow_expunge)
 	buf_init(&s.out, BUF_UNLIMITED);
 	if (maildir_sync(c->box, allow_expunge, &cb) < 0)
 		log_warn("%s: sync of %s failed", c->id, c->box->name);
+	if (s.vanished != NULL) {
+		/* RFC 7162: one VANISHED for the lot (UIDs ascend) */
+		buf_appends(&s.out, "* VANISHED ");
+		client_write_numbers(&s.out, s.vanished, s.expunged);
+		buf_appends(&s.out, "\r\n");
+		free(s.vanished);
+	}
 	if (c->box->count != c->exists_sent || s.expunged > 0) {
 		unsigned r = count_recent(c->box);
 		if (c->box->count != c->exists_sent)
@@ -219,6 +232,10 @@ cmd_select(struct client *c, struct imap_command *cmd, int readonly)
 	char *name;
 	struct buf b;
 	unsigned unseen = 0;
+	const struct imap_arg *qr = NULL;
+	uint32_t qr_uidvalidity = 0;
+	uint64_t qr_modseq = 0;
+	struct seqset qr_known = { NULL, 0 };
 
 	if (cmd->count < 1 || cmd->count > 2) {
 		client_tagged(c, cmd->tag, "BAD Invalid arguments.");
@@ -226,15 +243,42 @@ cmd_select(struct client *c, struct imap_command *cmd, int readonly)
 	}
 	if (cmd->count == 2) {
 		const struct imap_arg *o = &cmd->args[1];
-		if (o->type != IMAP_ARG_LIST || o->count != 1 ||
+		if (o->type == IMAP_ARG_LIST && o->count == 2 &&
+		    imap_arg_atom_eq(&o->list[0], "QRESYNC") &&
+		    o->list[1].type == IMAP_ARG_LIST) {
+			/* (QRESYNC (uidvalidity modseq [known-uids [seq-match]])) */
+			const char *serr;
+			char *e1, *e2;
+			qr = &o->list[1];
+			if (!c->qresync || qr->count < 2 || qr->count > 4 ||
+			    qr->list[0].type != IMAP_ARG_ATOM ||
+			    qr->list[1].type != IMAP_ARG_ATOM ||
+			    (qr->count >= 3 && qr->list[2].type != IMAP_ARG_ATOM)) {
+				client_tagged(c, cmd->tag, c->qresync ?
+				    "BAD Invalid QRESYNC parameters." :
+				    "BAD QRESYNC not enabled.");
+				return;
+			}
+			qr_uidvalidity = (uint32_t)strtoul(qr->list[0].str, &e1, 10);
+			qr_modseq = strtoull(qr->list[1].str, &e2, 10);
+			if (*e1 != '\0' || *e2 != '\0' || qr_uidvalidity == 0 ||
+			    qr_modseq == 0 || (qr->count >= 3 &&
+			    imap_seqset_parse(qr->list[2].str, 10000, &qr_known,
+			    &serr) < 0)) {
+				client_tagged(c, cmd->tag, "BAD Invalid QRESYNC parameters.");
+				return;
+			}
+		} else if (o->type != IMAP_ARG_LIST || o->count != 1 ||
 		    !imap_arg_atom_eq(&o->list[0], "CONDSTORE")) {
 			client_tagged(c, cmd->tag, "BAD Unsupported SELECT parameters.");
 			return;
 		}
 		c->condstore = 1;
 	}
-	if ((name = client_mailbox_arg(c, cmd->tag, &cmd->args[0])) == NULL)
+	if ((name = client_mailbox_arg(c, cmd->tag, &cmd->args[0])) == NULL) {
+		imap_seqset_free(&qr_known);
 		return;
+	}
 	if (c->box != NULL) {
 		client_unselect(c);
 		client_send(c, "* OK [CLOSED] Previous mailbox closed.");
@@ -242,6 +286,7 @@ cmd_select(struct client *c, struct imap_command *cmd, int readonly)
 	if (maildir_open(c->mu, name, readonly, &box, &err) < 0) {
 		client_tagged(c, cmd->tag, "NO %s", err);
 		free(name);
+		imap_seqset_free(&qr_known);
 		return;
 	}
 	free(name);
@@ -274,6 +319,31 @@ cmd_select(struct client *c, struct imap_command *cmd, int readonly)
 	    "* OK [UIDNEXT %u] Predicted next UID\r\n"
 	    "* OK [HIGHESTMODSEQ %llu] Highest\r\n", box->uidvalidity,
 	    box->uidnext, (unsigned long long)box->highestmodseq);
+	if (qr != NULL && qr_uidvalidity == box->uidvalidity) {
+		/* what changed since the client's modseq: vanished UIDs
+		 * (all missing ones of known-uids; expunge times are not
+		 * kept), then flags of messages changed since */
+		if (qr_modseq < box->highestmodseq && box->uidnext > 1) {
+			if (qr_known.n == 0) {
+				qr_known.v = xcalloc(1, sizeof(*qr_known.v));
+				qr_known.v[0].lo = 1;
+				qr_known.v[0].hi = SEQ_STAR;
+				qr_known.n = 1;
+			}
+			imap_seqset_resolve(&qr_known, box->uidnext - 1);
+			client_vanished_earlier(c, &b, &qr_known);
+		}
+		for (unsigned i = 0; i < box->count; i++) {
+			if (box->mails[i].modseq <= qr_modseq)
+				continue;
+			buf_printf(&b, "* %u FETCH (UID %u FLAGS ", i + 1,
+			    box->mails[i].uid);
+			client_write_flags(c, &b, i);
+			buf_printf(&b, " MODSEQ (%llu))\r\n",
+			    (unsigned long long)box->mails[i].modseq);
+		}
+	}
+	imap_seqset_free(&qr_known);
 	buf_printf(&b, "%s OK [%s] %s completed.\r\n", cmd->tag,
 	    readonly ? "READ-ONLY" : "READ-WRITE", readonly ? "Examine" : "Select");
 	client_write_buf(c, &b);

@@ -357,12 +357,14 @@ day_of(time_t t)
 	return t - (t % 86400 + 86400) % 86400;
 }
 
-/* All header fields named `name` (unfolded), joined, for matching. */
+/* Any header field named `name` (unfolded; raw or, with a decoder,
+ * decoded from RFC 2047) containing value. */
 static int
 header_matches(const char *hdr, size_t len, const char *name,
-    const char *value)
+    const char *value,
+    void (*decode)(const char *value, size_t len, struct buf *out))
 {
-	struct buf v;
+	struct buf v, dv;
 	const char *p = hdr, *end = hdr + len;
 	int found = 0;
 
@@ -374,9 +376,22 @@ header_matches(const char *hdr, size_t len, const char *name,
 		size_t nlen = strlen(name);
 		if ((size_t)(le - p) > nlen && strncasecmp(p, name, nlen) == 0 &&
 		    (p[nlen] == ':' || p[nlen] == ' ')) {
-			if (imap_header_get(p, (size_t)(end - p), name, &v) == 0 &&
-			    contains_ci(v.data ? v.data : "", v.len, value))
-				found = 1;
+			if (imap_header_get(p, (size_t)(end - p), name, &v) == 0) {
+				if (decode == NULL || v.len == 0 ||
+				    memmem(v.data, v.len, "=?", 2) == NULL) {
+					if (contains_ci(v.data ? v.data : "",
+					    v.len, value))
+						found = 1;
+				} else {
+					/* encoded words: match the text */
+					buf_init(&dv, 256 * 1024);
+					decode(v.data, v.len, &dv);
+					if (contains_ci(dv.data ? dv.data : "",
+					    dv.len, value))
+						found = 1;
+					buf_free(&dv);
+				}
+			}
 		}
 		p = le;
 	}
@@ -461,7 +476,8 @@ eval(struct snode *k, const struct imap_search_msg *m)
 	case K_HEADER:
 		if (m->load(m->ctx, &d, &len) < 0)
 			return 0;
-		return header_matches(d, header_len(d, len), k->field, k->value);
+		return header_matches(d, header_len(d, len), k->field, k->value,
+		    m->decode_header);
 	case K_BODY:
 	case K_TEXT:
 		if (m->load(m->ctx, &d, &len) < 0)

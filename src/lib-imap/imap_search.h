@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "buf.h"
 #include "imap_parser.h"
 #include "imap_seqset.h"
 
@@ -35,6 +36,10 @@ struct imap_search_msg {
 	int (*load)(void *ctx, const char **data_r, size_t *len_r);
 	uint64_t (*size)(void *ctx);
 	int (*has_keyword)(void *ctx, const char *kw);
+	/* optional: a header value with RFC 2047 encoded words decoded to
+	 * UTF-8, appended to out (SEARCH matches the raw and the decoded
+	 * value) */
+	void (*decode_header)(const char *value, size_t len, struct buf *out);
 };
 
 struct imap_search;

@@ -927,7 +927,8 @@ state_load(const char *dir, int move_new, const char *const *prio,
 		closedir(d);
 	}
 	free(h.slot);
-	/* drop vanished records */
+	/* drop vanished records; an expunge is a change of the folder's
+	 * mod-sequence too (QRESYNC clients compare HIGHESTMODSEQ) */
 	for (unsigned i = o = 0; i < st->n; i++) {
 		if (!st->v[i].found) {
 			free(st->v[i].base);
@@ -936,6 +937,8 @@ state_load(const char *dir, int move_new, const char *const *prio,
 		}
 		st->v[o++] = st->v[i];
 	}
+	if (o != st->n)
+		st->modseq++;
 	st->n = o;
 	if (nnf > 0) {
 		qsort(nf, nnf, sizeof(*nf), newfile_cmp);
@@ -1104,7 +1107,7 @@ maildir_sync(struct mailbox *box, int allow_expunge,
 			if (allow_expunge) {
 				free(m->fname);
 				if (cb != NULL && cb->expunge != NULL)
-					cb->expunge(cb->ctx, o + 1);
+					cb->expunge(cb->ctx, o + 1, m->uid);
 				continue;
 			}
 			m->expunged = 1;

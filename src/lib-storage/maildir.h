@@ -61,7 +61,7 @@ struct mailbox {
 
 /* Callbacks of a sync (any may be NULL). */
 struct maildir_sync_cb {
-	void (*expunge)(void *ctx, unsigned seq);       /* 1-based */
+	void (*expunge)(void *ctx, unsigned seq, uint32_t uid);  /* 1-based */
 	void (*flags)(void *ctx, unsigned seq);
 	void (*recent)(void *ctx, unsigned seq);        /* newly \Recent */
 	void *ctx;

@@ -28,7 +28,8 @@ drop(const char *name, const char *body)
 }
 
 static unsigned n_exp, n_flags, n_recent;
-static void cb_exp(void *c, unsigned s) { (void)c; (void)s; n_exp++; }
+static uint32_t last_exp_uid;
+static void cb_exp(void *c, unsigned s, uint32_t uid) { (void)c; (void)s; n_exp++; last_exp_uid = uid; }
 static void cb_flags(void *c, unsigned s) { (void)c; (void)s; n_flags++; }
 static void cb_recent(void *c, unsigned s) { (void)c; (void)s; n_recent++; }
 static const struct maildir_sync_cb cb = { cb_exp, cb_flags, cb_recent, NULL };
@@ -102,11 +103,16 @@ test_flow(void)
 	free(data);
 
 	/* expunge in a; b sees it only when allowed */
+	uint64_t ms_before = a->highestmodseq;
+	uint32_t exp_uid = a->mails[1].uid;
 	T_INTEQ(maildir_expunge(a, 1), 0);
 	n_exp = 0;
 	T_INTEQ(maildir_sync(a, 1, &cb), 0);
 	T_INTEQ(n_exp, 1);
+	T_INTEQ(last_exp_uid, exp_uid);
 	T_INTEQ(a->count, 1);
+	/* an expunge raises HIGHESTMODSEQ (QRESYNC) */
+	T_OK(a->highestmodseq > ms_before);
 	n_exp = 0;
 	T_INTEQ(maildir_sync(b, 0, &cb), 0);
 	T_INTEQ(n_exp, 0);

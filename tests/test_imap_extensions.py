@@ -1,0 +1,138 @@
+"""IMAP extensions beyond the base set: QRESYNC (RFC 7162: ENABLE,
+VANISHED, SELECT (QRESYNC ...), UID FETCH (CHANGEDSINCE .. VANISHED))."""
+import re
+
+import pytest
+
+from imap_helpers import Raw, start_instance
+
+USER = "demo@example.test"
+
+
+@pytest.fixture
+def inst(make_instance):
+    return start_instance(make_instance)
+
+
+def raw_login(inst):
+    r = Raw(inst.ports["imap"])
+    r.line()
+    out = r.cmd("l1", 'LOGIN "%s" "%s"' % (USER, inst.password))
+    assert out[-1].startswith("l1 OK"), out
+    return r
+
+
+def append(r, n):
+    for i in range(n):
+        body = "Subject: m%d\r\n\r\nbody %d\r\n" % (i, i)
+        out = r.cmd("a%d" % i, "APPEND INBOX {%d+}\r\n%s" % (len(body), body))
+        assert out[-1].startswith("a%d OK" % i), out
+
+
+def code(out, name):
+    for ln in out:
+        m = re.search(r"\[%s (\d+)\]" % name, ln)
+        if m:
+            return int(m.group(1))
+    raise AssertionError("no %s in %r" % (name, out))
+
+
+def test_qresync_enable_and_capability(inst):
+    r = raw_login(inst)
+    out = r.cmd("c", "CAPABILITY")
+    assert " QRESYNC" in out[0]
+    out = r.cmd("e", "ENABLE QRESYNC")
+    assert out[0] == "* ENABLED QRESYNC", out
+    # not enabled in another session: SELECT (QRESYNC ...) is refused
+    o = raw_login(inst)
+    out = o.cmd("s", "SELECT INBOX (QRESYNC (1 1))")
+    assert out[-1].startswith("s BAD"), out
+
+
+def test_qresync_select_vanished_and_changed_flags(inst):
+    r = raw_login(inst)
+    append(r, 4)
+    out = r.cmd("s", "SELECT INBOX (CONDSTORE)")
+    uv, ms = code(out, "UIDVALIDITY"), code(out, "HIGHESTMODSEQ")
+    # while the client is away: UID 1 expunged, UID 3 flagged
+    r.cmd("st", "UID STORE 1 +FLAGS.SILENT (\\Deleted)")
+    r.cmd("st2", "UID STORE 3 +FLAGS.SILENT (\\Flagged)")
+    r.cmd("x", "EXPUNGE")
+    r.cmd("lo", "LOGOUT")
+
+    q = raw_login(inst)
+    q.cmd("e", "ENABLE QRESYNC")
+    out = q.cmd("s", "SELECT INBOX (QRESYNC (%d %d))" % (uv, ms))
+    assert out[-1].startswith("s OK"), out
+    assert "* VANISHED (EARLIER) 1" in out, out
+    changed = [ln for ln in out if " FETCH (" in ln]
+    assert len(changed) == 1 and "UID 3 " in changed[0] and \
+        "\\Flagged" in changed[0] and "MODSEQ" in changed[0], out
+    # with known UIDs limited to 2:4 nothing has vanished there
+    q.cmd("u", "UNSELECT")
+    out = q.cmd("s2", "SELECT INBOX (QRESYNC (%d %d 2:4))" % (uv, ms))
+    assert not any("VANISHED" in ln for ln in out), out
+    # a wrong UIDVALIDITY gives a plain SELECT
+    q.cmd("u2", "UNSELECT")
+    out = q.cmd("s3", "SELECT INBOX (QRESYNC (%d %d))" % (uv + 1, ms))
+    assert not any("VANISHED" in ln or " FETCH " in ln for ln in out), out
+
+
+def test_qresync_expunge_is_reported_as_vanished(inst):
+    r = raw_login(inst)
+    append(r, 3)
+    r.cmd("e", "ENABLE QRESYNC")
+    r.cmd("s", "SELECT INBOX")
+    r.cmd("st", "STORE 2:3 +FLAGS.SILENT (\\Deleted)")
+    out = r.cmd("x", "EXPUNGE")
+    assert "* VANISHED 2:3" in out, out
+    assert not any(ln.endswith("EXPUNGE") and ln.startswith("* ") for ln in out), out
+    # another session's expunge arrives as VANISHED too
+    o = raw_login(inst)
+    o.cmd("s", "SELECT INBOX")
+    o.cmd("st", "STORE 1 +FLAGS.SILENT (\\Deleted)")
+    o.cmd("x", "EXPUNGE")
+    out = r.cmd("n", "NOOP")
+    assert "* VANISHED 1" in out, out
+
+
+def test_uid_fetch_changedsince_vanished(inst):
+    r = raw_login(inst)
+    append(r, 3)
+    r.cmd("e", "ENABLE QRESYNC")
+    out = r.cmd("s", "SELECT INBOX")
+    ms = code(out, "HIGHESTMODSEQ")
+    r.cmd("st", "UID STORE 2 +FLAGS.SILENT (\\Deleted)")
+    r.cmd("x", "EXPUNGE")
+    out = r.cmd("f", "UID FETCH 1:* (FLAGS) (CHANGEDSINCE %d VANISHED)" % ms)
+    assert out[-1].startswith("f OK"), out
+    assert "* VANISHED (EARLIER) 2" in out, out
+    # VANISHED needs UID FETCH
+    out = r.cmd("f2", "FETCH 1:* (FLAGS) (CHANGEDSINCE %d VANISHED)" % ms)
+    assert out[-1].startswith("f2 BAD"), out
+
+
+def test_search_matches_rfc2047_decoded_headers(inst):
+    r = raw_login(inst)
+    msgs = [
+        "Subject: =?UTF-8?B?R3LDvMOfZSBhdXMgS8O2bG4=?=\r\nFrom: =?ISO-8859-1?Q?Ren=E9?= <r@example.org>\r\n\r\nx\r\n",
+        "Subject: =?ISO-8859-1?Q?caf=E9_cr=E8me?=\r\n\r\ny\r\n",
+        "Subject: plain ascii\r\n\r\nz\r\n",
+    ]
+    for i, m in enumerate(msgs):
+        out = r.cmd("a%d" % i, "APPEND INBOX {%d+}\r\n%s" % (len(m), m))
+        assert out[-1].startswith("a%d OK" % i), out
+    r.cmd("s", "SELECT INBOX")
+
+    def search(key, text):
+        b = text.encode()
+        r.send(b"q SEARCH CHARSET UTF-8 " + key.encode() + b" {%d+}\r\n" % len(b) + b + b"\r\n")
+        out = r.until("q")
+        assert out[-1].startswith("q OK"), out
+        return out[0].split()[2:]
+    assert search("SUBJECT", "Köln") == ["1"]
+    assert search("SUBJECT", "grüße") == ["1"]   # ASCII letters fold
+    assert search("FROM", "René") == ["1"]
+    assert search("SUBJECT", "café crème") == ["2"]
+    assert search("SUBJECT", "ascii") == ["3"]
+    assert search("SUBJECT", "R3LDvM") == []     # the encoded form is not text
