@@ -283,9 +283,17 @@ ipc_io_take(struct io *io, struct ipc_msg *m)
 void
 ipc_io_send(struct io *io, struct ipc_msg *m)
 {
-	unsigned char h[IPC_HDR];
+	unsigned char h[IPC_HDR], small[8192];
 
 	ipc_header(m, h);
+	if (IPC_HDR + m->body.len <= sizeof(small)) {
+		/* one write: the peer gets the whole frame in one read */
+		memcpy(small, h, IPC_HDR);
+		if (m->body.len)
+			memcpy(small + IPC_HDR, m->body.data, m->body.len);
+		io_write(io, small, IPC_HDR + m->body.len);
+		return;
+	}
 	io_write(io, h, IPC_HDR);
 	if (m->body.len)
 		io_write(io, m->body.data, m->body.len);

@@ -31,10 +31,33 @@
 #include "service.h"
 #include "str.h"
 
+/* One recipient's outcome, held until its Maildir's new/ is synced. */
+struct result {
+	int st;
+	char *text;
+	char *sync_dir;         /* new/ to fsync before reporting, or NULL */
+};
+
+/* The reply to one request, not sent yet. */
+struct pending {
+	int64_t n;
+	struct result *r;
+	struct pending *next;
+};
+
+/* qmgr may send several requests without waiting (local and virtual
+ * transports): every request already received is delivered, then each
+ * Maildir's new/ touched by the batch is fsync'ed once, and only then
+ * are the replies sent (group commit; a reply never precedes the fsync
+ * of its file and of its directory). */
 struct lconn {
 	struct io *io;
 	struct ipc_msg req;
+	struct pending *head, *tail;
 };
+
+/* Set by deliver_mailbox: the new/ it left unsynced for the batch. */
+static char *batch_dir;
 
 /* Scan the message header for "Delivered-To: <rcpt>" (loop detection). */
 static int
@@ -113,8 +136,11 @@ deliver_mailbox(const struct delivery *d, void *arg, struct buf *text)
 	const char *path = arg;
 	size_t l = strlen(path);
 
-	if (l > 0 && path[l - 1] == '/')
-		return maildir_deliver(d, path, text);
+	if (l > 0 && path[l - 1] == '/') {
+		free(batch_dir);
+		batch_dir = NULL;
+		return maildir_deliver_nosync(d, path, text, &batch_dir);
+	}
 	return mbox_deliver(d, path, text);
 }
 
@@ -212,8 +238,9 @@ deliver_one(struct delivery *d, struct buf *text)
 static void
 handle_request(struct lconn *c)
 {
-	struct ipc_msg *m = &c->req, reply;
+	struct ipc_msg *m = &c->req;
 	struct delivery d;
+	struct pending *p;
 	const char *id, *path, *sender, *attrs;
 	int64_t off, len, arrival, n, i;
 	int fd;
@@ -230,8 +257,9 @@ handle_request(struct lconn *c)
 		return;
 	}
 	fd = open(path, O_RDONLY | O_CLOEXEC);
-	ipc_msg_init(&reply, DELIVER_REPLY);
-	ipc_put_int(&reply, n);
+	p = xcalloc(1, sizeof(*p));
+	p->n = n;
+	p->r = xcalloc((size_t)n + 1, sizeof(*p->r));
 	buf_init(&text, 4096);
 	d.queue_id = id;
 	d.fd = fd;
@@ -242,36 +270,113 @@ handle_request(struct lconn *c)
 	for (i = 0; i < n; i++) {
 		const char *rcpt, *orcpt;
 		int64_t notify, roff;
-		int st;
+		struct result *r = &p->r[i];
 
 		if (ipc_get_str(m, &rcpt) < 0 || ipc_get_str(m, &orcpt) < 0 ||
 		    ipc_get_int(m, &notify) < 0 || ipc_get_int(m, &roff) < 0) {
-			ipc_put_int(&reply, DELIVER_DEFER);
-			ipc_put_str(&reply, "4.3.0 malformed request");
+			r->st = DELIVER_DEFER;
+			r->text = xstrdup("4.3.0 malformed request");
 			continue;
 		}
 		buf_reset(&text);
 		if (fd < 0) {
 			buf_printf(&text, "4.3.0 open queue file: %s",
 			    strerror(errno));
-			st = DELIVER_DEFER;
+			r->st = DELIVER_DEFER;
 		} else {
 			d.rcpt = rcpt;
 			d.orcpt = orcpt;
 			d.rcpt_offset = (long long)roff;
-			st = deliver_one(&d, &text);
+			r->st = deliver_one(&d, &text);
+			if (r->st == DELIVER_SENT)
+				r->sync_dir = batch_dir;
+			else
+				free(batch_dir);
+			batch_dir = NULL;
 		}
-		ipc_put_int(&reply, st);
-		ipc_put_str(&reply, buf_cstr(&text));
+		r->text = xstrdup(buf_cstr(&text));
 	}
 	if (ipc_get_str(m, &attrs) < 0)
 		attrs = "";
 	(void)attrs;
 	if (fd >= 0)
 		close(fd);
-	ipc_io_send(c->io, &reply);
-	ipc_msg_free(&reply);
 	buf_free(&text);
+	if (c->tail != NULL)
+		c->tail->next = p;
+	else
+		c->head = p;
+	c->tail = p;
+}
+
+static void
+pending_free(struct pending *p)
+{
+	int64_t i;
+
+	for (i = 0; i < p->n; i++) {
+		free(p->r[i].text);
+		free(p->r[i].sync_dir);
+	}
+	free(p->r);
+	free(p);
+}
+
+/* fsync every new/ the batch touched, once, then send the replies. */
+static void
+flush_results(struct lconn *c)
+{
+	struct pending *p, *next;
+	char **dirs = NULL;
+	int *err = NULL;
+	size_t nd = 0, k;
+	int64_t i;
+
+	for (p = c->head; p != NULL; p = p->next)
+		for (i = 0; i < p->n; i++) {
+			const char *dir = p->r[i].sync_dir;
+			if (dir == NULL)
+				continue;
+			for (k = 0; k < nd && strcmp(dirs[k], dir) != 0; k++)
+				;
+			if (k == nd) {
+				dirs = xreallocarray(dirs, nd + 1, sizeof(*dirs));
+				err = xreallocarray(err, nd + 1, sizeof(*err));
+				dirs[nd] = (char *)dir;
+				err[nd++] = maildir_fsync_dir(dir) < 0 ? errno : 0;
+			}
+		}
+	for (p = c->head; p != NULL; p = next) {
+		struct ipc_msg reply;
+
+		next = p->next;
+		ipc_msg_init(&reply, DELIVER_REPLY);
+		ipc_put_int(&reply, p->n);
+		for (i = 0; i < p->n; i++) {
+			struct result *r = &p->r[i];
+			k = nd;
+			if (r->sync_dir != NULL)
+				for (k = 0; k < nd && strcmp(dirs[k], r->sync_dir) != 0;
+				    k++)
+					;
+			if (k < nd && err[k] != 0) {
+				char *t = xasprintf("4.3.0 fsync %s: %s",
+				    r->sync_dir, strerror(err[k]));
+				ipc_put_int(&reply, DELIVER_DEFER);
+				ipc_put_str(&reply, t);
+				free(t);
+			} else {
+				ipc_put_int(&reply, r->st);
+				ipc_put_str(&reply, r->text);
+			}
+		}
+		ipc_io_send(c->io, &reply);
+		ipc_msg_free(&reply);
+		pending_free(p);
+	}
+	c->head = c->tail = NULL;
+	free(dirs);
+	free(err);
 }
 
 static struct lconn *current;
@@ -279,6 +384,14 @@ static struct lconn *current;
 static void
 conn_end(struct lconn *c)
 {
+	struct pending *p, *next;
+
+	/* unreported deliveries: qmgr defers them, and the retry finds
+	 * each copy (duplicate suppressed) and syncs its new/ then */
+	for (p = c->head; p != NULL; p = next) {
+		next = p->next;
+		pending_free(p);
+	}
 	io_free(&c->io);
 	ipc_msg_free(&c->req);
 	if (current == c)
@@ -306,7 +419,9 @@ on_io(struct io *io, enum io_evt evt, void *arg)
 		if (r < 0) {
 			log_warn("malformed frame from qmgr");
 			conn_end(c);
+			break;
 		}
+		flush_results(c);
 		break;
 	case IO_LOWAT:
 		if (service_draining())

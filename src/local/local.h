@@ -25,6 +25,12 @@ struct delivery {
 /* Writers return DELIVER_SENT/DEFER/BOUNCE and put "x.y.z text" in text. */
 int maildir_deliver(const struct delivery *d, const char *dir, struct buf *text);
 int mbox_deliver(const struct delivery *d, const char *path, struct buf *text);
+/* maildir_deliver without the fsync of new/: on success *sync_dir_r is
+ * that directory (malloc'ed), which the caller must fsync (with
+ * maildir_fsync_dir: 0 or -1 with errno) before reporting the delivery. */
+int maildir_deliver_nosync(const struct delivery *d, const char *dir,
+    struct buf *text, char **sync_dir_r);
+int maildir_fsync_dir(const char *dir);
 
 /* Copy the message to fd with Return-Path and Delivered-To prepended;
  * mbox_quote adds the From_ line and >From quoting.  0 or -1 (errno). */

@@ -1,6 +1,7 @@
 /*
  * maildir.c - Maildir delivery: write tmp/NAME, fsync, rename into new/,
- * fsync new/.  NAME is derived from the queue id and the recipient's
+ * fsync new/ (or leave that to the caller, who does it once for a batch
+ * of deliveries before reporting any of them).  NAME is derived from the queue id and the recipient's
  * queue record, so a delivery repeated after a crash (before qmgr marked
  * the recipient done) finds its earlier copy and does not add a second.
  */
@@ -38,8 +39,8 @@ mkdirs(const char *path, mode_t mode)
 	return r;
 }
 
-static int
-fsync_path(const char *dir)
+int
+maildir_fsync_dir(const char *dir)
 {
 	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), r;
 
@@ -52,6 +53,13 @@ fsync_path(const char *dir)
 
 int
 maildir_deliver(const struct delivery *d, const char *dir, struct buf *text)
+{
+	return maildir_deliver_nosync(d, dir, text, NULL);
+}
+
+int
+maildir_deliver_nosync(const struct delivery *d, const char *dir,
+    struct buf *text, char **sync_dir_r)
 {
 	char name[256], *tmp = NULL, *new = NULL, *cur = NULL, *newdir = NULL;
 	const char *host = config_str("myhostname");
@@ -72,6 +80,11 @@ maildir_deliver(const struct delivery *d, const char *dir, struct buf *text)
 	if (stat(new, &st) == 0 || stat(cur, &st) == 0) {
 		buf_set(text, "2.0.0 delivered to maildir (duplicate suppressed)");
 		r = DELIVER_SENT;
+		if (sync_dir_r != NULL) {
+			/* an earlier attempt may have died before its fsync */
+			*sync_dir_r = newdir;
+			newdir = NULL;
+		}
 		goto out;
 	}
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -113,7 +126,11 @@ maildir_deliver(const struct delivery *d, const char *dir, struct buf *text)
 		unlink(tmp);
 		goto out;
 	}
-	if (fsync_path(newdir) < 0) {
+	if (sync_dir_r != NULL) {
+		/* the caller fsyncs new/ once for a batch before it reports */
+		*sync_dir_r = newdir;
+		newdir = NULL;
+	} else if (maildir_fsync_dir(newdir) < 0) {
 		buf_printf(text, "4.3.0 fsync %s: %s", newdir, strerror(errno));
 		goto out;
 	}

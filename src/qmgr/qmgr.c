@@ -42,6 +42,13 @@
 #include "str.h"
 
 #define MAX_BATCH_RCPT 50
+/* Requests in flight on one connection to a local/virtual agent: it
+ * delivers what it has received, fsyncs each Maildir's new/ once and
+ * then replies (local.c).  Another request joins a busy connection only
+ * while its oldest one is younger than AGENT_PIPELINE_FRESH_MS, so one
+ * slow delivery (a recipe running a program) never holds others up. */
+#define AGENT_PIPELINE 8
+#define AGENT_PIPELINE_FRESH_MS 20
 
 struct transport;
 
@@ -70,7 +77,8 @@ struct job {
 struct conn {
 	struct io *io;
 	struct transport *t;
-	struct job *job;        /* in flight, or NULL if idle */
+	struct job *jobs, *jobs_tail;   /* in flight, oldest first */
+	int njobs;
 	struct ipc_msg reply;
 	char *last_nexthop;     /* the agent may hold a connection there */
 	struct conn *next;
@@ -87,6 +95,7 @@ struct transport {
 	char *name;             /* master.cf service: "local", "smtp" */
 	int limit;              /* connections */
 	int dest_limit;         /* jobs in flight per destination */
+	int depth;              /* jobs in flight per connection */
 	int nconn;
 	struct conn *conns;
 	struct job *queue, *queue_tail;
@@ -124,8 +133,11 @@ transport_get(const char *name)
 	else if (strcmp(name, "local") == 0)
 		limit = config_int("local_destination_concurrency_limit");
 	t->dest_limit = limit > 0 ? (int)limit : t->limit;
-	if (strcmp(name, "local") == 0 || strcmp(name, "virtual") == 0)
+	t->depth = 1;
+	if (strcmp(name, "local") == 0 || strcmp(name, "virtual") == 0) {
 		t->dest_limit = t->limit;   /* one destination: this host */
+		t->depth = AGENT_PIPELINE;
+	}
 	t->next = transports;
 	transports = t;
 	return t;
@@ -323,6 +335,32 @@ job_finish(struct job *j, struct ipc_msg *reply)
 		msg_done(m);
 }
 
+/* The oldest request in flight on c, taken off. */
+static struct job *
+conn_pop(struct conn *c)
+{
+	struct job *j = c->jobs;
+
+	if (j != NULL) {
+		c->jobs = j->next;
+		if (c->jobs == NULL)
+			c->jobs_tail = NULL;
+		j->next = NULL;
+		c->njobs--;
+	}
+	return j;
+}
+
+/* Every request still in flight on c is deferred (agent gone). */
+static void
+conn_fail_all(struct conn *c)
+{
+	struct job *j;
+
+	while ((j = conn_pop(c)) != NULL)
+		job_finish(j, NULL);
+}
+
 static void
 conn_io(struct io *io, enum io_evt evt, void *arg)
 {
@@ -333,33 +371,24 @@ conn_io(struct io *io, enum io_evt evt, void *arg)
 	(void)io;
 	switch (evt) {
 	case IO_IN:
-		r = ipc_io_take(c->io, &c->reply);
-		if (r == 0)
-			return;
-		if (r < 0 || c->job == NULL || c->reply.type != DELIVER_REPLY) {
-			log_warn("bad reply from %s service", t->name);
-			if (c->job != NULL)
-				job_finish(c->job, NULL);
-			conn_close(c);
-			dispatch(t);
-			return;
+		/* replies come in request order */
+		while ((r = ipc_io_take(c->io, &c->reply)) == 1) {
+			if (c->jobs == NULL || c->reply.type != DELIVER_REPLY)
+				break;
+			job_finish(conn_pop(c), &c->reply);
 		}
-		{
-			struct job *j = c->job;
-			c->job = NULL;
-			job_finish(j, &c->reply);
+		if (r != 0) {
+			log_warn("bad reply from %s service", t->name);
+			conn_fail_all(c);
+			conn_close(c);
 		}
 		dispatch(t);
 		break;
 	case IO_LOWAT:
 		break;
 	default:
-		/* agent died or closed: the job, if any, is deferred */
-		if (c->job != NULL) {
-			struct job *j = c->job;
-			c->job = NULL;
-			job_finish(j, NULL);
-		}
+		/* agent died or closed: the jobs, if any, are deferred */
+		conn_fail_all(c);
 		conn_close(c);
 		dispatch(t);
 		break;
@@ -397,7 +426,13 @@ send_job(struct conn *c, struct job *j)
 	buf_free(&attrs);
 	ipc_io_send(c->io, &m);
 	ipc_msg_free(&m);
-	c->job = j;
+	j->next = NULL;
+	if (c->jobs_tail != NULL)
+		c->jobs_tail->next = j;
+	else
+		c->jobs = j;
+	c->jobs_tail = j;
+	c->njobs++;
 	free(c->last_nexthop);
 	c->last_nexthop = xstrdup(j->nexthop);
 	dest_get(j->t, j->nexthop)->inflight++;
@@ -451,7 +486,7 @@ dispatch(struct transport *t)
 		if (j == NULL)
 			return;
 		for (c = t->conns; c != NULL; c = c->next) {
-			if (c->job != NULL)
+			if (c->njobs > 0)
 				continue;
 			if (c->last_nexthop != NULL &&
 			    strcasecmp(c->last_nexthop, j->nexthop) == 0) {
@@ -462,6 +497,18 @@ dispatch(struct transport *t)
 				idle = c;
 		}
 		c = same != NULL ? same : idle;
+		if (c == NULL && t->depth > 1) {
+			/* pipeline onto the least busy connection whose agent
+			 * is making progress (group commit in the agent) */
+			struct conn *best = NULL;
+			for (c = t->conns; c != NULL; c = c->next)
+				if (c->njobs < t->depth &&
+				    elapsed(&c->jobs->start) * 1000 <
+				    AGENT_PIPELINE_FRESH_MS &&
+				    (best == NULL || c->njobs < best->njobs))
+					best = c;
+			c = best;
+		}
 		if (c == NULL) {
 			if (t->nconn >= t->limit)
 				return;
@@ -837,8 +884,9 @@ hold_request(const char *data, size_t len)
 		struct conn *c;
 		struct job *j, *prev = NULL, *next;
 		for (c = t->conns; c != NULL; c = c->next)
-			if (c->job != NULL && strcmp(c->job->m->qf.id, id) == 0)
-				known = 1;
+			for (j = c->jobs; j != NULL; j = j->next)
+				if (strcmp(j->m->qf.id, id) == 0)
+					known = 1;
 		for (j = t->queue; j != NULL; j = next) {
 			struct msg *m = j->m;
 			next = j->next;
