@@ -3,8 +3,9 @@
  * (see smtp_mime.h).  A pure function over a memory buffer: a line
  * scanner, a header-block reader that finds Content-Type (type and
  * boundary) and Content-Transfer-Encoding, and a recursive walk over
- * MIME entities whose depth is capped at SMTP_MIME_MAX_DEPTH (deeper
- * parts are copied as they are).
+ * MIME entities whose depth (multipart and message/rfc822 levels
+ * together) is capped at SMTP_MIME_MAX_DEPTH: deeper parts are treated
+ * as leaves, so the recursion is bounded whatever the input.
  *
  * Untrusted input: the message content; header values are copied into
  * fixed-size buffers (truncated), boundaries are at most BOUNDARY_MAX
@@ -209,7 +210,7 @@ qp_line(struct mime *m, const unsigned char *l, size_t n, int nl)
  * no Content-Type is given; top: the message itself.
  */
 static void
-entity(struct mime *m, const char *def_type, int top)
+entity(struct mime *m, const char *def_type, int top, int depth)
 {
 	size_t hstart = m->pos, hend, bstart, pos, n, next;
 	size_t cte_from = 0, cte_to = 0, field = m->pos;
@@ -260,7 +261,7 @@ entity(struct mime *m, const char *def_type, int top)
 		bstart = next;  /* past the blank line */
 
 	if (strncmp(type, "multipart/", 10) == 0 && *bound != '\0' &&
-	    m->nb < SMTP_MIME_MAX_DEPTH) {
+	    m->nb < SMTP_MIME_MAX_DEPTH && depth < SMTP_MIME_MAX_DEPTH) {
 		const char *child = strcmp(type, "multipart/digest") == 0 ?
 		    "message/rfc822" : "text/plain";
 		int me = m->nb;
@@ -299,7 +300,7 @@ entity(struct mime *m, const char *def_type, int top)
 				return;
 			}
 			m->pos = pos;
-			entity(m, child, 0);
+			entity(m, child, 0, depth + 1);
 			pos = m->pos;
 		}
 		m->nb = me;
@@ -307,7 +308,7 @@ entity(struct mime *m, const char *def_type, int top)
 		return;
 	}
 	if (strcmp(type, "message/rfc822") == 0 &&
-	    m->nb < SMTP_MIME_MAX_DEPTH) {
+	    depth < SMTP_MIME_MAX_DEPTH) {
 		if (cte_to > cte_from) {
 			copy(m, hstart, cte_from);
 			emits(m, "Content-Transfer-Encoding: 7bit\n");
@@ -316,7 +317,7 @@ entity(struct mime *m, const char *def_type, int top)
 			copy(m, hstart, bstart);
 		m->pos = bstart;
 		if (bstart > hend)
-			entity(m, "text/plain", 1);
+			entity(m, "text/plain", 1, depth + 1);
 		return;
 	}
 	/* a leaf: does its body have 8-bit bytes? */
@@ -369,7 +370,7 @@ smtp_mime_downgrade(const char *msg, size_t len, struct buf *out)
 	m.p = msg;
 	m.len = len;
 	m.out = out;
-	entity(&m, "text/plain", 1);
+	entity(&m, "text/plain", 1, 0);
 	/* anything left (cannot happen with nb == 0, kept for safety) */
 	if (m.pos < len)
 		copy(&m, m.pos, len);

@@ -123,6 +123,24 @@ test_long_line(void)
 	free(o);
 }
 
+/* Nesting is bounded: 100000 embedded messages do not recurse 100000
+ * deep (the deepest ones are handled as one leaf). */
+static void
+test_deep(void)
+{
+	const char *lvl = "Content-Type: message/rfc822\n\n";
+	size_t n = 100000, i, l = strlen(lvl);
+	char *in = malloc(n * l + 16), *o;
+
+	for (i = 0; i < n; i++)
+		memcpy(in + i * l, lvl, l);
+	strcpy(in + n * l, "\xe9\n");
+	o = down(in);
+	T_OK(all_7bit(o));
+	free(o);
+	free(in);
+}
+
 static void
 test_bounded(void)
 {
@@ -142,6 +160,7 @@ main(void)
 	T_RUN(test_relabel);
 	T_RUN(test_multipart);
 	T_RUN(test_long_line);
+	T_RUN(test_deep);
 	T_RUN(test_bounded);
 	return t_done();
 }
