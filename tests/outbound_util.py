@@ -106,7 +106,11 @@ class SMTPServer:
 
     def __init__(self, rcpt_replies=(), data_replies=(), tls=None,
                  pipelining=True, delay=0.0, host="127.0.0.1",
-                 tls_broken=False, smtputf8=False, eightbitmime=True):
+                 tls_broken=False, smtputf8=False, eightbitmime=True,
+                 gate=None):
+        # gate: a threading.Event the server waits for (60 s at most)
+        # before answering the final dot - a delivery held in flight
+        self.gate = gate
         self.tls_broken = tls_broken
         self.eightbitmime = eightbitmime
         self.smtputf8 = smtputf8
@@ -121,7 +125,8 @@ class SMTPServer:
         self.peak = 0
         self.messages = []
         self.commands = []
-        self.sock = socket.socket()
+        self.sock = socket.socket(socket.AF_INET6 if ":" in host
+                                  else socket.AF_INET)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind((host, 0))
         self.port = self.sock.getsockname()[1]
@@ -238,6 +243,8 @@ class SMTPServer:
                     data += l[1:] if l.startswith(b"..") else l
                 if self.delay:
                     time.sleep(self.delay)
+                if self.gate is not None:
+                    self.gate.wait(60)
                 with self.lock:
                     r = self.data_replies.pop(0) if self.data_replies \
                         else "250 2.0.0 queued"

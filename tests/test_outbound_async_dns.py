@@ -57,3 +57,30 @@ def test_slow_zone_does_not_delay_other_domain(make_instance):
     finally:
         dns.stop()
         srv.stop()
+
+
+def test_mx_host_with_aaaa_only(make_instance):
+    """MX -> AAAA: the only address of the MX host is ::1."""
+    from outbound_util import DNSServer, UNBOUND
+    import pytest
+    if not os.path.exists(UNBOUND):
+        pytest.skip("unbound (scripts/packages/outbound.test) is not installed")
+    try:
+        srv = SMTPServer(host="::1")
+    except OSError as e:
+        pytest.skip(f"no IPv6 loopback here: {e}")
+    dns = DNSServer(["six.test. IN MX 10 mx.six.test.",
+                     "mx.six.test. IN AAAA ::1"])
+    try:
+        snd = make_instance("sender", extra={
+            "dns_resolver_address": dns.address,
+            "smtp_tcp_port": str(srv.port),
+            "smtp_tls_security_level": "none"}).start()
+        send(snd, "c@six.test", "over v6")
+        assert wait_for(lambda: delivered(srv, "c@six.test"), 30), snd.log()
+        assert wait_for(lambda: "mx.six.test[::1]" in snd.log(), 20), \
+            snd.log()
+    finally:
+        dns.stop()
+        srv.stop()
+

@@ -5,6 +5,7 @@ re-expanded), and mailq listing maildrop/ entries as Postfix does."""
 import json
 import os
 import re
+import threading
 import time
 
 from conftest import wait_for
@@ -19,10 +20,16 @@ def queue(inst):
     return [json.loads(l) for l in r.stdout.splitlines() if l.strip()]
 
 
+def delivered(srv, rcpt):
+    with srv.lock:
+        return any(rcpt in m["to"] for m in srv.messages)
+
+
 def test_hold_active_message(make_instance):
-    # the server answers DATA slowly, then defers: the message sits in
-    # active/ while the smtp agent waits
-    srv = SMTPServer(delay=3.0, data_replies=["451 4.3.0 later"] * 100)
+    # the server answers the final dot only when the test opens the
+    # gate, then defers: the message sits in active/ meanwhile
+    gate = threading.Event()
+    srv = SMTPServer(gate=gate, data_replies=["451 4.3.0 later"] * 100)
     try:
         snd = make_sender(make_instance, srv)
         send(snd, ["bob@remote.test"], subject="held while active")
@@ -32,6 +39,8 @@ def test_hold_active_message(make_instance):
         mid = queue(snd)[0]["queue_id"]
         r = snd.cmd("postsuper", "-h", mid)
         assert r.returncode == 0 and "placed on hold" in r.stdout, r.stderr
+        assert "after the current delivery attempt" in r.stdout
+        gate.set()
         # qmgr moves it to hold/ (not deferred/) when the attempt ends
         assert wait_for(lambda: [m["queue_name"] for m in queue(snd)] ==
                         ["hold"], 30), (queue(snd), snd.log())
@@ -46,26 +55,30 @@ def test_hold_active_message(make_instance):
         assert srv.connections == conns
         assert [m["queue_name"] for m in queue(snd)] == ["hold"]
         # released, it goes out
-        srv.data_replies, srv.delay = [], 0
+        srv.data_replies = []
         assert snd.cmd("postsuper", "-H", mid).returncode == 0
         snd.cmd("flush")
         assert wait_for(lambda: len(srv.messages) == 1, 30), snd.log()
         assert wait_for(lambda: queue(snd) == [], 20)
     finally:
+        gate.set()
         srv.stop()
 
 
 def test_hold_active_all(make_instance):
-    srv = SMTPServer(delay=3.0, data_replies=["451 4.3.0 later"] * 100)
+    gate = threading.Event()
+    srv = SMTPServer(gate=gate, data_replies=["451 4.3.0 later"] * 100)
     try:
         snd = make_sender(make_instance, srv)
         send(snd, ["bob@remote.test"], subject="all held")
         assert wait_for(lambda: "DATA" in srv.commands, 30), snd.log()
         r = snd.cmd("postsuper", "-h", "ALL")
         assert "Placed on hold: 1 message" in r.stdout, r.stdout
+        gate.set()
         assert wait_for(lambda: [m["queue_name"] for m in queue(snd)] ==
                         ["hold"], 30), snd.log()
     finally:
+        gate.set()
         srv.stop()
 
 
@@ -121,3 +134,42 @@ def test_mailq_lists_maildrop(make_instance):
     out = inst.cmd("mailq").stdout
     assert re.search(rf"^{name}\s+\d+ .* demo@example.test$", out, re.M), out
     assert "x@remote.test" in out and "in 1 Request." in out
+
+
+def test_hold_of_a_queued_message(make_instance):
+    """postsuper -h of an active message whose job waits for a free
+    connection (destination concurrency 1): it goes to hold/ at once,
+    while the other message is still being delivered."""
+    gate = threading.Event()
+    srv = SMTPServer(gate=gate)
+    try:
+        snd = make_instance("sender", extra={
+            "transport_maps": "texthash:$config_directory/transport",
+            "smtp_destination_concurrency_limit": "1",
+            "smtp_tls_security_level": "none"})
+        with open(os.path.join(snd.etc, "transport"), "w") as f:
+            f.write(f"remote.test smtp:[127.0.0.1]:{srv.port}\n")
+        snd.start()
+
+        send(snd, ["a@remote.test"], subject="first")
+        assert wait_for(lambda: "DATA" in srv.commands, 30), snd.log()
+        send(snd, ["b@remote.test"], subject="second")
+        assert wait_for(lambda: len([m for m in queue(snd)
+                                     if m["queue_name"] == "active"]) == 2,
+                        30), (queue(snd), snd.log())
+        second = [m["queue_id"] for m in queue(snd) if
+                  m["recipients"][0]["address"] == "b@remote.test"][0]
+        r = snd.cmd("postsuper", "-h", second)
+        assert r.returncode == 0, r.stderr
+        assert wait_for(lambda: {m["queue_id"]: m["queue_name"]
+                                 for m in queue(snd)}.get(second) == "hold",
+                        30), (queue(snd), snd.log())
+        # the first one is delivered, the held one is not
+        gate.set()
+        assert wait_for(lambda: delivered(srv, "a@remote.test"), 30)
+        assert wait_for(lambda: [m["queue_name"] for m in queue(snd)] ==
+                        ["hold"], 30), queue(snd)
+        assert not delivered(srv, "b@remote.test")
+    finally:
+        gate.set()
+        srv.stop()
