@@ -2,7 +2,7 @@
  * fuzz-imap.c - libFuzzer target for lib-imap's parsers of untrusted
  * bytes: the command parser (and the SEARCH program and sequence sets it
  * feeds), the MIME structure / ENVELOPE / section extraction of stored
- * messages, modified UTF-7 names and dates.  The first byte picks the
+ * messages, modified UTF-7 names (both directions) and dates.  The first byte picks the
  * parser.
  */
 #include <stdint.h>
@@ -93,6 +93,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	case 2:
 		buf_init(&b, 65536);
 		(void)imap_utf7_to_utf8(s, &b);
+		buf_reset(&b);
+		/* UTF-8 names of UTF8=ACCEPT clients; what it makes is valid */
+		if (imap_utf8_to_utf7(s, &b) == 0 && b.len > 0 &&
+		    !imap_utf7_is_valid(buf_cstr(&b)))
+			abort();
 		buf_free(&b);
 		break;
 	case 3:

@@ -136,3 +136,35 @@ def test_search_matches_rfc2047_decoded_headers(inst):
     assert search("SUBJECT", "café crème") == ["2"]
     assert search("SUBJECT", "ascii") == ["3"]
     assert search("SUBJECT", "R3LDvM") == []     # the encoded form is not text
+
+
+def test_utf8_accept_mailbox_names_and_append(inst):
+    r = raw_login(inst)
+    assert " UTF8=ACCEPT" in r.cmd("c", "CAPABILITY")[0]
+    assert r.cmd("e", "ENABLE UTF8=ACCEPT")[0] == "* ENABLED UTF8=ACCEPT"
+    out = r.cmd("c1", 'CREATE "Entwürfe"')
+    assert out[-1].startswith("c1 OK"), out
+    out = r.cmd("c2", 'CREATE "a&b"')
+    assert out[-1].startswith("c2 OK"), out
+    # stored as Maildir++ folders with modified UTF-7 names
+    import os
+    names = os.listdir(inst.maildir())
+    assert ".Entw&APw-rfe" in names and ".a&-b" in names, names
+    out = r.cmd("l", 'LIST "" "Entw*"')
+    assert any(ln.endswith('"Entwürfe"') for ln in out), out
+    out = r.cmd("st", 'STATUS "Entwürfe" (MESSAGES)')
+    assert out[0] == '* STATUS "Entwürfe" (MESSAGES 0)', out
+    msg = "Subject: Grüße\r\nFrom: jörg@example.org\r\n\r\nHällo\r\n".encode()
+    r.send(b'a APPEND "Entw\xc3\xbcrfe" UTF8 (~{%d+}\r\n' % len(msg) + msg + b")\r\n")
+    out = r.until("a")
+    assert out[-1].startswith("a OK"), out
+    out = r.cmd("s", 'SELECT "Entwürfe"')
+    assert "* 1 EXISTS" in out, out
+    out = r.cmd("l2", 'LIST "" "a*"')
+    assert any(ln.endswith('"a&b"') for ln in out), out
+    # a client without UTF8=ACCEPT sees modified UTF-7
+    o = raw_login(inst)
+    out = o.cmd("l", 'LIST "" "Entw*"')
+    assert any(ln.endswith('"Entw&APw-rfe"') for ln in out), out
+    out = o.cmd("a", 'APPEND INBOX UTF8 (~{3}\r\nx\r\n)')
+    assert out[-1].startswith("a BAD") or out[-1].startswith("a NO"), out

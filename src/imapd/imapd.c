@@ -151,7 +151,7 @@ capability_string(struct client *c, struct buf *b)
 	}
 	buf_appends(b, " NAMESPACE UNSELECT UIDPLUS MOVE CONDSTORE QRESYNC CHILDREN"
 	    " SPECIAL-USE LIST-EXTENDED LIST-STATUS ESEARCH MULTIAPPEND"
-	    " BINARY");
+	    " BINARY UTF8=ACCEPT");
 }
 
 static void
@@ -654,6 +654,10 @@ cmd_enable(struct client *c, struct imap_command *cmd)
 		if (imap_arg_atom_eq(&cmd->args[i], "CONDSTORE") && !c->condstore) {
 			c->condstore = 1;
 			buf_appends(&b, " CONDSTORE");
+		} else if (imap_arg_atom_eq(&cmd->args[i], "UTF8=ACCEPT") &&
+		    !c->utf8) {
+			c->utf8 = 1;
+			buf_appends(&b, " UTF8=ACCEPT");
 		} else if (imap_arg_atom_eq(&cmd->args[i], "QRESYNC") &&
 		    !c->qresync) {
 			/* RFC 7162: QRESYNC implies CONDSTORE */

@@ -52,6 +52,7 @@ struct client {
 	struct mailbox *box;
 	int condstore;
 	int qresync;            /* ENABLE QRESYNC: VANISHED instead of EXPUNGE */
+	int utf8;               /* ENABLE UTF8=ACCEPT: names in UTF-8 */
 	int wd[3];              /* change notification watches (-1 = none) */
 	unsigned exists_sent, recent;
 	struct fetch_ctx *fetch;
@@ -96,6 +97,12 @@ void client_sync(struct client *c, int allow_expunge);
 void client_unselect(struct client *c);
 /* Write "(\Seen \Flagged kw)" for a message of the selected folder. */
 void client_write_flags(struct client *c, struct buf *b, unsigned i);
+/* Write a stored (modified UTF-7) name as the client wants it: as is,
+ * or decoded to UTF-8 after ENABLE UTF8=ACCEPT. */
+void client_write_mailbox(struct client *c, struct buf *b, const char *name);
+/* UTF8=ACCEPT: replace a client's UTF-8 name argument in place by its
+ * modified UTF-7 form.  0, or -1 (invalid UTF-8). */
+int client_utf8_arg(struct client *c, struct imap_arg *a);
 /* Mailbox name argument -> normalised, checked name (malloc'ed), or NULL
  * after a BAD/NO reply has been sent. */
 char *client_mailbox_arg(struct client *c, const char *tag,

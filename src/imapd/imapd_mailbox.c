@@ -16,6 +16,7 @@
 #include "imap_date.h"
 #include "imap_message.h"
 #include "imap_search.h"
+#include "imap_utf7.h"
 #include "imapd.h"
 #include "log.h"
 #include "maildir.h"
@@ -34,6 +35,10 @@ client_mailbox_arg(struct client *c, const char *tag, const struct imap_arg *a)
 		client_tagged(c, tag, "BAD Invalid mailbox name.");
 		return NULL;
 	}
+	if (client_utf8_arg(c, (struct imap_arg *)a) < 0) {
+		client_tagged(c, tag, "BAD Invalid UTF-8 in mailbox name.");
+		return NULL;
+	}
 	name = maildir_name_normalize(a->str);
 	n = strlen(name);
 	if (n > 1 && name[n - 1] == '.')
@@ -44,6 +49,50 @@ client_mailbox_arg(struct client *c, const char *tag, const struct imap_arg *a)
 		return NULL;
 	}
 	return name;
+}
+
+void
+client_write_mailbox(struct client *c, struct buf *b, const char *name)
+{
+	struct buf u;
+
+	if (!c->utf8) {
+		imap_write_cstring(b, name);
+		return;
+	}
+	buf_init(&u, strlen(name) * 4 + 16);
+	if (imap_utf7_to_utf8(name, &u) < 0 || strpbrk(buf_cstr(&u), "\r\n"))
+		imap_write_cstring(b, name);    /* not ours: as stored */
+	else {
+		/* RFC 6855: quoted strings carry UTF-8 */
+		buf_appendc(b, '"');
+		for (const char *p = buf_cstr(&u); *p != '\0'; p++) {
+			if (*p == '"' || *p == '\\')
+				buf_appendc(b, '\\');
+			buf_appendc(b, *p);
+		}
+		buf_appendc(b, '"');
+	}
+	buf_free(&u);
+}
+
+int
+client_utf8_arg(struct client *c, struct imap_arg *a)
+{
+	struct buf m;
+
+	if (!c->utf8 || a->str == NULL || a->type == IMAP_ARG_NIL)
+		return 0;
+	buf_init(&m, a->len * 4 + 16);
+	if (imap_utf8_to_utf7(a->str, &m) < 0) {
+		buf_free(&m);
+		return -1;
+	}
+	free(a->str);
+	a->len = m.len;
+	a->str = xstrdup(buf_cstr(&m));
+	buf_free(&m);
+	return 0;
 }
 
 /* ---- flags ---- */
@@ -564,7 +613,7 @@ status_line(struct client *c, const char *name, unsigned items,
 			size += maildir_psize(box, i);
 	}
 	buf_appends(out, "* STATUS ");
-	imap_write_cstring(out, name);
+	client_write_mailbox(c, out, name);
 	buf_appends(out, " (");
 	size_t start = out->len;
 #define SEP() do { if (out->len > start) buf_appendc(out, ' '); } while (0)
@@ -649,9 +698,18 @@ cmd_list(struct client *c, struct imap_command *cmd, int lsub)
 		client_tagged(c, cmd->tag, "BAD Invalid arguments.");
 		return;
 	}
-	const char *ref = a[i].type == IMAP_ARG_NIL ? "" : a[i].str;
 	pats = a[i + 1].type == IMAP_ARG_LIST ? a[i + 1].list : &a[i + 1];
 	npats = a[i + 1].type == IMAP_ARG_LIST ? a[i + 1].count : 1;
+	/* UTF8=ACCEPT: reference and patterns compare with stored names */
+	int bad8 = client_utf8_arg(c, &cmd->args[i]) < 0;
+	for (unsigned k = 0; k < npats; k++)
+		if (client_utf8_arg(c, (struct imap_arg *)&pats[k]) < 0)
+			bad8 = 1;
+	if (bad8) {
+		client_tagged(c, cmd->tag, "BAD Invalid UTF-8 in mailbox name.");
+		return;
+	}
+	const char *ref = a[i].type == IMAP_ARG_NIL ? "" : a[i].str;
 	i += 2;
 	if (i < n) {
 		if (lsub || !imap_arg_atom_eq(&a[i], "RETURN") || i + 2 != n ||
@@ -750,7 +808,7 @@ cmd_list(struct client *c, struct imap_command *cmd, int lsub)
 			ATTR(special);
 #undef ATTR
 		buf_appends(&b, ") \".\" ");
-		imap_write_cstring(&b, name);
+		client_write_mailbox(c, &b, name);
 		buf_appends(&b, "\r\n");
 		if (ret_status && exists) {
 			const char *err;
@@ -807,11 +865,23 @@ cmd_append(struct client *c, struct imap_command *cmd)
 			}
 			i++;
 		}
-		if (i >= cmd->count || cmd->args[i].type != IMAP_ARG_LITERAL) {
+		if (i + 1 < cmd->count && imap_arg_atom_eq(&cmd->args[i], "UTF8") &&
+		    cmd->args[i + 1].type == IMAP_ARG_LIST &&
+		    cmd->args[i + 1].count == 1 &&
+		    cmd->args[i + 1].list[0].type == IMAP_ARG_LITERAL &&
+		    cmd->args[i + 1].list[0].literal8) {
+			/* RFC 6855: UTF8 (~{n} message) */
+			if (!c->utf8) {
+				client_tagged(c, cmd->tag, "BAD UTF8=ACCEPT not enabled.");
+				goto out;
+			}
+			a.msg = &cmd->args[i + 1].list[0];
+			i += 2;
+		} else if (i >= cmd->count || cmd->args[i].type != IMAP_ARG_LITERAL) {
 			client_tagged(c, cmd->tag, "BAD Message literal expected.");
 			goto out;
-		}
-		a.msg = &cmd->args[i++];
+		} else
+			a.msg = &cmd->args[i++];
 		if (a.msg->len == 0) {
 			client_tagged(c, cmd->tag, "NO Empty message.");
 			goto out;

@@ -106,3 +106,95 @@ imap_utf7_is_valid(const char *in)
 	buf_free(&b);
 	return ok;
 }
+
+/* Next code point of strict UTF-8 (no overlongs, surrogates or values
+ * above U+10FFFF): bytes used, or -1. */
+static int
+utf8_next(const unsigned char *p, unsigned long *cp_r)
+{
+	unsigned long cp;
+	int n;
+
+	if (p[0] < 0x80) {
+		*cp_r = p[0];
+		return 1;
+	}
+	if (p[0] >= 0xc2 && p[0] <= 0xdf) {
+		cp = p[0] & 0x1f;
+		n = 2;
+	} else if (p[0] >= 0xe0 && p[0] <= 0xef) {
+		cp = p[0] & 0x0f;
+		n = 3;
+	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+		cp = p[0] & 0x07;
+		n = 4;
+	} else
+		return -1;
+	for (int i = 1; i < n; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return -1;      /* also stops at the NUL */
+		cp = (cp << 6) | (p[i] & 0x3f);
+	}
+	if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
+	    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return -1;
+	*cp_r = cp;
+	return n;
+}
+
+static const char b64_mutf7[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+,";
+
+int
+imap_utf8_to_utf7(const char *in, struct buf *out)
+{
+	const unsigned char *p = (const unsigned char *)in;
+
+	while (*p != '\0') {
+		unsigned long cp, bits = 0;
+		int n, nbits = 0;
+
+		n = utf8_next(p, &cp);
+		if (n < 0 || cp < 0x20 || cp == 0x7f)
+			return -1;
+		if (cp < 0x7f) {
+			if (buf_appendc(out, (char)cp) < 0 ||
+			    (cp == '&' && buf_appendc(out, '-') < 0))
+				return -1;
+			p++;
+			continue;
+		}
+		/* a run of non-ASCII characters: UTF-16 in modified base64 */
+		if (buf_appendc(out, '&') < 0)
+			return -1;
+		while (*p != '\0' && (n = utf8_next(p, &cp)) > 0 && cp >= 0x80) {
+			unsigned long u[2];
+			int nu = 1;
+			if (cp >= 0x10000) {
+				u[0] = 0xd800 + ((cp - 0x10000) >> 10);
+				u[1] = 0xdc00 + ((cp - 0x10000) & 0x3ff);
+				nu = 2;
+			} else
+				u[0] = cp;
+			for (int k = 0; k < nu; k++) {
+				bits = (bits << 16) | u[k];
+				nbits += 16;
+				while (nbits >= 6) {
+					nbits -= 6;
+					if (buf_appendc(out, b64_mutf7[(bits >> nbits) & 0x3f]) < 0)
+						return -1;
+				}
+				bits &= (1UL << nbits) - 1;
+			}
+			p += n;
+		}
+		if (n < 0)
+			return -1;
+		if (nbits > 0 && buf_appendc(out,
+		    b64_mutf7[(bits << (6 - nbits)) & 0x3f]) < 0)
+			return -1;
+		if (buf_appendc(out, '-') < 0)
+			return -1;
+	}
+	return 0;
+}

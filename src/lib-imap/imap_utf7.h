@@ -15,6 +15,9 @@
 /* Decode to UTF-8 appended to out.  0, or -1 if the name is not valid
  * modified UTF-7 (out then holds garbage). */
 int imap_utf7_to_utf8(const char *in, struct buf *out);
+/* Encode a UTF-8 name (UTF8=ACCEPT clients) as modified UTF-7 appended
+ * to out.  0, or -1 on invalid UTF-8 or a control character. */
+int imap_utf8_to_utf7(const char *in, struct buf *out);
 /* 1 if valid modified UTF-7, else 0. */
 int imap_utf7_is_valid(const char *in);
 

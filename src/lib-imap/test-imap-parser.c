@@ -149,6 +149,33 @@ test_utf7(void)
 	T_INTEQ(imap_utf7_to_utf8("~peter/mail/&U,BTFw-/&ZeVnLIqe-", &b), 0);
 	T_STREQ(buf_cstr(&b), "~peter/mail/\xe5\x8f\xb0\xe5\x8c\x97/\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e");
 	buf_free(&b);
+	/* UTF-8 -> modified UTF-7 (UTF8=ACCEPT), round trips */
+	buf_init(&b, 1024);
+	static const char *const rt[][2] = {
+		{ "Entw\xc3\xbcrfe", "Entw&APw-rfe" },
+		{ "a&b", "a&-b" },
+		{ "~peter/mail/\xe5\x8f\xb0\xe5\x8c\x97/\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e",
+		  "~peter/mail/&U,BTFw-/&ZeVnLIqe-" },
+		{ "\xf0\x9f\x98\x80x", "&2D3eAA-x" },     /* U+1F600: a surrogate pair */
+	};
+	for (unsigned k = 0; k < sizeof(rt) / sizeof(rt[0]); k++) {
+		buf_reset(&b);
+		T_INTEQ(imap_utf8_to_utf7(rt[k][0], &b), 0);
+		T_STREQ(buf_cstr(&b), rt[k][1]);
+		T_OK(imap_utf7_is_valid(buf_cstr(&b)));
+		buf_reset(&b);
+		T_INTEQ(imap_utf7_to_utf8(rt[k][1], &b), 0);
+		T_STREQ(buf_cstr(&b), rt[k][0]);
+	}
+	buf_reset(&b);
+	T_INTEQ(imap_utf8_to_utf7("\xc3", &b), -1);           /* truncated */
+	buf_reset(&b);
+	T_INTEQ(imap_utf8_to_utf7("\xc0\xaf", &b), -1);       /* overlong */
+	buf_reset(&b);
+	T_INTEQ(imap_utf8_to_utf7("\xed\xa0\x80", &b), -1);   /* surrogate */
+	buf_reset(&b);
+	T_INTEQ(imap_utf8_to_utf7("a\tb", &b), -1);            /* control */
+	buf_free(&b);
 	T_OK(!imap_utf7_is_valid("&"));
 	T_OK(!imap_utf7_is_valid("&AGE-"));     /* encodes 'a' */
 	T_OK(!imap_utf7_is_valid("&2D0-"));     /* lone surrogate */
