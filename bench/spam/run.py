@@ -175,6 +175,175 @@ def run_spamassassin(train, testdir, work):
     return verdicts, t1 - t0, t2 - t1, ""
 
 
+RSPAMD_OFF = [
+    # network and DNS based modules, maps fetched over HTTP, and modules
+    # that keep state other than Bayes: off, so the run is hermetic and
+    # measures local rules + Bayes like the other engines
+    "asn", "arc", "dkim", "dkim_signing", "dmarc", "spf", "rbl", "emails",
+    "fuzzy_check", "phishing", "neural", "reputation", "url_reputation",
+    "greylist", "ratelimit", "replies", "history_redis", "mx_check",
+    "hfilter", "rspamd_update", "url_redirector", "dcc", "antivirus",
+    "external_services", "clickhouse", "elastic", "metadata_exporter",
+    "p0f", "spamtrap", "dynamic_conf", "known_senders", "whitelist",
+    "maps_stats", "external_relay", "aws_s3", "bimi", "http_headers",
+    "milter_headers", "force_actions", "once_received", "trie",
+]
+
+
+def free_port():
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def proc_cpu_ms(pids):
+    """user + sys CPU of the processes and their children (live), ms."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    every = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open("/proc/%s/stat" % d) as f:
+                    st = f.read()
+            except OSError:
+                continue
+            f = st[st.rindex(")") + 2:].split()
+            every[int(d)] = (int(f[1]), int(f[11]) + int(f[12]))
+    want = set(pids)
+    grew = True
+    while grew:
+        grew = False
+        for pid, (ppid, _) in every.items():
+            if ppid in want and pid not in want:
+                want.add(pid)
+                grew = True
+    for pid in want:
+        if pid in every:
+            total += every[pid][1]
+    return total * 1000.0 / tick
+
+
+def rspamd_install():
+    """(rspamd, rspamc, env, extra --var args).  Debian's rspamd needs
+    libhyperscan5, which conflicts with the libvectorscan5 Tempest builds
+    with, so unless rspamd is installed it is unpacked (apt-get download +
+    dpkg -x, with libhyperscan5) into bench/results/spam/rspamd-root and
+    run from there."""
+    if shutil.which("rspamd") and shutil.which("rspamc"):
+        return "rspamd", "rspamc", dict(os.environ), []
+    root = os.path.join(OUT, "rspamd-root")
+    if not os.path.exists(os.path.join(root, "usr", "bin", "rspamd")):
+        debs = os.path.join(OUT, "rspamd-debs")
+        os.makedirs(debs, exist_ok=True)
+        subprocess.run(["apt-get", "download", "rspamd", "libhyperscan5"], cwd=debs,
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for f in sorted(os.listdir(debs)):
+            if f.endswith(".deb"):
+                subprocess.run(["dpkg", "-x", os.path.join(debs, f), root], check=True)
+    share = os.path.join(root, "usr", "share", "rspamd")
+    env = dict(os.environ, LD_LIBRARY_PATH=":".join([
+        os.path.join(root, "usr", "lib", "rspamd"),
+        os.path.join(root, "usr", "lib", "x86_64-linux-gnu")]))
+    var = []
+    for k, v in (("CONFDIR", os.path.join(root, "etc", "rspamd")), ("SHAREDIR", share),
+                 ("RULESDIR", os.path.join(share, "rules")),
+                 ("LUALIBDIR", os.path.join(share, "lualib")),
+                 ("PLUGINSDIR", os.path.join(share, "plugins")),
+                 ("WWWDIR", os.path.join(share, "www"))):
+        var += ["--var", "%s=%s" % (k, v)]
+    return (os.path.join(root, "usr", "bin", "rspamd"),
+            os.path.join(root, "usr", "bin", "rspamc"), env, var)
+
+
+def run_rspamd(train, testdir, work):
+    """rspamd (Debian) with a private redis-server for Bayes, every DNS,
+    network and map-fetching module off and its resolver pointed at
+    127.0.0.1 (nothing listens there): local rules + Bayes.  CPU is the
+    rspamd and redis processes' own (from /proc), classify phase only."""
+    import signal
+    import time
+    base = os.path.join(work, "rspamd")
+    local = os.path.join(base, "local.d")
+    for d in ("local.d", "db", "run", "log"):
+        os.makedirs(os.path.join(base, d))
+    sock = os.path.join(base, "redis.sock")
+    redis = subprocess.Popen(["redis-server", "--port", "0", "--unixsocket", sock,
+                              "--dir", os.path.join(base, "db"), "--save", "",
+                              "--appendonly", "no"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    nport, cport, pport = free_port(), free_port(), free_port()
+    files = {
+        "options.inc": 'dns { nameserver = ["127.0.0.1:53"]; timeout = 0.1s; '
+                       'retransmits = 0; }\nfilters = "";\n',
+        "redis.conf": 'servers = "%s";\n' % sock,
+        "classifier-bayes.conf": 'backend = "redis";\nservers = "%s";\n'
+                                 'min_learns = 200;\nautolearn = false;\n' % sock,
+        "worker-normal.inc": 'bind_socket = "127.0.0.1:%d";\ncount = 1;\n' % nport,
+        "worker-controller.inc": 'bind_socket = "127.0.0.1:%d";\ncount = 1;\n'
+                                 'secure_ip = "127.0.0.1";\n' % cport,
+        "worker-proxy.inc": 'bind_socket = "127.0.0.1:%d";\ncount = 1;\n' % pport,
+        "logging.inc": 'type = "file";\nfilename = "%s";\nlevel = "error";\n'
+                       % os.path.join(base, "log", "rspamd.log"),
+    }
+    for m in RSPAMD_OFF:
+        files[m + ".conf"] = "enabled = false;\n"
+    for name, text in files.items():
+        with open(os.path.join(local, name), "w") as f:
+            f.write(text)
+    user = ["-u", "root", "-g", "root", "-i"] if os.getuid() == 0 else []
+    rspamd, rspamc, env, var = rspamd_install()
+    conf = [v.split("=", 1)[1] for v in var if v.startswith("CONFDIR=")]
+    conf = os.path.join(conf[0] if conf else "/etc/rspamd", "rspamd.conf")
+    proc = subprocess.Popen([rspamd, "-f", "-c", conf] + user + var +
+                            ["--var", "LOCAL_CONFDIR=" + base,
+                             "--var", "DBDIR=" + os.path.join(base, "db"),
+                             "--var", "RUNDIR=" + os.path.join(base, "run"),
+                             "--var", "LOGDIR=" + os.path.join(base, "log")],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    try:
+        for _ in range(300):
+            r = subprocess.run([rspamc, "-h", "127.0.0.1:%d" % cport, "stat"],
+                               capture_output=True, text=True, env=env)
+            if r.returncode == 0:
+                break
+            time.sleep(0.1)
+        else:
+            raise RuntimeError("rspamd did not start")
+        t0 = proc_cpu_ms([proc.pid, redis.pid])
+        for kind in ("spam", "ham"):
+            fl = [os.path.join(train[kind], f) for f in sorted(os.listdir(train[kind]))]
+            subprocess.run([rspamc, "-h", "127.0.0.1:%d" % cport, "-n", "4",
+                            "learn_" + kind] + fl, check=True, env=env,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        t1 = proc_cpu_ms([proc.pid, redis.pid])
+        fl = [os.path.join(testdir, f) for f in sorted(os.listdir(testdir))]
+        out = subprocess.run([rspamc, "-h", "127.0.0.1:%d" % nport, "-n", "4"] + fl,
+                             capture_output=True, text=True, env=env)
+        t2 = proc_cpu_ms([proc.pid, redis.pid])
+        verdicts, cur = {}, None
+        for line in out.stdout.splitlines():
+            if line.startswith("Results for file: "):
+                cur = os.path.basename(line[len("Results for file: "):].rsplit(" (", 1)[0])
+            elif line.startswith("Spam: ") and cur is not None:
+                verdicts[cur] = line.split()[1] == "true"
+        st = subprocess.run([rspamc, "-h", "127.0.0.1:%d" % cport, "stat"],
+                            capture_output=True, text=True, env=env).stdout
+        learned = [l.strip() for l in st.splitlines() if "learned" in l.lower()]
+        return verdicts, t1 - t0, t2 - t1, "; ".join(learned[:2])
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        redis.terminate()
+        for p_ in (proc, redis):
+            try:
+                p_.wait(20)
+            except subprocess.TimeoutExpired:
+                p_.kill()
+
+
 def score(verdicts, test):
     n = {"ham": 0, "hard": 0, "spam": 0}
     wrong = {"ham": 0, "hard": 0, "spam": 0}
@@ -206,6 +375,8 @@ def main():
     ap.add_argument("--no-bogofilter", action="store_true")
     ap.add_argument("--spamassassin", action="store_true",
                     help="also SpamAssassin (slow: minutes)")
+    ap.add_argument("--rspamd", action="store_true",
+                    help="also rspamd (hermetic: DNS/network modules off)")
     ap.add_argument("--validate", action="store_true",
                     help="split the training half again; the test half is not used")
     ap.add_argument("--dump", help="write Tempest's per-message results here")
@@ -223,6 +394,9 @@ def main():
         if a.spamassassin and shutil.which("sa-learn"):
             v, tl, tc, note = run_spamassassin(train, testdir, work)
             rows.append(("SpamAssassin (local rules + Bayes)", score(v, test), tl, tc, note))
+        if a.rspamd and shutil.which("redis-server"):
+            v, tl, tc, note = run_rspamd(train, testdir, work)
+            rows.append(("rspamd (local rules + Bayes)", score(v, test), tl, tc, note))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     if a.validate:
