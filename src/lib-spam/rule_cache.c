@@ -794,7 +794,7 @@ ruleset_cache_load(struct ruleset *rs, const char *path, const char *const *spec
 	close(fd);
 	ret = ruleset_cache_parse(rs, data, got, specs, 1, &err);
 	free(data);
-	if (ret != 0 && err != NULL)
+	if (ret < 0 && err != NULL)
 		*error_r = xasprintf("%s: %s", path, err);
 	return ret;
 }

@@ -601,7 +601,8 @@ spam_scan(struct ruleset *rs, const struct mime_msg *m, double bayes_prob,
 		res->nhits++;
 		res->score += s;
 	}
-	qsort(res->hits, res->nhits, sizeof(*res->hits), cmp_hit);
+	if (res->nhits > 1)
+		qsort(res->hits, res->nhits, sizeof(*res->hits), cmp_hit);
 	for (size_t i = 0; i < sc.nhc; i++) {
 		free(sc.hc[i].key);
 		free(sc.hc[i].value);
