@@ -532,7 +532,9 @@ get_rule(struct rd *rd, struct ruleset *rs, size_t nrules, int *has_re_r)
 		rd->err = "bad state";
 	r->dep_skipped = v == 3 ? 0 : (int)v;
 	r->unneeded = get_u8(rd) != 0;
-	if (r->type == RULE_HEADER && r->hdr == NULL && r->eval < 0 && rd->err == NULL)
+	/* a header rule that can run needs its header (a bad one may lack it) */
+	if (r->type == RULE_HEADER && r->hdr == NULL && !r->bad && !r->eval_unknown &&
+	    r->eval < 0 && rd->err == NULL)
 		rd->err = "header rule without a header";
 	return rd->err ? -1 : 0;
 }
@@ -701,7 +703,8 @@ ruleset_cache_parse(struct ruleset *rs, const unsigned char *data, size_t len,
 		rule = xcalloc(m ? m : 1, sizeof(*rule));
 		for (uint32_t i = 0; i < m && rd.err == NULL; i++) {
 			rule[i] = get_u32(&rd);
-			if (rule[i] >= rs->n || !has_re[rule[i]])
+			if (rule[i] >= rs->n || !has_re[rule[i]] ||
+			    (rs->v[rule[i]].type == RULE_HEADER && rs->v[rule[i]].hdr == NULL))
 				rd.err = "bad prefilter rule";
 		}
 		dblen = get_u64(&rd);

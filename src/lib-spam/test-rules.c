@@ -582,6 +582,8 @@ test_cache(void)
 	    "score    C_META      1 1 1.5 1.5\n"
 	    "body     C_EVAL      eval:check_for_mime_html()\n"
 	    "body     C_UNKNOWN   eval:no_such_test()\n"
+	    "header   C_BADMOD    From:name:raw =~ /x/\n"
+	    "body     C_BADRE     /unclosed(/\n"
 	    "welcomelist_from     *@friend.example\n"
 	    "include  ../inc.inc\n");
 	write_file(inc, "header C_INC From =~ /sender/i\n");
