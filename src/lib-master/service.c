@@ -259,8 +259,10 @@ service_trigger_send(const char *service, const char *data, size_t len)
 
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
+	/* a chrooted service finds public/ under its new root */
 	if ((size_t)snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/public/%s",
-	    config_str("queue_directory"), service) >= sizeof(sun.sun_path))
+	    queue_dir != NULL ? queue_dir : config_str("queue_directory"),
+	    service) >= sizeof(sun.sun_path))
 		return -1;
 	if (fd < 0)
 		fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);

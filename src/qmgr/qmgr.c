@@ -401,11 +401,15 @@ send_job(struct conn *c, struct job *j)
 	struct ipc_msg m;
 	struct qfile *qf = &j->m->qf;
 	struct buf attrs;
+	char *agent_path;
 	size_t k;
 
+	agent_path = xasprintf("%s/%s/%s", config_str("queue_directory"),
+	    QUEUE_ACTIVE, qf->id);
 	ipc_msg_init(&m, DELIVER_REQUEST);
 	ipc_put_str(&m, qf->id);
-	ipc_put_str(&m, qf->path);
+	/* the agent's path: qmgr itself may be chrooted to the queue */
+	ipc_put_str(&m, agent_path);
 	ipc_put_int(&m, (int64_t)qf->content_off);
 	ipc_put_int(&m, (int64_t)qf->content_len);
 	ipc_put_int(&m, qf->arrival_us);
@@ -426,6 +430,7 @@ send_job(struct conn *c, struct job *j)
 	buf_free(&attrs);
 	ipc_io_send(c->io, &m);
 	ipc_msg_free(&m);
+	free(agent_path);
 	j->next = NULL;
 	if (c->jobs_tail != NULL)
 		c->jobs_tail->next = j;
