@@ -271,10 +271,17 @@ qwriter_finish(struct qwriter *w, int sync, char **error_r)
 
 	qw_put(w, "\n", 1);
 	qwriter_record(w, 'X', "", 0);
-	qw_flush(w);
 	snprintf(digits, sizeof(digits), "%020zu", w->content_len);
-	if (!w->error && pwrite(w->fd, digits, 20, w->len_off) != 20)
-		w->error = errno ? errno : EIO;
+	if (w->len_off >= w->written &&
+	    (size_t)(w->len_off - w->written) + 20 <= w->out.len) {
+		/* still buffered (a small message): no pwrite afterwards */
+		memcpy(w->out.data + (w->len_off - w->written), digits, 20);
+		qw_flush(w);
+	} else {
+		qw_flush(w);
+		if (!w->error && pwrite(w->fd, digits, 20, w->len_off) != 20)
+			w->error = errno ? errno : EIO;
+	}
 	if (!w->error && fchmod(w->fd, QUEUE_MODE_COMPLETE) < 0)
 		w->error = errno;
 	if (sync && !w->error && fsync(w->fd) < 0)

@@ -58,6 +58,7 @@ struct msg {
 	int outstanding;        /* requests in flight */
 	int deferred;           /* some recipient deferred in this pass */
 	int fresh;              /* first attempt: no defer/ logs can exist */
+	int local;              /* a recipient went to the local agent */
 	struct buf bounces;     /* "rcpt\torcpt\tstatus text\n" lines */
 	struct buf defer_reasons;
 	struct msg *next;
@@ -631,9 +632,11 @@ msg_done(struct msg *m)
 			free(p);
 		}
 		/* alias targets already delivered (local/alias.c) */
-		p = xasprintf("%s/defer/%s.done", qdir, m->qf.id);
-		(void)unlink(p);
-		free(p);
+		if (!m->fresh || m->local) {
+			p = xasprintf("%s/defer/%s.done", qdir, m->qf.id);
+			(void)unlink(p);
+			free(p);
+		}
 		log_info("%s: removed", m->qf.id);
 	} else {
 		long long warn = config_time("delay_warning_time");
@@ -744,6 +747,12 @@ schedule(const char *id, int fresh)
 			continue;
 		}
 		rt[i] = transport_get(tname);
+		/* alias expansion (and its defer/ID.done memory) happens in
+		 * the local/virtual agent for local-class addresses, and in
+		 * any agent but smtp and virtual for all */
+		if (strcmp(tname, "smtp") != 0 && (strcmp(tname, "virtual") != 0 ||
+		    resolve_class(m->qf.rcpts[i].addr) == ADDR_LOCAL))
+			m->local = 1;
 		free(tname);
 	}
 	/* one job per transport and next hop, at most limit recipients */
