@@ -168,3 +168,35 @@ def test_utf8_accept_mailbox_names_and_append(inst):
     assert any(ln.endswith('"Entw&APw-rfe"') for ln in out), out
     out = o.cmd("a", 'APPEND INBOX UTF8 (~{3}\r\nx\r\n)')
     assert out[-1].startswith("a BAD") or out[-1].startswith("a NO"), out
+
+
+def test_searchres_saved_result(inst):
+    r = raw_login(inst)
+    append(r, 5)
+    assert " SEARCHRES" in r.cmd("c", "CAPABILITY")[0]
+    r.cmd("s", "SELECT INBOX")
+    r.cmd("st", "STORE 2,4 +FLAGS.SILENT (\\Flagged)")
+    # SAVE alone: no untagged result
+    out = r.cmd("q", "SEARCH RETURN (SAVE) FLAGGED")
+    assert out == ["q OK Search completed."], out
+    out = r.cmd("f", "FETCH $ (UID)")
+    assert [ln.split()[1] for ln in out[:-1]] == ["2", "4"], out
+    # "$" as a search key, combined with others
+    out = r.cmd("q2", "UID SEARCH $ UID 3:*")
+    assert out[0] == "* SEARCH 4", out
+    # after an expunge "$" still names the same messages (by UID)
+    r.cmd("d", "STORE 1 +FLAGS.SILENT (\\Deleted)")
+    r.cmd("x", "EXPUNGE")
+    out = r.cmd("f2", "UID FETCH $ (FLAGS)")
+    assert sorted(ln.split("UID ")[1].split()[0].rstrip(")") for ln in out[:-1]
+                  if "FETCH" in ln) == ["2", "4"], out
+    # MIN with SAVE saves only the first; STORE and COPY take "$"
+    out = r.cmd("q3", "SEARCH RETURN (MIN SAVE) FLAGGED")
+    assert out[0].endswith("MIN 1"), out
+    assert r.cmd("cp", "COPY $ Trash")[-1].startswith("cp OK")
+    out = r.cmd("s2", "STATUS Trash (MESSAGES)")
+    assert "MESSAGES 1" in out[0], out
+    # a new SELECT forgets the saved result
+    r.cmd("s3", "SELECT INBOX")
+    out = r.cmd("f3", "FETCH $ (UID)")
+    assert out[-1].startswith("f3 OK") and len(out) == 1, out

@@ -151,7 +151,7 @@ capability_string(struct client *c, struct buf *b)
 	}
 	buf_appends(b, " NAMESPACE UNSELECT UIDPLUS MOVE CONDSTORE QRESYNC CHILDREN"
 	    " SPECIAL-USE LIST-EXTENDED LIST-STATUS ESEARCH MULTIAPPEND"
-	    " BINARY UTF8=ACCEPT");
+	    " BINARY UTF8=ACCEPT SEARCHRES");
 }
 
 static void
@@ -188,6 +188,7 @@ client_free(struct client *c)
 	free(c->auth_tag);
 	free(c->idle_tag);
 	free(c->user);
+	free(c->saved);
 	maildir_user_free(&c->mu);
 	if (imapd_mode == IMAPD_WORKER) {
 		io_free(&c->io);

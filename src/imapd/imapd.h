@@ -53,6 +53,8 @@ struct client {
 	int condstore;
 	int qresync;            /* ENABLE QRESYNC: VANISHED instead of EXPUNGE */
 	int utf8;               /* ENABLE UTF8=ACCEPT: names in UTF-8 */
+	uint32_t *saved;        /* SEARCHRES "$": UIDs, ascending */
+	unsigned nsaved;
 	int wd[3];              /* change notification watches (-1 = none) */
 	unsigned exists_sent, recent;
 	struct fetch_ctx *fetch;
@@ -95,6 +97,8 @@ void cmd_close(struct client *c, struct imap_command *cmd, int expunge);
 /* Send EXISTS/RECENT/EXPUNGE/FETCH for changes on disk. */
 void client_sync(struct client *c, int allow_expunge);
 void client_unselect(struct client *c);
+/* SEARCHRES: whether uid is in the saved result. */
+int client_saved_has(const struct client *c, uint32_t uid);
 /* Write "(\Seen \Flagged kw)" for a message of the selected folder. */
 void client_write_flags(struct client *c, struct buf *b, unsigned i);
 /* Write a stored (modified UTF-7) name as the client wants it: as is,

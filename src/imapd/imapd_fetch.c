@@ -57,6 +57,16 @@ resolve_set(struct client *c, const char *tag, const struct imap_arg *a,
 		client_tagged(c, tag, "BAD Invalid sequence set.");
 		return -1;
 	}
+	if (strcmp(a->str, "$") == 0) {
+		/* SEARCHRES: the saved result, as far as it still exists */
+		idx = xcalloc(box->count + 1, sizeof(*idx));
+		for (unsigned i = 0; i < box->count; i++)
+			if (client_saved_has(c, box->mails[i].uid))
+				idx[n++] = i;
+		*idx_r = idx;
+		*n_r = n;
+		return 0;
+	}
 	if (imap_seqset_parse(a->str, MAX_RANGES, &set, &err) < 0) {
 		client_tagged(c, tag, "BAD %s.", err);
 		return -1;
@@ -763,6 +773,31 @@ s_has_keyword(void *ctx, const char *kw)
 	return k >= 0 && (s->c->box->mails[s->i].keywords & (1u << k));
 }
 
+int
+client_saved_has(const struct client *c, uint32_t uid)
+{
+	unsigned lo = 0, hi = c->nsaved;
+
+	while (lo < hi) {
+		unsigned mid = lo + (hi - lo) / 2;
+		if (c->saved[mid] == uid)
+			return 1;
+		if (c->saved[mid] < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return 0;
+}
+
+static int
+s_in_saved(void *ctx)
+{
+	struct sctx *s = ctx;
+
+	return client_saved_has(s->c, s->c->box->mails[s->i].uid);
+}
+
 /* RFC 2047 words to UTF-8 (lib-spam's decoder, charsets through iconv). */
 static void
 s_decode_header(const char *value, size_t len, struct buf *out)
@@ -778,6 +813,7 @@ cmd_search(struct client *c, struct imap_command *cmd, int uid, unsigned argi)
 	const struct imap_arg *a = cmd->args + argi;
 	unsigned n = cmd->count - argi, nres = 0;
 	int esearch = 0, r_min = 0, r_max = 0, r_all = 0, r_count = 0, bc;
+	int r_save = 0;
 	struct imap_search *s;
 	struct mailbox *box = c->box;
 	uint32_t *res, maxuid;
@@ -794,6 +830,7 @@ cmd_search(struct client *c, struct imap_command *cmd, int uid, unsigned argi)
 			else if (imap_arg_atom_eq(o, "MAX")) r_max = 1;
 			else if (imap_arg_atom_eq(o, "ALL")) r_all = 1;
 			else if (imap_arg_atom_eq(o, "COUNT")) r_count = 1;
+			else if (imap_arg_atom_eq(o, "SAVE")) r_save = 1;
 			else {
 				client_tagged(c, cmd->tag, "BAD Unknown search return option.");
 				return;
@@ -801,12 +838,19 @@ cmd_search(struct client *c, struct imap_command *cmd, int uid, unsigned argi)
 		}
 		if (a[1].count == 0)
 			r_all = 1;
+		if (r_save && !r_min && !r_max && !r_all && !r_count)
+			esearch = 0;    /* RFC 5182: SAVE alone: no ESEARCH */
 		a += 2;
 		n -= 2;
 	}
 	maxuid = box->count ? box->mails[box->count - 1].uid : 0;
 	s = imap_search_parse(a, n, box->count, maxuid, &err, &bc);
 	if (s == NULL) {
+		if (r_save) {
+			/* a failed SEARCH ... SAVE leaves an empty result */
+			FREE(c->saved);
+			c->nsaved = 0;
+		}
 		if (bc)
 			client_tagged(c, cmd->tag, "NO [BADCHARSET (UTF-8 US-ASCII)] %s.", err);
 		else
@@ -820,7 +864,8 @@ cmd_search(struct client *c, struct imap_command *cmd, int uid, unsigned argi)
 		struct mail *m = &box->mails[i];
 		struct sctx sc = { c, i, { NULL, 0, NULL } };
 		struct imap_search_msg sm = { i + 1, m->uid, m->flags, m->modseq,
-		    0, &sc, s_load, s_size, s_has_keyword, s_decode_header };
+		    0, &sc, s_load, s_size, s_has_keyword, s_decode_header,
+		    s_in_saved };
 		if (m->expunged)
 			continue;
 		sm.internaldate = maildir_internaldate(box, i);
@@ -831,8 +876,24 @@ cmd_search(struct client *c, struct imap_command *cmd, int uid, unsigned argi)
 		}
 		msgdata_free(&sc.d);
 	}
+	if (r_save) {
+		/* the UIDs of the result; with MIN/MAX alone only those */
+		uint32_t *v = xcalloc(nres + 1, sizeof(*v));
+		unsigned nv = 0;
+		for (unsigned k = 0; k < nres; k++) {
+			if ((r_min || r_max) && !r_all && !r_count &&
+			    !((r_min && k == 0) || (r_max && k == nres - 1)))
+				continue;
+			v[nv++] = uid ? res[k] : box->mails[res[k] - 1].uid;
+		}
+		free(c->saved);
+		c->saved = v;
+		c->nsaved = nv;
+	}
 	buf_init(&b, BUF_UNLIMITED);
-	if (esearch) {
+	if (!esearch && r_save) {
+		/* SAVE alone: nothing untagged */
+	} else if (esearch) {
 		buf_printf(&b, "* ESEARCH (TAG \"%s\")%s", cmd->tag, uid ? " UID" : "");
 		if (nres > 0) {
 			if (r_min)
@@ -855,7 +916,8 @@ cmd_search(struct client *c, struct imap_command *cmd, int uid, unsigned argi)
 		if (imap_search_uses_modseq(s) && nres > 0)
 			buf_printf(&b, " (MODSEQ %llu)", (unsigned long long)maxmod);
 	}
-	buf_appends(&b, "\r\n");
+	if (b.len > 0)
+		buf_appends(&b, "\r\n");
 	client_write_buf(c, &b);
 	buf_free(&b);
 	client_tagged(c, cmd->tag, "OK %sSearch completed.", uid ? "UID " : "");

@@ -266,6 +266,9 @@ client_unselect(struct client *c)
 		return;
 	notify_unwatch(c);
 	maildir_close(&c->box);
+	/* SEARCHRES: the saved result belongs to the selected folder */
+	FREE(c->saved);
+	c->nsaved = 0;
 	c->exists_sent = c->recent = 0;
 	if (c->state == ST_SELECTED)
 		c->state = ST_AUTH;

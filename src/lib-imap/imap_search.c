@@ -17,7 +17,7 @@
 #include "mem.h"
 
 enum skey {
-	K_ALL, K_FLAG_SET, K_FLAG_UNSET, K_HEADER, K_BODY, K_TEXT,
+	K_ALL, K_SAVED, K_FLAG_SET, K_FLAG_UNSET, K_HEADER, K_BODY, K_TEXT,
 	K_BEFORE, K_ON, K_SINCE, K_SENTBEFORE, K_SENTON, K_SENTSINCE,
 	K_LARGER, K_SMALLER, K_NOT, K_OR, K_AND, K_SEQ, K_UID, K_KEYWORD,
 	K_UNKEYWORD, K_NEW, K_OLD, K_MODSEQ,
@@ -93,6 +93,7 @@ static const struct {
 	unsigned flag;
 } simple[] = {
 	{ "ALL", K_ALL, 0 },
+	{ "$", K_SAVED, 0 },    /* SEARCHRES: the saved result */
 	{ "ANSWERED", K_FLAG_SET, IMAP_FLAG_ANSWERED },
 	{ "DELETED", K_FLAG_SET, IMAP_FLAG_DELETED },
 	{ "DRAFT", K_FLAG_SET, IMAP_FLAG_DRAFT },
@@ -420,6 +421,8 @@ eval(struct snode *k, const struct imap_search_msg *m)
 	int r;
 
 	switch (k->key) {
+	case K_SAVED:
+		return m->in_saved != NULL && m->in_saved(m->ctx);
 	case K_ALL:
 		return 1;
 	case K_FLAG_SET:

@@ -40,6 +40,8 @@ struct imap_search_msg {
 	 * UTF-8, appended to out (SEARCH matches the raw and the decoded
 	 * value) */
 	void (*decode_header)(const char *value, size_t len, struct buf *out);
+	/* optional: whether the message is in the saved result ("$") */
+	int (*in_saved)(void *ctx);
 };
 
 struct imap_search;
