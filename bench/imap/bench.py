@@ -40,7 +40,7 @@ def free_port():
     return p
 
 
-def wait_port(port, timeout=30):
+def wait_port(port, timeout=120):
     end = time.time() + timeout
     while time.time() < end:
         try:
