@@ -22,6 +22,7 @@
  * them in block mode with no size limit beyond the MIME limits.
  * Built only when libhs (libvectorscan-dev) is found (HAVE_HS).
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,8 +35,7 @@
 #ifdef HAVE_HS
 #include <hs/hs.h>
 
-#define PF_MAX_PATTERN 400
-#define PF_MAX_REPEAT 8
+#define PF_MAX_PATTERN 4000
 
 static int
 pf_kind(const struct rule *r)
@@ -79,39 +79,84 @@ pf_flags(const struct rule *r, int kind)
 	return f;
 }
 
-/* Patterns Vectorscan must not see: anchors that mean "start/end of
- * buffer" (the scanned text is several pieces joined), and patterns that are expensive to
- * compile as a prefilter (measured on the SpamAssassin set: the
- * ReplaceTags "fuzzy word" patterns, large counted repeats and very long
- * patterns cost 20-1200 ms each and ~75% of the compile time; they stay
- * PCRE2-only). */
-static int
-pf_excluded(const struct rule *r, const char *pat, int kind)
+/*
+ * The prefilter form of a pattern: every counted repeat X{a,b} (also
+ * {a}, {a,}) outside a character class becomes X* — a superset, so
+ * still a valid prefilter, and far cheaper for Vectorscan to compile
+ * (large counted repeats and the ReplaceTags "fuzzy word" patterns cost
+ * 20-1200 ms each as written; one database of the whole SpamAssassin
+ * set took 38 s).  Escapes with braces (\x{..}, \p{..}, \N{..},
+ * \o{..}, \g{..}, \k{..}) and classes are copied as they are.
+ * Returns NULL for /x patterns (comments could hide a brace).
+ */
+static char *
+pf_widen(const char *pat, uint32_t opts)
 {
-	size_t len = strlen(pat);
+	size_t n = strlen(pat), o = 0;
+	char *out;
+	int cls = 0;
 
-	if (r->pat != NULL || len > PF_MAX_PATTERN)
-		return 1;
-	for (const char *p = pat; (p = strchr(p, '{')) != NULL; p++) {
-		const char *q = p + 1;
-		unsigned long lo, hi;
-		char *end;
-		if (p > pat && p[-1] == '\\')
+	if (opts & PCRE2_EXTENDED)
+		return NULL;
+	out = xmalloc(n + 1);
+	for (size_t i = 0; i < n; ) {
+		char c = pat[i];
+		if (c == '\\' && i + 1 < n) {
+			size_t k = i + 2;
+			if (strchr("xpPNogk", pat[i + 1]) != NULL && k < n && pat[k] == '{') {
+				const char *e = strchr(pat + k, '}');
+				k = e ? (size_t)(e - pat) + 1 : n;
+			}
+			memcpy(out + o, pat + i, k - i);
+			o += k - i;
+			i = k;
 			continue;
-		lo = strtoul(q, &end, 10);
-		if (end == q)
-			continue;
-		hi = lo;
-		if (*end == ',') {
-			q = end + 1;
-			hi = strtoul(q, &end, 10);
-			if (end == q)
-				hi = PF_MAX_REPEAT + 1;
 		}
-		if (*end == '}' && hi > PF_MAX_REPEAT)
-			return 1;
+		if (cls) {
+			if (c == ']')
+				cls = 0;
+			out[o++] = c;
+			i++;
+			continue;
+		}
+		if (c == '[') {
+			/* a ']' right after '[' or '[^' is a literal */
+			out[o++] = pat[i++];
+			if (i < n && pat[i] == '^')
+				out[o++] = pat[i++];
+			if (i < n && pat[i] == ']')
+				out[o++] = pat[i++];
+			cls = 1;
+			continue;
+		}
+		if (c == '{' && i + 1 < n && pat[i + 1] >= '0' && pat[i + 1] <= '9') {
+			size_t k = i + 1;
+			while (k < n && pat[k] >= '0' && pat[k] <= '9')
+				k++;
+			if (k < n && pat[k] == ',')
+				for (k++; k < n && pat[k] >= '0' && pat[k] <= '9'; k++)
+					;
+			if (k < n && pat[k] == '}' && o > 0) {
+				out[o++] = '*';
+				i = k + 1;
+				continue;
+			}
+		}
+		out[o++] = c;
+		i++;
 	}
-	(void)kind;
+	out[o] = '\0';
+	return out;
+}
+
+/* Patterns Vectorscan must not see: anchors that mean "start/end of
+ * buffer" (the scanned text is several pieces joined), and very long
+ * patterns (their compile time). */
+static int
+pf_excluded(const char *pat)
+{
+	if (strlen(pat) > PF_MAX_PATTERN)
+		return 1;
 	for (const char *p = pat; (p = strchr(p, '\\')) != NULL; p += 2) {
 		if (p[1] == 'A' || p[1] == 'z' || p[1] == 'Z' || p[1] == 'G')
 			return 1;
@@ -204,9 +249,11 @@ pf_build_kind(struct ruleset *rs, int kind)
 		if (!pf_wanted(r) || pf_kind(r) != kind)
 			continue;
 		pat = pf_pattern(r);
-		if (pf_excluded(r, pat, kind))
+		if (pf_excluded(pat))
 			continue;
-		e = (r->opts & PCRE2_EXTENDED) ? xasprintf("(?x)%s", pat) : xstrdup(pat);
+		e = pf_widen(pat, r->opts);
+		if (e == NULL)
+			e = xasprintf("(?x)%s", pat);
 		f = pf_flags(r, kind);
 		if (hs_expression_info(e, f, &info, &cerr) != HS_SUCCESS) {
 			hs_free_compile_error(cerr);

@@ -442,6 +442,12 @@ test_prefilter(void)
 	    "body     P_LOOK      /cheap(?! shoes) pills/\n"
 	    "body     P_BACKREF   /(pills)!!! cheap \\1/\n"
 	    "body     P_NOHIT     /zebra crossing/\n"
+	    "body     P_REP       /pil{2}s!{3} c/\n"
+	    "body     P_BIGREP    /c\\w{1,20}p pills/\n"
+	    "body     P_REP_NO    /pil{3}s/\n"
+	    "body     P_CLASS     /[{]1,2[}]|[]{]x/\n"
+	    "body     P_ESC       /\\x{63}heap/\n"
+	    "body     P_LITBRACE  /pills{/\n"
 	    "body     P_MULTI     /pills/\n"
 	    "tflags   P_MULTI     multiple maxhits=5\n"
 	    "rawbody  P_RAW       /<a href=/i\n"
@@ -509,6 +515,12 @@ test_prefilter(void)
 				T_OK(strstr(a, "P_BUFSTART=1 ") != NULL);
 				T_OK(strstr(a, "P_META=1 ") != NULL);
 				T_OK(strstr(a, "P_NOHIT") == NULL);
+				T_OK(strstr(a, "P_REP=1 ") != NULL);
+				T_OK(strstr(a, "P_BIGREP=1 ") != NULL);
+				T_OK(strstr(a, "P_ESC=1 ") != NULL);
+				T_OK(strstr(a, "P_REP_NO") == NULL);
+				T_OK(strstr(a, "P_CLASS") == NULL);
+				T_OK(strstr(a, "P_LITBRACE") == NULL);
 				T_OK(strstr(a, "P_NO=") == NULL);
 				T_OK(strstr(a, "P_URI_NO") == NULL);
 			}
