@@ -64,6 +64,11 @@ def test_alias_to_local_and_remote(make_instance, server):
     assert sorted(server.messages[0]["to"]) == ["bob@remote.test",
                                                 "carol@remote.test"]
     assert server.messages[0]["from"] == "demo@example.test"
+    # every target reached at once: no per-target memory is written
+    assert wait_for(inst.queue_empty, 20)
+    assert not [f for f in os.listdir(os.path.join(inst.dir, "queue",
+                                                   "defer"))
+                if f.endswith(".done")]
 
 
 def test_include_list_with_owner(make_instance, server):

@@ -10,10 +10,10 @@
  *   :include:/path  more targets from a file (mailing lists)
  *   \user, user     the user's own mailbox (self-reference)
  *
- * A target that was delivered is remembered in defer/ID.done (one line
- * per message arrival, recipient record and target), so that when
- * another target of the same recipient defers, the retry delivers only
- * to the targets still missing (doc/aliases.md).
+ * When one target of a recipient defers, the targets it did reach are
+ * remembered in defer/ID.done (one line per message arrival, recipient
+ * record and target), so that the retry delivers only to the targets
+ * still missing (doc/aliases.md).
  *
  * Commands and files run with default_privs for aliases, the rights of
  * the include file's owner for :include: lists (default_privs when root
@@ -170,13 +170,24 @@ allowed(const char *param, enum xclass k)
 
 #define DONE_FILE_MAX (1024 * 1024)
 
+/* The recipient being delivered: the targets it reached in an earlier
+ * attempt (the file, read once) and those reached in this one (written
+ * by forward_finish() only if the recipient is deferred: a recipient
+ * that ends sent or bounced is never retried, so a message that is
+ * done at its first attempt leaves no file behind). */
+static struct {
+	char qid[QUEUE_ID_LEN + 1];
+	long long arrival, offset;
+	struct buf prev, now;
+} done;
+
 static char *
-done_path(const struct delivery *d)
+done_path(const char *qid)
 {
 	const char *qdir = service_queue_dir() != NULL ? service_queue_dir() :
 	    config_str("queue_directory");
 
-	return xasprintf("%s/defer/%s.done", qdir, d->queue_id);
+	return xasprintf("%s/defer/%s.done", qdir, qid);
 }
 
 /* "ARRIVAL RECORD TARGET": arrival time and record offset make the key
@@ -188,56 +199,101 @@ done_key(const struct delivery *d, const char *target)
 	return xasprintf("%lld %lld %s", d->arrival_us, d->rcpt_offset, target);
 }
 
+/* Make `done` describe d's recipient (loading the file once). */
+static void
+done_select(const struct delivery *d)
+{
+	char *path;
+	struct stat st;
+	ssize_t n;
+	int fd;
+
+	if (done.prev.max != 0 && strcmp(done.qid, d->queue_id) == 0 &&
+	    done.arrival == d->arrival_us && done.offset == d->rcpt_offset)
+		return;
+	buf_free(&done.prev);
+	buf_free(&done.now);
+	buf_init(&done.prev, DONE_FILE_MAX);
+	buf_init(&done.now, DONE_FILE_MAX);
+	snprintf(done.qid, sizeof(done.qid), "%s", d->queue_id);
+	done.arrival = d->arrival_us;
+	done.offset = d->rcpt_offset;
+	path = done_path(d->queue_id);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	free(path);
+	if (fd < 0)
+		return;         /* first attempt: nothing delivered yet */
+	if (fstat(fd, &st) == 0 && st.st_size > 0 &&
+	    st.st_size <= DONE_FILE_MAX) {
+		char *data = xmalloc((size_t)st.st_size);
+		n = read(fd, data, (size_t)st.st_size);
+		if (n > 0)
+			buf_append(&done.prev, data, (size_t)n);
+		free(data);
+	}
+	close(fd);
+}
+
 /* Whether target was delivered in an earlier attempt. */
 static int
 target_done(const struct delivery *d, const char *target)
 {
-	char *path = done_path(d), *key, *data, *p;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW), found = 0;
-	struct stat st;
-	ssize_t n;
+	char *key;
+	const char *p;
 	size_t kl;
+	int found = 0;
 
-	free(path);
-	if (fd < 0)
+	done_select(d);
+	if (done.prev.len == 0)
 		return 0;
-	if (fstat(fd, &st) < 0 || st.st_size > DONE_FILE_MAX) {
-		close(fd);
-		return 0;
-	}
-	data = xcalloc(1, (size_t)st.st_size + 1);
-	n = read(fd, data, (size_t)st.st_size);
-	close(fd);
-	data[n > 0 ? n : 0] = '\0';
 	key = done_key(d, target);
 	kl = strlen(key);
-	for (p = data; p != NULL && *p != '\0' && !found;
+	for (p = buf_cstr(&done.prev); p != NULL && *p != '\0' && !found;
 	    p = strchr(p, '\n'), p = p != NULL ? p + 1 : NULL)
 		found = strncmp(p, key, kl) == 0 &&
 		    (p[kl] == '\n' || p[kl] == '\0');
 	free(key);
-	free(data);
 	return found;
 }
 
-/* Remember that target got its copy (appended and synced: a crash
- * between delivery and this record costs a duplicate, never a loss). */
+/* target got its copy in this attempt. */
 static void
 target_mark(const struct delivery *d, const char *target)
 {
-	char *path = done_path(d), *key = done_key(d, target), *line;
-	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
-	    O_NOFOLLOW, 0600);
+	char *key = done_key(d, target);
 
-	line = xasprintf("%s\n", key);
-	if (fd < 0 || write(fd, line, strlen(line)) != (ssize_t)strlen(line) ||
-	    fsync(fd) < 0)
-		log_warn("%s: %s: %s", d->queue_id, path, strerror(errno));
-	if (fd >= 0)
-		close(fd);
-	free(line);
+	done_select(d);
+	if (buf_printf(&done.now, "%s\n", key) < 0)
+		log_warn("%s: too many targets to remember", d->queue_id);
 	free(key);
-	free(path);
+}
+
+void
+forward_finish(const struct delivery *d, int status)
+{
+	char *path;
+	int fd;
+
+	if (done.now.max == 0 || strcmp(done.qid, d->queue_id) != 0 ||
+	    done.offset != d->rcpt_offset || done.arrival != d->arrival_us)
+		return;
+	if (status == DELIVER_DEFER && done.now.len > 0) {
+		/* appended and synced: a crash before this line costs a
+		 * duplicate on the retry, never a lost copy */
+		path = done_path(d->queue_id);
+		fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
+		    O_NOFOLLOW, 0600);
+		if (fd < 0 || write(fd, done.now.data, done.now.len) !=
+		    (ssize_t)done.now.len || fsync(fd) < 0)
+			log_warn("%s: %s: %s", d->queue_id, path,
+			    strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		free(path);
+	}
+	buf_free(&done.prev);
+	buf_free(&done.now);
+	done.qid[0] = '\0';
 }
 
 /* ---- running as someone else ---- */

@@ -16,4 +16,9 @@ void forward_init(void);
 int forward_deliver(const struct delivery *d, const char *user,
     struct buf *text);
 
+/* The final status of d's recipient (after its mailbox, if any): when
+ * it is deferred, remember the alias/.forward targets it reached, so the
+ * retry skips them.  Call once per recipient, whatever the path. */
+void forward_finish(const struct delivery *d, int status);
+
 #endif

@@ -21,6 +21,7 @@
 #include "buf.h"
 #include "config.h"
 #include "deliver_proto.h"
+#include "forward.h"
 #include "ioev.h"
 #include "ipc.h"
 #include "local.h"
@@ -288,6 +289,8 @@ handle_request(struct lconn *c)
 			d.orcpt = orcpt;
 			d.rcpt_offset = (long long)roff;
 			r->st = deliver_one(&d, &text);
+			/* alias targets reached before a deferral (alias.c) */
+			forward_finish(&d, r->st);
 			if (r->st == DELIVER_SENT)
 				r->sync_dir = batch_dir;
 			else

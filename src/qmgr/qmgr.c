@@ -58,7 +58,6 @@ struct msg {
 	int outstanding;        /* requests in flight */
 	int deferred;           /* some recipient deferred in this pass */
 	int fresh;              /* first attempt: no defer/ logs can exist */
-	int local;              /* a recipient went to the local agent */
 	struct buf bounces;     /* "rcpt\torcpt\tstatus text\n" lines */
 	struct buf defer_reasons;
 	struct msg *next;
@@ -630,9 +629,8 @@ msg_done(struct msg *m)
 			p = xasprintf("%s/defer/%s.warned", qdir, m->qf.id);
 			(void)unlink(p);
 			free(p);
-		}
-		/* alias targets already delivered (local/alias.c) */
-		if (!m->fresh || m->local) {
+			/* alias targets reached before a deferral
+			 * (local/alias.c writes it only then) */
 			p = xasprintf("%s/defer/%s.done", qdir, m->qf.id);
 			(void)unlink(p);
 			free(p);
@@ -747,12 +745,6 @@ schedule(const char *id, int fresh)
 			continue;
 		}
 		rt[i] = transport_get(tname);
-		/* alias expansion (and its defer/ID.done memory) happens in
-		 * the local/virtual agent for local-class addresses, and in
-		 * any agent but smtp and virtual for all */
-		if (strcmp(tname, "smtp") != 0 && (strcmp(tname, "virtual") != 0 ||
-		    resolve_class(m->qf.rcpts[i].addr) == ADDR_LOCAL))
-			m->local = 1;
 		free(tname);
 	}
 	/* one job per transport and next hop, at most limit recipients */
