@@ -43,7 +43,8 @@ def test_hold_active_message(make_instance):
         gate.set()
         # qmgr moves it to hold/ (not deferred/) when the attempt ends
         assert wait_for(lambda: [m["queue_name"] for m in queue(snd)] ==
-                        ["hold"], 30), (queue(snd), snd.log())
+                        ["hold"], 60), \
+            f"{queue(snd)}\n{srv.commands}\n{snd.log()}"
         assert wait_for(lambda: f"{mid}: placed on hold" in snd.log(), 20)
         line = [l for l in snd.cmd("mailq").stdout.splitlines()
                 if l.startswith(mid)][0]
