@@ -265,6 +265,19 @@ def main():
                              start_new_session=True)
     wait_port(ports["imap"])
     wait_port(ports["imaps"])
+    # master binds the ports; imap-login makes the self-signed certificate
+    # Dovecot is given below: wait for a greeting and the file
+    end = time.time() + 120
+    while time.time() < end:
+        try:
+            c = Conn(ports["imap"], False)
+            ok = c.line().startswith(b"* OK")
+            c.s.close()
+            if ok and os.path.exists(os.path.join(tdir, "data", "tls", "server.key")):
+                break
+        except (OSError, EOFError):
+            pass
+        time.sleep(0.5)
 
     def tempest_pids(what=(b"imap-login", b"imapd")):
         """imap-login processes, the post-login master and its workers."""

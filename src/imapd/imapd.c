@@ -152,6 +152,8 @@ capability_string(struct client *c, struct buf *b)
 	buf_appends(b, " NAMESPACE UNSELECT UIDPLUS MOVE CONDSTORE QRESYNC CHILDREN"
 	    " SPECIAL-USE LIST-EXTENDED LIST-STATUS ESEARCH MULTIAPPEND"
 	    " BINARY UTF8=ACCEPT SEARCHRES");
+	if (!c->compressed)
+		buf_appends(b, " COMPRESS=DEFLATE");
 }
 
 static void
@@ -766,7 +768,7 @@ static const struct {
 	{ "IDLE", S_AUTH }, { "CHECK", S_SEL }, { "CLOSE", S_SEL },
 	{ "UNSELECT", S_SEL }, { "EXPUNGE", S_SEL }, { "SEARCH", S_SEL },
 	{ "FETCH", S_SEL }, { "STORE", S_SEL }, { "COPY", S_SEL },
-	{ "MOVE", S_SEL }, { "UID", S_SEL },
+	{ "MOVE", S_SEL }, { "UID", S_SEL }, { "COMPRESS", S_AUTH },
 };
 
 static void
@@ -827,6 +829,7 @@ dispatch(struct client *c, struct imap_command *cmd)
 	else if (!strcmp(n, "STATUS")) cmd_status(c, cmd);
 	else if (!strcmp(n, "APPEND")) cmd_append(c, cmd);
 	else if (!strcmp(n, "IDLE")) cmd_idle(c, cmd->tag);
+	else if (!strcmp(n, "COMPRESS")) cmd_compress(c, cmd);
 	else if (!strcmp(n, "CLOSE")) cmd_close(c, cmd, 1);
 	else if (!strcmp(n, "UNSELECT")) cmd_close(c, cmd, 0);
 	else if (!strcmp(n, "EXPUNGE")) cmd_expunge(c, cmd, 0, 0);

@@ -53,6 +53,7 @@ struct client {
 	int condstore;
 	int qresync;            /* ENABLE QRESYNC: VANISHED instead of EXPUNGE */
 	int utf8;               /* ENABLE UTF8=ACCEPT: names in UTF-8 */
+	int compressed;         /* COMPRESS=DEFLATE active */
 	uint32_t *saved;        /* SEARCHRES "$": UIDs, ascending */
 	unsigned nsaved;
 	int wd[3];              /* change notification watches (-1 = none) */
@@ -136,6 +137,9 @@ void cmd_copy(struct client *c, struct imap_command *cmd, int uid,
     unsigned argi, int move);
 void cmd_expunge(struct client *c, struct imap_command *cmd, int uid,
     unsigned argi);
+/* COMPRESS DEFLATE (imapd_compress.c). */
+void cmd_compress(struct client *c, struct imap_command *cmd);
+
 /* Continue a FETCH that paused on a full output buffer: 1 when done. */
 int fetch_continue(struct client *c);
 void fetch_free(struct client *c);

@@ -33,6 +33,14 @@ struct io {
 	char tls_summary[128];
 	struct event *lowat_ev;         /* IO_LOWAT after a direct send */
 	int direct_pending;             /* sent directly, IO_LOWAT not yet told */
+	struct bufferevent *under;      /* below a filter layer, or NULL */
+	struct io_filter *filter;
+};
+
+struct io_filter {
+	io_filter_fn in, out;
+	void (*free_ctx)(void *);
+	void *ctx;
 };
 
 static struct event_base *base;
@@ -64,6 +72,7 @@ static void io_readcb(struct bufferevent *bev, void *arg);
 static void io_tls_switch(struct io *io);
 static void io_writecb(struct bufferevent *bev, void *arg);
 static void io_eventcb(struct bufferevent *bev, short what, void *arg);
+static void io_lowat_cb(evutil_socket_t fd, short what, void *arg);
 
 static void
 io_setup_bev(struct io *io)
@@ -237,6 +246,79 @@ io_drain_input(struct io *io)
 	evbuffer_drain(in, evbuffer_get_length(in));
 }
 
+static enum bufferevent_filter_result
+io_filter_in(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t limit,
+    enum bufferevent_flush_mode mode, void *arg)
+{
+	struct io_filter *f = arg;
+
+	(void)mode;
+	return f->in(src, dst, (long)limit, f->ctx) < 0 ? BEV_ERROR : BEV_OK;
+}
+
+static enum bufferevent_filter_result
+io_filter_out(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t limit,
+    enum bufferevent_flush_mode mode, void *arg)
+{
+	struct io_filter *f = arg;
+
+	(void)mode;
+	return f->out(src, dst, (long)limit, f->ctx) < 0 ? BEV_ERROR : BEV_OK;
+}
+
+static void
+io_filter_free(void *arg)
+{
+	struct io_filter *f = arg;
+
+	if (f->free_ctx != NULL)
+		f->free_ctx(f->ctx);
+	free(f);
+}
+
+/* The layer below a filter sent everything: that is IO_LOWAT. */
+static void
+io_under_out_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info,
+    void *arg)
+{
+	struct io *io = arg;
+
+	if (info->n_deleted == 0 || evbuffer_get_length(buf) != 0 ||
+	    io_outlen(io) != 0)
+		return;
+	if (io->lowat_ev == NULL)
+		io->lowat_ev = event_new(io_base(), -1, 0, io_lowat_cb, io);
+	event_active(io->lowat_ev, EV_TIMEOUT, 0);
+}
+
+void
+io_push_filter(struct io *io, io_filter_fn in, io_filter_fn out,
+    void (*free_ctx)(void *), void *ctx)
+{
+	struct io_filter *f = xcalloc(1, sizeof(*f));
+	struct bufferevent *fb;
+
+	if (io->under != NULL || io->tls_pending)
+		panic("io_push_filter: one filter, not during a TLS switch");
+	f->in = in;
+	f->out = out;
+	f->free_ctx = free_ctx;
+	f->ctx = ctx;
+	fb = bufferevent_filter_new(io->bev, io_filter_in, io_filter_out,
+	    BEV_OPT_CLOSE_ON_FREE, io_filter_free, f);
+	if (fb == NULL)
+		fatal("bufferevent_filter_new failed");
+	io->under = io->bev;
+	io->filter = f;
+	io->bev = fb;
+	io_setup_bev(io);
+	evbuffer_add_cb(bufferevent_get_output(io->under), io_under_out_cb, io);
+	/* input that came with or after the command goes through `in` */
+	if (evbuffer_get_length(bufferevent_get_input(io->under)) > 0)
+		bufferevent_trigger(io->under, EV_READ,
+		    BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
+}
+
 void
 io_unread(struct io *io, const void *p, size_t n)
 {
@@ -252,7 +334,7 @@ io_lowat_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	io->direct_pending = 0;
-	if (evbuffer_get_length(bufferevent_get_output(io->bev)) != 0)
+	if (io_outlen(io) != 0)
 		return;         /* the write callback will report */
 	if (io->tls_pending) {
 		io_tls_switch(io);
@@ -266,7 +348,7 @@ io_write(struct io *io, const void *p, size_t n)
 {
 	/* Plain socket with nothing queued: try to send at once, saving the
 	 * write-event round trip; whatever does not fit is buffered. */
-	if (io->ssl == NULL && n > 0 &&
+	if (io->ssl == NULL && io->under == NULL && n > 0 &&
 	    evbuffer_get_length(bufferevent_get_output(io->bev)) == 0) {
 		ssize_t w = send(io->fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (w > 0) {
@@ -321,6 +403,8 @@ io_outlen(const struct io *io)
 	 * delivered, so "close once flushed" logic never frees an io in the
 	 * middle of the callback that wrote to it. */
 	return evbuffer_get_length(bufferevent_get_output(io->bev)) +
+	    (io->under != NULL ?
+	    evbuffer_get_length(bufferevent_get_output(io->under)) : 0) +
 	    (io->direct_pending ? 1 : 0);
 }
 
@@ -401,6 +485,8 @@ io_writecb(struct bufferevent *bev, void *arg)
 		io_tls_switch(io);
 		return;
 	}
+	if (io_outlen(io) != 0)
+		return;         /* a filter layer still sends: told later */
 	io->cb(io, IO_LOWAT, io->arg);
 }
 

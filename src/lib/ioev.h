@@ -92,4 +92,19 @@ SSL *io_ssl(const struct io *io);
 /* "TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits)" or "" */
 const char *io_tls_summary(struct io *io);
 
+/*
+ * A byte-transforming layer between the connection (socket or TLS) and
+ * the io's buffers, e.g. IMAP COMPRESS=DEFLATE.  Each function moves what
+ * it can from src to dst, producing at most about limit bytes when limit
+ * > 0; it returns 0, or -1 on bad data (IO_ERROR follows).  Output queued
+ * before the call is sent untransformed; input already buffered below
+ * goes through `in`.  io_outlen() and IO_LOWAT then count both layers.
+ * free_ctx(ctx) runs when the io is freed.
+ */
+struct evbuffer;
+typedef int (*io_filter_fn)(struct evbuffer *src, struct evbuffer *dst,
+    long limit, void *ctx);
+void io_push_filter(struct io *io, io_filter_fn in, io_filter_fn out,
+    void (*free_ctx)(void *), void *ctx);
+
 #endif
