@@ -121,6 +121,7 @@ class SMTPServer:
         self.delay = delay
         self.lock = threading.Lock()
         self.connections = 0
+        self.peers = []
         self.current = 0
         self.peak = 0
         self.messages = []
@@ -161,6 +162,10 @@ class SMTPServer:
 
     def _serve(self, c):
         with self.lock:
+            try:
+                self.peers.append(c.getpeername()[0])
+            except OSError:
+                pass
             self.connections += 1
             self.current += 1
             self.peak = max(self.peak, self.current)

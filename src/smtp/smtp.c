@@ -16,6 +16,7 @@
  * and SMTP replies (smtp_session.c).
  */
 #include <sys/stat.h>
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -56,6 +57,8 @@ static const struct cfg_param smtp_params[] = {
 	{ "smtp_tls_ciphers", CFG_STR, "medium", 0, "Cipher grade of outbound TLS: high or medium" },
 	{ "smtp_destination_concurrency_limit", CFG_INT, "$default_destination_concurrency_limit", 0, "Parallel connections qmgr opens to one SMTP next hop" },
 	{ "smtp_destination_recipient_limit", CFG_INT, "50", 0, "Most recipients sent in one SMTP transaction" },
+	{ "smtp_bind_address", CFG_STR, "", 0, "Local IPv4 address of outgoing SMTP connections (empty: chosen by the system)" },
+	{ "smtp_bind_address6", CFG_STR, "", 0, "Local IPv6 address of outgoing SMTP connections (empty: chosen by the system)" },
 	{ "smtp_process_session_limit", CFG_INT, "20", 0, "Delivery requests one smtp process works on at once (event-driven: DNS lookups and SMTP sessions interleave)" },
 	{ "transport_maps", CFG_LIST, "", 0, "Recipient domain (or address) -> transport:nexthop, e.g. smtp:[host]:port, local:, error:text" },
 };
@@ -663,6 +666,15 @@ smtp_main(int argc, char **argv)
 	    && strcmp(lvl, "encrypt") != 0 && strcmp(lvl, "verify") != 0 &&
 	    strcmp(lvl, "secure") != 0)
 		fatal("smtp_tls_security_level: unknown level \"%s\"", lvl);
+	{
+		unsigned char a[16];
+		const char *b4 = config_str("smtp_bind_address");
+		const char *b6 = config_str("smtp_bind_address6");
+		if (*b4 != '\0' && inet_pton(AF_INET, b4, a) != 1)
+			fatal("smtp_bind_address: not an IPv4 address: %s", b4);
+		if (*b6 != '\0' && inet_pton(AF_INET6, b6, a) != 1)
+			fatal("smtp_bind_address6: not an IPv6 address: %s", b6);
+	}
 	if (dns_init(NULL, &err) < 0)
 		fatal("%s", err);
 	service_drop_privileges();

@@ -862,6 +862,39 @@ connect_failed(evutil_socket_t fd, short what, void *arg)
 		sess_free(s);
 }
 
+/* smtp_bind_address / smtp_bind_address6: the local address of
+ * outgoing connections (checked at start by smtp_main).  0 or -1. */
+static int
+bind_local(int fd, int family)
+{
+	const char *a = config_str(family == AF_INET6 ? "smtp_bind_address6" :
+	    "smtp_bind_address");
+	struct sockaddr_storage ss;
+	socklen_t len;
+
+	if (*a == '\0')
+		return 0;
+	memset(&ss, 0, sizeof(ss));
+	if (family == AF_INET6) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+		s6->sin6_family = AF_INET6;
+		if (inet_pton(AF_INET6, a, &s6->sin6_addr) != 1) {
+			errno = EINVAL;
+			return -1;
+		}
+		len = sizeof(*s6);
+	} else {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+		s4->sin_family = AF_INET;
+		if (inet_pton(AF_INET, a, &s4->sin_addr) != 1) {
+			errno = EINVAL;
+			return -1;
+		}
+		len = sizeof(*s4);
+	}
+	return bind(fd, (struct sockaddr *)&ss, len);
+}
+
 struct smtp_sess *
 smtp_sess_connect(const struct smtp_target *t, const char *nexthop,
     struct smtp_req *req, int notls, smtp_done_fn fn, void *ctx)
@@ -885,8 +918,8 @@ smtp_sess_connect(const struct smtp_target *t, const char *nexthop,
 	buf_init(&s->reply, REPLY_MAX);
 	fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
 	    0);
-	if (fd < 0 || (connect(fd, sa, t->addr.len) < 0 &&
-	    errno != EINPROGRESS)) {
+	if (fd < 0 || bind_local(fd, sa->sa_family) < 0 ||
+	    (connect(fd, sa, t->addr.len) < 0 && errno != EINPROGRESS)) {
 		/* report on the next loop turn, never inside the caller */
 		struct timeval tv0 = { 0, 0 };
 		s->connect_errno = errno;
