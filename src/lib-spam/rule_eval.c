@@ -22,9 +22,9 @@ struct span {
 };
 
 struct hcache {
-	char *key;              /* "name\0mod" flattened as "mod:name" */
 	char *value;            /* NULL = header absent */
 	size_t len;
+	int done;
 };
 
 struct scan {
@@ -34,8 +34,7 @@ struct scan {
 	int set;
 	struct span *paras, *lines;
 	size_t npara, nline;
-	struct hcache *hc;
-	size_t nhc;
+	struct hcache *hc;      /* by rule->hkey */
 };
 
 static void
@@ -106,16 +105,18 @@ static const char *
 header_text(struct scan *sc, const struct rule *r, size_t *len_r)
 {
 	const struct mime_msg *m = sc->m;
-	char *key = xasprintf("%d:%s", (int)r->hmod, r->hdr);
+	struct hcache *hc;
 	struct buf b;
 	int found = 0, raw = r->hmod == HM_RAW;
 
-	for (size_t i = 0; i < sc->nhc; i++)
-		if (strcmp(sc->hc[i].key, key) == 0) {
-			free(key);
-			*len_r = sc->hc[i].len;
-			return sc->hc[i].value;
-		}
+	*len_r = 0;
+	if (r->hkey < 0 || (unsigned)r->hkey >= sc->rs->nhkeys)
+		return NULL;
+	hc = &sc->hc[r->hkey];
+	if (hc->done) {
+		*len_r = hc->len;
+		return hc->value;
+	}
 	buf_init(&b, 4 * 1024 * 1024);
 	if (strcmp(r->hdr, "ALL") == 0) {
 		for (size_t i = 0; i < m->nhdrs; i++)
@@ -144,13 +145,12 @@ header_text(struct scan *sc, const struct rule *r, size_t *len_r)
 		free(v);
 		free(first);
 	}
-	sc->hc = xreallocarray(sc->hc, sc->nhc + 1, sizeof(*sc->hc));
-	sc->hc[sc->nhc].key = key;
-	sc->hc[sc->nhc].len = found ? b.len : 0;
-	sc->hc[sc->nhc].value = found ? (b.data ? buf_steal(&b) : xstrdup("")) : NULL;
+	hc->done = 1;
+	hc->len = found ? b.len : 0;
+	hc->value = found ? (b.data ? buf_steal(&b) : xstrdup("")) : NULL;
 	buf_free(&b);
-	*len_r = sc->hc[sc->nhc].len;
-	return sc->hc[sc->nhc++].value;
+	*len_r = hc->len;
+	return hc->value;
 }
 
 /* ---- eval: tests Tempest implements ---- */
@@ -449,7 +449,7 @@ prefilter_texts(struct scan *sc)
 		for (size_t i = 0; i < rs->n; i++)
 			if (rs->v[i].pf && rs->v[i].type == RULE_HEADER)
 				(void)header_text(sc, &rs->v[i], &len);
-		for (size_t i = 0; i < sc->nhc; i++)
+		for (size_t i = 0; i < rs->nhkeys; i++)
 			if (sc->hc[i].value != NULL) {
 				(void)buf_append(&b, sc->hc[i].value, sc->hc[i].len);
 				(void)buf_appendc(&b, '\n');
@@ -570,6 +570,7 @@ spam_scan(struct ruleset *rs, const struct mime_msg *m, double bayes_prob,
 	sc.m = m;
 	sc.bayes = bayes_prob;
 	sc.set = bayes_prob >= 0 ? SCORE_SET_BAYES : SCORE_SET_PLAIN;
+	sc.hc = xcalloc(rs->nhkeys ? rs->nhkeys : 1, sizeof(*sc.hc));
 	split(m->body.data ? m->body.data : "", m->body.len, &sc.paras, &sc.npara);
 	split(m->rawbody.data ? m->rawbody.data : "", m->rawbody.len, &sc.lines, &sc.nline);
 	for (size_t i = 0; i < rs->n; i++)
@@ -603,10 +604,8 @@ spam_scan(struct ruleset *rs, const struct mime_msg *m, double bayes_prob,
 	}
 	if (res->nhits > 1)
 		qsort(res->hits, res->nhits, sizeof(*res->hits), cmp_hit);
-	for (size_t i = 0; i < sc.nhc; i++) {
-		free(sc.hc[i].key);
+	for (size_t i = 0; i < rs->nhkeys; i++)
 		free(sc.hc[i].value);
-	}
 	free(sc.hc);
 	free(sc.paras);
 	free(sc.lines);

@@ -1110,9 +1110,45 @@ ruleset_finish(struct ruleset *rs)
 	ruleset_finish_loaded(rs);
 }
 
+/* Number the distinct (modifier, header) texts of the header rules, so
+ * a scan computes each once and finds it by index. */
+static void
+assign_hkeys(struct ruleset *rs)
+{
+	size_t cap = 64;
+	int *tab;
+
+	while (cap < rs->n * 2)
+		cap *= 2;
+	tab = xcalloc(cap, sizeof(int));        /* rule index + 1 of the first */
+	rs->nhkeys = 0;
+	for (size_t i = 0; i < rs->n; i++) {
+		struct rule *r = &rs->v[i];
+		size_t h;
+		r->hkey = -1;
+		if (r->type != RULE_HEADER || r->hdr == NULL)
+			continue;
+		h = (hash_name(r->hdr) * 31 + (size_t)r->hmod) & (cap - 1);
+		while (tab[h] != 0) {
+			struct rule *o = &rs->v[tab[h] - 1];
+			if (o->hmod == r->hmod && strcmp(o->hdr, r->hdr) == 0)
+				break;
+			h = (h + 1) & (cap - 1);
+		}
+		if (tab[h] != 0) {
+			r->hkey = rs->v[tab[h] - 1].hkey;
+		} else {
+			tab[h] = (int)i + 1;
+			r->hkey = (int)rs->nhkeys++;
+		}
+	}
+	free(tab);
+}
+
 void
 ruleset_finish_loaded(struct ruleset *rs)
 {
+	assign_hkeys(rs);
 	for (size_t i = 0; i < rs->n; i++) {
 		struct rule *r = &rs->v[i];
 		if (r->type == RULE_NONE || r->eval_unknown || r->bad ||

@@ -60,6 +60,8 @@ struct rule {
 	char *src;              /* pattern text (for ReplaceTags) */
 	char *pat;              /* pattern after ReplaceTags (NULL = src) */
 	int pf;                 /* in a Vectorscan prefilter database */
+	int hkey;               /* header rules: index of its (modifier,
+				 * header) text per message, -1 none */
 	uint32_t opts;
 	/* eval */
 	int eval;               /* index in the eval table, -1 none */
@@ -132,6 +134,7 @@ struct ruleset {
 	size_t npf;
 	void *scratch;          /* hs_scratch_t */
 	unsigned char *cand;    /* per rule: Vectorscan saw a possible match */
+	unsigned nhkeys;        /* distinct header texts the rules look at */
 };
 
 /* rule_parse.c */
