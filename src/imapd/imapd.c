@@ -15,10 +15,10 @@
  * message_size_limit for APPEND) before they are read; the whole command
  * then goes through the pure parser in lib-imap.
  *
- * Privileges: the process runs as mail_owner (master.cf unpriv), serves
- * many sessions, and holds no user's mail handle before a session has
- * logged in; after login a session reaches only paths under that user's
- * mail root (folder names are checked by lib-storage).
+ * Privileges: imap-login holds no mail handle and no path to any store;
+ * a worker runs with one user's uid/gid, and a session there reaches
+ * only paths under that user's mail root (folder names are checked by
+ * lib-storage).  See doc/imap.md "Processes and privileges".
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -49,7 +49,6 @@
 #include "service.h"
 #include "str.h"
 #include "tls.h"
-#include "userdb.h"
 
 static const struct cfg_param imapd_params[] = {
 	{ "imapd_tls_wrappermode", CFG_BOOL, "no", 0, "Implicit TLS (IMAPS): the TLS handshake starts at connect" },
@@ -57,7 +56,7 @@ static const struct cfg_param imapd_params[] = {
 	{ "imapd_tls_key_file", CFG_STR, "", 0, "PEM private key for imapd_tls_cert_file (empty: $data_directory/tls/)" },
 	{ "imapd_disable_plaintext_auth", CFG_BOOL, "yes", 0, "Refuse LOGIN/AUTHENTICATE PLAIN before TLS, except from imapd_trusted_networks (Dovecot disable_plaintext_auth)" },
 	{ "imapd_trusted_networks", CFG_LIST, "$mynetworks", 0, "Clients allowed plaintext authentication without TLS (loopback, mynetworks)" },
-	{ "imapd_process_session_limit", CFG_INT, "5000", 0, "Concurrent IMAP sessions one imapd process serves (event-driven)" },
+	{ "imapd_process_session_limit", CFG_INT, "5000", 0, "Concurrent connections one imap-login process serves (before login, and TLS sessions it relays); workers have no limit of their own" },
 	{ "imapd_client_connection_limit", CFG_INT, "50", 0, "Concurrent IMAP connections from one client IP address, counted by the post-login master over all imap-login processes (0 = no limit)" },
 	{ "imapd_user_connection_limit", CFG_INT, "20", 0, "Concurrent IMAP sessions of one user, over all processes (Dovecot mail_max_userip_connections; 0 = no limit)" },
 	{ "imapd_post_login_service", CFG_STR, "imapd", 0, "master.cf name of the post-login service (private/NAME) imap-login hands sessions to" },
@@ -68,7 +67,7 @@ static const struct cfg_param imapd_params[] = {
 	{ "imapd_login_timeout", CFG_TIME, "60s", 's', "Time a client has to log in" },
 	{ "imapd_timeout", CFG_TIME, "30m", 's', "Idle time after login (and in IDLE) before the session is closed" },
 	{ "imapd_auth_failure_delay", CFG_TIME, "0s", 's', "Extra delay of imapd itself before a failed login is answered, growing with failures from the same address (the auth service already delays: auth_failure_delay)" },
-	{ "imapd_auth_service", CFG_BOOL, "yes", 0, "Verify passwords through the auth service (smtpd_sasl_path: shared failure delay and lockout); no: read the user table in imapd" },
+	{ "imapd_auth_service", CFG_BOOL, "yes", 0, "Verify passwords through the auth service (smtpd_sasl_path: shared failure delay and lockout); no: the post-login master checks them against the user table" },
 };
 CONFIG_PARAMS(imapd_params);
 

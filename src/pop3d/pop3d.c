@@ -44,13 +44,13 @@ static const struct cfg_param pop3d_params[] = {
 	{ "pop3d_tls_wrappermode", CFG_BOOL, "no", 0, "Implicit TLS (POP3S): the TLS handshake starts at connect" },
 	{ "pop3d_disable_plaintext_auth", CFG_BOOL, "yes", 0, "Refuse USER/PASS and AUTH PLAIN before TLS, except from pop3d_trusted_networks" },
 	{ "pop3d_trusted_networks", CFG_LIST, "$mynetworks", 0, "Clients allowed plaintext authentication without TLS" },
-	{ "pop3d_process_session_limit", CFG_INT, "1000", 0, "Concurrent POP3 sessions one pop3d process serves" },
+	{ "pop3d_process_session_limit", CFG_INT, "1000", 0, "Concurrent connections one pop3-login process serves (before login, and TLS sessions it relays)" },
 	{ "pop3d_client_connection_limit", CFG_INT, "50", 0, "Concurrent POP3 connections from one client IP address, counted by the post-login master over all pop3-login processes (0 = no limit)" },
 	{ "pop3d_user_connection_limit", CFG_INT, "10", 0, "Concurrent POP3 sessions of one user, over all processes (0 = no limit)" },
 	{ "pop3d_post_login_service", CFG_STR, "pop3d", 0, "master.cf name of the post-login service (private/NAME) pop3-login hands sessions to" },
 	{ "pop3d_timeout", CFG_TIME, "10m", 's', "Idle time before a POP3 session is closed (RFC 1939: at least 10 minutes)" },
 	{ "pop3d_auth_failure_delay", CFG_TIME, "0s", 's', "Extra delay of pop3d itself before a failed login is answered (the auth service already delays: auth_failure_delay)" },
-	{ "pop3d_auth_service", CFG_BOOL, "yes", 0, "Verify passwords through the auth service (smtpd_sasl_path); no: read the user table in pop3d" },
+	{ "pop3d_auth_service", CFG_BOOL, "yes", 0, "Verify passwords through the auth service (smtpd_sasl_path); no: the post-login master checks them against the user table" },
 };
 CONFIG_PARAMS(pop3d_params);
 
