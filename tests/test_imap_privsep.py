@@ -87,24 +87,26 @@ def login(inst, port="imap", tls=False):
 @root_only
 def test_login_processes_are_unprivileged_and_chrooted(inst):
     owner = pwd.getpwnam(instance_mod.mail_owner()[0])
+    # a user of their own, created by master (Dovecot's dovenull)
+    login = pwd.getpwnam("tempest-login")
+    assert login.pw_uid not in (0, owner.pw_uid)
     maildir = inst.maildir()
     for role in ("imap-login", "pop3-login"):
         # master may just be starting one more (it starts as root)
         pids = wait_for(lambda: inst.pids(role) if all(
-            ids(p)[0] == owner.pw_uid for p in inst.pids(role)) else None, 20)
+            ids(p)[0] == login.pw_uid for p in inst.pids(role)) else None, 20)
         assert pids, role
         for pid in pids:
-            assert ids(pid) == (owner.pw_uid, owner.pw_gid), role
+            assert ids(pid) == (login.pw_uid, login.pw_gid), role
             root = os.readlink("/proc/%d/root" % pid)
             assert root != "/" and os.listdir(root) == [], (role, root)
-            # the Maildir (readable by the mail owner outside) is out of
-            # reach inside the chroot
+            # the Maildir and the queue are out of reach inside the chroot
             assert try_open_as(pid, maildir) == "FileNotFoundError"
             assert try_open_as(pid, os.path.join(inst.dir, "queue")) == \
                 "FileNotFoundError"
-    # the same uid can read the Maildir without the chroot: the chroot is
-    # what keeps the login process out
-    assert os.stat(maildir).st_uid == owner.pw_uid
+    # and the login uid owns nothing there: the Maildir belongs to the
+    # mail owner, who is not the login user
+    assert os.stat(maildir).st_uid == owner.pw_uid != login.pw_uid
 
 
 @root_only

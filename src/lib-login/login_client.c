@@ -30,7 +30,7 @@
 #include "service.h"
 
 static const struct cfg_param login_params[] = {
-	{ "login_user", CFG_STR, "$mail_owner", 0, "User the IMAP and POP3 login processes (imap-login, pop3-login) run as before authentication (Dovecot default_login_user); they are also chrooted into login_chroot_directory, so they reach no mail store" },
+	{ "login_user", CFG_STR, "tempest-login", 0, "User the IMAP and POP3 login processes (imap-login, pop3-login) run as before authentication (Dovecot default_login_user): a user that owns no files, created by master when missing; they are also chrooted into login_chroot_directory, so they reach no mail store" },
 	{ "login_chroot_directory", CFG_STR, "$queue_directory/empty", 0, "Empty root-owned directory the login processes chroot into (created if missing)" },
 };
 CONFIG_PARAMS(login_params);

@@ -528,31 +528,48 @@ on_reload(evutil_socket_t sig, short what, void *arg)
 	ensure_running();
 }
 
+/*
+ * A system user the services run as: created (no home, no shell) when
+ * missing, as a package's postinst would.  Only when master runs as root.
+ */
+static struct passwd *
+ensure_system_user(const char *param)
+{
+	const char *name = config_str(param);
+	struct passwd *pw = getpwnam(name);
+
+	if (pw == NULL) {
+		char *cmd = xasprintf("useradd --system --no-create-home "
+		    "--home-dir /nonexistent --shell /usr/sbin/nologin '%s' "
+		    ">/dev/null 2>&1", name);
+		if (*name == '\0' || strspn(name,
+		    "abcdefghijklmnopqrstuvwxyz0123456789_-") != strlen(name) ||
+		    system(cmd) != 0)
+			fatal("%s %s does not exist and could not be created",
+			    param, name);
+		free(cmd);
+		pw = getpwnam(name);
+		if (pw == NULL)
+			fatal("%s %s: no such user", param, name);
+		log_info("created system user %s", name);
+	}
+	if (pw->pw_uid == 0)
+		fatal("%s must not be root", param);
+	return pw;
+}
+
 static void
 setup_owner(void)
 {
 	struct passwd *pw;
-	const char *owner = config_str("mail_owner");
 
 	if (geteuid() != 0)
 		return;
-	pw = getpwnam(owner);
-	if (pw == NULL) {
-		char *cmd = xasprintf("useradd --system --no-create-home "
-		    "--home-dir /nonexistent --shell /usr/sbin/nologin '%s' "
-		    ">/dev/null 2>&1", owner);
-		if (strspn(owner, "abcdefghijklmnopqrstuvwxyz0123456789_-") !=
-		    strlen(owner) || system(cmd) != 0)
-			fatal("mail_owner %s does not exist and could not be "
-			    "created", owner);
-		free(cmd);
-		pw = getpwnam(owner);
-		if (pw == NULL)
-			fatal("mail_owner %s: no such user", owner);
-		log_info("created system user %s", owner);
-	}
-	if (pw->pw_uid == 0)
-		fatal("mail_owner must not be root");
+	/* the IMAP/POP3 login processes get a user of their own (they
+	 * hold no files; Dovecot's dovenull) */
+	if (strcmp(config_str("login_user"), config_str("mail_owner")) != 0)
+		(void)ensure_system_user("login_user");
+	pw = ensure_system_user("mail_owner");
 	owner_uid = pw->pw_uid;
 	owner_gid = pw->pw_gid;
 }
