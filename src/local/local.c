@@ -345,7 +345,7 @@ flush_results(struct lconn *c)
 			if (k == nd) {
 				dirs = xreallocarray(dirs, nd + 1, sizeof(*dirs));
 				err = xreallocarray(err, nd + 1, sizeof(*err));
-				dirs[nd] = (char *)dir;
+				dirs[nd] = xstrdup(dir);   /* replies free theirs */
 				err[nd++] = maildir_fsync_dir(dir) < 0 ? errno : 0;
 			}
 		}
@@ -378,6 +378,8 @@ flush_results(struct lconn *c)
 		pending_free(p);
 	}
 	c->head = c->tail = NULL;
+	for (k = 0; k < nd; k++)
+		free(dirs[k]);
 	free(dirs);
 	free(err);
 }
