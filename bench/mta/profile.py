@@ -1,0 +1,103 @@
+#!/usr/bin/env python3
+"""Per-role CPU of Tempest's mail path (not part of make test).
+
+Starts the same private Tempest instance as bench/mta/run.py, sends
+--count messages with smtp-source, waits until all are in the Maildir,
+and prints the CPU time (user+sys from /proc, reaped children included)
+per message of each role: smtpd, qmgr, virtual, ... and their sum.
+Steadier than rates on a shared machine, and it says where the time
+goes.  Run as root (services run as the mail owner); needs smtp-source
+(scripts/bootstrap.sh bench).  Usage:
+
+  bench/mta/profile.py [--size 1024] [--conc 10] [--count 3000]
+"""
+import argparse
+import collections
+import importlib.util
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+spec = importlib.util.spec_from_file_location("mta_run", os.path.join(HERE, "run.py"))
+run = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(run)
+CLK = os.sysconf("SC_CLK_TCK")
+
+
+def snapshot(root_pid):
+    """{pid: (role, cpu ticks)} for root_pid and its children."""
+    out = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                st = f.read().rsplit(")", 1)[1].split()
+            with open(f"/proc/{d}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        pid = int(d)
+        if pid != root_pid and int(st[1]) != root_pid:
+            continue
+        role = "master"
+        if b"daemon" in argv:
+            role = argv[argv.index(b"daemon") + 1].decode(errors="replace")
+        out[pid] = (role, sum(int(x) for x in st[11:15]))
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--size", type=int, default=1024)
+    ap.add_argument("--conc", type=int, default=10)
+    ap.add_argument("--count", type=int, default=3000)
+    a = ap.parse_args()
+    if os.getuid() != 0:
+        sys.exit("profile: run as root")
+    run.ensure_tools()
+    base = tempfile.mkdtemp(prefix="tempest-profile-")
+    os.chmod(base, 0o755)
+    t = run.Tempest(base, 26527)
+    pid = t.start()
+    try:
+        # warm-up: every service spawned once
+        t.clear()
+        subprocess.run(["smtp-source", "-d", "-m", "50", "-s", "5", "-l",
+                        str(a.size), "-f", "bench@remote.test", "-t",
+                        "demo@example.test", f"127.0.0.1:{t.port}"], check=True)
+        while run.count_files(t.maildir) < 50:
+            time.sleep(0.01)
+        time.sleep(0.5)
+        t.clear()
+        s0 = snapshot(pid)
+        t0 = time.time()
+        subprocess.run(["smtp-source", "-d", "-m", str(a.count), "-s",
+                        str(a.conc), "-l", str(a.size), "-f", "bench@remote.test",
+                        "-t", "demo@example.test", f"127.0.0.1:{t.port}"],
+                       check=True)
+        t_acc = time.time() - t0
+        while run.count_files(t.maildir) < a.count:
+            time.sleep(0.01)
+        t_del = time.time() - t0
+        time.sleep(0.3)
+        s1 = snapshot(pid)
+    finally:
+        t.stop()
+    per = collections.Counter()
+    for p, (role, c) in s1.items():
+        per[role] += c - s0.get(p, (role, 0))[1]
+    total = sum(per.values())
+    for role, c in per.most_common():
+        print(f"{role:10s} {c / CLK / a.count * 1000:.3f} ms/msg")
+    print(f"{'total':10s} {total / CLK / a.count * 1000:.3f} ms/msg  "
+          f"accepted {a.count / t_acc:.0f}/s  delivered {a.count / t_del:.0f}/s  "
+          f"(size {a.size}, {a.conc} sessions, {a.count} messages; "
+          f"load {os.getloadavg()[0]:.1f})")
+
+
+if __name__ == "__main__":
+    main()
