@@ -15,6 +15,7 @@ import argparse
 import collections
 import importlib.util
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -87,6 +88,7 @@ def main():
         s1 = snapshot(pid)
     finally:
         t.stop()
+        shutil.rmtree(base, ignore_errors=True)
     per = collections.Counter()
     for p, (role, c) in s1.items():
         per[role] += c - s0.get(p, (role, 0))[1]

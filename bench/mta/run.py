@@ -268,6 +268,7 @@ def main():
     finally:
         for s in servers:
             s.stop()
+        shutil.rmtree(base, ignore_errors=True)
     print()
     print("| size | sessions | Tempest acc/s | Postfix acc/s | ratio | Tempest "
           "deliv/s | Postfix deliv/s | ratio | Tempest CPU ms/msg | Postfix CPU "
