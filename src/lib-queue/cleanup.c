@@ -9,7 +9,9 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "buf.h"
 #include "cleanup.h"
 #include "config.h"
 #include "log.h"
@@ -264,6 +266,42 @@ cleanup_free(struct cleanup **cp)
 		return;
 	qwriter_free(&(*cp)->w);
 	FREE(*cp);
+}
+
+int
+cleanup_copy_fd(struct cleanup *c, int fd, off_t off, size_t len)
+{
+	char chunk[8192];
+	struct buf line;
+	size_t done = 0, k;
+
+	buf_init(&line, 65536);
+	while (done < len) {
+		size_t want = len - done;
+		ssize_t got;
+
+		if (want > sizeof(chunk))
+			want = sizeof(chunk);
+		got = pread(fd, chunk, want, off + (off_t)done);
+		if (got <= 0)
+			break;
+		for (k = 0; k < (size_t)got; k++) {
+			if (chunk[k] == '\n') {
+				cleanup_line(c, buf_cstr(&line), line.len, 1);
+				buf_reset(&line);
+			} else if (buf_appendc(&line, chunk[k]) < 0) {
+				/* longer than the line buffer: pass a chunk */
+				cleanup_line(c, buf_cstr(&line), line.len, 0);
+				buf_reset(&line);
+				buf_appendc(&line, chunk[k]);
+			}
+		}
+		done += (size_t)got;
+	}
+	if (line.len > 0)
+		cleanup_line(c, buf_cstr(&line), line.len, 1);
+	buf_free(&line);
+	return done < len ? -1 : 0;
 }
 
 void

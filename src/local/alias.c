@@ -726,9 +726,8 @@ resubmit_fn(const struct delivery *d, void *arg, struct buf *text)
 	struct resubmit *rs = arg;
 	struct cleanup_rcpt *r = xcalloc(rs->n, sizeof(*r));
 	struct cleanup *c;
-	char *err = NULL, *dt, buf[8192];
-	struct buf line;
-	size_t i, off = 0;
+	char *err = NULL, *dt;
+	size_t i;
 	const char *qdir = service_queue_dir() != NULL ? service_queue_dir() :
 	    config_str("queue_directory");
 
@@ -745,31 +744,7 @@ resubmit_fn(const struct delivery *d, void *arg, struct buf *text)
 	dt = xasprintf("Delivered-To: %s", d->rcpt);
 	cleanup_line(c, dt, strlen(dt), 1);
 	free(dt);
-	buf_init(&line, 4096);
-	while (off < d->content_len) {
-		size_t want = d->content_len - off, k;
-		ssize_t n;
-		if (want > sizeof(buf))
-			want = sizeof(buf);
-		n = pread(d->fd, buf, want, d->content_off + (off_t)off);
-		if (n <= 0)
-			break;
-		for (k = 0; k < (size_t)n; k++) {
-			if (buf[k] == '\n') {
-				cleanup_line(c, buf_cstr(&line), line.len, 1);
-				buf_reset(&line);
-			} else if (buf_appendc(&line, buf[k]) < 0) {
-				cleanup_line(c, buf_cstr(&line), line.len, 0);
-				buf_reset(&line);
-				buf_appendc(&line, buf[k]);
-			}
-		}
-		off += (size_t)n;
-	}
-	if (line.len > 0)
-		cleanup_line(c, buf_cstr(&line), line.len, 1);
-	buf_free(&line);
-	if (off < d->content_len) {
+	if (cleanup_copy_fd(c, d->fd, d->content_off, d->content_len) < 0) {
 		cleanup_abort(&c);
 		buf_set(text, "4.3.0 cannot read the queue file");
 		return DELIVER_DEFER;

@@ -478,12 +478,11 @@ as_owner(int on)
 static int
 requeue(const char *from, const char *id)
 {
-	char *path, *err = NULL, buf[8192];
+	char *path, *err = NULL;
 	struct cleanup_rcpt *r;
 	struct cleanup *c;
 	struct qfile qf;
-	struct buf line;
-	size_t i, n = 0, off = 0;
+	size_t i, n = 0;
 
 	if (strcmp(from, QUEUE_HOLD) != 0 && !move(from, id, QUEUE_HOLD, 0))
 		return 0;
@@ -509,31 +508,8 @@ requeue(const char *from, const char *id)
 	    qf.attrs, &err) : NULL;
 	free(r);
 	if (c != NULL) {
-		buf_init(&line, 65536);
-		while (off < qf.content_len) {
-			size_t want = qf.content_len - off, k;
-			ssize_t got;
-			if (want > sizeof(buf))
-				want = sizeof(buf);
-			got = pread(qf.fd, buf, want, qf.content_off + (off_t)off);
-			if (got <= 0)
-				break;
-			for (k = 0; k < (size_t)got; k++) {
-				if (buf[k] == '\n') {
-					cleanup_line(c, buf_cstr(&line), line.len, 1);
-					buf_reset(&line);
-				} else if (buf_appendc(&line, buf[k]) < 0) {
-					cleanup_line(c, buf_cstr(&line), line.len, 0);
-					buf_reset(&line);
-					buf_appendc(&line, buf[k]);
-				}
-			}
-			off += (size_t)got;
-		}
-		if (line.len > 0)
-			cleanup_line(c, buf_cstr(&line), line.len, 1);
-		buf_free(&line);
-		if (off < qf.content_len) {
+		if (cleanup_copy_fd(c, qf.fd, qf.content_off,
+		    qf.content_len) < 0) {
 			err = xstrdup("cannot read the queue file");
 			cleanup_abort(&c);
 		} else if (cleanup_finish(c, 1, &err) < 0 ||
