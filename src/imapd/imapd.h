@@ -21,6 +21,7 @@
 
 struct mail_user;
 struct mailbox;
+struct maildir_kw;
 struct event;
 struct fetch_ctx;
 
@@ -123,7 +124,7 @@ void client_vanished_earlier(struct client *c, struct buf *b,
 /* Flag list (or flag atoms) -> flags and keywords; keywords are created
  * when create.  0, or -1 with *error_r. */
 int client_parse_flags(struct client *c, const struct imap_arg *v,
-    unsigned n, int create, unsigned *flags_r, uint32_t *kw_r,
+    unsigned n, int create, unsigned *flags_r, struct maildir_kw *kw_r,
     const char **error_r);
 
 /* Message commands (imapd_fetch.c). */

@@ -408,8 +408,10 @@ fetch_one(struct client *c, struct fetch_ctx *f, unsigned i, struct buf *b)
 	if (f->need_parts)
 		d.parts = imap_message_parse(d.crlf, d.len);
 	if (f->set_seen && !c->box->readonly && !(m->flags & IMAP_FLAG_SEEN)) {
+		struct maildir_kw mk;
+		maildir_mail_kw(m, &mk);
 		if (maildir_set_flags(c->box, i, m->flags | IMAP_FLAG_SEEN,
-		    m->keywords) == 0) {
+		    &mk) == 0) {
 			seen_now = 1;
 			f->changed_flags = 1;
 		}
@@ -615,7 +617,8 @@ cmd_store(struct client *c, struct imap_command *cmd, int uid, unsigned argi)
 	unsigned n = cmd->count - argi, *idx, nidx, flags, k = 1;
 	uint64_t unchangedsince = 0;
 	int mode, silent, has_unch = 0;
-	uint32_t kw, *modified = NULL;
+	uint32_t *modified = NULL;
+	struct maildir_kw kw;
 	unsigned nmod = 0;
 	const char *err, *item;
 	struct buf b;
@@ -656,16 +659,20 @@ cmd_store(struct client *c, struct imap_command *cmd, int uid, unsigned argi)
 		client_tagged(c, cmd->tag, "BAD Invalid store item.");
 		return;
 	}
+	int pr = 0;
 	if (a[k + 1].type == IMAP_ARG_LIST) {
-		if (n != k + 2 || client_parse_flags(c, a[k + 1].list,
-		    a[k + 1].count, mode >= 0, &flags, &kw, &err) < 0) {
-			client_tagged(c, cmd->tag, "BAD %s.", n != k + 2 ?
-			    "Invalid arguments" : err);
+		if (n != k + 2) {
+			client_tagged(c, cmd->tag, "BAD Invalid arguments.");
 			return;
 		}
-	} else if (client_parse_flags(c, &a[k + 1], n - k - 1, mode >= 0, &flags,
-	    &kw, &err) < 0) {
-		client_tagged(c, cmd->tag, "BAD %s.", err);
+		pr = client_parse_flags(c, a[k + 1].list, a[k + 1].count,
+		    mode >= 0, &flags, &kw, &err);
+	} else
+		pr = client_parse_flags(c, &a[k + 1], n - k - 1, mode >= 0,
+		    &flags, &kw, &err);
+	if (pr < 0) {
+		client_tagged(c, cmd->tag, "%s %s.", pr == -2 ? "NO" : "BAD",
+		    err);
 		return;
 	}
 	if (c->box->readonly) {
@@ -678,28 +685,28 @@ cmd_store(struct client *c, struct imap_command *cmd, int uid, unsigned argi)
 	for (unsigned j = 0; j < nidx; j++) {
 		struct mail *m = &c->box->mails[idx[j]];
 		unsigned nf;
-		uint32_t nk;
+		struct maildir_kw ok, nk;
 		if (m->expunged)
 			continue;
-		if (mode == 0) {
+		maildir_mail_kw(m, &ok);
+		for (unsigned w = 0; w < NELEM(nk.w); w++)
+			nk.w[w] = mode == 0 ? kw.w[w] : mode > 0 ?
+			    ok.w[w] | kw.w[w] : ok.w[w] & ~kw.w[w];
+		if (mode == 0)
 			nf = flags | (m->flags & IMAP_FLAG_RECENT);
-			nk = kw;
-		} else if (mode > 0) {
+		else if (mode > 0)
 			nf = m->flags | flags;
-			nk = m->keywords | kw;
-		} else {
+		else
 			nf = m->flags & ~flags;
-			nk = m->keywords & ~kw;
-		}
 		if (has_unch && m->modseq > unchangedsince) {
 			modified = xreallocarray(modified, nmod + 1, sizeof(*modified));
 			modified[nmod++] = uid ? m->uid : idx[j] + 1;
 			idx[j] = UINT32_MAX;
 			continue;
 		}
-		if (nf == m->flags && nk == m->keywords)
+		if (nf == m->flags && memcmp(&nk, &ok, sizeof(nk)) == 0)
 			continue;
-		if (maildir_set_flags(c->box, idx[j], nf, nk) == 0)
+		if (maildir_set_flags(c->box, idx[j], nf, &nk) == 0)
 			changed = 1;
 	}
 	if (changed)
@@ -770,7 +777,13 @@ s_has_keyword(void *ctx, const char *kw)
 	struct sctx *s = ctx;
 	int k = maildir_keyword(s->c->mu, kw, 0);
 
-	return k >= 0 && (s->c->box->mails[s->i].keywords & (1u << k));
+	if (k < 0)
+		return 0;
+	if (k < MAILDIR_FILE_KEYWORDS)
+		return (s->c->box->mails[s->i].keywords >> k) & 1;
+	struct maildir_kw mk;
+	maildir_mail_kw(&s->c->box->mails[s->i], &mk);
+	return maildir_kw_has(&mk, (unsigned)k);
 }
 
 int

@@ -116,8 +116,10 @@ client_write_flags(struct client *c, struct buf *b, unsigned i)
 			buf_appends(b, sys[k].n);
 			first = 0;
 		}
+	struct maildir_kw kw;
+	maildir_mail_kw(m, &kw);
 	for (unsigned k = 0; k < c->mu->nkeywords; k++)
-		if (m->keywords & (1u << k)) {
+		if (maildir_kw_has(&kw, k)) {
 			if (!first)
 				buf_appendc(b, ' ');
 			buf_appends(b, c->mu->keywords[k]);
@@ -126,9 +128,13 @@ client_write_flags(struct client *c, struct buf *b, unsigned i)
 	buf_appendc(b, ')');
 }
 
+#define KW_STR2(x) #x
+#define KW_STR(x) KW_STR2(x)
+
 int
 client_parse_flags(struct client *c, const struct imap_arg *v, unsigned n,
-    int create, unsigned *flags_r, uint32_t *kw_r, const char **error_r)
+    int create, unsigned *flags_r, struct maildir_kw *kw_r,
+    const char **error_r)
 {
 	static const struct { const char *n; unsigned f; } sys[] = {
 		{ "\\Answered", IMAP_FLAG_ANSWERED }, { "\\Flagged", IMAP_FLAG_FLAGGED },
@@ -137,7 +143,7 @@ client_parse_flags(struct client *c, const struct imap_arg *v, unsigned n,
 	};
 
 	*flags_r = 0;
-	*kw_r = 0;
+	memset(kw_r, 0, sizeof(*kw_r));
 	for (unsigned i = 0; i < n; i++) {
 		const char *f = v[i].str;
 		unsigned k;
@@ -167,12 +173,16 @@ client_parse_flags(struct client *c, const struct imap_arg *v, unsigned n,
 		int kw = maildir_keyword(c->mu, f, create);
 		if (kw < 0) {
 			if (create) {
-				*error_r = "[LIMIT] Too many keywords";
-				return -1;
+				*error_r = kw == -2 ? "[LIMIT] Too many keywords "
+				    "(at most " KW_STR(MAILDIR_MAX_KEYWORDS)
+				    " per user)" : kw == -3 ? "[LIMIT] Keyword "
+				    "too long (at most " KW_STR(MAILDIR_KEYWORD_MAX_LEN)
+				    " characters)" : "[SERVERBUG] Cannot add keyword";
+				return -2;
 			}
 			continue;
 		}
-		*kw_r |= 1u << kw;
+		maildir_kw_set(kw_r, (unsigned)kw);
 	}
 	return 0;
 }
@@ -346,7 +356,9 @@ cmd_select(struct client *c, struct imap_command *cmd, int readonly)
 	c->state = ST_SELECTED;
 	c->exists_sent = box->count;
 	c->recent = count_recent(box);
-	buf_init(&b, 8192);
+	/* FLAGS and PERMANENTFLAGS: up to MAILDIR_MAX_KEYWORDS names of
+	 * MAILDIR_KEYWORD_MAX_LEN each */
+	buf_init(&b, 2 * MAILDIR_MAX_KEYWORDS * (MAILDIR_KEYWORD_MAX_LEN + 1) + 8192);
 	buf_appends(&b, "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft");
 	for (unsigned k = 0; k < c->mu->nkeywords; k++)
 		buf_printf(&b, " %s", c->mu->keywords[k]);
@@ -838,7 +850,7 @@ cmd_list(struct client *c, struct imap_command *cmd, int lsub)
 void
 cmd_append(struct client *c, struct imap_command *cmd)
 {
-	struct app { unsigned flags; uint32_t kw; time_t date; const struct imap_arg *msg; } *v = NULL;
+	struct app { unsigned flags; struct maildir_kw kw; time_t date; const struct imap_arg *msg; } *v = NULL;
 	unsigned nv = 0, i = 1;
 	uint32_t uv = 0, *uids;
 	const char *err;
@@ -852,11 +864,13 @@ cmd_append(struct client *c, struct imap_command *cmd)
 	if ((name = client_mailbox_arg(c, cmd->tag, &cmd->args[0])) == NULL)
 		return;
 	while (i < cmd->count) {
-		struct app a = { 0, 0, time(NULL), NULL };
+		struct app a = { 0, { { 0 } }, time(NULL), NULL };
 		if (cmd->args[i].type == IMAP_ARG_LIST) {
-			if (client_parse_flags(c, cmd->args[i].list,
-			    cmd->args[i].count, 1, &a.flags, &a.kw, &err) < 0) {
-				client_tagged(c, cmd->tag, "BAD %s.", err);
+			int pr = client_parse_flags(c, cmd->args[i].list,
+			    cmd->args[i].count, 1, &a.flags, &a.kw, &err);
+			if (pr < 0) {
+				client_tagged(c, cmd->tag, "%s %s.",
+				    pr == -2 ? "NO" : "BAD", err);
 				goto out;
 			}
 			i++;
@@ -899,7 +913,7 @@ cmd_append(struct client *c, struct imap_command *cmd)
 	uids = xcalloc(nv, sizeof(*uids));
 	for (unsigned k = 0; k < nv; k++) {
 		if (maildir_save(c->mu, name, v[k].msg->str, v[k].msg->len,
-		    v[k].flags, v[k].kw, v[k].date, &uv, &uids[k], &err) < 0) {
+		    v[k].flags, &v[k].kw, v[k].date, &uv, &uids[k], &err) < 0) {
 			client_tagged(c, cmd->tag, "NO %s", err);
 			free(uids);
 			goto out;

@@ -123,8 +123,12 @@ load_keywords(struct mail_user *u)
 	while (u->nkeywords < MAILDIR_MAX_KEYWORDS &&
 	    fgets(line, sizeof(line), f) != NULL) {
 		line[strcspn(line, "\r\n")] = '\0';
-		if (line[0] != '\0')
-			u->keywords[u->nkeywords++] = xstrdup(line);
+		if (line[0] == '\0')
+			continue;
+		if (u->nkeywords % 32 == 0)
+			u->keywords = xreallocarray(u->keywords,
+			    u->nkeywords + 32, sizeof(*u->keywords));
+		u->keywords[u->nkeywords++] = xstrdup(line);
 	}
 	fclose(f);
 }
@@ -174,6 +178,7 @@ maildir_user_free(struct mail_user **up)
 		return;
 	for (unsigned i = 0; i < u->nkeywords; i++)
 		free(u->keywords[i]);
+	free(u->keywords);
 	free(u->root);
 	FREE(*up);
 }
@@ -193,15 +198,93 @@ maildir_keyword(struct mail_user *u, const char *name, int create)
 	for (unsigned i = 0; i < u->nkeywords; i++)
 		if (strcasecmp(u->keywords[i], name) == 0)
 			return (int)i;
-	if (u->nkeywords >= MAILDIR_MAX_KEYWORDS || strlen(name) > 100)
-		return -1;
+	if (strlen(name) > MAILDIR_KEYWORD_MAX_LEN)
+		return -3;
+	if (u->nkeywords >= MAILDIR_MAX_KEYWORDS)
+		return -2;
 	snprintf(path, sizeof(path), "%s/tempest-keywords", u->root);
 	if ((f = fopen(path, "a")) == NULL)
 		return -1;
 	fprintf(f, "%s\n", name);
+	if (fflush(f) != 0 || fsync(fileno(f)) != 0) {
+		fclose(f);
+		return -1;
+	}
 	fclose(f);
+	if (u->nkeywords % 32 == 0)
+		u->keywords = xreallocarray(u->keywords, u->nkeywords + 32,
+		    sizeof(*u->keywords));
 	u->keywords[u->nkeywords] = xstrdup(name);
 	return (int)u->nkeywords++;
+}
+
+/* ---- keyword sets ---- */
+
+void
+maildir_mail_kw(const struct mail *m, struct maildir_kw *kw_r)
+{
+	memset(kw_r, 0, sizeof(*kw_r));
+	kw_r->w[0] = m->keywords & ((1u << MAILDIR_FILE_KEYWORDS) - 1);
+	if (m->xkw != NULL &&
+	    maildir_kw_parse(m->xkw, strlen(m->xkw), kw_r) < 0)
+		kw_r->w[0] = m->keywords & ((1u << MAILDIR_FILE_KEYWORDS) - 1);
+}
+
+int
+maildir_kw_parse(const char *s, size_t len, struct maildir_kw *kw)
+{
+	struct maildir_kw t = *kw;
+	size_t i = 0;
+	long last = -1;
+
+	if (len == 0)
+		return -1;
+	while (i < len) {
+		unsigned long v = 0;
+		size_t st = i;
+		while (i < len && s[i] >= '0' && s[i] <= '9' && i - st < 5)
+			v = v * 10 + (unsigned long)(s[i++] - '0');
+		if (i == st || (s[st] == '0' && i - st > 1) ||
+		    v < MAILDIR_FILE_KEYWORDS || v >= MAILDIR_MAX_KEYWORDS ||
+		    (long)v <= last)
+			return -1;
+		last = (long)v;
+		maildir_kw_set(&t, (unsigned)v);
+		if (i == len)
+			break;
+		if (s[i] != ',' || i + 1 == len)
+			return -1;
+		i++;
+	}
+	*kw = t;
+	return 0;
+}
+
+char *
+maildir_kw_format(const struct maildir_kw *kw)
+{
+	struct buf b;
+
+	buf_init(&b, BUF_UNLIMITED);
+	for (unsigned i = MAILDIR_FILE_KEYWORDS; i < MAILDIR_MAX_KEYWORDS; i++)
+		if (maildir_kw_has(kw, i))
+			buf_printf(&b, "%s%u", b.len ? "," : "", i);
+	if (b.len == 0) {
+		buf_free(&b);
+		return NULL;
+	}
+	char *r = xstrndup((const char *)b.data, b.len);
+	buf_free(&b);
+	return r;
+}
+
+/* NULL-safe string equality of two kw fields */
+static int
+xkw_eq(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return a == b;
+	return strcmp(a, b) == 0;
 }
 
 /* ---- folder list ---- */
@@ -526,6 +609,7 @@ struct rec {
 	uint32_t uid;
 	uint64_t modseq;
 	char *base;
+	char *xkw;              /* keywords >= 26 ("26,40") or NULL */
 	char *fname;            /* found on disk: "cur/..." */
 	char info[40];
 	int found, moved, in_new;
@@ -547,6 +631,7 @@ state_free(struct state *st)
 {
 	for (unsigned i = 0; i < st->n; i++) {
 		free(st->v[i].base);
+		free(st->v[i].xkw);
 		free(st->v[i].fname);
 	}
 	FREE(st->v);
@@ -643,6 +728,7 @@ uidlist_read(const char *path, struct state *st)
 	size_t len;
 	char *d = read_file(path, (size_t)1 << 30, &len), *p, *nl;
 	uint32_t lastuid = 0;
+	unsigned nf;
 
 	st->uidvalidity = 0;
 	st->uidnext = 1;
@@ -651,10 +737,12 @@ uidlist_read(const char *path, struct state *st)
 		return;
 	p = d;
 	nl = strchr(p, '\n');
-	if (nl == NULL || strncmp(p, "T1 ", 3) != 0) {
+	if (nl == NULL || (strncmp(p, "T1 ", 3) != 0 &&
+	    strncmp(p, "T2 ", 3) != 0)) {
 		free(d);
 		return;
 	}
+	nf = p[1] == '2' ? 5 : 4;       /* T2 adds the kw field */
 	*nl = '\0';
 	for (char *t = strtok(p + 3, " "); t != NULL; t = strtok(NULL, " ")) {
 		unsigned long long v = strtoull(t + 1, NULL, 10);
@@ -670,33 +758,44 @@ uidlist_read(const char *path, struct state *st)
 			st->nonstd = 1;
 	}
 	for (p = nl + 1; *p; p = nl + 1) {
-		char *f[4], *s = p, *e;
+		char *f[5], *s = p, *e;
 		unsigned k;
 		nl = strchr(p, '\n');
 		if (nl == NULL)
 			break;
 		*nl = '\0';
-		for (k = 0; k < 4; k++) {
+		for (k = 0; k < nf; k++) {
 			f[k] = s;
-			e = k < 3 ? strchr(s, ' ') : NULL;
+			e = k < nf - 1 ? strchr(s, ' ') : NULL;
 			if (e == NULL)
 				break;
 			*e = '\0';
 			s = e + 1;
 		}
-		if (k < 3)
+		if (k < nf - 1)
 			continue;
+		char *base = f[nf - 1], *xkw = NULL;
+		struct maildir_kw kw;
 		unsigned long long uid = strtoull(f[0], NULL, 10);
 		if (uid == 0 || uid <= lastuid || uid >= st->uidnext ||
-		    strlen(f[2]) >= sizeof(st->v[0].info) || f[3][0] == '\0')
+		    strlen(f[2]) >= sizeof(st->v[0].info) || base[0] == '\0')
 			continue;       /* corrupt line: the file gets a new UID */
+		memset(&kw, 0, sizeof(kw));
+		if (nf == 5 && strcmp(f[3], "-") != 0) {
+			if (maildir_kw_parse(f[3], strlen(f[3]), &kw) == 0)
+				xkw = maildir_kw_format(&kw);
+			else
+				log_warn("%s: uid %llu: bad keyword field "
+				    "ignored", path, uid);
+		}
 		struct rec *r = state_add(st);
 		r->uid = (uint32_t)uid;
 		lastuid = r->uid;
 		r->modseq = strtoull(f[1], NULL, 10);
 		r->in_new = strcmp(f[2], "@") == 0;
 		strcpy(r->info, strcmp(f[2], "-") == 0 || r->in_new ? "" : f[2]);
-		r->base = xstrdup(f[3]);
+		r->base = xstrdup(base);
+		r->xkw = xkw;
 	}
 	free(d);
 }
@@ -711,16 +810,17 @@ uidlist_write(const char *dir, struct state *st)
 	snprintf(path, sizeof(path), "%s/" UIDLIST, dir);
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	buf_init(&b, BUF_UNLIMITED);
-	buf_printf(&b, "T1 V%u N%u M%llu W%lld.%09ld C%lld.%09ld%s\n",
+	buf_printf(&b, "T2 V%u N%u M%llu W%lld.%09ld C%lld.%09ld%s\n",
 	    st->uidvalidity, st->uidnext, (unsigned long long)st->modseq,
 	    (long long)st->mt_new.tv_sec, st->mt_new.tv_nsec,
 	    (long long)st->mt_cur.tv_sec, st->mt_cur.tv_nsec,
 	    st->nonstd ? " X1" : "");
 	for (unsigned i = 0; i < st->n; i++) {
 		struct rec *r = &st->v[i];
-		buf_printf(&b, "%u %llu %s %s\n", r->uid,
+		buf_printf(&b, "%u %llu %s %s %s\n", r->uid,
 		    (unsigned long long)r->modseq, r->in_new ? "@" :
-		    r->info[0] ? r->info : "-", r->base);
+		    r->info[0] ? r->info : "-", r->xkw ? r->xkw : "-",
+		    r->base);
 	}
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	ok = fd >= 0 && write(fd, b.data, b.len) == (ssize_t)b.len;
@@ -932,6 +1032,7 @@ state_load(const char *dir, int move_new, const char *const *prio,
 	for (unsigned i = o = 0; i < st->n; i++) {
 		if (!st->v[i].found) {
 			free(st->v[i].base);
+			free(st->v[i].xkw);
 			changed = 1;
 			continue;
 		}
@@ -1031,8 +1132,10 @@ maildir_close(struct mailbox **boxp)
 
 	if (box == NULL)
 		return;
-	for (unsigned i = 0; i < box->count; i++)
+	for (unsigned i = 0; i < box->count; i++) {
 		free(box->mails[i].fname);
+		free(box->mails[i].xkw);
+	}
 	free(box->mails);
 	free(box->name);
 	free(box->path);
@@ -1106,6 +1209,7 @@ maildir_sync(struct mailbox *box, int allow_expunge,
 		if (j >= st.n || st.v[j].uid != m->uid) {
 			if (allow_expunge) {
 				free(m->fname);
+				free(m->xkw);
 				if (cb != NULL && cb->expunge != NULL)
 					cb->expunge(cb->ctx, o + 1, m->uid);
 				continue;
@@ -1122,8 +1226,14 @@ maildir_sync(struct mailbox *box, int allow_expunge,
 		free(m->fname);
 		m->fname = rc->fname;
 		rc->fname = NULL;
+		int xchanged = !m->xkw_dirty && !xkw_eq(m->xkw, rc->xkw);
+		if (xchanged) {
+			free(m->xkw);
+			m->xkw = rc->xkw;
+			rc->xkw = NULL;
+		}
 		box->mails[o++] = *m;
-		if (flags != m->flags || kw != m->keywords) {
+		if (flags != m->flags || kw != m->keywords || xchanged) {
 			box->mails[o - 1].flags = (uint8_t)flags;
 			box->mails[o - 1].keywords = kw;
 			box->mails[o - 1].modseq = rc->modseq;
@@ -1152,6 +1262,8 @@ maildir_sync(struct mailbox *box, int allow_expunge,
 		m->uid = rc->uid;
 		m->modseq = rc->modseq;
 		m->keywords = kw;
+		m->xkw = rc->xkw;
+		rc->xkw = NULL;
 		m->fname = rc->fname;
 		rc->fname = NULL;
 		m->vsize = fname_vsize(m->fname);
@@ -1175,11 +1287,13 @@ maildir_mail_path(struct mailbox *box, unsigned i)
 
 int
 maildir_set_flags(struct mailbox *box, unsigned i, unsigned flags,
-    uint32_t keywords)
+    const struct maildir_kw *kw)
 {
 	struct mail *m = &box->mails[i];
 	char info[40], *from, *to, *base;
 	const char *slash;
+	uint32_t keywords = (uint32_t)(kw->w[0] &
+	    ((1u << MAILDIR_FILE_KEYWORDS) - 1));
 
 	if (m->expunged)
 		return -1;
@@ -1199,6 +1313,13 @@ maildir_set_flags(struct mailbox *box, unsigned i, unsigned flags,
 	m->fname = xasprintf("cur/%s:2,%s", base, info);
 	m->flags = (uint8_t)(flags | (m->flags & IMAP_FLAG_RECENT));
 	m->keywords = keywords;
+	char *x = maildir_kw_format(kw);
+	if (!xkw_eq(x, m->xkw)) {
+		free(m->xkw);
+		m->xkw = x;
+		m->xkw_dirty = 1;
+	} else
+		free(x);
 	free(from);
 	free(to);
 	free(base);
@@ -1215,18 +1336,42 @@ maildir_commit(struct mailbox *box)
 	if ((lockfd = lock_folder(box->path)) < 0)
 		return -1;
 	r = state_load(box->path, 0, NULL, 0, &st);
-	close(lockfd);
 	if (r < 0) {
+		close(lockfd);
 		state_free(&st);
 		return -1;
 	}
+	/* keywords beyond the file name's letters: into the list */
+	int xchanged = 0;
 	for (unsigned i = 0, j = 0; i < box->count; i++) {
+		struct mail *m = &box->mails[i];
+		while (j < st.n && st.v[j].uid < m->uid)
+			j++;
+		if (!m->xkw_dirty || j >= st.n || st.v[j].uid != m->uid)
+			continue;
+		m->xkw_dirty = 0;
+		if (xkw_eq(m->xkw, st.v[j].xkw))
+			continue;
+		free(st.v[j].xkw);
+		st.v[j].xkw = m->xkw ? xstrdup(m->xkw) : NULL;
+		st.v[j].modseq = ++st.modseq;
+		xchanged = 1;
+	}
+	if (xchanged && uidlist_write(box->path, &st) < 0)
+		r = -1;
+	close(lockfd);
+	for (unsigned i = 0, j = 0; i < box->count; i++) {
+		box->mails[i].xkw_dirty = 0;
 		while (j < st.n && st.v[j].uid < box->mails[i].uid)
 			j++;
 		if (j < st.n && st.v[j].uid == box->mails[i].uid)
 			box->mails[i].modseq = st.v[j].modseq;
 	}
 	box->highestmodseq = st.modseq;
+	if (r < 0) {
+		state_free(&st);
+		return -1;
+	}
 	state_free(&st);
 	return 0;
 }
@@ -1317,9 +1462,11 @@ unique_base(size_t psize, size_t vsize)
 	    (long)tv.tv_usec, (int)getpid(), ++counter, host, psize, vsize);
 }
 
+/* xkws (may be NULL, or hold NULLs): each new message's kw field */
 static int
 assign_uids(struct mail_user *u, const char *name, const char *const *bases,
-    unsigned n, uint32_t *uidvalidity_r, uint32_t *uids_r)
+    const char *const *xkws, unsigned n, uint32_t *uidvalidity_r,
+    uint32_t *uids_r)
 {
 	char *dir = folder_path(u, name);
 	struct state st;
@@ -1330,31 +1477,46 @@ assign_uids(struct mail_user *u, const char *name, const char *const *bases,
 		return -1;
 	}
 	r = state_load(dir, 0, bases, n, &st);
-	close(lockfd);
-	free(dir);
 	if (r < 0) {
+		close(lockfd);
+		free(dir);
 		state_free(&st);
 		return -1;
 	}
 	*uidvalidity_r = st.uidvalidity;
+	int xchanged = 0;
 	for (unsigned k = 0; k < n; k++) {
 		uids_r[k] = 0;
 		for (unsigned i = st.n; i-- > 0; )
 			if (strcmp(st.v[i].base, bases[k]) == 0) {
-				uids_r[k] = st.v[i].uid;
+				struct rec *rc = &st.v[i];
+				uids_r[k] = rc->uid;
+				if (xkws != NULL && xkws[k] != NULL &&
+				    !xkw_eq(rc->xkw, xkws[k])) {
+					free(rc->xkw);
+					rc->xkw = xstrdup(xkws[k]);
+					rc->modseq = ++st.modseq;
+					xchanged = 1;
+				}
 				break;
 			}
 	}
+	if (xchanged && uidlist_write(dir, &st) < 0)
+		r = -1;
+	close(lockfd);
+	free(dir);
 	state_free(&st);
-	return 0;
+	return r < 0 ? -1 : 0;
 }
 
 int
 maildir_save(struct mail_user *u, const char *name, const char *data,
-    size_t len, unsigned flags, uint32_t keywords, time_t date,
+    size_t len, unsigned flags, const struct maildir_kw *kw, time_t date,
     uint32_t *uidvalidity_r, uint32_t *uid_r, const char **error_r)
 {
-	char *dir, *base, *tmp, *dst, info[40];
+	char *dir, *base, *tmp, *dst, info[40], *xkw;
+	uint32_t keywords = kw ? (uint32_t)(kw->w[0] &
+	    ((1u << MAILDIR_FILE_KEYWORDS) - 1)) : 0;
 	size_t psize = 0, vsize = 0;
 	struct buf b;
 	int fd, ok;
@@ -1397,10 +1559,14 @@ maildir_save(struct mail_user *u, const char *name, const char *data,
 	free(dst);
 	if (ok) {
 		const char *bases[1] = { base };
-		if (assign_uids(u, name, bases, 1, uidvalidity_r, uid_r) < 0) {
+		xkw = kw ? maildir_kw_format(kw) : NULL;
+		const char *xkws[1] = { xkw };
+		if (assign_uids(u, name, bases, xkws, 1, uidvalidity_r,
+		    uid_r) < 0) {
 			*error_r = "[SERVERBUG] Cannot assign UID";
 			ok = 0;
 		}
+		free(xkw);
 	}
 	free(base);
 	free(dir);
@@ -1460,9 +1626,13 @@ maildir_copy(struct mailbox *box, const unsigned *idx, unsigned n,
 		free(src);
 		free(dst);
 	}
-	if (ok && assign_uids(box->user, dest, (const char *const *)bases, n,
-	    uidvalidity_r, uids_r) < 0)
+	const char **xkws = xcalloc(n + 1, sizeof(*xkws));
+	for (unsigned k = 0; k < n; k++)
+		xkws[k] = box->mails[idx[k]].xkw;
+	if (ok && assign_uids(box->user, dest, (const char *const *)bases,
+	    xkws, n, uidvalidity_r, uids_r) < 0)
 		ok = 0;
+	free(xkws);
 	for (unsigned k = 0; k < n; k++)
 		free(bases[k]);
 	free(bases);

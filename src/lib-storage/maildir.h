@@ -6,8 +6,12 @@
  *   ROOT/.Name/{new,cur,tmp}    folder "Name"; "." separates levels
  *   ROOT/.Name/tempest-uidlist  per-folder UID list (see doc/imap.md):
  *       "T1 V<uidvalidity> N<uidnext> M<highestmodseq>"
- *       then one line per message "<uid> <modseq> <info|-> <basename>"
- *   ROOT/tempest-keywords       keyword letters a..z (one name per line)
+ *       then one line per message "<uid> <modseq> <info|-> <kw|-> <basename>"
+ *       where kw lists the message's keywords beyond the 26th (indices
+ *       into tempest-keywords, ascending, comma-separated); "T1" lists
+ *       (no kw field) are still read
+ *   ROOT/tempest-keywords       keyword names, one a line; the first 26
+ *                               are the letters a..z of the file names
  *   ROOT/subscriptions          subscribed folder names
  * Flags live in the file names ("base:2,FRS" + keyword letters); the UID
  * list and its lock file are rewritten under an fcntl lock, so several
@@ -26,11 +30,20 @@
 #include <sys/types.h>
 #include <time.h>
 
-#define MAILDIR_MAX_KEYWORDS 26
+/* Keywords per user (the tempest-keywords list); the first 26 are the
+ * letters of the file names, the rest live in the UID list. */
+#define MAILDIR_MAX_KEYWORDS 1024
+#define MAILDIR_FILE_KEYWORDS 26
+#define MAILDIR_KEYWORD_MAX_LEN 100
+
+/* A set of keyword indices (bit i = user->keywords[i]). */
+struct maildir_kw {
+	uint64_t w[MAILDIR_MAX_KEYWORDS / 64];
+};
 
 struct mail_user {
 	char *root;                     /* no trailing slash */
-	char *keywords[MAILDIR_MAX_KEYWORDS];
+	char **keywords;                /* nkeywords of them */
 	unsigned nkeywords;
 };
 
@@ -38,7 +51,9 @@ struct mail {
 	uint32_t uid;
 	uint8_t flags;                  /* IMAP_FLAG_* (RECENT is per session) */
 	uint8_t expunged;               /* gone on disk, not yet reported */
-	uint32_t keywords;              /* bit i = user->keywords[i] */
+	uint8_t xkw_dirty;              /* xkw changed, not yet committed */
+	uint32_t keywords;              /* bit i = user->keywords[i], i < 26 */
+	char *xkw;                      /* keywords >= 26: "26,40" or NULL */
 	uint64_t modseq;
 	uint64_t vsize;                 /* size with CRLF, 0 = not known yet */
 	char *fname;                    /* "cur/base:2,FS" relative to folder */
@@ -114,7 +129,7 @@ int maildir_sync(struct mailbox *box, int allow_expunge,
 /* Set flags and keywords of view entry i (rename + modseq bump).  0, or
  * -1 when the message has vanished. */
 int maildir_set_flags(struct mailbox *box, unsigned i, unsigned flags,
-    uint32_t keywords);
+    const struct maildir_kw *kw);
 /* Write the UID list after a batch of maildir_set_flags. */
 int maildir_commit(struct mailbox *box);
 /* Remove the file of view entry i (the sync reports the expunge). */
@@ -135,7 +150,7 @@ uint64_t maildir_psize(struct mailbox *box, unsigned i);
  * uidvalidity and the new UID.  0, or -1 with *error_r.
  */
 int maildir_save(struct mail_user *u, const char *name, const char *data,
-    size_t len, unsigned flags, uint32_t keywords, time_t date,
+    size_t len, unsigned flags, const struct maildir_kw *kw, time_t date,
     uint32_t *uidvalidity_r, uint32_t *uid_r, const char **error_r);
 /* Copy view entries idx[0..n) of box into folder `dest` (hard links when
  * possible); new UIDs in uids_r (n of them).  0 or -1. */
@@ -144,8 +159,34 @@ int maildir_copy(struct mailbox *box, const unsigned *idx, unsigned n,
     const char **error_r);
 
 /* Keyword name -> bit index (added to tempest-keywords when create);
- * -1 when unknown (or full). */
+ * -1 when unknown (or I/O error), -2 when the list is full
+ * (MAILDIR_MAX_KEYWORDS), -3 when name is longer than
+ * MAILDIR_KEYWORD_MAX_LEN. */
 int maildir_keyword(struct mail_user *u, const char *name, int create);
+
+/* Keyword sets. */
+static inline int
+maildir_kw_has(const struct maildir_kw *kw, unsigned i)
+{
+	return i < MAILDIR_MAX_KEYWORDS && (kw->w[i / 64] >> (i % 64) & 1);
+}
+static inline void
+maildir_kw_set(struct maildir_kw *kw, unsigned i)
+{
+	if (i < MAILDIR_MAX_KEYWORDS)
+		kw->w[i / 64] |= (uint64_t)1 << (i % 64);
+}
+/* All keywords of a message (file letters and the UID list's). */
+void maildir_mail_kw(const struct mail *m, struct maildir_kw *kw_r);
+/*
+ * Parse the UID list's kw field: s[0..len) holds ascending decimal
+ * indices in [26, MAILDIR_MAX_KEYWORDS) separated by ',' (no empty
+ * items, no signs, no leading zeros).  Bits are added to *kw.  0, or -1
+ * for anything else (*kw is then unchanged).  Pure.
+ */
+int maildir_kw_parse(const char *s, size_t len, struct maildir_kw *kw);
+/* The kw field for the indices >= 26 of kw (malloc'ed), NULL if none. */
+char *maildir_kw_format(const struct maildir_kw *kw);
 
 /* Directories a change notifier should watch for this folder (3 paths:
  * the folder, new/, cur/); malloc'ed strings into paths[]. */

@@ -89,7 +89,8 @@ test_flow(void)
 
 	/* flags: a sets, b notices */
 	uint64_t ms = a->mails[0].modseq;
-	T_INTEQ(maildir_set_flags(a, 0, IMAP_FLAG_SEEN | IMAP_FLAG_FLAGGED, 1), 0);
+	struct maildir_kw k1 = { { 1 } };
+	T_INTEQ(maildir_set_flags(a, 0, IMAP_FLAG_SEEN | IMAP_FLAG_FLAGGED, &k1), 0);
 	T_INTEQ(maildir_commit(a), 0);
 	T_OK(a->mails[0].modseq > ms);
 	T_OK(strstr(a->mails[0].fname, ":2,FSa") != NULL);
@@ -124,7 +125,7 @@ test_flow(void)
 
 	/* save and copy: new UIDs continue, never reused */
 	T_INTEQ(maildir_save(u, "INBOX", "Subject: x\r\n\r\nhi\r\n", 18,
-	    IMAP_FLAG_SEEN, 0, 1000000000, &uv, &uid, &err), 0);
+	    IMAP_FLAG_SEEN, NULL, 1000000000, &uv, &uid, &err), 0);
 	T_INTEQ(uid, 3);
 	T_INTEQ(uv, uv0);
 	n_recent = 0;
@@ -141,7 +142,7 @@ test_flow(void)
 	T_INTEQ(uids[0], 1);
 	T_INTEQ(uids[1], 2);
 	T_INTEQ(maildir_copy(a, idx, 2, "Nope", &uv, uids, &err), -1);
-	T_INTEQ(maildir_save(u, "Nope", "x", 1, 0, 0, 0, &uv, &uid, &err), -1);
+	T_INTEQ(maildir_save(u, "Nope", "x", 1, 0, NULL, 0, &uv, &uid, &err), -1);
 
 	maildir_close(&a);
 	maildir_close(&b);
@@ -234,6 +235,152 @@ test_readdir_skip(void)
 	maildir_user_free(&u);
 }
 
+static int
+kw_parse_str(const char *s, struct maildir_kw *kw)
+{
+	memset(kw, 0, sizeof(*kw));
+	return maildir_kw_parse(s, strlen(s), kw);
+}
+
+static void
+test_kw_parse(void)
+{
+	struct maildir_kw kw;
+	char *f;
+
+	T_INTEQ(kw_parse_str("26", &kw), 0);
+	T_OK(maildir_kw_has(&kw, 26));
+	T_OK(!maildir_kw_has(&kw, 27));
+	T_INTEQ(kw_parse_str("26,64,1023", &kw), 0);
+	T_OK(maildir_kw_has(&kw, 64) && maildir_kw_has(&kw, 1023));
+	f = maildir_kw_format(&kw);
+	T_STREQ(f, "26,64,1023");
+	free(f);
+	/* rejected: empty, out of range, order, junk, leading zero */
+	static const char *const bad[] = {
+		"", ",", "26,", ",26", "25", "0", "1024", "99999999", "27,26",
+		"26,26", "26,,27", "026", "-26", "+26", "26 ", "2a", "26;27",
+	};
+	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		memset(&kw, 0, sizeof(kw));
+		maildir_kw_set(&kw, 3);
+		T_INTEQ(maildir_kw_parse(bad[i], strlen(bad[i]), &kw), -1);
+		/* unchanged on error */
+		T_OK(maildir_kw_has(&kw, 3) && !maildir_kw_has(&kw, 26));
+	}
+	/* length bound: no read past len */
+	T_INTEQ(maildir_kw_parse("30,40", 2, &kw), 0);
+	T_OK(maildir_kw_has(&kw, 30) && !maildir_kw_has(&kw, 40));
+	/* letters only: no field */
+	memset(&kw, 0, sizeof(kw));
+	maildir_kw_set(&kw, 0);
+	maildir_kw_set(&kw, 25);
+	T_OK(maildir_kw_format(&kw) == NULL);
+}
+
+static void
+test_kw_many(void)
+{
+	struct mail_user *u;
+	struct mailbox *a, *b;
+	const char *err;
+	char *e, name[64], p[512];
+	uint32_t uv, uid, uids[1];
+	struct maildir_kw kw;
+
+	snprintf(p, sizeof(p), "%s/kw", root);
+	T_OK((u = maildir_user_open(p, &e)) != NULL);
+	for (unsigned i = 0; i < 40; i++) {
+		snprintf(name, sizeof(name), "kw%u", i);
+		T_INTEQ(maildir_keyword(u, name, 1), i);
+	}
+	snprintf(p, sizeof(p), "kw/new/1000.A.host");
+	drop(p, "Subject: a\n\nbody\n");
+	T_INTEQ(maildir_open(u, "INBOX", 0, &a, &err), 0);
+	T_INTEQ(maildir_open(u, "INBOX", 0, &b, &err), 0);
+	T_INTEQ(a->count, 1);
+	memset(&kw, 0, sizeof(kw));
+	maildir_kw_set(&kw, 2);
+	maildir_kw_set(&kw, 30);
+	maildir_kw_set(&kw, 39);
+	uint64_t ms = a->highestmodseq;
+	T_INTEQ(maildir_set_flags(a, 0, IMAP_FLAG_SEEN, &kw), 0);
+	T_INTEQ(maildir_commit(a), 0);
+	T_OK(a->highestmodseq > ms);
+	T_OK(strstr(a->mails[0].fname, ":2,Sc") != NULL);
+	T_STREQ(a->mails[0].xkw, "30,39");
+	/* another session sees the change */
+	n_flags = 0;
+	T_INTEQ(maildir_sync(b, 1, &cb), 0);
+	T_INTEQ(n_flags, 1);
+	T_STREQ(b->mails[0].xkw, "30,39");
+	/* only an extra keyword changes: no rename, still seen */
+	maildir_kw_set(&kw, 31);
+	ms = a->mails[0].modseq;
+	T_INTEQ(maildir_set_flags(a, 0, IMAP_FLAG_SEEN, &kw), 0);
+	T_INTEQ(maildir_commit(a), 0);
+	T_OK(a->mails[0].modseq > ms);
+	n_flags = 0;
+	T_INTEQ(maildir_sync(b, 1, &cb), 0);
+	T_INTEQ(n_flags, 1);
+	struct maildir_kw got;
+	maildir_mail_kw(&b->mails[0], &got);
+	T_INTEQ(memcmp(&got, &kw, sizeof(kw)), 0);
+	/* copy and save carry them */
+	unsigned idx[1] = { 0 };
+	T_INTEQ(maildir_copy(a, idx, 1, "Trash", &uv, uids, &err), 0);
+	T_INTEQ(maildir_save(u, "INBOX", "Subject: y\r\n\r\nx\r\n", 16, 0, &kw,
+	    0, &uv, &uid, &err), 0);
+	maildir_close(&a);
+	maildir_close(&b);
+	maildir_user_free(&u);
+	/* after a restart */
+	snprintf(p, sizeof(p), "%s/kw", root);
+	T_OK((u = maildir_user_open(p, &e)) != NULL);
+	T_INTEQ(u->nkeywords, 40);
+	T_INTEQ(maildir_keyword(u, "KW39", 0), 39);
+	T_INTEQ(maildir_open(u, "INBOX", 1, &a, &err), 0);
+	T_INTEQ(a->count, 2);
+	for (unsigned i = 0; i < 2; i++) {
+		maildir_mail_kw(&a->mails[i], &got);
+		T_INTEQ(memcmp(&got, &kw, sizeof(kw)), 0);
+	}
+	maildir_close(&a);
+	T_INTEQ(maildir_open(u, "Trash", 1, &a, &err), 0);
+	T_INTEQ(a->count, 1);
+	maildir_mail_kw(&a->mails[0], &got);
+	T_INTEQ(memcmp(&got, &kw, sizeof(kw)), 0);
+	maildir_close(&a);
+	/* an old T1 list (no kw field) stays readable, UIDs kept */
+	drop("kw/.Junk/cur/2000.B.host:2,S", "Subject: b\n\nx\n");
+	drop("kw/.Junk/tempest-uidlist", "T1 V77 N8 M3\n7 2 S 2000.B.host\n");
+	T_INTEQ(maildir_open(u, "Junk", 0, &a, &err), 0);
+	T_INTEQ(a->uidvalidity, 77);
+	T_INTEQ(a->count, 1);
+	T_INTEQ(a->mails[0].uid, 7);
+	T_OK(a->mails[0].xkw == NULL);
+	maildir_close(&a);
+	/* a bad kw field is ignored, the message kept */
+	drop("kw/.Junk/tempest-uidlist", "T2 V77 N8 M3\n7 2 S 30,x 2000.B.host\n");
+	T_INTEQ(maildir_open(u, "Junk", 0, &a, &err), 0);
+	T_INTEQ(a->count, 1);
+	T_INTEQ(a->mails[0].uid, 7);
+	T_OK(a->mails[0].xkw == NULL);
+	maildir_close(&a);
+	/* limits */
+	char longname[MAILDIR_KEYWORD_MAX_LEN + 2];
+	memset(longname, 'x', sizeof(longname) - 1);
+	longname[sizeof(longname) - 1] = '\0';
+	T_INTEQ(maildir_keyword(u, longname, 1), -3);
+	for (unsigned i = 40; i < MAILDIR_MAX_KEYWORDS; i++) {
+		snprintf(name, sizeof(name), "kw%u", i);
+		T_INTEQ(maildir_keyword(u, name, 1), i);
+	}
+	T_INTEQ(maildir_keyword(u, "onemore", 1), -2);
+	T_INTEQ(maildir_keyword(u, "kw1023", 1), 1023);
+	maildir_user_free(&u);
+}
+
 int
 main(void)
 {
@@ -245,6 +392,8 @@ main(void)
 	T_RUN(test_names);
 	T_RUN(test_flow);
 	T_RUN(test_readdir_skip);
+	T_RUN(test_kw_parse);
+	T_RUN(test_kw_many);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", root);
 	if (system(cmd) != 0)
 		return 1;
