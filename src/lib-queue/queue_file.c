@@ -357,19 +357,35 @@ struct qreader {
 	char buf[8192];
 };
 
+/* pread at the reader's position (not moving it): bytes read, <= 0 at
+ * the end or on error. */
+static ssize_t
+qr_pread(const struct qreader *r, char *dst, size_t n)
+{
+	ssize_t k;
+
+	do
+		k = pread(r->fd, dst, n, r->pos);
+	while (k < 0 && errno == EINTR);
+	return k;
+}
+
+/* Refill the empty buffer: 0, or -1 at the end or on error. */
+static int
+qr_fill(struct qreader *r)
+{
+	ssize_t k = qr_pread(r, r->buf, sizeof(r->buf));
+
+	r->off = 0;
+	r->len = k > 0 ? (size_t)k : 0;
+	return k > 0 ? 0 : -1;
+}
+
 static int
 qr_getc(struct qreader *r)
 {
-	if (r->off == r->len) {
-		ssize_t n;
-		r->off = r->len = 0;
-		do
-			n = pread(r->fd, r->buf, sizeof(r->buf), r->pos);
-		while (n < 0 && errno == EINTR);
-		if (n <= 0)
-			return EOF;
-		r->len = (size_t)n;
-	}
+	if (r->off == r->len && qr_fill(r) < 0)
+		return EOF;
 	r->pos++;
 	return (unsigned char)r->buf[r->off++];
 }
@@ -382,24 +398,17 @@ qr_read(struct qreader *r, char *dst, size_t n)
 	while (done < n) {
 		size_t avail = r->len - r->off;
 		if (avail == 0) {
-			ssize_t k;
-			r->off = r->len = 0;
 			if (n - done >= sizeof(r->buf)) {
-				do
-					k = pread(r->fd, dst + done, n - done, r->pos);
-				while (k < 0 && errno == EINTR);
+				/* large: straight into dst */
+				ssize_t k = qr_pread(r, dst + done, n - done);
 				if (k <= 0)
 					break;
 				done += (size_t)k;
 				r->pos += k;
 				continue;
 			}
-			do
-				k = pread(r->fd, r->buf, sizeof(r->buf), r->pos);
-			while (k < 0 && errno == EINTR);
-			if (k <= 0)
+			if (qr_fill(r) < 0)
 				break;
-			r->len = (size_t)k;
 			avail = r->len;
 		}
 		if (avail > n - done)
