@@ -43,6 +43,7 @@
 #define CACHE_HDR 32                    /* magic, version, flags, checksum, length */
 #define CACHE_MAX (256u * 1024 * 1024)
 #define CACHE_STR_MAX (16u * 1024 * 1024)
+#define PCRE2_SER_HDR 16                /* magic, version, config, number of codes */
 
 /* ---- hashing: 8 bytes per step (sources and the payload checksum) ---- */
 
@@ -651,7 +652,8 @@ ruleset_cache_parse(struct ruleset *rs, const unsigned char *data, size_t len,
 		uint32_t want = 0;
 		for (size_t i = 0; i < rs->n; i++)
 			want += has_re[i];
-		if (ncodes != want || plen > rd.left || (ncodes > 0) != (plen > 0))
+		if (ncodes != want || plen > rd.left || (ncodes > 0) != (plen > 0) ||
+		    (ncodes > 0 && plen < PCRE2_SER_HDR))
 			rd.err = "bad pattern section";
 	}
 	if (rd.err == NULL && ncodes > 0) {
