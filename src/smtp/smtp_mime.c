@@ -68,6 +68,20 @@ copy(struct mime *m, size_t from, size_t to)
 		emit(m, m->p + from, to - from);
 }
 
+/* Copy [from, to) with the Content-Transfer-Encoding field [cte_from,
+ * cte_to) (if any) replaced by a 7bit label. */
+static void
+copy_7bit(struct mime *m, size_t from, size_t cte_from, size_t cte_to,
+    size_t to)
+{
+	if (cte_to > cte_from) {
+		copy(m, from, cte_from);
+		emits(m, "Content-Transfer-Encoding: 7bit\n");
+		copy(m, cte_to, to);
+	} else
+		copy(m, from, to);
+}
+
 /* Is the line a boundary of an open multipart?  Returns its depth index
  * (innermost first) or -1; *close_r for "--boundary--". */
 static int
@@ -266,12 +280,7 @@ entity(struct mime *m, const char *def_type, int top, int depth)
 		    "message/rfc822" : "text/plain";
 		int me = m->nb;
 		/* headers, a 7bit label, the blank line */
-		if (cte_to > cte_from) {
-			copy(m, hstart, cte_from);
-			emits(m, "Content-Transfer-Encoding: 7bit\n");
-			copy(m, cte_to, bstart);
-		} else
-			copy(m, hstart, bstart);
+		copy_7bit(m, hstart, cte_from, cte_to, bstart);
 		snprintf(m->bounds[me], sizeof(m->bounds[0]), "%s", bound);
 		m->blen[me] = strlen(m->bounds[me]);
 		m->nb++;
@@ -309,12 +318,7 @@ entity(struct mime *m, const char *def_type, int top, int depth)
 	}
 	if (strcmp(type, "message/rfc822") == 0 &&
 	    depth < SMTP_MIME_MAX_DEPTH) {
-		if (cte_to > cte_from) {
-			copy(m, hstart, cte_from);
-			emits(m, "Content-Transfer-Encoding: 7bit\n");
-			copy(m, cte_to, bstart);
-		} else
-			copy(m, hstart, bstart);
+		copy_7bit(m, hstart, cte_from, cte_to, bstart);
 		m->pos = bstart;
 		if (bstart > hend)
 			entity(m, "text/plain", 1, depth + 1);
@@ -333,9 +337,7 @@ entity(struct mime *m, const char *def_type, int top, int depth)
 		 * we do not make worse) */
 		if (!has8 && (strcmp(cte, "8bit") == 0 ||
 		    strcmp(cte, "binary") == 0)) {
-			copy(m, hstart, cte_from);
-			emits(m, "Content-Transfer-Encoding: 7bit\n");
-			copy(m, cte_to, pos);
+			copy_7bit(m, hstart, cte_from, cte_to, pos);
 		} else
 			copy(m, hstart, pos);
 		m->pos = pos;
