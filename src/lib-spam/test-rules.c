@@ -12,6 +12,7 @@
 #include "mime.h"
 #include "report.h"
 #include "rules.h"
+#include "rules-private.h"
 #include "test.h"
 
 static char *
@@ -723,6 +724,75 @@ test_cache(void)
 	free(rdir);
 }
 
+/* A checksum-valid cache whose pattern section is shorter than PCRE2's
+ * serialized header is rejected before PCRE2 reads that header. */
+static void
+test_cache_short_patterns(void)
+{
+	char dir[] = "/tmp/test-rules-cache-XXXXXX";
+	char *path, *err = NULL;
+	struct ruleset *rs;
+	unsigned char *data, *bad;
+	size_t len, off = 0, blen;
+	uint64_t plen, sum;
+	uint32_t one = 1, zero = 0;
+	const char *e;
+	FILE *fp;
+
+	T_OK(mkdtemp(dir) != NULL);
+	path = xasprintf("%s/c.cache", dir);
+	rs = ruleset_new();
+	ruleset_set_prefilter(rs, 0);
+	ruleset_load_text(rs, "t.cf", "body C_PILLS /cheap pills/i\n");
+	ruleset_finish(rs);
+	T_INTEQ(ruleset_cache_save(rs, path, &err), 0);
+	ruleset_free(&rs);
+	fp = fopen(path, "rb");
+	T_OK(fp != NULL);
+	fseek(fp, 0, SEEK_END);
+	len = (size_t)ftell(fp);
+	rewind(fp);
+	data = xmalloc(len);
+	T_INTEQ(fread(data, 1, len, fp), len);
+	fclose(fp);
+	/* the file ends: ncodes (1), plen, blob, npf (0) */
+	for (size_t o = 32; o + 16 <= len; o++) {
+		memcpy(&plen, data + o + 4, 8);
+		if (memcmp(data + o, &one, 4) == 0 && plen == len - o - 16) {
+			off = o;
+			break;
+		}
+	}
+	T_OK(off != 0);
+	/* the same file with an 8-byte pattern section */
+	blen = off + 12 + 8 + 4;
+	bad = xcalloc(blen, 1);
+	memcpy(bad, data, off + 4);
+	plen = 8;
+	memcpy(bad + off + 4, &plen, 8);
+	memcpy(bad + off + 12, data + off + 12, 8);
+	memcpy(bad + off + 20, &zero, 4);
+	plen = blen - 32;
+	memcpy(bad + 24, &plen, 8);
+	sum = cache_hash(bad + 32, blen - 32, 1);
+	memcpy(bad + 16, &sum, 8);
+	rs = ruleset_new();
+	ruleset_set_prefilter(rs, 0);
+	T_INTEQ(ruleset_cache_parse(rs, bad, blen, NULL, 1, &e), -1);
+	T_STREQ(e, "bad pattern section");
+	ruleset_free(&rs);
+	/* the unmodified file still loads */
+	rs = ruleset_new();
+	ruleset_set_prefilter(rs, 0);
+	T_INTEQ(ruleset_cache_parse(rs, data, len, NULL, 1, &e), 0);
+	ruleset_free(&rs);
+	free(bad);
+	free(data);
+	unlink(path);
+	rmdir(dir);
+	free(path);
+}
+
 int
 main(void)
 {
@@ -737,6 +807,7 @@ main(void)
 	T_RUN(test_issue_example);
 	T_RUN(test_prefilter);
 	T_RUN(test_cache);
+	T_RUN(test_cache_short_patterns);
 	for (size_t i = 0; i < nkept; i++)
 		ruleset_free(&kept[i]);
 	return t_done();
