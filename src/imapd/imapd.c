@@ -250,14 +250,15 @@ client_io(struct io *io, enum io_evt evt, void *arg)
 			client_resume(c);
 		break;
 	case IO_TLSREADY:
-		if (c->tls_wrapper) {
-			c->tls_wrapper = 0;
-			if (c->refused) {
-				/* over the limit: say so inside TLS */
-				client_close(c, "[UNAVAILABLE] Too many connections from your address.");
-				return;
-			}
+		switch (login_client_tls_ready(&c->greet)) {
+		case LOGIN_GREET_REFUSE:
+			client_close(c, "[UNAVAILABLE] Too many connections from your address.");
+			return;
+		case LOGIN_GREET_NOW:
 			send_greeting(c);
+			break;
+		case LOGIN_GREET_WAIT:
+			break;
 		}
 		log_info("%s: TLS established: %s", c->id, io_tls_summary(c->io));
 		break;
@@ -280,27 +281,19 @@ client_admitted(int allowed, void *arg)
 {
 	struct client *c = arg;
 
-	if (!allowed) {
-		log_warn("%s: too many connections from %s", c->id, c->ip);
-		if (wrappermode) {
-			/* the refusal is told after the handshake */
-			c->refused = 1;
-			c->tls_wrapper = 1;
-			io_resume(c->io);
-			io_start_tls(c->io, SSL_new(tls_ctx), 1);
-			return;
-		}
+	if (allowed)
+		c->paused = 0;
+	switch (login_client_admitted(&c->greet, allowed, c->id, c->ip, c->io,
+	    wrappermode ? tls_ctx : NULL)) {
+	case LOGIN_GREET_REFUSE:
 		client_close(c, "[UNAVAILABLE] Too many connections from your address.");
-		return;
-	}
-	log_info("%s: connect from [%s]", c->id, c->ip);
-	c->paused = 0;
-	io_resume(c->io);
-	if (wrappermode) {
-		c->tls_wrapper = 1;
-		io_start_tls(c->io, SSL_new(tls_ctx), 1);
-	} else
+		break;
+	case LOGIN_GREET_NOW:
 		send_greeting(c);
+		break;
+	case LOGIN_GREET_WAIT:
+		break;
+	}
 }
 
 static void

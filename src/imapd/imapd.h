@@ -18,6 +18,7 @@
 #include "imap_parser.h"
 #include "imap_seqset.h"
 #include "ioev.h"
+#include "login_client.h"
 
 struct mail_user;
 struct mailbox;
@@ -36,8 +37,7 @@ struct client {
 	                           worker: the master's session number */
 	int secured;            /* worker: TLS to the client (relayed) */
 	int trusted;            /* plaintext auth allowed without TLS */
-	int tls_wrapper;        /* IMAPS: greeting after the handshake */
-	int refused;            /* IMAPS over the limit: BYE after it */
+	struct login_greeting greet; /* IMAPS: greeting or BYE after TLS */
 	struct buf cmd;         /* command being collected (with literals) */
 	struct buf line;
 	uint64_t literal_left;

@@ -65,8 +65,8 @@ struct pmsg {
 struct pclient {
 	struct io *io;
 	char id[20], ip[64];
-	int trusted, tls_wrapper, closing, paused, failures, bad;
-	int refused;            /* POP3S over the limit: -ERR after TLS */
+	int trusted, closing, paused, failures, bad;
+	struct login_greeting greet; /* POP3S: greeting or -ERR after TLS */
 	int authed;
 	char *user_arg;         /* USER given, waiting for PASS */
 	char *user;
@@ -610,15 +610,16 @@ pclient_io(struct io *io, enum io_evt evt, void *arg)
 		}
 		break;
 	case IO_TLSREADY:
-		if (c->tls_wrapper) {
-			c->tls_wrapper = 0;
-			if (c->refused) {
-				/* over the limit: say so inside TLS */
-				out(c, "-ERR [SYS/TEMP] Too many connections from your address.");
-				pclient_close(c);
-				break;
-			}
+		switch (login_client_tls_ready(&c->greet)) {
+		case LOGIN_GREET_REFUSE:
+			out(c, "-ERR [SYS/TEMP] Too many connections from your address.");
+			pclient_close(c);
+			break;
+		case LOGIN_GREET_NOW:
 			out(c, "+OK %s POP3 ready.", config_str("mail_name"));
+			break;
+		case LOGIN_GREET_WAIT:
+			break;
 		}
 		break;
 	case IO_TIMEOUT:
@@ -634,28 +635,20 @@ pclient_admitted(int allowed, void *arg)
 {
 	struct pclient *c = arg;
 
-	if (!allowed) {
-		log_warn("%s: too many connections from %s", c->id, c->ip);
-		if (wrappermode) {
-			/* the refusal is told after the handshake */
-			c->refused = 1;
-			c->tls_wrapper = 1;
-			io_resume(c->io);
-			io_start_tls(c->io, SSL_new(tls_ctx), 1);
-			return;
-		}
+	if (allowed)
+		c->paused = 0;
+	switch (login_client_admitted(&c->greet, allowed, c->id, c->ip, c->io,
+	    wrappermode ? tls_ctx : NULL)) {
+	case LOGIN_GREET_REFUSE:
 		out(c, "-ERR [SYS/TEMP] Too many connections from your address.");
 		pclient_close(c);
-		return;
-	}
-	log_info("%s: connect from [%s]", c->id, c->ip);
-	c->paused = 0;
-	io_resume(c->io);
-	if (wrappermode) {
-		c->tls_wrapper = 1;
-		io_start_tls(c->io, SSL_new(tls_ctx), 1);
-	} else
+		break;
+	case LOGIN_GREET_NOW:
 		out(c, "+OK %s POP3 ready.", config_str("mail_name"));
+		break;
+	case LOGIN_GREET_WAIT:
+		break;
+	}
 }
 
 static void
