@@ -566,6 +566,19 @@ write_file(const char *path, const char *text)
 	}
 }
 
+/* ruleset_cache_load() into a fresh rule set, which is then dropped. */
+static int
+cache_load_ret(const char *path, const char *const *specs)
+{
+	struct ruleset *rs = ruleset_new();
+	char *err = NULL;
+	int ret = ruleset_cache_load(rs, path, specs, &err);
+
+	free(err);
+	ruleset_free(&rs);
+	return ret;
+}
+
 /* The compiled-rule cache: a round trip gives the same results; a changed
  * rule file, a new file in a rule directory or a changed include makes
  * it stale; a corrupt, truncated or foreign file is rejected. */
@@ -685,26 +698,18 @@ test_cache(void)
 
 	/* stale: an included file changes */
 	write_file(inc, "header C_INC From =~ /nobody/i\n");
-	rs = ruleset_new();
-	T_INTEQ(ruleset_cache_load(rs, path, specs, &err), 1);
-	ruleset_free(&rs);
+	T_INTEQ(cache_load_ret(path, specs), 1);
 	write_file(inc, "header C_INC From =~ /sender/i\n");
-	rs = ruleset_new();
-	T_INTEQ(ruleset_cache_load(rs, path, specs, &err), 0);
-	ruleset_free(&rs);
+	T_INTEQ(cache_load_ret(path, specs), 0);
 	/* stale: a new file in the rule directory */
 	got = xasprintf("%s/20_more.cf", rdir);
 	write_file(got, "body C_MORE /pills/\n");
-	rs = ruleset_new();
-	T_INTEQ(ruleset_cache_load(rs, path, specs, &err), 1);
-	ruleset_free(&rs);
+	T_INTEQ(cache_load_ret(path, specs), 1);
 	unlink(got);
 	free(got);
 	/* stale: the rule file itself changes */
 	write_file(cf, "body C_PILLS /cheap pills/i\n");
-	rs = ruleset_new();
-	T_INTEQ(ruleset_cache_load(rs, path, specs, &err), 1);
-	ruleset_free(&rs);
+	T_INTEQ(cache_load_ret(path, specs), 1);
 	/* other specs: another file name */
 	specs[0] = rdir;
 	specs[1] = NULL;
