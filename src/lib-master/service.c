@@ -272,6 +272,58 @@ service_trigger_send(const char *service, const char *data, size_t len)
 	return r < 0 ? -1 : 0;
 }
 
+/* Pending wake-ups, one per service name (a process wakes one or two). */
+struct wake {
+	char *service;
+	struct event *ev;
+	struct wake *next;
+};
+static struct wake *wakes;
+
+static void
+wake_retry(evutil_socket_t fd, short what, void *arg)
+{
+	struct wake *w = arg;
+	struct timeval tv = { 0, 50000 };
+
+	(void)fd;
+	(void)what;
+	if (service_trigger_send(w->service, "I", 1) < 0)
+		evtimer_add(w->ev, &tv);
+}
+
+void
+service_trigger_wake(const char *service)
+{
+	struct wake *w;
+
+	for (w = wakes; w != NULL; w = w->next)
+		if (strcmp(w->service, service) == 0)
+			break;
+	if (w != NULL && evtimer_pending(w->ev, NULL))
+		return;
+	if (w == NULL) {
+		w = xcalloc(1, sizeof(*w));
+		w->service = xstrdup(service);
+		w->ev = evtimer_new(io_base(), wake_retry, w);
+		w->next = wakes;
+		wakes = w;
+	}
+	wake_retry(-1, 0, w);
+}
+
+/* Whether a wake-up for service is waiting to be retried. */
+int
+service_trigger_wake_pending(const char *service)
+{
+	struct wake *w;
+
+	for (w = wakes; w != NULL; w = w->next)
+		if (strcmp(w->service, service) == 0)
+			return evtimer_pending(w->ev, NULL) != 0;
+	return 0;
+}
+
 struct wakeup {
 	service_wakeup_fn fn;
 	void *arg;

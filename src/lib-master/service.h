@@ -45,6 +45,14 @@ void service_triggers(service_trigger_fn fn, void *arg);
 /* Send a trigger datagram to the fifo service NAME ("qmgr", "pickup");
  * best effort (0 sent, -1 not). */
 int service_trigger_send(const char *service, const char *data, size_t len);
+/* Tell the fifo service NAME that new mail waits ("I"), retried every
+ * 50 ms on the event loop until it gets through: its socket holds only a
+ * few datagrams (net.unix.max_dgram_qlen), and a lost wake-up would leave
+ * mail waiting for the service's own timer.  Calls while a retry is
+ * pending add nothing: the one wake-up covers them. */
+void service_trigger_wake(const char *service);
+/* Whether such a wake-up is still being retried (it will cover new mail). */
+int service_trigger_wake_pending(const char *service);
 /* The queue directory as seen by this process ("/" when chrooted). */
 const char *service_queue_dir(void);
 /* Every accepted session must end with this (it may exit the process

@@ -759,7 +759,7 @@ resubmit_fn(const struct delivery *d, void *arg, struct buf *text)
 	}
 	buf_printf(text, "2.0.0 forwarded as %s", cleanup_id(c));
 	cleanup_free(&c);
-	(void)service_trigger_send("qmgr", "I", 1);
+	service_trigger_wake("qmgr");
 	return DELIVER_SENT;
 }
 

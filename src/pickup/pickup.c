@@ -142,7 +142,7 @@ pickup_file(const char *dir, const char *name)
 	cleanup_free(&c);
 	maildrop_free(&md);
 	unlink(path);
-	service_trigger_send("qmgr", "I", 1);
+	service_trigger_wake("qmgr");
 out:
 	free(r);
 	if (fd >= 0)

@@ -546,36 +546,18 @@ cmd_data(struct session *s, const char *args)
 	s->prev_crlf = 1;
 }
 
-/* A trigger that did not fit qmgr's socket (it holds few datagrams) was
- * lost: ask for a scan of incoming/ instead, retried on a timer until it
- * gets through, so no committed message waits for qmgr's wakeup. */
-static struct event *trigger_retry_ev;
-
-static void
-trigger_scan(evutil_socket_t fd, short what, void *arg)
-{
-	struct timeval tv = { 0, 50000 };
-
-	(void)fd;
-	(void)what;
-	(void)arg;
-	if (service_trigger_send("qmgr", "I", 1) < 0)
-		evtimer_add(trigger_retry_ev, &tv);
-}
-
 /* Tell qmgr about a committed message: "N<id>" takes just that file. */
 static void
 trigger_qmgr(const char *id)
 {
 	char trig[1 + QUEUE_ID_LEN + 1];
 
-	if (trigger_retry_ev == NULL)
-		trigger_retry_ev = evtimer_new(io_base(), trigger_scan, NULL);
-	if (evtimer_pending(trigger_retry_ev, NULL))
+	if (service_trigger_wake_pending("qmgr"))
 		return;         /* a scan is coming: it will find this file */
 	snprintf(trig, sizeof(trig), "N%s", id);
+	/* lost (qmgr's socket was full): a scan of incoming/ instead */
 	if (service_trigger_send("qmgr", trig, strlen(trig)) < 0)
-		trigger_scan(-1, 0, NULL);
+		service_trigger_wake("qmgr");
 }
 
 static void
