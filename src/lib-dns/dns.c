@@ -436,24 +436,23 @@ sub_cb(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
 	struct sub *s = arg;
 	struct dns_query *q = s->q;
 	int ok = status == ARES_SUCCESS && abuf != NULL && alen > 0;
+	/* a "success" without an answer is a bad response */
+	int rc = ok || status != ARES_SUCCESS ? status : ARES_EBADRESP;
 
 	(void)timeouts;
 	switch (s->type) {
 	case 15:
-		q->st = map_status(ok || status != ARES_SUCCESS ? status :
-		    ARES_EBADRESP, &q->error);
+		q->st = map_status(rc, &q->error);
 		if (ok)
 			parse_mx(q, abuf, alen);
 		break;
 	case 1:
-		q->st4 = map_status(ok || status != ARES_SUCCESS ? status :
-		    ARES_EBADRESP, &q->e4);
+		q->st4 = map_status(rc, &q->e4);
 		if (ok)
 			parse_a(q, abuf, alen);
 		break;
 	default:
-		q->st6 = map_status(ok || status != ARES_SUCCESS ? status :
-		    ARES_EBADRESP, &q->e6);
+		q->st6 = map_status(rc, &q->e6);
 		if (ok)
 			parse_aaaa(q, abuf, alen);
 		break;
