@@ -77,9 +77,9 @@ struct smtp_sess {
 	size_t naccepted;
 	int mail_failed;
 	size_t body_off;
-	int body_bol;
+	int body_bol;           /* at the beginning of a line */
 	struct buf conv;        /* content downgraded to 7bit, when used */
-	int use_conv;           /* at the beginning of a line */
+	int use_conv;           /* send conv instead of the queue file */
 	void (*park_closed)(struct smtp_sess *);
 	int depth;              /* inside our own callbacks */
 	int want_free;          /* smtp_sess_close() ran during a callback */
