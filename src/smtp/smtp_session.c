@@ -167,6 +167,14 @@ code_status(int code)
 	    DELIVER_BOUNCE;
 }
 
+/* Forget a downgraded copy of the content (back to the queue file). */
+static void
+conv_drop(struct smtp_sess *s)
+{
+	buf_free(&s->conv);
+	s->use_conv = 0;
+}
+
 /* The transaction is over (every recipient has a status). */
 static void
 xact_done(struct smtp_sess *s)
@@ -179,8 +187,7 @@ xact_done(struct smtp_sess *s)
 		    "4.4.2 lost connection during the transaction");
 	s->done = NULL;
 	s->req = NULL;
-	buf_free(&s->conv);
-	s->use_conv = 0;
+	conv_drop(s);
 	if (fn != NULL)
 		fn(s, 1, "");
 }
@@ -251,8 +258,7 @@ downgrade(struct smtp_sess *s)
 	char *in;
 	size_t done = 0;
 
-	buf_free(&s->conv);
-	s->use_conv = 0;
+	conv_drop(s);
 	if (r->content_len > DOWNGRADE_MAX)
 		return -1;
 	in = xmalloc(r->content_len + 1);
@@ -354,8 +360,7 @@ xact_start(struct smtp_sess *s)
 		return;
 	}
 
-	buf_free(&s->conv);
-	s->use_conv = 0;
+	conv_drop(s);
 	if (r->eightbit && !(s->features & SMTP_FEAT_8BITMIME) &&
 	    downgrade(s) < 0)
 		log_warn("%s: cannot convert the content to 7bit for %s[%s]; "
