@@ -5,6 +5,7 @@ import email
 import imaplib
 import os
 import re
+import smtplib
 import ssl
 import time
 
@@ -157,6 +158,34 @@ def test_folders_create_rename_delete_subscribe(imap):
     assert all(b"\\Sent" in d or b"\\Drafts" in d or b"\\Trash" in d or b"\\Junk" in d
                for d in data)
     assert "STATUS" in m.untagged_responses
+    m.logout()
+
+
+def test_rename_inbox_moves_messages(imap):
+    """RENAME INBOX moves every message to the new folder and leaves an
+    empty INBOX behind (RFC 9051 6.3.6); a second session that has INBOX
+    selected sees the messages expunged; new mail still lands in INBOX."""
+    m = login(imap)
+    for i in range(3):
+        assert m.append("INBOX", "(\\Seen)" if i == 0 else None, None,
+                        MSG.replace(b"<m1@", b"<r%d@" % i))[0] == "OK"
+    other = login(imap)
+    assert other.select("INBOX")[1] == [b"3"]
+    assert m.rename("INBOX", "Old")[0] == "OK"
+    assert m.rename("INBOX", "Old")[0] == "NO"        # target exists
+    assert m.select("Old")[1] == [b"3"]
+    typ, data = m.fetch("1:*", "(FLAGS BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])")
+    ids = sorted(re.findall(rb"<r\d@", b"".join(d[1] for d in data if isinstance(d, tuple))))
+    assert ids == [b"<r0@", b"<r1@", b"<r2@"]
+    assert sum(b"\\Seen" in d[0] for d in data if isinstance(d, tuple)) == 1
+    assert m.select("INBOX")[1] == [b"0"]
+    typ, data = other.noop()
+    assert len(other.untagged_responses.get("EXPUNGE", [])) == 3, other.untagged_responses
+    with smtplib.SMTP("127.0.0.1", imap.smtp_port, timeout=30) as s:
+        s.sendmail("someone@remote.test", [USER], b"Subject: after\r\n\r\nnew\r\n")
+    imap.wait_messages(1)
+    assert m.select("INBOX")[1][-1] == b"1"
+    other.logout()
     m.logout()
 
 

@@ -445,6 +445,43 @@ maildir_delete(struct mail_user *u, const char *name, const char **error_r)
 	return 0;
 }
 
+/*
+ * RENAME INBOX (RFC 9051 6.3.6): every message of INBOX moves to a new
+ * folder `to`; INBOX stays, empty, and its subfolders are not touched.
+ * Copied first (hard links), removed from INBOX only once the copy is
+ * complete, so a failure leaves duplicates at worst, never a loss.
+ */
+static int
+rename_inbox(struct mail_user *u, const char *to, const char **error_r)
+{
+	struct mailbox *box;
+	unsigned *idx;
+	uint32_t uidvalidity, *uids;
+	int ret = 0;
+
+	if (strcmp(to, "INBOX") == 0 || maildir_exists(u, to)) {
+		*error_r = "[ALREADYEXISTS] Target mailbox already exists";
+		return -1;
+	}
+	if (maildir_create(u, to, error_r) < 0)
+		return -1;
+	if (maildir_open(u, "INBOX", 0, &box, error_r) < 0)
+		return -1;
+	idx = xcalloc(box->count + 1, sizeof(*idx));
+	uids = xcalloc(box->count + 1, sizeof(*uids));
+	for (unsigned i = 0; i < box->count; i++)
+		idx[i] = i;
+	if (box->count > 0 && maildir_copy(box, idx, box->count, to,
+	    &uidvalidity, uids, error_r) < 0)
+		ret = -1;
+	for (unsigned i = 0; ret == 0 && i < box->count; i++)
+		(void)maildir_expunge(box, i);  /* a vanished one is gone anyway */
+	free(idx);
+	free(uids);
+	maildir_close(&box);
+	return ret;
+}
+
 int
 maildir_rename(struct mail_user *u, const char *from, const char *to,
     const char **error_r)
@@ -453,10 +490,8 @@ maildir_rename(struct mail_user *u, const char *from, const char *to,
 	unsigned n;
 	size_t l = strlen(from);
 
-	if (strcmp(from, "INBOX") == 0) {
-		*error_r = "[CANNOT] Renaming INBOX is not supported";
-		return -1;
-	}
+	if (strcmp(from, "INBOX") == 0)
+		return rename_inbox(u, to, error_r);
 	if (!maildir_exists(u, from)) {
 		*error_r = "[NONEXISTENT] Mailbox does not exist";
 		return -1;
