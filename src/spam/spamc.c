@@ -4,7 +4,7 @@
  *
  *   tempest spamc [--verdict] [--threshold N] [--db PATH] [--rules PATH]...
  *                 [--user NAME] [--headers] [--autolearn] [--no-bayes]
- *   tempest spamc --batch [--tests] [--no-prefilter] [options] FILE|DIR|Maildir...
+ *   tempest spamc --batch [--tests] [--tokens] [--no-prefilter] [options] FILE|DIR|Maildir...
  *   tempest spamc --lint [--list] [--rules PATH]...
  *   (all forms: [--rules-cache DIR], "" = no compiled-rule cache)
  *
@@ -15,7 +15,9 @@
  * used; Bayes is used when --db (or spam_database) names a trained
  * store.  A leading mbox "From " line is skipped.  --batch scores many
  * messages in one process (for benchmarks and corpus checks): one line
- * "spam|ham SCORE NAME" each (--tests appends "bayes=P tests=A=s,B=s"),
+ * "spam|ham SCORE NAME" each (--tests appends "bayes=P tests=A=s,B=s";
+ * --tokens adds a line "#T NAME<TAB>token<TAB>token..." with the Bayes
+ * tokens, for bench/spam/bayes_lab.py),
  * and the CPU time per message on stderr; batch runs use the Vectorscan
  * prefilter unless --no-prefilter (benchmarks of before/after).
  * --lint loads the rules and reports what loaded (exit 1 on bad lines);
@@ -29,6 +31,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bayes.h"
 #include "log.h"
 #include "mem.h"
 #include "spam_cmd.h"
@@ -40,6 +43,7 @@ struct batch {
 	double threshold;
 	int have_threshold;
 	int tests;              /* --tests: Bayes probability and test names */
+	int tokens;             /* --tokens: the Bayes tokens too */
 	long n;
 };
 
@@ -67,6 +71,16 @@ batch_one(const char *data, size_t len, const char *name, void *arg)
 		printf("\n");
 	} else
 		printf("%s %s %s\n", v.is_spam ? "spam" : "ham", n, name);
+	if (b->tokens) {
+		char *t = bayes_token_text(&v.msg);
+		for (char *p = t; *p != '\0'; p++)
+			if (*p == '\n')
+				*p = '\t';
+			else if (*p == '\t' || *p == '\r')
+				*p = ' ';
+		printf("#T %s\t%s\n", name, t);
+		free(t);
+	}
 	spam_verdict_free(&v);
 	b->n++;
 }
@@ -102,6 +116,7 @@ spamc_main(int argc, char **argv)
 		{ "no-bayes", no_argument, NULL, 'n' },
 		{ "batch", no_argument, NULL, 'b' },
 		{ "tests", no_argument, NULL, 'T' },
+		{ "tokens", no_argument, NULL, 'K' },
 		{ "no-prefilter", no_argument, NULL, 'P' },
 		{ "rules-cache", required_argument, NULL, 'C' },
 		{ "lint", no_argument, NULL, 'L' },
@@ -113,7 +128,7 @@ spamc_main(int argc, char **argv)
 	const char **rules = NULL;
 	size_t nrules = 0;
 	int verdict = 0, headers = 0, autolearn = 0, batch = 0, lint = 0, list = 0, c;
-	int tests = 0;
+	int tests = 0, tokens = 0;
 	double threshold = 0;
 	int have_threshold = 0;
 	const char *user = NULL;
@@ -144,6 +159,7 @@ spamc_main(int argc, char **argv)
 		case 'n': eo.no_store = 1; break;
 		case 'b': batch = 1; break;
 		case 'T': tests = 1; break;
+		case 'K': tokens = 1; break;
 		case 'P': eo.no_prefilter = 1; break;
 		case 'C': eo.cache_dir = optarg; break;
 		case 'L': lint = 1; eo.no_store = 1; break;
@@ -185,7 +201,7 @@ spamc_main(int argc, char **argv)
 		return st.bad_lines ? 1 : 0;
 	}
 	if (batch) {
-		struct batch b = { e, user, threshold, have_threshold, tests, 0 };
+		struct batch b = { e, user, threshold, have_threshold, tests, tokens, 0 };
 		double t0 = cpu_ms(), t;
 		int bad = 0;
 		for (int i = optind; i < argc; i++)
