@@ -167,6 +167,34 @@ def test_learn_and_bayes(tmp_path, cfgdir):
     assert run("learn", str(spamdir)).returncode == 2      # neither --spam nor --ham
 
 
+def test_spamc_batch_tokens(tmp_path):
+    """spamc --batch --tests --tokens (bench/spam/bayes_lab.py's input):
+    after each verdict line, one "#T NAME<TAB>token..." line with the
+    message's Bayes tokens (header-prefixed words, body words, bigrams,
+    URI hosts); without --tokens no such line."""
+    d = tmp_path / "msgs"
+    d.mkdir()
+    (d / "a-spam").write_text(SPAM)
+    (d / "b-ham").write_text(HAM)
+    r = run("spamc", "--batch", "--tests", "--tokens", "--no-bayes", str(d))
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert len(lines) == 4, lines
+    tok = {}
+    for verdict, t in zip(lines[0::2], lines[1::2]):
+        assert verdict.split(" ")[0] in ("spam", "ham") and " tests=" in verdict
+        assert t.startswith("#T ")
+        name, _, rest = t[3:].partition("\t")
+        assert name == verdict.split(" ")[2]
+        tok[os.path.basename(name)] = set(rest.split("\t"))
+    assert {"viagra", "pharmacy", "Hsubject:viagra", "U:198.51.100.7",
+            "B:online pharmacy"} <= tok["a-spam"], tok["a-spam"]
+    assert {"lunch", "tuesday", "Hsubject:lunch", "B:lunch tuesday"} <= tok["b-ham"], tok["b-ham"]
+    assert "viagra" not in tok["b-ham"]
+    r = run("spamc", "--batch", "--tests", "--no-bayes", str(d))
+    assert not any(l.startswith("#T ") for l in r.stdout.splitlines())
+
+
 def test_quarantine_commands(tmp_path, cfgdir):
     db = str(tmp_path / "q.db")
     r = run("quarantine", "--db", db, "list", cfg=cfgdir)

@@ -148,6 +148,7 @@ def classify(m, toks, P):
     maxd = P.get("max_disc", 400)
     hapax = P.get("hapax", 1)             # ignore tokens seen fewer times
     f = []
+    nham = nspam = 0
     for t in toks:
         e = m.c.get(t)
         if e is None:
@@ -162,6 +163,10 @@ def classify(m, toks, P):
         fw = (s_ * x_ + cnt * p) / (s_ + cnt)
         if abs(fw - 0.5) >= mind:
             f.append(fw)
+        if fw <= 0.1:
+            nham += 1
+        elif fw >= 0.9:
+            nspam += 1
     if not f:
         return 0.5, 0.0, 0.0, 0
     f.sort(key=lambda v: -abs(v - 0.5))
@@ -171,7 +176,31 @@ def classify(m, toks, P):
     k = 2 * len(f)
     S = 1 - chi2q(-2 * ss, k)
     H = 1 - chi2q(-2 * sh, k)
-    return (S - H + 1) / 2, S, H, len(f)
+    p = (S - H + 1) / 2
+    # "mixed evidence": many strong ham tokens next to the spam ones
+    # (commercial newsletters of a sender never seen) -> capped
+    mr = P.get("mix_ratio")
+    if mr is not None and nham >= P.get("mix_n", 5) and nham >= mr * max(1, nspam):
+        p = min(p, P.get("mix_cap", 0.999))
+    # side-wise Fisher: H from the ham-side tokens only
+    hs = P.get("side_h")
+    if hs is not None:
+        fh = [v for v in f if v < 0.5]
+        if fh:
+            Hs = 1 - chi2q(-2 * sum(math.log(v) for v in fh), 2 * len(fh))
+            if Hs > hs:
+                p = min(p, P.get("mix_cap", 0.999))
+    # gate: a second, bogofilter-calibrated combination (tiny s, only
+    # tokens with |f - 0.5| >= gate_md, all of them); when it is unsure
+    # (both S and H above gate_u) the verdict becomes gate_p
+    gu = P.get("gate_u")
+    if gu is not None:
+        G = {"s": P.get("gate_s", 0.0178), "x": P.get("gate_x", 0.52),
+             "min_dev": P.get("gate_md", 0.375), "max_disc": 100000}
+        gp, gS, gH, gn = classify(m, toks, G)
+        if gS > gu and gH > gu:
+            p = min(p, P.get("gate_p", 0.5))
+    return p, S, H, len(f)
 
 
 def bayes_points(p, W):
