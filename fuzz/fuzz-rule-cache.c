@@ -24,7 +24,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct ruleset *rs;
 	unsigned char *file;
-	uint32_t version = 1, flags = 0;
+	uint32_t version = RULE_CACHE_VERSION, flags = 0;
 	uint64_t sum, len = size;
 	const char *err;
 

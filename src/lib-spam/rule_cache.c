@@ -39,7 +39,7 @@
 #endif
 
 #define CACHE_MAGIC "TMPSRC\r\n"
-#define CACHE_VERSION 1
+#define CACHE_VERSION RULE_CACHE_VERSION
 #define CACHE_HDR 32                    /* magic, version, flags, checksum, length */
 #define CACHE_MAX (256u * 1024 * 1024)
 #define CACHE_STR_MAX (16u * 1024 * 1024)
@@ -392,6 +392,7 @@ ruleset_cache_save(const struct ruleset *rs, const char *path, char **error_r)
 			return -1;
 		}
 		put_u8(&b, (unsigned)rs->pf[j].kind);
+		put_u8(&b, (unsigned)rs->pf[j].lit);
 		put_u32(&b, rs->pf[j].n);
 		for (unsigned i = 0; i < rs->pf[j].n; i++)
 			put_u32(&b, rs->pf[j].rule[i]);
@@ -696,11 +697,12 @@ ruleset_cache_parse(struct ruleset *rs, const unsigned char *data, size_t len,
 #endif
 	for (uint32_t j = 0; j < npf && rd.err == NULL; j++) {
 		unsigned kind = get_u8(&rd);
+		unsigned lit = get_u8(&rd);
 		uint32_t m = get_count(&rd, 4, 1000000);
 		unsigned *rule;
 		uint64_t dblen;
 
-		if (kind >= PF_N)
+		if (kind >= PF_N || lit > 1)
 			rd.err = "bad prefilter kind";
 		rule = xcalloc(m ? m : 1, sizeof(*rule));
 		for (uint32_t i = 0; i < m && rd.err == NULL; i++) {
@@ -726,6 +728,7 @@ ruleset_cache_parse(struct ruleset *rs, const unsigned char *data, size_t len,
 			}
 			rs->pf = xreallocarray(rs->pf, rs->npf + 1, sizeof(*rs->pf));
 			rs->pf[rs->npf].kind = (int)kind;
+			rs->pf[rs->npf].lit = (int)lit;
 			rs->pf[rs->npf].db = db;
 			rs->pf[rs->npf].rule = rule;
 			rs->pf[rs->npf].n = m;

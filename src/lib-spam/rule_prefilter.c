@@ -2,13 +2,18 @@
  * rule_prefilter.c - the Vectorscan (Hyperscan API) multi-pattern
  * prefilter for header, body, rawbody and uri rules.
  *
- * All patterns of one kind are compiled into one database in
- * HS_FLAG_PREFILTER mode: Vectorscan may report a rule that PCRE2 would
- * not match (lookarounds, back references are approximated), never the
- * reverse.  One scan of each paragraph / line / URI / header text marks
+ * Two kinds of databases per kind of text.  First, every rule whose
+ * pattern has a set of required literals (rule_literal.c: one of them
+ * occurs in every match) contributes those literals to ONE literal
+ * database (hs_compile_lit_multi, caseless where the pattern is): it
+ * compiles in milliseconds and each text is scanned once for all of
+ * them.  Second, the rules without such a set are compiled in
+ * HS_FLAG_PREFILTER mode into databases of PF_CHUNK patterns:
+ * Vectorscan may report a rule that PCRE2 would not match (lookarounds,
+ * back references are approximated), never the reverse.  A scan marks
  * the candidate rules; only those run through PCRE2 (rule_eval.c),
- * which stays the only judge of a hit.  A pattern Vectorscan cannot
- * compile is simply not prefiltered (always a candidate).
+ * which stays the only judge of a hit.  A pattern with neither form is
+ * simply not prefiltered (always a candidate).
  *
  * PCRE2 runs a body rule on each paragraph, a rawbody rule on each line,
  * a uri rule on each URI and a header rule on one header text (after
@@ -16,7 +21,8 @@
  * once, the pieces joined by "\n", with HS_FLAG_MULTILINE: a match
  * inside a piece is still a match there (^ and $ match at the "\n"),
  * matches across pieces only add candidates.  Patterns with \A, \z, \Z
- * or \G would not survive the joining and are left out (PCRE2 only).
+ * or \G would not survive the joining and are left out of the
+ * prefilter-mode databases (a literal is found whatever the joining).
  *
  * Untrusted bytes: the message texts scanned here; Vectorscan scans
  * them in block mode with no size limit beyond the MIME limits.
@@ -36,6 +42,7 @@
 #include <hs/hs.h>
 
 #define PF_MAX_PATTERN 4000
+#define PF_LIT_MIN 3             /* shortest literal worth a prefilter */
 
 static int
 pf_kind(const struct rule *r)
@@ -217,6 +224,7 @@ pf_compile(struct ruleset *rs, int kind, char **expr, unsigned *flags,
 		return;
 	rs->pf = xreallocarray(rs->pf, rs->npf + 1, sizeof(*rs->pf));
 	rs->pf[rs->npf].kind = kind;
+	rs->pf[rs->npf].lit = 0;
 	rs->pf[rs->npf].db = db;
 	rs->pf[rs->npf].rule = xreallocarray(NULL, n, sizeof(unsigned));
 	memcpy(rs->pf[rs->npf].rule, rule, n * sizeof(unsigned));
@@ -225,11 +233,51 @@ pf_compile(struct ruleset *rs, int kind, char **expr, unsigned *flags,
 }
 
 /*
- * The databases of one kind, PF_CHUNK patterns each: Vectorscan's
- * compile time grows faster than linearly with the set (the whole
- * SpamAssassin body set in one database took 5x the sum of its parts),
- * a few more scans per text cost less.  Patterns it cannot parse alone
- * are dropped first (hs_expression_info).
+ * The literal database of one kind: every required literal of every
+ * rule that has a set (rule_literals), one pattern id per literal, all
+ * in one Vectorscan literal database (thousands of literals compile in
+ * milliseconds and scan in one pass).  Takes ownership of lit[].
+ */
+static void
+pf_compile_lit(struct ruleset *rs, int kind, char **lit, size_t *len, unsigned *flags,
+    unsigned *rule, size_t n)
+{
+	unsigned *ids = xcalloc(n ? n : 1, sizeof(*ids));
+	hs_database_t *db = NULL;
+	hs_compile_error_t *cerr = NULL;
+
+	for (size_t k = 0; k < n; k++)
+		ids[k] = (unsigned)k;
+	if (n > 0 && hs_compile_lit_multi((const char *const *)lit, flags, ids, len,
+	    (unsigned)n, HS_MODE_BLOCK, NULL, &db, &cerr) != HS_SUCCESS) {
+		/* not expected for plain literals: these rules just run */
+		log_warn("spam rules: Vectorscan literal database: %s",
+		    cerr != NULL ? cerr->message : "error");
+		hs_free_compile_error(cerr);
+		db = NULL;
+	}
+	for (size_t k = 0; k < n; k++)
+		free(lit[k]);
+	free(ids);
+	if (db == NULL)
+		return;
+	rs->pf = xreallocarray(rs->pf, rs->npf + 1, sizeof(*rs->pf));
+	rs->pf[rs->npf].kind = kind;
+	rs->pf[rs->npf].lit = 1;
+	rs->pf[rs->npf].db = db;
+	rs->pf[rs->npf].rule = xreallocarray(NULL, n, sizeof(unsigned));
+	memcpy(rs->pf[rs->npf].rule, rule, n * sizeof(unsigned));
+	rs->pf[rs->npf].n = (unsigned)n;
+	rs->npf++;
+}
+
+/*
+ * The databases of one kind.  A rule with a required-literal set goes
+ * into the one literal database; the others, as a fallback, into
+ * databases of PF_CHUNK prefilter-mode patterns (Vectorscan's compile
+ * time grows faster than linearly with such a set: the whole
+ * SpamAssassin body set in one database took 5x the sum of its parts).
+ * Patterns it cannot parse alone are dropped first (hs_expression_info).
  */
 static void
 pf_build_kind(struct ruleset *rs, int kind)
@@ -237,6 +285,9 @@ pf_build_kind(struct ruleset *rs, int kind)
 	char *expr[PF_CHUNK];
 	unsigned flags[PF_CHUNK], rule[PF_CHUNK];
 	size_t n = 0;
+	char **lit = NULL;
+	size_t *llen = NULL, nlit = 0;
+	unsigned *lflags = NULL, *lrule = NULL;
 
 	for (size_t i = 0; i < rs->n; i++) {
 		struct rule *r = &rs->v[i];
@@ -244,11 +295,28 @@ pf_build_kind(struct ruleset *rs, int kind)
 		char *e;
 		hs_expr_info_t *info = NULL;
 		hs_compile_error_t *cerr = NULL;
+		struct pf_lit *lv;
+		size_t nlv;
 		unsigned f;
 
 		if (!pf_wanted(r) || pf_kind(r) != kind)
 			continue;
 		pat = pf_pattern(r);
+		if (rule_literals(pat, r->opts, PF_LIT_MIN, &lv, &nlv) == 1) {
+			lit = xreallocarray(lit, nlit + nlv, sizeof(*lit));
+			llen = xreallocarray(llen, nlit + nlv, sizeof(*llen));
+			lflags = xreallocarray(lflags, nlit + nlv, sizeof(*lflags));
+			lrule = xreallocarray(lrule, nlit + nlv, sizeof(*lrule));
+			for (size_t k = 0; k < nlv; k++) {
+				lit[nlit] = lv[k].s;
+				llen[nlit] = lv[k].len;
+				lflags[nlit] = HS_FLAG_SINGLEMATCH |
+				    (lv[k].caseless ? HS_FLAG_CASELESS : 0);
+				lrule[nlit++] = (unsigned)i;
+			}
+			free(lv);
+			continue;
+		}
 		if (pf_excluded(pat))
 			continue;
 		e = pf_widen(pat, r->opts);
@@ -277,6 +345,12 @@ pf_build_kind(struct ruleset *rs, int kind)
 	}
 	if (n > 0)
 		pf_compile(rs, kind, expr, flags, rule, n);
+	if (nlit > 0)
+		pf_compile_lit(rs, kind, lit, llen, lflags, lrule, nlit);
+	free(lit);
+	free(llen);
+	free(lflags);
+	free(lrule);
 }
 
 void
@@ -370,8 +444,8 @@ unsigned
 prefilter_count(const struct ruleset *rs)
 {
 	unsigned n = 0;
-	for (size_t j = 0; j < rs->npf; j++)
-		n += rs->pf[j].n;
+	for (size_t i = 0; i < rs->n; i++)
+		n += rs->v[i].pf != 0;
 	return n;
 }
 

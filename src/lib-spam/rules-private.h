@@ -86,9 +86,10 @@ struct rule {
 
 /* Vectorscan prefilter (rule_prefilter.c): one database per text kind. */
 enum { PF_BODY, PF_RAWBODY, PF_URI, PF_HEADER, PF_N };
-#define PF_CHUNK 48
+#define PF_CHUNK 16
 struct pf_db {
 	int kind;               /* PF_* */
+	int lit;                /* 1 literal database, 0 prefilter-mode patterns */
 	void *db;               /* hs_database_t */
 	unsigned *rule;         /* pattern id -> rule index */
 	unsigned n;
@@ -157,6 +158,18 @@ void prefilter_reset(struct ruleset *rs);
 void prefilter_scan(struct ruleset *rs, int kind, const char *s, size_t n);
 unsigned prefilter_count(const struct ruleset *rs);
 
+/* rule_literal.c: literals one of which every match of the pattern
+ * contains (each at least minlen bytes).  1 with a malloc'ed set, or 0
+ * (no usable set: the rule cannot be literal-prefiltered). */
+struct pf_lit {
+	char *s;
+	size_t len;
+	int caseless;
+};
+int rule_literals(const char *pat, uint32_t opts, size_t minlen, struct pf_lit **v_r,
+    size_t *n_r);
+void rule_literals_free(struct pf_lit *v, size_t n);
+
 /* rule_eval.c */
 int eval_lookup(const char *name);
 const char *eval_name(int idx);         /* NULL if out of range */
@@ -167,7 +180,9 @@ int ruleset_list_files(const char *path, char ***names_r, size_t *n_r, char **er
 /* Finish a rule set whose rules came from the cache: JIT, match data. */
 void ruleset_finish_loaded(struct ruleset *rs);
 
-/* rule_cache.c */
+/* rule_cache.c; the format version (2: literal databases) also seeds the
+ * payload checksum */
+#define RULE_CACHE_VERSION 2
 uint64_t cache_hash(const void *p, size_t n, uint64_t seed);
 
 #endif

@@ -463,7 +463,17 @@ test_prefilter(void)
 	    "header   P_BUFSTART  Subject =~ /\\AFREE/\n"
 	    "header   P_NO        To =~ /bob/\n"
 	    "full     P_FULL      /cheap pills!!!/\n"
-	    "meta     P_META      P_WORD && !P_NOHIT\n";
+	    "meta     P_META      P_WORD && !P_NOHIT\n"
+	    /* literal prefilter: alternation, (?i), optional group, class */
+	    "body     P_L_ALT     /\\b(?:expensive|cheap) (?:pills|shoes)/\n"
+	    "body     P_L_CI      /(?i)ChEaP\\s+PILLS/\n"
+	    "body     P_L_CI_NO   /ChEaP PILLS/\n"
+	    "body     P_L_OPT     /(?:very )?cheap pills/\n"
+	    "body     P_L_CLASS   /ch[e3]ap p[i1]lls/\n"
+	    "body     P_L_GROUPCI /(?i:CHEAP) pills/\n"
+	    "body     P_L_QUOTE   /\\Qpills!!!\\E/\n"
+	    "rawbody  P_L_HEX     /\\x3ca href/i\n"
+	    "header   P_L_HDR     From =~ /sender\\.example|nomatch\\.invalid/i\n";
 	const char *msgs[] = { msg1,
 	    "From: a@b.example\nSubject: hello\n\nnothing to see\n", "" };
 	char *a, *b;
@@ -524,6 +534,15 @@ test_prefilter(void)
 				T_OK(strstr(a, "P_LITBRACE") == NULL);
 				T_OK(strstr(a, "P_NO=") == NULL);
 				T_OK(strstr(a, "P_URI_NO") == NULL);
+				T_OK(strstr(a, "P_L_ALT=1 ") != NULL);
+				T_OK(strstr(a, "P_L_CI=1 ") != NULL);
+				T_OK(strstr(a, "P_L_CI_NO") == NULL);
+				T_OK(strstr(a, "P_L_OPT=1 ") != NULL);
+				T_OK(strstr(a, "P_L_CLASS=1 ") != NULL);
+				T_OK(strstr(a, "P_L_GROUPCI=1 ") != NULL);
+				T_OK(strstr(a, "P_L_QUOTE=1 ") != NULL);
+				T_OK(strstr(a, "P_L_HEX=1 ") != NULL);
+				T_OK(strstr(a, "P_L_HDR=1 ") != NULL);
 			}
 			free(a);
 			free(b);
@@ -533,6 +552,145 @@ test_prefilter(void)
 		}
 		ruleset_free(&on);
 		ruleset_free(&off);
+	}
+}
+
+/* The literals rule_literals() derives, as "lit lit/i ..." or "-". */
+static char *
+literals_text(const char *pat, uint32_t opts)
+{
+	struct pf_lit *v;
+	size_t n;
+	struct buf b;
+
+	if (rule_literals(pat, opts, 3, &v, &n) != 1)
+		return xstrdup("-");
+	buf_init(&b, BUF_UNLIMITED);
+	for (size_t i = 0; i < n; i++)
+		(void)buf_printf(&b, "%s%s%s", i ? " " : "", v[i].s, v[i].caseless ? "/i" : "");
+	rule_literals_free(v, n);
+	return buf_steal(&b);
+}
+
+/* Is one of the literals in s (the necessary condition)? */
+static int
+literal_in(const struct pf_lit *v, size_t n, const char *s)
+{
+	for (size_t i = 0; i < n; i++)
+		if (v[i].caseless ? strcasestr(s, v[i].s) != NULL : strstr(s, v[i].s) != NULL)
+			return 1;
+	return 0;
+}
+
+static void
+test_literals(void)
+{
+	static const struct { const char *pat; uint32_t opts; const char *want; } t[] = {
+		{ "cheap pills", 0, "cheap pills" },
+		{ "\\bcheap pills\\b", PCRE2_CASELESS, "cheap pills/i" },
+		{ "buy (?:now|today)", 0, "buy now buy today" },
+		{ "foo|bar", 0, "foo bar" },
+		{ "foo|ba", 0, "-" },                   /* a branch too short */
+		{ "foo|", 0, "-" },                     /* an empty branch */
+		{ "(?i)viagra", 0, "viagra/i" },
+		{ "abc(?i)def", 0, "abcdef/i" },
+		{ "(?i:abc)xyz", 0, "abcxyz/i" },
+		{ "(?i)a(?-i)bc", 0, "abc/i" },
+		{ "(a(?i)b|c)xyz", 0, "abxyz/i cxyz/i" },        /* (?i) carries on */
+		{ "ab?cde", 0, "cde" },
+		{ "abc?def", 0, "def" },
+		{ "v[i1]agra", 0, "viagra v1agra" },
+		{ "v[i1]agra", PCRE2_CASELESS, "viagra/i v1agra/i" },
+		{ "[a-z]+pills", 0, "pills" },
+		{ "[^abc]def", 0, "def" },
+		{ "[]]abc", 0, "]abc" },
+		{ "[[:alpha:]]abc", 0, "abc" },
+		{ "[\\]x]abc", 0, "]abc xabc" },
+		{ "(?:cheap )?pills", 0, "pills" },
+		{ "(cheap)+ pills", 0, "cheap pills" },
+		{ "(?:foo)*bar", 0, "bar" },
+		{ "(?:foo|)bar", 0, "foobar bar" },
+		{ "x{2}yz", 0, "xyz" },
+		{ "a{0,3}bcd", 0, "bcd" },
+		{ "ab{1,}cd", 0, "bcd" },
+		{ "foo{bar", 0, "foo{bar" },
+		{ "foo{,2}", 0, "-" },                  /* a quantifier in newer PCRE2 */
+		{ "\\Qa.b*c\\E", 0, "a.b*c" },
+		{ "\\Qab\\E+cd", 0, "bcd" },
+		{ "\\x41\\x42C", 0, "ABC" },
+		{ "\\x{41}\\x42c", PCRE2_CASELESS, "ABc/i" },
+		{ "a\\.b\\/c", 0, "a.b/c" },
+		{ "foo\\nbar", 0, "foo\nbar" },
+		{ "foo\\d+bar", 0, "foo" },
+		{ "(?=abc)abd", 0, "abd" },
+		{ "(?!abc)xyz", 0, "xyz" },
+		{ "(?<=abc)def", 0, "def" },
+		{ "(?<!abc)def", 0, "def" },
+		{ "(a)\\1bcd", 0, "bcd" },
+		{ "(?P<n>ab)(?P=n)cde", 0, "cde" },
+		{ "^Subject: hi$", PCRE2_MULTILINE, "Subject: hi" },
+		{ "\\Afoo\\z", 0, "foo" },
+		{ "(?|(a)|(b))cde", 0, "acde bcde" },
+		{ "caf\xe9 latte", 0, " latte" },
+		{ "\\xe9\\xe9\\xe9", 0, "-" },
+		{ " foo", PCRE2_EXTENDED, "-" },
+		{ "(?x) foo", 0, "-" },
+		{ "(?(1)abc|def)", 0, "-" },
+		{ "(*UTF)abc", 0, "-" },
+		{ "abc\\E", 0, "-" },
+		{ "abc(?#comment)?", 0, "-" },
+		{ "(abc", 0, "-" },
+		{ "abc)", 0, "-" },
+		{ "[abc", 0, "-" },
+		{ "a.c", 0, "-" },
+		{ "(?:ab|cd)(?:ef|gh)", 0, "abef abgh cdef cdgh" },
+		/* 8 x 8 x 8 is over the product limit: the run restarts */
+		{ "(?:a|b|c|d|e|f|g|h)(?:a|b|c|d|e|f|g|h)(?:a|b|c|d|e|f|g|h)xyz", 0,
+		  "axyz bxyz cxyz dxyz exyz fxyz gxyz hxyz" },
+		{ "(?:(?:abc|abd)x|yz?w)", 0, "-" },
+		{ "(?:(?:abc|abd)x|yz?wvu)", 0, "abcx abdx wvu" },
+	};
+	static const char *const subj[] = {
+		"cheap pills", "CHEAP PILLS", "buy now", "buy today", "xfoo", "bar",
+		"VIAGRA", "abcDEF", "ABCxyz", "aBC", "aBxyz", "Cxyz", "cxyz", "acde",
+		"abcde", "abde", "v1agra", "V1AGRA", "zpills", "xdef", "]abc", "xabc",
+		"pills", "cheapcheap pills", "foofoobar", "bar", "xxyz", "aaabcd",
+		"abbbcd", "foo{bar", "fo", "a.b*c", "abbbcd", "ABC", "ABc", "abc",
+		"a.b/c", "foo\nbar", "foo12bar", "abd", "xyz", "abcdef", "zzdef",
+		"aabcd", "ababcde", "Subject: hi", "foo", "bcde", "caf\xe9 latte",
+		"\xe9\xe9\xe9", "abcx", "yw", "yzw", "cdgh", "hgxyz", "",
+	};
+
+	for (size_t i = 0; i < NELEM(t); i++) {
+		char *got = literals_text(t[i].pat, t[i].opts);
+		T_CHECK(strcmp(got, t[i].want) == 0, "/%s/: got \"%s\", want \"%s\"",
+		    t[i].pat, got, t[i].want);
+		free(got);
+	}
+	/* the property itself: whenever PCRE2 matches, a literal occurs */
+	for (size_t i = 0; i < NELEM(t); i++) {
+		struct pf_lit *v;
+		size_t n;
+		pcre2_code *re;
+		pcre2_match_data *md;
+		int err;
+		PCRE2_SIZE off;
+
+		re = pcre2_compile((PCRE2_SPTR)t[i].pat, PCRE2_ZERO_TERMINATED, t[i].opts,
+		    &err, &off, NULL);
+		if (re == NULL || rule_literals(t[i].pat, t[i].opts, 3, &v, &n) != 1) {
+			if (re != NULL)
+				pcre2_code_free(re);
+			continue;
+		}
+		md = pcre2_match_data_create_from_pattern(re, NULL);
+		for (size_t k = 0; k < NELEM(subj); k++)
+			if (pcre2_match(re, (PCRE2_SPTR)subj[k], strlen(subj[k]), 0, 0, md, NULL) >= 0)
+				T_CHECK(literal_in(v, n, subj[k]), "/%s/ matches \"%s\" without a literal",
+				    t[i].pat, subj[k]);
+		pcre2_match_data_free(md);
+		pcre2_code_free(re);
+		rule_literals_free(v, n);
 	}
 }
 
@@ -779,7 +937,7 @@ test_cache_short_patterns(void)
 	memcpy(bad + off + 20, &zero, 4);
 	plen = blen - 32;
 	memcpy(bad + 24, &plen, 8);
-	sum = cache_hash(bad + 32, blen - 32, 1);
+	sum = cache_hash(bad + 32, blen - 32, RULE_CACHE_VERSION);
 	memcpy(bad + 16, &sum, 8);
 	rs = ruleset_new();
 	ruleset_set_prefilter(rs, 0);
@@ -810,6 +968,7 @@ main(void)
 	T_RUN(test_include);
 	T_RUN(test_builtin);
 	T_RUN(test_issue_example);
+	T_RUN(test_literals);
 	T_RUN(test_prefilter);
 	T_RUN(test_cache);
 	T_RUN(test_cache_short_patterns);
