@@ -1,9 +1,17 @@
 /*
- * maildir.c - Maildir delivery: write tmp/NAME, fsync, rename into new/,
- * fsync new/ (or leave that to the caller, who does it once for a batch
- * of deliveries before reporting any of them).  NAME is derived from the queue id and the recipient's
- * queue record, so a delivery repeated after a crash (before qmgr marked
- * the recipient done) finds its earlier copy and does not add a second.
+ * maildir.c - Maildir delivery: write the copy, fsync it, give it its
+ * name in new/, fsync new/ (or leave that to the caller, who does it once
+ * for a batch of deliveries before reporting any of them).  NAME is
+ * derived from the queue id and the recipient's queue record, so a
+ * delivery repeated after a crash (before qmgr marked the recipient done)
+ * finds its earlier copy and does not add a second.
+ *
+ * The copy is written as an unnamed file in tmp/ (O_TMPFILE) and linked
+ * into new/ once complete and on disk: no tmp/ entry is created, synced
+ * (a fresh entry makes the file's fsync write tmp/ too on ext4) and
+ * renamed away per message, and a crash leaves no tmp/ debris.  Where
+ * O_TMPFILE or /proc/self/fd is missing: the classic tmp/NAME + rename.
+ * Either way a file appears in new/ only complete and fsync'ed.
  */
 #include <sys/stat.h>
 #include <errno.h>
@@ -51,6 +59,42 @@ maildir_fsync_dir(const char *dir)
 	return r;
 }
 
+/* Unnamed files in tmp/ + linkat through /proc: -1 not tried yet, 1 they
+ * work here, 0 they do not (the classic tmp/NAME + rename from then on). */
+static int use_tmpfile = -1;
+
+/* Open an unnamed file in tmpdir: fd, or -1 with errno (EOPNOTSUPP when
+ * this process does not use them; ENOENT when tmpdir is missing). */
+static int
+open_unnamed(const char *tmpdir)
+{
+	int fd;
+
+	if (use_tmpfile < 0)
+		use_tmpfile = access("/proc/self/fd", X_OK) == 0;
+	if (!use_tmpfile) {
+		errno = EOPNOTSUPP;
+		return -1;
+	}
+	fd = open(tmpdir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+	if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR ||
+	    errno == EINVAL)) {
+		use_tmpfile = 0;
+		errno = EOPNOTSUPP;
+	}
+	return fd;
+}
+
+/* Give the unnamed file fd the name path: 0, or -1 with errno. */
+static int
+link_unnamed(int fd, const char *path)
+{
+	char proc[64];
+
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	return linkat(AT_FDCWD, proc, AT_FDCWD, path, AT_SYMLINK_FOLLOW);
+}
+
 int
 maildir_deliver(const struct delivery *d, const char *dir, struct buf *text)
 {
@@ -62,9 +106,10 @@ maildir_deliver_nosync(const struct delivery *d, const char *dir,
     struct buf *text, char **sync_dir_r)
 {
 	char name[256], *tmp = NULL, *new = NULL, *cur = NULL, *newdir = NULL;
+	char *tmpdir = NULL, *cur_dir = NULL;
 	const char *host = config_str("myhostname");
 	struct stat st;
-	int fd = -1, r = DELIVER_DEFER;
+	int fd = -1, r = DELIVER_DEFER, unnamed = 0, attempt;
 	size_t i;
 
 	/* Maildir++ wants no '/' or ':' in the host part */
@@ -77,6 +122,7 @@ maildir_deliver_nosync(const struct delivery *d, const char *dir,
 	tmp = xasprintf("%stmp/%s", dir, name);
 	new = xasprintf("%snew/%s", dir, name);
 	cur = xasprintf("%scur/%s:2,", dir, name);
+	cur_dir = xasprintf("%scur", dir);
 	if (stat(new, &st) == 0 || stat(cur, &st) == 0) {
 		buf_set(text, "2.0.0 delivered to maildir (duplicate suppressed)");
 		r = DELIVER_SENT;
@@ -87,21 +133,25 @@ maildir_deliver_nosync(const struct delivery *d, const char *dir,
 		}
 		goto out;
 	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0 && errno == ENOENT) {
+	tmpdir = xasprintf("%stmp", dir);
+again:
+	for (attempt = 0; attempt < 2; attempt++) {
+		unnamed = 1;
+		fd = open_unnamed(tmpdir);
+		if (fd < 0 && errno != ENOENT) {
+			unnamed = 0;
+			fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+			    0600);
+		}
+		if (fd >= 0 || errno != ENOENT || attempt > 0)
+			break;
 		/* first delivery: create the Maildir */
-		char *t = xasprintf("%stmp", dir), *c = xasprintf("%scur", dir);
-		if (mkdirs(t, 0700) < 0 || mkdirs(newdir, 0700) < 0 ||
-		    mkdirs(c, 0700) < 0) {
+		if (mkdirs(tmpdir, 0700) < 0 || mkdirs(newdir, 0700) < 0 ||
+		    mkdirs(cur_dir, 0700) < 0) {
 			buf_printf(text, "4.2.0 create maildir %s: %s", dir,
 			    strerror(errno));
-			free(t);
-			free(c);
 			goto out;
 		}
-		free(t);
-		free(c);
-		fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	}
 	if (fd < 0) {
 		buf_printf(text, "4.2.0 create maildir file %s: %s", tmp,
@@ -113,19 +163,40 @@ maildir_deliver_nosync(const struct delivery *d, const char *dir,
 		buf_printf(text, "%s create maildir file %s: %s",
 		    e == ENOSPC || e == EDQUOT ? "4.2.2" : "4.3.0", tmp,
 		    strerror(e));
+		if (!unnamed)
+			unlink(tmp);
+		goto out;
+	}
+	if (unnamed) {
+		/* the name in new/ is this delivery's own: EEXIST means an
+		 * identical copy got there since the check above */
+		if (link_unnamed(fd, new) < 0 && errno != EEXIST) {
+			if (use_tmpfile == 1 && (errno == EACCES ||
+			    errno == EPERM || (errno == ENOENT &&
+			    access(newdir, F_OK) == 0))) {
+				/* no usable /proc/self/fd: the classic way */
+				log_warn("linkat through /proc/self/fd: %s; "
+				    "Maildir copies go through tmp/ names",
+				    strerror(errno));
+				use_tmpfile = 0;
+				close(fd);
+				fd = -1;
+				goto again;
+			}
+			buf_printf(text, "4.3.0 link to %s: %s", new,
+			    strerror(errno));
+			goto out;
+		}
+	} else if (rename(tmp, new) < 0) {
+		/* rename, not link + unlink: the name is this delivery's own
+		 * (queue id + recipient record), so a file already in new/
+		 * could only be an identical earlier copy */
+		buf_printf(text, "4.3.0 rename to %s: %s", new, strerror(errno));
 		unlink(tmp);
 		goto out;
 	}
 	close(fd);
 	fd = -1;
-	/* rename, not link + unlink: the name is this delivery's own (queue
-	 * id + recipient record), so a file already in new/ could only be
-	 * an identical earlier copy (and the stat above found none) */
-	if (rename(tmp, new) < 0) {
-		buf_printf(text, "4.3.0 rename to %s: %s", new, strerror(errno));
-		unlink(tmp);
-		goto out;
-	}
 	if (sync_dir_r != NULL) {
 		/* the caller fsyncs new/ once for a batch before it reports */
 		*sync_dir_r = newdir;
@@ -143,5 +214,7 @@ out:
 	free(new);
 	free(cur);
 	free(newdir);
+	free(tmpdir);
+	free(cur_dir);
 	return r;
 }
