@@ -190,7 +190,8 @@ def test_fsync_before_250(make_instance, tmp_path):
     lines = out.read_text().splitlines()
     qid = None
     for ln in lines:
-        m = re.search(r'openat\(.*incoming/([0-9A-F]{12})", O_WRONLY\|O_CREAT\|O_EXCL.*= (\d+)', ln)
+        # a new file (O_CREAT|O_EXCL) or a reused spare renamed into incoming/
+        m = re.search(r'openat\(.*incoming/([0-9A-F]{12})", O_WRONLY[|A-Z_]*(?:, 0600)?\) = (\d+)', ln)
         if m:
             qid, fd = m.group(1), m.group(2)
             break

@@ -6,6 +6,7 @@
  */
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -25,7 +26,8 @@
 
 static const char *queue_subdirs[] = {
 	QUEUE_INCOMING, QUEUE_ACTIVE, QUEUE_DEFERRED, QUEUE_HOLD,
-	QUEUE_CORRUPT, QUEUE_MAILDROP, "defer", "private", "public", "pid",
+	QUEUE_CORRUPT, QUEUE_MAILDROP, QUEUE_SPARE, "defer", "private",
+	"public", "pid",
 };
 
 int
@@ -119,6 +121,7 @@ struct qwriter {
 	struct buf out;         /* pending bytes (flushed at QW_BUFSIZE) */
 	off_t written;          /* bytes already in the file */
 	off_t len_off;          /* offset of the M record's length digits */
+	off_t old_size;         /* size of a reused spare file, else 0 */
 	size_t content_len;
 	int error;              /* errno of the first write failure */
 };
@@ -167,13 +170,117 @@ qw_put(struct qwriter *w, const void *p, size_t n)
 		panic("queue writer buffer");
 }
 
+/* Names in spare/ this process may try to take, read in batches. */
+#define SPARE_BATCH 64
+static char *spare_names[SPARE_BATCH];
+static size_t spare_n, spare_i;
+static struct timespec spare_empty_mtime;     /* of spare/ found empty */
+static int spare_known_empty;
+static int spare_disabled;
+
+static void
+spare_refill(const char *qdir)
+{
+	char *dir;
+	DIR *d;
+	struct dirent *e;
+	struct stat st;
+	int reverse = getpid() & 1;     /* two writers: different ends */
+
+	while (spare_i < spare_n)
+		free(spare_names[spare_i++]);
+	spare_n = spare_i = 0;
+	dir = xasprintf("%s/%s", qdir, QUEUE_SPARE);
+	/* an empty spare/ is read again only once it changed */
+	if (stat(dir, &st) < 0 || (spare_known_empty &&
+	    st.st_mtim.tv_sec == spare_empty_mtime.tv_sec &&
+	    st.st_mtim.tv_nsec == spare_empty_mtime.tv_nsec)) {
+		free(dir);
+		return;
+	}
+	d = opendir(dir);
+	free(dir);
+	if (d != NULL) {
+		while (spare_n < SPARE_BATCH && (e = readdir(d)) != NULL)
+			if (queue_valid_id(e->d_name))
+				spare_names[spare_n++] = xstrdup(e->d_name);
+		closedir(d);
+	}
+	if (reverse && spare_n > 1) {
+		size_t i;
+		for (i = 0; i < spare_n / 2; i++) {
+			char *t = spare_names[i];
+			spare_names[i] = spare_names[spare_n - 1 - i];
+			spare_names[spare_n - 1 - i] = t;
+		}
+	}
+	spare_known_empty = spare_n == 0;
+	spare_empty_mtime = st.st_mtim;
+}
+
+/*
+ * Take a spare file as incoming/<new id>: the rename claims it (another
+ * writer taking the same name gets ENOENT), RENAME_NOREPLACE keeps the
+ * id unique as O_EXCL does for a new file.  Spare files are mode 0600
+ * (qmgr sets it before moving them), so the old content is never taken
+ * for a finished message, neither by qmgr's scans nor at start-up.
+ * 0, or -1 when there is none (the caller creates a file).
+ */
+static int
+spare_take(const char *qdir, struct qwriter *w)
+{
+	while (!spare_disabled) {
+		char *src, *name;
+		struct stat st;
+		int tries, r = -1;
+
+		if (spare_i >= spare_n) {
+			spare_refill(qdir);
+			if (spare_n == 0)
+				return -1;
+		}
+		name = spare_names[spare_i++];
+		src = xasprintf("%s/%s/%s", qdir, QUEUE_SPARE, name);
+		free(name);
+		for (tries = 0; tries < 20; tries++) {
+			queue_new_id(w->id);
+			free(w->path);
+			w->path = xasprintf("%s/%s/%s", qdir, QUEUE_INCOMING,
+			    w->id);
+			r = renameat2(AT_FDCWD, src, AT_FDCWD, w->path,
+			    RENAME_NOREPLACE);
+			if (r == 0 || errno != EEXIST)
+				break;
+		}
+		free(src);
+		if (r < 0) {
+			if (errno == EINVAL || errno == ENOSYS)
+				spare_disabled = 1;     /* no RENAME_NOREPLACE */
+			continue;       /* ENOENT: taken by another writer */
+		}
+		w->fd = open(w->path, O_WRONLY | O_CLOEXEC);
+		if (w->fd >= 0 && fstat(w->fd, &st) == 0 && S_ISREG(st.st_mode) &&
+		    ((st.st_mode & 0777) == QUEUE_MODE_WRITING ||
+		    fchmod(w->fd, QUEUE_MODE_WRITING) == 0)) {
+			w->old_size = st.st_size;
+			return 0;
+		}
+		if (w->fd >= 0)
+			close(w->fd);
+		w->fd = -1;
+		(void)unlink(w->path);
+	}
+	return -1;
+}
+
 struct qwriter *
 qwriter_create(const char *qdir, char **error_r)
 {
 	struct qwriter *w = xcalloc(1, sizeof(*w));
 	int tries;
 
-	for (tries = 0; tries < 20; tries++) {
+	w->fd = -1;
+	for (tries = 0; tries < 20 && spare_take(qdir, w) < 0; tries++) {
 		queue_new_id(w->id);
 		free(w->path);
 		w->path = xasprintf("%s/%s/%s", qdir, QUEUE_INCOMING, w->id);
@@ -198,6 +305,9 @@ qwriter_create(const char *qdir, char **error_r)
 		    (long long)tv.tv_sec * 1000000 + tv.tv_usec);
 		qwriter_record(w, 'T', t, strlen(t));
 	}
+	/* the file's own id: a stale name left by a crash for a reused
+	 * file no longer matches (qfile_open refuses it) */
+	qwriter_record(w, 'I', w->id, strlen(w->id));
 	return w;
 }
 
@@ -282,6 +392,10 @@ qwriter_finish(struct qwriter *w, int sync, char **error_r)
 		if (!w->error && pwrite(w->fd, digits, 20, w->len_off) != 20)
 			w->error = errno ? errno : EIO;
 	}
+	/* a reused file: drop the old content's tail */
+	if (!w->error && w->old_size > w->written &&
+	    ftruncate(w->fd, w->written) < 0)
+		w->error = errno;
 	if (!w->error && fchmod(w->fd, QUEUE_MODE_COMPLETE) < 0)
 		w->error = errno;
 	if (sync && !w->error && fsync(w->fd) < 0)
@@ -440,7 +554,7 @@ qfile_open(const char *path, int rw, struct qfile *qf, char **error_r)
 	struct stat st;
 	char *data = NULL;
 	off_t size, pos;
-	int nattr = 0, ok = 0;
+	int nattr = 0, ok = 0, stale = 0;
 	struct qreader *rd;
 	char magic[sizeof(QUEUE_FILE_MAGIC)];
 
@@ -531,6 +645,10 @@ qfile_open(const char *path, int rw, struct qfile *qf, char **error_r)
 			case 'D':
 				qf_add_rcpt(qf, data, rec, type == 'D');
 				break;
+			case 'I':
+				if (strcmp(data, qf->id) != 0)
+					stale = 1;
+				break;
 			case 'X':
 				ok = 1;
 				break;
@@ -546,6 +664,11 @@ qfile_open(const char *path, int rw, struct qfile *qf, char **error_r)
 	}
 	free(rd);
 	free(data);
+	if (stale) {
+		*error_r = xasprintf("%s: queue file name does not match the "
+		    "id inside (a stale name of a reused file)", qf->id);
+		goto fail;
+	}
 	if (!ok || qf->content_off == 0) {
 		*error_r = xasprintf("%s: truncated or corrupt queue file", qf->id);
 		goto fail;

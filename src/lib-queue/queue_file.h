@@ -29,6 +29,15 @@
 #define QUEUE_HOLD "hold"
 #define QUEUE_CORRUPT "corrupt"
 #define QUEUE_MAILDROP "maildrop"
+/* Finished queue files kept for reuse (mode 0600, never read as mail):
+ * qmgr moves a delivered file here instead of unlinking it, and a writer
+ * takes one (renamed into incoming/ under its new id, overwritten in
+ * place) instead of creating a new inode: no inode allocation and
+ * release per message. */
+#define QUEUE_SPARE "spare"
+/* qmgr keeps at most this many spare files, each at most this large */
+#define QUEUE_SPARE_MAX 128
+#define QUEUE_SPARE_MAX_SIZE (256 * 1024)
 
 /* Create every queue subdirectory under qdir (and private/, public/). */
 int queue_mkdirs(const char *qdir, char **error_r);

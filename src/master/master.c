@@ -579,7 +579,7 @@ chown_tree(const char *dir)
 {
 	const char *subs[] = { "", "/incoming", "/active", "/deferred",
 	    "/hold", "/corrupt", "/maildrop", "/private", "/public", "/pid",
-	    "/defer" };
+	    "/defer", "/spare" };
 	size_t i;
 
 	if (owner_uid == (uid_t)-1)

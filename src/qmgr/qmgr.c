@@ -194,6 +194,59 @@ qpath(const char *queue, const char *id)
 	return xasprintf("%s/%s/%s", qdir, queue, id);
 }
 
+/* ---- spare queue files (queue_file.h) ---- */
+
+static long spare_count = -1;   /* files in spare/, recounted now and then */
+static unsigned spare_moves;
+
+static long
+count_spare(void)
+{
+	char *dir = xasprintf("%s/%s", qdir, QUEUE_SPARE);
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	long n = 0;
+
+	free(dir);
+	if (d == NULL)
+		return QUEUE_SPARE_MAX;         /* no spare/: never recycle */
+	while ((e = readdir(d)) != NULL)
+		if (queue_valid_id(e->d_name))
+			n++;
+	closedir(d);
+	return n;
+}
+
+/*
+ * A finished message's file goes to spare/ for a writer to reuse instead
+ * of being unlinked: 1, or 0 (the caller unlinks it).  Mode 0600 first,
+ * so a spare file never looks finished; a crash between the two leaves
+ * a 0600 file in active/, which schedule() removes.
+ */
+static int
+recycle(struct msg *m)
+{
+	char *dst;
+	int r;
+
+	if (m->qf.fd < 0 || (size_t)m->qf.content_off + m->qf.content_len >
+	    QUEUE_SPARE_MAX_SIZE)
+		return 0;
+	if (spare_count < 0 || ++spare_moves % 32 == 0)
+		spare_count = count_spare();
+	if (spare_count >= QUEUE_SPARE_MAX)
+		return 0;
+	if (fchmod(m->qf.fd, QUEUE_MODE_WRITING) < 0)
+		return 0;
+	dst = qpath(QUEUE_SPARE, m->qf.id);
+	r = rename(m->qf.path, dst);
+	free(dst);
+	if (r < 0)
+		return 0;
+	spare_count++;
+	return 1;
+}
+
 /* ---- connections to delivery agents ---- */
 
 static void conn_io(struct io *io, enum io_evt evt, void *arg);
@@ -619,7 +672,7 @@ msg_done(struct msg *m)
 		qmgr_bounce(&m->qf, buf_cstr(&m->bounces));
 	if (qfile_pending(&m->qf) == 0) {
 		char *p;
-		if (unlink(m->qf.path) < 0)
+		if (!recycle(m) && unlink(m->qf.path) < 0)
 			log_warn("%s: unlink: %s", m->qf.id, strerror(errno));
 		if (!m->fresh) {
 			/* only a message seen before can have defer logs */
@@ -713,6 +766,23 @@ schedule(const char *id, int fresh)
 	active_msgs++;
 	if (qfile_open(path, 1, &m->qf, &err) < 0) {
 		char *cpath = qpath(QUEUE_CORRUPT, id);
+		struct stat st;
+		if (stat(path, &st) == 0 &&
+		    (st.st_mode & 0777) == QUEUE_MODE_WRITING) {
+			/* only recycle() leaves 0600 files in active/: a
+			 * finished message, interrupted on its way to spare/ */
+			log_info("%s: removed", id);
+			(void)unlink(path);
+			free(err);
+			err = NULL;
+			free(cpath);
+			free(path);
+			buf_free(&m->bounces);
+			buf_free(&m->defer_reasons);
+			free(m);
+			active_msgs--;
+			return;
+		}
 		log_warn("%s: %s: moved to corrupt queue", id, err);
 		free(err);
 		if (rename(path, cpath) < 0)
