@@ -30,7 +30,18 @@ static pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
 static struct job *pending, *done;
 static int notify_pipe[2] = { -1, -1 };
 static char *commit_dir;
+static int dir_fd = -1;         /* incoming/, open for the process's life */
+static int in_flight;           /* jobs submitted, not reported yet */
 static unsigned long n_batches, n_files;
+
+/* fsync incoming/: 0, or -1 with errno. */
+static int
+sync_dir(void)
+{
+	if (dir_fd < 0)
+		return queue_fsync_dir(commit_dir, QUEUE_INCOMING);
+	return fsync(dir_fd);
+}
 
 static void *
 worker(void *arg)
@@ -53,7 +64,7 @@ worker(void *arg)
 			close(j->fd);
 			last = j;
 		}
-		if (queue_fsync_dir(commit_dir, QUEUE_INCOMING) < 0)
+		if (sync_dir() < 0)
 			dir_error = errno;
 		for (j = batch; j != NULL; j = j->next)
 			if (j->error == 0)
@@ -89,6 +100,7 @@ on_done(evutil_socket_t fd, short what, void *arg)
 	for (j = list; j != NULL; j = next) {
 		next = j->next;
 		nf++;
+		in_flight--;
 		j->fn(j->arg, j->error);
 		free(j);
 	}
@@ -104,6 +116,12 @@ queue_commit_init(const char *qdir)
 	if (commit_dir != NULL)
 		return;
 	commit_dir = xstrdup(qdir);
+	{
+		char *p = xasprintf("%s/%s", qdir, QUEUE_INCOMING);
+		/* if this fails, each batch opens the directory itself */
+		dir_fd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		free(p);
+	}
 	if (pipe2(notify_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
 		fatal("pipe: %s", strerror(errno));
 	ev = event_new(io_base(), notify_pipe[0], EV_READ | EV_PERSIST,
@@ -122,11 +140,33 @@ queue_commit_submit(int fd, queue_commit_fn fn, void *arg)
 	j->fd = fd;
 	j->fn = fn;
 	j->arg = arg;
+	in_flight++;
 	pthread_mutex_lock(&lock);
 	j->next = pending;
 	pending = j;
 	pthread_cond_signal(&cond);
 	pthread_mutex_unlock(&lock);
+}
+
+int
+queue_commit_now(int fd)
+{
+	int error = 0;
+
+	if (fsync(fd) < 0)
+		error = errno;
+	close(fd);
+	if (error == 0 && sync_dir() < 0)
+		error = errno;
+	n_batches++;
+	n_files++;
+	return error;
+}
+
+int
+queue_commit_idle(void)
+{
+	return in_flight == 0;
 }
 
 void

@@ -17,6 +17,13 @@ void queue_commit_init(const char *qdir);
 /* Make fd's file durable; fd is closed by the committer.  fn runs on the
  * event loop with error = 0 (durable) or an errno value. */
 void queue_commit_submit(int fd, queue_commit_fn fn, void *arg);
+/* With nothing else in flight (and nothing to share an fsync with, as
+ * when one session is all a process serves): make fd's file durable
+ * right here, without the round trip through the worker thread; fd is
+ * closed.  0 (durable) or an errno value. */
+int queue_commit_now(int fd);
+/* 1 when no submitted file waits for its report. */
+int queue_commit_idle(void);
 /* Batches committed so far and files in them (for logs/benchmarks). */
 void queue_commit_stats(unsigned long *batches_r, unsigned long *files_r);
 

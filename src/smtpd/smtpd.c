@@ -135,6 +135,9 @@ reset_transaction(struct session *s)
 	buf_reset(&s->pending_line);
 }
 
+/* Sessions of this process (counted in on_accept and session_free). */
+static int live_sessions;
+
 static void
 session_free(struct session *s)
 {
@@ -159,6 +162,7 @@ session_free(struct session *s)
 	buf_free(&s->pending_line);
 	buf_free(&s->counts);
 	free(s);
+	live_sessions--;
 	service_session_end();
 }
 
@@ -560,13 +564,12 @@ trigger_qmgr(const char *id)
 		service_trigger_wake("qmgr");
 }
 
+/* The queue file is durable (error 0) or not: reply, end the transaction. */
 static void
-commit_done(void *arg, int error)
+commit_finish(struct session *s, int error)
 {
-	struct session *s = arg;
 	const char *id = cleanup_id(s->cl);
 
-	s->committing = 0;
 	if (error != 0) {
 		log_err("%s: queue file fsync: %s", id, strerror(error));
 		smtpd_reply(s, "451 4.3.0 Error: queue file write error");
@@ -576,17 +579,28 @@ commit_done(void *arg, int error)
 	}
 	cleanup_free(&s->cl);
 	reset_transaction(s);
+	s->state = S_CMD;
+}
+
+static void
+commit_done(void *arg, int error)
+{
+	struct session *s = arg;
+
+	s->committing = 0;
+	commit_finish(s, error);
 	if (s->dead) {
 		session_free(s);
 		return;
 	}
-	s->state = S_CMD;
 	io_resume(s->io);
 	session_process(s);
 }
 
 /* Finish the queue file and hand it to the committer: 0 (the 250 follows
- * from commit_done), or -1 after an error reply. */
+ * from commit_done), 1 (committed here and answered: the only session of
+ * this process has no one to share a group commit with, so the worker
+ * thread round trip is skipped), or -1 after an error reply. */
 static int
 commit_message(struct session *s)
 {
@@ -599,6 +613,10 @@ commit_message(struct session *s)
 		reset_transaction(s);
 		s->state = S_CMD;
 		return -1;
+	}
+	if (live_sessions == 1 && queue_commit_idle()) {
+		commit_finish(s, queue_commit_now(cleanup_take_fd(s->cl)));
+		return 1;
 	}
 	s->state = S_COMMIT;
 	s->committing = 1;
@@ -1076,6 +1094,7 @@ on_accept(int fd, const struct sockaddr *sa, socklen_t salen, void *arg)
 	struct session *s = xcalloc(1, sizeof(*s));
 
 	(void)arg;
+	live_sessions++;
 	memcpy(&s->sa, sa, salen < sizeof(s->sa) ? salen : sizeof(s->sa));
 	netaddr_ntop(sa, s->addr, sizeof(s->addr));
 	snprintf(s->client, sizeof(s->client), "unknown[%s]", s->addr);
