@@ -1,13 +1,10 @@
-"""master.cf chroot column: qmgr runs chrooted to the queue directory (as
-Postfix runs it) and mail still flows end to end.
+"""master.cf chroot column: qmgr alone runs chrooted to the queue
+directory (as Postfix runs it) and mail still flows end to end.
 
-Only qmgr is chrooted here.  smtpd, pickup and cleanup read lookup tables
-(virtual_mailbox_maps, virtual_alias_maps, ...) by their absolute paths
-and re-read them when they change; inside a chroot to the queue directory
-those paths do not exist, so the tables would look empty (Postfix solves
-this with proxymap, which Tempest does not have).  The delivery agents
-write outside the queue by design (Postfix's local/virtual are not
-chrooted either)."""
+tests/test_mta_tables.py chroots every service Debian's Postfix chroots
+(smtpd, pickup, qmgr, smtp) and covers table changes and unreadable
+tables (doc/tables.md).  The delivery agents write outside the queue by
+design (Postfix's local/virtual are not chrooted either)."""
 import os
 import re
 import smtplib

@@ -3,6 +3,7 @@
  * keys come from SMTP envelopes and are bounded by the SMTP parser.
  */
 #include <sys/stat.h>
+#include <fcntl.h>
 #include <ctype.h>
 #include <errno.h>
 #include <pwd.h>
@@ -11,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -28,12 +30,17 @@ struct kv {
 
 struct map {
 	enum map_type type;
+	char *spec;             /* "type:name", for the log */
 	char *path;
 	struct kv *kv;          /* sorted by key */
 	size_t n;
-	struct timespec mtime;
-	off_t size;
+	/* the loaded file: kept open so a chrooted process sees changes */
+	int fd;
+	struct stat st;
+	char *error;            /* unavailable: why (NULL while loaded) */
+	int error_hit;          /* a lookup failed because of it */
 	time_t checked;         /* last stat(), at most once a second */
+	int snapshot;           /* unix: users copied before chroot */
 	char *result;
 	/* hash: tables compiled by newaliases into PATH.db (SQLite) */
 	int hashdb;
@@ -41,12 +48,19 @@ struct map {
 	sqlite3_stmt *stmt;
 	struct timespec db_mtime;
 	time_t db_checked;
+	int db_fd;              /* chroot: the database file, for fstat() */
+	struct stat db_st;
+	struct map *next_all;
 };
 
 struct maplist {
 	struct map **v;
 	size_t n;
 };
+
+/* every open table, for maps_prepare_chroot() and maps_changed() */
+static struct map *all_maps;
+static int maps_chrooted;
 
 static int
 kv_cmp(const void *a, const void *b)
@@ -94,111 +108,163 @@ map_sort(struct map *m)
 	m->n = j;
 }
 
-/* Load a "key value" file with continuation lines, or a passwd-file. */
+/* The table cannot be read: no entries, lookups fail until it can. */
+static void
+map_fail(struct map *m, char *why)
+{
+	map_clear(m);
+	if (m->fd >= 0)
+		close(m->fd);
+	m->fd = -1;
+	memset(&m->st, 0, sizeof(m->st));
+	if (m->error == NULL || strcmp(m->error, why) != 0)
+		log_warn("table %s is unavailable: %s%s", m->spec, why,
+		    maps_chrooted ? " (opened inside the chroot)" : "");
+	free(m->error);
+	m->error = why;
+}
+
+/* Same file, same contents as when it was loaded (as far as stat says). */
 static int
-map_load_file(struct map *m, char **error_r)
+same_file(const struct stat *a, const struct stat *b)
+{
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino &&
+	    a->st_size == b->st_size &&
+	    a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
+	    a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
+	    a->st_ctim.tv_sec == b->st_ctim.tv_sec &&
+	    a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+}
+
+/* Parse one line of a "key value" file or a passwd-file into m. */
+static void
+map_parse_line(struct map *m, char *line, ssize_t len)
+{
+	char *p = line, *k;
+
+	while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+		line[--len] = '\0';
+	while (isspace((unsigned char)*p))
+		p++;
+	if (*p == '#' || *p == '\0')
+		return;
+	if (m->type == MAP_PASSWD_FILE) {
+		/* user:pass:uid:gid:gecos:home:shell:extra */
+		char *f[8] = { 0 };
+		int i = 0;
+		char *s = p, *colon;
+		while (i < 8 && s != NULL) {
+			f[i++] = s;
+			colon = strchr(s, ':');
+			if (colon != NULL)
+				*colon++ = '\0';
+			s = colon;
+		}
+		if (f[0] == NULL || *f[0] == '\0')
+			return;
+		map_add(m, f[0], strlen(f[0]), f[5] != NULL ? f[5] : "");
+		return;
+	}
+	if (p != line && m->n > 0) {
+		/* continuation line */
+		char *nv = xasprintf("%s %s", m->kv[m->n - 1].value, p);
+		free(m->kv[m->n - 1].value);
+		m->kv[m->n - 1].value = nv;
+		return;
+	}
+	k = p;
+	while (*p != '\0' && !isspace((unsigned char)*p))
+		p++;
+	{
+		size_t klen = (size_t)(p - k);
+		/* aliases(5) syntax: "name: value" */
+		if (klen > 0 && k[klen - 1] == ':')
+			klen--;
+		while (isspace((unsigned char)*p))
+			p++;
+		map_add(m, k, klen, p);
+	}
+}
+
+/* Load a "key value" file with continuation lines, or a passwd-file.
+ * 0 loaded; -1 unavailable (m->error says why, logged). */
+static int
+map_load_file(struct map *m)
 {
 	FILE *fp;
 	char *line = NULL;
 	size_t cap = 0;
 	ssize_t len;
 	struct stat st;
-	int lineno = 0;
+	int fd, dfd, rerr;
 
-	fp = fopen(m->path, "r");
-	if (fp == NULL && errno == ENOENT) {
-		/* a table that does not exist yet is empty */
-		map_clear(m);
-		m->size = -1;
-		return 0;
-	}
-	if (fp == NULL) {
-		*error_r = xasprintf("open %s: %s", m->path, strerror(errno));
+	fd = open(m->path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		map_fail(m, xasprintf("open %s: %s", m->path, strerror(errno)));
 		return -1;
 	}
-	if (fstat(fileno(fp), &st) == 0) {
-		m->mtime = st.st_mtim;
-		m->size = st.st_size;
+	if (fstat(fd, &st) < 0) {
+		map_fail(m, xasprintf("fstat %s: %s", m->path, strerror(errno)));
+		close(fd);
+		return -1;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		map_fail(m, xasprintf("read %s: %s", m->path, strerror(EISDIR)));
+		close(fd);
+		return -1;
+	}
+	/* read through a second descriptor: fd stays open, at offset 0 */
+	if ((dfd = dup(fd)) < 0 || (fp = fdopen(dfd, "r")) == NULL) {
+		map_fail(m, xasprintf("read %s: %s", m->path, strerror(errno)));
+		if (dfd >= 0)
+			close(dfd);
+		close(fd);
+		return -1;
 	}
 	map_clear(m);
-	while ((len = getline(&line, &cap, fp)) >= 0) {
-		char *p = line, *k;
-		lineno++;
-		while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
-			line[--len] = '\0';
-		while (isspace((unsigned char)*p))
-			p++;
-		if (*p == '#' || *p == '\0')
-			continue;
-		if (m->type == MAP_PASSWD_FILE) {
-			/* user:pass:uid:gid:gecos:home:shell:extra */
-			char *f[8] = { 0 };
-			int i = 0;
-			char *s = p, *colon;
-			while (i < 8 && s != NULL) {
-				f[i++] = s;
-				colon = strchr(s, ':');
-				if (colon != NULL)
-					*colon++ = '\0';
-				s = colon;
-			}
-			if (f[0] == NULL || *f[0] == '\0')
-				continue;
-			map_add(m, f[0], strlen(f[0]), f[5] != NULL ? f[5] : "");
-			continue;
-		}
-		if (p != line && m->n > 0) {
-			/* continuation line */
-			char *nv = xasprintf("%s %s", m->kv[m->n - 1].value, p);
-			free(m->kv[m->n - 1].value);
-			m->kv[m->n - 1].value = nv;
-			continue;
-		}
-		k = p;
-		while (*p != '\0' && !isspace((unsigned char)*p) &&
-		    !(*p == ':' && m->type == MAP_TEXT && 0))
-			p++;
-		{
-			size_t klen = (size_t)(p - k);
-			/* aliases(5) syntax: "name: value" */
-			if (klen > 0 && k[klen - 1] == ':')
-				klen--;
-			while (isspace((unsigned char)*p))
-				p++;
-			map_add(m, k, klen, p);
-		}
-	}
-	(void)lineno;
+	while ((len = getline(&line, &cap, fp)) >= 0)
+		map_parse_line(m, line, len);
+	rerr = ferror(fp) ? errno : 0;
 	free(line);
 	fclose(fp);
+	if (rerr != 0) {
+		map_fail(m, xasprintf("read %s: %s", m->path, strerror(rerr)));
+		close(fd);
+		return -1;
+	}
 	map_sort(m);
+	if (m->fd >= 0)
+		close(m->fd);
+	m->fd = fd;
+	m->st = st;
+	if (m->error != NULL) {
+		log_info("table %s is available again", m->spec);
+		FREE(m->error);
+	}
+	m->error_hit = 0;
 	return 0;
 }
 
+/* Re-read a table whose file changed (only where its path is visible). */
 static void
 map_refresh(struct map *m)
 {
 	struct stat st;
-	char *err = NULL;
-
 	time_t now = time(NULL);
 
-	if (m->path == NULL || m->checked == now)
+	/* a table in error is tried again at every lookup: mail flows
+	 * again as soon as it is fixed */
+	if (m->path == NULL || maps_chrooted ||
+	    (m->checked == now && m->error == NULL))
 		return;
 	m->checked = now;
 	if (stat(m->path, &st) != 0) {
-		if (m->size != -1)
-			map_clear(m);
-		m->size = -1;
+		map_fail(m, xasprintf("open %s: %s", m->path, strerror(errno)));
 		return;
 	}
-	if (st.st_mtim.tv_sec == m->mtime.tv_sec &&
-	    st.st_mtim.tv_nsec == m->mtime.tv_nsec && st.st_size == m->size)
+	if (m->error == NULL && same_file(&st, &m->st))
 		return;
-	if (map_load_file(m, &err) < 0) {
-		log_warn("%s", err);
-		free(err);
-	}
+	(void)map_load_file(m);
 }
 
 static void
@@ -210,17 +276,37 @@ map_db_close(struct map *m)
 		sqlite3_close(m->db);
 	m->stmt = NULL;
 	m->db = NULL;
+	if (m->db_fd >= 0)
+		close(m->db_fd);
+	m->db_fd = -1;
+}
+
+/* Open PATH.db (read-only); 0 ok, -1 error (logged). */
+static int
+map_db_open(struct map *m, const char *dbpath)
+{
+	if (sqlite3_open_v2(dbpath, &m->db, SQLITE_OPEN_READONLY, NULL) !=
+	    SQLITE_OK || sqlite3_prepare_v2(m->db,
+	    "SELECT value FROM map WHERE key = ?1", -1, &m->stmt, NULL) !=
+	    SQLITE_OK) {
+		log_warn("table %s is unavailable: %s: %s", m->spec, dbpath,
+		    m->db != NULL ? sqlite3_errmsg(m->db) : "cannot open");
+		map_db_close(m);
+		return -1;
+	}
+	return 0;
 }
 
 /* Lookup in PATH.db when it exists: 1 found, 0 not, -1 error, -2 no
- * compiled file (use the text).  The file is re-opened when it changes. */
+ * compiled file (use the text).  The file is re-opened when it changes
+ * (not in a chroot: there it was opened by maps_prepare_chroot()). */
 static int
 map_db_lookup(struct map *m, const char *key, const char **value_r)
 {
 	time_t now = time(NULL);
 	int r;
 
-	if (m->db_checked != now) {
+	if (!maps_chrooted && m->db_checked != now) {
 		char *dbpath = xasprintf("%s.db", m->path);
 		struct stat st;
 		m->db_checked = now;
@@ -237,13 +323,7 @@ map_db_lookup(struct map *m, const char *key, const char **value_r)
 				log_warn("%s.db is older than %s: the compiled "
 				    "table is used (run tempest newaliases)",
 				    m->path, m->path);
-			if (sqlite3_open_v2(dbpath, &m->db, SQLITE_OPEN_READONLY,
-			    NULL) != SQLITE_OK || sqlite3_prepare_v2(m->db,
-			    "SELECT value FROM map WHERE key = ?1", -1,
-			    &m->stmt, NULL) != SQLITE_OK) {
-				log_warn("%s: %s", dbpath, m->db != NULL ?
-				    sqlite3_errmsg(m->db) : "cannot open");
-				map_db_close(m);
+			if (map_db_open(m, dbpath) < 0) {
 				free(dbpath);
 				return -1;
 			}
@@ -266,7 +346,7 @@ map_db_lookup(struct map *m, const char *key, const char **value_r)
 	sqlite3_reset(m->stmt);
 	if (r == SQLITE_DONE)
 		return 0;
-	log_warn("%s.db: %s", m->path, sqlite3_errmsg(m->db));
+	log_warn("table %s: %s.db: %s", m->spec, m->path, sqlite3_errmsg(m->db));
 	return -1;
 }
 
@@ -315,6 +395,8 @@ map_open(const char *spec, char **error_r)
 		free(m);
 		return NULL;
 	}
+	m->fd = m->db_fd = -1;
+	m->spec = xstrdup(spec);
 	if (strncmp(spec, "hash:", 5) == 0)
 		m->hashdb = 1;
 	if (strncmp(spec, "texthash:", 9) == 0 || strncmp(spec, "hash:", 5) == 0 ||
@@ -327,41 +409,74 @@ map_open(const char *spec, char **error_r)
 	} else if (strncmp(spec, "static:", 7) == 0) {
 		m->type = MAP_STATIC;
 		m->result = xstrdup(colon + 1);
-		return m;
 	} else if (strncmp(spec, "inline:", 7) == 0) {
 		m->type = MAP_INLINE;
 		if (map_parse_inline(m, colon + 1, error_r) < 0) {
 			map_free(&m);
 			return NULL;
 		}
-		return m;
 	} else if (strcmp(spec, "unix:passwd.byname") == 0) {
 		m->type = MAP_UNIX;
-		return m;
 	} else {
 		*error_r = xasprintf("unsupported lookup table type: %s", spec);
-		free(m);
-		return NULL;
-	}
-	if (map_load_file(m, error_r) < 0) {
 		map_free(&m);
 		return NULL;
 	}
+	if (m->path != NULL) {
+		/* unreadable now: a temporary error for every lookup until
+		 * it can be read (logged by map_load_file) */
+		m->checked = time(NULL);
+		(void)map_load_file(m);
+	}
+	m->next_all = all_maps;
+	all_maps = m;
 	return m;
 }
 
 void
 map_free(struct map **mp)
 {
-	struct map *m = *mp;
+	struct map *m = *mp, **pp;
 
 	if (m == NULL)
 		return;
+	for (pp = &all_maps; *pp != NULL; pp = &(*pp)->next_all)
+		if (*pp == m) {
+			*pp = m->next_all;
+			break;
+		}
 	map_clear(m);
 	map_db_close(m);
+	if (m->fd >= 0)
+		close(m->fd);
+	free(m->spec);
 	free(m->path);
 	free(m->result);
+	free(m->error);
 	FREE(*mp);
+}
+
+static int
+map_unix_lookup(struct map *m, const char *key, const char **value_r)
+{
+	struct passwd *pw;
+	char lower[256];
+
+	if (strlen(key) >= sizeof(lower) || strchr(key, '@') != NULL)
+		return 0;
+	snprintf(lower, sizeof(lower), "%s", key);
+	pw = getpwnam(lower);
+	if (pw == NULL) {
+		str_lower(lower);
+		pw = getpwnam(lower);
+	}
+	if (pw == NULL)
+		return 0;
+	free(m->result);
+	m->result = xasprintf("%s:%ld:%ld:%s", pw->pw_name,
+	    (long)pw->pw_uid, (long)pw->pw_gid, pw->pw_dir);
+	*value_r = m->result;
+	return 1;
 }
 
 int
@@ -373,25 +488,12 @@ map_lookup(struct map *m, const char *key, const char **value_r)
 	case MAP_STATIC:
 		*value_r = m->result;
 		return 1;
-	case MAP_UNIX: {
-		struct passwd *pw;
-		char lower[256];
-		if (strlen(key) >= sizeof(lower) || strchr(key, '@') != NULL)
+	case MAP_UNIX:
+		if (!m->snapshot)
+			return map_unix_lookup(m, key, value_r);
+		if (strchr(key, '@') != NULL)
 			return 0;
-		snprintf(lower, sizeof(lower), "%s", key);
-		pw = getpwnam(lower);
-		if (pw == NULL) {
-			str_lower(lower);
-			pw = getpwnam(lower);
-		}
-		if (pw == NULL)
-			return 0;
-		free(m->result);
-		m->result = xasprintf("%s:%ld:%ld:%s", pw->pw_name,
-		    (long)pw->pw_uid, (long)pw->pw_gid, pw->pw_dir);
-		*value_r = m->result;
-		return 1;
-	}
+		break;
 	case MAP_TEXT:
 		if (m->hashdb) {
 			int r = map_db_lookup(m, key, value_r);
@@ -406,6 +508,12 @@ map_lookup(struct map *m, const char *key, const char **value_r)
 	case MAP_INLINE:
 		break;
 	}
+	if (m->error != NULL) {
+		log_warn("%s: lookup of \"%s\" failed: %s", m->spec, key,
+		    m->error);
+		m->error_hit = 1;
+		return -1;
+	}
 	k.key = (char *)key;
 	hit = bsearch(&k, m->kv, m->n, sizeof(*m->kv), kv_cmp);
 	if (hit == NULL)
@@ -414,6 +522,97 @@ map_lookup(struct map *m, const char *key, const char **value_r)
 	return 1;
 }
 
+/* unix:passwd.byname in a chroot: a copy of the users, and /etc/passwd
+ * kept open so that a change (useradd replaces it) restarts the process */
+static void
+map_unix_snapshot(struct map *m)
+{
+	struct passwd *pw;
+	int fd;
+
+	setpwent();
+	while ((pw = getpwent()) != NULL) {
+		char *v = xasprintf("%s:%ld:%ld:%s", pw->pw_name,
+		    (long)pw->pw_uid, (long)pw->pw_gid, pw->pw_dir);
+		map_add(m, pw->pw_name, strlen(pw->pw_name), v);
+		free(v);
+	}
+	endpwent();
+	map_sort(m);
+	m->snapshot = 1;
+	if ((fd = open("/etc/passwd", O_RDONLY | O_CLOEXEC)) >= 0 &&
+	    fstat(fd, &m->st) == 0)
+		m->fd = fd;
+	else if (fd >= 0)
+		close(fd);
+}
+
+void
+maps_prepare_chroot(void)
+{
+	struct map *m;
+
+	for (m = all_maps; m != NULL; m = m->next_all) {
+		if (m->type == MAP_UNIX && !m->snapshot) {
+			map_unix_snapshot(m);
+		} else if (m->hashdb && m->db_fd < 0) {
+			char *dbpath = xasprintf("%s.db", m->path);
+			int fd = open(dbpath, O_RDONLY | O_CLOEXEC);
+			if (fd >= 0 && fstat(fd, &m->db_st) == 0 &&
+			    (m->db != NULL || map_db_open(m, dbpath) == 0))
+				m->db_fd = fd;
+			else if (fd >= 0)
+				close(fd);
+			free(dbpath);
+		}
+	}
+	maps_chrooted = 1;
+}
+
+/* Whether the open file fd no longer is what was loaded (st). */
+static int
+fd_changed(int fd, const struct stat *st)
+{
+	struct stat now;
+
+	if (fd < 0)
+		return 0;
+	if (fstat(fd, &now) < 0)
+		return 1;
+	return now.st_nlink == 0 || !same_file(&now, st);
+}
+
+const char *
+maps_changed(int *unavailable_r)
+{
+	static time_t last;
+	static char *found;
+	static int found_unavail;
+	time_t now = time(NULL);
+	int check_files = now != last;
+	struct map *m;
+
+	if (!maps_chrooted)
+		return NULL;
+	if (found != NULL) {
+		*unavailable_r = found_unavail;
+		return found;
+	}
+	last = now;
+	for (m = all_maps; m != NULL && found == NULL; m = m->next_all) {
+		if (m->error != NULL && m->error_hit) {
+			found_unavail = 1;
+			found = xstrdup(m->spec);
+		} else if (check_files && (fd_changed(m->fd, &m->st) ||
+		    fd_changed(m->db_fd, &m->db_st))) {
+			found_unavail = 0;
+			found = xstrdup(m->spec);
+		}
+	}
+	if (found != NULL)
+		*unavailable_r = found_unavail;
+	return found;
+}
 struct maplist *
 maplist_open(const char *value, char **error_r)
 {

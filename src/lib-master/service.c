@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -20,6 +21,7 @@
 #include "config.h"
 #include "ioev.h"
 #include "log.h"
+#include "maps.h"
 #include "mem.h"
 #include "service.h"
 
@@ -40,6 +42,10 @@ static void *trigger_arg;
 static void (*drain_fn)(void *);
 static void *drain_arg;
 static char *queue_dir;
+static int chrooted;
+
+static void start_drain(void);
+static void report(char c);
 
 static void
 usage(const char *role)
@@ -133,6 +139,46 @@ service_queue_dir(void)
 	return queue_dir;
 }
 
+int
+service_chrooted(void)
+{
+	return chrooted || (svc_chroot && geteuid() == 0);
+}
+
+char *
+service_queue_path(const char *path)
+{
+	const char *q = config_str("queue_directory");
+	size_t n = strlen(q);
+
+	while (n > 1 && q[n - 1] == '/')
+		n--;
+	if (chrooted && strncmp(path, q, n) == 0 && path[n] == '/')
+		return xstrdup(path + n);
+	return xstrdup(path);
+}
+
+int
+service_check_tables(void)
+{
+	const char *t;
+	int unavailable = 0;
+
+	if (draining)
+		return 1;
+	if ((t = maps_changed(&unavailable)) == NULL)
+		return 0;
+	if (unavailable)
+		log_warn("table %s is unavailable -- restarting", t);
+	else
+		log_info("table %s has changed -- restarting", t);
+	/* master starts a fresh process (it opens the tables outside the
+	 * chroot); tell it now, so clients need not wait for our sessions */
+	report('B');
+	start_drain();
+	return 1;
+}
+
 void
 service_drop_privileges(void)
 {
@@ -145,10 +191,16 @@ service_drop_privileges(void)
 	if (pw == NULL)
 		fatal("mail_owner %s: no such user", owner);
 	if (svc_chroot) {
+		/* what the process needs from outside the queue directory:
+		 * the time zone, and its lookup tables (kept open; a change
+		 * restarts the process, see service_check_tables()) */
+		tzset();
+		maps_prepare_chroot();
 		if (chroot(queue_dir) < 0 || chdir("/") < 0)
 			fatal("chroot %s: %s", queue_dir, strerror(errno));
 		free(queue_dir);
 		queue_dir = xstrdup("/");
+		chrooted = 1;
 	}
 	if (!svc_unpriv)
 		return;
@@ -189,6 +241,10 @@ on_accept(evutil_socket_t lfd, short what, void *arg)
 {
 	(void)what;
 	(void)arg;
+	/* Postfix's pre-accept check: a process whose tables changed
+	 * leaves the connection to its fresh successor */
+	if (service_check_tables())
+		return;
 	while (accepting) {
 		struct sockaddr_storage ss;
 		socklen_t len = sizeof(ss);
@@ -215,6 +271,9 @@ on_trigger(evutil_socket_t fd, short what, void *arg)
 
 	(void)what;
 	(void)arg;
+	/* a trigger stays queued for the successor */
+	if (service_check_tables())
+		return;
 	while ((n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0)
 		if (trigger_fn != NULL)
 			trigger_fn(trigger_arg, buf, (size_t)n);
@@ -336,6 +395,8 @@ on_wakeup(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	if (service_check_tables())
+		return;
 	w->fn(w->arg);
 }
 
@@ -364,6 +425,7 @@ service_session_end(void)
 {
 	if (sessions > 0)
 		sessions--;
+	(void)service_check_tables();
 	if (draining) {
 		if (sessions == 0)
 			io_loop_exit();
@@ -398,11 +460,20 @@ on_stop(evutil_socket_t sig, short what, void *arg)
 static void
 on_drain(evutil_socket_t sig, short what, void *arg)
 {
-	int i;
-
 	(void)sig;
 	(void)what;
 	(void)arg;
+	start_drain();
+}
+
+/* Stop accepting, let the sessions finish, then exit (reload: master
+ * already runs the new generation; table change: master starts a fresh
+ * process when this one exits). */
+static void
+start_drain(void)
+{
+	int i;
+
 	if (draining)
 		return;
 	draining = 1;

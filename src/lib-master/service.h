@@ -15,6 +15,16 @@
  * wait in the listen queue rather than fail.  SIGTERM stops at once;
  * SIGHUP/SIGUSR1 (reload) stops accepting, lets the sessions finish, then
  * exits — master has already started the new generation.
+ *
+ * Chroot (master.cf column 5): the process opens its lookup tables while
+ * it loads its settings, then service_drop_privileges() keeps them open
+ * (maps_prepare_chroot) and chroots to queue_directory.  A table that
+ * changes on disk (or is unavailable and failed a lookup) cannot be
+ * re-read there: the skeleton notices it before accepting a connection,
+ * after each session and before each trigger or timer, logs "table X has
+ * changed -- restarting", and drains as for a reload (no new sessions,
+ * exit 0 after the current ones); master then starts a fresh process.
+ * Daemons must therefore open every table before dropping privileges.
  */
 #ifndef TEMPEST_SERVICE_H
 #define TEMPEST_SERVICE_H
@@ -55,6 +65,16 @@ void service_trigger_wake(const char *service);
 int service_trigger_wake_pending(const char *service);
 /* The queue directory as seen by this process ("/" when chrooted). */
 const char *service_queue_dir(void);
+/* Whether this process runs chrooted (to the queue directory), or will
+ * once service_drop_privileges() ran. */
+int service_chrooted(void);
+/* An absolute path under queue_directory (as qmgr hands them to the
+ * delivery agents) as this process sees it (malloc'ed). */
+char *service_queue_path(const char *path);
+/* Drain and restart when a lookup table changed (see above); true when
+ * the process is draining.  Called by the skeleton; a daemon may call it
+ * between requests of a long-lived session. */
+int service_check_tables(void);
 /* Every accepted session must end with this (it may exit the process
  * when draining and this was the last session). */
 void service_session_end(void);

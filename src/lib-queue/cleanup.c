@@ -64,10 +64,20 @@ cleanup_open(const char *qdir, const char *sender,
 	for (i = 0; i < nrcpt; i++) {
 		char **final = resolve_virtual_alias(rcpts[i].addr, &err);
 		if (final == NULL) {
-			log_warn("%s: %s", qwriter_id(c->w), err);
+			if (err[0] == '4') {
+				/* a table is unavailable: not accepted now
+				 * (smtpd 451, pickup keeps the file), as
+				 * Postfix's cleanup */
+				log_warn("%s: %s -- message not accepted, try "
+				    "again later", qwriter_id(c->w), err + 6);
+				*error_r = xstrdup("4.3.0 Error: queue file "
+				    "write error");
+			} else {
+				log_warn("%s: %s", qwriter_id(c->w), err);
+				*error_r = xstrdup("5.4.6 Error: alias "
+				    "expansion loop or limit exceeded");
+			}
 			free(err);
-			*error_r = xstrdup("5.4.6 Error: alias expansion loop or "
-			    "limit exceeded");
 			cleanup_abort(&c);
 			return NULL;
 		}

@@ -63,6 +63,7 @@ domlist_open(struct domlist *d, const char *param)
 	str_split_free(&v);
 }
 
+/* 1 listed, 0 not, -1 a table of the list is unavailable. */
 static int
 domlist_match(struct domlist *d, const char *domain)
 {
@@ -72,7 +73,7 @@ domlist_match(struct domlist *d, const char *domain)
 	for (i = 0; d->names[i] != NULL; i++)
 		if (strcasecmp(d->names[i], domain) == 0)
 			return 1;
-	return maplist_lookup(d->maps, domain, &v) == 1;
+	return maplist_lookup(d->maps, domain, &v);
 }
 
 static struct maplist *
@@ -121,24 +122,50 @@ domain_of(const char *addr)
 	return at != NULL ? at + 1 : "";
 }
 
+int
+resolve_class_r(const char *addr, enum addr_class *class_r)
+{
+	static struct {
+		struct domlist *list;
+		enum addr_class c;
+	} order[] = {
+		{ &mydest, ADDR_LOCAL },
+		/* virtual_alias_domains defaults to $virtual_alias_maps: only
+		 * "@domain" style keys or domain keys make a domain match, so
+		 * check mailbox domains first, as Postfix resolves them. */
+		{ &vmbox_domains, ADDR_VIRTUAL },
+		{ &valias_domains, ADDR_VIRTUAL_ALIAS },
+		{ &relay_domains, ADDR_RELAY },
+	};
+	const char *d = domain_of(addr);
+	size_t i;
+	int r, failed = 0;
+
+	need_init();
+	*class_r = ADDR_REMOTE;
+	if (*d == '\0') {
+		*class_r = ADDR_LOCAL;
+		return 0;
+	}
+	for (i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+		r = domlist_match(order[i].list, d);
+		if (r < 0)
+			failed = 1;     /* it might have been listed there */
+		else if (r > 0) {
+			*class_r = order[i].c;
+			break;
+		}
+	}
+	return failed ? -1 : 0;
+}
+
 enum addr_class
 resolve_class(const char *addr)
 {
-	const char *d = domain_of(addr);
+	enum addr_class c;
 
-	need_init();
-	if (*d == '\0' || domlist_match(&mydest, d))
-		return ADDR_LOCAL;
-	/* virtual_alias_domains defaults to $virtual_alias_maps: only
-	 * "@domain" style keys or domain keys make a domain match, so check
-	 * mailbox domains first, as Postfix resolves them. */
-	if (domlist_match(&vmbox_domains, d))
-		return ADDR_VIRTUAL;
-	if (domlist_match(&valias_domains, d))
-		return ADDR_VIRTUAL_ALIAS;
-	if (domlist_match(&relay_domains, d))
-		return ADDR_RELAY;
-	return ADDR_REMOTE;
+	(void)resolve_class_r(addr, &c);
+	return c;
 }
 
 const char *
@@ -196,25 +223,27 @@ lookup_address(struct maplist *ml, const char *addr, int local,
 	return maplist_lookup(ml, key, value_r);
 }
 
+/* 1 known, 0 unknown, -1 a table is unavailable */
 static int
 local_user_known(const char *addr)
 {
 	const char *at = strrchr(addr, '@');
 	char user[300];
 	const char *v, *delim = config_str("recipient_delimiter");
+	int r;
 
 	snprintf(user, sizeof(user), "%.*s",
 	    (int)(at != NULL ? (size_t)(at - addr) : strlen(addr)), addr);
 	if (maplist_empty(local_rcpt_maps))
 		return 1;
-	if (maplist_lookup(local_rcpt_maps, user, &v) == 1)
-		return 1;
+	if ((r = maplist_lookup(local_rcpt_maps, user, &v)) != 0)
+		return r;
 	if (*delim != '\0') {
 		char *p = strpbrk(user, delim);
 		if (p != NULL) {
 			*p = '\0';
-			if (maplist_lookup(local_rcpt_maps, user, &v) == 1)
-				return 1;
+			if ((r = maplist_lookup(local_rcpt_maps, user, &v)) != 0)
+				return r;
 		}
 	}
 	return strcasecmp(user, "postmaster") == 0;
@@ -224,17 +253,20 @@ int
 resolve_known_recipient(const char *addr)
 {
 	const char *v;
-	enum addr_class c = resolve_class(addr);
+	enum addr_class c;
+	int r;
 
+	if (resolve_class_r(addr, &c) < 0)
+		return -1;
 	if (resolve_has_routing(addr) && c != ADDR_REMOTE && c != ADDR_RELAY)
 		return 0;
-	if (lookup_address(valias_maps, addr, c == ADDR_LOCAL, &v) == 1)
-		return 1;
+	if ((r = lookup_address(valias_maps, addr, c == ADDR_LOCAL, &v)) != 0)
+		return r;
 	switch (c) {
 	case ADDR_LOCAL:
 		return local_user_known(addr);
 	case ADDR_VIRTUAL:
-		return lookup_address(vmbox_maps, addr, 0, &v) == 1;
+		return lookup_address(vmbox_maps, addr, 0, &v);
 	case ADDR_VIRTUAL_ALIAS:
 		return 0;
 	default:
@@ -249,16 +281,18 @@ expand(const char *addr, int depth, char ***out, size_t *n, char **error_r)
 	char **targets;
 	size_t i;
 	int r;
+	enum addr_class c;
 
 	if (depth > ALIAS_DEPTH_MAX) {
-		*error_r = xasprintf("virtual alias loop or nesting too deep "
-		    "at %s", addr);
+		*error_r = xasprintf("5.4.6 virtual alias loop or nesting too "
+		    "deep at %s", addr);
 		return -1;
 	}
-	r = lookup_address(valias_maps, addr, resolve_class(addr) == ADDR_LOCAL,
-	    &v);
-	if (r < 0) {
-		*error_r = xstrdup("virtual_alias_maps lookup failed");
+	if (resolve_class_r(addr, &c) < 0 ||
+	    (r = lookup_address(valias_maps, addr, c == ADDR_LOCAL, &v)) < 0) {
+		/* Postfix's cleanup: the message is not accepted now */
+		*error_r = xasprintf("4.3.0 virtual_alias_maps map lookup "
+		    "problem for %s", addr);
 		return -1;
 	}
 	if (r == 0) {
@@ -267,7 +301,8 @@ expand(const char *addr, int depth, char ***out, size_t *n, char **error_r)
 			if (strcasecmp((*out)[i], addr) == 0)
 				return 0;
 		if (*n >= ALIAS_RESULT_MAX) {
-			*error_r = xstrdup("virtual alias expansion too large");
+			*error_r = xstrdup("5.4.6 virtual alias expansion too "
+			    "large");
 			return -1;
 		}
 		*out = xreallocarray(*out, *n + 2, sizeof(char *));
@@ -333,9 +368,13 @@ resolve_virtual_mailbox(const char *addr, char **path_r, long *uid_r,
 	else
 		*path_r = xasprintf("%s/%s", config_str("virtual_mailbox_base"), v);
 	*uid_r = *gid_r = -1;
-	if (lookup_address(vuid_maps, addr, 0, &v) == 1)
+	if ((r = lookup_address(vuid_maps, addr, 0, &v)) == 1)
 		*uid_r = atol(v);
-	if (lookup_address(vgid_maps, addr, 0, &v) == 1)
+	if (r >= 0 && (r = lookup_address(vgid_maps, addr, 0, &v)) == 1)
 		*gid_r = atol(v);
+	if (r < 0) {
+		FREE(*path_r);
+		return -1;
+	}
 	return 1;
 }

@@ -23,6 +23,9 @@ enum addr_class {
 void resolve_init(void);
 /* Class of an address's domain (an address without @ is local). */
 enum addr_class resolve_class(const char *addr);
+/* The same, 0 or -1 when a domain table is unavailable (*class_r is then
+ * the class found without it: a temporary error for the caller). */
+int resolve_class_r(const char *addr, enum addr_class *class_r);
 const char *resolve_class_name(enum addr_class c);
 /* Whether the local part uses routing syntax (% ! @ :), which Tempest
  * never routes: such an address in our domains is never relayed. */
@@ -30,7 +33,9 @@ int resolve_has_routing(const char *addr);
 /* Known recipient for reject_unlisted_recipient: 1 yes, 0 no, -1 tempfail. */
 int resolve_known_recipient(const char *addr);
 /* virtual_alias_maps expansion: the final addresses (malloc'ed array,
- * NULL-terminated), or NULL with *error_r on a loop/limit. */
+ * NULL-terminated), or NULL with *error_r, which starts with the DSN
+ * status: "4.3.0 ..." a table is unavailable (try again later), "5.4.6
+ * ..." a loop or the size limit. */
 char **resolve_virtual_alias(const char *addr, char **error_r);
 /* The mailbox of a virtual recipient: absolute path (trailing / = Maildir),
  * uid and gid.  1 found, 0 unknown, -1 error. */

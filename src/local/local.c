@@ -215,11 +215,18 @@ deliver_local(struct delivery *d, struct buf *text)
 static int
 deliver_one(struct delivery *d, struct buf *text)
 {
+	enum addr_class c;
+
 	if (has_delivered_to(d, d->rcpt)) {
 		buf_printf(text, "5.4.6 mail forwarding loop for %s", d->rcpt);
 		return DELIVER_BOUNCE;
 	}
-	switch (resolve_class(d->rcpt)) {
+	if (resolve_class_r(d->rcpt, &c) < 0) {
+		buf_set(text, "4.3.0 address resolver failure: a domain table "
+		    "is unavailable");
+		return DELIVER_DEFER;
+	}
+	switch (c) {
 	case ADDR_VIRTUAL:
 	case ADDR_VIRTUAL_ALIAS:
 		return deliver_virtual(d, text);

@@ -24,6 +24,7 @@
 #include "mem.h"
 #include "queue_file.h"
 #include "roles.h"
+#include "resolve.h"
 #include "service.h"
 #include "smtp_parse.h"
 
@@ -179,6 +180,7 @@ int
 pickup_main(int argc, char **argv)
 {
 	service_init(argc, argv, "pickup");
+	resolve_init();         /* tables open before a chroot */
 	service_drop_privileges();
 	scan(NULL);
 	service_triggers(on_trigger, NULL);

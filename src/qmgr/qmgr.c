@@ -1051,10 +1051,10 @@ qmgr_main(int argc, char **argv)
 	char **ids;
 
 	service_init(argc, argv, "qmgr");
+	resolve_init();         /* tables open before a chroot */
+	qmgr_route_init();
 	service_drop_privileges();
 	qdir = service_queue_dir();
-	resolve_init();
-	qmgr_route_init();
 
 	/* Messages left in active/ by a previous qmgr are scheduled again. */
 	ids = list_queue(QUEUE_ACTIVE, &n);

@@ -90,11 +90,16 @@ qmgr_route(const char *addr, char **transport_r, char **nexthop_r,
 {
 	const char *v;
 	char *t = NULL, *n = NULL;
-	enum addr_class c = resolve_class(addr);
+	enum addr_class c;
 	int r = tmap_lookup(addr, &v);
 
 	if (r < 0) {
 		*error_r = xstrdup("4.3.0 transport_maps lookup failed");
+		return -1;
+	}
+	if (resolve_class_r(addr, &c) < 0) {
+		*error_r = xstrdup("4.3.0 address resolver failure: a domain "
+		    "table is unavailable");
 		return -1;
 	}
 	if (r > 0)

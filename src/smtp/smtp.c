@@ -192,7 +192,8 @@ req_parse(struct ipc_msg *m)
 		return NULL;
 	}
 	r->id = xstrdup(id);
-	r->path = xstrdup(path);
+	/* qmgr names the file outside any chroot */
+	r->path = service_queue_path(path);
 	r->content_off = (off_t)off;
 	r->content_len = (size_t)len;
 	r->sender = xstrdup(sender);
@@ -218,13 +219,13 @@ req_parse(struct ipc_msg *m)
 	}
 	r->nexthop = xstrdup(nexthop);
 	/* DSN ENVID and RET live in the queue file */
-	if (qfile_open(path, 0, &qf, &err) == 0) {
+	if (qfile_open(r->path, 0, &qf, &err) == 0) {
 		r->envid = xstrdup(qf.envid != NULL ? qf.envid : "");
 		r->ret = qf.ret;
 		qfile_close(&qf);
 	} else
 		free(err);
-	r->fd = open(path, O_RDONLY | O_CLOEXEC);
+	r->fd = open(r->path, O_RDONLY | O_CLOEXEC);
 	if (r->fd >= 0)
 		r->eightbit = scan_8bit(r->fd, r->content_off, r->content_len);
 	return r;
@@ -677,6 +678,9 @@ smtp_main(int argc, char **argv)
 	}
 	if (dns_init(NULL, &err) < 0)
 		fatal("%s", err);
+	/* chrooted: the CA files are not visible afterwards */
+	if (service_chrooted() && strcmp(lvl, "none") != 0)
+		(void)smtp_tls_ctx();
 	service_drop_privileges();
 	service_on_drain(on_drain, NULL);
 	limit = config_int("smtp_process_session_limit");

@@ -241,7 +241,11 @@ eval_restrictions(struct session *s, char **list, const char *rcpt,
 		} else if (strcmp(r, "reject_unauth_destination") == 0 ||
 		    strcmp(r, "defer_unauth_destination") == 0) {
 			int defer = r[0] == 'd';
-			c = resolve_class(rcpt);
+			if (resolve_class_r(rcpt, &c) < 0) {
+				snprintf(reply, rlen, "451 4.3.0 <%s>: Temporary "
+				    "lookup failure", rcpt);
+				return V_REJECT;
+			}
 			if (c == ADDR_REMOTE || resolve_has_routing(rcpt)) {
 				snprintf(reply, rlen, defer ?
 				    "454 4.7.1 <%s>: Relay access denied" :

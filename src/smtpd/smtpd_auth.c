@@ -85,6 +85,18 @@ smtpd_auth_setup(void)
 		fatal("smtpd_sender_login_maps: %s", err);
 }
 
+/* The auth socket as this process sees it (smtpd may be chrooted to
+ * the queue directory; the path was made before the chroot). */
+static const char *
+auth_path(void)
+{
+	static char *p;
+
+	if (p == NULL)
+		p = service_queue_path(socket_path);
+	return p;
+}
+
 int
 smtpd_auth_offered(struct session *s)
 {
@@ -220,7 +232,7 @@ auth_verify(struct session *s, const char *user, const char *password)
 		log_info("%s: SASL %s: asking the auth service for "
 		    "sasl_username=%s", s->client, x->auth_mech, user);
 	smtpd_session_pause(s);
-	x->req = auth_request_start(socket_path,
+	x->req = auth_request_start(auth_path(),
 	    config_str("smtpd_sasl_service"), s->addr, x->auth_mech, user,
 	    password, auth_done, s);
 }
@@ -239,7 +251,7 @@ auth_scram_first(struct session *s, const struct buf *msg)
 	}
 	x->auth_step = AUTH_STEP_WAIT;
 	smtpd_session_pause(s);
-	x->req = auth_scram_start(socket_path, config_str("smtpd_sasl_service"),
+	x->req = auth_scram_start(auth_path(), config_str("smtpd_sasl_service"),
 	    s->addr, buf_cstr(msg), scram_done, s);
 }
 

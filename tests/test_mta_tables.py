@@ -1,0 +1,208 @@
+"""Lookup tables under chroot, and tables that cannot be read.
+
+The instance chroots every service Debian's stock Postfix master.cf
+chroots (smtpd on all three listeners, pickup, qmgr, smtp) to the queue
+directory.  The tables are opened before the chroot; a chrooted process
+that sees a table change restarts between sessions ("table X has changed
+-- restarting") so the fresh process reads it again outside the chroot.
+A table that cannot be read is a temporary error: 451 4.3.0 at RCPT, and
+a queued message is deferred (never bounced) until the table is back.
+"""
+import os
+import re
+import shutil
+import smtplib
+import subprocess
+
+import pytest
+
+from conftest import TEMPEST, wait_for
+
+CHROOTED = ("smtpd", "pickup", "qmgr", "smtp")
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0,
+                                reason="chroot(2) needs root")
+
+
+def chroot_services(text, commands=CHROOTED):
+    """Set the chroot column (5th) to y for the given commands."""
+    out = []
+    for line in text.splitlines():
+        f = line.split()
+        # service type private unpriv chroot wakeup maxproc command
+        if len(f) >= 8 and not line[0].isspace() and f[7] in commands:
+            line = re.sub(r"^(\S+\s+\S+\s+\S+\s+\S+\s+)n(\s)", r"\1y\2",
+                          line)
+        out.append(line)
+    return "\n".join(out) + "\n"
+
+
+def start_chrooted(make_instance, aliases=""):
+    inst = make_instance()
+    inst.edit_master_cf(chroot_services)
+    with open(os.path.join(inst.etc, "master.cf")) as f:
+        cf = f.read()
+    assert len(re.findall(r"^\S+\s+inet\s+n\s+-\s+y\s.*smtpd$", cf,
+                          re.M)) == 3, cf
+    if aliases:
+        with open(os.path.join(inst.etc, "aliases"), "a") as f:
+            f.write(aliases)
+    inst.start()
+    check_chrooted(inst)
+    return inst
+
+
+def check_chrooted(inst):
+    """Every process of the chrooted roles has the queue as its root (a
+    process just started by master may not have got there yet)."""
+    qdir = os.path.realpath(os.path.join(inst.dir, "queue"))
+
+    def roots(role):
+        r = set()
+        for pid in inst.pids(role):
+            try:
+                r.add(os.readlink(f"/proc/{pid}/root"))
+            except OSError:
+                pass
+        return r
+    for role in CHROOTED:
+        assert wait_for(lambda: roots(role) == {qdir}, 20), (role, roots(role))
+
+
+def rcpt_reply(inst, rcpt):
+    """(code, text) of RCPT TO in a fresh session from a trusted client."""
+    with smtplib.SMTP("127.0.0.1", inst.smtp_port, timeout=30) as s:
+        s.ehlo("client.test")
+        s.mail("a@remote.test")
+        code, text = s.rcpt(rcpt)
+        # whatever the answer, the session goes on
+        assert s.noop()[0] == 250
+        return code, text.decode()
+
+
+def send(inst, rcpt, subject):
+    with smtplib.SMTP("127.0.0.1", inst.smtp_port, timeout=30) as s:
+        s.sendmail("a@remote.test", [rcpt],
+                   b"Subject: %s\r\n\r\nbody\r\n" % subject.encode())
+
+
+def subjects(paths):
+    out = set()
+    for p in paths:
+        with open(p, "rb") as f:
+            m = re.search(rb"^Subject: (.*)$", f.read(), re.M)
+            out.add(m.group(1).strip().decode() if m else None)
+    return out
+
+
+def replace_file(path, text):
+    """Write a table the way editors do: a new file renamed over it."""
+    with open(path + ".new", "w") as f:
+        f.write(text)
+    shutil.copymode(path, path + ".new")
+    st = os.stat(path)
+    os.chown(path + ".new", st.st_uid, st.st_gid)
+    os.replace(path + ".new", path)
+
+
+def test_chrooted_services_deliver_and_see_table_changes(make_instance):
+    inst = start_chrooted(make_instance)
+
+    # SMTP to a virtual user, a virtual alias, and an unknown user
+    assert rcpt_reply(inst, "demo@example.test")[0] == 250
+    code, text = rcpt_reply(inst, "nobody@example.test")
+    assert code == 550 and text.startswith("5.1.1"), (code, text)
+    send(inst, "demo@example.test", "direct")
+    send(inst, "postmaster@example.test", "via alias")
+    # sendmail -> maildrop/ -> chrooted pickup -> chrooted qmgr
+    p = subprocess.run([TEMPEST, "-c", inst.etc, "sendmail", "-f",
+                        "cron@example.test", "demo@example.test"],
+                       input=b"Subject: picked up\n\nfrom the maildrop\n",
+                       capture_output=True, timeout=30)
+    assert p.returncode == 0, p.stderr
+    assert len(inst.wait_messages(3, timeout=30)) == 3
+    assert subjects(inst.messages()) == {"direct", "via alias", "picked up"}
+
+    # a new user, added to the running system without reload: the
+    # chrooted smtpd restarts and the fresh process knows the user
+    users = os.path.join(inst.etc, "users")
+    with open(users) as f:
+        line = [l for l in f if l.startswith("demo@")][0]
+    with open(users, "a") as f:           # edited in place
+        f.write(line.replace("demo", "new"))
+    assert wait_for(lambda: rcpt_reply(inst, "new@example.test")[0] == 250,
+                    30), rcpt_reply(inst, "new@example.test")
+    assert re.search(r"table passwd-file:\S*/etc/users has changed -- "
+                     r"restarting", inst.log())
+    send(inst, "new@example.test", "for the new user")
+    assert subjects(inst.wait_messages(1, timeout=30, user="new")) == \
+        {"for the new user"}
+
+    # replaced by rename (an editor, a provisioning script): same
+    replace_file(users, open(users).read() + line.replace("demo", "third"))
+    assert wait_for(lambda: rcpt_reply(inst, "third@example.test")[0] == 250,
+                    30)
+    assert rcpt_reply(inst, "nobody@example.test")[0] == 550
+    assert wait_for(inst.queue_empty, 30)
+    # every service still chrooted after the restarts
+    check_chrooted(inst)
+    log = inst.log()
+    assert "fatal" not in log and "panic" not in log
+    assert "status=deferred" not in log and "status=bounced" not in log
+
+
+def test_unavailable_tables_are_temporary_errors(make_instance):
+    inst = start_chrooted(make_instance,
+                          aliases="team: demo@example.test\n")
+    users = os.path.join(inst.etc, "users")
+    aliases = os.path.join(inst.etc, "aliases")
+    assert rcpt_reply(inst, "demo@example.test")[0] == 250
+
+    # virtual_mailbox_maps replaced by a directory: 451 4.3.0 at RCPT,
+    # not "User unknown"; the session goes on and smtpd keeps serving
+    os.rename(users, users + ".saved")
+    os.mkdir(users)
+    assert wait_for(lambda: rcpt_reply(inst, "demo@example.test")[0] == 451,
+                    30)
+    code, text = rcpt_reply(inst, "demo@example.test")
+    assert (code, text) == (451, "4.3.0 <demo@example.test>: Temporary "
+                            "lookup failure"), (code, text)
+    log = inst.log()
+    assert re.search(r"table passwd-file:\S*/etc/users is unavailable: "
+                     r"read \S*/etc/users: Is a directory", log), log[-3000:]
+    assert "NOQUEUE: reject: RCPT from" in log
+    assert inst.pids("smtpd")
+
+    # alias_maps gone while mail for an alias is submitted: the local
+    # agent defers it (never a bounce) ...
+    os.rename(aliases, aliases + ".saved")
+    p = subprocess.run([TEMPEST, "-c", inst.etc, "sendmail", "-f",
+                        "cron@example.test", "team@localhost"],
+                       input=b"Subject: to the team\n\nhello\n",
+                       capture_output=True, timeout=30)
+    assert p.returncode == 0, p.stderr
+    assert wait_for(lambda: re.search(r"to=<team@localhost>.*dsn=4\.3\.0, "
+                                      r"status=deferred \(alias_maps", inst.log()), 30), \
+        inst.log()[-3000:]
+    deferred = os.path.join(inst.dir, "queue", "deferred")
+    assert wait_for(lambda: os.listdir(deferred), 20)
+    assert "status=bounced" not in inst.log()
+
+    # ... and delivers it once the table is back and the queue flushed
+    os.rename(aliases + ".saved", aliases)
+    os.rmdir(users)
+    os.rename(users + ".saved", users)
+    r = inst.cmd("flush")
+    assert r.returncode == 0, r.stderr
+    msgs = inst.wait_messages(1, timeout=30)
+    assert subjects(msgs) == {"to the team"}
+    assert re.search(r"to=<demo@example.test>, orig_to=<team@localhost>.*"
+                     r"status=sent|to=<team@localhost>.*status=sent",
+                     inst.log())
+    # smtpd: the table is back for a fresh process
+    assert wait_for(lambda: rcpt_reply(inst, "demo@example.test")[0] == 250,
+                    30)
+    assert wait_for(inst.queue_empty, 30)
+    log = inst.log()
+    assert "status=bounced" not in log
+    assert "fatal" not in log and "panic" not in log
