@@ -497,6 +497,13 @@ map_lookup(struct map *m, const char *key, const char **value_r)
 	case MAP_TEXT:
 		if (m->hashdb) {
 			int r = map_db_lookup(m, key, value_r);
+			if (r == 0 && m->db_checked == time(NULL) &&
+			    !maps_chrooted) {
+				/* "unknown" may bounce mail: not from a
+				 * database that changed within this second */
+				m->db_checked = 0;
+				r = map_db_lookup(m, key, value_r);
+			}
 			if (r != -2)
 				return r;
 		}
@@ -516,6 +523,17 @@ map_lookup(struct map *m, const char *key, const char **value_r)
 	}
 	k.key = (char *)key;
 	hit = bsearch(&k, m->kv, m->n, sizeof(*m->kv), kv_cmp);
+	if (hit == NULL && m->path != NULL && !maps_chrooted &&
+	    m->checked == time(NULL)) {
+		/* not found, by a file last checked within this second: it
+		 * may have changed since (a user just added must not
+		 * bounce), so check it now */
+		m->checked = 0;
+		map_refresh(m);
+		if (m->error != NULL)
+			return map_lookup(m, key, value_r);
+		hit = bsearch(&k, m->kv, m->n, sizeof(*m->kv), kv_cmp);
+	}
 	if (hit == NULL)
 		return 0;
 	*value_r = hit->value;
@@ -585,11 +603,8 @@ fd_changed(int fd, const struct stat *st)
 const char *
 maps_changed(int *unavailable_r)
 {
-	static time_t last;
 	static char *found;
 	static int found_unavail;
-	time_t now = time(NULL);
-	int check_files = now != last;
 	struct map *m;
 
 	if (!maps_chrooted)
@@ -598,13 +613,13 @@ maps_changed(int *unavailable_r)
 		*unavailable_r = found_unavail;
 		return found;
 	}
-	last = now;
+	/* one fstat() per table file: cheap enough before every accept */
 	for (m = all_maps; m != NULL && found == NULL; m = m->next_all) {
 		if (m->error != NULL && m->error_hit) {
 			found_unavail = 1;
 			found = xstrdup(m->spec);
-		} else if (check_files && (fd_changed(m->fd, &m->st) ||
-		    fd_changed(m->db_fd, &m->db_st))) {
+		} else if (fd_changed(m->fd, &m->st) ||
+		    fd_changed(m->db_fd, &m->db_st)) {
 			found_unavail = 0;
 			found = xstrdup(m->spec);
 		}
@@ -613,6 +628,7 @@ maps_changed(int *unavailable_r)
 		*unavailable_r = found_unavail;
 	return found;
 }
+
 struct maplist *
 maplist_open(const char *value, char **error_r)
 {

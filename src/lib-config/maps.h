@@ -52,8 +52,8 @@ void maps_prepare_chroot(void);
 /* In a chrooted process: the "type:name" of the first table that changed
  * on disk since it was loaded (*unavailable_r = 0) or that is unavailable
  * and failed a lookup (*unavailable_r = 1); NULL when none (always NULL
- * in a process that re-reads its tables in place).  Cheap: the files are
- * fstat()ed at most once a second. */
+ * in a process that re-reads its tables in place).  Cheap: one fstat()
+ * per table file. */
 const char *maps_changed(int *unavailable_r);
 
 #endif
