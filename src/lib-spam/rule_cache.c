@@ -396,6 +396,8 @@ ruleset_cache_save(const struct ruleset *rs, const char *path, char **error_r)
 		put_u32(&b, rs->pf[j].n);
 		for (unsigned i = 0; i < rs->pf[j].n; i++)
 			put_u32(&b, rs->pf[j].rule[i]);
+		if (rs->pf[j].lit)
+			put(&b, rs->pf[j].grp, rs->pf[j].n);
 		put_u64(&b, len);
 		put(&b, bytes, len);
 		free(bytes);
@@ -700,6 +702,7 @@ ruleset_cache_parse(struct ruleset *rs, const unsigned char *data, size_t len,
 		unsigned lit = get_u8(&rd);
 		uint32_t m = get_count(&rd, 4, 1000000);
 		unsigned *rule;
+		unsigned char *grp = NULL;
 		uint64_t dblen;
 
 		if (kind >= PF_N || lit > 1)
@@ -711,11 +714,19 @@ ruleset_cache_parse(struct ruleset *rs, const unsigned char *data, size_t len,
 			    (rs->v[rule[i]].type == RULE_HEADER && rs->v[rule[i]].hdr == NULL))
 				rd.err = "bad prefilter rule";
 		}
+		if (lit && rd.err == NULL) {
+			grp = xcalloc(m ? m : 1, 1);
+			get(&rd, grp, m);
+			for (uint32_t i = 0; i < m && rd.err == NULL; i++)
+				if (grp[i] >= PF_LIT_GROUPS)
+					rd.err = "bad literal group";
+		}
 		dblen = get_u64(&rd);
 		if (rd.err == NULL && (dblen > rd.left || m == 0))
 			rd.err = "bad prefilter section";
 		if (rd.err != NULL) {
 			free(rule);
+			free(grp);
 			break;
 		}
 #ifdef HAVE_HS
@@ -724,6 +735,7 @@ ruleset_cache_parse(struct ruleset *rs, const unsigned char *data, size_t len,
 			if (hs_deserialize_database((const char *)rd.p, dblen, &db) != HS_SUCCESS) {
 				rd.err = "Vectorscan database does not load";
 				free(rule);
+				free(grp);
 				break;
 			}
 			rs->pf = xreallocarray(rs->pf, rs->npf + 1, sizeof(*rs->pf));
@@ -731,12 +743,15 @@ ruleset_cache_parse(struct ruleset *rs, const unsigned char *data, size_t len,
 			rs->pf[rs->npf].lit = (int)lit;
 			rs->pf[rs->npf].db = db;
 			rs->pf[rs->npf].rule = rule;
+			rs->pf[rs->npf].grp = grp;
 			rs->pf[rs->npf].n = m;
 			rs->npf++;
 			rule = NULL;
+			grp = NULL;
 		}
 #endif
 		free(rule);
+		free(grp);
 		rd.p += dblen;
 		rd.left -= dblen;
 	}
@@ -747,16 +762,9 @@ ruleset_cache_parse(struct ruleset *rs, const unsigned char *data, size_t len,
 		goto out;
 	}
 #ifdef HAVE_HS
-	for (size_t j = 0; j < rs->npf; j++)
-		if (hs_alloc_scratch(rs->pf[j].db, (hs_scratch_t **)&rs->scratch) != HS_SUCCESS) {
-			*error_r = "Vectorscan scratch allocation failed";
-			goto out;
-		}
-	if (rs->npf > 0) {
-		rs->cand = xcalloc(rs->n ? rs->n : 1, 1);
-		for (size_t j = 0; j < rs->npf; j++)
-			for (unsigned i = 0; i < rs->pf[j].n; i++)
-				rs->v[rs->pf[j].rule[i]].pf = 1;
+	if (prefilter_finish(rs) < 0) {
+		*error_r = "Vectorscan scratch allocation failed";
+		goto out;
 	}
 #endif
 	ruleset_finish_loaded(rs);

@@ -416,6 +416,8 @@ rule_status(const struct rule *r)
 		return "meta-skipped";
 	if (rule_is_skipped(r))
 		return "disabled";
+	if (r->unneeded)
+		return "unneeded";      /* a __ rule no runnable rule uses */
 	return r->eval >= 0 ? "eval" : "active";
 }
 
@@ -519,6 +521,23 @@ run_rule(struct scan *sc, struct rule *r)
 	case RULE_RAWBODY: {
 		struct span *v = r->type == RULE_BODY ? sc->paras : sc->lines;
 		size_t n = r->type == RULE_BODY ? sc->npara : sc->nline;
+		const struct ruleset *rs = sc->rs;
+		if (r->pf == 2 && !rs->lines_over) {
+			/* only the lines where one of its literals occurs */
+			for (unsigned k = rs->lhead[r - rs->v]; k != 0 && hits < max;
+			    k = rs->lnode[k - 1].next) {
+				size_t i = rs->lnode[k - 1].line;
+				if (i >= n)
+					break;
+				if (multiple)
+					hits += re_count(sc, r, v[i].p, v[i].n, max - hits);
+				else if (re_match(sc, r, v[i].p, v[i].n))
+					hits = 1;
+				if (hits && !multiple)
+					break;
+			}
+			break;
+		}
 		for (size_t i = 0; i < n && hits < max; i++) {
 			if (multiple)
 				hits += re_count(sc, r, v[i].p, v[i].n, max - hits);
@@ -552,6 +571,14 @@ done:
 }
 
 static int
+cmp_uint(const void *a, const void *b)
+{
+	unsigned x = *(const unsigned *)a, y = *(const unsigned *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static int
 cmp_hit(const void *a, const void *b)
 {
 	return strcmp(((const struct spam_hit *)a)->name, ((const struct spam_hit *)b)->name);
@@ -562,6 +589,8 @@ spam_scan(struct ruleset *rs, const struct mime_msg *m, double bayes_prob,
     struct spam_result *res)
 {
 	struct scan sc;
+	unsigned *hr;
+	size_t nhr = 0;
 
 	if (!rs->finished)
 		ruleset_finish(rs);
@@ -576,23 +605,28 @@ spam_scan(struct ruleset *rs, const struct mime_msg *m, double bayes_prob,
 	for (size_t i = 0; i < rs->n; i++)
 		rs->v[i].state = 0, rs->v[i].hits = 0;
 	prefilter_texts(&sc);
-	/* plain tests first, then metas (which pull their operands) */
-	for (size_t i = 0; i < rs->n; i++)
-		if (rs->v[i].type != RULE_META && rs->v[i].state == 0)
-			run_rule(&sc, &rs->v[i]);
-	for (size_t i = 0; i < rs->n; i++)
-		if (rs->v[i].state == 0)
-			run_rule(&sc, &rs->v[i]);
+	/* plain tests first, then metas (which pull their operands); the
+	 * run list (ruleset_finish_loaded) holds them in that order */
+	for (size_t k = 0; k < rs->nrun; k++)
+		if (rs->v[rs->run[k]].state == 0)
+			run_rule(&sc, &rs->v[rs->run[k]]);
 
 	memset(res, 0, sizeof(*res));
 	res->required = rs->required;
 	res->bayes = bayes_prob;
 	res->score_set = sc.set;
-	for (size_t i = 0; i < rs->n; i++) {
-		struct rule *r = &rs->v[i];
+	/* the hits in rule order (the order the score is summed in) */
+	hr = xcalloc(rs->nrun ? rs->nrun : 1, sizeof(*hr));
+	for (size_t k = 0; k < rs->nrun; k++) {
+		struct rule *r = &rs->v[rs->run[k]];
+		if (r->hits != 0 && strncmp(r->name, "__", 2) != 0)
+			hr[nhr++] = rs->run[k];
+	}
+	if (nhr > 1)
+		qsort(hr, nhr, sizeof(*hr), cmp_uint);
+	for (size_t k = 0; k < nhr; k++) {
+		struct rule *r = &rs->v[hr[k]];
 		double s;
-		if (r->hits == 0 || strncmp(r->name, "__", 2) == 0)
-			continue;
 		s = rule_score(r, sc.set) * (double)r->hits;
 		res->hits = xreallocarray(res->hits, res->nhits + 1, sizeof(*res->hits));
 		res->hits[res->nhits].name = r->name;
@@ -602,6 +636,7 @@ spam_scan(struct ruleset *rs, const struct mime_msg *m, double bayes_prob,
 		res->nhits++;
 		res->score += s;
 	}
+	free(hr);
 	if (res->nhits > 1)
 		qsort(res->hits, res->nhits, sizeof(*res->hits), cmp_hit);
 	for (size_t i = 0; i < rs->nhkeys; i++)

@@ -33,6 +33,7 @@
 #define LX_MAX_ALT   256        /* literals of one pattern or group */
 #define LX_MAX_LEN   64         /* bytes of one literal */
 #define LX_MAX_DEPTH 64         /* group nesting */
+#define LX_MAX_CANDS 8          /* necessary sets kept per branch */
 
 struct lset {
 	struct pf_lit *v;
@@ -43,6 +44,10 @@ struct lres {
 	struct lset best;       /* a usable necessary set, or empty */
 	int pure;               /* every match consumes exactly one of strs */
 	struct lset strs;
+	/* a single branch: its usable necessary sets (all of them must
+	 * occur: each comes from a different mandatory item), best first */
+	struct lset cands[LX_MAX_CANDS];
+	size_t ncands;
 };
 
 struct lx {
@@ -73,6 +78,7 @@ lset_add(struct lset *s, const char *p, size_t len, int ci)
 	s->v[s->n].s[len] = '\0';
 	s->v[s->n].len = len;
 	s->v[s->n].caseless = ci;
+	s->v[s->n].grp = 0;
 	s->n++;
 }
 
@@ -134,16 +140,36 @@ lset_product(struct lset *a, const struct lset *b)
 	return 1;
 }
 
-/* Keep s as the best necessary set if it is usable and better. */
-static void
-candidate(struct lx *x, struct lset *best, const struct lset *s)
+/* Is a (a usable set) better than b (usable or empty)? */
+static int
+lset_better(const struct lset *a, const struct lset *b)
 {
-	size_t m = lset_minlen(s), bm = lset_minlen(best);
+	size_t m = lset_minlen(a), bm = lset_minlen(b);
 
-	if (s->n == 0 || m < x->minlen)
+	return b->n == 0 || m > bm || (m == bm && a->n < b->n);
+}
+
+/* Keep s as the best necessary set if it is usable and better, and in
+ * the branch's list of necessary sets (sorted, best first). */
+static void
+candidate(struct lx *x, struct lres *out, const struct lset *s)
+{
+	size_t k;
+
+	if (s->n == 0 || lset_minlen(s) < x->minlen)
 		return;
-	if (best->n == 0 || m > bm || (m == bm && s->n < best->n))
-		lset_copy(best, s);
+	if (lset_better(s, &out->best))
+		lset_copy(&out->best, s);
+	for (k = 0; k < out->ncands && !lset_better(s, &out->cands[k]); k++)
+		;
+	if (k == LX_MAX_CANDS)
+		return;
+	if (out->ncands == LX_MAX_CANDS)
+		lset_clear(&out->cands[--out->ncands]);
+	memmove(&out->cands[k + 1], &out->cands[k], (out->ncands - k) * sizeof(out->cands[0]));
+	memset(&out->cands[k], 0, sizeof(out->cands[k]));
+	lset_copy(&out->cands[k], s);
+	out->ncands++;
 }
 
 static void
@@ -372,6 +398,9 @@ lres_clear(struct lres *r)
 {
 	lset_clear(&r->best);
 	lset_clear(&r->strs);
+	for (size_t k = 0; k < r->ncands; k++)
+		lset_clear(&r->cands[k]);
+	r->ncands = 0;
 	r->pure = 0;
 }
 
@@ -547,14 +576,17 @@ parse_quant(struct lx *x, int *min_r, int *max_r)
 static void
 parse_seq(struct lx *x, int *ci, struct lres *out)
 {
-	struct lset run = { NULL, 0 }, best = { NULL, 0 };
+	struct lset run = { NULL, 0 };
 	int pure = 1;
 
+	memset(out, 0, sizeof(*out));
 	run_reset(&run);
 	while (!x->fail && *x->p != '\0' && (x->inq || (*x->p != '|' && *x->p != ')'))) {
 		struct lset s = { NULL, 0 };
-		struct lres g = { { NULL, 0 }, 0, { NULL, 0 } };
+		struct lres g;
 		int kind, min = 1, max = 1, c = (unsigned char)*x->p;
+
+		memset(&g, 0, sizeof(g));
 
 		if (x->inq) {
 			if (c == '\\' && x->p[1] == 'E') {
@@ -627,32 +659,35 @@ parse_seq(struct lx *x, int *ci, struct lres *out)
 		case A_ZERO:
 			break;
 		case A_ANY:
-			candidate(x, &best, &run);
+			candidate(x, out, &run);
 			run_reset(&run);
 			pure = 0;
 			break;
 		case A_GROUP:
-			if (min > 0)
-				candidate(x, &best, &g.best);
-			candidate(x, &best, &run);
+			/* a single-branch group: each of its sets is needed */
+			for (size_t k = 0; min > 0 && k < g.ncands; k++)
+				candidate(x, out, &g.cands[k]);
+			if (min > 0 && g.ncands == 0)
+				candidate(x, out, &g.best);
+			candidate(x, out, &run);
 			run_reset(&run);
 			pure = 0;
 			break;
 		case A_STRS:
 			if (min == 0) {
-				candidate(x, &best, &run);
+				candidate(x, out, &run);
 				run_reset(&run);
 				pure = 0;
 				break;
 			}
 			if (!lset_product(&run, &s)) {
-				candidate(x, &best, &run);
+				candidate(x, out, &run);
 				lset_copy(&run, &s);
 				pure = 0;
 			}
 			if (max != 1) {
 				/* repeated: what follows comes after the last copy */
-				candidate(x, &best, &run);
+				candidate(x, out, &run);
 				lset_copy(&run, &s);
 				pure = 0;
 			}
@@ -661,8 +696,7 @@ parse_seq(struct lx *x, int *ci, struct lres *out)
 		lset_clear(&s);
 		lres_clear(&g);
 	}
-	candidate(x, &best, &run);
-	out->best = best;
+	candidate(x, out, &run);
 	out->pure = pure && !x->fail;
 	if (out->pure) {
 		out->strs = run;
@@ -677,7 +711,7 @@ parse_seq(struct lx *x, int *ci, struct lres *out)
 static void
 parse_alt(struct lx *x, int *ci, struct lres *out)
 {
-	int all = 1, pure = 1;
+	int all = 1, pure = 1, nbr = 0;
 
 	memset(out, 0, sizeof(*out));
 	for (;;) {
@@ -686,6 +720,16 @@ parse_alt(struct lx *x, int *ci, struct lres *out)
 		if (x->fail) {
 			lres_clear(&br);
 			break;
+		}
+		if (nbr++ == 0) {
+			/* kept while this stays the only branch */
+			memcpy(out->cands, br.cands, sizeof(br.cands));
+			out->ncands = br.ncands;
+			br.ncands = 0;
+		} else {
+			for (size_t k = 0; k < out->ncands; k++)
+				lset_clear(&out->cands[k]);
+			out->ncands = 0;
 		}
 		if (br.best.n == 0 || !lset_union(&out->best, &br.best, LX_MAX_ALT))
 			all = 0;
@@ -698,9 +742,37 @@ parse_alt(struct lx *x, int *ci, struct lres *out)
 	}
 	if (!all || x->fail)
 		lset_clear(&out->best);
+	if (x->fail) {
+		for (size_t k = 0; k < out->ncands; k++)
+			lset_clear(&out->cands[k]);
+		out->ncands = 0;
+	}
 	if (!pure || x->fail)
 		lset_clear(&out->strs);
 	out->pure = pure && !x->fail;
+}
+
+/* Append the literals of one set as group grp, without duplicates (a
+ * caseless copy covers a case-sensitive one). */
+static void
+add_group(struct lset *out, struct lset *set, unsigned grp)
+{
+	size_t first = out->n;
+
+	for (size_t i = 0; i < set->n; i++) {
+		struct pf_lit *a = &set->v[i];
+		size_t k;
+		for (k = first; k < out->n; k++) {
+			struct pf_lit *b = &out->v[k];
+			if (a->len == b->len && strncasecmp(a->s, b->s, a->len) == 0 &&
+			    (b->caseless || (!a->caseless && memcmp(a->s, b->s, a->len) == 0)))
+				break;
+		}
+		if (k < out->n)
+			continue;
+		lset_add(out, a->s, a->len, a->caseless);
+		out->v[out->n - 1].grp = grp;
+	}
 }
 
 int
@@ -709,8 +781,8 @@ rule_literals(const char *pat, uint32_t opts, size_t minlen, struct pf_lit **v_r
 {
 	struct lx x;
 	struct lres r;
+	struct lset out = { NULL, 0 };
 	int ci = (opts & PCRE2_CASELESS) != 0;
-	size_t n = 0;
 
 	*v_r = NULL;
 	*n_r = 0;
@@ -720,29 +792,21 @@ rule_literals(const char *pat, uint32_t opts, size_t minlen, struct pf_lit **v_r
 	x.p = pat;
 	x.minlen = minlen > 0 ? minlen : 1;
 	parse_alt(&x, &ci, &r);
-	lset_clear(&r.strs);
 	if (x.fail || *x.p != '\0' || r.best.n == 0) {
-		lset_clear(&r.best);
+		lres_clear(&r);
 		return 0;
 	}
-	/* drop duplicates (a caseless copy covers a case-sensitive one) */
-	for (size_t i = 0; i < r.best.n; i++) {
-		struct pf_lit *a = &r.best.v[i];
-		size_t k;
-		for (k = 0; k < n; k++) {
-			struct pf_lit *b = &r.best.v[k];
-			if (a->len == b->len && strncasecmp(a->s, b->s, a->len) == 0 &&
-			    (b->caseless || (!a->caseless && memcmp(a->s, b->s, a->len) == 0)))
-				break;
-		}
-		if (k < n) {
-			free(a->s);
-			continue;
-		}
-		r.best.v[n++] = *a;
+	/* one branch: several necessary sets, all required (best first);
+	 * else the union over the branches */
+	if (r.ncands > 1) {
+		for (size_t k = 0; k < r.ncands && k < PF_LIT_GROUPS; k++)
+			add_group(&out, &r.cands[k], (unsigned)k);
+	} else {
+		add_group(&out, &r.best, 0);
 	}
-	*v_r = r.best.v;
-	*n_r = n;
+	lres_clear(&r);
+	*v_r = out.v;
+	*n_r = out.n;
 	return 1;
 }
 

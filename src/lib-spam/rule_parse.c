@@ -67,6 +67,7 @@ ruleset_free(struct ruleset **rsp)
 	for (size_t i = 0; i < rs->n; i++)
 		rule_clear(&rs->v[i]);
 	free(rs->v);
+	free(rs->run);
 	free(rs->hash);
 	for (size_t i = 0; i < rs->nwelcome; i++)
 		free(rs->welcome[i]);
@@ -1158,6 +1159,19 @@ ruleset_finish_loaded(struct ruleset *rs)
 		    pcre2_jit_compile(r->re, PCRE2_JIT_COMPLETE) == 0)
 			r->jit = 1;
 	}
+	/* the run list: what a scan loops over (skipped rules and unneeded
+	 * sub-rules never hit; a meta reading one gets 0) */
+	free(rs->run);
+	rs->run = xcalloc(rs->n ? rs->n : 1, sizeof(*rs->run));
+	rs->nrun = 0;
+	for (int metas = 0; metas < 2; metas++)
+		for (size_t i = 0; i < rs->n; i++) {
+			struct rule *r = &rs->v[i];
+			if ((r->type == RULE_META) != metas || r->type == RULE_NONE ||
+			    rule_is_skipped(r) || r->unneeded)
+				continue;
+			rs->run[rs->nrun++] = (unsigned)i;
+		}
 	if (rs->md == NULL)
 		rs->md = pcre2_match_data_create(1, NULL);
 	if (rs->mctx == NULL) {

@@ -28,6 +28,7 @@
  * them in block mode with no size limit beyond the MIME limits.
  * Built only when libhs (libvectorscan-dev) is found (HAVE_HS).
  */
+#include <ctype.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,7 +42,7 @@
 #ifdef HAVE_HS
 #include <hs/hs.h>
 
-#define PF_MAX_PATTERN 4000
+#define PF_MAX_PATTERN 65536      /* bytes; the longest SpamAssassin one is 38 k */
 #define PF_LIT_MIN 3             /* shortest literal worth a prefilter */
 
 static int
@@ -86,6 +87,34 @@ pf_flags(const struct rule *r, int kind)
 	return f;
 }
 
+/* A class of bytes >= 0x80 only, written as \xHH escapes, ranges of
+ * them or raw bytes ("[\xc3]", "[\x80-\x8f\xb0]": the UTF-8 pieces of
+ * the ReplaceTags "fuzzy" letters): its length, else 0. */
+static size_t
+pf_high_class(const char *p)
+{
+	size_t i = 1;
+	int items = 0;
+
+	for (;;) {
+		unsigned char c = (unsigned char)p[i];
+		if (c == ']' && items > 0)
+			return i + 1;
+		if (c >= 0x80) {
+			i++;
+		} else if (c == '\\' && p[i + 1] == 'x' && isxdigit((unsigned char)p[i + 2]) &&
+		    isxdigit((unsigned char)p[i + 3]) && p[i + 2] >= '8') {
+			i += 4;
+		} else if (c == '-' && items > 0 && p[i + 1] != ']') {
+			i++;
+			continue;       /* a range: its end is checked next */
+		} else {
+			return 0;
+		}
+		items++;
+	}
+}
+
 /*
  * The prefilter form of a pattern: every counted repeat X{a,b} (also
  * {a}, {a,}) outside a character class becomes X* — a superset, so
@@ -99,15 +128,23 @@ pf_flags(const struct rule *r, int kind)
 static char *
 pf_widen(const char *pat, uint32_t opts)
 {
-	size_t n = strlen(pat), o = 0;
+	size_t n = strlen(pat), o = 0, hc;
 	char *out;
 	int cls = 0;
 
 	if (opts & PCRE2_EXTENDED)
 		return NULL;
-	out = xmalloc(n + 1);
+	/* a class of one raw byte (3 bytes) becomes 11: at most x4 */
+	out = xmalloc(4 * n + 1);
 	for (size_t i = 0; i < n; ) {
 		char c = pat[i];
+		if (c == '\\' && i + 1 < n && !cls && strchr("AzZ", pat[i + 1]) != NULL) {
+			/* start/end of the text: of a piece, in the joined text
+			 * a line start/end (HS_FLAG_MULTILINE), a superset */
+			out[o++] = pat[i + 1] == 'A' ? '^' : '$';
+			i += 2;
+			continue;
+		}
 		if (c == '\\' && i + 1 < n) {
 			size_t k = i + 2;
 			if (strchr("xpPNogk", pat[i + 1]) != NULL && k < n && pat[k] == '{') {
@@ -126,6 +163,13 @@ pf_widen(const char *pat, uint32_t opts)
 			i++;
 			continue;
 		}
+		if (c == '[' && (hc = pf_high_class(pat + i)) > 0) {
+			static const char high[] = "[\\x80-\\xff]";
+			memcpy(out + o, high, sizeof(high) - 1);
+			o += sizeof(high) - 1;
+			i += hc;
+			continue;
+		}
 		if (c == '[') {
 			/* a ']' right after '[' or '[^' is a literal */
 			out[o++] = pat[i++];
@@ -138,13 +182,14 @@ pf_widen(const char *pat, uint32_t opts)
 		}
 		if (c == '{' && i + 1 < n && pat[i + 1] >= '0' && pat[i + 1] <= '9') {
 			size_t k = i + 1;
+			int least = 0;          /* the minimum count is >= 1 */
 			while (k < n && pat[k] >= '0' && pat[k] <= '9')
-				k++;
+				least |= pat[k++] != '0';
 			if (k < n && pat[k] == ',')
 				for (k++; k < n && pat[k] >= '0' && pat[k] <= '9'; k++)
 					;
 			if (k < n && pat[k] == '}' && o > 0) {
-				out[o++] = '*';
+				out[o++] = least ? '+' : '*';
 				i = k + 1;
 				continue;
 			}
@@ -165,7 +210,7 @@ pf_excluded(const char *pat)
 	if (strlen(pat) > PF_MAX_PATTERN)
 		return 1;
 	for (const char *p = pat; (p = strchr(p, '\\')) != NULL; p += 2) {
-		if (p[1] == 'A' || p[1] == 'z' || p[1] == 'Z' || p[1] == 'G')
+		if (p[1] == 'G')
 			return 1;
 		if (p[1] == '\0')
 			break;
@@ -180,6 +225,7 @@ pf_db_free(struct pf_db *d)
 		hs_free_database(d->db);
 	d->db = NULL;
 	FREE(d->rule);
+	FREE(d->grp);
 	d->n = 0;
 }
 
@@ -225,6 +271,7 @@ pf_compile(struct ruleset *rs, int kind, char **expr, unsigned *flags,
 	rs->pf = xreallocarray(rs->pf, rs->npf + 1, sizeof(*rs->pf));
 	rs->pf[rs->npf].kind = kind;
 	rs->pf[rs->npf].lit = 0;
+	rs->pf[rs->npf].grp = NULL;
 	rs->pf[rs->npf].db = db;
 	rs->pf[rs->npf].rule = xreallocarray(NULL, n, sizeof(unsigned));
 	memcpy(rs->pf[rs->npf].rule, rule, n * sizeof(unsigned));
@@ -240,7 +287,7 @@ pf_compile(struct ruleset *rs, int kind, char **expr, unsigned *flags,
  */
 static void
 pf_compile_lit(struct ruleset *rs, int kind, char **lit, size_t *len, unsigned *flags,
-    unsigned *rule, size_t n)
+    unsigned *rule, unsigned char *grp, size_t n)
 {
 	unsigned *ids = xcalloc(n ? n : 1, sizeof(*ids));
 	hs_database_t *db = NULL;
@@ -267,6 +314,8 @@ pf_compile_lit(struct ruleset *rs, int kind, char **lit, size_t *len, unsigned *
 	rs->pf[rs->npf].db = db;
 	rs->pf[rs->npf].rule = xreallocarray(NULL, n, sizeof(unsigned));
 	memcpy(rs->pf[rs->npf].rule, rule, n * sizeof(unsigned));
+	rs->pf[rs->npf].grp = xmalloc(n);
+	memcpy(rs->pf[rs->npf].grp, grp, n);
 	rs->pf[rs->npf].n = (unsigned)n;
 	rs->npf++;
 }
@@ -288,6 +337,7 @@ pf_build_kind(struct ruleset *rs, int kind)
 	char **lit = NULL;
 	size_t *llen = NULL, nlit = 0;
 	unsigned *lflags = NULL, *lrule = NULL;
+	unsigned char *lgrp = NULL;
 
 	for (size_t i = 0; i < rs->n; i++) {
 		struct rule *r = &rs->v[i];
@@ -307,11 +357,15 @@ pf_build_kind(struct ruleset *rs, int kind)
 			llen = xreallocarray(llen, nlit + nlv, sizeof(*llen));
 			lflags = xreallocarray(lflags, nlit + nlv, sizeof(*lflags));
 			lrule = xreallocarray(lrule, nlit + nlv, sizeof(*lrule));
+			lgrp = xreallocarray(lgrp, nlit + nlv, sizeof(*lgrp));
 			for (size_t k = 0; k < nlv; k++) {
 				lit[nlit] = lv[k].s;
 				llen[nlit] = lv[k].len;
-				lflags[nlit] = HS_FLAG_SINGLEMATCH |
-				    (lv[k].caseless ? HS_FLAG_CASELESS : 0);
+				/* body and rawbody: every occurrence, for the
+				 * lines; else the first is enough */
+				lflags[nlit] = (kind == PF_BODY || kind == PF_RAWBODY ? 0 :
+				    HS_FLAG_SINGLEMATCH) | (lv[k].caseless ? HS_FLAG_CASELESS : 0);
+				lgrp[nlit] = (unsigned char)lv[k].grp;
 				lrule[nlit++] = (unsigned)i;
 			}
 			free(lv);
@@ -346,11 +400,12 @@ pf_build_kind(struct ruleset *rs, int kind)
 	if (n > 0)
 		pf_compile(rs, kind, expr, flags, rule, n);
 	if (nlit > 0)
-		pf_compile_lit(rs, kind, lit, llen, lflags, lrule, nlit);
+		pf_compile_lit(rs, kind, lit, llen, lflags, lrule, lgrp, nlit);
 	free(lit);
 	free(llen);
 	free(lflags);
 	free(lrule);
+	free(lgrp);
 }
 
 void
@@ -361,17 +416,34 @@ prefilter_build(struct ruleset *rs)
 		return;
 	for (int k = 0; k < PF_N; k++)
 		pf_build_kind(rs, k);
+	if (prefilter_finish(rs) < 0)
+		log_warn("spam rules: Vectorscan scratch allocation failed; no prefilter");
+}
+
+int
+prefilter_finish(struct ruleset *rs)
+{
+	if (rs->npf == 0)
+		return 0;
 	for (size_t j = 0; j < rs->npf; j++)
 		if (hs_alloc_scratch(rs->pf[j].db, (hs_scratch_t **)&rs->scratch) != HS_SUCCESS) {
-			log_warn("spam rules: Vectorscan scratch allocation failed; "
-			    "no prefilter");
 			prefilter_free(rs);
-			return;
+			return -1;
 		}
 	rs->cand = xcalloc(rs->n ? rs->n : 1, 1);
+	rs->need = xcalloc(rs->n ? rs->n : 1, 1);
+	rs->seen = xcalloc(rs->n ? rs->n : 1, 1);
+	rs->lhead = xcalloc(rs->n ? rs->n : 1, sizeof(*rs->lhead));
+	rs->ltail = xcalloc(rs->n ? rs->n : 1, sizeof(*rs->ltail));
 	for (size_t j = 0; j < rs->npf; j++)
-		for (unsigned i = 0; i < rs->pf[j].n; i++)
-			rs->v[rs->pf[j].rule[i]].pf = 1;
+		for (unsigned i = 0; i < rs->pf[j].n; i++) {
+			unsigned r = rs->pf[j].rule[i];
+			rs->v[r].pf = rs->pf[j].lit &&
+			    (rs->pf[j].kind == PF_BODY || rs->pf[j].kind == PF_RAWBODY) ? 2 : 1;
+			if (rs->pf[j].grp != NULL)
+				rs->need[r] |= (unsigned char)(1u << (rs->pf[j].grp[i] & 7));
+		}
+	return 0;
 }
 
 void
@@ -385,6 +457,12 @@ prefilter_free(struct ruleset *rs)
 		hs_free_scratch(rs->scratch);
 	rs->scratch = NULL;
 	FREE(rs->cand);
+	FREE(rs->need);
+	FREE(rs->seen);
+	FREE(rs->lhead);
+	FREE(rs->ltail);
+	FREE(rs->lnode);
+	rs->nlnode = rs->caplnode = 0;
 	for (size_t i = 0; i < rs->n; i++)
 		rs->v[i].pf = 0;
 }
@@ -392,7 +470,57 @@ prefilter_free(struct ruleset *rs)
 struct pf_ctx {
 	struct ruleset *rs;
 	const struct pf_db *d;
+	const char *s;          /* the scanned text */
+	size_t pos, line;       /* '\n' before s + pos: line */
 };
+
+#define PF_MAX_LINE_NODES (1u << 20)
+
+/* Note that rule r has a literal ending on the line of byte `last`. */
+static void
+pf_note_line(struct pf_ctx *c, unsigned r, size_t last)
+{
+	struct ruleset *rs = c->rs;
+	struct pf_line *t;
+
+	if (rs->lines_over)
+		return;
+	if (last < c->pos) {            /* matches come by end offset; if not */
+		c->pos = 0;
+		c->line = 0;
+	}
+	while (c->pos < last) {
+		const char *nl = memchr(c->s + c->pos, '\n', last - c->pos);
+		if (nl == NULL) {
+			c->pos = last;
+			break;
+		}
+		c->line++;
+		c->pos = (size_t)(nl - c->s) + 1;
+	}
+	t = rs->lhead[r] ? &rs->lnode[rs->ltail[r]] : NULL;
+	if (t != NULL && t->line == c->line)
+		return;
+	if (t != NULL && t->line > c->line) {
+		rs->lines_over = 1;     /* out of order: give up the lists */
+		return;
+	}
+	if (rs->nlnode == rs->caplnode) {
+		if (rs->caplnode >= PF_MAX_LINE_NODES) {
+			rs->lines_over = 1;
+			return;
+		}
+		rs->caplnode = rs->caplnode ? 2 * rs->caplnode : 1024;
+		rs->lnode = xreallocarray(rs->lnode, rs->caplnode, sizeof(*rs->lnode));
+	}
+	rs->lnode[rs->nlnode].line = (unsigned)c->line;
+	rs->lnode[rs->nlnode].next = 0;
+	if (t != NULL)
+		t->next = (unsigned)rs->nlnode + 1;
+	else
+		rs->lhead[r] = (unsigned)rs->nlnode + 1;
+	rs->ltail[r] = (unsigned)rs->nlnode++;
+}
 
 static int
 pf_on_match(unsigned id, unsigned long long from, unsigned long long to,
@@ -400,9 +528,20 @@ pf_on_match(unsigned id, unsigned long long from, unsigned long long to,
 {
 	struct pf_ctx *c = arg;
 
-	(void)from; (void)to; (void)flags;
-	if (id < c->d->n)
-		c->rs->cand[c->d->rule[id]] = 1;
+	(void)from; (void)flags;
+	if (id < c->d->n) {
+		unsigned r = c->d->rule[id];
+		if (c->d->grp == NULL) {
+			c->rs->cand[r] = 1;
+		} else {
+			if (c->rs->v[r].pf == 2 && to > 0)
+				pf_note_line(c, r, (size_t)to - 1);
+			/* a literal rule: a candidate once every group was seen */
+			c->rs->seen[r] |= (unsigned char)(1u << (c->d->grp[id] & 7));
+			if (c->rs->seen[r] == c->rs->need[r])
+				c->rs->cand[r] = 1;
+		}
+	}
 	return 0;
 }
 
@@ -420,23 +559,32 @@ prefilter_active(const struct ruleset *rs, int kind)
 void
 prefilter_reset(struct ruleset *rs)
 {
-	if (rs->cand != NULL)
+	if (rs->cand != NULL) {
 		memset(rs->cand, 0, rs->n);
+		memset(rs->seen, 0, rs->n);
+		memset(rs->lhead, 0, rs->n * sizeof(*rs->lhead));
+		rs->nlnode = 0;
+		rs->lines_over = 0;
+	}
 }
 
 void
 prefilter_scan(struct ruleset *rs, int kind, const char *s, size_t n)
 {
-	if (rs->cand == NULL || n > 0xffffffffu)
+	if (rs->cand == NULL)
 		return;
 	for (size_t j = 0; j < rs->npf; j++) {
-		struct pf_ctx c = { rs, &rs->pf[j] };
+		struct pf_ctx c = { rs, &rs->pf[j], s, 0, 0 };
 		if (rs->pf[j].kind != kind)
 			continue;
-		/* an error leaves rules unmarked: mark them all (PCRE2 decides) */
-		if (hs_scan(c.d->db, s, (unsigned)n, 0, rs->scratch, pf_on_match, &c) != HS_SUCCESS)
+		/* an error (or a text too big to scan) leaves rules unmarked:
+		 * mark them all, on every line (PCRE2 decides) */
+		if (n > 0xffffffffu ||
+		    hs_scan(c.d->db, s, (unsigned)n, 0, rs->scratch, pf_on_match, &c) != HS_SUCCESS) {
 			for (unsigned i = 0; i < c.d->n; i++)
 				rs->cand[c.d->rule[i]] = 1;
+			rs->lines_over = 1;
+		}
 	}
 }
 
@@ -452,6 +600,7 @@ prefilter_count(const struct ruleset *rs)
 #else /* !HAVE_HS */
 
 void prefilter_build(struct ruleset *rs) { (void)rs; }
+int prefilter_finish(struct ruleset *rs) { (void)rs; return 0; }
 void prefilter_free(struct ruleset *rs) { (void)rs; }
 int prefilter_active(const struct ruleset *rs, int kind) { (void)rs; (void)kind; return 0; }
 void prefilter_reset(struct ruleset *rs) { (void)rs; }

@@ -59,7 +59,9 @@ struct rule {
 	int jit;
 	char *src;              /* pattern text (for ReplaceTags) */
 	char *pat;              /* pattern after ReplaceTags (NULL = src) */
-	int pf;                 /* in a Vectorscan prefilter database */
+	int pf;                 /* in a Vectorscan prefilter database; 2 =
+				 * a body/rawbody literal one, which also
+				 * tells the lines its literals occur on */
 	int hkey;               /* header rules: index of its (modifier,
 				 * header) text per message, -1 none */
 	uint32_t opts;
@@ -92,6 +94,8 @@ struct pf_db {
 	int lit;                /* 1 literal database, 0 prefilter-mode patterns */
 	void *db;               /* hs_database_t */
 	unsigned *rule;         /* pattern id -> rule index */
+	unsigned char *grp;     /* literal databases: pattern id -> literal
+				 * group (see rule_literals), else NULL */
 	unsigned n;
 };
 
@@ -135,7 +139,21 @@ struct ruleset {
 	size_t npf;
 	void *scratch;          /* hs_scratch_t */
 	unsigned char *cand;    /* per rule: Vectorscan saw a possible match */
+	unsigned char *need;    /* per rule: literal groups that must be seen */
+	unsigned char *seen;    /* per rule: literal groups seen (this scan) */
+	/* pf == 2 rules: the lines (paragraphs, rawbody lines: the pieces
+	 * rule_eval.c splits at '\n') where one of their literals ends, in
+	 * order, as a list per rule in a pool; lines_over = the pool
+	 * overflowed, every line is a candidate */
+	unsigned *lhead;        /* per rule: first node + 1, 0 = none */
+	unsigned *ltail;        /* per rule: last node */
+	struct pf_line { unsigned line, next; } *lnode;  /* next: node + 1 */
+	size_t nlnode, caplnode;
+	int lines_over;
 	unsigned nhkeys;        /* distinct header texts the rules look at */
+	unsigned *run;          /* the rules a scan runs, plain tests first,
+				 * then metas (the others never hit) */
+	size_t nrun;
 };
 
 /* rule_parse.c */
@@ -152,19 +170,26 @@ double meta_eval(const struct meta_expr *e, double (*val)(void *, int, const cha
 
 /* rule_prefilter.c (no-ops without libhs) */
 void prefilter_build(struct ruleset *rs);
+/* After the databases are built or loaded: scratch, per-rule state.
+ * 0, or -1 (the prefilter is then freed). */
+int prefilter_finish(struct ruleset *rs);
 void prefilter_free(struct ruleset *rs);
 int prefilter_active(const struct ruleset *rs, int kind);
 void prefilter_reset(struct ruleset *rs);
 void prefilter_scan(struct ruleset *rs, int kind, const char *s, size_t n);
 unsigned prefilter_count(const struct ruleset *rs);
 
-/* rule_literal.c: literals one of which every match of the pattern
- * contains (each at least minlen bytes).  1 with a malloc'ed set, or 0
- * (no usable set: the rule cannot be literal-prefiltered). */
+/* rule_literal.c: literal groups such that every match of the pattern
+ * contains, for each group, one of its literals (each at least minlen
+ * bytes; groups numbered 0 .. at most PF_LIT_GROUPS-1).  1 with a
+ * malloc'ed set, or 0 (no usable set: the rule cannot be literal-
+ * prefiltered). */
+#define PF_LIT_GROUPS 4
 struct pf_lit {
 	char *s;
 	size_t len;
 	int caseless;
+	unsigned grp;
 };
 int rule_literals(const char *pat, uint32_t opts, size_t minlen, struct pf_lit **v_r,
     size_t *n_r);

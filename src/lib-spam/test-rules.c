@@ -473,7 +473,11 @@ test_prefilter(void)
 	    "body     P_L_GROUPCI /(?i:CHEAP) pills/\n"
 	    "body     P_L_QUOTE   /\\Qpills!!!\\E/\n"
 	    "rawbody  P_L_HEX     /\\x3ca href/i\n"
-	    "header   P_L_HDR     From =~ /sender\\.example|nomatch\\.invalid/i\n";
+	    "header   P_L_HDR     From =~ /sender\\.example|nomatch\\.invalid/i\n"
+	    /* prefilter-mode widening: classes of high bytes, \\A, {n,m} */
+	    "body     P_W_HIGH    /(?:[\xe9]|[\\xc3][\\xa9]|e)[_\\W]{0,3}p(?:[\\x80-\\x9f\\xa0]|i)[l1]/\n"
+	    "body     P_W_ANCH    /\\A(?:\\w+\\s){0,3}cheap\\b/\n"
+	    "body     P_W_REP     /(?:ch\\w{2,}\\s){1,2}p\\w/\n";
 	const char *msgs[] = { msg1,
 	    "From: a@b.example\nSubject: hello\n\nnothing to see\n", "" };
 	char *a, *b;
@@ -492,6 +496,15 @@ test_prefilter(void)
 		ruleset_finish(off);
 #ifdef HAVE_HS
 		T_OK(ruleset_prefiltered(on) > 0);
+		/* which database each went to: 2 body literal, 1 the others */
+		T_INTEQ(ruleset_find(on, "P_L_ALT")->pf, 2);
+		T_INTEQ(ruleset_find(on, "P_L_HEX")->pf, 2);
+		T_INTEQ(ruleset_find(on, "P_L_HDR")->pf, 1);
+		T_INTEQ(ruleset_find(on, "P_URI")->pf, 1);
+		T_INTEQ(ruleset_find(on, "P_W_HIGH")->pf, 1);
+		T_INTEQ(ruleset_find(on, "P_W_ANCH")->pf, 2);
+		T_INTEQ(ruleset_find(on, "P_W_REP")->pf, 1);
+		T_INTEQ(ruleset_find(on, "P_BUFSTART")->pf, 1);
 #endif
 		T_INTEQ(ruleset_prefiltered(off), 0);
 		for (size_t k = 0; k < NELEM(msgs); k++) {
@@ -543,6 +556,8 @@ test_prefilter(void)
 				T_OK(strstr(a, "P_L_QUOTE=1 ") != NULL);
 				T_OK(strstr(a, "P_L_HEX=1 ") != NULL);
 				T_OK(strstr(a, "P_L_HDR=1 ") != NULL);
+				T_OK(strstr(a, "P_W_ANCH=1 ") != NULL);
+				T_OK(strstr(a, "P_W_REP=1 ") != NULL);
 			}
 			free(a);
 			free(b);
@@ -555,7 +570,8 @@ test_prefilter(void)
 	}
 }
 
-/* The literals rule_literals() derives, as "lit lit/i ..." or "-". */
+/* The literals rule_literals() derives, as "lit lit/i & lit ..." (groups
+ * separated by " & ": one literal of every group must occur), or "-". */
 static char *
 literals_text(const char *pat, uint32_t opts)
 {
@@ -567,19 +583,29 @@ literals_text(const char *pat, uint32_t opts)
 		return xstrdup("-");
 	buf_init(&b, BUF_UNLIMITED);
 	for (size_t i = 0; i < n; i++)
-		(void)buf_printf(&b, "%s%s%s", i ? " " : "", v[i].s, v[i].caseless ? "/i" : "");
+		(void)buf_printf(&b, "%s%s%s", i == 0 ? "" : v[i].grp != v[i - 1].grp ? " & " : " ",
+		    v[i].s, v[i].caseless ? "/i" : "");
 	rule_literals_free(v, n);
 	return buf_steal(&b);
 }
 
-/* Is one of the literals in s (the necessary condition)? */
+/* Does s satisfy the literal condition (in every group, a literal)? */
 static int
 literal_in(const struct pf_lit *v, size_t n, const char *s)
 {
-	for (size_t i = 0; i < n; i++)
-		if (v[i].caseless ? strcasestr(s, v[i].s) != NULL : strstr(s, v[i].s) != NULL)
-			return 1;
-	return 0;
+	for (unsigned g = 0; g < PF_LIT_GROUPS; g++) {
+		int any = 0, found = 0;
+		for (size_t i = 0; i < n; i++) {
+			if (v[i].grp != g)
+				continue;
+			any = 1;
+			if (v[i].caseless ? strcasestr(s, v[i].s) != NULL : strstr(s, v[i].s) != NULL)
+				found = 1;
+		}
+		if (any && !found)
+			return 0;
+	}
+	return 1;
 }
 
 static void
@@ -596,8 +622,11 @@ test_literals(void)
 		{ "abc(?i)def", 0, "abcdef/i" },
 		{ "(?i:abc)xyz", 0, "abcxyz/i" },
 		{ "(?i)a(?-i)bc", 0, "abc/i" },
+		{ "foo\\d+barx\\s+bazyz", 0, "bazyz & barx & foo" },
+		{ "(?:foo\\d+barx)?xyz\\s(?:abc|def\\s+ghij)", 0, "xyz & abc ghij" },
 		{ "(a(?i)b|c)xyz", 0, "abxyz/i cxyz/i" },        /* (?i) carries on */
 		{ "ab?cde", 0, "cde" },
+		{ "abc?defg", 0, "defg" },
 		{ "abc?def", 0, "def" },
 		{ "v[i1]agra", 0, "viagra v1agra" },
 		{ "v[i1]agra", PCRE2_CASELESS, "viagra/i v1agra/i" },
@@ -607,7 +636,7 @@ test_literals(void)
 		{ "[[:alpha:]]abc", 0, "abc" },
 		{ "[\\]x]abc", 0, "]abc xabc" },
 		{ "(?:cheap )?pills", 0, "pills" },
-		{ "(cheap)+ pills", 0, "cheap pills" },
+		{ "(cheap)+ pills", 0, "cheap pills & cheap" },
 		{ "(?:foo)*bar", 0, "bar" },
 		{ "(?:foo|)bar", 0, "foobar bar" },
 		{ "x{2}yz", 0, "xyz" },
@@ -621,17 +650,20 @@ test_literals(void)
 		{ "\\x{41}\\x42c", PCRE2_CASELESS, "ABc/i" },
 		{ "a\\.b\\/c", 0, "a.b/c" },
 		{ "foo\\nbar", 0, "foo\nbar" },
-		{ "foo\\d+bar", 0, "foo" },
+		{ "foo\\d+bar", 0, "foo & bar" },
+		{ "(?:foo\\d+bar|bazz)", 0, "foo bazz" },
+		{ "a(?:foo\\d+bar)b", 0, "foo & bar" },
 		{ "(?=abc)abd", 0, "abd" },
 		{ "(?!abc)xyz", 0, "xyz" },
 		{ "(?<=abc)def", 0, "def" },
 		{ "(?<!abc)def", 0, "def" },
 		{ "(a)\\1bcd", 0, "bcd" },
+		{ "(abc)\\1def", 0, "abc & def" },
 		{ "(?P<n>ab)(?P=n)cde", 0, "cde" },
 		{ "^Subject: hi$", PCRE2_MULTILINE, "Subject: hi" },
 		{ "\\Afoo\\z", 0, "foo" },
 		{ "(?|(a)|(b))cde", 0, "acde bcde" },
-		{ "caf\xe9 latte", 0, " latte" },
+		{ "caf\xe9 latte", 0, " latte & caf" },
 		{ "\\xe9\\xe9\\xe9", 0, "-" },
 		{ " foo", PCRE2_EXTENDED, "-" },
 		{ "(?x) foo", 0, "-" },
@@ -649,6 +681,7 @@ test_literals(void)
 		  "axyz bxyz cxyz dxyz exyz fxyz gxyz hxyz" },
 		{ "(?:(?:abc|abd)x|yz?w)", 0, "-" },
 		{ "(?:(?:abc|abd)x|yz?wvu)", 0, "abcx abdx wvu" },
+		{ "abc.def.ghi.jkl.mno", 0, "abc & def & ghi & jkl" },  /* at most 4 */
 	};
 	static const char *const subj[] = {
 		"cheap pills", "CHEAP PILLS", "buy now", "buy today", "xfoo", "bar",
@@ -659,6 +692,8 @@ test_literals(void)
 		"a.b/c", "foo\nbar", "foo12bar", "abd", "xyz", "abcdef", "zzdef",
 		"aabcd", "ababcde", "Subject: hi", "foo", "bcde", "caf\xe9 latte",
 		"\xe9\xe9\xe9", "abcx", "yw", "yzw", "cdgh", "hgxyz", "",
+		"foo1barx  bazyz", "xyz ghij", "xyz def ghij", "xyz abc", "afoo12barb",
+		"abcabcdef", "abc1def2ghi3jkl4mno", "bazz", "foo7bar",
 	};
 
 	for (size_t i = 0; i < NELEM(t); i++) {
@@ -799,6 +834,11 @@ test_cache(void)
 		T_OK(st.eval_skipped >= 1);
 		T_OK(ruleset_find(rs, "C_URI") != NULL);
 		T_STREQ(rule_status(ruleset_find(rs, "C_UNKNOWN")), "eval-skipped");
+#ifdef HAVE_HS
+		/* the literal databases came back with their groups */
+		T_INTEQ(ruleset_find(rs, "C_PILLS")->pf, 2);
+		T_OK(rs->need[ruleset_find(rs, "C_PILLS") - rs->v] != 0);
+#endif
 	}
 	free(got);
 	ruleset_free(&rs);
