@@ -129,7 +129,7 @@ def main():
     a = ap.parse_args()
     with open(L.lab_path(a.split), "rb") as fh:
         rows = pickle.load(fh)
-    P = L.parse_exp(a.bayes) if a.bayes else {}
+    P = L.parse_exp(a.bayes) if a.bayes else dict(L.C_NOW)
     probs = oof_bayes(rows, P, a.folds)
     X = design(rows, probs)
     y = [r["kind"] == "spam" for r in rows]

@@ -13,7 +13,10 @@
  * Per-token probability (Robinson): p = (s/NS) / (s/NS + h/NH),
  * f = (S*X + n*p) / (S + n) with S = 0.45, X = 0.538, n = s + h; tokens
  * with |f - 0.5| < 0.1 are ignored and the 400 strongest kept; Fisher's
- * chi-square combining gives I = (1 + S - H) / 2.
+ * chi-square combining gives I = (1 + S - H) / 2.  An "unsure" gate
+ * (bogofilter-style: s = 0.15, x = 0.52, every token with |f - 0.5| >=
+ * 0.375) turns I into 0.5 when it sees strong evidence both ways (its S
+ * and H both > 0.9999).
  */
 #ifndef TEMPEST_BAYES_H
 #define TEMPEST_BAYES_H
@@ -36,6 +39,13 @@ char *bayes_token_text(const struct mime_msg *m);
 /* Identifies a message for learn bookkeeping (Message-ID or a hash). */
 char *bayes_msgkey(const struct mime_msg *m);
 
+struct bayes_counts;
+/* The combination alone (pure): spam probability of a message whose n
+ * tokens have the database counts c[], with tot messages learned (both
+ * > 0).  Robinson f(w), Fisher's chi-square over the 400 strongest,
+ * then the "unsure" gate (see bayes.c) may return 0.5. */
+double bayes_combine(const struct bayes_counts *c, size_t n,
+    const struct bayes_counts *tot);
 /* Spam probability 0..1; -1 when the database has fewer messages than
  * opts requires; -2 on a store error (*error_r static). */
 double bayes_classify(struct store *st, const char *user,
