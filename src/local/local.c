@@ -37,6 +37,7 @@ struct result {
 	int st;
 	char *text;
 	char *sync_dir;         /* new/ to fsync before reporting, or NULL */
+	struct maildir_stage *stage;    /* copy to commit first, or NULL */
 };
 
 /* The reply to one request, not sent yet. */
@@ -57,8 +58,11 @@ struct lconn {
 	struct pending *head, *tail;
 };
 
-/* Set by deliver_mailbox: the new/ it left unsynced for the batch. */
+/* Set by deliver_mailbox: the new/ it left unsynced for the batch, and
+ * the staged copy (virtual mailboxes) to commit with the batch. */
 static char *batch_dir;
+static struct maildir_stage *batch_stage;
+static int staging;             /* deliver_mailbox may stage */
 
 /* Scan the message header for "Delivered-To: <rcpt>" (loop detection). */
 static int
@@ -140,7 +144,9 @@ deliver_mailbox(const struct delivery *d, void *arg, struct buf *text)
 	if (l > 0 && path[l - 1] == '/') {
 		free(batch_dir);
 		batch_dir = NULL;
-		return maildir_deliver_nosync(d, path, text, &batch_dir);
+		maildir_stage_free(&batch_stage);
+		return maildir_deliver_stage(d, path, text, &batch_dir,
+		    staging ? &batch_stage : NULL);
 	}
 	return mbox_deliver(d, path, text);
 }
@@ -168,8 +174,13 @@ deliver_virtual(struct delivery *d, struct buf *text)
 		return DELIVER_DEFER;
 	}
 	r = local_hook_virtual(d, path, uid, gid, text);
-	if (r < 0)
+	if (r < 0) {
+		/* no alias or .forward state rides on a virtual mailbox
+		 * (forward_finish): its copy can be committed with the batch */
+		staging = 1;
 		r = as_user(uid, gid, deliver_mailbox, d, path, text);
+		staging = 0;
+	}
 	free(path);
 	return r;
 }
@@ -298,11 +309,15 @@ handle_request(struct lconn *c)
 			r->st = deliver_one(&d, &text);
 			/* alias targets reached before a deferral (alias.c) */
 			forward_finish(&d, r->st);
-			if (r->st == DELIVER_SENT)
+			if (r->st == DELIVER_SENT) {
 				r->sync_dir = batch_dir;
-			else
+				r->stage = batch_stage;
+			} else {
 				free(batch_dir);
+				maildir_stage_free(&batch_stage);
+			}
 			batch_dir = NULL;
+			batch_stage = NULL;
 		}
 		r->text = xstrdup(buf_cstr(&text));
 	}
@@ -327,6 +342,7 @@ pending_free(struct pending *p)
 	for (i = 0; i < p->n; i++) {
 		free(p->r[i].text);
 		free(p->r[i].sync_dir);
+		maildir_stage_free(&p->r[i].stage);
 	}
 	free(p->r);
 	free(p);
@@ -342,6 +358,26 @@ flush_results(struct lconn *c)
 	size_t nd = 0, k;
 	int64_t i;
 
+	/* staged copies: writeback of all of them first, then each one
+	 * fsync'ed and named; a failure turns its result into a deferral */
+	for (p = c->head; p != NULL; p = p->next)
+		for (i = 0; i < p->n; i++)
+			if (p->r[i].stage != NULL)
+				maildir_stage_start(p->r[i].stage);
+	for (p = c->head; p != NULL; p = p->next)
+		for (i = 0; i < p->n; i++) {
+			struct result *r = &p->r[i];
+			char *why = NULL;
+			if (r->stage == NULL)
+				continue;
+			if (maildir_stage_commit(r->stage, &why) < 0) {
+				r->st = DELIVER_DEFER;
+				free(r->text);
+				r->text = why;
+				FREE(r->sync_dir);
+				maildir_stage_free(&r->stage);
+			}
+		}
 	for (p = c->head; p != NULL; p = p->next)
 		for (i = 0; i < p->n; i++) {
 			const char *dir = p->r[i].sync_dir;
@@ -353,13 +389,21 @@ flush_results(struct lconn *c)
 				dirs = xreallocarray(dirs, nd + 1, sizeof(*dirs));
 				err = xreallocarray(err, nd + 1, sizeof(*err));
 				dirs[nd] = xstrdup(dir);   /* replies free theirs */
-				err[nd++] = maildir_fsync_dir(dir) < 0 ? errno : 0;
+				/* a staged copy holds new/ open already */
+				if (p->r[i].stage != NULL)
+					err[nd++] = fsync(p->r[i].stage->dirfd) < 0 ?
+					    errno : 0;
+				else
+					err[nd++] = maildir_fsync_dir(dir) < 0 ?
+					    errno : 0;
 			}
 		}
 	for (p = c->head; p != NULL; p = next) {
 		struct ipc_msg reply;
 
 		next = p->next;
+		for (i = 0; i < p->n; i++)
+			maildir_stage_free(&p->r[i].stage);
 		ipc_msg_init(&reply, DELIVER_REPLY);
 		ipc_put_int(&reply, p->n);
 		for (i = 0; i < p->n; i++) {

@@ -32,6 +32,25 @@ int maildir_deliver_nosync(const struct delivery *d, const char *dir,
     struct buf *text, char **sync_dir_r);
 int maildir_fsync_dir(const char *dir);
 
+/* A Maildir copy written but neither fsync'ed nor named yet: a delivery
+ * agent stages every copy of a batch, starts their writeback together
+ * (maildir_stage_start), then commits each (fsync, link into new/: 0, or
+ * -1 with *error_r "x.y.z text"), fsyncs the new/ directories and only
+ * then reports.  Freeing an uncommitted one leaves no trace. */
+struct maildir_stage {
+	int fd;                 /* the unnamed file */
+	int dirfd;              /* new/, opened as the recipient */
+	char *name;
+	char *path;             /* new/name, for messages */
+};
+/* maildir_deliver_nosync that may stage the copy (*stage_r set, result
+ * DELIVER_SENT provisionally) instead of syncing and naming it. */
+int maildir_deliver_stage(const struct delivery *d, const char *dir,
+    struct buf *text, char **sync_dir_r, struct maildir_stage **stage_r);
+void maildir_stage_start(struct maildir_stage *st);
+int maildir_stage_commit(struct maildir_stage *st, char **error_r);
+void maildir_stage_free(struct maildir_stage **st);
+
 /* Copy the message to fd with Return-Path and Delivered-To prepended;
  * mbox_quote adds the From_ line and >From quoting.  0 or -1 (errno). */
 int local_copy_message(const struct delivery *d, int fd, int mbox_quote);

@@ -63,6 +63,10 @@ maildir_fsync_dir(const char *dir)
  * work here, 0 they do not (the classic tmp/NAME + rename from then on). */
 static int use_tmpfile = -1;
 
+/* 1 once a link through /proc/self/fd worked in this process: only then
+ * are copies staged for a later link (maildir_deliver_stage). */
+static int tmpfile_linked;
+
 /* Open an unnamed file in tmpdir: fd, or -1 with errno (EOPNOTSUPP when
  * this process does not use them; ENOENT when tmpdir is missing). */
 static int
@@ -95,6 +99,49 @@ link_unnamed(int fd, const char *path)
 	return linkat(AT_FDCWD, proc, AT_FDCWD, path, AT_SYMLINK_FOLLOW);
 }
 
+void
+maildir_stage_start(struct maildir_stage *st)
+{
+	(void)sync_file_range(st->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+}
+
+int
+maildir_stage_commit(struct maildir_stage *st, char **error_r)
+{
+	char proc[64];
+
+	if (fsync(st->fd) < 0) {
+		*error_r = xasprintf("%s %s: fsync: %s", errno == ENOSPC ||
+		    errno == EDQUOT ? "4.2.2" : "4.3.0", st->path,
+		    strerror(errno));
+		return -1;
+	}
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", st->fd);
+	/* EEXIST: an identical copy of this very delivery is there */
+	if (linkat(AT_FDCWD, proc, st->dirfd, st->name, AT_SYMLINK_FOLLOW) < 0 &&
+	    errno != EEXIST) {
+		*error_r = xasprintf("4.3.0 link to %s: %s", st->path,
+		    strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+void
+maildir_stage_free(struct maildir_stage **stp)
+{
+	struct maildir_stage *st = *stp;
+
+	if (st == NULL)
+		return;
+	/* an unnamed copy never committed disappears with its descriptor */
+	close(st->fd);
+	close(st->dirfd);
+	free(st->name);
+	free(st->path);
+	FREE(*stp);
+}
+
 int
 maildir_deliver(const struct delivery *d, const char *dir, struct buf *text)
 {
@@ -104,6 +151,13 @@ maildir_deliver(const struct delivery *d, const char *dir, struct buf *text)
 int
 maildir_deliver_nosync(const struct delivery *d, const char *dir,
     struct buf *text, char **sync_dir_r)
+{
+	return maildir_deliver_stage(d, dir, text, sync_dir_r, NULL);
+}
+
+int
+maildir_deliver_stage(const struct delivery *d, const char *dir,
+    struct buf *text, char **sync_dir_r, struct maildir_stage **stage_r)
 {
 	char name[256], *tmp = NULL, *new = NULL, *cur = NULL, *newdir = NULL;
 	char *tmpdir = NULL, *cur_dir = NULL;
@@ -158,7 +212,37 @@ again:
 		    strerror(errno));
 		goto out;
 	}
-	if (local_copy_message(d, fd, 0) < 0 || fsync(fd) < 0) {
+	if (local_copy_message(d, fd, 0) < 0) {
+		int e = errno;
+		buf_printf(text, "%s create maildir file %s: %s",
+		    e == ENOSPC || e == EDQUOT ? "4.2.2" : "4.3.0", tmp,
+		    strerror(e));
+		if (!unnamed)
+			unlink(tmp);
+		goto out;
+	}
+	if (unnamed && stage_r != NULL && tmpfile_linked && sync_dir_r != NULL) {
+		/* staged: the caller syncs and names it with the rest of
+		 * its batch (maildir_stage_commit); new/ is opened now, as
+		 * the recipient, and the link goes into that directory */
+		int dfd = open(newdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (dfd >= 0) {
+			struct maildir_stage *st_new = xcalloc(1, sizeof(*st_new));
+			st_new->fd = fd;
+			st_new->dirfd = dfd;
+			st_new->name = xstrdup(name);
+			st_new->path = new;
+			new = NULL;
+			fd = -1;
+			*stage_r = st_new;
+			*sync_dir_r = newdir;
+			newdir = NULL;
+			buf_set(text, "2.0.0 delivered to maildir");
+			r = DELIVER_SENT;
+			goto out;
+		}
+	}
+	if (fsync(fd) < 0) {
 		int e = errno;
 		buf_printf(text, "%s create maildir file %s: %s",
 		    e == ENOSPC || e == EDQUOT ? "4.2.2" : "4.3.0", tmp,
@@ -187,6 +271,7 @@ again:
 			    strerror(errno));
 			goto out;
 		}
+		tmpfile_linked = 1;
 	} else if (rename(tmp, new) < 0) {
 		/* rename, not link + unlink: the name is this delivery's own
 		 * (queue id + recipient record), so a file already in new/
