@@ -513,10 +513,11 @@ pf_note_line(struct pf_ctx *c, unsigned r, size_t last)
 		rs->caplnode = rs->caplnode ? 2 * rs->caplnode : 1024;
 		rs->lnode = xreallocarray(rs->lnode, rs->caplnode, sizeof(*rs->lnode));
 	}
+	/* (t is stale after the realloc: index again) */
 	rs->lnode[rs->nlnode].line = (unsigned)c->line;
 	rs->lnode[rs->nlnode].next = 0;
-	if (t != NULL)
-		t->next = (unsigned)rs->nlnode + 1;
+	if (rs->lhead[r] != 0)
+		rs->lnode[rs->ltail[r]].next = (unsigned)rs->nlnode + 1;
 	else
 		rs->lhead[r] = (unsigned)rs->nlnode + 1;
 	rs->ltail[r] = (unsigned)rs->nlnode++;
