@@ -173,6 +173,9 @@ def test_unavailable_tables_are_temporary_errors(make_instance):
                      r"read \S*/etc/users: Is a directory", log), log[-3000:]
     assert "NOQUEUE: reject: RCPT from" in log
     assert inst.pids("smtpd")
+    with smtplib.SMTP("127.0.0.1", inst.smtp_port, timeout=30) as s:
+        code, text = s.verify("demo@example.test")
+        assert code == 451 and text.startswith(b"4.3.0"), (code, text)
 
     # alias_maps gone while mail for an alias is submitted: the local
     # agent defers it (never a bounce) ...
@@ -206,6 +209,65 @@ def test_unavailable_tables_are_temporary_errors(make_instance):
     # smtpd: the table is back for a fresh process
     assert wait_for(lambda: rcpt_reply(inst, "demo@example.test")[0] == 250,
                     30)
+    assert wait_for(inst.queue_empty, 30)
+    log = inst.log()
+    assert "status=bounced" not in log
+    assert "fatal" not in log and "panic" not in log
+
+
+def test_chrooted_smtp_client_relays(make_instance):
+    """smtp chrooted: the queue file qmgr names (outside the chroot) is
+    found under the new root, the message leaves through relayhost."""
+    from outbound_util import SMTPServer
+    sink = SMTPServer()
+    try:
+        inst = make_instance(extra={
+            "relayhost": f"[127.0.0.1]:{sink.port}",
+            "smtp_tls_security_level": "may"})
+        inst.edit_master_cf(chroot_services)
+        inst.start()
+        check_chrooted(inst)
+        send(inst, "bob@remote.test", "relayed from a chroot")
+        assert wait_for(lambda: sink.messages, 30), inst.log()[-3000:]
+        assert wait_for(inst.queue_empty, 30)
+        log = inst.log()
+        assert re.search(r"to=<bob@remote.test>, relay=smtp, .*status=sent "
+                         r"\(delivered via 127\.0\.0\.1", log), log
+        assert sink.messages[0]["to"] == ["bob@remote.test"]
+        assert b"Subject: relayed from a chroot" in sink.messages[0]["data"]
+        assert "fatal" not in log and "panic" not in log
+    finally:
+        sink.stop()
+
+
+def test_unavailable_alias_table_keeps_maildrop_mail(make_instance):
+    """virtual_alias_maps unreadable while pickup's cleanup expands the
+    recipients: the maildrop file stays (4.3.0, "message not accepted,
+    try again later"), nothing bounces, and it is delivered once the
+    table is back."""
+    inst = start_chrooted(make_instance)
+    virtual = os.path.join(inst.etc, "virtual")
+    os.rename(virtual, virtual + ".saved")
+
+    def sendmail(subject):
+        p = subprocess.run([TEMPEST, "-c", inst.etc, "sendmail", "-f",
+                            "cron@example.test", "postmaster@example.test"],
+                           input=b"Subject: %s\n\nhello\n" % subject.encode(),
+                           capture_output=True, timeout=30)
+        assert p.returncode == 0, p.stderr
+    sendmail("while broken")
+    assert wait_for(lambda: re.search(
+        r"virtual_alias_maps map lookup problem for postmaster@example.test "
+        r"-- message not accepted, try again later", inst.log()), 30), \
+        inst.log()[-3000:]
+    maildrop = os.path.join(inst.dir, "queue", "maildrop")
+    assert len(os.listdir(maildrop)) == 1
+    assert inst.messages() == []
+
+    os.rename(virtual + ".saved", virtual)
+    sendmail("after the fix")             # wakes pickup
+    msgs = inst.wait_messages(2, timeout=30)
+    assert subjects(msgs) == {"while broken", "after the fix"}
     assert wait_for(inst.queue_empty, 30)
     log = inst.log()
     assert "status=bounced" not in log

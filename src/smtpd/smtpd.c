@@ -879,9 +879,13 @@ cmd_vrfy(struct session *s, const char *args)
 			snprintf(tmp, sizeof(tmp), "%.*s", (int)(l - 2), a + 1);
 			a = tmp;
 		}
+		int k = 1;
 		if (smtp_parse_address(a, SMTP_PATH_ALLOW_BARE, &p, &err) < 0)
 			smtpd_reply(s, "501 5.1.3 Bad recipient address syntax");
-		else if (resolve_known_recipient(buf_cstr(&p.addr)) == 0)
+		else if ((k = resolve_known_recipient(buf_cstr(&p.addr))) < 0)
+			smtpd_reply(s, "451 4.3.0 <%s>: Temporary lookup failure",
+			    buf_cstr(&p.addr));
+		else if (k == 0)
 			smtpd_reply(s, "550 5.1.1 <%s>: Recipient address "
 			    "rejected: User unknown in %s", buf_cstr(&p.addr),
 			    class_table(buf_cstr(&p.addr)));
