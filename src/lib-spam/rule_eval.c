@@ -433,30 +433,37 @@ prefilter_texts(struct scan *sc)
 
 	prefilter_reset(rs);
 	if (prefilter_active(rs, PF_BODY))
-		prefilter_scan(rs, PF_BODY, m->body.data ? m->body.data : "", m->body.len);
+		prefilter_scan(rs, PF_BODY, m->body.data ? m->body.data : "", m->body.len,
+		    NULL, NULL, 0);
 	if (prefilter_active(rs, PF_RAWBODY))
 		prefilter_scan(rs, PF_RAWBODY, m->rawbody.data ? m->rawbody.data : "",
-		    m->rawbody.len);
+		    m->rawbody.len, NULL, NULL, 0);
 	buf_init(&b, BUF_UNLIMITED);
 	if (prefilter_active(rs, PF_URI)) {
 		for (size_t i = 0; i < m->nuris; i++) {
 			(void)buf_appends(&b, m->uris[i]);
 			(void)buf_appendc(&b, '\n');
 		}
-		prefilter_scan(rs, PF_URI, b.data ? b.data : "", b.len);
+		prefilter_scan(rs, PF_URI, b.data ? b.data : "", b.len, NULL, NULL, 0);
 	}
 	if (prefilter_active(rs, PF_HEADER)) {
-		size_t len;
+		size_t len, np = 0;
+		size_t *starts = xcalloc(rs->nhkeys ? rs->nhkeys : 1, sizeof(*starts));
+		int *keys = xcalloc(rs->nhkeys ? rs->nhkeys : 1, sizeof(*keys));
 		buf_reset(&b);
-		for (size_t i = 0; i < rs->n; i++)
-			if (rs->v[i].pf && rs->v[i].type == RULE_HEADER)
-				(void)header_text(sc, &rs->v[i], &len);
+		for (size_t k = 0; k < rs->nrun; k++)
+			if (rs->v[rs->run[k]].pf && rs->v[rs->run[k]].type == RULE_HEADER)
+				(void)header_text(sc, &rs->v[rs->run[k]], &len);
 		for (size_t i = 0; i < rs->nhkeys; i++)
 			if (sc->hc[i].value != NULL) {
+				starts[np] = b.len;
+				keys[np++] = (int)i;
 				(void)buf_append(&b, sc->hc[i].value, sc->hc[i].len);
 				(void)buf_appendc(&b, '\n');
 			}
-		prefilter_scan(rs, PF_HEADER, b.data ? b.data : "", b.len);
+		prefilter_scan(rs, PF_HEADER, b.data ? b.data : "", b.len, starts, keys, np);
+		free(starts);
+		free(keys);
 	}
 	buf_free(&b);
 }

@@ -361,10 +361,11 @@ pf_build_kind(struct ruleset *rs, int kind)
 			for (size_t k = 0; k < nlv; k++) {
 				lit[nlit] = lv[k].s;
 				llen[nlit] = lv[k].len;
-				/* body and rawbody: every occurrence, for the
-				 * lines; else the first is enough */
-				lflags[nlit] = (kind == PF_BODY || kind == PF_RAWBODY ? 0 :
-				    HS_FLAG_SINGLEMATCH) | (lv[k].caseless ? HS_FLAG_CASELESS : 0);
+				/* body, rawbody, header: every occurrence, for
+				 * the lines or the header text it is in; uri: the
+				 * first is enough */
+				lflags[nlit] = (kind == PF_URI ? HS_FLAG_SINGLEMATCH : 0) |
+				    (lv[k].caseless ? HS_FLAG_CASELESS : 0);
 				lgrp[nlit] = (unsigned char)lv[k].grp;
 				lrule[nlit++] = (unsigned)i;
 			}
@@ -472,7 +473,26 @@ struct pf_ctx {
 	const struct pf_db *d;
 	const char *s;          /* the scanned text */
 	size_t pos, line;       /* '\n' before s + pos: line */
+	const size_t *starts;   /* header texts: piece i starts at starts[i] */
+	const int *keys;        /* and is the text of header key keys[i] */
+	size_t npieces;
 };
+
+/* The header key of the piece byte `last` is in, -1 if none. */
+static int
+pf_piece_key(const struct pf_ctx *c, size_t last)
+{
+	size_t lo = 0, hi = c->npieces;
+
+	while (lo < hi) {               /* the last piece starting <= last */
+		size_t mid = lo + (hi - lo) / 2;
+		if (c->starts[mid] <= last)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo == 0 ? -1 : c->keys[lo - 1];
+}
 
 #define PF_MAX_LINE_NODES (1u << 20)
 
@@ -535,6 +555,9 @@ pf_on_match(unsigned id, unsigned long long from, unsigned long long to,
 		if (c->d->grp == NULL) {
 			c->rs->cand[r] = 1;
 		} else {
+			if (c->keys != NULL && to > 0 &&
+			    pf_piece_key(c, (size_t)to - 1) != c->rs->v[r].hkey)
+				return 0;       /* in another header's text */
 			if (c->rs->v[r].pf == 2 && to > 0)
 				pf_note_line(c, r, (size_t)to - 1);
 			/* a literal rule: a candidate once every group was seen */
@@ -570,12 +593,13 @@ prefilter_reset(struct ruleset *rs)
 }
 
 void
-prefilter_scan(struct ruleset *rs, int kind, const char *s, size_t n)
+prefilter_scan(struct ruleset *rs, int kind, const char *s, size_t n,
+    const size_t *starts, const int *keys, size_t npieces)
 {
 	if (rs->cand == NULL)
 		return;
 	for (size_t j = 0; j < rs->npf; j++) {
-		struct pf_ctx c = { rs, &rs->pf[j], s, 0, 0 };
+		struct pf_ctx c = { rs, &rs->pf[j], s, 0, 0, starts, keys, npieces };
 		if (rs->pf[j].kind != kind)
 			continue;
 		/* an error (or a text too big to scan) leaves rules unmarked:
@@ -605,9 +629,10 @@ int prefilter_finish(struct ruleset *rs) { (void)rs; return 0; }
 void prefilter_free(struct ruleset *rs) { (void)rs; }
 int prefilter_active(const struct ruleset *rs, int kind) { (void)rs; (void)kind; return 0; }
 void prefilter_reset(struct ruleset *rs) { (void)rs; }
-void prefilter_scan(struct ruleset *rs, int kind, const char *s, size_t n)
+void prefilter_scan(struct ruleset *rs, int kind, const char *s, size_t n,
+    const size_t *starts, const int *keys, size_t npieces)
 {
-	(void)rs; (void)kind; (void)s; (void)n;
+	(void)rs; (void)kind; (void)s; (void)n; (void)starts; (void)keys; (void)npieces;
 }
 unsigned prefilter_count(const struct ruleset *rs) { (void)rs; return 0; }
 

@@ -176,7 +176,11 @@ int prefilter_finish(struct ruleset *rs);
 void prefilter_free(struct ruleset *rs);
 int prefilter_active(const struct ruleset *rs, int kind);
 void prefilter_reset(struct ruleset *rs);
-void prefilter_scan(struct ruleset *rs, int kind, const char *s, size_t n);
+/* Scan one kind of text.  Header texts pass their pieces (starts[i],
+ * the header key keys[i]): a header rule's literal only counts in the
+ * text of its own key.  Others pass NULL, NULL, 0. */
+void prefilter_scan(struct ruleset *rs, int kind, const char *s, size_t n,
+    const size_t *starts, const int *keys, size_t npieces);
 unsigned prefilter_count(const struct ruleset *rs);
 
 /* rule_literal.c: literal groups such that every match of the pattern
@@ -205,9 +209,11 @@ int ruleset_list_files(const char *path, char ***names_r, size_t *n_r, char **er
 /* Finish a rule set whose rules came from the cache: JIT, match data. */
 void ruleset_finish_loaded(struct ruleset *rs);
 
-/* rule_cache.c; the format version (2: literal databases) also seeds the
- * payload checksum */
-#define RULE_CACHE_VERSION 2
+/* rule_cache.c; the format version also seeds the payload checksum.
+ * Bump it whenever what the stored databases mean changes, not only
+ * the layout (2: literal databases; 3: header literal databases report
+ * every occurrence) */
+#define RULE_CACHE_VERSION 3
 uint64_t cache_hash(const void *p, size_t n, uint64_t seed);
 
 #endif

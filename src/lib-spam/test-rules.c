@@ -474,6 +474,7 @@ test_prefilter(void)
 	    "body     P_L_QUOTE   /\\Qpills!!!\\E/\n"
 	    "rawbody  P_L_HEX     /\\x3ca href/i\n"
 	    "header   P_L_HDR     From =~ /sender\\.example|nomatch\\.invalid/i\n"
+	    "header   P_L_HDR_NO  Subject =~ /sender\\.example/i\n"
 	    /* prefilter-mode widening: classes of high bytes, \\A, {n,m} */
 	    "body     P_W_HIGH    /(?:[\xe9]|[\\xc3][\\xa9]|e)[_\\W]{0,3}p(?:[\\x80-\\x9f\\xa0]|i)[l1]/\n"
 	    "body     P_W_ANCH    /\\A(?:\\w+\\s){0,3}cheap\\b/\n"
@@ -556,6 +557,7 @@ test_prefilter(void)
 				T_OK(strstr(a, "P_L_QUOTE=1 ") != NULL);
 				T_OK(strstr(a, "P_L_HEX=1 ") != NULL);
 				T_OK(strstr(a, "P_L_HDR=1 ") != NULL);
+				T_OK(strstr(a, "P_L_HDR_NO") == NULL);
 				T_OK(strstr(a, "P_W_ANCH=1 ") != NULL);
 				T_OK(strstr(a, "P_W_REP=1 ") != NULL);
 			}
