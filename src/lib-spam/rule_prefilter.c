@@ -3,11 +3,14 @@
  * prefilter for header, body, rawbody and uri rules.
  *
  * Two kinds of databases per kind of text.  First, every rule whose
- * pattern has a set of required literals (rule_literal.c: one of them
- * occurs in every match) contributes those literals to ONE literal
- * database (hs_compile_lit_multi, caseless where the pattern is): it
- * compiles in milliseconds and each text is scanned once for all of
- * them.  Second, the rules without such a set are compiled in
+ * pattern has required literals (rule_literal.c: up to four groups, one
+ * literal of each occurs in every match) contributes them to ONE
+ * literal database (hs_compile_lit_multi, caseless where the pattern
+ * is): it compiles in milliseconds and each text is scanned once for
+ * all of them.  Body and rawbody ones also record the lines their
+ * literals end on (PCRE2 then runs on those lines only), header ones
+ * count only inside the rule's own header text.  Second, the body,
+ * rawbody and uri rules without literals are compiled in
  * HS_FLAG_PREFILTER mode into databases of PF_CHUNK patterns:
  * Vectorscan may report a rule that PCRE2 would not match (lookarounds,
  * back references are approximated), never the reverse.  A scan marks
@@ -372,7 +375,11 @@ pf_build_kind(struct ruleset *rs, int kind)
 			free(lv);
 			continue;
 		}
-		if (pf_excluded(pat))
+		/* header rules without literals: PCRE2 on the rule's own short
+		 * text is cheaper than prefilter-mode databases scanning the
+		 * joined header texts (several KB: ALL, ALL:raw and every
+		 * single header), which cost a third of the scan time */
+		if (kind == PF_HEADER || pf_excluded(pat))
 			continue;
 		e = pf_widen(pat, r->opts);
 		if (e == NULL)
