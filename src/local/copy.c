@@ -4,6 +4,7 @@
  */
 #include <sys/uio.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -108,6 +109,10 @@ local_copy_message(const struct delivery *d, int fd, int mbox)
 			buf_reset(&out);
 		}
 		off += (size_t)n;
+		/* more to come: start the writeback of what is written, so
+		 * the fsync after the copy has little left to wait for */
+		if (r == 0 && off < d->content_len)
+			(void)sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
 	}
 	if (r == 0 && mbox) {
 		/* a message ends with an empty line */
