@@ -272,3 +272,54 @@ def test_unavailable_alias_table_keeps_maildrop_mail(make_instance):
     log = inst.log()
     assert "status=bounced" not in log
     assert "fatal" not in log and "panic" not in log
+
+
+def test_chrooted_smtpd_system_users_and_compiled_aliases(make_instance):
+    """unix:passwd.byname and a hash: table compiled by newaliases
+    (SQLite .db) in a chrooted smtpd: the users are copied and the
+    database opened before the chroot; a recompiled database restarts
+    the process."""
+    inst = make_instance()
+    with open(os.path.join(inst.etc, "aliases"), "a") as f:
+        f.write("team: demo@example.test\n")
+    r = inst.cmd("newaliases")
+    assert r.returncode == 0, r.stderr
+    assert os.path.exists(os.path.join(inst.etc, "aliases.db"))
+    inst.edit_master_cf(chroot_services)
+    inst.start()
+    check_chrooted(inst)
+    # local_recipient_maps = proxy:unix:passwd.byname $alias_maps
+    assert rcpt_reply(inst, "root@localhost")[0] == 250
+    assert rcpt_reply(inst, "team@localhost")[0] == 250
+    code, text = rcpt_reply(inst, "nosuchuser@localhost")
+    assert code == 550 and text.startswith("5.1.1"), (code, text)
+    assert rcpt_reply(inst, "crew@localhost")[0] == 550
+    # the compiled database is what the chrooted smtpd reads: open
+    db = os.path.realpath(os.path.join(inst.etc, "aliases.db"))
+
+    def open_files(pid):
+        out = set()
+        try:
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                try:
+                    out.add(os.readlink(f"/proc/{pid}/fd/{fd}"))
+                except OSError:
+                    pass
+        except OSError:
+            pass
+        return out
+    assert all(db in open_files(pid) for pid in inst.pids("smtpd")), \
+        [open_files(pid) for pid in inst.pids("smtpd")]
+
+    with open(os.path.join(inst.etc, "aliases"), "a") as f:
+        f.write("crew: demo@example.test\n")
+    r = inst.cmd("newaliases")
+    assert r.returncode == 0, r.stderr
+    assert wait_for(lambda: rcpt_reply(inst, "crew@localhost")[0] == 250, 30)
+    assert re.search(r"table hash:\S*/etc/aliases has changed -- restarting",
+                     inst.log())
+    send(inst, "crew@localhost", "to the crew")
+    assert subjects(inst.wait_messages(1, timeout=30)) == {"to the crew"}
+    log = inst.log()
+    assert "fatal" not in log and "panic" not in log
+    assert "status=bounced" not in log
