@@ -395,7 +395,9 @@ on_wakeup(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (service_check_tables())
+	/* sessions still running (draining) keep their timers: IMAP IDLE
+	 * polls, ...; a process about to exit skips the work */
+	if (service_check_tables() && sessions == 0)
 		return;
 	w->fn(w->arg);
 }
