@@ -358,9 +358,13 @@ flush_results(struct lconn *c)
 	size_t nd = 0, k;
 	int64_t i;
 
-	/* staged copies: writeback of all of them first, then each one
-	 * fsync'ed and named; a failure turns its result into a deferral */
-	for (p = c->head; p != NULL; p = p->next)
+	/* staged copies: writeback of all of them first (when there are
+	 * several), then each one fsync'ed and named; a failure turns its
+	 * result into a deferral */
+	for (p = c->head, k = 0; p != NULL; p = p->next)
+		for (i = 0; i < p->n; i++)
+			k += p->r[i].stage != NULL;
+	for (p = c->head; p != NULL && k > 1; p = p->next)
 		for (i = 0; i < p->n; i++)
 			if (p->r[i].stage != NULL)
 				maildir_stage_start(p->r[i].stage);
