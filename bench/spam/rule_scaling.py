@@ -89,9 +89,11 @@ def main():
     for f in files[::step][: a.messages]:
         os.symlink(f, os.path.join(sample, os.path.basename(os.path.dirname(f)) + "." + os.path.basename(f)))
     cf = os.path.join(work, "zz_keep.cf")
-    print("loaded tests: %d; run per message with everything kept: %d "
-          "(%d scored + %d sub-rules)" % (
-              len(full), running(full), len(scored), running(full) - len(scored)))
+    print("loaded tests: %d (and %d score-only names); run per message with "
+          "everything kept: %d (%d scored + %d sub-rules)" % (
+              sum(1 for _, st in full if st != "score-only"),
+              sum(1 for _, st in full if st == "score-only"),
+              running(full), len(scored), running(full) - len(scored)))
     print()
     print("| rules run per message | scored tests kept | PCRE2 only: CPU ms/msg "
           "| start-up ms | with prefilter: CPU ms/msg | start-up ms "

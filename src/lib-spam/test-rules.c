@@ -750,6 +750,36 @@ hits_text(struct ruleset *rs, const char *msg)
 	return buf_steal(&x);
 }
 
+/* The run list: unneeded sub-rules and disabled tests never run, a meta
+ * still reads them (as 0), and metas see their operands' hits. */
+static void
+test_run_list(void)
+{
+	struct ruleset *rs = ruleset_new();
+	char *t;
+
+	ruleset_load_text(rs, "t.cf",
+	    "body  __R_USED    /cheap pills/\n"
+	    "body  __R_UNUSED  /cheap pills/\n"
+	    "body  R_OFF       /cheap pills/\n"
+	    "score R_OFF       0\n"
+	    "meta  R_META      __R_USED && !R_OFF\n"
+	    "score R_META      1.5\n"
+	    "meta  R_META2     (__R_USED + R_META) == 2\n"
+	    "score R_META2     0.25\n");
+	ruleset_finish(rs);
+	T_STREQ(rule_status(ruleset_find(rs, "__R_USED")), "active");
+	T_STREQ(rule_status(ruleset_find(rs, "__R_UNUSED")), "unneeded");
+	T_STREQ(rule_status(ruleset_find(rs, "R_OFF")), "disabled");
+	T_INTEQ(rs->nrun, 3);
+	/* plain tests before metas */
+	T_STREQ(rs->v[rs->run[0]].name, "__R_USED");
+	t = hits_text(rs, msg1);
+	T_STREQ(t, "R_META=1:1.5 R_META2=1:0.25 score=1.75");
+	free(t);
+	ruleset_free(&rs);
+}
+
 static void
 write_file(const char *path, const char *text)
 {
@@ -1011,6 +1041,7 @@ main(void)
 	T_RUN(test_builtin);
 	T_RUN(test_issue_example);
 	T_RUN(test_literals);
+	T_RUN(test_run_list);
 	T_RUN(test_prefilter);
 	T_RUN(test_cache);
 	T_RUN(test_cache_short_patterns);
