@@ -609,8 +609,11 @@ spam_scan(struct ruleset *rs, const struct mime_msg *m, double bayes_prob,
 	sc.hc = xcalloc(rs->nhkeys ? rs->nhkeys : 1, sizeof(*sc.hc));
 	split(m->body.data ? m->body.data : "", m->body.len, &sc.paras, &sc.npara);
 	split(m->rawbody.data ? m->rawbody.data : "", m->rawbody.len, &sc.lines, &sc.nline);
-	for (size_t i = 0; i < rs->n; i++)
-		rs->v[i].state = 0, rs->v[i].hits = 0;
+	/* only the run list: the other rules stay done with no hits (set
+	 * once by ruleset_finish_loaded), so a scan costs nothing per
+	 * loaded-but-idle rule */
+	for (size_t k = 0; k < rs->nrun; k++)
+		rs->v[rs->run[k]].state = 0, rs->v[rs->run[k]].hits = 0;
 	prefilter_texts(&sc);
 	/* plain tests first, then metas (which pull their operands); the
 	 * run list (ruleset_finish_loaded) holds them in that order */

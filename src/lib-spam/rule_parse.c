@@ -1172,6 +1172,11 @@ ruleset_finish_loaded(struct ruleset *rs)
 				continue;
 			rs->run[rs->nrun++] = (unsigned)i;
 		}
+	/* the others stay done with no hits (a scan resets the run list) */
+	for (size_t i = 0; i < rs->n; i++) {
+		rs->v[i].state = 2;
+		rs->v[i].hits = 0;
+	}
 	if (rs->md == NULL)
 		rs->md = pcre2_match_data_create(1, NULL);
 	if (rs->mctx == NULL) {
