@@ -27,6 +27,7 @@ static struct domlist mydest, valias_domains, vmbox_domains, relay_domains;
 static struct maplist *valias_maps, *vmbox_maps, *vuid_maps, *vgid_maps,
     *local_rcpt_maps;
 static int initialized;
+static int routing_only;        /* resolve_init_routing(): no user tables */
 
 static void
 domlist_free(struct domlist *d)
@@ -87,8 +88,8 @@ maps_open(const char *param)
 	return ml;
 }
 
-void
-resolve_init(void)
+static void
+init(int routing)
 {
 	domlist_open(&mydest, "mydestination");
 	domlist_open(&valias_domains, "virtual_alias_domains");
@@ -100,11 +101,34 @@ resolve_init(void)
 	maplist_free(&vgid_maps);
 	maplist_free(&local_rcpt_maps);
 	valias_maps = maps_open("virtual_alias_maps");
-	vmbox_maps = maps_open("virtual_mailbox_maps");
-	vuid_maps = maps_open("virtual_uid_maps");
-	vgid_maps = maps_open("virtual_gid_maps");
-	local_rcpt_maps = maps_open("local_recipient_maps");
+	if (!routing) {
+		vmbox_maps = maps_open("virtual_mailbox_maps");
+		vuid_maps = maps_open("virtual_uid_maps");
+		vgid_maps = maps_open("virtual_gid_maps");
+		local_rcpt_maps = maps_open("local_recipient_maps");
+	}
+	routing_only = routing;
 	initialized = 1;
+}
+
+void
+resolve_init(void)
+{
+	init(0);
+}
+
+void
+resolve_init_routing(void)
+{
+	init(1);
+}
+
+/* The user tables were not opened (resolve_init_routing). */
+static void
+need_user_tables(void)
+{
+	if (routing_only)
+		panic("resolve: user tables needed after resolve_init_routing");
 }
 
 static void
@@ -256,6 +280,7 @@ resolve_known_recipient(const char *addr)
 	enum addr_class c;
 	int r;
 
+	need_user_tables();
 	if (resolve_class_r(addr, &c) < 0)
 		return -1;
 	if (resolve_has_routing(addr) && c != ADDR_REMOTE && c != ADDR_RELAY)
@@ -360,6 +385,7 @@ resolve_virtual_mailbox(const char *addr, char **path_r, long *uid_r,
 	int r;
 
 	need_init();
+	need_user_tables();
 	r = lookup_address(vmbox_maps, addr, 0, &v);
 	if (r <= 0)
 		return r;

@@ -19,8 +19,13 @@ enum addr_class {
 	ADDR_REMOTE,            /* anything else */
 };
 
-/* (Re)open the tables named by the configuration. */
+/* (Re)open the tables named by the configuration (before a chroot). */
 void resolve_init(void);
+/* Only what routing and alias expansion need (qmgr): the domain lists
+ * and virtual_alias_maps, so a chrooted qmgr does not restart when a
+ * user table changes; resolve_known_recipient/resolve_virtual_mailbox
+ * are then a bug (panic). */
+void resolve_init_routing(void);
 /* Class of an address's domain (an address without @ is local). */
 enum addr_class resolve_class(const char *addr);
 /* The same, 0 or -1 when a domain table is unavailable (*class_r is then

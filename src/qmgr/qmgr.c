@@ -1051,7 +1051,7 @@ qmgr_main(int argc, char **argv)
 	char **ids;
 
 	service_init(argc, argv, "qmgr");
-	resolve_init();         /* tables open before a chroot */
+	resolve_init_routing(); /* tables open before a chroot */
 	qmgr_route_init();
 	service_drop_privileges();
 	qdir = service_queue_dir();
