@@ -750,6 +750,59 @@ hits_text(struct ruleset *rs, const char *msg)
 	return buf_steal(&x);
 }
 
+/* Many lines with literals (rawbody: 3000 lines; the body is one
+ * paragraph): the line lists grow their pool (several reallocations)
+ * and still give the same counts as PCRE2 alone. */
+static void
+test_prefilter_many_lines(void)
+{
+	static const char *const rules =
+	    "body     M_PILLS  /cheap pills/\n"
+	    "tflags   M_PILLS  multiple maxhits=5000\n"
+	    "rawbody  M_ODD    /pills 7\\d*$/\n"
+	    "tflags   M_ODD    multiple maxhits=5000\n"
+	    "rawbody  M_RAW    /cheap\\s+pills\\s+\\d+5\\b/\n"
+	    "tflags   M_RAW    multiple maxhits=5000\n";
+	struct ruleset *on = ruleset_new(), *off = ruleset_new();
+	struct buf msg;
+	struct mime_msg m;
+	struct spam_result ra, rb;
+
+	buf_init(&msg, BUF_UNLIMITED);
+	(void)buf_appends(&msg, "Subject: many\n\n");
+	for (int i = 0; i < 3000; i++)
+		(void)buf_printf(&msg, "cheap pills %d\n", i);
+	ruleset_set_prefilter(off, 0);
+	ruleset_load_text(on, "m.cf", rules);
+	ruleset_load_text(off, "m.cf", rules);
+	ruleset_finish(on);
+	ruleset_finish(off);
+	mime_parse(&m, buf_cstr(&msg), msg.len, NULL);
+	spam_scan(on, &m, -1, &ra);
+	spam_scan(off, &m, -1, &rb);
+	T_INTEQ(ra.nhits, 3);
+	T_INTEQ(rb.nhits, 3);
+	for (size_t i = 0; i < ra.nhits && i < rb.nhits; i++) {
+		T_STREQ(ra.hits[i].name, rb.hits[i].name);
+		T_INTEQ(ra.hits[i].count, rb.hits[i].count);
+	}
+	if (ra.nhits == 3) {
+		T_STREQ(ra.hits[0].name, "M_ODD");
+		T_INTEQ(ra.hits[0].count, 111);  /* 7, 70-79, 700-799 */
+		T_INTEQ(ra.hits[1].count, 3000);
+		T_INTEQ(ra.hits[2].count, 299);  /* 15, 25, ... 2995 */
+	}
+#ifdef HAVE_HS
+	T_OK(on->caplnode >= 4096);     /* grew from 1024 */
+#endif
+	spam_result_free(&ra);
+	spam_result_free(&rb);
+	mime_free(&m);
+	buf_free(&msg);
+	ruleset_free(&on);
+	ruleset_free(&off);
+}
+
 /* The run list: unneeded sub-rules and disabled tests never run, a meta
  * still reads them (as 0), and metas see their operands' hits. */
 static void
@@ -1042,6 +1095,7 @@ main(void)
 	T_RUN(test_issue_example);
 	T_RUN(test_literals);
 	T_RUN(test_run_list);
+	T_RUN(test_prefilter_many_lines);
 	T_RUN(test_prefilter);
 	T_RUN(test_cache);
 	T_RUN(test_cache_short_patterns);
