@@ -92,6 +92,15 @@ ctl_self_path(void)
 	return self_path;
 }
 
+int
+ctl_role_exists(const char *name)
+{
+	for (size_t i = 0; i < NELEM(roles); i++)
+		if (strcmp(roles[i].name, name) == 0)
+			return roles[i].fn != NULL;
+	return 0;
+}
+
 static void
 usage(void)
 {

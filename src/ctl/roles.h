@@ -53,5 +53,7 @@ ROLE(quarantine_main);
 const char *ctl_config_dir(void);
 /* Absolute path of the running tempest binary (for re-exec). */
 const char *ctl_self_path(void);
+/* 1 when `tempest daemon NAME` is a daemon built into this binary. */
+int ctl_role_exists(const char *name);
 
 #endif

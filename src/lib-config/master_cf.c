@@ -193,17 +193,19 @@ master_cf_load(const char *path, int default_maxproc, struct master_cf *cf,
 }
 
 void
+master_svc_free(struct master_svc *s)
+{
+	FREE(s->name);
+	FREE(s->command);
+	str_split_free(&s->argv);
+	str_split_free(&s->overrides);
+}
+
+void
 master_cf_free(struct master_cf *cf)
 {
-	size_t i;
-
-	for (i = 0; i < cf->n; i++) {
-		struct master_svc *s = &cf->v[i];
-		free(s->name);
-		free(s->command);
-		str_split_free(&s->argv);
-		str_split_free(&s->overrides);
-	}
+	for (size_t i = 0; i < cf->n; i++)
+		master_svc_free(&cf->v[i]);
 	FREE(cf->v);
 	cf->n = 0;
 }

@@ -35,5 +35,7 @@ struct master_cf {
 int master_cf_load(const char *path, int default_maxproc,
     struct master_cf *cf, char **error_r);
 void master_cf_free(struct master_cf *cf);
+/* Free the strings of one entry (it may be dropped from cf->v). */
+void master_svc_free(struct master_svc *s);
 
 #endif

@@ -94,15 +94,18 @@ bind_inet(const char *name, int *fds, int *nfds, char **error_r)
 		int err;
 		memset(&hints, 0, sizeof(hints));
 		hints.ai_socktype = SOCK_STREAM;
-		hints.ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV;
+		/* the port may be a name of /etc/services ("smtp",
+		 * "submission"), as in Postfix; hosts must be numeric */
+		hints.ai_flags = AI_PASSIVE | AI_NUMERICHOST;
 		if (strcmp(h, "all") == 0)
 			h = NULL;
 		else if (strcmp(h, "localhost") == 0 || strcmp(h, "loopback-only") == 0)
 			h = "127.0.0.1";
 		err = getaddrinfo(h, port, &hints, &res);
 		if (err != 0) {
-			*error_r = xasprintf("%s: numeric address and port "
-			    "required (no DNS): %s", name, gai_strerror(err));
+			*error_r = xasprintf("%s: a numeric address and a port "
+			    "number or /etc/services name are required (no "
+			    "DNS): %s", name, gai_strerror(err));
 			goto out;
 		}
 		for (ai = res; ai != NULL; ai = ai->ai_next) {
@@ -181,10 +184,7 @@ svc_free(struct svc *s)
 
 	for (i = 0; i < s->nfds; i++)
 		close(s->fds[i]);
-	free(s->cf.name);
-	free(s->cf.command);
-	str_split_free(&s->cf.argv);
-	str_split_free(&s->cf.overrides);
+	master_svc_free(&s->cf);
 	free(s);
 }
 
@@ -193,6 +193,38 @@ same_listener(const struct master_svc *a, const struct master_svc *b)
 {
 	return strcmp(a->name, b->name) == 0 && a->type == b->type &&
 	    a->private_ == b->private_;
+}
+
+/*
+ * Postfix daemons whose work Tempest does inside other processes (cleanup
+ * in smtpd and pickup, bounce/defer/trace in qmgr, TLS session caching
+ * in the TLS library, ...) or does not need (proxymap: tables are opened
+ * before the chroot).  A master.cf copied from Postfix names them; they
+ * are skipped with a note instead of being started and failing.
+ */
+static const char *const postfix_builtin[] = {
+	"anvil", "bounce", "cleanup", "defer", "discard", "error", "flush",
+	"postlog", "proxymap", "proxywrite", "retry", "scache", "showq",
+	"tlsmgr", "trace", "trivial-rewrite", "verify", NULL
+};
+
+/* 1 when master.cf entry e names a daemon this binary can run; 0 (and a
+ * log line naming the master.cf line) for one that is skipped. */
+static int
+service_known(const struct master_svc *e)
+{
+	if (ctl_role_exists(e->command))
+		return 1;
+	for (size_t k = 0; postfix_builtin[k] != NULL; k++)
+		if (strcmp(e->command, postfix_builtin[k]) == 0) {
+			log_info("master.cf:%d: service %s: Postfix's %s is "
+			    "built into Tempest; not started", e->line, e->name,
+			    e->command);
+			return 0;
+		}
+	log_warn("master.cf:%d: service %s: %s is not a Tempest daemon; "
+	    "not started", e->line, e->name, e->command);
+	return 0;
 }
 
 /* Load master.cf; reuse the listeners of services that stay. */
@@ -213,6 +245,13 @@ load_services(char **error_r)
 	nv = xcalloc(cf.n + 1, sizeof(*nv));
 	for (i = 0; i < nsvcs; i++)
 		svcs[i]->keep = 0;
+	for (i = j = 0; i < cf.n; i++) {
+		if (service_known(&cf.v[i]))
+			cf.v[j++] = cf.v[i];
+		else
+			master_svc_free(&cf.v[i]);
+	}
+	cf.n = j;
 	for (i = 0; i < cf.n; i++) {
 		struct svc *s = xcalloc(1, sizeof(*s));
 		s->cf = cf.v[i];
