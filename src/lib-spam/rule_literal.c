@@ -572,6 +572,19 @@ parse_quant(struct lx *x, int *min_r, int *max_r)
 	return 1;
 }
 
+/* A character that stands for itself: one literal of one byte, or "any"
+ * for a byte of a UTF-8 sequence (its case folding is not ours to do). */
+static int
+plain_char(int c, int ci, struct lset *s)
+{
+	char ch = (char)c;
+
+	if (c >= 0x80)
+		return A_ANY;
+	lset_add(s, &ch, 1, ci && isalpha(c));
+	return A_STRS;
+}
+
 /* One branch: up to '|', ')' or the end. */
 static void
 parse_seq(struct lx *x, int *ci, struct lres *out)
@@ -595,13 +608,7 @@ parse_seq(struct lx *x, int *ci, struct lres *out)
 				kind = A_NONE;
 			} else {
 				x->p++;
-				if (c >= 0x80) {
-					kind = A_ANY;
-				} else {
-					char ch = (char)c;
-					lset_add(&s, &ch, 1, *ci && isalpha(c));
-					kind = A_STRS;
-				}
+				kind = plain_char(c, *ci, &s);
 				if (x->p[0] == '\\' && x->p[1] == 'E') {
 					x->inq = 0;
 					x->p += 2;
@@ -626,13 +633,7 @@ parse_seq(struct lx *x, int *ci, struct lres *out)
 			break;
 		} else {
 			x->p++;
-			if (c >= 0x80) {
-				kind = A_ANY;
-			} else {
-				char ch = (char)c;
-				lset_add(&s, &ch, 1, *ci && isalpha(c));
-				kind = A_STRS;
-			}
+			kind = plain_char(c, *ci, &s);
 		}
 		if (x->fail) {
 			lset_clear(&s);
