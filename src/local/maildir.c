@@ -59,6 +59,19 @@ maildir_fsync_dir(const char *dir)
 	return r;
 }
 
+/* Writing or syncing the copy failed (errno): a full disk or quota is
+ * 4.2.2, anything else 4.3.0; a named tmp/ file is removed. */
+static void
+write_failed(struct buf *text, const char *tmp, int unnamed)
+{
+	int e = errno;
+
+	buf_printf(text, "%s create maildir file %s: %s",
+	    e == ENOSPC || e == EDQUOT ? "4.2.2" : "4.3.0", tmp, strerror(e));
+	if (!unnamed)
+		unlink(tmp);
+}
+
 /* Unnamed files in tmp/ + linkat through /proc: -1 not tried yet, 1 they
  * work here, 0 they do not (the classic tmp/NAME + rename from then on). */
 static int use_tmpfile = -1;
@@ -213,12 +226,7 @@ again:
 		goto out;
 	}
 	if (local_copy_message(d, fd, 0) < 0) {
-		int e = errno;
-		buf_printf(text, "%s create maildir file %s: %s",
-		    e == ENOSPC || e == EDQUOT ? "4.2.2" : "4.3.0", tmp,
-		    strerror(e));
-		if (!unnamed)
-			unlink(tmp);
+		write_failed(text, tmp, unnamed);
 		goto out;
 	}
 	if (unnamed && stage_r != NULL && tmpfile_linked && sync_dir_r != NULL) {
@@ -243,12 +251,7 @@ again:
 		}
 	}
 	if (fsync(fd) < 0) {
-		int e = errno;
-		buf_printf(text, "%s create maildir file %s: %s",
-		    e == ENOSPC || e == EDQUOT ? "4.2.2" : "4.3.0", tmp,
-		    strerror(e));
-		if (!unnamed)
-			unlink(tmp);
+		write_failed(text, tmp, unnamed);
 		goto out;
 	}
 	if (unnamed) {

@@ -776,20 +776,12 @@ schedule(const char *id, int fresh)
 			 * finished message, interrupted on its way to spare/ */
 			log_info("%s: removed", id);
 			(void)unlink(path);
-			free(err);
-			err = NULL;
-			free(cpath);
-			free(path);
-			buf_free(&m->bounces);
-			buf_free(&m->defer_reasons);
-			free(m);
-			active_msgs--;
-			return;
+		} else {
+			log_warn("%s: %s: moved to corrupt queue", id, err);
+			if (rename(path, cpath) < 0)
+				log_warn("%s: rename: %s", id, strerror(errno));
 		}
-		log_warn("%s: %s: moved to corrupt queue", id, err);
 		free(err);
-		if (rename(path, cpath) < 0)
-			log_warn("%s: rename: %s", id, strerror(errno));
 		free(cpath);
 		free(path);
 		buf_free(&m->bounces);
