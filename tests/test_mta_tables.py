@@ -333,3 +333,51 @@ def test_chrooted_smtpd_system_users_and_compiled_aliases(make_instance):
     log = inst.log()
     assert_no_crash(log)
     assert "status=bounced" not in log
+
+
+@pytest.mark.parametrize("chrooted", [False, True], ids=["in-place", "chroot"])
+def test_unavailable_transport_table_defers(make_instance, chrooted):
+    """qmgr's transport_maps missing: mail to a remote domain is deferred
+    with 4.3.0 (not bounced, not sent by the default route); once the
+    table exists, a flush delivers it where the table says.  A chrooted
+    qmgr that started while the table was missing restarts after a failed
+    lookup, so the flush is repeated until a fresh qmgr has the table."""
+    import json
+    from outbound_util import SMTPServer
+    sink = SMTPServer()
+    try:
+        inst = make_instance(extra={
+            "transport_maps": "texthash:$config_directory/transport",
+            "smtp_tls_security_level": "none"})
+        if chrooted:
+            inst.edit_master_cf(chroot_services)
+        inst.start()
+        if chrooted:
+            check_chrooted(inst)
+
+        def queue():
+            r = inst.cmd("postqueue", "-j")
+            assert r.returncode == 0, r.stderr
+            return [json.loads(l) for l in r.stdout.splitlines() if l.strip()]
+        send(inst, "bob@remote.test", "routed by a missing table")
+        assert wait_for(lambda: [m["queue_name"] for m in queue()] ==
+                        ["deferred"], 30), (queue(), inst.log()[-3000:])
+        log = inst.log()
+        assert re.search(r"to=<bob@remote.test>, .*dsn=4\.3\.0, "
+                         r"status=deferred", log), log[-3000:]
+        assert "status=bounced" not in log
+        assert "table texthash:" in log and "is unavailable" in log, log[-3000:]
+        assert sink.messages == []
+        with open(os.path.join(inst.etc, "transport"), "w") as f:
+            f.write(f"remote.test smtp:[127.0.0.1]:{sink.port}\n")
+        for _ in range(20):
+            inst.cmd("flush")
+            if wait_for(lambda: sink.messages, 3):
+                break
+        assert sink.messages, inst.log()[-3000:]
+        assert sink.messages[0]["to"] == ["bob@remote.test"]
+        assert wait_for(inst.queue_empty, 30)
+        assert "status=bounced" not in inst.log()
+        assert_no_crash(inst.log())
+    finally:
+        sink.stop()
