@@ -50,10 +50,14 @@ static int master_fd = -1;
 static struct event *master_ev;
 static struct pending *pendings;
 
-static void
+/* The post-login master has gone: at a stop it exits before this
+ * process gets its signal, after a crash master reports it and starts
+ * both again.  Either way the sessions here cannot go on: exit quietly. */
+static void __attribute__((noreturn))
 master_lost(void)
 {
-	fatal("the post-login service closed its connection");
+	log_debug("the post-login service has gone; exiting");
+	exit(0);
 }
 
 static void
