@@ -66,3 +66,34 @@ def test_postfix_master_cf_lines(make_instance):
             assert code == 250
             s.sendmail("someone@remote.test", [USER], b"Subject: 587\r\n\r\nx\r\n")
         assert wait_for(lambda: len(inst.messages()) == 2, 30), log()
+
+
+def test_failed_reload_keeps_listeners(make_instance):
+    """A reload whose new master.cf cannot be put in place (a listener
+    that cannot bind) leaves the running services as they were: master
+    keeps its copies of the listening sockets, so an smtpd killed after
+    the failed reload is started again on the same port."""
+    import os
+    import signal
+    inst = make_instance()
+    inst.start()
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen(1)
+    port = busy.getsockname()[1]
+    try:
+        inst.edit_master_cf(
+            lambda t: t + f"127.0.0.1:{port} inet n - n - - smtpd\n")
+        assert inst.cmd("reload").returncode == 0
+        assert wait_for(lambda: "services not changed" in inst.log(), 30), \
+            inst.log()[-2000:]
+        for pid in inst.pids("smtpd"):
+            os.kill(pid, signal.SIGKILL)
+        assert wait_for(lambda: inst.pids("smtpd"), 30)
+        wait_port(inst.smtp_port, proc=inst.proc)
+        with smtplib.SMTP("127.0.0.1", inst.smtp_port, timeout=30) as s:
+            s.sendmail("someone@remote.test", [USER],
+                       b"Subject: after a failed reload\r\n\r\nx\r\n")
+        assert inst.wait_messages(1), inst.log()[-2000:]
+    finally:
+        busy.close()

@@ -49,6 +49,8 @@ struct svc {
 	time_t backoff_until;
 	int backoff;            /* seconds */
 	int keep;               /* still in master.cf after reload */
+	struct svc *from;       /* during a reload: the old entry whose
+	                         * listeners this one took over */
 };
 
 struct child {
@@ -260,6 +262,7 @@ load_services(char **error_r)
 				memcpy(s->fds, svcs[j]->fds, sizeof(s->fds));
 				s->nfds = svcs[j]->nfds;
 				svcs[j]->nfds = 0;      /* moved */
+				s->from = svcs[j];
 				break;
 			}
 		if (s->nfds == 0) {
@@ -267,13 +270,26 @@ load_services(char **error_r)
 			    bind_inet(s->cf.name, s->fds, &s->nfds, error_r) :
 			    bind_unix(&s->cf, s->fds, &s->nfds, error_r);
 			if (r < 0) {
+				char *e = *error_r;
 				*error_r = xasprintf("master.cf:%d: %s",
-				    s->cf.line, *error_r);
+				    s->cf.line, e);
+				free(e);
+				/* the running configuration stays: listeners
+				 * taken over go back to their old entries */
+				for (j = 0; j < i; j++) {
+					struct svc *n = nv[j];
+					if (n->from != NULL) {
+						memcpy(n->from->fds, n->fds,
+						    sizeof(n->fds));
+						n->from->nfds = n->nfds;
+						n->nfds = 0;
+					}
+					svc_free(n);
+				}
+				svc_free(s);    /* closes what it bound */
+				for (j = i + 1; j < cf.n; j++)
+					master_svc_free(&cf.v[j]);
 				free(cf.v);
-				for (j = 0; j <= i; j++)
-					if (nv[j] != NULL)
-						svc_free(nv[j]);
-				free(s);
 				free(nv);
 				return -1;
 			}
@@ -281,6 +297,8 @@ load_services(char **error_r)
 		s->generation = generation;
 		nv[i] = s;
 	}
+	for (i = 0; i < cf.n; i++)
+		nv[i]->from = NULL;
 	free(cf.v);
 	for (i = 0; i < nsvcs; i++) {
 		struct child *c;
@@ -552,13 +570,15 @@ on_reload(evutil_socket_t sig, short what, void *arg)
 		return;
 	}
 	generation++;
-	for (c = children; c != NULL; c = c->next)
-		c->old = 1;
 	if (load_services(&err) < 0) {
-		log_err("reload: %s", err);
+		/* the services keep running as they are */
+		generation--;
+		log_err("reload: %s (services not changed)", err);
 		free(err);
 		return;
 	}
+	for (c = children; c != NULL; c = c->next)
+		c->old = 1;
 	for (i = 0; i < nsvcs; i++)
 		svcs[i]->nproc = svcs[i]->nbusy = 0;
 	log_info("reload -- version %s, configuration %s",
