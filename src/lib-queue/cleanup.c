@@ -278,40 +278,43 @@ cleanup_free(struct cleanup **cp)
 	FREE(*cp);
 }
 
+struct copy_fd {
+	struct cleanup *c;
+	struct buf line;
+};
+
+/* qfile_read_range callback: split a chunk into lines for cleanup. */
+static int
+copy_fd_chunk(const char *data, size_t n, void *arg)
+{
+	struct copy_fd *cp = arg;
+
+	for (size_t k = 0; k < n; k++) {
+		if (data[k] == '\n') {
+			cleanup_line(cp->c, buf_cstr(&cp->line), cp->line.len, 1);
+			buf_reset(&cp->line);
+		} else if (buf_appendc(&cp->line, data[k]) < 0) {
+			/* longer than the line buffer: pass a chunk */
+			cleanup_line(cp->c, buf_cstr(&cp->line), cp->line.len, 0);
+			buf_reset(&cp->line);
+			buf_appendc(&cp->line, data[k]);
+		}
+	}
+	return 0;
+}
+
 int
 cleanup_copy_fd(struct cleanup *c, int fd, off_t off, size_t len)
 {
-	char chunk[8192];
-	struct buf line;
-	size_t done = 0, k;
+	struct copy_fd cp = { .c = c };
+	int r;
 
-	buf_init(&line, 65536);
-	while (done < len) {
-		size_t want = len - done;
-		ssize_t got;
-
-		if (want > sizeof(chunk))
-			want = sizeof(chunk);
-		got = pread(fd, chunk, want, off + (off_t)done);
-		if (got <= 0)
-			break;
-		for (k = 0; k < (size_t)got; k++) {
-			if (chunk[k] == '\n') {
-				cleanup_line(c, buf_cstr(&line), line.len, 1);
-				buf_reset(&line);
-			} else if (buf_appendc(&line, chunk[k]) < 0) {
-				/* longer than the line buffer: pass a chunk */
-				cleanup_line(c, buf_cstr(&line), line.len, 0);
-				buf_reset(&line);
-				buf_appendc(&line, chunk[k]);
-			}
-		}
-		done += (size_t)got;
-	}
-	if (line.len > 0)
-		cleanup_line(c, buf_cstr(&line), line.len, 1);
-	buf_free(&line);
-	return done < len ? -1 : 0;
+	buf_init(&cp.line, 65536);
+	r = qfile_read_range(fd, off, len, copy_fd_chunk, &cp);
+	if (cp.line.len > 0)
+		cleanup_line(c, buf_cstr(&cp.line), cp.line.len, 1);
+	buf_free(&cp.line);
+	return r < 0 ? -1 : 0;
 }
 
 void

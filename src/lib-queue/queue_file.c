@@ -484,6 +484,31 @@ struct qreader {
 	char buf[8192];
 };
 
+int
+qfile_read_range(int fd, off_t off, size_t len,
+    int (*fn)(const char *data, size_t n, void *arg), void *arg)
+{
+	char chunk[65536];
+	size_t done = 0;
+
+	while (done < len) {
+		size_t want = len - done < sizeof(chunk) ? len - done :
+		    sizeof(chunk);
+		ssize_t k;
+		int r;
+
+		do
+			k = pread(fd, chunk, want, off + (off_t)done);
+		while (k < 0 && errno == EINTR);
+		if (k <= 0)
+			return -1;
+		if ((r = fn(chunk, (size_t)k, arg)) != 0)
+			return r;
+		done += (size_t)k;
+	}
+	return 0;
+}
+
 /* pread at the reader's position (not moving it): bytes read, <= 0 at
  * the end or on error. */
 static ssize_t

@@ -106,4 +106,13 @@ void qwriter_free(struct qwriter **w);
 /* Remove an unfinished file. */
 void qwriter_abort(struct qwriter **w);
 
+/*
+ * Read bytes [off, off + len) of fd (a queue file's content, usually) in
+ * chunks of up to 64 KiB and hand each to fn, which returns 0 to go on or
+ * a positive value to stop.  Returns that value, 0 when every byte was
+ * handed over, or -1 on a read error or a file shorter than the range.
+ */
+int qfile_read_range(int fd, off_t off, size_t len,
+    int (*fn)(const char *data, size_t n, void *arg), void *arg);
+
 #endif

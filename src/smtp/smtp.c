@@ -149,27 +149,23 @@ req_free(struct smtp_req **rp)
 	FREE(*rp);
 }
 
-/* Does the content have bytes with the high bit set? */
+/* qfile_read_range callback: 1 at the first byte with the high bit. */
+static int
+chunk_8bit(const char *data, size_t n, void *arg)
+{
+	(void)arg;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)data[i] & 0x80)
+			return 1;
+	return 0;
+}
+
+/* Does the content have bytes with the high bit set?  (A read error
+ * counts as no: the delivery then fails on reading the content.) */
 static int
 scan_8bit(int fd, off_t off, size_t len)
 {
-	char b[65536];
-	size_t done = 0, i;
-
-	while (done < len) {
-		size_t want = len - done;
-		ssize_t n;
-		if (want > sizeof(b))
-			want = sizeof(b);
-		n = pread(fd, b, want, off + (off_t)done);
-		if (n <= 0)
-			return 0;
-		for (i = 0; i < (size_t)n; i++)
-			if ((unsigned char)b[i] & 0x80)
-				return 1;
-		done += (size_t)n;
-	}
-	return 0;
+	return qfile_read_range(fd, off, len, chunk_8bit, NULL) == 1;
 }
 
 /* Parse a DELIVER_REQUEST; NULL if malformed. */
