@@ -89,6 +89,17 @@ re_count(struct scan *sc, const struct rule *r, const char *s, size_t n, unsigne
 	return c;
 }
 
+/* Hits of a body/rawbody rule in one paragraph or line: the number of
+ * matches (at most max) for tflags multiple, else 0 or 1. */
+static unsigned
+span_hits(struct scan *sc, const struct rule *r, const struct span *t,
+    int multiple, unsigned max)
+{
+	if (multiple)
+		return re_count(sc, r, t->p, t->n, max);
+	return re_match(sc, r, t->p, t->n) ? 1 : 0;
+}
+
 static void
 append_values(const struct mime_msg *m, const char *name, int raw, struct buf *b, int *found)
 {
@@ -536,20 +547,14 @@ run_rule(struct scan *sc, struct rule *r)
 				size_t i = rs->lnode[k - 1].line;
 				if (i >= n)
 					break;
-				if (multiple)
-					hits += re_count(sc, r, v[i].p, v[i].n, max - hits);
-				else if (re_match(sc, r, v[i].p, v[i].n))
-					hits = 1;
+				hits += span_hits(sc, r, &v[i], multiple, max - hits);
 				if (hits && !multiple)
 					break;
 			}
 			break;
 		}
 		for (size_t i = 0; i < n && hits < max; i++) {
-			if (multiple)
-				hits += re_count(sc, r, v[i].p, v[i].n, max - hits);
-			else if (re_match(sc, r, v[i].p, v[i].n))
-				hits = 1;
+			hits += span_hits(sc, r, &v[i], multiple, max - hits);
 			if (hits && !multiple)
 				break;
 		}
