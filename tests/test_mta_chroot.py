@@ -12,39 +12,22 @@ import subprocess
 
 import pytest
 
+from chroot_util import chroot_services, process_roots
 from conftest import TEMPEST, wait_for
-
-
-def chroot_qmgr(text):
-    out = []
-    for line in text.splitlines():
-        f = line.split()
-        # service type private unpriv chroot wakeup maxproc command
-        if len(f) >= 8 and f[0] == "qmgr" and f[7] == "qmgr":
-            line = re.sub(r"^(\S+\s+\S+\s+\S+\s+\S+\s+)n(\s)", r"\1y\2", line)
-        out.append(line)
-    return "\n".join(out) + "\n"
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="chroot(2) needs root")
 def test_chrooted_qmgr_delivers(make_instance):
     inst = make_instance()
-    inst.edit_master_cf(chroot_qmgr)
+    inst.edit_master_cf(lambda t: chroot_services(t, ("qmgr",)))
     with open(os.path.join(inst.etc, "master.cf")) as f:
         assert re.search(r"^qmgr\s+fifo\s+n\s+-\s+y\s", f.read(), re.M)
     inst.start()
     qdir = os.path.realpath(os.path.join(inst.dir, "queue"))
 
-    def qmgr_roots():
-        r = set()
-        for pid in inst.pids("qmgr"):
-            try:
-                r.add(os.readlink(f"/proc/{pid}/root"))
-            except OSError:
-                pass
-        return r
     # the scheduler really is chrooted: its root is the queue directory
-    assert wait_for(lambda: qmgr_roots() == {qdir}, 20), qmgr_roots()
+    assert wait_for(lambda: process_roots(inst, "qmgr") == {qdir}, 20), \
+        process_roots(inst, "qmgr")
 
     # SMTP -> incoming/ -> trigger into the chroot -> active/ -> virtual
     with smtplib.SMTP("127.0.0.1", inst.smtp_port, timeout=20) as s:

@@ -17,6 +17,8 @@ import time
 
 import pytest
 
+import chroot_util
+from chroot_util import process_roots
 from conftest import TEMPEST, wait_for
 
 CHROOTED = ("smtpd", "pickup", "qmgr", "smtp")
@@ -27,15 +29,7 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0,
 
 def chroot_services(text, commands=CHROOTED):
     """Set the chroot column (5th) to y for the given commands."""
-    out = []
-    for line in text.splitlines():
-        f = line.split()
-        # service type private unpriv chroot wakeup maxproc command
-        if len(f) >= 8 and not line[0].isspace() and f[7] in commands:
-            line = re.sub(r"^(\S+\s+\S+\s+\S+\s+\S+\s+)n(\s)", r"\1y\2",
-                          line)
-        out.append(line)
-    return "\n".join(out) + "\n"
+    return chroot_util.chroot_services(text, commands)
 
 
 def start_chrooted(make_instance, aliases=""):
@@ -58,16 +52,9 @@ def check_chrooted(inst):
     process just started by master may not have got there yet)."""
     qdir = os.path.realpath(os.path.join(inst.dir, "queue"))
 
-    def roots(role):
-        r = set()
-        for pid in inst.pids(role):
-            try:
-                r.add(os.readlink(f"/proc/{pid}/root"))
-            except OSError:
-                pass
-        return r
     for role in CHROOTED:
-        assert wait_for(lambda: roots(role) == {qdir}, 20), (role, roots(role))
+        assert wait_for(lambda: process_roots(inst, role) == {qdir}, 20), \
+            (role, process_roots(inst, role))
 
 
 def assert_no_crash(log):
