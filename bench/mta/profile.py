@@ -10,15 +10,14 @@ goes.  Run as root (services run as the mail owner); needs smtp-source
 (scripts/bootstrap.sh bench).  Usage:
 
   bench/mta/profile.py [--size 1024] [--conc 10] [--count 3000]
+                       [--fs root|ext4|xfs]   (as in run.py)
 """
 import argparse
 import collections
 import importlib.util
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -51,17 +50,7 @@ def snapshot(root_pid):
     return out
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--size", type=int, default=1024)
-    ap.add_argument("--conc", type=int, default=10)
-    ap.add_argument("--count", type=int, default=3000)
-    a = ap.parse_args()
-    if os.getuid() != 0:
-        sys.exit("profile: run as root")
-    run.ensure_tools()
-    base = tempfile.mkdtemp(prefix="tempest-profile-")
-    os.chmod(base, 0o755)
+def measure(a, base):
     t = run.Tempest(base, 26527)
     pid = t.start()
     try:
@@ -88,7 +77,21 @@ def main():
         s1 = snapshot(pid)
     finally:
         t.stop()
-        shutil.rmtree(base, ignore_errors=True)
+    return s0, s1, t_acc, t_del
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--size", type=int, default=1024)
+    ap.add_argument("--conc", type=int, default=10)
+    ap.add_argument("--count", type=int, default=3000)
+    ap.add_argument("--fs", choices=("root", "ext4", "xfs"), default="root")
+    a = ap.parse_args()
+    if os.getuid() != 0:
+        sys.exit("profile: run as root")
+    run.ensure_tools()
+    with run.bench_dir("tempest-profile-", a.fs) as base:
+        s0, s1, t_acc, t_del = measure(a, base)
     per = collections.Counter()
     for p, (role, c) in s1.items():
         per[role] += c - s0.get(p, (role, 0))[1]
