@@ -40,15 +40,14 @@
 #include "imap_parser.h"
 #include "imapd.h"
 #include "log.h"
-#include "login_client.h"
+#include "login_conn.h"
 #include "login_master.h"
+#include "login_plain.h"
 #include "login_proto.h"
 #include "maildir.h"
 #include "mem.h"
-#include "netaddr.h"
 #include "service.h"
 #include "str.h"
-#include "tls.h"
 
 static const struct cfg_param imapd_params[] = {
 	{ "imapd_tls_wrappermode", CFG_BOOL, "no", 0, "Implicit TLS (IMAPS): the TLS handshake starts at connect" },
@@ -72,13 +71,15 @@ static const struct cfg_param imapd_params[] = {
 CONFIG_PARAMS(imapd_params);
 
 struct imapd_settings imapd_set;
-struct client *imapd_clients;
-enum imapd_mode imapd_mode = IMAPD_LOGIN;
-
+static struct login_settings login_set;
 static SSL_CTX *tls_ctx;
-static struct netlist *trusted_nets;
-static int wrappermode, plaintext_disabled, use_auth_service;
-static unsigned session_counter;
+
+/* The client behind a connection of login_conns. */
+static struct client *
+client_of(struct login_conn *lc)
+{
+	return lc->owner;
+}
 
 /* ---- replies ---- */
 
@@ -86,63 +87,40 @@ void
 client_send(struct client *c, const char *fmt, ...)
 {
 	va_list ap;
-	struct buf b;
 
-	buf_init(&b, BUF_UNLIMITED);
 	va_start(ap, fmt);
-	buf_vprintf(&b, fmt, ap);
+	login_vreply(c->conn.io, NULL, fmt, ap);
 	va_end(ap);
-	buf_append(&b, "\r\n", 2);
-	io_write(c->io, b.data, b.len);
-	buf_free(&b);
 }
 
 void
 client_tagged(struct client *c, const char *tag, const char *fmt, ...)
 {
 	va_list ap;
-	struct buf b;
 
-	buf_init(&b, BUF_UNLIMITED);
-	buf_printf(&b, "%s ", tag);
 	va_start(ap, fmt);
-	buf_vprintf(&b, fmt, ap);
+	login_vreply(c->conn.io, tag, fmt, ap);
 	va_end(ap);
-	buf_append(&b, "\r\n", 2);
-	io_write(c->io, b.data, b.len);
-	buf_free(&b);
 }
 
 void
 client_write_buf(struct client *c, struct buf *b)
 {
 	if (b->len > 0)
-		io_write(c->io, b->data, b->len);
+		io_write(c->conn.io, b->data, b->len);
 	buf_reset(b);
 }
 
 /* ---- capabilities ---- */
-
-static int
-client_secured(const struct client *c)
-{
-	return c->secured || (c->io != NULL && io_is_tls(c->io));
-}
-
-static int
-plaintext_ok(struct client *c)
-{
-	return !plaintext_disabled || client_secured(c) || c->trusted;
-}
 
 static void
 capability_string(struct client *c, struct buf *b)
 {
 	buf_appends(b, "IMAP4rev1 SASL-IR LITERAL+ ID ENABLE IDLE");
 	if (c->state == ST_NOAUTH) {
-		if (tls_ctx != NULL && !io_is_tls(c->io))
+		if (tls_ctx != NULL && !io_is_tls(c->conn.io))
 			buf_appends(b, " STARTTLS");
-		if (plaintext_ok(c))
+		if (login_conn_plaintext_ok(&c->conn, &login_set))
 			buf_appends(b, " AUTH=PLAIN");
 		else
 			buf_appends(b, " LOGINDISABLED");
@@ -169,21 +147,25 @@ send_greeting(struct client *c)
 
 /* ---- sessions ---- */
 
+/* A client with its buffers; the caller sets up the connection. */
+static struct client *
+client_new(void)
+{
+	struct client *c = xcalloc(1, sizeof(*c));
+
+	c->wd[0] = c->wd[1] = c->wd[2] = -1;
+	buf_init(&c->cmd, (size_t)(imapd_set.line_max + imapd_set.append_max +
+	    imapd_set.literal_max));
+	buf_init(&c->line, (size_t)imapd_set.line_max + 2);
+	return c;
+}
+
 static void
 client_free(struct client *c)
 {
-	if (c->delay_ev != NULL)
-		event_free(c->delay_ev);
 	free(c->login_tag);
-	free(c->login_user);
 	fetch_free(c);
 	client_unselect(c);
-	if (c->prev != NULL)
-		c->prev->next = c->next;
-	else
-		imapd_clients = c->next;
-	if (c->next != NULL)
-		c->next->prev = c->prev;
 	buf_free(&c->cmd);
 	buf_free(&c->line);
 	free(c->auth_tag);
@@ -191,30 +173,18 @@ client_free(struct client *c)
 	free(c->user);
 	free(c->saved);
 	maildir_user_free(&c->mu);
-	if (imapd_mode == IMAPD_WORKER) {
-		io_free(&c->io);
-		login_worker_end(c->sid);
-	} else if (c->io != NULL) {
-		/* handed over sessions (io == NULL) left our count already */
-		io_free(&c->io);
-		login_client_close(c->sid);
-		log_info("%s: disconnect before login [%s]", c->id, c->ip);
-		service_session_end();
-	}
+	login_conn_free(&c->conn);
 	free(c);
 }
 
 void
 client_close(struct client *c, const char *bye)
 {
-	if (c->closing)
+	if (c->conn.closing)
 		return;
 	if (bye != NULL)
 		client_send(c, "* BYE %s", bye);
-	c->closing = 1;
-	c->paused = 1;
-	io_pause(c->io);
-	if (io_outlen(c->io) == 0)
+	if (login_conn_stop(&c->conn))
 		client_free(c);
 }
 
@@ -223,11 +193,18 @@ static void client_input(struct client *c);
 void
 client_resume(struct client *c)
 {
-	if (c->closing)
-		return;
-	c->paused = 0;
-	io_resume(c->io);
-	client_input(c);
+	if (login_conn_resume(&c->conn))
+		client_input(c);
+}
+
+/* The greeting, or the refusal of a client over the per-address limit. */
+static void
+client_greet(struct client *c, enum login_greet g)
+{
+	if (g == LOGIN_GREET_REFUSE)
+		client_close(c, "[UNAVAILABLE] Too many connections from your address.");
+	else if (g == LOGIN_GREET_NOW)
+		send_greeting(c);
 }
 
 static void
@@ -238,33 +215,28 @@ client_io(struct io *io, enum io_evt evt, void *arg)
 	(void)io;
 	switch (evt) {
 	case IO_IN:
-		if (!c->paused)
+		if (!c->conn.paused)
 			client_input(c);
 		break;
 	case IO_LOWAT:
-		if (c->closing) {
+		if (c->conn.closing) {
 			client_free(c);
 			return;
 		}
 		if (c->fetch != NULL && fetch_continue(c))
 			client_resume(c);
 		break;
-	case IO_TLSREADY:
-		switch (login_client_tls_ready(&c->greet)) {
-		case LOGIN_GREET_REFUSE:
-			client_close(c, "[UNAVAILABLE] Too many connections from your address.");
+	case IO_TLSREADY: {
+		enum login_greet g = login_conn_tls_ready(&c->conn);
+		client_greet(c, g);
+		if (g == LOGIN_GREET_REFUSE)
 			return;
-		case LOGIN_GREET_NOW:
-			send_greeting(c);
-			break;
-		case LOGIN_GREET_WAIT:
-			break;
-		}
-		log_info("%s: TLS established: %s", c->id, io_tls_summary(c->io));
+		log_info("%s: TLS established: %s", c->conn.id, io_tls_summary(c->conn.io));
 		break;
+	}
 	case IO_TIMEOUT:
 		client_close(c, "Disconnected for inactivity.");
-		if (!c->closing)
+		if (!c->conn.closing)
 			break;
 		/* output may never drain to a dead peer: do not wait */
 		client_free(c);
@@ -281,101 +253,49 @@ client_admitted(int allowed, void *arg)
 {
 	struct client *c = arg;
 
-	if (allowed)
-		c->paused = 0;
-	switch (login_client_admitted(&c->greet, allowed, c->id, c->ip, c->io,
-	    wrappermode ? tls_ctx : NULL)) {
-	case LOGIN_GREET_REFUSE:
-		client_close(c, "[UNAVAILABLE] Too many connections from your address.");
-		break;
-	case LOGIN_GREET_NOW:
-		send_greeting(c);
-		break;
-	case LOGIN_GREET_WAIT:
-		break;
-	}
+	client_greet(c, login_conn_admitted(&c->conn, allowed,
+	    login_set.tls_wrappermode ? tls_ctx : NULL));
 }
 
 static void
 client_accept(int fd, const struct sockaddr *sa, socklen_t salen, void *arg)
 {
-	struct client *c;
+	struct client *c = client_new();
 
 	(void)salen;
 	(void)arg;
-	c = xcalloc(1, sizeof(*c));
-	snprintf(c->id, sizeof(c->id), "imap%u.%d", ++session_counter,
-	    (int)getpid());
-	netaddr_ntop(sa, c->ip, sizeof(c->ip));
-	c->trusted = trusted_nets != NULL && netlist_match(trusted_nets, sa);
-	c->wd[0] = c->wd[1] = c->wd[2] = -1;
-	buf_init(&c->cmd, (size_t)(imapd_set.line_max + imapd_set.append_max +
-	    imapd_set.literal_max));
-	buf_init(&c->line, (size_t)imapd_set.line_max + 2);
-	/* replies are written whole: no Nagle delay on the last segment */
-	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 }, sizeof(int));
-	c->io = io_new(fd, client_io, c);
-	io_set_timeout(c->io, (int)imapd_set.timeout_noauth);
-	c->next = imapd_clients;
-	if (imapd_clients != NULL)
-		imapd_clients->prev = c;
-	imapd_clients = c;
-	c->sid = (int64_t)session_counter;
-	/* the post-login master counts connections per address over all
-	 * login processes */
-	c->paused = 1;
-	io_pause(c->io);
-	login_client_connect(c->sid, c->ip, client_admitted, c);
+	login_conn_accept(&c->conn, "imap", fd, sa, &login_set,
+	    imapd_set.timeout_noauth, client_io, client_admitted, c);
 }
 
 /* ---- login ---- */
 
 static void
-login_delay_done(evutil_socket_t fd, short what, void *arg)
+login_delay_done(void *arg)
 {
 	struct client *c = arg;
 
-	(void)fd;
-	(void)what;
-	event_free(c->delay_ev);
-	c->delay_ev = NULL;
-	if (c->auth_failures >= 3) {
+	if (c->conn.failures >= LOGIN_FAILURES_MAX) {
 		client_close(c, "Too many authentication failures.");
 		return;
 	}
 	client_resume(c);
 }
 
-/* The reply for a failed login has been queued: hold the session. */
+/* The reply for a failed login has been queued: hold the session, the
+ * longer the more logins failed from the client's address (up to 8
+ * times imapd_auth_failure_delay). */
 static void
 login_failed(struct client *c)
 {
-	unsigned from_ip = 0;
-	struct timeval tv;
+	unsigned from_ip;
 
-	c->auth_failures++;
-	for (struct client *k = imapd_clients; k != NULL; k = k->next)
-		if (strcmp(k->ip, c->ip) == 0)
-			from_ip += (unsigned)k->auth_failures;
+	c->conn.failures++;
+	from_ip = login_conn_ip_failures(c->conn.ip);
 	if (from_ip > 8)
 		from_ip = 8;
-	tv.tv_sec = imapd_set.auth_delay * from_ip;
-	tv.tv_usec = 0;
-	c->paused = 1;
-	io_pause(c->io);
-	c->delay_ev = evtimer_new(io_base(), login_delay_done, c);
-	evtimer_add(c->delay_ev, &tv);
-}
-
-/* The password was right: hand the session to a worker with the
- * user's rights.  c is gone afterwards. */
-static void
-finish_login(struct client *c, const char *tag, const char *user)
-{
-	log_info("%s: login user=<%s> [%s]%s", c->id, user, c->ip,
-	    client_secured(c) ? " TLS" : "");
-	login_client_handoff(c->sid, &c->io, c->id, tag);
-	client_free(c);
+	login_conn_hold(&c->conn, login_set.auth_delay * from_ip,
+	    login_delay_done);
 }
 
 /* 1 when c has been handed over (and freed). */
@@ -385,20 +305,22 @@ login_result(struct client *c, const char *tag, int st,
 {
 	switch (st) {
 	case AUTH_OK:
-		finish_login(c, tag, user);
+		/* to a worker with the user's rights; c is done here */
+		login_conn_handoff(&c->conn, user, tag);
+		client_free(c);
 		return 1;
 	case LOGIN_STATUS_LIMIT:
-		log_warn("%s: too many sessions for %s", c->id, user);
+		log_warn("%s: too many sessions for %s", c->conn.id, user);
 		client_tagged(c, tag, "NO [LIMIT] Too many concurrent sessions for this user.");
 		break;
 	case AUTH_FAIL:
 		log_info("%s: authentication failed for user=<%s> [%s]%s%s",
-		    c->id, user, c->ip, reason ? ": " : "", reason ? reason : "");
+		    c->conn.id, user, c->conn.ip, reason ? ": " : "", reason ? reason : "");
 		client_tagged(c, tag, "NO [AUTHENTICATIONFAILED] Authentication failed.");
 		login_failed(c);
 		break;
 	case AUTH_LOCKED:
-		log_warn("%s: [%s] locked out by the auth service", c->id, c->ip);
+		log_warn("%s: [%s] locked out by the auth service", c->conn.id, c->conn.ip);
 		client_tagged(c, tag, "NO [UNAVAILABLE] Too many authentication failures, try later.");
 		login_failed(c);
 		break;
@@ -413,15 +335,15 @@ static void
 login_auth_done(int st, const char *user, const char *reason, void *arg)
 {
 	struct client *c = arg;
-	char *tag = c->login_tag, *asked = c->login_user;
+	char *tag = c->login_tag, *asked = c->conn.login_user;
 	int gone;
 
 	c->login_tag = NULL;
-	c->login_user = NULL;
+	c->conn.login_user = NULL;
 	gone = login_result(c, tag, st, user && *user ? user : asked, reason);
 	free(tag);
 	free(asked);
-	if (!gone && c->delay_ev == NULL && !c->closing)
+	if (!gone && c->conn.hold_ev == NULL && !c->conn.closing)
 		client_resume(c);
 }
 
@@ -437,16 +359,7 @@ do_login(struct client *c, const char *tag, const char *user,
 	/* the post-login master asks the auth service (failure delay,
 	 * lockout) and counts the user's sessions */
 	c->login_tag = xstrdup(tag);
-	c->login_user = xstrdup(user);
-	c->paused = 1;
-	io_pause(c->io);
-	login_client_auth(c->sid, "PLAIN", user, pass, login_auth_done, c);
-}
-
-static int
-b64dec(const char *in, struct buf *out)
-{
-	return imap_decode_base64_strict(in, out);
+	login_conn_auth(&c->conn, user, pass, login_auth_done);
 }
 
 /* SASL PLAIN: authzid NUL authcid NUL password */
@@ -454,44 +367,28 @@ static void
 auth_plain(struct client *c, const char *tag, const char *resp)
 {
 	struct buf d;
-	const char *authz, *authc, *pass;
-	size_t n1, n2;
+	const char *user, *pass;
 
-	if (strcmp(resp, "*") == 0) {
-		client_tagged(c, tag, "BAD Authentication aborted by client.");
-		return;
-	}
 	buf_init(&d, 2048);
-	if (b64dec(resp, &d) < 0 || d.len == 0) {
+	switch (login_plain_decode(resp, &d, &user, &pass)) {
+	case LOGIN_PLAIN_OK:
+		do_login(c, tag, user, pass);
+		break;
+	case LOGIN_PLAIN_ABORTED:
+		client_tagged(c, tag, "BAD Authentication aborted by client.");
+		break;
+	case LOGIN_PLAIN_BAD_BASE64:
 		client_tagged(c, tag, "BAD Invalid base64 data in AUTHENTICATE response.");
-		buf_free(&d);
-		return;
-	}
-	authz = d.data;
-	n1 = strnlen(authz, d.len);
-	if (n1 >= d.len) {
+		break;
+	case LOGIN_PLAIN_MALFORMED:
 		client_tagged(c, tag, "NO [AUTHENTICATIONFAILED] Invalid PLAIN data.");
-		buf_free(&d);
 		login_failed(c);
-		return;
-	}
-	authc = authz + n1 + 1;
-	n2 = strnlen(authc, d.len - n1 - 1);
-	if (n1 + 1 + n2 >= d.len) {
-		client_tagged(c, tag, "NO [AUTHENTICATIONFAILED] Invalid PLAIN data.");
-		buf_free(&d);
-		login_failed(c);
-		return;
-	}
-	pass = authc + n2 + 1;
-	if (strnlen(pass, d.len - n1 - n2 - 2) != d.len - n1 - n2 - 2 ||
-	    (*authz != '\0' && strcmp(authz, authc) != 0)) {
+		break;
+	case LOGIN_PLAIN_REFUSED:
 		client_tagged(c, tag, "NO [AUTHENTICATIONFAILED] Authentication failed.");
-		buf_free(&d);
 		login_failed(c);
-		return;
+		break;
 	}
-	do_login(c, tag, authc, pass);
 	buf_free(&d);
 }
 
@@ -528,9 +425,10 @@ notify_event(evutil_socket_t fd, short what, void *arg)
 			p += sizeof(*e) + e->len;
 		}
 	}
-	for (struct client *c = imapd_clients, *next; c != NULL; c = next) {
+	for (struct login_conn *lc = login_conns, *next; lc != NULL; lc = next) {
+		struct client *c = client_of(lc);
 		int hit = overflow;
-		next = c->next;
+		next = lc->next;
 		if (c->idle_tag == NULL || c->box == NULL)
 			continue;
 		for (int i = 0; i < nseen && !hit; i++)
@@ -610,8 +508,9 @@ idle_poll(void *arg)
 	(void)arg;
 	if (inotify_fd >= 0)
 		return;
-	for (struct client *c = imapd_clients, *next; c != NULL; c = next) {
-		next = c->next;
+	for (struct login_conn *lc = login_conns, *next; lc != NULL; lc = next) {
+		struct client *c = client_of(lc);
+		next = lc->next;
 		if (c->idle_tag != NULL && c->box != NULL)
 			client_sync(c, 1);
 	}
@@ -672,14 +571,24 @@ cmd_starttls(struct client *c, const char *tag)
 		client_tagged(c, tag, "BAD TLS support not configured.");
 		return;
 	}
-	if (io_is_tls(c->io)) {
+	if (io_is_tls(c->conn.io)) {
 		client_tagged(c, tag, "BAD TLS is already active.");
 		return;
 	}
 	client_tagged(c, tag, "OK Begin TLS negotiation now.");
 	/* input pipelined after STARTTLS is dropped by io_start_tls */
 	buf_reset(&c->cmd);
-	io_start_tls(c->io, SSL_new(tls_ctx), 1);
+	io_start_tls(c->conn.io, SSL_new(tls_ctx), 1);
+}
+
+/* Plaintext authentication is allowed here; else NO has been sent. */
+static int
+check_plaintext(struct client *c, const char *tag)
+{
+	if (login_conn_plaintext_ok(&c->conn, &login_set))
+		return 1;
+	client_tagged(c, tag, "NO [PRIVACYREQUIRED] Plaintext authentication disallowed on non-secure (SSL/TLS) connections.");
+	return 0;
 }
 
 static void
@@ -690,10 +599,8 @@ cmd_login(struct client *c, struct imap_command *cmd)
 		client_tagged(c, cmd->tag, "BAD Invalid arguments.");
 		return;
 	}
-	if (!plaintext_ok(c)) {
-		client_tagged(c, cmd->tag, "NO [PRIVACYREQUIRED] Plaintext authentication disallowed on non-secure (SSL/TLS) connections.");
+	if (!check_plaintext(c, cmd->tag))
 		return;
-	}
 	do_login(c, cmd->tag, cmd->args[0].str, cmd->args[1].str);
 }
 
@@ -709,10 +616,8 @@ cmd_authenticate(struct client *c, struct imap_command *cmd)
 		client_tagged(c, cmd->tag, "NO Unsupported authentication mechanism.");
 		return;
 	}
-	if (!plaintext_ok(c)) {
-		client_tagged(c, cmd->tag, "NO [PRIVACYREQUIRED] Plaintext authentication disallowed on non-secure (SSL/TLS) connections.");
+	if (!check_plaintext(c, cmd->tag))
 		return;
-	}
 	if (cmd->count == 2) {
 		const char *ir = cmd->args[1].str;
 		auth_plain(c, cmd->tag, strcmp(ir, "=") == 0 ? "" : ir);
@@ -879,12 +784,12 @@ execute(struct client *c)
 static void
 client_input(struct client *c)
 {
-	while (!c->paused && !c->closing && c->fetch == NULL) {
+	while (!c->conn.paused && !c->conn.closing && c->fetch == NULL) {
 		uint64_t lsize;
 		int cr, nonsync, r;
 
 		if (c->literal_left > 0) {
-			long n = io_read_into(c->io, &c->cmd, c->literal_left);
+			long n = io_read_into(c->conn.io, &c->cmd, c->literal_left);
 			if (n <= 0) {
 				if (n < 0)
 					client_close(c, "Command too long.");
@@ -893,7 +798,7 @@ client_input(struct client *c)
 			c->literal_left -= (uint64_t)n;
 			continue;
 		}
-		r = io_getline(c->io, &c->line, (size_t)imapd_set.line_max, &cr);
+		r = io_getline(c->conn.io, &c->line, (size_t)imapd_set.line_max, &cr);
 		if (r == 0)
 			return;
 		if (r == 2) {
@@ -970,70 +875,32 @@ client_input(struct client *c)
 /* ---- main ---- */
 
 static void
-tls_setup(void)
-{
-	char *dir = xasprintf("%s/tls", config_str("data_directory"));
-	char *err = NULL;
-
-	tls_ctx = tls_server_ctx_auto(config_str("imapd_tls_cert_file"),
-	    config_str("imapd_tls_key_file"), dir, config_str("myhostname"), &err);
-	if (tls_ctx == NULL)
-		fatal("TLS: %s", err);
-	free(dir);
-}
-
-static void
 imapd_settings_load(void)
 {
-	char *err = NULL;
-	const char *nets;
-
+	login_settings_load(&login_set, "imapd");
 	imapd_set.line_max = config_int("imapd_max_line_length");
 	if (imapd_set.line_max < 1024)
 		imapd_set.line_max = 1024;
 	imapd_set.literal_max = config_int("imapd_literal_size_limit");
 	imapd_set.append_max = config_int("message_size_limit");
-	imapd_set.session_limit = config_int("imapd_process_session_limit");
-	imapd_set.ip_limit = config_int("imapd_client_connection_limit");
-	imapd_set.user_limit = config_int("imapd_user_connection_limit");
 	imapd_set.max_bad = config_int("imapd_max_bad_commands");
 	imapd_set.timeout_noauth = config_time("imapd_login_timeout");
 	imapd_set.timeout_auth = config_time("imapd_timeout");
-	imapd_set.auth_delay = config_time("imapd_auth_failure_delay");
 	imapd_set.max_depth = (unsigned)config_int("imapd_max_nesting");
-	wrappermode = config_bool("imapd_tls_wrappermode");
-	plaintext_disabled = config_bool("imapd_disable_plaintext_auth");
-	use_auth_service = config_bool("imapd_auth_service");
-	nets = config_str("imapd_trusted_networks");
-	trusted_nets = netlist_parse(nets, &err);
-	if (trusted_nets == NULL)
-		fatal("imapd_trusted_networks: %s", err);
 }
 
 /* Worker: a session authenticated by the post-login master arrives. */
 static void
 worker_session(int fd, const struct login_session *s)
 {
-	struct client *c = xcalloc(1, sizeof(*c));
+	struct client *c = client_new();
 	char *err = NULL;
 	struct buf b;
 
-	snprintf(c->id, sizeof(c->id), "%s", s->id);
-	snprintf(c->ip, sizeof(c->ip), "%s", s->ip);
-	c->sid = s->gsid;
-	c->secured = s->secured;
-	c->wd[0] = c->wd[1] = c->wd[2] = -1;
-	buf_init(&c->cmd, (size_t)(imapd_set.line_max + imapd_set.append_max +
-	    imapd_set.literal_max));
-	buf_init(&c->line, (size_t)imapd_set.line_max + 2);
-	c->io = io_new(fd, client_io, c);
-	c->next = imapd_clients;
-	if (imapd_clients != NULL)
-		imapd_clients->prev = c;
-	imapd_clients = c;
+	login_conn_worker(&c->conn, fd, s, client_io, c);
 	c->mu = maildir_user_open(s->mailbox, &err);
 	if (c->mu == NULL) {
-		log_warn("%s: %s", c->id, err);
+		log_warn("%s: %s", c->conn.id, err);
 		free(err);
 		client_tagged(c, s->tag, "NO [SERVERBUG] Mailbox not accessible.");
 		client_close(c, "Mailbox not accessible.");
@@ -1041,15 +908,15 @@ worker_session(int fd, const struct login_session *s)
 	}
 	c->user = xstrdup(s->user);
 	c->state = ST_AUTH;
-	io_set_timeout(c->io, (int)imapd_set.timeout_auth);
-	log_info("%s: session of user=<%s> [%s] in uid %d", c->id, c->user,
-	    c->ip, (int)geteuid());
+	io_set_timeout(c->conn.io, (int)imapd_set.timeout_auth);
+	log_info("%s: session of user=<%s> [%s] in uid %d", c->conn.id, c->user,
+	    c->conn.ip, (int)geteuid());
 	buf_init(&b, 4096);
 	capability_string(c, &b);
 	client_tagged(c, s->tag, "OK [CAPABILITY %s] Logged in", buf_cstr(&b));
 	buf_free(&b);
 	/* commands the client pipelined after LOGIN */
-	io_unread(c->io, s->input, s->input_len);
+	io_unread(c->conn.io, s->input, s->input_len);
 	client_input(c);
 }
 
@@ -1057,13 +924,12 @@ int
 imap_login_main(int argc, char **argv)
 {
 	service_init(argc, argv, "imap-login");
-	imapd_mode = IMAPD_LOGIN;
 	imapd_settings_load();
-	tls_setup();
+	tls_ctx = login_tls_server_ctx();
 	login_client_init(config_str("imapd_post_login_service"));
 	/* from here on: no mail store, no key files, no root */
 	login_client_drop_privileges("imap-login");
-	service_listen(client_accept, NULL, (int)imapd_set.session_limit);
+	service_listen(client_accept, NULL, (int)login_set.session_limit);
 	return service_run();
 }
 
@@ -1071,22 +937,14 @@ int
 imapd_main(int argc, char **argv)
 {
 	int argi = service_init(argc, argv, "imapd");
-	struct login_master_settings set;
 
 	imapd_settings_load();
 	if (login_worker_mode(argc, argv, argi)) {
 		/* exec'ed by the post-login master with the user's uid */
-		imapd_mode = IMAPD_WORKER;
 		notify_init();
 		service_wakeup(idle_poll, NULL, 2);
 		login_worker_init(worker_session);
 		return service_run();
 	}
-	memset(&set, 0, sizeof(set));
-	set.role = "imapd";
-	set.service = "imap";
-	set.ip_limit = imapd_set.ip_limit;
-	set.user_limit = imapd_set.user_limit;
-	set.use_auth_service = use_auth_service;
-	return login_master_run(&set, argc, argv);
+	return login_master_run("imap", &login_set, argc, argv);
 }

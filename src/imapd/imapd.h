@@ -18,7 +18,7 @@
 #include "imap_parser.h"
 #include "imap_seqset.h"
 #include "ioev.h"
-#include "login_client.h"
+#include "login_conn.h"
 
 struct mail_user;
 struct mailbox;
@@ -29,23 +29,13 @@ struct fetch_ctx;
 enum client_state { ST_NOAUTH, ST_AUTH, ST_SELECTED, ST_LOGOUT };
 
 struct client {
-	struct io *io;
-	char id[20];
-	char ip[64];
+	struct login_conn conn; /* io, ids, admission, login, end (lib-login) */
 	enum client_state state;
-	int64_t sid;            /* login: our number at the post-login master;
-	                           worker: the master's session number */
-	int secured;            /* worker: TLS to the client (relayed) */
-	int trusted;            /* plaintext auth allowed without TLS */
-	struct login_greeting greet; /* IMAPS: greeting or BYE after TLS */
 	struct buf cmd;         /* command being collected (with literals) */
 	struct buf line;
 	uint64_t literal_left;
 	int discard_line;       /* skipping the rest of an overlong line */
-	int paused;             /* input not processed (delay, fetch, close) */
-	int closing;
 	int bad_count;
-	int auth_failures;
 	char *auth_tag;         /* AUTHENTICATE waiting for the response */
 	char *idle_tag;         /* IDLE in progress */
 	char *user;
@@ -60,22 +50,17 @@ struct client {
 	int wd[3];              /* change notification watches (-1 = none) */
 	unsigned exists_sent, recent;
 	struct fetch_ctx *fetch;
-	struct event *delay_ev;
-	char *login_tag, *login_user;
-	struct client *next, *prev;
+	char *login_tag;        /* LOGIN/AUTHENTICATE the master is checking */
 };
 
+/* The IMAP-only settings (imapd.c); the ones pop3d has too are in
+ * struct login_settings. */
 struct imapd_settings {
-	long long line_max, literal_max, append_max, session_limit;
-	long long ip_limit, user_limit, max_bad;
-	long long timeout_noauth, timeout_auth, auth_delay;
+	long long line_max, literal_max, append_max, max_bad;
+	long long timeout_noauth, timeout_auth;
 	unsigned max_depth;
 };
 extern struct imapd_settings imapd_set;
-/* Which side of the login split this process is (imapd.c). */
-enum imapd_mode { IMAPD_LOGIN, IMAPD_WORKER };
-extern enum imapd_mode imapd_mode;
-extern struct client *imapd_clients;
 
 /* Replies. */
 void client_send(struct client *c, const char *fmt, ...)

@@ -145,7 +145,7 @@ cmd_compress(struct client *c, struct imap_command *cmd)
 	}
 	/* the OK goes out uncompressed, everything after it deflated */
 	client_tagged(c, cmd->tag, "OK DEFLATE active.");
-	io_push_filter(c->io, inflate_layer, deflate_layer, zpair_free, z);
+	io_push_filter(c->conn.io, inflate_layer, deflate_layer, zpair_free, z);
 	c->compressed = 1;
-	log_info("%s: COMPRESS=DEFLATE", c->id);
+	log_info("%s: COMPRESS=DEFLATE", c->conn.id);
 }

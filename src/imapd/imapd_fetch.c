@@ -523,7 +523,7 @@ fetch_continue(struct client *c)
 	struct buf b;
 
 	buf_init(&b, BUF_UNLIMITED);
-	while (f->pos < f->n && io_outlen(c->io) < FETCH_AHEAD) {
+	while (f->pos < f->n && io_outlen(c->conn.io) < FETCH_AHEAD) {
 		fetch_one(c, f, f->idx[f->pos++], &b);
 		if (b.len >= 65536)
 			client_write_buf(c, &b);
@@ -604,7 +604,7 @@ cmd_fetch(struct client *c, struct imap_command *cmd, int uid, unsigned argi)
 	c->fetch = f;
 	if (!fetch_continue(c)) {
 		/* resumed from IO_LOWAT; no new commands meanwhile */
-		c->paused = 1;
+		c->conn.paused = 1;
 	}
 }
 

@@ -248,7 +248,7 @@ client_sync(struct client *c, int allow_expunge)
 		return;
 	buf_init(&s.out, BUF_UNLIMITED);
 	if (maildir_sync(c->box, allow_expunge, &cb) < 0)
-		log_warn("%s: sync of %s failed", c->id, c->box->name);
+		log_warn("%s: sync of %s failed", c->conn.id, c->box->name);
 	if (s.vanished != NULL) {
 		/* RFC 7162: one VANISHED for the lot (UIDs ascend) */
 		buf_appends(&s.out, "* VANISHED ");
@@ -429,51 +429,66 @@ cmd_close(struct client *c, struct imap_command *cmd, int expunge)
 
 /* ---- CREATE / DELETE / RENAME / SUBSCRIBE ---- */
 
+/* The mailbox name that is a command's only argument (as
+ * client_mailbox_arg), or NULL after a BAD/NO reply. */
+static char *
+mailbox_only_arg(struct client *c, struct imap_command *cmd)
+{
+	if (cmd->count != 1) {
+		client_tagged(c, cmd->tag, "BAD Invalid arguments.");
+		return NULL;
+	}
+	return client_mailbox_arg(c, cmd->tag, &cmd->args[0]);
+}
+
+/* The reply to a change of folders: NO with the storage's reason, or
+ * "OK <Verb> completed." */
+static void
+folder_change_done(struct client *c, const char *tag, int r,
+    const char *err, const char *verb)
+{
+	if (r < 0)
+		client_tagged(c, tag, "NO %s", err);
+	else
+		client_tagged(c, tag, "OK %s completed.", verb);
+}
+
 void
 cmd_create(struct client *c, struct imap_command *cmd)
 {
-	const char *err;
+	const char *err = NULL;
 	char *name;
+	int r;
 
-	if (cmd->count != 1) {
-		client_tagged(c, cmd->tag, "BAD Invalid arguments.");
+	if ((name = mailbox_only_arg(c, cmd)) == NULL)
 		return;
-	}
-	if ((name = client_mailbox_arg(c, cmd->tag, &cmd->args[0])) == NULL)
-		return;
-	if (maildir_create(c->mu, name, &err) < 0)
-		client_tagged(c, cmd->tag, "NO %s", err);
-	else
-		client_tagged(c, cmd->tag, "OK Create completed.");
+	r = maildir_create(c->mu, name, &err);
+	folder_change_done(c, cmd->tag, r, err, "Create");
 	free(name);
 }
 
 void
 cmd_delete(struct client *c, struct imap_command *cmd)
 {
-	const char *err;
+	const char *err = NULL;
 	char *name;
+	int r;
 
-	if (cmd->count != 1) {
-		client_tagged(c, cmd->tag, "BAD Invalid arguments.");
-		return;
-	}
-	if ((name = client_mailbox_arg(c, cmd->tag, &cmd->args[0])) == NULL)
+	if ((name = mailbox_only_arg(c, cmd)) == NULL)
 		return;
 	if (c->box != NULL && strcmp(c->box->name, name) == 0)
 		client_unselect(c);
-	if (maildir_delete(c->mu, name, &err) < 0)
-		client_tagged(c, cmd->tag, "NO %s", err);
-	else
-		client_tagged(c, cmd->tag, "OK Delete completed.");
+	r = maildir_delete(c->mu, name, &err);
+	folder_change_done(c, cmd->tag, r, err, "Delete");
 	free(name);
 }
 
 void
 cmd_rename(struct client *c, struct imap_command *cmd)
 {
-	const char *err;
+	const char *err = NULL;
 	char *from, *to;
+	int r;
 
 	if (cmd->count != 2) {
 		client_tagged(c, cmd->tag, "BAD Invalid arguments.");
@@ -485,10 +500,8 @@ cmd_rename(struct client *c, struct imap_command *cmd)
 		free(from);
 		return;
 	}
-	if (maildir_rename(c->mu, from, to, &err) < 0)
-		client_tagged(c, cmd->tag, "NO %s", err);
-	else
-		client_tagged(c, cmd->tag, "OK Rename completed.");
+	r = maildir_rename(c->mu, from, to, &err);
+	folder_change_done(c, cmd->tag, r, err, "Rename");
 	free(from);
 	free(to);
 }
@@ -498,11 +511,7 @@ cmd_subscribe(struct client *c, struct imap_command *cmd, int on)
 {
 	char *name;
 
-	if (cmd->count != 1) {
-		client_tagged(c, cmd->tag, "BAD Invalid arguments.");
-		return;
-	}
-	if ((name = client_mailbox_arg(c, cmd->tag, &cmd->args[0])) == NULL)
+	if ((name = mailbox_only_arg(c, cmd)) == NULL)
 		return;
 	if (on && !maildir_exists(c->mu, name))
 		client_tagged(c, cmd->tag, "NO [NONEXISTENT] Mailbox does not exist.");

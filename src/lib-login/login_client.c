@@ -439,37 +439,3 @@ login_client_handoff(int64_t sid, struct io **iop, const char *id,
 	}
 	handoff_plain(h);
 }
-
-enum login_greet
-login_client_admitted(struct login_greeting *g, int allowed, const char *id,
-    const char *ip, struct io *io, SSL_CTX *wrapper_ctx)
-{
-	if (!allowed) {
-		log_warn("%s: too many connections from %s", id, ip);
-		if (wrapper_ctx == NULL)
-			return LOGIN_GREET_REFUSE;
-		/* the refusal is told after the handshake */
-		g->refused = 1;
-		g->tls_wrapper = 1;
-		io_resume(io);
-		io_start_tls(io, SSL_new(wrapper_ctx), 1);
-		return LOGIN_GREET_WAIT;
-	}
-	log_info("%s: connect from [%s]", id, ip);
-	io_resume(io);
-	if (wrapper_ctx == NULL)
-		return LOGIN_GREET_NOW;
-	g->tls_wrapper = 1;
-	io_start_tls(io, SSL_new(wrapper_ctx), 1);
-	return LOGIN_GREET_WAIT;
-}
-
-enum login_greet
-login_client_tls_ready(struct login_greeting *g)
-{
-	if (!g->tls_wrapper)
-		return LOGIN_GREET_WAIT;
-	g->tls_wrapper = 0;
-	/* over the limit: say so inside TLS */
-	return g->refused ? LOGIN_GREET_REFUSE : LOGIN_GREET_NOW;
-}

@@ -17,8 +17,6 @@
 
 #include <stdint.h>
 
-#include <openssl/ssl.h>
-
 struct io;
 
 /* Connect to $queue_directory/private/SERVICE (fatal on failure). */
@@ -35,27 +33,6 @@ typedef void (*login_auth_cb)(int status, const char *user,
 /* Register a new connection (per-IP limit across processes). */
 void login_client_connect(int64_t sid, const char *ip, login_connect_cb cb,
     void *arg);
-/* A connection's greeting, shared by imap-login and pop3-login: told at
- * once, or (implicit TLS, IMAPS/POP3S) after the handshake; a connection
- * over the limit is refused the same way, inside TLS in wrapper mode. */
-struct login_greeting {
-	int tls_wrapper;        /* implicit TLS: greeting after the handshake */
-	int refused;            /* over the limit: refusal after it */
-};
-enum login_greet {
-	LOGIN_GREET_WAIT,       /* nothing to send (yet) */
-	LOGIN_GREET_NOW,        /* send the greeting */
-	LOGIN_GREET_REFUSE,     /* send the refusal and close */
-};
-/* The answer to login_client_connect: logs it, resumes io when the
- * client is admitted (or refused in wrapper mode) and starts the
- * handshake when wrapper_ctx is not NULL (implicit TLS). */
-enum login_greet login_client_admitted(struct login_greeting *g,
-    int allowed, const char *id, const char *ip, struct io *io,
-    SSL_CTX *wrapper_ctx);
-/* At IO_TLSREADY: what the implicit-TLS handshake was waiting for. */
-enum login_greet login_client_tls_ready(struct login_greeting *g);
-
 /* Check a password through the master. */
 void login_client_auth(int64_t sid, const char *mech, const char *user,
     const char *password, login_auth_cb cb, void *arg);

@@ -27,6 +27,7 @@
 #include "ioev.h"
 #include "ipc.h"
 #include "log.h"
+#include "login_conn.h"
 #include "login_master.h"
 #include "login_proto.h"
 #include "mem.h"
@@ -73,7 +74,8 @@ struct worker {
 	struct worker *next, *prev;
 };
 
-static const struct login_master_settings *mset;
+static const struct login_settings *mset;
+static const char *auth_service_name; /* "imap", "pop3" */
 static struct msess *sessions;
 static struct lconn *lconns;
 static struct worker *workers;
@@ -516,7 +518,7 @@ lconn_read(evutil_socket_t fd, short what, void *arg)
 			break;
 		}
 		if (mset->use_auth_service) {
-			s->req = auth_request_start(auth_path, mset->service,
+			s->req = auth_request_start(auth_path, auth_service_name,
 			    s->ip, mech, user, pass, auth_done, s);
 		} else {
 			int v = userdb_verify(udb, user, pass);
@@ -610,11 +612,12 @@ master_wakeup(void *arg)
 }
 
 int
-login_master_run(const struct login_master_settings *set, int argc,
-    char **argv)
+login_master_run(const char *service, const struct login_settings *set,
+    int argc, char **argv)
 {
 	char *err = NULL;
 
+	auth_service_name = service;
 	mset = set;
 	/* argv[0] is the role; keep its options for the workers */
 	worker_argv = xcalloc((size_t)argc + 1, sizeof(char *));

@@ -21,19 +21,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct login_master_settings {
-	const char *role;       /* "imapd": workers are `daemon imapd -- worker` */
-	const char *service;    /* auth service name: "imap", "pop3" */
-	long long ip_limit;     /* sessions per client address (0 = none) */
-	long long user_limit;   /* sessions per user (0 = none) */
-	int use_auth_service;   /* no: verify against the user table here */
-};
+struct login_settings;
 
-/* Run the master on the service's listener (after service_init).  argv
- * is the role's argv (re-used, with "-- worker", to start workers).
- * Returns the exit status. */
-int login_master_run(const struct login_master_settings *set, int argc,
-    char **argv);
+/* Run the master on the service's listener (after service_init).
+ * service: the auth service name ("imap", "pop3"); set: the daemon's
+ * limits and whether passwords go through the auth service (no: they
+ * are checked against the user table here).  argv is the role's argv
+ * (re-used, with "-- worker", to start workers).  Returns the exit
+ * status. */
+int login_master_run(const char *service, const struct login_settings *set,
+    int argc, char **argv);
 
 /* True when argv (after service_init's index) asks for worker mode. */
 int login_worker_mode(int argc, char **argv, int argi);

@@ -26,19 +26,17 @@
 
 #include "auth_client.h"
 #include "buf.h"
-#include "login_client.h"
-#include "login_master.h"
-#include "login_proto.h"
 #include "config.h"
-#include "imap_message.h"
 #include "ioev.h"
 #include "log.h"
+#include "login_conn.h"
+#include "login_master.h"
+#include "login_plain.h"
+#include "login_proto.h"
 #include "maildir.h"
 #include "mem.h"
-#include "netaddr.h"
 #include "pop3_parser.h"
 #include "service.h"
-#include "tls.h"
 
 static const struct cfg_param pop3d_params[] = {
 	{ "pop3d_tls_wrappermode", CFG_BOOL, "no", 0, "Implicit TLS (POP3S): the TLS handshake starts at connect" },
@@ -63,10 +61,8 @@ struct pmsg {
 };
 
 struct pclient {
-	struct io *io;
-	char id[20], ip[64];
-	int trusted, closing, paused, failures, bad;
-	struct login_greeting greet; /* POP3S: greeting or -ERR after TLS */
+	struct login_conn conn; /* io, ids, admission, login, end */
+	int bad;
 	int authed;
 	char *user_arg;         /* USER given, waiting for PASS */
 	char *user;
@@ -79,19 +75,10 @@ struct pclient {
 	/* RETR/TOP in progress */
 	char *out_data;
 	size_t out_len, out_pos;
-	struct event *delay_ev;
-	char *login_user;
-	int64_t sid;            /* login: ours at the master; worker: master's */
-	int secured;            /* worker: TLS relayed by pop3-login */
-	struct pclient *next, *prev;
 };
 
-static struct pclient *clients;
+static struct login_settings set;
 static SSL_CTX *tls_ctx;
-static struct netlist *trusted_nets;
-static int wrappermode, plaintext_disabled, use_auth_service, worker_mode;
-static long long ip_limit, user_limit, auth_delay;
-static unsigned counter;
 
 static void
 out(struct pclient *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -100,29 +87,15 @@ static void
 out(struct pclient *c, const char *fmt, ...)
 {
 	va_list ap;
-	struct buf b;
 
-	buf_init(&b, BUF_UNLIMITED);
 	va_start(ap, fmt);
-	buf_vprintf(&b, fmt, ap);
+	login_vreply(c->conn.io, NULL, fmt, ap);
 	va_end(ap);
-	buf_append(&b, "\r\n", 2);
-	io_write(c->io, b.data, b.len);
-	buf_free(&b);
 }
 
 static void
 pclient_free(struct pclient *c)
 {
-	if (c->delay_ev != NULL)
-		event_free(c->delay_ev);
-	free(c->login_user);
-	if (c->prev != NULL)
-		c->prev->next = c->next;
-	else
-		clients = c->next;
-	if (c->next != NULL)
-		c->next->prev = c->prev;
 	buf_free(&c->line);
 	free(c->user_arg);
 	free(c->user);
@@ -130,33 +103,15 @@ pclient_free(struct pclient *c)
 	free(c->out_data);
 	maildir_close(&c->box);
 	maildir_user_free(&c->mu);
-	if (worker_mode) {
-		io_free(&c->io);
-		login_worker_end(c->sid);
-	} else if (c->io != NULL) {
-		/* handed over sessions (io == NULL) left our count already */
-		io_free(&c->io);
-		login_client_close(c->sid);
-		log_info("%s: disconnect before login [%s]", c->id, c->ip);
-		service_session_end();
-	}
+	login_conn_free(&c->conn);
 	free(c);
 }
 
 static void
 pclient_close(struct pclient *c)
 {
-	c->closing = 1;
-	io_pause(c->io);
-	if (io_outlen(c->io) == 0)
+	if (login_conn_stop(&c->conn))
 		pclient_free(c);
-}
-
-static int
-plaintext_ok(struct pclient *c)
-{
-	return !plaintext_disabled || c->secured || io_is_tls(c->io) ||
-	    c->trusted;
 }
 
 static void pclient_input(struct pclient *c);
@@ -204,7 +159,7 @@ send_more(struct pclient *c)
 	struct buf b;
 
 	buf_init(&b, BUF_UNLIMITED);
-	while (c->out_pos < c->out_len && io_outlen(c->io) + b.len < OUT_AHEAD) {
+	while (c->out_pos < c->out_len && io_outlen(c->conn.io) + b.len < OUT_AHEAD) {
 		const char *p = c->out_data + c->out_pos;
 		const char *nl = memchr(p, '\n', c->out_len - c->out_pos);
 		size_t n = nl ? (size_t)(nl - p) + 1 : c->out_len - c->out_pos;
@@ -220,82 +175,64 @@ send_more(struct pclient *c)
 		FREE(c->out_data);
 		c->out_len = c->out_pos = 0;
 	}
-	io_write(c->io, b.data, b.len);
+	io_write(c->conn.io, b.data, b.len);
 	buf_free(&b);
 }
 
 /* ---- login ---- */
 
 static void
-delay_done(evutil_socket_t fd, short what, void *arg)
+delay_done(void *arg)
 {
 	struct pclient *c = arg;
 
-	(void)fd;
-	(void)what;
-	event_free(c->delay_ev);
-	c->delay_ev = NULL;
-	if (c->failures >= 3) {
+	if (c->conn.failures >= LOGIN_FAILURES_MAX) {
 		out(c, "-ERR Too many authentication failures.");
 		pclient_close(c);
 		return;
 	}
-	c->paused = 0;
-	io_resume(c->io);
-	pclient_input(c);
+	if (login_conn_resume(&c->conn))
+		pclient_input(c);
 }
 
+/* Reply msg, then hold the session: longer with each failure on it. */
 static void
 auth_failed(struct pclient *c, const char *msg)
 {
-	struct timeval tv = { auth_delay * (c->failures + 1), 0 };
-
 	out(c, "%s", msg);
-	c->failures++;
-	c->paused = 1;
-	io_pause(c->io);
-	c->delay_ev = evtimer_new(io_base(), delay_done, c);
-	evtimer_add(c->delay_ev, &tv);
-}
-
-/* The password was right: hand the session to a worker with the user's
- * rights.  c is gone afterwards. */
-static void
-finish_login(struct pclient *c, const char *user)
-{
-	log_info("%s: login user=<%s> [%s]%s", c->id, user, c->ip,
-	    io_is_tls(c->io) ? " TLS" : "");
-	login_client_handoff(c->sid, &c->io, c->id, "");
-	pclient_free(c);
+	c->conn.failures++;
+	login_conn_hold(&c->conn, set.auth_delay * c->conn.failures, delay_done);
 }
 
 static void
 login_auth_done(int st, const char *user, const char *reason, void *arg)
 {
 	struct pclient *c = arg;
-	char *asked = c->login_user;
+	char *asked = c->conn.login_user;
 
-	c->login_user = NULL;
-	c->paused = 0;
-	io_resume(c->io);
+	c->conn.login_user = NULL;
+	c->conn.paused = 0;
+	io_resume(c->conn.io);
 	if (st == AUTH_OK) {
-		finish_login(c, user && *user ? user : asked);
+		/* to a worker with the user's rights; c is done here */
+		login_conn_handoff(&c->conn, user && *user ? user : asked, "");
+		pclient_free(c);
 		free(asked);
 		return;
 	} else if (st == LOGIN_STATUS_LIMIT) {
-		log_warn("%s: too many sessions for %s", c->id, user);
+		log_warn("%s: too many sessions for %s", c->conn.id, user);
 		out(c, "-ERR [IN-USE] Too many sessions for this user.");
 	} else if (st == AUTH_TEMPFAIL)
 		out(c, "-ERR [SYS/TEMP] Temporary authentication failure.");
 	else {
-		log_info("%s: authentication failed for user=<%s> [%s]%s%s", c->id,
-		    asked, c->ip, reason ? ": " : "", reason ? reason : "");
+		log_info("%s: authentication failed for user=<%s> [%s]%s%s", c->conn.id,
+		    asked, c->conn.ip, reason ? ": " : "", reason ? reason : "");
 		auth_failed(c, st == AUTH_LOCKED ?
 		    "-ERR [SYS/TEMP] Too many authentication failures, try later." :
 		    "-ERR [AUTH] Authentication failed.");
 	}
 	free(asked);
-	if (!c->paused && !c->closing)
+	if (!c->conn.paused && !c->conn.closing)
 		pclient_input(c);
 }
 
@@ -306,38 +243,31 @@ do_login(struct pclient *c, const char *user, const char *pass)
 		auth_failed(c, "-ERR [AUTH] Authentication failed.");
 		return;
 	}
-	/* the post-login master asks the auth service and counts sessions */
-	c->login_user = xstrdup(user);
-	c->paused = 1;
-	io_pause(c->io);
-	login_client_auth(c->sid, "PLAIN", user, pass, login_auth_done, c);
+	login_conn_auth(&c->conn, user, pass, login_auth_done);
 }
 
 static void
 auth_plain(struct pclient *c, const char *resp)
 {
 	struct buf d;
-	size_t n1, n2;
+	const char *user, *pass;
 
-	if (strcmp(resp, "*") == 0) {
-		out(c, "-ERR Authentication aborted.");
-		return;
-	}
 	buf_init(&d, 2048);
-	if (imap_decode_base64_strict(resp, &d) < 0 || d.len == 0) {
+	switch (login_plain_decode(resp, &d, &user, &pass)) {
+	case LOGIN_PLAIN_OK:
+		do_login(c, user, pass);
+		break;
+	case LOGIN_PLAIN_ABORTED:
+		out(c, "-ERR Authentication aborted.");
+		break;
+	case LOGIN_PLAIN_BAD_BASE64:
 		out(c, "-ERR Invalid base64 data.");
-		buf_free(&d);
-		return;
-	}
-	n1 = strnlen(d.data, d.len);
-	n2 = n1 < d.len ? strnlen(d.data + n1 + 1, d.len - n1 - 1) : 0;
-	if (n1 >= d.len || n1 + 1 + n2 >= d.len ||
-	    (n1 > 0 && strcmp(d.data, d.data + n1 + 1) != 0)) {
-		buf_free(&d);
+		break;
+	case LOGIN_PLAIN_MALFORMED:
+	case LOGIN_PLAIN_REFUSED:
 		auth_failed(c, "-ERR [AUTH] Authentication failed.");
-		return;
+		break;
 	}
-	do_login(c, d.data + n1 + 1, d.data + n1 + n2 + 2);
 	buf_free(&d);
 }
 
@@ -352,13 +282,13 @@ cmd_capa(struct pclient *c)
 	buf_appends(&b, "+OK Capability list follows\r\nTOP\r\nUIDL\r\n"
 	    "RESP-CODES\r\nPIPELINING\r\nAUTH-RESP-CODE\r\n");
 	if (!c->authed) {
-		if (plaintext_ok(c))
+		if (login_conn_plaintext_ok(&c->conn, &set))
 			buf_appends(&b, "USER\r\nSASL PLAIN\r\n");
-		if (tls_ctx != NULL && !io_is_tls(c->io))
+		if (tls_ctx != NULL && !io_is_tls(c->conn.io))
 			buf_appends(&b, "STLS\r\n");
 	}
 	buf_appends(&b, "IMPLEMENTATION Tempest\r\n.\r\n");
-	io_write(c->io, b.data, b.len);
+	io_write(c->conn.io, b.data, b.len);
 	buf_free(&b);
 }
 
@@ -417,7 +347,7 @@ cmd_transaction(struct pclient *c, struct pop3_cmd *cmd)
 				    (unsigned long long)msg_size(c, i));
 		}
 		buf_appends(&b, ".\r\n");
-		io_write(c->io, b.data, b.len);
+		io_write(c->conn.io, b.data, b.len);
 		buf_free(&b);
 	} else if (!strcmp(n, "RETR") || !strcmp(n, "TOP")) {
 		int top = n[0] == 'T';
@@ -499,18 +429,18 @@ cmd_authorization(struct pclient *c, struct pop3_cmd *cmd)
 	} else if (!strcmp(n, "NOOP")) {
 		out(c, "+OK");
 	} else if (!strcmp(n, "STLS")) {
-		if (tls_ctx == NULL || io_is_tls(c->io)) {
+		if (tls_ctx == NULL || io_is_tls(c->conn.io)) {
 			out(c, "-ERR TLS not available.");
 			return;
 		}
 		out(c, "+OK Begin TLS negotiation now.");
-		io_start_tls(c->io, SSL_new(tls_ctx), 1);
+		io_start_tls(c->conn.io, SSL_new(tls_ctx), 1);
 	} else if (!strcmp(n, "USER") || !strcmp(n, "PASS") || !strcmp(n, "AUTH")) {
 		if (!strcmp(n, "AUTH") && cmd->nargs == 0) {
 			out(c, "+OK\r\nPLAIN\r\n.");
 			return;
 		}
-		if (!plaintext_ok(c)) {
+		if (!login_conn_plaintext_ok(&c->conn, &set)) {
 			out(c, "-ERR [AUTH] Plaintext authentication disallowed on non-secure (SSL/TLS) connections.");
 			return;
 		}
@@ -552,12 +482,12 @@ cmd_authorization(struct pclient *c, struct pop3_cmd *cmd)
 static void
 pclient_input(struct pclient *c)
 {
-	while (!c->paused && !c->closing && c->out_data == NULL) {
+	while (!c->conn.paused && !c->conn.closing && c->out_data == NULL) {
 		struct pop3_cmd cmd;
 		const char *err;
 		int cr, r;
 
-		r = io_getline(c->io, &c->line, LINE_MAX_POP3, &cr);
+		r = io_getline(c->conn.io, &c->line, LINE_MAX_POP3, &cr);
 		if (r == 0)
 			return;
 		if (r == 2) {
@@ -580,11 +510,22 @@ pclient_input(struct pclient *c)
 				cmd_authorization(c, &cmd);
 			pop3_cmd_free(&cmd);
 		}
-		if (c->bad >= 20 && !c->closing) {
+		if (c->bad >= 20 && !c->conn.closing) {
 			out(c, "-ERR Too many invalid commands.");
 			pclient_close(c);
 		}
 	}
+}
+
+/* The greeting, or the refusal of a client over the per-address limit. */
+static void
+greet(struct pclient *c, enum login_greet g)
+{
+	if (g == LOGIN_GREET_REFUSE) {
+		out(c, "-ERR [SYS/TEMP] Too many connections from your address.");
+		pclient_close(c);
+	} else if (g == LOGIN_GREET_NOW)
+		out(c, "+OK %s POP3 ready.", config_str("mail_name"));
 }
 
 static void
@@ -595,11 +536,11 @@ pclient_io(struct io *io, enum io_evt evt, void *arg)
 	(void)io;
 	switch (evt) {
 	case IO_IN:
-		if (!c->paused)
+		if (!c->conn.paused)
 			pclient_input(c);
 		break;
 	case IO_LOWAT:
-		if (c->closing) {
+		if (c->conn.closing) {
 			pclient_free(c);
 			return;
 		}
@@ -610,17 +551,7 @@ pclient_io(struct io *io, enum io_evt evt, void *arg)
 		}
 		break;
 	case IO_TLSREADY:
-		switch (login_client_tls_ready(&c->greet)) {
-		case LOGIN_GREET_REFUSE:
-			out(c, "-ERR [SYS/TEMP] Too many connections from your address.");
-			pclient_close(c);
-			break;
-		case LOGIN_GREET_NOW:
-			out(c, "+OK %s POP3 ready.", config_str("mail_name"));
-			break;
-		case LOGIN_GREET_WAIT:
-			break;
-		}
+		greet(c, login_conn_tls_ready(&c->conn));
 		break;
 	case IO_TIMEOUT:
 	case IO_EOF:
@@ -635,20 +566,8 @@ pclient_admitted(int allowed, void *arg)
 {
 	struct pclient *c = arg;
 
-	if (allowed)
-		c->paused = 0;
-	switch (login_client_admitted(&c->greet, allowed, c->id, c->ip, c->io,
-	    wrappermode ? tls_ctx : NULL)) {
-	case LOGIN_GREET_REFUSE:
-		out(c, "-ERR [SYS/TEMP] Too many connections from your address.");
-		pclient_close(c);
-		break;
-	case LOGIN_GREET_NOW:
-		out(c, "+OK %s POP3 ready.", config_str("mail_name"));
-		break;
-	case LOGIN_GREET_WAIT:
-		break;
-	}
+	greet(c, login_conn_admitted(&c->conn, allowed,
+	    set.tls_wrappermode ? tls_ctx : NULL));
 }
 
 static void
@@ -658,24 +577,9 @@ pclient_accept(int fd, const struct sockaddr *sa, socklen_t salen, void *arg)
 
 	(void)salen;
 	(void)arg;
-	snprintf(c->id, sizeof(c->id), "pop%u.%d", ++counter, (int)getpid());
-	netaddr_ntop(sa, c->ip, sizeof(c->ip));
-	c->trusted = trusted_nets != NULL && netlist_match(trusted_nets, sa);
 	buf_init(&c->line, LINE_MAX_POP3 + 2);
-	/* replies are written whole: no Nagle delay on the last segment */
-	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 }, sizeof(int));
-	c->io = io_new(fd, pclient_io, c);
-	io_set_timeout(c->io, (int)config_time("pop3d_timeout"));
-	c->next = clients;
-	if (clients != NULL)
-		clients->prev = c;
-	clients = c;
-	c->sid = (int64_t)counter;
-	/* the post-login master counts connections per address over all
-	 * login processes */
-	c->paused = 1;
-	io_pause(c->io);
-	login_client_connect(c->sid, c->ip, pclient_admitted, c);
+	login_conn_accept(&c->conn, "pop", fd, sa, &set,
+	    config_time("pop3d_timeout"), pclient_io, pclient_admitted, c);
 }
 
 /* Worker: a session authenticated by the post-login master arrives. */
@@ -686,20 +590,12 @@ worker_session(int fd, const struct login_session *s)
 	const char *err;
 	char *e = NULL;
 
-	snprintf(c->id, sizeof(c->id), "%s", s->id);
-	snprintf(c->ip, sizeof(c->ip), "%s", s->ip);
-	c->sid = s->gsid;
-	c->secured = s->secured;
 	buf_init(&c->line, LINE_MAX_POP3 + 2);
-	c->io = io_new(fd, pclient_io, c);
-	io_set_timeout(c->io, (int)config_time("pop3d_timeout"));
-	c->next = clients;
-	if (clients != NULL)
-		clients->prev = c;
-	clients = c;
+	login_conn_worker(&c->conn, fd, s, pclient_io, c);
+	io_set_timeout(c->conn.io, (int)config_time("pop3d_timeout"));
 	c->mu = maildir_user_open(s->mailbox, &e);
 	if (c->mu == NULL || maildir_open(c->mu, "INBOX", 0, &c->box, &err) < 0) {
-		log_warn("%s: %s: cannot open mailbox", c->id, s->user);
+		log_warn("%s: %s: cannot open mailbox", c->conn.id, s->user);
 		free(e);
 		out(c, "-ERR [SYS/TEMP] Mailbox not accessible.");
 		pclient_close(c);
@@ -711,48 +607,24 @@ worker_session(int fd, const struct login_session *s)
 	for (unsigned i = 0; i < c->nmsgs; i++)
 		c->msgs[i].idx = i;
 	c->authed = 1;
-	log_info("%s: session of user=<%s> [%s] in uid %d", c->id, c->user,
-	    c->ip, (int)geteuid());
+	log_info("%s: session of user=<%s> [%s] in uid %d", c->conn.id, c->user,
+	    c->conn.ip, (int)geteuid());
 	out(c, "+OK Logged in.");
 	/* commands the client pipelined after PASS */
-	io_unread(c->io, s->input, s->input_len);
+	io_unread(c->conn.io, s->input, s->input_len);
 	pclient_input(c);
-}
-
-static void
-pop3d_settings_load(void)
-{
-	char *err = NULL;
-
-	wrappermode = config_bool("pop3d_tls_wrappermode");
-	plaintext_disabled = config_bool("pop3d_disable_plaintext_auth");
-	use_auth_service = config_bool("pop3d_auth_service");
-	ip_limit = config_int("pop3d_client_connection_limit");
-	user_limit = config_int("pop3d_user_connection_limit");
-	auth_delay = config_time("pop3d_auth_failure_delay");
-	trusted_nets = netlist_parse(config_str("pop3d_trusted_networks"), &err);
-	if (trusted_nets == NULL)
-		fatal("pop3d_trusted_networks: %s", err);
 }
 
 int
 pop3_login_main(int argc, char **argv)
 {
-	char *err = NULL, *dir;
-
 	service_init(argc, argv, "pop3-login");
-	pop3d_settings_load();
-	dir = xasprintf("%s/tls", config_str("data_directory"));
-	tls_ctx = tls_server_ctx_auto(config_str("imapd_tls_cert_file"),
-	    config_str("imapd_tls_key_file"), dir, config_str("myhostname"), &err);
-	if (tls_ctx == NULL)
-		fatal("TLS: %s", err);
-	free(dir);
+	login_settings_load(&set, "pop3d");
+	tls_ctx = login_tls_server_ctx();
 	login_client_init(config_str("pop3d_post_login_service"));
 	/* from here on: no mail store, no key files, no root */
 	login_client_drop_privileges("pop3-login");
-	service_listen(pclient_accept, NULL,
-	    (int)config_int("pop3d_process_session_limit"));
+	service_listen(pclient_accept, NULL, (int)set.session_limit);
 	return service_run();
 }
 
@@ -760,20 +632,12 @@ int
 pop3d_main(int argc, char **argv)
 {
 	int argi = service_init(argc, argv, "pop3d");
-	struct login_master_settings set;
 
-	pop3d_settings_load();
+	login_settings_load(&set, "pop3d");
 	if (login_worker_mode(argc, argv, argi)) {
 		/* exec'ed by the post-login master with the user's uid */
-		worker_mode = 1;
 		login_worker_init(worker_session);
 		return service_run();
 	}
-	memset(&set, 0, sizeof(set));
-	set.role = "pop3d";
-	set.service = "pop3";
-	set.ip_limit = ip_limit;
-	set.user_limit = user_limit;
-	set.use_auth_service = use_auth_service;
-	return login_master_run(&set, argc, argv);
+	return login_master_run("pop3", &set, argc, argv);
 }

@@ -1,0 +1,284 @@
+/*
+ * login_conn.c - the protocol-free half of IMAP and POP3 client
+ * connections (see login_conn.h).
+ *
+ * Untrusted bytes: none parsed; user names and passwords are passed on
+ * to the post-login master as they are.
+ */
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "config.h"
+#include "log.h"
+#include "login_conn.h"
+#include "login_master.h"
+#include "mem.h"
+#include "netaddr.h"
+#include "service.h"
+#include "tls.h"
+
+struct login_conn *login_conns;
+static unsigned conn_counter;
+
+/* PREFIX_name, e.g. "pop3d_auth_service" (static storage). */
+static const char *
+param(const char *prefix, const char *name)
+{
+	static char s[64];
+
+	snprintf(s, sizeof(s), "%s_%s", prefix, name);
+	return s;
+}
+
+void
+login_settings_load(struct login_settings *set, const char *prefix)
+{
+	char *err = NULL;
+
+	set->tls_wrappermode = config_bool(param(prefix, "tls_wrappermode"));
+	set->plaintext_disabled =
+	    config_bool(param(prefix, "disable_plaintext_auth"));
+	set->use_auth_service = config_bool(param(prefix, "auth_service"));
+	set->session_limit = config_int(param(prefix, "process_session_limit"));
+	set->ip_limit = config_int(param(prefix, "client_connection_limit"));
+	set->user_limit = config_int(param(prefix, "user_connection_limit"));
+	set->auth_delay = config_time(param(prefix, "auth_failure_delay"));
+	set->trusted_nets = netlist_parse(config_str(param(prefix,
+	    "trusted_networks")), &err);
+	if (set->trusted_nets == NULL)
+		fatal("%s_trusted_networks: %s", prefix, err);
+}
+
+SSL_CTX *
+login_tls_server_ctx(void)
+{
+	char *dir = xasprintf("%s/tls", config_str("data_directory"));
+	char *err = NULL;
+	SSL_CTX *ctx;
+
+	ctx = tls_server_ctx_auto(config_str("imapd_tls_cert_file"),
+	    config_str("imapd_tls_key_file"), dir, config_str("myhostname"), &err);
+	if (ctx == NULL)
+		fatal("TLS: %s", err);
+	free(dir);
+	return ctx;
+}
+
+/* ---- a connection's life ---- */
+
+static void
+conn_link(struct login_conn *lc, void *owner)
+{
+	lc->owner = owner;
+	lc->next = login_conns;
+	if (login_conns != NULL)
+		login_conns->prev = lc;
+	login_conns = lc;
+}
+
+void
+login_conn_accept(struct login_conn *lc, const char *proto, int fd,
+    const struct sockaddr *sa, const struct login_settings *set,
+    long long timeout, io_callback cb, login_connect_cb admitted,
+    void *owner)
+{
+	snprintf(lc->id, sizeof(lc->id), "%s%u.%d", proto, ++conn_counter,
+	    (int)getpid());
+	netaddr_ntop(sa, lc->ip, sizeof(lc->ip));
+	lc->trusted = set->trusted_nets != NULL &&
+	    netlist_match(set->trusted_nets, sa);
+	/* replies are written whole: no Nagle delay on the last segment */
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 }, sizeof(int));
+	lc->io = io_new(fd, cb, owner);
+	io_set_timeout(lc->io, (int)timeout);
+	conn_link(lc, owner);
+	lc->sid = (int64_t)conn_counter;
+	/* the post-login master counts connections per address over all
+	 * login processes */
+	lc->paused = 1;
+	io_pause(lc->io);
+	login_client_connect(lc->sid, lc->ip, admitted, owner);
+}
+
+void
+login_conn_worker(struct login_conn *lc, int fd,
+    const struct login_session *s, io_callback cb, void *owner)
+{
+	snprintf(lc->id, sizeof(lc->id), "%s", s->id);
+	snprintf(lc->ip, sizeof(lc->ip), "%s", s->ip);
+	lc->sid = s->gsid;
+	lc->worker = 1;
+	lc->secured = s->secured;
+	lc->io = io_new(fd, cb, owner);
+	conn_link(lc, owner);
+}
+
+enum login_greet
+login_conn_admitted(struct login_conn *lc, int allowed, SSL_CTX *wrapper_ctx)
+{
+	if (!allowed) {
+		log_warn("%s: too many connections from %s", lc->id, lc->ip);
+		if (wrapper_ctx == NULL)
+			return LOGIN_GREET_REFUSE;
+		/* the refusal is told after the handshake */
+		lc->refused = 1;
+		lc->tls_wrapper = 1;
+		io_resume(lc->io);
+		io_start_tls(lc->io, SSL_new(wrapper_ctx), 1);
+		return LOGIN_GREET_WAIT;
+	}
+	lc->paused = 0;
+	log_info("%s: connect from [%s]", lc->id, lc->ip);
+	io_resume(lc->io);
+	if (wrapper_ctx == NULL)
+		return LOGIN_GREET_NOW;
+	lc->tls_wrapper = 1;
+	io_start_tls(lc->io, SSL_new(wrapper_ctx), 1);
+	return LOGIN_GREET_WAIT;
+}
+
+enum login_greet
+login_conn_tls_ready(struct login_conn *lc)
+{
+	if (!lc->tls_wrapper)
+		return LOGIN_GREET_WAIT;
+	lc->tls_wrapper = 0;
+	/* over the limit: say so inside TLS */
+	return lc->refused ? LOGIN_GREET_REFUSE : LOGIN_GREET_NOW;
+}
+
+int
+login_conn_secured(const struct login_conn *lc)
+{
+	return lc->secured || (lc->io != NULL && io_is_tls(lc->io));
+}
+
+int
+login_conn_plaintext_ok(const struct login_conn *lc,
+    const struct login_settings *set)
+{
+	return !set->plaintext_disabled || login_conn_secured(lc) ||
+	    lc->trusted;
+}
+
+/* ---- login ---- */
+
+void
+login_conn_auth(struct login_conn *lc, const char *user, const char *pass,
+    login_auth_cb cb)
+{
+	free(lc->login_user);
+	lc->login_user = xstrdup(user);
+	lc->paused = 1;
+	io_pause(lc->io);
+	login_client_auth(lc->sid, "PLAIN", user, pass, cb, lc->owner);
+}
+
+static void
+hold_end(evutil_socket_t fd, short what, void *arg)
+{
+	struct login_conn *lc = arg;
+
+	(void)fd;
+	(void)what;
+	event_free(lc->hold_ev);
+	lc->hold_ev = NULL;
+	lc->hold_done(lc->owner);
+}
+
+void
+login_conn_hold(struct login_conn *lc, long long seconds,
+    void (*done)(void *owner))
+{
+	struct timeval tv = { seconds, 0 };
+
+	lc->paused = 1;
+	io_pause(lc->io);
+	lc->hold_done = done;
+	lc->hold_ev = evtimer_new(io_base(), hold_end, lc);
+	evtimer_add(lc->hold_ev, &tv);
+}
+
+unsigned
+login_conn_ip_failures(const char *ip)
+{
+	unsigned n = 0;
+
+	for (struct login_conn *k = login_conns; k != NULL; k = k->next)
+		if (strcmp(k->ip, ip) == 0)
+			n += (unsigned)k->failures;
+	return n;
+}
+
+void
+login_conn_handoff(struct login_conn *lc, const char *user, const char *tag)
+{
+	log_info("%s: login user=<%s> [%s]%s", lc->id, user, lc->ip,
+	    login_conn_secured(lc) ? " TLS" : "");
+	login_client_handoff(lc->sid, &lc->io, lc->id, tag);
+}
+
+/* ---- the end ---- */
+
+int
+login_conn_resume(struct login_conn *lc)
+{
+	if (lc->closing)
+		return 0;
+	lc->paused = 0;
+	io_resume(lc->io);
+	return 1;
+}
+
+int
+login_conn_stop(struct login_conn *lc)
+{
+	lc->closing = 1;
+	lc->paused = 1;
+	io_pause(lc->io);
+	return io_outlen(lc->io) == 0;
+}
+
+void
+login_conn_free(struct login_conn *lc)
+{
+	if (lc->hold_ev != NULL)
+		event_free(lc->hold_ev);
+	FREE(lc->login_user);
+	if (lc->prev != NULL)
+		lc->prev->next = lc->next;
+	else
+		login_conns = lc->next;
+	if (lc->next != NULL)
+		lc->next->prev = lc->prev;
+	if (lc->worker) {
+		io_free(&lc->io);
+		login_worker_end(lc->sid);
+	} else if (lc->io != NULL) {
+		/* handed over sessions (io == NULL) left our count already */
+		io_free(&lc->io);
+		login_client_close(lc->sid);
+		log_info("%s: disconnect before login [%s]", lc->id, lc->ip);
+		service_session_end();
+	}
+}
+
+void
+login_vreply(struct io *io, const char *tag, const char *fmt, va_list ap)
+{
+	struct buf b;
+
+	buf_init(&b, BUF_UNLIMITED);
+	if (tag != NULL)
+		buf_printf(&b, "%s ", tag);
+	buf_vprintf(&b, fmt, ap);
+	buf_append(&b, "\r\n", 2);
+	io_write(io, b.data, b.len);
+	buf_free(&b);
+}
