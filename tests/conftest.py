@@ -149,9 +149,25 @@ class Instance:
                 out.append(int(d))
         return out
 
+    def queue_messages(self, queue):
+        """Names of the messages in one queue directory.  In incoming/ only
+        finished files (mode 0700) count: a 0600 file there is a message
+        being written or a file an smtpd holds reserved for its next one
+        (doc/queue-format.md)."""
+        d = os.path.join(self.dir, "queue", queue)
+        out = []
+        for name in os.listdir(d):
+            if queue == "incoming":
+                try:
+                    if os.lstat(os.path.join(d, name)).st_mode & 0o777 != 0o700:
+                        continue
+                except FileNotFoundError:
+                    continue
+            out.append(name)
+        return out
+
     def queue_empty(self):
-        q = os.path.join(self.dir, "queue")
-        return all(not os.listdir(os.path.join(q, d))
+        return all(not self.queue_messages(d)
                    for d in ("incoming", "active", "deferred", "maildrop"))
 
     def log(self):

@@ -162,8 +162,11 @@ def test_durability_under_kill9(instance):
 
 
 def test_fsync_before_250(make_instance, tmp_path):
-    """Order of operations for one message, seen by strace: the queue file
-    is written and fsync'ed, then its directory, and only then 250."""
+    """Order of operations for each message, seen by strace: before its 250
+    the queue file's name was made durable (created or renamed into
+    incoming/, then an fsync of incoming/: smtpd does that ahead of time
+    for a batch of reserved files), and its content was written, the file
+    marked complete (fchmod 0700) and fsync'ed."""
     if subprocess.run(["which", "strace"], capture_output=True).returncode != 0:
         pytest.skip("strace is not installed")
     instance = make_instance()
@@ -177,39 +180,51 @@ def test_fsync_before_250(make_instance, tmp_path):
     out = tmp_path / "trace"
     st = subprocess.Popen(["strace", "-f"] + sum((["-p", str(p)] for p in pids), []) +
                           ["-qq", "-y", "-s", "120",
-                           "-e", "trace=openat,fsync,fdatasync,write,writev,sendto,sendmsg",
+                           "-e", "trace=openat,rename,renameat,renameat2,fchmod,fsync,"
+                                 "fdatasync,write,writev,sendto,sendmsg",
                            "-o", str(out)], stderr=subprocess.PIPE)
     time.sleep(1.0)
     if st.poll() is not None:
         pytest.skip("strace cannot attach here: " + st.stderr.read().decode())
     with smtplib.SMTP("127.0.0.1", instance.smtp_port) as s:
-        s.sendmail("a@remote.test", [DEMO], b"Subject: traced\r\n\r\nbody\r\n")
+        for i in range(3):
+            s.sendmail("a@remote.test", [DEMO], b"Subject: traced %d\r\n\r\nbody\r\n" % i)
     time.sleep(0.5)
     st.terminate()
     st.wait(10)
     lines = out.read_text().splitlines()
-    qid = None
-    for ln in lines:
-        # a new file (O_CREAT|O_EXCL) or a reused spare renamed into incoming/
-        # (-y: descriptors are printed with their paths, "12</q/incoming/ID>")
-        m = re.search(r'openat\(.*incoming/([0-9A-F]{12})", O_WRONLY[|A-Z_]*(?:, 0600)?\) = (\d+)', ln)
-        if m:
-            qid, fd = m.group(1), m.group(2)
-            break
-    assert qid, "queue file creation not traced"
 
-    def index(pred, start=0):
-        for k in range(start, len(lines)):
+    def index(pred, start=0, end=None):
+        for k in range(start, len(lines) if end is None else end):
             if pred(lines[k]):
                 return k
-        raise AssertionError("not found after line %d" % start)
+        raise AssertionError("not found between lines %d and %s" % (start, end))
 
-    i_write = index(lambda l: re.search(rf"\bwrite\({fd}<[^>]*>, \"TEMPEST-QUEUE", l))
-    i_fsync = index(lambda l: re.search(rf"fsync\({fd}<[^>]*/incoming/{qid}>\)\s*= 0", l),
-                    i_write)
-    # the directory: opened per batch or kept open, either way its fsync
-    # comes after the file's and before the reply
-    i_dsync = index(lambda l: re.search(r"fsync\(\d+<[^>]*/queue/incoming>\)\s*= 0", l),
-                    i_fsync)
-    i_250 = index(lambda l: f"250 2.0.0 Ok: queued as {qid}" in l)
-    assert i_write < i_fsync < i_dsync < i_250, (i_write, i_fsync, i_dsync, i_250)
+    acked = [(k, m.group(1)) for k, ln in enumerate(lines)
+             for m in [re.search(r"250 2\.0\.0 Ok: queued as ([0-9A-F]{12})", ln)] if m]
+    assert len(acked) == 3, "three 250 replies traced"
+    for i_250, qid in acked:
+        # the name appears in incoming/: a new file (O_CREAT|O_EXCL) or a
+        # spare file renamed there and opened (-y: descriptors are printed
+        # with their paths, "12</q/incoming/ID>")
+        i_open = index(lambda l: re.search(
+            rf'openat\(.*/incoming/{qid}", O_WRONLY[|A-Z_]*(?:, 0600)?\) = \d+', l), 0, i_250)
+        fd = re.search(r"= (\d+)", lines[i_open]).group(1)
+        try:
+            i_name = index(lambda l: re.search(
+                rf'rename[a-z0-9]*\(.*"[^"]*/incoming/{qid}"', l), 0, i_open)
+        except AssertionError:
+            i_name = i_open     # created by the openat itself
+        # that name made durable: an fsync of incoming/ after it, before 250
+        i_dsync = index(lambda l: re.search(r"fsync\(\d+<[^>]*/queue/incoming>\)\s*= 0", l),
+                        i_open, i_250)
+        # the content written, the file marked complete and fsync'ed
+        i_write = index(lambda l: re.search(
+            rf"\bwrite\({fd}<[^>]*/incoming/{qid}>, \"TEMPEST-QUEUE", l), i_open, i_250)
+        i_chmod = index(lambda l: re.search(
+            rf"fchmod\({fd}<[^>]*/incoming/{qid}>, 0700\)\s*= 0", l), i_write, i_250)
+        i_fsync = index(lambda l: re.search(
+            rf"fsync\({fd}<[^>]*/incoming/{qid}>\)\s*= 0", l), i_chmod, i_250)
+        assert i_name <= i_open < i_dsync < i_250, (qid, i_name, i_open, i_dsync, i_250)
+        assert i_open < i_write < i_chmod < i_fsync < i_250, \
+            (qid, i_open, i_write, i_chmod, i_fsync, i_250)

@@ -311,8 +311,7 @@ def test_no_relay_from_outside(outside, rcpt, code):
     # local mail is still accepted from outside
     r.expect(f"RCPT TO:<{DEMO}>", 250)
     r.expect("QUIT", 221)
-    q = os.path.join(outside.dir, "queue")
-    assert all(os.listdir(os.path.join(q, d)) == []
+    assert all(outside.queue_messages(d) == []
                for d in ("incoming", "active", "deferred"))
 
 

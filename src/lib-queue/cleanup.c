@@ -259,6 +259,12 @@ cleanup_take_fd(struct cleanup *c)
 }
 
 int
+cleanup_entry_durable(const struct cleanup *c)
+{
+	return qwriter_entry_durable(c->w);
+}
+
+int
 cleanup_finish(struct cleanup *c, int sync, char **error_r)
 {
 	if (c->in_headers) {

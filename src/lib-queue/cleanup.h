@@ -46,6 +46,9 @@ int cleanup_hops(const struct cleanup *c);
  * with queue_commit.  0, or -1 with *error_r. */
 int cleanup_finish(struct cleanup *c, int sync, char **error_r);
 int cleanup_take_fd(struct cleanup *c);
+/* 1 when the file's name in incoming/ is already durable (a reserved
+ * file, see qwriter_pool_init): no directory fsync needed to commit. */
+int cleanup_entry_durable(const struct cleanup *c);
 /* Number of final recipients written. */
 size_t cleanup_nrcpt(const struct cleanup *c);
 void cleanup_free(struct cleanup **c);

@@ -19,6 +19,7 @@
 
 struct job {
 	int fd;
+	int need_dir;           /* its name in incoming/ is not durable yet */
 	int error;
 	queue_commit_fn fn;
 	void *arg;
@@ -49,7 +50,7 @@ worker(void *arg)
 	(void)arg;
 	for (;;) {
 		struct job *batch, *j, *last = NULL;
-		int dir_error = 0;
+		int dir_error = 0, need_dir = 0;
 
 		pthread_mutex_lock(&lock);
 		while (pending == NULL)
@@ -69,9 +70,12 @@ worker(void *arg)
 			if (fsync(j->fd) < 0)
 				j->error = errno;
 			close(j->fd);
+			need_dir |= j->need_dir;
 			last = j;
 		}
-		if (sync_dir() < 0)
+		/* reserved files' names were made durable in advance
+		 * (qwriter_pool_init): the directory only for the others */
+		if (need_dir && sync_dir() < 0)
 			dir_error = errno;
 		for (j = batch; j != NULL; j = j->next)
 			if (j->error == 0)
@@ -140,11 +144,12 @@ queue_commit_init(const char *qdir)
 }
 
 void
-queue_commit_submit(int fd, queue_commit_fn fn, void *arg)
+queue_commit_submit(int fd, int need_dir, queue_commit_fn fn, void *arg)
 {
 	struct job *j = xcalloc(1, sizeof(*j));
 
 	j->fd = fd;
+	j->need_dir = need_dir;
 	j->fn = fn;
 	j->arg = arg;
 	in_flight++;
@@ -156,14 +161,14 @@ queue_commit_submit(int fd, queue_commit_fn fn, void *arg)
 }
 
 int
-queue_commit_now(int fd)
+queue_commit_now(int fd, int need_dir)
 {
 	int error = 0;
 
 	if (fsync(fd) < 0)
 		error = errno;
 	close(fd);
-	if (error == 0 && sync_dir() < 0)
+	if (error == 0 && need_dir && sync_dir() < 0)
 		error = errno;
 	n_batches++;
 	n_files++;

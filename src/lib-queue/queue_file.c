@@ -4,6 +4,7 @@
  * can leave any prefix, a disk can return garbage): every length is
  * checked against the file size and every record against its type.
  */
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <dirent.h>
@@ -122,6 +123,7 @@ struct qwriter {
 	off_t written;          /* bytes already in the file */
 	off_t len_off;          /* offset of the M record's length digits */
 	off_t old_size;         /* size of a reused spare file, else 0 */
+	int entry_durable;      /* from the pool: its name is durable */
 	size_t content_len;
 	int error;              /* errno of the first write failure */
 };
@@ -232,6 +234,38 @@ spare_refill(const char *qdir)
 }
 
 /*
+ * A claimed queue file: its name incoming/<id>, mode 0600, and an open
+ * descriptor holding flock(LOCK_EX) on it.  The lock tells a sweeper
+ * (queue_sweep_incoming) that a live writer owns the file; it is taken
+ * right after the name appears, and the name is checked again under the
+ * lock, because a sweeper removes a file only while holding that lock.
+ */
+struct qslot {
+	char id[QUEUE_ID_LEN + 1];
+	int fd;
+	off_t old_size;         /* a reused spare file's size, else 0 */
+	int from_spare;
+};
+
+/* Lock fd (named path) as its writer: 0, or -1 (the file is not ours to
+ * use: a sweeper holds it or removed it, or it has a second name). */
+static int
+slot_lock(const char *path, int fd, struct stat *st)
+{
+	struct stat pst;
+
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0)
+		return -1;
+	if (fstat(fd, st) < 0 || !S_ISREG(st->st_mode) ||
+	    stat(path, &pst) < 0 || pst.st_ino != st->st_ino ||
+	    pst.st_dev != st->st_dev)
+		return -1;
+	/* another name of the same inode (a stale spare/ or queue name
+	 * back after a power failure): never overwrite it */
+	return st->st_nlink == 1 ? 0 : -2;
+}
+
+/*
  * Take a spare file as incoming/<new id>: the rename claims it (another
  * writer taking the same name gets ENOENT), RENAME_NOREPLACE keeps the
  * id unique as O_EXCL does for a new file.  Spare files are mode 0600
@@ -240,12 +274,12 @@ spare_refill(const char *qdir)
  * 0, or -1 when there is none (the caller creates a file).
  */
 static int
-spare_take(const char *qdir, struct qwriter *w)
+spare_take(const char *qdir, struct qslot *s)
 {
 	while (!spare_disabled) {
-		char *src, *name;
+		char *src, *name, *path = NULL;
 		struct stat st;
-		int tries, r = -1;
+		int tries, r = -1, lk = -1;
 
 		if (spare_i >= spare_n) {
 			spare_refill(qdir);
@@ -256,11 +290,11 @@ spare_take(const char *qdir, struct qwriter *w)
 		src = xasprintf("%s/%s/%s", qdir, QUEUE_SPARE, name);
 		free(name);
 		for (tries = 0; tries < 20; tries++) {
-			queue_new_id(w->id);
-			free(w->path);
-			w->path = xasprintf("%s/%s/%s", qdir, QUEUE_INCOMING,
-			    w->id);
-			r = renameat2(AT_FDCWD, src, AT_FDCWD, w->path,
+			queue_new_id(s->id);
+			free(path);
+			path = xasprintf("%s/%s/%s", qdir, QUEUE_INCOMING,
+			    s->id);
+			r = renameat2(AT_FDCWD, src, AT_FDCWD, path,
 			    RENAME_NOREPLACE);
 			if (r == 0 || errno != EEXIST)
 				break;
@@ -269,48 +303,229 @@ spare_take(const char *qdir, struct qwriter *w)
 		if (r < 0) {
 			if (errno == EINVAL || errno == ENOSYS)
 				spare_disabled = 1;     /* no RENAME_NOREPLACE */
+			free(path);
 			continue;       /* ENOENT: taken by another writer */
 		}
-		w->fd = open(w->path, O_WRONLY | O_CLOEXEC);
-		if (w->fd >= 0 && fstat(w->fd, &st) == 0 && S_ISREG(st.st_mode) &&
+		s->fd = open(path, O_WRONLY | O_CLOEXEC);
+		if (s->fd >= 0 && (lk = slot_lock(path, s->fd, &st)) == 0 &&
 		    ((st.st_mode & 0777) == QUEUE_MODE_WRITING ||
-		    fchmod(w->fd, QUEUE_MODE_WRITING) == 0)) {
-			w->old_size = st.st_size;
+		    fchmod(s->fd, QUEUE_MODE_WRITING) == 0)) {
+			s->old_size = st.st_size;
+			s->from_spare = 1;
+			free(path);
 			return 0;
 		}
-		if (w->fd >= 0)
-			close(w->fd);
-		w->fd = -1;
-		(void)unlink(w->path);
+		/* not usable: drop our name (a second name of a queue file
+		 * keeps that file; a sweeper's file is the sweeper's) */
+		if (s->fd >= 0 && lk != -1)
+			(void)unlink(path);
+		if (s->fd >= 0)
+			close(s->fd);
+		s->fd = -1;
+		free(path);
 	}
 	return -1;
+}
+
+/* Claim a file in incoming/: a spare one, else a new one.  0, or -1 with
+ * errno and *path_r (the last name tried) for the message. */
+static int
+slot_claim(const char *qdir, struct qslot *s, char **path_r)
+{
+	int tries;
+
+	memset(s, 0, sizeof(*s));
+	s->fd = -1;
+	*path_r = NULL;
+	if (spare_take(qdir, s) == 0)
+		return 0;
+	for (tries = 0; tries < 20; tries++) {
+		struct stat st;
+		queue_new_id(s->id);
+		free(*path_r);
+		*path_r = xasprintf("%s/%s/%s", qdir, QUEUE_INCOMING, s->id);
+		s->fd = open(*path_r, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+		    QUEUE_MODE_WRITING);
+		if (s->fd < 0) {
+			if (errno != EEXIST)
+				return -1;
+			continue;
+		}
+		if (slot_lock(*path_r, s->fd, &st) == 0)
+			return 0;
+		/* a sweeper was faster (we cannot tell it from a file
+		 * made by another): leave the name, try another */
+		close(s->fd);
+		s->fd = -1;
+		errno = EEXIST;
+	}
+	return -1;
+}
+
+/* Give a claimed, unused file back: to spare/ (still locked, so no
+ * sweeper races the rename), else removed. */
+static void
+slot_return(const char *qdir, struct qslot *s)
+{
+	char *src = xasprintf("%s/%s/%s", qdir, QUEUE_INCOMING, s->id);
+	char *dst = xasprintf("%s/%s/%s", qdir, QUEUE_SPARE, s->id);
+
+	if (renameat2(AT_FDCWD, src, AT_FDCWD, dst, RENAME_NOREPLACE) < 0)
+		(void)unlink(src);
+	free(src);
+	free(dst);
+	close(s->fd);
+	s->fd = -1;
+}
+
+/*
+ * The reservation pool (queue_file.h): files claimed in incoming/ ahead
+ * of time whose directory entries one fsync of incoming/ has made
+ * durable, so a message written into one needs only its own fsync.
+ */
+static struct qslot *pool;
+static size_t pool_head, pool_n, pool_k;
+static char *pool_qdir;
+static pid_t pool_pid;
+static unsigned long pool_refills;
+
+static void
+pool_release_atexit(void)
+{
+	qwriter_pool_release();
+}
+
+void
+qwriter_pool_init(const char *qdir, size_t k)
+{
+	if (pool_qdir == NULL)
+		atexit(pool_release_atexit);
+	qwriter_pool_release();
+	free(pool_qdir);
+	pool_qdir = xstrdup(qdir);
+	pool_k = k;
+	pool = xreallocarray(pool, k > 0 ? k : 1, sizeof(*pool));
+	pool_head = pool_n = 0;
+}
+
+void
+qwriter_pool_release(void)
+{
+	/* a forked child's exit leaves its parent's files alone */
+	if (pool_qdir == NULL || getpid() != pool_pid)
+		return;
+	while (pool_n > 0) {
+		slot_return(pool_qdir, &pool[pool_head]);
+		pool_head = (pool_head + 1) % pool_k;
+		pool_n--;
+	}
+	pool_head = 0;
+}
+
+size_t
+qwriter_pool_size(unsigned long *refills_r)
+{
+	if (refills_r != NULL)
+		*refills_r = pool_refills;
+	return pool_n;
+}
+
+/* fsync a queue subdirectory of the pool's queue: 0 or -1. */
+static int
+pool_sync_dir(const char *queue)
+{
+	static int fds[2] = { -1, -1 };
+	int i = strcmp(queue, QUEUE_SPARE) == 0;
+
+	if (fds[i] < 0) {
+		char *p = xasprintf("%s/%s", pool_qdir, queue);
+		fds[i] = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		free(p);
+		if (fds[i] < 0)
+			return -1;
+	}
+	return fsync(fds[i]);
+}
+
+/*
+ * Fill the pool up to k files: claim them, then ONE fsync of incoming/
+ * makes all their names durable, and one of spare/ the removal of the
+ * spare names they had (so no old spare/ name can come back after a
+ * power failure as a second name of a file that by then holds an
+ * acknowledged message).  0, or -1 (the pool stays empty).
+ */
+static int
+pool_refill(void)
+{
+	int spare = 0;
+
+	pool_pid = getpid();
+	pool_head = 0;
+	while (pool_n < pool_k) {
+		struct qslot s;
+		char *path;
+		int r = slot_claim(pool_qdir, &s, &path);
+		free(path);
+		if (r < 0)
+			break;
+		spare |= s.from_spare;
+		pool[pool_n++] = s;
+	}
+	if (pool_n == 0)
+		return -1;
+	pool_refills++;
+	if (pool_sync_dir(QUEUE_INCOMING) < 0 ||
+	    (spare && pool_sync_dir(QUEUE_SPARE) < 0)) {
+		log_warn("queue reservation: fsync: %s", strerror(errno));
+		qwriter_pool_release();
+		return -1;
+	}
+	return 0;
+}
+
+/* The next reserved file (its entry durable): 0, or -1. */
+static int
+pool_take(const char *qdir, struct qslot *s)
+{
+	if (pool_qdir == NULL || pool_k == 0 || strcmp(qdir, pool_qdir) != 0)
+		return -1;
+	if (pool_n > 0 && getpid() != pool_pid)
+		return -1;      /* a forked child: the files are its parent's */
+	if (pool_n == 0 && pool_refill() < 0)
+		return -1;
+	*s = pool[pool_head];
+	pool_head = (pool_head + 1) % pool_k;
+	pool_n--;
+	return 0;
 }
 
 struct qwriter *
 qwriter_create(const char *qdir, char **error_r)
 {
 	struct qwriter *w = xcalloc(1, sizeof(*w));
-	int tries;
+	struct qslot s;
 
-	w->fd = -1;
-	for (tries = 0; tries < 20 && spare_take(qdir, w) < 0; tries++) {
-		queue_new_id(w->id);
-		free(w->path);
-		w->path = xasprintf("%s/%s/%s", qdir, QUEUE_INCOMING, w->id);
-		w->fd = open(w->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-		    QUEUE_MODE_WRITING);
-		if (w->fd >= 0 || errno != EEXIST)
-			break;
+	if (pool_take(qdir, &s) == 0) {
+		w->entry_durable = 1;
+	} else {
+		char *path = NULL;
+		if (slot_claim(qdir, &s, &path) < 0) {
+			*error_r = xasprintf("create %s: %s", path ? path :
+			    qdir, strerror(errno));
+			free(path);
+			free(w);
+			return NULL;
+		}
+		free(path);
 	}
-	if (w->fd < 0) {
-		*error_r = xasprintf("create %s: %s", w->path, strerror(errno));
-		free(w->path);
-		free(w);
-		return NULL;
-	}
+	memcpy(w->id, s.id, sizeof(w->id));
+	w->fd = s.fd;
+	w->old_size = s.old_size;
+	w->path = xasprintf("%s/%s/%s", qdir, QUEUE_INCOMING, w->id);
 	buf_init(&w->out, QW_BUFSIZE * 2);
 	qw_put(w, QUEUE_FILE_MAGIC, strlen(QUEUE_FILE_MAGIC));
 	{
+		/* now, not when the file was reserved: the arrival time */
 		struct timeval tv;
 		char t[32];
 		gettimeofday(&tv, NULL);
@@ -322,6 +537,12 @@ qwriter_create(const char *qdir, char **error_r)
 	 * file no longer matches (qfile_open refuses it) */
 	qwriter_record(w, 'I', w->id, strlen(w->id));
 	return w;
+}
+
+int
+qwriter_entry_durable(const struct qwriter *w)
+{
+	return w->entry_durable;
 }
 
 const char *
@@ -447,6 +668,58 @@ qwriter_abort(struct qwriter **wp)
 	if ((*wp)->fd >= 0)
 		unlink((*wp)->path);
 	qwriter_free(wp);
+}
+
+/* ---- sweeping unfinished files ---- */
+
+int
+queue_sweep_file(const char *path, time_t min_age)
+{
+	struct stat st, pst;
+	int fd, removed = 0;
+
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+	    (st.st_mode & 0777) == QUEUE_MODE_WRITING &&
+	    st.st_ctime + min_age <= time(NULL) &&
+	    flock(fd, LOCK_EX | LOCK_NB) == 0 &&
+	    /* under the lock: still unfinished, still this name */
+	    fstat(fd, &st) == 0 && (st.st_mode & 0777) == QUEUE_MODE_WRITING &&
+	    stat(path, &pst) == 0 && pst.st_ino == st.st_ino &&
+	    pst.st_dev == st.st_dev && unlink(path) == 0)
+		removed = 1;
+	close(fd);
+	return removed;
+}
+
+int
+queue_sweep_incoming(const char *qdir, time_t min_age)
+{
+	char *dir = xasprintf("%s/%s", qdir, QUEUE_INCOMING);
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+
+	if (d != NULL) {
+		while ((e = readdir(d)) != NULL) {
+			char *p;
+			if (!queue_valid_id(e->d_name))
+				continue;
+			p = xasprintf("%s/%s", dir, e->d_name);
+			if (queue_sweep_file(p, min_age)) {
+				log_info("%s: removed unfinished queue file of "
+				    "a writer that is gone (never acknowledged)",
+				    e->d_name);
+				n++;
+			}
+			free(p);
+		}
+		closedir(d);
+	}
+	free(dir);
+	return n;
 }
 
 /* ---- reader ---- */

@@ -80,10 +80,31 @@ int qfile_mark_done(struct qfile *qf, size_t i);
 /* Number of recipients not yet done. */
 size_t qfile_pending(const struct qfile *qf);
 
-/* Streaming writer used by cleanup. */
+/* Streaming writer used by cleanup.  The writer owns its file from
+ * qwriter_create on by holding flock(LOCK_EX) on it (until the file is
+ * complete and closed, or removed): see queue_sweep_incoming. */
 struct qwriter;
 
+/*
+ * Reservation pool (doc/queue-format.md, "Reserved files"): from now on
+ * this process keeps up to k files claimed ahead of time in
+ * qdir/incoming/ (mode 0600, locked, empty or an old spare file's
+ * content), whose names one fsync of incoming/ per refill has made
+ * durable.  qwriter_create takes the next one (refilling an empty pool
+ * first), so committing that message needs only the file's own fsync
+ * (qwriter_entry_durable).  At exit (atexit) the files not used go back
+ * to spare/.
+ */
+void qwriter_pool_init(const char *qdir, size_t k);
+/* Give the reserved files back now (spare/ or removed). */
+void qwriter_pool_release(void);
+/* Files reserved now; refills so far in *refills_r (may be NULL). */
+size_t qwriter_pool_size(unsigned long *refills_r);
+
 struct qwriter *qwriter_create(const char *qdir, char **error_r);
+/* 1 when the file's directory entry is already durable (a reserved
+ * file): committing it needs no fsync of incoming/. */
+int qwriter_entry_durable(const struct qwriter *w);
 const char *qwriter_id(const struct qwriter *w);
 const char *qwriter_path(const struct qwriter *w);
 void qwriter_record(struct qwriter *w, char type, const char *data, size_t len);
@@ -105,6 +126,18 @@ int qwriter_take_fd(struct qwriter *w);
 void qwriter_free(struct qwriter **w);
 /* Remove an unfinished file. */
 void qwriter_abort(struct qwriter **w);
+
+/*
+ * Remove unfinished (mode 0600) files of writers that are gone: a file
+ * is removed only while this process holds its flock(LOCK_EX) (a live
+ * writer holds it from the moment it claims the file) and after checking
+ * under that lock that it is still 0600 and still has this name.  Files
+ * changed less than min_age seconds ago are not even opened (work saved
+ * on files being written).  Number removed.  queue_sweep_file: one path,
+ * 1 if removed.
+ */
+int queue_sweep_incoming(const char *qdir, time_t min_age);
+int queue_sweep_file(const char *path, time_t min_age);
 
 /*
  * Read bytes [off, off + len) of fd (a queue file's content, usually) in

@@ -1,5 +1,8 @@
 /* test-queue-file.c - queue file round trip, truncation, done marks. */
 #include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -154,6 +157,163 @@ test_spare_reuse(void)
 	free(err);
 }
 
+/* Files in dir/queue with the given mode (0 = any). */
+static int
+count_files(const char *dir, const char *queue, int mode)
+{
+	char p[600];
+	DIR *d;
+	struct dirent *e;
+	int n = 0;
+
+	snprintf(p, sizeof(p), "%s/%s", dir, queue);
+	d = opendir(p);
+	if (d == NULL)
+		return -1;
+	while ((e = readdir(d)) != NULL) {
+		char f[900];
+		struct stat st;
+		if (!queue_valid_id(e->d_name))
+			continue;
+		snprintf(f, sizeof(f), "%s/%s", p, e->d_name);
+		if (stat(f, &st) == 0 && (mode == 0 || (int)(st.st_mode & 0777) == mode))
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
+static struct cleanup *
+open_msg(const char *dir, const char *subject)
+{
+	struct cleanup_rcpt r[1] = { { "a@x.test", NULL, 0 } };
+	char *err = NULL;
+	struct cleanup *c = cleanup_open(dir, "s@z.test", r, 1, NULL, 0, NULL,
+	    &err);
+
+	T_OK(c != NULL);
+	if (c != NULL) {
+		cleanup_line(c, subject, strlen(subject), 1);
+		cleanup_line(c, "", 0, 1);
+		cleanup_line(c, "body", 4, 1);
+	}
+	return c;
+}
+
+/* The reservation pool: files claimed ahead in incoming/ (0600, locked),
+ * used one per message with the real arrival time, given back to spare/
+ * at release; a dead writer's leftovers are swept, a live writer's file
+ * and reserved files of a live process are not. */
+static void
+test_reserve_pool(void)
+{
+	char dir[] = "/tmp/test-queue-XXXXXX", *err = NULL, path[600];
+	struct cleanup *c;
+	struct qfile qf;
+	struct timeval t0;
+	unsigned long refills;
+	pid_t pid;
+	int status;
+
+	T_OK(mkdtemp(dir) != NULL);
+	T_INTEQ(queue_mkdirs(dir, &err), 0);
+	qwriter_pool_init(dir, 4);
+	T_INTEQ(qwriter_pool_size(&refills), 0);        /* lazily */
+	T_INTEQ(refills, 0);
+	gettimeofday(&t0, NULL);
+	c = open_msg(dir, "Subject: one");
+	T_INTEQ(cleanup_entry_durable(c), 1);
+	T_INTEQ(qwriter_pool_size(&refills), 3);
+	T_INTEQ(refills, 1);
+	T_INTEQ(count_files(dir, "incoming", 0600), 4);
+	/* everything is owned by a live writer: nothing swept */
+	T_INTEQ(queue_sweep_incoming(dir, 0), 0);
+	T_INTEQ(count_files(dir, "incoming", 0600), 4);
+	T_INTEQ(cleanup_finish(c, 1, &err), 0);
+	cleanup_free(&c);
+	T_INTEQ(count_files(dir, "incoming", 0700), 1);
+
+	/* the arrival time is the message's, not the reservation's */
+	usleep(1100 * 1000);
+	c = open_msg(dir, "Subject: two");
+	T_INTEQ(cleanup_entry_durable(c), 1);
+	T_INTEQ(qwriter_pool_size(&refills), 2);
+	T_INTEQ(refills, 1);                            /* no new refill */
+	T_INTEQ(cleanup_finish(c, 1, &err), 0);
+	snprintf(path, sizeof(path), "%s/incoming/%s", dir, cleanup_id(c));
+	cleanup_free(&c);
+	T_INTEQ(qfile_open(path, 0, &qf, &err), 0);
+	T_OK(qf.arrival_us >= ((long long)t0.tv_sec + 1) * 1000000 +
+	    t0.tv_usec);
+	qfile_close(&qf);
+
+	/* given back: the unused ones go to spare/ */
+	qwriter_pool_release();
+	T_INTEQ(qwriter_pool_size(NULL), 0);
+	T_INTEQ(count_files(dir, "incoming", 0600), 0);
+	T_INTEQ(count_files(dir, "incoming", 0700), 2);
+	T_INTEQ(count_files(dir, "spare", 0600), 2);
+
+	/* a writer that dies (no exit handlers, as after kill -9) with a
+	 * half-written message and reserved files */
+	pid = fork();
+	if (pid == 0) {
+		struct cleanup *cc;
+		qwriter_pool_init(dir, 4);
+		cc = open_msg(dir, "Subject: dying");
+		(void)cc;
+		_exit(qwriter_pool_size(NULL) == 3 ? 0 : 1);
+	}
+	T_OK(pid > 0);
+	T_INTEQ(waitpid(pid, &status, 0), pid);
+	T_OK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	T_INTEQ(count_files(dir, "incoming", 0600), 4);
+	T_INTEQ(count_files(dir, "spare", 0), 0);       /* it took both */
+	/* a live writer (its file locked) next to the leftovers */
+	qwriter_pool_init(dir, 0);                      /* no pool here */
+	c = open_msg(dir, "Subject: live");
+	T_INTEQ(cleanup_entry_durable(c), 0);
+	T_INTEQ(count_files(dir, "incoming", 0600), 5);
+	/* too young for a sweep that skips recent files */
+	T_INTEQ(queue_sweep_incoming(dir, 3600), 0);
+	T_INTEQ(queue_sweep_incoming(dir, 0), 4);
+	T_INTEQ(count_files(dir, "incoming", 0600), 1); /* the live one */
+	T_INTEQ(cleanup_finish(c, 1, &err), 0);
+	snprintf(path, sizeof(path), "%s/incoming/%s", dir, cleanup_id(c));
+	cleanup_free(&c);
+	T_INTEQ(qfile_open(path, 0, &qf, &err), 0);
+	qfile_close(&qf);
+	T_INTEQ(count_files(dir, "incoming", 0700), 3);
+	/* finished files are never swept */
+	T_INTEQ(queue_sweep_incoming(dir, 0), 0);
+	T_INTEQ(count_files(dir, "incoming", 0700), 3);
+
+	/* a spare file with a second name (a stale name back after a power
+	 * failure) is never reused: the writer drops its claim */
+	{
+		char spare[600], other[600];
+		c = open_msg(dir, "Subject: x");
+		T_INTEQ(cleanup_finish(c, 1, &err), 0);
+		snprintf(path, sizeof(path), "%s/incoming/%s", dir,
+		    cleanup_id(c));
+		snprintf(spare, sizeof(spare), "%s/spare/%s", dir,
+		    cleanup_id(c));
+		snprintf(other, sizeof(other), "%s/hold/%s", dir,
+		    cleanup_id(c));
+		cleanup_free(&c);
+		T_INTEQ(link(path, other), 0);
+		T_INTEQ(chmod(path, 0600), 0);
+		T_INTEQ(rename(path, spare), 0);
+		c = open_msg(dir, "Subject: y");
+		T_INTEQ(cleanup_finish(c, 1, &err), 0);
+		cleanup_free(&c);
+		T_INTEQ(count_files(dir, "hold", 0600), 1);     /* untouched */
+		T_INTEQ(qfile_open(other, 0, &qf, &err), -1);   /* (0600) */
+		free(err);
+		err = NULL;
+	}
+}
+
 int
 main(void)
 {
@@ -162,5 +322,6 @@ main(void)
 	config_load("/nonexistent", &err);
 	T_RUN(test_roundtrip);
 	T_RUN(test_spare_reuse);
+	T_RUN(test_reserve_pool);
 	return t_done();
 }

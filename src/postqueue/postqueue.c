@@ -424,12 +424,36 @@ remove_logs(const char *id)
 	free(p);
 }
 
+/* An unfinished file in incoming/ (mode 0600): a message still being
+ * written, or a file an smtpd process holds reserved for its next one
+ * (doc/queue-format.md).  Not a message yet: postsuper leaves it to its
+ * writer (or to qmgr's sweep when the writer is gone). */
+static int
+unfinished(const char *queue, const char *id)
+{
+	char *p;
+	struct stat st;
+	int r;
+
+	if (strcmp(queue, QUEUE_INCOMING) != 0)
+		return 0;
+	p = xasprintf("%s/%s/%s", qdir, queue, id);
+	r = lstat(p, &st) == 0 && (st.st_mode & 0777) != QUEUE_MODE_COMPLETE;
+	free(p);
+	return r;
+}
+
 static int
 move(const char *from, const char *id, const char *to, int touch)
 {
-	char *src = xasprintf("%s/%s/%s", qdir, from, id);
-	char *dst = xasprintf("%s/%s/%s", qdir, to, id);
-	int r = rename(src, dst);
+	char *src, *dst;
+	int r;
+
+	if (unfinished(from, id))
+		return 0;
+	src = xasprintf("%s/%s/%s", qdir, from, id);
+	dst = xasprintf("%s/%s/%s", qdir, to, id);
+	r = rename(src, dst);
 
 	if (r == 0 && touch)
 		(void)utimes(dst, NULL);        /* due now */
@@ -566,8 +590,12 @@ apply(enum op op, const char *id)
 	switch (op) {
 	case OP_DELETE:
 		for (q = 0; q < NELEM(queues); q++) {
-			char *p = xasprintf("%s/%s/%s", qdir, queues[q], id);
-			int ok = unlink(p) == 0;
+			char *p;
+			int ok;
+			if (unfinished(queues[q], id))
+				continue;
+			p = xasprintf("%s/%s/%s", qdir, queues[q], id);
+			ok = unlink(p) == 0;
 			free(p);
 			if (ok) {
 				remove_logs(id);

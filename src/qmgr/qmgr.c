@@ -1029,6 +1029,10 @@ static void
 on_wakeup(void *arg)
 {
 	(void)arg;
+	/* reserved or half-written files of writers that died (kill -9,
+	 * a crash): their flock is gone; older than a minute, so files
+	 * being written now are not even opened */
+	(void)queue_sweep_incoming(qdir, 60);
 	scan_incoming();
 }
 
@@ -1058,6 +1062,9 @@ qmgr_main(int argc, char **argv)
 		free(ids[i]);
 	}
 	free(ids);
+	/* files of writers that died while qmgr was away (live writers
+	 * hold a lock on theirs: those stay) */
+	(void)queue_sweep_incoming(qdir, 0);
 	scan_incoming();
 	scan_deferred(0);
 	service_triggers(on_trigger, NULL);
