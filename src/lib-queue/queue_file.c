@@ -9,6 +9,7 @@
 #include <sys/time.h>
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -386,7 +387,7 @@ slot_return(const char *qdir, struct qslot *s)
 static struct qslot *pool;
 static size_t pool_head, pool_n, pool_k;
 static char *pool_qdir;
-static pid_t pool_pid;
+static int pool_foreign;        /* a forked child: the files are its parent's */
 static unsigned long pool_refills;
 
 static void
@@ -395,11 +396,20 @@ pool_release_atexit(void)
 	qwriter_pool_release();
 }
 
+static void
+pool_atfork_child(void)
+{
+	if (pool_n > 0)
+		pool_foreign = 1;
+}
+
 void
 qwriter_pool_init(const char *qdir, size_t k)
 {
-	if (pool_qdir == NULL)
+	if (pool_qdir == NULL) {
 		atexit(pool_release_atexit);
+		(void)pthread_atfork(NULL, NULL, pool_atfork_child);
+	}
 	qwriter_pool_release();
 	free(pool_qdir);
 	pool_qdir = xstrdup(qdir);
@@ -412,7 +422,7 @@ void
 qwriter_pool_release(void)
 {
 	/* a forked child's exit leaves its parent's files alone */
-	if (pool_qdir == NULL || getpid() != pool_pid)
+	if (pool_qdir == NULL || pool_foreign)
 		return;
 	while (pool_n > 0) {
 		slot_return(pool_qdir, &pool[pool_head]);
@@ -459,7 +469,7 @@ pool_refill(void)
 {
 	int spare = 0;
 
-	pool_pid = getpid();
+	pool_foreign = 0;
 	pool_head = 0;
 	while (pool_n < pool_k) {
 		struct qslot s;
@@ -489,7 +499,7 @@ pool_take(const char *qdir, struct qslot *s)
 {
 	if (pool_qdir == NULL || pool_k == 0 || strcmp(qdir, pool_qdir) != 0)
 		return -1;
-	if (pool_n > 0 && getpid() != pool_pid)
+	if (pool_n > 0 && pool_foreign)
 		return -1;      /* a forked child: the files are its parent's */
 	if (pool_n == 0 && pool_refill() < 0)
 		return -1;

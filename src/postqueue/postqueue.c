@@ -296,45 +296,64 @@ list_maildrop(int json, size_t *nmsg, size_t *total)
 }
 
 static int
+arrival_cmp(const void *a, const void *b)
+{
+	const struct qfile *x = a, *y = b;
+
+	if (x->arrival_us != y->arrival_us)
+		return x->arrival_us < y->arrival_us ? -1 : 1;
+	return strcmp(x->id, y->id);
+}
+
+static int
 list_queue(int json)
 {
 	size_t q, i, k, total = 0, nmsg = 0;
 
 	list_maildrop(json, &nmsg, &total);
 	for (q = 0; q < NELEM(queues); q++) {
-		size_t n;
+		size_t n, nqf = 0;
 		char **ids = queue_ids(queues[q], &n);
+		struct qfile *qfs = xcalloc(n + 1, sizeof(*qfs));
 		for (i = 0; i < n; i++) {
 			char *path = xasprintf("%s/%s/%s", qdir, queues[q], ids[i]);
-			char *err = NULL, **addrs;
-			struct qfile qf;
-			struct entry e;
-			if (qfile_open(path, 0, &qf, &err) < 0) {
+			char *err = NULL;
+			if (qfile_open(path, 0, &qfs[nqf], &err) < 0) {
 				/* being written, or gone meanwhile */
 				free(err);
 				free(path);
 				continue;
 			}
 			free(path);
-			addrs = xcalloc(qf.nrcpt + 1, sizeof(char *));
+			nqf++;
+		}
+		str_split_free(&ids);
+		/* oldest arrival first (an id tells the time its file was
+		 * reserved, not when the message came) */
+		if (nqf > 1)
+			qsort(qfs, nqf, sizeof(*qfs), arrival_cmp);
+		for (i = 0; i < nqf; i++) {
+			struct qfile *qf = &qfs[i];
+			char **addrs = xcalloc(qf->nrcpt + 1, sizeof(char *));
+			struct entry e;
 			memset(&e, 0, sizeof(e));
-			for (k = 0; k < qf.nrcpt; k++)
-				if (!qf.rcpts[k].done)
-					addrs[e.n++] = qf.rcpts[k].addr;
+			for (k = 0; k < qf->nrcpt; k++)
+				if (!qf->rcpts[k].done)
+					addrs[e.n++] = qf->rcpts[k].addr;
 			e.queue = queues[q];
-			e.id = qf.id;
-			e.arrival = (time_t)(qf.arrival_us / 1000000);
-			e.size = qf.content_len;
-			e.sender = qf.sender;
+			e.id = qf->id;
+			e.arrival = (time_t)(qf->arrival_us / 1000000);
+			e.size = qf->content_len;
+			e.sender = qf->sender;
 			e.addrs = addrs;
 			e.reasons = 1;
 			print_entry(json, &e, nmsg);
 			free(addrs);
-			total += qf.content_len;
+			total += qf->content_len;
 			nmsg++;
-			qfile_close(&qf);
+			qfile_close(qf);
 		}
-		str_split_free(&ids);
+		free(qfs);
 	}
 	if (!json) {
 		if (nmsg == 0)
