@@ -351,15 +351,14 @@ static void
 do_login(struct client *c, const char *tag, const char *user,
     const char *pass)
 {
-	if (strlen(user) > 256 || strlen(pass) > 1024 || *user == '\0') {
+	if (*user == '\0' ||
+	    login_conn_auth(&c->conn, user, pass, login_auth_done) < 0) {
 		client_tagged(c, tag, "NO [AUTHENTICATIONFAILED] Authentication failed.");
 		login_failed(c);
 		return;
 	}
-	/* the post-login master asks the auth service (failure delay,
-	 * lockout) and counts the user's sessions */
+	/* the answer comes later, from the post-login master */
 	c->login_tag = xstrdup(tag);
-	login_conn_auth(&c->conn, user, pass, login_auth_done);
 }
 
 /* SASL PLAIN: authzid NUL authcid NUL password */
@@ -909,14 +908,12 @@ worker_session(int fd, const struct login_session *s)
 	c->user = xstrdup(s->user);
 	c->state = ST_AUTH;
 	io_set_timeout(c->conn.io, (int)imapd_set.timeout_auth);
-	log_info("%s: session of user=<%s> [%s] in uid %d", c->conn.id, c->user,
-	    c->conn.ip, (int)geteuid());
 	buf_init(&b, 4096);
 	capability_string(c, &b);
 	client_tagged(c, s->tag, "OK [CAPABILITY %s] Logged in", buf_cstr(&b));
 	buf_free(&b);
-	/* commands the client pipelined after LOGIN */
-	io_unread(c->conn.io, s->input, s->input_len);
+	/* then the commands the client pipelined after LOGIN */
+	login_conn_session_open(&c->conn, s);
 	client_input(c);
 }
 
@@ -926,11 +923,7 @@ imap_login_main(int argc, char **argv)
 	service_init(argc, argv, "imap-login");
 	imapd_settings_load();
 	tls_ctx = login_tls_server_ctx();
-	login_client_init(config_str("imapd_post_login_service"));
-	/* from here on: no mail store, no key files, no root */
-	login_client_drop_privileges("imap-login");
-	service_listen(client_accept, NULL, (int)login_set.session_limit);
-	return service_run();
+	return login_client_run("imap-login", &login_set, client_accept);
 }
 
 int

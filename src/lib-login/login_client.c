@@ -25,6 +25,7 @@
 #include "ipc.h"
 #include "log.h"
 #include "login_client.h"
+#include "login_conn.h"
 #include "login_proto.h"
 #include "mem.h"
 #include "service.h"
@@ -110,8 +111,8 @@ master_read(evutil_socket_t fd, short what, void *arg)
 	ipc_msg_free(&m);
 }
 
-void
-login_client_init(const char *service)
+static void
+master_connect(const char *service)
 {
 	struct sockaddr_un sun;
 
@@ -136,8 +137,8 @@ login_client_init(const char *service)
 	event_add(master_ev, NULL);
 }
 
-void
-login_client_drop_privileges(const char *role)
+static void
+drop_privileges(const char *role)
 {
 	const char *dir = config_str("login_chroot_directory");
 	const char *name = config_str("login_user");
@@ -172,6 +173,17 @@ login_client_drop_privileges(const char *role)
 	if (setuid(0) == 0)
 		fatal("%s: privileges not dropped", role);
 	prctl(PR_SET_DUMPABLE, 0);
+}
+
+int
+login_client_run(const char *role, const struct login_settings *set,
+    service_accept_fn accept)
+{
+	master_connect(set->post_login_service);
+	/* from here on: no mail store, no key files, no root */
+	drop_privileges(role);
+	service_listen(accept, NULL, (int)set->session_limit);
+	return service_run();
 }
 
 static void
@@ -324,6 +336,17 @@ struct handoff_wait {
 	struct io *io;
 };
 
+/* The session has left this process (handed over or gone). */
+static void
+handoff_wait_end(struct handoff_wait *h)
+{
+	io_free(&h->io);
+	free(h->id);
+	free(h->tag);
+	free(h);
+	service_session_end();
+}
+
 static void
 handoff_plain(struct handoff_wait *h)
 {
@@ -354,11 +377,7 @@ handoff_plain(struct handoff_wait *h)
 	}
 	buf_free(&in);
 	buf_free(&hex);
-	io_free(&h->io);
-	free(h->id);
-	free(h->tag);
-	free(h);
-	service_session_end();
+	handoff_wait_end(h);
 }
 
 static void
@@ -371,11 +390,7 @@ handoff_wait_io(struct io *io, enum io_evt evt, void *arg)
 		handoff_plain(h);
 	} else if (evt == IO_EOF || evt == IO_ERROR || evt == IO_TIMEOUT) {
 		login_client_close(h->sid);
-		io_free(&h->io);
-		free(h->id);
-		free(h->tag);
-		free(h);
-		service_session_end();
+		handoff_wait_end(h);
 	}
 }
 

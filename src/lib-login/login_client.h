@@ -17,13 +17,21 @@
 
 #include <stdint.h>
 
+#include "service.h"
+
 struct io;
 
-/* Connect to $queue_directory/private/SERVICE (fatal on failure). */
-void login_client_init(const char *service);
-/* chroot(login_chroot_directory), setuid(login_user), not dumpable.
- * A no-op (with a log line) when not started as root. */
-void login_client_drop_privileges(const char *role);
+struct login_settings;
+
+/* A login process (imap-login, pop3-login), after service_init and with
+ * its TLS key loaded: connect to the post-login master
+ * ($queue_directory/private/PREFIX_post_login_service; fatal on
+ * failure), then chroot(login_chroot_directory), setuid(login_user),
+ * not dumpable (with only a log line when not started as root), and
+ * serve clients, up to PREFIX_process_session_limit at a time: accept
+ * runs for each.  Returns the exit status. */
+int login_client_run(const char *role, const struct login_settings *set,
+    service_accept_fn accept);
 
 typedef void (*login_connect_cb)(int allowed, void *arg);
 /* status: enum auth_status or LOGIN_STATUS_LIMIT. */

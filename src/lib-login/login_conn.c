@@ -14,61 +14,15 @@
 
 #include <event2/event.h>
 
-#include "config.h"
 #include "log.h"
 #include "login_conn.h"
 #include "login_master.h"
 #include "mem.h"
 #include "netaddr.h"
 #include "service.h"
-#include "tls.h"
 
 struct login_conn *login_conns;
 static unsigned conn_counter;
-
-/* PREFIX_name, e.g. "pop3d_auth_service" (static storage). */
-static const char *
-param(const char *prefix, const char *name)
-{
-	static char s[64];
-
-	snprintf(s, sizeof(s), "%s_%s", prefix, name);
-	return s;
-}
-
-void
-login_settings_load(struct login_settings *set, const char *prefix)
-{
-	char *err = NULL;
-
-	set->tls_wrappermode = config_bool(param(prefix, "tls_wrappermode"));
-	set->plaintext_disabled =
-	    config_bool(param(prefix, "disable_plaintext_auth"));
-	set->use_auth_service = config_bool(param(prefix, "auth_service"));
-	set->session_limit = config_int(param(prefix, "process_session_limit"));
-	set->ip_limit = config_int(param(prefix, "client_connection_limit"));
-	set->user_limit = config_int(param(prefix, "user_connection_limit"));
-	set->auth_delay = config_time(param(prefix, "auth_failure_delay"));
-	set->trusted_nets = netlist_parse(config_str(param(prefix,
-	    "trusted_networks")), &err);
-	if (set->trusted_nets == NULL)
-		fatal("%s_trusted_networks: %s", prefix, err);
-}
-
-SSL_CTX *
-login_tls_server_ctx(void)
-{
-	char *dir = xasprintf("%s/tls", config_str("data_directory"));
-	char *err = NULL;
-	SSL_CTX *ctx;
-
-	ctx = tls_server_ctx_auto(config_str("imapd_tls_cert_file"),
-	    config_str("imapd_tls_key_file"), dir, config_str("myhostname"), &err);
-	if (ctx == NULL)
-		fatal("TLS: %s", err);
-	free(dir);
-	return ctx;
-}
 
 /* ---- a connection's life ---- */
 
@@ -117,6 +71,14 @@ login_conn_worker(struct login_conn *lc, int fd,
 	lc->secured = s->secured;
 	lc->io = io_new(fd, cb, owner);
 	conn_link(lc, owner);
+}
+
+void
+login_conn_session_open(struct login_conn *lc, const struct login_session *s)
+{
+	log_info("%s: session of user=<%s> [%s] in uid %d", lc->id, s->user,
+	    lc->ip, (int)geteuid());
+	io_unread(lc->io, s->input, s->input_len);
 }
 
 enum login_greet
@@ -169,15 +131,18 @@ login_conn_plaintext_ok(const struct login_conn *lc,
 
 /* ---- login ---- */
 
-void
+int
 login_conn_auth(struct login_conn *lc, const char *user, const char *pass,
     login_auth_cb cb)
 {
+	if (strlen(user) > LOGIN_USER_MAX || strlen(pass) > LOGIN_PASSWORD_MAX)
+		return -1;
 	free(lc->login_user);
 	lc->login_user = xstrdup(user);
 	lc->paused = 1;
 	io_pause(lc->io);
 	login_client_auth(lc->sid, "PLAIN", user, pass, cb, lc->owner);
+	return 0;
 }
 
 static void

@@ -5,8 +5,7 @@
  *
  * Each daemon's client holds one `struct login_conn` (c->conn) and keeps
  * to itself all that the protocol decides: replies, greeting, states,
- * commands, which failure closes a session.  Shared here: the settings
- * both daemons have under their own prefix, the TLS context, the session
+ * commands, which failure closes a session.  Shared here: the session
  * id and client address, this process's list of connections, admission
  * by the post-login master (and the implicit-TLS greeting order), the
  * plaintext-auth policy, the hold after a failed login, the password
@@ -27,31 +26,10 @@
 
 #include "ioev.h"
 #include "login_client.h"
+#include "login_settings.h"
 
 struct event;
 struct login_session;
-struct netlist;
-
-/* The parameters imapd and pop3d share, each daemon under its own prefix
- * (imapd_tls_wrappermode, pop3d_tls_wrappermode, ...); the parameter
- * tables and their docs stay with the daemons. */
-struct login_settings {
-	int tls_wrappermode;            /* PREFIX_tls_wrappermode */
-	int plaintext_disabled;         /* PREFIX_disable_plaintext_auth */
-	int use_auth_service;           /* PREFIX_auth_service */
-	long long session_limit;        /* PREFIX_process_session_limit */
-	long long ip_limit;             /* PREFIX_client_connection_limit */
-	long long user_limit;           /* PREFIX_user_connection_limit */
-	long long auth_delay;           /* PREFIX_auth_failure_delay */
-	struct netlist *trusted_nets;   /* PREFIX_trusted_networks */
-};
-
-/* Load PREFIX_* into set (fatal on a bad PREFIX_trusted_networks). */
-void login_settings_load(struct login_settings *set, const char *prefix);
-/* The login processes' TLS server context: imapd_tls_cert_file and
- * imapd_tls_key_file (both protocols), or a self-signed certificate in
- * $data_directory/tls/.  Fatal on failure. */
-SSL_CTX *login_tls_server_ctx(void);
 
 /* A failed login after which the hold ends in closing the session. */
 #define LOGIN_FAILURES_MAX 3
@@ -94,6 +72,11 @@ void login_conn_accept(struct login_conn *lc, const char *proto, int fd,
 /* Worker: a session the post-login master handed over (no timeout set). */
 void login_conn_worker(struct login_conn *lc, int fd,
     const struct login_session *s, io_callback cb, void *owner);
+/* Worker: the session's mailbox is open and the daemon's "logged in"
+ * reply queued: log the session and put back the input the client had
+ * pipelined behind its login, for the caller to read now. */
+void login_conn_session_open(struct login_conn *lc,
+    const struct login_session *s);
 
 enum login_greet {
 	LOGIN_GREET_WAIT,       /* nothing to send (yet) */
@@ -116,10 +99,16 @@ int login_conn_secured(const struct login_conn *lc);
 int login_conn_plaintext_ok(const struct login_conn *lc,
     const struct login_settings *set);
 
+/* Longest user name and password passed on to the post-login master. */
+#define LOGIN_USER_MAX 256
+#define LOGIN_PASSWORD_MAX 1024
+
 /* Ask the post-login master to check a password (it asks the auth
- * service and counts the user's sessions); input is paused and
- * lc->login_user keeps the name asked for until cb(owner) runs. */
-void login_conn_auth(struct login_conn *lc, const char *user,
+ * service: failure delay, lockout; and counts the user's sessions);
+ * input is paused and lc->login_user keeps the name asked for until
+ * cb(..., owner) runs.  -1 (nothing asked) when the user name or the
+ * password is too long: a failed login. */
+int login_conn_auth(struct login_conn *lc, const char *user,
     const char *pass, login_auth_cb cb);
 /* A failed login: pause input for seconds, then done(owner). */
 void login_conn_hold(struct login_conn *lc, long long seconds,

@@ -239,11 +239,8 @@ login_auth_done(int st, const char *user, const char *reason, void *arg)
 static void
 do_login(struct pclient *c, const char *user, const char *pass)
 {
-	if (strlen(user) > 256 || strlen(pass) > 1024) {
+	if (login_conn_auth(&c->conn, user, pass, login_auth_done) < 0)
 		auth_failed(c, "-ERR [AUTH] Authentication failed.");
-		return;
-	}
-	login_conn_auth(&c->conn, user, pass, login_auth_done);
 }
 
 static void
@@ -607,11 +604,9 @@ worker_session(int fd, const struct login_session *s)
 	for (unsigned i = 0; i < c->nmsgs; i++)
 		c->msgs[i].idx = i;
 	c->authed = 1;
-	log_info("%s: session of user=<%s> [%s] in uid %d", c->conn.id, c->user,
-	    c->conn.ip, (int)geteuid());
 	out(c, "+OK Logged in.");
-	/* commands the client pipelined after PASS */
-	io_unread(c->conn.io, s->input, s->input_len);
+	/* then the commands the client pipelined after PASS */
+	login_conn_session_open(&c->conn, s);
 	pclient_input(c);
 }
 
@@ -621,11 +616,7 @@ pop3_login_main(int argc, char **argv)
 	service_init(argc, argv, "pop3-login");
 	login_settings_load(&set, "pop3d");
 	tls_ctx = login_tls_server_ctx();
-	login_client_init(config_str("pop3d_post_login_service"));
-	/* from here on: no mail store, no key files, no root */
-	login_client_drop_privileges("pop3-login");
-	service_listen(pclient_accept, NULL, (int)set.session_limit);
-	return service_run();
+	return login_client_run("pop3-login", &set, pclient_accept);
 }
 
 int
