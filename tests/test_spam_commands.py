@@ -116,6 +116,33 @@ def test_spamc_rules_option_and_bad_usage(tmp_path):
     assert r.returncode == 2 and "missing.cf" in r.stderr
 
 
+ADVANCE_FEE = """From: "Dr. James Okoro" <jokoro@mail.example>
+To: friend@example.net
+Subject: URGENT ASSISTANCE
+
+Dear Sir,
+
+I am writing to seek your assistance in a confidential business
+proposal.  As the next of kin of our late client could not be traced,
+we wish to transfer the sum of US$ 25.5 million into a foreign account
+that you nominate.  Please treat this matter with the utmost secrecy.
+"""
+
+
+def test_spamc_advance_fee_rules():
+    r = run("spamc", "--no-bayes", stdin=ADVANCE_FEE)
+    assert r.returncode == 0, r.stderr
+    for name in ("BODY_419_PROPOSAL=1", "BODY_419_MONEY=1", "BODY_419_BOTH=2"):
+        assert name in r.stdout, r.stdout
+    assert "__419" not in r.stdout              # sub-rules are never reported
+    # a sum in millions alone is only BODY_419_MONEY; ordinary mail none
+    money = HAM.replace("are we still on", "the budget is 2.5 million dollars, are we still on")
+    out = run("spamc", "--no-bayes", stdin=money).stdout
+    assert "BODY_419_MONEY=1" in out and "BODY_419_BOTH" not in out, out
+    assert "BODY_419_PROPOSAL" not in out
+    assert "BODY_419" not in run("spamc", "--no-bayes", stdin=HAM).stdout
+
+
 def test_learn_and_bayes(tmp_path, cfgdir):
     db = str(tmp_path / "model.db")
     spamdir = tmp_path / "spam"
