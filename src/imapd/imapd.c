@@ -9,6 +9,8 @@
  *   imapd (imapd_main): the post-login master (lib-login, root, frames
  *     only) or, with "-- worker", a worker with one user uid serving the
  *     sessions handed to it (state AUTH on arrival).
+ * What a connection does alike in POP3 (admission, plaintext policy,
+ * hold after a failed login, hand-over, end) is lib-login's login_conn.
  *
  * Untrusted bytes: all client input.  Lines are read with a hard maximum
  * (imapd_max_line_length); literals are bounded (imapd_literal_size_limit,
@@ -21,15 +23,12 @@
  * lib-storage).  See doc/imap.md "Processes and privileges".
  */
 #include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/inotify.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <event2/event.h>

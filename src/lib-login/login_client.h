@@ -20,7 +20,6 @@
 #include "service.h"
 
 struct io;
-
 struct login_settings;
 
 /* A login process (imap-login, pop3-login), after service_init and with

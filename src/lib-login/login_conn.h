@@ -31,7 +31,8 @@
 struct event;
 struct login_session;
 
-/* A failed login after which the hold ends in closing the session. */
+/* Failed logins on a connection after which its hold ends by closing
+ * the session (both protocols). */
 #define LOGIN_FAILURES_MAX 3
 
 struct login_conn {

@@ -8,21 +8,19 @@
  * login_user, TLS and the AUTHORIZATION state) and pop3d (pop3d_main:
  * the post-login master of lib-login, or with "-- worker" a worker with
  * one user's uid serving the TRANSACTION state).  Each process serves
- * many sessions through the event loop.  UIDL values are the
+ * many sessions through the event loop.  What a connection does alike
+ * in IMAP (admission, plaintext policy, hold after a failed login,
+ * hand-over, end) is lib-login's login_conn; this file keeps POP3's
+ * commands, replies and states.  UIDL values are the
  * folder's persistent UID and UIDVALIDITY ("%08X%08X"), so they stay
  * stable across sessions and are shared with IMAP.
  */
-#include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
-
-#include <event2/event.h>
 
 #include "auth_client.h"
 #include "buf.h"
