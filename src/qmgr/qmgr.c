@@ -52,6 +52,10 @@
  * up with acceptance better in bench/mta/profile.py --conc 50). */
 #define AGENT_PIPELINE 32
 #define AGENT_PIPELINE_FRESH_MS 20
+/* A new job joins an agent's batch in the making (it waits a moment
+ * before its fsyncs, local.c) while that batch holds fewer than this;
+ * beyond, other agents take jobs in parallel (idle ones first). */
+#define AGENT_JOIN 4
 
 struct transport;
 
@@ -546,7 +550,19 @@ dispatch(struct transport *t)
 				break;
 		if (j == NULL)
 			return;
-		for (c = t->conns; c != NULL; c = c->next) {
+		/* local/virtual: join a small batch an agent is collecting
+		 * (it commits LOCAL_LINGER_US after its first request,
+		 * local.c): deliveries share its fsyncs instead of each idle
+		 * agent fsyncing one */
+		if (t->depth > 1)
+			for (c = t->conns; c != NULL; c = c->next)
+				if (c->njobs > 0 && c->njobs < AGENT_JOIN &&
+				    elapsed(&c->jobs->start) * 1000 <
+				    AGENT_PIPELINE_FRESH_MS)
+					break;
+		if (t->depth > 1 && c != NULL)
+			same = c;
+		for (c = t->conns; same == NULL && c != NULL; c = c->next) {
 			if (c->njobs > 0)
 				continue;
 			if (c->last_nexthop != NULL &&
