@@ -24,6 +24,7 @@
 #include "ipc.h"
 #include "log.h"
 #include "mem.h"
+#include "queue_file.h"
 #include "service.h"
 #include "spam_engine.h"
 #include "str.h"
@@ -61,24 +62,20 @@ str_join_local(char **v, size_t n)
 	return b.data ? buf_steal(&b) : xstrdup("");
 }
 
+/* qfile_read_range callback: collect the content (within b's bound). */
+static int
+append_chunk(const char *data, size_t n, void *arg)
+{
+	return buf_append(arg, data, n) < 0 ? 1 : 0;
+}
+
 static int
 read_content(int fd, long long off, long long len, struct buf *b)
 {
-	char chunk[65536];
-
-	while (len > 0) {
-		ssize_t n = pread(fd, chunk, len < (long long)sizeof(chunk) ?
-		    (size_t)len : sizeof(chunk), (off_t)off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		if (buf_append(b, chunk, (size_t)n) < 0)
-			return -1;
-		off += n;
-		len -= n;
-	}
-	return 0;
+	if (off < 0 || len < 0)
+		return -1;
+	return qfile_read_range(fd, (off_t)off, (size_t)len, append_chunk,
+	    b) == 0 ? 0 : -1;
 }
 
 static void

@@ -783,6 +783,8 @@ qfile_read_range(int fd, off_t off, size_t len,
 		do
 			k = pread(fd, chunk, want, off + (off_t)done);
 		while (k < 0 && errno == EINTR);
+		if (k == 0)
+			errno = EIO;    /* shorter than the range */
 		if (k <= 0)
 			return -1;
 		if ((r = fn(chunk, (size_t)k, arg)) != 0)

@@ -143,7 +143,8 @@ int queue_sweep_file(const char *path, time_t min_age);
  * Read bytes [off, off + len) of fd (a queue file's content, usually) in
  * chunks of up to 64 KiB and hand each to fn, which returns 0 to go on or
  * a positive value to stop.  Returns that value, 0 when every byte was
- * handed over, or -1 on a read error or a file shorter than the range.
+ * handed over, or -1 with errno on a read error or a file shorter than
+ * the range (EIO).
  */
 int qfile_read_range(int fd, off_t off, size_t len,
     int (*fn)(const char *data, size_t n, void *arg), void *arg);

@@ -16,6 +16,7 @@
 #include "fdio.h"
 #include "local.h"
 #include "mem.h"
+#include "queue_file.h"
 
 /* Write a then b (either may be empty): 0, or -1 with errno. */
 static int
@@ -50,78 +51,88 @@ writev_all(int fd, const void *a, size_t alen, const void *b, size_t blen)
 	return 0;
 }
 
+struct copy {
+	const struct delivery *d;
+	int fd, mbox;
+	struct buf out;         /* pending output (headers, mbox quoting) */
+	size_t off;             /* content bytes handled so far */
+	int at_line_start;
+};
+
+/* qfile_read_range callback: one block of the content into the mailbox;
+ * 1 (stop) after a write error, with errno. */
+static int
+copy_chunk(const char *data, size_t n, void *arg)
+{
+	struct copy *cp = arg;
+	const struct delivery *d = cp->d;
+
+	if (!cp->mbox) {
+		/* the delivery headers and the first block in one call */
+		if (writev_all(cp->fd, cp->out.data, cp->out.len, data, n) < 0)
+			return 1;
+		buf_reset(&cp->out);
+	} else {
+		for (size_t i = 0; i < n; i++) {
+			if (cp->at_line_start && n - i >= 5 &&
+			    memcmp(data + i, "From ", 5) == 0)
+				buf_appendc(&cp->out, '>');
+			else if (cp->at_line_start && n - i < 5 &&
+			    data[i] == 'F') {
+				/* a From_ split across reads: check the file */
+				char peek[5];
+				if (pread(d->fd, peek, 5, d->content_off +
+				    (off_t)(cp->off + i)) == 5 &&
+				    memcmp(peek, "From ", 5) == 0)
+					buf_appendc(&cp->out, '>');
+			}
+			buf_appendc(&cp->out, data[i]);
+			cp->at_line_start = data[i] == '\n';
+		}
+		if (fd_write_all(cp->fd, cp->out.data, cp->out.len) < 0)
+			return 1;
+		buf_reset(&cp->out);
+	}
+	cp->off += n;
+	/* more to come: start the writeback of what is written, so the
+	 * fsync after the copy has little left to wait for */
+	if (cp->off < d->content_len)
+		(void)sync_file_range(cp->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+	return 0;
+}
+
 int
 local_copy_message(const struct delivery *d, int fd, int mbox)
 {
-	struct buf out;
-	char buf[65536];
-	size_t off = 0;
-	int at_line_start = 1, r = 0;
+	struct copy cp = { .d = d, .fd = fd, .mbox = mbox,
+	    .at_line_start = 1 };
+	int r = 0;
 
-	buf_init(&out, sizeof(buf) * 2 + 4096);
+	buf_init(&cp.out, 65536 * 2 + 4096);
 	if (mbox) {
 		time_t t = (time_t)(d->arrival_us / 1000000);
 		char date[64];
 		struct tm tm;
 		localtime_r(&t, &tm);
 		strftime(date, sizeof(date), "%a %b %e %H:%M:%S %Y", &tm);
-		buf_printf(&out, "From %s  %s\n", *d->sender ? d->sender :
+		buf_printf(&cp.out, "From %s  %s\n", *d->sender ? d->sender :
 		    "MAILER-DAEMON", date);
 	}
-	buf_printf(&out, "Return-Path: <%s>\nDelivered-To: %s\n", d->sender,
-	    d->rcpt);
-	while (off < d->content_len && r == 0) {
-		size_t want = d->content_len - off, i;
-		ssize_t n;
-		if (want > sizeof(buf))
-			want = sizeof(buf);
-		n = pread(d->fd, buf, want, d->content_off + (off_t)off);
-		if (n <= 0) {
-			if (n == 0)
-				errno = EIO;
-			r = -1;
-			break;
-		}
-		if (!mbox) {
-			/* the delivery headers and the first block in one call */
-			if (writev_all(fd, out.data, out.len, buf, (size_t)n) < 0)
-				r = -1;
-			buf_reset(&out);
-		} else {
-			for (i = 0; i < (size_t)n; i++) {
-				if (at_line_start && (size_t)n - i >= 5 &&
-				    memcmp(buf + i, "From ", 5) == 0)
-					buf_appendc(&out, '>');
-				else if (at_line_start && (size_t)n - i < 5 &&
-				    buf[i] == 'F') {
-					/* a From_ split across reads: check the file */
-					char peek[5];
-					if (pread(d->fd, peek, 5, d->content_off +
-					    (off_t)(off + i)) == 5 &&
-					    memcmp(peek, "From ", 5) == 0)
-						buf_appendc(&out, '>');
-				}
-				buf_appendc(&out, buf[i]);
-				at_line_start = buf[i] == '\n';
-			}
-			if (fd_write_all(fd, out.data, out.len) < 0)
-				r = -1;
-			buf_reset(&out);
-		}
-		off += (size_t)n;
-		/* more to come: start the writeback of what is written, so
-		 * the fsync after the copy has little left to wait for */
-		if (r == 0 && off < d->content_len)
-			(void)sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
-	}
+	buf_printf(&cp.out, "Return-Path: <%s>\nDelivered-To: %s\n",
+	    d->sender, d->rcpt);
+	/* -1: read error or short file (errno EIO), 1: write error */
+	if (qfile_read_range(d->fd, d->content_off, d->content_len,
+	    copy_chunk, &cp) != 0)
+		r = -1;
 	if (r == 0 && mbox) {
 		/* a message ends with an empty line */
-		if (fd_write_all(fd, at_line_start ? "\n" : "\n\n",
-		    at_line_start ? 1 : 2) < 0)
+		if (fd_write_all(fd, cp.at_line_start ? "\n" : "\n\n",
+		    cp.at_line_start ? 1 : 2) < 0)
 			r = -1;
 	}
-	if (r == 0 && out.len > 0 && fd_write_all(fd, out.data, out.len) < 0)
+	if (r == 0 && cp.out.len > 0 &&
+	    fd_write_all(fd, cp.out.data, cp.out.len) < 0)
 		r = -1;
-	buf_free(&out);
+	buf_free(&cp.out);
 	return r;
 }

@@ -29,6 +29,7 @@
 #include "local.h"
 #include "log.h"
 #include "mem.h"
+#include "queue_file.h"
 #include "resolve.h"
 #include "roles.h"
 #include "service.h"
@@ -80,42 +81,47 @@ static char *batch_dir;
 static struct maildir_stage *batch_stage;
 static int staging;             /* deliver_mailbox may stage */
 
+struct delivered_to {
+	const char *rcpt;
+	struct buf line;
+};
+
+/* qfile_read_range callback: 1 once "Delivered-To: <rcpt>" is found, 2
+ * at the end of the header, else 0 (more). */
+static int
+delivered_to_chunk(const char *data, size_t n, void *arg)
+{
+	struct delivered_to *dt = arg;
+
+	for (size_t i = 0; i < n; i++) {
+		if (data[i] != '\n') {
+			buf_appendc(&dt->line, data[i]);   /* truncates at max */
+			continue;
+		}
+		if (dt->line.len == 0)
+			return 2;
+		if (str_prefix_ci(buf_cstr(&dt->line), "Delivered-To:")) {
+			char *v = str_trim((char *)dt->line.data + 13);
+			if (strcasecmp(v, dt->rcpt) == 0)
+				return 1;
+		}
+		buf_reset(&dt->line);
+	}
+	return 0;
+}
+
 /* Scan the message header for "Delivered-To: <rcpt>" (loop detection). */
 static int
 has_delivered_to(const struct delivery *d, const char *rcpt)
 {
-	char buf[8192];
-	struct buf line;
-	size_t off = 0;
-	int found = 0, done = 0;
+	struct delivered_to dt = { .rcpt = rcpt };
+	int r;
 
-	buf_init(&line, 8192);
-	while (off < d->content_len && !done) {
-		size_t want = d->content_len - off, i;
-		ssize_t n;
-		if (want > sizeof(buf))
-			want = sizeof(buf);
-		n = pread(d->fd, buf, want, d->content_off + (off_t)off);
-		if (n <= 0)
-			break;
-		for (i = 0; i < (size_t)n && !done; i++) {
-			if (buf[i] != '\n') {
-				buf_appendc(&line, buf[i]);     /* truncates at max */
-				continue;
-			}
-			if (line.len == 0)
-				done = 1;
-			else if (str_prefix_ci(buf_cstr(&line), "Delivered-To:")) {
-				char *v = str_trim((char *)line.data + 13);
-				if (strcasecmp(v, rcpt) == 0)
-					found = done = 1;
-			}
-			buf_reset(&line);
-		}
-		off += (size_t)n;
-	}
-	buf_free(&line);
-	return found;
+	buf_init(&dt.line, 8192);
+	r = qfile_read_range(d->fd, d->content_off, d->content_len,
+	    delivered_to_chunk, &dt);
+	buf_free(&dt.line);
+	return r == 1;
 }
 
 /*

@@ -55,41 +55,45 @@ putf(struct cleanup *c, const char *fmt, ...)
 	free(s);
 }
 
+struct copy_original {
+	struct cleanup *c;
+	struct buf line;
+	int headers_only;
+};
+
+/* qfile_read_range callback: the original's lines into the report (only
+ * up to the blank line after the header with headers_only). */
+static int
+copy_original_chunk(const char *data, size_t n, void *arg)
+{
+	struct copy_original *co = arg;
+
+	for (size_t i = 0; i < n; i++) {
+		if (data[i] == '\n') {
+			if (co->headers_only && co->line.len == 0)
+				return 1;
+			cleanup_line(co->c, buf_cstr(&co->line), co->line.len, 1);
+			buf_reset(&co->line);
+		} else if (buf_appendc(&co->line, data[i]) < 0) {
+			cleanup_line(co->c, buf_cstr(&co->line), co->line.len, 0);
+			buf_reset(&co->line);
+			buf_appendc(&co->line, data[i]);
+		}
+	}
+	return 0;
+}
+
 static void
 copy_original(struct cleanup *c, struct qfile *qf, int headers_only)
 {
-	char buf[8192];
-	size_t off = 0, lstart = 0;
-	struct buf line;
+	struct copy_original co = { .c = c, .headers_only = headers_only };
 
-	buf_init(&line, 4096);
-	while (off < qf->content_len) {
-		size_t want = qf->content_len - off, i;
-		ssize_t n;
-		if (want > sizeof(buf))
-			want = sizeof(buf);
-		n = pread(qf->fd, buf, want, qf->content_off + (off_t)off);
-		if (n <= 0)
-			break;
-		for (i = 0; i < (size_t)n; i++) {
-			if (buf[i] == '\n') {
-				if (headers_only && line.len == 0)
-					goto out;
-				cleanup_line(c, buf_cstr(&line), line.len, 1);
-				buf_reset(&line);
-			} else if (buf_appendc(&line, buf[i]) < 0) {
-				cleanup_line(c, buf_cstr(&line), line.len, 0);
-				buf_reset(&line);
-				buf_appendc(&line, buf[i]);
-			}
-		}
-		off += (size_t)n;
-		(void)lstart;
-	}
-	if (line.len > 0)
-		cleanup_line(c, buf_cstr(&line), line.len, 1);
-out:
-	buf_free(&line);
+	buf_init(&co.line, 4096);
+	/* a read error ends the copy where it happened, as a short file */
+	if (qfile_read_range(qf->fd, qf->content_off, qf->content_len,
+	    copy_original_chunk, &co) != 1 && co.line.len > 0)
+		cleanup_line(c, buf_cstr(&co.line), co.line.len, 1);
+	buf_free(&co.line);
 }
 
 static void report(struct qfile *qf, const char *lines, int delayed);

@@ -46,6 +46,13 @@ static const struct cfg_param smtpd_filter_params[] = {
 CONFIG_PARAMS(smtpd_filter_params);
 
 /* Replace s->cl by a copy of the message with the filter's headers. */
+/* qfile_read_range callback: collect the content. */
+static int
+append_chunk(const char *data, size_t n, void *arg)
+{
+	return buf_append(arg, data, n) < 0 ? 1 : 0;
+}
+
 static int
 retag(struct session *s, int fd, off_t off, size_t len, const struct filter_reply *rep)
 {
@@ -58,18 +65,9 @@ retag(struct session *s, int fd, off_t off, size_t len, const struct filter_repl
 	int na = 0;
 
 	buf_init(&content, len + 1);
-	while (content.len < len) {
-		char chunk[65536];
-		size_t want = len - content.len;
-		ssize_t n = pread(fd, chunk, want < sizeof(chunk) ? want : sizeof(chunk), off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			buf_free(&content);
-			return -1;
-		}
-		(void)buf_append(&content, chunk, (size_t)n);
-		off += n;
+	if (qfile_read_range(fd, off, len, append_chunk, &content) != 0) {
+		buf_free(&content);
+		return -1;
 	}
 	buf_init(&out, BUF_UNLIMITED);
 	spam_rewrite_text(content.data ? content.data : "", content.len,
