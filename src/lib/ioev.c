@@ -9,7 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -466,12 +468,59 @@ io_tls_summary(struct io *io)
 	return io->tls_summary;
 }
 
+/* libevent 2.1 reads at most this much per readiness event */
+#define IO_LIBEVENT_READ 4096
+
+/*
+ * libevent has just read up to 4 KiB; when that filled the input to at
+ * least 4 KiB (a bulk transfer: message content, not commands) and the
+ * socket holds more (FIONREAD, so no read ends in EAGAIN), take it all
+ * now, within IO_INPUT_MAX: one loop iteration and one callback for what
+ * would otherwise be one per 4 KiB.  Plain sockets only (not TLS or a
+ * filter layer, which read through their own bufferevents).
+ */
+static void
+io_read_more(struct io *io)
+{
+	struct evbuffer *in = bufferevent_get_input(io->bev);
+	size_t len = evbuffer_get_length(in);
+	struct evbuffer_iovec vec[2];
+	int avail = 0, nvec, used;
+	ssize_t n;
+
+	if (len < IO_LIBEVENT_READ || len >= IO_INPUT_MAX ||
+	    ioctl(io->fd, FIONREAD, &avail) < 0 || avail <= 0)
+		return;
+	if ((size_t)avail > IO_INPUT_MAX - len)
+		avail = (int)(IO_INPUT_MAX - len);
+	/* the bufferevent keeps its input's end frozen between its own
+	 * reads (as it does, unfreeze it for this one) */
+	evbuffer_unfreeze(in, 0);
+	nvec = evbuffer_reserve_space(in, avail, vec, 2);
+	if (nvec > 0) {
+		do
+			n = readv(io->fd, (struct iovec *)vec, nvec);
+		while (n < 0 && errno == EINTR);
+		/* EOF and errors are left to libevent's next read */
+		for (used = 0; used < nvec && n > 0; used++) {
+			size_t k = (size_t)n < vec[used].iov_len ? (size_t)n :
+			    vec[used].iov_len;
+			vec[used].iov_len = k;
+			n -= (ssize_t)k;
+		}
+		evbuffer_commit_space(in, vec, used);
+	}
+	evbuffer_freeze(in, 0);
+}
+
 static void
 io_readcb(struct bufferevent *bev, void *arg)
 {
 	struct io *io = arg;
 
 	(void)bev;
+	if (io->ssl == NULL && io->under == NULL)
+		io_read_more(io);
 	io->cb(io, IO_IN, io->arg);
 }
 
