@@ -123,12 +123,12 @@ sasl_plain_parse(const char *msg, size_t len, const char **authcid_r,
 	if (!sasl_name_ok(authcid, clen) || plen > SASL_FIELD_MAX ||
 	    zlen > SASL_FIELD_MAX) {
 		*error_r = "invalid user name or password";
-		return -1;
+		return -2;
 	}
 	if (zlen != 0 && (zlen != clen || memcmp(msg, authcid, clen) != 0)) {
 		*error_r = "authorization identity differs from the "
 		    "authentication identity";
-		return -1;
+		return -2;
 	}
 	*authcid_r = authcid;
 	*passwd_r = passwd;

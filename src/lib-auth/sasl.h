@@ -27,9 +27,12 @@ int sasl_b64_encode(const void *in, size_t n, struct buf *out);
  * Split a decoded PLAIN message "authzid NUL authcid NUL passwd".  The
  * pointers point into msg (which must stay alive and be NUL-terminated at
  * len, as struct buf data is); the caller owns the
- * decoded buffer.  -1 with *error_r for a malformed message: wrong number
- * of NULs, empty authcid, fields longer than SASL_FIELD_MAX, or an
- * authzid that differs from authcid (no proxy authorization).
+ * decoded buffer.  0; -1 with *error_r for a malformed message (other
+ * than two NULs: a NUL in the password, or none); -2 with *error_r for
+ * one that is refused: an authcid that sasl_name_ok() does not accept
+ * (empty, too long, ':', white space), a password or authzid longer than
+ * SASL_FIELD_MAX, or an authzid that differs from the authcid (no proxy
+ * authorization).
  */
 int sasl_plain_parse(const char *msg, size_t len, const char **authcid_r,
     const char **passwd_r, const char **error_r);

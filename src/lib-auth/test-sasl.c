@@ -77,10 +77,10 @@ test_plain(void)
 	T_STREQ(p, "s3cret");
 	T_INTEQ(sasl_plain_parse(m2, sizeof(m2) - 1, &u, &p, &err), 0);
 	T_STREQ(u, "alice");
-	T_INTEQ(sasl_plain_parse(m3, sizeof(m3) - 1, &u, &p, &err), -1);
-	T_INTEQ(sasl_plain_parse(m4, sizeof(m4) - 1, &u, &p, &err), -1);
+	T_INTEQ(sasl_plain_parse(m3, sizeof(m3) - 1, &u, &p, &err), -2);
+	T_INTEQ(sasl_plain_parse(m4, sizeof(m4) - 1, &u, &p, &err), -2);
 	T_INTEQ(sasl_plain_parse(m5, sizeof(m5) - 1, &u, &p, &err), -1);
-	T_INTEQ(sasl_plain_parse(m6, sizeof(m6) - 1, &u, &p, &err), -1);
+	T_INTEQ(sasl_plain_parse(m6, sizeof(m6) - 1, &u, &p, &err), -2);
 	T_INTEQ(sasl_plain_parse(m7, sizeof(m7) - 1, &u, &p, &err), -1);
 	T_INTEQ(sasl_plain_parse("", 0, &u, &p, &err), -1);
 	T_INTEQ(sasl_name_ok("a:b", 3), 0);

@@ -1058,24 +1058,3 @@ imap_decode_qp(const char *in, size_t len, struct buf *out)
 	}
 	return 0;
 }
-
-int
-imap_decode_base64_strict(const char *in, struct buf *out)
-{
-	size_t n = strlen(in), pad = 0;
-
-	if (n % 4 != 0)
-		return -1;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)in[i];
-		if (c == '=') {
-			if (i < n - 2)
-				return -1;
-			pad++;
-			continue;
-		}
-		if (pad > 0 || !(isalnum(c) || c == '+' || c == '/'))
-			return -1;
-	}
-	return imap_decode_base64(in, n, out);
-}

@@ -75,7 +75,5 @@ void imap_write_cstring(struct buf *out, const char *s);   /* NIL if NULL */
 /* Decoders for BINARY and SEARCH (append to out; -1 when out is full). */
 int imap_decode_base64(const char *in, size_t len, struct buf *out);
 int imap_decode_qp(const char *in, size_t len, struct buf *out);
-/* Strict base64 (SASL): only the alphabet, correct padding.  0 or -1. */
-int imap_decode_base64_strict(const char *in, struct buf *out);
 
 #endif

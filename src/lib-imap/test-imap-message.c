@@ -231,26 +231,9 @@ test_search(void)
 	T_INTEQ(search("a SEARCH NEW", IMAP_FLAG_RECENT), 1);
 }
 
-static void
-test_base64(void)
-{
-	struct buf b;
-
-	buf_init(&b, 100);
-	T_INTEQ(imap_decode_base64_strict("AGRlbW8AcHc=", &b), 0);
-	T_INTEQ(b.len, 8);
-	T_OK(memcmp(b.data, "\0demo\0pw", 8) == 0);
-	buf_reset(&b);
-	T_INTEQ(imap_decode_base64_strict("AGRlbW8AcHc", &b), -1);
-	T_INTEQ(imap_decode_base64_strict("AG=lbW8A", &b), -1);
-	T_INTEQ(imap_decode_base64_strict("AGR!bW8A", &b), -1);
-	buf_free(&b);
-}
-
 int
 main(void)
 {
-	T_RUN(test_base64);
 	T_RUN(test_structure);
 	T_RUN(test_envelope);
 	T_RUN(test_sections);

@@ -1,16 +1,14 @@
 /*
  * login_plain.h - the SASL PLAIN response (RFC 4616) as imap-login
- * (AUTHENTICATE PLAIN) and pop3-login (AUTH PLAIN) receive it: strict
- * base64 of "authzid NUL authcid NUL passwd".
+ * (AUTHENTICATE PLAIN) and pop3-login (AUTH PLAIN) receive it: base64 of
+ * "authzid NUL authcid NUL passwd".  Decoding and checks are lib-auth's
+ * (sasl_b64_decode, sasl_plain_parse), the ones smtpd's AUTH PLAIN uses;
+ * this adds the "*" abort and one result per reply the two protocols
+ * give.
  *
  * Every byte handled here comes from an unauthenticated network client.
  * The function is pure and bounded by the output buffer's max; unit tests
  * in test-login-plain.c, fuzzed by fuzz/fuzz-login-plain.c.
- *
- * smtpd decodes AUTH PLAIN with lib-auth/sasl, which is more lenient
- * about base64 padding and stricter about names (SASL_FIELD_MAX, no ':'
- * or white space); IMAP and POP3 keep the rules they have always had and
- * leave length limits to the daemons.
  */
 #ifndef TEMPEST_LOGIN_PLAIN_H
 #define TEMPEST_LOGIN_PLAIN_H
@@ -20,10 +18,11 @@
 enum login_plain_result {
 	LOGIN_PLAIN_OK,
 	LOGIN_PLAIN_ABORTED,    /* the client answered "*" */
-	LOGIN_PLAIN_BAD_BASE64, /* not strict base64 (padded), or empty */
-	LOGIN_PLAIN_MALFORMED,  /* fewer than two NULs */
-	LOGIN_PLAIN_REFUSED,    /* a NUL in the password, or an authzid
-	                           other than the authcid (no proxy login) */
+	LOGIN_PLAIN_BAD_BASE64, /* not base64 (sasl_b64_decode), or empty */
+	LOGIN_PLAIN_MALFORMED,  /* not two NULs (sasl_plain_parse -1) */
+	LOGIN_PLAIN_REFUSED,    /* a user name or password sasl_plain_parse
+	                           refuses (empty, too long, ':', space), or
+	                           an authzid other than the authcid */
 };
 
 /* Decode resp (one line, NUL-terminated) into msg, which the caller has

@@ -33,12 +33,12 @@ test_accepted(void)
 	/* authzid equal to the authcid */
 	T_INTEQ(decode("ZGVtbwBkZW1vAHB3", u, p), LOGIN_PLAIN_OK);
 	T_STREQ(u, "demo");
-	/* empty user and password are the daemons' business */
-	T_INTEQ(decode("AABwdw==", u, p), LOGIN_PLAIN_OK);
-	T_STREQ(u, "");
-	T_STREQ(p, "pw");
+	/* an empty password is the password check's business */
 	T_INTEQ(decode("AGRlbW8A", u, p), LOGIN_PLAIN_OK);
 	T_STREQ(p, "");
+	/* padding may be left out (as for smtpd's AUTH PLAIN) */
+	T_INTEQ(decode("AGRlbW8AcHc", u, p), LOGIN_PLAIN_OK);
+	T_STREQ(p, "pw");
 }
 
 static void
@@ -47,17 +47,20 @@ test_refused(void)
 	char u[64], p[64];
 
 	T_INTEQ(decode("*", u, p), LOGIN_PLAIN_ABORTED);
-	/* base64: padding required, alphabet only, something decoded */
-	T_INTEQ(decode("AGRlbW8AcHc", u, p), LOGIN_PLAIN_BAD_BASE64);
+	/* base64: alphabet only, padding only at the end, something decoded */
 	T_INTEQ(decode("AGR!bW8AcHc=", u, p), LOGIN_PLAIN_BAD_BASE64);
+	T_INTEQ(decode("AG=lbW8AcHc=", u, p), LOGIN_PLAIN_BAD_BASE64);
 	T_INTEQ(decode("", u, p), LOGIN_PLAIN_BAD_BASE64);
 	T_INTEQ(decode("=", u, p), LOGIN_PLAIN_BAD_BASE64);
 	/* fewer than two NULs */
 	T_INTEQ(decode("bm9udWw=", u, p), LOGIN_PLAIN_MALFORMED);
 	T_INTEQ(decode("AGRlbW8=", u, p), LOGIN_PLAIN_MALFORMED);
-	/* proxy authorization, NUL inside the password */
+	/* a NUL inside the password: not two NULs */
+	T_INTEQ(decode("AGRlbW8AcAB3", u, p), LOGIN_PLAIN_MALFORMED);
+	/* proxy authorization, empty user, user with white space */
 	T_INTEQ(decode("b3RoZXIAZGVtbwBwdw==", u, p), LOGIN_PLAIN_REFUSED);
-	T_INTEQ(decode("AGRlbW8AcAB3", u, p), LOGIN_PLAIN_REFUSED);
+	T_INTEQ(decode("AABwdw==", u, p), LOGIN_PLAIN_REFUSED);
+	T_INTEQ(decode("AGRlIG1vAHB3", u, p), LOGIN_PLAIN_REFUSED);
 }
 
 static void
