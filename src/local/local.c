@@ -118,8 +118,12 @@ has_delivered_to(const struct delivery *d, const char *rcpt)
 	int r;
 
 	buf_init(&dt.line, 8192);
-	r = qfile_read_range(d->fd, d->content_off, d->content_len,
-	    delivered_to_chunk, &dt);
+	/* the header is usually short: its first 8 KiB, then the rest */
+	r = qfile_read_range(d->fd, d->content_off, d->content_len < 8192 ?
+	    d->content_len : 8192, delivered_to_chunk, &dt);
+	if (r == 0 && d->content_len > 8192)
+		r = qfile_read_range(d->fd, d->content_off + 8192,
+		    d->content_len - 8192, delivered_to_chunk, &dt);
 	buf_free(&dt.line);
 	return r == 1;
 }
