@@ -76,6 +76,8 @@ test_prefixes(void)
 	expect(&two, 1, 0, 0, 5000, 3, 60, "two");
 	T_OK(!trusted(&two, "127.0.0.1"));
 	T_OK(trusted(&two, "192.0.2.7"));
+	netlist_free(&one.trusted_nets);
+	netlist_free(&two.trusted_nets);
 }
 
 int
