@@ -281,20 +281,12 @@ login_delay_done(void *arg)
 	client_resume(c);
 }
 
-/* The reply for a failed login has been queued: hold the session, the
- * longer the more logins failed from the client's address (up to 8
- * times imapd_auth_failure_delay). */
+/* The reply for a failed login has been queued: hold the session
+ * (login_conn_failed). */
 static void
 login_failed(struct client *c)
 {
-	unsigned from_ip;
-
-	c->conn.failures++;
-	from_ip = login_conn_ip_failures(c->conn.ip);
-	if (from_ip > 8)
-		from_ip = 8;
-	login_conn_hold(&c->conn, login_set.auth_delay * from_ip,
-	    login_delay_done);
+	login_conn_failed(&c->conn, login_set.auth_delay, login_delay_done);
 }
 
 /* 1 when c has been handed over (and freed). */

@@ -170,8 +170,9 @@ login_conn_hold(struct login_conn *lc, long long seconds,
 	evtimer_add(lc->hold_ev, &tv);
 }
 
-unsigned
-login_conn_ip_failures(const char *ip)
+/* Failed logins on all connections from ip in this process. */
+static unsigned
+ip_failures(const char *ip)
 {
 	unsigned n = 0;
 
@@ -179,6 +180,19 @@ login_conn_ip_failures(const char *ip)
 		if (strcmp(k->ip, ip) == 0)
 			n += (unsigned)k->failures;
 	return n;
+}
+
+void
+login_conn_failed(struct login_conn *lc, long long delay,
+    void (*done)(void *owner))
+{
+	unsigned from_ip;
+
+	lc->failures++;
+	from_ip = ip_failures(lc->ip);
+	if (from_ip > 8)
+		from_ip = 8;
+	login_conn_hold(lc, delay * from_ip, done);
 }
 
 void

@@ -111,11 +111,15 @@ int login_conn_plaintext_ok(const struct login_conn *lc,
  * password is too long: a failed login. */
 int login_conn_auth(struct login_conn *lc, const char *user,
     const char *pass, login_auth_cb cb);
-/* A failed login: pause input for seconds, then done(owner). */
+/* Pause input for seconds, then done(owner). */
 void login_conn_hold(struct login_conn *lc, long long seconds,
     void (*done)(void *owner));
-/* Failed logins on all connections from ip in this process. */
-unsigned login_conn_ip_failures(const char *ip);
+/* A failed login (its reply already queued): count it, and hold the
+ * session for delay seconds times the failed logins from the client's
+ * address on this process's connections (at most 8 times), then
+ * done(owner); the owner closes the session at LOGIN_FAILURES_MAX. */
+void login_conn_failed(struct login_conn *lc, long long delay,
+    void (*done)(void *owner));
 /* The password was right: log the login and hand the session over to a
  * worker with the user's rights (tag: echoed by the worker, IMAP).  The
  * io has left lc; the caller frees its client. */

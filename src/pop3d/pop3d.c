@@ -45,7 +45,7 @@ static const struct cfg_param pop3d_params[] = {
 	{ "pop3d_user_connection_limit", CFG_INT, "10", 0, "Concurrent POP3 sessions of one user, over all processes (0 = no limit)" },
 	{ "pop3d_post_login_service", CFG_STR, "pop3d", 0, "master.cf name of the post-login service (private/NAME) pop3-login hands sessions to" },
 	{ "pop3d_timeout", CFG_TIME, "10m", 's', "Idle time before a POP3 session is closed (RFC 1939: at least 10 minutes)" },
-	{ "pop3d_auth_failure_delay", CFG_TIME, "0s", 's', "Extra delay of pop3d itself before a failed login is answered (the auth service already delays: auth_failure_delay)" },
+	{ "pop3d_auth_failure_delay", CFG_TIME, "0s", 's', "Extra delay of pop3d itself after a failed login, growing with failures from the same address (the auth service already delays: auth_failure_delay)" },
 	{ "pop3d_auth_service", CFG_BOOL, "yes", 0, "Verify passwords through the auth service (smtpd_sasl_path); no: the post-login master checks them against the user table" },
 };
 CONFIG_PARAMS(pop3d_params);
@@ -193,13 +193,12 @@ delay_done(void *arg)
 		pclient_input(c);
 }
 
-/* Reply msg, then hold the session: longer with each failure on it. */
+/* Reply msg, then hold the session (login_conn_failed). */
 static void
 auth_failed(struct pclient *c, const char *msg)
 {
 	out(c, "%s", msg);
-	c->conn.failures++;
-	login_conn_hold(&c->conn, set.auth_delay * c->conn.failures, delay_done);
+	login_conn_failed(&c->conn, set.auth_delay, delay_done);
 }
 
 static void
