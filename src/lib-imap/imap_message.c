@@ -11,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "base64.h"
 #include "imap_message.h"
 #include "mem.h"
 #include "str.h"
@@ -1003,14 +1004,11 @@ imap_decode_base64(const char *in, size_t len, struct buf *out)
 
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)in[i];
-		int v;
-		if (c >= 'A' && c <= 'Z') v = c - 'A';
-		else if (c >= 'a' && c <= 'z') v = c - 'a' + 26;
-		else if (c >= '0' && c <= '9') v = c - '0' + 52;
-		else if (c == '+') v = 62;
-		else if (c == '/') v = 63;
-		else if (c == '=') break;
-		else continue;
+		int v = base64_digit(c, '/');
+		if (c == '=')
+			break;
+		if (v < 0)
+			continue;       /* line ends, white space, junk */
 		bits = (bits << 6) | (unsigned long)v;
 		n += 6;
 		if (n >= 8) {
