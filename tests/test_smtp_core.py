@@ -385,6 +385,32 @@ def test_unknown_local_user_bounce(make_instance):
     assert return_path == b"Return-Path: <>"
 
 
+def test_bounce_ret_hdrs_returns_the_header_only(make_instance):
+    """DSN RET=HDRS: the report holds the original's header (up to the
+    blank line) as text/rfc822-headers, never its body; RET=FULL (the
+    default) the whole message."""
+    inst = make_instance(extra={"smtpd_reject_unlisted_recipient": "no"}).start()
+    with smtplib.SMTP("127.0.0.1", inst.smtp_port) as s:
+        s.ehlo()
+        s.sendmail(DEMO, ["ghost@example.test"],
+                   b"Subject: headers only\r\n\r\nsecret body line\r\n",
+                   mail_options=["RET=HDRS"])
+        s.sendmail(DEMO, ["ghost2@example.test"],
+                   b"Subject: full copy\r\n\r\nwhole body line\r\n")
+    msgs = inst.wait_messages(2)
+    reports = [email.message_from_bytes(read(m)) for m in msgs]
+    parts = {p.get_content_type(): p for r in reports for p in r.walk()}
+    hdrs = [p for r in reports for p in r.walk()
+            if p.get_content_type() == "text/rfc822-headers"]
+    assert len(hdrs) == 1
+    text = hdrs[0].get_payload()
+    assert "Subject: headers only" in text
+    assert "secret body line" not in text
+    assert "message/rfc822" in parts
+    whole = b"".join(read(m) for m in msgs)
+    assert b"whole body line" in whole and b"secret body line" not in whole
+
+
 def test_sendmail_command(instance):
     p = instance.cmd("sendmail", "-f", "cron@example.test", DEMO,
                      input="Subject: from cron\n\nnightly report\n.\nafter dot\n")

@@ -287,9 +287,11 @@ cleanup_free(struct cleanup **cp)
 struct copy_fd {
 	struct cleanup *c;
 	struct buf line;
+	int headers_only;
 };
 
-/* qfile_read_range callback: split a chunk into lines for cleanup. */
+/* qfile_read_range callback: split a chunk into lines for cleanup; 1
+ * (stop) at the blank line after the header with headers_only. */
 static int
 copy_fd_chunk(const char *data, size_t n, void *arg)
 {
@@ -297,6 +299,8 @@ copy_fd_chunk(const char *data, size_t n, void *arg)
 
 	for (size_t k = 0; k < n; k++) {
 		if (data[k] == '\n') {
+			if (cp->headers_only && cp->line.len == 0)
+				return 1;
 			cleanup_line(cp->c, buf_cstr(&cp->line), cp->line.len, 1);
 			buf_reset(&cp->line);
 		} else if (buf_appendc(&cp->line, data[k]) < 0) {
@@ -310,9 +314,10 @@ copy_fd_chunk(const char *data, size_t n, void *arg)
 }
 
 int
-cleanup_copy_fd(struct cleanup *c, int fd, off_t off, size_t len)
+cleanup_copy_fd(struct cleanup *c, int fd, off_t off, size_t len,
+    int headers_only)
 {
-	struct copy_fd cp = { .c = c };
+	struct copy_fd cp = { .c = c, .headers_only = headers_only };
 	int r;
 
 	buf_init(&cp.line, 65536);

@@ -33,8 +33,11 @@ void cleanup_received(struct cleanup *c, const char *received);
 /* One line of content (eol = 1) or a chunk of a long line (eol = 0). */
 void cleanup_line(struct cleanup *c, const char *p, size_t n, int eol);
 /* Copy len bytes of message content from fd at offset off (e.g. another
- * queue file's content) line by line.  0, or -1 when fewer could be read. */
-int cleanup_copy_fd(struct cleanup *c, int fd, off_t off, size_t len);
+ * queue file's content) line by line; with headers_only, only the header
+ * (up to the blank line, which is not copied).  0, or -1 when fewer
+ * could be read (what was read is copied). */
+int cleanup_copy_fd(struct cleanup *c, int fd, off_t off, size_t len,
+    int headers_only);
 size_t cleanup_size(const struct cleanup *c);
 /* For a content filter before cleanup_finish(): flush the content written
  * so far to the queue file (queue_directory/incoming/ID) and give its

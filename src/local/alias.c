@@ -744,7 +744,7 @@ resubmit_fn(const struct delivery *d, void *arg, struct buf *text)
 	dt = xasprintf("Delivered-To: %s", d->rcpt);
 	cleanup_line(c, dt, strlen(dt), 1);
 	free(dt);
-	if (cleanup_copy_fd(c, d->fd, d->content_off, d->content_len) < 0) {
+	if (cleanup_copy_fd(c, d->fd, d->content_off, d->content_len, 0) < 0) {
 		cleanup_abort(&c);
 		buf_set(text, "4.3.0 cannot read the queue file");
 		return DELIVER_DEFER;

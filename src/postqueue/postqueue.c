@@ -552,7 +552,7 @@ requeue(const char *from, const char *id)
 	free(r);
 	if (c != NULL) {
 		if (cleanup_copy_fd(c, qf.fd, qf.content_off,
-		    qf.content_len) < 0) {
+		    qf.content_len, 0) < 0) {
 			err = xstrdup("cannot read the queue file");
 			cleanup_abort(&c);
 		} else if (cleanup_finish(c, 1, &err) < 0 ||

@@ -55,47 +55,6 @@ putf(struct cleanup *c, const char *fmt, ...)
 	free(s);
 }
 
-struct copy_original {
-	struct cleanup *c;
-	struct buf line;
-	int headers_only;
-};
-
-/* qfile_read_range callback: the original's lines into the report (only
- * up to the blank line after the header with headers_only). */
-static int
-copy_original_chunk(const char *data, size_t n, void *arg)
-{
-	struct copy_original *co = arg;
-
-	for (size_t i = 0; i < n; i++) {
-		if (data[i] == '\n') {
-			if (co->headers_only && co->line.len == 0)
-				return 1;
-			cleanup_line(co->c, buf_cstr(&co->line), co->line.len, 1);
-			buf_reset(&co->line);
-		} else if (buf_appendc(&co->line, data[i]) < 0) {
-			cleanup_line(co->c, buf_cstr(&co->line), co->line.len, 0);
-			buf_reset(&co->line);
-			buf_appendc(&co->line, data[i]);
-		}
-	}
-	return 0;
-}
-
-static void
-copy_original(struct cleanup *c, struct qfile *qf, int headers_only)
-{
-	struct copy_original co = { .c = c, .headers_only = headers_only };
-
-	buf_init(&co.line, 4096);
-	/* a read error ends the copy where it happened, as a short file */
-	if (qfile_read_range(qf->fd, qf->content_off, qf->content_len,
-	    copy_original_chunk, &co) != 1 && co.line.len > 0)
-		cleanup_line(c, buf_cstr(&co.line), co.line.len, 1);
-	buf_free(&co.line);
-}
-
 static void report(struct qfile *qf, const char *lines, int delayed);
 
 void
@@ -275,7 +234,9 @@ report(struct qfile *qf, const char *lines, int delayed)
 		put(c, "Content-Type: message/rfc822");
 	}
 	put(c, "");
-	copy_original(c, qf, qf->ret == 2 || delayed);
+	/* a read error ends the copy where it happened, as a short file */
+	(void)cleanup_copy_fd(c, qf->fd, qf->content_off, qf->content_len,
+	    qf->ret == 2 || delayed);
 	put(c, "");
 	putf(c, "--%s--", boundary);
 	if (cleanup_finish(c, 1, &err) < 0 ||
