@@ -325,6 +325,10 @@ list_queue(int json)
 				continue;
 			}
 			free(path);
+			/* only the envelope is listed: no descriptor kept
+			 * for each message of a long queue while sorting */
+			close(qfs[nqf].fd);
+			qfs[nqf].fd = -1;
 			nqf++;
 		}
 		str_split_free(&ids);
