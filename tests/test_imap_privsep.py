@@ -228,3 +228,21 @@ def _two_then_limit(inst, logins_ok):
         x.close()
     assert out[-1].startswith("l NO [LIMIT]"), out
     return True
+
+
+def test_post_login_service_on_a_network_port_says_why(make_instance):
+    """An instance made before the login split ran imapd itself on the
+    IMAP port.  imapd is now the post-login service (reached only through
+    private/imapd): on a network listener it stops with an error that
+    says what master.cf should say, instead of dropping every client
+    silently; SMTP keeps serving."""
+    inst = make_instance()
+    inst.edit_master_cf(lambda t: t.replace(
+        "       imap-login\n", "       imapd\n", 1))
+    inst.start()
+    assert wait_for(lambda: "a network listener for a private service: run "
+                    "imap-login on the network port" in inst.log(), 30), \
+        inst.log()[-2000:]
+    import smtplib
+    with smtplib.SMTP("127.0.0.1", inst.smtp_port, timeout=30) as s:
+        assert s.noop()[0] == 250

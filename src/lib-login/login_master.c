@@ -616,7 +616,14 @@ login_master_run(const char *service, const struct login_settings *set,
     int argc, char **argv)
 {
 	char *err = NULL;
+	char hint[160];
 
+	/* an instance made before the login split ran imapd/pop3d on the
+	 * network port itself: say so rather than drop every client */
+	snprintf(hint, sizeof(hint), "run %s-login on the network port and "
+	    "this service as \"%sd unix - n n - 1 %sd\"", service, service,
+	    service);
+	service_require_unix(hint);
 	auth_service_name = service;
 	mset = set;
 	/* argv[0] is the role; keep its options for the workers */

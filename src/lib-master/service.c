@@ -280,6 +280,20 @@ on_trigger(evutil_socket_t fd, short what, void *arg)
 }
 
 void
+service_require_unix(const char *hint)
+{
+	for (int i = 0; i < nlisten; i++) {
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof(ss);
+
+		if (getsockname(listen_fd[i], (struct sockaddr *)&ss, &len) == 0 &&
+		    ss.ss_family != AF_UNIX)
+			fatal("master.cf service %s: a network listener for a "
+			    "private service: %s", service_name(), hint);
+	}
+}
+
+void
 service_listen(service_accept_fn fn, void *arg, int limit)
 {
 	int i;

@@ -43,6 +43,11 @@ const char *service_name(void);
 /* Drop root: chroot if requested, then setgid/setuid to mail_owner when
  * the service is unprivileged.  A no-op when not started as root. */
 void service_drop_privileges(void);
+/* A daemon that only other Tempest processes may reach (through
+ * private/NAME) calls this before listening: when master.cf gives it a
+ * network listener instead, it stops with a fatal error naming the
+ * service and `hint` (what master.cf should say). */
+void service_require_unix(const char *hint);
 /* Accept connections on the inherited listeners, at most limit at once. */
 void service_listen(service_accept_fn fn, void *arg, int limit);
 /* Call fn every `seconds` (the master.cf wakeup column when seconds is 0;
