@@ -1,10 +1,12 @@
 /*
- * local.c - the local and virtual delivery agent: takes delivery
- * requests from qmgr and writes each recipient's copy into its Maildir
- * or mbox, as the recipient (a forked child drops to the recipient's uid
- * when we run as root).
+ * local.c - the local and virtual delivery agent: writes each
+ * recipient's copy of a request from qmgr into its Maildir or mbox, as
+ * the recipient (the effective uid switches around each delivery when we
+ * run as root), and commits a batch of copies with one fsync per new/.
+ * The qmgr side (requests, replies, batching window, drain) is the
+ * skeleton in lib-queue/deliver_agent.c.
  *
- * Input: ipc requests from qmgr (checked field by field) and the queue
+ * Input: requests from qmgr (checked by the skeleton) and the queue
  * file content (copied, only scanned for Delivered-To headers).
  */
 #include <sys/stat.h>
@@ -18,14 +20,11 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include <event2/event.h>
-
 #include "buf.h"
 #include "config.h"
+#include "deliver_agent.h"
 #include "deliver_proto.h"
 #include "forward.h"
-#include "ioev.h"
-#include "ipc.h"
 #include "local.h"
 #include "log.h"
 #include "mem.h"
@@ -35,42 +34,25 @@
 #include "service.h"
 #include "str.h"
 
-/* One recipient's outcome, held until its Maildir's new/ is synced. */
-struct result {
-	int st;
-	char *text;
+/* What a recipient's copy leaves for the batch commit. */
+struct staged {
 	char *sync_dir;         /* new/ to fsync before reporting, or NULL */
 	struct maildir_stage *stage;    /* copy to commit first, or NULL */
 };
 
-/* The reply to one request, not sent yet. */
-struct pending {
-	int64_t n;
-	struct result *r;
-	struct pending *next;
-};
-
-/* qmgr may send several requests without waiting (local and virtual
- * transports): every request already received is delivered, then each
- * Maildir's new/ touched by the batch is fsync'ed once, and only then
- * are the replies sent (group commit; a reply never precedes the fsync
- * of its file and of its directory). */
-struct lconn {
-	struct io *io;
-	struct ipc_msg req;
-	struct pending *head, *tail;
-	size_t npending;        /* requests in head..tail */
-	struct event *linger;   /* flush_results when it fires */
-};
-
 /*
- * A batch is committed LOCAL_LINGER_US after its first request, or at
- * once when it holds LOCAL_LINGER_MAX requests (qmgr's AGENT_JOIN: no
- * more will join it then): requests arriving meanwhile (qmgr gives a
- * new job to a connection with a small batch in flight) share its
- * fsyncs of new/ and its replies.  At one SMTP session messages come
- * about a millisecond apart, each in a batch of its own without this.
- * Under load batches form anyway (requests pile up while one commits).
+ * qmgr may send several requests without waiting (local and virtual
+ * transports): the skeleton (deliver_agent.c) hands us every request
+ * received, and commits them as a batch LOCAL_LINGER_US after the first
+ * one, or at once when it holds LOCAL_LINGER_MAX (qmgr's AGENT_JOIN: no
+ * more will join it then): local_commit fsyncs each Maildir's new/
+ * touched by the batch once, and only then are the replies sent (group
+ * commit; a reply never precedes the fsync of its file and of its
+ * directory).  Requests arriving meanwhile (qmgr gives a new job to a
+ * connection with a small batch in flight) share its fsyncs.  At one
+ * SMTP session messages come about a millisecond apart, each in a batch
+ * of its own without this.  Under load batches form anyway (requests
+ * pile up while one commits).
  */
 #define LOCAL_LINGER_US 2000
 #define LOCAL_LINGER_MAX 4
@@ -280,138 +262,111 @@ deliver_one(struct delivery *d, struct buf *text)
 	}
 }
 
+/* Deliver every recipient of req (the skeleton's deliver callback). */
 static void
-handle_request(struct lconn *c)
+local_deliver(struct deliver_req *req)
 {
-	struct ipc_msg *m = &c->req;
 	struct delivery d;
-	struct pending *p;
-	const char *id, *path, *sender, *attrs;
-	int64_t off, len, arrival, n, i;
-	int fd;
+	struct staged *st = xcalloc(req->nrcpt, sizeof(*st));
 	struct buf text;
+	size_t i;
 
+	req->ctx = st;
 	memset(&d, 0, sizeof(d));
-	if (m->type != DELIVER_REQUEST || ipc_get_str(m, &id) < 0 ||
-	    ipc_get_str(m, &path) < 0 || ipc_get_int(m, &off) < 0 ||
-	    ipc_get_int(m, &len) < 0 || ipc_get_int(m, &arrival) < 0 ||
-	    ipc_get_str(m, &sender) < 0 || ipc_get_int(m, &n) < 0 ||
-	    n < 0 || n > 1000 || off < 0 || len < 0) {
-		log_warn("malformed delivery request");
-		io_free(&c->io);
-		return;
-	}
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	p = xcalloc(1, sizeof(*p));
-	p->n = n;
-	p->r = xcalloc((size_t)n + 1, sizeof(*p->r));
 	buf_init(&text, 4096);
-	d.queue_id = id;
-	d.fd = fd;
-	d.content_off = (off_t)off;
-	d.content_len = (size_t)len;
-	d.arrival_us = arrival;
-	d.sender = sender;
-	for (i = 0; i < n; i++) {
-		const char *rcpt, *orcpt;
-		int64_t notify, roff;
-		struct result *r = &p->r[i];
+	d.queue_id = req->id;
+	d.fd = req->fd;
+	d.content_off = req->content_off;
+	d.content_len = req->content_len;
+	d.arrival_us = req->arrival_us;
+	d.sender = req->sender;
+	for (i = 0; i < req->nrcpt; i++) {
+		struct deliver_rcpt *rc = &req->rcpts[i];
+		int r;
 
-		if (ipc_get_str(m, &rcpt) < 0 || ipc_get_str(m, &orcpt) < 0 ||
-		    ipc_get_int(m, &notify) < 0 || ipc_get_int(m, &roff) < 0) {
-			r->st = DELIVER_DEFER;
-			r->text = xstrdup("4.3.0 malformed request");
-			continue;
-		}
 		buf_reset(&text);
-		if (fd < 0) {
-			buf_printf(&text, "4.3.0 open queue file: %s",
-			    strerror(errno));
-			r->st = DELIVER_DEFER;
+		d.rcpt = rc->addr;
+		d.orcpt = rc->orcpt;
+		d.rcpt_offset = rc->offset;
+		r = deliver_one(&d, &text);
+		/* alias targets reached before a deferral (alias.c) */
+		forward_finish(&d, r);
+		if (r == DELIVER_SENT) {
+			st[i].sync_dir = batch_dir;
+			st[i].stage = batch_stage;
 		} else {
-			d.rcpt = rcpt;
-			d.orcpt = orcpt;
-			d.rcpt_offset = (long long)roff;
-			r->st = deliver_one(&d, &text);
-			/* alias targets reached before a deferral (alias.c) */
-			forward_finish(&d, r->st);
-			if (r->st == DELIVER_SENT) {
-				r->sync_dir = batch_dir;
-				r->stage = batch_stage;
-			} else {
-				free(batch_dir);
-				maildir_stage_free(&batch_stage);
-			}
-			batch_dir = NULL;
-			batch_stage = NULL;
+			free(batch_dir);
+			maildir_stage_free(&batch_stage);
 		}
-		r->text = xstrdup(buf_cstr(&text));
+		batch_dir = NULL;
+		batch_stage = NULL;
+		deliver_rcpt_set(rc, r, buf_cstr(&text));
 	}
-	if (ipc_get_str(m, &attrs) < 0)
-		attrs = "";
-	(void)attrs;
-	if (fd >= 0)
-		close(fd);
 	buf_free(&text);
-	if (c->tail != NULL)
-		c->tail->next = p;
-	else
-		c->head = p;
-	c->tail = p;
-	c->npending++;
+	deliver_req_done(req);
 }
 
 static void
-pending_free(struct pending *p)
+local_req_free(struct deliver_req *req)
 {
-	int64_t i;
+	struct staged *st = req->ctx;
+	size_t i;
 
-	for (i = 0; i < p->n; i++) {
-		free(p->r[i].text);
-		free(p->r[i].sync_dir);
-		maildir_stage_free(&p->r[i].stage);
+	if (st == NULL)
+		return;
+	for (i = 0; i < req->nrcpt; i++) {
+		free(st[i].sync_dir);
+		maildir_stage_free(&st[i].stage);
 	}
-	free(p->r);
-	free(p);
+	free(st);
+	req->ctx = NULL;
 }
 
-/* fsync every new/ the batch touched, once, then send the replies. */
+/* A recipient's copy did not make it: a deferral with why (malloc'ed). */
 static void
-flush_results(struct lconn *c)
+rcpt_undo(struct deliver_rcpt *rc, struct staged *st, char *why)
 {
-	struct pending *p, *next;
+	rc->status = DELIVER_DEFER;
+	free(rc->text);
+	rc->text = why;
+	FREE(st->sync_dir);
+	maildir_stage_free(&st->stage);
+}
+
+/* The batch commit: the staged copies, then every new/ the batch
+ * touched, once; a failure turns the recipient into a deferral. */
+static void
+local_commit(struct deliver_req **reqs, size_t n)
+{
 	char **dirs = NULL;
 	int *err = NULL;
-	size_t nd = 0, k;
-	int64_t i;
+	size_t nd = 0, k, j, i, nstaged = 0;
 
 	/* staged copies: writeback of all of them first (when there are
-	 * several), then each one fsync'ed and named; a failure turns its
-	 * result into a deferral */
-	for (p = c->head, k = 0; p != NULL; p = p->next)
-		for (i = 0; i < p->n; i++)
-			k += p->r[i].stage != NULL;
-	for (p = c->head; p != NULL && k > 1; p = p->next)
-		for (i = 0; i < p->n; i++)
-			if (p->r[i].stage != NULL)
-				maildir_stage_start(p->r[i].stage);
-	for (p = c->head; p != NULL; p = p->next)
-		for (i = 0; i < p->n; i++) {
-			struct result *r = &p->r[i];
-			char *why = NULL;
-			if (r->stage == NULL)
-				continue;
-			if (maildir_stage_commit(r->stage, &why) < 0) {
-				r->st = DELIVER_DEFER;
-				free(r->text);
-				r->text = why;
-				FREE(r->sync_dir);
-				maildir_stage_free(&r->stage);
-			}
+	 * several), then each one fsync'ed and named */
+	for (j = 0; j < n; j++)
+		for (i = 0; reqs[j]->ctx != NULL && i < reqs[j]->nrcpt; i++)
+			nstaged += ((struct staged *)reqs[j]->ctx)[i].stage != NULL;
+	for (j = 0; j < n; j++) {
+		struct staged *st = reqs[j]->ctx;
+		for (i = 0; st != NULL && i < reqs[j]->nrcpt; i++) {
+			if (st[i].stage != NULL && nstaged > 1)
+				maildir_stage_start(st[i].stage);
 		}
-	for (p = c->head; p != NULL; p = p->next)
-		for (i = 0; i < p->n; i++) {
-			const char *dir = p->r[i].sync_dir;
+	}
+	for (j = 0; j < n; j++) {
+		struct staged *st = reqs[j]->ctx;
+		for (i = 0; st != NULL && i < reqs[j]->nrcpt; i++) {
+			char *why = NULL;
+			if (st[i].stage != NULL &&
+			    maildir_stage_commit(st[i].stage, &why) < 0)
+				rcpt_undo(&reqs[j]->rcpts[i], &st[i], why);
+		}
+	}
+	for (j = 0; j < n; j++) {
+		struct staged *st = reqs[j]->ctx;
+		for (i = 0; st != NULL && i < reqs[j]->nrcpt; i++) {
+			const char *dir = st[i].sync_dir;
 			if (dir == NULL)
 				continue;
 			for (k = 0; k < nd && strcmp(dirs[k], dir) != 0; k++)
@@ -419,158 +374,56 @@ flush_results(struct lconn *c)
 			if (k == nd) {
 				dirs = xreallocarray(dirs, nd + 1, sizeof(*dirs));
 				err = xreallocarray(err, nd + 1, sizeof(*err));
-				dirs[nd] = xstrdup(dir);   /* replies free theirs */
+				dirs[nd] = xstrdup(dir);
 				/* a staged copy holds new/ open already */
-				if (p->r[i].stage != NULL)
-					err[nd++] = fsync(p->r[i].stage->dirfd) < 0 ?
+				if (st[i].stage != NULL)
+					err[nd++] = fsync(st[i].stage->dirfd) < 0 ?
 					    errno : 0;
 				else
 					err[nd++] = maildir_fsync_dir(dir) < 0 ?
 					    errno : 0;
 			}
 		}
-	for (p = c->head; p != NULL; p = next) {
-		struct ipc_msg reply;
-
-		next = p->next;
-		for (i = 0; i < p->n; i++)
-			maildir_stage_free(&p->r[i].stage);
-		ipc_msg_init(&reply, DELIVER_REPLY);
-		ipc_put_int(&reply, p->n);
-		for (i = 0; i < p->n; i++) {
-			struct result *r = &p->r[i];
-			k = nd;
-			if (r->sync_dir != NULL)
-				for (k = 0; k < nd && strcmp(dirs[k], r->sync_dir) != 0;
-				    k++)
-					;
-			if (k < nd && err[k] != 0) {
-				char *t = xasprintf("4.3.0 fsync %s: %s",
-				    r->sync_dir, strerror(err[k]));
-				ipc_put_int(&reply, DELIVER_DEFER);
-				ipc_put_str(&reply, t);
-				free(t);
-			} else {
-				ipc_put_int(&reply, r->st);
-				ipc_put_str(&reply, r->text);
-			}
-		}
-		ipc_io_send(c->io, &reply);
-		ipc_msg_free(&reply);
-		pending_free(p);
 	}
-	c->head = c->tail = NULL;
-	c->npending = 0;
+	for (j = 0; j < n; j++) {
+		struct staged *st = reqs[j]->ctx;
+		for (i = 0; st != NULL && i < reqs[j]->nrcpt; i++) {
+			for (k = 0; st[i].sync_dir != NULL && k < nd &&
+			    strcmp(dirs[k], st[i].sync_dir) != 0; k++)
+				;
+			if (st[i].sync_dir != NULL && k < nd && err[k] != 0)
+				rcpt_undo(&reqs[j]->rcpts[i], &st[i],
+				    xasprintf("4.3.0 fsync %s: %s",
+				    st[i].sync_dir, strerror(err[k])));
+		}
+		local_req_free(reqs[j]);
+	}
 	for (k = 0; k < nd; k++)
 		free(dirs[k]);
 	free(dirs);
 	free(err);
 }
 
-static struct lconn *current;
-
 static void
-conn_end(struct lconn *c)
+local_setup(struct deliver_agent *a)
 {
-	struct pending *p, *next;
-
-	/* unreported deliveries: qmgr defers them, and the retry finds
-	 * each copy (duplicate suppressed) and syncs its new/ then */
-	for (p = c->head; p != NULL; p = next) {
-		next = p->next;
-		pending_free(p);
-	}
-	io_free(&c->io);
-	ipc_msg_free(&c->req);
-	if (c->linger != NULL)
-		event_free(c->linger);
-	if (current == c)
-		current = NULL;
-	free(c);
-	service_session_end();
-}
-
-static void
-on_io(struct io *io, enum io_evt evt, void *arg)
-{
-	struct lconn *c = arg;
-	int r;
-
-	(void)io;
-	switch (evt) {
-	case IO_IN:
-		while ((r = ipc_io_take(c->io, &c->req)) == 1) {
-			handle_request(c);
-			if (c->io == NULL) {
-				conn_end(c);
-				return;
-			}
-		}
-		if (r < 0) {
-			log_warn("malformed frame from qmgr");
-			conn_end(c);
-			break;
-		}
-		if (c->head == NULL)
-			break;
-		if (c->npending >= LOCAL_LINGER_MAX || service_draining()) {
-			event_del(c->linger);
-			flush_results(c);
-		} else if (!evtimer_pending(c->linger, NULL)) {
-			struct timeval tv = { 0, LOCAL_LINGER_US };
-			evtimer_add(c->linger, &tv);
-		}
-		break;
-	case IO_LOWAT:
-		if (service_draining())
-			conn_end(c);
-		break;
-	default:
-		conn_end(c);
-		break;
-	}
-}
-
-static void
-on_linger(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd;
-	(void)what;
-	flush_results(arg);
-}
-
-static void
-on_accept(int fd, const struct sockaddr *sa, socklen_t salen, void *arg)
-{
-	struct lconn *c = xcalloc(1, sizeof(*c));
-
-	(void)sa;
-	(void)salen;
-	(void)arg;
-	ipc_msg_init(&c->req, 0);
-	c->io = io_new(fd, on_io, c);
-	c->linger = evtimer_new(io_base(), on_linger, c);
-	current = c;
-}
-
-static void
-on_drain(void *arg)
-{
-	(void)arg;
-	/* idle connection: close it so qmgr reconnects to the new generation */
-	if (current != NULL && current->head == NULL &&
-	    io_outlen(current->io) == 0)
-		conn_end(current);
+	(void)a;
+	resolve_init();
+	local_hook_init();
 }
 
 int
 local_main(int argc, char **argv)
 {
-	service_init(argc, argv, argv[0]);
-	resolve_init();
-	local_hook_init();
-	service_drop_privileges();
-	service_on_drain(on_drain, NULL);
-	service_listen(on_accept, NULL, 1);
-	return service_run();
+	struct deliver_agent a = {
+		.setup = local_setup,
+		.deliver = local_deliver,
+		.commit = local_commit,
+		.req_free = local_req_free,
+		.sessions = 1,
+		.batch_delay_us = LOCAL_LINGER_US,
+		.batch_limit = LOCAL_LINGER_MAX,
+	};
+
+	return deliver_agent_main(argc, argv, &a);
 }
