@@ -1,6 +1,7 @@
 /*
  * smtp.c - the outbound SMTP delivery agent (`tempest daemon smtp`):
- * takes delivery requests from qmgr over private/smtp, finds the hosts
+ * for each delivery request from qmgr (private/smtp; the qmgr side is
+ * the skeleton in lib-queue/deliver_agent.c) finds the hosts
  * of the next hop (relayhost/transport nexthop "[host]:port" without MX
  * lookup, otherwise MX records in preference order, or the domain's own
  * address as implicit MX), tries them in turn, and keeps the last
@@ -11,7 +12,7 @@
  * of different requests interleave, so a slow name server delays only
  * the requests that wait for it.
  *
- * Input: ipc requests from qmgr (checked field by field), the queue file
+ * Input: requests from qmgr (checked by the skeleton), the queue file
  * (content copied, scanned only for 8-bit bytes), DNS answers (lib-dns)
  * and SMTP replies (smtp_session.c).
  */
@@ -31,8 +32,6 @@
 #include "config.h"
 #include "deliver_proto.h"
 #include "dns.h"
-#include "ioev.h"
-#include "ipc.h"
 #include "log.h"
 #include "mem.h"
 #include "queue_file.h"
@@ -64,13 +63,13 @@ static const struct cfg_param smtp_params[] = {
 };
 CONFIG_PARAMS(smtp_params);
 
-/* One connection from qmgr; it carries one delivery request at a time,
- * and the process serves many such connections at once (event-driven:
- * DNS lookups and SMTP sessions of different requests interleave). */
-struct qconn {
-	struct io *io;          /* NULL once qmgr went away */
-	struct ipc_msg msg;
-	struct smtp_req *req;   /* in progress, or NULL */
+/* The state of one request (the skeleton's req->ctx): the hosts of its
+ * next hop and the session it runs on.  qmgr sends one request at a
+ * time per connection; the process works on many connections at once
+ * (event-driven: DNS lookups and SMTP sessions of different requests
+ * interleave). */
+struct smtp_job {
+	struct smtp_req req;
 	struct smtp_target targets[MAX_TARGETS];
 	size_t ntargets, next_target;
 	char *last_error;
@@ -85,18 +84,14 @@ struct qconn {
 	size_t nmx, mx_next;
 	enum dns_status worst;
 	char *dns_err;
-	struct qconn *next;
 };
 
 #define CACHE_MAX 32
 
-static struct qconn *qconns;
 static struct smtp_sess *cache[CACHE_MAX];      /* idle, for reuse */
 static size_t ncache;
 static SSL_CTX *tls_ctx;
 static int tls_ctx_failed;
-
-static void handle_next(struct qconn *qc);
 
 SSL_CTX *
 smtp_tls_ctx(void)
@@ -125,30 +120,6 @@ smtp_tls_ctx(void)
 
 /* ---- requests ---- */
 
-static void
-req_free(struct smtp_req **rp)
-{
-	struct smtp_req *r = *rp;
-	size_t i;
-
-	if (r == NULL)
-		return;
-	for (i = 0; i < r->nrcpt; i++) {
-		free(r->rcpts[i].addr);
-		free(r->rcpts[i].orcpt);
-		free(r->rcpts[i].text);
-	}
-	free(r->rcpts);
-	free(r->id);
-	free(r->path);
-	free(r->sender);
-	free(r->envid);
-	free(r->nexthop);
-	if (r->fd >= 0)
-		close(r->fd);
-	FREE(*rp);
-}
-
 /* qfile_read_range callback: 1 at the first byte with the high bit. */
 static int
 chunk_8bit(const char *data, size_t n, void *arg)
@@ -168,114 +139,28 @@ scan_8bit(int fd, off_t off, size_t len)
 	return qfile_read_range(fd, off, len, chunk_8bit, NULL) == 1;
 }
 
-/* Parse a DELIVER_REQUEST; NULL if malformed. */
-static struct smtp_req *
-req_parse(struct ipc_msg *m)
+/* The request is answered: forget its state and let the skeleton reply
+ * (job and req are gone afterwards). */
+static void
+job_done(struct smtp_job *job)
 {
-	struct smtp_req *r = xcalloc(1, sizeof(*r));
-	const char *id, *path, *sender, *attrs, *nexthop;
-	int64_t off, len, arrival, n, i;
-	struct qfile qf;
-	char *err = NULL;
+	struct deliver_req *d = job->req.d;
 
-	r->fd = -1;
-	if (m->type != DELIVER_REQUEST || ipc_get_str(m, &id) < 0 ||
-	    ipc_get_str(m, &path) < 0 || ipc_get_int(m, &off) < 0 ||
-	    ipc_get_int(m, &len) < 0 || ipc_get_int(m, &arrival) < 0 ||
-	    ipc_get_str(m, &sender) < 0 || ipc_get_int(m, &n) < 0 ||
-	    n < 1 || n > 1000 || off < 0 || len < 0) {
-		free(r);
-		return NULL;
-	}
-	r->id = xstrdup(id);
-	/* qmgr names the file outside any chroot */
-	r->path = service_queue_path(path);
-	r->content_off = (off_t)off;
-	r->content_len = (size_t)len;
-	r->sender = xstrdup(sender);
-	r->rcpts = xcalloc((size_t)n, sizeof(*r->rcpts));
-	for (i = 0; i < n; i++) {
-		const char *a, *o;
-		int64_t notify, roff;
-		if (ipc_get_str(m, &a) < 0 || ipc_get_str(m, &o) < 0 ||
-		    ipc_get_int(m, &notify) < 0 || ipc_get_int(m, &roff) < 0) {
-			req_free(&r);
-			return NULL;
-		}
-		r->rcpts[i].addr = xstrdup(a);
-		r->rcpts[i].orcpt = xstrdup(o);
-		r->rcpts[i].notify = (int)notify;
-		r->rcpts[i].status = -1;
-		r->nrcpt++;
-	}
-	if (ipc_get_str(m, &attrs) < 0 || ipc_get_str(m, &nexthop) < 0) {
-		/* no next hop: the recipient domain */
-		const char *at = strrchr(r->rcpts[0].addr, '@');
-		nexthop = at != NULL ? at + 1 : "";
-	}
-	r->nexthop = xstrdup(nexthop);
-	/* DSN ENVID and RET live in the queue file */
-	if (qfile_open(r->path, 0, &qf, &err) == 0) {
-		r->envid = xstrdup(qf.envid != NULL ? qf.envid : "");
-		r->ret = qf.ret;
-		qfile_close(&qf);
-	} else
-		free(err);
-	r->fd = open(r->path, O_RDONLY | O_CLOEXEC);
-	if (r->fd >= 0)
-		r->eightbit = scan_8bit(r->fd, r->content_off, r->content_len);
-	return r;
+	free(job->req.envid);
+	free(job->req.nexthop);
+	free(job->last_error);
+	free(job->dns_err);
+	free(job);
+	d->ctx = NULL;
+	deliver_req_done(d);
 }
 
+/* Every recipient still open gets status/text; reply. */
 static void
-req_fail_all(struct smtp_req *r, int status, const char *text)
+req_finish(struct smtp_job *job, int status, const char *text)
 {
-	size_t i;
-
-	for (i = 0; i < r->nrcpt; i++)
-		if (r->rcpts[i].status < 0) {
-			r->rcpts[i].status = status;
-			free(r->rcpts[i].text);
-			r->rcpts[i].text = xstrdup(text);
-		}
-}
-
-/* Answer qmgr (if still there) and forget the request; the caller then
- * runs handle_next(qc), which may free qc. */
-static void
-req_reply(struct qconn *qc)
-{
-	struct smtp_req *req = qc->req;
-	struct ipc_msg reply;
-	size_t i;
-
-	ipc_msg_init(&reply, DELIVER_REPLY);
-	ipc_put_int(&reply, (int64_t)req->nrcpt);
-	for (i = 0; i < req->nrcpt; i++) {
-		struct smtp_rcpt *rc = &req->rcpts[i];
-		if (rc->status < 0) {
-			rc->status = DELIVER_DEFER;
-			rc->text = xstrdup("4.3.0 internal error");
-		}
-		ipc_put_int(&reply, rc->status);
-		ipc_put_str(&reply, rc->text);
-	}
-	if (qc->io != NULL)
-		ipc_io_send(qc->io, &reply);
-	ipc_msg_free(&reply);
-	req_free(&qc->req);
-	FREE(qc->last_error);
-	FREE(qc->dns_err);
-	qc->ntargets = qc->next_target = 0;
-}
-
-/* Every recipient still open gets status/text; reply; next request. */
-static void
-req_finish(struct qconn *qc, int status, const char *text)
-{
-	req_fail_all(qc->req, status, text);
-	req_reply(qc);
-	handle_next(qc);
+	deliver_req_fail(job->req.d, status, text);
+	job_done(job);
 }
 
 /* ---- the connection cache ---- */
@@ -356,28 +241,28 @@ nexthop_parse(const char *nh, char *host, size_t hostlen, int *port_r,
 		snprintf(host, hostlen, "%s", nh);
 }
 
-static void try_next(struct qconn *qc);
-static void resolve_next_mx(struct qconn *qc);
+static void try_next(struct smtp_job *job);
+static void resolve_next_mx(struct smtp_job *job);
 
 /* All hosts of the next hop are resolved: connect, or give up. */
 static void
-resolved(struct qconn *qc)
+resolved(struct smtp_job *job)
 {
-	int tmp = qc->worst == DNS_TEMPFAIL;
+	int tmp = job->worst == DNS_TEMPFAIL;
 	char *why;
 
-	if (qc->ntargets > 0) {
-		try_next(qc);
+	if (job->ntargets > 0) {
+		try_next(job);
 		return;
 	}
-	if (qc->use_mx && qc->nmx > 0)
+	if (job->use_mx && job->nmx > 0)
 		why = xasprintf("%s MX host lookup for %s failed: %s",
-		    tmp ? "4.4.3" : "5.4.4", qc->host, qc->dns_err);
+		    tmp ? "4.4.3" : "5.4.4", job->host, job->dns_err);
 	else
 		why = xasprintf("%s Host or domain name not found. Name "
 		    "service error for name=%s type=A: %s", tmp ? "4.4.3" :
-		    "5.4.4", qc->host, qc->dns_err);
-	req_finish(qc, tmp ? DELIVER_DEFER : DELIVER_BOUNCE, why);
+		    "5.4.4", job->host, job->dns_err);
+	req_finish(job, tmp ? DELIVER_DEFER : DELIVER_BOUNCE, why);
 	free(why);
 }
 
@@ -386,263 +271,186 @@ static void
 on_addr(void *ctx, enum dns_status st, const struct dns_addr *a, size_t n,
     const char *err)
 {
-	struct qconn *qc = ctx;
-	const char *host = qc->nmx > 0 ? qc->mx[qc->mx_next - 1].host :
-	    qc->host;
+	struct smtp_job *job = ctx;
+	const char *host = job->nmx > 0 ? job->mx[job->mx_next - 1].host :
+	    job->host;
 	size_t i;
 
-	qc->dq = NULL;
+	job->dq = NULL;
 	if (st != DNS_OK) {
-		if (st == DNS_TEMPFAIL || qc->worst != DNS_TEMPFAIL) {
-			qc->worst = st;
-			free(qc->dns_err);
-			qc->dns_err = xstrdup(err);
+		if (st == DNS_TEMPFAIL || job->worst != DNS_TEMPFAIL) {
+			job->worst = st;
+			free(job->dns_err);
+			job->dns_err = xstrdup(err);
 		}
 	}
-	for (i = 0; i < n && qc->ntargets < MAX_TARGETS; i++) {
-		struct smtp_target *t = &qc->targets[qc->ntargets++];
+	for (i = 0; i < n && job->ntargets < MAX_TARGETS; i++) {
+		struct smtp_target *t = &job->targets[job->ntargets++];
 		snprintf(t->host, sizeof(t->host), "%s", host);
 		t->addr = a[i];
 	}
-	if (qc->nmx > 0)
-		resolve_next_mx(qc);
+	if (job->nmx > 0)
+		resolve_next_mx(job);
 	else
-		resolved(qc);
+		resolved(job);
 }
 
 static void
-resolve_next_mx(struct qconn *qc)
+resolve_next_mx(struct smtp_job *job)
 {
-	if (qc->mx_next < qc->nmx && qc->ntargets < MAX_TARGETS) {
-		const char *h = qc->mx[qc->mx_next++].host;
-		qc->dq = dns_addr_start(h, qc->port, on_addr, qc);
+	if (job->mx_next < job->nmx && job->ntargets < MAX_TARGETS) {
+		const char *h = job->mx[job->mx_next++].host;
+		job->dq = dns_addr_start(h, job->port, on_addr, job);
 		return;
 	}
-	resolved(qc);
+	resolved(job);
 }
 
 static void
 on_mx(void *ctx, enum dns_status st, const struct dns_mx *mx, size_t n,
     const char *err)
 {
-	struct qconn *qc = ctx;
+	struct smtp_job *job = ctx;
 
-	qc->dq = NULL;
+	job->dq = NULL;
 	if (st == DNS_TEMPFAIL) {
 		char *why = xasprintf("4.4.3 Host or domain name not found. "
-		    "Name service error for name=%s type=MX: %s", qc->host,
+		    "Name service error for name=%s type=MX: %s", job->host,
 		    err);
-		req_finish(qc, DELIVER_DEFER, why);
+		req_finish(job, DELIVER_DEFER, why);
 		free(why);
 		return;
 	}
 	if (st == DNS_OK && n > 0) {
-		qc->nmx = n < DNS_MAX_MX ? n : DNS_MAX_MX;
-		memcpy(qc->mx, mx, qc->nmx * sizeof(mx[0]));
-		qc->mx_next = 0;
-		resolve_next_mx(qc);
+		job->nmx = n < DNS_MAX_MX ? n : DNS_MAX_MX;
+		memcpy(job->mx, mx, job->nmx * sizeof(mx[0]));
+		job->mx_next = 0;
+		resolve_next_mx(job);
 		return;
 	}
 	/* no MX: the domain itself is the implicit MX */
-	qc->nmx = 0;
-	qc->dq = dns_addr_start(qc->host, qc->port, on_addr, qc);
+	job->nmx = 0;
+	job->dq = dns_addr_start(job->host, job->port, on_addr, job);
 }
 
 /* Find the hosts of the request's next hop (asynchronously), then try
  * them in turn. */
 static void
-resolve(struct qconn *qc)
+resolve(struct smtp_job *job)
 {
-	qc->ntargets = qc->next_target = 0;
-	qc->nmx = qc->mx_next = 0;
-	qc->worst = DNS_NOTFOUND;
-	FREE(qc->dns_err);
-	qc->dns_err = xstrdup("Host not found");
-	nexthop_parse(qc->req->nexthop, qc->host, sizeof(qc->host), &qc->port,
-	    &qc->use_mx);
-	if (*qc->host == '\0') {
-		req_finish(qc, DELIVER_BOUNCE, "5.1.2 empty next hop");
+	job->ntargets = job->next_target = 0;
+	job->nmx = job->mx_next = 0;
+	job->worst = DNS_NOTFOUND;
+	FREE(job->dns_err);
+	job->dns_err = xstrdup("Host not found");
+	nexthop_parse(job->req.nexthop, job->host, sizeof(job->host), &job->port,
+	    &job->use_mx);
+	if (*job->host == '\0') {
+		req_finish(job, DELIVER_BOUNCE, "5.1.2 empty next hop");
 		return;
 	}
-	if (qc->use_mx)
-		qc->dq = dns_mx_start(qc->host, on_mx, qc);
+	if (job->use_mx)
+		job->dq = dns_mx_start(job->host, on_mx, job);
 	else
-		qc->dq = dns_addr_start(qc->host, qc->port, on_addr, qc);
+		job->dq = dns_addr_start(job->host, job->port, on_addr, job);
 }
 
 static void
 on_sess_done(struct smtp_sess *s, int ok, const char *why)
 {
-	struct qconn *qc = smtp_sess_ctx(s);
+	struct smtp_job *job = smtp_sess_ctx(s);
 
-	if (qc == NULL || s != qc->active)
+	if (job == NULL || s != job->active)
 		panic("smtp: completion from an unknown session");
-	qc->active = NULL;
+	job->active = NULL;
 	if (ok) {
 		if (smtp_sess_idle(s))
 			cache_put(s);
 		else
 			smtp_sess_close(&s);
-		req_reply(qc);
-		handle_next(qc);
+		job_done(job);
 		return;
 	}
-	free(qc->last_error);
-	qc->last_error = xstrdup(why);
-	log_info("%s: %s", qc->req->id, why);
-	qc->retry_notls = smtp_sess_tls_failed(s) &&
+	free(job->last_error);
+	job->last_error = xstrdup(why);
+	log_info("%s: %s", job->req.d->id, why);
+	job->retry_notls = smtp_sess_tls_failed(s) &&
 	    strcmp(config_str("smtp_tls_security_level"), "may") == 0;
 	if (smtp_sess_reused(s)) {
 		/* a stale cached connection: start over on a fresh one */
 		smtp_sess_close(&s);
-		qc->retry_notls = 0;
-		qc->next_target = 0;
-		if (qc->ntargets == 0) {
-			resolve(qc);
+		job->retry_notls = 0;
+		job->next_target = 0;
+		if (job->ntargets == 0) {
+			resolve(job);
 			return;
 		}
 	} else {
-		if (qc->retry_notls)    /* same host again in the clear */
-			qc->next_target--;
+		if (job->retry_notls)    /* same host again in the clear */
+			job->next_target--;
 		smtp_sess_close(&s);
 	}
-	try_next(qc);
+	try_next(job);
 }
 
 static void
-try_next(struct qconn *qc)
+try_next(struct smtp_job *job)
 {
-	int notls = qc->retry_notls;
-	const char *e = qc->last_error;
+	int notls = job->retry_notls;
+	const char *e = job->last_error;
 
-	qc->retry_notls = 0;
-	if (qc->next_target < qc->ntargets) {
-		struct smtp_target *t = &qc->targets[qc->next_target++];
-		qc->active = smtp_sess_connect(t, qc->req->nexthop, qc->req,
-		    notls, on_sess_done, qc);
+	job->retry_notls = 0;
+	if (job->next_target < job->ntargets) {
+		struct smtp_target *t = &job->targets[job->next_target++];
+		job->active = smtp_sess_connect(t, job->req.nexthop, &job->req,
+		    notls, on_sess_done, job);
 		return;
 	}
-	req_finish(qc, e != NULL && *e == '5' ? DELIVER_BOUNCE : DELIVER_DEFER,
+	req_finish(job, e != NULL && *e == '5' ? DELIVER_BOUNCE : DELIVER_DEFER,
 	    e != NULL ? e : "4.4.1 no host to connect to");
 }
 
+/* The skeleton's deliver callback: the next hop's cached connection,
+ * or its hosts from DNS, then the SMTP transaction. */
 static void
-start_request(struct qconn *qc, struct smtp_req *r)
+smtp_deliver(struct deliver_req *d)
 {
+	struct smtp_job *job = xcalloc(1, sizeof(*job));
+	struct smtp_req *r = &job->req;
 	struct smtp_sess *s;
+	struct qfile qf;
+	char *err = NULL;
+	const char *at;
 
-	qc->req = r;
-	qc->ntargets = qc->next_target = 0;
-	if (r->fd < 0) {
-		req_finish(qc, DELIVER_DEFER, "4.3.0 cannot open queue file");
-		return;
+	d->ctx = job;
+	r->d = d;
+	if (d->nexthop != NULL)
+		r->nexthop = xstrdup(d->nexthop);
+	else {
+		/* no next hop: the recipient domain */
+		at = strrchr(d->rcpts[0].addr, '@');
+		r->nexthop = xstrdup(at != NULL ? at + 1 : "");
 	}
+	/* DSN ENVID and RET live in the queue file */
+	if (qfile_open(d->path, 0, &qf, &err) == 0) {
+		r->envid = xstrdup(qf.envid != NULL ? qf.envid : "");
+		r->ret = qf.ret;
+		qfile_close(&qf);
+	} else
+		free(err);
+	r->eightbit = scan_8bit(d->fd, d->content_off, d->content_len);
 	if ((s = cache_take(r->nexthop)) != NULL) {
-		qc->active = s;
-		log_debug("%s: reusing the connection to %s", r->id, r->nexthop);
-		smtp_sess_reuse(s, r, on_sess_done, qc);
+		job->active = s;
+		log_debug("%s: reusing the connection to %s", d->id, r->nexthop);
+		smtp_sess_reuse(s, r, on_sess_done, job);
 		return;
 	}
-	resolve(qc);
-}
-
-/* ---- the qmgr connections ---- */
-
-static void
-conn_end(struct qconn *qc)
-{
-	struct qconn **pp;
-
-	for (pp = &qconns; *pp != NULL; pp = &(*pp)->next)
-		if (*pp == qc) {
-			*pp = qc->next;
-			break;
-		}
-	io_free(&qc->io);
-	ipc_msg_free(&qc->msg);
-	free(qc);
-	service_session_end();
+	resolve(job);
 }
 
 static void
-handle_next(struct qconn *qc)
+smtp_drain(void)
 {
-	int r;
-
-	if (qc->req != NULL)
-		return;
-	if (qc->io == NULL || (service_draining() && io_outlen(qc->io) == 0 &&
-	    io_inlen(qc->io) == 0)) {
-		/* qmgr went away while we were delivering, or we stop */
-		conn_end(qc);
-		return;
-	}
-	while (qc->io != NULL && qc->req == NULL &&
-	    (r = ipc_io_take(qc->io, &qc->msg)) != 0) {
-		struct smtp_req *rq;
-		if (r < 0 || (rq = req_parse(&qc->msg)) == NULL) {
-			log_warn("malformed delivery request from qmgr");
-			conn_end(qc);
-			return;
-		}
-		/* one request at a time per connection; when it is
-		 * answered, req_finish/on_sess_done call handle_next again
-		 * (qc may be gone after this call) */
-		start_request(qc, rq);
-		return;
-	}
-}
-
-static void
-on_io(struct io *io, enum io_evt evt, void *arg)
-{
-	struct qconn *qc = arg;
-
-	(void)io;
-	switch (evt) {
-	case IO_IN:
-		handle_next(qc);
-		break;
-	case IO_LOWAT:
-		if (service_draining() && qc->req == NULL)
-			conn_end(qc);
-		break;
-	default:
-		if (qc->req != NULL) {
-			/* finish the delivery; the reply has nowhere to go */
-			io_free(&qc->io);
-			return;
-		}
-		conn_end(qc);
-		break;
-	}
-}
-
-static void
-on_accept(int fd, const struct sockaddr *sa, socklen_t salen, void *arg)
-{
-	struct qconn *qc = xcalloc(1, sizeof(*qc));
-
-	(void)sa;
-	(void)salen;
-	(void)arg;
-	ipc_msg_init(&qc->msg, 0);
-	qc->io = io_new(fd, on_io, qc);
-	qc->next = qconns;
-	qconns = qc;
-}
-
-static void
-on_drain(void *arg)
-{
-	struct qconn *qc, *next;
-
-	(void)arg;
-	for (qc = qconns; qc != NULL; qc = next) {
-		next = qc->next;
-		if (qc->req == NULL)
-			conn_end(qc);
-	}
 	while (ncache > 0) {
 		struct smtp_sess *s = cache[ncache - 1];
 		cache_remove(s);
@@ -650,26 +458,25 @@ on_drain(void *arg)
 	}
 }
 
-int
-smtp_main(int argc, char **argv)
+static void
+smtp_setup(struct deliver_agent *a)
 {
 	char *err = NULL;
 	const char *lvl;
 	long long limit;
 
-	service_init(argc, argv, "smtp");
 	lvl = config_str("smtp_tls_security_level");
 	if (*lvl != '\0' && strcmp(lvl, "none") != 0 && strcmp(lvl, "may") != 0
 	    && strcmp(lvl, "encrypt") != 0 && strcmp(lvl, "verify") != 0 &&
 	    strcmp(lvl, "secure") != 0)
 		fatal("smtp_tls_security_level: unknown level \"%s\"", lvl);
 	{
-		unsigned char a[16];
+		unsigned char a6[16];
 		const char *b4 = config_str("smtp_bind_address");
 		const char *b6 = config_str("smtp_bind_address6");
-		if (*b4 != '\0' && inet_pton(AF_INET, b4, a) != 1)
+		if (*b4 != '\0' && inet_pton(AF_INET, b4, a6) != 1)
 			fatal("smtp_bind_address: not an IPv4 address: %s", b4);
-		if (*b6 != '\0' && inet_pton(AF_INET6, b6, a) != 1)
+		if (*b6 != '\0' && inet_pton(AF_INET6, b6, a6) != 1)
 			fatal("smtp_bind_address6: not an IPv6 address: %s", b6);
 	}
 	if (dns_init(NULL, &err) < 0)
@@ -677,10 +484,20 @@ smtp_main(int argc, char **argv)
 	/* chrooted: the CA files are not visible afterwards */
 	if (service_chrooted() && strcmp(lvl, "none") != 0)
 		(void)smtp_tls_ctx();
-	service_drop_privileges();
-	service_on_drain(on_drain, NULL);
 	limit = config_int("smtp_process_session_limit");
-	service_listen(on_accept, NULL, limit > 0 && limit < 10000 ?
-	    (int)limit : 1);
-	return service_run();
+	a->sessions = limit > 0 && limit < 10000 ? (int)limit : 1;
+}
+
+int
+smtp_main(int argc, char **argv)
+{
+	struct deliver_agent a = {
+		.role = "smtp",
+		.setup = smtp_setup,
+		.deliver = smtp_deliver,
+		.drain = smtp_drain,
+		.max_active = 1,        /* one request per connection at a time */
+	};
+
+	return deliver_agent_main(argc, argv, &a);
 }

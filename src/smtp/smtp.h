@@ -12,30 +12,16 @@
 #include <openssl/ssl.h>
 
 #include "buf.h"
+#include "deliver_agent.h"
 #include "dns.h"
 
-struct smtp_rcpt {
-	char *addr;
-	char *orcpt;            /* "rfc822;addr" or "" */
-	int notify;             /* DSN_NOTIFY_* bits */
-	int status;             /* DELIVER_* once known, -1 pending */
-	char *text;             /* "x.y.z text" */
-};
-
-/* One delivery request from qmgr: a message and some recipients that
- * share a next hop. */
+/* One delivery request from qmgr (a message and some recipients that
+ * share a next hop) and what the SMTP client needs beyond it. */
 struct smtp_req {
-	char *id;
-	char *path;
-	off_t content_off;
-	size_t content_len;
-	char *sender;
-	char *envid;
+	struct deliver_req *d;  /* recipients get their status there */
+	char *envid;            /* DSN ENVID, "" if none */
 	int ret;                /* DSN RET: 0, 1 FULL, 2 HDRS */
 	char *nexthop;          /* "domain", "domain:port", "[host]:port" */
-	struct smtp_rcpt *rcpts;
-	size_t nrcpt;
-	int fd;                 /* queue file, read-only */
 	int eightbit;           /* content has 8-bit bytes */
 };
 

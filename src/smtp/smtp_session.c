@@ -150,16 +150,6 @@ said(struct smtp_sess *s, const char *cmd)
 	    dsn, s->host, s->addr, s->reply_code, t, cmd);
 }
 
-static void
-rcpt_set(struct smtp_rcpt *r, int status, const char *text)
-{
-	if (r->status >= 0)
-		return;
-	r->status = status;
-	free(r->text);
-	r->text = xstrdup(text);
-}
-
 static int
 code_status(int code)
 {
@@ -182,8 +172,8 @@ xact_done(struct smtp_sess *s)
 	smtp_done_fn fn = s->done;
 	size_t i;
 
-	for (i = 0; i < s->req->nrcpt; i++)
-		rcpt_set(&s->req->rcpts[i], DELIVER_DEFER,
+	for (i = 0; i < s->req->d->nrcpt; i++)
+		deliver_rcpt_set(&s->req->d->rcpts[i], DELIVER_DEFER,
 		    "4.4.2 lost connection during the transaction");
 	s->done = NULL;
 	s->req = NULL;
@@ -218,10 +208,10 @@ needs_utf8(const struct smtp_req *r)
 {
 	size_t i;
 
-	if (has_8bit(r->sender))
+	if (has_8bit(r->d->sender))
 		return 1;
-	for (i = 0; i < r->nrcpt; i++)
-		if (has_8bit(r->rcpts[i].addr))
+	for (i = 0; i < r->d->nrcpt; i++)
+		if (has_8bit(r->d->rcpts[i].addr))
 			return 1;
 	return 0;
 }
@@ -243,7 +233,7 @@ xtext(struct buf *b, const char *s)
 static size_t
 content_len(const struct smtp_sess *s)
 {
-	return s->use_conv ? s->conv.len : s->req->content_len;
+	return s->use_conv ? s->conv.len : s->req->d->content_len;
 }
 
 #define DOWNGRADE_MAX ((size_t)256 * 1024 * 1024)
@@ -259,20 +249,20 @@ downgrade(struct smtp_sess *s)
 	size_t done = 0;
 
 	conv_drop(s);
-	if (r->content_len > DOWNGRADE_MAX)
+	if (r->d->content_len > DOWNGRADE_MAX)
 		return -1;
-	in = xmalloc(r->content_len + 1);
-	while (done < r->content_len) {
-		ssize_t n = pread(r->fd, in + done, r->content_len - done,
-		    r->content_off + (off_t)done);
+	in = xmalloc(r->d->content_len + 1);
+	while (done < r->d->content_len) {
+		ssize_t n = pread(r->d->fd, in + done, r->d->content_len - done,
+		    r->d->content_off + (off_t)done);
 		if (n <= 0) {
 			free(in);
 			return -1;
 		}
 		done += (size_t)n;
 	}
-	buf_init(&s->conv, r->content_len * 3 + 65536);
-	if (smtp_mime_downgrade(in, r->content_len, &s->conv) < 0) {
+	buf_init(&s->conv, r->d->content_len * 3 + 65536);
+	if (smtp_mime_downgrade(in, r->d->content_len, &s->conv) < 0) {
 		free(in);
 		buf_free(&s->conv);
 		return -1;
@@ -280,8 +270,8 @@ downgrade(struct smtp_sess *s)
 	free(in);
 	s->use_conv = 1;
 	log_info("%s: host %s[%s] does not offer 8BITMIME: content converted "
-	    "to 7bit (quoted-printable), %zu -> %zu bytes", r->id, s->host,
-	    s->addr, r->content_len, s->conv.len);
+	    "to 7bit (quoted-printable), %zu -> %zu bytes", r->d->id, s->host,
+	    s->addr, r->d->content_len, s->conv.len);
 	return 0;
 }
 
@@ -293,7 +283,7 @@ send_cmd(struct smtp_sess *s, size_t k)
 
 	buf_init(&b, 8192);
 	if (k == 0) {
-		buf_printf(&b, "MAIL FROM:<%s>", r->sender);
+		buf_printf(&b, "MAIL FROM:<%s>", r->d->sender);
 		if (s->features & SMTP_FEAT_SIZE)
 			buf_printf(&b, " SIZE=%zu", content_len(s));
 		if (r->eightbit && (s->features & SMTP_FEAT_8BITMIME))
@@ -309,8 +299,8 @@ send_cmd(struct smtp_sess *s, size_t k)
 				xtext(&b, r->envid);
 			}
 		}
-	} else if (k <= r->nrcpt) {
-		struct smtp_rcpt *rc = &r->rcpts[k - 1];
+	} else if (k <= r->d->nrcpt) {
+		struct deliver_rcpt *rc = &r->d->rcpts[k - 1];
 		buf_printf(&b, "RCPT TO:<%s>", rc->addr);
 		if (s->features & SMTP_FEAT_DSN) {
 			if (rc->notify & DSN_NOTIFY_NEVER)
@@ -352,8 +342,8 @@ xact_start(struct smtp_sess *s)
 		char *why = xasprintf("5.6.7 SMTPUTF8 is required, but was not "
 		    "offered by host %s[%s]", s->host, s->addr);
 		size_t i;
-		for (i = 0; i < r->nrcpt; i++)
-			rcpt_set(&r->rcpts[i], DELIVER_BOUNCE, why);
+		for (i = 0; i < r->d->nrcpt; i++)
+			deliver_rcpt_set(&r->d->rcpts[i], DELIVER_BOUNCE, why);
 		free(why);
 		s->state = S_IDLE;
 		xact_done(s);
@@ -364,9 +354,9 @@ xact_start(struct smtp_sess *s)
 	if (r->eightbit && !(s->features & SMTP_FEAT_8BITMIME) &&
 	    downgrade(s) < 0)
 		log_warn("%s: cannot convert the content to 7bit for %s[%s]; "
-		    "sending it as it is", r->id, s->host, s->addr);
+		    "sending it as it is", r->d->id, s->host, s->addr);
 	s->state = S_XACT;
-	s->ncmd = r->nrcpt + 2;
+	s->ncmd = r->d->nrcpt + 2;
 	s->sent = s->replied = 0;
 	s->naccepted = 0;
 	s->mail_failed = 0;
@@ -376,8 +366,8 @@ xact_start(struct smtp_sess *s)
 		    "(%zu bytes, limit %llu)", s->host, s->addr,
 		    content_len(s), s->size_limit);
 		size_t i;
-		for (i = 0; i < r->nrcpt; i++)
-			rcpt_set(&r->rcpts[i], DELIVER_BOUNCE, why);
+		for (i = 0; i < r->d->nrcpt; i++)
+			deliver_rcpt_set(&r->d->rcpts[i], DELIVER_BOUNCE, why);
 		free(why);
 		s->state = S_IDLE;
 		xact_done(s);
@@ -416,14 +406,14 @@ send_body_chunk(struct smtp_sess *s)
 		memcpy(in, s->conv.data + s->body_off, want);
 		n = (ssize_t)want;
 	} else
-		n = pread(r->fd, in, want, r->content_off + (off_t)s->body_off);
+		n = pread(r->d->fd, in, want, r->d->content_off + (off_t)s->body_off);
 	if (n <= 0) {
 		/* cannot read our own queue file: give up on this host */
 		size_t k;
 		char *why = xasprintf("4.3.0 error reading queue file: %s",
 		    n < 0 ? strerror(errno) : "short file");
-		for (k = 0; k < r->nrcpt; k++)
-			rcpt_set(&r->rcpts[k], DELIVER_DEFER, why);
+		for (k = 0; k < r->d->nrcpt; k++)
+			deliver_rcpt_set(&r->d->rcpts[k], DELIVER_DEFER, why);
 		free(why);
 		io_free(&s->io);
 		s->state = S_DEAD;
@@ -537,7 +527,7 @@ on_starttls(struct smtp_sess *s)
 			sess_fail(s, "%s", w);
 		} else {
 			/* opportunistic: carry on in the clear */
-			log_info("%s: %s", s->req->id, w);
+			log_info("%s: %s", s->req->d->id, w);
 			xact_start(s);
 		}
 		free(w);
@@ -565,7 +555,7 @@ on_tls_ready(struct smtp_sess *s)
 		return;
 	}
 	log_info("%s: %s TLS connection established to %s[%s]:%d: %s",
-	    s->req != NULL ? s->req->id : "-", trusted ? "Trusted" :
+	    s->req != NULL ? s->req->d->id : "-", trusted ? "Trusted" :
 	    "Untrusted", s->host, s->addr, s->port, io_tls_summary(s->io));
 	send_ehlo(s);
 }
@@ -590,18 +580,18 @@ on_xact_reply(struct smtp_sess *s)
 				return;
 			}
 			w = said(s, "MAIL FROM");
-			for (i = 0; i < r->nrcpt; i++)
-				rcpt_set(&r->rcpts[i], code_status(code), w);
+			for (i = 0; i < r->d->nrcpt; i++)
+				deliver_rcpt_set(&r->d->rcpts[i], code_status(code), w);
 			free(w);
 			s->mail_failed = 1;
 		}
-	} else if (k <= r->nrcpt) {
-		struct smtp_rcpt *rc = &r->rcpts[k - 1];
+	} else if (k <= r->d->nrcpt) {
+		struct deliver_rcpt *rc = &r->d->rcpts[k - 1];
 		if (code / 100 == 2)
 			s->naccepted++;
 		else {
 			w = said(s, "RCPT TO");
-			rcpt_set(rc, code_status(code), w);
+			deliver_rcpt_set(rc, code_status(code), w);
 			free(w);
 		}
 	} else {
@@ -625,8 +615,8 @@ on_xact_reply(struct smtp_sess *s)
 		if (s->naccepted > 0 && !s->mail_failed) {
 			size_t i;
 			w = said(s, "DATA");
-			for (i = 0; i < r->nrcpt; i++)
-				rcpt_set(&r->rcpts[i], code_status(code), w);
+			for (i = 0; i < r->d->nrcpt; i++)
+				deliver_rcpt_set(&r->d->rcpts[i], code_status(code), w);
 			free(w);
 		}
 		s->state = S_RSET;
@@ -639,7 +629,7 @@ on_xact_reply(struct smtp_sess *s)
 			io_puts(s->io, "RSET\r\n");
 			return;
 		}
-		if (k == r->nrcpt && s->naccepted == 0) {
+		if (k == r->d->nrcpt && s->naccepted == 0) {
 			/* nothing accepted: skip DATA */
 			s->state = S_RSET;
 			io_puts(s->io, "RSET\r\n");
@@ -657,17 +647,17 @@ on_dot(struct smtp_sess *s)
 	char *w = said(s, "end of DATA");
 
 	if (s->naccepted > 0) {
-		for (i = 0; i < r->nrcpt; i++) {
-			if (r->rcpts[i].status >= 0)
+		for (i = 0; i < r->d->nrcpt; i++) {
+			if (r->d->rcpts[i].status >= 0)
 				continue;
 			if (s->reply_code / 100 == 2) {
 				char *t = xasprintf("2.0.0 delivered via %s[%s]:%d: "
 				    "%d %s", s->host, s->addr, s->port,
 				    s->reply_code, buf_cstr(&s->reply));
-				rcpt_set(&r->rcpts[i], DELIVER_SENT, t);
+				deliver_rcpt_set(&r->d->rcpts[i], DELIVER_SENT, t);
 				free(t);
 			} else
-				rcpt_set(&r->rcpts[i],
+				deliver_rcpt_set(&r->d->rcpts[i],
 				    code_status(s->reply_code), w);
 		}
 	}
@@ -746,8 +736,8 @@ read_replies(struct smtp_sess *s)
 				size_t i;
 				char *w = xasprintf("4.4.2 malformed reply from "
 				    "%s[%s] during %s", s->host, s->addr, what);
-				for (i = 0; i < s->req->nrcpt; i++)
-					rcpt_set(&s->req->rcpts[i],
+				for (i = 0; i < s->req->d->nrcpt; i++)
+					deliver_rcpt_set(&s->req->d->rcpts[i],
 					    DELIVER_DEFER, w);
 				free(w);
 				s->state = S_DEAD;
@@ -808,8 +798,8 @@ lost(struct smtp_sess *s, const char *what)
 	    "message body" : "the envelope", what);
 	if (s->req != NULL) {
 		size_t i;
-		for (i = 0; i < s->req->nrcpt; i++)
-			rcpt_set(&s->req->rcpts[i], DELIVER_DEFER, w);
+		for (i = 0; i < s->req->d->nrcpt; i++)
+			deliver_rcpt_set(&s->req->d->rcpts[i], DELIVER_DEFER, w);
 	}
 	free(w);
 	s->state = S_DEAD;
