@@ -4,8 +4,9 @@
  * Internet) into what the rules and the Bayes tokenizer look at.
  *
  *  - headers, unfolded, with RFC 2047 encoded words decoded to UTF-8;
- *  - the MIME tree (flattened) with transfer decoding (base64,
- *    quoted-printable) and charset conversion to UTF-8 (iconv);
+ *  - the MIME tree (flattened; its structure is lib-mail's mail_mime)
+ *    with transfer decoding (base64, quoted-printable) and charset
+ *    conversion to UTF-8 (iconv);
  *  - the "body" text (Subject + text parts, HTML rendered to text) and
  *    the "rawbody" text (decoded, HTML not rendered);
  *  - URIs from text and HTML, canonicalised (see uri.h);
@@ -115,9 +116,8 @@ unsigned mime_header_count(const struct mime_msg *msg, const char *name);
 
 /* Helpers shared with the rule engine and the tokenizer. */
 
-/* Decode base64 (ignoring white space) into out; *bad_r counts garbage. */
+/* lib-mail's mail_base64_decode / mail_qp_decode (see mail_decode.h). */
 void mime_base64_decode(const char *s, size_t n, struct buf *out, unsigned *bad_r);
-/* Decode quoted-printable; header mode also maps '_' to space. */
 void mime_qp_decode(const char *s, size_t n, struct buf *out, int header,
     unsigned *bad_r);
 /* Convert from charset to UTF-8 into out.  0 converted, -1 unknown
@@ -127,7 +127,8 @@ int mime_to_utf8(const char *charset, const char *s, size_t n, struct buf *out);
 void mime_decode_2047(const char *s, size_t n, struct buf *out,
     unsigned *decoded_r, unsigned *bad_r);
 /* Parameter `param` of a structured header value ("text/plain;
- * charset=x"), unquoted, malloc'ed, or NULL. */
+ * charset=x"), unquoted, malloc'ed, or NULL (lib-mail's parameter
+ * rules, mail_mime.h). */
 char *mime_param(const char *value, const char *param);
 /* First address of an address header value (angle brackets removed,
  * lower case not applied), malloc'ed; "" if none. */

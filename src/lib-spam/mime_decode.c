@@ -1,7 +1,8 @@
 /*
- * mime_decode.c - transfer decodings (base64, quoted-printable), charset
- * conversion to UTF-8 through iconv, RFC 2047 encoded words, and the
- * small structured-header helpers (parameters, addresses).  Every input
+ * mime_decode.c - charset conversion to UTF-8 through iconv, RFC 2047
+ * encoded words, and the small structured-header helpers (addresses;
+ * parameters and transfer decodings are lib-mail's, wrapped here under
+ * their old names).  Every input
  * here is untrusted message bytes; every output goes to a bounded buf
  * (an append past its max is dropped, the caller counts truncation).
  */
@@ -12,99 +13,22 @@
 #include <string.h>
 #include <strings.h>
 
-#include "base64.h"
+#include "mail_decode.h"
+#include "mail_mime.h"
 #include "mem.h"
 #include "mime.h"
 
 void
 mime_base64_decode(const char *s, size_t n, struct buf *out, unsigned *bad_r)
 {
-	unsigned acc = 0, bits = 0, bad = 0;
-	int pad = 0;
-	char tmp[256];
-	size_t t = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		int v;
-
-		if (c == '=') { pad = 1; continue; }
-		if (c == '\r' || c == '\n' || c == ' ' || c == '\t')
-			continue;
-		v = base64_digit(c, '/');
-		if (v < 0 || pad) {
-			bad++;
-			continue;
-		}
-		acc = (acc << 6) | (unsigned)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			tmp[t++] = (char)((acc >> bits) & 0xff);
-			if (t == sizeof(tmp)) {
-				(void)buf_append(out, tmp, t);
-				t = 0;
-			}
-		}
-	}
-	if (bits >= 6)
-		bad++;
-	(void)buf_append(out, tmp, t);
-	if (bad_r != NULL)
-		*bad_r += bad;
-}
-
-static int
-hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9') return c - '0';
-	c = (unsigned char)tolower(c);
-	if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-	return -1;
+	(void)mail_base64_decode(s, n, out, bad_r);
 }
 
 void
 mime_qp_decode(const char *s, size_t n, struct buf *out, int header,
     unsigned *bad_r)
 {
-	unsigned bad = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c == '_' && header) {
-			(void)buf_appendc(out, ' ');
-		} else if (c == '=') {
-			size_t j = i + 1;
-			int h, l;
-
-			/* soft line break: '=' then blanks then (CR)LF */
-			while (!header && j < n && (s[j] == ' ' || s[j] == '\t'))
-				j++;
-			if (!header && j < n && (s[j] == '\n' || s[j] == '\r')) {
-				if (s[j] == '\r' && j + 1 < n && s[j + 1] == '\n')
-					j++;
-				i = j;
-				continue;
-			}
-			if (!header && j >= n) {
-				i = j;
-				continue;
-			}
-			if (i + 2 < n && (h = hexval((unsigned char)s[i + 1])) >= 0 &&
-			    (l = hexval((unsigned char)s[i + 2])) >= 0) {
-				(void)buf_appendc(out, (char)(h * 16 + l));
-				i += 2;
-			} else {
-				bad++;
-				(void)buf_appendc(out, '=');
-			}
-		} else {
-			(void)buf_appendc(out, (char)c);
-		}
-	}
-	if (bad_r != NULL)
-		*bad_r += bad;
+	(void)mail_qp_decode(s, n, out, header, bad_r);
 }
 
 /* Map common aliases iconv does not know, and charsets that are
@@ -270,9 +194,9 @@ decode_word(const char *s, size_t n, struct buf *out, unsigned *bad_r)
 		*star = '\0';
 	buf_init(&raw, 4096);
 	if (enc == 'b')
-		mime_base64_decode(s + text, end - text, &raw, bad_r);
+		(void)mail_base64_decode(s + text, end - text, &raw, bad_r);
 	else
-		mime_qp_decode(s + text, end - text, &raw, 1, bad_r);
+		(void)mail_qp_decode(s + text, end - text, &raw, 1, bad_r);
 	if (mime_to_utf8(cs, raw.data != NULL ? raw.data : "", raw.len, out) != 0)
 		(*bad_r)++;
 	buf_free(&raw);
@@ -344,44 +268,16 @@ mime_decode_2047(const char *s, size_t n, struct buf *out,
 char *
 mime_param(const char *value, const char *param)
 {
-	size_t plen = strlen(param);
-	const char *p = value;
-	int inq = 0;
+	struct mail_param *v;
+	const char *r;
+	char *ret;
+	unsigned n;
 
-	/* walk to each ';' outside quotes */
-	for (; *p; p++) {
-		if (*p == '"')
-			inq = !inq;
-		if (*p != ';' || inq)
-			continue;
-		const char *q = p + 1;
-		while (*q == ' ' || *q == '\t' || *q == '\r' || *q == '\n')
-			q++;
-		if (strncasecmp(q, param, plen) != 0)
-			continue;
-		q += plen;
-		while (*q == ' ' || *q == '\t')
-			q++;
-		if (*q != '=')
-			continue;
-		q++;
-		while (*q == ' ' || *q == '\t')
-			q++;
-		struct buf b;
-		buf_init(&b, 1024);
-		if (*q == '"') {
-			for (q++; *q && *q != '"'; q++) {
-				if (*q == '\\' && q[1])
-					q++;
-				(void)buf_appendc(&b, *q);
-			}
-		} else {
-			for (; *q && *q != ';' && !isspace((unsigned char)*q); q++)
-				(void)buf_appendc(&b, *q);
-		}
-		return buf_steal(&b);
-	}
-	return NULL;
+	mail_params_parse(value, 0, NULL, NULL, &v, &n);
+	r = mail_param_get(v, n, param);
+	ret = r != NULL ? xstrdup(r) : NULL;
+	mail_params_free(v, n);
+	return ret;
 }
 
 char *

@@ -1,15 +1,21 @@
 /*
  * mime_parse.c - one message (untrusted bytes from the Internet) into a
  * struct mime_msg: headers, the flattened MIME tree, body/rawbody text,
- * URIs and anomaly counters.  Recursion is bounded by lim.max_depth,
- * work by lim.max_size and lim.max_parts, memory by the buf maxima.
+ * URIs and anomaly counters.  The structure (header blocks, parts,
+ * boundaries, depth and part limits) comes from lib-mail's mail_mime;
+ * this file decodes what it found.  Work is bounded by lim.max_size,
+ * memory by the buf maxima.
  */
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "html.h"
+#include "mail_decode.h"
+#include "mail_header.h"
+#include "mail_mime.h"
 #include "mem.h"
 #include "mime.h"
 #include "uri.h"
@@ -47,317 +53,165 @@ hdrlist_free(struct hdrlist *h)
 	h->n = 0;
 }
 
-static const struct mime_header *
-hdr_find(const struct hdrlist *h, const char *name)
-{
-	for (size_t i = 0; i < h->n; i++)
-		if (strcasecmp(h->v[i].name, name) == 0)
-			return &h->v[i];
-	return NULL;
-}
-
-static size_t
-line_end(const char *s, size_t n, size_t i)
-{
-	const char *nl = memchr(s + i, '\n', n - i);
-	return nl ? (size_t)(nl - s) + 1 : n;
-}
-
-static int
-blank_line(const char *s, size_t a, size_t b)
-{
-	for (size_t i = a; i < b; i++)
-		if (s[i] != '\r' && s[i] != '\n')
-			return 0;
-	return 1;
-}
-
-/* Parse the header block at s[0..n); returns the offset of the body. */
-static size_t
+/* Parse the header block s[0..n) (lib-mail splits it) into h, counting
+ * anomalies. */
+static void
 parse_headers(struct parser *p, const char *s, size_t n, struct hdrlist *h)
 {
 	struct mime_stats *st = &p->m->st;
-	size_t i = 0;
+	struct mail_field f;
+	size_t pos = 0;
 
-	while (i < n) {
-		size_t e = line_end(s, n, i), start = i, colon;
+	while (mail_header_next(s, n, &pos, &f)) {
 		struct buf raw, val, unf;
 
-		if (blank_line(s, i, e))
-			return e;
-		if (e - i > 999)
-			st->hdr_long_lines++;
-		if (s[i] == ' ' || s[i] == '\t') {      /* stray continuation */
+		st->hdr_long_lines += f.long_lines;
+		if (f.name_len == 0) {
 			st->hdr_bad_lines++;
-			i = e;
 			continue;
 		}
-		for (colon = i; colon < e && s[colon] != ':' && s[colon] != ' ' &&
-		    s[colon] != '\t' && s[colon] != '\n'; colon++)
-			;
-		while (colon < e && (s[colon] == ' ' || s[colon] == '\t'))
-			colon++;        /* "Subject : x" is tolerated */
-		if (colon >= e || s[colon] != ':' || colon == i) {
-			st->hdr_bad_lines++;
-			i = e;
-			continue;
-		}
-		/* continuation lines */
-		while (e < n && (s[e] == ' ' || s[e] == '\t')) {
-			size_t e2 = line_end(s, n, e);
-			if (e2 - e > 999)
-				st->hdr_long_lines++;
-			e = e2;
-		}
-		i = e;
 		if (h->n >= p->m->lim.max_headers) {
 			st->truncated++;
 			continue;
 		}
-		size_t ne = colon;
-		while (ne > start && (s[ne - 1] == ' ' || s[ne - 1] == '\t'))
-			ne--;
-		size_t vs = colon + 1;
-		while (vs < e && (s[vs] == ' ' || s[vs] == '\t'))
-			vs++;
-		size_t ve = e;
-		while (ve > vs && (s[ve - 1] == '\n' || s[ve - 1] == '\r'))
-			ve--;
-		buf_init(&raw, 64 * 1024);
-		(void)buf_append(&raw, s + vs, ve - vs);
-		buf_init(&unf, 64 * 1024);
-		for (size_t k = vs; k < ve; k++) {
-			if (s[k] == '\r' || s[k] == '\n')
-				continue;
-			(void)buf_appendc(&unf, s[k]);
-		}
-		for (size_t k = vs; k < ve; k++)
+		buf_init(&raw, MAIL_HEADER_VALUE_MAX);
+		(void)buf_append(&raw, s + f.value, f.value_end - f.value);
+		buf_init(&unf, MAIL_HEADER_VALUE_MAX);
+		(void)mail_unfold(s + f.value, f.value_end - f.value, &unf);
+		for (size_t k = f.value; k < f.value_end; k++)
 			if ((unsigned char)s[k] >= 0x80) {
 				st->hdr_8bit++;
 				break;
 			}
-		buf_init(&val, 64 * 1024);
+		buf_init(&val, MAIL_HEADER_VALUE_MAX);
 		mime_decode_2047(unf.data ? unf.data : "", unf.len, &val,
 		    &st->hdr_2047, &st->hdr_bad_2047);
 		buf_free(&unf);
 		h->v = xreallocarray(h->v, h->n + 1, sizeof(*h->v));
-		h->v[h->n].name = xstrndup(s + start, ne - start);
+		h->v[h->n].name = xstrndup(s + f.start, f.name_len);
 		h->v[h->n].raw = buf_steal(&raw);
 		h->v[h->n].value = buf_steal(&val);
 		h->n++;
 	}
-	return n;
 }
 
 static char *
-lower_dup(const char *s, size_t n)
+lower_dup(const char *s)
 {
-	char *r = xstrndup(s, n);
+	char *r = xstrdup(s != NULL ? s : "");
 	for (char *q = r; *q; q++)
 		*q = (char)tolower((unsigned char)*q);
 	return r;
 }
 
-static char *
-main_type(const char *v)
-{
-	size_t a = 0, b;
-
-	while (v[a] == ' ' || v[a] == '\t')
-		a++;
-	b = a;
-	while (v[b] && v[b] != ';' && !isspace((unsigned char)v[b]))
-		b++;
-	return lower_dup(v + a, b - a);
-}
-
-static int
-str_prefix_ci_local(const char *s, const char *prefix)
-{
-	while (*s == ' ' || *s == '\t')
-		s++;
-	return strncasecmp(s, prefix, strlen(prefix)) == 0;
-}
-
 static void add_text(struct parser *p, const char *s, size_t n, int html);
-static void parse_entity(struct parser *p, const char *s, size_t n,
-    unsigned depth, const char *defctype, int top);
 
+/* A leaf: transfer decoding, then text to UTF-8 for body/rawbody. */
 static void
-parse_multipart(struct parser *p, const char *s, size_t n, unsigned depth,
-    const char *boundary, const char *subtype)
-{
-	size_t bl = strlen(boundary), i = 0, part_start = 0;
-	int in_part = 0, closed = 0;
-	const char *child_def = strcmp(subtype, "multipart/digest") == 0 ?
-	    "message/rfc822" : "text/plain";
-
-	while (i < n) {
-		size_t e = line_end(s, n, i);
-		if (e - i >= bl + 2 && s[i] == '-' && s[i + 1] == '-' &&
-		    memcmp(s + i + 2, boundary, bl) == 0) {
-			size_t k = i + 2 + bl;
-			int close = (k + 1 < e && s[k] == '-' && s[k + 1] == '-');
-			if (close)
-				k += 2;
-			while (k < e && isspace((unsigned char)s[k]))
-				k++;
-			if (k == e) {
-				if (in_part) {
-					size_t pe = i;
-					if (pe > part_start && s[pe - 1] == '\n') pe--;
-					if (pe > part_start && s[pe - 1] == '\r') pe--;
-					if (depth + 1 > p->m->lim.max_depth)
-						p->m->st.truncated++;
-					else
-						parse_entity(p, s + part_start, pe - part_start,
-						    depth + 1, child_def, 0);
-				}
-				if (close) {
-					closed = 1;
-					break;
-				}
-				in_part = 1;
-				part_start = e;
-			}
-		}
-		i = e;
-	}
-	if (!closed) {
-		p->m->st.missing_boundary++;
-		if (in_part && part_start < n) {
-			if (depth + 1 > p->m->lim.max_depth)
-				p->m->st.truncated++;
-			else
-				parse_entity(p, s + part_start, n - part_start,
-				    depth + 1, child_def, 0);
-		}
-	}
-}
-
-static void
-parse_entity(struct parser *p, const char *s, size_t n, unsigned depth,
-    const char *defctype, int top)
+leaf(struct parser *p, struct mime_part *part, const char *s, size_t n)
 {
 	struct mime_msg *m = p->m;
-	struct hdrlist own = { 0 }, *h = &own;
-	const struct mime_header *ct, *cte, *cd;
-	struct mime_part *part;
-	size_t body;
-	char *ctype, *boundary;
+	struct buf dec, utf;
+	const char *enc = part->encoding;
+	int is_text = strncmp(part->ctype, "text/", 5) == 0;
+	int is_html = strcmp(part->ctype, "text/html") == 0;
 
-	if (m->nparts >= m->lim.max_parts) {
-		m->st.truncated++;
-		return;
+	buf_init(&dec, m->lim.max_text);
+	if (strcmp(enc, "base64") == 0) {
+		(void)mail_base64_decode(s, n, &dec, &m->st.bad_base64);
+		if (is_text)
+			m->st.base64_text++;
+	} else if (strcmp(enc, "quoted-printable") == 0) {
+		(void)mail_qp_decode(s, n, &dec, 0, &m->st.bad_qp);
+	} else {
+		(void)buf_append(&dec, s, n);
 	}
-	body = parse_headers(p, s, n, h);
+	if (dec.len == dec.max)
+		m->st.truncated++;
+	part->decoded_len = dec.len;
+	if (is_text && !(part->is_attachment &&
+	    strcmp(part->ctype, "text/plain") != 0 && !is_html)) {
+		int r;
+		buf_init(&utf, m->lim.max_text);
+		r = mime_to_utf8(part->charset, dec.data ? dec.data : "",
+		    dec.len, &utf);
+		if (r < 0)
+			m->st.charset_unknown++;
+		else if (r > 0)
+			m->st.charset_bad_bytes++;
+		part->is_text = 1;
+		part->is_html = is_html;
+		m->st.text_parts++;
+		if (is_html) {
+			m->st.html_parts++;
+			p->seen_html = 1;
+		} else {
+			m->st.plain_parts++;
+			p->seen_plain = 1;
+		}
+		add_text(p, utf.data ? utf.data : "", utf.len, is_html);
+		buf_free(&utf);
+	} else {
+		m->st.attachments++;
+	}
+	buf_free(&dec);
+}
+
+/* The entity lib-mail found at mp: its headers, its mime_part, its text. */
+static void
+entity(struct parser *p, const char *data, const struct mail_part *mp,
+    int top)
+{
+	struct mime_msg *m = p->m;
+	struct hdrlist own = { 0 };
+	struct mime_part *part;
+	const char *fn;
+
+	parse_headers(p, data + mp->hdr_off, mp->hdr_len, &own);
 	if (top) {
 		m->hdrs = own.v;
 		m->nhdrs = own.n;
-		m->body_offset = body;
+		m->body_offset = mp->body_off;
 	}
-	ct = hdr_find(h, "Content-Type");
-	cte = hdr_find(h, "Content-Transfer-Encoding");
-	cd = hdr_find(h, "Content-Disposition");
-	ctype = ct != NULL ? main_type(ct->value) : xstrdup(defctype);
-	if (strchr(ctype, '/') == NULL) {
-		free(ctype);
-		ctype = xstrdup("text/plain");
-	}
-	if (depth > m->st.max_depth_seen)
-		m->st.max_depth_seen = depth;
+	if (mp->depth > m->st.max_depth_seen)
+		m->st.max_depth_seen = mp->depth;
+	m->st.truncated += mp->skipped;
 	m->parts = xreallocarray(m->parts, m->nparts + 1, sizeof(*m->parts));
 	part = &m->parts[m->nparts++];
 	memset(part, 0, sizeof(*part));
-	part->depth = depth;
-	part->ctype = ctype;
+	part->depth = mp->depth;
+	{
+		char *t = xmalloc(strlen(mp->type) + strlen(mp->subtype) + 2);
+		sprintf(t, "%s/%s", mp->type, mp->subtype);
+		part->ctype = lower_dup(t);
+		free(t);
+	}
 	m->st.parts++;
-	{
-		char *cs = ct ? mime_param(ct->value, "charset") : NULL;
-		part->charset = cs ? cs : xstrdup("");
-		for (char *q = part->charset; *q; q++)
-			*q = (char)tolower((unsigned char)*q);
-	}
-	part->encoding = cte ? main_type(cte->value) : xstrdup("");
-	{
-		char *fn = cd ? mime_param(cd->value, "filename") : NULL;
-		if (fn == NULL && ct != NULL)
-			fn = mime_param(ct->value, "name");
-		part->filename = fn ? fn : xstrdup("");
-	}
-	part->is_attachment = (cd != NULL && str_prefix_ci_local(cd->value, "attachment")) ||
+	part->charset = lower_dup(mail_param_get(mp->params, mp->nparams,
+	    "charset"));
+	part->encoding = lower_dup(mp->encoding);
+	fn = mail_param_get(mp->dparams, mp->ndparams, "filename");
+	if (fn == NULL)
+		fn = mail_param_get(mp->params, mp->nparams, "name");
+	if (fn != NULL && strstr(fn, "=?") != NULL) {
+		struct buf b;
+		unsigned dec = 0, bad = 0;
+		buf_init(&b, MAIL_HEADER_VALUE_MAX);
+		mime_decode_2047(fn, strlen(fn), &b, &dec, &bad);
+		part->filename = buf_steal(&b);
+	} else
+		part->filename = xstrdup(fn != NULL ? fn : "");
+	part->is_attachment = (mp->disposition != NULL &&
+	    strcasecmp(mp->disposition, "attachment") == 0) ||
 	    part->filename[0] != '\0';
 
-	if (strncmp(ctype, "multipart/", 10) == 0) {
-		boundary = ct ? mime_param(ct->value, "boundary") : NULL;
-		if (boundary == NULL || boundary[0] == '\0' || strlen(boundary) > 200) {
+	if (mp->flags & MAIL_PART_MULTIPART) {
+		if (mp->flags & (MAIL_PART_NO_BOUNDARY | MAIL_PART_UNCLOSED))
 			m->st.missing_boundary++;
-			free(boundary);
-			/* treat as text */
-			add_text(p, s + body, n - body, 0);
-		} else {
-			parse_multipart(p, s + body, n - body, depth, boundary, ctype);
-			free(boundary);
-		}
-		goto out;
-	}
-	if (strcmp(ctype, "message/rfc822") == 0 ||
-	    strcmp(ctype, "message/global") == 0) {
-		if (depth + 1 > m->lim.max_depth)
-			m->st.truncated++;
-		else
-			parse_entity(p, s + body, n - body, depth + 1, "text/plain", 0);
-		goto out;
-	}
-	/* a leaf: transfer decoding */
-	{
-		struct buf dec, utf;
-		const char *enc = m->parts[m->nparts - 1].encoding;
-		int is_text = strncmp(ctype, "text/", 5) == 0;
-		int is_html = strcmp(ctype, "text/html") == 0;
-		size_t idx = m->nparts - 1;
-
-		buf_init(&dec, m->lim.max_text);
-		if (strcmp(enc, "base64") == 0) {
-			mime_base64_decode(s + body, n - body, &dec, &m->st.bad_base64);
-			if (is_text)
-				m->st.base64_text++;
-		} else if (strcmp(enc, "quoted-printable") == 0) {
-			mime_qp_decode(s + body, n - body, &dec, 0, &m->st.bad_qp);
-		} else {
-			(void)buf_append(&dec, s + body, n - body);
-		}
-		if (dec.len == dec.max)
-			m->st.truncated++;
-		m->parts[idx].decoded_len = dec.len;
-		if (is_text && !(m->parts[idx].is_attachment &&
-		    strcmp(ctype, "text/plain") != 0 && !is_html)) {
-			int r;
-			buf_init(&utf, m->lim.max_text);
-			r = mime_to_utf8(m->parts[idx].charset, dec.data ? dec.data : "",
-			    dec.len, &utf);
-			if (r < 0)
-				m->st.charset_unknown++;
-			else if (r > 0)
-				m->st.charset_bad_bytes++;
-			m->parts[idx].is_text = 1;
-			m->parts[idx].is_html = is_html;
-			m->st.text_parts++;
-			if (is_html) {
-				m->st.html_parts++;
-				p->seen_html = 1;
-			} else {
-				m->st.plain_parts++;
-				p->seen_plain = 1;
-			}
-			add_text(p, utf.data ? utf.data : "", utf.len, is_html);
-			buf_free(&utf);
-		} else {
-			m->st.attachments++;
-		}
-		buf_free(&dec);
-	}
-out:
+		if (mp->flags & MAIL_PART_NO_BOUNDARY)  /* treat as text */
+			add_text(p, data + mp->body_off, mp->body_len, 0);
+	} else if (!(mp->flags & MAIL_PART_MESSAGE))
+		leaf(p, part, data + mp->body_off, mp->body_len);
 	if (!top)
 		hdrlist_free(&own);
 }
@@ -417,7 +271,8 @@ mime_parse(struct mime_msg *m, const char *data, size_t len,
 	memset(m, 0, sizeof(*m));
 	m->lim = lim ? *lim : mime_default_limits;
 	if (len >= 5 && memcmp(data, "From ", 5) == 0) {
-		size_t e = line_end(data, len, 0);
+		const char *nl = memchr(data, '\n', len);
+		size_t e = nl != NULL ? (size_t)(nl - data) + 1 : len;
 		data += e;
 		len -= e;
 	}
@@ -433,7 +288,14 @@ mime_parse(struct mime_msg *m, const char *data, size_t len,
 	p.m = m;
 	p.uris.max = m->lim.max_uris;
 	buf_init(&p.rendered, m->lim.max_text);
-	parse_entity(&p, data, len, 0, "text/plain", 1);
+	{
+		struct mail_mime_limits ml = { m->lim.max_depth, m->lim.max_parts, 0 };
+		struct mail_mime mm;
+		mail_mime_parse(&mm, data, len, &ml);
+		for (unsigned i = 0; i < mm.nparts; i++)
+			entity(&p, data, &mm.parts[i], i == 0);
+		mail_mime_free(&mm);
+	}
 
 	buf_init(&tmp, m->lim.max_text);
 	subj = mime_header_get(m, "Subject");
