@@ -11,6 +11,13 @@ goes.  Run as root (services run as the mail owner); needs smtp-source
 
   bench/mta/profile.py [--size 1024] [--conc 10] [--count 3000]
                        [--fs root|ext4|xfs]   (as in run.py)
+                       [--wrap 'strace -ff -tt -T -o /tmp/st']
+                       [--wrap 'perf record -g -o /tmp/perf.data']
+
+--wrap runs Tempest's master under that command (which must follow the
+children: strace -f/-ff, perf record inherits by default); the pid of
+every role is printed, so `perf report --pid` or the strace files can be
+read per role.  The warm-up messages are inside the trace too.
 """
 import argparse
 import collections
@@ -50,9 +57,38 @@ def snapshot(root_pid):
     return out
 
 
+def find_master(wrapper_pid, timeout=10):
+    """The Tempest master below a --wrap command (a child of it)."""
+    end = time.time() + timeout
+    while time.time() < end:
+        for d in os.listdir("/proc"):
+            if not d.isdigit():
+                continue
+            try:
+                with open(f"/proc/{d}/stat") as f:
+                    st = f.read().rsplit(")", 1)[1].split()
+                with open(f"/proc/{d}/cmdline", "rb") as f:
+                    argv = f.read().split(b"\0")
+            except OSError:
+                continue
+            if int(st[1]) == wrapper_pid and b"start-fg" in argv:
+                return int(d)
+        time.sleep(0.05)
+    raise TimeoutError("master below the --wrap command")
+
+
 def measure(a, base):
     t = run.Tempest(base, 26527)
-    pid = t.start()
+    if a.wrap:
+        import shlex
+        t.proc = subprocess.Popen(shlex.split(a.wrap) + [
+            run.TEMPEST, "-c", os.path.join(t.dir, "etc"), "start-fg"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        run.wait_port(t.port, 60)
+        time.sleep(2)
+        pid = find_master(t.proc.pid)
+    else:
+        pid = t.start()
     try:
         # warm-up: every service spawned once
         t.clear()
@@ -76,7 +112,11 @@ def measure(a, base):
         time.sleep(0.3)
         s1 = snapshot(pid)
     finally:
-        t.stop()
+        if a.wrap:
+            os.kill(pid, 15)    # master; the wrapper ends with it
+            t.proc.wait(60)
+        else:
+            t.stop()
     return s0, s1, t_acc, t_del
 
 
@@ -86,6 +126,7 @@ def main():
     ap.add_argument("--conc", type=int, default=10)
     ap.add_argument("--count", type=int, default=3000)
     ap.add_argument("--fs", choices=("root", "ext4", "xfs"), default="root")
+    ap.add_argument("--wrap", help="run master under this command")
     a = ap.parse_args()
     if os.getuid() != 0:
         sys.exit("profile: run as root")
@@ -96,6 +137,9 @@ def main():
     for p, (role, c) in s1.items():
         per[role] += c - s0.get(p, (role, 0))[1]
     total = sum(per.values())
+    if a.wrap:
+        for p, (role, c) in sorted(s1.items()):
+            print(f"pid {p} {role}")
     for role, c in per.most_common():
         print(f"{role:10s} {c / CLK / a.count * 1000:.3f} ms/msg")
     print(f"{'total':10s} {total / CLK / a.count * 1000:.3f} ms/msg  "

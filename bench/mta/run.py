@@ -167,7 +167,12 @@ class Tempest:
     def __init__(self, base, port):
         self.dir = os.path.join(base, "tempest")
         self.port = port
-        instance_mod.create(self.dir, {"smtp": port}, {
+        # every listener on a port of its own near `port`: the default
+        # ports (2587, 2143, ...) may belong to a `make run` instance
+        ports = {name: port + 100 + i for i, name in
+                 enumerate(sorted(instance_mod.DEFAULT_PORTS))}
+        ports["smtp"] = port
+        instance_mod.create(self.dir, ports, {
             "maillog_file": os.path.join(self.dir, "maillog"),
             "message_size_limit": "0"}, force=True, quiet=True)
         self.maildir = os.path.join(self.dir, "mail/example.test/demo")

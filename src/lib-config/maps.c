@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <stdint.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -40,6 +41,7 @@ struct map {
 	char *error;            /* unavailable: why (NULL while loaded) */
 	int error_hit;          /* a lookup failed because of it */
 	time_t checked;         /* last stat(), at most once a second */
+	uint64_t checked_ns;    /* the same, monotonic (miss re-checks) */
 	int snapshot;           /* unix: users copied before chroot */
 	char *result;
 	/* hash: tables compiled by newaliases into PATH.db (SQLite) */
@@ -48,6 +50,7 @@ struct map {
 	sqlite3_stmt *stmt;
 	struct timespec db_mtime;
 	time_t db_checked;
+	uint64_t db_checked_ns;
 	int db_fd;              /* chroot: the database file, for fstat() */
 	struct stat db_st;
 	struct map *next_all;
@@ -57,6 +60,24 @@ struct maplist {
 	struct map **v;
 	size_t n;
 };
+
+/*
+ * A key not found is looked up again after a fresh stat() of its file
+ * (a user added a moment ago must not bounce), unless that file was
+ * stat()ed less than this long ago: the lookups of one command (an
+ * address and its @domain, the RCPT check and the same expansion at
+ * DATA) share one check instead of one stat() each.
+ */
+#define MAP_MISS_RECHECK_NS 1000000ULL          /* 1 ms */
+
+static uint64_t
+mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
 
 /* every open table, for maps_prepare_chroot() and maps_changed() */
 static struct map *all_maps;
@@ -258,6 +279,7 @@ map_refresh(struct map *m)
 	    (m->checked == now && m->error == NULL))
 		return;
 	m->checked = now;
+	m->checked_ns = mono_ns();
 	if (stat(m->path, &st) != 0) {
 		map_fail(m, xasprintf("open %s: %s", m->path, strerror(errno)));
 		return;
@@ -310,6 +332,7 @@ map_db_lookup(struct map *m, const char *key, const char **value_r)
 		char *dbpath = xasprintf("%s.db", m->path);
 		struct stat st;
 		m->db_checked = now;
+		m->db_checked_ns = mono_ns();
 		if (stat(dbpath, &st) != 0) {
 			map_db_close(m);
 		} else if (m->db == NULL ||
@@ -426,6 +449,7 @@ map_open(const char *spec, char **error_r)
 		/* unreadable now: a temporary error for every lookup until
 		 * it can be read (logged by map_load_file) */
 		m->checked = time(NULL);
+		m->checked_ns = mono_ns();
 		(void)map_load_file(m);
 	}
 	m->next_all = all_maps;
@@ -498,7 +522,8 @@ map_lookup(struct map *m, const char *key, const char **value_r)
 		if (m->hashdb) {
 			int r = map_db_lookup(m, key, value_r);
 			if (r == 0 && m->db_checked == time(NULL) &&
-			    !maps_chrooted) {
+			    !maps_chrooted && mono_ns() - m->db_checked_ns >=
+			    MAP_MISS_RECHECK_NS) {
 				/* "unknown" may bounce mail: not from a
 				 * database that changed within this second */
 				m->db_checked = 0;
@@ -524,10 +549,11 @@ map_lookup(struct map *m, const char *key, const char **value_r)
 	k.key = (char *)key;
 	hit = bsearch(&k, m->kv, m->n, sizeof(*m->kv), kv_cmp);
 	if (hit == NULL && m->path != NULL && !maps_chrooted &&
-	    m->checked == time(NULL)) {
-		/* not found, by a file last checked within this second: it
-		 * may have changed since (a user just added must not
-		 * bounce), so check it now */
+	    m->checked == time(NULL) &&
+	    mono_ns() - m->checked_ns >= MAP_MISS_RECHECK_NS) {
+		/* not found, by a file last checked within this second
+		 * (but not within the last millisecond): it may have changed
+		 * since (a user just added must not bounce), so check it now */
 		m->checked = 0;
 		map_refresh(m);
 		if (m->error != NULL)

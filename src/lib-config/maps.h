@@ -17,7 +17,9 @@
  * named in the log ("table hash:/x is unavailable: open /x: ...").
  *
  * Changes: a process that can see the file re-reads it in place when its
- * identity, size or times change (checked at most once a second).  A
+ * identity, size or times change (checked at most once a second; a key
+ * not found re-checks the file unless it was checked less than 1 ms ago,
+ * doc/tables.md).  A
  * chrooted process cannot: maps_prepare_chroot() (called by the service
  * skeleton just before chroot(2)) keeps every table file open, copies
  * the system users for unix:passwd.byname and opens compiled hash:

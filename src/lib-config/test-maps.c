@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "maps.h"
@@ -53,6 +54,40 @@ test_text_table(void)
 	T_INTEQ(maplist_lookup(ml, "postmaster", &v), 1);
 	T_STREQ(v, "root");
 	T_INTEQ(maplist_lookup(ml, "nobody", &v), 0);
+	maplist_free(&ml);
+	free(spec);
+	free(p);
+}
+
+/* A key added to the file is found by the next lookup that comes more
+ * than a millisecond after the table's last check, even within the same
+ * second (a miss re-checks the file; lookups less than 1 ms apart share
+ * one check). */
+static void
+test_miss_sees_new_key(void)
+{
+	char *p = tpath("users"), *spec = xasprintf("texthash:%s", p), *err = NULL;
+	struct timespec ms2 = { 0, 2000000 };
+	struct maplist *ml;
+	const char *v;
+	int i;
+
+	write_file(p, "old@example.test x\n");
+	ml = maplist_open(spec, &err);
+	T_OK(ml != NULL);
+	for (i = 0; i < 3; i++) {
+		char *key = xasprintf("new%d@example.test", i);
+		char *text = xasprintf("old@example.test x\n%s y%d\n", key, i);
+		T_INTEQ(maplist_lookup(ml, key, &v), 0);
+		T_INTEQ(maplist_lookup(ml, "@example.test", &v), 0);
+		write_file(p, text);
+		nanosleep(&ms2, NULL);
+		T_INTEQ(maplist_lookup(ml, key, &v), 1);
+		free(text);
+		free(key);
+	}
+	T_INTEQ(maplist_lookup(ml, "old@example.test", &v), 1);
+	T_STREQ(v, "x");
 	maplist_free(&ml);
 	free(spec);
 	free(p);
@@ -213,6 +248,7 @@ main(void)
 		return 1;
 	}
 	T_RUN(test_text_table);
+	T_RUN(test_miss_sees_new_key);
 	T_RUN(test_missing_is_error);
 	T_RUN(test_broken_then_fixed);
 	T_RUN(test_syntax_errors);

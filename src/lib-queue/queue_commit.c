@@ -167,7 +167,6 @@ queue_commit_now(int fd, int need_dir)
 
 	if (fsync(fd) < 0)
 		error = errno;
-	close(fd);
 	if (error == 0 && need_dir && sync_dir() < 0)
 		error = errno;
 	n_batches++;

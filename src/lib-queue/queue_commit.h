@@ -22,8 +22,9 @@ void queue_commit_submit(int fd, int need_dir, queue_commit_fn fn,
     void *arg);
 /* With nothing else in flight (and nothing to share an fsync with, as
  * when one session is all a process serves): make fd's file durable
- * right here, without the round trip through the worker thread; fd is
- * closed.  0 (durable) or an errno value. */
+ * right here, without the round trip through the worker thread; fd
+ * stays open (the caller closes it after its reply, which need not wait
+ * for the close).  0 (durable) or an errno value. */
 int queue_commit_now(int fd, int need_dir);
 /* 1 when no submitted file waits for its report. */
 int queue_commit_idle(void);

@@ -688,6 +688,12 @@ queue_sweep_file(const char *path, time_t min_age)
 	struct stat st, pst;
 	int fd, removed = 0;
 
+	/* a cheap first look: finished, young (a writer's hot reserved
+	 * file) and foreign files are not even opened */
+	if (lstat(path, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    (st.st_mode & 0777) != QUEUE_MODE_WRITING ||
+	    st.st_ctime + min_age > time(NULL))
+		return 0;
 	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
 		return 0;

@@ -913,8 +913,14 @@ move_and_schedule(const char *from, const char *id)
 	free(dst);
 }
 
+/*
+ * Take the complete files of incoming/.  With sweep_age >= 0 the same
+ * pass also sweeps unfinished files unchanged for sweep_age seconds
+ * (queue_sweep_file: only under the dead writer's lock), instead of a
+ * second read of the directory.
+ */
 static void
-scan_incoming(void)
+scan_incoming_sweep(time_t sweep_age)
 {
 	size_t n, i;
 	char **ids = list_queue(QUEUE_INCOMING, &n);
@@ -923,12 +929,26 @@ scan_incoming(void)
 		char *p = qpath(QUEUE_INCOMING, ids[i]);
 		struct stat st;
 		/* only complete files; a writer may still own the others */
-		if (stat(p, &st) == 0 && (st.st_mode & 0777) == QUEUE_MODE_COMPLETE)
-			move_and_schedule(QUEUE_INCOMING, ids[i]);
+		if (stat(p, &st) == 0) {
+			if ((st.st_mode & 0777) == QUEUE_MODE_COMPLETE)
+				move_and_schedule(QUEUE_INCOMING, ids[i]);
+			else if (sweep_age >= 0 &&
+			    st.st_ctime + sweep_age <= time(NULL) &&
+			    queue_sweep_file(p, sweep_age))
+				log_info("%s: removed unfinished queue file of "
+				    "a writer that is gone (never "
+				    "acknowledged)", ids[i]);
+		}
 		free(p);
 		free(ids[i]);
 	}
 	free(ids);
+}
+
+static void
+scan_incoming(void)
+{
+	scan_incoming_sweep(-1);
 }
 
 static void
@@ -1048,8 +1068,7 @@ on_wakeup(void *arg)
 	/* reserved or half-written files of writers that died (kill -9,
 	 * a crash): their flock is gone; older than a minute, so files
 	 * being written now are not even opened */
-	(void)queue_sweep_incoming(qdir, 60);
-	scan_incoming();
+	scan_incoming_sweep(60);
 }
 
 static void
@@ -1080,8 +1099,7 @@ qmgr_main(int argc, char **argv)
 	free(ids);
 	/* files of writers that died while qmgr was away (live writers
 	 * hold a lock on theirs: those stay) */
-	(void)queue_sweep_incoming(qdir, 0);
-	scan_incoming();
+	scan_incoming_sweep(0);
 	scan_deferred(0);
 	service_triggers(on_trigger, NULL);
 	service_wakeup(on_wakeup, NULL, 0);

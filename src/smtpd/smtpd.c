@@ -40,6 +40,8 @@
 #define BARE_LF_NORMALIZE 0
 #define BARE_LF_REJECT 1
 #define BARE_LF_NO 2
+/* smtpd_reserved_queue_files: each one holds a descriptor */
+#define SMTPD_RESERVE_MAX 1024
 
 /* Settings read once per process (a reload starts new processes). */
 static struct {
@@ -58,6 +60,7 @@ static struct {
 	int strict;
 	int reject_unlisted;
 	long long hop_limit;
+	long long reserve;      /* smtpd_reserved_queue_files */
 	char **sender_restrictions;
 	char **relay_restrictions;
 	char **rcpt_restrictions;
@@ -137,8 +140,11 @@ reset_transaction(struct session *s)
 
 /* Sessions of this process (counted in on_accept and session_free). */
 static int live_sessions;
-/* queue files this process keeps reserved (qwriter_pool_init) */
-#define SMTPD_QUEUE_RESERVE 32
+
+static const struct cfg_param smtpd_queue_params[] = {
+	{ "smtpd_reserved_queue_files", CFG_INT, "32", 0, "Queue files each smtpd process claims in incoming/ ahead of time, whose names one fsync of incoming/ per batch makes durable, so that a message's commit is the fsync of its own file (doc/queue-format.md, Reserved files); 0: a file is created per message and incoming/ is fsync'ed with its commit" },
+};
+CONFIG_PARAMS(smtpd_queue_params);
 
 static void
 session_free(struct session *s)
@@ -622,8 +628,10 @@ commit_message(struct session *s)
 	}
 	if (live_sessions == 1 && queue_commit_idle()) {
 		int need_dir = !cleanup_entry_durable(s->cl);
-		commit_finish(s, queue_commit_now(cleanup_take_fd(s->cl),
-		    need_dir));
+		int fd = cleanup_take_fd(s->cl);
+		/* the reply first: the close can wait */
+		commit_finish(s, queue_commit_now(fd, need_dir));
+		close(fd);
 		return 1;
 	}
 	s->state = S_COMMIT;
@@ -1164,6 +1172,10 @@ load_settings(void)
 	cfg.strict = config_bool("strict_rfc821_envelopes");
 	cfg.reject_unlisted = config_bool("smtpd_reject_unlisted_recipient");
 	cfg.hop_limit = config_int("hopcount_limit");
+	cfg.reserve = config_int("smtpd_reserved_queue_files");
+	if (cfg.reserve < 0 || cfg.reserve > SMTPD_RESERVE_MAX)
+		fatal("smtpd_reserved_queue_files: %lld is not between 0 and %d",
+		    cfg.reserve, SMTPD_RESERVE_MAX);
 	if (strcmp(bl, "normalize") == 0 || strcmp(bl, "yes") == 0)
 		cfg.bare_lf = BARE_LF_NORMALIZE;
 	else if (strcmp(bl, "reject") == 0)
@@ -1206,7 +1218,7 @@ smtpd_main(int argc, char **argv)
 	queue_commit_init(service_queue_dir());
 	/* queue files claimed ahead, their names durable: a message's
 	 * commit is then one fsync (of the file) instead of two */
-	qwriter_pool_init(service_queue_dir(), SMTPD_QUEUE_RESERVE);
+	qwriter_pool_init(service_queue_dir(), (size_t)cfg.reserve);
 	service_listen(on_accept, NULL,
 	    (int)config_int("smtpd_process_session_limit"));
 	return service_run();
