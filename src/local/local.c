@@ -43,19 +43,50 @@ struct staged {
 /*
  * qmgr may send several requests without waiting (local and virtual
  * transports): the skeleton (deliver_agent.c) hands us every request
- * received, and commits them as a batch LOCAL_LINGER_US after the first
- * one, or at once when it holds LOCAL_LINGER_MAX (qmgr's AGENT_JOIN: no
- * more will join it then): local_commit fsyncs each Maildir's new/
- * touched by the batch once, and only then are the replies sent (group
- * commit; a reply never precedes the fsync of its file and of its
- * directory).  Requests arriving meanwhile (qmgr gives a new job to a
- * connection with a small batch in flight) share its fsyncs.  At one
- * SMTP session messages come about a millisecond apart, each in a batch
- * of its own without this.  Under load batches form anyway (requests
- * pile up while one commits).
+ * received, and commits them as a batch local_delivery_batch_delay
+ * after the first one, or at once when it holds
+ * local_delivery_batch_limit (qmgr reads the same parameter: no more
+ * will join it then): local_commit fsyncs each Maildir's new/ touched
+ * by the batch once, and only then are the replies sent (group commit;
+ * a reply never precedes the fsync of its file and of its directory).
+ * Requests arriving meanwhile (qmgr gives a new job to a connection
+ * with a small batch in flight) share its fsyncs.  At one SMTP session
+ * messages come about a millisecond apart, each in a batch of its own
+ * without the delay.  Under load batches form anyway (requests pile up
+ * while one commits).
  */
-#define LOCAL_LINGER_US 2000
-#define LOCAL_LINGER_MAX 4
+static const struct cfg_param local_params[] = {
+	{ "local_delivery_batch_delay", CFG_STR, "2ms", 0, "How long the local and virtual agents keep a batch of deliveries open after its first request, so that the following ones share its fsync of each Maildir new/ (unit us, ms or s; a bare number is ms; at most 1s; 0: no waiting)" },
+	{ "local_delivery_batch_limit", CFG_INT, "4", 0, "Requests that close a local/virtual delivery batch at once; qmgr gives new jobs to an agent whose batch holds fewer (1: no batches)" },
+};
+CONFIG_PARAMS(local_params);
+
+/* local_delivery_batch_delay in microseconds (main.cf is trusted, but a
+ * bad value stops the agent with the parameter's name). */
+static long
+batch_delay_us(void)
+{
+	const char *v = config_str("local_delivery_batch_delay");
+	char num[32];
+	size_t n = strspn(v, "0123456789");
+	long long x;
+	long mul;
+
+	if (strcmp(v + n, "") == 0 || strcmp(v + n, "ms") == 0)
+		mul = 1000;
+	else if (strcmp(v + n, "us") == 0)
+		mul = 1;
+	else if (strcmp(v + n, "s") == 0)
+		mul = 1000000;
+	else
+		mul = 0;
+	snprintf(num, sizeof(num), "%.*s", (int)n, v);
+	if (mul == 0 || n == 0 || n >= sizeof(num) ||
+	    str_parse_ll(num, &x) < 0 || x > 1000000 / mul)
+		fatal("local_delivery_batch_delay: bad time value \"%s\" (a "
+		    "number with unit us, ms or s, at most 1s)", v);
+	return (long)x * mul;
+}
 
 /* Set by deliver_mailbox: the new/ it left unsynced for the batch, and
  * the staged copy (virtual mailboxes) to commit with the batch. */
@@ -407,7 +438,11 @@ local_commit(struct deliver_req **reqs, size_t n)
 static void
 local_setup(struct deliver_agent *a)
 {
-	(void)a;
+	long long limit;
+
+	a->batch_delay_us = batch_delay_us();
+	limit = config_int("local_delivery_batch_limit");
+	a->batch_limit = limit < 1 ? 1 : limit > 1000 ? 1000 : (int)limit;
 	resolve_init();
 	local_hook_init();
 }
@@ -421,8 +456,6 @@ local_main(int argc, char **argv)
 		.commit = local_commit,
 		.req_free = local_req_free,
 		.sessions = 1,
-		.batch_delay_us = LOCAL_LINGER_US,
-		.batch_limit = LOCAL_LINGER_MAX,
 	};
 
 	return deliver_agent_main(argc, argv, &a);

@@ -52,10 +52,11 @@
  * up with acceptance better in bench/mta/profile.py --conc 50). */
 #define AGENT_PIPELINE 32
 #define AGENT_PIPELINE_FRESH_MS 20
-/* A new job joins an agent's batch in the making (it waits a moment
- * before its fsyncs, local.c) while that batch holds fewer than this;
+/* A new job joins an agent's batch in the making (it waits
+ * local_delivery_batch_delay before its fsyncs, lib-queue/deliver_agent.c)
+ * while that batch holds fewer than local_delivery_batch_limit requests
+ * (the agent commits at once then, so the two must be one parameter);
  * beyond, other agents take jobs in parallel (idle ones first). */
-#define AGENT_JOIN 4
 
 struct transport;
 
@@ -541,6 +542,8 @@ defer_unavailable(struct transport *t, struct job *j)
 static void
 dispatch(struct transport *t)
 {
+	long long join = config_int("local_delivery_batch_limit");
+
 	for (;;) {
 		struct conn *c, *idle = NULL, *same = NULL;
 		struct job *j, *prev = NULL;
@@ -551,12 +554,12 @@ dispatch(struct transport *t)
 		if (j == NULL)
 			return;
 		/* local/virtual: join a small batch an agent is collecting
-		 * (it commits LOCAL_LINGER_US after its first request,
-		 * local.c): deliveries share its fsyncs instead of each idle
+		 * (it commits local_delivery_batch_delay after its first
+		 * request): deliveries share its fsyncs instead of each idle
 		 * agent fsyncing one */
 		if (t->depth > 1)
 			for (c = t->conns; c != NULL; c = c->next)
-				if (c->njobs > 0 && c->njobs < AGENT_JOIN &&
+				if (c->njobs > 0 && c->njobs < join &&
 				    elapsed(&c->jobs->start) * 1000 <
 				    AGENT_PIPELINE_FRESH_MS)
 					break;
