@@ -55,11 +55,16 @@ log_emit(int prio, const char *tag, const char *fmt, va_list ap)
 	if (log_dest & LOG_DEST_SYSLOG)
 		syslog(prio, "%s%s", tag, msg);
 	if (log_dest & LOG_DEST_STDERR) {
-		char ts[32];
+		/* the time stamp is formatted once a second (per thread) */
+		static __thread char ts[32];
+		static __thread time_t ts_sec = -1;
 		time_t now = time(NULL);
-		struct tm tm;
-		localtime_r(&now, &tm);
-		strftime(ts, sizeof(ts), "%b %e %H:%M:%S", &tm);
+		if (now != ts_sec) {
+			struct tm tm;
+			localtime_r(&now, &tm);
+			strftime(ts, sizeof(ts), "%b %e %H:%M:%S", &tm);
+			ts_sec = now;
+		}
 		if (log_pid == 0)
 			log_pid = (long)getpid();
 		fprintf(stderr, "%s %s[%ld]: %s%s\n", ts, log_ident,

@@ -9,6 +9,7 @@
  * larger than one line is held in memory.
  */
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -562,6 +563,48 @@ cmd_data(struct session *s, const char *args)
 	s->prev_crlf = 1;
 }
 
+/*
+ * Send a trigger to qmgr over a datagram socket connected once to
+ * public/qmgr (service_trigger_send() looks the path up per datagram);
+ * a qmgr started anew since (ECONNREFUSED) gets a new connection.
+ * 0, or -1 (not sent: qmgr's queue is full or it is not there).
+ */
+static int
+trigger_send_qmgr(const char *data, size_t len)
+{
+	static int fd = -1;
+	int tries;
+
+	for (tries = 0; tries < 2; tries++) {
+		if (fd < 0) {
+			struct sockaddr_un sun;
+			memset(&sun, 0, sizeof(sun));
+			sun.sun_family = AF_UNIX;
+			if ((size_t)snprintf(sun.sun_path, sizeof(sun.sun_path),
+			    "%s/public/qmgr", service_queue_dir()) >=
+			    sizeof(sun.sun_path))
+				return service_trigger_send("qmgr", data, len);
+			fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC |
+			    SOCK_NONBLOCK, 0);
+			if (fd < 0)
+				return -1;
+			if (connect(fd, (struct sockaddr *)&sun,
+			    sizeof(sun)) < 0) {
+				close(fd);
+				fd = -1;
+				return -1;
+			}
+		}
+		if (send(fd, data, len, 0) == (ssize_t)len)
+			return 0;
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return -1;
+		close(fd);              /* qmgr restarted: connect again */
+		fd = -1;
+	}
+	return -1;
+}
+
 /* Tell qmgr about a committed message: "N<id>" takes just that file. */
 static void
 trigger_qmgr(const char *id)
@@ -572,7 +615,7 @@ trigger_qmgr(const char *id)
 		return;         /* a scan is coming: it will find this file */
 	snprintf(trig, sizeof(trig), "N%s", id);
 	/* lost (qmgr's socket was full): a scan of incoming/ instead */
-	if (service_trigger_send("qmgr", trig, strlen(trig)) < 0)
+	if (trigger_send_qmgr(trig, strlen(trig)) < 0)
 		service_trigger_wake("qmgr");
 }
 
