@@ -1,27 +1,23 @@
 /*
- * imap_message.c - MIME parse of a stored message and the FETCH items
- * derived from it (BODYSTRUCTURE, ENVELOPE, BODY[section]).
+ * imap_message.c - the FETCH items derived from a stored message's MIME
+ * structure (BODYSTRUCTURE, ENVELOPE, BODY[section], BINARY[section]).
+ * The structure, header splitting and transfer decoding are lib-mail's;
+ * this file turns them into IMAP's part tree and output.
  *
- * Untrusted bytes: the whole message (CRLF line ends).  Every offset is
- * checked against the buffer; depth and part count are bounded; header
- * values are copied into bounded buffers.
+ * Untrusted bytes: the whole message (CRLF line ends).  Every offset
+ * comes from lib-mail and stays inside the buffer; depth and part count
+ * are bounded there; header values are copied into bounded buffers.
  */
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#include "base64.h"
 #include "imap_message.h"
+#include "mail_decode.h"
+#include "mail_header.h"
 #include "mem.h"
 #include "str.h"
-
-#define HDR_VALUE_MAX (64 * 1024)
-
-struct pctx {
-	const char *data;
-	unsigned parts;
-};
 
 /* ---- strings out ---- */
 
@@ -62,86 +58,7 @@ imap_write_cstring(struct buf *out, const char *s)
 	imap_write_nstring(out, s, s ? strlen(s) : 0);
 }
 
-/* ---- headers ---- */
-
-static size_t
-header_length(const char *d, size_t off, size_t len)
-{
-	const char *p;
-
-	if (len >= 2 && d[off] == '\r' && d[off + 1] == '\n')
-		return 2;
-	p = memmem(d + off, len, "\r\n\r\n", 4);
-	if (p == NULL)
-		return len;
-	return (size_t)(p - (d + off)) + 4;
-}
-
-/* End of the field starting at p (after its last continuation line's CRLF). */
-static const char *
-field_end(const char *p, const char *end)
-{
-	for (;;) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		if (nl == NULL)
-			return end;
-		p = nl + 1;
-		if (p >= end || (*p != ' ' && *p != '\t'))
-			return p;
-	}
-}
-
-/* Name of the field at p: length up to ':' (trailing WSP removed), or 0. */
-static size_t
-field_name_len(const char *p, const char *fend, const char **colon_r)
-{
-	const char *c = memchr(p, ':', (size_t)(fend - p));
-	size_t n;
-
-	if (c == NULL)
-		return 0;
-	n = (size_t)(c - p);
-	while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
-		n--;
-	*colon_r = c;
-	return n;
-}
-
-static void
-unfold_into(struct buf *v, const char *s, const char *e)
-{
-	while (s < e && (*s == ' ' || *s == '\t'))
-		s++;
-	while (e > s && (e[-1] == '\r' || e[-1] == '\n' || e[-1] == ' ' ||
-	    e[-1] == '\t'))
-		e--;
-	for (; s < e; s++) {
-		if (*s == '\r' || *s == '\n')
-			continue;
-		if (buf_appendc(v, *s) < 0)
-			break;
-	}
-}
-
-int
-imap_header_get(const char *hdr, size_t len, const char *name,
-    struct buf *value)
-{
-	const char *p = hdr, *end = hdr + len;
-	size_t nlen = strlen(name);
-
-	buf_reset(value);
-	while (p < end) {
-		const char *fe = field_end(p, end), *colon;
-		size_t n = field_name_len(p, fe, &colon);
-		if (n == nlen && strncasecmp(p, name, n) == 0) {
-			unfold_into(value, colon + 1, fe);
-			return 0;
-		}
-		p = fe;
-	}
-	return -1;
-}
+/* ---- the part tree ---- */
 
 static char *
 header_dup(const char *hdr, size_t len, const char *name)
@@ -149,329 +66,92 @@ header_dup(const char *hdr, size_t len, const char *name)
 	struct buf v;
 	char *r = NULL;
 
-	buf_init(&v, HDR_VALUE_MAX);
-	if (imap_header_get(hdr, len, name, &v) == 0)
+	buf_init(&v, MAIL_HEADER_VALUE_MAX);
+	if (mail_header_get(hdr, len, name, &v) == 0)
 		r = xstrdup(buf_cstr(&v));
 	buf_free(&v);
 	return r;
 }
 
-/* ---- Content-Type and friends ---- */
-
-static int
-is_tspecial(char c)
-{
-	return strchr("()<>@,;:\\\"/[]?=", c) != NULL;
-}
-
+/* Fill p from lib-mail's part idx (its strings are taken over). */
 static void
-skip_cfws(const char **pp)
+build(struct imap_part *p, const char *data, struct mail_mime *m, int idx)
 {
-	const char *p = *pp;
-	int depth;
+	struct mail_part *mp = &m->parts[idx];
+	const char *hdr = data + mp->hdr_off;
 
-	for (;;) {
-		while (*p == ' ' || *p == '\t')
-			p++;
-		if (*p != '(')
-			break;
-		depth = 0;
-		for (; *p; p++) {
-			if (*p == '\\' && p[1] != '\0')
-				p++;
-			else if (*p == '(')
-				depth++;
-			else if (*p == ')' && --depth == 0) {
-				p++;
-				break;
-			}
-		}
-	}
-	*pp = p;
-}
-
-static char *
-parse_token(const char **pp)
-{
-	const char *p = *pp, *s;
-
-	skip_cfws(&p);
-	s = p;
-	while (*p && (unsigned char)*p > ' ' && *p != 0x7f && !is_tspecial(*p))
-		p++;
-	*pp = p;
-	if (p == s)
-		return NULL;
-	return xstrndup(s, (size_t)(p - s));
-}
-
-static char *
-parse_value(const char **pp)
-{
-	const char *p = *pp;
-
-	skip_cfws(&p);
-	if (*p == '"') {
-		struct buf b;
-		buf_init(&b, HDR_VALUE_MAX);
-		for (p++; *p && *p != '"'; p++) {
-			if (*p == '\\' && p[1] != '\0')
-				p++;
-			buf_appendc(&b, *p);
-		}
-		if (*p == '"')
-			p++;
-		*pp = p;
-		if (b.data == NULL)
-			return xstrdup("");
-		return buf_steal(&b);
-	}
-	*pp = p;
-	return parse_token(pp);
-}
-
-static void
-parse_params(const char *p, struct imap_param **v_r, unsigned *n_r)
-{
-	struct imap_param *v = NULL;
-	unsigned n = 0;
-
-	for (;;) {
-		char *name, *value;
-
-		skip_cfws(&p);
-		if (*p != ';')
-			break;
-		p++;
-		name = parse_token(&p);
-		if (name == NULL)
-			continue;
-		skip_cfws(&p);
-		if (*p != '=') {
-			free(name);
-			continue;
-		}
-		p++;
-		value = parse_value(&p);
-		if (value == NULL) {
-			free(name);
-			continue;
-		}
-		if (n >= 64) {
-			free(name);
-			free(value);
-			continue;
-		}
-		v = xreallocarray(v, n + 1, sizeof(*v));
-		v[n].name = name;
-		v[n].value = value;
-		n++;
-	}
-	*v_r = v;
-	*n_r = n;
-}
-
-static const char *
-param_get(const struct imap_param *v, unsigned n, const char *name)
-{
-	for (unsigned i = 0; i < n; i++)
-		if (strcasecmp(v[i].name, name) == 0)
-			return v[i].value;
-	return NULL;
-}
-
-static struct imap_part *parse_part(struct pctx *c, size_t off, size_t len,
-    unsigned depth, int digest_child);
-
-static size_t
-count_lines(const char *d, size_t len)
-{
-	size_t n = 0;
-	const char *p = d, *end = d + len;
-
-	while ((p = memchr(p, '\n', (size_t)(end - p))) != NULL) {
-		n++;
-		p++;
-	}
-	if (len > 0 && d[len - 1] != '\n')
-		n++;
-	return n;
-}
-
-static int
-boundary_at(const char *d, size_t pos, size_t end, const char *b,
-    size_t blen, int *close_r)
-{
-	const char *p = d + pos;
-
-	if (end - pos < blen + 2 || p[0] != '-' || p[1] != '-' ||
-	    memcmp(p + 2, b, blen) != 0)
-		return 0;
-	p += blen + 2;
-	*close_r = (size_t)(p - d) + 2 <= end && p[0] == '-' && p[1] == '-';
-	if (*close_r)
-		p += 2;
-	/* the rest of the line may only be white space */
-	while ((size_t)(p - d) < end && (*p == ' ' || *p == '\t'))
-		p++;
-	return (size_t)(p - d) == end || *p == '\r' || *p == '\n';
-}
-
-static void
-parse_multipart(struct pctx *c, struct imap_part *part, const char *b,
-    unsigned depth)
-{
-	const char *d = c->data;
-	size_t blen = strlen(b), pos = part->body_off;
-	size_t end = part->body_off + part->body_len, start;
-	int close = 0, digest = strcasecmp(part->subtype, "digest") == 0;
-
-	/* find the first delimiter */
-	for (;;) {
-		if (boundary_at(d, pos, end, b, blen, &close))
-			break;
-		const char *nl = memmem(d + pos, end - pos, "\r\n--", 4);
-		if (nl == NULL)
-			return;
-		pos = (size_t)(nl - d) + 2;
-	}
-	while (!close) {
-		const char *nl = memchr(d + pos, '\n', end - pos);
-		size_t next;
-
-		if (nl == NULL)
-			return;
-		start = (size_t)(nl - d) + 1;
-		next = start;
-		for (;;) {
-			const char *q = next < end ?
-			    memmem(d + next, end - next, "\r\n--", 4) : NULL;
-			if (q == NULL) {
-				next = end;
-				break;
-			}
-			next = (size_t)(q - d);
-			if (boundary_at(d, next + 2, end, b, blen, &close))
-				break;
-			next += 2;
-		}
-		if (part->nchildren >= 1000 || c->parts >= IMAP_MIME_MAX_PARTS)
-			return;
-		part->children = xreallocarray(part->children,
-		    part->nchildren + 1, sizeof(*part->children));
-		struct imap_part *ch = parse_part(c, start, next - start,
-		    depth + 1, digest);
-		part->children[part->nchildren++] = *ch;
-		free(ch);
-		if (next >= end)
-			return;
-		pos = next + 2;
-	}
-}
-
-static struct imap_part *
-parse_part(struct pctx *c, size_t off, size_t len, unsigned depth,
-    int digest_child)
-{
-	struct imap_part *p = xcalloc(1, sizeof(*p));
-	const char *hdr = c->data + off, *s;
-	char *ct, *v;
-
-	c->parts++;
-	p->hdr_off = off;
-	p->hdr_len = header_length(c->data, off, len);
-	p->body_off = off + p->hdr_len;
-	p->body_len = len - p->hdr_len;
-	p->body_lines = count_lines(c->data + p->body_off, p->body_len);
-
-	ct = header_dup(hdr, p->hdr_len, "Content-Type");
-	if (ct != NULL) {
-		s = ct;
-		p->type = parse_token(&s);
-		skip_cfws(&s);
-		if (p->type != NULL && *s == '/') {
-			s++;
-			p->subtype = parse_token(&s);
-		}
-		if (p->type == NULL || p->subtype == NULL) {
-			FREE(p->type);
-			FREE(p->subtype);
-		} else
-			parse_params(s, &p->params, &p->nparams);
-		free(ct);
-	}
-	if (p->type == NULL) {
-		if (digest_child) {
-			p->type = xstrdup("message");
-			p->subtype = xstrdup("rfc822");
-		} else {
-			p->type = xstrdup("text");
-			p->subtype = xstrdup("plain");
+	p->hdr_off = mp->hdr_off;
+	p->hdr_len = mp->hdr_len;
+	p->body_off = mp->body_off;
+	p->body_len = mp->body_len;
+	p->body_lines = mp->body_lines;
+	p->type = mp->type;
+	p->subtype = mp->subtype;
+	mp->type = mp->subtype = NULL;
+	if (mp->flags & MAIL_PART_DEFAULT_TYPE) {
+		if (strcmp(p->type, "text") == 0) {
 			p->params = xcalloc(1, sizeof(*p->params));
 			p->params[0].name = xstrdup("charset");
 			p->params[0].value = xstrdup("us-ascii");
 			p->nparams = 1;
 		}
+	} else {
+		p->params = mp->params;
+		p->nparams = mp->nparams;
+		mp->params = NULL;
+		mp->nparams = 0;
 	}
-	p->id = header_dup(hdr, p->hdr_len, "Content-ID");
-	p->description = header_dup(hdr, p->hdr_len, "Content-Description");
-	v = header_dup(hdr, p->hdr_len, "Content-Transfer-Encoding");
-	if (v != NULL) {
-		s = v;
-		p->encoding = parse_token(&s);
-		free(v);
+	p->encoding = mp->encoding;
+	mp->encoding = NULL;
+	if (mp->disposition != NULL) {
+		p->disposition = mp->disposition;
+		p->dparams = mp->dparams;
+		p->ndparams = mp->ndparams;
+		mp->disposition = NULL;
+		mp->dparams = NULL;
+		mp->ndparams = 0;
 	}
-	p->md5 = header_dup(hdr, p->hdr_len, "Content-MD5");
-	p->language = header_dup(hdr, p->hdr_len, "Content-Language");
-	p->location = header_dup(hdr, p->hdr_len, "Content-Location");
-	v = header_dup(hdr, p->hdr_len, "Content-Disposition");
-	if (v != NULL) {
-		s = v;
-		p->disposition = parse_token(&s);
-		if (p->disposition != NULL)
-			parse_params(s, &p->dparams, &p->ndparams);
-		free(v);
-	}
+	p->id = header_dup(hdr, mp->hdr_len, "Content-ID");
+	p->description = header_dup(hdr, mp->hdr_len, "Content-Description");
+	p->md5 = header_dup(hdr, mp->hdr_len, "Content-MD5");
+	p->language = header_dup(hdr, mp->hdr_len, "Content-Language");
+	p->location = header_dup(hdr, mp->hdr_len, "Content-Location");
 
-	if (strcasecmp(p->type, "multipart") == 0 && depth < IMAP_MIME_MAX_DEPTH) {
-		const char *b = param_get(p->params, p->nparams, "boundary");
+	if ((mp->flags & MAIL_PART_MULTIPART) && mp->depth < IMAP_MIME_MAX_DEPTH) {
 		p->multipart = 1;
-		if (b != NULL && *b != '\0' && strlen(b) <= 200)
-			parse_multipart(c, p, b, depth);
+		p->children = xcalloc(mp->nchildren > 0 ? mp->nchildren : 1,
+		    sizeof(*p->children));
+		for (int c = mp->child; c >= 0; c = m->parts[c].next)
+			build(&p->children[p->nchildren++], data, m, c);
 		if (p->nchildren == 0) {
 			/* keep the structure valid: one empty text part */
-			p->children = xcalloc(1, sizeof(*p->children));
-			p->children[0].hdr_off = p->body_off + p->body_len;
-			p->children[0].body_off = p->body_off + p->body_len;
+			size_t end = p->body_off + p->body_len;
+			p->children[0].hdr_off = p->children[0].body_off = end;
 			p->children[0].type = xstrdup("text");
 			p->children[0].subtype = xstrdup("plain");
 			p->nchildren = 1;
 		}
-	} else if (strcasecmp(p->type, "message") == 0 &&
-	    strcasecmp(p->subtype, "rfc822") == 0 &&
-	    depth < IMAP_MIME_MAX_DEPTH && c->parts < IMAP_MIME_MAX_PARTS) {
+	} else if ((mp->flags & MAIL_PART_MESSAGE) && mp->child >= 0 &&
+	    strcasecmp(p->subtype, "rfc822") == 0) {
+		/* message/global stays a leaf for IMAP4rev1 clients */
 		p->rfc822 = 1;
-		p->msg = parse_part(c, p->body_off, p->body_len, depth + 1, 0);
+		p->msg = xcalloc(1, sizeof(*p->msg));
+		build(p->msg, data, m, mp->child);
 	}
-	return p;
 }
 
 struct imap_part *
 imap_message_parse(const char *data, size_t len)
 {
-	struct pctx c = { data, 0 };
+	static const struct mail_mime_limits lim = { IMAP_MIME_MAX_DEPTH,
+	    IMAP_MIME_MAX_PARTS, IMAP_MIME_MAX_CHILDREN };
+	struct imap_part *p = xcalloc(1, sizeof(*p));
+	struct mail_mime m;
 
-	return parse_part(&c, 0, len, 0, 0);
-}
-
-static void
-params_free(struct imap_param *v, unsigned n)
-{
-	for (unsigned i = 0; i < n; i++) {
-		free(v[i].name);
-		free(v[i].value);
-	}
-	free(v);
+	mail_mime_parse(&m, data, len, &lim);
+	build(p, data, &m, 0);
+	mail_mime_free(&m);
+	return p;
 }
 
 static void
@@ -479,8 +159,8 @@ part_clear(struct imap_part *p)
 {
 	free(p->type);
 	free(p->subtype);
-	params_free(p->params, p->nparams);
-	params_free(p->dparams, p->ndparams);
+	mail_params_free(p->params, p->nparams);
+	mail_params_free(p->dparams, p->ndparams);
 	free(p->id);
 	free(p->description);
 	free(p->encoding);
@@ -507,7 +187,7 @@ imap_part_free(struct imap_part **pp)
 /* ---- BODYSTRUCTURE ---- */
 
 static void
-write_params(struct buf *out, const struct imap_param *v, unsigned n)
+write_params(struct buf *out, const struct mail_param *v, unsigned n)
 {
 	if (n == 0) {
 		buf_appends(out, "NIL");
@@ -664,8 +344,8 @@ item_to_addr(struct buf *out, const char *s, size_t n)
 	size_t i;
 	int inq = 0, depth = 0, wrote = 0;
 
-	buf_init(&name, HDR_VALUE_MAX);
-	buf_init(&addr, HDR_VALUE_MAX);
+	buf_init(&name, MAIL_HEADER_VALUE_MAX);
+	buf_init(&addr, MAIL_HEADER_VALUE_MAX);
 	for (i = 0; i < n; i++) {
 		if (s[i] == '\\') {
 			i++;
@@ -755,7 +435,7 @@ write_addr_list(struct buf *out, const char *v)
 			continue;
 		if (c == ':' && !group) {
 			struct buf g;
-			buf_init(&g, HDR_VALUE_MAX);
+			buf_init(&g, MAIL_HEADER_VALUE_MAX);
 			phrase_into(&g, v + start, i - start);
 			/* group start: (NIL NIL "name" NIL) */
 			buf_appends(out, "(NIL NIL ");
@@ -858,14 +538,12 @@ header_fields(const char *hdr, size_t len, const char *spec, int not,
 		return -1;
 	}
 	buf_reset(tmp);
-	const char *p = hdr, *end = hdr + len;
-	while (p < end) {
-		const char *fe = field_end(p, end), *colon;
-		size_t nl = field_name_len(p, fe, &colon);
-		if (nl > 0 && field_in_list(p, nl, names, n) != not)
-			buf_append(tmp, p, (size_t)(fe - p));
-		p = fe;
-	}
+	size_t pos = 0;
+	struct mail_field f;
+	while (mail_header_next(hdr, len, &pos, &f))
+		if (f.name_len > 0 &&
+		    field_in_list(hdr + f.start, f.name_len, names, n) != not)
+			buf_append(tmp, hdr + f.start, f.end - f.start);
 	buf_append(tmp, "\r\n", 2);
 	str_split_free(&names);
 	return 0;
@@ -935,9 +613,9 @@ imap_section_get(const char *data, size_t len,
 		    strcasecmp(t->encoding, "binary") != 0) {
 			buf_reset(tmp);
 			if (strcasecmp(t->encoding, "base64") == 0)
-				imap_decode_base64(*res_r, *reslen_r, tmp);
+				(void)mail_base64_decode(*res_r, *reslen_r, tmp, NULL);
 			else if (strcasecmp(t->encoding, "quoted-printable") == 0)
-				imap_decode_qp(*res_r, *reslen_r, tmp);
+				(void)mail_qp_decode(*res_r, *reslen_r, tmp, 0, NULL);
 			else {
 				*error_r = "Unknown Content-Transfer-Encoding";
 				return -2;
@@ -991,68 +669,5 @@ missing:
 	/* a nonexistent part is empty, as other servers answer */
 	*res_r = "";
 	*reslen_r = 0;
-	return 0;
-}
-
-/* ---- decoders ---- */
-
-int
-imap_decode_base64(const char *in, size_t len, struct buf *out)
-{
-	unsigned long bits = 0;
-	int n = 0;
-
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)in[i];
-		int v = base64_digit(c, '/');
-		if (c == '=')
-			break;
-		if (v < 0)
-			continue;       /* line ends, white space, junk */
-		bits = (bits << 6) | (unsigned long)v;
-		n += 6;
-		if (n >= 8) {
-			n -= 8;
-			if (buf_appendc(out, (char)((bits >> n) & 0xff)) < 0)
-				return -1;
-		}
-	}
-	return 0;
-}
-
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9') return c - '0';
-	if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-	if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-	return -1;
-}
-
-int
-imap_decode_qp(const char *in, size_t len, struct buf *out)
-{
-	for (size_t i = 0; i < len; i++) {
-		if (in[i] == '=') {
-			if (i + 2 < len + 0 && in[i + 1] == '\r' && in[i + 2] == '\n') {
-				i += 2;
-				continue;
-			}
-			if (i + 1 < len && in[i + 1] == '\n') {
-				i += 1;
-				continue;
-			}
-			if (i + 2 < len && hexval(in[i + 1]) >= 0 &&
-			    hexval(in[i + 2]) >= 0) {
-				if (buf_appendc(out, (char)(hexval(in[i + 1]) * 16 +
-				    hexval(in[i + 2]))) < 0)
-					return -1;
-				i += 2;
-				continue;
-			}
-		}
-		if (buf_appendc(out, in[i]) < 0)
-			return -1;
-	}
 	return 0;
 }

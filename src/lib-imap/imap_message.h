@@ -4,9 +4,10 @@
  *
  * Untrusted bytes: the stored message (anyone can mail anything).  The
  * input is one buffer with CRLF line ends (the session converts the
- * Maildir file's LF first); parsing is bounded in nesting depth and part
- * count, offsets never leave the buffer, and everything written out is
- * quoted or sent as a literal by imap_write_string().
+ * Maildir file's LF first); lib-mail's mail_mime parses it, bounded in
+ * nesting depth and part count, offsets never leave the buffer, and
+ * everything written out is quoted or sent as a literal by
+ * imap_write_nstring().
  */
 #ifndef TEMPEST_IMAP_MESSAGE_H
 #define TEMPEST_IMAP_MESSAGE_H
@@ -14,24 +15,23 @@
 #include <stddef.h>
 
 #include "buf.h"
+#include "mail_mime.h"
 
+/* lib-mail limits of the parse (an entity at the depth limit is a leaf). */
 #define IMAP_MIME_MAX_DEPTH 32
 #define IMAP_MIME_MAX_PARTS 2000
-
-struct imap_param {
-	char *name, *value;
-};
+#define IMAP_MIME_MAX_CHILDREN 1000
 
 struct imap_part {
 	size_t hdr_off, hdr_len;    /* header incl. the blank line */
 	size_t body_off, body_len;
 	size_t body_lines;
 	char *type, *subtype;       /* as written (defaults text/plain) */
-	struct imap_param *params;
+	struct mail_param *params;
 	unsigned nparams;
 	char *id, *description, *encoding, *md5, *language, *location;
 	char *disposition;
-	struct imap_param *dparams;
+	struct mail_param *dparams;
 	unsigned ndparams;
 	int multipart, rfc822;
 	struct imap_part *children; /* multipart */
@@ -63,17 +63,9 @@ int imap_section_get(const char *data, size_t len,
     struct buf *tmp, const char **res_r, size_t *reslen_r,
     const char **error_r);
 
-/* Unfolded value of the first header field `name` in hdr (0 found, -1). */
-int imap_header_get(const char *hdr, size_t len, const char *name,
-    struct buf *value);
-
 /* Write s as an IMAP string: quoted when safe, otherwise a literal.
  * NULL writes NIL. */
 void imap_write_nstring(struct buf *out, const char *s, size_t len);
 void imap_write_cstring(struct buf *out, const char *s);   /* NIL if NULL */
-
-/* Decoders for BINARY and SEARCH (append to out; -1 when out is full). */
-int imap_decode_base64(const char *in, size_t len, struct buf *out);
-int imap_decode_qp(const char *in, size_t len, struct buf *out);
 
 #endif

@@ -14,6 +14,7 @@
 #include "imap_date.h"
 #include "imap_message.h"
 #include "imap_search.h"
+#include "mail_header.h"
 #include "mem.h"
 
 enum skey {
@@ -366,49 +367,30 @@ header_matches(const char *hdr, size_t len, const char *name,
     void (*decode)(const char *value, size_t len, struct buf *out))
 {
 	struct buf v, dv;
-	const char *p = hdr, *end = hdr + len;
+	struct mail_field f;
+	size_t pos = 0, nlen = strlen(name);
 	int found = 0;
 
 	buf_init(&v, 256 * 1024);
-	/* imap_header_get finds the first; walk fields to see all of them */
-	while (p < end && !found) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		const char *le = nl ? nl + 1 : end;
-		size_t nlen = strlen(name);
-		if ((size_t)(le - p) > nlen && strncasecmp(p, name, nlen) == 0 &&
-		    (p[nlen] == ':' || p[nlen] == ' ')) {
-			if (imap_header_get(p, (size_t)(end - p), name, &v) == 0) {
-				if (decode == NULL || v.len == 0 ||
-				    memmem(v.data, v.len, "=?", 2) == NULL) {
-					if (contains_ci(v.data ? v.data : "",
-					    v.len, value))
-						found = 1;
-				} else {
-					/* encoded words: match the text */
-					buf_init(&dv, 256 * 1024);
-					decode(v.data, v.len, &dv);
-					if (contains_ci(dv.data ? dv.data : "",
-					    dv.len, value))
-						found = 1;
-					buf_free(&dv);
-				}
-			}
+	while (!found && mail_header_next(hdr, len, &pos, &f)) {
+		if (f.name_len != nlen || strncasecmp(hdr + f.start, name, nlen) != 0)
+			continue;
+		mail_field_value(hdr, &f, &v);
+		if (decode == NULL || v.len == 0 ||
+		    memmem(v.data, v.len, "=?", 2) == NULL) {
+			if (contains_ci(v.data ? v.data : "", v.len, value))
+				found = 1;
+		} else {
+			/* encoded words: match the text */
+			buf_init(&dv, 256 * 1024);
+			decode(v.data, v.len, &dv);
+			if (contains_ci(dv.data ? dv.data : "", dv.len, value))
+				found = 1;
+			buf_free(&dv);
 		}
-		p = le;
 	}
 	buf_free(&v);
 	return found;
-}
-
-static size_t
-header_len(const char *d, size_t len)
-{
-	const char *p;
-
-	if (len >= 2 && d[0] == '\r' && d[1] == '\n')
-		return 2;
-	p = memmem(d, len, "\r\n\r\n", 4);
-	return p ? (size_t)(p - d) + 4 : len;
 }
 
 static int
@@ -468,7 +450,7 @@ eval(struct snode *k, const struct imap_search_msg *m)
 		if (m->load(m->ctx, &d, &len) < 0)
 			return 0;
 		buf_init(&v, 1024);
-		r = imap_header_get(d, header_len(d, len), "Date", &v) == 0 &&
+		r = mail_header_get(d, mail_header_end(d, len), "Date", &v) == 0 &&
 		    imap_rfc822_date_parse(buf_cstr(&v), &t) == 0;
 		buf_free(&v);
 		if (!r)
@@ -479,13 +461,13 @@ eval(struct snode *k, const struct imap_search_msg *m)
 	case K_HEADER:
 		if (m->load(m->ctx, &d, &len) < 0)
 			return 0;
-		return header_matches(d, header_len(d, len), k->field, k->value,
+		return header_matches(d, mail_header_end(d, len), k->field, k->value,
 		    m->decode_header);
 	case K_BODY:
 	case K_TEXT:
 		if (m->load(m->ctx, &d, &len) < 0)
 			return 0;
-		hl = k->key == K_BODY ? header_len(d, len) : 0;
+		hl = k->key == K_BODY ? mail_header_end(d, len) : 0;
 		return contains_ci(d + hl, len - hl, k->value);
 	}
 	return 0;

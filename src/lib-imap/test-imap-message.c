@@ -152,6 +152,65 @@ test_deep(void)
 	buf_free(&m);
 }
 
+/* Edge cases where lib-imap's old parser differed from lib-spam's
+ * (doc/mime.md): the lib-mail rules as IMAP shows them. */
+static void
+test_edges(void)
+{
+	static const char m[] =
+	    "From sender@example.org Mon Jan  1 00:00:00 2024\r\n"
+	    "Subject: s\r\n"
+	    "Content-Type: multipart/mixed; boundary=----=_Part_1\r\n"
+	    "\r\n"
+	    "------=_Part_1\r\n"
+	    "------=_Part_1\r\n"
+	    "Content-Type: text/plain\r\n"
+	    "Content-Transfer-Encoding: quoted-printable\r\n"
+	    "\r\n"
+	    "a= \r\nb=3D=\r\n"
+	    "------=_Part_1\r\n"
+	    "Content-Type: multipart/digest; boundary=D\r\n"
+	    "\r\n"
+	    "--D\r\n"
+	    "Content-Type: bogus\r\n"
+	    "\r\n"
+	    "x\r\n"
+	    "--D\r\n"
+	    "Content-Type: message/global\r\n"
+	    "\r\n"
+	    "Subject: g\r\n"
+	    "\r\n"
+	    "y\r\n"
+	    "--D--\r\n"
+	    "------=_Part_1--\r\n";
+	struct imap_part *p = imap_message_parse(m, strlen(m));
+	struct buf out, tmp;
+	const char *r, *err;
+	size_t n;
+
+	/* the unquoted boundary with '=' splits; an empty first part */
+	T_INTEQ(p->nchildren, 3);
+	T_INTEQ(p->children[0].body_len, 0);
+	buf_init(&tmp, 1 << 16);
+	/* QP soft line break after blanks, final '=' */
+	T_INTEQ(imap_section_get(m, strlen(m), p, "2", 1, &tmp, &r, &n, &err), 0);
+	T_CHECK(n == 3 && memcmp(r, "ab=", 3) == 0, "BINARY[2] '%.*s'", (int)n, r);
+	/* the mbox From_ line is not a header field */
+	T_INTEQ(imap_section_get(m, strlen(m), p, "HEADER.FIELDS.NOT (Content-Type)",
+	    0, &tmp, &r, &n, &err), 0);
+	T_CHECK(n == 14 && memcmp(r, "Subject: s\r\n\r\n", 14) == 0,
+	    "FIELDS.NOT '%.*s'", (int)n, r);
+	buf_free(&tmp);
+	/* invalid Content-Type in a digest: text/plain; message/global: leaf */
+	buf_init(&out, 1 << 16);
+	imap_write_bodystructure(&out, m, &p->children[2], 0);
+	T_STREQ(buf_cstr(&out),
+	    "((\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 1 1)"
+	    "(\"message\" \"global\" NIL NIL NIL \"7bit\" 15) \"digest\")");
+	buf_free(&out);
+	imap_part_free(&p);
+}
+
 static const char *search_data;
 
 static int
@@ -238,6 +297,7 @@ main(void)
 	T_RUN(test_envelope);
 	T_RUN(test_sections);
 	T_RUN(test_deep);
+	T_RUN(test_edges);
 	T_RUN(test_search);
 	return t_done();
 }

@@ -112,6 +112,20 @@ mail_unfold(const char *s, size_t n, struct buf *out)
 	return 0;
 }
 
+void
+mail_field_value(const char *hdr, const struct mail_field *f,
+    struct buf *value)
+{
+	size_t l;
+
+	buf_reset(value);
+	(void)mail_unfold(hdr + f->value, f->value_end - f->value, value);
+	l = value->len;
+	while (l > 0 && (value->data[l - 1] == ' ' || value->data[l - 1] == '\t'))
+		l--;
+	buf_truncate(value, l);
+}
+
 int
 mail_header_get(const char *hdr, size_t len, const char *name,
     struct buf *value)
@@ -120,16 +134,10 @@ mail_header_get(const char *hdr, size_t len, const char *name,
 	struct mail_field f;
 
 	buf_reset(value);
-	while (mail_header_next(hdr, len, &pos, &f)) {
-		if (f.name_len != nlen || strncasecmp(hdr + f.start, name, nlen) != 0)
-			continue;
-		(void)mail_unfold(hdr + f.value, f.value_end - f.value, value);
-		size_t l = value->len;
-		while (l > 0 && (value->data[l - 1] == ' ' ||
-		    value->data[l - 1] == '\t'))
-			l--;
-		buf_truncate(value, l);
-		return 0;
-	}
+	while (mail_header_next(hdr, len, &pos, &f))
+		if (f.name_len == nlen && strncasecmp(hdr + f.start, name, nlen) == 0) {
+			mail_field_value(hdr, &f, value);
+			return 0;
+		}
 	return -1;
 }

@@ -49,6 +49,11 @@ size_t mail_header_end(const char *s, size_t n);
  * fits; -1 when out is full. */
 int mail_unfold(const char *s, size_t n, struct buf *out);
 
+/* The value of field f of the block hdr, unfolded, trailing blanks
+ * removed, into value (reset first; cut at its max). */
+void mail_field_value(const char *hdr, const struct mail_field *f,
+    struct buf *value);
+
 /* Unfolded value of the first field named `name` (case-insensitive) in
  * the header block hdr[0..len), trailing blanks removed, into value
  * (reset first).  0 found, -1 not found. */

@@ -256,6 +256,39 @@ test_anomalies(void)
 	mime_free(&m);
 }
 
+/* Where lib-spam's old parser differed from lib-imap's (doc/mime.md):
+ * the lib-mail rules as the analysis sees them. */
+static void
+test_edges(void)
+{
+	struct mime_msg m;
+	const char *msg;
+
+	/* "\r\r\n" is no empty line: a malformed header line */
+	msg = "Subject: a\r\r\n\r\r\nX-Next: b\r\n\r\nbody\r\n";
+	mime_parse(&m, msg, strlen(msg), NULL);
+	T_INTEQ(m.st.hdr_bad_lines, 1);
+	T_INTEQ(mime_header_count(&m, "x-next"), 1);
+	T_STREQ(buf_cstr(&m.body), "a\nbody");
+	mime_free(&m);
+
+	/* an unclosed multipart ending in a delimiter line: an empty part;
+	 * Content-Type read from the raw value, file names decoded */
+	msg = "Content-Type: multipart/mixed; boundary=B\n\n--B\n"
+	    "Content-Type: text / html ; charset=\"UTF-8\"\n\n<p>hi</p>\n--B\n"
+	    "Content-Type: application/pdf;\n name=\"=?utf-8?q?r=C3=A9sum=C3=A9.pdf?=\"\n"
+	    "Content-Disposition: attachmentX\n\nJVBERg==\n--B\n";
+	mime_parse(&m, msg, strlen(msg), NULL);
+	T_INTEQ(m.nparts, 4);
+	T_STREQ(m.parts[1].ctype, "text/html");
+	T_STREQ(m.parts[1].charset, "utf-8");
+	T_STREQ(m.parts[2].filename, "r\xc3\xa9sum\xc3\xa9.pdf");
+	T_OK(m.parts[2].is_attachment);
+	T_STREQ(m.parts[3].ctype, "text/plain");
+	T_INTEQ(m.st.missing_boundary, 1);
+	mime_free(&m);
+}
+
 static void
 test_uri_text(void)
 {
@@ -288,6 +321,7 @@ main(void)
 	T_RUN(test_nested);
 	T_RUN(test_html_tricks);
 	T_RUN(test_anomalies);
+	T_RUN(test_edges);
 	T_RUN(test_uri_text);
 	return t_done();
 }
