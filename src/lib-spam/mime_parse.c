@@ -6,8 +6,6 @@
  * this file decodes what it found.  Work is bounded by lim.max_size,
  * memory by the buf maxima.
  */
-#include <ctype.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -18,6 +16,7 @@
 #include "mail_mime.h"
 #include "mem.h"
 #include "mime.h"
+#include "str.h"
 #include "uri.h"
 
 const struct mime_limits mime_default_limits = {
@@ -99,8 +98,7 @@ static char *
 lower_dup(const char *s)
 {
 	char *r = xstrdup(s != NULL ? s : "");
-	for (char *q = r; *q; q++)
-		*q = (char)tolower((unsigned char)*q);
+	str_lower(r);
 	return r;
 }
 
@@ -180,12 +178,8 @@ entity(struct parser *p, const char *data, const struct mail_part *mp,
 	part = &m->parts[m->nparts++];
 	memset(part, 0, sizeof(*part));
 	part->depth = mp->depth;
-	{
-		char *t = xmalloc(strlen(mp->type) + strlen(mp->subtype) + 2);
-		sprintf(t, "%s/%s", mp->type, mp->subtype);
-		part->ctype = lower_dup(t);
-		free(t);
-	}
+	part->ctype = xasprintf("%s/%s", mp->type, mp->subtype);
+	str_lower(part->ctype);
 	m->st.parts++;
 	part->charset = lower_dup(mail_param_get(mp->params, mp->nparams,
 	    "charset"));
