@@ -127,6 +127,13 @@ test_params(void)
 	T_OK(t == NULL && st == NULL);
 	T_STREQ(mail_param_get(v, n, "charset"), "koi8-r");
 	mail_params_free(v, n);
+	/* encoded words stay as written */
+	mail_params_parse("application/pdf; name=\"=?utf-8?q?a=C3=A9?=\"", 1,
+	    &t, &st, &v, &n);
+	T_STREQ(mail_param_get(v, n, "name"), "=?utf-8?q?a=C3=A9?=");
+	free(t);
+	free(st);
+	mail_params_free(v, n);
 	mail_params_parse("attachment;filename=\"x y.pdf\"", 0, &t, NULL, &v, &n);
 	T_STREQ(t, "attachment");
 	T_STREQ(mail_param_get(v, n, "filename"), "x y.pdf");

@@ -287,6 +287,16 @@ test_edges(void)
 	T_STREQ(m.parts[3].ctype, "text/plain");
 	T_INTEQ(m.st.missing_boundary, 1);
 	mime_free(&m);
+
+	/* the disposition is a token: "attachmentX" is not "attachment" */
+	msg = "Content-Type: application/pdf\nContent-Disposition: attachmentX\n\nx\n";
+	mime_parse(&m, msg, strlen(msg), NULL);
+	T_INTEQ(m.parts[0].is_attachment, 0);
+	mime_free(&m);
+	msg = "Content-Type: application/pdf\nContent-Disposition: Attachment ;\n\nx\n";
+	mime_parse(&m, msg, strlen(msg), NULL);
+	T_INTEQ(m.parts[0].is_attachment, 1);
+	mime_free(&m);
 }
 
 static void
