@@ -46,7 +46,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		struct mime_msg m;
 		struct spam_result r;
 		mime_parse(&m, msg, sizeof(msg) - 1, NULL);
-		spam_scan(rs, &m, 0.5, &r);
+		spam_scan(rs, &m, 0.5, 0.5, &r);
 		spam_result_free(&r);
 		mime_free(&m);
 	}

@@ -34,7 +34,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	ruleset_load_text(rs, "fuzz.cf", text);   /* stops at an inner NUL */
 	ruleset_finish(rs);
 	mime_parse(&m, msg, sizeof(msg) - 1, NULL);
-	spam_scan(rs, &m, 0.5, &r);
+	spam_scan(rs, &m, 0.5, 0.5, &r);
 	spam_result_free(&r);
 	mime_free(&m);
 	ruleset_free(&rs);

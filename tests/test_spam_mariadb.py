@@ -10,7 +10,7 @@ import time
 import pytest
 
 from conftest import TEMPEST
-from test_spam_commands import corpus_msg, run
+from test_spam_commands import corpus_msg, lr_line, run
 
 MARIADBD = shutil.which("mariadbd") or "/usr/sbin/mariadbd"
 INSTALL_DB = shutil.which("mariadb-install-db") or "/usr/bin/mariadb-install-db"
@@ -77,9 +77,16 @@ def test_learn_classify_quarantine_on_mariadb(mariadb, tmp_path):
     assert "BAYES_99" in r.stdout, r.stdout + r.stderr
     r = run("spamc", "--db", mariadb, stdin=corpus_msg(False, 50), cfg=str(cfg))
     assert "BAYES_00" in r.stdout, r.stdout + r.stderr
+    # the logistic regression's samples and weights live there too
+    p_ham = lr_line(r.stdout)
+    p_spam = lr_line(run("spamc", "--db", mariadb, stdin=corpus_msg(True, 50),
+                         cfg=str(cfg)).stdout)
+    assert p_ham is not None and p_spam is not None and p_ham < 0.5 < p_spam
     r = run("learn", "--forget", "--db", mariadb, str(spam), cfg=str(cfg))
     assert "Forgot 8 message(s)" in r.stdout
     assert "Database: 0 spam, 8 ham" in r.stdout
+    r = run("spamc", "--db", mariadb, stdin=corpus_msg(True, 50), cfg=str(cfg))
+    assert lr_line(r.stdout) is None, r.stdout
 
     # quarantine and per-recipient levels in the same database
     assert run("quarantine", "--db", mariadb, "list", cfg=str(cfg)).stdout == ""

@@ -101,8 +101,13 @@ def test_tag_quarantine_release_reject(spam_instance):
     # rules) went into the Bayes database as ham
     con = sqlite3.connect(os.path.join(inst.dir, "data", "spam.db"))
     nham = con.execute("SELECT nham FROM bayes_total WHERE user = ''").fetchone()
+    # ... and its logistic-regression sample next to it, with the weights
+    # trained (the first sample is more than 1/20 of none)
+    lr = con.execute("SELECT count(*) FROM lr_sample WHERE kind = 'h'").fetchone()[0]
+    gen = con.execute("SELECT gen FROM lr_model WHERE user = ''").fetchone()
     con.close()
     assert nham is not None and nham[0] >= 1, inst.log()
+    assert lr >= 1 and gen is not None and gen[0] >= 1, inst.log()
 
     # over the quarantine level: accepted, stored, not delivered
     code, text = send(inst, "12345678@lucky.example", HIGH)
@@ -140,6 +145,21 @@ def test_tag_quarantine_release_reject(spam_instance):
     assert code == 250 and "quarantined as" in text, text + inst.log()
     assert len(inst.messages()) == 3
     assert inst.cmd("quarantine", "levels", "demo@example.test", "delete").returncode == 0
+    # learn-ham: learned as ham (Bayes and an LR sample, the weights
+    # retrained), then released
+    qid = text.split("quarantined as ")[1].split()[0]
+    con = sqlite3.connect(os.path.join(inst.dir, "data", "spam.db"))
+    gen0 = con.execute("SELECT gen FROM lr_model WHERE user = ''").fetchone()[0]
+    nh0 = con.execute("SELECT count(*) FROM lr_sample WHERE kind = 'h'").fetchone()[0]
+    con.close()
+    r = inst.cmd("quarantine", "learn-ham", qid)
+    assert r.returncode == 0, r.stdout + r.stderr + inst.log()
+    assert len(inst.wait_messages(4)) == 4, inst.log()
+    con = sqlite3.connect(os.path.join(inst.dir, "data", "spam.db"))
+    assert con.execute("SELECT gen FROM lr_model WHERE user = ''").fetchone()[0] > gen0
+    assert con.execute("SELECT count(*) FROM lr_sample WHERE kind = 'h'").fetchone()[0] \
+        == nh0 + 1
+    con.close()
     assert "(global)" in inst.cmd("quarantine", "levels", "demo@example.test").stdout
 
 

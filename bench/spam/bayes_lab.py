@@ -101,7 +101,7 @@ def collect(a):
         for h in tests[len("tests="):].split(","):
             if h:
                 n, s = h.rsplit("=", 1)
-                if not n.startswith("BAYES_"):
+                if not n.startswith(("BAYES_", "LR_")):
                     hits[n] = float(s)
         res[os.path.basename(name)] = (float(bayes[len("bayes="):]), hits)
     rows = []

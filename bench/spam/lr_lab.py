@@ -95,6 +95,27 @@ def train_lr(rows, data, P):
     lr, margin = P["lr"], P.get("margin", 0.0)
     norm = P.get("norm", 0)
     order = sorted(rows, key=lambda r: (r["j"], r["group"]))  # interleaved, fixed
+    om = P.get("order", "inter")
+    if om == "hash":
+        # a fixed pseudo-random order of all learned messages, both
+        # classes mixed (what a retrain over stored samples does)
+        import zlib
+        order = sorted(rows, key=lambda r: zlib.crc32((r["group"] + "." + r["file"]).encode()))
+    elif om != "inter":
+        # as `tempest learn --spam DIR; tempest learn --ham DIR` (run.py):
+        # one class block after the other, each in file-name order, with
+        # dpasses passes over each block (after the first, shuffled)
+        import random
+        rnd = random.Random(1)
+        sp = sorted((r for r in rows if r["kind"] == "spam"), key=lambda r: (r["group"], r["file"]))
+        hm = sorted((r for r in rows if r["kind"] != "spam"), key=lambda r: (r["group"], r["file"]))
+        order = []
+        for blk in ((sp, hm) if om == "sh" else (hm, sp)):
+            for k in range(int(P.get("dpasses", 1))):
+                b = list(blk)
+                if k > 0 or P.get("shuf1", 0):
+                    rnd.shuffle(b)
+                order += b
     for _ in range(int(P.get("passes", 1))):
         for r in order:
             x = features(r, data, P)
@@ -125,12 +146,15 @@ def parts_of(rows, folds):
             for k in range(folds)]
 
 
+_bayes_cache = {}    # Bayes probabilities per (split, folds): the same for every LR spec
+
+
 def run_both(rows, data, P, folds, B=None, split="mod2"):
     """[(row, bayes p, lr p)] out of fold / on validation.  B: Bayes
     parameters (bayes_lab's, default the landed ones).  LR results are
     cached on disk per (split, folds, LR parameters)."""
     B = B or bl.C_NOW
-    lrkey = ",".join("%s=%s" % (k, P[k]) for k in sorted(P) if k not in ("w", "comb"))
+    lrkey = ",".join("%s=%s" % (k, P[k]) for k in sorted(P) if k not in SCORING_KEYS)
     cache = os.path.join(run.OUT, "lr-cache-%s-%s-%s.pickle" % (
         split, folds or "val", abs(hash(lrkey)) % 10**12))
     lrp = None
@@ -141,8 +165,14 @@ def run_both(rows, data, P, folds, B=None, split="mod2"):
             lrp = None
     out = []
     newp = {}
+    bkey = (split, folds, id(rows))
+    bp = _bayes_cache.setdefault(bkey, {})
     for tr, va in parts_of(rows, folds):
-        m = bl.train_model(tr, "all", B)
+        m = None
+        if not all((r["group"] + "." + r["file"]) in bp for r in va):
+            m = bl.train_model(tr, "all", B)
+            for r in va:
+                bp[r["group"] + "." + r["file"]] = bl.classify(m, r["tok"], B)[0]
         w = None
         for r in va:
             key = r["group"] + "." + r["file"]
@@ -153,22 +183,33 @@ def run_both(rows, data, P, folds, B=None, split="mod2"):
                     w = train_lr(tr, data, P)
                 pl = predict(w, r, data, P)
             newp[key] = pl
-            out.append((r, bl.classify(m, r["tok"], B)[0], pl))
+            out.append((r, bp[key], pl))
     if lrp is None:
         with open(cache, "wb") as fh:
             pickle.dump((lrkey, newp), fh)
     return out
 
 
-def tier_points(p, W):
+# parameters that only change how LR's probability joins the score
+SCORING_KEYS = ("w", "comb", "G")
+
+
+def tier_points(p, W, pb=None, G=None):
+    """LR tier points; G gates them on the Bayes probability pb: positive
+    points only when pb >= G['g999'], negative ones only when
+    G['vlo'] <= pb < G['vhi']."""
     pts = 0.0
     for (n, lo, hi), x in zip(LR_TIERS, W):
         if lo <= p < hi:
+            if G and x > 0 and pb < G.get("g999", 0.0):
+                continue
+            if G and x < 0 and not (G.get("vlo", 0.0) <= pb < G.get("vhi", 2.0)):
+                continue
             pts += x
     return pts
 
 
-def score_all(res, W, comb, bayes_w=None):
+def score_all(res, W, comb, bayes_w=None, G=None):
     fp = fn = nh = ns = 0
     fps = []
     for r, pb, pl in res:
@@ -180,7 +221,7 @@ def score_all(res, W, comb, bayes_w=None):
             q = sigmoid((lb + ll) / 2)
             sc = bl.rules_points(r) + bl.bayes_points(q, bayes_w or bl.W_NOW)
         else:
-            sc = bl.rules_points(r) + bl.bayes_points(pb, bayes_w or bl.W_NOW) + tier_points(pl, W)
+            sc = bl.rules_points(r) + bl.bayes_points(pb, bayes_w or bl.W_NOW) + tier_points(pl, W, pb, G)
         spam = sc >= bl.SPAM_LEVEL
         if r["kind"] == "spam":
             ns += 1
@@ -232,7 +273,10 @@ def parse(spec):
     if spec:
         for kv in spec.split(","):
             k, v = kv.split("=", 1)
-            P[k] = v if k in ("feat", "comb", "w") else float(v)
+            P[k] = v if k in ("feat", "comb", "w", "order") else float(v)
+    for k in ("g999", "vlo", "vhi"):
+        if k in P:
+            P.setdefault("G", {})[k] = P.pop(k)
     P["bits"] = int(P["bits"])
     P["nbytes"] = int(P["nbytes"])
     return P
@@ -248,9 +292,14 @@ def main():
     ap.add_argument("--show-fp", action="store_true")
     ap.add_argument("--bayes", default="now", help="bayes_lab experiment (k=v,...)")
     ap.add_argument("--bw", default="", help="BAYES_* weight overrides NAME=v,...")
+    ap.add_argument("--six", action="store_true",
+                    help="the six training-half judgements (validation and "
+                    "4-fold CV of mod2, swap, mod3), FP/FN each and in total")
     ap.add_argument("--save", help="pickle the (row key, bayes p, lr p) results here")
     a = ap.parse_args()
     data = run.fetch()
+    if a.six:
+        return six(a, data)
     with open(bl.lab_path(a.split), "rb") as fh:
         rows = pickle.load(fh)
     for spec in a.exps or [""]:
@@ -276,6 +325,42 @@ def main():
                 print("    FP", x)
         if a.grid:
             grid(res, BW)
+
+
+JUDGEMENTS = [(sp, f) for sp in ("mod2", "swap", "mod3") for f in (None, 4)]
+
+
+def six(a, data):
+    """Per spec: FP/FN of the six judgements and the total; the first
+    column is the engine without LR points (W all 0)."""
+    rows = {}
+    for sp in ("mod2", "swap", "mod3"):
+        with open(bl.lab_path(sp), "rb") as fh:
+            rows[sp] = pickle.load(fh)
+    hdr = " | ".join("%s %s" % (sp, "CV" if f else "val") for sp, f in JUDGEMENTS)
+    print("| variant | %s | total |" % hdr)
+    print("|---|" + "---|" * (len(JUDGEMENTS) + 1))
+    base = None
+    for spec in a.exps:
+        P = parse(spec)
+        W = [float(x) for x in P["w"].split("/")]
+        cells, tf, tn = [], 0, 0
+        bcells, bf, bn = [], 0, 0
+        for sp, f in JUDGEMENTS:
+            res = run_both(rows[sp], data, P, f, bl.C_NOW, sp)
+            fp, fn, *_ = score_all(res, W, P["comb"], bl.W_NOW, P.get("G"))
+            cells.append("%d/%d" % (fp, fn))
+            tf += fp
+            tn += fn
+            if base is None:
+                fp0, fn0, *_ = score_all(res, [0] * 6, "tiers", bl.W_NOW)
+                bcells.append("%d/%d" % (fp0, fn0))
+                bf += fp0
+                bn += fn0
+        if base is None:
+            base = (bf, bn)
+            print("| landed engine | %s | %d/%d |" % (" | ".join(bcells), bf, bn), flush=True)
+        print("| %s | %s | %d/%d |" % (spec, " | ".join(cells), tf, tn), flush=True)
 
 
 def grid(res, BW):

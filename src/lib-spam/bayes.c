@@ -12,6 +12,7 @@
 
 #include "bayes.h"
 #include "buf.h"
+#include "lr.h"
 #include "mem.h"
 #include "mime.h"
 #include "store.h"
@@ -45,17 +46,20 @@ struct toks {
 	struct buf *text;       /* token strings for tests, or NULL */
 };
 
-static uint64_t
-fnv1a(const char *p, size_t n, uint64_t h)
+uint64_t
+bayes_hash(const void *p, size_t n, uint64_t h)
 {
+	const unsigned char *b = p;
+
 	for (size_t i = 0; i < n; i++) {
-		h ^= (unsigned char)p[i];
+		h ^= b[i];
 		h *= 0x100000001b3ULL;
 	}
 	return h;
 }
 
-#define FNV_INIT 0xcbf29ce484222325ULL
+#define fnv1a bayes_hash
+#define FNV_INIT BAYES_HASH_INIT
 
 static void
 add(struct toks *t, const char *prefix, const char *s, size_t n)
@@ -396,12 +400,10 @@ bayes_combine(const struct bayes_counts *c, size_t n, const struct bayes_counts 
 }
 
 double
-bayes_classify(struct store *st, const char *user, const struct mime_msg *m,
-    const struct bayes_opts *o, const char **error_r)
+bayes_classify_tokens(struct store *st, const char *user, const uint64_t *tok,
+    size_t n, const struct bayes_opts *o, const char **error_r)
 {
 	struct bayes_counts tot, *c;
-	uint64_t *tok;
-	size_t n;
 	double p;
 
 	if (store_bayes_totals(st, user, &tot) < 0) {
@@ -410,17 +412,46 @@ bayes_classify(struct store *st, const char *user, const struct mime_msg *m,
 	}
 	if (tot.spam < o->min_spam || tot.ham < o->min_ham || tot.spam == 0 || tot.ham == 0)
 		return -1;
-	bayes_tokenize(m, &tok, &n);
 	c = xcalloc(n ? n : 1, sizeof(*c));
 	if (store_bayes_get(st, user, tok, n, c) < 0) {
-		free(tok); free(c);
+		free(c);
 		*error_r = store_error(st);
 		return -2;
 	}
 	p = bayes_combine(c, n, &tot);
-	free(tok);
 	free(c);
 	return p;
+}
+
+double
+bayes_classify(struct store *st, const char *user, const struct mime_msg *m,
+    const struct bayes_opts *o, const char **error_r)
+{
+	uint64_t *tok;
+	size_t n;
+	double p;
+
+	bayes_tokenize(m, &tok, &n);
+	p = bayes_classify_tokens(st, user, tok, n, o, error_r);
+	free(tok);
+	return p;
+}
+
+/* The LR sample of m next to its Bayes tokens (lr.h). */
+static int
+learn_lr(struct store *st, const char *user, const char *key,
+    const struct mime_msg *m, const uint64_t *tok, size_t n, int spam, int forget)
+{
+	uint32_t *x = NULL;
+	size_t nx = 0;
+	int r;
+
+	if (forget)
+		return lr_learn(st, user, key, NULL, 0, 0, 1);
+	lr_features(m, tok, n, &x, &nx);
+	r = lr_learn(st, user, key, x, nx, spam, 0);
+	free(x);
+	return r;
 }
 
 int
@@ -439,11 +470,13 @@ bayes_learn(struct store *st, const char *user, const struct mime_msg *m,
 		ret = BAYES_NOT_FOUND;
 		goto out;
 	}
+	bayes_tokenize(m, &tok, &n);
 	if (!forget && kind == want) {
+		if (learn_lr(st, user, key, m, tok, n, spam, 0) < 0)
+			goto out;
 		ret = BAYES_ALREADY;
 		goto out;
 	}
-	bayes_tokenize(m, &tok, &n);
 	if (kind != 0) {        /* undo the earlier learning */
 		if (store_bayes_update(st, user, tok, n, kind == 's' ? -1 : 0,
 		    kind == 'h' ? -1 : 0) < 0 ||
@@ -452,14 +485,16 @@ bayes_learn(struct store *st, const char *user, const struct mime_msg *m,
 			goto out;
 	}
 	if (forget) {
-		if (store_bayes_set_seen(st, user, key, 0) < 0)
+		if (store_bayes_set_seen(st, user, key, 0) < 0 ||
+		    learn_lr(st, user, key, m, tok, n, 0, 1) < 0)
 			goto out;
 		ret = BAYES_FORGOTTEN;
 		goto out;
 	}
 	if (store_bayes_update(st, user, tok, n, spam ? 1 : 0, spam ? 0 : 1) < 0 ||
 	    store_bayes_add_totals(st, user, spam ? 1 : 0, spam ? 0 : 1) < 0 ||
-	    store_bayes_set_seen(st, user, key, want) < 0)
+	    store_bayes_set_seen(st, user, key, want) < 0 ||
+	    learn_lr(st, user, key, m, tok, n, spam, 0) < 0)
 		goto out;
 	ret = kind != 0 ? BAYES_RELEARNED : BAYES_LEARNED;
 out:

@@ -32,6 +32,11 @@ struct bayes_opts {
 	long min_ham;
 };
 
+/* The tokenizer's hash (64-bit FNV-1a), continuing from h; start with
+ * BAYES_HASH_INIT.  lr.c hashes its features with it too. */
+#define BAYES_HASH_INIT 0xcbf29ce484222325ULL
+uint64_t bayes_hash(const void *p, size_t n, uint64_t h);
+
 /* Unique tokens of a message (malloc'ed array). */
 void bayes_tokenize(const struct mime_msg *m, uint64_t **tok_r, size_t *n_r);
 /* Debug/test form: the token strings themselves, one per line. */
@@ -50,6 +55,9 @@ double bayes_combine(const struct bayes_counts *c, size_t n,
  * opts requires; -2 on a store error (*error_r static). */
 double bayes_classify(struct store *st, const char *user,
     const struct mime_msg *m, const struct bayes_opts *o, const char **error_r);
+/* The same for the tokens of bayes_tokenize(). */
+double bayes_classify_tokens(struct store *st, const char *user,
+    const uint64_t *tok, size_t n, const struct bayes_opts *o, const char **error_r);
 
 enum bayes_learned {
 	BAYES_LEARNED,          /* new */
@@ -58,7 +66,11 @@ enum bayes_learned {
 	BAYES_FORGOTTEN,
 	BAYES_NOT_FOUND,        /* forget: was never learned */
 };
-/* Learn m as spam (1) or ham (0), or forget it.  Result or -1. */
+/* Learn m as spam (1) or ham (0), or forget it.  Result or -1.  The
+ * logistic regression's sample (lr.h) is stored or removed with it
+ * (also for BAYES_ALREADY, so that mail learned before the LR existed
+ * gains one when learned again); its weights are trained separately
+ * (lr_retrain). */
 int bayes_learn(struct store *st, const char *user, const struct mime_msg *m,
     int spam, int forget);
 

@@ -84,6 +84,8 @@ report_text(struct buf *out, const struct spam_result *res)
 		    res->hits[i].name, res->hits[i].describe);
 	if (res->bayes >= 0)
 		(void)buf_printf(out, "\nBayes probability: %.4f\n", res->bayes);
+	if (res->lr >= 0)
+		(void)buf_printf(out, "Logistic-regression probability: %.4f\n", res->lr);
 }
 
 int

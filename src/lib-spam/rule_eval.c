@@ -31,6 +31,7 @@ struct scan {
 	struct ruleset *rs;
 	const struct mime_msg *m;
 	double bayes;
+	double lr;
 	int set;
 	struct span *paras, *lines;
 	size_t npara, nline;
@@ -182,6 +183,17 @@ ev_check_bayes(struct scan *sc, const struct rule *r)
 	if (sc->bayes < 0)
 		return 0;
 	return sc->bayes >= lo && (sc->bayes < hi || (hi >= 1.0 && sc->bayes <= hi));
+}
+
+/* check_lr(min, max): the logistic regression's probability (lr.h) */
+static unsigned
+ev_check_lr(struct scan *sc, const struct rule *r)
+{
+	double lo = arg_num(r, 0, 0), hi = arg_num(r, 1, 1);
+
+	if (sc->lr < 0)
+		return 0;
+	return sc->lr >= lo && (sc->lr < hi || (hi >= 1.0 && sc->lr <= hi));
 }
 
 static int
@@ -341,6 +353,7 @@ ev_tempest_stat(struct scan *sc, const struct rule *r)
 
 static const struct { const char *name; eval_fn fn; } evals[] = {
 	{ "check_bayes", ev_check_bayes },
+	{ "check_lr", ev_check_lr },
 	{ "check_from_in_whitelist", ev_welcome },
 	{ "check_from_in_welcomelist", ev_welcome },
 	{ "check_from_in_blacklist", ev_block },
@@ -598,7 +611,7 @@ cmp_hit(const void *a, const void *b)
 
 void
 spam_scan(struct ruleset *rs, const struct mime_msg *m, double bayes_prob,
-    struct spam_result *res)
+    double lr_prob, struct spam_result *res)
 {
 	struct scan sc;
 	unsigned *hr;
@@ -610,6 +623,7 @@ spam_scan(struct ruleset *rs, const struct mime_msg *m, double bayes_prob,
 	sc.rs = rs;
 	sc.m = m;
 	sc.bayes = bayes_prob;
+	sc.lr = lr_prob;
 	sc.set = bayes_prob >= 0 ? SCORE_SET_BAYES : SCORE_SET_PLAIN;
 	sc.hc = xcalloc(rs->nhkeys ? rs->nhkeys : 1, sizeof(*sc.hc));
 	split(m->body.data ? m->body.data : "", m->body.len, &sc.paras, &sc.npara);
@@ -629,6 +643,7 @@ spam_scan(struct ruleset *rs, const struct mime_msg *m, double bayes_prob,
 	memset(res, 0, sizeof(*res));
 	res->required = rs->required;
 	res->bayes = bayes_prob;
+	res->lr = lr_prob;
 	res->score_set = sc.set;
 	/* the hits in rule order (the order the score is summed in) */
 	hr = xcalloc(rs->nrun ? rs->nrun : 1, sizeof(*hr));

@@ -100,14 +100,16 @@ struct spam_result {
 	struct spam_hit *hits;  /* scored rules that hit, sorted by name */
 	size_t nhits;
 	double bayes;           /* Bayes probability, or -1 if not used */
+	double lr;              /* logistic-regression probability, or -1 */
 	int score_set;
 };
 
 /* Run every rule on msg.  bayes_prob is the message's Bayes probability
  * (0..1) or < 0 when no trained database is available (score set 0 is
- * then used, else set 2). */
+ * then used, else set 2); lr_prob the logistic regression's (lr.h), or
+ * < 0 (check_lr never hits then). */
 void spam_scan(struct ruleset *rs, const struct mime_msg *msg,
-    double bayes_prob, struct spam_result *res);
+    double bayes_prob, double lr_prob, struct spam_result *res);
 void spam_result_free(struct spam_result *res);
 
 /* Rule lookup for tests and reports. */

@@ -161,6 +161,7 @@ spam_engine_free(struct spam_engine **ep)
 	if (e == NULL)
 		return;
 	ruleset_free(&e->rs);
+	lr_cache_free(&e->lr);
 	store_close(&e->store);
 	free(e->store_error);
 	free(e->subject_tag);
@@ -171,20 +172,36 @@ void
 spam_engine_check(struct spam_engine *e, const char *data, size_t len,
     const char *user, struct spam_verdict *v)
 {
-	double prob = -1;
+	double prob = -1, lrp = -1;
 
 	memset(v, 0, sizeof(*v));
 	mime_parse(&v->msg, data, len, &e->lim);
 	if (e->store != NULL) {
-		const char *err = NULL;
-		prob = bayes_classify(e->store, e->per_user && user ? user : "",
-		    &v->msg, &e->bopts, &err);
+		const char *err = NULL, *u = e->per_user && user ? user : "";
+		uint64_t *tok;
+		size_t ntok;
+		bayes_tokenize(&v->msg, &tok, &ntok);
+		prob = bayes_classify_tokens(e->store, u, tok, ntok, &e->bopts, &err);
 		if (prob < -1.5) {
 			log_warn("bayes: %s", err);
 			prob = -1;
 		}
+		/* the LR only next to a usable Bayes (score set 2) */
+		if (prob >= 0) {
+			uint32_t *x;
+			size_t nx;
+			lr_features(&v->msg, tok, ntok, &x, &nx);
+			lrp = lr_classify(e->store, &e->lr, u, x, nx, e->bopts.min_spam,
+			    e->bopts.min_ham, &err);
+			if (lrp < -1.5) {
+				log_warn("lr: %s", err);
+				lrp = -1;
+			}
+			free(x);
+		}
+		free(tok);
 	}
-	spam_scan(e->rs, &v->msg, prob, &v->res);
+	spam_scan(e->rs, &v->msg, prob, lrp, &v->res);
 	v->autolearn = "no";
 	spam_engine_decide(e, v, &e->levels);
 }
@@ -251,7 +268,8 @@ spam_engine_autolearn(struct spam_engine *e, struct spam_verdict *v,
 		return;
 	}
 	for (size_t i = 0; i < v->res.nhits; i++) {
-		if (strncmp(v->res.hits[i].name, "BAYES_", 6) == 0)
+		if (strncmp(v->res.hits[i].name, "BAYES_", 6) == 0 ||
+		    strncmp(v->res.hits[i].name, "LR_", 3) == 0)
 			continue;
 		if (strncmp(v->res.hits[i].name, "USER_IN_", 8) == 0)
 			return;         /* noautolearn */
@@ -259,11 +277,14 @@ spam_engine_autolearn(struct spam_engine *e, struct spam_verdict *v,
 	}
 	if (s >= e->autolearn_spam || s <= e->autolearn_ham) {
 		int spam = s >= e->autolearn_spam;
-		int r = bayes_learn(e->store, e->per_user && user ? user : "", &v->msg, spam, 0);
+		const char *u = e->per_user && user ? user : "";
+		int r = bayes_learn(e->store, u, &v->msg, spam, 0);
 		if (r == BAYES_LEARNED || r == BAYES_RELEARNED)
 			v->autolearn = spam ? "spam" : "ham";
 		else if (r < 0)
 			log_warn("bayes autolearn: %s", store_error(e->store));
+		if (r >= 0 && lr_retrain(e->store, u, 0) < 0)
+			log_warn("lr training: %s", store_error(e->store));
 	}
 }
 

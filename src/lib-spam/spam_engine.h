@@ -11,6 +11,7 @@
 
 #include "bayes.h"
 #include "buf.h"
+#include "lr.h"
 #include "mime.h"
 #include "report.h"
 #include "rules.h"
@@ -40,6 +41,7 @@ struct spam_engine {
 	int autolearn;
 	struct mime_limits lim;
 	int rules_cached;               /* the rules came from the cache */
+	struct lr_cache lr;             /* weights of the last user scored */
 };
 
 /* Read the spam_* parameters (config must be loaded, or defaults). */
@@ -71,8 +73,9 @@ void spam_engine_decide(struct spam_engine *e, struct spam_verdict *v,
 /* Header block for v (ends in "\n"; empty for SPAM_ACCEPT below tag). */
 void spam_engine_headers(struct spam_engine *e, const struct spam_verdict *v,
     struct buf *out);
-/* Auto-learn v if its score (without BAYES_*) passes the thresholds;
- * sets v->autolearn. */
+/* Auto-learn v if its score (without BAYES_* and LR_*) passes the
+ * thresholds; sets v->autolearn.  The LR weights are retrained when
+ * enough samples changed (lr_retrain). */
 void spam_engine_autolearn(struct spam_engine *e, struct spam_verdict *v,
     const char *user);
 void spam_verdict_free(struct spam_verdict *v);

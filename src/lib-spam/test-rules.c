@@ -54,7 +54,7 @@ scan(const char *rules, const char *msg, double bayes, struct spam_result *res)
 	ruleset_load_text(rs, "test.cf", rules);
 	ruleset_finish(rs);
 	mime_parse(&m, msg, strlen(msg), NULL);
-	spam_scan(rs, &m, bayes, res);
+	spam_scan(rs, &m, bayes, -1, res);
 	/* hit names point into rs: keep it until the end */
 	if (nkept < NELEM(kept))
 		kept[nkept++] = rs;
@@ -378,13 +378,13 @@ test_builtin(void)
 	T_INTEQ(st.eval_skipped, 0);
 	T_OK(st.rules > 100);
 	mime_parse(&m, spam, strlen(spam), NULL);
-	spam_scan(rs, &m, -1, &r);
+	spam_scan(rs, &m, -1, -1, &r);
 	T_OK(r.score >= 5);
 	T_OK(hit(&r, "BODY_VIAGRA") && hit(&r, "URI_NUMERIC_IP") && hit(&r, "MISSING_DATE"));
 	spam_result_free(&r);
 	mime_free(&m);
 	mime_parse(&m, ham, strlen(ham), NULL);
-	spam_scan(rs, &m, -1, &r);
+	spam_scan(rs, &m, -1, -1, &r);
 	T_OK(r.score < 1);
 	spam_result_free(&r);
 	mime_free(&m);
@@ -403,7 +403,7 @@ test_issue_example(void)
 	T_INTEQ(ruleset_load_path(rs, "testdata/example.cf", &err), 0);
 	ruleset_finish(rs);
 	mime_parse(&m, msg, strlen(msg), NULL);
-	spam_scan(rs, &m, -1, &r);
+	spam_scan(rs, &m, -1, -1, &r);
 	buf_init(&out, 65536);
 	report_headers(&out, &r, REPORT_AMAVIS, 3, 6.3, NULL);
 	T_STREQ(buf_cstr(&out), ref);
@@ -514,8 +514,8 @@ test_prefilter(void)
 			struct buf x, y;
 
 			mime_parse(&m, msgs[k], strlen(msgs[k]), NULL);
-			spam_scan(on, &m, -1, &ra);
-			spam_scan(off, &m, -1, &rb);
+			spam_scan(on, &m, -1, -1, &ra);
+			spam_scan(off, &m, -1, -1, &rb);
 			buf_init(&x, BUF_UNLIMITED);
 			buf_init(&y, BUF_UNLIMITED);
 			for (size_t i = 0; i < ra.nhits; i++)
@@ -739,7 +739,7 @@ hits_text(struct ruleset *rs, const char *msg)
 	struct buf x;
 
 	mime_parse(&m, msg, strlen(msg), NULL);
-	spam_scan(rs, &m, -1, &res);
+	spam_scan(rs, &m, -1, -1, &res);
 	buf_init(&x, BUF_UNLIMITED);
 	for (size_t i = 0; i < res.nhits; i++)
 		(void)buf_printf(&x, "%s=%u:%g ", res.hits[i].name, res.hits[i].count,
@@ -778,8 +778,8 @@ test_prefilter_many_lines(void)
 	ruleset_finish(on);
 	ruleset_finish(off);
 	mime_parse(&m, buf_cstr(&msg), msg.len, NULL);
-	spam_scan(on, &m, -1, &ra);
-	spam_scan(off, &m, -1, &rb);
+	spam_scan(on, &m, -1, -1, &ra);
+	spam_scan(off, &m, -1, -1, &rb);
 	T_INTEQ(ra.nhits, 3);
 	T_INTEQ(rb.nhits, 3);
 	for (size_t i = 0; i < ra.nhits && i < rb.nhits; i++) {

@@ -18,6 +18,16 @@ struct store_driver {
 	int (*bayes_seen)(struct store *, const char *, const char *, char *);
 	int (*bayes_set_seen)(struct store *, const char *, const char *, char);
 	int64_t (*bayes_ntokens)(struct store *, const char *);
+	int (*lr_sample_put)(struct store *, const char *, const char *, char,
+	    const void *, size_t);
+	int (*lr_sample_delete)(struct store *, const char *, const char *);
+	int (*lr_samples)(struct store *, const char *,
+	    void (*)(const char *, char, const void *, size_t, void *), void *);
+	int (*lr_model_info)(struct store *, const char *, struct lr_model_info *);
+	int (*lr_model_get)(struct store *, const char *, struct lr_model_info *,
+	    void **, size_t *);
+	int (*lr_model_put)(struct store *, const char *, int64_t, int64_t,
+	    const void *, size_t);
 	int (*q_put)(struct store *, const struct quarantine_item *);
 	int (*q_list)(struct store *, void (*)(const struct quarantine_item *, void *), void *);
 	int (*q_get)(struct store *, const char *, struct quarantine_item *);

@@ -88,6 +88,12 @@ int store_bayes_update(struct store *st, const char *u, const uint64_t *t, size_
 int store_bayes_seen(struct store *st, const char *u, const char *k, char *r) { return st->drv->bayes_seen(st, u, k, r); }
 int store_bayes_set_seen(struct store *st, const char *u, const char *k, char c) { return st->drv->bayes_set_seen(st, u, k, c); }
 int64_t store_bayes_ntokens(struct store *st, const char *u) { return st->drv->bayes_ntokens(st, u); }
+int store_lr_sample_put(struct store *st, const char *u, const char *k, char c, const void *f, size_t n) { return st->drv->lr_sample_put(st, u, k, c, f, n); }
+int store_lr_sample_delete(struct store *st, const char *u, const char *k) { return st->drv->lr_sample_delete(st, u, k); }
+int store_lr_samples(struct store *st, const char *u, void (*fn)(const char *, char, const void *, size_t, void *), void *a) { return st->drv->lr_samples(st, u, fn, a); }
+int store_lr_model_info(struct store *st, const char *u, struct lr_model_info *r) { return st->drv->lr_model_info(st, u, r); }
+int store_lr_model_get(struct store *st, const char *u, struct lr_model_info *r, void **b, size_t *n) { return st->drv->lr_model_get(st, u, r, b, n); }
+int store_lr_model_put(struct store *st, const char *u, int64_t s, int64_t h, const void *b, size_t n) { return st->drv->lr_model_put(st, u, s, h, b, n); }
 int store_quarantine_put(struct store *st, const struct quarantine_item *q) { return st->drv->q_put(st, q); }
 int store_quarantine_list(struct store *st, void (*fn)(const struct quarantine_item *, void *), void *a) { return st->drv->q_list(st, fn, a); }
 int store_quarantine_get(struct store *st, const char *id, struct quarantine_item *q) { return st->drv->q_get(st, id, q); }

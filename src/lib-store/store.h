@@ -1,7 +1,8 @@
 /*
  * store.h - the one store interface for shared state: Bayes tokens,
- * the quarantine and per-recipient spam thresholds (and, later, the
- * greylist and vacation memory).  Two drivers are planned: SQLite
+ * the logistic-regression samples and weights, the quarantine and
+ * per-recipient spam thresholds (and, later, the greylist and vacation
+ * memory).  Two drivers are planned: SQLite
  * (embedded default, "sqlite:/path/file.db" or a bare path) and MariaDB
  * ("mysql:..."); only SQLite exists today.
  *
@@ -51,6 +52,31 @@ int store_bayes_set_seen(struct store *st, const char *user, const char *msgkey,
     char kind);
 /* Number of distinct tokens. */
 int64_t store_bayes_ntokens(struct store *st, const char *user);
+
+/* ---- logistic-regression samples and weights (src/lib-spam/lr.h) ---- */
+struct lr_model_info {
+	int64_t gen;            /* bumped at every training */
+	int64_t nspam, nham;    /* samples the weights were trained on */
+	int64_t changes;        /* samples stored or removed since then */
+};
+/* Store (or replace) the feature blob of a learned message; kind 's' or
+ * 'h'.  Counts a change in the model row. */
+int store_lr_sample_put(struct store *st, const char *user, const char *msgkey,
+    char kind, const void *feat, size_t len);
+/* 1 removed (a change counted), 0 there was none. */
+int store_lr_sample_delete(struct store *st, const char *user, const char *msgkey);
+/* fn for each sample of user, in no particular order. */
+int store_lr_samples(struct store *st, const char *user,
+    void (*fn)(const char *msgkey, char kind, const void *feat, size_t len, void *arg),
+    void *arg);
+/* 1 found, 0 no model row (r zeroed).  Does not read the weights. */
+int store_lr_model_info(struct store *st, const char *user, struct lr_model_info *r);
+/* 1 found with weights (*blob_r malloc'ed), 0 no weights yet. */
+int store_lr_model_get(struct store *st, const char *user, struct lr_model_info *r,
+    void **blob_r, size_t *len_r);
+/* Replace the weights: gen + 1, nspam/nham as given, changes 0. */
+int store_lr_model_put(struct store *st, const char *user, int64_t nspam,
+    int64_t nham, const void *blob, size_t len);
 
 /* ---- quarantine ---- */
 struct quarantine_item {

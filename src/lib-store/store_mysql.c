@@ -39,6 +39,16 @@ static const char *const schema[] = {
 	" tests BLOB NOT NULL, message LONGBLOB NOT NULL, INDEX (created))",
 	"CREATE TABLE IF NOT EXISTS spam_levels (recipient VARBINARY(512) PRIMARY KEY,"
 	" tag_level DOUBLE, spam_level DOUBLE, quarantine_level DOUBLE, reject_level DOUBLE)",
+	/* the logistic regression (lr.h): created when missing, so an
+	 * older database gains them on its next open */
+	"CREATE TABLE IF NOT EXISTS lr_sample (user VARBINARY(255) NOT NULL,"
+	" msgkey VARBINARY(1024) NOT NULL, kind CHAR(1) NOT NULL, feat MEDIUMBLOB NOT NULL,"
+	" PRIMARY KEY (user, msgkey(255)))",
+	"CREATE TABLE IF NOT EXISTS lr_model (user VARBINARY(255) PRIMARY KEY,"
+	" gen BIGINT NOT NULL, nspam BIGINT NOT NULL, nham BIGINT NOT NULL,"
+	" changes BIGINT NOT NULL)",
+	"CREATE TABLE IF NOT EXISTS lr_weights (user VARBINARY(255) PRIMARY KEY,"
+	" weights LONGBLOB NOT NULL)",
 };
 
 static int
@@ -328,6 +338,166 @@ bayes_ntokens(struct store *st, const char *user)
 }
 
 static int
+lr_changed(struct store *st, const char *user)
+{
+	struct buf b;
+
+	buf_init(&b, BUF_UNLIMITED);
+	(void)buf_appends(&b, "INSERT INTO lr_model (user, gen, nspam, nham, changes) VALUES (");
+	q_cstr(st, &b, user);
+	(void)buf_appends(&b, ", 0, 0, 0, 1) ON DUPLICATE KEY UPDATE changes = changes + 1");
+	return run(st, &b);
+}
+
+static int
+lr_sample_put(struct store *st, const char *user, const char *key, char kind,
+    const void *feat, size_t len)
+{
+	struct buf b;
+
+	buf_init(&b, BUF_UNLIMITED);
+	(void)buf_appends(&b, "REPLACE INTO lr_sample (user, msgkey, kind, feat) VALUES (");
+	q_cstr(st, &b, user);
+	(void)buf_appendc(&b, ',');
+	q_cstr(st, &b, key);
+	(void)buf_printf(&b, ",'%c',", kind == 's' ? 's' : 'h');
+	q_str(st, &b, len ? feat : "", len);
+	(void)buf_appendc(&b, ')');
+	if (run(st, &b) < 0)
+		return -1;
+	return lr_changed(st, user);
+}
+
+static int
+lr_sample_delete(struct store *st, const char *user, const char *key)
+{
+	struct buf b;
+
+	buf_init(&b, BUF_UNLIMITED);
+	(void)buf_appends(&b, "DELETE FROM lr_sample WHERE user = ");
+	q_cstr(st, &b, user);
+	(void)buf_appends(&b, " AND msgkey = ");
+	q_cstr(st, &b, key);
+	if (run(st, &b) < 0)
+		return -1;
+	if (mysql_affected_rows(MY(st)) == 0)
+		return 0;
+	return lr_changed(st, user) < 0 ? -1 : 1;
+}
+
+static int
+lr_samples(struct store *st, const char *user,
+    void (*fn)(const char *, char, const void *, size_t, void *), void *arg)
+{
+	struct buf b;
+	MYSQL_RES *res;
+	MYSQL_ROW row;
+	int r = 0;
+
+	buf_init(&b, BUF_UNLIMITED);
+	(void)buf_appends(&b, "SELECT msgkey, kind, feat FROM lr_sample WHERE user = ");
+	q_cstr(st, &b, user);
+	if (run(st, &b) < 0)
+		return -1;
+	/* streamed: the samples of a big database need not fit in memory
+	 * twice; fn issues no query meanwhile */
+	if ((res = mysql_use_result(MY(st))) == NULL)
+		return fail(st);
+	while ((row = mysql_fetch_row(res)) != NULL) {
+		unsigned long *len = mysql_fetch_lengths(res);
+		char *key = xmalloc(len[0] + 1);
+		memcpy(key, row[0] ? row[0] : "", len[0]);
+		key[len[0]] = '\0';
+		fn(key, row[1] ? row[1][0] : 0, row[2] ? row[2] : "", len[2], arg);
+		free(key);
+	}
+	if (mysql_errno(MY(st)) != 0)
+		r = fail(st);
+	mysql_free_result(res);
+	return r;
+}
+
+static int
+lr_model_row(struct store *st, const char *user, struct lr_model_info *r,
+    void **blob_r, size_t *len_r)
+{
+	struct buf b;
+	MYSQL_RES *res;
+	MYSQL_ROW row;
+	int found = 0;
+
+	memset(r, 0, sizeof(*r));
+	buf_init(&b, BUF_UNLIMITED);
+	(void)buf_appends(&b, blob_r != NULL ?
+	    "SELECT m.gen, m.nspam, m.nham, m.changes, w.weights FROM lr_model m"
+	    " JOIN lr_weights w ON w.user = m.user WHERE m.user = " :
+	    "SELECT gen, nspam, nham, changes FROM lr_model WHERE user = ");
+	q_cstr(st, &b, user);
+	if (run(st, &b) < 0)
+		return -1;
+	if ((res = mysql_store_result(MY(st))) == NULL)
+		return fail(st);
+	if ((row = mysql_fetch_row(res)) != NULL) {
+		unsigned long *len = mysql_fetch_lengths(res);
+		r->gen = atoll(row[0] ? row[0] : "0");
+		r->nspam = atoll(row[1] ? row[1] : "0");
+		r->nham = atoll(row[2] ? row[2] : "0");
+		r->changes = atoll(row[3] ? row[3] : "0");
+		found = 1;
+		if (blob_r != NULL) {
+			found = row[4] != NULL && len[4] > 0;
+			if (found) {
+				*blob_r = xmalloc(len[4]);
+				memcpy(*blob_r, row[4], len[4]);
+				*len_r = len[4];
+			}
+		}
+	}
+	mysql_free_result(res);
+	return found;
+}
+
+static int
+lr_model_info(struct store *st, const char *user, struct lr_model_info *r)
+{
+	return lr_model_row(st, user, r, NULL, NULL);
+}
+
+static int
+lr_model_get(struct store *st, const char *user, struct lr_model_info *r,
+    void **blob_r, size_t *len_r)
+{
+	*blob_r = NULL;
+	*len_r = 0;
+	return lr_model_row(st, user, r, blob_r, len_r);
+}
+
+static int
+lr_model_put(struct store *st, const char *user, int64_t nspam, int64_t nham,
+    const void *blob, size_t len)
+{
+	struct buf b;
+
+	/* the weights first: a reader that sees the new generation sees
+	 * them */
+	buf_init(&b, BUF_UNLIMITED);
+	(void)buf_appends(&b, "REPLACE INTO lr_weights (user, weights) VALUES (");
+	q_cstr(st, &b, user);
+	(void)buf_appendc(&b, ',');
+	q_str(st, &b, blob, len);
+	(void)buf_appendc(&b, ')');
+	if (run(st, &b) < 0)
+		return -1;
+	buf_init(&b, BUF_UNLIMITED);
+	(void)buf_appends(&b, "INSERT INTO lr_model (user, gen, nspam, nham, changes) VALUES (");
+	q_cstr(st, &b, user);
+	(void)buf_printf(&b, ", 1, %lld, %lld, 0) ON DUPLICATE KEY UPDATE gen = gen + 1,"
+	    " nspam = VALUES(nspam), nham = VALUES(nham), changes = 0",
+	    (long long)nspam, (long long)nham);
+	return run(st, &b);
+}
+
+static int
 q_put(struct store *st, const struct quarantine_item *q)
 {
 	struct buf b;
@@ -502,6 +672,12 @@ const struct store_driver store_driver_mysql = {
 	.bayes_seen = bayes_seen,
 	.bayes_set_seen = bayes_set_seen,
 	.bayes_ntokens = bayes_ntokens,
+	.lr_sample_put = lr_sample_put,
+	.lr_sample_delete = lr_sample_delete,
+	.lr_samples = lr_samples,
+	.lr_model_info = lr_model_info,
+	.lr_model_get = lr_model_get,
+	.lr_model_put = lr_model_put,
 	.q_put = q_put,
 	.q_list = q_list,
 	.q_get = q_get,

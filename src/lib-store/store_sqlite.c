@@ -16,7 +16,8 @@
 enum {
 	Q_TOK_GET, Q_TOK_UPD, Q_TOK_GC, Q_TOT_GET, Q_TOT_ADD, Q_SEEN_GET,
 	Q_SEEN_SET, Q_SEEN_DEL, Q_NTOK, Q_QPUT, Q_QLIST, Q_QGET, Q_QDEL, Q_QEXP,
-	Q_LGET, Q_LSET, Q_LDEL, Q_MAX
+	Q_LGET, Q_LSET, Q_LDEL, Q_LRS_PUT, Q_LRS_DEL, Q_LRS_ALL, Q_LRM_CHG,
+	Q_LRM_INFO, Q_LRM_GET, Q_LRM_PUT, Q_LRW_PUT, Q_MAX
 };
 
 static const char *const sql_text[Q_MAX] = {
@@ -43,6 +44,18 @@ static const char *const sql_text[Q_MAX] = {
 	[Q_LSET] = "INSERT OR REPLACE INTO spam_levels (recipient, tag_level, spam_level, quarantine_level, reject_level) "
 	    "VALUES (?1, ?2, ?3, ?4, ?5)",
 	[Q_LDEL] = "DELETE FROM spam_levels WHERE recipient = ?1",
+	[Q_LRS_PUT] = "INSERT OR REPLACE INTO lr_sample (user, msgkey, kind, feat) VALUES (?1, ?2, ?3, ?4)",
+	[Q_LRS_DEL] = "DELETE FROM lr_sample WHERE user = ?1 AND msgkey = ?2",
+	[Q_LRS_ALL] = "SELECT msgkey, kind, feat FROM lr_sample WHERE user = ?1",
+	[Q_LRM_CHG] = "INSERT INTO lr_model (user, gen, nspam, nham, changes) VALUES (?1, 0, 0, 0, 1) "
+	    "ON CONFLICT (user) DO UPDATE SET changes = changes + 1",
+	[Q_LRM_INFO] = "SELECT gen, nspam, nham, changes FROM lr_model WHERE user = ?1",
+	[Q_LRM_GET] = "SELECT m.gen, m.nspam, m.nham, m.changes, w.weights FROM lr_model m "
+	    "JOIN lr_weights w ON w.user = m.user WHERE m.user = ?1",
+	[Q_LRM_PUT] = "INSERT INTO lr_model (user, gen, nspam, nham, changes) "
+	    "VALUES (?1, 1, ?2, ?3, 0) ON CONFLICT (user) DO UPDATE SET gen = gen + 1, "
+	    "nspam = ?2, nham = ?3, changes = 0",
+	[Q_LRW_PUT] = "INSERT OR REPLACE INTO lr_weights (user, weights) VALUES (?1, ?2)",
 };
 
 static const char schema[] =
@@ -61,7 +74,16 @@ static const char schema[] =
     " tests TEXT NOT NULL, message BLOB NOT NULL);"
     "CREATE INDEX IF NOT EXISTS quarantine_created ON quarantine (created);"
     "CREATE TABLE IF NOT EXISTS spam_levels (recipient TEXT PRIMARY KEY, tag_level REAL,"
-    " spam_level REAL, quarantine_level REAL, reject_level REAL);";
+    " spam_level REAL, quarantine_level REAL, reject_level REAL);"
+    /* the logistic regression (lr.h); created when missing, so a
+     * database of an older version gains them on its next open */
+    "CREATE TABLE IF NOT EXISTS lr_sample (user TEXT NOT NULL, msgkey TEXT NOT NULL,"
+    " kind TEXT NOT NULL, feat BLOB NOT NULL, UNIQUE (user, msgkey));"
+    "CREATE TABLE IF NOT EXISTS lr_model (user TEXT PRIMARY KEY, gen INTEGER NOT NULL,"
+    " nspam INTEGER NOT NULL, nham INTEGER NOT NULL, changes INTEGER NOT NULL);"
+    /* the 4 MiB of weights in a table of their own: counting a change
+     * must not rewrite them */
+    "CREATE TABLE IF NOT EXISTS lr_weights (user TEXT PRIMARY KEY, weights BLOB NOT NULL);";
 
 struct sqlite_store {
 	struct store base;
@@ -295,6 +317,141 @@ bayes_ntokens(struct store *st, const char *user)
 	return n;
 }
 
+static int
+lr_changed(struct store *st, const char *user)
+{
+	sqlite3_stmt *q = stmt(st, Q_LRM_CHG);
+
+	if (q == NULL)
+		return -1;
+	sqlite3_bind_text(q, 1, user, -1, SQLITE_STATIC);
+	return step_done(st, q);
+}
+
+static int
+lr_sample_put(struct store *st, const char *user, const char *key, char kind,
+    const void *feat, size_t len)
+{
+	sqlite3_stmt *q = stmt(st, Q_LRS_PUT);
+	char k[2] = { kind, 0 };
+
+	if (q == NULL)
+		return -1;
+	sqlite3_bind_text(q, 1, user, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 3, k, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_blob(q, 4, len ? feat : "", (int)len, SQLITE_STATIC);
+	if (step_done(st, q) < 0)
+		return -1;
+	return lr_changed(st, user);
+}
+
+static int
+lr_sample_delete(struct store *st, const char *user, const char *key)
+{
+	sqlite3_stmt *q = stmt(st, Q_LRS_DEL);
+
+	if (q == NULL)
+		return -1;
+	sqlite3_bind_text(q, 1, user, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, key, -1, SQLITE_STATIC);
+	if (step_done(st, q) < 0)
+		return -1;
+	if (sqlite3_changes(SQ(st)->db) == 0)
+		return 0;
+	return lr_changed(st, user) < 0 ? -1 : 1;
+}
+
+static int
+lr_samples(struct store *st, const char *user,
+    void (*fn)(const char *, char, const void *, size_t, void *), void *arg)
+{
+	sqlite3_stmt *q = stmt(st, Q_LRS_ALL);
+	int rc;
+
+	if (q == NULL)
+		return -1;
+	sqlite3_bind_text(q, 1, user, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		const unsigned char *key = sqlite3_column_text(q, 0);
+		const unsigned char *kind = sqlite3_column_text(q, 1);
+		const void *feat = sqlite3_column_blob(q, 2);
+		size_t len = (size_t)sqlite3_column_bytes(q, 2);
+		fn(key ? (const char *)key : "", kind ? (char)kind[0] : 0, feat, len, arg);
+	}
+	sqlite3_reset(q);
+	return rc == SQLITE_DONE ? 0 : fail(st);
+}
+
+static int
+lr_model_row(struct store *st, int which, const char *user, struct lr_model_info *r,
+    void **blob_r, size_t *len_r)
+{
+	sqlite3_stmt *q = stmt(st, which);
+	int rc, found = 0;
+
+	memset(r, 0, sizeof(*r));
+	if (q == NULL)
+		return -1;
+	sqlite3_bind_text(q, 1, user, -1, SQLITE_STATIC);
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW) {
+		r->gen = sqlite3_column_int64(q, 0);
+		r->nspam = sqlite3_column_int64(q, 1);
+		r->nham = sqlite3_column_int64(q, 2);
+		r->changes = sqlite3_column_int64(q, 3);
+		found = 1;
+		if (blob_r != NULL) {
+			const void *b = sqlite3_column_blob(q, 4);
+			size_t n = (size_t)sqlite3_column_bytes(q, 4);
+			found = b != NULL && n > 0;
+			if (found) {
+				*blob_r = xmalloc(n);
+				memcpy(*blob_r, b, n);
+				*len_r = n;
+			}
+		}
+	}
+	sqlite3_reset(q);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return fail(st);
+	return found;
+}
+
+static int
+lr_model_info(struct store *st, const char *user, struct lr_model_info *r)
+{
+	return lr_model_row(st, Q_LRM_INFO, user, r, NULL, NULL);
+}
+
+static int
+lr_model_get(struct store *st, const char *user, struct lr_model_info *r,
+    void **blob_r, size_t *len_r)
+{
+	*blob_r = NULL;
+	*len_r = 0;
+	return lr_model_row(st, Q_LRM_GET, user, r, blob_r, len_r);
+}
+
+/* the weights first: a reader that sees the new generation sees them */
+static int
+lr_model_put(struct store *st, const char *user, int64_t nspam, int64_t nham,
+    const void *blob, size_t len)
+{
+	sqlite3_stmt *q = stmt(st, Q_LRW_PUT);
+
+	if (q == NULL)
+		return -1;
+	sqlite3_bind_text(q, 1, user, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(q, 2, blob, (int)len, SQLITE_STATIC);
+	if (step_done(st, q) < 0 || (q = stmt(st, Q_LRM_PUT)) == NULL)
+		return -1;
+	sqlite3_bind_text(q, 1, user, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 2, nspam);
+	sqlite3_bind_int64(q, 3, nham);
+	return step_done(st, q);
+}
+
 static char *
 col_dup(sqlite3_stmt *q, int i)
 {
@@ -463,6 +620,12 @@ const struct store_driver store_driver_sqlite = {
 	.bayes_seen = bayes_seen,
 	.bayes_set_seen = bayes_set_seen,
 	.bayes_ntokens = bayes_ntokens,
+	.lr_sample_put = lr_sample_put,
+	.lr_sample_delete = lr_sample_delete,
+	.lr_samples = lr_samples,
+	.lr_model_info = lr_model_info,
+	.lr_model_get = lr_model_get,
+	.lr_model_put = lr_model_put,
 	.q_put = q_put,
 	.q_list = q_list,
 	.q_get = q_get,

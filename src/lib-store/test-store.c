@@ -1,5 +1,6 @@
 /* test-store.c - the store interface on the SQLite driver: Bayes
- * counts, seen messages, quarantine and per-recipient thresholds. */
+ * counts, seen messages, logistic-regression samples and weights,
+ * quarantine and per-recipient thresholds. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,16 @@
 #include "test.h"
 
 static int nlisted;
+static int nsamples, sample_ok;
+static void
+check_sample(const char *key, char kind, const void *feat, size_t len, void *arg)
+{
+	(void)arg;
+	nsamples++;
+	if (strcmp(key, "<m2@x>") == 0 && kind == 'h' && len == 4 &&
+	    memcmp(feat, "\x01\x00\x80\x02", 4) == 0)
+		sample_ok++;
+}
 static void
 count_item(const struct quarantine_item *q, void *arg)
 {
@@ -79,6 +90,45 @@ main(void)
 	T_INTEQ(store_bayes_seen(st, "", "<m1@x>", &kind), 0);
 	T_INTEQ(kind, 0);
 
+	{
+		/* logistic-regression samples (binary blobs) and weights */
+		struct lr_model_info inf;
+		size_t big = (size_t)4 << 20, len = 0;
+		unsigned char *w = malloc(big);
+		void *blob = NULL;
+
+		for (size_t i = 0; i < big; i++)
+			w[i] = (unsigned char)(i * 7 + (i >> 12));
+		T_INTEQ(store_lr_model_info(st, "", &inf), 0);
+		T_INTEQ(store_lr_model_get(st, "", &inf, &blob, &len), 0);
+		T_INTEQ(store_lr_sample_put(st, "", "<m1@x>", 's', "\x05", 1), 0);
+		T_INTEQ(store_lr_sample_put(st, "", "<m2@x>", 's', "\x01\x00\x80\x02", 4), 0);
+		T_INTEQ(store_lr_sample_put(st, "", "<m2@x>", 'h', "\x01\x00\x80\x02", 4), 0);
+		T_INTEQ(store_lr_sample_put(st, "bob", "<m3@x>", 'h', "", 0), 0);
+		nsamples = sample_ok = 0;
+		T_INTEQ(store_lr_samples(st, "", check_sample, NULL), 0);
+		T_INTEQ(nsamples, 2);
+		T_INTEQ(sample_ok, 1);
+		T_INTEQ(store_lr_model_info(st, "", &inf), 1);
+		T_INTEQ(inf.gen, 0);
+		T_INTEQ(inf.changes, 3);
+		T_INTEQ(store_lr_model_get(st, "", &inf, &blob, &len), 0);  /* no weights yet */
+		T_INTEQ(store_lr_sample_delete(st, "", "<m1@x>"), 1);
+		T_INTEQ(store_lr_sample_delete(st, "", "<m1@x>"), 0);
+		T_INTEQ(store_lr_model_put(st, "", 1, 1, w, big), 0);
+		T_INTEQ(store_lr_model_put(st, "", 0, 1, w, big), 0);
+		T_INTEQ(store_lr_model_get(st, "", &inf, &blob, &len), 1);
+		T_INTEQ(inf.gen, 2);
+		T_INTEQ(inf.nspam, 0);
+		T_INTEQ(inf.nham, 1);
+		T_INTEQ(inf.changes, 0);
+		T_INTEQ(len, big);
+		T_OK(blob != NULL && memcmp(blob, w, big) == 0);
+		free(blob);
+		T_INTEQ(store_lr_model_info(st, "bob", &inf), 1);
+		T_INTEQ(inf.changes, 1);
+		free(w);
+	}
 	{
 		struct quarantine_item q = { 0 }, g;
 		q.id = "q1"; q.created = 1000; q.sender = "s@x"; q.recipients = "a@y,b@y";

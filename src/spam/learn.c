@@ -8,6 +8,8 @@
  * and new/; a file is one message, or an mbox with --mbox; no path reads
  * one message from stdin.  A leading mbox "From " line is skipped.
  * Messages are untrusted; each is bounded (SPAM_CMD_MAX_MESSAGE).
+ * The logistic regression's samples are stored with the Bayes tokens and
+ * its weights retrained once at the end (lr.h).
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -120,6 +122,11 @@ learn_main(int argc, char **argv)
 	}
 	for (int i = optind; i < argc; i++)
 		bad += spam_cmd_each_message(argv[i], mbox, learn_one, &ctx);
+	/* the LR weights from all samples, the new ones included (lr.h) */
+	if (ctx.examined > 0 && lr_retrain(ctx.e->store, ctx.user, 1) < 0) {
+		fprintf(stderr, "learn: LR training: %s\n", store_error(ctx.e->store));
+		ctx.errors++;
+	}
 	if (store_commit(ctx.e->store) < 0) {
 		fprintf(stderr, "learn: %s\n", store_error(ctx.e->store));
 		return 2;

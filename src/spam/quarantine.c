@@ -218,7 +218,8 @@ quarantine_main(int argc, char **argv)
 			if (strcmp(cmd, "learn-ham") == 0) {
 				struct mime_msg m;
 				mime_parse(&m, q.message, q.message_len, &e->lim);
-				if (bayes_learn(e->store, "", &m, 0, 0) < 0) {
+				if (bayes_learn(e->store, "", &m, 0, 0) < 0 ||
+				    lr_retrain(e->store, "", 1) < 0) {
 					fprintf(stderr, "quarantine: %s\n", store_error(e->store));
 					ret = 2;
 				}

@@ -1,0 +1,95 @@
+/*
+ * lr.h - the logistic-regression classifier next to Bayes: hashed
+ * binary features (byte 4-grams of the first LR_HEAD_BYTES of the raw
+ * message, our own X-Spam-* header lines left out, plus the Bayes
+ * token hashes) and a weight vector of LR_NWEIGHTS floats.
+ *
+ * Learning is order-independent: every learned message keeps its
+ * feature list in the store (lr_sample), and the weights are retrained
+ * from all of them (LR_PASSES passes of stochastic gradient descent in
+ * a fixed pseudo-random order, the classes mixed) instead of being
+ * nudged once per message, which makes `learn --spam DIR; learn --ham
+ * DIR` learn what one mixed pass would (a class-after-class online
+ * pass leaves a model that calls everything ham).  Forgetting removes
+ * the sample, so after the next training it is exact.
+ *
+ * Pure functions here (features, scoring, training, the sample and
+ * weight encodings); lr_store.c connects them to the store.  Inputs:
+ * the analysed message (untrusted, bounded by the MIME limits) and
+ * blobs read back from the store (decoded with bounds checks).
+ */
+#ifndef TEMPEST_LR_H
+#define TEMPEST_LR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+
+struct mime_msg;
+struct store;
+
+#define LR_BITS 20
+#define LR_NWEIGHTS (1u << LR_BITS)
+#define LR_HEAD_BYTES 3000
+#define LR_RATE 0.02
+#define LR_PASSES 3
+#define LR_MAX_FEATURES (LR_HEAD_BYTES + 20000)
+
+/* The feature indices of a message (sorted, unique, < LR_NWEIGHTS;
+ * malloc'ed): byte 4-grams of the raw head and the Bayes tokens tok[]. */
+void lr_features(const struct mime_msg *m, const uint64_t *tok, size_t ntok,
+    uint32_t **x_r, size_t *n_r);
+/* Spam probability for features x[] under weights w. */
+double lr_predict(const float *w, const uint32_t *x, size_t n);
+/* One gradient step towards label spam (1) or ham (0). */
+void lr_step(float *w, const uint32_t *x, size_t n, int spam, double rate);
+
+struct lr_sample {
+	uint32_t *x;
+	size_t n;
+	int spam;
+	uint64_t order;         /* training order key (hash of the message key) */
+};
+/* Weights (w[LR_NWEIGHTS], zeroed first) from the samples: LR_PASSES
+ * passes in order-key order.  Sorts s[]. */
+void lr_train(float *w, struct lr_sample *s, size_t n);
+
+/* Sample encoding: LEB128 varints of the gaps between sorted indices. */
+void lr_sample_encode(const uint32_t *x, size_t n, struct buf *out);
+/* 0, or -1 when the bytes are not a valid encoding (indices out of
+ * range, not increasing, truncated, more than LR_MAX_FEATURES). */
+int lr_sample_decode(const void *p, size_t len, uint32_t **x_r, size_t *n_r);
+/* Weights as LR_NWEIGHTS little-endian IEEE floats. */
+void lr_weights_encode(const float *w, struct buf *out);
+/* 0, or -1 when len is not LR_NWEIGHTS * 4 or a value is not finite. */
+int lr_weights_decode(const void *p, size_t len, float *w);
+
+/* ---- over the store (lr_store.c) ---- */
+
+/* The weights of one user, kept between messages; reloaded when the
+ * store's model generation changes. */
+struct lr_cache {
+	char *user;
+	int64_t gen;
+	int64_t nspam, nham;    /* samples the weights were trained on */
+	float *w;               /* NULL: no model */
+};
+void lr_cache_free(struct lr_cache *c);
+/* Spam probability of a message with features x[] for `user`; -1 when
+ * there is no model trained on at least min_spam / min_ham messages;
+ * -2 on a store error (*error_r from the store). */
+double lr_classify(struct store *st, struct lr_cache *c, const char *user,
+    const uint32_t *x, size_t n, long min_spam, long min_ham,
+    const char **error_r);
+/* Record message `msgkey` as a spam/ham sample (or remove it:
+ * forget).  0 or -1. */
+int lr_learn(struct store *st, const char *user, const char *msgkey,
+    const uint32_t *x, size_t n, int spam, int forget);
+/* Retrain the weights of `user` from its samples: always (force) or
+ * when the samples changed since the last training by at least
+ * 1/LR_RETRAIN_DIV of its size.  1 trained, 0 not needed, -1 error. */
+#define LR_RETRAIN_DIV 20
+int lr_retrain(struct store *st, const char *user, int force);
+
+#endif
