@@ -265,14 +265,18 @@ def test_quarantine_commands(tmp_path, cfgdir):
                              cfg=cfgdir).stdout
 
 
+def lr_text(words):
+    """2-3 KB of text that every message of a class shares (many byte
+    4-grams of its own, so a few hundred messages train a sure model)."""
+    return "\n".join(" ".join("%s%d" % (w, k) for w in words) for k in range(30)) + "\n"
+
+
 def lr_msg(spam, i):
     """corpus_msg with a longer, class-typical body (the LR reads the
     first 3 KB of bytes, so short messages give it little to go on)."""
-    extra = ("Claim your casino bonus today!!! Limited offer, reply now to "
-             "win the jackpot: http://bulk.example/claim?id=%d\n" if spam else
-             "Please review the patch before the sprint meeting; notes are "
-             "in the wiki at https://wiki.corp.example/page/%d\n") % i
-    return corpus_msg(spam, i) + extra * 3
+    return corpus_msg(spam, i) + lr_text(SPAM_WORDS if spam else HAM_WORDS) + (
+        "http://bulk.example/claim?id=%d\n" if spam else
+        "https://wiki.corp.example/page/%d\n") % i
 
 
 def lr_line(out):
@@ -293,32 +297,33 @@ def test_learn_logistic_regression(tmp_path, cfgdir):
     spamdir, hamdir = tmp_path / "spam", tmp_path / "ham"
     spamdir.mkdir()
     hamdir.mkdir()
-    for i in range(300):
+    for i in range(100):
         (spamdir / ("%03d" % i)).write_text(lr_msg(True, i))
         (hamdir / ("%03d" % i)).write_text(lr_msg(False, i))
     assert run("learn", "--spam", "--db", db, str(spamdir), cfg=cfgdir).returncode == 0
     r = run("learn", "--ham", "--db", db, str(hamdir), cfg=cfgdir)
-    assert "Database: 300 spam, 300 ham" in r.stdout, r.stdout + r.stderr
+    assert "Database: 100 spam, 100 ham" in r.stdout, r.stdout + r.stderr
 
     con = sqlite3.connect(db)
-    assert con.execute("SELECT count(*) FROM lr_sample").fetchone()[0] == 600
+    assert con.execute("SELECT count(*) FROM lr_sample").fetchone()[0] == 200
     gen, nspam, nham, changes, size = con.execute(
         "SELECT gen, nspam, nham, changes, length(weights) FROM lr_model "
         "JOIN lr_weights USING (user) WHERE user = ''").fetchone()
-    assert (nspam, nham, changes, size) == (300, 300, 0, 4 << 20) and gen >= 1
+    assert (nspam, nham, changes, size) == (100, 100, 0, 4 << 20) and gen >= 1
     con.close()
 
     spam = run("spamc", "--db", db, stdin=lr_msg(True, 500), cfg=cfgdir).stdout
     ham = run("spamc", "--db", db, stdin=lr_msg(False, 500), cfg=cfgdir).stdout
-    assert lr_line(spam) >= 0.999 and "LR_999=2" in spam, spam
-    assert lr_line(ham) < 0.01 and "LR_00=-2" in ham, ham
-    assert "Logistic-regression spam probability is 99.9 to 100%" in spam
+    assert lr_line(spam) >= 0.9999 and "LR_9999=2.5" in spam, spam
+    assert "Logistic-regression spam probability is 99.99 to 100%" in spam
+    # only the surest spam verdict has points: none for a sure ham
+    assert lr_line(ham) < 0.01 and "LR_" not in ham, ham
 
     # forget the spam: no spam sample is left, the LR is not used
     r = run("learn", "--forget", "--db", db, str(spamdir), cfg=cfgdir)
-    assert "Forgot 300 message(s)" in r.stdout, r.stdout
+    assert "Forgot 100 message(s)" in r.stdout, r.stdout
     con = sqlite3.connect(db)
-    assert con.execute("SELECT count(*) FROM lr_sample").fetchone()[0] == 300
+    assert con.execute("SELECT count(*) FROM lr_sample").fetchone()[0] == 100
     assert con.execute("SELECT nspam FROM lr_model").fetchone()[0] == 0
     con.close()
     out = run("spamc", "--db", db, stdin=lr_msg(True, 500), cfg=cfgdir).stdout
@@ -334,11 +339,11 @@ def test_learn_logistic_regression(tmp_path, cfgdir):
     con.commit()
     con.close()
     r = run("learn", "--ham", "--db", db, str(hamdir), cfg=cfgdir)
-    assert "300 already known" in r.stdout, r.stdout + r.stderr
+    assert "100 already known" in r.stdout, r.stdout + r.stderr
     r = run("learn", "--spam", "--db", db, str(spamdir), cfg=cfgdir)
     assert r.returncode == 0, r.stderr
     con = sqlite3.connect(db)
-    assert con.execute("SELECT count(*) FROM lr_sample").fetchone()[0] == 600
+    assert con.execute("SELECT count(*) FROM lr_sample").fetchone()[0] == 200
     con.close()
     spam = run("spamc", "--db", db, stdin=lr_msg(True, 500), cfg=cfgdir).stdout
-    assert "LR_999=2" in spam, spam
+    assert "LR_9999=2.5" in spam, spam

@@ -96,7 +96,10 @@ def collect(a):
             toks[os.path.basename(name)] = frozenset(t.split("\t")) - {""}
             continue
         v, sc, rest = line.split(" ", 2)
-        name, bayes, tests = rest.rsplit(" ", 2)
+        if " lr=" in rest:              # spamc since the logistic regression
+            name, bayes, _lr, tests = rest.rsplit(" ", 3)
+        else:
+            name, bayes, tests = rest.rsplit(" ", 2)
         hits = {}
         for h in tests[len("tests="):].split(","):
             if h:

@@ -15,7 +15,7 @@
  * used; Bayes is used when --db (or spam_database) names a trained
  * store.  A leading mbox "From " line is skipped.  --batch scores many
  * messages in one process (for benchmarks and corpus checks): one line
- * "spam|ham SCORE NAME" each (--tests appends "bayes=P tests=A=s,B=s";
+ * "spam|ham SCORE NAME" each (--tests appends "bayes=P lr=Q tests=A=s,B=s";
  * --tokens adds a line "#T NAME<TAB>token<TAB>token..." with the Bayes
  * tokens, for bench/spam/bayes_lab.py),
  * and the CPU time per message on stderr; batch runs use the Vectorscan
@@ -62,8 +62,8 @@ batch_one(const char *data, size_t len, const char *name, void *arg)
 	}
 	report_num(n, sizeof(n), v.res.score);
 	if (b->tests) {
-		printf("%s %s %s bayes=%.8f tests=", v.is_spam ? "spam" : "ham", n, name,
-		    v.res.bayes);
+		printf("%s %s %s bayes=%.8f lr=%.8f tests=", v.is_spam ? "spam" : "ham", n,
+		    name, v.res.bayes, v.res.lr);
 		for (size_t i = 0; i < v.res.nhits; i++) {
 			report_num(n, sizeof(n), v.res.hits[i].score);
 			printf("%s%s=%s", i ? "," : "", v.res.hits[i].name, n);
