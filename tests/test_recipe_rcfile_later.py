@@ -1,6 +1,6 @@
 """Recipe files that appear or go away while the local/virtual agent runs
-are noticed at the next delivery: the agent remembers missing rcfiles
-(local/absent_cache.c) only until their directory changes."""
+are noticed at the next delivery (the agent keeps no memory of files it
+found missing)."""
 import os
 import smtplib
 

@@ -55,13 +55,6 @@ void maildir_stage_free(struct maildir_stage **st);
  * mbox_quote adds the From_ line and >From quoting.  0 or -1 (errno). */
 int local_copy_message(const struct delivery *d, int fd, int mbox_quote);
 
-/* access(2) with the answer it would have given at the last
- * absent_cache_sync(): a path found missing is remembered until its
- * directory gains an entry (inotify), so a delivery costs one read (the
- * sync) instead of a lookup per path (absent_cache.c). */
-void absent_cache_sync(void);
-int absent_cache_access(const char *path, int mode);
-
 /* Delivery for system users before the default mailbox (aliases,
  * .forward, mailbox_command, recipes): -1 = not handled here. */
 void local_hook_init(void);

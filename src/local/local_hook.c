@@ -43,13 +43,10 @@ run_recipes(const struct delivery *d, long uid, long gid, const char *home,
 
 	if (!config_bool("recipe_delivery"))
 		return -1;
-	/* looked for at every delivery and usually missing: cached, with
-	 * the directory changes made before this delivery applied */
-	absent_cache_sync();
-	if (*etc == '\0' || absent_cache_access(etc, R_OK) != 0)
+	if (*etc == '\0' || access(etc, R_OK) != 0)
 		etc = NULL;
-	if (etc == NULL && absent_cache_access(user_rc, F_OK) != 0 &&
-	    absent_cache_access(vacation, F_OK) != 0)
+	if (etc == NULL && access(user_rc, F_OK) != 0 &&
+	    access(vacation, F_OK) != 0)
 		return -1;
 	fd = memfd_create("recipe-message", MFD_CLOEXEC);
 	if (fd < 0 || local_copy_message(d, fd, 0) < 0) {
