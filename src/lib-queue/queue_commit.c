@@ -33,6 +33,7 @@ static int notify_pipe[2] = { -1, -1 };
 static char *commit_dir;
 static int dir_fd = -1;         /* incoming/, open for the process's life */
 static int in_flight;           /* jobs submitted, not reported yet */
+static int refill_req;          /* refill the reservation pool (under lock) */
 static unsigned long n_batches, n_files;
 
 /* fsync incoming/: 0, or -1 with errno. */
@@ -50,14 +51,23 @@ worker(void *arg)
 	(void)arg;
 	for (;;) {
 		struct job *batch, *j, *last = NULL;
-		int dir_error = 0, need_dir = 0;
+		int dir_error = 0, need_dir = 0, refill;
 
 		pthread_mutex_lock(&lock);
-		while (pending == NULL)
+		while (pending == NULL && !refill_req)
 			pthread_cond_wait(&cond, &lock);
 		batch = pending;
 		pending = NULL;
+		refill = refill_req;
+		refill_req = 0;
 		pthread_mutex_unlock(&lock);
+		if (batch == NULL) {
+			/* the reservation pool runs low: claim files while
+			 * the sessions talk (qwriter_pool_refill_due) */
+			if (refill)
+				qwriter_pool_refill_bg();
+			continue;
+		}
 
 		/* start the data writeback of every file first, so their
 		 * writes overlap instead of one waiting behind the other's
@@ -86,6 +96,8 @@ worker(void *arg)
 		done = batch;
 		pthread_mutex_unlock(&lock);
 		(void)!write(notify_pipe[1], "c", 1);
+		if (refill)
+			qwriter_pool_refill_bg();
 	}
 	return NULL;
 }
@@ -143,6 +155,19 @@ queue_commit_init(const char *qdir)
 	pthread_detach(t);
 }
 
+/* Ask the worker for a background refill of the reservation pool when
+ * it runs low (after a message took a file from it). */
+static void
+maybe_refill(void)
+{
+	if (commit_dir == NULL || !qwriter_pool_refill_due())
+		return;
+	pthread_mutex_lock(&lock);
+	refill_req = 1;
+	pthread_cond_signal(&cond);
+	pthread_mutex_unlock(&lock);
+}
+
 void
 queue_commit_submit(int fd, int need_dir, queue_commit_fn fn, void *arg)
 {
@@ -158,6 +183,7 @@ queue_commit_submit(int fd, int need_dir, queue_commit_fn fn, void *arg)
 	pending = j;
 	pthread_cond_signal(&cond);
 	pthread_mutex_unlock(&lock);
+	maybe_refill();
 }
 
 int
@@ -171,6 +197,7 @@ queue_commit_now(int fd, int need_dir)
 		error = errno;
 	n_batches++;
 	n_files++;
+	maybe_refill();
 	return error;
 }
 

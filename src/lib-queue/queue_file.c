@@ -383,12 +383,25 @@ slot_return(const char *qdir, struct qslot *s)
  * The reservation pool (queue_file.h): files claimed in incoming/ ahead
  * of time whose directory entries one fsync of incoming/ has made
  * durable, so a message written into one needs only its own fsync.
+ *
+ * Threads: the ring (pool, pool_head, pool_n) is guarded by pool_mutex;
+ * claiming (slot_claim, the spare/ name cache, the directory fsyncs) by
+ * claim_mutex, never held together with pool_mutex.  A background refill
+ * (qwriter_pool_refill_due/_bg, run by queue_commit's worker thread)
+ * claims outside pool_mutex and adds its files to the ring only once
+ * their names are durable.
  */
+static pthread_mutex_t pool_mutex = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t claim_mutex = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t pool_cond = PTHREAD_COND_INITIALIZER;
 static struct qslot *pool;
 static size_t pool_head, pool_n, pool_k;
+static size_t pool_cap;         /* ring size: k and the low-water mark */
 static char *pool_qdir;
 static int pool_foreign;        /* a forked child: the files are its parent's */
 static unsigned long pool_refills;
+static int pool_bg_busy;        /* a background refill is running */
+static size_t pool_bg_want;     /* files it claims */
 
 static void
 pool_release_atexit(void)
@@ -397,10 +410,28 @@ pool_release_atexit(void)
 }
 
 static void
+pool_atfork_prepare(void)
+{
+	pthread_mutex_lock(&claim_mutex);
+	pthread_mutex_lock(&pool_mutex);
+}
+
+static void
+pool_atfork_parent(void)
+{
+	pthread_mutex_unlock(&pool_mutex);
+	pthread_mutex_unlock(&claim_mutex);
+}
+
+static void
 pool_atfork_child(void)
 {
-	if (pool_n > 0)
+	/* no worker thread here: a refill the parent runs is not ours */
+	if (pool_n > 0 || pool_bg_busy)
 		pool_foreign = 1;
+	pool_bg_busy = 0;
+	pthread_mutex_unlock(&pool_mutex);
+	pthread_mutex_unlock(&claim_mutex);
 }
 
 void
@@ -408,14 +439,20 @@ qwriter_pool_init(const char *qdir, size_t k)
 {
 	if (pool_qdir == NULL) {
 		atexit(pool_release_atexit);
-		(void)pthread_atfork(NULL, NULL, pool_atfork_child);
+		(void)pthread_atfork(pool_atfork_prepare, pool_atfork_parent,
+		    pool_atfork_child);
 	}
 	qwriter_pool_release();
+	pthread_mutex_lock(&pool_mutex);
 	free(pool_qdir);
 	pool_qdir = xstrdup(qdir);
 	pool_k = k;
-	pool = xreallocarray(pool, k > 0 ? k : 1, sizeof(*pool));
+	/* a background refill claims k more while up to k/4 are left */
+	pool_cap = k + k / 4 + 1;
+	pool = xreallocarray(pool, pool_cap, sizeof(*pool));
 	pool_head = pool_n = 0;
+	pool_refills = 0;
+	pthread_mutex_unlock(&pool_mutex);
 }
 
 void
@@ -424,23 +461,33 @@ qwriter_pool_release(void)
 	/* a forked child's exit leaves its parent's files alone */
 	if (pool_qdir == NULL || pool_foreign)
 		return;
+	pthread_mutex_lock(&pool_mutex);
+	while (pool_bg_busy)
+		pthread_cond_wait(&pool_cond, &pool_mutex);
 	while (pool_n > 0) {
 		slot_return(pool_qdir, &pool[pool_head]);
-		pool_head = (pool_head + 1) % pool_k;
+		pool_head = (pool_head + 1) % pool_cap;
 		pool_n--;
 	}
 	pool_head = 0;
+	pthread_mutex_unlock(&pool_mutex);
 }
 
 size_t
 qwriter_pool_size(unsigned long *refills_r)
 {
+	size_t n;
+
+	pthread_mutex_lock(&pool_mutex);
 	if (refills_r != NULL)
 		*refills_r = pool_refills;
-	return pool_n;
+	n = pool_n;
+	pthread_mutex_unlock(&pool_mutex);
+	return n;
 }
 
-/* fsync a queue subdirectory of the pool's queue: 0 or -1. */
+/* fsync a queue subdirectory of the pool's queue: 0 or -1.  Under
+ * claim_mutex. */
 static int
 pool_sync_dir(const char *queue)
 {
@@ -458,55 +505,128 @@ pool_sync_dir(const char *queue)
 }
 
 /*
- * Fill the pool up to k files: claim them, then ONE fsync of incoming/
- * makes all their names durable, and one of spare/ the removal of the
- * spare names they had (so no old spare/ name can come back after a
- * power failure as a second name of a file that by then holds an
- * acknowledged message).  0, or -1 (the pool stays empty).
+ * Claim up to want files into v, then ONE fsync of incoming/ makes all
+ * their names durable, and one of spare/ the removal of the spare names
+ * they had (so no old spare/ name can come back after a power failure
+ * as a second name of a file that by then holds an acknowledged
+ * message).  The number claimed (0: none, or the fsyncs failed and the
+ * files went back).
  */
-static int
-pool_refill(void)
+static size_t
+pool_claim_batch(struct qslot *v, size_t want)
 {
+	size_t n = 0, i;
 	int spare = 0;
 
-	pool_foreign = 0;
-	pool_head = 0;
-	while (pool_n < pool_k) {
-		struct qslot s;
+	pthread_mutex_lock(&claim_mutex);
+	while (n < want) {
 		char *path;
-		int r = slot_claim(pool_qdir, &s, &path);
+		int r = slot_claim(pool_qdir, &v[n], &path);
 		free(path);
 		if (r < 0)
 			break;
-		spare |= s.from_spare;
-		pool[pool_n++] = s;
+		spare |= v[n].from_spare;
+		n++;
 	}
-	if (pool_n == 0)
-		return -1;
-	pool_refills++;
-	if (pool_sync_dir(QUEUE_INCOMING) < 0 ||
-	    (spare && pool_sync_dir(QUEUE_SPARE) < 0)) {
+	if (n > 0 && (pool_sync_dir(QUEUE_INCOMING) < 0 ||
+	    (spare && pool_sync_dir(QUEUE_SPARE) < 0))) {
 		log_warn("queue reservation: fsync: %s", strerror(errno));
-		qwriter_pool_release();
-		return -1;
+		for (i = 0; i < n; i++)
+			slot_return(pool_qdir, &v[i]);
+		n = 0;
 	}
-	return 0;
+	pthread_mutex_unlock(&claim_mutex);
+	return n;
 }
 
-/* The next reserved file (its entry durable): 0, or -1. */
+/* Add n durable files to the ring (room for them is known).  Under
+ * pool_mutex. */
+static void
+pool_add(const struct qslot *v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		pool[(pool_head + pool_n++) % pool_cap] = v[i];
+	if (n > 0)
+		pool_refills++;
+}
+
+/* The next reserved file (its entry durable): 0, or -1.  An empty pool
+ * is refilled here (after a background refill in progress, if any). */
 static int
 pool_take(const char *qdir, struct qslot *s)
 {
+	int r = -1;
+
 	if (pool_qdir == NULL || pool_k == 0 || strcmp(qdir, pool_qdir) != 0)
 		return -1;
+	pthread_mutex_lock(&pool_mutex);
 	if (pool_n > 0 && pool_foreign)
-		return -1;      /* a forked child: the files are its parent's */
-	if (pool_n == 0 && pool_refill() < 0)
-		return -1;
+		goto out;       /* a forked child: the files are its parent's */
+	while (pool_n == 0 && pool_bg_busy)
+		pthread_cond_wait(&pool_cond, &pool_mutex);
+	if (pool_n == 0) {
+		struct qslot *v = xcalloc(pool_k, sizeof(*v));
+		size_t n;
+		/* nobody else fills the pool meanwhile: no background
+		 * refill runs, and only this thread starts one */
+		pthread_mutex_unlock(&pool_mutex);
+		n = pool_claim_batch(v, pool_k);
+		pthread_mutex_lock(&pool_mutex);
+		pool_foreign = 0;
+		pool_head = 0;
+		pool_add(v, n);
+		free(v);
+		if (pool_n == 0)
+			goto out;
+	}
 	*s = pool[pool_head];
-	pool_head = (pool_head + 1) % pool_k;
+	pool_head = (pool_head + 1) % pool_cap;
 	pool_n--;
-	return 0;
+	r = 0;
+out:
+	pthread_mutex_unlock(&pool_mutex);
+	return r;
+}
+
+int
+qwriter_pool_refill_due(void)
+{
+	int due;
+
+	if (pool_qdir == NULL || pool_k == 0)
+		return 0;
+	pthread_mutex_lock(&pool_mutex);
+	due = !pool_foreign && !pool_bg_busy && pool_refills > 0 &&
+	    pool_n <= pool_k / 4;
+	if (due) {
+		pool_bg_busy = 1;
+		pool_bg_want = pool_k;  /* as many as an empty pool gets */
+	}
+	pthread_mutex_unlock(&pool_mutex);
+	return due;
+}
+
+void
+qwriter_pool_refill_bg(void)
+{
+	struct qslot *v;
+	size_t n, want;
+
+	pthread_mutex_lock(&pool_mutex);
+	want = pool_bg_want;
+	pthread_mutex_unlock(&pool_mutex);
+	v = xcalloc(want > 0 ? want : 1, sizeof(*v));
+	n = pool_claim_batch(v, want);
+	pthread_mutex_lock(&pool_mutex);
+	/* pool_n <= k/4 when want was set and only fell since: the ring
+	 * (k + k/4 + 1) has room */
+	pool_add(v, n);
+	pool_bg_busy = 0;
+	pthread_cond_broadcast(&pool_cond);
+	pthread_mutex_unlock(&pool_mutex);
+	free(v);
 }
 
 struct qwriter *
@@ -519,7 +639,11 @@ qwriter_create(const char *qdir, char **error_r)
 		w->entry_durable = 1;
 	} else {
 		char *path = NULL;
-		if (slot_claim(qdir, &s, &path) < 0) {
+		int r;
+		pthread_mutex_lock(&claim_mutex);
+		r = slot_claim(qdir, &s, &path);
+		pthread_mutex_unlock(&claim_mutex);
+		if (r < 0) {
 			*error_r = xasprintf("create %s: %s", path ? path :
 			    qdir, strerror(errno));
 			free(path);

@@ -98,8 +98,17 @@ struct qwriter;
 void qwriter_pool_init(const char *qdir, size_t k);
 /* Give the reserved files back now (spare/ or removed). */
 void qwriter_pool_release(void);
-/* Files reserved now; refills so far in *refills_r (may be NULL). */
+/* Files reserved now; refills since qwriter_pool_init in *refills_r
+ * (may be NULL). */
 size_t qwriter_pool_size(unsigned long *refills_r);
+/* Background refill, so that a writer seldom waits for one: _due() (on
+ * the writer's thread) says whether the pool is down to a quarter and,
+ * if so, marks a refill as started; the caller then runs _bg() on
+ * another thread (queue_commit's worker), which claims the missing files
+ * and adds them once their names are durable.  A writer finding the
+ * pool empty waits for that refill, or refills it itself. */
+int qwriter_pool_refill_due(void);
+void qwriter_pool_refill_bg(void);
 
 struct qwriter *qwriter_create(const char *qdir, char **error_r);
 /* 1 when the file's directory entry is already durable (a reserved

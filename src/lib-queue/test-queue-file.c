@@ -3,6 +3,7 @@
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <dirent.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -200,6 +201,70 @@ open_msg(const char *dir, const char *subject)
 	return c;
 }
 
+static void *
+refill_thread(void *arg)
+{
+	(void)arg;
+	qwriter_pool_refill_bg();
+	return NULL;
+}
+
+/* Write one message into a reserved file and finish it. */
+static void
+one_message(const char *dir, const char *subject)
+{
+	char *err = NULL;
+	struct cleanup *c = open_msg(dir, subject);
+
+	T_OK(c != NULL);
+	if (c == NULL)
+		return;
+	T_INTEQ(cleanup_entry_durable(c), 1);
+	T_INTEQ(cleanup_finish(c, 1, &err), 0);
+	cleanup_free(&c);
+}
+
+/* The background refill: due once the pool is down to a quarter (never
+ * before its first use, never twice at a time); it adds a full pool's
+ * worth of durable reserved files while the writer goes on taking them,
+ * and a writer finding the pool empty waits for it. */
+static void
+test_reserve_pool_background(void)
+{
+	char dir[] = "/tmp/test-queue-XXXXXX", *err = NULL;
+	unsigned long refills;
+	pthread_t t;
+	int i;
+
+	T_OK(mkdtemp(dir) != NULL);
+	T_INTEQ(queue_mkdirs(dir, &err), 0);
+	qwriter_pool_init(dir, 4);
+	T_INTEQ(qwriter_pool_refill_due(), 0);          /* never used yet */
+	for (i = 0; i < 2; i++) {
+		one_message(dir, "Subject: fill");
+		T_INTEQ(qwriter_pool_refill_due(), 0);  /* 3, then 2 left */
+	}
+	one_message(dir, "Subject: third");
+	T_INTEQ(qwriter_pool_size(&refills), 1);
+	T_INTEQ(refills, 1);
+	T_INTEQ(qwriter_pool_refill_due(), 1);          /* 1 of 4 left */
+	T_INTEQ(qwriter_pool_refill_due(), 0);          /* one at a time */
+	T_INTEQ(pthread_create(&t, NULL, refill_thread, NULL), 0);
+	one_message(dir, "Subject: last reserved");
+	one_message(dir, "Subject: waits for the refill, or after it");
+	T_INTEQ(pthread_join(t, NULL), 0);
+	T_INTEQ(qwriter_pool_size(&refills), 3);
+	T_INTEQ(refills, 2);
+	T_INTEQ(count_files(dir, "incoming", 0700), 5);
+	T_INTEQ(count_files(dir, "incoming", 0600), 3);
+	/* every reserved file is locked by this writer: not swept */
+	T_INTEQ(queue_sweep_incoming(dir, 0), 0);
+	qwriter_pool_release();
+	T_INTEQ(count_files(dir, "incoming", 0600), 0);
+	T_INTEQ(count_files(dir, "spare", 0600), 3);
+	qwriter_pool_init(dir, 0);
+}
+
 /* The reservation pool: files claimed ahead in incoming/ (0600, locked),
  * used one per message with the real arrival time, given back to spare/
  * at release; a dead writer's leftovers are swept, a live writer's file
@@ -323,5 +388,6 @@ main(void)
 	T_RUN(test_roundtrip);
 	T_RUN(test_spare_reuse);
 	T_RUN(test_reserve_pool);
+	T_RUN(test_reserve_pool_background);
 	return t_done();
 }
