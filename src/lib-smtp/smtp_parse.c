@@ -312,7 +312,9 @@ smtp_xtext_decode(const char *s, size_t len, char *dst, size_t dstlen)
 			i += 2;
 		} else if (c < 33 || c > 126 || c == '=')
 			return -1;
-		if (c == '\0' || o + 1 >= dstlen)
+		/* no control bytes: the value goes into queue records
+		 * (tab-separated), logs and DSN header lines */
+		if (c < 0x20 || c == 0x7f || o + 1 >= dstlen)
 			return -1;
 		dst[o++] = (char)c;
 	}

@@ -82,7 +82,8 @@ int smtp_parse_mail_params(const char *params, struct smtp_mail_params *mp,
 int smtp_parse_rcpt_params(const char *params, struct smtp_rcpt_params *rp,
     const char **error_r);
 
-/* Decode RFC 3461 xtext into dst (NUL-terminated); -1 if invalid or too long. */
+/* Decode RFC 3461 xtext into dst (NUL-terminated); -1 if invalid, too long,
+ * or if it decodes to a control character (CR, LF, TAB, NUL, DEL). */
 int smtp_xtext_decode(const char *s, size_t len, char *dst, size_t dstlen);
 
 #endif

@@ -99,11 +99,34 @@ test_params(void)
 	T_INTEQ(smtp_parse_rcpt_params("ORCPT=nosemi", &rp, &err), -1);
 }
 
+/* ENVID and ORCPT go into queue records, logs and DSN headers: an xtext
+ * escape must not smuggle a control character (CR, LF, TAB) into them. */
+static void
+test_xtext_controls(void)
+{
+	struct smtp_mail_params mp;
+	struct smtp_rcpt_params rp;
+	const char *err;
+
+	T_INTEQ(smtp_parse_mail_params("ENVID=a+0D+0AX-Injected:+20yes", &mp,
+	    &err), -1);
+	T_INTEQ(smtp_parse_mail_params("ENVID=a+0Ab", &mp, &err), -1);
+	T_INTEQ(smtp_parse_mail_params("ENVID=a+09b", &mp, &err), -1);
+	T_INTEQ(smtp_parse_mail_params("ENVID=a+7Fb", &mp, &err), -1);
+	T_INTEQ(smtp_parse_rcpt_params("ORCPT=rfc822;a@b+09+31", &rp, &err),
+	    -1);
+	T_INTEQ(smtp_parse_rcpt_params("ORCPT=rfc822;a@b+0A", &rp, &err), -1);
+	/* printable escapes stay accepted */
+	T_INTEQ(smtp_parse_mail_params("ENVID=a+20b+3D", &mp, &err), 0);
+	T_STREQ(mp.envid, "a b=");
+}
+
 int
 main(void)
 {
 	T_RUN(test_verbs);
 	T_RUN(test_paths);
 	T_RUN(test_params);
+	T_RUN(test_xtext_controls);
 	return t_done();
 }
