@@ -17,7 +17,10 @@
  *
  * Commands and files run with default_privs for aliases, the rights of
  * the include file's owner for :include: lists (default_privs when root
- * owns it), and the user's rights for .forward.  When an "owner-NAME"
+ * owns it), and the user's rights for .forward.  An :include: file named
+ * by a .forward or by a user-owned list is opened with those rights too
+ * (only the administrator's alias tables and root-owned lists they name
+ * open files as root).  When an "owner-NAME"
  * alias exists, list mail goes out with owner-NAME as envelope sender.
  *
  * Input: administrator-owned alias tables, user-owned .forward and
@@ -86,6 +89,7 @@ struct xctx {
 	struct buf *text;
 	int ntargets;
 	int depth;
+	int trusted;            /* an administrator's list: files open as root */
 };
 
 static struct maplist *alias_maps;
@@ -520,6 +524,35 @@ is_self(const struct xctx *x, const char *t)
 	return strlen(x->user) == n && strncasecmp(t, x->user, n) == 0;
 }
 
+/* Open path for reading with p's rights when we are root (the effective
+ * ids only, as as_user() in local.c): a .forward or a user's include file
+ * may not name a file only root may read. */
+static int
+open_list_as(const struct privs *p, const char *path)
+{
+	gid_t g;
+	int fd, e;
+
+	if (geteuid() != 0 || p->uid <= 0)
+		return open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	g = (gid_t)(p->gid >= 0 ? p->gid : p->uid);
+	if (setgroups(1, &g) < 0 || setegid(g) < 0 ||
+	    seteuid((uid_t)p->uid) < 0) {
+		e = errno;
+		if (seteuid(0) < 0 || setegid(0) < 0 || setgroups(0, NULL) < 0)
+			fatal("cannot restore root privileges: %s",
+			    strerror(errno));
+		errno = e;
+		return -1;
+	}
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	e = errno;
+	if (seteuid(0) < 0 || setegid(0) < 0 || setgroups(0, NULL) < 0)
+		fatal("cannot restore root privileges: %s", strerror(errno));
+	errno = e;
+	return fd;
+}
+
 /* Read an :include: file and expand it with its owner's rights. */
 static void
 expand_include(struct xctx *x, const char *path)
@@ -530,13 +563,16 @@ expand_include(struct xctx *x, const char *path)
 	ssize_t n;
 	struct privs saved = x->pv;
 	enum xclass saved_class = x->klass;
+	int saved_trusted = x->trusted;
 	char msg[600];
 
 	if (x->klass == X_FORWARD && !allowed("allow_mail_to_files", X_FORWARD)
 	    && 0) {
 		/* (include from .forward is allowed, as in Postfix) */
 	}
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	/* from a .forward or a user's list: with the rights in effect */
+	fd = x->trusted ? open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW) :
+	    open_list_as(&x->pv, path);
 	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		snprintf(msg, sizeof(msg), "%s :include: %s: %s",
 		    errno == ENOENT ? "5.1.1" : "4.3.0", path,
@@ -579,6 +615,8 @@ expand_include(struct xctx *x, const char *path)
 		x->pv.name = saved.name != NULL ? xstrdup(saved.name) : NULL;
 	}
 	x->klass = X_INCLUDE;
+	/* only a root-owned list named by a trusted one stays trusted */
+	x->trusted = saved_trusted && st.st_uid == 0;
 	{
 		/* one or more targets per line; # comments */
 		char *list = alias_file_list(data, (size_t)n);
@@ -589,6 +627,7 @@ expand_include(struct xctx *x, const char *path)
 	privs_free(&x->pv);
 	x->pv = saved;
 	x->klass = saved_class;
+	x->trusted = saved_trusted;
 }
 
 /* One target of an alias, .forward or include file. */
@@ -951,6 +990,7 @@ forward_deliver(const struct delivery *d, const char *user, struct buf *text)
 		x.d = d;
 		x.user = user;
 		x.klass = X_ALIAS;
+		x.trusted = 1;
 		privs_default(&x.pv);
 		x.status = DELIVER_SENT;
 		x.text = text;

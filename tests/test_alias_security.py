@@ -1,0 +1,43 @@
+"""Who may make the local delivery agent read what: a user's ~/.forward
+(and a user-owned :include: list) must not get files read with root's
+rights through :include:.  Real instance, real local delivery, root only
+(a system user's .forward is expanded with that user's rights)."""
+import os
+import pwd
+
+import pytest
+
+from conftest import wait_for
+from test_alias_basic import make, send
+from outbound_util import SMTPServer
+
+
+@pytest.fixture
+def server():
+    s = SMTPServer()
+    yield s
+    s.stop()
+
+
+def test_forward_include_is_read_with_the_users_rights(make_instance, server):
+    if os.getuid() != 0:
+        pytest.skip("needs root: .forward of a system user with its rights")
+    pwd.getpwnam("nobody")
+    inst, out = make(make_instance, server, "",
+                     forward_path="$config_directory/forward/$user",
+                     mail_spool_directory="")
+    # a file only root may read, named by nobody's .forward
+    secret = os.path.join(inst.etc, "secret.txt")
+    with open(secret, "w") as f:
+        f.write("stolen@remote.test\n")
+    os.chmod(secret, 0o600)
+    os.makedirs(os.path.join(inst.etc, "forward"))
+    with open(os.path.join(inst.etc, "forward", "nobody"), "w") as f:
+        f.write(f":include:{secret}\n")
+    inst.start()
+    send(inst, ["nobody@localhost"], subject="include as root?")
+    assert wait_for(lambda: ":include: " + secret + ": Permission denied"
+                    in inst.log(), 20), inst.log()
+    # nothing read from the root-only file went anywhere
+    assert server.messages == []
+    assert "stolen@remote.test" not in inst.log()
