@@ -14,7 +14,8 @@
  *
  * Untrusted bytes: all client input.  Lines are read with a hard maximum
  * (imapd_max_line_length); literals are bounded (imapd_literal_size_limit,
- * message_size_limit for APPEND) before they are read; the whole command
+ * message_size_limit for APPEND after login; before login the whole
+ * command holds one literal limit) before they are read; the whole command
  * then goes through the pure parser in lib-imap.
  *
  * Privileges: imap-login holds no mail handle and no path to any store;
@@ -833,10 +834,15 @@ client_input(struct client *c)
 			continue;
 		}
 		if (r == 1) {
-			uint64_t max = command_is_append(&c->cmd) ?
+			/* before login: no APPEND, and one literal's worth
+			 * for the whole command */
+			int pre = c->state == ST_NOAUTH;
+			uint64_t max = !pre && command_is_append(&c->cmd) ?
 			    (uint64_t)imapd_set.append_max :
 			    (uint64_t)imapd_set.literal_max;
-			if (lsize > max || c->cmd.len + lsize + 2 > c->cmd.max) {
+			uint64_t cmd_max = pre ? (uint64_t)(imapd_set.line_max +
+			    imapd_set.literal_max) : (uint64_t)c->cmd.max;
+			if (lsize > max || c->cmd.len + lsize + 2 > cmd_max) {
 				const char *sp = memchr(buf_cstr(&c->cmd), ' ', c->cmd.len);
 				char *tag = xstrndup(buf_cstr(&c->cmd), sp ?
 				    (size_t)(sp - c->cmd.data) : 1);
