@@ -1055,7 +1055,9 @@ qfile_open(const char *path, int rw, struct qfile *qf, char **error_r)
 			len = len * 10 + (unsigned)(c - '0');
 			digits++;
 		}
-		if (c != ':' || digits == 0 || (off_t)len > size - pos)
+		/* unsigned: a length of 2^63 or more is no negative offset */
+		if (c != ':' || digits == 0 ||
+		    len > (unsigned long long)(size - pos))
 			break;
 		pos += 1 + digits + 1;
 		if (type == 'M') {

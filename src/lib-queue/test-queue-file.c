@@ -90,6 +90,35 @@ test_roundtrip(void)
 	free(err);
 }
 
+/* A record length of 2^63 or more (a disk returning garbage) is refused,
+ * not taken as a negative offset. */
+static void
+test_huge_length(void)
+{
+	char dir[] = "/tmp/test-queue-XXXXXX", path[600], *err = NULL;
+	static const char *lens[] = { "9223372036854775808",
+	    "18446744073709551615", "99999999999999999999" };
+	struct qfile qf;
+	size_t i;
+
+	T_OK(mkdtemp(dir) != NULL);
+	for (i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+		FILE *f;
+		snprintf(path, sizeof(path), "%s/AAAAAAAAAAAA", dir);
+		f = fopen(path, "w");
+		T_OK(f != NULL);
+		fprintf(f, "%sT3:123\nM%s:hello\nSx@y.test\nX0:\n",
+		    QUEUE_FILE_MAGIC, lens[i]);
+		fclose(f);
+		chmod(path, QUEUE_MODE_COMPLETE);
+		T_INTEQ(qfile_open(path, 0, &qf, &err), -1);
+		free(err);
+		err = NULL;
+		unlink(path);
+	}
+	rmdir(dir);
+}
+
 /* A finished file moved to spare/ (as qmgr does) is taken by the next
  * writer: renamed to the new id, overwritten, its old tail cut off; a
  * stale second name of it is refused. */
@@ -386,6 +415,7 @@ main(void)
 
 	config_load("/nonexistent", &err);
 	T_RUN(test_roundtrip);
+	T_RUN(test_huge_length);
 	T_RUN(test_spare_reuse);
 	T_RUN(test_reserve_pool);
 	T_RUN(test_reserve_pool_background);
