@@ -1166,7 +1166,9 @@ on_accept(int fd, const struct sockaddr *sa, socklen_t salen, void *arg)
 	s->state = S_CMD;
 	snprintf(s->last_cmd, sizeof(s->last_cmd), "CONNECT");
 	buf_init(&s->line, cfg.line_limit);
-	buf_init(&s->pending_line, cfg.line_limit * 2 + 65536);
+	/* bdat_input(): up to max(line_limit, one 64 KiB read) kept from
+	 * earlier reads, plus the start of a line in the next read */
+	buf_init(&s->pending_line, cfg.line_limit + 2 * 65536);
 	buf_init(&s->counts, 4096);
 	s->io = io_new(fd, on_io, s);
 	io_set_timeout(s->io, cfg.timeout);
