@@ -32,3 +32,28 @@ def test_bdat_long_line_arrives_whole(instance):
     assert body.count(b"x") == 100000
     assert body.count(b"y") == 150000
     assert body.endswith(b"\nend\n")
+
+
+def test_helo_control_characters_do_not_reach_headers(instance):
+    """A bare CR (or another control character) inside the HELO name does
+    not go into the Received: header (a CR there is a line break for some
+    readers: header injection) nor into the log: it becomes '?'."""
+    r = Raw(instance.smtp_port)
+    r.reply()
+    r.send(b"EHLO evil\rX-Injected: yes\x1b[31m\r\n")
+    assert r.reply()[0] == 250
+    r.expect("MAIL FROM:<b@remote.test>", 250)
+    code, _ = r.cmd("RCPT TO:<nosuchuser@example.test>")   # logged reject
+    assert code == 550
+    r.expect(f"RCPT TO:<{DEMO}>", 250)
+    r.expect("DATA", 354)
+    r.send("Subject: helo\r\n\r\nbody\r\n.\r\n")
+    code, lines = r.reply(timeout=20)
+    assert code == 250, lines
+    r.expect("QUIT", 221)
+    msgs = instance.wait_messages(1)
+    head = read(msgs[0]).split(b"\n\n", 1)[0]
+    assert b"\r" not in head and b"\x1b" not in head
+    assert b"Received: from evil?X-Injected: yes?[31m (" in head
+    assert wait_for(lambda: "helo=<evil?X-Injected" in instance.log(), 20)
+    assert "\x1b" not in instance.log() and "\r" not in instance.log()
