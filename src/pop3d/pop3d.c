@@ -428,6 +428,8 @@ cmd_authorization(struct pclient *c, struct pop3_cmd *cmd)
 			return;
 		}
 		out(c, "+OK Begin TLS negotiation now.");
+		/* RFC 2595: a USER from before TLS does not count after it */
+		FREE(c->user_arg);
 		io_start_tls(c->conn.io, SSL_new(tls_ctx), 1);
 	} else if (!strcmp(n, "USER") || !strcmp(n, "PASS") || !strcmp(n, "AUTH")) {
 		if (!strcmp(n, "AUTH") && cmd->nargs == 0) {
