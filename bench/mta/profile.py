@@ -77,28 +77,6 @@ def find_master(wrapper_pid, timeout=10):
     raise TimeoutError("master below the --wrap command")
 
 
-def jbd2_stats(mountpoint):
-    """(transactions so far, the 'average time' lines) of the journal of
-    the file system mounted at mountpoint, or None (no journal)."""
-    dev = None
-    with open("/proc/self/mounts") as f:
-        for line in f:
-            src, mnt = line.split()[:2]
-            if mnt == mountpoint:
-                dev = os.path.basename(src)
-    if dev is None:
-        return None
-    try:
-        with open(f"/proc/fs/jbd2/{dev}-8/info") as f:
-            info = f.read()
-    except OSError:
-        return None
-    n = int(info.split()[0])
-    avg = "; ".join(" ".join(x.split()) for x in info.splitlines()
-                    if "ms " in x and ("commit" in x or "logging" in x))
-    return n, avg
-
-
 def measure(a, base):
     t = run.Tempest(base, 26527)
     if a.wrap:
@@ -122,7 +100,7 @@ def measure(a, base):
         time.sleep(0.5)
         t.clear()
         s0 = snapshot(pid)
-        j0 = jbd2_stats(base)
+        j0 = run.jbd2_stats(base)
         t0 = time.time()
         subprocess.run(["smtp-source", "-d", "-m", str(a.count), "-s",
                         str(a.conc), "-l", str(a.size), "-f", "bench@remote.test",
@@ -134,7 +112,7 @@ def measure(a, base):
         t_del = time.time() - t0
         time.sleep(0.3)
         s1 = snapshot(pid)
-        j1 = jbd2_stats(base)
+        j1 = run.jbd2_stats(base)
         if j0 is not None and j1 is not None:
             n = j1[0] - j0[0]
             print(f"jbd2: {n} commits, {n / a.count:.2f} per message"

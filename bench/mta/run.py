@@ -32,7 +32,10 @@ directory and removed at the end.  The root file system of the
 machines this was developed on is ext4 *without* a journal, whose inode
 allocation state left by earlier runs moves both servers' numbers by
 2-3x; a fresh journaled file system is steadier and is what a mail
-server runs on.  Default: root (the directory under $TMPDIR).
+server runs on.  Default: root (the directory under $TMPDIR).  On a
+journaled file system each run's line also gives the journal commits
+per message (from /proc/fs/jbd2: every fsync that needs one waits for
+a commit, and commits of all processes are serialised).
 """
 import argparse
 import contextlib
@@ -102,6 +105,28 @@ def bench_dir(prefix, fs="root", size="4G"):
         if img is not None:
             os.unlink(img)
         shutil.rmtree(base, ignore_errors=True)
+
+
+def jbd2_stats(mountpoint):
+    """(transactions so far, the 'average time' lines) of the journal of
+    the file system mounted at mountpoint, or None (no journal)."""
+    dev = None
+    with open("/proc/self/mounts") as f:
+        for line in f:
+            src, mnt = line.split()[:2]
+            if mnt == mountpoint:
+                dev = os.path.basename(src)
+    if dev is None:
+        return None
+    try:
+        with open(f"/proc/fs/jbd2/{dev}-8/info") as f:
+            info = f.read()
+    except OSError:
+        return None
+    n = int(info.split()[0])
+    avg = "; ".join(" ".join(x.split()) for x in info.splitlines()
+                    if "ms " in x and ("commit" in x or "logging" in x))
+    return n, avg
 
 
 def proc_tree_cpu(root_pid):
@@ -283,8 +308,9 @@ def wait_port(port, timeout=15):
     raise TimeoutError(port)
 
 
-def run_case(srv, pid, size, conc, count):
+def run_case(srv, pid, size, conc, count, base=None):
     srv.clear()
+    j0 = jbd2_stats(base) if base else None
     cpu0 = proc_tree_cpu(pid)
     t0 = time.time()
     p = subprocess.run(["smtp-source", "-c" if False else "-d", "-m", str(count),
@@ -301,7 +327,9 @@ def run_case(srv, pid, size, conc, count):
     t_del = time.time() - t0
     time.sleep(0.3)   # let the last bookkeeping finish before reading CPU
     cpu = proc_tree_cpu(pid) - cpu0
-    return count / t_acc, count / t_del, cpu / count * 1000
+    j1 = jbd2_stats(base) if j0 is not None else None
+    commits = (j1[0] - j0[0]) / count if j1 is not None else None
+    return count / t_acc, count / t_del, cpu / count * 1000, commits
 
 
 def run_all(a, base):
@@ -314,11 +342,12 @@ def run_all(a, base):
             for conc in [int(x) for x in a.conc.split(",")]:
                 for rep in range(a.reps):
                     for s in servers:   # interleaved: same conditions
-                        r = run_case(s, pids[s.name], size, conc, count)
-                        results.setdefault((size, conc, s.name), []).append(r)
+                        r = run_case(s, pids[s.name], size, conc, count, base)
+                        results.setdefault((size, conc, s.name), []).append(r[:3])
                         print(f"# {s.name} size={size} conc={conc} rep={rep}: "
-                              f"acc={r[0]:.0f}/s del={r[1]:.0f}/s cpu={r[2]:.3f}ms",
-                              flush=True)
+                              f"acc={r[0]:.0f}/s del={r[1]:.0f}/s cpu={r[2]:.3f}ms"
+                              + (f" journal commits/msg={r[3]:.2f}"
+                                 if r[3] is not None else ""), flush=True)
     finally:
         for s in servers:
             s.stop()
