@@ -187,7 +187,7 @@ deliver_mailbox(const struct delivery *d, void *arg, struct buf *text)
 		return maildir_deliver_stage(d, path, text, &batch_dir,
 		    staging ? &batch_stage : NULL);
 	}
-	return mbox_deliver(d, path, text);
+	return mbox_deliver_mailbox(d, path, text);
 }
 
 static int

@@ -25,6 +25,10 @@ struct delivery {
 /* Writers return DELIVER_SENT/DEFER/BOUNCE and put "x.y.z text" in text. */
 int maildir_deliver(const struct delivery *d, const char *dir, struct buf *text);
 int mbox_deliver(const struct delivery *d, const char *path, struct buf *text);
+/* mbox_deliver to a user's own mailbox: refused (5.2.0) when the file
+ * exists with another owner than the user we run as (non-root). */
+int mbox_deliver_mailbox(const struct delivery *d, const char *path,
+    struct buf *text);
 /* maildir_deliver without the fsync of new/: on success *sync_dir_r is
  * that directory (malloc'ed), which the caller must fsync (with
  * maildir_fsync_dir: 0 or -1 with errno) before reporting the delivery. */

@@ -43,8 +43,28 @@ dotlock(const char *lock)
 	return -1;
 }
 
+static int mbox_append(const struct delivery *d, const char *path,
+    struct buf *text, int own);
+
 int
 mbox_deliver(const struct delivery *d, const char *path, struct buf *text)
+{
+	return mbox_append(d, path, text, 0);
+}
+
+int
+mbox_deliver_mailbox(const struct delivery *d, const char *path,
+    struct buf *text)
+{
+	return mbox_append(d, path, text, 1);
+}
+
+/* Append to the mbox at path; with own, only to a file whose owner is
+ * the user we run as (a mailbox planted in a world-writable spool by
+ * someone else would let them read the recipient's mail). */
+static int
+mbox_append(const struct delivery *d, const char *path, struct buf *text,
+    int own)
 {
 	char *lock = xasprintf("%s.lock", path);
 	int fd = -1, locked = 0, r = DELIVER_DEFER;
@@ -72,6 +92,12 @@ mbox_deliver(const struct delivery *d, const char *path, struct buf *text)
 	}
 	if (!S_ISREG(st.st_mode)) {
 		buf_printf(text, "5.2.0 mailbox %s is not a regular file", path);
+		r = DELIVER_BOUNCE;
+		goto out;
+	}
+	if (own && geteuid() != 0 && st.st_uid != geteuid()) {
+		buf_printf(text, "5.2.0 mailbox %s is not owned by the "
+		    "recipient", path);
 		r = DELIVER_BOUNCE;
 		goto out;
 	}
