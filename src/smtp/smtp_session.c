@@ -751,6 +751,12 @@ read_replies(struct smtp_sess *s)
 				    s->host, s->addr);
 			return;
 		}
+		/* the text goes into logs and DSN headers: no control
+		 * characters (a bare CR breaks a header line for some
+		 * readers), as Postfix's smtp client does */
+		for (char *c = (char *)text; *c != '\0'; c++)
+			if ((unsigned char)*c < 0x20 || *c == 0x7f)
+				*c = '?';
 		if (s->reply.len > 0)
 			buf_appendc(&s->reply, ' ');
 		if (buf_appends(&s->reply, text) < 0)
