@@ -1,56 +1,41 @@
 /*
  * smtp_mime.c - 8-bit to quoted-printable downgrade of a whole message
- * (see smtp_mime.h).  A pure function over a memory buffer: a line
- * scanner, a header-block reader that finds Content-Type (type and
- * boundary) and Content-Transfer-Encoding, and a recursive walk over
- * MIME entities whose depth (multipart and message/rfc822 levels
- * together) is capped at SMTP_MIME_MAX_DEPTH: deeper parts are treated
- * as leaves, so the recursion is bounded whatever the input.
+ * (see smtp_mime.h).  A pure function over a memory buffer: the MIME
+ * structure comes from lib-mail's parser (mail_mime.h, the rules of
+ * doc/mime.md), the header fields of each entity from its header
+ * splitter (mail_header.h); this file only rewrites: it walks the part
+ * tree in document order, copies every byte it does not change, relabels
+ * Content-Transfer-Encoding and quoted-printable-encodes 8-bit leaves.
+ * Nesting (multipart and message/rfc822 levels together) is capped at
+ * SMTP_MIME_MAX_DEPTH: an entity at that depth is a leaf, so the
+ * recursion is bounded whatever the input; the part count is capped at
+ * SMTP_MIME_MAX_PARTS (beyond it the message is not converted).
  *
- * Untrusted input: the message content; header values are copied into
- * fixed-size buffers (truncated), boundaries are at most BOUNDARY_MAX
- * bytes, and every output goes through the bounded struct buf.
+ * Untrusted input: the message content; every offset comes from the
+ * parser (inside the message), every output goes through the bounded
+ * struct buf.
  */
-#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
+#include "mail_header.h"
+#include "mail_mime.h"
 #include "smtp_mime.h"
 
-#define BOUNDARY_MAX 200
-#define HVALUE_MAX 1024
 #define QP_LINE 76
 
 struct mime {
 	const char *p;
-	size_t len, pos;
+	struct mail_mime mm;
 	struct buf *out;
 	int err;
-	char bounds[SMTP_MIME_MAX_DEPTH][BOUNDARY_MAX + 1];
-	size_t blen[SMTP_MIME_MAX_DEPTH];
-	int nb;
 };
-
-/* The line at pos: its start, length without "\n", and the position of
- * the next line. */
-static int
-line_at(const struct mime *m, size_t pos, size_t *n_r, size_t *next_r)
-{
-	const char *nl;
-
-	if (pos >= m->len)
-		return 0;
-	nl = memchr(m->p + pos, '\n', m->len - pos);
-	*n_r = nl != NULL ? (size_t)(nl - (m->p + pos)) : m->len - pos;
-	*next_r = nl != NULL ? pos + *n_r + 1 : m->len;
-	return 1;
-}
 
 static void
 emit(struct mime *m, const void *p, size_t n)
 {
-	if (!m->err && buf_append(m->out, p, n) < 0)
+	if (!m->err && n > 0 && buf_append(m->out, p, n) < 0)
 		m->err = 1;
 }
 
@@ -68,149 +53,87 @@ copy(struct mime *m, size_t from, size_t to)
 		emit(m, m->p + from, to - from);
 }
 
-/* Copy [from, to) with the Content-Transfer-Encoding field [cte_from,
- * cte_to) (if any) replaced by a 7bit label. */
+static int
+field_is(const char *h, const struct mail_field *f, const char *name)
+{
+	return f->name_len == strlen(name) &&
+	    strncasecmp(h + f->start, name, f->name_len) == 0;
+}
+
+#define HDR_COPY        0       /* as it is */
+#define HDR_7BIT        1       /* Content-Transfer-Encoding: 7bit */
+#define HDR_QP          2       /* ... quoted-printable (+ MIME fields) */
+
+/*
+ * The header block of part p.  HDR_7BIT replaces the first
+ * Content-Transfer-Encoding field (the one that counts, doc/mime.md) by
+ * a 7bit label; HDR_QP puts a quoted-printable one before the empty
+ * line, and for a message (top) MIME-Version and a Content-Type when
+ * they are missing.  Both drop any further Content-Transfer-Encoding
+ * field so that the part has one label only.
+ */
 static void
-copy_7bit(struct mime *m, size_t from, size_t cte_from, size_t cte_to,
-    size_t to)
+header(struct mime *m, const struct mail_part *p, int mode, int top)
 {
-	if (cte_to > cte_from) {
-		copy(m, from, cte_from);
-		emits(m, "Content-Transfer-Encoding: 7bit\n");
-		copy(m, cte_to, to);
-	} else
-		copy(m, from, to);
-}
+	const char *h = m->p + p->hdr_off;
+	struct mail_field f;
+	size_t pos = 0, fend = 0;
+	int have_ct = 0, have_mv = 0, have_cte = 0;
 
-/* Is the line a boundary of an open multipart?  Returns its depth index
- * (innermost first) or -1; *close_r for "--boundary--". */
-static int
-boundary(const struct mime *m, const char *l, size_t n, int *close_r)
-{
-	int i;
-
-	if (n < 3 || l[0] != '-' || l[1] != '-')
-		return -1;
-	for (i = m->nb - 1; i >= 0; i--) {
-		size_t bl = m->blen[i], k;
-		if (n < 2 + bl || memcmp(l + 2, m->bounds[i], bl) != 0)
-			continue;
-		k = 2 + bl;
-		*close_r = n >= k + 2 && l[k] == '-' && l[k + 1] == '-';
-		if (*close_r)
-			k += 2;
-		for (; k < n; k++)
-			if (l[k] != ' ' && l[k] != '\t' && l[k] != '\r')
-				break;
-		if (k == n)
-			return i;
-	}
-	return -1;
-}
-
-static int
-at_boundary(const struct mime *m, size_t pos)
-{
-	size_t n, next;
-	int c;
-
-	return line_at(m, pos, &n, &next) &&
-	    boundary(m, m->p + pos, n, &c) >= 0;
-}
-
-/* Does header line l (n bytes) start the field `name`? */
-static int
-field_is(const char *l, size_t n, const char *name)
-{
-	size_t k = strlen(name);
-
-	return n > k && strncasecmp(l, name, k) == 0 && l[k] == ':';
-}
-
-/* Unfolded value of the field [from, to) (after the colon), truncated. */
-static void
-field_value(const struct mime *m, size_t from, size_t to, char *v, size_t vmax)
-{
-	const char *p = memchr(m->p + from, ':', to - from);
-	size_t o = 0;
-
-	v[0] = '\0';
-	if (p == NULL)
+	if (mode == HDR_COPY) {
+		copy(m, p->hdr_off, p->body_off);
 		return;
-	for (p++; p < m->p + to && o + 1 < vmax; p++) {
-		char c = *p;
-		if (c == '\r' || c == '\n')
-			c = ' ';
-		if (c == ' ' && (o == 0 || v[o - 1] == ' '))
-			continue;
-		v[o++] = c;
 	}
-	while (o > 0 && v[o - 1] == ' ')
-		o--;
-	v[o] = '\0';
-}
-
-/* "type/subtype" in lower case, and the boundary parameter. */
-static void
-parse_ctype(const char *v, char *type, size_t tmax, char *bound, size_t bmax)
-{
-	size_t o = 0;
-	const char *p;
-
-	for (p = v; *p != '\0' && *p != ';' && *p != ' ' && o + 1 < tmax; p++)
-		type[o++] = (char)tolower((unsigned char)*p);
-	type[o] = '\0';
-	bound[0] = '\0';
-	for (p = strchr(v, ';'); p != NULL; p = strchr(p + 1, ';')) {
-		const char *q = p + 1;
-		while (*q == ' ' || *q == '\t')
-			q++;
-		if (strncasecmp(q, "boundary", 8) != 0)
+	while (mail_header_next(h, p->hdr_len, &pos, &f)) {
+		fend = pos;
+		if (f.name_len > 0 && field_is(h, &f, "Content-Transfer-Encoding")) {
+			if (!have_cte && mode == HDR_7BIT)
+				emits(m, "Content-Transfer-Encoding: 7bit\n");
+			have_cte = 1;
 			continue;
-		q += 8;
-		while (*q == ' ')
-			q++;
-		if (*q != '=')
-			continue;
-		q++;
-		while (*q == ' ')
-			q++;
-		o = 0;
-		if (*q == '"') {
-			for (q++; *q != '\0' && *q != '"' && o + 1 < bmax; q++)
-				bound[o++] = *q;
-		} else {
-			for (; *q != '\0' && *q != ';' && *q != ' ' && o + 1 < bmax;
-			    q++)
-				bound[o++] = *q;
 		}
-		bound[o] = '\0';
-		return;
+		have_ct |= f.name_len > 0 && field_is(h, &f, "Content-Type");
+		have_mv |= f.name_len > 0 && field_is(h, &f, "MIME-Version");
+		copy(m, p->hdr_off + f.start, p->hdr_off + f.end);
 	}
+	if (mode == HDR_QP) {
+		if (top && !have_mv)
+			emits(m, "MIME-Version: 1.0\n");
+		if (top && !have_ct)
+			emits(m, "Content-Type: text/plain; charset=unknown-8bit\n");
+		emits(m, "Content-Transfer-Encoding: quoted-printable\n");
+	}
+	/* the empty line (its absence means an empty body) */
+	copy(m, p->hdr_off + fend, p->body_off);
+	if (mode == HDR_QP && fend == p->hdr_len)
+		emits(m, "\n");
 }
 
-/* Quoted-printable of one line (without its "\n"). */
+/* Quoted-printable of one line (without its "\n").  guard (inside a
+ * multipart): no encoded line starts with "--", so that neither a soft
+ * line break nor an "=XX" can make a delimiter line (RFC 2046 5.1.1). */
 static void
-qp_line(struct mime *m, const unsigned char *l, size_t n, int nl)
+qp_line(struct mime *m, const unsigned char *l, size_t n, int nl, int guard)
 {
 	char tok[4];
 	size_t i, col = 0;
 
 	for (i = 0; i < n; i++) {
 		unsigned char c = l[i];
-		size_t tl;
+		size_t tl = 1;
 		if (c > 126 || c == '=' || (c < 32 && c != '\t') ||
-		    ((c == ' ' || c == '\t') && i + 1 == n)) {
-			snprintf(tok, sizeof(tok), "=%02X", c);
+		    ((c == ' ' || c == '\t') && i + 1 == n))
 			tl = 3;
-		} else {
-			tok[0] = (char)c;
-			tl = 1;
-		}
 		if (col + tl > QP_LINE - 1) {
 			emits(m, "=\n");
 			col = 0;
 		}
+		if (col == 0 && guard && c == '-' && i + 1 < n && l[i + 1] == '-')
+			tl = 3;
+		if (tl == 3)
+			snprintf(tok, sizeof(tok), "=%02X", c);
+		else
+			tok[0] = (char)c;
 		emit(m, tok, tl);
 		col += tl;
 	}
@@ -218,163 +141,96 @@ qp_line(struct mime *m, const unsigned char *l, size_t n, int nl)
 		emits(m, "\n");
 }
 
-/*
- * One entity (headers, blank line, body) from m->pos up to a boundary
- * line of an enclosing multipart or the end.  def_type: the type when
- * no Content-Type is given; top: the message itself.
- */
-static void
-entity(struct mime *m, const char *def_type, int top, int depth)
+static int
+has_8bit(const char *s, size_t n)
 {
-	size_t hstart = m->pos, hend, bstart, pos, n, next;
-	size_t cte_from = 0, cte_to = 0, field = m->pos;
-	int have_ct = 0, have_mv = 0, has8 = 0, infield = 0, c;
-	char v[HVALUE_MAX], type[128], bound[BOUNDARY_MAX + 1], cte[64] = "";
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] & 0x80)
+			return 1;
+	return 0;
+}
 
-	snprintf(type, sizeof(type), "%s", def_type);
-	bound[0] = '\0';
-	/* the header block: fields are [field, pos) */
-	pos = m->pos;
-	for (;;) {
-		int end = !line_at(m, pos, &n, &next);
-		const char *l = m->p + pos;
-		int cont = !end && n > 0 && (l[0] == ' ' || l[0] == '\t');
-		if (!cont && infield) {
-			/* the field that began at `field` ends here */
-			const char *f = m->p + field;
-			size_t fl = pos - field;
-			if (field_is(f, fl, "content-type")) {
-				field_value(m, field, pos, v, sizeof(v));
-				parse_ctype(v, type, sizeof(type), bound,
-				    sizeof(bound));
-				have_ct = 1;
-			} else if (field_is(f, fl, "content-transfer-encoding")) {
-				size_t o;
-				field_value(m, field, pos, v, sizeof(v));
-				for (o = 0; v[o] != '\0' && v[o] != ' ' &&
-				    o + 1 < sizeof(cte); o++)
-					cte[o] = (char)tolower((unsigned char)v[o]);
-				cte[o] = '\0';
-				cte_from = field;
-				cte_to = pos;
-			} else if (field_is(f, fl, "mime-version"))
-				have_mv = 1;
-		}
-		if (end || (n == 0) || (n == 1 && l[0] == '\r') ||
-		    boundary(m, l, n, &c) >= 0)
-			break;
-		if (!cont) {
-			field = pos;
-			infield = 1;
-		}
-		pos = next;
-	}
-	hend = pos;             /* the blank line (or boundary/end) */
-	bstart = hend;
-	if (line_at(m, hend, &n, &next) && !at_boundary(m, hend))
-		bstart = next;  /* past the blank line */
+static int
+cte_is(const struct mail_part *p, const char *name)
+{
+	return p->encoding != NULL && strcasecmp(p->encoding, name) == 0;
+}
 
-	if (strncmp(type, "multipart/", 10) == 0 && *bound != '\0' &&
-	    m->nb < SMTP_MIME_MAX_DEPTH && depth < SMTP_MIME_MAX_DEPTH) {
-		const char *child = strcmp(type, "multipart/digest") == 0 ?
-		    "message/rfc822" : "text/plain";
-		int me = m->nb;
-		/* headers, a 7bit label, the blank line */
-		copy_7bit(m, hstart, cte_from, cte_to, bstart);
-		snprintf(m->bounds[me], sizeof(m->bounds[0]), "%s", bound);
-		m->blen[me] = strlen(m->bounds[me]);
-		m->nb++;
-		pos = bstart;
-		while (!m->err && line_at(m, pos, &n, &next)) {
-			int k = boundary(m, m->p + pos, n, &c);
-			if (k < 0) {            /* preamble, epilogue */
-				copy(m, pos, next);
-				pos = next;
-				continue;
-			}
-			if (k != me)            /* an outer boundary: done */
-				break;
-			copy(m, pos, next);
-			pos = next;
-			if (c) {
-				/* the epilogue belongs to us until an outer
-				 * boundary; close ours first */
-				m->nb = me;
-				while (line_at(m, pos, &n, &next) &&
-				    !at_boundary(m, pos)) {
-					copy(m, pos, next);
-					pos = next;
-				}
-				m->pos = pos;
-				return;
-			}
-			m->pos = pos;
-			entity(m, child, 0, depth + 1);
-			pos = m->pos;
-		}
-		m->nb = me;
-		m->pos = pos;
+/* A leaf (or a container at the depth limit): its body as it is, or
+ * encoded when it has 8-bit bytes and is not encoded yet (8-bit in a
+ * base64 or quoted-printable body is garbage we do not make worse). */
+static void
+leaf(struct mime *m, const struct mail_part *p, int top)
+{
+	size_t pos = p->body_off, end = p->body_off + p->body_len;
+	int guard = 0;
+
+	for (int a = p->parent; a >= 0; a = m->mm.parts[a].parent)
+		guard |= (m->mm.parts[a].flags & MAIL_PART_MULTIPART) != 0;
+
+	if (!has_8bit(m->p + pos, p->body_len) || cte_is(p, "base64") ||
+	    cte_is(p, "quoted-printable")) {
+		header(m, p, !has_8bit(m->p + pos, p->body_len) &&
+		    (cte_is(p, "8bit") || cte_is(p, "binary")) ?
+		    HDR_7BIT : HDR_COPY, top);
+		copy(m, pos, end);
 		return;
 	}
-	if (strcmp(type, "message/rfc822") == 0 &&
-	    depth < SMTP_MIME_MAX_DEPTH) {
-		copy_7bit(m, hstart, cte_from, cte_to, bstart);
-		m->pos = bstart;
-		if (bstart > hend)
-			entity(m, "text/plain", 1, depth + 1);
+	header(m, p, HDR_QP, top);
+	while (!m->err && pos < end) {
+		const char *nl = memchr(m->p + pos, '\n', end - pos);
+		size_t n = nl != NULL ? (size_t)(nl - (m->p + pos)) : end - pos;
+		qp_line(m, (const unsigned char *)m->p + pos, n, nl != NULL,
+		    guard);
+		pos += n + (nl != NULL);
+	}
+}
+
+/* Part idx: its header, then its children with the bytes between them
+ * (preamble, delimiters, epilogue) copied, or its body as a leaf. */
+static void
+entity(struct mime *m, int idx, int top)
+{
+	const struct mail_part *p = &m->mm.parts[idx];
+	size_t pos = p->body_off;
+	int c;
+
+	if (p->depth >= SMTP_MIME_MAX_DEPTH ||
+	    (p->flags & MAIL_PART_NO_BOUNDARY) ||
+	    (!(p->flags & MAIL_PART_MULTIPART) &&
+	    !((p->flags & MAIL_PART_MESSAGE) &&
+	    strcasecmp(p->subtype, "rfc822") == 0))) {
+		/* message/global may have any encoding (RFC 6532 3.5) */
+		leaf(m, p, top);
 		return;
 	}
-	/* a leaf: does its body have 8-bit bytes? */
-	for (pos = bstart; line_at(m, pos, &n, &next) && !at_boundary(m, pos);
-	    pos = next) {
-		size_t i;
-		for (i = 0; i < n && !has8; i++)
-			has8 = (unsigned char)m->p[pos + i] & 0x80;
+	header(m, p, HDR_7BIT, top);
+	for (c = p->child; c >= 0 && !m->err; c = m->mm.parts[c].next) {
+		const struct mail_part *k = &m->mm.parts[c];
+		copy(m, pos, k->hdr_off);
+		entity(m, c, (p->flags & MAIL_PART_MESSAGE) != 0);
+		pos = k->body_off + k->body_len;
 	}
-	if (!has8 || strcmp(cte, "base64") == 0 ||
-	    strcmp(cte, "quoted-printable") == 0) {
-		/* nothing to do, or already encoded (then 8-bit is garbage
-		 * we do not make worse) */
-		if (!has8 && (strcmp(cte, "8bit") == 0 ||
-		    strcmp(cte, "binary") == 0)) {
-			copy_7bit(m, hstart, cte_from, cte_to, pos);
-		} else
-			copy(m, hstart, pos);
-		m->pos = pos;
-		return;
-	}
-	/* headers without the old encoding, then the new one */
-	if (cte_to > cte_from) {
-		copy(m, hstart, cte_from);
-		copy(m, cte_to, hend);
-	} else
-		copy(m, hstart, hend);
-	if (top && !have_mv)
-		emits(m, "MIME-Version: 1.0\n");
-	if (top && !have_ct)
-		emits(m, "Content-Type: text/plain; charset=unknown-8bit\n");
-	emits(m, "Content-Transfer-Encoding: quoted-printable\n");
-	copy(m, hend, bstart);
-	if (bstart == hend)
-		emits(m, "\n");
-	for (pos = bstart; !m->err && line_at(m, pos, &n, &next) &&
-	    !at_boundary(m, pos); pos = next)
-		qp_line(m, (const unsigned char *)m->p + pos, n, next > pos + n);
-	m->pos = pos;
+	copy(m, pos, p->body_off + p->body_len);
 }
 
 int
 smtp_mime_downgrade(const char *msg, size_t len, struct buf *out)
 {
+	static const struct mail_mime_limits lim = { SMTP_MIME_MAX_DEPTH,
+	    SMTP_MIME_MAX_PARTS, 0 };
 	struct mime m;
 
 	memset(&m, 0, sizeof(m));
 	m.p = msg;
-	m.len = len;
 	m.out = out;
-	entity(&m, "text/plain", 1, 0);
-	/* anything left (cannot happen with nb == 0, kept for safety) */
-	if (m.pos < len)
-		copy(&m, m.pos, len);
+	mail_mime_parse(&m.mm, msg, len, &lim);
+	for (unsigned i = 0; i < m.mm.nparts; i++)
+		if (m.mm.parts[i].skipped > 0 &&
+		    m.mm.parts[i].depth < SMTP_MIME_MAX_DEPTH)
+			m.err = 1;      /* the part limit: do not convert half */
+	if (!m.err)
+		entity(&m, 0, 1);
+	mail_mime_free(&m.mm);
 	return m.err ? -1 : 0;
 }

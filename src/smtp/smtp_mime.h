@@ -4,7 +4,8 @@
  * MIME leaf part whose body has 8-bit bytes is re-encoded as
  * quoted-printable and its Content-Transfer-Encoding header replaced;
  * multipart and message/rfc822 containers are walked (nested, bounded
- * depth) and labelled 7bit.  Headers themselves are left alone.
+ * depth) and labelled 7bit.  Headers themselves are left alone.  The
+ * structure is lib-mail's (mail_mime.h; rules in doc/mime.md).
  *
  * Untrusted input: the whole message content (from the queue file, i.e.
  * from the original sender); every buffer is bounded.
@@ -17,9 +18,12 @@
 #include "buf.h"
 
 #define SMTP_MIME_MAX_DEPTH 16
+/* More parts than this: the message is not converted (-1). */
+#define SMTP_MIME_MAX_PARTS 100000
 
 /* Convert msg (LF line ends) into out (appended; out->max bounds it).
- * 0, or -1 when out would exceed its max (out is then incomplete). */
+ * 0, or -1 when out would exceed its max or the message has
+ * SMTP_MIME_MAX_PARTS parts or more (out is then incomplete). */
 int smtp_mime_downgrade(const char *msg, size_t len, struct buf *out);
 
 #endif

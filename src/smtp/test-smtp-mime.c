@@ -153,6 +153,130 @@ test_bounded(void)
 	buf_free(&out);
 }
 
+/* The structure rules are lib-mail's (doc/mime.md); where they differ
+ * from the downgrade's own reader before it, the case is pinned here. */
+static void
+test_rules(void)
+{
+	char *o, *in;
+	size_t i, n;
+	struct buf out;
+
+	/* the first Content-Transfer-Encoding counts (was: the last), and a
+	 * relabelled part keeps one label only */
+	o = down("Content-Transfer-Encoding: 8bit\nX: y\n"
+	    "Content-Transfer-Encoding: base64\n\n\xe9\n");
+	T_STREQ(o, "X: y\nMIME-Version: 1.0\n"
+	    "Content-Type: text/plain; charset=unknown-8bit\n"
+	    "Content-Transfer-Encoding: quoted-printable\n\n=E9\n");
+	free(o);
+	o = down("Content-Transfer-Encoding: binary\n"
+	    "Content-Transfer-Encoding: 8bit\n\nabc\n");
+	T_STREQ(o, "Content-Transfer-Encoding: 7bit\n\nabc\n");
+	free(o);
+	/* the first Content-Type counts (was: the last) */
+	o = down("Content-Type: text/plain\n"
+	    "Content-Type: multipart/mixed; boundary=b\n\n"
+	    "--b\n\n\xe9\n--b--\n");
+	T_STREQ(o, "Content-Type: text/plain\n"
+	    "Content-Type: multipart/mixed; boundary=b\n"
+	    "MIME-Version: 1.0\nContent-Transfer-Encoding: quoted-printable\n"
+	    "\n--b\n\n=E9\n--b--\n");
+	free(o);
+	/* an invalid Content-Type is text/plain (was: any "multipart/"
+	 * prefix was a multipart) */
+	o = down("Content-Type: multipart/; boundary=b\n\n--b\n\n\xe9\n--b--\n");
+	T_OK(strstr(o, "quoted-printable\n\n--b\n\n=E9\n--b--\n") != NULL);
+	free(o);
+	/* "type / subtype" with comments is valid (was: not a multipart) */
+	o = down("Content-Type: multipart / mixed (x); boundary=b\n\n"
+	    "--b\n\n\xe9\n--b--\n");
+	T_STREQ(o, "Content-Type: multipart / mixed (x); boundary=b\n\n"
+	    "--b\nContent-Transfer-Encoding: quoted-printable\n\n=E9\n"
+	    "--b--\n");
+	free(o);
+	/* a boundary over 200 bytes does not split (was: cut to 200) */
+	in = malloc(1024);
+	n = (size_t)sprintf(in, "Content-Type: multipart/mixed; boundary=");
+	for (i = 0; i < 201; i++)
+		in[n++] = 'x';
+	memcpy(in + n, "\n\n", 3);
+	o = down(in);
+	T_STREQ(o, in);         /* no 8-bit: untouched */
+	free(o);
+	n += 2;
+	memcpy(in + n, "--", 2);
+	memset(in + n + 2, 'x', 201);
+	strcpy(in + n + 203, "\n\n\xe9\n");
+	o = down(in);
+	T_OK(strstr(o, "Content-Transfer-Encoding: quoted-printable\n\n--xxx")
+	    != NULL);
+	T_OK(all_7bit(o));
+	free(o);
+	free(in);
+	/* after a delimiter only blanks, then the line end (was: any mix
+	 * of blanks and CRs): "--b\r \n" is part content */
+	o = down("Content-Type: multipart/mixed; boundary=b\n\n"
+	    "--b\n\n\xe9\n--b\r \nx\n--b--\n");
+	T_OK(strstr(o, "\n\n=E9\n=2D-b=0D=20\nx\n--b--\n") != NULL);
+	free(o);
+	/* the CRLF before a delimiter belongs to the delimiter (was: its CR
+	 * was the last byte of the part, encoded =0D) */
+	o = down("Content-Type: multipart/mixed; boundary=b\n\n"
+	    "--b\n\n\xe9\r\n--b--\n");
+	T_OK(strstr(o, "\n\n=E9\r\n--b--\n") != NULL);
+	free(o);
+	/* message/global may be encoded (RFC 6532): a leaf, as before */
+	o = down("Content-Type: message/global\n\nSubject: \xe9\n\nx\n");
+	T_STREQ(o, "Content-Type: message/global\nMIME-Version: 1.0\n"
+	    "Content-Transfer-Encoding: quoted-printable\n\n"
+	    "Subject: =E9\n\nx\n");
+	free(o);
+	/* a digest's parts are messages by default, as before */
+	o = down("Content-Type: multipart/digest; boundary=b\n\n--b\n\n"
+	    "Subject: s\n\n\xe9\n--b--\n");
+	T_OK(strstr(o, "--b\n\nSubject: s\nMIME-Version: 1.0\n"
+	    "Content-Type: text/plain; charset=unknown-8bit\n"
+	    "Content-Transfer-Encoding: quoted-printable\n\n=E9\n--b--\n")
+	    != NULL);
+	free(o);
+	/* SMTP_MIME_MAX_PARTS parts or more: not converted */
+	n = SMTP_MIME_MAX_PARTS;
+	in = malloc(n * 4 + 64);
+	i = (size_t)sprintf(in, "Content-Type: multipart/mixed; boundary=b\n\n");
+	while (n-- > 0) {
+		memcpy(in + i, "--b\n", 4);
+		i += 4;
+	}
+	strcpy(in + i, "\xe9\n");
+	buf_init(&out, i * 3 + 4096);
+	T_INTEQ(smtp_mime_downgrade(in, strlen(in), &out), -1);
+	buf_free(&out);
+	free(in);
+}
+
+/* Inside a multipart no encoded line starts with "--": neither a soft
+ * line break nor a line of the part can become a delimiter. */
+static void
+test_no_delimiter(void)
+{
+	char in[300], *o;
+	size_t n;
+
+	strcpy(in, "Content-Type: multipart/mixed; boundary=b\n\n--b\n\n"
+	    "\xe9\n");
+	n = strlen(in);
+	memset(in + n, 'x', 75);
+	strcpy(in + n + 75, "--b\n-- \n--b--\n");
+	o = down(in);
+	T_OK(strstr(o, "xx=\n=2D-b\n=2D-=20\n--b--\n") != NULL);
+	free(o);
+	/* outside a multipart: as before */
+	o = down("\n\xe9\n-- \n");
+	T_OK(strstr(o, "=E9\n--=20\n") != NULL);
+	free(o);
+}
+
 int
 main(void)
 {
@@ -162,5 +286,7 @@ main(void)
 	T_RUN(test_long_line);
 	T_RUN(test_deep);
 	T_RUN(test_bounded);
+	T_RUN(test_rules);
+	T_RUN(test_no_delimiter);
 	return t_done();
 }
