@@ -2,8 +2,9 @@
  * recipe_vacation.c - the RFC 3834 decision of the vacation responder:
  * should this message get an automatic reply, and to whom.
  *
- * Untrusted bytes: the whole message (only the header is read, with a
- * bound on its size and on each unfolded field).  Pure: no I/O.
+ * Untrusted bytes: the whole message (only the header is read, through
+ * lib-mail's header splitter, with a bound on its size and on each
+ * unfolded field).  Pure: no I/O.
  */
 #include <ctype.h>
 #include <stdlib.h>
@@ -11,53 +12,34 @@
 #include <strings.h>
 
 #include "buf.h"
+#include "mail_header.h"
 #include "mem.h"
 #include "recipe-vacation.h"
 
 #define VAC_HEADER_MAX (256 * 1024)
 #define VAC_FIELD_MAX (16 * 1024)
 
-/* The unfolded value of the first field called name, or NULL. */
+/* The unfolded value of the first field called name (lib-mail's header
+ * splitting, doc/mime.md), leading and trailing blanks removed, or NULL. */
 char *
 rc_vac_header(const char *msg, size_t len, const char *name)
 {
-	size_t nl = strlen(name), i = 0;
+	struct buf v;
+	size_t skip = 0;
+	char *r;
 
 	if (len > VAC_HEADER_MAX)
 		len = VAC_HEADER_MAX;
-	while (i < len && msg[i] != '\n') {
-		size_t e = i;
-		while (e < len && msg[e] != '\n')
-			e++;
-		if (e - i > nl && msg[i + nl] == ':' &&
-		    strncasecmp(msg + i, name, nl) == 0) {
-			struct buf v;
-			size_t p = i + nl + 1;
-			buf_init(&v, VAC_FIELD_MAX);
-			buf_appends(&v, "");
-			for (;;) {
-				while (p < e && (msg[p] == ' ' || msg[p] == '\t') && v.len == 0)
-					p++;
-				buf_append(&v, msg + p, e - p);
-				if (e + 1 < len && (msg[e + 1] == ' ' || msg[e + 1] == '\t')) {
-					p = e + 1;
-					e = p;
-					while (e < len && msg[e] != '\n')
-						e++;
-					continue;
-				}
-				break;
-			}
-			while (v.len > 0 && (v.data[v.len - 1] == ' ' ||
-			    v.data[v.len - 1] == '\t' || v.data[v.len - 1] == '\r'))
-				v.len--;
-			if (v.data != NULL)
-				v.data[v.len] = '\0';
-			return buf_steal(&v);
-		}
-		i = e + 1;
+	buf_init(&v, VAC_FIELD_MAX);
+	if (mail_header_get(msg, len, name, &v) < 0) {
+		buf_free(&v);
+		return NULL;
 	}
-	return NULL;
+	while (skip < v.len && (v.data[skip] == ' ' || v.data[skip] == '\t'))
+		skip++;
+	r = xstrndup(buf_cstr(&v) + skip, v.len - skip);
+	buf_free(&v);
+	return r;
 }
 
 /* The address in "Name <addr>", "<addr>" or "addr (comment)". */

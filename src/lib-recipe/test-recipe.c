@@ -176,10 +176,47 @@ test_vacation(void)
 	free(to);
 }
 
+/* rc_vac_header(msg, name) is want (NULL: no such field). */
+static void
+vac_header_is(const char *msg, const char *name, const char *want)
+{
+	char *v = rc_vac_header(msg, strlen(msg), name);
+
+	if (want == NULL)
+		T_OK(v == NULL);
+	else
+		T_STREQ(v != NULL ? v : "(null)", want);
+	free(v);
+}
+
+/* Header fields come from lib-mail's splitter (doc/mime.md); where its
+ * rules differ from the vacation header finder before it, pinned here. */
+static void
+test_vacation_header(void)
+{
+	const char *crlf = "Subject: a\r\n b\r\n\r\nTo: x\r\n";
+
+	/* "\r\n" ends the header (was: only "\n") */
+	vac_header_is(crlf, "To", NULL);
+	/* unfolding drops CR and LF (was: a CR stayed inside the value) */
+	vac_header_is(crlf, "Subject", "a b");
+	/* blanks before the colon (obsolete syntax) are allowed (was: no
+	 * field) */
+	vac_header_is("Subject : x\n\n", "Subject", "x");
+	/* as before: leading blanks go, even from a continuation line; the
+	 * mbox From_ line is not a field; an empty value is ""; the body
+	 * is not header */
+	vac_header_is("To:\n  a@b\n\n", "to", "a@b");
+	vac_header_is("From a@b Mon 10:00\nSubject: s\n\n", "Subject", "s");
+	vac_header_is("Subject:\n\n", "Subject", "");
+	vac_header_is("Subject: s\n\nTo: x\n", "To", NULL);
+}
+
 int
 main(void)
 {
 	T_RUN(test_vacation);
+	T_RUN(test_vacation_header);
 	T_RUN(test_parse_basic);
 	T_RUN(test_parse_values);
 	T_RUN(test_parse_limits);
