@@ -141,6 +141,39 @@ test_params(void)
 	mail_params_free(v, n);
 }
 
+/* The decoder and parameter cases of lib-spam's test-mime.c, from the
+ * time lib-spam had its own decoders (kept as they were). */
+static void
+test_spam_cases(void)
+{
+	struct buf b;
+	unsigned bad = 0;
+	struct mail_param *v;
+	unsigned n;
+
+	buf_init(&b, 1000);
+	T_INTEQ(mail_base64_decode("SGVsbG8s\r\nIHdvcmxk", 18, &b, &bad), 0);
+	T_STREQ(buf_cstr(&b), "Hello, world");
+	T_INTEQ(bad, 0);
+	buf_reset(&b);
+	T_INTEQ(mail_base64_decode("SGV*sbG8", 8, &b, &bad), 0);
+	T_STREQ(buf_cstr(&b), "Hello");
+	T_INTEQ(bad, 1);
+	buf_reset(&b);
+	bad = 0;
+	T_INTEQ(mail_qp_decode("caf=C3=A9 =\r\nbar=ZZ", 20, &b, 0, &bad), 0);
+	T_STREQ(buf_cstr(&b), "caf\xc3\xa9 bar=ZZ");
+	T_INTEQ(bad, 1);
+	buf_free(&b);
+	mail_params_parse("multipart/mixed; boundary=\"a b;c\"; x=1", 0, NULL,
+	    NULL, &v, &n);
+	T_STREQ(mail_param_get(v, n, "boundary"), "a b;c");
+	mail_params_free(v, n);
+	mail_params_parse("text/plain;charset=ISO-8859-1", 0, NULL, NULL, &v, &n);
+	T_STREQ(mail_param_get(v, n, "charset"), "ISO-8859-1");
+	mail_params_free(v, n);
+}
+
 static const char nested[] =
 	"From: a@b.example\r\n"
 	"Content-Type: multipart/mixed; boundary=\"OUT\"\r\n"
@@ -353,6 +386,7 @@ main(void)
 	T_RUN(test_header);
 	T_RUN(test_decoders);
 	T_RUN(test_params);
+	T_RUN(test_spam_cases);
 	T_RUN(test_structure);
 	T_RUN(test_edges);
 	T_RUN(test_limits);

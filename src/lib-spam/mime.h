@@ -116,20 +116,12 @@ unsigned mime_header_count(const struct mime_msg *msg, const char *name);
 
 /* Helpers shared with the rule engine and the tokenizer. */
 
-/* lib-mail's mail_base64_decode / mail_qp_decode (see mail_decode.h). */
-void mime_base64_decode(const char *s, size_t n, struct buf *out, unsigned *bad_r);
-void mime_qp_decode(const char *s, size_t n, struct buf *out, int header,
-    unsigned *bad_r);
 /* Convert from charset to UTF-8 into out.  0 converted, -1 unknown
  * charset (bytes copied as is), 1 some invalid input (replaced by '?'). */
 int mime_to_utf8(const char *charset, const char *s, size_t n, struct buf *out);
 /* Decode RFC 2047 encoded words of a header value into UTF-8. */
 void mime_decode_2047(const char *s, size_t n, struct buf *out,
     unsigned *decoded_r, unsigned *bad_r);
-/* Parameter `param` of a structured header value ("text/plain;
- * charset=x"), unquoted, malloc'ed, or NULL (lib-mail's parameter
- * rules, mail_mime.h). */
-char *mime_param(const char *value, const char *param);
 /* First address of an address header value (angle brackets removed,
  * lower case not applied), malloc'ed; "" if none. */
 char *mime_addr(const char *value);

@@ -1,8 +1,7 @@
 /*
  * mime_decode.c - charset conversion to UTF-8 through iconv, RFC 2047
  * encoded words, and the small structured-header helpers (addresses;
- * parameters and transfer decodings are lib-mail's, wrapped here under
- * their old names).  Every input
+ * parameters and transfer decodings are lib-mail's).  Every input
  * here is untrusted message bytes; every output goes to a bounded buf
  * (an append past its max is dropped, the caller counts truncation).
  */
@@ -14,22 +13,8 @@
 #include <strings.h>
 
 #include "mail_decode.h"
-#include "mail_mime.h"
 #include "mem.h"
 #include "mime.h"
-
-void
-mime_base64_decode(const char *s, size_t n, struct buf *out, unsigned *bad_r)
-{
-	(void)mail_base64_decode(s, n, out, bad_r);
-}
-
-void
-mime_qp_decode(const char *s, size_t n, struct buf *out, int header,
-    unsigned *bad_r)
-{
-	(void)mail_qp_decode(s, n, out, header, bad_r);
-}
 
 /* Map common aliases iconv does not know, and charsets that are
  * supersets in practice (as mail clients do). */
@@ -263,21 +248,6 @@ mime_decode_2047(const char *s, size_t n, struct buf *out,
 		*decoded_r += decoded;
 	if (bad_r != NULL)
 		*bad_r += bad;
-}
-
-char *
-mime_param(const char *value, const char *param)
-{
-	struct mail_param *v;
-	const char *r;
-	char *ret;
-	unsigned n;
-
-	mail_params_parse(value, 0, NULL, NULL, &v, &n);
-	r = mail_param_get(v, n, param);
-	ret = r != NULL ? xstrdup(r) : NULL;
-	mail_params_free(v, n);
-	return ret;
 }
 
 char *

@@ -25,20 +25,9 @@ test_decoders(void)
 	struct buf b;
 	unsigned bad = 0, dec = 0;
 
+	/* base64, quoted-printable and parameters: lib-mail's, tested in
+	 * src/lib-mail/test-mail-mime.c (test_spam_cases) */
 	buf_init(&b, 1000);
-	mime_base64_decode("SGVsbG8s\r\nIHdvcmxk", 18, &b, &bad);
-	T_STREQ(buf_cstr(&b), "Hello, world");
-	T_INTEQ(bad, 0);
-	buf_reset(&b);
-	mime_base64_decode("SGV*sbG8", 8, &b, &bad);
-	T_STREQ(buf_cstr(&b), "Hello");
-	T_INTEQ(bad, 1);
-	buf_reset(&b);
-	bad = 0;
-	mime_qp_decode("caf=C3=A9 =\r\nbar=ZZ", 20, &b, 0, &bad);
-	T_STREQ(buf_cstr(&b), "caf\xc3\xa9 bar=ZZ");
-	T_INTEQ(bad, 1);
-	buf_reset(&b);
 	T_INTEQ(mime_to_utf8("iso-8859-1", "caf\xe9", 4, &b), 0);
 	T_STREQ(buf_cstr(&b), "caf\xc3\xa9");
 	buf_reset(&b);
@@ -65,13 +54,7 @@ test_decoders(void)
 	}
 	buf_free(&b);
 	{
-		char *p = mime_param("multipart/mixed; boundary=\"a b;c\"; x=1", "boundary");
-		T_STREQ(p, "a b;c");
-		free(p);
-		p = mime_param("text/plain;charset=ISO-8859-1", "charset");
-		T_STREQ(p, "ISO-8859-1");
-		free(p);
-		p = mime_addr("\"Doe, John\" <JD@Example.COM>, x@y");
+		char *p = mime_addr("\"Doe, John\" <JD@Example.COM>, x@y");
 		T_STREQ(p, "JD@Example.COM");
 		free(p);
 		p = mime_addr("jd@example.com (John)");
