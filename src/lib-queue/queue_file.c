@@ -401,6 +401,7 @@ static char *pool_qdir;
 static int pool_foreign;        /* a forked child: the files are its parent's */
 static unsigned long pool_refills;
 static int pool_bg_busy;        /* a background refill is running */
+static pthread_t pool_bg_thread;   /* ... on this thread */
 static size_t pool_bg_want;     /* files it claims */
 
 static void
@@ -462,7 +463,8 @@ qwriter_pool_release(void)
 	if (pool_qdir == NULL || pool_foreign)
 		return;
 	pthread_mutex_lock(&pool_mutex);
-	while (pool_bg_busy)
+	/* (not when the refill itself ends the process: a fatal() there) */
+	while (pool_bg_busy && !pthread_equal(pool_bg_thread, pthread_self()))
 		pthread_cond_wait(&pool_cond, &pool_mutex);
 	while (pool_n > 0) {
 		slot_return(pool_qdir, &pool[pool_head]);
@@ -616,6 +618,7 @@ qwriter_pool_refill_bg(void)
 
 	pthread_mutex_lock(&pool_mutex);
 	want = pool_bg_want;
+	pool_bg_thread = pthread_self();
 	pthread_mutex_unlock(&pool_mutex);
 	v = xcalloc(want > 0 ? want : 1, sizeof(*v));
 	n = pool_claim_batch(v, want);
