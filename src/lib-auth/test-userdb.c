@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "sasl.h"
 #include "userdb.h"
 #include "test.h"
 
@@ -43,9 +44,39 @@ test_verify(void)
 	unlink(path);
 }
 
+/* Passwords longer than SASL_FIELD_MAX are refused before any hashing
+ * (the post-login master calls userdb_verify() directly when the auth
+ * service is off: a 64 KiB password cost sha512-crypt time there). */
+static void
+test_verify_long_password(void)
+{
+	char path[] = "/tmp/test-userdb-XXXXXX";
+	int fd = mkstemp(path);
+	FILE *fp = fdopen(fd, "w");
+	char *err = NULL, spec[256], at_max[SASL_FIELD_MAX + 1],
+	    over[SASL_FIELD_MAX + 2];
+	struct userdb *db;
+
+	memset(at_max, 'y', SASL_FIELD_MAX);
+	at_max[SASL_FIELD_MAX] = '\0';
+	memset(over, 'x', SASL_FIELD_MAX + 1);
+	over[SASL_FIELD_MAX + 1] = '\0';
+	fprintf(fp, "max@example.test:{PLAIN}%s::::m/::\n"
+	    "long@example.test:{PLAIN}%s::::l/::\n", at_max, over);
+	fclose(fp);
+	snprintf(spec, sizeof(spec), "passwd-file:%s", path);
+	db = userdb_open(spec, &err);
+	T_OK(db != NULL);
+	T_INTEQ(userdb_verify(db, "max@example.test", at_max), 1);
+	T_INTEQ(userdb_verify(db, "long@example.test", over), 0);
+	userdb_free(&db);
+	unlink(path);
+}
+
 int
 main(void)
 {
 	T_RUN(test_verify);
+	T_RUN(test_verify_long_password);
 	return t_done();
 }

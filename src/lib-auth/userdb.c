@@ -17,6 +17,7 @@
 #include "config.h"
 #include "log.h"
 #include "mem.h"
+#include "sasl.h"
 #include "scram.h"
 #include "str.h"
 #include "userdb.h"
@@ -187,8 +188,13 @@ int
 userdb_verify(struct userdb *db, const char *name, const char *password)
 {
 	struct user u;
-	int r = userdb_lookup(db, name, &u);
+	int r;
 
+	/* as passdb_verify(): no hashing of an oversized password (the
+	 * post-login master calls this directly for a login process) */
+	if (strlen(password) > SASL_FIELD_MAX)
+		return 0;
+	r = userdb_lookup(db, name, &u);
 	if (r <= 0) {
 		/* spend the same time as for a real user */
 		(void)verify_hash("$6$rounds=5000$tempestdummysalt$"

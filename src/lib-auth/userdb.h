@@ -34,7 +34,8 @@ void userdb_free(struct userdb **db);
 /* 1 found (*u filled; free with user_free), 0 unknown, -1 error. */
 int userdb_lookup(struct userdb *db, const char *name, struct user *u);
 void user_free(struct user *u);
-/* 1 password matches, 0 no (or unknown user), -1 temporary failure.
+/* 1 password matches, 0 no (or unknown user, or a password longer than
+ * SASL_FIELD_MAX: refused before any hashing), -1 temporary failure.
  * Constant-time compare; the password is never logged. */
 int userdb_verify(struct userdb *db, const char *name, const char *password);
 /* Compare password with a stored "{SCHEME}hash" (or a bare crypt(3)
