@@ -41,3 +41,47 @@ def test_forward_include_is_read_with_the_users_rights(make_instance, server):
     # nothing read from the root-only file went anywhere
     assert server.messages == []
     assert "stolen@remote.test" not in inst.log()
+
+
+def _forward_to_root_only_file(make_instance, server, link):
+    """nobody's .forward is a hard or symbolic link to a file only root may
+    read: nothing from that file is used, the mail goes to the mailbox."""
+    if os.getuid() != 0:
+        pytest.skip("needs root: .forward of a system user with its rights")
+    pwd.getpwnam("nobody")
+    inst, out = make(make_instance, server, "",
+                     forward_path="$config_directory/forward/$user",
+                     mail_spool_directory="")
+    spool = os.path.join(inst.dir, "spool")
+    os.makedirs(spool)
+    os.chmod(spool, 0o1777)
+    with open(os.path.join(inst.etc, "main.cf"), "a") as f:
+        f.write(f"mail_spool_directory = {spool}\n")
+    # root-owned, not writable by others: passes the owner/mode checks
+    secret = os.path.join(inst.etc, "secret.txt")
+    with open(secret, "w") as f:
+        f.write("stolen@remote.test\n")
+    os.chmod(secret, 0o600)
+    fwd_dir = os.path.join(inst.etc, "forward")
+    os.makedirs(fwd_dir)
+    os.chmod(fwd_dir, 0o755)
+    link(secret, os.path.join(fwd_dir, "nobody"))
+    inst.start()
+    send(inst, ["nobody@localhost"], subject="forward as root?")
+    mbox = os.path.join(spool, "nobody")
+    # had the .forward been read, the mail would have gone to stolen@
+    # instead of the user's own mailbox
+    assert wait_for(lambda: os.path.exists(mbox) and
+                    b"Subject: forward as root?" in open(mbox, "rb").read(),
+                    30), inst.log()
+    assert "cannot open as nobody" in inst.log()
+    assert server.messages == []
+    assert "stolen@remote.test" not in inst.log()
+
+
+def test_forward_hard_link_to_root_only_file(make_instance, server):
+    _forward_to_root_only_file(make_instance, server, os.link)
+
+
+def test_forward_symlink_to_root_only_file(make_instance, server):
+    _forward_to_root_only_file(make_instance, server, os.symlink)

@@ -17,7 +17,8 @@
  *
  * Commands and files run with default_privs for aliases, the rights of
  * the include file's owner for :include: lists (default_privs when root
- * owns it), and the user's rights for .forward.  An :include: file named
+ * owns it), and the user's rights for .forward.  The .forward itself, and
+ * an :include: file named
  * by a .forward or by a user-owned list is opened with those rights too
  * (only the administrator's alias tables and root-owned lists they name
  * open files as root).  When an "owner-NAME"
@@ -931,12 +932,25 @@ forward_user(const struct delivery *d, const char *user, struct buf *text)
 	free(files);
 	for (i = 0; v[i] != NULL; i++) {
 		struct stat st;
-		int fd = open(v[i], O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		struct privs upv;
+		int fd;
 		char *data;
 		ssize_t n;
 		struct xctx x;
-		if (fd < 0)
+		/* with the user's rights: a .forward hard-linked to a file only
+		 * root may read (or in a directory the user cannot search) is
+		 * not read */
+		memset(&upv, 0, sizeof(upv));
+		upv.uid = (long)pw->pw_uid;
+		upv.gid = (long)pw->pw_gid;
+		fd = open_list_as(&upv, v[i]);
+		if (fd < 0) {
+			if (errno != ENOENT && errno != ENOTDIR)
+				log_warn("%s: %s: cannot open as %s: %s: "
+				    "ignored", d->queue_id, v[i], user,
+				    strerror(errno));
 			continue;
+		}
 		if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
 		    (st.st_uid != pw->pw_uid && st.st_uid != 0) ||
 		    (st.st_mode & 022) || st.st_size > LIST_FILE_MAX) {
