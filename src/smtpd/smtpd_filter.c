@@ -151,13 +151,71 @@ filter_failed(struct session *s, const char *why)
 	return 0;
 }
 
+/* The longest filter reply passed on (RFC 5321 4.5.3.1.5: a reply line
+ * is at most 512 octets with its CRLF). */
+#define FILTER_REPLY_MAX 510
+
+/* Check the filter's SMTP reply for its action and copy it to out (at
+ * least FILTER_REPLY_MAX + 1 bytes): one line "CCC text" or "CCC" whose
+ * class suits the action (quarantine 2xx, reject 5xx, tempfail 4xx; an
+ * enhanced code, if any, of the same class), no CR or LF, at most
+ * FILTER_REPLY_MAX bytes.  Other control characters and non-ASCII bytes
+ * become '?'.  0, or -1 with a static reason in *why_r.  Pure: the reply
+ * comes from the filter process, which reads hostile mail. */
+static int
+filter_reply_check(int action, const char *reply, char *out,
+    const char **why_r)
+{
+	char want = action == FILTER_QUARANTINE ? '2' :
+	    action == FILTER_REJECT ? '5' : '4';
+	size_t i, n = strlen(reply);
+
+	if (n > FILTER_REPLY_MAX) {
+		*why_r = "reply too long";
+		return -1;
+	}
+	if (strcspn(reply, "\r\n") != n) {
+		*why_r = "CR or LF in the reply";
+		return -1;
+	}
+	if (n < 3 || reply[0] != want || reply[1] < '0' || reply[1] > '9' ||
+	    reply[2] < '0' || reply[2] > '9' || (n > 3 && reply[3] != ' ')) {
+		*why_r = "reply code does not suit the action";
+		return -1;
+	}
+	if (n > 5 && reply[4] >= '0' && reply[4] <= '9' && reply[5] == '.' &&
+	    reply[4] != want) {
+		*why_r = "enhanced status code does not suit the action";
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)reply[i];
+		out[i] = c < 0x20 || c >= 0x7f ? '?' : (char)c;
+	}
+	out[n] = '\0';
+	return 0;
+}
+
 /* Apply the filter's verdict.  Returns whether to queue the message. */
 static int
 filter_apply(struct session *s, const struct filter_reply *rep)
 {
 	struct filter_state *f = s->filter;
 	const char *id = cleanup_id(s->cl);
+	char reply[FILTER_REPLY_MAX + 1];
+	const char *why = NULL;
 
+	/* reject and tempfail without a reply text get a default below */
+	if ((rep->action == FILTER_QUARANTINE ||
+	    ((rep->action == FILTER_REJECT || rep->action == FILTER_TEMPFAIL) &&
+	    rep->reply[0] != '\0')) &&
+	    filter_reply_check(rep->action, rep->reply, reply, &why) < 0) {
+		log_warn("%s: content filter: invalid reply for %s: %s: tempfail",
+		    id, rep->action == FILTER_QUARANTINE ? "quarantine" :
+		    rep->action == FILTER_REJECT ? "reject" : "tempfail", why);
+		smtpd_reply(s, "451 4.3.0 Error: content filter failure, try again later");
+		return 0;
+	}
 	switch (rep->action) {
 	case FILTER_ACCEPT:
 		return 1;
@@ -172,13 +230,14 @@ filter_apply(struct session *s, const struct filter_reply *rep)
 	case FILTER_QUARANTINE:
 		log_info("%s: quarantined as %s (score %s)", id,
 		    rep->quarantine_id, rep->score);
-		smtpd_reply(s, "%s", rep->reply);
+		smtpd_reply(s, "%s", reply);
 		return 0;
 	default:
+		if (rep->reply[0] == '\0')
+			strcpy(reply, "451 4.7.1 Error: content filter failure");
 		log_info("%s: reject: content filter: %s; from=<%s>", id,
-		    rep->reply, s->sender ? s->sender : "");
-		smtpd_reply(s, "%s", rep->reply[0] ? rep->reply :
-		    "451 4.7.1 Error: content filter failure");
+		    reply, s->sender ? s->sender : "");
+		smtpd_reply(s, "%s", reply);
 		return 0;
 	}
 }
