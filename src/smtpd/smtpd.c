@@ -62,6 +62,7 @@ static struct {
 	int reject_unlisted;
 	long long hop_limit;
 	long long reserve;      /* smtpd_reserved_queue_files */
+	long long conn_limit;   /* smtpd_client_connection_count_limit */
 	char **sender_restrictions;
 	char **relay_restrictions;
 	char **rcpt_restrictions;
@@ -139,11 +140,14 @@ reset_transaction(struct session *s)
 	buf_reset(&s->pending_line);
 }
 
-/* Sessions of this process (counted in on_accept and session_free). */
+/* Sessions of this process (counted in on_accept and session_free),
+ * listed for smtpd_client_connection_count_limit. */
 static int live_sessions;
+static struct session *sessions;
 
 static const struct cfg_param smtpd_queue_params[] = {
 	{ "smtpd_reserved_queue_files", CFG_INT, "32", 0, "Queue files each smtpd process claims in incoming/ ahead of time, whose names one fsync of incoming/ per batch makes durable, so that a message's commit is the fsync of its own file (doc/queue-format.md, Reserved files); 0: a file is created per message and incoming/ is fsync'ed with its commit" },
+	{ "smtpd_client_connection_count_limit", CFG_INT, "50", 0, "Simultaneous sessions one client address (not in mynetworks) may have with one smtpd process; more get 421 4.7.0; 0 = no limit.  Counted per process, not across processes as Postfix's anvil does" },
 };
 CONFIG_PARAMS(smtpd_queue_params);
 
@@ -170,6 +174,12 @@ session_free(struct session *s)
 	buf_free(&s->line);
 	buf_free(&s->pending_line);
 	buf_free(&s->counts);
+	if (s->prev_session != NULL)
+		s->prev_session->next_session = s->next_session;
+	else
+		sessions = s->next_session;
+	if (s->next_session != NULL)
+		s->next_session->prev_session = s->prev_session;
 	free(s);
 	live_sessions--;
 	service_session_end();
@@ -1159,6 +1169,22 @@ on_io(struct io *io, enum io_evt evt, void *arg)
 	}
 }
 
+/* Has s's address more sessions in this process (s included) than
+ * smtpd_client_connection_count_limit?  mynetworks is exempt. */
+static int
+client_count_exceeded(const struct session *s)
+{
+	const struct session *o;
+	long long n = 0;
+
+	if (cfg.conn_limit <= 0 || s->trusted)
+		return 0;
+	for (o = sessions; o != NULL; o = o->next_session)
+		if (strcmp(o->addr, s->addr) == 0)
+			n++;
+	return n > cfg.conn_limit;
+}
+
 static void
 on_accept(int fd, const struct sockaddr *sa, socklen_t salen, void *arg)
 {
@@ -1166,6 +1192,10 @@ on_accept(int fd, const struct sockaddr *sa, socklen_t salen, void *arg)
 
 	(void)arg;
 	live_sessions++;
+	s->next_session = sessions;
+	if (sessions != NULL)
+		sessions->prev_session = s;
+	sessions = s;
 	memcpy(&s->sa, sa, salen < sizeof(s->sa) ? salen : sizeof(s->sa));
 	netaddr_ntop(sa, s->addr, sizeof(s->addr));
 	snprintf(s->client, sizeof(s->client), "unknown[%s]", s->addr);
@@ -1180,6 +1210,14 @@ on_accept(int fd, const struct sockaddr *sa, socklen_t salen, void *arg)
 	s->io = io_new(fd, on_io, s);
 	io_set_timeout(s->io, cfg.timeout);
 	log_info("connect from %s", s->client);
+	if (client_count_exceeded(s)) {
+		/* before the hook: no TLS handshake (SMTPS) for it either */
+		log_warn("too many connections from %s", s->client);
+		smtpd_reply(s, "421 4.7.0 %s Error: too many connections from %s",
+		    cfg.hostname, s->addr);
+		session_close(s);
+		return;
+	}
 	if (smtpd_connect_hook(s) < 0)
 		return;
 	smtpd_reply(s, "220 %s", cfg.banner);
@@ -1225,6 +1263,7 @@ load_settings(void)
 	cfg.reject_unlisted = config_bool("smtpd_reject_unlisted_recipient");
 	cfg.hop_limit = config_int("hopcount_limit");
 	cfg.reserve = config_int("smtpd_reserved_queue_files");
+	cfg.conn_limit = config_int("smtpd_client_connection_count_limit");
 	if (cfg.reserve < 0 || cfg.reserve > SMTPD_RESERVE_MAX)
 		fatal("smtpd_reserved_queue_files: %lld is not between 0 and %d",
 		    cfg.reserve, SMTPD_RESERVE_MAX);
