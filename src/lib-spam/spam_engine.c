@@ -10,6 +10,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "mail_header.h"
 #include "mem.h"
 #include "spam_engine.h"
 #include "str.h"
@@ -306,8 +307,11 @@ void
 spam_rewrite_text(const char *data, size_t len, const char *headers,
     const char *subject_tag, struct buf *out)
 {
-	size_t i = 0;
+	size_t i = 0, n, pos = 0, last;
 	int tag_subject = subject_tag != NULL && subject_tag[0] != '\0';
+	struct mail_field f;
+	const char *h;
+	char name[64];
 
 	(void)buf_appends(out, headers);
 	if (len >= 5 && memcmp(data, "From ", 5) == 0) {
@@ -316,35 +320,23 @@ spam_rewrite_text(const char *data, size_t len, const char *headers,
 	}
 	/* copy the header block, dropping our own headers (and their
 	 * continuation lines) */
-	while (i < len) {
-		const char *nl = memchr(data + i, '\n', len - i);
-		size_t e2 = nl ? (size_t)(nl - data) + 1 : len, end = e2;
-		char name[64];
-		size_t k = 0;
-
-		if (data[i] == '\n' || (data[i] == '\r' && i + 1 < len && data[i + 1] == '\n'))
-			break;
-		while (end < len && (data[end] == ' ' || data[end] == '\t')) {
-			const char *n2 = memchr(data + end, '\n', len - end);
-			end = n2 ? (size_t)(n2 - data) + 1 : len;
-		}
-		while (i + k < len && k < sizeof(name) - 1 && data[i + k] != ':' &&
-		    data[i + k] != '\n')
-			name[k] = data[i + k], k++;
-		name[k] = '\0';
-		if (!report_is_spam_header(name)) {
-			if (tag_subject && strcasecmp(name, "Subject") == 0) {
-				size_t vs = i + k + 1;
-				while (vs < end && (data[vs] == ' ' || data[vs] == '\t'))
-					vs++;
-				(void)buf_printf(out, "Subject: %s%s", subject_tag,
-				    subject_tag[strlen(subject_tag) - 1] == ' ' ? "" : " ");
-				(void)buf_append(out, data + vs, end - vs);
-			} else {
-				(void)buf_append(out, data + i, end - i);
-			}
-		}
-		i = end;
+	h = data + i;
+	n = len - i;
+	while (last = pos, mail_header_next(h, n, &pos, &f)) {
+		if (f.name_len > 0 && f.name_len < sizeof(name)) {
+			memcpy(name, h + f.start, f.name_len);
+			name[f.name_len] = '\0';
+		} else
+			name[0] = '\0';
+		if (report_is_spam_header(name))
+			continue;
+		if (tag_subject && strcasecmp(name, "Subject") == 0) {
+			(void)buf_printf(out, "Subject: %s%s", subject_tag,
+			    subject_tag[strlen(subject_tag) - 1] == ' ' ? "" : " ");
+			(void)buf_append(out, h + f.value, f.end - f.value);
+		} else
+			(void)buf_append(out, h + f.start, f.end - f.start);
 	}
-	(void)buf_append(out, data + i, len - i);
+	/* the empty line and the body */
+	(void)buf_append(out, h + last, n - last);
 }
