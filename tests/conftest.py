@@ -194,8 +194,21 @@ class Instance:
                         self.messages(**kw), timeout) or self.messages(**kw)
 
 
+@pytest.hookimpl(tryfirst=True, hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Keep each phase's report on the test item, so fixtures can tell a
+    passed test from a failed one at teardown."""
+    outcome = yield
+    rep = outcome.get_result()
+    setattr(item, "rep_" + rep.when, rep)
+
+
 @pytest.fixture
-def make_instance():
+def make_instance(request):
+    """Instances in a fresh directory under the system's temporary
+    directory, stopped after the test; the directory (logs, queue,
+    Maildirs) is removed when the test passed and kept for a look when it
+    failed (or always with TEMPEST_KEEP_TEST_DIRS=1)."""
     made = []
     tmp = tempfile.mkdtemp(prefix="tempest-test-")
     os.chmod(tmp, 0o755)  # services run as the mail owner, not root
@@ -208,6 +221,11 @@ def make_instance():
     yield factory
     for inst in made:
         inst.stop()
+    rep = getattr(request.node, "rep_call", None)
+    if rep is not None and rep.passed and \
+            not os.environ.get("TEMPEST_KEEP_TEST_DIRS"):
+        import shutil
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 @pytest.fixture
