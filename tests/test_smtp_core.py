@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from conftest import wait_for
+from conftest import TEMPEST, wait_for
 from smtputil import Raw
 
 DEMO = "demo@example.test"
@@ -426,7 +426,7 @@ def test_sendmail_command(instance):
     assert b"Return-Path: <cron@example.test>" in joined
     # called as `sendmail` through argv[0]
     link = os.path.join(instance.dir, "sendmail")
-    os.symlink(os.environ.get("TEMPEST_BIN", "build/tempest"), link)
+    os.symlink(os.path.abspath(TEMPEST), link)
     env = dict(os.environ, TEMPEST_CONFIG_DIR=instance.etc)
     p = subprocess.run([link, DEMO], input=b"Subject: argv0\n\nx\n", env=env,
                        capture_output=True, timeout=30)
