@@ -74,7 +74,8 @@ def _forward_to_root_only_file(make_instance, server, link):
     assert wait_for(lambda: os.path.exists(mbox) and
                     b"Subject: forward as root?" in open(mbox, "rb").read(),
                     30), inst.log()
-    assert "cannot open as nobody" in inst.log()
+    assert wait_for(lambda: "cannot open as nobody" in inst.log(), 20), \
+        inst.log()
     assert server.messages == []
     assert "stolen@remote.test" not in inst.log()
 

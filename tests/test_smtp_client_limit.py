@@ -39,7 +39,8 @@ def test_third_connection_refused(make_instance):
         "too many connections from 127.0.0.1" in greeting, greeting
     assert f.readline() == b""          # and the server closed it
     s.close()
-    assert "too many connections from unknown[127.0.0.1]" in inst.log()
+    assert wait_for(lambda: "too many connections from unknown[127.0.0.1]"
+                    in inst.log(), 20), inst.log()
     # once one session ends, a new one is served again
     held[0][1].close()
     held[0][0].close()
