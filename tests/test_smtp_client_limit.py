@@ -25,7 +25,16 @@ def start(make_instance, name, **extra):
     inst = make_instance(name, extra=dict(
         {"smtpd_client_connection_count_limit": "2"}, **extra))
     inst.edit_master_cf(one_process)
-    return inst.start()
+    inst.start()
+
+    # start() probes the port: wait until smtpd has seen that session end,
+    # or it would count against the limit
+    def probe_done():
+        log = inst.log()
+        n = log.count(": connect from unknown[127.0.0.1]")
+        return n >= 1 and n == log.count(": disconnect from unknown[127.0.0.1]")
+    assert wait_for(probe_done, 20), inst.log()
+    return inst
 
 
 def test_third_connection_refused(make_instance):
