@@ -90,6 +90,10 @@ int lr_learn(struct store *st, const char *user, const char *msgkey,
  * when the samples changed since the last training by at least
  * 1/LR_RETRAIN_DIV of its size.  1 trained, 0 not needed, -1 error. */
 #define LR_RETRAIN_DIV 20
+/* Samples kept per user: a training first drops all but the newest
+ * LR_MAX_SAMPLES (about 35 MB of samples; the training holds their
+ * feature lists, about 140 MB, while it runs). */
+#define LR_MAX_SAMPLES 10000
 int lr_retrain(struct store *st, const char *user, int force);
 
 #endif

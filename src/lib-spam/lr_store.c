@@ -125,6 +125,8 @@ lr_retrain(struct store *st, const char *user, int force)
 	if (!force && (inf.changes == 0 ||
 	    inf.changes * LR_RETRAIN_DIV < inf.nspam + inf.nham))
 		return 0;
+	if (store_lr_samples_trim(st, user, LR_MAX_SAMPLES) < 0)
+		return -1;
 	memset(&c, 0, sizeof(c));
 	if (store_lr_samples(st, user, collect_one, &c) < 0) {
 		for (size_t i = 0; i < c.n; i++)

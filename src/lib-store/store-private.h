@@ -21,6 +21,7 @@ struct store_driver {
 	int (*lr_sample_put)(struct store *, const char *, const char *, char,
 	    const void *, size_t);
 	int (*lr_sample_delete)(struct store *, const char *, const char *);
+	int (*lr_samples_trim)(struct store *, const char *, int64_t);
 	int (*lr_samples)(struct store *, const char *,
 	    void (*)(const char *, char, const void *, size_t, void *), void *);
 	int (*lr_model_info)(struct store *, const char *, struct lr_model_info *);

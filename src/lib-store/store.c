@@ -90,6 +90,7 @@ int store_bayes_set_seen(struct store *st, const char *u, const char *k, char c)
 int64_t store_bayes_ntokens(struct store *st, const char *u) { return st->drv->bayes_ntokens(st, u); }
 int store_lr_sample_put(struct store *st, const char *u, const char *k, char c, const void *f, size_t n) { return st->drv->lr_sample_put(st, u, k, c, f, n); }
 int store_lr_sample_delete(struct store *st, const char *u, const char *k) { return st->drv->lr_sample_delete(st, u, k); }
+int store_lr_samples_trim(struct store *st, const char *u, int64_t k) { return st->drv->lr_samples_trim(st, u, k); }
 int store_lr_samples(struct store *st, const char *u, void (*fn)(const char *, char, const void *, size_t, void *), void *a) { return st->drv->lr_samples(st, u, fn, a); }
 int store_lr_model_info(struct store *st, const char *u, struct lr_model_info *r) { return st->drv->lr_model_info(st, u, r); }
 int store_lr_model_get(struct store *st, const char *u, struct lr_model_info *r, void **b, size_t *n) { return st->drv->lr_model_get(st, u, r, b, n); }

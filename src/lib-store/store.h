@@ -65,6 +65,9 @@ int store_lr_sample_put(struct store *st, const char *user, const char *msgkey,
     char kind, const void *feat, size_t len);
 /* 1 removed (a change counted), 0 there was none. */
 int store_lr_sample_delete(struct store *st, const char *user, const char *msgkey);
+/* Delete all but the `keep` most recently stored samples of user: the
+ * count deleted (not counted as changes). */
+int store_lr_samples_trim(struct store *st, const char *user, int64_t keep);
 /* fn for each sample of user, in no particular order. */
 int store_lr_samples(struct store *st, const char *user,
     void (*fn)(const char *msgkey, char kind, const void *feat, size_t len, void *arg),

@@ -41,9 +41,11 @@ static const char *const schema[] = {
 	" tag_level DOUBLE, spam_level DOUBLE, quarantine_level DOUBLE, reject_level DOUBLE)",
 	/* the logistic regression (lr.h): created when missing, so an
 	 * older database gains them on its next open */
+	/* seq: REPLACE gives a replaced row a new one, so seq order is the
+	 * order samples were last stored (for trimming to the newest) */
 	"CREATE TABLE IF NOT EXISTS lr_sample (user VARBINARY(255) NOT NULL,"
 	" msgkey VARBINARY(1024) NOT NULL, kind CHAR(1) NOT NULL, feat MEDIUMBLOB NOT NULL,"
-	" PRIMARY KEY (user, msgkey(255)))",
+	" seq BIGINT NOT NULL AUTO_INCREMENT, PRIMARY KEY (user, msgkey(255)), KEY (seq))",
 	"CREATE TABLE IF NOT EXISTS lr_model (user VARBINARY(255) PRIMARY KEY,"
 	" gen BIGINT NOT NULL, nspam BIGINT NOT NULL, nham BIGINT NOT NULL,"
 	" changes BIGINT NOT NULL)",
@@ -386,6 +388,31 @@ lr_sample_delete(struct store *st, const char *user, const char *key)
 }
 
 static int
+lr_samples_trim(struct store *st, const char *user, int64_t keep)
+{
+	struct buf b;
+	char *c[1];
+	long long cut;
+	int k;
+
+	buf_init(&b, BUF_UNLIMITED);
+	(void)buf_appends(&b, "SELECT seq FROM lr_sample WHERE user = ");
+	q_cstr(st, &b, user);
+	(void)buf_printf(&b, " ORDER BY seq DESC LIMIT 1 OFFSET %lld", (long long)keep);
+	if ((k = row1(st, &b, c, 1)) <= 0)
+		return k;               /* error, or no more than keep samples */
+	cut = atoll(c[0]);
+	free(c[0]);
+	buf_init(&b, BUF_UNLIMITED);
+	(void)buf_appends(&b, "DELETE FROM lr_sample WHERE user = ");
+	q_cstr(st, &b, user);
+	(void)buf_printf(&b, " AND seq <= %lld", cut);
+	if (run(st, &b) < 0)
+		return -1;
+	return (int)mysql_affected_rows(MY(st));
+}
+
+static int
 lr_samples(struct store *st, const char *user,
     void (*fn)(const char *, char, const void *, size_t, void *), void *arg)
 {
@@ -674,6 +701,7 @@ const struct store_driver store_driver_mysql = {
 	.bayes_ntokens = bayes_ntokens,
 	.lr_sample_put = lr_sample_put,
 	.lr_sample_delete = lr_sample_delete,
+	.lr_samples_trim = lr_samples_trim,
 	.lr_samples = lr_samples,
 	.lr_model_info = lr_model_info,
 	.lr_model_get = lr_model_get,

@@ -17,7 +17,7 @@ enum {
 	Q_TOK_GET, Q_TOK_UPD, Q_TOK_GC, Q_TOT_GET, Q_TOT_ADD, Q_SEEN_GET,
 	Q_SEEN_SET, Q_SEEN_DEL, Q_NTOK, Q_QPUT, Q_QLIST, Q_QGET, Q_QDEL, Q_QEXP,
 	Q_LGET, Q_LSET, Q_LDEL, Q_LRS_PUT, Q_LRS_DEL, Q_LRS_ALL, Q_LRM_CHG,
-	Q_LRM_INFO, Q_LRM_GET, Q_LRM_PUT, Q_LRW_PUT, Q_MAX
+	Q_LRM_INFO, Q_LRM_GET, Q_LRM_PUT, Q_LRW_PUT, Q_LRS_NTH, Q_LRS_TRIM, Q_MAX
 };
 
 static const char *const sql_text[Q_MAX] = {
@@ -55,6 +55,10 @@ static const char *const sql_text[Q_MAX] = {
 	[Q_LRM_PUT] = "INSERT INTO lr_model (user, gen, nspam, nham, changes) "
 	    "VALUES (?1, 1, ?2, ?3, 0) ON CONFLICT (user) DO UPDATE SET gen = gen + 1, "
 	    "nspam = ?2, nham = ?3, changes = 0",
+	/* INSERT OR REPLACE gives a replaced row a new rowid: rowid order is
+	 * the order samples were last stored */
+	[Q_LRS_NTH] = "SELECT rowid FROM lr_sample WHERE user = ?1 ORDER BY rowid DESC LIMIT 1 OFFSET ?2",
+	[Q_LRS_TRIM] = "DELETE FROM lr_sample WHERE user = ?1 AND rowid <= ?2",
 	[Q_LRW_PUT] = "INSERT OR REPLACE INTO lr_weights (user, weights) VALUES (?1, ?2)",
 };
 
@@ -363,6 +367,33 @@ lr_sample_delete(struct store *st, const char *user, const char *key)
 }
 
 static int
+lr_samples_trim(struct store *st, const char *user, int64_t keep)
+{
+	sqlite3_stmt *q = stmt(st, Q_LRS_NTH);
+	sqlite3_int64 cut;
+	int rc;
+
+	if (q == NULL)
+		return -1;
+	sqlite3_bind_text(q, 1, user, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 2, keep);
+	rc = sqlite3_step(q);
+	cut = rc == SQLITE_ROW ? sqlite3_column_int64(q, 0) : 0;
+	sqlite3_reset(q);
+	if (rc == SQLITE_DONE)
+		return 0;               /* no more than keep samples */
+	if (rc != SQLITE_ROW)
+		return fail(st);
+	if ((q = stmt(st, Q_LRS_TRIM)) == NULL)
+		return -1;
+	sqlite3_bind_text(q, 1, user, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 2, cut);
+	if (step_done(st, q) < 0)
+		return -1;
+	return sqlite3_changes(SQ(st)->db);
+}
+
+static int
 lr_samples(struct store *st, const char *user,
     void (*fn)(const char *, char, const void *, size_t, void *), void *arg)
 {
@@ -622,6 +653,7 @@ const struct store_driver store_driver_sqlite = {
 	.bayes_ntokens = bayes_ntokens,
 	.lr_sample_put = lr_sample_put,
 	.lr_sample_delete = lr_sample_delete,
+	.lr_samples_trim = lr_samples_trim,
 	.lr_samples = lr_samples,
 	.lr_model_info = lr_model_info,
 	.lr_model_get = lr_model_get,

@@ -127,6 +127,22 @@ main(void)
 		free(blob);
 		T_INTEQ(store_lr_model_info(st, "bob", &inf), 1);
 		T_INTEQ(inf.changes, 1);
+		/* trimming keeps the most recently stored samples (a replaced
+		 * one counts as new), of that user only */
+		T_INTEQ(store_lr_sample_put(st, "", "<m4@x>", 's', "\x07", 1), 0);
+		T_INTEQ(store_lr_sample_put(st, "", "<m5@x>", 'h', "\x08", 1), 0);
+		T_INTEQ(store_lr_sample_put(st, "", "<m2@x>", 'h', "\x01\x00\x80\x02", 4), 0);
+		T_INTEQ(store_lr_samples_trim(st, "", 5), 0);
+		T_INTEQ(store_lr_samples_trim(st, "", 2), 1);     /* <m4@x> goes */
+		nsamples = sample_ok = 0;
+		T_INTEQ(store_lr_samples(st, "", check_sample, NULL), 0);
+		T_INTEQ(nsamples, 2);
+		T_INTEQ(sample_ok, 1);
+		T_INTEQ(store_lr_sample_delete(st, "", "<m4@x>"), 0);
+		T_INTEQ(store_lr_samples_trim(st, "", 0), 2);
+		nsamples = 0;
+		T_INTEQ(store_lr_samples(st, "bob", check_sample, NULL), 0);
+		T_INTEQ(nsamples, 1);
 		free(w);
 	}
 	{
