@@ -165,10 +165,11 @@ def test_unavailable_tables_are_temporary_errors(make_instance):
     code, text = rcpt_reply(inst, "demo@example.test")
     assert (code, text) == (451, "4.3.0 <demo@example.test>: Temporary "
                             "lookup failure"), (code, text)
-    log = inst.log()
-    assert re.search(r"table passwd-file:\S*/etc/users is unavailable: "
-                     r"read \S*/etc/users: Is a directory", log), log[-3000:]
-    assert "NOQUEUE: reject: RCPT from" in log
+    # the log lines may reach the log file after the reply: wait for them
+    assert wait_for(lambda: re.search(
+        r"table passwd-file:\S*/etc/users is unavailable: "
+        r"read \S*/etc/users: Is a directory", inst.log()) and
+        "NOQUEUE: reject: RCPT from" in inst.log(), 20), inst.log()[-3000:]
     assert inst.pids("smtpd")
     with smtplib.SMTP("127.0.0.1", inst.smtp_port, timeout=30) as s:
         code, text = s.verify("demo@example.test")
