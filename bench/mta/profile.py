@@ -34,9 +34,9 @@ spec.loader.exec_module(run)
 CLK = os.sysconf("SC_CLK_TCK")
 
 
-def snapshot(root_pid):
-    """{pid: (role, cpu ticks)} for root_pid and its children."""
-    out = {}
+def processes():
+    """(pid, /proc/PID/stat fields after the command name, argv) of every
+    process still there while /proc is read."""
     for d in os.listdir("/proc"):
         if not d.isdigit():
             continue
@@ -47,7 +47,13 @@ def snapshot(root_pid):
                 argv = f.read().split(b"\0")
         except OSError:
             continue
-        pid = int(d)
+        yield int(d), st, argv
+
+
+def snapshot(root_pid):
+    """{pid: (role, cpu ticks)} for root_pid and its children."""
+    out = {}
+    for pid, st, argv in processes():
         if pid != root_pid and int(st[1]) != root_pid:
             continue
         role = "master"
@@ -61,18 +67,9 @@ def find_master(wrapper_pid, timeout=10):
     """The Tempest master below a --wrap command (a child of it)."""
     end = time.time() + timeout
     while time.time() < end:
-        for d in os.listdir("/proc"):
-            if not d.isdigit():
-                continue
-            try:
-                with open(f"/proc/{d}/stat") as f:
-                    st = f.read().rsplit(")", 1)[1].split()
-                with open(f"/proc/{d}/cmdline", "rb") as f:
-                    argv = f.read().split(b"\0")
-            except OSError:
-                continue
+        for pid, st, argv in processes():
             if int(st[1]) == wrapper_pid and b"start-fg" in argv:
-                return int(d)
+                return pid
         time.sleep(0.05)
     raise TimeoutError("master below the --wrap command")
 

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "str.h"
 
 static char log_ident[64] = "tempest";
 static const char *log_rolename = "tempest";
@@ -46,12 +47,9 @@ static void
 log_emit(int prio, const char *tag, const char *fmt, va_list ap)
 {
 	char msg[2048];
-	size_t i;
 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	for (i = 0; msg[i] != '\0'; i++)
-		if ((unsigned char)msg[i] < 0x20 || msg[i] == 0x7f)
-			msg[i] = '?';
+	str_mask_controls(msg);
 	if (log_dest & LOG_DEST_SYSLOG)
 		syslog(prio, "%s%s", tag, msg);
 	if (log_dest & LOG_DEST_STDERR) {

@@ -69,6 +69,14 @@ str_lower(char *s)
 		*s = (char)tolower((unsigned char)*s);
 }
 
+void
+str_mask_controls(char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			*s = '?';
+}
+
 int
 str_prefix_ci(const char *s, const char *prefix)
 {

@@ -17,6 +17,10 @@ void str_split_free(char ***list);
 /* Trim leading/trailing ASCII white space in place; returns s+skip. */
 char *str_trim(char *s);
 void str_lower(char *s);
+/* Replace control characters (below 0x20, and DEL) with '?' in place:
+ * for peer-supplied text bound for logs and mail headers, where a bare
+ * CR or LF would start a new line. */
+void str_mask_controls(char *s);
 int str_prefix_ci(const char *s, const char *prefix);
 int str_suffix_ci(const char *s, const char *suffix);
 /* "yes"/"no" (and true/false, 1/0): 0 on success, -1 otherwise. */

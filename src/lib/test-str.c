@@ -39,10 +39,20 @@ test_values(void)
 	T_INTEQ(str_parse_bool("maybe", &b), -1);
 }
 
+static void
+test_mask_controls(void)
+{
+	char s[] = "a\rb\nc\td\x7f" "e\xc3\xa9 f";
+
+	str_mask_controls(s);
+	T_STREQ(s, "a?b?c?d?e\xc3\xa9 f");  /* UTF-8 and blanks stay */
+}
+
 int
 main(void)
 {
 	T_RUN(test_split);
+	T_RUN(test_mask_controls);
 	T_RUN(test_values);
 	return t_done();
 }

@@ -34,6 +34,7 @@
 #include "smtp_mime.h"
 #include "smtp_parse.h"
 #include "smtp_reply.h"
+#include "str.h"
 
 #define LINE_MAX_BYTES 2048
 #define REPLY_MAX 4096
@@ -754,9 +755,7 @@ read_replies(struct smtp_sess *s)
 		/* the text goes into logs and DSN headers: no control
 		 * characters (a bare CR breaks a header line for some
 		 * readers), as Postfix's smtp client does */
-		for (char *c = (char *)text; *c != '\0'; c++)
-			if ((unsigned char)*c < 0x20 || *c == 0x7f)
-				*c = '?';
+		str_mask_controls((char *)text);
 		if (s->reply.len > 0)
 			buf_appendc(&s->reply, ' ');
 		if (buf_appends(&s->reply, text) < 0)

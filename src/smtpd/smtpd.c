@@ -312,16 +312,12 @@ eval_restrictions(struct session *s, char **list, const char *rcpt,
 static void
 do_ehlo(struct session *s, const char *arg, int esmtp)
 {
-	char *c;
-
 	reset_transaction(s);
 	free(s->helo);
 	s->helo = xstrndup(arg, 255);
 	/* it goes into Received: and the log: no control characters (a
 	 * bare CR is a line break to some readers), as Postfix does */
-	for (c = s->helo; *c != '\0'; c++)
-		if ((unsigned char)*c < 0x20 || *c == 0x7f)
-			*c = '?';
+	str_mask_controls(s->helo);
 	s->esmtp = esmtp;
 	if (!esmtp) {
 		smtpd_reply(s, "250 %s", cfg.hostname);
