@@ -245,6 +245,8 @@ on_accept(int fd, const struct sockaddr *sa, socklen_t salen, void *arg)
 		ipc_msg_free(&req);
 		r = ipc_send(fd, &rep);
 		ipc_msg_free(&rep);
+		/* a retraining after an auto-learn, with smtpd answered */
+		spam_engine_train(engine);
 		if (r < 0)
 			break;
 	}

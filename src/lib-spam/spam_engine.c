@@ -163,6 +163,7 @@ spam_engine_free(struct spam_engine **ep)
 		return;
 	ruleset_free(&e->rs);
 	lr_cache_free(&e->lr);
+	free(e->lr_due);
 	store_close(&e->store);
 	free(e->store_error);
 	free(e->subject_tag);
@@ -284,9 +285,21 @@ spam_engine_autolearn(struct spam_engine *e, struct spam_verdict *v,
 			v->autolearn = spam ? "spam" : "ham";
 		else if (r < 0)
 			log_warn("bayes autolearn: %s", store_error(e->store));
-		if (r >= 0 && lr_retrain(e->store, u, 0) < 0)
-			log_warn("lr training: %s", store_error(e->store));
+		if (r >= 0 && (e->lr_due == NULL || strcmp(e->lr_due, u) != 0)) {
+			spam_engine_train(e);
+			e->lr_due = xstrdup(u);
+		}
 	}
+}
+
+void
+spam_engine_train(struct spam_engine *e)
+{
+	if (e->lr_due == NULL)
+		return;
+	if (lr_retrain(e->store, e->lr_due, 0) < 0)
+		log_warn("lr training: %s", store_error(e->store));
+	FREE(e->lr_due);
 }
 
 void

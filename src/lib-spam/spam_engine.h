@@ -42,6 +42,8 @@ struct spam_engine {
 	struct mime_limits lim;
 	int rules_cached;               /* the rules came from the cache */
 	struct lr_cache lr;             /* weights of the last user scored */
+	char *lr_due;                   /* user whose LR weights an
+	                                 * auto-learn may have made stale */
 };
 
 /* Read the spam_* parameters (config must be loaded, or defaults). */
@@ -74,10 +76,13 @@ void spam_engine_decide(struct spam_engine *e, struct spam_verdict *v,
 void spam_engine_headers(struct spam_engine *e, const struct spam_verdict *v,
     struct buf *out);
 /* Auto-learn v if its score (without BAYES_* and LR_*) passes the
- * thresholds; sets v->autolearn.  The LR weights are retrained when
- * enough samples changed (lr_retrain). */
+ * thresholds; sets v->autolearn.  The LR retraining this may call for
+ * is left to spam_engine_train(), so it need not delay a reply. */
 void spam_engine_autolearn(struct spam_engine *e, struct spam_verdict *v,
     const char *user);
+/* Retrain the LR weights of the user auto-learned for last, when enough
+ * samples changed (lr_retrain); callers run it after their reply. */
+void spam_engine_train(struct spam_engine *e);
 void spam_verdict_free(struct spam_verdict *v);
 
 /* The message with our X-Spam-* headers removed and `headers` added at

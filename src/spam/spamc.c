@@ -228,8 +228,10 @@ spamc_main(int argc, char **argv)
 		l.spam = threshold;
 		spam_engine_decide(e, &v, &l);
 	}
-	if (autolearn)
+	if (autolearn) {
 		spam_engine_autolearn(e, &v, user);
+		spam_engine_train(e);
+	}
 	buf_init(&out, BUF_UNLIMITED);
 	if (verdict) {
 		char n[64];
