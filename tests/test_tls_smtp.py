@@ -278,4 +278,55 @@ def test_resumption_survives_reload(make_instance, tmp_path, proto):
     assert re.search(r"^Reused, TLSv1\.[23]", out, re.M), out
     key = os.path.join(inst.dir, "data", "tls", "ticket.key")
     assert stat.S_IMODE(os.stat(key).st_mode) == 0o600
-    assert os.path.getsize(key) == 80
+    assert os.path.getsize(key) == 168
+
+
+def ticket_key_name(sess):
+    """The key name (first 16 bytes) of the ticket in a saved session."""
+    p = subprocess.run(["openssl", "sess_id", "-in", sess, "-noout", "-text"],
+                       capture_output=True, text=True, timeout=30)
+    out = p.stdout + p.stderr
+    hexed = ""
+    assert "TLS session ticket:" in out, out
+    lines = out.split("TLS session ticket:", 1)[1].splitlines()[1:]
+    for line in lines:
+        m = re.match(r"\s*[0-9a-f]{4} - ((?:[0-9a-f]{2}[ -]+)+)", line)
+        if not m:
+            break
+        hexed += re.sub(r"[^0-9a-f]", "", m.group(1))
+    assert len(hexed) >= 32, out
+    return bytes.fromhex(hexed[:32])
+
+
+def test_ticket_keys_rotate(make_instance, tmp_path):
+    """The ticket key is replaced once it is smtpd_tls_session_cache_timeout
+    old, by an unprivileged smtpd through the key file it keeps open; a
+    ticket of the previous key still resumes and is renewed with the new
+    key (TLS 1.3: a resumed TLS 1.2 session is not saved again by
+    s_client; the unit test covers both)."""
+    inst = make_instance(extra={"smtpd_tls_session_cache_timeout": "6s"}).start()
+    key = os.path.join(inst.dir, "data", "tls", "ticket.key")
+    assert wait_for(lambda: os.path.exists(key) and
+                    os.path.getsize(key) == 168, 20)
+    with open(key, "rb") as f:
+        first = f.read()
+    created = int.from_bytes(first[:8], "big")
+    # a ticket issued at least 3 s into the key's life ...
+    time.sleep(max(0.0, created + 3.0 - time.time()))
+    s1 = str(tmp_path / "s1.pem")
+    out = s_client(inst.smtp_port, "-tls1_3", "-sess_out", s1, wait=1.0)
+    assert re.search(r"^New, TLSv1\.3", out, re.M), out
+    assert ticket_key_name(s1) == first[8:24]
+    # ... is still valid (6 s) when the key has been rotated (at 6 s)
+    time.sleep(max(0.0, created + 6.2 - time.time()))
+    s2 = str(tmp_path / "s2.pem")
+    out = s_client(inst.smtp_port, "-tls1_3", "-sess_in", s1, "-sess_out", s2,
+                   wait=1.0)
+    assert re.search(r"^Reused, TLSv1\.3", out, re.M), out
+    with open(key, "rb") as f:
+        second = f.read()
+    assert len(second) == 168
+    assert int.from_bytes(second[:8], "big") >= created + 6
+    assert second[8:88] != first[8:88]
+    assert second[88:168] == first[8:88]
+    assert ticket_key_name(s2) == second[8:24]

@@ -241,14 +241,16 @@ tls_server_ctx_settings(const struct tls_server_settings *set,
 		return ctx;
 	}
 	/* resumption: a server-side cache for TLS 1.2 session ids, tickets
-	 * (keys random per process) for TLS 1.2 and 1.3 */
+	 * for TLS 1.2 and 1.3 (keys random per process, or shared and
+	 * rotated through ticket_key_file: tls_ticket.c) */
 	SSL_CTX_clear_options(ctx, SSL_OP_NO_TICKET);
 	SSL_CTX_set_num_tickets(ctx, 2);
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
 	SSL_CTX_sess_set_cache_size(ctx, 20000);
 	SSL_CTX_set_timeout(ctx, set->session_timeout);
 	if (set->ticket_key_file != NULL && *set->ticket_key_file != '\0' &&
-	    tls_ticket_keys_load(ctx, set->ticket_key_file, error_r) < 0) {
+	    tls_ticket_keys_use(ctx, set->ticket_key_file,
+	    set->session_timeout, error_r) < 0) {
 		SSL_CTX_free(ctx);
 		return NULL;
 	}
@@ -284,70 +286,6 @@ tls_client_ctx(const char *ca_file, const char *ciphers, char **error_r)
 	} else
 		SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
 	return ctx;
-}
-
-#define TICKET_KEYS_LEN 80       /* name 16, HMAC key 32, AES key 32 */
-
-static int
-read_keys(const char *path, unsigned char *keys)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -1;
-	n = read(fd, keys, TICKET_KEYS_LEN);
-	close(fd);
-	return n == TICKET_KEYS_LEN ? 0 : -1;
-}
-
-int
-tls_ticket_keys_load(SSL_CTX *ctx, const char *path, char **error_r)
-{
-	unsigned char keys[TICKET_KEYS_LEN];
-	char *lock, *tmp;
-	int fd, lfd, r = -1;
-
-	if (read_keys(path, keys) < 0) {
-		lock = xasprintf("%s.lock", path);
-		lfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-		free(lock);
-		if (lfd < 0 || flock(lfd, LOCK_EX) < 0) {
-			*error_r = xasprintf("lock for %s: %s", path,
-			    strerror(errno));
-			if (lfd >= 0)
-				close(lfd);
-			return -1;
-		}
-		if (read_keys(path, keys) < 0) {
-			tmp = xasprintf("%s.tmp", path);
-			fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-			    0600);
-			if (fd < 0 || RAND_bytes(keys, sizeof(keys)) != 1 ||
-			    write(fd, keys, sizeof(keys)) != (ssize_t)sizeof(keys) ||
-			    fsync(fd) < 0 || rename(tmp, path) < 0) {
-				*error_r = xasprintf("writing %s: %s", path,
-				    strerror(errno));
-				if (fd >= 0)
-					close(fd);
-				unlink(tmp);
-				free(tmp);
-				close(lfd);
-				goto out;
-			}
-			close(fd);
-			free(tmp);
-		}
-		close(lfd);
-	}
-	if (SSL_CTX_set_tlsext_ticket_keys(ctx, keys, sizeof(keys)) != 1) {
-		*error_r = ssl_error("ticket keys");
-		goto out;
-	}
-	r = 0;
-out:
-	OPENSSL_cleanse(keys, sizeof(keys));
-	return r;
 }
 
 int

@@ -15,6 +15,8 @@
 #ifndef TEMPEST_TLS_H
 #define TEMPEST_TLS_H
 
+#include <time.h>
+
 #include <openssl/ssl.h>
 
 /* A server context for cert (PEM chain) and key (PEM) with the default
@@ -35,7 +37,8 @@ struct tls_server_settings {
 	const char *ciphers;    /* grade "high" or "medium" */
 	long session_timeout;   /* seconds; 0 = no session resumption */
 	const char *session_id; /* session id context (the service name) */
-	const char *ticket_key_file; /* NULL/"": ticket keys random per process */
+	const char *ticket_key_file; /* NULL/"": ticket keys random per process;
+	                         * else shared and rotated (tls_ticket_keys_use) */
 };
 
 /* A server context from settings (see struct tls_server_settings).  NULL
@@ -58,11 +61,17 @@ int tls_set_protocols(SSL_CTX *ctx, const char *protocols, char **error_r);
 SSL_CTX *tls_client_ctx(const char *ca_file, const char *ciphers,
     char **error_r);
 
-/* Use the session ticket keys in path (80 random bytes, created mode 0600
- * under a lock when missing), so every process that reads the same file
- * can resume the others' sessions (several services, a reload).  0, or
- * -1 with *error_r. */
-int tls_ticket_keys_load(SSL_CTX *ctx, const char *path, char **error_r);
+/* Encrypt session tickets with the keys in path, shared with every
+ * process that uses the same file (several services, a reload) and
+ * rotated when the current key is lifetime seconds old; the previous key
+ * still decrypts (tls_ticket.c has the file format).  The file is opened
+ * (created mode 0600) now and kept open, so call this before dropping
+ * privileges or chroot.  0, or -1 with *error_r. */
+int tls_ticket_keys_use(SSL_CTX *ctx, const char *path, long lifetime,
+    char **error_r);
+
+/* Unit tests: the clock ticket keys go by (NULL: time()). */
+void tls_ticket_keys_set_clock(time_t (*clock)(void));
 
 /* "TLSv1.3" etc. and whether the session was resumed, for logging. */
 int tls_session_reused(SSL *ssl);
