@@ -17,7 +17,6 @@
 #include "log.h"
 
 #define IPC_MAGIC "TMP1"
-#define IPC_HDR 12
 
 void
 ipc_msg_init(struct ipc_msg *m, uint32_t type)

@@ -6,9 +6,12 @@
  * fields, each self-describing: 'I' + 8-byte integer, or 'S' + u32 length
  * + bytes + NUL.  Readers pull fields in order with ipc_get_*(), which
  * check the tag, the bounds and (for strings) the absence of inner NULs,
- * so a corrupt or hostile peer can only make a read fail.  Bodies are
- * limited to IPC_MAX bytes.  A descriptor can travel with a frame
- * (SCM_RIGHTS) on the blocking calls.
+ * so a corrupt or hostile peer can only make a read fail.  A whole frame
+ * (header + body) is at most IPC_FRAME_MAX bytes, which is the event
+ * loop's input buffer (IO_INPUT_MAX): a frame the readers accept always
+ * fits there, and a header announcing more is refused at once (-1), on
+ * the blocking and on the event-loop side alike.  A descriptor can travel
+ * with a frame (SCM_RIGHTS) on the blocking calls.
  */
 #ifndef TEMPEST_IPC_H
 #define TEMPEST_IPC_H
@@ -17,10 +20,13 @@
 #include <stddef.h>
 
 #include "buf.h"
+#include "ioev.h"
 
-struct io;
-
-#define IPC_MAX (1024 * 1024)
+#define IPC_HDR 12
+/* The one limit: a frame must fit the io input buffer whole. */
+#define IPC_FRAME_MAX IO_INPUT_MAX
+/* Largest body; ipc_put_*() beyond it is a bug (panic). */
+#define IPC_MAX (IPC_FRAME_MAX - IPC_HDR)
 
 struct ipc_msg {
 	uint32_t type;
