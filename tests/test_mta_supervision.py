@@ -165,8 +165,9 @@ def test_fsync_before_250(make_instance, tmp_path):
     """Order of operations for each message, seen by strace: before its 250
     the queue file's name was made durable (created or renamed into
     incoming/, then an fsync of incoming/: smtpd does that ahead of time
-    for a batch of reserved files), and its content was written, the file
-    marked complete (fchmod 0700) and fsync'ed."""
+    for a batch of reserved files), and its content was written (ending in
+    the checksummed X record, the completion mark that survives a power
+    failure), the file marked complete (fchmod 0700) and fdatasync'ed."""
     if subprocess.run(["which", "strace"], capture_output=True).returncode != 0:
         pytest.skip("strace is not installed")
     instance = make_instance()
@@ -218,13 +219,13 @@ def test_fsync_before_250(make_instance, tmp_path):
         # that name made durable: an fsync of incoming/ after it, before 250
         i_dsync = index(lambda l: re.search(r"fsync\(\d+<[^>]*/queue/incoming>\)\s*= 0", l),
                         i_open, i_250)
-        # the content written, the file marked complete and fsync'ed
+        # the content written, the file marked complete and fdatasync'ed
         i_write = index(lambda l: re.search(
             rf"\bwrite\({fd}<[^>]*/incoming/{qid}>, \"TEMPEST-QUEUE", l), i_open, i_250)
         i_chmod = index(lambda l: re.search(
             rf"fchmod\({fd}<[^>]*/incoming/{qid}>, 0700\)\s*= 0", l), i_write, i_250)
         i_fsync = index(lambda l: re.search(
-            rf"fsync\({fd}<[^>]*/incoming/{qid}>\)\s*= 0", l), i_chmod, i_250)
+            rf"f(?:data)?sync\({fd}<[^>]*/incoming/{qid}>\)\s*= 0", l), i_chmod, i_250)
         assert i_name <= i_open < i_dsync < i_250, (qid, i_name, i_open, i_dsync, i_250)
         assert i_open < i_write < i_chmod < i_fsync < i_250, \
             (qid, i_open, i_write, i_chmod, i_fsync, i_250)

@@ -77,7 +77,7 @@ worker(void *arg)
 				(void)sync_file_range(j->fd, 0, 0,
 				    SYNC_FILE_RANGE_WRITE);
 		for (j = batch; j != NULL; j = j->next) {
-			if (fsync(j->fd) < 0)
+			if (fdatasync(j->fd) < 0)
 				j->error = errno;
 			close(j->fd);
 			need_dir |= j->need_dir;
@@ -191,7 +191,7 @@ queue_commit_now(int fd, int need_dir)
 {
 	int error = 0;
 
-	if (fsync(fd) < 0)
+	if (fdatasync(fd) < 0)
 		error = errno;
 	if (error == 0 && need_dir && sync_dir() < 0)
 		error = errno;

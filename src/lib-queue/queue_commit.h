@@ -2,7 +2,9 @@
  * queue_commit.h - group commit of new queue files.
  *
  * A finished queue file is handed over with its open descriptor; a worker
- * thread fsyncs every file of the current batch, then (only if a file of
+ * thread fdatasyncs every file of the current batch (enough: the file's
+ * checksummed X record, not its mode, marks it complete on disk,
+ * doc/queue-format.md), then (only if a file of
  * the batch needs it: one whose name was not made durable in advance by
  * the reservation pool, qwriter_pool_init) the incoming/ directory once,
  * and only then reports each one back on the event loop, so that many

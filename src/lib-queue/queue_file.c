@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,7 @@
 #include "log.h"
 #include "mem.h"
 #include "queue_file.h"
+#include "queue_hash.h"
 
 #define QW_BUFSIZE (64 * 1024)
 #define QF_ENVELOPE_MAX (8 * 1024 * 1024)
@@ -127,6 +129,7 @@ struct qwriter {
 	int entry_durable;      /* from the pool: its name is durable */
 	size_t content_len;
 	int error;              /* errno of the first write failure */
+	struct qhash hash;      /* of every byte before the X record */
 };
 
 /* A large message: start the writeback of what is written so far while
@@ -161,7 +164,7 @@ qw_flush(struct qwriter *w)
 }
 
 static void
-qw_put(struct qwriter *w, const void *p, size_t n)
+qw_put_raw(struct qwriter *w, const void *p, size_t n)
 {
 	if (w->out.len + n > QW_BUFSIZE)
 		qw_flush(w);
@@ -184,6 +187,14 @@ qw_put(struct qwriter *w, const void *p, size_t n)
 	}
 	if (buf_append(&w->out, p, n) < 0)
 		panic("queue writer buffer");
+}
+
+/* Bytes before the X record: they go into its checksum too. */
+static void
+qw_put(struct qwriter *w, const void *p, size_t n)
+{
+	qhash_update(&w->hash, p, n);
+	qw_put_raw(w, p, n);
 }
 
 /* Names in spare/ this process may try to take, read in batches. */
@@ -660,6 +671,7 @@ qwriter_create(const char *qdir, char **error_r)
 	w->old_size = s.old_size;
 	w->path = xasprintf("%s/%s/%s", qdir, QUEUE_INCOMING, w->id);
 	buf_init(&w->out, QW_BUFSIZE * 2);
+	qhash_init(&w->hash, 0);
 	qw_put(w, QUEUE_FILE_MAGIC, strlen(QUEUE_FILE_MAGIC));
 	{
 		/* now, not when the file was reserved: the arrival time */
@@ -748,10 +760,28 @@ qwriter_take_fd(struct qwriter *w)
 int
 qwriter_finish(struct qwriter *w, int sync, char **error_r)
 {
-	char digits[32];
+	char digits[32], x[32];
+	off_t end;
 
 	qw_put(w, "\n", 1);
-	qwriter_record(w, 'X', "", 0);
+	/* the checksum covers everything before X, the M length digits
+	 * counted as the zeros written first (doc/queue-format.md) */
+	snprintf(x, sizeof(x), "X16:%016llx\n",
+	    (unsigned long long)qhash_digest(&w->hash));
+	qw_put_raw(w, x, strlen(x));
+	end = w->written + (off_t)w->out.len;
+	if (end > w->old_size) {
+		/* the file grows: pad it to whole blocks with written zeros,
+		 * so that once recycled, a message of up to that size
+		 * overwrites blocks already allocated and on disk */
+		static const char zeros[QUEUE_FILE_BLOCK];
+		size_t pad = (size_t)(-end & (QUEUE_FILE_BLOCK - 1));
+		if (pad > 0)
+			qw_put_raw(w, zeros, pad);
+	}
+	/* else it ends within a reused file's old size: no size change and
+	 * no new block, so fdatasync needs no inode write (no journal
+	 * commit); the rest of the old content stays behind X, never read */
 	snprintf(digits, sizeof(digits), "%020zu", w->content_len);
 	if (w->len_off >= w->written &&
 	    (size_t)(w->len_off - w->written) + 20 <= w->out.len) {
@@ -763,13 +793,12 @@ qwriter_finish(struct qwriter *w, int sync, char **error_r)
 		if (!w->error && pwrite(w->fd, digits, 20, w->len_off) != 20)
 			w->error = errno ? errno : EIO;
 	}
-	/* a reused file: drop the old content's tail */
-	if (!w->error && w->old_size > w->written &&
-	    ftruncate(w->fd, w->written) < 0)
-		w->error = errno;
 	if (!w->error && fchmod(w->fd, QUEUE_MODE_COMPLETE) < 0)
 		w->error = errno;
-	if (sync && !w->error && fsync(w->fd) < 0)
+	/* fdatasync: the data and what reading it back needs (size, block
+	 * map); the mode is not needed, the X record's checksum is the
+	 * completion mark after a power failure (queue_incoming_check) */
+	if (sync && !w->error && fdatasync(w->fd) < 0)
 		w->error = errno;
 	if (w->error) {
 		*error_r = xasprintf("queue file write error: %s",
@@ -1192,4 +1221,127 @@ qfile_pending(const struct qfile *qf)
 		if (!qf->rcpts[i].done)
 			n++;
 	return n;
+}
+
+/* ---- crash recovery of incoming/ ---- */
+
+/* Largest file queue_file_checksum reads (bigger ones: not checked). */
+#define QF_CHECK_MAX ((off_t)1 << 31)
+
+int
+queue_file_checksum(int fd, const char *id)
+{
+	struct stat st;
+	char *b;
+	size_t size, pos, mlen = strlen(QUEUE_FILE_MAGIC);
+	int r = QF_CHECK_NONE, stale = 0;
+
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    st.st_size > QF_CHECK_MAX)
+		return QF_CHECK_NONE;
+	size = (size_t)st.st_size;
+	b = xmalloc(size + 1);
+	{
+		size_t got = 0;
+		while (got < size) {
+			ssize_t n = pread(fd, b + got, size - got, (off_t)got);
+			if (n <= 0)
+				break;
+			got += (size_t)n;
+		}
+		size = got;
+	}
+	if (size < mlen || memcmp(b, QUEUE_FILE_MAGIC, mlen) != 0)
+		goto out;
+	pos = mlen;
+	while (pos < size) {
+		size_t rec = pos, len = 0, digits = 0, dpos;
+		char type = b[pos++];
+
+		dpos = pos;
+		while (pos < size && b[pos] >= '0' && b[pos] <= '9' &&
+		    digits < 20) {
+			if (len > (SIZE_MAX - 9) / 10)
+				goto bad;
+			len = len * 10 + (size_t)(b[pos] - '0');
+			pos++;
+			digits++;
+		}
+		if (pos >= size || b[pos] != ':' || digits == 0 ||
+		    len > size - pos - 1)
+			goto bad;
+		pos++;
+		if (type == 'X') {
+			char hex[17];
+			if (len == 0)
+				goto out;       /* written before checksums */
+			if (len != 16 || pos + 16 >= size || b[pos + 16] != '\n')
+				goto bad;
+			memcpy(hex, b + pos, 16);
+			hex[16] = '\0';
+			r = strtoull(hex, NULL, 16) == qhash64(b, rec, 0) &&
+			    strspn(hex, "0123456789abcdef") == 16 ? QF_CHECK_OK :
+			    QF_CHECK_BAD;
+			if (r == QF_CHECK_OK && stale)
+				r = QF_CHECK_STALE;
+			goto out;
+		}
+		if (type == 'D')
+			b[rec] = 'R';   /* hashed as written: the R before its mark */
+		if (type == 'M')
+			memset(b + dpos, '0', digits);
+		if (type == 'I' && (len != strlen(id) ||
+		    memcmp(b + pos, id, len) != 0))
+			stale = 1;
+		pos += len;
+		if (pos >= size || b[pos] != '\n')
+			goto bad;
+		pos++;
+	}
+bad:
+	/* records up to a point, then garbage or the end: torn or cut */
+	r = QF_CHECK_BAD;
+out:
+	free(b);
+	return r;
+}
+
+int
+queue_incoming_check(const char *path, const char *id, const char **why_r)
+{
+	struct stat st;
+	int fd, c, complete;
+
+	*why_r = NULL;
+	if (lstat(path, &st) < 0 || !S_ISREG(st.st_mode))
+		return QUEUE_CHECK_KEEP;        /* not a queue file of ours */
+	complete = (st.st_mode & 0777) == QUEUE_MODE_COMPLETE;
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return complete ? QUEUE_CHECK_KEEP : QUEUE_CHECK_REMOVE;
+	c = queue_file_checksum(fd, id);
+	close(fd);
+	switch (c) {
+	case QF_CHECK_OK:
+		if (!complete) {
+			/* written and fdatasync'ed (perhaps acknowledged);
+			 * its fchmod(0700) did not reach the disk */
+			if (chmod(path, QUEUE_MODE_COMPLETE) < 0)
+				return QUEUE_CHECK_KEEP;
+			*why_r = "complete (checksum), its mode was lost: kept";
+		}
+		return QUEUE_CHECK_KEEP;
+	case QF_CHECK_BAD:
+		/* never acknowledged: an acknowledged file's data was
+		 * fdatasync'ed whole; kept for a look if marked complete */
+		*why_r = "checksum mismatch (a write cut by a crash, never "
+		    "acknowledged)";
+		return complete ? QUEUE_CHECK_CORRUPT : QUEUE_CHECK_REMOVE;
+	default:
+		/* STALE (an old name of a reused file: qmgr refuses it) or
+		 * NONE (no checksum): the mode decides, as it always did */
+		if (!complete)
+			*why_r = "unfinished queue file (never acknowledged)";
+		return complete ? QUEUE_CHECK_KEEP : QUEUE_CHECK_REMOVE;
+	}
 }

@@ -5,9 +5,12 @@
  * A queue file is a sequence of records "<type><length>:<data>\n".  The
  * envelope comes first, then one 'M' record holding the message content
  * (LF line ends; its 20-digit length is filled in when the content is
- * complete), then the end record 'X'.  A file is complete only when its
- * mode is 0700 and its last record is 'X'; anything else was never
- * acknowledged and is discarded at start-up.  Recipients are 'R' records;
+ * complete), then the end record 'X' with a checksum of everything before
+ * it (bytes after X are padding or a reused file's old content, never
+ * read).  At run time a file is complete when its mode is 0700 and its
+ * records end with 'X'; after a power failure (the commit is an
+ * fdatasync, which does not keep the mode) start-up goes by the checksum
+ * (queue_incoming_check); anything else was never acknowledged.  Recipients are 'R' records;
  * delivery marks one done by overwriting its type byte with 'D' in place,
  * so a crash never repeats a finished delivery from the queue's side.
  */
@@ -38,6 +41,11 @@
 /* qmgr keeps at most this many spare files, each at most this large */
 #define QUEUE_SPARE_MAX 128
 #define QUEUE_SPARE_MAX_SIZE (256 * 1024)
+
+/* Files grow in whole blocks of this size (zeros written after X), so
+ * a recycled file takes a message of up to its size without a new block
+ * or a size change. */
+#define QUEUE_FILE_BLOCK 4096
 
 /* Create every queue subdirectory under qdir (and private/, public/). */
 int queue_mkdirs(const char *qdir, char **error_r);
@@ -79,6 +87,33 @@ const char *qfile_attr(const struct qfile *qf, const char *name);
 int qfile_mark_done(struct qfile *qf, size_t i);
 /* Number of recipients not yet done. */
 size_t qfile_pending(const struct qfile *qf);
+
+/*
+ * The X record's checksum (XXH64 of every byte before it, with the M
+ * length digits as zeros and D marks as R): for the file open as fd,
+ * named id, QF_CHECK_OK (complete), _STALE (complete, but its I record
+ * names another id: an old name of a reused file), _BAD (torn, cut or
+ * garbled) or _NONE (no checksum to check: an end record without one,
+ * written by an older version, or not a queue file).
+ */
+#define QF_CHECK_NONE 0
+#define QF_CHECK_OK 1
+#define QF_CHECK_STALE 2
+#define QF_CHECK_BAD 3
+int queue_file_checksum(int fd, const char *id);
+
+/*
+ * What start-up does with incoming/ID (nobody writes the queue then):
+ * QUEUE_CHECK_KEEP (complete; a file whose checksum is right but whose
+ * mode 0700 was lost in a power failure gets its mode back),
+ * QUEUE_CHECK_REMOVE (never acknowledged), QUEUE_CHECK_CORRUPT (marked
+ * complete but its checksum is wrong: to corrupt/).  *why_r says why,
+ * for the log (NULL: nothing to say).  doc/queue-format.md.
+ */
+#define QUEUE_CHECK_KEEP 0
+#define QUEUE_CHECK_REMOVE 1
+#define QUEUE_CHECK_CORRUPT 2
+int queue_incoming_check(const char *path, const char *id, const char **why_r);
 
 /* Streaming writer used by cleanup.  The writer owns its file from
  * qwriter_create on by holding flock(LOCK_EX) on it (until the file is
@@ -124,8 +159,9 @@ size_t qwriter_content_len(const struct qwriter *w);
  * file (by a content filter, before qwriter_finish): its offset in the
  * file in *off_r.  0, or -1 after a write error. */
 int qwriter_flush_content(struct qwriter *w, off_t *off_r);
-/* Complete the file: content length, end record, mode 0700.  With sync,
- * also fsync and close it; without, the caller takes the descriptor with
+/* Complete the file: content length, end record with the checksum, zeros
+ * to a block boundary if the file grows, mode 0700.  With sync, also
+ * fdatasync and close it; without, the caller takes the descriptor with
  * qwriter_take_fd() and makes it durable (queue_commit).  Either way the
  * directory fsync is the caller's.  0, or -1 with *error_r. */
 int qwriter_finish(struct qwriter *w, int sync, char **error_r);

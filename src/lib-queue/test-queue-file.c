@@ -3,6 +3,7 @@
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <dirent.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 #include "cleanup.h"
 #include "config.h"
 #include "queue_file.h"
+#include "queue_hash.h"
 #include "test.h"
 
 static void
@@ -61,8 +63,22 @@ test_roundtrip(void)
 	T_INTEQ(qfile_pending(&qf), 1);
 	qfile_close(&qf);
 
-	/* Truncated copies are refused. */
+	/* Truncated copies are refused (cut anywhere before the end of the
+	 * X record; zeros pad the file to a whole block after it). */
 	T_INTEQ(stat(path, &st), 0);
+	T_INTEQ(st.st_size % QUEUE_FILE_BLOCK, 0);
+	{
+		FILE *in = fopen(path, "r");
+		char *all = malloc((size_t)st.st_size + 1), *x;
+		T_INTEQ(fread(all, 1, (size_t)st.st_size, in), (long)st.st_size);
+		fclose(in);
+		all[st.st_size] = '\0';
+		x = strstr(all, "\nX16:");
+		T_OK(x != NULL);
+		T_OK(x != NULL && x[21] == '\n' && x[22] == '\0');
+		st.st_size = x != NULL ? x - all + 22 : 0;
+		free(all);
+	}
 	for (off_t cut = 1; cut < st.st_size; cut += 7) {
 		char tpath[600];
 		FILE *in = fopen(path, "r"), *out;
@@ -92,6 +108,163 @@ test_roundtrip(void)
 
 /* A record length of 2^63 or more (a disk returning garbage) is refused,
  * not taken as a negative offset. */
+/* XXH64 against values of the reference library (libxxhash 0.8.1). */
+static void
+test_hash(void)
+{
+	static const struct { size_t len; uint64_t seed, h; } v[] = {
+		{ 0, 0, 0xef46db3751d8e999ULL },
+		{ 1, 0, 0xd24ec4f1a98c6e5bULL },
+		{ 3, 0, 0x44bc2cf5ad770999ULL },
+		{ 3, 1, 0xbea9ca8199328908ULL },
+		{ 1280, 0, 0xafc184ad7938a354ULL },
+		{ 1287, 0x123456789ULL, 0x085158e055f85c85ULL },
+	};
+	unsigned char b[1300];
+	size_t i, j;
+
+	for (i = 0; i < 1280; i++)
+		b[i] = (unsigned char)i;
+	memcpy(b + 1280, "xyz1234", 7);
+	T_OK(qhash64("", 0, 0) == v[0].h);
+	T_OK(qhash64("a", 1, 0) == v[1].h);
+	T_OK(qhash64("abc", 3, 0) == v[2].h);
+	T_OK(qhash64("abc", 3, 1) == v[3].h);
+	T_OK(qhash64(b, 1280, 0) == v[4].h);
+	T_OK(qhash64(b, 1287, v[5].seed) == v[5].h);
+	/* streamed in pieces of every size: the same */
+	for (j = 1; j < 70; j++) {
+		struct qhash h;
+		qhash_init(&h, v[5].seed);
+		for (i = 0; i < 1287; i += j)
+			qhash_update(&h, b + i, i + j > 1287 ? 1287 - i : j);
+		T_OK(qhash_digest(&h) == v[5].h);
+	}
+}
+
+/* The X record's checksum: every byte of a finished file counts (but a
+ * D mark and the M length digits); start-up keeps, completes, removes
+ * or sets aside as queue_incoming_check says. */
+static void
+test_checksum(void)
+{
+	char dir[] = "/tmp/test-queue-XXXXXX", *err = NULL, path[512];
+	char copy[600], id[QUEUE_ID_LEN + 1];
+	struct cleanup_rcpt r[1] = { { "a@x.test", NULL, 0 } };
+	struct cleanup *c;
+	struct qfile qf;
+	const char *why;
+	struct stat st;
+	char *all;
+	FILE *f;
+	off_t i, xend;
+	int fd, bad = 0;
+
+	T_OK(mkdtemp(dir) != NULL);
+	T_INTEQ(queue_mkdirs(dir, &err), 0);
+	c = cleanup_open(dir, "s@z.test", r, 1, NULL, 0, NULL, &err);
+	T_OK(c != NULL);
+	cleanup_line(c, "Subject: sum", 12, 1);
+	cleanup_line(c, "", 0, 1);
+	cleanup_line(c, "body", 4, 1);
+	T_INTEQ(cleanup_finish(c, 1, &err), 0);
+	snprintf(id, sizeof(id), "%s", cleanup_id(c));
+	cleanup_free(&c);
+	snprintf(path, sizeof(path), "%s/incoming/%s", dir, id);
+	fd = open(path, O_RDWR);
+	T_INTEQ(queue_file_checksum(fd, id), QF_CHECK_OK);
+	/* a D mark does not change it */
+	T_INTEQ(qfile_open(path, 1, &qf, &err), 0);
+	T_INTEQ(qfile_mark_done(&qf, 0), 0);
+	qfile_close(&qf);
+	T_INTEQ(queue_file_checksum(fd, id), QF_CHECK_OK);
+	T_INTEQ(fstat(fd, &st), 0);
+	all = malloc((size_t)st.st_size);
+	T_INTEQ(pread(fd, all, (size_t)st.st_size, 0), (long)st.st_size);
+	close(fd);
+	xend = strstr(all, "\nX16:") - all + 22;
+
+	/* any byte changed before the end of X (one block torn): BAD; after
+	 * it (the padding): still OK */
+	snprintf(copy, sizeof(copy), "%s/hold/%s", dir, id);
+	for (i = 0; i < st.st_size; i += (i < xend + 40 ? 1 : 997)) {
+		/* a garbled magic line: not taken for a queue file at all */
+		int want = i < 16 ? QF_CHECK_NONE : i < xend ? QF_CHECK_BAD :
+		    QF_CHECK_OK, got;
+		all[i] ^= 0x20;
+		f = fopen(copy, "w");
+		fwrite(all, 1, (size_t)st.st_size, f);
+		fclose(f);
+		all[i] ^= 0x20;
+		fd = open(copy, O_RDONLY);
+		got = queue_file_checksum(fd, id);
+		close(fd);
+		/* a flipped D/R type byte or M length digit is no damage
+		 * the checksum sees: the parse catches those */
+		if (got != want && !(want == QF_CHECK_BAD &&
+		    (all[i] == 'D' || all[i] == 'R' ||
+		    (all[i] >= '0' && all[i] <= '9')))) {
+			bad++;
+			printf("offset %ld of %ld (%c): %d\n", (long)i,
+			    (long)xend, all[i], got);
+		}
+	}
+	T_INTEQ(bad, 0);
+
+	/* start-up: mode lost (0600) but complete: kept, 0700 again */
+	T_INTEQ(chmod(path, 0600), 0);
+	T_INTEQ(queue_incoming_check(path, id, &why), QUEUE_CHECK_KEEP);
+	T_OK(why != NULL);
+	T_INTEQ(stat(path, &st), 0);
+	T_INTEQ(st.st_mode & 0777, 0700);
+	T_INTEQ(queue_incoming_check(path, id, &why), QUEUE_CHECK_KEEP);
+	T_OK(why == NULL);
+	/* a torn copy: removed when 0600, set aside when 0700 */
+	all[60] ^= 1;
+	f = fopen(copy, "w");
+	fwrite(all, 1, (size_t)xend, f);
+	fclose(f);
+	T_INTEQ(chmod(copy, 0600), 0);
+	T_INTEQ(queue_incoming_check(copy, id, &why), QUEUE_CHECK_REMOVE);
+	T_INTEQ(chmod(copy, 0700), 0);
+	T_INTEQ(queue_incoming_check(copy, id, &why), QUEUE_CHECK_CORRUPT);
+	/* cut before X: the same */
+	f = fopen(copy, "w");
+	all[60] ^= 1;
+	fwrite(all, 1, (size_t)xend - 30, f);
+	fclose(f);
+	T_INTEQ(chmod(copy, 0600), 0);
+	T_INTEQ(queue_incoming_check(copy, id, &why), QUEUE_CHECK_REMOVE);
+	/* complete but under another name (I record): the mode decides */
+	f = fopen(copy, "w");
+	fwrite(all, 1, (size_t)st.st_size, f);
+	fclose(f);
+	T_INTEQ(chmod(copy, 0600), 0);
+	fd = open(copy, O_RDONLY);
+	T_INTEQ(queue_file_checksum(fd, "000000000000"), QF_CHECK_STALE);
+	close(fd);
+	/* an old-format end record without a checksum: the mode decides */
+	f = fopen(copy, "w");
+	fprintf(f, "%sT3:123\nI12:%s\nS7:x@y.tst\nM5:hello\nX0:\n",
+	    QUEUE_FILE_MAGIC, id);
+	fclose(f);
+	T_INTEQ(chmod(copy, 0600), 0);
+	fd = open(copy, O_RDONLY);
+	T_INTEQ(queue_file_checksum(fd, id), QF_CHECK_NONE);
+	close(fd);
+	T_INTEQ(queue_incoming_check(copy, id, &why), QUEUE_CHECK_REMOVE);
+	T_INTEQ(chmod(copy, 0700), 0);
+	T_INTEQ(queue_incoming_check(copy, id, &why), QUEUE_CHECK_KEEP);
+	T_INTEQ(qfile_open(copy, 0, &qf, &err), 0);
+	qfile_close(&qf);
+	/* an empty reserved file */
+	f = fopen(copy, "w");
+	fclose(f);
+	T_INTEQ(chmod(copy, 0600), 0);
+	T_INTEQ(queue_incoming_check(copy, id, &why), QUEUE_CHECK_REMOVE);
+	free(all);
+}
+
 static void
 test_huge_length(void)
 {
@@ -165,7 +338,10 @@ test_spare_reuse(void)
 	cleanup_free(&c);
 	T_INTEQ(stat(path, &st), 0);
 	T_INTEQ(st.st_mode & 0777, 0700);
-	T_OK(st.st_size < 1000);                /* the old tail is gone */
+	/* not cut: the size stays (no size change, so the commit's
+	 * fdatasync needs no inode write); the old tail lies behind X */
+	T_OK(st.st_size > 20000);
+	T_INTEQ(st.st_size % QUEUE_FILE_BLOCK, 0);
 	T_INTEQ(qfile_open(path, 0, &qf, &err), 0);
 	T_STREQ(qf.sender, "s2@z.test");
 	T_OK(qf.content_len < sizeof(content));
@@ -175,9 +351,21 @@ test_spare_reuse(void)
 	T_OK(strstr(content, "Subject: small\n") != NULL);
 	T_OK(strstr(content, "\n\ntiny\n") != NULL);
 	T_OK(strchr(content, 'x') == NULL);
-	T_INTEQ((long)(qf.content_off + (off_t)qf.content_len + 5),
-	    (long)st.st_size);                  /* "\n" "X0:\n" ends it */
 	qfile_close(&qf);
+	{
+		/* the checksum: right for the new content, the old tail
+		 * behind X does not count */
+		int fd = open(path, O_RDWR);
+		char ch;
+		T_INTEQ(queue_file_checksum(fd, strrchr(path, '/') + 1),
+		    QF_CHECK_OK);
+		T_INTEQ(queue_file_checksum(fd, id1), QF_CHECK_STALE);
+		char old[300];
+		(void)ch;
+		T_INTEQ(pread(fd, old, sizeof(old), 5000), (long)sizeof(old));
+		T_OK(memchr(old, 'x', sizeof(old)) != NULL);
+		close(fd);
+	}
 
 	/* the old name surviving a crash next to the new one: refused */
 	snprintf(stale, sizeof(stale), "%s/active/%s", dir, id1);
@@ -414,6 +602,8 @@ main(void)
 	char *err = NULL;
 
 	config_load("/nonexistent", &err);
+	T_RUN(test_hash);
+	T_RUN(test_checksum);
 	T_RUN(test_roundtrip);
 	T_RUN(test_huge_length);
 	T_RUN(test_spare_reuse);

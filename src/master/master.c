@@ -652,8 +652,10 @@ chown_tree(const char *dir)
 
 /*
  * At start nobody else writes the queue: a file in incoming/ that is not
- * marked complete was never acknowledged (250 comes after the mark and
- * the fsyncs), so it is removed, as its client will retry.
+ * complete was never acknowledged (250 comes after its data, with the
+ * checksummed end record, was fdatasync'ed), so it is removed, as its
+ * client will retry; a complete one whose mode 0700 a power failure lost
+ * gets it back (queue_incoming_check, doc/queue-format.md).
  */
 static void
 clean_incoming(const char *qdir)
@@ -664,16 +666,26 @@ clean_incoming(const char *qdir)
 
 	if (d != NULL) {
 		while ((e = readdir(d)) != NULL) {
-			struct stat st;
+			const char *why;
 			char *p;
+			int act;
 			if (e->d_name[0] == '.')
 				continue;
 			p = xasprintf("%s/%s", dir, e->d_name);
-			if (lstat(p, &st) == 0 && S_ISREG(st.st_mode) &&
-			    (st.st_mode & 0777) != QUEUE_MODE_COMPLETE) {
-				log_info("%s: removing unfinished queue file "
-				    "(never acknowledged)", e->d_name);
+			act = queue_incoming_check(p, e->d_name, &why);
+			if (act == QUEUE_CHECK_REMOVE) {
+				log_info("%s: removing %s", e->d_name, why);
 				unlink(p);
+			} else if (act == QUEUE_CHECK_CORRUPT) {
+				char *c = xasprintf("%s/%s/%s", qdir,
+				    QUEUE_CORRUPT, e->d_name);
+				log_warn("%s: %s: moved to %s", e->d_name, why,
+				    QUEUE_CORRUPT);
+				if (rename(p, c) < 0)
+					unlink(p);
+				free(c);
+			} else if (why != NULL) {
+				log_info("%s: %s", e->d_name, why);
 			}
 			free(p);
 		}
