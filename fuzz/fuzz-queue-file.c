@@ -1,6 +1,7 @@
 /* fuzz-queue-file.c - libFuzzer target: queue files read back from disk
- * (qfile_open), which the reader treats as untrusted (a crash leaves any
- * prefix, a disk may return garbage).  The bytes go into a memfd with
+ * (qfile_open) and the start-up checksum check (queue_file_checksum),
+ * which treat them as untrusted (a crash leaves any prefix or a mix of
+ * blocks, a disk may return garbage).  The bytes go into a memfd with
  * the finished file's mode and are opened through /proc/self/fd. */
 #define _GNU_SOURCE
 #include <stdint.h>
@@ -25,10 +26,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (write(fd, data, size) == (ssize_t)size &&
 	    fchmod(fd, QUEUE_MODE_COMPLETE) == 0) {
 		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		size_t pending;
 		if (qfile_open(path, 0, &qf, &err) == 0)
 			qfile_close(&qf);
 		else
 			free(err);
+		(void)queue_file_checksum(fd, "0BCE7CA47C49", &pending);
 	}
 	close(fd);
 	return 0;

@@ -1229,13 +1229,15 @@ qfile_pending(const struct qfile *qf)
 #define QF_CHECK_MAX ((off_t)1 << 31)
 
 int
-queue_file_checksum(int fd, const char *id)
+queue_file_checksum(int fd, const char *id, size_t *pending_r)
 {
 	struct stat st;
 	char *b;
 	size_t size, pos, mlen = strlen(QUEUE_FILE_MAGIC);
 	int r = QF_CHECK_NONE, stale = 0;
 
+	if (pending_r != NULL)
+		*pending_r = 0;
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
 	    st.st_size > QF_CHECK_MAX)
 		return QF_CHECK_NONE;
@@ -1288,6 +1290,8 @@ queue_file_checksum(int fd, const char *id)
 		}
 		if (type == 'D')
 			b[rec] = 'R';   /* hashed as written: the R before its mark */
+		else if (type == 'R' && pending_r != NULL)
+			(*pending_r)++;
 		if (type == 'M')
 			memset(b + dpos, '0', digits);
 		if (type == 'I' && (len != strlen(id) ||
@@ -1319,7 +1323,7 @@ queue_incoming_check(const char *path, const char *id, const char **why_r)
 	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return complete ? QUEUE_CHECK_KEEP : QUEUE_CHECK_REMOVE;
-	c = queue_file_checksum(fd, id);
+	c = queue_file_checksum(fd, id, NULL);
 	close(fd);
 	switch (c) {
 	case QF_CHECK_OK:
@@ -1343,5 +1347,52 @@ queue_incoming_check(const char *path, const char *id, const char **why_r)
 		if (!complete)
 			*why_r = "unfinished queue file (never acknowledged)";
 		return complete ? QUEUE_CHECK_KEEP : QUEUE_CHECK_REMOVE;
+	}
+}
+
+void
+queue_recover_modes(const char *qdir)
+{
+	static const char *const queues[] = { QUEUE_ACTIVE, QUEUE_DEFERRED,
+	    QUEUE_HOLD };
+	size_t q;
+
+	for (q = 0; q < sizeof(queues) / sizeof(queues[0]); q++) {
+		char *dir = xasprintf("%s/%s", qdir, queues[q]);
+		DIR *d = opendir(dir);
+		struct dirent *e;
+
+		while (d != NULL && (e = readdir(d)) != NULL) {
+			struct stat st;
+			size_t pending;
+			char *p;
+			int fd;
+			if (!queue_valid_id(e->d_name))
+				continue;
+			p = xasprintf("%s/%s", dir, e->d_name);
+			/* only files not marked complete are read */
+			if (lstat(p, &st) < 0 || !S_ISREG(st.st_mode) ||
+			    (st.st_mode & 0777) == QUEUE_MODE_COMPLETE ||
+			    (fd = open(p, O_RDONLY | O_NOFOLLOW |
+			    O_CLOEXEC)) < 0) {
+				free(p);
+				continue;
+			}
+			/* in active/ a 0600 file with nothing pending is a
+			 * finished one caught on its way to spare/ (qmgr
+			 * removes it) */
+			if (queue_file_checksum(fd, e->d_name, &pending) ==
+			    QF_CHECK_OK && (pending > 0 ||
+			    strcmp(queues[q], QUEUE_ACTIVE) != 0) &&
+			    chmod(p, QUEUE_MODE_COMPLETE) == 0)
+				log_info("%s: complete (checksum) in %s/, its "
+				    "mode was lost: 0700 again", e->d_name,
+				    queues[q]);
+			close(fd);
+			free(p);
+		}
+		if (d != NULL)
+			closedir(d);
+		free(dir);
 	}
 }

@@ -91,7 +91,8 @@ size_t qfile_pending(const struct qfile *qf);
 /*
  * The X record's checksum (XXH64 of every byte before it, with the M
  * length digits as zeros and D marks as R): for the file open as fd,
- * named id, QF_CHECK_OK (complete), _STALE (complete, but its I record
+ * named id (R records, pending recipients, counted in *pending_r if not
+ * NULL), QF_CHECK_OK (complete), _STALE (complete, but its I record
  * names another id: an old name of a reused file), _BAD (torn, cut or
  * garbled) or _NONE (no checksum to check: an end record without one,
  * written by an older version, or not a queue file).
@@ -100,7 +101,7 @@ size_t qfile_pending(const struct qfile *qf);
 #define QF_CHECK_OK 1
 #define QF_CHECK_STALE 2
 #define QF_CHECK_BAD 3
-int queue_file_checksum(int fd, const char *id);
+int queue_file_checksum(int fd, const char *id, size_t *pending_r);
 
 /*
  * What start-up does with incoming/ID (nobody writes the queue then):
@@ -114,6 +115,12 @@ int queue_file_checksum(int fd, const char *id);
 #define QUEUE_CHECK_REMOVE 1
 #define QUEUE_CHECK_CORRUPT 2
 int queue_incoming_check(const char *path, const char *id, const char **why_r);
+/* At start, after a power failure: a file in active/, deferred/ or hold/
+ * that is not 0700 but whose checksum is right gets 0700 back (its
+ * fchmod did not reach the disk before its move there), except one in
+ * active/ with no recipient pending (a finished file caught on its way
+ * to spare/, which qmgr removes).  Only files not 0700 are read. */
+void queue_recover_modes(const char *qdir);
 
 /* Streaming writer used by cleanup.  The writer owns its file from
  * qwriter_create on by holding flock(LOCK_EX) on it (until the file is

@@ -172,12 +172,18 @@ test_checksum(void)
 	cleanup_free(&c);
 	snprintf(path, sizeof(path), "%s/incoming/%s", dir, id);
 	fd = open(path, O_RDWR);
-	T_INTEQ(queue_file_checksum(fd, id), QF_CHECK_OK);
+	T_INTEQ(queue_file_checksum(fd, id, NULL), QF_CHECK_OK);
 	/* a D mark does not change it */
-	T_INTEQ(qfile_open(path, 1, &qf, &err), 0);
-	T_INTEQ(qfile_mark_done(&qf, 0), 0);
-	qfile_close(&qf);
-	T_INTEQ(queue_file_checksum(fd, id), QF_CHECK_OK);
+	{
+		size_t pending = 9;
+		T_INTEQ(queue_file_checksum(fd, id, &pending), QF_CHECK_OK);
+		T_INTEQ(pending, 1);
+		T_INTEQ(qfile_open(path, 1, &qf, &err), 0);
+		T_INTEQ(qfile_mark_done(&qf, 0), 0);
+		qfile_close(&qf);
+		T_INTEQ(queue_file_checksum(fd, id, &pending), QF_CHECK_OK);
+		T_INTEQ(pending, 0);
+	}
 	T_INTEQ(fstat(fd, &st), 0);
 	all = malloc((size_t)st.st_size);
 	T_INTEQ(pread(fd, all, (size_t)st.st_size, 0), (long)st.st_size);
@@ -197,7 +203,7 @@ test_checksum(void)
 		fclose(f);
 		all[i] ^= 0x20;
 		fd = open(copy, O_RDONLY);
-		got = queue_file_checksum(fd, id);
+		got = queue_file_checksum(fd, id, NULL);
 		close(fd);
 		/* a flipped D/R type byte or M length digit is no damage
 		 * the checksum sees: the parse catches those */
@@ -241,7 +247,7 @@ test_checksum(void)
 	fclose(f);
 	T_INTEQ(chmod(copy, 0600), 0);
 	fd = open(copy, O_RDONLY);
-	T_INTEQ(queue_file_checksum(fd, "000000000000"), QF_CHECK_STALE);
+	T_INTEQ(queue_file_checksum(fd, "000000000000", NULL), QF_CHECK_STALE);
 	close(fd);
 	/* an old-format end record without a checksum: the mode decides */
 	f = fopen(copy, "w");
@@ -250,7 +256,7 @@ test_checksum(void)
 	fclose(f);
 	T_INTEQ(chmod(copy, 0600), 0);
 	fd = open(copy, O_RDONLY);
-	T_INTEQ(queue_file_checksum(fd, id), QF_CHECK_NONE);
+	T_INTEQ(queue_file_checksum(fd, id, NULL), QF_CHECK_NONE);
 	close(fd);
 	T_INTEQ(queue_incoming_check(copy, id, &why), QUEUE_CHECK_REMOVE);
 	T_INTEQ(chmod(copy, 0700), 0);
@@ -262,6 +268,56 @@ test_checksum(void)
 	fclose(f);
 	T_INTEQ(chmod(copy, 0600), 0);
 	T_INTEQ(queue_incoming_check(copy, id, &why), QUEUE_CHECK_REMOVE);
+	unlink(copy);
+
+	/* other queues after a power failure: a complete file whose mode
+	 * was lost gets 0700 back, but not a finished one in active/ (all
+	 * D: on its way to spare/), nor a torn or stale one */
+	{
+		static const char *const qs[] = { "active", "deferred",
+		    "hold" };
+		char p[4][700];
+		size_t k;
+		/* all[] is the file with its recipient marked D */
+		for (k = 0; k < 3; k++) {
+			snprintf(p[k], sizeof(p[k]), "%s/%s/%s", dir, qs[k], id);
+			f = fopen(p[k], "w");
+			fwrite(all, 1, (size_t)st.st_size, f);
+			fclose(f);
+			T_INTEQ(chmod(p[k], 0600), 0);
+		}
+		/* the same with the recipient pending, in active/ */
+		all[strstr(all, "\nD") - all + 1] = 'R';
+		snprintf(p[3], sizeof(p[3]), "%s/active/%s", dir,
+		    "0000000000AA");
+		f = fopen(p[3], "w");
+		fwrite(all, 1, (size_t)st.st_size, f);
+		fclose(f);
+		T_INTEQ(chmod(p[3], 0600), 0);
+		rename(p[3], p[0]);     /* replaces the finished one */
+		queue_recover_modes(dir);
+		for (k = 0; k < 3; k++) {
+			T_INTEQ(stat(p[k], &st), 0);
+			T_INTEQ(st.st_mode & 0777, 0700);
+		}
+		/* finished (all D) in active/: left 0600 */
+		all[strstr(all, "\nR") - all + 1] = 'D';
+		f = fopen(p[0], "w");
+		fwrite(all, 1, (size_t)st.st_size, f);
+		fclose(f);
+		T_INTEQ(chmod(p[0], 0600), 0);
+		/* torn in deferred/: left 0600 */
+		all[100] ^= 1;
+		f = fopen(p[1], "w");
+		fwrite(all, 1, (size_t)st.st_size, f);
+		fclose(f);
+		T_INTEQ(chmod(p[1], 0600), 0);
+		queue_recover_modes(dir);
+		T_INTEQ(stat(p[0], &st), 0);
+		T_INTEQ(st.st_mode & 0777, 0600);
+		T_INTEQ(stat(p[1], &st), 0);
+		T_INTEQ(st.st_mode & 0777, 0600);
+	}
 	free(all);
 }
 
@@ -357,9 +413,9 @@ test_spare_reuse(void)
 		 * behind X does not count */
 		int fd = open(path, O_RDWR);
 		char ch;
-		T_INTEQ(queue_file_checksum(fd, strrchr(path, '/') + 1),
-		    QF_CHECK_OK);
-		T_INTEQ(queue_file_checksum(fd, id1), QF_CHECK_STALE);
+		T_INTEQ(queue_file_checksum(fd, strrchr(path, '/') + 1,
+		    NULL), QF_CHECK_OK);
+		T_INTEQ(queue_file_checksum(fd, id1, NULL), QF_CHECK_STALE);
 		char old[300];
 		(void)ch;
 		T_INTEQ(pread(fd, old, sizeof(old), 5000), (long)sizeof(old));

@@ -731,6 +731,7 @@ master_run(int foreground)
 	if (pidfd < 0 || flock(pidfd, LOCK_EX | LOCK_NB) < 0)
 		fatal("the mail system is already running (%s locked)", pidpath);
 	clean_incoming(qdir);
+	queue_recover_modes(qdir);
 	if (!foreground) {
 		pid_t pid = fork();
 		if (pid < 0)
