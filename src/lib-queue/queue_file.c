@@ -19,11 +19,13 @@
 
 #include <openssl/rand.h>
 
+#define XXH_STATIC_LINKING_ONLY        /* XXH64_state_t on the stack */
+#include <xxhash.h>
+
 #include "buf.h"
 #include "log.h"
 #include "mem.h"
 #include "queue_file.h"
-#include "queue_hash.h"
 
 #define QW_BUFSIZE (64 * 1024)
 #define QF_ENVELOPE_MAX (8 * 1024 * 1024)
@@ -129,7 +131,7 @@ struct qwriter {
 	int entry_durable;      /* from the pool: its name is durable */
 	size_t content_len;
 	int error;              /* errno of the first write failure */
-	struct qhash hash;      /* of every byte before the X record */
+	XXH64_state_t hash;     /* XXH64 of every byte before the X record */
 };
 
 /* A large message: start the writeback of what is written so far while
@@ -193,7 +195,7 @@ qw_put_raw(struct qwriter *w, const void *p, size_t n)
 static void
 qw_put(struct qwriter *w, const void *p, size_t n)
 {
-	qhash_update(&w->hash, p, n);
+	(void)XXH64_update(&w->hash, p, n);
 	qw_put_raw(w, p, n);
 }
 
@@ -671,7 +673,7 @@ qwriter_create(const char *qdir, char **error_r)
 	w->old_size = s.old_size;
 	w->path = xasprintf("%s/%s/%s", qdir, QUEUE_INCOMING, w->id);
 	buf_init(&w->out, QW_BUFSIZE * 2);
-	qhash_init(&w->hash, 0);
+	(void)XXH64_reset(&w->hash, 0);
 	qw_put(w, QUEUE_FILE_MAGIC, strlen(QUEUE_FILE_MAGIC));
 	{
 		/* now, not when the file was reserved: the arrival time */
@@ -767,7 +769,7 @@ qwriter_finish(struct qwriter *w, int sync, char **error_r)
 	/* the checksum covers everything before X, the M length digits
 	 * counted as the zeros written first (doc/queue-format.md) */
 	snprintf(x, sizeof(x), "X16:%016llx\n",
-	    (unsigned long long)qhash_digest(&w->hash));
+	    (unsigned long long)XXH64_digest(&w->hash));
 	qw_put_raw(w, x, strlen(x));
 	end = w->written + (off_t)w->out.len;
 	if (end > w->old_size) {
@@ -1281,7 +1283,7 @@ queue_file_checksum(int fd, const char *id, size_t *pending_r)
 				goto bad;
 			memcpy(hex, b + pos, 16);
 			hex[16] = '\0';
-			r = strtoull(hex, NULL, 16) == qhash64(b, rec, 0) &&
+			r = strtoull(hex, NULL, 16) == XXH64(b, rec, 0) &&
 			    strspn(hex, "0123456789abcdef") == 16 ? QF_CHECK_OK :
 			    QF_CHECK_BAD;
 			if (r == QF_CHECK_OK && stale)

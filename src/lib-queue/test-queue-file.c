@@ -12,7 +12,6 @@
 #include "cleanup.h"
 #include "config.h"
 #include "queue_file.h"
-#include "queue_hash.h"
 #include "test.h"
 
 static void
@@ -108,40 +107,6 @@ test_roundtrip(void)
 
 /* A record length of 2^63 or more (a disk returning garbage) is refused,
  * not taken as a negative offset. */
-/* XXH64 against values of the reference library (libxxhash 0.8.1). */
-static void
-test_hash(void)
-{
-	static const struct { size_t len; uint64_t seed, h; } v[] = {
-		{ 0, 0, 0xef46db3751d8e999ULL },
-		{ 1, 0, 0xd24ec4f1a98c6e5bULL },
-		{ 3, 0, 0x44bc2cf5ad770999ULL },
-		{ 3, 1, 0xbea9ca8199328908ULL },
-		{ 1280, 0, 0xafc184ad7938a354ULL },
-		{ 1287, 0x123456789ULL, 0x085158e055f85c85ULL },
-	};
-	unsigned char b[1300];
-	size_t i, j;
-
-	for (i = 0; i < 1280; i++)
-		b[i] = (unsigned char)i;
-	memcpy(b + 1280, "xyz1234", 7);
-	T_OK(qhash64("", 0, 0) == v[0].h);
-	T_OK(qhash64("a", 1, 0) == v[1].h);
-	T_OK(qhash64("abc", 3, 0) == v[2].h);
-	T_OK(qhash64("abc", 3, 1) == v[3].h);
-	T_OK(qhash64(b, 1280, 0) == v[4].h);
-	T_OK(qhash64(b, 1287, v[5].seed) == v[5].h);
-	/* streamed in pieces of every size: the same */
-	for (j = 1; j < 70; j++) {
-		struct qhash h;
-		qhash_init(&h, v[5].seed);
-		for (i = 0; i < 1287; i += j)
-			qhash_update(&h, b + i, i + j > 1287 ? 1287 - i : j);
-		T_OK(qhash_digest(&h) == v[5].h);
-	}
-}
-
 /* The X record's checksum: every byte of a finished file counts (but a
  * D mark and the M length digits); start-up keeps, completes, removes
  * or sets aside as queue_incoming_check says. */
@@ -658,7 +623,6 @@ main(void)
 	char *err = NULL;
 
 	config_load("/nonexistent", &err);
-	T_RUN(test_hash);
 	T_RUN(test_checksum);
 	T_RUN(test_roundtrip);
 	T_RUN(test_huge_length);
