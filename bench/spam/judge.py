@@ -49,8 +49,8 @@ def parse_tests(out):
 
 def judge(tempest, data, msgs, train_of, dump=None):
     """FP, FN, CPU ms, judged messages for one train/judge partition;
-    dump: a list that gets (kind, score, bayes p, lr p, hits) per judged
-    message."""
+    dump: a list that gets (kind, score, bayes p, lr p, hits, file name)
+    per judged message."""
     work = tempfile.mkdtemp(prefix="spam-judge-")
     try:
         train = {"spam": os.path.join(work, "train-spam"),
@@ -72,7 +72,7 @@ def judge(tempest, data, msgs, train_of, dump=None):
         if dfile:
             with open(dfile) as fh:
                 for n, x in parse_tests(fh.read()).items():
-                    dump.append((kinds[n],) + x)
+                    dump.append((kinds[n],) + x + (n,))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     fp = sum(1 for n, k in kinds.items() if k != "spam" and v.get(n))
@@ -138,7 +138,7 @@ def rescore(a):
         cells, tf, tn = [], 0, 0
         for k in keys:
             fp = fn = 0
-            for kind, sc, pb, pl, hits in saved[k]:
+            for kind, sc, pb, pl, hits in (r[:5] for r in saved[k]):
                 if spec != "as run":
                     sc -= sum(v for n, v in hits.items() if n.startswith("LR_"))
                     for lo, hi, pts, minb in tiers:

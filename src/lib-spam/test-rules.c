@@ -1,6 +1,7 @@
 /* test-rules.c - the rule language parser and engine: each rule kind on
  * crafted messages, metas, score sets, lists, conditionals, the default
  * rule set, and the issue's X-Spam-Status example byte for byte. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -386,6 +387,74 @@ test_builtin(void)
 	mime_parse(&m, ham, strlen(ham), NULL);
 	spam_scan(rs, &m, -1, -1, &r);
 	T_OK(r.score < 1);
+	spam_result_free(&r);
+	mime_free(&m);
+	ruleset_free(&rs);
+}
+
+/* The built-in rules that combine the two learners (rules/23_bayes.cf):
+ * LR_BAYES_DISAGREE (Bayes >= 0.999, LR < 0.9: -3) and LR_BAYES_UNSURE
+ * (0.2 <= Bayes < 0.8, LR >= 0.999: +4), on a plain ham message with the
+ * probabilities given. */
+static void
+test_builtin_learners(void)
+{
+	static const struct {
+		double bayes, lr;
+		int disagree, unsure;
+	} cases[] = {
+		{ 0.99995, 0.5, 1, 0 },
+		{ 0.9995, 0.0, 1, 0 },
+		{ 0.99995, 0.95, 0, 0 },    /* the LR agrees enough */
+		{ 0.998, 0.5, 0, 0 },       /* Bayes not sure enough */
+		{ 0.99995, -1, 0, 0 },      /* no LR model */
+		{ 0.5, 0.9995, 0, 1 },      /* the unsure gate's 0.5 */
+		{ 0.2, 0.99999, 0, 1 },
+		{ 0.79, 0.999, 0, 1 },
+		{ 0.5, 0.998, 0, 0 },       /* LR not sure enough */
+		{ 0.19, 0.99999, 0, 0 },    /* Bayes leans to ham */
+		{ 0.8, 0.99999, 0, 0 },     /* Bayes already counts */
+		{ -1, 0.99999, 0, 0 },      /* no Bayes: score set 0 */
+	};
+	const char *ham =
+	    "From: Alice <alice@example.org>\n"
+	    "To: bob@example.net\n"
+	    "Subject: Lunch on Tuesday?\n"
+	    "Date: Tue, 24 Nov 2026 10:00:00 +0100\n"
+	    "Message-ID: <abc123@mail.example.org>\n\n"
+	    "Hi Bob,\n\nare we still on for lunch on Tuesday?\n\nAlice\n";
+	struct ruleset *rs = ruleset_new();
+	struct mime_msg m;
+	struct spam_result r, base;
+
+	ruleset_load_builtin(rs);
+	ruleset_finish(rs);
+	mime_parse(&m, ham, strlen(ham), NULL);
+	for (size_t i = 0; i < NELEM(cases); i++) {
+		spam_scan(rs, &m, cases[i].bayes, cases[i].lr, &r);
+		T_INTEQ(hit(&r, "LR_BAYES_DISAGREE"), cases[i].disagree);
+		T_INTEQ(hit(&r, "LR_BAYES_UNSURE"), cases[i].unsure);
+		T_OK(!hit(&r, "__LR_BELOW_90") && !hit(&r, "__BAYES_UNSURE"));
+		/* the same Bayes probability without an LR model: the rule's
+		 * points are the whole difference */
+		spam_scan(rs, &m, cases[i].bayes, -1, &base);
+		T_OK(fabs(r.score - base.score -
+		    (hit(&r, "LR_BAYES_DISAGREE") ? -3.0 : 0) -
+		    (hit(&r, "LR_BAYES_UNSURE") ? 4.0 : 0) -
+		    (hit(&r, "LR_9999") ? 2.5 : 0)) < 1e-9);
+		spam_result_free(&base);
+		spam_result_free(&r);
+	}
+	/* a ham Bayes alone calls spam (6.5 points) stays ham when the LR
+	 * disagrees; Bayes's gate (0.5) + a sure LR is spam without rules */
+	spam_scan(rs, &m, 0.99995, -1, &r);
+	T_OK(r.score >= 6.3);
+	spam_result_free(&r);
+	spam_scan(rs, &m, 0.99995, 0.5, &r);
+	T_OK(r.score < 6.3);
+	spam_result_free(&r);
+	spam_scan(rs, &m, 0.5, 0.99995, &r);
+	T_OK(r.score >= 6.3);
 	spam_result_free(&r);
 	mime_free(&m);
 	ruleset_free(&rs);
@@ -1092,6 +1161,7 @@ main(void)
 	T_RUN(test_bad_lines);
 	T_RUN(test_include);
 	T_RUN(test_builtin);
+	T_RUN(test_builtin_learners);
 	T_RUN(test_issue_example);
 	T_RUN(test_literals);
 	T_RUN(test_run_list);
