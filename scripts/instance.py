@@ -95,6 +95,7 @@ local                 unix  -       n       n       -       -       local
   -o smtpd_sasl_auth_enable=yes
   -o smtpd_relay_restrictions=permit_sasl_authenticated,reject
 auth                  unix  -       n       n       -       1       auth
+anvil                 unix  -       -       n       -       1       anvil
 virtual               unix  -       n       n       -       -       virtual
 smtp                  unix  -       -       n       -       -       smtp
 127.0.0.1:{ports['imap']:<10} inet  n       n       n       -       -       imap-login

@@ -52,6 +52,7 @@ static const struct command roles[] = {
 	{ "pickup", pickup_main, "" },
 	{ "smtp", smtp_main, "" },
 	{ "auth", auth_main, "" },
+	{ "anvil", anvil_main, "" },
 	{ "filter", filter_main, "" },
 	{ "imapd", imapd_main, "" },
 	{ "imap-login", imap_login_main, "" },

@@ -22,6 +22,7 @@ ROLE(local_main);
 ROLE(pickup_main);
 ROLE(smtp_main);
 ROLE(auth_main);
+ROLE(anvil_main);
 ROLE(filter_main);
 ROLE(imapd_main);
 ROLE(imap_login_main);

@@ -205,7 +205,7 @@ same_listener(const struct master_svc *a, const struct master_svc *b)
  * are skipped with a note instead of being started and failing.
  */
 static const char *const postfix_builtin[] = {
-	"anvil", "bounce", "cleanup", "defer", "discard", "error", "flush",
+	"bounce", "cleanup", "defer", "discard", "error", "flush",
 	"postlog", "proxymap", "proxywrite", "retry", "scache", "showq",
 	"tlsmgr", "trace", "trivial-rewrite", "verify", NULL
 };

@@ -22,6 +22,7 @@
 
 #include <event2/event.h>
 
+#include "anvil_client.h"
 #include "buf.h"
 #include "cleanup.h"
 #include "config.h"
@@ -64,6 +65,8 @@ static struct {
 	long long hop_limit;
 	long long reserve;      /* smtpd_reserved_queue_files */
 	long long conn_limit;   /* smtpd_client_connection_count_limit */
+	long long rate_limit;   /* smtpd_client_connection_rate_limit */
+	struct netlist *limit_exceptions;       /* smtpd_client_event_limit_exceptions */
 	char **sender_restrictions;
 	char **relay_restrictions;
 	char **rcpt_restrictions;
@@ -141,14 +144,14 @@ reset_transaction(struct session *s)
 	buf_reset(&s->pending_line);
 }
 
-/* Sessions of this process (counted in on_accept and session_free),
- * listed for smtpd_client_connection_count_limit. */
+/* Sessions of this process (counted in on_accept and session_free). */
 static int live_sessions;
-static struct session *sessions;
 
 static const struct cfg_param smtpd_queue_params[] = {
 	{ "smtpd_reserved_queue_files", CFG_INT, "32", 0, "Queue files each smtpd process claims in incoming/ ahead of time, whose names one fsync of incoming/ per batch makes durable, so that a message's commit is the fsync of its own file (doc/queue-format.md, Reserved files); 0: a file is created per message and incoming/ is fsync'ed with its commit" },
-	{ "smtpd_client_connection_count_limit", CFG_INT, "50", 0, "Simultaneous sessions one client address (not in mynetworks) may have with one smtpd process; more get 421 4.7.0; 0 = no limit.  Counted per process, not across processes as Postfix's anvil does" },
+	{ "smtpd_client_connection_count_limit", CFG_INT, "50", 0, "Simultaneous sessions one client address may have with this service, counted across all smtpd processes by the anvil service; more get 421 4.7.0; 0 = no limit (not enforced while anvil is unreachable)" },
+	{ "smtpd_client_connection_rate_limit", CFG_INT, "0", 0, "Connections one client address may make to this service per anvil_rate_time_unit, counted by the anvil service across all smtpd processes; more get 421 4.7.0; 0 = no limit" },
+	{ "smtpd_client_event_limit_exceptions", CFG_LIST, "$mynetworks", 0, "Client networks exempt from smtpd_client_connection_count_limit and smtpd_client_connection_rate_limit (not counted by anvil at all)" },
 };
 CONFIG_PARAMS(smtpd_queue_params);
 
@@ -175,12 +178,7 @@ session_free(struct session *s)
 	buf_free(&s->line);
 	buf_free(&s->pending_line);
 	buf_free(&s->counts);
-	if (s->prev_session != NULL)
-		s->prev_session->next_session = s->next_session;
-	else
-		sessions = s->next_session;
-	if (s->next_session != NULL)
-		s->next_session->prev_session = s->prev_session;
+	anvil_client_disconnect(service_name(), s->addr, s->anvil_token);
 	free(s);
 	live_sessions--;
 	service_session_end();
@@ -1166,20 +1164,31 @@ on_io(struct io *io, enum io_evt evt, void *arg)
 	}
 }
 
-/* Has s's address more sessions in this process (s included) than
- * smtpd_client_connection_count_limit?  mynetworks is exempt. */
+/* Is s's client over smtpd_client_connection_count_limit or
+ * smtpd_client_connection_rate_limit across all smtpd processes (asked
+ * of anvil, which counts this session until session_free)?  Exceptions
+ * are not counted; without an answer from anvil the client is served. */
 static int
-client_count_exceeded(const struct session *s)
+client_limit_exceeded(struct session *s)
 {
-	const struct session *o;
-	long long n = 0;
+	unsigned count, rate;
 
-	if (cfg.conn_limit <= 0 || s->trusted)
+	if ((cfg.conn_limit <= 0 && cfg.rate_limit <= 0) ||
+	    netlist_match(cfg.limit_exceptions, (struct sockaddr *)&s->sa) ||
+	    anvil_client_connect(service_name(), s->addr, &count, &rate,
+	    &s->anvil_token) < 0)
 		return 0;
-	for (o = sessions; o != NULL; o = o->next_session)
-		if (strcmp(o->addr, s->addr) == 0)
-			n++;
-	return n > cfg.conn_limit;
+	if (cfg.conn_limit > 0 && count > cfg.conn_limit) {
+		log_warn("Connection concurrency limit exceeded: %u from %s "
+		    "for service %s", count, s->client, service_name());
+		return 1;
+	}
+	if (cfg.rate_limit > 0 && rate > cfg.rate_limit) {
+		log_warn("Connection rate limit exceeded: %u from %s for "
+		    "service %s", rate, s->client, service_name());
+		return 1;
+	}
+	return 0;
 }
 
 static void
@@ -1189,10 +1198,6 @@ on_accept(int fd, const struct sockaddr *sa, socklen_t salen, void *arg)
 
 	(void)arg;
 	live_sessions++;
-	s->next_session = sessions;
-	if (sessions != NULL)
-		sessions->prev_session = s;
-	sessions = s;
 	memcpy(&s->sa, sa, salen < sizeof(s->sa) ? salen : sizeof(s->sa));
 	netaddr_ntop(sa, s->addr, sizeof(s->addr));
 	snprintf(s->client, sizeof(s->client), "unknown[%s]", s->addr);
@@ -1207,9 +1212,8 @@ on_accept(int fd, const struct sockaddr *sa, socklen_t salen, void *arg)
 	s->io = io_new(fd, on_io, s);
 	io_set_timeout(s->io, cfg.timeout);
 	log_info("connect from %s", s->client);
-	if (client_count_exceeded(s)) {
+	if (client_limit_exceeded(s)) {
 		/* before the hook: no TLS handshake (SMTPS) for it either */
-		log_warn("too many connections from %s", s->client);
 		smtpd_reply(s, "421 4.7.0 %s Error: too many connections from %s",
 		    cfg.hostname, s->addr);
 		session_close(s);
@@ -1261,6 +1265,7 @@ load_settings(void)
 	cfg.hop_limit = config_int("hopcount_limit");
 	cfg.reserve = config_int("smtpd_reserved_queue_files");
 	cfg.conn_limit = config_int("smtpd_client_connection_count_limit");
+	cfg.rate_limit = config_int("smtpd_client_connection_rate_limit");
 	if (cfg.reserve < 0 || cfg.reserve > SMTPD_RESERVE_MAX)
 		fatal("smtpd_reserved_queue_files: %lld is not between 0 and %d",
 		    cfg.reserve, SMTPD_RESERVE_MAX);
@@ -1293,12 +1298,18 @@ load_settings(void)
 	    config_str("smtpd_forbid_bare_newline_exclusions"), &err);
 	if (cfg.bare_lf_exclusions == NULL)
 		fatal("smtpd_forbid_bare_newline_exclusions: %s", err);
+	cfg.limit_exceptions = netlist_parse(
+	    config_str("smtpd_client_event_limit_exceptions"), &err);
+	if (cfg.limit_exceptions == NULL)
+		fatal("smtpd_client_event_limit_exceptions: %s", err);
 	resolve_init();
 }
 
 int
 smtpd_main(int argc, char **argv)
 {
+	char *anvil_path;
+
 #ifdef M_TRIM_THRESHOLD
 	/* keep the heap a large message grew: otherwise glibc gives it
 	 * back after every such message and the next one faults in (and
@@ -1314,6 +1325,9 @@ smtpd_main(int argc, char **argv)
 	/* queue files claimed ahead, their names durable: a message's
 	 * commit is then one fsync (of the file) instead of two */
 	qwriter_pool_init(service_queue_dir(), (size_t)cfg.reserve);
+	anvil_path = xasprintf("%s/private/anvil", service_queue_dir());
+	anvil_client_init(anvil_path);
+	free(anvil_path);
 	service_listen(on_accept, NULL,
 	    (int)config_int("smtpd_process_session_limit"));
 	return service_run();

@@ -62,7 +62,7 @@ struct session {
 	char *auth_user;
 	void *ext;
 	void *filter;                   /* content filter exchange (smtpd_filter.c) */
-	struct session *prev_session, *next_session;    /* this process's */
+	unsigned long anvil_token;      /* counted by anvil (0: not) */
 };
 
 /* Queue a reply line (CRLF added); 4xx/5xx count as errors. */
