@@ -674,7 +674,7 @@ clean_incoming(const char *qdir)
 			p = xasprintf("%s/%s", dir, e->d_name);
 			act = queue_incoming_check(p, e->d_name, &why);
 			if (act == QUEUE_CHECK_REMOVE) {
-				log_info("%s: removing %s", e->d_name, why);
+				log_info("%s: %s: removed", e->d_name, why);
 				unlink(p);
 			} else if (act == QUEUE_CHECK_CORRUPT) {
 				char *c = xasprintf("%s/%s/%s", qdir,
