@@ -55,6 +55,8 @@ static struct {
 	long long rcpt_limit;
 	size_t line_limit;
 	int timeout;
+	int per_request_deadline;
+	long long min_data_rate;
 	int soft_errors, hard_errors, junk_limit;
 	int error_sleep;
 	int disable_vrfy;
@@ -144,6 +146,19 @@ reset_transaction(struct session *s)
 	buf_reset(&s->pending_line);
 }
 
+/* A new request begins (a command line, message content, or input after
+ * smtpd waited for the auth service, the filter, the commit or a tarpit):
+ * smtpd_per_request_deadline counts from now.  Seconds of the coarse
+ * monotonic clock: a few ns per command. */
+static void
+request_start(struct session *s)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	s->req_start = ts.tv_sec;
+}
+
 /* Sessions of this process (counted in on_accept and session_free). */
 static int live_sessions;
 
@@ -151,6 +166,8 @@ static const struct cfg_param smtpd_queue_params[] = {
 	{ "smtpd_reserved_queue_files", CFG_INT, "32", 0, "Queue files each smtpd process claims in incoming/ ahead of time, whose names one fsync of incoming/ per batch makes durable, so that a message's commit is the fsync of its own file (doc/queue-format.md, Reserved files); 0: a file is created per message and incoming/ is fsync'ed with its commit" },
 	{ "smtpd_client_connection_count_limit", CFG_INT, "50", 0, "Simultaneous sessions one client address may have with this service, counted across all smtpd processes by the anvil service; more get 421 4.7.0; 0 = no limit (not enforced while anvil is unreachable)" },
 	{ "smtpd_client_connection_rate_limit", CFG_INT, "0", 0, "Connections one client address may make to this service per anvil_rate_time_unit, counted by the anvil service across all smtpd processes; more get 421 4.7.0; 0 = no limit" },
+	{ "smtpd_per_request_deadline", CFG_BOOL, "yes", 0, "smtpd_timeout limits the time to receive a whole command (counted from the end of the previous one, or from when smtpd went back to reading) rather than each read, and message content must arrive at smtpd_min_data_rate, so a client that trickles bytes cannot hold a session forever (Postfix's default is no outside stress mode)" },
+	{ "smtpd_min_data_rate", CFG_INT, "500", 0, "With smtpd_per_request_deadline: the time to receive the content of DATA or of one BDAT chunk is smtpd_timeout plus one second per this many bytes received (bytes/s; 0 = content has no deadline)" },
 	{ "smtpd_client_event_limit_exceptions", CFG_LIST, "$mynetworks", 0, "Client networks exempt from smtpd_client_connection_count_limit and smtpd_client_connection_rate_limit (not counted by anvil at all)" },
 };
 CONFIG_PARAMS(smtpd_queue_params);
@@ -174,6 +191,8 @@ session_free(struct session *s)
 	io_free(&s->io);
 	if (s->delay_ev != NULL)
 		event_free(s->delay_ev);
+	if (s->deadline_ev != NULL)
+		event_free(s->deadline_ev);
 	free(s->helo);
 	buf_free(&s->line);
 	buf_free(&s->pending_line);
@@ -660,6 +679,7 @@ commit_done(void *arg, int error)
 		session_free(s);
 		return;
 	}
+	request_start(s);
 	io_resume(s->io);
 	session_process(s);
 }
@@ -754,6 +774,7 @@ smtpd_filter_done(struct session *s, int queue_it)
 	if (!queue_it)
 		reset_transaction(s);
 	s->state = S_CMD;
+	request_start(s);
 	io_resume(s->io);
 	session_process(s);
 }
@@ -1039,6 +1060,7 @@ void
 smtpd_session_resume(struct session *s)
 {
 	s->delayed = 0;
+	request_start(s);
 	io_resume(s->io);
 	session_process(s);
 }
@@ -1097,6 +1119,8 @@ session_process_input(struct session *s)
 		r = io_getline(s->io, &s->line, cfg.line_limit, &cr);
 		if (r == 0)
 			return;
+		if (r == 1)
+			request_start(s);
 		s->slept = 0;
 		if (r == 2 || s->skip_long) {
 			/* overlong command: discard up to its end */
@@ -1126,6 +1150,61 @@ session_process_input(struct session *s)
 }
 
 static void
+session_timeout(struct session *s)
+{
+	log_info("timeout after %s from %s", s->last_cmd, s->client);
+	smtpd_reply(s, "421 4.4.2 %s Error: timeout exceeded", cfg.hostname);
+	session_close(s);
+}
+
+/*
+ * smtpd_per_request_deadline: the io's timeout is per read, so a client
+ * sending a byte now and then would never meet it.  This timer checks
+ * the current request: a command must be complete smtpd_timeout after
+ * it began, content smtpd_timeout plus one second per
+ * smtpd_min_data_rate bytes after DATA or BDAT.  While smtpd itself
+ * works (commit, filter, auth service, tarpit) nothing is due.  Lazy:
+ * nothing is rearmed per command; when the timer fires early it sleeps
+ * until the request's deadline.
+ */
+static void
+on_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+	struct timeval tv = { cfg.timeout, 0 };
+	struct timespec ts;
+	long long deadline = s->req_start + cfg.timeout, content = -1;
+
+	(void)fd;
+	(void)what;
+	if (s->closing)
+		return;
+	if (s->delayed || s->committing || s->state == S_FILTER ||
+	    s->state == S_COMMIT) {
+		evtimer_add(s->deadline_ev, &tv);
+		return;
+	}
+	if (s->state == S_DATA)
+		content = (long long)s->msg_size;
+	else if (s->state == S_BDAT)
+		content = (long long)(s->bdat_size - s->bdat_remaining);
+	if (content >= 0) {
+		if (cfg.min_data_rate <= 0) {
+			evtimer_add(s->deadline_ev, &tv);
+			return;
+		}
+		deadline += content / cfg.min_data_rate;
+	}
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	if (ts.tv_sec < deadline) {
+		tv.tv_sec = deadline - ts.tv_sec;
+		evtimer_add(s->deadline_ev, &tv);
+		return;
+	}
+	session_timeout(s);
+}
+
+static void
 on_io(struct io *io, enum io_evt evt, void *arg)
 {
 	struct session *s = arg;
@@ -1142,12 +1221,10 @@ on_io(struct io *io, enum io_evt evt, void *arg)
 	case IO_TIMEOUT:
 		if (s->committing)
 			return;
-		log_info("timeout after %s from %s", s->last_cmd, s->client);
-		smtpd_reply(s, "421 4.4.2 %s Error: timeout exceeded",
-		    cfg.hostname);
-		session_close(s);
+		session_timeout(s);
 		break;
 	case IO_TLSREADY:
+		request_start(s);
 		smtpd_tls_ready(s);
 		session_process(s);
 		break;
@@ -1211,6 +1288,12 @@ on_accept(int fd, const struct sockaddr *sa, socklen_t salen, void *arg)
 	buf_init(&s->counts, 4096);
 	s->io = io_new(fd, on_io, s);
 	io_set_timeout(s->io, cfg.timeout);
+	request_start(s);
+	if (cfg.per_request_deadline && cfg.timeout > 0) {
+		struct timeval tv = { cfg.timeout, 0 };
+		s->deadline_ev = evtimer_new(io_base(), on_deadline, s);
+		evtimer_add(s->deadline_ev, &tv);
+	}
 	log_info("connect from %s", s->client);
 	if (client_limit_exceeded(s)) {
 		/* before the hook: no TLS handshake (SMTPS) for it either */
@@ -1254,6 +1337,8 @@ load_settings(void)
 	if (cfg.line_limit < 512)
 		cfg.line_limit = 512;
 	cfg.timeout = (int)config_time("smtpd_timeout");
+	cfg.per_request_deadline = config_bool("smtpd_per_request_deadline");
+	cfg.min_data_rate = config_int("smtpd_min_data_rate");
 	cfg.soft_errors = (int)config_int("smtpd_soft_error_limit");
 	cfg.hard_errors = (int)config_int("smtpd_hard_error_limit");
 	cfg.junk_limit = (int)config_int("smtpd_junk_command_limit");

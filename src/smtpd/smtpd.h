@@ -38,6 +38,8 @@ struct session {
 	int processing, free_pending;   /* session_free() inside session_process() */
 	int skip_long, long_reported;
 	struct event *delay_ev;
+	struct event *deadline_ev;      /* smtpd_per_request_deadline */
+	long long req_start;            /* when the current request began (s) */
 
 	char *helo;
 	int esmtp;
