@@ -39,6 +39,7 @@
 #define LINE_MAX_BYTES 2048
 #define REPLY_MAX 4096
 #define BODY_CHUNK 65536
+#define QUIT_TIMEOUT 10     /* seconds for the reply to a QUIT over TLS */
 
 enum sstate {
 	S_CONNECT,      /* waiting for the greeting */
@@ -83,7 +84,7 @@ struct smtp_sess {
 	int use_conv;           /* send conv instead of the queue file */
 	void (*park_closed)(struct smtp_sess *);
 	int depth;              /* inside our own callbacks */
-	int want_free;          /* smtp_sess_close() ran during a callback */
+	int want_free;          /* closed during a callback, or QUIT in flight */
 	int connect_errno;
 };
 
@@ -511,6 +512,9 @@ on_ehlo(struct smtp_sess *s)
 			return;
 		}
 		if (tls_required()) {
+			/* end the session politely (RFC 5321 4.1.1.10), as
+			 * Postfix does; plaintext here, nothing else pending */
+			(void)!write(io_fd(s->io), "QUIT\r\n", 6);
 			sess_fail(s, "4.7.4 TLS is required, but was not "
 			    "offered by host %s[%s]", s->host, s->addr);
 			return;
@@ -831,6 +835,12 @@ sess_io(struct io *io, enum io_evt evt, void *arg)
 		on_tls_ready(s);
 		break;
 	case IO_TIMEOUT:
+		if (s->state == S_IDLE && s->park_closed != NULL) {
+			/* a cached session's idle time is over: its owner
+			 * closes it, and smtp_sess_close() says QUIT */
+			s->park_closed(s);
+			break;
+		}
 		lost(s, s->state == S_CONNECT ? "Connection timed out" :
 		    "conversation timed out");
 		break;
@@ -844,7 +854,9 @@ sess_io(struct io *io, enum io_evt evt, void *arg)
 		lost(s, err != 0 ? strerror(err) : "I/O error");
 		break;
 	}
-	if (--s->depth == 0 && s->want_free)
+	/* a session closed while its QUIT is on the way (TLS) goes once
+	 * the reply, EOF or the timeout has released the connection */
+	if (--s->depth == 0 && s->want_free && s->io == NULL)
 		sess_free(s);
 }
 
@@ -1011,6 +1023,18 @@ smtp_sess_close(struct smtp_sess **sp)
 	if (s->io != NULL && s->state == S_IDLE && !io_is_tls(s->io)) {
 		/* best effort: the socket is non-blocking */
 		(void)!write(io_fd(s->io), "QUIT\r\n", 6);
+	} else if (s->io != NULL && s->state == S_IDLE) {
+		/* TLS: the QUIT goes through the event loop.  The session,
+		 * detached from its owner, lives until the server's reply,
+		 * EOF or QUIT_TIMEOUT ends it (sess_io frees it then) */
+		s->state = S_QUIT;
+		s->done = NULL;
+		s->park_closed = NULL;
+		s->req = NULL;
+		s->want_free = 1;
+		io_puts(s->io, "QUIT\r\n");
+		io_set_timeout(s->io, QUIT_TIMEOUT);
+		return;
 	}
 	io_free(&s->io);
 	s->state = S_DEAD;

@@ -1,0 +1,278 @@
+"""Tempest and a real Postfix (Debian's package) as SMTP peers, both
+ways, on loopback with no DNS (tests/interop_util.py runs the private
+Postfix).
+
+Tempest -> Postfix: Tempest's `smtp` client, routed by transport_maps
+to [127.0.0.1]:port, delivers over STARTTLS (smtp_tls_security_level
+may and encrypt) to Postfix's smtpd, which puts the mail into its
+Maildir: 8-bit bodies intact when Postfix offers 8BITMIME, converted to
+quoted-printable when it does not, a large message byte for byte
+(dot-stuffed lines included), and no plaintext delivery under
+`encrypt` when Postfix offers no STARTTLS.
+
+Postfix -> Tempest: Postfix's smtp client relays (relayhost
+[127.0.0.1]:port, smtp_tls_security_level = encrypt, PIPELINING,
+CHUNKING/BDAT, 8BITMIME, DSN parameters) into Tempest's smtpd; the
+message lands in Tempest's Maildir with every original header line and
+the body unchanged; a recipient Tempest refuses comes back from Postfix
+as a bounce carrying Tempest's reply."""
+import email
+import email.policy
+import os
+import smtplib
+import tempfile
+import shutil
+
+import pytest
+
+from conftest import free_port, wait_for
+from interop_util import Postfix, postfix_missing, read_bytes, header_block
+
+pytestmark = pytest.mark.skipif(postfix_missing() is not None,
+                                reason=str(postfix_missing()))
+
+# Tempest's smtpd port for the Postfix -> Tempest tests: Postfix's
+# relayhost points there, the receiving Tempest listens there
+RELAY_PORT = free_port() if postfix_missing() is None else 0
+
+TEXT = "Grüße aus Köln – naïve café\n" + "é" * 100 + "\n"
+MSG_8BIT = ("From: Demo <demo@example.test>\r\n"
+            "To: demo@remote.test\r\n"
+            "Subject: eight bit to postfix\r\n"
+            "Message-ID: <8bit.interop@example.test>\r\n"
+            "MIME-Version: 1.0\r\n"
+            "Content-Type: text/plain; charset=utf-8\r\n"
+            "Content-Transfer-Encoding: 8bit\r\n"
+            "\r\n" + TEXT.replace("\n", "\r\n")).encode("utf-8")
+
+
+def big_body(size):
+    """A body of about `size` bytes: numbered lines, every 7th starting
+    with a dot (dot-stuffing both ways), some 8-bit."""
+    lines, n, i = [], 0, 0
+    while n < size:
+        ln = f"line {i:07d} " + "x" * 60
+        if i % 7 == 0:
+            ln = "." + ln
+        if i % 11 == 0:
+            ln += " é"
+        lines.append(ln)
+        n += len(ln.encode()) + 2
+        i += 1
+    return ("\r\n".join(lines) + "\r\n").encode("utf-8")
+
+
+@pytest.fixture(scope="module")
+def postfix():
+    base = tempfile.mkdtemp(prefix="tempest-postfix-")
+    os.chmod(base, 0o755)
+    pf = Postfix(base, domains=("remote.test", "old.test"), relay=f"[127.0.0.1]:{RELAY_PORT}",
+                 main={"smtp_tls_security_level": "encrypt"})
+    pf.start()
+    yield pf
+    pf.stop()
+    if not os.environ.get("TEMPEST_KEEP_TEST_DIRS"):
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def sender(make_instance, pf, level="may", name="sender"):
+    """A Tempest whose smtp client routes remote.test, plain.test and
+    old.test to the Postfix listeners (no DNS: transport_maps)."""
+    snd = make_instance(name, extra={
+        "transport_maps": "texthash:$config_directory/transport",
+        "smtp_tls_security_level": level,
+        "minimal_backoff_time": "1s", "maximal_backoff_time": "2s",
+        "queue_run_delay": "1s"})
+    with open(os.path.join(snd.etc, "transport"), "w") as f:
+        f.write(f"remote.test  smtp:[127.0.0.1]:{pf.port}\n"
+                f"plain.test   smtp:[127.0.0.1]:{pf.plain_port}\n"
+                f"old.test     smtp:[127.0.0.1]:{pf.no8bit_port}\n")
+    return snd.start()
+
+
+def submit(inst, rcpts, data, sender_addr="demo@example.test", eight=False):
+    with smtplib.SMTP("127.0.0.1", inst.smtp_port, timeout=60) as s:
+        s.sendmail(sender_addr, rcpts, data,
+                   mail_options=["BODY=8BITMIME"] if eight else [])
+
+
+def body_of(raw):
+    i = raw.find(b"\n\n")
+    j = raw.find(b"\r\n\r\n")
+    if j >= 0 and (i < 0 or j < i):
+        return raw[j + 4:]
+    return raw[i + 2:]
+
+
+def test_tempest_to_postfix_starttls_8bit_and_large(make_instance, postfix):
+    mark = postfix.mark()
+    snd = sender(make_instance, postfix, level="may")
+    submit(snd, ["demo@remote.test"], MSG_8BIT, eight=True)
+    big = big_body(3 * 1024 * 1024)
+    hdr = (b"From: demo@example.test\r\nTo: demo@remote.test\r\n"
+           b"Subject: large to postfix\r\nMessage-ID: <big.interop@example.test>\r\n"
+           b"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
+           b"Content-Transfer-Encoding: 8bit\r\n\r\n")
+    submit(snd, ["demo@remote.test"], hdr + big, eight=True)
+
+    p8 = postfix.message_with(b"<8bit.interop@example.test>")
+    assert p8, snd.log()[-3000:] + postfix.log()[-3000:]
+    raw = read_bytes(p8)
+    # 8BITMIME offered: the bytes arrive unchanged, no conversion
+    assert TEXT.replace("\n", "\r\n").encode() in raw.replace(b"\n", b"\r\n") \
+        or TEXT.encode() in raw
+    m = email.message_from_bytes(raw, policy=email.policy.default)
+    assert m["Content-Transfer-Encoding"] == "8bit"
+    # Postfix saw TLS from Tempest (its Received header and its log)
+    assert "ESMTPS" in m["Received"], m["Received"]
+    assert "TLS connection established from" in postfix.log()
+
+    pb = postfix.message_with(b"<big.interop@example.test>", timeout=120)
+    assert pb, snd.log()[-3000:] + postfix.log()[-3000:]
+    got = body_of(read_bytes(pb)).replace(b"\r\n", b"\n")
+    assert got == big.replace(b"\r\n", b"\n")
+    assert wait_for(lambda: snd.log().count("status=sent") >= 2, 30), snd.log()
+    assert "TLS connection established to" in snd.log()
+    assert wait_for(snd.queue_empty, 30)
+    # the cached TLS session(s) idle out and Tempest ends each with QUIT
+    # (RFC 5321 4.1.1.10) rather than dropping the connection
+    done = wait_for(lambda: sum(ln.count("mail=") and int(
+        ln.split(" mail=")[1].split()[0]) for ln in postfix.sessions(mark))
+        >= 2 and postfix.sessions(mark), 30)
+    assert done, postfix.log(mark)
+    for ln in done:
+        assert "starttls=1" in ln and "quit=1" in ln, done
+
+
+def test_tempest_encrypt_level_needs_postfix_starttls(make_instance, postfix):
+    snd = sender(make_instance, postfix, level="encrypt", name="enc")
+    submit(snd, ["demo@remote.test"],
+           b"From: demo@example.test\r\nTo: demo@remote.test\r\n"
+           b"Subject: must be encrypted\r\nMessage-ID: <enc.interop@example.test>\r\n"
+           b"\r\nsecret\r\n")
+    p = postfix.message_with(b"<enc.interop@example.test>")
+    assert p, snd.log()[-3000:] + postfix.log()[-3000:]
+    m = email.message_from_bytes(read_bytes(p), policy=email.policy.default)
+    assert "ESMTPS" in m["Received"]
+    # Postfix's plain listener offers no STARTTLS: Tempest must not send
+    # the message in clear; it is deferred and stays queued
+    submit(snd, ["bob@plain.test"],
+           b"From: demo@example.test\r\nTo: bob@plain.test\r\n"
+           b"Subject: no tls there\r\nMessage-ID: <clear.interop@example.test>\r\n"
+           b"\r\nsecret\r\n")
+    assert wait_for(lambda: "status=deferred" in snd.log(), 60), snd.log()
+    log = snd.log()
+    line = [ln for ln in log.splitlines() if "status=deferred" in ln][0]
+    assert "TLS" in line or "STARTTLS" in line, line
+    assert snd.queue_messages("deferred") or snd.queue_messages("active")
+    # Postfix saw the connection end without MAIL FROM
+    assert wait_for(lambda: [ln for ln in postfix.log().splitlines()
+                             if "disconnect from" in ln and "ehlo=1" in ln
+                             and "mail=" not in ln and "starttls" not in ln], 30), \
+        postfix.log()[-3000:]
+    assert not postfix.message_with(b"<clear.interop@example.test>", 0)
+
+
+def test_tempest_downgrades_8bit_for_postfix_without_8bitmime(make_instance,
+                                                             postfix):
+    snd = sender(make_instance, postfix, level="may", name="old")
+    data = MSG_8BIT.replace(b"To: demo@remote.test", b"To: demo@old.test") \
+        .replace(b"<8bit.interop@", b"<old.interop@")
+    submit(snd, ["demo@old.test"], data, eight=True)
+    p = postfix.message_with(b"<old.interop@example.test>", domain="old.test")
+    assert p, snd.log()[-3000:] + postfix.log()[-3000:]
+    raw = read_bytes(p)
+    # RFC 6152: nothing with the high bit set went to a server without
+    # 8BITMIME; the text part is quoted-printable with the same content
+    assert all(b < 128 for b in raw), raw[:2000]
+    m = email.message_from_bytes(raw, policy=email.policy.default)
+    assert m["Content-Transfer-Encoding"] == "quoted-printable"
+    assert m.get_content() == TEXT
+    assert m["Subject"] == "eight bit to postfix"
+    assert "does not offer 8BITMIME" in snd.log()
+
+
+ORIG_HEADERS = [
+    b"From: =?utf-8?q?J=C3=B6rg?= <demo@remote.test>",
+    b"To: Demo <demo@example.test>",
+    b"Subject: relayed by postfix, with a long subject that is folded",
+    b"  over two lines",
+    b"Message-ID: <relay.interop@remote.test>",
+    b"Date: Sun, 29 Nov 2026 08:00:00 +0000",
+    b"X-Custom:   spaced   value\t",
+    b"MIME-Version: 1.0",
+    b'Content-Type: multipart/mixed; boundary="=_b1"',
+]
+RELAY_BODY = (b"--=_b1\r\n"
+              b"Content-Type: text/plain; charset=utf-8\r\n"
+              b"Content-Transfer-Encoding: 8bit\r\n\r\n"
+              + TEXT.replace("\n", "\r\n").encode() +
+              b".leading dot\r\n"
+              b"--=_b1\r\n"
+              b"Content-Type: application/octet-stream; name=\"a.bin\"\r\n"
+              b"Content-Disposition: attachment; filename=\"a.bin\"\r\n"
+              b"Content-Transfer-Encoding: base64\r\n\r\n"
+              b"AAECAwQFBgcICQ==\r\n"
+              b"--=_b1--\r\n")
+
+
+def test_postfix_relays_into_tempest_over_starttls(make_instance, postfix):
+    mark = postfix.mark()
+    recv = make_instance("relay", ports={"smtp": RELAY_PORT}).start()
+    data = b"\r\n".join(ORIG_HEADERS) + b"\r\n\r\n" + RELAY_BODY
+    with smtplib.SMTP("127.0.0.1", postfix.port, timeout=60) as s:
+        s.ehlo()
+        s.starttls()
+        s.sendmail("demo@remote.test", ["demo@example.test"], data,
+                   mail_options=["BODY=8BITMIME", "ENVID=env-1"],
+                   rcpt_options=["NOTIFY=FAILURE",
+                                 "ORCPT=rfc822;demo@example.test"])
+    msgs = recv.wait_messages(1, timeout=60)
+    assert len(msgs) == 1, postfix.log(mark)[-3000:] + recv.log()[-3000:]
+    raw = read_bytes(msgs[0]).replace(b"\r\n", b"\n")
+    # every original header line arrives unchanged and in order, after
+    # the trace headers of Tempest and Postfix
+    hdr = header_block(raw).split(b"\n")
+    i = hdr.index(ORIG_HEADERS[0])
+    assert hdr[i:i + len(ORIG_HEADERS)] == ORIG_HEADERS, hdr
+    assert body_of(raw) == RELAY_BODY.replace(b"\r\n", b"\n")
+    m = email.message_from_bytes(raw, policy=email.policy.default)
+    received = m.get_all("Received")
+    assert len(received) == 2, received     # Tempest's, then Postfix's
+    assert "ESMTPS" in received[0] and "mx.remote.test" in received[0], received
+    assert "(Postfix) with ESMTPS" in received[1], received
+    att = [p for p in m.iter_attachments()]
+    assert att and att[0].get_content() == bytes(range(10))
+    # Postfix's side: TLS to Tempest (smtp_tls_security_level = encrypt)
+    assert wait_for(lambda: "status=sent" in postfix.log(mark), 30)
+    log = postfix.log(mark)
+    assert f"TLS connection established to 127.0.0.1[127.0.0.1]:{RELAY_PORT}" \
+        in log, log
+    sent = [ln for ln in log.splitlines() if "status=sent" in ln]
+    assert f"relay=127.0.0.1[127.0.0.1]:{RELAY_PORT}" in sent[0], sent
+    # the reply Postfix logged is Tempest's to the end of the content
+    assert "queued as" in sent[0], sent
+
+
+def test_tempest_refusal_comes_back_as_postfix_bounce(make_instance, postfix):
+    mark = postfix.mark()
+    recv = make_instance("refuse", ports={"smtp": RELAY_PORT}).start()
+    with smtplib.SMTP("127.0.0.1", postfix.port, timeout=60) as s:
+        s.sendmail("demo@remote.test", ["nobody@example.test"],
+                   b"From: demo@remote.test\r\nTo: nobody@example.test\r\n"
+                   b"Subject: to nobody\r\n"
+                   b"Message-ID: <nobody.interop@remote.test>\r\n\r\nhi\r\n")
+    # Tempest refuses the unknown user at RCPT; Postfix returns the
+    # message to its sender with Tempest's reply as the diagnostic
+    b = postfix.message_with(b"<nobody.interop@remote.test>", 60)
+    assert b, postfix.log(mark)[-3000:] + recv.log()[-3000:]
+    m = email.message_from_bytes(read_bytes(b), policy=email.policy.default)
+    assert m.get_content_type() == "multipart/report", m
+    report = [p for p in m.walk()
+              if p.get_content_type() == "message/delivery-status"][0]
+    text = report.as_string()
+    assert "Action: failed" in text and "Status: 5.1.1" in text, text
+    assert "Diagnostic-Code: smtp; 550" in text, text
+    assert "nobody@example.test" in text
+    assert recv.messages() == []
+    assert "reject: RCPT from" in recv.log() or "550" in recv.log()
