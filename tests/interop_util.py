@@ -16,17 +16,19 @@ except local/virtual delivery, which runs as the mailbox owner.
 npm clients (nodemailer) are installed into tests/.node on first use,
 as tests/test_imap_imapflow.py does for imapflow.
 """
+import contextlib
 import os
 import pwd
 import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 
 import pytest
 
-from conftest import free_port, wait_for, wait_port
+from conftest import Instance, free_port, wait_for, wait_port
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "scripts"))
@@ -97,10 +99,13 @@ class Postfix:
       port        STARTTLS offered, 8BITMIME
       plain_port  no STARTTLS
       no8bit_port STARTTLS, but 8BITMIME not announced
+      small_port  SIZE SMALL_LIMIT (message_size_limit)
     domains: virtual domains Postfix is the final destination for, each
              with one mailbox demo@domain (a Maildir)
     relay: "[127.0.0.1]:PORT" - every other domain goes there (relayhost)
     main: extra main.cf settings."""
+
+    SMALL_LIMIT = 100000
 
     def __init__(self, base, domains=("remote.test",), relay=None, main=None):
         self.dir = base
@@ -113,6 +118,7 @@ class Postfix:
         self.port = free_port()
         self.plain_port = free_port()
         self.no8bit_port = free_port()
+        self.small_port = free_port()
         for d in (self.etc, self.queue, self.data):
             os.makedirs(d, exist_ok=True)
         pf = pwd.getpwnam("postfix")
@@ -186,6 +192,8 @@ class Postfix:
                     "  -o smtpd_tls_security_level=none\n")
             f.write(f"127.0.0.1:{self.no8bit_port} inet n - n - - smtpd\n"
                     "  -o smtpd_discard_ehlo_keywords=8bitmime\n")
+            f.write(f"127.0.0.1:{self.small_port} inet n - n - - smtpd\n"
+                    f"  -o message_size_limit={self.SMALL_LIMIT}\n")
             f.write(POSTFIX_SERVICES)
         p = subprocess.run(["postfix", "-c", self.etc, "post-install",
                             "create-missing"], capture_output=True, text=True)
@@ -200,7 +208,8 @@ class Postfix:
         self.proc = subprocess.Popen([POSTFIX_MASTER, "-s", "-c", self.etc],
                                      stdout=self.logf, stderr=self.logf,
                                      stdin=subprocess.DEVNULL)
-        for p in (self.port, self.plain_port, self.no8bit_port):
+        for p in (self.port, self.plain_port, self.no8bit_port,
+                  self.small_port):
             wait_port(p, timeout=30, proc=self.proc)
         return self
 
@@ -271,6 +280,33 @@ class Postfix:
             for root, dirs, files in os.walk(os.path.join(self.queue, q)):
                 out += files
         return out
+
+
+@contextlib.contextmanager
+def module_instance(extra=None):
+    """A started Tempest with every listener (SMTP, submission, SMTPS,
+    IMAP(S), POP3(S)) up, for a whole test module (the tests of a file
+    that only read from it or add messages share one); stopped and
+    removed afterwards (kept with TEMPEST_KEEP_TEST_DIRS=1)."""
+    tmp = tempfile.mkdtemp(prefix="tempest-interop-")
+    os.chmod(tmp, 0o755)   # services run as the mail owner, not root
+    settings = {"auth_failure_delay": "0"}
+    settings.update(extra or {})
+    inst = Instance(os.path.join(tmp, "i"), extra=settings)
+    try:
+        inst.start()
+        for name in ("submission", "smtps", "imap", "imaps", "pop3", "pop3s"):
+            wait_port(inst.ports[name], timeout=30, proc=inst.proc)
+        # the IMAP/POP3 login processes have seen the probes go (per-IP
+        # limits count over all processes), as imap_helpers does
+        if not wait_for(lambda: inst.log().count("disconnect before login")
+                        >= 4, 30):
+            raise RuntimeError("probe connections not closed")
+        yield inst
+    finally:
+        inst.stop()
+        if not os.environ.get("TEMPEST_KEEP_TEST_DIRS"):
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def ensure_npm_package(spec, name):

@@ -1,21 +1,25 @@
 """Tempest and a real Postfix (Debian's package) as SMTP peers, both
 ways, on loopback with no DNS (tests/interop_util.py runs the private
-Postfix).
+Postfix; one instance for the whole file).
 
 Tempest -> Postfix: Tempest's `smtp` client, routed by transport_maps
 to [127.0.0.1]:port, delivers over STARTTLS (smtp_tls_security_level
 may and encrypt) to Postfix's smtpd, which puts the mail into its
 Maildir: 8-bit bodies intact when Postfix offers 8BITMIME, converted to
-quoted-printable when it does not, a large message byte for byte
-(dot-stuffed lines included), and no plaintext delivery under
-`encrypt` when Postfix offers no STARTTLS.
+quoted-printable when it does not, a 3 MB message byte for byte
+(dot-stuffed lines included), cached TLS sessions ended with QUIT, no
+plaintext delivery under `encrypt` when Postfix offers no STARTTLS;
+DSN parameters (NOTIFY, ORCPT, ENVID, RET) passed on, so that Postfix's
+success DSN comes back; a recipient Postfix refuses at RCPT and a
+message over Postfix's SIZE are returned to the sender with Postfix's
+reply / the size.
 
 Postfix -> Tempest: Postfix's smtp client relays (relayhost
 [127.0.0.1]:port, smtp_tls_security_level = encrypt, PIPELINING,
-CHUNKING/BDAT, 8BITMIME, DSN parameters) into Tempest's smtpd; the
-message lands in Tempest's Maildir with every original header line and
-the body unchanged; a recipient Tempest refuses comes back from Postfix
-as a bounce carrying Tempest's reply."""
+8BITMIME, DSN parameters) into Tempest's smtpd; the messages (one of
+4 MB) land in Tempest's Maildir with every original header line and the
+body unchanged; a recipient Tempest refuses comes back from Postfix as
+a bounce carrying Tempest's reply."""
 import email
 import email.policy
 import os
@@ -66,7 +70,8 @@ def big_body(size):
 def postfix():
     base = tempfile.mkdtemp(prefix="tempest-postfix-")
     os.chmod(base, 0o755)
-    pf = Postfix(base, domains=("remote.test", "old.test"), relay=f"[127.0.0.1]:{RELAY_PORT}",
+    pf = Postfix(base, domains=("remote.test", "old.test", "small.test"),
+                 relay=f"[127.0.0.1]:{RELAY_PORT}",
                  main={"smtp_tls_security_level": "encrypt"})
     pf.start()
     yield pf
@@ -75,10 +80,11 @@ def postfix():
         shutil.rmtree(base, ignore_errors=True)
 
 
-def sender(make_instance, pf, level="may", name="sender"):
-    """A Tempest whose smtp client routes remote.test, plain.test and
-    old.test to the Postfix listeners (no DNS: transport_maps)."""
-    snd = make_instance(name, extra={
+def sender(make_instance, pf, level="may", name="sender", ports=None):
+    """A Tempest whose smtp client routes remote.test, plain.test,
+    old.test and small.test to the Postfix listeners (no DNS:
+    transport_maps)."""
+    snd = make_instance(name, ports=ports, extra={
         "transport_maps": "texthash:$config_directory/transport",
         "smtp_tls_security_level": level,
         "minimal_backoff_time": "1s", "maximal_backoff_time": "2s",
@@ -86,7 +92,8 @@ def sender(make_instance, pf, level="may", name="sender"):
     with open(os.path.join(snd.etc, "transport"), "w") as f:
         f.write(f"remote.test  smtp:[127.0.0.1]:{pf.port}\n"
                 f"plain.test   smtp:[127.0.0.1]:{pf.plain_port}\n"
-                f"old.test     smtp:[127.0.0.1]:{pf.no8bit_port}\n")
+                f"old.test     smtp:[127.0.0.1]:{pf.no8bit_port}\n"
+                f"small.test   smtp:[127.0.0.1]:{pf.small_port}\n")
     return snd.start()
 
 
@@ -220,6 +227,7 @@ def test_postfix_relays_into_tempest_over_starttls(make_instance, postfix):
     mark = postfix.mark()
     recv = make_instance("relay", ports={"smtp": RELAY_PORT}).start()
     data = b"\r\n".join(ORIG_HEADERS) + b"\r\n\r\n" + RELAY_BODY
+    big = big_body(4 * 1024 * 1024)
     with smtplib.SMTP("127.0.0.1", postfix.port, timeout=60) as s:
         s.ehlo()
         s.starttls()
@@ -227,9 +235,18 @@ def test_postfix_relays_into_tempest_over_starttls(make_instance, postfix):
                    mail_options=["BODY=8BITMIME", "ENVID=env-1"],
                    rcpt_options=["NOTIFY=FAILURE",
                                  "ORCPT=rfc822;demo@example.test"])
-    msgs = recv.wait_messages(1, timeout=60)
-    assert len(msgs) == 1, postfix.log(mark)[-3000:] + recv.log()[-3000:]
-    raw = read_bytes(msgs[0]).replace(b"\r\n", b"\n")
+        # and a large one (dot-stuffed lines, 8-bit) on the same session
+        s.sendmail("demo@remote.test", ["demo@example.test"],
+                   b"From: demo@remote.test\r\nTo: demo@example.test\r\n"
+                   b"Subject: large from postfix\r\n"
+                   b"Message-ID: <big.relay@remote.test>\r\n\r\n" + big,
+                   mail_options=["BODY=8BITMIME"])
+    msgs = recv.wait_messages(2, timeout=120)
+    assert len(msgs) == 2, postfix.log(mark)[-3000:] + recv.log()[-3000:]
+    by_id = {b"<big.relay@remote.test>" in read_bytes(p): p for p in msgs}
+    got = body_of(read_bytes(by_id[True])).replace(b"\r\n", b"\n")
+    assert got == big.replace(b"\r\n", b"\n")
+    raw = read_bytes(by_id[False]).replace(b"\r\n", b"\n")
     # every original header line arrives unchanged and in order, after
     # the trace headers of Tempest and Postfix
     hdr = header_block(raw).split(b"\n")
@@ -248,6 +265,7 @@ def test_postfix_relays_into_tempest_over_starttls(make_instance, postfix):
     log = postfix.log(mark)
     assert f"TLS connection established to 127.0.0.1[127.0.0.1]:{RELAY_PORT}" \
         in log, log
+    assert wait_for(lambda: postfix.log(mark).count("status=sent") >= 2, 30)
     sent = [ln for ln in log.splitlines() if "status=sent" in ln]
     assert f"relay=127.0.0.1[127.0.0.1]:{RELAY_PORT}" in sent[0], sent
     # the reply Postfix logged is Tempest's to the end of the content
@@ -276,3 +294,84 @@ def test_tempest_refusal_comes_back_as_postfix_bounce(make_instance, postfix):
     assert "nobody@example.test" in text
     assert recv.messages() == []
     assert "reject: RCPT from" in recv.log() or "550" in recv.log()
+
+
+def nospace(v):
+    return "".join(str(v).split())
+
+
+def dsn_parts(path):
+    m = email.message_from_bytes(read_bytes(path))
+    assert m.get_content_type() == "multipart/report", m.get_content_type()
+    for part in m.walk():
+        if part.get_content_type() == "message/delivery-status":
+            return m, part.get_payload()
+    raise AssertionError("no delivery-status part")
+
+
+def test_dsn_parameters_reach_postfix_and_success_dsn_comes_back(
+        make_instance, postfix):
+    """Tempest passes NOTIFY, ORCPT, ENVID and RET on to Postfix; Postfix
+    (the final destination) sends the success DSN, which it relays back
+    to Tempest (its relayhost is this Tempest's smtpd)."""
+    mark = postfix.mark()
+    snd = sender(make_instance, postfix, ports={"smtp": RELAY_PORT},
+                 name="dsn")
+    with smtplib.SMTP("127.0.0.1", snd.smtp_port, timeout=60) as s:
+        s.sendmail("demo@example.test", ["demo@remote.test"],
+                   b"From: demo@example.test\r\nTo: demo@remote.test\r\n"
+                   b"Subject: notify me\r\n"
+                   b"Message-ID: <dsn.interop@example.test>\r\n\r\nhi\r\n",
+                   mail_options=["RET=HDRS", "ENVID=interop-envid-1"],
+                   rcpt_options=["NOTIFY=SUCCESS,FAILURE",
+                                 "ORCPT=rfc822;first-hop@remote.test"])
+    assert postfix.message_with(b"<dsn.interop@example.test>"), \
+        snd.log()[-3000:] + postfix.log(mark)[-3000:]
+    msgs = snd.wait_messages(1, timeout=60)
+    assert msgs, snd.log()[-3000:] + postfix.log(mark)[-3000:]
+    m, fields = dsn_parts(msgs[0])
+    assert fields[0]["Original-Envelope-Id"] == "interop-envid-1", fields[0]
+    rcpt = fields[1]
+    assert rcpt["Action"] == "delivered", rcpt
+    assert nospace(rcpt["Original-Recipient"]) == \
+        "rfc822;first-hop@remote.test", rcpt
+    assert nospace(rcpt["Final-Recipient"]) == "rfc822;demo@remote.test", rcpt
+    # RET=HDRS: Postfix returned only the headers
+    assert b"Message-ID: <dsn.interop@example.test>" in read_bytes(msgs[0])
+
+
+def test_postfix_rejects_one_recipient_and_size(make_instance, postfix):
+    """Postfix refuses one recipient of two (unknown user, 550 at RCPT):
+    Tempest delivers the other and returns the refused one with
+    Postfix's reply; a message over the SIZE Postfix announces is
+    returned without being sent."""
+    mark = postfix.mark()
+    snd = sender(make_instance, postfix, name="partial")
+    submit(snd, ["demo@remote.test", "nobody@remote.test"],
+           b"From: demo@example.test\r\nTo: demo@remote.test, "
+           b"nobody@remote.test\r\nSubject: two\r\n"
+           b"Message-ID: <two.interop@example.test>\r\n\r\nhi\r\n")
+    assert postfix.message_with(b"<two.interop@example.test>"), \
+        snd.log()[-3000:] + postfix.log(mark)[-3000:]
+    big = b"x" * 76 + b"\r\n"
+    submit(snd, ["demo@small.test"],
+           b"From: demo@example.test\r\nTo: demo@small.test\r\n"
+           b"Subject: too big\r\nMessage-ID: <big2.interop@example.test>\r\n"
+           b"\r\n" + big * (2 * Postfix.SMALL_LIMIT // len(big)))
+    msgs = snd.wait_messages(2, timeout=60)
+    assert len(msgs) == 2, snd.log()[-3000:]
+    reports = {}
+    for path in msgs:
+        m, fields = dsn_parts(path)
+        reports[nospace(fields[1]["Final-Recipient"])] = fields[1]
+    nobody = reports["rfc822;nobody@remote.test"]
+    assert nobody["Action"] == "failed" and nobody["Status"] == "5.1.1"
+    assert "User unknown" in nobody["Diagnostic-Code"], nobody
+    assert "RCPT TO" in nobody["Diagnostic-Code"], nobody
+    small = reports["rfc822;demo@small.test"]
+    assert small["Action"] == "failed" and small["Status"] == "5.3.4", small
+    # the big one never reached Postfix's cleanup
+    assert "<big2.interop@example.test>" not in postfix.log(mark)
+    assert not postfix.message_with(b"<big2.interop@example.test>", 0,
+                                    domain="small.test")
+    assert wait_for(snd.queue_empty, 30), snd.log()[-3000:]
