@@ -17,6 +17,7 @@
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
+#include <openssl/err.h>
 
 #include "ioev.h"
 #include "log.h"
@@ -115,6 +116,13 @@ io_free(struct io **iop)
 		return;
 	if (io->lowat_ev != NULL)
 		event_free(io->lowat_ev);
+	if (io->ssl != NULL && !io->tls_pending && SSL_is_init_finished(io->ssl)) {
+		/* TLS ends with close_notify (RFC 8446 6.1), best effort on
+		 * the non-blocking socket: without it OpenSSL 3 peers report
+		 * "unexpected eof" and cannot tell the end from a truncation */
+		(void)SSL_shutdown(io->ssl);
+		ERR_clear_error();
+	}
 	if (io->bev != NULL)
 		bufferevent_free(io->bev);      /* frees io->ssl if attached */
 	else if (io->ssl != NULL)
