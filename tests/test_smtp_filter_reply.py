@@ -19,9 +19,9 @@ ACCEPT, TAG, QUARANTINE, REJECT, TEMPFAIL = range(5)
 MSG = b"From: a@example.org\r\nTo: demo@example.test\r\nSubject: x\r\n\r\nhello\r\n"
 
 
-def frame(action, reply):
+def frame(action, reply, qid=b""):
     body = b"I" + struct.pack(">q", action)
-    for s in (b"", b"", reply, b"1.0", b""):
+    for s in (b"", b"", reply, b"1.0", qid):
         body += b"S" + struct.pack(">I", len(s)) + s + b"\0"
     return b"TMP1" + struct.pack(">II", FILTER_REPLY, len(body)) + body
 
@@ -39,8 +39,8 @@ def recv_all(c, n):
 class FakeFilter:
     """Listens at queue/private/NAME; answers every request with frame()."""
 
-    def __init__(self, path, action, reply):
-        self.answer = frame(action, reply)
+    def __init__(self, path, action, reply, qid=b""):
+        self.answer = frame(action, reply, qid)
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.bind(path)
         os.chmod(path, 0o666)
@@ -70,13 +70,14 @@ class FakeFilter:
 def filtered(make_instance):
     made = []
 
-    def start(action, reply):
+    def start(action, reply, qid=b""):
         inst = make_instance("freply", extra={
             "spam_filter_service": "fakefilter",
             "spam_filter_timeout": "20s"}).start()
         private = os.path.join(inst.dir, "queue", "private")
         os.makedirs(private, exist_ok=True)
-        f = FakeFilter(os.path.join(private, "fakefilter"), action, reply)
+        f = FakeFilter(os.path.join(private, "fakefilter"), action, reply,
+                       qid)
         made.append(f)
         return inst, f
     yield start
@@ -117,14 +118,11 @@ def test_valid_reject_reply_passes(filtered):
     # a "reject" that says it accepted (the message is dropped)
     (REJECT, b"250 2.0.0 Ok: queued", "code does not suit"),
     (TEMPFAIL, b"550 5.7.1 no", "code does not suit"),
-    (QUARANTINE, b"550 5.7.1 no", "code does not suit"),
-    (QUARANTINE, b"", "code does not suit"),
     (REJECT, b"550 4.7.1 no", "enhanced status code"),
     (REJECT, b"ok", "code does not suit"),
     (REJECT, b"550 5.7.1 " + b"x" * 600, "too long"),
 ], ids=["crlf-line", "lf-line", "multiline", "reject-2xx", "tempfail-5xx",
-        "quarantine-5xx", "quarantine-empty", "enhanced-class", "no-code",
-        "too-long"])
+        "enhanced-class", "no-code", "too-long"])
 def test_invalid_reply_tempfails(filtered, action, reply, why):
     inst, f = filtered(action, reply)
     code, text, after = send(inst)
@@ -134,6 +132,32 @@ def test_invalid_reply_tempfails(filtered, action, reply, why):
     assert f.requests == 1
     assert wait_for(lambda: "content filter: invalid reply" in inst.log()
                     and why in inst.log(), 20), inst.log()
+    assert inst.messages() == []
+
+
+@pytest.mark.parametrize("reply,qid,want,why", [
+    (b"550 5.7.1 no", b"0123456789abcdef",
+     "2.7.0 Ok: quarantined as 0123456789abcdef", "reply code does not suit"),
+    (b"", b"0123456789abcdef",
+     "2.7.0 Ok: quarantined as 0123456789abcdef", "reply code does not suit"),
+    # neither the reply nor the id reach the client
+    (b"250 2.7.0 Ok\r\n250 2.0.0 more", b"id\r\n250 x",
+     "2.7.0 Ok: quarantined", "CR or LF"),
+], ids=["quarantine-5xx", "quarantine-empty", "quarantine-crlf"])
+def test_invalid_quarantine_reply_stores_once(filtered, reply, qid, want, why):
+    """A quarantine verdict means the filter has stored the message: a
+    451 would make the client send it again and the filter store a
+    second copy.  smtpd answers 250 in its own words instead."""
+    inst, f = filtered(QUARANTINE, reply, qid)
+    for _ in range(2):          # a client retries after a 4xx
+        code, text, after = send(inst)
+        if code < 400:
+            break
+    assert (code, text) == (250, want), (code, text)
+    assert after[0] == 250, after
+    assert f.requests == 1
+    assert wait_for(lambda: "content filter: invalid reply for quarantine: "
+                    + why in inst.log(), 20), inst.log()
     assert inst.messages() == []
 
 

@@ -19,6 +19,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -34,6 +35,7 @@
 #include "mem.h"
 #include "queue_file.h"
 #include "service.h"
+#include "smtp_reply_check.h"
 #include "smtpd.h"
 #include "smtpd_filter.h"
 #include "spam_engine.h"
@@ -151,49 +153,21 @@ filter_failed(struct session *s, const char *why)
 	return 0;
 }
 
-/* The longest filter reply passed on (RFC 5321 4.5.3.1.5: a reply line
- * is at most 512 octets with its CRLF). */
-#define FILTER_REPLY_MAX 510
-
-/* Check the filter's SMTP reply for its action and copy it to out (at
- * least FILTER_REPLY_MAX + 1 bytes): one line "CCC text" or "CCC" whose
- * class suits the action (quarantine 2xx, reject 5xx, tempfail 4xx; an
- * enhanced code, if any, of the same class), no CR or LF, at most
- * FILTER_REPLY_MAX bytes.  Other control characters and non-ASCII bytes
- * become '?'.  0, or -1 with a static reason in *why_r.  Pure: the reply
- * comes from the filter process, which reads hostile mail. */
-static int
-filter_reply_check(int action, const char *reply, char *out,
-    const char **why_r)
+static const char *
+action_name(int action)
 {
-	char want = action == FILTER_QUARANTINE ? '2' :
-	    action == FILTER_REJECT ? '5' : '4';
-	size_t i, n = strlen(reply);
+	return action == FILTER_QUARANTINE ? "quarantine" :
+	    action == FILTER_REJECT ? "reject" : "tempfail";
+}
 
-	if (n > FILTER_REPLY_MAX) {
-		*why_r = "reply too long";
-		return -1;
-	}
-	if (strcspn(reply, "\r\n") != n) {
-		*why_r = "CR or LF in the reply";
-		return -1;
-	}
-	if (n < 3 || reply[0] != want || reply[1] < '0' || reply[1] > '9' ||
-	    reply[2] < '0' || reply[2] > '9' || (n > 3 && reply[3] != ' ')) {
-		*why_r = "reply code does not suit the action";
-		return -1;
-	}
-	if (n > 5 && reply[4] >= '0' && reply[4] <= '9' && reply[5] == '.' &&
-	    reply[4] != want) {
-		*why_r = "enhanced status code does not suit the action";
-		return -1;
-	}
-	for (i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)reply[i];
-		out[i] = c < 0x20 || c >= 0x7f ? '?' : (char)c;
-	}
-	out[n] = '\0';
-	return 0;
+/* The quarantine id the filter gave, if it is a plain token. */
+static const char *
+quarantine_id_ok(const char *qid)
+{
+	size_t n = strlen(qid);
+
+	return n > 0 && n <= 64 && strspn(qid, "0123456789abcdefghijklmnop"
+	    "qrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-_.") == n ? qid : NULL;
 }
 
 /* Apply the filter's verdict.  Returns whether to queue the message. */
@@ -202,19 +176,33 @@ filter_apply(struct session *s, const struct filter_reply *rep)
 {
 	struct filter_state *f = s->filter;
 	const char *id = cleanup_id(s->cl);
-	char reply[FILTER_REPLY_MAX + 1];
-	const char *why = NULL;
+	char reply[SMTP_REPLY_CHECK_MAX + 1];
+	const char *why = NULL, *qid;
+	char want = rep->action == FILTER_QUARANTINE ? '2' :
+	    rep->action == FILTER_REJECT ? '5' : '4';
 
 	/* reject and tempfail without a reply text get a default below */
 	if ((rep->action == FILTER_QUARANTINE ||
 	    ((rep->action == FILTER_REJECT || rep->action == FILTER_TEMPFAIL) &&
 	    rep->reply[0] != '\0')) &&
-	    filter_reply_check(rep->action, rep->reply, reply, &why) < 0) {
-		log_warn("%s: content filter: invalid reply for %s: %s: tempfail",
-		    id, rep->action == FILTER_QUARANTINE ? "quarantine" :
-		    rep->action == FILTER_REJECT ? "reject" : "tempfail", why);
-		smtpd_reply(s, "451 4.3.0 Error: content filter failure, try again later");
-		return 0;
+	    smtp_reply_check(want, rep->reply, reply, sizeof(reply), &why) < 0) {
+		if (rep->action == FILTER_QUARANTINE) {
+			/* the filter has stored the message already: a
+			 * tempfail would make the client send it again and
+			 * the filter store a second copy.  It is taken care
+			 * of; say so in our own words. */
+			qid = quarantine_id_ok(rep->quarantine_id);
+			log_warn("%s: content filter: invalid reply for "
+			    "quarantine: %s: default reply", id, why);
+			snprintf(reply, sizeof(reply), "250 2.7.0 Ok: "
+			    "quarantined%s%s", qid ? " as " : "", qid ? qid : "");
+		} else {
+			log_warn("%s: content filter: invalid reply for %s: "
+			    "%s: tempfail", id, action_name(rep->action), why);
+			smtpd_reply(s, "451 4.3.0 Error: content filter "
+			    "failure, try again later");
+			return 0;
+		}
 	}
 	switch (rep->action) {
 	case FILTER_ACCEPT:
