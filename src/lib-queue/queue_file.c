@@ -1244,7 +1244,10 @@ queue_file_checksum(int fd, const char *id, size_t *pending_r)
 	    st.st_size > QF_CHECK_MAX)
 		return QF_CHECK_NONE;
 	size = (size_t)st.st_size;
-	b = xmalloc(size + 1);
+	/* not xmalloc: a huge file must not stop the start-up (the mode
+	 * decides for it, as before checksums) */
+	if ((b = malloc(size + 1)) == NULL)
+		return QF_CHECK_NONE;
 	{
 		size_t got = 0;
 		while (got < size) {
