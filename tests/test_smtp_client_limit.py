@@ -8,7 +8,9 @@ everyone (fail open) and logs a warning.
 Each smtpd process here serves one session at a time
 (smtpd_process_session_limit = 1, maxproc 4), so held sessions sit in
 different processes: a per-process count could never refuse them."""
+import os
 import re
+import signal
 import socket
 
 from conftest import wait_for
@@ -92,6 +94,25 @@ def test_count_limit_across_processes(make_instance):
     assert wait_for(lambda: served(inst, held), 30), inst.log()
     close(held)
     assert "anvil service" not in inst.log()
+
+
+def test_sessions_of_a_killed_smtpd_are_released(make_instance):
+    # anvil forgets the sessions of an smtpd that dies without saying
+    # goodbye (its connection to anvil ends)
+    inst = start(make_instance, "ckill",
+                 smtpd_client_connection_count_limit="1")
+    held = [connect(inst)]
+    assert held[0][2].startswith("220 "), held[0][2]
+    pid = int(CONNECT.findall(inst.log())[-1])
+    s, f, greeting = connect(inst)
+    assert greeting.startswith("421 4.7.0 "), greeting
+    f.close()
+    s.close()
+    os.kill(pid, signal.SIGKILL)
+    close(held)
+    held = []
+    assert wait_for(lambda: served(inst, held), 30), inst.log()
+    close(held)
 
 
 def test_rate_limit(make_instance):

@@ -36,6 +36,10 @@ anvil_client_init(const char *path)
 {
 	free(sock_path);
 	sock_path = xstrdup(path);
+	if (sock_fd >= 0)
+		close(sock_fd);
+	sock_fd = -1;
+	retry_after = 0;
 }
 
 static void

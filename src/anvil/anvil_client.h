@@ -19,7 +19,8 @@
 #define ANVIL_CLIENT_TIMEOUT_MS 5000
 #define ANVIL_CLIENT_BACKOFF 10
 
-/* Socket path (as this process sees it, e.g. after a chroot). */
+/* Socket path (as this process sees it, e.g. after a chroot); starts
+ * afresh (no connection, no back-off). */
 void anvil_client_init(const char *path);
 /* A client of `service` at `addr` connected: 0 with its session count
  * and connection rate (this connection included) and a token for
