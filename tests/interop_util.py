@@ -81,13 +81,15 @@ def postfix_missing():
 
 
 def make_cert(d, cn):
-    """A self-signed certificate + key (PEM) for cn in directory d."""
+    """A self-signed certificate + key (PEM) for cn (and 127.0.0.1) in
+    directory d."""
     os.makedirs(d, exist_ok=True)
     key = os.path.join(d, "key.pem")
     crt = os.path.join(d, "cert.pem")
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048",
                     "-nodes", "-keyout", key, "-out", crt, "-days", "2",
-                    "-subj", "/CN=" + cn, "-addext", "subjectAltName=DNS:" + cn],
+                    "-subj", "/CN=" + cn, "-addext",
+                    f"subjectAltName=DNS:{cn},IP:127.0.0.1"],
                    check=True, capture_output=True)
     return crt, key
 
@@ -150,7 +152,7 @@ class Postfix:
             "smtp_dns_support_level": "disabled",
             "smtp_host_lookup": "native",
             "smtpd_peername_lookup": "no",
-            "smtputf8_enable": "no",
+            "smtputf8_enable": "yes",
             "biff": "no",
             "maillog_file": self.maillog,
             "maillog_file_prefixes": base,

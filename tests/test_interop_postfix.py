@@ -80,7 +80,8 @@ def postfix():
         shutil.rmtree(base, ignore_errors=True)
 
 
-def sender(make_instance, pf, level="may", name="sender", ports=None):
+def sender(make_instance, pf, level="may", name="sender", ports=None,
+           **extra):
     """A Tempest whose smtp client routes remote.test, plain.test,
     old.test and small.test to the Postfix listeners (no DNS:
     transport_maps)."""
@@ -88,7 +89,7 @@ def sender(make_instance, pf, level="may", name="sender", ports=None):
         "transport_maps": "texthash:$config_directory/transport",
         "smtp_tls_security_level": level,
         "minimal_backoff_time": "1s", "maximal_backoff_time": "2s",
-        "queue_run_delay": "1s"})
+        "queue_run_delay": "1s", **extra})
     with open(os.path.join(snd.etc, "transport"), "w") as f:
         f.write(f"remote.test  smtp:[127.0.0.1]:{pf.port}\n"
                 f"plain.test   smtp:[127.0.0.1]:{pf.plain_port}\n"
@@ -375,3 +376,67 @@ def test_postfix_rejects_one_recipient_and_size(make_instance, postfix):
     assert not postfix.message_with(b"<big2.interop@example.test>", 0,
                                     domain="small.test")
     assert wait_for(snd.queue_empty, 30), snd.log()[-3000:]
+
+
+def test_smtputf8_both_ways(make_instance, postfix):
+    """A UTF-8 envelope sender (RFC 6531) goes from Tempest to Postfix
+    and from Postfix into Tempest, with SMTPUTF8 on both hops."""
+    mark = postfix.mark()
+    snd = sender(make_instance, postfix, ports={"smtp": RELAY_PORT},
+                 name="utf8")
+    msg = ("From: Jörg <jörg@example.test>\r\nTo: demo@remote.test\r\n"
+           "Subject: utf8 envelope\r\nMessage-ID: <utf8.out@example.test>\r\n"
+           "\r\nGrüße\r\n").encode()
+    with smtplib.SMTP("127.0.0.1", snd.smtp_port, timeout=60) as s:
+        s.sendmail("jörg@example.test", ["demo@remote.test"], msg,
+                   mail_options=["SMTPUTF8", "BODY=8BITMIME"])
+    p = postfix.message_with(b"<utf8.out@example.test>")
+    assert p, snd.log()[-3000:] + postfix.log(mark)[-3000:]
+    assert read_bytes(p).startswith("Return-Path: <jörg@example.test>".encode())
+    assert "from=<jörg@example.test>" in postfix.log(mark)
+    # and back: Postfix relays a UTF-8 sender into Tempest
+    msg2 = msg.replace(b"<utf8.out@", b"<utf8.in@") \
+        .replace("jörg@example.test".encode(), "jörg@remote.test".encode()) \
+        .replace(b"To: demo@remote.test", b"To: demo@example.test")
+    with smtplib.SMTP("127.0.0.1", postfix.port, timeout=60) as s:
+        s.sendmail("jörg@remote.test", ["demo@example.test"], msg2,
+                   mail_options=["SMTPUTF8", "BODY=8BITMIME"])
+    msgs = snd.wait_messages(1, timeout=60)
+    assert msgs, postfix.log(mark)[-3000:] + snd.log()[-3000:]
+    raw = read_bytes(msgs[0])
+    assert raw.startswith("Return-Path: <jörg@remote.test>".encode()), raw[:300]
+    assert b"<utf8.in@example.test>" in raw
+    m = email.message_from_bytes(raw, policy=email.policy.default)
+    assert "UTF8SMTPS" in m["Received"], m["Received"]
+
+
+def test_verify_level_against_postfix_certificate(make_instance, postfix):
+    """smtp_tls_security_level = verify with Postfix's certificate as the
+    CA: delivered; with a CA that did not sign it: deferred, nothing
+    sent."""
+    ok = sender(make_instance, postfix, level="verify", name="verify",
+                smtp_tls_CAfile=postfix.cert)
+    submit(ok, ["demo@remote.test"],
+           b"From: demo@example.test\r\nTo: demo@remote.test\r\n"
+           b"Subject: verified\r\nMessage-ID: <verified.interop@example.test>\r\n"
+           b"\r\nhi\r\n")
+    assert postfix.message_with(b"<verified.interop@example.test>"), \
+        ok.log()[-3000:]
+    assert wait_for(lambda: "Verified TLS connection established" in ok.log()
+                    or "Trusted TLS connection established" in ok.log(), 30), \
+        ok.log()[-3000:]
+    other = tempfile.mkdtemp(prefix="tempest-ca-")
+    try:
+        from interop_util import make_cert
+        ca, _ = make_cert(other, "other-ca.test")
+        bad = sender(make_instance, postfix, level="verify", name="noverify",
+                     smtp_tls_CAfile=ca)
+        submit(bad, ["demo@remote.test"],
+               b"From: demo@example.test\r\nTo: demo@remote.test\r\n"
+               b"Subject: unverified\r\n"
+               b"Message-ID: <unverified.interop@example.test>\r\n\r\nhi\r\n")
+        assert wait_for(lambda: "status=deferred" in bad.log(), 60), \
+            bad.log()[-3000:]
+        assert not postfix.message_with(b"<unverified.interop@example.test>", 0)
+    finally:
+        shutil.rmtree(other, ignore_errors=True)
