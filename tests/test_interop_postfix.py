@@ -426,6 +426,7 @@ def test_verify_level_against_postfix_certificate(make_instance, postfix):
                     or "Trusted TLS connection established" in ok.log(), 30), \
         ok.log()[-3000:]
     other = tempfile.mkdtemp(prefix="tempest-ca-")
+    os.chmod(other, 0o755)      # the smtp service runs as the mail owner
     try:
         from interop_util import make_cert
         ca, _ = make_cert(other, "other-ca.test")
@@ -437,6 +438,10 @@ def test_verify_level_against_postfix_certificate(make_instance, postfix):
                b"Message-ID: <unverified.interop@example.test>\r\n\r\nhi\r\n")
         assert wait_for(lambda: "status=deferred" in bad.log(), 60), \
             bad.log()[-3000:]
+        assert "cannot create the client TLS context" not in bad.log()
+        line = [ln for ln in bad.log().splitlines()
+                if "status=deferred" in ln][0]
+        assert "dsn=4.7.5" in line and "certificate not verified" in line, line
         assert not postfix.message_with(b"<unverified.interop@example.test>", 0)
     finally:
         shutil.rmtree(other, ignore_errors=True)

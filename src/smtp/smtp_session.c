@@ -786,6 +786,20 @@ lost(struct smtp_sess *s, const char *what)
 			s->park_closed(s);
 		return;
 	}
+	if (s->state == S_TLS && s->io != NULL && io_ssl(s->io) != NULL &&
+	    (strcmp(level(), "verify") == 0 || strcmp(level(), "secure") == 0)) {
+		/* the handshake stopped on our own certificate check: say
+		 * why, not just "I/O error" (as Postfix does) */
+		long vr = SSL_get_verify_result(io_ssl(s->io));
+		if (vr != X509_V_OK) {
+			io_free(&s->io);
+			s->tls_failed = 1;
+			sess_fail(s, "4.7.5 server certificate not verified for "
+			    "%s[%s]: %s", s->host, s->addr,
+			    X509_verify_cert_error_string(vr));
+			return;
+		}
+	}
 	io_free(&s->io);
 	if (s->state == S_TLS)
 		s->tls_failed = 1;
