@@ -184,16 +184,37 @@ def test_fsync_before_250(make_instance, tmp_path):
                            "-e", "trace=openat,rename,renameat,renameat2,fchmod,fsync,"
                                  "fdatasync,write,writev,sendto,sendmsg",
                            "-o", str(out)], stderr=subprocess.PIPE)
-    time.sleep(1.0)
+    def traced(p):
+        try:
+            with open(f"/proc/{p}/status") as f:
+                return int(re.search(r"TracerPid:\s*(\d+)", f.read()).group(1)) != 0
+        except (OSError, AttributeError):
+            return True     # gone: nothing to wait for
+    # every smtpd attached (on a loaded machine that takes a while)
+    wait_for(lambda: st.poll() is not None or all(traced(p) for p in pids), 20)
     if st.poll() is not None:
         pytest.skip("strace cannot attach here: " + st.stderr.read().decode())
     with smtplib.SMTP("127.0.0.1", instance.smtp_port) as s:
         for i in range(3):
             s.sendmail("a@remote.test", [DEMO], b"Subject: traced %d\r\n\r\nbody\r\n" % i)
-    time.sleep(0.5)
+    # the three 250 replies are in the trace before strace goes
+    wait_for(lambda: out.exists() and
+             len(re.findall(r"250 2\.0\.0 Ok: queued as", out.read_text())) >= 3, 20)
     st.terminate()
     st.wait(10)
-    lines = out.read_text().splitlines()
+    # a call another thread interrupted is printed in two parts ("...
+    # <unfinished ...>" and "PID <... name resumed>rest"): joined here,
+    # at the place where it returned
+    lines, pending = [], {}
+    for ln in out.read_text().splitlines():
+        m = re.match(r"(\d+) <\.\.\. \w+ resumed>(.*)", ln)
+        if ln.endswith(" <unfinished ...>"):
+            pending[ln.split()[0]] = ln[:-len(" <unfinished ...>")]
+        elif m and m.group(1) in pending:
+            lines.append(pending.pop(m.group(1)) +
+                         re.sub(r"^(\S*)\s+= ", r"\1 = ", m.group(2)))
+        else:
+            lines.append(ln)
 
     def index(pred, start=0, end=None):
         for k in range(start, len(lines) if end is None else end):
