@@ -34,22 +34,23 @@ def command(s, f, line, code):
 def trickle(s, data, interval, limit):
     """Send data one byte per interval until the server closes, limit
     seconds pass or data ends; returns the seconds it took the server to
-    close (None if it did not) and what it sent."""
+    close (None if it did not) and what it sent.  When the server closes
+    with a trickled byte still unread, the kernel resets the connection
+    and the 421 before it may be lost: got is None then."""
     start = time.monotonic()
     got = b""
     s.settimeout(interval)
     for b in data:
         try:
             s.sendall(bytes([b]))
-        except OSError:
-            break
-        try:
             chunk = s.recv(4096)
             if not chunk:
                 return time.monotonic() - start, got
             got += chunk
         except socket.timeout:
             pass
+        except OSError:         # reset (or EPIPE): the server closed
+            return time.monotonic() - start, None
         if time.monotonic() - start > limit:
             return None, got
     return None, got
@@ -63,7 +64,8 @@ def test_trickled_command_times_out(make_instance):
     took, got = trickle(s, b"NOOP" + b"x" * 200, 1.0, 60)
     s.close()
     assert took is not None, got
-    assert b"421 4.4.2 " in got and b"Error: timeout exceeded" in got, got
+    assert got is None or (b"421 4.4.2 " in got and
+                           b"Error: timeout exceeded" in got), got
     assert took >= TIMEOUT - 1, took
     assert wait_for(lambda: "timeout after CONNECT from unknown[127.0.0.1]"
                     in inst.log(), 20), inst.log()
@@ -81,7 +83,7 @@ def test_trickled_content_times_out(make_instance):
     took, got = trickle(s, b"Subject: slow\r\n\r\n" + b"x" * 300, 0.3, 60)
     s.close()
     assert took is not None, got
-    assert b"421 4.4.2 " in got, got
+    assert got is None or b"421 4.4.2 " in got, got
     assert wait_for(lambda: "timeout after DATA from unknown[127.0.0.1]"
                     in inst.log(), 20), inst.log()
     assert inst.messages() == []
