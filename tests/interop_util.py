@@ -105,11 +105,14 @@ class Postfix:
     domains: virtual domains Postfix is the final destination for, each
              with one mailbox demo@domain (a Maildir)
     relay: "[127.0.0.1]:PORT" - every other domain goes there (relayhost)
-    main: extra main.cf settings."""
+    main: extra main.cf settings; master_extra: lines added to master.cf;
+    files: {name: text} written into the config directory ($config_directory
+    in main.cf refers to it)."""
 
     SMALL_LIMIT = 100000
 
-    def __init__(self, base, domains=("remote.test",), relay=None, main=None):
+    def __init__(self, base, domains=("remote.test",), relay=None, main=None,
+                 master_extra="", files=None):
         self.dir = base
         self.domains = list(domains)
         domain = self.domains[0]
@@ -129,7 +132,7 @@ class Postfix:
         _, uid, gid = instance_mod.mail_owner()
         for d in self.domains:
             os.makedirs(self.maildir(d), exist_ok=True)
-        for root, dirs, files in os.walk(os.path.join(base, "mail")):
+        for root, _, _ in os.walk(os.path.join(base, "mail")):
             os.chown(root, uid, gid)
         self.cert, self.key = make_cert(os.path.join(base, "tls"),
                                         "mx." + domain)
@@ -197,6 +200,10 @@ class Postfix:
             f.write(f"127.0.0.1:{self.small_port} inet n - n - - smtpd\n"
                     f"  -o message_size_limit={self.SMALL_LIMIT}\n")
             f.write(POSTFIX_SERVICES)
+            f.write(master_extra)
+        for name, text in (files or {}).items():
+            with open(os.path.join(self.etc, name), "w") as f:
+                f.write(text)
         p = subprocess.run(["postfix", "-c", self.etc, "post-install",
                             "create-missing"], capture_output=True, text=True)
         if p.returncode != 0:
@@ -275,13 +282,6 @@ class Postfix:
             return None
         return wait_for(find, timeout, 0.1)
 
-    def queue_ids(self):
-        """Messages still in Postfix's queue (any queue)."""
-        out = []
-        for q in ("incoming", "active", "deferred", "hold", "maildrop"):
-            for root, dirs, files in os.walk(os.path.join(self.queue, q)):
-                out += files
-        return out
 
 
 @contextlib.contextmanager

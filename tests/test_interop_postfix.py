@@ -19,10 +19,13 @@ Postfix -> Tempest: Postfix's smtp client relays (relayhost
 8BITMIME, DSN parameters) into Tempest's smtpd; the messages (one of
 4 MB) land in Tempest's Maildir with every original header line and the
 body unchanged; a recipient Tempest refuses comes back from Postfix as
-a bounce carrying Tempest's reply."""
+a bounce carrying Tempest's reply; SMTPUTF8 envelopes both ways.
+Postfix as a satellite relays through Tempest's submission port with
+SMTP AUTH from its Cyrus SASL client: PLAIN, LOGIN and SCRAM-SHA-256."""
 import email
 import email.policy
 import os
+import secrets
 import smtplib
 import tempfile
 import shutil
@@ -38,6 +41,11 @@ pytestmark = pytest.mark.skipif(postfix_missing() is not None,
 # Tempest's smtpd port for the Postfix -> Tempest tests: Postfix's
 # relayhost points there, the receiving Tempest listens there
 RELAY_PORT = free_port() if postfix_missing() is None else 0
+# Tempest's submission port for Postfix as an authenticating satellite
+SUB_PORT = free_port() if postfix_missing() is None else 0
+SAT_USER = "sat@example.test"
+SAT_PASSWORD = "sat-" + secrets.token_urlsafe(12)
+SAT_MECHS = ("plain", "login", "scram-sha-256")
 
 TEXT = "Grüße aus Köln – naïve café\n" + "é" * 100 + "\n"
 MSG_8BIT = ("From: Demo <demo@example.test>\r\n"
@@ -70,9 +78,27 @@ def big_body(size):
 def postfix():
     base = tempfile.mkdtemp(prefix="tempest-postfix-")
     os.chmod(base, 0o755)
-    pf = Postfix(base, domains=("remote.test", "old.test", "small.test"),
-                 relay=f"[127.0.0.1]:{RELAY_PORT}",
-                 main={"smtp_tls_security_level": "encrypt"})
+    # mail from MECH@remote.test goes through Tempest's submission port
+    # with SMTP AUTH (Cyrus SASL in Postfix's smtp client), one smtp
+    # transport per mechanism
+    sat = f"[127.0.0.1]:{SUB_PORT}"
+    pf = Postfix(
+        base, domains=("remote.test", "old.test", "small.test"),
+        relay=f"[127.0.0.1]:{RELAY_PORT}",
+        main={"smtp_tls_security_level": "encrypt",
+              "sender_dependent_default_transport_maps":
+                  "texthash:$config_directory/sender_transport",
+              "smtp_sasl_auth_enable": "yes",
+              "smtp_sasl_password_maps": "texthash:$config_directory/sasl_passwd",
+              "smtp_sasl_security_options": "noanonymous",
+              "smtp_sasl_tls_security_options": "noanonymous"},
+        master_extra="".join(
+            f"sat{i} unix - - n - - smtp\n  -o smtp_sasl_mechanism_filter={m}\n"
+            for i, m in enumerate(SAT_MECHS)),
+        files={"sender_transport": "".join(
+                   f"{m}@remote.test sat{i}:{sat}\n"
+                   for i, m in enumerate(SAT_MECHS)),
+               "sasl_passwd": f"{sat} {SAT_USER}:{SAT_PASSWORD}\n"})
     pf.start()
     yield pf
     pf.stop()
@@ -445,3 +471,38 @@ def test_verify_level_against_postfix_certificate(make_instance, postfix):
         assert not postfix.message_with(b"<unverified.interop@example.test>", 0)
     finally:
         shutil.rmtree(other, ignore_errors=True)
+
+
+def test_postfix_satellite_authenticates_to_tempest_submission(make_instance,
+                                                               postfix):
+    """Postfix as a satellite relaying through Tempest's submission port
+    (STARTTLS required, SMTP AUTH with Postfix's Cyrus SASL client):
+    PLAIN, LOGIN and SCRAM-SHA-256 against a {SCRAM-SHA-256} secret."""
+    mark = postfix.mark()
+    recv = make_instance("submit", ports={"submission": SUB_PORT}, extra={
+        "smtpd_sasl_mechanisms": "PLAIN LOGIN SCRAM-SHA-256",
+        "auth_failure_delay": "0"})
+    p = recv.cmd("passwd", "-s", "SCRAM-SHA-256", SAT_USER,
+                 input=SAT_PASSWORD + "\n")
+    assert p.returncode == 0, p.stderr
+    recv.start()
+    with smtplib.SMTP("127.0.0.1", postfix.port, timeout=60) as s:
+        for m in SAT_MECHS:
+            s.sendmail(f"{m}@remote.test", ["demo@example.test"],
+                       (f"From: {m}@remote.test\r\nTo: demo@example.test\r\n"
+                        f"Subject: via {m}\r\n"
+                        f"Message-ID: <sat-{m}@remote.test>\r\n\r\nhi\r\n"
+                        ).encode())
+    msgs = recv.wait_messages(len(SAT_MECHS), timeout=60)
+    assert len(msgs) == len(SAT_MECHS), \
+        postfix.log(mark)[-4000:] + recv.log()[-4000:]
+    for path in msgs:
+        m = email.message_from_bytes(read_bytes(path), policy=email.policy.default)
+        assert "ESMTPSA" in m["Received"], m["Received"]
+    log = recv.log()
+    for m in SAT_MECHS:
+        assert f"sasl_method={m.upper()}, sasl_username={SAT_USER}" in log, \
+            (m, log[-4000:])
+    assert wait_for(lambda: postfix.log(mark).count(
+        f"relay=127.0.0.1[127.0.0.1]:{SUB_PORT}") >= len(SAT_MECHS), 30), \
+        postfix.log(mark)
