@@ -393,8 +393,10 @@ def test_postfix_rejects_one_recipient_and_size(make_instance, postfix):
         reports[nospace(fields[1]["Final-Recipient"])] = fields[1]
     nobody = reports["rfc822;nobody@remote.test"]
     assert nobody["Action"] == "failed" and nobody["Status"] == "5.1.1"
+    # RFC 3464: the SMTP reply as an smtp diagnostic, and who said it
+    assert nobody["Diagnostic-Code"].startswith("smtp; 550 5.1.1 "), nobody
     assert "User unknown" in nobody["Diagnostic-Code"], nobody
-    assert "RCPT TO" in nobody["Diagnostic-Code"], nobody
+    assert nobody["Remote-MTA"] == "dns; 127.0.0.1", nobody
     small = reports["rfc822;demo@small.test"]
     assert small["Action"] == "failed" and small["Status"] == "5.3.4", small
     # the big one never reached Postfix's cleanup

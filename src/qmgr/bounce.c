@@ -57,6 +57,32 @@ putf(struct cleanup *c, const char *fmt, ...)
 
 static void report(struct qfile *qf, const char *lines, int delayed);
 
+/* The per-recipient diagnostic fields.  A remote server's reply, as the
+ * smtp client words it ("host NAME[ADDR] said: REPLY (in reply to CMD
+ * command)"), becomes "Remote-MTA: dns; NAME" and "Diagnostic-Code:
+ * smtp; REPLY" (RFC 3464 2.3.5, 2.3.6, as Postfix writes them, so that
+ * bounce processors find the SMTP reply); any other text stays an
+ * X-Tempest diagnostic. */
+static void
+put_diagnostic(struct cleanup *c, const char *text)
+{
+	const char *said, *br, *end;
+
+	if (strncmp(text, "host ", 5) == 0 &&
+	    (said = strstr(text, "] said: ")) != NULL &&
+	    (br = memchr(text + 5, '[', (size_t)(said - text - 5))) != NULL &&
+	    br > text + 5) {
+		const char *reply = said + 8;
+		end = strstr(reply, " (in reply to ");
+		if (end == NULL)
+			end = reply + strlen(reply);
+		putf(c, "Remote-MTA: dns; %.*s", (int)(br - text - 5), text + 5);
+		putf(c, "Diagnostic-Code: smtp; %.*s", (int)(end - reply), reply);
+		return;
+	}
+	putf(c, "Diagnostic-Code: X-Tempest; %s", text);
+}
+
 void
 qmgr_bounce(struct qfile *qf, const char *lines)
 {
@@ -220,8 +246,8 @@ report(struct qfile *qf, const char *lines, int delayed)
 		put(c, delayed ? "Action: delayed" : "Action: failed");
 		putf(c, "Status: %s", delayed || status[0] != '4' ? status :
 		    "5.4.7");
-		putf(c, "Diagnostic-Code: X-Tempest; %s",
-		    strchr(diag, ' ') ? strchr(diag, ' ') + 1 : diag);
+		put_diagnostic(c, strchr(diag, ' ') ? strchr(diag, ' ') + 1 :
+		    diag);
 	}
 	put(c, "");
 	putf(c, "--%s", boundary);
