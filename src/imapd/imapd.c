@@ -63,7 +63,7 @@ static const struct cfg_param imapd_params[] = {
 	{ "imapd_literal_size_limit", CFG_INT, "65536", 0, "Largest literal outside APPEND; APPEND literals are limited by message_size_limit" },
 	{ "imapd_max_nesting", CFG_INT, "16", 0, "Deepest parenthesis nesting accepted in a command" },
 	{ "imapd_max_bad_commands", CFG_INT, "20", 0, "Invalid commands after which the session is closed" },
-	{ "imapd_login_timeout", CFG_TIME, "60s", 's', "Time a client has to log in" },
+	{ "imapd_login_timeout", CFG_TIME, "60s", 's', "Time a client has to log in, in total and for each read before login" },
 	{ "imapd_timeout", CFG_TIME, "30m", 's', "Idle time after login (and in IDLE) before the session is closed" },
 	{ "imapd_auth_failure_delay", CFG_TIME, "0s", 's', "Extra delay of imapd itself before a failed login is answered, growing with failures from the same address (the auth service already delays: auth_failure_delay)" },
 	{ "imapd_auth_service", CFG_BOOL, "yes", 0, "Verify passwords through the auth service (smtpd_sasl_path: shared failure delay and lockout); no: the post-login master checks them against the user table" },
@@ -266,6 +266,8 @@ client_accept(int fd, const struct sockaddr *sa, socklen_t salen, void *arg)
 	(void)arg;
 	login_conn_accept(&c->conn, "imap", fd, sa, &login_set,
 	    imapd_set.timeout_noauth, client_io, client_admitted, c);
+	/* per read above; in total here (a client trickling bytes) */
+	login_conn_deadline(&c->conn, imapd_set.timeout_noauth);
 }
 
 /* ---- login ---- */

@@ -50,6 +50,7 @@ login_conn_accept(struct login_conn *lc, const char *proto, int fd,
 	/* replies are written whole: no Nagle delay on the last segment */
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 }, sizeof(int));
 	lc->io = io_new(fd, cb, owner);
+	lc->cb = cb;
 	io_set_timeout(lc->io, (int)timeout);
 	conn_link(lc, owner);
 	lc->sid = (int64_t)conn_counter;
@@ -58,6 +59,34 @@ login_conn_accept(struct login_conn *lc, const char *proto, int fd,
 	lc->paused = 1;
 	io_pause(lc->io);
 	login_client_connect(lc->sid, lc->ip, admitted, owner);
+}
+
+static void
+deadline_end(evutil_socket_t fd, short what, void *arg)
+{
+	struct login_conn *lc = arg;
+
+	(void)fd;
+	(void)what;
+	event_free(lc->deadline_ev);
+	lc->deadline_ev = NULL;
+	if (lc->io == NULL || lc->worker)
+		return;
+	log_info("%s: no login within the time limit [%s]", lc->id, lc->ip);
+	/* the callback may free lc */
+	lc->cb(lc->io, lc->closing ? IO_ERROR : IO_TIMEOUT, lc->owner);
+}
+
+void
+login_conn_deadline(struct login_conn *lc, long long seconds)
+{
+	struct timeval tv = { seconds, 0 };
+
+	if (seconds <= 0 || lc->worker)
+		return;
+	if (lc->deadline_ev == NULL)
+		lc->deadline_ev = evtimer_new(io_base(), deadline_end, lc);
+	evtimer_add(lc->deadline_ev, &tv);
 }
 
 void
@@ -229,6 +258,8 @@ login_conn_free(struct login_conn *lc)
 {
 	if (lc->hold_ev != NULL)
 		event_free(lc->hold_ev);
+	if (lc->deadline_ev != NULL)
+		event_free(lc->deadline_ev);
 	FREE(lc->login_user);
 	if (lc->prev != NULL)
 		lc->prev->next = lc->next;

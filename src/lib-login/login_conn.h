@@ -51,6 +51,8 @@ struct login_conn {
 	int tls_wrapper;        /* implicit TLS: greeting after the handshake */
 	int refused;            /* over the per-address limit: refusal after it */
 	struct event *hold_ev;  /* the hold after a failed login */
+	struct event *deadline_ev;      /* login_conn_deadline() */
+	io_callback cb;         /* the io's callback (login process) */
 	void (*hold_done)(void *owner);
 	char *login_user;       /* the user name the master is checking */
 	void *owner;            /* the daemon's client holding this */
@@ -70,6 +72,11 @@ void login_conn_accept(struct login_conn *lc, const char *proto, int fd,
     const struct sockaddr *sa, const struct login_settings *set,
     long long timeout, io_callback cb, login_connect_cb admitted,
     void *owner);
+/* Login process: the client must have logged in (been handed over)
+ * within seconds of now, however it trickles its input (the io timeout
+ * is per read); then its io callback gets IO_TIMEOUT (IO_ERROR when it
+ * is already closing: output that never drains).  0: no deadline. */
+void login_conn_deadline(struct login_conn *lc, long long seconds);
 /* Worker: a session the post-login master handed over (no timeout set). */
 void login_conn_worker(struct login_conn *lc, int fd,
     const struct login_session *s, io_callback cb, void *owner);

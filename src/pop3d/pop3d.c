@@ -45,6 +45,7 @@ static const struct cfg_param pop3d_params[] = {
 	{ "pop3d_user_connection_limit", CFG_INT, "10", 0, "Concurrent POP3 sessions of one user, over all processes (0 = no limit)" },
 	{ "pop3d_post_login_service", CFG_STR, "pop3d", 0, "master.cf name of the post-login service (private/NAME) pop3-login hands sessions to" },
 	{ "pop3d_timeout", CFG_TIME, "10m", 's', "Idle time before a POP3 session is closed (RFC 1939: at least 10 minutes)" },
+	{ "pop3d_login_timeout", CFG_TIME, "3m", 's', "Time a client has to log in in total, however it trickles its input (Dovecot's login processes allow 3 minutes); 0 = no limit" },
 	{ "pop3d_auth_failure_delay", CFG_TIME, "0s", 's', "Extra delay of pop3d itself after a failed login, growing with failures from the same address (the auth service already delays: auth_failure_delay)" },
 	{ "pop3d_auth_service", CFG_BOOL, "yes", 0, "Verify passwords through the auth service (smtpd_sasl_path); no: the post-login master checks them against the user table" },
 };
@@ -576,6 +577,7 @@ pclient_accept(int fd, const struct sockaddr *sa, socklen_t salen, void *arg)
 	buf_init(&c->line, LINE_MAX_POP3 + 2);
 	login_conn_accept(&c->conn, "pop", fd, sa, &set,
 	    config_time("pop3d_timeout"), pclient_io, pclient_admitted, c);
+	login_conn_deadline(&c->conn, config_time("pop3d_login_timeout"));
 }
 
 /* Worker: a session authenticated by the post-login master arrives. */
