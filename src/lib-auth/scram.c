@@ -161,7 +161,10 @@ next_attr(const char **pp, size_t *np, char *name_r, const char **val_r,
 	const char *p = *pp, *c;
 	size_t n = *np, l;
 
-	if (n < 2 || p[1] != '=')
+	/* attr-val = ALPHA "=" value: a name is a letter, never ',' (the
+	 * value length below would underflow) */
+	if (n < 2 || p[1] != '=' || !((p[0] >= 'a' && p[0] <= 'z') ||
+	    (p[0] >= 'A' && p[0] <= 'Z')))
 		return -1;
 	c = memchr(p, ',', n);
 	l = c != NULL ? (size_t)(c - p) : n;

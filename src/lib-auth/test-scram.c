@@ -64,6 +64,8 @@ test_malformed(void)
 		"n,,n=user,r=", "n,,n=user,r=a b", "n,a=other,n=user,r=abc",
 		"n,,m=ext,n=user,r=abc", "n,,n=user,r=abc,m=x", "n,,n=,r=abc",
 		"n,,n=a:b,r=abc",
+		/* attribute names are letters (RFC 5802 attr-val) */
+		"n,,n=user,r=abc,,=x", "n,,n=user,r=abc,1=x", "n,,n=user,r=abc,=",
 	};
 	size_t i;
 
