@@ -1,7 +1,8 @@
 """mutt (Debian's, GnuTLS + GNU SASL) in batch mode sending through
 Tempest's submission port: smtp_url with STARTTLS required
 (ssl_force_tls), Tempest's certificate as the only trusted one
-(certificate_file), AUTH PLAIN and LOGIN, a UTF-8 subject, an 8-bit
+(certificate_file), AUTH PLAIN and LOGIN, and smtps:// (implicit TLS),
+a UTF-8 subject, an 8-bit
 body and an attachment; the messages are checked in the Maildir.  A
 wrong password makes mutt fail and nothing is delivered."""
 import email
@@ -56,14 +57,17 @@ set message_id_format="<{tag}.%r@client.example.test>"
 def test_mutt_batch_send(make_instance, tmp_path):
     inst = make_instance().start()
     home = str(tmp_path)
-    for mech, tag in (("PLAIN", "plain"), ("LOGIN", "login")):
-        p = mutt_send(inst, home, mech, inst.password, tag)
+    for mech, tag, scheme, port in (
+            ("PLAIN", "plain", "smtp", "submission"),
+            ("LOGIN", "login", "smtp", "submission"),
+            ("PLAIN", "smtps", "smtps", "smtps")):
+        p = mutt_send(inst, home, mech, inst.password, tag, scheme, port)
         assert p.returncode == 0, (mech, p.stdout[-1000:], p.stderr[-1000:],
                                    inst.log()[-2000:])
     p = mutt_send(inst, home, "PLAIN", "wrong-password", "bad")
     assert p.returncode != 0
-    msgs = inst.wait_messages(2, timeout=30)
-    assert len(msgs) == 2, inst.log()[-3000:]
+    msgs = inst.wait_messages(3, timeout=30)
+    assert len(msgs) == 3, inst.log()[-3000:]
     tags = set()
     for path in msgs:
         m = email.message_from_bytes(read_bytes(path), policy=email.policy.default)
@@ -76,7 +80,7 @@ def test_mutt_batch_send(make_instance, tmp_path):
         att = list(m.iter_attachments())
         assert att[0].get_filename() == "data.bin"
         assert att[0].get_content() == ATTACHMENT
-    assert tags == {"plain", "login"}
+    assert tags == {"plain", "login", "smtps"}
     log = inst.log()
     assert "sasl_method=PLAIN" in log and "sasl_method=LOGIN" in log
     assert "authentication failed" in log

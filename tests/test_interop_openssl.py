@@ -1,6 +1,7 @@
 """openssl s_client against every TLS listener of Tempest: STARTTLS for
 SMTP, submission, IMAP and POP3 (-starttls smtp|imap|pop3) and the
-implicit-TLS ports (SMTPS, IMAPS, POP3S).  Each handshake must present
+implicit-TLS ports (SMTPS, IMAPS, POP3S), and three of them again over
+TLS 1.2 (-tls1_2).  Each handshake must present
 Tempest's certificate (verified against it as the only trust anchor,
 host name mail.example.test), a command must work after the handshake
 (EHLO without STARTTLS, AUTH PLAIN, IMAP LOGIN/SELECT, POP3 USER/PASS/
@@ -25,7 +26,7 @@ def inst():
         yield i
 
 
-def s_client(inst, port_name, starttls, commands):
+def s_client(inst, port_name, starttls, commands, extra=()):
     cert = os.path.join(inst.dir, "data", "tls", "server.crt")
     argv = ["openssl", "s_client", "-connect",
             f"127.0.0.1:{inst.ports[port_name]}", "-crlf", "-ign_eof",
@@ -33,6 +34,7 @@ def s_client(inst, port_name, starttls, commands):
             "-verify_return_error"]
     if starttls:
         argv += ["-starttls", starttls]
+    argv += list(extra)
     p = subprocess.run(argv, input="".join(c + "\n" for c in commands),
                        capture_output=True, text=True, timeout=60)
     return p
@@ -60,12 +62,18 @@ CASES = {
     "pop3s": ("pop3s", None, lambda i: [
         "USER demo@example.test", "PASS " + i.password, "STAT", "QUIT"]),
 }
+# the same over TLS 1.2 (the lowest version Tempest accepts)
+TLS12 = {"smtp-starttls-tls1.2": "smtp-starttls", "imaps-tls1.2": "imaps",
+         "pop3-starttls-tls1.2": "pop3-starttls"}
 
 
-@pytest.mark.parametrize("case", sorted(CASES))
+@pytest.mark.parametrize("case", sorted(CASES) + sorted(TLS12))
 def test_s_client(inst, case):
-    port_name, starttls, cmds = CASES[case]
-    p = s_client(inst, port_name, starttls, cmds(inst))
+    extra = ["-tls1_2"] if case in TLS12 else []
+    port_name, starttls, cmds = CASES[TLS12.get(case, case)]
+    # with -tls1_2 the client offers nothing else: the checks below
+    # can only pass over a TLS 1.2 session
+    p = s_client(inst, port_name, starttls, cmds(inst), extra)
     out, err = p.stdout, p.stderr
     # the certificate: Tempest's, verified with it as the trust anchor
     assert "CN = mail.example.test" in err, err
