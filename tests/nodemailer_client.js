@@ -1,7 +1,8 @@
 // nodemailer_client.js - submits mail to Tempest with the npm client
 // nodemailer (what many Node.js applications send with).  Used by
 // test_interop_nodemailer.py.  SENDS (JSON) is a list of
-// {port, secure, method, pass, ignoreTLS, subject, tag, count}; each is
+// {port, secure, method, pass, ignoreTLS, subject, tag, count, from, dsn};
+// each is
 // sent on a connection of its own (STARTTLS required unless secure =
 // implicit TLS); count > 1: that many messages (tags TAG-0, TAG-1, ...)
 // over one pooled connection.  The outcomes are printed as one JSON list
@@ -24,7 +25,8 @@ async function one(c) {
         name: 'client.example.test',
     });
     const mail = tag => ({
-        from: '"Jörg Test" <demo@example.test>',
+        from: '"Jörg Test" <' + (c.from || 'demo@example.test') + '>',
+        dsn: c.dsn || undefined,
         to: 'demo@example.test',
         subject: c.subject,
         text: 'Grüße ' + tag + '\n',

@@ -2,7 +2,8 @@
 with STARTTLS required and AUTH PLAIN and LOGIN, SMTPS (implicit TLS),
 a binary attachment with a non-ASCII file name and a UTF-8 subject
 (RFC 2047 encoded by nodemailer), three messages over one pooled
-connection, checked in the Maildir; a wrong
+connection, a UTF-8 envelope sender (SMTPUTF8) with DSN parameters,
+checked in the Maildir; a wrong
 password and a client that will not do STARTTLS are refused.
 nodemailer is installed with npm into tests/.node (gitignored) on first
 use; the test is skipped with the reason when node/npm or the registry
@@ -43,13 +44,18 @@ def test_nodemailer_submission_and_smtps(make_instance):
          "subject": SUBJECT},
         {"tag": "pool", "port": sub, "method": "PLAIN", "subject": SUBJECT,
          "count": 3},
+        {"tag": "utf8", "port": sub, "method": "PLAIN", "subject": SUBJECT,
+         "from": "jörg@example.test",
+         "dsn": {"id": "nm-envid", "return": "headers",
+                 "notify": ["failure", "delay"],
+                 "recipient": "demo@example.test"}},
         {"tag": "bad-pass", "port": sub, "method": "PLAIN", "pass": "wrong",
          "subject": "x"},
         {"tag": "no-tls", "port": sub, "method": "PLAIN", "ignoreTLS": True,
          "subject": "x"},
     ], node_path)
     assert "error" not in res.get(None, {}), res
-    for tag in ("sub-plain", "sub-login", "smtps-plain", "pool"):
+    for tag in ("sub-plain", "sub-login", "smtps-plain", "pool", "utf8"):
         assert res[tag]["ok"], res[tag]
         assert set(res[tag]["accepted"]) == {"demo@example.test"}, res[tag]
         assert res[tag]["response"].startswith("250 "), res[tag]
@@ -59,8 +65,8 @@ def test_nodemailer_submission_and_smtps(make_instance):
     # encrypt, smtpd_tls_auth_only) neither offers AUTH nor takes MAIL
     assert not res["no-tls"]["ok"], res["no-tls"]
 
-    msgs = inst.wait_messages(6, timeout=60)
-    assert len(msgs) == 6, inst.log()[-3000:]
+    msgs = inst.wait_messages(7, timeout=60)
+    assert len(msgs) == 7, inst.log()[-3000:]
     seen = {}
     for path in msgs:
         raw = read_bytes(path)
@@ -69,15 +75,21 @@ def test_nodemailer_submission_and_smtps(make_instance):
         seen[tag] = m
         assert m["Subject"] == SUBJECT, (tag, m["Subject"])
         assert m["From"].addresses[0].display_name == "Jörg Test"
+        # nodemailer used SMTPUTF8 (and DSN parameters) for the UTF-8
+        # envelope sender
+        want = "jörg@example.test" if tag == "utf8" else "demo@example.test"
+        assert raw.startswith(f"Return-Path: <{want}>".encode()), raw[:200]
         body = m.get_body(("plain",))
         assert body.get_content() == f"Grüße {tag}\n"
         att = list(m.iter_attachments())
         assert len(att) == 1 and att[0].get_filename() == "données.bin"
         assert att[0].get_content() == ATTACHMENT
         # the trace header: authenticated, over TLS
-        assert "ESMTPSA" in m["Received"], m["Received"]
+        assert ("UTF8SMTPSA" if tag == "utf8" else "ESMTPSA") in \
+            m["Received"], m["Received"]
     assert sorted(seen) == ["pool-0", "pool-1", "pool-2", "smtps-plain",
-                            "sub-login", "sub-plain"]
+                            "sub-login", "sub-plain", "utf8"]
+    assert "UTF8SMTPSA" in seen["utf8"]["Received"], seen["utf8"]["Received"]
     log = inst.log()
     # the pool sent its three messages in one session (RSET between)
     assert [ln for ln in log.splitlines() if "disconnect from" in ln
