@@ -15,7 +15,8 @@ message over Postfix's SIZE are returned to the sender with Postfix's
 reply / the size.
 
 Postfix -> Tempest: Postfix's smtp client relays (relayhost
-[127.0.0.1]:port, smtp_tls_security_level = encrypt, PIPELINING,
+[127.0.0.1]:port, TLS policy "fingerprint": Tempest's smtpd_tls_cert_file
+is pinned, PIPELINING,
 8BITMIME, DSN parameters) into Tempest's smtpd; the messages (one of
 4 MB) land in Tempest's Maildir with every original header line and the
 body unchanged; a recipient Tempest refuses comes back from Postfix as
@@ -27,13 +28,15 @@ import email.policy
 import os
 import secrets
 import smtplib
+import subprocess
 import tempfile
 import shutil
 
 import pytest
 
 from conftest import free_port, wait_for
-from interop_util import Postfix, postfix_missing, read_bytes, header_block
+from interop_util import (Postfix, header_block, make_cert, postfix_missing,
+                          read_bytes)
 
 pytestmark = pytest.mark.skipif(postfix_missing() is not None,
                                 reason=str(postfix_missing()))
@@ -82,6 +85,14 @@ def postfix():
     # with SMTP AUTH (Cyrus SASL in Postfix's smtp client), one smtp
     # transport per mechanism
     sat = f"[127.0.0.1]:{SUB_PORT}"
+    # the receiving Tempest (on RELAY_PORT) gets a certificate made here,
+    # so Postfix can pin it (TLS policy "fingerprint"): Postfix checks
+    # that Tempest presents exactly this certificate
+    tcert, tkey = make_cert(os.path.join(base, "tempest-tls"),
+                            "mail.example.test")
+    fp = subprocess.run(["openssl", "x509", "-in", tcert, "-noout",
+                         "-fingerprint", "-sha256"], capture_output=True,
+                        text=True, check=True).stdout.strip().split("=", 1)[1]
     pf = Postfix(
         base, domains=("remote.test", "old.test", "small.test"),
         relay=f"[127.0.0.1]:{RELAY_PORT}",
@@ -91,14 +102,20 @@ def postfix():
               "smtp_sasl_auth_enable": "yes",
               "smtp_sasl_password_maps": "texthash:$config_directory/sasl_passwd",
               "smtp_sasl_security_options": "noanonymous",
-              "smtp_sasl_tls_security_options": "noanonymous"},
+              "smtp_sasl_tls_security_options": "noanonymous",
+              "smtp_tls_policy_maps": "texthash:$config_directory/tls_policy",
+              "smtp_tls_fingerprint_digest": "sha256"},
         master_extra="".join(
             f"sat{i} unix - - n - - smtp\n  -o smtp_sasl_mechanism_filter={m}\n"
             for i, m in enumerate(SAT_MECHS)),
         files={"sender_transport": "".join(
                    f"{m}@remote.test sat{i}:{sat}\n"
                    for i, m in enumerate(SAT_MECHS)),
-               "sasl_passwd": f"{sat} {SAT_USER}:{SAT_PASSWORD}\n"})
+               "sasl_passwd": f"{sat} {SAT_USER}:{SAT_PASSWORD}\n",
+               "tls_policy": f"[127.0.0.1]:{RELAY_PORT} fingerprint "
+                             f"match={fp}\n"})
+    pf.tempest_tls = {"smtpd_tls_cert_file": tcert,
+                      "smtpd_tls_key_file": tkey}
     pf.start()
     yield pf
     pf.stop()
@@ -252,7 +269,8 @@ RELAY_BODY = (b"--=_b1\r\n"
 
 def test_postfix_relays_into_tempest_over_starttls(make_instance, postfix):
     mark = postfix.mark()
-    recv = make_instance("relay", ports={"smtp": RELAY_PORT}).start()
+    recv = make_instance("relay", ports={"smtp": RELAY_PORT},
+                         extra=postfix.tempest_tls).start()
     data = b"\r\n".join(ORIG_HEADERS) + b"\r\n\r\n" + RELAY_BODY
     big = big_body(4 * 1024 * 1024)
     with smtplib.SMTP("127.0.0.1", postfix.port, timeout=60) as s:
@@ -290,8 +308,9 @@ def test_postfix_relays_into_tempest_over_starttls(make_instance, postfix):
     # Postfix's side: TLS to Tempest (smtp_tls_security_level = encrypt)
     assert wait_for(lambda: "status=sent" in postfix.log(mark), 30)
     log = postfix.log(mark)
-    assert f"TLS connection established to 127.0.0.1[127.0.0.1]:{RELAY_PORT}" \
-        in log, log
+    # the certificate Tempest presented is the one Postfix pinned
+    assert f"Verified TLS connection established to 127.0.0.1[127.0.0.1]:" \
+        f"{RELAY_PORT}" in log, log
     assert wait_for(lambda: postfix.log(mark).count("status=sent") >= 2, 30)
     sent = [ln for ln in log.splitlines() if "status=sent" in ln]
     assert f"relay=127.0.0.1[127.0.0.1]:{RELAY_PORT}" in sent[0], sent
@@ -301,7 +320,8 @@ def test_postfix_relays_into_tempest_over_starttls(make_instance, postfix):
 
 def test_tempest_refusal_comes_back_as_postfix_bounce(make_instance, postfix):
     mark = postfix.mark()
-    recv = make_instance("refuse", ports={"smtp": RELAY_PORT}).start()
+    recv = make_instance("refuse", ports={"smtp": RELAY_PORT},
+                         extra=postfix.tempest_tls).start()
     with smtplib.SMTP("127.0.0.1", postfix.port, timeout=60) as s:
         s.sendmail("demo@remote.test", ["nobody@example.test"],
                    b"From: demo@remote.test\r\nTo: nobody@example.test\r\n"
@@ -343,7 +363,7 @@ def test_dsn_parameters_reach_postfix_and_success_dsn_comes_back(
     to Tempest (its relayhost is this Tempest's smtpd)."""
     mark = postfix.mark()
     snd = sender(make_instance, postfix, ports={"smtp": RELAY_PORT},
-                 name="dsn")
+                 name="dsn", **postfix.tempest_tls)
     with smtplib.SMTP("127.0.0.1", snd.smtp_port, timeout=60) as s:
         s.sendmail("demo@example.test", ["demo@remote.test"],
                    b"From: demo@example.test\r\nTo: demo@remote.test\r\n"
@@ -411,7 +431,7 @@ def test_smtputf8_both_ways(make_instance, postfix):
     and from Postfix into Tempest, with SMTPUTF8 on both hops."""
     mark = postfix.mark()
     snd = sender(make_instance, postfix, ports={"smtp": RELAY_PORT},
-                 name="utf8")
+                 name="utf8", **postfix.tempest_tls)
     msg = ("From: Jörg <jörg@example.test>\r\nTo: demo@remote.test\r\n"
            "Subject: utf8 envelope\r\nMessage-ID: <utf8.out@example.test>\r\n"
            "\r\nGrüße\r\n").encode()
@@ -456,7 +476,6 @@ def test_verify_level_against_postfix_certificate(make_instance, postfix):
     other = tempfile.mkdtemp(prefix="tempest-ca-")
     os.chmod(other, 0o755)      # the smtp service runs as the mail owner
     try:
-        from interop_util import make_cert
         ca, _ = make_cert(other, "other-ca.test")
         bad = sender(make_instance, postfix, level="verify", name="noverify",
                      smtp_tls_CAfile=ca)
