@@ -527,3 +527,22 @@ def test_postfix_satellite_authenticates_to_tempest_submission(make_instance,
     assert wait_for(lambda: postfix.log(mark).count(
         f"relay=127.0.0.1[127.0.0.1]:{SUB_PORT}") >= len(SAT_MECHS), 30), \
         postfix.log(mark)
+
+
+def test_cached_session_quits_on_reload(make_instance, postfix):
+    """A reload drains the smtp process: its cached TLS session to
+    Postfix still ends with QUIT."""
+    mark = postfix.mark()
+    snd = sender(make_instance, postfix, name="reload",
+                 smtp_connection_cache_time_limit="60s")
+    submit(snd, ["demo@remote.test"],
+           b"From: demo@example.test\r\nTo: demo@remote.test\r\n"
+           b"Subject: then reload\r\nMessage-ID: <reload.interop@example.test>\r\n"
+           b"\r\nhi\r\n")
+    assert postfix.message_with(b"<reload.interop@example.test>"), \
+        snd.log()[-3000:]
+    assert wait_for(lambda: "status=sent" in snd.log(), 30)
+    assert snd.cmd("reload").returncode == 0
+    done = wait_for(lambda: postfix.sessions(mark), 30)
+    assert done, postfix.log(mark)[-3000:]
+    assert "starttls=1" in done[0] and "quit=1" in done[0], done

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include <event2/event.h>
+#include <openssl/err.h>
 #include <openssl/x509v3.h>
 
 #include "buf.h"
@@ -39,7 +40,6 @@
 #define LINE_MAX_BYTES 2048
 #define REPLY_MAX 4096
 #define BODY_CHUNK 65536
-#define QUIT_TIMEOUT 10     /* seconds for the reply to a QUIT over TLS */
 
 enum sstate {
 	S_CONNECT,      /* waiting for the greeting */
@@ -84,7 +84,7 @@ struct smtp_sess {
 	int use_conv;           /* send conv instead of the queue file */
 	void (*park_closed)(struct smtp_sess *);
 	int depth;              /* inside our own callbacks */
-	int want_free;          /* closed during a callback, or QUIT in flight */
+	int want_free;          /* smtp_sess_close() ran during a callback */
 	int connect_errno;
 };
 
@@ -868,9 +868,7 @@ sess_io(struct io *io, enum io_evt evt, void *arg)
 		lost(s, err != 0 ? strerror(err) : "I/O error");
 		break;
 	}
-	/* a session closed while its QUIT is on the way (TLS) goes once
-	 * the reply, EOF or the timeout has released the connection */
-	if (--s->depth == 0 && s->want_free && s->io == NULL)
+	if (--s->depth == 0 && s->want_free)
 		sess_free(s);
 }
 
@@ -1037,18 +1035,15 @@ smtp_sess_close(struct smtp_sess **sp)
 	if (s->io != NULL && s->state == S_IDLE && !io_is_tls(s->io)) {
 		/* best effort: the socket is non-blocking */
 		(void)!write(io_fd(s->io), "QUIT\r\n", 6);
-	} else if (s->io != NULL && s->state == S_IDLE) {
-		/* TLS: the QUIT goes through the event loop.  The session,
-		 * detached from its owner, lives until the server's reply,
-		 * EOF or QUIT_TIMEOUT ends it (sess_io frees it then) */
-		s->state = S_QUIT;
-		s->done = NULL;
-		s->park_closed = NULL;
-		s->req = NULL;
-		s->want_free = 1;
-		io_puts(s->io, "QUIT\r\n");
-		io_set_timeout(s->io, QUIT_TIMEOUT);
-		return;
+	} else if (s->io != NULL && s->state == S_IDLE &&
+	    io_ssl(s->io) != NULL && io_outlen(s->io) == 0) {
+		/* TLS: QUIT straight through the session's SSL (its
+		 * bufferevent is idle and goes now), best effort like the
+		 * plaintext write; io_free() then sends close_notify.  Not
+		 * through the event loop: a draining process exits before
+		 * the loop would write it */
+		(void)SSL_write(io_ssl(s->io), "QUIT\r\n", 6);
+		ERR_clear_error();
 	}
 	io_free(&s->io);
 	s->state = S_DEAD;
