@@ -102,17 +102,22 @@ class Postfix:
       plain_port  no STARTTLS
       no8bit_port STARTTLS, but 8BITMIME not announced
       small_port  SIZE SMALL_LIMIT (message_size_limit)
+      limit_port  at most RCPT_LIMIT recipients per message (452 4.5.3
+                  for more, smtpd_recipient_limit)
     domains: virtual domains Postfix is the final destination for, each
              with one mailbox demo@domain (a Maildir)
+    mailboxes: more addresses of those domains, delivered to the same
+             Maildir as demo@ their domain
     relay: "[127.0.0.1]:PORT" - every other domain goes there (relayhost)
     main: extra main.cf settings; master_extra: lines added to master.cf;
     files: {name: text} written into the config directory ($config_directory
     in main.cf refers to it)."""
 
     SMALL_LIMIT = 100000
+    RCPT_LIMIT = 2
 
     def __init__(self, base, domains=("remote.test",), relay=None, main=None,
-                 master_extra="", files=None):
+                 master_extra="", files=None, mailboxes=()):
         self.dir = base
         self.domains = list(domains)
         domain = self.domains[0]
@@ -124,6 +129,7 @@ class Postfix:
         self.plain_port = free_port()
         self.no8bit_port = free_port()
         self.small_port = free_port()
+        self.limit_port = free_port()
         for d in (self.etc, self.queue, self.data):
             os.makedirs(d, exist_ok=True)
         pf = pwd.getpwnam("postfix")
@@ -191,6 +197,9 @@ class Postfix:
         with open(os.path.join(self.etc, "vmailbox"), "w") as f:
             for d in self.domains:
                 f.write(f"demo@{d} {d}/demo/\n")
+            for addr in mailboxes:      # more addresses, same Maildir
+                d = addr.split("@")[1]
+                f.write(f"{addr} {d}/demo/\n")
         with open(os.path.join(self.etc, "master.cf"), "w") as f:
             f.write(f"127.0.0.1:{self.port} inet n - n - - smtpd\n")
             f.write(f"127.0.0.1:{self.plain_port} inet n - n - - smtpd\n"
@@ -199,6 +208,8 @@ class Postfix:
                     "  -o smtpd_discard_ehlo_keywords=8bitmime\n")
             f.write(f"127.0.0.1:{self.small_port} inet n - n - - smtpd\n"
                     f"  -o message_size_limit={self.SMALL_LIMIT}\n")
+            f.write(f"127.0.0.1:{self.limit_port} inet n - n - - smtpd\n"
+                    f"  -o smtpd_recipient_limit={self.RCPT_LIMIT}\n")
             f.write(POSTFIX_SERVICES)
             f.write(master_extra)
         for name, text in (files or {}).items():
@@ -218,7 +229,7 @@ class Postfix:
                                      stdout=self.logf, stderr=self.logf,
                                      stdin=subprocess.DEVNULL)
         for p in (self.port, self.plain_port, self.no8bit_port,
-                  self.small_port):
+                  self.small_port, self.limit_port):
             wait_port(p, timeout=30, proc=self.proc)
         return self
 

@@ -94,7 +94,8 @@ def postfix():
                          "-fingerprint", "-sha256"], capture_output=True,
                         text=True, check=True).stdout.strip().split("=", 1)[1]
     pf = Postfix(
-        base, domains=("remote.test", "old.test", "small.test"),
+        base, domains=("remote.test", "old.test", "small.test", "limit.test"),
+        mailboxes=[f"r{i}@limit.test" for i in range(5)],
         relay=f"[127.0.0.1]:{RELAY_PORT}",
         main={"smtp_tls_security_level": "encrypt",
               "sender_dependent_default_transport_maps":
@@ -126,8 +127,8 @@ def postfix():
 def sender(make_instance, pf, level="may", name="sender", ports=None,
            **extra):
     """A Tempest whose smtp client routes remote.test, plain.test,
-    old.test and small.test to the Postfix listeners (no DNS:
-    transport_maps)."""
+    old.test, small.test and limit.test to the Postfix listeners (no
+    DNS: transport_maps)."""
     snd = make_instance(name, ports=ports, extra={
         "transport_maps": "texthash:$config_directory/transport",
         "smtp_tls_security_level": level,
@@ -137,7 +138,8 @@ def sender(make_instance, pf, level="may", name="sender", ports=None,
         f.write(f"remote.test  smtp:[127.0.0.1]:{pf.port}\n"
                 f"plain.test   smtp:[127.0.0.1]:{pf.plain_port}\n"
                 f"old.test     smtp:[127.0.0.1]:{pf.no8bit_port}\n"
-                f"small.test   smtp:[127.0.0.1]:{pf.small_port}\n")
+                f"small.test   smtp:[127.0.0.1]:{pf.small_port}\n"
+                f"limit.test   smtp:[127.0.0.1]:{pf.limit_port}\n")
     return snd.start()
 
 
@@ -546,3 +548,28 @@ def test_cached_session_quits_on_reload(make_instance, postfix):
     done = wait_for(lambda: postfix.sessions(mark), 30)
     assert done, postfix.log(mark)[-3000:]
     assert "starttls=1" in done[0] and "quit=1" in done[0], done
+
+
+def test_recipients_over_postfix_limit_all_delivered_once(make_instance,
+                                                          postfix):
+    """Postfix takes at most 2 recipients per message (452 4.5.3 Error:
+    too many recipients for the others): Tempest still gets every one of
+    5 recipients delivered, each exactly once."""
+    mark = postfix.mark()
+    snd = sender(make_instance, postfix, name="limit")
+    rcpts = [f"r{i}@limit.test" for i in range(5)]
+    submit(snd, rcpts,
+           b"From: demo@example.test\r\nTo: undisclosed-recipients:;\r\n"
+           b"Subject: five\r\nMessage-ID: <five.interop@example.test>\r\n"
+           b"\r\nhi\r\n")
+    def delivered():
+        return [ln for ln in postfix.log(mark).splitlines()
+                if "relay=virtual" in ln and "status=sent" in ln]
+    assert wait_for(lambda: len(delivered()) >= 5 and snd.queue_empty(), 60), \
+        snd.log()[-3000:] + postfix.log(mark)[-3000:]
+    got = sorted(ln.split("to=<")[1].split(">")[0] for ln in delivered())
+    assert got == rcpts, got
+    assert len([p for p in postfix.messages("limit.test")
+                if b"<five.interop@example.test>" in read_bytes(p)]) == 5
+    # Tempest saw the 452s and sent each recipient once
+    assert snd.log().count("status=sent") == 5, snd.log()[-3000:]
