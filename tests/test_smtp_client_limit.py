@@ -181,3 +181,32 @@ def test_without_anvil_smtpd_fails_open(make_instance):
     assert wait_for(lambda: "client connection limits are not enforced"
                     in inst.log(), 20), inst.log()
     assert inst.wait_messages(1), inst.log()
+
+
+def test_limits_after_reload(make_instance):
+    # a reload starts a new anvil with the new smtpd processes; the old
+    # one ends with the last old smtpd, and the limit holds again
+    inst = start(make_instance, "creload",
+                 smtpd_client_connection_count_limit="1")
+    old_anvil = inst.pids("anvil")
+    assert len(old_anvil) == 1, old_anvil
+    held = [connect(inst)]
+    assert held[0][2].startswith("220 "), held[0][2]
+    old_smtpd = inst.pids("smtpd")
+    p = inst.cmd("reload")
+    assert p.returncode == 0, p.stderr
+    assert wait_for(lambda: [x for x in inst.pids("anvil")
+                             if x not in old_anvil], 20), inst.log()
+    close(held)
+    # the old generation (its smtpd processes, then its anvil) goes away
+    assert wait_for(lambda: not any(x in inst.pids("smtpd") for x in old_smtpd)
+                    and not any(x in inst.pids("anvil") for x in old_anvil),
+                    30), inst.log()
+    held = []
+    assert wait_for(lambda: served(inst, held), 30), inst.log()
+    s, f, greeting = connect(inst)
+    assert greeting.startswith("421 4.7.0 "), greeting
+    f.close()
+    s.close()
+    close(held)
+    assert "anvil service" not in inst.log()
