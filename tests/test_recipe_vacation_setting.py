@@ -45,4 +45,8 @@ def test_vacation_file_without_recipe(instance):
     assert m["Return-Path"] == "<>"
     import time
     time.sleep(1)
-    assert len(instance.messages(user="bob")) == 1
+    # still one: the second message got no reply
+    assert len(instance.messages(user="bob")) == 1, \
+        (os.path.isdir(instance.maildir("bob")) and
+         [(d, os.listdir(os.path.join(instance.maildir("bob"), d)))
+          for d in ("tmp", "new", "cur")], instance.log())
