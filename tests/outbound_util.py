@@ -107,7 +107,13 @@ class SMTPServer:
     def __init__(self, rcpt_replies=(), data_replies=(), tls=None,
                  pipelining=True, delay=0.0, host="127.0.0.1",
                  tls_broken=False, smtputf8=False, eightbitmime=True,
-                 gate=None):
+                 gate=None, auth=None, auth_replies=()):
+        # auth: an AUTH mechanism list to offer in EHLO ("PLAIN LOGIN");
+        # auth_replies: the final replies to successive AUTH dialogues
+        # (then "535 5.7.8 Error: authentication failed"); a LOGIN
+        # dialogue gets the two 334 challenges first
+        self.auth = auth
+        self.auth_replies = list(auth_replies)
         # gate: a threading.Event the server waits for (60 s at most)
         # before answering the final dot - a delivery held in flight
         self.gate = gate
@@ -206,6 +212,8 @@ class SMTPServer:
                     ext.append("PIPELINING")
                 if self.smtputf8:
                     ext.append("SMTPUTF8")
+                if self.auth:
+                    ext.append("AUTH " + self.auth)
                 if (self.tls or self.tls_broken) and not tls:
                     ext.append("STARTTLS")
                 send("250-test.example")
@@ -258,6 +266,17 @@ class SMTPServer:
                                               "data": data, "tls": tls})
                 send(r)
                 mail, rcpts = None, []
+            elif verb == "AUTH" and self.auth:
+                if cmd.split()[1:2] == ["LOGIN"]:
+                    for challenge in ("VXNlcm5hbWU6", "UGFzc3dvcmQ6"):
+                        send("334 " + challenge)
+                        answer = f.readline().decode("ascii", "replace")
+                        with self.lock:
+                            self.commands.append(answer.rstrip("\r\n"))
+                with self.lock:
+                    r = self.auth_replies.pop(0) if self.auth_replies \
+                        else "535 5.7.8 Error: authentication failed"
+                send(r)
             elif verb == "RSET":
                 mail, rcpts = None, []
                 send("250 2.0.0 Ok")

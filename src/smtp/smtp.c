@@ -33,11 +33,13 @@
 #include "deliver_proto.h"
 #include "dns.h"
 #include "log.h"
+#include "maps.h"
 #include "mem.h"
 #include "queue_file.h"
 #include "roles.h"
 #include "service.h"
 #include "smtp.h"
+#include "smtp_sasl.h"
 #include "str.h"
 #include "tls.h"
 
@@ -59,6 +61,12 @@ static const struct cfg_param smtp_params[] = {
 	{ "smtp_bind_address", CFG_STR, "", 0, "Local IPv4 address of outgoing SMTP connections (empty: chosen by the system)" },
 	{ "smtp_bind_address6", CFG_STR, "", 0, "Local IPv6 address of outgoing SMTP connections (empty: chosen by the system)" },
 	{ "smtp_process_session_limit", CFG_INT, "20", 0, "Delivery requests one smtp process works on at once (event-driven: DNS lookups and SMTP sessions interleave)" },
+	{ "smtp_sasl_auth_enable", CFG_BOOL, "no", 0, "Authenticate to remote SMTP servers (SMTP AUTH, PLAIN or LOGIN) with a user:password from smtp_sasl_password_maps" },
+	{ "smtp_sasl_password_maps", CFG_LIST, "", 0, "Tables of user:password keyed by the server host name, the next hop as written (e.g. [smtp.provider]:587), [host]:port or [host]; with smtp_sender_dependent_authentication, first the sender address and @domain.  Opened as root before privileges are dropped: make the file readable by root only" },
+	{ "smtp_sasl_security_options", CFG_LIST, "noplaintext, noanonymous", 0, "SASL security options of the SMTP client without TLS: noplaintext (no PLAIN/LOGIN), noanonymous, noactive, nodictionary, mutual_auth" },
+	{ "smtp_sasl_tls_security_options", CFG_LIST, "$smtp_sasl_security_options", 0, "SASL security options of the SMTP client inside a TLS session" },
+	{ "smtp_sasl_mechanism_filter", CFG_LIST, "", 0, "If set, only these offered SASL mechanisms are considered (e.g. plain, login); a server left with none gets the mail without AUTH" },
+	{ "smtp_sender_dependent_authentication", CFG_BOOL, "no", 0, "Look up smtp_sasl_password_maps by the sender address (then @domain) first; authenticated connections are then not reused" },
 	{ "transport_maps", CFG_LIST, "", 0, "Recipient domain (or address) -> transport:nexthop, e.g. smtp:[host]:port, local:, error:text" },
 };
 CONFIG_PARAMS(smtp_params);
@@ -92,6 +100,95 @@ static struct smtp_sess *cache[CACHE_MAX];      /* idle, for reuse */
 static size_t ncache;
 static SSL_CTX *tls_ctx;
 static int tls_ctx_failed;
+static struct maplist *sasl_maps;       /* smtp_sasl_password_maps */
+static unsigned sasl_sec, sasl_tls_sec; /* security options */
+
+/* ---- SASL (smtp_sasl_*) ---- */
+
+int
+smtp_sasl_enabled(void)
+{
+	return sasl_maps != NULL;
+}
+
+unsigned
+smtp_sasl_secflags(int tls)
+{
+	return tls ? sasl_tls_sec : sasl_sec;
+}
+
+static int
+sasl_find(const char *key, char **secret_r)
+{
+	const char *v;
+	int r;
+
+	if (*key == '\0')
+		return 0;
+	r = maplist_lookup(sasl_maps, key, &v);
+	if (r == 1)
+		*secret_r = xstrdup(v);
+	return r;
+}
+
+int
+smtp_sasl_secret(const char *host, int port, const char *nexthop,
+    const char *sender, char **secret_r)
+{
+	char *k;
+	int r;
+
+	*secret_r = NULL;
+	if (sasl_maps == NULL)
+		return 0;
+	if (config_bool("smtp_sender_dependent_authentication") &&
+	    *sender != '\0') {
+		const char *at = strrchr(sender, '@');
+		if ((r = sasl_find(sender, secret_r)) != 0)
+			return r;
+		if (at != NULL && (r = sasl_find(at, secret_r)) != 0)
+			return r;
+	}
+	/* as Postfix: the server host name, then the next hop as written */
+	if ((r = sasl_find(host, secret_r)) != 0 ||
+	    (r = sasl_find(nexthop, secret_r)) != 0)
+		return r;
+	k = xasprintf("[%s]:%d", host, port);
+	r = sasl_find(k, secret_r);
+	free(k);
+	if (r != 0)
+		return r;
+	k = xasprintf("[%s]", host);
+	r = sasl_find(k, secret_r);
+	free(k);
+	return r;
+}
+
+static void
+sasl_setup(void)
+{
+	const char *err = NULL;
+	char *merr = NULL;
+
+	if (smtp_sasl_sec_options(config_str("smtp_sasl_security_options"),
+	    &sasl_sec, &err) < 0)
+		fatal("smtp_sasl_security_options: %s: %s", err,
+		    config_str("smtp_sasl_security_options"));
+	if (smtp_sasl_sec_options(config_str("smtp_sasl_tls_security_options"),
+	    &sasl_tls_sec, &err) < 0)
+		fatal("smtp_sasl_tls_security_options: %s: %s", err,
+		    config_str("smtp_sasl_tls_security_options"));
+	if (!config_bool("smtp_sasl_auth_enable"))
+		return;
+	/* opened here, as root and before chroot (as Postfix does): the
+	 * file may be readable by root only */
+	sasl_maps = maplist_open(config_str("smtp_sasl_password_maps"), &merr);
+	if (sasl_maps == NULL)
+		fatal("smtp_sasl_password_maps: %s", merr);
+	if (maplist_empty(sasl_maps))
+		log_warn("smtp_sasl_auth_enable = yes, but "
+		    "smtp_sasl_password_maps is empty: no authentication");
+}
 
 SSL_CTX *
 smtp_tls_ctx(void)
@@ -364,7 +461,10 @@ on_sess_done(struct smtp_sess *s, int ok, const char *why)
 		panic("smtp: completion from an unknown session");
 	job->active = NULL;
 	if (ok) {
-		if (smtp_sess_idle(s))
+		/* sender-dependent credentials: a session logged in for one
+		 * sender is not reused for another (as Postfix) */
+		if (smtp_sess_idle(s) && !(smtp_sess_authed(s) &&
+		    config_bool("smtp_sender_dependent_authentication")))
 			cache_put(s);
 		else
 			smtp_sess_close(&s);
@@ -481,6 +581,7 @@ smtp_setup(struct deliver_agent *a)
 	}
 	if (dns_init(NULL, &err) < 0)
 		fatal("%s", err);
+	sasl_setup();
 	/* chrooted: the CA files are not visible afterwards */
 	if (service_chrooted() && strcmp(lvl, "none") != 0)
 		(void)smtp_tls_ctx();

@@ -62,6 +62,19 @@ void smtp_sess_park(struct smtp_sess *s, void (*closed)(struct smtp_sess *));
 /* Send QUIT (if possible) and free. */
 void smtp_sess_close(struct smtp_sess **s);
 
+/* Whether the session logged in with SMTP AUTH. */
+int smtp_sess_authed(const struct smtp_sess *s);
+
+/* SMTP AUTH (smtp.c): whether smtp_sasl_auth_enable is on; the security
+ * option bits for a session with or without TLS; the "user:password" of
+ * a server (host name, port, next hop as written, envelope sender) from
+ * smtp_sasl_password_maps into *secret_r (malloc'ed): 1 found, 0 none,
+ * -1 table error. */
+int smtp_sasl_enabled(void);
+unsigned smtp_sasl_secflags(int tls);
+int smtp_sasl_secret(const char *host, int port, const char *nexthop,
+    const char *sender, char **secret_r);
+
 /* The client SSL_CTX (created on first use); NULL with a logged reason
  * if TLS cannot be set up. */
 SSL_CTX *smtp_tls_ctx(void);

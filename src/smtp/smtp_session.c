@@ -35,6 +35,7 @@
 #include "smtp_mime.h"
 #include "smtp_parse.h"
 #include "smtp_reply.h"
+#include "smtp_sasl.h"
 #include "str.h"
 
 #define LINE_MAX_BYTES 2048
@@ -47,6 +48,7 @@ enum sstate {
 	S_HELO,
 	S_STARTTLS,
 	S_TLS,          /* handshake running */
+	S_AUTH,         /* SMTP AUTH dialogue */
 	S_XACT,         /* MAIL/RCPT/DATA replies */
 	S_BODY,         /* sending the content */
 	S_DOT,          /* waiting for the reply to "." */
@@ -68,6 +70,13 @@ struct smtp_sess {
 	int tls_failed;
 	int reused;
 	unsigned features;
+	int auth_offered;       /* EHLO listed AUTH */
+	unsigned auth_mechs;    /* SMTP_SASL_* offered */
+	char auth_list[128];    /* the offered list as written, for the log */
+	int authed;             /* logged in (kept for reuse) */
+	unsigned auth_mech;     /* in S_AUTH: the mechanism */
+	int auth_step;
+	char *sasl_user, *sasl_pass;    /* only during S_AUTH; wiped */
 	unsigned long long size_limit;
 	struct buf line;
 	struct buf reply;       /* text of the reply so far, lines joined */
@@ -190,6 +199,9 @@ static void
 send_ehlo(struct smtp_sess *s)
 {
 	s->features = 0;
+	s->auth_offered = 0;
+	s->auth_mechs = 0;
+	s->auth_list[0] = '\0';
 	s->size_limit = 0;
 	s->state = S_EHLO;
 	io_printf(s->io, "EHLO %s\r\n", config_str("smtp_helo_name"));
@@ -490,6 +502,179 @@ tls_begin(struct smtp_sess *s)
 	return 0;
 }
 
+/* Wipe and free the credentials of the session. */
+static void
+sasl_forget(struct smtp_sess *s)
+{
+	if (s->sasl_user != NULL) {
+		explicit_bzero(s->sasl_user, strlen(s->sasl_user));
+		FREE(s->sasl_user);
+	}
+	if (s->sasl_pass != NULL) {
+		explicit_bzero(s->sasl_pass, strlen(s->sasl_pass));
+		FREE(s->sasl_pass);
+	}
+}
+
+/* Send base64 of n bytes of p as a line (optionally after a prefix);
+ * the line buffer is wiped.  0, or -1 if too long. */
+static int
+sasl_send64(struct smtp_sess *s, const char *prefix, const char *p, size_t n)
+{
+	char line[1100];
+	size_t pl = strlen(prefix);
+	long l;
+
+	if (pl >= sizeof(line))
+		return -1;
+	memcpy(line, prefix, pl);
+	l = smtp_sasl_base64(p, n, line + pl, sizeof(line) - pl - 2);
+	if (l < 0)
+		return -1;
+	memcpy(line + pl + (size_t)l, "\r\n", 3);
+	io_write(s->io, line, pl + (size_t)l + 2);
+	explicit_bzero(line, sizeof(line));
+	return 0;
+}
+
+/*
+ * SMTP AUTH after EHLO (and after STARTTLS), as Postfix's smtp client:
+ * only with smtp_sasl_auth_enable, a server that offers AUTH and a
+ * password for it in smtp_sasl_password_maps; otherwise the mail goes
+ * without AUTH.  Mechanisms left after smtp_sasl_mechanism_filter: none
+ * -> without AUTH (logged); some, but none allowed by the security
+ * options (PLAIN/LOGIN under noplaintext outside TLS) -> the host fails
+ * with 4.7.0 "no mechanism available" (Postfix with Cyrus SASL: "no
+ * worthy mechs").  1: AUTH sent; 0: go on without; -1: session failed.
+ */
+static int
+sasl_begin(struct smtp_sess *s)
+{
+	const char *filter = config_str("smtp_sasl_mechanism_filter");
+	const char *id = s->req != NULL ? s->req->d->id : "-";
+	unsigned offered = s->auth_mechs, mech;
+	char *secret = NULL;
+	char user[SMTP_SASL_USER_MAX], pass[SMTP_SASL_PASS_MAX];
+	int r;
+
+	if (s->authed || !s->auth_offered || !smtp_sasl_enabled())
+		return 0;
+	r = smtp_sasl_secret(s->host, s->port, s->nexthop,
+	    s->req != NULL ? s->req->d->sender : "", &secret);
+	if (r < 0) {
+		sess_fail(s, "4.3.0 smtp_sasl_password_maps lookup error for "
+		    "%s[%s]", s->host, s->addr);
+		return -1;
+	}
+	if (r == 0)
+		return 0;
+	r = smtp_sasl_split_secret(secret, user, sizeof(user), pass,
+	    sizeof(pass));
+	explicit_bzero(secret, strlen(secret));
+	free(secret);
+	if (r < 0) {
+		explicit_bzero(pass, sizeof(pass));
+		sess_fail(s, "4.3.0 smtp_sasl_password_maps: malformed "
+		    "user:password entry for %s[%s]", s->host, s->addr);
+		return -1;
+	}
+	if (*filter != '\0')
+		offered &= smtp_sasl_mech_list(filter);
+	if (offered == 0) {
+		explicit_bzero(pass, sizeof(pass));
+		log_info("%s: %s[%s] offered no supported AUTH mechanisms: "
+		    "'%s'; sending without authentication", id, s->host,
+		    s->addr, s->auth_list);
+		return 0;
+	}
+	mech = smtp_sasl_choose(offered, smtp_sasl_secflags(io_is_tls(s->io)),
+	    io_is_tls(s->io));
+	if (mech == 0) {
+		explicit_bzero(pass, sizeof(pass));
+		sess_fail(s, "4.7.0 SASL authentication failed; cannot "
+		    "authenticate to server %s[%s]: no mechanism available "
+		    "(offered: '%s'; smtp_sasl_%ssecurity_options)", s->host,
+		    s->addr, s->auth_list, io_is_tls(s->io) ? "tls_" : "");
+		return -1;
+	}
+	s->state = S_AUTH;
+	s->auth_mech = mech;
+	s->auth_step = 0;
+	io_set_timeout(s->io, (int)config_time("smtp_helo_timeout"));
+	if (mech == SMTP_SASL_PLAIN) {
+		/* RFC 4616: authzid NUL authcid NUL password */
+		char ir[SMTP_SASL_USER_MAX + SMTP_SASL_PASS_MAX + 2];
+		size_t ul = strlen(user), pl = strlen(pass);
+		ir[0] = '\0';
+		memcpy(ir + 1, user, ul);
+		ir[1 + ul] = '\0';
+		memcpy(ir + 2 + ul, pass, pl);
+		r = sasl_send64(s, "AUTH PLAIN ", ir, ul + pl + 2);
+		explicit_bzero(ir, sizeof(ir));
+		explicit_bzero(pass, sizeof(pass));
+		if (r < 0)
+			panic("smtp: AUTH PLAIN line too long");
+		return 1;
+	}
+	s->sasl_user = xstrdup(user);
+	s->sasl_pass = xstrdup(pass);
+	explicit_bzero(pass, sizeof(pass));
+	io_puts(s->io, "AUTH LOGIN\r\n");
+	return 1;
+}
+
+static void
+on_auth(struct smtp_sess *s)
+{
+	const char *t = buf_cstr(&s->reply);
+
+	if (s->reply_code == 334 && s->auth_mech == SMTP_SASL_LOGIN &&
+	    s->auth_step < 2) {
+		const char *v = s->auth_step++ == 0 ? s->sasl_user :
+		    s->sasl_pass;
+		if (sasl_send64(s, "", v, strlen(v)) < 0)
+			panic("smtp: AUTH LOGIN line too long");
+		return;
+	}
+	if (s->reply_code == 334) {
+		/* a challenge this client does not expect: cancel (RFC
+		 * 4954), then fail on the server's answer */
+		s->auth_step = 99;
+		io_puts(s->io, "*\r\n");
+		return;
+	}
+	sasl_forget(s);
+	if (s->reply_code / 100 == 2 && s->auth_step != 99) {
+		s->authed = 1;
+		log_info("%s: SASL authentication to %s[%s] succeeded "
+		    "(mechanism %s)", s->req != NULL ? s->req->d->id : "-",
+		    s->host, s->addr, smtp_sasl_mech_name(s->auth_mech));
+		xact_start(s);
+		return;
+	}
+	{
+		/* never a bounce: a 5xx (wrong password) defers, as with
+		 * Postfix's smtp_sasl_auth_soft_bounce = yes */
+		size_t dl = smtp_reply_dsn_len(t);
+		char dsn[16];
+		if (dl > 0 && dl < sizeof(dsn))
+			snprintf(dsn, sizeof(dsn), "4%.*s", (int)dl - 1, t + 1);
+		else
+			snprintf(dsn, sizeof(dsn), "4.7.0");
+		sess_fail(s, "%s SASL authentication failed; server %s[%s] "
+		    "said: %d %s", dsn, s->host, s->addr, s->reply_code, t);
+	}
+}
+
+/* EHLO done (and STARTTLS where it applies): AUTH, then the mail. */
+static void
+after_ehlo(struct smtp_sess *s)
+{
+	if (sasl_begin(s) != 0)
+		return;
+	xact_start(s);
+}
+
 static void
 on_ehlo(struct smtp_sess *s)
 {
@@ -520,7 +705,7 @@ on_ehlo(struct smtp_sess *s)
 			return;
 		}
 	}
-	xact_start(s);
+	after_ehlo(s);
 }
 
 static void
@@ -533,7 +718,7 @@ on_starttls(struct smtp_sess *s)
 		} else {
 			/* opportunistic: carry on in the clear */
 			log_info("%s: %s", s->req->d->id, w);
-			xact_start(s);
+			after_ehlo(s);
 		}
 		free(w);
 		return;
@@ -690,6 +875,9 @@ on_reply(struct smtp_sess *s)
 	case S_STARTTLS:
 		on_starttls(s);
 		break;
+	case S_AUTH:
+		on_auth(s);
+		break;
 	case S_XACT:
 		on_xact_reply(s);
 		break;
@@ -765,8 +953,15 @@ read_replies(struct smtp_sess *s)
 		if (buf_appends(&s->reply, text) < 0)
 			buf_truncate(&s->reply, REPLY_MAX - 64);
 		s->reply_code = code;
-		if (s->state == S_EHLO)
+		if (s->state == S_EHLO) {
 			smtp_ehlo_keyword(text, &s->features, &s->size_limit);
+			if (smtp_sasl_ehlo_auth(text, &s->auth_mechs) &&
+			    !s->auth_offered) {
+				s->auth_offered = 1;
+				snprintf(s->auth_list, sizeof(s->auth_list),
+				    "%s", text + 4 + (text[4] != '\0'));
+			}
+		}
 		if (more)
 			continue;
 		on_reply(s);
@@ -804,7 +999,7 @@ lost(struct smtp_sess *s, const char *what)
 	if (s->state == S_TLS)
 		s->tls_failed = 1;
 	if (s->state == S_CONNECT || s->state == S_EHLO || s->state == S_HELO ||
-	    s->state == S_STARTTLS || s->state == S_TLS ||
+	    s->state == S_STARTTLS || s->state == S_TLS || s->state == S_AUTH ||
 	    (s->reused && s->state == S_XACT && s->replied == 0)) {
 		if (s->state == S_CONNECT && !s->reused)
 			sess_fail(s, "4.4.1 connect to %s[%s]:%d: %s", s->host,
@@ -1000,6 +1195,12 @@ smtp_sess_tls_failed(const struct smtp_sess *s)
 }
 
 int
+smtp_sess_authed(const struct smtp_sess *s)
+{
+	return s->authed;
+}
+
+int
 smtp_sess_reused(const struct smtp_sess *s)
 {
 	return s->reused;
@@ -1016,6 +1217,7 @@ smtp_sess_park(struct smtp_sess *s, void (*closed)(struct smtp_sess *))
 static void
 sess_free(struct smtp_sess *s)
 {
+	sasl_forget(s);
 	io_free(&s->io);
 	buf_free(&s->conv);
 	buf_free(&s->line);

@@ -1,0 +1,112 @@
+/*
+ * test-smtp-sasl.c - the SMTP client's SASL helpers: AUTH mechanism
+ * lists from EHLO, filter, security options, mechanism choice, the
+ * "user:password" split and base64.
+ */
+#include <string.h>
+
+#include "smtp_sasl.h"
+#include "test.h"
+
+static void
+test_ehlo_auth(void)
+{
+	unsigned m = 0;
+
+	T_INTEQ(smtp_sasl_ehlo_auth("AUTH PLAIN LOGIN", &m), 1);
+	T_INTEQ(m, SMTP_SASL_PLAIN | SMTP_SASL_LOGIN);
+	m = 0;
+	T_INTEQ(smtp_sasl_ehlo_auth("auth=login", &m), 1);
+	T_INTEQ(m, SMTP_SASL_LOGIN);
+	m = 0;
+	T_INTEQ(smtp_sasl_ehlo_auth("AUTH CRAM-MD5 SCRAM-SHA-256", &m), 1);
+	T_INTEQ(m, SMTP_SASL_OTHER);
+	m = 0;
+	T_INTEQ(smtp_sasl_ehlo_auth("AUTH", &m), 1);
+	T_INTEQ(m, 0);
+	T_INTEQ(smtp_sasl_ehlo_auth("AUTHX PLAIN", &m), 0);
+	T_INTEQ(smtp_sasl_ehlo_auth("PIPELINING", &m), 0);
+	T_INTEQ(smtp_sasl_ehlo_auth("", &m), 0);
+	T_INTEQ(m, 0);
+	/* "PLAINX" is not PLAIN */
+	T_INTEQ(smtp_sasl_ehlo_auth("AUTH  PLAINX,\tLOGI", &m), 1);
+	T_INTEQ(m, SMTP_SASL_OTHER);
+}
+
+static void
+test_filter_and_options(void)
+{
+	unsigned f = 99;
+	const char *err = NULL;
+
+	T_INTEQ(smtp_sasl_mech_list("plain, login"), SMTP_SASL_PLAIN | SMTP_SASL_LOGIN);
+	T_INTEQ(smtp_sasl_mech_list(""), 0);
+	T_INTEQ(smtp_sasl_mech_list("cram-md5"), SMTP_SASL_OTHER);
+	T_INTEQ(smtp_sasl_sec_options("noplaintext, noanonymous", &f, &err), 0);
+	T_INTEQ(f, SMTP_SASL_NOPLAINTEXT | SMTP_SASL_NOANONYMOUS);
+	T_INTEQ(smtp_sasl_sec_options("", &f, &err), 0);
+	T_INTEQ(f, 0);
+	T_INTEQ(smtp_sasl_sec_options("noanonymous bogus", &f, &err), -1);
+	T_OK(err != NULL);
+	T_INTEQ(smtp_sasl_choose(SMTP_SASL_PLAIN | SMTP_SASL_LOGIN,
+	    SMTP_SASL_NOANONYMOUS, 0), SMTP_SASL_PLAIN);
+	T_INTEQ(smtp_sasl_choose(SMTP_SASL_LOGIN | SMTP_SASL_OTHER, 0, 0),
+	    SMTP_SASL_LOGIN);
+	T_INTEQ(smtp_sasl_choose(SMTP_SASL_PLAIN | SMTP_SASL_LOGIN,
+	    SMTP_SASL_NOPLAINTEXT | SMTP_SASL_NOANONYMOUS, 0), 0);
+	/* the defaults inside TLS */
+	T_INTEQ(smtp_sasl_choose(SMTP_SASL_PLAIN | SMTP_SASL_LOGIN,
+	    SMTP_SASL_NOPLAINTEXT | SMTP_SASL_NOANONYMOUS, 1), SMTP_SASL_PLAIN);
+	T_INTEQ(smtp_sasl_choose(SMTP_SASL_PLAIN, SMTP_SASL_NODICTIONARY, 1), 0);
+	T_INTEQ(smtp_sasl_choose(SMTP_SASL_OTHER, 0, 1), 0);
+	T_STREQ(smtp_sasl_mech_name(SMTP_SASL_LOGIN), "LOGIN");
+}
+
+static void
+test_split(void)
+{
+	char u[8], p[8];
+
+	T_INTEQ(smtp_sasl_split_secret("bob:pa:ss", u, sizeof(u), p, sizeof(p)), 0);
+	T_STREQ(u, "bob");
+	T_STREQ(p, "pa:ss");
+	T_INTEQ(smtp_sasl_split_secret("bob:", u, sizeof(u), p, sizeof(p)), 0);
+	T_STREQ(p, "");
+	T_INTEQ(smtp_sasl_split_secret("bob", u, sizeof(u), p, sizeof(p)), 0);
+	T_STREQ(u, "bob");
+	T_STREQ(p, "");
+	T_INTEQ(smtp_sasl_split_secret("", u, sizeof(u), p, sizeof(p)), -1);
+	T_INTEQ(smtp_sasl_split_secret(":pw", u, sizeof(u), p, sizeof(p)), -1);
+	T_INTEQ(smtp_sasl_split_secret("12345678:x", u, sizeof(u), p, sizeof(p)), -1);
+	T_INTEQ(smtp_sasl_split_secret("u:12345678", u, sizeof(u), p, sizeof(p)), -1);
+	T_INTEQ(smtp_sasl_split_secret("1234567:1234567", u, sizeof(u), p, sizeof(p)), 0);
+}
+
+static void
+test_base64(void)
+{
+	char out[32];
+
+	T_INTEQ(smtp_sasl_base64("", 0, out, sizeof(out)), 0);
+	T_STREQ(out, "");
+	T_INTEQ(smtp_sasl_base64("f", 1, out, sizeof(out)), 4);
+	T_STREQ(out, "Zg==");
+	T_INTEQ(smtp_sasl_base64("fo", 2, out, sizeof(out)), 4);
+	T_STREQ(out, "Zm8=");
+	T_INTEQ(smtp_sasl_base64("foobar", 6, out, sizeof(out)), 8);
+	T_STREQ(out, "Zm9vYmFy");
+	T_INTEQ(smtp_sasl_base64("\0u\0p", 4, out, sizeof(out)), 8);
+	T_STREQ(out, "AHUAcA==");
+	T_INTEQ(smtp_sasl_base64("foobar", 6, out, 8), -1);
+	T_INTEQ(smtp_sasl_base64("foobar", 6, out, 9), 8);
+}
+
+int
+main(void)
+{
+	T_RUN(test_ehlo_auth);
+	T_RUN(test_filter_and_options);
+	T_RUN(test_split);
+	T_RUN(test_base64);
+	return t_done();
+}
