@@ -170,3 +170,23 @@ def test_filter_leaving_nothing_sends_without_auth(make_instance,
     with srv.lock:
         assert not any(c.upper().startswith("AUTH") for c in srv.commands)
     assert "offered no supported AUTH mechanisms: 'CRAM-MD5'" in snd.log()
+
+
+def test_changed_root_only_table_is_reopened(make_instance):
+    """The smtp process (mail_owner) cannot re-read the root-only table
+    after it changes: it defers, restarts, and the fresh process (which
+    opens the table as root) logs in with the new password."""
+    recv = make_receiver(make_instance)
+    relay = f"[127.0.0.1]:{recv.ports['submission']}"
+    snd = make_sender(make_instance, relay, "demo@example.test:not-it")
+    send(snd, ["bob@remote.test"], subject="second try")
+    assert wait_for(lambda: "status=deferred" in snd.log(), T), snd.log()
+    path = os.path.join(snd.etc, "sasl_passwd")
+    tmp = path + ".new"
+    with open(tmp, "w") as f:
+        f.write(f"{relay}  demo@example.test:{recv.password}\n")
+    os.chmod(tmp, 0o600)
+    os.rename(tmp, path)
+    msgs = recv.wait_messages(1, timeout=60)
+    assert len(msgs) == 1, snd.log()
+    assert recv.password not in snd.log()

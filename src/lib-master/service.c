@@ -180,6 +180,16 @@ service_check_tables(void)
 }
 
 void
+service_restart(const char *why)
+{
+	if (draining)
+		return;
+	log_warn("%s -- restarting", why);
+	report('B');
+	start_drain();
+}
+
+void
 service_drop_privileges(void)
 {
 	struct passwd *pw;

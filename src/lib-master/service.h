@@ -80,6 +80,10 @@ char *service_queue_path(const char *path);
  * the process is draining.  Called by the skeleton; a daemon may call it
  * between requests of a long-lived session. */
 int service_check_tables(void);
+/* Drain and let master start a fresh process now (logged with why):
+ * for a table this process can no longer read by itself, e.g. a
+ * root-only file that changed after privileges were dropped. */
+void service_restart(const char *why);
 /* Every accepted session must end with this (it may exit the process
  * when draining and this was the last session). */
 void service_session_end(void);

@@ -128,6 +128,12 @@ sasl_find(const char *key, char **secret_r)
 	r = maplist_lookup(sasl_maps, key, &v);
 	if (r == 1)
 		*secret_r = xstrdup(v);
+	if (r < 0)
+		/* the table was opened as root; once it changes, this
+		 * process (mail_owner, or chrooted) may not read it again:
+		 * a fresh process opens it (Postfix: "table has changed
+		 * -- restarting") and the deferred mail goes next run */
+		service_restart("smtp_sasl_password_maps is unavailable");
 	return r;
 }
 
