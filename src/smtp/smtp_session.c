@@ -1,8 +1,11 @@
 /*
  * smtp_session.c - one SMTP client connection: greeting, EHLO/HELO,
- * STARTTLS, then transactions (MAIL, RCPT..., DATA, body) with
- * PIPELINING when offered, SIZE and 8BITMIME/DSN parameters, and idle
- * caching for reuse by the next request to the same next hop.
+ * STARTTLS, SMTP AUTH (smtp_sasl_*; helpers in smtp_sasl.c), then
+ * transactions (MAIL, RCPT..., DATA, body) with PIPELINING when offered,
+ * SIZE and 8BITMIME/DSN parameters, a new transaction for recipients a
+ * "452 too many recipients" held back, and idle caching for reuse by
+ * the next request to the same next hop.  Credentials never reach a
+ * log line and are wiped after the AUTH dialogue.
  *
  * Untrusted input: every reply line from the remote server, read
  * through ioev into a bounded line buffer and parsed by smtp_reply.c;
@@ -85,6 +88,8 @@ struct smtp_sess {
 	smtp_done_fn done;
 	void *ctx;
 	size_t ncmd, sent, replied;
+	size_t *tx, ntx;        /* recipients (indexes) of this transaction */
+	unsigned char *held;    /* per recipient: 452 too many, next transaction */
 	size_t naccepted;
 	int mail_failed;
 	size_t body_off;
@@ -168,6 +173,60 @@ code_status(int code)
 	    DELIVER_BOUNCE;
 }
 
+/* Recipient k (1..ntx) of the transaction. */
+static struct deliver_rcpt *
+tx_rcpt(struct smtp_sess *s, size_t k)
+{
+	return &s->req->d->rcpts[s->tx[k - 1]];
+}
+
+/* Every recipient of the transaction not held for the next one. */
+static void
+tx_set_all(struct smtp_sess *s, int status, const char *text)
+{
+	size_t k;
+
+	for (k = 1; k <= s->ntx; k++)
+		if (!s->held[s->tx[k - 1]])
+			deliver_rcpt_set(tx_rcpt(s, k), status, text);
+}
+
+/* RFC 5321 4.5.3.1.10: "452 too many recipients" to RCPT after at
+ * least one was accepted: the rest go in the next transaction on the
+ * same connection (as Postfix does). */
+static int
+too_many_rcpts(const struct smtp_sess *s)
+{
+	const char *t = buf_cstr(&s->reply);
+
+	return s->reply_code == 452 && s->naccepted > 0 &&
+	    (strncmp(t, "4.5.3", 5) == 0 ||
+	    strcasestr(t, "too many recipients") != NULL);
+}
+
+/* Recipients left without a status (held back by a 452), if the
+ * session can run another transaction for them. */
+static int
+rcpts_left(const struct smtp_sess *s)
+{
+	size_t i;
+
+	if (s->req == NULL || s->state != S_IDLE || s->io == NULL)
+		return 0;
+	for (i = 0; i < s->req->d->nrcpt; i++)
+		if (s->req->d->rcpts[i].status < 0)
+			return 1;
+	return 0;
+}
+
+static void
+tx_free(struct smtp_sess *s)
+{
+	FREE(s->tx);
+	FREE(s->held);
+	s->ntx = 0;
+}
+
 /* Forget a downgraded copy of the content (back to the queue file). */
 static void
 conv_drop(struct smtp_sess *s)
@@ -189,6 +248,7 @@ xact_done(struct smtp_sess *s)
 	s->done = NULL;
 	s->req = NULL;
 	conv_drop(s);
+	tx_free(s);
 	if (fn != NULL)
 		fn(s, 1, "");
 }
@@ -313,8 +373,8 @@ send_cmd(struct smtp_sess *s, size_t k)
 				xtext(&b, r->envid);
 			}
 		}
-	} else if (k <= r->d->nrcpt) {
-		struct deliver_rcpt *rc = &r->d->rcpts[k - 1];
+	} else if (k <= s->ntx) {
+		struct deliver_rcpt *rc = tx_rcpt(s, k);
 		buf_printf(&b, "RCPT TO:<%s>", rc->addr);
 		if (s->features & SMTP_FEAT_DSN) {
 			if (rc->notify & DSN_NOTIFY_NEVER)
@@ -370,7 +430,17 @@ xact_start(struct smtp_sess *s)
 		log_warn("%s: cannot convert the content to 7bit for %s[%s]; "
 		    "sending it as it is", r->d->id, s->host, s->addr);
 	s->state = S_XACT;
-	s->ncmd = r->d->nrcpt + 2;
+	{
+		/* the recipients still open (all, or those a 452 held back) */
+		size_t i;
+		tx_free(s);
+		s->tx = xcalloc(r->d->nrcpt + 1, sizeof(s->tx[0]));
+		s->held = xcalloc(r->d->nrcpt + 1, 1);
+		for (i = 0; i < r->d->nrcpt; i++)
+			if (r->d->rcpts[i].status < 0)
+				s->tx[s->ntx++] = i;
+	}
+	s->ncmd = s->ntx + 2;
 	s->sent = s->replied = 0;
 	s->naccepted = 0;
 	s->mail_failed = 0;
@@ -753,7 +823,6 @@ on_tls_ready(struct smtp_sess *s)
 static void
 on_xact_reply(struct smtp_sess *s)
 {
-	struct smtp_req *r = s->req;
 	size_t k = s->replied++;
 	int code = s->reply_code;
 	char *w;
@@ -761,7 +830,6 @@ on_xact_reply(struct smtp_sess *s)
 	if (k == 0) {
 		/* MAIL FROM */
 		if (code / 100 != 2) {
-			size_t i;
 			if (s->reused && s->replied == 1 && code == 421) {
 				/* cache went stale: caller retries fresh */
 				w = said(s, "MAIL FROM");
@@ -770,15 +838,16 @@ on_xact_reply(struct smtp_sess *s)
 				return;
 			}
 			w = said(s, "MAIL FROM");
-			for (i = 0; i < r->d->nrcpt; i++)
-				deliver_rcpt_set(&r->d->rcpts[i], code_status(code), w);
+			tx_set_all(s, code_status(code), w);
 			free(w);
 			s->mail_failed = 1;
 		}
-	} else if (k <= r->d->nrcpt) {
-		struct deliver_rcpt *rc = &r->d->rcpts[k - 1];
+	} else if (k <= s->ntx) {
+		struct deliver_rcpt *rc = tx_rcpt(s, k);
 		if (code / 100 == 2)
 			s->naccepted++;
+		else if (too_many_rcpts(s))
+			s->held[s->tx[k - 1]] = 1;
 		else {
 			w = said(s, "RCPT TO");
 			deliver_rcpt_set(rc, code_status(code), w);
@@ -803,10 +872,8 @@ on_xact_reply(struct smtp_sess *s)
 			return;
 		}
 		if (s->naccepted > 0 && !s->mail_failed) {
-			size_t i;
 			w = said(s, "DATA");
-			for (i = 0; i < r->d->nrcpt; i++)
-				deliver_rcpt_set(&r->d->rcpts[i], code_status(code), w);
+			tx_set_all(s, code_status(code), w);
 			free(w);
 		}
 		s->state = S_RSET;
@@ -819,7 +886,7 @@ on_xact_reply(struct smtp_sess *s)
 			io_puts(s->io, "RSET\r\n");
 			return;
 		}
-		if (k == r->d->nrcpt && s->naccepted == 0) {
+		if (k == s->ntx && s->naccepted == 0) {
 			/* nothing accepted: skip DATA */
 			s->state = S_RSET;
 			io_puts(s->io, "RSET\r\n");
@@ -827,6 +894,21 @@ on_xact_reply(struct smtp_sess *s)
 		}
 		send_cmd(s, s->sent++);
 	}
+}
+
+/* A transaction ended: the next one for recipients a 452 held back,
+ * or done. */
+static void
+xact_end(struct smtp_sess *s)
+{
+	if (rcpts_left(s)) {
+		log_info("%s: host %s[%s] said too many recipients: sending "
+		    "the rest in a new transaction", s->req->d->id, s->host,
+		    s->addr);
+		xact_start(s);
+		return;
+	}
+	xact_done(s);
 }
 
 static void
@@ -838,7 +920,7 @@ on_dot(struct smtp_sess *s)
 
 	if (s->naccepted > 0) {
 		for (i = 0; i < r->d->nrcpt; i++) {
-			if (r->d->rcpts[i].status >= 0)
+			if (r->d->rcpts[i].status >= 0 || s->held[i])
 				continue;
 			if (s->reply_code / 100 == 2) {
 				char *t = xasprintf("2.0.0 delivered via %s[%s]:%d: "
@@ -854,7 +936,7 @@ on_dot(struct smtp_sess *s)
 	free(w);
 	if (s->reply_code / 100 == 2) {
 		s->state = S_IDLE;
-		xact_done(s);
+		xact_end(s);
 	} else {
 		s->state = S_RSET;
 		io_puts(s->io, "RSET\r\n");
@@ -891,7 +973,7 @@ on_reply(struct smtp_sess *s)
 			io_free(&s->io);
 			s->state = S_DEAD;
 		}
-		xact_done(s);
+		xact_end(s);
 		break;
 	case S_QUIT:
 		io_free(&s->io);
@@ -1218,6 +1300,7 @@ static void
 sess_free(struct smtp_sess *s)
 {
 	sasl_forget(s);
+	tx_free(s);
 	io_free(&s->io);
 	buf_free(&s->conv);
 	buf_free(&s->line);
