@@ -39,7 +39,7 @@ def make_receiver(make_instance):
     return r.start()
 
 
-def make_sender(make_instance, relayhost, secret, **extra):
+def make_sender(make_instance, relayhost, secret, more="", **extra):
     """A sender relaying everything to relayhost with `secret`
     (user:password) in a root-only password table keyed by relayhost."""
     snd = make_instance("sender", extra={
@@ -51,7 +51,7 @@ def make_sender(make_instance, relayhost, secret, **extra):
         **extra})
     path = os.path.join(snd.etc, "sasl_passwd")
     with open(path, "w") as f:
-        f.write(f"{relayhost}  {secret}\n")
+        f.write(f"{relayhost}  {secret}\n" + more)
     os.chmod(path, 0o600)       # root only: read before privileges drop
     return snd.start()
 
@@ -190,3 +190,23 @@ def test_changed_root_only_table_is_reopened(make_instance):
     msgs = recv.wait_messages(1, timeout=60)
     assert len(msgs) == 1, snd.log()
     assert recv.password not in snd.log()
+
+
+def test_sender_dependent_authentication(make_instance, server_factory):
+    srv = server_factory(auth="PLAIN", auth_replies=["235 2.7.0 Ok"] * 4)
+    relay = f"[127.0.0.1]:{srv.port}"
+    snd = make_sender(make_instance, relay, "relay-user:relay-pw",
+                      more="demo@example.test  demo-user:demo-pw\n"
+                           "@other.test  other-user:other-pw\n",
+                      smtp_sasl_security_options="noanonymous",
+                      smtp_sender_dependent_authentication="yes")
+    send(snd, ["bob@remote.test"], subject="one")
+    assert wait_for(lambda: len(srv.messages) == 1, T), snd.log()
+    send(snd, ["bob@remote.test"], subject="two", sender="x@other.test")
+    assert wait_for(lambda: len(srv.messages) == 2, T), snd.log()
+    with srv.lock:
+        logins = [base64.b64decode(c.split()[2]).split(b"\0")[1]
+                  for c in srv.commands if c.startswith("AUTH PLAIN")]
+    assert logins == [b"demo-user", b"other-user"], logins
+    # a session logged in for one sender is not reused for another
+    assert srv.connections == 2
