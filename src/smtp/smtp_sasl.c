@@ -129,31 +129,3 @@ smtp_sasl_split_secret(const char *value, char *user, size_t ulen,
 	memcpy(pass, colon != NULL ? colon + 1 : "", pn + 1);
 	return 0;
 }
-
-long
-smtp_sasl_base64(const void *in, size_t len, char *out, size_t outlen)
-{
-	static const char d[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	const unsigned char *p = in;
-	size_t need = (len + 2) / 3 * 4, o = 0, i;
-
-	if (need + 1 > outlen)
-		return -1;
-	for (i = 0; i + 2 < len; i += 3) {
-		unsigned v = (unsigned)p[i] << 16 | (unsigned)p[i + 1] << 8 | p[i + 2];
-		out[o++] = d[v >> 18];
-		out[o++] = d[(v >> 12) & 63];
-		out[o++] = d[(v >> 6) & 63];
-		out[o++] = d[v & 63];
-	}
-	if (i < len) {
-		unsigned v = (unsigned)p[i] << 16 |
-		    (i + 1 < len ? (unsigned)p[i + 1] << 8 : 0);
-		out[o++] = d[v >> 18];
-		out[o++] = d[(v >> 12) & 63];
-		out[o++] = i + 1 < len ? d[(v >> 6) & 63] : '=';
-		out[o++] = '=';
-	}
-	out[o] = '\0';
-	return (long)o;
-}

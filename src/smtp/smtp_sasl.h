@@ -2,8 +2,9 @@
  * smtp_sasl.h - pure helpers of the SMTP client's SASL authentication
  * (Postfix smtp_sasl_*): the AUTH mechanism list of a server's EHLO
  * reply (untrusted), the mechanism filter and security options (from
- * main.cf), the choice of a mechanism, the "user:password" value of
- * smtp_sasl_password_maps, and base64 encoding of the responses.
+ * main.cf), the choice of a mechanism and the "user:password" value of
+ * smtp_sasl_password_maps (the responses are encoded with lib-auth's
+ * sasl_b64_encode).
  */
 #ifndef TEMPEST_SMTP_SASL_H
 #define TEMPEST_SMTP_SASL_H
@@ -48,8 +49,5 @@ const char *smtp_sasl_mech_name(unsigned mech);
  * 0, or -1 with an empty user or a part longer than its buffer. */
 int smtp_sasl_split_secret(const char *value, char *user, size_t ulen,
     char *pass, size_t plen);
-/* base64 (RFC 4648) of len bytes into out (NUL-terminated); the length,
- * or -1 if out (outlen bytes) is too small. */
-long smtp_sasl_base64(const void *in, size_t len, char *out, size_t outlen);
 
 #endif

@@ -34,6 +34,7 @@
 #include "log.h"
 #include "mem.h"
 #include "netaddr.h"
+#include "sasl.h"
 #include "smtp.h"
 #include "smtp_mime.h"
 #include "smtp_parse.h"
@@ -591,20 +592,20 @@ sasl_forget(struct smtp_sess *s)
 static int
 sasl_send64(struct smtp_sess *s, const char *prefix, const char *p, size_t n)
 {
-	char line[1100];
-	size_t pl = strlen(prefix);
-	long l;
+	struct buf line;
+	int r = -1;
 
-	if (pl >= sizeof(line))
-		return -1;
-	memcpy(line, prefix, pl);
-	l = smtp_sasl_base64(p, n, line + pl, sizeof(line) - pl - 2);
-	if (l < 0)
-		return -1;
-	memcpy(line + pl + (size_t)l, "\r\n", 3);
-	io_write(s->io, line, pl + (size_t)l + 2);
-	explicit_bzero(line, sizeof(line));
-	return 0;
+	buf_init(&line, 1100);
+	if (buf_appends(&line, prefix) == 0 &&
+	    sasl_b64_encode(p, n, &line) == 0 &&
+	    buf_append(&line, "\r\n", 2) == 0) {
+		io_write(s->io, line.data, line.len);
+		r = 0;
+	}
+	if (line.data != NULL)
+		explicit_bzero(line.data, line.cap);
+	buf_free(&line);
+	return r;
 }
 
 /*

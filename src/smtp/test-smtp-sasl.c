@@ -82,31 +82,11 @@ test_split(void)
 	T_INTEQ(smtp_sasl_split_secret("1234567:1234567", u, sizeof(u), p, sizeof(p)), 0);
 }
 
-static void
-test_base64(void)
-{
-	char out[32];
-
-	T_INTEQ(smtp_sasl_base64("", 0, out, sizeof(out)), 0);
-	T_STREQ(out, "");
-	T_INTEQ(smtp_sasl_base64("f", 1, out, sizeof(out)), 4);
-	T_STREQ(out, "Zg==");
-	T_INTEQ(smtp_sasl_base64("fo", 2, out, sizeof(out)), 4);
-	T_STREQ(out, "Zm8=");
-	T_INTEQ(smtp_sasl_base64("foobar", 6, out, sizeof(out)), 8);
-	T_STREQ(out, "Zm9vYmFy");
-	T_INTEQ(smtp_sasl_base64("\0u\0p", 4, out, sizeof(out)), 8);
-	T_STREQ(out, "AHUAcA==");
-	T_INTEQ(smtp_sasl_base64("foobar", 6, out, 8), -1);
-	T_INTEQ(smtp_sasl_base64("foobar", 6, out, 9), 8);
-}
-
 int
 main(void)
 {
 	T_RUN(test_ehlo_auth);
 	T_RUN(test_filter_and_options);
 	T_RUN(test_split);
-	T_RUN(test_base64);
 	return t_done();
 }
