@@ -11,6 +11,8 @@ import tempfile
 import threading
 import time
 
+import pytest
+
 from conftest import free_port, wait_for
 
 UNBOUND = shutil.which("unbound") or "/usr/sbin/unbound"
@@ -376,3 +378,18 @@ class HoldingDNS:
         hdr = struct.pack("!HHHHHH", struct.unpack("!H", pkt[:2])[0],
                           flags, 1, count, 0, 0)
         return hdr + pkt[12:end] + answers
+
+
+@pytest.fixture
+def server_factory():
+    """SMTPServer(**kw) for a test, each stopped at its end (import the
+    fixture into the test module to use it)."""
+    made = []
+
+    def factory(**kw):
+        s = SMTPServer(**kw)
+        made.append(s)
+        return s
+    yield factory
+    for s in made:
+        s.stop()

@@ -13,22 +13,9 @@ import smtplib
 import pytest
 
 from conftest import wait_for
-from outbound_util import SMTPServer
+from outbound_util import server_factory  # noqa: F401 (a fixture)
 
 T = 40      # generous: the ASan build on a loaded 2-core machine
-
-
-@pytest.fixture
-def server_factory():
-    made = []
-
-    def factory(**kw):
-        s = SMTPServer(**kw)
-        made.append(s)
-        return s
-    yield factory
-    for s in made:
-        s.stop()
 
 
 def make_receiver(make_instance):

@@ -7,22 +7,9 @@ import smtplib
 import pytest
 
 from conftest import wait_for
-from outbound_util import SMTPServer
+from outbound_util import server_factory  # noqa: F401 (a fixture)
 
 T = 40
-
-
-@pytest.fixture
-def server_factory():
-    made = []
-
-    def factory(**kw):
-        s = SMTPServer(**kw)
-        made.append(s)
-        return s
-    yield factory
-    for s in made:
-        s.stop()
 
 
 def make_sender(make_instance, srv):

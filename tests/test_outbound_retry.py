@@ -12,7 +12,7 @@ import time
 import pytest
 
 from conftest import wait_for
-from outbound_util import SMTPServer, make_cert
+from outbound_util import make_cert, server_factory  # noqa: F401 (a fixture)
 from test_outbound_smtp import dsn_reports, send
 
 
@@ -25,19 +25,6 @@ def make_sender(make_instance, server, **extra):
     with open(os.path.join(inst.etc, "transport"), "w") as f:
         f.write(f"remote.test smtp:[127.0.0.1]:{server.port}\n")
     return inst.start()
-
-
-@pytest.fixture
-def server_factory():
-    made = []
-
-    def factory(**kw):
-        s = SMTPServer(**kw)
-        made.append(s)
-        return s
-    yield factory
-    for s in made:
-        s.stop()
 
 
 def test_4xx_then_2xx_defers_once_then_delivers(make_instance, server_factory):
