@@ -9,7 +9,10 @@ if [ ! -d build-fuzz ]; then
 	    -Dc_args=-fsanitize=fuzzer-no-link,address,undefined \
 	    -Dc_link_args=-fsanitize=address,undefined >/dev/null
 fi
-ninja -C build-fuzz >/dev/null
+ninja -C build-fuzz >build-fuzz/ninja.log 2>&1 || {
+	echo "fuzz: build failed:"; grep -E "FAILED|error" build-fuzz/ninja.log | head -20
+	exit 1
+}
 status=0
 for t in build-fuzz/fuzz/fuzz-*; do
 	[ -f "$t" ] && [ -x "$t" ] || continue
