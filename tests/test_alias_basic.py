@@ -39,6 +39,27 @@ def make(make_instance, server, aliases, **extra):
     return inst, out
 
 
+def make_nobody(make_instance, server, spool=False):
+    """An instance where the system user nobody's .forward is
+    $config_directory/forward/nobody (root only: expanded with nobody's
+    rights); with spool, nobody's mbox is in a spool directory of the
+    instance.  Returns (inst, out, spool directory or None)."""
+    if os.getuid() != 0:
+        pytest.skip("needs root: .forward of a system user with its rights")
+    pwd.getpwnam("nobody")
+    inst, out = make(make_instance, server, "",
+                     forward_path="$config_directory/forward/$user",
+                     mail_spool_directory="")
+    if not spool:
+        return inst, out, None
+    d = os.path.join(inst.dir, "spool")
+    os.makedirs(d)
+    os.chmod(d, 0o1777)
+    with open(os.path.join(inst.etc, "main.cf"), "a") as f:
+        f.write(f"mail_spool_directory = {d}\n")
+    return inst, out, d
+
+
 def send(inst, to, subject="hi", sender="demo@example.test"):
     msg = f"From: {sender}\r\nTo: {', '.join(to)}\r\nSubject: {subject}\r\n\r\nbody\r\n"
     with smtplib.SMTP("127.0.0.1", inst.smtp_port, timeout=10) as s:
@@ -141,17 +162,8 @@ def test_alias_loop_ends_in_one_bounce(make_instance, server):
 
 
 def test_forward_file(make_instance, server):
-    if os.getuid() != 0:
-        pytest.skip("needs root: .forward of a system user with its rights")
+    inst, out, spool = make_nobody(make_instance, server, spool=True)
     user = pwd.getpwnam("nobody")
-    inst, out = make(make_instance, server, "",
-                     forward_path="$config_directory/forward/$user",
-                     mail_spool_directory="")
-    spool = os.path.join(inst.dir, "spool")
-    os.makedirs(spool)
-    os.chmod(spool, 0o1777)
-    with open(os.path.join(inst.etc, "main.cf"), "a") as f:
-        f.write(f"mail_spool_directory = {spool}\n")
     os.makedirs(os.path.join(inst.etc, "forward"))
     with open(os.path.join(inst.etc, "forward", "nobody"), "w") as f:
         f.write(f"bob@remote.test\n\\nobody\n\"|id -u > {out}/fwd.uid\"\n")

@@ -3,12 +3,11 @@
 rights through :include:.  Real instance, real local delivery, root only
 (a system user's .forward is expanded with that user's rights)."""
 import os
-import pwd
 
 import pytest
 
 from conftest import wait_for
-from test_alias_basic import make, send
+from test_alias_basic import make_nobody, send
 from outbound_util import SMTPServer
 
 
@@ -20,12 +19,7 @@ def server():
 
 
 def test_forward_include_is_read_with_the_users_rights(make_instance, server):
-    if os.getuid() != 0:
-        pytest.skip("needs root: .forward of a system user with its rights")
-    pwd.getpwnam("nobody")
-    inst, out = make(make_instance, server, "",
-                     forward_path="$config_directory/forward/$user",
-                     mail_spool_directory="")
+    inst, out, _ = make_nobody(make_instance, server)
     # a file only root may read, named by nobody's .forward
     secret = os.path.join(inst.etc, "secret.txt")
     with open(secret, "w") as f:
@@ -46,17 +40,7 @@ def test_forward_include_is_read_with_the_users_rights(make_instance, server):
 def _forward_to_root_only_file(make_instance, server, link):
     """nobody's .forward is a hard or symbolic link to a file only root may
     read: nothing from that file is used, the mail goes to the mailbox."""
-    if os.getuid() != 0:
-        pytest.skip("needs root: .forward of a system user with its rights")
-    pwd.getpwnam("nobody")
-    inst, out = make(make_instance, server, "",
-                     forward_path="$config_directory/forward/$user",
-                     mail_spool_directory="")
-    spool = os.path.join(inst.dir, "spool")
-    os.makedirs(spool)
-    os.chmod(spool, 0o1777)
-    with open(os.path.join(inst.etc, "main.cf"), "a") as f:
-        f.write(f"mail_spool_directory = {spool}\n")
+    inst, out, spool = make_nobody(make_instance, server, spool=True)
     # root-owned, not writable by others: passes the owner/mode checks
     secret = os.path.join(inst.etc, "secret.txt")
     with open(secret, "w") as f:
