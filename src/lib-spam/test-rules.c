@@ -347,6 +347,15 @@ test_include(void)
 	ruleset_free(&rs);
 }
 
+/* A plain personal message: ham for the rule and learner tests. */
+static const char plain_ham[] =
+    "From: Alice <alice@example.org>\n"
+    "To: bob@example.net\n"
+    "Subject: Lunch on Tuesday?\n"
+    "Date: Tue, 24 Nov 2026 10:00:00 +0100\n"
+    "Message-ID: <abc123@mail.example.org>\n\n"
+    "Hi Bob,\n\nare we still on for lunch on Tuesday?\n\nAlice\n";
+
 static void
 test_builtin(void)
 {
@@ -362,13 +371,7 @@ test_builtin(void)
 	    "<html><font size=7>Dear friend</font>, buy v<!--x-->iagra at our online pharmacy, "
 	    "no prescription needed! <a href=\"http://1.2.3.4/pills.php\">click here</a> "
 	    "100% guaranteed, money back guarantee. To be removed reply.</html>\n";
-	const char *ham =
-	    "From: Alice <alice@example.org>\n"
-	    "To: bob@example.net\n"
-	    "Subject: Lunch on Tuesday?\n"
-	    "Date: Tue, 24 Nov 2026 10:00:00 +0100\n"
-	    "Message-ID: <abc123@mail.example.org>\n\n"
-	    "Hi Bob,\n\nare we still on for lunch on Tuesday?\n\nAlice\n";
+	const char *ham = plain_ham;
 
 	ruleset_load_builtin(rs);
 	ruleset_finish(rs);
@@ -416,13 +419,7 @@ test_builtin_learners(void)
 		{ 0.8, 0.99999, 0, 0 },     /* Bayes already counts */
 		{ -1, 0.99999, 0, 0 },      /* no Bayes: score set 0 */
 	};
-	const char *ham =
-	    "From: Alice <alice@example.org>\n"
-	    "To: bob@example.net\n"
-	    "Subject: Lunch on Tuesday?\n"
-	    "Date: Tue, 24 Nov 2026 10:00:00 +0100\n"
-	    "Message-ID: <abc123@mail.example.org>\n\n"
-	    "Hi Bob,\n\nare we still on for lunch on Tuesday?\n\nAlice\n";
+	const char *ham = plain_ham;
 	struct ruleset *rs = ruleset_new();
 	struct mime_msg m;
 	struct spam_result r, base;

@@ -51,6 +51,20 @@ test_protocols(void)
 	T_INTEQ(range(">=bogus", &lo, &hi), -1);
 }
 
+/* Server settings for the test certificate, TLS 1.2+, "high" ciphers. */
+static void
+server_settings(struct tls_server_settings *set, const char *crt,
+    const char *key, long timeout)
+{
+	memset(set, 0, sizeof(*set));
+	set->cert_file = crt;
+	set->key_file = key;
+	set->protocols = ">=TLSv1.2";
+	set->ciphers = "high";
+	set->session_timeout = timeout;
+	set->session_id = "test";
+}
+
 static void
 test_selfsigned_and_contexts(void)
 {
@@ -79,13 +93,7 @@ test_selfsigned_and_contexts(void)
 	T_INTEQ(SSL_CTX_get_min_proto_version(ctx), TLS1_2_VERSION);
 	SSL_CTX_free(ctx);
 
-	memset(&set, 0, sizeof(set));
-	set.cert_file = crt;
-	set.key_file = key;
-	set.protocols = ">=TLSv1.2";
-	set.ciphers = "high";
-	set.session_timeout = 3600;
-	set.session_id = "test";
+	server_settings(&set, crt, key, 3600);
 	ctx = tls_server_ctx_settings(&set, &err);
 	T_OK(ctx != NULL);
 	T_INTEQ(SSL_CTX_get_session_cache_mode(ctx), SSL_SESS_CACHE_SERVER);
@@ -208,13 +216,7 @@ test_ticket_rotation_proto(int proto)
 	snprintf(key, sizeof(key), "%s/server.key", dir);
 	snprintf(tkf, sizeof(tkf), "%s/ticket.key", dir);
 	T_INTEQ(tls_selfsigned_ensure(crt, key, "mx.example.test", &err), 0);
-	memset(&set, 0, sizeof(set));
-	set.cert_file = crt;
-	set.key_file = key;
-	set.protocols = ">=TLSv1.2";
-	set.ciphers = "high";
-	set.session_timeout = 100;
-	set.session_id = "test";
+	server_settings(&set, crt, key, 100);
 	set.ticket_key_file = tkf;
 	fake_now = t0;
 	tls_ticket_keys_set_clock(fake_clock);
