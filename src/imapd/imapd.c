@@ -53,6 +53,7 @@ static const struct cfg_param imapd_params[] = {
 	{ "imapd_tls_wrappermode", CFG_BOOL, "no", 0, "Implicit TLS (IMAPS): the TLS handshake starts at connect" },
 	{ "imapd_tls_cert_file", CFG_STR, "", 0, "PEM certificate chain of the IMAP and POP3 servers (empty: a self-signed one in $data_directory/tls/)" },
 	{ "imapd_tls_key_file", CFG_STR, "", 0, "PEM private key for imapd_tls_cert_file (empty: $data_directory/tls/)" },
+	{ "imapd_tls_session_cache_timeout", CFG_TIME, "3600s", 's', "Lifetime of resumable TLS sessions of the IMAP and POP3 servers (session cache and tickets, whose keys are shared by every login process and rotated); 0 disables resumption" },
 	{ "imapd_disable_plaintext_auth", CFG_BOOL, "yes", 0, "Refuse LOGIN/AUTHENTICATE PLAIN before TLS, except from imapd_trusted_networks (Dovecot disable_plaintext_auth)" },
 	{ "imapd_trusted_networks", CFG_LIST, "$mynetworks", 0, "Clients allowed plaintext authentication without TLS (loopback, mynetworks)" },
 	{ "imapd_process_session_limit", CFG_INT, "5000", 0, "Concurrent connections one imap-login process serves (before login, and TLS sessions it relays); workers have no limit of their own" },
@@ -921,7 +922,7 @@ imap_login_main(int argc, char **argv)
 {
 	service_init(argc, argv, "imap-login");
 	imapd_settings_load();
-	tls_ctx = login_tls_server_ctx();
+	tls_ctx = login_tls_server_ctx("imap-login");
 	return login_client_run("imap-login", &login_set, client_accept);
 }
 

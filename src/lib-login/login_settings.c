@@ -6,6 +6,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "config.h"
 #include "log.h"
@@ -46,16 +47,33 @@ login_settings_load(struct login_settings *set, const char *prefix)
 }
 
 SSL_CTX *
-login_tls_server_ctx(void)
+login_tls_server_ctx(const char *service)
 {
-	char *dir = xasprintf("%s/tls", config_str("data_directory"));
-	char *err = NULL;
+	struct tls_server_settings set;
+	char *crt, *key, *tickets, *err = NULL;
 	SSL_CTX *ctx;
 
-	ctx = tls_server_ctx_auto(config_str("imapd_tls_cert_file"),
-	    config_str("imapd_tls_key_file"), dir, config_str("myhostname"), &err);
+	memset(&set, 0, sizeof(set));
+	set.cert_file = config_str("imapd_tls_cert_file");
+	set.key_file = config_str("imapd_tls_key_file");
+	if (*set.cert_file == '\0' || *set.key_file == '\0')
+		set.cert_file = set.key_file = "";      /* both self-signed */
+	set.ciphers = "high";
+	set.session_timeout =
+	    (long)config_time("imapd_tls_session_cache_timeout");
+	set.session_id = service;
+	/* one ticket key file for every IMAP and POP3 login process (not
+	 * smtpd's: a leaked key of one protocol opens no other), opened
+	 * here, before privileges are dropped, and rotated (tls_ticket.c) */
+	tls_default_cert_paths(&crt, &key);     /* makes $data_directory/tls */
+	tickets = xasprintf("%s/tls/login-ticket.key",
+	    config_str("data_directory"));
+	set.ticket_key_file = tickets;
+	ctx = tls_server_ctx_settings(&set, &err);
 	if (ctx == NULL)
 		fatal("TLS: %s", err);
-	free(dir);
+	free(crt);
+	free(key);
+	free(tickets);
 	return ctx;
 }

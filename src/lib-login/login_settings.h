@@ -31,7 +31,11 @@ struct login_settings {
 void login_settings_load(struct login_settings *set, const char *prefix);
 /* The login processes' TLS server context: imapd_tls_cert_file and
  * imapd_tls_key_file (both protocols), or a self-signed certificate in
- * $data_directory/tls/.  Fatal on failure. */
-SSL_CTX *login_tls_server_ctx(void);
+ * $data_directory/tls/; sessions resumable for
+ * imapd_tls_session_cache_timeout, by tickets whose keys every login
+ * process shares and rotates ($data_directory/tls/login-ticket.key).
+ * service ("imap-login") is the session id context.  Call before
+ * privileges are dropped.  Fatal on failure. */
+SSL_CTX *login_tls_server_ctx(const char *service);
 
 #endif

@@ -616,7 +616,7 @@ pop3_login_main(int argc, char **argv)
 {
 	service_init(argc, argv, "pop3-login");
 	login_settings_load(&set, "pop3d");
-	tls_ctx = login_tls_server_ctx();
+	tls_ctx = login_tls_server_ctx("pop3-login");
 	return login_client_run("pop3-login", &set, pclient_accept);
 }
 
