@@ -1,10 +1,11 @@
 /*
  * anvil.c - the anvil service (master.cf: `anvil unix - - n - 1 anvil`,
  * as Postfix's anvil(8)): counts, for every client address, the sessions
- * it has open across all smtpd processes and its connections per
- * anvil_rate_time_unit, so that smtpd can enforce
- * smtpd_client_connection_count_limit and
- * smtpd_client_connection_rate_limit over the whole system.
+ * it has open across all smtpd processes and its connections, MAIL and
+ * RCPT commands, new TLS sessions and AUTH commands per
+ * anvil_rate_time_unit, so that smtpd can enforce the
+ * smtpd_client_*_limit parameters over the whole system.  Logs the peak
+ * values every anvil_status_update_time and at exit ("statistics: ...").
  *
  * Peers are smtpd processes (mail_owner, they parse hostile input): each
  * frame is checked (lib/ipc, key length), each peer can only take back
@@ -19,6 +20,7 @@
 #include <time.h>
 
 #include "anvil_proto.h"
+#include "anvil_stats.h"
 #include "anvil_table.h"
 #include "config.h"
 #include "ioev.h"
@@ -33,7 +35,8 @@
 #define ANVIL_PEERS 4096        /* smtpd processes connected at once */
 
 static const struct cfg_param anvil_params[] = {
-	{ "anvil_rate_time_unit", CFG_TIME, "60s", 's', "The time unit over which client connection rates are counted by the anvil service (smtpd_client_connection_rate_limit)" },
+	{ "anvil_rate_time_unit", CFG_TIME, "60s", 's', "The time unit over which the anvil service counts client connection rates and other rates (smtpd_client_connection_rate_limit, smtpd_client_message_rate_limit, smtpd_client_recipient_rate_limit, smtpd_client_new_tls_session_rate_limit, smtpd_client_auth_rate_limit): a fixed window per client that starts with its first event after the previous window ended" },
+	{ "anvil_status_update_time", CFG_TIME, "600s", 's', "How often the anvil service logs the peak connection count, the peak rates and the peak number of clients it remembered (\"statistics: max ...\" lines; also at exit)" },
 };
 CONFIG_PARAMS(anvil_params);
 
@@ -50,6 +53,8 @@ struct peer {
 };
 
 static struct anvil_table *table;
+static struct anvil_stats *stats;
+static long long rate_unit;
 
 static time_t
 now_mono(void)
@@ -69,6 +74,12 @@ find_held(struct peer *p, const char *key)
 		if (strcmp(p->held[i].key, key) == 0)
 			return &p->held[i];
 	return NULL;
+}
+
+static time_t
+now_wall(void)
+{
+	return time(NULL);
 }
 
 static void
@@ -107,6 +118,36 @@ do_connect(struct peer *p, const char *key)
 		h->n = 0;
 	}
 	h->n++;
+	anvil_stats_rate(stats, ANVIL_EV_CONN, rate, key, now_wall());
+	anvil_stats_count(stats, count, key, now_wall());
+	anvil_stats_size(stats, anvil_table_size(table), now_wall());
+	reply(p, ANVIL_OK, count, rate);
+}
+
+/* A rate event (ANVIL_MAIL ..) of key; ANVIL_NEWTLS_STATUS only asks.
+ * As Postfix's anvil, these need no session announced by this peer: an
+ * smtpd that reconnected (or a service without connection limits) is
+ * still counted. */
+static void
+do_event(struct peer *p, int type, const char *key)
+{
+	enum anvil_event ev = type == ANVIL_MAIL ? ANVIL_EV_MAIL :
+	    type == ANVIL_RCPT ? ANVIL_EV_RCPT : type == ANVIL_AUTH ?
+	    ANVIL_EV_AUTH : ANVIL_EV_NEWTLS;
+	unsigned count, rate;
+
+	if (type == ANVIL_NEWTLS_STATUS) {
+		reply(p, ANVIL_OK, anvil_table_count(table, key),
+		    anvil_table_rate(table, key, ev, now_mono()));
+		return;
+	}
+	if (anvil_table_event(table, key, ev, now_mono(), &count, &rate) < 0) {
+		log_warn("table full: %s not counted", key);
+		reply(p, ANVIL_FULL, 0, 0);
+		return;
+	}
+	anvil_stats_rate(stats, ev, rate, key, now_wall());
+	anvil_stats_size(stats, anvil_table_size(table), now_wall());
 	reply(p, ANVIL_OK, count, rate);
 }
 
@@ -157,12 +198,14 @@ on_io(struct io *io, enum io_evt evt, void *arg)
 			k = ipc_io_take(io, &m);
 			if (k == 1 && ipc_get_str(&m, &key) == 0 &&
 			    m.rpos == m.body.len && strlen(key) <= ANVIL_KEY_MAX &&
-			    (m.type == ANVIL_CONNECT ||
-			    m.type == ANVIL_DISCONNECT)) {
+			    m.type >= ANVIL_CONNECT && m.type <= ANVIL_AUTH &&
+			    m.type != ANVIL_REPLY) {
 				if (m.type == ANVIL_CONNECT)
 					do_connect(p, key);
-				else
+				else if (m.type == ANVIL_DISCONNECT)
 					do_disconnect(p, key);
+				else
+					do_event(p, m.type, key);
 				ipc_msg_free(&m);
 				continue;
 			}
@@ -203,20 +246,50 @@ on_wakeup(void *arg)
 	anvil_table_expire(table, now_mono());
 }
 
+static void
+log_stat(const char *line, void *arg)
+{
+	(void)arg;
+	log_info("%s", line);
+}
+
+/* Every anvil_status_update_time and at exit, as Postfix's anvil. */
+static void
+status_update(void *arg)
+{
+	(void)arg;
+	if (stats != NULL)
+		anvil_stats_report(stats, rate_unit, log_stat, NULL);
+}
+
+static void
+status_at_exit(void)
+{
+	status_update(NULL);
+}
+
 int
 anvil_main(int argc, char **argv)
 {
-	long long unit;
+	long long unit, status;
 
 	service_init(argc, argv, "anvil");
 	service_require_unix("declare it as \"anvil unix - - n - 1 anvil\"");
 	unit = config_time("anvil_rate_time_unit");
 	if (unit < 1)
 		fatal("anvil_rate_time_unit: must be at least 1s");
+	status = config_time("anvil_status_update_time");
+	if (status < 1)
+		fatal("anvil_status_update_time: must be at least 1s");
+	rate_unit = unit;
 	table = anvil_table_new(ANVIL_TABLE_MAX, (time_t)unit);
+	stats = anvil_stats_new();
 	service_drop_privileges();
 	service_listen(on_accept, NULL, ANVIL_PEERS);
 	/* idle entries whose window ended are dropped once per unit */
 	service_wakeup(on_wakeup, NULL, unit > 3600 ? 3600 : (int)unit);
+	service_wakeup(status_update, NULL,
+	    status > 86400 ? 86400 : (int)status);
+	atexit(status_at_exit);
 	return service_run();
 }

@@ -1,7 +1,8 @@
 /*
  * anvil_table.c - the anvil service's per-client table: a chained hash
  * of "SERVICE:ADDRESS" keys (sent by smtpd processes) with a session
- * count and a fixed-window connection rate.  Bounded: at most `max`
+ * count and fixed-window rates of connections, MAIL, RCPT, new TLS
+ * sessions and AUTH.  Bounded: at most `max`
  * entries, keys of at most ANVIL_KEY_MAX bytes are the caller's check.
  */
 #include <limits.h>
@@ -17,7 +18,7 @@
 struct entry {
 	struct entry *next;
 	unsigned count;         /* sessions open now */
-	unsigned rate;          /* connections since start */
+	unsigned rate[ANVIL_EV_COUNT];  /* events of each kind since start */
 	time_t start;           /* start of the rate window */
 	char key[];
 };
@@ -83,9 +84,11 @@ expired(const struct anvil_table *t, const struct entry *e, time_t now)
 	return now - e->start >= t->unit || now < e->start;
 }
 
-int
-anvil_table_connect(struct anvil_table *t, const char *key, time_t now,
-    unsigned *count_r, unsigned *rate_r)
+/* key's entry, created (without sessions) when unknown, with its window
+ * started afresh when the previous one ended; NULL when the table is
+ * full. */
+static struct entry *
+get(struct anvil_table *t, const char *key, time_t now)
 {
 	struct entry *e = find(t, key);
 	size_t len;
@@ -94,7 +97,7 @@ anvil_table_connect(struct anvil_table *t, const char *key, time_t now,
 		if (t->n >= t->max)
 			anvil_table_expire(t, now);
 		if (t->n >= t->max)
-			return -1;
+			return NULL;
 		len = strlen(key);
 		e = xcalloc(1, sizeof(*e) + len + 1);
 		memcpy(e->key, key, len + 1);
@@ -103,17 +106,56 @@ anvil_table_connect(struct anvil_table *t, const char *key, time_t now,
 		t->b[hash(key)] = e;
 		t->n++;
 	} else if (expired(t, e, now)) {
-		/* a new window starts with this connection */
+		/* a new window starts with this event, for every kind */
 		e->start = now;
-		e->rate = 0;
+		memset(e->rate, 0, sizeof(e->rate));
 	}
+	return e;
+}
+
+int
+anvil_table_connect(struct anvil_table *t, const char *key, time_t now,
+    unsigned *count_r, unsigned *rate_r)
+{
+	struct entry *e = get(t, key, now);
+
+	if (e == NULL)
+		return -1;
 	if (e->count < UINT_MAX)
 		e->count++;
-	if (e->rate < UINT_MAX)
-		e->rate++;
+	if (e->rate[ANVIL_EV_CONN] < UINT_MAX)
+		e->rate[ANVIL_EV_CONN]++;
 	*count_r = e->count;
-	*rate_r = e->rate;
+	*rate_r = e->rate[ANVIL_EV_CONN];
 	return 0;
+}
+
+int
+anvil_table_event(struct anvil_table *t, const char *key,
+    enum anvil_event ev, time_t now, unsigned *count_r, unsigned *rate_r)
+{
+	struct entry *e;
+
+	if ((unsigned)ev >= ANVIL_EV_COUNT || ev == ANVIL_EV_CONN)
+		return -1;
+	if ((e = get(t, key, now)) == NULL)
+		return -1;
+	if (e->rate[ev] < UINT_MAX)
+		e->rate[ev]++;
+	*count_r = e->count;
+	*rate_r = e->rate[ev];
+	return 0;
+}
+
+unsigned
+anvil_table_rate(const struct anvil_table *t, const char *key,
+    enum anvil_event ev, time_t now)
+{
+	const struct entry *e = find(t, key);
+
+	if (e == NULL || (unsigned)ev >= ANVIL_EV_COUNT || expired(t, e, now))
+		return 0;
+	return e->rate[ev];
 }
 
 int

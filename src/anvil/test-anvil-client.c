@@ -1,6 +1,7 @@
 /* test-anvil-client.c - smtpd's anvil client against fake services: the
- * numbers of a reply, tokens across a reconnect, and failing open (no
- * socket, no reply, a malformed reply) with the back-off. */
+ * numbers of a reply, the frame of each rate event, tokens across a
+ * reconnect, and failing open (no socket, no reply within the short
+ * bound, a malformed reply) with the back-off. */
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -36,8 +37,10 @@ listen_at(const char *path)
 	return fd;
 }
 
-/* mode 0: answer count = n-th connect, rate = 7, log disconnects to the
- * pipe; 1: never answer; 2: answer with a frame of the wrong type */
+/* mode 0: answer count = n-th connect, rate = 7, a rate event of type T
+ * with count 0 and rate 100 * T + its key's length, log disconnects to
+ * the pipe; 1: never answer; 2: answer with a frame of the wrong type;
+ * 3: answer the first question of each connection as 0, then never */
 static pid_t
 fake_anvil(int mode, int report_fd)
 {
@@ -52,17 +55,23 @@ fake_anvil(int mode, int report_fd)
 		int c = accept(lfd, NULL, NULL);
 		struct ipc_msg m, r;
 		const char *key;
-		unsigned n = 0;
+		unsigned n = 0, asked = 0;
 
 		ipc_msg_init(&m, 0);
 		while (c >= 0 && ipc_recv(c, &m) == 1) {
-			if (mode == 1)
+			if (mode == 1 || (mode == 3 && asked++ > 0))
 				continue;
 			ipc_msg_init(&r, mode == 2 ? ANVIL_CONNECT : ANVIL_REPLY);
 			if (m.type == ANVIL_CONNECT) {
 				ipc_put_int(&r, ANVIL_OK);
 				ipc_put_int(&r, ++n);
 				ipc_put_int(&r, 7);
+				ipc_send(c, &r);
+			} else if (m.type != ANVIL_DISCONNECT &&
+			    ipc_get_str(&m, &key) == 0) {
+				ipc_put_int(&r, ANVIL_OK);
+				ipc_put_int(&r, 0);
+				ipc_put_int(&r, 100 * m.type + (int)strlen(key));
 				ipc_send(c, &r);
 			} else if (ipc_get_str(&m, &key) == 0)
 				(void)!write(report_fd, key, strlen(key) + 1);
@@ -110,6 +119,46 @@ test_reply_and_tokens(void)
 }
 
 static void
+test_events(void)
+{
+	int p[2];
+	unsigned rate = 0;
+	pid_t pid;
+
+	T_INTEQ(pipe(p), 0);
+	pid = fake_anvil(0, p[1]);
+	anvil_client_init(sock_path);
+	/* "smtp:192.0.2.1" is 14 bytes */
+	T_INTEQ(anvil_client_event(ANVIL_MAIL, "smtp", "192.0.2.1", &rate), 0);
+	T_INTEQ(rate, 100 * ANVIL_MAIL + 14);
+	T_INTEQ(anvil_client_event(ANVIL_RCPT, "smtp", "192.0.2.1", &rate), 0);
+	T_INTEQ(rate, 100 * ANVIL_RCPT + 14);
+	T_INTEQ(anvil_client_event(ANVIL_NEWTLS, "smtp", "192.0.2.1", &rate), 0);
+	T_INTEQ(rate, 100 * ANVIL_NEWTLS + 14);
+	T_INTEQ(anvil_client_event(ANVIL_NEWTLS_STATUS, "smtp", "192.0.2.1",
+	    &rate), 0);
+	T_INTEQ(rate, 100 * ANVIL_NEWTLS_STATUS + 14);
+	T_INTEQ(anvil_client_event(ANVIL_AUTH, "smtps", "192.0.2.1", &rate), 0);
+	T_INTEQ(rate, 100 * ANVIL_AUTH + 15);
+	/* not an event: refused without asking (and without a back-off) */
+	T_INTEQ(anvil_client_event(ANVIL_CONNECT, "smtp", "192.0.2.1", &rate),
+	    -1);
+	T_INTEQ(anvil_client_event(ANVIL_REPLY, "smtp", "192.0.2.1", &rate),
+	    -1);
+	T_INTEQ(anvil_client_event(ANVIL_MAIL, "smtp", "192.0.2.1", &rate), 0);
+	stop(pid);
+	close(p[0]);
+	close(p[1]);
+}
+
+static long
+ms_between(const struct timespec *a, const struct timespec *b)
+{
+	return (b->tv_sec - a->tv_sec) * 1000 +
+	    (b->tv_nsec - a->tv_nsec) / 1000000;
+}
+
+static void
 test_fail_open(void)
 {
 	unsigned count = 0, rate = 0;
@@ -132,20 +181,40 @@ test_fail_open(void)
 	pid = fake_anvil(0, p[1]);
 	T_INTEQ(anvil_client_connect("smtp", "192.0.2.1", &count, &rate, &t), -1);
 	stop(pid);
-	/* a service that accepts but never answers: -1 after the timeout
-	 * (init: without the back-off) */
+	/* a service that accepts but never answers: -1 after the timeout;
+	 * the first question of the process (init) waits longer: anvil may
+	 * still be starting */
 	pid = fake_anvil(1, p[1]);
 	anvil_client_init(sock_path);
 	clock_gettime(CLOCK_MONOTONIC, &a);
 	T_INTEQ(anvil_client_connect("smtp", "192.0.2.1", &count, &rate, &t), -1);
 	clock_gettime(CLOCK_MONOTONIC, &b);
-	T_OK(b.tv_sec - a.tv_sec >= ANVIL_CLIENT_TIMEOUT_MS / 1000 - 1);
-	T_OK(b.tv_sec - a.tv_sec <= ANVIL_CLIENT_TIMEOUT_MS / 1000 + 2);
-	/* and then backs off: the next call returns at once */
+	T_OK(ms_between(&a, &b) >= ANVIL_CLIENT_START_TIMEOUT_MS - 20);
+	T_OK(ms_between(&a, &b) < ANVIL_CLIENT_START_TIMEOUT_MS + 2000);
+	/* and then backs off: the next question returns at once */
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	T_INTEQ(anvil_client_connect("smtp", "192.0.2.1", &count, &rate, &t), -1);
+	T_INTEQ(anvil_client_event(ANVIL_MAIL, "smtp", "192.0.2.1", &rate), -1);
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	T_OK(ms_between(&a, &b) < ANVIL_CLIENT_TIMEOUT_MS);
+	stop(pid);
+	/* once anvil answered, the bound is short: well under a second
+	 * (slack for a slow, loaded build) */
+	pid = fake_anvil(3, p[1]);
+	anvil_client_init(sock_path);
+	T_INTEQ(anvil_client_event(ANVIL_MAIL, "smtp", "192.0.2.1", &rate), 0);
 	clock_gettime(CLOCK_MONOTONIC, &a);
 	T_INTEQ(anvil_client_connect("smtp", "192.0.2.1", &count, &rate, &t), -1);
 	clock_gettime(CLOCK_MONOTONIC, &b);
-	T_OK(b.tv_sec - a.tv_sec <= 1);
+	T_OK(ms_between(&a, &b) >= ANVIL_CLIENT_TIMEOUT_MS - 20);
+	T_OK(ms_between(&a, &b) < ANVIL_CLIENT_TIMEOUT_MS + 2000);
+	T_OK(ANVIL_CLIENT_TIMEOUT_MS <= 500);
+	stop(pid);
+	/* an event that gets no answer in time fails open the same way */
+	pid = fake_anvil(3, p[1]);
+	anvil_client_init(sock_path);
+	T_INTEQ(anvil_client_event(ANVIL_MAIL, "smtp", "192.0.2.1", &rate), 0);
+	T_INTEQ(anvil_client_event(ANVIL_RCPT, "smtp", "192.0.2.1", &rate), -1);
 	stop(pid);
 	/* a malformed reply */
 	pid = fake_anvil(2, p[1]);
@@ -178,6 +247,7 @@ main(void)
 	signal(SIGPIPE, SIG_IGN);
 	alarm(120);
 	T_RUN(test_reply_and_tokens);
+	T_RUN(test_events);
 	T_RUN(test_key_bound);
 	T_RUN(test_fail_open);
 	return t_done();

@@ -1,5 +1,6 @@
-/* test-anvil-table.c - counts, fixed rate windows, expiry and the size
- * bound of the anvil service's table. */
+/* test-anvil-table.c - counts, fixed rate windows (connections and the
+ * other events, one window per key), expiry and the size bound of the
+ * anvil service's table. */
 #include <stdio.h>
 #include "anvil_table.h"
 #include "test.h"
@@ -114,9 +115,80 @@ test_many_keys(void)
 	anvil_table_free(&t);
 }
 
+static void
+test_events(void)
+{
+	struct anvil_table *t = anvil_table_new(100, 60);
+	unsigned c = 9, r = 0;
+	int i;
+
+	/* an event of an unknown key: an entry without sessions */
+	T_INTEQ(anvil_table_event(t, "smtp:a", ANVIL_EV_MAIL, 1000, &c, &r), 0);
+	T_INTEQ(r, 1); T_INTEQ(c, 0);
+	T_INTEQ(anvil_table_size(t), 1);
+	for (i = 0; i < 4; i++)
+		T_INTEQ(anvil_table_event(t, "smtp:a", ANVIL_EV_MAIL, 1001 + i,
+		    &c, &r), 0);
+	T_INTEQ(r, 5);
+	/* each kind has its own count, in the same window */
+	T_INTEQ(anvil_table_event(t, "smtp:a", ANVIL_EV_RCPT, 1010, &c, &r), 0);
+	T_INTEQ(r, 1);
+	T_INTEQ(anvil_table_event(t, "smtp:a", ANVIL_EV_AUTH, 1010, &c, &r), 0);
+	T_INTEQ(r, 1);
+	T_INTEQ(anvil_table_event(t, "smtp:a", ANVIL_EV_NEWTLS, 1010, &c, &r), 0);
+	T_INTEQ(r, 1);
+	T_INTEQ(anvil_table_connect(t, "smtp:a", 1020, &c, &r), 0);
+	T_INTEQ(c, 1); T_INTEQ(r, 1);
+	T_INTEQ(anvil_table_event(t, "smtp:a", ANVIL_EV_MAIL, 1030, &c, &r), 0);
+	T_INTEQ(r, 6); T_INTEQ(c, 1);
+	/* asking does not count */
+	T_INTEQ(anvil_table_rate(t, "smtp:a", ANVIL_EV_NEWTLS, 1040), 1);
+	T_INTEQ(anvil_table_rate(t, "smtp:a", ANVIL_EV_NEWTLS, 1040), 1);
+	T_INTEQ(anvil_table_rate(t, "smtp:a", ANVIL_EV_MAIL, 1059), 6);
+	T_INTEQ(anvil_table_rate(t, "smtp:unknown", ANVIL_EV_MAIL, 1040), 0);
+	/* the window of 1000 has ended at 1060: asking sees 0 ... */
+	T_INTEQ(anvil_table_rate(t, "smtp:a", ANVIL_EV_MAIL, 1060), 0);
+	/* ... and the next event starts a new one, for every kind */
+	T_INTEQ(anvil_table_event(t, "smtp:a", ANVIL_EV_RCPT, 1061, &c, &r), 0);
+	T_INTEQ(r, 1);
+	T_INTEQ(anvil_table_rate(t, "smtp:a", ANVIL_EV_MAIL, 1061), 0);
+	T_INTEQ(anvil_table_rate(t, "smtp:a", ANVIL_EV_RCPT, 1061), 1);
+	T_INTEQ(anvil_table_rate(t, "smtp:a", ANVIL_EV_CONN, 1061), 0);
+	/* the session survives the window */
+	T_INTEQ(anvil_table_count(t, "smtp:a"), 1);
+	/* connections are not events; unknown kinds are refused */
+	T_INTEQ(anvil_table_event(t, "smtp:a", ANVIL_EV_CONN, 1061, &c, &r), -1);
+	T_INTEQ(anvil_table_event(t, "smtp:a", ANVIL_EV_COUNT, 1061, &c, &r), -1);
+	T_INTEQ(anvil_table_rate(t, "smtp:a", ANVIL_EV_COUNT, 1061), 0);
+	anvil_table_free(&t);
+}
+
+static void
+test_event_entries_expire(void)
+{
+	struct anvil_table *t = anvil_table_new(2, 60);
+	unsigned c = 0, r = 0;
+
+	T_INTEQ(anvil_table_event(t, "a", ANVIL_EV_RCPT, 1000, &c, &r), 0);
+	T_INTEQ(anvil_table_event(t, "b", ANVIL_EV_AUTH, 1010, &c, &r), 0);
+	/* full, nothing expired: not counted */
+	T_INTEQ(anvil_table_event(t, "c", ANVIL_EV_MAIL, 1020, &c, &r), -1);
+	/* a's window ended (no sessions): it makes room */
+	T_INTEQ(anvil_table_event(t, "c", ANVIL_EV_MAIL, 1060, &c, &r), 0);
+	T_INTEQ(r, 1);
+	T_INTEQ(anvil_table_rate(t, "a", ANVIL_EV_RCPT, 1060), 0);
+	anvil_table_expire(t, 1070);
+	T_INTEQ(anvil_table_size(t), 1);       /* c: its window runs */
+	anvil_table_expire(t, 1120);
+	T_INTEQ(anvil_table_size(t), 0);
+	anvil_table_free(&t);
+}
+
 int
 main(void)
 {
+	T_RUN(test_events);
+	T_RUN(test_event_entries_expire);
 	T_RUN(test_counts);
 	T_RUN(test_rate_window);
 	T_RUN(test_expire_and_bound);

@@ -22,7 +22,6 @@
 
 #include <event2/event.h>
 
-#include "anvil_client.h"
 #include "buf.h"
 #include "cleanup.h"
 #include "config.h"
@@ -37,6 +36,7 @@
 #include "service.h"
 #include "smtp_parse.h"
 #include "smtpd.h"
+#include "smtpd_anvil.h"
 #include "smtpd_filter.h"
 #include "str.h"
 
@@ -66,9 +66,6 @@ static struct {
 	int reject_unlisted;
 	long long hop_limit;
 	long long reserve;      /* smtpd_reserved_queue_files */
-	long long conn_limit;   /* smtpd_client_connection_count_limit */
-	long long rate_limit;   /* smtpd_client_connection_rate_limit */
-	struct netlist *limit_exceptions;       /* smtpd_client_event_limit_exceptions */
 	char **sender_restrictions;
 	char **relay_restrictions;
 	char **rcpt_restrictions;
@@ -164,11 +161,8 @@ static int live_sessions;
 
 static const struct cfg_param smtpd_queue_params[] = {
 	{ "smtpd_reserved_queue_files", CFG_INT, "32", 0, "Queue files each smtpd process claims in incoming/ ahead of time, whose names one fsync of incoming/ per batch makes durable, so that a message's commit is the fsync of its own file (doc/queue-format.md, Reserved files); 0: a file is created per message and incoming/ is fsync'ed with its commit" },
-	{ "smtpd_client_connection_count_limit", CFG_INT, "50", 0, "Simultaneous sessions one client address may have with this service, counted across all smtpd processes by the anvil service; more get 421 4.7.0; 0 = no limit (not enforced while anvil is unreachable)" },
-	{ "smtpd_client_connection_rate_limit", CFG_INT, "0", 0, "Connections one client address may make to this service per anvil_rate_time_unit, counted by the anvil service across all smtpd processes; more get 421 4.7.0; 0 = no limit" },
 	{ "smtpd_per_request_deadline", CFG_BOOL, "yes", 0, "smtpd_timeout limits the time to receive a whole command (counted from the end of the previous one, or from when smtpd went back to reading) rather than each read, and message content must arrive at smtpd_min_data_rate, so a client that trickles bytes cannot hold a session forever (Postfix's default is no outside stress mode)" },
 	{ "smtpd_min_data_rate", CFG_INT, "500", 0, "With smtpd_per_request_deadline: the time to receive the content of DATA or of one BDAT chunk is smtpd_timeout plus one second per this many bytes received (bytes/s; 0 = content has no deadline)" },
-	{ "smtpd_client_event_limit_exceptions", CFG_LIST, "$mynetworks", 0, "Client networks exempt from smtpd_client_connection_count_limit and smtpd_client_connection_rate_limit (not counted by anvil at all)" },
 };
 CONFIG_PARAMS(smtpd_queue_params);
 
@@ -197,7 +191,7 @@ session_free(struct session *s)
 	buf_free(&s->line);
 	buf_free(&s->pending_line);
 	buf_free(&s->counts);
-	anvil_client_disconnect(service_name(), s->addr, s->anvil_token);
+	smtpd_anvil_disconnect(s);
 	free(s);
 	live_sessions--;
 	service_session_end();
@@ -379,6 +373,8 @@ check_mail(struct session *s, const char *args, struct smtp_path *p,
 	}
 	if (smtpd_check_mail_hook(s) < 0)
 		return -1;
+	if (smtpd_anvil_limits.mail > 0 && smtpd_anvil_mail(s) < 0)
+		return -1;
 	if (smtp_parse_path_arg(args, "FROM", flags, p, &params, &err) < 0) {
 		smtpd_reply(s, "501 %s", err);
 		return -1;
@@ -438,6 +434,8 @@ check_rcpt(struct session *s, const char *args, struct smtp_path *p,
 		smtpd_reply(s, "452 4.5.3 Error: too many recipients");
 		return -1;
 	}
+	if (smtpd_anvil_limits.rcpt > 0 && smtpd_anvil_rcpt(s) < 0)
+		return -1;
 	if (smtp_parse_path_arg(args, "TO", flags, p, &params, &err) < 0) {
 		smtpd_reply(s, "501 %s", err);
 		return -1;
@@ -1225,7 +1223,10 @@ on_io(struct io *io, enum io_evt evt, void *arg)
 		break;
 	case IO_TLSREADY:
 		request_start(s);
-		smtpd_tls_ready(s);
+		if (smtpd_tls_ready(s) < 0) {
+			session_close(s);
+			break;
+		}
 		session_process(s);
 		break;
 	case IO_EOF:
@@ -1239,33 +1240,6 @@ on_io(struct io *io, enum io_evt evt, void *arg)
 		session_free(s);
 		break;
 	}
-}
-
-/* Is s's client over smtpd_client_connection_count_limit or
- * smtpd_client_connection_rate_limit across all smtpd processes (asked
- * of anvil, which counts this session until session_free)?  Exceptions
- * are not counted; without an answer from anvil the client is served. */
-static int
-client_limit_exceeded(struct session *s)
-{
-	unsigned count, rate;
-
-	if ((cfg.conn_limit <= 0 && cfg.rate_limit <= 0) ||
-	    netlist_match(cfg.limit_exceptions, (struct sockaddr *)&s->sa) ||
-	    anvil_client_connect(service_name(), s->addr, &count, &rate,
-	    &s->anvil_token) < 0)
-		return 0;
-	if (cfg.conn_limit > 0 && count > cfg.conn_limit) {
-		log_warn("Connection concurrency limit exceeded: %u from %s "
-		    "for service %s", count, s->client, service_name());
-		return 1;
-	}
-	if (cfg.rate_limit > 0 && rate > cfg.rate_limit) {
-		log_warn("Connection rate limit exceeded: %u from %s for "
-		    "service %s", rate, s->client, service_name());
-		return 1;
-	}
-	return 0;
 }
 
 static void
@@ -1295,10 +1269,8 @@ on_accept(int fd, const struct sockaddr *sa, socklen_t salen, void *arg)
 		evtimer_add(s->deadline_ev, &tv);
 	}
 	log_info("connect from %s", s->client);
-	if (client_limit_exceeded(s)) {
+	if (smtpd_anvil_connect(s) < 0) {
 		/* before the hook: no TLS handshake (SMTPS) for it either */
-		smtpd_reply(s, "421 4.7.0 %s Error: too many connections from %s",
-		    cfg.hostname, s->addr);
 		session_close(s);
 		return;
 	}
@@ -1349,8 +1321,6 @@ load_settings(void)
 	cfg.reject_unlisted = config_bool("smtpd_reject_unlisted_recipient");
 	cfg.hop_limit = config_int("hopcount_limit");
 	cfg.reserve = config_int("smtpd_reserved_queue_files");
-	cfg.conn_limit = config_int("smtpd_client_connection_count_limit");
-	cfg.rate_limit = config_int("smtpd_client_connection_rate_limit");
 	if (cfg.reserve < 0 || cfg.reserve > SMTPD_RESERVE_MAX)
 		fatal("smtpd_reserved_queue_files: %lld is not between 0 and %d",
 		    cfg.reserve, SMTPD_RESERVE_MAX);
@@ -1383,18 +1353,13 @@ load_settings(void)
 	    config_str("smtpd_forbid_bare_newline_exclusions"), &err);
 	if (cfg.bare_lf_exclusions == NULL)
 		fatal("smtpd_forbid_bare_newline_exclusions: %s", err);
-	cfg.limit_exceptions = netlist_parse(
-	    config_str("smtpd_client_event_limit_exceptions"), &err);
-	if (cfg.limit_exceptions == NULL)
-		fatal("smtpd_client_event_limit_exceptions: %s", err);
+	smtpd_anvil_settings();
 	resolve_init();
 }
 
 int
 smtpd_main(int argc, char **argv)
 {
-	char *anvil_path;
-
 #ifdef M_TRIM_THRESHOLD
 	/* keep the heap a large message grew: otherwise glibc gives it
 	 * back after every such message and the next one faults in (and
@@ -1410,9 +1375,7 @@ smtpd_main(int argc, char **argv)
 	/* queue files claimed ahead, their names durable: a message's
 	 * commit is then one fsync (of the file) instead of two */
 	qwriter_pool_init(service_queue_dir(), (size_t)cfg.reserve);
-	anvil_path = xasprintf("%s/private/anvil", service_queue_dir());
-	anvil_client_init(anvil_path);
-	free(anvil_path);
+	smtpd_anvil_open(service_queue_dir());
 	service_listen(on_accept, NULL,
 	    (int)config_int("smtpd_process_session_limit"));
 	return service_run();

@@ -83,7 +83,8 @@ void smtpd_ehlo_extensions(struct session *s);
 /* Return 1 if the extension handled the command. */
 int smtpd_command_hook(struct session *s, int verb, const char *args);
 int smtpd_check_mail_hook(struct session *s);
-void smtpd_tls_ready(struct session *s);
+/* After a TLS handshake: -1 when the session must end (reply queued). */
+int smtpd_tls_ready(struct session *s);
 /* "S" / "A" / "SA" suffix of the protocol name in Received:. */
 const char *smtpd_proto_suffix(struct session *s);
 const char *smtpd_client_log_suffix(struct session *s);

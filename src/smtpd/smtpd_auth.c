@@ -27,6 +27,7 @@
 #include "scram.h"
 #include "service.h"
 #include "smtpd.h"
+#include "smtpd_anvil.h"
 #include "smtpd_ext.h"
 #include "str.h"
 
@@ -321,6 +322,8 @@ smtpd_cmd_auth(struct session *s, const char *args)
 		smtpd_reply(s, "503 5.5.1 Error: MAIL transaction in progress");
 		return;
 	}
+	if (smtpd_anvil_limits.auth > 0 && smtpd_anvil_auth(s) < 0)
+		return;
 	sp = strchr(args, ' ');
 	n = sp != NULL ? (size_t)(sp - args) : strlen(args);
 	if (n == 0 || n >= sizeof(mech)) {

@@ -15,6 +15,7 @@
 #include "ioev.h"
 #include "mem.h"
 #include "smtpd.h"
+#include "smtpd_anvil.h"
 #include "smtpd_ext.h"
 
 struct smtpd_ext *
@@ -92,10 +93,13 @@ smtpd_check_mail_hook(struct session *s)
 	return 0;
 }
 
-void
+int
 smtpd_tls_ready(struct session *s)
 {
 	smtpd_tls_established(s);
+	if (smtpd_anvil_limits.newtls > 0 && smtpd_anvil_newtls(s) < 0)
+		return -1;
+	return 0;
 }
 
 const char *

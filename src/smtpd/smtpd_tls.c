@@ -15,6 +15,7 @@
 #include "mem.h"
 #include "service.h"
 #include "smtpd.h"
+#include "smtpd_anvil.h"
 #include "smtpd_ext.h"
 #include "tls.h"
 
@@ -155,6 +156,8 @@ smtpd_cmd_starttls(struct session *s, const char *args)
 		smtpd_reply(s, "503 5.5.1 Error: MAIL transaction in progress");
 		return;
 	}
+	if (smtpd_anvil_limits.newtls > 0 && smtpd_anvil_starttls(s) < 0)
+		return;
 	smtpd_reply(s, "220 2.0.0 Ready to start TLS");
 	/* RFC 3207: forget what the client said before (EHLO) */
 	FREE(s->helo);
