@@ -18,6 +18,7 @@
 #include "mem.h"
 #include "queue_file.h"
 #include "resolve.h"
+#include "smtp_parse.h"
 #include "str.h"
 
 struct cleanup {
@@ -81,6 +82,23 @@ cleanup_open(const char *qdir, const char *sender,
 			cleanup_abort(&c);
 			return NULL;
 		}
+		/* DSN: a recipient with NOTIFY=SUCCESS that virtual aliases
+		 * expand into several gets an "expanded" notice (qmgr sends
+		 * it, doc/dsn.md) and its new recipients NOTIFY less SUCCESS,
+		 * as Postfix's cleanup; a 1:1 rewrite keeps NOTIFY */
+		int notify = rcpts[i].notify;
+		if ((notify & DSN_NOTIFY_SUCCESS) && final[0] != NULL &&
+		    final[1] != NULL) {
+			char *a = xasprintf("dsn_expanded=%s\t%s%s",
+			    rcpts[i].addr, rcpts[i].orcpt != NULL &&
+			    *rcpts[i].orcpt ? "" : "rfc822;",
+			    rcpts[i].orcpt != NULL && *rcpts[i].orcpt ?
+			    rcpts[i].orcpt : rcpts[i].addr);
+			qwriter_record(c->w, 'A', a, strlen(a));
+			free(a);
+			notify = notify == DSN_NOTIFY_SUCCESS ?
+			    DSN_NOTIFY_NEVER : notify & ~DSN_NOTIFY_SUCCESS;
+		}
 		for (j = 0; final[j] != NULL; j++) {
 			char *rec;
 			/* one copy per final recipient, as Postfix's
@@ -94,7 +112,7 @@ cleanup_open(const char *qdir, const char *sender,
 			seen[nseen++] = xstrdup(final[j]);
 			rec = xasprintf("%s\t%s\t%d", final[j],
 			    rcpts[i].orcpt != NULL && *rcpts[i].orcpt ?
-			    rcpts[i].orcpt : "", rcpts[i].notify);
+			    rcpts[i].orcpt : "", notify);
 			char *orcpt = NULL;
 			/* keep the original address for DSN when rewritten */
 			if ((rcpts[i].orcpt == NULL || !*rcpts[i].orcpt) &&
@@ -102,7 +120,7 @@ cleanup_open(const char *qdir, const char *sender,
 				orcpt = xasprintf("rfc822;%s", rcpts[i].addr);
 				free(rec);
 				rec = xasprintf("%s\t%s\t%d", final[j], orcpt,
-				    rcpts[i].notify);
+				    notify);
 			}
 			qwriter_record(c->w, 'R', rec, strlen(rec));
 			free(rec);

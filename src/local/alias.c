@@ -55,6 +55,7 @@
 #include "mem.h"
 #include "queue_file.h"
 #include "service.h"
+#include "smtp_parse.h"
 #include "str.h"
 
 #define EXPAND_DEPTH_MAX 10
@@ -89,6 +90,9 @@ struct xctx {
 	int status;             /* worst: SENT < BOUNCE < DEFER */
 	struct buf *text;
 	int ntargets;
+	int nfinal;             /* commands and files named */
+	int dsn_total;          /* targets of all kinds (finish) */
+	int is_list;            /* copies go out with an owner- sender */
 	int depth;
 	int trusted;            /* an administrator's list: files open as root */
 };
@@ -644,6 +648,7 @@ expand_token(struct xctx *x, char *t)
 	}
 	if (*t == '|') {
 		struct cmd c;
+		x->nfinal++;
 		struct delivery d2 = *x->d;
 		struct buf out;
 		int st;
@@ -674,6 +679,7 @@ expand_token(struct xctx *x, char *t)
 	if (*t == '/') {
 		struct buf out;
 		int st;
+		x->nfinal++;
 		if (!allowed("allow_mail_to_files", x->klass)) {
 			snprintf(msg, sizeof(msg), "5.7.1 mail to file is "
 			    "restricted here: %.400s", t);
@@ -757,8 +763,23 @@ struct resubmit {
 	char **addrs;
 	size_t n;
 	const char *sender;
+	/* DSN parameters of the new copy (RFC 3461 6.2.7.3) */
+	int dsn;                /* pass ENVID, RET and ORCPT on */
+	int notify;
 	char id[QUEUE_ID_LEN + 1];
 };
+
+/* The DSN action of the recipient last expanded (forward_dsn_action). */
+static int dsn_action = DELIVER_DSN_DELIVERED;
+
+int
+forward_dsn_action(void)
+{
+	int a = dsn_action;
+
+	dsn_action = DELIVER_DSN_DELIVERED;
+	return a;
+}
 
 static int
 resubmit_fn(const struct delivery *d, void *arg, struct buf *text)
@@ -766,15 +787,35 @@ resubmit_fn(const struct delivery *d, void *arg, struct buf *text)
 	struct resubmit *rs = arg;
 	struct cleanup_rcpt *r = xcalloc(rs->n, sizeof(*r));
 	struct cleanup *c;
-	char *err = NULL, *dt;
+	struct qfile qf;
+	char *err = NULL, *dt, *orcpt = NULL, *envid = NULL;
 	size_t i;
+	int ret = 0;
 	const char *qdir = service_queue_dir() != NULL ? service_queue_dir() :
 	    config_str("queue_directory");
 
-	for (i = 0; i < rs->n; i++)
+	if (rs->dsn) {
+		/* an alias, not a list: ENVID, RET and ORCPT go with the
+		 * copy (ENVID and RET live in the queue file) */
+		orcpt = *d->orcpt ? xstrdup(d->orcpt) :
+		    xasprintf("rfc822;%s", d->rcpt);
+		if (d->qpath != NULL && qfile_open(d->qpath, 0, &qf, &err) == 0) {
+			envid = qf.envid != NULL ? xstrdup(qf.envid) : NULL;
+			ret = qf.ret;
+			qfile_close(&qf);
+		}
+		free(err);
+		err = NULL;
+	}
+	for (i = 0; i < rs->n; i++) {
 		r[i].addr = rs->addrs[i];
-	c = cleanup_open(qdir, rs->sender, r, rs->n, NULL, 0, NULL, &err);
+		r[i].orcpt = orcpt;
+		r[i].notify = rs->notify;
+	}
+	c = cleanup_open(qdir, rs->sender, r, rs->n, envid, ret, NULL, &err);
 	free(r);
+	free(orcpt);
+	free(envid);
 	if (c == NULL) {
 		buf_printf(text, "%s", err);
 		free(err);
@@ -833,6 +874,13 @@ resubmit(struct xctx *x)
 	rs.addrs = x->addrs;
 	rs.n = x->naddrs;
 	rs.sender = sender;
+	/* DSN (RFC 3461 6.2.7.3, as Postfix's local): a list (new sender)
+	 * starts afresh; an alias passes NOTIFY on, less SUCCESS when it
+	 * has several targets (the sender gets "expanded" now) */
+	rs.dsn = !x->is_list;
+	rs.notify = !rs.dsn ? 0 : x->dsn_total < 2 ? x->d->notify :
+	    x->d->notify == DSN_NOTIFY_SUCCESS ? DSN_NOTIFY_NEVER :
+	    x->d->notify & ~DSN_NOTIFY_SUCCESS;
 	memset(&owner, 0, sizeof(owner));
 	owner.uid = owner.gid = -1;
 	/* the queue belongs to mail_owner */
@@ -864,6 +912,22 @@ finish(struct xctx *x)
 	size_t i;
 	int r;
 
+	/* the DSN action: "expanded" for several targets, none for one
+	 * address that carries NOTIFY on, "delivered" otherwise (a list
+	 * with its own sender, a file, a command, the user's mailbox) */
+	x->dsn_total = x->nfinal + x->self + (int)x->naddrs;
+	if (x->naddrs > 0) {
+		char *ls = list_sender(x);
+		x->is_list = strcmp(ls, x->d->sender) != 0;
+		free(ls);
+	}
+	if (x->is_list)
+		dsn_action = DELIVER_DSN_DELIVERED;
+	else if (x->dsn_total >= 2)
+		dsn_action = DELIVER_DSN_EXPANDED;
+	else if (dsn_action != DELIVER_DSN_EXPANDED)
+		dsn_action = x->naddrs == 1 ? DELIVER_DSN_QUIET :
+		    DELIVER_DSN_DELIVERED;
 	resubmit(x);
 	for (i = 0; i < x->naddrs; i++)
 		free(x->addrs[i]);

@@ -16,6 +16,11 @@ void forward_init(void);
 int forward_deliver(const struct delivery *d, const char *user,
     struct buf *text);
 
+/* The DSN action (DELIVER_DSN_*, deliver_proto.h) of the recipient last
+ * handled by forward_deliver, for its DELIVER_SENT reply; reset to
+ * "delivered" for the next recipient. */
+int forward_dsn_action(void);
+
 /* The final status of d's recipient (after its mailbox, if any): when
  * it is deferred, remember the alias/.forward targets it reached, so the
  * retry skips them.  Call once per recipient, whatever the path. */

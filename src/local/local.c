@@ -311,6 +311,7 @@ local_deliver(struct deliver_req *req)
 	d.content_len = req->content_len;
 	d.arrival_us = req->arrival_us;
 	d.sender = req->sender;
+	d.qpath = req->path;
 	for (i = 0; i < req->nrcpt; i++) {
 		struct deliver_rcpt *rc = &req->rcpts[i];
 		int r;
@@ -318,7 +319,9 @@ local_deliver(struct deliver_req *req)
 		buf_reset(&text);
 		d.rcpt = rc->addr;
 		d.orcpt = rc->orcpt;
+		d.notify = rc->notify;
 		d.rcpt_offset = rc->offset;
+		(void)forward_dsn_action();     /* reset */
 		r = deliver_one(&d, &text);
 		/* alias targets reached before a deferral (alias.c) */
 		forward_finish(&d, r);
@@ -331,7 +334,10 @@ local_deliver(struct deliver_req *req)
 		}
 		batch_dir = NULL;
 		batch_stage = NULL;
-		deliver_rcpt_set(rc, r, buf_cstr(&text));
+		/* the DSN action of a delivery (an alias's, else
+		 * "delivered") rides on DELIVER_SENT */
+		deliver_rcpt_set(rc, r == DELIVER_SENT ?
+		    DELIVER_SENT_AS(forward_dsn_action()) : r, buf_cstr(&text));
 	}
 	buf_free(&text);
 	deliver_req_done(req);

@@ -19,6 +19,8 @@ struct delivery {
 	const char *sender;
 	const char *rcpt;
 	const char *orcpt;
+	int notify;             /* DSN NOTIFY bits (smtp_parse.h) */
+	const char *qpath;      /* the queue file (ENVID, RET), or NULL */
 	long long rcpt_offset;  /* queue record offset: unique per recipient */
 };
 

@@ -67,6 +67,7 @@ struct msg {
 	int deferred;           /* some recipient deferred in this pass */
 	int fresh;              /* first attempt: no defer/ logs can exist */
 	struct buf bounces;     /* "rcpt\torcpt\tstatus text\n" lines */
+	struct buf success;     /* "action\trcpt\torcpt\tstatus text\n" */
 	struct buf defer_reasons;
 	struct msg *next;
 };
@@ -341,6 +342,9 @@ rcpt_result(struct msg *m, size_t i, int status, const char *text,
 		dsn = status == DELIVER_SENT ? "2.0.0" :
 		    status == DELIVER_DEFER ? "4.0.0" : "5.0.0";
 	}
+	int action = DELIVER_ACTION_OF(status);
+
+	status = DELIVER_STATUS_OF(status);
 	if (status == DELIVER_BOUNCE && config_bool("soft_bounce"))
 		status = DELIVER_DEFER;
 	log_info("%s: to=<%s>%s%s%s, relay=%s, delay=%.2g, delays=%.2g, "
@@ -353,6 +357,12 @@ rcpt_result(struct msg *m, size_t i, int status, const char *text,
 	switch (status) {
 	case DELIVER_SENT:
 		qfile_mark_done(&m->qf, i);
+		/* NOTIFY=SUCCESS: one notice per message and pass (msg_done) */
+		if ((r->notify & DSN_NOTIFY_SUCCESS) && action != DELIVER_DSN_QUIET)
+			buf_printf(&m->success, "%s\t%s\t%s\t%s %s\n",
+			    action == DELIVER_DSN_RELAYED ? "relayed" :
+			    action == DELIVER_DSN_EXPANDED ? "expanded" :
+			    "delivered", r->addr, r->orcpt, dsn, human);
 		break;
 	case DELIVER_BOUNCE:
 		buf_printf(&m->bounces, "%s\t%s\t%s %s\n", r->addr, r->orcpt,
@@ -381,7 +391,11 @@ job_finish(struct job *j, struct ipc_msg *reply)
 		reply = NULL;
 	for (k = 0; k < j->n; k++) {
 		if (reply == NULL || ipc_get_int(reply, &st) < 0 ||
-		    ipc_get_str(reply, &text) < 0 || st < 0 || st > 2) {
+		    ipc_get_str(reply, &text) < 0 || st < 0 ||
+		    DELIVER_STATUS_OF(st) > DELIVER_BOUNCE ||
+		    (DELIVER_ACTION_OF(st) != 0 &&
+		    DELIVER_STATUS_OF(st) != DELIVER_SENT) ||
+		    DELIVER_ACTION_OF(st) > DELIVER_DSN_QUIET) {
 			rcpt_result(m, j->idx[k], DELIVER_DEFER,
 			    "4.3.0 delivery agent failed or returned garbage",
 			    j->t->name, d);
@@ -631,6 +645,7 @@ msg_free(struct msg *m)
 {
 	qfile_close(&m->qf);
 	buf_free(&m->bounces);
+	buf_free(&m->success);
 	buf_free(&m->defer_reasons);
 	free(m);
 	active_msgs--;
@@ -692,6 +707,8 @@ msg_done(struct msg *m)
 	}
 	if (m->bounces.len > 0)
 		qmgr_bounce(&m->qf, buf_cstr(&m->bounces));
+	if (m->success.len > 0)
+		qmgr_success(&m->qf, buf_cstr(&m->success));
 	if (qfile_pending(&m->qf) == 0) {
 		char *p;
 		if (!recycle(m) && unlink(m->qf.path) < 0)
@@ -772,6 +789,23 @@ delay_warning(struct msg *m)
 	free(flag);
 }
 
+/* Virtual aliases that cleanup expanded into several recipients for a
+ * recipient with NOTIFY=SUCCESS ("dsn_expanded=rcpt\torcpt"
+ * attributes): their "expanded" notice goes with the first pass's. */
+static void
+expanded_notices(struct msg *m)
+{
+	size_t i;
+
+	for (i = 0; m->qf.attrs != NULL && m->qf.attrs[i] != NULL; i++) {
+		const char *v = m->qf.attrs[i];
+		if (strncmp(v, "dsn_expanded=", 13) == 0 &&
+		    strchr(v + 13, '\t') != NULL)
+			buf_printf(&m->success, "expanded\t%s\t2.0.0 alias "
+			    "expanded\n", v + 13);
+	}
+}
+
 /* Schedule every pending recipient of an active message (fresh: it came
  * straight from incoming/, so it was never deferred). */
 static void
@@ -784,6 +818,7 @@ schedule(const char *id, int fresh)
 	size_t i, k;
 
 	buf_init(&m->bounces, BUF_UNLIMITED);
+	buf_init(&m->success, BUF_UNLIMITED);
 	buf_init(&m->defer_reasons, BUF_UNLIMITED);
 	active_msgs++;
 	if (qfile_open(path, 1, &m->qf, &err) < 0) {
@@ -804,6 +839,7 @@ schedule(const char *id, int fresh)
 		free(cpath);
 		free(path);
 		buf_free(&m->bounces);
+		buf_free(&m->success);
 		buf_free(&m->defer_reasons);
 		free(m);
 		active_msgs--;
@@ -811,6 +847,8 @@ schedule(const char *id, int fresh)
 	}
 	free(path);
 	m->fresh = fresh;
+	if (fresh)
+		expanded_notices(m);
 	log_info("%s: from=<%s>, size=%zu, nrcpt=%zu (queue active)",
 	    m->qf.id, m->qf.sender, m->qf.content_len, m->qf.nrcpt);
 	m->outstanding = 1;     /* hold while scheduling */

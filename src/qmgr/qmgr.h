@@ -16,6 +16,12 @@ void qmgr_defer_log(struct qfile *qf, const char *lines);
  * recipients in lines (same format as qmgr_bounce). */
 void qmgr_delay_warn(struct qfile *qf, const char *lines);
 
+/* Tell the sender of successful deliveries (RFC 3461 NOTIFY=SUCCESS;
+ * RFC 3464 Action: delivered, relayed or expanded), one notice for all
+ * the lines: "action\trcpt\torcpt\tstatus text\n" per recipient.
+ * Nothing for the null sender. */
+void qmgr_success(struct qfile *qf, const char *lines);
+
 /* (Re)open transport_maps. */
 void qmgr_route_init(void);
 /* Route a recipient: 0 with the master.cf service name of its transport

@@ -927,7 +927,13 @@ on_dot(struct smtp_sess *s)
 				char *t = xasprintf("2.0.0 delivered via %s[%s]:%d: "
 				    "%d %s", s->host, s->addr, s->port,
 				    s->reply_code, buf_cstr(&s->reply));
-				deliver_rcpt_set(&r->d->rcpts[i], DELIVER_SENT, t);
+				/* NOTIFY=SUCCESS: a next hop that
+				 * announced DSN got NOTIFY and reports
+				 * itself; to any other we "relayed" */
+				deliver_rcpt_set(&r->d->rcpts[i],
+				    DELIVER_SENT_AS((s->features &
+				    SMTP_FEAT_DSN) ? DELIVER_DSN_QUIET :
+				    DELIVER_DSN_RELAYED), t);
 				free(t);
 			} else
 				deliver_rcpt_set(&r->d->rcpts[i],

@@ -71,6 +71,7 @@ static struct {
 	char **rcpt_restrictions;
 	struct netlist *mynetworks;
 	struct netlist *bare_lf_exclusions;
+	char **ehlo_discard;    /* smtpd_discard_ehlo_keywords */
 } cfg;
 
 static const char *
@@ -321,9 +322,30 @@ eval_restrictions(struct session *s, char **list, const char *rcpt,
 
 /* ---- commands: check_<cmd> validates, do_<cmd> acts ---- */
 
+static const struct cfg_param smtpd_ehlo_params[] = {
+	{ "smtpd_discard_ehlo_keywords", CFG_LIST, "", 0, "EHLO keywords (case-insensitive: pipelining, size, vrfy, enhancedstatuscodes, 8bitmime, dsn, smtputf8, chunking) that smtpd does not announce; STARTTLS and AUTH are not affected here (Postfix's parameter; e.g. dsn makes clients send no DSN parameters, so that NOTIFY=SUCCESS gets a \"relayed\" notice from them)" },
+};
+CONFIG_PARAMS(smtpd_ehlo_params);
+
+/* Whether smtpd_discard_ehlo_keywords names the keyword kw. */
+static int
+ehlo_discarded(const char *kw)
+{
+	size_t i;
+
+	for (i = 0; cfg.ehlo_discard != NULL && cfg.ehlo_discard[i] != NULL; i++)
+		if (strcasecmp(cfg.ehlo_discard[i], kw) == 0)
+			return 1;
+	return 0;
+}
+
 static void
 do_ehlo(struct session *s, const char *arg, int esmtp)
 {
+	char size[64];
+	const char *kw[8], *all[8];
+	size_t n = 0, i;
+
 	reset_transaction(s);
 	free(s->helo);
 	s->helo = xstrndup(arg, 255);
@@ -335,15 +357,36 @@ do_ehlo(struct session *s, const char *arg, int esmtp)
 		smtpd_reply(s, "250 %s", cfg.hostname);
 		return;
 	}
-	io_printf(s->io, "250-%s\r\n250-PIPELINING\r\n250-SIZE %lld\r\n",
-	    cfg.hostname, cfg.size_limit);
-	if (!cfg.disable_vrfy)
-		io_puts(s->io, "250-VRFY\r\n");
-	smtpd_ehlo_extensions(s);
-	io_puts(s->io, "250-ENHANCEDSTATUSCODES\r\n250-8BITMIME\r\n250-DSN\r\n");
-	if (cfg.smtputf8)
-		io_puts(s->io, "250-SMTPUTF8\r\n");
-	io_puts(s->io, "250 CHUNKING\r\n");
+	snprintf(size, sizeof(size), "SIZE %lld", cfg.size_limit);
+	all[0] = "PIPELINING";
+	all[1] = size;
+	all[2] = cfg.disable_vrfy ? NULL : "VRFY";
+	all[3] = "ENHANCEDSTATUSCODES";        /* after the extensions */
+	all[4] = "8BITMIME";
+	all[5] = "DSN";
+	all[6] = cfg.smtputf8 ? "SMTPUTF8" : NULL;
+	all[7] = "CHUNKING";
+	io_printf(s->io, "250-%s\r\n", cfg.hostname);
+	for (i = 0; i < 8; i++) {
+		char name[32];
+		if (i == 3)
+			smtpd_ehlo_extensions(s);
+		if (all[i] == NULL)
+			continue;
+		snprintf(name, sizeof(name), "%.*s", (int)strcspn(all[i], " "),
+		    all[i]);
+		if (ehlo_discarded(name))
+			continue;
+		if (i < 3)
+			io_printf(s->io, "250-%s\r\n", all[i]);
+		else
+			kw[n++] = all[i];
+	}
+	/* the last line needs a keyword: HELP when every one is discarded */
+	if (n == 0)
+		kw[n++] = "HELP";
+	for (i = 0; i < n; i++)
+		io_printf(s->io, "250%c%s\r\n", i + 1 < n ? '-' : ' ', kw[i]);
 }
 
 static void
@@ -1317,6 +1360,8 @@ load_settings(void)
 	cfg.error_sleep = (int)config_time("smtpd_error_sleep_time");
 	cfg.disable_vrfy = config_bool("disable_vrfy_command");
 	cfg.smtputf8 = config_bool("smtputf8_enable");
+	cfg.ehlo_discard = str_split(config_str("smtpd_discard_ehlo_keywords"),
+	    STR_LIST_SEPS, NULL);
 	cfg.strict = config_bool("strict_rfc821_envelopes");
 	cfg.reject_unlisted = config_bool("smtpd_reject_unlisted_recipient");
 	cfg.hop_limit = config_int("hopcount_limit");
