@@ -411,6 +411,11 @@ test_builtin_learners(void)
 		{ 0.99995, 0.95, 0, 0 },    /* the LR agrees enough */
 		{ 0.998, 0.5, 0, 0 },       /* Bayes not sure enough */
 		{ 0.99995, -1, 0, 0 },      /* no LR model */
+		{ 0.973, 0.002, 1, 0 },     /* middle Bayes tiers, LR sure of ham */
+		{ 0.8, 0.0099, 1, 0 },
+		{ 0.973, 0.02, 0, 0 },      /* LR not sure enough of ham */
+		{ 0.79, 0.002, 0, 0 },      /* Bayes below its spam tiers */
+		{ 0.973, -1, 0, 0 },        /* no LR model */
 		{ 0.5, 0.9995, 0, 1 },      /* the unsure gate's 0.5 */
 		{ 0.2, 0.99999, 0, 1 },
 		{ 0.79, 0.999, 0, 1 },
@@ -431,7 +436,8 @@ test_builtin_learners(void)
 		spam_scan(rs, &m, cases[i].bayes, cases[i].lr, &r);
 		T_INTEQ(hit(&r, "LR_BAYES_DISAGREE"), cases[i].disagree);
 		T_INTEQ(hit(&r, "LR_BAYES_UNSURE"), cases[i].unsure);
-		T_OK(!hit(&r, "__LR_BELOW_90") && !hit(&r, "__BAYES_UNSURE"));
+		T_OK(!hit(&r, "__LR_BELOW_90") && !hit(&r, "__BAYES_UNSURE") &&
+		    !hit(&r, "__LR_BELOW_01") && !hit(&r, "__BAYES_80_999"));
 		/* the same Bayes probability without an LR model: the rule's
 		 * points are the whole difference */
 		spam_scan(rs, &m, cases[i].bayes, -1, &base);
