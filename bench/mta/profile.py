@@ -136,6 +136,9 @@ def main():
     run.ensure_tools()
     with run.bench_dir("tempest-profile-", a.fs) as base:
         s0, s1, t_acc, t_del = measure(a, base)
+        if a.fs == "root":
+            print("# tree: flex group "
+                  f"{run.flex_group(os.path.join(base, 'tempest'))}")
     per = collections.Counter()
     for p, (role, c) in s1.items():
         per[role] += c - s0.get(p, (role, 0))[1]

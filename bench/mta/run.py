@@ -24,18 +24,21 @@ its queue directory, nothing is sent to another host).  Usage:
 
   bench/mta/run.py [--reps 3] [--sizes 1024,102400] [--conc 1,10,50]
                    [--fs root|ext4|xfs]
+  bench/mta/run.py --clean     (remove the trees earlier runs left)
 
 --fs ext4 (or xfs) runs both servers on a fresh journaled file system
 made for this run in an image file on a loop device (direct I/O to the
 image, so a flush reaches the disk below), mounted over the benchmark
-directory and removed at the end.  The root file system of the
-machines this was developed on is ext4 *without* a journal, whose inode
-allocation state left by earlier runs moves both servers' numbers by
-2-3x; a fresh journaled file system is steadier and is what a mail
-server runs on.  Default: root (the directory under $TMPDIR).  On a
-journaled file system each run's line also gives the journal commits
-per message (from /proc/fs/jbd2: every fsync that needs one waits for
-a commit, and commits of all processes are serialised).
+directory and removed at the end.  Default: root, a directory under
+$TMPDIR in which each server's tree gets a flex group of its own
+(chattr +T) and from which nothing is deleted during the run; the
+trees are moved to $TMPDIR/tempest-bench-trash at the end.  Why: see
+bench/mta/README.md (ext4 without a journal, as the root file system
+here, makes every new inode skip the inodes deleted nearby in the last
+minutes).  On a journaled file system each run's line also gives the
+journal commits per message (from /proc/fs/jbd2: every fsync that
+needs one waits for a commit, and commits of all processes are
+serialised).
 """
 import argparse
 import contextlib
@@ -71,14 +74,48 @@ def ensure_tools():
         sys.exit("bench: postfix installed but smtp-source not found")
 
 
+TRASH = "tempest-bench-trash"
+
+
+def spread_subdirs(path):
+    """Mark path as the top of a directory hierarchy for ext4's Orlov
+    allocator (chattr +T, EXT4_INODE_TOPDIR): each directory made in it
+    goes to the flex group (16 block groups, 128 Ki inodes here) with the
+    fewest directories, as a directory made in / does, and the files of
+    that tree are then allocated in its own flex group.  False where the
+    file system has no such flag (the bench runs anyway)."""
+    return subprocess.run(["chattr", "+T", path], capture_output=True
+                          ).returncode == 0
+
+
+def flex_group(path, inodes_per_flex=16 * 8192):
+    """The ext4 flex group of path's inode (mke2fs's default of 16 groups
+    per flex group and 8192 inodes per group assumed; printed only)."""
+    return (os.stat(path).st_ino - 1) // inodes_per_flex
+
+
 @contextlib.contextmanager
 def bench_dir(prefix, fs="root", size="4G"):
     """A fresh directory for both servers' instances, optionally a new
     journaled file system (fs = ext4 | xfs) on a loop device over an
-    image file next to it; everything is removed on exit."""
+    image file next to it, removed on exit.
+
+    On the root file system the directory is marked with spread_subdirs(),
+    so each server's tree (made by the caller in it) lives in a flex
+    group of its own, away from the rest of $TMPDIR and from the other
+    server, and nothing is deleted while the servers run.  On exit the
+    directory is moved (not deleted) into $TMPDIR/tempest-bench-trash,
+    which only `run.py --clean` empties.  Why (bench/mta/README.md): on
+    ext4 without a journal every inode allocation skips, one by one, the
+    free inodes of its block group deleted in the last 60-360 s, so the
+    deletion of thousands of files near a server's Maildir makes that
+    server's deliveries dearer for minutes, whichever run comes next."""
+    if fs == "root":
+        wait_after_clean()
     base = tempfile.mkdtemp(prefix=prefix)
     os.chmod(base, 0o755)
     img = loop = None
+    trash = os.path.join(tempfile.gettempdir(), TRASH)
     try:
         if fs != "root":
             mkfs = {"ext4": ["mkfs.ext4", "-q", "-F"],
@@ -94,6 +131,9 @@ def bench_dir(prefix, fs="root", size="4G"):
             subprocess.run(mkfs + [loop], check=True)
             subprocess.run(["mount", loop, base], check=True)
             os.chmod(base, 0o755)
+        elif not spread_subdirs(base):
+            print(f"# {base}: chattr +T failed (not ext4?); the server "
+                  "trees share the directory's allocation group", flush=True)
         yield base
     finally:
         if loop is not None:
@@ -104,7 +144,44 @@ def bench_dir(prefix, fs="root", size="4G"):
             subprocess.run(["losetup", "-d", loop])
         if img is not None:
             os.unlink(img)
-        shutil.rmtree(base, ignore_errors=True)
+        if fs == "root" and os.path.isdir(base):
+            os.makedirs(trash, exist_ok=True)
+            os.rename(base, os.path.join(trash, os.path.basename(base)))
+            print(f"# the servers' trees were moved to {trash}: "
+                  "`bench/mta/run.py --clean` removes them (not while "
+                  "another benchmark runs)", flush=True)
+        else:
+            shutil.rmtree(base, ignore_errors=True)
+
+
+# ext4's longest "recently deleted" time (RECENTCY_MIN + RECENTCY_DIRTY)
+RECENTCY_S = 360
+
+
+def clean_trash():
+    """Remove the trees earlier runs left in the trash (bench_dir), and
+    note when (wait_after_clean)."""
+    trash = os.path.join(tempfile.gettempdir(), TRASH)
+    if os.path.isdir(trash):
+        shutil.rmtree(trash)
+        with open(trash + ".removed", "w") as f:
+            f.write(f"{time.time()}\n")
+        print(f"removed {trash}")
+
+
+def wait_after_clean():
+    """Sleep until the last clean_trash() is RECENTCY_S old: its deletions
+    are in the flex groups Orlov gives the next run's trees (the same
+    names), and would make that run's file creations dearer."""
+    try:
+        with open(os.path.join(tempfile.gettempdir(), TRASH + ".removed")) as f:
+            left = float(f.read()) + RECENTCY_S - time.time()
+    except (OSError, ValueError):
+        return
+    if left > 0:
+        print(f"# waiting {left:.0f} s: the trash was removed less than "
+              f"{RECENTCY_S} s ago", flush=True)
+        time.sleep(left)
 
 
 def jbd2_stats(mountpoint):
@@ -334,6 +411,10 @@ def run_case(srv, pid, size, conc, count, base=None):
 
 def run_all(a, base):
     servers = [Tempest(base, 26525), Postfix(base, 26526)]
+    if a.fs == "root":
+        print("# trees: " + ", ".join(f"{s.name} flex group "
+                                      f"{flex_group(s.dir)}" for s in servers),
+              flush=True)
     pids = {s.name: s.start() for s in servers}
     results = {}
     try:
@@ -362,7 +443,13 @@ def main():
     ap.add_argument("--count-1k", type=int, default=2000)
     ap.add_argument("--count-100k", type=int, default=500)
     ap.add_argument("--fs", choices=("root", "ext4", "xfs"), default="root")
+    ap.add_argument("--clean", action="store_true",
+                    help="only remove the trees earlier runs on the root "
+                    "file system left in $TMPDIR/tempest-bench-trash")
     a = ap.parse_args()
+    if a.clean:
+        clean_trash()
+        return
     if os.getuid() != 0:
         sys.exit("bench: run as root (Postfix's master needs it)")
     ensure_tools()
