@@ -1,7 +1,13 @@
 /*
  * copy.c - write a queued message into a mailbox file descriptor with
- * the delivery headers, optionally in mbox form.
+ * the delivery headers, optionally in mbox form; and tell whether a
+ * Maildir file holds exactly that copy (the duplicate check).
+ *
+ * Input: the queue file content (only copied and compared) and, for the
+ * comparison, a file in the recipient's Maildir (read, bounded by the
+ * expected size).
  */
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -101,6 +107,117 @@ copy_chunk(const char *data, size_t n, void *arg)
 	return 0;
 }
 
+/* The headers each copy starts with (after mbox's From_ line). */
+static void
+delivery_headers(const struct delivery *d, struct buf *out)
+{
+	buf_printf(out, "Return-Path: <%s>\nDelivered-To: %s\n", d->sender,
+	    d->rcpt);
+}
+
+struct compare {
+	int fd;                 /* the file compared with the copy */
+	off_t off;              /* its offset of the next content byte */
+	int err;                /* errno of a failed read of it */
+};
+
+/* Read exactly n bytes of fd at off into dst: 0, or -1 (errno; EIO when
+ * the file is shorter). */
+static int
+pread_full(int fd, char *dst, size_t n, off_t off)
+{
+	while (n > 0) {
+		ssize_t k = pread(fd, dst, n, off);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0) {
+			if (k == 0)
+				errno = EIO;
+			return -1;
+		}
+		dst += k;
+		n -= (size_t)k;
+		off += k;
+	}
+	return 0;
+}
+
+/* qfile_read_range callback: 2 when the file differs from this block of
+ * the content, 3 when it cannot be read (errno in err), else 0. */
+static int
+compare_chunk(const char *data, size_t n, void *arg)
+{
+	struct compare *c = arg;
+	char got[8192];
+
+	while (n > 0) {
+		size_t want = n < sizeof(got) ? n : sizeof(got);
+		if (pread_full(c->fd, got, want, c->off) < 0) {
+			c->err = errno;
+			return errno == EIO ? 2 : 3;
+		}
+		if (memcmp(got, data, want) != 0)
+			return 2;
+		data += want;
+		n -= want;
+		c->off += (off_t)want;
+	}
+	return 0;
+}
+
+int
+local_copy_compare(const struct delivery *d, int fd)
+{
+	struct compare c = { .fd = fd };
+	struct buf hdr;
+	struct stat st;
+	char *got = NULL;
+	int r;
+
+	buf_init(&hdr, 65536 * 2 + 4096);
+	delivery_headers(d, &hdr);
+	if (fstat(fd, &st) < 0) {
+		r = -1;
+		goto out;
+	}
+	/* the size first: a copy cut short by a crash differs here */
+	if (!S_ISREG(st.st_mode) || (uintmax_t)st.st_size !=
+	    (uintmax_t)hdr.len + d->content_len) {
+		r = 0;
+		goto out;
+	}
+	got = xmalloc(hdr.len + 1);
+	if (pread_full(fd, got, hdr.len, 0) < 0) {
+		r = errno == EIO ? 0 : -1;
+		goto out;
+	}
+	if (memcmp(got, hdr.data, hdr.len) != 0) {
+		r = 0;
+		goto out;
+	}
+	c.off = (off_t)hdr.len;
+	switch (qfile_read_range(d->fd, d->content_off, d->content_len,
+	    compare_chunk, &c)) {
+	case 0:
+		r = 1;
+		break;
+	case 2:
+		r = 0;
+		break;
+	case 3:
+		errno = c.err;
+		r = -1;
+		break;
+	default:                /* the queue file (errno set) */
+		r = -1;
+		break;
+	}
+out:
+	free(got);
+	buf_free(&hdr);
+	return r;
+}
+
 int
 local_copy_message(const struct delivery *d, int fd, int mbox)
 {
@@ -118,8 +235,7 @@ local_copy_message(const struct delivery *d, int fd, int mbox)
 		buf_printf(&cp.out, "From %s  %s\n", *d->sender ? d->sender :
 		    "MAILER-DAEMON", date);
 	}
-	buf_printf(&cp.out, "Return-Path: <%s>\nDelivered-To: %s\n",
-	    d->sender, d->rcpt);
+	delivery_headers(d, &cp.out);
 	/* -1: read error or short file (errno EIO), 1: write error */
 	if (qfile_read_range(d->fd, d->content_off, d->content_len,
 	    copy_chunk, &cp) != 0)

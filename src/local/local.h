@@ -40,12 +40,19 @@ int maildir_fsync_dir(const char *dir);
 
 /* A Maildir copy written but neither fsync'ed nor named yet: a delivery
  * agent stages every copy of a batch, starts their writeback together
- * (maildir_stage_start), then commits each (fsync, link into new/: 0, or
- * -1 with *error_r "x.y.z text"), fsyncs the new/ directories and only
- * then reports.  Freeing an uncommitted one leaves no trace. */
+ * (maildir_stage_start), waits for each one's data (maildir_stage_write),
+ * links each into new/ (maildir_stage_link), fsyncs the new/ directories
+ * (on ext4 the one journal commit of the batch: the copies' blocks and
+ * sizes and their names), then fsyncs each copy (maildir_stage_sync:
+ * nothing left to commit on ext4) and only then reports.  These return 0,
+ * or -1 with *error_r "x.y.z text".  A crash before the fsyncs can leave
+ * a name for an incomplete copy: the retry's duplicate check compares
+ * the file with the copy it would write and replaces it (maildir.c).
+ * Freeing an unnamed one leaves no trace. */
 struct maildir_stage {
 	int fd;                 /* the unnamed file */
 	int dirfd;              /* new/, opened as the recipient */
+	int linked;             /* the name in new/ is this attempt's */
 	char *name;
 	char *path;             /* new/name, for messages */
 };
@@ -54,12 +61,17 @@ struct maildir_stage {
 int maildir_deliver_stage(const struct delivery *d, const char *dir,
     struct buf *text, char **sync_dir_r, struct maildir_stage **stage_r);
 void maildir_stage_start(struct maildir_stage *st);
-int maildir_stage_commit(struct maildir_stage *st, char **error_r);
+int maildir_stage_write(struct maildir_stage *st, char **error_r);
+int maildir_stage_link(struct maildir_stage *st, char **error_r);
+int maildir_stage_sync(struct maildir_stage *st, char **error_r);
 void maildir_stage_free(struct maildir_stage **st);
 
 /* Copy the message to fd with Return-Path and Delivered-To prepended;
  * mbox_quote adds the From_ line and >From quoting.  0 or -1 (errno). */
 int local_copy_message(const struct delivery *d, int fd, int mbox_quote);
+/* Whether fd holds exactly what local_copy_message(d, fd, 0) writes: 1
+ * yes, 0 no (another size, other bytes), -1 a read failed (errno). */
+int local_copy_compare(const struct delivery *d, int fd);
 
 /* Delivery for system users before the default mailbox (aliases,
  * .forward, mailbox_command, recipes): -1 = not handled here. */

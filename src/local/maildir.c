@@ -7,11 +7,25 @@
  * finds its earlier copy and does not add a second.
  *
  * The copy is written as an unnamed file in tmp/ (O_TMPFILE) and linked
- * into new/ once complete and on disk: no tmp/ entry is created, synced
- * (a fresh entry makes the file's fsync write tmp/ too on ext4) and
- * renamed away per message, and a crash leaves no tmp/ debris.  Where
- * O_TMPFILE or /proc/self/fd is missing: the classic tmp/NAME + rename.
- * Either way a file appears in new/ only complete and fsync'ed.
+ * into new/ once complete: no tmp/ entry is created, synced (a fresh
+ * entry makes the file's fsync write tmp/ too on ext4) and renamed away
+ * per message, and a crash leaves no tmp/ debris.  Where O_TMPFILE or
+ * /proc/self/fd is missing: the classic tmp/NAME + rename.
+ *
+ * A copy delivered alone is fsync'ed before its link.  A staged copy (a
+ * batch of the virtual agent, local.c) is linked once its data is
+ * written (sync_file_range), then new/ and the copy are fsync'ed: on
+ * ext4 one journal commit per batch instead of two (the file's, then
+ * new/'s).  The delivery is reported only after both fsyncs either way.
+ * A crash before them can leave a name in new/ for a copy whose data or
+ * size did not reach the disk; so the duplicate check (earlier_copy)
+ * takes a file under this delivery's name for the earlier copy only if
+ * it holds exactly the bytes this delivery writes, and otherwise
+ * replaces it.
+ *
+ * Input: the queue file content (copied); names and files in the
+ * recipient's Maildir (the duplicate check reads a file under this
+ * delivery's own name, bounded by the copy's size).
  */
 #include <sys/stat.h>
 #include <errno.h>
@@ -118,26 +132,57 @@ maildir_stage_start(struct maildir_stage *st)
 	(void)sync_file_range(st->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
 }
 
-int
-maildir_stage_commit(struct maildir_stage *st, char **error_r)
+/* A failed write-out or fsync of st (errno) as a deferral text. */
+static char *
+stage_error(const struct maildir_stage *st, const char *what)
 {
-	char proc[64];
+	return xasprintf("%s %s: %s: %s", errno == ENOSPC || errno == EDQUOT ?
+	    "4.2.2" : "4.3.0", st->path, what, strerror(errno));
+}
 
-	if (fsync(st->fd) < 0) {
-		*error_r = xasprintf("%s %s: fsync: %s", errno == ENOSPC ||
-		    errno == EDQUOT ? "4.2.2" : "4.3.0", st->path,
-		    strerror(errno));
-		return -1;
-	}
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", st->fd);
-	/* EEXIST: an identical copy of this very delivery is there */
-	if (linkat(AT_FDCWD, proc, st->dirfd, st->name, AT_SYMLINK_FOLLOW) < 0 &&
-	    errno != EEXIST) {
-		*error_r = xasprintf("4.3.0 link to %s: %s", st->path,
-		    strerror(errno));
+int
+maildir_stage_write(struct maildir_stage *st, char **error_r)
+{
+	/* the data on disk and (delayed allocation) its blocks allocated
+	 * before the name exists: on ext4 the fsync of new/ then commits
+	 * blocks, size and name together */
+	if (sync_file_range(st->fd, 0, 0, SYNC_FILE_RANGE_WAIT_BEFORE |
+	    SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER) < 0) {
+		*error_r = stage_error(st, "write");
 		return -1;
 	}
 	return 0;
+}
+
+int
+maildir_stage_link(struct maildir_stage *st, char **error_r)
+{
+	char proc[64];
+
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", st->fd);
+	if (linkat(AT_FDCWD, proc, st->dirfd, st->name, AT_SYMLINK_FOLLOW) == 0) {
+		st->linked = 1;
+		return 0;
+	}
+	/* EEXIST: a copy of this very delivery got there since the
+	 * duplicate check (which compared what was there then) */
+	if (errno == EEXIST)
+		return 0;
+	*error_r = xasprintf("4.3.0 link to %s: %s", st->path,
+	    strerror(errno));
+	return -1;
+}
+
+int
+maildir_stage_sync(struct maildir_stage *st, char **error_r)
+{
+	if (fsync(st->fd) == 0)
+		return 0;
+	*error_r = stage_error(st, "fsync");
+	/* deferred: no name for a copy that may not be on disk */
+	if (st->linked)
+		(void)unlinkat(st->dirfd, st->name, 0);
+	return -1;
 }
 
 void
@@ -153,6 +198,41 @@ maildir_stage_free(struct maildir_stage **stp)
 	free(st->name);
 	free(st->path);
 	FREE(*stp);
+}
+
+/*
+ * The copy an earlier attempt of this delivery left under path (new/NAME
+ * or cur/NAME:2,), checked as the recipient: 1 when the file holds
+ * exactly the bytes this delivery writes (then fsync'ed, as that attempt
+ * may have died before its own fsync), 0 when there is none, or when it
+ * differs and was removed (a name whose copy a crash cut short: the
+ * delivery writes a new one), -1 with errno when that cannot be told.
+ */
+static int
+earlier_copy(const struct delivery *d, const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	int r, e;
+
+	if (fd < 0 && errno == ENOENT)
+		return 0;
+	if (fd < 0 && errno != ELOOP)
+		return -1;
+	r = fd < 0 ? 0 : local_copy_compare(d, fd);     /* ELOOP: a symlink */
+	if (r == 1 && fsync(fd) < 0)
+		r = -1;
+	e = errno;
+	if (fd >= 0)
+		close(fd);
+	if (r == 0) {
+		log_warn("%s: %s: not the copy this delivery writes (cut "
+		    "short by a crash?): replaced", d->queue_id, path);
+		if (unlink(path) < 0 && errno != ENOENT)
+			return -1;
+		return 0;
+	}
+	errno = e;
+	return r;
 }
 
 int
@@ -175,8 +255,7 @@ maildir_deliver_stage(const struct delivery *d, const char *dir,
 	char name[256], *tmp = NULL, *new = NULL, *cur = NULL, *newdir = NULL;
 	char *tmpdir = NULL, *cur_dir = NULL;
 	const char *host = config_str("myhostname");
-	struct stat st;
-	int fd = -1, r = DELIVER_DEFER, unnamed = 0, attempt;
+	int fd = -1, r = DELIVER_DEFER, unnamed = 0, attempt, k, e;
 	size_t i;
 
 	/* Maildir++ wants no '/' or ':' in the host part */
@@ -190,13 +269,25 @@ maildir_deliver_stage(const struct delivery *d, const char *dir,
 	new = xasprintf("%snew/%s", dir, name);
 	cur = xasprintf("%scur/%s:2,", dir, name);
 	cur_dir = xasprintf("%scur", dir);
-	if (stat(new, &st) == 0 || stat(cur, &st) == 0) {
+	for (k = 0; k < 2; k++) {
+		const char *old = k == 0 ? new : cur;
+		if ((e = earlier_copy(d, old)) < 0) {
+			buf_printf(text, "4.3.0 check %s: %s", old,
+			    strerror(errno));
+			goto out;
+		}
+		if (e == 0)
+			continue;
 		buf_set(text, "2.0.0 delivered to maildir (duplicate suppressed)");
 		r = DELIVER_SENT;
 		if (sync_dir_r != NULL) {
 			/* an earlier attempt may have died before its fsync */
 			*sync_dir_r = newdir;
 			newdir = NULL;
+		} else if (maildir_fsync_dir(newdir) < 0) {
+			buf_printf(text, "4.3.0 fsync %s: %s", newdir,
+			    strerror(errno));
+			r = DELIVER_DEFER;
 		}
 		goto out;
 	}
