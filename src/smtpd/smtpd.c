@@ -1317,7 +1317,7 @@ on_accept(int fd, const struct sockaddr *sa, socklen_t salen, void *arg)
 		session_close(s);
 		return;
 	}
-	if (smtpd_connect_hook(s) < 0)
+	if (smtpd_connect_hook(s) != 0)
 		return;
 	smtpd_reply(s, "220 %s", cfg.banner);
 }

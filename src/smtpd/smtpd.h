@@ -78,6 +78,8 @@ void smtpd_session_resume(struct session *s);
 
 /* Extension hooks, defined in smtpd_ext.c. */
 void smtpd_tls_init(void);
+/* The session begins: 0 greet now; 1 the hook greets later (SMTPS with
+ * a new TLS session rate: after the handshake); -1 it ended the session. */
 int smtpd_connect_hook(struct session *s);
 void smtpd_ehlo_extensions(struct session *s);
 /* Return 1 if the extension handled the command. */

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config.h"
 #include "ioev.h"
 #include "mem.h"
 #include "smtpd.h"
@@ -44,8 +45,16 @@ smtpd_connect_hook(struct session *s)
 	(void)setsockopt(io_fd(s->io), IPPROTO_TCP, TCP_NODELAY, &one,
 	    sizeof(one));
 	/* SMTPS: the greeting is queued and goes out after the handshake */
-	if (smtpd_tls_wrappermode())
+	if (smtpd_tls_wrappermode()) {
 		smtpd_tls_wrap(s);
+		/* with a new TLS session rate, the greeting waits until anvil
+		 * has counted the handshake: a client over the rate reads only
+		 * the 421 (as from Postfix) */
+		if (smtpd_anvil_limits.newtls > 0) {
+			smtpd_ext_get(s)->greet_after_tls = 1;
+			return 1;
+		}
+	}
 	return 0;
 }
 
@@ -96,9 +105,16 @@ smtpd_check_mail_hook(struct session *s)
 int
 smtpd_tls_ready(struct session *s)
 {
+	struct smtpd_ext *x;
+
 	smtpd_tls_established(s);
 	if (smtpd_anvil_limits.newtls > 0 && smtpd_anvil_newtls(s) < 0)
 		return -1;
+	x = s->ext;
+	if (x != NULL && x->greet_after_tls) {
+		x->greet_after_tls = 0;
+		smtpd_reply(s, "220 %s", config_str("smtpd_banner"));
+	}
 	return 0;
 }
 

@@ -25,6 +25,7 @@ struct smtpd_ext {
 	struct auth_request *req;       /* pending auth service request */
 	const char *sasl_method;        /* mechanism that succeeded */
 	char *scram_user;               /* SCRAM: user before the final ack */
+	int greet_after_tls;            /* SMTPS: 220 once anvil counted */
 };
 
 struct smtpd_ext *smtpd_ext_get(struct session *s);
