@@ -2,6 +2,7 @@
 local-data on a free 127.0.0.1 port) and a small scriptable SMTP server
 that counts connections, for the cases a Tempest receiver cannot show
 (4xx then 2xx, STARTTLS seen from the server, concurrency)."""
+import base64
 import os
 import shutil
 import socket
@@ -109,12 +110,16 @@ class SMTPServer:
     def __init__(self, rcpt_replies=(), data_replies=(), tls=None,
                  pipelining=True, delay=0.0, host="127.0.0.1",
                  tls_broken=False, smtputf8=False, eightbitmime=True,
-                 gate=None, auth=None, auth_replies=()):
+                 gate=None, auth=None, auth_replies=(),
+                 scram_final="v=" + "A" * 43 + "="):
         # auth: an AUTH mechanism list to offer in EHLO ("PLAIN LOGIN");
         # auth_replies: the final replies to successive AUTH dialogues
         # (then "535 5.7.8 Error: authentication failed"); a LOGIN
         # dialogue gets the two 334 challenges first
         self.auth = auth
+        # SCRAM-SHA-256 offered in auth: the server plays an impostor
+        # (_scram_impostor) ending with scram_final (None: none)
+        self.scram_final = scram_final
         self.auth_replies = list(auth_replies)
         # gate: a threading.Event the server waits for (60 s at most)
         # before answering the final dot - a delivery held in flight
@@ -269,7 +274,9 @@ class SMTPServer:
                 send(r)
                 mail, rcpts = None, []
             elif verb == "AUTH" and self.auth:
-                if cmd.split()[1:2] == ["LOGIN"]:
+                if cmd.split()[1:2] == ["SCRAM-SHA-256"]:
+                    self._scram_impostor(cmd, f, send)
+                elif cmd.split()[1:2] == ["LOGIN"]:
                     for challenge in ("VXNlcm5hbWU6", "UGFzc3dvcmQ6"):
                         send("334 " + challenge)
                         answer = f.readline().decode("ascii", "replace")
@@ -287,6 +294,23 @@ class SMTPServer:
                 return
             else:
                 send("502 5.5.2 unknown command")
+
+    def _scram_impostor(self, cmd, f, send):
+        """A server that does not know the password: a well-formed
+        server-first message, then (unless scram_final is None) the
+        server-final scram_final; the client's answers are recorded."""
+        first = base64.b64decode(cmd.split()[2]).decode()
+        cnonce = first.split(",r=", 1)[1].split(",")[0]
+        steps = [f"r={cnonce}impostor,s=c2FsdHNhbHRzYWx0,i=4096"]
+        if self.scram_final is not None:
+            steps.append(self.scram_final)
+        for step in steps:
+            send("334 " + base64.b64encode(step.encode()).decode())
+            answer = f.readline().decode("ascii", "replace")
+            with self.lock:
+                self.commands.append(answer.rstrip("\r\n"))
+            if answer.strip() == "*":
+                break
 
 
 class HoldingDNS:

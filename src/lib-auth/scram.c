@@ -1,6 +1,7 @@
 /*
- * scram.c - SCRAM-SHA-256 server side (see scram.h).  Input: client
- * messages from the network and administrator-written secrets.
+ * scram.c - SCRAM-SHA-256 server and client sides (see scram.h).
+ * Input: the peer's messages from the network and administrator-written
+ * secrets and passwords.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -356,4 +357,162 @@ scram_server_free(struct scram_server *st)
 	free(st->server_first);
 	OPENSSL_cleanse(&st->secret, sizeof(st->secret));
 	memset(st, 0, sizeof(*st));
+}
+
+/* user as a saslname (',' -> "=2C", '=' -> "=3D") appended to b. */
+static void
+saslname_put(struct buf *b, const char *user)
+{
+	for (; *user != '\0'; user++)
+		if (*user == ',')
+			buf_appends(b, "=2C");
+		else if (*user == '=')
+			buf_appends(b, "=3D");
+		else
+			buf_appendc(b, *user);
+}
+
+char *
+scram_client_start(struct scram_client *c, const char *user,
+    const char *password, const char *cnonce)
+{
+	struct buf b;
+
+	memset(c, 0, sizeof(*c));
+	buf_init(&b, SCRAM_MSG_MAX);
+	buf_appends(&b, "n=");
+	saslname_put(&b, user);
+	buf_printf(&b, ",r=%s", cnonce);
+	c->client_first_bare = buf_steal(&b);
+	c->password = xstrdup(password);
+	return xasprintf("n,,%s", c->client_first_bare);
+}
+
+int
+scram_client_server_first(struct scram_client *c, const char *msg,
+    size_t len, char **client_final_r, const char **error_r)
+{
+	const char *p = msg, *v, *nonce = NULL, *salt = NULL, *iter = NULL;
+	size_t n = len, vl, nl = 0, sl = 0, il = 0, cnl;
+	char name, *end, num[8];
+	unsigned char saltb[128], salted[SCRAM_KEY_LEN], ckey[SCRAM_KEY_LEN],
+	    stored[SCRAM_KEY_LEN], skey[SCRAM_KEY_LEN], sig[SCRAM_KEY_LEN];
+	size_t saltn = 0;
+	long it;
+	struct buf am, fin;
+
+	*error_r = "malformed SCRAM server-first message";
+	if (c->step != 0 || c->password == NULL || len == 0 ||
+	    len > SCRAM_MSG_MAX || memchr(msg, '\0', len) != NULL)
+		return -1;
+	/* [reserved-mext ","] nonce "," salt "," iteration-count ["," ext] */
+	while (n > 0) {
+		if (next_attr(&p, &n, &name, &v, &vl) < 0)
+			return -1;
+		if (name == 'm') {
+			*error_r = "unsupported mandatory SCRAM extension";
+			return -1;
+		} else if (name == 'r' && nonce == NULL) {
+			nonce = v;
+			nl = vl;
+		} else if (name == 's' && nonce != NULL && salt == NULL) {
+			salt = v;
+			sl = vl;
+		} else if (name == 'i' && salt != NULL && iter == NULL) {
+			iter = v;
+			il = vl;
+		} else if (iter == NULL)
+			return -1;      /* extensions only at the end */
+	}
+	if (nonce == NULL || salt == NULL || iter == NULL)
+		return -1;
+	/* the server's nonce must start with ours and add to it */
+	cnl = strlen(strstr(c->client_first_bare, ",r=") + 3);
+	if (!printable_nonce(nonce, nl) || nl <= cnl ||
+	    memcmp(nonce, strstr(c->client_first_bare, ",r=") + 3, cnl) != 0) {
+		*error_r = "SCRAM server nonce does not extend the client's";
+		return -1;
+	}
+	if (il == 0 || il >= sizeof(num))
+		return -1;
+	memcpy(num, iter, il);
+	num[il] = '\0';
+	it = strtol(num, &end, 10);
+	if (*end != '\0' || num[0] < '1' || num[0] > '9')
+		return -1;
+	if (it < SCRAM_CLIENT_ITER_MIN || it > SCRAM_ITER_MAX) {
+		*error_r = "SCRAM iteration count out of range";
+		return -1;
+	}
+	if (b64_fixed(salt, sl, saltb, 0, sizeof(saltb), &saltn) < 0)
+		return -1;
+	/* client-final-without-proof, the auth message, the proof */
+	buf_init(&fin, SCRAM_MSG_MAX);
+	buf_appends(&fin, "c=biws,r=");         /* base64("n,,") */
+	buf_append(&fin, nonce, nl);
+	buf_init(&am, 3 * SCRAM_MSG_MAX + 8);
+	buf_printf(&am, "%s,", c->client_first_bare);
+	buf_append(&am, msg, len);
+	buf_appendc(&am, ',');
+	buf_append(&am, fin.data, fin.len);
+	PKCS5_PBKDF2_HMAC(c->password, (int)strlen(c->password), saltb,
+	    (int)saltn, (int)it, EVP_sha256(), SCRAM_KEY_LEN, salted);
+	explicit_bzero(c->password, strlen(c->password));
+	FREE(c->password);
+	hmac256(salted, sizeof(salted), "Client Key", 10, ckey);
+	SHA256(ckey, sizeof(ckey), stored);
+	hmac256(stored, sizeof(stored), am.data, am.len, sig);
+	for (size_t i = 0; i < SCRAM_KEY_LEN; i++)
+		ckey[i] ^= sig[i];              /* the proof */
+	hmac256(salted, sizeof(salted), "Server Key", 10, skey);
+	hmac256(skey, sizeof(skey), am.data, am.len, c->server_sig);
+	buf_appends(&fin, ",p=");
+	sasl_b64_encode(ckey, sizeof(ckey), &fin);
+	OPENSSL_cleanse(salted, sizeof(salted));
+	OPENSSL_cleanse(ckey, sizeof(ckey));
+	OPENSSL_cleanse(stored, sizeof(stored));
+	OPENSSL_cleanse(skey, sizeof(skey));
+	buf_free(&am);
+	c->step = 1;
+	*client_final_r = buf_steal(&fin);
+	return 0;
+}
+
+int
+scram_client_server_final(struct scram_client *c, const char *msg,
+    size_t len, const char **error_r)
+{
+	const char *p = msg, *v;
+	size_t n = len, vl;
+	char name;
+	unsigned char sig[SCRAM_KEY_LEN];
+
+	*error_r = "malformed SCRAM server-final message";
+	if (c->step != 1 || len == 0 || len > SCRAM_MSG_MAX ||
+	    memchr(msg, '\0', len) != NULL ||
+	    next_attr(&p, &n, &name, &v, &vl) < 0)
+		return -1;
+	if (name == 'e') {
+		*error_r = "SCRAM server-error";
+		return 0;
+	}
+	if (name != 'v' || b64_fixed(v, vl, sig, SCRAM_KEY_LEN, 64, NULL) < 0)
+		return -1;
+	if (CRYPTO_memcmp(sig, c->server_sig, SCRAM_KEY_LEN) != 0) {
+		*error_r = "SCRAM server signature mismatch";
+		return 0;
+	}
+	c->step = 2;
+	return 1;
+}
+
+void
+scram_client_free(struct scram_client *c)
+{
+	free(c->client_first_bare);
+	if (c->password != NULL) {
+		explicit_bzero(c->password, strlen(c->password));
+		free(c->password);
+	}
+	OPENSSL_cleanse(c, sizeof(*c));
 }

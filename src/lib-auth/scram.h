@@ -1,9 +1,11 @@
 /*
- * scram.h - SCRAM-SHA-256 (RFC 5802, RFC 7677), server side, without
+ * scram.h - SCRAM-SHA-256 (RFC 5802, RFC 7677), server side (the auth
+ * service) and client side (the SMTP client's smtp_sasl_*), without
  * channel binding.
  *
- * The client's messages are untrusted bytes from the network (relayed by
- * smtpd to the auth service): the parsers here are pure, bounded
+ * The peer's messages are untrusted bytes from the network (the client's
+ * relayed by smtpd to the auth service, the server's read by the smtp
+ * client): the parsers here are pure, bounded
  * (SCRAM_MSG_MAX), unit-tested (test-scram.c) and fuzzed
  * (fuzz/fuzz-scram.c).  Stored secrets use Dovecot's format, as
  * `doveadm pw -s SCRAM-SHA-256` writes it:
@@ -59,5 +61,37 @@ const char *scram_server_first(struct scram_server *st, const char *snonce);
 int scram_client_final(struct scram_server *st, const char *msg, size_t len,
     char **server_final_r, const char **error_r);
 void scram_server_free(struct scram_server *st);
+
+/* The least iteration count the client accepts from a server (RFC 7677:
+ * at least 4096): a man in the middle offering fewer would get a proof
+ * cheap to attack offline. */
+#define SCRAM_CLIENT_ITER_MIN 4096
+
+/* Client state of one exchange. */
+struct scram_client {
+	char *client_first_bare;        /* "n=USER,r=CNONCE" */
+	char *password;                 /* wiped after the proof */
+	unsigned char server_sig[SCRAM_KEY_LEN]; /* expected in "v=" */
+	int step;                       /* 0 start, 1 sent final, 2 verified */
+};
+
+/* The client-first message "n,,n=USER,r=CNONCE" (malloc'ed) for user
+ * (',' and '=' escaped) and a printable nonce without ','; keeps a copy
+ * of password for the next step. */
+char *scram_client_start(struct scram_client *c, const char *user,
+    const char *password, const char *cnonce);
+/* The server-first message (base64-decoded, untrusted): 0 with the
+ * client-final message in *client_final_r (malloc'ed; the proof is
+ * computed here and the password wiped), or -1 with *error_r: malformed,
+ * a nonce that does not extend ours, an iteration count outside
+ * SCRAM_CLIENT_ITER_MIN..SCRAM_ITER_MAX, a mandatory extension. */
+int scram_client_server_first(struct scram_client *c, const char *msg,
+    size_t len, char **client_final_r, const char **error_r);
+/* The server-final message (decoded, untrusted): 1 the server proved it
+ * knows the key, 0 it did not (wrong signature, or "e=..." with the
+ * error in *error_r), -1 malformed. */
+int scram_client_server_final(struct scram_client *c, const char *msg,
+    size_t len, const char **error_r);
+void scram_client_free(struct scram_client *c);
 
 #endif

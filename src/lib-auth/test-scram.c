@@ -1,5 +1,6 @@
-/* test-scram.c - SCRAM-SHA-256 server side against the RFC 7677 example,
- * secrets (Dovecot format), and malformed client messages. */
+/* test-scram.c - SCRAM-SHA-256 server and client sides against the RFC
+ * 7677 example and each other, secrets (Dovecot format), and malformed
+ * client and server messages. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -121,9 +122,137 @@ test_secrets(void)
 	T_INTEQ(scram_secret_match(&s, "pencil"), 1);
 }
 
+static int
+client_step(const char *pass, const char *s1, char **final_r,
+    const char **err_r)
+{
+	struct scram_client c;
+	char *cf = scram_client_start(&c, "user", pass, "rOprNGfwEbeRWgbNEkqO");
+	int r;
+
+	free(cf);
+	*final_r = NULL;
+	r = scram_client_server_first(&c, s1, strlen(s1), final_r, err_r);
+	scram_client_free(&c);
+	return r;
+}
+
+static void
+test_client_rfc7677(void)
+{
+	struct scram_client c;
+	const char *err = NULL;
+	char *cf, *final = NULL;
+
+	cf = scram_client_start(&c, "user", "pencil", "rOprNGfwEbeRWgbNEkqO");
+	T_STREQ(cf, C1);
+	free(cf);
+	/* the server-final cannot come before the server-first */
+	T_INTEQ(scram_client_server_final(&c, S2, strlen(S2), &err), -1);
+	T_INTEQ(scram_client_server_first(&c, S1, strlen(S1), &final, &err), 0);
+	T_STREQ(final, C2);
+	T_OK(c.password == NULL);               /* wiped once used */
+	free(final);
+	/* a second server-first is refused */
+	T_INTEQ(scram_client_server_first(&c, S1, strlen(S1), &final, &err), -1);
+	T_INTEQ(scram_client_server_final(&c, S2, strlen(S2), &err), 1);
+	scram_client_free(&c);
+
+	/* a server that does not know the key */
+	cf = scram_client_start(&c, "user", "pencil", "rOprNGfwEbeRWgbNEkqO");
+	free(cf);
+	T_INTEQ(scram_client_server_first(&c, S1, strlen(S1), &final, &err), 0);
+	free(final);
+	T_INTEQ(scram_client_server_final(&c,
+	    "v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95H4=", 46, &err), 0);
+	T_STREQ(err, "SCRAM server signature mismatch");
+	T_INTEQ(scram_client_server_final(&c, "e=invalid-proof", 15, &err), 0);
+	T_INTEQ(scram_client_server_final(&c, "v=AAAA", 6, &err), -1);
+	T_INTEQ(scram_client_server_final(&c, "x", 1, &err), -1);
+	scram_client_free(&c);
+
+	/* user names with ',' and '=' are escaped */
+	cf = scram_client_start(&c, "a,b=c", "p", "N");
+	T_STREQ(cf, "n,,n=a=2Cb=3Dc,r=N");
+	free(cf);
+	scram_client_free(&c);
+}
+
+static void
+test_client_bad_server_first(void)
+{
+	const char *err = NULL;
+	char *final;
+
+	/* a nonce that does not extend the client's, or only repeats it */
+	T_INTEQ(client_step("pencil", "r=XOprNGfwEbeRWgbNEkqO%hv,"
+	    "s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096", &final, &err), -1);
+	T_STREQ(err, "SCRAM server nonce does not extend the client's");
+	T_INTEQ(client_step("pencil", "r=rOprNGfwEbeRWgbNEkqO,"
+	    "s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096", &final, &err), -1);
+	/* too few iterations (a man in the middle's cheap proof), too many
+	 * (CPU), not a number */
+	T_INTEQ(client_step("pencil", "r=rOprNGfwEbeRWgbNEkqOx,"
+	    "s=W22ZaJ0SNY7soEsUEjb6gQ==,i=1", &final, &err), -1);
+	T_STREQ(err, "SCRAM iteration count out of range");
+	T_INTEQ(client_step("pencil", "r=rOprNGfwEbeRWgbNEkqOx,"
+	    "s=W22ZaJ0SNY7soEsUEjb6gQ==,i=9999999", &final, &err), -1);
+	T_INTEQ(client_step("pencil", "r=rOprNGfwEbeRWgbNEkqOx,"
+	    "s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096x", &final, &err), -1);
+	T_INTEQ(client_step("pencil", "r=rOprNGfwEbeRWgbNEkqOx,"
+	    "s=W22ZaJ0SNY7soEsUEjb6gQ==,i=04096", &final, &err), -1);
+	/* order, missing parts, bad salt, mandatory extension, NUL */
+	T_INTEQ(client_step("pencil", "s=W22ZaJ0SNY7soEsUEjb6gQ==,"
+	    "r=rOprNGfwEbeRWgbNEkqOx,i=4096", &final, &err), -1);
+	T_INTEQ(client_step("pencil", "r=rOprNGfwEbeRWgbNEkqOx,i=4096",
+	    &final, &err), -1);
+	T_INTEQ(client_step("pencil", "r=rOprNGfwEbeRWgbNEkqOx,s=!!!!,i=4096",
+	    &final, &err), -1);
+	T_INTEQ(client_step("pencil", "m=x,r=rOprNGfwEbeRWgbNEkqOx,"
+	    "s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096", &final, &err), -1);
+	T_INTEQ(client_step("pencil", "", &final, &err), -1);
+	T_INTEQ(client_step("pencil", ",", &final, &err), -1);
+	T_OK(final == NULL);
+	/* extensions after the iteration count are ignored */
+	T_INTEQ(client_step("pencil", S1 ",x=y", &final, &err), 0);
+	free(final);
+}
+
+/* Tempest's client against Tempest's server, with a fresh secret. */
+static void
+test_client_server(void)
+{
+	struct scram_client c;
+	struct scram_server st;
+	const char *err = NULL;
+	char *secret = scram_secret_make("open, sesame=", 4096);
+	char *cf, *cfin = NULL, *sfin = NULL;
+	const char *sfirst;
+
+	cf = scram_client_start(&c, "u=1,x", "open, sesame=", "cNonce-1");
+	T_INTEQ(scram_client_first(&st, cf, strlen(cf), &err), 0);
+	T_STREQ(st.user, "u=1,x");
+	T_INTEQ(scram_secret_parse(secret + 15, &st.secret), 0);
+	st.have_secret = 1;
+	sfirst = scram_server_first(&st, "sNonce-2");
+	T_INTEQ(scram_client_server_first(&c, sfirst, strlen(sfirst), &cfin,
+	    &err), 0);
+	T_INTEQ(scram_client_final(&st, cfin, strlen(cfin), &sfin, &err), 1);
+	T_INTEQ(scram_client_server_final(&c, sfin, strlen(sfin), &err), 1);
+	free(cf);
+	free(cfin);
+	free(sfin);
+	free(secret);
+	scram_client_free(&c);
+	scram_server_free(&st);
+}
+
 int
 main(void)
 {
+	T_RUN(test_client_rfc7677);
+	T_RUN(test_client_bad_server_first);
+	T_RUN(test_client_server);
 	T_RUN(test_rfc7677);
 	T_RUN(test_malformed);
 	T_RUN(test_secrets);

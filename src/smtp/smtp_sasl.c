@@ -16,6 +16,8 @@ mech_bit(const char *name, size_t n)
 		return SMTP_SASL_PLAIN;
 	if (n == 5 && strncasecmp(name, "LOGIN", 5) == 0)
 		return SMTP_SASL_LOGIN;
+	if (n == 13 && strncasecmp(name, "SCRAM-SHA-256", 13) == 0)
+		return SMTP_SASL_SCRAM;
 	return n > 0 ? SMTP_SASL_OTHER : 0;
 }
 
@@ -92,6 +94,11 @@ smtp_sasl_choose(unsigned offered, unsigned secflags, int tls)
 	 * in Cyrus SASL, which Postfix's smtp client uses) */
 	if (tls)
 		secflags &= ~(unsigned)SMTP_SASL_NOPLAINTEXT;
+	/* SCRAM sends a proof, not the password, and checks the server's
+	 * signature; a recorded exchange still allows an offline guess */
+	if ((offered & SMTP_SASL_SCRAM) &&
+	    !(secflags & SMTP_SASL_NODICTIONARY))
+		return SMTP_SASL_SCRAM;
 	/* PLAIN and LOGIN send the password in the clear (noplaintext),
 	 * are open to dictionary attacks (nodictionary) and do not
 	 * authenticate the server (mutual_auth) */
@@ -109,7 +116,7 @@ const char *
 smtp_sasl_mech_name(unsigned mech)
 {
 	return mech == SMTP_SASL_PLAIN ? "PLAIN" : mech == SMTP_SASL_LOGIN ?
-	    "LOGIN" : "?";
+	    "LOGIN" : mech == SMTP_SASL_SCRAM ? "SCRAM-SHA-256" : "?";
 }
 
 int

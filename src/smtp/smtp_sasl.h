@@ -14,6 +14,7 @@
 /* mechanisms (bits) */
 #define SMTP_SASL_PLAIN 0x01
 #define SMTP_SASL_LOGIN 0x02
+#define SMTP_SASL_SCRAM 0x04    /* SCRAM-SHA-256 (lib-auth scram.c) */
 #define SMTP_SASL_OTHER 0x80    /* a mechanism this client cannot do */
 
 /* security options (Postfix smtp_sasl_security_options) */
@@ -39,9 +40,12 @@ unsigned smtp_sasl_mech_list(const char *list);
 int smtp_sasl_sec_options(const char *s, unsigned *flags_r,
     const char **error_r);
 /* The mechanism to use among offered (already filtered), allowed by the
- * security flags: PLAIN before LOGIN; 0 if none.  Inside TLS (tls = 1)
- * noplaintext is void, as in Cyrus SASL with an external layer: the
- * default options allow PLAIN/LOGIN only inside TLS. */
+ * security flags: SCRAM-SHA-256 (no password on the wire, the server
+ * proves it knows the key: passes noplaintext and mutual_auth, not
+ * nodictionary), then PLAIN before LOGIN; 0 if none.  Inside TLS
+ * (tls = 1) noplaintext is void, as in Cyrus SASL with an external
+ * layer: the default options allow PLAIN/LOGIN only inside TLS, SCRAM
+ * everywhere. */
 unsigned smtp_sasl_choose(unsigned offered, unsigned secflags, int tls);
 const char *smtp_sasl_mech_name(unsigned mech);
 /* Split a password-map value "user:password" at its first ':' into

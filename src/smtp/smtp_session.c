@@ -25,6 +25,7 @@
 
 #include <event2/event.h>
 #include <openssl/err.h>
+#include <openssl/rand.h>
 #include <openssl/x509v3.h>
 
 #include "buf.h"
@@ -35,6 +36,7 @@
 #include "mem.h"
 #include "netaddr.h"
 #include "sasl.h"
+#include "scram.h"
 #include "smtp.h"
 #include "smtp_mime.h"
 #include "smtp_parse.h"
@@ -81,6 +83,8 @@ struct smtp_sess {
 	unsigned auth_mech;     /* in S_AUTH: the mechanism */
 	int auth_step;
 	char *sasl_user, *sasl_pass;    /* only during S_AUTH; wiped */
+	struct scram_client *scram;     /* SCRAM-SHA-256 during S_AUTH */
+	const char *auth_error;         /* why this client cancelled */
 	unsigned long long size_limit;
 	struct buf line;
 	struct buf reply;       /* text of the reply so far, lines joined */
@@ -577,6 +581,10 @@ tls_begin(struct smtp_sess *s)
 static void
 sasl_forget(struct smtp_sess *s)
 {
+	if (s->scram != NULL) {
+		scram_client_free(s->scram);
+		FREE(s->scram);
+	}
 	if (s->sasl_user != NULL) {
 		explicit_bzero(s->sasl_user, strlen(s->sasl_user));
 		FREE(s->sasl_user);
@@ -671,6 +679,7 @@ sasl_begin(struct smtp_sess *s)
 	s->state = S_AUTH;
 	s->auth_mech = mech;
 	s->auth_step = 0;
+	s->auth_error = NULL;
 	io_set_timeout(s->io, (int)config_time("smtp_helo_timeout"));
 	if (mech == SMTP_SASL_PLAIN) {
 		/* RFC 4616: authzid NUL authcid NUL password */
@@ -687,11 +696,78 @@ sasl_begin(struct smtp_sess *s)
 			panic("smtp: AUTH PLAIN line too long");
 		return 1;
 	}
+	if (mech == SMTP_SASL_SCRAM) {
+		/* RFC 5802 client-first as the initial response (RFC 4954) */
+		unsigned char rnd[18];
+		struct buf nonce;
+		char *first;
+		if (RAND_bytes(rnd, sizeof(rnd)) != 1)
+			fatal("smtp: no random bytes for a SCRAM nonce");
+		buf_init(&nonce, 64);
+		sasl_b64_encode(rnd, sizeof(rnd), &nonce);  /* no ',' */
+		s->scram = xcalloc(1, sizeof(*s->scram));
+		first = scram_client_start(s->scram, user, pass,
+		    buf_cstr(&nonce));
+		buf_free(&nonce);
+		explicit_bzero(pass, sizeof(pass));
+		r = sasl_send64(s, "AUTH SCRAM-SHA-256 ", first, strlen(first));
+		free(first);
+		if (r < 0)
+			panic("smtp: AUTH SCRAM-SHA-256 line too long");
+		return 1;
+	}
 	s->sasl_user = xstrdup(user);
 	s->sasl_pass = xstrdup(pass);
 	explicit_bzero(pass, sizeof(pass));
 	io_puts(s->io, "AUTH LOGIN\r\n");
 	return 1;
+}
+
+/* A 334 challenge of a SCRAM exchange: the server-first message (step
+ * 0: answer with the client-final one), then the server-final (step 1:
+ * the server's signature must check, then an empty line).  0, or -1
+ * with s->auth_error (the caller cancels). */
+static int
+scram_step(struct smtp_sess *s, const char *text)
+{
+	struct buf in;
+	char *final = NULL;
+	const char *err = "malformed SCRAM challenge";
+	int r = -1;
+
+	buf_init(&in, SCRAM_MSG_MAX);
+	if (sasl_b64_decode(text, strlen(text), &in) < 0 || in.len == 0)
+		goto out;
+	if (s->auth_step == 0) {
+		if (scram_client_server_first(s->scram, (const char *)in.data,
+		    in.len, &final, &err) < 0)
+			goto out;
+		r = sasl_send64(s, "", final, strlen(final));
+		explicit_bzero(final, strlen(final));
+		free(final);
+		if (r < 0)
+			panic("smtp: SCRAM client-final line too long");
+	} else if (s->auth_step == 1) {
+		if (scram_client_server_final(s->scram, (const char *)in.data,
+		    in.len, &err) != 1) {
+			/* the server does not know the password: never
+			 * trust its 235, whatever it says next */
+			if (strcmp(err, "SCRAM server-error") != 0)
+				err = "the server's SCRAM signature is wrong "
+				    "(not the server the password is for?)";
+			goto out;
+		}
+		io_puts(s->io, "\r\n");
+		r = 0;
+	} else
+		err = "unexpected SCRAM challenge";
+	if (r == 0)
+		s->auth_step++;
+out:
+	buf_free(&in);
+	if (r < 0)
+		s->auth_error = err;
+	return r;
 }
 
 static void
@@ -707,6 +783,9 @@ on_auth(struct smtp_sess *s)
 			panic("smtp: AUTH LOGIN line too long");
 		return;
 	}
+	if (s->reply_code == 334 && s->auth_mech == SMTP_SASL_SCRAM &&
+	    s->auth_step < 2 && scram_step(s, t) == 0)
+		return;
 	if (s->reply_code == 334) {
 		/* a challenge this client does not expect: cancel (RFC
 		 * 4954), then fail on the server's answer */
@@ -715,6 +794,16 @@ on_auth(struct smtp_sess *s)
 		return;
 	}
 	sasl_forget(s);
+	if (s->reply_code / 100 == 2 && s->auth_mech == SMTP_SASL_SCRAM &&
+	    s->auth_step != 2) {
+		/* success without the server's proof: not the server the
+		 * password is for, as far as this client can tell */
+		sess_fail(s, "4.7.0 SASL authentication failed; server %s[%s] "
+		    "said %d without proving it knows the password (%s)",
+		    s->host, s->addr, s->reply_code, s->auth_error != NULL ?
+		    s->auth_error : "no SCRAM server-final message");
+		return;
+	}
 	if (s->reply_code / 100 == 2 && s->auth_step != 99) {
 		s->authed = 1;
 		log_info("%s: SASL authentication to %s[%s] succeeded "
@@ -732,8 +821,14 @@ on_auth(struct smtp_sess *s)
 			snprintf(dsn, sizeof(dsn), "4%.*s", (int)dl - 1, t + 1);
 		else
 			snprintf(dsn, sizeof(dsn), "4.7.0");
-		sess_fail(s, "%s SASL authentication failed; server %s[%s] "
-		    "said: %d %s", dsn, s->host, s->addr, s->reply_code, t);
+		if (s->auth_error != NULL)
+			sess_fail(s, "%s SASL authentication failed; %s; "
+			    "server %s[%s] said: %d %s", dsn, s->auth_error,
+			    s->host, s->addr, s->reply_code, t);
+		else
+			sess_fail(s, "%s SASL authentication failed; server "
+			    "%s[%s] said: %d %s", dsn, s->host, s->addr,
+			    s->reply_code, t);
 	}
 }
 

@@ -20,6 +20,9 @@ test_ehlo_auth(void)
 	T_INTEQ(m, SMTP_SASL_LOGIN);
 	m = 0;
 	T_INTEQ(smtp_sasl_ehlo_auth("AUTH CRAM-MD5 SCRAM-SHA-256", &m), 1);
+	T_INTEQ(m, SMTP_SASL_OTHER | SMTP_SASL_SCRAM);
+	m = 0;
+	T_INTEQ(smtp_sasl_ehlo_auth("AUTH SCRAM-SHA-256-PLUS SCRAM-SHA-1", &m), 1);
 	T_INTEQ(m, SMTP_SASL_OTHER);
 	m = 0;
 	T_INTEQ(smtp_sasl_ehlo_auth("AUTH", &m), 1);
@@ -60,6 +63,19 @@ test_filter_and_options(void)
 	T_INTEQ(smtp_sasl_choose(SMTP_SASL_PLAIN, SMTP_SASL_NODICTIONARY, 1), 0);
 	T_INTEQ(smtp_sasl_choose(SMTP_SASL_OTHER, 0, 1), 0);
 	T_STREQ(smtp_sasl_mech_name(SMTP_SASL_LOGIN), "LOGIN");
+	/* SCRAM first, and also outside TLS under the default options and
+	 * mutual_auth; not under nodictionary */
+	T_INTEQ(smtp_sasl_mech_list("scram-sha-256 plain"),
+	    SMTP_SASL_SCRAM | SMTP_SASL_PLAIN);
+	T_INTEQ(smtp_sasl_choose(SMTP_SASL_PLAIN | SMTP_SASL_SCRAM,
+	    SMTP_SASL_NOPLAINTEXT | SMTP_SASL_NOANONYMOUS, 1), SMTP_SASL_SCRAM);
+	T_INTEQ(smtp_sasl_choose(SMTP_SASL_PLAIN | SMTP_SASL_SCRAM,
+	    SMTP_SASL_NOPLAINTEXT | SMTP_SASL_NOANONYMOUS, 0), SMTP_SASL_SCRAM);
+	T_INTEQ(smtp_sasl_choose(SMTP_SASL_SCRAM, SMTP_SASL_MUTUAL_AUTH, 0),
+	    SMTP_SASL_SCRAM);
+	T_INTEQ(smtp_sasl_choose(SMTP_SASL_SCRAM | SMTP_SASL_PLAIN,
+	    SMTP_SASL_NODICTIONARY, 1), 0);
+	T_STREQ(smtp_sasl_mech_name(SMTP_SASL_SCRAM), "SCRAM-SHA-256");
 }
 
 static void
