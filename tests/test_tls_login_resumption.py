@@ -35,8 +35,12 @@ def s_client(inst, case, proto, *args):
             "127.0.0.1:%d" % inst.ports[port_name], "-crlf", "-ign_eof", proto]
     if starttls:
         argv += ["-starttls", starttls]
-    p = subprocess.run(argv + list(args), input=last + "\n",
-                       capture_output=True, text=True, timeout=60)
+    try:
+        p = subprocess.run(argv + list(args), input=last + "\n",
+                           capture_output=True, text=True, timeout=60)
+    except subprocess.TimeoutExpired as e:
+        raise AssertionError("s_client hung: %r\n%s" % (e.stdout,
+                                                          inst.log()))
     return p.stdout + p.stderr
 
 
