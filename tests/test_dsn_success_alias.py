@@ -8,6 +8,7 @@ start without DSN parameters.  doc/dsn.md."""
 import os
 
 from conftest import wait_for
+from test_alias_basic import make_nobody, server  # noqa: F401 (a fixture)
 from dsn_success_util import (add_users, by_final, notices, plain, read,
                               send_dsn, wait_notices, wait_removed)
 
@@ -126,3 +127,37 @@ def test_list_with_owner_is_delivered(make_instance):
     assert f["biglist@localhost"]["Action"] == "delivered"
     copy = read(inst.wait_messages(1, user="bob")[0])
     assert copy["Return-Path"] == "<owner-biglist@localhost>"
+
+
+def forward_instance(make_instance, server, forward):  # noqa: F811
+    """nobody@localhost with a .forward (needs root: test_alias_basic)."""
+    inst, _, spool = make_nobody(make_instance, server, spool=True)
+    add_users(inst, "bob")
+    os.makedirs(os.path.join(inst.etc, "forward"))
+    with open(os.path.join(inst.etc, "forward", "nobody"), "w") as f:
+        f.write(forward)
+    return inst.start(), spool
+
+
+def test_forward_to_self_and_another_is_expanded(make_instance, server):  # noqa: F811
+    inst, spool = forward_instance(make_instance, server,
+                                   "bob@example.test\n\\nobody\n")
+    qid = send_dsn(inst, [("nobody@localhost", ["NOTIFY=SUCCESS"])])
+    assert len(inst.wait_messages(1, user="bob")) == 1, inst.log()
+    assert wait_for(lambda: os.path.exists(os.path.join(spool, "nobody")), 20)
+    wait_removed(inst, qid)
+    fields, f = only_notice(inst)
+    assert f["nobody@localhost"]["Action"] == "expanded"
+
+
+def test_forward_to_one_address_reports_final_delivery(make_instance, server):  # noqa: F811
+    inst, _ = forward_instance(make_instance, server, "bob@example.test\n")
+    qid = send_dsn(inst, [("nobody@localhost", ["NOTIFY=SUCCESS"])],
+                   envid="fwd-1")
+    wait_removed(inst, qid)
+    assert len(inst.wait_messages(1, user="bob")) == 1, inst.log()
+    fields, f = only_notice(inst)
+    assert fields["Original-Envelope-Id"] == "fwd-1"
+    bob = f["bob@example.test"]
+    assert bob["Action"] == "delivered"
+    assert plain(bob["Original-Recipient"]) == "rfc822;nobody@localhost"

@@ -34,6 +34,14 @@ def ehlo_has_dsn(inst):
 def test_relayed_to_a_next_hop_without_dsn(make_instance):
     snd, recv = make_pair(make_instance, smtpd_discard_ehlo_keywords="dsn")
     assert ehlo_has_dsn(recv) == (False, True)
+    # not announced, so not accepted either (as Postfix: 555)
+    with smtplib.SMTP("127.0.0.1", recv.smtp_port, timeout=30) as c:
+        c.ehlo("client.test")
+        assert c.mail("demo@example.test", ["RET=HDRS"])[0] == 555
+        assert c.mail("demo@example.test")[0] == 250
+        code, text = c.rcpt("bob@remote.test", ["NOTIFY=SUCCESS"])
+        assert (code, text) == (555, b"5.5.4 Unsupported option: NOTIFY")
+        assert c.rcpt("bob@remote.test")[0] == 250
     qid = send_dsn(snd, [("bob@remote.test",
                           ["NOTIFY=SUCCESS", "ORCPT=rfc822;bob@remote.test"])],
                    envid="relay-1", subject="over the relay")

@@ -72,6 +72,7 @@ static struct {
 	struct netlist *mynetworks;
 	struct netlist *bare_lf_exclusions;
 	char **ehlo_discard;    /* smtpd_discard_ehlo_keywords */
+	int dsn_discarded;      /* ... names dsn */
 } cfg;
 
 static const char *
@@ -323,7 +324,7 @@ eval_restrictions(struct session *s, char **list, const char *rcpt,
 /* ---- commands: check_<cmd> validates, do_<cmd> acts ---- */
 
 static const struct cfg_param smtpd_ehlo_params[] = {
-	{ "smtpd_discard_ehlo_keywords", CFG_LIST, "", 0, "EHLO keywords (case-insensitive: pipelining, size, vrfy, enhancedstatuscodes, 8bitmime, dsn, smtputf8, chunking) that smtpd does not announce; STARTTLS and AUTH are not affected here (Postfix's parameter; e.g. dsn makes clients send no DSN parameters, so that NOTIFY=SUCCESS gets a \"relayed\" notice from them)" },
+	{ "smtpd_discard_ehlo_keywords", CFG_LIST, "", 0, "EHLO keywords (case-insensitive: pipelining, size, vrfy, enhancedstatuscodes, 8bitmime, dsn, smtputf8, chunking) that smtpd does not announce (with dsn, the DSN parameters of MAIL and RCPT get 555 too); STARTTLS and AUTH are not affected here (Postfix's parameter; e.g. dsn makes clients send no DSN parameters, so that NOTIFY=SUCCESS gets a \"relayed\" notice from them)" },
 };
 CONFIG_PARAMS(smtpd_ehlo_params);
 
@@ -426,6 +427,12 @@ check_mail(struct session *s, const char *args, struct smtp_path *p,
 		smtpd_reply(s, "555 %s", err);
 		return -1;
 	}
+	if ((mp->ret != 0 || mp->envid[0] != '\0') && cfg.dsn_discarded) {
+		/* DSN not announced: its parameters are unknown (Postfix) */
+		smtpd_reply(s, "555 5.5.4 Unsupported option: %s",
+		    mp->ret != 0 ? "RET" : "ENVID");
+		return -1;
+	}
 	if (mp->smtputf8 && !cfg.smtputf8) {
 		smtpd_reply(s, "555 5.5.4 Unsupported option: SMTPUTF8");
 		return -1;
@@ -485,6 +492,12 @@ check_rcpt(struct session *s, const char *args, struct smtp_path *p,
 	}
 	if (smtp_parse_rcpt_params(params, rp, &err) < 0) {
 		smtpd_reply(s, "555 %s", err);
+		return -1;
+	}
+	if ((rp->notify != 0 || rp->orcpt[0] != '\0') && cfg.dsn_discarded) {
+		/* DSN not announced: its parameters are unknown (Postfix) */
+		smtpd_reply(s, "555 5.5.4 Unsupported option: %s",
+		    rp->notify != 0 ? "NOTIFY" : "ORCPT");
 		return -1;
 	}
 	if (p->utf8 && !s->mp.smtputf8) {
@@ -1362,6 +1375,7 @@ load_settings(void)
 	cfg.smtputf8 = config_bool("smtputf8_enable");
 	cfg.ehlo_discard = str_split(config_str("smtpd_discard_ehlo_keywords"),
 	    STR_LIST_SEPS, NULL);
+	cfg.dsn_discarded = ehlo_discarded("dsn");
 	cfg.strict = config_bool("strict_rfc821_envelopes");
 	cfg.reject_unlisted = config_bool("smtpd_reject_unlisted_recipient");
 	cfg.hop_limit = config_int("hopcount_limit");
