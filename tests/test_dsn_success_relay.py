@@ -7,6 +7,7 @@ doc/dsn.md."""
 import os
 import smtplib
 
+from outbound_util import server_factory  # noqa: F401 (a fixture)
 from dsn_success_util import (by_final, notices, plain, send_dsn,
                               success_logged, wait_notices, wait_removed)
 
@@ -90,3 +91,29 @@ def test_next_hop_with_dsn_reports_itself(make_instance):
     # and the sender itself sent nothing
     assert not success_logged(snd, qid), snd.log()
     assert notices(snd) == []
+
+
+def test_each_pass_reports_what_it_finished(make_instance, server_factory):  # noqa: F811
+    # a next hop without DSN that defers the first recipient once: the
+    # accepted one is reported at once, the other after its retry
+    srv = server_factory(rcpt_replies=["451 4.2.0 try later"])
+    snd = make_instance("sender", extra={
+        "smtp_tls_security_level": "none",
+        "transport_maps": "texthash:$config_directory/transport",
+        "minimal_backoff_time": "1s", "maximal_backoff_time": "2s",
+        "queue_run_delay": "1s"})
+    with open(os.path.join(snd.etc, "transport"), "w") as f:
+        f.write(f"remote.test smtp:[127.0.0.1]:{srv.port}\n")
+    snd.start()
+    qid = send_dsn(snd, [("first@remote.test", ["NOTIFY=SUCCESS"]),
+                         ("second@remote.test", ["NOTIFY=SUCCESS"])],
+                   envid="two-passes")
+    wait_removed(snd, qid, timeout=60)
+    got = wait_notices(snd, 2)
+    assert len(got) == 2, snd.log()
+    finals = sorted(list(by_final(g[2])) for g in got)
+    assert finals == [["first@remote.test"], ["second@remote.test"]], finals
+    for _, fields, rcpts, _ in got:
+        assert fields["Original-Envelope-Id"] == "two-passes"
+        assert rcpts[0]["Action"] == "relayed"
+    assert snd.log().count(f"{qid}: sender delivery status") == 2
