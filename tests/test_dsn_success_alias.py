@@ -75,6 +75,8 @@ def test_local_alias_to_two_users_is_expanded(make_instance):
     team = f["team@localhost"]
     assert team["Action"] == "expanded"
     assert plain(team["Original-Recipient"]) == "rfc822;list@example.org"
+    assert plain(team["Diagnostic-Code"]).startswith(
+        "X-Tempest; alias expanded (forwarded as "), team["Diagnostic-Code"]
     # the forwarded copy carries ENVID and ORCPT, NOTIFY less SUCCESS:
     # a failure there is still reported, with the original recipient
     qid2 = send_dsn(inst, [("team2@localhost", ["NOTIFY=SUCCESS,FAILURE"])],

@@ -940,6 +940,14 @@ finish(struct xctx *x)
 	r = x->status;
 	if (x->text->len == 0)
 		buf_set(x->text, "2.0.0 alias expanded to nothing");
+	else if (dsn_action == DELIVER_DSN_EXPANDED) {
+		/* the notice's words, as Postfix's: "alias expanded" */
+		const char *sp = strchr(buf_cstr(x->text), ' ');
+		char *t = xasprintf("2.0.0 alias expanded (%s)",
+		    sp != NULL ? sp + 1 : buf_cstr(x->text));
+		buf_set(x->text, t);
+		free(t);
+	}
 	return r;
 }
 
