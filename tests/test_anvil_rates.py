@@ -425,3 +425,20 @@ def test_statistics_lines(make_instance):
     r.expect("QUIT", 221)
     # no recipient limit: anvil was never asked about RCPT
     assert "max recipient rate" not in inst.log()
+
+
+def test_statistics_at_exit(make_instance):
+    # the default anvil_status_update_time (600s) is not reached: the
+    # peaks are logged when anvil exits (as Postfix's anvil)
+    inst = start(make_instance, "rstatsexit",
+                 smtpd_client_auth_rate_limit="3",
+                 smtpd_sasl_auth_enable="yes", smtpd_tls_auth_only="no")
+    r = session(inst)
+    r.expect("AUTH NOSUCH", 504)
+    r.expect("AUTH NOSUCH", 504)
+    r.expect("QUIT", 221)
+    assert "statistics:" not in inst.log()
+    inst.stop()
+    assert re.search(r"anvil\[\d+\]: statistics: max auth rate 2/3600s for "
+                     r"\(%s:127\.0\.0\.1\)" % re.escape(service(inst)),
+                     inst.log()), inst.log()
