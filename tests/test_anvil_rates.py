@@ -6,7 +6,9 @@ handshakes that make a new TLS session), smtpd_client_auth_rate_limit
 (AUTH), with Postfix's replies and log lines; the window of
 anvil_rate_time_unit; smtpd_client_event_limit_exceptions; the
 "statistics:" lines every anvil_status_update_time; and smtpd serving
-everyone when anvil is gone or hangs (fail open).
+everyone when anvil is gone or hangs (fail open).  smtplib where it can
+say what is asserted; raw lines (smtputil.Raw) for STARTTLS with a
+resumed session, which smtplib cannot ask for.
 
 127.0.0.1 is kept outside mynetworks (and so outside the default
 exceptions) unless a test says otherwise.  Rates are asserted with a long
@@ -15,6 +17,7 @@ middle; the reset after the time unit is watched with a short one."""
 import os
 import re
 import signal
+import smtplib
 import socket
 import ssl
 import time
@@ -85,25 +88,31 @@ def starttls(r, ctx, sess=None):
 
 def test_message_rate_limit(make_instance):
     inst = start(make_instance, "mrate", smtpd_client_message_rate_limit="3")
-    r = session(inst)
+    s = smtplib.SMTP("127.0.0.1", inst.smtp_port, timeout=30)
+    s.ehlo("client.test")
     for _ in range(3):
-        r.expect("MAIL FROM:<a@example.org>", 250)
-        r.expect("RSET", 250)
-    c, lines = r.cmd("MAIL FROM:<a@example.org>")
-    assert lines == ["450 4.7.1 Error: too much mail from 127.0.0.1"], lines
+        assert s.mail("a@example.org")[0] == 250
+        s.rset()
+    assert s.mail("a@example.org") == \
+        (450, b"4.7.1 Error: too much mail from 127.0.0.1")
     # not fatal: the session goes on, and a refused MAIL counts too
-    r.expect("NOOP", 250)
-    c, lines = r.cmd("MAIL FROM:<a@example.org>")
-    assert c == 450, lines
+    assert s.noop()[0] == 250
+    assert s.mail("a@example.org")[0] == 450
     logged(inst, "Message delivery request rate limit exceeded: 4 from %s "
            "for service %s" % (CLIENT, service(inst)))
     logged(inst, "Message delivery request rate limit exceeded: 5 from")
     # counted for the client address across sessions (and processes)
-    r2 = session(inst)
-    c, lines = r2.cmd("MAIL FROM:<a@example.org>")
-    assert c == 450, lines
-    r2.expect("QUIT", 221)
-    r.expect("QUIT", 221)
+    s2 = smtplib.SMTP("127.0.0.1", inst.smtp_port, timeout=30)
+    s2.ehlo("client.test")
+    assert s2.mail("a@example.org")[0] == 450
+    # a message under way stays refused: sendmail() gives up at MAIL
+    try:
+        s2.sendmail("a@example.org", [DEMO], b"Subject: x\r\n\r\nx\r\n")
+        assert False, "accepted"
+    except smtplib.SMTPSenderRefused as e:
+        assert e.smtp_code == 450, e
+    s2.quit()
+    s.quit()
 
 
 def test_message_rate_is_per_service(make_instance):
@@ -128,20 +137,18 @@ def test_message_rate_is_per_service(make_instance):
 def test_recipient_rate_limit(make_instance):
     inst = start(make_instance, "rrate",
                  smtpd_client_recipient_rate_limit="2")
-    r = session(inst)
-    r.expect("MAIL FROM:<a@example.org>", 250)
-    r.expect("RCPT TO:<%s>" % DEMO, 250)
-    r.expect("RCPT TO:<nosuchuser@example.test>", 550)     # counted too
-    c, lines = r.cmd("RCPT TO:<%s>" % DEMO)
-    assert lines == ["450 4.7.1 Error: too many recipients from 127.0.0.1"], \
-        lines
+    s = smtplib.SMTP("127.0.0.1", inst.smtp_port, timeout=30)
+    s.ehlo("client.test")
+    s.mail("a@example.org")
+    assert s.rcpt(DEMO)[0] == 250
+    assert s.rcpt("nosuchuser@example.test")[0] == 550   # counted too
+    assert s.rcpt(DEMO) == \
+        (450, b"4.7.1 Error: too many recipients from 127.0.0.1")
     logged(inst, "Recipient address rate limit exceeded: 3 from %s for "
            "service %s" % (CLIENT, service(inst)))
     # the transaction goes on with the recipient it has
-    r.expect("DATA", 354)
-    r.send("Subject: rate\r\n\r\nbody\r\n.\r\n")
-    assert r.reply()[0] == 250
-    r.expect("QUIT", 221)
+    assert s.data(b"Subject: rate\r\n\r\nbody\r\n")[0] == 250
+    s.quit()
     assert len(inst.wait_messages(1)) == 1, inst.log()
 
 
@@ -289,25 +296,27 @@ def test_new_tls_session_rate_smtps(make_instance):
 # ---- AUTH ----
 
 def test_auth_rate_limit(make_instance):
-    import base64
     inst = start(make_instance, "authrate", smtpd_client_auth_rate_limit="2",
                  smtpd_sasl_auth_enable="yes", smtpd_tls_auth_only="no")
-    plain = base64.b64encode(("\0%s\0%s" % (DEMO, inst.password))
-                             .encode()).decode()
-    r = session(inst)
-    r.expect("AUTH PLAIN " + plain, 235)
-    r.expect("QUIT", 221)
+    s = smtplib.SMTP("127.0.0.1", inst.smtp_port, timeout=30)
+    s.ehlo("client.test")
+    s.login(DEMO, inst.password)
+    s.quit()
     # another session (another process, maybe): the count goes on
-    r = session(inst)
-    r.expect("AUTH NOSUCH", 504)                        # counted: 2
-    c, lines = r.cmd("AUTH PLAIN " + plain)
-    assert lines == ["450 4.7.1 Error: too many AUTH commands from "
-                     "127.0.0.1"], lines
+    s = smtplib.SMTP("127.0.0.1", inst.smtp_port, timeout=30)
+    s.ehlo("client.test")
+    assert s.docmd("AUTH", "NOSUCH")[0] == 504          # counted: 2
+    try:
+        s.login(DEMO, inst.password)
+        assert False, "logged in"
+    except smtplib.SMTPAuthenticationError as e:
+        assert (e.smtp_code, e.smtp_error) == \
+            (450, b"4.7.1 Error: too many AUTH commands from 127.0.0.1"), e
     logged(inst, "AUTH command rate limit exceeded: 3 from %s for service %s"
            % (CLIENT, service(inst)))
     # not fatal
-    r.expect("MAIL FROM:<a@example.org>", 250)
-    r.expect("QUIT", 221)
+    assert s.mail("a@example.org")[0] == 250
+    s.quit()
 
 
 # ---- exceptions ----
