@@ -152,8 +152,8 @@ static int groups_empty;
  * deliveries run as the mail system's own user.  Postfix also sets the
  * group list to the one gid; with the list empty and that gid as the
  * effective gid the rights are the same (access checks take the
- * effective gid and the list), and each delivery makes two credential
- * changes instead of four (each one copies and commits the credentials:
+ * effective gid and the list), and each delivery makes four credential
+ * changes instead of six (each one copies and commits the credentials:
  * 2-3 us here, measured).
  */
 static int
