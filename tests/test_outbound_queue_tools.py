@@ -20,6 +20,27 @@ def queue(inst):
     return [json.loads(l) for l in r.stdout.splitlines() if l.strip()]
 
 
+def stuck(snd, srv):
+    """What a failed wait shows: the queue, the commands the server saw,
+    the sender's log, and where each smtp and qmgr process sleeps (a
+    rare stall of the delivery in full runs on a loaded machine)."""
+    procs = []
+    for role in ("smtp", "qmgr"):
+        for pid in snd.pids(role):
+            try:
+                with open(f"/proc/{pid}/wchan") as f:
+                    wchan = f.read()
+                with open(f"/proc/{pid}/stat") as f:
+                    state = f.read().split(") ", 1)[1].split()[0]
+            except OSError as e:
+                wchan, state = str(e), "?"
+            procs.append(f"{role}[{pid}] {state} {wchan}")
+    with srv.lock:
+        cmds = list(srv.commands)
+    return f"{queue(snd)}\n{cmds}\nconnections={srv.connections}\n" \
+        f"{procs}\n{snd.log()}"
+
+
 def delivered(srv, rcpt):
     with srv.lock:
         return any(rcpt in m["to"] for m in srv.messages)
@@ -35,7 +56,7 @@ def test_hold_active_message(make_instance):
         send(snd, ["bob@remote.test"], subject="held while active")
         assert wait_for(lambda: [m for m in queue(snd)
                                  if m["queue_name"] == "active"] and
-                        "DATA" in srv.commands, 30), snd.log()
+                        "DATA" in srv.commands, 30), stuck(snd, srv)
         mid = queue(snd)[0]["queue_id"]
         r = snd.cmd("postsuper", "-h", mid)
         assert r.returncode == 0 and "placed on hold" in r.stdout, r.stderr
@@ -43,8 +64,7 @@ def test_hold_active_message(make_instance):
         gate.set()
         # qmgr moves it to hold/ (not deferred/) when the attempt ends
         assert wait_for(lambda: [m["queue_name"] for m in queue(snd)] ==
-                        ["hold"], 60), \
-            f"{queue(snd)}\n{srv.commands}\n{snd.log()}"
+                        ["hold"], 60), stuck(snd, srv)
         assert wait_for(lambda: f"{mid}: placed on hold" in snd.log(), 20)
         line = [l for l in snd.cmd("mailq").stdout.splitlines()
                 if l.startswith(mid)][0]
@@ -72,12 +92,12 @@ def test_hold_active_all(make_instance):
     try:
         snd = make_sender(make_instance, srv)
         send(snd, ["bob@remote.test"], subject="all held")
-        assert wait_for(lambda: "DATA" in srv.commands, 30), snd.log()
+        assert wait_for(lambda: "DATA" in srv.commands, 30), stuck(snd, srv)
         r = snd.cmd("postsuper", "-h", "ALL")
         assert "Placed on hold: 1 message" in r.stdout, r.stdout
         gate.set()
         assert wait_for(lambda: [m["queue_name"] for m in queue(snd)] ==
-                        ["hold"], 30), snd.log()
+                        ["hold"], 60), stuck(snd, srv)
     finally:
         gate.set()
         srv.stop()
@@ -153,7 +173,7 @@ def test_hold_of_a_queued_message(make_instance):
         snd.start()
 
         send(snd, ["a@remote.test"], subject="first")
-        assert wait_for(lambda: "DATA" in srv.commands, 30), snd.log()
+        assert wait_for(lambda: "DATA" in srv.commands, 30), stuck(snd, srv)
         send(snd, ["b@remote.test"], subject="second")
         assert wait_for(lambda: len([m for m in queue(snd)
                                      if m["queue_name"] == "active"]) == 2,
