@@ -393,6 +393,7 @@ scram_client_server_first(struct scram_client *c, const char *msg,
     size_t len, char **client_final_r, const char **error_r)
 {
 	const char *p = msg, *v, *nonce = NULL, *salt = NULL, *iter = NULL;
+	const char *cnonce;
 	size_t n = len, vl, nl = 0, sl = 0, il = 0, cnl;
 	char name, *end, num[8];
 	unsigned char saltb[128], salted[SCRAM_KEY_LEN], ckey[SCRAM_KEY_LEN],
@@ -426,10 +427,12 @@ scram_client_server_first(struct scram_client *c, const char *msg,
 	}
 	if (nonce == NULL || salt == NULL || iter == NULL)
 		return -1;
-	/* the server's nonce must start with ours and add to it */
-	cnl = strlen(strstr(c->client_first_bare, ",r=") + 3);
+	/* the server's nonce must start with ours and add to it (the user
+	 * name before it has its ',' escaped) */
+	cnonce = strstr(c->client_first_bare, ",r=") + 3;
+	cnl = strlen(cnonce);
 	if (!printable_nonce(nonce, nl) || nl <= cnl ||
-	    memcmp(nonce, strstr(c->client_first_bare, ",r=") + 3, cnl) != 0) {
+	    memcmp(nonce, cnonce, cnl) != 0) {
 		*error_r = "SCRAM server nonce does not extend the client's";
 		return -1;
 	}

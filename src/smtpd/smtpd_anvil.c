@@ -142,31 +142,34 @@ smtpd_anvil_disconnect(struct session *s)
 	s->anvil_token = 0;
 }
 
+/* A per-client command rate (MAIL, RCPT, AUTH): 0, or -1 after
+ * Postfix's warning and 450 reply. */
+static int
+rate_exceeded(struct session *s, int ev, long long limit, const char *what,
+    const char *reply)
+{
+	long long rate = event(s, ev);
+
+	if (rate <= limit)
+		return 0;
+	log_warn("%s rate limit exceeded: %lld from %s for service %s", what,
+	    rate, s->client, service_name());
+	smtpd_reply(s, "450 4.7.1 Error: %s from %s", reply, s->addr);
+	return -1;
+}
+
 int
 smtpd_anvil_mail(struct session *s)
 {
-	long long rate = event(s, ANVIL_MAIL);
-
-	if (rate <= smtpd_anvil_limits.mail)
-		return 0;
-	smtpd_reply(s, "450 4.7.1 Error: too much mail from %s", s->addr);
-	log_warn("Message delivery request rate limit exceeded: %lld from %s "
-	    "for service %s", rate, s->client, service_name());
-	return -1;
+	return rate_exceeded(s, ANVIL_MAIL, smtpd_anvil_limits.mail,
+	    "Message delivery request", "too much mail");
 }
 
 int
 smtpd_anvil_rcpt(struct session *s)
 {
-	long long rate = event(s, ANVIL_RCPT);
-
-	if (rate <= smtpd_anvil_limits.rcpt)
-		return 0;
-	log_warn("Recipient address rate limit exceeded: %lld from %s for "
-	    "service %s", rate, s->client, service_name());
-	smtpd_reply(s, "450 4.7.1 Error: too many recipients from %s",
-	    s->addr);
-	return -1;
+	return rate_exceeded(s, ANVIL_RCPT, smtpd_anvil_limits.rcpt,
+	    "Recipient address", "too many recipients");
 }
 
 int
@@ -205,13 +208,6 @@ smtpd_anvil_newtls(struct session *s)
 int
 smtpd_anvil_auth(struct session *s)
 {
-	long long rate = event(s, ANVIL_AUTH);
-
-	if (rate <= smtpd_anvil_limits.auth)
-		return 0;
-	log_warn("AUTH command rate limit exceeded: %lld from %s for service "
-	    "%s", rate, s->client, service_name());
-	smtpd_reply(s, "450 4.7.1 Error: too many AUTH commands from %s",
-	    s->addr);
-	return -1;
+	return rate_exceeded(s, ANVIL_AUTH, smtpd_anvil_limits.auth,
+	    "AUTH command", "too many AUTH commands");
 }
