@@ -83,7 +83,10 @@ struct mime_stats {
 	size_t html_text_bytes;         /* rendered text size */
 	/* URIs */
 	unsigned uri_obfuscated;        /* hxxp, %-encoded host, user@host tricks */
-	unsigned uri_numeric_host;      /* http://1.2.3.4 / decimal / hex IPs */
+	unsigned uri_numeric_host;      /* any numeric host: 1.2.3.4, 3232235777, 0xc0a80101 */
+	unsigned uri_numeric_encoded;   /* numeric hosts not written as a plain
+	                                   dotted quad: one number, hex or octal
+	                                   parts, fewer than four parts */
 };
 
 struct mime_msg {

@@ -283,6 +283,7 @@ stat_value(const struct mime_stats *st, const char *name, int *ok)
 		S(html_hidden), S(html_obfuscated_words), S(html_entity_letters),
 		S(html_links), S(html_forms), S(html_scripts), S(html_bytes),
 		S(html_text_bytes), S(uri_obfuscated), S(uri_numeric_host),
+		S(uri_numeric_encoded),
 #undef S
 	};
 

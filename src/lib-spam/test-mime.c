@@ -162,6 +162,7 @@ test_html_tricks(void)
 	T_OK(has_uri(&m, "http://192.168.1.1/login"));
 	T_OK(has_uri(&m, "http://evil.example/"));
 	T_INTEQ(m.st.uri_numeric_host, 1);
+	T_INTEQ(m.st.uri_numeric_encoded, 1);
 	T_OK(m.st.uri_obfuscated >= 3);
 	mime_free(&m);
 }
@@ -307,6 +308,47 @@ test_uri_text(void)
 	uri_list_free(&l);
 }
 
+/* Numeric hosts: every form is canonicalised to a dotted quad and
+ * counted in uri_numeric_host; only the forms other than a plain dotted
+ * quad (one number, hex or octal parts, fewer than four parts) in
+ * uri_numeric_encoded. */
+static void
+test_uri_numeric(void)
+{
+	static const struct {
+		const char *in, *out;
+		unsigned numeric, encoded;
+	} cases[] = {
+		{ "http://192.168.0.1/x", "http://192.168.0.1/x", 1, 0 },
+		{ "http://10.0.0.0:81/", "http://10.0.0.0/", 1, 0 },
+		{ "http://3232235777/x", "http://192.168.1.1/x", 1, 1 },
+		{ "http://0xC0A80001/x", "http://192.168.0.1/x", 1, 1 },
+		{ "http://0300.0250.0.1/x", "http://192.168.0.1/x", 1, 1 },
+		{ "http://0xc0.0xa8.0.1/x", "http://192.168.0.1/x", 1, 1 },
+		{ "http://192.168.01.1/x", "http://192.168.1.1/x", 1, 1 },
+		{ "http://127.1/x", "http://127.0.0.1/x", 1, 1 },
+		{ "http://192.168.1/x", "http://192.168.0.1/x", 1, 1 },
+		{ "http://1.2.3.256/x", "http://1.2.3.256/x", 0, 0 },
+		{ "http://4294967296/x", "http://4294967296/x", 0, 0 },
+		{ "http://1.2.3.4.5/x", "http://1.2.3.4.5/x", 0, 0 },
+		{ "http://123.example/x", "http://123.example/x", 0, 0 },
+	};
+
+	for (size_t i = 0; i < NELEM(cases); i++) {
+		struct uri_list l = { NULL, 0, 100 };
+		struct mime_stats st;
+
+		memset(&st, 0, sizeof(st));
+		uri_extract_text(&l, cases[i].in, strlen(cases[i].in), &st);
+		T_INTEQ(l.n, 1);
+		if (l.n == 1)
+			T_STREQ(l.v[0], cases[i].out);
+		T_INTEQ(st.uri_numeric_host, cases[i].numeric);
+		T_INTEQ(st.uri_numeric_encoded, cases[i].encoded);
+		uri_list_free(&l);
+	}
+}
+
 int
 main(void)
 {
@@ -316,5 +358,6 @@ main(void)
 	T_RUN(test_anomalies);
 	T_RUN(test_edges);
 	T_RUN(test_uri_text);
+	T_RUN(test_uri_numeric);
 	return t_done();
 }

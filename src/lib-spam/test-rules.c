@@ -395,6 +395,76 @@ test_builtin(void)
 	ruleset_free(&rs);
 }
 
+static double
+hit_score(const struct spam_result *r, const char *name)
+{
+	for (size_t i = 0; i < r->nhits; i++)
+		if (strcmp(r->hits[i].name, name) == 0)
+			return r->hits[i].score;
+	return 0;
+}
+
+/* URI_NUMERIC_IP (any numeric host, canonicalised to a dotted quad) and
+ * URI_NUMERIC_HOST (a host written as one number, in hex or octal, or
+ * with fewer than four parts) on crafted messages: a plain dotted quad
+ * gets URI_NUMERIC_IP alone, 2.5 points, the other forms both. */
+static void
+test_builtin_numeric_hosts(void)
+{
+	static const struct {
+		const char *url;
+		int ip, host;
+	} cases[] = {
+		{ "http://192.168.0.1/offer", 1, 0 },
+		{ "http://10.0.0.1:8080/offer", 1, 0 },
+		{ "http://3232235777/offer", 1, 1 },        /* one decimal number */
+		{ "http://0xC0A80001/offer", 1, 1 },        /* hex */
+		{ "http://0300.0250.0.1/offer", 1, 1 },     /* octal parts */
+		{ "http://0xc0.0xa8.0.1/offer", 1, 1 },     /* hex parts */
+		{ "http://192.168.00.1/offer", 1, 1 },      /* a leading zero */
+		{ "http://127.1/offer", 1, 1 },             /* two parts */
+		{ "http://offer.example/192.168.0.1", 0, 0 },
+		{ "http://1.2.3.256/offer", 1, 0 },         /* not an address, but
+		                                               the regex's shape */
+		{ "http://123.example/offer", 0, 0 },
+	};
+	struct ruleset *rs = ruleset_new();
+
+	ruleset_load_builtin(rs);
+	ruleset_finish(rs);
+	for (size_t i = 0; i < NELEM(cases); i++) {
+		char msg[1024];
+		struct mime_msg m;
+		struct spam_result r, base;
+
+		snprintf(msg, sizeof(msg), "%.*s<%s>\n", (int)strlen(plain_ham) - 1,
+		    plain_ham, cases[i].url);
+		mime_parse(&m, msg, strlen(msg), NULL);
+		spam_scan(rs, &m, -1, -1, &r);
+		T_INTEQ(hit(&r, "URI_NUMERIC_IP"), cases[i].ip);
+		T_INTEQ(hit(&r, "URI_NUMERIC_HOST"), cases[i].host);
+		if (cases[i].ip)
+			T_OK(fabs(hit_score(&r, "URI_NUMERIC_IP") - 2.5) < 1e-9);
+		if (cases[i].host)
+			T_OK(fabs(hit_score(&r, "URI_NUMERIC_HOST") - 1.0) < 1e-9);
+		spam_result_free(&r);
+		mime_free(&m);
+		/* the same message without the URI: the two rules are the
+		 * whole difference (a dotted quad 2.5, the other forms 3.5) */
+		mime_parse(&m, plain_ham, strlen(plain_ham), NULL);
+		spam_scan(rs, &m, -1, -1, &base);
+		mime_free(&m);
+		mime_parse(&m, msg, strlen(msg), NULL);
+		spam_scan(rs, &m, -1, -1, &r);
+		T_OK(fabs(r.score - base.score - 2.5 * cases[i].ip -
+		    1.0 * cases[i].host) < 1e-9);
+		spam_result_free(&base);
+		spam_result_free(&r);
+		mime_free(&m);
+	}
+	ruleset_free(&rs);
+}
+
 /* The built-in rules that combine the two learners (rules/23_bayes.cf):
  * LR_BAYES_DISAGREE (Bayes >= 0.999, LR < 0.9: -3) and LR_BAYES_UNSURE
  * (0.2 <= Bayes < 0.8, LR >= 0.999: +4), on a plain ham message with the
@@ -1165,6 +1235,7 @@ main(void)
 	T_RUN(test_include);
 	T_RUN(test_builtin);
 	T_RUN(test_builtin_learners);
+	T_RUN(test_builtin_numeric_hosts);
 	T_RUN(test_issue_example);
 	T_RUN(test_literals);
 	T_RUN(test_run_list);

@@ -24,12 +24,14 @@ hexv(int c)
 }
 
 /* Rewrite a numeric host (decimal 3232235777, hex 0xc0a80101, dotted with
- * octal/hex parts) as a dotted quad; 1 if it was numeric. */
+ * octal/hex parts, fewer than four parts as in 127.1) as a dotted quad;
+ * 0 if it is not numeric, 1 if it was already a plain dotted quad (four
+ * decimal parts without leading zeros), 2 if it was written any other way. */
 static int
 numeric_host(char *host, size_t cap)
 {
 	unsigned long long parts[4];
-	int np = 0;
+	int np = 0, plain = 1;
 	char *p = host;
 
 	if (*p == '\0')
@@ -39,6 +41,8 @@ numeric_host(char *host, size_t cap)
 		unsigned long long v;
 		if (!isdigit((unsigned char)*p))
 			return 0;
+		if (p[0] == '0' && isalnum((unsigned char)p[1]))
+			plain = 0;      /* octal 0300 or hex 0xc0 */
 		v = strtoull(p, &end, 0);
 		if (end == p)
 			return 0;
@@ -62,7 +66,7 @@ numeric_host(char *host, size_t cap)
 	addr = (addr << (8 * (5 - np))) | parts[np - 1];
 	snprintf(host, cap, "%llu.%llu.%llu.%llu", (addr >> 24) & 255,
 	    (addr >> 16) & 255, (addr >> 8) & 255, addr & 255);
-	return 1;
+	return plain && np == 4 ? 1 : 2;
 }
 
 static void
@@ -163,8 +167,16 @@ authority:
 		host[--hl] = '\0';
 	if (hl == 0)
 		return;
-	if (numeric_host(host, sizeof(host)) && st)
-		st->uri_numeric_host++;
+	switch (numeric_host(host, sizeof(host))) {
+	case 2:
+		if (st) st->uri_numeric_encoded++;
+		/* FALLTHROUGH */
+	case 1:
+		if (st) st->uri_numeric_host++;
+		break;
+	default:
+		break;
+	}
 	buf_init(&out, URI_MAX + 600);
 	(void)buf_printf(&out, "%s://%s", scheme, host);
 	if (i < n) {
