@@ -417,6 +417,8 @@ test_builtin_numeric_hosts(void)
 	} cases[] = {
 		{ "http://192.168.0.1/offer", 1, 0 },
 		{ "http://10.0.0.1:8080/offer", 1, 0 },
+		{ "ftp://10.0.0.1/offer.exe", 1, 0 },
+		{ "ftp://0x0a000001/offer.exe", 1, 1 },
 		{ "http://3232235777/offer", 1, 1 },        /* one decimal number */
 		{ "http://0xC0A80001/offer", 1, 1 },        /* hex */
 		{ "http://0300.0250.0.1/offer", 1, 1 },     /* octal parts */
