@@ -1,7 +1,8 @@
 /*
  * fuzz-imap.c - libFuzzer target for lib-imap's parsers of untrusted
- * bytes: the command parser (and the SEARCH program and sequence sets it
- * feeds), the MIME structure / ENVELOPE / section extraction of stored
+ * bytes: the command parser (the literal check of a raw line, the SEARCH
+ * program it feeds, evaluated over a fixed message and over the input
+ * bytes as a message, and sequence sets), the MIME structure / ENVELOPE / section extraction of stored
  * messages, modified UTF-7 names (both directions) and dates.  The first byte picks the
  * parser.
  */
@@ -19,15 +20,50 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+struct smsg {
+	const char *data;
+	size_t len;
+};
+
+static int
+s_load(void *ctx, const char **data_r, size_t *len_r)
+{
+	const struct smsg *m = ctx;
+
+	*data_r = m->data;
+	*len_r = m->len;
+	return 0;
+}
+
+static uint64_t
+s_size(void *ctx)
+{
+	return ((const struct smsg *)ctx)->len;
+}
+
+static int
+s_has_keyword(void *ctx, const char *kw)
+{
+	(void)ctx;
+	return strcmp(kw, "$Junk") == 0;
+}
+
 static void
 fuzz_command(const char *d, size_t n)
 {
+	static const char fixed[] = "From: \"A\" <a@example.org>\r\n"
+	    "To: b@example.net\r\nSubject: free offer\r\n"
+	    "Date: Sun, 29 Nov 2026 10:00:00 +0000\r\n\r\nBuy now\r\n";
+	struct smsg msgs[2] = { { fixed, sizeof(fixed) - 1 }, { d, n } };
+	uint64_t lsize;
+	int nonsync;
 	struct imap_limits lim = { 16, 10000 };
 	struct imap_command cmd;
 	const char *err;
 	char *tag;
 	int bc;
 
+	(void)imap_line_literal(d, n, &lsize, &nonsync);
 	if (imap_parse_command(d, n, &lim, &cmd, &tag, &err) < 0) {
 		free(tag);
 		return;
@@ -35,6 +71,14 @@ fuzz_command(const char *d, size_t n)
 	free(tag);
 	struct imap_search *s = imap_search_parse(cmd.args, cmd.count, 10, 100,
 	    &err, &bc);
+	/* the search program over a fixed message and over the input bytes */
+	for (size_t i = 0; s != NULL && i < 2; i++) {
+		struct imap_search_msg m = { 3, 30, IMAP_FLAG_SEEN, 7,
+		    1057049557, &msgs[i], s_load, s_size, s_has_keyword, NULL,
+		    NULL };
+		(void)imap_search_match(s, &m);
+		(void)imap_search_uses_modseq(s);
+	}
 	imap_search_free(&s);
 	if (cmd.count > 0 && cmd.args[0].type == IMAP_ARG_ATOM) {
 		struct seqset set;
