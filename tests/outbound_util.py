@@ -139,6 +139,10 @@ class SMTPServer:
         self.peak = 0
         self.messages = []
         self.commands = []
+        # (seconds since start, connection number, event): what the
+        # server did and when, for the diagnostics of a stalled test
+        self.trace = []
+        self.t0 = time.monotonic()
         self.sock = socket.socket(socket.AF_INET6 if ":" in host
                                   else socket.AF_INET)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -146,7 +150,28 @@ class SMTPServer:
         self.port = self.sock.getsockname()[1]
         self.sock.listen(50)
         self.stopping = False
-        threading.Thread(target=self._accept, daemon=True).start()
+        threading.Thread(target=self._accept, daemon=True,
+                         name=f"smtpserver-{self.port}-accept").start()
+
+    def _log(self, n, event):
+        with self.lock:
+            self.trace.append((round(time.monotonic() - self.t0, 3), n,
+                               event))
+
+    def threads(self):
+        """Where each of this server's threads is (a stack per thread),
+        for the diagnostics of a stalled test."""
+        import sys
+        import traceback
+        frames = sys._current_frames()
+        out = []
+        for t in threading.enumerate():
+            if t.name.startswith(f"smtpserver-{self.port}-") and \
+                    t.ident in frames:
+                stack = traceback.extract_stack(frames[t.ident])
+                out.append(t.name + ": " + " <- ".join(
+                    f"{f.name}:{f.lineno}" for f in reversed(stack[-4:])))
+        return out
 
     def stop(self):
         self.stopping = True
@@ -170,46 +195,54 @@ class SMTPServer:
             if self.stopping:
                 c.close()
                 return
-            threading.Thread(target=self._serve, args=(c,),
-                             daemon=True).start()
+            with self.lock:
+                self.connections += 1
+                n = self.connections
+            threading.Thread(target=self._serve, args=(c, n), daemon=True,
+                             name=f"smtpserver-{self.port}-conn{n}").start()
 
-    def _serve(self, c):
+    def _serve(self, c, n):
         with self.lock:
             try:
-                self.peers.append(c.getpeername()[0])
-            except OSError:
-                pass
-            self.connections += 1
+                peer = c.getpeername()
+                self.peers.append(peer[0])
+            except OSError as e:
+                peer = e
             self.current += 1
             self.peak = max(self.peak, self.current)
+        self._log(n, f"accepted from {peer}")
         try:
-            self._session(c)
-        except (OSError, ssl.SSLError):
-            pass
+            self._session(c, n)
+        except (OSError, ssl.SSLError) as e:
+            self._log(n, f"ended: {e!r}")
         finally:
             with self.lock:
                 self.current -= 1
+            self._log(n, "closed")
             try:
                 c.close()
             except OSError:
                 pass
 
-    def _session(self, c):
+    def _session(self, c, n):
         f = c.makefile("rb")
         tls = False
 
         def send(s):
             c.sendall((s + "\r\n").encode())
+            self._log(n, "sent " + s[:20])
 
         send("220 test.example ESMTP")
         mail, rcpts = None, []
         while True:
             line = f.readline()
             if not line:
+                self._log(n, "end of input")
                 return
             cmd = line.decode("utf-8", "replace").rstrip("\r\n")
             with self.lock:
                 self.commands.append(cmd)
+            self._log(n, "got " + cmd[:20])
             verb = cmd.split(" ", 1)[0].upper()
             if verb == "EHLO":
                 ext = ["SIZE 1000000"]
@@ -261,10 +294,14 @@ class SMTPServer:
                     if not l or l == b".\r\n":
                         break
                     data += l[1:] if l.startswith(b"..") else l
+                self._log(n, f"content {len(data)} bytes, "
+                          f"{'end of input' if not l else 'final dot'}")
                 if self.delay:
                     time.sleep(self.delay)
                 if self.gate is not None:
-                    self.gate.wait(60)
+                    opened = self.gate.wait(60)
+                    self._log(n, "gate open" if opened else
+                              "gate still closed after 60 s")
                 with self.lock:
                     r = self.data_replies.pop(0) if self.data_replies \
                         else "250 2.0.0 queued"

@@ -5,6 +5,7 @@ re-expanded), and mailq listing maildrop/ entries as Postfix does."""
 import json
 import os
 import re
+import subprocess
 import threading
 import time
 
@@ -21,24 +22,49 @@ def queue(inst):
 
 
 def stuck(snd, srv):
-    """What a failed wait shows: the queue, the commands the server saw,
-    the sender's log, and where each smtp and qmgr process sleeps (a
-    rare stall of the delivery in full runs on a loaded machine)."""
-    procs = []
+    """What a failed wait shows: the queue, what the server did and where
+    its threads are, the sender's log, where each smtp and qmgr process
+    sleeps, and the sockets between them with the bytes waiting in each
+    (a rare stall of the delivery in full runs on a loaded machine)."""
+    procs, pids = [], []
     for role in ("smtp", "qmgr"):
         for pid in snd.pids(role):
-            try:
-                with open(f"/proc/{pid}/wchan") as f:
-                    wchan = f.read()
-                with open(f"/proc/{pid}/stat") as f:
-                    state = f.read().split(") ", 1)[1].split()[0]
-            except OSError as e:
-                wchan, state = str(e), "?"
-            procs.append(f"{role}[{pid}] {state} {wchan}")
+            pids.append(pid)
+            info = []
+            for what in ("stat", "wchan", "syscall", "stack"):
+                try:
+                    with open(f"/proc/{pid}/{what}") as f:
+                        v = f.read().strip()
+                except OSError as e:
+                    v = str(e)
+                if what == "stat":
+                    v = v.split(") ", 1)[-1].split()[0]
+                info.append(f"{what}={v!r}")
+            procs.append(f"{role}[{pid}] " + " ".join(info))
+    # Recv-Q/Send-Q of the TCP connections to the server and of the unix
+    # sockets of those processes: unread bytes show who did not read
+    socks = []
+    for args in (["ss", "-tnpoi", f"( sport = :{srv.port} or "
+                  f"dport = :{srv.port} )"], ["ss", "-xnp"]):
+        try:
+            out = subprocess.run(args, capture_output=True, text=True,
+                                 timeout=10).stdout
+        except (OSError, subprocess.TimeoutExpired) as e:
+            out = str(e)
+        lines = out.splitlines()
+        if args[1] == "-xnp":
+            lines = [l for l in lines
+                     if any(f"pid={p}," in l for p in pids)]
+        socks += lines
     with srv.lock:
         cmds = list(srv.commands)
-    return f"{queue(snd)}\n{cmds}\nconnections={srv.connections}\n" \
-        f"{procs}\n{snd.log()}"
+        trace = list(srv.trace)
+    return "\n".join([f"queue: {queue(snd)}", f"commands: {cmds}",
+                      f"connections={srv.connections}",
+                      f"server trace: {trace}",
+                      f"server threads: {srv.threads()}",
+                      "processes:", *procs, "sockets:", *socks,
+                      "log:", snd.log()])
 
 
 def delivered(srv, rcpt):
