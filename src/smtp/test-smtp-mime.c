@@ -232,6 +232,13 @@ test_rules(void)
 	    "Content-Transfer-Encoding: quoted-printable\n\n"
 	    "Subject: =E9\n\nx\n");
 	free(o);
+	/* 8-bit in the embedded Content-Type, no line end (fuzz-smtp-mime
+	 * found it): encoded like any byte, the whole body still one leaf */
+	o = down("Content-Type:message/global\n\nContent-Type:e/\x8b");
+	T_STREQ(o, "Content-Type:message/global\nMIME-Version: 1.0\n"
+	    "Content-Transfer-Encoding: quoted-printable\n\n"
+	    "Content-Type:e/=8B");
+	free(o);
 	/* a digest's parts are messages by default, as before */
 	o = down("Content-Type: multipart/digest; boundary=b\n\n--b\n\n"
 	    "Subject: s\n\n\xe9\n--b--\n");
