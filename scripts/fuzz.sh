@@ -1,6 +1,10 @@
 #!/bin/sh
 # fuzz.sh [seconds] - build every fuzz target with clang + libFuzzer +
 # ASan/UBSan in build-fuzz/ and run each for a short while (default 20 s).
+# fuzz/corpus-NAME/ (not committed) keeps what the runs find; the
+# committed fuzz/seed-NAME/ (a few KB of inputs picked from a longer
+# campaign for the features they reach) and fuzz/NAME.dict (keywords of
+# the format), where present, start a short run deep in the parser.
 set -eu
 secs=${1:-20}
 cd "$(dirname "$0")/.."
@@ -20,7 +24,11 @@ for t in build-fuzz/fuzz/fuzz-*; do
 	corpus=fuzz/corpus-${name#fuzz-}
 	mkdir -p "$corpus"
 	echo "fuzz: $name for ${secs}s"
-	"$t" -max_total_time="$secs" -max_len=65536 "$corpus" \
+	seeds=fuzz/seed-${name#fuzz-}
+	dict=fuzz/${name#fuzz-}.dict
+	[ -d "$seeds" ] || seeds=
+	[ -f "$dict" ] && dict=-dict=$dict || dict=
+	"$t" -max_total_time="$secs" -max_len=65536 $dict "$corpus" $seeds \
 	    2>"build-fuzz/$name.log" || { status=1; tail -30 "build-fuzz/$name.log"; }
 done
 exit $status
