@@ -190,7 +190,8 @@ class SMTPServer:
         while not self.stopping:
             try:
                 c, _ = self.sock.accept()
-            except OSError:
+            except OSError as e:
+                self._log(0, f"accept ends: {e!r}")
                 return
             if self.stopping:
                 c.close()
@@ -198,8 +199,17 @@ class SMTPServer:
             with self.lock:
                 self.connections += 1
                 n = self.connections
-            threading.Thread(target=self._serve, args=(c, n), daemon=True,
-                             name=f"smtpserver-{self.port}-conn{n}").start()
+            try:
+                threading.Thread(target=self._serve, args=(c, n),
+                                 daemon=True,
+                                 name=f"smtpserver-{self.port}-conn{n}"
+                                 ).start()
+            except BaseException as e:
+                # the client must not wait for a greeting that never
+                # comes: it sees the connection end instead
+                self._log(n, f"cannot serve: {e!r}")
+                c.close()
+                raise
 
     def _serve(self, c, n):
         with self.lock:
@@ -215,6 +225,9 @@ class SMTPServer:
             self._session(c, n)
         except (OSError, ssl.SSLError) as e:
             self._log(n, f"ended: {e!r}")
+        except BaseException as e:
+            self._log(n, f"failed: {e!r}")
+            raise
         finally:
             with self.lock:
                 self.current -= 1
