@@ -64,7 +64,40 @@ def stuck(snd, srv):
                       f"server trace: {trace}",
                       f"server threads: {srv.threads()}",
                       "processes:", *procs, "sockets:", *socks,
+                      "this test process:", *process_state(),
                       "log:", snd.log()])
+
+
+def process_state():
+    """Every thread of this test process (its Python stack, and the
+    system call it sleeps in with its first argument, a descriptor for
+    read/recv), and what each descriptor is: a thread of an earlier test
+    still reading a descriptor number the server's connection now has
+    would take the bytes the server waits for."""
+    import sys
+    import traceback
+    out = []
+    frames = sys._current_frames()
+    for t in threading.enumerate():
+        f = frames.get(t.ident)
+        stack = traceback.extract_stack(f)[-5:] if f is not None else []
+        out.append(f"thread {t.name} (native {t.native_id}): " +
+                   " <- ".join(f"{os.path.basename(x.filename)}:{x.name}:"
+                               f"{x.lineno}" for x in reversed(stack)))
+    for tid in sorted(os.listdir("/proc/self/task")):
+        try:
+            with open(f"/proc/self/task/{tid}/syscall") as f:
+                out.append(f"task {tid} syscall {f.read().split()[:2]}")
+        except OSError:
+            pass
+    fds = []
+    for fd in sorted(os.listdir("/proc/self/fd"), key=int):
+        try:
+            fds.append(f"{fd}={os.readlink(f'/proc/self/fd/{fd}')}")
+        except OSError:
+            pass
+    out.append("descriptors: " + " ".join(fds))
+    return out
 
 
 def delivered(srv, rcpt):
