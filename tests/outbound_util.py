@@ -380,7 +380,9 @@ class HoldingDNS:
         self.sock.bind(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
         self.stopping = False
-        threading.Thread(target=self._serve, daemon=True).start()
+        self.thread = threading.Thread(target=self._serve, daemon=True,
+                                       name=f"holdingdns-{self.port}")
+        self.thread.start()
 
     @property
     def address(self):
@@ -399,6 +401,15 @@ class HoldingDNS:
 
     def stop(self):
         self.stopping = True
+        try:
+            # wakes the thread blocked in recvfrom(): close() alone does
+            # not, and it would sit there for the rest of the test run,
+            # holding the port (shutdown of an unconnected UDP socket
+            # says ENOTCONN but wakes the reader all the same)
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.thread.join(5)
         self.sock.close()
 
     def _serve(self):
