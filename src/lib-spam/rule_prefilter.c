@@ -79,7 +79,12 @@ pf_pattern(const struct rule *r)
 static unsigned
 pf_flags(const struct rule *r, int kind)
 {
-	unsigned f = HS_FLAG_PREFILTER | HS_FLAG_SINGLEMATCH;
+	/* no HS_FLAG_SINGLEMATCH: with it Vectorscan 5.4.9 (Debian 12)
+	 * reports nothing for some one-byte patterns (/q/, /q+/) matching
+	 * only past the first 64 bytes of the text, a rule PCRE2 hits
+	 * (test_prefilter_one_byte); every match now calls pf_on_match,
+	 * which only sets the rule's candidate byte */
+	unsigned f = HS_FLAG_PREFILTER;
 
 	if (r->opts & PCRE2_CASELESS)
 		f |= HS_FLAG_CASELESS;

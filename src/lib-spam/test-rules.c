@@ -575,6 +575,38 @@ test_issue_example(void)
 	free(ref);
 }
 
+/* One byte (and a run of it) past the first 64 bytes of the scanned
+ * text, the only prefilter-mode pattern of its database: Vectorscan
+ * 5.4.9 reports no match for it with HS_FLAG_SINGLEMATCH (fuzz-rules
+ * found the rule hitting without the prefilter and not with it). */
+static void
+test_prefilter_one_byte(void)
+{
+	static const char msg[] = "Subject: s\n\n"
+	    "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+	    "bbbbbbbbbbbbbbbbq\n";
+	static const char *const rules[] = { "body P_BYTE /q/\n",
+	    "body P_BYTES /q+/\n", "rawbody P_RAWBYTE /q/\n" };
+
+	for (size_t k = 0; k < NELEM(rules); k++) {
+		for (int pf = 0; pf < 2; pf++) {
+			struct ruleset *rs = ruleset_new();
+			struct spam_result r;
+			struct mime_msg m;
+
+			ruleset_set_prefilter(rs, pf);
+			ruleset_load_text(rs, "test.cf", rules[k]);
+			ruleset_finish(rs);
+			mime_parse(&m, msg, sizeof(msg) - 1, NULL);
+			spam_scan(rs, &m, -1, -1, &r);
+			T_INTEQ(r.nhits, 1);
+			spam_result_free(&r);
+			mime_free(&m);
+			ruleset_free(&rs);
+		}
+	}
+}
+
 /* The Vectorscan prefilter never changes a result: the same rules and
  * messages with and without it give the same hits (anchors, lookarounds,
  * back references, negation, multiple, if-unset, the built-in set). */
@@ -1243,6 +1275,7 @@ main(void)
 	T_RUN(test_run_list);
 	T_RUN(test_prefilter_many_lines);
 	T_RUN(test_prefilter);
+	T_RUN(test_prefilter_one_byte);
 	T_RUN(test_cache);
 	T_RUN(test_cache_short_patterns);
 	for (size_t i = 0; i < nkept; i++)
