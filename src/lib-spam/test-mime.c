@@ -332,6 +332,13 @@ test_uri_numeric(void)
 		{ "http://4294967296/x", "http://4294967296/x", 0, 0 },
 		{ "http://1.2.3.4.5/x", "http://1.2.3.4.5/x", 0, 0 },
 		{ "http://123.example/x", "http://123.example/x", 0, 0 },
+		/* a %-encoded delimiter ends the host; the rest is path */
+		{ "http://8%31%2E%39.%38.%34%2Fnew%2Floan/x",
+		  "http://81.9.8.4/new%2Floan/x", 1, 0 },
+		{ "http://spam.example%3Fid=1", "http://spam.example?id=1", 0, 0 },
+		{ "http://spam.example%23a/b", "http://spam.example#a/b", 0, 0 },
+		{ "http://spam.example%5cx", "http://spam.example/x", 0, 0 },
+		{ "http://spam.example%2F", "http://spam.example/", 0, 0 },
 	};
 
 	for (size_t i = 0; i < NELEM(cases); i++) {

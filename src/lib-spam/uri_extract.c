@@ -89,7 +89,8 @@ void
 uri_add(struct uri_list *l, const char *s, size_t n, struct mime_stats *st)
 {
 	struct buf out;
-	size_t i = 0, hs, he;
+	size_t i = 0, hs, he, rest;
+	char delim = '\0';
 	char scheme[16], host[512];
 	size_t sl = 0, hl = 0;
 
@@ -151,12 +152,21 @@ authority:
 			hs = k;
 			break;
 		}
+	/* a %-encoded '/', '?', '#' or '\\' ends the host as the raw one
+	 * does ("http://8%31%2E%39.%38.%34%2Fnew" is host 81.9.8.4, path
+	 * /new): the rest of the authority joins the path */
+	rest = he;
 	for (size_t k = hs; k < he && hl < sizeof(host) - 1; k++) {
 		int c = (unsigned char)s[k];
 		if (c == '%' && k + 2 < he && hexv(s[k + 1]) >= 0 && hexv(s[k + 2]) >= 0) {
 			c = hexv(s[k + 1]) * 16 + hexv(s[k + 2]);
 			k += 2;
 			if (st) st->uri_obfuscated++;
+			if (c == '/' || c == '?' || c == '#' || c == '\\') {
+				delim = (char)(c == '\\' ? '/' : c);
+				rest = k + 1;
+				break;
+			}
 		}
 		if (c == ':')           /* port */
 			break;
@@ -179,12 +189,16 @@ authority:
 	}
 	buf_init(&out, URI_MAX + 600);
 	(void)buf_printf(&out, "%s://%s", scheme, host);
+	if (delim != '\0') {
+		(void)buf_appendc(&out, delim);
+		(void)buf_append(&out, s + rest, he - rest);
+	}
 	if (i < n) {
-		if (s[i] != '/')
+		if (s[i] != '/' && delim == '\0')
 			(void)buf_appendc(&out, '/');
 		for (; i < n; i++)
 			(void)buf_appendc(&out, s[i] == '\\' ? '/' : s[i]);
-	} else {
+	} else if (delim == '\0') {
 		(void)buf_appendc(&out, '/');
 	}
 	list_push(l, buf_steal(&out));
