@@ -189,18 +189,14 @@ authority:
 	}
 	buf_init(&out, URI_MAX + 600);
 	(void)buf_printf(&out, "%s://%s", scheme, host);
-	if (delim != '\0') {
+	if (delim != '\0') {           /* the authority's rest, then the path */
 		(void)buf_appendc(&out, delim);
 		(void)buf_append(&out, s + rest, he - rest);
-	}
-	if (i < n) {
-		if (s[i] != '/' && delim == '\0')
-			(void)buf_appendc(&out, '/');
-		for (; i < n; i++)
-			(void)buf_appendc(&out, s[i] == '\\' ? '/' : s[i]);
-	} else if (delim == '\0') {
+	} else if (i >= n || s[i] != '/') {
 		(void)buf_appendc(&out, '/');
 	}
+	for (; i < n; i++)
+		(void)buf_appendc(&out, s[i] == '\\' ? '/' : s[i]);
 	list_push(l, buf_steal(&out));
 }
 
