@@ -3,8 +3,8 @@
 # ASan/UBSan in build-fuzz/ and run each for a short while (default 20 s).
 # fuzz/corpus-NAME/ (not committed) keeps what the runs find; the
 # committed fuzz/seed-NAME/ (a few KB of inputs picked from a longer
-# campaign for the features they reach) and fuzz/NAME.dict (keywords of
-# the format), where present, start a short run deep in the parser.
+# campaign for the features they reach) and a dictionary of the input
+# format (fuzz/FORMAT.dict: keywords), where present, start a short run deep in the parser.
 set -eu
 secs=${1:-20}
 cd "$(dirname "$0")/.."
@@ -25,7 +25,13 @@ for t in build-fuzz/fuzz/fuzz-*; do
 	mkdir -p "$corpus"
 	echo "fuzz: $name for ${secs}s"
 	seeds=fuzz/seed-${name#fuzz-}
-	dict=fuzz/${name#fuzz-}.dict
+	# one dictionary per format: the targets reading the same one share it
+	case ${name#fuzz-} in
+	mail-mime|smtp-mime|lr) dict=fuzz/mime.dict ;;
+	rule-cache|rule-literals) dict=fuzz/rules.dict ;;
+	scram-client) dict=fuzz/scram.dict ;;
+	*) dict=fuzz/${name#fuzz-}.dict ;;
+	esac
 	[ -d "$seeds" ] || seeds=
 	[ -f "$dict" ] && dict=-dict=$dict || dict=
 	"$t" -max_total_time="$secs" -max_len=65536 $dict "$corpus" $seeds \
