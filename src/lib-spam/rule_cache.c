@@ -392,12 +392,10 @@ ruleset_cache_save(const struct ruleset *rs, const char *path, char **error_r)
 			return -1;
 		}
 		put_u8(&b, (unsigned)rs->pf[j].kind);
-		put_u8(&b, (unsigned)rs->pf[j].lit);
 		put_u32(&b, rs->pf[j].n);
 		for (unsigned i = 0; i < rs->pf[j].n; i++)
 			put_u32(&b, rs->pf[j].rule[i]);
-		if (rs->pf[j].lit)
-			put(&b, rs->pf[j].grp, rs->pf[j].n);
+		put(&b, rs->pf[j].grp, rs->pf[j].n);
 		put_u64(&b, len);
 		put(&b, bytes, len);
 		free(bytes);
@@ -692,20 +690,19 @@ ruleset_cache_parse(struct ruleset *rs, const unsigned char *data, size_t len,
 		FREE(codes);
 	}
 	/* the Vectorscan databases */
-	npf = get_count(&rd, 13, 100000);
+	npf = get_count(&rd, 13, PF_N);
 #ifndef HAVE_HS
 	if (npf != 0 && rd.err == NULL)
 		rd.err = "built without Vectorscan";
 #endif
 	for (uint32_t j = 0; j < npf && rd.err == NULL; j++) {
 		unsigned kind = get_u8(&rd);
-		unsigned lit = get_u8(&rd);
 		uint32_t m = get_count(&rd, 4, 1000000);
 		unsigned *rule;
 		unsigned char *grp = NULL;
 		uint64_t dblen;
 
-		if (kind >= PF_N || lit > 1)
+		if (kind >= PF_N)
 			rd.err = "bad prefilter kind";
 		rule = xcalloc(m ? m : 1, sizeof(*rule));
 		for (uint32_t i = 0; i < m && rd.err == NULL; i++) {
@@ -714,7 +711,7 @@ ruleset_cache_parse(struct ruleset *rs, const unsigned char *data, size_t len,
 			    (rs->v[rule[i]].type == RULE_HEADER && rs->v[rule[i]].hdr == NULL))
 				rd.err = "bad prefilter rule";
 		}
-		if (lit && rd.err == NULL) {
+		if (rd.err == NULL) {
 			grp = xcalloc(m ? m : 1, 1);
 			get(&rd, grp, m);
 			for (uint32_t i = 0; i < m && rd.err == NULL; i++)
@@ -740,7 +737,6 @@ ruleset_cache_parse(struct ruleset *rs, const unsigned char *data, size_t len,
 			}
 			rs->pf = xreallocarray(rs->pf, rs->npf + 1, sizeof(*rs->pf));
 			rs->pf[rs->npf].kind = (int)kind;
-			rs->pf[rs->npf].lit = (int)lit;
 			rs->pf[rs->npf].db = db;
 			rs->pf[rs->npf].rule = rule;
 			rs->pf[rs->npf].grp = grp;

@@ -86,16 +86,14 @@ struct rule {
 	int state;              /* 0 todo, 1 running (meta), 2 done */
 };
 
-/* Vectorscan prefilter (rule_prefilter.c): one database per text kind. */
+/* Vectorscan prefilter (rule_prefilter.c): one literal database per
+ * text kind. */
 enum { PF_BODY, PF_RAWBODY, PF_URI, PF_HEADER, PF_N };
-#define PF_CHUNK 16
 struct pf_db {
 	int kind;               /* PF_* */
-	int lit;                /* 1 literal database, 0 prefilter-mode patterns */
 	void *db;               /* hs_database_t */
 	unsigned *rule;         /* pattern id -> rule index */
-	unsigned char *grp;     /* literal databases: pattern id -> literal
-				 * group (see rule_literals), else NULL */
+	unsigned char *grp;     /* pattern id -> literal group (rule_literals) */
 	unsigned n;
 };
 
@@ -135,7 +133,7 @@ struct ruleset {
 	int loading_builtin;
 	/* prefilter */
 	int use_hs;
-	struct pf_db *pf;       /* databases of up to PF_CHUNK patterns */
+	struct pf_db *pf;       /* at most one per kind (PF_N) */
 	size_t npf;
 	void *scratch;          /* hs_scratch_t */
 	unsigned char *cand;    /* per rule: Vectorscan saw a possible match */
@@ -212,8 +210,9 @@ void ruleset_finish_loaded(struct ruleset *rs);
 /* rule_cache.c; the format version also seeds the payload checksum.
  * Bump it whenever what the stored databases mean changes, not only
  * the layout (2: literal databases; 3: header literal databases report
+ * every occurrence; 4: literal databases only, uri ones too report
  * every occurrence) */
-#define RULE_CACHE_VERSION 3
+#define RULE_CACHE_VERSION 4
 uint64_t cache_hash(const void *p, size_t n, uint64_t seed);
 
 #endif

@@ -575,18 +575,20 @@ test_issue_example(void)
 	free(ref);
 }
 
-/* One byte (and a run of it) past the first 64 bytes of the scanned
- * text, the only prefilter-mode pattern of its database: Vectorscan
- * 5.4.9 reports no match for it with HS_FLAG_SINGLEMATCH (fuzz-rules
- * found the rule hitting without the prefilter and not with it). */
+/* Short patterns matching only past the first 64 bytes of the text:
+ * Debian 12's Vectorscan misses them on AVX-512 hosts (fuzz-rules found
+ * /q/ with HS_FLAG_SINGLEMATCH, then /x./ without it), so no pattern
+ * goes to it: none of these is prefiltered and all hit either way. */
 static void
 test_prefilter_one_byte(void)
 {
 	static const char msg[] = "Subject: s\n\n"
 	    "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
-	    "bbbbbbbbbbbbbbbbq\n";
+	    "bbbbbbbbbbbbbbbbqxyz\n";
 	static const char *const rules[] = { "body P_BYTE /q/\n",
-	    "body P_BYTES /q+/\n", "rawbody P_RAWBYTE /q/\n" };
+	    "body P_BYTES /q+/\n", "rawbody P_RAWBYTE /q/\n",
+	    "body P_DOT /x./\n", "body P_CLASS /x[yz]/\n", "body P_CLASS2 /[xw]y/\n",
+	    "rawbody P_WORD /x\\w/\n" };
 
 	for (size_t k = 0; k < NELEM(rules); k++) {
 		for (int pf = 0; pf < 2; pf++) {
@@ -597,6 +599,7 @@ test_prefilter_one_byte(void)
 			ruleset_set_prefilter(rs, pf);
 			ruleset_load_text(rs, "test.cf", rules[k]);
 			ruleset_finish(rs);
+			T_INTEQ(ruleset_prefiltered(rs), 0);
 			mime_parse(&m, msg, sizeof(msg) - 1, NULL);
 			spam_scan(rs, &m, -1, -1, &r);
 			T_INTEQ(r.nhits, 1);
@@ -651,7 +654,7 @@ test_prefilter(void)
 	    "rawbody  P_L_HEX     /\\x3ca href/i\n"
 	    "header   P_L_HDR     From =~ /sender\\.example|nomatch\\.invalid/i\n"
 	    "header   P_L_HDR_NO  Subject =~ /sender\\.example/i\n"
-	    /* prefilter-mode widening: classes of high bytes, \\A, {n,m} */
+	    /* no literals: not prefiltered */
 	    "body     P_W_HIGH    /(?:[\xe9]|[\\xc3][\\xa9]|e)[_\\W]{0,3}p(?:[\\x80-\\x9f\\xa0]|i)[l1]/\n"
 	    "body     P_W_ANCH    /\\A(?:\\w+\\s){0,3}cheap\\b/\n"
 	    "body     P_W_REP     /(?:ch\\w{2,}\\s){1,2}p\\w/\n";
@@ -673,14 +676,15 @@ test_prefilter(void)
 		ruleset_finish(off);
 #ifdef HAVE_HS
 		T_OK(ruleset_prefiltered(on) > 0);
-		/* which database each went to: 2 body literal, 1 the others */
+		/* which are prefiltered: 2 body and rawbody (with their
+		 * lines), 1 uri and header, 0 those without literals */
 		T_INTEQ(ruleset_find(on, "P_L_ALT")->pf, 2);
 		T_INTEQ(ruleset_find(on, "P_L_HEX")->pf, 2);
 		T_INTEQ(ruleset_find(on, "P_L_HDR")->pf, 1);
 		T_INTEQ(ruleset_find(on, "P_URI")->pf, 1);
-		T_INTEQ(ruleset_find(on, "P_W_HIGH")->pf, 1);
+		T_INTEQ(ruleset_find(on, "P_W_HIGH")->pf, 0);
 		T_INTEQ(ruleset_find(on, "P_W_ANCH")->pf, 2);
-		T_INTEQ(ruleset_find(on, "P_W_REP")->pf, 1);
+		T_INTEQ(ruleset_find(on, "P_W_REP")->pf, 0);
 		T_INTEQ(ruleset_find(on, "P_BUFSTART")->pf, 1);
 #endif
 		T_INTEQ(ruleset_prefiltered(off), 0);
