@@ -33,6 +33,7 @@ struct parser {
 	struct uri_list uris;
 	struct buf rendered;
 	int seen_plain, seen_html;
+	unsigned depth_base;    /* depth of the message being walked */
 };
 
 struct hdrlist {
@@ -103,6 +104,20 @@ lower_dup(const char *s)
 }
 
 static void add_text(struct parser *p, const char *s, size_t n, int html);
+static void walk(struct parser *p, const char *data, size_t len, int top);
+
+/* A message/rfc822 or message/global part with a base64 or
+ * quoted-printable body (RFC 6532 allows it for message/global; mail
+ * software sends it for rfc822 too): lib-mail's children of it are the
+ * encoded text read as a message, so it is decoded as a leaf and the
+ * decoded bytes walked as the embedded message instead. */
+static int
+encoded_message(const struct mail_part *mp)
+{
+	return (mp->flags & MAIL_PART_MESSAGE) && mp->encoding != NULL &&
+	    (strcasecmp(mp->encoding, "base64") == 0 ||
+	    strcasecmp(mp->encoding, "quoted-printable") == 0);
+}
 
 /* A leaf: transfer decoding, then text to UTF-8 for body/rawbody. */
 static void
@@ -113,6 +128,8 @@ leaf(struct parser *p, struct mime_part *part, const char *s, size_t n)
 	const char *enc = part->encoding;
 	int is_text = strncmp(part->ctype, "text/", 5) == 0;
 	int is_html = strcmp(part->ctype, "text/html") == 0;
+	int is_msg = strcmp(part->ctype, "message/rfc822") == 0 ||
+	    strcmp(part->ctype, "message/global") == 0;
 
 	buf_init(&dec, m->lim.max_text);
 	if (strcmp(enc, "base64") == 0) {
@@ -149,6 +166,18 @@ leaf(struct parser *p, struct mime_part *part, const char *s, size_t n)
 		}
 		add_text(p, utf.data ? utf.data : "", utf.len, is_html);
 		buf_free(&utf);
+	} else if (is_msg) {
+		/* an encoded embedded message (encoded_message): its parts
+		 * one level down, within what is left of the limits (part
+		 * is not used after this: m->parts may move) */
+		unsigned base = p->depth_base;
+		if (part->depth + 1 > m->lim.max_depth || m->nparts >= m->lim.max_parts) {
+			m->st.truncated++;
+		} else {
+			p->depth_base = part->depth + 1;
+			walk(p, dec.data ? dec.data : "", dec.len, 0);
+			p->depth_base = base;
+		}
 	} else {
 		m->st.attachments++;
 	}
@@ -171,13 +200,14 @@ entity(struct parser *p, const char *data, const struct mail_part *mp,
 		m->nhdrs = own.n;
 		m->body_offset = mp->body_off;
 	}
-	if (mp->depth > m->st.max_depth_seen)
-		m->st.max_depth_seen = mp->depth;
-	m->st.truncated += mp->skipped;
+	if (p->depth_base + mp->depth > m->st.max_depth_seen)
+		m->st.max_depth_seen = p->depth_base + mp->depth;
+	if (!encoded_message(mp))       /* its own walk counts what it skips */
+		m->st.truncated += mp->skipped;
 	m->parts = xreallocarray(m->parts, m->nparts + 1, sizeof(*m->parts));
 	part = &m->parts[m->nparts++];
 	memset(part, 0, sizeof(*part));
-	part->depth = mp->depth;
+	part->depth = p->depth_base + mp->depth;
 	part->ctype = xasprintf("%s/%s", mp->type, mp->subtype);
 	str_lower(part->ctype);
 	m->st.parts++;
@@ -204,7 +234,7 @@ entity(struct parser *p, const char *data, const struct mail_part *mp,
 			m->st.missing_boundary++;
 		if (mp->flags & MAIL_PART_NO_BOUNDARY)  /* treat as text */
 			add_text(p, data + mp->body_off, mp->body_len, 0);
-	} else if (!(mp->flags & MAIL_PART_MESSAGE))
+	} else if (!(mp->flags & MAIL_PART_MESSAGE) || encoded_message(mp))
 		leaf(p, part, data + mp->body_off, mp->body_len);
 	if (!top)
 		hdrlist_free(&own);
@@ -254,6 +284,31 @@ paragraphs(const char *s, size_t n, struct buf *out)
 }
 
 
+/* The entities of one message (top: the message itself, else one
+ * embedded in an encoded message part at p->depth_base), in order; an
+ * encoded message part's subtree from lib-mail is skipped (leaf()
+ * walks its decoded body instead).  Within the limits left: depth
+ * below p->depth_base, parts not yet used. */
+static void
+walk(struct parser *p, const char *data, size_t len, int top)
+{
+	struct mime_msg *m = p->m;
+	struct mail_mime_limits ml = { m->lim.max_depth - p->depth_base,
+	    m->lim.max_parts - (unsigned)m->nparts, 0 };
+	struct mail_mime mm;
+
+	mail_mime_parse(&mm, data, len, &ml);
+	for (unsigned i = 0; i < mm.nparts; i++) {
+		unsigned d = mm.parts[i].depth;
+		int skip = encoded_message(&mm.parts[i]);
+		entity(p, data, &mm.parts[i], top && i == 0);
+		if (skip)
+			while (i + 1 < mm.nparts && mm.parts[i + 1].depth > d)
+				i++;
+	}
+	mail_mime_free(&mm);
+}
+
 void
 mime_parse(struct mime_msg *m, const char *data, size_t len,
     const struct mime_limits *lim)
@@ -282,14 +337,7 @@ mime_parse(struct mime_msg *m, const char *data, size_t len,
 	p.m = m;
 	p.uris.max = m->lim.max_uris;
 	buf_init(&p.rendered, m->lim.max_text);
-	{
-		struct mail_mime_limits ml = { m->lim.max_depth, m->lim.max_parts, 0 };
-		struct mail_mime mm;
-		mail_mime_parse(&mm, data, len, &ml);
-		for (unsigned i = 0; i < mm.nparts; i++)
-			entity(&p, data, &mm.parts[i], i == 0);
-		mail_mime_free(&mm);
-	}
+	walk(&p, data, len, 1);
 
 	buf_init(&tmp, m->lim.max_text);
 	subj = mime_header_get(m, "Subject");

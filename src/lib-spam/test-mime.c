@@ -356,11 +356,78 @@ test_uri_numeric(void)
 	}
 }
 
+/* A message/rfc822 part in base64 and a message/global part in
+ * quoted-printable: each is decoded and walked as the embedded message
+ * it is (its text, HTML and URIs count), one level down; past the depth
+ * limit it is only counted as truncated. */
+static void
+test_encoded_message(void)
+{
+	const char *msg =
+	    "From: a@b.example\r\n"
+	    "Subject: fwd\r\n"
+	    "MIME-Version: 1.0\r\n"
+	    "Content-Type: multipart/mixed; boundary=\"OUT\"\r\n"
+	    "\r\n"
+	    "--OUT\r\n"
+	    "Content-Type: text/plain\r\n"
+	    "\r\n"
+	    "outer\r\n"
+	    "--OUT\r\n"
+	    "Content-Type: message/rfc822\r\n"
+	    "Content-Transfer-Encoding: base64\r\n"
+	    "\r\n"
+	    "RnJvbTogeEBzcGFtLmV4YW1wbGUNClN1YmplY3Q6IGlubmVyDQpDb250ZW50LVR5cGU6IHRleHQv\r\n"
+	    "aHRtbA0KDQo8cD5DaGVhcCA8Yj5waWxsczwvYj4gPGEgaHJlZj0iaHR0cDovL3BpbGxzLmV4YW1w\r\n"
+	    "bGUvYnV5Ij5oZXJlPC9hPjwvcD4NCg==\r\n"
+	    "--OUT\r\n"
+	    "Content-Type: message/global\r\n"
+	    "Content-Transfer-Encoding: quoted-printable\r\n"
+	    "\r\n"
+	    "From: y@spam.example\r\n"
+	    "Subject: inner2\r\n"
+	    "Content-Type: text/plain; charset=3Dutf-8\r\n"
+	    "\r\n"
+	    "Caf=C3=A9 deals\r\n"
+	    "--OUT--\r\n";
+	struct mime_limits lim = mime_default_limits;
+	struct mime_msg m;
+
+	mime_parse(&m, msg, strlen(msg), NULL);
+	T_INTEQ(m.nparts, 6);
+	T_STREQ(m.parts[2].ctype, "message/rfc822");
+	T_INTEQ(m.parts[2].depth, 1);
+	T_STREQ(m.parts[3].ctype, "text/html");
+	T_INTEQ(m.parts[3].depth, 2);
+	T_STREQ(m.parts[4].ctype, "message/global");
+	T_STREQ(m.parts[5].ctype, "text/plain");
+	T_STREQ(m.parts[5].charset, "utf-8");
+	T_INTEQ(m.parts[5].depth, 2);
+	T_INTEQ(m.st.max_depth_seen, 2);
+	T_INTEQ(m.st.attachments, 0);
+	T_INTEQ(m.st.text_parts, 3);
+	T_INTEQ(m.st.truncated, 0);
+	T_STREQ(buf_cstr(&m.body), "fwd\nouter\nCheap pills here\nCaf\xc3\xa9 deals");
+	T_OK(has_uri(&m, "http://pills.example/buy"));
+	/* the top message's headers only */
+	T_STREQ(mime_header_get(&m, "subject")->value, "fwd");
+	mime_free(&m);
+
+	lim.max_depth = 1;
+	mime_parse(&m, msg, strlen(msg), &lim);
+	T_INTEQ(m.nparts, 4);
+	T_INTEQ(m.st.truncated, 2);
+	T_STREQ(buf_cstr(&m.body), "fwd\nouter");
+	T_INTEQ(m.nuris, 0);
+	mime_free(&m);
+}
+
 int
 main(void)
 {
 	T_RUN(test_decoders);
 	T_RUN(test_nested);
+	T_RUN(test_encoded_message);
 	T_RUN(test_html_tricks);
 	T_RUN(test_anomalies);
 	T_RUN(test_edges);
