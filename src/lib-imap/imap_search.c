@@ -376,7 +376,7 @@ header_matches(const char *hdr, size_t len, const char *name,
 		if (f.name_len != nlen || strncasecmp(hdr + f.start, name, nlen) != 0)
 			continue;
 		mail_field_value(hdr, &f, &v);
-		if (decode == NULL || v.len == 0 ||
+		if (decode == NULL || v.len == 0 || v.data == NULL ||
 		    memmem(v.data, v.len, "=?", 2) == NULL) {
 			if (contains_ci(v.data ? v.data : "", v.len, value))
 				found = 1;

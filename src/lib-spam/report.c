@@ -15,9 +15,10 @@ report_num(char *dst, size_t len, double v)
 {
 	char *p;
 
+	/* what would print as "-0.000" (-0.0 included) prints as 0 */
+	if (v > -0.0005 && v < 0.0005)
+		v = 0.0;
 	snprintf(dst, len, "%.3f", v);
-	if (strcmp(dst, "-0.000") == 0)
-		snprintf(dst, len, "0.000");
 	p = dst + strlen(dst);
 	while (p > dst && p[-1] == '0')
 		*--p = '\0';

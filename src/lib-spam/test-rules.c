@@ -563,6 +563,8 @@ test_issue_example(void)
 	{
 		char n[32];
 		report_num(n, sizeof(n), -0.0001); T_STREQ(n, "0");
+		report_num(n, sizeof(n), -0.0); T_STREQ(n, "0");
+		report_num(n, sizeof(n), -0.0005); T_STREQ(n, "-0.001");
 		report_num(n, sizeof(n), 6.3); T_STREQ(n, "6.3");
 		report_num(n, sizeof(n), -999); T_STREQ(n, "-999");
 		report_num(n, sizeof(n), 10.5); T_STREQ(n, "10.5");

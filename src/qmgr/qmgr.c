@@ -559,7 +559,7 @@ dispatch(struct transport *t)
 	long long join = config_int("local_delivery_batch_limit");
 
 	for (;;) {
-		struct conn *c, *idle = NULL, *same = NULL;
+		struct conn *c = NULL, *idle = NULL, *same = NULL;
 		struct job *j, *prev = NULL;
 
 		for (j = t->queue; j != NULL; prev = j, j = j->next)
