@@ -270,7 +270,14 @@ sources_current(const struct rule_source *src, size_t nsrc, const char *const *s
 char *
 ruleset_cache_path(const char *dir, const char *const *specs, int use_hs)
 {
-	uint64_t h = cache_hash(use_hs ? "hs" : "no-hs", use_hs ? 2 : 5, CACHE_VERSION);
+	/* with the prefilter, which scanner the databases were compiled
+	 * for (rule_prefilter.c): a cache made for another is not taken */
+	const char *kind = use_hs ? prefilter_scanner() : "no-hs";
+	uint64_t h;
+
+	if (kind == NULL)
+		kind = "hs-none";
+	h = cache_hash(kind, strlen(kind), CACHE_VERSION);
 
 	for (size_t i = 0; specs[i] != NULL; i++)
 		h = cache_hash(specs[i], strlen(specs[i]) + 1, h);

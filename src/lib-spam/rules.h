@@ -53,6 +53,9 @@ void ruleset_set_jit(struct ruleset *rs, int on);
 void ruleset_set_prefilter(struct ruleset *rs, int on);
 /* Rules in the prefilter databases (0 without libhs or when off). */
 unsigned ruleset_prefiltered(const struct ruleset *rs);
+/* The Vectorscan scan function this host uses ("hs_scan",
+ * "avx2_hs_scan"), or NULL: no prefilter here (rule_prefilter.c). */
+const char *prefilter_scanner(void);
 
 /* Compiled-rule cache (rule_cache.c, doc/spam.md).  The file for a list
  * of specs (paths or "builtin") in dir, malloc'ed. */

@@ -612,6 +612,25 @@ test_prefilter_one_byte(void)
 	}
 }
 
+/* The prefilter is on here, through a scanner that passed its
+ * self-test (the literal vectors hs_scan() loses on an AVX-512 host):
+ * on such a host the AVX2 one. */
+static void
+test_prefilter_scanner(void)
+{
+#ifdef HAVE_HS
+	const char *sc = prefilter_scanner();
+
+	T_OK(sc != NULL);
+	__builtin_cpu_init();
+	if (sc != NULL && __builtin_cpu_supports("avx512f") &&
+	    __builtin_cpu_supports("avx512bw"))
+		T_STREQ(sc, "avx2_hs_scan");
+#else
+	T_OK(prefilter_scanner() == NULL);
+#endif
+}
+
 /* The Vectorscan prefilter never changes a result: the same rules and
  * messages with and without it give the same hits (anchors, lookarounds,
  * back references, negation, multiple, if-unset, the built-in set). */
@@ -1282,6 +1301,7 @@ main(void)
 	T_RUN(test_prefilter_many_lines);
 	T_RUN(test_prefilter);
 	T_RUN(test_prefilter_one_byte);
+	T_RUN(test_prefilter_scanner);
 	T_RUN(test_cache);
 	T_RUN(test_cache_short_patterns);
 	for (size_t i = 0; i < nkept; i++)

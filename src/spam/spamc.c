@@ -209,9 +209,10 @@ spamc_main(int argc, char **argv)
 		fflush(stdout);
 		t = cpu_ms() - t0;
 		fprintf(stderr, "spamc: %ld message(s), %.3f ms CPU per message "
-		    "(%.1f ms start-up, %u rules prefiltered, rules %s)\n", b.n,
-		    b.n ? t / (double)b.n : 0.0, t0, ruleset_prefiltered(e->rs),
-		    e->rules_cached ? "from the cache" : "parsed");
+		    "(%.1f ms start-up, %u rules prefiltered, rules %s, scanner %s)\n",
+		    b.n, b.n ? t / (double)b.n : 0.0, t0, ruleset_prefiltered(e->rs),
+		    e->rules_cached ? "from the cache" : "parsed",
+		    prefilter_scanner() != NULL ? prefilter_scanner() : "none");
 		spam_engine_free(&e);
 		free(rules);
 		return bad ? 1 : 0;
