@@ -50,6 +50,7 @@ fuzz: deps
 	@scripts/fuzz.sh
 
 bench: build
+	@scripts/bootstrap.sh bench
 	@bench/run.sh
 
 clean:

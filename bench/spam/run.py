@@ -259,7 +259,9 @@ def rspamd_install():
     libhyperscan5, which conflicts with the libvectorscan5 Tempest builds
     with, so unless rspamd is installed it is unpacked (apt-get download +
     dpkg -x, with libhyperscan5) into bench/results/spam/rspamd-root and
-    run from there."""
+    run from there; its other run-time libraries come from
+    scripts/packages/spam.bench (`scripts/bootstrap.sh bench`, which
+    `make bench` runs)."""
     if shutil.which("rspamd") and shutil.which("rspamc"):
         return "rspamd", "rspamc", dict(os.environ), []
     root = os.path.join(OUT, "rspamd-root")
