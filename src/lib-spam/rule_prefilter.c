@@ -181,19 +181,49 @@ pf_db_free(struct pf_db *d)
 }
 
 /*
- * The literal database of one kind: every required literal of every
- * rule that has a set (rule_literals), one pattern id per literal, all
- * in one Vectorscan literal database (thousands of literals compile in
- * milliseconds and scan in one pass).  Takes ownership of lit[].
+ * The literal database of one kind: the required literals of every rule
+ * of that kind that has a set (rule_literals; rules without one are not
+ * prefiltered), one pattern id per literal, all in one Vectorscan
+ * literal database (thousands of literals compile in milliseconds and
+ * scan in one pass).
  */
 static void
-pf_compile_lit(struct ruleset *rs, int kind, char **lit, size_t *len, unsigned *flags,
-    unsigned *rule, unsigned char *grp, size_t n)
+pf_build_kind(struct ruleset *rs, int kind)
 {
-	unsigned *ids = xcalloc(n ? n : 1, sizeof(*ids));
+	char **lit = NULL;
+	size_t *len = NULL, n = 0;
+	unsigned *flags = NULL, *rule = NULL, *ids;
+	unsigned char *grp = NULL;
 	hs_database_t *db = NULL;
 	hs_compile_error_t *cerr = NULL;
 
+	for (size_t i = 0; i < rs->n; i++) {
+		struct rule *r = &rs->v[i];
+		struct pf_lit *lv;
+		size_t nlv;
+
+		if (!pf_wanted(r) || pf_kind(r) != kind ||
+		    rule_literals(pf_pattern(r), r->opts, PF_LIT_MIN, &lv, &nlv) != 1)
+			continue;
+		lit = xreallocarray(lit, n + nlv, sizeof(*lit));
+		len = xreallocarray(len, n + nlv, sizeof(*len));
+		flags = xreallocarray(flags, n + nlv, sizeof(*flags));
+		rule = xreallocarray(rule, n + nlv, sizeof(*rule));
+		grp = xreallocarray(grp, n + nlv, sizeof(*grp));
+		/* every occurrence is reported (no HS_FLAG_SINGLEMATCH): body,
+		 * rawbody and header rules need each line or header text a
+		 * literal is in; for uri rules the first would do, but
+		 * pf_on_match only sets bits */
+		for (size_t k = 0; k < nlv; k++) {
+			lit[n] = lv[k].s;
+			len[n] = lv[k].len;
+			flags[n] = lv[k].caseless ? HS_FLAG_CASELESS : 0;
+			grp[n] = (unsigned char)lv[k].grp;
+			rule[n++] = (unsigned)i;
+		}
+		free(lv);
+	}
+	ids = xcalloc(n ? n : 1, sizeof(*ids));
 	for (size_t k = 0; k < n; k++)
 		ids[k] = (unsigned)k;
 	if (n > 0 && hs_compile_lit_multi((const char *const *)lit, flags, ids, len,
@@ -206,65 +236,22 @@ pf_compile_lit(struct ruleset *rs, int kind, char **lit, size_t *len, unsigned *
 	}
 	for (size_t k = 0; k < n; k++)
 		free(lit[k]);
+	free(lit);
+	free(len);
+	free(flags);
 	free(ids);
-	if (db == NULL)
+	if (db == NULL) {
+		free(rule);
+		free(grp);
 		return;
+	}
 	rs->pf = xreallocarray(rs->pf, rs->npf + 1, sizeof(*rs->pf));
 	rs->pf[rs->npf].kind = kind;
 	rs->pf[rs->npf].db = db;
-	rs->pf[rs->npf].rule = xreallocarray(NULL, n, sizeof(unsigned));
-	memcpy(rs->pf[rs->npf].rule, rule, n * sizeof(unsigned));
-	rs->pf[rs->npf].grp = xmalloc(n);
-	memcpy(rs->pf[rs->npf].grp, grp, n);
+	rs->pf[rs->npf].rule = rule;
+	rs->pf[rs->npf].grp = grp;
 	rs->pf[rs->npf].n = (unsigned)n;
 	rs->npf++;
-}
-
-/*
- * The database of one kind: the required literals of every rule of that
- * kind that has a set (rules without one are not prefiltered).
- */
-static void
-pf_build_kind(struct ruleset *rs, int kind)
-{
-	char **lit = NULL;
-	size_t *llen = NULL, nlit = 0;
-	unsigned *lflags = NULL, *lrule = NULL;
-	unsigned char *lgrp = NULL;
-
-	for (size_t i = 0; i < rs->n; i++) {
-		struct rule *r = &rs->v[i];
-		struct pf_lit *lv;
-		size_t nlv;
-
-		if (!pf_wanted(r) || pf_kind(r) != kind ||
-		    rule_literals(pf_pattern(r), r->opts, PF_LIT_MIN, &lv, &nlv) != 1)
-			continue;
-		lit = xreallocarray(lit, nlit + nlv, sizeof(*lit));
-		llen = xreallocarray(llen, nlit + nlv, sizeof(*llen));
-		lflags = xreallocarray(lflags, nlit + nlv, sizeof(*lflags));
-		lrule = xreallocarray(lrule, nlit + nlv, sizeof(*lrule));
-		lgrp = xreallocarray(lgrp, nlit + nlv, sizeof(*lgrp));
-		/* every occurrence is reported (no HS_FLAG_SINGLEMATCH): body,
-		 * rawbody and header rules need each line or header text a
-		 * literal is in; for uri rules the first would do, but
-		 * pf_on_match only sets bits */
-		for (size_t k = 0; k < nlv; k++) {
-			lit[nlit] = lv[k].s;
-			llen[nlit] = lv[k].len;
-			lflags[nlit] = lv[k].caseless ? HS_FLAG_CASELESS : 0;
-			lgrp[nlit] = (unsigned char)lv[k].grp;
-			lrule[nlit++] = (unsigned)i;
-		}
-		free(lv);
-	}
-	if (nlit > 0)
-		pf_compile_lit(rs, kind, lit, llen, lflags, lrule, lgrp, nlit);
-	free(lit);
-	free(llen);
-	free(lflags);
-	free(lrule);
-	free(lgrp);
 }
 
 void
