@@ -33,8 +33,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	mail_mime_parse(&a, (const char *)data, size, &lim);
 	mail_mime_parse(&b, out.data, out.len, &lim);
 	map = calloc(a.nparts + 1, sizeof(*map));
-	/* parts are numbered in document order: a subtree is the run of
-	 * parts after its root that are deeper than the root */
+	/* parts in document order; map[] takes a's indexes to b's */
 	for (i = 0, j = 0; i < a.nparts; i++, j++) {
 		const struct mail_part *p = &a.parts[i], *q;
 		unsigned same = ~MAIL_PART_DEFAULT_TYPE;
@@ -65,10 +64,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		 * quoted-printable text, whose fields need not parse as the
 		 * original's ("e/\x8b" became "e/=8B"): compare no deeper */
 		if (encoded && (p->flags & MAIL_PART_MESSAGE)) {
-			while (i + 1 < a.nparts && a.parts[i + 1].depth > p->depth)
-				i++;
-			while (j + 1 < b.nparts && b.parts[j + 1].depth > q->depth)
-				j++;
+			i = mail_mime_subtree_end(&a, i) - 1;
+			j = mail_mime_subtree_end(&b, j) - 1;
 		}
 	}
 	if (j != b.nparts)

@@ -409,6 +409,16 @@ mail_mime_parse(struct mail_mime *m, const char *data, size_t len,
 	buf_free(&c.cd);
 }
 
+unsigned
+mail_mime_subtree_end(const struct mail_mime *m, unsigned i)
+{
+	unsigned e = i + 1;
+
+	while (e < m->nparts && m->parts[e].depth > m->parts[i].depth)
+		e++;
+	return e;
+}
+
 void
 mail_mime_free(struct mail_mime *m)
 {

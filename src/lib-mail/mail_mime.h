@@ -93,6 +93,10 @@ void mail_mime_parse(struct mail_mime *m, const char *data, size_t len,
     const struct mail_mime_limits *lim);
 void mail_mime_free(struct mail_mime *m);
 
+/* The index just past part i's subtree (parts are in document order, so
+ * its descendants are the run of deeper parts after it). */
+unsigned mail_mime_subtree_end(const struct mail_mime *m, unsigned i);
+
 /* Value of parameter `name` (case-insensitive, the first one) or NULL. */
 const char *mail_param_get(const struct mail_param *v, unsigned n,
     const char *name);

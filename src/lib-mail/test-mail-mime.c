@@ -236,6 +236,13 @@ test_structure(void)
 	T_INTEQ(p[5].body_len, 10);
 	T_INTEQ(p[4].body_lines, 3);
 	T_OK(!(p[0].flags & MAIL_PART_UNCLOSED));
+	/* subtrees: the whole message, the alternative, a leaf, the
+	 * embedded message with its one part */
+	T_INTEQ(mail_mime_subtree_end(&m, 0), 6);
+	T_INTEQ(mail_mime_subtree_end(&m, 1), 4);
+	T_INTEQ(mail_mime_subtree_end(&m, 3), 4);
+	T_INTEQ(mail_mime_subtree_end(&m, 4), 6);
+	T_INTEQ(mail_mime_subtree_end(&m, 5), 6);
 out:
 	mail_mime_free(&m);
 }

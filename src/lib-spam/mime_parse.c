@@ -119,17 +119,17 @@ encoded_message(const struct mail_part *mp)
 	    strcasecmp(mp->encoding, "quoted-printable") == 0);
 }
 
-/* A leaf: transfer decoding, then text to UTF-8 for body/rawbody. */
+/* A leaf: transfer decoding, then text to UTF-8 for body/rawbody; an
+ * embedded message (an encoded_message() part) walked decoded. */
 static void
-leaf(struct parser *p, struct mime_part *part, const char *s, size_t n)
+leaf(struct parser *p, struct mime_part *part, const char *s, size_t n,
+    int embedded)
 {
 	struct mime_msg *m = p->m;
 	struct buf dec, utf;
 	const char *enc = part->encoding;
 	int is_text = strncmp(part->ctype, "text/", 5) == 0;
 	int is_html = strcmp(part->ctype, "text/html") == 0;
-	int is_msg = strcmp(part->ctype, "message/rfc822") == 0 ||
-	    strcmp(part->ctype, "message/global") == 0;
 
 	buf_init(&dec, m->lim.max_text);
 	if (strcmp(enc, "base64") == 0) {
@@ -166,10 +166,9 @@ leaf(struct parser *p, struct mime_part *part, const char *s, size_t n)
 		}
 		add_text(p, utf.data ? utf.data : "", utf.len, is_html);
 		buf_free(&utf);
-	} else if (is_msg) {
-		/* an encoded embedded message (encoded_message): its parts
-		 * one level down, within what is left of the limits (part
-		 * is not used after this: m->parts may move) */
+	} else if (embedded) {
+		/* its parts one level down, within what is left of the
+		 * limits (part is not used after this: m->parts may move) */
 		unsigned base = p->depth_base;
 		if (part->depth + 1 > m->lim.max_depth || m->nparts >= m->lim.max_parts) {
 			m->st.truncated++;
@@ -193,6 +192,7 @@ entity(struct parser *p, const char *data, const struct mail_part *mp,
 	struct hdrlist own = { 0 };
 	struct mime_part *part;
 	const char *fn;
+	int embedded = encoded_message(mp);
 
 	parse_headers(p, data + mp->hdr_off, mp->hdr_len, &own);
 	if (top) {
@@ -202,7 +202,7 @@ entity(struct parser *p, const char *data, const struct mail_part *mp,
 	}
 	if (p->depth_base + mp->depth > m->st.max_depth_seen)
 		m->st.max_depth_seen = p->depth_base + mp->depth;
-	if (!encoded_message(mp))       /* its own walk counts what it skips */
+	if (!embedded)                  /* its own walk counts what it skips */
 		m->st.truncated += mp->skipped;
 	m->parts = xreallocarray(m->parts, m->nparts + 1, sizeof(*m->parts));
 	part = &m->parts[m->nparts++];
@@ -234,8 +234,8 @@ entity(struct parser *p, const char *data, const struct mail_part *mp,
 			m->st.missing_boundary++;
 		if (mp->flags & MAIL_PART_NO_BOUNDARY)  /* treat as text */
 			add_text(p, data + mp->body_off, mp->body_len, 0);
-	} else if (!(mp->flags & MAIL_PART_MESSAGE) || encoded_message(mp))
-		leaf(p, part, data + mp->body_off, mp->body_len);
+	} else if (!(mp->flags & MAIL_PART_MESSAGE) || embedded)
+		leaf(p, part, data + mp->body_off, mp->body_len, embedded);
 	if (!top)
 		hdrlist_free(&own);
 }
@@ -298,13 +298,9 @@ walk(struct parser *p, const char *data, size_t len, int top)
 	struct mail_mime mm;
 
 	mail_mime_parse(&mm, data, len, &ml);
-	for (unsigned i = 0; i < mm.nparts; i++) {
-		unsigned d = mm.parts[i].depth;
-		int skip = encoded_message(&mm.parts[i]);
+	for (unsigned i = 0; i < mm.nparts; ) {
 		entity(p, data, &mm.parts[i], top && i == 0);
-		if (skip)
-			while (i + 1 < mm.nparts && mm.parts[i + 1].depth > d)
-				i++;
+		i = encoded_message(&mm.parts[i]) ? mail_mime_subtree_end(&mm, i) : i + 1;
 	}
 	mail_mime_free(&mm);
 }
