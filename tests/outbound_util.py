@@ -158,6 +158,100 @@ class SMTPServer:
             self.trace.append((round(time.monotonic() - self.t0, 3), n,
                                event))
 
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def free_udp_port():
+    while True:
+        p = free_port()
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            s.bind(("127.0.0.1", p))
+            return p
+        except OSError:
+            continue
+        finally:
+            s.close()
+
+
+def make_cert(d, cn="mx.remote.test"):
+    """A self-signed certificate for the test server."""
+    key = os.path.join(d, "key.pem")
+    crt = os.path.join(d, "cert.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048",
+                    "-nodes", "-keyout", key, "-out", crt, "-days", "2",
+                    "-subj", "/CN=" + cn, "-addext",
+                    "subjectAltName=DNS:" + cn],
+                   check=True, capture_output=True)
+    return crt, key
+
+
+class SMTPServer:
+    """A threaded SMTP server on 127.0.0.1.
+
+    rcpt_replies: list of replies used for successive RCPT commands (then
+    "250 2.1.5 Ok" forever).  tls: (cert, key) to offer STARTTLS.
+    Records connections, the peak of simultaneous ones, the messages
+    (envelope + data) and whether each message came over TLS."""
+
+    def __init__(self, rcpt_replies=(), data_replies=(), tls=None,
+                 pipelining=True, delay=0.0, host="127.0.0.1",
+                 tls_broken=False, smtputf8=False, eightbitmime=True,
+                 gate=None, auth=None, auth_replies=(),
+                 scram_final="v=" + "A" * 43 + "="):
+        # auth: an AUTH mechanism list to offer in EHLO ("PLAIN LOGIN");
+        # auth_replies: the final replies to successive AUTH dialogues
+        # (then "535 5.7.8 Error: authentication failed"); a LOGIN
+        # dialogue gets the two 334 challenges first
+        self.auth = auth
+        # SCRAM-SHA-256 offered in auth: the server plays an impostor
+        # (_scram_impostor) ending with scram_final (None: none)
+        self.scram_final = scram_final
+        self.auth_replies = list(auth_replies)
+        # gate: a threading.Event the server waits for (60 s at most)
+        # before answering the final dot - a delivery held in flight
+        self.gate = gate
+        self.tls_broken = tls_broken
+        self.eightbitmime = eightbitmime
+        self.smtputf8 = smtputf8
+        self.rcpt_replies = list(rcpt_replies)
+        self.data_replies = list(data_replies)
+        self.tls = tls
+        self.pipelining = pipelining
+        self.delay = delay
+        self.lock = threading.Lock()
+        self.connections = 0
+        self.peers = []
+        self.current = 0
+        self.peak = 0
+        self.messages = []
+        self.commands = []
+        # (seconds since start, connection number, event): what the
+        # server did and when, for the diagnostics of a stalled test
+        self.trace = []
+        self.t0 = time.monotonic()
+        self.sock = socket.socket(socket.AF_INET6 if ":" in host
+                                  else socket.AF_INET)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind((host, 0))
+        self.port = self.sock.getsockname()[1]
+        self.sock.listen(50)
+        self.stopping = False
+        threading.Thread(target=self._accept, daemon=True,
+                         name=f"smtpserver-{self.port}-accept").start()
+
+    def _log(self, n, event):
+        with self.lock:
+            self.trace.append((round(time.monotonic() - self.t0, 3), n,
+                               event))
+
     def threads(self):
         """Where each of this server's threads is (a stack per thread),
         for the diagnostics of a stalled test."""

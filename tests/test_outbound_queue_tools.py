@@ -62,14 +62,14 @@ def stuck(snd, srv):
     return "\n".join([f"queue: {queue(snd)}", f"commands: {cmds}",
                       f"connections={srv.connections}",
                       f"server trace: {trace}",
-                      f"server threads: {srv.threads()}",
                       "processes:", *procs, "sockets:", *socks,
                       "this test process:", *process_state(),
                       "log:", snd.log()])
 
 
 def process_state():
-    """Every thread of this test process (its Python stack, and the
+    """Every thread of this test process, the test SMTP server's
+    (smtpserver-PORT-...) among them (its Python stack, and the
     system call it sleeps in with its first argument, a descriptor for
     read/recv), and what each descriptor is: a thread of an earlier test
     still reading a descriptor number the server's connection now has
