@@ -202,6 +202,7 @@ spamc_main(int argc, char **argv)
 	}
 	if (batch) {
 		struct batch b = { e, user, threshold, have_threshold, tests, tokens, 0 };
+		const char *scanner = prefilter_scanner();
 		double t0 = cpu_ms(), t;
 		int bad = 0;
 		for (int i = optind; i < argc; i++)
@@ -212,7 +213,7 @@ spamc_main(int argc, char **argv)
 		    "(%.1f ms start-up, %u rules prefiltered, rules %s, scanner %s)\n",
 		    b.n, b.n ? t / (double)b.n : 0.0, t0, ruleset_prefiltered(e->rs),
 		    e->rules_cached ? "from the cache" : "parsed",
-		    prefilter_scanner() != NULL ? prefilter_scanner() : "none");
+		    scanner != NULL ? scanner : "none");
 		spam_engine_free(&e);
 		free(rules);
 		return bad ? 1 : 0;
