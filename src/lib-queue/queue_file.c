@@ -840,6 +840,14 @@ qwriter_abort(struct qwriter **wp)
 
 /* ---- sweeping unfinished files ---- */
 
+/* Unchanged for min_age seconds; min_age 0: any age (a file's ctime can
+ * be a second ahead of time(): fine-grained inode times, coarse clock). */
+static int
+old_enough(const struct stat *st, time_t min_age)
+{
+	return min_age <= 0 || st->st_ctime + min_age <= time(NULL);
+}
+
 int
 queue_sweep_file(const char *path, time_t min_age)
 {
@@ -849,15 +857,13 @@ queue_sweep_file(const char *path, time_t min_age)
 	/* a cheap first look: finished, young (a writer's hot reserved
 	 * file) and foreign files are not even opened */
 	if (lstat(path, &st) < 0 || !S_ISREG(st.st_mode) ||
-	    (st.st_mode & 0777) != QUEUE_MODE_WRITING ||
-	    st.st_ctime + min_age > time(NULL))
+	    (st.st_mode & 0777) != QUEUE_MODE_WRITING || !old_enough(&st, min_age))
 		return 0;
 	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
 		return 0;
 	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
-	    (st.st_mode & 0777) == QUEUE_MODE_WRITING &&
-	    st.st_ctime + min_age <= time(NULL) &&
+	    (st.st_mode & 0777) == QUEUE_MODE_WRITING && old_enough(&st, min_age) &&
 	    flock(fd, LOCK_EX | LOCK_NB) == 0 &&
 	    /* under the lock: still unfinished, still this name */
 	    fstat(fd, &st) == 0 && (st.st_mode & 0777) == QUEUE_MODE_WRITING &&

@@ -184,8 +184,8 @@ void qwriter_abort(struct qwriter **w);
  * is removed only while this process holds its flock(LOCK_EX) (a live
  * writer holds it from the moment it claims the file) and after checking
  * under that lock that it is still 0600 and still has this name.  Files
- * changed less than min_age seconds ago are not even opened (work saved
- * on files being written).  Number removed.  queue_sweep_file: one path,
+ * changed less than min_age seconds ago (min_age > 0) are not even
+ * opened (work saved on files being written).  Number removed.  queue_sweep_file: one path,
  * 1 if removed.
  */
 int queue_sweep_incoming(const char *qdir, time_t min_age);

@@ -973,9 +973,7 @@ scan_incoming_sweep(time_t sweep_age)
 		if (stat(p, &st) == 0) {
 			if ((st.st_mode & 0777) == QUEUE_MODE_COMPLETE)
 				move_and_schedule(QUEUE_INCOMING, ids[i]);
-			else if (sweep_age >= 0 &&
-			    st.st_ctime + sweep_age <= time(NULL) &&
-			    queue_sweep_file(p, sweep_age))
+			else if (sweep_age >= 0 && queue_sweep_file(p, sweep_age))
 				log_info("%s: removed unfinished queue file of "
 				    "a writer that is gone (never "
 				    "acknowledged)", ids[i]);
