@@ -262,6 +262,6 @@ main(void)
 	T_OK(pid > 0 && waitpid(pid, &status, 0) == pid &&
 	    WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	T_RUN(test_chroot_mode);
-	rmdir(dir);
+	t_rmtree(dir);
 	return t_done();
 }

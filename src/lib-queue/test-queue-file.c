@@ -103,6 +103,7 @@ test_roundtrip(void)
 	chmod(path, 0600);
 	T_INTEQ(qfile_open(path, 0, &qf, &err), -1);
 	free(err);
+	t_rmtree(dir);
 }
 
 /* A record length of 2^63 or more (a disk returning garbage) is refused,
@@ -284,6 +285,7 @@ test_checksum(void)
 		T_INTEQ(st.st_mode & 0777, 0600);
 	}
 	free(all);
+	t_rmtree(dir);
 }
 
 static void
@@ -310,7 +312,7 @@ test_huge_length(void)
 		err = NULL;
 		unlink(path);
 	}
-	rmdir(dir);
+	t_rmtree(dir);
 }
 
 /* A finished file moved to spare/ (as qmgr does) is taken by the next
@@ -394,6 +396,7 @@ test_spare_reuse(void)
 	T_INTEQ(qfile_open(stale, 0, &qf, &err), -1);
 	T_OK(err != NULL && strstr(err, "does not match") != NULL);
 	free(err);
+	t_rmtree(dir);
 }
 
 /* Files in dir/queue with the given mode (0 = any). */
@@ -501,6 +504,7 @@ test_reserve_pool_background(void)
 	T_INTEQ(count_files(dir, "incoming", 0600), 0);
 	T_INTEQ(count_files(dir, "spare", 0600), 3);
 	qwriter_pool_init(dir, 0);
+	t_rmtree(dir);
 }
 
 /* The reservation pool: files claimed ahead in incoming/ (0600, locked),
@@ -615,6 +619,7 @@ test_reserve_pool(void)
 		free(err);
 		err = NULL;
 	}
+	t_rmtree(dir);
 }
 
 int

@@ -430,8 +430,10 @@ test_builtin_numeric_hosts(void)
 		{ "http://192.168.00.1/offer", 1, 1 },      /* a leading zero */
 		{ "http://127.1/offer", 1, 1 },             /* two parts */
 		{ "http://offer.example/192.168.0.1", 0, 0 },
-		{ "http://1.2.3.256/offer", 1, 0 },         /* not an address, but
-		                                               the regex's shape */
+		{ "http://1.2.3.256/offer", 0, 0 },         /* not an address */
+		{ "http://256.1.1.1/offer", 0, 0 },
+		{ "http://255.249.200.99/offer", 1, 0 },
+		{ "http://1.2.3.4.5/offer", 0, 0 },
 		{ "http://123.example/offer", 0, 0 },
 	};
 	struct ruleset *rs = ruleset_new();

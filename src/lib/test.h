@@ -5,13 +5,16 @@
  *   int main(void) { T_RUN(test_thing); return t_done(); }
  *
  * Each T_* check counts once; t_done() prints "N passed, N failed" and
- * returns the exit status for meson.
+ * returns the exit status for meson.  t_rmtree(dir) removes a test's
+ * scratch directory and everything under it (symbolic links not followed).
  */
 #ifndef TEMPEST_TEST_H
 #define TEMPEST_TEST_H
 
+#include <ftw.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 static int t_passed, t_failed;
 static const char *t_current = "";
@@ -34,6 +37,20 @@ static const char *t_current = "";
 	    t_b ? t_b : "(null)"); } while (0)
 
 #define T_RUN(fn) do { t_current = #fn; fn(); } while (0)
+
+static inline int
+t_rm_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	return type == FTW_DP ? rmdir(path) : unlink(path);
+}
+
+static inline void
+t_rmtree(const char *dir)
+{
+	T_OK(nftw(dir, t_rm_one, 16, FTW_DEPTH | FTW_PHYS) == 0);
+}
 
 static inline int
 t_done(void)
