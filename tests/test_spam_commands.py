@@ -347,3 +347,98 @@ def test_learn_logistic_regression(tmp_path, cfgdir):
     con.close()
     spam = run("spamc", "--db", db, stdin=lr_msg(True, 500), cfg=cfgdir).stdout
     assert "LR_9999=2.5" in spam, spam
+
+
+def fnv1a_signed(text):
+    """A Bayes token's key as the store keeps it: 64-bit FNV-1a of its
+    text (bayes.h), as a signed integer."""
+    h = 0xcbf29ce484222325
+    for b in text.encode():
+        h = ((h ^ b) * 0x100000001b3) & 0xffffffffffffffff
+    return h - (1 << 64) if h >= 1 << 63 else h
+
+
+def test_learn_expiry(tmp_path, cfgdir):
+    """Bayes token expiry (doc/spam.md): over bayes_expiry_max_db_size
+    tokens a database is cut to 3/4 of it, the tokens last learned on the
+    oldest day first and, within a day, the rarest; `learn --expire`
+    alone does it on demand, bayes_auto_expire after every learn run and
+    after the retrainings auto-learning triggers; the message totals and
+    the verdicts stay."""
+    db = str(tmp_path / "exp.db")
+    spamdir, hamdir = tmp_path / "spam", tmp_path / "ham"
+    spamdir.mkdir()
+    hamdir.mkdir()
+    for i in range(30):
+        (spamdir / ("%03d" % i)).write_text(corpus_msg(True, i))
+        (hamdir / ("%03d" % i)).write_text(corpus_msg(False, i))
+    main_cf = os.path.join(cfgdir, "main.cf")
+    base = open(main_cf).read()
+    with open(main_cf, "w") as f:
+        f.write(base + "bayes_auto_expire = no\nbayes_expiry_max_db_size = 100\n")
+    for kind, d in (("--spam", spamdir), ("--ham", hamdir)):
+        r = run("learn", kind, "--db", db, str(d), cfg=cfgdir)
+        assert r.returncode == 0 and "Expired" not in r.stdout, r.stdout + r.stderr
+    con = sqlite3.connect(db)
+    before = dict(con.execute("SELECT token, spam + ham FROM bayes_token"))
+    assert len(before) > 150
+    # every token learned on one day, but the words of the first spam
+    # message (its hapaxes and some common words) a day earlier: those go
+    # first, then the rarest of the rest
+    first = run("spamc", "--batch", "--tokens", "--db", db, str(spamdir / "000"),
+                cfg=cfgdir)
+    con.execute("UPDATE bayes_token SET atime = 1000 * 86400")
+    old = set()
+    for line in first.stdout.splitlines():
+        if line.startswith("#T "):
+            old |= {fnv1a_signed(t) for t in line.split("\t")[1:] if t}
+    old &= set(before)
+    assert 10 < len(old) < 100, first.stdout[:500]
+    con.executemany("UPDATE bayes_token SET atime = 999 * 86400 WHERE token = ?",
+                    [(t,) for t in old])
+    con.commit()
+    con.close()
+
+    r = run("learn", "--expire", "--db", db, cfg=cfgdir)
+    assert r.returncode == 0, r.stderr
+    assert "Expired %d token(s) (bayes_expiry_max_db_size = 100)" % (len(before) - 75) \
+        in r.stdout, r.stdout
+    assert "Database: 30 spam, 30 ham, 75 tokens" in r.stdout, r.stdout
+    con = sqlite3.connect(db)
+    kept = dict(con.execute("SELECT token, spam + ham FROM bayes_token"))
+    con.close()
+    gone = set(before) - set(kept)
+    assert old <= gone
+    assert min(kept.values()) >= max(before[t] for t in gone - old)
+    # still a classifier (its most common tokens are kept)
+    out = run("spamc", "--db", db, stdin=corpus_msg(False, 40), cfg=cfgdir).stdout
+    assert "BAYES_00" in out, out
+    out = run("spamc", "--db", db, stdin=corpus_msg(True, 40), cfg=cfgdir).stdout
+    assert "BAYES_00" not in out, out
+    # under the limit: nothing to do
+    r = run("learn", "--expire", "--db", db, cfg=cfgdir)
+    assert "Expired 0 token(s)" in r.stdout, r.stdout
+    # bad usage: --expire takes no messages
+    assert run("learn", "--expire", "--db", db, str(spamdir), cfg=cfgdir).returncode == 2
+
+    # bayes_auto_expire (the default): after a learn run ...
+    with open(main_cf, "w") as f:
+        f.write(base + "bayes_expiry_max_db_size = 100\n"
+                "bayes_auto_learn_threshold_nonspam = 100\n")
+    more = tmp_path / "more"
+    more.mkdir()
+    for i in range(30, 40):
+        (more / ("%03d" % i)).write_text(corpus_msg(False, i))
+    r = run("learn", "--ham", "--db", db, str(more), cfg=cfgdir)
+    assert "Expired " in r.stdout and "Database: 30 spam, 40 ham, 75 tokens" in r.stdout, \
+        r.stdout + r.stderr
+    # ... and as auto-learning (everything is ham below 100 points here)
+    # grows it, at the pace of the LR's retrainings
+    for i in range(40, 50):
+        r = run("spamc", "--autolearn", "--db", db, stdin=corpus_msg(False, i), cfg=cfgdir)
+        assert r.returncode in (0, 1), r.stderr
+    con = sqlite3.connect(db)
+    n = con.execute("SELECT count(*) FROM bayes_token").fetchone()[0]
+    nham = con.execute("SELECT nham FROM bayes_total").fetchone()[0]
+    con.close()
+    assert nham == 50 and n <= 100, (nham, n)

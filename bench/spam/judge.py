@@ -2,6 +2,7 @@
 """bench/spam/judge.py - the six training-half judgements with the real binary.
 
     bench/spam/judge.py [--tempest build/tempest] [--split S]... [--save PICKLE]
+                        [--config DIR]
     bench/spam/judge.py --rescore PICKLE --lr lo:hi:points[:minbayes],... ...
 
 For each split (default mod2, swap, mod3) it judges Tempest inside the
@@ -91,9 +92,13 @@ def main():
                     "points (--lr TIERS)")
     ap.add_argument("--lr", action="append", default=[],
                     help="LR points: lo:hi:points[:min bayes p],... (several --lr)")
+    ap.add_argument("--config", metavar="DIR",
+                    help="Tempest's configuration directory (main.cf) for "
+                    "learn and spamc, instead of the built-in defaults")
     a = ap.parse_args()
     if a.rescore:
         return rescore(a)
+    run.CONFIG_DIR = a.config and os.path.abspath(a.config)
     saved = {}
     data = run.fetch()
     tf = tn = 0

@@ -111,9 +111,14 @@ def child_cpu():
     return (r.ru_utime + r.ru_stime) * 1000.0
 
 
+# a configuration directory for Tempest's runs (judge.py --config), None:
+# built-in defaults
+CONFIG_DIR = None
+
+
 def run_tempest(tempest, train, testdir, work, dump=None):
     db = os.path.join(work, "tempest.db")
-    env = dict(os.environ, TEMPEST_CONFIG_DIR=os.path.join(work, "no-config"))
+    env = dict(os.environ, TEMPEST_CONFIG_DIR=CONFIG_DIR or os.path.join(work, "no-config"))
     t0 = child_cpu()
     for kind in ("spam", "ham"):
         subprocess.run([tempest, "learn", "--" + kind, "--db", db, train[kind]],

@@ -454,6 +454,20 @@ learn_lr(struct store *st, const char *user, const char *key,
 	return r;
 }
 
+int64_t
+bayes_expire(struct store *st, const char *user, int64_t max)
+{
+	int64_t n;
+
+	if (max <= 0)
+		return 0;
+	if ((n = store_bayes_ntokens(st, user)) < 0)
+		return -1;
+	if (n <= max)
+		return 0;
+	return store_bayes_expire(st, user, n - max / 4 * 3);
+}
+
 int
 bayes_learn(struct store *st, const char *user, const struct mime_msg *m,
     int spam, int forget)

@@ -74,6 +74,13 @@ enum bayes_learned {
 int bayes_learn(struct store *st, const char *user, const struct mime_msg *m,
     int spam, int forget);
 
+/* Expiry (SpamAssassin's bayes_expiry_max_db_size): when user's
+ * database holds more than max tokens, tokens go until 3/4 of max are
+ * left: those last learned on the oldest day first, within a day the
+ * rarest (store_bayes_expire).  The message totals stay.  The count deleted (0 under
+ * max, or when max <= 0), -1 on a store error. */
+int64_t bayes_expire(struct store *st, const char *user, int64_t max);
+
 /* Chi-square survival function for even degrees of freedom (exposed for
  * tests). */
 double bayes_chi2q(double x2, int v);

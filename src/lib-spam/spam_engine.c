@@ -32,6 +32,8 @@ static const struct cfg_param spam_params[] = {
 	{ "bayes_auto_learn", CFG_BOOL, "yes", 0, "Learn from scanned mail during delivery (never in spamc unless --autolearn)" },
 	{ "bayes_auto_learn_threshold_spam", CFG_STR, "12.0", 0, "Score without BAYES_* rules at or above which mail is learned as spam" },
 	{ "bayes_auto_learn_threshold_nonspam", CFG_STR, "0.1", 0, "Score without BAYES_* rules at or below which mail is learned as ham" },
+	{ "bayes_expiry_max_db_size", CFG_INT, "1000000", 0, "Tokens per Bayes database above which the least recently learned are expired down to 3/4 of it (SpamAssassin's parameter; Tempest counts word pairs too, so about the tokens of the 10,000 messages the LR keeps); 0 = no limit" },
+	{ "bayes_auto_expire", CFG_BOOL, "yes", 0, "Expire Bayes tokens after tempest learn and as auto-learning grows the database (else only tempest learn --expire)" },
 	{ "spam_quarantine_max_age", CFG_TIME, "30d", 'd', "Age after which quarantined messages are deleted" },
 	{ "spam_rules_cache_directory", CFG_STR, "$data_directory", 0, "Directory of the compiled-rule cache (spam-rules-HASH.cache: parsed rules, PCRE2 patterns, Vectorscan databases), rebuilt when a rule file changes; empty = no cache" },
 };
@@ -74,6 +76,8 @@ spam_engine_new(const struct spam_engine_opts *o, char **error_r)
 	e->autolearn = config_bool("bayes_auto_learn");
 	e->autolearn_spam = cfg_double("bayes_auto_learn_threshold_spam");
 	e->autolearn_ham = cfg_double("bayes_auto_learn_threshold_nonspam");
+	e->bayes_max_tokens = config_int("bayes_expiry_max_db_size");
+	e->bayes_auto_expire = config_bool("bayes_auto_expire");
 	e->lim = mime_default_limits;
 	e->lim.max_size = (size_t)config_int("spam_max_message_size");
 
@@ -295,11 +299,32 @@ spam_engine_autolearn(struct spam_engine *e, struct spam_verdict *v,
 void
 spam_engine_train(struct spam_engine *e)
 {
+	int r;
+
 	if (e->lr_due == NULL)
 		return;
-	if (lr_retrain(e->store, e->lr_due, 0) < 0)
+	if ((r = lr_retrain(e->store, e->lr_due, 0)) < 0)
 		log_warn("lr training: %s", store_error(e->store));
+	/* the Bayes database's size is checked at the pace of the LR's
+	 * trainings (every 1/20 of its samples), not at every message */
+	if (r > 0 && e->bayes_auto_expire) {
+		int64_t n = spam_engine_expire(e, e->lr_due);
+		if (n > 0)
+			log_info("bayes: expired %lld token(s) of %s%s%s", (long long)n,
+			    e->lr_due[0] ? "user '" : "the global database", e->lr_due,
+			    e->lr_due[0] ? "'" : "");
+	}
 	FREE(e->lr_due);
+}
+
+int64_t
+spam_engine_expire(struct spam_engine *e, const char *user)
+{
+	int64_t n = bayes_expire(e->store, user, e->bayes_max_tokens);
+
+	if (n < 0)
+		log_warn("bayes expiry: %s", store_error(e->store));
+	return n;
 }
 
 void

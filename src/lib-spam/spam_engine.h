@@ -39,6 +39,8 @@ struct spam_engine {
 	int per_user;
 	double autolearn_spam, autolearn_ham;
 	int autolearn;
+	long long bayes_max_tokens;     /* bayes_expiry_max_db_size */
+	int bayes_auto_expire;
 	struct mime_limits lim;
 	int rules_cached;               /* the rules came from the cache */
 	struct lr_cache lr;             /* weights of the last user scored */
@@ -81,8 +83,12 @@ void spam_engine_headers(struct spam_engine *e, const struct spam_verdict *v,
 void spam_engine_autolearn(struct spam_engine *e, struct spam_verdict *v,
     const char *user);
 /* Retrain the LR weights of the user auto-learned for last, when enough
- * samples changed (lr_retrain); callers run it after their reply. */
+ * samples changed (lr_retrain), and then, with bayes_auto_expire, expire
+ * that user's Bayes tokens; callers run it after their reply. */
 void spam_engine_train(struct spam_engine *e);
+/* Expire user's Bayes tokens over bayes_expiry_max_db_size (bayes.h):
+ * the count deleted, -1 on a store error (logged). */
+int64_t spam_engine_expire(struct spam_engine *e, const char *user);
 void spam_verdict_free(struct spam_verdict *v);
 
 /* The message with our X-Spam-* headers removed and `headers` added at

@@ -18,6 +18,7 @@ struct store_driver {
 	int (*bayes_seen)(struct store *, const char *, const char *, char *);
 	int (*bayes_set_seen)(struct store *, const char *, const char *, char);
 	int64_t (*bayes_ntokens)(struct store *, const char *);
+	int64_t (*bayes_expire)(struct store *, const char *, int64_t);
 	int (*lr_sample_put)(struct store *, const char *, const char *, char,
 	    const void *, size_t);
 	int (*lr_sample_delete)(struct store *, const char *, const char *);

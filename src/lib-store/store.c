@@ -88,6 +88,7 @@ int store_bayes_update(struct store *st, const char *u, const uint64_t *t, size_
 int store_bayes_seen(struct store *st, const char *u, const char *k, char *r) { return st->drv->bayes_seen(st, u, k, r); }
 int store_bayes_set_seen(struct store *st, const char *u, const char *k, char c) { return st->drv->bayes_set_seen(st, u, k, c); }
 int64_t store_bayes_ntokens(struct store *st, const char *u) { return st->drv->bayes_ntokens(st, u); }
+int64_t store_bayes_expire(struct store *st, const char *u, int64_t n) { return n <= 0 ? 0 : st->drv->bayes_expire(st, u, n); }
 int store_lr_sample_put(struct store *st, const char *u, const char *k, char c, const void *f, size_t n) { return st->drv->lr_sample_put(st, u, k, c, f, n); }
 int store_lr_sample_delete(struct store *st, const char *u, const char *k) { return st->drv->lr_sample_delete(st, u, k); }
 int store_lr_samples_trim(struct store *st, const char *u, int64_t k) { return st->drv->lr_samples_trim(st, u, k); }

@@ -2,14 +2,15 @@
  * store.h - the one store interface for shared state: Bayes tokens,
  * the logistic-regression samples and weights, the quarantine and
  * per-recipient spam thresholds (and, later, the greylist and vacation
- * memory).  Two drivers are planned: SQLite
- * (embedded default, "sqlite:/path/file.db" or a bare path) and MariaDB
- * ("mysql:..."); only SQLite exists today.
+ * memory).  Two drivers: SQLite (embedded default,
+ * "sqlite:/path/file.db" or a bare path) and MariaDB ("mysql:...", when
+ * built with MariaDB Connector/C).
  *
  * All calls return 0 (or a count / 1-found-0-not) on success and -1 on
  * a database error, with the reason available from store_error().  Keys
- * and values come from mail (untrusted) and are always bound as SQL
- * parameters, never spliced into SQL text.
+ * and values come from mail (untrusted): SQLite binds them as SQL
+ * parameters; the MariaDB driver escapes them with
+ * mysql_real_escape_string() (numbers it formats itself).
  */
 #ifndef TEMPEST_STORE_H
 #define TEMPEST_STORE_H
@@ -52,6 +53,11 @@ int store_bayes_set_seen(struct store *st, const char *user, const char *msgkey,
     char kind);
 /* Number of distinct tokens. */
 int64_t store_bayes_ntokens(struct store *st, const char *user);
+/* Delete `n` tokens of user, the least recently learned first by the
+ * day they were last learned, within a day the rarest (fewest spam +
+ * ham; most of a database are tokens seen once), then the older: the
+ * count deleted. */
+int64_t store_bayes_expire(struct store *st, const char *user, int64_t n);
 
 /* ---- logistic-regression samples and weights (src/lib-spam/lr.h) ---- */
 struct lr_model_info {

@@ -339,6 +339,20 @@ bayes_ntokens(struct store *st, const char *user)
 	return n;
 }
 
+static int64_t
+bayes_expire(struct store *st, const char *user, int64_t n)
+{
+	struct buf b;
+
+	buf_init(&b, BUF_UNLIMITED);
+	(void)buf_appends(&b, "DELETE FROM bayes_token WHERE user = ");
+	q_cstr(st, &b, user);
+	(void)buf_printf(&b, " ORDER BY atime DIV 86400, spam + ham, atime LIMIT %lld", (long long)n);
+	if (run(st, &b) < 0)
+		return -1;
+	return (int64_t)mysql_affected_rows(MY(st));
+}
+
 static int
 lr_changed(struct store *st, const char *user)
 {
@@ -699,6 +713,7 @@ const struct store_driver store_driver_mysql = {
 	.bayes_seen = bayes_seen,
 	.bayes_set_seen = bayes_set_seen,
 	.bayes_ntokens = bayes_ntokens,
+	.bayes_expire = bayes_expire,
 	.lr_sample_put = lr_sample_put,
 	.lr_sample_delete = lr_sample_delete,
 	.lr_samples_trim = lr_samples_trim,

@@ -17,7 +17,7 @@ enum {
 	Q_TOK_GET, Q_TOK_UPD, Q_TOK_GC, Q_TOT_GET, Q_TOT_ADD, Q_SEEN_GET,
 	Q_SEEN_SET, Q_SEEN_DEL, Q_NTOK, Q_QPUT, Q_QLIST, Q_QGET, Q_QDEL, Q_QEXP,
 	Q_LGET, Q_LSET, Q_LDEL, Q_LRS_PUT, Q_LRS_DEL, Q_LRS_ALL, Q_LRM_CHG,
-	Q_LRM_INFO, Q_LRM_GET, Q_LRM_PUT, Q_LRW_PUT, Q_LRS_NTH, Q_LRS_TRIM, Q_MAX
+	Q_LRM_INFO, Q_LRM_GET, Q_LRM_PUT, Q_LRW_PUT, Q_LRS_NTH, Q_LRS_TRIM, Q_TOK_EXP, Q_MAX
 };
 
 static const char *const sql_text[Q_MAX] = {
@@ -34,6 +34,8 @@ static const char *const sql_text[Q_MAX] = {
 	[Q_SEEN_SET] = "INSERT OR REPLACE INTO bayes_seen (user, msgkey, kind) VALUES (?1, ?2, ?3)",
 	[Q_SEEN_DEL] = "DELETE FROM bayes_seen WHERE user = ?1 AND msgkey = ?2",
 	[Q_NTOK] = "SELECT count(*) FROM bayes_token WHERE user = ?1",
+	[Q_TOK_EXP] = "DELETE FROM bayes_token WHERE user = ?1 AND token IN "
+	    "(SELECT token FROM bayes_token WHERE user = ?1 ORDER BY atime / 86400, spam + ham, atime LIMIT ?2)",
 	[Q_QPUT] = "INSERT INTO quarantine (id, created, sender, recipients, subject, score, tests, message) "
 	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
 	[Q_QLIST] = "SELECT id, created, sender, recipients, subject, score, tests FROM quarantine ORDER BY created, id",
@@ -318,7 +320,7 @@ bayes_ntokens(struct store *st, const char *user)
 	if (sqlite3_step(q) == SQLITE_ROW)
 		n = sqlite3_column_int64(q, 0);
 	sqlite3_reset(q);
-	return n;
+	return n < 0 ? fail(st) : n;
 }
 
 static int
@@ -364,6 +366,20 @@ lr_sample_delete(struct store *st, const char *user, const char *key)
 	if (sqlite3_changes(SQ(st)->db) == 0)
 		return 0;
 	return lr_changed(st, user) < 0 ? -1 : 1;
+}
+
+static int64_t
+bayes_expire(struct store *st, const char *user, int64_t n)
+{
+	sqlite3_stmt *q = stmt(st, Q_TOK_EXP);
+
+	if (q == NULL)
+		return -1;
+	sqlite3_bind_text(q, 1, user, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 2, n);
+	if (step_done(st, q) < 0)
+		return -1;
+	return sqlite3_changes64(SQ(st)->db);
 }
 
 static int
@@ -651,6 +667,7 @@ const struct store_driver store_driver_sqlite = {
 	.bayes_seen = bayes_seen,
 	.bayes_set_seen = bayes_set_seen,
 	.bayes_ntokens = bayes_ntokens,
+	.bayes_expire = bayes_expire,
 	.lr_sample_put = lr_sample_put,
 	.lr_sample_delete = lr_sample_delete,
 	.lr_samples_trim = lr_samples_trim,

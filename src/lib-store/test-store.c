@@ -81,6 +81,32 @@ main(void)
 	T_INTEQ(store_bayes_totals(st, "", &tot), 0);
 	T_INTEQ(tot.spam, 0);
 
+	{
+		/* expiry: the least recently learned tokens go first, the
+		 * rarest among equally old ones; other users untouched */
+		uint64_t old[5] = { 100, 101, 102, 103, 104 }, young[4] = { 200, 201, 202, 100 };
+		uint64_t all[8] = { 100, 101, 102, 103, 104, 200, 201, 202 };
+		struct bayes_counts e[8];
+		int64_t before = store_bayes_ntokens(st, "");
+
+		T_INTEQ(store_bayes_update(st, "exp", old, 5, 1, 0), 0);
+		T_INTEQ(store_bayes_update(st, "exp", old + 4, 1, 1, 0), 0);
+		sleep(1);               /* a later atime for the second batch */
+		T_INTEQ(store_bayes_update(st, "exp", young, 4, 0, 1), 0);
+		T_INTEQ(store_bayes_ntokens(st, "exp"), 8);
+		T_INTEQ(store_bayes_expire(st, "exp", 0), 0);
+		T_INTEQ(store_bayes_expire(st, "exp", 3), 3);
+		T_INTEQ(store_bayes_ntokens(st, "exp"), 5);
+		T_INTEQ(store_bayes_get(st, "exp", all, 8, e), 0);
+		T_INTEQ(e[0].spam + e[0].ham, 2);       /* 100: learned again */
+		T_INTEQ(e[1].spam + e[2].spam + e[3].spam, 0);
+		T_INTEQ(e[4].spam, 2);                  /* 104: seen twice */
+		T_INTEQ(e[5].ham + e[6].ham + e[7].ham, 3);
+		T_INTEQ(store_bayes_expire(st, "exp", 100), 5);
+		T_INTEQ(store_bayes_ntokens(st, "exp"), 0);
+		T_INTEQ(store_bayes_ntokens(st, ""), before);
+	}
+
 	T_INTEQ(store_bayes_seen(st, "", "<m1@x>", &kind), 0);
 	T_INTEQ(kind, 0);
 	T_INTEQ(store_bayes_set_seen(st, "", "<m1@x>", 's'), 0);

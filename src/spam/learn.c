@@ -3,13 +3,16 @@
  *
  *   tempest learn --spam|--ham [--forget] [--mbox] [--db PATH] [--user NAME]
  *                 [FILE|DIR|Maildir]...
+ *   tempest learn --expire [--db PATH] [--user NAME]
  *
  * A directory holds one message per file; a Maildir is read from cur/
  * and new/; a file is one message, or an mbox with --mbox; no path reads
  * one message from stdin.  A leading mbox "From " line is skipped.
  * Messages are untrusted; each is bounded (SPAM_CMD_MAX_MESSAGE).
  * The logistic regression's samples are stored with the Bayes tokens and
- * its weights retrained once at the end (lr.h).
+ * its weights retrained once at the end (lr.h).  Then, with
+ * bayes_auto_expire (or --expire alone), the database is cut back to
+ * 3/4 of bayes_expiry_max_db_size tokens when it holds more (bayes.h).
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -24,7 +27,7 @@
 struct learn_ctx {
 	struct spam_engine *e;
 	const char *user;
-	int spam, forget;
+	int spam, forget, expire;
 	long examined, learned, relearned, already, forgotten, notfound, errors;
 };
 
@@ -32,7 +35,8 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: tempest learn --spam|--ham [--forget] [--mbox] "
-	    "[--db PATH] [--user NAME] [FILE|DIR|Maildir]...\n");
+	    "[--db PATH] [--user NAME] [FILE|DIR|Maildir]...\n"
+	    "       tempest learn --expire [--db PATH] [--user NAME]\n");
 	exit(2);
 }
 
@@ -74,6 +78,7 @@ learn_main(int argc, char **argv)
 		{ "mbox", no_argument, NULL, 'm' },
 		{ "db", required_argument, NULL, 'd' },
 		{ "user", required_argument, NULL, 'u' },
+		{ "expire", no_argument, NULL, 'e' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct spam_engine_opts eo = { 0 };
@@ -92,10 +97,14 @@ learn_main(int argc, char **argv)
 		case 'm': mbox = 1; break;
 		case 'd': eo.db = optarg; break;
 		case 'u': ctx.user = optarg; break;
+		case 'e': ctx.expire = 1; break;
 		default: usage();
 		}
 	}
-	if (kind < 0 && !ctx.forget)
+	/* --expire alone expires; with a kind it only means "also expire" */
+	if (kind < 0 && !ctx.forget && !ctx.expire)
+		usage();
+	if (ctx.expire && kind < 0 && !ctx.forget && optind < argc)
 		usage();
 	ctx.spam = kind == 1;
 	spam_cmd_config();
@@ -110,7 +119,7 @@ learn_main(int argc, char **argv)
 		fprintf(stderr, "learn: %s\n", store_error(ctx.e->store));
 		return 2;
 	}
-	if (optind == argc) {
+	if (optind == argc && (kind >= 0 || ctx.forget)) {
 		struct buf in;
 		buf_init(&in, SPAM_CMD_MAX_MESSAGE);
 		if (spam_cmd_read_fd(0, &in) < 0) {
@@ -127,11 +136,21 @@ learn_main(int argc, char **argv)
 		fprintf(stderr, "learn: LR training: %s\n", store_error(ctx.e->store));
 		ctx.errors++;
 	}
+	if (ctx.expire || (ctx.examined > 0 && ctx.e->bayes_auto_expire)) {
+		int64_t n = spam_engine_expire(ctx.e, ctx.user);
+		if (n < 0)
+			ctx.errors++;
+		else if (n > 0 || ctx.expire)
+			printf("Expired %lld token(s) (bayes_expiry_max_db_size = %lld)\n",
+			    (long long)n, ctx.e->bayes_max_tokens);
+	}
 	if (store_commit(ctx.e->store) < 0) {
 		fprintf(stderr, "learn: %s\n", store_error(ctx.e->store));
 		return 2;
 	}
-	if (ctx.forget)
+	if (ctx.examined == 0 && ctx.expire)
+		;                       /* expiry only */
+	else if (ctx.forget)
 		printf("Forgot %ld message(s) (%ld examined, %ld not learned before)\n",
 		    ctx.forgotten, ctx.examined, ctx.notfound);
 	else
