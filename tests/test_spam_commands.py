@@ -2,6 +2,7 @@
 built-in defaults with no configuration directory, --db models, Bayes
 rules, mbox and Maildir input, the quarantine store."""
 import os
+import random
 import sqlite3
 import subprocess
 import time
@@ -442,3 +443,42 @@ def test_learn_expiry(tmp_path, cfgdir):
     nham = con.execute("SELECT nham FROM bayes_total").fetchone()[0]
     con.close()
     assert nham == 50 and n <= 100, (nham, n)
+
+
+def test_learn_beside_autolearning(tmp_path, cfgdir):
+    """`tempest learn` while auto-learning writes to the same SQLite
+    database: every message of both is learned.  (A deferred transaction
+    that had read failed at its first write with "database is locked"
+    when the other process wrote in between, and the rest of learn's
+    batch of 500 failed with it; writers now take the lock first and
+    wait for each other, and an auto-learn is one transaction.)"""
+    db = str(tmp_path / "conc.db")
+    with open(os.path.join(cfgdir, "main.cf"), "a") as f:
+        f.write("bayes_auto_learn_threshold_nonspam = 100\n")
+    spamdir = tmp_path / "spam"
+    spamdir.mkdir()
+    rnd = random.Random(7)
+    for i in range(1500):
+        # some 400 words of their own each, so learning takes a while
+        words = " ".join("w%x" % rnd.getrandbits(40) for _ in range(400))
+        (spamdir / ("%04d" % i)).write_text(corpus_msg(True, i) + words + "\n")
+    env = dict(os.environ)
+    env.pop("TEMPEST_CONFIG_DIR", None)
+    learner = subprocess.Popen([TEMPEST, "-c", cfgdir, "learn", "--spam", "--db", db,
+                                str(spamdir)], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, env=env)
+    auto = []
+    while learner.poll() is None or len(auto) < 5:
+        if len(auto) >= 60:
+            break
+        r = run("spamc", "--autolearn", "--db", db,
+                stdin=corpus_msg(False, 10000 + len(auto)), cfg=cfgdir)
+        assert r.returncode in (0, 1) and "locked" not in r.stderr, r.stderr
+        auto.append(r)
+    out, err = learner.communicate(timeout=120)
+    assert learner.returncode == 0 and "locked" not in err, err[-2000:]
+    assert "Learned tokens from 1500 message(s) as spam" in out, out
+    con = sqlite3.connect(db)
+    nspam, nham = con.execute("SELECT nspam, nham FROM bayes_total").fetchone()
+    con.close()
+    assert (nspam, nham) == (1500, len(auto)), (nspam, nham, len(auto))

@@ -468,8 +468,8 @@ bayes_expire(struct store *st, const char *user, int64_t max)
 	return store_bayes_expire(st, user, n - max / 4 * 3);
 }
 
-int
-bayes_learn(struct store *st, const char *user, const struct mime_msg *m,
+static int
+learn(struct store *st, const char *user, const struct mime_msg *m,
     int spam, int forget)
 {
 	char *key = bayes_msgkey(m);
@@ -515,4 +515,22 @@ out:
 	free(tok);
 	free(key);
 	return ret;
+}
+
+int
+bayes_learn(struct store *st, const char *user, const struct mime_msg *m,
+    int spam, int forget)
+{
+	int own = !store_in_transaction(st), r;
+
+	if (own && store_begin(st) < 0)
+		return -1;
+	r = learn(st, user, m, spam, forget);
+	if (!own)
+		return r;
+	if (r < 0) {
+		(void)store_rollback(st);
+		return -1;
+	}
+	return store_commit(st) < 0 ? -1 : r;
 }

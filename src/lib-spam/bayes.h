@@ -66,7 +66,9 @@ enum bayes_learned {
 	BAYES_FORGOTTEN,
 	BAYES_NOT_FOUND,        /* forget: was never learned */
 };
-/* Learn m as spam (1) or ham (0), or forget it.  Result or -1.  The
+/* Learn m as spam (1) or ham (0), or forget it.  Result or -1.  One
+ * transaction (all or nothing), unless the caller has one open (learn
+ * runs batch many).  The
  * logistic regression's sample (lr.h) is stored or removed with it
  * (also for BAYES_ALREADY, so that mail learned before the LR existed
  * gains one when learned again); its weights are trained separately

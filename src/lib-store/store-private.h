@@ -6,6 +6,7 @@
 
 struct store_driver {
 	const char *name;
+	const char *begin;      /* SQL that starts a write transaction */
 	struct store *(*open)(const char *arg, char **error_r);
 	void (*close)(struct store *st);
 	int (*exec)(struct store *st, const char *sql);        /* no parameters */

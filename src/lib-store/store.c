@@ -61,10 +61,16 @@ store_error(const struct store *st)
 int
 store_begin(struct store *st)
 {
-	int r = st->drv->exec(st, "BEGIN");
+	int r = st->drv->exec(st, st->drv->begin);
 	if (r == 0)
 		st->in_tx = 1;
 	return r;
+}
+
+int
+store_in_transaction(const struct store *st)
+{
+	return st->in_tx;
 }
 
 int

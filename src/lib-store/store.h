@@ -26,9 +26,14 @@ struct store *store_open(const char *spec, char **error_r);
 void store_close(struct store **st);
 const char *store_error(const struct store *st);
 
+/* A write transaction (SQLite: BEGIN IMMEDIATE, so it waits for other
+ * writers up to the busy timeout instead of failing at its first
+ * write). */
 int store_begin(struct store *st);
 int store_commit(struct store *st);
 int store_rollback(struct store *st);
+/* Whether a store_begin() is open. */
+int store_in_transaction(const struct store *st);
 
 /* ---- Bayes ---- user "" is the global database. */
 struct bayes_counts {

@@ -703,6 +703,7 @@ levels_delete(struct store *st, const char *rcpt)
 
 const struct store_driver store_driver_mysql = {
 	.name = "mysql",
+	.begin = "START TRANSACTION",
 	.open = my_open,
 	.close = my_close,
 	.exec = my_exec,

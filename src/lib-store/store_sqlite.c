@@ -657,6 +657,10 @@ levels_delete(struct store *st, const char *rcpt)
 
 const struct store_driver store_driver_sqlite = {
 	.name = "sqlite",
+	/* the write lock at once (waiting up to the busy timeout): a
+	 * deferred transaction that has read fails at its first write
+	 * (SQLITE_BUSY) if another process wrote in between */
+	.begin = "BEGIN IMMEDIATE",
 	.open = sqlite_open,
 	.close = sqlite_close,
 	.exec = sqlite_exec,
