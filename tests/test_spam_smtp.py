@@ -167,6 +167,46 @@ def test_tag_quarantine_release_reject(spam_instance):
     assert "(global)" in inst.cmd("quarantine", "levels", "demo@example.test").stdout
 
 
+def test_per_user_bayes(make_instance):
+    """spam_bayes_per_user = yes: the filter auto-learns into the
+    recipient's own database (not the global one), and `quarantine
+    learn-ham` learns into the database the filter used."""
+    inst = make_instance("peruser", extra=dict(LEVELS, spam_bayes_per_user="yes"),
+                         extra_services=[FILTER_SVC]).start()
+    db = os.path.join(inst.dir, "data", "spam.db")
+
+    def totals():
+        if not os.path.exists(db):
+            return {}
+        con = sqlite3.connect(db)
+        try:
+            return {u: (s, h) for u, s, h in
+                    con.execute("SELECT user, nspam, nham FROM bayes_total")}
+        except sqlite3.OperationalError:
+            return {}
+        finally:
+            con.close()
+
+    code, text = send(inst, "alice@example.org", HAM)
+    assert code == 250, text + inst.log()
+    assert wait_for(lambda: totals().get("demo@example.test") == (0, 1), 20), \
+        (totals(), inst.log())
+    # over the quarantine level: auto-learned as spam (12 points and more
+    # without the Bayes rules), quarantined
+    code, text = send(inst, "12345678@lucky.example", HIGH)
+    assert code == 250 and "quarantined as" in text, text + inst.log()
+    qid = text.split("quarantined as ")[1].split()[0]
+    assert wait_for(lambda: totals().get("demo@example.test") == (1, 1), 20), \
+        (totals(), inst.log())
+    # learn-ham moves it to ham in demo's database; the global one stays
+    # untouched
+    r = inst.cmd("quarantine", "learn-ham", qid)
+    assert r.returncode == 0, r.stdout + r.stderr + inst.log()
+    t = totals()
+    assert t.get("demo@example.test") == (0, 2) and "" not in t, t
+    assert len(inst.wait_messages(2)) == 2, inst.log()
+
+
 def test_filter_down_tempfails(make_instance):
     # spam_filter_service names a service that does not run
     inst = make_instance("down", extra={"spam_filter_service": "filter",

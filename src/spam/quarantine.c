@@ -216,14 +216,19 @@ quarantine_main(int argc, char **argv)
 			char **rcpts;
 			size_t nr;
 			if (strcmp(cmd, "learn-ham") == 0) {
+				/* into the database the filter used for it: with
+				 * spam_bayes_per_user its first recipient's */
+				char *user = xstrndup(q.recipients, e->per_user ?
+				    strcspn(q.recipients, ",") : 0);
 				struct mime_msg m;
 				mime_parse(&m, q.message, q.message_len, &e->lim);
-				if (bayes_learn(e->store, "", &m, 0, 0) < 0 ||
-				    lr_retrain(e->store, "", 1) < 0) {
+				if (bayes_learn(e->store, user, &m, 0, 0) < 0 ||
+				    lr_retrain(e->store, user, 1) < 0) {
 					fprintf(stderr, "quarantine: %s\n", store_error(e->store));
 					ret = 2;
 				}
 				mime_free(&m);
+				free(user);
 			}
 			if (optind < argc) {
 				rcpts = argv + optind;
