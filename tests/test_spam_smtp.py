@@ -167,6 +167,40 @@ def test_tag_quarantine_release_reject(spam_instance):
     assert "(global)" in inst.cmd("quarantine", "levels", "demo@example.test").stdout
 
 
+def test_autolearn_after_reply(spam_instance):
+    """The filter auto-learns after its reply to smtpd: while another
+    process holds the spam database's write lock (as `tempest learn`
+    does during a batch) a message still gets its 250, and is learned
+    once the lock is released.  (The learning used to come first: the
+    reply waited for the lock, and the learning failed after the busy
+    timeout.)"""
+    inst = spam_instance
+    code, text = send(inst, "alice@example.org", HAM)      # creates the tables
+    assert code == 250, text + inst.log()
+    db = os.path.join(inst.dir, "data", "spam.db")
+
+    def nham():
+        con = sqlite3.connect(db)
+        try:
+            row = con.execute("SELECT nham FROM bayes_total WHERE user = ''").fetchone()
+            return row[0] if row else 0
+        finally:
+            con.close()
+
+    assert wait_for(lambda: nham() == 1, 20), inst.log()
+    lock = sqlite3.connect(db, isolation_level=None)
+    lock.execute("BEGIN IMMEDIATE")
+    try:
+        code, text = send(inst, "alice@example.org", HAM.replace("Tuesday", "Friday"))
+        assert code == 250, text + inst.log()
+        assert nham() == 1              # not learned while the lock is held
+    finally:
+        lock.execute("ROLLBACK")
+        lock.close()
+    assert wait_for(lambda: nham() == 2, 20), inst.log()
+    assert len(inst.wait_messages(2)) == 2, inst.log()
+
+
 def test_per_user_bayes(make_instance):
     """spam_bayes_per_user = yes: the filter auto-learns into the
     recipient's own database (not the global one), and `quarantine

@@ -89,9 +89,32 @@ tests_string(const struct spam_result *res, struct buf *out)
 	}
 }
 
-/* Handle one request; fills the reply message. */
+/* What a scanned message leaves for after the reply: the auto-learning
+ * (spam_engine_autolearn) needs the parsed message, which points into
+ * the content. */
+struct scanned {
+	int valid;
+	struct buf content;
+	struct spam_verdict v;
+	char **rcpts;
+	size_t nr;
+};
+
 static void
-handle(struct ipc_msg *req, struct ipc_msg *rep)
+scanned_free(struct scanned *s)
+{
+	if (!s->valid)
+		return;
+	spam_verdict_free(&s->v);
+	buf_free(&s->content);
+	str_split_free(&s->rcpts);
+	s->valid = 0;
+}
+
+/* Handle one request; fills the reply message, and *sc for the
+ * auto-learning after it. */
+static void
+handle(struct ipc_msg *req, struct ipc_msg *rep, struct scanned *sc)
 {
 	const char *qid, *sender, *rcpt_text, *client;
 	int64_t off, len;
@@ -136,7 +159,7 @@ handle(struct ipc_msg *req, struct ipc_msg *rep)
 	    nr > 0 ? rcpts[0] : NULL, &v);
 	spam_engine_levels(engine, (const char *const *)rcpts, nr, &levels);
 	spam_engine_decide(engine, &v, &levels);
-	spam_engine_autolearn(engine, &v, nr > 0 ? rcpts[0] : NULL);
+	spam_engine_autolearn_decide(engine, &v);
 	report_num(score, sizeof(score), v.res.score);
 	buf_init(&headers, 256 * 1024);
 	buf_init(&tests, 256 * 1024);
@@ -210,9 +233,12 @@ handle(struct ipc_msg *req, struct ipc_msg *rep)
 	free(reply);
 	buf_free(&headers);
 	buf_free(&tests);
-	buf_free(&content);
-	str_split_free(&rcpts);
-	spam_verdict_free(&v);
+	/* kept for the auto-learning after the reply */
+	sc->valid = 1;
+	sc->content = content;
+	sc->v = v;
+	sc->rcpts = rcpts;
+	sc->nr = nr;
 }
 
 static void
@@ -239,13 +265,19 @@ on_accept(int fd, const struct sockaddr *sa, socklen_t salen, void *arg)
 			ipc_msg_free(&req);
 			break;
 		}
-		handle(&req, &rep);
+		struct scanned sc = { 0 };
+
+		handle(&req, &rep, &sc);
 		if (req.fd >= 0)
 			close(req.fd);
 		ipc_msg_free(&req);
 		r = ipc_send(fd, &rep);
 		ipc_msg_free(&rep);
-		/* a retraining after an auto-learn, with smtpd answered */
+		/* with smtpd answered: the auto-learning (which may wait for
+		 * another writer's lock on the store) and a retraining after it */
+		if (sc.valid)
+			spam_engine_autolearn(engine, &sc.v, sc.nr > 0 ? sc.rcpts[0] : NULL);
+		scanned_free(&sc);
 		spam_engine_train(engine);
 		if (r < 0)
 			break;

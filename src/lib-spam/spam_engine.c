@@ -263,8 +263,7 @@ spam_engine_headers(struct spam_engine *e, const struct spam_verdict *v,
 }
 
 void
-spam_engine_autolearn(struct spam_engine *e, struct spam_verdict *v,
-    const char *user)
+spam_engine_autolearn_decide(struct spam_engine *e, struct spam_verdict *v)
 {
 	double s = 0;
 
@@ -281,18 +280,27 @@ spam_engine_autolearn(struct spam_engine *e, struct spam_verdict *v,
 			return;         /* noautolearn */
 		s += v->res.hits[i].score;
 	}
-	if (s >= e->autolearn_spam || s <= e->autolearn_ham) {
-		int spam = s >= e->autolearn_spam;
-		const char *u = e->per_user && user ? user : "";
-		int r = bayes_learn(e->store, u, &v->msg, spam, 0);
-		if (r == BAYES_LEARNED || r == BAYES_RELEARNED)
-			v->autolearn = spam ? "spam" : "ham";
-		else if (r < 0)
-			log_warn("bayes autolearn: %s", store_error(e->store));
-		if (r >= 0 && (e->lr_due == NULL || strcmp(e->lr_due, u) != 0)) {
-			spam_engine_train(e);
-			e->lr_due = xstrdup(u);
-		}
+	if (s >= e->autolearn_spam)
+		v->autolearn = "spam";
+	else if (s <= e->autolearn_ham)
+		v->autolearn = "ham";
+}
+
+void
+spam_engine_autolearn(struct spam_engine *e, struct spam_verdict *v,
+    const char *user)
+{
+	int spam = strcmp(v->autolearn, "spam") == 0, r;
+	const char *u = e->per_user && user ? user : "";
+
+	if (!spam && strcmp(v->autolearn, "ham") != 0)
+		return;
+	r = bayes_learn(e->store, u, &v->msg, spam, 0);
+	if (r < 0)
+		log_warn("bayes autolearn: %s", store_error(e->store));
+	if (r >= 0 && (e->lr_due == NULL || strcmp(e->lr_due, u) != 0)) {
+		spam_engine_train(e);
+		e->lr_due = xstrdup(u);
 	}
 }
 

@@ -77,9 +77,16 @@ void spam_engine_decide(struct spam_engine *e, struct spam_verdict *v,
 /* Header block for v (ends in "\n"; empty for SPAM_ACCEPT below tag). */
 void spam_engine_headers(struct spam_engine *e, const struct spam_verdict *v,
     struct buf *out);
-/* Auto-learn v if its score (without BAYES_* and LR_*) passes the
- * thresholds; sets v->autolearn.  The LR retraining this may call for
- * is left to spam_engine_train(), so it need not delay a reply. */
+/* Whether v is to be auto-learned: v->autolearn = "spam" or "ham" when
+ * its score without BAYES_* and LR_* points passes a threshold (and no
+ * USER_IN_* list rule hit), else "no" ("disabled" without auto-learning
+ * or a store).  No store access: the headers can say it before the
+ * learning happens. */
+void spam_engine_autolearn_decide(struct spam_engine *e, struct spam_verdict *v);
+/* Learn v as spam_engine_autolearn_decide() said (nothing for "no").
+ * The filter calls it after its reply to smtpd, so a reply never waits
+ * for the learning or for another writer's lock; the LR retraining
+ * this may call for is left to spam_engine_train(). */
 void spam_engine_autolearn(struct spam_engine *e, struct spam_verdict *v,
     const char *user);
 /* Retrain the LR weights of the user auto-learned for last, when enough

@@ -231,6 +231,7 @@ spamc_main(int argc, char **argv)
 		spam_engine_decide(e, &v, &l);
 	}
 	if (autolearn) {
+		spam_engine_autolearn_decide(e, &v);
 		spam_engine_autolearn(e, &v, user);
 		spam_engine_train(e);
 	}
