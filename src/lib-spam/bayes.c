@@ -521,16 +521,19 @@ int
 bayes_learn(struct store *st, const char *user, const struct mime_msg *m,
     int spam, int forget)
 {
-	int own = !store_in_transaction(st), r;
+	int r;
 
-	if (own && store_begin(st) < 0)
-		return -1;
-	r = learn(st, user, m, spam, forget);
-	if (!own)
-		return r;
-	if (r < 0) {
-		(void)store_rollback(st);
-		return -1;
+	if (store_in_transaction(st))
+		return learn(st, user, m, spam, forget);
+	for (int attempt = 0;; attempt++) {
+		if (store_begin(st) == 0) {
+			if ((r = learn(st, user, m, spam, forget)) >= 0 &&
+			    store_commit(st) == 0)
+				return r;
+			(void)store_rollback(st);
+		}
+		if (!store_conflict(st) || attempt == BAYES_LEARN_ATTEMPTS - 1)
+			return -1;
+		store_conflict_wait(attempt);
 	}
-	return store_commit(st) < 0 ? -1 : r;
 }

@@ -45,6 +45,7 @@ struct store {
 	const struct store_driver *drv;
 	char *error;
 	int in_tx;
+	int conflict;           /* the last error: see store_conflict() */
 };
 
 void store_set_error(struct store *st, const char *fmt, ...)

@@ -5,6 +5,8 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
 
 #include "mem.h"
 #include "store-private.h"
@@ -74,6 +76,24 @@ store_in_transaction(const struct store *st)
 }
 
 int
+store_conflict(const struct store *st)
+{
+	return st->conflict;
+}
+
+void
+store_conflict_wait(int attempt)
+{
+	/* 10, 20, 40, 80 ms ... plus up to 10 ms, so that two writers that
+	 * met do not meet again at once */
+	unsigned int r;
+
+	if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r))
+		r = (unsigned int)getpid();
+	usleep((useconds_t)(10000u << (attempt < 6 ? attempt : 6)) + r % 10000u);
+}
+
+int
 store_commit(struct store *st)
 {
 	st->in_tx = 0;
@@ -83,8 +103,21 @@ store_commit(struct store *st)
 int
 store_rollback(struct store *st)
 {
+	/* what comes after an error: that error (and whether it was a
+	 * conflict) is the one to report, not the rollback's own (InnoDB
+	 * has already rolled back after a deadlock) */
+	char *error = st->error;
+	int conflict = st->conflict, r;
+
+	st->error = NULL;
 	st->in_tx = 0;
-	return st->drv->exec(st, "ROLLBACK");
+	r = st->drv->exec(st, "ROLLBACK");
+	if (error != NULL) {
+		free(st->error);
+		st->error = error;
+		st->conflict = conflict;
+	}
+	return r;
 }
 
 int store_bayes_totals(struct store *st, const char *u, struct bayes_counts *r) { return st->drv->bayes_totals(st, u, r); }

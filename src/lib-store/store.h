@@ -31,9 +31,17 @@ const char *store_error(const struct store *st);
  * write). */
 int store_begin(struct store *st);
 int store_commit(struct store *st);
+/* Keeps the error that led to it for store_error()/store_conflict(). */
 int store_rollback(struct store *st);
 /* Whether a store_begin() is open. */
 int store_in_transaction(const struct store *st);
+/* Whether the last error was a conflict with another writer: a MariaDB
+ * deadlock (InnoDB has rolled the transaction back) or lock wait
+ * timeout, SQLite busy or locked.  A transaction that failed so should
+ * be rolled back and done again; store_conflict_wait(attempt) sleeps a
+ * growing, randomised while first. */
+int store_conflict(const struct store *st);
+void store_conflict_wait(int attempt);
 
 /* ---- Bayes ---- user "" is the global database. */
 struct bayes_counts {

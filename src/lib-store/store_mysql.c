@@ -56,6 +56,11 @@ static const char *const schema[] = {
 static int
 fail(struct store *st)
 {
+	unsigned int e = mysql_errno(MY(st));
+
+	/* ER_LOCK_DEADLOCK (InnoDB rolled the transaction back) and
+	 * ER_LOCK_WAIT_TIMEOUT */
+	st->conflict = e == 1213 || e == 1205;
 	store_set_error(st, "mysql: %s", mysql_error(MY(st)));
 	return -1;
 }

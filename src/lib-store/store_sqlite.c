@@ -102,6 +102,9 @@ struct sqlite_store {
 static int
 fail(struct store *st)
 {
+	int c = sqlite3_errcode(SQ(st)->db) & 0xff;
+
+	st->conflict = c == SQLITE_BUSY || c == SQLITE_LOCKED;
 	store_set_error(st, "sqlite: %s", sqlite3_errmsg(SQ(st)->db));
 	return -1;
 }

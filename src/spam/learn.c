@@ -10,7 +10,16 @@
  * one message from stdin.  A leading mbox "From " line is skipped.
  * Messages are untrusted; each is bounded (SPAM_CMD_MAX_MESSAGE).
  * The logistic regression's samples are stored with the Bayes tokens and
- * its weights retrained once at the end (lr.h).  Then, with
+ * its weights retrained once at the end (lr.h).
+ *
+ * Messages are learned in batches of LEARN_BATCH (one transaction each:
+ * per-message commits cost twice the time on SQLite).  A batch keeps
+ * copies of its messages: after a conflict with another writer (a
+ * MariaDB deadlock with another node or the filter's auto-learning,
+ * store_conflict) it is rolled back and learned again; if that keeps
+ * failing, or on another error, each message of it is learned on its
+ * own, so one bad message costs only itself.  Counts are taken when a
+ * transaction commits.  Then, with
  * bayes_auto_expire (or --expire alone), the database is cut back to
  * 3/4 of bayes_expiry_max_db_size tokens when it holds more (bayes.h).
  */
@@ -24,11 +33,26 @@
 #include "spam_cmd.h"
 #include "spam_engine.h"
 
+#define LEARN_BATCH 500
+#define LEARN_BATCH_BYTES (32 * 1024 * 1024)
+
+struct pending {
+	char *data, *name;
+	size_t len;
+};
+
+struct learn_counts {
+	long learned, relearned, already, forgotten, notfound;
+};
+
 struct learn_ctx {
 	struct spam_engine *e;
 	const char *user;
 	int spam, forget, expire;
-	long examined, learned, relearned, already, forgotten, notfound, errors;
+	long examined, errors;
+	struct learn_counts n;
+	struct pending *batch;
+	size_t nbatch, batch_bytes;
 };
 
 static void
@@ -40,31 +64,118 @@ usage(void)
 	exit(2);
 }
 
+/* Learn one message (in the caller's transaction, if open): result of
+ * bayes_learn, counted in *n. */
+static int
+learn_msg(struct learn_ctx *c, const struct pending *p, struct learn_counts *n)
+{
+	struct mime_msg m;
+	int r;
+
+	mime_parse(&m, p->data, p->len, &c->e->lim);
+	r = bayes_learn(c->e->store, c->user, &m, c->spam, c->forget);
+	mime_free(&m);
+	switch (r) {
+	case BAYES_LEARNED: n->learned++; break;
+	case BAYES_RELEARNED: n->relearned++; break;
+	case BAYES_ALREADY: n->already++; break;
+	case BAYES_FORGOTTEN: n->forgotten++; break;
+	case BAYES_NOT_FOUND: n->notfound++; break;
+	default: break;
+	}
+	return r;
+}
+
+static void
+add_counts(struct learn_counts *to, const struct learn_counts *n)
+{
+	to->learned += n->learned;
+	to->relearned += n->relearned;
+	to->already += n->already;
+	to->forgotten += n->forgotten;
+	to->notfound += n->notfound;
+}
+
+/* Learn the batch in one transaction, again after a conflict; else
+ * message by message. */
+static void
+flush(struct learn_ctx *c)
+{
+	struct store *st = c->e->store;
+
+	for (int attempt = 0; attempt < BAYES_LEARN_ATTEMPTS && c->nbatch > 0; attempt++) {
+		struct learn_counts n = { 0 };
+		size_t i = 0;
+
+		if (store_begin(st) == 0) {
+			while (i < c->nbatch && learn_msg(c, &c->batch[i], &n) >= 0)
+				i++;
+			if (i == c->nbatch && store_commit(st) == 0) {
+				add_counts(&c->n, &n);
+				goto done;
+			}
+			(void)store_rollback(st);
+		}
+		if (!store_conflict(st))
+			break;
+		store_conflict_wait(attempt);
+	}
+	for (size_t i = 0; i < c->nbatch; i++) {
+		/* its own transaction (and its own retries) */
+		if (learn_msg(c, &c->batch[i], &c->n) < 0) {
+			c->errors++;
+			fprintf(stderr, "learn: %s: %s\n", c->batch[i].name, store_error(st));
+		}
+	}
+done:
+	for (size_t i = 0; i < c->nbatch; i++) {
+		free(c->batch[i].data);
+		free(c->batch[i].name);
+	}
+	c->nbatch = c->batch_bytes = 0;
+}
+
 static void
 learn_one(const char *data, size_t len, const char *name, void *arg)
 {
 	struct learn_ctx *c = arg;
-	struct mime_msg m;
-	int r;
+	struct pending *p;
 
-	mime_parse(&m, data, len, &c->e->lim);
-	r = bayes_learn(c->e->store, c->user, &m, c->spam, c->forget);
-	mime_free(&m);
 	c->examined++;
-	switch (r) {
-	case BAYES_LEARNED: c->learned++; break;
-	case BAYES_RELEARNED: c->relearned++; break;
-	case BAYES_ALREADY: c->already++; break;
-	case BAYES_FORGOTTEN: c->forgotten++; break;
-	case BAYES_NOT_FOUND: c->notfound++; break;
-	default:
-		c->errors++;
-		fprintf(stderr, "learn: %s: %s\n", name, store_error(c->e->store));
-		break;
-	}
-	if (c->examined % 500 == 0) {
-		(void)store_commit(c->e->store);
-		(void)store_begin(c->e->store);
+	if (c->batch == NULL)
+		c->batch = xcalloc(LEARN_BATCH, sizeof(*c->batch));
+	p = &c->batch[c->nbatch++];
+	p->data = xmalloc(len + 1);
+	memcpy(p->data, data, len);
+	p->len = len;
+	p->name = xstrdup(name);
+	c->batch_bytes += len;
+	if (c->nbatch == LEARN_BATCH || c->batch_bytes >= LEARN_BATCH_BYTES)
+		flush(c);
+}
+
+/* The LR's training and the expiry, in one transaction (again after a
+ * conflict).  0 or -1. */
+static int
+finish(struct learn_ctx *c, int retrain, int expire, int64_t *expired)
+{
+	struct store *st = c->e->store;
+
+	for (int attempt = 0;; attempt++) {
+		if (store_begin(st) == 0) {
+			int ok = 1;
+			/* the LR weights from all samples, the new ones included */
+			if (retrain && lr_retrain(st, c->user, 1) < 0)
+				ok = 0;
+			if (ok && expire && (*expired = spam_engine_expire(c->e, c->user)) < 0)
+				ok = 0;
+			if (ok && store_commit(st) == 0)
+				return 0;
+			(void)store_rollback(st);
+		}
+		if (!store_conflict(st) || attempt == BAYES_LEARN_ATTEMPTS - 1)
+			return -1;
+		store_conflict_wait(attempt);
 	}
 }
 
@@ -115,10 +226,6 @@ learn_main(int argc, char **argv)
 		fprintf(stderr, "learn: %s\n", err);
 		return 2;
 	}
-	if (store_begin(ctx.e->store) < 0) {
-		fprintf(stderr, "learn: %s\n", store_error(ctx.e->store));
-		return 2;
-	}
 	if (optind == argc && (kind >= 0 || ctx.forget)) {
 		struct buf in;
 		buf_init(&in, SPAM_CMD_MAX_MESSAGE);
@@ -131,32 +238,31 @@ learn_main(int argc, char **argv)
 	}
 	for (int i = optind; i < argc; i++)
 		bad += spam_cmd_each_message(argv[i], mbox, learn_one, &ctx);
-	/* the LR weights from all samples, the new ones included (lr.h) */
-	if (ctx.examined > 0 && lr_retrain(ctx.e->store, ctx.user, 1) < 0) {
-		fprintf(stderr, "learn: LR training: %s\n", store_error(ctx.e->store));
-		ctx.errors++;
-	}
-	if (ctx.expire || (ctx.examined > 0 && ctx.e->bayes_auto_expire)) {
-		int64_t n = spam_engine_expire(ctx.e, ctx.user);
-		if (n < 0)
+	flush(&ctx);
+	free(ctx.batch);
+	{
+		int expire = ctx.expire || (ctx.examined > 0 && ctx.e->bayes_auto_expire);
+		int64_t n = 0;
+
+		if ((ctx.examined > 0 || expire) &&
+		    finish(&ctx, ctx.examined > 0, expire, &n) < 0) {
+			fprintf(stderr, "learn: %s: %s\n", ctx.examined > 0 ?
+			    "LR training" : "expiry", store_error(ctx.e->store));
 			ctx.errors++;
-		else if (n > 0 || ctx.expire)
+		} else if (n > 0 || ctx.expire) {
 			printf("Expired %lld token(s) (bayes_expiry_max_db_size = %lld)\n",
 			    (long long)n, ctx.e->bayes_max_tokens);
-	}
-	if (store_commit(ctx.e->store) < 0) {
-		fprintf(stderr, "learn: %s\n", store_error(ctx.e->store));
-		return 2;
+		}
 	}
 	if (ctx.examined == 0 && ctx.expire)
 		;                       /* expiry only */
 	else if (ctx.forget)
 		printf("Forgot %ld message(s) (%ld examined, %ld not learned before)\n",
-		    ctx.forgotten, ctx.examined, ctx.notfound);
+		    ctx.n.forgotten, ctx.examined, ctx.n.notfound);
 	else
 		printf("Learned tokens from %ld message(s) as %s (%ld examined, %ld relearned, %ld already known)\n",
-		    ctx.learned + ctx.relearned, ctx.spam ? "spam" : "ham", ctx.examined,
-		    ctx.relearned, ctx.already);
+		    ctx.n.learned + ctx.n.relearned, ctx.spam ? "spam" : "ham", ctx.examined,
+		    ctx.n.relearned, ctx.n.already);
 	{
 		struct bayes_counts t;
 		if (store_bayes_totals(ctx.e->store, ctx.user, &t) == 0)
