@@ -56,6 +56,16 @@ def corpus_msg(spam, i):
                 w[(i + 7) % 10], w[(i + 4) % 10]))
 
 
+def write_corpus(tmp_path, n, make):
+    """Directories spam/ and ham/ of n messages each, make(spam, i)."""
+    dirs = tmp_path / "spam", tmp_path / "ham"
+    for d, spam in zip(dirs, (True, False)):
+        d.mkdir()
+        for i in range(n):
+            (d / ("%03d" % i)).write_text(make(spam, i))
+    return dirs
+
+
 @pytest.fixture
 def cfgdir(tmp_path):
     d = tmp_path / "etc"
@@ -295,12 +305,7 @@ def test_learn_logistic_regression(tmp_path, cfgdir):
     removes the samples; a database of an older version (no LR tables)
     gains them when opened."""
     db = str(tmp_path / "lr.db")
-    spamdir, hamdir = tmp_path / "spam", tmp_path / "ham"
-    spamdir.mkdir()
-    hamdir.mkdir()
-    for i in range(100):
-        (spamdir / ("%03d" % i)).write_text(lr_msg(True, i))
-        (hamdir / ("%03d" % i)).write_text(lr_msg(False, i))
+    spamdir, hamdir = write_corpus(tmp_path, 100, lr_msg)
     assert run("learn", "--spam", "--db", db, str(spamdir), cfg=cfgdir).returncode == 0
     r = run("learn", "--ham", "--db", db, str(hamdir), cfg=cfgdir)
     assert "Database: 100 spam, 100 ham" in r.stdout, r.stdout + r.stderr
@@ -367,12 +372,7 @@ def test_learn_expiry(tmp_path, cfgdir):
     after the retrainings auto-learning triggers; the message totals and
     the verdicts stay."""
     db = str(tmp_path / "exp.db")
-    spamdir, hamdir = tmp_path / "spam", tmp_path / "ham"
-    spamdir.mkdir()
-    hamdir.mkdir()
-    for i in range(30):
-        (spamdir / ("%03d" % i)).write_text(corpus_msg(True, i))
-        (hamdir / ("%03d" % i)).write_text(corpus_msg(False, i))
+    spamdir, hamdir = write_corpus(tmp_path, 30, corpus_msg)
     main_cf = os.path.join(cfgdir, "main.cf")
     base = open(main_cf).read()
     with open(main_cf, "w") as f:

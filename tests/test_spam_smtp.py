@@ -201,6 +201,61 @@ def test_autolearn_after_reply(spam_instance):
     assert len(inst.wait_messages(2)) == 2, inst.log()
 
 
+def test_quarantine_on_disk_before_250(make_instance, tmp_path):
+    """A quarantined message's only copy is in the store, so the 250
+    smtpd gives for it must come after the quarantine row is on stable
+    storage: seen by strace, the filter syncs the SQLite WAL it wrote the
+    row to before it answers smtpd (the store's other commits use
+    synchronous = NORMAL, which does not)."""
+    import re
+    import subprocess
+    if subprocess.run(["which", "strace"], capture_output=True).returncode != 0:
+        pytest.skip("strace is not installed")
+    from conftest import TEMPEST, wait_port
+    inst = make_instance("spamtrace", extra=LEVELS, extra_services=[FILTER_SVC])
+    out = tmp_path / "trace"
+    inst.logf = open(inst.logpath, "ab")
+    inst.proc = subprocess.Popen(
+        ["strace", "-f", "-qq", "-y", "-s", "20", "-e",
+         "trace=pwrite64,fsync,fdatasync,sendmsg", "-o", str(out),
+         TEMPEST, "-c", inst.etc, "start-fg"],
+        stdout=inst.logf, stderr=inst.logf, start_new_session=True)
+    try:
+        wait_port(inst.smtp_port, 60, proc=inst.proc)
+    except Exception:
+        pytest.skip("tempest does not start under strace here: " + inst.log()[-500:])
+    code, text = send(inst, "12345678@lucky.example", HIGH)
+    assert code == 250 and "quarantined as" in text, text + inst.log()
+    qid = text.split("quarantined as ")[1].split()[0]
+    wal = re.compile(r"^(\d+) +pwrite64\(\d+<[^>]*spam\.db-wal>")
+
+    def replies_after_wal_writes():
+        """(calls between the last WAL write and the reply, ...) for each
+        reply a process sent after writing the WAL: the filter's"""
+        lines = out.read_text().splitlines()
+        found = []
+        for pid in {m.group(1) for m in map(wal.match, lines) if m}:
+            mine = [ln.split(None, 1)[1] for ln in lines
+                    if ln.split(None, 1)[0] == pid]
+            last = None
+            for k, ln in enumerate(mine):
+                if ln.startswith("pwrite64(") and "spam.db-wal>" in ln:
+                    last = k
+                elif ln.startswith("sendmsg(") and last is not None:
+                    found.append(mine[last:k + 1])
+                    last = None
+        return found
+
+    # strace prints a call when it returns: the reply may come a moment
+    # after smtpd has answered
+    assert wait_for(lambda: replies_after_wal_writes(), 10), out.read_text()[-3000:]
+    for calls in replies_after_wal_writes():
+        assert any(re.match(r"f(data)?sync\(\d+<[^>]*spam\.db-wal>", c)
+                   for c in calls[1:-1]), "\n".join(calls)
+    r = inst.cmd("quarantine", "show", qid)
+    assert r.returncode == 0 and "V1AGRA" in r.stdout, r.stderr
+
+
 def test_per_user_bayes(make_instance):
     """spam_bayes_per_user = yes: the filter auto-learns into the
     recipient's own database (not the global one), and `quarantine
