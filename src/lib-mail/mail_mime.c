@@ -397,7 +397,7 @@ void
 mail_mime_parse(struct mail_mime *m, const char *data, size_t len,
     const struct mail_mime_limits *lim)
 {
-	struct pctx c = { m, data, lim, { 0 }, { 0 }, { 0 } };
+	struct pctx c = { m, data != NULL ? data : "", lim, { 0 }, { 0 }, { 0 } };
 
 	memset(m, 0, sizeof(*m));
 	buf_init(&c.ct, MAIL_HEADER_VALUE_MAX);

@@ -88,7 +88,8 @@ struct mail_mime {
 };
 
 /* Parse data[0..len).  Never fails: any bytes are a (maybe odd)
- * message, and parts[0] always exists.  Free with mail_mime_free(). */
+ * message, and parts[0] always exists.  data may be NULL when len is 0
+ * (an empty struct buf).  Free with mail_mime_free(). */
 void mail_mime_parse(struct mail_mime *m, const char *data, size_t len,
     const struct mail_mime_limits *lim);
 void mail_mime_free(struct mail_mime *m);

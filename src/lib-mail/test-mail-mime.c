@@ -269,6 +269,13 @@ test_edges(void)
 	struct mail_mime m;
 	const char *s;
 
+	/* an empty buffer (data NULL): one empty text/plain part */
+	mail_mime_parse(&m, NULL, 0, &lim);
+	T_INTEQ(m.nparts, 1);
+	T_OK(m.parts[0].flags & MAIL_PART_DEFAULT_TYPE);
+	T_INTEQ(m.parts[0].body_len, 0);
+	mail_mime_free(&m);
+
 	/* missing closing delimiter: the last part runs to the end */
 	s = "Content-Type: multipart/mixed; boundary=B\n\n--B\n\none\n--B\n\ntwo\n";
 	T_INTEQ(parse(&m, s), 3);
