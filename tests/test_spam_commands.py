@@ -482,3 +482,45 @@ def test_learn_beside_autolearning(tmp_path, cfgdir):
     nspam, nham = con.execute("SELECT nspam, nham FROM bayes_total").fetchone()
     con.close()
     assert (nspam, nham) == (1500, len(auto)), (nspam, nham, len(auto))
+
+
+def model_lines(out):
+    """The Bayes and LR probability lines of a spamc report."""
+    return [ln for ln in out.splitlines()
+            if ln.startswith(("Bayes probability", "Logistic-regression probability"))]
+
+
+def test_learn_copy_from(tmp_path, cfgdir):
+    """`learn --copy-from SPEC` copies a whole model (tokens with their
+    counts and learn times, totals, learned-message marks, LR samples;
+    the weights retrained) into an empty database: the copy scores like
+    the original, forgets like it, and a non-empty target is refused."""
+    src, dst = str(tmp_path / "src.db"), str(tmp_path / "dst.db")
+    spamdir, hamdir = write_corpus(tmp_path, 60, lr_msg)
+    for kind, d in (("--spam", spamdir), ("--ham", hamdir)):
+        assert run("learn", kind, "--db", src, str(d), cfg=cfgdir).returncode == 0
+    r = run("learn", "--copy-from", src, "--db", dst, cfg=cfgdir)
+    assert r.returncode == 0, r.stderr
+    assert "learned message(s) and 120 LR sample(s) of the global database" in r.stdout, r.stdout
+    assert "Database: 60 spam, 60 ham" in r.stdout
+    a, b = sqlite3.connect(src), sqlite3.connect(dst)
+    q = "SELECT token, spam, ham, atime FROM bayes_token ORDER BY token"
+    assert a.execute(q).fetchall() == b.execute(q).fetchall()
+    q = "SELECT msgkey, kind FROM bayes_seen ORDER BY msgkey"
+    assert a.execute(q).fetchall() == b.execute(q).fetchall()
+    a.close()
+    b.close()
+    for msg in (lr_msg(True, 500), lr_msg(False, 500), HAM, SPAM):
+        one = run("spamc", "--db", src, stdin=msg, cfg=cfgdir).stdout
+        two = run("spamc", "--db", dst, stdin=msg, cfg=cfgdir).stdout
+        assert model_lines(one) == model_lines(two) and len(model_lines(one)) == 2, (one, two)
+    # the copy knows what was learned: forgetting works there
+    r = run("learn", "--forget", "--db", dst, str(spamdir), cfg=cfgdir)
+    assert "Forgot 60 message(s)" in r.stdout, r.stdout
+    # a database that is not empty is not overwritten
+    r = run("learn", "--copy-from", src, "--db", src, cfg=cfgdir)
+    assert r.returncode == 1 and "not empty" in r.stderr, r.stderr
+    assert run("learn", "--copy-from", src, "--spam", "--db", dst, cfg=cfgdir).returncode == 2
+    r = run("learn", "--copy-from", str(tmp_path / "no/such.db"), "--db",
+            str(tmp_path / "x.db"), cfg=cfgdir)
+    assert r.returncode == 2 and "such.db" in r.stderr, r.stderr

@@ -150,3 +150,31 @@ def test_concurrent_learning_on_mariadb(mariadb, tmp_path):
         assert "Learned tokens from 300 message(s)" in out, out
     r = run("learn", "--expire", "--db", mariadb, cfg=str(cfg))
     assert "Database: 300 spam, %d ham" % (300 + auto) in r.stdout, (r.stdout, auto)
+
+
+def test_copy_sqlite_model_to_mariadb(mariadb, tmp_path):
+    """A site moving from the embedded store to a shared one: `learn
+    --copy-from sqlite-file --db mysql:...` carries the whole model over
+    and MariaDB then scores every message as the SQLite file did."""
+    from test_spam_commands import lr_msg, model_lines, write_corpus
+    cfg = tmp_path / "etc"
+    cfg.mkdir()
+    (cfg / "main.cf").write_text("bayes_min_spam_num = 5\nbayes_min_ham_num = 5\n")
+    src = str(tmp_path / "src.db")
+    spamdir, hamdir = write_corpus(tmp_path, 40, lr_msg)
+    for kind, d in (("--spam", spamdir), ("--ham", hamdir)):
+        assert run("learn", kind, "--db", src, str(d), cfg=str(cfg)).returncode == 0
+    r = run("learn", "--copy-from", src, "--db", mariadb, "--user", "alice@example.test",
+            cfg=str(cfg))
+    assert r.returncode == 1 and "nothing to copy" in r.stderr, r.stderr  # no alice there
+    r = run("learn", "--copy-from", src, "--db", mariadb, cfg=str(cfg))
+    assert r.returncode == 0, r.stderr
+    assert "Database: 40 spam, 40 ham" in r.stdout, r.stdout
+    for i in range(500, 506):
+        for spam in (True, False):
+            one = run("spamc", "--db", src, stdin=lr_msg(spam, i), cfg=str(cfg)).stdout
+            two = run("spamc", "--db", mariadb, stdin=lr_msg(spam, i), cfg=str(cfg)).stdout
+            assert model_lines(one) == model_lines(two), (one, two)
+            assert len(model_lines(one)) == 2
+    r = run("learn", "--forget", "--db", mariadb, str(hamdir), cfg=str(cfg))
+    assert "Forgot 40 message(s)" in r.stdout, r.stdout + r.stderr

@@ -454,6 +454,110 @@ learn_lr(struct store *st, const char *user, const char *key,
 	return r;
 }
 
+#define COPY_BATCH 1000
+
+struct copy {
+	struct store *to;
+	const char *user;
+	struct bayes_token_row rows[COPY_BATCH];
+	size_t nrows;
+	struct bayes_copied *n;
+	int failed;
+};
+
+static void
+copy_flush(struct copy *c)
+{
+	if (!c->failed && c->nrows > 0 &&
+	    store_bayes_put(c->to, c->user, c->rows, c->nrows) < 0)
+		c->failed = 1;
+	c->n->tokens += (int64_t)c->nrows;
+	c->nrows = 0;
+}
+
+static void
+copy_token(const struct bayes_token_row *r, void *arg)
+{
+	struct copy *c = arg;
+
+	c->rows[c->nrows++] = *r;
+	if (c->nrows == COPY_BATCH)
+		copy_flush(c);
+}
+
+static void
+copy_seen(const char *key, char kind, void *arg)
+{
+	struct copy *c = arg;
+
+	if (!c->failed && store_bayes_set_seen(c->to, c->user, key, kind) < 0)
+		c->failed = 1;
+	c->n->seen++;
+}
+
+static void
+copy_sample(const char *key, char kind, const void *feat, size_t len, void *arg)
+{
+	struct copy *c = arg;
+
+	if (!c->failed && store_lr_sample_put(c->to, c->user, key, kind, feat, len) < 0)
+		c->failed = 1;
+	c->n->samples++;
+}
+
+int
+bayes_copy(struct store *from, struct store *to, const char *user,
+    struct bayes_copied *n, const char **error_r)
+{
+	struct copy *c;
+	struct bayes_counts have, tot;
+	int64_t ntok;
+	int r = -1;
+
+	memset(n, 0, sizeof(*n));
+	if (store_bayes_totals(to, user, &have) < 0 ||
+	    (ntok = store_bayes_ntokens(to, user)) < 0) {
+		*error_r = store_error(to);
+		return -1;
+	}
+	if (have.spam != 0 || have.ham != 0 || ntok != 0) {
+		*error_r = "the database to copy into is not empty for this user";
+		return -1;
+	}
+	if (store_bayes_totals(from, user, &tot) < 0 ||
+	    (ntok = store_bayes_ntokens(from, user)) < 0) {
+		*error_r = store_error(from);
+		return -1;
+	}
+	if (tot.spam == 0 && tot.ham == 0 && ntok == 0) {
+		*error_r = "nothing to copy: no database of this user there";
+		return -1;
+	}
+	if (store_bayes_add_totals(to, user, tot.spam, tot.ham) < 0) {
+		*error_r = store_error(to);
+		return -1;
+	}
+	c = xcalloc(1, sizeof(*c));
+	c->to = to;
+	c->user = user;
+	c->n = n;
+	if (store_bayes_tokens(from, user, copy_token, c) < 0 ||
+	    store_bayes_seen_all(from, user, copy_seen, c) < 0 ||
+	    store_lr_samples(from, user, copy_sample, c) < 0) {
+		*error_r = store_error(from);
+		goto out;
+	}
+	copy_flush(c);
+	if (c->failed) {
+		*error_r = store_error(to);
+		goto out;
+	}
+	r = 0;
+out:
+	free(c);
+	return r;
+}
+
 int64_t
 bayes_expire(struct store *st, const char *user, int64_t max)
 {

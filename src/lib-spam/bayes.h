@@ -86,6 +86,19 @@ int bayes_learn(struct store *st, const char *user, const struct mime_msg *m,
  * max, or when max <= 0), -1 on a store error. */
 int64_t bayes_expire(struct store *st, const char *user, int64_t max);
 
+/* Copy user's Bayes database (tokens with their counts and learn
+ * times, totals, learned-message marks) and its LR samples from one
+ * store to another, where user's database must be empty (moving from
+ * the embedded SQLite store to a shared MariaDB one).  0, or -1 with
+ * *error_r (static, or the store's).  The LR weights are not copied:
+ * the caller retrains them (lr_retrain).  In the caller's transaction
+ * on `to`, if any. */
+struct bayes_copied {
+	int64_t tokens, seen, samples;
+};
+int bayes_copy(struct store *from, struct store *to, const char *user,
+    struct bayes_copied *n, const char **error_r);
+
 /* Chi-square survival function for even degrees of freedom (exposed for
  * tests). */
 double bayes_chi2q(double x2, int v);

@@ -20,6 +20,12 @@ struct store_driver {
 	int (*bayes_set_seen)(struct store *, const char *, const char *, char);
 	int64_t (*bayes_ntokens)(struct store *, const char *);
 	int64_t (*bayes_expire)(struct store *, const char *, int64_t);
+	int (*bayes_tokens)(struct store *, const char *,
+	    void (*)(const struct bayes_token_row *, void *), void *);
+	int (*bayes_put)(struct store *, const char *, const struct bayes_token_row *,
+	    size_t);
+	int (*bayes_seen_all)(struct store *, const char *,
+	    void (*)(const char *, char, void *), void *);
 	int (*lr_sample_put)(struct store *, const char *, const char *, char,
 	    const void *, size_t);
 	int (*lr_sample_delete)(struct store *, const char *, const char *);

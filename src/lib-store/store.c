@@ -128,6 +128,9 @@ int store_bayes_seen(struct store *st, const char *u, const char *k, char *r) { 
 int store_bayes_set_seen(struct store *st, const char *u, const char *k, char c) { return st->drv->bayes_set_seen(st, u, k, c); }
 int64_t store_bayes_ntokens(struct store *st, const char *u) { return st->drv->bayes_ntokens(st, u); }
 int64_t store_bayes_expire(struct store *st, const char *u, int64_t n) { return n <= 0 ? 0 : st->drv->bayes_expire(st, u, n); }
+int store_bayes_tokens(struct store *st, const char *u, void (*fn)(const struct bayes_token_row *, void *), void *a) { return st->drv->bayes_tokens(st, u, fn, a); }
+int store_bayes_put(struct store *st, const char *u, const struct bayes_token_row *r, size_t n) { return st->drv->bayes_put(st, u, r, n); }
+int store_bayes_seen_all(struct store *st, const char *u, void (*fn)(const char *, char, void *), void *a) { return st->drv->bayes_seen_all(st, u, fn, a); }
 int store_lr_sample_put(struct store *st, const char *u, const char *k, char c, const void *f, size_t n) { return st->drv->lr_sample_put(st, u, k, c, f, n); }
 int store_lr_sample_delete(struct store *st, const char *u, const char *k) { return st->drv->lr_sample_delete(st, u, k); }
 int store_lr_samples_trim(struct store *st, const char *u, int64_t k) { return st->drv->lr_samples_trim(st, u, k); }

@@ -71,6 +71,21 @@ int64_t store_bayes_ntokens(struct store *st, const char *user);
  * ham; most of a database are tokens seen once), then the older: the
  * count deleted. */
 int64_t store_bayes_expire(struct store *st, const char *user, int64_t n);
+/* A token as stored, for copying a database (bayes_copy). */
+struct bayes_token_row {
+	uint64_t token;
+	int64_t spam, ham, atime;
+};
+/* fn for each token of user, in no particular order (fn must not use
+ * this store). */
+int store_bayes_tokens(struct store *st, const char *user,
+    void (*fn)(const struct bayes_token_row *, void *), void *arg);
+/* Set n tokens to the counts and atimes given. */
+int store_bayes_put(struct store *st, const char *user,
+    const struct bayes_token_row *rows, size_t n);
+/* fn for each learned message of user (fn must not use this store). */
+int store_bayes_seen_all(struct store *st, const char *user,
+    void (*fn)(const char *msgkey, char kind, void *), void *arg);
 
 /* ---- logistic-regression samples and weights (src/lib-spam/lr.h) ---- */
 struct lr_model_info {

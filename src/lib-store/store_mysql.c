@@ -358,6 +358,114 @@ bayes_expire(struct store *st, const char *user, int64_t n)
 	return (int64_t)mysql_affected_rows(MY(st));
 }
 
+/* Run the query in b and call row_fn for each row, streamed (row_fn
+ * issues no query on this connection meanwhile). */
+static int
+each_row(struct store *st, struct buf *b,
+    void (*row_fn)(MYSQL_ROW, unsigned long *, void *), void *arg)
+{
+	MYSQL_RES *res;
+	MYSQL_ROW row;
+	int r = 0;
+
+	if (run(st, b) < 0)
+		return -1;
+	if ((res = mysql_use_result(MY(st))) == NULL)
+		return fail(st);
+	while ((row = mysql_fetch_row(res)) != NULL)
+		row_fn(row, mysql_fetch_lengths(res), arg);
+	if (mysql_errno(MY(st)) != 0)
+		r = fail(st);
+	mysql_free_result(res);
+	return r;
+}
+
+struct token_fn {
+	void (*fn)(const struct bayes_token_row *, void *);
+	void *arg;
+};
+
+static void
+token_row(MYSQL_ROW row, unsigned long *len, void *arg)
+{
+	struct token_fn *t = arg;
+	struct bayes_token_row r = {
+		(uint64_t)atoll(row[0] ? row[0] : "0"), atoll(row[1] ? row[1] : "0"),
+		atoll(row[2] ? row[2] : "0"), atoll(row[3] ? row[3] : "0"),
+	};
+
+	(void)len;
+	t->fn(&r, t->arg);
+}
+
+static int
+bayes_tokens(struct store *st, const char *user,
+    void (*fn)(const struct bayes_token_row *, void *), void *arg)
+{
+	struct token_fn t = { fn, arg };
+	struct buf b;
+
+	buf_init(&b, BUF_UNLIMITED);
+	(void)buf_appends(&b, "SELECT token, spam, ham, atime FROM bayes_token WHERE user = ");
+	q_cstr(st, &b, user);
+	return each_row(st, &b, token_row, &t);
+}
+
+static int
+bayes_put(struct store *st, const char *user, const struct bayes_token_row *rows,
+    size_t n)
+{
+	for (size_t start = 0; start < n; start += IN_BATCH) {
+		size_t end = start + IN_BATCH < n ? start + IN_BATCH : n;
+		struct buf b;
+
+		buf_init(&b, BUF_UNLIMITED);
+		(void)buf_appends(&b, "INSERT INTO bayes_token (user, token, spam, ham, atime) VALUES ");
+		for (size_t i = start; i < end; i++) {
+			(void)buf_appends(&b, i > start ? ",(" : "(");
+			q_cstr(st, &b, user);
+			(void)buf_printf(&b, ",%lld,%lld,%lld,%lld)", (long long)(int64_t)rows[i].token,
+			    (long long)rows[i].spam, (long long)rows[i].ham,
+			    (long long)rows[i].atime);
+		}
+		(void)buf_appends(&b, " ON DUPLICATE KEY UPDATE spam = VALUES(spam),"
+		    " ham = VALUES(ham), atime = VALUES(atime)");
+		if (run(st, &b) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+struct seen_fn {
+	void (*fn)(const char *, char, void *);
+	void *arg;
+};
+
+static void
+seen_row(MYSQL_ROW row, unsigned long *len, void *arg)
+{
+	struct seen_fn *t = arg;
+	char *key = xmalloc(len[0] + 1);
+
+	memcpy(key, row[0] ? row[0] : "", len[0]);
+	key[len[0]] = '\0';
+	t->fn(key, row[1] ? row[1][0] : 0, t->arg);
+	free(key);
+}
+
+static int
+bayes_seen_all(struct store *st, const char *user,
+    void (*fn)(const char *, char, void *), void *arg)
+{
+	struct seen_fn t = { fn, arg };
+	struct buf b;
+
+	buf_init(&b, BUF_UNLIMITED);
+	(void)buf_appends(&b, "SELECT msgkey, kind FROM bayes_seen WHERE user = ");
+	q_cstr(st, &b, user);
+	return each_row(st, &b, seen_row, &t);
+}
+
 static int
 lr_changed(struct store *st, const char *user)
 {
@@ -431,36 +539,36 @@ lr_samples_trim(struct store *st, const char *user, int64_t keep)
 	return (int)mysql_affected_rows(MY(st));
 }
 
+struct sample_fn {
+	void (*fn)(const char *, char, const void *, size_t, void *);
+	void *arg;
+};
+
+static void
+sample_row(MYSQL_ROW row, unsigned long *len, void *arg)
+{
+	struct sample_fn *t = arg;
+	char *key = xmalloc(len[0] + 1);
+
+	memcpy(key, row[0] ? row[0] : "", len[0]);
+	key[len[0]] = '\0';
+	t->fn(key, row[1] ? row[1][0] : 0, row[2] ? row[2] : "", len[2], t->arg);
+	free(key);
+}
+
 static int
 lr_samples(struct store *st, const char *user,
     void (*fn)(const char *, char, const void *, size_t, void *), void *arg)
 {
+	struct sample_fn t = { fn, arg };
 	struct buf b;
-	MYSQL_RES *res;
-	MYSQL_ROW row;
-	int r = 0;
 
 	buf_init(&b, BUF_UNLIMITED);
 	(void)buf_appends(&b, "SELECT msgkey, kind, feat FROM lr_sample WHERE user = ");
 	q_cstr(st, &b, user);
-	if (run(st, &b) < 0)
-		return -1;
 	/* streamed: the samples of a big database need not fit in memory
-	 * twice; fn issues no query meanwhile */
-	if ((res = mysql_use_result(MY(st))) == NULL)
-		return fail(st);
-	while ((row = mysql_fetch_row(res)) != NULL) {
-		unsigned long *len = mysql_fetch_lengths(res);
-		char *key = xmalloc(len[0] + 1);
-		memcpy(key, row[0] ? row[0] : "", len[0]);
-		key[len[0]] = '\0';
-		fn(key, row[1] ? row[1][0] : 0, row[2] ? row[2] : "", len[2], arg);
-		free(key);
-	}
-	if (mysql_errno(MY(st)) != 0)
-		r = fail(st);
-	mysql_free_result(res);
-	return r;
+	 * twice */
+	return each_row(st, &b, sample_row, &t);
 }
 
 static int
@@ -720,6 +828,9 @@ const struct store_driver store_driver_mysql = {
 	.bayes_set_seen = bayes_set_seen,
 	.bayes_ntokens = bayes_ntokens,
 	.bayes_expire = bayes_expire,
+	.bayes_tokens = bayes_tokens,
+	.bayes_put = bayes_put,
+	.bayes_seen_all = bayes_seen_all,
 	.lr_sample_put = lr_sample_put,
 	.lr_sample_delete = lr_sample_delete,
 	.lr_samples_trim = lr_samples_trim,

@@ -17,7 +17,8 @@ enum {
 	Q_TOK_GET, Q_TOK_UPD, Q_TOK_GC, Q_TOT_GET, Q_TOT_ADD, Q_SEEN_GET,
 	Q_SEEN_SET, Q_SEEN_DEL, Q_NTOK, Q_QPUT, Q_QLIST, Q_QGET, Q_QDEL, Q_QEXP,
 	Q_LGET, Q_LSET, Q_LDEL, Q_LRS_PUT, Q_LRS_DEL, Q_LRS_ALL, Q_LRM_CHG,
-	Q_LRM_INFO, Q_LRM_GET, Q_LRM_PUT, Q_LRW_PUT, Q_LRS_NTH, Q_LRS_TRIM, Q_TOK_EXP, Q_MAX
+	Q_LRM_INFO, Q_LRM_GET, Q_LRM_PUT, Q_LRW_PUT, Q_LRS_NTH, Q_LRS_TRIM, Q_TOK_EXP, Q_TOK_ALL, Q_TOK_PUT,
+	Q_SEEN_ALL, Q_MAX
 };
 
 static const char *const sql_text[Q_MAX] = {
@@ -34,6 +35,11 @@ static const char *const sql_text[Q_MAX] = {
 	[Q_SEEN_SET] = "INSERT OR REPLACE INTO bayes_seen (user, msgkey, kind) VALUES (?1, ?2, ?3)",
 	[Q_SEEN_DEL] = "DELETE FROM bayes_seen WHERE user = ?1 AND msgkey = ?2",
 	[Q_NTOK] = "SELECT count(*) FROM bayes_token WHERE user = ?1",
+	[Q_TOK_ALL] = "SELECT token, spam, ham, atime FROM bayes_token WHERE user = ?1",
+	[Q_TOK_PUT] = "INSERT INTO bayes_token (user, token, spam, ham, atime) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5) "
+	    "ON CONFLICT (user, token) DO UPDATE SET spam = ?3, ham = ?4, atime = ?5",
+	[Q_SEEN_ALL] = "SELECT msgkey, kind FROM bayes_seen WHERE user = ?1",
 	[Q_TOK_EXP] = "DELETE FROM bayes_token WHERE user = ?1 AND token IN "
 	    "(SELECT token FROM bayes_token WHERE user = ?1 ORDER BY atime / 86400, spam + ham, atime LIMIT ?2)",
 	[Q_QPUT] = "INSERT INTO quarantine (id, created, sender, recipients, subject, score, tests, message) "
@@ -386,6 +392,66 @@ bayes_expire(struct store *st, const char *user, int64_t n)
 }
 
 static int
+bayes_tokens(struct store *st, const char *user,
+    void (*fn)(const struct bayes_token_row *, void *), void *arg)
+{
+	sqlite3_stmt *q = stmt(st, Q_TOK_ALL);
+	int rc;
+
+	if (q == NULL)
+		return -1;
+	sqlite3_bind_text(q, 1, user, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		struct bayes_token_row r = {
+			(uint64_t)sqlite3_column_int64(q, 0), sqlite3_column_int64(q, 1),
+			sqlite3_column_int64(q, 2), sqlite3_column_int64(q, 3),
+		};
+		fn(&r, arg);
+	}
+	sqlite3_reset(q);
+	return rc == SQLITE_DONE ? 0 : fail(st);
+}
+
+static int
+bayes_put(struct store *st, const char *user, const struct bayes_token_row *rows,
+    size_t n)
+{
+	sqlite3_stmt *q = stmt(st, Q_TOK_PUT);
+
+	if (q == NULL)
+		return -1;
+	sqlite3_bind_text(q, 1, user, -1, SQLITE_STATIC);
+	for (size_t i = 0; i < n; i++) {
+		sqlite3_bind_int64(q, 2, (sqlite3_int64)rows[i].token);
+		sqlite3_bind_int64(q, 3, rows[i].spam);
+		sqlite3_bind_int64(q, 4, rows[i].ham);
+		sqlite3_bind_int64(q, 5, rows[i].atime);
+		if (step_done(st, q) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int
+bayes_seen_all(struct store *st, const char *user,
+    void (*fn)(const char *, char, void *), void *arg)
+{
+	sqlite3_stmt *q = stmt(st, Q_SEEN_ALL);
+	int rc;
+
+	if (q == NULL)
+		return -1;
+	sqlite3_bind_text(q, 1, user, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		const unsigned char *key = sqlite3_column_text(q, 0);
+		const unsigned char *kind = sqlite3_column_text(q, 1);
+		fn(key ? (const char *)key : "", kind ? (char)kind[0] : 0, arg);
+	}
+	sqlite3_reset(q);
+	return rc == SQLITE_DONE ? 0 : fail(st);
+}
+
+static int
 lr_samples_trim(struct store *st, const char *user, int64_t keep)
 {
 	sqlite3_stmt *q = stmt(st, Q_LRS_NTH);
@@ -686,6 +752,9 @@ const struct store_driver store_driver_sqlite = {
 	.bayes_set_seen = bayes_set_seen,
 	.bayes_ntokens = bayes_ntokens,
 	.bayes_expire = bayes_expire,
+	.bayes_tokens = bayes_tokens,
+	.bayes_put = bayes_put,
+	.bayes_seen_all = bayes_seen_all,
 	.lr_sample_put = lr_sample_put,
 	.lr_sample_delete = lr_sample_delete,
 	.lr_samples_trim = lr_samples_trim,

@@ -4,6 +4,7 @@
  *   tempest learn --spam|--ham [--forget] [--mbox] [--db PATH] [--user NAME]
  *                 [FILE|DIR|Maildir]...
  *   tempest learn --expire [--db PATH] [--user NAME]
+ *   tempest learn --copy-from SPEC [--db PATH] [--user NAME]
  *
  * A directory holds one message per file; a Maildir is read from cur/
  * and new/; a file is one message, or an mbox with --mbox; no path reads
@@ -19,7 +20,12 @@
  * store_conflict) it is rolled back and learned again; if that keeps
  * failing, or on another error, each message of it is learned on its
  * own, so one bad message costs only itself.  Counts are taken when a
- * transaction commits.  Then, with
+ * transaction commits.
+ *
+ * --copy-from copies a user's whole model (Bayes tokens, totals,
+ * learned-message marks, LR samples; the weights are retrained) from
+ * another store into an empty one: a site moving from the embedded
+ * SQLite store to a shared MariaDB one (bayes_copy).  Then, with
  * bayes_auto_expire (or --expire alone), the database is cut back to
  * 3/4 of bayes_expiry_max_db_size tokens when it holds more (bayes.h).
  */
@@ -56,11 +62,23 @@ struct learn_ctx {
 };
 
 static void
+print_database(struct learn_ctx *c)
+{
+	struct bayes_counts t;
+
+	if (store_bayes_totals(c->e->store, c->user, &t) == 0)
+		printf("Database: %lld spam, %lld ham, %lld tokens\n",
+		    (long long)t.spam, (long long)t.ham,
+		    (long long)store_bayes_ntokens(c->e->store, c->user));
+}
+
+static void
 usage(void)
 {
 	fprintf(stderr, "usage: tempest learn --spam|--ham [--forget] [--mbox] "
 	    "[--db PATH] [--user NAME] [FILE|DIR|Maildir]...\n"
-	    "       tempest learn --expire [--db PATH] [--user NAME]\n");
+	    "       tempest learn --expire [--db PATH] [--user NAME]\n"
+	    "       tempest learn --copy-from SPEC [--db PATH] [--user NAME]\n");
 	exit(2);
 }
 
@@ -179,6 +197,45 @@ finish(struct learn_ctx *c, int retrain, int expire, int64_t *expired)
 	}
 }
 
+/* --copy-from: one transaction on the target, the LR weights retrained
+ * from the copied samples.  Exit status. */
+static int
+copy_model(struct learn_ctx *c, const char *spec)
+{
+	struct store *to = c->e->store, *from;
+	struct bayes_copied n;
+	const char *why = NULL;
+	char *err = NULL;
+	int r = 1;
+
+	if ((from = store_open(spec, &err)) == NULL) {
+		fprintf(stderr, "learn: %s\n", err);
+		free(err);
+		return 2;
+	}
+	if (store_begin(to) < 0) {
+		why = store_error(to);
+	} else if (bayes_copy(from, to, c->user, &n, &why) < 0 ||
+	    lr_retrain(to, c->user, 1) < 0 || store_commit(to) < 0) {
+		if (why == NULL)
+			why = store_error(to);
+		(void)store_rollback(to);
+	} else {
+		/* not the spec: a MariaDB one may hold a password */
+		printf("Copied %lld token(s), %lld learned message(s) and %lld LR "
+		    "sample(s) of %s%s%s\n", (long long)n.tokens,
+		    (long long)n.seen, (long long)n.samples,
+		    c->user[0] ? "user '" : "the global database", c->user,
+		    c->user[0] ? "'" : "");
+		print_database(c);
+		r = 0;
+	}
+	if (r != 0)
+		fprintf(stderr, "learn: copy: %s\n", why);
+	store_close(&from);
+	return r;
+}
+
 int
 learn_main(int argc, char **argv)
 {
@@ -190,12 +247,14 @@ learn_main(int argc, char **argv)
 		{ "db", required_argument, NULL, 'd' },
 		{ "user", required_argument, NULL, 'u' },
 		{ "expire", no_argument, NULL, 'e' },
+		{ "copy-from", required_argument, NULL, 'C' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct spam_engine_opts eo = { 0 };
 	struct learn_ctx ctx;
 	int c, kind = -1, mbox = 0, bad = 0;
 	char *err = NULL;
+	const char *copy_from = NULL;
 
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.user = "";
@@ -209,11 +268,14 @@ learn_main(int argc, char **argv)
 		case 'd': eo.db = optarg; break;
 		case 'u': ctx.user = optarg; break;
 		case 'e': ctx.expire = 1; break;
+		case 'C': copy_from = optarg; break;
 		default: usage();
 		}
 	}
 	/* --expire alone expires; with a kind it only means "also expire" */
-	if (kind < 0 && !ctx.forget && !ctx.expire)
+	if (kind < 0 && !ctx.forget && !ctx.expire && copy_from == NULL)
+		usage();
+	if (copy_from != NULL && (kind >= 0 || ctx.forget || ctx.expire || optind < argc))
 		usage();
 	if (ctx.expire && kind < 0 && !ctx.forget && optind < argc)
 		usage();
@@ -225,6 +287,11 @@ learn_main(int argc, char **argv)
 	if (ctx.e == NULL) {
 		fprintf(stderr, "learn: %s\n", err);
 		return 2;
+	}
+	if (copy_from != NULL) {
+		int r = copy_model(&ctx, copy_from);
+		spam_engine_free(&ctx.e);
+		return r;
 	}
 	if (optind == argc && (kind >= 0 || ctx.forget)) {
 		struct buf in;
@@ -263,13 +330,7 @@ learn_main(int argc, char **argv)
 		printf("Learned tokens from %ld message(s) as %s (%ld examined, %ld relearned, %ld already known)\n",
 		    ctx.n.learned + ctx.n.relearned, ctx.spam ? "spam" : "ham", ctx.examined,
 		    ctx.n.relearned, ctx.n.already);
-	{
-		struct bayes_counts t;
-		if (store_bayes_totals(ctx.e->store, ctx.user, &t) == 0)
-			printf("Database: %lld spam, %lld ham, %lld tokens\n",
-			    (long long)t.spam, (long long)t.ham,
-			    (long long)store_bayes_ntokens(ctx.e->store, ctx.user));
-	}
+	print_database(&ctx);
 	spam_engine_free(&ctx.e);
 	return (bad || ctx.errors) ? 1 : 0;
 }
