@@ -307,32 +307,49 @@ spam_engine_autolearn(struct spam_engine *e, struct spam_verdict *v,
 void
 spam_engine_train(struct spam_engine *e)
 {
-	int r;
+	int64_t n;
 
 	if (e->lr_due == NULL)
 		return;
-	if ((r = lr_retrain(e->store, e->lr_due, 0)) < 0)
-		log_warn("lr training: %s", store_error(e->store));
 	/* the Bayes database's size is checked at the pace of the LR's
 	 * trainings (every 1/20 of its samples), not at every message */
-	if (r > 0 && e->bayes_auto_expire) {
-		int64_t n = spam_engine_expire(e, e->lr_due);
-		if (n > 0)
-			log_info("bayes: expired %lld token(s) of %s%s%s", (long long)n,
-			    e->lr_due[0] ? "user '" : "the global database", e->lr_due,
-			    e->lr_due[0] ? "'" : "");
-	}
+	if (spam_engine_maintain(e, e->lr_due, SPAM_MAINT_TRAIN_DUE |
+	    (e->bayes_auto_expire ? SPAM_MAINT_EXPIRE_AFTER_TRAIN : 0), &n) < 0)
+		log_warn("lr training / bayes expiry: %s", store_error(e->store));
+	else if (n > 0)
+		log_info("bayes: expired %lld token(s) of %s%s%s", (long long)n,
+		    e->lr_due[0] ? "user '" : "the global database", e->lr_due,
+		    e->lr_due[0] ? "'" : "");
 	FREE(e->lr_due);
 }
 
-int64_t
-spam_engine_expire(struct spam_engine *e, const char *user)
+int
+spam_engine_maintain(struct spam_engine *e, const char *user, int flags,
+    int64_t *expired_r)
 {
-	int64_t n = bayes_expire(e->store, user, e->bayes_max_tokens);
+	struct store *st = e->store;
 
-	if (n < 0)
-		log_warn("bayes expiry: %s", store_error(e->store));
-	return n;
+	*expired_r = 0;
+	for (int attempt = 0;; attempt++) {
+		if (store_begin(st) == 0) {
+			int trained = 0;
+			int64_t n = 0;
+
+			if (flags & (SPAM_MAINT_TRAIN | SPAM_MAINT_TRAIN_DUE))
+				trained = lr_retrain(st, user, (flags & SPAM_MAINT_TRAIN) != 0);
+			if (trained >= 0 && ((flags & SPAM_MAINT_EXPIRE) ||
+			    ((flags & SPAM_MAINT_EXPIRE_AFTER_TRAIN) && trained > 0)))
+				n = bayes_expire(st, user, e->bayes_max_tokens);
+			if (trained >= 0 && n >= 0 && store_commit(st) == 0) {
+				*expired_r = n;
+				return trained;
+			}
+			(void)store_rollback(st);
+		}
+		if (!store_conflict(st) || attempt == BAYES_LEARN_ATTEMPTS - 1)
+			return -1;
+		store_conflict_wait(attempt);
+	}
 }
 
 void

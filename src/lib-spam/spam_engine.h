@@ -93,9 +93,20 @@ void spam_engine_autolearn(struct spam_engine *e, struct spam_verdict *v,
  * samples changed (lr_retrain), and then, with bayes_auto_expire, expire
  * that user's Bayes tokens; callers run it after their reply. */
 void spam_engine_train(struct spam_engine *e);
-/* Expire user's Bayes tokens over bayes_expiry_max_db_size (bayes.h):
- * the count deleted, -1 on a store error (logged). */
-int64_t spam_engine_expire(struct spam_engine *e, const char *user);
+/* The model's upkeep for user, in one transaction done again after a
+ * conflict with another writer (store_conflict): the LR's training
+ * (SPAM_MAINT_TRAIN: now; _TRAIN_DUE: when enough samples changed,
+ * lr_retrain) and the Bayes expiry over bayes_expiry_max_db_size
+ * (SPAM_MAINT_EXPIRE: now; _EXPIRE_AFTER_TRAIN: if it trained; bayes.h).
+ * 1 trained, 0 not, -1 store error; *expired_r tokens expired. */
+enum {
+	SPAM_MAINT_TRAIN = 1,
+	SPAM_MAINT_TRAIN_DUE = 2,
+	SPAM_MAINT_EXPIRE = 4,
+	SPAM_MAINT_EXPIRE_AFTER_TRAIN = 8,
+};
+int spam_engine_maintain(struct spam_engine *e, const char *user, int flags,
+    int64_t *expired_r);
 void spam_verdict_free(struct spam_verdict *v);
 
 /* The message with our X-Spam-* headers removed and `headers` added at

@@ -172,31 +172,6 @@ learn_one(const char *data, size_t len, const char *name, void *arg)
 		flush(c);
 }
 
-/* The LR's training and the expiry, in one transaction (again after a
- * conflict).  0 or -1. */
-static int
-finish(struct learn_ctx *c, int retrain, int expire, int64_t *expired)
-{
-	struct store *st = c->e->store;
-
-	for (int attempt = 0;; attempt++) {
-		if (store_begin(st) == 0) {
-			int ok = 1;
-			/* the LR weights from all samples, the new ones included */
-			if (retrain && lr_retrain(st, c->user, 1) < 0)
-				ok = 0;
-			if (ok && expire && (*expired = spam_engine_expire(c->e, c->user)) < 0)
-				ok = 0;
-			if (ok && store_commit(st) == 0)
-				return 0;
-			(void)store_rollback(st);
-		}
-		if (!store_conflict(st) || attempt == BAYES_LEARN_ATTEMPTS - 1)
-			return -1;
-		store_conflict_wait(attempt);
-	}
-}
-
 /* --copy-from: one transaction on the target, the LR weights retrained
  * from the copied samples.  Exit status. */
 static int
@@ -312,7 +287,9 @@ learn_main(int argc, char **argv)
 		int64_t n = 0;
 
 		if ((ctx.examined > 0 || expire) &&
-		    finish(&ctx, ctx.examined > 0, expire, &n) < 0) {
+		    spam_engine_maintain(ctx.e, ctx.user,
+		    (ctx.examined > 0 ? SPAM_MAINT_TRAIN : 0) |
+		    (expire ? SPAM_MAINT_EXPIRE : 0), &n) < 0) {
 			fprintf(stderr, "learn: %s: %s\n", ctx.examined > 0 ?
 			    "LR training" : "expiry", store_error(ctx.e->store));
 			ctx.errors++;

@@ -222,8 +222,10 @@ quarantine_main(int argc, char **argv)
 				    strcspn(q.recipients, ",") : 0);
 				struct mime_msg m;
 				mime_parse(&m, q.message, q.message_len, &e->lim);
+				int64_t expired;
 				if (bayes_learn(e->store, user, &m, 0, 0) < 0 ||
-				    lr_retrain(e->store, user, 1) < 0) {
+				    spam_engine_maintain(e, user, SPAM_MAINT_TRAIN,
+				    &expired) < 0) {
 					fprintf(stderr, "quarantine: %s\n", store_error(e->store));
 					ret = 2;
 				}
