@@ -149,14 +149,6 @@ my_close(struct store *st)
 	free(st);
 }
 
-static int
-my_exec(struct store *st, const char *sql)
-{
-	if (strcmp(sql, "BEGIN") == 0)
-		sql = "START TRANSACTION";
-	return exec(st, sql);
-}
-
 /* One-row query: fills up to n columns as strings; 1 row, 0 none, -1. */
 static int
 row1(struct store *st, struct buf *b, char **cols, int n)
@@ -436,6 +428,18 @@ bayes_put(struct store *st, const char *user, const struct bayes_token_row *rows
 	return 0;
 }
 
+/* Column i of a streamed row as a C string (malloc'ed; the bytes may
+ * hold anything). */
+static char *
+col_str(MYSQL_ROW row, unsigned long *len, int i)
+{
+	char *s = xmalloc(len[i] + 1);
+
+	memcpy(s, row[i] ? row[i] : "", len[i]);
+	s[len[i]] = '\0';
+	return s;
+}
+
 struct seen_fn {
 	void (*fn)(const char *, char, void *);
 	void *arg;
@@ -445,10 +449,8 @@ static void
 seen_row(MYSQL_ROW row, unsigned long *len, void *arg)
 {
 	struct seen_fn *t = arg;
-	char *key = xmalloc(len[0] + 1);
+	char *key = col_str(row, len, 0);
 
-	memcpy(key, row[0] ? row[0] : "", len[0]);
-	key[len[0]] = '\0';
 	t->fn(key, row[1] ? row[1][0] : 0, t->arg);
 	free(key);
 }
@@ -548,10 +550,8 @@ static void
 sample_row(MYSQL_ROW row, unsigned long *len, void *arg)
 {
 	struct sample_fn *t = arg;
-	char *key = xmalloc(len[0] + 1);
+	char *key = col_str(row, len, 0);
 
-	memcpy(key, row[0] ? row[0] : "", len[0]);
-	key[len[0]] = '\0';
 	t->fn(key, row[1] ? row[1][0] : 0, row[2] ? row[2] : "", len[2], t->arg);
 	free(key);
 }
@@ -819,7 +819,7 @@ const struct store_driver store_driver_mysql = {
 	.begin = "START TRANSACTION",
 	.open = my_open,
 	.close = my_close,
-	.exec = my_exec,
+	.exec = exec,
 	.bayes_totals = bayes_totals,
 	.bayes_add_totals = bayes_add_totals,
 	.bayes_get = bayes_get,
