@@ -621,23 +621,26 @@ out:
 	return ret;
 }
 
+struct learn_args {
+	const char *user;
+	const struct mime_msg *m;
+	int spam, forget;
+};
+
+static int
+learn_tx(struct store *st, void *arg)
+{
+	struct learn_args *a = arg;
+	return learn(st, a->user, a->m, a->spam, a->forget);
+}
+
 int
 bayes_learn(struct store *st, const char *user, const struct mime_msg *m,
     int spam, int forget)
 {
-	int r;
+	struct learn_args a = { user, m, spam, forget };
 
 	if (store_in_transaction(st))
 		return learn(st, user, m, spam, forget);
-	for (int attempt = 0;; attempt++) {
-		if (store_begin(st) == 0) {
-			if ((r = learn(st, user, m, spam, forget)) >= 0 &&
-			    store_commit(st) == 0)
-				return r;
-			(void)store_rollback(st);
-		}
-		if (!store_conflict(st) || attempt == BAYES_LEARN_ATTEMPTS - 1)
-			return -1;
-		store_conflict_wait(attempt);
-	}
+	return store_transaction(st, learn_tx, &a);
 }

@@ -68,14 +68,12 @@ enum bayes_learned {
 };
 /* Learn m as spam (1) or ham (0), or forget it.  Result or -1.  One
  * transaction (all or nothing), done again after a conflict with another
- * writer (store_conflict, up to BAYES_LEARN_ATTEMPTS times), unless the
- * caller has one open (tempest learn batches many; it does the same for
- * the batch).  The
- * logistic regression's sample (lr.h) is stored or removed with it
+ * writer (store_transaction), unless the caller has one open (tempest
+ * learn batches many; it does the same for the batch).  The logistic
+ * regression's sample (lr.h) is stored or removed with it
  * (also for BAYES_ALREADY, so that mail learned before the LR existed
  * gains one when learned again); its weights are trained separately
- * (lr_retrain). */
-#define BAYES_LEARN_ATTEMPTS 8
+ * (lr.h). */
 int bayes_learn(struct store *st, const char *user, const struct mime_msg *m,
     int spam, int forget);
 

@@ -86,14 +86,39 @@ double lr_classify(struct store *st, struct lr_cache *c, const char *user,
  * forget).  0 or -1. */
 int lr_learn(struct store *st, const char *user, const char *msgkey,
     const uint32_t *x, size_t n, int spam, int forget);
-/* Retrain the weights of `user` from its samples: always (force) or
- * when the samples changed since the last training by at least
- * 1/LR_RETRAIN_DIV of its size.  1 trained, 0 not needed, -1 error. */
+/* Retrain the weights of `user` from its samples, in the caller's
+ * write transaction: always (force) or when the samples changed since
+ * the last training by at least 1/LR_RETRAIN_DIV of its size.  1
+ * trained, 0 not needed, -1 error. */
 #define LR_RETRAIN_DIV 20
 /* Samples kept per user: a training first drops all but the newest
  * LR_MAX_SAMPLES (about 35 MB of samples; the training holds their
  * feature lists, about 140 MB, while it runs). */
 #define LR_MAX_SAMPLES 10000
 int lr_retrain(struct store *st, const char *user, int force);
+
+/* The same in three steps outside a transaction, so that no write lock
+ * is held while the weights are computed (about 0.1 s per 1,000
+ * samples, a second at LR_MAX_SAMPLES): lr_training_read() trims the
+ * samples (a short write transaction) and reads them in a read snapshot
+ * (store_begin_read): 1 read, 0 no training due (!force), -1 error;
+ * lr_training_run() trains without the store; lr_training_write(), in
+ * the caller's write transaction, stores the weights unless another
+ * training was stored since the read: 1 stored, 0 another came first
+ * (read again), -1 error.  Samples learned after the read stay counted
+ * as changes for the next training.  lr_training_free() in any case. */
+struct lr_training {
+	struct lr_sample *s;
+	size_t n, cap;
+	int64_t nspam, nham, bad;
+	int64_t gen, changes;   /* the model row when the samples were read */
+	float *w;               /* after lr_training_run() */
+};
+int lr_training_read(struct store *st, const char *user, int force,
+    struct lr_training *t);
+void lr_training_run(struct lr_training *t);
+int lr_training_write(struct store *st, const char *user,
+    const struct lr_training *t);
+void lr_training_free(struct lr_training *t);
 
 #endif

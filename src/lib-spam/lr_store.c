@@ -82,70 +82,150 @@ lr_learn(struct store *st, const char *user, const char *msgkey,
 	return r;
 }
 
-struct collect {
-	struct lr_sample *s;
-	size_t n, cap;
-	int64_t nspam, nham, bad;
-};
-
 static void
 collect_one(const char *msgkey, char kind, const void *feat, size_t len, void *arg)
 {
-	struct collect *c = arg;
+	struct lr_training *t = arg;
 	struct lr_sample s;
 
 	if ((kind != 's' && kind != 'h') || lr_sample_decode(feat, len, &s.x, &s.n) < 0) {
-		c->bad++;
+		t->bad++;
 		return;
 	}
 	s.spam = kind == 's';
 	s.order = bayes_hash(msgkey, strlen(msgkey), BAYES_HASH_INIT);
-	if (c->n == c->cap) {
-		c->cap = c->cap ? c->cap * 2 : 256;
-		c->s = xreallocarray(c->s, c->cap, sizeof(*c->s));
+	if (t->n == t->cap) {
+		t->cap = t->cap ? t->cap * 2 : 256;
+		t->s = xreallocarray(t->s, t->cap, sizeof(*t->s));
 	}
-	c->s[c->n++] = s;
+	t->s[t->n++] = s;
 	if (s.spam)
-		c->nspam++;
+		t->nspam++;
 	else
-		c->nham++;
+		t->nham++;
+}
+
+static int
+due(const struct lr_model_info *inf)
+{
+	return inf->changes > 0 && inf->changes * LR_RETRAIN_DIV >= inf->nspam + inf->nham;
+}
+
+/* the model row and the samples, in the caller's transaction or
+ * snapshot */
+static int
+read_samples(struct store *st, const char *user, struct lr_training *t)
+{
+	struct lr_model_info inf;
+
+	if (store_lr_model_info(st, user, &inf) < 0 ||
+	    store_lr_samples(st, user, collect_one, t) < 0)
+		return -1;
+	t->gen = inf.gen;
+	t->changes = inf.changes;
+	if (t->bad > 0)
+		log_warn("lr: %lld damaged sample(s) of user '%s' skipped",
+		    (long long)t->bad, user);
+	return 0;
+}
+
+static int
+write_weights(struct store *st, const char *user, const struct lr_training *t)
+{
+	struct buf b;
+	int r;
+
+	buf_init(&b, BUF_UNLIMITED);
+	lr_weights_encode(t->w, &b);
+	r = store_lr_model_put(st, user, t->nspam, t->nham, t->changes, b.data, b.len);
+	buf_free(&b);
+	return r;
+}
+
+static int
+trim_tx(struct store *st, void *arg)
+{
+	return store_lr_samples_trim(st, arg, LR_MAX_SAMPLES) < 0 ? -1 : 0;
+}
+
+int
+lr_training_read(struct store *st, const char *user, int force, struct lr_training *t)
+{
+	struct lr_model_info inf;
+
+	memset(t, 0, sizeof(*t));
+	if (store_lr_model_info(st, user, &inf) < 0)
+		return -1;
+	if (!force && !due(&inf))
+		return 0;
+	if (store_transaction(st, trim_tx, (void *)user) < 0 ||
+	    store_begin_read(st) < 0)
+		return -1;
+	if (read_samples(st, user, t) < 0) {
+		(void)store_rollback(st);
+		lr_training_free(t);
+		return -1;
+	}
+	/* a read-only snapshot: ending it cannot lose anything */
+	if (store_commit(st) < 0) {
+		lr_training_free(t);
+		return -1;
+	}
+	return 1;
+}
+
+void
+lr_training_run(struct lr_training *t)
+{
+	t->w = xmalloc((size_t)LR_NWEIGHTS * sizeof(*t->w));
+	lr_train(t->w, t->s, t->n);
+	for (size_t i = 0; i < t->n; i++)
+		FREE(t->s[i].x);
+	FREE(t->s);
+	t->n = t->cap = 0;
+}
+
+int
+lr_training_write(struct store *st, const char *user, const struct lr_training *t)
+{
+	struct lr_model_info inf;
+
+	if (store_lr_model_info(st, user, &inf) < 0)
+		return -1;
+	if (inf.gen != t->gen)
+		return 0;       /* another training came first */
+	return write_weights(st, user, t) < 0 ? -1 : 1;
+}
+
+void
+lr_training_free(struct lr_training *t)
+{
+	for (size_t i = 0; i < t->n; i++)
+		free(t->s[i].x);
+	FREE(t->s);
+	FREE(t->w);
+	t->n = t->cap = 0;
 }
 
 int
 lr_retrain(struct store *st, const char *user, int force)
 {
 	struct lr_model_info inf;
-	struct collect c;
-	struct buf b;
-	float *w;
+	struct lr_training t;
 	int r;
 
+	memset(&t, 0, sizeof(t));
 	if (store_lr_model_info(st, user, &inf) < 0)
 		return -1;
-	if (!force && (inf.changes == 0 ||
-	    inf.changes * LR_RETRAIN_DIV < inf.nspam + inf.nham))
+	if (!force && !due(&inf))
 		return 0;
-	if (store_lr_samples_trim(st, user, LR_MAX_SAMPLES) < 0)
-		return -1;
-	memset(&c, 0, sizeof(c));
-	if (store_lr_samples(st, user, collect_one, &c) < 0) {
-		for (size_t i = 0; i < c.n; i++)
-			free(c.s[i].x);
-		free(c.s);
+	if (store_lr_samples_trim(st, user, LR_MAX_SAMPLES) < 0 ||
+	    read_samples(st, user, &t) < 0) {
+		lr_training_free(&t);
 		return -1;
 	}
-	if (c.bad > 0)
-		log_warn("lr: %lld damaged sample(s) of user '%s' skipped",
-		    (long long)c.bad, user);
-	w = xmalloc((size_t)LR_NWEIGHTS * sizeof(*w));
-	lr_train(w, c.s, c.n);
-	for (size_t i = 0; i < c.n; i++)
-		free(c.s[i].x);
-	free(c.s);
-	buf_init(&b, BUF_UNLIMITED);
-	lr_weights_encode(w, &b);
-	free(w);
-	r = store_lr_model_put(st, user, c.nspam, c.nham, b.data, b.len);
-	buf_free(&b);
+	lr_training_run(&t);
+	r = write_weights(st, user, &t);
+	lr_training_free(&t);
 	return r < 0 ? -1 : 1;
 }

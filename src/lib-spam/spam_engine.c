@@ -323,33 +323,69 @@ spam_engine_train(struct spam_engine *e)
 	FREE(e->lr_due);
 }
 
+struct maint {
+	struct spam_engine *e;
+	const char *user;
+	const struct lr_training *t;    /* NULL: expiry alone */
+	int expire;
+	int64_t expired;
+};
+
+static int
+maint_tx(struct store *st, void *arg)
+{
+	struct maint *m = arg;
+	int trained = 0;
+
+	m->expired = 0;
+	if (m->t != NULL && (trained = lr_training_write(st, m->user, m->t)) <= 0)
+		return trained;
+	if (m->expire && (m->expired = bayes_expire(st, m->user, m->e->bayes_max_tokens)) < 0)
+		return -1;
+	return trained;
+}
+
 int
 spam_engine_maintain(struct spam_engine *e, const char *user, int flags,
     int64_t *expired_r)
 {
-	struct store *st = e->store;
+	struct maint m = { .e = e, .user = user };
+	int r = 0;
 
 	*expired_r = 0;
-	for (int attempt = 0;; attempt++) {
-		if (store_begin(st) == 0) {
-			int trained = 0;
-			int64_t n = 0;
+	if (flags & (SPAM_MAINT_TRAIN | SPAM_MAINT_TRAIN_DUE)) {
+		/* the weights are computed with no lock held; if another
+		 * process stored a training meanwhile, read again (then
+		 * usually nothing is due) */
+		for (int attempt = 0; attempt < STORE_TX_ATTEMPTS; attempt++) {
+			struct lr_training t;
 
-			if (flags & (SPAM_MAINT_TRAIN | SPAM_MAINT_TRAIN_DUE))
-				trained = lr_retrain(st, user, (flags & SPAM_MAINT_TRAIN) != 0);
-			if (trained >= 0 && ((flags & SPAM_MAINT_EXPIRE) ||
-			    ((flags & SPAM_MAINT_EXPIRE_AFTER_TRAIN) && trained > 0)))
-				n = bayes_expire(st, user, e->bayes_max_tokens);
-			if (trained >= 0 && n >= 0 && store_commit(st) == 0) {
-				*expired_r = n;
-				return trained;
-			}
-			(void)store_rollback(st);
+			r = lr_training_read(e->store, user, (flags & SPAM_MAINT_TRAIN) != 0, &t);
+			if (r <= 0)
+				break;
+			lr_training_run(&t);
+			m.t = &t;
+			m.expire = (flags & (SPAM_MAINT_EXPIRE | SPAM_MAINT_EXPIRE_AFTER_TRAIN)) != 0;
+			r = store_transaction(e->store, maint_tx, &m);
+			lr_training_free(&t);
+			if (r != 0)
+				break;
 		}
-		if (!store_conflict(st) || attempt == BAYES_LEARN_ATTEMPTS - 1)
+		if (r < 0)
 			return -1;
-		store_conflict_wait(attempt);
+		if (r > 0) {
+			*expired_r = m.expired;
+			return 1;
+		}
 	}
+	if (flags & SPAM_MAINT_EXPIRE) {
+		m.t = NULL;
+		m.expire = 1;
+		if (store_transaction(e->store, maint_tx, &m) < 0)
+			return -1;
+		*expired_r = m.expired;
+	}
+	return 0;
 }
 
 void

@@ -295,6 +295,80 @@ test_store(void)
 	}
 }
 
+/* The training in three steps: no lock held while the weights are
+ * computed, samples learned meanwhile stay counted, a training stored
+ * by another process in between wins. */
+static void
+test_training_steps(void)
+{
+	char path[] = "/tmp/tempest-lr-XXXXXX";
+	int fd = mkstemp(path);
+	char *err = NULL;
+	struct store *st, *other;
+	struct lr_model_info inf;
+	struct lr_training t, t2;
+
+	close(fd);
+	st = store_open(path, &err);
+	other = st ? store_open(path, &err) : NULL;
+	T_OK(other != NULL);
+	if (other == NULL) {
+		store_close(&st);
+		unlink(path);
+		return;
+	}
+	T_INTEQ(lr_training_read(st, "", 0, &t), 0);        /* nothing learned */
+	lr_training_free(&t);
+	learn_range(st, 1, 0, 20, 0, BAYES_LEARNED);
+	learn_range(st, 0, 0, 20, 0, BAYES_LEARNED);
+	T_INTEQ(lr_training_read(st, "", 0, &t), 1);
+	T_INTEQ(t.n, 40);
+	T_INTEQ(t.changes, 40);
+	T_INTEQ(t.gen, 0);
+	T_OK(!store_in_transaction(st));
+	/* the read left no transaction open: another connection learns
+	 * (one write transaction each) while this one trains */
+	learn_range(other, 0, 30, 31, 0, BAYES_LEARNED);
+	lr_training_run(&t);
+	T_INTEQ(t.n, 0);
+	T_INTEQ(store_begin(st), 0);
+	T_INTEQ(lr_training_write(st, "", &t), 1);
+	T_INTEQ(store_commit(st), 0);
+	lr_training_free(&t);
+	T_INTEQ(store_lr_model_info(st, "", &inf), 1);
+	T_INTEQ(inf.gen, 1);
+	T_INTEQ(inf.nspam, 20);
+	T_INTEQ(inf.nham, 20);
+	T_INTEQ(inf.changes, 1);        /* the one learned meanwhile */
+	/* 1 of 40 changed: not due (1/LR_RETRAIN_DIV is 2) */
+	T_INTEQ(lr_training_read(st, "", 0, &t), 0);
+	lr_training_free(&t);
+	/* another process stores a training between this one's read and
+	 * write: its weights stay */
+	T_INTEQ(lr_training_read(st, "", 1, &t2), 1);
+	T_INTEQ(t2.gen, 1);
+	T_INTEQ(store_begin(other), 0);
+	T_INTEQ(lr_retrain(other, "", 1), 1);
+	T_INTEQ(store_commit(other), 0);
+	lr_training_run(&t2);
+	T_INTEQ(store_begin(st), 0);
+	T_INTEQ(lr_training_write(st, "", &t2), 0);
+	T_INTEQ(store_commit(st), 0);
+	lr_training_free(&t2);
+	T_INTEQ(store_lr_model_info(st, "", &inf), 1);
+	T_INTEQ(inf.gen, 2);
+	T_INTEQ(inf.nham, 21);
+	T_INTEQ(inf.changes, 0);
+	store_close(&other);
+	store_close(&st);
+	unlink(path);
+	{
+		char *w = NULL;
+		if (asprintf(&w, "%s-wal", path) > 0) { unlink(w); free(w); }
+		if (asprintf(&w, "%s-shm", path) > 0) { unlink(w); free(w); }
+	}
+}
+
 int
 main(void)
 {
@@ -302,5 +376,6 @@ main(void)
 	T_RUN(test_encodings);
 	T_RUN(test_train);
 	T_RUN(test_store);
+	T_RUN(test_training_steps);
 	return t_done();
 }

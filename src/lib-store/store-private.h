@@ -7,6 +7,7 @@
 struct store_driver {
 	const char *name;
 	const char *begin;      /* SQL that starts a write transaction */
+	const char *begin_read; /* SQL that starts a read snapshot */
 	struct store *(*open)(const char *arg, char **error_r);
 	void (*close)(struct store *st);
 	int (*exec)(struct store *st, const char *sql);        /* no parameters */
@@ -36,7 +37,7 @@ struct store_driver {
 	int (*lr_model_get)(struct store *, const char *, struct lr_model_info *,
 	    void **, size_t *);
 	int (*lr_model_put)(struct store *, const char *, int64_t, int64_t,
-	    const void *, size_t);
+	    int64_t, const void *, size_t);
 	int (*q_put)(struct store *, const struct quarantine_item *);
 	int (*q_list)(struct store *, void (*)(const struct quarantine_item *, void *), void *);
 	int (*q_get)(struct store *, const char *, struct quarantine_item *);

@@ -60,13 +60,41 @@ store_error(const struct store *st)
 	return st->error ? st->error : "no error";
 }
 
-int
-store_begin(struct store *st)
+static int
+begin(struct store *st, const char *sql)
 {
-	int r = st->drv->exec(st, st->drv->begin);
+	int r = st->drv->exec(st, sql);
 	if (r == 0)
 		st->in_tx = 1;
 	return r;
+}
+
+int
+store_begin(struct store *st)
+{
+	return begin(st, st->drv->begin);
+}
+
+int
+store_begin_read(struct store *st)
+{
+	return begin(st, st->drv->begin_read);
+}
+
+int
+store_transaction(struct store *st, int (*fn)(struct store *, void *), void *arg)
+{
+	for (int attempt = 0;; attempt++) {
+		if (store_begin(st) == 0) {
+			int r = fn(st, arg);
+			if (r >= 0 && store_commit(st) == 0)
+				return r;
+			(void)store_rollback(st);
+		}
+		if (!store_conflict(st) || attempt == STORE_TX_ATTEMPTS - 1)
+			return -1;
+		store_conflict_wait(attempt);
+	}
 }
 
 int
@@ -137,7 +165,7 @@ int store_lr_samples_trim(struct store *st, const char *u, int64_t k) { return s
 int store_lr_samples(struct store *st, const char *u, void (*fn)(const char *, char, const void *, size_t, void *), void *a) { return st->drv->lr_samples(st, u, fn, a); }
 int store_lr_model_info(struct store *st, const char *u, struct lr_model_info *r) { return st->drv->lr_model_info(st, u, r); }
 int store_lr_model_get(struct store *st, const char *u, struct lr_model_info *r, void **b, size_t *n) { return st->drv->lr_model_get(st, u, r, b, n); }
-int store_lr_model_put(struct store *st, const char *u, int64_t s, int64_t h, const void *b, size_t n) { return st->drv->lr_model_put(st, u, s, h, b, n); }
+int store_lr_model_put(struct store *st, const char *u, int64_t s, int64_t h, int64_t c, const void *b, size_t n) { return st->drv->lr_model_put(st, u, s, h, c, b, n); }
 int store_quarantine_put(struct store *st, const struct quarantine_item *q) { return st->drv->q_put(st, q); }
 int store_quarantine_list(struct store *st, void (*fn)(const struct quarantine_item *, void *), void *a) { return st->drv->q_list(st, fn, a); }
 int store_quarantine_get(struct store *st, const char *id, struct quarantine_item *q) { return st->drv->q_get(st, id, q); }

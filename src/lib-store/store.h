@@ -33,7 +33,11 @@ int store_begin(struct store *st);
 int store_commit(struct store *st);
 /* Keeps the error that led to it for store_error()/store_conflict(). */
 int store_rollback(struct store *st);
-/* Whether a store_begin() is open. */
+/* A read snapshot: the reads until store_commit() see one state of the
+ * store and hold no lock that stops a writer (SQLite: a WAL reader,
+ * BEGIN DEFERRED; MariaDB: a consistent read). */
+int store_begin_read(struct store *st);
+/* Whether a store_begin() or store_begin_read() is open. */
 int store_in_transaction(const struct store *st);
 /* Whether the last error was a conflict with another writer: a MariaDB
  * deadlock (InnoDB has rolled the transaction back) or lock wait
@@ -42,6 +46,13 @@ int store_in_transaction(const struct store *st);
  * growing, randomised while first. */
 int store_conflict(const struct store *st);
 void store_conflict_wait(int attempt);
+/* fn(st, arg) in a write transaction, committed; after a conflict
+ * rolled back and run again (store_conflict_wait first), up to
+ * STORE_TX_ATTEMPTS times, so fn must start from scratch each time.
+ * fn returns >= 0 (passed back) or -1 (rolled back).  -1 on an error
+ * or when the attempts ran out. */
+#define STORE_TX_ATTEMPTS 8
+int store_transaction(struct store *st, int (*fn)(struct store *, void *), void *arg);
 
 /* ---- Bayes ---- user "" is the global database. */
 struct bayes_counts {
@@ -111,9 +122,11 @@ int store_lr_model_info(struct store *st, const char *user, struct lr_model_info
 /* 1 found with weights (*blob_r malloc'ed), 0 no weights yet. */
 int store_lr_model_get(struct store *st, const char *user, struct lr_model_info *r,
     void **blob_r, size_t *len_r);
-/* Replace the weights: gen + 1, nspam/nham as given, changes 0. */
+/* Replace the weights: gen + 1, nspam/nham as given, changes less the
+ * `consumed` ones (those counted when the samples were read; the
+ * changes made since stay for the next training), never below 0. */
 int store_lr_model_put(struct store *st, const char *user, int64_t nspam,
-    int64_t nham, const void *blob, size_t len);
+    int64_t nham, int64_t consumed, const void *blob, size_t len);
 
 /* ---- quarantine ---- */
 struct quarantine_item {

@@ -628,7 +628,7 @@ lr_model_get(struct store *st, const char *user, struct lr_model_info *r,
 
 static int
 lr_model_put(struct store *st, const char *user, int64_t nspam, int64_t nham,
-    const void *blob, size_t len)
+    int64_t consumed, const void *blob, size_t len)
 {
 	struct buf b;
 
@@ -646,8 +646,9 @@ lr_model_put(struct store *st, const char *user, int64_t nspam, int64_t nham,
 	(void)buf_appends(&b, "INSERT INTO lr_model (user, gen, nspam, nham, changes) VALUES (");
 	q_cstr(st, &b, user);
 	(void)buf_printf(&b, ", 1, %lld, %lld, 0) ON DUPLICATE KEY UPDATE gen = gen + 1,"
-	    " nspam = VALUES(nspam), nham = VALUES(nham), changes = 0",
-	    (long long)nspam, (long long)nham);
+	    " nspam = VALUES(nspam), nham = VALUES(nham),"
+	    " changes = GREATEST(changes - %lld, 0)",
+	    (long long)nspam, (long long)nham, (long long)consumed);
 	return run(st, &b);
 }
 
@@ -817,6 +818,8 @@ levels_delete(struct store *st, const char *rcpt)
 const struct store_driver store_driver_mysql = {
 	.name = "mysql",
 	.begin = "START TRANSACTION",
+	/* InnoDB's consistent read: one snapshot, no locks */
+	.begin_read = "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY",
 	.open = my_open,
 	.close = my_close,
 	.exec = exec,

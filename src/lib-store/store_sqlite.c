@@ -62,7 +62,7 @@ static const char *const sql_text[Q_MAX] = {
 	    "JOIN lr_weights w ON w.user = m.user WHERE m.user = ?1",
 	[Q_LRM_PUT] = "INSERT INTO lr_model (user, gen, nspam, nham, changes) "
 	    "VALUES (?1, 1, ?2, ?3, 0) ON CONFLICT (user) DO UPDATE SET gen = gen + 1, "
-	    "nspam = ?2, nham = ?3, changes = 0",
+	    "nspam = ?2, nham = ?3, changes = max(changes - ?4, 0)",
 	/* INSERT OR REPLACE gives a replaced row a new rowid: rowid order is
 	 * the order samples were last stored */
 	[Q_LRS_NTH] = "SELECT rowid FROM lr_sample WHERE user = ?1 ORDER BY rowid DESC LIMIT 1 OFFSET ?2",
@@ -552,7 +552,7 @@ lr_model_get(struct store *st, const char *user, struct lr_model_info *r,
 /* the weights first: a reader that sees the new generation sees them */
 static int
 lr_model_put(struct store *st, const char *user, int64_t nspam, int64_t nham,
-    const void *blob, size_t len)
+    int64_t consumed, const void *blob, size_t len)
 {
 	sqlite3_stmt *q = stmt(st, Q_LRW_PUT);
 
@@ -565,6 +565,7 @@ lr_model_put(struct store *st, const char *user, int64_t nspam, int64_t nham,
 	sqlite3_bind_text(q, 1, user, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(q, 2, nspam);
 	sqlite3_bind_int64(q, 3, nham);
+	sqlite3_bind_int64(q, 4, consumed);
 	return step_done(st, q);
 }
 
@@ -741,6 +742,8 @@ const struct store_driver store_driver_sqlite = {
 	 * deferred transaction that has read fails at its first write
 	 * (SQLITE_BUSY) if another process wrote in between */
 	.begin = "BEGIN IMMEDIATE",
+	/* in WAL mode a reader: it sees one snapshot and blocks no writer */
+	.begin_read = "BEGIN DEFERRED",
 	.open = sqlite_open,
 	.close = sqlite_close,
 	.exec = sqlite_exec,

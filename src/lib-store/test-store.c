@@ -141,8 +141,12 @@ main(void)
 		T_INTEQ(store_lr_model_get(st, "", &inf, &blob, &len), 0);  /* no weights yet */
 		T_INTEQ(store_lr_sample_delete(st, "", "<m1@x>"), 1);
 		T_INTEQ(store_lr_sample_delete(st, "", "<m1@x>"), 0);
-		T_INTEQ(store_lr_model_put(st, "", 1, 1, w, big), 0);
-		T_INTEQ(store_lr_model_put(st, "", 0, 1, w, big), 0);
+		/* 4 changes; a training that read 3 of them leaves 1, one
+		 * that read more than there are leaves 0 */
+		T_INTEQ(store_lr_model_put(st, "", 1, 1, 3, w, big), 0);
+		T_INTEQ(store_lr_model_info(st, "", &inf), 1);
+		T_INTEQ(inf.changes, 1);
+		T_INTEQ(store_lr_model_put(st, "", 0, 1, 5, w, big), 0);
 		T_INTEQ(store_lr_model_get(st, "", &inf, &blob, &len), 1);
 		T_INTEQ(inf.gen, 2);
 		T_INTEQ(inf.nspam, 0);

@@ -114,29 +114,37 @@ add_counts(struct learn_counts *to, const struct learn_counts *n)
 	to->notfound += n->notfound;
 }
 
+struct batch_tx {
+	struct learn_ctx *c;
+	struct learn_counts n;
+};
+
+static int
+batch_tx(struct store *st, void *arg)
+{
+	struct batch_tx *b = arg;
+
+	(void)st;
+	memset(&b->n, 0, sizeof(b->n));
+	for (size_t i = 0; i < b->c->nbatch; i++)
+		if (learn_msg(b->c, &b->c->batch[i], &b->n) < 0)
+			return -1;
+	return 0;
+}
+
 /* Learn the batch in one transaction, again after a conflict; else
  * message by message. */
 static void
 flush(struct learn_ctx *c)
 {
 	struct store *st = c->e->store;
+	struct batch_tx b = { .c = c };
 
-	for (int attempt = 0; attempt < BAYES_LEARN_ATTEMPTS && c->nbatch > 0; attempt++) {
-		struct learn_counts n = { 0 };
-		size_t i = 0;
-
-		if (store_begin(st) == 0) {
-			while (i < c->nbatch && learn_msg(c, &c->batch[i], &n) >= 0)
-				i++;
-			if (i == c->nbatch && store_commit(st) == 0) {
-				add_counts(&c->n, &n);
-				goto done;
-			}
-			(void)store_rollback(st);
-		}
-		if (!store_conflict(st))
-			break;
-		store_conflict_wait(attempt);
+	if (c->nbatch == 0)
+		return;
+	if (store_transaction(st, batch_tx, &b) == 0) {
+		add_counts(&c->n, &b.n);
+		goto done;
 	}
 	for (size_t i = 0; i < c->nbatch; i++) {
 		/* its own transaction (and its own retries) */
