@@ -105,6 +105,27 @@ class Instance:
             wait_port(self.smtp_port, proc=self.proc)
         return self
 
+    def start_traced(self, trace, calls, strsize=40):
+        """Start the whole instance under strace -f from its start, so
+        every agent it starts is followed: the given system calls into
+        the file trace.  Skips the test when strace is missing or the
+        instance does not start under it."""
+        import shutil
+        if shutil.which("strace") is None:
+            pytest.skip("strace is not installed")
+        self.logf = open(self.logpath, "ab")
+        self.proc = subprocess.Popen(
+            ["strace", "-f", "-qq", "-y", "-s", str(strsize), "-e",
+             "trace=" + ",".join(calls), "-o", str(trace),
+             TEMPEST, "-c", self.etc, "start-fg"],
+            stdout=self.logf, stderr=self.logf, start_new_session=True)
+        try:
+            wait_port(self.smtp_port, 60, proc=self.proc)
+        except Exception:
+            pytest.skip("tempest does not start under strace here: " +
+                        self.log()[-500:])
+        return self
+
     def stop(self):
         if self.proc is None:
             return

@@ -120,27 +120,10 @@ def test_copies_reported_only_after_their_fsyncs(make_instance, tmp_path):
     or after its link: a batch's copies are named first, so that on ext4
     the fsync of new/ is the batch's one journal commit)."""
     import re
-    import subprocess
     import time
-    import pytest
-    if subprocess.run(["which", "strace"], capture_output=True).returncode != 0:
-        pytest.skip("strace is not installed")
-    from conftest import TEMPEST, wait_port
     inst = make_instance()
     out = tmp_path / "trace"
-    # the whole instance under strace from its start (Instance.start with
-    # strace in front): every agent it starts is followed
-    inst.logf = open(inst.logpath, "ab")
-    inst.proc = subprocess.Popen(
-        ["strace", "-f", "-qq", "-y", "-s", "40", "-e",
-         "trace=linkat,fsync,fdatasync,writev,write,sendto", "-o", str(out),
-         TEMPEST, "-c", inst.etc, "start-fg"],
-        stdout=inst.logf, stderr=inst.logf, start_new_session=True)
-    try:
-        wait_port(inst.smtp_port, 60, proc=inst.proc)
-    except Exception:
-        pytest.skip("tempest does not start under strace here: " +
-                    inst.log()[-500:])
+    inst.start_traced(out, ["linkat", "fsync", "fdatasync", "writev", "write", "sendto"])
     n = 12
     threads_done = []
 

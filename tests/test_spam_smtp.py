@@ -208,22 +208,9 @@ def test_quarantine_on_disk_before_250(make_instance, tmp_path):
     row to before it answers smtpd (the store's other commits use
     synchronous = NORMAL, which does not)."""
     import re
-    import subprocess
-    if subprocess.run(["which", "strace"], capture_output=True).returncode != 0:
-        pytest.skip("strace is not installed")
-    from conftest import TEMPEST, wait_port
     inst = make_instance("spamtrace", extra=LEVELS, extra_services=[FILTER_SVC])
     out = tmp_path / "trace"
-    inst.logf = open(inst.logpath, "ab")
-    inst.proc = subprocess.Popen(
-        ["strace", "-f", "-qq", "-y", "-s", "20", "-e",
-         "trace=pwrite64,fsync,fdatasync,sendmsg", "-o", str(out),
-         TEMPEST, "-c", inst.etc, "start-fg"],
-        stdout=inst.logf, stderr=inst.logf, start_new_session=True)
-    try:
-        wait_port(inst.smtp_port, 60, proc=inst.proc)
-    except Exception:
-        pytest.skip("tempest does not start under strace here: " + inst.log()[-500:])
+    inst.start_traced(out, ["pwrite64", "fsync", "fdatasync", "sendmsg"], strsize=20)
     code, text = send(inst, "12345678@lucky.example", HIGH)
     assert code == 250 and "quarantined as" in text, text + inst.log()
     qid = text.split("quarantined as ")[1].split()[0]
