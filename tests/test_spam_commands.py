@@ -524,3 +524,91 @@ def test_learn_copy_from(tmp_path, cfgdir):
     r = run("learn", "--copy-from", str(tmp_path / "no/such.db"), "--db",
             str(tmp_path / "x.db"), cfg=cfgdir)
     assert r.returncode == 2 and "such.db" in r.stderr, r.stderr
+
+
+def fill_store(db, tmp_path, cfg):
+    """A store as a site's would be: the global model and two users'
+    (learned from different halves), two quarantined messages (one with
+    bytes that are not UTF-8) and two recipients' levels.  The users."""
+    spamdir, hamdir = write_corpus(tmp_path, 40, lr_msg)
+    users = ["", "alice@example.test", "bob@example.test"]
+    for k, user in enumerate(users):
+        for kind, d in (("--spam", spamdir), ("--ham", hamdir)):
+            files = sorted(str(p) for p in d.iterdir())[k * 10:k * 10 + 25]
+            r = run("learn", kind, "--db", db, "--user", user, *files, cfg=cfg)
+            assert r.returncode == 0, r.stderr
+    con = sqlite3.connect(db)
+    now = int(time.time())
+    con.execute("INSERT INTO quarantine VALUES (?,?,?,?,?,?,?,?)",
+                ("q1", now - 60, "promo@bulk.example", "alice@example.test",
+                 "FREE VIAGRA", 25.5, "BODY_VIAGRA=2.5", SPAM.encode()))
+    con.execute("INSERT INTO quarantine VALUES (?,?,?,?,?,?,?,?)",
+                ("q2", now, "x@y.example", "bob@example.test,alice@example.test",
+                 "caf\u00e9", 31, "X=31", b"Subject: \xe9t\xe9\r\n\r\n\x00\xff binary\r\n"))
+    con.commit()
+    con.close()
+    for rcpt, lv in (("alice@example.test", ("1", "4.5", "9", "15")),
+                     ("bob@example.test", ("-999", "8", "30", "999"))):
+        r = run("quarantine", "--db", db, "levels", rcpt, *lv, cfg=cfg)
+        assert r.returncode == 0, r.stderr
+    return users
+
+
+def check_moved(src, dst, users, cfg):
+    """dst scores, lists and shows like src."""
+    for user in users:
+        for msg in (lr_msg(True, 500), lr_msg(False, 501)):
+            one = run("spamc", "--db", src, "--user", user, stdin=msg, cfg=cfg).stdout
+            two = run("spamc", "--db", dst, "--user", user, stdin=msg, cfg=cfg).stdout
+            assert model_lines(one) == model_lines(two) and len(model_lines(one)) == 2, \
+                (user, one, two)
+    for args in (["list"], ["levels"], ["show", "q1"], ["show", "q2"]):
+        one = subprocess.run([TEMPEST, "-c", cfg, "quarantine", "--db", src] + args,
+                             capture_output=True)
+        two = subprocess.run([TEMPEST, "-c", cfg, "quarantine", "--db", dst] + args,
+                             capture_output=True)
+        assert one.returncode == 0 and one.stdout == two.stdout and one.stdout, (args, one, two)
+
+
+def test_move_whole_store(tmp_path, cfgdir):
+    """Moving a site's whole store: `learn --copy-from SPEC --all-users`
+    (every user's model) and `quarantine copy-from SPEC` (every
+    quarantined message and per-recipient levels); the target then scores
+    every user's mail, lists, shows and applies levels as the source.  A
+    second run copies nothing and says so."""
+    src, dst = str(tmp_path / "src.db"), str(tmp_path / "dst.db")
+    users = fill_store(src, tmp_path, cfgdir)
+    r = run("quarantine", "--db", src, "levels", cfg=cfgdir)
+    assert r.stdout.splitlines() == [
+        "*: tag=-999 spam=6.3 quarantine=20 reject=999 (global)",
+        "alice@example.test: tag=1 spam=4.5 quarantine=9 reject=15 (per recipient)",
+        "bob@example.test: tag=-999 spam=8 quarantine=30 reject=999 (per recipient)"], r.stdout
+    r = run("learn", "--copy-from", src, "--all-users", "--db", dst, cfg=cfgdir)
+    assert r.returncode == 0, r.stderr
+    for n, who in ((50, "the global database"), (50, "user 'alice@example.test'"),
+                   (40, "user 'bob@example.test'")):
+        assert "%d LR sample(s) of %s\n" % (n, who) in r.stdout, r.stdout
+    assert "Copied the models of 3 of 3 user(s)" in r.stdout, r.stdout
+    r = run("quarantine", "--db", dst, "copy-from", src, cfg=cfgdir)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == ("Copied 2 quarantined message(s) (0 already here) and the levels "
+                        "of 2 recipient(s) (0 already set here)\n"), r.stdout
+    check_moved(src, dst, users, cfgdir)
+    # again: nothing is overwritten
+    r = run("learn", "--copy-from", src, "--all-users", "--db", dst, cfg=cfgdir)
+    assert r.returncode == 1 and r.stderr.count("not empty") == 3, r.stderr
+    assert "Copied the models of 0 of 3 user(s)" in r.stdout, r.stdout
+    run("quarantine", "--db", dst, "levels", "bob@example.test", "0", "5", "10", "20",
+        cfg=cfgdir)
+    r = run("quarantine", "--db", dst, "copy-from", src, cfg=cfgdir)
+    assert r.stdout == ("Copied 0 quarantined message(s) (2 already here) and the levels "
+                        "of 0 recipient(s) (2 already set here)\n"), r.stdout
+    r = run("quarantine", "--db", dst, "levels", "bob@example.test", cfg=cfgdir)
+    assert "spam=5 " in r.stdout, r.stdout
+    # bad use
+    assert run("learn", "--copy-from", src, "--all-users", "--user", "x", "--db", dst,
+               cfg=cfgdir).returncode == 2
+    assert run("learn", "--all-users", "--spam", "--db", dst, cfg=cfgdir).returncode == 2
+    assert run("quarantine", "--db", dst, "copy-from", cfg=cfgdir).returncode == 2
+    r = run("quarantine", "--db", dst, "copy-from", str(tmp_path / "no/such.db"), cfg=cfgdir)
+    assert r.returncode == 2 and "such.db" in r.stderr, r.stderr

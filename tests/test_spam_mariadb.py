@@ -155,7 +155,9 @@ def test_concurrent_learning_on_mariadb(mariadb, tmp_path):
 def test_copy_sqlite_model_to_mariadb(mariadb, tmp_path):
     """A site moving from the embedded store to a shared one: `learn
     --copy-from sqlite-file --db mysql:...` carries the whole model over
-    and MariaDB then scores every message as the SQLite file did."""
+    and MariaDB then scores every message as the SQLite file did; with
+    --all-users and `quarantine copy-from` the whole store moves (every
+    user's model, quarantined messages with their bytes, levels)."""
     from test_spam_commands import lr_msg, model_lines, write_corpus
     cfg = tmp_path / "etc"
     cfg.mkdir()
@@ -178,3 +180,17 @@ def test_copy_sqlite_model_to_mariadb(mariadb, tmp_path):
             assert len(model_lines(one)) == 2
     r = run("learn", "--forget", "--db", mariadb, str(hamdir), cfg=str(cfg))
     assert "Forgot 40 message(s)" in r.stdout, r.stdout + r.stderr
+    # the whole store (every user's model, the quarantine, the levels)
+    # into another database of the same server
+    from test_spam_commands import check_moved, fill_store
+    whole = str(tmp_path / "whole.db")
+    (tmp_path / "w").mkdir()
+    users = fill_store(whole, tmp_path / "w", str(cfg))
+    other = mariadb.replace("database=tempest", "database=tstore")
+    r = run("learn", "--copy-from", whole, "--all-users", "--db", other, cfg=str(cfg))
+    assert r.returncode == 0 and "Copied the models of 3 of 3 user(s)" in r.stdout, \
+        r.stdout + r.stderr
+    r = run("quarantine", "--db", other, "copy-from", whole, cfg=str(cfg))
+    assert r.stdout.startswith("Copied 2 quarantined message(s) (0 already here) and the "
+                               "levels of 2 recipient(s)"), r.stdout + r.stderr
+    check_moved(whole, other, users, str(cfg))

@@ -27,6 +27,9 @@ struct store_driver {
 	    size_t);
 	int (*bayes_seen_all)(struct store *, const char *,
 	    void (*)(const char *, char, void *), void *);
+	int (*bayes_users)(struct store *, void (*)(const char *, void *), void *);
+	int (*levels_list)(struct store *,
+	    void (*)(const char *, const struct spam_levels *, void *), void *);
 	int (*lr_sample_put)(struct store *, const char *, const char *, char,
 	    const void *, size_t);
 	int (*lr_sample_delete)(struct store *, const char *, const char *);

@@ -186,3 +186,5 @@ quarantine_item_free(struct quarantine_item *q)
 	FREE(q->message);
 	q->message_len = 0;
 }
+int store_bayes_users(struct store *st, void (*fn)(const char *, void *), void *a) { return st->drv->bayes_users(st, fn, a); }
+int store_levels_list(struct store *st, void (*fn)(const char *, const struct spam_levels *, void *), void *a) { return st->drv->levels_list(st, fn, a); }

@@ -97,6 +97,10 @@ int store_bayes_put(struct store *st, const char *user,
 /* fn for each learned message of user (fn must not use this store). */
 int store_bayes_seen_all(struct store *st, const char *user,
     void (*fn)(const char *msgkey, char kind, void *), void *arg);
+/* fn for each user with a model (Bayes totals or LR samples), ordered
+ * by name (fn must not use this store). */
+int store_bayes_users(struct store *st, void (*fn)(const char *user, void *),
+    void *arg);
 
 /* ---- logistic-regression samples and weights (src/lib-spam/lr.h) ---- */
 struct lr_model_info {
@@ -160,5 +164,10 @@ struct spam_levels {
 int store_levels_get(struct store *st, const char *recipient, struct spam_levels *r);
 int store_levels_set(struct store *st, const char *recipient, const struct spam_levels *l);
 int store_levels_delete(struct store *st, const char *recipient);
+/* fn for each recipient with levels, ordered by address (fn must not
+ * use this store). */
+int store_levels_list(struct store *st,
+    void (*fn)(const char *recipient, const struct spam_levels *, void *),
+    void *arg);
 
 #endif

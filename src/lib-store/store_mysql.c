@@ -468,6 +468,33 @@ bayes_seen_all(struct store *st, const char *user,
 	return each_row(st, &b, seen_row, &t);
 }
 
+struct user_fn {
+	void (*fn)(const char *, void *);
+	void *arg;
+};
+
+static void
+user_row(MYSQL_ROW row, unsigned long *len, void *arg)
+{
+	struct user_fn *t = arg;
+	char *u = col_str(row, len, 0);
+
+	t->fn(u, t->arg);
+	free(u);
+}
+
+static int
+bayes_users(struct store *st, void (*fn)(const char *, void *), void *arg)
+{
+	struct user_fn t = { fn, arg };
+	struct buf b;
+
+	buf_init(&b, BUF_UNLIMITED);
+	(void)buf_appends(&b, "SELECT user FROM bayes_total UNION SELECT user FROM lr_model"
+	    " ORDER BY 1");
+	return each_row(st, &b, user_row, &t);
+}
+
 static int
 lr_changed(struct store *st, const char *user)
 {
@@ -790,6 +817,38 @@ levels_get(struct store *st, const char *rcpt, struct spam_levels *l)
 	return k;
 }
 
+struct levels_fn {
+	void (*fn)(const char *, const struct spam_levels *, void *);
+	void *arg;
+};
+
+static void
+levels_row(MYSQL_ROW row, unsigned long *len, void *arg)
+{
+	struct levels_fn *t = arg;
+	char *r = col_str(row, len, 0);
+	struct spam_levels l = {
+		strtod(row[1] ? row[1] : "0", NULL), strtod(row[2] ? row[2] : "0", NULL),
+		strtod(row[3] ? row[3] : "0", NULL), strtod(row[4] ? row[4] : "0", NULL),
+	};
+
+	t->fn(r, &l, t->arg);
+	free(r);
+}
+
+static int
+levels_list(struct store *st,
+    void (*fn)(const char *, const struct spam_levels *, void *), void *arg)
+{
+	struct levels_fn t = { fn, arg };
+	struct buf b;
+
+	buf_init(&b, BUF_UNLIMITED);
+	(void)buf_appends(&b, "SELECT recipient, tag_level, spam_level, quarantine_level,"
+	    " reject_level FROM spam_levels ORDER BY recipient");
+	return each_row(st, &b, levels_row, &t);
+}
+
 static int
 levels_set(struct store *st, const char *rcpt, const struct spam_levels *l)
 {
@@ -834,6 +893,8 @@ const struct store_driver store_driver_mysql = {
 	.bayes_tokens = bayes_tokens,
 	.bayes_put = bayes_put,
 	.bayes_seen_all = bayes_seen_all,
+	.bayes_users = bayes_users,
+	.levels_list = levels_list,
 	.lr_sample_put = lr_sample_put,
 	.lr_sample_delete = lr_sample_delete,
 	.lr_samples_trim = lr_samples_trim,

@@ -18,7 +18,7 @@ enum {
 	Q_SEEN_SET, Q_SEEN_DEL, Q_NTOK, Q_QPUT, Q_QLIST, Q_QGET, Q_QDEL, Q_QEXP,
 	Q_LGET, Q_LSET, Q_LDEL, Q_LRS_PUT, Q_LRS_DEL, Q_LRS_ALL, Q_LRM_CHG,
 	Q_LRM_INFO, Q_LRM_GET, Q_LRM_PUT, Q_LRW_PUT, Q_LRS_NTH, Q_LRS_TRIM, Q_TOK_EXP, Q_TOK_ALL, Q_TOK_PUT,
-	Q_SEEN_ALL, Q_MAX
+	Q_SEEN_ALL, Q_USERS, Q_LLIST, Q_MAX
 };
 
 static const char *const sql_text[Q_MAX] = {
@@ -40,6 +40,9 @@ static const char *const sql_text[Q_MAX] = {
 	    "VALUES (?1, ?2, ?3, ?4, ?5) "
 	    "ON CONFLICT (user, token) DO UPDATE SET spam = ?3, ham = ?4, atime = ?5",
 	[Q_SEEN_ALL] = "SELECT msgkey, kind FROM bayes_seen WHERE user = ?1",
+	[Q_USERS] = "SELECT user FROM bayes_total UNION SELECT user FROM lr_model ORDER BY 1",
+	[Q_LLIST] = "SELECT recipient, tag_level, spam_level, quarantine_level, reject_level "
+	    "FROM spam_levels ORDER BY recipient",
 	[Q_TOK_EXP] = "DELETE FROM bayes_token WHERE user = ?1 AND token IN "
 	    "(SELECT token FROM bayes_token WHERE user = ?1 ORDER BY atime / 86400, spam + ham, atime LIMIT ?2)",
 	[Q_QPUT] = "INSERT INTO quarantine (id, created, sender, recipients, subject, score, tests, message) "
@@ -452,6 +455,22 @@ bayes_seen_all(struct store *st, const char *user,
 }
 
 static int
+bayes_users(struct store *st, void (*fn)(const char *, void *), void *arg)
+{
+	sqlite3_stmt *q = stmt(st, Q_USERS);
+	int rc;
+
+	if (q == NULL)
+		return -1;
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		const unsigned char *u = sqlite3_column_text(q, 0);
+		fn(u ? (const char *)u : "", arg);
+	}
+	sqlite3_reset(q);
+	return rc == SQLITE_DONE ? 0 : fail(st);
+}
+
+static int
 lr_samples_trim(struct store *st, const char *user, int64_t keep)
 {
 	sqlite3_stmt *q = stmt(st, Q_LRS_NTH);
@@ -711,6 +730,27 @@ levels_get(struct store *st, const char *rcpt, struct spam_levels *l)
 }
 
 static int
+levels_list(struct store *st,
+    void (*fn)(const char *, const struct spam_levels *, void *), void *arg)
+{
+	sqlite3_stmt *q = stmt(st, Q_LLIST);
+	int rc;
+
+	if (q == NULL)
+		return -1;
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		const unsigned char *r = sqlite3_column_text(q, 0);
+		struct spam_levels l = {
+			sqlite3_column_double(q, 1), sqlite3_column_double(q, 2),
+			sqlite3_column_double(q, 3), sqlite3_column_double(q, 4),
+		};
+		fn(r ? (const char *)r : "", &l, arg);
+	}
+	sqlite3_reset(q);
+	return rc == SQLITE_DONE ? 0 : fail(st);
+}
+
+static int
 levels_set(struct store *st, const char *rcpt, const struct spam_levels *l)
 {
 	sqlite3_stmt *q = stmt(st, Q_LSET);
@@ -758,6 +798,8 @@ const struct store_driver store_driver_sqlite = {
 	.bayes_tokens = bayes_tokens,
 	.bayes_put = bayes_put,
 	.bayes_seen_all = bayes_seen_all,
+	.bayes_users = bayes_users,
+	.levels_list = levels_list,
 	.lr_sample_put = lr_sample_put,
 	.lr_sample_delete = lr_sample_delete,
 	.lr_samples_trim = lr_samples_trim,

@@ -10,6 +10,20 @@
 #include "test.h"
 
 static int nlisted;
+static char listed[256];
+static void
+list_user(const char *u, void *arg)
+{
+	(void)arg;
+	snprintf(listed + strlen(listed), sizeof(listed) - strlen(listed), "[%s]", u);
+}
+static void
+list_levels(const char *r, const struct spam_levels *l, void *arg)
+{
+	(void)arg;
+	snprintf(listed + strlen(listed), sizeof(listed) - strlen(listed), "[%s %g %g %g %g]",
+	    r, l->tag, l->spam, l->quarantine, l->reject);
+}
 static int nsamples, sample_ok;
 static void
 check_sample(const char *key, char kind, const void *feat, size_t len, void *arg)
@@ -205,9 +219,23 @@ main(void)
 		T_INTEQ(store_levels_set(st, "a@y", &l), 0);
 		T_INTEQ(store_levels_get(st, "a@y", &g), 1);
 		T_OK(g.spam == 5 && g.reject == 20);
+		struct spam_levels l2 = { -999, 6.25, 20, 999 };
+		T_INTEQ(store_levels_set(st, "b@y", &l2), 0);
+		listed[0] = '\0';
+		T_INTEQ(store_levels_list(st, list_levels, NULL), 0);
+		T_STREQ(listed, "[a@y 1 5 10 20][b@y -999 6.25 20 999]");
 		T_INTEQ(store_levels_delete(st, "a@y"), 0);
+		T_INTEQ(store_levels_delete(st, "b@y"), 0);
 		T_INTEQ(store_levels_get(st, "a@y", &g), 0);
+		listed[0] = '\0';
+		T_INTEQ(store_levels_list(st, list_levels, NULL), 0);
+		T_STREQ(listed, "");
 	}
+	/* users with a model: Bayes totals ("" and "bob" learned above)
+	 * or LR samples ("bob") */
+	listed[0] = '\0';
+	T_INTEQ(store_bayes_users(st, list_user, NULL), 0);
+	T_STREQ(listed, "[][bob]");
 	store_close(&st);
 	T_OK(st == NULL);
 	unlink(path);

@@ -4,7 +4,7 @@
  *   tempest learn --spam|--ham [--forget] [--mbox] [--db PATH] [--user NAME]
  *                 [FILE|DIR|Maildir]...
  *   tempest learn --expire [--db PATH] [--user NAME]
- *   tempest learn --copy-from SPEC [--db PATH] [--user NAME]
+ *   tempest learn --copy-from SPEC [--db PATH] [--user NAME | --all-users]
  *
  * A directory holds one message per file; a Maildir is read from cur/
  * and new/; a file is one message, or an mbox with --mbox; no path reads
@@ -25,7 +25,9 @@
  * --copy-from copies a user's whole model (Bayes tokens, totals,
  * learned-message marks, LR samples; the weights are retrained) from
  * another store into an empty one: a site moving from the embedded
- * SQLite store to a shared MariaDB one (bayes_copy).  Then, with
+ * SQLite store to a shared MariaDB one (bayes_copy); --all-users copies
+ * every user that has a model there, one transaction each (`tempest
+ * quarantine copy-from` moves the quarantine and the levels).  Then, with
  * bayes_auto_expire (or --expire alone), the database is cut back to
  * 3/4 of bayes_expiry_max_db_size tokens when it holds more (bayes.h).
  */
@@ -62,14 +64,14 @@ struct learn_ctx {
 };
 
 static void
-print_database(struct learn_ctx *c)
+print_database(struct learn_ctx *c, const char *user)
 {
 	struct bayes_counts t;
 
-	if (store_bayes_totals(c->e->store, c->user, &t) == 0)
+	if (store_bayes_totals(c->e->store, user, &t) == 0)
 		printf("Database: %lld spam, %lld ham, %lld tokens\n",
 		    (long long)t.spam, (long long)t.ham,
-		    (long long)store_bayes_ntokens(c->e->store, c->user));
+		    (long long)store_bayes_ntokens(c->e->store, user));
 }
 
 static void
@@ -78,7 +80,7 @@ usage(void)
 	fprintf(stderr, "usage: tempest learn --spam|--ham [--forget] [--mbox] "
 	    "[--db PATH] [--user NAME] [FILE|DIR|Maildir]...\n"
 	    "       tempest learn --expire [--db PATH] [--user NAME]\n"
-	    "       tempest learn --copy-from SPEC [--db PATH] [--user NAME]\n");
+	    "       tempest learn --copy-from SPEC [--db PATH] [--user NAME | --all-users]\n");
 	exit(2);
 }
 
@@ -180,41 +182,81 @@ learn_one(const char *data, size_t len, const char *name, void *arg)
 		flush(c);
 }
 
-/* --copy-from: one transaction on the target, the LR weights retrained
- * from the copied samples.  Exit status. */
+/* --copy-from, one user: one transaction on the target, the LR weights
+ * retrained from the copied samples.  0 or 1 (said why). */
 static int
-copy_model(struct learn_ctx *c, const char *spec)
+copy_user(struct learn_ctx *c, struct store *from, const char *user)
 {
-	struct store *to = c->e->store, *from;
+	struct store *to = c->e->store;
 	struct bayes_copied n;
 	const char *why = NULL;
+
+	if (store_begin(to) < 0) {
+		why = store_error(to);
+	} else if (bayes_copy(from, to, user, &n, &why) < 0 ||
+	    lr_retrain(to, user, 1) < 0 || store_commit(to) < 0) {
+		if (why == NULL)
+			why = store_error(to);
+		(void)store_rollback(to);
+	}
+	if (why != NULL) {
+		fprintf(stderr, "learn: copy %s%s%s: %s\n", user[0] ? "user '" : "the global database",
+		    user, user[0] ? "'" : "", why);
+		return 1;
+	}
+	/* not the spec: a MariaDB one may hold a password */
+	printf("Copied %lld token(s), %lld learned message(s) and %lld LR "
+	    "sample(s) of %s%s%s\n", (long long)n.tokens,
+	    (long long)n.seen, (long long)n.samples,
+	    user[0] ? "user '" : "the global database", user, user[0] ? "'" : "");
+	print_database(c, user);
+	return 0;
+}
+
+struct names {
+	char **v;
+	size_t n;
+};
+
+static void
+add_name(const char *name, void *arg)
+{
+	struct names *l = arg;
+
+	l->v = xreallocarray(l->v, l->n + 1, sizeof(*l->v));
+	l->v[l->n++] = xstrdup(name);
+}
+
+/* --copy-from: the user given, or every user with a model in the
+ * source (all). Exit status. */
+static int
+copy_model(struct learn_ctx *c, const char *spec, int all)
+{
+	struct store *from;
+	struct names users = { 0 };
 	char *err = NULL;
-	int r = 1;
+	int r = 0;
+	size_t failed = 0;
 
 	if ((from = store_open(spec, &err)) == NULL) {
 		fprintf(stderr, "learn: %s\n", err);
 		free(err);
 		return 2;
 	}
-	if (store_begin(to) < 0) {
-		why = store_error(to);
-	} else if (bayes_copy(from, to, c->user, &n, &why) < 0 ||
-	    lr_retrain(to, c->user, 1) < 0 || store_commit(to) < 0) {
-		if (why == NULL)
-			why = store_error(to);
-		(void)store_rollback(to);
+	if (!all) {
+		r = copy_user(c, from, c->user);
+	} else if (store_bayes_users(from, add_name, &users) < 0) {
+		fprintf(stderr, "learn: copy: %s\n", store_error(from));
+		r = 1;
 	} else {
-		/* not the spec: a MariaDB one may hold a password */
-		printf("Copied %lld token(s), %lld learned message(s) and %lld LR "
-		    "sample(s) of %s%s%s\n", (long long)n.tokens,
-		    (long long)n.seen, (long long)n.samples,
-		    c->user[0] ? "user '" : "the global database", c->user,
-		    c->user[0] ? "'" : "");
-		print_database(c);
-		r = 0;
+		for (size_t i = 0; i < users.n; i++)
+			failed += copy_user(c, from, users.v[i]) != 0;
+		printf("Copied the models of %zu of %zu user(s)\n", users.n - failed, users.n);
+		r = failed > 0;
 	}
-	if (r != 0)
-		fprintf(stderr, "learn: copy: %s\n", why);
+	for (size_t i = 0; i < users.n; i++)
+		free(users.v[i]);
+	free(users.v);
 	store_close(&from);
 	return r;
 }
@@ -231,11 +273,12 @@ learn_main(int argc, char **argv)
 		{ "user", required_argument, NULL, 'u' },
 		{ "expire", no_argument, NULL, 'e' },
 		{ "copy-from", required_argument, NULL, 'C' },
+		{ "all-users", no_argument, NULL, 'A' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct spam_engine_opts eo = { 0 };
 	struct learn_ctx ctx;
-	int c, kind = -1, mbox = 0, bad = 0;
+	int c, kind = -1, mbox = 0, bad = 0, all_users = 0, user_given = 0;
 	char *err = NULL;
 	const char *copy_from = NULL;
 
@@ -249,7 +292,8 @@ learn_main(int argc, char **argv)
 		case 'f': ctx.forget = 1; break;
 		case 'm': mbox = 1; break;
 		case 'd': eo.db = optarg; break;
-		case 'u': ctx.user = optarg; break;
+		case 'u': ctx.user = optarg; user_given = 1; break;
+		case 'A': all_users = 1; break;
 		case 'e': ctx.expire = 1; break;
 		case 'C': copy_from = optarg; break;
 		default: usage();
@@ -259,6 +303,8 @@ learn_main(int argc, char **argv)
 	if (kind < 0 && !ctx.forget && !ctx.expire && copy_from == NULL)
 		usage();
 	if (copy_from != NULL && (kind >= 0 || ctx.forget || ctx.expire || optind < argc))
+		usage();
+	if (all_users && (copy_from == NULL || user_given))
 		usage();
 	if (ctx.expire && kind < 0 && !ctx.forget && optind < argc)
 		usage();
@@ -272,7 +318,7 @@ learn_main(int argc, char **argv)
 		return 2;
 	}
 	if (copy_from != NULL) {
-		int r = copy_model(&ctx, copy_from);
+		int r = copy_model(&ctx, copy_from, all_users);
 		spam_engine_free(&ctx.e);
 		return r;
 	}
@@ -315,7 +361,7 @@ learn_main(int argc, char **argv)
 		printf("Learned tokens from %ld message(s) as %s (%ld examined, %ld relearned, %ld already known)\n",
 		    ctx.n.learned + ctx.n.relearned, ctx.spam ? "spam" : "ham", ctx.examined,
 		    ctx.n.relearned, ctx.n.already);
-	print_database(&ctx);
+	print_database(&ctx, ctx.user);
 	spam_engine_free(&ctx.e);
 	return (bad || ctx.errors) ? 1 : 0;
 }

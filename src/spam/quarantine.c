@@ -7,11 +7,20 @@
  *   tempest quarantine [--db PATH] delete ID
  *   tempest quarantine [--db PATH] learn-ham ID      (learn as ham, then release)
  *   tempest quarantine [--db PATH] expire            (spam_quarantine_max_age)
- *   tempest quarantine [--db PATH] levels RCPT [TAG SPAM QUARANTINE REJECT | delete]
+ *   tempest quarantine [--db PATH] levels [RCPT [TAG SPAM QUARANTINE REJECT | delete]]
+ *   tempest quarantine [--db PATH] copy-from SPEC
  *
  * `levels` shows or sets the per-recipient spam thresholds kept in the
  * store (they override spam_tag_level, spam_level, spam_quarantine_level
- * and spam_reject_level for mail to that address).
+ * and spam_reject_level for mail to that address); without RCPT it lists
+ * them all.
+ *
+ * copy-from copies every quarantined message and every per-recipient
+ * setting of another store into this one (a site moving from the
+ * embedded SQLite store to a shared MariaDB one; `tempest learn
+ * --copy-from SPEC --all-users` moves the Bayes models), in one
+ * transaction; messages whose id is already here and recipients that
+ * already have settings here are left as they are.
  *
  * release re-injects the stored message with `tempest sendmail` to its
  * original recipients (or those given) and removes it from the store.
@@ -37,7 +46,7 @@ usage(void)
 {
 	fprintf(stderr, "usage: tempest quarantine [--db PATH] list | show ID | "
 	    "release ID [RCPT...] | delete ID | learn-ham ID | expire |\n"
-	    "       levels RCPT [TAG SPAM QUARANTINE REJECT | delete]\n");
+	    "       levels [RCPT [TAG SPAM QUARANTINE REJECT | delete]] | copy-from SPEC\n");
 	exit(2);
 }
 
@@ -53,6 +62,137 @@ print_item(const struct quarantine_item *q, void *arg)
 	report_num(score, sizeof(score), q->score);
 	printf("%s %s %s %s <%s> -> %s\n", q->id, when, score,
 	    q->subject[0] ? q->subject : "(no subject)", q->sender, q->recipients);
+}
+
+static void
+print_levels(const char *rcpt, const struct spam_levels *l, const char *where)
+{
+	char a[32], b[32], c[32], d[32];
+
+	report_num(a, sizeof(a), l->tag);
+	report_num(b, sizeof(b), l->spam);
+	report_num(c, sizeof(c), l->quarantine);
+	report_num(d, sizeof(d), l->reject);
+	printf("%s: tag=%s spam=%s quarantine=%s reject=%s (%s)\n", rcpt, a, b, c, d, where);
+}
+
+static void
+print_levels_row(const char *rcpt, const struct spam_levels *l, void *arg)
+{
+	(void)arg;
+	print_levels(rcpt, l, "per recipient");
+}
+
+struct copy {
+	struct store *from;
+	char **ids;
+	size_t nids;
+	char **rcpts;
+	struct spam_levels *levels;
+	size_t nrcpts;
+	long items, items_kept, nlevels, levels_kept;
+	const char *why;        /* an error of the source */
+};
+
+static void
+add_id(const struct quarantine_item *q, void *arg)
+{
+	struct copy *c = arg;
+
+	c->ids = xreallocarray(c->ids, c->nids + 1, sizeof(*c->ids));
+	c->ids[c->nids++] = xstrdup(q->id);
+}
+
+static void
+add_levels(const char *rcpt, const struct spam_levels *l, void *arg)
+{
+	struct copy *c = arg;
+
+	c->rcpts = xreallocarray(c->rcpts, c->nrcpts + 1, sizeof(*c->rcpts));
+	c->levels = xreallocarray(c->levels, c->nrcpts + 1, sizeof(*c->levels));
+	c->rcpts[c->nrcpts] = xstrdup(rcpt);
+	c->levels[c->nrcpts++] = *l;
+}
+
+/* the whole copy, in the target's transaction (again after a conflict) */
+static int
+copy_tx(struct store *to, void *arg)
+{
+	struct copy *c = arg;
+	struct quarantine_item q;
+	struct spam_levels l;
+	int r;
+
+	c->items = c->items_kept = c->nlevels = c->levels_kept = 0;
+	for (size_t i = 0; i < c->nids; i++) {
+		if ((r = store_quarantine_get(to, c->ids[i], &q)) < 0)
+			return -1;
+		if (r == 1) {
+			quarantine_item_free(&q);
+			c->items_kept++;
+			continue;
+		}
+		if ((r = store_quarantine_get(c->from, c->ids[i], &q)) < 0) {
+			c->why = store_error(c->from);
+			return -1;
+		}
+		if (r == 0)
+			continue;       /* deleted there meanwhile */
+		r = store_quarantine_put(to, &q);
+		quarantine_item_free(&q);
+		if (r < 0)
+			return -1;
+		c->items++;
+	}
+	for (size_t i = 0; i < c->nrcpts; i++) {
+		if ((r = store_levels_get(to, c->rcpts[i], &l)) < 0)
+			return -1;
+		if (r == 1) {
+			c->levels_kept++;
+			continue;
+		}
+		if (store_levels_set(to, c->rcpts[i], &c->levels[i]) < 0)
+			return -1;
+		c->nlevels++;
+	}
+	return 0;
+}
+
+/* copy-from: exit status */
+static int
+copy_from(struct store *to, const char *spec)
+{
+	struct copy c = { 0 };
+	char *err = NULL;
+	int ret = 0;
+
+	if ((c.from = store_open(spec, &err)) == NULL) {
+		fprintf(stderr, "quarantine: %s\n", err);
+		free(err);
+		return 2;
+	}
+	if (store_quarantine_list(c.from, add_id, &c) < 0 ||
+	    store_levels_list(c.from, add_levels, &c) < 0) {
+		fprintf(stderr, "quarantine: copy: %s\n", store_error(c.from));
+		ret = 2;
+	} else if (store_transaction(to, copy_tx, &c) < 0) {
+		fprintf(stderr, "quarantine: copy: %s\n", c.why ? c.why : store_error(to));
+		ret = 2;
+	} else {
+		/* not the spec: a MariaDB one may hold a password */
+		printf("Copied %ld quarantined message(s) (%ld already here) and the levels of "
+		    "%ld recipient(s) (%ld already set here)\n", c.items, c.items_kept,
+		    c.nlevels, c.levels_kept);
+	}
+	for (size_t i = 0; i < c.nids; i++)
+		free(c.ids[i]);
+	for (size_t i = 0; i < c.nrcpts; i++)
+		free(c.rcpts[i]);
+	free(c.ids);
+	free(c.rcpts);
+	free(c.levels);
+	store_close(&c.from);
+	return ret;
 }
 
 /* Re-inject with tempest sendmail: 0 or -1. */
@@ -132,7 +272,8 @@ quarantine_main(int argc, char **argv)
 	if (optind >= argc)
 		usage();
 	cmd = argv[optind++];
-	if (strcmp(cmd, "list") != 0 && strcmp(cmd, "expire") != 0) {
+	if (strcmp(cmd, "list") != 0 && strcmp(cmd, "expire") != 0 &&
+	    !(strcmp(cmd, "levels") == 0 && optind == argc)) {
 		if (optind >= argc)
 			usage();
 		id = argv[optind++];
@@ -145,23 +286,23 @@ quarantine_main(int argc, char **argv)
 		fprintf(stderr, "quarantine: %s\n", err);
 		return 2;
 	}
-	if (strcmp(cmd, "levels") == 0) {
+	if (strcmp(cmd, "copy-from") == 0) {
+		if (optind != argc)
+			usage();
+		ret = copy_from(e->store, id);
+		goto out;       /* its errors said */
+	} else if (strcmp(cmd, "levels") == 0 && id == NULL) {
+		print_levels("*", &e->levels, "global");
+		if (store_levels_list(e->store, print_levels_row, NULL) < 0)
+			ret = 2;
+	} else if (strcmp(cmd, "levels") == 0) {
 		struct spam_levels l;
-		char a[32], b[32], c2[32], d[32];
 		if (optind == argc) {
 			r = store_levels_get(e->store, id, &l);
 			if (r < 0)
 				ret = 2;
-			else {
-				if (r == 0)
-					l = e->levels;
-				report_num(a, sizeof(a), l.tag);
-				report_num(b, sizeof(b), l.spam);
-				report_num(c2, sizeof(c2), l.quarantine);
-				report_num(d, sizeof(d), l.reject);
-				printf("%s: tag=%s spam=%s quarantine=%s reject=%s (%s)\n", id,
-				    a, b, c2, d, r ? "per recipient" : "global");
-			}
+			else
+				print_levels(id, r ? &l : &e->levels, r ? "per recipient" : "global");
 		} else if (optind + 1 == argc && strcmp(argv[optind], "delete") == 0) {
 			if (store_levels_delete(e->store, id) < 0)
 				ret = 2;
