@@ -475,6 +475,7 @@ def test_slow_content_filter_does_not_block_other_sessions(make_instance):
         body = b"I" + struct.pack(">q", 0)          # FILTER_ACCEPT
         for _ in range(5):
             body += b"S" + struct.pack(">I", 0) + b"\0"
+        body += b"I" + struct.pack(">q", 0)         # no groups
         return b"TMP1" + struct.pack(">II", 0x46494c52, len(body)) + body
 
     def handle(c):

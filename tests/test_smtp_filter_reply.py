@@ -8,21 +8,28 @@ import smtplib
 import socket
 import struct
 import threading
+import time
 
 import pytest
 
 from conftest import wait_for
 
 FILTER_REPLY = 0x46494c52
-ACCEPT, TAG, QUARANTINE, REJECT, TEMPFAIL = range(5)
+ACCEPT, TAG, QUARANTINE, REJECT, TEMPFAIL, SPLIT = range(6)
 
 MSG = b"From: a@example.org\r\nTo: demo@example.test\r\nSubject: x\r\n\r\nhello\r\n"
 
 
-def frame(action, reply, qid=b""):
+def frame(action, reply, qid=b"", groups=()):
+    """groups: (action, headers, subject tag, quarantine id, recipients)"""
+    def st(s):
+        return b"S" + struct.pack(">I", len(s)) + s + b"\0"
     body = b"I" + struct.pack(">q", action)
     for s in (b"", b"", reply, b"1.0", qid):
-        body += b"S" + struct.pack(">I", len(s)) + s + b"\0"
+        body += st(s)
+    body += b"I" + struct.pack(">q", len(groups))
+    for a, h, t, q, r in groups:
+        body += b"I" + struct.pack(">q", a) + st(h) + st(t) + st(q) + st(r)
     return b"TMP1" + struct.pack(">II", FILTER_REPLY, len(body)) + body
 
 
@@ -39,8 +46,8 @@ def recv_all(c, n):
 class FakeFilter:
     """Listens at queue/private/NAME; answers every request with frame()."""
 
-    def __init__(self, path, action, reply, qid=b""):
-        self.answer = frame(action, reply, qid)
+    def __init__(self, path, action, reply, qid=b"", groups=()):
+        self.answer = frame(action, reply, qid, groups)
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.bind(path)
         os.chmod(path, 0o666)
@@ -70,14 +77,14 @@ class FakeFilter:
 def filtered(make_instance):
     made = []
 
-    def start(action, reply, qid=b""):
+    def start(action, reply, qid=b"", groups=()):
         inst = make_instance("freply", extra={
             "spam_filter_service": "fakefilter",
             "spam_filter_timeout": "20s"}).start()
         private = os.path.join(inst.dir, "queue", "private")
         os.makedirs(private, exist_ok=True)
         f = FakeFilter(os.path.join(private, "fakefilter"), action, reply,
-                       qid)
+                       qid, groups)
         made.append(f)
         return inst, f
     yield start
@@ -175,3 +182,36 @@ def test_empty_reject_reply_gets_default(filtered):
     code, text, after = send(inst)
     assert code == 451 and text.startswith("4.7.1"), (code, text)
     assert after[0] == 250
+
+
+@pytest.mark.parametrize("groups", [
+    [(TAG, b"X-Test: split\n", b"", b"", b"demo@example.test\nroot@example.test")],
+    [(TAG, b"X-Test: split\n", b"", b"", b"root@example.test")],
+    [(TAG, b"", b"", b"", b"demo@example.test"),
+     (QUARANTINE, b"", b"", b"q1", b"demo@example.test")],
+    [(QUARANTINE, b"", b"", b"q1", b"")],
+], ids=["adds-recipient", "other-recipient", "twice", "none"])
+def test_split_must_name_the_recipients(filtered, groups):
+    """A split verdict must put each recipient of the message in exactly
+    one group: a filter must not be able to add a recipient (an open
+    relay) or deliver one twice.  Otherwise 451, nothing queued."""
+    inst, f = filtered(SPLIT, b"", groups=groups)
+    code, text, after = send(inst)
+    assert (code, text) == (451, "4.3.0 Error: content filter failure, "
+                            "try again later"), (code, text)
+    assert after[0] == 250
+    assert wait_for(lambda: "content filter: invalid split" in inst.log(), 20), inst.log()
+    time.sleep(1)
+    assert inst.messages() == [] and "root@" not in inst.log().split("invalid split")[1]
+
+
+def test_split_tagged_copy(filtered):
+    inst, f = filtered(SPLIT, b"", groups=[
+        (TAG, b"X-Test: split\n", b"[T] ", b"", b"demo@example.test")])
+    code, text, after = send(inst)
+    assert code == 250 and text.startswith("2.0.0 Ok: queued as"), (code, text)
+    msgs = inst.wait_messages(1)
+    assert len(msgs) == 1, inst.log()
+    with open(msgs[0], "rb") as fh:
+        body = fh.read()
+    assert b"\nX-Test: split\n" in body and b"Subject: [T] x" in body, body

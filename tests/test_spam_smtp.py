@@ -6,6 +6,7 @@ filter that is down gives 451."""
 import os
 import smtplib
 import sqlite3
+import time
 
 import pytest
 
@@ -318,3 +319,100 @@ def test_incoming_spam_headers_removed_below_tag_level(make_instance):
         body = read(m)
         assert "X-Spam-" not in body and "forged" not in body   # below the tag level
     assert "action=tag" in inst.log() and "action=accept" in inst.log()
+
+
+def add_users(inst, *names):
+    """More mailboxes next to demo's (same owner, same password)."""
+    users = os.path.join(inst.etc, "users")
+    with open(users) as f:
+        demo = [ln for ln in f if ln.startswith("demo@")][0]
+    st = os.stat(inst.maildir())
+    with open(users, "a") as f:
+        for n in names:
+            f.write(demo.replace("demo@", n + "@").replace("/demo/", "/%s/" % n))
+            for sub in ("", "new", "cur", "tmp"):
+                p = os.path.join(inst.maildir(n), sub)
+                os.makedirs(p, exist_ok=True)
+                os.chown(p, st.st_uid, st.st_gid)
+
+
+def send_to(inst, rcpts, msg):
+    with smtplib.SMTP("127.0.0.1", inst.smtp_port, timeout=30) as c:
+        c.ehlo("client.example")
+        c.mail("deals@shop.example")
+        for r in rcpts:
+            assert c.rcpt(r)[0] == 250
+        code, text = c.data(msg.encode())
+        return code, text.decode()
+
+
+SPLIT_RCPTS = ["demo@example.test", "bob@example.test", "carol@example.test"]
+
+
+def test_split_by_recipient_levels(make_instance):
+    """One message to three recipients whose own levels call for three
+    treatments (spam_split_recipients = yes, the default): demo (global
+    levels) gets a copy flagged as spam with the subject tag, bob (spam
+    level 20) one tagged "No", carol (quarantine level 4) none — hers is
+    in the quarantine with her alone as recipient, and release delivers
+    it to her only.  With spam_split_recipients = no the most lenient
+    levels (bob's) apply to all three."""
+    inst = make_instance("split", extra=LEVELS, extra_services=[FILTER_SVC])
+    add_users(inst, "bob", "carol")
+    inst.start()
+    # before any mail: the command creates the store, as the filter's user
+    for rcpt, lv in (("bob@example.test", ("-999", "20", "30", "50")),
+                     ("carol@example.test", ("-999", "3", "4", "50"))):
+        assert inst.cmd("quarantine", "levels", rcpt, *lv).returncode == 0
+    if os.getuid() == 0:
+        db = os.stat(os.path.join(inst.dir, "data", "spam.db"))
+        assert db.st_uid == os.stat(inst.maildir()).st_uid != 0
+    code, text = send_to(inst, SPLIT_RCPTS, MID)
+    assert code == 250 and "queued as" in text, text + inst.log()
+    demo = [read(p) for p in inst.wait_messages(1)]
+    bob = [read(p) for p in inst.wait_messages(1, user="bob")]
+    assert len(demo) == 1 and len(bob) == 1, inst.log()
+    assert "\nX-Spam-Flag: YES\nX-Spam-Status: Yes, hits=" in demo[0]
+    assert "required=5 " in demo[0] and "Subject: [SPAM] Limited time offer" in demo[0]
+    assert "X-Spam-Flag" not in bob[0] and "\nX-Spam-Status: No, hits=" in bob[0]
+    assert "required=20 " in bob[0] and "Subject: Limited time offer" in bob[0]
+    assert "forged by the sender" not in demo[0] + bob[0]
+    assert "Delivered-To: demo@example.test" in demo[0]
+    assert "Delivered-To: bob@example.test" in bob[0]
+    assert inst.messages(user="carol") == []
+    r = inst.cmd("quarantine", "list")
+    assert len(r.stdout.splitlines()) == 1 and r.stdout.endswith(
+        "-> carol@example.test\n"), r.stdout
+    qid = r.stdout.split()[0]
+    log = inst.log()
+    assert "(split)" in log and "quarantine_id=" + qid in log, log
+    assert "quarantined as %s (score" % qid in log
+    assert inst.cmd("quarantine", "release", qid).returncode == 0
+    carol = [read(p) for p in inst.wait_messages(1, user="carol")]
+    assert len(carol) == 1 and "X-Quarantine-Id: <%s>" % qid in carol[0]
+    assert "required=3 " in carol[0]
+    time.sleep(1)
+    assert len(inst.messages()) == 1 and len(inst.messages(user="bob")) == 1
+    # all alike: no split, one copy for all
+    assert inst.cmd("quarantine", "levels", "bob@example.test", "delete").returncode == 0
+    code, text = send_to(inst, SPLIT_RCPTS[:2], MID)
+    assert code == 250
+    assert len(inst.wait_messages(2)) == 2 and len(inst.wait_messages(2, user="bob")) == 2
+    assert inst.log().count("(split)") == 3, inst.log()
+    assert inst.log().count("tagged by the content filter: queued as") == 3
+    inst.stop()
+
+    off = make_instance("nosplit", extra=dict(LEVELS, spam_split_recipients="no"),
+                        extra_services=[FILTER_SVC])
+    add_users(off, "bob", "carol")
+    off.start()
+    for rcpt, lv in (("bob@example.test", ("-999", "20", "30", "50")),
+                     ("carol@example.test", ("-999", "3", "4", "50"))):
+        assert off.cmd("quarantine", "levels", rcpt, *lv).returncode == 0
+    code, text = send_to(off, SPLIT_RCPTS, MID)
+    assert code == 250 and "queued as" in text, text
+    for user in ("demo", "bob", "carol"):
+        got = [read(p) for p in off.wait_messages(1, user=user)]
+        assert len(got) == 1 and "X-Spam-Flag" not in got[0], (user, off.log())
+        assert "required=20 " in got[0]
+    assert off.cmd("quarantine", "list").stdout == ""

@@ -3,7 +3,9 @@
  * unix service in master.cf): smtpd sends each message before its final
  * reply to DATA/BDAT (filter_proto.h); the filter scores it with the spam
  * engine and answers accept, tag (X-Spam-* headers), quarantine (stored
- * in the store with an X-Quarantine-Id header) or reject.  This is the
+ * in the store with an X-Quarantine-Id header) or reject, or splits the
+ * recipients into groups when their own levels call for different
+ * treatment (spam_split_recipients).  This is the
  * process that parses hostile MIME: it runs unprivileged, serves one
  * connection at a time, and reads at most spam_max_message_size bytes
  * for analysis (the whole message only when quarantining).
@@ -30,6 +32,11 @@
 #include "str.h"
 
 #define FILTER_MAX_MESSAGE (64LL * 1024 * 1024)
+
+static const struct cfg_param filter_params[] = {
+	{ "spam_split_recipients", CFG_BOOL, "yes", 0, "Treat each recipient of a message by its own spam levels (a tagged copy per group of recipients treated alike, quarantine for those whose level says so); no: the most lenient levels of all recipients for everyone" },
+};
+CONFIG_PARAMS(filter_params);
 
 static struct spam_engine *engine;
 
@@ -111,6 +118,162 @@ scanned_free(struct scanned *s)
 	s->valid = 0;
 }
 
+/* Store the message in the quarantine for rcpts, with the headers of
+ * verdict v and an X-Quarantine-Id; the id in qidbuf.  0, or -1 (logged,
+ * qidbuf emptied). */
+static int
+quarantine(const struct spam_verdict *v, const struct buf *content, const char *sender,
+    char **rcpts, size_t nr, const struct buf *tests, const char *qid, char qidbuf[17])
+{
+	struct quarantine_item q;
+	struct buf headers, msg;
+	const struct mime_header *subj = mime_header_get(&v->msg, "Subject");
+	int stored = -1;
+
+	quarantine_id(qidbuf);
+	buf_init(&headers, 256 * 1024);
+	(void)buf_printf(&headers, "X-Quarantine-Id: <%s>\n", qidbuf);
+	spam_engine_headers(engine, v, &headers);
+	buf_init(&msg, content->len + headers.len + 4096);
+	spam_rewrite(engine, v, content->data ? content->data : "", content->len,
+	    buf_cstr(&headers), &msg);
+	memset(&q, 0, sizeof(q));
+	q.id = qidbuf;
+	q.created = time(NULL);
+	q.sender = (char *)sender;
+	q.recipients = str_join_local(rcpts, nr);
+	q.subject = (char *)(subj ? subj->value : "");
+	q.score = v->res.score;
+	q.tests = (char *)buf_cstr(tests);
+	q.message = msg.data ? msg.data : "";
+	q.message_len = msg.len;
+	if (engine->store != NULL)
+		stored = store_quarantine_put(engine->store, &q);
+	free(q.recipients);
+	buf_free(&msg);
+	buf_free(&headers);
+	if (stored < 0) {
+		log_warn("%s: quarantine failed: %s", qid, engine->store ?
+		    store_error(engine->store) : engine->store_error);
+		qidbuf[0] = '\0';
+		return -1;
+	}
+	return 0;
+}
+
+static const char *
+action_name(int action)
+{
+	return action == FILTER_ACCEPT ? "accept" : action == FILTER_TAG ? "tag" :
+	    action == FILTER_QUARANTINE ? "quarantine" : action == FILTER_REJECT ?
+	    "reject" : "tempfail";
+}
+
+/* What recipients with these levels get: accept, tag or quarantine (a
+ * message accepted for others cannot be refused for some). */
+static int
+group_action(struct spam_verdict *v, const struct spam_levels *l)
+{
+	spam_engine_decide(engine, v, l);
+	return v->action == SPAM_REJECT || v->action == SPAM_QUARANTINE ?
+	    FILTER_QUARANTINE : v->action == SPAM_TAG ? FILTER_TAG : FILTER_ACCEPT;
+}
+
+/* spam_split_recipients: when the recipients' own levels call for
+ * different treatment, one group per treatment (action and spam flag),
+ * each decided with the most lenient levels of its members; the reply
+ * is FILTER_SPLIT.  0 when no split is needed (nothing written to rep),
+ * 1 done. */
+static int
+handle_split(struct spam_verdict *v, const struct buf *content, const char *qid,
+    const char *sender, const char *client, char **rcpts, size_t nr,
+    const struct buf *tests, const char *score, struct ipc_msg *rep)
+{
+	int *key = xcalloc(nr, sizeof(*key));
+	int keys[FILTER_MAX_GROUPS], nkeys = 0, failed = 0;
+	char **members = xcalloc(nr + 1, sizeof(*members));
+	struct ipc_msg groups;  /* the group fields, appended to rep */
+
+	for (size_t i = 0; i < nr; i++) {
+		struct spam_levels l;
+		int k, j;
+		spam_engine_levels(engine, (const char *const *)&rcpts[i], 1, &l);
+		k = group_action(v, &l) * 2 + v->is_spam;
+		for (j = 0; j < nkeys && keys[j] != k; j++)
+			;
+		if (j == nkeys)
+			keys[nkeys++] = k;
+		key[i] = k;
+	}
+	if (nkeys < 2) {
+		free(key);
+		free(members);
+		return 0;
+	}
+	ipc_msg_init(&groups, 0);
+	for (int j = 0; j < nkeys && !failed; j++) {
+		struct spam_levels l;
+		struct buf headers, list;
+		size_t n = 0;
+		char qidbuf[17] = "";
+		int action;
+
+		for (size_t i = 0; i < nr; i++)
+			if (key[i] == keys[j])
+				members[n++] = rcpts[i];
+		members[n] = NULL;
+		spam_engine_levels(engine, (const char *const *)members, n, &l);
+		action = group_action(v, &l);
+		buf_init(&headers, 256 * 1024);
+		buf_init(&list, BUF_UNLIMITED);
+		for (size_t i = 0; i < n; i++)
+			(void)buf_printf(&list, "%s%s", i ? "\n" : "", members[i]);
+		if (action == FILTER_QUARANTINE)
+			failed = quarantine(v, content, sender, members, n, tests, qid,
+			    qidbuf) < 0;
+		else
+			spam_engine_headers(engine, v, &headers);
+		log_info("%s: filter: from=<%s> %s score=%s action=%s%s%s for %zu "
+		    "recipient(s) (split) tests=[%s]", qid, sender, client, score,
+		    action_name(action), qidbuf[0] ? " quarantine_id=" : "", qidbuf,
+		    n, buf_cstr(tests));
+		ipc_put_int(&groups, action == FILTER_QUARANTINE ? FILTER_QUARANTINE :
+		    FILTER_TAG);
+		ipc_put_str(&groups, buf_cstr(&headers));
+		ipc_put_str(&groups, action != FILTER_QUARANTINE && v->is_spam ?
+		    engine->subject_tag : "");
+		ipc_put_str(&groups, qidbuf);
+		ipc_put_str(&groups, buf_cstr(&list));
+		buf_free(&headers);
+		buf_free(&list);
+	}
+	free(key);
+	free(members);
+	if (failed) {
+		/* a quarantined group may be stored already: a tempfail
+		 * stores it again when the client retries, as an unsplit
+		 * quarantine failure would not; rare, and nothing is lost */
+		ipc_put_int(rep, FILTER_TEMPFAIL);
+		ipc_put_str(rep, "");
+		ipc_put_str(rep, "");
+		ipc_put_str(rep, "451 4.7.1 Error: quarantine not available");
+		ipc_put_str(rep, score);
+		ipc_put_str(rep, "");
+		ipc_put_int(rep, 0);
+	} else {
+		ipc_put_int(rep, FILTER_SPLIT);
+		ipc_put_str(rep, "");
+		ipc_put_str(rep, "");
+		ipc_put_str(rep, "");
+		ipc_put_str(rep, score);
+		ipc_put_str(rep, "");
+		ipc_put_int(rep, nkeys);
+		(void)buf_append(&rep->body, groups.body.data, groups.body.len);
+	}
+	ipc_msg_free(&groups);
+	return 1;
+}
+
 /* Handle one request; fills the reply message, and *sc for the
  * auto-learning after it. */
 static void
@@ -138,6 +301,7 @@ handle(struct ipc_msg *req, struct ipc_msg *rep, struct scanned *sc)
 		ipc_put_str(rep, "451 4.7.1 Error: malformed content filter request");
 		ipc_put_str(rep, "");
 		ipc_put_str(rep, "");
+		ipc_put_int(rep, 0);
 		free(reply);
 		return;
 	}
@@ -150,6 +314,7 @@ handle(struct ipc_msg *req, struct ipc_msg *rep, struct scanned *sc)
 		ipc_put_str(rep, "451 4.7.1 Error: content filter cannot read the message");
 		ipc_put_str(rep, "");
 		ipc_put_str(rep, "");
+		ipc_put_int(rep, 0);
 		buf_free(&content);
 		free(reply);
 		return;
@@ -164,42 +329,17 @@ handle(struct ipc_msg *req, struct ipc_msg *rep, struct scanned *sc)
 	buf_init(&headers, 256 * 1024);
 	buf_init(&tests, 256 * 1024);
 	tests_string(&v.res, &tests);
+	if (nr > 1 && config_bool("spam_split_recipients") &&
+	    handle_split(&v, &content, qid, sender, client, rcpts, nr, &tests, score, rep))
+		goto done;
 	action = v.action == SPAM_REJECT ? FILTER_REJECT :
 	    v.action == SPAM_QUARANTINE ? FILTER_QUARANTINE :
 	    v.action == SPAM_TAG ? FILTER_TAG : FILTER_ACCEPT;
 	if (action == FILTER_QUARANTINE) {
-		struct quarantine_item q;
-		struct buf msg;
-		const struct mime_header *subj = mime_header_get(&v.msg, "Subject");
-		int stored = -1;
-
-		quarantine_id(qidbuf);
-		(void)buf_printf(&headers, "X-Quarantine-Id: <%s>\n", qidbuf);
-		spam_engine_headers(engine, &v, &headers);
-		buf_init(&msg, (size_t)len + headers.len + 4096);
-		spam_rewrite(engine, &v, content.data ? content.data : "", content.len,
-		    buf_cstr(&headers), &msg);
-		memset(&q, 0, sizeof(q));
-		q.id = qidbuf;
-		q.created = time(NULL);
-		q.sender = (char *)sender;
-		q.recipients = str_join_local(rcpts, nr);
-		q.subject = (char *)(subj ? subj->value : "");
-		q.score = v.res.score;
-		q.tests = (char *)buf_cstr(&tests);
-		q.message = msg.data ? msg.data : "";
-		q.message_len = msg.len;
-		if (engine->store != NULL)
-			stored = store_quarantine_put(engine->store, &q);
-		free(q.recipients);
-		buf_free(&msg);
-		if (stored < 0) {
-			log_warn("%s: quarantine failed: %s", qid, engine->store ?
-			    store_error(engine->store) : engine->store_error);
+		if (quarantine(&v, &content, sender, rcpts, nr, &tests, qid, qidbuf) < 0) {
 			action = FILTER_TEMPFAIL;
 			free(reply);
 			reply = xstrdup("451 4.7.1 Error: quarantine not available");
-			qidbuf[0] = '\0';
 		} else {
 			free(reply);
 			reply = xasprintf("250 2.7.0 Ok: quarantined as %s", qidbuf);
@@ -219,17 +359,16 @@ handle(struct ipc_msg *req, struct ipc_msg *rep, struct scanned *sc)
 			}
 	}
 	log_info("%s: filter: from=<%s> %s score=%s action=%s%s%s tests=[%s]", qid,
-	    sender, client, score,
-	    action == FILTER_ACCEPT ? "accept" : action == FILTER_TAG ? "tag" :
-	    action == FILTER_QUARANTINE ? "quarantine" : action == FILTER_REJECT ?
-	    "reject" : "tempfail", qidbuf[0] ? " quarantine_id=" : "", qidbuf,
-	    buf_cstr(&tests));
+	    sender, client, score, action_name(action),
+	    qidbuf[0] ? " quarantine_id=" : "", qidbuf, buf_cstr(&tests));
 	ipc_put_int(rep, action);
 	ipc_put_str(rep, action == FILTER_TAG ? buf_cstr(&headers) : "");
 	ipc_put_str(rep, action == FILTER_TAG && v.is_spam ? engine->subject_tag : "");
 	ipc_put_str(rep, reply);
 	ipc_put_str(rep, score);
 	ipc_put_str(rep, qidbuf);
+	ipc_put_int(rep, 0);
+done:
 	free(reply);
 	buf_free(&headers);
 	buf_free(&tests);

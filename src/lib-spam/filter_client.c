@@ -76,7 +76,7 @@ int
 filter_parse_reply(struct ipc_msg *m, struct filter_reply *rep,
     const char **error_r)
 {
-	int64_t action;
+	int64_t action, ng;
 	const char *h, *t, *rp, *sc, *q;
 
 	memset(rep, 0, sizeof(*rep));
@@ -84,7 +84,9 @@ filter_parse_reply(struct ipc_msg *m, struct filter_reply *rep,
 	    ipc_get_int(m, &action) < 0 || ipc_get_str(m, &h) < 0 ||
 	    ipc_get_str(m, &t) < 0 || ipc_get_str(m, &rp) < 0 ||
 	    ipc_get_str(m, &sc) < 0 || ipc_get_str(m, &q) < 0 ||
-	    action < FILTER_ACCEPT || action > FILTER_TEMPFAIL) {
+	    ipc_get_int(m, &ng) < 0 ||
+	    action < FILTER_ACCEPT || action > FILTER_SPLIT ||
+	    (action == FILTER_SPLIT) != (ng > 0) || ng < 0 || ng > FILTER_MAX_GROUPS) {
 		*error_r = "filter gave no valid reply";
 		return -1;
 	}
@@ -94,6 +96,25 @@ filter_parse_reply(struct ipc_msg *m, struct filter_reply *rep,
 	rep->reply = xstrdup(rp);
 	rep->score = xstrdup(sc);
 	rep->quarantine_id = xstrdup(q);
+	if (ng > 0)
+		rep->groups = xcalloc((size_t)ng, sizeof(*rep->groups));
+	for (; rep->ngroups < (size_t)ng; rep->ngroups++) {
+		struct filter_group *g = &rep->groups[rep->ngroups];
+		const char *r;
+		if (ipc_get_int(m, &action) < 0 || ipc_get_str(m, &h) < 0 ||
+		    ipc_get_str(m, &t) < 0 || ipc_get_str(m, &q) < 0 ||
+		    ipc_get_str(m, &r) < 0 ||
+		    (action != FILTER_TAG && action != FILTER_QUARANTINE)) {
+			filter_reply_free(rep);
+			*error_r = "filter gave no valid reply";
+			return -1;
+		}
+		g->action = (int)action;
+		g->headers = xstrdup(h);
+		g->subject_tag = xstrdup(t);
+		g->quarantine_id = xstrdup(q);
+		g->recipients = xstrdup(r);
+	}
 	return 0;
 }
 
@@ -151,4 +172,12 @@ filter_reply_free(struct filter_reply *rep)
 	FREE(rep->reply);
 	FREE(rep->score);
 	FREE(rep->quarantine_id);
+	for (size_t i = 0; i < rep->ngroups; i++) {
+		FREE(rep->groups[i].headers);
+		FREE(rep->groups[i].subject_tag);
+		FREE(rep->groups[i].quarantine_id);
+		FREE(rep->groups[i].recipients);
+	}
+	FREE(rep->groups);
+	rep->ngroups = 0;
 }

@@ -11,6 +11,13 @@
  *   I action (enum filter_action)   S header lines to prepend ("" or
  *   lines each ending in LF)   S subject tag ("" = none)   S SMTP reply
  *   (for reject/quarantine)   S score   S quarantine id ("" = none)
+ *   I number of groups (0 unless the action is FILTER_SPLIT), each:
+ *   I action (FILTER_TAG or FILTER_QUARANTINE)   S header lines
+ *   S subject tag   S quarantine id   S recipients (LF separated)
+ * FILTER_SPLIT: recipients whose thresholds call for different
+ * treatment (spam_split_recipients) are split into groups; every
+ * recipient of the request is in exactly one group (smtpd checks that:
+ * a filter must not be able to add a recipient).
  * The reply is untrusted input to smtpd only in the sense that it is
  * bounds-checked by ipc; the filter itself reads hostile mail.
  */
@@ -28,6 +35,16 @@ enum filter_action {
 	FILTER_QUARANTINE = 2,  /* stored in the quarantine; do not deliver */
 	FILTER_REJECT = 3,      /* refuse with the reply (5xx) */
 	FILTER_TEMPFAIL = 4,    /* refuse with the reply (4xx) */
+	FILTER_SPLIT = 5,       /* per group of recipients (groups[]) */
+};
+
+/* At most this many groups in a reply. */
+#define FILTER_MAX_GROUPS 64
+
+struct filter_group {
+	int action;             /* FILTER_TAG (deliver a copy) or FILTER_QUARANTINE */
+	char *headers, *subject_tag, *quarantine_id;
+	char *recipients;       /* LF separated */
 };
 
 struct filter_request {
@@ -39,6 +56,8 @@ struct filter_request {
 struct filter_reply {
 	int action;
 	char *headers, *subject_tag, *reply, *score, *quarantine_id;
+	struct filter_group *groups;
+	size_t ngroups;
 };
 
 struct ipc_msg;

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "mem.h"
 #include "store-private.h"
@@ -158,7 +159,20 @@ sqlite_open(const char *path, char **error_r)
 		return NULL;
 	}
 	sqlite3_busy_timeout(s->db, 10000);
-	if (sqlite3_exec(s->db, schema, NULL, NULL, &err) != SQLITE_OK) {
+	/* switching a new database to WAL while another process opens it
+	 * too can fail at once ("database is locked") without waiting in
+	 * the busy handler: the schema is idempotent, so run it again for
+	 * up to the busy timeout */
+	for (int attempt = 0;; attempt++) {
+		int rc = sqlite3_exec(s->db, schema, NULL, NULL, &err);
+		if (rc == SQLITE_OK)
+			break;
+		if ((rc == SQLITE_BUSY || rc == SQLITE_LOCKED) && attempt < 100) {
+			sqlite3_free(err);
+			err = NULL;
+			usleep(100000);
+			continue;
+		}
 		*error_r = xasprintf("%s: %s", path, err ? err : "schema");
 		sqlite3_free(err);
 		sqlite_close(&s->base);

@@ -10,7 +10,10 @@
  *   tag         write a copy with the X-Spam-* headers (and subject tag)
  *               through cleanup, drop the original, finish the copy;
  *   quarantine  the filter stored it: reply 250, drop the file;
- *   reject      reply 550 (or 451 on a filter-side failure), drop it.
+ *   reject      reply 550 (or 451 on a filter-side failure), drop it;
+ *   split       per group of recipients (each of the message's in
+ *               exactly one, checked here): a tagged copy for each group
+ *               to deliver, nothing for a quarantined group.
  * A filter that is down or slower than spam_filter_timeout gives
  * 451 4.7.1 unless spam_filter_failure_action = accept.
  *
@@ -33,6 +36,7 @@
 #include "ipc.h"
 #include "log.h"
 #include "mem.h"
+#include "queue_commit.h"
 #include "queue_file.h"
 #include "service.h"
 #include "smtp_reply_check.h"
@@ -55,32 +59,37 @@ append_chunk(const char *data, size_t n, void *arg)
 	return buf_append(arg, data, n) < 0 ? 1 : 0;
 }
 
-static int
-retag(struct session *s, int fd, off_t off, size_t len, const struct filter_reply *rep)
+/* A copy of the message through cleanup with the filter's headers
+ * prepended (incoming X-Spam-* headers removed, the subject tagged), for
+ * the session's recipients or those of them marked in only[]. */
+static struct cleanup *
+tagged_copy(struct session *s, int fd, off_t off, size_t len, const char *headers,
+    const char *subject_tag, const unsigned char *only)
 {
 	struct buf content, out;
 	struct cleanup_rcpt *r;
 	struct cleanup *c;
 	char *err = NULL, *attrs[8];
-	const char *oldid = cleanup_id(s->cl);
-	size_t i;
+	size_t i, nr = 0;
 	int na = 0;
 
 	buf_init(&content, len + 1);
 	if (qfile_read_range(fd, off, len, append_chunk, &content) != 0) {
 		buf_free(&content);
-		return -1;
+		return NULL;
 	}
 	buf_init(&out, BUF_UNLIMITED);
 	spam_rewrite_text(content.data ? content.data : "", content.len,
-	    rep->headers, rep->subject_tag, &out);
+	    headers, subject_tag, &out);
 	buf_free(&content);
 
 	r = xcalloc(s->nrcpt ? s->nrcpt : 1, sizeof(*r));
 	for (i = 0; i < s->nrcpt; i++) {
-		r[i].addr = s->rcpts[i].addr;
-		r[i].orcpt = s->rcpts[i].orcpt;
-		r[i].notify = s->rcpts[i].notify;
+		if (only != NULL && !only[i])
+			continue;
+		r[nr].addr = s->rcpts[i].addr;
+		r[nr].orcpt = s->rcpts[i].orcpt;
+		r[nr++].notify = s->rcpts[i].notify;
 	}
 	/* the same attributes as open_message() in smtpd.c */
 	attrs[na++] = xasprintf("client_address=%s", s->addr);
@@ -90,16 +99,16 @@ retag(struct session *s, int fd, off_t off, size_t len, const struct filter_repl
 	if (s->auth_user != NULL)
 		attrs[na++] = xasprintf("sasl_username=%s", s->auth_user);
 	attrs[na] = NULL;
-	c = cleanup_open(service_queue_dir(), s->sender, r, s->nrcpt,
+	c = cleanup_open(service_queue_dir(), s->sender, r, nr,
 	    s->mp.envid, s->mp.ret, attrs, &err);
 	for (i = 0; i < (size_t)na; i++)
 		free(attrs[i]);
 	free(r);
 	if (c == NULL) {
-		log_warn("%s: tagged copy: %s", oldid, err);
+		log_warn("%s: tagged copy: %s", cleanup_id(s->cl), err);
 		free(err);
 		buf_free(&out);
-		return -1;
+		return NULL;
 	}
 	for (i = 0; i < out.len; ) {
 		const char *nl = memchr(out.data + i, '\n', out.len - i);
@@ -108,7 +117,20 @@ retag(struct session *s, int fd, off_t off, size_t len, const struct filter_repl
 		i = nl ? e + 1 : e;
 	}
 	buf_free(&out);
-	log_info("%s: tagged by the content filter: queued as %s", oldid, cleanup_id(c));
+	return c;
+}
+
+/* Replace s->cl by a copy of the message with the filter's headers. */
+static int
+retag(struct session *s, int fd, off_t off, size_t len, const struct filter_reply *rep)
+{
+	struct cleanup *c = tagged_copy(s, fd, off, len, rep->headers,
+	    rep->subject_tag, NULL);
+
+	if (c == NULL)
+		return -1;
+	log_info("%s: tagged by the content filter: queued as %s", cleanup_id(s->cl),
+	    cleanup_id(c));
 	cleanup_abort(&s->cl);
 	s->cl = c;
 	return 0;
@@ -170,6 +192,131 @@ quarantine_id_ok(const char *qid)
 	    "qrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-_.") == n ? qid : NULL;
 }
 
+/* Mark the session's recipients named in the LF-separated list in
+ * mark[] with g + 1: -1 when the list names one that is not the
+ * session's, or one already marked (a filter must not add recipients
+ * nor deliver one twice). */
+static int
+mark_group(struct session *s, const char *list, int g, unsigned char *mark)
+{
+	size_t n = 0;
+
+	while (*list != '\0') {
+		size_t len = strcspn(list, "\n"), i;
+		for (i = 0; i < s->nrcpt; i++)
+			if (mark[i] == 0 && strlen(s->rcpts[i].addr) == len &&
+			    memcmp(s->rcpts[i].addr, list, len) == 0)
+				break;
+		if (i == s->nrcpt)
+			return -1;
+		mark[i] = (unsigned char)(g + 1);
+		n++;
+		list += len;
+		if (*list == '\n')
+			list++;
+	}
+	return n > 0 ? 0 : -1;
+}
+
+/* FILTER_SPLIT: a tagged copy for each group to deliver (the first
+ * becomes s->cl and is committed as usual; the others are committed
+ * here, before the reply), nothing for the quarantined groups (the
+ * filter stored them).  Returns whether to queue s->cl. */
+static int
+apply_split(struct session *s, const struct filter_reply *rep)
+{
+	struct filter_state *f = s->filter;
+	const char *id = cleanup_id(s->cl);
+	unsigned char *mark = xcalloc(s->nrcpt ? s->nrcpt : 1, 1), *only;
+	struct cleanup **copies = xcalloc(rep->ngroups, sizeof(*copies));
+	size_t i, g, ncopies = 0;
+	int ok = rep->ngroups <= s->nrcpt && rep->ngroups <= 255;
+	struct buf quarantined;
+
+	for (g = 0; ok && g < rep->ngroups; g++)
+		ok = mark_group(s, rep->groups[g].recipients, (int)g, mark) == 0;
+	for (i = 0; ok && i < s->nrcpt; i++)
+		ok = mark[i] != 0;
+	if (!ok) {
+		log_warn("%s: content filter: invalid split: the groups are not "
+		    "the message's recipients: tempfail", id);
+		smtpd_reply(s, "451 4.3.0 Error: content filter failure, try again later");
+		free(mark);
+		free(copies);
+		return 0;
+	}
+	only = xcalloc(s->nrcpt ? s->nrcpt : 1, 1);
+	buf_init(&quarantined, BUF_UNLIMITED);
+	for (g = 0; g < rep->ngroups; g++) {
+		const struct filter_group *gr = &rep->groups[g];
+		for (i = 0; i < s->nrcpt; i++)
+			only[i] = mark[i] == g + 1;
+		if (gr->action == FILTER_QUARANTINE) {
+			const char *qid = quarantine_id_ok(gr->quarantine_id);
+			log_info("%s: quarantined as %s (score %s) for %s", id,
+			    qid ? qid : "?", rep->score, gr->recipients);
+			(void)buf_printf(&quarantined, "%s%s", quarantined.len ? " " : "",
+			    qid ? qid : "?");
+			continue;
+		}
+		if ((copies[ncopies] = tagged_copy(s, f->qfd, f->off, f->len,
+		    gr->headers, gr->subject_tag, only)) == NULL)
+			break;
+		ncopies++;
+	}
+	free(only);
+	free(mark);
+	/* the copies after the first: committed now, so that all are on
+	 * stable storage before the 250 */
+	for (i = 1; g == rep->ngroups && i < ncopies; i++) {
+		char *err = NULL;
+		int fd, e;
+		if (cleanup_finish(copies[i], 0, &err) < 0) {
+			log_err("%s: %s", cleanup_id(copies[i]), err);
+			free(err);
+			break;
+		}
+		fd = cleanup_take_fd(copies[i]);
+		e = queue_commit_now(fd, !cleanup_entry_durable(copies[i]));
+		close(fd);
+		if (e != 0) {
+			log_err("%s: queue file fsync: %s", cleanup_id(copies[i]), strerror(e));
+			break;
+		}
+	}
+	if (g < rep->ngroups || i < ncopies) {
+		/* the committed ones stay queued: a duplicate is better than
+		 * a loss when the client sends again */
+		for (size_t k = 0; k < ncopies; k++)
+			if (k == 0 || k >= i)
+				cleanup_abort(&copies[k]);
+			else
+				cleanup_free(&copies[k]);
+		free(copies);
+		buf_free(&quarantined);
+		smtpd_reply(s, "451 4.3.0 Error: queue file write error");
+		return 0;
+	}
+	for (i = 0; i < ncopies; i++)
+		log_info("%s: tagged by the content filter: queued as %s for %zu "
+		    "recipient(s)", id, cleanup_id(copies[i]), cleanup_nrcpt(copies[i]));
+	if (ncopies > 1)
+		service_trigger_wake("qmgr");
+	for (i = 1; i < ncopies; i++)
+		cleanup_free(&copies[i]);
+	if (ncopies == 0) {
+		smtpd_reply(s, "250 2.7.0 Ok: quarantined as %s", buf_cstr(&quarantined));
+		buf_free(&quarantined);
+		free(copies);
+		return 0;
+	}
+	cleanup_abort(&s->cl);
+	s->cl = copies[0];
+	buf_free(&quarantined);
+	free(copies);
+	return 1;
+}
+
 /* Apply the filter's verdict.  Returns whether to queue the message. */
 static int
 filter_apply(struct session *s, const struct filter_reply *rep)
@@ -207,6 +354,8 @@ filter_apply(struct session *s, const struct filter_reply *rep)
 	switch (rep->action) {
 	case FILTER_ACCEPT:
 		return 1;
+	case FILTER_SPLIT:
+		return apply_split(s, rep);
 	case FILTER_TAG:
 		/* a copy with the headers (possibly none: X-Spam-* headers
 		 * that came with the message are removed either way) */

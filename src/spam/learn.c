@@ -310,6 +310,7 @@ learn_main(int argc, char **argv)
 		usage();
 	ctx.spam = kind == 1;
 	spam_cmd_config();
+	spam_cmd_store_owner(eo.db);
 	eo.need_store = 1;
 	eo.rules = (const char *const[]){ NULL };
 	ctx.e = spam_engine_new(&eo, &err);

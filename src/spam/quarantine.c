@@ -279,6 +279,7 @@ quarantine_main(int argc, char **argv)
 		id = argv[optind++];
 	}
 	spam_cmd_config();
+	spam_cmd_store_owner(eo.db);
 	eo.need_store = 1;
 	eo.rules = (const char *const[]){ NULL };
 	e = spam_engine_new(&eo, &err);

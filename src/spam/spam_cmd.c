@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,31 @@ spam_cmd_config(void)
 		dir = ctl_config_dir();
 	if (config_load(dir, &err) < 0)
 		fatal("%s", err);
+}
+
+void
+spam_cmd_store_owner(const char *db)
+{
+	const char *spec = config_str("spam_database"), *owner, *path;
+	struct passwd *pw;
+	int fd;
+
+	if (db != NULL || geteuid() != 0)
+		return;
+	if (strncmp(spec, "sqlite:", 7) == 0)
+		path = spec + 7;
+	else if (spec[0] == '/')
+		path = spec;
+	else
+		return;
+	owner = config_str("mail_owner");
+	if ((pw = getpwnam(owner)) == NULL)
+		fatal("mail_owner %s: no such user", owner);
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0)
+		return;         /* there already (or store_open will say why not) */
+	if (fchown(fd, pw->pw_uid, pw->pw_gid) < 0)
+		log_warn("%s: chown to %s: %s", path, owner, strerror(errno));
+	close(fd);
 }
 
 int

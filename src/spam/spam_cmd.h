@@ -15,6 +15,13 @@
 /* Load main.cf from -c / $TEMPEST_CONFIG_DIR / the default directory;
  * a missing directory or file means built-in defaults. */
 void spam_cmd_config(void);
+/* Run by root on the instance's own SQLite store (db NULL: the
+ * spam_database of main.cf) that does not exist yet: create the empty
+ * database file owned by mail_owner, so that the filter, running as
+ * that user, can write it (SQLite gives the -wal and -shm files the
+ * database file's owner when root opens them).  With --db (a file the
+ * administrator names) nothing changes. */
+void spam_cmd_store_owner(const char *db);
 /* Read all of fd into b (bounded by b->max): 0, or -1 (too big / error). */
 int spam_cmd_read_fd(int fd, struct buf *b);
 /* Call fn for each message in path: a file (one message, or an mbox

@@ -170,6 +170,7 @@ spamc_main(int argc, char **argv)
 	if (optind != argc && !batch)
 		usage();
 	spam_cmd_config();
+	spam_cmd_store_owner(eo.db);
 	eo.rules = rules;
 	eo.no_jit = !batch;     /* one message: interpreting beats JIT compiling */
 	e = spam_engine_new(&eo, &err);
