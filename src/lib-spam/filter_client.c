@@ -9,6 +9,7 @@
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -180,4 +181,50 @@ filter_reply_free(struct filter_reply *rep)
 	}
 	FREE(rep->groups);
 	rep->ngroups = 0;
+}
+
+int
+filter_split_check(const char *const *rcpts, size_t n,
+    const struct filter_reply *rep, size_t *group_r, const char **error_r)
+{
+	size_t i;
+
+	if (rep->action != FILTER_SPLIT || rep->ngroups == 0 || rep->ngroups > n) {
+		*error_r = "not a split of these recipients";
+		return -1;
+	}
+	for (i = 0; i < n; i++)
+		group_r[i] = SIZE_MAX;
+	for (size_t g = 0; g < rep->ngroups; g++) {
+		const char *list = rep->groups[g].recipients;
+		size_t named = 0;
+
+		while (*list != '\0') {
+			size_t len = strcspn(list, "\n");
+			for (i = 0; i < n; i++)
+				if (group_r[i] == SIZE_MAX && strlen(rcpts[i]) == len &&
+				    memcmp(rcpts[i], list, len) == 0)
+					break;
+			if (i == n) {
+				*error_r = "a group names an address that is not a "
+				    "recipient, or one twice";
+				return -1;
+			}
+			group_r[i] = g;
+			named++;
+			list += len;
+			if (*list == '\n')
+				list++;
+		}
+		if (named == 0) {
+			*error_r = "a group names no recipient";
+			return -1;
+		}
+	}
+	for (i = 0; i < n; i++)
+		if (group_r[i] == SIZE_MAX) {
+			*error_r = "a recipient is in no group";
+			return -1;
+		}
+	return 0;
 }

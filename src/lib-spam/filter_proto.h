@@ -75,5 +75,12 @@ int filter_parse_reply(struct ipc_msg *m, struct filter_reply *rep,
 int filter_call(const char *socket_path, const struct filter_request *req,
     int timeout_ms, struct filter_reply *rep, const char **error_r);
 void filter_reply_free(struct filter_reply *rep);
+/* A FILTER_SPLIT reply against the request's recipients rcpts[0..n):
+ * every recipient must be named by exactly one group, no group may name
+ * another address or none (a filter must not be able to add a
+ * recipient, nor deliver one twice).  group_r[i] = the index of the
+ * group of rcpts[i].  0, or -1 with a static reason in *error_r.  Pure. */
+int filter_split_check(const char *const *rcpts, size_t n,
+    const struct filter_reply *rep, size_t *group_r, const char **error_r);
 
 #endif

@@ -312,6 +312,27 @@ parse_escape(struct lx *x, int ci, struct lset *s)
 	return A_STRS;
 }
 
+/* Where a POSIX item inside a class ("[:alpha:]", "[.x.]", "[=x=]")
+ * ends, p at the character after its '[': the terminator character
+ * before the closing "]", or NULL when it is not one — PCRE2's own test
+ * (check_posix_syntax): a ']', or a '[' followed by the terminator
+ * character, before the end means the '[' was a plain member. */
+static const char *
+posix_item_end(const char *p)
+{
+	char t = *p++;
+
+	for (; p[0] != '\0' && p[1] != '\0'; p++) {
+		if (p[0] == '\\' && (p[1] == ']' || p[1] == '\\'))
+			p++;
+		else if ((p[0] == '[' && p[1] == t) || p[0] == ']')
+			return NULL;
+		else if (p[0] == t && p[1] == ']')
+			return p;
+	}
+	return NULL;
+}
+
 /* A character class; x->p at '['.  A class of at most four plain
  * characters is a set of one-character strings, anything else A_ANY. */
 static int
@@ -336,15 +357,13 @@ parse_class(struct lx *x, int ci, struct lset *s)
 		}
 		first = 0;
 		if (*p == '[' && (p[1] == ':' || p[1] == '.' || p[1] == '=')) {
-			char t[3] = { p[1], ']', '\0' };
-			const char *e = strstr(p + 2, t);
-			if (e == NULL) {
-				x->fail = 1;
-				return A_NONE;
+			const char *e = posix_item_end(p + 1);
+			if (e != NULL) {
+				p = e + 2;
+				simple = 0;
+				continue;
 			}
-			p = e + 2;
-			simple = 0;
-			continue;
+			/* not one: the '[' is a plain member, as for PCRE2 */
 		}
 		if (*p == '\\') {
 			int e = (unsigned char)p[1];

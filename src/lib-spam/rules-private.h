@@ -211,8 +211,9 @@ void ruleset_finish_loaded(struct ruleset *rs);
  * Bump it whenever what the stored databases mean changes, not only
  * the layout (2: literal databases; 3: header literal databases report
  * every occurrence; 4: literal databases only, uri ones too report
- * every occurrence) */
-#define RULE_CACHE_VERSION 4
+ * every occurrence; 5: "[" inside a class taken as PCRE2 takes it, so a
+ * cache may hold other literals for such a pattern) */
+#define RULE_CACHE_VERSION 5
 uint64_t cache_hash(const void *p, size_t n, uint64_t seed);
 
 #endif

@@ -845,6 +845,11 @@ test_literals(void)
 		{ "[^abc]def", 0, "def" },
 		{ "[]]abc", 0, "]abc" },
 		{ "[[:alpha:]]abc", 0, "abc" },
+		/* PCRE2 takes "[." as a POSIX item only when ".]" ends it
+		 * before a "]" or another "[.": here the class is "[[.]",
+		 * and an empty branch follows (fuzz-rule-literals) */
+		{ "[[.[.]||]add", 0, "-" },
+		{ "[[.[.]xyz]", 0, "[xyz] .xyz]" },
 		{ "[\\]x]abc", 0, "]abc xabc" },
 		{ "(?:cheap )?pills", 0, "pills" },
 		{ "(cheap)+ pills", 0, "cheap pills & cheap" },

@@ -192,32 +192,6 @@ quarantine_id_ok(const char *qid)
 	    "qrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-_.") == n ? qid : NULL;
 }
 
-/* Mark the session's recipients named in the LF-separated list in
- * mark[] with g + 1: -1 when the list names one that is not the
- * session's, or one already marked (a filter must not add recipients
- * nor deliver one twice). */
-static int
-mark_group(struct session *s, const char *list, int g, unsigned char *mark)
-{
-	size_t n = 0;
-
-	while (*list != '\0') {
-		size_t len = strcspn(list, "\n"), i;
-		for (i = 0; i < s->nrcpt; i++)
-			if (mark[i] == 0 && strlen(s->rcpts[i].addr) == len &&
-			    memcmp(s->rcpts[i].addr, list, len) == 0)
-				break;
-		if (i == s->nrcpt)
-			return -1;
-		mark[i] = (unsigned char)(g + 1);
-		n++;
-		list += len;
-		if (*list == '\n')
-			list++;
-	}
-	return n > 0 ? 0 : -1;
-}
-
 /* FILTER_SPLIT: a tagged copy for each group to deliver (the first
  * becomes s->cl and is committed as usual; the others are committed
  * here, before the reply), nothing for the quarantined groups (the
@@ -226,31 +200,32 @@ static int
 apply_split(struct session *s, const struct filter_reply *rep)
 {
 	struct filter_state *f = s->filter;
-	const char *id = cleanup_id(s->cl);
-	unsigned char *mark = xcalloc(s->nrcpt ? s->nrcpt : 1, 1), *only;
-	struct cleanup **copies = xcalloc(rep->ngroups, sizeof(*copies));
+	const char *id = cleanup_id(s->cl), *why = NULL;
+	const char **addrs = xcalloc(s->nrcpt ? s->nrcpt : 1, sizeof(*addrs));
+	size_t *mark = xcalloc(s->nrcpt ? s->nrcpt : 1, sizeof(*mark));
+	struct cleanup **copies;
+	unsigned char *only;
 	size_t i, g, ncopies = 0;
-	int ok = rep->ngroups <= s->nrcpt && rep->ngroups <= 255;
 	struct buf quarantined;
+	int ok;
 
-	for (g = 0; ok && g < rep->ngroups; g++)
-		ok = mark_group(s, rep->groups[g].recipients, (int)g, mark) == 0;
-	for (i = 0; ok && i < s->nrcpt; i++)
-		ok = mark[i] != 0;
+	for (i = 0; i < s->nrcpt; i++)
+		addrs[i] = s->rcpts[i].addr;
+	ok = filter_split_check(addrs, s->nrcpt, rep, mark, &why) == 0;
+	free(addrs);
 	if (!ok) {
-		log_warn("%s: content filter: invalid split: the groups are not "
-		    "the message's recipients: tempfail", id);
+		log_warn("%s: content filter: invalid split: %s: tempfail", id, why);
 		smtpd_reply(s, "451 4.3.0 Error: content filter failure, try again later");
 		free(mark);
-		free(copies);
 		return 0;
 	}
+	copies = xcalloc(rep->ngroups, sizeof(*copies));
 	only = xcalloc(s->nrcpt ? s->nrcpt : 1, 1);
 	buf_init(&quarantined, BUF_UNLIMITED);
 	for (g = 0; g < rep->ngroups; g++) {
 		const struct filter_group *gr = &rep->groups[g];
 		for (i = 0; i < s->nrcpt; i++)
-			only[i] = mark[i] == g + 1;
+			only[i] = mark[i] == g;
 		if (gr->action == FILTER_QUARANTINE) {
 			const char *qid = quarantine_id_ok(gr->quarantine_id);
 			log_info("%s: quarantined as %s (score %s) for %s", id,
