@@ -224,12 +224,13 @@ apply_split(struct session *s, const struct filter_reply *rep)
 	buf_init(&quarantined, BUF_UNLIMITED);
 	for (g = 0; g < rep->ngroups; g++) {
 		const struct filter_group *gr = &rep->groups[g];
+		size_t n = 0;
 		for (i = 0; i < s->nrcpt; i++)
-			only[i] = mark[i] == g;
+			n += only[i] = mark[i] == g;
 		if (gr->action == FILTER_QUARANTINE) {
 			const char *qid = quarantine_id_ok(gr->quarantine_id);
-			log_info("%s: quarantined as %s (score %s) for %s", id,
-			    qid ? qid : "?", rep->score, gr->recipients);
+			log_info("%s: quarantined as %s (score %s) for %zu recipient(s)",
+			    id, qid ? qid : "?", rep->score, n);
 			(void)buf_printf(&quarantined, "%s%s", quarantined.len ? " " : "",
 			    qid ? qid : "?");
 			continue;
