@@ -11,11 +11,23 @@
 #include "mem.h"
 #include "store-private.h"
 
+const char *
+store_sqlite_path(const char *spec)
+{
+	if (strncmp(spec, "sqlite:", 7) == 0)
+		return spec + 7;
+	if (strchr(spec, ':') != NULL && spec[0] != '/' && spec[0] != '.')
+		return NULL;    /* another type */
+	return spec;
+}
+
 struct store *
 store_open(const char *spec, char **error_r)
 {
-	if (strncmp(spec, "sqlite:", 7) == 0)
-		return store_driver_sqlite.open(spec + 7, error_r);
+	const char *path = store_sqlite_path(spec);
+
+	if (path != NULL)
+		return store_driver_sqlite.open(path, error_r);
 	if (strncmp(spec, "mysql:", 6) == 0 || strncmp(spec, "mariadb:", 8) == 0) {
 #ifdef HAVE_MARIADB
 		return store_driver_mysql.open(strchr(spec, ':') + 1, error_r);
@@ -24,11 +36,8 @@ store_open(const char *spec, char **error_r)
 		return NULL;
 #endif
 	}
-	if (strchr(spec, ':') != NULL && spec[0] != '/' && spec[0] != '.') {
-		*error_r = xasprintf("%s: unknown store type", spec);
-		return NULL;
-	}
-	return store_driver_sqlite.open(spec, error_r);
+	*error_r = xasprintf("%s: unknown store type", spec);
+	return NULL;
 }
 
 void

@@ -24,6 +24,8 @@ struct store;
 /* Open (creating the schema if needed).  NULL with *error_r. */
 struct store *store_open(const char *spec, char **error_r);
 void store_close(struct store **st);
+/* The file of a SQLite spec ("sqlite:PATH" or a plain path), else NULL. */
+const char *store_sqlite_path(const char *spec);
 const char *store_error(const struct store *st);
 
 /* A write transaction (SQLite: BEGIN IMMEDIATE, so it waits for other

@@ -350,17 +350,23 @@ bayes_expire(struct store *st, const char *user, int64_t n)
 	return (int64_t)mysql_affected_rows(MY(st));
 }
 
-/* Run the query in b and call row_fn for each row, streamed (row_fn
- * issues no query on this connection meanwhile). */
+/* Run the query `select` (followed by the quoted user unless NULL) and
+ * call row_fn for each row, streamed (row_fn issues no query on this
+ * connection meanwhile). */
 static int
-each_row(struct store *st, struct buf *b,
+each_row(struct store *st, const char *select, const char *user,
     void (*row_fn)(MYSQL_ROW, unsigned long *, void *), void *arg)
 {
 	MYSQL_RES *res;
 	MYSQL_ROW row;
+	struct buf b;
 	int r = 0;
 
-	if (run(st, b) < 0)
+	buf_init(&b, BUF_UNLIMITED);
+	(void)buf_appends(&b, select);
+	if (user != NULL)
+		q_cstr(st, &b, user);
+	if (run(st, &b) < 0)
 		return -1;
 	if ((res = mysql_use_result(MY(st))) == NULL)
 		return fail(st);
@@ -395,12 +401,10 @@ bayes_tokens(struct store *st, const char *user,
     void (*fn)(const struct bayes_token_row *, void *), void *arg)
 {
 	struct token_fn t = { fn, arg };
-	struct buf b;
 
-	buf_init(&b, BUF_UNLIMITED);
-	(void)buf_appends(&b, "SELECT token, spam, ham, atime FROM bayes_token WHERE user = ");
-	q_cstr(st, &b, user);
-	return each_row(st, &b, token_row, &t);
+	return each_row(st, "SELECT token, spam, ham, atime FROM bayes_token"
+	    " WHERE user = ",
+	    user, token_row, &t);
 }
 
 static int
@@ -460,12 +464,9 @@ bayes_seen_all(struct store *st, const char *user,
     void (*fn)(const char *, char, void *), void *arg)
 {
 	struct seen_fn t = { fn, arg };
-	struct buf b;
 
-	buf_init(&b, BUF_UNLIMITED);
-	(void)buf_appends(&b, "SELECT msgkey, kind FROM bayes_seen WHERE user = ");
-	q_cstr(st, &b, user);
-	return each_row(st, &b, seen_row, &t);
+	return each_row(st, "SELECT msgkey, kind FROM bayes_seen WHERE user = ",
+	    user, seen_row, &t);
 }
 
 struct user_fn {
@@ -487,12 +488,10 @@ static int
 bayes_users(struct store *st, void (*fn)(const char *, void *), void *arg)
 {
 	struct user_fn t = { fn, arg };
-	struct buf b;
 
-	buf_init(&b, BUF_UNLIMITED);
-	(void)buf_appends(&b, "SELECT user FROM bayes_total UNION SELECT user FROM lr_model"
-	    " ORDER BY 1");
-	return each_row(st, &b, user_row, &t);
+	return each_row(st, "SELECT user FROM bayes_total UNION SELECT user FROM lr_model"
+	    " ORDER BY 1",
+	    NULL, user_row, &t);
 }
 
 static int
@@ -588,14 +587,11 @@ lr_samples(struct store *st, const char *user,
     void (*fn)(const char *, char, const void *, size_t, void *), void *arg)
 {
 	struct sample_fn t = { fn, arg };
-	struct buf b;
 
-	buf_init(&b, BUF_UNLIMITED);
-	(void)buf_appends(&b, "SELECT msgkey, kind, feat FROM lr_sample WHERE user = ");
-	q_cstr(st, &b, user);
 	/* streamed: the samples of a big database need not fit in memory
 	 * twice */
-	return each_row(st, &b, sample_row, &t);
+	return each_row(st, "SELECT msgkey, kind, feat FROM lr_sample WHERE user = ",
+	    user, sample_row, &t);
 }
 
 static int
@@ -841,12 +837,10 @@ levels_list(struct store *st,
     void (*fn)(const char *, const struct spam_levels *, void *), void *arg)
 {
 	struct levels_fn t = { fn, arg };
-	struct buf b;
 
-	buf_init(&b, BUF_UNLIMITED);
-	(void)buf_appends(&b, "SELECT recipient, tag_level, spam_level, quarantine_level,"
-	    " reject_level FROM spam_levels ORDER BY recipient");
-	return each_row(st, &b, levels_row, &t);
+	return each_row(st, "SELECT recipient, tag_level, spam_level, quarantine_level,"
+	    " reject_level FROM spam_levels ORDER BY recipient",
+	    NULL, levels_row, &t);
 }
 
 static int

@@ -194,6 +194,32 @@ sqlite_close(struct store *st)
 	free(s);
 }
 
+/* Statement `which` for a loop over its rows with next_row(), ?1 bound
+ * to user unless NULL. */
+static sqlite3_stmt *
+rows(struct store *st, int which, const char *user)
+{
+	sqlite3_stmt *q = stmt(st, which);
+
+	if (q != NULL && user != NULL)
+		sqlite3_bind_text(q, 1, user, -1, SQLITE_STATIC);
+	return q;
+}
+
+/* 1 with the next row in q; at the end 0 (or -1 after an error), q reset. */
+static int
+next_row(struct store *st, sqlite3_stmt *q)
+{
+	int rc;
+
+	if (q == NULL)
+		return -1;
+	if ((rc = sqlite3_step(q)) == SQLITE_ROW)
+		return 1;
+	sqlite3_reset(q);
+	return rc == SQLITE_DONE ? 0 : fail(st);
+}
+
 static int
 sqlite_exec(struct store *st, const char *sql)
 {
@@ -412,21 +438,17 @@ static int
 bayes_tokens(struct store *st, const char *user,
     void (*fn)(const struct bayes_token_row *, void *), void *arg)
 {
-	sqlite3_stmt *q = stmt(st, Q_TOK_ALL);
-	int rc;
+	sqlite3_stmt *q = rows(st, Q_TOK_ALL, user);
+	int r;
 
-	if (q == NULL)
-		return -1;
-	sqlite3_bind_text(q, 1, user, -1, SQLITE_STATIC);
-	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-		struct bayes_token_row r = {
+	while ((r = next_row(st, q)) == 1) {
+		struct bayes_token_row t = {
 			(uint64_t)sqlite3_column_int64(q, 0), sqlite3_column_int64(q, 1),
 			sqlite3_column_int64(q, 2), sqlite3_column_int64(q, 3),
 		};
-		fn(&r, arg);
+		fn(&t, arg);
 	}
-	sqlite3_reset(q);
-	return rc == SQLITE_DONE ? 0 : fail(st);
+	return r;
 }
 
 static int
@@ -453,35 +475,28 @@ static int
 bayes_seen_all(struct store *st, const char *user,
     void (*fn)(const char *, char, void *), void *arg)
 {
-	sqlite3_stmt *q = stmt(st, Q_SEEN_ALL);
-	int rc;
+	sqlite3_stmt *q = rows(st, Q_SEEN_ALL, user);
+	int r;
 
-	if (q == NULL)
-		return -1;
-	sqlite3_bind_text(q, 1, user, -1, SQLITE_STATIC);
-	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+	while ((r = next_row(st, q)) == 1) {
 		const unsigned char *key = sqlite3_column_text(q, 0);
 		const unsigned char *kind = sqlite3_column_text(q, 1);
 		fn(key ? (const char *)key : "", kind ? (char)kind[0] : 0, arg);
 	}
-	sqlite3_reset(q);
-	return rc == SQLITE_DONE ? 0 : fail(st);
+	return r;
 }
 
 static int
 bayes_users(struct store *st, void (*fn)(const char *, void *), void *arg)
 {
-	sqlite3_stmt *q = stmt(st, Q_USERS);
-	int rc;
+	sqlite3_stmt *q = rows(st, Q_USERS, NULL);
+	int r;
 
-	if (q == NULL)
-		return -1;
-	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+	while ((r = next_row(st, q)) == 1) {
 		const unsigned char *u = sqlite3_column_text(q, 0);
 		fn(u ? (const char *)u : "", arg);
 	}
-	sqlite3_reset(q);
-	return rc == SQLITE_DONE ? 0 : fail(st);
+	return r;
 }
 
 static int
@@ -515,21 +530,17 @@ static int
 lr_samples(struct store *st, const char *user,
     void (*fn)(const char *, char, const void *, size_t, void *), void *arg)
 {
-	sqlite3_stmt *q = stmt(st, Q_LRS_ALL);
-	int rc;
+	sqlite3_stmt *q = rows(st, Q_LRS_ALL, user);
+	int r;
 
-	if (q == NULL)
-		return -1;
-	sqlite3_bind_text(q, 1, user, -1, SQLITE_STATIC);
-	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+	while ((r = next_row(st, q)) == 1) {
 		const unsigned char *key = sqlite3_column_text(q, 0);
 		const unsigned char *kind = sqlite3_column_text(q, 1);
 		const void *feat = sqlite3_column_blob(q, 2);
 		size_t len = (size_t)sqlite3_column_bytes(q, 2);
 		fn(key ? (const char *)key : "", kind ? (char)kind[0] : 0, feat, len, arg);
 	}
-	sqlite3_reset(q);
-	return rc == SQLITE_DONE ? 0 : fail(st);
+	return r;
 }
 
 static int
@@ -747,21 +758,18 @@ static int
 levels_list(struct store *st,
     void (*fn)(const char *, const struct spam_levels *, void *), void *arg)
 {
-	sqlite3_stmt *q = stmt(st, Q_LLIST);
-	int rc;
+	sqlite3_stmt *q = rows(st, Q_LLIST, NULL);
+	int r;
 
-	if (q == NULL)
-		return -1;
-	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-		const unsigned char *r = sqlite3_column_text(q, 0);
+	while ((r = next_row(st, q)) == 1) {
+		const unsigned char *rcpt = sqlite3_column_text(q, 0);
 		struct spam_levels l = {
 			sqlite3_column_double(q, 1), sqlite3_column_double(q, 2),
 			sqlite3_column_double(q, 3), sqlite3_column_double(q, 4),
 		};
-		fn(r ? (const char *)r : "", &l, arg);
+		fn(rcpt ? (const char *)rcpt : "", &l, arg);
 	}
-	sqlite3_reset(q);
-	return rc == SQLITE_DONE ? 0 : fail(st);
+	return r;
 }
 
 static int

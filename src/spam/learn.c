@@ -182,23 +182,33 @@ learn_one(const char *data, size_t len, const char *name, void *arg)
 		flush(c);
 }
 
-/* --copy-from, one user: one transaction on the target, the LR weights
- * retrained from the copied samples.  0 or 1 (said why). */
+/* --copy-from, one user: one transaction on the target (again after a
+ * conflict), the LR weights retrained from the copied samples.  0 or 1
+ * (said why). */
+struct copy_tx {
+	struct store *from;
+	const char *user, *why;
+	struct bayes_copied n;
+};
+
+static int
+copy_tx(struct store *to, void *arg)
+{
+	struct copy_tx *t = arg;
+
+	t->why = NULL;
+	return bayes_copy(t->from, to, t->user, &t->n, &t->why) < 0 ||
+	    lr_retrain(to, t->user, 1) < 0 ? -1 : 0;
+}
+
 static int
 copy_user(struct learn_ctx *c, struct store *from, const char *user)
 {
-	struct store *to = c->e->store;
-	struct bayes_copied n;
+	struct copy_tx t = { .from = from, .user = user };
 	const char *why = NULL;
 
-	if (store_begin(to) < 0) {
-		why = store_error(to);
-	} else if (bayes_copy(from, to, user, &n, &why) < 0 ||
-	    lr_retrain(to, user, 1) < 0 || store_commit(to) < 0) {
-		if (why == NULL)
-			why = store_error(to);
-		(void)store_rollback(to);
-	}
+	if (store_transaction(c->e->store, copy_tx, &t) < 0)
+		why = t.why != NULL ? t.why : store_error(c->e->store);
 	if (why != NULL) {
 		fprintf(stderr, "learn: copy %s%s%s: %s\n", user[0] ? "user '" : "the global database",
 		    user, user[0] ? "'" : "", why);
@@ -206,8 +216,8 @@ copy_user(struct learn_ctx *c, struct store *from, const char *user)
 	}
 	/* not the spec: a MariaDB one may hold a password */
 	printf("Copied %lld token(s), %lld learned message(s) and %lld LR "
-	    "sample(s) of %s%s%s\n", (long long)n.tokens,
-	    (long long)n.seen, (long long)n.samples,
+	    "sample(s) of %s%s%s\n", (long long)t.n.tokens,
+	    (long long)t.n.seen, (long long)t.n.samples,
 	    user[0] ? "user '" : "the global database", user, user[0] ? "'" : "");
 	print_database(c, user);
 	return 0;

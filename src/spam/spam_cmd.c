@@ -17,6 +17,7 @@
 #include "mem.h"
 #include "roles.h"
 #include "spam_cmd.h"
+#include "store.h"
 
 void
 spam_cmd_config(void)
@@ -37,13 +38,7 @@ spam_cmd_store_owner(const char *db)
 	struct passwd *pw;
 	int fd;
 
-	if (db != NULL || geteuid() != 0)
-		return;
-	if (strncmp(spec, "sqlite:", 7) == 0)
-		path = spec + 7;
-	else if (spec[0] == '/')
-		path = spec;
-	else
+	if (db != NULL || geteuid() != 0 || (path = store_sqlite_path(spec)) == NULL)
 		return;
 	owner = config_str("mail_owner");
 	if ((pw = getpwnam(owner)) == NULL)
