@@ -4,6 +4,7 @@ quarantine level is in the quarantine (not the Maildir) and `tempest
 quarantine release` delivers it, mail over the reject level gets 550, a
 filter that is down gives 451."""
 import os
+import subprocess
 import smtplib
 import sqlite3
 import time
@@ -349,6 +350,57 @@ def send_to(inst, rcpts, msg):
 SPLIT_RCPTS = ["demo@example.test", "bob@example.test", "carol@example.test"]
 
 
+def sqlite_as_owner(db, sql):
+    """Run sql on the instance's SQLite store as the store file's owner (a
+    -wal/-shm file made by root would shut the filter out)."""
+    st = os.stat(db)
+    r = subprocess.run(["/usr/bin/python3", "-c",
+                        "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); "
+                        "c.executescript(sys.argv[2]); c.commit(); c.close()", db, sql],
+                       user=st.st_uid if os.getuid() == 0 else None,
+                       group=st.st_gid if os.getuid() == 0 else None,
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+
+
+def test_split_quarantine_all_or_none(make_instance):
+    """Two quarantined groups of one split (bob: spam at 3, quarantine at
+    4; carol: quarantine at 4 but spam only at 20) are stored together:
+    when the second insert fails (a SQLite trigger refuses carol's), the
+    first is rolled back too and the client gets 451 with nothing
+    delivered or quarantined, so its retry stores each exactly once."""
+    inst = make_instance("splitq", extra=LEVELS, extra_services=[FILTER_SVC])
+    add_users(inst, "bob", "carol")
+    inst.start()
+    for rcpt, lv in (("bob@example.test", ("-999", "3", "4", "50")),
+                     ("carol@example.test", ("-999", "20", "4", "50"))):
+        assert inst.cmd("quarantine", "levels", rcpt, *lv).returncode == 0
+    db = os.path.join(inst.dir, "data", "spam.db")
+    sqlite_as_owner(db, "CREATE TRIGGER refuse_carol BEFORE INSERT ON quarantine "
+                    "WHEN NEW.recipients LIKE '%carol%' "
+                    "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END;")
+    code, text = send_to(inst, SPLIT_RCPTS, MID)
+    assert code == 451 and "quarantine not available" in text, (code, text, inst.log())
+    assert "quarantine failed" in inst.log()
+    assert inst.cmd("quarantine", "list").stdout == ""
+    time.sleep(1)
+    assert inst.messages() == []
+    sqlite_as_owner(db, "DROP TRIGGER refuse_carol;")
+    code, text = send_to(inst, SPLIT_RCPTS, MID)
+    assert code == 250 and "queued as" in text, text + inst.log()
+    assert len(inst.wait_messages(1)) == 1
+    q = inst.cmd("quarantine", "list").stdout.splitlines()
+    assert len(q) == 2, q
+    assert sorted(ln.split("-> ")[1] for ln in q) == ["bob@example.test",
+                                                      "carol@example.test"]
+    shown = {ln.split("-> ")[1]: inst.cmd("quarantine", "show", ln.split()[0]).stdout
+             for ln in q}
+    assert "X-Spam-Flag: YES" in shown["bob@example.test"]
+    assert "X-Spam-Flag" not in shown["carol@example.test"]
+    assert inst.messages(user="bob") == [] and inst.messages(user="carol") == []
+    inst.stop()
+
+
 def test_split_by_recipient_levels(make_instance):
     """One message to three recipients whose own levels call for three
     treatments (spam_split_recipients = yes, the default): demo (global
@@ -367,7 +419,11 @@ def test_split_by_recipient_levels(make_instance):
     if os.getuid() == 0:
         db = os.stat(os.path.join(inst.dir, "data", "spam.db"))
         assert db.st_uid == os.stat(inst.maildir()).st_uid != 0
-    code, text = send_to(inst, SPLIT_RCPTS, MID)
+    # another session open: smtpd commits the split's two copies through
+    # its group commit (both durable before the 250), not in line
+    with smtplib.SMTP("127.0.0.1", inst.smtp_port, timeout=30) as idle:
+        idle.ehlo("idle.example")
+        code, text = send_to(inst, SPLIT_RCPTS, MID)
     assert code == 250 and "queued as" in text, text + inst.log()
     demo = [read(p) for p in inst.wait_messages(1)]
     bob = [read(p) for p in inst.wait_messages(1, user="bob")]

@@ -118,47 +118,82 @@ scanned_free(struct scanned *s)
 	s->valid = 0;
 }
 
-/* Store the message in the quarantine for rcpts, with the headers of
- * verdict v and an X-Quarantine-Id; the id in qidbuf.  0, or -1 (logged,
- * qidbuf emptied). */
-static int
-quarantine(const struct spam_verdict *v, const struct buf *content, const char *sender,
-    char **rcpts, size_t nr, const struct buf *tests, const char *qid, char qidbuf[17])
-{
+/* A quarantine entry being made: the item and the message it points to. */
+struct qentry {
 	struct quarantine_item q;
-	struct buf headers, msg;
-	const struct mime_header *subj = mime_header_get(&v->msg, "Subject");
-	int stored = -1;
+	struct buf msg;
+	char id[17];
+};
 
-	quarantine_id(qidbuf);
+/* The entry for rcpts: the message with the headers of verdict v (as it
+ * stands now: decided for these recipients' levels) and an
+ * X-Quarantine-Id. */
+static void
+qentry_make(struct qentry *e, const struct spam_verdict *v, const struct buf *content,
+    const char *sender, char **rcpts, size_t nr, const struct buf *tests)
+{
+	const struct mime_header *subj = mime_header_get(&v->msg, "Subject");
+	struct buf headers;
+
+	quarantine_id(e->id);
 	buf_init(&headers, 256 * 1024);
-	(void)buf_printf(&headers, "X-Quarantine-Id: <%s>\n", qidbuf);
+	(void)buf_printf(&headers, "X-Quarantine-Id: <%s>\n", e->id);
 	spam_engine_headers(engine, v, &headers);
-	buf_init(&msg, content->len + headers.len + 4096);
+	buf_init(&e->msg, content->len + headers.len + 4096);
 	spam_rewrite(engine, v, content->data ? content->data : "", content->len,
-	    buf_cstr(&headers), &msg);
-	memset(&q, 0, sizeof(q));
-	q.id = qidbuf;
-	q.created = time(NULL);
-	q.sender = (char *)sender;
-	q.recipients = str_join_local(rcpts, nr);
-	q.subject = (char *)(subj ? subj->value : "");
-	q.score = v->res.score;
-	q.tests = (char *)buf_cstr(tests);
-	q.message = msg.data ? msg.data : "";
-	q.message_len = msg.len;
-	if (engine->store != NULL)
-		stored = store_quarantine_put(engine->store, &q);
-	free(q.recipients);
-	buf_free(&msg);
+	    buf_cstr(&headers), &e->msg);
 	buf_free(&headers);
-	if (stored < 0) {
-		log_warn("%s: quarantine failed: %s", qid, engine->store ?
-		    store_error(engine->store) : engine->store_error);
-		qidbuf[0] = '\0';
-		return -1;
-	}
+	memset(&e->q, 0, sizeof(e->q));
+	e->q.id = e->id;
+	e->q.created = time(NULL);
+	e->q.sender = (char *)sender;
+	e->q.recipients = str_join_local(rcpts, nr);
+	e->q.subject = (char *)(subj ? subj->value : "");
+	e->q.score = v->res.score;
+	e->q.tests = (char *)buf_cstr(tests);
+	e->q.message = e->msg.data ? e->msg.data : "";
+	e->q.message_len = e->msg.len;
+}
+
+static void
+qentry_free(struct qentry *e)
+{
+	free(e->q.recipients);
+	e->q.recipients = NULL;
+	buf_free(&e->msg);
+}
+
+struct qentries {
+	struct qentry *e;
+	size_t n;
+};
+
+/* store_transaction() body: every entry or (rolled back) none. */
+static int
+put_entries(struct store *st, void *arg)
+{
+	const struct qentries *a = arg;
+
+	for (size_t i = 0; i < a->n; i++)
+		if (store_quarantine_put(st, &a->e[i].q) < 0)
+			return -1;
 	return 0;
+}
+
+/* Store n entries in one transaction, so that a failure leaves none of
+ * them behind (the tempfail that follows makes the client send the
+ * message again), durable before smtpd's 250.  0, or -1 logged. */
+static int
+quarantine_store(struct qentry *e, size_t n, const char *qid)
+{
+	struct qentries a = { e, n };
+
+	if (engine->store != NULL && store_transaction_durable(engine->store,
+	    put_entries, &a) >= 0)
+		return 0;
+	log_warn("%s: quarantine failed: %s", qid, engine->store ?
+	    store_error(engine->store) : engine->store_error);
+	return -1;
 }
 
 static const char *
@@ -182,16 +217,24 @@ group_action(struct spam_verdict *v, const struct spam_levels *l)
 /* spam_split_recipients: when the recipients' own levels call for
  * different treatment, one group per treatment (action and spam flag),
  * each decided with the most lenient levels of its members; the reply
- * is FILTER_SPLIT.  0 when no split is needed (nothing written to rep),
- * 1 done. */
+ * is FILTER_SPLIT.  The quarantined groups are stored together, all or
+ * none.  0 when no split is needed (nothing written to rep), 1 done. */
 static int
 handle_split(struct spam_verdict *v, const struct buf *content, const char *qid,
     const char *sender, const char *client, char **rcpts, size_t nr,
     const struct buf *tests, const char *score, struct ipc_msg *rep)
 {
+	struct group {
+		int key, action, is_spam;
+		size_t n;
+		struct buf headers, list;
+		struct qentry *qe;      /* in qe[] when quarantined */
+	} g[FILTER_MAX_GROUPS];
 	int *key = xcalloc(nr, sizeof(*key));
-	int keys[FILTER_MAX_GROUPS], nkeys = 0, failed = 0;
+	int ng = 0, failed;
+	size_t nq = 0;
 	char **members = xcalloc(nr + 1, sizeof(*members));
+	struct qentry *qe;
 	struct ipc_msg groups;  /* the group fields, appended to rep */
 
 	for (size_t i = 0; i < nr; i++) {
@@ -199,60 +242,68 @@ handle_split(struct spam_verdict *v, const struct buf *content, const char *qid,
 		int k, j;
 		spam_engine_levels(engine, (const char *const *)&rcpts[i], 1, &l);
 		k = group_action(v, &l) * 2 + v->is_spam;
-		for (j = 0; j < nkeys && keys[j] != k; j++)
+		for (j = 0; j < ng && g[j].key != k; j++)
 			;
-		if (j == nkeys)
-			keys[nkeys++] = k;
+		if (j == ng && ng < FILTER_MAX_GROUPS)
+			g[ng++].key = k;
 		key[i] = k;
 	}
-	if (nkeys < 2) {
+	if (ng < 2) {
 		free(key);
 		free(members);
 		return 0;
 	}
-	ipc_msg_init(&groups, 0);
-	for (int j = 0; j < nkeys && !failed; j++) {
+	qe = xcalloc((size_t)ng, sizeof(*qe));
+	for (int j = 0; j < ng; j++) {
 		struct spam_levels l;
-		struct buf headers, list;
 		size_t n = 0;
-		char qidbuf[17] = "";
-		int action;
 
 		for (size_t i = 0; i < nr; i++)
-			if (key[i] == keys[j])
+			if (key[i] == g[j].key)
 				members[n++] = rcpts[i];
 		members[n] = NULL;
 		spam_engine_levels(engine, (const char *const *)members, n, &l);
-		action = group_action(v, &l);
-		buf_init(&headers, 256 * 1024);
-		buf_init(&list, BUF_UNLIMITED);
+		g[j].action = group_action(v, &l);
+		g[j].is_spam = v->is_spam;
+		g[j].n = n;
+		g[j].qe = NULL;
+		buf_init(&g[j].headers, 256 * 1024);
+		buf_init(&g[j].list, BUF_UNLIMITED);
 		for (size_t i = 0; i < n; i++)
-			(void)buf_printf(&list, "%s%s", i ? "\n" : "", members[i]);
-		if (action == FILTER_QUARANTINE)
-			failed = quarantine(v, content, sender, members, n, tests, qid,
-			    qidbuf) < 0;
-		else
-			spam_engine_headers(engine, v, &headers);
+			(void)buf_printf(&g[j].list, "%s%s", i ? "\n" : "", members[i]);
+		if (g[j].action == FILTER_QUARANTINE) {
+			g[j].qe = &qe[nq++];
+			qentry_make(g[j].qe, v, content, sender, members, n, tests);
+		} else {
+			spam_engine_headers(engine, v, &g[j].headers);
+		}
+	}
+	failed = nq > 0 && quarantine_store(qe, nq, qid) < 0;
+	ipc_msg_init(&groups, 0);
+	for (int j = 0; j < ng; j++) {
+		const char *qidbuf = g[j].qe != NULL && !failed ? g[j].qe->id : "";
 		log_info("%s: filter: from=<%s> %s score=%s action=%s%s%s for %zu "
 		    "recipient(s) (split) tests=[%s]", qid, sender, client, score,
-		    action_name(action), qidbuf[0] ? " quarantine_id=" : "", qidbuf,
-		    n, buf_cstr(tests));
-		ipc_put_int(&groups, action == FILTER_QUARANTINE ? FILTER_QUARANTINE :
-		    FILTER_TAG);
-		ipc_put_str(&groups, buf_cstr(&headers));
-		ipc_put_str(&groups, action != FILTER_QUARANTINE && v->is_spam ?
+		    failed && g[j].qe != NULL ? "tempfail" : action_name(g[j].action),
+		    qidbuf[0] ? " quarantine_id=" : "", qidbuf, g[j].n, buf_cstr(tests));
+		ipc_put_int(&groups, g[j].action == FILTER_QUARANTINE ?
+		    FILTER_QUARANTINE : FILTER_TAG);
+		ipc_put_str(&groups, buf_cstr(&g[j].headers));
+		ipc_put_str(&groups, g[j].action != FILTER_QUARANTINE && g[j].is_spam ?
 		    engine->subject_tag : "");
 		ipc_put_str(&groups, qidbuf);
-		ipc_put_str(&groups, buf_cstr(&list));
-		buf_free(&headers);
-		buf_free(&list);
+		ipc_put_str(&groups, buf_cstr(&g[j].list));
+		buf_free(&g[j].headers);
+		buf_free(&g[j].list);
 	}
+	for (size_t i = 0; i < nq; i++)
+		qentry_free(&qe[i]);
+	free(qe);
 	free(key);
 	free(members);
 	if (failed) {
-		/* a quarantined group may be stored already: a tempfail
-		 * stores it again when the client retries, as an unsplit
-		 * quarantine failure would not; rare, and nothing is lost */
+		/* none of the groups is stored: the client's retry starts
+		 * afresh */
 		ipc_put_int(rep, FILTER_TEMPFAIL);
 		ipc_put_str(rep, "");
 		ipc_put_str(rep, "");
@@ -267,7 +318,7 @@ handle_split(struct spam_verdict *v, const struct buf *content, const char *qid,
 		ipc_put_str(rep, "");
 		ipc_put_str(rep, score);
 		ipc_put_str(rep, "");
-		ipc_put_int(rep, nkeys);
+		ipc_put_int(rep, ng);
 		(void)buf_append(&rep->body, groups.body.data, groups.body.len);
 	}
 	ipc_msg_free(&groups);
@@ -336,14 +387,17 @@ handle(struct ipc_msg *req, struct ipc_msg *rep, struct scanned *sc)
 	    v.action == SPAM_QUARANTINE ? FILTER_QUARANTINE :
 	    v.action == SPAM_TAG ? FILTER_TAG : FILTER_ACCEPT;
 	if (action == FILTER_QUARANTINE) {
-		if (quarantine(&v, &content, sender, rcpts, nr, &tests, qid, qidbuf) < 0) {
+		struct qentry e;
+		qentry_make(&e, &v, &content, sender, rcpts, nr, &tests);
+		free(reply);
+		if (quarantine_store(&e, 1, qid) < 0) {
 			action = FILTER_TEMPFAIL;
-			free(reply);
 			reply = xstrdup("451 4.7.1 Error: quarantine not available");
 		} else {
-			free(reply);
+			memcpy(qidbuf, e.id, sizeof(qidbuf));
 			reply = xasprintf("250 2.7.0 Ok: quarantined as %s", qidbuf);
 		}
+		qentry_free(&e);
 	} else if (action == FILTER_REJECT) {
 		free(reply);
 		reply = xasprintf("550 5.7.1 Message content rejected as spam (score %s)", score);

@@ -8,6 +8,9 @@ struct store_driver {
 	const char *name;
 	const char *begin;      /* SQL that starts a write transaction */
 	const char *begin_read; /* SQL that starts a read snapshot */
+	/* SQL run before a durable transaction's BEGIN and after its end,
+	 * when the driver's commits do not wait for the disk otherwise */
+	const char *sync_on, *sync_off;
 	struct store *(*open)(const char *arg, char **error_r);
 	void (*close)(struct store *st);
 	int (*exec)(struct store *st, const char *sql);        /* no parameters */
@@ -55,6 +58,7 @@ struct store {
 	const struct store_driver *drv;
 	char *error;
 	int in_tx;
+	int sync_tx;            /* in a store_begin_durable() transaction */
 	int conflict;           /* the last error: see store_conflict() */
 };
 

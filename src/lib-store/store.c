@@ -90,11 +90,33 @@ store_begin_read(struct store *st)
 	return begin(st, st->drv->begin_read);
 }
 
+/* After a durable transaction: the driver's usual commits again. */
+static void
+sync_end(struct store *st)
+{
+	if (st->sync_tx && st->drv->sync_off != NULL)
+		(void)st->drv->exec(st, st->drv->sync_off);
+	st->sync_tx = 0;
+}
+
 int
-store_transaction(struct store *st, int (*fn)(struct store *, void *), void *arg)
+store_begin_durable(struct store *st)
+{
+	if (st->drv->sync_on != NULL && st->drv->exec(st, st->drv->sync_on) < 0)
+		return -1;
+	st->sync_tx = 1;
+	if (store_begin(st) < 0) {
+		sync_end(st);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+transaction(struct store *st, int durable, int (*fn)(struct store *, void *), void *arg)
 {
 	for (int attempt = 0;; attempt++) {
-		if (store_begin(st) == 0) {
+		if ((durable ? store_begin_durable(st) : store_begin(st)) == 0) {
 			int r = fn(st, arg);
 			if (r >= 0 && store_commit(st) == 0)
 				return r;
@@ -104,6 +126,18 @@ store_transaction(struct store *st, int (*fn)(struct store *, void *), void *arg
 			return -1;
 		store_conflict_wait(attempt);
 	}
+}
+
+int
+store_transaction(struct store *st, int (*fn)(struct store *, void *), void *arg)
+{
+	return transaction(st, 0, fn, arg);
+}
+
+int
+store_transaction_durable(struct store *st, int (*fn)(struct store *, void *), void *arg)
+{
+	return transaction(st, 1, fn, arg);
 }
 
 int
@@ -133,8 +167,12 @@ store_conflict_wait(int attempt)
 int
 store_commit(struct store *st)
 {
+	int r;
+
 	st->in_tx = 0;
-	return st->drv->exec(st, "COMMIT");
+	r = st->drv->exec(st, "COMMIT");
+	sync_end(st);
+	return r;
 }
 
 int
@@ -149,6 +187,7 @@ store_rollback(struct store *st)
 	st->error = NULL;
 	st->in_tx = 0;
 	r = st->drv->exec(st, "ROLLBACK");
+	sync_end(st);
 	if (error != NULL) {
 		free(st->error);
 		st->error = error;

@@ -39,6 +39,9 @@ int store_rollback(struct store *st);
  * store and hold no lock that stops a writer (SQLite: a WAL reader,
  * BEGIN DEFERRED; MariaDB: a consistent read). */
 int store_begin_read(struct store *st);
+/* A write transaction whose commit waits for the disk (the quarantine:
+ * a row there may be the only copy of a message answered with 250). */
+int store_begin_durable(struct store *st);
 /* Whether a store_begin() or store_begin_read() is open. */
 int store_in_transaction(const struct store *st);
 /* Whether the last error was a conflict with another writer: a MariaDB
@@ -55,6 +58,9 @@ void store_conflict_wait(int attempt);
  * or when the attempts ran out. */
 #define STORE_TX_ATTEMPTS 8
 int store_transaction(struct store *st, int (*fn)(struct store *, void *), void *arg);
+/* The same with store_begin_durable(). */
+int store_transaction_durable(struct store *st, int (*fn)(struct store *, void *),
+    void *arg);
 
 /* ---- Bayes ---- user "" is the global database. */
 struct bayes_counts {

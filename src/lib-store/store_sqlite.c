@@ -651,7 +651,8 @@ q_put(struct store *st, const struct quarantine_item *it)
 	 * answered 250 for, so its commit waits for the disk: in WAL mode
 	 * synchronous = NORMAL (the rest of the store: a crash may roll back
 	 * the last Bayes updates) does not sync at commit, FULL syncs the
-	 * WAL.  Inside a caller's transaction its commit decides. */
+	 * WAL.  Inside a caller's transaction its commit decides
+	 * (store_begin_durable()). */
 	if (!st->in_tx && sqlite_exec(st, "PRAGMA synchronous = FULL") < 0)
 		return -1;
 	if ((q = stmt(st, Q_QPUT)) == NULL)
@@ -806,6 +807,11 @@ const struct store_driver store_driver_sqlite = {
 	.begin = "BEGIN IMMEDIATE",
 	/* in WAL mode a reader: it sees one snapshot and blocks no writer */
 	.begin_read = "BEGIN DEFERRED",
+	/* the store's commits are synchronous = NORMAL (in WAL mode: no
+	 * sync at commit; a crash may roll back the last Bayes updates);
+	 * the setting cannot change inside a transaction */
+	.sync_on = "PRAGMA synchronous = FULL",
+	.sync_off = "PRAGMA synchronous = NORMAL",
 	.open = sqlite_open,
 	.close = sqlite_close,
 	.exec = sqlite_exec,

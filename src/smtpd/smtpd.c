@@ -138,6 +138,10 @@ reset_transaction(struct session *s)
 	memset(&s->mp, 0, sizeof(s->mp));
 	smtpd_filter_cancel(s);
 	cleanup_abort(&s->cl);
+	for (i = 0; i < s->nextra; i++)
+		cleanup_abort(&s->extra[i]);
+	FREE(s->extra);
+	s->nextra = 0;
 	s->msg_size = 0;
 	s->too_big = 0;
 	s->bdat_failed = 0;
@@ -704,19 +708,28 @@ trigger_qmgr(const char *id)
 		service_trigger_wake("qmgr");
 }
 
-/* The queue file is durable (error 0) or not: reply, end the transaction. */
+/* The queue files are durable (error 0) or not: reply, end the
+ * transaction.  (After an error the files stay: one may be durable, and
+ * a duplicate when the client sends again is better than a loss.) */
 static void
 commit_finish(struct session *s, int error)
 {
 	const char *id = cleanup_id(s->cl);
+	size_t i;
 
 	if (error != 0) {
 		log_err("%s: queue file fsync: %s", id, strerror(error));
 		smtpd_reply(s, "451 4.3.0 Error: queue file write error");
 	} else {
 		smtpd_reply(s, "250 2.0.0 Ok: queued as %s", id);
+		for (i = 0; i < s->nextra; i++)
+			trigger_qmgr(cleanup_id(s->extra[i]));
 		trigger_qmgr(id);
 	}
+	for (i = 0; i < s->nextra; i++)
+		cleanup_free(&s->extra[i]);
+	FREE(s->extra);
+	s->nextra = 0;
 	cleanup_free(&s->cl);
 	reset_transaction(s);
 	s->state = S_CMD;
@@ -727,8 +740,12 @@ commit_done(void *arg, int error)
 {
 	struct session *s = arg;
 
+	if (error != 0 && s->commit_error == 0)
+		s->commit_error = error;
+	if (--s->commit_pending > 0)
+		return;
 	s->committing = 0;
-	commit_finish(s, error);
+	commit_finish(s, s->commit_error);
 	if (s->dead) {
 		session_free(s);
 		return;
@@ -738,36 +755,55 @@ commit_done(void *arg, int error)
 	session_process(s);
 }
 
-/* Finish the queue file and hand it to the committer: 0 (the 250 follows
- * from commit_done), 1 (committed here and answered: the only session of
- * this process has no one to share a group commit with, so the worker
- * thread round trip is skipped), or -1 after an error reply. */
+/* Finish the queue file (and the extra copies of a split) and hand them
+ * to the committer: 0 (the 250 follows from commit_done once all are
+ * durable), 1 (committed here and answered: the only session of this
+ * process has no one to share a group commit with, so the worker thread
+ * round trip is skipped), or -1 after an error reply. */
 static int
 commit_message(struct session *s)
 {
+	struct cleanup *c = s->cl;
 	char *err = NULL;
+	size_t i;
 
-	if (cleanup_finish(s->cl, 0, &err) < 0) {
-		log_err("%s: %s", cleanup_id(s->cl), err);
-		free(err);
-		smtpd_reply(s, "451 4.3.0 Error: queue file write error");
-		reset_transaction(s);
-		s->state = S_CMD;
-		return -1;
+	for (i = 0; i <= s->nextra; i++) {
+		c = i < s->nextra ? s->extra[i] : s->cl;
+		if (cleanup_finish(c, 0, &err) < 0) {
+			log_err("%s: %s", cleanup_id(c), err);
+			free(err);
+			smtpd_reply(s, "451 4.3.0 Error: queue file write error");
+			reset_transaction(s);       /* drops them all */
+			s->state = S_CMD;
+			return -1;
+		}
 	}
 	if (live_sessions == 1 && queue_commit_idle()) {
-		int need_dir = !cleanup_entry_durable(s->cl);
-		int fd = cleanup_take_fd(s->cl);
+		int e = 0, need_dir, fd = -1;
+		for (i = 0; i <= s->nextra; i++) {
+			c = i < s->nextra ? s->extra[i] : s->cl;
+			need_dir = !cleanup_entry_durable(c);
+			fd = cleanup_take_fd(c);
+			if (e == 0)
+				e = queue_commit_now(fd, need_dir);
+			if (i < s->nextra)
+				close(fd);
+		}
 		/* the reply first: the close can wait */
-		commit_finish(s, queue_commit_now(fd, need_dir));
+		commit_finish(s, e);
 		close(fd);
 		return 1;
 	}
 	s->state = S_COMMIT;
 	s->committing = 1;
 	io_pause(s->io);
-	queue_commit_submit(cleanup_take_fd(s->cl),
-	    !cleanup_entry_durable(s->cl), commit_done, s);
+	s->commit_pending = (int)s->nextra + 1;
+	s->commit_error = 0;
+	for (i = 0; i <= s->nextra; i++) {
+		c = i < s->nextra ? s->extra[i] : s->cl;
+		queue_commit_submit(cleanup_take_fd(c), !cleanup_entry_durable(c),
+		    commit_done, s);
+	}
 	return 0;
 }
 

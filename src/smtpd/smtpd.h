@@ -50,6 +50,10 @@ struct session {
 	size_t nrcpt;
 
 	struct cleanup *cl;             /* message being received */
+	struct cleanup **extra;         /* more copies to commit with cl (a
+					 * split by the content filter) */
+	size_t nextra;
+	int commit_pending, commit_error; /* files in the group commit */
 	size_t msg_size;
 	int too_big;
 	int data_line_start, prev_crlf;

@@ -36,7 +36,6 @@
 #include "ipc.h"
 #include "log.h"
 #include "mem.h"
-#include "queue_commit.h"
 #include "queue_file.h"
 #include "service.h"
 #include "smtp_reply_check.h"
@@ -193,9 +192,10 @@ quarantine_id_ok(const char *qid)
 }
 
 /* FILTER_SPLIT: a tagged copy for each group to deliver (the first
- * becomes s->cl and is committed as usual; the others are committed
- * here, before the reply), nothing for the quarantined groups (the
- * filter stored them).  Returns whether to queue s->cl. */
+ * becomes s->cl, the others s->extra: commit_message() commits them
+ * together, so all are durable before the 250 and none is queued after
+ * an error), nothing for the quarantined groups (the filter stored
+ * them).  Returns whether to queue s->cl. */
 static int
 apply_split(struct session *s, const struct filter_reply *rep)
 {
@@ -242,32 +242,9 @@ apply_split(struct session *s, const struct filter_reply *rep)
 	}
 	free(only);
 	free(mark);
-	/* the copies after the first: committed now, so that all are on
-	 * stable storage before the 250 */
-	for (i = 1; g == rep->ngroups && i < ncopies; i++) {
-		char *err = NULL;
-		int fd, e;
-		if (cleanup_finish(copies[i], 0, &err) < 0) {
-			log_err("%s: %s", cleanup_id(copies[i]), err);
-			free(err);
-			break;
-		}
-		fd = cleanup_take_fd(copies[i]);
-		e = queue_commit_now(fd, !cleanup_entry_durable(copies[i]));
-		close(fd);
-		if (e != 0) {
-			log_err("%s: queue file fsync: %s", cleanup_id(copies[i]), strerror(e));
-			break;
-		}
-	}
-	if (g < rep->ngroups || i < ncopies) {
-		/* the committed ones stay queued: a duplicate is better than
-		 * a loss when the client sends again */
-		for (size_t k = 0; k < ncopies; k++)
-			if (k == 0 || k >= i)
-				cleanup_abort(&copies[k]);
-			else
-				cleanup_free(&copies[k]);
+	if (g < rep->ngroups) {
+		for (i = 0; i < ncopies; i++)
+			cleanup_abort(&copies[i]);
 		free(copies);
 		buf_free(&quarantined);
 		smtpd_reply(s, "451 4.3.0 Error: queue file write error");
@@ -276,10 +253,6 @@ apply_split(struct session *s, const struct filter_reply *rep)
 	for (i = 0; i < ncopies; i++)
 		log_info("%s: tagged by the content filter: queued as %s for %zu "
 		    "recipient(s)", id, cleanup_id(copies[i]), cleanup_nrcpt(copies[i]));
-	if (ncopies > 1)
-		service_trigger_wake("qmgr");
-	for (i = 1; i < ncopies; i++)
-		cleanup_free(&copies[i]);
 	if (ncopies == 0) {
 		smtpd_reply(s, "250 2.7.0 Ok: quarantined as %s", buf_cstr(&quarantined));
 		buf_free(&quarantined);
@@ -288,6 +261,11 @@ apply_split(struct session *s, const struct filter_reply *rep)
 	}
 	cleanup_abort(&s->cl);
 	s->cl = copies[0];
+	if (ncopies > 1) {
+		s->nextra = ncopies - 1;
+		s->extra = xcalloc(s->nextra, sizeof(*s->extra));
+		memcpy(s->extra, copies + 1, s->nextra * sizeof(*s->extra));
+	}
 	buf_free(&quarantined);
 	free(copies);
 	return 1;
