@@ -472,3 +472,51 @@ def test_split_by_recipient_levels(make_instance):
         assert len(got) == 1 and "X-Spam-Flag" not in got[0], (user, off.log())
         assert "required=20 " in got[0]
     assert off.cmd("quarantine", "list").stdout == ""
+
+
+def test_split_concurrent_sessions(make_instance):
+    """Split messages from several sessions at once (smtpd's group commit
+    then takes every session's copies together): each message ends as
+    exactly one copy for demo, one for bob and one quarantine entry for
+    carol, with no error logged."""
+    import threading
+    inst = make_instance("splitload", extra=LEVELS, extra_services=[FILTER_SVC])
+    add_users(inst, "bob", "carol")
+    inst.start()
+    for rcpt, lv in (("bob@example.test", ("-999", "20", "30", "50")),
+                     ("carol@example.test", ("-999", "3", "4", "50"))):
+        assert inst.cmd("quarantine", "levels", rcpt, *lv).returncode == 0
+    clients, per = 4, 6
+    codes = []
+
+    def client(k):
+        with smtplib.SMTP("127.0.0.1", inst.smtp_port, timeout=60) as c:
+            c.ehlo("client%d.example" % k)
+            for j in range(per):
+                c.mail("deals@shop.example")
+                for r in SPLIT_RCPTS:
+                    assert c.rcpt(r)[0] == 250
+                msg = MID.replace("Limited time offer", "Offer %d.%d" % (k, j))
+                code, text = c.data(msg.encode())
+                codes.append((code, text.decode()))
+
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    n = clients * per
+    assert len(codes) == n and all(c == 250 for c, _ in codes), codes
+    demo = inst.wait_messages(n)
+    bob = inst.wait_messages(n, user="bob")
+    assert len(demo) == n and len(bob) == n, inst.log()
+    subjects = sorted(ln for p in demo for ln in read(p).splitlines()
+                      if ln.startswith("Subject:"))
+    assert subjects == sorted("Subject: [SPAM] Offer %d.%d" % (k, j)
+                              for k in range(clients) for j in range(per))
+    q = inst.cmd("quarantine", "list").stdout.splitlines()
+    assert len(q) == n and all(ln.endswith("-> carol@example.test") for ln in q), q
+    time.sleep(1)
+    assert inst.messages(user="carol") == []
+    log = inst.log()
+    assert "error" not in log.lower() and "warning" not in log.lower(), log
