@@ -348,6 +348,15 @@ def send_to(inst, rcpts, msg):
 
 
 SPLIT_RCPTS = ["demo@example.test", "bob@example.test", "carol@example.test"]
+# bob: spam only at 20 (tagged "No"); carol: quarantined from 4
+SPLIT_LEVELS = {"bob": ("-999", "20", "30", "50"), "carol": ("-999", "3", "4", "50")}
+
+
+def set_levels(inst, **users):
+    """Per-recipient levels (tag, spam, quarantine, reject) of user@example.test."""
+    for user, lv in users.items():
+        r = inst.cmd("quarantine", "levels", user + "@example.test", *lv)
+        assert r.returncode == 0, r.stderr
 
 
 def sqlite_as_owner(db, sql):
@@ -372,16 +381,15 @@ def test_split_quarantine_all_or_none(make_instance):
     inst = make_instance("splitq", extra=LEVELS, extra_services=[FILTER_SVC])
     add_users(inst, "bob", "carol")
     inst.start()
-    for rcpt, lv in (("bob@example.test", ("-999", "3", "4", "50")),
-                     ("carol@example.test", ("-999", "20", "4", "50"))):
-        assert inst.cmd("quarantine", "levels", rcpt, *lv).returncode == 0
+    set_levels(inst, bob=("-999", "3", "4", "50"), carol=("-999", "20", "4", "50"))
     db = os.path.join(inst.dir, "data", "spam.db")
     sqlite_as_owner(db, "CREATE TRIGGER refuse_carol BEFORE INSERT ON quarantine "
                     "WHEN NEW.recipients LIKE '%carol%' "
                     "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END;")
     code, text = send_to(inst, SPLIT_RCPTS, MID)
     assert code == 451 and "quarantine not available" in text, (code, text, inst.log())
-    assert "quarantine failed" in inst.log()
+    assert "quarantine failed" in inst.log() and "action=tempfail (split, 3 groups)" in inst.log()
+    assert "(split) tests" not in inst.log()
     assert inst.cmd("quarantine", "list").stdout == ""
     time.sleep(1)
     assert inst.messages() == []
@@ -413,9 +421,7 @@ def test_split_by_recipient_levels(make_instance):
     add_users(inst, "bob", "carol")
     inst.start()
     # before any mail: the command creates the store, as the filter's user
-    for rcpt, lv in (("bob@example.test", ("-999", "20", "30", "50")),
-                     ("carol@example.test", ("-999", "3", "4", "50"))):
-        assert inst.cmd("quarantine", "levels", rcpt, *lv).returncode == 0
+    set_levels(inst, **SPLIT_LEVELS)
     if os.getuid() == 0:
         db = os.stat(os.path.join(inst.dir, "data", "spam.db"))
         assert db.st_uid == os.stat(inst.maildir()).st_uid != 0
@@ -462,9 +468,7 @@ def test_split_by_recipient_levels(make_instance):
                         extra_services=[FILTER_SVC])
     add_users(off, "bob", "carol")
     off.start()
-    for rcpt, lv in (("bob@example.test", ("-999", "20", "30", "50")),
-                     ("carol@example.test", ("-999", "3", "4", "50"))):
-        assert off.cmd("quarantine", "levels", rcpt, *lv).returncode == 0
+    set_levels(off, **SPLIT_LEVELS)
     code, text = send_to(off, SPLIT_RCPTS, MID)
     assert code == 250 and "queued as" in text, text
     for user in ("demo", "bob", "carol"):
@@ -483,9 +487,7 @@ def test_split_concurrent_sessions(make_instance):
     inst = make_instance("splitload", extra=LEVELS, extra_services=[FILTER_SVC])
     add_users(inst, "bob", "carol")
     inst.start()
-    for rcpt, lv in (("bob@example.test", ("-999", "20", "30", "50")),
-                     ("carol@example.test", ("-999", "3", "4", "50"))):
-        assert inst.cmd("quarantine", "levels", rcpt, *lv).returncode == 0
+    set_levels(inst, **SPLIT_LEVELS)
     clients, per = 4, 6
     codes = []
 

@@ -204,6 +204,27 @@ action_name(int action)
 	    "reject" : "tempfail";
 }
 
+/* The reply's fields before its groups (filter_proto.h). */
+static void
+put_reply(struct ipc_msg *rep, int action, const char *headers, const char *tag,
+    const char *reply, const char *score, const char *qid, int ngroups)
+{
+	ipc_put_int(rep, action);
+	ipc_put_str(rep, headers);
+	ipc_put_str(rep, tag);
+	ipc_put_str(rep, reply);
+	ipc_put_str(rep, score);
+	ipc_put_str(rep, qid);
+	ipc_put_int(rep, ngroups);
+}
+
+/* A tempfail with this SMTP reply. */
+static void
+put_tempfail(struct ipc_msg *rep, const char *reply, const char *score)
+{
+	put_reply(rep, FILTER_TEMPFAIL, "", "", reply, score, "", 0);
+}
+
 /* What recipients with these levels get: accept, tag or quarantine (a
  * message accepted for others cannot be refused for some). */
 static int
@@ -280,12 +301,16 @@ handle_split(struct spam_verdict *v, const struct buf *content, const char *qid,
 	}
 	failed = nq > 0 && quarantine_store(qe, nq, qid) < 0;
 	ipc_msg_init(&groups, 0);
+	if (failed)
+		log_info("%s: filter: from=<%s> %s score=%s action=tempfail (split, "
+		    "%d groups) tests=[%s]", qid, sender, client, score, ng, buf_cstr(tests));
 	for (int j = 0; j < ng; j++) {
-		const char *qidbuf = g[j].qe != NULL && !failed ? g[j].qe->id : "";
-		log_info("%s: filter: from=<%s> %s score=%s action=%s%s%s for %zu "
-		    "recipient(s) (split) tests=[%s]", qid, sender, client, score,
-		    failed && g[j].qe != NULL ? "tempfail" : action_name(g[j].action),
-		    qidbuf[0] ? " quarantine_id=" : "", qidbuf, g[j].n, buf_cstr(tests));
+		const char *qidbuf = g[j].qe != NULL ? g[j].qe->id : "";
+		if (!failed)
+			log_info("%s: filter: from=<%s> %s score=%s action=%s%s%s for %zu "
+			    "recipient(s) (split) tests=[%s]", qid, sender, client, score,
+			    action_name(g[j].action), qidbuf[0] ? " quarantine_id=" : "",
+			    qidbuf, g[j].n, buf_cstr(tests));
 		ipc_put_int(&groups, g[j].action == FILTER_QUARANTINE ?
 		    FILTER_QUARANTINE : FILTER_TAG);
 		ipc_put_str(&groups, buf_cstr(&g[j].headers));
@@ -304,21 +329,9 @@ handle_split(struct spam_verdict *v, const struct buf *content, const char *qid,
 	if (failed) {
 		/* none of the groups is stored: the client's retry starts
 		 * afresh */
-		ipc_put_int(rep, FILTER_TEMPFAIL);
-		ipc_put_str(rep, "");
-		ipc_put_str(rep, "");
-		ipc_put_str(rep, "451 4.7.1 Error: quarantine not available");
-		ipc_put_str(rep, score);
-		ipc_put_str(rep, "");
-		ipc_put_int(rep, 0);
+		put_tempfail(rep, "451 4.7.1 Error: quarantine not available", score);
 	} else {
-		ipc_put_int(rep, FILTER_SPLIT);
-		ipc_put_str(rep, "");
-		ipc_put_str(rep, "");
-		ipc_put_str(rep, "");
-		ipc_put_str(rep, score);
-		ipc_put_str(rep, "");
-		ipc_put_int(rep, ng);
+		put_reply(rep, FILTER_SPLIT, "", "", "", score, "", ng);
 		(void)buf_append(&rep->body, groups.body.data, groups.body.len);
 	}
 	ipc_msg_free(&groups);
@@ -346,26 +359,14 @@ handle(struct ipc_msg *req, struct ipc_msg *rep, struct scanned *sc)
 	    ipc_get_int(req, &off) < 0 || ipc_get_int(req, &len) < 0 ||
 	    req->fd < 0 || off < 0 || len < 0 || len > FILTER_MAX_MESSAGE) {
 		log_warn("malformed filter request");
-		ipc_put_int(rep, FILTER_TEMPFAIL);
-		ipc_put_str(rep, "");
-		ipc_put_str(rep, "");
-		ipc_put_str(rep, "451 4.7.1 Error: malformed content filter request");
-		ipc_put_str(rep, "");
-		ipc_put_str(rep, "");
-		ipc_put_int(rep, 0);
+		put_tempfail(rep, "451 4.7.1 Error: malformed content filter request", "");
 		free(reply);
 		return;
 	}
 	buf_init(&content, (size_t)len + 1);
 	if (read_content(req->fd, off, len, &content) < 0) {
 		log_warn("%s: cannot read the queue file", qid);
-		ipc_put_int(rep, FILTER_TEMPFAIL);
-		ipc_put_str(rep, "");
-		ipc_put_str(rep, "");
-		ipc_put_str(rep, "451 4.7.1 Error: content filter cannot read the message");
-		ipc_put_str(rep, "");
-		ipc_put_str(rep, "");
-		ipc_put_int(rep, 0);
+		put_tempfail(rep, "451 4.7.1 Error: content filter cannot read the message", "");
 		buf_free(&content);
 		free(reply);
 		return;
@@ -415,13 +416,9 @@ handle(struct ipc_msg *req, struct ipc_msg *rep, struct scanned *sc)
 	log_info("%s: filter: from=<%s> %s score=%s action=%s%s%s tests=[%s]", qid,
 	    sender, client, score, action_name(action),
 	    qidbuf[0] ? " quarantine_id=" : "", qidbuf, buf_cstr(&tests));
-	ipc_put_int(rep, action);
-	ipc_put_str(rep, action == FILTER_TAG ? buf_cstr(&headers) : "");
-	ipc_put_str(rep, action == FILTER_TAG && v.is_spam ? engine->subject_tag : "");
-	ipc_put_str(rep, reply);
-	ipc_put_str(rep, score);
-	ipc_put_str(rep, qidbuf);
-	ipc_put_int(rep, 0);
+	put_reply(rep, action, action == FILTER_TAG ? buf_cstr(&headers) : "",
+	    action == FILTER_TAG && v.is_spam ? engine->subject_tag : "", reply,
+	    score, qidbuf, 0);
 done:
 	free(reply);
 	buf_free(&headers);
