@@ -59,6 +59,7 @@ struct store {
 	char *error;
 	int in_tx;
 	int sync_tx;            /* in a store_begin_durable() transaction */
+	struct token_cache *tcache;     /* Bayes counts between reads */
 	int conflict;           /* the last error: see store_conflict() */
 };
 

@@ -6,10 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "mem.h"
 #include "store-private.h"
+#include "token_cache.h"
 
 const char *
 store_sqlite_path(const char *spec)
@@ -48,6 +50,7 @@ store_close(struct store **stp)
 	if (st == NULL)
 		return;
 	free(st->error);
+	token_cache_free(&st->tcache);
 	st->drv->close(st);
 	*stp = NULL;
 }
@@ -164,6 +167,14 @@ store_conflict_wait(int attempt)
 	usleep((useconds_t)(10000u << (attempt < 6 ? attempt : 6)) + r % 10000u);
 }
 
+/* A write the cache cannot follow token by token. */
+static void
+cache_clear(struct store *st)
+{
+	if (st->tcache != NULL)
+		token_cache_clear(st->tcache);
+}
+
 int
 store_commit(struct store *st)
 {
@@ -188,6 +199,7 @@ store_rollback(struct store *st)
 	st->in_tx = 0;
 	r = st->drv->exec(st, "ROLLBACK");
 	sync_end(st);
+	cache_clear(st);        /* it may hold what was rolled back */
 	if (error != NULL) {
 		free(st->error);
 		st->error = error;
@@ -196,16 +208,81 @@ store_rollback(struct store *st)
 	return r;
 }
 
-int store_bayes_totals(struct store *st, const char *u, struct bayes_counts *r) { return st->drv->bayes_totals(st, u, r); }
-int store_bayes_add_totals(struct store *st, const char *u, int64_t s, int64_t h) { return st->drv->bayes_add_totals(st, u, s, h); }
-int store_bayes_get(struct store *st, const char *u, const uint64_t *t, size_t n, struct bayes_counts *o) { return st->drv->bayes_get(st, u, t, n, o); }
-int store_bayes_update(struct store *st, const char *u, const uint64_t *t, size_t n, int s, int h) { return st->drv->bayes_update(st, u, t, n, s, h); }
+/* The Bayes reads and writes keep the handle's token cache
+ * (token_cache.h) in step. */
+int
+store_bayes_totals(struct store *st, const char *u, struct bayes_counts *r)
+{
+	if (st->drv->bayes_totals(st, u, r) < 0)
+		return -1;
+	if (st->tcache == NULL)
+		st->tcache = token_cache_new();
+	token_cache_totals(st->tcache, u, r, time(NULL));
+	return 0;
+}
+
+int
+store_bayes_add_totals(struct store *st, const char *u, int64_t s, int64_t h)
+{
+	if (st->drv->bayes_add_totals(st, u, s, h) < 0)
+		return -1;
+	if (st->tcache != NULL)
+		token_cache_add_totals(st->tcache, u, s, h);
+	return 0;
+}
+
+int
+store_bayes_get(struct store *st, const char *u, const uint64_t *t, size_t n,
+    struct bayes_counts *o)
+{
+	size_t *miss, nmiss;
+	uint64_t *mt;
+	struct bayes_counts *mc;
+	int r = 0;
+
+	if (st->tcache == NULL)
+		return st->drv->bayes_get(st, u, t, n, o);
+	miss = xcalloc(n ? n : 1, sizeof(*miss));
+	nmiss = token_cache_get(st->tcache, u, t, n, o, miss);
+	if (nmiss > 0) {
+		mt = xcalloc(nmiss, sizeof(*mt));
+		mc = xcalloc(nmiss, sizeof(*mc));
+		for (size_t i = 0; i < nmiss; i++)
+			mt[i] = t[miss[i]];
+		r = st->drv->bayes_get(st, u, mt, nmiss, mc);
+		for (size_t i = 0; r == 0 && i < nmiss; i++) {
+			o[miss[i]] = mc[i];
+			token_cache_put(st->tcache, u, mt[i], &mc[i]);
+		}
+		free(mt);
+		free(mc);
+	}
+	free(miss);
+	return r;
+}
+
+int
+store_bayes_update(struct store *st, const char *u, const uint64_t *t, size_t n,
+    int s, int h)
+{
+	/* dropped even when it fails: a rollback follows */
+	if (st->tcache != NULL)
+		token_cache_changed(st->tcache, u, t, n);
+	return st->drv->bayes_update(st, u, t, n, s, h);
+}
+
+void
+store_bayes_cache_stats(const struct store *st, uint64_t *hits_r, uint64_t *lookups_r)
+{
+	token_cache_stats(st->tcache, hits_r, lookups_r);
+}
+
 int store_bayes_seen(struct store *st, const char *u, const char *k, char *r) { return st->drv->bayes_seen(st, u, k, r); }
 int store_bayes_set_seen(struct store *st, const char *u, const char *k, char c) { return st->drv->bayes_set_seen(st, u, k, c); }
 int64_t store_bayes_ntokens(struct store *st, const char *u) { return st->drv->bayes_ntokens(st, u); }
-int64_t store_bayes_expire(struct store *st, const char *u, int64_t n) { return n <= 0 ? 0 : st->drv->bayes_expire(st, u, n); }
+int64_t store_bayes_expire(struct store *st, const char *u, int64_t n) { if (n <= 0) return 0; cache_clear(st); return st->drv->bayes_expire(st, u, n); }
 int store_bayes_tokens(struct store *st, const char *u, void (*fn)(const struct bayes_token_row *, void *), void *a) { return st->drv->bayes_tokens(st, u, fn, a); }
-int store_bayes_put(struct store *st, const char *u, const struct bayes_token_row *r, size_t n) { return st->drv->bayes_put(st, u, r, n); }
+int store_bayes_put(struct store *st, const char *u, const struct bayes_token_row *r, size_t n) { cache_clear(st); return st->drv->bayes_put(st, u, r, n); }
 int store_bayes_seen_all(struct store *st, const char *u, void (*fn)(const char *, char, void *), void *a) { return st->drv->bayes_seen_all(st, u, fn, a); }
 int store_lr_sample_put(struct store *st, const char *u, const char *k, char c, const void *f, size_t n) { return st->drv->lr_sample_put(st, u, k, c, f, n); }
 int store_lr_sample_delete(struct store *st, const char *u, const char *k) { return st->drv->lr_sample_delete(st, u, k); }

@@ -70,9 +70,15 @@ struct bayes_counts {
 int store_bayes_totals(struct store *st, const char *user, struct bayes_counts *r);
 int store_bayes_add_totals(struct store *st, const char *user, int64_t dspam,
     int64_t dham);
-/* Counts of n tokens (zeros for unknown tokens). */
+/* Counts of n tokens (zeros for unknown tokens).  After
+ * store_bayes_totals() of the same user they come through the handle's
+ * token cache where it has them (src/lib-store/token_cache.h: valid
+ * while the totals are the expected ones, 30 s at most). */
 int store_bayes_get(struct store *st, const char *user, const uint64_t *tok,
     size_t n, struct bayes_counts *out);
+/* Token lookups the cache served and all asked for, on this handle. */
+void store_bayes_cache_stats(const struct store *st, uint64_t *hits_r,
+    uint64_t *lookups_r);
 /* Add deltas (may be negative; counts never go below 0; tokens at 0/0
  * are removed). */
 int store_bayes_update(struct store *st, const char *user, const uint64_t *tok,

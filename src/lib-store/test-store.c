@@ -236,6 +236,62 @@ main(void)
 	listed[0] = '\0';
 	T_INTEQ(store_bayes_users(st, list_user, NULL), 0);
 	T_STREQ(listed, "[][bob]");
+
+	{
+		/* the token cache (token_cache.h): hits after the first
+		 * lookup; another handle's learning is seen (the totals
+		 * moved), and so are this handle's writes, and not what a
+		 * rollback undid */
+		struct store *b = store_open(spec, &err);
+		uint64_t ct[2] = { 7001, 7002 }, h0, l0, h1, l1;
+		struct bayes_counts cc[2], ctot;
+
+		T_OK(b != NULL);
+		T_INTEQ(store_bayes_totals(st, "tc", &ctot), 0);
+		T_INTEQ(store_bayes_get(st, "tc", ct, 2, cc), 0);
+		T_INTEQ(cc[0].spam + cc[1].spam, 0);
+		store_bayes_cache_stats(st, &h0, &l0);
+		T_INTEQ(store_bayes_get(st, "tc", ct, 2, cc), 0);
+		store_bayes_cache_stats(st, &h1, &l1);
+		T_INTEQ(h1 - h0, 2);
+		T_INTEQ(l1 - l0, 2);
+		if (b != NULL) {
+			T_INTEQ(store_begin(b), 0);
+			T_INTEQ(store_bayes_update(b, "tc", ct, 2, 1, 0), 0);
+			T_INTEQ(store_bayes_add_totals(b, "tc", 1, 0), 0);
+			T_INTEQ(store_commit(b), 0);
+			store_close(&b);
+		}
+		T_INTEQ(store_bayes_totals(st, "tc", &ctot), 0);
+		T_INTEQ(ctot.spam, 1);
+		T_INTEQ(store_bayes_get(st, "tc", ct, 2, cc), 0);
+		T_INTEQ(cc[0].spam, 1);
+		T_INTEQ(cc[1].spam, 1);
+		/* this handle's own learning of one token */
+		T_INTEQ(store_bayes_update(st, "tc", ct, 1, 1, 0), 0);
+		T_INTEQ(store_bayes_add_totals(st, "tc", 1, 0), 0);
+		T_INTEQ(store_bayes_totals(st, "tc", &ctot), 0);
+		T_INTEQ(ctot.spam, 2);
+		store_bayes_cache_stats(st, &h0, &l0);
+		T_INTEQ(store_bayes_get(st, "tc", ct, 2, cc), 0);
+		store_bayes_cache_stats(st, &h1, &l1);
+		T_INTEQ(cc[0].spam, 2);
+		T_INTEQ(cc[1].spam, 1);
+		T_INTEQ(h1 - h0, 1);    /* the other one stayed cached */
+		/* a write rolled back, totals unchanged */
+		T_INTEQ(store_begin(st), 0);
+		T_INTEQ(store_bayes_update(st, "tc", ct, 2, 5, 0), 0);
+		T_INTEQ(store_bayes_get(st, "tc", ct, 2, cc), 0);
+		T_INTEQ(cc[0].spam, 7);
+		T_INTEQ(store_rollback(st), 0);
+		T_INTEQ(store_bayes_totals(st, "tc", &ctot), 0);
+		T_INTEQ(store_bayes_get(st, "tc", ct, 2, cc), 0);
+		T_INTEQ(cc[0].spam, 2);
+		T_INTEQ(cc[1].spam, 1);
+		/* another user is not served from this user's cache */
+		T_INTEQ(store_bayes_get(st, "tc2", ct, 2, cc), 0);
+		T_INTEQ(cc[0].spam + cc[1].spam, 0);
+	}
 	store_close(&st);
 	T_OK(st == NULL);
 	unlink(path);

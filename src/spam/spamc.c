@@ -210,11 +210,17 @@ spamc_main(int argc, char **argv)
 			bad += spam_cmd_each_message(argv[i], 0, batch_one, &b);
 		fflush(stdout);
 		t = cpu_ms() - t0;
+		uint64_t hits = 0, lookups = 0;
+		if (e->store != NULL)
+			store_bayes_cache_stats(e->store, &hits, &lookups);
 		fprintf(stderr, "spamc: %ld message(s), %.3f ms CPU per message "
-		    "(%.1f ms start-up, %u rules prefiltered, rules %s, scanner %s)\n",
+		    "(%.1f ms start-up, %u rules prefiltered, rules %s, scanner %s, "
+		    "Bayes token cache %.0f%% of %llu lookups)\n",
 		    b.n, b.n ? t / (double)b.n : 0.0, t0, ruleset_prefiltered(e->rs),
 		    e->rules_cached ? "from the cache" : "parsed",
-		    scanner != NULL ? scanner : "none");
+		    scanner != NULL ? scanner : "none",
+		    lookups ? 100.0 * (double)hits / (double)lookups : 0.0,
+		    (unsigned long long)lookups);
 		spam_engine_free(&e);
 		free(rules);
 		return bad ? 1 : 0;

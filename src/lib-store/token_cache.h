@@ -1,0 +1,55 @@
+/*
+ * token_cache.h - Bayes token counts of one user kept between
+ * classifications by a store handle (store.c), so that a long-lived
+ * classifier (the filter, `spamc --batch`) does not seek the same
+ * frequent tokens in the database for every message.
+ *
+ * Valid while the user's totals read at the start of a classification
+ * are what the cache expects (its own writes through the same handle
+ * move the expectation along: their tokens are dropped, their totals
+ * added) and for at most TOKEN_CACHE_MAX_AGE seconds: another process
+ * that learns changes the totals, so the cache starts over; only a
+ * sequence of writes elsewhere that leaves the totals as they were (a
+ * message learned and another of the same class forgotten, an expiry)
+ * is seen late, by that much at the most.  Direct-mapped, a fixed 2 MiB.
+ */
+#ifndef TEMPEST_TOKEN_CACHE_H
+#define TEMPEST_TOKEN_CACHE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "store.h"
+
+#define TOKEN_CACHE_MAX_AGE 30
+
+struct token_cache;
+
+struct token_cache *token_cache_new(void);
+void token_cache_free(struct token_cache **c);
+/* The totals just read for user at time now: the cache goes on serving
+ * user when they are the expected ones, else it starts over for user
+ * and these totals. */
+void token_cache_totals(struct token_cache *c, const char *user,
+    const struct bayes_counts *tot, time_t now);
+/* Fill out[i] of the cached tokens of user; the positions of the others
+ * (all n when the cache does not serve user) go to miss_r.  The count of
+ * misses. */
+size_t token_cache_get(struct token_cache *c, const char *user, const uint64_t *tok,
+    size_t n, struct bayes_counts *out, size_t *miss_r);
+/* Remember counts read from the store for user. */
+void token_cache_put(struct token_cache *c, const char *user, uint64_t tok,
+    const struct bayes_counts *counts);
+/* This handle changed n tokens of user: drop them. */
+void token_cache_changed(struct token_cache *c, const char *user, const uint64_t *tok,
+    size_t n);
+/* This handle changed user's totals by (dspam, dham). */
+void token_cache_add_totals(struct token_cache *c, const char *user, int64_t dspam,
+    int64_t dham);
+/* Forget everything (after a rollback, an expiry, a bulk write). */
+void token_cache_clear(struct token_cache *c);
+/* Lookups served and lookups asked for, since the cache was made. */
+void token_cache_stats(const struct token_cache *c, uint64_t *hits_r, uint64_t *lookups_r);
+
+#endif
