@@ -522,3 +522,25 @@ def test_split_concurrent_sessions(make_instance):
     assert inst.messages(user="carol") == []
     log = inst.log()
     assert "error" not in log.lower() and "warning" not in log.lower(), log
+
+
+def test_alike_recipients_get_the_lenient_levels(make_instance):
+    """Recipients treated alike are not split, and the one copy gets the
+    most lenient value of each level among them, whatever their order:
+    bob would refuse the message (reject at 8), carol quarantines it
+    (reject at 50); both quarantine it after the split's grouping, so it
+    is quarantined for both, not refused because bob came last."""
+    inst = make_instance("alike", extra=LEVELS, extra_services=[FILTER_SVC])
+    add_users(inst, "bob", "carol")
+    inst.start()
+    set_levels(inst, bob=("-999", "3", "4", "8"), carol=("-999", "3", "4", "50"))
+    for order in (["carol@example.test", "bob@example.test"],
+                  ["bob@example.test", "carol@example.test"]):
+        code, text = send_to(inst, order, MID)
+        assert code == 250 and "quarantined as" in text, (order, code, text, inst.log())
+    q = inst.cmd("quarantine", "list").stdout.splitlines()
+    assert len(q) == 2, q
+    assert "(split)" not in inst.log()
+    for ln in q:
+        shown = inst.cmd("quarantine", "show", ln.split()[0]).stdout
+        assert "required=3 " in shown, shown

@@ -235,15 +235,37 @@ group_action(struct spam_verdict *v, const struct spam_levels *l)
 	    FILTER_QUARANTINE : v->action == SPAM_TAG ? FILTER_TAG : FILTER_ACCEPT;
 }
 
-/* spam_split_recipients: when the recipients' own levels call for
- * different treatment, one group per treatment (action and spam flag),
- * each decided with the most lenient levels of its members; the reply
- * is FILTER_SPLIT.  The quarantined groups are stored together, all or
- * none.  0 when no split is needed (nothing written to rep), 1 done. */
+/* The most lenient of each level among each[i] for the i with key[i]
+ * == k (every i when key is NULL); the global levels when there is
+ * none. */
+static void
+lenient(const struct spam_levels *each, size_t n, const int *key, int k,
+    struct spam_levels *out)
+{
+	int found = 0;
+
+	spam_engine_levels(engine, NULL, 0, out);
+	for (size_t i = 0; i < n; i++) {
+		if (key != NULL && key[i] != k)
+			continue;
+		if (found++ == 0)
+			*out = each[i];
+		else
+			spam_levels_lenient(out, &each[i]);
+	}
+}
+
+/* spam_split_recipients: when the recipients' own levels (each[i] of
+ * rcpts[i]) call for different treatment, one group per treatment
+ * (action and spam flag), each decided with the most lenient levels of
+ * its members; the reply is FILTER_SPLIT.  The quarantined groups are
+ * stored together, all or none.  0 when no split is needed (nothing
+ * written to rep, v to be decided by the caller), 1 done. */
 static int
 handle_split(struct spam_verdict *v, const struct buf *content, const char *qid,
     const char *sender, const char *client, char **rcpts, size_t nr,
-    const struct buf *tests, const char *score, struct ipc_msg *rep)
+    const struct spam_levels *each, const struct buf *tests, const char *score,
+    struct ipc_msg *rep)
 {
 	struct group {
 		int key, action, is_spam;
@@ -259,10 +281,7 @@ handle_split(struct spam_verdict *v, const struct buf *content, const char *qid,
 	struct ipc_msg groups;  /* the group fields, appended to rep */
 
 	for (size_t i = 0; i < nr; i++) {
-		struct spam_levels l;
-		int k, j;
-		spam_engine_levels(engine, (const char *const *)&rcpts[i], 1, &l);
-		k = group_action(v, &l) * 2 + v->is_spam;
+		int k = group_action(v, &each[i]) * 2 + v->is_spam, j;
 		for (j = 0; j < ng && g[j].key != k; j++)
 			;
 		if (j == ng && ng < FILTER_MAX_GROUPS)
@@ -283,7 +302,7 @@ handle_split(struct spam_verdict *v, const struct buf *content, const char *qid,
 			if (key[i] == g[j].key)
 				members[n++] = rcpts[i];
 		members[n] = NULL;
-		spam_engine_levels(engine, (const char *const *)members, n, &l);
+		lenient(each, nr, key, g[j].key, &l);
 		g[j].action = group_action(v, &l);
 		g[j].is_spam = v->is_spam;
 		g[j].n = n;
@@ -347,7 +366,7 @@ handle(struct ipc_msg *req, struct ipc_msg *rep, struct scanned *sc)
 	int64_t off, len;
 	struct buf content, headers, tests;
 	struct spam_verdict v;
-	struct spam_levels levels;
+	struct spam_levels levels, *each;
 	char **rcpts = NULL, score[32], qidbuf[17] = "";
 	size_t nr = 0;
 	int action;
@@ -374,16 +393,22 @@ handle(struct ipc_msg *req, struct ipc_msg *rep, struct scanned *sc)
 	rcpts = str_split(rcpt_text, "\n", &nr);
 	spam_engine_check(engine, content.data ? content.data : "", content.len,
 	    nr > 0 ? rcpts[0] : NULL, &v);
-	spam_engine_levels(engine, (const char *const *)rcpts, nr, &levels);
-	spam_engine_decide(engine, &v, &levels);
+	/* each recipient's levels read once, for the split and the
+	 * lenient combination */
+	each = xcalloc(nr ? nr : 1, sizeof(*each));
+	for (size_t i = 0; i < nr; i++)
+		spam_engine_levels(engine, (const char *const *)&rcpts[i], 1, &each[i]);
+	lenient(each, nr, NULL, 0, &levels);
 	spam_engine_autolearn_decide(engine, &v);
 	report_num(score, sizeof(score), v.res.score);
 	buf_init(&headers, 256 * 1024);
 	buf_init(&tests, 256 * 1024);
 	tests_string(&v.res, &tests);
 	if (nr > 1 && config_bool("spam_split_recipients") &&
-	    handle_split(&v, &content, qid, sender, client, rcpts, nr, &tests, score, rep))
+	    handle_split(&v, &content, qid, sender, client, rcpts, nr, each, &tests,
+	    score, rep))
 		goto done;
+	spam_engine_decide(engine, &v, &levels);
 	action = v.action == SPAM_REJECT ? FILTER_REJECT :
 	    v.action == SPAM_QUARANTINE ? FILTER_QUARANTINE :
 	    v.action == SPAM_TAG ? FILTER_TAG : FILTER_ACCEPT;
@@ -420,6 +445,7 @@ handle(struct ipc_msg *req, struct ipc_msg *rep, struct scanned *sc)
 	    action == FILTER_TAG && v.is_spam ? engine->subject_tag : "", reply,
 	    score, qidbuf, 0);
 done:
+	free(each);
 	free(reply);
 	buf_free(&headers);
 	buf_free(&tests);

@@ -202,8 +202,8 @@ filter_split_check(const char *const *rcpts, size_t n,
 		while (*list != '\0') {
 			size_t len = strcspn(list, "\n");
 			for (i = 0; i < n; i++)
-				if (group_r[i] == SIZE_MAX && strlen(rcpts[i]) == len &&
-				    memcmp(rcpts[i], list, len) == 0)
+				if (group_r[i] == SIZE_MAX &&
+				    strncmp(rcpts[i], list, len) == 0 && rcpts[i][len] == '\0')
 					break;
 			if (i == n) {
 				*error_r = "a group names an address that is not a "

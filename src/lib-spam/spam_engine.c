@@ -221,15 +221,20 @@ spam_engine_levels(struct spam_engine *e, const char *const *rcpts, size_t n,
 		struct spam_levels l;
 		if (e->store == NULL || store_levels_get(e->store, rcpts[i], &l) != 1)
 			l = e->levels;
-		if (i == 0) {
+		if (i == 0)
 			*out = l;
-			continue;
-		}
-		if (l.tag > out->tag) out->tag = l.tag;
-		if (l.spam > out->spam) out->spam = l.spam;
-		if (l.quarantine > out->quarantine) out->quarantine = l.quarantine;
-		if (l.reject > out->reject) out->reject = l.reject;
+		else
+			spam_levels_lenient(out, &l);
 	}
+}
+
+void
+spam_levels_lenient(struct spam_levels *acc, const struct spam_levels *l)
+{
+	if (l->tag > acc->tag) acc->tag = l->tag;
+	if (l->spam > acc->spam) acc->spam = l->spam;
+	if (l->quarantine > acc->quarantine) acc->quarantine = l->quarantine;
+	if (l->reject > acc->reject) acc->reject = l->reject;
 }
 
 void

@@ -71,6 +71,8 @@ void spam_engine_check(struct spam_engine *e, const char *data, size_t len,
  * lenient value of each level wins (lowest risk of losing mail). */
 void spam_engine_levels(struct spam_engine *e, const char *const *rcpts,
     size_t n, struct spam_levels *out);
+/* acc = the most lenient of each level of acc and l. */
+void spam_levels_lenient(struct spam_levels *acc, const struct spam_levels *l);
 /* Decide the action for v (after spam_engine_check) with `levels`. */
 void spam_engine_decide(struct spam_engine *e, struct spam_verdict *v,
     const struct spam_levels *levels);

@@ -159,6 +159,9 @@ struct quarantine_item {
 	size_t message_len;
 };
 void quarantine_item_free(struct quarantine_item *q);
+/* On stable storage only when committed by store_begin_durable() /
+ * store_transaction_durable(): a quarantined message's row may be its
+ * only copy. */
 int store_quarantine_put(struct store *st, const struct quarantine_item *q);
 /* Call fn for each item, oldest first (message not loaded). */
 int store_quarantine_list(struct store *st,

@@ -644,17 +644,9 @@ row_item(sqlite3_stmt *q, struct quarantine_item *it, int with_msg)
 static int
 q_put(struct store *st, const struct quarantine_item *it)
 {
+	/* durable when the caller's transaction is (store_begin_durable()) */
 	sqlite3_stmt *q;
-	int r;
 
-	/* The quarantine may hold the only copy of a message smtpd has
-	 * answered 250 for, so its commit waits for the disk: in WAL mode
-	 * synchronous = NORMAL (the rest of the store: a crash may roll back
-	 * the last Bayes updates) does not sync at commit, FULL syncs the
-	 * WAL.  Inside a caller's transaction its commit decides
-	 * (store_begin_durable()). */
-	if (!st->in_tx && sqlite_exec(st, "PRAGMA synchronous = FULL") < 0)
-		return -1;
 	if ((q = stmt(st, Q_QPUT)) == NULL)
 		return -1;
 	sqlite3_bind_text(q, 1, it->id, -1, SQLITE_STATIC);
@@ -665,10 +657,7 @@ q_put(struct store *st, const struct quarantine_item *it)
 	sqlite3_bind_double(q, 6, it->score);
 	sqlite3_bind_text(q, 7, it->tests ? it->tests : "", -1, SQLITE_STATIC);
 	sqlite3_bind_blob(q, 8, it->message ? it->message : "", (int)it->message_len, SQLITE_STATIC);
-	r = step_done(st, q);
-	if (!st->in_tx)
-		(void)sqlite3_exec(SQ(st)->db, "PRAGMA synchronous = NORMAL", NULL, NULL, NULL);
-	return r;
+	return step_done(st, q);
 }
 
 static int

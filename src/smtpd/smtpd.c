@@ -763,7 +763,7 @@ commit_done(void *arg, int error)
 static int
 commit_message(struct session *s)
 {
-	struct cleanup *c = s->cl;
+	struct cleanup *c;
 	char *err = NULL;
 	size_t i;
 

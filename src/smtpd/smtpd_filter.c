@@ -261,13 +261,10 @@ apply_split(struct session *s, const struct filter_reply *rep)
 	}
 	cleanup_abort(&s->cl);
 	s->cl = copies[0];
-	if (ncopies > 1) {
-		s->nextra = ncopies - 1;
-		s->extra = xcalloc(s->nextra, sizeof(*s->extra));
-		memcpy(s->extra, copies + 1, s->nextra * sizeof(*s->extra));
-	}
+	s->nextra = ncopies - 1;
+	memmove(copies, copies + 1, s->nextra * sizeof(*copies));
+	s->extra = copies;
 	buf_free(&quarantined);
-	free(copies);
 	return 1;
 }
 

@@ -114,7 +114,8 @@ add_levels(const char *rcpt, const struct spam_levels *l, void *arg)
 	c->levels[c->nrcpts++] = *l;
 }
 
-/* the whole copy, in the target's transaction (again after a conflict) */
+/* the whole copy, in the target's transaction (again after a conflict),
+ * durable: once the old store is retired these rows are the only copies */
 static int
 copy_tx(struct store *to, void *arg)
 {
@@ -175,7 +176,7 @@ copy_from(struct store *to, const char *spec)
 	    store_levels_list(c.from, add_levels, &c) < 0) {
 		fprintf(stderr, "quarantine: copy: %s\n", store_error(c.from));
 		ret = 2;
-	} else if (store_transaction(to, copy_tx, &c) < 0) {
+	} else if (store_transaction_durable(to, copy_tx, &c) < 0) {
 		fprintf(stderr, "quarantine: copy: %s\n", c.why ? c.why : store_error(to));
 		ret = 2;
 	} else {
