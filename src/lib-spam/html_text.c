@@ -5,6 +5,7 @@
  * and tag lengths bounded by the input itself.
  */
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -20,7 +21,8 @@ struct attr {
 };
 
 #define MAX_ATTRS 24
-#define HIDE_MAX 32
+#define STACK_MAX 64            /* open elements tracked for colours */
+#define COLOR_NONE (-1)         /* not known: never judged invisible */
 
 static const char *const known_tags[] = {
 	"a", "abbr", "address", "area", "article", "aside", "audio", "b",
@@ -36,6 +38,12 @@ static const char *const known_tags[] = {
 	"section", "select", "small", "source", "span", "strike", "strong",
 	"style", "sub", "sup", "table", "tbody", "td", "textarea", "tfoot",
 	"th", "thead", "title", "tr", "tt", "u", "ul", "var", "wbr", "xml",
+};
+
+/* Elements without content (never closed). */
+static const char *const void_tags[] = {
+	"area", "base", "basefont", "br", "col", "embed", "frame", "hr", "img",
+	"input", "link", "meta", "param", "source", "wbr",
 };
 
 static const char *const block_tags[] = {
@@ -144,6 +152,8 @@ decode_attr(const char *v, size_t vl, struct buf *out)
 	}
 }
 
+/* display:none, visibility:hidden or a font too small to read, in a
+ * style attribute (white space and case ignored). */
 static int
 style_hides(const char *v, size_t vl)
 {
@@ -157,20 +167,127 @@ style_hides(const char *v, size_t vl)
 	return strstr(tmp, "display:none") != NULL ||
 	    strstr(tmp, "visibility:hidden") != NULL ||
 	    strstr(tmp, "font-size:0") != NULL ||
-	    strstr(tmp, "font-size:1px") != NULL ||
-	    strstr(tmp, "color:#fff;") != NULL ||
-	    strstr(tmp, "color:#ffffff") != NULL ||
-	    strstr(tmp, "color:white") != NULL;
+	    strstr(tmp, "font-size:1px") != NULL;
 }
 
 static int
-color_white(const char *v, size_t vl)
+hexval(int c)
 {
-	while (vl > 0 && (*v == '"' || *v == ' ')) { v++; vl--; }
-	return (vl >= 7 && strncasecmp(v, "#ffffff", 7) == 0) ||
-	    (vl >= 4 && strncasecmp(v, "#fff", 4) == 0 && (vl == 4 || !isxdigit((unsigned char)v[4]))) ||
-	    (vl >= 5 && strncasecmp(v, "white", 5) == 0);
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = tolower(c);
+	return (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
 }
+
+/* A colour value: "#rgb", "#rrggbb", "rrggbb" (old HTML), "rgb(r, g, b)"
+ * or one of the common names; 0xRRGGBB, or COLOR_NONE when not
+ * understood. */
+static long
+parse_color(const char *v, size_t vl)
+{
+	static const struct { const char *name; long rgb; } names[] = {
+		{ "white", 0xffffff }, { "black", 0x000000 }, { "red", 0xff0000 },
+		{ "green", 0x008000 }, { "blue", 0x0000ff }, { "yellow", 0xffff00 },
+		{ "silver", 0xc0c0c0 }, { "gray", 0x808080 }, { "grey", 0x808080 },
+		{ "navy", 0x000080 }, { "maroon", 0x800000 }, { "purple", 0x800080 },
+		{ "teal", 0x008080 }, { "olive", 0x808000 }, { "lime", 0x00ff00 },
+		{ "aqua", 0x00ffff }, { "cyan", 0x00ffff }, { "fuchsia", 0xff00ff },
+		{ "magenta", 0xff00ff }, { "orange", 0xffa500 },
+		{ "whitesmoke", 0xf5f5f5 }, { "snow", 0xfffafa },
+	};
+	size_t n = 0;
+	long rgb = 0;
+
+	while (vl > 0 && (*v == '"' || *v == '\'' || isspace((unsigned char)*v))) {
+		v++;
+		vl--;
+	}
+	if (vl > 0 && *v == '#') {
+		v++;
+		vl--;
+	}
+	if (vl > 4 && strncasecmp(v, "rgb(", 4) == 0) {
+		size_t i = 4;
+		for (int k = 0; k < 3; k++) {
+			unsigned long c = 0;
+			while (i < vl && (isspace((unsigned char)v[i]) || (k > 0 && v[i] == ',')))
+				i++;
+			if (i >= vl || !isdigit((unsigned char)v[i]))
+				return COLOR_NONE;
+			while (i < vl && isdigit((unsigned char)v[i]) && c < 1000)
+				c = c * 10 + (unsigned long)(v[i++] - '0');
+			rgb = rgb * 256 + (long)(c > 255 ? 255 : c);
+		}
+		return rgb;
+	}
+	while (n < vl && isalnum((unsigned char)v[n]))
+		n++;
+	if (n == 6 || n == 3) {
+		size_t k;
+		for (k = 0; k < n && hexval((unsigned char)v[k]) >= 0; k++)
+			rgb = rgb * (n == 3 ? 256 : 16) +
+			    hexval((unsigned char)v[k]) * (n == 3 ? 17 : 1);
+		if (k == n)
+			return rgb;
+	}
+	for (size_t k = 0; k < NELEM(names); k++)
+		if (strlen(names[k].name) == n && strncasecmp(v, names[k].name, n) == 0)
+			return names[k].rgb;
+	return COLOR_NONE;
+}
+
+/* The colour after "prop:" in a style attribute (the first such
+ * declaration); COLOR_NONE when absent or not understood.  A
+ * background image makes the background unknown (*image_r). */
+static long
+style_color(const char *v, size_t vl, const char *prop, int *image_r)
+{
+	size_t pl = strlen(prop);
+
+	for (size_t i = 0; i + pl < vl; i++) {
+		if (strncasecmp(v + i, prop, pl) != 0)
+			continue;
+		/* a whole property name: not the tail of another one */
+		if (i > 0 && (isalnum((unsigned char)v[i - 1]) || v[i - 1] == '-'))
+			continue;
+		size_t j = i + pl;
+		while (j < vl && isspace((unsigned char)v[j]))
+			j++;
+		if (j >= vl || v[j] != ':')
+			continue;
+		j++;
+		while (j < vl && isspace((unsigned char)v[j]))
+			j++;
+		if (image_r != NULL && vl - j >= 4 && strncasecmp(v + j, "url(", 4) == 0)
+			*image_r = 1;
+		return parse_color(v + j, vl - j);
+	}
+	return COLOR_NONE;
+}
+
+/* Text of colour fg on background bg is invisible when the two are
+ * (nearly) the same: the "redmean" colour distance under 32 (#f8f8f8
+ * on white is at 21, #f0f0f0 at 45). */
+static int
+invisible(long fg, long bg)
+{
+	if (fg == COLOR_NONE || bg == COLOR_NONE)
+		return 0;
+	long r1 = (fg >> 16) & 0xff, g1 = (fg >> 8) & 0xff, b1 = fg & 0xff;
+	long r2 = (bg >> 16) & 0xff, g2 = (bg >> 8) & 0xff, b2 = bg & 0xff;
+	long rm = (r1 + r2) / 2, dr = r1 - r2, dg = g1 - g2, db = b1 - b2;
+	long d2 = (((512 + rm) * dr * dr) >> 8) + 4 * dg * dg +
+	    (((767 - rm) * db * db) >> 8);
+	return d2 < 32 * 32;
+}
+
+/* One open element: the text colour and background it gives its
+ * content, and whether a style hides that content. */
+struct elem {
+	char name[12];
+	long fg, bg;
+	int hide;
+};
 
 struct render {
 	struct buf *text;
@@ -179,18 +296,41 @@ struct render {
 	int space_pending;      /* collapse white space */
 	int last_alnum;         /* last emitted char was alphanumeric */
 	int split_pending;      /* a comment/inline tag since the last char */
-	char hide[HIDE_MAX][12];        /* tags that opened hidden text */
-	int nhide;
-	int hidden_counted;
+	struct elem stack[STACK_MAX];   /* [0]: the page (black on white) */
+	int depth;              /* entries in use, at least 1 */
+	int hidden_counted;     /* this hidden run already counted */
 };
+
+static const struct elem *
+cur(const struct render *r)
+{
+	return &r->stack[r->depth - 1];
+}
+
+static int
+hidden(const struct render *r)
+{
+	const struct elem *e = cur(r);
+	return e->hide || invisible(e->fg, e->bg);
+}
+
+static int
+has_alnum(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (isalnum((unsigned char)s[i]))
+			return 1;
+	return 0;
+}
 
 static void
 emit(struct render *r, const char *s, size_t n)
 {
 	if (n == 0)
 		return;
-	if (r->nhide > 0) {
-		if (!r->hidden_counted) {
+	if (hidden(r)) {
+		/* words hidden, not a lone dot or dash */
+		if (!r->hidden_counted && has_alnum(s, n)) {
 			r->st->html_hidden++;
 			r->hidden_counted = 1;
 		}
@@ -216,7 +356,7 @@ newline(struct render *r)
 {
 	r->space_pending = 0;
 	r->last_alnum = 0;
-	if (r->nhide == 0 && r->text->len > 0 &&
+	if (!hidden(r) && r->text->len > 0 &&
 	    r->text->data[r->text->len - 1] != '\n')
 		(void)buf_appendc(r->text, '\n');
 }
@@ -237,6 +377,88 @@ add_uri(struct render *r, const char *v, size_t vl)
 			uri_extract_text(r->uris, tmp.data, tmp.len, r->st);
 	}
 	buf_free(&tmp);
+}
+
+static void
+set_hidden_run(struct render *r, int was_hidden)
+{
+	if (hidden(r) != was_hidden)
+		r->hidden_counted = 0;
+}
+
+/* A closing tag ends the innermost open element of that name and those
+ * left open inside it; one with no open match is ignored. */
+static void
+close_elem(struct render *r, const char *name)
+{
+	int was = hidden(r);
+
+	for (int k = r->depth - 1; k >= 1; k--)
+		if (strcmp(r->stack[k].name, name) == 0) {
+			r->depth = k;
+			break;
+		}
+	set_hidden_run(r, was);
+}
+
+/* An element whose colours and visibility its content inherits.  Table
+ * cells, rows, list items and paragraphs close an open one of their
+ * kind, as browsers do with unclosed ones.  With the stack full, the
+ * innermost element takes the new settings instead. */
+static void
+open_elem(struct render *r, const char *name, const struct attr *a, int na)
+{
+	int was = hidden(r);
+	const char *v;
+	size_t vl;
+	long c;
+	int image = 0;
+	struct elem e;
+
+	if (strcmp(name, "td") == 0 || strcmp(name, "th") == 0 ||
+	    strcmp(name, "tr") == 0) {
+		if (r->depth > 1 && (strcmp(cur(r)->name, "td") == 0 ||
+		    strcmp(cur(r)->name, "th") == 0))
+			r->depth--;
+		if (strcmp(name, "tr") == 0 && r->depth > 1 &&
+		    strcmp(cur(r)->name, "tr") == 0)
+			r->depth--;
+	} else if ((strcmp(name, "p") == 0 || strcmp(name, "li") == 0 ||
+	    strcmp(name, "option") == 0) && r->depth > 1 &&
+	    strcmp(cur(r)->name, name) == 0)
+		r->depth--;
+
+	e = *cur(r);
+	snprintf(e.name, sizeof(e.name), "%s", name);
+	if ((strcmp(name, "font") == 0 && (v = attr_get(a, na, "color", &vl)) != NULL) ||
+	    (strcmp(name, "body") == 0 && (v = attr_get(a, na, "text", &vl)) != NULL))
+		if ((c = parse_color(v, vl)) != COLOR_NONE)
+			e.fg = c;
+	if ((v = attr_get(a, na, "bgcolor", &vl)) != NULL &&
+	    (c = parse_color(v, vl)) != COLOR_NONE)
+		e.bg = c;
+	if (attr_get(a, na, "background", &vl) != NULL)
+		e.bg = COLOR_NONE;
+	if ((v = attr_get(a, na, "style", &vl)) != NULL) {
+		if (style_hides(v, vl))
+			e.hide = 1;
+		if ((c = style_color(v, vl, "color", NULL)) != COLOR_NONE)
+			e.fg = c;
+		if ((c = style_color(v, vl, "background-color", &image)) != COLOR_NONE)
+			e.bg = c;
+		else if ((c = style_color(v, vl, "background", &image)) != COLOR_NONE)
+			e.bg = c;
+		(void)style_color(v, vl, "background-image", &image);
+		if (image)
+			e.bg = COLOR_NONE;
+	}
+	if (r->depth < STACK_MAX)
+		r->stack[r->depth++] = e;
+	else {
+		snprintf(e.name, sizeof(e.name), "%s", cur(r)->name);
+		r->stack[r->depth - 1] = e;
+	}
+	set_hidden_run(r, was);
 }
 
 /* Handle one tag s[0..n) (without < >). */
@@ -311,10 +533,7 @@ tag(struct render *r, const char *s, size_t n)
 	}
 
 	if (closing) {
-		if (r->nhide > 0 && strcmp(r->hide[r->nhide - 1], name) == 0) {
-			r->nhide--;
-			r->hidden_counted = 0;
-		}
+		close_elem(r, name);
 		if (in_list(name, block_tags, NELEM(block_tags)))
 			newline(r);
 		else
@@ -357,21 +576,8 @@ tag(struct render *r, const char *s, size_t n)
 				r->st->html_font_big++;
 		}
 	}
-	/* hidden text */
-	if (!selfclose && strcmp(name, "img") != 0 && strcmp(name, "br") != 0 &&
-	    strcmp(name, "meta") != 0 && strcmp(name, "input") != 0 &&
-	    r->nhide < HIDE_MAX) {
-		int hides = 0;
-		if ((v = attr_get(a, na, "style", &vl)) != NULL && style_hides(v, vl))
-			hides = 1;
-		if (strcmp(name, "font") == 0 && (v = attr_get(a, na, "color", &vl)) != NULL &&
-		    color_white(v, vl))
-			hides = 1;
-		if (hides) {
-			strcpy(r->hide[r->nhide++], name);
-			r->hidden_counted = 0;
-		}
-	}
+	if (!selfclose && !in_list(name, void_tags, NELEM(void_tags)))
+		open_elem(r, name, a, na);
 }
 
 /* Skip to the end of a raw-text element (</script>, </style>). */
@@ -397,6 +603,9 @@ html_render(const char *s, size_t n, struct buf *text,
 	size_t i = 0;
 
 	memset(&r, 0, sizeof(r));
+	r.stack[0].fg = 0x000000;
+	r.stack[0].bg = 0xffffff;
+	r.depth = 1;
 	r.text = text;
 	r.st = st;
 	r.uris = uris;

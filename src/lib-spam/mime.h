@@ -75,7 +75,7 @@ struct mime_stats {
 	unsigned html_tags, html_bad_tags, html_images, html_comments;
 	unsigned long html_image_area;  /* sum of width*height of <img> */
 	unsigned html_font_big;         /* <font size=+3..7 / 5..7> */
-	unsigned html_hidden;           /* text in display:none / tiny / white font */
+	unsigned html_hidden;           /* runs of words hidden by style or colour */
 	unsigned html_obfuscated_words; /* comments or empty tags inside words */
 	unsigned html_entity_letters;   /* letters written as &#NN; */
 	unsigned html_links, html_forms, html_scripts;

@@ -167,6 +167,75 @@ test_html_tricks(void)
 	mime_free(&m);
 }
 
+/* Invisible text is text whose colour is the background's: white on a
+ * coloured cell or under a font that sets a colour again is seen. */
+static void
+test_html_colors(void)
+{
+	static const struct {
+		const char *html, *body;
+		unsigned hidden;
+	} cases[] = {
+		/* white on the page's white: hidden */
+		{ "<font color=\"#FFFFFF\">secret</font> seen", "x\nseen", 1 },
+		{ "<font color=white>a</font><font color=#fff>b</font> c", "x\nc", 2 },
+		/* white on a dark row or cell, old-style colours too */
+		{ "<table><tr bgcolor=\"#003366\"><td><font color=\"#FFFFFF\">Announcing"
+		  "</font></td></tr></table>", "x\nAnnouncing", 0 },
+		{ "<table bgcolor=003366><td><font color=ffffff>x</font>", "x\nx", 0 },
+		/* an inner font sets a visible colour again */
+		{ "<font color=\"#FFFFFF\"><font color=\"#330066\">Contact us</font></font>",
+		  "x\nContact us", 0 },
+		/* the cell ends, its background with it */
+		{ "<table><tr><td bgcolor=black><font color=yellow>a</font>"
+		  "<td><font color=white>b</font></table>",
+		  "x\na", 1 },
+		{ "<div style=\"background-color: #000\"><span style=\"color:#fff\">c"
+		  "</span></div><span style='color: White'>d</span>", "x\nc", 1 },
+		/* near-white on white; black on black */
+		{ "<font color=#f8f8f8>faint</font><p style=\"background:black;color:#000\">"
+		  "dark</p>ok", "x\nok", 2 },
+		{ "<span style=\"color: rgb(255, 255, 255)\">r</span>"
+		  "<span style=\"color:rgb(0,0,0)\">g</span>", "x\ng", 1 },
+		/* what is hidden must be a word, not a dot or a dash */
+		{ "<tr bgcolor=#183C8C><td><a href=x><font color=#183C8C>.</font></a>"
+		  "</td></tr><font color=white>- &nbsp; !</font>", "x", 0 },
+		/* a background image: the colour behind the text is not known */
+		{ "<td background=\"bg.gif\"><font color=white>img</font>", "x\nimg", 0 },
+		{ "<div style=\"background: url(x.gif)\"><font color=white>u</font></div>",
+		  "x\nu", 0 },
+		/* styles that hide, whatever the colour; inherited */
+		{ "<div style=\"display:none\"><font color=red>a</font> b</div>c", "x\nc", 1 },
+		{ "<span style=\"font-size:0\">zero</span><i>one</i>", "x\none", 1 },
+		{ NULL, NULL, 0 },
+	};
+	struct mime_msg m;
+	struct buf msg;
+
+	for (size_t i = 0; cases[i].html != NULL; i++) {
+		buf_init(&msg, 1 << 16);
+		buf_printf(&msg, "Subject: x\nContent-Type: text/html\n\n%s\n",
+		    cases[i].html);
+		mime_parse(&m, msg.data, msg.len, NULL);
+		T_STREQ(buf_cstr(&m.body), cases[i].body);
+		T_INTEQ(m.st.html_hidden, cases[i].hidden);
+		mime_free(&m);
+		buf_free(&msg);
+	}
+
+	/* unclosed fonts, far more than the stack holds: colours still follow */
+	buf_init(&msg, 1 << 16);
+	buf_appends(&msg, "Subject: x\nContent-Type: text/html\n\n<body bgcolor=navy>");
+	for (int i = 0; i < 200; i++)
+		buf_appends(&msg, i % 2 ? "<font color=white>w " : "<font color=navy>n ");
+	buf_appends(&msg, "\n");
+	mime_parse(&m, msg.data, msg.len, NULL);
+	T_INTEQ(m.st.html_hidden, 100);
+	T_OK(strncmp(buf_cstr(&m.body), "x\nw w w", 7) == 0);
+	mime_free(&m);
+	buf_free(&msg);
+}
+
 static void
 test_anomalies(void)
 {
@@ -429,6 +498,7 @@ main(void)
 	T_RUN(test_nested);
 	T_RUN(test_encoded_message);
 	T_RUN(test_html_tricks);
+	T_RUN(test_html_colors);
 	T_RUN(test_anomalies);
 	T_RUN(test_edges);
 	T_RUN(test_uri_text);
