@@ -152,18 +152,22 @@ decode_attr(const char *v, size_t vl, struct buf *out)
 	}
 }
 
-/* display:none, visibility:hidden or a font too small to read, in a
- * style attribute (white space and case ignored). */
+/* display:none, visibility:hidden, opacity:0 or a font too small to
+ * read, in a style attribute (white space and case ignored). */
 static int
 style_hides(const char *v, size_t vl)
 {
 	char tmp[512];
 	size_t k = 0;
+	const char *o;
 
 	for (size_t i = 0; i < vl && k < sizeof(tmp) - 1; i++)
 		if (!isspace((unsigned char)v[i]))
 			tmp[k++] = (char)tolower((unsigned char)v[i]);
 	tmp[k] = '\0';
+	if ((o = strstr(tmp, "opacity:0")) != NULL && o[9] != '.' &&
+	    !isdigit((unsigned char)o[9]))
+		return 1;
 	return strstr(tmp, "display:none") != NULL ||
 	    strstr(tmp, "visibility:hidden") != NULL ||
 	    strstr(tmp, "font-size:0") != NULL ||
@@ -402,9 +406,10 @@ close_elem(struct render *r, const char *name)
 }
 
 /* An element whose colours and visibility its content inherits.  Table
- * cells, rows, list items and paragraphs close an open one of their
- * kind, as browsers do with unclosed ones.  With the stack full, the
- * innermost element takes the new settings instead. */
+ * cells and rows end the open cell or row of their table (and what was
+ * left open in it), list items and paragraphs an open one of their
+ * kind just before them, as browsers do with unclosed ones.  With the
+ * stack full, the innermost element takes the new settings instead. */
 static void
 open_elem(struct render *r, const char *name, const struct attr *a, int na)
 {
@@ -417,12 +422,19 @@ open_elem(struct render *r, const char *name, const struct attr *a, int na)
 
 	if (strcmp(name, "td") == 0 || strcmp(name, "th") == 0 ||
 	    strcmp(name, "tr") == 0) {
-		if (r->depth > 1 && (strcmp(cur(r)->name, "td") == 0 ||
-		    strcmp(cur(r)->name, "th") == 0))
-			r->depth--;
-		if (strcmp(name, "tr") == 0 && r->depth > 1 &&
-		    strcmp(cur(r)->name, "tr") == 0)
-			r->depth--;
+		/* the open cell (a new row: the open row) of this table ends,
+		 * with whatever was left open inside it */
+		int is_tr = strcmp(name, "tr") == 0;
+		for (int k = r->depth - 1; k >= 1; k--) {
+			const char *o = r->stack[k].name;
+			if (strcmp(o, "table") == 0 || (!is_tr && strcmp(o, "tr") == 0))
+				break;
+			if (strcmp(o, is_tr ? "tr" : "td") == 0 ||
+			    (!is_tr && strcmp(o, "th") == 0)) {
+				r->depth = k;
+				break;
+			}
+		}
 	} else if ((strcmp(name, "p") == 0 || strcmp(name, "li") == 0 ||
 	    strcmp(name, "option") == 0) && r->depth > 1 &&
 	    strcmp(cur(r)->name, name) == 0)
@@ -439,6 +451,8 @@ open_elem(struct render *r, const char *name, const struct attr *a, int na)
 		e.bg = c;
 	if (attr_get(a, na, "background", &vl) != NULL)
 		e.bg = COLOR_NONE;
+	if (attr_get(a, na, "hidden", &vl) != NULL)
+		e.hide = 1;
 	if ((v = attr_get(a, na, "style", &vl)) != NULL) {
 		if (style_hides(v, vl))
 			e.hide = 1;

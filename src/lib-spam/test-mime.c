@@ -197,6 +197,10 @@ test_html_colors(void)
 		  "dark</p>ok", "x\nok", 2 },
 		{ "<span style=\"color: rgb(255, 255, 255)\">r</span>"
 		  "<span style=\"color:rgb(0,0,0)\">g</span>", "x\ng", 1 },
+		/* a font left open in a cell ends with the cell */
+		{ "<table bgcolor=white><tr><td><font color=white>a<td>b"
+		  "<tr><td bgcolor=red><font color=red>c<tr><td>d</table>",
+		  "x\nb d", 2 },
 		/* what is hidden must be a word, not a dot or a dash */
 		{ "<tr bgcolor=#183C8C><td><a href=x><font color=#183C8C>.</font></a>"
 		  "</td></tr><font color=white>- &nbsp; !</font>", "x", 0 },
@@ -207,6 +211,8 @@ test_html_colors(void)
 		/* styles that hide, whatever the colour; inherited */
 		{ "<div style=\"display:none\"><font color=red>a</font> b</div>c", "x\nc", 1 },
 		{ "<span style=\"font-size:0\">zero</span><i>one</i>", "x\none", 1 },
+		{ "<p hidden>a</p><span style=\"opacity: 0\">b</span>"
+		  "<span style=\"opacity:0.8\">c</span>", "x\nc", 2 },
 		{ NULL, NULL, 0 },
 	};
 	struct mime_msg m;
@@ -222,6 +228,18 @@ test_html_colors(void)
 		mime_free(&m);
 		buf_free(&msg);
 	}
+
+	/* a hidden letter still splits a word */
+	buf_init(&msg, 1 << 16);
+	buf_appends(&msg, "Subject: x\nContent-Type: text/html\n\n"
+	    "<font color=white>cheap meds</font>Via<font color=#fff>x</font>gra"
+	    "<div style=\"display:none\">y&#122;</div> ok\n");
+	mime_parse(&m, msg.data, msg.len, NULL);
+	T_STREQ(buf_cstr(&m.body), "x\nViagra ok");
+	T_INTEQ(m.st.html_hidden, 3);
+	T_INTEQ(m.st.html_obfuscated_words, 1);
+	mime_free(&m);
+	buf_free(&msg);
 
 	/* unclosed fonts, far more than the stack holds: colours still follow */
 	buf_init(&msg, 1 << 16);
