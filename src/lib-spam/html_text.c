@@ -83,19 +83,74 @@ attr_ulong(const char *v, size_t vl)
 	return r;
 }
 
+static void
+put_utf8(struct buf *out, unsigned long v)
+{
+	char u[4];
+
+	if (v < 0x80) {
+		u[0] = (char)v;
+		(void)buf_append(out, u, 1);
+	} else if (v < 0x800) {
+		u[0] = (char)(0xc0 | (v >> 6));
+		u[1] = (char)(0x80 | (v & 0x3f));
+		(void)buf_append(out, u, 2);
+	} else if (v < 0x10000) {
+		u[0] = (char)(0xe0 | (v >> 12));
+		u[1] = (char)(0x80 | ((v >> 6) & 0x3f));
+		u[2] = (char)(0x80 | (v & 0x3f));
+		(void)buf_append(out, u, 3);
+	} else {
+		u[0] = (char)(0xf0 | (v >> 18));
+		u[1] = (char)(0x80 | ((v >> 12) & 0x3f));
+		u[2] = (char)(0x80 | ((v >> 6) & 0x3f));
+		u[3] = (char)(0x80 | (v & 0x3f));
+		(void)buf_append(out, u, 4);
+	}
+}
+
+/* HTML 4's Latin-1 entities, U+00A0 (nbsp) to U+00FF (yuml), in order. */
+static const char *const latin1_ents[96] = {
+	"nbsp", "iexcl", "cent", "pound", "curren", "yen", "brvbar", "sect",
+	"uml", "copy", "ordf", "laquo", "not", "shy", "reg", "macr",
+	"deg", "plusmn", "sup2", "sup3", "acute", "micro", "para", "middot",
+	"cedil", "sup1", "ordm", "raquo", "frac14", "frac12", "frac34", "iquest",
+	"Agrave", "Aacute", "Acirc", "Atilde", "Auml", "Aring", "AElig", "Ccedil",
+	"Egrave", "Eacute", "Ecirc", "Euml", "Igrave", "Iacute", "Icirc", "Iuml",
+	"ETH", "Ntilde", "Ograve", "Oacute", "Ocirc", "Otilde", "Ouml", "times",
+	"Oslash", "Ugrave", "Uacute", "Ucirc", "Uuml", "Yacute", "THORN", "szlig",
+	"agrave", "aacute", "acirc", "atilde", "auml", "aring", "aelig", "ccedil",
+	"egrave", "eacute", "ecirc", "euml", "igrave", "iacute", "icirc", "iuml",
+	"eth", "ntilde", "ograve", "oacute", "ocirc", "otilde", "ouml", "divide",
+	"oslash", "ugrave", "uacute", "ucirc", "uuml", "yacute", "thorn", "yuml",
+};
+
 /* Decode one entity at s[0..n) (s[0] == '&'): appends to out, returns
  * bytes used (0 = not an entity).  *letter_r set if a numeric entity
- * encoded an ASCII letter or digit. */
+ * encoded an ASCII letter or digit.  Named: the markup ones, HTML 4's
+ * Latin-1 set and its common punctuation; a no-break space becomes a
+ * space, soft hyphens, zero-width joiners and direction marks nothing
+ * (they sit inside words to split them for filters). */
 static size_t
 entity(const char *s, size_t n, struct buf *out, int *letter_r)
 {
-	static const struct { const char *name; const char *utf8; } ents[] = {
-		{ "amp", "&" }, { "lt", "<" }, { "gt", ">" }, { "quot", "\"" },
-		{ "apos", "'" }, { "nbsp", " " }, { "copy", "\xc2\xa9" },
-		{ "reg", "\xc2\xae" }, { "euro", "\xe2\x82\xac" },
-		{ "shy", "" }, { "zwnj", "" }, { "zwj", "" },
+	static const struct { const char *name; unsigned long cp; } ents[] = {
+		{ "amp", '&' }, { "lt", '<' }, { "gt", '>' }, { "quot", '"' },
+		{ "apos", '\'' }, { "nbsp", ' ' }, { "shy", 0 }, { "zwnj", 0 },
+		{ "zwj", 0 }, { "lrm", 0 }, { "rlm", 0 },
+		{ "OElig", 0x152 }, { "oelig", 0x153 }, { "Scaron", 0x160 },
+		{ "scaron", 0x161 }, { "Yuml", 0x178 }, { "fnof", 0x192 },
+		{ "circ", 0x2c6 }, { "tilde", 0x2dc }, { "ensp", ' ' },
+		{ "emsp", ' ' }, { "thinsp", ' ' }, { "ndash", 0x2013 },
+		{ "mdash", 0x2014 }, { "lsquo", 0x2018 }, { "rsquo", 0x2019 },
+		{ "sbquo", 0x201a }, { "ldquo", 0x201c }, { "rdquo", 0x201d },
+		{ "bdquo", 0x201e }, { "dagger", 0x2020 }, { "Dagger", 0x2021 },
+		{ "bull", 0x2022 }, { "hellip", 0x2026 }, { "permil", 0x2030 },
+		{ "prime", 0x2032 }, { "lsaquo", 0x2039 }, { "rsaquo", 0x203a },
+		{ "euro", 0x20ac }, { "trade", 0x2122 }, { "larr", 0x2190 },
+		{ "rarr", 0x2192 }, { "equiv", 0x2261 },
 	};
-	size_t i = 1;
+	size_t i = 1, nl;
 
 	*letter_r = 0;
 	if (n > 2 && s[1] == '#') {
@@ -118,22 +173,25 @@ entity(const char *s, size_t n, struct buf *out, int *letter_r)
 			*letter_r = 1;
 		if (v == 0 || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
 			v = '?';
-		char u[4];
-		if (v < 0x80) { u[0] = (char)v; (void)buf_append(out, u, 1); }
-		else if (v < 0x800) { u[0] = (char)(0xc0 | (v >> 6)); u[1] = (char)(0x80 | (v & 0x3f)); (void)buf_append(out, u, 2); }
-		else if (v < 0x10000) { u[0] = (char)(0xe0 | (v >> 12)); u[1] = (char)(0x80 | ((v >> 6) & 0x3f)); u[2] = (char)(0x80 | (v & 0x3f)); (void)buf_append(out, u, 3); }
-		else { u[0] = (char)(0xf0 | (v >> 18)); u[1] = (char)(0x80 | ((v >> 12) & 0x3f)); u[2] = (char)(0x80 | ((v >> 6) & 0x3f)); u[3] = (char)(0x80 | (v & 0x3f)); (void)buf_append(out, u, 4); }
+		put_utf8(out, v);
 		return i;
 	}
 	while (i < n && i < 10 && isalnum((unsigned char)s[i]))
 		i++;
-	for (size_t k = 0; k < NELEM(ents); k++) {
-		size_t el = strlen(ents[k].name);
-		if (i - 1 == el && strncmp(s + 1, ents[k].name, el) == 0) {
-			(void)buf_appends(out, ents[k].utf8);
-			return (i < n && s[i] == ';') ? i + 1 : i;
+	nl = i - 1;
+	if (i < n && s[i] == ';')
+		i++;
+	for (size_t k = 0; k < NELEM(ents); k++)
+		if (strlen(ents[k].name) == nl && strncmp(s + 1, ents[k].name, nl) == 0) {
+			if (ents[k].cp != 0)
+				put_utf8(out, ents[k].cp);
+			return i;
 		}
-	}
+	for (size_t k = 1; k < NELEM(latin1_ents); k++)
+		if (strlen(latin1_ents[k]) == nl && strncmp(s + 1, latin1_ents[k], nl) == 0) {
+			put_utf8(out, 0xa0 + k);
+			return i;
+		}
 	return 0;
 }
 

@@ -254,6 +254,27 @@ test_html_colors(void)
 	buf_free(&msg);
 }
 
+/* Named entities: HTML 4's Latin-1 set and punctuation decoded to
+ * UTF-8, the invisible ones dropped, unknown names left as written. */
+static void
+test_html_entities(void)
+{
+	const char *msg =
+	    "Subject: x\n"
+	    "Content-Type: text/html\n"
+	    "\n"
+	    "caf&eacute; &Uuml;ber&nbsp;&yuml;&iexcl; 10&euro;&hellip; "
+	    "V&shy;ia&zwnj;gra &bogus; &amp &copy;&trade; &#233;&#x263a;\n";
+	struct mime_msg m;
+
+	mime_parse(&m, msg, strlen(msg), NULL);
+	T_STREQ(buf_cstr(&m.body), "x\ncaf\xc3\xa9 \xc3\x9c" "ber \xc3\xbf\xc2\xa1 "
+	    "10\xe2\x82\xac\xe2\x80\xa6 Viagra &bogus; & \xc2\xa9\xe2\x84\xa2"
+	    " \xc3\xa9\xe2\x98\xba");
+	T_INTEQ(m.st.html_entity_letters, 0);
+	mime_free(&m);
+}
+
 static void
 test_anomalies(void)
 {
@@ -517,6 +538,7 @@ main(void)
 	T_RUN(test_encoded_message);
 	T_RUN(test_html_tricks);
 	T_RUN(test_html_colors);
+	T_RUN(test_html_entities);
 	T_RUN(test_anomalies);
 	T_RUN(test_edges);
 	T_RUN(test_uri_text);
