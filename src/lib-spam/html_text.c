@@ -22,6 +22,7 @@ struct attr {
 
 #define MAX_ATTRS 24
 #define STACK_MAX 64            /* open elements tracked for colours */
+#define CLASS_MAX 64            /* style sheet classes remembered */
 #define COLOR_NONE (-1)         /* not known: never judged invisible */
 
 static const char *const known_tags[] = {
@@ -351,6 +352,14 @@ struct elem {
 	int hide;
 };
 
+/* A class of the message's style sheets ("name { ... }") and what its
+ * declarations do to the colours and visibility of its elements. */
+struct css_class {
+	char name[32];
+	long fg, bg;            /* COLOR_NONE: not set */
+	int hide, bg_unknown;
+};
+
 struct render {
 	struct buf *text;
 	struct mime_stats *st;
@@ -361,6 +370,8 @@ struct render {
 	struct elem stack[STACK_MAX];   /* [0]: the page (black on white) */
 	int depth;              /* entries in use, at least 1 */
 	int hidden_counted;     /* this hidden run already counted */
+	struct css_class classes[CLASS_MAX];
+	int nclasses;
 };
 
 static const struct elem *
@@ -463,6 +474,124 @@ close_elem(struct render *r, const char *name)
 	set_hidden_run(r, was);
 }
 
+/* The classes named in a class attribute, in the order of the style
+ * sheet (a later rule wins, as with equal specificity). */
+static void
+apply_classes(const struct render *r, struct elem *e, const char *v, size_t vl)
+{
+	for (int k = 0; k < r->nclasses; k++) {
+		const struct css_class *c = &r->classes[k];
+		size_t cl = strlen(c->name);
+		for (size_t i = 0; i + cl <= vl; i++) {
+			if ((i > 0 && !isspace((unsigned char)v[i - 1])) ||
+			    strncmp(v + i, c->name, cl) != 0 ||
+			    (i + cl < vl && !isspace((unsigned char)v[i + cl])))
+				continue;
+			if (c->hide)
+				e->hide = 1;
+			if (c->fg != COLOR_NONE)
+				e->fg = c->fg;
+			if (c->bg != COLOR_NONE)
+				e->bg = c->bg;
+			if (c->bg_unknown)
+				e->bg = COLOR_NONE;
+			break;
+		}
+	}
+}
+
+/* Remember the class rules of a style sheet s[0..n) that hide or
+ * colour: "sel, sel { decls }" where a selector ends in ".name"
+ * ("p.name" too); anything else (ids, descendants, at-rules' own
+ * lines) is passed over, and the rules inside an @media block are read
+ * as if it applied. */
+static void
+css_scan(struct render *r, const char *s, size_t n)
+{
+	size_t i = 0, sel = 0;
+
+	while (i < n) {
+		int cmt = i + 1 < n && s[i] == '/' && s[i + 1] == '*';
+		int sgml = (i + 4 <= n && memcmp(s + i, "<!--", 4) == 0) ||
+		    (i + 3 <= n && memcmp(s + i, "-->", 3) == 0);
+		if (cmt || sgml) {
+			/* a comment, or the SGML comment marks old pages put
+			 * around a style sheet */
+			const char *e = cmt ? memmem(s + i + 2, n - i - 2, "*/", 2) : NULL;
+			size_t k = sel;
+			while (k < i && isspace((unsigned char)s[k]))
+				k++;
+			int first = k == i;     /* nothing of a selector before it */
+			if (cmt)
+				i = e != NULL ? (size_t)(e - s) + 2 : n;
+			else
+				i += s[i] == '<' ? 4 : 3;
+			if (first)
+				sel = i;
+			continue;
+		}
+		if (s[i] == '}' || s[i] == ';') {
+			sel = ++i;
+			continue;
+		}
+		if (s[i] != '{') {
+			i++;
+			continue;
+		}
+		/* s[sel..i) is the selector list, the declarations follow */
+		size_t d = i + 1, de = d;
+		while (de < n && s[de] != '}' && s[de] != '{')
+			de++;
+		while (sel < i && isspace((unsigned char)s[sel]))
+			sel++;
+		if (sel < i && s[sel] == '@') { /* @media ... { : read inside */
+			sel = ++i;
+			continue;
+		}
+		int hide = style_hides(s + d, de - d), image = 0;
+		long fg = style_color(s + d, de - d, "color", NULL);
+		long bg = style_color(s + d, de - d, "background-color", &image);
+		if (bg == COLOR_NONE)
+			bg = style_color(s + d, de - d, "background", &image);
+		(void)style_color(s + d, de - d, "background-image", &image);
+		if (hide || fg != COLOR_NONE || bg != COLOR_NONE || image) {
+			size_t a = sel;
+			while (a < i) {
+				size_t b = a;
+				while (b < i && s[b] != ',')
+					b++;
+				size_t e = b, dot;
+				while (a < e && isspace((unsigned char)s[a]))
+					a++;
+				while (e > a && isspace((unsigned char)s[e - 1]))
+					e--;
+				/* "[element].class" and nothing else */
+				for (dot = a; dot < e && isalnum((unsigned char)s[dot]); dot++)
+					;
+				int simple = dot < e && s[dot] == '.' && e - dot - 1 > 0 &&
+				    e - dot - 1 < sizeof(r->classes[0].name);
+				for (size_t k = dot + 1; simple && k < e; k++)
+					if (!isalnum((unsigned char)s[k]) && s[k] != '-' &&
+					    s[k] != '_')
+						simple = 0;
+				dot++;
+				if (simple && r->nclasses < CLASS_MAX) {
+					struct css_class *c = &r->classes[r->nclasses++];
+					memcpy(c->name, s + dot, e - dot);
+					c->name[e - dot] = '\0';
+					c->hide = hide;
+					c->fg = fg;
+					c->bg = bg;
+					c->bg_unknown = image;
+				}
+				a = b + 1;
+			}
+		}
+		i = de < n && s[de] == '}' ? de + 1 : de;
+		sel = i;
+	}
+}
+
 /* An element whose colours and visibility its content inherits.  Table
  * cells and rows end the open cell or row of their table (and what was
  * left open in it), list items and paragraphs an open one of their
@@ -511,6 +640,8 @@ open_elem(struct render *r, const char *name, const struct attr *a, int na)
 		e.bg = COLOR_NONE;
 	if (attr_get(a, na, "hidden", &vl) != NULL)
 		e.hide = 1;
+	if ((v = attr_get(a, na, "class", &vl)) != NULL)
+		apply_classes(r, &e, v, vl);
 	if ((v = attr_get(a, na, "style", &vl)) != NULL) {
 		if (style_hides(v, vl))
 			e.hide = 1;
@@ -715,10 +846,14 @@ html_render(const char *s, size_t n, struct buf *text,
 				if (j + 1 <= n && i + 7 <= n && strncasecmp(s + i, "<script", 7) == 0) {
 					st->html_scripts++;
 					i = skip_raw(s, n, j < n ? j + 1 : n, "script");
+					close_elem(&r, "script");
 					continue;
 				}
 				if (j + 1 <= n && i + 6 <= n && strncasecmp(s + i, "<style", 6) == 0) {
-					i = skip_raw(s, n, j < n ? j + 1 : n, "style");
+					size_t start = j < n ? j + 1 : n;
+					i = skip_raw(s, n, start, "style");
+					css_scan(&r, s + start, i - start);
+					close_elem(&r, "style");
 					continue;
 				}
 				i = j < n ? j + 1 : n;

@@ -213,6 +213,17 @@ test_html_colors(void)
 		{ "<span style=\"font-size:0\">zero</span><i>one</i>", "x\none", 1 },
 		{ "<p hidden>a</p><span style=\"opacity: 0\">b</span>"
 		  "<span style=\"opacity:0.8\">c</span>", "x\nc", 2 },
+		/* classes of the message's style sheet */
+		{ "<style>.h{display:none} p.w { color: #fff }</style><span class=\"a h\">"
+		  "secret</span><p class=w>white</p>seen", "x\nseen", 2 },
+		{ "<style>/* .c{display:none} */ @media screen { .m { visibility:hidden } }"
+		  " .n, div .q {display:none}</style><i class=m>m</i> <i class=c>c</i> "
+		  "<i class=n>n</i> <i class=q>q</i>", "x\nc q", 2 },
+		{ "<style><!--\n.g { color:#eee; background: #eeeeee }\n--></style>"
+		  "<b class=g>gone</b> kept", "x\nkept", 1 },
+		{ "<style type=text/css>.dark{background:#000} .wt{color:white}</style>"
+		  "<div class=dark><span class=wt>shown</span></div><span class=wt>gone"
+		  "</span><span class=darker>ok</span>", "x\nshown ok", 1 },
 		{ NULL, NULL, 0 },
 	};
 	struct mime_msg m;
