@@ -244,7 +244,7 @@ lenient(const struct spam_levels *each, size_t n, const int *key, int k,
 {
 	int found = 0;
 
-	spam_engine_levels(engine, NULL, 0, out);
+	*out = engine->levels;
 	for (size_t i = 0; i < n; i++) {
 		if (key != NULL && key[i] != k)
 			continue;

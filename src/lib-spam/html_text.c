@@ -328,6 +328,35 @@ style_color(const char *v, size_t vl, const char *prop, int *image_r)
 	return COLOR_NONE;
 }
 
+/* What a style (an inline `style` attribute or a style sheet rule's
+ * declarations) does to its element's content. */
+struct style {
+	long fg, bg;            /* COLOR_NONE: not set */
+	int hide;               /* display:none and the like */
+	int bg_unknown;         /* a background image */
+};
+
+static void
+parse_style(const char *v, size_t vl, struct style *st)
+{
+	int image = 0;
+
+	st->hide = style_hides(v, vl);
+	st->fg = style_color(v, vl, "color", NULL);
+	st->bg = style_color(v, vl, "background-color", &image);
+	if (st->bg == COLOR_NONE)
+		st->bg = style_color(v, vl, "background", &image);
+	(void)style_color(v, vl, "background-image", &image);
+	st->bg_unknown = image;
+}
+
+static int
+style_sets(const struct style *st)
+{
+	return st->hide || st->fg != COLOR_NONE || st->bg != COLOR_NONE ||
+	    st->bg_unknown;
+}
+
 /* Text of colour fg on background bg is invisible when the two are
  * (nearly) the same: the "redmean" colour distance under 32 (#f8f8f8
  * on white is at 21, #f0f0f0 at 45). */
@@ -353,11 +382,10 @@ struct elem {
 };
 
 /* A class of the message's style sheets ("name { ... }") and what its
- * declarations do to the colours and visibility of its elements. */
+ * declarations do to its elements. */
 struct css_class {
 	char name[32];
-	long fg, bg;            /* COLOR_NONE: not set */
-	int hide, bg_unknown;
+	struct style style;
 };
 
 struct render {
@@ -474,6 +502,19 @@ close_elem(struct render *r, const char *name)
 	set_hidden_run(r, was);
 }
 
+static void
+apply_style(struct elem *e, const struct style *st)
+{
+	if (st->hide)
+		e->hide = 1;
+	if (st->fg != COLOR_NONE)
+		e->fg = st->fg;
+	if (st->bg != COLOR_NONE)
+		e->bg = st->bg;
+	if (st->bg_unknown)
+		e->bg = COLOR_NONE;
+}
+
 /* The classes named in a class attribute, in the order of the style
  * sheet (a later rule wins, as with equal specificity). */
 static void
@@ -487,14 +528,7 @@ apply_classes(const struct render *r, struct elem *e, const char *v, size_t vl)
 			    strncmp(v + i, c->name, cl) != 0 ||
 			    (i + cl < vl && !isspace((unsigned char)v[i + cl])))
 				continue;
-			if (c->hide)
-				e->hide = 1;
-			if (c->fg != COLOR_NONE)
-				e->fg = c->fg;
-			if (c->bg != COLOR_NONE)
-				e->bg = c->bg;
-			if (c->bg_unknown)
-				e->bg = COLOR_NONE;
+			apply_style(e, &c->style);
 			break;
 		}
 	}
@@ -548,13 +582,9 @@ css_scan(struct render *r, const char *s, size_t n)
 			sel = ++i;
 			continue;
 		}
-		int hide = style_hides(s + d, de - d), image = 0;
-		long fg = style_color(s + d, de - d, "color", NULL);
-		long bg = style_color(s + d, de - d, "background-color", &image);
-		if (bg == COLOR_NONE)
-			bg = style_color(s + d, de - d, "background", &image);
-		(void)style_color(s + d, de - d, "background-image", &image);
-		if (hide || fg != COLOR_NONE || bg != COLOR_NONE || image) {
+		struct style st;
+		parse_style(s + d, de - d, &st);
+		if (style_sets(&st)) {
 			size_t a = sel;
 			while (a < i) {
 				size_t b = a;
@@ -579,10 +609,7 @@ css_scan(struct render *r, const char *s, size_t n)
 					struct css_class *c = &r->classes[r->nclasses++];
 					memcpy(c->name, s + dot, e - dot);
 					c->name[e - dot] = '\0';
-					c->hide = hide;
-					c->fg = fg;
-					c->bg = bg;
-					c->bg_unknown = image;
+					c->style = st;
 				}
 				a = b + 1;
 			}
@@ -604,7 +631,7 @@ open_elem(struct render *r, const char *name, const struct attr *a, int na)
 	const char *v;
 	size_t vl;
 	long c;
-	int image = 0;
+	struct style st;
 	struct elem e;
 
 	if (strcmp(name, "td") == 0 || strcmp(name, "th") == 0 ||
@@ -643,17 +670,8 @@ open_elem(struct render *r, const char *name, const struct attr *a, int na)
 	if ((v = attr_get(a, na, "class", &vl)) != NULL)
 		apply_classes(r, &e, v, vl);
 	if ((v = attr_get(a, na, "style", &vl)) != NULL) {
-		if (style_hides(v, vl))
-			e.hide = 1;
-		if ((c = style_color(v, vl, "color", NULL)) != COLOR_NONE)
-			e.fg = c;
-		if ((c = style_color(v, vl, "background-color", &image)) != COLOR_NONE)
-			e.bg = c;
-		else if ((c = style_color(v, vl, "background", &image)) != COLOR_NONE)
-			e.bg = c;
-		(void)style_color(v, vl, "background-image", &image);
-		if (image)
-			e.bg = COLOR_NONE;
+		parse_style(v, vl, &st);
+		apply_style(&e, &st);
 	}
 	if (r->depth < STACK_MAX)
 		r->stack[r->depth++] = e;
@@ -779,7 +797,9 @@ tag(struct render *r, const char *s, size_t n)
 				r->st->html_font_big++;
 		}
 	}
-	if (!selfclose && !in_list(name, void_tags, NELEM(void_tags)))
+	/* script and style hold no rendered text: html_render() skips it */
+	if (!selfclose && !in_list(name, void_tags, NELEM(void_tags)) &&
+	    strcmp(name, "script") != 0 && strcmp(name, "style") != 0)
 		open_elem(r, name, a, na);
 }
 
@@ -846,14 +866,12 @@ html_render(const char *s, size_t n, struct buf *text,
 				if (j + 1 <= n && i + 7 <= n && strncasecmp(s + i, "<script", 7) == 0) {
 					st->html_scripts++;
 					i = skip_raw(s, n, j < n ? j + 1 : n, "script");
-					close_elem(&r, "script");
 					continue;
 				}
 				if (j + 1 <= n && i + 6 <= n && strncasecmp(s + i, "<style", 6) == 0) {
 					size_t start = j < n ? j + 1 : n;
 					i = skip_raw(s, n, start, "style");
 					css_scan(&r, s + start, i - start);
-					close_elem(&r, "style");
 					continue;
 				}
 				i = j < n ? j + 1 : n;

@@ -235,29 +235,30 @@ int
 store_bayes_get(struct store *st, const char *u, const uint64_t *t, size_t n,
     struct bayes_counts *o)
 {
-	size_t *miss, nmiss;
+	size_t *pos, nmiss;
 	uint64_t *mt;
 	struct bayes_counts *mc;
+	void *block;
 	int r = 0;
 
-	if (st->tcache == NULL)
+	if (st->tcache == NULL || n == 0)
 		return st->drv->bayes_get(st, u, t, n, o);
-	miss = xcalloc(n ? n : 1, sizeof(*miss));
-	nmiss = token_cache_get(st->tcache, u, t, n, o, miss);
+	/* the misses' counts, tokens and positions in one block */
+	block = xcalloc(n, sizeof(*mc) + sizeof(*mt) + sizeof(*pos));
+	mc = block;
+	mt = (uint64_t *)(mc + n);
+	pos = (size_t *)(mt + n);
+	nmiss = token_cache_get(st->tcache, u, t, n, o, pos);
 	if (nmiss > 0) {
-		mt = xcalloc(nmiss, sizeof(*mt));
-		mc = xcalloc(nmiss, sizeof(*mc));
 		for (size_t i = 0; i < nmiss; i++)
-			mt[i] = t[miss[i]];
+			mt[i] = t[pos[i]];
 		r = st->drv->bayes_get(st, u, mt, nmiss, mc);
 		for (size_t i = 0; r == 0 && i < nmiss; i++) {
-			o[miss[i]] = mc[i];
+			o[pos[i]] = mc[i];
 			token_cache_put(st->tcache, u, mt[i], &mc[i]);
 		}
-		free(mt);
-		free(mc);
 	}
-	free(miss);
+	free(block);
 	return r;
 }
 
