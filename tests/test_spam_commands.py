@@ -205,6 +205,36 @@ def test_learn_and_bayes(tmp_path, cfgdir):
     assert run("learn", str(spamdir)).returncode == 2      # neither --spam nor --ham
 
 
+def set_scores(name):
+    """(set 0, set 2) score of a rule from rules/55_scores_bayes.cf."""
+    path = os.path.join(os.path.dirname(__file__), "..", "rules", "55_scores_bayes.cf")
+    with open(path) as fh:
+        for line in fh:
+            f = line.split()
+            if f[:2] == ["score", name]:
+                return f[2], f[4]
+    raise AssertionError(name + " not in 55_scores_bayes.cf")
+
+
+def test_score_set_with_bayes(tmp_path, cfgdir):
+    """Without a usable Bayes database the hand-set scores count (set 0);
+    with one, the set-2 scores fitted with the learners in use."""
+    db = str(tmp_path / "model.db")
+    hand, fitted = set_scores("BODY_CLICK_HERE")
+    assert float(hand) != float(fitted)
+    r = run("spamc", "--db", db, stdin=SPAM, cfg=cfgdir)
+    assert "BODY_CLICK_HERE=%s," % hand in r.stdout, r.stdout
+    spamdir, hamdir = write_corpus(tmp_path, 6, corpus_msg)
+    for kind, d in (("--spam", spamdir), ("--ham", hamdir)):
+        assert run("learn", kind, "--db", db, str(d), cfg=cfgdir).returncode == 0
+    r = run("spamc", "--db", db, stdin=SPAM, cfg=cfgdir)
+    assert "BAYES_" in r.stdout and "BODY_CLICK_HERE=%s," % fitted in r.stdout, r.stdout
+    # a site's one-value score line still counts in every set
+    (tmp_path / "etc" / "spam.cf").write_text("score BODY_CLICK_HERE 2.25\n")
+    r = run("spamc", "--db", db, stdin=SPAM, cfg=cfgdir)
+    assert "BODY_CLICK_HERE=2.25," in r.stdout, r.stdout
+
+
 def test_spamc_batch_tokens(tmp_path):
     """spamc --batch --tests --tokens (bench/spam/bayes_lab.py's input):
     after each verdict line, one "#T NAME<TAB>token..." line with the

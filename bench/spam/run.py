@@ -421,7 +421,14 @@ def main():
     ap.add_argument("--dump", help="write Tempest's per-message results here")
     ap.add_argument("--split", default="mod2", choices=sorted(SPLITS),
                     help="train/test split (default mod2: odd positions test)")
+    ap.add_argument("--config", metavar="DIR",
+                    help="Tempest's configuration directory (main.cf, spam.cf) "
+                    "for learn and spamc, instead of the built-in defaults "
+                    "(e.g. scores fitted on this split's training half: "
+                    "rule_fit.py --fit S --all --out DIR/spam.cf)")
     a = ap.parse_args()
+    global CONFIG_DIR
+    CONFIG_DIR = a.config and os.path.abspath(a.config)
     data = fetch()
     work, train, testdir, test = split(data, a.limit, a.validate, a.split)
     ntest = len(test)
