@@ -14,12 +14,15 @@ struct store_driver {
 	struct store *(*open)(const char *arg, char **error_r);
 	void (*close)(struct store *st);
 	int (*exec)(struct store *st, const char *sql);        /* no parameters */
-	int (*bayes_totals)(struct store *, const char *, struct bayes_counts *);
+	/* totals and the token generation (0 before the first write) */
+	int (*bayes_totals)(struct store *, const char *, struct bayes_counts *,
+	    int64_t *);
 	int (*bayes_add_totals)(struct store *, const char *, int64_t, int64_t);
 	int (*bayes_get)(struct store *, const char *, const uint64_t *, size_t,
 	    struct bayes_counts *);
 	int (*bayes_update)(struct store *, const char *, const uint64_t *, size_t,
 	    int, int);
+	int (*bayes_bump)(struct store *, const char *);  /* generation + 1 */
 	int (*bayes_seen)(struct store *, const char *, const char *, char *);
 	int (*bayes_set_seen)(struct store *, const char *, const char *, char);
 	int64_t (*bayes_ntokens)(struct store *, const char *);

@@ -213,11 +213,13 @@ store_rollback(struct store *st)
 int
 store_bayes_totals(struct store *st, const char *u, struct bayes_counts *r)
 {
-	if (st->drv->bayes_totals(st, u, r) < 0)
+	int64_t gen;
+
+	if (st->drv->bayes_totals(st, u, r, &gen) < 0)
 		return -1;
 	if (st->tcache == NULL)
 		st->tcache = token_cache_new();
-	token_cache_totals(st->tcache, u, r, time(NULL));
+	token_cache_totals(st->tcache, u, r, gen);
 	return 0;
 }
 
@@ -269,7 +271,9 @@ store_bayes_update(struct store *st, const char *u, const uint64_t *t, size_t n,
 	/* dropped even when it fails: a rollback follows */
 	if (st->tcache != NULL)
 		token_cache_changed(st->tcache, u, t, n);
-	return st->drv->bayes_update(st, u, t, n, s, h);
+	if (st->drv->bayes_update(st, u, t, n, s, h) < 0)
+		return -1;
+	return st->drv->bayes_bump(st, u);
 }
 
 void
@@ -281,9 +285,29 @@ store_bayes_cache_stats(const struct store *st, uint64_t *hits_r, uint64_t *look
 int store_bayes_seen(struct store *st, const char *u, const char *k, char *r) { return st->drv->bayes_seen(st, u, k, r); }
 int store_bayes_set_seen(struct store *st, const char *u, const char *k, char c) { return st->drv->bayes_set_seen(st, u, k, c); }
 int64_t store_bayes_ntokens(struct store *st, const char *u) { return st->drv->bayes_ntokens(st, u); }
-int64_t store_bayes_expire(struct store *st, const char *u, int64_t n) { if (n <= 0) return 0; cache_clear(st); return st->drv->bayes_expire(st, u, n); }
+int64_t
+store_bayes_expire(struct store *st, const char *u, int64_t n)
+{
+	int64_t r;
+
+	if (n <= 0)
+		return 0;
+	cache_clear(st);
+	if ((r = st->drv->bayes_expire(st, u, n)) > 0 && st->drv->bayes_bump(st, u) < 0)
+		return -1;
+	return r;
+}
+
 int store_bayes_tokens(struct store *st, const char *u, void (*fn)(const struct bayes_token_row *, void *), void *a) { return st->drv->bayes_tokens(st, u, fn, a); }
-int store_bayes_put(struct store *st, const char *u, const struct bayes_token_row *r, size_t n) { cache_clear(st); return st->drv->bayes_put(st, u, r, n); }
+int
+store_bayes_put(struct store *st, const char *u, const struct bayes_token_row *r, size_t n)
+{
+	cache_clear(st);
+	if (st->drv->bayes_put(st, u, r, n) < 0)
+		return -1;
+	return st->drv->bayes_bump(st, u);
+}
+
 int store_bayes_seen_all(struct store *st, const char *u, void (*fn)(const char *, char, void *), void *a) { return st->drv->bayes_seen_all(st, u, fn, a); }
 int store_lr_sample_put(struct store *st, const char *u, const char *k, char c, const void *f, size_t n) { return st->drv->lr_sample_put(st, u, k, c, f, n); }
 int store_lr_sample_delete(struct store *st, const char *u, const char *k) { return st->drv->lr_sample_delete(st, u, k); }

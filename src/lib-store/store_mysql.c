@@ -30,6 +30,10 @@ static const char *const schema[] = {
 	" atime BIGINT NOT NULL, PRIMARY KEY (user, token))",
 	"CREATE TABLE IF NOT EXISTS bayes_total (user VARBINARY(255) PRIMARY KEY,"
 	" nspam BIGINT NOT NULL, nham BIGINT NOT NULL)",
+	/* raised by every write of a user's tokens, for the token caches
+	 * of other handles (token_cache.h); created when missing */
+	"CREATE TABLE IF NOT EXISTS bayes_gen (user VARBINARY(255) PRIMARY KEY,"
+	" gen BIGINT NOT NULL)",
 	"CREATE TABLE IF NOT EXISTS bayes_seen (user VARBINARY(255) NOT NULL,"
 	" msgkey VARBINARY(1024) NOT NULL, kind CHAR(1) NOT NULL,"
 	" PRIMARY KEY (user, msgkey(255)))",
@@ -171,23 +175,41 @@ row1(struct store *st, struct buf *b, char **cols, int n)
 }
 
 static int
-bayes_totals(struct store *st, const char *user, struct bayes_counts *r)
+bayes_totals(struct store *st, const char *user, struct bayes_counts *r,
+    int64_t *gen_r)
 {
 	struct buf b;
-	char *c[2];
+	char *c[3];
 	int k;
 
 	r->spam = r->ham = 0;
+	*gen_r = 0;
 	buf_init(&b, BUF_UNLIMITED);
-	(void)buf_appends(&b, "SELECT nspam, nham FROM bayes_total WHERE user = ");
+	(void)buf_appends(&b, "SELECT COALESCE(t.nspam, 0), COALESCE(t.nham, 0), "
+	    "COALESCE((SELECT gen FROM bayes_gen WHERE user = u.user), 0) FROM (SELECT ");
 	q_cstr(st, &b, user);
-	if ((k = row1(st, &b, c, 2)) == 1) {
+	(void)buf_appends(&b, " AS user) u LEFT JOIN bayes_total t ON t.user = u.user");
+	if ((k = row1(st, &b, c, 3)) == 1) {
 		r->spam = atoll(c[0]);
 		r->ham = atoll(c[1]);
+		*gen_r = atoll(c[2]);
 		free(c[0]);
 		free(c[1]);
+		free(c[2]);
 	}
 	return k < 0 ? -1 : 0;
+}
+
+static int
+bayes_bump(struct store *st, const char *user)
+{
+	struct buf b;
+
+	buf_init(&b, BUF_UNLIMITED);
+	(void)buf_appends(&b, "INSERT INTO bayes_gen (user, gen) VALUES (");
+	q_cstr(st, &b, user);
+	(void)buf_appends(&b, ", 1) ON DUPLICATE KEY UPDATE gen = gen + 1");
+	return run(st, &b);
 }
 
 static int
@@ -880,6 +902,7 @@ const struct store_driver store_driver_mysql = {
 	.bayes_add_totals = bayes_add_totals,
 	.bayes_get = bayes_get,
 	.bayes_update = bayes_update,
+	.bayes_bump = bayes_bump,
 	.bayes_seen = bayes_seen,
 	.bayes_set_seen = bayes_set_seen,
 	.bayes_ntokens = bayes_ntokens,

@@ -19,7 +19,7 @@ enum {
 	Q_SEEN_SET, Q_SEEN_DEL, Q_NTOK, Q_QPUT, Q_QLIST, Q_QGET, Q_QDEL, Q_QEXP,
 	Q_LGET, Q_LSET, Q_LDEL, Q_LRS_PUT, Q_LRS_DEL, Q_LRS_ALL, Q_LRM_CHG,
 	Q_LRM_INFO, Q_LRM_GET, Q_LRM_PUT, Q_LRW_PUT, Q_LRS_NTH, Q_LRS_TRIM, Q_TOK_EXP, Q_TOK_ALL, Q_TOK_PUT,
-	Q_SEEN_ALL, Q_USERS, Q_LLIST, Q_MAX
+	Q_SEEN_ALL, Q_USERS, Q_LLIST, Q_GEN_BUMP, Q_MAX
 };
 
 static const char *const sql_text[Q_MAX] = {
@@ -29,7 +29,11 @@ static const char *const sql_text[Q_MAX] = {
 	    "ON CONFLICT (user, token) DO UPDATE SET spam = max(0, spam + ?3), "
 	    "ham = max(0, ham + ?4), atime = ?5",
 	[Q_TOK_GC] = "DELETE FROM bayes_token WHERE user = ?1 AND token = ?2 AND spam = 0 AND ham = 0",
-	[Q_TOT_GET] = "SELECT nspam, nham FROM bayes_total WHERE user = ?1",
+	[Q_TOT_GET] = "SELECT (SELECT nspam FROM bayes_total WHERE user = ?1), "
+	    "(SELECT nham FROM bayes_total WHERE user = ?1), "
+	    "(SELECT gen FROM bayes_gen WHERE user = ?1)",
+	[Q_GEN_BUMP] = "INSERT INTO bayes_gen (user, gen) VALUES (?1, 1) "
+	    "ON CONFLICT (user) DO UPDATE SET gen = gen + 1",
 	[Q_TOT_ADD] = "INSERT INTO bayes_total (user, nspam, nham) VALUES (?1, max(0, ?2), max(0, ?3)) "
 	    "ON CONFLICT (user) DO UPDATE SET nspam = max(0, nspam + ?2), nham = max(0, nham + ?3)",
 	[Q_SEEN_GET] = "SELECT kind FROM bayes_seen WHERE user = ?1 AND msgkey = ?2",
@@ -83,6 +87,9 @@ static const char schema[] =
     " spam INTEGER NOT NULL, ham INTEGER NOT NULL, atime INTEGER NOT NULL,"
     " PRIMARY KEY (user, token)) WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS bayes_total (user TEXT PRIMARY KEY, nspam INTEGER NOT NULL, nham INTEGER NOT NULL);"
+    /* raised by every write of a user's tokens, for the token caches
+     * of other handles (token_cache.h); created when missing */
+    "CREATE TABLE IF NOT EXISTS bayes_gen (user TEXT PRIMARY KEY, gen INTEGER NOT NULL);"
     "CREATE TABLE IF NOT EXISTS bayes_seen (user TEXT NOT NULL, msgkey TEXT NOT NULL, kind TEXT NOT NULL,"
     " PRIMARY KEY (user, msgkey)) WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS quarantine (id TEXT PRIMARY KEY, created INTEGER NOT NULL,"
@@ -227,22 +234,36 @@ sqlite_exec(struct store *st, const char *sql)
 }
 
 static int
-bayes_totals(struct store *st, const char *user, struct bayes_counts *r)
+bayes_totals(struct store *st, const char *user, struct bayes_counts *r,
+    int64_t *gen_r)
 {
 	sqlite3_stmt *q = stmt(st, Q_TOT_GET);
 	int rc;
 
 	r->spam = r->ham = 0;
+	*gen_r = 0;
 	if (q == NULL)
 		return -1;
 	sqlite3_bind_text(q, 1, user, -1, SQLITE_STATIC);
 	rc = sqlite3_step(q);
-	if (rc == SQLITE_ROW) {
+	if (rc == SQLITE_ROW) {         /* NULL (no row) reads as 0 */
 		r->spam = sqlite3_column_int64(q, 0);
 		r->ham = sqlite3_column_int64(q, 1);
+		*gen_r = sqlite3_column_int64(q, 2);
 	}
 	sqlite3_reset(q);
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : fail(st);
+}
+
+static int
+bayes_bump(struct store *st, const char *user)
+{
+	sqlite3_stmt *q = stmt(st, Q_GEN_BUMP);
+
+	if (q == NULL)
+		return -1;
+	sqlite3_bind_text(q, 1, user, -1, SQLITE_STATIC);
+	return step_done(st, q);
 }
 
 static int
@@ -808,6 +829,7 @@ const struct store_driver store_driver_sqlite = {
 	.bayes_add_totals = bayes_add_totals,
 	.bayes_get = bayes_get,
 	.bayes_update = bayes_update,
+	.bayes_bump = bayes_bump,
 	.bayes_seen = bayes_seen,
 	.bayes_set_seen = bayes_set_seen,
 	.bayes_ntokens = bayes_ntokens,

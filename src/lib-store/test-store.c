@@ -291,6 +291,41 @@ main(void)
 		/* another user is not served from this user's cache */
 		T_INTEQ(store_bayes_get(st, "tc2", ct, 2, cc), 0);
 		T_INTEQ(cc[0].spam + cc[1].spam, 0);
+		/* another handle's writes that leave the totals as they were
+		 * (a message learned, another of the same class forgotten;
+		 * an expiry) are seen at the next classification: the token
+		 * generation moved */
+		T_INTEQ(store_bayes_totals(st, "tc", &ctot), 0);
+		T_INTEQ(store_bayes_get(st, "tc", ct, 2, cc), 0);
+		b = store_open(spec, &err);
+		T_OK(b != NULL);
+		if (b != NULL) {
+			T_INTEQ(store_begin(b), 0);
+			T_INTEQ(store_bayes_update(b, "tc", ct + 1, 1, 1, 0), 0);
+			T_INTEQ(store_bayes_add_totals(b, "tc", 1, 0), 0);
+			T_INTEQ(store_bayes_update(b, "tc", ct, 1, -1, 0), 0);
+			T_INTEQ(store_bayes_add_totals(b, "tc", -1, 0), 0);
+			T_INTEQ(store_commit(b), 0);
+		}
+		T_INTEQ(store_bayes_totals(st, "tc", &ctot), 0);
+		T_INTEQ(ctot.spam, 2);
+		T_INTEQ(store_bayes_get(st, "tc", ct, 2, cc), 0);
+		T_INTEQ(cc[0].spam, 1);
+		T_INTEQ(cc[1].spam, 2);
+		if (b != NULL) {
+			T_INTEQ(store_bayes_expire(b, "tc", 1), 1);
+			store_close(&b);
+		}
+		T_INTEQ(store_bayes_totals(st, "tc", &ctot), 0);
+		T_INTEQ(ctot.spam, 2);
+		T_INTEQ(store_bayes_get(st, "tc", ct, 2, cc), 0);
+		T_INTEQ((cc[0].spam == 0) + (cc[1].spam == 0), 1);
+		/* and nothing changed: served from the cache */
+		store_bayes_cache_stats(st, &h0, &l0);
+		T_INTEQ(store_bayes_totals(st, "tc", &ctot), 0);
+		T_INTEQ(store_bayes_get(st, "tc", ct, 2, cc), 0);
+		store_bayes_cache_stats(st, &h1, &l1);
+		T_INTEQ(h1 - h0, 2);
 	}
 	store_close(&st);
 	T_OK(st == NULL);

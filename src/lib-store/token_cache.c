@@ -23,7 +23,7 @@ struct token_cache {
 	uint32_t gen;           /* bumped to drop every slot at once */
 	char *user;             /* the user served, NULL: none */
 	struct bayes_counts tot;        /* the totals expected next */
-	time_t born;
+	int64_t store_gen;              /* and the token generation */
 	uint64_t hits, lookups;
 };
 
@@ -72,15 +72,15 @@ serves(const struct token_cache *c, const char *user)
 
 void
 token_cache_totals(struct token_cache *c, const char *user,
-    const struct bayes_counts *tot, time_t now)
+    const struct bayes_counts *tot, int64_t gen)
 {
 	if (serves(c, user) && tot->spam == c->tot.spam && tot->ham == c->tot.ham &&
-	    now >= c->born && now - c->born < TOKEN_CACHE_MAX_AGE)
+	    gen == c->store_gen)
 		return;
 	token_cache_clear(c);
 	c->user = xstrdup(user);
 	c->tot = *tot;
-	c->born = now;
+	c->store_gen = gen;
 }
 
 size_t
@@ -124,6 +124,7 @@ token_cache_changed(struct token_cache *c, const char *user, const uint64_t *tok
 {
 	if (!serves(c, user))
 		return;
+	c->store_gen++;
 	for (size_t i = 0; i < n; i++) {
 		struct slot *s = &c->slot[slot_of(tok[i])];
 		if (s->tok == tok[i])

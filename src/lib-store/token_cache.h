@@ -4,35 +4,34 @@
  * classifier (the filter, `spamc --batch`) does not seek the same
  * frequent tokens in the database for every message.
  *
- * Valid while the user's totals read at the start of a classification
- * are what the cache expects (its own writes through the same handle
- * move the expectation along: their tokens are dropped, their totals
- * added) and for at most TOKEN_CACHE_MAX_AGE seconds: another process
- * that learns changes the totals, so the cache starts over; only a
- * sequence of writes elsewhere that leaves the totals as they were (a
- * message learned and another of the same class forgotten, an expiry)
- * is seen late, by that much at the most.  Direct-mapped, a fixed 2 MiB.
+ * Valid while the user's totals and token generation read at the start
+ * of a classification are what the cache expects.  The store counts a
+ * generation per user that every write of tokens raises (learning,
+ * forgetting, expiry, a copy; store.c), so a write by another process
+ * or handle, even one that leaves the totals as they were (a message
+ * learned and another of the same class forgotten, an expiry), makes
+ * the cache start over at the next classification.  Its own writes
+ * through the same handle move the expectation along: their tokens are
+ * dropped, their totals added, the generation counted one up.
+ * Direct-mapped, a fixed 2 MiB.
  */
 #ifndef TEMPEST_TOKEN_CACHE_H
 #define TEMPEST_TOKEN_CACHE_H
 
 #include <stddef.h>
 #include <stdint.h>
-#include <time.h>
 
 #include "store.h"
-
-#define TOKEN_CACHE_MAX_AGE 30
 
 struct token_cache;
 
 struct token_cache *token_cache_new(void);
 void token_cache_free(struct token_cache **c);
-/* The totals just read for user at time now: the cache goes on serving
- * user when they are the expected ones, else it starts over for user
- * and these totals. */
+/* The totals and token generation just read for user: the cache goes
+ * on serving user when they are the expected ones, else it starts over
+ * for user, these totals and this generation. */
 void token_cache_totals(struct token_cache *c, const char *user,
-    const struct bayes_counts *tot, time_t now);
+    const struct bayes_counts *tot, int64_t gen);
 /* Fill out[i] of the cached tokens of user; the positions of the others
  * (all n when the cache does not serve user) go to miss_r.  The count of
  * misses. */
@@ -41,7 +40,8 @@ size_t token_cache_get(struct token_cache *c, const char *user, const uint64_t *
 /* Remember counts read from the store for user. */
 void token_cache_put(struct token_cache *c, const char *user, uint64_t tok,
     const struct bayes_counts *counts);
-/* This handle changed n tokens of user: drop them. */
+/* This handle changed n tokens of user (one write, one generation):
+ * drop them. */
 void token_cache_changed(struct token_cache *c, const char *user, const uint64_t *tok,
     size_t n);
 /* This handle changed user's totals by (dspam, dham). */
