@@ -452,6 +452,34 @@ emit(struct render *r, const char *s, size_t n)
 	r->last_alnum = isalnum((unsigned char)s[n - 1]);
 }
 
+/* An image's alt text, where the image is (mail clients show it when
+ * images are not loaded; SpamAssassin renders it too): words of the
+ * body text and the Bayes tokens, hidden where the image would be, not
+ * counted as text bytes (the image rules weigh text against images). */
+static void
+emit_alt(struct render *r, const char *v, size_t vl)
+{
+	struct buf alt;
+	size_t bytes = r->st->html_text_bytes, i = 0;
+
+	buf_init(&alt, 4096);
+	decode_attr(v, vl, &alt);
+	r->space_pending = 1;
+	while (i < alt.len) {
+		size_t j = i;
+		while (j < alt.len && !isspace((unsigned char)alt.data[j]))
+			j++;
+		if (j > i) {
+			emit(r, alt.data + i, j - i);
+			r->space_pending = 1;
+		}
+		i = j + 1;
+	}
+	r->split_pending = 0;
+	r->st->html_text_bytes = bytes;
+	buf_free(&alt);
+}
+
 static void
 newline(struct render *r)
 {
@@ -776,6 +804,8 @@ tag(struct render *r, const char *s, size_t n)
 		r->st->html_image_area += (w > 10000 ? 10000 : w) * (h > 10000 ? 10000 : h);
 		if ((v = attr_get(a, na, "src", &vl)) != NULL)
 			add_uri(r, v, vl);
+		if ((v = attr_get(a, na, "alt", &vl)) != NULL && vl > 0)
+			emit_alt(r, v, vl);
 	} else if (strcmp(name, "a") == 0 || strcmp(name, "area") == 0 ||
 	    strcmp(name, "link") == 0) {
 		r->st->html_links++;

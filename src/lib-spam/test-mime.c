@@ -286,6 +286,29 @@ test_html_entities(void)
 	mime_free(&m);
 }
 
+/* An image's alt text is body text where the image is, hidden where it
+ * would be hidden, entities decoded, and not counted as text bytes. */
+static void
+test_html_alt(void)
+{
+	const char *msg =
+	    "Subject: x\n"
+	    "Content-Type: text/html\n"
+	    "\n"
+	    "<p>Best<img src=\"http://img.example/a.gif\" alt=\"  cheap &eacute;meds\n now \">"
+	    "price</p><div style=\"display:none\"><img alt=\"secret words\"></div>"
+	    "<img alt=\"\" src=b.gif><img alt=&amp;x>\n";
+	struct mime_msg m;
+
+	mime_parse(&m, msg, strlen(msg), NULL);
+	T_STREQ(buf_cstr(&m.body), "x\nBest cheap \xc3\xa9meds now price &x");
+	T_INTEQ(m.st.html_text_bytes, 10);      /* "Best", " price" */
+	T_INTEQ(m.st.html_images, 4);
+	T_INTEQ(m.st.html_hidden, 1);
+	T_INTEQ(m.st.html_obfuscated_words, 0);
+	mime_free(&m);
+}
+
 static void
 test_anomalies(void)
 {
@@ -550,6 +573,7 @@ main(void)
 	T_RUN(test_html_tricks);
 	T_RUN(test_html_colors);
 	T_RUN(test_html_entities);
+	T_RUN(test_html_alt);
 	T_RUN(test_anomalies);
 	T_RUN(test_edges);
 	T_RUN(test_uri_text);
