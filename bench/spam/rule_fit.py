@@ -18,7 +18,7 @@ its learner points, BAYES_* and LR_*, as the engine gave them, out of
 fold, and the names of the rules that hit) gets the score
 learner points + sum of the rule weights, and the weights minimise
 
-    mean_spam log(1 + e^-(s - 6.3)) * ns + C * mean_ham ... (summed)
+    sum_spam log(1 + e^-(s - 6.3)) + C * sum_ham log(1 + e^(s - 6.3))
         + L2 * (N / 4534) * sum_rules (w - w_hand)^2
 
 (C: what a false positive costs in false negatives; the L2 pull to the
