@@ -90,6 +90,13 @@ def test_spamc_defaults_without_config(tmp_path):
             env={"TEMPEST_CONFIG_DIR": str(tmp_path / "nope")})
     assert r.stdout.splitlines()[0].startswith("ham "), r.stdout
     assert "X-Spam-Status: No, hits=" in r.stdout
+    # the built-in set lints clean: every score line (the generated
+    # 55_scores_bayes.cf included) names a rule that exists
+    r = run("spamc", "--lint", "--list", env={"TEMPEST_CONFIG_DIR": str(tmp_path / "nope")})
+    assert r.returncode == 0 and " bad-lines 0 " in r.stdout, r.stdout
+    status = dict(f for f in (line.split() for line in r.stdout.splitlines()) if len(f) == 2)
+    assert "score-only" not in status.values(), r.stdout
+    assert status["BODY_CLICK_HERE"] == "active"
 
 
 def test_spamc_threshold_and_headers():
