@@ -426,11 +426,26 @@ def main():
                     "for learn and spamc, instead of the built-in defaults "
                     "(e.g. scores fitted on this split's training half: "
                     "rule_fit.py --fit S --all --out DIR/spam.cf)")
+    ap.add_argument("--rule-fit", metavar="SAVE",
+                    help="score set 2 fitted on this split's training-half "
+                    "judgements in SAVE (judge.py --save) instead of the shipped "
+                    "rules/55_scores_bayes.cf, which the other splits' test "
+                    "halves were fitted on: a spam.cf in a configuration "
+                    "directory of the run (not with --config)")
     a = ap.parse_args()
     global CONFIG_DIR
     CONFIG_DIR = a.config and os.path.abspath(a.config)
+    if a.rule_fit and a.config:
+        ap.error("--rule-fit makes its own configuration directory")
     data = fetch()
     work, train, testdir, test = split(data, a.limit, a.validate, a.split)
+    if a.rule_fit:
+        CONFIG_DIR = os.path.join(work, "config")
+        os.mkdir(CONFIG_DIR)
+        fit = os.path.join(os.path.dirname(os.path.abspath(__file__)), "rule_fit.py")
+        subprocess.run([sys.executable, fit, a.rule_fit, "--fit", a.split,
+                        "--all", "--out", os.path.join(CONFIG_DIR, "spam.cf")],
+                       check=True, stderr=subprocess.DEVNULL)
     ntest = len(test)
     rows = []
     try:
