@@ -242,6 +242,37 @@ def test_score_set_with_bayes(tmp_path, cfgdir):
     assert "BODY_CLICK_HERE=2.25," in r.stdout, r.stdout
 
 
+def test_autolearn_uses_scores_without_bayes(tmp_path, cfgdir):
+    """Auto-learning compares the score of the set without Bayes with its
+    thresholds (SpamAssassin's AutoLearnThreshold): set 2 weighs bulk-mail
+    signs such as BODY_CLICK_HERE and BODY_UNSUBSCRIBE next to nothing,
+    and a message with only those must not be learned as ham."""
+    db = str(tmp_path / "model.db")
+    spamdir, hamdir = write_corpus(tmp_path, 6, corpus_msg)
+    for kind, d in (("--spam", spamdir), ("--ham", hamdir)):
+        assert run("learn", kind, "--db", db, str(d), cfg=cfgdir).returncode == 0
+
+    def nham():
+        con = sqlite3.connect(db)
+        try:
+            return con.execute("SELECT nham FROM bayes_total").fetchone()[0]
+        finally:
+            con.close()
+
+    # a message without rule hits is learned as ham
+    r = run("spamc", "--autolearn", "--db", db, stdin=HAM, cfg=cfgdir)
+    assert "BAYES_" in r.stdout and nham() == 7, r.stdout
+    bulk = HAM.replace("lunch-1@", "lunch-2@").replace(
+        "Alice\n", "Alice\n\nClick here to unsubscribe.\n")
+    r = run("spamc", "--autolearn", "--db", db, stdin=bulk, cfg=cfgdir)
+    hits = r.stdout.split("tests=[")[1].split("]")[0]
+    rules = sorted(h.split("=")[0] for h in hits.split(", ") if not h.startswith("BAYES_"))
+    assert rules == ["BODY_CLICK_HERE", "BODY_UNSUBSCRIBE"], r.stdout
+    assert sum(float(h.split("=")[1]) for h in hits.split(", ")
+               if not h.startswith("BAYES_")) <= 0.1      # set 2
+    assert nham() == 7, r.stdout                           # set 0: 0.8
+
+
 def test_spamc_batch_tokens(tmp_path):
     """spamc --batch --tests --tokens (bench/spam/bayes_lab.py's input):
     after each verdict line, one "#T NAME<TAB>token..." line with the

@@ -663,6 +663,8 @@ spam_scan(struct ruleset *rs, const struct mime_msg *m, double bayes_prob,
 		res->hits[res->nhits].name = r->name;
 		res->hits[res->nhits].describe = rule_describe(r);
 		res->hits[res->nhits].score = s;
+		res->hits[res->nhits].score_nobayes =
+		    rule_score(r, sc.set & ~SCORE_SET_BAYES) * (double)r->hits;
 		res->hits[res->nhits].count = r->hits;
 		res->nhits++;
 		res->score += s;

@@ -94,6 +94,7 @@ struct spam_hit {
 	const char *name;
 	const char *describe;
 	double score;           /* score of the active set (times hits) */
+	double score_nobayes;   /* of the set without Bayes (auto-learning) */
 	unsigned count;
 };
 

@@ -30,8 +30,8 @@ static const struct cfg_param spam_params[] = {
 	{ "bayes_min_spam_num", CFG_INT, "200", 0, "Spam messages learned before Bayes is used (SpamAssassin)" },
 	{ "bayes_min_ham_num", CFG_INT, "200", 0, "Ham messages learned before Bayes is used (SpamAssassin)" },
 	{ "bayes_auto_learn", CFG_BOOL, "yes", 0, "Learn from scanned mail during delivery (never in spamc unless --autolearn)" },
-	{ "bayes_auto_learn_threshold_spam", CFG_STR, "12.0", 0, "Score without BAYES_* rules at or above which mail is learned as spam" },
-	{ "bayes_auto_learn_threshold_nonspam", CFG_STR, "0.1", 0, "Score without BAYES_* rules at or below which mail is learned as ham" },
+	{ "bayes_auto_learn_threshold_spam", CFG_STR, "12.0", 0, "Score of the rules that hit (set without Bayes, no BAYES_* or LR_* rules) at or above which mail is learned as spam" },
+	{ "bayes_auto_learn_threshold_nonspam", CFG_STR, "0.1", 0, "Score of the rules that hit (set without Bayes, no BAYES_* or LR_* rules) at or below which mail is learned as ham" },
 	{ "bayes_expiry_max_db_size", CFG_INT, "1000000", 0, "Tokens per Bayes database above which the least recently learned are expired down to 3/4 of it (SpamAssassin's parameter; Tempest counts word pairs too, so about the tokens of the 10,000 messages the LR keeps); 0 = no limit" },
 	{ "bayes_auto_expire", CFG_BOOL, "yes", 0, "Expire Bayes tokens after tempest learn and as auto-learning grows the database (else only tempest learn --expire)" },
 	{ "spam_quarantine_max_age", CFG_TIME, "30d", 'd', "Age after which quarantined messages are deleted" },
@@ -283,7 +283,10 @@ spam_engine_autolearn_decide(struct spam_engine *e, struct spam_verdict *v)
 			continue;
 		if (strncmp(v->res.hits[i].name, "USER_IN_", 8) == 0)
 			return;         /* noautolearn */
-		s += v->res.hits[i].score;
+		/* as SpamAssassin: the scores of the set without Bayes,
+		 * which the thresholds are made for (set 2's are fitted
+		 * next to the learners and weigh bulk-mail signs less) */
+		s += v->res.hits[i].score_nobayes;
 	}
 	if (s >= e->autolearn_spam)
 		v->autolearn = "spam";
