@@ -219,18 +219,14 @@ store_bayes_totals(struct store *st, const char *u, struct bayes_counts *r)
 		return -1;
 	if (st->tcache == NULL)
 		st->tcache = token_cache_new();
-	token_cache_totals(st->tcache, u, r, gen);
+	token_cache_generation(st->tcache, u, gen);
 	return 0;
 }
 
 int
 store_bayes_add_totals(struct store *st, const char *u, int64_t s, int64_t h)
 {
-	if (st->drv->bayes_add_totals(st, u, s, h) < 0)
-		return -1;
-	if (st->tcache != NULL)
-		token_cache_add_totals(st->tcache, u, s, h);
-	return 0;
+	return st->drv->bayes_add_totals(st, u, s, h);
 }
 
 int

@@ -73,8 +73,8 @@ int store_bayes_add_totals(struct store *st, const char *user, int64_t dspam,
 /* Counts of n tokens (zeros for unknown tokens).  After
  * store_bayes_totals() of the same user they come through the handle's
  * token cache where it has them (src/lib-store/token_cache.h: valid
- * while the totals and the user's token generation, which every write
- * of tokens raises, are the expected ones). */
+ * while the user's token generation, which every write of tokens
+ * raises, is the expected one). */
 int store_bayes_get(struct store *st, const char *user, const uint64_t *tok,
     size_t n, struct bayes_counts *out);
 /* Token lookups the cache served and all asked for, on this handle. */

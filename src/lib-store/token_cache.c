@@ -22,8 +22,7 @@ struct token_cache {
 	struct slot *slot;
 	uint32_t gen;           /* bumped to drop every slot at once */
 	char *user;             /* the user served, NULL: none */
-	struct bayes_counts tot;        /* the totals expected next */
-	int64_t store_gen;              /* and the token generation */
+	int64_t store_gen;              /* the token generation expected next */
 	uint64_t hits, lookups;
 };
 
@@ -71,15 +70,12 @@ serves(const struct token_cache *c, const char *user)
 }
 
 void
-token_cache_totals(struct token_cache *c, const char *user,
-    const struct bayes_counts *tot, int64_t gen)
+token_cache_generation(struct token_cache *c, const char *user, int64_t gen)
 {
-	if (serves(c, user) && tot->spam == c->tot.spam && tot->ham == c->tot.ham &&
-	    gen == c->store_gen)
+	if (serves(c, user) && gen == c->store_gen)
 		return;
 	token_cache_clear(c);
 	c->user = xstrdup(user);
-	c->tot = *tot;
 	c->store_gen = gen;
 }
 
@@ -130,17 +126,6 @@ token_cache_changed(struct token_cache *c, const char *user, const uint64_t *tok
 		if (s->tok == tok[i])
 			s->gen = 0;
 	}
-}
-
-void
-token_cache_add_totals(struct token_cache *c, const char *user, int64_t dspam,
-    int64_t dham)
-{
-	if (!serves(c, user))
-		return;
-	/* as the store does it: never below 0 */
-	c->tot.spam = c->tot.spam + dspam < 0 ? 0 : c->tot.spam + dspam;
-	c->tot.ham = c->tot.ham + dham < 0 ? 0 : c->tot.ham + dham;
 }
 
 void

@@ -4,15 +4,16 @@
  * classifier (the filter, `spamc --batch`) does not seek the same
  * frequent tokens in the database for every message.
  *
- * Valid while the user's totals and token generation read at the start
- * of a classification are what the cache expects.  The store counts a
- * generation per user that every write of tokens raises (learning,
- * forgetting, expiry, a copy; store.c), so a write by another process
- * or handle, even one that leaves the totals as they were (a message
- * learned and another of the same class forgotten, an expiry), makes
- * the cache start over at the next classification.  Its own writes
- * through the same handle move the expectation along: their tokens are
- * dropped, their totals added, the generation counted one up.
+ * Valid while the user's token generation, read with the totals at the
+ * start of a classification, is what the cache expects.  The store
+ * counts a generation per user that every write of tokens raises
+ * (learning, forgetting, expiry, a copy; store.c), so a write by
+ * another process or handle, even one that leaves the totals as they
+ * were (a message learned and another of the same class forgotten, an
+ * expiry), makes the cache start over at the next classification; the
+ * totals themselves are read afresh every time and not cached.  Its
+ * own writes through the same handle move the expectation along: their
+ * tokens are dropped and the generation counted one up.
  * Direct-mapped, a fixed 2 MiB.
  */
 #ifndef TEMPEST_TOKEN_CACHE_H
@@ -27,11 +28,10 @@ struct token_cache;
 
 struct token_cache *token_cache_new(void);
 void token_cache_free(struct token_cache **c);
-/* The totals and token generation just read for user: the cache goes
- * on serving user when they are the expected ones, else it starts over
- * for user, these totals and this generation. */
-void token_cache_totals(struct token_cache *c, const char *user,
-    const struct bayes_counts *tot, int64_t gen);
+/* The token generation just read for user: the cache goes on serving
+ * user when it is the expected one, else it starts over for user and
+ * this generation. */
+void token_cache_generation(struct token_cache *c, const char *user, int64_t gen);
 /* Fill out[i] of the cached tokens of user; the positions of the others
  * (all n when the cache does not serve user) go to miss_r.  The count of
  * misses. */
@@ -44,9 +44,6 @@ void token_cache_put(struct token_cache *c, const char *user, uint64_t tok,
  * drop them. */
 void token_cache_changed(struct token_cache *c, const char *user, const uint64_t *tok,
     size_t n);
-/* This handle changed user's totals by (dspam, dham). */
-void token_cache_add_totals(struct token_cache *c, const char *user, int64_t dspam,
-    int64_t dham);
 /* Forget everything (after a rollback, an expiry, a bulk write). */
 void token_cache_clear(struct token_cache *c);
 /* Lookups served and lookups asked for, since the cache was made. */
