@@ -95,13 +95,19 @@ int lr_learn(struct store *st, const char *user, const char *msgkey,
  * LR_MAX_SAMPLES (about 35 MB of samples; the training holds their
  * feature lists, about 140 MB, while it runs). */
 #define LR_MAX_SAMPLES 10000
+#define LR_CLAIM_SECONDS 300
 int lr_retrain(struct store *st, const char *user, int force);
 
 /* The same in three steps outside a transaction, so that no write lock
  * is held while the weights are computed (about 0.1 s per 1,000
- * samples, a second at LR_MAX_SAMPLES): lr_training_read() trims the
- * samples (a short write transaction) and reads them in a read snapshot
- * (store_begin_read): 1 read, 0 no training due (!force), -1 error;
+ * samples, a second at LR_MAX_SAMPLES): lr_training_read() claims the
+ * training and trims the samples (a short write transaction) and reads
+ * them in a read snapshot (store_begin_read): 1 read, 0 no training due
+ * or another process's claim on it younger than LR_CLAIM_SECONDS
+ * (!force), -1 error.  The claim is what keeps the content filter's
+ * processes, which all find the same training due after their
+ * auto-learning, from each computing it; lr_training_write() drops it,
+ * and a process that dies meanwhile leaves it to expire.
  * lr_training_run() trains without the store; lr_training_write(), in
  * the caller's write transaction, stores the weights unless another
  * training was stored since the read: 1 stored, 0 another came first

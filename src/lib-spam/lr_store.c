@@ -7,6 +7,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "bayes.h"
 #include "log.h"
@@ -142,24 +143,49 @@ write_weights(struct store *st, const char *user, const struct lr_training *t)
 	return r;
 }
 
+struct claim {
+	const char *user;
+	int force;
+};
+
+/* Claim the training and trim the samples: 1, or 0 when it is no longer
+ * due or another process's unexpired claim holds it (unless forced). */
 static int
-trim_tx(struct store *st, void *arg)
+claim_tx(struct store *st, void *arg)
 {
-	return store_lr_samples_trim(st, arg, LR_MAX_SAMPLES) < 0 ? -1 : 0;
+	const struct claim *c = arg;
+	struct lr_model_info inf;
+	int64_t until, now = (int64_t)time(NULL);
+	int k;
+
+	if (!c->force) {
+		if (store_lr_model_info(st, c->user, &inf) < 0 ||
+		    (k = store_lr_claim_get(st, c->user, &until)) < 0)
+			return -1;
+		if (!due(&inf) || (k == 1 && until > now && until <= now + LR_CLAIM_SECONDS))
+			return 0;
+	}
+	if (store_lr_claim_put(st, c->user, now + LR_CLAIM_SECONDS) < 0 ||
+	    store_lr_samples_trim(st, c->user, LR_MAX_SAMPLES) < 0)
+		return -1;
+	return 1;
 }
 
 int
 lr_training_read(struct store *st, const char *user, int force, struct lr_training *t)
 {
 	struct lr_model_info inf;
+	struct claim c = { user, force };
+	int r;
 
 	memset(t, 0, sizeof(*t));
 	if (store_lr_model_info(st, user, &inf) < 0)
 		return -1;
 	if (!force && !due(&inf))
 		return 0;
-	if (store_transaction(st, trim_tx, (void *)user) < 0 ||
-	    store_begin_read(st) < 0)
+	if ((r = store_transaction(st, claim_tx, &c)) <= 0)
+		return r;
+	if (store_begin_read(st) < 0)
 		return -1;
 	if (read_samples(st, user, t) < 0) {
 		(void)store_rollback(st);
@@ -190,7 +216,8 @@ lr_training_write(struct store *st, const char *user, const struct lr_training *
 {
 	struct lr_model_info inf;
 
-	if (store_lr_model_info(st, user, &inf) < 0)
+	if (store_lr_model_info(st, user, &inf) < 0 ||
+	    store_lr_claim_put(st, user, 0) < 0)
 		return -1;
 	if (inf.gen != t->gen)
 		return 0;       /* another training came first */

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bayes.h"
@@ -359,6 +360,39 @@ test_training_steps(void)
 	T_INTEQ(inf.gen, 2);
 	T_INTEQ(inf.nham, 21);
 	T_INTEQ(inf.changes, 0);
+
+	/* two processes find the same training due: the first to read it
+	 * claims it, the other does not compute it too */
+	learn_range(st, 0, 40, 45, 0, BAYES_LEARNED);
+	T_INTEQ(lr_training_read(st, "", 0, &t), 1);
+	T_INTEQ(lr_training_read(other, "", 0, &t2), 0);
+	lr_training_free(&t2);
+	lr_training_run(&t);
+	T_INTEQ(store_begin(st), 0);
+	T_INTEQ(lr_training_write(st, "", &t), 1);
+	T_INTEQ(store_commit(st), 0);
+	lr_training_free(&t);
+	/* written: the claim is gone, the next due training is anyone's */
+	learn_range(st, 0, 50, 55, 0, BAYES_LEARNED);
+	T_INTEQ(lr_training_read(other, "", 0, &t2), 1);
+	lr_training_free(&t2);
+	/* a claimer that died: its claim holds until it expires ... */
+	T_INTEQ(lr_training_read(st, "", 0, &t), 0);
+	lr_training_free(&t);
+	T_INTEQ(store_begin(st), 0);
+	T_INTEQ(store_lr_claim_put(st, "", (int64_t)time(NULL) - 1), 0);
+	T_INTEQ(store_commit(st), 0);
+	/* ... and one dated too far ahead (a clock set back) is ignored */
+	T_INTEQ(lr_training_read(st, "", 0, &t), 1);
+	lr_training_free(&t);
+	T_INTEQ(store_begin(st), 0);
+	T_INTEQ(store_lr_claim_put(st, "", (int64_t)time(NULL) + 10 * LR_CLAIM_SECONDS), 0);
+	T_INTEQ(store_commit(st), 0);
+	T_INTEQ(lr_training_read(other, "", 0, &t2), 1);
+	lr_training_free(&t2);
+	/* a forced training (tempest learn) does not wait for a claim */
+	T_INTEQ(lr_training_read(st, "", 1, &t), 1);
+	lr_training_free(&t);
 	store_close(&other);
 	store_close(&st);
 	unlink(path);

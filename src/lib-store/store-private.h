@@ -47,6 +47,8 @@ struct store_driver {
 	    void **, size_t *);
 	int (*lr_model_put)(struct store *, const char *, int64_t, int64_t,
 	    int64_t, const void *, size_t);
+	int (*lr_claim_get)(struct store *, const char *, int64_t *);
+	int (*lr_claim_put)(struct store *, const char *, int64_t);
 	int (*q_put)(struct store *, const struct quarantine_item *);
 	int (*q_list)(struct store *, void (*)(const struct quarantine_item *, void *), void *);
 	int (*q_get)(struct store *, const char *, struct quarantine_item *);

@@ -312,6 +312,8 @@ int store_lr_samples(struct store *st, const char *u, void (*fn)(const char *, c
 int store_lr_model_info(struct store *st, const char *u, struct lr_model_info *r) { return st->drv->lr_model_info(st, u, r); }
 int store_lr_model_get(struct store *st, const char *u, struct lr_model_info *r, void **b, size_t *n) { return st->drv->lr_model_get(st, u, r, b, n); }
 int store_lr_model_put(struct store *st, const char *u, int64_t s, int64_t h, int64_t c, const void *b, size_t n) { return st->drv->lr_model_put(st, u, s, h, c, b, n); }
+int store_lr_claim_get(struct store *st, const char *u, int64_t *until) { return st->drv->lr_claim_get(st, u, until); }
+int store_lr_claim_put(struct store *st, const char *u, int64_t until) { return st->drv->lr_claim_put(st, u, until); }
 int store_quarantine_put(struct store *st, const struct quarantine_item *q) { return st->drv->q_put(st, q); }
 int store_quarantine_list(struct store *st, void (*fn)(const struct quarantine_item *, void *), void *a) { return st->drv->q_list(st, fn, a); }
 int store_quarantine_get(struct store *st, const char *id, struct quarantine_item *q) { return st->drv->q_get(st, id, q); }

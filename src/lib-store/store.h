@@ -146,6 +146,13 @@ int store_lr_model_get(struct store *st, const char *user, struct lr_model_info 
  * changes made since stay for the next training), never below 0. */
 int store_lr_model_put(struct store *st, const char *user, int64_t nspam,
     int64_t nham, int64_t consumed, const void *blob, size_t len);
+/* The claim on a user's next training (lr_training_read()), so that of
+ * the processes that find a training due only one computes it: the
+ * time (seconds since the epoch) until which it holds, 1 found, 0 none;
+ * store_lr_claim_put() with until 0 removes it.  In the caller's write
+ * transaction. */
+int store_lr_claim_get(struct store *st, const char *user, int64_t *until_r);
+int store_lr_claim_put(struct store *st, const char *user, int64_t until);
 
 /* ---- quarantine ---- */
 struct quarantine_item {

@@ -55,6 +55,9 @@ static const char *const schema[] = {
 	" changes BIGINT NOT NULL)",
 	"CREATE TABLE IF NOT EXISTS lr_weights (user VARBINARY(255) PRIMARY KEY,"
 	" weights LONGBLOB NOT NULL)",
+	/* who computes the next training (store_lr_claim_get) */
+	"CREATE TABLE IF NOT EXISTS lr_claim (user VARBINARY(255) PRIMARY KEY,"
+	" expires BIGINT NOT NULL)",
 };
 
 static int
@@ -698,6 +701,40 @@ lr_model_put(struct store *st, const char *user, int64_t nspam, int64_t nham,
 }
 
 static int
+lr_claim_get(struct store *st, const char *user, int64_t *until_r)
+{
+	struct buf b;
+	char *c[1];
+	int k;
+
+	*until_r = 0;
+	buf_init(&b, BUF_UNLIMITED);
+	/* locking read: two claimers in their transactions see each other */
+	(void)buf_appends(&b, "SELECT expires FROM lr_claim WHERE user = ");
+	q_cstr(st, &b, user);
+	(void)buf_appends(&b, " FOR UPDATE");
+	if ((k = row1(st, &b, c, 1)) == 1) {
+		*until_r = atoll(c[0]);
+		free(c[0]);
+	}
+	return k;
+}
+
+static int
+lr_claim_put(struct store *st, const char *user, int64_t until)
+{
+	struct buf b;
+
+	buf_init(&b, BUF_UNLIMITED);
+	(void)buf_appends(&b, until > 0 ? "REPLACE INTO lr_claim (user, expires) VALUES (" :
+	    "DELETE FROM lr_claim WHERE user = ");
+	q_cstr(st, &b, user);
+	if (until > 0)
+		(void)buf_printf(&b, ", %lld)", (long long)until);
+	return run(st, &b);
+}
+
+static int
 q_put(struct store *st, const struct quarantine_item *q)
 {
 	struct buf b;
@@ -919,6 +956,8 @@ const struct store_driver store_driver_mysql = {
 	.lr_model_info = lr_model_info,
 	.lr_model_get = lr_model_get,
 	.lr_model_put = lr_model_put,
+	.lr_claim_get = lr_claim_get,
+	.lr_claim_put = lr_claim_put,
 	.q_put = q_put,
 	.q_list = q_list,
 	.q_get = q_get,

@@ -19,7 +19,7 @@ enum {
 	Q_SEEN_SET, Q_SEEN_DEL, Q_NTOK, Q_QPUT, Q_QLIST, Q_QGET, Q_QDEL, Q_QEXP,
 	Q_LGET, Q_LSET, Q_LDEL, Q_LRS_PUT, Q_LRS_DEL, Q_LRS_ALL, Q_LRM_CHG,
 	Q_LRM_INFO, Q_LRM_GET, Q_LRM_PUT, Q_LRW_PUT, Q_LRS_NTH, Q_LRS_TRIM, Q_TOK_EXP, Q_TOK_ALL, Q_TOK_PUT,
-	Q_SEEN_ALL, Q_USERS, Q_LLIST, Q_GEN_BUMP, Q_MAX
+	Q_SEEN_ALL, Q_USERS, Q_LLIST, Q_GEN_BUMP, Q_CLAIM_GET, Q_CLAIM_PUT, Q_CLAIM_DEL, Q_MAX
 };
 
 static const char *const sql_text[Q_MAX] = {
@@ -76,6 +76,9 @@ static const char *const sql_text[Q_MAX] = {
 	[Q_LRS_NTH] = "SELECT rowid FROM lr_sample WHERE user = ?1 ORDER BY rowid DESC LIMIT 1 OFFSET ?2",
 	[Q_LRS_TRIM] = "DELETE FROM lr_sample WHERE user = ?1 AND rowid <= ?2",
 	[Q_LRW_PUT] = "INSERT OR REPLACE INTO lr_weights (user, weights) VALUES (?1, ?2)",
+	[Q_CLAIM_GET] = "SELECT expires FROM lr_claim WHERE user = ?1",
+	[Q_CLAIM_PUT] = "INSERT OR REPLACE INTO lr_claim (user, expires) VALUES (?1, ?2)",
+	[Q_CLAIM_DEL] = "DELETE FROM lr_claim WHERE user = ?1",
 };
 
 static const char schema[] =
@@ -106,7 +109,9 @@ static const char schema[] =
     " nspam INTEGER NOT NULL, nham INTEGER NOT NULL, changes INTEGER NOT NULL);"
     /* the 4 MiB of weights in a table of their own: counting a change
      * must not rewrite them */
-    "CREATE TABLE IF NOT EXISTS lr_weights (user TEXT PRIMARY KEY, weights BLOB NOT NULL);";
+    "CREATE TABLE IF NOT EXISTS lr_weights (user TEXT PRIMARY KEY, weights BLOB NOT NULL);"
+    /* who computes the next training (store_lr_claim_get) */
+    "CREATE TABLE IF NOT EXISTS lr_claim (user TEXT PRIMARY KEY, expires INTEGER NOT NULL);";
 
 struct sqlite_store {
 	struct store base;
@@ -634,6 +639,38 @@ lr_model_put(struct store *st, const char *user, int64_t nspam, int64_t nham,
 	return step_done(st, q);
 }
 
+static int
+lr_claim_get(struct store *st, const char *user, int64_t *until_r)
+{
+	sqlite3_stmt *q = stmt(st, Q_CLAIM_GET);
+	int rc;
+
+	*until_r = 0;
+	if (q == NULL)
+		return -1;
+	sqlite3_bind_text(q, 1, user, -1, SQLITE_STATIC);
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW)
+		*until_r = sqlite3_column_int64(q, 0);
+	sqlite3_reset(q);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return fail(st);
+	return rc == SQLITE_ROW;
+}
+
+static int
+lr_claim_put(struct store *st, const char *user, int64_t until)
+{
+	sqlite3_stmt *q = stmt(st, until > 0 ? Q_CLAIM_PUT : Q_CLAIM_DEL);
+
+	if (q == NULL)
+		return -1;
+	sqlite3_bind_text(q, 1, user, -1, SQLITE_STATIC);
+	if (until > 0)
+		sqlite3_bind_int64(q, 2, until);
+	return step_done(st, q);
+}
+
 static char *
 col_dup(sqlite3_stmt *q, int i)
 {
@@ -846,6 +883,8 @@ const struct store_driver store_driver_sqlite = {
 	.lr_model_info = lr_model_info,
 	.lr_model_get = lr_model_get,
 	.lr_model_put = lr_model_put,
+	.lr_claim_get = lr_claim_get,
+	.lr_claim_put = lr_claim_put,
 	.q_put = q_put,
 	.q_list = q_list,
 	.q_get = q_get,

@@ -190,6 +190,27 @@ main(void)
 		free(w);
 	}
 	{
+		/* the claim on a training: per user, replaced, removed */
+		int64_t until = -1;
+
+		T_INTEQ(store_begin(st), 0);
+		T_INTEQ(store_lr_claim_get(st, "", &until), 0);
+		T_INTEQ(until, 0);
+		T_INTEQ(store_lr_claim_put(st, "", 1700000300), 0);
+		T_INTEQ(store_lr_claim_put(st, "bob", 1700000100), 0);
+		T_INTEQ(store_lr_claim_get(st, "", &until), 1);
+		T_OK(until == 1700000300);
+		T_INTEQ(store_lr_claim_put(st, "", 1700000900), 0);
+		T_INTEQ(store_lr_claim_get(st, "", &until), 1);
+		T_OK(until == 1700000900);
+		T_INTEQ(store_lr_claim_put(st, "", 0), 0);
+		T_INTEQ(store_lr_claim_get(st, "", &until), 0);
+		T_INTEQ(store_lr_claim_get(st, "bob", &until), 1);
+		T_OK(until == 1700000100);
+		T_INTEQ(store_lr_claim_put(st, "bob", 0), 0);
+		T_INTEQ(store_commit(st), 0);
+	}
+	{
 		struct quarantine_item q = { 0 }, g;
 		q.id = "q1"; q.created = 1000; q.sender = "s@x"; q.recipients = "a@y,b@y";
 		q.subject = "hi"; q.score = 21.5; q.tests = "A=1"; q.message = "M\0X";
