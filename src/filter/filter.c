@@ -21,8 +21,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <event2/event.h>
+
 #include "config.h"
 #include "filter_proto.h"
+#include "ioev.h"
 #include "ipc.h"
 #include "log.h"
 #include "mem.h"
@@ -116,6 +119,95 @@ scanned_free(struct scanned *s)
 	buf_free(&s->content);
 	str_split_free(&s->rcpts);
 	s->valid = 0;
+}
+
+/* Scanned messages waiting for their auto-learning while another writer
+ * (most often another filter process learning) holds the store: learned
+ * together in one transaction after the next message, or when the
+ * store is found free by a retry every LEARN_IDLE_SECONDS, so no
+ * process waits for the lock while it has mail to scan, and under load
+ * the learning is batched instead of every process queueing for the
+ * lock with its own message.  At LEARN_PENDING_MAX messages or
+ * LEARN_PENDING_BYTES of content the learning after a message waits for
+ * the lock (in the session, so master counts the process busy and
+ * starts another for new mail).  The idle retry never waits: outside a
+ * session master counts on this process to accept the next message.  On
+ * a reload the process learns them before it exits (waiting); on
+ * SIGTERM (tempest stop) they are not learned.  A retraining of the LR
+ * the learning calls for is done after a message, not by the retry. */
+#define LEARN_PENDING_MAX 64
+#define LEARN_PENDING_BYTES (16u << 20)
+#define LEARN_IDLE_SECONDS 1
+static struct scanned pending[LEARN_PENDING_MAX];
+static size_t npending, pending_bytes;
+static struct event *learn_timer;
+
+enum { LEARN_TRY, LEARN_TRY_UNLESS_FULL, LEARN_WAIT };
+
+static void
+learn_pending(int how)
+{
+	struct spam_verdict *v[LEARN_PENDING_MAX];
+	const char *u[LEARN_PENDING_MAX];
+	int wait = how == LEARN_WAIT;
+	size_t n;
+
+	if (npending == 0)
+		return;
+	if (how == LEARN_TRY_UNLESS_FULL &&
+	    (npending == LEARN_PENDING_MAX || pending_bytes >= LEARN_PENDING_BYTES))
+		wait = 1;
+	for (size_t i = 0; i < npending; i++) {
+		v[i] = &pending[i].v;
+		u[i] = pending[i].nr > 0 ? pending[i].rcpts[0] : NULL;
+	}
+	n = (size_t)spam_engine_autolearns(engine, v, u, npending, wait);
+	for (size_t i = 0; i < n; i++) {
+		pending_bytes -= pending[i].content.len;
+		scanned_free(&pending[i]);
+	}
+	memmove(pending, pending + n, (npending - n) * sizeof(pending[0]));
+	npending -= n;
+	/* a retraining it calls for (which may wait for the store) only
+	 * where master counts this process busy or gone */
+	if (how != LEARN_TRY)
+		spam_engine_train(engine);
+	if (npending > 0) {
+		struct timeval tv = { LEARN_IDLE_SECONDS, 0 };
+
+		evtimer_add(learn_timer, &tv);
+	} else
+		evtimer_del(learn_timer);
+}
+
+/* Keep a scanned message for learn_pending() if it is to be learned. */
+static void
+learn_later(struct scanned *s)
+{
+	if (!s->valid || (strcmp(s->v.autolearn, "spam") != 0 &&
+	    strcmp(s->v.autolearn, "ham") != 0) || npending == LEARN_PENDING_MAX) {
+		scanned_free(s);
+		return;
+	}
+	pending[npending++] = *s;
+	pending_bytes += s->content.len;
+	s->valid = 0;
+}
+
+static void
+on_learn_timer(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	learn_pending(LEARN_TRY);
+}
+
+static void
+on_drain(void *arg)
+{
+	(void)arg;
+	learn_pending(LEARN_WAIT);
 }
 
 /* A quarantine entry being made: the item and the message it points to. */
@@ -489,12 +581,12 @@ on_accept(int fd, const struct sockaddr *sa, socklen_t salen, void *arg)
 		ipc_msg_free(&req);
 		r = ipc_send(fd, &rep);
 		ipc_msg_free(&rep);
-		/* with smtpd answered: the auto-learning (which may wait for
-		 * another writer's lock on the store) and a retraining after it */
-		if (sc.valid)
-			spam_engine_autolearn(engine, &sc.v, sc.nr > 0 ? sc.rcpts[0] : NULL);
-		scanned_free(&sc);
-		spam_engine_train(engine);
+		/* with smtpd answered: the auto-learning, of this message and
+		 * those that found the store busy before, unless another
+		 * writer holds it now (learn_pending), and a retraining after
+		 * it */
+		learn_later(&sc);
+		learn_pending(LEARN_TRY_UNLESS_FULL);
 		if (r < 0)
 			break;
 	}
@@ -530,6 +622,8 @@ filter_main(int argc, char **argv)
 	if (engine->store == NULL)
 		log_warn("filter: store unavailable (%s): no Bayes, no quarantine",
 		    engine->store_error);
+	learn_timer = evtimer_new(io_base(), on_learn_timer, NULL);
+	service_on_drain(on_drain, NULL);
 	service_listen(on_accept, NULL, 1);
 	service_wakeup(on_wakeup, NULL, 3600);
 	return service_run();

@@ -294,22 +294,80 @@ spam_engine_autolearn_decide(struct spam_engine *e, struct spam_verdict *v)
 		v->autolearn = "ham";
 }
 
+/* A run of verdicts [start, end) of one user, learned in one
+ * transaction (the caller's). */
+struct learn_run {
+	struct spam_verdict *const *v;
+	size_t start, end;
+	const char *user;
+};
+
+static int
+learn_run_tx(struct store *st, void *arg)
+{
+	const struct learn_run *a = arg;
+
+	for (size_t i = a->start; i < a->end; i++) {
+		const char *al = a->v[i]->autolearn;
+
+		if (strcmp(al, "spam") != 0 && strcmp(al, "ham") != 0)
+			continue;
+		if (bayes_learn(st, a->user, &a->v[i]->msg, strcmp(al, "spam") == 0, 0) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 void
 spam_engine_autolearn(struct spam_engine *e, struct spam_verdict *v,
     const char *user)
 {
-	int spam = strcmp(v->autolearn, "spam") == 0, r;
-	const char *u = e->per_user && user ? user : "";
-
-	if (!spam && strcmp(v->autolearn, "ham") != 0)
+	if (strcmp(v->autolearn, "spam") != 0 && strcmp(v->autolearn, "ham") != 0)
 		return;
-	r = bayes_learn(e->store, u, &v->msg, spam, 0);
-	if (r < 0)
-		log_warn("bayes autolearn: %s", store_error(e->store));
-	if (r >= 0 && (e->lr_due == NULL || strcmp(e->lr_due, u) != 0)) {
+	/* a user other than the one due: its training first */
+	if (e->lr_due != NULL && strcmp(e->lr_due, e->per_user && user ? user : "") != 0)
 		spam_engine_train(e);
-		e->lr_due = xstrdup(u);
+	(void)spam_engine_autolearns(e, &v, &user, 1, 1);
+}
+
+int
+spam_engine_autolearns(struct spam_engine *e, struct spam_verdict *const *v,
+    const char *const *user, size_t n, int wait)
+{
+	size_t done = 0;
+
+	while (done < n) {
+		const char *u = e->per_user && user[done] ? user[done] : "";
+		struct learn_run a = { v, done, done };
+		int r;
+
+		while (a.end < n &&
+		    strcmp(e->per_user && user[a.end] ? user[a.end] : "", u) == 0)
+			a.end++;
+		a.user = u;
+		if (wait)
+			r = store_transaction(e->store, learn_run_tx, &a);
+		else if ((r = store_begin_try(e->store)) == 0) {
+			if ((r = learn_run_tx(e->store, &a)) < 0 ||
+			    (r = store_commit(e->store)) < 0) {
+				(void)store_rollback(e->store);
+				r = store_conflict(e->store) ? 1 : -1;
+			}
+		}
+		if (r == 1)
+			break;          /* another writer: later */
+		if (r < 0)
+			log_warn("bayes autolearn: %s (%zu message(s) not learned)",
+			    store_error(e->store), a.end - done);
+		else if (e->lr_due == NULL || strcmp(e->lr_due, u) != 0) {
+			/* an earlier run's user trains at its next
+			 * auto-learning (the training is checked then) */
+			free(e->lr_due);
+			e->lr_due = xstrdup(u);
+		}
+		done = a.end;
 	}
+	return (int)done;
 }
 
 void

@@ -91,6 +91,18 @@ void spam_engine_autolearn_decide(struct spam_engine *e, struct spam_verdict *v)
  * this may call for is left to spam_engine_train(). */
 void spam_engine_autolearn(struct spam_engine *e, struct spam_verdict *v,
     const char *user);
+/* The same for n verdicts at once (v[i] addressed to user[i], which may
+ * be NULL), a user's run of consecutive verdicts in one transaction:
+ * the content filter gathers them while another writer holds the store.
+ * Without wait, a run that finds another writer holding the store stops
+ * the batch: the count learned (or given up after a store error, which
+ * is logged) from the start; the rest is the caller's to offer again.
+ * With wait, all n (waiting for the store as store_transaction()).  No
+ * LR training here: spam_engine_train() afterwards checks the last
+ * run's user (another user of the batch is checked at its next
+ * auto-learning). */
+int spam_engine_autolearns(struct spam_engine *e, struct spam_verdict *const *v,
+    const char *const *user, size_t n, int wait);
 /* Retrain the LR weights of the user auto-learned for last, when enough
  * samples changed (lr_retrain), and then, with bayes_auto_expire, expire
  * that user's Bayes tokens; callers run it after their reply. */

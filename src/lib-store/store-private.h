@@ -13,6 +13,9 @@ struct store_driver {
 	const char *sync_on, *sync_off;
 	struct store *(*open)(const char *arg, char **error_r);
 	void (*close)(struct store *st);
+	/* how long a write waits for another writer: 0 not at all, -1
+	 * the driver's default (optional) */
+	void (*set_wait)(struct store *st, int ms);
 	int (*exec)(struct store *st, const char *sql);        /* no parameters */
 	/* totals and the token generation (0 before the first write) */
 	int (*bayes_totals)(struct store *, const char *, struct bayes_counts *,

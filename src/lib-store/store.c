@@ -88,6 +88,19 @@ store_begin(struct store *st)
 }
 
 int
+store_begin_try(struct store *st)
+{
+	int r;
+
+	if (st->drv->set_wait == NULL)
+		return store_begin(st);
+	st->drv->set_wait(st, 0);
+	r = store_begin(st);
+	st->drv->set_wait(st, -1);
+	return r < 0 && store_conflict(st) ? 1 : r;
+}
+
+int
 store_begin_read(struct store *st)
 {
 	return begin(st, st->drv->begin_read);

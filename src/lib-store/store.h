@@ -32,6 +32,10 @@ const char *store_error(const struct store *st);
  * writers up to the busy timeout instead of failing at its first
  * write). */
 int store_begin(struct store *st);
+/* The same without waiting for another writer: 0 begun, 1 another
+ * writer holds the store (nothing begun), -1 error.  (MariaDB, where
+ * writers lock rows, not the store: store_begin().) */
+int store_begin_try(struct store *st);
 int store_commit(struct store *st);
 /* Keeps the error that led to it for store_error()/store_conflict(). */
 int store_rollback(struct store *st);

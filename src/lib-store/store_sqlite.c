@@ -157,6 +157,14 @@ step_done(struct store *st, sqlite3_stmt *q)
 
 static void sqlite_close(struct store *st);
 
+#define BUSY_MS 10000
+
+static void
+sqlite_set_wait(struct store *st, int ms)
+{
+	sqlite3_busy_timeout(SQ(st)->db, ms < 0 ? BUSY_MS : ms);
+}
+
 static struct store *
 sqlite_open(const char *path, char **error_r)
 {
@@ -170,7 +178,7 @@ sqlite_open(const char *path, char **error_r)
 		sqlite_close(&s->base);
 		return NULL;
 	}
-	sqlite3_busy_timeout(s->db, 10000);
+	sqlite3_busy_timeout(s->db, BUSY_MS);
 	/* switching a new database to WAL while another process opens it
 	 * too can fail at once ("database is locked") without waiting in
 	 * the busy handler: the schema is idempotent, so run it again for
@@ -861,6 +869,7 @@ const struct store_driver store_driver_sqlite = {
 	.sync_off = "PRAGMA synchronous = NORMAL",
 	.open = sqlite_open,
 	.close = sqlite_close,
+	.set_wait = sqlite_set_wait,
 	.exec = sqlite_exec,
 	.bayes_totals = bayes_totals,
 	.bayes_add_totals = bayes_add_totals,

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "store.h"
@@ -252,6 +253,34 @@ main(void)
 		T_INTEQ(store_levels_list(st, list_levels, NULL), 0);
 		T_STREQ(listed, "");
 	}
+	{
+		/* a write transaction without waiting: on SQLite, busy
+		 * (nothing begun) while another handle writes, at once; on
+		 * MariaDB, whose writers lock rows, begun */
+		struct store *b = store_open(spec, &err);
+		int sqlite = store_sqlite_path(spec) != NULL;
+
+		T_OK(b != NULL);
+		if (b != NULL) {
+			time_t t0 = time(NULL);
+
+			T_INTEQ(store_begin(st), 0);
+			T_INTEQ(store_begin_try(b), sqlite ? 1 : 0);
+			T_OK(time(NULL) - t0 < 2);
+			T_INTEQ(store_in_transaction(b), !sqlite);
+			if (!sqlite)
+				T_INTEQ(store_rollback(b), 0);
+			T_INTEQ(store_commit(st), 0);
+			T_INTEQ(store_begin_try(b), 0);
+			T_INTEQ(store_bayes_add_totals(b, "bob", 0, 0), 0);
+			T_INTEQ(store_commit(b), 0);
+			/* and the handle waits for writers again afterwards */
+			T_INTEQ(store_begin(st), 0);
+			T_INTEQ(store_commit(st), 0);
+			store_close(&b);
+		}
+	}
+
 	/* users with a model: Bayes totals ("" and "bob" learned above)
 	 * or LR samples ("bob") */
 	listed[0] = '\0';

@@ -345,6 +345,9 @@ filter_io(struct io *io, enum io_evt evt, void *arg)
 		r = ipc_io_take(f->io, &f->msg);
 		if (r == 0)
 			return;
+		/* the reply is all the filter has to say: its process is
+		 * free for the next message while this one is written */
+		io_free(&f->io);
 		if (r < 0 || filter_parse_reply(&f->msg, &rep, &why) < 0) {
 			queue_it = filter_failed(s, why ? why :
 			    "filter gave no valid reply");
