@@ -148,21 +148,35 @@ struct claim {
 	int force;
 };
 
+/* Whether another process's unexpired claim holds user's training: 1
+ * yes, 0 no, -1 error.  (A claim dated further ahead than a claim can
+ * be, after the clock was set back, holds nothing.) */
+static int
+claimed(struct store *st, const char *user)
+{
+	int64_t until, now = (int64_t)time(NULL);
+	int k = store_lr_claim_get(st, user, &until);
+
+	if (k <= 0)
+		return k;
+	return until > now && until <= now + LR_CLAIM_SECONDS;
+}
+
 /* Claim the training and trim the samples: 1, or 0 when it is no longer
- * due or another process's unexpired claim holds it (unless forced). */
+ * due or another process's claim holds it (unless forced). */
 static int
 claim_tx(struct store *st, void *arg)
 {
 	const struct claim *c = arg;
 	struct lr_model_info inf;
-	int64_t until, now = (int64_t)time(NULL);
+	int64_t now = (int64_t)time(NULL);
 	int k;
 
 	if (!c->force) {
 		if (store_lr_model_info(st, c->user, &inf) < 0 ||
-		    (k = store_lr_claim_get(st, c->user, &until)) < 0)
+		    (k = claimed(st, c->user)) < 0)
 			return -1;
-		if (!due(&inf) || (k == 1 && until > now && until <= now + LR_CLAIM_SECONDS))
+		if (!due(&inf) || k == 1)
 			return 0;
 	}
 	if (store_lr_claim_put(st, c->user, now + LR_CLAIM_SECONDS) < 0 ||
@@ -183,6 +197,10 @@ lr_training_read(struct store *st, const char *user, int force, struct lr_traini
 		return -1;
 	if (!force && !due(&inf))
 		return 0;
+	/* held by another: known without waiting for the write lock
+	 * (claim_tx checks again under it) */
+	if (!force && (r = claimed(st, user)) != 0)
+		return r < 0 ? -1 : 0;
 	if ((r = store_transaction(st, claim_tx, &c)) <= 0)
 		return r;
 	if (store_begin_read(st) < 0)
