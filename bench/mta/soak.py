@@ -261,10 +261,24 @@ def main():
         learned = "?"
         db = os.path.join(inst.dir, "data", "spam.db")
         if os.path.exists(db):
-            con = sqlite3.connect(db)
-            learned = "%d spam, %d ham" % (con.execute(
-                "SELECT COALESCE(SUM(nspam), 0), COALESCE(SUM(nham), 0) FROM bayes_total").fetchone())
-            con.close()
+            # the filter learns a message that found the store busy
+            # with a later one, or when its retry finds the store free
+            # (every second): until the counts stay put for 3 s
+            def counts():
+                con = sqlite3.connect(db)
+                try:
+                    return con.execute("SELECT COALESCE(SUM(nspam), 0),"
+                                       " COALESCE(SUM(nham), 0) FROM bayes_total").fetchone()
+                finally:
+                    con.close()
+            last, t_last = counts(), time.time()
+            print("auto-learned when the queue was empty: %d spam, %d ham" % last)
+            while time.time() - t_last < 3:
+                time.sleep(0.5)
+                c = counts()
+                if c != last:
+                    last, t_last = c, time.time()
+            learned = "%d spam, %d ham" % last
         print("sent %d messages over %d connections in %.1f s (%.0f/s): %s"
               % (len(files), a.connections, secs, len(files) / secs,
                  ", ".join("%s %d" % kv for kv in sorted(codes.items()))))
