@@ -139,8 +139,18 @@ scanned_free(struct scanned *s)
 #define LEARN_PENDING_BYTES (16u << 20)
 #define LEARN_IDLE_SECONDS 1
 static struct scanned pending[LEARN_PENDING_MAX];
-static size_t npending, pending_bytes;
+static size_t npending;
 static struct event *learn_timer;
+
+static int
+pending_full(void)
+{
+	size_t bytes = 0;
+
+	for (size_t i = 0; i < npending; i++)
+		bytes += pending[i].content.len;
+	return npending == LEARN_PENDING_MAX || bytes >= LEARN_PENDING_BYTES;
+}
 
 enum { LEARN_TRY, LEARN_TRY_UNLESS_FULL, LEARN_WAIT };
 
@@ -154,18 +164,15 @@ learn_pending(int how)
 
 	if (npending == 0)
 		return;
-	if (how == LEARN_TRY_UNLESS_FULL &&
-	    (npending == LEARN_PENDING_MAX || pending_bytes >= LEARN_PENDING_BYTES))
+	if (how == LEARN_TRY_UNLESS_FULL && pending_full())
 		wait = 1;
 	for (size_t i = 0; i < npending; i++) {
 		v[i] = &pending[i].v;
 		u[i] = pending[i].nr > 0 ? pending[i].rcpts[0] : NULL;
 	}
 	n = (size_t)spam_engine_autolearns(engine, v, u, npending, wait);
-	for (size_t i = 0; i < n; i++) {
-		pending_bytes -= pending[i].content.len;
+	for (size_t i = 0; i < n; i++)
 		scanned_free(&pending[i]);
-	}
 	memmove(pending, pending + n, (npending - n) * sizeof(pending[0]));
 	npending -= n;
 	/* a retraining it calls for (which may wait for the store) only
@@ -184,13 +191,14 @@ learn_pending(int how)
 static void
 learn_later(struct scanned *s)
 {
-	if (!s->valid || (strcmp(s->v.autolearn, "spam") != 0 &&
-	    strcmp(s->v.autolearn, "ham") != 0) || npending == LEARN_PENDING_MAX) {
+	/* (never full here: a full queue was learned, waiting, after the
+	 * message that filled it) */
+	if (!s->valid || spam_verdict_learn_as_spam(&s->v) < 0 ||
+	    npending == LEARN_PENDING_MAX) {
 		scanned_free(s);
 		return;
 	}
 	pending[npending++] = *s;
-	pending_bytes += s->content.len;
 	s->valid = 0;
 }
 

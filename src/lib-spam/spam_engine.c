@@ -294,6 +294,20 @@ spam_engine_autolearn_decide(struct spam_engine *e, struct spam_verdict *v)
 		v->autolearn = "ham";
 }
 
+/* The database a message to user is learned into. */
+static const char *
+learn_user(const struct spam_engine *e, const char *user)
+{
+	return e->per_user && user != NULL ? user : "";
+}
+
+int
+spam_verdict_learn_as_spam(const struct spam_verdict *v)
+{
+	return strcmp(v->autolearn, "spam") == 0 ? 1 :
+	    strcmp(v->autolearn, "ham") == 0 ? 0 : -1;
+}
+
 /* A run of verdicts [start, end) of one user, learned in one
  * transaction (the caller's). */
 struct learn_run {
@@ -308,11 +322,9 @@ learn_run_tx(struct store *st, void *arg)
 	const struct learn_run *a = arg;
 
 	for (size_t i = a->start; i < a->end; i++) {
-		const char *al = a->v[i]->autolearn;
+		int spam = spam_verdict_learn_as_spam(a->v[i]);
 
-		if (strcmp(al, "spam") != 0 && strcmp(al, "ham") != 0)
-			continue;
-		if (bayes_learn(st, a->user, &a->v[i]->msg, strcmp(al, "spam") == 0, 0) < 0)
+		if (spam >= 0 && bayes_learn(st, a->user, &a->v[i]->msg, spam, 0) < 0)
 			return -1;
 	}
 	return 0;
@@ -322,10 +334,10 @@ void
 spam_engine_autolearn(struct spam_engine *e, struct spam_verdict *v,
     const char *user)
 {
-	if (strcmp(v->autolearn, "spam") != 0 && strcmp(v->autolearn, "ham") != 0)
+	if (spam_verdict_learn_as_spam(v) < 0)
 		return;
 	/* a user other than the one due: its training first */
-	if (e->lr_due != NULL && strcmp(e->lr_due, e->per_user && user ? user : "") != 0)
+	if (e->lr_due != NULL && strcmp(e->lr_due, learn_user(e, user)) != 0)
 		spam_engine_train(e);
 	(void)spam_engine_autolearns(e, &v, &user, 1, 1);
 }
@@ -337,24 +349,16 @@ spam_engine_autolearns(struct spam_engine *e, struct spam_verdict *const *v,
 	size_t done = 0;
 
 	while (done < n) {
-		const char *u = e->per_user && user[done] ? user[done] : "";
+		const char *u = learn_user(e, user[done]);
 		struct learn_run a = { v, done, done };
 		int r;
 
-		while (a.end < n &&
-		    strcmp(e->per_user && user[a.end] ? user[a.end] : "", u) == 0)
+		while (a.end < n && strcmp(learn_user(e, user[a.end]), u) == 0)
 			a.end++;
 		a.user = u;
-		if (wait)
-			r = store_transaction(e->store, learn_run_tx, &a);
-		else if ((r = store_begin_try(e->store)) == 0) {
-			if ((r = learn_run_tx(e->store, &a)) < 0 ||
-			    (r = store_commit(e->store)) < 0) {
-				(void)store_rollback(e->store);
-				r = store_conflict(e->store) ? 1 : -1;
-			}
-		}
-		if (r == 1)
+		r = (wait ? store_transaction : store_transaction_try)(e->store,
+		    learn_run_tx, &a);
+		if (r < 0 && !wait && store_conflict(e->store))
 			break;          /* another writer: later */
 		if (r < 0)
 			log_warn("bayes autolearn: %s (%zu message(s) not learned)",

@@ -91,6 +91,8 @@ void spam_engine_autolearn_decide(struct spam_engine *e, struct spam_verdict *v)
  * this may call for is left to spam_engine_train(). */
 void spam_engine_autolearn(struct spam_engine *e, struct spam_verdict *v,
     const char *user);
+/* What v is to be learned as: 1 spam, 0 ham, -1 not at all. */
+int spam_verdict_learn_as_spam(const struct spam_verdict *v);
 /* The same for n verdicts at once (v[i] addressed to user[i], which may
  * be NULL), a user's run of consecutive verdicts in one transaction:
  * the content filter gathers them while another writer holds the store.

@@ -128,17 +128,24 @@ store_begin_durable(struct store *st)
 	return 0;
 }
 
+enum { TX_WAIT, TX_DURABLE, TX_TRY };
+
 static int
-transaction(struct store *st, int durable, int (*fn)(struct store *, void *), void *arg)
+transaction(struct store *st, int how, int (*fn)(struct store *, void *), void *arg)
 {
 	for (int attempt = 0;; attempt++) {
-		if ((durable ? store_begin_durable(st) : store_begin(st)) == 0) {
+		int b = how == TX_DURABLE ? store_begin_durable(st) :
+		    how == TX_TRY ? store_begin_try(st) : store_begin(st);
+
+		if (b == 0) {
 			int r = fn(st, arg);
 			if (r >= 0 && store_commit(st) == 0)
 				return r;
 			(void)store_rollback(st);
 		}
-		if (!store_conflict(st) || attempt == STORE_TX_ATTEMPTS - 1)
+		/* busy at store_begin_try(): its store_begin() failed with
+		 * a conflict, which store_conflict() still says */
+		if (how == TX_TRY || !store_conflict(st) || attempt == STORE_TX_ATTEMPTS - 1)
 			return -1;
 		store_conflict_wait(attempt);
 	}
@@ -147,13 +154,19 @@ transaction(struct store *st, int durable, int (*fn)(struct store *, void *), vo
 int
 store_transaction(struct store *st, int (*fn)(struct store *, void *), void *arg)
 {
-	return transaction(st, 0, fn, arg);
+	return transaction(st, TX_WAIT, fn, arg);
+}
+
+int
+store_transaction_try(struct store *st, int (*fn)(struct store *, void *), void *arg)
+{
+	return transaction(st, TX_TRY, fn, arg);
 }
 
 int
 store_transaction_durable(struct store *st, int (*fn)(struct store *, void *), void *arg)
 {
-	return transaction(st, 1, fn, arg);
+	return transaction(st, TX_DURABLE, fn, arg);
 }
 
 int

@@ -62,6 +62,10 @@ void store_conflict_wait(int attempt);
  * or when the attempts ran out. */
 #define STORE_TX_ATTEMPTS 8
 int store_transaction(struct store *st, int (*fn)(struct store *, void *), void *arg);
+/* The same once, begun with store_begin_try(): -1 with store_conflict()
+ * true when another writer held the store (at the begin or, on
+ * MariaDB, a conflict at a write or the commit), nothing retried. */
+int store_transaction_try(struct store *st, int (*fn)(struct store *, void *), void *arg);
 /* The same with store_begin_durable(). */
 int store_transaction_durable(struct store *st, int (*fn)(struct store *, void *),
     void *arg);

@@ -709,10 +709,12 @@ lr_claim_get(struct store *st, const char *user, int64_t *until_r)
 
 	*until_r = 0;
 	buf_init(&b, BUF_UNLIMITED);
-	/* locking read: two claimers in their transactions see each other */
+	/* in a transaction a locking read: two claimers see each other
+	 * (outside one, a plain look, lr_training_read's first) */
 	(void)buf_appends(&b, "SELECT expires FROM lr_claim WHERE user = ");
 	q_cstr(st, &b, user);
-	(void)buf_appends(&b, " FOR UPDATE");
+	if (store_in_transaction(st))
+		(void)buf_appends(&b, " FOR UPDATE");
 	if ((k = row1(st, &b, c, 1)) == 1) {
 		*until_r = atoll(c[0]);
 		free(c[0]);

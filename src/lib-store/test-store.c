@@ -35,6 +35,12 @@ check_sample(const char *key, char kind, const void *feat, size_t len, void *arg
 	    memcmp(feat, "\x01\x00\x80\x02", 4) == 0)
 		sample_ok++;
 }
+static int
+add_ham_tx(struct store *st, void *arg)
+{
+	(void)arg;
+	return store_bayes_add_totals(st, "bob", 0, 0) < 0 ? -1 : 7;
+}
 static void
 count_item(const struct quarantine_item *q, void *arg)
 {
@@ -270,7 +276,14 @@ main(void)
 			T_INTEQ(store_in_transaction(b), !sqlite);
 			if (!sqlite)
 				T_INTEQ(store_rollback(b), 0);
+			/* the same as a transaction: -1 and a conflict, once */
+			if (sqlite) {
+				T_INTEQ(store_transaction_try(b, add_ham_tx, NULL), -1);
+				T_OK(store_conflict(b));
+				T_INTEQ(store_in_transaction(b), 0);
+			}
 			T_INTEQ(store_commit(st), 0);
+			T_INTEQ(store_transaction_try(b, add_ham_tx, NULL), 7);
 			T_INTEQ(store_begin_try(b), 0);
 			T_INTEQ(store_bayes_add_totals(b, "bob", 0, 0), 0);
 			T_INTEQ(store_commit(b), 0);
