@@ -9,7 +9,10 @@ Needs the Debian packages spamassassin (rules in /usr/share/spamassassin,
 plugins in /etc/spamassassin/*.pre) and the corpus fetched by run.py.
 Loading: SpamAssassin's own parser lists its tests by type; a non-eval
 test (header, body, rawbody, uri, full, meta) counts as loaded when
-Tempest compiled it (status active or disabled-by-score).  Agreement: on a
+Tempest parsed and compiled it (status active, disabled by a zero
+score, meta-skipped: a meta on an eval: test Tempest does not implement,
+or unneeded: a __ sub-rule no runnable rule uses, compiled but not run);
+runnable = active or disabled.  Agreement: on a
 sample of the corpus (every k-th message of each folder), both engines
 run the same rules without Bayes or network tests; for each rule that
 both report (scored, not __*), the share of messages where both agree
@@ -37,6 +40,11 @@ $sa->init(1);
 my $c = $sa->{conf};
 for (sort keys %{$c->{test_types}}) { print "$_ $c->{test_types}->{$_}\n"; }
 '''
+# parsed and compiled (the pattern through PCRE2): runnable, disabled by a
+# zero score, a meta on an unimplemented eval: test, or a __ sub-rule no
+# runnable rule uses (compiled, never run: it could only matter through
+# such a rule)
+LOADED = ("active", "disabled", "meta-skipped", "unneeded")
 NONEVAL = {8: "header", 10: "body", 12: "full", 14: "rawbody", 16: "uri", 18: "meta"}
 EVAL = {9, 11, 13, 15, 17, 19}
 
@@ -102,7 +110,7 @@ def main():
     sa = sa_tests()
     tp, summary = tempest_tests(a.tempest)
     noneval = [n for n, t in sa.items() if t in NONEVAL]
-    compiled = [n for n in noneval if tp.get(n) in ("active", "disabled", "meta-skipped")]
+    compiled = [n for n in noneval if tp.get(n) in LOADED]
     loaded = [n for n in noneval if tp.get(n) in ("active", "disabled")]
     evals = [n for n, t in sa.items() if t in EVAL]
     print("SpamAssassin %s rules: %d tests, %d non-eval, %d eval" % (
@@ -110,12 +118,14 @@ def main():
         .stdout.split("\n")[0].split()[-1], len(sa), len(noneval), len(evals)))
     print("Tempest parses and compiles %d of the %d non-eval tests (%.1f%%)" % (
         len(compiled), len(noneval), 100.0 * len(compiled) / len(noneval)))
-    print("of which runnable (not a meta on an unimplemented eval): %d (%.1f%%); by type:"
+    print("  of them unneeded (__ sub-rules no runnable rule uses, not run): %d"
+          % sum(1 for n in noneval if tp.get(n) == "unneeded"))
+    print("  of them runnable (not a meta on an unimplemented eval): %d (%.1f%%); by type:"
           % (len(loaded), 100.0 * len(loaded) / len(noneval)))
     for t, name in sorted(NONEVAL.items()):
         n = [x for x in noneval if sa[x] == t]
         ok = [x for x in n if tp.get(x) in ("active", "disabled")]
-        comp = [x for x in n if tp.get(x) in ("active", "disabled", "meta-skipped")]
+        comp = [x for x in n if tp.get(x) in LOADED]
         print("  %-8s runnable %4d, compiled %4d, of %4d" % (name, len(ok), len(comp), len(n)))
     print("eval tests Tempest implements: %d of %d (the rest are skipped and counted)"
           % (sum(1 for n in evals if tp.get(n) == "eval"), len(evals)))

@@ -476,7 +476,7 @@ get_rule(struct rd *rd, struct ruleset *rs, size_t nrules, int *has_re_r)
 	r->type = (enum rule_type)v;
 	r->hdr = get_str(rd, 1);
 	v = get_u8(rd);
-	if (v > HM_NAME)
+	if (v > HM_NAME_RAW)
 		rd->err = "bad header modifier";
 	r->hmod = (enum hdr_mod)v;
 	r->exists = get_u8(rd) != 0;

@@ -112,6 +112,25 @@ append_values(const struct mime_msg *m, const char *name, int raw, struct buf *b
 		}
 }
 
+/* Raw header values one per line: a fold ("\n" or "\r\n" before a
+ * blank) becomes the blank alone. */
+static void
+unfold(struct buf *b)
+{
+	size_t j = 0;
+
+	for (size_t i = 0; i < b->len; i++) {
+		if (b->data[i] == '\r' && i + 2 < b->len && b->data[i + 1] == '\n' &&
+		    (b->data[i + 2] == ' ' || b->data[i + 2] == '\t'))
+			continue;
+		if (b->data[i] == '\n' && i + 1 < b->len &&
+		    (b->data[i + 1] == ' ' || b->data[i + 1] == '\t'))
+			continue;
+		b->data[j++] = b->data[i];
+	}
+	buf_truncate(b, j);
+}
+
 /* The text a header rule looks at; NULL when the header is absent. */
 static const char *
 header_text(struct scan *sc, const struct rule *r, size_t *len_r)
@@ -119,7 +138,7 @@ header_text(struct scan *sc, const struct rule *r, size_t *len_r)
 	const struct mime_msg *m = sc->m;
 	struct hcache *hc;
 	struct buf b;
-	int found = 0, raw = r->hmod == HM_RAW;
+	int found = 0, raw = r->hmod == HM_RAW || r->hmod == HM_NAME_RAW;
 
 	*len_r = 0;
 	if (r->hkey < 0 || (unsigned)r->hkey >= sc->rs->nhkeys)
@@ -149,8 +168,12 @@ header_text(struct scan *sc, const struct rule *r, size_t *len_r)
 	} else {
 		append_values(m, r->hdr, raw, &b, &found);
 	}
-	if (found && (r->hmod == HM_ADDR || r->hmod == HM_NAME)) {
-		char *first = xstrndup(b.data, strcspn(b.data, "\n"));
+	if (found && (r->hmod == HM_ADDR || r->hmod == HM_NAME ||
+	    r->hmod == HM_NAME_RAW)) {
+		char *first;
+		if (raw)        /* a fold inside a raw value: a blank */
+			unfold(&b);
+		first = xstrndup(b.data, strcspn(b.data, "\n"));
 		char *v = r->hmod == HM_ADDR ? mime_addr(first) : mime_addr_name(first);
 		buf_reset(&b);
 		(void)buf_appends(&b, v);

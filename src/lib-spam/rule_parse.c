@@ -406,6 +406,71 @@ plugin_known(const struct ruleset *rs, const char *name)
 	return 0;
 }
 
+/* The modifiers after a header rule's header name ("raw", "addr:raw"),
+ * as SpamAssassin combines them: :addr is the first address whether raw
+ * or not, :name:raw the display name as written (encoded words left
+ * as they are). */
+static int
+header_modifiers(const char *mods, enum hdr_mod *hmod_r)
+{
+	int raw = 0, addr = 0, nm = 0;
+
+	while (*mods != '\0') {
+		size_t n = strcspn(mods, ":");
+		if (n == 3 && strncmp(mods, "raw", 3) == 0)
+			raw = 1;
+		else if (n == 4 && strncmp(mods, "addr", 4) == 0)
+			addr = 1;
+		else if (n == 4 && strncmp(mods, "name", 4) == 0)
+			nm = 1;
+		else
+			return -1;
+		mods += n;
+		if (*mods == ':')
+			mods++;
+	}
+	if (addr && nm)
+		return -1;
+	*hmod_r = addr ? HM_ADDR : nm ? (raw ? HM_NAME_RAW : HM_NAME) :
+	    raw ? HM_RAW : HM_NONE;
+	return 0;
+}
+
+/* can(X) in an `if`: the feature_* / perl_min_version_* functions of
+ * SpamAssassin's Conf.pm for behaviour Tempest has, ... */
+static const char *const features_known[] = {
+	/* tflags multiple counts matches (an empty match moves on, it
+	 * does not loop), metas compute on the counts */
+	"Mail::SpamAssassin::Conf::feature_bug6558_free",
+	/* welcomelist_from / blocklist_from and their eval: tests */
+	"Mail::SpamAssassin::Conf::feature_welcomelist_blocklist",
+	"Mail::SpamAssassin::Conf::feature_blocklist_welcomelist",
+	/* Perl 5.10 regular expressions: PCRE2 reads them */
+	"Mail::SpamAssassin::Conf::perl_min_version_5010000",
+};
+
+/* ... and a plugin's has_F for an eval: test F Tempest implements, of a
+ * plugin that is present. */
+static int
+can_known(const struct ruleset *rs, const char *name)
+{
+	static const char pre[] = "Mail::SpamAssassin::Plugin::";
+	const char *has;
+	char *plugin;
+	int r;
+
+	for (size_t i = 0; i < NELEM(features_known); i++)
+		if (strcmp(name, features_known[i]) == 0)
+			return 1;
+	if (strncmp(name, pre, sizeof(pre) - 1) != 0 ||
+	    (has = strstr(name + sizeof(pre) - 1, "::has_")) == NULL)
+		return 0;
+	plugin = xstrndup(name, (size_t)(has - name));
+	r = plugin_known(rs, plugin) && eval_lookup(has + 6) >= 0;
+	free(plugin);
+	return r;
+}
+
 static double
 if_ident(void *arg, int idx, const char *name)
 {
@@ -418,8 +483,8 @@ if_ident(void *arg, int idx, const char *name)
 	return 0;
 }
 
-/* Evaluate an `if` condition: version, perl_version, plugin(X), can(X),
- * has(X); anything unknown is false. */
+/* Evaluate an `if` condition: version, perl_version, plugin(X), can(X)
+ * (can_known), has(X); anything unknown is false. */
 static int
 if_true(const struct ruleset *rs, const char *expr)
 {
@@ -445,6 +510,8 @@ if_true(const struct ruleset *rs, const char *expr)
 				arg = xstrndup(r2 + 1, (size_t)(close - r2 - 1));
 				if (strncmp(p, "plugin", 6) == 0)
 					val = plugin_known(rs, str_trim(arg));
+				else if (strncmp(p, "can", 3) == 0)
+					val = can_known(rs, str_trim(arg));
 				free(arg);
 				(void)buf_appends(&b, val ? " 1 " : " 0 ");
 				p = close + 1;
@@ -548,10 +615,7 @@ do_line(struct ruleset *rs, const char *file, int lineno, const char *line)
 			char *colon = strchr(h, ':');
 			if (colon != NULL) {
 				*colon++ = '\0';
-				if (strcmp(colon, "raw") == 0) r->hmod = HM_RAW;
-				else if (strcmp(colon, "addr") == 0) r->hmod = HM_ADDR;
-				else if (strcmp(colon, "name") == 0) r->hmod = HM_NAME;
-				else {
+				if (header_modifiers(colon, &r->hmod) < 0) {
 					ruleset_error(rs, file, lineno, "%s: unknown modifier :%s", name, colon);
 					r->bad = 1;
 				}

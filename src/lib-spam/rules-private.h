@@ -17,7 +17,7 @@ enum rule_type {
 	RULE_HEADER, RULE_BODY, RULE_RAWBODY, RULE_URI, RULE_FULL, RULE_META,
 };
 
-enum hdr_mod { HM_NONE, HM_RAW, HM_ADDR, HM_NAME };
+enum hdr_mod { HM_NONE, HM_RAW, HM_ADDR, HM_NAME, HM_NAME_RAW };
 
 #define TF_NICE         0x01
 #define TF_NET          0x02
@@ -212,8 +212,10 @@ void ruleset_finish_loaded(struct ruleset *rs);
  * the layout (2: literal databases; 3: header literal databases report
  * every occurrence; 4: literal databases only, uri ones too report
  * every occurrence; 5: "[" inside a class taken as PCRE2 takes it, so a
- * cache may hold other literals for such a pattern) */
-#define RULE_CACHE_VERSION 5
+ * cache may hold other literals for such a pattern; 6: `if can(...)`
+ * true for features Tempest has, so the same sources give other rules,
+ * and the :name:raw modifier) */
+#define RULE_CACHE_VERSION 6
 uint64_t cache_hash(const void *p, size_t n, uint64_t seed);
 
 #endif

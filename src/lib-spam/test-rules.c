@@ -120,6 +120,56 @@ test_header_rules(void)
 	spam_result_free(&r);
 }
 
+/* Modifiers combined as SpamAssassin combines them: :name:raw is the
+ * display name as written, :addr:raw the same as :addr. */
+static void
+test_header_modifiers(void)
+{
+	struct spam_result r;
+	const char *rules =
+	    "header N_DEC From:name =~ /[\\x80-\\xff]/\n"
+	    "header N_RAW From:name:raw =~ /[\\x80-\\xff]/\n"
+	    "header N_RAW_ENC From:name:raw =~ /^=\\?utf-8\\?Q\\?Andr=C3=A9\\?= Smith$/\n"
+	    "header N_RAW2 From:raw:name =~ /Andr=C3=A9/\n"
+	    "header A_RAW From:addr:raw =~ /^a\\@b\\.example$/\n"
+	    "header M_BAD From:addr:name =~ /x/\n"
+	    "header M_BAD2 From:first =~ /x/\n";
+	const char *msg =
+	    "From: =?utf-8?Q?Andr=C3=A9?=\n Smith <a@b.example>\n"
+	    "To: c@d.example\n"
+	    "Subject: s\n"
+	    "\n"
+	    "body\n";
+	const char *msg8 =
+	    "From: \"Andr\xc3\xa9\" <a@b.example>\n"
+	    "Subject: s\n"
+	    "\n"
+	    "body\n";
+	struct ruleset *rs = ruleset_new();
+	struct ruleset_stats st;
+
+	scan(rules, msg, -1, &r);
+	T_OK(hit(&r, "N_DEC"));
+	T_OK(!hit(&r, "N_RAW"));
+	T_OK(hit(&r, "N_RAW_ENC"));
+	T_OK(hit(&r, "N_RAW2"));
+	T_OK(hit(&r, "A_RAW"));
+	T_OK(!hit(&r, "M_BAD"));
+	spam_result_free(&r);
+	scan(rules, msg8, -1, &r);
+	T_OK(hit(&r, "N_DEC"));
+	T_OK(hit(&r, "N_RAW"));
+	spam_result_free(&r);
+
+	ruleset_load_text(rs, "t.cf", rules);
+	ruleset_finish(rs);
+	ruleset_stats(rs, &st);
+	T_INTEQ(st.bad_lines, 2);
+	T_STREQ(rule_status(ruleset_find(rs, "N_RAW")), "active");
+	T_STREQ(rule_status(ruleset_find(rs, "M_BAD")), "bad");
+	ruleset_free(&rs);
+}
+
 static void
 test_body_uri_full(void)
 {
@@ -235,6 +285,30 @@ test_lists_and_conditionals(void)
 	    "    body IN_CAN /pills/\n"
 	    "  endif\n"
 	    "endif\n"
+	    /* features Tempest has, as SpamAssassin 4.0's Conf.pm declares
+	     * them; a plugin's has_F for an eval: test it implements */
+	    "if can(Mail::SpamAssassin::Conf::feature_bug6558_free)\n"
+	    "  body IN_CAN_6558 /pills/\n"
+	    "endif\n"
+	    "if !(can(Mail::SpamAssassin::Conf::feature_bug6558_free))\n"
+	    "  body IN_NOT_CAN_6558 /pills/\n"
+	    "endif\n"
+	    "if can(Mail::SpamAssassin::Conf::feature_welcomelist_blocklist) && "
+	    "can(Mail::SpamAssassin::Conf::perl_min_version_5010000)\n"
+	    "  body IN_CAN_WL /pills/\n"
+	    "endif\n"
+	    "if can(Mail::SpamAssassin::Conf::compat_welcomelist_blocklist)\n"
+	    "  body IN_CAN_COMPAT /pills/\n"
+	    "endif\n"
+	    "if can(Mail::SpamAssassin::Plugin::HTMLEval::has_html_test)\n"
+	    "  body IN_CAN_HAS /pills/\n"
+	    "endif\n"
+	    "if can(Mail::SpamAssassin::Plugin::BodyEval::has_check_body_length)\n"
+	    "  body IN_CAN_HAS_NOT /pills/\n"
+	    "endif\n"
+	    "if can(Mail::SpamAssassin::Plugin::Nope::has_html_test)\n"
+	    "  body IN_CAN_HAS_NO_PLUGIN /pills/\n"
+	    "endif\n"
 	    "if !plugin(Mail::SpamAssassin::Plugin::Nope)\n"
 	    "  body IN_NOT_PLUGIN /pills/   # comment \\# kept\n"
 	    "endif\n"
@@ -252,6 +326,13 @@ test_lists_and_conditionals(void)
 	T_OK(hit(&r, "IN_KNOWN_PLUGIN"));
 	T_OK(hit(&r, "IN_VERSION"));
 	T_OK(!hit(&r, "IN_CAN"));
+	T_OK(hit(&r, "IN_CAN_6558"));
+	T_OK(!hit(&r, "IN_NOT_CAN_6558"));
+	T_OK(hit(&r, "IN_CAN_WL"));
+	T_OK(!hit(&r, "IN_CAN_COMPAT"));
+	T_OK(hit(&r, "IN_CAN_HAS"));
+	T_OK(!hit(&r, "IN_CAN_HAS_NOT"));
+	T_OK(!hit(&r, "IN_CAN_HAS_NO_PLUGIN"));
 	T_OK(hit(&r, "IN_NOT_PLUGIN"));
 	T_OK(r.score < -90);
 	spam_result_free(&r);
@@ -1299,6 +1380,7 @@ int
 main(void)
 {
 	T_RUN(test_header_rules);
+	T_RUN(test_header_modifiers);
 	T_RUN(test_body_uri_full);
 	T_RUN(test_scores_and_sets);
 	T_RUN(test_lists_and_conditionals);
