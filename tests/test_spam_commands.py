@@ -301,6 +301,56 @@ def test_spamc_batch_tokens(tmp_path):
     assert not any(l.startswith("#T ") for l in r.stdout.splitlines())
 
 
+RELAYED = """Received: from localhost (localhost [127.0.0.1])
+\tby mx.example.org (Postfix) with ESMTP id 4ABC12345
+\tfor <bob@example.org>; Mon, 30 Nov 2026 12:00:02 +0000 (UTC)
+Received: from bogus.helo (unknown [198.51.100.7])
+\tby mx.example.org (Postfix) with SMTP id 4ABC12340
+\tfor <bob@example.org>; Mon, 30 Nov 2026 12:00:01 +0000 (UTC)
+Received: from unknown (HELO pc1) (203.0.113.9)
+  by relay.example.net with SMTP; 30 Nov 2026 12:00:00 -0000
+From: a@example.net
+To: bob@example.org
+Subject: relayed
+
+body
+"""
+
+
+def test_spamc_relays(tmp_path):
+    """Rules on SpamAssassin's X-Spam-Relays-* pseudo-headers (its
+    RDNS_NONE and HELO tests are written so) see the relays read from the
+    Received: lines, the trust boundary at the first public address;
+    spamc --batch --relays prints the strings."""
+    rules = tmp_path / "relays.cf"
+    rules.write_text(
+        "header T_RDNS_NONE X-Spam-Relays-Untrusted =~ /^[^\\]]+ rdns= /\n"
+        "header T_TRUSTED_LOCAL X-Spam-Relays-Trusted =~ /^\\[ ip=127\\.0\\.0\\.1 /\n"
+        "header T_HELO_PC1 X-Spam-Relays-External =~ / helo=pc1 by=relay\\.example\\.net /\n"
+        "header T_NOT_TRUSTED_PUBLIC X-Spam-Relays-Trusted =~ /198\\.51/\n")
+    r = run("spamc", "--no-bayes", "--rules", str(rules), stdin=RELAYED)
+    assert r.returncode == 0, r.stderr
+    for name in ("T_RDNS_NONE", "T_TRUSTED_LOCAL", "T_HELO_PC1"):
+        assert name in r.stdout, r.stdout
+    assert "T_NOT_TRUSTED_PUBLIC" not in r.stdout, r.stdout
+    m = tmp_path / "relayed"
+    m.write_text(RELAYED)
+    r = run("spamc", "--batch", "--no-bayes", "--relays", str(m))
+    assert r.returncode == 0, r.stderr
+    rl = [l for l in r.stdout.splitlines() if l.startswith("#R ")]
+    assert len(rl) == 1, r.stdout
+    name, trusted, untrusted, internal, external = rl[0][3:].split("\t")
+    assert name == str(m)
+    assert trusted == internal == (
+        "[ ip=127.0.0.1 rdns=localhost helo=localhost by=mx.example.org ident= "
+        "envfrom= intl=1 id=4ABC12345 auth= msa=0 ]")
+    assert untrusted == external == (
+        "[ ip=198.51.100.7 rdns= helo=bogus.helo by=mx.example.org ident= envfrom= "
+        "intl=0 id=4ABC12340 auth= msa=0 ] "
+        "[ ip=203.0.113.9 rdns= helo=pc1 by=relay.example.net ident= envfrom= "
+        "intl=0 id= auth= msa=0 ]")
+
+
 def test_quarantine_commands(tmp_path, cfgdir):
     db = str(tmp_path / "q.db")
     r = run("quarantine", "--db", db, "list", cfg=cfgdir)

@@ -14,6 +14,7 @@
 #include "buf.h"
 #include "mem.h"
 #include "mime.h"
+#include "relays.h"
 #include "rules-private.h"
 
 struct span {
@@ -36,6 +37,8 @@ struct scan {
 	struct span *paras, *lines;
 	size_t npara, nline;
 	struct hcache *hc;      /* by rule->hkey */
+	struct relays relays;   /* X-Spam-Relays-*, read when a rule asks */
+	int have_relays;
 };
 
 static void
@@ -131,6 +134,25 @@ unfold(struct buf *b)
 	buf_truncate(b, j);
 }
 
+/* X-Spam-Relays-<which>, the relays read once per scan. */
+static const char *
+relays_value(struct scan *sc, const char *which)
+{
+	if (!sc->have_relays) {
+		relays_of_message(sc->m, &sc->relays);
+		sc->have_relays = 1;
+	}
+	if (strcasecmp(which, "Trusted") == 0)
+		return sc->relays.trusted;
+	if (strcasecmp(which, "Untrusted") == 0)
+		return sc->relays.untrusted;
+	if (strcasecmp(which, "Internal") == 0)
+		return sc->relays.internal;
+	if (strcasecmp(which, "External") == 0)
+		return sc->relays.external;
+	return NULL;
+}
+
 /* The text a header rule looks at; NULL when the header is absent. */
 static const char *
 header_text(struct scan *sc, const struct rule *r, size_t *len_r)
@@ -139,6 +161,7 @@ header_text(struct scan *sc, const struct rule *r, size_t *len_r)
 	struct hcache *hc;
 	struct buf b;
 	int found = 0, raw = r->hmod == HM_RAW || r->hmod == HM_NAME_RAW;
+	const char *rv;
 
 	*len_r = 0;
 	if (r->hkey < 0 || (unsigned)r->hkey >= sc->rs->nhkeys)
@@ -161,6 +184,12 @@ header_text(struct scan *sc, const struct rule *r, size_t *len_r)
 		append_values(m, "Message-Id", raw, &b, &found);
 		append_values(m, "Resent-Message-Id", raw, &b, &found);
 		append_values(m, "X-Message-Id", raw, &b, &found);
+	} else if (strncasecmp(r->hdr, "X-Spam-Relays-", 14) == 0 &&
+	    (rv = relays_value(sc, r->hdr + 14)) != NULL) {
+		/* SpamAssassin's pseudo-headers (present, maybe empty);
+		 * a header of that name in the mail is not read */
+		(void)buf_appends(&b, rv);
+		found = 1;
 	} else if (strcmp(r->hdr, "EnvelopeFrom") == 0) {
 		append_values(m, "X-Envelope-From", raw, &b, &found);
 		if (!found)
@@ -698,6 +727,8 @@ spam_scan(struct ruleset *rs, const struct mime_msg *m, double bayes_prob,
 	for (size_t i = 0; i < rs->nhkeys; i++)
 		free(sc.hc[i].value);
 	free(sc.hc);
+	if (sc.have_relays)
+		relays_free(&sc.relays);
 	free(sc.paras);
 	free(sc.lines);
 }

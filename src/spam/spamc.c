@@ -4,7 +4,7 @@
  *
  *   tempest spamc [--verdict] [--threshold N] [--db PATH] [--rules PATH]...
  *                 [--user NAME] [--headers] [--autolearn] [--no-bayes]
- *   tempest spamc --batch [--tests] [--tokens] [--no-prefilter] [options] FILE|DIR|Maildir...
+ *   tempest spamc --batch [--tests] [--tokens] [--relays] [--no-prefilter] [options] FILE|DIR|Maildir...
  *   tempest spamc --lint [--list] [--rules PATH]...
  *   (all forms: [--rules-cache DIR], "" = no compiled-rule cache)
  *
@@ -17,7 +17,9 @@
  * messages in one process (for benchmarks and corpus checks): one line
  * "spam|ham SCORE NAME" each (--tests appends "bayes=P lr=Q tests=A=s,B=s";
  * --tokens adds a line "#T NAME<TAB>token<TAB>token..." with the Bayes
- * tokens, for bench/spam/bayes_lab.py),
+ * tokens, for bench/spam/bayes_lab.py; --relays a line
+ * "#R NAME<TAB>trusted<TAB>untrusted<TAB>internal<TAB>external" with the
+ * X-Spam-Relays-* strings, for bench/spam/relays_compat.py),
  * and the CPU time per message on stderr; batch runs use the Vectorscan
  * prefilter unless --no-prefilter (benchmarks of before/after).
  * --lint loads the rules and reports what loaded (exit 1 on bad lines);
@@ -34,6 +36,7 @@
 #include "bayes.h"
 #include "log.h"
 #include "mem.h"
+#include "relays.h"
 #include "spam_cmd.h"
 #include "spam_engine.h"
 
@@ -44,6 +47,7 @@ struct batch {
 	int have_threshold;
 	int tests;              /* --tests: Bayes probability and test names */
 	int tokens;             /* --tokens: the Bayes tokens too */
+	int relays;             /* --relays: the X-Spam-Relays-* strings */
 	long n;
 };
 
@@ -81,6 +85,13 @@ batch_one(const char *data, size_t len, const char *name, void *arg)
 		printf("#T %s\t%s\n", name, t);
 		free(t);
 	}
+	if (b->relays) {
+		struct relays rl;
+		relays_of_message(&v.msg, &rl);
+		printf("#R %s\t%s\t%s\t%s\t%s\n", name, rl.trusted, rl.untrusted,
+		    rl.internal, rl.external);
+		relays_free(&rl);
+	}
 	spam_verdict_free(&v);
 	b->n++;
 }
@@ -117,6 +128,7 @@ spamc_main(int argc, char **argv)
 		{ "batch", no_argument, NULL, 'b' },
 		{ "tests", no_argument, NULL, 'T' },
 		{ "tokens", no_argument, NULL, 'K' },
+		{ "relays", no_argument, NULL, 'R' },
 		{ "no-prefilter", no_argument, NULL, 'P' },
 		{ "rules-cache", required_argument, NULL, 'C' },
 		{ "lint", no_argument, NULL, 'L' },
@@ -128,7 +140,7 @@ spamc_main(int argc, char **argv)
 	const char **rules = NULL;
 	size_t nrules = 0;
 	int verdict = 0, headers = 0, autolearn = 0, batch = 0, lint = 0, list = 0, c;
-	int tests = 0, tokens = 0;
+	int tests = 0, tokens = 0, relays = 0;
 	double threshold = 0;
 	int have_threshold = 0;
 	const char *user = NULL;
@@ -160,6 +172,7 @@ spamc_main(int argc, char **argv)
 		case 'b': batch = 1; break;
 		case 'T': tests = 1; break;
 		case 'K': tokens = 1; break;
+		case 'R': relays = 1; break;
 		case 'P': eo.no_prefilter = 1; break;
 		case 'C': eo.cache_dir = optarg; break;
 		case 'L': lint = 1; eo.no_store = 1; break;
@@ -202,7 +215,7 @@ spamc_main(int argc, char **argv)
 		return st.bad_lines ? 1 : 0;
 	}
 	if (batch) {
-		struct batch b = { e, user, threshold, have_threshold, tests, tokens, 0 };
+		struct batch b = { e, user, threshold, have_threshold, tests, tokens, relays, 0 };
 		const char *scanner = prefilter_scanner();
 		double t0 = cpu_ms(), t;
 		int bad = 0;

@@ -1,0 +1,61 @@
+/* relays.h - the relays a message passed through, read from its
+ * Received: headers, in the form of SpamAssassin's X-Spam-Relays-*
+ * pseudo-headers ("[ ip=… rdns=… helo=… by=… ident=… envfrom= intl=0
+ * id=… auth= msa=0 ]" per relay, newest first), which some hundred of
+ * its rules match on (RDNS_NONE, the HELO and dynamic-host tests).
+ *
+ * relay_parse() is a pure function of one header line: the line is cut
+ * at RELAY_LINE_MAX bytes and every field at its buffer's size. */
+#ifndef TEMPEST_RELAYS_H
+#define TEMPEST_RELAYS_H
+
+#include <stddef.h>
+
+#include "buf.h"
+
+struct mime_msg;
+
+#define RELAY_LINE_MAX 2048
+#define RELAY_FIELD_MAX 256
+
+struct relay {
+	char ip[64];
+	char rdns[RELAY_FIELD_MAX];
+	char helo[RELAY_FIELD_MAX];
+	char by[RELAY_FIELD_MAX];
+	char ident[RELAY_FIELD_MAX];
+	char envfrom[RELAY_FIELD_MAX];
+	char id[RELAY_FIELD_MAX];
+	char auth[RELAY_FIELD_MAX];     /* how the client authenticated, or "" */
+};
+
+enum {
+	RELAY_UNPARSEABLE = -1,
+	RELAY_SKIP = 0,         /* no handover between hosts (local, BSMTP…) */
+	RELAY_OK = 1,
+	RELAY_FETCH = 2,        /* a POP3/IMAP fetch (fetchmail, getmail) */
+};
+
+/* One Received: value (unfolded or not) into *r; a RELAY_* value. */
+int relay_parse(const char *line, size_t n, struct relay *r);
+
+/* The relay in the pseudo-header form, appended to out. */
+void relay_string(const struct relay *r, int internal, struct buf *out);
+
+/* 1 when ip (as relay_parse leaves it) is loopback, private, link-local
+ * or shared address space. */
+int relay_ip_private(const char *ip);
+
+/* The four pseudo-header values of a message.  Without a configured
+ * trusted network (Tempest has none yet) trust is inferred as
+ * SpamAssassin infers it: relays are trusted, and internal, from the
+ * newest down as long as the connecting host has a private address or
+ * authenticated; a fetch marker inside the trusted part starts over. */
+struct relays {
+	char *trusted, *untrusted, *internal, *external;
+};
+
+void relays_of_message(const struct mime_msg *m, struct relays *out);
+void relays_free(struct relays *rl);
+
+#endif

@@ -1,0 +1,179 @@
+/* test-relays.c - Received: lines into relays (the layouts of the
+ * common MTAs, lines that are no handover, the fields' clean-up), and
+ * the X-Spam-Relays-* strings of a message with the trust boundary
+ * inferred.  The expected strings are what SpamAssassin 4.0's parser
+ * makes of the same lines. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "mem.h"
+#include "mime.h"
+#include "relays.h"
+#include "test.h"
+
+static const char *
+parsed(const char *line)
+{
+	static char out[4096];
+	struct relay r;
+	struct buf b;
+	int rc = relay_parse(line, strlen(line), &r);
+
+	if (rc != RELAY_OK) {
+		snprintf(out, sizeof(out), "rc=%d", rc);
+		return out;
+	}
+	buf_init(&b, BUF_UNLIMITED);
+	relay_string(&r, 0, &b);
+	snprintf(out, sizeof(out), "%s", buf_cstr(&b));
+	buf_free(&b);
+	return out;
+}
+
+static void
+test_layouts(void)
+{
+	/* Postfix, with and without a reverse name */
+	T_STREQ(parsed("from mail.example.com (mail.example.com [192.0.2.1])\n"
+	    "\tby mx.example.org (Postfix) with ESMTP id 4ABC12345\n"
+	    "\tfor <u@example.org>; Mon, 30 Nov 2026 12:00:00 +0000 (UTC)"),
+	    "[ ip=192.0.2.1 rdns=mail.example.com helo=mail.example.com by=mx.example.org ident= envfrom= intl=0 id=4ABC12345 auth= msa=0 ]");
+	T_STREQ(parsed("from bogus.helo (unknown [198.51.100.7]) by mx.example.org (Postfix) with SMTP id 99ZZ; Mon, 30 Nov 2026 12:00:00 +0000"),
+	    "[ ip=198.51.100.7 rdns= helo=bogus.helo by=mx.example.org ident= envfrom= intl=0 id=99ZZ auth= msa=0 ]");
+	/* Postfix with SASL */
+	T_STREQ(parsed("from [10.0.0.5] (laptop [10.0.0.5]) (Authenticated sender: joe) by smtp.example.org (Postfix) with ESMTPSA id 1A2B3C; Mon, 30 Nov 2026 12:00:00 +0000"),
+	    "[ ip=10.0.0.5 rdns=laptop helo=!10.0.0.5! by=smtp.example.org ident= envfrom= intl=0 id=1A2B3C auth=ESMTPSA msa=0 ]");
+	/* sendmail, with an ident and "may be forged" */
+	T_STREQ(parsed("from helo.example (root@host.example [192.0.2.33] (may be forged)) by relay.example.net (8.11.6/8.11.6) with ESMTP id g7TKk1x12345 for <a@example.net>; Thu, 29 Aug 2002 21:46:01 +0100"),
+	    "[ ip=192.0.2.33 rdns=host.example helo=helo.example by=relay.example.net ident=root envfrom= intl=0 id=g7TKk1x12345 auth= msa=0 ]");
+	/* qmail: the HELO only when it differs, "unknown" for no name */
+	T_STREQ(parsed("from unknown (HELO bogus) (198.51.100.7) by mx.example.net with SMTP; 30 Nov 2026 12:00:00 -0000"),
+	    "[ ip=198.51.100.7 rdns= helo=bogus by=mx.example.net ident= envfrom= intl=0 id= auth= msa=0 ]");
+	T_STREQ(parsed("from mail.example.com (192.0.2.8) by mx.example.net with SMTP; 30 Nov 2026 12:00:00 -0000"),
+	    "[ ip=192.0.2.8 rdns=mail.example.com helo=mail.example.com by=mx.example.net ident= envfrom= intl=0 id= auth= msa=0 ]");
+	/* Exim */
+	T_STREQ(parsed("from [203.0.113.5] (helo=host.example) by exim.example.org with esmtp (Exim 4.96) id 1abcde-000123-AB; Mon, 30 Nov 2026 12:00:00 +0000"),
+	    "[ ip=203.0.113.5 rdns= helo=host.example by=exim.example.org ident= envfrom= intl=0 id=1abcde-000123-AB auth= msa=0 ]");
+	T_STREQ(parsed("from mail.example.com ([203.0.113.6] helo=smtp.example.com) by exim.example.org with esmtp (Exim 4.96) id 1abcdf-000123-AB"),
+	    "[ ip=203.0.113.6 rdns=mail.example.com helo=smtp.example.com by=exim.example.org ident= envfrom= intl=0 id=1abcdf-000123-AB auth= msa=0 ]");
+	/* Microsoft IIS */
+	T_STREQ(parsed("from tthompson ([217.35.105.172] unverified) by mail.example.com with Microsoft SMTPSVC(5.0.2195.5329); Tue, 11 Mar 2003 13:23:01 +0000"),
+	    "[ ip=217.35.105.172 rdns= helo=tthompson by=mail.example.com ident= envfrom= intl=0 id= auth= msa=0 ]");
+	/* IPv6 */
+	T_STREQ(parsed("from a.example (a.example [IPv6:2001:db8::1]) by b.example (Postfix) with ESMTP id 77AB; Mon, 30 Nov 2026 12:00:00 +0000"),
+	    "[ ip=2001:db8::1 rdns=a.example helo=a.example by=b.example ident= envfrom= intl=0 id=77AB auth= msa=0 ]");
+	/* no handover between hosts */
+	T_STREQ(parsed("(qmail 27981 invoked by uid 225); 14 Mar 2003 07:24:34 -0000"), "rc=0");
+	T_STREQ(parsed("by oak.example (Postfix, from userid 1002) id DABBD1BED3; Thu, 13 Feb 2003 14:02:21 +0100"), "rc=0");
+	T_STREQ(parsed("from andrew by trinity.example with local (Exim 4.12) id 18xeL6-000Dn1-00; Tue, 25 Mar 2003 02:39:00 +0000"), "rc=0");
+	T_STREQ(parsed("from virtual-access.org by bolero.example ; Thu, 20 Feb 2003 23:32:58 +0100"), "rc=0");
+	/* a mail fetcher */
+	T_STREQ(parsed("from pop.example.net [192.0.2.50] by localhost with POP3 (fetchmail-5.9.0) for jm@localhost (single-drop); Thu, 13 Mar 2003 20:39:56 -0800 (PST)"), "rc=2");
+	/* nothing to read */
+	T_STREQ(parsed("from somewhere over the rainbow"), "rc=-1");
+	T_STREQ(parsed(""), "rc=0");
+}
+
+/* Fields are cut at their size; characters that would break the
+ * "[ k=v ]" form are replaced. */
+static void
+test_bounds(void)
+{
+	struct buf line;
+	struct relay r;
+
+	buf_init(&line, BUF_UNLIMITED);
+	(void)buf_appends(&line, "from ");
+	for (int i = 0; i < 5000; i++)
+		(void)buf_appendc(&line, 'h');
+	(void)buf_appends(&line, " (x.example [192.0.2.1]) by y.example (Postfix) with SMTP id 1XY");
+	/* the line is cut before its relay part: nothing taken from it */
+	T_INTEQ(relay_parse(line.data, line.len, &r), RELAY_UNPARSEABLE);
+	buf_reset(&line);
+	(void)buf_appends(&line, "from ");
+	for (int i = 0; i < 600; i++)
+		(void)buf_appendc(&line, 'h');
+	(void)buf_appends(&line, " (x.example [192.0.2.1]) by y.example (Postfix) with SMTP id 1XY");
+	T_INTEQ(relay_parse(line.data, line.len, &r), RELAY_OK);
+	T_INTEQ(strlen(r.helo), RELAY_FIELD_MAX - 1);
+	T_STREQ(r.ip, "192.0.2.1");
+	buf_free(&line);
+	T_STREQ(parsed("from he|lo#x (n<a>me [192.0.2.1]) by y.example (Postfix) with SMTP id 1XY"),
+	    "[ ip=192.0.2.1 rdns=n!a!me helo=he!lo!x by=y.example ident= envfrom= intl=0 id=1XY auth= msa=0 ]");
+}
+
+static void
+test_private(void)
+{
+	T_OK(relay_ip_private("127.0.0.1"));
+	T_OK(relay_ip_private("10.1.2.3"));
+	T_OK(relay_ip_private("172.16.0.1"));
+	T_OK(relay_ip_private("172.31.255.1"));
+	T_OK(!relay_ip_private("172.32.0.1"));
+	T_OK(relay_ip_private("192.168.1.1"));
+	T_OK(relay_ip_private("169.254.1.1"));
+	T_OK(relay_ip_private("100.64.0.1"));
+	T_OK(!relay_ip_private("100.128.0.1"));
+	T_OK(!relay_ip_private("192.0.2.1"));
+	T_OK(relay_ip_private("::1"));
+	T_OK(relay_ip_private("fe80::1"));
+	T_OK(relay_ip_private("fd00::1"));
+	T_OK(!relay_ip_private("2001:db8::1"));
+	T_OK(!relay_ip_private(""));
+}
+
+/* The trust boundary: private or authenticated relays from the newest
+ * down are trusted and internal, the first public one and all older
+ * are not; a fetcher's line inside the trusted part starts over. */
+static void
+test_message(void)
+{
+	const char *msg =
+	    "Received: from localhost (localhost [127.0.0.1])\n"
+	    "\tby home.example (Postfix) with ESMTP id 1; Mon, 30 Nov 2026 12:00:00 +0000\n"
+	    "Received: from pop.example.net [192.0.2.50] by localhost with POP3 (fetchmail-6.4)\n"
+	    "Received: from gw.example.net (gw.example.net [10.9.9.9])\n"
+	    "\tby pop.example.net (Postfix) with ESMTP id Q22; Mon, 30 Nov 2026 11:00:00 +0000\n"
+	    "Received: from spammer.example (unknown [198.51.100.7])\n"
+	    "\tby gw.example.net (Postfix) with SMTP id Q33; Mon, 30 Nov 2026 10:00:00 +0000\n"
+	    "Received: from inner (inner [10.0.0.2])\n"
+	    "\tby spammer.example (Postfix) with SMTP id Q44; Mon, 30 Nov 2026 09:00:00 +0000\n"
+	    "X-Originating-IP: [203.0.113.9]\n"
+	    "Subject: s\n"
+	    "\n"
+	    "body\n";
+	struct mime_msg m;
+	struct relays rl;
+
+	mime_parse(&m, msg, strlen(msg), NULL);
+	relays_of_message(&m, &rl);
+	T_STREQ(rl.trusted,
+	    "[ ip=10.9.9.9 rdns=gw.example.net helo=gw.example.net by=pop.example.net ident= envfrom= intl=1 id=Q22 auth= msa=0 ]");
+	T_STREQ(rl.untrusted,
+	    "[ ip=198.51.100.7 rdns= helo=spammer.example by=gw.example.net ident= envfrom= intl=0 id=Q33 auth= msa=0 ] "
+	    "[ ip=10.0.0.2 rdns=inner helo=inner by=spammer.example ident= envfrom= intl=0 id=Q44 auth= msa=0 ] "
+	    "[ ip=203.0.113.9 rdns= helo= by= ident= envfrom= intl=0 id= auth= msa=0 ]");
+	T_STREQ(rl.internal, rl.trusted);
+	T_STREQ(rl.external, rl.untrusted);
+	relays_free(&rl);
+	mime_free(&m);
+
+	mime_parse(&m, "Subject: none\n\nbody\n", 20, NULL);
+	relays_of_message(&m, &rl);
+	T_STREQ(rl.trusted, "");
+	T_STREQ(rl.external, "");
+	relays_free(&rl);
+	mime_free(&m);
+}
+
+int
+main(void)
+{
+	T_RUN(test_layouts);
+	T_RUN(test_bounds);
+	T_RUN(test_private);
+	T_RUN(test_message);
+	return t_done();
+}
