@@ -206,6 +206,47 @@ def test_autolearn_after_reply(spam_instance):
     assert len(inst.wait_messages(4)) == 4, inst.log()
 
 
+def test_autolearn_held_learned_at_stop(spam_instance):
+    """Messages a filter process holds because another writer had the
+    spam database are learned when the system stops (SIGTERM), not lost:
+    the filter waits for the store before it exits (here the lock is
+    released a second after the stop signal, well inside the 4 seconds
+    master gives its children)."""
+    import signal
+    inst = spam_instance
+    code, text = send(inst, "alice@example.org", HAM)
+    assert code == 250, text + inst.log()
+    db = os.path.join(inst.dir, "data", "spam.db")
+
+    def nham():
+        con = sqlite3.connect(db)
+        try:
+            row = con.execute("SELECT nham FROM bayes_total WHERE user = ''").fetchone()
+            return row[0] if row else 0
+        finally:
+            con.close()
+
+    assert wait_for(lambda: nham() == 1, 20), inst.log()
+    lock = sqlite3.connect(db, isolation_level=None)
+    lock.execute("BEGIN IMMEDIATE")
+    try:
+        for day in ("Friday", "Monday"):
+            code, text = send(inst, "alice@example.org", HAM.replace("Tuesday", day))
+            assert code == 250, text + inst.log()
+        time.sleep(1.5)                 # past the filter's idle retry
+        assert nham() == 1              # held, not learned
+        inst.proc.send_signal(signal.SIGTERM)
+        time.sleep(1.0)
+    finally:
+        lock.execute("ROLLBACK")
+        lock.close()
+    inst.proc.wait(15)
+    assert nham() == 3, inst.log()
+    import re
+    held = re.findall(r"filter: learned (\d+) held message\(s\) before stopping", inst.log())
+    assert sum(map(int, held)) == 2, inst.log()
+
+
 def test_quarantine_on_disk_before_250(make_instance, tmp_path):
     """A quarantined message's only copy is in the store, so the 250
     smtpd gives for it must come after the quarantine row is on stable

@@ -132,9 +132,11 @@ scanned_free(struct scanned *s)
  * the lock (in the session, so master counts the process busy and
  * starts another for new mail).  The idle retry never waits: outside a
  * session master counts on this process to accept the next message.  On
- * a reload the process learns them before it exits (waiting); on
- * SIGTERM (tempest stop) they are not learned.  A retraining of the LR
- * the learning calls for is done after a message, not by the retry. */
+ * a reload, and on SIGTERM (tempest stop), the process learns them
+ * before it exits, waiting for the store (on a stop master kills it
+ * after 4 seconds: what is not committed by then is lost, nothing is
+ * half-written).  A retraining of the LR the learning calls for is done
+ * after a message or at a reload, not by the retry or at a stop. */
 #define LEARN_PENDING_MAX 64
 #define LEARN_PENDING_BYTES (16u << 20)
 #define LEARN_IDLE_SECONDS 1
@@ -152,14 +154,14 @@ pending_full(void)
 	return npending == LEARN_PENDING_MAX || bytes >= LEARN_PENDING_BYTES;
 }
 
-enum { LEARN_TRY, LEARN_TRY_UNLESS_FULL, LEARN_WAIT };
+enum { LEARN_TRY, LEARN_TRY_UNLESS_FULL, LEARN_WAIT, LEARN_STOP };
 
 static void
 learn_pending(int how)
 {
 	struct spam_verdict *v[LEARN_PENDING_MAX];
 	const char *u[LEARN_PENDING_MAX];
-	int wait = how == LEARN_WAIT;
+	int wait = how == LEARN_WAIT || how == LEARN_STOP;
 	size_t n;
 
 	if (npending == 0)
@@ -177,7 +179,7 @@ learn_pending(int how)
 	npending -= n;
 	/* a retraining it calls for (which may wait for the store) only
 	 * where master counts this process busy or gone */
-	if (how != LEARN_TRY)
+	if (how != LEARN_TRY && how != LEARN_STOP)
 		spam_engine_train(engine);
 	if (npending > 0) {
 		struct timeval tv = { LEARN_IDLE_SECONDS, 0 };
@@ -216,6 +218,18 @@ on_drain(void *arg)
 {
 	(void)arg;
 	learn_pending(LEARN_WAIT);
+}
+
+static void
+on_stop(void *arg)
+{
+	size_t n = npending;
+
+	(void)arg;
+	learn_pending(LEARN_STOP);
+	if (n > 0)
+		log_info("filter: learned %zu held message(s) before stopping%s", n - npending,
+		    npending ? " (the rest could not be)" : "");
 }
 
 /* A quarantine entry being made: the item and the message it points to. */
@@ -632,6 +646,7 @@ filter_main(int argc, char **argv)
 		    engine->store_error);
 	learn_timer = evtimer_new(io_base(), on_learn_timer, NULL);
 	service_on_drain(on_drain, NULL);
+	service_on_stop(on_stop, NULL);
 	service_listen(on_accept, NULL, 1);
 	service_wakeup(on_wakeup, NULL, 3600);
 	return service_run();

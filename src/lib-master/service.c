@@ -41,6 +41,8 @@ static service_trigger_fn trigger_fn;
 static void *trigger_arg;
 static void (*drain_fn)(void *);
 static void *drain_arg;
+static void (*stop_fn)(void *);
+static void *stop_arg;
 static char *queue_dir;
 static int chrooted;
 
@@ -474,12 +476,21 @@ service_on_drain(void (*fn)(void *), void *arg)
 	drain_arg = arg;
 }
 
+void
+service_on_stop(void (*fn)(void *), void *arg)
+{
+	stop_fn = fn;
+	stop_arg = arg;
+}
+
 static void
 on_stop(evutil_socket_t sig, short what, void *arg)
 {
 	(void)sig;
 	(void)what;
 	(void)arg;
+	if (stop_fn != NULL)
+		stop_fn(stop_arg);
 	exit(0);
 }
 

@@ -93,5 +93,8 @@ int service_run(void);
 int service_draining(void);
 /* Called when draining starts (optional). */
 void service_on_drain(void (*fn)(void *), void *arg);
+/* Called on SIGTERM/SIGINT before the process exits (optional): master
+ * kills what is still running 4 seconds after its own stop signal. */
+void service_on_stop(void (*fn)(void *), void *arg);
 
 #endif
