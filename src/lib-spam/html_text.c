@@ -75,6 +75,63 @@ attr_get(const struct attr *a, int na, const char *name, size_t *len_r)
 	return NULL;
 }
 
+static int
+font_letter(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+/* One name of a font face list: an optional opening quote (or, first,
+ * a dot), letters, blanks and hyphens beginning with a letter (or,
+ * first, a blank) and ending with a letter, an optional digit, an
+ * optional closing quote. */
+static int
+font_name_ok(const char *p, size_t n, int first)
+{
+	size_t i = 0;
+
+	if (n > 0 && (p[0] == '"' || p[0] == '\'' || (first && p[0] == '.')))
+		p++, n--;
+	if (n > 0 && (p[n - 1] == '"' || p[n - 1] == '\''))
+		n--;
+	if (n > 0 && p[n - 1] >= '0' && p[n - 1] <= '9')
+		n--;
+	if (n < 2 || !(font_letter(p[0]) || (first && p[0] == ' ')) || !font_letter(p[n - 1]))
+		return 0;
+	for (i = 1; i + 1 < n; i++)
+		if (!font_letter(p[i]) && p[i] != ' ' && p[i] != '-')
+			return 0;
+	return 1;
+}
+
+/* A <font face> that is not a list of font names (SpamAssassin's
+ * HTML_FONT_FACE_BAD): names separated by commas, blanks after a comma
+ * and before the first name, an optional ';' at the end. */
+static int
+font_face_bad(const char *v, size_t vl)
+{
+	size_t i = 0;
+	int first = 1;
+
+	if (vl > 0 && v[vl - 1] == ';')
+		vl--;
+	for (;;) {
+		size_t start, end;
+		while (i < vl && isspace((unsigned char)v[i]))
+			i++;
+		start = i;
+		while (i < vl && v[i] != ',')
+			i++;
+		end = i;
+		if (!font_name_ok(v + start, end - start, first))
+			return 1;
+		if (i == vl)
+			return 0;
+		i++;            /* the comma */
+		first = 0;
+	}
+}
+
 static unsigned long
 attr_ulong(const char *v, size_t vl)
 {
@@ -373,11 +430,32 @@ invisible(long fg, long bg)
 	return d2 < 32 * 32;
 }
 
+/* SpamAssassin's measure of text hard to read (HTML_FONT_LOW_CONTRAST):
+ * the colour distance weighted by each channel's share of brightness
+ * (0.2126 red, 0.7152 green, 0.0722 blue) under 12, out of 191 at
+ * most; stricter than invisible() above, and taken against the
+ * background SpamAssassin finds (struct elem's sa_bg). */
+static int
+low_contrast(long fg, long bg)
+{
+	if (fg == COLOR_NONE || bg == COLOR_NONE)
+		return 0;
+	double dr = (double)(((fg >> 16) & 0xff) - ((bg >> 16) & 0xff));
+	double dg = (double)(((fg >> 8) & 0xff) - ((bg >> 8) & 0xff));
+	double db = (double)((fg & 0xff) - (bg & 0xff));
+	double d2 = (0.2126 * dr) * (0.2126 * dr) + (0.7152 * dg) * (0.7152 * dg) +
+	    (0.0722 * db) * (0.0722 * db);
+	return d2 < 12.0 * 12.0;
+}
+
 /* One open element: the text colour and background it gives its
  * content, and whether a style hides that content. */
 struct elem {
 	char name[12];
 	long fg, bg;
+	long sa_bg;     /* the background as SpamAssassin 4.0 sees it, for
+			 * low_contrast(): from inline styles only (its parser
+			 * reads but never applies bgcolor attributes) */
 	int hide;
 };
 
@@ -424,11 +502,29 @@ has_alnum(const char *s, size_t n)
 	return 0;
 }
 
+/* Text other than white space and no-break spaces. */
+static int
+has_non_space(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c == 0xc2 && i + 1 < n && (unsigned char)s[i + 1] == 0xa0) {
+			i++;            /* U+00A0 in UTF-8 */
+			continue;
+		}
+		if (!isspace(c))
+			return 1;
+	}
+	return 0;
+}
+
 static void
 emit(struct render *r, const char *s, size_t n)
 {
 	if (n == 0)
 		return;
+	if (low_contrast(cur(r)->fg, cur(r)->sa_bg) && has_non_space(s, n))
+		r->st->html_font_low_contrast++;
 	if (hidden(r)) {
 		/* words hidden, not a lone dot or dash */
 		if (!r->hidden_counted && has_alnum(s, n)) {
@@ -700,6 +796,8 @@ open_elem(struct render *r, const char *name, const struct attr *a, int na)
 	if ((v = attr_get(a, na, "style", &vl)) != NULL) {
 		parse_style(v, vl, &st);
 		apply_style(&e, &st);
+		if (st.bg != COLOR_NONE)
+			e.sa_bg = st.bg;
 	}
 	if (r->depth < STACK_MAX)
 		r->stack[r->depth++] = e;
@@ -826,6 +924,8 @@ tag(struct render *r, const char *s, size_t n)
 			else if (*p >= '5' && *p <= '7')
 				r->st->html_font_big++;
 		}
+		if ((v = attr_get(a, na, "face", &vl)) != NULL && font_face_bad(v, vl))
+			r->st->html_font_face_bad++;
 	}
 	/* script and style hold no rendered text: html_render() skips it */
 	if (!selfclose && !in_list(name, void_tags, NELEM(void_tags)) &&
@@ -858,6 +958,7 @@ html_render(const char *s, size_t n, struct buf *text,
 	memset(&r, 0, sizeof(r));
 	r.stack[0].fg = 0x000000;
 	r.stack[0].bg = 0xffffff;
+	r.stack[0].sa_bg = 0xffffff;
 	r.depth = 1;
 	r.text = text;
 	r.st = st;

@@ -75,6 +75,8 @@ struct mime_stats {
 	unsigned html_tags, html_bad_tags, html_images, html_comments;
 	unsigned long html_image_area;  /* sum of width*height of <img> */
 	unsigned html_font_big;         /* <font size=+3..7 / 5..7> */
+	unsigned html_font_face_bad;    /* <font face> not a list of font names */
+	unsigned html_font_low_contrast; /* text nearly the colour of its background */
 	unsigned html_hidden;           /* runs of words hidden by style or colour */
 	unsigned html_obfuscated_words; /* comments or empty tags inside words */
 	unsigned html_entity_letters;   /* letters written as &#NN; */

@@ -306,8 +306,11 @@ static unsigned
 ev_html_image_only(struct scan *sc, const struct rule *r)
 {
 	double lo = arg_num(r, 0, 0), hi = arg_num(r, 1, 1e18);
-	double t = (double)sc->m->st.html_text_bytes;
+	double t = (double)sc->m->st.html_bytes;
 
+	/* SpamAssassin's measure: the HTML's own length, markup included
+	 * (its "bytes of words" describes notwithstanding), here summed
+	 * over the HTML parts where it looks at each */
 	return sc->m->st.html_images > 0 && t > lo && t <= hi;
 }
 
@@ -331,7 +334,8 @@ stat_value(const struct mime_stats *st, const char *name, int *ok)
 		S(missing_boundary), S(bad_base64), S(bad_qp), S(charset_unknown),
 		S(charset_bad_bytes), S(mime_missing_version), S(base64_text),
 		S(truncated), S(html_tags), S(html_bad_tags), S(html_images),
-		S(html_comments), S(html_image_area), S(html_font_big),
+		S(html_comments), S(html_image_area), S(html_font_big), S(html_font_face_bad),
+		S(html_font_low_contrast),
 		S(html_hidden), S(html_obfuscated_words), S(html_entity_letters),
 		S(html_links), S(html_forms), S(html_scripts), S(html_bytes),
 		S(html_text_bytes), S(uri_obfuscated), S(uri_numeric_host),
@@ -381,6 +385,10 @@ ev_html_test(struct scan *sc, const struct rule *r)
 		return st->html_parts > 0;
 	if (strcmp(w, "big_font") == 0 || strcmp(w, "font_big") == 0)
 		return st->html_font_big > 0;
+	if (strcmp(w, "font_face_bad") == 0)
+		return st->html_font_face_bad > 0;
+	if (strcmp(w, "font_low_contrast") == 0)
+		return st->html_font_low_contrast > 0;
 	if (strcmp(w, "obfuscation") == 0)
 		return st->html_obfuscated_words > 0;
 	if (strcmp(w, "hidden") == 0 || strcmp(w, "font_invisible") == 0)

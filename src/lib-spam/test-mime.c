@@ -129,6 +129,84 @@ test_nested(void)
 	mime_free(&m);
 }
 
+/* <font face> values SpamAssassin's HTML_FONT_FACE_BAD calls bad, and
+ * ones it accepts (from its Bug 5956/7312 ham examples). */
+static void
+test_html_font_face(void)
+{
+	static const struct { const char *face; int bad; } t[] = {
+	    { "Arial", 0 },
+	    { "\"Tahoma\", Verdana, Arial, sans-serif", 0 },
+	    { "'Montserrat', sans-serif", 0 },
+	    { "Arial,Helvetica,Sans-Serif;", 0 },
+	    { ".SFUIDisplay", 0 },
+	    { "hirakakupro-w3", 0 },
+	    { "Wingdings2", 0 },
+	    { "Wingdings 2", 1 },
+	    { "  Courier New", 0 },
+	    { "Arial ", 1 },
+	    { "a", 1 },
+	    { "Arial,,Verdana", 1 },
+	    { "MS P\xe3\x82\xb4\xe3\x82\xb7\xe3\x83\x83\xe3\x82\xaf", 1 },
+	    { "x7#3k", 1 },
+	    { "Verdana, .Arial", 1 },
+	    { "Verdana, ' Arial'", 1 },
+	    { "' Arial', Verdana", 0 },
+	    { "Arial12", 1 },
+	    { "", 1 },
+	};
+
+	for (size_t i = 0; i < NELEM(t); i++) {
+		char msg[512];
+		struct mime_msg m;
+
+		snprintf(msg, sizeof(msg), "Content-Type: text/html\n\n"
+		    "<p><font face=\"%s\">text</font></p>\n", t[i].face);
+		if (strchr(t[i].face, '"') != NULL)
+			snprintf(msg, sizeof(msg), "Content-Type: text/html\n\n"
+			    "<p><font face='%s'>text</font></p>\n", t[i].face);
+		mime_parse(&m, msg, strlen(msg), NULL);
+		if ((m.st.html_font_face_bad > 0) != t[i].bad)
+			fprintf(stderr, "font face \"%s\"\n", t[i].face);
+		T_INTEQ(m.st.html_font_face_bad, t[i].bad);
+		mime_free(&m);
+	}
+}
+
+/* Text nearly the colour of its background, as SpamAssassin's
+ * HTML_FONT_LOW_CONTRAST measures it (brightness-weighted distance
+ * under 12): white-ish on white, dark on black; not grey on white. */
+static void
+test_html_low_contrast(void)
+{
+	static const struct { const char *html; unsigned n; } t[] = {
+	    { "<p><font color=\"#fefefe\">hidden words</font></p>", 1 },
+	    { "<p><font color=\"#f0f0f0\">pale words</font></p>", 1 },
+	    { "<p><font color=\"#888888\">grey words</font></p>", 0 },
+	    { "<div style=\"background: #000000\"><font color=\"#0a0a0a\">dark words</font></div>", 1 },
+	    /* (not with bgcolor: below) */
+	    { "<body bgcolor=\"#000000\" text=\"#0a0a0a\"><p>dark words</p></body>", 0 },
+	    { "<p style=\"color: #ffffff; background-color: #ffffff\">white</p>", 1 },
+	    { "<p>plain words</p>", 0 },
+	    /* white on a dark cell: SpamAssassin does not apply bgcolor
+	     * attributes, so it calls this low contrast too */
+	    { "<table><tr><td bgcolor=\"#1e5c99\"><font color=\"#ffffff\">menu</font></td></tr></table>", 1 },
+	    { "<table><tr><td style=\"background-color: #1e5c99\"><font color=\"#ffffff\">menu</font></td></tr></table>", 0 },
+	};
+
+	for (size_t i = 0; i < NELEM(t); i++) {
+		char msg[512];
+		struct mime_msg m;
+
+		snprintf(msg, sizeof(msg), "Content-Type: text/html\n\n%s\n", t[i].html);
+		mime_parse(&m, msg, strlen(msg), NULL);
+		if ((m.st.html_font_low_contrast > 0) != (t[i].n > 0))
+			fprintf(stderr, "%s\n", t[i].html);
+		T_INTEQ(m.st.html_font_low_contrast > 0, t[i].n > 0);
+		mime_free(&m);
+	}
+}
+
 static void
 test_html_tricks(void)
 {
@@ -435,13 +513,16 @@ test_uri_text(void)
 
 	memset(&st, 0, sizeof(st));
 	uri_extract_text(&l, t, strlen(t), &st);
-	T_INTEQ(l.n, 4);
-	if (l.n < 4)
+	/* a URI with a port: canonical, then as written with the port
+	 * (for uri rules such as SpamAssassin's WEIRD_PORT) */
+	T_INTEQ(l.n, 5);
+	if (l.n < 5)
 		return;
 	T_STREQ(l.v[0], "http://www.foo.example/");
 	T_STREQ(l.v[1], "mailto:bob@x.example");
 	T_STREQ(l.v[2], "http://127.0.0.1/x");
-	T_STREQ(l.v[3], "ftp://ftp.files.example/pub");
+	T_STREQ(l.v[3], "http://127.0.0.1:8080/x");
+	T_STREQ(l.v[4], "ftp://ftp.files.example/pub");
 	{
 		char *h = uri_host(l.v[2]);
 		T_STREQ(h, "127.0.0.1");
@@ -489,8 +570,9 @@ test_uri_numeric(void)
 
 		memset(&st, 0, sizeof(st));
 		uri_extract_text(&l, cases[i].in, strlen(cases[i].in), &st);
-		T_INTEQ(l.n, 1);
-		if (l.n == 1)
+		/* (and with the port, when there is one: test_uri_text) */
+		T_INTEQ(l.n, strstr(cases[i].in, ":81/") != NULL ? 2 : 1);
+		if (l.n >= 1)
 			T_STREQ(l.v[0], cases[i].out);
 		T_INTEQ(st.uri_numeric_host, cases[i].numeric);
 		T_INTEQ(st.uri_numeric_encoded, cases[i].encoded);
@@ -571,6 +653,8 @@ main(void)
 	T_RUN(test_nested);
 	T_RUN(test_encoded_message);
 	T_RUN(test_html_tricks);
+	T_RUN(test_html_font_face);
+	T_RUN(test_html_low_contrast);
 	T_RUN(test_html_colors);
 	T_RUN(test_html_entities);
 	T_RUN(test_html_alt);

@@ -88,8 +88,8 @@ list_push(struct uri_list *l, char *u)
 void
 uri_add(struct uri_list *l, const char *s, size_t n, struct mime_stats *st)
 {
-	struct buf out;
-	size_t i = 0, hs, he, rest;
+	struct buf out, tail;
+	size_t i = 0, hs, he, rest, port = 0;
 	char delim = '\0';
 	char scheme[16], host[512];
 	size_t sl = 0, hl = 0;
@@ -168,8 +168,10 @@ authority:
 				break;
 			}
 		}
-		if (c == ':')           /* port */
+		if (c == ':') {         /* port */
+			port = k + 1;
 			break;
+		}
 		host[hl++] = (char)tolower(c);
 	}
 	host[hl] = '\0';
@@ -187,17 +189,32 @@ authority:
 	default:
 		break;
 	}
-	buf_init(&out, URI_MAX + 600);
-	(void)buf_printf(&out, "%s://%s", scheme, host);
+	buf_init(&tail, URI_MAX + 600);
 	if (delim != '\0') {           /* the authority's rest, then the path */
-		(void)buf_appendc(&out, delim);
-		(void)buf_append(&out, s + rest, he - rest);
+		(void)buf_appendc(&tail, delim);
+		(void)buf_append(&tail, s + rest, he - rest);
 	} else if (i >= n || s[i] != '/') {
-		(void)buf_appendc(&out, '/');
+		(void)buf_appendc(&tail, '/');
 	}
 	for (; i < n; i++)
-		(void)buf_appendc(&out, s[i] == '\\' ? '/' : s[i]);
+		(void)buf_appendc(&tail, s[i] == '\\' ? '/' : s[i]);
+	buf_init(&out, URI_MAX + 1200);
+	(void)buf_printf(&out, "%s://%s%s", scheme, host, buf_cstr(&tail));
 	list_push(l, buf_steal(&out));
+	/* and with its port, as written (SpamAssassin's uri rules see both;
+	 * WEIRD_PORT looks for it) */
+	if (port != 0) {
+		size_t pl = 0;
+		while (port + pl < he && pl < 8 && isdigit((unsigned char)s[port + pl]))
+			pl++;
+		if (pl > 0) {
+			buf_init(&out, URI_MAX + 1200);
+			(void)buf_printf(&out, "%s://%s:%.*s%s", scheme, host, (int)pl, s + port,
+			    buf_cstr(&tail));
+			list_push(l, buf_steal(&out));
+		}
+	}
+	buf_free(&tail);
 }
 
 static int
