@@ -255,12 +255,6 @@ tokenize(const struct mime_msg *m, struct toks *t)
 	for (size_t i = 0; i < m->nuris; i++) {
 		char *host = uri_host(m->uris[i]);
 		const char *p = host;
-		if (strchr(host, ':') != NULL) {
-			/* a URI's copy with its port (for the uri rules): its
-			 * host is the one the copy without gave */
-			free(host);
-			continue;
-		}
 		add(t, "U:", host, strlen(host));
 		/* parent domains with at least two labels */
 		while ((p = strchr(p, '.')) != NULL) {

@@ -132,6 +132,18 @@ font_face_bad(const char *v, size_t vl)
 	}
 }
 
+/* Whether v[0..vl) holds needle (lower case), ignoring case. */
+static int
+memmem_ci(const char *v, size_t vl, const char *needle)
+{
+	size_t nl = strlen(needle);
+
+	for (size_t i = 0; i + nl <= vl; i++)
+		if (strncasecmp(v + i, needle, nl) == 0)
+			return 1;
+	return 0;
+}
+
 static unsigned long
 attr_ulong(const char *v, size_t vl)
 {
@@ -456,6 +468,8 @@ struct elem {
 	long sa_bg;     /* the background as SpamAssassin 4.0 sees it, for
 			 * low_contrast(): from inline styles only (its parser
 			 * reads but never applies bgcolor attributes) */
+	int size;       /* font size 1-7 (3 by default) as SpamAssassin
+			 * counts it, for mime_stats.html_font_max_size */
 	int hide;
 };
 
@@ -476,6 +490,7 @@ struct render {
 	struct elem stack[STACK_MAX];   /* [0]: the page (black on white) */
 	int depth;              /* entries in use, at least 1 */
 	int hidden_counted;     /* this hidden run already counted */
+	int basefont;           /* <basefont size>, what size=+N adds to */
 	struct css_class classes[CLASS_MAX];
 	int nclasses;
 };
@@ -748,6 +763,74 @@ css_scan(struct render *r, const char *s, size_t n)
  * left open in it), list items and paragraphs an open one of their
  * kind just before them, as browsers do with unclosed ones.  With the
  * stack full, the innermost element takes the new settings instead. */
+/* A size attribute: "N", "+N" or "-N" after blanks (*sign_r 0, 1, -1);
+ * 0 when it starts otherwise. */
+static int
+size_attr(const char *v, size_t vl, int *sign_r, int *n_r)
+{
+	size_t i = 0;
+	int digits = 0;
+
+	*sign_r = 0;
+	*n_r = 0;
+	while (i < vl && isspace((unsigned char)v[i]))
+		i++;
+	if (i < vl && (v[i] == '+' || v[i] == '-'))
+		*sign_r = v[i++] == '+' ? 1 : -1;
+	for (; i < vl && isdigit((unsigned char)v[i]) && digits < 6; i++, digits++)
+		*n_r = *n_r * 10 + (v[i] - '0');
+	return digits > 0;
+}
+
+/* The font size an element gives its content, as SpamAssassin's HTML
+ * parser follows it: <font size=N> or size=+N/-N from the <basefont>
+ * size, <big> and <small> one up or down; the largest size a tag it
+ * reads attributes of (font, body, table cells, span, p, div, a, with
+ * one of those attributes) opens is html_font_max_size
+ * (HTML_FONT_SIZE_LARGE/HUGE). */
+static void
+font_size(struct render *r, struct elem *e, const char *name, const struct attr *a, int na)
+{
+	static const struct { const char *tag, *attrs; } ok[] = {
+		{ "font", " color face size " }, { "body", " text bgcolor link alink vlink background " },
+		{ "marquee", " bgcolor background " }, { "table", " bgcolor style " },
+		{ "td", " bgcolor style " }, { "th", " bgcolor style " }, { "tr", " bgcolor style " },
+		{ "span", " style " }, { "p", " style " }, { "div", " style " }, { "a", " style " },
+	};
+	const char *v;
+	size_t vl;
+	int seen = 0;
+
+	if (strcmp(name, "big") == 0) {
+		e->size++;
+		return;
+	}
+	if (strcmp(name, "small") == 0) {
+		e->size--;
+		return;
+	}
+	if (strcmp(name, "font") == 0 && (v = attr_get(a, na, "size", &vl)) != NULL) {
+		int sign, n;
+		if (size_attr(v, vl, &sign, &n))
+			e->size = sign == 0 ? n : r->basefont + sign * n;
+	}
+	for (size_t k = 0; k < NELEM(ok) && !seen; k++) {
+		if (strcmp(name, ok[k].tag) != 0)
+			continue;
+		for (int i = 0; i < na && !seen; i++) {
+			char key[16];
+			if (a[i].nl == 0 || a[i].nl > sizeof(key) - 3)
+				continue;
+			snprintf(key, sizeof(key), " %.*s ", (int)a[i].nl, a[i].n);
+			for (char *p = key; *p; p++)
+				*p = (char)tolower((unsigned char)*p);
+			seen = strstr(ok[k].attrs, key) != NULL;
+		}
+	}
+	if (seen && e->size > (int)r->st->html_font_max_size)
+		r->st->html_font_max_size = (unsigned)e->size;
+}
+
 static void
 open_elem(struct render *r, const char *name, const struct attr *a, int na)
 {
@@ -780,6 +863,7 @@ open_elem(struct render *r, const char *name, const struct attr *a, int na)
 
 	e = *cur(r);
 	snprintf(e.name, sizeof(e.name), "%s", name);
+	font_size(r, &e, name, a, na);
 	if ((strcmp(name, "font") == 0 && (v = attr_get(a, na, "color", &vl)) != NULL) ||
 	    (strcmp(name, "body") == 0 && (v = attr_get(a, na, "text", &vl)) != NULL))
 		if ((c = parse_color(v, vl)) != COLOR_NONE)
@@ -911,11 +995,22 @@ tag(struct render *r, const char *s, size_t n)
 			add_uri(r, v, vl);
 	} else if (strcmp(name, "form") == 0) {
 		r->st->html_forms++;
-		if ((v = attr_get(a, na, "action", &vl)) != NULL)
+		if ((v = attr_get(a, na, "action", &vl)) != NULL) {
 			add_uri(r, v, vl);
+			if (memmem_ci(v, vl, "mailto:"))
+				r->st->html_form_mailto++;
+		}
+	} else if (strcmp(name, "object") == 0 || strcmp(name, "embed") == 0) {
+		r->st->html_embeds++;
 	} else if (strcmp(name, "iframe") == 0 || strcmp(name, "frame") == 0) {
 		if ((v = attr_get(a, na, "src", &vl)) != NULL)
 			add_uri(r, v, vl);
+	} else if (strcmp(name, "basefont") == 0) {
+		int sign, size;
+		/* (SpamAssassin takes a plain number only) */
+		if ((v = attr_get(a, na, "size", &vl)) != NULL && size_attr(v, vl, &sign, &size) &&
+		    sign == 0)
+			r->basefont = size;
 	} else if (strcmp(name, "font") == 0) {
 		if ((v = attr_get(a, na, "size", &vl)) != NULL && vl > 0) {
 			const char *p = v;
@@ -959,6 +1054,10 @@ html_render(const char *s, size_t n, struct buf *text,
 	r.stack[0].fg = 0x000000;
 	r.stack[0].bg = 0xffffff;
 	r.stack[0].sa_bg = 0xffffff;
+	r.stack[0].size = 3;
+	r.basefont = 3;
+	if (st->html_font_max_size < 3)
+		st->html_font_max_size = 3;
 	r.depth = 1;
 	r.text = text;
 	r.st = st;

@@ -77,6 +77,9 @@ struct mime_stats {
 	unsigned html_font_big;         /* <font size=+3..7 / 5..7> */
 	unsigned html_font_face_bad;    /* <font face> not a list of font names */
 	unsigned html_font_low_contrast; /* text nearly the colour of its background */
+	unsigned html_font_max_size;    /* largest font size, 3 (default) or more */
+	unsigned html_embeds;           /* <object> and <embed> */
+	unsigned html_form_mailto;      /* <form action="mailto:..."> */
 	unsigned html_hidden;           /* runs of words hidden by style or colour */
 	unsigned html_obfuscated_words; /* comments or empty tags inside words */
 	unsigned html_entity_letters;   /* letters written as &#NN; */
@@ -100,6 +103,8 @@ struct mime_msg {
 	struct buf rawbody;             /* decoded text parts, HTML as is */
 	char **uris;                    /* canonical URIs, unique */
 	size_t nuris;
+	char **uris_also;               /* other forms uri rules see (uri.h) */
+	size_t nuris_also;
 	const char *full;               /* the analysed bytes (not owned) */
 	size_t full_len;
 	size_t body_offset;             /* offset of the top-level body in full */

@@ -30,7 +30,7 @@ const struct mime_limits mime_default_limits = {
 
 struct parser {
 	struct mime_msg *m;
-	struct uri_list uris;
+	struct uri_list uris, uris_also;
 	struct buf rendered;
 	int seen_plain, seen_html;
 	unsigned depth_base;    /* depth of the message being walked */
@@ -332,6 +332,8 @@ mime_parse(struct mime_msg *m, const char *data, size_t len,
 	memset(&p, 0, sizeof(p));
 	p.m = m;
 	p.uris.max = m->lim.max_uris;
+	p.uris_also.max = m->lim.max_uris;
+	p.uris.also = &p.uris_also;
 	buf_init(&p.rendered, m->lim.max_text);
 	walk(&p, data, len, 1);
 
@@ -347,6 +349,8 @@ mime_parse(struct mime_msg *m, const char *data, size_t len,
 	buf_free(&p.rendered);
 	m->uris = p.uris.v;
 	m->nuris = p.uris.n;
+	m->uris_also = p.uris_also.v;
+	m->nuris_also = p.uris_also.n;
 
 	if (mime_header_get(m, "Content-Type") != NULL &&
 	    mime_header_get(m, "MIME-Version") == NULL)
@@ -366,7 +370,8 @@ void
 mime_free(struct mime_msg *m)
 {
 	struct hdrlist h = { m->hdrs, m->nhdrs };
-	struct uri_list u = { m->uris, m->nuris, 0 };
+	struct uri_list u = { m->uris, m->nuris, 0, NULL };
+	struct uri_list ua = { m->uris_also, m->nuris_also, 0, NULL };
 
 	hdrlist_free(&h);
 	m->hdrs = NULL;
@@ -382,8 +387,11 @@ mime_free(struct mime_msg *m)
 	buf_free(&m->body);
 	buf_free(&m->rawbody);
 	uri_list_free(&u);
+	uri_list_free(&ua);
 	m->uris = NULL;
 	m->nuris = 0;
+	m->uris_also = NULL;
+	m->nuris_also = 0;
 }
 
 const struct mime_header *

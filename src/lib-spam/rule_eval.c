@@ -134,6 +134,13 @@ unfold(struct buf *b)
 	buf_truncate(b, j);
 }
 
+/* The URIs uri rules see: the canonical ones, then the other forms. */
+static const char *
+uri_at(const struct mime_msg *m, size_t i)
+{
+	return i < m->nuris ? m->uris[i] : m->uris_also[i - m->nuris];
+}
+
 /* X-Spam-Relays-<which>, the relays read once per scan. */
 static const char *
 relays_value(struct scan *sc, const char *which)
@@ -335,7 +342,8 @@ stat_value(const struct mime_stats *st, const char *name, int *ok)
 		S(charset_bad_bytes), S(mime_missing_version), S(base64_text),
 		S(truncated), S(html_tags), S(html_bad_tags), S(html_images),
 		S(html_comments), S(html_image_area), S(html_font_big), S(html_font_face_bad),
-		S(html_font_low_contrast),
+		S(html_font_low_contrast), S(html_font_max_size), S(html_embeds),
+		S(html_form_mailto),
 		S(html_hidden), S(html_obfuscated_words), S(html_entity_letters),
 		S(html_links), S(html_forms), S(html_scripts), S(html_bytes),
 		S(html_text_bytes), S(uri_obfuscated), S(uri_numeric_host),
@@ -367,12 +375,15 @@ ev_html_range(struct scan *sc, const struct rule *r)
 		v = html_ratio(&sc->m->st);
 	else if (strcmp(what, "image_area") == 0)
 		v = (double)sc->m->st.html_image_area;
+	else if (strcmp(what, "max_size") == 0)
+		v = (double)sc->m->st.html_font_max_size;
 	else {
 		v = stat_value(&sc->m->st, what, &ok);
 		if (!ok)
 			return 0;
 	}
-	return sc->m->st.html_parts > 0 && v >= lo && v < hi;
+	/* as SpamAssassin: above min, at most max ("inf": no bound) */
+	return sc->m->st.html_parts > 0 && v > lo && v <= hi;
 }
 
 static unsigned
@@ -389,6 +400,10 @@ ev_html_test(struct scan *sc, const struct rule *r)
 		return st->html_font_face_bad > 0;
 	if (strcmp(w, "font_low_contrast") == 0)
 		return st->html_font_low_contrast > 0;
+	if (strcmp(w, "embeds") == 0)
+		return st->html_embeds > 0;
+	if (strcmp(w, "form_action_mailto") == 0)
+		return st->html_form_mailto > 0;
 	if (strcmp(w, "obfuscation") == 0)
 		return st->html_obfuscated_words > 0;
 	if (strcmp(w, "hidden") == 0 || strcmp(w, "font_invisible") == 0)
@@ -525,8 +540,8 @@ prefilter_texts(struct scan *sc)
 		    m->rawbody.len, NULL, NULL, 0);
 	buf_init(&b, BUF_UNLIMITED);
 	if (prefilter_active(rs, PF_URI)) {
-		for (size_t i = 0; i < m->nuris; i++) {
-			(void)buf_appends(&b, m->uris[i]);
+		for (size_t i = 0; i < m->nuris + m->nuris_also; i++) {
+			(void)buf_appends(&b, uri_at(m, i));
 			(void)buf_appendc(&b, '\n');
 		}
 		prefilter_scan(rs, PF_URI, b.data ? b.data : "", b.len, NULL, NULL, 0);
@@ -635,8 +650,8 @@ run_rule(struct scan *sc, struct rule *r)
 		break;
 	}
 	case RULE_URI:
-		for (size_t i = 0; i < sc->m->nuris && hits < max; i++)
-			if (re_match(sc, r, sc->m->uris[i], strlen(sc->m->uris[i]))) {
+		for (size_t i = 0; i < sc->m->nuris + sc->m->nuris_also && hits < max; i++)
+			if (re_match(sc, r, uri_at(sc->m, i), strlen(uri_at(sc->m, i)))) {
 				hits++;
 				if (!multiple)
 					break;

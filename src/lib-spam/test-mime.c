@@ -207,6 +207,54 @@ test_html_low_contrast(void)
 	}
 }
 
+/* <object>/<embed> and a form mailing its answers (SpamAssassin's
+ * HTML_EMBEDS, FORM_ACTION_MAILTO). */
+static void
+test_html_embeds_form(void)
+{
+	const char *msg =
+	    "Content-Type: text/html\n\n"
+	    "<object data=\"x.swf\"></object><EMBED src=\"y.swf\">"
+	    "<form action=\"MAILTO:orders@shop.example\"><input name=q></form>\n";
+	struct mime_msg m;
+
+	mime_parse(&m, msg, strlen(msg), NULL);
+	T_INTEQ(m.st.html_embeds, 2);
+	T_INTEQ(m.st.html_form_mailto, 1);
+	T_INTEQ(m.st.html_forms, 1);
+	mime_free(&m);
+}
+
+/* The largest font size as SpamAssassin's HTML parser counts it
+ * (HTML_FONT_SIZE_LARGE/HUGE): 3 by default, size=N, size=+N from the
+ * <basefont>, <big> only through a later tag it reads attributes of. */
+static void
+test_html_font_size(void)
+{
+	static const struct { const char *html; unsigned max; } t[] = {
+	    { "<p>plain</p>", 3 },
+	    { "<font size=\"5\">five</font>", 5 },
+	    { "<font size=\"+2\">five</font>", 5 },
+	    { "<basefont size=\"4\"><font size=\"+3\">seven</font>", 7 },
+	    { "<font size=\"-1\">two</font>", 3 },
+	    { "<big><big>big</big></big>", 3 },
+	    { "<big><big><font color=\"red\">big</font></big></big>", 5 },
+	    { "<font size=\"x\">odd</font>", 3 },
+	};
+
+	for (size_t i = 0; i < NELEM(t); i++) {
+		char msg[512];
+		struct mime_msg m;
+
+		snprintf(msg, sizeof(msg), "Content-Type: text/html\n\n%s\n", t[i].html);
+		mime_parse(&m, msg, strlen(msg), NULL);
+		if (m.st.html_font_max_size != t[i].max)
+			fprintf(stderr, "%s\n", t[i].html);
+		T_INTEQ(m.st.html_font_max_size, t[i].max);
+		mime_free(&m);
+	}
+}
+
 static void
 test_html_tricks(void)
 {
@@ -235,6 +283,8 @@ test_html_tricks(void)
 	T_INTEQ(m.st.html_image_area, 120000);
 	T_INTEQ(m.st.html_scripts, 1);
 	T_INTEQ(m.st.html_bad_tags, 1);
+	T_INTEQ(m.st.html_embeds, 0);
+	T_INTEQ(m.st.html_form_mailto, 0);
 	T_OK(has_uri(&m, "http://img.example/i.gif"));
 	T_OK(has_uri(&m, "http://evil.example/"));
 	T_OK(has_uri(&m, "http://192.168.1.1/login"));
@@ -531,6 +581,32 @@ test_uri_text(void)
 	uri_list_free(&l);
 }
 
+/* Addresses written in text are listed as mailto: URIs among the other
+ * forms (SpamAssassin's uri rules see them: __UNSUB_LINK), not ones
+ * inside a URI; a URI's form with its port goes there too. */
+static void
+test_uri_text_also(void)
+{
+	struct uri_list also = { NULL, 0, 100, NULL };
+	struct uri_list l = { NULL, 0, 100, &also };
+	const char *t = "To leave, write to Unsubscribe-Me@Lists.Example.com or see "
+	    "http://user@www.example.org:8081/x, mailto:joe@example.net and "
+	    "bob.smith@example.net. Not: a@b, x@localhost, @example.org";
+
+	uri_extract_text(&l, t, strlen(t), NULL);
+	T_INTEQ(l.n, 2);
+	T_INTEQ(also.n, 3);
+	if (l.n == 2 && also.n == 3) {
+		T_STREQ(l.v[0], "http://www.example.org/x");
+		T_STREQ(l.v[1], "mailto:joe@example.net");
+		T_STREQ(also.v[0], "mailto:unsubscribe-me@lists.example.com");
+		T_STREQ(also.v[1], "http://www.example.org:8081/x");
+		T_STREQ(also.v[2], "mailto:bob.smith@example.net");
+	}
+	uri_list_free(&l);
+	uri_list_free(&also);
+}
+
 /* Numeric hosts: every form is canonicalised to a dotted quad and
  * counted in uri_numeric_host; only the forms other than a plain dotted
  * quad (one number, hex or octal parts, fewer than four parts) in
@@ -655,12 +731,15 @@ main(void)
 	T_RUN(test_html_tricks);
 	T_RUN(test_html_font_face);
 	T_RUN(test_html_low_contrast);
+	T_RUN(test_html_font_size);
+	T_RUN(test_html_embeds_form);
 	T_RUN(test_html_colors);
 	T_RUN(test_html_entities);
 	T_RUN(test_html_alt);
 	T_RUN(test_anomalies);
 	T_RUN(test_edges);
 	T_RUN(test_uri_text);
+	T_RUN(test_uri_text_also);
 	T_RUN(test_uri_numeric);
 	return t_done();
 }

@@ -170,6 +170,33 @@ test_header_modifiers(void)
 	ruleset_free(&rs);
 }
 
+/* html_range() bounds as SpamAssassin's: above min, at most max, "inf"
+ * no upper bound (HTML_FONT_SIZE_LARGE is 5 < max_size <= 6). */
+static void
+test_html_range(void)
+{
+	const char *rules =
+	    "body LARGE eval:html_range('max_size', '5', '6')\n"
+	    "body HUGE eval:html_range('max_size', '6', 'inf')\n"
+	    "body FROM5 eval:html_range('max_size', '4', '5')\n";
+	static const struct { const char *size; int large, huge, from5; } t[] = {
+		{ "5", 0, 0, 1 }, { "6", 1, 0, 0 }, { "7", 0, 1, 0 },
+	};
+
+	for (size_t i = 0; i < NELEM(t); i++) {
+		char msg[256];
+		struct spam_result r;
+
+		snprintf(msg, sizeof(msg), "Content-Type: text/html\n\n"
+		    "<font size=\"%s\">text</font>\n", t[i].size);
+		scan(rules, msg, -1, &r);
+		T_INTEQ(hit(&r, "LARGE"), t[i].large);
+		T_INTEQ(hit(&r, "HUGE"), t[i].huge);
+		T_INTEQ(hit(&r, "FROM5"), t[i].from5);
+		spam_result_free(&r);
+	}
+}
+
 static void
 test_body_uri_full(void)
 {
@@ -1384,6 +1411,7 @@ main(void)
 {
 	T_RUN(test_header_rules);
 	T_RUN(test_header_modifiers);
+	T_RUN(test_html_range);
 	T_RUN(test_body_uri_full);
 	T_RUN(test_scores_and_sets);
 	T_RUN(test_lists_and_conditionals);

@@ -211,7 +211,7 @@ authority:
 			buf_init(&out, URI_MAX + 1200);
 			(void)buf_printf(&out, "%s://%s:%.*s%s", scheme, host, (int)pl, s + port,
 			    buf_cstr(&tail));
-			list_push(l, buf_steal(&out));
+			list_push(l->also != NULL ? l->also : l, buf_steal(&out));
 		}
 	}
 	buf_free(&tail);
@@ -223,6 +223,42 @@ uri_char(unsigned char c)
 	return c > 32 && c < 127 && c != '<' && c != '>' && c != '"' &&
 	    c != '\'' && c != '`' && c != '{' && c != '}' && c != '|' &&
 	    c != '^';
+}
+
+static int
+local_char(unsigned char c)
+{
+	return isalnum(c) || c == '.' || c == '_' || c == '%' || c == '+' || c == '-';
+}
+
+/* An address written in text around the '@' at s[at] (not one inside a
+ * URI, not a mailto: one, which the URI scan takes), as
+ * "mailto:local@domain", lower case: SpamAssassin lists those with the
+ * URIs (its unsubscribe rules look for them). */
+static void
+text_address(struct uri_list *l, const char *s, size_t n, size_t at)
+{
+	size_t b = at, e = at + 1, dots = 0;
+	struct buf out;
+
+	while (b > 0 && local_char((unsigned char)s[b - 1]))
+		b--;
+	while (b < at && s[b] == '.')
+		b++;
+	while (e < n && (isalnum((unsigned char)s[e]) || s[e] == '-' || s[e] == '.'))
+		dots += s[e++] == '.';
+	while (e > at + 1 && s[e - 1] == '.')
+		e--, dots--;
+	if (b == at || e == at + 1 || dots == 0 || e - b > 254)
+		return;
+	/* part of a URI ("http://user@host/", "mailto:a@b") */
+	if ((b >= 1 && (s[b - 1] == '/' || s[b - 1] == ':' || s[b - 1] == '@')) )
+		return;
+	buf_init(&out, 300);
+	(void)buf_appends(&out, "mailto:");
+	for (size_t i = b; i < e; i++)
+		(void)buf_appendc(&out, (char)tolower((unsigned char)s[i]));
+	list_push(l->also != NULL ? l->also : l, buf_steal(&out));
 }
 
 void
@@ -238,6 +274,10 @@ uri_extract_text(struct uri_list *l, const char *s, size_t n,
 		unsigned char c = (unsigned char)s[i];
 		size_t e;
 
+		if (c == '@') {
+			text_address(l, s, n, i);
+			continue;
+		}
 		if (c != 'h' && c != 'H' && c != 'w' && c != 'W' && c != 'f' &&
 		    c != 'F' && c != 'm' && c != 'M')
 			continue;
