@@ -470,6 +470,7 @@ struct elem {
 			 * reads but never applies bgcolor attributes) */
 	int size;       /* font size 1-7 (3 by default) as SpamAssassin
 			 * counts it, for mime_stats.html_font_max_size */
+	int fg_bad, bg_bad;     /* a colour SpamAssassin finds invalid */
 	int hide;
 };
 
@@ -538,8 +539,15 @@ emit(struct render *r, const char *s, size_t n)
 {
 	if (n == 0)
 		return;
-	if (low_contrast(cur(r)->fg, cur(r)->sa_bg) && has_non_space(s, n))
-		r->st->html_font_low_contrast++;
+	if (has_non_space(s, n)) {
+		/* in SpamAssassin's order: an invalid colour is no colour to
+		 * compare (two invalid ones are "the same") */
+		const struct elem *e = cur(r);
+		if (e->fg_bad != e->bg_bad)
+			r->st->html_font_invalid_color++;
+		else if (e->fg_bad || low_contrast(e->fg, e->sa_bg))
+			r->st->html_font_low_contrast++;
+	}
 	if (hidden(r)) {
 		/* words hidden, not a lone dot or dash */
 		if (!r->hidden_counted && has_alnum(s, n)) {
@@ -763,6 +771,124 @@ css_scan(struct render *r, const char *s, size_t n)
  * left open in it), list items and paragraphs an open one of their
  * kind just before them, as browsers do with unclosed ones.  With the
  * stack full, the innermost element takes the new settings instead. */
+/* Whether SpamAssassin takes v[0..vl) for a colour (else "invalid",
+ * html_test('font_invalid_color')): a CSS colour name, '#' then hex
+ * digits (it pads or cuts them; without the '#' it gives up), or
+ * rgb(...); in a style also anything with "rgb", "inherit" and
+ * "transparent". */
+static int
+color_valid(const char *v, size_t vl, int style)
+{
+	static const char *const names[] = {
+		"aliceblue", "antiquewhite", "aqua", "aquamarine", "azure", "beige",
+		"bisque", "black", "blanchedalmond", "blue", "blueviolet", "brown",
+		"burlywood", "cadetblue", "chartreuse", "chocolate", "coral",
+		"cornflowerblue", "cornsilk", "crimson", "cyan", "darkblue", "darkcyan",
+		"darkgoldenrod", "darkgray", "darkgreen", "darkgrey", "darkkhaki",
+		"darkmagenta", "darkolivegreen", "darkorange", "darkorchid", "darkred",
+		"darksalmon", "darkseagreen", "darkslateblue", "darkslategray",
+		"darkslategrey", "darkturquoise", "darkviolet", "deeppink", "deepskyblue",
+		"dimgray", "dimgrey", "dodgerblue", "firebrick", "floralwhite",
+		"forestgreen", "fuchsia", "gainsboro", "ghostwhite", "gold", "goldenrod",
+		"gray", "green", "greenyellow", "grey", "honeydew", "hotpink", "indianred",
+		"indigo", "ivory", "khaki", "lavender", "lavenderblush", "lawngreen",
+		"lemonchiffon", "lightblue", "lightcoral", "lightcyan",
+		"lightgoldenrodyellow", "lightgray", "lightgreen", "lightgrey",
+		"lightpink", "lightsalmon", "lightseagreen", "lightskyblue",
+		"lightslategray", "lightslategrey", "lightsteelblue", "lightyellow",
+		"lime", "limegreen", "linen", "magenta", "maroon", "mediumaquamarine",
+		"mediumblue", "mediumorchid", "mediumpurple", "mediumseagreen",
+		"mediumslateblue", "mediumspringgreen", "mediumturquoise",
+		"mediumvioletred", "midnightblue", "mintcream", "mistyrose", "moccasin",
+		"navajowhite", "navy", "oldlace", "olive", "olivedrab", "orange",
+		"orangered", "orchid", "palegoldenrod", "palegreen", "paleturquoise",
+		"palevioletred", "papayawhip", "peachpuff", "peru", "pink", "plum",
+		"powderblue", "purple", "rebeccapurple", "red", "rosybrown", "royalblue",
+		"saddlebrown", "salmon", "sandybrown", "seagreen", "seashell", "sienna",
+		"silver", "skyblue", "slateblue", "slategray", "slategrey", "snow",
+		"springgreen", "steelblue", "tan", "teal", "thistle", "tomato",
+		"turquoise", "violet", "wheat", "white", "whitesmoke", "yellow",
+		"yellowgreen",
+	};
+	char buf[32];
+	size_t n;
+	int hex = 1;
+
+	while (vl > 0 && isspace((unsigned char)*v))
+		v++, vl--;
+	while (vl > 0 && isspace((unsigned char)v[vl - 1]))
+		vl--;
+	if (style && (memmem_ci(v, vl, "rgb") || (vl == 7 && strncasecmp(v, "inherit", 7) == 0) ||
+	    (vl == 11 && strncasecmp(v, "transparent", 11) == 0)))
+		return 1;
+	for (size_t i = 0; i < vl; i++)
+		if (!isxdigit((unsigned char)v[i]) && v[i] != '#')
+			hex = 0;
+	if (hex)
+		return vl > 0 && v[0] == '#';
+	if (memmem_ci(v, vl, "rgb(") && v[vl - 1] == ')')
+		return 1;
+	if (vl >= sizeof(buf))
+		return 0;
+	for (n = 0; n < vl; n++)
+		buf[n] = (char)tolower((unsigned char)v[n]);
+	buf[n] = '\0';
+	for (size_t i = 0; i < NELEM(names); i++)
+		if (strcmp(buf, names[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/* The colours an element sets as SpamAssassin's parser reads them, for
+ * their validity only: <font color>, <body text>, and "color:" /
+ * "background-color:" in the style of the tags it reads styles of. */
+static void
+sa_colors(struct elem *e, const char *name, const struct attr *a, int na)
+{
+	static const char *const styled[] = {
+		"table", "td", "th", "tr", "span", "p", "div", "a",
+	};
+	const char *v;
+	size_t vl;
+
+	if ((strcmp(name, "font") == 0 && (v = attr_get(a, na, "color", &vl)) != NULL) ||
+	    (strcmp(name, "body") == 0 && (v = attr_get(a, na, "text", &vl)) != NULL))
+		e->fg_bad = !color_valid(v, vl, 0);
+	if (!in_list(name, styled, NELEM(styled)) || (v = attr_get(a, na, "style", &vl)) == NULL)
+		return;
+	for (size_t i = 0; i < vl;) {
+		size_t j = i, k;
+		int bg = 0;
+		while (j < vl && v[j] != ';')
+			j++;
+		k = i;
+		while (k < j && isspace((unsigned char)v[k]))
+			k++;
+		if (j - k > 17 && strncasecmp(v + k, "background-color:", 17) == 0)
+			bg = 1, k += 17;
+		else if (j - k > 6 && strncasecmp(v + k, "color:", 6) == 0)
+			k += 6;
+		else {
+			i = j + 1;
+			continue;
+		}
+		{
+			size_t e2 = j;
+			/* "!important" is no part of the colour */
+			for (size_t m = k; m < j; m++)
+				if (v[m] == '!') {
+					e2 = m;
+					break;
+				}
+			if (bg)
+				e->bg_bad = !color_valid(v + k, e2 - k, 1);
+			else
+				e->fg_bad = !color_valid(v + k, e2 - k, 1);
+		}
+		i = j + 1;
+	}
+}
+
 /* A size attribute: "N", "+N" or "-N" after blanks (*sign_r 0, 1, -1);
  * 0 when it starts otherwise. */
 static int
@@ -864,6 +990,7 @@ open_elem(struct render *r, const char *name, const struct attr *a, int na)
 	e = *cur(r);
 	snprintf(e.name, sizeof(e.name), "%s", name);
 	font_size(r, &e, name, a, na);
+	sa_colors(&e, name, a, na);
 	if ((strcmp(name, "font") == 0 && (v = attr_get(a, na, "color", &vl)) != NULL) ||
 	    (strcmp(name, "body") == 0 && (v = attr_get(a, na, "text", &vl)) != NULL))
 		if ((c = parse_color(v, vl)) != COLOR_NONE)

@@ -79,6 +79,7 @@ struct mime_stats {
 	unsigned html_font_low_contrast; /* text nearly the colour of its background */
 	unsigned html_font_max_size;    /* largest font size, 3 (default) or more */
 	unsigned html_embeds;           /* <object> and <embed> */
+	unsigned html_font_invalid_color; /* text in a colour SpamAssassin cannot read */
 	unsigned html_form_mailto;      /* <form action="mailto:..."> */
 	unsigned html_hidden;           /* runs of words hidden by style or colour */
 	unsigned html_obfuscated_words; /* comments or empty tags inside words */

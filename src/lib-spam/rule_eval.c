@@ -343,7 +343,7 @@ stat_value(const struct mime_stats *st, const char *name, int *ok)
 		S(truncated), S(html_tags), S(html_bad_tags), S(html_images),
 		S(html_comments), S(html_image_area), S(html_font_big), S(html_font_face_bad),
 		S(html_font_low_contrast), S(html_font_max_size), S(html_embeds),
-		S(html_form_mailto),
+		S(html_form_mailto), S(html_font_invalid_color),
 		S(html_hidden), S(html_obfuscated_words), S(html_entity_letters),
 		S(html_links), S(html_forms), S(html_scripts), S(html_bytes),
 		S(html_text_bytes), S(uri_obfuscated), S(uri_numeric_host),
@@ -400,6 +400,8 @@ ev_html_test(struct scan *sc, const struct rule *r)
 		return st->html_font_face_bad > 0;
 	if (strcmp(w, "font_low_contrast") == 0)
 		return st->html_font_low_contrast > 0;
+	if (strcmp(w, "font_invalid_color") == 0)
+		return st->html_font_invalid_color > 0;
 	if (strcmp(w, "embeds") == 0)
 		return st->html_embeds > 0;
 	if (strcmp(w, "form_action_mailto") == 0)

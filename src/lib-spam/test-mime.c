@@ -207,6 +207,42 @@ test_html_low_contrast(void)
 	}
 }
 
+/* Colours SpamAssassin's HTML parser cannot read (its
+ * T_KAM_HTML_FONT_INVALID); every case checked against it. */
+static void
+test_html_invalid_color(void)
+{
+	static const struct { const char *html; int bad; } t[] = {
+	    { "<font color=\"bluish\">text</font>", 1 },
+	    { "<font color=\"#ff00gg\">text</font>", 1 },
+	    { "<font color=\"darkblue\">text</font>", 0 },
+	    { "<span style=\"color: purplish\">text</span>", 1 },
+	    { "<table><tr><td style=\"background-color: notacolor\">text</td></tr></table>", 1 },
+	    { "<font color=\" Red \">text</font>", 0 },
+	    { "<font color=\"ff00\">text</font>", 1 },
+	    { "<font color=\"ff0000\">text</font>", 1 },
+	    { "<font color=\"\">text</font>", 1 },
+	    { "<font color=\"transparent\">text</font>", 1 },
+	    { "<span style=\"color: inherit\">text</span>", 0 },
+	    { "<span style=\"color: #abc !important\">text</span>", 0 },
+	    { "<div style=\"font-size: 2px; color: blurple\">text</div>", 1 },
+	    { "<font color=\"rgb(1,2,3)\">text</font>", 0 },
+	    { "<font color=\"#abcd\">text</font>", 0 },
+	};
+
+	for (size_t i = 0; i < NELEM(t); i++) {
+		char msg[512];
+		struct mime_msg m;
+
+		snprintf(msg, sizeof(msg), "Content-Type: text/html\n\n%s\n", t[i].html);
+		mime_parse(&m, msg, strlen(msg), NULL);
+		if ((m.st.html_font_invalid_color > 0) != t[i].bad)
+			fprintf(stderr, "%s\n", t[i].html);
+		T_INTEQ(m.st.html_font_invalid_color > 0, t[i].bad);
+		mime_free(&m);
+	}
+}
+
 /* <object>/<embed> and a form mailing its answers (SpamAssassin's
  * HTML_EMBEDS, FORM_ACTION_MAILTO). */
 static void
@@ -733,6 +769,7 @@ main(void)
 	T_RUN(test_html_low_contrast);
 	T_RUN(test_html_font_size);
 	T_RUN(test_html_embeds_form);
+	T_RUN(test_html_invalid_color);
 	T_RUN(test_html_colors);
 	T_RUN(test_html_entities);
 	T_RUN(test_html_alt);
