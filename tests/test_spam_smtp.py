@@ -169,6 +169,16 @@ def test_tag_quarantine_release_reject(spam_instance):
     assert "(global)" in inst.cmd("quarantine", "levels", "demo@example.test").stdout
 
 
+def ham_learned(db):
+    """Messages learned as ham in the global Bayes database db."""
+    con = sqlite3.connect(db)
+    try:
+        row = con.execute("SELECT nham FROM bayes_total WHERE user = ''").fetchone()
+        return row[0] if row else 0
+    finally:
+        con.close()
+
+
 def test_autolearn_after_reply(spam_instance):
     """The filter auto-learns after its reply to smtpd: while another
     process holds the spam database's write lock (as `tempest learn`
@@ -183,12 +193,7 @@ def test_autolearn_after_reply(spam_instance):
     db = os.path.join(inst.dir, "data", "spam.db")
 
     def nham():
-        con = sqlite3.connect(db)
-        try:
-            row = con.execute("SELECT nham FROM bayes_total WHERE user = ''").fetchone()
-            return row[0] if row else 0
-        finally:
-            con.close()
+        return ham_learned(db)
 
     assert wait_for(lambda: nham() == 1, 20), inst.log()
     lock = sqlite3.connect(db, isolation_level=None)
@@ -219,12 +224,7 @@ def test_autolearn_held_learned_at_stop(spam_instance):
     db = os.path.join(inst.dir, "data", "spam.db")
 
     def nham():
-        con = sqlite3.connect(db)
-        try:
-            row = con.execute("SELECT nham FROM bayes_total WHERE user = ''").fetchone()
-            return row[0] if row else 0
-        finally:
-            con.close()
+        return ham_learned(db)
 
     assert wait_for(lambda: nham() == 1, 20), inst.log()
     lock = sqlite3.connect(db, isolation_level=None)
