@@ -31,7 +31,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	buf_free(&b);
 	mime_parse(&m, (const char *)data, size, NULL);
-	relays_of_message(&m, &rl);
+	relays_of_message(&m, NULL, &rl);
 	relays_free(&rl);
 	mime_free(&m);
 	return 0;

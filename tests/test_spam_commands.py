@@ -351,6 +351,27 @@ def test_spamc_relays(tmp_path):
         "intl=0 id= auth= msa=0 ]")
 
 
+def test_spamc_relays_trusted_networks(tmp_path, cfgdir):
+    """spam_trusted_networks (SpamAssassin's trusted_networks) moves the
+    trust boundary: a relay in it is trusted whatever its address, and a
+    private address outside it is not."""
+    with open(os.path.join(cfgdir, "main.cf"), "a") as f:
+        f.write("spam_trusted_networks = 198.51.100.0/24\n")
+    m = tmp_path / "relayed"
+    m.write_text(RELAYED)
+    r = run("spamc", "--batch", "--no-bayes", "--relays", str(m), cfg=cfgdir)
+    assert r.returncode == 0, r.stderr
+    rl = [l for l in r.stdout.splitlines() if l.startswith("#R ")]
+    _, trusted, untrusted, internal, external = rl[0][3:].split("\t")
+    assert "ip=127.0.0.1 " in trusted and "ip=198.51.100.7 " in trusted, trusted
+    assert untrusted.startswith("[ ip=203.0.113.9 "), untrusted
+    assert internal == trusted and external == untrusted
+    with open(os.path.join(cfgdir, "main.cf"), "a") as f:
+        f.write("spam_trusted_networks = 198.51.100.0/33\n")
+    r = run("spamc", "--batch", "--no-bayes", "--relays", str(m), cfg=cfgdir)
+    assert r.returncode == 2 and "spam_trusted_networks" in r.stderr, r.stderr
+
+
 def test_quarantine_commands(tmp_path, cfgdir):
     db = str(tmp_path / "q.db")
     r = run("quarantine", "--db", db, "list", cfg=cfgdir)

@@ -17,9 +17,13 @@
 #include <string.h>
 #include <strings.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include "buf.h"
 #include "mem.h"
 #include "mime.h"
+#include "netaddr.h"
 #include "relays.h"
 
 #define IP4 "(?:\\d{1,3}\\.){3}\\d{1,3}"
@@ -504,8 +508,32 @@ static const char *const originating[] = {
 	"X-AOL-IP", "X-MS-Exchange-CrossTenant-OriginalAttributedTenantConnectingIp",
 };
 
+/* Whether a relay's address is in the configured trusted networks
+ * (loopback always is). */
+static int
+ip_trusted(const struct netlist *nl, const char *ip)
+{
+	struct sockaddr_in6 s6;
+	struct sockaddr_in s4;
+
+	memset(&s4, 0, sizeof(s4));
+	memset(&s6, 0, sizeof(s6));
+	if (inet_pton(AF_INET, ip, &s4.sin_addr) == 1) {
+		s4.sin_family = AF_INET;
+		return (ntohl(s4.sin_addr.s_addr) >> 24) == 127 ||
+		    netlist_match(nl, (const struct sockaddr *)&s4);
+	}
+	if (inet_pton(AF_INET6, ip, &s6.sin6_addr) == 1) {
+		s6.sin6_family = AF_INET6;
+		return IN6_IS_ADDR_LOOPBACK(&s6.sin6_addr) ||
+		    netlist_match(nl, (const struct sockaddr *)&s6);
+	}
+	return 0;
+}
+
 void
-relays_of_message(const struct mime_msg *m, struct relays *out)
+relays_of_message(const struct mime_msg *m, const struct netlist *trusted,
+    struct relays *out)
 {
 	struct buf b[4];        /* trusted, untrusted, internal, external */
 	int in_trusted = 1, in_internal = 1, fetch_ok = 1;
@@ -546,7 +574,8 @@ relays_of_message(const struct mime_msg *m, struct relays *out)
 		}
 		if (rc != RELAY_OK)
 			continue;
-		if (in_trusted && !relay_ip_private(r.ip) && r.auth[0] == '\0')
+		if (in_trusted && r.auth[0] == '\0' &&
+		    !(trusted != NULL ? ip_trusted(trusted, r.ip) : relay_ip_private(r.ip)))
 			in_trusted = in_internal = 0;
 		relay_string(&r, in_internal, &b[in_trusted ? 0 : 1]);
 		relay_string(&r, in_internal, &b[in_internal ? 2 : 3]);

@@ -46,16 +46,20 @@ void relay_string(const struct relay *r, int internal, struct buf *out);
  * or shared address space. */
 int relay_ip_private(const char *ip);
 
-/* The four pseudo-header values of a message.  Without a configured
- * trusted network (Tempest has none yet) trust is inferred as
- * SpamAssassin infers it: relays are trusted, and internal, from the
- * newest down as long as the connecting host has a private address or
- * authenticated; a fetch marker inside the trusted part starts over. */
+/* The four pseudo-header values of a message.  Relays are trusted, and
+ * internal, from the newest down as long as the connecting host is in
+ * the trusted networks (SpamAssassin's trusted_networks; 127.0.0.0/8 and
+ * ::1 always are) or authenticated; with no trusted networks (NULL) as
+ * long as it has a private address or authenticated, which is how
+ * SpamAssassin infers it.  A fetch marker inside the trusted part
+ * starts over. */
 struct relays {
 	char *trusted, *untrusted, *internal, *external;
 };
 
-void relays_of_message(const struct mime_msg *m, struct relays *out);
+struct netlist;
+void relays_of_message(const struct mime_msg *m, const struct netlist *trusted,
+    struct relays *out);
 void relays_free(struct relays *rl);
 
 #endif

@@ -134,6 +134,12 @@ unfold(struct buf *b)
 	buf_truncate(b, j);
 }
 
+void
+ruleset_set_trusted_networks(struct ruleset *rs, const struct netlist *nl)
+{
+	rs->trusted = nl;
+}
+
 /* The URIs uri rules see: the canonical ones, then the other forms. */
 static const char *
 uri_at(const struct mime_msg *m, size_t i)
@@ -146,7 +152,7 @@ static const char *
 relays_value(struct scan *sc, const char *which)
 {
 	if (!sc->have_relays) {
-		relays_of_message(sc->m, &sc->relays);
+		relays_of_message(sc->m, sc->rs->trusted, &sc->relays);
 		sc->have_relays = 1;
 	}
 	if (strcasecmp(which, "Trusted") == 0)

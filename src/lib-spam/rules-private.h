@@ -116,6 +116,7 @@ struct ruleset {
 	struct ruleset_stats st;
 	char *errors[11];
 	unsigned nerrors;
+	const struct netlist *trusted;  /* for X-Spam-Relays-*, or NULL */
 	char **plugins;         /* loadplugin'ed names */
 	size_t nplugins;
 	pcre2_match_data *md;

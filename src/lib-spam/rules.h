@@ -41,6 +41,10 @@ int ruleset_load_path(struct ruleset *rs, const char *path, char **error_r);
 void ruleset_load_text(struct ruleset *rs, const char *name, const char *text);
 /* The rule set compiled into tempest (rules/ of the source tree). */
 void ruleset_load_builtin(struct ruleset *rs);
+/* The trusted networks the X-Spam-Relays-* pseudo-headers are split by
+ * (relays.h); NULL: inferred.  The list must outlive the rule set. */
+struct netlist;
+void ruleset_set_trusted_networks(struct ruleset *rs, const struct netlist *nl);
 /* Resolve metas and finish compiling; call once after loading. */
 void ruleset_finish(struct ruleset *rs);
 /* JIT-compile the patterns in ruleset_finish (default yes).  Off pays

@@ -12,6 +12,7 @@
 #include "log.h"
 #include "mail_header.h"
 #include "mem.h"
+#include "netaddr.h"
 #include "spam_engine.h"
 #include "str.h"
 
@@ -35,6 +36,7 @@ static const struct cfg_param spam_params[] = {
 	{ "bayes_expiry_max_db_size", CFG_INT, "1000000", 0, "Tokens per Bayes database above which the least recently learned are expired down to 3/4 of it (SpamAssassin's parameter; Tempest counts word pairs too, so about the tokens of the 10,000 messages the LR keeps); 0 = no limit" },
 	{ "bayes_auto_expire", CFG_BOOL, "yes", 0, "Expire Bayes tokens after tempest learn and as auto-learning grows the database (else only tempest learn --expire)" },
 	{ "spam_quarantine_max_age", CFG_TIME, "30d", 'd', "Age after which quarantined messages are deleted" },
+	{ "spam_trusted_networks", CFG_LIST, "", 0, "Networks whose relays are trusted when SpamAssassin rules read the X-Spam-Relays-* pseudo-headers (its trusted_networks; 127.0.0.0/8 always is); empty = inferred as SpamAssassin infers it: private addresses and authenticated clients" },
 	{ "spam_rules_cache_directory", CFG_STR, "$data_directory", 0, "Directory of the compiled-rule cache (spam-rules-HASH.cache: parsed rules, PCRE2 patterns, Vectorscan databases), rebuilt when a rule file changes; empty = no cache" },
 };
 CONFIG_PARAMS(spam_params);
@@ -144,6 +146,17 @@ loaded:
 	free(cache_path);
 	for (const char *const *err = ruleset_errors(e->rs); *err != NULL; err++)
 		log_warn("rules: %s", *err);
+	if (config_str("spam_trusted_networks")[0] != '\0') {
+		char *nerr = NULL;
+		e->trusted = netlist_parse(config_str("spam_trusted_networks"), &nerr);
+		if (e->trusted == NULL) {
+			*error_r = xasprintf("spam_trusted_networks: %s", nerr);
+			free(nerr);
+			spam_engine_free(&e);
+			return NULL;
+		}
+		ruleset_set_trusted_networks(e->rs, e->trusted);
+	}
 
 	if (!o->no_store) {
 		const char *spec = o->db ? o->db : config_str("spam_database");
@@ -166,6 +179,7 @@ spam_engine_free(struct spam_engine **ep)
 	if (e == NULL)
 		return;
 	ruleset_free(&e->rs);
+	netlist_free(&e->trusted);
 	lr_cache_free(&e->lr);
 	free(e->lr_due);
 	store_close(&e->store);

@@ -46,6 +46,7 @@ struct spam_engine {
 	struct lr_cache lr;             /* weights of the last user scored */
 	char *lr_due;                   /* user whose LR weights an
 	                                 * auto-learn may have made stale */
+	struct netlist *trusted;        /* spam_trusted_networks, or NULL */
 };
 
 /* Read the spam_* parameters (config must be loaded, or defaults). */

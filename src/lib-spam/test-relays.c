@@ -10,6 +10,7 @@
 #include "buf.h"
 #include "mem.h"
 #include "mime.h"
+#include "netaddr.h"
 #include "relays.h"
 #include "test.h"
 
@@ -148,7 +149,7 @@ test_message(void)
 	struct relays rl;
 
 	mime_parse(&m, msg, strlen(msg), NULL);
-	relays_of_message(&m, &rl);
+	relays_of_message(&m, NULL, &rl);
 	T_STREQ(rl.trusted,
 	    "[ ip=10.9.9.9 rdns=gw.example.net helo=gw.example.net by=pop.example.net ident= envfrom= intl=1 id=Q22 auth= msa=0 ]");
 	T_STREQ(rl.untrusted,
@@ -161,11 +162,46 @@ test_message(void)
 	mime_free(&m);
 
 	mime_parse(&m, "Subject: none\n\nbody\n", 20, NULL);
-	relays_of_message(&m, &rl);
+	relays_of_message(&m, NULL, &rl);
 	T_STREQ(rl.trusted, "");
 	T_STREQ(rl.external, "");
 	relays_free(&rl);
 	mime_free(&m);
+}
+
+/* Configured trusted networks (SpamAssassin's trusted_networks): a
+ * relay in them is trusted whatever its address, a private address
+ * outside them is not, loopback always is. */
+static void
+test_trusted_networks(void)
+{
+	const char *msg =
+	    "Received: from localhost (localhost [127.0.0.1])\n"
+	    "\tby mx.example.org (Postfix) with ESMTP id Q11; Mon, 30 Nov 2026 12:00:00 +0000\n"
+	    "Received: from backup.example.org (backup.example.org [192.0.2.25])\n"
+	    "\tby mx.example.org (Postfix) with ESMTP id Q22; Mon, 30 Nov 2026 11:00:00 +0000\n"
+	    "Received: from lan (lan [10.1.1.1])\n"
+	    "\tby backup.example.org (Postfix) with SMTP id Q33; Mon, 30 Nov 2026 10:00:00 +0000\n"
+	    "Subject: s\n\nbody\n";
+	struct mime_msg m;
+	struct relays rl;
+	char *err = NULL;
+	struct netlist *nl = netlist_parse("192.0.2.0/24", &err);
+
+	T_OK(nl != NULL);
+	mime_parse(&m, msg, strlen(msg), NULL);
+	relays_of_message(&m, nl, &rl);
+	T_OK(strstr(rl.trusted, "ip=127.0.0.1 ") != NULL);
+	T_OK(strstr(rl.trusted, "ip=192.0.2.25 ") != NULL);
+	T_OK(strncmp(rl.untrusted, "[ ip=10.1.1.1 ", 14) == 0);
+	relays_free(&rl);
+	/* inferred: the public backup MX ends the trusted part */
+	relays_of_message(&m, NULL, &rl);
+	T_OK(strstr(rl.trusted, "ip=192.0.2.25 ") == NULL);
+	T_OK(strncmp(rl.untrusted, "[ ip=192.0.2.25 ", 16) == 0);
+	relays_free(&rl);
+	mime_free(&m);
+	netlist_free(&nl);
 }
 
 int
@@ -175,5 +211,6 @@ main(void)
 	T_RUN(test_bounds);
 	T_RUN(test_private);
 	T_RUN(test_message);
+	T_RUN(test_trusted_networks);
 	return t_done();
 }

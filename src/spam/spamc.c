@@ -87,7 +87,7 @@ batch_one(const char *data, size_t len, const char *name, void *arg)
 	}
 	if (b->relays) {
 		struct relays rl;
-		relays_of_message(&v.msg, &rl);
+		relays_of_message(&v.msg, b->e->trusted, &rl);
 		printf("#R %s\t%s\t%s\t%s\t%s\n", name, rl.trusted, rl.untrusted,
 		    rl.internal, rl.external);
 		relays_free(&rl);
