@@ -179,6 +179,16 @@ def ham_learned(db):
         con.close()
 
 
+def first_ham_learned(inst):
+    """Send one ham (it creates the spam database's tables) and wait until
+    it is learned: the database's path and a reader of its ham count."""
+    code, text = send(inst, "alice@example.org", HAM)
+    assert code == 250, text + inst.log()
+    db = os.path.join(inst.dir, "data", "spam.db")
+    assert wait_for(lambda: ham_learned(db) == 1, 20), inst.log()
+    return db, lambda: ham_learned(db)
+
+
 def test_autolearn_after_reply(spam_instance):
     """The filter auto-learns after its reply to smtpd: while another
     process holds the spam database's write lock (as `tempest learn`
@@ -188,14 +198,7 @@ def test_autolearn_after_reply(spam_instance):
     timeout.)  Messages that find the lock held wait in the filter
     process, which learns them together once it is free, none lost."""
     inst = spam_instance
-    code, text = send(inst, "alice@example.org", HAM)      # creates the tables
-    assert code == 250, text + inst.log()
-    db = os.path.join(inst.dir, "data", "spam.db")
-
-    def nham():
-        return ham_learned(db)
-
-    assert wait_for(lambda: nham() == 1, 20), inst.log()
+    db, nham = first_ham_learned(inst)
     lock = sqlite3.connect(db, isolation_level=None)
     lock.execute("BEGIN IMMEDIATE")
     try:
@@ -219,14 +222,7 @@ def test_autolearn_held_learned_at_stop(spam_instance):
     master gives its children)."""
     import signal
     inst = spam_instance
-    code, text = send(inst, "alice@example.org", HAM)
-    assert code == 250, text + inst.log()
-    db = os.path.join(inst.dir, "data", "spam.db")
-
-    def nham():
-        return ham_learned(db)
-
-    assert wait_for(lambda: nham() == 1, 20), inst.log()
+    db, nham = first_ham_learned(inst)
     lock = sqlite3.connect(db, isolation_level=None)
     lock.execute("BEGIN IMMEDIATE")
     try:

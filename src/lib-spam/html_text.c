@@ -371,18 +371,20 @@ parse_color(const char *v, size_t vl)
 /* The colour after "prop:" in a style attribute (the first such
  * declaration); COLOR_NONE when absent or not understood.  A
  * background image makes the background unknown (*image_r). */
-static long
-style_color(const char *v, size_t vl, const char *prop, int *image_r)
+/* The value of property prop in a style attribute (a whole property
+ * name, not the tail of another one), up to its ';': *len_r bytes, or
+ * NULL when absent. */
+static const char *
+style_prop(const char *v, size_t vl, const char *prop, size_t *len_r)
 {
 	size_t pl = strlen(prop);
 
 	for (size_t i = 0; i + pl < vl; i++) {
 		if (strncasecmp(v + i, prop, pl) != 0)
 			continue;
-		/* a whole property name: not the tail of another one */
 		if (i > 0 && (isalnum((unsigned char)v[i - 1]) || v[i - 1] == '-'))
 			continue;
-		size_t j = i + pl;
+		size_t j = i + pl, e;
 		while (j < vl && isspace((unsigned char)v[j]))
 			j++;
 		if (j >= vl || v[j] != ':')
@@ -390,11 +392,25 @@ style_color(const char *v, size_t vl, const char *prop, int *image_r)
 		j++;
 		while (j < vl && isspace((unsigned char)v[j]))
 			j++;
-		if (image_r != NULL && vl - j >= 4 && strncasecmp(v + j, "url(", 4) == 0)
-			*image_r = 1;
-		return parse_color(v + j, vl - j);
+		for (e = j; e < vl && v[e] != ';'; e++)
+			;
+		*len_r = e - j;
+		return v + j;
 	}
-	return COLOR_NONE;
+	return NULL;
+}
+
+static long
+style_color(const char *v, size_t vl, const char *prop, int *image_r)
+{
+	size_t n;
+	const char *p = style_prop(v, vl, prop, &n);
+
+	if (p == NULL)
+		return COLOR_NONE;
+	if (image_r != NULL && n >= 4 && strncasecmp(p, "url(", 4) == 0)
+		*image_r = 1;
+	return parse_color(p, n);
 }
 
 /* What a style (an inline `style` attribute or a style sheet rule's
@@ -839,6 +855,16 @@ color_valid(const char *v, size_t vl, int style)
 	return 0;
 }
 
+/* The length of v[0..n) before its first stop ("!important" is no part
+ * of a colour). */
+static size_t
+strcspn_n(const char *v, size_t n, char stop)
+{
+	const char *p = memchr(v, stop, n);
+
+	return p != NULL ? (size_t)(p - v) : n;
+}
+
 /* The colours an element sets as SpamAssassin's parser reads them, for
  * their validity only: <font color>, <body text>, and "color:" /
  * "background-color:" in the style of the tags it reads styles of. */
@@ -848,45 +874,18 @@ sa_colors(struct elem *e, const char *name, const struct attr *a, int na)
 	static const char *const styled[] = {
 		"table", "td", "th", "tr", "span", "p", "div", "a",
 	};
-	const char *v;
-	size_t vl;
+	const char *v, *c;
+	size_t vl, cl;
 
 	if ((strcmp(name, "font") == 0 && (v = attr_get(a, na, "color", &vl)) != NULL) ||
 	    (strcmp(name, "body") == 0 && (v = attr_get(a, na, "text", &vl)) != NULL))
 		e->fg_bad = !color_valid(v, vl, 0);
 	if (!in_list(name, styled, NELEM(styled)) || (v = attr_get(a, na, "style", &vl)) == NULL)
 		return;
-	for (size_t i = 0; i < vl;) {
-		size_t j = i, k;
-		int bg = 0;
-		while (j < vl && v[j] != ';')
-			j++;
-		k = i;
-		while (k < j && isspace((unsigned char)v[k]))
-			k++;
-		if (j - k > 17 && strncasecmp(v + k, "background-color:", 17) == 0)
-			bg = 1, k += 17;
-		else if (j - k > 6 && strncasecmp(v + k, "color:", 6) == 0)
-			k += 6;
-		else {
-			i = j + 1;
-			continue;
-		}
-		{
-			size_t e2 = j;
-			/* "!important" is no part of the colour */
-			for (size_t m = k; m < j; m++)
-				if (v[m] == '!') {
-					e2 = m;
-					break;
-				}
-			if (bg)
-				e->bg_bad = !color_valid(v + k, e2 - k, 1);
-			else
-				e->fg_bad = !color_valid(v + k, e2 - k, 1);
-		}
-		i = j + 1;
-	}
+	if ((c = style_prop(v, vl, "color", &cl)) != NULL)
+		e->fg_bad = !color_valid(c, strcspn_n(c, cl, '!'), 1);
+	if ((c = style_prop(v, vl, "background-color", &cl)) != NULL)
+		e->bg_bad = !color_valid(c, strcspn_n(c, cl, '!'), 1);
 }
 
 /* A size attribute: "N", "+N" or "-N" after blanks (*sign_r 0, 1, -1);

@@ -479,26 +479,45 @@ relay_string(const struct relay *r, int internal, struct buf *out)
 	    r->ip, r->rdns, r->helo, r->by, r->ident, r->envfrom, internal ? 1 : 0, r->id, r->auth);
 }
 
+/* ip (as relay_parse leaves it) in nl. */
+static int
+ip_in(const struct netlist *nl, const char *ip)
+{
+	struct sockaddr_in6 s6;
+	struct sockaddr_in s4;
+
+	memset(&s4, 0, sizeof(s4));
+	memset(&s6, 0, sizeof(s6));
+	if (inet_pton(AF_INET, ip, &s4.sin_addr) == 1) {
+		s4.sin_family = AF_INET;
+		return netlist_match(nl, (const struct sockaddr *)&s4);
+	}
+	if (inet_pton(AF_INET6, ip, &s6.sin6_addr) == 1) {
+		s6.sin6_family = AF_INET6;
+		return netlist_match(nl, (const struct sockaddr *)&s6);
+	}
+	return 0;
+}
+
+/* A fixed list, parsed on first use. */
+static const struct netlist *
+fixed_list(struct netlist **nl, const char *value)
+{
+	char *err = NULL;
+
+	if (*nl == NULL && (*nl = netlist_parse(value, &err)) == NULL)
+		abort();        /* a fixed list: a build error */
+	return *nl;
+}
+
 int
 relay_ip_private(const char *ip)
 {
-	unsigned a, b;
+	static struct netlist *nl;
 
-	if (sscanf(ip, "%u.%u.", &a, &b) == 2 && strchr(ip, ':') == NULL)
-		return a == 10 || a == 127 || (a == 169 && b == 254) ||
-		    (a == 172 && b >= 16 && b <= 31) || (a == 192 && b == 168) ||
-		    (a == 100 && b >= 64 && b <= 127);
-	if (strchr(ip, ':') == NULL)
-		return 0;
-	if (strcmp(ip, "::1") == 0)
-		return 1;
-	/* fe80::/10 link-local, fc00::/7 unique local */
-	if (strlen(ip) < 4 || ip[4] != ':')
-		return 0;
-	if (strncasecmp(ip, "fe8", 3) == 0 || strncasecmp(ip, "fe9", 3) == 0 ||
-	    strncasecmp(ip, "fea", 3) == 0 || strncasecmp(ip, "feb", 3) == 0)
-		return 1;
-	return strncasecmp(ip, "fc", 2) == 0 || strncasecmp(ip, "fd", 2) == 0;
+	return ip_in(fixed_list(&nl, "127.0.0.0/8 10.0.0.0/8 172.16.0.0/12 "
+	    "192.168.0.0/16 169.254.0.0/16 100.64.0.0/10 [::1]/128 [fe80::]/10 "
+	    "[fc00::]/7"), ip);
 }
 
 /* Headers SpamAssassin's default configuration reads as one more, oldest
@@ -513,22 +532,9 @@ static const char *const originating[] = {
 static int
 ip_trusted(const struct netlist *nl, const char *ip)
 {
-	struct sockaddr_in6 s6;
-	struct sockaddr_in s4;
+	static struct netlist *lo;
 
-	memset(&s4, 0, sizeof(s4));
-	memset(&s6, 0, sizeof(s6));
-	if (inet_pton(AF_INET, ip, &s4.sin_addr) == 1) {
-		s4.sin_family = AF_INET;
-		return (ntohl(s4.sin_addr.s_addr) >> 24) == 127 ||
-		    netlist_match(nl, (const struct sockaddr *)&s4);
-	}
-	if (inet_pton(AF_INET6, ip, &s6.sin6_addr) == 1) {
-		s6.sin6_family = AF_INET6;
-		return IN6_IS_ADDR_LOOPBACK(&s6.sin6_addr) ||
-		    netlist_match(nl, (const struct sockaddr *)&s6);
-	}
-	return 0;
+	return ip_in(fixed_list(&lo, "127.0.0.0/8 [::1]/128"), ip) || ip_in(nl, ip);
 }
 
 void

@@ -4,8 +4,10 @@
  * id=… auth= msa=0 ]" per relay, newest first), which some hundred of
  * its rules match on (RDNS_NONE, the HELO and dynamic-host tests).
  *
- * relay_parse() is a pure function of one header line: the line is cut
- * at RELAY_LINE_MAX bytes and every field at its buffer's size. */
+ * relay_parse() is a function of one header line alone: the line is cut
+ * at RELAY_LINE_MAX bytes and every field at its buffer's size.  Its
+ * patterns and match data are compiled once per process (not for use
+ * from several threads). */
 #ifndef TEMPEST_RELAYS_H
 #define TEMPEST_RELAYS_H
 
