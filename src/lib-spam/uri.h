@@ -21,10 +21,10 @@ struct uri_list {
 	char **v;
 	size_t n;
 	size_t max;
-	/* the other forms SpamAssassin's uri rules also see (a URI with its
-	 * port as written, an address in text as mailto:), kept apart so
-	 * the other users of the canonical list (Bayes) do not; NULL: into
-	 * this list */
+	/* the other forms SpamAssassin's uri rules also see (a URI as
+	 * written, with its port, an address in text as mailto:), kept apart
+	 * so the other users of the canonical list (Bayes) do not; NULL:
+	 * into this list, after the canonical form */
 	struct uri_list *also;
 };
 

@@ -200,7 +200,25 @@ authority:
 		(void)buf_appendc(&tail, s[i] == '\\' ? '/' : s[i]);
 	buf_init(&out, URI_MAX + 1200);
 	(void)buf_printf(&out, "%s://%s%s", scheme, host, buf_cstr(&tail));
-	list_push(l, buf_steal(&out));
+	/* and as written when that differs (SpamAssassin's uri rules see
+	 * both: HTTP_ESCAPED_HOST reads the %-escapes of a host, URI_HEX a
+	 * hex user part); a www. or ftp. one with the scheme it implies */
+	if (sl == 0 || strncasecmp(s, scheme, sl) == 0) {
+		struct buf raw;
+		buf_init(&raw, URI_MAX + 16);
+		if (sl == 0)
+			(void)buf_printf(&raw, "%s://", scheme);
+		(void)buf_append(&raw, s, n);
+		if (strcmp(buf_cstr(&raw), buf_cstr(&out)) != 0) {
+			list_push(l, buf_steal(&out));
+			list_push(l->also != NULL ? l->also : l, buf_steal(&raw));
+		} else {
+			buf_free(&raw);
+			list_push(l, buf_steal(&out));
+		}
+	} else {
+		list_push(l, buf_steal(&out));
+	}
 	/* and with its port, as written (SpamAssassin's uri rules see both;
 	 * WEIRD_PORT looks for it) */
 	if (port != 0) {
