@@ -545,6 +545,9 @@ relays_of_message(const struct mime_msg *m, const struct netlist *trusted,
 	int in_trusted = 1, in_internal = 1, fetch_ok = 1;
 	size_t nsyn = 0;
 	char syn[NELEM(originating)][96];
+	char env_trusted[RELAY_FIELD_MAX] = "", env_untrusted[RELAY_FIELD_MAX] = "";
+	int any_untrusted = 0;
+	const char *env;
 
 	for (int k = 0; k < 4; k++)
 		buf_init(&b[k], 1024 * 1024);
@@ -577,6 +580,7 @@ relays_of_message(const struct mime_msg *m, const struct netlist *trusted,
 			buf_reset(&b[0]);
 			buf_reset(&b[2]);
 			buf_reset(&b[3]);
+			env_trusted[0] = '\0';
 		}
 		if (rc != RELAY_OK)
 			continue;
@@ -585,8 +589,14 @@ relays_of_message(const struct mime_msg *m, const struct netlist *trusted,
 			in_trusted = in_internal = 0;
 		relay_string(&r, in_internal, &b[in_trusted ? 0 : 1]);
 		relay_string(&r, in_internal, &b[in_internal ? 2 : 3]);
+		if (in_trusted)
+			memcpy(env_trusted, r.envfrom, sizeof(env_trusted));
+		else if (!any_untrusted++)
+			memcpy(env_untrusted, r.envfrom, sizeof(env_untrusted));
 		fetch_ok = in_trusted;
 	}
+	env = any_untrusted ? env_untrusted : env_trusted;
+	out->envfrom = xstrdup(strchr(env, '@') != NULL && env[0] != '@' ? env : "");
 	out->trusted = b[0].data ? buf_steal(&b[0]) : xstrdup("");
 	out->untrusted = b[1].data ? buf_steal(&b[1]) : xstrdup("");
 	out->internal = b[2].data ? buf_steal(&b[2]) : xstrdup("");
@@ -602,5 +612,6 @@ relays_free(struct relays *rl)
 	free(rl->untrusted);
 	free(rl->internal);
 	free(rl->external);
+	free(rl->envfrom);
 	memset(rl, 0, sizeof(*rl));
 }

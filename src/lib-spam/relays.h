@@ -57,6 +57,11 @@ int relay_ip_private(const char *ip);
  * starts over. */
 struct relays {
 	char *trusted, *untrusted, *internal, *external;
+	/* the envelope sender the relays give, as SpamAssassin reads it for
+	 * EnvelopeFrom: the newest untrusted relay's, with none the oldest
+	 * trusted one's; "" when that one has none with an '@' (a null
+	 * sender's "<>" included, which SpamAssassin would take as "") */
+	char *envfrom;
 };
 
 struct netlist;

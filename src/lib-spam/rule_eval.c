@@ -5,6 +5,7 @@
  * PCRE2 runs JIT-compiled with a match limit, so a hostile message
  * cannot make a rule loop for long.
  */
+#include <ctype.h>
 #include <fnmatch.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -28,6 +29,19 @@ struct hcache {
 	int done;
 };
 
+/* A tag set by capture rules (rules-private.h): the values the last
+ * rule that set it matched, in order, distinct, non-empty (a rule's
+ * captures replace another's, as in SpamAssassin). */
+#define TAG_MAX 16              /* tags per scan */
+#define TAG_VALUES_MAX 32       /* values per tag */
+#define TAG_VALUE_MAX 256       /* bytes per value (longer: not kept) */
+struct tag {
+	char *name;
+	char **v;
+	size_t n;
+	const struct rule *by;  /* the rule that set the values */
+};
+
 struct scan {
 	struct ruleset *rs;
 	const struct mime_msg *m;
@@ -39,6 +53,9 @@ struct scan {
 	struct hcache *hc;      /* by rule->hkey */
 	struct relays relays;   /* X-Spam-Relays-*, read when a rule asks */
 	int have_relays;
+	struct tag tags[TAG_MAX];
+	size_t ntags;
+	int captured;           /* the capture rules have run */
 };
 
 static void
@@ -60,16 +77,90 @@ split(const char *s, size_t n, struct span **v, size_t *nv)
 	}
 }
 
+static void
+tag_add(struct scan *sc, const struct rule *r, const char *name, const char *v, size_t n)
+{
+	struct tag *t = NULL;
+
+	if (n == 0 || n > TAG_VALUE_MAX)
+		return;
+	for (size_t i = 0; i < sc->ntags; i++)
+		if (strcmp(sc->tags[i].name, name) == 0)
+			t = &sc->tags[i];
+	if (t == NULL) {
+		if (sc->ntags >= TAG_MAX)
+			return;
+		t = &sc->tags[sc->ntags++];
+		t->name = xstrdup(name);
+	}
+	if (t->by != r) {       /* another rule's values: replaced */
+		for (size_t i = 0; i < t->n; i++)
+			free(t->v[i]);
+		t->n = 0;
+		t->by = r;
+	}
+	for (size_t i = 0; i < t->n; i++)
+		if (strlen(t->v[i]) == n && memcmp(t->v[i], v, n) == 0)
+			return;
+	if (t->n >= TAG_VALUES_MAX)
+		return;
+	t->v = xreallocarray(t->v, t->n + 1, sizeof(*t->v));
+	t->v[t->n++] = xstrndup(v, n);
+}
+
+/* A capture rule matched s: its named groups' text become tag values. */
+static void
+save_captures(struct scan *sc, const struct rule *r, const char *s, pcre2_match_data *md)
+{
+	uint32_t count = 0, size = 0;
+	PCRE2_SPTR tab = NULL;
+	PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
+	uint32_t nov = pcre2_get_ovector_count(md);
+
+	if (pcre2_pattern_info(r->re, PCRE2_INFO_NAMECOUNT, &count) != 0 ||
+	    pcre2_pattern_info(r->re, PCRE2_INFO_NAMEENTRYSIZE, &size) != 0 ||
+	    pcre2_pattern_info(r->re, PCRE2_INFO_NAMETABLE, &tab) != 0)
+		return;
+	for (uint32_t i = 0; i < count; i++, tab += size) {
+		uint32_t g = ((uint32_t)tab[0] << 8) | tab[1];
+		if (g >= nov || ov[2 * g] == PCRE2_UNSET || ov[2 * g + 1] < ov[2 * g])
+			continue;
+		tag_add(sc, r, (const char *)tab + 2, s + ov[2 * g], ov[2 * g + 1] - ov[2 * g]);
+	}
+}
+
+/* One match of r in s from off: rc of pcre2_match; a capture rule keeps
+ * its groups. */
+static int
+match_at(struct scan *sc, const struct rule *r, const char *s, size_t n, size_t off)
+{
+	pcre2_match_data *md = sc->rs->md;
+	int rc;
+
+	if (r->capture)
+		md = pcre2_match_data_create_from_pattern(r->re, NULL);
+	if (r->jit)
+		rc = pcre2_jit_match(r->re, (PCRE2_SPTR)s, n, off, 0, md, sc->rs->mctx);
+	else
+		rc = pcre2_match(r->re, (PCRE2_SPTR)s, n, off, 0, md, sc->rs->mctx);
+	if (r->capture) {
+		if (rc >= 0) {
+			PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
+			save_captures(sc, r, s, md);
+			/* re_count reads the end of the match from the rule
+			 * set's match data */
+			pcre2_get_ovector_pointer(sc->rs->md)[0] = ov[0];
+			pcre2_get_ovector_pointer(sc->rs->md)[1] = ov[1];
+		}
+		pcre2_match_data_free(md);
+	}
+	return rc;
+}
+
 static int
 re_match(struct scan *sc, const struct rule *r, const char *s, size_t n)
 {
-	int rc;
-
-	if (r->jit)
-		rc = pcre2_jit_match(r->re, (PCRE2_SPTR)s, n, 0, 0, sc->rs->md, sc->rs->mctx);
-	else
-		rc = pcre2_match(r->re, (PCRE2_SPTR)s, n, 0, 0, sc->rs->md, sc->rs->mctx);
-	return rc >= 0;
+	return match_at(sc, r, s, n, 0) >= 0;
 }
 
 /* Count matches of a rule in s (for tflags multiple). */
@@ -80,11 +171,8 @@ re_count(struct scan *sc, const struct rule *r, const char *s, size_t n, unsigne
 	size_t off = 0;
 
 	while (off <= n && c < max) {
-		int rc = r->jit ?
-		    pcre2_jit_match(r->re, (PCRE2_SPTR)s, n, off, 0, sc->rs->md, sc->rs->mctx) :
-		    pcre2_match(r->re, (PCRE2_SPTR)s, n, off, 0, sc->rs->md, sc->rs->mctx);
 		PCRE2_SIZE *ov;
-		if (rc < 0)
+		if (match_at(sc, r, s, n, off) < 0)
 			break;
 		c++;
 		ov = pcre2_get_ovector_pointer(sc->rs->md);
@@ -166,6 +254,79 @@ relays_value(struct scan *sc, const char *which)
 	return NULL;
 }
 
+/* Index of the first header called name, or -1. */
+static long
+header_index(const struct mime_msg *m, const char *name)
+{
+	for (size_t i = 0; i < m->nhdrs; i++)
+		if (strcasecmp(m->hdrs[i].name, name) == 0)
+			return (long)i;
+	return -1;
+}
+
+/* 1 when a header called name follows a Received: line (a list or
+ * forwarder may have written it for an earlier hop). */
+static int
+after_received(const struct mime_msg *m, const char *name)
+{
+	long rcvd = header_index(m, "Received");
+
+	if (rcvd < 0)
+		return 0;
+	for (size_t i = (size_t)rcvd + 1; i < m->nhdrs; i++)
+		if (strcasecmp(m->hdrs[i].name, name) == 0)
+			return 1;
+	return 0;
+}
+
+/* EnvelopeFrom as SpamAssassin guesses it without an
+ * envelope_sender_header: the relays' envelope-from (relays.h), else
+ * X-Envelope-From, Envelope-Sender or Return-Path as long as no Received:
+ * line precedes it (X-Envelope-From after one: none at all), each
+ * header's first address (passed over when it has none with an '@',
+ * "<>" included); none when an
+ * X-Sender address and a fetchmail Received: line say a fetcher may have
+ * guessed it.  0 when there is none. */
+static int
+envelope_from(struct scan *sc, struct buf *out)
+{
+	static const char *const hdrs[] = {
+		"X-Envelope-From", "Envelope-Sender", "Return-Path",
+	};
+	const struct mime_msg *m = sc->m;
+	long i;
+
+	(void)relays_value(sc, "Trusted");
+	if (sc->relays.envfrom[0] != '\0') {
+		(void)buf_appends(out, sc->relays.envfrom);
+		return 1;
+	}
+	if ((i = header_index(m, "X-Sender")) >= 0 &&
+	    strchr(m->hdrs[i].value, '@') != NULL)
+		for (size_t k = 0; k < m->nhdrs; k++)
+			if (strcasecmp(m->hdrs[k].name, "Received") == 0 &&
+			    strstr(m->hdrs[k].value, "(fetchmail") != NULL)
+				return 0;
+	for (size_t h = 0; h < NELEM(hdrs); h++) {
+		char *a;
+		if ((i = header_index(m, hdrs[h])) < 0)
+			continue;
+		if (after_received(m, hdrs[h])) {
+			if (h == 0)
+				return 0;
+			continue;
+		}
+		a = mime_addr(m->hdrs[i].value);
+		if (strchr(a, '@') != NULL) {
+			(void)buf_appends(out, a);
+			free(a);
+			return 1;
+		}
+		free(a);
+	}
+	return 0;
+}
+
 /* The text a header rule looks at; NULL when the header is absent. */
 static const char *
 header_text(struct scan *sc, const struct rule *r, size_t *len_r)
@@ -204,9 +365,7 @@ header_text(struct scan *sc, const struct rule *r, size_t *len_r)
 		(void)buf_appends(&b, rv);
 		found = 1;
 	} else if (strcmp(r->hdr, "EnvelopeFrom") == 0) {
-		append_values(m, "X-Envelope-From", raw, &b, &found);
-		if (!found)
-			append_values(m, "Return-Path", raw, &b, &found);
+		found = envelope_from(sc, &b);
 	} else {
 		append_values(m, r->hdr, raw, &b, &found);
 	}
@@ -593,11 +752,65 @@ meta_val(void *arg, int idx, const char *name)
 	return r->state == 2 ? r->hits : 0;
 }
 
+/* A template rule's pattern with each %{NAME} replaced by the tag's
+ * values as alternatives, each quoted ("(?:v1|v2)"), compiled; NULL when
+ * a tag it names has no value (the rule does not run, as in
+ * SpamAssassin) or the result does not compile.  The capture rules run
+ * first. */
+static pcre2_code *
+template_compile(struct scan *sc, const struct rule *r)
+{
+	const char *p = r->pat != NULL ? r->pat : r->src;
+	size_t pos = 0, last = 0, nm, len;
+	struct buf b;
+	pcre2_code *re = NULL;
+	int err;
+	PCRE2_SIZE off;
+
+	if (!sc->captured) {
+		sc->captured = 1;
+		for (size_t k = 0; k < sc->rs->nrun; k++) {
+			struct rule *c = &sc->rs->v[sc->rs->run[k]];
+			if (c->capture && c->state == 0)
+				run_rule(sc, c);
+		}
+	}
+	buf_init(&b, 4 * 1024 * 1024);
+	while (rule_next_template(p, &pos, &nm, &len)) {
+		const struct tag *t = NULL;
+		for (size_t i = 0; i < sc->ntags; i++)
+			if (strlen(sc->tags[i].name) == len &&
+			    strncmp(sc->tags[i].name, p + nm, len) == 0)
+				t = &sc->tags[i];
+		if (t == NULL || t->n == 0)
+			goto out;
+		(void)buf_append(&b, p + last, nm - 2 - last);
+		(void)buf_appends(&b, "(?:");
+		for (size_t i = 0; i < t->n; i++) {
+			if (i > 0)
+				(void)buf_appendc(&b, '|');
+			for (const char *v = t->v[i]; *v; v++) {
+				if (!isalnum((unsigned char)*v) && *v != '_')
+					(void)buf_appendc(&b, '\\');
+				(void)buf_appendc(&b, *v);
+			}
+		}
+		(void)buf_appendc(&b, ')');
+		last = pos;
+	}
+	(void)buf_appends(&b, p + last);
+	re = pcre2_compile((PCRE2_SPTR)buf_cstr(&b), b.len, r->opts, &err, &off, NULL);
+out:
+	buf_free(&b);
+	return re;
+}
+
 static void
 run_rule(struct scan *sc, struct rule *r)
 {
 	unsigned hits = 0, max = r->maxhits ? r->maxhits : 1000;
-	int multiple = (r->tflags & TF_MULTIPLE) != 0, pf_miss;
+	int multiple = (r->tflags & TF_MULTIPLE) != 0, pf_miss, saved_jit = r->jit;
+	pcre2_code *tpl_re = NULL, *saved_re = r->re;
 
 	r->state = 1;
 	if (rule_is_skipped(r) || r->unneeded)
@@ -613,6 +826,12 @@ run_rule(struct scan *sc, struct rule *r)
 	pf_miss = r->pf && !sc->rs->cand[r - sc->rs->v];
 	if (pf_miss && r->type != RULE_HEADER)
 		goto done;
+	if (r->tpl) {
+		if ((tpl_re = template_compile(sc, r)) == NULL)
+			goto done;
+		r->re = tpl_re;
+		r->jit = 0;
+	}
 	switch (r->type) {
 	case RULE_META:
 		hits = meta_eval(&r->meta, meta_val, sc) != 0;
@@ -675,6 +894,11 @@ run_rule(struct scan *sc, struct rule *r)
 		break;
 	}
 done:
+	if (tpl_re != NULL) {
+		r->re = saved_re;
+		r->jit = saved_jit;
+		pcre2_code_free(tpl_re);
+	}
 	r->hits = hits;
 	r->state = 2;
 }
@@ -760,6 +984,12 @@ spam_scan(struct ruleset *rs, const struct mime_msg *m, double bayes_prob,
 	free(sc.hc);
 	if (sc.have_relays)
 		relays_free(&sc.relays);
+	for (size_t i = 0; i < sc.ntags; i++) {
+		for (size_t k = 0; k < sc.tags[i].n; k++)
+			free(sc.tags[i].v[k]);
+		free(sc.tags[i].v);
+		free(sc.tags[i].name);
+	}
 	free(sc.paras);
 	free(sc.lines);
 }

@@ -447,6 +447,9 @@ static const char *const features_known[] = {
 	"Mail::SpamAssassin::Conf::feature_blocklist_welcomelist",
 	/* Perl 5.10 regular expressions: PCRE2 reads them */
 	"Mail::SpamAssassin::Conf::perl_min_version_5010000",
+	/* named captures set tags, %{TAG} templates use them (capture,
+	 * tpl in rules-private.h) */
+	"Mail::SpamAssassin::Conf::feature_capture_rules",
 };
 
 /* ... and a plugin's has_F for an eval: test F Tempest implements, of a
@@ -1106,6 +1109,59 @@ replace_rule(struct ruleset *rs, struct rule *r)
 	r->bad = 0;
 }
 
+int
+rule_next_template(const char *pat, size_t *pos, size_t *name, size_t *len)
+{
+	for (size_t i = *pos; pat[i] != '\0'; i++) {
+		size_t k;
+		if (pat[i] != '%' || pat[i + 1] != '{' || (i > 0 && pat[i - 1] == '\\'))
+			continue;
+		k = i + 2;
+		if (!(pat[k] >= 'A' && pat[k] <= 'Z'))
+			continue;
+		while ((pat[k] >= 'A' && pat[k] <= 'Z') || (pat[k] >= '0' && pat[k] <= '9') ||
+		    pat[k] == '_')
+			k++;
+		if (pat[k] == '(') {    /* a tag with arguments */
+			while (pat[k] != '\0' && pat[k] != ')' && pat[k] != '}')
+				k++;
+			if (pat[k] == ')')
+				k++;
+		}
+		if (pat[k] != '}')
+			continue;
+		*name = i + 2;
+		*len = k - (i + 2);
+		*pos = k + 1;
+		return 1;
+	}
+	return 0;
+}
+
+void
+rule_mark_captures(struct ruleset *rs)
+{
+	for (size_t i = 0; i < rs->n; i++) {
+		struct rule *r = &rs->v[i];
+		const char *p = r->pat != NULL ? r->pat : r->src;
+		size_t pos = 0, nm, len;
+
+		r->capture = r->tpl = 0;
+		if (p == NULL || r->type == RULE_META || r->type == RULE_NONE)
+			continue;
+		r->tpl = rule_next_template(p, &pos, &nm, &len);
+		/* a named group: (?<N, (?P<N or (?'N with N upper case */
+		for (const char *q = p; (q = strstr(q, "(?")) != NULL; q += 2) {
+			const char *g = q[2] == 'P' ? q + 3 : q + 2;
+			if ((*g == '<' || *g == '\'') && g[1] >= 'A' && g[1] <= 'Z' &&
+			    (q == p || q[-1] != '\\')) {
+				r->capture = 1;
+				break;
+			}
+		}
+	}
+}
+
 void
 ruleset_finish(struct ruleset *rs)
 {
@@ -1132,6 +1188,7 @@ ruleset_finish(struct ruleset *rs)
 				r->meta.v[k].idx = d ? (int)(d - rs->v) : -1;
 			}
 	}
+	rule_mark_captures(rs);
 	/* __ rules only matter through metas: skip the ones no runnable
 	 * scored rule needs (SpamAssassin does the same) */
 	for (size_t i = 0; i < rs->n; i++)
@@ -1144,6 +1201,14 @@ ruleset_finish(struct ruleset *rs)
 			continue;
 		mark_needed(rs, r, 0);
 	}
+	/* the capture rules set the tags any template rule that runs reads */
+	for (size_t i = 0; i < rs->n; i++)
+		if (rs->v[i].tpl && !rs->v[i].unneeded) {
+			for (size_t k = 0; k < rs->n; k++)
+				if (rs->v[k].capture && !rule_is_skipped(&rs->v[k]))
+					mark_needed(rs, &rs->v[k], 0);
+			break;
+		}
 	bad = rs->st.bad_lines;
 	ign = rs->st.ignored_lines;
 	skip = rs->st.skipped_blocks;
@@ -1214,6 +1279,7 @@ void
 ruleset_finish_loaded(struct ruleset *rs)
 {
 	assign_hkeys(rs);
+	rule_mark_captures(rs);
 	for (size_t i = 0; i < rs->n; i++) {
 		struct rule *r = &rs->v[i];
 		if (r->type == RULE_NONE || r->eval_unknown || r->bad ||

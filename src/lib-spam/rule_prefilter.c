@@ -158,7 +158,7 @@ static int
 pf_wanted(const struct rule *r)
 {
 	if (r->bad || r->re == NULL || r->eval >= 0 || r->eval_unknown || r->unneeded ||
-	    rule_is_skipped(r))
+	    r->tpl || rule_is_skipped(r))
 		return 0;
 	return pf_kind(r) >= 0;
 }

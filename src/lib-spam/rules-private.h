@@ -81,6 +81,14 @@ struct rule {
 	int bad;                /* definition failed */
 	int dep_skipped;        /* meta on an undefined or skipped rule */
 	int unneeded;           /* a __ rule no runnable meta uses */
+	/* SpamAssassin's capture rules (its feature_capture_rules): a
+	 * pattern with named groups "(?<NAME>…)" sets tags from what they
+	 * matched; one with "%{NAME}" templates runs with each replaced by
+	 * the tag's values (quoted, as alternatives), and not at all while
+	 * a tag it names has none.  Derived from the pattern by
+	 * rule_mark_captures(). */
+	int capture;
+	int tpl;
 	/* scan state */
 	unsigned hits;
 	int state;              /* 0 todo, 1 running (meta), 2 done */
@@ -157,6 +165,12 @@ struct ruleset {
 
 /* rule_parse.c */
 struct rule *ruleset_get(struct ruleset *rs, const char *name, int create);
+/* Set capture and tpl of every rule from its pattern. */
+void rule_mark_captures(struct ruleset *rs);
+/* The next "%{NAME}" template in pat from *pos: 1 with the name's
+ * offset and length (the template spans name - 2 .. name + len + 1) and
+ * *pos past it; 0 when there is none. */
+int rule_next_template(const char *pat, size_t *pos, size_t *name, size_t *len);
 void ruleset_error(struct ruleset *rs, const char *file, int line,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
@@ -216,7 +230,7 @@ void ruleset_finish_loaded(struct ruleset *rs);
  * cache may hold other literals for such a pattern; 6: `if can(...)`
  * true for features Tempest has, so the same sources give other rules,
  * and the :name:raw modifier) */
-#define RULE_CACHE_VERSION 6
+#define RULE_CACHE_VERSION 7
 uint64_t cache_hash(const void *p, size_t n, uint64_t seed);
 
 #endif

@@ -120,6 +120,122 @@ test_header_rules(void)
 	spam_result_free(&r);
 }
 
+/* EnvelopeFrom as SpamAssassin guesses it (each case run through
+ * SpamAssassin 4.0.1's get("EnvelopeFrom") too): the relays'
+ * envelope-from first, then X-Envelope-From, Envelope-Sender,
+ * Return-Path above every Received: line, each passed over when it has
+ * no address with an '@' ("<>" too); X-Envelope-From below a Received:
+ * line means none at all. */
+static void
+test_envelope_from(void)
+{
+	static const struct {
+		const char *hdrs, *want;        /* want NULL: none */
+	} t[] = {
+		{ "Return-Path: <rp@example.org>\n"
+		  "Received: from mx.example.net (mx.example.net [192.0.2.1]) "
+		  "(envelope-from <env@example.net>) by mx.example.org\n",
+		  "env@example.net" },
+		{ "Return-Path: <rp@example.org>\n"
+		  "Received: from mx.example.net (mx.example.net [192.0.2.1]) by mx.example.org\n",
+		  "rp@example.org" },
+		{ "Received: from mx.example.net (mx.example.net [192.0.2.1]) by mx.example.org\n"
+		  "Return-Path: <rp@example.org>\n", NULL },
+		{ "Return-Path: <rp@example.org>\n"
+		  "Received: from mx.example.net (mx.example.net [192.0.2.1]) by mx.example.org\n"
+		  "X-Envelope-From: <xe@example.org>\n", NULL },
+		{ "X-Envelope-From: Xe <xe@example.org>\nReturn-Path: <rp@example.org>\n",
+		  "xe@example.org" },
+		{ "Envelope-Sender: es@example.org\nReturn-Path: <rp@example.org>\n",
+		  "es@example.org" },
+		{ "Return-Path: yyyy\n", NULL },
+		{ "Return-Path: <>\n", NULL },
+		{ "Envelope-Sender: <>\nReturn-Path: <rp@example.org>\n",
+		  "rp@example.org" },
+		{ "X-Sender: xs@example.org\nReturn-Path: <rp@example.org>\n"
+		  "Received: from pop.example.net by laptop with POP3 (fetchmail-6.4)\n", NULL },
+		{ "Subject: none\n", NULL },
+	};
+	const char *rules =
+	    "header E_ANY EnvelopeFrom =~ /@/\n"
+	    "header E_ENV EnvelopeFrom =~ /^env\\@example\\.net$/\n"
+	    "header E_RP EnvelopeFrom =~ /^rp\\@example\\.org$/\n"
+	    "header E_XE EnvelopeFrom:addr =~ /^xe\\@example\\.org$/\n"
+	    "header E_ES EnvelopeFrom =~ /^es\\@example\\.org$/\n"
+	    "header E_EXISTS exists:EnvelopeFrom\n";
+
+	for (size_t i = 0; i < NELEM(t); i++) {
+		struct spam_result r;
+		char msg[1024];
+		const char *w = t[i].want;
+
+		snprintf(msg, sizeof(msg), "%sFrom: a@example.com\n\nbody\n", t[i].hdrs);
+		scan(rules, msg, -1, &r);
+		T_INTEQ(hit(&r, "E_EXISTS"), w != NULL);
+		T_INTEQ(hit(&r, "E_ANY"), w != NULL);
+		T_INTEQ(hit(&r, "E_ENV"), w != NULL && strcmp(w, "env@example.net") == 0);
+		T_INTEQ(hit(&r, "E_RP"), w != NULL && strcmp(w, "rp@example.org") == 0);
+		T_INTEQ(hit(&r, "E_XE"), w != NULL && strcmp(w, "xe@example.org") == 0);
+		T_INTEQ(hit(&r, "E_ES"), w != NULL && strcmp(w, "es@example.org") == 0);
+		spam_result_free(&r);
+	}
+}
+
+/* Capture rules (SpamAssassin 4's feature_capture_rules; every case was
+ * run through spamassassin 4.0.1 with the same rules, with the same
+ * hits): a named group sets a tag, a %{TAG} template matches its values
+ * literally (quoted: '.' and '+' are not operators), each value of a
+ * tflags multiple capture, and a template rule whose tag is unset does
+ * not run, negated or not.  The capturing __ rules run although no meta
+ * names them. */
+static void
+test_capture_rules(void)
+{
+	static const struct {
+		const char *hdrs, *body;
+		int uri, body_hit, neg, code;
+	} t[] = {
+		{ "To: A.B+c@Example.org\nSubject: s\n",
+		  "<p>see <a href=\"http://x.example.com/p#a.b+c@example.org\">now</a></p>",
+		  1, 0, 1, 0 },
+		{ "To: a.b+c@example.org\nSubject: s\n",
+		  "<p>see <a href=\"http://x.example.com/p#aXb+c@example.org\">now</a></p>",
+		  0, 0, 1, 0 },
+		{ "To: <bob@example.org>\nSubject: s\n",
+		  "<p>Dear bob@example.org, <a href=\"http://x.example.com/\">x</a></p>",
+		  0, 1, 1, 0 },
+		{ "Subject: s\n",
+		  "<p>see <a href=\"http://x.example.com/p#a.b+c@example.org\">now</a></p>",
+		  0, 0, 0, 0 },
+		{ "To: x@example.org\nSubject: 22\n", "code 11 and code 22", 0, 0, 1, 1 },
+		{ "To: x@example.org\nSubject: 33\n", "code 11 and code 22", 0, 0, 1, 0 },
+	};
+	const char *rules =
+	    "if can(Mail::SpamAssassin::Conf::feature_capture_rules)\n"
+	    "header __TO_ADDR To:addr =~ /(?<TO_ADDR>.*)/\n"
+	    "uri C_URI m{^https?://x\\.example\\.com/.*\\#%{TO_ADDR}$}i\n"
+	    "body C_BODY /Dear %{TO_ADDR}/\n"
+	    "header C_NEG_HDR Subject !~ /%{TO_ADDR}/\n"
+	    "rawbody __CODES /\\bcode (?P<CODE>\\d+)/\n"
+	    "tflags __CODES multiple\n"
+	    "header C_CODE Subject =~ /^%{CODE}$/\n"
+	    "endif\n";
+
+	for (size_t i = 0; i < NELEM(t); i++) {
+		struct spam_result r;
+		char msg[1024];
+
+		snprintf(msg, sizeof(msg), "From: f@example.com\n%s%s\n%s\n", t[i].hdrs,
+		    t[i].body[0] == '<' ? "Content-Type: text/html\n" : "", t[i].body);
+		scan(rules, msg, -1, &r);
+		T_INTEQ(hit(&r, "C_URI"), t[i].uri);
+		T_INTEQ(hit(&r, "C_BODY"), t[i].body_hit);
+		T_INTEQ(hit(&r, "C_NEG_HDR"), t[i].neg);
+		T_INTEQ(hit(&r, "C_CODE"), t[i].code);
+		spam_result_free(&r);
+	}
+}
+
 /* Modifiers combined as SpamAssassin combines them: :name:raw is the
  * display name as written, :addr:raw the same as :addr. */
 static void
@@ -1412,6 +1528,8 @@ main(void)
 {
 	T_RUN(test_header_rules);
 	T_RUN(test_header_modifiers);
+	T_RUN(test_envelope_from);
+	T_RUN(test_capture_rules);
 	T_RUN(test_html_range);
 	T_RUN(test_body_uri_full);
 	T_RUN(test_scores_and_sets);
