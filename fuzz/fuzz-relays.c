@@ -1,12 +1,15 @@
 /* fuzz-relays.c - libFuzzer target: arbitrary bytes as one Received:
- * line through relay_parse() and relay_string(), then as a message whose
- * headers relays_of_message() reads (the X-Spam-Relays-* strings). */
+ * line through relay_parse() and relay_string(), and as a date through
+ * msg_date_parse(), then as a message whose headers relays_of_message(),
+ * relays_envelope_from() and msg_date_diff() read. */
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "buf.h"
 #include "mime.h"
+#include "msg_date.h"
 #include "relays.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -18,6 +21,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct relays rl;
 	struct mime_msg m;
 	struct buf b;
+	int64_t t;
+	char *env;
 	int rc = relay_parse((const char *)data, size, &r);
 
 	buf_init(&b, BUF_UNLIMITED);
@@ -30,8 +35,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		(void)relay_ip_private(r.ip);
 	}
 	buf_free(&b);
+	(void)msg_date_parse((const char *)data, size, &t);
 	mime_parse(&m, (const char *)data, size, NULL);
 	relays_of_message(&m, NULL, &rl);
+	env = relays_envelope_from(&m, &rl);
+	if (env != NULL && strchr(env, '@') == NULL)
+		__builtin_trap();       /* an address has its '@' */
+	free(env);
+	(void)msg_date_diff(&m);
 	relays_free(&rl);
 	mime_free(&m);
 	return 0;

@@ -321,7 +321,8 @@ def test_spamc_relays(tmp_path):
     """Rules on SpamAssassin's X-Spam-Relays-* pseudo-headers (its
     RDNS_NONE and HELO tests are written so) see the relays read from the
     Received: lines, the trust boundary at the first public address;
-    spamc --batch --relays prints the strings."""
+    spamc --batch --relays prints the strings, then the EnvelopeFrom and
+    the Date:/Received: difference SpamAssassin's rules would see."""
     rules = tmp_path / "relays.cf"
     rules.write_text(
         "header T_RDNS_NONE X-Spam-Relays-Untrusted =~ /^[^\\]]+ rdns= /\n"
@@ -339,8 +340,9 @@ def test_spamc_relays(tmp_path):
     assert r.returncode == 0, r.stderr
     rl = [l for l in r.stdout.splitlines() if l.startswith("#R ")]
     assert len(rl) == 1, r.stdout
-    name, trusted, untrusted, internal, external = rl[0][3:].split("\t")
+    name, trusted, untrusted, internal, external, envfrom, diff = rl[0][3:].split("\t")
     assert name == str(m)
+    assert envfrom == "<none>" and diff == "0"
     assert trusted == internal == (
         "[ ip=127.0.0.1 rdns=localhost helo=localhost by=mx.example.org ident= "
         "envfrom= intl=1 id=4ABC12345 auth= msa=0 ]")
@@ -349,6 +351,13 @@ def test_spamc_relays(tmp_path):
         "intl=0 id=4ABC12340 auth= msa=0 ] "
         "[ ip=203.0.113.9 rdns= helo=pc1 by=relay.example.net ident= envfrom= "
         "intl=0 id= auth= msa=0 ]")
+    # with a Return-Path and a Date: three hours before the Received: times
+    m.write_text("Return-Path: <A@Example.NET>\nDate: Mon, 30 Nov 2026 09:00:00 +0000\n"
+                 + RELAYED)
+    r = run("spamc", "--batch", "--no-bayes", "--relays", str(m))
+    assert r.returncode == 0, r.stderr
+    rl = [l for l in r.stdout.splitlines() if l.startswith("#R ")]
+    assert rl[0].split("\t")[5:] == ["A@Example.NET", "-10800"], rl
 
 
 def test_spamc_relays_trusted_networks(tmp_path, cfgdir):
@@ -362,7 +371,7 @@ def test_spamc_relays_trusted_networks(tmp_path, cfgdir):
     r = run("spamc", "--batch", "--no-bayes", "--relays", str(m), cfg=cfgdir)
     assert r.returncode == 0, r.stderr
     rl = [l for l in r.stdout.splitlines() if l.startswith("#R ")]
-    _, trusted, untrusted, internal, external = rl[0][3:].split("\t")
+    _, trusted, untrusted, internal, external, _, _ = rl[0][3:].split("\t")
     assert "ip=127.0.0.1 " in trusted and "ip=198.51.100.7 " in trusted, trusted
     assert untrusted.startswith("[ ip=203.0.113.9 "), untrusted
     assert internal == trusted and external == untrusted

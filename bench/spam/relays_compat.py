@@ -1,13 +1,18 @@
 #!/usr/bin/python3
-"""bench/spam/relays_compat.py - Tempest's X-Spam-Relays-* strings next to
-SpamAssassin's own, on the benchmark corpus.
+"""bench/spam/relays_compat.py - Tempest's X-Spam-Relays-* strings, its
+EnvelopeFrom and its Date:/Received: difference next to SpamAssassin's
+own, on the benchmark corpus.
 
     bench/spam/relays_compat.py [--tempest build/tempest] [--lines] [--show N]
 
 Per message: the four strings (Trusted, Untrusted, Internal, External)
 SpamAssassin's Mail::SpamAssassin::PerMsgStatus::extract_message_metadata
 makes (Perl, Debian's spamassassin package, no network, no configuration)
-and `tempest spamc --batch --relays` makes.  With --lines also per
+and `tempest spamc --batch --relays` makes; then per message the
+EnvelopeFrom each guesses (PerMsgStatus::get, "<none>" for none) and
+the difference between Date: and the closest Received: time each
+computes (HeaderEval's _check_date_diff, behind DATE_IN_PAST_* and
+DATE_IN_FUTURE_*).  With --lines also per
 distinct Received: line: each one alone as a message's only header,
 where SpamAssassin's parse_received_line decides the same way (the same
 relay, or the line skipped or unparseable: both give empty strings).
@@ -29,13 +34,19 @@ use Mail::SpamAssassin; use Mail::SpamAssassin::PerMsgStatus;
 my $sa = Mail::SpamAssassin->new({local_tests_only=>1, userprefs_filename=>'/dev/null',
   site_rules_filename=>'/etc/spamassassin', rules_filename=>'/usr/share/spamassassin'});
 $sa->init(0);
+my ($he) = grep { ref($_) eq 'Mail::SpamAssassin::Plugin::HeaderEval' } @{$sa->{plugins}->{plugins}};
 while (my $f = <STDIN>) { chomp $f;
   open(my $fh, '<', $f) or die "$f: $!"; my $t = do { local $/; <$fh> }; close $fh;
   my $msg = $sa->parse($t);
   my $pms = Mail::SpamAssassin::PerMsgStatus->new($sa, $msg);
   $pms->extract_message_metadata();
-  print join("\t", $f, map { my $v = $pms->get("X-Spam-Relays-$_");
-    $v = '' unless defined $v; $v =~ s/\n//g; $v } qw(Trusted Untrusted Internal External)), "\n";
+  my @v = map { my $v = $pms->get("X-Spam-Relays-$_");
+    $v = '' unless defined $v; $v =~ s/\n//g; $v } qw(Trusted Untrusted Internal External);
+  my @e = $pms->get("EnvelopeFrom");
+  push @v, @e ? $e[0] : "<none>";
+  $he->_check_date_diff($pms);
+  push @v, $pms->{date_diff};
+  print join("\t", $f, @v), "\n";
   $pms->finish; $msg->finish;
 }
 '''
@@ -61,12 +72,15 @@ def tempest(binary, files):
     return res
 
 
-def compare(label, files, sa, tp, show):
-    same = [f for f in files if sa.get(f) == tp.get(f)]
+def compare(label, files, sa, tp, show, cols=slice(0, 4)):
+    def get(d, f):
+        v = d.get(f)
+        return v[cols] if v is not None else None
+    same = [f for f in files if get(sa, f) == get(tp, f)]
     print("%s: %d of %d the same (%.2f%%)" % (label, len(same), len(files),
                                              100.0 * len(same) / max(1, len(files))))
-    for f in [f for f in files if sa.get(f) != tp.get(f)][:show]:
-        print("  %s\n    SpamAssassin %s\n    Tempest      %s" % (f, sa.get(f), tp.get(f)))
+    for f in [f for f in files if get(sa, f) != get(tp, f)][:show]:
+        print("  %s\n    SpamAssassin %s\n    Tempest      %s" % (f, get(sa, f), get(tp, f)))
 
 
 def received_lines(files):
@@ -96,7 +110,10 @@ def main():
     data = run.fetch()
     files = sorted(os.path.join(data, g, f) for g in sorted(run.GROUPS)
                    for f in os.listdir(os.path.join(data, g)) if f.endswith(".txt"))
-    compare("messages", files, spamassassin(files), tempest(a.tempest, files), a.show)
+    sa, tp = spamassassin(files), tempest(a.tempest, files)
+    compare("messages", files, sa, tp, a.show)
+    compare("EnvelopeFrom", files, sa, tp, a.show, slice(4, 5))
+    compare("Date: minus Received:", files, sa, tp, a.show, slice(5, 6))
     if a.lines:
         lines = received_lines(files)
         with tempfile.TemporaryDirectory() as d:

@@ -69,4 +69,13 @@ void relays_of_message(const struct mime_msg *m, const struct netlist *trusted,
     struct relays *out);
 void relays_free(struct relays *rl);
 
+/* EnvelopeFrom as SpamAssassin guesses it without an
+ * envelope_sender_header, malloc'ed, or NULL when there is none: rl's
+ * envfrom, else the first address with an '@' of X-Envelope-From,
+ * Envelope-Sender or Return-Path while no Received: line precedes it
+ * (X-Envelope-From below one: none at all); none when an X-Sender
+ * address and a fetchmail Received: line say a fetcher may have guessed
+ * it. */
+char *relays_envelope_from(const struct mime_msg *m, const struct relays *rl);
+
 #endif

@@ -15,6 +15,7 @@
 #include "buf.h"
 #include "mem.h"
 #include "mime.h"
+#include "msg_date.h"
 #include "relays.h"
 #include "rules-private.h"
 
@@ -56,6 +57,8 @@ struct scan {
 	struct tag tags[TAG_MAX];
 	size_t ntags;
 	int captured;           /* the capture rules have run */
+	int64_t date_diff;      /* Date: minus Received: (msg_date.h) */
+	int have_date_diff;
 };
 
 static void
@@ -254,79 +257,6 @@ relays_value(struct scan *sc, const char *which)
 	return NULL;
 }
 
-/* Index of the first header called name, or -1. */
-static long
-header_index(const struct mime_msg *m, const char *name)
-{
-	for (size_t i = 0; i < m->nhdrs; i++)
-		if (strcasecmp(m->hdrs[i].name, name) == 0)
-			return (long)i;
-	return -1;
-}
-
-/* 1 when a header called name follows a Received: line (a list or
- * forwarder may have written it for an earlier hop). */
-static int
-after_received(const struct mime_msg *m, const char *name)
-{
-	long rcvd = header_index(m, "Received");
-
-	if (rcvd < 0)
-		return 0;
-	for (size_t i = (size_t)rcvd + 1; i < m->nhdrs; i++)
-		if (strcasecmp(m->hdrs[i].name, name) == 0)
-			return 1;
-	return 0;
-}
-
-/* EnvelopeFrom as SpamAssassin guesses it without an
- * envelope_sender_header: the relays' envelope-from (relays.h), else
- * X-Envelope-From, Envelope-Sender or Return-Path as long as no Received:
- * line precedes it (X-Envelope-From after one: none at all), each
- * header's first address (passed over when it has none with an '@',
- * "<>" included); none when an
- * X-Sender address and a fetchmail Received: line say a fetcher may have
- * guessed it.  0 when there is none. */
-static int
-envelope_from(struct scan *sc, struct buf *out)
-{
-	static const char *const hdrs[] = {
-		"X-Envelope-From", "Envelope-Sender", "Return-Path",
-	};
-	const struct mime_msg *m = sc->m;
-	long i;
-
-	(void)relays_value(sc, "Trusted");
-	if (sc->relays.envfrom[0] != '\0') {
-		(void)buf_appends(out, sc->relays.envfrom);
-		return 1;
-	}
-	if ((i = header_index(m, "X-Sender")) >= 0 &&
-	    strchr(m->hdrs[i].value, '@') != NULL)
-		for (size_t k = 0; k < m->nhdrs; k++)
-			if (strcasecmp(m->hdrs[k].name, "Received") == 0 &&
-			    strstr(m->hdrs[k].value, "(fetchmail") != NULL)
-				return 0;
-	for (size_t h = 0; h < NELEM(hdrs); h++) {
-		char *a;
-		if ((i = header_index(m, hdrs[h])) < 0)
-			continue;
-		if (after_received(m, hdrs[h])) {
-			if (h == 0)
-				return 0;
-			continue;
-		}
-		a = mime_addr(m->hdrs[i].value);
-		if (strchr(a, '@') != NULL) {
-			(void)buf_appends(out, a);
-			free(a);
-			return 1;
-		}
-		free(a);
-	}
-	return 0;
-}
-
 /* The text a header rule looks at; NULL when the header is absent. */
 static const char *
 header_text(struct scan *sc, const struct rule *r, size_t *len_r)
@@ -365,7 +295,13 @@ header_text(struct scan *sc, const struct rule *r, size_t *len_r)
 		(void)buf_appends(&b, rv);
 		found = 1;
 	} else if (strcmp(r->hdr, "EnvelopeFrom") == 0) {
-		found = envelope_from(sc, &b);
+		char *e;
+		(void)relays_value(sc, "Trusted");
+		if ((e = relays_envelope_from(m, &sc->relays)) != NULL) {
+			(void)buf_appends(&b, e);
+			free(e);
+			found = 1;
+		}
 	} else {
 		append_values(m, r->hdr, raw, &b, &found);
 	}
@@ -594,6 +530,23 @@ ev_tempest_stat(struct scan *sc, const struct rule *r)
 	return ok && v >= lo && v < hi;
 }
 
+/* check_for_shifted_date(min, max): Date: minus the closest Received:
+ * time at least min and under max hours ("undef": no bound). */
+static unsigned
+ev_shifted_date(struct scan *sc, const struct rule *r)
+{
+	if (r->neval_args < 2)
+		return 0;
+	if (!sc->have_date_diff) {
+		sc->date_diff = msg_date_diff(sc->m);
+		sc->have_date_diff = 1;
+	}
+	return (strcmp(r->eval_args[0], "undef") == 0 ||
+	    (double)sc->date_diff >= 3600 * strtod(r->eval_args[0], NULL)) &&
+	    (strcmp(r->eval_args[1], "undef") == 0 ||
+	    (double)sc->date_diff < 3600 * strtod(r->eval_args[1], NULL));
+}
+
 static const struct { const char *name; eval_fn fn; } evals[] = {
 	{ "check_bayes", ev_check_bayes },
 	{ "check_lr", ev_check_lr },
@@ -607,6 +560,7 @@ static const struct { const char *name; eval_fn fn; } evals[] = {
 	{ "html_range", ev_html_range },
 	{ "html_test", ev_html_test },
 	{ "tempest_stat", ev_tempest_stat },
+	{ "check_for_shifted_date", ev_shifted_date },
 };
 
 const char *

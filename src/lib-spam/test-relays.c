@@ -10,6 +10,7 @@
 #include "buf.h"
 #include "mem.h"
 #include "mime.h"
+#include "msg_date.h"
 #include "netaddr.h"
 #include "relays.h"
 #include "test.h"
@@ -204,6 +205,105 @@ test_trusted_networks(void)
 	netlist_free(&nl);
 }
 
+/* Dates as SpamAssassin's parse_rfc822_date() reads them (each value
+ * printed by it from the same string): its fudging of out-of-range
+ * fields, its clamping of years, ctime's form (whose time it drops),
+ * named and numeric zones. */
+static void
+test_msg_date_parse(void)
+{
+	static const struct {
+		const char *s;
+		long long t;    /* -1: no date */
+	} t[] = {
+		{ "Tue, 1 Jul 2003 10:52:37 +0200", 1057049557 },
+		{ "1 Jul 03 10:52 PDT", 1057081920 },
+		{ "Jul  1 10:52:37 2003", 1057017600 },
+		{ "Thu, 22 Aug 2002 08:14:47 -0700 (PDT)", 1030029287 },
+		{ "31 Feb 2004 12:00:00 GMT", 1078142400 },
+		{ "30 Apr 99 25:61:70 EST", 925534799 },
+		{ "Mon, 7 Jan 2041 00:00:00 +0000", 2114899200 },
+		{ "1 Jan 1969 00:00:00 +0100", 0 },
+		{ "0 Jan 2002 00:00:00 +0000", -1 },
+		{ "Sat, 32 Dec 2001 23:59:59 NZDT", 1009882799 },
+		{ "12 Mar 102 01:02:03 -0230", 1015903923 },
+		{ "no date here", -1 },
+		{ "Wed,10 Oct 2001 9:05 CEST", 1002697500 },
+	};
+
+	for (size_t i = 0; i < NELEM(t); i++) {
+		int64_t v = -1;
+		int rc = msg_date_parse(t[i].s, strlen(t[i].s), &v);
+		T_INTEQ(rc, t[i].t < 0 ? -1 : 0);
+		if (rc == 0)
+			T_INTEQ((long long)v, t[i].t);
+	}
+	/* a long value: read up to MSG_DATE_MAX bytes, no more */
+	{
+		char big[3 * MSG_DATE_MAX];
+		int64_t v;
+		memset(big, 'x', sizeof(big) - 1);
+		big[sizeof(big) - 1] = '\0';
+		memcpy(big + 10, " 1 Jul 2003 ", 12);
+		T_INTEQ(msg_date_parse(big, strlen(big), &v), 0);
+		memcpy(big + 10, "xxxxxxxxxxxx", 12);
+		memcpy(big + 2 * MSG_DATE_MAX, " 1 Jul 2003 ", 12);
+		T_INTEQ(msg_date_parse(big, strlen(big), &v), -1);
+	}
+}
+
+/* Date: minus the closest Received: time, as SpamAssassin's
+ * _check_date_diff (bench/spam/relays_compat.py compares it on the whole
+ * corpus: 6,046 of 6,046 the same; each case here printed by it too):
+ * the local and fetchmail lines at the top passed over, the oldest
+ * Received: passed over when it equals Date:. */
+static void
+test_msg_date_diff(void)
+{
+	static const struct {
+		const char *hdrs;
+		long long diff;
+	} t[] = {
+		{ "Received: from a by b; Thu, 22 Aug 2002 16:00:00 +0000\n"
+		  "Received: from c by a; Thu, 22 Aug 2002 15:00:00 +0000\n"
+		  "Date: Thu, 22 Aug 2002 15:30:00 +0000\n", -1800 },
+		/* fetchmail's two lines are not the mail's */
+		{ "Received: from localhost (localhost [127.0.0.1]) by x; Thu, 22 Aug 2002 15:31:00 +0000\n"
+		  "Received: from pop [127.0.0.1] by localhost with IMAP (fetchmail-5.9.0) "
+		  "for u; Thu, 22 Aug 2002 15:31:00 +0000\n"
+		  "Received: from a by b; Thu, 22 Aug 2002 16:00:00 +0000\n"
+		  "Date: Thu, 22 Aug 2002 15:30:00 +0000\n", -1800 },
+		/* a fold and its indentation are one blank: the zone on the
+		 * next line is read; a tab inside the line is not a blank to
+		 * the pattern, and that line's date is not read */
+		{ "Received: from a by b; Thu, 22 Aug 2002 16:00:00 +0000\n"
+		  "Received: from c by a; Thu, 22 Aug 2002 15:29:00\n    +0000\n"
+		  "Date: Thu, 22 Aug 2002 15:30:00 +0000\n", 60 },
+		{ "Received: from a by b; Thu, 22 Aug 2002 16:00:00 +0000\n"
+		  "Received: from c by a; Thu, 22 Aug 2002 15:29:00\tGMT\n"
+		  "Date: Thu, 22 Aug 2002 15:30:00 +0000\n", -1800 },
+		/* the oldest equal to Date: is passed over */
+		{ "Received: from a by b; Thu, 22 Aug 2002 18:00:00 +0000\n"
+		  "Received: from c by a; Thu, 22 Aug 2002 15:30:00 +0000\n"
+		  "Date: Thu, 22 Aug 2002 15:30:00 +0000\n", -9000 },
+		/* Resent-Date: first; no Date: or no Received: gives 0 */
+		{ "Received: from a by b; Thu, 22 Aug 2002 16:00:00 +0000\n"
+		  "Resent-Date: Fri, 23 Aug 2002 16:00:00 +0000\n"
+		  "Date: Thu, 22 Aug 2002 15:30:00 +0000\n", 86400 },
+		{ "Received: from a by b; Thu, 22 Aug 2002 16:00:00 +0000\n", 0 },
+		{ "Date: Thu, 22 Aug 2002 15:30:00 +0000\n", 0 },
+	};
+
+	for (size_t i = 0; i < NELEM(t); i++) {
+		struct mime_msg m;
+		char msg[1024];
+		snprintf(msg, sizeof(msg), "%sSubject: s\n\nbody\n", t[i].hdrs);
+		mime_parse(&m, msg, strlen(msg), NULL);
+		T_INTEQ((long long)msg_date_diff(&m), t[i].diff);
+		mime_free(&m);
+	}
+}
+
 int
 main(void)
 {
@@ -212,5 +312,7 @@ main(void)
 	T_RUN(test_private);
 	T_RUN(test_message);
 	T_RUN(test_trusted_networks);
+	T_RUN(test_msg_date_parse);
+	T_RUN(test_msg_date_diff);
 	return t_done();
 }

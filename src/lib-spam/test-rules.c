@@ -154,6 +154,10 @@ test_envelope_from(void)
 		  "rp@example.org" },
 		{ "X-Sender: xs@example.org\nReturn-Path: <rp@example.org>\n"
 		  "Received: from pop.example.net by laptop with POP3 (fetchmail-6.4)\n", NULL },
+		/* "@ (Unverified)" is no address: no fetcher's guess */
+		{ "X-Sender: @ (Unverified)\nReturn-Path: <rp@example.org>\n"
+		  "Received: from pop.example.net by laptop with POP3 (fetchmail-6.4)\n",
+		  "rp@example.org" },
 		{ "Subject: none\n", NULL },
 	};
 	const char *rules =
@@ -177,6 +181,39 @@ test_envelope_from(void)
 		T_INTEQ(hit(&r, "E_RP"), w != NULL && strcmp(w, "rp@example.org") == 0);
 		T_INTEQ(hit(&r, "E_XE"), w != NULL && strcmp(w, "xe@example.org") == 0);
 		T_INTEQ(hit(&r, "E_ES"), w != NULL && strcmp(w, "es@example.org") == 0);
+		spam_result_free(&r);
+	}
+}
+
+/* check_for_shifted_date(min, max) in hours, "undef" for no bound (the
+ * difference itself: test-relays' test_msg_date_diff). */
+static void
+test_shifted_date(void)
+{
+	static const struct {
+		const char *date;
+		int past, future, none;
+	} t[] = {
+		{ "Thu, 22 Aug 2002 12:00:00 +0000", 1, 0, 0 },  /* 4 h before */
+		{ "Thu, 22 Aug 2002 22:00:00 +0000", 0, 1, 0 },  /* 6 h after */
+		{ "Thu, 22 Aug 2002 16:30:00 +0000", 0, 0, 1 },
+		{ "garbage", 0, 0, 1 },
+	};
+	const char *rules =
+	    "header DATE_IN_PAST_03_06 eval:check_for_shifted_date('-6', '-3')\n"
+	    "header DATE_IN_FUTURE_03_XX eval:check_for_shifted_date('3', 'undef')\n"
+	    "header DATE_NEAR eval:check_for_shifted_date('-3', '3')\n";
+
+	for (size_t i = 0; i < NELEM(t); i++) {
+		struct spam_result r;
+		char msg[512];
+
+		snprintf(msg, sizeof(msg), "Received: from a by b; Thu, 22 Aug 2002 16:00:00 +0000\n"
+		    "Date: %s\nSubject: s\n\nbody\n", t[i].date);
+		scan(rules, msg, -1, &r);
+		T_INTEQ(hit(&r, "DATE_IN_PAST_03_06"), t[i].past);
+		T_INTEQ(hit(&r, "DATE_IN_FUTURE_03_XX"), t[i].future);
+		T_INTEQ(hit(&r, "DATE_NEAR"), t[i].none);
 		spam_result_free(&r);
 	}
 }
@@ -1530,6 +1567,7 @@ main(void)
 	T_RUN(test_header_modifiers);
 	T_RUN(test_envelope_from);
 	T_RUN(test_capture_rules);
+	T_RUN(test_shifted_date);
 	T_RUN(test_html_range);
 	T_RUN(test_body_uri_full);
 	T_RUN(test_scores_and_sets);

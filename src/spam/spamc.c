@@ -18,8 +18,10 @@
  * "spam|ham SCORE NAME" each (--tests appends "bayes=P lr=Q tests=A=s,B=s";
  * --tokens adds a line "#T NAME<TAB>token<TAB>token..." with the Bayes
  * tokens, for bench/spam/bayes_lab.py; --relays a line
- * "#R NAME<TAB>trusted<TAB>untrusted<TAB>internal<TAB>external" with the
- * X-Spam-Relays-* strings, for bench/spam/relays_compat.py),
+ * "#R NAME<TAB>trusted<TAB>untrusted<TAB>internal<TAB>external<TAB>envfrom
+ * <TAB>datediff" with the X-Spam-Relays-* strings, the EnvelopeFrom the
+ * rules see ("<none>" for none) and the Date:/Received: difference in
+ * seconds (msg_date.h), for bench/spam/relays_compat.py),
  * and the CPU time per message on stderr; batch runs use the Vectorscan
  * prefilter unless --no-prefilter (benchmarks of before/after).
  * --lint loads the rules and reports what loaded (exit 1 on bad lines);
@@ -36,6 +38,7 @@
 #include "bayes.h"
 #include "log.h"
 #include "mem.h"
+#include "msg_date.h"
 #include "relays.h"
 #include "spam_cmd.h"
 #include "spam_engine.h"
@@ -87,9 +90,13 @@ batch_one(const char *data, size_t len, const char *name, void *arg)
 	}
 	if (b->relays) {
 		struct relays rl;
+		char *env;
 		relays_of_message(&v.msg, b->e->trusted, &rl);
-		printf("#R %s\t%s\t%s\t%s\t%s\n", name, rl.trusted, rl.untrusted,
-		    rl.internal, rl.external);
+		env = relays_envelope_from(&v.msg, &rl);
+		printf("#R %s\t%s\t%s\t%s\t%s\t%s\t%lld\n", name, rl.trusted, rl.untrusted,
+		    rl.internal, rl.external, env != NULL ? env : "<none>",
+		    (long long)msg_date_diff(&v.msg));
+		free(env);
 		relays_free(&rl);
 	}
 	spam_verdict_free(&v);
