@@ -510,6 +510,10 @@ struct render {
 	int basefont;           /* <basefont size>, what size=+N adds to */
 	struct css_class classes[CLASS_MAX];
 	int nclasses;
+	/* inside an element whose content a browser's parser (and
+	 * SpamAssassin's) reads as text up to its end tag: the tags there
+	 * are not noted as seen (html_tag_names) */
+	char cdata[12];
 };
 
 static const struct elem *
@@ -1018,6 +1022,22 @@ open_elem(struct render *r, const char *name, const struct attr *a, int na)
 	set_hidden_run(r, was);
 }
 
+/* Note a tag name in st->html_tag_names (once; dropped when it would
+ * not fit). */
+static void
+tag_seen(struct mime_stats *st, const char *name)
+{
+	char key[16];
+	size_t have = strlen(st->html_tag_names), kl;
+
+	kl = (size_t)snprintf(key, sizeof(key), " %s", name);
+	for (const char *p = st->html_tag_names; (p = strstr(p, key)) != NULL; p += kl)
+		if (p[kl] == ' ' || p[kl] == '\0')
+			return;
+	if (have + kl < sizeof(st->html_tag_names))
+		memcpy(st->html_tag_names + have, key, kl + 1);
+}
+
 /* Handle one tag s[0..n) (without < >). */
 static void
 tag(struct render *r, const char *s, size_t n)
@@ -1046,6 +1066,14 @@ tag(struct render *r, const char *s, size_t n)
 	r->st->html_tags++;
 	if (!in_list(name, known_tags, NELEM(known_tags)))
 		r->st->html_bad_tags++;
+	if (r->cdata[0] == '\0') {
+		static const char *const cdata_tags[] = { "iframe", "xmp", "textarea", "plaintext" };
+		tag_seen(r->st, name);
+		if (!closing && in_list(name, cdata_tags, NELEM(cdata_tags)))
+			memcpy(r->cdata, name, sizeof(r->cdata));
+	} else if (closing && strcmp(name, r->cdata) == 0) {
+		r->cdata[0] = '\0';
+	}
 	/* attributes */
 	while (i < n && na < MAX_ATTRS) {
 		while (i < n && (isspace((unsigned char)s[i]) || s[i] == '/')) {

@@ -86,6 +86,9 @@ struct mime_stats {
 	unsigned html_entity_letters;   /* letters written as &#NN; */
 	unsigned html_links, html_forms, html_scripts;
 	size_t html_bytes;              /* raw HTML size */
+	char html_tag_names[256];       /* " name" for each tag name seen,
+	                                   start or end tag, lower case, as
+	                                   long as it fits (html_tag_exists) */
 	size_t html_text_bytes;         /* rendered text size */
 	/* URIs */
 	unsigned uri_obfuscated;        /* hxxp, %-encoded host, user@host tricks */

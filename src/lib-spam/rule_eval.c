@@ -14,6 +14,7 @@
 
 #include "buf.h"
 #include "mem.h"
+#include "header_eval.h"
 #include "mime.h"
 #include "msg_date.h"
 #include "relays.h"
@@ -547,6 +548,69 @@ ev_shifted_date(struct scan *sc, const struct rule *r)
 	    (double)sc->date_diff < 3600 * strtod(r->eval_args[1], NULL));
 }
 
+/* SpamAssassin's HeaderEval tests (header_eval.h) */
+static const char *
+arg_str(const struct rule *r, int i)
+{
+	return i < r->neval_args ? r->eval_args[i] : "";
+}
+
+static unsigned
+ev_header_count_range(struct scan *sc, const struct rule *r)
+{
+	return r->neval_args >= 3 && he_header_count_range(sc->m, arg_str(r, 0),
+	    arg_num(r, 1, 0), arg_num(r, 2, 0));
+}
+
+static unsigned
+ev_subject_all_caps(struct scan *sc, const struct rule *r)
+{
+	(void)r;
+	return he_subject_all_caps(sc->m);
+}
+
+static unsigned
+ev_to_in_subject(struct scan *sc, const struct rule *r)
+{
+	return he_to_in_subject(sc->m, arg_str(r, 0));
+}
+
+static unsigned
+ev_illegal_chars(struct scan *sc, const struct rule *r)
+{
+	return r->neval_args >= 3 && he_illegal_chars(sc->m, arg_str(r, 0),
+	    arg_num(r, 1, 0), arg_num(r, 2, 0));
+}
+
+static unsigned
+ev_ratware_name_id(struct scan *sc, const struct rule *r)
+{
+	(void)r;
+	return he_ratware_name_id(sc->m);
+}
+
+static unsigned
+ev_outlook_message_id(struct scan *sc, const struct rule *r)
+{
+	(void)r;
+	return he_outlook_message_id(sc->m);
+}
+
+/* html_tag_exists(tag): a start or end tag of that name in an HTML part */
+static unsigned
+ev_html_tag_exists(struct scan *sc, const struct rule *r)
+{
+	const char *names = sc->m->st.html_tag_names, *t = arg_str(r, 0);
+	size_t tl = strlen(t);
+
+	if (tl == 0)
+		return 0;
+	for (const char *p = names; (p = strstr(p, t)) != NULL; p += tl)
+		if (p > names && p[-1] == ' ' && (p[tl] == ' ' || p[tl] == '\0'))
+			return 1;
+	return 0;
+}
+
 static const struct { const char *name; eval_fn fn; } evals[] = {
 	{ "check_bayes", ev_check_bayes },
 	{ "check_lr", ev_check_lr },
@@ -561,6 +625,13 @@ static const struct { const char *name; eval_fn fn; } evals[] = {
 	{ "html_test", ev_html_test },
 	{ "tempest_stat", ev_tempest_stat },
 	{ "check_for_shifted_date", ev_shifted_date },
+	{ "check_header_count_range", ev_header_count_range },
+	{ "subject_is_all_caps", ev_subject_all_caps },
+	{ "check_for_to_in_subject", ev_to_in_subject },
+	{ "check_illegal_chars", ev_illegal_chars },
+	{ "check_ratware_name_id", ev_ratware_name_id },
+	{ "check_outlook_message_id", ev_outlook_message_id },
+	{ "html_tag_exists", ev_html_tag_exists },
 };
 
 const char *

@@ -218,6 +218,121 @@ test_shifted_date(void)
 	}
 }
 
+/* SpamAssassin's HeaderEval tests (header_eval.c): each message through
+ * ten rules, the hits as a string of 0/1 in rule order; every expected
+ * string was printed by SpamAssassin 4.0.1's own HeaderEval functions on
+ * the same message. */
+static void
+test_header_evals(void)
+{
+	static const struct {
+		const char *msg, *want;
+	} t[] = {
+		{ "From: a@example.com\nTo: bob@example.org\nSubject: FREE MONEY NOW\n\nb\n",
+		  "1000000000" },
+		{ "From: a@example.com\nTo: bob@example.org\nSubject: Re: FW: FREE MONEY NOW 100%\n\nb\n",
+		  "1000000000" },
+		{ "From: a@example.com\nTo: bob@example.org\nSubject: FREEMONEYNOW\n\nb\n",
+		  "0000000000" },
+		{ "From: a@example.com\nTo: bob@example.org\nSubject: SHORT ONE\n\nb\n",
+		  "0000000000" },
+		{ "From: a@example.com\nTo: bob@example.org\nSubject: =?koi8-r?B?SEVMTE8gV09STEQ=?=\n\nb\n",
+		  "0000000000" },
+		{ "From: a@example.com\nTo: bob@example.org\nSubject: Free money now\n\nb\n",
+		  "0000000000" },
+		{ "From: a@example.com\nTo: Bob <bob@example.org>\nSubject: bob, your offer\n\nb\n",
+		  "0100000000" },
+		{ "From: a@example.com\nTo: bob@example.org\nSubject: re: hello bob\n\nb\n",
+		  "0100000000" },
+		{ "From: a@example.com\nTo: bob@example.org\nSubject: news for bob@example.org today\n\nb\n",
+		  "0010000000" },
+		{ "From: a@example.com\nTo: bob@example.org\nSubject: Bob! great deal\n\nb\n",
+		  "0000000000" },
+		{ "From: a@example.com\nTo: b.o+b@example.org\nSubject: hi, b.o+b!\n\nb\n",
+		  "0000000000" },
+		{ "From: a@example.com\nTo: bob@example.org\nSubject: a\nSubject: b\nContent-Type: text/plain\nContent-Type: text/html\n\nb\n",
+		  "0001100000" },
+		{ "From: a@example.com\nTo: bob@example.org\nSubject: a\nSubject: a\n\nb\n",
+		  "0000000000" },
+		{ "From: \xe9""\xe9"" <a@example.com>\nTo: bob@example.org\nSubject: caf\xe9"" \xa3"" here\n\nb\n",
+		  "0000000100" },
+		{ "From: a@example.com\nTo: bob@example.org\nSubject: caf\xc3""\xa9"" ok\n\nb\n",
+		  "0000000000" },
+		{ "From: a@example.com\nTo: bob@example.org\nSubject: \xe9""\xe9""\xe9""\n\nb\n",
+		  "0000010100" },
+		{ "From: \"Joe\" <XYZ.1234@spam.example>\nTo: bob@example.org\nMessage-Id: <ABCDEFGHIJKLMNOPQRSTUVWXYZAB.XYZ.1234@spam.example>\nSubject: s\n\nb\n",
+		  "0000000010" },
+		{ "From: \"Joe\" <other@spam.example>\nTo: bob@example.org\nMessage-Id: <ABCDEFGHIJKLMNOPQRSTUVWXYZAB.XYZ.1234@spam.example>\nSubject: s\n\nb\n",
+		  "0000000000" },
+		{ "From: a@example.com\nTo: bob@example.org\nDate: Thu, 22 Aug 2002 08:14:12 -0700\nMessage-Id: <000001c20000$12345678$0100a8c0@pc>\nReceived: from a by b; Thu, 22 Aug 2002 16:00:00 +0000\nSubject: s\n\nb\n",
+		  "0000000001" },
+		{ "From: a@example.com\nTo: bob@example.org\nDate: Thu, 22 Aug 2002 08:14:12 -0700\nMessage-Id: <000001c249ee$12345678$0100a8c0@pc>\nReceived: from a by b; Thu, 22 Aug 2002 16:00:00 +0000\nSubject: s\n\nb\n",
+		  "0000000000" },
+	};
+	static const char *const names[] = {
+		"E01", "E02", "E03", "E04", "E05", "E06", "E07", "E08", "E09", "E10",
+	};
+	const char *rules =
+	    "header E01 eval:subject_is_all_caps()\n"
+	    "header E02 eval:check_for_to_in_subject('user')\n"
+	    "header E03 eval:check_for_to_in_subject('address')\n"
+	    "header E04 eval:check_header_count_range('Subject','2','999')\n"
+	    "header E05 eval:check_header_count_range('Content-Type','2','999')\n"
+	    "header E06 eval:check_illegal_chars('Subject','0.00','2')\n"
+	    "header E07 eval:check_illegal_chars('From','0.20','2')\n"
+	    "header E08 eval:check_illegal_chars('ALL','0.010','2')\n"
+	    "header E09 eval:check_ratware_name_id()\n"
+	    "header E10 eval:check_outlook_message_id()\n";
+
+	for (size_t i = 0; i < NELEM(t); i++) {
+		struct spam_result r;
+		char got[NELEM(names) + 1];
+
+		scan(rules, t[i].msg, -1, &r);
+		for (size_t k = 0; k < NELEM(names); k++)
+			got[k] = hit(&r, names[k]) ? '1' : '0';
+		got[NELEM(names)] = '\0';
+		T_STREQ(got, t[i].want);
+		spam_result_free(&r);
+	}
+}
+
+/* html_tag_exists(tag): start or end tags of HTML parts, not the ones
+ * inside an element a browser reads as text (iframe, textarea, xmp,
+ * plaintext; script and style are skipped whole).  SpamAssassin 4.0.1
+ * sees exactly body, center, html, iframe and textarea in this message. */
+static void
+test_html_tag_exists(void)
+{
+	struct spam_result r;
+	static const char *const seen[] = { "body", "center", "html", "iframe", "textarea" };
+	static const char *const not_seen[] = { "script", "meta", "style", "head", "bgsound", "cent" };
+	const char *msg = "From: a@example.com\nSubject: s\nContent-Type: text/html\n\n"
+	    "<html><body><center>x</center><iframe src=\"x\"><script>y</script><meta x=1>"
+	    "</iframe></center><textarea><style>z</style></textarea></body></html>\n";
+	struct buf rules;
+
+	buf_init(&rules, 4096);
+	for (size_t i = 0; i < NELEM(seen); i++)
+		(void)buf_printf(&rules, "body Y_%s eval:html_tag_exists('%s')\n", seen[i], seen[i]);
+	for (size_t i = 0; i < NELEM(not_seen); i++)
+		(void)buf_printf(&rules, "body N_%s eval:html_tag_exists('%s')\n", not_seen[i],
+		    not_seen[i]);
+	scan(buf_cstr(&rules), msg, -1, &r);
+	for (size_t i = 0; i < NELEM(seen); i++) {
+		char n[32];
+		snprintf(n, sizeof(n), "Y_%s", seen[i]);
+		T_OK(hit(&r, n));
+	}
+	for (size_t i = 0; i < NELEM(not_seen); i++) {
+		char n[32];
+		snprintf(n, sizeof(n), "N_%s", not_seen[i]);
+		T_OK(!hit(&r, n));
+	}
+	spam_result_free(&r);
+	buf_free(&rules);
+}
+
 /* Capture rules (SpamAssassin 4's feature_capture_rules; every case was
  * run through spamassassin 4.0.1 with the same rules, with the same
  * hits): a named group sets a tag, a %{TAG} template matches its values
@@ -1568,6 +1683,8 @@ main(void)
 	T_RUN(test_envelope_from);
 	T_RUN(test_capture_rules);
 	T_RUN(test_shifted_date);
+	T_RUN(test_header_evals);
+	T_RUN(test_html_tag_exists);
 	T_RUN(test_html_range);
 	T_RUN(test_body_uri_full);
 	T_RUN(test_scores_and_sets);

@@ -1,0 +1,323 @@
+/*
+ * header_eval.c - SpamAssassin's header eval: tests as it defines them
+ * (its HeaderEval plugin), for its rule set (header_eval.h).  Input:
+ * untrusted header values.
+ */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
+#include "buf.h"
+#include "header_eval.h"
+#include "mem.h"
+#include "mime.h"
+#include "msg_date.h"
+
+/* The first header called name: its decoded value, or raw as written;
+ * NULL when there is none. */
+static const char *
+first(const struct mime_msg *m, const char *name, int raw)
+{
+	for (size_t i = 0; i < m->nhdrs; i++)
+		if (strcasecmp(m->hdrs[i].name, name) == 0)
+			return raw ? m->hdrs[i].raw : m->hdrs[i].value;
+	return NULL;
+}
+
+/* Every header called name, values joined by "\n" (SpamAssassin's
+ * get() of a header that occurs more than once). */
+static void
+joined(const struct mime_msg *m, const char *name, struct buf *b)
+{
+	for (size_t i = 0; i < m->nhdrs; i++)
+		if (strcasecmp(m->hdrs[i].name, name) == 0) {
+			if (b->len > 0)
+				(void)buf_appendc(b, '\n');
+			(void)buf_appends(b, m->hdrs[i].value);
+		}
+}
+
+/* v with every character but letters, digits and '_' escaped (Perl's
+ * quotemeta), for a pattern. */
+static void
+quote(struct buf *b, const char *v)
+{
+	for (; *v; v++) {
+		if (!isalnum((unsigned char)*v) && *v != '_')
+			(void)buf_appendc(b, '\\');
+		(void)buf_appendc(b, *v);
+	}
+}
+
+/* pat (with each "%Q" replaced by q quoted) against s: 1 on a match,
+ * the first group copied to g (size gn) when g is not NULL. */
+static int
+match(const char *pat, const char *q, uint32_t opts, const char *s, char *g, size_t gn)
+{
+	struct buf p;
+	pcre2_code *re;
+	pcre2_match_data *md;
+	pcre2_match_context *mc;
+	int err, rc;
+	PCRE2_SIZE off;
+
+	buf_init(&p, 64 * 1024);
+	for (const char *c = pat; *c; c++)
+		if (c[0] == '%' && c[1] == 'Q') {
+			quote(&p, q);
+			c++;
+		} else {
+			(void)buf_appendc(&p, *c);
+		}
+	re = pcre2_compile((PCRE2_SPTR)buf_cstr(&p), p.len, opts, &err, &off, NULL);
+	buf_free(&p);
+	if (re == NULL)
+		return 0;
+	md = pcre2_match_data_create_from_pattern(re, NULL);
+	mc = pcre2_match_context_create(NULL);
+	pcre2_set_match_limit(mc, 200000);
+	rc = pcre2_match(re, (PCRE2_SPTR)s, strlen(s), 0, 0, md, mc);
+	if (rc >= 2 && g != NULL) {
+		PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
+		size_t n = ov[3] - ov[2];
+		if (n >= gn)
+			n = gn - 1;
+		memcpy(g, s + ov[2], n);
+		g[n] = '\0';
+	}
+	pcre2_match_context_free(mc);
+	pcre2_match_data_free(md);
+	pcre2_code_free(re);
+	return rc >= 0;
+}
+
+int
+he_header_count_range(const struct mime_msg *m, const char *hdr, double min, double max)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < m->nhdrs; i++) {
+		int seen = 0;
+		if (strcasecmp(m->hdrs[i].name, hdr) != 0)
+			continue;
+		for (size_t k = 0; k < i && !seen; k++)
+			seen = strcasecmp(m->hdrs[k].name, hdr) == 0 &&
+			    strcmp(m->hdrs[k].value, m->hdrs[i].value) == 0;
+		n += !seen;
+	}
+	return (double)n >= min && (double)n <= max;
+}
+
+int
+he_subject_all_caps(const struct mime_msg *m)
+{
+	static const char *const prefixes[] = {
+		"Re", "Fwd", "Fw", "Aw", "Antwort", "WG", "SV", "VB", "VS", "VL",
+	};
+	const char *v = first(m, "Subject", 0), *raw = first(m, "Subject", 1);
+	const char *s, *e;
+	size_t letters = 0, upper = 0;
+	int again = 1, space = 0;
+
+	if (v == NULL)
+		return 0;
+	for (s = v; *s && isspace((unsigned char)*s); s++)
+		;
+	for (e = s + strlen(s); e > s && isspace((unsigned char)e[-1]); e--)
+		;
+	while (again) {         /* reply and forward prefixes, repeated */
+		again = 0;
+		for (size_t i = 0; i < NELEM(prefixes); i++) {
+			size_t l = strlen(prefixes[i]);
+			if ((size_t)(e - s) > l && strncasecmp(s, prefixes[i], l) == 0 && s[l] == ':') {
+				for (s += l + 1; s < e && isspace((unsigned char)*s); s++)
+					;
+				again = 1;
+				break;
+			}
+		}
+	}
+	for (const char *p = s; p < e; p++) {
+		space |= isspace((unsigned char)*p) != 0;
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')) {
+			letters++;
+			upper += *p >= 'A' && *p <= 'Z';
+		}
+	}
+	if (!space || e - s < 10)
+		return 0;
+	/* text in these charsets reads as capitals to this test */
+	if (raw != NULL && match("=\\?[-_a-z0-9]*(?:koi|jp|jis|euc|gb|big5|isoir|cp1251|"
+	    "windows-1251|georgianps|pt154|tis)[-_a-z0-9]*\\?", "", PCRE2_CASELESS, raw, NULL, 0))
+		return 0;
+	return letters > 0 && letters == upper;
+}
+
+int
+he_to_in_subject(const struct mime_msg *m, const char *test)
+{
+	const char *to = first(m, "To", 0), *subject = first(m, "Subject", 0);
+	char *addr, *at;
+	int r = 0;
+
+	if (to == NULL)
+		return 0;
+	addr = mime_addr(to);
+	if (addr[0] == '\0') {
+		free(addr);
+		return 0;
+	}
+	if (subject == NULL)
+		subject = "";
+	if (strcmp(test, "address") == 0) {
+		r = match("\\b%Q\\b", addr, PCRE2_CASELESS, subject, NULL, 0);
+	} else if (strcmp(test, "user") == 0) {
+		if ((at = strchr(addr, '@')) != NULL)
+			*at = '\0';
+		r = match("^(?:(?:re|fw):\\s*(?:\\w+\\s+)?%Q$|(?-i:%Q)\\s*[,:;!?-](?:$|\\s)|%Q$|"
+		    ",\\s*%Q[,:;!?-]$)", addr, PCRE2_CASELESS, subject, NULL, 0);
+	}
+	free(addr);
+	return r;
+}
+
+/* Valid UTF-8: no stray continuation bytes, no overlong forms, no
+ * surrogates, nothing above U+10FFFF. */
+static int
+valid_utf8(const unsigned char *s, size_t n)
+{
+	for (size_t i = 0; i < n;) {
+		unsigned c = s[i];
+		size_t k;
+		unsigned cp;
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf)
+			k = 1, cp = c & 0x1f;
+		else if (c >= 0xe0 && c <= 0xef)
+			k = 2, cp = c & 0x0f;
+		else if (c >= 0xf0 && c <= 0xf4)
+			k = 3, cp = c & 0x07;
+		else
+			return 0;
+		for (size_t j = 1; j <= k; j++) {
+			if (i + j >= n || (s[i + j] & 0xc0) != 0x80)
+				return 0;
+			cp = (cp << 6) | (s[i + j] & 0x3f);
+		}
+		if ((k == 2 && cp < 0x800) || (k == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
+		    (cp >= 0xd800 && cp <= 0xdfff))
+			return 0;
+		i += k + 1;
+	}
+	return 1;
+}
+
+int
+he_illegal_chars(const struct mime_msg *m, const char *hdr, double ratio, double count)
+{
+	struct buf b;
+	const unsigned char *s;
+	size_t n, illegal = 0, exempt = 0;
+	int nonascii = 0, controls = 0, r = 0;
+
+	buf_init(&b, 4 * 1024 * 1024);
+	if (strcasecmp(hdr, "ALL") == 0) {
+		for (size_t i = 0; i < m->nhdrs; i++)
+			(void)buf_printf(&b, "%s: %s\n", m->hdrs[i].name, m->hdrs[i].raw);
+	} else {
+		const char *v = first(m, hdr, 1);
+		if (v != NULL)
+			(void)buf_appends(&b, v);
+	}
+	s = (const unsigned char *)buf_cstr(&b);
+	n = b.len;
+	for (size_t i = 0; i < n; i++) {
+		nonascii |= s[i] >= 0x80;
+		controls |= s[i] <= 0x08 || s[i] == 0x0b || s[i] == 0x0c ||
+		    (s[i] >= 0x0e && s[i] <= 0x1f);
+	}
+	{
+		int blank = 1;
+		for (size_t i = 0; i < n && blank; i++)
+			blank = isspace(s[i]) != 0;
+		if (blank)
+			goto out;
+	}
+	if (nonascii && valid_utf8(s, n) && !controls)
+		goto out;       /* UTF-8 text (RFC 6532) */
+	for (size_t i = 0; i < n; i++) {
+		illegal += s[i] <= 0x08 || s[i] == 0x0b || s[i] == 0x0c ||
+		    (s[i] >= 0x0e && s[i] <= 0x1f) || s[i] >= 0x7f;
+		exempt += s[i] == 0xa2 || s[i] == 0xa3 || s[i] == 0xae;
+	}
+	/* one cent, pound or registered sign is all right in a Subject */
+	if (illegal > 0 && strcasecmp(hdr, "Subject") == 0 && exempt == 1)
+		illegal--;
+	r = (double)illegal / (double)n >= ratio && (double)illegal >= count;
+out:
+	buf_free(&b);
+	return r;
+}
+
+int
+he_ratware_name_id(const struct mime_msg *m)
+{
+	struct buf id;
+	char tail[1024];
+	const char *from = first(m, "From", 0);
+	int r = 0;
+
+	buf_init(&id, 1024 * 1024);
+	joined(m, "Message-Id", &id);
+	joined(m, "Resent-Message-Id", &id);
+	joined(m, "X-Message-Id", &id);
+	if (from != NULL &&
+	    match("<[A-Z]{28}\\.([^>]+?)>", "", 0, buf_cstr(&id), tail, sizeof(tail)))
+		r = match("\"[^\"]+\"\\s*<%Q>", tail, 0, from, NULL, 0);
+	buf_free(&id);
+	return r;
+}
+
+int
+he_outlook_message_id(const struct mime_msg *m)
+{
+	const double x = 0.0023283064365387, y = 27111902.8329849;
+	struct buf id, rcvd;
+	char hex[16];
+	const char *date = first(m, "Date", 0);
+	long long token, expected;
+	int64_t t = 0;
+	int r = 0;
+
+	buf_init(&id, 1024 * 1024);
+	joined(m, "Message-Id", &id);
+	joined(m, "Resent-Message-Id", &id);
+	joined(m, "X-Message-Id", &id);
+	if (!match("^<[0-9a-f]{4}([0-9a-f]{8})\\$[0-9a-f]{8}\\$[0-9a-f]{8}@", "", 0,
+	    buf_cstr(&id), hex, sizeof(hex)))
+		goto out;
+	token = strtoll(hex, NULL, 16);
+	if (date == NULL || msg_date_parse(date, strlen(date), &t) < 0)
+		t = 0;
+	expected = (long long)((double)t * x + y);
+	if (llabs(token - expected) < 250)
+		goto out;
+	/* SpamAssassin reads the first date in all the Received: lines */
+	buf_init(&rcvd, 1024 * 1024);
+	joined(m, "Received", &rcvd);
+	if (msg_date_parse(buf_cstr(&rcvd), rcvd.len, &t) < 0)
+		t = 0;
+	buf_free(&rcvd);
+	expected = (long long)((double)t * x + y);
+	r = llabs(token - expected) >= 250;
+out:
+	buf_free(&id);
+	return r;
+}
