@@ -321,3 +321,169 @@ out:
 	buf_free(&id);
 	return r;
 }
+
+int
+he_check_for_mime(const struct mime_msg *m, const char *test)
+{
+	static const char *const counts[] = {
+		"mime_base64_count", "mime_qp_count", "mime_attachment",
+		"mime_body_html_count", "mime_body_text_count",
+		"mime_base64_encoded_text", "mime_bad_iso_charset",
+	};
+	int n = 0, k = -1;
+
+	if (strcmp(test, "mime_qp_long_line") == 0)
+		return m->st.qp_long_lines > 0;
+	for (size_t i = 0; i < NELEM(counts); i++)
+		if (strcmp(test, counts[i]) == 0)
+			k = (int)i;
+	if (k < 0)
+		return -1;
+	for (size_t i = 0; i < m->nparts; i++) {
+		const struct mime_part *p = &m->parts[i];
+		int text = strncmp(p->ctype, "text", 4) == 0;
+		int b64 = strstr(p->encoding, "base64") != NULL;
+		switch (k) {
+		case 0: n += b64; break;
+		case 1:
+			/* the excess encoding in its lines when there are
+			 * quoted-printable lines, else the parts so encoded
+			 * (SpamAssassin's MIMEEval overwrites the count) */
+			if (m->st.qp_bytes > 0)
+				return (int)m->st.qp_excess;
+			n += !b64 && strstr(p->encoding, "quoted-printable") != NULL;
+			break;
+		case 2: n += strstr(p->disposition, "attachment") != NULL; break;
+		case 3: n += strcmp(p->ctype, "text/html") == 0; break;
+		case 4: n += text && strcmp(p->ctype, "text/html") != 0; break;
+		case 5:
+			/* text sent in base64 though it is plain ASCII */
+			n |= text && b64 && (p->charset[0] == '\0' ||
+			    match("(?:us-ascii|ansi_x3\\.4-1968|iso-ir-6|ansi_x3\\.4-1986|"
+			    "iso_646\\.irv:1991|ascii|iso646-us|us|ibm367|cp367|csascii)", "",
+			    0, p->charset, NULL, 0)) &&
+			    strncmp(p->disposition, "attachment", 10) != 0 &&
+			    strncmp(p->disposition, "inline", 6) != 0;
+			break;
+		case 6:
+			n |= match("iso-\\S+-\\S+\\b", "", PCRE2_CASELESS, p->charset, NULL, 0) &&
+			    !match("iso-(?:8859-\\d{1,2}|2022-(?:jp|kr))\\b", "", 0, p->charset,
+			    NULL, 0);
+			break;
+		}
+	}
+	return n;
+}
+
+int
+he_image_count(const struct mime_msg *m, const char *type, double min, int have_max,
+    double max)
+{
+	static const char *const types[] = { "gif", "png", "jpeg" };
+	int n = 0;
+
+	for (size_t i = 0; i < m->nparts; i++) {
+		const char *t = m->parts[i].ctype;
+		if (strcmp(m->parts[i].encoding, "base64") != 0 || strncmp(t, "image/", 6) != 0)
+			continue;
+		t += 6;
+		if (strcmp(t, "jpg") == 0)
+			t = "jpeg";
+		for (size_t k = 0; k < NELEM(types); k++)
+			if (strcmp(t, types[k]) == 0 &&
+			    (strcmp(type, "all") == 0 || strcmp(type, t) == 0))
+				n++;
+	}
+	return (double)n >= min && (!have_max || (double)n <= max);
+}
+
+/* A charset whose text this test would read as capitals. */
+static int
+caps_charset(const char *cs)
+{
+	return match("^[-_a-z0-9]*(?:koi|jp|jis|euc|gb|big5|isoir|cp1251|windows-1251|"
+	    "georgianps|pt154|tis)[-_a-z0-9]*$", "", PCRE2_CASELESS, cs, NULL, 0);
+}
+
+/* "^(?:[A-Za-z0-9+/=]{60,76} ){2}": a line of leftover base64. */
+static int
+base64_line(const char *s, size_t n)
+{
+	size_t i = 0;
+
+	for (int run = 0; run < 2; run++) {
+		size_t k = 0;
+		while (i + k < n && (isalnum((unsigned char)s[i + k]) || s[i + k] == '+' ||
+		    s[i + k] == '/' || s[i + k] == '='))
+			k++;
+		if (k < 60 || k > 76 || i + k >= n || s[i + k] != ' ')
+			return 0;
+		i += k + 1;
+	}
+	return 1;
+}
+
+int
+he_uppercase(const struct mime_msg *m, double min, double max)
+{
+	const char *ct = first(m, "Content-Type", 0);
+	const char *s = m->body.data != NULL ? m->body.data : "";
+	size_t n = m->body.len, len = 0, lower = 0, upper = 0;
+	double pct;
+	char cs[256];
+
+	if (ct != NULL && (match("charset=\"([^\"]+)\"", "", PCRE2_CASELESS, ct, cs, sizeof(cs)) ||
+	    match("charset='([^']+)'", "", PCRE2_CASELESS, ct, cs, sizeof(cs)) ||
+	    match("charset=(\\S+)", "", PCRE2_CASELESS, ct, cs, sizeof(cs))) && caps_charset(cs))
+		return 0;
+	for (size_t i = 0; i < m->nparts; i++) {
+		const char *c = m->parts[i].charset;
+		int letter = 0;
+		for (const char *p = c; *p && !letter; p++)
+			letter = isalpha((unsigned char)*p) != 0;
+		if (letter && caps_charset(c))
+			return 0;
+	}
+	for (size_t a = 0; a < n;) {
+		size_t e = a, i, js, je;
+		while (e < n && s[e] != '\n')
+			e++;
+		/* lines of several words (\S\s+\S), not leftover base64 */
+		for (i = a; i < e && isspace((unsigned char)s[i]); i++)
+			;
+		for (; i < e && !isspace((unsigned char)s[i]); i++)
+			;
+		for (; i < e && isspace((unsigned char)s[i]); i++)
+			;
+		if (i < e && !base64_line(s + a, e - a)) {
+			/* shift-JIS "\e$B … \e(B", the first start to the last
+			 * end, left out */
+			js = je = e;
+			for (size_t k = a; k + 2 < e; k++)
+				if (s[k] == 0x1b && s[k + 1] == '$' && s[k + 2] == 'B') {
+					js = k;
+					break;
+				}
+			for (size_t k = e; js < e && k >= js + 6; k--)
+				if (s[k - 3] == 0x1b && s[k - 2] == '(' && s[k - 1] == 'B') {
+					je = k;
+					break;
+				}
+			if (je == e)
+				js = e;
+			for (size_t k = a; k < e; k++) {
+				if (k >= js && k < je)
+					continue;
+				len++;
+				lower += (s[k] >= 'a' && s[k] <= 'z') || (s[k] >= '0' && s[k] <= '9');
+				upper += s[k] >= 'A' && s[k] <= 'Z';
+			}
+		}
+		a = e + 1;
+	}
+	if (len < 200 || upper + lower == 0)
+		pct = 0;
+	else
+		pct = (double)upper / (double)(upper + lower) * 100;
+	return pct > min && pct <= max;
+}

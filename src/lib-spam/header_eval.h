@@ -29,4 +29,19 @@ int he_ratware_name_id(const struct mime_msg *m);
  * field fits neither the Date: nor the Received: time. */
 int he_outlook_message_id(const struct mime_msg *m);
 
+/* check_for_mime(test) of SpamAssassin's MIMEEval, for the tests it
+ * derives from each part's headers: mime_base64_count, mime_qp_count,
+ * mime_attachment, mime_body_html_count, mime_body_text_count (counts),
+ * mime_base64_encoded_text, mime_bad_iso_charset (0 or 1); -1 for a
+ * test it derives from the encoded lines (not implemented). */
+int he_check_for_mime(const struct mime_msg *m, const char *test);
+/* image_count(type, min[, max]): base64 gif, png or jpeg parts ("all":
+ * the three). */
+int he_image_count(const struct mime_msg *m, const char *type, double min, int have_max,
+    double max);
+/* check_for_uppercase(min, max): capitals in per cent of the letters and
+ * digits of the body's lines of several words, above min, at most max; 0
+ * under 200 characters or in a charset whose text reads as capitals. */
+int he_uppercase(const struct mime_msg *m, double min, double max);
+
 #endif

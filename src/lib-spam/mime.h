@@ -48,6 +48,7 @@ struct mime_part {
 	char *charset;          /* lower case, "" when absent */
 	char *encoding;         /* lower case Content-Transfer-Encoding or "" */
 	char *filename;         /* from Content-Disposition or name=, or "" */
+	char *disposition;      /* lower case Content-Disposition token or "" */
 	size_t decoded_len;     /* bytes after transfer decoding */
 	int is_text, is_html, is_attachment;
 };
@@ -71,6 +72,12 @@ struct mime_stats {
 	unsigned mime_missing_version;  /* Content-Type without MIME-Version */
 	unsigned base64_text;           /* text parts sent in base64 */
 	unsigned truncated;             /* a limit was hit */
+	/* quoted-printable parts' encoded lines (SpamAssassin's MIMEEval) */
+	size_t qp_bytes;                /* their bytes */
+	unsigned qp_excess;             /* characters encoded that need not be
+	                                   (=3D and the like, not =20/=09
+	                                   ending a line) */
+	unsigned qp_long_lines;         /* over 78 characters */
 	/* HTML (summed over HTML parts) */
 	unsigned html_tags, html_bad_tags, html_images, html_comments;
 	unsigned long html_image_area;  /* sum of width*height of <img> */

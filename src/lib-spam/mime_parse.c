@@ -6,6 +6,7 @@
  * this file decodes what it found.  Work is bounded by lim.max_size,
  * memory by the buf maxima.
  */
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -119,6 +120,57 @@ encoded_message(const struct mail_part *mp)
 	    strcasecmp(mp->encoding, "quoted-printable") == 0);
 }
 
+/* The encoded lines of a quoted-printable part, as SpamAssassin's
+ * MIMEEval measures them: bytes (each line with its line end), lines
+ * over 78 characters, and characters encoded that need not be
+ * ("=(09|3[0-9ABCEF]|[2456][0-9A-F]|7[0-9A-E])", less the =20 and =09
+ * that end a line).  Lines starting "SPAM: " are left out. */
+static int
+qp_excess_code(char c1, char c2)
+{
+	int hex = (c2 >= '0' && c2 <= '9') || (c2 >= 'A' && c2 <= 'F');
+
+	return (c1 == '0' && c2 == '9') || (c1 == '3' && hex && c2 != 'D') ||
+	    ((c1 == '2' || c1 == '4' || c1 == '5' || c1 == '6') && hex) ||
+	    (c1 == '7' && hex && c2 != 'F');
+}
+
+static void
+qp_measure(const char *s, size_t n, struct mime_stats *st)
+{
+	for (size_t a = 0; a < n;) {
+		size_t e = a, len, excess = 0, t;
+
+		while (e < n && s[e] != '\n')
+			e++;
+		len = e - a + (e < n);
+		if (!(e - a >= 6 && memcmp(s + a, "SPAM: ", 6) == 0)) {
+			if (len > 79)
+				st->qp_long_lines++;
+			st->qp_bytes += len;
+			for (size_t i = a; i + 2 < e;)
+				if (s[i] == '=' && qp_excess_code(s[i + 1], s[i + 2])) {
+					excess++;
+					i += 3;
+				} else {
+					i++;
+				}
+			/* =20/=09 runs ending the line (blanks after them
+			 * allowed) are fine */
+			t = e;
+			while (t > a && isspace((unsigned char)s[t - 1]))
+				t--;
+			while (excess > 0 && t >= a + 3 && s[t - 3] == '=' &&
+			    ((s[t - 2] == '0' && s[t - 1] == '9') || (s[t - 2] == '2' && s[t - 1] == '0'))) {
+				excess--;
+				t -= 3;
+			}
+			st->qp_excess += (unsigned)excess;
+		}
+		a = e + 1;
+	}
+}
+
 /* A leaf: transfer decoding, then text to UTF-8 for body/rawbody; an
  * embedded message (an encoded_message() part) walked decoded. */
 static void
@@ -138,6 +190,7 @@ leaf(struct parser *p, struct mime_part *part, const char *s, size_t n,
 			m->st.base64_text++;
 	} else if (strcmp(enc, "quoted-printable") == 0) {
 		(void)mail_qp_decode(s, n, &dec, 0, &m->st.bad_qp);
+		qp_measure(s, n, &m->st);
 	} else {
 		(void)buf_append(&dec, s, n);
 	}
@@ -214,6 +267,7 @@ entity(struct parser *p, const char *data, const struct mail_part *mp,
 	part->charset = lower_dup(mail_param_get(mp->params, mp->nparams,
 	    "charset"));
 	part->encoding = lower_dup(mp->encoding);
+	part->disposition = lower_dup(mp->disposition);
 	fn = mail_param_get(mp->dparams, mp->ndparams, "filename");
 	if (fn == NULL)
 		fn = mail_param_get(mp->params, mp->nparams, "name");
@@ -381,6 +435,7 @@ mime_free(struct mime_msg *m)
 		free(m->parts[i].charset);
 		free(m->parts[i].encoding);
 		free(m->parts[i].filename);
+		free(m->parts[i].disposition);
 	}
 	FREE(m->parts);
 	m->nparts = 0;

@@ -611,7 +611,46 @@ ev_html_tag_exists(struct scan *sc, const struct rule *r)
 	return 0;
 }
 
-static const struct { const char *name; eval_fn fn; } evals[] = {
+/* check_for_mime(test) for the tests it derives from part headers */
+static unsigned
+ev_check_for_mime(struct scan *sc, const struct rule *r)
+{
+	int n = he_check_for_mime(sc->m, arg_str(r, 0));
+
+	return n > 0 ? (unsigned)n : 0;
+}
+
+static unsigned
+ev_image_count(struct scan *sc, const struct rule *r)
+{
+	return r->neval_args >= 2 && he_image_count(sc->m, arg_str(r, 0), arg_num(r, 1, 0),
+	    r->neval_args >= 3, arg_num(r, 2, 0));
+}
+
+static unsigned
+ev_uppercase(struct scan *sc, const struct rule *r)
+{
+	return r->neval_args >= 2 && he_uppercase(sc->m, arg_num(r, 0, 0), arg_num(r, 1, 0));
+}
+
+/* The first arguments an eval implements (NULL: any). */
+static const char *const html_tests[] = {
+	"html", "big_font", "font_big", "font_face_bad", "font_low_contrast",
+	"font_invalid_color", "embeds", "form_action_mailto", "obfuscation", "hidden",
+	"font_invisible", "script", "form", NULL,
+};
+static const char *const mime_tests[] = {
+	"mime_base64_count", "mime_qp_count", "mime_attachment", "mime_body_html_count",
+	"mime_body_text_count", "mime_base64_encoded_text", "mime_bad_iso_charset",
+	"mime_qp_long_line", NULL,
+};
+static const char *const image_types[] = { "all", "gif", "png", "jpeg", NULL };
+
+static const struct {
+	const char *name;
+	eval_fn fn;
+	const char *const *arg0;
+} evals[] = {
 	{ "check_bayes", ev_check_bayes },
 	{ "check_lr", ev_check_lr },
 	{ "check_from_in_whitelist", ev_welcome },
@@ -622,7 +661,7 @@ static const struct { const char *name; eval_fn fn; } evals[] = {
 	{ "check_for_mime_html_only", ev_mime_html_only },
 	{ "html_image_only", ev_html_image_only },
 	{ "html_range", ev_html_range },
-	{ "html_test", ev_html_test },
+	{ "html_test", ev_html_test, html_tests },
 	{ "tempest_stat", ev_tempest_stat },
 	{ "check_for_shifted_date", ev_shifted_date },
 	{ "check_header_count_range", ev_header_count_range },
@@ -632,7 +671,25 @@ static const struct { const char *name; eval_fn fn; } evals[] = {
 	{ "check_ratware_name_id", ev_ratware_name_id },
 	{ "check_outlook_message_id", ev_outlook_message_id },
 	{ "html_tag_exists", ev_html_tag_exists },
+	{ "check_for_mime", ev_check_for_mime, mime_tests },
+	{ "image_count", ev_image_count, image_types },
+	{ "check_for_uppercase", ev_uppercase },
 };
+
+int
+eval_args_known(int idx, char *const *args, int nargs)
+{
+	const char *const *k;
+
+	if (idx < 0 || (size_t)idx >= NELEM(evals))
+		return 0;
+	if ((k = evals[idx].arg0) == NULL)
+		return 1;
+	for (; nargs > 0 && *k != NULL; k++)
+		if (strcmp(*k, args[0]) == 0)
+			return 1;
+	return 0;
+}
 
 const char *
 eval_name(int idx)

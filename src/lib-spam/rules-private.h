@@ -214,6 +214,9 @@ void rule_literals_free(struct pf_lit *v, size_t n);
 
 /* rule_eval.c */
 int eval_lookup(const char *name);
+/* 1 when eval idx implements a test with these arguments (an eval that
+ * takes the name of a measure knows only some). */
+int eval_args_known(int idx, char *const *args, int nargs);
 const char *eval_name(int idx);         /* NULL if out of range */
 
 /* rule_parse.c: the files a spec names at top level (a file, or the
@@ -230,7 +233,7 @@ void ruleset_finish_loaded(struct ruleset *rs);
  * cache may hold other literals for such a pattern; 6: `if can(...)`
  * true for features Tempest has, so the same sources give other rules,
  * and the :name:raw modifier) */
-#define RULE_CACHE_VERSION 9
+#define RULE_CACHE_VERSION 10
 uint64_t cache_hash(const void *p, size_t n, uint64_t seed);
 
 #endif
