@@ -41,10 +41,8 @@ joined(const struct mime_msg *m, const char *name, struct buf *b)
 		}
 }
 
-/* v with every character but letters, digits and '_' escaped (Perl's
- * quotemeta), for a pattern. */
-static void
-quote(struct buf *b, const char *v)
+void
+sa_quotemeta(struct buf *b, const char *v)
 {
 	for (; *v; v++) {
 		if (!isalnum((unsigned char)*v) && *v != '_')
@@ -68,7 +66,7 @@ match(const char *pat, const char *q, uint32_t opts, const char *s, char *g, siz
 	buf_init(&p, 64 * 1024);
 	for (const char *c = pat; *c; c++)
 		if (c[0] == '%' && c[1] == 'Q') {
-			quote(&p, q);
+			sa_quotemeta(&p, q);
 			c++;
 		} else {
 			(void)buf_appendc(&p, *c);
@@ -486,4 +484,14 @@ he_uppercase(const struct mime_msg *m, double min, double max)
 	else
 		pct = (double)upper / (double)(upper + lower) * 100;
 	return pct > min && pct <= max;
+}
+
+int
+he_base64_length(const struct mime_msg *m, double min, int have_max, double max)
+{
+	double l = (double)m->st.base64_max_line;
+
+	if (have_max && l > max)
+		return 0;
+	return l >= min;
 }

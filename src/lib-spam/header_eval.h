@@ -5,7 +5,12 @@
 #ifndef TEMPEST_HEADER_EVAL_H
 #define TEMPEST_HEADER_EVAL_H
 
+struct buf;
 struct mime_msg;
+
+/* v appended to b with every character but letters, digits and '_'
+ * escaped (Perl's quotemeta), for a pattern. */
+void sa_quotemeta(struct buf *b, const char *v);
 
 /* check_header_count_range(hdr, min, max): distinct values of hdr. */
 int he_header_count_range(const struct mime_msg *m, const char *hdr, double min,
@@ -43,5 +48,8 @@ int he_image_count(const struct mime_msg *m, const char *type, double min, int h
  * digits of the body's lines of several words, above min, at most max; 0
  * under 200 characters or in a charset whose text reads as capitals. */
 int he_uppercase(const struct mime_msg *m, double min, double max);
+/* check_base64_length(min[, max]): the longest encoded line of the base64
+ * parts, with its line end, at least min and at most max. */
+int he_base64_length(const struct mime_msg *m, double min, int have_max, double max);
 
 #endif

@@ -78,6 +78,9 @@ struct mime_stats {
 	                                   (=3D and the like, not =20/=09
 	                                   ending a line) */
 	unsigned qp_long_lines;         /* over 78 characters */
+	size_t base64_max_line;         /* longest encoded line of a base64
+	                                   part (not application/ics), with
+	                                   its line end */
 	/* HTML (summed over HTML parts) */
 	unsigned html_tags, html_bad_tags, html_images, html_comments;
 	unsigned long html_image_area;  /* sum of width*height of <img> */

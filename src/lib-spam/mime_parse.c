@@ -184,6 +184,14 @@ leaf(struct parser *p, struct mime_part *part, const char *s, size_t n,
 	int is_html = strcmp(part->ctype, "text/html") == 0;
 
 	buf_init(&dec, m->lim.max_text);
+	if (strcmp(enc, "base64") == 0 && strcmp(part->ctype, "application/ics") != 0)
+		for (size_t a = 0; a < n;) {    /* its longest line */
+			const char *nl = memchr(s + a, '\n', n - a);
+			size_t e = nl != NULL ? (size_t)(nl - s) + 1 : n;
+			if (e - a > m->st.base64_max_line)
+				m->st.base64_max_line = e - a;
+			a = e;
+		}
 	if (strcmp(enc, "base64") == 0) {
 		(void)mail_base64_decode(s, n, &dec, &m->st.bad_base64);
 		if (is_text)

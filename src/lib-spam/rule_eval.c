@@ -5,7 +5,6 @@
  * PCRE2 runs JIT-compiled with a match limit, so a hostile message
  * cannot make a rule loop for long.
  */
-#include <ctype.h>
 #include <fnmatch.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -633,6 +632,13 @@ ev_uppercase(struct scan *sc, const struct rule *r)
 	return r->neval_args >= 2 && he_uppercase(sc->m, arg_num(r, 0, 0), arg_num(r, 1, 0));
 }
 
+static unsigned
+ev_base64_length(struct scan *sc, const struct rule *r)
+{
+	return r->neval_args >= 1 && he_base64_length(sc->m, arg_num(r, 0, 0),
+	    r->neval_args >= 2, arg_num(r, 1, 0));
+}
+
 /* The first arguments an eval implements (NULL: any). */
 static const char *const html_tests[] = {
 	"html", "big_font", "font_big", "font_face_bad", "font_low_contrast",
@@ -674,6 +680,7 @@ static const struct {
 	{ "check_for_mime", ev_check_for_mime, mime_tests },
 	{ "image_count", ev_image_count, image_types },
 	{ "check_for_uppercase", ev_uppercase },
+	{ "check_base64_length", ev_base64_length },
 };
 
 int
@@ -871,11 +878,7 @@ template_compile(struct scan *sc, const struct rule *r)
 		for (size_t i = 0; i < t->n; i++) {
 			if (i > 0)
 				(void)buf_appendc(&b, '|');
-			for (const char *v = t->v[i]; *v; v++) {
-				if (!isalnum((unsigned char)*v) && *v != '_')
-					(void)buf_appendc(&b, '\\');
-				(void)buf_appendc(&b, *v);
-			}
+			sa_quotemeta(&b, t->v[i]);
 		}
 		(void)buf_appendc(&b, ')');
 		last = pos;

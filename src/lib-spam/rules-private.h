@@ -233,7 +233,7 @@ void ruleset_finish_loaded(struct ruleset *rs);
  * cache may hold other literals for such a pattern; 6: `if can(...)`
  * true for features Tempest has, so the same sources give other rules,
  * and the :name:raw modifier) */
-#define RULE_CACHE_VERSION 10
+#define RULE_CACHE_VERSION 11
 uint64_t cache_hash(const void *p, size_t n, uint64_t seed);
 
 #endif
