@@ -22,10 +22,9 @@
 static const char *
 first(const struct mime_msg *m, const char *name, int raw)
 {
-	for (size_t i = 0; i < m->nhdrs; i++)
-		if (strcasecmp(m->hdrs[i].name, name) == 0)
-			return raw ? m->hdrs[i].raw : m->hdrs[i].value;
-	return NULL;
+	const struct mime_header *h = mime_header_get(m, name);
+
+	return h == NULL ? NULL : raw ? h->raw : h->value;
 }
 
 /* Every header called name, values joined by "\n" (SpamAssassin's
@@ -51,34 +50,64 @@ sa_quotemeta(struct buf *b, const char *v)
 	}
 }
 
+/* The fixed patterns (no "%Q"), compiled on first use and kept: they
+ * are string literals, known by address (once per process, not for use
+ * from several threads). */
+#define FIXED_MAX 16
+static struct {
+	const char *pat;
+	uint32_t opts;
+	pcre2_code *re;
+} fixed[FIXED_MAX];
+static pcre2_match_context *mctx;
+
 /* pat (with each "%Q" replaced by q quoted) against s: 1 on a match,
  * the first group copied to g (size gn) when g is not NULL. */
 static int
 match(const char *pat, const char *q, uint32_t opts, const char *s, char *g, size_t gn)
 {
 	struct buf p;
-	pcre2_code *re;
+	pcre2_code *re = NULL;
 	pcre2_match_data *md;
-	pcre2_match_context *mc;
-	int err, rc;
+	int err, rc, keep = strstr(pat, "%Q") == NULL;
+	size_t k = 0;
 	PCRE2_SIZE off;
 
-	buf_init(&p, 64 * 1024);
-	for (const char *c = pat; *c; c++)
-		if (c[0] == '%' && c[1] == 'Q') {
-			sa_quotemeta(&p, q);
-			c++;
-		} else {
-			(void)buf_appendc(&p, *c);
+	if (keep) {
+		for (k = 0; k < FIXED_MAX && fixed[k].pat != NULL; k++)
+			if (fixed[k].pat == pat && fixed[k].opts == opts) {
+				re = fixed[k].re;
+				break;
+			}
+		if (k == FIXED_MAX)
+			abort();        /* more fixed patterns than slots: a build error */
+	}
+	if (re == NULL) {
+		buf_init(&p, 64 * 1024);
+		for (const char *c = pat; *c; c++)
+			if (c[0] == '%' && c[1] == 'Q') {
+				sa_quotemeta(&p, q);
+				c++;
+			} else {
+				(void)buf_appendc(&p, *c);
+			}
+		re = pcre2_compile((PCRE2_SPTR)buf_cstr(&p), p.len, opts, &err, &off, NULL);
+		buf_free(&p);
+		if (re == NULL)
+			return 0;
+		if (keep) {
+			(void)pcre2_jit_compile(re, PCRE2_JIT_COMPLETE);
+			fixed[k].pat = pat;
+			fixed[k].opts = opts;
+			fixed[k].re = re;
 		}
-	re = pcre2_compile((PCRE2_SPTR)buf_cstr(&p), p.len, opts, &err, &off, NULL);
-	buf_free(&p);
-	if (re == NULL)
-		return 0;
+	}
+	if (mctx == NULL) {
+		mctx = pcre2_match_context_create(NULL);
+		pcre2_set_match_limit(mctx, 200000);
+	}
 	md = pcre2_match_data_create_from_pattern(re, NULL);
-	mc = pcre2_match_context_create(NULL);
-	pcre2_set_match_limit(mc, 200000);
-	rc = pcre2_match(re, (PCRE2_SPTR)s, strlen(s), 0, 0, md, mc);
+	rc = pcre2_match(re, (PCRE2_SPTR)s, strlen(s), 0, 0, md, mctx);
 	if (rc >= 2 && g != NULL) {
 		PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
 		size_t n = ov[3] - ov[2];
@@ -87,9 +116,9 @@ match(const char *pat, const char *q, uint32_t opts, const char *s, char *g, siz
 		memcpy(g, s + ov[2], n);
 		g[n] = '\0';
 	}
-	pcre2_match_context_free(mc);
 	pcre2_match_data_free(md);
-	pcre2_code_free(re);
+	if (!keep)
+		pcre2_code_free(re);
 	return rc >= 0;
 }
 

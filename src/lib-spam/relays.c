@@ -605,26 +605,16 @@ relays_of_message(const struct mime_msg *m, const struct netlist *trusted,
 		buf_free(&b[k]);
 }
 
-/* Index of the first header called name, or -1. */
-static long
-header_index(const struct mime_msg *m, const char *name)
-{
-	for (size_t i = 0; i < m->nhdrs; i++)
-		if (strcasecmp(m->hdrs[i].name, name) == 0)
-			return (long)i;
-	return -1;
-}
-
 /* 1 when a header called name follows a Received: line (a list or
  * forwarder may have written it for an earlier hop). */
 static int
 after_received(const struct mime_msg *m, const char *name)
 {
-	long rcvd = header_index(m, "Received");
+	const struct mime_header *rcvd = mime_header_get(m, "Received");
 
-	if (rcvd < 0)
+	if (rcvd == NULL)
 		return 0;
-	for (size_t i = (size_t)rcvd + 1; i < m->nhdrs; i++)
+	for (size_t i = (size_t)(rcvd - m->hdrs) + 1; i < m->nhdrs; i++)
 		if (strcasecmp(m->hdrs[i].name, name) == 0)
 			return 1;
 	return 0;
@@ -638,14 +628,14 @@ relays_envelope_from(const struct mime_msg *m, const struct relays *rl)
 	static const char *const hdrs[] = {
 		"X-Envelope-From", "Envelope-Sender", "Return-Path",
 	};
-	long i;
+	const struct mime_header *hd;
 
 	if (rl->envfrom[0] != '\0')
 		return xstrdup(rl->envfrom);
-	if ((i = header_index(m, "X-Sender")) >= 0) {
+	if ((hd = mime_header_get(m, "X-Sender")) != NULL) {
 		/* an address: something before and after the '@' ("@
 		 * (Unverified)" is none) */
-		char *x = mime_addr(m->hdrs[i].value), *at = strchr(x, '@');
+		char *x = mime_addr(hd->value), *at = strchr(x, '@');
 		int addr = at != NULL && at > x && at[1] != '\0';
 		free(x);
 		for (size_t k = 0; addr && k < m->nhdrs; k++)
@@ -655,14 +645,14 @@ relays_envelope_from(const struct mime_msg *m, const struct relays *rl)
 	}
 	for (size_t h = 0; h < NELEM(hdrs); h++) {
 		char *a;
-		if ((i = header_index(m, hdrs[h])) < 0)
+		if ((hd = mime_header_get(m, hdrs[h])) == NULL)
 			continue;
 		if (after_received(m, hdrs[h])) {
 			if (h == 0)
 				return NULL;
 			continue;
 		}
-		a = mime_addr(m->hdrs[i].value);
+		a = mime_addr(hd->value);
 		if (strchr(a, '@') != NULL)
 			return a;
 		free(a);
