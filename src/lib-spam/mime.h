@@ -51,6 +51,9 @@ struct mime_part {
 	char *disposition;      /* lower case Content-Disposition token or "" */
 	size_t decoded_len;     /* bytes after transfer decoding */
 	int is_text, is_html, is_attachment;
+	/* its header block (parts[0]: the message's own, msg->hdrs) */
+	struct mime_header *hdrs;
+	size_t nhdrs;
 };
 
 struct mime_stats {

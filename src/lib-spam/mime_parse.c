@@ -268,6 +268,8 @@ entity(struct parser *p, const char *data, const struct mail_part *mp,
 	m->parts = xreallocarray(m->parts, m->nparts + 1, sizeof(*m->parts));
 	part = &m->parts[m->nparts++];
 	memset(part, 0, sizeof(*part));
+	part->hdrs = own.v;     /* (kept: mimeheader rules read them) */
+	part->nhdrs = own.n;
 	part->depth = p->depth_base + mp->depth;
 	part->ctype = xasprintf("%s/%s", mp->type, mp->subtype);
 	str_lower(part->ctype);
@@ -298,8 +300,6 @@ entity(struct parser *p, const char *data, const struct mail_part *mp,
 			add_text(p, data + mp->body_off, mp->body_len, 0);
 	} else if (!(mp->flags & MAIL_PART_MESSAGE) || embedded)
 		leaf(p, part, data + mp->body_off, mp->body_len, embedded);
-	if (!top)
-		hdrlist_free(&own);
 }
 
 static void
@@ -435,10 +435,12 @@ mime_free(struct mime_msg *m)
 	struct uri_list u = { m->uris, m->nuris, 0, NULL };
 	struct uri_list ua = { m->uris_also, m->nuris_also, 0, NULL };
 
-	hdrlist_free(&h);
-	m->hdrs = NULL;
 	m->nhdrs = 0;
 	for (size_t i = 0; i < m->nparts; i++) {
+		if (m->parts[i].hdrs != m->hdrs) {
+			struct hdrlist ph = { m->parts[i].hdrs, m->parts[i].nhdrs };
+			hdrlist_free(&ph);
+		}
 		free(m->parts[i].ctype);
 		free(m->parts[i].charset);
 		free(m->parts[i].encoding);
@@ -447,6 +449,8 @@ mime_free(struct mime_msg *m)
 	}
 	FREE(m->parts);
 	m->nparts = 0;
+	hdrlist_free(&h);
+	m->hdrs = NULL;
 	buf_free(&m->body);
 	buf_free(&m->rawbody);
 	uri_list_free(&u);

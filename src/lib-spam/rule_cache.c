@@ -296,7 +296,7 @@ put_rule(struct buf *b, const struct rule *r)
 	put_u8(b, r->exists);
 	put_str(b, r->if_unset);
 	put_u8(b, r->negate);
-	put_u8(b, r->re != NULL);
+	put_u8(b, r->re != NULL ? 1 : r->re32 != NULL ? 2 : 0);
 	put_str(b, r->src);
 	put_str(b, r->pat);
 	put_u32(b, r->opts);
@@ -336,7 +336,8 @@ ruleset_cache_save(const struct ruleset *rs, const char *path, char **error_r)
 {
 	struct buf b;
 	const pcre2_code **codes;
-	size_t ncodes = 0;
+	const pcre2_code_32 **codes32;
+	size_t ncodes = 0, ncodes32 = 0;
 	uint8_t *ser = NULL;
 	PCRE2_SIZE sersize = 0;
 	char *tmp;
@@ -369,25 +370,43 @@ ruleset_cache_save(const struct ruleset *rs, const char *path, char **error_r)
 	put_strs(&b, (char **)rs->errors, rs->nerrors);
 	put_u32(&b, (uint32_t)rs->n);
 	codes = xcalloc(rs->n ? rs->n : 1, sizeof(*codes));
+	codes32 = xcalloc(rs->n ? rs->n : 1, sizeof(*codes32));
 	for (size_t i = 0; i < rs->n; i++) {
 		put_rule(&b, &rs->v[i]);
 		if (rs->v[i].re != NULL)
 			codes[ncodes++] = rs->v[i].re;
+		else if (rs->v[i].re32 != NULL)
+			codes32[ncodes32++] = rs->v[i].re32;
 	}
-	if (ncodes > 0 && pcre2_serialize_encode(codes, (int32_t)ncodes, &ser, &sersize,
-	    NULL) < 0) {
-		free(codes);
-		buf_free(&b);
-		*error_r = xstrdup("cannot serialize the patterns");
-		return -1;
+	/* the 8-bit patterns, then the 32-bit ones (rule_wide.c) */
+	for (int wide = 0; wide < 2; wide++) {
+		size_t nc = wide ? ncodes32 : ncodes;
+		int rc = 0;
+		ser = NULL;
+		sersize = 0;
+		if (nc > 0 && !wide)
+			rc = pcre2_serialize_encode(codes, (int32_t)nc, &ser, &sersize, NULL);
+		else if (nc > 0)
+			rc = pcre2_serialize_encode_32(codes32, (int32_t)nc,
+			    (uint8_t **)&ser, &sersize, NULL);
+		if (rc < 0) {
+			free(codes);
+			free(codes32);
+			buf_free(&b);
+			*error_r = xstrdup("cannot serialize the patterns");
+			return -1;
+		}
+		put_u32(&b, (uint32_t)nc);
+		put_u64(&b, nc ? (uint64_t)sersize : 0);
+		if (nc)
+			put(&b, ser, sersize);
+		if (ser != NULL && !wide)
+			pcre2_serialize_free(ser);
+		else if (ser != NULL)
+			pcre2_serialize_free_32(ser);
 	}
 	free(codes);
-	put_u32(&b, (uint32_t)ncodes);
-	put_u64(&b, ncodes ? (uint64_t)sersize : 0);
-	if (ncodes)
-		put(&b, ser, sersize);
-	if (ser != NULL)
-		pcre2_serialize_free(ser);
+	free(codes32);
 #ifdef HAVE_HS
 	put_u32(&b, (uint32_t)rs->npf);
 	for (size_t j = 0; j < rs->npf; j++) {
@@ -471,7 +490,7 @@ get_rule(struct rd *rd, struct ruleset *rs, size_t nrules, int *has_re_r)
 	}
 	free(name);
 	v = get_u8(rd);
-	if (v > RULE_META)
+	if (v > RULE_MIMEHEADER)
 		rd->err = "bad rule type";
 	r->type = (enum rule_type)v;
 	r->hdr = get_str(rd, 1);
@@ -482,7 +501,9 @@ get_rule(struct rd *rd, struct ruleset *rs, size_t nrules, int *has_re_r)
 	r->exists = get_u8(rd) != 0;
 	r->if_unset = get_str(rd, 1);
 	r->negate = get_u8(rd) != 0;
-	*has_re_r = get_u8(rd) != 0;
+	*has_re_r = get_u8(rd);
+	if (*has_re_r > 2)
+		rd->err = "bad pattern kind";
 	r->src = get_str(rd, 1);
 	r->pat = get_str(rd, 1);
 	r->opts = get_u32(rd) & (PCRE2_CASELESS | PCRE2_MULTILINE | PCRE2_DOTALL | PCRE2_EXTENDED);
@@ -542,7 +563,8 @@ get_rule(struct rd *rd, struct ruleset *rs, size_t nrules, int *has_re_r)
 	r->dep_skipped = v == 3 ? 0 : (int)v;
 	r->unneeded = get_u8(rd) != 0;
 	/* a header rule that can run needs its header (a bad one may lack it) */
-	if (r->type == RULE_HEADER && r->hdr == NULL && !r->bad && !r->eval_unknown &&
+	if ((r->type == RULE_HEADER || r->type == RULE_MIMEHEADER) && r->hdr == NULL &&
+	    !r->bad && !r->eval_unknown &&
 	    r->eval < 0 && rd->err == NULL)
 		rd->err = "header rule without a header";
 	return rd->err ? -1 : 0;
@@ -574,6 +596,7 @@ ruleset_cache_parse(struct ruleset *rs, const unsigned char *data, size_t len,
 	uint32_t n, ncodes, npf;
 	uint8_t *has_re = NULL;
 	pcre2_code **codes = NULL;
+	pcre2_code_32 **codes32 = NULL;
 	struct rule_source *src = NULL;
 	size_t nsrc = 0;
 	int ret = -1;
@@ -653,37 +676,48 @@ ruleset_cache_parse(struct ruleset *rs, const unsigned char *data, size_t len,
 	for (size_t i = 0; i < rs->n && rd.err == NULL; i++)
 		if (!meta_ok(&rs->v[i].meta))
 			rd.err = "bad meta expression";
-	/* the patterns */
-	ncodes = get_u32(&rd);
-	plen = get_u64(&rd);
-	if (rd.err == NULL) {
+	/* the patterns: 8-bit, then 32-bit (rule_wide.c) */
+	for (int wide = 0; wide < 2 && rd.err == NULL; wide++) {
 		uint32_t want = 0;
-		for (size_t i = 0; i < rs->n; i++)
-			want += has_re[i];
-		if (ncodes != want || plen > rd.left || (ncodes > 0) != (plen > 0) ||
-		    (ncodes > 0 && plen < PCRE2_SER_HDR))
-			rd.err = "bad pattern section";
-	}
-	if (rd.err == NULL && ncodes > 0) {
 		size_t k = 0;
-		codes = xcalloc(ncodes, sizeof(*codes));
-		if (decode_blobs) {
+
+		ncodes = get_u32(&rd);
+		plen = get_u64(&rd);
+		for (size_t i = 0; i < rs->n; i++)
+			want += has_re[i] == 1 + wide;
+		if (rd.err == NULL && (ncodes != want || plen > rd.left ||
+		    (ncodes > 0) != (plen > 0) || (ncodes > 0 && plen < PCRE2_SER_HDR)))
+			rd.err = "bad pattern section";
+		if (rd.err != NULL || ncodes == 0)
+			continue;
+		if (!wide)
+			codes = xcalloc(ncodes, sizeof(*codes));
+		else
+			codes32 = xcalloc(ncodes, sizeof(*codes32));
+		if (decode_blobs && !wide) {
 			if (pcre2_serialize_get_number_of_codes(rd.p) != (int32_t)ncodes ||
 			    pcre2_serialize_decode(codes, (int32_t)ncodes, rd.p, NULL) != (int32_t)ncodes)
+				rd.err = "patterns do not decode (other PCRE2 build?)";
+		} else if (decode_blobs) {
+			if (pcre2_serialize_get_number_of_codes_32(rd.p) != (int32_t)ncodes ||
+			    pcre2_serialize_decode_32(codes32, (int32_t)ncodes, rd.p, NULL) !=
+			    (int32_t)ncodes)
 				rd.err = "patterns do not decode (other PCRE2 build?)";
 		} else {
 			/* compile from the text instead (no trust in the blob) */
 			for (size_t i = 0; i < rs->n && rd.err == NULL; i++) {
 				struct rule *r = &rs->v[i];
-				const char *p;
+				const char *p = r->pat ? r->pat : r->src;
 				int e;
 				PCRE2_SIZE off;
-				if (!has_re[i])
+				if (has_re[i] != 1 + wide)
 					continue;
-				p = r->pat ? r->pat : r->src;
-				codes[k] = pcre2_compile((PCRE2_SPTR)p, PCRE2_ZERO_TERMINATED, r->opts,
-				    &e, &off, NULL);
-				if (codes[k] == NULL)
+				if (!wide)
+					codes[k] = pcre2_compile((PCRE2_SPTR)p, PCRE2_ZERO_TERMINATED,
+					    r->opts, &e, &off, NULL);
+				else
+					codes32[k] = wide_compile(p, strlen(p), r->opts, &e, &off);
+				if (wide ? codes32[k] == NULL : codes[k] == NULL)
 					rd.err = "pattern does not compile";
 				k++;
 			}
@@ -691,10 +725,16 @@ ruleset_cache_parse(struct ruleset *rs, const unsigned char *data, size_t len,
 		rd.p += plen;
 		rd.left -= plen;
 		k = 0;
-		for (size_t i = 0; i < rs->n; i++)
-			if (has_re[i])
+		for (size_t i = 0; i < rs->n; i++) {
+			if (has_re[i] != 1 + wide)
+				continue;
+			if (!wide)
 				rs->v[i].re = codes[k++];
+			else
+				rs->v[i].re32 = codes32[k++];
+		}
 		FREE(codes);
+		FREE(codes32);
 	}
 	/* the Vectorscan databases */
 	npf = get_count(&rd, 13, PF_N);
@@ -714,7 +754,7 @@ ruleset_cache_parse(struct ruleset *rs, const unsigned char *data, size_t len,
 		rule = xcalloc(m ? m : 1, sizeof(*rule));
 		for (uint32_t i = 0; i < m && rd.err == NULL; i++) {
 			rule[i] = get_u32(&rd);
-			if (rule[i] >= rs->n || !has_re[rule[i]] ||
+			if (rule[i] >= rs->n || has_re[rule[i]] != 1 ||
 			    (rs->v[rule[i]].type == RULE_HEADER && rs->v[rule[i]].hdr == NULL))
 				rd.err = "bad prefilter rule";
 		}
@@ -778,6 +818,7 @@ out:
 	free(src);
 	free(has_re);
 	free(codes);
+	free(codes32);
 	return ret;
 }
 

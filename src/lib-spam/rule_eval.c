@@ -140,6 +140,8 @@ match_at(struct scan *sc, const struct rule *r, const char *s, size_t n, size_t 
 	pcre2_match_data *md = sc->rs->md;
 	int rc;
 
+	if (r->re32 != NULL)    /* (never a capture rule: not marked one) */
+		return wide_match(sc->rs, r, s, n, off, pcre2_get_ovector_pointer(md));
 	if (r->capture)
 		md = pcre2_match_data_create_from_pattern(r->re, NULL);
 	if (r->jit)
@@ -204,6 +206,49 @@ append_values(const struct mime_msg *m, const char *name, int raw, struct buf *b
 			(void)buf_appendc(b, '\n');
 			*found = 1;
 		}
+}
+
+/*
+ * A mimeheader rule (SpamAssassin's MIMEHeader plugin): each MIME part
+ * in order, the message itself first, gives the last of its headers of
+ * that name (decoded, or :raw as written) with a newline, the rule's
+ * [if-unset: …] text (default empty) when it has none, or with ALL its
+ * whole header block; the first part that matches decides (with tflags
+ * multiple, the count of its matches).  A negated rule hits when no
+ * part matches (the plugin's own code would hit always).
+ */
+static unsigned
+mimeheader_hits(struct scan *sc, const struct rule *r, int multiple, unsigned max)
+{
+	const struct mime_msg *m = sc->m;
+	int raw = r->hmod == HM_RAW, all = strcmp(r->hdr, "ALL") == 0;
+	struct buf b;
+	unsigned hits = 0;
+
+	buf_init(&b, 4 * 1024 * 1024);
+	for (size_t i = 0; i < m->nparts && hits == 0; i++) {
+		const struct mime_part *pt = &m->parts[i];
+		const struct mime_header *h = NULL;
+		buf_reset(&b);
+		for (size_t k = 0; k < pt->nhdrs; k++) {
+			if (all)
+				(void)buf_printf(&b, "%s: %s\n", pt->hdrs[k].name,
+				    raw ? pt->hdrs[k].raw : pt->hdrs[k].value);
+			else if (strcasecmp(pt->hdrs[k].name, r->hdr) == 0)
+				h = &pt->hdrs[k];
+		}
+		if (h != NULL) {
+			(void)buf_appends(&b, raw ? h->raw : h->value);
+			(void)buf_appendc(&b, '\n');
+		} else if (!all && r->if_unset != NULL)
+			(void)buf_appends(&b, r->if_unset);
+		if (multiple)
+			hits = re_count(sc, r, b.data ? b.data : "", b.len, max);
+		else
+			hits = re_match(sc, r, b.data ? b.data : "", b.len);
+	}
+	buf_free(&b);
+	return r->negate ? hits == 0 : hits;
 }
 
 /* Raw header values one per line: a fold ("\n" or "\r\n" before a
@@ -774,7 +819,8 @@ rule_status(const struct rule *r)
 		return "disabled";
 	if (r->unneeded)
 		return "unneeded";      /* a __ rule no runnable rule uses */
-	return r->eval >= 0 ? "eval" : "active";
+	/* (a mimeheader rule is an eval: test of SpamAssassin's) */
+	return r->eval >= 0 || r->type == RULE_MIMEHEADER ? "eval" : "active";
 }
 
 /* Mark the prefilter candidates: the paragraphs, lines, URIs and header
@@ -961,6 +1007,9 @@ run_rule(struct scan *sc, struct rule *r)
 		}
 		break;
 	}
+	case RULE_MIMEHEADER:
+		hits = mimeheader_hits(sc, r, multiple, max);
+		break;
 	case RULE_URI:
 		for (size_t i = 0; i < sc->m->nuris + sc->m->nuris_also && hits < max; i++)
 			if (re_match(sc, r, uri_at(sc->m, i), strlen(uri_at(sc->m, i)))) {

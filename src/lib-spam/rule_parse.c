@@ -50,6 +50,8 @@ rule_clear(struct rule *r)
 	free(r->pat);
 	if (r->re != NULL)
 		pcre2_code_free(r->re);
+	if (r->re32 != NULL)
+		pcre2_code_free_32(r->re32);
 	for (int i = 0; i < r->neval_args; i++)
 		free(r->eval_args[i]);
 	free(r->eval_args);
@@ -95,6 +97,7 @@ ruleset_free(struct ruleset **rsp)
 		pcre2_match_data_free(rs->md);
 	if (rs->mctx != NULL)
 		pcre2_match_context_free(rs->mctx);
+	wide_free(rs);
 	FREE(*rsp);
 }
 
@@ -209,6 +212,9 @@ rule_reset_test(struct rule *r)
 	if (r->re != NULL)
 		pcre2_code_free(r->re);
 	r->re = NULL;
+	if (r->re32 != NULL)
+		pcre2_code_free_32(r->re32);
+	r->re32 = NULL;
 	for (int i = 0; i < r->neval_args; i++)
 		free(r->eval_args[i]);
 	FREE(r->eval_args);
@@ -226,7 +232,7 @@ rule_reset_test(struct rule *r)
  */
 static pcre2_code *
 compile_regex(const char **pp, const char **error_r, char *errbuf, size_t errlen,
-    char **src_r, uint32_t *opts_r)
+    char **src_r, uint32_t *opts_r, pcre2_code_32 **wide_r)
 {
 	const char *p = *pp;
 	char open, close;
@@ -286,11 +292,11 @@ compile_regex(const char **pp, const char **error_r, char *errbuf, size_t errlen
 			return NULL;
 		}
 	}
-	re = pcre2_compile((PCRE2_SPTR)buf_cstr(&pat), pat.len, opts, &err, &erroff, NULL);
+	re = rule_compile(buf_cstr(&pat), pat.len, opts, &err, &erroff, wide_r);
 	*src_r = xstrdup(buf_cstr(&pat));
 	*opts_r = opts;
 	buf_free(&pat);
-	if (re == NULL) {
+	if (re == NULL && *wide_r == NULL) {
 		pcre2_get_error_message(err, (PCRE2_UCHAR *)errbuf, errlen);
 		*error_r = errbuf;
 		return NULL;
@@ -392,6 +398,7 @@ static const char *const plugins_known[] = {
 	"Mail::SpamAssassin::Plugin::WLBLEval",
 	"Mail::SpamAssassin::Plugin::WelcomeListSubject",
 	"Mail::SpamAssassin::Plugin::ReplaceTags",
+	"Mail::SpamAssassin::Plugin::MIMEHeader",
 };
 
 /* A plugin counts as present when Tempest implements (part of) it or a
@@ -574,7 +581,8 @@ do_line(struct ruleset *rs, const char *file, int lineno, const char *line)
 		return;
 	if (strcmp(cmd, "header") == 0 || strcmp(cmd, "body") == 0 ||
 	    strcmp(cmd, "rawbody") == 0 || strcmp(cmd, "uri") == 0 ||
-	    strcmp(cmd, "full") == 0 || strcmp(cmd, "meta") == 0) {
+	    strcmp(cmd, "full") == 0 || strcmp(cmd, "meta") == 0 ||
+	    strcmp(cmd, "mimeheader") == 0) {
 		name = word(&p);
 		if (name == NULL || !valid_name(name)) {
 			ruleset_error(rs, file, lineno, "bad rule name");
@@ -596,18 +604,19 @@ do_line(struct ruleset *rs, const char *file, int lineno, const char *line)
 			goto out;
 		}
 		r->type = strcmp(cmd, "header") == 0 ? RULE_HEADER :
+		    strcmp(cmd, "mimeheader") == 0 ? RULE_MIMEHEADER :
 		    strcmp(cmd, "body") == 0 ? RULE_BODY :
 		    strcmp(cmd, "rawbody") == 0 ? RULE_RAWBODY :
 		    strcmp(cmd, "uri") == 0 ? RULE_URI : RULE_FULL;
-		if (strncmp(p, "eval:", 5) == 0) {
+		if (strncmp(p, "eval:", 5) == 0 && r->type != RULE_MIMEHEADER) {
 			if (parse_eval(r, p + 5, &err) < 0) {
 				ruleset_error(rs, file, lineno, "%s: %s", name, err);
 				r->bad = 1;
 			}
 			goto out;
 		}
-		if (r->type == RULE_HEADER) {
-			if (strncmp(p, "exists:", 7) == 0) {
+		if (r->type == RULE_HEADER || r->type == RULE_MIMEHEADER) {
+			if (strncmp(p, "exists:", 7) == 0 && r->type == RULE_HEADER) {
 				char *h = word(&(const char *){ p + 7 });
 				r->exists = 1;
 				r->hdr = h ? h : xstrdup("");
@@ -621,9 +630,13 @@ do_line(struct ruleset *rs, const char *file, int lineno, const char *line)
 			char *colon = strchr(h, ':');
 			if (colon != NULL) {
 				*colon++ = '\0';
-				if (header_modifiers(colon, &r->hmod) < 0) {
+				/* (a mimeheader takes :raw only) */
+				if (header_modifiers(colon, &r->hmod) < 0 ||
+				    (r->type == RULE_MIMEHEADER && r->hmod != HM_RAW)) {
 					ruleset_error(rs, file, lineno, "%s: unknown modifier :%s", name, colon);
 					r->bad = 1;
+					r->hdr = h;
+					goto out;
 				}
 			}
 			r->hdr = h;
@@ -639,19 +652,22 @@ do_line(struct ruleset *rs, const char *file, int lineno, const char *line)
 			}
 			p = skip_ws(p + 2);
 		}
-		r->re = compile_regex(&p, &err, errbuf, sizeof(errbuf), &r->src, &r->opts);
-		if (r->re == NULL && r->src != NULL && strchr(r->src, '<') != NULL) {
+		r->re = compile_regex(&p, &err, errbuf, sizeof(errbuf), &r->src, &r->opts,
+		    &r->re32);
+		if (r->re == NULL && r->re32 == NULL && r->src != NULL &&
+		    strchr(r->src, '<') != NULL) {
 			/* may compile once ReplaceTags tags are substituted */
 			r->bad = 2;
 			goto out;
 		}
-		if (r->re == NULL) {
+		if (r->re == NULL && r->re32 == NULL) {
 			ruleset_error(rs, file, lineno, "%s: %s", name, err);
 			r->bad = 1;
 			goto out;
 		}
 		p = skip_ws(p);
-		if (r->type == RULE_HEADER && strncmp(p, "[if-unset:", 10) == 0) {
+		if ((r->type == RULE_HEADER || r->type == RULE_MIMEHEADER) &&
+		    strncmp(p, "[if-unset:", 10) == 0) {
 			const char *e = strrchr(p, ']');
 			const char *v = skip_ws(p + 10);
 			if (e != NULL && e >= v) {
@@ -1070,6 +1086,7 @@ replace_rule(struct ruleset *rs, struct rule *r)
 	struct buf clean, out;
 	const char *p = r->src;
 	pcre2_code *re;
+	pcre2_code_32 *re32;
 	int err;
 	PCRE2_SIZE off;
 
@@ -1095,11 +1112,11 @@ replace_rule(struct ruleset *rs, struct rule *r)
 	buf_init(&out, 4 * LINE_MAX_LEN);
 	expand_tags(rs, buf_cstr(&clean), &out, sel[1], sel[2], sel[3], 4);
 	buf_free(&clean);
-	re = pcre2_compile((PCRE2_SPTR)buf_cstr(&out), out.len, r->opts, &err, &off, NULL);
+	re = rule_compile(buf_cstr(&out), out.len, r->opts, &err, &off, &re32);
 	free(r->pat);
 	r->pat = xstrdup(buf_cstr(&out));
 	buf_free(&out);
-	if (re == NULL) {
+	if (re == NULL && re32 == NULL) {
 		char eb[256];
 		pcre2_get_error_message(err, (PCRE2_UCHAR *)eb, sizeof(eb));
 		ruleset_error(rs, "replace_rules", 0, "%s: %s", r->name, eb);
@@ -1108,7 +1125,10 @@ replace_rule(struct ruleset *rs, struct rule *r)
 	}
 	if (r->re != NULL)
 		pcre2_code_free(r->re);
+	if (r->re32 != NULL)
+		pcre2_code_free_32(r->re32);
 	r->re = re;
+	r->re32 = re32;
 	r->bad = 0;
 }
 
@@ -1150,7 +1170,10 @@ rule_mark_captures(struct ruleset *rs)
 		size_t pos = 0, nm, len;
 
 		r->capture = r->tpl = 0;
-		if (p == NULL || r->type == RULE_META || r->type == RULE_NONE)
+		/* (a pattern too large for the 8-bit library is neither: its
+		 * groups only group, a %{TAG} in it is text) */
+		if (p == NULL || r->type == RULE_META || r->type == RULE_NONE ||
+		    r->re32 != NULL)
 			continue;
 		r->tpl = rule_next_template(p, &pos, &nm, &len);
 		/* a named group: (?<N, (?P<N or (?'N with N upper case */
@@ -1233,10 +1256,10 @@ ruleset_finish(struct ruleset *rs)
 			rs->st.meta_skipped++;
 			continue;
 		}
-		if (r->eval >= 0)
-			rs->st.eval_supported++;
 		if (r->bad)
 			continue;
+		if (r->eval >= 0 || r->type == RULE_MIMEHEADER)
+			rs->st.eval_supported++;
 		rs->st.active++;
 	}
 	prefilter_build(rs);
@@ -1290,6 +1313,9 @@ ruleset_finish_loaded(struct ruleset *rs)
 			continue;
 		if (r->re != NULL && !rs->no_jit && !r->jit &&
 		    pcre2_jit_compile(r->re, PCRE2_JIT_COMPLETE) == 0)
+			r->jit = 1;
+		if (r->re32 != NULL && !rs->no_jit && !r->jit &&
+		    pcre2_jit_compile_32(r->re32, PCRE2_JIT_COMPLETE) == 0)
 			r->jit = 1;
 	}
 	/* the run list: what a scan loops over (skipped rules and unneeded

@@ -15,6 +15,9 @@
 enum rule_type {
 	RULE_NONE,              /* only score/describe seen so far */
 	RULE_HEADER, RULE_BODY, RULE_RAWBODY, RULE_URI, RULE_FULL, RULE_META,
+	RULE_MIMEHEADER,        /* SpamAssassin's MIMEHeader plugin: a header
+				 * of each MIME part (hdr, hmod HM_RAW or
+				 * HM_NONE, if_unset) */
 };
 
 enum hdr_mod { HM_NONE, HM_RAW, HM_ADDR, HM_NAME, HM_NAME_RAW };
@@ -56,6 +59,8 @@ struct rule {
 	/* pattern */
 	int negate;
 	pcre2_code *re;
+	pcre2_code_32 *re32;    /* instead of re when too large for it
+				 * (rule_wide.c) */
 	int jit;
 	char *src;              /* pattern text (for ReplaceTags) */
 	char *pat;              /* pattern after ReplaceTags (NULL = src) */
@@ -129,6 +134,7 @@ struct ruleset {
 	size_t nplugins;
 	pcre2_match_data *md;
 	pcre2_match_context *mctx;
+	struct wide_scratch *wide;      /* rule_wide.c */
 	int finished;
 	int no_jit;
 	int include_depth;
@@ -233,7 +239,20 @@ void ruleset_finish_loaded(struct ruleset *rs);
  * cache may hold other literals for such a pattern; 6: `if can(...)`
  * true for features Tempest has, so the same sources give other rules,
  * and the :name:raw modifier) */
-#define RULE_CACHE_VERSION 11
+#define RULE_CACHE_VERSION 13
 uint64_t cache_hash(const void *p, size_t n, uint64_t seed);
+
+/* rule_wide.c: PCRE2's 32-bit library for a pattern too large for its
+ * 8-bit one.  rule_compile() tries the 8-bit library, then, when the
+ * pattern is only too large there, the 32-bit one (*wide_r). */
+pcre2_code *rule_compile(const char *pat, size_t len, uint32_t opts, int *err,
+    PCRE2_SIZE *off, pcre2_code_32 **wide_r);
+pcre2_code_32 *wide_compile(const char *pat, size_t len, uint32_t opts, int *err,
+    PCRE2_SIZE *off);
+/* One match of r->re32 in s from off: pcre2_match's rc, the match's
+ * start and end in ov. */
+int wide_match(struct ruleset *rs, const struct rule *r, const char *s, size_t n,
+    size_t off, PCRE2_SIZE ov[2]);
+void wide_free(struct ruleset *rs);
 
 #endif

@@ -81,7 +81,8 @@ struct ruleset_stats {
 	unsigned rules;         /* defined rules (all kinds) */
 	unsigned active;        /* rules that will run */
 	unsigned eval_skipped;  /* eval: rules Tempest does not implement */
-	unsigned eval_supported;
+	unsigned eval_supported; /* eval: rules Tempest runs, and mimeheader
+				  * rules (SpamAssassin's are eval: tests) */
 	unsigned meta_skipped;  /* metas on undefined or skipped rules */
 	unsigned bad_lines;     /* syntax errors, bad regexes */
 	unsigned ignored_lines; /* directives accepted without effect */

@@ -1803,23 +1803,24 @@ test_cache_short_patterns(void)
 	data = xmalloc(len);
 	T_INTEQ(fread(data, 1, len, fp), len);
 	fclose(fp);
-	/* the file ends: ncodes (1), plen, blob, npf (0) */
-	for (size_t o = 32; o + 16 <= len; o++) {
+	/* the file ends: ncodes (1), plen, blob, the 32-bit patterns'
+	 * ncodes and plen (0, 0), npf (0) */
+	for (size_t o = 32; o + 28 <= len; o++) {
 		memcpy(&plen, data + o + 4, 8);
-		if (memcmp(data + o, &one, 4) == 0 && plen == len - o - 16) {
+		if (memcmp(data + o, &one, 4) == 0 && plen == len - o - 28) {
 			off = o;
 			break;
 		}
 	}
 	T_OK(off != 0);
 	/* the same file with an 8-byte pattern section */
-	blen = off + 12 + 8 + 4;
+	blen = off + 12 + 8 + 12 + 4;
 	bad = xcalloc(blen, 1);
 	memcpy(bad, data, off + 4);
 	plen = 8;
 	memcpy(bad + off + 4, &plen, 8);
 	memcpy(bad + off + 12, data + off + 12, 8);
-	memcpy(bad + off + 20, &zero, 4);
+	memcpy(bad + off + 32, &zero, 4);       /* (the 12 bytes before: 0) */
 	plen = blen - 32;
 	memcpy(bad + 24, &plen, 8);
 	sum = cache_hash(bad + 32, blen - 32, RULE_CACHE_VERSION);
@@ -1839,6 +1840,234 @@ test_cache_short_patterns(void)
 	unlink(path);
 	rmdir(dir);
 	free(path);
+}
+
+/* A ReplaceTags rule too large for PCRE2's 8-bit library (each letter of
+ * "your personal information" as 101 look-alikes, 2 of them a byte
+ * class after a lead byte: some 87 KB compiled) runs through its 32-bit
+ * one.  The expected hits are SpamAssassin's for the same rules file
+ * (4.0.1, ReplaceTags loaded): a, b (an o written \xc4\x90) and d hit,
+ * W_MULTI three times in d (score 4); c (informat1on) does not. */
+static char *
+wide_rules(void)
+{
+	static const char phrase[] = "your personal information";
+	struct buf b;
+
+	buf_init(&b, BUF_UNLIMITED);
+	for (int c = 'a'; c <= 'z'; c++) {
+		if (strchr(phrase, c) == NULL)
+			continue;
+		(void)buf_printf(&b, "replace_tag %c (?:[%c%c]", c - 32, c, c - 32);
+		for (int lead = 0xc4; lead <= 0xc5; lead++)
+			for (int t = 0x80; t < 0xe4; t += 2)
+				(void)buf_printf(&b, "|[\\x%02x][\\x%02x\\x%02x]", lead, t, t + 1);
+		(void)buf_appends(&b, ")\n");
+	}
+	for (int k = 0; k < 2; k++) {
+		const char *name = k ? "W_MULTI" : "W_PERSONAL";
+		(void)buf_printf(&b, "body %s /\\b", name);
+		for (const char *p = phrase; *p; p++)
+			(void)buf_printf(&b, *p == ' ' ? "\\s" : "<%c>", *p - 32);
+		(void)buf_printf(&b, "\\b/i\nreplace_rules %s\nscore %s 1\n", name, name);
+	}
+	(void)buf_appends(&b, "tflags W_MULTI multiple\n");
+	return buf_steal(&b);
+}
+
+static void
+test_wide_patterns(void)
+{
+	static const char *const msgs[4] = {
+		"Subject: a\n\nPlease send your personal information.\n",
+		"Subject: b\n\nsend y\xc4\x90ur PERSONAL information now\n",
+		"Subject: c\n\nsend your personal informat1on\n",
+		"Subject: d\n\nyour personal information, YOUR personal "
+		"informati\xc4\xa0n and your personal information\n",
+	};
+	static const char *const want[4] = {
+		"W_MULTI=1:1 W_PERSONAL=1:1 score=2",
+		"W_MULTI=1:1 W_PERSONAL=1:1 score=2",
+		"score=0",
+		"W_MULTI=3:3 W_PERSONAL=1:1 score=4",
+	};
+	char dir[] = "/tmp/test-rules-wide-XXXXXX";
+	char *rules = wide_rules(), *path, *err = NULL, *got;
+	struct ruleset *rs = ruleset_new();
+	struct ruleset_stats st;
+	const struct rule *r;
+	unsigned char *data;
+	size_t len;
+	const char *e;
+	FILE *fp;
+
+	ruleset_load_text(rs, "wide.cf", rules);
+	ruleset_finish(rs);
+	ruleset_stats(rs, &st);
+	T_INTEQ(st.bad_lines, 0);
+	r = ruleset_find(rs, "W_PERSONAL");
+	T_OK(r != NULL && r->re == NULL && r->re32 != NULL);
+	T_STREQ(rule_status(r), "active");
+	for (int i = 0; i < 4; i++) {
+		got = hits_text(rs, msgs[i]);
+		T_STREQ(got, want[i]);
+		free(got);
+	}
+	/* the compiled-rule cache keeps the 32-bit patterns: decoded, and
+	 * compiled again from their text */
+	T_OK(mkdtemp(dir) != NULL);
+	path = xasprintf("%s/w.cache", dir);
+	T_INTEQ(ruleset_cache_save(rs, path, &err), 0);
+	ruleset_free(&rs);
+	fp = fopen(path, "rb");
+	T_OK(fp != NULL);
+	fseek(fp, 0, SEEK_END);
+	len = (size_t)ftell(fp);
+	rewind(fp);
+	data = xmalloc(len);
+	T_INTEQ(fread(data, 1, len, fp), len);
+	fclose(fp);
+	for (int blobs = 0; blobs < 2; blobs++) {
+		rs = ruleset_new();
+		T_INTEQ(ruleset_cache_parse(rs, data, len, NULL, blobs, &e), 0);
+		r = ruleset_find(rs, "W_MULTI");
+		T_OK(r != NULL && r->re == NULL && r->re32 != NULL);
+		for (int i = 0; i < 4; i++) {
+			got = hits_text(rs, msgs[i]);
+			T_STREQ(got, want[i]);
+			free(got);
+		}
+		ruleset_free(&rs);
+	}
+	free(data);
+	unlink(path);
+	rmdir(dir);
+	free(path);
+	free(rules);
+}
+
+/* mimeheader rules (SpamAssassin's MIMEHeader plugin): each part's
+ * header, the message's own first; :raw keeps the fold, decoded values
+ * have encoded words decoded; [if-unset:]; ALL; tflags multiple counts
+ * the matches in the first part that has any.  The expected hits (and
+ * counts) are SpamAssassin 4.0.1's for the same rules and messages. */
+static void
+test_mimeheader(void)
+{
+	static const char rules[] =
+	    "mimeheader M_GIF Content-Type =~ /^image\\/gif\\b/i\n"
+	    "mimeheader M_8SP Content-Type:raw =~ /^image\\/gif;\\n {8}name=\\\".+?\\\"$/s\n"
+	    "mimeheader M_FNAME Content-Disposition =~ /filename=\"?[^\"]*\\.exe/i\n"
+	    "mimeheader M_CID Content-ID =~ /^<[0-9a-f]{6}\\$/\n"
+	    "mimeheader M_NOCTE Content-Transfer-Encoding =~ /^$/\n"
+	    "mimeheader M_UNSET Content-Location =~ /^none$/ [if-unset: none]\n"
+	    "mimeheader M_TOPCT Content-Type =~ /multipart\\/mixed/\n"
+	    "mimeheader M_DEC Content-Disposition =~ /résumé/\n"
+	    "mimeheader M_RAWENC Content-Disposition:raw =~ /=\\?utf-8\\?/i\n"
+	    "mimeheader M_ALL ALL =~ /^X-Part: yes$/m\n"
+	    "mimeheader M_MULTI Content-Type =~ /\\bname=/\n"
+	    "tflags M_MULTI multiple\n"
+	    "mimeheader M_TWO Content-Type =~ /a/\n"
+	    "tflags M_TWO multiple\n"
+	    "score M_GIF 1\n"
+	    "score M_8SP 1\n"
+	    "score M_FNAME 1\n"
+	    "score M_CID 1\n"
+	    "score M_NOCTE 1\n"
+	    "score M_UNSET 1\n"
+	    "score M_TOPCT 1\n"
+	    "score M_DEC 1\n"
+	    "score M_RAWENC 1\n"
+	    "score M_ALL 1\n"
+	    "score M_MULTI 1\n"
+	    "score M_TWO 1\n";
+	static const char *const msgs[3] = {
+		"From: a@example.com\n"
+		"To: b@example.com\n"
+		"Subject: one\n"
+		"MIME-Version: 1.0\n"
+		"Content-Type: multipart/mixed; boundary=\"XX\"\n"
+		"\n"
+		"--XX\n"
+		"Content-Type: text/plain\n"
+		"Content-Transfer-Encoding: 7bit\n"
+		"\n"
+		"hello\n"
+		"--XX\n"
+		"Content-Type: image/gif;\n"
+		"        name=\"a.gif\"\n"
+		"Content-ID: <abc123$x>\n"
+		"Content-Transfer-Encoding: base64\n"
+		"X-Part: yes\n"
+		"\n"
+		"R0lGODlhAQABAAAAACw=\n"
+		"--XX--\n",
+		"From: a@example.com\n"
+		"To: b@example.com\n"
+		"Subject: two\n"
+		"MIME-Version: 1.0\n"
+		"Content-Type: multipart/alternative; boundary=\"YY\"\n"
+		"Content-Transfer-Encoding: 7bit\n"
+		"\n"
+		"--YY\n"
+		"Content-Type: text/plain; name=\"a.txt\"\n"
+		"Content-Transfer-Encoding: 7bit\n"
+		"Content-Location: none\n"
+		"\n"
+		"hi\n"
+		"--YY\n"
+		"Content-Type: application/octet-stream; name=\"x.exe\"\n"
+		"Content-Disposition: attachment;\n"
+		"\tfilename=\"=?utf-8?q?r=C3=A9sum=C3=A9.exe?=\"\n"
+		"Content-Transfer-Encoding: base64\n"
+		"\n"
+		"TVqQAAMAAAAEAAAA\n"
+		"--YY--\n",
+		"From: a@example.com\n"
+		"To: b@example.com\n"
+		"Subject: three\n"
+		"Content-Type: image/gif;\n"
+		"\tname=\"b.gif\"\n"
+		"Content-Transfer-Encoding: base64\n"
+		"\n"
+		"R0lGODlhAQABAAAAACw=\n",
+	};
+	static const char *const want[3] = {
+		"M_8SP=1:1 M_ALL=1:1 M_CID=1:1 M_GIF=1:1 M_MULTI=1:1 M_NOCTE=1:1 M_TOPCT=1:1 M_TWO=2:2 M_UNSET=1:1 score=10",
+		"M_DEC=1:1 M_FNAME=1:1 M_MULTI=1:1 M_RAWENC=1:1 M_TWO=4:4 M_UNSET=1:1 score=9",
+		"M_GIF=1:1 M_MULTI=1:1 M_TWO=2:2 M_UNSET=1:1 score=5",
+	};
+	struct ruleset *rs = ruleset_new();
+	struct ruleset_stats st;
+	char *got;
+
+	ruleset_load_text(rs, "mh.cf", rules);
+	ruleset_finish(rs);
+	ruleset_stats(rs, &st);
+	T_INTEQ(st.bad_lines, 0);
+	T_INTEQ(st.eval_supported, 12);
+	T_STREQ(rule_status(ruleset_find(rs, "M_GIF")), "eval");
+	for (int i = 0; i < 3; i++) {
+		got = hits_text(rs, msgs[i]);
+		T_STREQ(got, want[i]);
+		free(got);
+	}
+	ruleset_free(&rs);
+	/* negated: hits when no part matches (the plugin itself would hit
+	 * always); only :raw is a modifier */
+	rs = ruleset_new();
+	ruleset_load_text(rs, "neg.cf",
+	    "mimeheader N_NOGIF Content-Type !~ /image.gif/\n"
+	    "mimeheader N_NOEXE Content-Type !~ /exe/\n"
+	    "mimeheader N_ADDR From:addr =~ /x/\n"
+	    "mimeheader N_EXISTS exists:Content-Type\n");
+	ruleset_finish(rs);
+	ruleset_stats(rs, &st);
+	T_INTEQ(st.bad_lines, 2);
+	got = hits_text(rs, msgs[0]);
+	T_STREQ(got, "N_NOEXE=1:1 score=1");
+	free(got);
+	ruleset_free(&rs);
 }
 
 int
@@ -1871,6 +2100,8 @@ main(void)
 	T_RUN(test_prefilter_one_byte);
 	T_RUN(test_prefilter_scanner);
 	T_RUN(test_cache);
+	T_RUN(test_wide_patterns);
+	T_RUN(test_mimeheader);
 	T_RUN(test_cache_short_patterns);
 	for (size_t i = 0; i < nkept; i++)
 		ruleset_free(&kept[i]);
