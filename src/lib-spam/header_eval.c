@@ -4,6 +4,7 @@
  * untrusted header values.
  */
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -16,6 +17,7 @@
 #include "mem.h"
 #include "mime.h"
 #include "msg_date.h"
+#include "relays.h"
 
 /* The first header called name: its decoded value, or raw as written;
  * NULL when there is none. */
@@ -53,7 +55,7 @@ sa_quotemeta(struct buf *b, const char *v)
 /* The fixed patterns (no "%Q"), compiled on first use and kept: they
  * are string literals, known by address (once per process, not for use
  * from several threads). */
-#define FIXED_MAX 16
+#define FIXED_MAX 32
 static struct {
 	const char *pat;
 	uint32_t opts;
@@ -523,4 +525,407 @@ he_base64_length(const struct mime_msg *m, double min, int have_max, double max)
 	if (have_max && l > max)
 		return 0;
 	return l >= min;
+}
+
+/* ---- registry boundaries ---- */
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void
+rb_sort(struct rb_lists *rb)
+{
+	for (int k = 0; k < 3; k++)
+		if (rb->n[k] > 1)
+			qsort(rb->v[k], rb->n[k], sizeof(char *), cmp_str);
+}
+
+static int
+rb_has(const struct rb_lists *rb, int k, const char *s)
+{
+	return rb != NULL && rb->n[k] > 0 &&
+	    bsearch(&s, rb->v[k], rb->n[k], sizeof(char *), cmp_str) != NULL;
+}
+
+static int
+us_state(const char *s, size_t n)
+{
+	static const char states[] = " ak al ar az ca co ct dc de fl ga gu hi ia "
+	    "id il in ks ky la ma md me mi mn mo ms mt nc nd ne nh nj nm nv ny oh "
+	    "ok or pa pr ri sc sd tn tx ut va vi vt wa wi wv wy ";
+	char k[5];
+
+	if (n != 2)
+		return 0;
+	snprintf(k, sizeof(k), " %.2s ", s);
+	return strstr(states, k) != NULL;
+}
+
+#define RB_LABELS 128
+void
+rb_domain(const struct rb_lists *rb, const char *host, char *out, size_t outlen)
+{
+	char d[256];
+	const char *lab[RB_LABELS];
+	size_t len[RB_LABELS], n = 0, j = 0, first = 0;
+
+	/* lower case, dots collapsed, none leading or trailing */
+	for (const char *p = host; *p && j + 1 < sizeof(d); p++) {
+		if (*p == '.' && (j == 0 || d[j - 1] == '.'))
+			continue;
+		d[j++] = (char)tolower((unsigned char)*p);
+	}
+	while (j > 0 && d[j - 1] == '.')
+		j--;
+	d[j] = '\0';
+	for (char *p = d; *p && n < RB_LABELS; ) {
+		char *e = strchr(p, '.');
+		lab[n] = p;
+		len[n] = e ? (size_t)(e - p) : strlen(p);
+		n++;
+		if (e == NULL)
+			break;
+		p = e + 1;
+	}
+	/* labels go to the host part until what is left is a public suffix
+	 * or a single label; then one comes back */
+	while (n - first > 1) {
+		size_t left = n - first;
+		const char *rest = lab[first];
+		if (left == 2 && rb_has(rb, 1, rest))
+			break;
+		if (left == 3) {
+			if (len[first + 2] == 2 && strncmp(lab[first + 2], "us", 2) == 0) {
+				if (us_state(lab[first + 1], len[first + 1]))
+					break;
+			} else if (rb_has(rb, 2, rest))
+				break;
+		}
+		if (left == 4 && len[first + 3] == 2 && strncmp(lab[first + 3], "us", 2) == 0 &&
+		    ((len[first] == 3 && strncmp(lab[first], "pvt", 3) == 0 &&
+		    len[first + 1] == 3 && strncmp(lab[first + 1], "k12", 3) == 0) ||
+		    (len[first] == 2 && (strncmp(lab[first], "ci", 2) == 0 ||
+		    strncmp(lab[first], "co", 2) == 0))) &&
+		    us_state(lab[first + 2], len[first + 2]))
+			break;
+		first++;
+	}
+	if (first > 0)
+		first--;
+	snprintf(out, outlen, "%s", n > 0 ? lab[first] : "");
+}
+
+/* ---- more HeaderEval tests ---- */
+
+int
+he_missing_to(const struct mime_msg *m)
+{
+	return mime_header_get(m, "To") == NULL && mime_header_get(m, "Apparently-To") == NULL;
+}
+
+int
+he_unresolved_template(const struct mime_msg *m)
+{
+	static const char tpl[] = "%[A-Z][A-Z_-]";
+	static const char skip[] = "^(?:X-VMS-To|X-UIDL|X-Face|To|Cc|From|Subject|References|"
+	    "In-Reply-To|(?:X-|Resent-|X-Original-)?Message-Id):";
+	struct buf line;
+	int r = 0;
+
+	buf_init(&line, 1024 * 1024);
+	/* each line of "Name: value" (a decoded value may hold more) */
+	for (size_t i = 0; i < m->nhdrs && !r; i++) {
+		const char *v = m->hdrs[i].value;
+		buf_reset(&line);
+		(void)buf_printf(&line, "%s: ", m->hdrs[i].name);
+		for (int head = 1; ; head = 0) {
+			size_t k = strcspn(v, "\n");
+			(void)buf_append(&line, v, k);
+			if (match(tpl, "", 0, buf_cstr(&line), NULL, 0) &&
+			    !(head && match(skip, "", PCRE2_CASELESS, buf_cstr(&line), NULL, 0))) {
+				r = 1;
+				break;
+			}
+			if (v[k] == '\0')
+				break;
+			v += k + 1;
+			buf_reset(&line);
+		}
+	}
+	buf_free(&line);
+	return r;
+}
+
+/* Every header called name as SpamAssassin's get() gives it: each value
+ * unfolded (sa_unfold), with a newline; 0 when there is none. */
+static int
+get_all(const struct mime_msg *m, const char *name, struct buf *b)
+{
+	int found = 0;
+
+	for (size_t i = 0; i < m->nhdrs; i++)
+		if (strcasecmp(m->hdrs[i].name, name) == 0) {
+			char *u = sa_unfold(m->hdrs[i].raw);
+			size_t n = strlen(u);
+			while (n > 0 && isspace((unsigned char)u[n - 1]))
+				n--;        /* (as it stores values: trimmed) */
+			(void)buf_append(b, u, n);
+			(void)buf_appendc(b, '\n');
+			free(u);
+			found = 1;
+		}
+	return found;
+}
+
+int
+he_gated_through_rcvd_remover(const struct mime_msg *m)
+{
+	struct buf list, dlto, rcvd;
+	int r = 0, have_rcvd;
+
+	buf_init(&list, 1024 * 1024);
+	buf_init(&dlto, 1024 * 1024);
+	buf_init(&rcvd, 1024 * 1024);
+	have_rcvd = get_all(m, "Received", &rcvd);
+	if (get_all(m, "Mailing-List", &list) &&
+	    match("^contact \\S+\\@\\S+\\; run by ezmlm$", "", PCRE2_MULTILINE,
+	    buf_cstr(&list), NULL, 0)) {
+		(void)get_all(m, "Delivered-To", &dlto);
+		r = match("^mailing list \\S+\\@\\S+", "", PCRE2_MULTILINE, buf_cstr(&dlto),
+		    NULL, 0) &&
+		    match("qmail \\d+ invoked (?:from network|by .{3,20})\\); \\d+ ... \\d+",
+		    "", 0, buf_cstr(&rcvd), NULL, 0);
+	}
+	if (!r)
+		r = !have_rcvd || match("from groups\\.msn\\.com \\(\\S+\\.msn\\.com ", "", 0,
+		    buf_cstr(&rcvd), NULL, 0);
+	buf_free(&list);
+	buf_free(&dlto);
+	buf_free(&rcvd);
+	return r;
+}
+
+char *
+he_addr(const struct mime_msg *m, const char *name)
+{
+	const char *v = first(m, name, 0);
+
+	return v != NULL ? mime_addr(v) : xstrdup("");
+}
+
+/* The text after the last '@' of an address, cut to its last two
+ * labels (its check_equal_from_domains), into d. */
+static void
+two_labels(const char *addr, char *d, size_t n)
+{
+	const char *at = strrchr(addr, '@'), *p, *dot1 = NULL, *dot2 = NULL;
+
+	d[0] = '\0';
+	if (at == NULL)
+		return;
+	for (p = at + 1; *p; p++)
+		if (*p == '.') {
+			dot2 = dot1;
+			dot1 = p;
+		}
+	/* "x.y.z" -> "y.z" when something precedes the second-last dot
+	 * and both labels after it are not empty */
+	if (dot2 != NULL && dot2 > at + 1 && dot1 > dot2 + 1 && dot1[1] != '\0')
+		at = dot2;
+	snprintf(d, n, "%s", at + 1);
+}
+
+int
+he_equal_from_domains(const struct mime_msg *m, const char *envfrom)
+{
+	char *from = he_addr(m, "From");
+	char fd[256], ed[256];
+
+	two_labels(from, fd, sizeof(fd));
+	two_labels(envfrom, ed, sizeof(ed));
+	free(from);
+	return fd[0] != '\0' && ed[0] != '\0' && strcasecmp(fd, ed) != 0;
+}
+
+/* ---- RelayEval ---- */
+
+/* Four decimal numbers 0-255 without leading zeros, dot-separated
+ * (SpamAssassin's IS_IPV4_ADDRESS). */
+static int
+is_ipv4(const char *s)
+{
+	for (int k = 0; k < 4; k++) {
+		int v = 0, nd = 0;
+		for (; isdigit((unsigned char)*s); s++, nd++)
+			v = v * 10 + (*s - '0');
+		if (nd == 0 || nd > 3 || v > 255 || (nd > 1 && s[-nd] == '0'))
+			return 0;
+		if (k < 3 && *s++ != '.')
+			return 0;
+	}
+	return *s == '\0';
+}
+
+int
+re_helo_ip_mismatch(const struct relays *rl)
+{
+	size_t end = rl->ntrusted + rl->nuntrusted;
+
+	for (size_t i = rl->ntrusted; i < end && i < RELAYS_KEPT; i++) {
+		const struct relay *r = &rl->v[i];
+		const char *d;
+		if (!is_ipv4(r->helo) || relay_ip_private(r->helo))
+			continue;
+		/* the HELO's first three numbers and their dots */
+		d = strrchr(r->helo, '.');
+		if (is_ipv4(r->ip) && !relay_ip_private(r->ip) && strcmp(r->helo, r->ip) != 0 &&
+		    strncmp(r->ip, r->helo, (size_t)(d - r->helo) + 1) != 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* Its hostname_to_domain(): an address as it is; the last two labels when
+ * the last has three characters or more, or is "ie", "fr" or "de" (or
+ * contains them), else the last three; lower case. */
+static void
+host_domain(const char *host, char *out, size_t n)
+{
+	char h[RELAY_FIELD_MAX];
+	const char *p, *start;
+	int labels = 0, letters = 0;
+	size_t hl;
+
+	for (hl = 0; host[hl] && hl + 1 < sizeof(h); hl++) {
+		h[hl] = (char)tolower((unsigned char)host[hl]);
+		letters |= isalpha((unsigned char)host[hl]) != 0;
+	}
+	/* (Perl's split drops empty trailing fields) */
+	while (hl > 0 && h[hl - 1] == '.')
+		hl--;
+	h[hl] = '\0';
+	if (!letters) {
+		snprintf(out, n, "%s", h);
+		return;
+	}
+	for (p = h; *p; p++)
+		labels += *p == '.';
+	labels += 1;
+	{
+		const char *last = strrchr(h, '.');
+		const char *l = last ? last + 1 : h;
+		int big = 0;
+		size_t run = 0;
+		for (const char *q = l; *q; q++) {
+			run = isspace((unsigned char)*q) ? 0 : run + 1;
+			if (run >= 3)
+				big = 1;
+		}
+		if (strstr(l, "ie") || strstr(l, "fr") || strstr(l, "de"))
+			big = 1;
+		int keep = labels > 1 && big ? 2 : labels > 2 ? 3 : labels;
+		start = h + hl;
+		for (int k = 0; k < keep && start > h; ) {
+			start--;
+			if (*start == '.' && ++k == keep) {
+				start++;
+				break;
+			}
+		}
+	}
+	snprintf(out, n, "%s", start);
+}
+
+/* ^\w+(?:[\w.-]+\.)+\w+$ : a dotted name of word characters */
+static int
+dotted_name(const char *s)
+{
+	size_t n = strlen(s);
+	const char *last = strrchr(s, '.');
+
+	if (n == 0 || last == NULL || last == s || last[1] == '\0')
+		return 0;
+	for (const char *p = s; *p; p++)
+		if (!isalnum((unsigned char)*p) && *p != '_' && *p != '.' && *p != '-')
+			return 0;
+	/* first character and everything after the last dot: word characters */
+	if (!isalnum((unsigned char)s[0]) && s[0] != '_')
+		return 0;
+	for (const char *p = last + 1; *p; p++)
+		if (!isalnum((unsigned char)*p) && *p != '_')
+			return 0;
+	/* a word character and at least one more before the last dot */
+	return last - s >= 2;
+}
+
+int
+re_forged_received_trail(const struct relays *rl)
+{
+	size_t end = rl->ntrusted + rl->nuntrusted, mismatch = 0;
+	char prev[RELAY_FIELD_MAX] = "";
+	int have_prev = 0;
+
+	if (end > RELAYS_KEPT)
+		end = RELAYS_KEPT;
+	for (size_t i = rl->ntrusted; i < end; i++) {
+		const struct relay *r = &rl->v[i];
+		char by[RELAY_FIELD_MAX], from[RELAY_FIELD_MAX];
+		int from_ok;
+		host_domain(r->by, by, sizeof(by));
+		host_domain(r->rdns, from, sizeof(from));
+		from_ok = !(strcmp(r->ip, "127.0.0.1") == 0 &&
+		    (strcmp(from, "localhost") == 0 || strcmp(from, "localhost.localdomain") == 0));
+		if (dotted_name(by) && have_prev && dotted_name(prev) && strcmp(by, prev) != 0 &&
+		    !(strcmp(by, "msn.com") == 0 && strcmp(prev, "hotmail.com") == 0))
+			mismatch++;
+		/* (a relay whose by is no dotted name leaves its from
+		 * unchanged, localhost included) */
+		if (!dotted_name(by) || from_ok) {
+			snprintf(prev, sizeof(prev), "%s", from);
+			have_prev = 1;
+		} else
+			have_prev = 0;
+	}
+	return mismatch > 1;
+}
+
+int
+re_mailfrom_matches_rcvd(const struct relays *rl, const struct rb_lists *rb,
+    const char *envfrom)
+{
+	const char *at = strrchr(envfrom, '@');
+	char ad[256], rd[256];
+	size_t from, to;
+
+	int dotted = 0;
+
+	/* / \@ ( [^\@]+ \. [^\@]+ ) \z/x: a dot with something on both
+	 * sides after the last '@' */
+	if (at == NULL)
+		return 0;
+	for (const char *p = at + 2; *p && p[1]; p++)
+		dotted |= *p == '.';
+	if (at[1] == '\0' || !dotted)
+		return 0;
+	if (rl->nuntrusted > 0) {
+		from = rl->ntrusted;
+		to = from + 1;
+	} else {
+		from = 0;
+		to = rl->ntrusted;
+	}
+	if (to > RELAYS_KEPT)
+		to = RELAYS_KEPT;
+	rb_domain(rb, at + 1, ad, sizeof(ad));
+	for (size_t i = from; i < to; i++) {
+		if (rl->v[i].rdns[0] == '\0')
+			continue;
+		rb_domain(rb, rl->v[i].rdns, rd, sizeof(rd));
+		if (strcmp(ad, rd) == 0)
+			return 1;
+	}
+	return 0;
 }

@@ -7,6 +7,20 @@
 
 struct buf;
 struct mime_msg;
+struct relays;
+
+/* SpamAssassin's registry boundaries (its util_rb_tld, util_rb_2tld,
+ * util_rb_3tld lists, lower case, each sorted for bsearch). */
+struct rb_lists {
+	char **v[3];
+	size_t n[3];
+};
+void rb_sort(struct rb_lists *rb);
+/* The registered domain of host (its RegistryBoundaries trim_domain):
+ * one label more than the longest public suffix the lists (and the US
+ * state and k12 forms) give, else the last two labels; host lower-cased,
+ * repeated dots one, leading and trailing dots dropped. */
+void rb_domain(const struct rb_lists *rb, const char *host, char *out, size_t outlen);
 
 /* v appended to b with every character but letters, digits and '_'
  * escaped (Perl's quotemeta), for a pattern. */
@@ -51,5 +65,38 @@ int he_uppercase(const struct mime_msg *m, double min, double max);
 /* check_base64_length(min[, max]): the longest encoded line of the base64
  * parts, with its line end, at least min and at most max. */
 int he_base64_length(const struct mime_msg *m, double min, int have_max, double max);
+
+/* check_for_missing_to_header(): neither To: nor Apparently-To:. */
+int he_missing_to(const struct mime_msg *m);
+/* check_unresolved_template(): a "%NAME" left in a header other than
+ * the address, subject, id and a few free-text ones. */
+int he_unresolved_template(const struct mime_msg *m);
+/* gated_through_received_hdr_remover(): an ezmlm list's or MSN group's
+ * post, or no Received: header at all (tests on the Received: trail
+ * cannot tell anything then). */
+int he_gated_through_rcvd_remover(const struct mime_msg *m);
+/* The first address of the first header called name (SpamAssassin's
+ * get("name:addr")), malloc'ed, "" when there is none. */
+char *he_addr(const struct mime_msg *m, const char *name);
+/* check_equal_from_domains(): From: and the envelope sender (its
+ * address, envfrom) in different domains, each cut to its last two
+ * labels. */
+int he_equal_from_domains(const struct mime_msg *m, const char *envfrom);
+
+/* SpamAssassin's RelayEval and WLBLEval tests on the relays
+ * (relays.h) the Received: lines give. */
+/* helo_ip_mismatch(): an untrusted relay that said HELO with a public
+ * IPv4 address outside the /24 of the public IPv4 address it came
+ * from. */
+int re_helo_ip_mismatch(const struct relays *rl);
+/* check_for_forged_received_trail(): more than one untrusted relay whose
+ * "by" domain is not the domain of the host the next newer relay says
+ * it came from. */
+int re_forged_received_trail(const struct relays *rl);
+/* check_mailfrom_matches_rcvd(): the envelope sender's registered
+ * domain is that of the newest untrusted relay's reverse DNS name (with
+ * no untrusted relay: of a trusted one's). */
+int re_mailfrom_matches_rcvd(const struct relays *rl, const struct rb_lists *rb,
+    const char *envfrom);
 
 #endif

@@ -240,7 +240,7 @@ out:
  * Received: date pattern wants single blanks between the fields);
  * malloc'ed, at most RCVD_MAX bytes. */
 #define RCVD_MAX 4096
-static char *
+char *
 sa_unfold(const char *raw)
 {
 	struct buf b;

@@ -548,7 +548,11 @@ relays_of_message(const struct mime_msg *m, const struct netlist *trusted,
 	char env_trusted[RELAY_FIELD_MAX] = "", env_untrusted[RELAY_FIELD_MAX] = "";
 	int any_untrusted = 0;
 	const char *env;
+	size_t nkept = 0;
 
+	memset(out, 0, sizeof(*out));
+	out->v = xcalloc(RELAYS_KEPT, sizeof(*out->v));
+	out->last_trusted = out->last_internal = -1;
 	for (int k = 0; k < 4; k++)
 		buf_init(&b[k], 1024 * 1024);
 	for (size_t k = 0; k < NELEM(originating); k++)
@@ -581,14 +585,29 @@ relays_of_message(const struct mime_msg *m, const struct netlist *trusted,
 			buf_reset(&b[2]);
 			buf_reset(&b[3]);
 			env_trusted[0] = '\0';
+			nkept = 0;
+			out->ntrusted = 0;
 		}
-		if (rc != RELAY_OK)
+		if (rc == RELAY_UNPARSEABLE)
+			out->nunparseable++;
+		if (rc != RELAY_OK) {
+			out->last_trusted += in_trusted;
+			out->last_internal += in_internal;
 			continue;
+		}
 		if (in_trusted && r.auth[0] == '\0' &&
 		    !(trusted != NULL ? ip_trusted(trusted, r.ip) : relay_ip_private(r.ip)))
 			in_trusted = in_internal = 0;
 		relay_string(&r, in_internal, &b[in_trusted ? 0 : 1]);
 		relay_string(&r, in_internal, &b[in_internal ? 2 : 3]);
+		out->last_trusted += in_trusted;
+		out->last_internal += in_internal;
+		if (nkept < RELAYS_KEPT)
+			out->v[nkept++] = r;
+		if (in_trusted)
+			out->ntrusted++;
+		else
+			out->nuntrusted++;
 		if (in_trusted)
 			memcpy(env_trusted, r.envfrom, sizeof(env_trusted));
 		else if (!any_untrusted++)
@@ -668,5 +687,6 @@ relays_free(struct relays *rl)
 	free(rl->internal);
 	free(rl->external);
 	free(rl->envfrom);
+	free(rl->v);
 	memset(rl, 0, sizeof(*rl));
 }

@@ -62,7 +62,20 @@ struct relays {
 	 * trusted one's; "" when that one has none with an '@' (a null
 	 * sender's "<>" included, which SpamAssassin would take as "") */
 	char *envfrom;
+	/* the relays themselves, newest first: v[0..ntrusted) the trusted
+	 * ones, then the untrusted; at most RELAYS_KEPT are kept, the
+	 * counts go on; and the Received: lines that did not parse */
+	struct relay *v;
+	size_t ntrusted, nuntrusted;
+	unsigned nunparseable;
+	/* the index (0 = the first from the top) of the last Received:
+	 * line read while still trusted, and internal, whether it gave a
+	 * relay or not; -1 none (SpamAssassin's last_trusted_relay_index
+	 * and last_internal_relay_index, for its ALL-TRUSTED, ALL-INTERNAL,
+	 * ALL-UNTRUSTED and ALL-EXTERNAL pseudo-headers) */
+	int last_trusted, last_internal;
 };
+#define RELAYS_KEPT 64
 
 struct netlist;
 void relays_of_message(const struct mime_msg *m, const struct netlist *trusted,

@@ -359,6 +359,8 @@ ruleset_cache_save(const struct ruleset *rs, const char *path, char **error_r)
 	put_f64(&b, rs->required);
 	put_strs(&b, rs->welcome, rs->nwelcome);
 	put_strs(&b, rs->block, rs->nblock);
+	for (int k = 0; k < 3; k++)
+		put_strs(&b, rs->rb.v[k], rs->rb.n[k]);
 	put_u32(&b, rs->st.rules);
 	put_u32(&b, rs->st.active);
 	put_u32(&b, rs->st.eval_skipped);
@@ -645,6 +647,8 @@ ruleset_cache_parse(struct ruleset *rs, const unsigned char *data, size_t len,
 	rs->required = get_f64(&rd);
 	get_strs(&rd, &rs->welcome, &rs->nwelcome);
 	get_strs(&rd, &rs->block, &rs->nblock);
+	for (int k = 0; k < 3; k++)
+		get_strs(&rd, &rs->rb.v[k], &rs->rb.n[k]);
 	rs->st.rules = get_u32(&rd);
 	rs->st.active = get_u32(&rd);
 	rs->st.eval_skipped = get_u32(&rd);

@@ -302,6 +302,32 @@ relays_value(struct scan *sc, const char *which)
 	return NULL;
 }
 
+/* SpamAssassin's ALL-TRUSTED, ALL-INTERNAL (the top down to the first
+ * Received: line after the trusted, or internal, ones, included),
+ * ALL-UNTRUSTED, ALL-EXTERNAL (from that line to the end): the range of
+ * Received: indexes, start -1 for the top, end -1 for the end; 0 for a
+ * name that is none of them. */
+static int
+all_range(struct scan *sc, const char *which, int *start, int *end)
+{
+	int trusted = strcasecmp(which, "TRUSTED") == 0 || strcasecmp(which, "UNTRUSTED") == 0;
+	int last;
+
+	if (strcasecmp(which, "TRUSTED") != 0 && strcasecmp(which, "UNTRUSTED") != 0 &&
+	    strcasecmp(which, "INTERNAL") != 0 && strcasecmp(which, "EXTERNAL") != 0)
+		return 0;
+	(void)relays_value(sc, "Trusted");      /* (computes the relays) */
+	last = trusted ? sc->relays.last_trusted : sc->relays.last_internal;
+	if (strncasecmp(which, "UN", 2) == 0 || strncasecmp(which, "EX", 2) == 0) {
+		*start = last + 1;
+		*end = -1;
+	} else {
+		*start = -1;
+		*end = last + 1;
+	}
+	return 1;
+}
+
 /* The text a header rule looks at; NULL when the header is absent. */
 static const char *
 header_text(struct scan *sc, const struct rule *r, size_t *len_r)
@@ -310,6 +336,7 @@ header_text(struct scan *sc, const struct rule *r, size_t *len_r)
 	struct hcache *hc;
 	struct buf b;
 	int found = 0, raw = r->hmod == HM_RAW || r->hmod == HM_NAME_RAW;
+	int start, end;
 	const char *rv;
 
 	*len_r = 0;
@@ -326,6 +353,22 @@ header_text(struct scan *sc, const struct rule *r, size_t *len_r)
 			(void)buf_printf(&b, "%s: %s\n", m->hdrs[i].name,
 			    raw ? m->hdrs[i].raw : m->hdrs[i].value);
 		found = m->nhdrs > 0;
+	} else if (strncmp(r->hdr, "ALL-", 4) == 0 && all_range(sc, r->hdr + 4, &start, &end)) {
+		/* the headers from the Received: line at index start (-1:
+		 * the top) to the one at end, which is included (SpamAssassin's
+		 * get_all_hdrs_in_rcvd_index_range) */
+		int cur = -1;
+		for (size_t i = 0; i < m->nhdrs; i++) {
+			if (strcasecmp(m->hdrs[i].name, "Received") == 0)
+				cur++;
+			if (cur < start || (end >= 0 && cur > end))
+				continue;
+			(void)buf_printf(&b, "%s: %s\n", m->hdrs[i].name,
+			    raw ? m->hdrs[i].raw : m->hdrs[i].value);
+			found = 1;
+			if (end >= 0 && cur == end)
+				break;
+		}
 	} else if (strcmp(r->hdr, "ToCc") == 0) {
 		append_values(m, "To", raw, &b, &found);
 		append_values(m, "Cc", raw, &b, &found);
@@ -684,6 +727,116 @@ ev_base64_length(struct scan *sc, const struct rule *r)
 	    r->neval_args >= 2, arg_num(r, 1, 0));
 }
 
+/* EnvelopeFrom:addr, malloc'ed ("" when there is none) */
+static char *
+envfrom_addr(struct scan *sc)
+{
+	char *e, *a;
+
+	(void)relays_value(sc, "Trusted");      /* (computes the relays) */
+	if ((e = relays_envelope_from(sc->m, &sc->relays)) == NULL)
+		return xstrdup("");
+	a = mime_addr(e);
+	free(e);
+	return a;
+}
+
+/* SpamAssassin's RelayEval tests: relays trusted, untrusted, unparseable */
+static unsigned
+ev_all_trusted(struct scan *sc, const struct rule *r)
+{
+	(void)r;
+	(void)relays_value(sc, "Trusted");
+	return sc->relays.ntrusted && !sc->relays.nuntrusted && !sc->relays.nunparseable;
+}
+
+static unsigned
+ev_no_relays(struct scan *sc, const struct rule *r)
+{
+	(void)r;
+	(void)relays_value(sc, "Trusted");
+	return !sc->relays.ntrusted && !sc->relays.nuntrusted && !sc->relays.nunparseable;
+}
+
+static unsigned
+ev_relays_unparseable(struct scan *sc, const struct rule *r)
+{
+	(void)r;
+	(void)relays_value(sc, "Trusted");
+	return sc->relays.nunparseable > 0;
+}
+
+static unsigned
+ev_helo_ip_mismatch(struct scan *sc, const struct rule *r)
+{
+	(void)r;
+	(void)relays_value(sc, "Trusted");
+	return re_helo_ip_mismatch(&sc->relays);
+}
+
+static unsigned
+ev_forged_received_trail(struct scan *sc, const struct rule *r)
+{
+	(void)r;
+	(void)relays_value(sc, "Trusted");
+	return re_forged_received_trail(&sc->relays);
+}
+
+static unsigned
+ev_mailfrom_matches_rcvd(struct scan *sc, const struct rule *r)
+{
+	char *e = envfrom_addr(sc);
+	unsigned hit = e[0] != '\0' && re_mailfrom_matches_rcvd(&sc->relays, &sc->rs->rb, e);
+
+	(void)r;
+	free(e);
+	return hit;
+}
+
+static unsigned
+ev_env_and_hdr_from(struct scan *sc, const struct rule *r)
+{
+	char *e = envfrom_addr(sc), *f = he_addr(sc->m, "From");
+	unsigned hit = strcasecmp(e, f) == 0;
+
+	(void)r;
+	free(e);
+	free(f);
+	return hit;
+}
+
+static unsigned
+ev_equal_from_domains(struct scan *sc, const struct rule *r)
+{
+	char *e = envfrom_addr(sc);
+	unsigned hit = he_equal_from_domains(sc->m, e);
+
+	(void)r;
+	free(e);
+	return hit;
+}
+
+static unsigned
+ev_missing_to(struct scan *sc, const struct rule *r)
+{
+	(void)r;
+	return he_missing_to(sc->m);
+}
+
+static unsigned
+ev_unresolved_template(struct scan *sc, const struct rule *r)
+{
+	(void)r;
+	return he_unresolved_template(sc->m);
+}
+
+static unsigned
+ev_gated_through(struct scan *sc, const struct rule *r)
+{
+	(void)r;
+	return he_gated_through_rcvd_remover(sc->m);
+}
+
 /* The first arguments an eval implements (NULL: any). */
 static const char *const html_tests[] = {
 	"html", "big_font", "font_big", "font_face_bad", "font_low_contrast",
@@ -726,6 +879,17 @@ static const struct {
 	{ "image_count", ev_image_count, image_types },
 	{ "check_for_uppercase", ev_uppercase },
 	{ "check_base64_length", ev_base64_length },
+	{ "check_all_trusted", ev_all_trusted },
+	{ "check_no_relays", ev_no_relays },
+	{ "check_relays_unparseable", ev_relays_unparseable },
+	{ "helo_ip_mismatch", ev_helo_ip_mismatch },
+	{ "check_for_forged_received_trail", ev_forged_received_trail },
+	{ "check_mailfrom_matches_rcvd", ev_mailfrom_matches_rcvd },
+	{ "check_for_matching_env_and_hdr_from", ev_env_and_hdr_from },
+	{ "check_equal_from_domains", ev_equal_from_domains },
+	{ "check_for_missing_to_header", ev_missing_to },
+	{ "check_unresolved_template", ev_unresolved_template },
+	{ "gated_through_received_hdr_remover", ev_gated_through },
 };
 
 int
@@ -979,7 +1143,10 @@ run_rule(struct scan *sc, struct rule *r)
 			hits = re_match(sc, r, u, strlen(u)) != r->negate;
 			break;
 		}
-		hits = (!pf_miss && re_match(sc, r, t, len)) != r->negate;
+		if (multiple && !r->negate)     /* each match counts */
+			hits = pf_miss ? 0 : re_count(sc, r, t, len, max);
+		else
+			hits = (!pf_miss && re_match(sc, r, t, len)) != r->negate;
 		break;
 	}
 	case RULE_BODY:

@@ -77,6 +77,11 @@ ruleset_free(struct ruleset **rsp)
 		free(rs->block[i]);
 	free(rs->welcome);
 	free(rs->block);
+	for (int k = 0; k < 3; k++) {
+		for (size_t i = 0; i < rs->rb.n[k]; i++)
+			free(rs->rb.v[k][i]);
+		free(rs->rb.v[k]);
+	}
 	for (size_t i = 0; i < rs->nplugins; i++)
 		free(rs->plugins[i]);
 	free(rs->plugins);
@@ -766,6 +771,23 @@ do_line(struct ruleset *rs, const char *file, int lineno, const char *line)
 				list_add(&rs->block, &rs->nblock, a);
 			free(a);
 		}
+	} else if (strcmp(cmd, "util_rb_tld") == 0 || strcmp(cmd, "util_rb_2tld") == 0 ||
+	    strcmp(cmd, "util_rb_3tld") == 0) {
+		/* registry boundaries (header_eval.h) */
+		int k = cmd[8] == 't' ? 0 : cmd[8] == '2' ? 1 : 2;
+		char *a;
+		while ((a = word(&p)) != NULL) {
+			str_lower(a);
+			list_add(&rs->rb.v[k], &rs->rb.n[k], a);
+			free(a);
+		}
+	} else if (strcmp(cmd, "clear_util_rb") == 0) {
+		for (int k = 0; k < 3; k++) {
+			for (size_t i = 0; i < rs->rb.n[k]; i++)
+				free(rs->rb.v[k][i]);
+			FREE(rs->rb.v[k]);
+			rs->rb.n[k] = 0;
+		}
 	} else if (strcmp(cmd, "include") == 0) {
 		char *tmp = xstrdup(p);
 		char *inc = xstrdup(str_trim(tmp));
@@ -1306,6 +1328,7 @@ ruleset_finish_loaded(struct ruleset *rs)
 {
 	assign_hkeys(rs);
 	rule_mark_captures(rs);
+	rb_sort(&rs->rb);
 	for (size_t i = 0; i < rs->n; i++) {
 		struct rule *r = &rs->v[i];
 		if (r->type == RULE_NONE || r->eval_unknown || r->bad ||

@@ -10,6 +10,7 @@
 #include <pcre2.h>
 #include <stdint.h>
 
+#include "header_eval.h"
 #include "rules.h"
 
 enum rule_type {
@@ -126,6 +127,7 @@ struct ruleset {
 	double required;
 	char **welcome, **block;
 	size_t nwelcome, nblock;
+	struct rb_lists rb;     /* util_rb_tld/2tld/3tld (header_eval.h) */
 	struct ruleset_stats st;
 	char *errors[11];
 	unsigned nerrors;
@@ -239,7 +241,7 @@ void ruleset_finish_loaded(struct ruleset *rs);
  * cache may hold other literals for such a pattern; 6: `if can(...)`
  * true for features Tempest has, so the same sources give other rules,
  * and the :name:raw modifier) */
-#define RULE_CACHE_VERSION 13
+#define RULE_CACHE_VERSION 14
 uint64_t cache_hash(const void *p, size_t n, uint64_t seed);
 
 /* rule_wide.c: PCRE2's 32-bit library for a pattern too large for its

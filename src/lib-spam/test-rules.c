@@ -2070,6 +2070,181 @@ test_mimeheader(void)
 	ruleset_free(&rs);
 }
 
+/* SpamAssassin's RelayEval and header tests on the Received: trail and
+ * the envelope sender (check_all_trusted, check_no_relays,
+ * check_relays_unparseable, helo_ip_mismatch,
+ * check_for_forged_received_trail, check_mailfrom_matches_rcvd,
+ * check_for_matching_env_and_hdr_from, check_equal_from_domains,
+ * check_for_missing_to_header, check_unresolved_template,
+ * gated_through_received_hdr_remover), the ALL-TRUSTED, ALL-UNTRUSTED,
+ * ALL-INTERNAL and ALL-EXTERNAL ranges and tflags multiple on a header
+ * rule: the expected hits and counts are SpamAssassin 4.0.1's for the
+ * same rules and messages; and its registry boundaries (trim_domain),
+ * each printed by it. */
+static void
+test_relay_evals(void)
+{
+	static const char rules[] =
+	    "header T_ALL_TRUSTED eval:check_all_trusted()\n"
+	    "header T_NO_RELAYS eval:check_no_relays()\n"
+	    "header T_UNPARSEABLE eval:check_relays_unparseable()\n"
+	    "header T_HELO_IP eval:helo_ip_mismatch()\n"
+	    "header T_FORGED_TRAIL eval:check_for_forged_received_trail()\n"
+	    "header T_RP_MATCHES eval:check_mailfrom_matches_rcvd()\n"
+	    "header T_ENV_HDR eval:check_for_matching_env_and_hdr_from()\n"
+	    "header T_EQ_DOM eval:check_equal_from_domains()\n"
+	    "header T_MISSING_TO eval:check_for_missing_to_header()\n"
+	    "header T_TEMPLATE eval:check_unresolved_template()\n"
+	    "header T_GATED eval:gated_through_received_hdr_remover()\n"
+	    "score T_ALL_TRUSTED 1\n"
+	    "score T_NO_RELAYS 1\n"
+	    "score T_UNPARSEABLE 1\n"
+	    "score T_HELO_IP 1\n"
+	    "score T_FORGED_TRAIL 1\n"
+	    "score T_RP_MATCHES 1\n"
+	    "score T_ENV_HDR 1\n"
+	    "score T_EQ_DOM 1\n"
+	    "score T_MISSING_TO 1\n"
+	    "score T_TEMPLATE 1\n"
+	    "score T_GATED 1\n"
+	    "util_rb_tld com org uk net\n"
+	    "util_rb_2tld co.uk\n"
+	    "header T_TR_RCVD ALL-TRUSTED =~ /^Received:/m\n"
+	    "tflags T_TR_RCVD multiple\n"
+	    "header T_UNTR_RCVD ALL-UNTRUSTED =~ /^Received:/m\n"
+	    "tflags T_UNTR_RCVD multiple\n"
+	    "header T_INT_RCVD ALL-INTERNAL =~ /^Received:/m\n"
+	    "tflags T_INT_RCVD multiple\n"
+	    "header T_EXT_RCVD ALL-EXTERNAL =~ /^Received:/m\n"
+	    "tflags T_EXT_RCVD multiple\n"
+	    "header T_UNTR_SUBJ ALL-UNTRUSTED =~ /^Subject:/m\n"
+	    "header T_TR_SUBJ ALL-TRUSTED =~ /^Subject:/m\n"
+	    "header T_EXT_RELAYED ALL-EXTERNAL =~ /(?:^|\\n)[Rr][eE][cC][eE][iI][vV][eE][dD]:\\s.+\\n[Rr][eE][cC][eE][iI][vV][eE][dD]:\\s/s\n"
+	    "score T_TR_RCVD 1\n"
+	    "score T_TR_RCVD 1\n"
+	    "score T_UNTR_RCVD 1\n"
+	    "score T_INT_RCVD 1\n"
+	    "score T_EXT_RCVD 1\n"
+	    "score T_UNTR_SUBJ 1\n"
+	    "score T_TR_SUBJ 1\n"
+	    "score T_EXT_RELAYED 1\n";
+	static const char *const msgs[6] = {
+		"Return-Path: <bob@lists.example.co.uk>\n"
+		"Received: from mx.example.co.uk (mx.example.co.uk [192.0.2.10]) by mail.test.org (Postfix) with ESMTP id A1; Mon, 5 Aug 2002 10:00:00 +0000\n"
+		"From: Bob <bob@lists.example.co.uk>\n"
+		"To: alice@test.org\n"
+		"Subject: hello\n"
+		"Date: Mon, 5 Aug 2002 10:00:00 +0000\n"
+		"\n"
+		"hi\n",
+		"Received: from [10.1.2.3] (helo=box) by mx.internal.test (Exim 4.0) with esmtp id 17abc; Mon, 5 Aug 2002 10:00:00 +0000\n"
+		"From: carol@test.org\n"
+		"Subject: internal %FIRST_NAME\n"
+		"X-Mailer: %MAILER_NAME\n"
+		"Date: Mon, 5 Aug 2002 10:00:00 +0000\n"
+		"\n"
+		"hi\n",
+		"From: dave@example.com\n"
+		"To: eve@test.org\n"
+		"Subject: none\n"
+		"\n"
+		"hi\n",
+		"Received: from 203.0.113.5 (unknown [198.51.100.7]) by mx1.test.org (8.12.0/8.12.0) with SMTP id g75A0001; Mon, 5 Aug 2002 10:00:00 +0000\n"
+		"Received: from a.spam.net (b.other.com [198.51.100.8]) by relay.foo.com (8.12.0/8.12.0) with SMTP id g75A0002; Mon, 5 Aug 2002 09:59:00 +0000\n"
+		"Received: from c.bar.org (c.bar.org [198.51.100.9]) by relay2.baz.org (8.12.0/8.12.0) with SMTP id g75A0003; Mon, 5 Aug 2002 09:58:00 +0000\n"
+		"Received: from d.qux.org (d.qux.org [198.51.100.10]) by relay3.quux.org (8.12.0/8.12.0) with SMTP id g75A0004; Mon, 5 Aug 2002 09:57:00 +0000\n"
+		"Received: from foo by bar\n"
+		"Return-Path: <x@mail.example.com>\n"
+		"From: x@other.example.net\n"
+		"To: y@test.org\n"
+		"Subject: s\n"
+		"\n"
+		"hi\n",
+		"Received: from groups.msn.com (tk2dcpuba01.msn.com [65.54.195.210]) by mc4-f1.law16.hotmail.com with Microsoft SMTPSVC(5.0.2195.4905); Mon, 5 Aug 2002 10:00:00 -0700\n"
+		"From: someone@msn.com\n"
+		"To: list@groups.msn.com\n"
+		"Subject: group post\n"
+		"\n"
+		"hi\n",
+		"Return-Path: <x@mail.example.com>\n"
+		"Received: from mail.example.com (mail.example.com [198.51.100.30]) by mx.test.org (Postfix) with ESMTP id B2; Mon, 5 Aug 2002 10:00:00 +0000\n"
+		"From: x@other.example.net\n"
+		"To: y@test.org\n"
+		"Subject: s\n"
+		"\n"
+		"hi\n",
+	};
+	static const char *const want[6] = {
+		"T_ENV_HDR=1:1 T_EXT_RCVD=1:1 T_INT_RCVD=1:1 T_RP_MATCHES=1:1 T_TR_RCVD=1:1 T_UNTR_RCVD=1:1 T_UNTR_SUBJ=1:1 score=7",
+		"T_ALL_TRUSTED=1:1 T_INT_RCVD=1:1 T_MISSING_TO=1:1 T_TEMPLATE=1:1 T_TR_RCVD=1:1 T_TR_SUBJ=1:1 score=6",
+		"T_GATED=1:1 T_NO_RELAYS=1:1 T_TR_SUBJ=1:1 score=3",
+		"T_EXT_RCVD=5:5 T_EXT_RELAYED=1:1 T_FORGED_TRAIL=1:1 T_HELO_IP=1:1 T_INT_RCVD=1:1 T_TR_RCVD=1:1 T_UNPARSEABLE=1:1 T_UNTR_RCVD=5:5 T_UNTR_SUBJ=1:1 score=17",
+		"T_EXT_RCVD=1:1 T_GATED=1:1 T_INT_RCVD=1:1 T_TR_RCVD=1:1 T_UNTR_RCVD=1:1 T_UNTR_SUBJ=1:1 score=6",
+		"T_EQ_DOM=1:1 T_EXT_RCVD=1:1 T_INT_RCVD=1:1 T_RP_MATCHES=1:1 T_TR_RCVD=1:1 T_UNTR_RCVD=1:1 T_UNTR_SUBJ=1:1 score=7",
+	};
+	static const char *const rb[][2] = {
+		{ "www.foo.com", "foo.com" },
+		{ "www.foo.co.uk", "foo.co.uk" },
+		{ "co.uk", "co.uk" },
+		{ "foo.ca.us", "foo.ca.us" },
+		{ "www.foo.ca.us", "www.foo.ca.us" },
+		{ "a.b.pvt.k12.ca.us", "b.pvt.k12.ca.us" },
+		{ "x.y.ci.boston.ma.us", "y.ci.boston.ma.us" },
+		{ "..A..Foo.COM.", "foo.com" },
+		{ "localhost", "localhost" },
+		{ "", "" },
+		{ "x.y.act.edu.example", "y.act.edu.example" },
+		{ "a.b.c.xx.us", "xx.us" },
+	};
+	char dir[] = "/tmp/test-rules-rb-XXXXXX";
+	struct ruleset *rs = ruleset_new();
+	char *got, *path, *err = NULL, d[256];
+	unsigned char *data;
+	size_t len;
+	const char *e;
+	FILE *fp;
+
+	ruleset_load_text(rs, "rv.cf", rules);
+	ruleset_load_text(rs, "rb.cf", "util_rb_3tld act.edu.example\n");
+	ruleset_finish(rs);
+	for (int i = 0; i < 6; i++) {
+		got = hits_text(rs, msgs[i]);
+		T_STREQ(got, want[i]);
+		free(got);
+	}
+	for (size_t i = 0; i < NELEM(rb); i++) {
+		rb_domain(&rs->rb, rb[i][0], d, sizeof(d));
+		T_STREQ(d, rb[i][1]);
+	}
+	/* the lists survive the compiled-rule cache */
+	T_OK(mkdtemp(dir) != NULL);
+	path = xasprintf("%s/rb.cache", dir);
+	T_INTEQ(ruleset_cache_save(rs, path, &err), 0);
+	ruleset_free(&rs);
+	fp = fopen(path, "rb");
+	T_OK(fp != NULL);
+	fseek(fp, 0, SEEK_END);
+	len = (size_t)ftell(fp);
+	rewind(fp);
+	data = xmalloc(len);
+	T_INTEQ(fread(data, 1, len, fp), len);
+	fclose(fp);
+	rs = ruleset_new();
+	T_INTEQ(ruleset_cache_parse(rs, data, len, NULL, 1, &e), 0);
+	for (size_t i = 0; i < NELEM(rb); i++) {
+		rb_domain(&rs->rb, rb[i][0], d, sizeof(d));
+		T_STREQ(d, rb[i][1]);
+	}
+	got = hits_text(rs, msgs[3]);
+	T_STREQ(got, want[3]);
+	free(got);
+	ruleset_free(&rs);
+	free(data);
+	unlink(path);
+	rmdir(dir);
+	free(path);
+}
+
 int
 main(void)
 {
@@ -2102,6 +2277,7 @@ main(void)
 	T_RUN(test_cache);
 	T_RUN(test_wide_patterns);
 	T_RUN(test_mimeheader);
+	T_RUN(test_relay_evals);
 	T_RUN(test_cache_short_patterns);
 	for (size_t i = 0; i < nkept; i++)
 		ruleset_free(&kept[i]);
