@@ -77,11 +77,30 @@ mail_qp_decode(const char *s, size_t n, struct buf *out, int header,
 		int h, l;
 		char c;
 
-		/* copy a run of plain bytes */
+		/* copy a run of plain bytes; in a body, blanks ending a line
+		 * are not (RFC 2045 6.7 (3): transport added them) */
 		while (j < n && s[j] != '=' && !(header && s[j] == '_'))
 			j++;
-		if (j > i && mail_append_some(out, s + i, j - i) < 0)
-			r = -1;
+		for (size_t a = i; a < j; ) {
+			size_t b = a;
+			if (!header && (s[a] == ' ' || s[a] == '\t')) {
+				while (b < n && (s[b] == ' ' || s[b] == '\t'))
+					b++;
+				if (b < n && (s[b] == '\n' || (s[b] == '\r' && b + 1 < n &&
+				    s[b + 1] == '\n'))) {
+					a = b;          /* dropped */
+					continue;
+				}
+				if (b > j)      /* (blanks then '=': kept) */
+					b = j;
+			} else {
+				while (b < j && (header || (s[b] != ' ' && s[b] != '\t')))
+					b++;
+			}
+			if (mail_append_some(out, s + a, b - a) < 0)
+				r = -1;
+			a = b;
+		}
 		if (j >= n)
 			break;
 		i = j + 1;

@@ -24,7 +24,8 @@ int mail_base64_decode(const char *s, size_t n, struct buf *out,
 /*
  * quoted-printable: "=XX" (either case) is a byte; '=' followed by blanks
  * and a line end, or by the end of the input, is a soft line break; any
- * other '=' is kept and counted in *bad_r.  header: RFC 2047 "Q" words
+ * other '=' is kept and counted in *bad_r; in a body, blanks before a
+ * line end are dropped (RFC 2045 6.7 (3)).  header: RFC 2047 "Q" words
  * ('_' is a space, no soft line breaks).  Appends what fits; 0, or -1
  * when out is full.  bad_r may be NULL.
  */

@@ -93,6 +93,14 @@ test_decoders(void)
 	buf_reset(&b);
 	T_INTEQ(mail_qp_decode("a_b=5F=", 7, &b, 1, NULL), 0);
 	T_STREQ(buf_cstr(&b), "a b_=");
+	buf_reset(&b);
+	/* blanks ending a body line are dropped (RFC 2045 6.7 (3)), encoded
+	 * ones, blanks before '=', at the end and in a header are not */
+	T_INTEQ(mail_qp_decode("a \t\nb \r\nc=20\nd =41 e\t", 21, &b, 0, NULL), 0);
+	T_STREQ(buf_cstr(&b), "a\nb\r\nc \nd A e\t");
+	buf_reset(&b);
+	T_INTEQ(mail_qp_decode("a \nb", 4, &b, 1, NULL), 0);
+	T_STREQ(buf_cstr(&b), "a \nb");
 	buf_free(&b);
 	/* a full output keeps what fits */
 	buf_init(&b, 3);

@@ -15,9 +15,22 @@
 struct mime_stats;
 struct uri_list;
 
-/* Render s[0..n) as text appended to `text`; add counts to *st and the
- * URIs of href/src/action attributes to uris (may be NULL). */
+/* The texts SpamAssassin's html_text_match() looks at, as its HTML
+ * parser (HTML::Parser) reports them: each comment as written ("<!--
+ * … -->", and the "<!…>" that are no declaration), the text of each
+ * <a> (entities decoded, "<img>\n" for an image in it), the text of each
+ * <title>.  In texts[HTML_TEXT_*], each entry a NUL and its bytes. */
+enum { HTML_TEXT_COMMENT, HTML_TEXT_ANCHOR, HTML_TEXT_TITLE, HTML_TEXT_N };
+
+/* mime_stats.html_part_*: parts kept, and the tags balanced */
+#define HTML_PARTS_KEPT 8
+extern const char *const html_balance_tags[4];   /* body head center NULL */
+
+/* Render s[0..n) as text appended to `text`; add counts to *st, the
+ * URIs of href/src/action attributes to uris (may be NULL) and the
+ * texts above to texts[HTML_TEXT_N] (may be NULL; an entry that does
+ * not fit ends that list). */
 void html_render(const char *s, size_t n, struct buf *text,
-    struct mime_stats *st, struct uri_list *uris);
+    struct mime_stats *st, struct uri_list *uris, struct buf *texts);
 
 #endif

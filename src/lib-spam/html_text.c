@@ -514,7 +514,33 @@ struct render {
 	 * SpamAssassin's) reads as text up to its end tag: the tags there
 	 * are not noted as seen (html_tag_names) */
 	char cdata[12];
+	/* html_text_match()'s lists (html.h), or NULL; a list stops at the
+	 * first entry or text that does not fit */
+	struct buf *texts;
+	int texts_full[HTML_TEXT_N];
+	int in_a;               /* <a> start tags less end tags, not below 0 */
+	int balance[3];         /* the same for html_balance_tags; -1
+				 * while none was seen */
 };
+
+const char *const html_balance_tags[4] = { "body", "head", "center", NULL };
+
+/* A new entry of list k. */
+static void
+ht_new(struct render *r, int k)
+{
+	if (r->texts != NULL && !r->texts_full[k] && buf_appendc(&r->texts[k], '\0') < 0)
+		r->texts_full[k] = 1;
+}
+
+/* Text added to the last entry of list k. */
+static void
+ht_add(struct render *r, int k, const char *s, size_t n)
+{
+	if (r->texts != NULL && !r->texts_full[k] && r->texts[k].len > 0 &&
+	    buf_append(&r->texts[k], s, n) < 0)
+		r->texts_full[k] = 1;
+}
 
 static const struct elem *
 cur(const struct render *r)
@@ -1069,6 +1095,21 @@ tag(struct render *r, const char *s, size_t n)
 	if (r->cdata[0] == '\0') {
 		static const char *const cdata_tags[] = { "iframe", "xmp", "textarea", "plaintext" };
 		tag_seen(r->st, name);
+		/* html_text_match()'s anchor texts: each <a> starts one, an
+		 * image inside adds "<img>\n" */
+		if (strcmp(name, "a") == 0 && !closing) {
+			r->in_a++;
+			ht_new(r, HTML_TEXT_ANCHOR);
+		} else if (strcmp(name, "a") == 0 && r->in_a > 0) {
+			r->in_a--;
+		} else if (strcmp(name, "img") == 0 && !closing && r->in_a > 0) {
+			ht_add(r, HTML_TEXT_ANCHOR, "<img>\n", 6);
+		}
+		for (int b = 0; b < 3; b++)
+			if (strcmp(name, html_balance_tags[b]) == 0 &&
+			    (r->balance[b] = (r->balance[b] < 0 ? 0 : r->balance[b]) +
+			    (closing ? -1 : 1)) < 0)
+				r->balance[b] = 0;
 		if (!closing && in_list(name, cdata_tags, NELEM(cdata_tags)))
 			memcpy(r->cdata, name, sizeof(r->cdata));
 	} else if (closing && strcmp(name, r->cdata) == 0) {
@@ -1197,9 +1238,94 @@ skip_raw(const char *s, size_t n, size_t i, const char *name)
 	return n;
 }
 
+/* Whether s[k..n) is the rest of a declaration HTML::Parser accepts:
+ * names, quoted strings, "-- … --" comments and "[ … ]" up to '>'. */
+static int
+decl_ok(const char *s, size_t n, size_t k)
+{
+	if (k < n && !isspace((unsigned char)s[k]) && s[k] != '>')
+		return 0;       /* <!DOCTYPEhtml> */
+	while (k < n) {
+		const char *e;
+		char c = s[k];
+		if (isspace((unsigned char)c)) {
+			k++;
+			continue;
+		}
+		if (c == '>')
+			return 1;
+		if (c == '"' || c == '\'' || c == '[') {
+			if ((e = memchr(s + k + 1, c == '[' ? ']' : c, n - k - 1)) == NULL)
+				return 0;
+			k = (size_t)(e - s) + 1;
+			continue;
+		}
+		if (c == '-') {
+			if (k + 1 >= n || s[k + 1] != '-' ||
+			    (e = memmem(s + k + 2, n - k - 2, "--", 2)) == NULL)
+				return 0;
+			k = (size_t)(e - s) + 2;
+			continue;
+		}
+		while (k < n && !isspace((unsigned char)s[k]) && s[k] != '>' && s[k] != '"' &&
+		    s[k] != '\'')
+			k++;
+	}
+	return 0;
+}
+
+/* A "<!" at s[0..n) that HTML::Parser reports as a comment, and its
+ * length: all but a well-formed declaration (<!DOCTYPE …>, <!ENTITY …>)
+ * and a <![CDATA[ section; it ends at the first '>' (quotes are not
+ * read). */
+static size_t
+bang_comment(const char *s, size_t n)
+{
+	const char *gt;
+
+	if ((n >= 9 && memcmp(s, "<![CDATA[", 9) == 0) ||
+	    (n >= 9 && strncasecmp(s, "<!doctype", 9) == 0 && decl_ok(s, n, 9)) ||
+	    (n >= 8 && strncasecmp(s, "<!entity", 8) == 0 && decl_ok(s, n, 8)))
+		return 0;
+	gt = memchr(s, '>', n);
+	return gt != NULL ? (size_t)(gt - s) + 1 : n;
+}
+
+/* The text of a <title> that ends at s[j] (its '>'), as HTML::Parser
+ * reads it: everything to "</title" (or the end), entities decoded. */
+static void
+title_text(struct render *r, const char *s, size_t n, size_t j)
+{
+	size_t e = j + 1;
+
+	ht_new(r, HTML_TEXT_TITLE);
+	while (e + 7 <= n && strncasecmp(s + e, "</title", 7) != 0)
+		e++;
+	if (e + 7 > n)
+		e = n;
+	for (size_t k = j + 1; k < e; ) {
+		if (s[k] == '&') {
+			struct buf tmp;
+			int letter;
+			size_t used;
+			buf_init(&tmp, 8);
+			used = entity(s + k, e - k, &tmp, &letter);
+			if (used > 0) {
+				ht_add(r, HTML_TEXT_TITLE, tmp.data ? tmp.data : "", tmp.len);
+				buf_free(&tmp);
+				k += used;
+				continue;
+			}
+			buf_free(&tmp);
+		}
+		ht_add(r, HTML_TEXT_TITLE, s + k, 1);
+		k++;
+	}
+}
+
 void
 html_render(const char *s, size_t n, struct buf *text,
-    struct mime_stats *st, struct uri_list *uris)
+    struct mime_stats *st, struct uri_list *uris, struct buf *texts)
 {
 	struct render r;
 	size_t i = 0;
@@ -1216,6 +1342,8 @@ html_render(const char *s, size_t n, struct buf *text,
 	r.text = text;
 	r.st = st;
 	r.uris = uris;
+	r.texts = texts;
+	r.balance[0] = r.balance[1] = r.balance[2] = -1;
 	st->html_bytes += n;
 	while (i < n) {
 		unsigned char c = (unsigned char)s[i];
@@ -1223,10 +1351,26 @@ html_render(const char *s, size_t n, struct buf *text,
 		if (c == '<') {
 			if (i + 3 < n && strncmp(s + i, "<!--", 4) == 0) {
 				const char *e = memmem(s + i + 4, n - i - 4, "-->", 3);
+				size_t end = e ? (size_t)(e - s) + 3 : n;
+				/* one never closed ends at the first '>' (as
+				 * HTML::Parser ends it; it hid the rest of the page) */
+				if (e == NULL && (e = memchr(s + i + 4, '>', n - i - 4)) != NULL)
+					end = (size_t)(e - s) + 1;
 				st->html_comments++;
 				r.split_pending = 1;
-				i = e ? (size_t)(e - s) + 3 : n;
+				if (r.cdata[0] == '\0') {
+					ht_new(&r, HTML_TEXT_COMMENT);
+					ht_add(&r, HTML_TEXT_COMMENT, s + i, end - i);
+				}
+				i = end;
 				continue;
+			}
+			if (i + 1 < n && s[i + 1] == '!' && r.cdata[0] == '\0') {
+				size_t cl = bang_comment(s + i, n - i);
+				if (cl > 0) {
+					ht_new(&r, HTML_TEXT_COMMENT);
+					ht_add(&r, HTML_TEXT_COMMENT, s + i, cl);
+				}
 			}
 			if (i + 1 < n && (isalpha((unsigned char)s[i + 1]) || s[i + 1] == '/' ||
 			    s[i + 1] == '!' || s[i + 1] == '?')) {
@@ -1247,6 +1391,10 @@ html_render(const char *s, size_t n, struct buf *text,
 					continue;
 				}
 				tag(&r, s + i + 1, (j < n ? j : n) - i - 1);
+				if (j < n && i + 7 <= n && strncasecmp(s + i, "<title", 6) == 0 &&
+				    (s[i + 6] == '>' || s[i + 6] == '/' || isspace((unsigned char)s[i + 6])) &&
+				    r.cdata[0] == '\0')
+					title_text(&r, s, n, j);
 				if (j + 1 <= n && i + 7 <= n && strncasecmp(s + i, "<script", 7) == 0) {
 					st->html_scripts++;
 					i = skip_raw(s, n, j < n ? j + 1 : n, "script");
@@ -1271,6 +1419,8 @@ html_render(const char *s, size_t n, struct buf *text,
 			buf_init(&tmp, sizeof(ebuf));
 			used = entity(s + i, n - i, &tmp, &letter);
 			if (used > 0) {
+				if (r.in_a > 0)
+					ht_add(&r, HTML_TEXT_ANCHOR, tmp.data ? tmp.data : "", tmp.len);
 				if (letter)
 					st->html_entity_letters++;
 				if (tmp.len == 1 && tmp.data[0] == ' ')
@@ -1284,6 +1434,8 @@ html_render(const char *s, size_t n, struct buf *text,
 			buf_free(&tmp);
 		}
 		if (isspace(c)) {
+			if (r.in_a > 0)
+				ht_add(&r, HTML_TEXT_ANCHOR, s + i, 1);
 			r.space_pending = 1;
 			i++;
 			continue;
@@ -1292,9 +1444,22 @@ html_render(const char *s, size_t n, struct buf *text,
 			size_t j = i + 1;
 			while (j < n && s[j] != '<' && s[j] != '&' && !isspace((unsigned char)s[j]))
 				j++;
+			if (r.in_a > 0)
+				ht_add(&r, HTML_TEXT_ANCHOR, s + i, j - i);
 			emit(&r, s + i, j - i);
 			i = j;
 		}
 	}
 	newline(&r);
+	if (n > 0 && st->html_parts_kept < HTML_PARTS_KEPT) {
+		/* characters, a CR before LF not counted (SpamAssassin's
+		 * text has its line ends as LF) */
+		size_t chars = 0;
+		for (size_t k = 0; k < n; k++)
+			chars += ((unsigned char)s[k] & 0xc0) != 0x80 &&
+			    !(s[k] == '\r' && k + 1 < n && s[k + 1] == '\n');
+		st->html_part_len[st->html_parts_kept] = chars;
+		memcpy(st->html_part_balance[st->html_parts_kept], r.balance, sizeof(r.balance));
+		st->html_parts_kept++;
+	}
 }

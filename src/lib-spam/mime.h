@@ -99,6 +99,13 @@ struct mime_stats {
 	unsigned html_entity_letters;   /* letters written as &#NN; */
 	unsigned html_links, html_forms, html_scripts;
 	size_t html_bytes;              /* raw HTML size */
+	/* the first HTML_PARTS_KEPT HTML parts each: its length in
+	 * characters, and its <body>, <head>, <center> start tags less end
+	 * tags (never below 0; -1 for a tag it lacks) at its end (SpamAssassin's
+	 * html_eval('length') and html_tag_balance()) */
+	unsigned html_parts_kept;
+	size_t html_part_len[8];
+	int html_part_balance[8][3];
 	char html_tag_names[256];       /* " name" for each tag name seen,
 	                                   start or end tag, lower case, as
 	                                   long as it fits (html_tag_exists) */
@@ -127,6 +134,9 @@ struct mime_msg {
 	size_t body_offset;             /* offset of the top-level body in full */
 	struct mime_stats st;
 	struct mime_limits lim;
+	/* the HTML parts' comments, anchor texts and titles (html.h
+	 * HTML_TEXT_*; 64 KiB each) */
+	struct buf html_texts[3];
 };
 
 /* Analyse data[0..len) (not copied: it must outlive msg->full use).

@@ -313,7 +313,7 @@ add_text(struct parser *p, const char *s, size_t n, int html)
 	if (p->rendered.len > 0)
 		(void)buf_appends(&p->rendered, "\n\n");
 	if (html) {
-		html_render(s, n, &p->rendered, &m->st, &p->uris);
+		html_render(s, n, &p->rendered, &m->st, &p->uris, m->html_texts);
 	} else {
 		(void)buf_append(&p->rendered, s, n);
 		uri_extract_text(&p->uris, s, n, &m->st);
@@ -391,6 +391,8 @@ mime_parse(struct mime_msg *m, const char *data, size_t len,
 	m->full_len = len;
 	buf_init(&m->body, m->lim.max_text);
 	buf_init(&m->rawbody, m->lim.max_text);
+	for (int k = 0; k < HTML_TEXT_N; k++)
+		buf_init(&m->html_texts[k], 64 * 1024);
 	memset(&p, 0, sizeof(p));
 	p.m = m;
 	p.uris.max = m->lim.max_uris;
@@ -453,6 +455,8 @@ mime_free(struct mime_msg *m)
 	m->hdrs = NULL;
 	buf_free(&m->body);
 	buf_free(&m->rawbody);
+	for (int k = 0; k < HTML_TEXT_N; k++)
+		buf_free(&m->html_texts[k]);
 	uri_list_free(&u);
 	uri_list_free(&ua);
 	m->uris = NULL;

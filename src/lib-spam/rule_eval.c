@@ -14,6 +14,7 @@
 #include "buf.h"
 #include "mem.h"
 #include "header_eval.h"
+#include "html.h"
 #include "mime.h"
 #include "msg_date.h"
 #include "relays.h"
@@ -837,6 +838,148 @@ ev_gated_through(struct scan *sc, const struct rule *r)
 	return he_gated_through_rcvd_remover(sc->m);
 }
 
+/* html_text_match(list, re): an entry of an HTML list (html.h) the
+ * pattern (as written, no flags) matches, in characters as SpamAssassin
+ * matches these texts (it decodes an HTML part to characters before its
+ * parser sees it; the texts are UTF-8), in bytes for an entry that is
+ * no valid UTF-8 (as it matches a part it could not decode).  Both forms
+ * are compiled on first use and kept by the pattern's text (once per
+ * process, not for use from several threads). */
+#define HTM_MAX 32
+static struct {
+	char *pat;
+	pcre2_code *re[2];      /* UTF-8, bytes */
+} htm[HTM_MAX];
+
+static int
+htm_pattern(const char *pat, pcre2_code *re[2])
+{
+	size_t k;
+	int err;
+	PCRE2_SIZE off;
+
+	for (k = 0; k < HTM_MAX && htm[k].pat != NULL; k++)
+		if (strcmp(htm[k].pat, pat) == 0) {
+			re[0] = htm[k].re[0];
+			re[1] = htm[k].re[1];
+			return 1;
+		}
+	for (int b = 0; b < 2; b++) {
+		re[b] = pcre2_compile((PCRE2_SPTR)pat, PCRE2_ZERO_TERMINATED,
+		    b ? 0 : PCRE2_UTF, &err, &off, NULL);
+		if (re[b] != NULL)
+			(void)pcre2_jit_compile(re[b], PCRE2_JIT_COMPLETE);
+	}
+	if (k == HTM_MAX)
+		return 0;       /* (the caller frees them) */
+	htm[k].pat = xstrdup(pat);
+	htm[k].re[0] = re[0];
+	htm[k].re[1] = re[1];
+	return 1;
+}
+
+static unsigned
+ev_html_text_match(struct scan *sc, const struct rule *r)
+{
+	static const char *const lists[] = { "comment", "anchor", "title" };
+	const struct buf *b = NULL;
+	pcre2_code *re[2];
+	pcre2_match_data *md;
+	unsigned hit = 0;
+	int kept;
+
+	for (int k = 0; k < HTML_TEXT_N; k++)
+		if (strcmp(arg_str(r, 0), lists[k]) == 0)
+			b = &sc->m->html_texts[k];
+	if (b == NULL || b->len == 0)
+		return 0;
+	kept = htm_pattern(arg_str(r, 1), re);
+	md = pcre2_match_data_create(1, NULL);
+	for (size_t i = 0; i < b->len && !hit; ) {
+		size_t e = i + 1;       /* b->data[i] is the entry's NUL */
+		int rc = -1;
+		while (e < b->len && b->data[e] != '\0')
+			e++;
+		if (re[0] != NULL)
+			rc = pcre2_match(re[0], (PCRE2_SPTR)b->data + i + 1, e - i - 1, 0, 0, md,
+			    sc->rs->mctx);
+		/* (PCRE2_ERROR_UTF8_ERR1..21: not UTF-8) */
+		if (rc <= PCRE2_ERROR_UTF8_ERR1 && rc >= PCRE2_ERROR_UTF8_ERR21 && re[1] != NULL)
+			rc = pcre2_match(re[1], (PCRE2_SPTR)b->data + i + 1, e - i - 1, 0, 0, md,
+			    sc->rs->mctx);
+		hit = rc >= 0;
+		i = e;
+	}
+	pcre2_match_data_free(md);
+	for (int k = 0; k < 2 && !kept; k++)
+		if (re[k] != NULL)
+			pcre2_code_free(re[k]);
+	return hit;
+}
+
+/* "OP N" of SpamAssassin's html_eval and html_tag_balance (it evaluates
+ * the text as Perl after "$val"): <, <=, >, >=, ==, != and a number; -1
+ * for anything else. */
+static int
+cmp_expr(double v, const char *e)
+{
+	char op[3] = "";
+	char *end;
+	double x;
+	size_t k = 0;
+
+	while (*e == ' ')
+		e++;
+	while (k < 2 && (*e == '<' || *e == '>' || *e == '=' || *e == '!'))
+		op[k++] = *e++;
+	op[k] = '\0';
+	x = strtod(e, &end);
+	if (end == e)
+		return -1;
+	while (*end == ' ')
+		end++;
+	if (*end != '\0')
+		return -1;
+	if (strcmp(op, "<") == 0) return v < x;
+	if (strcmp(op, "<=") == 0) return v <= x;
+	if (strcmp(op, ">") == 0) return v > x;
+	if (strcmp(op, ">=") == 0) return v >= x;
+	if (strcmp(op, "==") == 0) return v == x;
+	if (strcmp(op, "!=") == 0) return v != x;
+	return -1;
+}
+
+/* html_eval('length', expr): an HTML part whose length (characters)
+ * satisfies it */
+static unsigned
+ev_html_eval(struct scan *sc, const struct rule *r)
+{
+	const struct mime_stats *st = &sc->m->st;
+
+	for (unsigned i = 0; i < st->html_parts_kept; i++)
+		if (cmp_expr((double)st->html_part_len[i], arg_str(r, 1)) == 1)
+			return 1;
+	return 0;
+}
+
+/* html_tag_balance(tag, expr): an HTML part whose start tags less end
+ * tags of that name (never below 0) satisfy it */
+static unsigned
+ev_html_tag_balance(struct scan *sc, const struct rule *r)
+{
+	const struct mime_stats *st = &sc->m->st;
+
+	for (int b = 0; html_balance_tags[b] != NULL; b++) {
+		if (strcmp(arg_str(r, 0), html_balance_tags[b]) != 0)
+			continue;
+		for (unsigned i = 0; i < st->html_parts_kept; i++)
+			if (st->html_part_balance[i][b] >= 0 &&     /* (seen) */
+			    cmp_expr((double)st->html_part_balance[i][b], arg_str(r, 1)) == 1)
+				return 1;
+	}
+	return 0;
+}
+
 /* The first arguments an eval implements (NULL: any). */
 static const char *const html_tests[] = {
 	"html", "big_font", "font_big", "font_face_bad", "font_low_contrast",
@@ -849,6 +992,8 @@ static const char *const mime_tests[] = {
 	"mime_qp_long_line", NULL,
 };
 static const char *const image_types[] = { "all", "gif", "png", "jpeg", NULL };
+static const char *const html_lists[] = { "comment", "anchor", "title", NULL };
+static const char *const html_measures[] = { "length", NULL };
 
 static const struct {
 	const char *name;
@@ -890,6 +1035,9 @@ static const struct {
 	{ "check_for_missing_to_header", ev_missing_to },
 	{ "check_unresolved_template", ev_unresolved_template },
 	{ "gated_through_received_hdr_remover", ev_gated_through },
+	{ "html_text_match", ev_html_text_match, html_lists },
+	{ "html_eval", ev_html_eval, html_measures },
+	{ "html_tag_balance", ev_html_tag_balance, html_balance_tags },
 };
 
 int

@@ -6,6 +6,7 @@
 
 #include "buf.h"
 #include "mem.h"
+#include "html.h"
 #include "mime.h"
 #include "uri.h"
 #include "test.h"
@@ -757,6 +758,49 @@ test_encoded_message(void)
 	mime_free(&m);
 }
 
+/* The texts SpamAssassin's html_text_match() reads, as its HTML parser
+ * gives them for this message (printed by SpamAssassin 4.0.1), the
+ * part's length and the tags left open. */
+static void
+test_html_texts(void)
+{
+	static const char msg[] =
+	    "From: a@example.com\n"
+	    "To: b@example.com\n"
+	    "Subject: html\n"
+	    "MIME-Version: 1.0\n"
+	    "Content-Type: text/html; charset=us-ascii\n"
+	    "\n"
+	    "<!DOCTYPE -//w3c//dtd html>\n"
+	    "<html><head><title>Big &amp; bold offer</title></head>\n"
+	    "<body><!-- saved from url=(0022)http://example.com/ --><!x>\n"
+	    "<a href=\"http://a.example/\">Click <b>here</b> &amp; win<img src=\"x.gif\"></a>\n"
+	    "<center><center>text\n"
+	    "<!--#rotate>after\n"
+	    "</body>\n";
+	static const char comments[] = "\0<!DOCTYPE -//w3c//dtd html>"
+	    "\0<!-- saved from url=(0022)http://example.com/ -->\0<!x>\0<!--#rotate>";
+	static const char anchors[] = "\0Click here & win<img>\n";
+	static const char titles[] = "\0Big & bold offer";
+	struct mime_msg m;
+
+	mime_parse(&m, msg, strlen(msg), NULL);
+	T_INTEQ(m.html_texts[HTML_TEXT_COMMENT].len, sizeof(comments) - 1);
+	T_OK(memcmp(m.html_texts[HTML_TEXT_COMMENT].data, comments, sizeof(comments) - 1) == 0);
+	T_INTEQ(m.html_texts[HTML_TEXT_ANCHOR].len, sizeof(anchors) - 1);
+	T_OK(memcmp(m.html_texts[HTML_TEXT_ANCHOR].data, anchors, sizeof(anchors) - 1) == 0);
+	T_INTEQ(m.html_texts[HTML_TEXT_TITLE].len, sizeof(titles) - 1);
+	T_OK(memcmp(m.html_texts[HTML_TEXT_TITLE].data, titles, sizeof(titles) - 1) == 0);
+	T_INTEQ(m.st.html_parts_kept, 1);
+	T_INTEQ(m.st.html_part_len[0], 267);
+	T_INTEQ(m.st.html_part_balance[0][0], 0);       /* body */
+	T_INTEQ(m.st.html_part_balance[0][1], 0);       /* head */
+	T_INTEQ(m.st.html_part_balance[0][2], 2);       /* center */
+	/* the rest of the page after the "<!--" never closed is text */
+	T_OK(strstr(buf_cstr(&m.body), "after") != NULL);
+	mime_free(&m);
+}
+
 int
 main(void)
 {
@@ -777,5 +821,6 @@ main(void)
 	T_RUN(test_uri_text);
 	T_RUN(test_uri_text_also);
 	T_RUN(test_uri_numeric);
+	T_RUN(test_html_texts);
 	return t_done();
 }

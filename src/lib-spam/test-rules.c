@@ -2245,6 +2245,86 @@ test_relay_evals(void)
 	free(path);
 }
 
+/* SpamAssassin's HTMLEval tests on the texts of its HTML parser:
+ * html_text_match on the comments (a DOCTYPE HTML::Parser cannot read
+ * is one, so is "<!x>"; a "<!--" never closed ends at the first '>'),
+ * the anchor texts (entities decoded, "<img>\n" for an image) and the
+ * titles; html_eval('length') and html_tag_balance.  The hits expected
+ * are SpamAssassin 4.0.1's for the same rules and message. */
+static void
+test_html_evals(void)
+{
+	static const char msg[] =
+	    "From: a@example.com\n"
+	    "To: b@example.com\n"
+	    "Subject: html\n"
+	    "MIME-Version: 1.0\n"
+	    "Content-Type: text/html; charset=us-ascii\n"
+	    "\n"
+	    "<!DOCTYPE -//w3c//dtd html>\n"
+	    "<html><head><title>Big &amp; bold offer</title></head>\n"
+	    "<body><!-- saved from url=(0022)http://example.com/ --><!x>\n"
+	    "<a href=\"http://a.example/\">Click <b>here</b> &amp; win<img src=\"x.gif\"></a>\n"
+	    "<center><center>text\n"
+	    "<!--#rotate>after\n"
+	    "</body>\n";
+	static const char rules[] =
+	    "body T_HC_SHORT eval:html_text_match('comment', '<!(?!-).{0,6}>')\n"
+	    "body T_HC_SAVED eval:html_text_match('comment', '<!-- saved from url=\\(\\d{4}\\)')\n"
+	    "body T_LINK_IMG eval:html_text_match('anchor', '<img>')\n"
+	    "body T_COMMENT eval:html_text_match('comment', '<!.*?>')\n"
+	    "body T_TITLE120 eval:html_text_match('title', '.{120}')\n"
+	    "body T_TITLE_ANY eval:html_text_match('title', '\\S')\n"
+	    "body T_TITLE_40 eval:html_text_match('title', '.{40}')\n"
+	    "body T_ANCHOR_TXT eval:html_text_match('anchor', '[a-z]{4}')\n"
+	    "body T_ANCHOR_CLICK eval:html_text_match('anchor', '(?i)click here')\n"
+	    "body T_COMMENT_DASH eval:html_text_match('comment', '^<!--')\n"
+	    "body T_COMMENT_NODASH eval:html_text_match('comment', '^<![^-]')\n"
+	    "body T_COMMENT_LONG eval:html_text_match('comment', '.{60}')\n"
+	    "body T_LEN512 eval:html_eval('length', '< 512')\n"
+	    "body T_LEN384 eval:html_eval('length', '< 384')\n"
+	    "body T_LEN5K eval:html_eval('length', '>= 5000')\n"
+	    "body T_LEN2K eval:html_eval('length', '> 2000')\n"
+	    "body T_BAL_BODY eval:html_tag_balance('body', '!= 0')\n"
+	    "body T_BAL_HEAD eval:html_tag_balance('head', '!= 0')\n"
+	    "body T_BAL_CENTER eval:html_tag_balance('center', '!= 0')\n"
+	    "body T_BAL_CENTER2 eval:html_tag_balance('center', '> 1')\n"
+	    "body T_BAL_BODY0 eval:html_tag_balance('body', '== 0')\n";
+	static const char *const hits[] = {
+		"T_ANCHOR_CLICK",
+		"T_ANCHOR_TXT",
+		"T_BAL_BODY0",
+		"T_BAL_CENTER",
+		"T_BAL_CENTER2",
+		"T_COMMENT",
+		"T_COMMENT_DASH",
+		"T_COMMENT_NODASH",
+		"T_HC_SAVED",
+		"T_HC_SHORT",
+		"T_LEN384",
+		"T_LEN512",
+		"T_LINK_IMG",
+		"T_TITLE_ANY",
+	};
+	static const char *const misses[] = {
+		"T_TITLE120",
+		"T_TITLE_40",
+		"T_COMMENT_LONG",
+		"T_LEN5K",
+		"T_LEN2K",
+		"T_BAL_BODY",
+		"T_BAL_HEAD",
+	};
+	struct spam_result r;
+
+	scan(rules, msg, -1, &r);
+	for (size_t i = 0; i < NELEM(hits); i++)
+		T_OK(hit(&r, hits[i]));
+	for (size_t i = 0; i < NELEM(misses); i++)
+		T_OK(!hit(&r, misses[i]));
+	spam_result_free(&r);
+}
+
 int
 main(void)
 {
@@ -2278,6 +2358,7 @@ main(void)
 	T_RUN(test_wide_patterns);
 	T_RUN(test_mimeheader);
 	T_RUN(test_relay_evals);
+	T_RUN(test_html_evals);
 	T_RUN(test_cache_short_patterns);
 	for (size_t i = 0; i < nkept; i++)
 		ruleset_free(&kept[i]);
