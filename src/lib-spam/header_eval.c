@@ -929,3 +929,36 @@ re_mailfrom_matches_rcvd(const struct relays *rl, const struct rb_lists *rb,
 	}
 	return 0;
 }
+
+int
+he_freemail_role(const char *email)
+{
+	static const char role[] = "^(?:abuse|support|sales|info|helpdesk|contact|kontakt"
+	    "|(?:post|host|domain)master|undisclosed.*|request-[a-f0-9]{16}|bounced?-"
+	    "|[a-f0-9]{8}(?:\\.[a-f0-9]{8}|-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{12})"
+	    "|.+=.+=.+)\\@";
+
+	return match(role, "", PCRE2_CASELESS | PCRE2_EXTENDED, email, NULL, 0);
+}
+
+int
+he_match(const char *pat, const char *s)
+{
+	int err, rc;
+	PCRE2_SIZE off;
+	pcre2_code *re = pcre2_compile((PCRE2_SPTR)pat, PCRE2_ZERO_TERMINATED, 0, &err, &off,
+	    NULL);
+	pcre2_match_data *md;
+
+	if (re == NULL)
+		return 0;
+	if (mctx == NULL) {
+		mctx = pcre2_match_context_create(NULL);
+		pcre2_set_match_limit(mctx, 200000);
+	}
+	md = pcre2_match_data_create_from_pattern(re, NULL);
+	rc = pcre2_match(re, (PCRE2_SPTR)s, strlen(s), 0, 0, md, mctx);
+	pcre2_match_data_free(md);
+	pcre2_code_free(re);
+	return rc >= 0;
+}

@@ -99,4 +99,10 @@ int re_forged_received_trail(const struct relays *rl);
 int re_mailfrom_matches_rcvd(const struct relays *rl, const struct rb_lists *rb,
     const char *envfrom);
 
+/* The FreeMail plugin's welcome-listed local parts (abuse@, support@,
+ * postmaster@, bounce-, Gmail message ids, …). */
+int he_freemail_role(const char *email);
+/* A pattern of a rule's argument (compiled for this call) against s. */
+int he_match(const char *pat, const char *s);
+
 #endif

@@ -361,6 +361,13 @@ ruleset_cache_save(const struct ruleset *rs, const char *path, char **error_r)
 	put_strs(&b, rs->block, rs->nblock);
 	for (int k = 0; k < 3; k++)
 		put_strs(&b, rs->rb.v[k], rs->rb.n[k]);
+	for (int k = 0; k < 3; k++)
+		put_strs(&b, rs->fm[k], rs->nfm[k]);
+	put_u32(&b, (uint32_t)rs->nalists);
+	for (size_t l = 0; l < rs->nalists; l++) {
+		put_str(&b, rs->alists[l].name);
+		put_strs(&b, rs->alists[l].v, rs->alists[l].n);
+	}
 	put_u32(&b, rs->st.rules);
 	put_u32(&b, rs->st.active);
 	put_u32(&b, rs->st.eval_skipped);
@@ -649,6 +656,21 @@ ruleset_cache_parse(struct ruleset *rs, const unsigned char *data, size_t len,
 	get_strs(&rd, &rs->block, &rs->nblock);
 	for (int k = 0; k < 3; k++)
 		get_strs(&rd, &rs->rb.v[k], &rs->rb.n[k]);
+	for (int k = 0; k < 3; k++)
+		get_strs(&rd, &rs->fm[k], &rs->nfm[k]);
+	{
+		uint32_t nl = get_count(&rd, 8, 100000);
+		for (uint32_t l = 0; l < nl && rd.err == NULL; l++) {
+			char *name = get_str(&rd, 0);
+			if (name == NULL)
+				break;
+			rs->alists = xreallocarray(rs->alists, rs->nalists + 1,
+			    sizeof(*rs->alists));
+			rs->alists[rs->nalists].name = name;
+			get_strs(&rd, &rs->alists[rs->nalists].v, &rs->alists[rs->nalists].n);
+			rs->nalists++;
+		}
+	}
 	rs->st.rules = get_u32(&rd);
 	rs->st.active = get_u32(&rd);
 	rs->st.eval_skipped = get_u32(&rd);

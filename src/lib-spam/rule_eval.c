@@ -5,6 +5,7 @@
  * PCRE2 runs JIT-compiled with a match limit, so a hostile message
  * cannot make a rule loop for long.
  */
+#include <ctype.h>
 #include <fnmatch.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 
 #include "buf.h"
 #include "mem.h"
+#include "str.h"
 #include "header_eval.h"
 #include "html.h"
 #include "mime.h"
@@ -557,7 +559,6 @@ stat_value(const struct mime_stats *st, const char *name, int *ok)
 static unsigned
 ev_html_range(struct scan *sc, const struct rule *r)
 {
-	int ok;
 	const char *what = r->neval_args > 0 ? r->eval_args[0] : "";
 	double v, lo = arg_num(r, 1, 0), hi = arg_num(r, 2, 1e18);
 
@@ -567,11 +568,15 @@ ev_html_range(struct scan *sc, const struct rule *r)
 		v = (double)sc->m->st.html_image_area;
 	else if (strcmp(what, "max_size") == 0)
 		v = (double)sc->m->st.html_font_max_size;
-	else {
-		v = stat_value(&sc->m->st, what, &ok);
-		if (!ok)
-			return 0;
-	}
+	else if (strcmp(what, "length") == 0) {
+		/* each HTML part's own (html_eval's measure) */
+		const struct mime_stats *st = &sc->m->st;
+		for (unsigned i = 0; i < st->html_parts_kept; i++)
+			if ((double)st->html_part_len[i] > lo && (double)st->html_part_len[i] <= hi)
+				return 1;
+		return 0;
+	} else
+		return 0;       /* (not reached: eval_args_known) */
 	/* as SpamAssassin: above min, at most max ("inf": no bound) */
 	return sc->m->st.html_parts > 0 && v > lo && v <= hi;
 }
@@ -980,6 +985,234 @@ ev_html_tag_balance(struct scan *sc, const struct rule *r)
 	return 0;
 }
 
+/* ---- sender lists (WLBLEval's check_from_in_list, the FreeMail
+ * plugin) ---- */
+
+#define ADDRS_MAX 64
+
+/* The addresses of every header called name ("EnvelopeFrom" too), lower
+ * case, appended to v (at most ADDRS_MAX in all). */
+static void
+addrs_of(struct scan *sc, const char *name, char **v, size_t *n, int first_only)
+{
+	if (strcmp(name, "EnvelopeFrom") == 0) {
+		char *e = envfrom_addr(sc);
+		if (e[0] != '\0' && *n < ADDRS_MAX)
+			v[(*n)++] = e;
+		else
+			free(e);
+		return;
+	}
+	for (size_t i = 0; i < sc->m->nhdrs && *n < ADDRS_MAX; i++) {
+		if (strcasecmp(sc->m->hdrs[i].name, name) != 0)
+			continue;
+		*n += mime_addr_list(sc->m->hdrs[i].value, v + *n, ADDRS_MAX - *n);
+		if (first_only)
+			break;
+	}
+}
+
+/* SpamAssassin's all_from_addrs(): the Resent-From: addresses of its
+ * first such header, else those of From:, Envelope-Sender:,
+ * Resent-Sender:, X-Envelope-From: and the envelope sender; repeated
+ * dots one, lower case, each once.  Their number, malloc'ed in v. */
+static size_t
+all_from_addrs(struct scan *sc, char **v)
+{
+	static const char *const hdrs[] = {
+		"From", "Envelope-Sender", "Resent-Sender", "X-Envelope-From", "EnvelopeFrom",
+	};
+	size_t n = 0, k = 0;
+
+	addrs_of(sc, "Resent-From", v, &n, 1);
+	if (n == 0)
+		for (size_t h = 0; h < NELEM(hdrs); h++)
+			addrs_of(sc, hdrs[h], v, &n, 0);
+	for (size_t i = 0; i < n; i++) {
+		char *a = v[i], *w = a;
+		int dup = 0;
+		for (char *r = a; *r; r++)      /* tr/././s, lc */
+			if (!(*r == '.' && w > a && w[-1] == '.'))
+				*w++ = (char)tolower((unsigned char)*r);
+		*w = '\0';
+		for (size_t j = 0; j < k && !dup; j++)
+			dup = strcmp(v[j], a) == 0;
+		if (dup)
+			free(a);
+		else
+			v[k++] = a;
+	}
+	return k;
+}
+
+static void
+addrs_free(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+}
+
+/* A list glob (lower case; '*' any text, '?' one character) against s,
+ * case aside. */
+static int
+glob_match(const char *p, const char *s)
+{
+	const char *star = NULL, *back = NULL;
+
+	while (*s) {
+		if (*p == '*') {
+			star = ++p;
+			back = s;
+		} else if (*p == '?' || (*p != '\0' &&
+		    tolower((unsigned char)*p) == tolower((unsigned char)*s))) {
+			p++;
+			s++;
+		} else if (star != NULL) {
+			p = star;
+			s = ++back;
+		} else
+			return 0;
+	}
+	while (*p == '*')
+		p++;
+	return *p == '\0';
+}
+
+static const struct addrlist *
+alist(const struct ruleset *rs, const char *name)
+{
+	for (size_t i = 0; i < rs->nalists; i++)
+		if (strcmp(rs->alists[i].name, name) == 0)
+			return &rs->alists[i];
+	return NULL;
+}
+
+static int
+in_alist(const struct addrlist *l, const char *a)
+{
+	for (size_t i = 0; l != NULL && i < l->n; i++)
+		if (glob_match(l->v[i], a))
+			return 1;
+	return 0;
+}
+
+/* check_from_in_list(NAME): a From address (all_from_addrs) the list has */
+static int
+cmp_strp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static unsigned
+ev_from_in_list(struct scan *sc, const struct rule *r)
+{
+	const struct addrlist *l = alist(sc->rs, arg_str(r, 0));
+	char *v[ADDRS_MAX];
+	size_t n;
+	unsigned hit = 0;
+
+	if (l == NULL)
+		return 0;
+	n = all_from_addrs(sc, v);
+	for (size_t i = 0; i < n && !hit; i++)
+		hit = in_alist(l, v[i]);
+	addrs_free(v, n);
+	return hit;
+}
+
+/* check_replyto_in_list(NAME): the first Reply-To: address */
+static unsigned
+ev_replyto_in_list(struct scan *sc, const struct rule *r)
+{
+	const struct addrlist *l = alist(sc->rs, arg_str(r, 0));
+	char *a = he_addr(sc->m, "Reply-To");
+	unsigned hit = l != NULL && a[0] != '\0' && in_alist(l, a);
+
+	free(a);
+	return hit;
+}
+
+/* The FreeMail plugin's _is_freemail(): not welcome-listed (the address
+ * or its domain, or a role or bounce local part), and its domain listed
+ * in freemail_domains. */
+static int
+is_freemail(const struct ruleset *rs, const char *email)
+{
+	const char *at = strrchr(email, '@'), *dom = at ? at + 1 : email;
+
+	if (email[0] == '\0' || rs->nfm[FM_DOM] + rs->nfm[FM_WILD] == 0)
+		return 0;
+	for (size_t i = 0; i < rs->nfm[FM_WELCOME]; i++)
+		if (strcmp(rs->fm[FM_WELCOME][i], email) == 0 ||
+		    strcmp(rs->fm[FM_WELCOME][i], dom) == 0)
+			return 0;
+	if (he_freemail_role(email))
+		return 0;
+	if (bsearch(&dom, rs->fm[FM_DOM], rs->nfm[FM_DOM], sizeof(char *), cmp_strp) != NULL)
+		return 1;
+	/* a wildcard: '*' any label text (no '.'), '?' one character */
+	for (size_t i = 0; i < rs->nfm[FM_WILD]; i++) {
+		const char *p = rs->fm[FM_WILD][i], *s = dom;
+		const char *star = NULL, *back = NULL;
+		int ok = 1;
+		while (*s && ok) {
+			if (*p == '*') {
+				star = ++p;
+				back = s;
+			} else if (*p != '\0' && (*p == '?' || *p == *s)) {
+				p++;
+				s++;
+			} else if (star != NULL && *back != '.') {
+				p = star;
+				s = ++back;
+			} else
+				ok = 0;
+		}
+		while (*p == '*')
+			p++;
+		if (ok && *p == '\0')
+			return 1;
+	}
+	return 0;
+}
+
+/* check_freemail_from([re]): a From address (all_from_addrs) that is a
+ * freemail one (and matches re) */
+static unsigned
+ev_freemail_from(struct scan *sc, const struct rule *r)
+{
+	char *v[ADDRS_MAX];
+	size_t n = all_from_addrs(sc, v);
+	unsigned hit = 0;
+
+	for (size_t i = 0; i < n && !hit; i++)
+		hit = is_freemail(sc->rs, v[i]) &&
+		    (r->neval_args < 1 || he_match(r->eval_args[0], v[i]));
+	addrs_free(v, n);
+	return hit;
+}
+
+/* check_freemail_header(hdr[, re]): an address of hdr that is a freemail
+ * one (and matches re) */
+static unsigned
+ev_freemail_header(struct scan *sc, const struct rule *r)
+{
+	char *v[ADDRS_MAX];
+	size_t n = 0;
+	unsigned hit = 0;
+
+	if (r->neval_args < 1)
+		return 0;
+	addrs_of(sc, r->eval_args[0], v, &n, 0);
+	for (size_t i = 0; i < n && !hit; i++) {
+		str_lower(v[i]);
+		hit = is_freemail(sc->rs, v[i]) &&
+		    (r->neval_args < 2 || he_match(r->eval_args[1], v[i]));
+	}
+	addrs_free(v, n);
+	return hit;
+}
+
 /* The first arguments an eval implements (NULL: any). */
 static const char *const html_tests[] = {
 	"html", "big_font", "font_big", "font_face_bad", "font_low_contrast",
@@ -994,6 +1227,11 @@ static const char *const mime_tests[] = {
 static const char *const image_types[] = { "all", "gif", "png", "jpeg", NULL };
 static const char *const html_lists[] = { "comment", "anchor", "title", NULL };
 static const char *const html_measures[] = { "length", NULL };
+/* (SpamAssassin's bad_tag_ratio, non_element_ratio, obfuscation_ratio,
+ * closed_extra_ratio are not measured: skipped and counted) */
+static const char *const html_range_measures[] = {
+	"ratio", "image_area", "max_size", "length", NULL,
+};
 
 static const struct {
 	const char *name;
@@ -1009,7 +1247,7 @@ static const struct {
 	{ "check_for_mime_html", ev_mime_html },
 	{ "check_for_mime_html_only", ev_mime_html_only },
 	{ "html_image_only", ev_html_image_only },
-	{ "html_range", ev_html_range },
+	{ "html_range", ev_html_range, html_range_measures },
 	{ "html_test", ev_html_test, html_tests },
 	{ "tempest_stat", ev_tempest_stat },
 	{ "check_for_shifted_date", ev_shifted_date },
@@ -1038,6 +1276,10 @@ static const struct {
 	{ "html_text_match", ev_html_text_match, html_lists },
 	{ "html_eval", ev_html_eval, html_measures },
 	{ "html_tag_balance", ev_html_tag_balance, html_balance_tags },
+	{ "check_from_in_list", ev_from_in_list },
+	{ "check_replyto_in_list", ev_replyto_in_list },
+	{ "check_freemail_from", ev_freemail_from },
+	{ "check_freemail_header", ev_freemail_header },
 };
 
 int

@@ -81,7 +81,17 @@ ruleset_free(struct ruleset **rsp)
 		for (size_t i = 0; i < rs->rb.n[k]; i++)
 			free(rs->rb.v[k][i]);
 		free(rs->rb.v[k]);
+		for (size_t i = 0; i < rs->nfm[k]; i++)
+			free(rs->fm[k][i]);
+		free(rs->fm[k]);
 	}
+	for (size_t l = 0; l < rs->nalists; l++) {
+		for (size_t i = 0; i < rs->alists[l].n; i++)
+			free(rs->alists[l].v[i]);
+		free(rs->alists[l].v);
+		free(rs->alists[l].name);
+	}
+	free(rs->alists);
 	for (size_t i = 0; i < rs->nplugins; i++)
 		free(rs->plugins[i]);
 	free(rs->plugins);
@@ -561,6 +571,18 @@ list_add(char ***v, size_t *n, const char *s)
 	(*v)[(*n)++] = xstrdup(s);
 }
 
+/* A freemail_welcomelist entry: /\w[.@]\w/ */
+static int
+fm_welcome_ok(const char *a)
+{
+	for (size_t i = 1; a[i] != '\0' && a[i + 1] != '\0'; i++)
+		if ((a[i] == '.' || a[i] == '@') &&
+		    (isalnum((unsigned char)a[i - 1]) || a[i - 1] == '_') &&
+		    (isalnum((unsigned char)a[i + 1]) || a[i + 1] == '_'))
+			return 1;
+	return 0;
+}
+
 static void
 list_del(char **v, size_t *n, const char *s)
 {
@@ -779,6 +801,50 @@ do_line(struct ruleset *rs, const char *file, int lineno, const char *line)
 		while ((a = word(&p)) != NULL) {
 			str_lower(a);
 			list_add(&rs->rb.v[k], &rs->rb.n[k], a);
+			free(a);
+		}
+	} else if (strcmp(cmd, "enlist_addrlist") == 0) {
+		/* (NAME) glob … */
+		const char *e;
+		struct addrlist *l = NULL;
+		char *a;
+		p = skip_ws(p);
+		if (*p != '(' || (e = strchr(p, ')')) == NULL || e == p + 1) {
+			ruleset_error(rs, file, lineno, "%s: (list name) expected", cmd);
+			goto out;
+		}
+		for (size_t k = 0; k < rs->nalists && l == NULL; k++)
+			if (strlen(rs->alists[k].name) == (size_t)(e - p - 1) &&
+			    strncmp(rs->alists[k].name, p + 1, (size_t)(e - p - 1)) == 0)
+				l = &rs->alists[k];
+		if (l == NULL) {
+			rs->alists = xreallocarray(rs->alists, rs->nalists + 1, sizeof(*rs->alists));
+			l = &rs->alists[rs->nalists++];
+			memset(l, 0, sizeof(*l));
+			l->name = xstrndup(p + 1, (size_t)(e - p - 1));
+		}
+		p = e + 1;
+		while ((a = word(&p)) != NULL) {
+			str_lower(a);
+			list_add(&l->v, &l->n, a);
+			free(a);
+		}
+	} else if (strcmp(cmd, "freemail_domains") == 0 ||
+	    strcmp(cmd, "freemail_welcomelist") == 0 || strcmp(cmd, "freemail_whitelist") == 0) {
+		int dom = cmd[9] == 'd';
+		char *a;
+		while ((a = word(&p)) != NULL) {
+			str_lower(a);
+			/* (as the plugin: domains of [a-z0-9.*?-] only;
+			 * welcome-listed entries with a word character on both
+			 * sides of a '.' or '@') */
+			if (dom && a[strspn(a, "abcdefghijklmnopqrstuvwxyz0123456789.*?-")] == '\0')
+				list_add(&rs->fm[strpbrk(a, "*?") ? FM_WILD : FM_DOM],
+				    &rs->nfm[strpbrk(a, "*?") ? FM_WILD : FM_DOM], a);
+			else if (!dom && fm_welcome_ok(a))
+				list_add(&rs->fm[FM_WELCOME], &rs->nfm[FM_WELCOME], a);
+			else
+				ruleset_error(rs, file, lineno, "%s: invalid %s", cmd, a);
 			free(a);
 		}
 	} else if (strcmp(cmd, "clear_util_rb") == 0) {
@@ -1329,6 +1395,10 @@ ruleset_finish_loaded(struct ruleset *rs)
 	assign_hkeys(rs);
 	rule_mark_captures(rs);
 	rb_sort(&rs->rb);
+	{
+		struct rb_lists fm = { { rs->fm[FM_DOM] }, { rs->nfm[FM_DOM] } };
+		rb_sort(&fm);   /* (sorts the first list, the domains) */
+	}
 	for (size_t i = 0; i < rs->n; i++) {
 		struct rule *r = &rs->v[i];
 		if (r->type == RULE_NONE || r->eval_unknown || r->bad ||

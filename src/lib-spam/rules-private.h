@@ -128,6 +128,19 @@ struct ruleset {
 	char **welcome, **block;
 	size_t nwelcome, nblock;
 	struct rb_lists rb;     /* util_rb_tld/2tld/3tld (header_eval.h) */
+	/* named address lists: enlist_addrlist (NAME) glob … (globs lower
+	 * case, * and ? only; SpamAssassin 4.0 has no way to take one out) */
+	struct addrlist {
+		char *name;
+		char **v;
+		size_t n;
+	} *alists;
+	size_t nalists;
+	/* the FreeMail plugin's lists, lower case: freemail_domains without
+	 * and with wildcards (FM_DOM sorted for bsearch), and
+	 * freemail_welcomelist addresses or domains */
+	char **fm[3];
+	size_t nfm[3];
 	struct ruleset_stats st;
 	char *errors[11];
 	unsigned nerrors;
@@ -241,7 +254,8 @@ void ruleset_finish_loaded(struct ruleset *rs);
  * cache may hold other literals for such a pattern; 6: `if can(...)`
  * true for features Tempest has, so the same sources give other rules,
  * and the :name:raw modifier) */
-#define RULE_CACHE_VERSION 14
+#define RULE_CACHE_VERSION 15
+enum { FM_DOM, FM_WILD, FM_WELCOME };
 uint64_t cache_hash(const void *p, size_t n, uint64_t seed);
 
 /* rule_wide.c: PCRE2's 32-bit library for a pattern too large for its

@@ -2289,8 +2289,11 @@ test_html_evals(void)
 	    "body T_BAL_HEAD eval:html_tag_balance('head', '!= 0')\n"
 	    "body T_BAL_CENTER eval:html_tag_balance('center', '!= 0')\n"
 	    "body T_BAL_CENTER2 eval:html_tag_balance('center', '> 1')\n"
-	    "body T_BAL_BODY0 eval:html_tag_balance('body', '== 0')\n";
+	    "body T_BAL_BODY0 eval:html_tag_balance('body', '== 0')\n"
+	    "body T_RNG_1024 eval:html_range('length', '0', '1024')\n"
+	    "body T_RNG_1536 eval:html_range('length', '1024', '1536')\n";
 	static const char *const hits[] = {
+		"T_RNG_1024",
 		"T_ANCHOR_CLICK",
 		"T_ANCHOR_TXT",
 		"T_BAL_BODY0",
@@ -2307,6 +2310,7 @@ test_html_evals(void)
 		"T_TITLE_ANY",
 	};
 	static const char *const misses[] = {
+		"T_RNG_1536",
 		"T_TITLE120",
 		"T_TITLE_40",
 		"T_COMMENT_LONG",
@@ -2323,6 +2327,143 @@ test_html_evals(void)
 	for (size_t i = 0; i < NELEM(misses); i++)
 		T_OK(!hit(&r, misses[i]));
 	spam_result_free(&r);
+}
+
+/* Sender lists: WLBLEval's check_from_in_list / check_replyto_in_list
+ * on enlist_addrlist lists (globs), and the FreeMail plugin's
+ * check_freemail_from / check_freemail_header with freemail_domains (a
+ * wildcard '*' within a label, '?' one character) and
+ * freemail_welcomelist; the From addresses as its all_from_addrs()
+ * takes them (Resent-From: first), every address of a list header, a
+ * role local part (support@) never a freemail one, an address with two
+ * '@' none.  The hits expected are SpamAssassin 4.0.1's for the same
+ * rules and messages. */
+static void
+test_sender_lists(void)
+{
+	static const char rules[] =
+	    "header T_FM_FROM eval:check_freemail_from()\n"
+	    "header T_FM_FROM_DIGIT eval:check_freemail_from('\\d@')\n"
+	    "header T_FM_ENV_DIGIT eval:check_freemail_header('EnvelopeFrom', '\\d@')\n"
+	    "header T_FM_RT_DIGIT eval:check_freemail_header('Reply-To', '\\d@')\n"
+	    "header T_FM_RT eval:check_freemail_header('Reply-To')\n"
+	    "header T_FM_TO eval:check_freemail_header('To')\n"
+	    "header T_FM_CC eval:check_freemail_header('Cc')\n"
+	    "header T_FL_BANKS eval:check_from_in_list('BANKS')\n"
+	    "header T_FL_PAYPAL eval:check_from_in_list('PAYPAL')\n"
+	    "header T_FL_GOV eval:check_from_in_list('GOV')\n"
+	    "header T_RT_SUSP eval:check_replyto_in_list('SUSP_NTLD')\n"
+	    "score T_FM_FROM 1\n"
+	    "score T_FM_FROM_DIGIT 1\n"
+	    "score T_FM_ENV_DIGIT 1\n"
+	    "score T_FM_RT_DIGIT 1\n"
+	    "score T_FM_RT 1\n"
+	    "score T_FM_TO 1\n"
+	    "score T_FM_CC 1\n"
+	    "score T_FL_BANKS 1\n"
+	    "score T_FL_PAYPAL 1\n"
+	    "score T_FL_GOV 1\n"
+	    "score T_RT_SUSP 1\n"
+	    "freemail_domains ya*.com *.yahoo.co.?? mail.*.org\n"
+	    "freemail_domains yahoo.com hotmail.com gmail.com 21cn.com\n"
+	    "freemail_welcomelist bob123@yahoo.com\n"
+	    "enlist_addrlist (BANKS) *@bankofamerica.com *@bankofamerica.co.uk\n"
+	    "enlist_addrlist (PAYPAL) *@paypal.com *@*.paypal.com\n"
+	    "enlist_addrlist (GOV) *@*.gov\n"
+	    "enlist_addrlist (SUSP_NTLD) *@*.top *@*.xyz\n";
+	static const char *const msgs[7] = {
+		"From: \"Bank\" <alerts@Bankofamerica.com>\n"
+		"To: a@example.com\n"
+		"Subject: 1\n"
+		"\n"
+		"x\n",
+		"Resent-From: x@paypal.com, y@yahoo.com\n"
+		"From: y@gmail.com\n"
+		"To: a@example.com\n"
+		"Subject: 2\n"
+		"\n"
+		"x\n",
+		"From: support@yahoo.com\n"
+		"Reply-To: bob123@yahoo.com\n"
+		"To: a@example.com\n"
+		"Subject: 3\n"
+		"\n"
+		"x\n",
+		"From: a@example.com\n"
+		"To: undisclosed-recipients:;\n"
+		"Cc: a@x.com, \"B, C\" <b2@hotmail.com>, c@mail.foo.org\n"
+		"Subject: 4\n"
+		"\n"
+		"x\n",
+		"From: joe@mail.yahoo.co.xy\n"
+		"Reply-To: x@foo.top\n"
+		"To: a@example.com\n"
+		"Subject: 5\n"
+		"\n"
+		"x\n",
+		"From: Joe <joe..smith@state.gov>\n"
+		"To: b@example.com\n"
+		"Subject: 6\n"
+		"\n"
+		"x\n",
+		"From: ndtuftrzzsglsvnz@uksyz@21cn.com\n"
+		"Reply-To: pat@spam.xyz\n"
+		"Sender: Otto191@earthlink.net\n"
+		"To: a@example.com\n"
+		"Subject: 7\n"
+		"\n"
+		"x\n",
+	};
+	static const char *const want[7] = {
+		"T_FL_BANKS=1:1 score=1",
+		"T_FL_PAYPAL=1:1 T_FM_FROM=1:1 score=2",
+		"score=0",
+		"T_FM_CC=1:1 score=1",
+		"T_FM_FROM=1:1 T_RT_SUSP=1:1 score=2",
+		"T_FL_GOV=1:1 score=1",
+		"T_RT_SUSP=1:1 score=1",
+	};
+	struct ruleset *rs = ruleset_new();
+	char *got;
+	char dir[] = "/tmp/test-rules-fm-XXXXXX";
+	char *path, *err = NULL;
+	unsigned char *data;
+	size_t len;
+	const char *e;
+	FILE *fp;
+
+	ruleset_load_text(rs, "fm.cf", rules);
+	ruleset_finish(rs);
+	for (int i = 0; i < 7; i++) {
+		got = hits_text(rs, msgs[i]);
+		T_STREQ(got, want[i]);
+		free(got);
+	}
+	/* the lists survive the compiled-rule cache */
+	T_OK(mkdtemp(dir) != NULL);
+	path = xasprintf("%s/fm.cache", dir);
+	T_INTEQ(ruleset_cache_save(rs, path, &err), 0);
+	ruleset_free(&rs);
+	fp = fopen(path, "rb");
+	T_OK(fp != NULL);
+	fseek(fp, 0, SEEK_END);
+	len = (size_t)ftell(fp);
+	rewind(fp);
+	data = xmalloc(len);
+	T_INTEQ(fread(data, 1, len, fp), len);
+	fclose(fp);
+	rs = ruleset_new();
+	T_INTEQ(ruleset_cache_parse(rs, data, len, NULL, 1, &e), 0);
+	for (int i = 0; i < 7; i++) {
+		got = hits_text(rs, msgs[i]);
+		T_STREQ(got, want[i]);
+		free(got);
+	}
+	ruleset_free(&rs);
+	free(data);
+	unlink(path);
+	rmdir(dir);
+	free(path);
 }
 
 int
@@ -2359,6 +2500,7 @@ main(void)
 	T_RUN(test_mimeheader);
 	T_RUN(test_relay_evals);
 	T_RUN(test_html_evals);
+	T_RUN(test_sender_lists);
 	T_RUN(test_cache_short_patterns);
 	for (size_t i = 0; i < nkept; i++)
 		ruleset_free(&kept[i]);
