@@ -55,7 +55,7 @@ sa_quotemeta(struct buf *b, const char *v)
 /* The fixed patterns (no "%Q"), compiled on first use and kept: they
  * are string literals, known by address (once per process, not for use
  * from several threads). */
-#define FIXED_MAX 32
+#define FIXED_MAX 64
 static struct {
 	const char *pat;
 	uint32_t opts;
@@ -899,16 +899,15 @@ re_mailfrom_matches_rcvd(const struct relays *rl, const struct rb_lists *rb,
 	const char *at = strrchr(envfrom, '@');
 	char ad[256], rd[256];
 	size_t from, to;
-
 	int dotted = 0;
 
 	/* / \@ ( [^\@]+ \. [^\@]+ ) \z/x: a dot with something on both
 	 * sides after the last '@' */
-	if (at == NULL)
+	if (at == NULL || at[1] == '\0')
 		return 0;
 	for (const char *p = at + 2; *p && p[1]; p++)
 		dotted |= *p == '.';
-	if (at[1] == '\0' || !dotted)
+	if (!dotted)
 		return 0;
 	if (rl->nuntrusted > 0) {
 		from = rl->ntrusted;
@@ -944,9 +943,15 @@ he_freemail_role(const char *email)
 int
 he_match(const char *pat, const char *s)
 {
+	return he_match_opts(pat, s, 0);
+}
+
+int
+he_match_opts(const char *pat, const char *s, uint32_t opts)
+{
 	int err, rc;
 	PCRE2_SIZE off;
-	pcre2_code *re = pcre2_compile((PCRE2_SPTR)pat, PCRE2_ZERO_TERMINATED, 0, &err, &off,
+	pcre2_code *re = pcre2_compile((PCRE2_SPTR)pat, PCRE2_ZERO_TERMINATED, opts, &err, &off,
 	    NULL);
 	pcre2_match_data *md;
 
@@ -961,4 +966,416 @@ he_match(const char *pat, const char *s)
 	pcre2_match_data_free(md);
 	pcre2_code_free(re);
 	return rc >= 0;
+}
+
+/* ---- ok_locales (SpamAssassin's Locales.pm) ---- */
+
+int
+locales_all(const char *locales)
+{
+	const char *p = locales;
+
+	if (locales == NULL)
+		return 1;
+	while (*p) {
+		size_t n;
+		p += strspn(p, " \t");
+		n = strcspn(p, " \t");
+		if (n == 3 && strncmp(p, "all", 3) == 0)
+			return 1;
+		p += n;
+	}
+	return 0;
+}
+
+int
+locale_charset_ok(const char *charset, const char *locales)
+{
+	static const struct { const char *loc, *cs; } table[] = {
+		{ "ja", " EUCJP JISX020119760 JISX020819830 JISX020819900 JISX020819970 "
+		    "JISX021219900 JISX021320001 JISX021320002 SHIFT_JIS SHIFTJIS "
+		    "ISO2022JP SJIS JIS7 JISX0201 JISX0208 JISX0212 " },
+		{ "ko", " EUCKR KSC56011987 " },
+		{ "ru", " KOI8R KOI8U KOI8T ISOIR111 CP1251 GEORGIANPS PT154 CP866 " },
+		{ "ka", " KOI8R KOI8U KOI8T ISOIR111 CP1251 GEORGIANPS PT154 CP866 " },
+		{ "tg", " KOI8R KOI8U KOI8T ISOIR111 CP1251 GEORGIANPS PT154 CP866 " },
+		{ "be", " KOI8R KOI8U KOI8T ISOIR111 CP1251 GEORGIANPS PT154 CP866 " },
+		{ "uk", " KOI8R KOI8U KOI8T ISOIR111 CP1251 GEORGIANPS PT154 CP866 " },
+		{ "bg", " KOI8R KOI8U KOI8T ISOIR111 CP1251 GEORGIANPS PT154 CP866 " },
+		{ "th", " TIS620 " },
+		{ "zh", " GB1988 GB2312 GB231219800 GB18030 GBK BIG5HKSCS BIG5 EUCTW ISO2022CN " },
+	};
+	static const char *const always_prefix[] = {
+		"ISO8859", "ISO10646", "UTF", "UCS", "CP125", "WINDOWS", "UNICODE11UTF7",
+		"UNICODE11UTF8",
+	};
+	char cs[64], key[68];
+	size_t n = 0;
+	const char *p;
+
+	/* upper case, letters and digits only, a leading "3D" (broken by
+	 * quoted-printable) off, up to a ':' (several charsets: the first) */
+	for (p = charset; *p && *p != ':' && n + 1 < sizeof(cs); p++)
+		if (isalnum((unsigned char)*p))
+			cs[n++] = (char)toupper((unsigned char)*p);
+	cs[n] = '\0';
+	if (strncmp(cs, "3D", 2) == 0)
+		memmove(cs, cs + 2, n - 1);
+	if (strcmp(cs, "USASCII") == 0 || strcmp(cs, "ASCII") == 0 ||
+	    strcmp(cs, "IBM852") == 0 || strcmp(cs, "XUNKNOWN") == 0 || strcmp(cs, "ISO") == 0)
+		return 1;
+	for (size_t i = 0; i < sizeof(always_prefix) / sizeof(always_prefix[0]); i++)
+		if (strncmp(cs, always_prefix[i], strlen(always_prefix[i])) == 0)
+			return 1;
+	snprintf(key, sizeof(key), " %s ", cs);
+	for (p = locales != NULL ? locales : ""; *p; ) {
+		char loc[3] = "en";
+		size_t ln;
+		p += strspn(p, " \t");
+		ln = strcspn(p, " \t");
+		if (ln == 0)
+			break;
+		/* "zh_TW" -> "zh"; "C" -> "en" */
+		if (ln >= 2 && islower((unsigned char)p[0]) && islower((unsigned char)p[1])) {
+			loc[0] = p[0];
+			loc[1] = p[1];
+		}
+		for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
+			if (strcmp(table[i].loc, loc) == 0 && strstr(table[i].cs, key) != NULL)
+				return 1;
+		p += ln;
+	}
+	return 0;
+}
+
+/* The charset parameter of a Content-Type value as its
+ * get_charset_from_ct_line() reads it, into cs; 0 when there is none. */
+static int
+ct_charset(const char *ct, char *cs, size_t n)
+{
+	const char *p;
+
+	for (p = ct; (p = strcasestr(p, "charset=")) != NULL; p++) {
+		const char *v = p + 8;
+		size_t len;
+		if (*v == '"' || *v == '\'') {
+			const char *e = strchr(v + 1, *v);
+			if (e == NULL || e == v + 1)
+				continue;
+			len = (size_t)(e - v - 1);
+			v++;
+		} else {
+			len = strcspn(v, " \t\r\n");
+			if (len == 0)
+				continue;
+		}
+		snprintf(cs, n, "%.*s", (int)len, v);
+		return 1;
+	}
+	return 0;
+}
+
+int
+he_faraway_charset(const struct mime_msg *m, const char *locales)
+{
+	const char *ct = first(m, "Content-Type", 0);
+	char cs[128];
+	size_t hi = 0, lo = 0;
+
+	if (locales_all(locales) || ct == NULL || !ct_charset(ct, cs, sizeof(cs)) ||
+	    locale_charset_ok(cs, locales))
+		return 0;
+	/* its are_more_high_bits_set() on the body text: its bytes, as
+	 * it counts them in the UTF-8 it made of the text */
+	for (size_t i = 0; i < m->body.len; i++) {
+		if ((unsigned char)m->body.data[i] < 0x80)
+			lo++;
+		else
+			hi++;
+	}
+	return lo <= hi && hi > 3;
+}
+
+int
+he_faraway_charset_headers(const struct mime_msg *m, const char *locales)
+{
+	static const char *const hdrs[] = { "From", "Subject" };
+
+	if (locales_all(locales))
+		return 0;
+	for (size_t h = 0; h < 2; h++)
+		for (size_t i = 0; i < m->nhdrs; i++) {
+			const char *v = m->hdrs[i].raw;
+			if (strcasecmp(m->hdrs[i].name, hdrs[h]) != 0)
+				continue;
+			/* =\?(.+?)\?.\?.*?\?= */
+			for (const char *p = v; (p = strstr(p, "=?")) != NULL; p += 2) {
+				const char *q = p[2] != '\0' ? strchr(p + 3, '?') : NULL;
+				char cs[128];
+				if (q == NULL || q[1] == '\0' || q[2] != '?' || strstr(q + 3, "?=") == NULL)
+					continue;
+				snprintf(cs, sizeof(cs), "%.*s", (int)(q - p - 2), p + 2);
+				if (!locale_charset_ok(cs, locales))
+					return 1;
+				p = strstr(q + 3, "?=");
+			}
+		}
+	return 0;
+}
+
+int
+he_mime_faraway_charset(const struct mime_msg *m, const char *locales)
+{
+	if (locales_all(locales))
+		return 0;
+	for (size_t i = 0; i < m->nparts; i++) {
+		const char *cs = m->parts[i].charset;
+		int letter = 0;
+		for (const char *p = cs; *p; p++)
+			letter |= isalpha((unsigned char)*p) != 0;
+		if (letter && !locale_charset_ok(cs, locales))
+			return 1;
+	}
+	return 0;
+}
+
+int
+he_bulk_envfrom(const char *envfrom)
+{
+	static const char bulk[] = "(?:^(?:post|host|domain)master|^double-bounce"
+	    "|^(?:sentto|owner|return|(?:gr)?bounced?)-.+|-(?:request|bounces?|admin|owner)"
+	    "|\\b(?:do[._-t]?)?no[._-t]?repl(?:y|ies)|.+=.+)\\@";
+
+	return match(bulk, "", 0, envfrom, NULL, 0);
+}
+
+/* ---- forged webmail trails (HeaderEval) ---- */
+
+/* An IPv4 address (a dotted quad of 0-255, not after ':') or an IPv6
+ * one (hex groups and colons, an IPv4 tail allowed), as a pattern. */
+#define IP_RE "(?:\\b(?<!:)(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)" \
+	"(?:\\.(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)){3}\\b" \
+	"|(?:IPv6:|(?<![a-f0-9:]))(?:[a-f0-9]{0,4}:){2,7}(?:[a-f0-9]{1,4}" \
+	"|(?:\\d{1,3}\\.){3}\\d{1,3})?(?![a-f0-9:]))"
+
+/* get(name): every value, each with a newline; "" for none; with
+ * blanks: white space runs one blank (its s/\s+/ /gs) */
+static char *
+get_joined(const struct mime_msg *m, const char *name, int squash)
+{
+	struct buf b;
+
+	buf_init(&b, 4 * 1024 * 1024);
+	(void)get_all(m, name, &b);
+	if (squash) {
+		size_t j = 0;
+		for (size_t i = 0; i < b.len; i++) {
+			int sp = isspace((unsigned char)b.data[i]);
+			if (sp && j > 0 && b.data[j - 1] == ' ')
+				continue;
+			b.data[j++] = sp ? ' ' : b.data[i];
+		}
+		buf_truncate(&b, j);
+	}
+	return b.data ? buf_steal(&b) : xstrdup("");
+}
+
+/* the first From: address ends in "domain" (as a word) */
+static int
+from_at(const struct mime_msg *m, const char *pat)
+{
+	char *a = he_addr(m, "From");
+	int r = match(pat, "", PCRE2_CASELESS, a, NULL, 0);
+
+	free(a);
+	return r;
+}
+
+int
+he_forged_gmail(const struct mime_msg *m)
+{
+	char *xgms, *xss, *xr, *rcvd;
+	int r;
+
+	if (!from_at(m, "\\bgmail\\.com$"))
+		return 0;
+	xgms = get_joined(m, "X-Gm-Message-State", 0);
+	xss = get_joined(m, "X-Google-Smtp-Source", 0);
+	xr = get_joined(m, "X-Received", 0);
+	rcvd = get_joined(m, "Received", 0);
+	r = !(match("by 10\\.\\S+ with SMTP id \\S+", "", 0, xr, NULL, 0) ||
+	    match("by 2002\\:a\\d\\d\\:\\w+\\:\\S+ with SMTP id \\S+", "", 0, xr, NULL, 0) ||
+	    match("by smtp\\.googlemail\\.com with ESMTPSA id \\S+", "", 0, rcvd, NULL, 0) ||
+	    (strlen(xgms) >= 60 && strlen(xss) >= 60));
+	free(xgms);
+	free(xss);
+	free(xr);
+	free(rcvd);
+	return r;
+}
+
+int
+he_forged_yahoo(const struct mime_msg *m, const struct relays *rl)
+{
+	char *rcvd, *from;
+	int r = 1;
+
+	if (!from_at(m, "\\byahoo\\.com$"))
+		return 0;
+	rcvd = get_joined(m, "Received", 1);
+	if (mime_header_get(m, "Resent-From") != NULL && mime_header_get(m, "Resent-To") != NULL) {
+		char *x = get_joined(m, "X-Received", 1);
+		if (x[0] != '\0') {
+			free(rcvd);
+			rcvd = x;
+		} else
+			free(x);
+	}
+	from = he_addr(m, "From");
+	if (he_gated_through_rcvd_remover(m) ||
+	    match(" rdns=\\S+\\.yahoo\\.com ", "", 0, rl->trusted, NULL, 0) ||
+	    match("^[^\\]]+ rdns=\\S+\\.yahoo\\.com ", "", 0, rl->untrusted, NULL, 0) ||
+	    match("by web\\S+\\.mail\\S*\\.yahoo\\.com via HTTP", "", 0, rcvd, NULL, 0) ||
+	    match("by sonic\\S+\\.consmr\\.mail\\S*\\.yahoo\\.com with HTTP", "", 0, rcvd,
+	    NULL, 0) ||
+	    match("by smtp\\S+\\.yahoo\\.com with SMTP", "", 0, rcvd, NULL, 0) ||
+	    match("from \\[" IP_RE "\\] by \\S+\\.(?:groups|scd|dcn)\\.yahoo\\.com with NNFMP",
+	    "", 0, rcvd, NULL, 0) ||
+	    (match("\\bmailer\\d+\\.bulk\\.scd\\.yahoo\\.com\\b", "", 0, rcvd, NULL, 0) &&
+	    match("\\@reply\\.yahoo\\.com$", "", PCRE2_CASELESS, from, NULL, 0)) ||
+	    match("by \\w+\\.\\w+\\.yahoo\\.com \\(\\d+\\.\\d+\\.\\d+\\/\\d+\\.\\d+\\.\\d+\\)"
+	    "(?: with ESMTP)? id \\w+", "", 0, rcvd, NULL, 0))
+		r = 0;
+	free(rcvd);
+	free(from);
+	return r;
+}
+
+int
+he_forged_eudoramail(const struct mime_msg *m)
+{
+	const char *ip;
+	char *rcvd;
+	int r;
+
+	if (!from_at(m, "\\beudoramail\\.com$"))
+		return 0;
+	ip = first(m, "X-Sender-Ip", 0);
+	rcvd = get_joined(m, "Received", 1);
+	r = !(he_gated_through_rcvd_remover(m) ||
+	    (match("by \\S*whowhere.com\\;", "", 0, rcvd, NULL, 0) && ip != NULL &&
+	    match(IP_RE, "", 0, ip, NULL, 0)));
+	free(rcvd);
+	return r;
+}
+
+int
+he_fake_aol_relay(const struct mime_msg *m)
+{
+	char *rcvd = get_joined(m, "Received", 1);
+	int r = match(" rly-[a-z][a-z]\\d\\d\\.", "", PCRE2_CASELESS, rcvd, NULL, 0) &&
+	    !match("\\/AOL-\\d+\\.\\d+\\.\\d+\\)", "", 0, rcvd, NULL, 0) &&
+	    !match("ESMTP id (?:RELAY|MAILRELAY|MAILIN)", "", 0, rcvd, NULL, 0);
+
+	free(rcvd);
+	return r;
+}
+
+/* its check_for_msn_groups_headers(): a post an MSN group's server sent */
+static int
+msn_group_post(const struct mime_msg *m, const char *envfrom)
+{
+	char *to = get_joined(m, "To", 0), *rcvd = get_joined(m, "Received", 0);
+	char *mid = get_joined(m, "Message-Id", 0), list[256] = "", server[256] = "";
+	int r = 0;
+
+	if (match("<(\\S+)\\@groups\\.msn\\.com>", "", PCRE2_CASELESS, to, list, sizeof(list)) &&
+	    match("from mail pickup service by ((?:p\\d\\d\\.)groups\\.msn\\.com)\\b", "", 0,
+	    rcvd, server, sizeof(server))) {
+		if (strcmp(list, "notifications") == 0) {
+			r = match("^<\\S+\\@%Q>", server, 0, mid, NULL, 0);
+		} else if (match("^<%Q-\\S+\\@groups\\.msn\\.com>", list, 0, mid, NULL, 0)) {
+			r = match("%Q-bounce\\@groups\\.msn\\.com", list, 0, envfrom, NULL, 0);
+		}
+	}
+	free(to);
+	free(rcvd);
+	free(mid);
+	return r;
+}
+
+int
+he_hotmail_trail(const struct mime_msg *m, const char *envfrom)
+{
+	char *rcvd = get_joined(m, "Received", 1), *ip = NULL, *orig = NULL, *from = NULL;
+	int r = 0, has_ip, has_orig;
+
+	if (match("from mail pickup service by hotmail\\.com with Microsoft SMTPSVC;", "", 0,
+	    rcvd, NULL, 0) || msn_group_post(m, envfrom) || he_gated_through_rcvd_remover(m))
+		goto out;
+	ip = get_joined(m, "X-Originating-Ip", 0);
+	orig = get_joined(m, "X-OriginatorOrg", 0);
+	has_ip = match(IP_RE, "", 0, ip, NULL, 0);
+	has_orig = match("hotmail\\.com|msonline\\-outlook", "", 0, orig, NULL, 0);
+	if ((has_ip && match("from (?:\\S*\\.)?hotmail.com \\(\\S+\\.hotmail(?:\\.msn)?\\.com[ \\)]",
+	    "", 0, rcvd, NULL, 0)) ||
+	    (has_orig && match("from \\S*\\.outbound\\.protection\\.outlook\\.com "
+	    "\\(\\S+\\.outbound\\.protection\\.outlook\\.com[ \\)]", "", 0, rcvd, NULL, 0)) ||
+	    (has_orig && match("from \\S*\\.(?:eur|nam)prd\\d+\\.prod\\.outlook\\.com \\("
+	    IP_RE "\\)", "", 0, rcvd, NULL, 0)) ||
+	    (has_ip && match("from \\S*\\.hotmail.com \\(\\[" IP_RE "\\][ \\):]", "", 0, rcvd,
+	    NULL, 0)) ||
+	    (has_ip && match("from \\S+ by \\S+\\.hotmail(?:\\.msn)?\\.com with HTTP\\;", "", 0,
+	    rcvd, NULL, 0)) ||
+	    (has_ip && match("from \\[66\\.218.\\S+\\] by \\S+\\.yahoo\\.com", "", 0, rcvd,
+	    NULL, 0)))
+		goto out;
+	if (match("(?:from |HELO |helo=)\\S*hotmail\\.com\\b", "", 0, rcvd, NULL, 0)) {
+		r = 1;
+	} else {
+		from = he_addr(m, "From");
+		r = match("\\bhotmail\\.com$", "", PCRE2_CASELESS, from, NULL, 0) ? 2 : 0;
+	}
+out:
+	free(rcvd);
+	free(ip);
+	free(orig);
+	free(from);
+	return r;
+}
+
+int
+he_ratware_envfrom(const struct mime_msg *m, const struct rb_lists *rb, const char *envfrom)
+{
+	char *to = he_addr(m, "To"), dom[256], pat[600];
+	const char *at = strchr(to, '@'), *dot;
+	int r = 0;
+
+	if (envfrom[0] == '\0' || to[0] == '\0' || at == NULL || at == to || at[1] == '\0' ||
+	    match("^SRS\\d[=+-]", "", PCRE2_CASELESS, envfrom, NULL, 0))
+		goto out;
+	rb_domain(rb, at + 1, dom, sizeof(dom));
+	/* its is_domain_valid(): a dot, no blank, the last label a TLD */
+	dot = strrchr(dom, '.');
+	if (dot == NULL || dot[1] == '\0' || strpbrk(dom, " \t\r\n") != NULL ||
+	    !rb_has(rb, 0, dot + 1))
+		goto out;
+	{
+		struct buf q;
+		buf_init(&q, sizeof(pat));
+		(void)buf_appends(&q, "\\b");
+		sa_quotemeta(&q, dom);
+		(void)buf_appendc(&q, '.');
+		{
+			char *user = xstrndup(to, (size_t)(at - to));
+			sa_quotemeta(&q, user);
+			free(user);
+		}
+		(void)buf_appendc(&q, '@');
+		r = he_match_opts(buf_cstr(&q), envfrom, PCRE2_CASELESS);
+		buf_free(&q);
+	}
+out:
+	free(to);
+	return r;
 }

@@ -5,6 +5,9 @@
 #ifndef TEMPEST_HEADER_EVAL_H
 #define TEMPEST_HEADER_EVAL_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 struct buf;
 struct mime_msg;
 struct relays;
@@ -104,5 +107,62 @@ int re_mailfrom_matches_rcvd(const struct relays *rl, const struct rb_lists *rb,
 int he_freemail_role(const char *email);
 /* A pattern of a rule's argument (compiled for this call) against s. */
 int he_match(const char *pat, const char *s);
+int he_match_opts(const char *pat, const char *s, uint32_t opts);
+
+/* SpamAssassin's ok_locales: the locales whose mail is expected (a
+ * blank-separated list; NULL, or "all" in it: every locale, and the
+ * tests below never hit).  A charset is fine for them when it is one
+ * the whole net uses (ASCII, ISO 8859, Unicode, Windows code pages) or
+ * one of a listed locale's (Locales.pm: ja, ko, ru and its neighbours,
+ * th, zh). */
+int locales_all(const char *locales);
+int locale_charset_ok(const char *charset, const char *locales);
+/* check_for_faraway_charset(): the message's Content-Type charset is no
+ * fine one and the body text has more non-ASCII characters than ASCII
+ * ones (and over 3). */
+int he_faraway_charset(const struct mime_msg *m, const char *locales);
+/* check_for_faraway_charset_in_headers(): an encoded word of From: or
+ * Subject: in a charset that is no fine one. */
+int he_faraway_charset_headers(const struct mime_msg *m, const char *locales);
+/* check_for_mime('mime_faraway_charset'): a part's charset (with a
+ * letter) that is no fine one. */
+int he_mime_faraway_charset(const struct mime_msg *m, const char *locales);
+
+/* The FreeMail plugin's bulk envelope senders, whose Reply-To: it does
+ * not judge: postmasters, bounces, list owners, no-reply, SRS-like
+ * forms. */
+int he_bulk_envfrom(const char *envfrom);
+
+/* check_for_forged_gmail_received_headers(): a From: at gmail.com
+ * without Google's own trail (an X-Received: of its relays, its
+ * submission Received: line, long X-Gm-Message-State and
+ * X-Google-Smtp-Source headers). */
+int he_forged_gmail(const struct mime_msg *m);
+/* check_for_forged_yahoo_received_headers(): a From: at yahoo.com
+ * without a Yahoo relay or web-mail Received: line (rl: the relay
+ * strings). */
+int he_forged_yahoo(const struct mime_msg *m, const struct relays *rl);
+/* check_for_forged_eudoramail_received_headers(): a From: at
+ * eudoramail.com without its whowhere.com relay and X-Sender-Ip. */
+int he_forged_eudoramail(const struct mime_msg *m);
+/* check_for_fake_aol_relay_in_rcvd(): an AOL relay name (rly-xx00.) in
+ * a Received: line that is not AOL's. */
+int he_fake_aol_relay(const struct mime_msg *m);
+
+/* HeaderEval's Hotmail trail: 1 when a Received: line says it came from
+ * hotmail.com but none of Hotmail's (or Outlook.com's) own forms is
+ * there with an X-Originating-IP (or X-OriginatorOrg); 2 when there is
+ * no such line and From: is at hotmail.com; 0 otherwise, and for an MSN
+ * group's post (its envelope sender, envfrom, the group's bounce
+ * address) or one gated through a list
+ * (check_for_forged_hotmail_received_headers: 1,
+ * check_for_no_hotmail_received_headers: 2). */
+int he_hotmail_trail(const struct mime_msg *m, const char *envfrom);
+
+/* check_ratware_envelope_from(): the envelope sender (its address,
+ * envfrom; not an SRS one) has the To: address's registered domain (a
+ * valid TLD) then any character then its local part before its '@'. */
+int he_ratware_envfrom(const struct mime_msg *m, const struct rb_lists *rb,
+    const char *envfrom);
 
 #endif

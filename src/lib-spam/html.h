@@ -19,8 +19,11 @@ struct uri_list;
  * parser (HTML::Parser) reports them: each comment as written ("<!--
  * … -->", and the "<!…>" that are no declaration), the text of each
  * <a> (entities decoded, "<img>\n" for an image in it), the text of each
- * <title>.  In texts[HTML_TEXT_*], each entry a NUL and its bytes. */
-enum { HTML_TEXT_COMMENT, HTML_TEXT_ANCHOR, HTML_TEXT_TITLE, HTML_TEXT_N };
+ * <title>; and (for the FreeMail plugin's reply tests) each <a href>
+ * that is a mailto: URI, as written.  In texts[HTML_TEXT_*], each entry a
+ * NUL and its bytes. */
+enum { HTML_TEXT_COMMENT, HTML_TEXT_ANCHOR, HTML_TEXT_TITLE, HTML_TEXT_MAILTO,
+	HTML_TEXT_N };
 
 /* mime_stats.html_part_*: parts kept, and the tags balanced */
 #define HTML_PARTS_KEPT 8

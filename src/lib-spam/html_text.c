@@ -1188,6 +1188,11 @@ tag(struct render *r, const char *s, size_t n)
 		r->st->html_links++;
 		if ((v = attr_get(a, na, "href", &vl)) != NULL)
 			add_uri(r, v, vl);
+		if (v != NULL && name[0] == 'a' && name[1] == '\0' && r->cdata[0] == '\0' &&
+		    vl > 7 && strncasecmp(v, "mailto:", 7) == 0) {
+			ht_new(r, HTML_TEXT_MAILTO);
+			ht_add(r, HTML_TEXT_MAILTO, v, vl);
+		}
 	} else if (strcmp(name, "form") == 0) {
 		r->st->html_forms++;
 		if ((v = attr_get(a, na, "action", &vl)) != NULL) {

@@ -134,9 +134,9 @@ struct mime_msg {
 	size_t body_offset;             /* offset of the top-level body in full */
 	struct mime_stats st;
 	struct mime_limits lim;
-	/* the HTML parts' comments, anchor texts and titles (html.h
-	 * HTML_TEXT_*; 64 KiB each) */
-	struct buf html_texts[3];
+	/* the HTML parts' comments, anchor texts, titles and mailto: links
+	 * (html.h HTML_TEXT_*; 64 KiB each) */
+	struct buf html_texts[4];
 };
 
 /* Analyse data[0..len) (not copied: it must outlive msg->full use).

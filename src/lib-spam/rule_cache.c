@@ -363,6 +363,7 @@ ruleset_cache_save(const struct ruleset *rs, const char *path, char **error_r)
 		put_strs(&b, rs->rb.v[k], rs->rb.n[k]);
 	for (int k = 0; k < 3; k++)
 		put_strs(&b, rs->fm[k], rs->nfm[k]);
+	put_str(&b, rs->ok_locales);
 	put_u32(&b, (uint32_t)rs->nalists);
 	for (size_t l = 0; l < rs->nalists; l++) {
 		put_str(&b, rs->alists[l].name);
@@ -658,6 +659,7 @@ ruleset_cache_parse(struct ruleset *rs, const unsigned char *data, size_t len,
 		get_strs(&rd, &rs->rb.v[k], &rs->rb.n[k]);
 	for (int k = 0; k < 3; k++)
 		get_strs(&rd, &rs->fm[k], &rs->nfm[k]);
+	rs->ok_locales = get_str(&rd, 1);
 	{
 		uint32_t nl = get_count(&rd, 8, 100000);
 		for (uint32_t l = 0; l < nl && rd.err == NULL; l++) {

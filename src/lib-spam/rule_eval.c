@@ -708,7 +708,11 @@ ev_html_tag_exists(struct scan *sc, const struct rule *r)
 static unsigned
 ev_check_for_mime(struct scan *sc, const struct rule *r)
 {
-	int n = he_check_for_mime(sc->m, arg_str(r, 0));
+	int n;
+
+	if (strcmp(arg_str(r, 0), "mime_faraway_charset") == 0)
+		return he_mime_faraway_charset(sc->m, sc->rs->ok_locales);
+	n = he_check_for_mime(sc->m, arg_str(r, 0));
 
 	return n > 0 ? (unsigned)n : 0;
 }
@@ -893,7 +897,7 @@ ev_html_text_match(struct scan *sc, const struct rule *r)
 	unsigned hit = 0;
 	int kept;
 
-	for (int k = 0; k < HTML_TEXT_N; k++)
+	for (int k = 0; k < 3; k++)
 		if (strcmp(arg_str(r, 0), lists[k]) == 0)
 			b = &sc->m->html_texts[k];
 	if (b == NULL || b->len == 0)
@@ -993,23 +997,30 @@ ev_html_tag_balance(struct scan *sc, const struct rule *r)
 /* The addresses of every header called name ("EnvelopeFrom" too), lower
  * case, appended to v (at most ADDRS_MAX in all). */
 static void
-addrs_of(struct scan *sc, const char *name, char **v, size_t *n, int first_only)
+addrs_of_max(struct scan *sc, const char *name, char **v, size_t *n, size_t max,
+    int first_only)
 {
 	if (strcmp(name, "EnvelopeFrom") == 0) {
 		char *e = envfrom_addr(sc);
-		if (e[0] != '\0' && *n < ADDRS_MAX)
+		if (e[0] != '\0' && *n < max)
 			v[(*n)++] = e;
 		else
 			free(e);
 		return;
 	}
-	for (size_t i = 0; i < sc->m->nhdrs && *n < ADDRS_MAX; i++) {
+	for (size_t i = 0; i < sc->m->nhdrs && *n < max; i++) {
 		if (strcasecmp(sc->m->hdrs[i].name, name) != 0)
 			continue;
-		*n += mime_addr_list(sc->m->hdrs[i].value, v + *n, ADDRS_MAX - *n);
+		*n += mime_addr_list(sc->m->hdrs[i].value, v + *n, max - *n);
 		if (first_only)
 			break;
 	}
+}
+
+static void
+addrs_of(struct scan *sc, const char *name, char **v, size_t *n, int first_only)
+{
+	addrs_of_max(sc, name, v, n, ADDRS_MAX, first_only);
 }
 
 /* SpamAssassin's all_from_addrs(): the Resent-From: addresses of its
@@ -1213,6 +1224,396 @@ ev_freemail_header(struct scan *sc, const struct rule *r)
 	return hit;
 }
 
+/* The FreeMail plugin's body addresses, for check_freemail_replyto: its
+ * e-mail pattern (a local part of its characters, up to 4 labels, then
+ * a TLD of util_rb_tld, all case aside), compiled with the two it blanks
+ * out a body line with first (an http link with an '@' in it; an
+ * address in <> or followed by a "label:", as in "x@y.com wrote:"). */
+static const char fm_local[] = "[a-z0-9!#\\$%&'*+\\/=?^_`{|}~-]";
+
+static int
+fm_patterns(struct ruleset *rs)
+{
+	struct buf e, p;
+	int err;
+	PCRE2_SIZE off;
+
+	if (rs->fm_re[0] != NULL)
+		return 1;
+	if (rs->rb.n[0] == 0)
+		return 0;       /* (no TLD: the plugin's pattern never matches) */
+	buf_init(&e, BUF_UNLIMITED);
+	(void)buf_printf(&e, "(?=.{0,64}\\@)(?<!%s)(%s+(?:\\.%s+)*\\@"
+	    "(?:[a-z0-9](?:[a-z0-9-]{0,59}[a-z0-9])?\\.){1,4}(?<![a-zA-Z0-9-])(?:",
+	    fm_local, fm_local, fm_local);
+	for (size_t i = 0; i < rs->rb.n[0]; i++) {
+		if (i > 0)
+			(void)buf_appendc(&e, '|');
+		sa_quotemeta(&e, rs->rb.v[0][i]);
+	}
+	(void)buf_appends(&e, ")(?!(?:[a-zA-Z0-9-]|\\.[a-zA-Z0-9])))");
+	buf_init(&p, BUF_UNLIMITED);
+	(void)buf_printf(&p, "<?(?<!mailto:)%s(?:>|\\s{1,10}(?!(?:fa(?:x|csi)|tel|phone|"
+	    "e?-?mail))[a-z]{2,11}:)", buf_cstr(&e));
+	rs->fm_re[0] = pcre2_compile((PCRE2_SPTR)buf_cstr(&e), e.len, PCRE2_CASELESS, &err,
+	    &off, NULL);
+	rs->fm_re[1] = pcre2_compile((PCRE2_SPTR)"<?https?://\\S{0,255}(?:\\@|%40)\\S{0,255}",
+	    PCRE2_ZERO_TERMINATED, PCRE2_CASELESS, &err, &off, NULL);
+	rs->fm_re[2] = pcre2_compile((PCRE2_SPTR)buf_cstr(&p), p.len, PCRE2_CASELESS, &err,
+	    &off, NULL);
+	buf_free(&e);
+	buf_free(&p);
+	for (int k = 0; k < 3; k++) {
+		if (rs->fm_re[k] == NULL) {
+			for (int j = 0; j < 3; j++)
+				if (rs->fm_re[j] != NULL)
+					pcre2_code_free(rs->fm_re[j]);
+			memset(rs->fm_re, 0, sizeof(rs->fm_re));
+			return 0;
+		}
+		(void)pcre2_jit_compile(rs->fm_re[k], PCRE2_JIT_COMPLETE);
+	}
+	return 1;
+}
+
+/* An address (lower case) added to v unless there; 0 when v is full. */
+static int
+fm_add(char **v, size_t *n, size_t max, const char *s, size_t len)
+{
+	char *a = xstrndup(s, len);
+
+	str_lower(a);
+	for (size_t i = 0; i < *n; i++)
+		if (strcmp(v[i], a) == 0) {
+			free(a);
+			return 1;
+		}
+	if (*n >= max) {
+		free(a);
+		return 0;
+	}
+	v[(*n)++] = a;
+	return 1;
+}
+
+/* Whether s[0..n) contains needle[0..nl), case aside. */
+static int
+has_nocase(const char *s, size_t n, const char *needle, size_t nl)
+{
+	for (size_t i = 0; nl > 0 && i + nl <= n; i++)
+		if (strncasecmp(s + i, needle, nl) == 0)
+			return 1;
+	return 0;
+}
+
+/* Its _parse_body(): the addresses of the message's mailto: links (not
+ * also in its text), then those of the body text once the two blanking
+ * patterns have run on each line; the freemail ones in fv.  -1 when the
+ * body has 5 addresses or 3 freemail ones (the plugin then skips the
+ * body: freemail_max_body_emails, freemail_max_body_freemails). */
+static int
+fm_body(struct scan *sc, char **fv, size_t *nfv)
+{
+	struct ruleset *rs = sc->rs;
+	const struct buf *links = &sc->m->html_texts[HTML_TEXT_MAILTO];
+	const struct buf *body = &sc->m->body;
+	char *v[40];
+	size_t n = 0, all = 0;
+	pcre2_match_data *md;
+	int skip = 0;
+
+	*nfv = 0;
+	if (!fm_patterns(rs))
+		return 0;
+	md = pcre2_match_data_create_from_pattern(rs->fm_re[0], NULL);
+	for (size_t i = 0; i < links->len && n < 20; ) {
+		size_t e = i + 1;       /* links->data[i] is the entry's NUL */
+		while (e < links->len && links->data[e] != '\0')
+			e++;
+		if (pcre2_match(rs->fm_re[0], (PCRE2_SPTR)links->data + i + 1, e - i - 1, 7,
+		    PCRE2_ANCHORED, md, rs->mctx) >= 2) {
+			PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
+			const char *a = links->data + i + 1 + ov[2];
+			size_t al = ov[3] - ov[2];
+			/* (one the text has too is the text's, below) */
+			if (body->data == NULL || !has_nocase(body->data, body->len, a, al))
+				(void)fm_add(v, &n, 20, a, al);
+		}
+		i = e;
+	}
+	for (size_t i = 0; i < body->len && n < 40; ) {
+		size_t e = i;
+		PCRE2_UCHAR *line;
+		PCRE2_SIZE ll;
+		while (e < body->len && body->data[e] != '\n')
+			e++;
+		ll = e - i;     /* (the text may hold NUL bytes) */
+		line = xmalloc(ll + 1);
+		memcpy(line, body->data + i, ll);
+		line[ll] = '\0';
+		for (int k = 1; k <= 2; k++) {
+			PCRE2_SIZE outl = ll * 2 + 64;
+			PCRE2_UCHAR *out = xmalloc(outl);
+			if (pcre2_substitute(rs->fm_re[k], line, ll, 0, PCRE2_SUBSTITUTE_GLOBAL, NULL,
+			    rs->mctx, (PCRE2_SPTR)" ", 1, out, &outl) >= 0) {
+				free(line);
+				line = out;
+				ll = outl;
+			} else
+				free(out);
+		}
+		for (PCRE2_SIZE off = 0; off <= ll && n < 40; ) {
+			PCRE2_SIZE *ov;
+			if (pcre2_match(rs->fm_re[0], line, ll, off, 0, md, rs->mctx) < 2)
+				break;
+			ov = pcre2_get_ovector_pointer(md);
+			(void)fm_add(v, &n, 40, (const char *)line + ov[2], ov[3] - ov[2]);
+			off = ov[1] > ov[0] ? ov[1] : ov[0] + 1;
+		}
+		free(line);
+		i = e + 1;
+	}
+	pcre2_match_data_free(md);
+	for (size_t i = 0; i < n && !skip; i++) {
+		if (++all == 5) {
+			skip = 1;
+			break;
+		}
+		if (!is_freemail(rs, v[i]))
+			continue;
+		if (*nfv + 1 == 3) {
+			skip = 1;
+			break;
+		}
+		fv[(*nfv)++] = xstrdup(v[i]);
+	}
+	addrs_free(v, n);
+	if (skip) {
+		addrs_free(fv, *nfv);
+		*nfv = 0;
+		return -1;
+	}
+	return 0;
+}
+
+/* check_freemail_replyto('replyto'|'reply'): From: and Reply-To: both
+ * freemail, no From address among the Reply-To ones; else (Reply-To:
+ * freemail, or for 'reply' a freemail From: and no other Reply-To:) an
+ * address in the body that is freemail and not the one to reply to.  Not
+ * for a bulk envelope sender (bounces, lists, no-reply). */
+static unsigned
+ev_freemail_replyto(struct scan *sc, const struct rule *r)
+{
+	const char *what = r->neval_args > 0 ? r->eval_args[0] : "replyto";
+	int reply = strcmp(what, "reply") == 0;
+	char *from[ADDRS_MAX], *rt[ADDRS_MAX], *body[3], *e;
+	size_t nf = 0, nr = 0, nb = 0;
+	int from_fm = 0, rt_fm = 0, not_in = 1;
+	unsigned hit = 0;
+
+	if (sc->rs->nfm[FM_DOM] + sc->rs->nfm[FM_WILD] == 0)
+		return 0;
+	/* freemail_skip_bulk_envfrom: the EnvelopeFrom text */
+	(void)relays_value(sc, "Trusted");
+	if ((e = relays_envelope_from(sc->m, &sc->relays)) != NULL) {
+		int bulk = he_bulk_envfrom(e);
+		free(e);
+		if (bulk)
+			return 0;
+	}
+	addrs_of(sc, "From", from, &nf, 0);
+	addrs_of(sc, "Reply-To", rt, &nr, 0);
+	for (size_t i = 0; i < nf; i++) {
+		str_lower(from[i]);
+		from_fm += is_freemail(sc->rs, from[i]);
+	}
+	for (size_t i = 0; i < nr; i++) {
+		str_lower(rt[i]);
+		rt_fm += is_freemail(sc->rs, rt[i]);
+	}
+	for (size_t i = 0; i < nf; i++)
+		for (size_t k = 0; k < nr; k++)
+			if (strcmp(from[i], rt[k]) == 0)
+				not_in = 0;
+	if (from_fm && rt_fm && not_in)
+		hit = 1;
+	else if ((!reply && rt_fm) || (reply && (nr == 0 || rt_fm) && from_fm)) {
+		if (fm_body(sc, body, &nb) == 0) {
+			char **to = !reply || rt_fm ? rt : from;
+			size_t nto = !reply || rt_fm ? nr : nf;
+			for (size_t b = 0; b < nb && !hit; b++)
+				for (size_t k = 0; k < nto && !hit; k++)
+					hit = strcmp(body[b], to[k]) != 0;
+			addrs_free(body, nb);
+		}
+	}
+	addrs_free(from, nf);
+	addrs_free(rt, nr);
+	return hit;
+}
+
+/* HeaderEval's recipient-list tests: the To:, Cc: (and, with fewer
+ * than 5, Bcc:) addresses, one of each run of the same one (case
+ * aside), at most 256.  sorted: 7 or more, in byte order; similar: with
+ * 5 or more, the share of pairs with the same first two characters of
+ * the local part, plus those of different domains with the same first
+ * two characters. */
+#define RECIPS_MAX 256
+static size_t
+recipients(struct scan *sc, char **v)
+{
+	char *in[RECIPS_MAX];
+	size_t n = 0, k = 0;
+
+	addrs_of_max(sc, "To", in, &n, RECIPS_MAX, 0);
+	addrs_of_max(sc, "Cc", in, &n, RECIPS_MAX, 0);
+	if (n < 5)
+		addrs_of_max(sc, "Bcc", in, &n, RECIPS_MAX, 0);
+	for (size_t i = 0; i < n; i++) {
+		if (k < RECIPS_MAX && (k == 0 || strcasecmp(v[k - 1], in[i]) != 0))
+			v[k++] = in[i];
+		else
+			free(in[i]);
+	}
+	return k;
+}
+
+static int
+cmp_bytes(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static unsigned
+ev_sorted_recipients(struct scan *sc, const struct rule *r)
+{
+	char *v[RECIPS_MAX], *s[RECIPS_MAX];
+	size_t n = recipients(sc, v);
+	unsigned hit = 0;
+
+	(void)r;
+	if (n >= 7) {
+		memcpy(s, v, n * sizeof(*v));
+		qsort(s, n, sizeof(*s), cmp_bytes);
+		hit = 1;
+		for (size_t i = 0; i < n && hit; i++)
+			hit = strcmp(s[i], v[i]) == 0;
+	}
+	addrs_free(v, n);
+	return hit;
+}
+
+static unsigned
+ev_similar_recipients(struct scan *sc, const struct rule *r)
+{
+	char *v[RECIPS_MAX];
+	const char *host[RECIPS_MAX];
+	size_t n = recipients(sc, v), nh = 0;
+	double similar = 0;
+	unsigned hits = 0, pairs = 0;
+	const char *lo = arg_str(r, 0), *hi = arg_str(r, 1);
+
+	if (n >= 5) {
+		/* (the domains of those with an '@' only, in their order, as
+		 * the plugin's map leaves them) */
+		for (size_t i = 0; i < n; i++)
+			if (strchr(v[i], '@') != NULL)
+				host[nh++] = strchr(v[i], '@') + 1;
+		for (size_t i = 0; i < n; i++)
+			for (size_t j = i + 1; j < n; j++) {
+				hits += strncmp(v[i], v[j], 2) == 0;
+				if (i < nh && j < nh)
+					hits += strncmp(host[i], host[j], 2) == 0 &&
+					    strcmp(host[i], host[j]) != 0;
+				pairs++;
+			}
+		similar = (double)hits / pairs;
+	}
+	addrs_free(v, n);
+	return (strcmp(lo, "undef") == 0 || similar >= strtod(lo, NULL)) &&
+	    (strcmp(hi, "undef") == 0 || similar < strtod(hi, NULL));
+}
+
+/* forged webmail trails (header_eval.h) */
+static int
+hotmail_trail(struct scan *sc)
+{
+	char *e = envfrom_addr(sc);
+	int r = he_hotmail_trail(sc->m, e);
+
+	free(e);
+	return r;
+}
+
+static unsigned
+ev_ratware_envfrom(struct scan *sc, const struct rule *r)
+{
+	char *e = envfrom_addr(sc);
+	unsigned hit = he_ratware_envfrom(sc->m, &sc->rs->rb, e);
+
+	(void)r;
+	free(e);
+	return hit;
+}
+
+static unsigned
+ev_forged_hotmail(struct scan *sc, const struct rule *r)
+{
+	(void)r;
+	return hotmail_trail(sc) == 1;
+}
+
+static unsigned
+ev_no_hotmail(struct scan *sc, const struct rule *r)
+{
+	(void)r;
+	return hotmail_trail(sc) == 2;
+}
+
+static unsigned
+ev_forged_gmail(struct scan *sc, const struct rule *r)
+{
+	(void)r;
+	return he_forged_gmail(sc->m);
+}
+
+static unsigned
+ev_forged_yahoo(struct scan *sc, const struct rule *r)
+{
+	(void)r;
+	(void)relays_value(sc, "Trusted");
+	return he_forged_yahoo(sc->m, &sc->relays);
+}
+
+static unsigned
+ev_forged_eudoramail(struct scan *sc, const struct rule *r)
+{
+	(void)r;
+	return he_forged_eudoramail(sc->m);
+}
+
+static unsigned
+ev_fake_aol_relay(struct scan *sc, const struct rule *r)
+{
+	(void)r;
+	return he_fake_aol_relay(sc->m);
+}
+
+/* ok_locales tests (header_eval.h) */
+static unsigned
+ev_faraway_charset(struct scan *sc, const struct rule *r)
+{
+	(void)r;
+	return he_faraway_charset(sc->m, sc->rs->ok_locales);
+}
+
+static unsigned
+ev_faraway_charset_headers(struct scan *sc, const struct rule *r)
+{
+	(void)r;
+	return he_faraway_charset_headers(sc->m, sc->rs->ok_locales);
+}
+
 /* The first arguments an eval implements (NULL: any). */
 static const char *const html_tests[] = {
 	"html", "big_font", "font_big", "font_face_bad", "font_low_contrast",
@@ -1222,11 +1623,12 @@ static const char *const html_tests[] = {
 static const char *const mime_tests[] = {
 	"mime_base64_count", "mime_qp_count", "mime_attachment", "mime_body_html_count",
 	"mime_body_text_count", "mime_base64_encoded_text", "mime_bad_iso_charset",
-	"mime_qp_long_line", NULL,
+	"mime_qp_long_line", "mime_faraway_charset", NULL,
 };
 static const char *const image_types[] = { "all", "gif", "png", "jpeg", NULL };
 static const char *const html_lists[] = { "comment", "anchor", "title", NULL };
 static const char *const html_measures[] = { "length", NULL };
+static const char *const freemail_replyto_args[] = { "replyto", "reply", NULL };
 /* (SpamAssassin's bad_tag_ratio, non_element_ratio, obfuscation_ratio,
  * closed_extra_ratio are not measured: skipped and counted) */
 static const char *const html_range_measures[] = {
@@ -1280,6 +1682,18 @@ static const struct {
 	{ "check_replyto_in_list", ev_replyto_in_list },
 	{ "check_freemail_from", ev_freemail_from },
 	{ "check_freemail_header", ev_freemail_header },
+	{ "check_freemail_replyto", ev_freemail_replyto, freemail_replyto_args },
+	{ "check_for_faraway_charset", ev_faraway_charset },
+	{ "check_for_forged_gmail_received_headers", ev_forged_gmail },
+	{ "check_for_forged_yahoo_received_headers", ev_forged_yahoo },
+	{ "check_for_forged_eudoramail_received_headers", ev_forged_eudoramail },
+	{ "check_for_fake_aol_relay_in_rcvd", ev_fake_aol_relay },
+	{ "sorted_recipients", ev_sorted_recipients },
+	{ "check_for_forged_hotmail_received_headers", ev_forged_hotmail },
+	{ "check_ratware_envelope_from", ev_ratware_envfrom },
+	{ "check_for_no_hotmail_received_headers", ev_no_hotmail },
+	{ "similar_recipients", ev_similar_recipients },
+	{ "check_for_faraway_charset_in_headers", ev_faraway_charset_headers },
 };
 
 int

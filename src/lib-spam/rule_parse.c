@@ -92,6 +92,10 @@ ruleset_free(struct ruleset **rsp)
 		free(rs->alists[l].name);
 	}
 	free(rs->alists);
+	free(rs->ok_locales);
+	for (int k = 0; k < 3; k++)
+		if (rs->fm_re[k] != NULL)
+			pcre2_code_free(rs->fm_re[k]);
 	for (size_t i = 0; i < rs->nplugins; i++)
 		free(rs->plugins[i]);
 	free(rs->plugins);
@@ -847,6 +851,11 @@ do_line(struct ruleset *rs, const char *file, int lineno, const char *line)
 				ruleset_error(rs, file, lineno, "%s: invalid %s", cmd, a);
 			free(a);
 		}
+	} else if (strcmp(cmd, "ok_locales") == 0) {
+		char *v = xstrdup(p);
+		free(rs->ok_locales);
+		rs->ok_locales = xstrdup(str_trim(v));
+		free(v);
 	} else if (strcmp(cmd, "clear_util_rb") == 0) {
 		for (int k = 0; k < 3; k++) {
 			for (size_t i = 0; i < rs->rb.n[k]; i++)

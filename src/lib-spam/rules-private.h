@@ -141,6 +141,11 @@ struct ruleset {
 	 * freemail_welcomelist addresses or domains */
 	char **fm[3];
 	size_t nfm[3];
+	char *ok_locales;       /* SpamAssassin's ok_locales, NULL = all */
+	/* the FreeMail plugin's body patterns (an address ending in a
+	 * util_rb_tld TLD; links and labelled addresses to blank out),
+	 * compiled on first use (rule_eval.c) */
+	pcre2_code *fm_re[3];
 	struct ruleset_stats st;
 	char *errors[11];
 	unsigned nerrors;
@@ -254,7 +259,7 @@ void ruleset_finish_loaded(struct ruleset *rs);
  * cache may hold other literals for such a pattern; 6: `if can(...)`
  * true for features Tempest has, so the same sources give other rules,
  * and the :name:raw modifier) */
-#define RULE_CACHE_VERSION 15
+#define RULE_CACHE_VERSION 16
 enum { FM_DOM, FM_WILD, FM_WELCOME };
 uint64_t cache_hash(const void *p, size_t n, uint64_t seed);
 

@@ -442,7 +442,7 @@ test_mime_evals(void)
 	/* a measure Tempest does not take is skipped and counted, not run */
 	{
 		struct ruleset *rs = ruleset_new();
-		ruleset_load_text(rs, "t.cf", "body X eval:check_for_mime('mime_faraway_charset')\n"
+		ruleset_load_text(rs, "t.cf", "body X eval:check_for_mime('mime_ascii_text_illegal')\n"
 		    "body Y eval:html_test('no_such_test')\nbody Z eval:image_count('bmp', 1)\n");
 		ruleset_finish(rs);
 		struct ruleset_stats st;
@@ -2466,6 +2466,446 @@ test_sender_lists(void)
 	free(path);
 }
 
+/* ok_locales: with "en", a KOI8-R or ISO-2022-JP body, a Big5 Subject,
+ * an EUC-KR part are far away; windows-1251 is not (the net uses it);
+ * with "ru ja" only the Big5 and EUC-KR ones are; with the default
+ * (all) none.  The hits expected are SpamAssassin 4.0.1's (LANG=C) for
+ * the same rules and messages (its html_charset_faraway never hits: it
+ * reads charsets its HTML parser never hands over; Tempest skips it). */
+static void
+test_ok_locales(void)
+{
+	static const char rules[] =
+	    "body T_CS_FAR eval:check_for_faraway_charset()\n"
+	    "header T_CS_FAR_HDR eval:check_for_faraway_charset_in_headers()\n"
+	    "rawbody T_MIME_FAR eval:check_for_mime('mime_faraway_charset')\n"
+	    "score T_CS_FAR 1\n"
+	    "score T_CS_FAR_HDR 1\n"
+	    "score T_MIME_FAR 1\n"
+	    "ok_locales en\n";
+	static const unsigned char *const msgs[6] = {
+		(const unsigned char *)
+		"From: a@example.com\n"
+		"To: b@example.com\n"
+		"Subject: ru\n"
+		"MIME-Version: 1.0\n"
+		"Content-Type: text/plain; charset=koi8-r\n"
+		"\n"
+		"\360\322\311\327\305\324, \313\301\313 \304\305\314\301? \374\324\317 \324\305\323\324\317\327\317\305 \323\317\317\302\335\305\316\311\305.\n",
+		(const unsigned char *)
+		"From: a@example.com\n"
+		"To: b@example.com\n"
+		"Subject: =?big5?B?s2+sT7T6uNU=?=\n"
+		"MIME-Version: 1.0\n"
+		"Content-Type: text/plain; charset=us-ascii\n"
+		"\n"
+		"hello\n",
+		(const unsigned char *)
+		"From: a@example.com\n"
+		"To: b@example.com\n"
+		"Subject: kr\n"
+		"MIME-Version: 1.0\n"
+		"Content-Type: multipart/mixed; boundary=\"B\"\n"
+		"\n"
+		"--B\n"
+		"Content-Type: text/plain; charset=us-ascii\n"
+		"\n"
+		"hi\n"
+		"--B\n"
+		"Content-Type: text/plain; charset=\"euc-kr\"\n"
+		"\n"
+		"\276\310\263\347\307\317\274\274\277\344\n"
+		"--B--\n",
+		(const unsigned char *)
+		"From: a@example.com\n"
+		"To: b@example.com\n"
+		"Subject: html\n"
+		"MIME-Version: 1.0\n"
+		"Content-Type: text/html\n"
+		"\n"
+		"<html><head><meta http-equiv=\"Content-Type\" content=\"text/html; charset=gb2312\"></head><body>hi</body></html>\n",
+		(const unsigned char *)
+		"From: a@example.com\n"
+		"To: b@example.com\n"
+		"Subject: cp\n"
+		"MIME-Version: 1.0\n"
+		"Content-Type: text/plain; charset=windows-1251\n"
+		"\n"
+		"\317\360\350\342\345\362, \352\340\352 \344\345\353\340? \335\362\356 \362\345\361\362\356\342\356\345 \361\356\356\341\371\345\355\350\345.\n",
+		(const unsigned char *)
+		"From: a@example.com\n"
+		"To: b@example.com\n"
+		"Subject: jp\n"
+		"MIME-Version: 1.0\n"
+		"Content-Type: text/plain; charset=iso-2022-jp\n"
+		"\n"
+		"\033$B$3$s$K$A$O@$3&\033(B\n",
+	};
+	static const char *const want[2][6] = {
+		{
+			"T_CS_FAR=1:1 T_MIME_FAR=1:1 score=2",
+			"T_CS_FAR_HDR=1:1 score=1",
+			"T_MIME_FAR=1:1 score=1",
+			"score=0",
+			"score=0",
+			"T_CS_FAR=1:1 T_MIME_FAR=1:1 score=2",
+		},
+		{
+			"score=0",
+			"T_CS_FAR_HDR=1:1 score=1",
+			"T_MIME_FAR=1:1 score=1",
+			"score=0",
+			"score=0",
+			"score=0",
+		},
+	};
+	static const char *const loc[3] = { "", "ok_locales ru ja\n", "ok_locales all\n" };
+
+	for (int k = 0; k < 3; k++) {
+		struct ruleset *rs = ruleset_new();
+		ruleset_load_text(rs, "lc.cf", rules);
+		ruleset_load_text(rs, "lc2.cf", loc[k]);
+		ruleset_finish(rs);
+		for (int i = 0; i < 6; i++) {
+			char *got = hits_text(rs, (const char *)msgs[i]);
+			T_STREQ(got, k < 2 ? want[k][i] : "score=0");
+			free(got);
+		}
+		ruleset_free(&rs);
+	}
+	T_OK(locale_charset_ok("3Dkoi8-r", "ru_RU.UTF-8"));
+	T_OK(!locale_charset_ok("koi8-r", "C"));
+	T_OK(locale_charset_ok("ISO-8859-15:x", "en"));
+	T_OK(locales_all(NULL) && locales_all("en all") && !locales_all("en ja"));
+}
+
+/* The FreeMail plugin's check_freemail_replyto: From: and Reply-To:
+ * different freemail addresses; a freemail address in the body (text,
+ * or a mailto: link) other than the one to reply to; not one the body
+ * labels ("x wrote:"); nothing when the body has 3 freemail ones or the
+ * envelope sender is a bulk one.  The hits expected are SpamAssassin
+ * 4.0.1's for the same rules and messages. */
+static void
+test_freemail_replyto(void)
+{
+	static const char rules[] =
+	    "freemail_domains yahoo.com hotmail.com gmail.com\n"
+	    "util_rb_tld com net org\n"
+	    "header T_FM_REPLYTO eval:check_freemail_replyto('replyto')\n"
+	    "header T_FM_REPLY eval:check_freemail_replyto('reply')\n"
+	    "score T_FM_REPLYTO 1\n"
+	    "score T_FM_REPLY 1\n";
+	static const char *const msgs[7] = {
+		"From: a@yahoo.com\n"
+		"Reply-To: b@hotmail.com\n"
+		"To: x@example.org\n"
+		"Subject: 1\n"
+		"\n"
+		"hello\n",
+		"From: a@example.com\n"
+		"Reply-To: b@yahoo.com\n"
+		"To: x@example.org\n"
+		"Subject: 2\n"
+		"\n"
+		"please write to c@gmail.com soon\n",
+		"From: a@yahoo.com\n"
+		"To: x@example.org\n"
+		"Subject: 3\n"
+		"\n"
+		"contact me at z@hotmail.com today\n",
+		"From: a@yahoo.com\n"
+		"To: x@example.org\n"
+		"Subject: 4\n"
+		"\n"
+		"On Monday z@hotmail.com wrote: hi\n",
+		"From: a@yahoo.com\n"
+		"To: x@example.org\n"
+		"Subject: 5\n"
+		"\n"
+		"ask z@hotmail.com or y@gmail.com or w@yahoo.com\n",
+		"Return-Path: <bounce-123@list.example.com>\n"
+		"From: a@yahoo.com\n"
+		"Reply-To: b@hotmail.com\n"
+		"To: x@example.org\n"
+		"Subject: 6\n"
+		"\n"
+		"hi\n",
+		"From: a@yahoo.com\n"
+		"To: x@example.org\n"
+		"Subject: 7\n"
+		"Content-Type: text/html\n"
+		"\n"
+		"<p><a href=\"mailto:q@gmail.com?subject=hi\">mail me</a></p>\n",
+	};
+	static const char *const want[7] = {
+		"T_FM_REPLY=1:1 T_FM_REPLYTO=1:1 score=2",
+		"T_FM_REPLYTO=1:1 score=1",
+		"T_FM_REPLY=1:1 score=1",
+		"score=0",
+		"score=0",
+		"score=0",
+		"T_FM_REPLY=1:1 score=1",
+	};
+	struct ruleset *rs = ruleset_new();
+
+	ruleset_load_text(rs, "fr.cf", rules);
+	ruleset_finish(rs);
+	for (int i = 0; i < 7; i++) {
+		char *got = hits_text(rs, msgs[i]);
+		T_STREQ(got, want[i]);
+		free(got);
+	}
+	ruleset_free(&rs);
+}
+
+/* HeaderEval's forged webmail trails: a From: at gmail.com, yahoo.com,
+ * eudoramail.com without the provider's own Received: (or X-Received:)
+ * lines, and an AOL relay name in a Received: line AOL did not write.
+ * The hits expected are SpamAssassin 4.0.1's for the same rules and
+ * messages. */
+static void
+test_forged_webmail(void)
+{
+	static const char rules[] =
+	    "header T_F_GMAIL eval:check_for_forged_gmail_received_headers()\n"
+	    "header T_F_YAHOO eval:check_for_forged_yahoo_received_headers()\n"
+	    "header T_F_EUDORA eval:check_for_forged_eudoramail_received_headers()\n"
+	    "header T_F_AOL eval:check_for_fake_aol_relay_in_rcvd()\n"
+	    "score T_F_GMAIL 1\n"
+	    "score T_F_YAHOO 1\n"
+	    "score T_F_EUDORA 1\n"
+	    "score T_F_AOL 1\n";
+	static const char *const msgs[9] = {
+		"Received: from rly-xa01.mx.aol.com (rly-xa01.mx.aol.com [1.2.3.4]) by mail.example.org (Postfix) with ESMTP id A1; Mon, 5 Aug 2002 10:00:00 +0000\n"
+		"From: x@example.com\n"
+		"To: y@example.org\n"
+		"Subject: a1\n"
+		"\n"
+		"hi\n",
+		"Received: from rly-xa01.mx.aol.com (rly-xa01.mx.aol.com [1.2.3.4]) by mail.example.org (8.8.8/8.8.5/AOL-4.0.0) with ESMTP id A1; Mon, 5 Aug 2002 10:00:00 +0000\n"
+		"From: x@example.com\n"
+		"To: y@example.org\n"
+		"Subject: a2\n"
+		"\n"
+		"hi\n",
+		"Received: from [1.2.3.4] by mail.whowhere.com; Mon, 5 Aug 2002 10:00:00 -0000\n"
+		"X-Sender-Ip: 1.2.3.4\n"
+		"From: x@eudoramail.com\n"
+		"To: y@example.org\n"
+		"Subject: e1\n"
+		"\n"
+		"hi\n",
+		"Received: from [1.2.3.4] by mail.whowhere.com; Mon, 5 Aug 2002 10:00:00 -0000\n"
+		"From: x@eudoramail.com\n"
+		"To: y@example.org\n"
+		"Subject: e2\n"
+		"\n"
+		"hi\n",
+		"Received: from mx.example.net (mx.example.net [192.0.2.1]) by mail.example.org (Postfix) with ESMTP id A1; Mon, 5 Aug 2002 10:00:00 +0000\n"
+		"From: x@gmail.com\n"
+		"To: y@example.org\n"
+		"Subject: g1\n"
+		"\n"
+		"hi\n",
+		"Received: from mx.example.net (mx.example.net [192.0.2.1]) by mail.example.org (Postfix) with ESMTP id A1; Mon, 5 Aug 2002 10:00:00 +0000\n"
+		"X-Received: by 10.1.2.3 with SMTP id abc123; Mon, 5 Aug 2002 10:00:00 +0000\n"
+		"From: x@gmail.com\n"
+		"To: y@example.org\n"
+		"Subject: g2\n"
+		"\n"
+		"hi\n",
+		"Received: from [1.2.3.4] by web1.mail.yahoo.com via HTTP; Mon, 5 Aug 2002 10:00:00 PDT\n"
+		"From: x@yahoo.com\n"
+		"To: y@example.org\n"
+		"Subject: y1\n"
+		"\n"
+		"hi\n",
+		"Received: from mx.example.net (mx.example.net [192.0.2.1]) by mail.example.org (Postfix) with ESMTP id A1; Mon, 5 Aug 2002 10:00:00 +0000\n"
+		"From: x@yahoo.com\n"
+		"To: y@example.org\n"
+		"Subject: y2\n"
+		"\n"
+		"hi\n",
+		"Received: from [2001:db8::1] by n1.groups.yahoo.com with NNFMP; Mon, 5 Aug 2002 10:00:00 -0000\n"
+		"From: x@yahoo.com\n"
+		"To: y@example.org\n"
+		"Subject: y3\n"
+		"\n"
+		"hi\n",
+	};
+	static const char *const want[9] = {
+		"T_F_AOL=1:1 score=1",
+		"score=0",
+		"score=0",
+		"T_F_EUDORA=1:1 score=1",
+		"T_F_GMAIL=1:1 score=1",
+		"score=0",
+		"score=0",
+		"T_F_YAHOO=1:1 score=1",
+		"score=0",
+	};
+	struct ruleset *rs = ruleset_new();
+
+	ruleset_load_text(rs, "fg.cf", rules);
+	ruleset_finish(rs);
+	for (int i = 0; i < 9; i++) {
+		char *got = hits_text(rs, msgs[i]);
+		T_STREQ(got, want[i]);
+		free(got);
+	}
+	ruleset_free(&rs);
+}
+
+/* HeaderEval's sorted_recipients and similar_recipients over the To: and
+ * Cc: addresses: 7 in order; 5 sharing the start of the local part and
+ * of different domains (case aside for runs).  The hits expected are
+ * SpamAssassin 4.0.1's for the same rules and messages. */
+static void
+test_recipient_lists(void)
+{
+	static const char rules[] =
+	    "header T_SORTED eval:sorted_recipients()\n"
+	    "header T_SIM65 eval:similar_recipients('0.65','undef')\n"
+	    "header T_SIM30 eval:similar_recipients('0.3','0.65')\n"
+	    "header T_SIM0 eval:similar_recipients('0','0.3')\n"
+	    "score T_SORTED 1\n"
+	    "score T_SIM65 1\n"
+	    "score T_SIM30 1\n"
+	    "score T_SIM0 1\n";
+	static const char *const msgs[3] = {
+		"From: z@example.com\n"
+		"To: a1@x.com, b1@x.com, c1@x.com, d1@x.com\n"
+		"Cc: e1@x.com, \"F\" <f1@x.com>, g1@x.com\n"
+		"Subject: s1\n"
+		"\n"
+		"hi\n",
+		"From: z@example.com\n"
+		"To: ab@aa1.com, AB@aa2.com, ab@aa3.com\n"
+		"Cc: ab@aa4.com, ab@aa5.com\n"
+		"Subject: s2\n"
+		"\n"
+		"hi\n",
+		"From: z@example.com\n"
+		"To: g1@x.com, b1@x.com, c1@x.com, d1@x.com, e1@x.com, f1@x.com, a1@x.com\n"
+		"Subject: s3\n"
+		"\n"
+		"hi\n",
+	};
+	static const char *const want[3] = {
+		"T_SIM0=1:1 T_SORTED=1:1 score=2",
+		"T_SIM65=1:1 score=1",
+		"T_SIM0=1:1 score=1",
+	};
+	struct ruleset *rs = ruleset_new();
+
+	ruleset_load_text(rs, "sr.cf", rules);
+	ruleset_finish(rs);
+	for (int i = 0; i < 3; i++) {
+		char *got = hits_text(rs, msgs[i]);
+		T_STREQ(got, want[i]);
+		free(got);
+	}
+	ruleset_free(&rs);
+}
+
+/* HeaderEval's Hotmail trail: a Received: line from hotmail.com without
+ * an X-Originating-IP is forged; a From: at hotmail.com without any
+ * such line has none; Hotmail's own form with the IP is neither.  The
+ * hits expected are SpamAssassin 4.0.1's. */
+static void
+test_hotmail_trail(void)
+{
+	static const char rules[] =
+	    "header T_F_HOTMAIL eval:check_for_forged_hotmail_received_headers()\n"
+	    "header T_NO_HOTMAIL eval:check_for_no_hotmail_received_headers()\n"
+	    "score T_F_HOTMAIL 1\n"
+	    "score T_NO_HOTMAIL 1\n";
+	static const char *const msgs[3] = {
+		"Received: from hotmail.com (unknown [192.0.2.7]) by mail.example.org (Postfix) with SMTP id A1; Mon, 5 Aug 2002 10:00:00 +0000\n"
+		"From: x@example.com\n"
+		"To: y@example.org\n"
+		"Subject: h1\n"
+		"\n"
+		"hi\n",
+		"Received: from mx.example.net (mx.example.net [192.0.2.1]) by mail.example.org (Postfix) with ESMTP id A1; Mon, 5 Aug 2002 10:00:00 +0000\n"
+		"From: x@hotmail.com\n"
+		"To: y@example.org\n"
+		"Subject: h2\n"
+		"\n"
+		"hi\n",
+		"Received: from hotmail.com (f12.law9.hotmail.com [64.4.9.12]) by mail.example.org (Postfix) with ESMTP id A1; Mon, 5 Aug 2002 10:00:00 +0000\n"
+		"X-Originating-IP: [192.0.2.99]\n"
+		"From: x@hotmail.com\n"
+		"To: y@example.org\n"
+		"Subject: h3\n"
+		"\n"
+		"hi\n",
+	};
+	static const char *const want[3] = {
+		"T_F_HOTMAIL=1:1 score=1",
+		"T_NO_HOTMAIL=1:1 score=1",
+		"score=0",
+	};
+	struct ruleset *rs = ruleset_new();
+
+	ruleset_load_text(rs, "hm.cf", rules);
+	ruleset_finish(rs);
+	for (int i = 0; i < 3; i++) {
+		char *got = hits_text(rs, msgs[i]);
+		T_STREQ(got, want[i]);
+		free(got);
+	}
+	ruleset_free(&rs);
+}
+
+/* check_ratware_envelope_from: the To: address's registered domain, a
+ * character, its local part, in the envelope sender (not an SRS one,
+ * not a domain whose TLD util_rb_tld lacks).  Expected: SpamAssassin
+ * 4.0.1's hits. */
+static void
+test_ratware_envfrom(void)
+{
+	static const char rules[] =
+	    "util_rb_tld com net org\n"
+	    "header T_RATWARE_EF eval:check_ratware_envelope_from()\n"
+	    "score T_RATWARE_EF 1\n";
+	static const char *const msgs[3] = {
+		"Return-Path: <example.com-bob@spam.net>\n"
+		"From: x@spam.net\n"
+		"To: Bob <bob@mail.example.com>\n"
+		"Subject: 1\n"
+		"\n"
+		"hi\n",
+		"Return-Path: <SRS0=ab=cd=example.com=bob@fwd.net>\n"
+		"From: x@spam.net\n"
+		"To: bob@example.com\n"
+		"Subject: 2\n"
+		"\n"
+		"hi\n",
+		"Return-Path: <example.zz-bob@spam.net>\n"
+		"From: x@spam.net\n"
+		"To: bob@example.zz\n"
+		"Subject: 3\n"
+		"\n"
+		"hi\n",
+	};
+	static const char *const want[3] = {
+		"T_RATWARE_EF=1:1 score=1",
+		"score=0",
+		"score=0",
+	};
+	struct ruleset *rs = ruleset_new();
+
+	ruleset_load_text(rs, "rw.cf", rules);
+	ruleset_finish(rs);
+	for (int i = 0; i < 3; i++) {
+		char *got = hits_text(rs, msgs[i]);
+		T_STREQ(got, want[i]);
+		free(got);
+	}
+	ruleset_free(&rs);
+}
+
 int
 main(void)
 {
@@ -2501,6 +2941,12 @@ main(void)
 	T_RUN(test_relay_evals);
 	T_RUN(test_html_evals);
 	T_RUN(test_sender_lists);
+	T_RUN(test_ok_locales);
+	T_RUN(test_freemail_replyto);
+	T_RUN(test_forged_webmail);
+	T_RUN(test_recipient_lists);
+	T_RUN(test_hotmail_trail);
+	T_RUN(test_ratware_envfrom);
 	T_RUN(test_cache_short_patterns);
 	for (size_t i = 0; i < nkept; i++)
 		ruleset_free(&kept[i]);
