@@ -10,6 +10,7 @@
 #include "mime.h"
 #include "uri.h"
 #include "test.h"
+#include "test-html-msg.h"
 
 static int
 has_uri(const struct mime_msg *m, const char *u)
@@ -764,27 +765,13 @@ test_encoded_message(void)
 static void
 test_html_texts(void)
 {
-	static const char msg[] =
-	    "From: a@example.com\n"
-	    "To: b@example.com\n"
-	    "Subject: html\n"
-	    "MIME-Version: 1.0\n"
-	    "Content-Type: text/html; charset=us-ascii\n"
-	    "\n"
-	    "<!DOCTYPE -//w3c//dtd html>\n"
-	    "<html><head><title>Big &amp; bold offer</title></head>\n"
-	    "<body><!-- saved from url=(0022)http://example.com/ --><!x>\n"
-	    "<a href=\"http://a.example/\">Click <b>here</b> &amp; win<img src=\"x.gif\"></a>\n"
-	    "<center><center>text\n"
-	    "<!--#rotate>after\n"
-	    "</body>\n";
 	static const char comments[] = "\0<!DOCTYPE -//w3c//dtd html>"
 	    "\0<!-- saved from url=(0022)http://example.com/ -->\0<!x>\0<!--#rotate>";
 	static const char anchors[] = "\0Click here & win<img>\n";
 	static const char titles[] = "\0Big & bold offer";
 	struct mime_msg m;
 
-	mime_parse(&m, msg, strlen(msg), NULL);
+	mime_parse(&m, html_eval_msg, strlen(html_eval_msg), NULL);
 	T_INTEQ(m.html_texts[HTML_TEXT_COMMENT].len, sizeof(comments) - 1);
 	T_OK(memcmp(m.html_texts[HTML_TEXT_COMMENT].data, comments, sizeof(comments) - 1) == 0);
 	T_INTEQ(m.html_texts[HTML_TEXT_ANCHOR].len, sizeof(anchors) - 1);

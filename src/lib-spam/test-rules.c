@@ -15,6 +15,7 @@
 #include "rules.h"
 #include "rules-private.h"
 #include "test.h"
+#include "test-html-msg.h"
 
 #ifdef HAVE_HS
 #include <hs/hs.h>
@@ -1510,6 +1511,22 @@ hits_text(struct ruleset *rs, const char *msg)
 	return buf_steal(&x);
 }
 
+/* Each message's hits_text() with the rules, against the expected one. */
+static void
+expect_hits(const char *rules, const char *const *msgs, const char *const *want, size_t n)
+{
+	struct ruleset *rs = ruleset_new();
+
+	ruleset_load_text(rs, "t.cf", rules);
+	ruleset_finish(rs);
+	for (size_t i = 0; i < n; i++) {
+		char *got = hits_text(rs, msgs[i]);
+		T_STREQ(got, want[i]);
+		free(got);
+	}
+	ruleset_free(&rs);
+}
+
 /* Many lines with literals (rawbody: 3000 lines; the body is one
  * paragraph): the line lists grow their pool (several reallocations)
  * and still give the same counts as PCRE2 alone. */
@@ -2254,20 +2271,6 @@ test_relay_evals(void)
 static void
 test_html_evals(void)
 {
-	static const char msg[] =
-	    "From: a@example.com\n"
-	    "To: b@example.com\n"
-	    "Subject: html\n"
-	    "MIME-Version: 1.0\n"
-	    "Content-Type: text/html; charset=us-ascii\n"
-	    "\n"
-	    "<!DOCTYPE -//w3c//dtd html>\n"
-	    "<html><head><title>Big &amp; bold offer</title></head>\n"
-	    "<body><!-- saved from url=(0022)http://example.com/ --><!x>\n"
-	    "<a href=\"http://a.example/\">Click <b>here</b> &amp; win<img src=\"x.gif\"></a>\n"
-	    "<center><center>text\n"
-	    "<!--#rotate>after\n"
-	    "</body>\n";
 	static const char rules[] =
 	    "body T_HC_SHORT eval:html_text_match('comment', '<!(?!-).{0,6}>')\n"
 	    "body T_HC_SAVED eval:html_text_match('comment', '<!-- saved from url=\\(\\d{4}\\)')\n"
@@ -2321,7 +2324,7 @@ test_html_evals(void)
 	};
 	struct spam_result r;
 
-	scan(rules, msg, -1, &r);
+	scan(rules, html_eval_msg, -1, &r);
 	for (size_t i = 0; i < NELEM(hits); i++)
 		T_OK(hit(&r, hits[i]));
 	for (size_t i = 0; i < NELEM(misses); i++)
@@ -2646,16 +2649,7 @@ test_freemail_replyto(void)
 		"score=0",
 		"T_FM_REPLY=1:1 score=1",
 	};
-	struct ruleset *rs = ruleset_new();
-
-	ruleset_load_text(rs, "fr.cf", rules);
-	ruleset_finish(rs);
-	for (int i = 0; i < 7; i++) {
-		char *got = hits_text(rs, msgs[i]);
-		T_STREQ(got, want[i]);
-		free(got);
-	}
-	ruleset_free(&rs);
+	expect_hits(rules, msgs, want, 7);
 }
 
 /* HeaderEval's forged webmail trails: a From: at gmail.com, yahoo.com,
@@ -2744,16 +2738,7 @@ test_forged_webmail(void)
 		"T_F_YAHOO=1:1 score=1",
 		"score=0",
 	};
-	struct ruleset *rs = ruleset_new();
-
-	ruleset_load_text(rs, "fg.cf", rules);
-	ruleset_finish(rs);
-	for (int i = 0; i < 9; i++) {
-		char *got = hits_text(rs, msgs[i]);
-		T_STREQ(got, want[i]);
-		free(got);
-	}
-	ruleset_free(&rs);
+	expect_hits(rules, msgs, want, 9);
 }
 
 /* HeaderEval's sorted_recipients and similar_recipients over the To: and
@@ -2796,16 +2781,7 @@ test_recipient_lists(void)
 		"T_SIM65=1:1 score=1",
 		"T_SIM0=1:1 score=1",
 	};
-	struct ruleset *rs = ruleset_new();
-
-	ruleset_load_text(rs, "sr.cf", rules);
-	ruleset_finish(rs);
-	for (int i = 0; i < 3; i++) {
-		char *got = hits_text(rs, msgs[i]);
-		T_STREQ(got, want[i]);
-		free(got);
-	}
-	ruleset_free(&rs);
+	expect_hits(rules, msgs, want, 3);
 }
 
 /* HeaderEval's Hotmail trail: a Received: line from hotmail.com without
@@ -2846,16 +2822,7 @@ test_hotmail_trail(void)
 		"T_NO_HOTMAIL=1:1 score=1",
 		"score=0",
 	};
-	struct ruleset *rs = ruleset_new();
-
-	ruleset_load_text(rs, "hm.cf", rules);
-	ruleset_finish(rs);
-	for (int i = 0; i < 3; i++) {
-		char *got = hits_text(rs, msgs[i]);
-		T_STREQ(got, want[i]);
-		free(got);
-	}
-	ruleset_free(&rs);
+	expect_hits(rules, msgs, want, 3);
 }
 
 /* check_ratware_envelope_from: the To: address's registered domain, a
@@ -2894,16 +2861,7 @@ test_ratware_envfrom(void)
 		"score=0",
 		"score=0",
 	};
-	struct ruleset *rs = ruleset_new();
-
-	ruleset_load_text(rs, "rw.cf", rules);
-	ruleset_finish(rs);
-	for (int i = 0; i < 3; i++) {
-		char *got = hits_text(rs, msgs[i]);
-		T_STREQ(got, want[i]);
-		free(got);
-	}
-	ruleset_free(&rs);
+	expect_hits(rules, msgs, want, 3);
 }
 
 int
