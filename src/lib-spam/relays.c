@@ -548,10 +548,9 @@ relays_of_message(const struct mime_msg *m, const struct netlist *trusted,
 	char env_trusted[RELAY_FIELD_MAX] = "", env_untrusted[RELAY_FIELD_MAX] = "";
 	int any_untrusted = 0;
 	const char *env;
-	size_t nkept = 0;
+	size_t nkept = 0, cap = 0;
 
 	memset(out, 0, sizeof(*out));
-	out->v = xcalloc(RELAYS_KEPT, sizeof(*out->v));
 	out->last_trusted = out->last_internal = -1;
 	for (int k = 0; k < 4; k++)
 		buf_init(&b[k], 1024 * 1024);
@@ -602,8 +601,13 @@ relays_of_message(const struct mime_msg *m, const struct netlist *trusted,
 		relay_string(&r, in_internal, &b[in_internal ? 2 : 3]);
 		out->last_trusted += in_trusted;
 		out->last_internal += in_internal;
-		if (nkept < RELAYS_KEPT)
+		if (nkept < RELAYS_KEPT) {
+			if (nkept == cap) {
+				cap = cap ? 2 * cap : 4;
+				out->v = xreallocarray(out->v, cap, sizeof(*out->v));
+			}
 			out->v[nkept++] = r;
+		}
 		if (in_trusted)
 			out->ntrusted++;
 		else
