@@ -449,6 +449,38 @@ def test_split_quarantine_all_or_none(make_instance):
     inst.stop()
 
 
+def test_store_created_after_filter_started(make_instance):
+    """A filter that could not open the store when it started (its
+    directory not there yet; or the moment `tempest quarantine levels`
+    creates the file, root's until it is handed over) opens it once it
+    can: a message before gets the global levels, the next one the
+    recipient's own."""
+    inst = make_instance("latestore", extra=dict(
+        LEVELS, spam_database="sqlite:$data_directory/later/spam.db"),
+        extra_services=[FILTER_SVC])
+    add_users(inst, "bob")
+    inst.start()
+    code, text = send_to(inst, ["bob@example.test"], MID)
+    assert code == 250, text
+    first = [read(p) for p in inst.wait_messages(1, user="bob")]
+    assert "required=5 " in first[0] and "X-Spam-Flag: YES" in first[0]
+    assert "store unavailable" in inst.log(), inst.log()
+    later = os.path.join(inst.dir, "data", "later")
+    os.mkdir(later)
+    st = os.stat(inst.maildir())
+    os.chown(later, st.st_uid, st.st_gid)
+    set_levels(inst, bob=("-999", "20", "30", "50"))
+    time.sleep(1.1)                     # (one try a second at most)
+    code, text = send_to(inst, ["bob@example.test"], MID)
+    assert code == 250, text
+    both = [read(p) for p in inst.wait_messages(2, user="bob")]
+    second = [m for m in both if m != first[0]]
+    assert len(second) == 1 and "required=20 " in second[0], inst.log()
+    assert "X-Spam-Flag" not in second[0]
+    assert "later/spam.db open now" in inst.log(), inst.log()
+    inst.stop()
+
+
 def test_split_by_recipient_levels(make_instance):
     """One message to three recipients whose own levels call for three
     treatments (spam_split_recipients = yes, the default): demo (global

@@ -505,6 +505,7 @@ handle(struct ipc_msg *req, struct ipc_msg *rep, struct scanned *sc)
 		return;
 	}
 	rcpts = str_split(rcpt_text, "\n", &nr);
+	(void)spam_engine_store_retry(engine);
 	spam_engine_check(engine, content.data ? content.data : "", content.len,
 	    nr > 0 ? rcpts[0] : NULL, &v);
 	/* each recipient's levels read once, for the split and the

@@ -160,6 +160,7 @@ loaded:
 
 	if (!o->no_store) {
 		const char *spec = o->db ? o->db : config_str("spam_database");
+		e->store_spec = xstrdup(spec);
 		e->store = store_open(spec, &e->store_error);
 		if (e->store == NULL && o->need_store) {
 			*error_r = e->store_error;
@@ -184,6 +185,7 @@ spam_engine_free(struct spam_engine **ep)
 	free(e->lr_due);
 	store_close(&e->store);
 	free(e->store_error);
+	free(e->store_spec);
 	free(e->subject_tag);
 	FREE(*ep);
 }
@@ -240,6 +242,26 @@ spam_engine_levels(struct spam_engine *e, const char *const *rcpts, size_t n,
 		else
 			spam_levels_lenient(out, &l);
 	}
+}
+
+int
+spam_engine_store_retry(struct spam_engine *e)
+{
+	char *err = NULL;
+	time_t now = time(NULL);
+
+	if (e->store != NULL)
+		return 1;
+	if (e->store_spec == NULL || now < e->store_retry)
+		return 0;
+	e->store_retry = now + 1;
+	if ((e->store = store_open(e->store_spec, &err)) == NULL) {
+		free(e->store_error);
+		e->store_error = err;
+		return 0;
+	}
+	log_info("store %s open now", e->store_spec);
+	return 1;
 }
 
 void

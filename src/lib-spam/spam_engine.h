@@ -9,6 +9,8 @@
 
 #include <stddef.h>
 
+#include <time.h>
+
 #include "bayes.h"
 #include "buf.h"
 #include "lr.h"
@@ -47,11 +49,17 @@ struct spam_engine {
 	char *lr_due;                   /* user whose LR weights an
 	                                 * auto-learn may have made stale */
 	struct netlist *trusted;        /* spam_trusted_networks, or NULL */
+	char *store_spec;               /* what store_open() was given */
+	time_t store_retry;             /* when it may be tried again */
 };
 
 /* Read the spam_* parameters (config must be loaded, or defaults). */
 struct spam_engine *spam_engine_new(const struct spam_engine_opts *o, char **error_r);
 void spam_engine_free(struct spam_engine **e);
+/* A store that could not be opened (not there yet, say: the first
+ * `tempest quarantine levels` or `learn` creates it) is opened now, at
+ * most once a second; 1 when the engine has its store. */
+int spam_engine_store_retry(struct spam_engine *e);
 
 enum spam_action { SPAM_ACCEPT, SPAM_TAG, SPAM_QUARANTINE, SPAM_REJECT };
 
