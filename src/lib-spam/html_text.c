@@ -1070,7 +1070,7 @@ tag(struct render *r, const char *s, size_t n)
 {
 	char name[12];
 	size_t i = 0, k = 0;
-	int closing = 0, na = 0, selfclose = 0;
+	int closing = 0, na = 0, selfclose = 0, in_cdata;
 	struct attr a[MAX_ATTRS];
 	const char *v;
 	size_t vl;
@@ -1092,6 +1092,7 @@ tag(struct render *r, const char *s, size_t n)
 	r->st->html_tags++;
 	if (!in_list(name, known_tags, NELEM(known_tags)))
 		r->st->html_bad_tags++;
+	in_cdata = r->cdata[0] != '\0';        /* (text to HTML::Parser) */
 	if (r->cdata[0] == '\0') {
 		static const char *const cdata_tags[] = { "iframe", "xmp", "textarea", "plaintext" };
 		tag_seen(r->st, name);
@@ -1203,8 +1204,14 @@ tag(struct render *r, const char *s, size_t n)
 	} else if (strcmp(name, "object") == 0 || strcmp(name, "embed") == 0) {
 		r->st->html_embeds++;
 	} else if (strcmp(name, "iframe") == 0 || strcmp(name, "frame") == 0) {
-		if ((v = attr_get(a, na, "src", &vl)) != NULL)
+		if ((v = attr_get(a, na, "src", &vl)) != NULL) {
 			add_uri(r, v, vl);
+			for (size_t q = 0; name[1] == 'f' && !in_cdata && q < vl; q++)
+				if (!isspace((unsigned char)v[q])) {
+					r->st->html_iframe_src++;
+					break;
+				}
+		}
 	} else if (strcmp(name, "basefont") == 0) {
 		int sign, size;
 		/* (SpamAssassin takes a plain number only) */

@@ -98,6 +98,7 @@ struct mime_stats {
 	unsigned html_obfuscated_words; /* comments or empty tags inside words */
 	unsigned html_entity_letters;   /* letters written as &#NN; */
 	unsigned html_links, html_forms, html_scripts;
+	unsigned html_iframe_src;       /* <iframe src> with a non-blank value */
 	size_t html_bytes;              /* raw HTML size */
 	/* the first HTML_PARTS_KEPT HTML parts each: its length in
 	 * characters, and its <body>, <head>, <center> start tags less end

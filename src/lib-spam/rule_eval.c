@@ -1534,6 +1534,14 @@ ev_similar_recipients(struct scan *sc, const struct rule *r)
 	    (strcmp(hi, "undef") == 0 || similar < strtod(hi, NULL));
 }
 
+/* HTMLEval's check_iframe_src(): an <iframe> with a src */
+static unsigned
+ev_iframe_src(struct scan *sc, const struct rule *r)
+{
+	(void)r;
+	return sc->m->st.html_iframe_src > 0;
+}
+
 /* forged webmail trails (header_eval.h) */
 static int
 hotmail_trail(struct scan *sc)
@@ -1689,6 +1697,7 @@ static const struct {
 	{ "check_for_forged_eudoramail_received_headers", ev_forged_eudoramail },
 	{ "check_for_fake_aol_relay_in_rcvd", ev_fake_aol_relay },
 	{ "sorted_recipients", ev_sorted_recipients },
+	{ "check_iframe_src", ev_iframe_src },
 	{ "check_for_forged_hotmail_received_headers", ev_forged_hotmail },
 	{ "check_ratware_envelope_from", ev_ratware_envfrom },
 	{ "check_for_no_hotmail_received_headers", ev_no_hotmail },

@@ -2864,6 +2864,37 @@ test_ratware_envfrom(void)
 	expect_hits(rules, msgs, want, 3);
 }
 
+/* HTMLEval's check_iframe_src: an <iframe> with a src that is not blank;
+ * not one inside a <textarea> (text to HTML::Parser), not a <frame>.
+ * Expected: SpamAssassin 4.0.1's hits. */
+static void
+test_iframe_src(void)
+{
+	static const char rules[] =
+	    "body T_IFRAME eval:check_iframe_src()\n"
+	    "score T_IFRAME 1\n";
+	static const char *const msgs[2] = {
+		"From: a@example.com\n"
+		"To: b@example.com\n"
+		"Subject: i\n"
+		"Content-Type: text/html\n"
+		"\n"
+		"<p>x<iframe src=\" http://a.example/x \">y</iframe><iframe src=\"  \"></iframe>\n",
+		"From: a@example.com\n"
+		"To: b@example.com\n"
+		"Subject: i\n"
+		"Content-Type: text/html\n"
+		"\n"
+		"<p>x<iframe src=\"  \"></iframe><textarea><iframe src=\"http://b.example/\"></textarea><frame src=\"http://c.example/\">\n",
+	};
+	static const char *const want[2] = {
+		"T_IFRAME=1:1 score=1",
+		"score=0",
+	};
+
+	expect_hits(rules, msgs, want, 2);
+}
+
 int
 main(void)
 {
@@ -2905,6 +2936,7 @@ main(void)
 	T_RUN(test_recipient_lists);
 	T_RUN(test_hotmail_trail);
 	T_RUN(test_ratware_envfrom);
+	T_RUN(test_iframe_src);
 	T_RUN(test_cache_short_patterns);
 	for (size_t i = 0; i < nkept; i++)
 		ruleset_free(&kept[i]);
