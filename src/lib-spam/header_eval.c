@@ -940,10 +940,45 @@ he_freemail_role(const char *email)
 	return match(role, "", PCRE2_CASELESS | PCRE2_EXTENDED, email, NULL, 0);
 }
 
+/* A rule's argument pattern is the same on every message: compiled on
+ * first use and kept by its text (once per process, not for use from
+ * several threads; past HE_ARGS_MAX patterns, compiled per call). */
+#define HE_ARGS_MAX 32
+static struct {
+	char *pat;
+	pcre2_code *re;
+} he_args[HE_ARGS_MAX];
+
 int
 he_match(const char *pat, const char *s)
 {
-	return he_match_opts(pat, s, 0);
+	size_t k;
+	int err, rc;
+	PCRE2_SIZE off;
+	pcre2_match_data *md;
+
+	for (k = 0; k < HE_ARGS_MAX && he_args[k].pat != NULL; k++)
+		if (strcmp(he_args[k].pat, pat) == 0)
+			break;
+	if (k == HE_ARGS_MAX)
+		return he_match_opts(pat, s, 0);
+	if (he_args[k].pat == NULL) {
+		pcre2_code *re = pcre2_compile((PCRE2_SPTR)pat, PCRE2_ZERO_TERMINATED, 0, &err,
+		    &off, NULL);
+		if (re == NULL)
+			return 0;       /* (not kept: tried again, and failing, next time) */
+		(void)pcre2_jit_compile(re, PCRE2_JIT_COMPLETE);
+		he_args[k].pat = xstrdup(pat);
+		he_args[k].re = re;
+	}
+	if (mctx == NULL) {
+		mctx = pcre2_match_context_create(NULL);
+		pcre2_set_match_limit(mctx, 200000);
+	}
+	md = pcre2_match_data_create_from_pattern(he_args[k].re, NULL);
+	rc = pcre2_match(he_args[k].re, (PCRE2_SPTR)s, strlen(s), 0, 0, md, mctx);
+	pcre2_match_data_free(md);
+	return rc >= 0;
 }
 
 int

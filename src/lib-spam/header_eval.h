@@ -105,7 +105,9 @@ int re_mailfrom_matches_rcvd(const struct relays *rl, const struct rb_lists *rb,
 /* The FreeMail plugin's welcome-listed local parts (abuse@, support@,
  * postmaster@, bounce-, Gmail message ids, …). */
 int he_freemail_role(const char *email);
-/* A pattern of a rule's argument (compiled for this call) against s. */
+/* A pattern of a rule's argument against s (kept compiled by its text);
+ * he_match_opts() compiles it for this call only (a pattern made from
+ * the message). */
 int he_match(const char *pat, const char *s);
 int he_match_opts(const char *pat, const char *s, uint32_t opts);
 

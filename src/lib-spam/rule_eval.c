@@ -1063,10 +1063,10 @@ addrs_free(char **v, size_t n)
 		free(v[i]);
 }
 
-/* A list glob (lower case; '*' any text, '?' one character) against s,
- * case aside. */
+/* A glob (lower case; '*' any text, or with dots 0 any text without a
+ * '.'; '?' one character) against s, case aside. */
 static int
-glob_match(const char *p, const char *s)
+glob_match(const char *p, const char *s, int dots)
 {
 	const char *star = NULL, *back = NULL;
 
@@ -1078,7 +1078,7 @@ glob_match(const char *p, const char *s)
 		    tolower((unsigned char)*p) == tolower((unsigned char)*s))) {
 			p++;
 			s++;
-		} else if (star != NULL) {
+		} else if (star != NULL && (dots || *back != '.')) {
 			p = star;
 			s = ++back;
 		} else
@@ -1102,7 +1102,7 @@ static int
 in_alist(const struct addrlist *l, const char *a)
 {
 	for (size_t i = 0; l != NULL && i < l->n; i++)
-		if (glob_match(l->v[i], a))
+		if (glob_match(l->v[i], a, 1))
 			return 1;
 	return 0;
 }
@@ -1162,28 +1162,9 @@ is_freemail(const struct ruleset *rs, const char *email)
 	if (bsearch(&dom, rs->fm[FM_DOM], rs->nfm[FM_DOM], sizeof(char *), cmp_strp) != NULL)
 		return 1;
 	/* a wildcard: '*' any label text (no '.'), '?' one character */
-	for (size_t i = 0; i < rs->nfm[FM_WILD]; i++) {
-		const char *p = rs->fm[FM_WILD][i], *s = dom;
-		const char *star = NULL, *back = NULL;
-		int ok = 1;
-		while (*s && ok) {
-			if (*p == '*') {
-				star = ++p;
-				back = s;
-			} else if (*p != '\0' && (*p == '?' || *p == *s)) {
-				p++;
-				s++;
-			} else if (star != NULL && *back != '.') {
-				p = star;
-				s = ++back;
-			} else
-				ok = 0;
-		}
-		while (*p == '*')
-			p++;
-		if (ok && *p == '\0')
+	for (size_t i = 0; i < rs->nfm[FM_WILD]; i++)
+		if (glob_match(rs->fm[FM_WILD][i], dom, 0))
 			return 1;
-	}
 	return 0;
 }
 
@@ -1478,12 +1459,6 @@ recipients(struct scan *sc, char **v)
 	return k;
 }
 
-static int
-cmp_bytes(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 static unsigned
 ev_sorted_recipients(struct scan *sc, const struct rule *r)
 {
@@ -1494,7 +1469,7 @@ ev_sorted_recipients(struct scan *sc, const struct rule *r)
 	(void)r;
 	if (n >= 7) {
 		memcpy(s, v, n * sizeof(*v));
-		qsort(s, n, sizeof(*s), cmp_bytes);
+		qsort(s, n, sizeof(*s), cmp_strp);
 		hit = 1;
 		for (size_t i = 0; i < n && hit; i++)
 			hit = strcmp(s[i], v[i]) == 0;
