@@ -241,15 +241,14 @@ tokenize(const struct mime_msg *m, struct toks *t)
 	for (size_t i = 0; i < m->nhdrs; i++)
 		header_tokens(t, &m->hdrs[i]);
 	{
-		/* body without the leading subject paragraph (tokenized as header) */
+		/* body without its first line, the Subject (tokenized as
+		 * a header) */
 		const char *b = m->body.data ? m->body.data : "";
 		size_t n = m->body.len;
-		if (mime_header_get(m, "Subject") != NULL) {
-			const char *nl = memchr(b, '\n', n);
-			size_t skip = nl ? (size_t)(nl - b) + 1 : n;
-			b += skip;
-			n -= skip;
-		}
+		const char *nl = memchr(b, '\n', n);
+		size_t skip = nl ? (size_t)(nl - b) + 1 : n;
+		b += skip;
+		n -= skip;
 		words(t, "", b, n, "B:", TOK_MAX);
 	}
 	for (size_t i = 0; i < m->nuris; i++) {

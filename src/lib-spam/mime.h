@@ -119,13 +119,27 @@ struct mime_stats {
 	                                   parts, fewer than four parts */
 };
 
+/* What of one text part rules see (SpamAssassin's body_part_scan_size
+ * for its rendered text, rawbody_part_scan_size for its decoded bytes);
+ * a longer one is cut at a newline, a '>' (rawbody) or a space within 1
+ * KiB past it, else there. */
+#define BODY_PART_SCAN 50000
+#define RAWBODY_PART_SCAN 500000
+
 struct mime_msg {
 	struct mime_header *hdrs;       /* top-level header block */
 	size_t nhdrs;
 	struct mime_part *parts;
 	size_t nparts;
-	struct buf body;                /* Subject line, then rendered text */
-	struct buf rawbody;             /* decoded text parts, HTML as is */
+	struct buf body;                /* the Subject and a newline, then the
+	                                   rendered text in paragraphs, each
+	                                   but the last ending in a newline
+	                                   (SpamAssassin's body text) */
+	struct buf rawbody;             /* decoded text parts, HTML as is,
+	                                   joined by newlines; each at most
+	                                   RAWBODY_PART_SCAN bytes */
+	size_t *rawbody_parts;          /* where each part starts in it */
+	size_t nrawbody_parts;
 	char **uris;                    /* canonical URIs, unique */
 	size_t nuris;
 	char **uris_also;               /* other forms uri rules see (uri.h) */

@@ -175,7 +175,7 @@ qp_measure(const char *s, size_t n, struct mime_stats *st)
  * embedded message (an encoded_message() part) walked decoded. */
 static void
 leaf(struct parser *p, struct mime_part *part, const char *s, size_t n,
-    int embedded)
+    int embedded, int nl_after)
 {
 	struct mime_msg *m = p->m;
 	struct buf dec, utf;
@@ -183,6 +183,8 @@ leaf(struct parser *p, struct mime_part *part, const char *s, size_t n,
 	int is_text = strncmp(part->ctype, "text/", 5) == 0;
 	int is_html = strcmp(part->ctype, "text/html") == 0;
 
+	if (!embedded && p->rendered.len > 0)
+		(void)buf_appendc(&p->rendered, '\n');      /* each leaf, as SpamAssassin */
 	buf_init(&dec, m->lim.max_text);
 	if (strcmp(enc, "base64") == 0 && strcmp(part->ctype, "application/ics") != 0)
 		for (size_t a = 0; a < n;) {    /* its longest line */
@@ -205,6 +207,11 @@ leaf(struct parser *p, struct mime_part *part, const char *s, size_t n,
 	if (dec.len == dec.max)
 		m->st.truncated++;
 	part->decoded_len = dec.len;
+	/* a part ended by a boundary: SpamAssassin keeps the newline before
+	 * the boundary in its text (a quoted-printable soft break takes it) */
+	if (nl_after && strcmp(enc, "base64") != 0 &&
+	    !(strcmp(enc, "quoted-printable") == 0 && n > 0 && s[n - 1] == '='))
+		(void)buf_appendc(&dec, '\n');
 	if (is_text && !(part->is_attachment &&
 	    strcmp(part->ctype, "text/plain") != 0 && !is_html)) {
 		int r;
@@ -246,7 +253,7 @@ leaf(struct parser *p, struct mime_part *part, const char *s, size_t n,
 
 /* The entity lib-mail found at mp: its headers, its mime_part, its text. */
 static void
-entity(struct parser *p, const char *data, const struct mail_part *mp,
+entity(struct parser *p, const char *data, size_t len, const struct mail_part *mp,
     int top)
 {
 	struct mime_msg *m = p->m;
@@ -296,55 +303,136 @@ entity(struct parser *p, const char *data, const struct mail_part *mp,
 	if (mp->flags & MAIL_PART_MULTIPART) {
 		if (mp->flags & (MAIL_PART_NO_BOUNDARY | MAIL_PART_UNCLOSED))
 			m->st.missing_boundary++;
-		if (mp->flags & MAIL_PART_NO_BOUNDARY)  /* treat as text */
+		if (mp->flags & MAIL_PART_NO_BOUNDARY) {        /* treat as text */
+			if (p->rendered.len > 0)
+				(void)buf_appendc(&p->rendered, '\n');
 			add_text(p, data + mp->body_off, mp->body_len, 0);
-	} else if (!(mp->flags & MAIL_PART_MESSAGE) || embedded)
-		leaf(p, part, data + mp->body_off, mp->body_len, embedded);
+		}
+	} else if (!(mp->flags & MAIL_PART_MESSAGE) || embedded) {
+		size_t end = mp->body_off + mp->body_len;
+		leaf(p, part, data + mp->body_off, mp->body_len, embedded,
+		    end < len && (data[end] == '\n' || data[end] == '\r'));
+	}
+}
+
+/* SpamAssassin's cut of a part's text longer than its scan size: after
+ * the first of seps (tried in order) at or past size and at most 1 KiB
+ * past it, else at size. */
+static size_t
+scan_cut(const char *s, size_t n, size_t size, const char *seps)
+{
+	if (n <= size)
+		return n;
+	for (; *seps != '\0'; seps++) {
+		const char *q = memchr(s + size, *seps, n - size);
+		if (q != NULL && (size_t)(q - s) - size <= 1024)
+			return (size_t)(q - s) + 1;
+	}
+	return size;
 }
 
 static void
 add_text(struct parser *p, const char *s, size_t n, int html)
 {
 	struct mime_msg *m = p->m;
+	size_t start = p->rendered.len;
 
+	/* rawbody: each part after a newline, its start kept; what rawbody
+	 * rules see of it (SpamAssassin's rawbody_part_scan_size) */
 	if (m->rawbody.len > 0)
 		(void)buf_appendc(&m->rawbody, '\n');
-	(void)buf_append(&m->rawbody, s, n);
-	if (p->rendered.len > 0)
-		(void)buf_appends(&p->rendered, "\n\n");
+	if (m->nrawbody_parts < m->lim.max_parts) {
+		m->rawbody_parts = xreallocarray(m->rawbody_parts, m->nrawbody_parts + 1,
+		    sizeof(*m->rawbody_parts));
+		m->rawbody_parts[m->nrawbody_parts++] = m->rawbody.len;
+	}
+	(void)buf_append(&m->rawbody, s, scan_cut(s, n, RAWBODY_PART_SCAN, "\n> "));
 	if (html) {
 		html_render(s, n, &p->rendered, &m->st, &p->uris, m->html_texts);
 	} else {
 		(void)buf_append(&p->rendered, s, n);
 		uri_extract_text(&p->uris, s, n, &m->st);
 	}
+	/* and what body rules see of its text (body_part_scan_size) */
+	if (p->rendered.len - start > BODY_PART_SCAN)
+		buf_truncate(&p->rendered, start + scan_cut(p->rendered.data + start,
+		    p->rendered.len - start, BODY_PART_SCAN, "\n "));
 }
 
-/* body: paragraphs (split at blank lines) on one line each, white space
- * runs collapsed to one space. */
+/* Perl's \s on bytes */
+static int
+sa_space(unsigned char c)
+{
+	return c == ' ' || (c >= '\t' && c <= '\r');
+}
+
+/* The body text as SpamAssassin makes it (Message.pm,
+ * get_body_text_array_common): a run of blanks that holds two newlines
+ * or more is a paragraph break, the blanks before its first newline and
+ * after its last one each one space; any other run is one space. */
 static void
 paragraphs(const char *s, size_t n, struct buf *out)
 {
-	int ws = 0, nl = 0;
+	for (size_t i = 0; i < n;) {
+		size_t j = i, first = 0, last = 0, nls = 0;
 
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (c == '\n') { nl++; ws = 1; continue; }
-		if (c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v') {
-			ws = 1;
+		if (!sa_space((unsigned char)s[i])) {
+			(void)buf_appendc(out, s[i++]);
 			continue;
 		}
-		if (out->len > 0) {
-			if (nl >= 2)
-				(void)buf_appendc(out, '\n');
-			else if (ws)
+		for (; j < n && sa_space((unsigned char)s[j]); j++)
+			if (s[j] == '\n') {
+				if (nls++ == 0)
+					first = j;
+				last = j;
+			}
+		if (nls >= 2) {
+			if (first > i)
 				(void)buf_appendc(out, ' ');
-		}
-		nl = ws = 0;
-		(void)buf_appendc(out, (char)c);
+			(void)buf_appendc(out, '\n');
+			if (j > last + 1)
+				(void)buf_appendc(out, ' ');
+		} else
+			(void)buf_appendc(out, ' ');
+		i = j;
 	}
 }
 
+/* Its first line: the last Subject: unfolded as SpamAssassin does (a
+ * newline and the blanks after it one space), trimmed, decoded; then a
+ * newline (a newline alone without a Subject:). */
+static void
+subject_line(const struct mime_msg *m, struct buf *out)
+{
+	const char *raw = NULL;
+	struct buf unf;
+	unsigned dec = 0, bad = 0;
+	size_t a, e;
+
+	for (size_t i = 0; i < m->nhdrs; i++)
+		if (strcasecmp(m->hdrs[i].name, "Subject") == 0)
+			raw = m->hdrs[i].raw;
+	if (raw != NULL) {
+		buf_init(&unf, MAIL_HEADER_VALUE_MAX);
+		for (size_t i = 0; raw[i] != '\0'; i++) {
+			if (raw[i] == '\r' && raw[i + 1] == '\n')
+				continue;
+			if (raw[i] == '\n' && (raw[i + 1] == ' ' || raw[i + 1] == '\t')) {
+				while (raw[i + 1] == ' ' || raw[i + 1] == '\t')
+					i++;
+				(void)buf_appendc(&unf, ' ');
+			} else
+				(void)buf_appendc(&unf, raw[i]);
+		}
+		for (a = 0; a < unf.len && sa_space((unsigned char)unf.data[a]); a++)
+			;
+		for (e = unf.len; e > a && sa_space((unsigned char)unf.data[e - 1]); e--)
+			;
+		mime_decode_2047(unf.data + a, e - a, out, &dec, &bad);
+		buf_free(&unf);
+	}
+	(void)buf_appendc(out, '\n');
+}
 
 /* The entities of one message (top: the message itself, else one
  * embedded in an encoded message part at p->depth_base), in order; an
@@ -361,7 +449,7 @@ walk(struct parser *p, const char *data, size_t len, int top)
 
 	mail_mime_parse(&mm, data, len, &ml);
 	for (unsigned i = 0; i < mm.nparts; ) {
-		entity(p, data, &mm.parts[i], top && i == 0);
+		entity(p, data, len, &mm.parts[i], top && i == 0);
 		i = encoded_message(&mm.parts[i]) ? mail_mime_subtree_end(&mm, i) : i + 1;
 	}
 	mail_mime_free(&mm);
@@ -372,8 +460,6 @@ mime_parse(struct mime_msg *m, const char *data, size_t len,
     const struct mime_limits *lim)
 {
 	struct parser p;
-	const struct mime_header *subj;
-	struct buf tmp;
 
 	memset(m, 0, sizeof(*m));
 	m->lim = lim ? *lim : mime_default_limits;
@@ -401,15 +487,8 @@ mime_parse(struct mime_msg *m, const char *data, size_t len,
 	buf_init(&p.rendered, m->lim.max_text);
 	walk(&p, data, len, 1);
 
-	buf_init(&tmp, m->lim.max_text);
-	subj = mime_header_get(m, "Subject");
-	if (subj != NULL) {
-		(void)buf_appends(&tmp, subj->value);
-		(void)buf_appends(&tmp, "\n\n");
-	}
-	(void)buf_append(&tmp, p.rendered.data ? p.rendered.data : "", p.rendered.len);
-	paragraphs(tmp.data ? tmp.data : "", tmp.len, &m->body);
-	buf_free(&tmp);
+	subject_line(m, &m->body);
+	paragraphs(p.rendered.data ? p.rendered.data : "", p.rendered.len, &m->body);
 	buf_free(&p.rendered);
 	m->uris = p.uris.v;
 	m->nuris = p.uris.n;
@@ -455,6 +534,8 @@ mime_free(struct mime_msg *m)
 	m->hdrs = NULL;
 	buf_free(&m->body);
 	buf_free(&m->rawbody);
+	FREE(m->rawbody_parts);
+	m->nrawbody_parts = 0;
 	for (int k = 0; k < HTML_TEXT_N; k++)
 		buf_free(&m->html_texts[k]);
 	uri_list_free(&u);

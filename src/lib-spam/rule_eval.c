@@ -54,6 +54,8 @@ struct scan {
 	int set;
 	struct span *paras, *lines;
 	size_t npara, nline;
+	size_t *para_starts;    /* offset of each paragraph in the body text */
+	size_t *line_starts;    /* and of each rawbody piece in the rawbody */
 	struct hcache *hc;      /* by rule->hkey */
 	struct relays relays;   /* X-Spam-Relays-*, read when a rule asks */
 	int have_relays;
@@ -64,21 +66,98 @@ struct scan {
 	int have_date_diff;
 };
 
+#define BODY_LINE_MAX 2048        /* SpamAssassin's MAX_BODY_LINE_LENGTH */
+
 static void
-split(const char *s, size_t n, struct span **v, size_t *nv)
+span_add(struct span **v, size_t *nv, size_t **starts, size_t *cap, const char *base,
+    size_t off, size_t len)
 {
-	size_t start = 0;
+	if (*nv == *cap) {
+		*cap = *cap ? 2 * *cap : 16;
+		*v = xreallocarray(*v, *cap, sizeof(**v));
+		*starts = xreallocarray(*starts, *cap, sizeof(**starts));
+	}
+	(*v)[*nv].p = base + off;
+	(*v)[*nv].n = len;
+	(*starts)[(*nv)++] = off;
+}
+
+/* A byte of s[from..n) (the first), or n. */
+static size_t
+index_of(const char *s, size_t n, size_t from, char c)
+{
+	const char *q = from < n ? memchr(s + from, c, n - from) : NULL;
+
+	return q != NULL ? (size_t)(q - s) : n;
+}
+
+/* The rawbody as SpamAssassin's rawbody rules see it
+ * (split_into_array_of_short_paragraphs): each part on its own, whole up
+ * to BODY_LINE_MAX bytes, else in pieces of BODY_LINE_MAX to twice that,
+ * each ending at the first newline past BODY_LINE_MAX, else '>', else
+ * space, that keeps it within twice BODY_LINE_MAX, else after
+ * BODY_LINE_MAX + 1 bytes. */
+static void
+split_raw(const struct mime_msg *m, struct span **v, size_t *nv, size_t **starts)
+{
+	const char *s = m->rawbody.data ? m->rawbody.data : "";
+	size_t np = m->nrawbody_parts, cap = 0;
 
 	*v = NULL;
+	*starts = NULL;
 	*nv = 0;
-	for (size_t i = 0; i <= n; i++) {
-		if (i == n || s[i] == '\n') {
-			if (i > start || i < n) {
-				*v = xreallocarray(*v, *nv + 1, sizeof(**v));
-				(*v)[*nv].p = s + start;
-				(*v)[(*nv)++].n = i - start;
+	for (size_t k = 0; k < np; k++) {
+		size_t ofs = m->rawbody_parts[k], j;
+		size_t end = k + 1 < np ? m->rawbody_parts[k + 1] - 1 : m->rawbody.len;
+
+		if (end - ofs <= BODY_LINE_MAX) {
+			span_add(v, nv, starts, &cap, s, ofs, end - ofs);
+			continue;
+		}
+		for (; end - ofs > 2 * BODY_LINE_MAX; ofs = j + 1) {
+			static const char seps[] = "\n> ";
+			j = end;
+			for (const char *c = seps; *c != '\0' && (j >= end ||
+			    j - ofs + 1 > 2 * BODY_LINE_MAX); c++)
+				j = index_of(s, end, ofs + BODY_LINE_MAX, *c);
+			if (j >= end || j - ofs + 1 > 2 * BODY_LINE_MAX)
+				j = ofs + BODY_LINE_MAX;
+			span_add(v, nv, starts, &cap, s, ofs, j - ofs + 1);
+		}
+		if (ofs < end)
+			span_add(v, nv, starts, &cap, s, ofs, end - ofs);
+	}
+}
+
+/* The body text's lines as SpamAssassin's body rules see them
+ * (split_into_array_of_short_lines): each with its newline, one longer
+ * than BODY_LINE_MAX cut after its last space within the first
+ * BODY_LINE_MAX + 1 bytes, or at BODY_LINE_MAX without one; the start of
+ * each in starts (the prefilter's pieces). */
+static void
+split_body(const char *s, size_t n, struct span **v, size_t *nv, size_t **starts)
+{
+	size_t cap = 0;
+
+	*v = NULL;
+	*starts = NULL;
+	*nv = 0;
+	for (size_t i = 0; i < n;) {
+		const char *nl = memchr(s + i, '\n', n - i);
+		size_t e = nl != NULL ? (size_t)(nl - s) + 1 : n;
+
+		while (i < e) {
+			size_t len = e - i;
+			if (len > BODY_LINE_MAX) {
+				len = BODY_LINE_MAX;
+				for (size_t k = BODY_LINE_MAX + 1; k-- > 0;)
+					if (s[i + k] == ' ') {
+						len = k + 1;
+						break;
+					}
 			}
-			start = i + 1;
+			span_add(v, nv, starts, &cap, s, i, len);
+			i += len;
 		}
 	}
 }
@@ -1517,6 +1596,123 @@ ev_iframe_src(struct scan *sc, const struct rule *r)
 	return sc->m->st.html_iframe_src > 0;
 }
 
+/* VBounce: have_any_bounce_relays(), check_welcomelist_bounce_relays()
+ * (a bounce quoting a Received: line of one of welcomelist_bounce_relays
+ * is one for mail that was sent from here: it is not blowback). */
+static unsigned
+ev_have_bounce_relays(struct scan *sc, const struct rule *r)
+{
+	const struct addrlist *l = alist(sc->rs, ADDRLIST_BOUNCE_RELAYS);
+
+	(void)r;
+	return l != NULL && l->n > 0;
+}
+
+static int
+vb_space(int c, int any)
+{
+	return any ? c == ' ' || (c >= '\t' && c <= '\r') : c == ' ';
+}
+
+/* The plugin's / (\S+\.\S+) /g (any: \s for the blanks) over s[0..n):
+ * a token between two blanks with a '.' that neither starts nor ends it;
+ * a match takes its blank after, so the next token is not tried. */
+static int
+vb_relays(const struct addrlist *l, const char *s, size_t n, int any)
+{
+	char h[256];
+
+	for (size_t i = 0; i < n;) {
+		size_t b = i + 1, e = b;
+		const char *dot;
+
+		if (!vb_space((unsigned char)s[i], any)) {
+			i++;
+			continue;
+		}
+		while (e < n && !vb_space((unsigned char)s[e], 1))
+			e++;
+		if (e < n && vb_space((unsigned char)s[e], any) && e - b >= 3 &&
+		    (dot = memchr(s + b + 1, '.', e - b - 2)) != NULL) {
+			if (e - b < sizeof(h)) {
+				memcpy(h, s + b, e - b);
+				h[e - b] = '\0';
+				if (memchr(h, '\0', e - b) == NULL && in_alist(l, h))
+					return 1;
+			}
+			i = e + 1;
+		} else
+			i = e > i + 1 ? e : i + 1;
+	}
+	return 0;
+}
+
+static int
+vb_received(const char *s, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n && (s[i] == '>' || s[i] == ' '))
+		i++;
+	return n - i >= 9 && strncasecmp(s + i, "Received:", 9) == 0;
+}
+
+/* One header of the raw body, its lines joined with nothing between (as
+ * the plugin folds them), when it is a Received: line. */
+static int
+vb_header(const struct addrlist *l, const char *s, size_t n)
+{
+	struct buf b;
+	int hit;
+
+	if (!vb_received(s, n))
+		return 0;
+	if (memchr(s, '\n', n) == NULL)
+		return vb_relays(l, s, n, 1);
+	buf_init(&b, BUF_UNLIMITED);
+	for (size_t i = 0; i < n; i++)
+		if (s[i] != '\n')
+			(void)buf_appendc(&b, s[i]);
+	hit = vb_relays(l, b.data, b.len, 1);
+	buf_free(&b);
+	return hit;
+}
+
+static unsigned
+ev_bounce_relays(struct scan *sc, const struct rule *r)
+{
+	const struct addrlist *l = alist(sc->rs, ADDRLIST_BOUNCE_RELAYS);
+	const char *p, *end, *nl, *hdr = NULL;
+
+	(void)r;
+	if (l == NULL || l->n == 0)
+		return 0;
+	/* the rendered text's paragraphs that start as a Received: line */
+	for (size_t i = 0; i < sc->npara; i++)
+		if (vb_received(sc->paras[i].p, sc->paras[i].n) &&
+		    vb_relays(l, sc->paras[i].p, sc->paras[i].n, 0))
+			return 1;
+	/* the raw body from its first Received: line on, a header at a time
+	 * (a line and the lines after it that start with a blank: the
+	 * plugin tries each longer fold, but a blank never joins a word to
+	 * the one before, so the whole header finds what they find) */
+	if (sc->m->full == NULL || sc->m->body_offset >= sc->m->full_len)
+		return 0;
+	end = sc->m->full + sc->m->full_len;
+	for (p = sc->m->full + sc->m->body_offset; p < end; p = nl + 1) {
+		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
+			nl = end;
+		if (hdr == NULL && !vb_received(p, (size_t)(nl - p)))
+			continue;
+		if (hdr != NULL && p < nl && (*p == ' ' || (*p >= '\t' && *p <= '\r')))
+			continue;       /* a continuation line */
+		if (hdr != NULL && vb_header(l, hdr, (size_t)(p - 1 - hdr)))
+			return 1;
+		hdr = p;
+	}
+	return hdr != NULL && vb_header(l, hdr, (size_t)(end - hdr));
+}
+
 /* forged webmail trails (header_eval.h) */
 static int
 hotmail_trail(struct scan *sc)
@@ -1678,6 +1874,9 @@ static const struct {
 	{ "check_for_no_hotmail_received_headers", ev_no_hotmail },
 	{ "similar_recipients", ev_similar_recipients },
 	{ "check_for_faraway_charset_in_headers", ev_faraway_charset_headers },
+	{ "have_any_bounce_relays", ev_have_bounce_relays },
+	{ "check_welcomelist_bounce_relays", ev_bounce_relays },
+	{ "check_whitelist_bounce_relays", ev_bounce_relays },
 };
 
 int
@@ -1788,10 +1987,10 @@ prefilter_texts(struct scan *sc)
 	prefilter_reset(rs);
 	if (prefilter_active(rs, PF_BODY))
 		prefilter_scan(rs, PF_BODY, m->body.data ? m->body.data : "", m->body.len,
-		    NULL, NULL, 0);
+		    sc->para_starts, NULL, sc->npara);
 	if (prefilter_active(rs, PF_RAWBODY))
 		prefilter_scan(rs, PF_RAWBODY, m->rawbody.data ? m->rawbody.data : "",
-		    m->rawbody.len, NULL, NULL, 0);
+		    m->rawbody.len, sc->line_starts, NULL, sc->nline);
 	buf_init(&b, BUF_UNLIMITED);
 	if (prefilter_active(rs, PF_URI)) {
 		for (size_t i = 0; i < m->nuris + m->nuris_also; i++) {
@@ -1941,6 +2140,8 @@ run_rule(struct scan *sc, struct rule *r)
 	case RULE_RAWBODY: {
 		struct span *v = r->type == RULE_BODY ? sc->paras : sc->lines;
 		size_t n = r->type == RULE_BODY ? sc->npara : sc->nline;
+		/* (nosubject: not the first line, the Subject) */
+		size_t first = r->type == RULE_BODY && (r->tflags & TF_NOSUBJECT) ? 1 : 0;
 		const struct ruleset *rs = sc->rs;
 		if (r->pf == 2 && !rs->lines_over) {
 			/* only the lines where one of its literals occurs */
@@ -1949,13 +2150,15 @@ run_rule(struct scan *sc, struct rule *r)
 				size_t i = rs->lnode[k - 1].line;
 				if (i >= n)
 					break;
+				if (i < first)
+					continue;
 				hits += span_hits(sc, r, &v[i], multiple, max - hits);
 				if (hits && !multiple)
 					break;
 			}
 			break;
 		}
-		for (size_t i = 0; i < n && hits < max; i++) {
+		for (size_t i = first; i < n && hits < max; i++) {
 			hits += span_hits(sc, r, &v[i], multiple, max - hits);
 			if (hits && !multiple)
 				break;
@@ -2023,8 +2226,9 @@ spam_scan(struct ruleset *rs, const struct mime_msg *m, double bayes_prob,
 	sc.lr = lr_prob;
 	sc.set = bayes_prob >= 0 ? SCORE_SET_BAYES : SCORE_SET_PLAIN;
 	sc.hc = xcalloc(rs->nhkeys ? rs->nhkeys : 1, sizeof(*sc.hc));
-	split(m->body.data ? m->body.data : "", m->body.len, &sc.paras, &sc.npara);
-	split(m->rawbody.data ? m->rawbody.data : "", m->rawbody.len, &sc.lines, &sc.nline);
+	split_body(m->body.data ? m->body.data : "", m->body.len, &sc.paras, &sc.npara,
+	    &sc.para_starts);
+	split_raw(m, &sc.lines, &sc.nline, &sc.line_starts);
 	/* only the run list: the other rules stay done with no hits (set
 	 * once by ruleset_finish_loaded), so a scan costs nothing per
 	 * loaded-but-idle rule */
@@ -2080,6 +2284,8 @@ spam_scan(struct ruleset *rs, const struct mime_msg *m, double bayes_prob,
 		free(sc.tags[i].name);
 	}
 	free(sc.paras);
+	free(sc.para_starts);
+	free(sc.line_starts);
 	free(sc.lines);
 }
 

@@ -418,6 +418,7 @@ static const char *const plugins_known[] = {
 	"Mail::SpamAssassin::Plugin::WelcomeListSubject",
 	"Mail::SpamAssassin::Plugin::ReplaceTags",
 	"Mail::SpamAssassin::Plugin::MIMEHeader",
+	"Mail::SpamAssassin::Plugin::VBounce",
 };
 
 /* A plugin counts as present when Tempest implements (part of) it or a
@@ -576,6 +577,24 @@ list_add(char ***v, size_t *n, const char *s)
 }
 
 /* A freemail_welcomelist entry: /\w[.@]\w/ */
+
+/* The address list of that name, added when new. */
+static struct addrlist *
+addrlist_get(struct ruleset *rs, const char *name, size_t len)
+{
+	struct addrlist *l;
+
+	for (size_t k = 0; k < rs->nalists; k++)
+		if (strlen(rs->alists[k].name) == len &&
+		    strncmp(rs->alists[k].name, name, len) == 0)
+			return &rs->alists[k];
+	rs->alists = xreallocarray(rs->alists, rs->nalists + 1, sizeof(*rs->alists));
+	l = &rs->alists[rs->nalists++];
+	memset(l, 0, sizeof(*l));
+	l->name = xstrndup(name, len);
+	return l;
+}
+
 static int
 fm_welcome_ok(const char *a)
 {
@@ -769,6 +788,7 @@ do_line(struct ruleset *rs, const char *file, int lineno, const char *line)
 			else if (strcmp(t, "learn") == 0) r->tflags |= TF_LEARN;
 			else if (strcmp(t, "userconf") == 0) r->tflags |= TF_USERCONF;
 			else if (strcmp(t, "noautolearn") == 0) r->tflags |= TF_NOAUTOLEARN;
+			else if (strcmp(t, "nosubject") == 0) r->tflags |= TF_NOSUBJECT;
 			else if (strncmp(t, "maxhits=", 8) == 0) r->maxhits = (unsigned)atoi(t + 8);
 			free(t);
 		}
@@ -807,27 +827,24 @@ do_line(struct ruleset *rs, const char *file, int lineno, const char *line)
 			list_add(&rs->rb.v[k], &rs->rb.n[k], a);
 			free(a);
 		}
-	} else if (strcmp(cmd, "enlist_addrlist") == 0) {
-		/* (NAME) glob … */
+	} else if (strcmp(cmd, "enlist_addrlist") == 0 ||
+	    strcmp(cmd, "welcomelist_bounce_relays") == 0 ||
+	    strcmp(cmd, "whitelist_bounce_relays") == 0) {
+		/* (NAME) glob …, or the VBounce plugin's relay host globs
+		 * (kept as the list ADDRLIST_BOUNCE_RELAYS) */
 		const char *e;
-		struct addrlist *l = NULL;
+		struct addrlist *l;
 		char *a;
 		p = skip_ws(p);
-		if (*p != '(' || (e = strchr(p, ')')) == NULL || e == p + 1) {
+		if (cmd[0] != 'e')
+			l = addrlist_get(rs, ADDRLIST_BOUNCE_RELAYS, strlen(ADDRLIST_BOUNCE_RELAYS));
+		else if (*p != '(' || (e = strchr(p, ')')) == NULL || e == p + 1) {
 			ruleset_error(rs, file, lineno, "%s: (list name) expected", cmd);
 			goto out;
+		} else {
+			l = addrlist_get(rs, p + 1, (size_t)(e - p - 1));
+			p = e + 1;
 		}
-		for (size_t k = 0; k < rs->nalists && l == NULL; k++)
-			if (strlen(rs->alists[k].name) == (size_t)(e - p - 1) &&
-			    strncmp(rs->alists[k].name, p + 1, (size_t)(e - p - 1)) == 0)
-				l = &rs->alists[k];
-		if (l == NULL) {
-			rs->alists = xreallocarray(rs->alists, rs->nalists + 1, sizeof(*rs->alists));
-			l = &rs->alists[rs->nalists++];
-			memset(l, 0, sizeof(*l));
-			l->name = xstrndup(p + 1, (size_t)(e - p - 1));
-		}
-		p = e + 1;
 		while ((a = word(&p)) != NULL) {
 			str_lower(a);
 			list_add(&l->v, &l->n, a);

@@ -28,11 +28,13 @@
  * Vectorscan (prefilter-mode databases cost 4 s of start-up for the
  * SpamAssassin set and saved 0.5 ms per message).
  *
- * PCRE2 runs a body rule on each paragraph, a rawbody rule on each line,
- * a uri rule on each URI and a header rule on one header text (after
- * :raw, :addr, :name, ALL, ToCc...).  Vectorscan instead scans each kind
- * once, the pieces joined by "\n": a literal inside a piece is still
- * found there, one across pieces only adds a candidate.
+ * PCRE2 runs a body rule on each line of the body text, a rawbody rule
+ * on each piece of the rawbody (rule_eval.c cuts both as SpamAssassin
+ * does), a uri rule on each URI and a header rule on one header text
+ * (after :raw, :addr, :name, ALL, ToCc...).  Vectorscan instead scans
+ * each kind once, whole: a literal inside a piece is still found there
+ * (the pieces' starts say which), one across pieces only adds a
+ * candidate.
  *
  * Untrusted bytes: the message texts scanned here; Vectorscan scans
  * them in block mode with no size limit beyond the MIME limits.
@@ -322,20 +324,30 @@ struct pf_ctx {
 	size_t npieces;
 };
 
-/* The header key of the piece byte `last` is in, -1 if none. */
-static int
-pf_piece_key(const struct pf_ctx *c, size_t last)
+/* The piece byte `last` is in (the last one starting at or before it)
+ * plus 1, 0 if none. */
+static size_t
+pf_piece(const struct pf_ctx *c, size_t last)
 {
 	size_t lo = 0, hi = c->npieces;
 
-	while (lo < hi) {               /* the last piece starting <= last */
+	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 		if (c->starts[mid] <= last)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	return lo == 0 ? -1 : c->keys[lo - 1];
+	return lo;
+}
+
+/* The header key of the piece byte `last` is in, -1 if none. */
+static int
+pf_piece_key(const struct pf_ctx *c, size_t last)
+{
+	size_t k = pf_piece(c, last);
+
+	return k == 0 ? -1 : c->keys[k - 1];
 }
 
 #define PF_MAX_LINE_NODES (1u << 20)
@@ -349,11 +361,14 @@ pf_note_line(struct pf_ctx *c, unsigned r, size_t last)
 
 	if (rs->lines_over)
 		return;
-	if (last < c->pos) {            /* matches come by end offset; if not */
+	if (c->starts != NULL) {        /* pieces that need not end at '\n' */
+		size_t k = pf_piece(c, last);
+		c->line = k > 0 ? k - 1 : 0;
+	} else if (last < c->pos) {     /* matches come by end offset; if not */
 		c->pos = 0;
 		c->line = 0;
 	}
-	while (c->pos < last) {
+	while (c->starts == NULL && c->pos < last) {
 		const char *nl = memchr(c->s + c->pos, '\n', last - c->pos);
 		if (nl == NULL) {
 			c->pos = last;

@@ -29,6 +29,7 @@ enum hdr_mod { HM_NONE, HM_RAW, HM_ADDR, HM_NAME, HM_NAME_RAW };
 #define TF_LEARN        0x08
 #define TF_USERCONF     0x10
 #define TF_NOAUTOLEARN  0x20
+#define TF_NOSUBJECT    0x40    /* a body rule without the Subject line */
 
 /* Meta expressions in reverse Polish notation. */
 enum meta_op {
@@ -136,6 +137,9 @@ struct ruleset {
 		size_t n;
 	} *alists;
 	size_t nalists;
+/* welcomelist_bounce_relays' globs: a name enlist_addrlist cannot give
+ * (its names end at the first ')') */
+#define ADDRLIST_BOUNCE_RELAYS "(bounce relays)"
 	/* the FreeMail plugin's lists, lower case: freemail_domains without
 	 * and with wildcards (FM_DOM sorted for bsearch), and
 	 * freemail_welcomelist addresses or domains */
@@ -217,7 +221,9 @@ int prefilter_active(const struct ruleset *rs, int kind);
 void prefilter_reset(struct ruleset *rs);
 /* Scan one kind of text.  Header texts pass their pieces (starts[i],
  * the header key keys[i]): a header rule's literal only counts in the
- * text of its own key.  Others pass NULL, NULL, 0. */
+ * text of its own key.  The body passes its lines' starts (keys NULL: a
+ * literal counts for the line it ends on).  Others pass NULL, NULL, 0
+ * (their lines end at each '\n'). */
 void prefilter_scan(struct ruleset *rs, int kind, const char *s, size_t n,
     const size_t *starts, const int *keys, size_t npieces);
 unsigned prefilter_count(const struct ruleset *rs);
@@ -258,8 +264,9 @@ void ruleset_finish_loaded(struct ruleset *rs);
  * every occurrence; 5: "[" inside a class taken as PCRE2 takes it, so a
  * cache may hold other literals for such a pattern; 6: `if can(...)`
  * true for features Tempest has, so the same sources give other rules,
- * and the :name:raw modifier) */
-#define RULE_CACHE_VERSION 16
+ * and the :name:raw modifier; ...; 17: tflags nosubject, and the
+ * VBounce plugin known, so 20_vbounce.cf's rules are read) */
+#define RULE_CACHE_VERSION 17
 enum { FM_DOM, FM_WILD, FM_WELCOME };
 uint64_t cache_hash(const void *p, size_t n, uint64_t seed);
 
