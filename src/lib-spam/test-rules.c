@@ -2951,6 +2951,52 @@ test_bounce_relays(void)
 	    "score T_MY 1\nscore T_HAVE 0.5\n", &none, &none_want, 1);
 }
 
+/* The texts as SpamAssassin's body and rawbody rules see them: the
+ * rawbody of a part in pieces of 2 to 4 KiB (a pattern across lines
+ * matches), the body a paragraph a line, each but the last with its
+ * newline, the last with a space for the newline it ended in, a space
+ * before a paragraph that started with blanks, a line over 2,048 bytes
+ * cut after its last space in reach; nosubject leaves out the Subject
+ * line.  Expected: SpamAssassin 4.0.1's hits. */
+static void
+test_sa_text_lines(void)
+{
+	static const char rules[] =
+	    "rawbody T_AFTER /<\\/html>\\s*[a-z0-9]/i\n"
+	    "body T_END /net $/\n"
+	    "body T_NL /net\\n/\n"
+	    "body T_START /^needle/\n"
+	    "rawbody T_BR /(?:<br>\\s*){3}/i\n"
+	    "body T_SUBJ /Zebraword/\n"
+	    "body T_NOSUBJ /Zebraword/\n"
+	    "tflags T_NOSUBJ nosubject\n"
+	    "body T_LEAD /^ indented/\n"
+	    "score T_AFTER 1\nscore T_END 1\nscore T_NL 1\nscore T_START 1\n"
+	    "score T_BR 1\nscore T_SUBJ 1\nscore T_NOSUBJ 1\nscore T_LEAD 1\n";
+	char *msgs[3];
+	static const char *const want[3] = {
+		"T_AFTER=1:1 T_BR=1:1 T_SUBJ=1:1 score=3",
+		"T_END=1:1 T_LEAD=1:1 T_NL=1:1 score=3",
+		"T_START=1:1 score=1",
+	};
+	struct buf b;
+
+	msgs[0] = xstrdup("From: a@example.com\nTo: b@example.com\n"
+	    "Subject: Zebraword here\nContent-Type: text/html\n\n"
+	    "<html><body>hi<br>\n<br>\n<br></body></html>\n\nafter text\n");
+	msgs[1] = xstrdup("From: a@example.com\nTo: b@example.com\nSubject: s\n\n"
+	    "para one net\n\n   indented para two ends in net\n");
+	buf_init(&b, BUF_UNLIMITED);
+	(void)buf_appends(&b, "From: a@example.com\nTo: b@example.com\nSubject: s\n\n");
+	for (int i = 0; i < 2047; i++)
+		(void)buf_appendc(&b, 'a');
+	(void)buf_appends(&b, " needle rest\n");
+	msgs[2] = buf_steal(&b);
+	expect_hits(rules, (const char *const *)msgs, want, 3);
+	for (int i = 0; i < 3; i++)
+		free(msgs[i]);
+}
+
 int
 main(void)
 {
@@ -2994,6 +3040,7 @@ main(void)
 	T_RUN(test_ratware_envfrom);
 	T_RUN(test_iframe_src);
 	T_RUN(test_bounce_relays);
+	T_RUN(test_sa_text_lines);
 	T_RUN(test_cache_short_patterns);
 	for (size_t i = 0; i < nkept; i++)
 		ruleset_free(&kept[i]);
