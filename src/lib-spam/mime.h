@@ -135,8 +135,9 @@ struct mime_msg {
 	                                   rendered text in paragraphs, each
 	                                   but the last ending in a newline
 	                                   (SpamAssassin's body text) */
-	struct buf rawbody;             /* decoded text parts, HTML as is,
-	                                   joined by newlines; each at most
+	struct buf rawbody;             /* text parts as decoded (no charset
+	                                   conversion), HTML as is, joined by
+	                                   newlines; each at most
 	                                   RAWBODY_PART_SCAN bytes */
 	size_t *rawbody_parts;          /* where each part starts in it */
 	size_t nrawbody_parts;

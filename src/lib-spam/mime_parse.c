@@ -104,7 +104,8 @@ lower_dup(const char *s)
 	return r;
 }
 
-static void add_text(struct parser *p, const char *s, size_t n, int html);
+static void add_text(struct parser *p, const char *raw, size_t rn, const char *s,
+    size_t n, int html);
 static void walk(struct parser *p, const char *data, size_t len, int top);
 
 /* A message/rfc822 or message/global part with a base64 or
@@ -232,7 +233,8 @@ leaf(struct parser *p, struct mime_part *part, const char *s, size_t n,
 			m->st.plain_parts++;
 			p->seen_plain = 1;
 		}
-		add_text(p, utf.data ? utf.data : "", utf.len, is_html);
+		add_text(p, dec.data ? dec.data : "", dec.len, utf.data ? utf.data : "",
+		    utf.len, is_html);
 		buf_free(&utf);
 	} else if (embedded) {
 		/* its parts one level down, within what is left of the
@@ -306,7 +308,8 @@ entity(struct parser *p, const char *data, size_t len, const struct mail_part *m
 		if (mp->flags & MAIL_PART_NO_BOUNDARY) {        /* treat as text */
 			if (p->rendered.len > 0)
 				(void)buf_appendc(&p->rendered, '\n');
-			add_text(p, data + mp->body_off, mp->body_len, 0);
+			add_text(p, data + mp->body_off, mp->body_len,
+			    data + mp->body_off, mp->body_len, 0);
 		}
 	} else if (!(mp->flags & MAIL_PART_MESSAGE) || embedded) {
 		size_t end = mp->body_off + mp->body_len;
@@ -331,8 +334,10 @@ scan_cut(const char *s, size_t n, size_t size, const char *seps)
 	return size;
 }
 
+/* A text part: raw[0..rn) its decoded bytes (rawbody), s[0..n) them in
+ * UTF-8 (rendered for the body). */
 static void
-add_text(struct parser *p, const char *s, size_t n, int html)
+add_text(struct parser *p, const char *raw, size_t rn, const char *s, size_t n, int html)
 {
 	struct mime_msg *m = p->m;
 	size_t start = p->rendered.len;
@@ -346,7 +351,7 @@ add_text(struct parser *p, const char *s, size_t n, int html)
 		    sizeof(*m->rawbody_parts));
 		m->rawbody_parts[m->nrawbody_parts++] = m->rawbody.len;
 	}
-	(void)buf_append(&m->rawbody, s, scan_cut(s, n, RAWBODY_PART_SCAN, "\n> "));
+	(void)buf_append(&m->rawbody, raw, scan_cut(raw, rn, RAWBODY_PART_SCAN, "\n> "));
 	if (html) {
 		html_render(s, n, &p->rendered, &m->st, &p->uris, m->html_texts);
 	} else {

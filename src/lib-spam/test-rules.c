@@ -2957,7 +2957,8 @@ test_bounce_relays(void)
  * newline, the last with a space for the newline it ended in, a space
  * before a paragraph that started with blanks, a line over 2,048 bytes
  * cut after its last space in reach; nosubject leaves out the Subject
- * line.  Expected: SpamAssassin 4.0.1's hits. */
+ * line; rawbody bytes are as decoded, not from their charset.  Expected:
+ * SpamAssassin 4.0.1's hits. */
 static void
 test_sa_text_lines(void)
 {
@@ -2971,13 +2972,16 @@ test_sa_text_lines(void)
 	    "body T_NOSUBJ /Zebraword/\n"
 	    "tflags T_NOSUBJ nosubject\n"
 	    "body T_LEAD /^ indented/\n"
+	    "rawbody T_8BIT /[\\x80-\\xff]/\n"
+	    "score T_8BIT 1\n"
 	    "score T_AFTER 1\nscore T_END 1\nscore T_NL 1\nscore T_START 1\n"
 	    "score T_BR 1\nscore T_SUBJ 1\nscore T_NOSUBJ 1\nscore T_LEAD 1\n";
-	char *msgs[3];
-	static const char *const want[3] = {
+	char *msgs[4];
+	static const char *const want[4] = {
 		"T_AFTER=1:1 T_BR=1:1 T_SUBJ=1:1 score=3",
 		"T_END=1:1 T_LEAD=1:1 T_NL=1:1 score=3",
 		"T_START=1:1 score=1",
+		"T_8BIT=1:1 score=1",
 	};
 	struct buf b;
 
@@ -2992,8 +2996,11 @@ test_sa_text_lines(void)
 		(void)buf_appendc(&b, 'a');
 	(void)buf_appends(&b, " needle rest\n");
 	msgs[2] = buf_steal(&b);
-	expect_hits(rules, (const char *const *)msgs, want, 3);
-	for (int i = 0; i < 3; i++)
+	/* (rawbody: the bytes as decoded, before any charset conversion) */
+	msgs[3] = xstrdup("From: a@example.com\nTo: b@example.com\nSubject: s\n\n"
+	    "the world\x92s largest\n");
+	expect_hits(rules, (const char *const *)msgs, want, 4);
+	for (int i = 0; i < 4; i++)
 		free(msgs[i]);
 }
 
