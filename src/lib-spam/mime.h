@@ -139,7 +139,9 @@ struct mime_msg {
 	                                   conversion), HTML as is, joined by
 	                                   newlines; each at most
 	                                   RAWBODY_PART_SCAN bytes */
-	size_t *rawbody_parts;          /* where each part starts in it */
+	struct mime_span {              /* each part in it (up to max_parts) */
+		size_t off, len;
+	} *rawbody_parts;
 	size_t nrawbody_parts;
 	char **uris;                    /* canonical URIs, unique */
 	size_t nuris;

@@ -340,20 +340,28 @@ static void
 add_text(struct parser *p, const char *raw, size_t rn, const char *s, size_t n, int html)
 {
 	struct mime_msg *m = p->m;
-	size_t start = p->rendered.len;
+	size_t start = p->rendered.len, rstart;
 
 	/* rawbody: each part after a newline, its start kept; what rawbody
 	 * rules see of it (SpamAssassin's rawbody_part_scan_size) */
 	if (m->rawbody.len > 0)
 		(void)buf_appendc(&m->rawbody, '\n');
+	rstart = m->rawbody.len;
+	(void)buf_append(&m->rawbody, raw, scan_cut(raw, rn, RAWBODY_PART_SCAN, "\n> "));
 	if (m->nrawbody_parts < m->lim.max_parts) {
+		struct mime_span *sp;
 		m->rawbody_parts = xreallocarray(m->rawbody_parts, m->nrawbody_parts + 1,
 		    sizeof(*m->rawbody_parts));
-		m->rawbody_parts[m->nrawbody_parts++] = m->rawbody.len;
+		sp = &m->rawbody_parts[m->nrawbody_parts++];
+		sp->off = rstart;
+		sp->len = m->rawbody.len - rstart;
 	}
-	(void)buf_append(&m->rawbody, raw, scan_cut(raw, rn, RAWBODY_PART_SCAN, "\n> "));
 	if (html) {
 		html_render(s, n, &p->rendered, &m->st, &p->uris, m->html_texts);
+		/* and the URIs written in its text, as in a plain part */
+		if (p->rendered.len > start)
+			uri_extract_text(&p->uris, p->rendered.data + start,
+			    p->rendered.len - start, &m->st);
 	} else {
 		(void)buf_append(&p->rendered, s, n);
 		uri_extract_text(&p->uris, s, n, &m->st);

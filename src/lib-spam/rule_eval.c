@@ -107,8 +107,8 @@ split_raw(const struct mime_msg *m, struct span **v, size_t *nv, size_t **starts
 	*starts = NULL;
 	*nv = 0;
 	for (size_t k = 0; k < np; k++) {
-		size_t ofs = m->rawbody_parts[k], j;
-		size_t end = k + 1 < np ? m->rawbody_parts[k + 1] - 1 : m->rawbody.len;
+		size_t ofs = m->rawbody_parts[k].off, j;
+		size_t end = ofs + m->rawbody_parts[k].len;
 
 		if (end - ofs <= BODY_LINE_MAX) {
 			span_add(v, nv, starts, &cap, s, ofs, end - ofs);

@@ -85,8 +85,55 @@ list_push(struct uri_list *l, char *u)
 	l->v[l->n++] = u;
 }
 
+/* SpamAssassin's url_encode() of a URI with %-escapes: an escape of
+ * 0x21-0x7e but for 0x7f decoded (so "%31%2E" reads "1."), the other
+ * escapes kept; outside them control, blank, 8-bit bytes and '"', '%',
+ * '<', '>' escaped (lower case). */
+static char *
+sa_url_decode(const char *s)
+{
+	struct buf b;
+
+	buf_init(&b, 3 * URI_MAX + 64);
+	for (size_t i = 0; s[i] != '\0'; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c == '%' && hexv(s[i + 1]) >= 0 && hexv(s[i + 2]) >= 0) {
+			int v = hexv(s[i + 1]) * 16 + hexv(s[i + 2]);
+			if (v >= 0x21 && v <= 0x7e)
+				(void)buf_appendc(&b, (char)v);
+			else
+				(void)buf_append(&b, s + i, 3);
+			i += 2;
+		} else if (c <= 0x20 || c >= 0x7f || c == '"' || c == '%' || c == '<' ||
+		    c == '>')
+			(void)buf_printf(&b, "%%%02x", c);
+		else
+			(void)buf_appendc(&b, (char)c);
+	}
+	return buf_steal(&b);
+}
+
+static void uri_add1(struct uri_list *l, const char *s, size_t n, struct mime_stats *st);
+
 void
 uri_add(struct uri_list *l, const char *s, size_t n, struct mime_stats *st)
+{
+	/* line breaks inside a URI (an attribute value over lines) are
+	 * dropped, as SpamAssassin does */
+	if (memchr(s, '\n', n) != NULL || memchr(s, '\r', n) != NULL) {
+		char *c = xmalloc(n + 1);
+		size_t k = 0;
+		for (size_t i = 0; i < n; i++)
+			if (s[i] != '\n' && s[i] != '\r')
+				c[k++] = s[i];
+		uri_add1(l, c, k, st);
+		free(c);
+	} else
+		uri_add1(l, s, n, st);
+}
+
+static void
+uri_add1(struct uri_list *l, const char *s, size_t n, struct mime_stats *st)
 {
 	struct buf out, tail;
 	size_t i = 0, hs, he, rest, port = 0;
@@ -209,6 +256,15 @@ authority:
 		if (sl == 0)
 			(void)buf_printf(&raw, "%s://", scheme);
 		(void)buf_append(&raw, s, n);
+		/* and with its %-escapes decoded as SpamAssassin does (URI_HEX
+		 * reads a user part written in escapes) */
+		if (memchr(s, '%', n) != NULL) {
+			char *d = sa_url_decode(buf_cstr(&raw));
+			if (strcmp(d, buf_cstr(&raw)) != 0)
+				list_push(l->also != NULL ? l->also : l, d);
+			else
+				free(d);
+		}
 		if (strcmp(buf_cstr(&raw), buf_cstr(&out)) != 0) {
 			list_push(l, buf_steal(&out));
 			list_push(l->also != NULL ? l->also : l, buf_steal(&raw));
