@@ -174,6 +174,10 @@ unsigned mime_header_count(const struct mime_msg *msg, const char *name);
 /* Convert from charset to UTF-8 into out.  0 converted, -1 unknown
  * charset (bytes copied as is), 1 some invalid input (replaced by '?'). */
 int mime_to_utf8(const char *charset, const char *s, size_t n, struct buf *out);
+/* A header value unfolded as SpamAssassin's parser does (its header
+ * rules see it so): a line end and the blanks after it one space, the
+ * ends trimmed; appended to out. */
+void mime_unfold(const char *s, size_t n, struct buf *out);
 /* Decode RFC 2047 encoded words of a header value into UTF-8. */
 void mime_decode_2047(const char *s, size_t n, struct buf *out,
     unsigned *decoded_r, unsigned *bad_r);

@@ -54,6 +54,28 @@ hdrlist_free(struct hdrlist *h)
 	h->n = 0;
 }
 
+void
+mime_unfold(const char *s, size_t n, struct buf *out)
+{
+	size_t a = 0, e = n;
+
+	while (a < e && isspace((unsigned char)s[a]))
+		a++;
+	while (e > a && isspace((unsigned char)s[e - 1]))
+		e--;
+	for (size_t i = a; i < e; i++) {
+		if (s[i] == '\r' && i + 1 < e && s[i + 1] == '\n')
+			continue;
+		if (s[i] == '\n') {
+			while (i + 1 < e && (s[i + 1] == ' ' || s[i + 1] == '\t'))
+				i++;
+			(void)buf_appendc(out, ' ');
+			continue;
+		}
+		(void)buf_appendc(out, s[i]);
+	}
+}
+
 /* Parse the header block s[0..n) (lib-mail splits it) into h, counting
  * anomalies. */
 static void
@@ -78,7 +100,7 @@ parse_headers(struct parser *p, const char *s, size_t n, struct hdrlist *h)
 		buf_init(&raw, MAIL_HEADER_VALUE_MAX);
 		(void)buf_append(&raw, s + f.value, f.value_end - f.value);
 		buf_init(&unf, MAIL_HEADER_VALUE_MAX);
-		(void)mail_unfold(s + f.value, f.value_end - f.value, &unf);
+		mime_unfold(s + f.value, f.value_end - f.value, &unf);
 		for (size_t k = f.value; k < f.value_end; k++)
 			if ((unsigned char)s[k] >= 0x80) {
 				st->hdr_8bit++;
@@ -411,39 +433,19 @@ paragraphs(const char *s, size_t n, struct buf *out)
 	}
 }
 
-/* Its first line: the last Subject: unfolded as SpamAssassin does (a
- * newline and the blanks after it one space), trimmed, decoded; then a
- * newline (a newline alone without a Subject:). */
+/* Its first line: the last Subject: (its value: unfolded, trimmed,
+ * decoded, as SpamAssassin has it) and a newline, a newline alone
+ * without one. */
 static void
 subject_line(const struct mime_msg *m, struct buf *out)
 {
-	const char *raw = NULL;
-	struct buf unf;
-	unsigned dec = 0, bad = 0;
-	size_t a, e;
+	const char *v = NULL;
 
 	for (size_t i = 0; i < m->nhdrs; i++)
 		if (strcasecmp(m->hdrs[i].name, "Subject") == 0)
-			raw = m->hdrs[i].raw;
-	if (raw != NULL) {
-		buf_init(&unf, MAIL_HEADER_VALUE_MAX);
-		for (size_t i = 0; raw[i] != '\0'; i++) {
-			if (raw[i] == '\r' && raw[i + 1] == '\n')
-				continue;
-			if (raw[i] == '\n' && (raw[i + 1] == ' ' || raw[i + 1] == '\t')) {
-				while (raw[i + 1] == ' ' || raw[i + 1] == '\t')
-					i++;
-				(void)buf_appendc(&unf, ' ');
-			} else
-				(void)buf_appendc(&unf, raw[i]);
-		}
-		for (a = 0; a < unf.len && sa_space((unsigned char)unf.data[a]); a++)
-			;
-		for (e = unf.len; e > a && sa_space((unsigned char)unf.data[e - 1]); e--)
-			;
-		mime_decode_2047(unf.data + a, e - a, out, &dec, &bad);
-		buf_free(&unf);
-	}
+			v = m->hdrs[i].value;
+	if (v != NULL)
+		(void)buf_appends(out, v);
 	(void)buf_appendc(out, '\n');
 }
 

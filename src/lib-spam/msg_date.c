@@ -235,10 +235,6 @@ out:
 	return rc;
 }
 
-/* A header value unfolded as SpamAssassin's get() unfolds it: a line
- * end and the blanks after it one blank, other white space kept (its
- * Received: date pattern wants single blanks between the fields);
- * malloc'ed, at most RCVD_MAX bytes. */
 #define RCVD_MAX 4096
 char *
 sa_unfold(const char *raw)
@@ -246,17 +242,7 @@ sa_unfold(const char *raw)
 	struct buf b;
 
 	buf_init(&b, RCVD_MAX + 1);
-	for (const char *p = raw; *p && b.len < RCVD_MAX; p++) {
-		if (*p == '\r' && p[1] == '\n')
-			continue;
-		if (*p == '\n') {
-			while (p[1] == ' ' || p[1] == '\t')
-				p++;
-			(void)buf_appendc(&b, ' ');
-			continue;
-		}
-		(void)buf_appendc(&b, *p);
-	}
+	mime_unfold(raw, strlen(raw), &b);
 	return buf_steal(&b);
 }
 

@@ -28,9 +28,8 @@ int msg_date_parse(const char *s, size_t n, int64_t *t);
  * either is missing. */
 int64_t msg_date_diff(const struct mime_msg *m);
 
-/* A header value unfolded as SpamAssassin's get() unfolds it: a line
- * end and the blanks after it one blank, other white space kept;
- * malloc'ed, at most 4 KB. */
+/* mime_unfold() of a raw header value, malloc'ed, at most 4 KB (its
+ * Received: date pattern wants single blanks between the fields). */
 char *sa_unfold(const char *raw);
 
 #endif

@@ -3004,6 +3004,29 @@ test_sa_text_lines(void)
 		free(msgs[i]);
 }
 
+/* A header value as SpamAssassin's header rules see it: a fold and the
+ * blanks after it one space (other blanks kept), the ends trimmed.
+ * Expected: SpamAssassin 4.0.1's hits. */
+static void
+test_header_unfold(void)
+{
+	static const char rules[] =
+	    "header T_FOLD Received =~ /by \\S+ \\(Lotus Domino /\n"
+	    "score T_FOLD 1\n"
+	    "header T_SUBJ Subject =~ /^a b  c$/\n"
+	    "score T_SUBJ 1\n";
+	static const char *const msgs[1] = {
+		"Received: from x.example ([192.0.2.1]) by mx.example\n"
+		"    (Lotus Domino Release 5.0.5) with SMTP id 1;\n"
+		"    Thu, 10 May 2001 15:21:35 +0200\n"
+		"From: a@example.com\nTo: b@example.com\n"
+		"Subject:   a\n\t  b  c  \n\nhi\n",
+	};
+	static const char *const want[1] = { "T_FOLD=1:1 T_SUBJ=1:1 score=2" };
+
+	expect_hits(rules, msgs, want, 1);
+}
+
 int
 main(void)
 {
@@ -3048,6 +3071,7 @@ main(void)
 	T_RUN(test_iframe_src);
 	T_RUN(test_bounce_relays);
 	T_RUN(test_sa_text_lines);
+	T_RUN(test_header_unfold);
 	T_RUN(test_cache_short_patterns);
 	for (size_t i = 0; i < nkept; i++)
 		ruleset_free(&kept[i]);
