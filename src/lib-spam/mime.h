@@ -172,7 +172,9 @@ unsigned mime_header_count(const struct mime_msg *msg, const char *name);
 /* Helpers shared with the rule engine and the tokenizer. */
 
 /* Convert from charset to UTF-8 into out.  0 converted, -1 unknown
- * charset (bytes copied as is), 1 some invalid input (replaced by '?'). */
+ * charset (bytes copied as is), 1 some invalid input (replaced by '?';
+ * for no charset or US-ASCII, text that is not UTF-8 is read as
+ * Windows-1252). */
 int mime_to_utf8(const char *charset, const char *s, size_t n, struct buf *out);
 /* A header value unfolded as SpamAssassin's parser does (its header
  * rules see it so): a line end and the blanks after it one space, the

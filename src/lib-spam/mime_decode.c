@@ -66,9 +66,36 @@ iconv_get(const char *cs)
 	return cd;
 }
 
-/* Copy UTF-8, replacing invalid sequences by '?': 0 clean, 1 replaced. */
+/* Windows-1252's 0x80-0x9f (0: undefined) */
+static const unsigned short cp1252_c1[32] = {
+	0x20ac, 0, 0x201a, 0x0192, 0x201e, 0x2026, 0x2020, 0x2021,
+	0x02c6, 0x2030, 0x0160, 0x2039, 0x0152, 0, 0x017d, 0,
+	0, 0x2018, 0x2019, 0x201c, 0x201d, 0x2022, 0x2013, 0x2014,
+	0x02dc, 0x2122, 0x0161, 0x203a, 0x0153, 0, 0x017e, 0x0178,
+};
+
+/* One byte read as Windows-1252, in UTF-8 ('?' where it has none). */
+static void
+cp1252_byte(unsigned char c, struct buf *out)
+{
+	unsigned u = c < 0xa0 ? cp1252_c1[c - 0x80] : c;
+
+	if (u == 0)
+		(void)buf_appendc(out, '?');
+	else if (u < 0x800) {
+		(void)buf_appendc(out, (char)(0xc0 | (u >> 6)));
+		(void)buf_appendc(out, (char)(0x80 | (u & 0x3f)));
+	} else {
+		(void)buf_appendc(out, (char)(0xe0 | (u >> 12)));
+		(void)buf_appendc(out, (char)(0x80 | ((u >> 6) & 0x3f)));
+		(void)buf_appendc(out, (char)(0x80 | (u & 0x3f)));
+	}
+}
+
+/* Copy UTF-8, an invalid byte replaced by '?' or with cp1252 read as
+ * Windows-1252: 0 clean, 1 some replaced. */
 static int
-utf8_copy(const unsigned char *s, size_t n, struct buf *out)
+utf8_copy_as(const unsigned char *s, size_t n, struct buf *out, int cp1252)
 {
 	int badseen = 0;
 	size_t i = 0, start = 0;
@@ -89,13 +116,22 @@ utf8_copy(const unsigned char *s, size_t n, struct buf *out)
 			if (k == len) { i += len; continue; }
 		}
 		(void)buf_append(out, s + start, i - start);
-		(void)buf_appendc(out, '?');
+		if (cp1252)
+			cp1252_byte(c, out);
+		else
+			(void)buf_appendc(out, '?');
 		badseen = 1;
 		i++;
 		start = i;
 	}
 	(void)buf_append(out, s + start, i - start);
 	return badseen;
+}
+
+static int
+utf8_copy(const unsigned char *s, size_t n, struct buf *out)
+{
+	return utf8_copy_as(s, n, out, 0);
 }
 
 int
@@ -108,6 +144,12 @@ mime_to_utf8(const char *charset, const char *s, size_t n, struct buf *out)
 	iconv_t cd;
 	int ret = 0;
 
+	/* undeclared or ASCII: UTF-8 where it is, else each other byte as
+	 * Windows-1252 (what mail readers show; SpamAssassin's text has the
+	 * same characters) */
+	if (charset == NULL || *charset == '\0' || strcasecmp(charset, "us-ascii") == 0 ||
+	    strcasecmp(charset, "ascii") == 0)
+		return utf8_copy_as((const unsigned char *)s, n, out, 1);
 	if (strcasecmp(cs, "utf-8") == 0 || strcasecmp(cs, "utf8") == 0)
 		return utf8_copy((const unsigned char *)s, n, out);
 	cd = iconv_get(cs);
@@ -238,7 +280,8 @@ mime_decode_2047(const char *s, size_t n, struct buf *out,
 			while (j < n && s[j] != '=' && s[j] != ' ' && s[j] != '\t' &&
 			    s[j] != '\r' && s[j] != '\n')
 				j++;
-			(void)utf8_copy((const unsigned char *)s + i, j - i, out);
+			/* (raw 8-bit text: UTF-8, else Windows-1252) */
+			(void)utf8_copy_as((const unsigned char *)s + i, j - i, out, 1);
 			i = j;
 		}
 	}

@@ -39,6 +39,18 @@ test_decoders(void)
 	T_INTEQ(mime_to_utf8("utf-8", "a\xffz", 3, &b), 1);
 	T_STREQ(buf_cstr(&b), "a?z");
 	buf_reset(&b);
+	/* no charset or US-ASCII: UTF-8 kept, other bytes as Windows-1252
+	 * (0x81 has no character there) */
+	T_INTEQ(mime_to_utf8(NULL, "world\x92s \xa3" "5 \xc3\xa9\x81", 14, &b), 1);
+	T_STREQ(buf_cstr(&b), "world\xe2\x80\x99s \xc2\xa3" "5 \xc3\xa9?");
+	buf_reset(&b);
+	T_INTEQ(mime_to_utf8("US-ASCII", "caf\xc3\xa9", 5, &b), 0);
+	T_STREQ(buf_cstr(&b), "caf\xc3\xa9");
+	buf_reset(&b);
+	/* raw 8-bit bytes in a header read the same way */
+	mime_decode_2047("PFI \xa3" "97m", 8, &b, &dec, &bad);
+	T_STREQ(buf_cstr(&b), "PFI \xc2\xa3" "97m");
+	buf_reset(&b);
 	bad = 0;
 	{
 		const char *h = "=?UTF-8?B?Q2hlYXA=?= =?iso-8859-1?Q?m=E9ds?= now";
