@@ -499,6 +499,8 @@ struct css_class {
 
 struct render {
 	struct buf *text;
+	size_t text_start;      /* where this part's text starts in it */
+	int ws_last;            /* a tag's white space was put last */
 	struct mime_stats *st;
 	struct uri_list *uris;
 	int space_pending;      /* collapse white space */
@@ -606,21 +608,25 @@ emit(struct render *r, const char *s, size_t n)
 	    !r->space_pending)
 		r->st->html_obfuscated_words++;
 	r->split_pending = 0;
-	if (r->space_pending && r->text->len > 0 &&
-	    r->text->data[r->text->len - 1] != '\n') {
+	if (r->space_pending && r->text->len > r->text_start &&
+	    r->text->data[r->text->len - 1] != '\n' &&
+	    r->text->data[r->text->len - 1] != ' ') {
 		(void)buf_appendc(r->text, ' ');
 		r->st->html_text_bytes++;
 	}
 	r->space_pending = 0;
+	r->ws_last = 0;
 	(void)buf_append(r->text, s, n);
 	r->st->html_text_bytes += n;
 	r->last_alnum = isalnum((unsigned char)s[n - 1]);
 }
 
 /* An image's alt text, where the image is (mail clients show it when
- * images are not loaded; SpamAssassin renders it too): words of the
- * body text and the Bayes tokens, hidden where the image would be, not
- * counted as text bytes (the image rules weigh text against images). */
+ * images are not loaded; SpamAssassin 4.0's renderer leaves it out, one
+ * of the two ways Tempest's body text differs from its, with hidden
+ * text, which Tempest leaves out): words of the body text and the Bayes
+ * tokens, hidden where the image would be, not counted as text bytes
+ * (the image rules weigh text against images). */
 static void
 emit_alt(struct render *r, const char *v, size_t vl)
 {
@@ -645,14 +651,38 @@ emit_alt(struct render *r, const char *v, size_t vl)
 	buf_free(&alt);
 }
 
+/* The white space a tag, start or end, puts in the text, as
+ * SpamAssassin's HTML renderer does (html_whitespace): a line break for
+ * <br> and <div>, a paragraph break for <p>, <hr>, <blockquote>, <pre>,
+ * <title> and the like, a space for list items, cells, headings; the
+ * other block tags a space here too (it would join the words). */
+static const char *
+tag_space(const char *name)
+{
+	static const char *const nl1[] = { "br", "div" };
+	static const char *const nl2[] = {
+		"p", "hr", "blockquote", "pre", "listing", "plaintext", "xmp", "title",
+	};
+
+	if (in_list(name, nl1, NELEM(nl1)))
+		return "\n";
+	if (in_list(name, nl2, NELEM(nl2)))
+		return "\n\n";
+	return in_list(name, block_tags, NELEM(block_tags)) ? " " : NULL;
+}
+
+/* Put that white space: the blank ending the text before it goes (as
+ * SpamAssassin trims it), the next word starts without one. */
 static void
-newline(struct render *r)
+put_space(struct render *r, const char *ws)
 {
 	r->space_pending = 0;
 	r->last_alnum = 0;
-	if (!hidden(r) && r->text->len > 0 &&
-	    r->text->data[r->text->len - 1] != '\n')
-		(void)buf_appendc(r->text, '\n');
+	if (!r->ws_last && r->text->len > r->text_start &&
+	    r->text->data[r->text->len - 1] == ' ')
+		buf_truncate(r->text, r->text->len - 1);
+	(void)buf_appends(r->text, ws);
+	r->ws_last = 1;
 }
 
 static void
@@ -1072,7 +1102,7 @@ tag(struct render *r, const char *s, size_t n)
 	size_t i = 0, k = 0;
 	int closing = 0, na = 0, selfclose = 0, in_cdata;
 	struct attr a[MAX_ATTRS];
-	const char *v;
+	const char *v, *ws;
 	size_t vl;
 
 	if (i < n && s[i] == '/') {
@@ -1161,14 +1191,14 @@ tag(struct render *r, const char *s, size_t n)
 
 	if (closing) {
 		close_elem(r, name);
-		if (in_list(name, block_tags, NELEM(block_tags)))
-			newline(r);
+		if ((ws = tag_space(name)) != NULL)
+			put_space(r, ws);
 		else
 			r->split_pending = 1;
 		return;
 	}
-	if (in_list(name, block_tags, NELEM(block_tags)))
-		newline(r);
+	if ((ws = tag_space(name)) != NULL)
+		put_space(r, ws);
 	else
 		r->split_pending = 1;
 
@@ -1352,6 +1382,7 @@ html_render(const char *s, size_t n, struct buf *text,
 		st->html_font_max_size = 3;
 	r.depth = 1;
 	r.text = text;
+	r.text_start = text->len;
 	r.st = st;
 	r.uris = uris;
 	r.texts = texts;
@@ -1462,7 +1493,10 @@ html_render(const char *s, size_t n, struct buf *text,
 			i = j;
 		}
 	}
-	newline(&r);
+	/* (its white space at the end, one space as SpamAssassin's) */
+	if (r.space_pending && r.text->len > r.text_start &&
+	    r.text->data[r.text->len - 1] != '\n' && r.text->data[r.text->len - 1] != ' ')
+		(void)buf_appendc(r.text, ' ');
 	if (n > 0 && st->html_parts_kept < HTML_PARTS_KEPT) {
 		/* characters, a CR before LF not counted (SpamAssassin's
 		 * text has its line ends as LF) */

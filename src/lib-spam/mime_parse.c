@@ -401,6 +401,27 @@ sa_space(unsigned char c)
 	return c == ' ' || (c >= '\t' && c <= '\r');
 }
 
+/* The length of the white space at s[i] as Perl's \s sees it in
+ * SpamAssassin's body text (characters: a no-break space, U+2000-U+200A
+ * and the like are blanks too), 0 if none. */
+static size_t
+sa_space_at(const char *s, size_t i, size_t n)
+{
+	const unsigned char *u = (const unsigned char *)s + i;
+
+	if (sa_space(u[0]))
+		return 1;
+	if (u[0] == 0xc2 && i + 1 < n && (u[1] == 0xa0 || u[1] == 0x85))
+		return 2;
+	if (i + 2 < n && ((u[0] == 0xe2 && u[1] == 0x80 && (u[2] <= 0x8a ||
+	    u[2] == 0xa8 || u[2] == 0xa9 || u[2] == 0xaf)) ||
+	    (u[0] == 0xe2 && u[1] == 0x81 && u[2] == 0x9f) ||
+	    (u[0] == 0xe3 && u[1] == 0x80 && u[2] == 0x80) ||
+	    (u[0] == 0xe1 && u[1] == 0x9a && u[2] == 0x80)))
+		return 3;
+	return 0;
+}
+
 /* The body text as SpamAssassin makes it (Message.pm,
  * get_body_text_array_common): a run of blanks that holds two newlines
  * or more is a paragraph break, the blanks before its first newline and
@@ -409,17 +430,21 @@ static void
 paragraphs(const char *s, size_t n, struct buf *out)
 {
 	for (size_t i = 0; i < n;) {
-		size_t j = i, first = 0, last = 0, nls = 0;
+		size_t j = i, first = 0, last = 0, nls = 0, k;
 
-		if (!sa_space((unsigned char)s[i])) {
+		if (sa_space_at(s, i, n) == 0) {
 			(void)buf_appendc(out, s[i++]);
 			continue;
 		}
-		for (; j < n && sa_space((unsigned char)s[j]); j++)
-			if (s[j] == '\n') {
+		for (; j < n && (k = sa_space_at(s, j, n)) > 0; j += k)
+			if (s[j] == '\n' || (s[j] == '\r' && j + 1 < n && s[j + 1] == '\n')) {
+				/* (a CR before LF is part of the line end:
+				 * SpamAssassin reads lines with LF alone) */
+				if (s[j] == '\r')
+					k++;
 				if (nls++ == 0)
 					first = j;
-				last = j;
+				last = j + k - 1;
 			}
 		if (nls >= 2) {
 			if (first > i)
