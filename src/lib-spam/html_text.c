@@ -501,6 +501,11 @@ struct render {
 	struct buf *text;
 	size_t text_start;      /* where this part's text starts in it */
 	int ws_last;            /* a tag's white space was put last */
+	int trim_ok;            /* the last thing put is a run of text
+	                           ending in a blank it put */
+	int in_node;            /* inside a run of text between tags */
+	int node_lead;          /* at its start, right after such white
+	                           space: its blanks are dropped */
 	struct mime_stats *st;
 	struct uri_list *uris;
 	int space_pending;      /* collapse white space */
@@ -608,17 +613,34 @@ emit(struct render *r, const char *s, size_t n)
 	    !r->space_pending)
 		r->st->html_obfuscated_words++;
 	r->split_pending = 0;
-	if (r->space_pending && r->text->len > r->text_start &&
-	    r->text->data[r->text->len - 1] != '\n' &&
-	    r->text->data[r->text->len - 1] != ' ') {
-		(void)buf_appendc(r->text, ' ');
-		r->st->html_text_bytes++;
+	if (r->space_pending && r->text->len > r->text_start) {
+		/* (the space between words, counted once, already put when
+		 * the run of text had it) */
+		size_t k = r->text->len;
+		while (k > r->text_start && r->text->data[k - 1] == ' ')
+			k--;
+		if (k > r->text_start && r->text->data[k - 1] != '\n')
+			r->st->html_text_bytes++;
+		if (r->text->data[r->text->len - 1] != ' ')
+			(void)buf_appendc(r->text, ' ');
 	}
 	r->space_pending = 0;
-	r->ws_last = 0;
+	r->trim_ok = 0;
 	(void)buf_append(r->text, s, n);
 	r->st->html_text_bytes += n;
 	r->last_alnum = isalnum((unsigned char)s[n - 1]);
+}
+
+/* White space in a run of text: one blank, put now as SpamAssassin's
+ * renderer does (a tag's white space after it takes it back). */
+static void
+space_put(struct render *r)
+{
+	r->space_pending = 1;
+	if (r->text->len == r->text_start || r->text->data[r->text->len - 1] != ' ') {
+		(void)buf_appendc(r->text, ' ');
+		r->trim_ok = 1;
+	}
 }
 
 /* An image's alt text, where the image is (mail clients show it when
@@ -635,7 +657,9 @@ emit_alt(struct render *r, const char *v, size_t vl)
 
 	buf_init(&alt, 4096);
 	decode_attr(v, vl, &alt);
-	r->space_pending = 1;
+	/* (a word apart from the text before, not a blank starting a line) */
+	r->space_pending = r->text->len > r->text_start &&
+	    r->text->data[r->text->len - 1] != '\n';
 	while (i < alt.len) {
 		size_t j = i;
 		while (j < alt.len && !isspace((unsigned char)alt.data[j]))
@@ -678,11 +702,12 @@ put_space(struct render *r, const char *ws)
 {
 	r->space_pending = 0;
 	r->last_alnum = 0;
-	if (!r->ws_last && r->text->len > r->text_start &&
+	if (r->trim_ok && r->text->len > r->text_start &&
 	    r->text->data[r->text->len - 1] == ' ')
 		buf_truncate(r->text, r->text->len - 1);
 	(void)buf_appends(r->text, ws);
 	r->ws_last = 1;
+	r->trim_ok = 0;
 }
 
 static void
@@ -1392,6 +1417,7 @@ html_render(const char *s, size_t n, struct buf *text,
 		unsigned char c = (unsigned char)s[i];
 
 		if (c == '<') {
+			r.in_node = 0;
 			if (i + 3 < n && strncmp(s + i, "<!--", 4) == 0) {
 				const char *e = memmem(s + i + 4, n - i - 4, "-->", 3);
 				size_t end = e ? (size_t)(e - s) + 3 : n;
@@ -1453,6 +1479,14 @@ html_render(const char *s, size_t n, struct buf *text,
 				continue;
 			}
 		}
+		/* a run of text (SpamAssassin's renderer drops the blanks
+		 * starting one that comes right after a tag's white space) */
+		if (!r.in_node) {
+			r.in_node = 1;
+			r.node_lead = r.ws_last;
+			r.ws_last = 0;
+			r.trim_ok = 0;
+		}
 		if (c == '&') {
 			struct buf tmp;
 			int letter;
@@ -1466,10 +1500,13 @@ html_render(const char *s, size_t n, struct buf *text,
 					ht_add(&r, HTML_TEXT_ANCHOR, tmp.data ? tmp.data : "", tmp.len);
 				if (letter)
 					st->html_entity_letters++;
-				if (tmp.len == 1 && tmp.data[0] == ' ')
-					r.space_pending = 1;
-				else
+				if (tmp.len == 1 && tmp.data[0] == ' ') {
+					if (!r.node_lead)
+						space_put(&r);
+				} else {
 					emit(&r, tmp.data ? tmp.data : "", tmp.len);
+					r.node_lead = 0;
+				}
 				buf_free(&tmp);
 				i += used;
 				continue;
@@ -1479,7 +1516,8 @@ html_render(const char *s, size_t n, struct buf *text,
 		if (isspace(c)) {
 			if (r.in_a > 0)
 				ht_add(&r, HTML_TEXT_ANCHOR, s + i, 1);
-			r.space_pending = 1;
+			if (!r.node_lead)
+				space_put(&r);
 			i++;
 			continue;
 		}
@@ -1490,13 +1528,10 @@ html_render(const char *s, size_t n, struct buf *text,
 			if (r.in_a > 0)
 				ht_add(&r, HTML_TEXT_ANCHOR, s + i, j - i);
 			emit(&r, s + i, j - i);
+			r.node_lead = 0;
 			i = j;
 		}
 	}
-	/* (its white space at the end, one space as SpamAssassin's) */
-	if (r.space_pending && r.text->len > r.text_start &&
-	    r.text->data[r.text->len - 1] != '\n' && r.text->data[r.text->len - 1] != ' ')
-		(void)buf_appendc(r.text, ' ');
 	if (n > 0 && st->html_parts_kept < HTML_PARTS_KEPT) {
 		/* characters, a CR before LF not counted (SpamAssassin's
 		 * text has its line ends as LF) */
