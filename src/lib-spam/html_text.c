@@ -724,6 +724,8 @@ add_uri(struct render *r, const char *v, size_t vl)
 		uri_add(r->uris, tmp.data, tmp.len, r->st);
 		if (r->uris->n == before && tmp.len > 0)
 			uri_extract_text(r->uris, tmp.data, tmp.len, r->st);
+		if (r->uris->n == before)
+			uri_add_relative(r->uris, tmp.data, tmp.len);
 	}
 	buf_free(&tmp);
 }

@@ -656,7 +656,8 @@ test_uri_text_also(void)
 
 /* URIs as SpamAssassin's uri rules see them: one in an attribute over
  * two lines is joined; escapes of 0x21-0x7e but 0x7f decoded, others
- * kept, a blank escaped; the URIs written in an HTML part's text too. */
+ * kept, a blank escaped; the URIs written in an HTML part's text too;
+ * an attribute's URI without a scheme among the other forms. */
 static void
 test_uri_sa_forms(void)
 {
@@ -665,9 +666,10 @@ test_uri_sa_forms(void)
 	    "Content-Type: text/html\n"
 	    "\n"
 	    "<a href=\"http://%31%30%41%2F%20x\n%31@%34%2E%34.5.6/a b\">go</a>\n"
-	    "Click here: http://10.0.0.1:81/li/\n";
+	    "Click here: http://10.0.0.1:81/li/\n"
+	    "<img src=304704><img src=\"./x/y.gif\"><a href=\"#top\">t</a>\n";
 	struct mime_msg m;
-	int joined = 0, decoded = 0;
+	int joined = 0, decoded = 0, relative = 0;
 
 	mime_parse(&m, msg, strlen(msg), NULL);
 	T_OK(has_uri(&m, "http://4.4.5.6/a b"));
@@ -676,9 +678,17 @@ test_uri_sa_forms(void)
 		joined += strcmp(m.uris_also[i],
 		    "http://%31%30%41%2F%20x%31@%34%2E%34.5.6/a b") == 0;
 		decoded += strcmp(m.uris_also[i], "http://10A/%20x1@4.4.5.6/a%20b") == 0;
+		/* an attribute's URI without a scheme, as http:// (not one
+		 * relative to the page, not a fragment) */
+		relative += strstr(m.uris_also[i], "304704") != NULL;
+		relative += 10 * (strstr(m.uris_also[i], "y.gif") != NULL ||
+		    strstr(m.uris_also[i], "top") != NULL);
 	}
 	T_INTEQ(joined, 1);
 	T_INTEQ(decoded, 1);
+	T_INTEQ(relative, 1);
+	for (size_t i = 0; i < m.nuris; i++)
+		T_OK(strstr(m.uris[i], "304704") == NULL);
 	mime_free(&m);
 }
 

@@ -30,6 +30,10 @@ struct uri_list {
 
 /* Add one URI as found (canonicalised, de-duplicated). */
 void uri_add(struct uri_list *l, const char *s, size_t n, struct mime_stats *st);
+/* An HTML attribute's URI without a scheme ("images/a.gif", "304704"),
+ * as SpamAssassin's uri rules see it ("http://images/a.gif"): into the
+ * other forms only (not a URI Bayes or the URI counts should see). */
+void uri_add_relative(struct uri_list *l, const char *s, size_t n);
 /* Find URIs in text and add them. */
 void uri_extract_text(struct uri_list *l, const char *s, size_t n,
     struct mime_stats *st);

@@ -116,6 +116,29 @@ sa_url_decode(const char *s)
 static void uri_add1(struct uri_list *l, const char *s, size_t n, struct mime_stats *st);
 
 void
+uri_add_relative(struct uri_list *l, const char *s, size_t n)
+{
+	struct buf b;
+
+	while (n > 0 && isspace((unsigned char)*s)) { s++; n--; }
+	while (n > 0 && isspace((unsigned char)s[n - 1]))
+		n--;
+	/* (what SpamAssassin passes over: a fragment, a query, a path on
+	 * this host or relative to this page, one character; and what has a
+	 * scheme or an '@') */
+	if (n <= 1 || n > URI_MAX || strchr("#?&", s[0]) != NULL ||
+	    (s[0] == '/' && s[1] != '/') || (s[0] == '.' && (s[1] == '/' ||
+	    (n > 2 && s[1] == '.' && s[2] == '/'))) || memchr(s, ':', n) != NULL ||
+	    memchr(s, '@', n) != NULL || memchr(s, '\n', n) != NULL)
+		return;
+	buf_init(&b, URI_MAX + 16);
+	(void)buf_appends(&b, s[0] == '/' ? "http:" : "http://");
+	for (size_t i = 0; i < n; i++)
+		(void)buf_appendc(&b, s[i] == '\\' ? '/' : s[i]);
+	list_push(l->also != NULL ? l->also : l, buf_steal(&b));
+}
+
+void
 uri_add(struct uri_list *l, const char *s, size_t n, struct mime_stats *st)
 {
 	/* line breaks inside a URI (an attribute value over lines) are
