@@ -128,12 +128,6 @@ utf8_copy_as(const unsigned char *s, size_t n, struct buf *out, int cp1252)
 	return badseen;
 }
 
-static int
-utf8_copy(const unsigned char *s, size_t n, struct buf *out)
-{
-	return utf8_copy_as(s, n, out, 0);
-}
-
 int
 mime_to_utf8(const char *charset, const char *s, size_t n, struct buf *out)
 {
@@ -151,10 +145,10 @@ mime_to_utf8(const char *charset, const char *s, size_t n, struct buf *out)
 	    strcasecmp(charset, "ascii") == 0)
 		return utf8_copy_as((const unsigned char *)s, n, out, 1);
 	if (strcasecmp(cs, "utf-8") == 0 || strcasecmp(cs, "utf8") == 0)
-		return utf8_copy((const unsigned char *)s, n, out);
+		return utf8_copy_as((const unsigned char *)s, n, out, 0);
 	cd = iconv_get(cs);
 	if (cd == (iconv_t)-1) {
-		(void)utf8_copy((const unsigned char *)s, n, out);
+		(void)utf8_copy_as((const unsigned char *)s, n, out, 0);
 		return -1;
 	}
 	while (inleft > 0) {

@@ -356,6 +356,20 @@ scan_cut(const char *s, size_t n, size_t size, const char *seps)
 	return size;
 }
 
+/* s[0..*n) without the CR of each CRLF (SpamAssassin reads a message's
+ * lines with LF alone), in tmp when it has one. */
+static const char *
+lf_only(const char *s, size_t *n, struct buf *tmp)
+{
+	if (memchr(s, '\r', *n) == NULL)
+		return s;
+	for (size_t i = 0; i < *n; i++)
+		if (s[i] != '\r' || i + 1 >= *n || s[i + 1] != '\n')
+			(void)buf_appendc(tmp, s[i]);
+	*n = tmp->len;
+	return tmp->data != NULL ? tmp->data : "";
+}
+
 /* A text part: raw[0..rn) its decoded bytes (rawbody), s[0..n) them in
  * UTF-8 (rendered for the body). */
 static void
@@ -363,6 +377,12 @@ add_text(struct parser *p, const char *raw, size_t rn, const char *s, size_t n, 
 {
 	struct mime_msg *m = p->m;
 	size_t start = p->rendered.len, rstart;
+	struct buf rtmp, stmp;
+
+	buf_init(&rtmp, BUF_UNLIMITED);
+	buf_init(&stmp, BUF_UNLIMITED);
+	raw = lf_only(raw, &rn, &rtmp);
+	s = lf_only(s, &n, &stmp);
 
 	/* rawbody: each part after a newline, its start kept; what rawbody
 	 * rules see of it (SpamAssassin's rawbody_part_scan_size) */
@@ -392,6 +412,8 @@ add_text(struct parser *p, const char *raw, size_t rn, const char *s, size_t n, 
 	if (p->rendered.len - start > BODY_PART_SCAN)
 		buf_truncate(&p->rendered, start + scan_cut(p->rendered.data + start,
 		    p->rendered.len - start, BODY_PART_SCAN, "\n "));
+	buf_free(&rtmp);
+	buf_free(&stmp);
 }
 
 /* Perl's \s on bytes */
@@ -437,14 +459,10 @@ paragraphs(const char *s, size_t n, struct buf *out)
 			continue;
 		}
 		for (; j < n && (k = sa_space_at(s, j, n)) > 0; j += k)
-			if (s[j] == '\n' || (s[j] == '\r' && j + 1 < n && s[j + 1] == '\n')) {
-				/* (a CR before LF is part of the line end:
-				 * SpamAssassin reads lines with LF alone) */
-				if (s[j] == '\r')
-					k++;
+			if (s[j] == '\n') {
 				if (nls++ == 0)
 					first = j;
-				last = j + k - 1;
+				last = j;
 			}
 		if (nls >= 2) {
 			if (first > i)

@@ -498,6 +498,8 @@ header_text(struct scan *sc, const struct rule *r, size_t *len_r)
 /* ---- eval: tests Tempest implements ---- */
 
 typedef unsigned (*eval_fn)(struct scan *sc, const struct rule *r);
+/* a test of the message alone (header_eval.h) */
+typedef int (*eval_msg_fn)(const struct mime_msg *m);
 
 static double
 arg_num(const struct rule *r, int i, double def)
@@ -735,13 +737,6 @@ ev_header_count_range(struct scan *sc, const struct rule *r)
 }
 
 static unsigned
-ev_subject_all_caps(struct scan *sc, const struct rule *r)
-{
-	(void)r;
-	return he_subject_all_caps(sc->m);
-}
-
-static unsigned
 ev_to_in_subject(struct scan *sc, const struct rule *r)
 {
 	return he_to_in_subject(sc->m, arg_str(r, 0));
@@ -752,20 +747,6 @@ ev_illegal_chars(struct scan *sc, const struct rule *r)
 {
 	return r->neval_args >= 3 && he_illegal_chars(sc->m, arg_str(r, 0),
 	    arg_num(r, 1, 0), arg_num(r, 2, 0));
-}
-
-static unsigned
-ev_ratware_name_id(struct scan *sc, const struct rule *r)
-{
-	(void)r;
-	return he_ratware_name_id(sc->m);
-}
-
-static unsigned
-ev_outlook_message_id(struct scan *sc, const struct rule *r)
-{
-	(void)r;
-	return he_outlook_message_id(sc->m);
 }
 
 /* html_tag_exists(tag): a start or end tag of that name in an HTML part */
@@ -903,27 +884,6 @@ ev_equal_from_domains(struct scan *sc, const struct rule *r)
 	(void)r;
 	free(e);
 	return hit;
-}
-
-static unsigned
-ev_missing_to(struct scan *sc, const struct rule *r)
-{
-	(void)r;
-	return he_missing_to(sc->m);
-}
-
-static unsigned
-ev_unresolved_template(struct scan *sc, const struct rule *r)
-{
-	(void)r;
-	return he_unresolved_template(sc->m);
-}
-
-static unsigned
-ev_gated_through(struct scan *sc, const struct rule *r)
-{
-	(void)r;
-	return he_gated_through_rcvd_remover(sc->m);
 }
 
 /* html_text_match(list, re): an entry of an HTML list (html.h) the
@@ -1750,32 +1710,11 @@ ev_no_hotmail(struct scan *sc, const struct rule *r)
 }
 
 static unsigned
-ev_forged_gmail(struct scan *sc, const struct rule *r)
-{
-	(void)r;
-	return he_forged_gmail(sc->m);
-}
-
-static unsigned
 ev_forged_yahoo(struct scan *sc, const struct rule *r)
 {
 	(void)r;
 	(void)relays_value(sc, "Trusted");
 	return he_forged_yahoo(sc->m, &sc->relays);
-}
-
-static unsigned
-ev_forged_eudoramail(struct scan *sc, const struct rule *r)
-{
-	(void)r;
-	return he_forged_eudoramail(sc->m);
-}
-
-static unsigned
-ev_fake_aol_relay(struct scan *sc, const struct rule *r)
-{
-	(void)r;
-	return he_fake_aol_relay(sc->m);
 }
 
 /* ok_locales tests (header_eval.h) */
@@ -1816,8 +1755,9 @@ static const char *const html_range_measures[] = {
 
 static const struct {
 	const char *name;
-	eval_fn fn;
+	eval_fn fn;             /* the test, or NULL: */
 	const char *const *arg0;
+	eval_msg_fn msg_fn;     /* a test of the message alone */
 } evals[] = {
 	{ "check_bayes", ev_check_bayes },
 	{ "check_lr", ev_check_lr },
@@ -1833,11 +1773,11 @@ static const struct {
 	{ "tempest_stat", ev_tempest_stat },
 	{ "check_for_shifted_date", ev_shifted_date },
 	{ "check_header_count_range", ev_header_count_range },
-	{ "subject_is_all_caps", ev_subject_all_caps },
+	{ "subject_is_all_caps", NULL, NULL, he_subject_all_caps },
 	{ "check_for_to_in_subject", ev_to_in_subject },
 	{ "check_illegal_chars", ev_illegal_chars },
-	{ "check_ratware_name_id", ev_ratware_name_id },
-	{ "check_outlook_message_id", ev_outlook_message_id },
+	{ "check_ratware_name_id", NULL, NULL, he_ratware_name_id },
+	{ "check_outlook_message_id", NULL, NULL, he_outlook_message_id },
 	{ "html_tag_exists", ev_html_tag_exists },
 	{ "check_for_mime", ev_check_for_mime, mime_tests },
 	{ "image_count", ev_image_count, image_types },
@@ -1851,9 +1791,9 @@ static const struct {
 	{ "check_mailfrom_matches_rcvd", ev_mailfrom_matches_rcvd },
 	{ "check_for_matching_env_and_hdr_from", ev_env_and_hdr_from },
 	{ "check_equal_from_domains", ev_equal_from_domains },
-	{ "check_for_missing_to_header", ev_missing_to },
-	{ "check_unresolved_template", ev_unresolved_template },
-	{ "gated_through_received_hdr_remover", ev_gated_through },
+	{ "check_for_missing_to_header", NULL, NULL, he_missing_to },
+	{ "check_unresolved_template", NULL, NULL, he_unresolved_template },
+	{ "gated_through_received_hdr_remover", NULL, NULL, he_gated_through_rcvd_remover },
 	{ "html_text_match", ev_html_text_match, html_lists },
 	{ "html_eval", ev_html_eval, html_measures },
 	{ "html_tag_balance", ev_html_tag_balance, html_balance_tags },
@@ -1863,10 +1803,10 @@ static const struct {
 	{ "check_freemail_header", ev_freemail_header },
 	{ "check_freemail_replyto", ev_freemail_replyto, freemail_replyto_args },
 	{ "check_for_faraway_charset", ev_faraway_charset },
-	{ "check_for_forged_gmail_received_headers", ev_forged_gmail },
+	{ "check_for_forged_gmail_received_headers", NULL, NULL, he_forged_gmail },
 	{ "check_for_forged_yahoo_received_headers", ev_forged_yahoo },
-	{ "check_for_forged_eudoramail_received_headers", ev_forged_eudoramail },
-	{ "check_for_fake_aol_relay_in_rcvd", ev_fake_aol_relay },
+	{ "check_for_forged_eudoramail_received_headers", NULL, NULL, he_forged_eudoramail },
+	{ "check_for_fake_aol_relay_in_rcvd", NULL, NULL, he_fake_aol_relay },
 	{ "sorted_recipients", ev_sorted_recipients },
 	{ "check_iframe_src", ev_iframe_src },
 	{ "check_for_forged_hotmail_received_headers", ev_forged_hotmail },
@@ -2101,7 +2041,8 @@ run_rule(struct scan *sc, struct rule *r)
 	if (r->nscores == 4 && r->score[sc->set] == 0 && strncmp(r->name, "__", 2) != 0)
 		goto done;
 	if (r->eval >= 0) {
-		hits = evals[r->eval].fn(sc, r);
+		hits = evals[r->eval].fn != NULL ? evals[r->eval].fn(sc, r) :
+		    evals[r->eval].msg_fn(sc->m) != 0;
 		goto done;
 	}
 	/* Vectorscan saw no possible match: PCRE2 would not match either */
