@@ -535,7 +535,9 @@ get_rule(struct rd *rd, struct ruleset *rs, size_t nrules, int *has_re_r)
 		r->eval_args = xreallocarray(r->eval_args, (size_t)r->neval_args + 1, sizeof(char *));
 		r->eval_args[r->neval_args++] = a;
 	}
-	r->eval_unknown = get_u8(rd) != 0;
+	r->eval_unknown = get_u8(rd);
+	if (r->eval_unknown > 2)
+		r->eval_unknown = 1;
 	v = get_count(rd, 17, 1000000);
 	if (v > 0 && rd->err == NULL) {
 		r->meta.v = xcalloc(v, sizeof(*r->meta.v));

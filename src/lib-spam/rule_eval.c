@@ -1858,9 +1858,10 @@ rule_score(const struct rule *r, int set)
 		return r->score[set & 3];
 	if (strncmp(r->name, "__", 2) == 0)
 		return 0;
-	if (strncmp(r->name, "T_", 2) == 0)
-		return 0.01;
-	return 1.0;
+	/* SpamAssassin's defaults: T_ rules 0.01, others 1.0, negative for
+	 * tflags nice */
+	double d = strncmp(r->name, "T_", 2) == 0 ? 0.01 : 1.0;
+	return (r->tflags & TF_NICE) ? -d : d;
 }
 
 const char *
@@ -1873,7 +1874,7 @@ int
 rule_is_skipped(const struct rule *r)
 {
 	return r->eval_unknown || r->bad || r->type == RULE_NONE || r->dep_skipped == 2 ||
-	    (r->tflags & TF_NET) ||
+	    ((r->tflags & TF_NET) && r->type != RULE_META) ||
 	    (r->nscores == 1 && r->score[0] == 0 && strncmp(r->name, "__", 2) != 0);
 }
 

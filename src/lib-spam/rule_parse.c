@@ -324,6 +324,27 @@ compile_regex(const char **pp, const char **error_r, char *errbuf, size_t errlen
 	return re;
 }
 
+/* SpamAssassin's tests that need the network (DNS blocklists, URI
+ * blocklists, SPF, DKIM and ARC verification, Razor, Pyzor, HashBL, the
+ * sender's DNS): without it SpamAssassin does not run them and its metas
+ * take them as not hit.  Tempest does not run them either: a meta over
+ * one runs, with the operand false (cannot_run). */
+static int
+eval_is_net(const char *name)
+{
+	static const char *const pre[] = {
+		"check_rbl", "check_uridnsbl",
+		"check_dns_sender", "check_dkim_", "check_arc_",
+		"check_for_dkim_", "check_for_def_dkim_", "check_for_spf_",
+		"check_for_def_spf_", "check_razor2", "check_pyzor",
+		"check_dcc", "check_hashbl_", "check_asn",
+	};
+	for (size_t i = 0; i < NELEM(pre); i++)
+		if (strncmp(name, pre[i], strlen(pre[i])) == 0)
+			return 1;
+	return 0;
+}
+
 /* eval:name(args) -> rule fields. */
 static int
 parse_eval(struct rule *r, const char *s, const char **error_r)
@@ -342,7 +363,7 @@ parse_eval(struct rule *r, const char *s, const char **error_r)
 	memcpy(name, s, n);
 	name[n] = '\0';
 	r->eval = eval_lookup(name);
-	r->eval_unknown = r->eval < 0;
+	r->eval_unknown = r->eval < 0 ? 1 + eval_is_net(name) : 0;
 	if (*p == '(') {
 		p++;
 		while (*p && *p != ')') {
@@ -1106,8 +1127,10 @@ ruleset_load_path(struct ruleset *rs, const char *path, char **error_r)
 }
 
 /* 1 if rule i cannot run: skipped eval, bad, or (for a meta) any
- * operand that is undefined or cannot run.  Memoised in dep_skipped
- * (0 unknown, 1 no, 2 yes, 3 visiting). */
+ * operand that is undefined or cannot run.  A network test (tflags net)
+ * never runs, implemented or not, and counts as not hit, as in
+ * SpamAssassin without network tests: a meta over one runs.  Memoised
+ * in dep_skipped (0 unknown, 1 no, 2 yes, 3 visiting). */
 static int
 cannot_run(struct ruleset *rs, struct rule *r)
 {
@@ -1115,6 +1138,9 @@ cannot_run(struct ruleset *rs, struct rule *r)
 
 	if (r->dep_skipped)
 		return r->dep_skipped == 2;
+	if (r->type != RULE_META && r->type != RULE_NONE &&
+	    ((r->tflags & TF_NET) || r->eval_unknown == 2))
+		return 0;
 	if (r->type == RULE_NONE || r->eval_unknown || r->bad)
 		return 1;
 	if (r->type != RULE_META)

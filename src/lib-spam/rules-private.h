@@ -76,7 +76,8 @@ struct rule {
 	int eval;               /* index in the eval table, -1 none */
 	char **eval_args;
 	int neval_args;
-	int eval_unknown;       /* eval: Tempest does not implement */
+	int eval_unknown;       /* eval: Tempest does not implement: 1, or
+	                         * 2 for a network test (counts as not hit) */
 	/* meta */
 	struct meta_expr meta;
 	/* scoring */
@@ -266,7 +267,7 @@ void ruleset_finish_loaded(struct ruleset *rs);
  * true for features Tempest has, so the same sources give other rules,
  * and the :name:raw modifier; ...; 17: tflags nosubject, and the
  * VBounce plugin known, so 20_vbounce.cf's rules are read) */
-#define RULE_CACHE_VERSION 17
+#define RULE_CACHE_VERSION 18
 enum { FM_DOM, FM_WILD, FM_WELCOME };
 uint64_t cache_hash(const void *p, size_t n, uint64_t seed);
 

@@ -47,7 +47,7 @@ hit(const struct spam_result *r, const char *name)
 	return 0;
 }
 
-static struct ruleset *kept[64];
+static struct ruleset *kept[256];
 static size_t nkept;
 
 /* Scan msg with rules; returns the result (caller frees). */
@@ -62,10 +62,11 @@ scan(const char *rules, const char *msg, double bayes, struct spam_result *res)
 	mime_parse(&m, msg, strlen(msg), NULL);
 	spam_scan(rs, &m, bayes, -1, res);
 	/* hit names point into rs: keep it until the end */
-	if (nkept < NELEM(kept))
-		kept[nkept++] = rs;
-	else
-		ruleset_free(&rs);
+	if (nkept >= NELEM(kept)) {
+		fprintf(stderr, "test-rules: more than %zu scans, raise kept[]\n", NELEM(kept));
+		abort();
+	}
+	kept[nkept++] = rs;
 	mime_free(&m);
 }
 
@@ -846,6 +847,53 @@ test_replace_tags_and_plugins(void)
 	T_INTEQ(st.meta_skipped, 1);
 	T_STREQ(rule_status(ruleset_find(rs, "META_ON_EVAL")), "meta-skipped");
 	T_STREQ(rule_status(ruleset_find(rs, "FUZZY_PILLS")), "active");
+	ruleset_free(&rs);
+}
+
+/* SpamAssassin without network tests: a network test (tflags net, or an
+ * eval of a network plugin Tempest does not implement) does not run and
+ * counts as not hit in a meta; a rule without a score with tflags nice
+ * counts -1 (-0.01 for T_). */
+static void
+test_net_operands_and_nice(void)
+{
+	struct spam_result r;
+	const char *rules =
+	    "header __RCVD_IN_X eval:check_rbl('x-lastexternal', 'bl.example.')\n"
+	    "header SPF_PASS eval:check_for_spf_pass()\n"
+	    "tflags SPF_PASS nice userconf net\n"
+	    "body __NET_BODY /pills/\n"
+	    "tflags __NET_BODY net\n"
+	    "body __LOCAL_EVAL eval:something_local()\n"
+	    "body __PILLS /pills/\n"
+	    "meta NOT_LISTED __PILLS && !__RCVD_IN_X && !SPF_PASS && !__NET_BODY\n"
+	    "meta LISTED __PILLS && __RCVD_IN_X\n"
+	    "meta ON_LOCAL __PILLS && !__LOCAL_EVAL\n"
+	    "meta NET_META __PILLS\n"
+	    "tflags NET_META net\n"
+	    "body NICE_ONE /pills/\n"
+	    "tflags NICE_ONE nice\n"
+	    "body T_NICE_TWO /pills/\n"
+	    "tflags T_NICE_TWO nice\n";
+	struct ruleset *rs = ruleset_new();
+
+	scan(rules, "Subject: x\n\nbuy pills\n", -1, &r);
+	T_OK(hit(&r, "NOT_LISTED"));
+	T_OK(!hit(&r, "LISTED"));
+	T_OK(!hit(&r, "ON_LOCAL"));             /* a local eval it lacks: skipped */
+	T_OK(hit(&r, "NET_META"));              /* metas run whatever their tflags */
+	for (size_t i = 0; i < r.nhits; i++) {
+		if (strcmp(r.hits[i].name, "NICE_ONE") == 0)
+			T_OK(r.hits[i].score < -0.99 && r.hits[i].score > -1.01);
+		if (strcmp(r.hits[i].name, "T_NICE_TWO") == 0)
+			T_OK(r.hits[i].score < -0.0099 && r.hits[i].score > -0.0101);
+	}
+	spam_result_free(&r);
+	ruleset_load_text(rs, "t.cf", rules);
+	ruleset_finish(rs);
+	T_STREQ(rule_status(ruleset_find(rs, "__RCVD_IN_X")), "eval-skipped");
+	T_STREQ(rule_status(ruleset_find(rs, "NOT_LISTED")), "active");
+	T_STREQ(rule_status(ruleset_find(rs, "ON_LOCAL")), "meta-skipped");
 	ruleset_free(&rs);
 }
 
@@ -3044,6 +3092,7 @@ main(void)
 	T_RUN(test_scores_and_sets);
 	T_RUN(test_lists_and_conditionals);
 	T_RUN(test_replace_tags_and_plugins);
+	T_RUN(test_net_operands_and_nice);
 	T_RUN(test_bad_lines);
 	T_RUN(test_include);
 	T_RUN(test_builtin);
