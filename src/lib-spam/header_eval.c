@@ -351,6 +351,57 @@ out:
 	return r;
 }
 
+/* A leaf of SpamAssassin's MIME tree (multiparts and attached messages
+ * are not). */
+static int
+mime_leaf(const struct mime_part *p)
+{
+	return strncmp(p->ctype, "multipart/", 10) != 0 &&
+	    strcmp(p->ctype, "message/rfc822") != 0 &&
+	    strcmp(p->ctype, "message/global") != 0;
+}
+
+int
+he_ascii_text_illegal(const struct mime_msg *m)
+{
+	for (size_t i = 0; i < m->nparts; i++) {
+		const struct mime_part *p = &m->parts[i];
+		if (mime_leaf(p) && strcmp(p->ctype, "text/plain") == 0 &&
+		    (p->charset[0] == '\0' || strcmp(p->charset, "us-ascii") == 0) &&
+		    p->ascii_illegal)
+			return 1;
+	}
+	return 0;
+}
+
+double
+he_multipart_ratio(const struct mime_msg *m)
+{
+	int alt = 0, have_text = 0, have_html = 0;
+	size_t text = 0, html = 0;
+
+	/* the last text/plain and text/html leaves not attached: their
+	 * bytes as sent, counted from the first multipart/alternative on
+	 * (0 before it) */
+	for (size_t i = 0; i < m->nparts; i++) {
+		const struct mime_part *p = &m->parts[i];
+		if (strcmp(p->ctype, "multipart/alternative") == 0)
+			alt = 1;
+		if (!mime_leaf(p) || strstr(p->disposition, "attachment") != NULL)
+			continue;
+		if (strcmp(p->ctype, "text/plain") == 0) {
+			text = alt ? p->raw_len : 0;
+			have_text = 1;
+		} else if (strcmp(p->ctype, "text/html") == 0) {
+			html = alt ? p->raw_len : 0;
+			have_html = 1;
+		}
+	}
+	if (!alt)
+		return 1.0;
+	return have_text && have_html && html > 0 ? (double)text / (double)html : 1.0;
+}
+
 int
 he_check_for_mime(const struct mime_msg *m, const char *test)
 {

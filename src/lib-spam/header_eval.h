@@ -57,6 +57,13 @@ int he_outlook_message_id(const struct mime_msg *m);
  * mime_base64_encoded_text, mime_bad_iso_charset (0 or 1); -1 for a
  * test it derives from the encoded lines (not implemented). */
 int he_check_for_mime(const struct mime_msg *m, const char *test);
+/* MIMEEval's mime_ascii_text_illegal: a text/plain leaf in US-ASCII (or
+ * with no charset) whose body as sent has a NUL, CR or 8-bit byte. */
+int he_ascii_text_illegal(const struct mime_msg *m);
+/* MIMEEval's mime_multipart_ratio: bytes as sent of the last text/plain
+ * over the last text/html leaf (not attachments) once a
+ * multipart/alternative was seen; 1.0 without both. */
+double he_multipart_ratio(const struct mime_msg *m);
 /* image_count(type, min[, max]): base64 gif, png or jpeg parts ("all":
  * the three). */
 int he_image_count(const struct mime_msg *m, const char *type, double min, int have_max,

@@ -528,6 +528,10 @@ struct render {
 	int in_a;               /* <a> start tags less end tags, not below 0 */
 	int balance[3];         /* the same for html_balance_tags; -1
 				 * while none was seen */
+	/* SpamAssassin's html_image_ratio() (mime.h html_part_*) */
+	size_t sa_nonspace;
+	unsigned long sa_image_area;
+	int in_alt;             /* alt text: rendered, not in its text */
 };
 
 const char *const html_balance_tags[4] = { "body", "head", "center", NULL };
@@ -592,6 +596,12 @@ emit(struct render *r, const char *s, size_t n)
 {
 	if (n == 0)
 		return;
+	for (size_t i = 0, k; i < n && !r->in_alt; i += k)
+		if ((k = mime_sa_space_at(s, i, n)) == 0) {
+			r->sa_nonspace++;
+			for (k = 1; i + k < n && ((unsigned char)s[i + k] & 0xc0) == 0x80; k++)
+				;
+		}
 	if (has_non_space(s, n)) {
 		/* in SpamAssassin's order: an invalid colour is no colour to
 		 * compare (two invalid ones are "the same") */
@@ -660,6 +670,7 @@ emit_alt(struct render *r, const char *v, size_t vl)
 	/* (a word apart from the text before, not a blank starting a line) */
 	r->space_pending = r->text->len > r->text_start &&
 	    r->text->data[r->text->len - 1] != '\n';
+	r->in_alt = 1;
 	while (i < alt.len) {
 		size_t j = i;
 		while (j < alt.len && !isspace((unsigned char)alt.data[j]))
@@ -670,9 +681,40 @@ emit_alt(struct render *r, const char *v, size_t vl)
 		}
 		i = j + 1;
 	}
+	r->in_alt = 0;
 	r->split_pending = 0;
 	r->st->html_text_bytes = bytes;
 	buf_free(&alt);
+}
+
+/* An <img> side as SpamAssassin's renderer takes it: the value (entities
+ * decoded) digits, with "%" a percentage of pct x 100 pixels; 200 when
+ * it is not that or 0. */
+static unsigned long
+sa_image_side(const struct attr *a, int na, const char *name, unsigned long pct)
+{
+	struct buf b;
+	size_t vl = 0, i = 0;
+	const char *v = attr_get(a, na, name, &vl);
+	unsigned long x = 0;
+
+	buf_init(&b, 256);
+	decode_attr(v, vl, &b);
+	while (i < b.len && isdigit((unsigned char)b.data[i])) {
+		if (x < 1000000000UL)
+			x = x * 10 + (unsigned long)(b.data[i] - '0');
+		i++;
+	}
+	if (i > 0 && i < b.len && b.data[i] == '%') {
+		x *= pct;
+		i++;
+	}
+	if (i < b.len && b.data[i] == '\n' && i + 1 == b.len)
+		i++;                    /* (Perl's $ before a last newline) */
+	if (i == 0 || i != b.len)
+		x = 0;
+	buf_free(&b);
+	return x > 0 ? x : 200;
 }
 
 /* The white space a tag, start or end, puts in the text, as
@@ -1237,6 +1279,9 @@ tag(struct render *r, const char *s, size_t n)
 		if ((v = attr_get(a, na, "height", &vl)) != NULL)
 			h = attr_ulong(v, vl);
 		r->st->html_image_area += (w > 10000 ? 10000 : w) * (h > 10000 ? 10000 : h);
+		if (attr_get(a, na, "width", &vl) != NULL && attr_get(a, na, "height", &vl) != NULL)
+			r->sa_image_area += sa_image_side(a, na, "width", 8) *
+			    sa_image_side(a, na, "height", 6);
 		if ((v = attr_get(a, na, "src", &vl)) != NULL)
 			add_uri(r, v, vl);
 		if ((v = attr_get(a, na, "alt", &vl)) != NULL && vl > 0)
@@ -1542,6 +1587,8 @@ html_render(const char *s, size_t n, struct buf *text,
 			chars += ((unsigned char)s[k] & 0xc0) != 0x80 &&
 			    !(s[k] == '\r' && k + 1 < n && s[k + 1] == '\n');
 		st->html_part_len[st->html_parts_kept] = chars;
+		st->html_part_nonspace[st->html_parts_kept] = r.sa_nonspace;
+		st->html_part_image_area[st->html_parts_kept] = r.sa_image_area;
 		memcpy(st->html_part_balance[st->html_parts_kept], r.balance, sizeof(r.balance));
 		st->html_parts_kept++;
 	}

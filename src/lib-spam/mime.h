@@ -50,11 +50,22 @@ struct mime_part {
 	char *filename;         /* from Content-Disposition or name=, or "" */
 	char *disposition;      /* lower case Content-Disposition token or "" */
 	size_t decoded_len;     /* bytes after transfer decoding */
+	size_t raw_len;         /* its body's bytes as sent (a leaf's) */
+	int ascii_illegal;      /* a leaf's body as sent has NUL, CR or 8-bit
+	                           bytes (SpamAssassin's MIMEEval looks for
+	                           them in text/plain in US-ASCII) */
 	int is_text, is_html, is_attachment;
 	/* its header block (parts[0]: the message's own, msg->hdrs) */
 	struct mime_header *hdrs;
 	size_t nhdrs;
 };
+
+/* SpamAssassin's parser's notes (its check_msg_parse_flags names) */
+#define MIME_SA_HB_SEP          0x01    /* missing_head_body_separator */
+#define MIME_SA_TRUNC_HEADER    0x02    /* truncated_header */
+#define MIME_SA_MIME_HEADERS    0x04    /* missing_mime_headers */
+#define MIME_SA_MIME_HB_SEP     0x08    /* missing_mime_head_body_separator */
+#define MIME_SA_EPILOGUE        0x10    /* mime_epilogue_exists */
 
 struct mime_stats {
 	/* headers */
@@ -75,6 +86,10 @@ struct mime_stats {
 	unsigned mime_missing_version;  /* Content-Type without MIME-Version */
 	unsigned base64_text;           /* text parts sent in base64 */
 	unsigned truncated;             /* a limit was hit */
+	unsigned sa_flags;              /* MIME_SA_*: what SpamAssassin's parser
+	                                   notes on the message (its header
+	                                   block, its multiparts and those
+	                                   of attached messages) */
 	/* quoted-printable parts' encoded lines (SpamAssassin's MIMEEval) */
 	size_t qp_bytes;                /* their bytes */
 	unsigned qp_excess;             /* characters encoded that need not be
@@ -107,6 +122,12 @@ struct mime_stats {
 	unsigned html_parts_kept;
 	size_t html_part_len[8];
 	int html_part_balance[8][3];
+	/* and its rendered characters that are not white space (alt text
+	 * left out), and the area of its <img> with width and height, a
+	 * percentage of 800x600, 200 for a size not a number (SpamAssassin's
+	 * html_image_ratio()) */
+	size_t html_part_nonspace[8];
+	unsigned long html_part_image_area[8];
 	char html_tag_names[256];       /* " name" for each tag name seen,
 	                                   start or end tag, lower case, as
 	                                   long as it fits (html_tag_exists) */
@@ -170,6 +191,11 @@ const struct mime_header *mime_header_get(const struct mime_msg *msg,
 unsigned mime_header_count(const struct mime_msg *msg, const char *name);
 
 /* Helpers shared with the rule engine and the tokenizer. */
+
+/* The length of the white space at s[i] of UTF-8 text s[0..n) as
+ * Perl's \s on characters sees it (a no-break space, U+2000-U+200A and
+ * the like are blanks too), 0 if none. */
+size_t mime_sa_space_at(const char *s, size_t i, size_t n);
 
 /* Convert from charset to UTF-8 into out.  0 converted, -1 unknown
  * charset (bytes copied as is), 1 some invalid input (replaced by '?';

@@ -230,6 +230,10 @@ leaf(struct parser *p, struct mime_part *part, const char *s, size_t n,
 	if (dec.len == dec.max)
 		m->st.truncated++;
 	part->decoded_len = dec.len;
+	part->raw_len = n;
+	for (size_t i = 0; i < n && !part->ascii_illegal &&
+	    strcmp(part->ctype, "text/plain") == 0; i++)
+		part->ascii_illegal = s[i] == '\0' || s[i] == '\r' || (s[i] & 0x80);
 	/* a part ended by a boundary: SpamAssassin keeps the newline before
 	 * the boundary in its text (a quoted-printable soft break takes it) */
 	if (nl_after && strcmp(enc, "base64") != 0 &&
@@ -273,6 +277,206 @@ leaf(struct parser *p, struct mime_part *part, const char *s, size_t n,
 		m->st.attachments++;
 	}
 	buf_free(&dec);
+}
+
+/* ---- SpamAssassin's parser's notes (check_msg_parse_flags) ---- */
+
+/* The line at *pos of s[0..n) (its line end included); *pos moves past. */
+static size_t
+next_line(const char *s, size_t n, size_t *pos, const char **line)
+{
+	const char *nl = memchr(s + *pos, '\n', n - *pos);
+	size_t e = nl != NULL ? (size_t)(nl - s) + 1 : n, l = e - *pos;
+
+	*line = s + *pos;
+	*pos = e;
+	return l;
+}
+
+/* A header field's first line as SpamAssassin's parser knows one:
+ * /^[\041-\071\073-\176]+[ \t]*:/, without the blanks when !ws. */
+static int
+sa_field_line(const char *s, size_t n, int ws)
+{
+	size_t i = 0;
+
+	while (i < n && s[i] >= 041 && s[i] <= 0176 && s[i] != ':')
+		i++;
+	if (i == 0)
+		return 0;
+	while (ws && i < n && (s[i] == ' ' || s[i] == '\t'))
+		i++;
+	return i < n && s[i] == ':';
+}
+
+/* The header field s[0..n) (folded lines included): a name over 256
+ * bytes or a value over 8,192 (CRLFs counted as LF when crlf) is cut
+ * by SpamAssassin's parser. */
+static unsigned
+sa_field_truncated(const char *s, size_t n, int crlf)
+{
+	const char *c = memchr(s, ':', n);
+	size_t k, v;
+
+	if (c == NULL)
+		return 0;               /* no value: not kept */
+	k = (size_t)(c - s);
+	while (k > 0 && (s[k - 1] == ' ' || s[k - 1] == '\t'))
+		k--;
+	v = n - (size_t)(c - s) - 1;
+	for (const char *q = c + 1; crlf && q + 1 < s + n; q++)
+		if (q[0] == '\r' && q[1] == '\n')
+			v--;
+	return k > 256 || v > 8192 ? MIME_SA_TRUNC_HEADER : 0;
+}
+
+/* The message's header block as SpamAssassin 4.0's Message.pm reads it
+ * (s: the message, past an mbox "From " line): its end is missing when
+ * the data ends first, a line starts with "--", or more than three lines
+ * are not header fields; a field longer than it keeps is cut. */
+static unsigned
+sa_head_flags(const char *s, size_t n)
+{
+	const char *line, *first_nl = memchr(s, '\n', n);
+	size_t pos = 0, hs = 0, he = 0, l;
+	unsigned f = 0, errors = 0;
+	int have = 0, crlf;
+
+	/* CRLF mode: its first or last line ends in CRLF */
+	crlf = (first_nl != NULL && first_nl > s && first_nl[-1] == '\r') ||
+	    (n >= 2 && s[n - 1] == '\n' && s[n - 2] == '\r');
+	for (;;) {
+		int eof = pos >= n;
+		l = eof ? 0 : next_line(s, n, &pos, &line);
+		if (!eof && (line[0] == ' ' || line[0] == '\t')) {
+			if (!have)
+				hs = (size_t)(line - s);
+			have = 1;
+			he = pos;
+			continue;
+		}
+		if (have)
+			f |= sa_field_truncated(s + hs, he - hs, crlf);
+		have = 0;
+		if (eof) {
+			f |= MIME_SA_HB_SEP;
+			break;
+		}
+		if ((l == 1 && line[0] == '\n') ||
+		    (crlf && l == 2 && line[0] == '\r' && line[1] == '\n'))
+			break;
+		if (l >= 2 && line[0] == '-' && line[1] == '-') {
+			f |= MIME_SA_HB_SEP;
+			break;
+		}
+		if (!sa_field_line(line, l, 1) && ++errors > 3) {
+			f |= MIME_SA_HB_SEP;
+			break;
+		}
+		hs = (size_t)(line - s);
+		he = pos;
+		have = 1;
+	}
+	return f;
+}
+
+/* Is the line "--boundary" with "--" after it (*last) or not, then only
+ * white space? */
+static int
+sa_boundary_line(const char *line, size_t l, const char *b, size_t bl, int *last)
+{
+	size_t i = 2 + bl;
+
+	if (l < i || line[0] != '-' || line[1] != '-' || memcmp(line + 2, b, bl) != 0)
+		return 0;
+	*last = l >= i + 2 && line[i] == '-' && line[i + 1] == '-';
+	if (*last)
+		i += 2;
+	for (; i < l; i++)
+		if (!isspace((unsigned char)line[i]))
+			return 0;
+	return 1;
+}
+
+/* A multipart body s[0..n) with boundary b as SpamAssassin 4.0's
+ * _parse_multipart reads it: after a boundary (not the last) a line that
+ * is not a header field (MIME_SA_MIME_HEADERS); a part's headers ended
+ * by a line that is not blank (MIME_SA_MIME_HB_SEP); after the last
+ * boundary a line with more than white space and dots
+ * (MIME_SA_EPILOGUE).  top: the message's own body, which it starts
+ * with a blank line when its first line (of more than one) has more
+ * than white space and is not a boundary. */
+static unsigned
+sa_multipart_flags(const char *s, size_t n, const char *b, int top)
+{
+	size_t bl = strlen(b), pos = 0, l, nlines = 0, left;
+	const char *line;
+	unsigned f = 0;
+	int last, in_body = 0, have = 0;
+
+	for (size_t p = 0; p < n; nlines++)
+		(void)next_line(s, n, &p, &line);
+	/* the preamble, up to an opening boundary (if there is one) */
+	for (size_t p = 0, i = 0; p < n; i++) {
+		l = next_line(s, n, &p, &line);
+		if (sa_boundary_line(line, l, b, bl, &last) && !last) {
+			if (p < n) {
+				const char *nx;
+				size_t nl = next_line(s, n, &(size_t){ p }, &nx);
+				if (!sa_field_line(nx, nl, 0))
+					f |= MIME_SA_MIME_HEADERS;
+			}
+			pos = p;
+			nlines -= i + 1;
+			break;
+		}
+	}
+	if (top && pos == 0 && nlines > 1) {
+		l = next_line(s, n, &(size_t){ 0 }, &line);
+		for (size_t i = 0; i < l && !in_body; i++)
+			in_body = !isspace((unsigned char)line[i]);
+		if (l >= 2 + bl && line[0] == '-' && line[1] == '-' &&
+		    memcmp(line + 2, b, bl) == 0)
+			in_body = 0;
+	}
+	left = nlines;
+	while (pos < n) {
+		int bnd;
+		l = next_line(s, n, &pos, &line);
+		bnd = sa_boundary_line(line, l, b, bl, &last);
+		if (--left == 0 || bnd) {
+			if (bnd && last) {
+				while (pos < n) {
+					l = next_line(s, n, &pos, &line);
+					for (size_t i = 0; i < l; i++)
+						if (!isspace((unsigned char)line[i]) && line[i] != '.')
+							return f | MIME_SA_EPILOGUE;
+				}
+				return f;
+			}
+			if (bnd && left > 0) {
+				const char *nx;
+				size_t nl = next_line(s, n, &(size_t){ pos }, &nx);
+				if (!sa_field_line(nx, nl, 0))
+					f |= MIME_SA_MIME_HEADERS;
+			}
+			in_body = have = 0;
+			continue;
+		}
+		if (in_body)
+			continue;
+		if (sa_field_line(line, l, 1)) {
+			have = 1;
+			continue;
+		}
+		if ((line[0] == ' ' || line[0] == '\t') && have)
+			continue;
+		in_body = 1;
+		if (!(l == 0 || (l == 1 && (line[0] == '\n' || line[0] == '\r')) ||
+		    (l == 2 && line[0] == '\r' && line[1] == '\n')))
+			f |= MIME_SA_MIME_HB_SEP;
+	}
+	return f;
 }
 
 /* The entity lib-mail found at mp: its headers, its mime_part, its text. */
@@ -423,11 +627,8 @@ sa_space(unsigned char c)
 	return c == ' ' || (c >= '\t' && c <= '\r');
 }
 
-/* The length of the white space at s[i] as Perl's \s sees it in
- * SpamAssassin's body text (characters: a no-break space, U+2000-U+200A
- * and the like are blanks too), 0 if none. */
-static size_t
-sa_space_at(const char *s, size_t i, size_t n)
+size_t
+mime_sa_space_at(const char *s, size_t i, size_t n)
 {
 	const unsigned char *u = (const unsigned char *)s + i;
 
@@ -454,11 +655,11 @@ paragraphs(const char *s, size_t n, struct buf *out)
 	for (size_t i = 0; i < n;) {
 		size_t j = i, first = 0, last = 0, nls = 0, k;
 
-		if (sa_space_at(s, i, n) == 0) {
+		if (mime_sa_space_at(s, i, n) == 0) {
 			(void)buf_appendc(out, s[i++]);
 			continue;
 		}
-		for (; j < n && (k = sa_space_at(s, j, n)) > 0; j += k)
+		for (; j < n && (k = mime_sa_space_at(s, j, n)) > 0; j += k)
 			if (s[j] == '\n') {
 				if (nls++ == 0)
 					first = j;
@@ -506,6 +707,18 @@ walk(struct parser *p, const char *data, size_t len, int top)
 	struct mail_mime mm;
 
 	mail_mime_parse(&mm, data, len, &ml);
+	/* SpamAssassin notes its header block's flaws for the message alone,
+	 * those of multiparts for attached messages' too */
+	if (top)
+		m->st.sa_flags |= sa_head_flags(data, len);
+	for (unsigned i = 0; i < mm.nparts; i++) {
+		const struct mail_part *mp = &mm.parts[i];
+		const char *b = mail_param_get(mp->params, mp->nparams, "boundary");
+		int root = mp->parent < 0 || (mm.parts[mp->parent].flags & MAIL_PART_MESSAGE);
+		if ((mp->flags & MAIL_PART_MULTIPART) && b != NULL && *b != '\0')
+			m->st.sa_flags |= sa_multipart_flags(data + mp->body_off,
+			    mp->body_len, b, root);
+	}
 	for (unsigned i = 0; i < mm.nparts; ) {
 		entity(p, data, len, &mm.parts[i], top && i == 0);
 		i = encoded_message(&mm.parts[i]) ? mail_mime_subtree_end(&mm, i) : i + 1;

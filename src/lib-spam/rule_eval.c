@@ -772,6 +772,8 @@ ev_check_for_mime(struct scan *sc, const struct rule *r)
 
 	if (strcmp(arg_str(r, 0), "mime_faraway_charset") == 0)
 		return he_mime_faraway_charset(sc->m, sc->rs->ok_locales);
+	if (strcmp(arg_str(r, 0), "mime_ascii_text_illegal") == 0)
+		return he_ascii_text_illegal(sc->m);
 	n = he_check_for_mime(sc->m, arg_str(r, 0));
 
 	return n > 0 ? (unsigned)n : 0;
@@ -1732,6 +1734,51 @@ ev_faraway_charset_headers(struct scan *sc, const struct rule *r)
 	return he_faraway_charset_headers(sc->m, sc->rs->ok_locales);
 }
 
+/* HTMLEval's html_image_ratio(min, max): an HTML part with images whose
+ * rendered characters that are not white space over its image area are
+ * above min, at most max */
+static unsigned
+ev_html_image_ratio(struct scan *sc, const struct rule *r)
+{
+	const struct mime_stats *st = &sc->m->st;
+	double lo = arg_num(r, 0, 0), hi = arg_num(r, 1, 0);
+
+	for (unsigned i = 0; i < st->html_parts_kept && r->neval_args >= 2; i++) {
+		double v;
+		if (st->html_part_image_area[i] == 0)
+			continue;
+		v = (double)st->html_part_nonspace[i] / (double)st->html_part_image_area[i];
+		if (v > lo && v <= hi)
+			return 1;
+	}
+	return 0;
+}
+
+/* MIMEEval's check_mime_multipart_ratio(min, max): min <= ratio < max */
+static unsigned
+ev_multipart_ratio(struct scan *sc, const struct rule *r)
+{
+	double v = he_multipart_ratio(sc->m);
+
+	return r->neval_args >= 2 && v >= arg_num(r, 0, 0) && v < arg_num(r, 1, 0);
+}
+
+/* MIMEEval's check_msg_parse_flags(name): a note of SpamAssassin's
+ * parser on the message (mime.h MIME_SA_*). */
+static const char *const parse_flag_names[] = {
+	"missing_head_body_separator", "truncated_header", "missing_mime_headers",
+	"missing_mime_head_body_separator", "mime_epilogue_exists", NULL,
+};
+
+static unsigned
+ev_parse_flags(struct scan *sc, const struct rule *r)
+{
+	for (unsigned k = 0; parse_flag_names[k] != NULL; k++)
+		if (strcmp(r->eval_args[0], parse_flag_names[k]) == 0)
+			return (sc->m->st.sa_flags & (1u << k)) != 0;
+	return 0;
+}
+
 /* The first arguments an eval implements (NULL: any). */
 static const char *const html_tests[] = {
 	"html", "big_font", "font_big", "font_face_bad", "font_low_contrast",
@@ -1741,7 +1788,7 @@ static const char *const html_tests[] = {
 static const char *const mime_tests[] = {
 	"mime_base64_count", "mime_qp_count", "mime_attachment", "mime_body_html_count",
 	"mime_body_text_count", "mime_base64_encoded_text", "mime_bad_iso_charset",
-	"mime_qp_long_line", "mime_faraway_charset", NULL,
+	"mime_qp_long_line", "mime_faraway_charset", "mime_ascii_text_illegal", NULL,
 };
 static const char *const image_types[] = { "all", "gif", "png", "jpeg", NULL };
 static const char *const html_lists[] = { "comment", "anchor", "title", NULL };
@@ -1817,6 +1864,10 @@ static const struct {
 	{ "have_any_bounce_relays", ev_have_bounce_relays },
 	{ "check_welcomelist_bounce_relays", ev_bounce_relays },
 	{ "check_whitelist_bounce_relays", ev_bounce_relays },
+	{ "check_msg_parse_flags", ev_parse_flags, parse_flag_names },
+	{ "check_for_ascii_text_illegal", NULL, NULL, he_ascii_text_illegal },
+	{ "check_mime_multipart_ratio", ev_multipart_ratio },
+	{ "html_image_ratio", ev_html_image_ratio },
 };
 
 int

@@ -850,6 +850,164 @@ test_html_texts(void)
 	mime_free(&m);
 }
 
+/* SpamAssassin's parser's notes (check_msg_parse_flags): the flags
+ * SpamAssassin 4.0.1's Mail::SpamAssassin::Message sets for the same
+ * messages. */
+static void
+test_sa_parse_flags(void)
+{
+	static const struct {
+		const char *msg;
+		unsigned flags;
+	} t[] = {
+		{ "From: a@b.example\n"
+		    "Content-Type: multipart/mixed; boundary=\"b1\"\n"
+		    "\n"
+		    "--b1\n"
+		    "Content-Type: message/rfc822\n"
+		    "\n"
+		    "From: c@d.example\n"
+		    "Content-Type: multipart/mixed; boundary=\"b2\"\n"
+		    "\n"
+		    "--b2\n"
+		    "\n"
+		    "no headers\n"
+		    "--b2--\n"
+		    "inner epilogue\n"
+		    "\n"
+		    "--b1--\n",
+		    MIME_SA_MIME_HEADERS | MIME_SA_EPILOGUE },
+		{ "From: a@b.example\n"
+		    "bad one\n"
+		    "bad two\n"
+		    "bad three\n"
+		    "Subject: x\n"
+		    "\n"
+		    "body\n",
+		    0 },
+		{ "From: a@b.example\n"
+		    "bad one\n"
+		    "bad two\n"
+		    "bad three\n"
+		    "bad four\n"
+		    "Subject: x\n"
+		    "\n"
+		    "body\n",
+		    MIME_SA_HB_SEP },
+		{ "From: a@b.example\r\n"
+		    "Content-Type: multipart/mixed; boundary=\"b1\"\r\n"
+		    "\r\n"
+		    "--b1\r\n"
+		    "Content-Type: text/plain\r\n"
+		    "\r\n"
+		    "one\r\n"
+		    "--b1--\r\n",
+		    0 },
+		{ "From: a@b.example\n"
+		    "Subject: x\n",
+		    MIME_SA_HB_SEP },
+		{ "From: a@b.example\n"
+		    "Content-Type: multipart/mixed; boundary=\"b1\"\n"
+		    "\n"
+		    "--b1\n"
+		    "Content-Type: text/plain\n"
+		    "\n"
+		    "one\n"
+		    "--b1--\n"
+		    "list footer\n",
+		    MIME_SA_EPILOGUE },
+		{ "From: a@b.example\n"
+		    "Content-Type: multipart/mixed; boundary=\"b1\"\n"
+		    "\n"
+		    "--b1\n"
+		    "Content-Type: text/plain\n"
+		    "\n"
+		    "one\n"
+		    "--b1--\n"
+		    " .\n"
+		    "\n",
+		    0 },
+		{ "From: a@b.example\n"
+		    "Subject: x\n"
+		    "--b1\n"
+		    "body\n",
+		    MIME_SA_HB_SEP },
+		{ "From: a@b.example\n"
+		    "Content-Type: multipart/mixed; boundary=\"b1\"\n"
+		    "\n"
+		    "--b1\n"
+		    "Content-Type: text/plain\n"
+		    "text right away\n"
+		    "--b1--\n",
+		    MIME_SA_MIME_HB_SEP },
+		{ "From: a@b.example\n"
+		    "Content-Type: multipart/mixed; boundary=\"b1\"\n"
+		    "\n"
+		    "--b1\n"
+		    "Content-Type: multipart/alternative; boundary=\"b2\"\n"
+		    "\n"
+		    "--b2\n"
+		    "Content-Type: text/plain\n"
+		    "\n"
+		    "x\n"
+		    "--b2--\n"
+		    "nested epilogue\n"
+		    "--b1--\n",
+		    MIME_SA_EPILOGUE },
+		{ "From: a@b.example\n"
+		    "Content-Type: multipart/mixed; boundary=\"b1\"\n"
+		    "\n"
+		    "--b1\n"
+		    "\n"
+		    "text one\n"
+		    "--b1\n"
+		    "Content-Type: text/plain\n"
+		    "\n"
+		    "two\n"
+		    "--b1--\n",
+		    MIME_SA_MIME_HEADERS },
+		{ "From: a@b.example\n"
+		    "Content-Type: multipart/mixed; boundary=\"b1\"\n"
+		    "\n"
+		    "no boundary here\n"
+		    "second line\n",
+		    0 },
+
+	};
+	struct buf big;
+	struct mime_msg m;
+
+	for (size_t i = 0; i < NELEM(t); i++) {
+		mime_parse(&m, t[i].msg, strlen(t[i].msg), NULL);
+		if (m.st.sa_flags != t[i].flags)
+			fprintf(stderr, "case %zu: flags %#x, expected %#x\n", i,
+			    m.st.sa_flags, t[i].flags);
+		T_INTEQ(m.st.sa_flags, t[i].flags);
+		mime_free(&m);
+	}
+	/* a field name over 256 bytes, then a value over 8,192 folded */
+	buf_init(&big, 64 * 1024);
+	(void)buf_appends(&big, "From: a@b.example\n");
+	for (int i = 0; i < 300; i++)
+		(void)buf_appendc(&big, 'X');
+	(void)buf_appends(&big, ": v\n\nbody\n");
+	mime_parse(&m, big.data, big.len, NULL);
+	T_INTEQ(m.st.sa_flags, MIME_SA_TRUNC_HEADER);
+	mime_free(&m);
+	buf_reset(&big);
+	(void)buf_appends(&big, "From: a@b.example\nX-Long: ");
+	for (int i = 0; i < 90; i++) {
+		for (int k = 0; k < 100; k++)
+			(void)buf_appendc(&big, 'y');
+		(void)buf_appends(&big, "\n ");
+	}
+	(void)buf_appends(&big, "z\n\nbody\n");
+	mime_parse(&m, big.data, big.len, NULL);
+	T_INTEQ(m.st.sa_flags, MIME_SA_TRUNC_HEADER);
+	mime_free(&m);
+	buf_free(&big);
+}
+
 int
 main(void)
 {
@@ -872,5 +1030,6 @@ main(void)
 	T_RUN(test_uri_sa_forms);
 	T_RUN(test_uri_numeric);
 	T_RUN(test_html_texts);
+	T_RUN(test_sa_parse_flags);
 	return t_done();
 }

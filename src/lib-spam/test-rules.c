@@ -444,7 +444,7 @@ test_mime_evals(void)
 	/* a measure Tempest does not take is skipped and counted, not run */
 	{
 		struct ruleset *rs = ruleset_new();
-		ruleset_load_text(rs, "t.cf", "body X eval:check_for_mime('mime_ascii_text_illegal')\n"
+		ruleset_load_text(rs, "t.cf", "body X eval:check_for_mime('mime_text_unicode_ratio')\n"
 		    "body Y eval:html_test('no_such_test')\nbody Z eval:image_count('bmp', 1)\n");
 		ruleset_finish(rs);
 		struct ruleset_stats st;
@@ -895,6 +895,168 @@ test_net_operands_and_nice(void)
 	T_STREQ(rule_status(ruleset_find(rs, "NOT_LISTED")), "active");
 	T_STREQ(rule_status(ruleset_find(rs, "ON_LOCAL")), "meta-skipped");
 	ruleset_free(&rs);
+}
+
+/* MIMEEval's check_for_ascii_text_illegal() and
+ * check_mime_multipart_ratio(): the hits SpamAssassin 4.0.1 gives the
+ * same rules on the same messages. */
+static void
+test_mime_ascii_and_ratio(void)
+{
+	static const char rules[] =
+	    "body X_ASCII eval:check_for_ascii_text_illegal()\n"
+	    "body X_MOSTLY eval:check_mime_multipart_ratio('0.00','0.01')\n"
+	    "body X_ASCII2 eval:check_for_mime('mime_ascii_text_illegal')\n";
+	static const struct {
+		const char *msg, *hit;
+	} t[] = {
+		{ "From: a@b.example\n"
+		    "Subject: x\n"
+		    "Content-Type: text/plain\n"
+		    "\n"
+		    "caf\xe9"" au lait\n",
+		    "X_ASCII" },
+		{ "From: a@b.example\n"
+		    "Subject: x\n"
+		    "Content-Type: text/plain; charset=iso-8859-1\n"
+		    "\n"
+		    "caf\xe9"" au lait\n",
+		    "" },
+		{ "From: a@b.example\n"
+		    "Subject: x\n"
+		    "\n"
+		    "plain ascii only\n",
+		    "" },
+		{ "From: a@b.example\n"
+		    "Subject: x\n"
+		    "Content-Type: multipart/alternative; boundary=\"b1\"\n"
+		    "\n"
+		    "--b1\n"
+		    "Content-Type: text/plain\n"
+		    "\n"
+		    "short\n"
+		    "--b1\n"
+		    "Content-Type: text/html\n"
+		    "\n"
+		    "<html><body>\n"
+		    "<p>long html text here and more of it</p>\n"
+		    "<p>long html text here and more of it</p>\n"
+		    "<p>long html text here and more of it</p>\n"
+		    "<p>long html text here and more of it</p>\n"
+		    "<p>long html text here and more of it</p>\n"
+		    "<p>long html text here and more of it</p>\n"
+		    "<p>long html text here and more of it</p>\n"
+		    "<p>long html text here and more of it</p>\n"
+		    "<p>long html text here and more of it</p>\n"
+		    "<p>long html text here and more of it</p>\n"
+		    "<p>long html text here and more of it</p>\n"
+		    "<p>long html text here and more of it</p>\n"
+		    "<p>long html text here and more of it</p>\n"
+		    "<p>long html text here and more of it</p>\n"
+		    "<p>long html text here and more of it</p>\n"
+		    "<p>long html text here and more of it</p>\n"
+		    "<p>long html text here and more of it</p>\n"
+		    "<p>long html text here and more of it</p>\n"
+		    "<p>long html text here and more of it</p>\n"
+		    "<p>long html text here and more of it</p>\n"
+		    "</body></html>\n"
+		    "--b1--\n",
+		    "X_MOSTLY" },
+		{ "From: a@b.example\n"
+		    "Subject: x\n"
+		    "Content-Type: multipart/mixed; boundary=\"b0\"\n"
+		    "\n"
+		    "--b0\n"
+		    "Content-Type: text/plain\n"
+		    "\n"
+		    "first plain part\n"
+		    "--b0\n"
+		    "Content-Type: multipart/alternative; boundary=\"b1\"\n"
+		    "\n"
+		    "--b1\n"
+		    "Content-Type: text/html\n"
+		    "\n"
+		    "<p>html only</p>\n"
+		    "--b1--\n"
+		    "\n"
+		    "--b0--\n",
+		    "X_MOSTLY" },
+		{ "From: a@b.example\n"
+		    "Subject: x\n"
+		    "Content-Type: multipart/alternative; boundary=\"b1\"\n"
+		    "\n"
+		    "--b1\n"
+		    "Content-Type: text/plain\n"
+		    "\n"
+		    "about as long as the html\n"
+		    "--b1\n"
+		    "Content-Type: text/html\n"
+		    "\n"
+		    "<p>about as long as the html</p>\n"
+		    "--b1--\n",
+		    "" },
+
+	};
+
+	for (size_t i = 0; i < NELEM(t); i++) {
+		struct spam_result r;
+		scan(rules, t[i].msg, -1, &r);
+		T_INTEQ(hit(&r, "X_ASCII"), strcmp(t[i].hit, "X_ASCII") == 0);
+		T_INTEQ(hit(&r, "X_ASCII2"), strcmp(t[i].hit, "X_ASCII") == 0);
+		T_INTEQ(hit(&r, "X_MOSTLY"), strcmp(t[i].hit, "X_MOSTLY") == 0);
+		spam_result_free(&r);
+	}
+}
+
+/* HTMLEval's html_image_ratio(): SpamAssassin 4.0.1 gives the same rules
+ * the same hits on these messages (its area: both sides given, a
+ * percentage of 800x600, 200 for a side not a number; alt text and
+ * white space, a no-break space too, not counted). */
+static void
+test_html_image_ratio(void)
+{
+	static const char rules[] =
+	    "body R02 eval:html_image_ratio('0.000','0.002')\n"
+	    "body R04 eval:html_image_ratio('0.002','0.004')\n"
+	    "body R06 eval:html_image_ratio('0.004','0.006')\n"
+	    "body R08 eval:html_image_ratio('0.006','0.008')\n";
+	static const struct {
+		const char *html, *hit;
+	} t[] = {
+		{ "<img src=\"x.gif\" width=\"400\" height=\"300\"><p>Buy now cheap</p>", "R02" },
+		{ "<img src=\"x.gif\" width=\"50%\" height=\"10%\"><p>@@</p>", "" },
+		{ "<img src=\"x.gif\" width=\"abc\" height=\"100\"><p>##</p>", "R06" },
+		{ "<img src=\"x.gif\" width=\"100\"><p>text</p>", "" },
+		{ "<img src=\"x.gif\" width=\"100\" height=\"100\" alt=\"lots of alt text here\">"
+		  "<p>ab ab ab ab ab ab ab ab ab ab &nbsp;&nbsp;</p>", "R02" },
+	};
+	static const char *const names[] = { "R02", "R04", "R06", "R08" };
+
+	for (size_t i = 0; i < NELEM(t); i++) {
+		struct spam_result r;
+		struct buf msg;
+		buf_init(&msg, 8192);
+		(void)buf_appends(&msg, "From: a@b.example\nSubject: x\n"
+		    "Content-Type: text/html\n\n<html><body>");
+		for (const char *h = t[i].html; *h; h++) {
+			if (h[0] == '@' && h[1] == '@') {       /* 200 words */
+				for (int k = 0; k < 200; k++)
+					(void)buf_appends(&msg, "word ");
+				h++;
+			} else if (h[0] == '#' && h[1] == '#') {        /* 30 */
+				for (int k = 0; k < 30; k++)
+					(void)buf_appends(&msg, "abcd ");
+				h++;
+			} else
+				(void)buf_appendc(&msg, *h);
+		}
+		(void)buf_appends(&msg, "</body></html>\n");
+		scan(rules, msg.data, -1, &r);
+		for (size_t k = 0; k < NELEM(names); k++)
+			T_INTEQ(hit(&r, names[k]), strcmp(t[i].hit, names[k]) == 0);
+		spam_result_free(&r);
+		buf_free(&msg);
+	}
 }
 
 static void
@@ -3093,6 +3255,8 @@ main(void)
 	T_RUN(test_lists_and_conditionals);
 	T_RUN(test_replace_tags_and_plugins);
 	T_RUN(test_net_operands_and_nice);
+	T_RUN(test_mime_ascii_and_ratio);
+	T_RUN(test_html_image_ratio);
 	T_RUN(test_bad_lines);
 	T_RUN(test_include);
 	T_RUN(test_builtin);
