@@ -32,7 +32,7 @@
 #define LOCALHOST "(?:localhost(?:\\.localdomain)?|127\\.0\\.0\\.1|::1)"
 
 enum {
-	F_LOOKED = 1,           /* the MTA looked the name up (kept for the record) */
+	F_LOOKED = 1,           /* the MTA looks the name up: none means none */
 	F_HELO_IS_RDNS = 2,     /* helo = rdns (the MTA writes one name when both agree) */
 	F_SKIP = 4,             /* no handover between hosts */
 	F_FETCH = 8,            /* a mail fetcher's handover */
@@ -99,6 +99,8 @@ static struct layout layouts[] = {
 	{ " by ", "^\\(\\[?(?<ip>" IP ")\\]?\\) by (?<by>\\S+) ", 0, NULL },
 	{ " by ", "^(?<helo>\\S+) \\[(?<ip>" IP ")\\] by (?<by>\\S+) \\[" IP "\\] with ", F_LOOKED, NULL },
 	{ " by ", "^(?<helo>\\S+) \\[\\((?<ip>" IP ")\\)\\] by (?<by>\\S+) \\(" IP "\\) ", 0, NULL },
+	/* Lotus Domino, which never writes the reverse name */
+	{ " (Lotus Domino ", "^(?<helo>\\S+) \\(\\[(?<ip>" IP ")\\]\\) by (?<by>\\S+) \\(Lotus", 0, NULL },
 	{ " by ", "^(?<helo>\\S+) \\(\\[(?<ip>" IP ")\\]\\) by (?<by>\\S+) \\(", F_LOOKED, NULL },
 	{ " by ", "^(?<helo>\\S+) \\((?<rdns>\\S+) \\[(?<ip>" IP ")\\]\\).*? by (?<by>\\S+)\\b", F_LOOKED | F_SOFTDNSERR, NULL },
 	{ " by ", "^(?<helo>\\S+) \\(\\[(?<ip>" IP ")(?:[.:]\\d+)?\\]\\).*? by (?<by>\\S+) ", F_LOOKED, NULL },
@@ -155,7 +157,7 @@ static struct layout layouts_paren[] = {
 
 /* … and "FROM … BY …" (an old gateway). */
 static struct layout layouts_upper[] = {
-	{ " BY ", "^(?<helo>\\S+) \\((?<rdns>\\S+) \\[(?<ip>" IP ")\\]\\) BY (?<by>\\S+) (?:\\([^)]+\\) WITH SMTP )?ID <?(?<id>\\S+?)>?(?: FOR <[^>]+>)?$", F_UNVERIFIED, NULL, 0 },
+	{ " BY ", "^(?<helo>\\S+) \\((?<rdns>\\S+) \\[(?<ip>" IP ")\\]\\) BY (?<by>\\S+) (?:\\([^)]+\\) WITH SMTP )?ID <?(?<id>\\S+?)>?(?: FOR <[^>]+>)?$", F_LOOKED | F_UNVERIFIED, NULL, 0 },
 };
 
 /* Patterns used on the whole line, before the layouts. */
@@ -351,6 +353,7 @@ try_layouts(struct layout *tab, size_t n, const char *s, size_t len, struct rela
 	for (size_t i = 0; i < n; i++) {
 		struct layout *lo = &tab[i];
 		char sub[RELAY_LINE_MAX];
+		int softdnserr;
 
 		if (lo->when != NULL && strstr(s, lo->when) == NULL)
 			continue;
@@ -378,8 +381,9 @@ try_layouts(struct layout *tab, size_t n, const char *s, size_t len, struct rela
 		(void)group(lo, "id", s, r->id, sizeof(r->id));
 		if ((lo->flags & F_UNVERIFIED) && strcmp(r->rdns, "unverified") == 0)
 			r->rdns[0] = '\0';
-		if ((lo->flags & F_SOFTDNSERR) && strcmp(r->rdns, "softdnserr") == 0)
-			r->rdns[0] = '\0';
+		softdnserr = (lo->flags & F_SOFTDNSERR) && strcmp(r->rdns, "softdnserr") == 0;
+		if (softdnserr)
+			r->rdns[0] = '\0';     /* (a lookup that failed) */
 		if (lo->flags & F_IDENT_IN_RDNS) {
 			char *at = strchr(r->rdns, '@');
 			if (at != NULL) {
@@ -392,6 +396,7 @@ try_layouts(struct layout *tab, size_t n, const char *s, size_t len, struct rela
 		if ((p = strchr(r->ident, '@')) != NULL && p[1] == '\0')
 			*p = '\0';
 		finish(r);
+		r->no_rdns = (lo->flags & F_LOOKED) && !softdnserr && r->rdns[0] == '\0';
 		return RELAY_OK;
 	}
 	return -1;

@@ -29,6 +29,8 @@ struct relay {
 	char envfrom[RELAY_FIELD_MAX];
 	char id[RELAY_FIELD_MAX];
 	char auth[RELAY_FIELD_MAX];     /* how the client authenticated, or "" */
+	int no_rdns;            /* no name, and the MTA writes one when it
+	                           finds one (SpamAssassin's no_reverse_dns) */
 };
 
 enum {

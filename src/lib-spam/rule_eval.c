@@ -1763,6 +1763,39 @@ ev_multipart_ratio(struct scan *sc, const struct rule *r)
 	return r->neval_args >= 2 && v >= arg_num(r, 0, 0) && v < arg_num(r, 1, 0);
 }
 
+/* RelayEval's check_for_no_rdns_dotcom_helo(): the untrusted relays not
+ * from a private address, oldest last, each deciding anew: a HELO name
+ * of a big webmail site (lycos.com, hotmail.com, aol.com, yahoo.com, …)
+ * from a host its MTA found no name for. */
+static unsigned
+ev_no_rdns_dotcom_helo(struct scan *sc, const struct rule *r)
+{
+	static const char *const dotcoms[] = {
+		"lycos.com", "lycos.co.uk", "hotmail.com", "localhost.com",
+		"excite.com", "caramail.com", "cs.com", "aol.com", "msn.com",
+		"yahoo.com", "drizzle.com",
+	};
+	int hit = 0;
+
+	(void)r;
+	(void)relays_value(sc, "Untrusted");
+	for (size_t i = 0; i < sc->relays.nuntrusted &&
+	    sc->relays.ntrusted + i < RELAYS_KEPT; i++) {
+		const struct relay *rl = &sc->relays.v[sc->relays.ntrusted + i];
+		size_t hl = strlen(rl->helo);
+		if (relay_ip_private(rl->ip))
+			continue;
+		hit = 0;
+		for (size_t k = 0; k < NELEM(dotcoms) && rl->no_rdns; k++) {
+			size_t dl = strlen(dotcoms[k]);
+			if (hl >= dl && strcasecmp(rl->helo + hl - dl, dotcoms[k]) == 0 &&
+			    (hl == dl || rl->helo[hl - dl - 1] == '.'))
+				hit = 1;
+		}
+	}
+	return hit;
+}
+
 /* MIMEEval's check_msg_parse_flags(name): a note of SpamAssassin's
  * parser on the message (mime.h MIME_SA_*). */
 static const char *const parse_flag_names[] = {
@@ -1868,6 +1901,7 @@ static const struct {
 	{ "check_for_ascii_text_illegal", NULL, NULL, he_ascii_text_illegal },
 	{ "check_mime_multipart_ratio", ev_multipart_ratio },
 	{ "html_image_ratio", ev_html_image_ratio },
+	{ "check_for_no_rdns_dotcom_helo", ev_no_rdns_dotcom_helo },
 };
 
 int

@@ -1059,6 +1059,46 @@ test_html_image_ratio(void)
 	}
 }
 
+/* RelayEval's check_for_no_rdns_dotcom_helo(): SpamAssassin 4.0.1's hits
+ * on these Received: lines (behind the site's own Postfix): sendmail and
+ * Postfix write the name they found, so none means none; Lotus Domino
+ * never writes one, couriertcpd's "softdnserr" is a failed lookup, qmail
+ * gives "unknown" whether or not it looked. */
+static void
+test_no_rdns_dotcom_helo(void)
+{
+	static const struct {
+		const char *line;
+		int hit;
+	} t[] = {
+		{ "from hotmail.com ([211.1.2.3]) by mail.example.net (8.11.6/8.11.6) "
+		  "with SMTP id g1ABC; Fri, 23 Aug 2002 11:54:47 +0100", 1 },
+		{ "from mx1.mail.yahoo.com ([172.191.119.34]) by shreemail.example.com "
+		  "(Lotus Domino Release 5.0.4) with ESMTP id 2001010215584608:1459 ;", 0 },
+		{ "from yahoo.com (unknown [211.94.206.17]) by xent.example.com (Postfix) "
+		  "with ESMTP id 770D4294098 for <fork@xent.example.com>; "
+		  "Fri, 19 Jul 2002 05:22:55 -0700 (PDT)", 1 },
+		{ "from aol.com (softdnserr [::ffff:61.99.99.67]) by mail.cs.example.fi "
+		  "with esmtp; Fri, 22 Aug 2003 12:25:41 +0300", 0 },
+		{ "from hotmail.com (host.example.org [211.1.2.3]) by mail.example.net "
+		  "(8.11.6/8.11.6) with SMTP id g1ABC; Fri, 23 Aug 2002 11:54:47 +0100", 0 },
+		{ "from unknown (HELO msn.com) (211.1.2.3) by mail.example.net with SMTP; "
+		  "23 Aug 2002 10:54:47 -0000", 0 },
+	};
+
+	for (size_t i = 0; i < NELEM(t); i++) {
+		struct spam_result r;
+		char msg[1024];
+		snprintf(msg, sizeof(msg), "Received: from mail.example.net (mail.example.net "
+		    "[192.0.2.1]) by mx.example.org (Postfix) with ESMTP id 1234 for "
+		    "<u@example.org>; Fri, 23 Aug 2002 11:55:00 +0100\nReceived: %s\n"
+		    "From: a@b.example\nTo: u@example.org\nSubject: x\n\nbody\n", t[i].line);
+		scan("header NRD eval:check_for_no_rdns_dotcom_helo()\n", msg, -1, &r);
+		T_INTEQ(hit(&r, "NRD"), t[i].hit);
+		spam_result_free(&r);
+	}
+}
+
 static void
 test_bad_lines(void)
 {
@@ -3257,6 +3297,7 @@ main(void)
 	T_RUN(test_net_operands_and_nice);
 	T_RUN(test_mime_ascii_and_ratio);
 	T_RUN(test_html_image_ratio);
+	T_RUN(test_no_rdns_dotcom_helo);
 	T_RUN(test_bad_lines);
 	T_RUN(test_include);
 	T_RUN(test_builtin);
