@@ -54,6 +54,10 @@ struct mime_part {
 	int ascii_illegal;      /* a leaf's body as sent has NUL, CR or 8-bit
 	                           bytes (SpamAssassin's MIMEEval looks for
 	                           them in text/plain in US-ASCII) */
+	/* a text part's rendered text: where it is in the parser's text
+	 * (while parsing), and an HTML part's <img> */
+	size_t text_off, text_len;
+	int html_img;
 	int is_text, is_html, is_attachment;
 	/* its header block (parts[0]: the message's own, msg->hdrs) */
 	struct mime_header *hdrs;
@@ -86,6 +90,13 @@ struct mime_stats {
 	unsigned mime_missing_version;  /* Content-Type without MIME-Version */
 	unsigned base64_text;           /* text parts sent in base64 */
 	unsigned truncated;             /* a limit was hit */
+	/* SpamAssassin's BodyEval multipart_alternative_difference(): of
+	 * the distinct words (white-space separated, with a word character)
+	 * of each multipart/alternative's HTML, the percentage its text
+	 * parts do not have as often, the most of any (0..100); for the
+	 * last with words, their HTML and text words */
+	double madiff;
+	unsigned madiff_html, madiff_text;
 	unsigned sa_flags;              /* MIME_SA_*: what SpamAssassin's parser
 	                                   notes on the message (its header
 	                                   block, its multiparts and those

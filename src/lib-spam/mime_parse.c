@@ -7,6 +7,7 @@
  * memory by the buf maxima.
  */
 #include <ctype.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -259,8 +260,14 @@ leaf(struct parser *p, struct mime_part *part, const char *s, size_t n,
 			m->st.plain_parts++;
 			p->seen_plain = 1;
 		}
-		add_text(p, dec.data ? dec.data : "", dec.len, utf.data ? utf.data : "",
-		    utf.len, is_html);
+		{
+			unsigned imgs = m->st.html_images;
+			part->text_off = p->rendered.len;
+			add_text(p, dec.data ? dec.data : "", dec.len, utf.data ? utf.data : "",
+			    utf.len, is_html);
+			part->text_len = p->rendered.len - part->text_off;
+			part->html_img = m->st.html_images > imgs;
+		}
 		buf_free(&utf);
 	} else if (embedded) {
 		/* its parts one level down, within what is left of the
@@ -477,6 +484,125 @@ sa_multipart_flags(const char *s, size_t n, const char *b, int top)
 			f |= MIME_SA_MIME_HB_SEP;
 	}
 	return f;
+}
+
+/* ---- BodyEval's multipart_alternative_difference ---- */
+
+struct word_count {
+	const char *w;          /* NULL: free slot */
+	size_t n;
+	unsigned html, text;
+};
+
+/* Is the character at s[0..n) a word character to Perl's \w (ASCII
+ * letters, digits, "_"; beyond ASCII letters, taken as any character
+ * from U+00C0 on that is not general punctuation, symbols or
+ * spaces)? */
+static int
+sa_word_char(const unsigned char *s, size_t n)
+{
+	unsigned long c;
+
+	if (s[0] < 0x80)
+		return isalnum(s[0]) || s[0] == '_';
+	if (n < 2)
+		return 0;
+	c = s[0] < 0xe0 ? ((s[0] & 0x1fUL) << 6) | (s[1] & 0x3f) :
+	    n >= 3 ? ((s[0] & 0x0fUL) << 12) | ((s[1] & 0x3fUL) << 6) | (s[2] & 0x3f) : 0;
+	if (s[0] >= 0xf0)
+		return 1;
+	return c >= 0xc0 && c != 0xd7 && c != 0xf7 && !(c >= 0x2000 && c < 0x2c00) &&
+	    !(c >= 0x3000 && c < 0x3040);
+}
+
+/* Count the words of s[0..n) into the table (size cap, a power of
+ * two) as html or text. */
+static void
+count_words(struct word_count *t, size_t cap, size_t *used, const char *s, size_t n,
+    int html, size_t *html_words)
+{
+	for (size_t i = 0; i < n;) {
+		size_t k, j;
+		int word = 0;
+		uint64_t h = 1469598103934665603ULL;
+		if ((k = mime_sa_space_at(s, i, n)) > 0) {
+			i += k;
+			continue;
+		}
+		for (j = i; j < n && mime_sa_space_at(s, j, n) == 0; j++) {
+			if (!word && ((unsigned char)s[j] & 0xc0) != 0x80)
+				word = sa_word_char((const unsigned char *)s + j, n - j);
+			h = (h ^ (unsigned char)s[j]) * 1099511628211ULL;
+		}
+		if (word && *used < cap / 2) {
+			size_t x = (size_t)h & (cap - 1);
+			while (t[x].w != NULL && !(t[x].n == j - i && memcmp(t[x].w, s + i, j - i) == 0))
+				x = (x + 1) & (cap - 1);
+			if (t[x].w == NULL) {
+				t[x].w = s + i;
+				t[x].n = j - i;
+				(*used)++;
+			}
+			if (html)
+				*html_words += t[x].html++ == 0;
+			else
+				t[x].text++;
+		}
+		i = j;
+	}
+}
+
+/* SpamAssassin's measure over each multipart/alternative of the message
+ * (m->parts in order, a part's descendants after it at greater depth),
+ * from the text parts' rendered text (text[]); an Exchange meeting
+ * request (multipart/alternative of text/html and text/calendar) is
+ * not measured. */
+static void
+mpart_alt_difference(struct mime_msg *m, const char *text)
+{
+	if (m->nparts == 3 && strcmp(m->parts[0].ctype, "multipart/alternative") == 0 &&
+	    strcmp(m->parts[1].ctype, "text/html") == 0 &&
+	    strcmp(m->parts[2].ctype, "text/calendar") == 0)
+		return;
+	for (size_t i = 0; i < m->nparts; i++) {
+		size_t cap = 64, used = 0, words = 0, orig = 0, left = 0, texts = 0, e;
+		size_t html_words = 0;
+		struct word_count *t;
+		int mark = 0;
+
+		if (strcmp(m->parts[i].ctype, "multipart/alternative") != 0)
+			continue;
+		for (e = i + 1; e < m->nparts && m->parts[e].depth > m->parts[i].depth; e++)
+			words += m->parts[e].is_text ? m->parts[e].text_len / 2 + 1 : 0;
+		while (cap < 2 * words + 2)
+			cap *= 2;
+		t = xcalloc(cap, sizeof(*t));
+		for (size_t k = i + 1; k < e; k++) {
+			const struct mime_part *q = &m->parts[k];
+			if (!q->is_text || text == NULL)
+				continue;
+			count_words(t, cap, &used, text + q->text_off, q->text_len, q->is_html,
+			    &html_words);
+			/* HTML with no words yet but an image: a mark no text has */
+			mark |= q->is_html && q->html_img && html_words == 0;
+		}
+		for (size_t x = 0; x < cap; x++) {
+			if (t[x].w == NULL)
+				continue;
+			orig += t[x].html > 0;
+			texts += t[x].text > 0;
+			left += t[x].html > 0 && (t[x].text == 0 || t[x].html > t[x].text);
+		}
+		orig += mark;
+		left += mark;
+		free(t);
+		if (orig == 0)
+			continue;
+		m->st.madiff_html = (unsigned)orig;
+		m->st.madiff_text = (unsigned)texts;
+		if (100.0 * (double)left / (double)orig > m->st.madiff)
+			m->st.madiff = 100.0 * (double)left / (double)orig;
+	}
 }
 
 /* The entity lib-mail found at mp: its headers, its mime_part, its text. */
@@ -758,6 +884,7 @@ mime_parse(struct mime_msg *m, const char *data, size_t len,
 	buf_init(&p.rendered, m->lim.max_text);
 	walk(&p, data, len, 1);
 
+	mpart_alt_difference(m, p.rendered.data);
 	subject_line(m, &m->body);
 	paragraphs(p.rendered.data ? p.rendered.data : "", p.rendered.len, &m->body);
 	buf_free(&p.rendered);

@@ -1796,6 +1796,93 @@ ev_no_rdns_dotcom_helo(struct scan *sc, const struct rule *r)
 	return hit;
 }
 
+/* BodyEval's multipart_alternative_difference(min, max): the measure
+ * (mime.h madiff) above min (or min 0), at most max (or "undef") */
+static unsigned
+ev_madiff(struct scan *sc, const struct rule *r)
+{
+	double v = sc->m->st.madiff, lo = arg_num(r, 0, 0);
+
+	if (r->neval_args < 2)
+		return 0;
+	return (lo == 0 || v > lo) &&
+	    (strcmp(arg_str(r, 1), "undef") == 0 || v <= arg_num(r, 1, 0));
+}
+
+/* multipart_alternative_difference_count(ratio, minhtml): more than
+ * minhtml HTML words, and text words over them above ratio */
+static unsigned
+ev_madiff_count(struct scan *sc, const struct rule *r)
+{
+	const struct mime_stats *st = &sc->m->st;
+
+	return r->neval_args >= 2 && st->madiff_html > arg_num(r, 1, 0) &&
+	    (double)st->madiff_text / (double)st->madiff_html > arg_num(r, 0, 0);
+}
+
+/* BodyEval's tvd_vertical_words(min, max): of the body text's lines
+ * (the Subject line first, each with its newline) longer than 5
+ * bytes, the largest share of spaces to other characters in
+ * percent (100 when spaces are more), -1 without one; at least min,
+ * below max (101 for a max of 100 or more). */
+static unsigned
+ev_tvd_vertical_words(struct scan *sc, const struct rule *r)
+{
+	const char *b = sc->m->body.data ? sc->m->body.data : "";
+	size_t n = sc->m->body.len;
+	double lo = arg_num(r, 0, 0), hi = arg_num(r, 1, 0);
+	long best = -1;
+
+	if (r->neval_args < 2)
+		return 0;
+	if (hi >= 100)
+		hi = 101;
+	for (size_t i = 0; i < n;) {
+		const char *nl = memchr(b + i, '\n', n - i);
+		size_t e = nl != NULL ? (size_t)(nl - b) + 1 : n, chars = 0, spaces = 0;
+		long pct;
+		for (size_t k = i; k < e; k++) {
+			chars++;        /* (bytes: SpamAssassin's text is UTF-8 octets) */
+			spaces += b[k] == ' ';
+		}
+		i = e;
+		if (chars <= 5)
+			continue;
+		pct = spaces > chars - spaces || chars == spaces ? 100 :
+		    (long)(100 * spaces / (chars - spaces));
+		if (pct > best)
+			best = pct;
+	}
+	return best >= lo && best < hi;
+}
+
+/* HTMLEval's html_title_subject_ratio(ratio): an HTML <title> longer
+ * than ratio times the Subject (in characters, the Subject with its
+ * newline, as the body text's first line has it) */
+static unsigned
+ev_html_title_subject_ratio(struct scan *sc, const struct rule *r)
+{
+	const struct buf *b = &sc->m->html_texts[HTML_TEXT_TITLE];
+	const char *body = sc->m->body.data ? sc->m->body.data : "";
+	const char *nl = memchr(body, '\n', sc->m->body.len);
+	size_t subj = 0, e = nl != NULL ? (size_t)(nl - body) + 1 : sc->m->body.len;
+	double ratio = arg_num(r, 0, 0);
+
+	for (size_t k = 0; k < e; k++)
+		subj += ((unsigned char)body[k] & 0xc0) != 0x80;
+	if (r->neval_args < 1 || mime_header_get(sc->m, "Subject") == NULL)
+		return 0;               /* (an empty one is its newline) */
+	for (size_t i = 0; i < b->len;) {
+		size_t j = i + 1, chars = 0;  /* b->data[i] is the entry's NUL */
+		for (; j < b->len && b->data[j] != '\0'; j++)
+			chars += ((unsigned char)b->data[j] & 0xc0) != 0x80;
+		if (chars > 0 && (double)chars / (double)subj > ratio)
+			return 1;
+		i = j;
+	}
+	return 0;
+}
+
 /* MIMEEval's check_msg_parse_flags(name): a note of SpamAssassin's
  * parser on the message (mime.h MIME_SA_*). */
 static const char *const parse_flag_names[] = {
@@ -1902,6 +1989,10 @@ static const struct {
 	{ "check_mime_multipart_ratio", ev_multipart_ratio },
 	{ "html_image_ratio", ev_html_image_ratio },
 	{ "check_for_no_rdns_dotcom_helo", ev_no_rdns_dotcom_helo },
+	{ "multipart_alternative_difference", ev_madiff },
+	{ "multipart_alternative_difference_count", ev_madiff_count },
+	{ "tvd_vertical_words", ev_tvd_vertical_words },
+	{ "html_title_subject_ratio", ev_html_title_subject_ratio },
 };
 
 int

@@ -1099,6 +1099,153 @@ test_no_rdns_dotcom_helo(void)
 	}
 }
 
+/* BodyEval's multipart_alternative_difference() and _count(),
+ * tvd_vertical_words(), HTMLEval's html_title_subject_ratio(): the hits
+ * SpamAssassin 4.0.1 gives the same rules on the same messages. */
+static void
+test_body_measures(void)
+{
+	static const char rules[] =
+	    "body MAD eval:multipart_alternative_difference('99','100')\n"
+	    "body MADC eval:multipart_alternative_difference_count('3','1')\n"
+	    "body TVD eval:tvd_vertical_words('0','10')\n"
+	    "body TSR eval:html_title_subject_ratio('3.5')\n";
+	static const struct {
+		const char *msg, *hits;
+	} t[] = {
+		{ "From: a@b.example\n"
+		    "Subject: test subject\n"
+		    "Content-Type: multipart/alternative; boundary=\"b1\"\n"
+		    "\n"
+		    "--b1\n"
+		    "Content-Type: text/plain\n"
+		    "\n"
+		    "hello world foo\n"
+		    "--b1\n"
+		    "Content-Type: text/html\n"
+		    "\n"
+		    "<p>hello world foo</p>\n"
+		    "--b1--\n",
+		    "" },
+		{ "From: a@b.example\n"
+		    "Subject: test subject\n"
+		    "Content-Type: multipart/alternative; boundary=\"b1\"\n"
+		    "\n"
+		    "--b1\n"
+		    "Content-Type: text/plain\n"
+		    "\n"
+		    "hello\n"
+		    "--b1\n"
+		    "Content-Type: text/html\n"
+		    "\n"
+		    "<p>completely different words here</p>\n"
+		    "--b1--\n",
+		    "MAD" },
+		{ "From: a@b.example\n"
+		    "Subject: test subject\n"
+		    "Content-Type: multipart/alternative; boundary=\"b1\"\n"
+		    "\n"
+		    "--b1\n"
+		    "Content-Type: text/plain\n"
+		    "\n"
+		    "just text\n"
+		    "--b1\n"
+		    "Content-Type: text/html\n"
+		    "\n"
+		    "<img src=\"cid:x\" width=10 height=10>\n"
+		    "--b1--\n",
+		    "MAD" },
+		{ "From: a@b.example\n"
+		    "Subject: test subject\n"
+		    "Content-Type: multipart/alternative; boundary=\"b1\"\n"
+		    "\n"
+		    "--b1\n"
+		    "Content-Type: text/html\n"
+		    "\n"
+		    "<p>meeting at noon</p>\n"
+		    "--b1\n"
+		    "Content-Type: text/calendar\n"
+		    "\n"
+		    "BEGIN:VCALENDAR\n"
+		    "--b1--\n",
+		    "" },
+		{ "From: a@b.example\n"
+		    "Subject: test subject\n"
+		    "Content-Type: multipart/alternative; boundary=\"b1\"\n"
+		    "\n"
+		    "--b1\n"
+		    "Content-Type: text/plain\n"
+		    "\n"
+		    "a1 b1 c1 d1 e1 f1 g1 h1 i1 j1 k1 l1 m1\n"
+		    "--b1\n"
+		    "Content-Type: text/html\n"
+		    "\n"
+		    "<p>a1 b1</p>\n"
+		    "--b1--\n",
+		    "MADC" },
+		{ "From: a@b.example\n"
+		    "Subject: test subject\n"
+		    "Content-Type: multipart/alternative; boundary=\"b1\"\n"
+		    "\n"
+		    "--b1\n"
+		    "Content-Type: text/plain\n"
+		    "\n"
+		    "word word word\n"
+		    "--b1\n"
+		    "Content-Type: text/html\n"
+		    "\n"
+		    "<p>word word word word</p>\n"
+		    "--b1--\n",
+		    "MAD" },
+		{ "From: a@b.example\n"
+		    "Subject: x\n"
+		    "\n"
+		    "aaaaaaaaaaaaaaaaaaaaaaaa\n",
+		    "TVD" },
+		{ "From: a@b.example\n"
+		    "Subject: x\n"
+		    "\n"
+		    "a b c d e f g h\n",
+		    "" },
+		{ "From: a@b.example\n"
+		    "Subject: a b c d e f g\n"
+		    "\n"
+		    "aaaaaaaaaaaaaaaaaaaaaaaa\n",
+		    "" },
+		{ "From: a@b.example\n"
+		    "Subject: abcd\n"
+		    "Content-Type: text/html\n"
+		    "\n"
+		    "<html><head><title>abcdefghijklmno</title></head><body>hi</body></html>\n",
+		    "TVD" },
+		{ "From: a@b.example\n"
+		    "Subject: abcd\n"
+		    "Content-Type: text/html\n"
+		    "\n"
+		    "<html><head><title>abcdefghijklmnopqr</title></head><body>hi</body></html>\n",
+		    "TSR TVD" },
+
+	};
+	static const char *const names[] = { "MAD", "MADC", "TVD", "TSR" };
+
+	for (size_t i = 0; i < NELEM(t); i++) {
+		struct spam_result r;
+		scan(rules, t[i].msg, -1, &r);
+		for (size_t k = 0; k < NELEM(names); k++) {
+			char want[8];
+			int in = 0;
+			for (const char *h = t[i].hits; *h; ) {
+				size_t l = strcspn(h, " ");
+				snprintf(want, sizeof(want), "%.*s", (int)l, h);
+				in |= strcmp(want, names[k]) == 0;
+				h += l + (h[l] == ' ');
+			}
+			T_INTEQ(hit(&r, names[k]), in);
+		}
+		spam_result_free(&r);
+	}
+}
+
 static void
 test_bad_lines(void)
 {
@@ -3298,6 +3445,7 @@ main(void)
 	T_RUN(test_mime_ascii_and_ratio);
 	T_RUN(test_html_image_ratio);
 	T_RUN(test_no_rdns_dotcom_helo);
+	T_RUN(test_body_measures);
 	T_RUN(test_bad_lines);
 	T_RUN(test_include);
 	T_RUN(test_builtin);

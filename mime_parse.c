@@ -1,0 +1,964 @@
+/*
+ * mime_parse.c - one message (untrusted bytes from the Internet) into a
+ * struct mime_msg: headers, the flattened MIME tree, body/rawbody text,
+ * URIs and anomaly counters.  The structure (header blocks, parts,
+ * boundaries, depth and part limits) comes from lib-mail's mail_mime;
+ * this file decodes what it found.  Work is bounded by lim.max_size,
+ * memory by the buf maxima.
+ */
+#include <ctype.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "html.h"
+#include "mail_decode.h"
+#include "mail_header.h"
+#include "mail_mime.h"
+#include "mem.h"
+#include "mime.h"
+#include "str.h"
+#include "uri.h"
+
+const struct mime_limits mime_default_limits = {
+	.max_size = 512 * 1024,
+	.max_depth = 20,
+	.max_parts = 200,
+	.max_headers = 500,
+	.max_text = 1024 * 1024,
+	.max_uris = 500,
+};
+
+struct parser {
+	struct mime_msg *m;
+	struct uri_list uris, uris_also;
+	struct buf rendered;
+	int seen_plain, seen_html;
+	unsigned depth_base;    /* depth of the message being walked */
+};
+
+struct hdrlist {
+	struct mime_header *v;
+	size_t n;
+};
+
+static void
+hdrlist_free(struct hdrlist *h)
+{
+	for (size_t i = 0; i < h->n; i++) {
+		free(h->v[i].name);
+		free(h->v[i].raw);
+		free(h->v[i].value);
+	}
+	FREE(h->v);
+	h->n = 0;
+}
+
+void
+mime_unfold(const char *s, size_t n, struct buf *out)
+{
+	size_t a = 0, e = n;
+
+	while (a < e && isspace((unsigned char)s[a]))
+		a++;
+	while (e > a && isspace((unsigned char)s[e - 1]))
+		e--;
+	for (size_t i = a; i < e; i++) {
+		if (s[i] == '\r' && i + 1 < e && s[i + 1] == '\n')
+			continue;
+		if (s[i] == '\n') {
+			while (i + 1 < e && (s[i + 1] == ' ' || s[i + 1] == '\t'))
+				i++;
+			(void)buf_appendc(out, ' ');
+			continue;
+		}
+		(void)buf_appendc(out, s[i]);
+	}
+}
+
+/* Parse the header block s[0..n) (lib-mail splits it) into h, counting
+ * anomalies. */
+static void
+parse_headers(struct parser *p, const char *s, size_t n, struct hdrlist *h)
+{
+	struct mime_stats *st = &p->m->st;
+	struct mail_field f;
+	size_t pos = 0;
+
+	while (mail_header_next(s, n, &pos, &f)) {
+		struct buf raw, val, unf;
+
+		st->hdr_long_lines += f.long_lines;
+		if (f.name_len == 0) {
+			st->hdr_bad_lines++;
+			continue;
+		}
+		if (h->n >= p->m->lim.max_headers) {
+			st->truncated++;
+			continue;
+		}
+		buf_init(&raw, MAIL_HEADER_VALUE_MAX);
+		(void)buf_append(&raw, s + f.value, f.value_end - f.value);
+		buf_init(&unf, MAIL_HEADER_VALUE_MAX);
+		mime_unfold(s + f.value, f.value_end - f.value, &unf);
+		for (size_t k = f.value; k < f.value_end; k++)
+			if ((unsigned char)s[k] >= 0x80) {
+				st->hdr_8bit++;
+				break;
+			}
+		buf_init(&val, MAIL_HEADER_VALUE_MAX);
+		mime_decode_2047(unf.data ? unf.data : "", unf.len, &val,
+		    &st->hdr_2047, &st->hdr_bad_2047);
+		buf_free(&unf);
+		h->v = xreallocarray(h->v, h->n + 1, sizeof(*h->v));
+		h->v[h->n].name = xstrndup(s + f.start, f.name_len);
+		h->v[h->n].raw = buf_steal(&raw);
+		h->v[h->n].value = buf_steal(&val);
+		h->n++;
+	}
+}
+
+static char *
+lower_dup(const char *s)
+{
+	char *r = xstrdup(s != NULL ? s : "");
+	str_lower(r);
+	return r;
+}
+
+static void add_text(struct parser *p, const char *raw, size_t rn, const char *s,
+    size_t n, int html);
+static void walk(struct parser *p, const char *data, size_t len, int top);
+
+/* A message/rfc822 or message/global part with a base64 or
+ * quoted-printable body (RFC 6532 allows it for message/global; mail
+ * software sends it for rfc822 too): lib-mail's children of it are the
+ * encoded text read as a message, so it is decoded as a leaf and the
+ * decoded bytes walked as the embedded message instead. */
+static int
+encoded_message(const struct mail_part *mp)
+{
+	return (mp->flags & MAIL_PART_MESSAGE) && mp->encoding != NULL &&
+	    (strcasecmp(mp->encoding, "base64") == 0 ||
+	    strcasecmp(mp->encoding, "quoted-printable") == 0);
+}
+
+/* The encoded lines of a quoted-printable part, as SpamAssassin's
+ * MIMEEval measures them: bytes (each line with its line end), lines
+ * over 78 characters, and characters encoded that need not be
+ * ("=(09|3[0-9ABCEF]|[2456][0-9A-F]|7[0-9A-E])", less the =20 and =09
+ * that end a line).  Lines starting "SPAM: " are left out. */
+static int
+qp_excess_code(char c1, char c2)
+{
+	int hex = (c2 >= '0' && c2 <= '9') || (c2 >= 'A' && c2 <= 'F');
+
+	return (c1 == '0' && c2 == '9') || (c1 == '3' && hex && c2 != 'D') ||
+	    ((c1 == '2' || c1 == '4' || c1 == '5' || c1 == '6') && hex) ||
+	    (c1 == '7' && hex && c2 != 'F');
+}
+
+static void
+qp_measure(const char *s, size_t n, struct mime_stats *st)
+{
+	for (size_t a = 0; a < n;) {
+		size_t e = a, len, excess = 0, t;
+
+		while (e < n && s[e] != '\n')
+			e++;
+		len = e - a + (e < n);
+		if (!(e - a >= 6 && memcmp(s + a, "SPAM: ", 6) == 0)) {
+			if (len > 79)
+				st->qp_long_lines++;
+			st->qp_bytes += len;
+			for (size_t i = a; i + 2 < e;)
+				if (s[i] == '=' && qp_excess_code(s[i + 1], s[i + 2])) {
+					excess++;
+					i += 3;
+				} else {
+					i++;
+				}
+			/* =20/=09 runs ending the line (blanks after them
+			 * allowed) are fine */
+			t = e;
+			while (t > a && isspace((unsigned char)s[t - 1]))
+				t--;
+			while (excess > 0 && t >= a + 3 && s[t - 3] == '=' &&
+			    ((s[t - 2] == '0' && s[t - 1] == '9') || (s[t - 2] == '2' && s[t - 1] == '0'))) {
+				excess--;
+				t -= 3;
+			}
+			st->qp_excess += (unsigned)excess;
+		}
+		a = e + 1;
+	}
+}
+
+/* A leaf: transfer decoding, then text to UTF-8 for body/rawbody; an
+ * embedded message (an encoded_message() part) walked decoded. */
+static void
+leaf(struct parser *p, struct mime_part *part, const char *s, size_t n,
+    int embedded, int nl_after)
+{
+	struct mime_msg *m = p->m;
+	struct buf dec, utf;
+	const char *enc = part->encoding;
+	int is_text = strncmp(part->ctype, "text/", 5) == 0;
+	int is_html = strcmp(part->ctype, "text/html") == 0;
+
+	if (!embedded && p->rendered.len > 0)
+		(void)buf_appendc(&p->rendered, '\n');      /* each leaf, as SpamAssassin */
+	buf_init(&dec, m->lim.max_text);
+	if (strcmp(enc, "base64") == 0 && strcmp(part->ctype, "application/ics") != 0)
+		for (size_t a = 0; a < n;) {    /* its longest line */
+			const char *nl = memchr(s + a, '\n', n - a);
+			size_t e = nl != NULL ? (size_t)(nl - s) + 1 : n;
+			if (e - a > m->st.base64_max_line)
+				m->st.base64_max_line = e - a;
+			a = e;
+		}
+	if (strcmp(enc, "base64") == 0) {
+		(void)mail_base64_decode(s, n, &dec, &m->st.bad_base64);
+		if (is_text)
+			m->st.base64_text++;
+	} else if (strcmp(enc, "quoted-printable") == 0) {
+		(void)mail_qp_decode(s, n, &dec, 0, &m->st.bad_qp);
+		qp_measure(s, n, &m->st);
+	} else {
+		(void)buf_append(&dec, s, n);
+	}
+	if (dec.len == dec.max)
+		m->st.truncated++;
+	part->decoded_len = dec.len;
+	part->raw_len = n;
+	for (size_t i = 0; i < n && !part->ascii_illegal &&
+	    strcmp(part->ctype, "text/plain") == 0; i++)
+		part->ascii_illegal = s[i] == '\0' || s[i] == '\r' || (s[i] & 0x80);
+	/* a part ended by a boundary: SpamAssassin keeps the newline before
+	 * the boundary in its text (a quoted-printable soft break takes it) */
+	if (nl_after && strcmp(enc, "base64") != 0 &&
+	    !(strcmp(enc, "quoted-printable") == 0 && n > 0 && s[n - 1] == '='))
+		(void)buf_appendc(&dec, '\n');
+	if (is_text && !(part->is_attachment &&
+	    strcmp(part->ctype, "text/plain") != 0 && !is_html)) {
+		int r;
+		buf_init(&utf, m->lim.max_text);
+		r = mime_to_utf8(part->charset, dec.data ? dec.data : "",
+		    dec.len, &utf);
+		if (r < 0)
+			m->st.charset_unknown++;
+		else if (r > 0)
+			m->st.charset_bad_bytes++;
+		part->is_text = 1;
+		part->is_html = is_html;
+		m->st.text_parts++;
+		if (is_html) {
+			m->st.html_parts++;
+			p->seen_html = 1;
+		} else {
+			m->st.plain_parts++;
+			p->seen_plain = 1;
+		}
+		{
+			unsigned imgs = m->st.html_images;
+			part->text_off = p->rendered.len;
+			add_text(p, dec.data ? dec.data : "", dec.len, utf.data ? utf.data : "",
+			    utf.len, is_html);
+			part->text_len = p->rendered.len - part->text_off;
+			part->html_img = m->st.html_images > imgs;
+		}
+		buf_free(&utf);
+	} else if (embedded) {
+		/* its parts one level down, within what is left of the
+		 * limits (part is not used after this: m->parts may move) */
+		unsigned base = p->depth_base;
+		if (part->depth + 1 > m->lim.max_depth || m->nparts >= m->lim.max_parts) {
+			m->st.truncated++;
+		} else {
+			p->depth_base = part->depth + 1;
+			walk(p, dec.data ? dec.data : "", dec.len, 0);
+			p->depth_base = base;
+		}
+	} else {
+		m->st.attachments++;
+	}
+	buf_free(&dec);
+}
+
+/* ---- SpamAssassin's parser's notes (check_msg_parse_flags) ---- */
+
+/* The line at *pos of s[0..n) (its line end included); *pos moves past. */
+static size_t
+next_line(const char *s, size_t n, size_t *pos, const char **line)
+{
+	const char *nl = memchr(s + *pos, '\n', n - *pos);
+	size_t e = nl != NULL ? (size_t)(nl - s) + 1 : n, l = e - *pos;
+
+	*line = s + *pos;
+	*pos = e;
+	return l;
+}
+
+/* A header field's first line as SpamAssassin's parser knows one:
+ * /^[\041-\071\073-\176]+[ \t]*:/, without the blanks when !ws. */
+static int
+sa_field_line(const char *s, size_t n, int ws)
+{
+	size_t i = 0;
+
+	while (i < n && s[i] >= 041 && s[i] <= 0176 && s[i] != ':')
+		i++;
+	if (i == 0)
+		return 0;
+	while (ws && i < n && (s[i] == ' ' || s[i] == '\t'))
+		i++;
+	return i < n && s[i] == ':';
+}
+
+/* The header field s[0..n) (folded lines included): a name over 256
+ * bytes or a value over 8,192 (CRLFs counted as LF when crlf) is cut
+ * by SpamAssassin's parser. */
+static unsigned
+sa_field_truncated(const char *s, size_t n, int crlf)
+{
+	const char *c = memchr(s, ':', n);
+	size_t k, v;
+
+	if (c == NULL)
+		return 0;               /* no value: not kept */
+	k = (size_t)(c - s);
+	while (k > 0 && (s[k - 1] == ' ' || s[k - 1] == '\t'))
+		k--;
+	v = n - (size_t)(c - s) - 1;
+	for (const char *q = c + 1; crlf && q + 1 < s + n; q++)
+		if (q[0] == '\r' && q[1] == '\n')
+			v--;
+	return k > 256 || v > 8192 ? MIME_SA_TRUNC_HEADER : 0;
+}
+
+/* The message's header block as SpamAssassin 4.0's Message.pm reads it
+ * (s: the message, past an mbox "From " line): its end is missing when
+ * the data ends first, a line starts with "--", or more than three lines
+ * are not header fields; a field longer than it keeps is cut. */
+static unsigned
+sa_head_flags(const char *s, size_t n)
+{
+	const char *line, *first_nl = memchr(s, '\n', n);
+	size_t pos = 0, hs = 0, he = 0, l;
+	unsigned f = 0, errors = 0;
+	int have = 0, crlf;
+
+	/* CRLF mode: its first or last line ends in CRLF */
+	crlf = (first_nl != NULL && first_nl > s && first_nl[-1] == '\r') ||
+	    (n >= 2 && s[n - 1] == '\n' && s[n - 2] == '\r');
+	for (;;) {
+		int eof = pos >= n;
+		l = eof ? 0 : next_line(s, n, &pos, &line);
+		if (!eof && (line[0] == ' ' || line[0] == '\t')) {
+			if (!have)
+				hs = (size_t)(line - s);
+			have = 1;
+			he = pos;
+			continue;
+		}
+		if (have)
+			f |= sa_field_truncated(s + hs, he - hs, crlf);
+		have = 0;
+		if (eof) {
+			f |= MIME_SA_HB_SEP;
+			break;
+		}
+		if ((l == 1 && line[0] == '\n') ||
+		    (crlf && l == 2 && line[0] == '\r' && line[1] == '\n'))
+			break;
+		if (l >= 2 && line[0] == '-' && line[1] == '-') {
+			f |= MIME_SA_HB_SEP;
+			break;
+		}
+		if (!sa_field_line(line, l, 1) && ++errors > 3) {
+			f |= MIME_SA_HB_SEP;
+			break;
+		}
+		hs = (size_t)(line - s);
+		he = pos;
+		have = 1;
+	}
+	return f;
+}
+
+/* Is the line "--boundary" with "--" after it (*last) or not, then only
+ * white space? */
+static int
+sa_boundary_line(const char *line, size_t l, const char *b, size_t bl, int *last)
+{
+	size_t i = 2 + bl;
+
+	if (l < i || line[0] != '-' || line[1] != '-' || memcmp(line + 2, b, bl) != 0)
+		return 0;
+	*last = l >= i + 2 && line[i] == '-' && line[i + 1] == '-';
+	if (*last)
+		i += 2;
+	for (; i < l; i++)
+		if (!isspace((unsigned char)line[i]))
+			return 0;
+	return 1;
+}
+
+/* A multipart body s[0..n) with boundary b as SpamAssassin 4.0's
+ * _parse_multipart reads it: after a boundary (not the last) a line that
+ * is not a header field (MIME_SA_MIME_HEADERS); a part's headers ended
+ * by a line that is not blank (MIME_SA_MIME_HB_SEP); after the last
+ * boundary a line with more than white space and dots
+ * (MIME_SA_EPILOGUE).  top: the message's own body, which it starts
+ * with a blank line when its first line (of more than one) has more
+ * than white space and is not a boundary. */
+static unsigned
+sa_multipart_flags(const char *s, size_t n, const char *b, int top)
+{
+	size_t bl = strlen(b), pos = 0, l, nlines = 0, left;
+	const char *line;
+	unsigned f = 0;
+	int last, in_body = 0, have = 0;
+
+	for (size_t p = 0; p < n; nlines++)
+		(void)next_line(s, n, &p, &line);
+	/* the preamble, up to an opening boundary (if there is one) */
+	for (size_t p = 0, i = 0; p < n; i++) {
+		l = next_line(s, n, &p, &line);
+		if (sa_boundary_line(line, l, b, bl, &last) && !last) {
+			if (p < n) {
+				const char *nx;
+				size_t nl = next_line(s, n, &(size_t){ p }, &nx);
+				if (!sa_field_line(nx, nl, 0))
+					f |= MIME_SA_MIME_HEADERS;
+			}
+			pos = p;
+			nlines -= i + 1;
+			break;
+		}
+	}
+	if (top && pos == 0 && nlines > 1) {
+		l = next_line(s, n, &(size_t){ 0 }, &line);
+		for (size_t i = 0; i < l && !in_body; i++)
+			in_body = !isspace((unsigned char)line[i]);
+		if (l >= 2 + bl && line[0] == '-' && line[1] == '-' &&
+		    memcmp(line + 2, b, bl) == 0)
+			in_body = 0;
+	}
+	left = nlines;
+	while (pos < n) {
+		int bnd;
+		l = next_line(s, n, &pos, &line);
+		bnd = sa_boundary_line(line, l, b, bl, &last);
+		if (--left == 0 || bnd) {
+			if (bnd && last) {
+				while (pos < n) {
+					l = next_line(s, n, &pos, &line);
+					for (size_t i = 0; i < l; i++)
+						if (!isspace((unsigned char)line[i]) && line[i] != '.')
+							return f | MIME_SA_EPILOGUE;
+				}
+				return f;
+			}
+			if (bnd && left > 0) {
+				const char *nx;
+				size_t nl = next_line(s, n, &(size_t){ pos }, &nx);
+				if (!sa_field_line(nx, nl, 0))
+					f |= MIME_SA_MIME_HEADERS;
+			}
+			in_body = have = 0;
+			continue;
+		}
+		if (in_body)
+			continue;
+		if (sa_field_line(line, l, 1)) {
+			have = 1;
+			continue;
+		}
+		if ((line[0] == ' ' || line[0] == '\t') && have)
+			continue;
+		in_body = 1;
+		if (!(l == 0 || (l == 1 && (line[0] == '\n' || line[0] == '\r')) ||
+		    (l == 2 && line[0] == '\r' && line[1] == '\n')))
+			f |= MIME_SA_MIME_HB_SEP;
+	}
+	return f;
+}
+
+/* ---- BodyEval's multipart_alternative_difference ---- */
+
+struct word_count {
+	const char *w;          /* NULL: free slot */
+	size_t n;
+	unsigned html, text;
+};
+
+/* Is the character at s[0..n) a word character to Perl's \w (ASCII
+ * letters, digits, "_"; beyond ASCII letters, taken as any character
+ * from U+00C0 on that is not general punctuation, symbols or
+ * spaces)? */
+static int
+sa_word_char(const unsigned char *s, size_t n)
+{
+	unsigned long c;
+
+	if (s[0] < 0x80)
+		return isalnum(s[0]) || s[0] == '_';
+	if (n < 2)
+		return 0;
+	c = s[0] < 0xe0 ? ((s[0] & 0x1fUL) << 6) | (s[1] & 0x3f) :
+	    n >= 3 ? ((s[0] & 0x0fUL) << 12) | ((s[1] & 0x3fUL) << 6) | (s[2] & 0x3f) : 0;
+	if (s[0] >= 0xf0)
+		return 1;
+	return c >= 0xc0 && c != 0xd7 && c != 0xf7 && !(c >= 0x2000 && c < 0x2c00) &&
+	    !(c >= 0x3000 && c < 0x3040);
+}
+
+/* Count the words of s[0..n) into the table (size cap, a power of
+ * two) as html or text. */
+static void
+count_words(struct word_count *t, size_t cap, size_t *used, const char *s, size_t n,
+    int html, size_t *html_words)
+{
+	for (size_t i = 0; i < n;) {
+		size_t k, j;
+		int word = 0;
+		uint64_t h = 1469598103934665603ULL;
+		if ((k = mime_sa_space_at(s, i, n)) > 0) {
+			i += k;
+			continue;
+		}
+		for (j = i; j < n && mime_sa_space_at(s, j, n) == 0; j++) {
+			if (!word && ((unsigned char)s[j] & 0xc0) != 0x80)
+				word = sa_word_char((const unsigned char *)s + j, n - j);
+			h = (h ^ (unsigned char)s[j]) * 1099511628211ULL;
+		}
+		if (word && *used < cap / 2) {
+			size_t x = (size_t)h & (cap - 1);
+			while (t[x].w != NULL && !(t[x].n == j - i && memcmp(t[x].w, s + i, j - i) == 0))
+				x = (x + 1) & (cap - 1);
+			if (t[x].w == NULL) {
+				t[x].w = s + i;
+				t[x].n = j - i;
+				(*used)++;
+			}
+			if (html)
+				*html_words += t[x].html++ == 0;
+			else
+				t[x].text++;
+		}
+		i = j;
+	}
+}
+
+/* SpamAssassin's measure over each multipart/alternative of the message
+ * (m->parts in order, a part's descendants after it at greater depth),
+ * from the text parts' rendered text (text[]); an Exchange meeting
+ * request (multipart/alternative of text/html and text/calendar) is
+ * not measured. */
+static void
+mpart_alt_difference(struct mime_msg *m, const char *text)
+{
+	if (m->nparts == 3 && strcmp(m->parts[0].ctype, "multipart/alternative") == 0 &&
+	    strcmp(m->parts[1].ctype, "text/html") == 0 &&
+	    strcmp(m->parts[2].ctype, "text/calendar") == 0)
+		return;
+	for (size_t i = 0; i < m->nparts; i++) {
+		size_t cap = 64, used = 0, words = 0, orig = 0, left = 0, texts = 0, e;
+		size_t html_words = 0;
+		struct word_count *t;
+		int mark = 0;
+
+		if (strcmp(m->parts[i].ctype, "multipart/alternative") != 0)
+			continue;
+		for (e = i + 1; e < m->nparts && m->parts[e].depth > m->parts[i].depth; e++)
+			words += m->parts[e].is_text ? m->parts[e].text_len / 2 + 1 : 0;
+		while (cap < 2 * words + 2)
+			cap *= 2;
+		t = xcalloc(cap, sizeof(*t));
+		for (size_t k = i + 1; k < e; k++) {
+			const struct mime_part *q = &m->parts[k];
+			if (!q->is_text || text == NULL)
+				continue;
+			count_words(t, cap, &used, text + q->text_off, q->text_len, q->is_html,
+			    &html_words);
+			/* HTML with no words yet but an image: a mark no text has */
+			mark |= q->is_html && q->html_img && html_words == 0;
+		}
+		for (size_t x = 0; x < cap; x++) {
+			if (t[x].w == NULL)
+				continue;
+			orig += t[x].html > 0;
+			texts += t[x].text > 0;
+			left += t[x].html > 0 && (t[x].text == 0 || t[x].html > t[x].text);
+		}
+		orig += mark;
+		left += mark;
+		free(t);
+		if (orig == 0)
+			continue;
+		m->st.madiff_html = (unsigned)orig;
+		m->st.madiff_text = (unsigned)texts;
+		if (100.0 * (double)left / (double)orig > m->st.madiff)
+			m->st.madiff = 100.0 * (double)left / (double)orig;
+	}
+}
+
+/* The entity lib-mail found at mp: its headers, its mime_part, its text. */
+static void
+entity(struct parser *p, const char *data, size_t len, const struct mail_part *mp,
+    int top)
+{
+	struct mime_msg *m = p->m;
+	struct hdrlist own = { 0 };
+	struct mime_part *part;
+	const char *fn;
+	int embedded = encoded_message(mp);
+
+	parse_headers(p, data + mp->hdr_off, mp->hdr_len, &own);
+	if (top) {
+		m->hdrs = own.v;
+		m->nhdrs = own.n;
+		m->body_offset = mp->body_off;
+	}
+	if (p->depth_base + mp->depth > m->st.max_depth_seen)
+		m->st.max_depth_seen = p->depth_base + mp->depth;
+	if (!embedded)                  /* its own walk counts what it skips */
+		m->st.truncated += mp->skipped;
+	m->parts = xreallocarray(m->parts, m->nparts + 1, sizeof(*m->parts));
+	part = &m->parts[m->nparts++];
+	memset(part, 0, sizeof(*part));
+	part->hdrs = own.v;     /* (kept: mimeheader rules read them) */
+	part->nhdrs = own.n;
+	part->depth = p->depth_base + mp->depth;
+	part->ctype = xasprintf("%s/%s", mp->type, mp->subtype);
+	str_lower(part->ctype);
+	m->st.parts++;
+	part->charset = lower_dup(mail_param_get(mp->params, mp->nparams,
+	    "charset"));
+	part->encoding = lower_dup(mp->encoding);
+	part->disposition = lower_dup(mp->disposition);
+	fn = mail_param_get(mp->dparams, mp->ndparams, "filename");
+	if (fn == NULL)
+		fn = mail_param_get(mp->params, mp->nparams, "name");
+	if (fn != NULL && strstr(fn, "=?") != NULL) {
+		struct buf b;
+		unsigned dec = 0, bad = 0;
+		buf_init(&b, MAIL_HEADER_VALUE_MAX);
+		mime_decode_2047(fn, strlen(fn), &b, &dec, &bad);
+		part->filename = buf_steal(&b);
+	} else
+		part->filename = xstrdup(fn != NULL ? fn : "");
+	part->is_attachment = (mp->disposition != NULL &&
+	    strcasecmp(mp->disposition, "attachment") == 0) ||
+	    part->filename[0] != '\0';
+
+	if (mp->flags & MAIL_PART_MULTIPART) {
+		if (mp->flags & (MAIL_PART_NO_BOUNDARY | MAIL_PART_UNCLOSED))
+			m->st.missing_boundary++;
+		if (mp->flags & MAIL_PART_NO_BOUNDARY) {        /* treat as text */
+			if (p->rendered.len > 0)
+				(void)buf_appendc(&p->rendered, '\n');
+			add_text(p, data + mp->body_off, mp->body_len,
+			    data + mp->body_off, mp->body_len, 0);
+		}
+	} else if (!(mp->flags & MAIL_PART_MESSAGE) || embedded) {
+		size_t end = mp->body_off + mp->body_len;
+		leaf(p, part, data + mp->body_off, mp->body_len, embedded,
+		    end < len && (data[end] == '\n' || data[end] == '\r'));
+	}
+}
+
+/* SpamAssassin's cut of a part's text longer than its scan size: after
+ * the first of seps (tried in order) at or past size and at most 1 KiB
+ * past it, else at size. */
+static size_t
+scan_cut(const char *s, size_t n, size_t size, const char *seps)
+{
+	if (n <= size)
+		return n;
+	for (; *seps != '\0'; seps++) {
+		const char *q = memchr(s + size, *seps, n - size);
+		if (q != NULL && (size_t)(q - s) - size <= 1024)
+			return (size_t)(q - s) + 1;
+	}
+	return size;
+}
+
+/* s[0..*n) without the CR of each CRLF (SpamAssassin reads a message's
+ * lines with LF alone), in tmp when it has one. */
+static const char *
+lf_only(const char *s, size_t *n, struct buf *tmp)
+{
+	if (memchr(s, '\r', *n) == NULL)
+		return s;
+	for (size_t i = 0; i < *n; i++)
+		if (s[i] != '\r' || i + 1 >= *n || s[i + 1] != '\n')
+			(void)buf_appendc(tmp, s[i]);
+	*n = tmp->len;
+	return tmp->data != NULL ? tmp->data : "";
+}
+
+/* A text part: raw[0..rn) its decoded bytes (rawbody), s[0..n) them in
+ * UTF-8 (rendered for the body). */
+static void
+add_text(struct parser *p, const char *raw, size_t rn, const char *s, size_t n, int html)
+{
+	struct mime_msg *m = p->m;
+	size_t start = p->rendered.len, rstart;
+	struct buf rtmp, stmp;
+
+	buf_init(&rtmp, BUF_UNLIMITED);
+	buf_init(&stmp, BUF_UNLIMITED);
+	raw = lf_only(raw, &rn, &rtmp);
+	s = lf_only(s, &n, &stmp);
+
+	/* rawbody: each part after a newline, its start kept; what rawbody
+	 * rules see of it (SpamAssassin's rawbody_part_scan_size) */
+	if (m->rawbody.len > 0)
+		(void)buf_appendc(&m->rawbody, '\n');
+	rstart = m->rawbody.len;
+	(void)buf_append(&m->rawbody, raw, scan_cut(raw, rn, RAWBODY_PART_SCAN, "\n> "));
+	if (m->nrawbody_parts < m->lim.max_parts) {
+		struct mime_span *sp;
+		m->rawbody_parts = xreallocarray(m->rawbody_parts, m->nrawbody_parts + 1,
+		    sizeof(*m->rawbody_parts));
+		sp = &m->rawbody_parts[m->nrawbody_parts++];
+		sp->off = rstart;
+		sp->len = m->rawbody.len - rstart;
+	}
+	if (html) {
+		html_render(s, n, &p->rendered, &m->st, &p->uris, m->html_texts);
+		/* and the URIs written in its text, as in a plain part */
+		if (p->rendered.len > start)
+			uri_extract_text(&p->uris, p->rendered.data + start,
+			    p->rendered.len - start, &m->st);
+	} else {
+		(void)buf_append(&p->rendered, s, n);
+		uri_extract_text(&p->uris, s, n, &m->st);
+	}
+	/* and what body rules see of its text (body_part_scan_size) */
+	if (p->rendered.len - start > BODY_PART_SCAN)
+		buf_truncate(&p->rendered, start + scan_cut(p->rendered.data + start,
+		    p->rendered.len - start, BODY_PART_SCAN, "\n "));
+	buf_free(&rtmp);
+	buf_free(&stmp);
+}
+
+/* Perl's \s on bytes */
+static int
+sa_space(unsigned char c)
+{
+	return c == ' ' || (c >= '\t' && c <= '\r');
+}
+
+size_t
+mime_sa_space_at(const char *s, size_t i, size_t n)
+{
+	const unsigned char *u = (const unsigned char *)s + i;
+
+	if (sa_space(u[0]))
+		return 1;
+	if (u[0] == 0xc2 && i + 1 < n && (u[1] == 0xa0 || u[1] == 0x85))
+		return 2;
+	if (i + 2 < n && ((u[0] == 0xe2 && u[1] == 0x80 && (u[2] <= 0x8a ||
+	    u[2] == 0xa8 || u[2] == 0xa9 || u[2] == 0xaf)) ||
+	    (u[0] == 0xe2 && u[1] == 0x81 && u[2] == 0x9f) ||
+	    (u[0] == 0xe3 && u[1] == 0x80 && u[2] == 0x80) ||
+	    (u[0] == 0xe1 && u[1] == 0x9a && u[2] == 0x80)))
+		return 3;
+	return 0;
+}
+
+/* The body text as SpamAssassin makes it (Message.pm,
+ * get_body_text_array_common): a run of blanks that holds two newlines
+ * or more is a paragraph break, the blanks before its first newline and
+ * after its last one each one space; any other run is one space. */
+static void
+paragraphs(const char *s, size_t n, struct buf *out)
+{
+	for (size_t i = 0; i < n;) {
+		size_t j = i, first = 0, last = 0, nls = 0, k;
+
+		if (mime_sa_space_at(s, i, n) == 0) {
+			(void)buf_appendc(out, s[i++]);
+			continue;
+		}
+		for (; j < n && (k = mime_sa_space_at(s, j, n)) > 0; j += k)
+			if (s[j] == '\n') {
+				if (nls++ == 0)
+					first = j;
+				last = j;
+			}
+		if (nls >= 2) {
+			if (first > i)
+				(void)buf_appendc(out, ' ');
+			(void)buf_appendc(out, '\n');
+			if (j > last + 1)
+				(void)buf_appendc(out, ' ');
+		} else
+			(void)buf_appendc(out, ' ');
+		i = j;
+	}
+}
+
+/* Its first line: the last Subject: (its value: unfolded, trimmed,
+ * decoded, as SpamAssassin has it) and a newline, a newline alone
+ * without one. */
+static void
+subject_line(const struct mime_msg *m, struct buf *out)
+{
+	const char *v = NULL;
+
+	for (size_t i = 0; i < m->nhdrs; i++)
+		if (strcasecmp(m->hdrs[i].name, "Subject") == 0)
+			v = m->hdrs[i].value;
+	if (v != NULL)
+		(void)buf_appends(out, v);
+	(void)buf_appendc(out, '\n');
+}
+
+/* The entities of one message (top: the message itself, else one
+ * embedded in an encoded message part at p->depth_base), in order; an
+ * encoded message part's subtree from lib-mail is skipped (leaf()
+ * walks its decoded body instead).  Within the limits left: depth
+ * below p->depth_base, parts not yet used. */
+static void
+walk(struct parser *p, const char *data, size_t len, int top)
+{
+	struct mime_msg *m = p->m;
+	struct mail_mime_limits ml = { m->lim.max_depth - p->depth_base,
+	    m->lim.max_parts - (unsigned)m->nparts, 0 };
+	struct mail_mime mm;
+
+	mail_mime_parse(&mm, data, len, &ml);
+	/* SpamAssassin notes its header block's flaws for the message alone,
+	 * those of multiparts for attached messages' too */
+	if (top)
+		m->st.sa_flags |= sa_head_flags(data, len);
+	for (unsigned i = 0; i < mm.nparts; i++) {
+		const struct mail_part *mp = &mm.parts[i];
+		const char *b = mail_param_get(mp->params, mp->nparams, "boundary");
+		int root = mp->parent < 0 || (mm.parts[mp->parent].flags & MAIL_PART_MESSAGE);
+		if ((mp->flags & MAIL_PART_MULTIPART) && b != NULL && *b != '\0')
+			m->st.sa_flags |= sa_multipart_flags(data + mp->body_off,
+			    mp->body_len, b, root);
+	}
+	for (unsigned i = 0; i < mm.nparts; ) {
+		entity(p, data, len, &mm.parts[i], top && i == 0);
+		i = encoded_message(&mm.parts[i]) ? mail_mime_subtree_end(&mm, i) : i + 1;
+	}
+	mail_mime_free(&mm);
+}
+
+void
+mime_parse(struct mime_msg *m, const char *data, size_t len,
+    const struct mime_limits *lim)
+{
+	struct parser p;
+
+	memset(m, 0, sizeof(*m));
+	m->lim = lim ? *lim : mime_default_limits;
+	if (len >= 5 && memcmp(data, "From ", 5) == 0) {
+		const char *nl = memchr(data, '\n', len);
+		size_t e = nl != NULL ? (size_t)(nl - data) + 1 : len;
+		data += e;
+		len -= e;
+	}
+	if (len > m->lim.max_size) {
+		len = m->lim.max_size;
+		m->st.truncated++;
+	}
+	m->full = data;
+	m->full_len = len;
+	buf_init(&m->body, m->lim.max_text);
+	buf_init(&m->rawbody, m->lim.max_text);
+	for (int k = 0; k < HTML_TEXT_N; k++)
+		buf_init(&m->html_texts[k], 64 * 1024);
+	memset(&p, 0, sizeof(p));
+	p.m = m;
+	p.uris.max = m->lim.max_uris;
+	p.uris_also.max = m->lim.max_uris;
+	p.uris.also = &p.uris_also;
+	buf_init(&p.rendered, m->lim.max_text);
+	walk(&p, data, len, 1);
+
+	mpart_alt_difference(m, p.rendered.data);
+	subject_line(m, &m->body);
+	paragraphs(p.rendered.data ? p.rendered.data : "", p.rendered.len, &m->body);
+	buf_free(&p.rendered);
+	m->uris = p.uris.v;
+	m->nuris = p.uris.n;
+	m->uris_also = p.uris_also.v;
+	m->nuris_also = p.uris_also.n;
+
+	if (mime_header_get(m, "Content-Type") != NULL &&
+	    mime_header_get(m, "MIME-Version") == NULL)
+		m->st.mime_missing_version++;
+	{
+		static const char *const single[] = {
+			"From", "To", "Subject", "Date", "Message-ID", "Sender",
+			"Reply-To", "Cc", "In-Reply-To", "MIME-Version",
+		};
+		for (size_t i = 0; i < NELEM(single); i++)
+			if (mime_header_count(m, single[i]) > 1)
+				m->st.hdr_dup_single++;
+	}
+}
+
+void
+mime_free(struct mime_msg *m)
+{
+	struct hdrlist h = { m->hdrs, m->nhdrs };
+	struct uri_list u = { m->uris, m->nuris, 0, NULL };
+	struct uri_list ua = { m->uris_also, m->nuris_also, 0, NULL };
+
+	m->nhdrs = 0;
+	for (size_t i = 0; i < m->nparts; i++) {
+		if (m->parts[i].hdrs != m->hdrs) {
+			struct hdrlist ph = { m->parts[i].hdrs, m->parts[i].nhdrs };
+			hdrlist_free(&ph);
+		}
+		free(m->parts[i].ctype);
+		free(m->parts[i].charset);
+		free(m->parts[i].encoding);
+		free(m->parts[i].filename);
+		free(m->parts[i].disposition);
+	}
+	FREE(m->parts);
+	m->nparts = 0;
+	hdrlist_free(&h);
+	m->hdrs = NULL;
+	buf_free(&m->body);
+	buf_free(&m->rawbody);
+	FREE(m->rawbody_parts);
+	m->nrawbody_parts = 0;
+	for (int k = 0; k < HTML_TEXT_N; k++)
+		buf_free(&m->html_texts[k]);
+	uri_list_free(&u);
+	uri_list_free(&ua);
+	m->uris = NULL;
+	m->nuris = 0;
+	m->uris_also = NULL;
+	m->nuris_also = 0;
+}
+
+const struct mime_header *
+mime_header_get(const struct mime_msg *m, const char *name)
+{
+	for (size_t i = 0; i < m->nhdrs; i++)
+		if (strcasecmp(m->hdrs[i].name, name) == 0)
+			return &m->hdrs[i];
+	return NULL;
+}
+
+unsigned
+mime_header_count(const struct mime_msg *m, const char *name)
+{
+	unsigned c = 0;
+	for (size_t i = 0; i < m->nhdrs; i++)
+		if (strcasecmp(m->hdrs[i].name, name) == 0)
+			c++;
+	return c;
+}
