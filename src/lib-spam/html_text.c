@@ -497,6 +497,81 @@ struct css_class {
 	struct style style;
 };
 
+struct sa_tags {
+	unsigned tags, elements, closed_extra, obfuscation;
+	unsigned names, element_names;
+	struct {
+		char name[12];
+		int open;
+	} inside[64];
+	unsigned ninside;
+};
+
+/* SpamAssassin's HTML 4.01 and XHTML 1.0 elements (HTML.pm %elements),
+ * sorted */
+static const char *const sa_elements[] = {
+	"a", "abbr", "acronym", "address", "applet", "area", "b", "base",
+	"basefont", "bdo", "big", "blockquote", "body", "br", "button",
+	"caption", "center", "cite", "code", "col", "colgroup", "dd", "del",
+	"dfn", "dir", "div", "dl", "dt", "em", "fieldset", "font", "form",
+	"frame", "frameset", "h1", "h2", "h3", "h4", "h5", "h6", "head", "hr",
+	"html", "i", "iframe", "img", "input", "ins", "isindex", "kbd",
+	"label", "legend", "li", "link", "map", "menu", "meta", "nobr",
+	"noframes", "noscript", "object", "ol", "optgroup", "option", "p",
+	"param", "pre", "q", "s", "samp", "script", "select", "small", "span",
+	"strike", "strong", "style", "sub", "sup", "table", "tbody", "td",
+	"textarea", "tfoot", "th", "thead", "title", "tr", "tt", "u", "ul",
+	"var", "x-sigsep", "x-tab",
+};
+/* and the tags whose start and end it renders as white space */
+static const char *const sa_space_tags[] = {
+	"br", "div", "li", "th", "td", "dt", "dd", "p", "hr", "blockquote",
+	"pre", "embed", "listing", "plaintext", "xmp", "title", "h1", "h2",
+	"h3", "h4", "h5", "h6",
+};
+
+/* A tag event as SpamAssassin's renderer counts it (html_tag). */
+static void
+sa_tag(struct sa_tags *t, const char *name, int closing, int *space)
+{
+	size_t k;
+	int elem = in_list(name, sa_elements, NELEM(sa_elements));
+
+	/* (a namespace tag, "o:p", "st1:place": an element) */
+	if ((name[0] == 'o' && name[1] == ':') ||
+	    (name[0] == 's' && name[1] == 't' && isdigit((unsigned char)name[2]) && name[3] == ':'))
+		elem = 1;
+	t->tags++;
+	t->elements += elem;
+	for (k = 0; k < t->ninside && strcmp(t->inside[k].name, name) != 0; k++)
+		;
+	if (k == t->ninside) {
+		t->names++;
+		t->element_names += elem;
+		if (t->ninside < NELEM(t->inside)) {
+			snprintf(t->inside[k].name, sizeof(t->inside[k].name), "%s", name);
+			t->inside[k].open = 0;
+			t->ninside++;
+		}
+	}
+	if (k < t->ninside && (t->inside[k].open += closing ? -1 : 1) < 0) {
+		t->inside[k].open = 0;
+		t->closed_extra++;
+	}
+	*space = in_list(name, sa_space_tags, NELEM(sa_space_tags));
+}
+
+/* Perl's [^\s\x21-\x2f\x3a-\x40\x5b-\x60\x7b-\x7e] at s[i] of s[0..n) */
+static int
+sa_word_at(const char *s, size_t i, size_t n)
+{
+	unsigned char c = (unsigned char)s[i];
+
+	if (c < 0x80 && (ispunct(c) || isspace(c)))
+		return 0;
+	return mime_sa_space_at(s, i, n) == 0;
+}
+
 struct render {
 	struct buf *text;
 	size_t text_start;      /* where this part's text starts in it */
@@ -532,9 +607,34 @@ struct render {
 	size_t sa_nonspace;
 	unsigned long sa_image_area;
 	int in_alt;             /* alt text: rendered, not in its text */
+	/* its html_range() ratios: tag events and those of its elements,
+	 * end tags with none of the name open, tag names (each first seen)
+	 * with their open count, text runs going on a word the text before
+	 * ended in */
+	struct sa_tags sa;
+	int sa_in_text;         /* inside a run of text (between markup) */
+	int sa_word_last;       /* the text put last ends in a word character */
 };
 
 const char *const html_balance_tags[4] = { "body", "head", "center", NULL };
+
+/* Text SpamAssassin's renderer gets (decoded), s[0..n): a run starting
+ * on a word character right after one ending in one (a comment or
+ * inline tag between) is an obfuscation. */
+static void
+sa_text(struct render *r, const char *s, size_t n)
+{
+	size_t last = n;
+
+	if (n == 0)
+		return;
+	if (!r->sa_in_text && r->sa_word_last && sa_word_at(s, 0, n))
+		r->sa.obfuscation++;
+	r->sa_in_text = 1;
+	while (last > 0 && ((unsigned char)s[last - 1] & 0xc0) == 0x80)
+		last--;
+	r->sa_word_last = last > 0 && sa_word_at(s, last - 1, n);
+}
 
 /* A new entry of list k. */
 static void
@@ -1194,6 +1294,10 @@ tag(struct render *r, const char *s, size_t n)
 	in_cdata = r->cdata[0] != '\0';        /* (text to HTML::Parser) */
 	if (r->cdata[0] == '\0') {
 		static const char *const cdata_tags[] = { "iframe", "xmp", "textarea", "plaintext" };
+		int sp;
+		sa_tag(&r->sa, name, closing, &sp);
+		if (sp)
+			r->sa_word_last = 0;    /* (its white space put last) */
 		tag_seen(r->st, name);
 		/* html_text_match()'s anchor texts: each <a> starts one, an
 		 * image inside adds "<img>\n" */
@@ -1339,12 +1443,14 @@ tag(struct render *r, const char *s, size_t n)
 
 /* Skip to the end of a raw-text element (</script>, </style>). */
 static size_t
-skip_raw(const char *s, size_t n, size_t i, const char *name)
+skip_raw(const char *s, size_t n, size_t i, const char *name, int *closed)
 {
 	size_t nl = strlen(name);
 
+	*closed = 0;
 	for (; i + nl + 2 <= n; i++)
 		if (s[i] == '<' && s[i + 1] == '/' && strncasecmp(s + i + 2, name, nl) == 0) {
+			*closed = 1;
 			while (i < n && s[i] != '>')
 				i++;
 			return i < n ? i + 1 : n;
@@ -1442,7 +1548,25 @@ html_render(const char *s, size_t n, struct buf *text,
     struct mime_stats *st, struct uri_list *uris, struct buf *texts)
 {
 	struct render r;
-	size_t i = 0;
+	struct buf quoted;
+	const char *s0 = s;
+	size_t i = 0, n0 = n;
+
+	/* SpamAssassin's renderer reads the curly double quotes U+201C and
+	 * U+201D as '"' (in attributes too, where mail software puts
+	 * them) */
+	buf_init(&quoted, BUF_UNLIMITED);
+	if (memmem(s, n, "\xe2\x80\x9c", 3) != NULL || memmem(s, n, "\xe2\x80\x9d", 3) != NULL) {
+		for (size_t k = 0; k < n; k++)
+			if (k + 2 < n && (unsigned char)s[k] == 0xe2 && (unsigned char)s[k + 1] == 0x80 &&
+			    ((unsigned char)s[k + 2] == 0x9c || (unsigned char)s[k + 2] == 0x9d)) {
+				(void)buf_appendc(&quoted, '"');
+				k += 2;
+			} else
+				(void)buf_appendc(&quoted, s[k]);
+		s = quoted.data;
+		n = quoted.len;
+	}
 
 	memset(&r, 0, sizeof(r));
 	r.stack[0].fg = 0x000000;
@@ -1459,7 +1583,7 @@ html_render(const char *s, size_t n, struct buf *text,
 	r.uris = uris;
 	r.texts = texts;
 	r.balance[0] = r.balance[1] = r.balance[2] = -1;
-	st->html_bytes += n;
+	st->html_bytes += n0;
 	while (i < n) {
 		unsigned char c = (unsigned char)s[i];
 
@@ -1474,6 +1598,7 @@ html_render(const char *s, size_t n, struct buf *text,
 					end = (size_t)(e - s) + 1;
 				st->html_comments++;
 				r.split_pending = 1;
+				r.sa_in_text = 0;
 				if (r.cdata[0] == '\0') {
 					ht_new(&r, HTML_TEXT_COMMENT);
 					ht_add(&r, HTML_TEXT_COMMENT, s + i, end - i);
@@ -1503,6 +1628,13 @@ html_render(const char *s, size_t n, struct buf *text,
 						break;
 				}
 				if (s[i + 1] == '!' || s[i + 1] == '?') {
+					/* (a <!DOCTYPE> is a tag and an element to it) */
+					if (r.cdata[0] == '\0' && j - i >= 9 &&
+					    strncasecmp(s + i, "<!doctype", 9) == 0) {
+						r.sa.tags++;
+						r.sa.elements++;
+					}
+					r.sa_in_text = 0;
 					i = j < n ? j + 1 : n;
 					continue;
 				}
@@ -1511,14 +1643,21 @@ html_render(const char *s, size_t n, struct buf *text,
 				    (s[i + 6] == '>' || s[i + 6] == '/' || isspace((unsigned char)s[i + 6])) &&
 				    r.cdata[0] == '\0')
 					title_text(&r, s, n, j);
+				r.sa_in_text = 0;
 				if (j + 1 <= n && i + 7 <= n && strncasecmp(s + i, "<script", 7) == 0) {
+					int closed, sp;
 					st->html_scripts++;
-					i = skip_raw(s, n, j < n ? j + 1 : n, "script");
+					i = skip_raw(s, n, j < n ? j + 1 : n, "script", &closed);
+					if (closed)
+						sa_tag(&r.sa, "script", 1, &sp);
 					continue;
 				}
 				if (j + 1 <= n && i + 6 <= n && strncasecmp(s + i, "<style", 6) == 0) {
 					size_t start = j < n ? j + 1 : n;
-					i = skip_raw(s, n, start, "style");
+					int closed, sp;
+					i = skip_raw(s, n, start, "style", &closed);
+					if (closed)
+						sa_tag(&r.sa, "style", 1, &sp);
 					css_scan(&r, s + start, i - start);
 					continue;
 				}
@@ -1547,6 +1686,7 @@ html_render(const char *s, size_t n, struct buf *text,
 					ht_add(&r, HTML_TEXT_ANCHOR, tmp.data ? tmp.data : "", tmp.len);
 				if (letter)
 					st->html_entity_letters++;
+				sa_text(&r, tmp.data ? tmp.data : "", tmp.len);
 				if (tmp.len == 1 && tmp.data[0] == ' ') {
 					if (!r.node_lead)
 						space_put(&r);
@@ -1561,6 +1701,7 @@ html_render(const char *s, size_t n, struct buf *text,
 			buf_free(&tmp);
 		}
 		if (isspace(c)) {
+			sa_text(&r, s + i, 1);
 			if (r.in_a > 0)
 				ht_add(&r, HTML_TEXT_ANCHOR, s + i, 1);
 			if (!r.node_lead)
@@ -1572,6 +1713,7 @@ html_render(const char *s, size_t n, struct buf *text,
 			size_t j = i + 1;
 			while (j < n && s[j] != '<' && s[j] != '&' && !isspace((unsigned char)s[j]))
 				j++;
+			sa_text(&r, s + i, j - i);
 			if (r.in_a > 0)
 				ht_add(&r, HTML_TEXT_ANCHOR, s + i, j - i);
 			emit(&r, s + i, j - i);
@@ -1583,13 +1725,20 @@ html_render(const char *s, size_t n, struct buf *text,
 		/* characters, a CR before LF not counted (SpamAssassin's
 		 * text has its line ends as LF) */
 		size_t chars = 0;
-		for (size_t k = 0; k < n; k++)
-			chars += ((unsigned char)s[k] & 0xc0) != 0x80 &&
-			    !(s[k] == '\r' && k + 1 < n && s[k + 1] == '\n');
+		for (size_t k = 0; k < n0; k++)
+			chars += ((unsigned char)s0[k] & 0xc0) != 0x80 &&
+			    !(s0[k] == '\r' && k + 1 < n0 && s0[k + 1] == '\n');
 		st->html_part_len[st->html_parts_kept] = chars;
 		st->html_part_nonspace[st->html_parts_kept] = r.sa_nonspace;
 		st->html_part_image_area[st->html_parts_kept] = r.sa_image_area;
+		st->html_part_tags[st->html_parts_kept][HTML_SA_TAGS] = r.sa.tags;
+		st->html_part_tags[st->html_parts_kept][HTML_SA_ELEMENTS] = r.sa.elements;
+		st->html_part_tags[st->html_parts_kept][HTML_SA_CLOSED_EXTRA] = r.sa.closed_extra;
+		st->html_part_tags[st->html_parts_kept][HTML_SA_OBFUSCATION] = r.sa.obfuscation;
+		st->html_part_tags[st->html_parts_kept][HTML_SA_NAMES] = r.sa.names;
+		st->html_part_tags[st->html_parts_kept][HTML_SA_ELEMENT_NAMES] = r.sa.element_names;
 		memcpy(st->html_part_balance[st->html_parts_kept], r.balance, sizeof(r.balance));
 		st->html_parts_kept++;
 	}
+	buf_free(&quoted);
 }

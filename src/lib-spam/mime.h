@@ -64,6 +64,10 @@ struct mime_part {
 	size_t nhdrs;
 };
 
+/* mime_stats.html_part_tags[k][...] */
+enum { HTML_SA_TAGS, HTML_SA_ELEMENTS, HTML_SA_CLOSED_EXTRA, HTML_SA_OBFUSCATION,
+	HTML_SA_NAMES, HTML_SA_ELEMENT_NAMES };
+
 /* SpamAssassin's parser's notes (its check_msg_parse_flags names) */
 #define MIME_SA_HB_SEP          0x01    /* missing_head_body_separator */
 #define MIME_SA_TRUNC_HEADER    0x02    /* truncated_header */
@@ -139,6 +143,11 @@ struct mime_stats {
 	 * html_image_ratio()) */
 	size_t html_part_nonspace[8];
 	unsigned long html_part_image_area[8];
+	/* and SpamAssassin's counts for its html_range() ratios: tag events,
+	 * those of HTML 4 elements, end tags with none of the name open,
+	 * text runs going on a word, tag names, element names
+	 * (HTML_SA_TAGS ...) */
+	unsigned html_part_tags[8][6];
 	char html_tag_names[256];       /* " name" for each tag name seen,
 	                                   start or end tag, lower case, as
 	                                   long as it fits (html_tag_exists) */

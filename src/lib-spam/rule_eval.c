@@ -649,7 +649,36 @@ ev_html_range(struct scan *sc, const struct rule *r)
 		v = (double)sc->m->st.html_image_area;
 	else if (strcmp(what, "max_size") == 0)
 		v = (double)sc->m->st.html_font_max_size;
-	else if (strcmp(what, "length") == 0) {
+	else if (strstr(what, "_ratio") != NULL) {
+		/* each HTML part's, as SpamAssassin's renderer counts: when
+		 * it has tags (and, for obfuscation_ratio, an obfuscation) */
+		const struct mime_stats *st = &sc->m->st;
+		for (unsigned i = 0; i < st->html_parts_kept; i++) {
+			const unsigned *t = st->html_part_tags[i];
+			double x;
+			if (t[HTML_SA_TAGS] == 0)
+				continue;
+			if (strcmp(what, "closed_extra_ratio") == 0)
+				x = (double)t[HTML_SA_CLOSED_EXTRA] / t[HTML_SA_TAGS];
+			else if (strcmp(what, "obfuscation_ratio") == 0) {
+				if (t[HTML_SA_OBFUSCATION] == 0)
+					continue;
+				x = (double)t[HTML_SA_OBFUSCATION] / t[HTML_SA_TAGS];
+			} else if (strcmp(what, "bad_tag_ratio") == 0) {
+				if (t[HTML_SA_ELEMENTS] == 0)
+					continue;
+				x = (double)(t[HTML_SA_TAGS] - t[HTML_SA_ELEMENTS]) / t[HTML_SA_TAGS];
+			} else {        /* non_element_ratio */
+				if (t[HTML_SA_NAMES] == 0 || t[HTML_SA_ELEMENT_NAMES] == 0)
+					continue;
+				x = (double)(t[HTML_SA_NAMES] - t[HTML_SA_ELEMENT_NAMES]) /
+				    t[HTML_SA_NAMES];
+			}
+			if (x > lo && x <= hi)
+				return 1;
+		}
+		return 0;
+	} else if (strcmp(what, "length") == 0) {
 		/* each HTML part's own (html_eval's measure) */
 		const struct mime_stats *st = &sc->m->st;
 		for (unsigned i = 0; i < st->html_parts_kept; i++)
@@ -1914,10 +1943,9 @@ static const char *const image_types[] = { "all", "gif", "png", "jpeg", NULL };
 static const char *const html_lists[] = { "comment", "anchor", "title", NULL };
 static const char *const html_measures[] = { "length", NULL };
 static const char *const freemail_replyto_args[] = { "replyto", "reply", NULL };
-/* (SpamAssassin's bad_tag_ratio, non_element_ratio, obfuscation_ratio,
- * closed_extra_ratio are not measured: skipped and counted) */
 static const char *const html_range_measures[] = {
-	"ratio", "image_area", "max_size", "length", NULL,
+	"ratio", "image_area", "max_size", "length", "closed_extra_ratio",
+	"obfuscation_ratio", "bad_tag_ratio", "non_element_ratio", NULL,
 };
 
 static const struct {

@@ -1246,6 +1246,49 @@ test_body_measures(void)
 	}
 }
 
+/* html_range()'s obfuscation_ratio, closed_extra_ratio, bad_tag_ratio and
+ * non_element_ratio, as SpamAssassin 4.0.1's renderer measures them on
+ * these parts (obfuscation 2/6, none; extra end tags 3/5; unknown tags
+ * 4/6, names 2/3, obfuscation 1/6; a curly quote it reads as '"'; a
+ * <!DOCTYPE> and a comment inside a word, 1/9). */
+static void
+test_html_ratios(void)
+{
+	static const char rules[] =
+	    "body OB12 eval:html_range('obfuscation_ratio','.1','.2')\n"
+	    "body OB23 eval:html_range('obfuscation_ratio','.2','.3')\n"
+	    "body OB34 eval:html_range('obfuscation_ratio','.3','.4')\n"
+	    "body CX eval:html_range('closed_extra_ratio','0.09','inf')\n"
+	    "body BT67 eval:html_range('bad_tag_ratio','0.60','0.70')\n"
+	    "body NE67 eval:html_range('non_element_ratio','0.60','0.70')\n";
+	static const struct {
+		const char *html, *hits;
+	} t[] = {
+		{ "<p>abc<b>def</b> ghi<i>jkl</i></p>", "OB34" },
+		{ "<p>text</b></b></i></p>", "CX" },
+		{ "<foo>x</foo><bar>y</bar><p>z</p>", "BT67 NE67 OB12" },
+		{ "<p>know: \xe2\x80\x9c<u>What</u> is</p>", "" },
+		{ "<!DOCTYPE html><html><body><p>one<!-- c -->two</p><br/>three<br>four"
+		  "</body></html>", "OB12" },
+	};
+	static const char *const names[] = { "OB12", "OB23", "OB34", "CX", "BT67", "NE67" };
+
+	for (size_t i = 0; i < NELEM(t); i++) {
+		struct spam_result r;
+		char msg[1024];
+		snprintf(msg, sizeof(msg), "From: a@b.example\nSubject: x\n"
+		    "Content-Type: text/html; charset=utf-8\n\n%s\n", t[i].html);
+		scan(rules, msg, -1, &r);
+		for (size_t k = 0; k < NELEM(names); k++) {
+			const char *h = strstr(t[i].hits, names[k]);
+			int want = h != NULL && (h[strlen(names[k])] == ' ' ||
+			    h[strlen(names[k])] == '\0');
+			T_INTEQ(hit(&r, names[k]), want);
+		}
+		spam_result_free(&r);
+	}
+}
+
 static void
 test_bad_lines(void)
 {
@@ -3446,6 +3489,7 @@ main(void)
 	T_RUN(test_html_image_ratio);
 	T_RUN(test_no_rdns_dotcom_helo);
 	T_RUN(test_body_measures);
+	T_RUN(test_html_ratios);
 	T_RUN(test_bad_lines);
 	T_RUN(test_include);
 	T_RUN(test_builtin);
