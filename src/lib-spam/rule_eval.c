@@ -8,6 +8,7 @@
 #include <ctype.h>
 #include <fnmatch.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -21,6 +22,7 @@
 #include "msg_date.h"
 #include "relays.h"
 #include "rules-private.h"
+#include "uri.h"
 
 struct span {
 	const char *p;
@@ -1825,6 +1827,95 @@ ev_no_rdns_dotcom_helo(struct scan *sc, const struct rule *r)
 	return hit;
 }
 
+/* WLBLEval's check_uri_host_listed(NAME) (and check_uri_host_in_blocklist,
+ * _welcomelist: BLOCK, WELCOME): a host of the message's URIs (not
+ * mailto:) whose most specific entry in the list (the host, then its
+ * parent domains; an address only itself) is not a "!" one. */
+static int
+uri_host_listed(struct scan *sc, const char *list)
+{
+	char lname[160];
+	const struct addrlist *l = NULL;
+
+	snprintf(lname, sizeof(lname), URI_HOST_LIST "%s", list);
+	for (size_t k = 0; k < sc->rs->nalists; k++)
+		if (strcmp(sc->rs->alists[k].name, lname) == 0)
+			l = &sc->rs->alists[k];
+	if (l == NULL || l->n == 0)
+		return 0;
+	for (size_t u = 0; u < sc->m->nuris; u++) {
+		char *h, *at, *c, *q;
+		const char *keys[12];
+		size_t nk = 0;
+		int verdict = -1;
+		if (strncasecmp(sc->m->uris[u], "mailto:", 7) == 0)
+			continue;
+		h = uri_host(sc->m->uris[u]);
+		if ((at = strrchr(h, '@')) != NULL)
+			memmove(h, at + 1, strlen(at + 1) + 1);
+		if (h[0] == '[') {              /* an address literal: itself */
+			if ((c = strchr(h, ']')) != NULL)
+				*c = '\0';
+			keys[nk++] = h + 1;
+		} else {
+			if ((c = strrchr(h, ':')) != NULL)
+				*c = '\0';
+			str_lower(h);
+			/* the host, then its parents (the last 11 of them) */
+			for (q = h; q != NULL; q = strchr(q, '.') ? strchr(q, '.') + 1 : NULL) {
+				if (nk == NELEM(keys) - 1) {
+					memmove(keys, keys + 1, (nk - 1) * sizeof(keys[0]));
+					nk--;
+				}
+				keys[nk++] = q;
+				if (*q == '\0')
+					break;
+			}
+		}
+		for (size_t k = 0; k < nk && verdict < 0 && keys[k][0] != '\0'; k++)
+			for (size_t i = 0; i < l->n && verdict < 0; i++) {
+				const char *e = l->v[i][0] == '!' ? l->v[i] + 1 : l->v[i];
+				if (strcmp(e, keys[k]) == 0)
+					verdict = l->v[i][0] != '!';
+			}
+		free(h);
+		if (verdict == 1)
+			return 1;
+	}
+	return 0;
+}
+
+static unsigned
+ev_uri_host_listed(struct scan *sc, const struct rule *r)
+{
+	return r->neval_args >= 1 && uri_host_listed(sc, arg_str(r, 0));
+}
+
+static unsigned
+ev_uri_host_block(struct scan *sc, const struct rule *r)
+{
+	(void)r;
+	return uri_host_listed(sc, "BLOCK");
+}
+
+static unsigned
+ev_uri_host_welcome(struct scan *sc, const struct rule *r)
+{
+	(void)r;
+	return uri_host_listed(sc, "WELCOME");
+}
+
+/* BodyEval's check_body_length(max): the body as sent (after the header
+ * block) at most max bytes */
+static unsigned
+ev_body_length(struct scan *sc, const struct rule *r)
+{
+	const struct mime_msg *m = sc->m;
+
+	return r->neval_args >= 1 && m->body_offset <= m->full_len &&
+	    (double)(m->full_len - m->body_offset) <= arg_num(r, 0, 0);
+}
+
 /* BodyEval's multipart_alternative_difference(min, max): the measure
  * (mime.h madiff) above min (or min 0), at most max (or "undef") */
 static unsigned
@@ -2020,6 +2111,12 @@ static const struct {
 	{ "multipart_alternative_difference", ev_madiff },
 	{ "multipart_alternative_difference_count", ev_madiff_count },
 	{ "tvd_vertical_words", ev_tvd_vertical_words },
+	{ "check_body_length", ev_body_length },
+	{ "check_uri_host_listed", ev_uri_host_listed },
+	{ "check_uri_host_in_blocklist", ev_uri_host_block },
+	{ "check_uri_host_in_blacklist", ev_uri_host_block },
+	{ "check_uri_host_in_welcomelist", ev_uri_host_welcome },
+	{ "check_uri_host_in_whitelist", ev_uri_host_welcome },
 	{ "html_title_subject_ratio", ev_html_title_subject_ratio },
 };
 

@@ -871,6 +871,50 @@ do_line(struct ruleset *rs, const char *file, int lineno, const char *line)
 			list_add(&l->v, &l->n, a);
 			free(a);
 		}
+	} else if (strcmp(cmd, "enlist_uri_host") == 0 || strcmp(cmd, "delist_uri_host") == 0 ||
+	    strcmp(cmd, "blocklist_uri_host") == 0 || strcmp(cmd, "blacklist_uri_host") == 0 ||
+	    strcmp(cmd, "welcomelist_uri_host") == 0 || strcmp(cmd, "whitelist_uri_host") == 0) {
+		/* WLBLEval's URI host lists: (NAME) host …, "!host" for
+		 * one that does not count; the last word for a host wins;
+		 * delist_uri_host [(NAME)] host … takes hosts out (of every
+		 * list without a name) */
+		char lname[128];
+		const char *e = NULL;
+		char *a;
+		int del = cmd[0] == 'd';
+		p = skip_ws(p);
+		if (cmd[0] == 'b' || cmd[0] == 'w')
+			snprintf(lname, sizeof(lname), URI_HOST_LIST "%s", cmd[0] == 'b' ? "BLOCK" : "WELCOME");
+		else if (*p == '(' && (e = strchr(p, ')')) != NULL && e > p + 1 &&
+		    (size_t)(e - p) < sizeof(lname) - strlen(URI_HOST_LIST)) {
+			snprintf(lname, sizeof(lname), URI_HOST_LIST "%.*s", (int)(e - p - 1), p + 1);
+			p = e + 1;
+		} else if (del)
+			lname[0] = '\0';       /* every list */
+		else {
+			ruleset_error(rs, file, lineno, "%s: (list name) expected", cmd);
+			goto out;
+		}
+		while ((a = word(&p)) != NULL) {
+			const char *h = a[0] == '!' ? a + 1 : a;
+			str_lower(a);
+			for (size_t k = 0; k < rs->nalists; k++) {
+				struct addrlist *l = &rs->alists[k];
+				if (strncmp(l->name, URI_HOST_LIST, strlen(URI_HOST_LIST)) != 0 ||
+				    (lname[0] != '\0' && strcmp(l->name, lname) != 0))
+					continue;
+				for (size_t i = 0; i < l->n; i++)
+					if (strcmp(l->v[i][0] == '!' ? l->v[i] + 1 : l->v[i], h) == 0) {
+						free(l->v[i]);
+						l->v[i--] = l->v[--l->n];
+					}
+			}
+			if (!del) {
+				struct addrlist *l = addrlist_get(rs, lname, strlen(lname));
+				list_add(&l->v, &l->n, a);
+			}
+			free(a);
+		}
 	} else if (strcmp(cmd, "freemail_domains") == 0 ||
 	    strcmp(cmd, "freemail_welcomelist") == 0 || strcmp(cmd, "freemail_whitelist") == 0) {
 		int dom = cmd[9] == 'd';

@@ -141,6 +141,9 @@ struct ruleset {
 /* welcomelist_bounce_relays' globs: a name enlist_addrlist cannot give
  * (its names end at the first ')') */
 #define ADDRLIST_BOUNCE_RELAYS "(bounce relays)"
+/* WLBLEval's URI host lists (enlist_uri_host (NAME) …) are address lists
+ * named this and NAME: a name enlist_addrlist cannot give */
+#define URI_HOST_LIST "(uri host) "
 	/* the FreeMail plugin's lists, lower case: freemail_domains without
 	 * and with wildcards (FM_DOM sorted for bsearch), and
 	 * freemail_welcomelist addresses or domains */

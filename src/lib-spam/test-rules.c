@@ -767,7 +767,7 @@ test_lists_and_conditionals(void)
 	    "if can(Mail::SpamAssassin::Plugin::HTMLEval::has_html_test)\n"
 	    "  body IN_CAN_HAS /pills/\n"
 	    "endif\n"
-	    "if can(Mail::SpamAssassin::Plugin::BodyEval::has_check_body_length)\n"
+	    "if can(Mail::SpamAssassin::Plugin::BodyEval::has_check_stock_info)\n"
 	    "  body IN_CAN_HAS_NOT /pills/\n"
 	    "endif\n"
 	    "if can(Mail::SpamAssassin::Plugin::Nope::has_html_test)\n"
@@ -1278,6 +1278,52 @@ test_html_ratios(void)
 		char msg[1024];
 		snprintf(msg, sizeof(msg), "From: a@b.example\nSubject: x\n"
 		    "Content-Type: text/html; charset=utf-8\n\n%s\n", t[i].html);
+		scan(rules, msg, -1, &r);
+		for (size_t k = 0; k < NELEM(names); k++) {
+			const char *h = strstr(t[i].hits, names[k]);
+			int want = h != NULL && (h[strlen(names[k])] == ' ' ||
+			    h[strlen(names[k])] == '\0');
+			T_INTEQ(hit(&r, names[k]), want);
+		}
+		spam_result_free(&r);
+	}
+}
+
+/* WLBLEval's URI host lists (enlist_uri_host, delist_uri_host,
+ * blocklist_uri_host, check_uri_host_listed, check_uri_host_in_blocklist)
+ * and BodyEval's check_body_length(): SpamAssassin 4.0.1's hits on the
+ * same messages with the same rules. */
+static void
+test_uri_host_lists(void)
+{
+	static const char rules[] =
+	    "enlist_uri_host (SUSP) top !good.example.top 192.0.2.7\n"
+	    "enlist_uri_host (SUSP) bad.example.com\n"
+	    "blocklist_uri_host other.example.net\n"
+	    "delist_uri_host (SUSP) bad.example.com\n"
+	    "enlist_uri_host (SUSP2) example.com\n"
+	    "header UL eval:check_uri_host_listed('SUSP')\n"
+	    "header UL2 eval:check_uri_host_listed('SUSP2')\n"
+	    "header UB eval:check_uri_host_in_blocklist()\n"
+	    "header UW eval:check_uri_host_in_welcomelist()\n"
+	    "body BL eval:check_body_length('20')\n";
+	static const struct {
+		const char *body, *hits;
+	} t[] = {
+		{ "see http://www.shop.example.top/buy now\n", "UL" },
+		{ "see http://good.example.top/buy now\n", "" },
+		{ "see http://192.0.2.7/buy now\n", "UL" },
+		{ "mail mailto:x@bad.example.com please\n", "" },
+		{ "see http://a.b.bad.example.com:8080/x and http://user@other.example.net/\n",
+		  "UB UL2" },
+		{ "short\n", "BL" },
+	};
+	static const char *const names[] = { "UL", "UL2", "UB", "UW", "BL" };
+
+	for (size_t i = 0; i < NELEM(t); i++) {
+		struct spam_result r;
+		char msg[512];
+		snprintf(msg, sizeof(msg), "From: a@b.example\nSubject: x\n\n%s", t[i].body);
 		scan(rules, msg, -1, &r);
 		for (size_t k = 0; k < NELEM(names); k++) {
 			const char *h = strstr(t[i].hits, names[k]);
@@ -3490,6 +3536,7 @@ main(void)
 	T_RUN(test_no_rdns_dotcom_helo);
 	T_RUN(test_body_measures);
 	T_RUN(test_html_ratios);
+	T_RUN(test_uri_host_lists);
 	T_RUN(test_bad_lines);
 	T_RUN(test_include);
 	T_RUN(test_builtin);
