@@ -1356,6 +1356,53 @@ he_forged_eudoramail(const struct mime_msg *m)
 }
 
 int
+he_forged_juno(const struct mime_msg *m)
+{
+	const char *xo, *xm;
+	char *rcvd;
+	int r = 0;
+
+	if (!from_at(m, "\\bjuno\\.com$") || he_gated_through_rcvd_remover(m))
+		return 0;
+	xo = first(m, "X-Originating-IP", 0);
+	xm = first(m, "X-Mailer", 0);
+	xo = xo != NULL ? xo : "";
+	xm = xm != NULL ? xm : "";
+	rcvd = get_joined(m, "Received", 1);
+	if (xo[0] != '\0') {
+		/* new style Juno has no X-Originating-IP */
+		r = (!match("from.*\\b(?:juno|untd)\\.com.*[\\[\\(]" IP_RE "[\\]\\)].*by", "", 0,
+		    rcvd, NULL, 0) && !match(" cookie\\.(?:juno|untd)\\.com ", "", 0, rcvd, NULL, 0)) ||
+		    strstr(xm, "Juno ") == NULL;
+	} else {
+		/* (the plugin's tests here all end in "X-Originating-IP has
+		 * no address", which an empty one has not) */
+		r = 1;
+	}
+	free(rcvd);
+	return r;
+}
+
+int
+he_ma_non_text(const struct mime_msg *m)
+{
+	for (size_t i = 0; i < m->nparts; i++) {
+		if (strcmp(m->parts[i].ctype, "multipart/alternative") != 0)
+			continue;
+		for (size_t k = i + 1; k < m->nparts && m->parts[k].depth > m->parts[i].depth; k++) {
+			const struct mime_part *p = &m->parts[k];
+			if (p->depth != m->parts[i].depth + 1 || !mime_leaf(p))
+				continue;
+			if (strcmp(p->ctype, "multipart/related") != 0 &&
+			    strcmp(p->ctype, "application/rtf") != 0 &&
+			    strncmp(p->ctype, "text/", 5) != 0)
+				return 1;
+		}
+	}
+	return 0;
+}
+
+int
 he_fake_aol_relay(const struct mime_msg *m)
 {
 	char *rcvd = get_joined(m, "Received", 1);

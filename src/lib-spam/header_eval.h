@@ -57,6 +57,12 @@ int he_outlook_message_id(const struct mime_msg *m);
  * mime_base64_encoded_text, mime_bad_iso_charset (0 or 1); -1 for a
  * test it derives from the encoded lines (not implemented). */
 int he_check_for_mime(const struct mime_msg *m, const char *test);
+/* HeaderEval's check_for_forged_juno_received_headers(). */
+int he_forged_juno(const struct mime_msg *m);
+/* MIMEEval's check_ma_non_text(): a multipart/alternative with a part
+ * right under it that is not text (nor multipart/related,
+ * application/rtf). */
+int he_ma_non_text(const struct mime_msg *m);
 /* MIMEEval's mime_ascii_text_illegal: a text/plain leaf in US-ASCII (or
  * with no charset) whose body as sent has a NUL, CR or 8-bit byte. */
 int he_ascii_text_illegal(const struct mime_msg *m);

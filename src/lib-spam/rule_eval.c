@@ -1203,6 +1203,163 @@ ev_from_in_list(struct scan *sc, const struct rule *r)
 	return hit;
 }
 
+/* SpamAssassin's all_to_addrs(): the first Resent-To: and Resent-Cc:
+ * addresses when there are, else the "for <addr>;" of the newest three
+ * Received: lines (a domain with a dot) and the addresses of To:,
+ * Apparently-To:, Delivered-To:, Envelope-Recipients:,
+ * Apparently-Resent-To:, X-Envelope-To:, Envelope-To:, X-Delivered-To:,
+ * X-Original-To:, X-Rcpt-To:, X-Real-To:, Cc:; each once.  Their
+ * number, malloc'ed in v. */
+static size_t
+all_to_addrs(struct scan *sc, char **v)
+{
+	static const char *const hdrs[] = {
+		"To", "Apparently-To", "Delivered-To", "Envelope-Recipients",
+		"Apparently-Resent-To", "X-Envelope-To", "Envelope-To", "X-Delivered-To",
+		"X-Original-To", "X-Rcpt-To", "X-Real-To", "Cc",
+	};
+	size_t n = 0, k = 0;
+
+	for (int h = 0; h < 2; h++) {   /* each one's first address */
+		size_t before = n;
+		addrs_of(sc, h == 0 ? "Resent-To" : "Resent-Cc", v, &n, 1);
+		while (n > before + 1)
+			free(v[--n]);
+	}
+	if (n == 0) {
+		unsigned rcvd = 0;
+		for (size_t i = 0; i < sc->m->nhdrs && rcvd < 3 && n < ADDRS_MAX; i++) {
+			struct buf u;
+			const char *f, *at, *e;
+			if (strcasecmp(sc->m->hdrs[i].name, "Received") != 0)
+				continue;
+			rcvd++;
+			buf_init(&u, 8192);
+			mime_unfold(sc->m->hdrs[i].value, strlen(sc->m->hdrs[i].value), &u);
+			for (f = u.data; f != NULL && (f = strstr(f, " for ")) != NULL; f++) {
+				const char *a = f + 5 + (f[5] == '<');
+				e = a + strcspn(a, " \t;");
+				if (*e != ';' || (at = memchr(a, '@', (size_t)(e - a))) == NULL)
+					continue;
+				if (e > a && e[-1] == '>')
+					e--;
+				/* (\S+@(\S+?)) with a domain that has a dot */
+				if (at > a && memchr(at + 1, '.', (size_t)(e - at - 1)) != NULL &&
+				    at[1] != '.' && e[-1] != '.') {
+					v[n++] = xstrndup(a, (size_t)(e - a));
+					break;
+				}
+			}
+			buf_free(&u);
+		}
+		for (size_t h = 0; h < NELEM(hdrs); h++)
+			addrs_of(sc, hdrs[h], v, &n, 0);
+	}
+	for (size_t i = 0; i < n; i++) {
+		int dup = 0;
+		for (size_t j = 0; j < k && !dup; j++)
+			dup = strcmp(v[j], v[i]) == 0;
+		if (dup)
+			free(v[i]);
+		else
+			v[k++] = v[i];
+	}
+	return k;
+}
+
+/* check_to_in_list(NAME) and WLBLEval's check_to_in_welcomelist,
+ * _blocklist, _more_spam, _all_spam (the lists welcomelist_to,
+ * blocklist_to, more_spam_to, all_spam_to): a recipient address
+ * (all_to_addrs) the list has */
+static int
+to_in_list(struct scan *sc, const char *name)
+{
+	const struct addrlist *l = alist(sc->rs, name);
+	char *v[ADDRS_MAX];
+	size_t n;
+	int hit = 0;
+
+	if (l == NULL || l->n == 0)
+		return 0;
+	n = all_to_addrs(sc, v);
+	for (size_t i = 0; i < n && !hit; i++)
+		hit = in_alist(l, v[i]);
+	addrs_free(v, n);
+	return hit;
+}
+
+static unsigned
+ev_to_in_list(struct scan *sc, const struct rule *r)
+{
+	return r->neval_args >= 1 && to_in_list(sc, arg_str(r, 0));
+}
+
+static unsigned
+ev_to_welcome(struct scan *sc, const struct rule *r)
+{
+	(void)r;
+	return to_in_list(sc, "welcomelist_to");
+}
+
+static unsigned
+ev_to_block(struct scan *sc, const struct rule *r)
+{
+	(void)r;
+	return to_in_list(sc, "blocklist_to");
+}
+
+static unsigned
+ev_to_more_spam(struct scan *sc, const struct rule *r)
+{
+	(void)r;
+	return to_in_list(sc, "more_spam_to");
+}
+
+static unsigned
+ev_to_all_spam(struct scan *sc, const struct rule *r)
+{
+	(void)r;
+	return to_in_list(sc, "all_spam_to");
+}
+
+/* The WelcomeListSubject plugin: a welcomelist_subject / blocklist_subject
+ * glob ('*' any text, '?' one character) found in the Subject (the body
+ * text's first line), case aside */
+static int
+subject_in_list(struct scan *sc, const char *name)
+{
+	const struct addrlist *l = alist(sc->rs, name);
+	const char *b = sc->m->body.data ? sc->m->body.data : "";
+	const char *nl = memchr(b, '\n', sc->m->body.len);
+	char *subj;
+	int hit = 0;
+
+	if (l == NULL || l->n == 0 || mime_header_get(sc->m, "Subject") == NULL)
+		return 0;
+	subj = xstrndup(b, nl != NULL ? (size_t)(nl - b) : sc->m->body.len);
+	for (size_t i = 0; i < l->n && !hit; i++) {
+		char *g = xasprintf("*%s*", l->v[i]);
+		hit = glob_match(g, subj, 1);
+		free(g);
+	}
+	free(subj);
+	return hit;
+}
+
+static unsigned
+ev_subject_welcome(struct scan *sc, const struct rule *r)
+{
+	(void)r;
+	return subject_in_list(sc, SUBJECT_LIST "welcome");
+}
+
+static unsigned
+ev_subject_block(struct scan *sc, const struct rule *r)
+{
+	(void)r;
+	return subject_in_list(sc, SUBJECT_LIST "block");
+}
+
 /* check_replyto_in_list(NAME): the first Reply-To: address */
 static unsigned
 ev_replyto_in_list(struct scan *sc, const struct rule *r)
@@ -2085,6 +2242,19 @@ static const struct {
 	{ "html_tag_balance", ev_html_tag_balance, html_balance_tags },
 	{ "check_from_in_list", ev_from_in_list },
 	{ "check_replyto_in_list", ev_replyto_in_list },
+	{ "check_to_in_list", ev_to_in_list },
+	{ "check_to_in_welcomelist", ev_to_welcome },
+	{ "check_to_in_whitelist", ev_to_welcome },
+	{ "check_to_in_blocklist", ev_to_block },
+	{ "check_to_in_blacklist", ev_to_block },
+	{ "check_to_in_more_spam", ev_to_more_spam },
+	{ "check_to_in_all_spam", ev_to_all_spam },
+	{ "check_for_forged_juno_received_headers", NULL, NULL, he_forged_juno },
+	{ "check_ma_non_text", NULL, NULL, he_ma_non_text },
+	{ "check_subject_in_welcomelist", ev_subject_welcome },
+	{ "check_subject_in_whitelist", ev_subject_welcome },
+	{ "check_subject_in_blocklist", ev_subject_block },
+	{ "check_subject_in_blacklist", ev_subject_block },
 	{ "check_freemail_from", ev_freemail_from },
 	{ "check_freemail_header", ev_freemail_header },
 	{ "check_freemail_replyto", ev_freemail_replyto, freemail_replyto_args },

@@ -871,6 +871,38 @@ do_line(struct ruleset *rs, const char *file, int lineno, const char *line)
 			list_add(&l->v, &l->n, a);
 			free(a);
 		}
+	} else if (strcmp(cmd, "welcomelist_to") == 0 || strcmp(cmd, "whitelist_to") == 0 ||
+	    strcmp(cmd, "blocklist_to") == 0 || strcmp(cmd, "blacklist_to") == 0 ||
+	    strcmp(cmd, "more_spam_to") == 0 || strcmp(cmd, "all_spam_to") == 0) {
+		/* WLBLEval's recipient lists: the address lists of those
+		 * names (as enlist_addrlist (blocklist_to) … gives one) */
+		const char *ln = cmd[0] == 'w' ? "welcomelist_to" : cmd[0] == 'b' ?
+		    "blocklist_to" : cmd;
+		struct addrlist *l = addrlist_get(rs, ln, strlen(ln));
+		char *a;
+		while ((a = word(&p)) != NULL) {
+			str_lower(a);
+			list_add(&l->v, &l->n, a);
+			free(a);
+		}
+	} else if (strcmp(cmd, "welcomelist_subject") == 0 || strcmp(cmd, "whitelist_subject") == 0 ||
+	    strcmp(cmd, "blocklist_subject") == 0 || strcmp(cmd, "blacklist_subject") == 0) {
+		/* the WelcomeListSubject plugin's: the rest of the line, a
+		 * glob found anywhere in the Subject */
+		const char *ln = cmd[0] == 'w' ? SUBJECT_LIST "welcome" : SUBJECT_LIST "block";
+		struct addrlist *l = addrlist_get(rs, ln, strlen(ln));
+		char *a;
+		p = skip_ws(p);
+		if (*p != '\0') {
+			size_t al;
+			a = xstrdup(p);
+			al = strlen(a);
+			while (al > 0 && isspace((unsigned char)a[al - 1]))
+				a[--al] = '\0';
+			str_lower(a);
+			list_add(&l->v, &l->n, a);
+			free(a);
+		}
 	} else if (strcmp(cmd, "enlist_uri_host") == 0 || strcmp(cmd, "delist_uri_host") == 0 ||
 	    strcmp(cmd, "blocklist_uri_host") == 0 || strcmp(cmd, "blacklist_uri_host") == 0 ||
 	    strcmp(cmd, "welcomelist_uri_host") == 0 || strcmp(cmd, "whitelist_uri_host") == 0) {

@@ -144,6 +144,9 @@ struct ruleset {
 /* WLBLEval's URI host lists (enlist_uri_host (NAME) …) are address lists
  * named this and NAME: a name enlist_addrlist cannot give */
 #define URI_HOST_LIST "(uri host) "
+/* and the WelcomeListSubject plugin's welcomelist_subject and
+ * blocklist_subject patterns these and "welcome", "block" */
+#define SUBJECT_LIST "(subject) "
 	/* the FreeMail plugin's lists, lower case: freemail_domains without
 	 * and with wildcards (FM_DOM sorted for bsearch), and
 	 * freemail_welcomelist addresses or domains */

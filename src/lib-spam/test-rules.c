@@ -1335,6 +1335,180 @@ test_uri_host_lists(void)
 	}
 }
 
+/* WLBLEval's recipient lists (welcomelist_to, blocklist_to, more_spam_to,
+ * all_spam_to over all_to_addrs: Resent-To/Cc first, else the newest
+ * Received: lines' "for <addr>;", To:, X-Original-To: and the like) and
+ * the WelcomeListSubject plugin's subject globs: SpamAssassin 4.0.1's
+ * hits with the same rules on the same messages. */
+static void
+test_to_and_subject_lists(void)
+{
+	static const char rules[] =
+	    "welcomelist_to friend@good.example\n"
+	    "blocklist_to *@traps.example\n"
+	    "more_spam_to moreme@more.example\n"
+	    "all_spam_to joe@lists.example.org\n"
+	    "welcomelist_subject weekly digest #??\n"
+	    "blocklist_subject [sale]\n"
+	    "header TW eval:check_to_in_welcomelist()\n"
+	    "header TB eval:check_to_in_blocklist()\n"
+	    "header TM eval:check_to_in_more_spam()\n"
+	    "header TA eval:check_to_in_all_spam()\n"
+	    "header SW eval:check_subject_in_welcomelist()\n"
+	    "header SB eval:check_subject_in_blocklist()\n";
+	static const struct {
+		const char *msg, *hits;
+	} t[] = {
+		{ "Received: from a.example (a.example [192.0.2.1]) by mx.example.org (Postfix) with ESMTP id 1 for <joe@lists.example.org>; Fri, 23 Aug 2002 11:55:00 +0100\n"
+		    "From: a@b.example\n"
+		    "To: someone@else.example\n"
+		    "Subject: [Sale] Big news\n"
+		    "\n"
+		    "body\n",
+		    "SB TA" },
+		{ "From: a@b.example\n"
+		    "To: Friend <friend@good.example>\n"
+		    "Cc: x@y.example\n"
+		    "Subject: hello\n"
+		    "\n"
+		    "body\n",
+		    "TW" },
+		{ "From: a@b.example\n"
+		    "Resent-To: spamtrap@traps.example\n"
+		    "To: friend@good.example\n"
+		    "Subject: Weekly Digest #12\n"
+		    "\n"
+		    "body\n",
+		    "SW TB" },
+		{ "From: a@b.example\n"
+		    "To: nobody@x.example\n"
+		    "X-Original-To: moreme@more.example\n"
+		    "Subject: nothing\n"
+		    "\n"
+		    "body\n",
+		    "TM" },
+
+	};
+	static const char *const names[] = { "TW", "TB", "TM", "TA", "SW", "SB" };
+
+	for (size_t i = 0; i < NELEM(t); i++) {
+		struct spam_result r;
+		scan(rules, t[i].msg, -1, &r);
+		for (size_t k = 0; k < NELEM(names); k++) {
+			const char *h = strstr(t[i].hits, names[k]);
+			int want = h != NULL && (h[strlen(names[k])] == ' ' ||
+			    h[strlen(names[k])] == '\0');
+			T_INTEQ(hit(&r, names[k]), want);
+		}
+		spam_result_free(&r);
+	}
+}
+
+/* HeaderEval's check_for_forged_juno_received_headers() and MIMEEval's
+ * check_ma_non_text(): SpamAssassin 4.0.1's hits on the same messages. */
+static void
+test_juno_and_ma_non_text(void)
+{
+	static const char rules[] =
+	    "header JU eval:check_for_forged_juno_received_headers()\n"
+	    "body MANT eval:check_ma_non_text()\n";
+	static const struct {
+		const char *msg, *hit;
+	} t[] = {
+		{ "Received: from smtp.juno.com (smtp.juno.com [64.136.24.1]) by mx.example.org with ESMTP id 1; Fri, 23 Aug 2002 11:55:00 +0100\n"
+		    "From: someone@juno.com\n"
+		    "X-Originating-IP: 10.1.2.3\n"
+		    "X-Mailer: Juno 5.0.33\n"
+		    "To: u@example.org\n"
+		    "Subject: x\n"
+		    "\n"
+		    "body\n",
+		    "" },
+		{ "Received: from smtp.juno.com (smtp.juno.com [64.136.24.1]) by mx.example.org with ESMTP id 1; Fri, 23 Aug 2002 11:55:00 +0100\n"
+		    "From: someone@juno.com\n"
+		    "X-Originating-IP: 10.1.2.3\n"
+		    "X-Mailer: Outlook\n"
+		    "To: u@example.org\n"
+		    "Subject: x\n"
+		    "\n"
+		    "body\n",
+		    "JU" },
+		{ "Received: from bogus.example (bogus.example [192.0.2.9]) by mx.example.org with ESMTP id 1; Fri, 23 Aug 2002 11:55:00 +0100\n"
+		    "From: someone@juno.com\n"
+		    "To: u@example.org\n"
+		    "Subject: x\n"
+		    "\n"
+		    "body\n",
+		    "JU" },
+		{ "From: someone@other.com\n"
+		    "To: u@example.org\n"
+		    "Subject: x\n"
+		    "\n"
+		    "body\n",
+		    "" },
+		{ "From: a@b.example\n"
+		    "Subject: x\n"
+		    "Content-Type: multipart/alternative; boundary=\"b1\"\n"
+		    "\n"
+		    "--b1\n"
+		    "Content-Type: text/plain\n"
+		    "\n"
+		    "hi\n"
+		    "--b1\n"
+		    "Content-Type: image/gif\n"
+		    "\n"
+		    "GIF89a\n"
+		    "--b1--\n",
+		    "MANT" },
+		{ "From: a@b.example\n"
+		    "Subject: x\n"
+		    "Content-Type: multipart/alternative; boundary=\"b1\"\n"
+		    "\n"
+		    "--b1\n"
+		    "Content-Type: text/plain\n"
+		    "\n"
+		    "hi\n"
+		    "--b1\n"
+		    "Content-Type: multipart/related; boundary=\"b2\"\n"
+		    "\n"
+		    "--b2\n"
+		    "Content-Type: text/html\n"
+		    "\n"
+		    "<p>hi</p>\n"
+		    "--b2\n"
+		    "Content-Type: image/gif\n"
+		    "\n"
+		    "GIF89a\n"
+		    "--b2--\n"
+		    "\n"
+		    "--b1--\n",
+		    "" },
+		{ "From: a@b.example\n"
+		    "Subject: x\n"
+		    "Content-Type: multipart/alternative; boundary=\"b1\"\n"
+		    "\n"
+		    "--b1\n"
+		    "Content-Type: text/plain\n"
+		    "\n"
+		    "hi\n"
+		    "--b1\n"
+		    "Content-Type: application/rtf\n"
+		    "\n"
+		    "{\\rtf1}\n"
+		    "--b1--\n",
+		    "" },
+
+	};
+
+	for (size_t i = 0; i < NELEM(t); i++) {
+		struct spam_result r;
+		scan(rules, t[i].msg, -1, &r);
+		T_INTEQ(hit(&r, "JU"), strcmp(t[i].hit, "JU") == 0);
+		T_INTEQ(hit(&r, "MANT"), strcmp(t[i].hit, "MANT") == 0);
+		spam_result_free(&r);
+	}
+}
+
 static void
 test_bad_lines(void)
 {
@@ -3537,6 +3711,8 @@ main(void)
 	T_RUN(test_body_measures);
 	T_RUN(test_html_ratios);
 	T_RUN(test_uri_host_lists);
+	T_RUN(test_to_and_subject_lists);
+	T_RUN(test_juno_and_ma_non_text);
 	T_RUN(test_bad_lines);
 	T_RUN(test_include);
 	T_RUN(test_builtin);
