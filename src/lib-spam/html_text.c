@@ -859,7 +859,7 @@ add_uri(struct render *r, const char *v, size_t vl)
 
 	if (r->uris == NULL || vl == 0)
 		return;
-	buf_init(&tmp, URI_MAX);
+	buf_init(&tmp, URI_MAX + 1);    /* (one byte more: uri_add cuts and counts) */
 	decode_attr(v, vl, &tmp);
 	if (tmp.len > 0) {
 		size_t before = r->uris->n;

@@ -101,6 +101,7 @@ struct mime_stats {
 	 * last with words, their HTML and text words */
 	double madiff;
 	unsigned madiff_html, madiff_text;
+	unsigned uri_truncated;         /* URIs over URI_MAX bytes, cut */
 	unsigned sa_flags;              /* MIME_SA_*: what SpamAssassin's parser
 	                                   notes on the message (its header
 	                                   block, its multiparts and those

@@ -2062,6 +2062,15 @@ ev_uri_host_welcome(struct scan *sc, const struct rule *r)
 	return uri_host_listed(sc, "WELCOME");
 }
 
+/* URIEval's check_uri_truncated(): a URI over SpamAssassin's 8,192 bytes
+ * (kept cut to them) */
+static unsigned
+ev_uri_truncated(struct scan *sc, const struct rule *r)
+{
+	(void)r;
+	return sc->m->st.uri_truncated > 0;
+}
+
 /* BodyEval's check_body_length(max): the body as sent (after the header
  * block) at most max bytes */
 static unsigned
@@ -2282,6 +2291,7 @@ static const struct {
 	{ "multipart_alternative_difference_count", ev_madiff_count },
 	{ "tvd_vertical_words", ev_tvd_vertical_words },
 	{ "check_body_length", ev_body_length },
+	{ "check_uri_truncated", ev_uri_truncated },
 	{ "check_uri_host_listed", ev_uri_host_listed },
 	{ "check_uri_host_in_blocklist", ev_uri_host_block },
 	{ "check_uri_host_in_blacklist", ev_uri_host_block },

@@ -1008,6 +1008,47 @@ test_sa_parse_flags(void)
 	buf_free(&big);
 }
 
+/* Long URIs: one over 2,048 bytes is kept whole (a spammer's padded link
+ * is still read), one over URI_MAX (SpamAssassin's 8,192) cut to it and
+ * counted, in text and in an HTML attribute. */
+static void
+test_uri_long(void)
+{
+	struct buf b;
+	struct mime_msg m;
+	int found = 0;
+
+	buf_init(&b, 64 * 1024);
+	(void)buf_appends(&b, "From: a@b.example\nSubject: x\n\nsee http://evil.example/");
+	for (int i = 0; i < 3000; i++)
+		(void)buf_appendc(&b, 'a');
+	(void)buf_appends(&b, "/payload.exe now\n");
+	mime_parse(&m, b.data, b.len, NULL);
+	for (size_t i = 0; i < m.nuris; i++)
+		found |= strstr(m.uris[i], "/payload.exe") != NULL;
+	T_OK(found);
+	T_INTEQ(m.st.uri_truncated, 0);
+	mime_free(&m);
+
+	buf_reset(&b);
+	(void)buf_appends(&b, "From: a@b.example\nSubject: x\nContent-Type: text/html\n\n"
+	    "<a href=\"http://evil.example/");
+	for (int i = 0; i < 9000; i++)
+		(void)buf_appendc(&b, 'c');
+	(void)buf_appends(&b, "\">x</a>\n");
+	mime_parse(&m, b.data, b.len, NULL);
+	T_INTEQ(m.st.uri_truncated, 1);
+	found = 0;
+	for (size_t i = 0; i < m.nuris; i++)
+		if (strncmp(m.uris[i], "http://evil.example/", 20) == 0) {
+			found = 1;
+			T_OK(strlen(m.uris[i]) <= URI_MAX);
+		}
+	T_OK(found);
+	mime_free(&m);
+	buf_free(&b);
+}
+
 int
 main(void)
 {
@@ -1031,5 +1072,6 @@ main(void)
 	T_RUN(test_uri_numeric);
 	T_RUN(test_html_texts);
 	T_RUN(test_sa_parse_flags);
+	T_RUN(test_uri_long);
 	return t_done();
 }

@@ -15,7 +15,9 @@
 
 struct mime_stats;
 
-#define URI_MAX 2048
+/* A URI longer than this is cut to it and counted in
+ * mime_stats.uri_truncated (SpamAssassin's MAX_URI_LENGTH) */
+#define URI_MAX 8192
 
 struct uri_list {
 	char **v;

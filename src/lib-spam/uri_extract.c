@@ -168,8 +168,13 @@ uri_add1(struct uri_list *l, const char *s, size_t n, struct mime_stats *st)
 	while (n > 0 && (isspace((unsigned char)s[n - 1]) ||
 	    strchr(".,;:!?)'\"]>}", s[n - 1]) != NULL))
 		n--;
-	if (n == 0 || n > URI_MAX)
+	if (n == 0)
 		return;
+	if (n > URI_MAX) {
+		n = URI_MAX;
+		if (st != NULL)
+			st->uri_truncated++;
+	}
 	/* scheme */
 	while (i < n && i < sizeof(scheme) - 1 &&
 	    (isalnum((unsigned char)s[i]) || s[i] == '+' || s[i] == '-' || s[i] == '.'))
