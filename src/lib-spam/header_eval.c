@@ -477,6 +477,77 @@ he_image_count(const struct mime_msg *m, const char *type, double min, int have_
 	return (double)n >= min && (!have_max || (double)n <= max);
 }
 
+/* The ImageInfo plugin's images: the base64 GIF, PNG and JPEG parts
+ * ("jpg" taken as "jpeg") of type (or "all") whose size it read; f called
+ * with each, its result summed. */
+static double
+each_image(const struct mime_msg *m, const char *type,
+    double (*f)(const struct mime_part *, const void *), const void *arg)
+{
+	static const char *const types[] = { "gif", "png", "jpeg" };
+	double sum = 0;
+
+	for (size_t i = 0; i < m->nparts; i++) {
+		const struct mime_part *p = &m->parts[i];
+		const char *t = p->ctype;
+		if (strcmp(p->encoding, "base64") != 0 || strncmp(t, "image/", 6) != 0 ||
+		    p->img_w == 0 || p->img_h == 0)
+			continue;
+		t += 6;
+		if (strcmp(t, "jpg") == 0)
+			t = "jpeg";
+		for (size_t k = 0; k < NELEM(types); k++)
+			if (strcmp(t, types[k]) == 0 &&
+			    (strcmp(type, "all") == 0 || strcmp(type, t) == 0))
+				sum += f(p, arg);
+	}
+	return sum;
+}
+
+static double
+img_area(const struct mime_part *p, const void *arg)
+{
+	(void)arg;
+	return (double)p->img_w * (double)p->img_h;
+}
+
+double
+he_image_area(const struct mime_msg *m, const char *type)
+{
+	return each_image(m, type, img_area, NULL);
+}
+
+/* (arg: {minh, minw, maxh, maxw}, a max below 0 for none) */
+static double
+img_in_range(const struct mime_part *p, const void *arg)
+{
+	const double *b = arg;
+
+	return (double)p->img_h >= b[0] && (double)p->img_w >= b[1] &&
+	    (b[2] < 0 || (double)p->img_h <= b[2]) && (b[3] < 0 || (double)p->img_w <= b[3]);
+}
+
+int
+he_image_size_range(const struct mime_msg *m, const char *type, double minh,
+    double minw, double maxh, double maxw)
+{
+	const double b[4] = { minh, minw, maxh, maxw };
+
+	return each_image(m, type, img_in_range, b) > 0;
+}
+
+static double
+img_named(const struct mime_part *p, const void *arg)
+{
+	return p->filename[0] != '\0' && strcmp(p->filename, arg) == 0;
+}
+
+int
+he_image_named(const struct mime_msg *m, const char *name)
+{
+	return each_image(m, "all", img_named, name) > 0;
+}
+
 /* A charset whose text this test would read as capitals. */
 static int
 caps_charset(const char *cs)

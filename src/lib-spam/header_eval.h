@@ -59,6 +59,14 @@ int he_outlook_message_id(const struct mime_msg *m);
 int he_check_for_mime(const struct mime_msg *m, const char *test);
 /* HeaderEval's check_for_forged_juno_received_headers(). */
 int he_forged_juno(const struct mime_msg *m);
+/* The ImageInfo plugin's measures over the base64 GIF, PNG and JPEG
+ * parts of type ("gif", "png", "jpeg" or "all") whose size was read: the
+ * pixels they cover; one of h x w within minh..maxh, minw..maxw (a max
+ * below 0: none); one named name. */
+double he_image_area(const struct mime_msg *m, const char *type);
+int he_image_size_range(const struct mime_msg *m, const char *type, double minh,
+    double minw, double maxh, double maxw);
+int he_image_named(const struct mime_msg *m, const char *name);
 /* MIMEEval's check_ma_non_text(): a multipart/alternative with a part
  * right under it that is not text (nor multipart/related,
  * application/rtf). */

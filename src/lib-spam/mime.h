@@ -54,6 +54,9 @@ struct mime_part {
 	int ascii_illegal;      /* a leaf's body as sent has NUL, CR or 8-bit
 	                           bytes (SpamAssassin's MIMEEval looks for
 	                           them in text/plain in US-ASCII) */
+	/* a base64 GIF, PNG or JPEG image's size in pixels from its header
+	 * (SpamAssassin's ImageInfo plugin; 0 when not read) */
+	unsigned long img_w, img_h;
 	/* a text part's rendered text: where it is in the parser's text
 	 * (while parsing), and an HTML part's <img> */
 	size_t text_off, text_len;

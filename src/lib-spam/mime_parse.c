@@ -130,6 +130,8 @@ lower_dup(const char *s)
 static void add_text(struct parser *p, const char *raw, size_t rn, const char *s,
     size_t n, int html);
 static void walk(struct parser *p, const char *data, size_t len, int top);
+static void image_dims(const char *type, const unsigned char *d, size_t n,
+    unsigned long *w, unsigned long *h);
 
 /* A message/rfc822 or message/global part with a base64 or
  * quoted-printable body (RFC 6532 allows it for message/global; mail
@@ -232,6 +234,12 @@ leaf(struct parser *p, struct mime_part *part, const char *s, size_t n,
 		m->st.truncated++;
 	part->decoded_len = dec.len;
 	part->raw_len = n;
+	if (strcmp(enc, "base64") == 0 && strncmp(part->ctype, "image/", 6) == 0) {
+		const char *t = part->ctype + 6;
+		image_dims(strcmp(t, "jpg") == 0 ? "jpeg" : t,
+		    (const unsigned char *)(dec.data ? dec.data : ""), dec.len,
+		    &part->img_w, &part->img_h);
+	}
 	for (size_t i = 0; i < n && !part->ascii_illegal &&
 	    strcmp(part->ctype, "text/plain") == 0; i++)
 		part->ascii_illegal = s[i] == '\0' || s[i] == '\r' || (s[i] & 0x80);
@@ -602,6 +610,70 @@ mpart_alt_difference(struct mime_msg *m, const char *text)
 		m->st.madiff_text = (unsigned)texts;
 		if (100.0 * (double)left / (double)orig > m->st.madiff)
 			m->st.madiff = 100.0 * (double)left / (double)orig;
+	}
+}
+
+/* ---- the ImageInfo plugin's image sizes ---- */
+
+/* The width and height of image data d[0..n) of type "gif", "png" or
+ * "jpeg" as SpamAssassin's ImageInfo reads them (0 when it cannot): a
+ * GIF's logical screen; a PNG's IHDR, looked for at every 8 bytes from
+ * the signature on until an IEND; a JPEG's first SOF segment, walking
+ * the segments from SOI while they are well formed. */
+static void
+image_dims(const char *type, const unsigned char *d, size_t n, unsigned long *w,
+    unsigned long *h)
+{
+	*w = *h = 0;
+	if (strcmp(type, "gif") == 0) {
+		if (n >= 10 && memcmp(d, "GIF8", 4) == 0 && (d[4] == '7' || d[4] == '9') &&
+		    d[5] == 'a') {
+			*w = d[6] | (unsigned long)d[7] << 8;
+			*h = d[8] | (unsigned long)d[9] << 8;
+		}
+	} else if (strcmp(type, "png") == 0) {
+		if (n < 8 || memcmp(d, "\x89PNG\r\n\x1a\n", 8) != 0)
+			return;
+		for (size_t pos = 8; pos < n; pos += 8) {
+			unsigned long len;
+			if (n - pos < 8)
+				return;         /* (a chunk header cut short) */
+			len = (unsigned long)d[pos] << 24 | (unsigned long)d[pos + 1] << 16 |
+			    (unsigned long)d[pos + 2] << 8 | d[pos + 3];
+			if (memcmp(d + pos + 4, "IEND", 4) == 0)
+				return;
+			if (memcmp(d + pos + 4, "IHDR", 4) != 0 || len != 13)
+				continue;
+			if (n - pos - 8 >= 8) {
+				const unsigned char *b = d + pos + 8;
+				*w = (unsigned long)b[0] << 24 | (unsigned long)b[1] << 16 |
+				    (unsigned long)b[2] << 8 | b[3];
+				*h = (unsigned long)b[4] << 24 | (unsigned long)b[5] << 16 |
+				    (unsigned long)b[6] << 8 | b[7];
+			}
+			return;
+		}
+	} else if (strcmp(type, "jpeg") == 0) {
+		size_t pos = 2;
+		if (n < 2 || d[0] != 0xff || d[1] != 0xd8)
+			return;
+		while (n - pos >= 4 && d[pos] == 0xff && d[pos + 1] != 0xda && d[pos + 1] != 0xd9) {
+			unsigned mark = d[pos + 1];
+			size_t len = (size_t)d[pos + 2] << 8 | d[pos + 3], blen;
+			if (len < 2)
+				return;
+			pos += 4;
+			blen = len - 2 < n - pos ? len - 2 : n - pos;
+			if ((mark >= 0xc0 && mark <= 0xc3) || (mark >= 0xc5 && mark <= 0xc7) ||
+			    (mark >= 0xc9 && mark <= 0xcb) || (mark >= 0xcd && mark <= 0xcf)) {
+				if (blen >= 5) {
+					*h = (unsigned long)d[pos + 1] << 8 | d[pos + 2];
+					*w = (unsigned long)d[pos + 3] << 8 | d[pos + 4];
+				}
+				return;
+			}
+			pos += blen;
+		}
 	}
 }
 

@@ -2062,6 +2062,53 @@ ev_uri_host_welcome(struct scan *sc, const struct rule *r)
 	return uri_host_listed(sc, "WELCOME");
 }
 
+/* ImageInfo's pixel_coverage(type, min[, max]): min <= the pixels its
+ * images cover <= max */
+static unsigned
+ev_pixel_coverage(struct scan *sc, const struct rule *r)
+{
+	double v = he_image_area(sc->m, arg_str(r, 0));
+
+	return r->neval_args >= 2 && v >= arg_num(r, 1, 0) &&
+	    (r->neval_args < 3 || v <= arg_num(r, 2, 0));
+}
+
+/* image_to_text_ratio(type, min, max): the body text's bytes over the
+ * pixels its images cover, min <= ratio < max */
+static unsigned
+ev_image_to_text_ratio(struct scan *sc, const struct rule *r)
+{
+	double area = he_image_area(sc->m, arg_str(r, 0)), v;
+
+	if (r->neval_args < 3 || sc->m->body.len == 0 || area <= 0)
+		return 0;
+	v = (double)sc->m->body.len / area;
+	return v >= arg_num(r, 1, 0) && v < arg_num(r, 2, 0);
+}
+
+/* image_size_exact(type, h, w), image_size_range(type, minh, minw[, maxh,
+ * maxw]), image_named(name) */
+static unsigned
+ev_image_size_exact(struct scan *sc, const struct rule *r)
+{
+	double h = arg_num(r, 1, 0), w = arg_num(r, 2, 0);
+
+	return r->neval_args >= 3 && he_image_size_range(sc->m, arg_str(r, 0), h, w, h, w);
+}
+
+static unsigned
+ev_image_size_range(struct scan *sc, const struct rule *r)
+{
+	return r->neval_args >= 3 && he_image_size_range(sc->m, arg_str(r, 0),
+	    arg_num(r, 1, 0), arg_num(r, 2, 0), arg_num(r, 3, -1), arg_num(r, 4, -1));
+}
+
+static unsigned
+ev_image_named(struct scan *sc, const struct rule *r)
+{
+	return r->neval_args >= 1 && he_image_named(sc->m, arg_str(r, 0));
+}
+
 /* URIEval's check_uri_truncated(): a URI over SpamAssassin's 8,192 bytes
  * (kept cut to them) */
 static unsigned
@@ -2292,6 +2339,11 @@ static const struct {
 	{ "tvd_vertical_words", ev_tvd_vertical_words },
 	{ "check_body_length", ev_body_length },
 	{ "check_uri_truncated", ev_uri_truncated },
+	{ "pixel_coverage", ev_pixel_coverage, image_types },
+	{ "image_to_text_ratio", ev_image_to_text_ratio, image_types },
+	{ "image_size_exact", ev_image_size_exact, image_types },
+	{ "image_size_range", ev_image_size_range, image_types },
+	{ "image_named", ev_image_named },
 	{ "check_uri_host_listed", ev_uri_host_listed },
 	{ "check_uri_host_in_blocklist", ev_uri_host_block },
 	{ "check_uri_host_in_blacklist", ev_uri_host_block },

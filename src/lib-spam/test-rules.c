@@ -1509,6 +1509,95 @@ test_juno_and_ma_non_text(void)
 	}
 }
 
+/* The ImageInfo plugin's pixel_coverage(), image_to_text_ratio(),
+ * image_size_exact(), image_size_range(), image_named() over base64 GIF
+ * (500x400), PNG (600x400) and JPEG (100x100) parts and one that is no
+ * GIF: SpamAssassin 4.0.1's hits on the same messages. */
+static void
+test_image_info(void)
+{
+	static const char rules[] =
+	    "body PCG eval:pixel_coverage('gif','180000','475000')\n"
+	    "body PCP eval:pixel_coverage('png','180000','475000')\n"
+	    "body PCA eval:pixel_coverage('all',62500,300000)\n"
+	    "body ITR eval:image_to_text_ratio('all', '0.000', '0.015')\n"
+	    "body ISE eval:image_size_exact('jpeg','100','100')\n"
+	    "body ISR eval:image_size_range('all','900','250')\n"
+	    "body INM eval:image_named('b.png')\n";
+	static const struct {
+		const char *msg, *hits;
+	} t[] = {
+		{ "From: a@b.example\n"
+		    "Subject: x\n"
+		    "Content-Type: multipart/mixed; boundary=\"b1\"\n"
+		    "\n"
+		    "--b1\n"
+		    "Content-Type: text/plain\n"
+		    "\n"
+		    "hello\n"
+		    "--b1\n"
+		    "Content-Type: image/gif; name=\"a.gif\"\n"
+		    "Content-Transfer-Encoding: base64\n"
+		    "\n"
+		    "R0lGODlh9AGQAYAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n"
+		    "\n"
+		    "--b1--\n",
+		    "ITR PCA PCG" },
+		{ "From: a@b.example\n"
+		    "Subject: x\n"
+		    "Content-Type: multipart/mixed; boundary=\"b1\"\n"
+		    "\n"
+		    "--b1\n"
+		    "Content-Type: text/plain\n"
+		    "\n"
+		    "hello\n"
+		    "--b1\n"
+		    "Content-Type: image/png; name=\"b.png\"\n"
+		    "Content-Transfer-Encoding: base64\n"
+		    "\n"
+		    "iVBORw0KGgoAAAANSUhEUgAAAlgAAAGQCAIAAAD9V4nPAAAAAElFTkSuQmCC\n"
+		    "\n"
+		    "--b1\n"
+		    "Content-Type: image/jpeg; name=\"c.jpg\"\n"
+		    "Content-Transfer-Encoding: base64\n"
+		    "\n"
+		    "/9j/4AAQSkZJRgABAQAAAQABAAD/wAALCABkAGQBAREA/9oAAgAAAAAAAAAAAAD/2Q==\n"
+		    "\n"
+		    "--b1--\n",
+		    "INM ISE ITR PCA PCP" },
+		{ "From: a@b.example\n"
+		    "Subject: x\n"
+		    "Content-Type: multipart/mixed; boundary=\"b1\"\n"
+		    "\n"
+		    "--b1\n"
+		    "Content-Type: text/plain\n"
+		    "\n"
+		    "hello\n"
+		    "--b1\n"
+		    "Content-Type: image/gif; name=\"e.gif\"\n"
+		    "Content-Transfer-Encoding: base64\n"
+		    "\n"
+		    "bm90YWdpZm5vdGFnaWZub3RhZ2lmbm90YWdpZm5vdGFnaWY=\n"
+		    "\n"
+		    "--b1--\n",
+		    "" },
+
+	};
+	static const char *const names[] = { "PCG", "PCP", "PCA", "ITR", "ISE", "ISR", "INM" };
+
+	for (size_t i = 0; i < NELEM(t); i++) {
+		struct spam_result r;
+		scan(rules, t[i].msg, -1, &r);
+		for (size_t k = 0; k < NELEM(names); k++) {
+			const char *h = strstr(t[i].hits, names[k]);
+			int want = h != NULL && (h[strlen(names[k])] == ' ' ||
+			    h[strlen(names[k])] == '\0');
+			T_INTEQ(hit(&r, names[k]), want);
+		}
+		spam_result_free(&r);
+	}
+}
+
 static void
 test_bad_lines(void)
 {
@@ -3713,6 +3802,7 @@ main(void)
 	T_RUN(test_uri_host_lists);
 	T_RUN(test_to_and_subject_lists);
 	T_RUN(test_juno_and_ma_non_text);
+	T_RUN(test_image_info);
 	T_RUN(test_bad_lines);
 	T_RUN(test_include);
 	T_RUN(test_builtin);
