@@ -505,6 +505,22 @@ ip_in(const struct netlist *nl, const char *ip)
 }
 
 /* A fixed list, parsed on first use. */
+int
+relay_ip_in_net(const char *net, const char *ip)
+{
+	char *err = NULL;
+	struct netlist *nl = netlist_parse(net, &err);
+	int r;
+
+	if (nl == NULL) {
+		free(err);
+		return 0;
+	}
+	r = ip_in(nl, ip);
+	netlist_free(&nl);
+	return r;
+}
+
 static const struct netlist *
 fixed_list(struct netlist **nl, const char *value)
 {

@@ -49,6 +49,9 @@ void relay_string(const struct relay *r, int internal, struct buf *out);
 /* 1 when ip (as relay_parse leaves it) is loopback, private, link-local
  * or shared address space. */
 int relay_ip_private(const char *ip);
+/* 1 when ip (as relay_parse leaves it) is in net ("192.0.2.0/24",
+ * "2001:db8::/32", an address alone). */
+int relay_ip_in_net(const char *net, const char *ip);
 
 /* The four pseudo-header values of a message.  Relays are trusted, and
  * internal, from the newest down as long as the connecting host is in

@@ -530,44 +530,174 @@ ev_check_lr(struct scan *sc, const struct rule *r)
 	return sc->lr >= lo && (sc->lr < hi || (hi >= 1.0 && sc->lr <= hi));
 }
 
-static int
-addr_listed(struct scan *sc, char **list, size_t n)
-{
-	static const char *const hdrs[] = {
-		"From", "Resent-From", "Sender", "Envelope-From", "Return-Path",
-	};
-	int hit = 0;
+#define ADDRS_MAX 64           /* addresses a test reads at most */
 
-	if (n == 0)
-		return 0;
-	for (size_t h = 0; h < NELEM(hdrs) && !hit; h++)
-		for (size_t i = 0; i < sc->m->nhdrs && !hit; i++) {
-			char *a;
-			if (strcasecmp(sc->m->hdrs[i].name, hdrs[h]) != 0)
-				continue;
-			a = mime_addr(sc->m->hdrs[i].value);
-			for (size_t k = 0; k < n; k++)
-				if (a[0] && fnmatch(list[k], a, FNM_CASEFOLD) == 0) {
-					hit = 1;
-					break;
-				}
-			free(a);
+static size_t all_from_addrs(struct scan *sc, char **v);
+static void addrs_free(char **v, size_t n);
+static int glob_match(const char *p, const char *s, int dots);
+static const struct addrlist *alist(const struct ruleset *rs, const char *name);
+static int in_alist(const struct addrlist *l, const char *a);
+
+/* Is a (lower case) in the welcomelist_from / blocklist_from globs? */
+static int
+in_list_globs(char *const *list, size_t n, const char *a)
+{
+	for (size_t k = 0; k < n; k++)
+		if (glob_match(list[k], a, 1))
+			return 1;
+	return 0;
+}
+
+/* Does the relay come through relay spec d (a reverse-name domain, or
+ * [ip], [a.b.c] a classful net, [ip/len] or [ipv6])? */
+static int
+relay_is(const struct relay *rl, const char *d)
+{
+	size_t dl = strlen(d), rl_n = strlen(rl->rdns);
+
+	if (d[0] == '[') {
+		char ip[128];
+		const char *e = strchr(d, ']');
+		if (e == NULL || (size_t)(e - d - 1) >= sizeof(ip) - 8 || rl->ip[0] == '\0')
+			return 0;
+		snprintf(ip, sizeof(ip), "%.*s%s", (int)(e - d - 1), d + 1, e[1] == '/' ? e + 1 : "");
+		if (strspn(ip, "0123456789.") == strlen(ip)) {
+			unsigned dots = 0;
+			for (const char *q = ip; *q; q++)
+				dots += *q == '.';
+			if (dots == 3 && ip[strlen(ip) - 1] != '.')
+				return strcmp(ip, rl->ip) == 0;
+			if (ip[strlen(ip) - 1] != '.')
+				strcat(ip, ".");        /* a classful net: its prefix */
+			return strncmp(rl->ip, ip, strlen(ip)) == 0;
 		}
-	return hit;
+		return relay_ip_in_net(ip, rl->ip);
+	}
+	return rl_n >= dl && strcasecmp(rl->rdns + rl_n - dl, d) == 0 &&
+	    (rl_n == dl || rl->rdns[rl_n - dl - 1] == '.');
+}
+
+/* welcomelist_from_rcvd's test of address a (lower case) against list:
+ * 1 when an entry whose glob a matches names a relay it came through
+ * (the newest untrusted one, or with none untrusted any trusted one),
+ * -1 when entries match but no relay (a forgery, unless
+ * welcomelist_allows_relays has a), 0 when none matches. */
+static int
+from_rcvd(struct scan *sc, const char *list, const char *a)
+{
+	const struct addrlist *l = alist(sc->rs, list);
+	const struct relays *rs = &sc->relays;
+	size_t first, last;
+	int forged = 0;
+
+	if (l == NULL || l->n == 0)
+		return 0;
+	(void)relays_value(sc, "Trusted");
+	if (rs->ntrusted + rs->nuntrusted == 0)
+		return 0;
+	if (rs->nuntrusted > 0) {
+		first = rs->ntrusted;
+		last = first + 1;
+	} else {
+		first = 0;
+		last = rs->ntrusted;
+	}
+	if (last > RELAYS_KEPT)
+		last = RELAYS_KEPT;
+	for (size_t i = 0; i < l->n; i++) {
+		char glob[RELAY_FIELD_MAX * 2];
+		const char *sp = strchr(l->v[i], ' ');
+		if (sp == NULL || (size_t)(sp - l->v[i]) >= sizeof(glob))
+			continue;
+		snprintf(glob, sizeof(glob), "%.*s", (int)(sp - l->v[i]), l->v[i]);
+		if (!glob_match(glob, a, 1))
+			continue;
+		for (size_t k = first; k < last; k++)
+			if (relay_is(&rs->v[k], sp + 1))
+				return 1;
+		forged = -1;
+	}
+	if (forged && in_alist(alist(sc->rs, "welcomelist_allows_relays"), a))
+		forged = 0;
+	return forged;
+}
+
+/* WLBLEval's _check_from_in_welcomelist and _default_welcomelist over
+ * all_from_addrs: 1 welcome-listed, -1 only forged matches, 0 none */
+static void
+from_welcome(struct scan *sc, int *welcome, int *def)
+{
+	char *v[ADDRS_MAX];
+	size_t n = all_from_addrs(sc, v);
+
+	*welcome = *def = 0;
+	for (size_t i = 0; i < n && *welcome <= 0; i++) {
+		int w;
+		if (in_list_globs(sc->rs->welcome, sc->rs->nwelcome, v[i]))
+			*welcome = 1;
+		else if ((w = from_rcvd(sc, FROM_RCVD_LIST "welcome", v[i])) != 0)
+			*welcome = w;
+	}
+	for (size_t i = 0; i < n && *def <= 0; i++) {
+		int w = from_rcvd(sc, FROM_RCVD_LIST "default", v[i]);
+		if (w != 0)
+			*def = w;
+	}
+	addrs_free(v, n);
 }
 
 static unsigned
 ev_welcome(struct scan *sc, const struct rule *r)
 {
+	int w, d;
+
 	(void)r;
-	return (unsigned)addr_listed(sc, sc->rs->welcome, sc->rs->nwelcome);
+	from_welcome(sc, &w, &d);
+	return w > 0;
+}
+
+static unsigned
+ev_default_welcome(struct scan *sc, const struct rule *r)
+{
+	int w, d;
+
+	(void)r;
+	from_welcome(sc, &w, &d);
+	return d > 0;
+}
+
+static unsigned
+ev_forged_welcome(struct scan *sc, const struct rule *r)
+{
+	int w, d;
+
+	(void)r;
+	from_welcome(sc, &w, &d);
+	return w < 0 && d == 0;
+}
+
+static unsigned
+ev_forged_default_welcome(struct scan *sc, const struct rule *r)
+{
+	int w, d;
+
+	(void)r;
+	from_welcome(sc, &w, &d);
+	return d < 0 && w == 0;
 }
 
 static unsigned
 ev_block(struct scan *sc, const struct rule *r)
 {
+	char *v[ADDRS_MAX];
+	size_t n = all_from_addrs(sc, v);
+	int hit = 0;
+
 	(void)r;
-	return (unsigned)addr_listed(sc, sc->rs->block, sc->rs->nblock);
+	for (size_t i = 0; i < n && !hit; i++)
+		hit = in_list_globs(sc->rs->block, sc->rs->nblock, v[i]);
+	addrs_free(v, n);
+	return (unsigned)hit;
 }
 
 static unsigned
@@ -1064,7 +1194,6 @@ ev_html_tag_balance(struct scan *sc, const struct rule *r)
 /* ---- sender lists (WLBLEval's check_from_in_list, the FreeMail
  * plugin) ---- */
 
-#define ADDRS_MAX 64
 
 /* The addresses of every header called name ("EnvelopeFrom" too), lower
  * case, appended to v (at most ADDRS_MAX in all). */
@@ -2262,6 +2391,12 @@ static const struct {
 	{ "check_lr", ev_check_lr },
 	{ "check_from_in_whitelist", ev_welcome },
 	{ "check_from_in_welcomelist", ev_welcome },
+	{ "check_from_in_default_whitelist", ev_default_welcome },
+	{ "check_from_in_default_welcomelist", ev_default_welcome },
+	{ "check_forged_in_whitelist", ev_forged_welcome },
+	{ "check_forged_in_welcomelist", ev_forged_welcome },
+	{ "check_forged_in_default_whitelist", ev_forged_default_welcome },
+	{ "check_forged_in_default_welcomelist", ev_forged_default_welcome },
 	{ "check_from_in_blacklist", ev_block },
 	{ "check_from_in_blocklist", ev_block },
 	{ "check_for_mime_html", ev_mime_html },

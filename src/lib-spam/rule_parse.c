@@ -871,6 +871,56 @@ do_line(struct ruleset *rs, const char *file, int lineno, const char *line)
 			list_add(&l->v, &l->n, a);
 			free(a);
 		}
+	} else if (strcmp(cmd, "welcomelist_from_rcvd") == 0 || strcmp(cmd, "whitelist_from_rcvd") == 0 ||
+	    strcmp(cmd, "def_welcomelist_from_rcvd") == 0 ||
+	    strcmp(cmd, "def_whitelist_from_rcvd") == 0) {
+		/* glob relay: the address, and the domain of the relay's
+		 * reverse name (or [ip], [ip/len], [a.b.c]) it must come
+		 * through; kept as "glob relay" in the address list
+		 * FROM_RCVD_LIST "welcome" or "default" */
+		const char *ln = cmd[0] == 'd' ? FROM_RCVD_LIST "default" : FROM_RCVD_LIST "welcome";
+		char *a = word(&p), *d = word(&p), *x = word(&p);
+		if (a == NULL || d == NULL || x != NULL)
+			ruleset_error(rs, file, lineno, "%s: an address and a relay expected", cmd);
+		else {
+			struct addrlist *l = addrlist_get(rs, ln, strlen(ln));
+			char *e = xasprintf("%s %s", a, d);
+			str_lower(e);
+			list_add(&l->v, &l->n, e);
+			free(e);
+		}
+		free(a);
+		free(d);
+		free(x);
+	} else if (strcmp(cmd, "unwelcomelist_from_rcvd") == 0 ||
+	    strcmp(cmd, "unwhitelist_from_rcvd") == 0) {
+		/* from both lists, the address as written there */
+		char *a;
+		while ((a = word(&p)) != NULL) {
+			str_lower(a);
+			for (size_t k = 0; k < rs->nalists; k++) {
+				struct addrlist *l = &rs->alists[k];
+				size_t al = strlen(a);
+				if (strncmp(l->name, FROM_RCVD_LIST, strlen(FROM_RCVD_LIST)) != 0)
+					continue;
+				for (size_t i = 0; i < l->n; i++)
+					if (strncmp(l->v[i], a, al) == 0 && l->v[i][al] == ' ') {
+						free(l->v[i]);
+						l->v[i--] = l->v[--l->n];
+					}
+			}
+			free(a);
+		}
+	} else if (strcmp(cmd, "welcomelist_allows_relays") == 0 ||
+	    strcmp(cmd, "whitelist_allows_relays") == 0) {
+		struct addrlist *l = addrlist_get(rs, "welcomelist_allows_relays",
+		    strlen("welcomelist_allows_relays"));
+		char *a;
+		while ((a = word(&p)) != NULL) {
+			str_lower(a);
+			list_add(&l->v, &l->n, a);
+			free(a);
+		}
 	} else if (strcmp(cmd, "welcomelist_to") == 0 || strcmp(cmd, "whitelist_to") == 0 ||
 	    strcmp(cmd, "blocklist_to") == 0 || strcmp(cmd, "blacklist_to") == 0 ||
 	    strcmp(cmd, "more_spam_to") == 0 || strcmp(cmd, "all_spam_to") == 0) {

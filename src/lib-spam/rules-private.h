@@ -147,6 +147,9 @@ struct ruleset {
 /* and the WelcomeListSubject plugin's welcomelist_subject and
  * blocklist_subject patterns these and "welcome", "block" */
 #define SUBJECT_LIST "(subject) "
+/* and welcomelist_from_rcvd's (def_…'s) "glob relay" entries these and
+ * "welcome" ("default") */
+#define FROM_RCVD_LIST "(from rcvd) "
 	/* the FreeMail plugin's lists, lower case: freemail_domains without
 	 * and with wildcards (FM_DOM sorted for bsearch), and
 	 * freemail_welcomelist addresses or domains */

@@ -1598,6 +1598,108 @@ test_image_info(void)
 	}
 }
 
+/* welcomelist_from_rcvd and def_welcomelist_from_rcvd (a relay's reverse
+ * name domain, or [net]), welcomelist_allows_relays, welcomelist_from and
+ * blocklist_from over SpamAssassin's all_from_addrs, and the forgery
+ * tests: SpamAssassin 4.0.1's hits on the same messages (the site's own
+ * relay on a private address, so trusted by both). */
+static void
+test_welcomelist_rcvd(void)
+{
+	static const char rules[] =
+	    "welcomelist_from_rcvd *@lists.good.example good.example\n"
+	    "welcomelist_from_rcvd boss@corp.example [203.0.113.0/24]\n"
+	    "welcomelist_from_rcvd ally@relayok.example relayok.example\n"
+	    "welcomelist_allows_relays ally@relayok.example\n"
+	    "welcomelist_from friend@pal.example\n"
+	    "blocklist_from *@bad.example\n"
+	    "def_welcomelist_from_rcvd def@defsite.example defsite.example\n"
+	    "header WL eval:check_from_in_welcomelist()\n"
+	    "header BL eval:check_from_in_blocklist()\n"
+	    "header DWL eval:check_from_in_default_welcomelist()\n"
+	    "header FWL eval:check_forged_in_welcomelist()\n"
+	    "header FDWL eval:check_forged_in_default_welcomelist()\n"
+;
+	static const struct {
+		const char *msg, *hit;
+	} t[] = {
+		{ "Received: from mail.example.net (mail.example.net [10.0.0.5]) by mx.example.org (Postfix) with ESMTP id 1234 for <u@example.org>; Fri, 23 Aug 2002 11:55:00 +0100\n"
+		    "Received: from helo.example (out.lists.good.example [198.51.100.7]) by mail.example.net (Postfix) with ESMTP id 99; Fri, 23 Aug 2002 11:54:00 +0100\n"
+		    "From: news@lists.good.example\n"
+		    "To: u@example.org\n"
+		    "Subject: x\n"
+		    "\n"
+		    "body\n",
+		    "WL" },
+		{ "Received: from mail.example.net (mail.example.net [10.0.0.5]) by mx.example.org (Postfix) with ESMTP id 1234 for <u@example.org>; Fri, 23 Aug 2002 11:55:00 +0100\n"
+		    "Received: from helo.example (evil.example [203.0.113.9]) by mail.example.net (Postfix) with ESMTP id 99; Fri, 23 Aug 2002 11:54:00 +0100\n"
+		    "From: news@lists.good.example\n"
+		    "To: u@example.org\n"
+		    "Subject: x\n"
+		    "\n"
+		    "body\n",
+		    "FWL" },
+		{ "Received: from mail.example.net (mail.example.net [10.0.0.5]) by mx.example.org (Postfix) with ESMTP id 1234 for <u@example.org>; Fri, 23 Aug 2002 11:55:00 +0100\n"
+		    "Received: from helo.example (unknown [203.0.113.77]) by mail.example.net (Postfix) with ESMTP id 99; Fri, 23 Aug 2002 11:54:00 +0100\n"
+		    "From: boss@corp.example\n"
+		    "To: u@example.org\n"
+		    "Subject: x\n"
+		    "\n"
+		    "body\n",
+		    "WL" },
+		{ "Received: from mail.example.net (mail.example.net [10.0.0.5]) by mx.example.org (Postfix) with ESMTP id 1234 for <u@example.org>; Fri, 23 Aug 2002 11:55:00 +0100\n"
+		    "Received: from helo.example (unknown [198.51.100.99]) by mail.example.net (Postfix) with ESMTP id 99; Fri, 23 Aug 2002 11:54:00 +0100\n"
+		    "From: boss@corp.example\n"
+		    "To: u@example.org\n"
+		    "Subject: x\n"
+		    "\n"
+		    "body\n",
+		    "FWL" },
+		{ "Received: from mail.example.net (mail.example.net [10.0.0.5]) by mx.example.org (Postfix) with ESMTP id 1234 for <u@example.org>; Fri, 23 Aug 2002 11:55:00 +0100\n"
+		    "Received: from helo.example (evil.example [203.0.113.9]) by mail.example.net (Postfix) with ESMTP id 99; Fri, 23 Aug 2002 11:54:00 +0100\n"
+		    "From: ally@relayok.example\n"
+		    "To: u@example.org\n"
+		    "Subject: x\n"
+		    "\n"
+		    "body\n",
+		    "" },
+		{ "Received: from mail.example.net (mail.example.net [10.0.0.5]) by mx.example.org (Postfix) with ESMTP id 1234 for <u@example.org>; Fri, 23 Aug 2002 11:55:00 +0100\n"
+		    "Received: from helo.example (x.example [203.0.113.9]) by mail.example.net (Postfix) with ESMTP id 99; Fri, 23 Aug 2002 11:54:00 +0100\n"
+		    "From: friend@pal.example\n"
+		    "To: u@example.org\n"
+		    "Subject: x\n"
+		    "\n"
+		    "body\n",
+		    "WL" },
+		{ "Received: from mail.example.net (mail.example.net [10.0.0.5]) by mx.example.org (Postfix) with ESMTP id 1234 for <u@example.org>; Fri, 23 Aug 2002 11:55:00 +0100\n"
+		    "Received: from helo.example (x.example [203.0.113.9]) by mail.example.net (Postfix) with ESMTP id 99; Fri, 23 Aug 2002 11:54:00 +0100\n"
+		    "From: spam@bad.example\n"
+		    "To: u@example.org\n"
+		    "Subject: x\n"
+		    "\n"
+		    "body\n",
+		    "BL" },
+		{ "Received: from mail.example.net (mail.example.net [10.0.0.5]) by mx.example.org (Postfix) with ESMTP id 1234 for <u@example.org>; Fri, 23 Aug 2002 11:55:00 +0100\n"
+		    "Received: from helo.example (other.example [203.0.113.9]) by mail.example.net (Postfix) with ESMTP id 99; Fri, 23 Aug 2002 11:54:00 +0100\n"
+		    "From: def@defsite.example\n"
+		    "To: u@example.org\n"
+		    "Subject: x\n"
+		    "\n"
+		    "body\n",
+		    "FDWL" },
+
+	};
+	static const char *const names[] = { "WL", "BL", "DWL", "FWL", "FDWL" };
+
+	for (size_t i = 0; i < NELEM(t); i++) {
+		struct spam_result r;
+		scan(rules, t[i].msg, -1, &r);
+		for (size_t k = 0; k < NELEM(names); k++)
+			T_INTEQ(hit(&r, names[k]), strcmp(t[i].hit, names[k]) == 0);
+		spam_result_free(&r);
+	}
+}
+
 static void
 test_bad_lines(void)
 {
@@ -3803,6 +3905,7 @@ main(void)
 	T_RUN(test_to_and_subject_lists);
 	T_RUN(test_juno_and_ma_non_text);
 	T_RUN(test_image_info);
+	T_RUN(test_welcomelist_rcvd);
 	T_RUN(test_bad_lines);
 	T_RUN(test_include);
 	T_RUN(test_builtin);
