@@ -455,33 +455,20 @@ he_check_for_mime(const struct mime_msg *m, const char *test)
 	return n;
 }
 
-int
-he_image_count(const struct mime_msg *m, const char *type, double min, int have_max,
-    double max)
+/* (each_image's f for counting) */
+static double
+img_one(const struct mime_part *p, const void *arg)
 {
-	static const char *const types[] = { "gif", "png", "jpeg" };
-	int n = 0;
-
-	for (size_t i = 0; i < m->nparts; i++) {
-		const char *t = m->parts[i].ctype;
-		if (strcmp(m->parts[i].encoding, "base64") != 0 || strncmp(t, "image/", 6) != 0)
-			continue;
-		t += 6;
-		if (strcmp(t, "jpg") == 0)
-			t = "jpeg";
-		for (size_t k = 0; k < NELEM(types); k++)
-			if (strcmp(t, types[k]) == 0 &&
-			    (strcmp(type, "all") == 0 || strcmp(type, t) == 0))
-				n++;
-	}
-	return (double)n >= min && (!have_max || (double)n <= max);
+	(void)p;
+	(void)arg;
+	return 1;
 }
 
 /* The ImageInfo plugin's images: the base64 GIF, PNG and JPEG parts
- * ("jpg" taken as "jpeg") of type (or "all") whose size it read; f called
- * with each, its result summed. */
+ * ("jpg" taken as "jpeg") of type (or "all"), with sized only those whose
+ * size it read; f called with each, its result summed. */
 static double
-each_image(const struct mime_msg *m, const char *type,
+each_image(const struct mime_msg *m, const char *type, int sized,
     double (*f)(const struct mime_part *, const void *), const void *arg)
 {
 	static const char *const types[] = { "gif", "png", "jpeg" };
@@ -491,7 +478,7 @@ each_image(const struct mime_msg *m, const char *type,
 		const struct mime_part *p = &m->parts[i];
 		const char *t = p->ctype;
 		if (strcmp(p->encoding, "base64") != 0 || strncmp(t, "image/", 6) != 0 ||
-		    p->img_w == 0 || p->img_h == 0)
+		    (sized && (p->img_w == 0 || p->img_h == 0)))
 			continue;
 		t += 6;
 		if (strcmp(t, "jpg") == 0)
@@ -504,6 +491,15 @@ each_image(const struct mime_msg *m, const char *type,
 	return sum;
 }
 
+int
+he_image_count(const struct mime_msg *m, const char *type, double min, int have_max,
+    double max)
+{
+	double n = each_image(m, type, 0, img_one, NULL);
+
+	return n >= min && (!have_max || n <= max);
+}
+
 static double
 img_area(const struct mime_part *p, const void *arg)
 {
@@ -514,7 +510,7 @@ img_area(const struct mime_part *p, const void *arg)
 double
 he_image_area(const struct mime_msg *m, const char *type)
 {
-	return each_image(m, type, img_area, NULL);
+	return each_image(m, type, 1, img_area, NULL);
 }
 
 /* (arg: {minh, minw, maxh, maxw}, a max below 0 for none) */
@@ -533,7 +529,7 @@ he_image_size_range(const struct mime_msg *m, const char *type, double minh,
 {
 	const double b[4] = { minh, minw, maxh, maxw };
 
-	return each_image(m, type, img_in_range, b) > 0;
+	return each_image(m, type, 1, img_in_range, b) > 0;
 }
 
 static double
@@ -545,7 +541,7 @@ img_named(const struct mime_part *p, const void *arg)
 int
 he_image_named(const struct mime_msg *m, const char *name)
 {
-	return each_image(m, "all", img_named, name) > 0;
+	return each_image(m, "all", 1, img_named, name) > 0;
 }
 
 /* A charset whose text this test would read as capitals. */

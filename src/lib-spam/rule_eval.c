@@ -2238,6 +2238,39 @@ ev_image_named(struct scan *sc, const struct rule *r)
 	return r->neval_args >= 1 && he_image_named(sc->m, arg_str(r, 0));
 }
 
+/* BodyEval's check_blank_line_ratio(min, max[, minlines]): of the lines
+ * of the text parts as decoded (the rawbody), those with only white
+ * space, in percent (-1 with fewer than minlines lines); min 0 and at
+ * most max, or above min and at most max */
+static unsigned
+ev_blank_line_ratio(struct scan *sc, const struct rule *r)
+{
+	const struct mime_msg *m = sc->m;
+	double lo = arg_num(r, 0, 0), hi = arg_num(r, 1, 0), minl = arg_num(r, 2, 1), v;
+	size_t lines = 0, blank = 0;
+
+	if (r->neval_args < 2)
+		return 0;
+	if (minl < 1)
+		minl = 1;
+	for (size_t k = 0; k < m->nrawbody_parts; k++) {
+		const char *s = m->rawbody.data + m->rawbody_parts[k].off;
+		size_t n = m->rawbody_parts[k].len;
+		for (size_t i = 0; i < n;) {
+			const char *nl = memchr(s + i, '\n', n - i);
+			size_t e = nl != NULL ? (size_t)(nl - s) + 1 : n;
+			int sp = 1;
+			for (size_t j = i; j < e && sp; j++)
+				sp = isspace((unsigned char)s[j]) != 0;
+			lines++;
+			blank += sp;
+			i = e;
+		}
+	}
+	v = (double)lines < minl ? -1 : 100.0 * (double)blank / (double)lines;
+	return (lo == 0 && v <= hi) || (v > lo && v <= hi);
+}
+
 /* URIEval's check_uri_truncated(): a URI over SpamAssassin's 8,192 bytes
  * (kept cut to them) */
 static unsigned
@@ -2474,6 +2507,7 @@ static const struct {
 	{ "tvd_vertical_words", ev_tvd_vertical_words },
 	{ "check_body_length", ev_body_length },
 	{ "check_uri_truncated", ev_uri_truncated },
+	{ "check_blank_line_ratio", ev_blank_line_ratio },
 	{ "pixel_coverage", ev_pixel_coverage, image_types },
 	{ "image_to_text_ratio", ev_image_to_text_ratio, image_types },
 	{ "image_size_exact", ev_image_size_exact, image_types },

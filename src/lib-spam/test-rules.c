@@ -70,6 +70,31 @@ scan(const char *rules, const char *msg, double bayes, struct spam_result *res)
 	mime_free(&m);
 }
 
+/* Scan msg with rules: each rule of names[0..n) hits exactly when it is
+ * one of the space-separated words of hits. */
+static void
+expect_rule_hits(const char *rules, const char *msg, const char *const *names, size_t n,
+    const char *hits)
+{
+	struct spam_result r;
+
+	scan(rules, msg, -1, &r);
+	for (size_t k = 0; k < n; k++) {
+		size_t nl = strlen(names[k]);
+		int want = 0;
+		for (const char *h = hits; *h; ) {
+			size_t l = strcspn(h, " ");
+			want |= l == nl && strncmp(h, names[k], nl) == 0;
+			h += l + (h[l] == ' ');
+		}
+		if (hit(&r, names[k]) != want)
+			fprintf(stderr, "expect_rule_hits: %s %s on:\n%.200s\n", names[k],
+			    want ? "missing" : "unexpected", msg);
+		T_INTEQ(hit(&r, names[k]), want);
+	}
+	spam_result_free(&r);
+}
+
 static const char *msg1 =
     "Received: from a.example ([192.0.2.1])\n\tby b.example\n"
     "From: \"Bob Sender\" <Bob@Sender.Example>\n"
@@ -1033,7 +1058,6 @@ test_html_image_ratio(void)
 	static const char *const names[] = { "R02", "R04", "R06", "R08" };
 
 	for (size_t i = 0; i < NELEM(t); i++) {
-		struct spam_result r;
 		struct buf msg;
 		buf_init(&msg, 8192);
 		(void)buf_appends(&msg, "From: a@b.example\nSubject: x\n"
@@ -1051,10 +1075,7 @@ test_html_image_ratio(void)
 				(void)buf_appendc(&msg, *h);
 		}
 		(void)buf_appends(&msg, "</body></html>\n");
-		scan(rules, msg.data, -1, &r);
-		for (size_t k = 0; k < NELEM(names); k++)
-			T_INTEQ(hit(&r, names[k]), strcmp(t[i].hit, names[k]) == 0);
-		spam_result_free(&r);
+		expect_rule_hits(rules, msg.data, names, NELEM(names), t[i].hit);
 		buf_free(&msg);
 	}
 }
@@ -1228,22 +1249,8 @@ test_body_measures(void)
 	};
 	static const char *const names[] = { "MAD", "MADC", "TVD", "TSR" };
 
-	for (size_t i = 0; i < NELEM(t); i++) {
-		struct spam_result r;
-		scan(rules, t[i].msg, -1, &r);
-		for (size_t k = 0; k < NELEM(names); k++) {
-			char want[8];
-			int in = 0;
-			for (const char *h = t[i].hits; *h; ) {
-				size_t l = strcspn(h, " ");
-				snprintf(want, sizeof(want), "%.*s", (int)l, h);
-				in |= strcmp(want, names[k]) == 0;
-				h += l + (h[l] == ' ');
-			}
-			T_INTEQ(hit(&r, names[k]), in);
-		}
-		spam_result_free(&r);
-	}
+	for (size_t i = 0; i < NELEM(t); i++)
+		expect_rule_hits(rules, t[i].msg, names, NELEM(names), t[i].hits);
 }
 
 /* html_range()'s obfuscation_ratio, closed_extra_ratio, bad_tag_ratio and
@@ -1274,18 +1281,10 @@ test_html_ratios(void)
 	static const char *const names[] = { "OB12", "OB23", "OB34", "CX", "BT67", "NE67" };
 
 	for (size_t i = 0; i < NELEM(t); i++) {
-		struct spam_result r;
 		char msg[1024];
 		snprintf(msg, sizeof(msg), "From: a@b.example\nSubject: x\n"
 		    "Content-Type: text/html; charset=utf-8\n\n%s\n", t[i].html);
-		scan(rules, msg, -1, &r);
-		for (size_t k = 0; k < NELEM(names); k++) {
-			const char *h = strstr(t[i].hits, names[k]);
-			int want = h != NULL && (h[strlen(names[k])] == ' ' ||
-			    h[strlen(names[k])] == '\0');
-			T_INTEQ(hit(&r, names[k]), want);
-		}
-		spam_result_free(&r);
+		expect_rule_hits(rules, msg, names, NELEM(names), t[i].hits);
 	}
 }
 
@@ -1321,17 +1320,9 @@ test_uri_host_lists(void)
 	static const char *const names[] = { "UL", "UL2", "UB", "UW", "BL" };
 
 	for (size_t i = 0; i < NELEM(t); i++) {
-		struct spam_result r;
 		char msg[512];
 		snprintf(msg, sizeof(msg), "From: a@b.example\nSubject: x\n\n%s", t[i].body);
-		scan(rules, msg, -1, &r);
-		for (size_t k = 0; k < NELEM(names); k++) {
-			const char *h = strstr(t[i].hits, names[k]);
-			int want = h != NULL && (h[strlen(names[k])] == ' ' ||
-			    h[strlen(names[k])] == '\0');
-			T_INTEQ(hit(&r, names[k]), want);
-		}
-		spam_result_free(&r);
+		expect_rule_hits(rules, msg, names, NELEM(names), t[i].hits);
 	}
 }
 
@@ -1391,17 +1382,8 @@ test_to_and_subject_lists(void)
 	};
 	static const char *const names[] = { "TW", "TB", "TM", "TA", "SW", "SB" };
 
-	for (size_t i = 0; i < NELEM(t); i++) {
-		struct spam_result r;
-		scan(rules, t[i].msg, -1, &r);
-		for (size_t k = 0; k < NELEM(names); k++) {
-			const char *h = strstr(t[i].hits, names[k]);
-			int want = h != NULL && (h[strlen(names[k])] == ' ' ||
-			    h[strlen(names[k])] == '\0');
-			T_INTEQ(hit(&r, names[k]), want);
-		}
-		spam_result_free(&r);
-	}
+	for (size_t i = 0; i < NELEM(t); i++)
+		expect_rule_hits(rules, t[i].msg, names, NELEM(names), t[i].hits);
 }
 
 /* HeaderEval's check_for_forged_juno_received_headers() and MIMEEval's
@@ -1500,13 +1482,10 @@ test_juno_and_ma_non_text(void)
 
 	};
 
-	for (size_t i = 0; i < NELEM(t); i++) {
-		struct spam_result r;
-		scan(rules, t[i].msg, -1, &r);
-		T_INTEQ(hit(&r, "JU"), strcmp(t[i].hit, "JU") == 0);
-		T_INTEQ(hit(&r, "MANT"), strcmp(t[i].hit, "MANT") == 0);
-		spam_result_free(&r);
-	}
+	static const char *const names[] = { "JU", "MANT" };
+
+	for (size_t i = 0; i < NELEM(t); i++)
+		expect_rule_hits(rules, t[i].msg, names, NELEM(names), t[i].hit);
 }
 
 /* The ImageInfo plugin's pixel_coverage(), image_to_text_ratio(),
@@ -1585,17 +1564,8 @@ test_image_info(void)
 	};
 	static const char *const names[] = { "PCG", "PCP", "PCA", "ITR", "ISE", "ISR", "INM" };
 
-	for (size_t i = 0; i < NELEM(t); i++) {
-		struct spam_result r;
-		scan(rules, t[i].msg, -1, &r);
-		for (size_t k = 0; k < NELEM(names); k++) {
-			const char *h = strstr(t[i].hits, names[k]);
-			int want = h != NULL && (h[strlen(names[k])] == ' ' ||
-			    h[strlen(names[k])] == '\0');
-			T_INTEQ(hit(&r, names[k]), want);
-		}
-		spam_result_free(&r);
-	}
+	for (size_t i = 0; i < NELEM(t); i++)
+		expect_rule_hits(rules, t[i].msg, names, NELEM(names), t[i].hits);
 }
 
 /* welcomelist_from_rcvd and def_welcomelist_from_rcvd (a relay's reverse
@@ -1691,13 +1661,83 @@ test_welcomelist_rcvd(void)
 	};
 	static const char *const names[] = { "WL", "BL", "DWL", "FWL", "FDWL" };
 
-	for (size_t i = 0; i < NELEM(t); i++) {
-		struct spam_result r;
-		scan(rules, t[i].msg, -1, &r);
-		for (size_t k = 0; k < NELEM(names); k++)
-			T_INTEQ(hit(&r, names[k]), strcmp(t[i].hit, names[k]) == 0);
-		spam_result_free(&r);
-	}
+	for (size_t i = 0; i < NELEM(t); i++)
+		expect_rule_hits(rules, t[i].msg, names, NELEM(names), t[i].hit);
+}
+
+/* BodyEval's check_blank_line_ratio(): SpamAssassin 4.0.1's hits on the
+ * same messages (9 of 11 lines blank; 1 of 4; 2 lines, fewer than 4: -1;
+ * a text and an HTML part). */
+static void
+test_blank_line_ratio(void)
+{
+	static const char rules[] =
+	    "body BL89 eval:check_blank_line_ratio('80','90','4')\n"
+	    "body BL0 eval:check_blank_line_ratio('0','30','4')\n"
+	    "body BLM eval:check_blank_line_ratio('0','100','4')\n";
+	static const struct {
+		const char *msg, *hits;
+	} t[] = {
+		{ "From: a@b.example\n"
+		    "Subject: x\n"
+		    "\n"
+		    "line one\n"
+		    "\n"
+		    "\n"
+		    "\n"
+		    "\n"
+		    "\n"
+		    "\n"
+		    "\n"
+		    "\n"
+		    "\n"
+		    "end\n",
+		    "BL89 BLM" },
+		{ "From: a@b.example\n"
+		    "Subject: x\n"
+		    "\n"
+		    "a\n"
+		    "b\n"
+		    "c\n"
+		    "\n",
+		    "BL0 BLM" },
+		{ "From: a@b.example\n"
+		    "Subject: x\n"
+		    "\n"
+		    "\n"
+		    "\n",
+		    "BL0 BLM" },
+		{ "From: a@b.example\n"
+		    "Subject: x\n"
+		    "Content-Type: multipart/mixed; boundary=\"b1\"\n"
+		    "\n"
+		    "--b1\n"
+		    "Content-Type: text/plain\n"
+		    "\n"
+		    "x\n"
+		    "\n"
+		    "\n"
+		    "\n"
+		    "\n"
+		    "\n"
+		    "\n"
+		    "\n"
+		    "\n"
+		    "--b1\n"
+		    "Content-Type: text/html\n"
+		    "\n"
+		    "<p>y</p>\n"
+		    "\n"
+		    "\n"
+		    "\n"
+		    "--b1--\n",
+		    "BL89 BLM" },
+
+	};
+	static const char *const names[] = { "BL89", "BL0", "BLM" };
+
+	for (size_t i = 0; i < NELEM(t); i++)
+		expect_rule_hits(rules, t[i].msg, names, NELEM(names), t[i].hits);
 }
 
 static void
@@ -3906,6 +3946,7 @@ main(void)
 	T_RUN(test_juno_and_ma_non_text);
 	T_RUN(test_image_info);
 	T_RUN(test_welcomelist_rcvd);
+	T_RUN(test_blank_line_ratio);
 	T_RUN(test_bad_lines);
 	T_RUN(test_include);
 	T_RUN(test_builtin);
