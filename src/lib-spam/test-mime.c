@@ -1049,6 +1049,37 @@ test_uri_long(void)
 	buf_free(&b);
 }
 
+/* A redirector's target is a URI too (SpamAssassin's hard-coded
+ * redirector: the first http: or https: after the host, to an '&' or
+ * '#', with a dot), a few levels deep. */
+static void
+test_uri_redirector(void)
+{
+	struct uri_list l = { NULL, 0, 100 };
+	struct mime_stats st;
+	const char *t = "go http://rd.yahoo.com/*http://80.71.71.88/farm/?aid=1 or "
+	    "http://a.example/r?u=https://b.example/x&y=1 or http://c.example/?u=http:nodot "
+	    "or http://d1.example/http://d2.example/http://d3.example/http://d4.example/"
+	    "http://d5.example/http://d6.example/x";
+	int rd = 0, b = 0, nodot = 0, d5 = 0, d6 = 0;
+
+	memset(&st, 0, sizeof(st));
+	uri_extract_text(&l, t, strlen(t), &st);
+	for (size_t i = 0; i < l.n; i++) {
+		rd |= strcmp(l.v[i], "http://80.71.71.88/farm/?aid=1") == 0;
+		b |= strcmp(l.v[i], "https://b.example/x") == 0;
+		nodot |= strncmp(l.v[i], "http://nodot", 12) == 0;
+		d5 |= strncmp(l.v[i], "http://d5.example/", 18) == 0;
+		d6 |= strncmp(l.v[i], "http://d6.example/", 18) == 0;
+	}
+	T_OK(rd);
+	T_OK(b);
+	T_OK(!nodot);
+	T_OK(d5);               /* four levels below the first */
+	T_OK(!d6);
+	uri_list_free(&l);
+}
+
 int
 main(void)
 {
@@ -1073,5 +1104,6 @@ main(void)
 	T_RUN(test_html_texts);
 	T_RUN(test_sa_parse_flags);
 	T_RUN(test_uri_long);
+	T_RUN(test_uri_redirector);
 	return t_done();
 }

@@ -113,7 +113,8 @@ sa_url_decode(const char *s)
 	return buf_steal(&b);
 }
 
-static void uri_add1(struct uri_list *l, const char *s, size_t n, struct mime_stats *st);
+static void uri_add1(struct uri_list *l, const char *s, size_t n, struct mime_stats *st,
+    int depth);
 
 void
 uri_add_relative(struct uri_list *l, const char *s, size_t n)
@@ -149,14 +150,14 @@ uri_add(struct uri_list *l, const char *s, size_t n, struct mime_stats *st)
 		for (size_t i = 0; i < n; i++)
 			if (s[i] != '\n' && s[i] != '\r')
 				c[k++] = s[i];
-		uri_add1(l, c, k, st);
+		uri_add1(l, c, k, st, 0);
 		free(c);
 	} else
-		uri_add1(l, s, n, st);
+		uri_add1(l, s, n, st, 0);
 }
 
 static void
-uri_add1(struct uri_list *l, const char *s, size_t n, struct mime_stats *st)
+uri_add1(struct uri_list *l, const char *s, size_t n, struct mime_stats *st, int depth)
 {
 	struct buf out, tail;
 	size_t i = 0, hs, he, rest, port = 0;
@@ -314,6 +315,25 @@ authority:
 			(void)buf_printf(&out, "%s://%s:%.*s%s", scheme, host, (int)pl, s + port,
 			    buf_cstr(&tail));
 			list_push(l->also != NULL ? l->also : l, buf_steal(&out));
+		}
+	}
+	/* a redirector's target ("http://rd.example/?u=http://target/…"):
+	 * SpamAssassin's hard-coded one, the first http: or https: after the
+	 * host up to an '&' or '#', when it has a dot, is a URI too (a few
+	 * levels deep) */
+	if (depth < 4) {
+		const char *t = buf_cstr(&tail);
+		for (size_t k = 0; t[k] != '\0'; k++) {
+			size_t e;
+			if (strncasecmp(t + k, "http", 4) != 0)
+				continue;
+			e = k + 4 + (tolower((unsigned char)t[k + 4]) == 's');
+			if (t[e] != ':')
+				continue;
+			e = k + strcspn(t + k, "&#");
+			if (memchr(t + k, '.', e - k) != NULL)
+				uri_add1(l, t + k, e - k, st, depth + 1);
+			break;
 		}
 	}
 	buf_free(&tail);
