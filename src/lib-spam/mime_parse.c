@@ -7,11 +7,11 @@
  * memory by the buf maxima.
  */
 #include <ctype.h>
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "bayes.h"
 #include "html.h"
 #include "mail_decode.h"
 #include "mail_header.h"
@@ -240,9 +240,11 @@ leaf(struct parser *p, struct mime_part *part, const char *s, size_t n,
 		    (const unsigned char *)(dec.data ? dec.data : ""), dec.len,
 		    &part->img_w, &part->img_h);
 	}
-	for (size_t i = 0; i < n && !part->ascii_illegal &&
-	    strcmp(part->ctype, "text/plain") == 0; i++)
-		part->ascii_illegal = s[i] == '\0' || s[i] == '\r' || (s[i] & 0x80);
+	/* (MIMEEval looks at text/plain in US-ASCII or with no charset) */
+	if (strcmp(part->ctype, "text/plain") == 0 &&
+	    (part->charset[0] == '\0' || strcmp(part->charset, "us-ascii") == 0))
+		for (size_t i = 0; i < n && !part->ascii_illegal; i++)
+			part->ascii_illegal = s[i] == '\0' || s[i] == '\r' || (s[i] & 0x80);
 	/* a part ended by a boundary: SpamAssassin keeps the newline before
 	 * the boundary in its text (a quoted-printable soft break takes it) */
 	if (nl_after && strcmp(enc, "base64") != 0 &&
@@ -424,15 +426,13 @@ sa_boundary_line(const char *line, size_t l, const char *b, size_t bl, int *last
 static unsigned
 sa_multipart_flags(const char *s, size_t n, const char *b, int top)
 {
-	size_t bl = strlen(b), pos = 0, l, nlines = 0, left;
+	size_t bl = strlen(b), pos = 0, l;
 	const char *line;
 	unsigned f = 0;
 	int last, in_body = 0, have = 0;
 
-	for (size_t p = 0; p < n; nlines++)
-		(void)next_line(s, n, &p, &line);
 	/* the preamble, up to an opening boundary (if there is one) */
-	for (size_t p = 0, i = 0; p < n; i++) {
+	for (size_t p = 0; p < n;) {
 		l = next_line(s, n, &p, &line);
 		if (sa_boundary_line(line, l, b, bl, &last) && !last) {
 			if (p < n) {
@@ -442,24 +442,22 @@ sa_multipart_flags(const char *s, size_t n, const char *b, int top)
 					f |= MIME_SA_MIME_HEADERS;
 			}
 			pos = p;
-			nlines -= i + 1;
 			break;
 		}
 	}
-	if (top && pos == 0 && nlines > 1) {
-		l = next_line(s, n, &(size_t){ 0 }, &line);
+	/* (more than one line: the first does not end the data) */
+	if (top && pos == 0 && (l = next_line(s, n, &(size_t){ 0 }, &line)) < n) {
 		for (size_t i = 0; i < l && !in_body; i++)
 			in_body = !isspace((unsigned char)line[i]);
 		if (l >= 2 + bl && line[0] == '-' && line[1] == '-' &&
 		    memcmp(line + 2, b, bl) == 0)
 			in_body = 0;
 	}
-	left = nlines;
 	while (pos < n) {
 		int bnd;
 		l = next_line(s, n, &pos, &line);
 		bnd = sa_boundary_line(line, l, b, bl, &last);
-		if (--left == 0 || bnd) {
+		if (pos >= n || bnd) {  /* (its last line, or a boundary) */
 			if (bnd && last) {
 				while (pos < n) {
 					l = next_line(s, n, &pos, &line);
@@ -469,7 +467,7 @@ sa_multipart_flags(const char *s, size_t n, const char *b, int top)
 				}
 				return f;
 			}
-			if (bnd && left > 0) {
+			if (bnd && pos < n) {
 				const char *nx;
 				size_t nl = next_line(s, n, &(size_t){ pos }, &nx);
 				if (!sa_field_line(nx, nl, 0))
@@ -532,18 +530,15 @@ count_words(struct word_count *t, size_t cap, size_t *used, const char *s, size_
 	for (size_t i = 0; i < n;) {
 		size_t k, j;
 		int word = 0;
-		uint64_t h = 1469598103934665603ULL;
 		if ((k = mime_sa_space_at(s, i, n)) > 0) {
 			i += k;
 			continue;
 		}
-		for (j = i; j < n && mime_sa_space_at(s, j, n) == 0; j++) {
+		for (j = i; j < n && mime_sa_space_at(s, j, n) == 0; j++)
 			if (!word && ((unsigned char)s[j] & 0xc0) != 0x80)
 				word = sa_word_char((const unsigned char *)s + j, n - j);
-			h = (h ^ (unsigned char)s[j]) * 1099511628211ULL;
-		}
 		if (word && *used < cap / 2) {
-			size_t x = (size_t)h & (cap - 1);
+			size_t x = (size_t)bayes_hash(s + i, j - i, BAYES_HASH_INIT) & (cap - 1);
 			while (t[x].w != NULL && !(t[x].n == j - i && memcmp(t[x].w, s + i, j - i) == 0))
 				x = (x + 1) & (cap - 1);
 			if (t[x].w == NULL) {

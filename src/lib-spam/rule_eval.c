@@ -1302,10 +1302,7 @@ alist(const struct ruleset *rs, const char *name)
 static int
 in_alist(const struct addrlist *l, const char *a)
 {
-	for (size_t i = 0; l != NULL && i < l->n; i++)
-		if (glob_match(l->v[i], a, 1))
-			return 1;
-	return 0;
+	return l != NULL && in_list_globs(l->v, l->n, a);
 }
 
 /* check_from_in_list(NAME): a From address (all_from_addrs) the list has */
@@ -1466,11 +1463,7 @@ subject_in_list(struct scan *sc, const char *name)
 	if (l == NULL || l->n == 0 || mime_header_get(sc->m, "Subject") == NULL)
 		return 0;
 	subj = xstrndup(b, nl != NULL ? (size_t)(nl - b) : sc->m->body.len);
-	for (size_t i = 0; i < l->n && !hit; i++) {
-		char *g = xasprintf("*%s*", l->v[i]);
-		hit = glob_match(g, subj, 1);
-		free(g);
-	}
+	hit = in_list_globs(l->v, l->n, subj);  /* (kept as "*pattern*") */
 	free(subj);
 	return hit;
 }

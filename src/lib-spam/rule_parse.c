@@ -945,12 +945,15 @@ do_line(struct ruleset *rs, const char *file, int lineno, const char *line)
 		p = skip_ws(p);
 		if (*p != '\0') {
 			size_t al;
+			char *g;
 			a = xstrdup(p);
 			al = strlen(a);
 			while (al > 0 && isspace((unsigned char)a[al - 1]))
 				a[--al] = '\0';
 			str_lower(a);
-			list_add(&l->v, &l->n, a);
+			g = xasprintf("*%s*", a);       /* found anywhere */
+			list_add(&l->v, &l->n, g);
+			free(g);
 			free(a);
 		}
 	} else if (strcmp(cmd, "enlist_uri_host") == 0 || strcmp(cmd, "delist_uri_host") == 0 ||
