@@ -1420,34 +1420,6 @@ ev_to_in_list(struct scan *sc, const struct rule *r)
 	return r->neval_args >= 1 && to_in_list(sc, arg_str(r, 0));
 }
 
-static unsigned
-ev_to_welcome(struct scan *sc, const struct rule *r)
-{
-	(void)r;
-	return to_in_list(sc, "welcomelist_to");
-}
-
-static unsigned
-ev_to_block(struct scan *sc, const struct rule *r)
-{
-	(void)r;
-	return to_in_list(sc, "blocklist_to");
-}
-
-static unsigned
-ev_to_more_spam(struct scan *sc, const struct rule *r)
-{
-	(void)r;
-	return to_in_list(sc, "more_spam_to");
-}
-
-static unsigned
-ev_to_all_spam(struct scan *sc, const struct rule *r)
-{
-	(void)r;
-	return to_in_list(sc, "all_spam_to");
-}
-
 /* The WelcomeListSubject plugin: a welcomelist_subject / blocklist_subject
  * glob ('*' any text, '?' one character) found in the Subject (the body
  * text's first line), case aside */
@@ -2170,20 +2142,6 @@ ev_uri_host_listed(struct scan *sc, const struct rule *r)
 	return r->neval_args >= 1 && uri_host_listed(sc, arg_str(r, 0));
 }
 
-static unsigned
-ev_uri_host_block(struct scan *sc, const struct rule *r)
-{
-	(void)r;
-	return uri_host_listed(sc, "BLOCK");
-}
-
-static unsigned
-ev_uri_host_welcome(struct scan *sc, const struct rule *r)
-{
-	(void)r;
-	return uri_host_listed(sc, "WELCOME");
-}
-
 /* ImageInfo's pixel_coverage(type, min[, max]): min <= the pixels its
  * images cover <= max */
 static unsigned
@@ -2460,12 +2418,6 @@ static const struct {
 	{ "check_from_in_list", ev_from_in_list },
 	{ "check_replyto_in_list", ev_replyto_in_list },
 	{ "check_to_in_list", ev_to_in_list },
-	{ "check_to_in_welcomelist", ev_to_welcome },
-	{ "check_to_in_whitelist", ev_to_welcome },
-	{ "check_to_in_blocklist", ev_to_block },
-	{ "check_to_in_blacklist", ev_to_block },
-	{ "check_to_in_more_spam", ev_to_more_spam },
-	{ "check_to_in_all_spam", ev_to_all_spam },
 	{ "check_for_forged_juno_received_headers", NULL, NULL, he_forged_juno },
 	{ "check_ma_non_text", NULL, NULL, he_ma_non_text },
 	{ "check_subject_in_welcomelist", ev_subject_welcome },
@@ -2507,10 +2459,6 @@ static const struct {
 	{ "image_size_range", ev_image_size_range, image_types },
 	{ "image_named", ev_image_named },
 	{ "check_uri_host_listed", ev_uri_host_listed },
-	{ "check_uri_host_in_blocklist", ev_uri_host_block },
-	{ "check_uri_host_in_blacklist", ev_uri_host_block },
-	{ "check_uri_host_in_welcomelist", ev_uri_host_welcome },
-	{ "check_uri_host_in_whitelist", ev_uri_host_welcome },
 	{ "html_title_subject_ratio", ev_html_title_subject_ratio },
 };
 

@@ -345,6 +345,23 @@ eval_is_net(const char *name)
 	return 0;
 }
 
+/* SpamAssassin's evals that are another with a list name given:
+ * check_to_in_welcomelist() is check_to_in_list('welcomelist_to'). */
+static const struct {
+	const char *name, *as, *arg;
+} eval_aliases[] = {
+	{ "check_to_in_welcomelist", "check_to_in_list", "welcomelist_to" },
+	{ "check_to_in_whitelist", "check_to_in_list", "welcomelist_to" },
+	{ "check_to_in_blocklist", "check_to_in_list", "blocklist_to" },
+	{ "check_to_in_blacklist", "check_to_in_list", "blocklist_to" },
+	{ "check_to_in_more_spam", "check_to_in_list", "more_spam_to" },
+	{ "check_to_in_all_spam", "check_to_in_list", "all_spam_to" },
+	{ "check_uri_host_in_blocklist", "check_uri_host_listed", "BLOCK" },
+	{ "check_uri_host_in_blacklist", "check_uri_host_listed", "BLOCK" },
+	{ "check_uri_host_in_welcomelist", "check_uri_host_listed", "WELCOME" },
+	{ "check_uri_host_in_whitelist", "check_uri_host_listed", "WELCOME" },
+};
+
 /* eval:name(args) -> rule fields. */
 static int
 parse_eval(struct rule *r, const char *s, const char **error_r)
@@ -391,6 +408,13 @@ parse_eval(struct rule *r, const char *s, const char **error_r)
 				buf_free(&a);
 		}
 	}
+	for (size_t k = 0; k < NELEM(eval_aliases); k++)
+		if (strcmp(name, eval_aliases[k].name) == 0 && r->neval_args == 0) {
+			r->eval = eval_lookup(eval_aliases[k].as);
+			r->eval_unknown = r->eval < 0;
+			r->eval_args = xreallocarray(r->eval_args, 1, sizeof(char *));
+			r->eval_args[r->neval_args++] = xstrdup(eval_aliases[k].arg);
+		}
 	/* a measure Tempest does not take: skipped and counted */
 	if (r->eval >= 0 && !eval_args_known(r->eval, r->eval_args, r->neval_args))
 		r->eval_unknown = 1;

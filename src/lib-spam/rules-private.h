@@ -276,7 +276,7 @@ void ruleset_finish_loaded(struct ruleset *rs);
  * true for features Tempest has, so the same sources give other rules,
  * and the :name:raw modifier; ...; 17: tflags nosubject, and the
  * VBounce plugin known, so 20_vbounce.cf's rules are read) */
-#define RULE_CACHE_VERSION 18
+#define RULE_CACHE_VERSION 19
 enum { FM_DOM, FM_WILD, FM_WELCOME };
 uint64_t cache_hash(const void *p, size_t n, uint64_t seed);
 
