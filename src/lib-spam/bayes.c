@@ -46,18 +46,6 @@ struct toks {
 	struct buf *text;       /* token strings for tests, or NULL */
 };
 
-uint64_t
-bayes_hash(const void *p, size_t n, uint64_t h)
-{
-	const unsigned char *b = p;
-
-	for (size_t i = 0; i < n; i++) {
-		h ^= b[i];
-		h *= 0x100000001b3ULL;
-	}
-	return h;
-}
-
 #define fnv1a bayes_hash
 #define FNV_INIT BAYES_HASH_INIT
 

@@ -35,7 +35,17 @@ struct bayes_opts {
 /* The tokenizer's hash (64-bit FNV-1a), continuing from h; start with
  * BAYES_HASH_INIT.  lr.c hashes its features with it too. */
 #define BAYES_HASH_INIT 0xcbf29ce484222325ULL
-uint64_t bayes_hash(const void *p, size_t n, uint64_t h);
+static inline uint64_t
+bayes_hash(const void *p, size_t n, uint64_t h)
+{
+	const unsigned char *b = p;
+
+	for (size_t i = 0; i < n; i++) {
+		h ^= b[i];
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
 
 /* Unique tokens of a message (malloc'ed array). */
 void bayes_tokenize(const struct mime_msg *m, uint64_t **tok_r, size_t *n_r);
