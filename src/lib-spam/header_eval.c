@@ -14,6 +14,7 @@
 
 #include "buf.h"
 #include "header_eval.h"
+#include "html.h"
 #include "mem.h"
 #include "mime.h"
 #include "msg_date.h"
@@ -542,6 +543,18 @@ int
 he_image_named(const struct mime_msg *m, const char *name)
 {
 	return each_image(m, "all", 1, img_named, name) > 0;
+}
+
+static double
+img_name_re(const struct mime_part *p, const void *arg)
+{
+	return p->filename[0] != '\0' && he_match(arg, p->filename);
+}
+
+int
+he_image_name_regex(const struct mime_msg *m, const char *re)
+{
+	return each_image(m, "all", 1, img_name_re, re) > 0;
 }
 
 /* A charset whose text this test would read as capitals. */
@@ -1469,6 +1482,50 @@ he_ma_non_text(const struct mime_msg *m)
 	return 0;
 }
 
+unsigned
+he_stock_info(const struct mime_msg *m)
+{
+	static pcre2_code *re;
+	static int failed;
+	char seen[16][32];
+	unsigned n = 0;
+	pcre2_match_data *md;
+
+	if (re == NULL && !failed) {
+		int err;
+		PCRE2_SIZE off;
+		re = pcre2_compile((PCRE2_SPTR)"(^trad(?:e|ing)date|company(?:name)?|"
+		    "s\\w?(?:t\\w?o\\w?c\\w?k|y\\w?m(?:\\w?b\\w?o\\w?l)?)|t(?:arget|icker)|"
+		    "(?:opening|current)p(?:rice)?|p(?:rojected|osition)|expectations|"
+		    "weeks?high|marketperformance|(?:year|week|month|day|price)(?:target|estimates?)|"
+		    "sector|r(?:ecommendation|ating))$", PCRE2_ZERO_TERMINATED, 0, &err, &off, NULL);
+		failed = re == NULL;
+		if (re != NULL)
+			(void)pcre2_jit_compile(re, PCRE2_JIT_COMPLETE);
+	}
+	if (re == NULL || m->labels.len == 0)
+		return 0;
+	md = pcre2_match_data_create_from_pattern(re, NULL);
+	for (size_t i = 0; i < m->labels.len;) {
+		const char *l = m->labels.data + i + 1;   /* after its NUL */
+		size_t len = strnlen(l, m->labels.len - i - 1);
+		i += len + 1;
+		if (pcre2_match(re, (PCRE2_SPTR)l, len, 0, 0, md, NULL) >= 2) {
+			PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
+			size_t kl = ov[3] - ov[2], k;
+			for (k = 0; k < n; k++)
+				if (strlen(seen[k]) == kl && memcmp(seen[k], l + ov[2], kl) == 0)
+					break;
+			if (k == n && n < NELEM(seen) && kl < sizeof(seen[0])) {
+				memcpy(seen[n], l + ov[2], kl);
+				seen[n++][kl] = '\0';
+			}
+		}
+	}
+	pcre2_match_data_free(md);
+	return n;
+}
+
 int
 he_fake_aol_relay(const struct mime_msg *m)
 {
@@ -1542,6 +1599,209 @@ out:
 	free(orig);
 	free(from);
 	return r;
+}
+
+/* ---- an anchor's text against its link (HTML_TEXT_HREF) ---- */
+
+struct href_rec {
+	unsigned part;
+	const char *href, *text;
+	size_t hl, tl;
+};
+
+/* The next HTML_TEXT_HREF entry of b from *i; 0 at the end. */
+static int
+href_next(const struct buf *b, size_t *i, struct href_rec *h)
+{
+	while (*i < b->len) {
+		const char *e = b->data + *i + 1, *end;   /* after its NUL */
+		size_t n = strnlen(e, b->len - *i - 1);
+		char *q;
+		unsigned long part, hl;
+
+		*i += n + 1;
+		end = e + n;
+		part = strtoul(e, &q, 10);
+		if (q >= end || *q != ':')
+			continue;
+		hl = strtoul(q + 1, &q, 10);
+		if (q >= end || *q != ':' || hl > (size_t)(end - q - 1))
+			continue;
+		h->part = (unsigned)part;
+		h->href = q + 1;
+		h->hl = hl;
+		h->text = q + 1 + hl;
+		h->tl = (size_t)(end - h->text);
+		return 1;
+	}
+	return 0;
+}
+
+/* SpamAssassin's is_fqdn_valid(): at most 253 bytes without trailing
+ * dots, two labels or more of 1-63 letters, digits, '_' and inner '-',
+ * '_' only from the third level down. */
+static int
+fqdn_valid(const char *h)
+{
+	size_t n = strlen(h), labels = 1;
+
+	while (n > 0 && h[n - 1] == '.')
+		n--;
+	if (n > 253)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		labels += h[i] == '.';
+	if (labels < 2)
+		return 0;
+	for (size_t i = 0, k = labels; i <= n; k--) {
+		size_t j = i;
+		while (j < n && h[j] != '.')
+			j++;
+		if (j == i || j - i > 63 || h[i] == '-' || h[j - 1] == '-')
+			return 0;
+		for (size_t x = i; x < j; x++)
+			if (!(isalnum((unsigned char)h[x]) || h[x] == '_' || h[x] == '-') ||
+			    (h[x] == '_' && k <= 2))
+				return 0;
+		i = j + 1;
+	}
+	return 1;
+}
+
+/* its is_domain_valid(): a dot, no blank, the last label a TLD */
+static int
+domain_valid(const struct rb_lists *rb, const char *d)
+{
+	const char *dot = strrchr(d, '.');
+
+	return dot != NULL && dot[1] != '\0' && strpbrk(d, " \t\r\n\f\v") == NULL &&
+	    rb_has(rb, 0, dot + 1);
+}
+
+/* The registered domain of an href "http(s)://host..." into out, or 0:
+ * its host an address, or not a valid name with a known TLD (the
+ * plugin's trim_domain, uri_to_domain and is_domain_valid). */
+static int
+href_domain(const struct rb_lists *rb, const char *href, size_t hl, char *out, size_t n)
+{
+	char host[256];
+	size_t a, k = 0;
+
+	if (hl >= 7 && strncasecmp(href, "http://", 7) == 0)
+		a = 7;
+	else if (hl >= 8 && strncasecmp(href, "https://", 8) == 0)
+		a = 8;
+	else
+		return 0;
+	while (a < hl && strchr("/:?#", href[a]) == NULL && k < sizeof(host) - 1)
+		host[k++] = (char)tolower((unsigned char)href[a++]);
+	host[k] = '\0';
+	if (k == 0 || is_ipv4(host))
+		return 0;
+	rb_domain(rb, host, out, n);
+	/* (uri_to_domain of the trimmed name: no %-escaped printable, a
+	 * valid name, a known TLD) */
+	return !match("%(?:2[1-9a-f]|[3-6][0-9a-f]|7[0-9a-e])", "", 0, out, NULL, 0) &&
+	    fqdn_valid(out) && domain_valid(rb, out);
+}
+
+static int
+cmp_href(const void *x, const void *y)
+{
+	const struct href_rec *a = x, *b = y;
+	int c = memcmp(a->href, b->href, a->hl < b->hl ? a->hl : b->hl);
+
+	return c != 0 ? c : a->hl < b->hl ? -1 : a->hl > b->hl;
+}
+
+/* One HTML part's test: recs[0..n) its anchors (sorted here). */
+static int
+https_mismatch_part(const struct rb_lists *rb, struct href_rec *recs, size_t n,
+    double min, int have_max, double max)
+{
+	unsigned anchors = 0;
+	int hit = 0;
+
+	qsort(recs, n, sizeof(*recs), cmp_href);
+	for (size_t i = 0, e; i < n; i = e) {
+		char dom[256];
+		for (e = i + 1; e < n && cmp_href(&recs[i], &recs[e]) == 0; e++)
+			;
+		if (!href_domain(rb, recs[i].href, recs[i].hl, dom, sizeof(dom)))
+			continue;
+		anchors++;
+		for (size_t k = i; k < e && !hit; k++) {
+			const char *t = recs[k].text;
+			size_t tl = recs[k].tl, a, j;
+			char host[256], d[256];
+			for (a = 0; a + 8 <= tl && strncasecmp(t + a, "https://", 8) != 0; a++)
+				;
+			if (a + 8 > tl)
+				continue;
+			a += 8;
+			for (j = 0; a < tl && !isspace((unsigned char)t[a]) &&
+			    strchr("/:?#", t[a]) == NULL && j < sizeof(host) - 1; a++)
+				host[j++] = t[a];
+			host[j] = '\0';
+			if (j == 0)
+				continue;
+			/* (an address is compared as it is: never the link's
+			 * domain, which is a name) */
+			if (is_ipv4(host) || (rb_domain(rb, host, d, sizeof(d)),
+			    domain_valid(rb, d) && strcmp(d, dom) != 0))
+				hit = 1;
+		}
+	}
+	return hit && anchors >= min && (!have_max || anchors < max);
+}
+
+int
+he_https_http_mismatch(const struct mime_msg *m, const struct rb_lists *rb,
+    double min, int have_max, double max)
+{
+	const struct buf *b = &m->html_texts[HTML_TEXT_HREF];
+	struct href_rec h, *recs = NULL;
+	size_t i = 0, n = 0;
+	int r = 0;
+
+	if (min == 0)
+		min = 1;
+	while (!r && href_next(b, &i, &h)) {
+		if (n > 0 && recs[n - 1].part != h.part) {
+			r = https_mismatch_part(rb, recs, n, min, have_max, max);
+			n = 0;
+		}
+		recs = xreallocarray(recs, n + 1, sizeof(*recs));
+		recs[n++] = h;
+	}
+	if (!r && n > 0)
+		r = https_mismatch_part(rb, recs, n, min, have_max, max);
+	free(recs);
+	return r;
+}
+
+int
+he_https_ip_mismatch(const struct mime_msg *m)
+{
+	const struct buf *b = &m->html_texts[HTML_TEXT_HREF];
+	static const char ip[] = "^https?:/*(?:[^\\@/]+\\@)?\\d+\\.\\d+\\.\\d+\\.\\d+";
+	struct href_rec h;
+	size_t i = 0;
+
+	while (href_next(b, &i, &h)) {
+		char *href = xstrndup(h.href, h.hl), *text;
+		int link_ip = match(ip, "", PCRE2_CASELESS, href, NULL, 0), r;
+		free(href);
+		if (!link_ip)
+			continue;
+		text = xstrndup(h.text, h.tl);
+		r = !match("^https:/*(?:[^\\@/]+\\@)?\\d+\\.\\d+\\.\\d+\\.\\d+", "",
+		    PCRE2_CASELESS, text, NULL, 0) && strcasestr(text, "https:") != NULL;
+		free(text);
+		if (r)
+			return 1;
+	}
+	return 0;
 }
 
 int

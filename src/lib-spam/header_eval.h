@@ -67,10 +67,27 @@ double he_image_area(const struct mime_msg *m, const char *type);
 int he_image_size_range(const struct mime_msg *m, const char *type, double minh,
     double minw, double maxh, double maxw);
 int he_image_named(const struct mime_msg *m, const char *name);
+/* image_name_regex(re): one whose name the Perl pattern re matches (as
+ * SpamAssassin interpolates it: a "/.../i" argument is a pattern with
+ * those slashes in it) */
+int he_image_name_regex(const struct mime_msg *m, const char *re);
 /* MIMEEval's check_ma_non_text(): a multipart/alternative with a part
  * right under it that is not text (nor multipart/related,
  * application/rtf). */
 int he_ma_non_text(const struct mime_msg *m);
+/* BodyEval's check_stock_info measure: how many distinct stock-tip
+ * words (ticker, symbol, target price, ...) end the "label:" lines of
+ * the first text/plain part (mime.h labels). */
+unsigned he_stock_info(const struct mime_msg *m);
+/* HTTPSMismatch's check_https_http_mismatch(min, max): in an HTML part
+ * with at least min (1 for 0) and below max links to a named host with
+ * a known TLD (counted once each), an anchor whose text's first
+ * https:// names another registered domain than its link. */
+int he_https_http_mismatch(const struct mime_msg *m, const struct rb_lists *rb,
+    double min, int have_max, double max);
+/* URIEval's check_https_ip_mismatch(): a link to an address whose anchor
+ * text shows "https:", not followed by an address itself. */
+int he_https_ip_mismatch(const struct mime_msg *m);
 /* MIMEEval's mime_ascii_text_illegal: a text/plain leaf in US-ASCII (or
  * with no charset) whose body as sent has a NUL, CR or 8-bit byte. */
 int he_ascii_text_illegal(const struct mime_msg *m);

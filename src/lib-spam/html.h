@@ -23,7 +23,13 @@ struct uri_list;
  * that is a mailto: URI, as written.  In texts[HTML_TEXT_*], each entry a
  * NUL and its bytes. */
 enum { HTML_TEXT_COMMENT, HTML_TEXT_ANCHOR, HTML_TEXT_TITLE, HTML_TEXT_MAILTO,
-	HTML_TEXT_N };
+	HTML_TEXT_HREF, HTML_TEXT_N };
+/* HTML_TEXT_HREF: each <a> again, with its link, for the tests of an
+ * anchor's text against its href (check_https_http_mismatch,
+ * check_https_ip_mismatch): "P:L:" (the HTML part's number, counted from
+ * 1 in the message, and the length of the href), the href (entities
+ * decoded, white space around it dropped; empty without one), then the
+ * anchor text as in HTML_TEXT_ANCHOR. */
 
 /* mime_stats.html_part_*: parts kept, and the tags balanced */
 #define HTML_PARTS_KEPT 8

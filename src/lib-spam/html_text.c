@@ -651,6 +651,31 @@ ht_add(struct render *r, int k, const char *s, size_t n)
 	if (r->texts != NULL && !r->texts_full[k] && r->texts[k].len > 0 &&
 	    buf_append(&r->texts[k], s, n) < 0)
 		r->texts_full[k] = 1;
+	if (k == HTML_TEXT_ANCHOR)
+		ht_add(r, HTML_TEXT_HREF, s, n);
+}
+
+/* A new HTML_TEXT_HREF entry (html.h) for an <a> with href v[0..vl). */
+static void
+href_entry(struct render *r, const char *v, size_t vl)
+{
+	struct buf h;
+	char pre[48];
+	size_t a = 0, b;
+
+	buf_init(&h, 8192);
+	if (v != NULL)
+		decode_attr(v, vl, &h);
+	b = h.len;
+	while (a < b && isspace((unsigned char)h.data[a]))
+		a++;
+	while (b > a && isspace((unsigned char)h.data[b - 1]))
+		b--;
+	snprintf(pre, sizeof(pre), "%u:%zu:", r->st->html_parts, b - a);
+	ht_new(r, HTML_TEXT_HREF);
+	ht_add(r, HTML_TEXT_HREF, pre, strlen(pre));
+	ht_add(r, HTML_TEXT_HREF, h.data != NULL ? h.data + a : "", b - a);
+	buf_free(&h);
 }
 
 static const struct elem *
@@ -1395,6 +1420,8 @@ tag(struct render *r, const char *s, size_t n)
 		r->st->html_links++;
 		if ((v = attr_get(a, na, "href", &vl)) != NULL)
 			add_uri(r, v, vl);
+		if (name[0] == 'a' && name[1] == '\0' && !in_cdata)
+			href_entry(r, v, v != NULL ? vl : 0);
 		if (v != NULL && name[0] == 'a' && name[1] == '\0' && r->cdata[0] == '\0' &&
 		    vl > 7 && strncasecmp(v, "mailto:", 7) == 0) {
 			ht_new(r, HTML_TEXT_MAILTO);

@@ -97,6 +97,7 @@ struct mime_stats {
 	unsigned mime_missing_version;  /* Content-Type without MIME-Version */
 	unsigned base64_text;           /* text parts sent in base64 */
 	unsigned truncated;             /* a limit was hit */
+	unsigned parts_limit;           /* 1: parts past max_parts not read */
 	/* SpamAssassin's BodyEval multipart_alternative_difference(): of
 	 * the distinct words (white-space separated, with a word character)
 	 * of each multipart/alternative's HTML, the percentage its text
@@ -197,9 +198,13 @@ struct mime_msg {
 	size_t body_offset;             /* offset of the top-level body in full */
 	struct mime_stats st;
 	struct mime_limits lim;
-	/* the HTML parts' comments, anchor texts, titles and mailto: links
-	 * (html.h HTML_TEXT_*; 64 KiB each) */
-	struct buf html_texts[4];
+	/* the HTML parts' comments, anchor texts, titles, mailto: links and
+	 * links with their anchor text (html.h HTML_TEXT_*; 64 KiB each) */
+	struct buf html_texts[5];
+	/* the labels of the first text/plain part's "label: value" lines,
+	 * letters only, lower case, each after a NUL (SpamAssassin's
+	 * check_stock_info reads them; 4 KiB) */
+	struct buf labels;
 };
 
 /* Analyse data[0..len) (not copied: it must outlive msg->full use).

@@ -285,6 +285,7 @@ leaf(struct parser *p, struct mime_part *part, const char *s, size_t n,
 		unsigned base = p->depth_base;
 		if (part->depth + 1 > m->lim.max_depth || m->nparts >= m->lim.max_parts) {
 			m->st.truncated++;
+			m->st.parts_limit |= m->nparts >= m->lim.max_parts;
 		} else {
 			p->depth_base = part->depth + 1;
 			walk(p, dec.data ? dec.data : "", dec.len, 0);
@@ -608,6 +609,88 @@ mpart_alt_difference(struct mime_msg *m, const char *text)
 	}
 }
 
+/* ---- BodyEval's stock labels ---- */
+
+/* Perl's \s on bytes */
+static int
+perl_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
+
+/* The labels of s[0..n) as /^\s*([^:\s][^:\n]{2,29})\s*:\s*\S/mg
+ * captures them, letters only and lower case, into m->labels.  The
+ * greedy {2,29} can only give back what \s* would take again before the
+ * colon, so the capture is the longest run (up to 29 bytes after its
+ * first) and the match holds or fails with it. */
+static void
+chunk_labels(struct mime_msg *m, const char *s, size_t n)
+{
+	for (size_t p = 0; p < n;) {
+		size_t q = p, e, z;
+		int ok = 0;
+
+		while (q < n && perl_space(s[q]))
+			q++;
+		if (q < n && s[q] != ':') {
+			for (e = q + 1; e < n && e - q - 1 < 29 && s[e] != ':' && s[e] != '\n'; e++)
+				;
+			for (z = e; z < n && perl_space(s[z]); z++)
+				;
+			if (e - q - 1 >= 2 && z < n && s[z] == ':') {
+				for (z++; z < n && perl_space(s[z]); z++)
+					;
+				ok = z < n;
+			}
+		}
+		if (ok) {
+			if (buf_appendc(&m->labels, '\0') < 0)
+				return;
+			for (size_t k = q; k < e; k++)
+				if (isalpha((unsigned char)s[k]) &&
+				    buf_appendc(&m->labels, (char)tolower((unsigned char)s[k])) < 0)
+					return;
+			p = z + 1;      /* after the \S: not a line start */
+		}
+		/* the next line start (the \s* run's own ones fail the same) */
+		{
+			const char *nl = memchr(s + p, '\n', n - p);
+			if (nl == NULL)
+				break;
+			p = (size_t)(nl - s) + 1;
+		}
+	}
+}
+
+/* SpamAssassin's check_stock_info: the part's rendered text in the
+ * pieces of its split_into_array_of_short_paragraphs (text over 2,048
+ * bytes cut after a newline, else a '>', else a space, past 2,048 bytes
+ * into pieces of at most 4,096), each read on its own. */
+static void
+text_labels(struct mime_msg *m, const char *s, size_t n)
+{
+	const size_t max = 2048;
+	size_t ofs = 0;
+
+	if (s == NULL)
+		return;
+	while (n > max && n - ofs > 2 * max) {
+		static const char seps[] = "\n> ";
+		size_t j = ofs + max;
+		for (int k = 0; k < 3; k++) {
+			const char *x = memchr(s + ofs + max, seps[k], n - ofs - max);
+			if (x != NULL && (size_t)(x - s) - ofs + 1 <= 2 * max) {
+				j = (size_t)(x - s);
+				break;
+			}
+		}
+		chunk_labels(m, s + ofs, j - ofs + 1);
+		ofs = j + 1;
+	}
+	if (ofs < n)
+		chunk_labels(m, s + ofs, n - ofs);
+}
+
 /* ---- the ImageInfo plugin's image sizes ---- */
 
 /* The width and height of image data d[0..n) of type "gif", "png" or
@@ -912,6 +995,9 @@ walk(struct parser *p, const char *data, size_t len, int top)
 			m->st.sa_flags |= sa_multipart_flags(data + mp->body_off,
 			    mp->body_len, b, root);
 	}
+	for (unsigned i = 0; i < mm.nparts; i++)
+		if (mm.parts[i].skipped > 0 && mm.nparts >= ml.max_parts)
+			m->st.parts_limit = 1;
 	for (unsigned i = 0; i < mm.nparts; ) {
 		entity(p, data, len, &mm.parts[i], top && i == 0);
 		i = encoded_message(&mm.parts[i]) ? mail_mime_subtree_end(&mm, i) : i + 1;
@@ -943,6 +1029,7 @@ mime_parse(struct mime_msg *m, const char *data, size_t len,
 	buf_init(&m->rawbody, m->lim.max_text);
 	for (int k = 0; k < HTML_TEXT_N; k++)
 		buf_init(&m->html_texts[k], 64 * 1024);
+	buf_init(&m->labels, 4096);
 	memset(&p, 0, sizeof(p));
 	p.m = m;
 	p.uris.max = m->lim.max_uris;
@@ -952,6 +1039,12 @@ mime_parse(struct mime_msg *m, const char *data, size_t len,
 	walk(&p, data, len, 1);
 
 	mpart_alt_difference(m, p.rendered.data);
+	for (size_t i = 0; i < m->nparts; i++)
+		if (m->parts[i].is_text && strcmp(m->parts[i].ctype, "text/plain") == 0) {
+			text_labels(m, p.rendered.data + m->parts[i].text_off,
+			    m->parts[i].text_len);
+			break;
+		}
 	subject_line(m, &m->body);
 	paragraphs(p.rendered.data ? p.rendered.data : "", p.rendered.len, &m->body);
 	buf_free(&p.rendered);
@@ -1003,6 +1096,7 @@ mime_free(struct mime_msg *m)
 	m->nrawbody_parts = 0;
 	for (int k = 0; k < HTML_TEXT_N; k++)
 		buf_free(&m->html_texts[k]);
+	buf_free(&m->labels);
 	uri_list_free(&u);
 	uri_list_free(&ua);
 	m->uris = NULL;

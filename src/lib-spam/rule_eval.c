@@ -935,6 +935,10 @@ ev_check_for_mime(struct scan *sc, const struct rule *r)
 		return he_mime_faraway_charset(sc->m, sc->rs->ok_locales);
 	if (strcmp(arg_str(r, 0), "mime_ascii_text_illegal") == 0)
 		return he_ascii_text_illegal(sc->m);
+	/* (SpamAssassin 4.0.1's never hits: it looks for its parser's note
+	 * on the wrong object; this one is Tempest's own part limit) */
+	if (strcmp(arg_str(r, 0), "mimepart_limit_exceeded") == 0)
+		return sc->m->st.parts_limit;
 	n = he_check_for_mime(sc->m, arg_str(r, 0));
 
 	return n > 0 ? (unsigned)n : 0;
@@ -2189,6 +2193,12 @@ ev_image_named(struct scan *sc, const struct rule *r)
 	return r->neval_args >= 1 && he_image_named(sc->m, arg_str(r, 0));
 }
 
+static unsigned
+ev_image_name_regex(struct scan *sc, const struct rule *r)
+{
+	return r->neval_args >= 1 && he_image_name_regex(sc->m, arg_str(r, 0));
+}
+
 /* BodyEval's check_blank_line_ratio(min, max[, minlines]): of the lines
  * of the text parts as decoded (the rawbody), those with only white
  * space, in percent (-1 with fewer than minlines lines); min 0 and at
@@ -2302,6 +2312,30 @@ ev_tvd_vertical_words(struct scan *sc, const struct rule *r)
 	return best >= lo && best < hi;
 }
 
+/* BodyEval's check_stock_info(min): at least min stock-tip labels (any
+ * message for a min of 0) */
+static unsigned
+ev_stock_info(struct scan *sc, const struct rule *r)
+{
+	double min = arg_num(r, 0, 0);
+
+	return min == 0 || he_stock_info(sc->m) >= min;
+}
+
+static unsigned
+ev_https_http_mismatch(struct scan *sc, const struct rule *r)
+{
+	return he_https_http_mismatch(sc->m, &sc->rs->rb, arg_num(r, 0, 1),
+	    r->neval_args >= 2, arg_num(r, 1, 0));
+}
+
+static unsigned
+ev_https_ip_mismatch(struct scan *sc, const struct rule *r)
+{
+	(void)r;
+	return he_https_ip_mismatch(sc->m);
+}
+
 /* HTMLEval's html_title_subject_ratio(ratio): an HTML <title> longer
  * than ratio times the Subject (in characters, the Subject with its
  * newline, as the body text's first line has it) */
@@ -2354,7 +2388,8 @@ static const char *const html_tests[] = {
 static const char *const mime_tests[] = {
 	"mime_base64_count", "mime_qp_count", "mime_attachment", "mime_body_html_count",
 	"mime_body_text_count", "mime_base64_encoded_text", "mime_bad_iso_charset",
-	"mime_qp_long_line", "mime_faraway_charset", "mime_ascii_text_illegal", NULL,
+	"mime_qp_long_line", "mime_faraway_charset", "mime_ascii_text_illegal",
+	"mimepart_limit_exceeded", NULL,
 };
 static const char *const image_types[] = { "all", "gif", "png", "jpeg", NULL };
 static const char *const html_lists[] = { "comment", "anchor", "title", NULL };
@@ -2458,8 +2493,12 @@ static const struct {
 	{ "image_size_exact", ev_image_size_exact, image_types },
 	{ "image_size_range", ev_image_size_range, image_types },
 	{ "image_named", ev_image_named },
+	{ "image_name_regex", ev_image_name_regex },
 	{ "check_uri_host_listed", ev_uri_host_listed },
 	{ "html_title_subject_ratio", ev_html_title_subject_ratio },
+	{ "check_stock_info", ev_stock_info },
+	{ "check_https_http_mismatch", ev_https_http_mismatch },
+	{ "check_https_ip_mismatch", ev_https_ip_mismatch },
 };
 
 int

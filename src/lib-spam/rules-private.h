@@ -275,8 +275,10 @@ void ruleset_finish_loaded(struct ruleset *rs);
  * cache may hold other literals for such a pattern; 6: `if can(...)`
  * true for features Tempest has, so the same sources give other rules,
  * and the :name:raw modifier; ...; 17: tflags nosubject, and the
- * VBounce plugin known, so 20_vbounce.cf's rules are read) */
-#define RULE_CACHE_VERSION 19
+ * VBounce plugin known, so 20_vbounce.cf's rules are read; 20:
+ * check_stock_info, the HTTPS mismatch tests and image_name_regex known,
+ * which a cache of an older build holds as unknown evals) */
+#define RULE_CACHE_VERSION 20
 enum { FM_DOM, FM_WILD, FM_WELCOME };
 uint64_t cache_hash(const void *p, size_t n, uint64_t seed);
 

@@ -792,7 +792,7 @@ test_lists_and_conditionals(void)
 	    "if can(Mail::SpamAssassin::Plugin::HTMLEval::has_html_test)\n"
 	    "  body IN_CAN_HAS /pills/\n"
 	    "endif\n"
-	    "if can(Mail::SpamAssassin::Plugin::BodyEval::has_check_stock_info)\n"
+	    "if can(Mail::SpamAssassin::Plugin::HTMLEval::has_html_charset_faraway)\n"
 	    "  body IN_CAN_HAS_NOT /pills/\n"
 	    "endif\n"
 	    "if can(Mail::SpamAssassin::Plugin::Nope::has_html_test)\n"
@@ -1663,6 +1663,98 @@ test_welcomelist_rcvd(void)
 
 	for (size_t i = 0; i < NELEM(t); i++)
 		expect_rule_hits(rules, t[i].msg, names, NELEM(names), t[i].hit);
+}
+
+/* BodyEval's check_stock_info(), HTTPSMismatch's check_https_http_mismatch(),
+ * URIEval's check_https_ip_mismatch(), ImageInfo's image_name_regex(),
+ * MIMEEval's mimepart_limit_exceeded: SpamAssassin 4.0.1's hits on the
+ * same messages (`spamassassin -L -t --cf=...`), but the last, which it
+ * never sets (Tempest's: its own part limit). */
+static void
+test_stock_https_image_name(void)
+{
+	static const char rules[] =
+	    "util_rb_tld com net org uk\n"
+	    "util_rb_2tld co.uk\n"
+	    "body ST1 eval:check_stock_info('1')\n"
+	    "body ST3 eval:check_stock_info('3')\n"
+	    "body ST5 eval:check_stock_info('5')\n"
+	    "body HM1 eval:check_https_http_mismatch('1','10')\n"
+	    "body HM2 eval:check_https_http_mismatch('2','3')\n"
+	    "body HIP eval:check_https_ip_mismatch()\n"
+	    "body IN1 eval:image_name_regex('^\\w{2,9}\\.\\.gif$')\n"
+	    "body IN2 eval:image_name_regex('/^\\w{2,9}\\.\\.gif$/i')\n"
+	    "body MPL eval:check_for_mime('mimepart_limit_exceeded')\n";
+	static const char *const names[] = {
+		"ST1", "ST3", "ST5", "HM1", "HM2", "HIP", "IN1", "IN2", "MPL",
+	};
+#define HTML_HDR "From: a@example.com\nSubject: s\nMIME-Version: 1.0\n" \
+	"Content-Type: text/html\n\n"
+	static const struct {
+		const char *msg, *hits;
+	} t[] = {
+		/* labels: s.y.m.b.o.l, a label cut by a newline before its
+		 * colon; one without a value after the colon does not count
+		 * (4 in all, as SpamAssassin counts them) */
+		{ "From: a@example.com\nSubject: hot\n\n"
+		    "Company Name: ACME Corp\n  S.y.m.b.o.l : ACMX\nTicker\n: foo\n"
+		    "our company: x\nnothing: \nRecommendation:Strong Buy\n",
+		    "ST1 ST3" },
+		/* the first text/plain part only; the same word twice counts once */
+		{ "From: a@example.com\nSubject: s\nMIME-Version: 1.0\n"
+		    "Content-Type: multipart/mixed; boundary=XX\n\n"
+		    "--XX\nContent-Type: text/html\n\n<p>Ticker: A</p><p>Sector: t</p>\n"
+		    "--XX\nContent-Type: text/plain\n\nsymbol: X\nSymbol: Y\n12 Week High: 3\n"
+		    "--XX\nContent-Type: text/plain\n\nrating: 1\nsector: 2\n--XX--\n",
+		    "ST1" },
+		{ HTML_HDR "<a href=\"http://evil.example.net/login\">"
+		    "https://www.paypal.com/signin</a>\n", "HM1" },
+		/* the same registered domain; a name with an unknown TLD */
+		{ HTML_HDR "<a href=\"http://www.paypal.com/x\">https://paypal.com/s</a>"
+		    "<a href=\"http://evil.example.zzzz/\">https://www.paypal.com</a>\n", "" },
+		/* two links: min 2, below 3; an address in the text differs */
+		{ HTML_HDR "<a href=\"http://ok.example.com/\">https://10.0.0.1/ "
+		    "https://www.paypal.com</a><a href=\"http://x.example.org/\">z</a>\n",
+		    "HM1 HM2" },
+		/* a link once more with other text; the text's first https://
+		 * in a tag's pieces; co.uk trimmed */
+		{ HTML_HDR "<a href=\"http://evil.example.net/\">a</a>"
+		    "<a href=\"http://evil.example.net/\"><b>https://</b>www.paypal.co.uk/"
+		    "<img src=\"x.gif\"></a>\n", "HM1" },
+		/* a second level with '_' is no valid name */
+		{ HTML_HDR "<a href=\"http://a.b_c.net/\">https://www.paypal.com</a>\n", "" },
+		/* a link to an address shown as https: */
+		{ HTML_HDR "<a href=\"http://10.1.2.3/login\">Go to HTTPS://secure.bank.com"
+		    "</a>\n", "HIP" },
+		{ HTML_HDR "<a href=\"http://10.1.2.3/login\">https://10.1.2.3/</a>\n", "" },
+		/* two HTML parts are measured apart */
+		{ "From: a@example.com\nSubject: s\nMIME-Version: 1.0\n"
+		    "Content-Type: multipart/mixed; boundary=XX\n\n"
+		    "--XX\nContent-Type: text/html\n\n"
+		    "<a href=\"http://ok.example.com/\">https://www.paypal.com</a>\n"
+		    "--XX\nContent-Type: text/html\n\n"
+		    "<a href=\"http://x2.example.org/\">z</a>\n--XX--\n", "HM1" },
+		/* image names: the "/.../i" form is a pattern with slashes */
+		{ "From: a@example.com\nSubject: s\nMIME-Version: 1.0\n"
+		    "Content-Type: multipart/mixed; boundary=XX\n\n"
+		    "--XX\nContent-Type: text/plain\n\nhi\n"
+		    "--XX\nContent-Type: image/gif; name=\"abcd..gif\"\n"
+		    "Content-Transfer-Encoding: base64\n\nR0lGODlhCgAUAAAAADs=\n--XX--\n",
+		    "IN1" },
+	};
+#undef HTML_HDR
+	struct buf many;
+
+	for (size_t i = 0; i < NELEM(t); i++)
+		expect_rule_hits(rules, t[i].msg, names, NELEM(names), t[i].hits);
+	buf_init(&many, BUF_UNLIMITED);
+	(void)buf_appends(&many, "From: a@example.com\nSubject: s\nMIME-Version: 1.0\n"
+	    "Content-Type: multipart/mixed; boundary=XX\n\n");
+	for (int k = 0; k < 250; k++)
+		(void)buf_appends(&many, "--XX\nContent-Type: text/plain\n\np\n");
+	(void)buf_appends(&many, "--XX--\n");
+	expect_rule_hits(rules, buf_cstr(&many), names, NELEM(names), "MPL");
+	buf_free(&many);
 }
 
 /* BodyEval's check_blank_line_ratio(): SpamAssassin 4.0.1's hits on the
@@ -3947,6 +4039,7 @@ main(void)
 	T_RUN(test_image_info);
 	T_RUN(test_welcomelist_rcvd);
 	T_RUN(test_blank_line_ratio);
+	T_RUN(test_stock_https_image_name);
 	T_RUN(test_bad_lines);
 	T_RUN(test_include);
 	T_RUN(test_builtin);
