@@ -1601,6 +1601,285 @@ out:
 	return r;
 }
 
+static int fqdn_valid(const char *h);
+
+/* ---- SpamAssassin 4's address parser ---- */
+
+#define SA_QS "\"(?:|(?:[^\"\\\\]++|\\\\.)*+)\""
+#define SA_MAILRE "(?:" SA_QS "|[^@\\s<>()\\[\\],:;]+)\\@(?:[^\"\\s<>()\\[\\],:;]+|\\[[\\d:.]+\\])"
+#define SA_COMMENT "\\((?:|(?:[^()\\\\]++|\\\\.)*+)\\)"
+
+enum { SA_RE_ADDR, SA_RE_MAIL, SA_RE_MAIL_LT, SA_RE_COMMENT, SA_RE_MAIL_ANY, SA_RE_N };
+static const char *const sa_addr_pats[SA_RE_N] = {
+	/* its $header_address_re: (1) phrase and (2) <address>, or (3) an
+	 * address, or (4) a phrase; (5) a comment after */
+	"^\\s*(?:(?:((?:" SA_QS "|[^\",;<]++)+)\\s*)?<\\s*([^>@]*\\S+|\\s*)\\s*>"
+	    "(?:\\s*<\\s*(?:(?:" SA_QS ")?\\S+|\\s*)\\s*>)*|(" SA_MAILRE ")|((?:"
+	    SA_QS "|[^\",;<]++)+))(?:\\s*\\(((?:|(?:[^()\\\\]++|\\\\.)*+))\\))?\\s*(?:[,;]|\\z)",
+	"^" SA_MAILRE "$",
+	"<(" SA_MAILRE ")>",
+	SA_COMMENT,
+	SA_MAILRE,
+};
+static pcre2_code *sa_addr_re[SA_RE_N];
+
+static pcre2_code *
+sa_re(int k)
+{
+	if (sa_addr_re[k] == NULL) {
+		int err;
+		PCRE2_SIZE off;
+		sa_addr_re[k] = pcre2_compile((PCRE2_SPTR)sa_addr_pats[k], PCRE2_ZERO_TERMINATED,
+		    PCRE2_CASELESS, &err, &off, NULL);
+		if (sa_addr_re[k] == NULL)
+			abort();        /* a fixed pattern: a build error */
+		(void)pcre2_jit_compile(sa_addr_re[k], PCRE2_JIT_COMPLETE);
+	}
+	return sa_addr_re[k];
+}
+
+static int
+sa_full_mail(const char *s, size_t n)
+{
+	pcre2_match_data *md = pcre2_match_data_create(2, NULL);
+	int rc;
+
+	if (mctx == NULL) {
+		mctx = pcre2_match_context_create(NULL);
+		pcre2_set_match_limit(mctx, 200000);
+	}
+	rc = pcre2_match(sa_re(SA_RE_MAIL), (PCRE2_SPTR)s, n, 0, 0, md, mctx);
+	pcre2_match_data_free(md);
+	return rc >= 0;
+}
+
+/* s[0..n) without its comments "(...)" (no nesting), into a new string */
+static char *
+sa_strip_comments(const char *s, size_t n)
+{
+	pcre2_match_data *md = pcre2_match_data_create(1, NULL);
+	struct buf b;
+	size_t at = 0;
+
+	buf_init(&b, BUF_UNLIMITED);
+	while (at <= n && pcre2_match(sa_re(SA_RE_COMMENT), (PCRE2_SPTR)s, n, at, 0, md,
+	    mctx) >= 0) {
+		PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
+		(void)buf_append(&b, s + at, ov[0] - at);
+		at = ov[1] > ov[0] ? ov[1] : ov[1] + 1;
+	}
+	if (at < n)
+		(void)buf_append(&b, s + at, n - at);
+	pcre2_match_data_free(md);
+	return b.data != NULL ? buf_steal(&b) : xstrdup("");
+}
+
+/* its _valid_parsed_address(): not '""@...', not a single '"' */
+static int
+sa_valid_parsed(const char *a)
+{
+	size_t q = 0;
+
+	for (const char *p = a; *p; p++)
+		q += *p == '"';
+	return strncmp(a, "\"\"@", 3) != 0 && q != 1;
+}
+
+/* an address cut after the part behind its first '@' (a second '@' and
+ * what follows dropped) */
+static void
+sa_cut_at2(char *a)
+{
+	char *at = strchr(a, '@');
+
+	if (at != NULL && (at = strchr(at + 1, '@')) != NULL)
+		*at = '\0';
+}
+
+/* a phrase rebuilt: quoted parts unescaped, comments left out of the rest */
+static char *
+sa_phrase(const char *s, size_t n)
+{
+	struct buf b;
+
+	buf_init(&b, BUF_UNLIMITED);
+	for (size_t i = 0; i < n;) {
+		if (s[i] == '"') {
+			size_t j = i + 1;
+			while (j < n && s[j] != '"')
+				j += s[j] == '\\' && j + 1 < n ? 2 : 1;
+			if (j < n) {    /* a quoted string: \x -> x, \\ -> \ */
+				for (size_t k = i + 1; k < j; k++) {
+					if (s[k] == '\\' && k + 1 < j && s[k + 1] == '\\') {
+						(void)buf_appendc(&b, '\\');
+						k++;
+					} else if (s[k] != '\\') {
+						(void)buf_appendc(&b, s[k]);
+					}
+				}
+				i = j + 1;
+				continue;
+			}
+			/* an unmatched quote: the rest as an unquoted run */
+		}
+		{
+			size_t j = i + (s[i] == '"');
+			char *c;
+			while (j < n && s[j] != '"')
+				j++;
+			if (s[i] == '"')
+				j = n;
+			c = sa_strip_comments(s + i, j - i);
+			(void)buf_appends(&b, c);
+			free(c);
+			i = j;
+		}
+	}
+	return b.data != NULL ? buf_steal(&b) : xstrdup("");
+}
+
+size_t
+he_parse_addresses(const char *value, char **addr, char **name, size_t max)
+{
+	pcre2_match_data *md = pcre2_match_data_create(6, NULL);
+	struct buf v;
+	size_t n = 0, at = 0, len;
+	const char *s;
+
+	if (mctx == NULL) {
+		mctx = pcre2_match_context_create(NULL);
+		pcre2_set_match_limit(mctx, 200000);
+	}
+	/* trailing white space off, "\\" pairs dropped */
+	buf_init(&v, BUF_UNLIMITED);
+	for (const char *p = value; *p; p++) {
+		if (p[0] == '\\' && p[1] == '\\') {
+			p++;
+			continue;
+		}
+		(void)buf_appendc(&v, *p);
+	}
+	while (v.len > 0 && isspace((unsigned char)v.data[v.len - 1]))
+		v.len--;
+	s = v.data != NULL ? v.data : "";
+	len = v.len;
+	/* a group's "name:" (and all of an empty group "name:;") */
+	{
+		size_t k = strcspn(s, "\"()<>:");
+		if (k > 0 && k < len && s[k] == ':') {
+			k++;
+			while (k < len && isspace((unsigned char)s[k]))
+				k++;
+			at = k < len && s[k] == ';' ? len : k;
+		}
+	}
+	while (at < len && n < max &&
+	    pcre2_match(sa_re(SA_RE_ADDR), (PCRE2_SPTR)s + at, len - at, 0, 0, md, mctx) >= 0) {
+		PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
+		const char *b = s + at;
+		char *a = NULL, *ph = NULL, *cm = NULL;
+		int lt = ov[4] != PCRE2_UNSET;
+
+		if (ov[2] != PCRE2_UNSET)
+			ph = sa_phrase(b + ov[2], ov[3] - ov[2]);
+		else if (ov[8] != PCRE2_UNSET)
+			ph = sa_phrase(b + ov[8], ov[9] - ov[8]);
+		if (lt) {
+			a = sa_strip_comments(b + ov[4], ov[5] - ov[4]);
+			if (!sa_full_mail(a, strlen(a)))
+				FREE(a);
+		} else if (ov[6] != PCRE2_UNSET) {
+			a = xstrndup(b + ov[6], ov[7] - ov[6]);
+		}
+		if (a != NULL && !sa_valid_parsed(a))
+			FREE(a);
+		if (ov[10] != PCRE2_UNSET)
+			cm = xstrndup(b + ov[10], ov[11] - ov[10]);
+		if (ph != NULL) {
+			const char *h = strchr(ph, '@');
+			char host[256];
+			size_t hl = h != NULL ? strcspn(h + 1, "@") : 0;
+			if (a == NULL && h != NULL && sa_full_mail(ph, strlen(ph)) &&
+			    sa_valid_parsed(ph) && hl < sizeof(host)) {
+				memcpy(host, h + 1, hl);
+				host[hl] = '\0';
+				if (fqdn_valid(host)) {
+					a = ph;
+					ph = NULL;
+				}
+			}
+			if (ph != NULL && ((a != NULL && strcmp(ph, a) == 0) || ph[0] == '\0'))
+				FREE(ph);
+		}
+		if (ph == NULL && cm != NULL) {
+			ph = cm;
+			cm = NULL;
+		}
+		free(cm);
+		if (a != NULL)
+			sa_cut_at2(a);
+		addr[n] = a;
+		name[n] = ph;
+		n++;
+		if (ov[1] == 0)
+			break;          /* (cannot be: every form takes a byte) */
+		at += ov[1];
+	}
+	/* what is left with an '@': its <address> forms */
+	if (at < len && memchr(s + at, '@', len - at) != NULL) {
+		size_t q = at;
+		while (n < max && q < len &&
+		    pcre2_match(sa_re(SA_RE_MAIL_LT), (PCRE2_SPTR)s, len, q, 0, md, mctx) >= 0) {
+			PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
+			char *a = xstrndup(s + ov[2], ov[3] - ov[2]);
+			q = ov[1];
+			if (!sa_valid_parsed(a)) {
+				free(a);
+				continue;
+			}
+			sa_cut_at2(a);
+			addr[n] = a;
+			name[n] = NULL;
+			n++;
+		}
+	}
+	/* nothing found in a value with an '@': SpamAssassin asks
+	 * Email::Address::XS, whose RFC 5322 parser takes the address it can
+	 * read at the start of such a value; the first address form in it
+	 * stands for that here (without a name) */
+	if (n == 0 && max > 0 && memchr(s, '@', len) != NULL &&
+	    pcre2_match(sa_re(SA_RE_MAIL_ANY), (PCRE2_SPTR)s, len, 0, 0, md, mctx) >= 0) {
+		PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
+		char *a = xstrndup(s + ov[0], ov[1] - ov[0]);
+		if (sa_valid_parsed(a)) {
+			sa_cut_at2(a);
+			addr[n] = a;
+			name[n++] = NULL;
+		} else {
+			free(a);
+		}
+	}
+	pcre2_match_data_free(md);
+	buf_free(&v);
+	return n;
+}
+
+char *
+he_first_address(const char *value)
+{
+	char *a[16], *nm[16], *r = NULL;
+	size_t n = he_parse_addresses(value, a, nm, NELEM(a));
+
+	for (size_t k = 0; k < n; k++) {
+		if (r == NULL && a[k] != NULL)
+			r = a[k];
+		else
+			free(a[k]);
+		free(nm[k]);
+	}
+	return r;
+}
+
 /* ---- an anchor's text against its link (HTML_TEXT_HREF) ---- */
 
 struct href_rec {

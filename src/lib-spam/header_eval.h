@@ -79,6 +79,16 @@ int he_ma_non_text(const struct mime_msg *m);
  * words (ticker, symbol, target price, ...) end the "label:" lines of
  * the first text/plain part (mime.h labels). */
 unsigned he_stock_info(const struct mime_msg *m);
+/* SpamAssassin 4's parse_header_addresses() with its own parser (the
+ * Email::Address::XS fallback it may consult is not), on a header value
+ * as written (unfolded): for each address it finds, at most max, the
+ * address (or NULL) into addr[] and the display name (the phrase as
+ * written, else the comment; or NULL) into name[], malloc'ed; their
+ * number. */
+size_t he_parse_addresses(const char *value, char **addr, char **name, size_t max);
+/* The first address he_parse_addresses() finds in value (malloc'ed), or
+ * NULL (its get("Hdr:first:addr")). */
+char *he_first_address(const char *value);
 /* HTTPSMismatch's check_https_http_mismatch(min, max): in an HTML part
  * with at least min (1 for 0) and below max links to a named host with
  * a known TLD (counted once each), an anchor whose text's first

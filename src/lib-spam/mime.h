@@ -243,11 +243,5 @@ void mime_decode_2047(const char *s, size_t n, struct buf *out,
 char *mime_addr(const char *value);
 /* Display name of the first address, malloc'ed; "" if none. */
 char *mime_addr_name(const char *value);
-/* Every address of an address-list value (each mime_addr() of the parts
- * between commas outside quotes, comments and <>; a group's "name:" and
- * ";" left out; empty ones and ones with two '@' skipped), at most max
- * of them, malloc'ed into
- * out; their number. */
-size_t mime_addr_list(const char *value, char **out, size_t max);
 
 #endif

@@ -324,51 +324,6 @@ mime_addr(const char *value)
 	return buf_steal(&b);
 }
 
-size_t
-mime_addr_list(const char *value, char **out, size_t max)
-{
-	size_t n = 0;
-	const char *p = value, *start;
-	int inq = 0, depth = 0, angle = 0;
-
-	/* a group: "name:" (no quote, comment or <> in the name) */
-	start = p + strcspn(p, "\"()<>:");
-	if (*start == ':')
-		p = start + 1;
-	start = p;
-	for (;; p++) {
-		char c = *p;
-		if (c == '\\' && p[1] != '\0') {
-			p++;
-			continue;
-		}
-		if (c == '"' && depth == 0)
-			inq = !inq;
-		else if (!inq && c == '(')
-			depth++;
-		else if (!inq && c == ')' && depth > 0)
-			depth--;
-		else if (!inq && depth == 0 && c == '<')
-			angle = 1;
-		else if (!inq && depth == 0 && c == '>')
-			angle = 0;
-		if (c == '\0' || (!inq && depth == 0 && !angle && (c == ',' || c == ';'))) {
-			char *piece = xstrndup(start, (size_t)(p - start)), *a;
-			a = mime_addr(piece);
-			free(piece);
-			/* (one '@' at most: SpamAssassin's parser takes no other) */
-			if (a[0] != '\0' && n < max && strchr(a, '@') == strrchr(a, '@'))
-				out[n++] = a;
-			else
-				free(a);
-			if (c == '\0' || c == ';')     /* (the group ends) */
-				break;
-			start = p + 1;
-		}
-	}
-	return n;
-}
-
 char *
 mime_addr_name(const char *value)
 {

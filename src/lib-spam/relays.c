@@ -21,6 +21,7 @@
 #include <netinet/in.h>
 
 #include "buf.h"
+#include "header_eval.h"
 #include "mem.h"
 #include "mime.h"
 #include "netaddr.h"
@@ -664,8 +665,8 @@ after_received(const struct mime_msg *m, const char *name)
 	return 0;
 }
 
-/* (relays.h) Each header's first address is passed over when it has
- * none with an '@', "<>" included. */
+/* (relays.h) Each header's first address as SpamAssassin's parser finds
+ * it (header_eval.h); a header where it finds none is passed over. */
 char *
 relays_envelope_from(const struct mime_msg *m, const struct relays *rl)
 {
@@ -677,10 +678,9 @@ relays_envelope_from(const struct mime_msg *m, const struct relays *rl)
 	if (rl->envfrom[0] != '\0')
 		return xstrdup(rl->envfrom);
 	if ((hd = mime_header_get(m, "X-Sender")) != NULL) {
-		/* an address: something before and after the '@' ("@
-		 * (Unverified)" is none) */
-		char *x = mime_addr(hd->value), *at = strchr(x, '@');
-		int addr = at != NULL && at > x && at[1] != '\0';
+		/* an address ("@ (Unverified)" is none) */
+		char *x = he_first_address(hd->raw);
+		int addr = x != NULL;
 		free(x);
 		for (size_t k = 0; addr && k < m->nhdrs; k++)
 			if (strcasecmp(m->hdrs[k].name, "Received") == 0 &&
@@ -696,10 +696,8 @@ relays_envelope_from(const struct mime_msg *m, const struct relays *rl)
 				return NULL;
 			continue;
 		}
-		a = mime_addr(hd->value);
-		if (strchr(a, '@') != NULL)
+		if ((a = he_first_address(hd->raw)) != NULL)
 			return a;
-		free(a);
 	}
 	return NULL;
 }

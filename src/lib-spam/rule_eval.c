@@ -281,13 +281,16 @@ span_hits(struct scan *sc, const struct rule *r, const struct span *t,
 	return re_match(sc, r, t->p, t->n) ? 1 : 0;
 }
 
+/* The values of the headers called name appended to b, decoded (raw 0)
+ * or as written (1), each ended by a newline, or (2) as written, each
+ * ended by a NUL. */
 static void
 append_values(const struct mime_msg *m, const char *name, int raw, struct buf *b, int *found)
 {
 	for (size_t i = 0; i < m->nhdrs; i++)
 		if (strcasecmp(m->hdrs[i].name, name) == 0) {
 			(void)buf_appends(b, raw ? m->hdrs[i].raw : m->hdrs[i].value);
-			(void)buf_appendc(b, '\n');
+			(void)buf_appendc(b, raw == 2 ? '\0' : '\n');
 			*found = 1;
 		}
 }
@@ -333,25 +336,6 @@ mimeheader_hits(struct scan *sc, const struct rule *r, int multiple, unsigned ma
 	}
 	buf_free(&b);
 	return r->negate ? hits == 0 : hits;
-}
-
-/* Raw header values one per line: a fold ("\n" or "\r\n" before a
- * blank) becomes the blank alone. */
-static void
-unfold(struct buf *b)
-{
-	size_t j = 0;
-
-	for (size_t i = 0; i < b->len; i++) {
-		if (b->data[i] == '\r' && i + 2 < b->len && b->data[i + 1] == '\n' &&
-		    (b->data[i + 2] == ' ' || b->data[i + 2] == '\t'))
-			continue;
-		if (b->data[i] == '\n' && i + 1 < b->len &&
-		    (b->data[i + 1] == ' ' || b->data[i + 1] == '\t'))
-			continue;
-		b->data[j++] = b->data[i];
-	}
-	buf_truncate(b, j);
 }
 
 void
@@ -412,6 +396,61 @@ all_range(struct scan *sc, const char *which, int *start, int *end)
 	return 1;
 }
 
+#define ADDRS_MAX 64           /* addresses a test reads at most */
+
+/* The addresses (hmod HM_ADDR) or display names (HM_NAME decoded, with
+ * white space runs one blank and single quotes around it dropped, as
+ * SpamAssassin's get() gives them; HM_NAME_RAW as written) of a header
+ * value as written, each appended to out after a newline but the first. */
+static void
+addr_lines(const char *value, enum hdr_mod hmod, struct buf *out)
+{
+	char *a[ADDRS_MAX], *nm[ADDRS_MAX];
+	size_t n = he_parse_addresses(value, a, nm, ADDRS_MAX);
+
+	for (size_t k = 0; k < n; k++) {
+		const char *v = hmod == HM_ADDR ? a[k] : nm[k];
+		struct buf d;
+		if (v == NULL)
+			goto next;
+		buf_init(&d, BUF_UNLIMITED);
+		if (hmod == HM_NAME) {
+			size_t st, en;
+			mime_decode_2047(v, strlen(v), &d, NULL, NULL);
+			for (st = 0; st < d.len && isspace((unsigned char)d.data[st]); st++)
+				;
+			if (st < d.len) {       /* (all blank: kept as it is) */
+				size_t j = 0;
+				for (size_t i = st; i < d.len; i++) {
+					if (isspace((unsigned char)d.data[i])) {
+						if (j > 0 && d.data[j - 1] == ' ')
+							continue;
+						d.data[j++] = ' ';
+					} else {
+						d.data[j++] = d.data[i];
+					}
+				}
+				en = j;
+				if (en > 0 && d.data[en - 1] == ' ')
+					en--;
+				if (en >= 2 && d.data[0] == '\'' && d.data[en - 1] == '\'') {
+					memmove(d.data, d.data + 1, en - 2);
+					en -= 2;
+				}
+				buf_truncate(&d, en);
+			}
+			v = d.data != NULL ? d.data : "";
+		}
+		if (out->len > 0)
+			(void)buf_appendc(out, '\n');
+		(void)buf_append(out, v, hmod == HM_NAME ? d.len : strlen(v));
+		buf_free(&d);
+next:
+		free(a[k]);
+		free(nm[k]);
+	}
+}
+
 /* The text a header rule looks at; NULL when the header is absent. */
 static const char *
 header_text(struct scan *sc, const struct rule *r, size_t *len_r)
@@ -419,7 +458,9 @@ header_text(struct scan *sc, const struct rule *r, size_t *len_r)
 	const struct mime_msg *m = sc->m;
 	struct hcache *hc;
 	struct buf b;
-	int found = 0, raw = r->hmod == HM_RAW || r->hmod == HM_NAME_RAW;
+	/* (addresses and names are parsed from the values as written,
+	 * folds kept, each value ended by a NUL: raw 2 to append_values) */
+	int found = 0, raw = r->hmod == HM_NONE ? 0 : r->hmod == HM_RAW ? 1 : 2;
 	int start, end;
 	const char *rv;
 
@@ -479,15 +520,22 @@ header_text(struct scan *sc, const struct rule *r, size_t *len_r)
 	}
 	if (found && (r->hmod == HM_ADDR || r->hmod == HM_NAME ||
 	    r->hmod == HM_NAME_RAW)) {
-		char *first;
-		if (raw)        /* a fold inside a raw value: a blank */
-			unfold(&b);
-		first = xstrndup(b.data, strcspn(b.data, "\n"));
-		char *v = r->hmod == HM_ADDR ? mime_addr(first) : mime_addr_name(first);
-		buf_reset(&b);
-		(void)buf_appends(&b, v);
-		free(v);
-		free(first);
+		/* every address (or name) of every header of that name, one
+		 * per line (SpamAssassin 4's get() in list context, which its
+		 * header rules join), from the values as written; none: no
+		 * header at all */
+		struct buf all;
+		buf_init(&all, b.max);
+		for (size_t i = 0; i < b.len;) {
+			size_t e = i + strnlen(b.data + i, b.len - i);
+			char *value = xstrndup(b.data + i, e - i);
+			addr_lines(value, r->hmod, &all);
+			free(value);
+			i = e + 1;
+		}
+		found = all.len > 0;
+		buf_free(&b);
+		b = all;
 	}
 	hc->done = 1;
 	hc->len = found ? b.len : 0;
@@ -530,7 +578,6 @@ ev_check_lr(struct scan *sc, const struct rule *r)
 	return sc->lr >= lo && (sc->lr < hi || (hi >= 1.0 && sc->lr <= hi));
 }
 
-#define ADDRS_MAX 64           /* addresses a test reads at most */
 
 static size_t all_from_addrs(struct scan *sc, char **v);
 static void addrs_free(char **v, size_t n);
@@ -1216,7 +1263,15 @@ addrs_of_max(struct scan *sc, const char *name, char **v, size_t *n, size_t max,
 	for (size_t i = 0; i < sc->m->nhdrs && *n < max; i++) {
 		if (strcasecmp(sc->m->hdrs[i].name, name) != 0)
 			continue;
-		*n += mime_addr_list(sc->m->hdrs[i].value, v + *n, max - *n);
+		char *nm[ADDRS_MAX];
+		size_t base = *n, k = he_parse_addresses(sc->m->hdrs[i].raw, v + base, nm,
+		    max - base < ADDRS_MAX ? max - base : ADDRS_MAX);
+		/* (the ones found without an address left out) */
+		for (size_t j = 0; j < k; j++) {
+			free(nm[j]);
+			if (v[base + j] != NULL)
+				v[(*n)++] = v[base + j];
+		}
 		if (first_only)
 			break;
 	}
