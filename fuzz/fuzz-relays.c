@@ -1,13 +1,15 @@
 /* fuzz-relays.c - libFuzzer target: arbitrary bytes as one Received:
- * line through relay_parse() and relay_string(), and as a date through
- * msg_date_parse(), then as a message whose headers relays_of_message(),
- * relays_envelope_from() and msg_date_diff() read. */
+ * line through relay_parse() and relay_string(), as a date through
+ * msg_date_parse(), as an address header's value through
+ * he_parse_addresses(), then as a message whose headers
+ * relays_of_message(), relays_envelope_from() and msg_date_diff() read. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "buf.h"
+#include "header_eval.h"
 #include "mime.h"
 #include "msg_date.h"
 #include "relays.h"
@@ -36,6 +38,22 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	buf_free(&b);
 	(void)msg_date_parse((const char *)data, size, &t);
+	{
+		char *v = malloc(size + 1), *a[8], *nm[8];
+		size_t n;
+		memcpy(v, data, size);
+		v[size] = '\0';
+		n = he_parse_addresses(v, a, nm, 8);
+		if (n > 8)
+			__builtin_trap();
+		for (size_t k = 0; k < n; k++) {
+			if (a[k] != NULL && strchr(a[k], '@') == NULL)
+				__builtin_trap();       /* an address has its '@' */
+			free(a[k]);
+			free(nm[k]);
+		}
+		free(v);
+	}
 	mime_parse(&m, (const char *)data, size, NULL);
 	relays_of_message(&m, NULL, &rl);
 	env = relays_envelope_from(&m, &rl);

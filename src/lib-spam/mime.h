@@ -191,6 +191,8 @@ struct mime_msg {
 	size_t nrawbody_parts;
 	char **uris;                    /* canonical URIs, unique */
 	size_t nuris;
+	unsigned char *uris_hide;       /* per uris[i] (or NULL): not one
+	                                   uri rules see (uri.h) */
 	char **uris_also;               /* other forms uri rules see (uri.h) */
 	size_t nuris_also;
 	const char *full;               /* the analysed bytes (not owned) */

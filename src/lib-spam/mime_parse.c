@@ -1050,6 +1050,7 @@ mime_parse(struct mime_msg *m, const char *data, size_t len,
 	buf_free(&p.rendered);
 	m->uris = p.uris.v;
 	m->nuris = p.uris.n;
+	m->uris_hide = p.uris.hide;
 	m->uris_also = p.uris_also.v;
 	m->nuris_also = p.uris_also.n;
 
@@ -1071,7 +1072,7 @@ void
 mime_free(struct mime_msg *m)
 {
 	struct hdrlist h = { m->hdrs, m->nhdrs };
-	struct uri_list u = { m->uris, m->nuris, 0, NULL };
+	struct uri_list u = { m->uris, m->nuris, 0, NULL, m->uris_hide };
 	struct uri_list ua = { m->uris_also, m->nuris_also, 0, NULL };
 
 	m->nhdrs = 0;

@@ -344,11 +344,14 @@ ruleset_set_trusted_networks(struct ruleset *rs, const struct netlist *nl)
 	rs->trusted = nl;
 }
 
-/* The URIs uri rules see: the canonical ones, then the other forms. */
+/* The URIs uri rules see: the canonical ones, then the other forms;
+ * NULL for a canonical one they do not see (uri.h hide). */
 static const char *
 uri_at(const struct mime_msg *m, size_t i)
 {
-	return i < m->nuris ? m->uris[i] : m->uris_also[i - m->nuris];
+	if (i < m->nuris)
+		return m->uris_hide != NULL && m->uris_hide[i] ? NULL : m->uris[i];
+	return m->uris_also[i - m->nuris];
 }
 
 /* X-Spam-Relays-<which>, the relays read once per scan. */
@@ -2672,6 +2675,8 @@ prefilter_texts(struct scan *sc)
 	buf_init(&b, BUF_UNLIMITED);
 	if (prefilter_active(rs, PF_URI)) {
 		for (size_t i = 0; i < m->nuris + m->nuris_also; i++) {
+			if (uri_at(m, i) == NULL)
+				continue;
 			(void)buf_appends(&b, uri_at(m, i));
 			(void)buf_appendc(&b, '\n');
 		}
@@ -2849,7 +2854,8 @@ run_rule(struct scan *sc, struct rule *r)
 		break;
 	case RULE_URI:
 		for (size_t i = 0; i < sc->m->nuris + sc->m->nuris_also && hits < max; i++)
-			if (re_match(sc, r, uri_at(sc->m, i), strlen(uri_at(sc->m, i)))) {
+			if (uri_at(sc->m, i) != NULL &&
+			    re_match(sc, r, uri_at(sc->m, i), strlen(uri_at(sc->m, i)))) {
 				hits++;
 				if (!multiple)
 					break;

@@ -1804,6 +1804,36 @@ test_stock_https_image_name(void)
 	buf_free(&many);
 }
 
+/* A URI written with a port: uri rules see it with the port, and
+ * without it only when it is its scheme's own (80, 443), as
+ * SpamAssassin 4.0.1's uri list has it (the same hits as its
+ * `spamassassin -L -t` on these). */
+static void
+test_uri_ports(void)
+{
+	static const char rules[] =
+	    "uri DQ m;^[a-z]+://(?:\\d+\\.){3}\\d+/.*unsubscribe;i\n"
+	    "uri PORT m;^https?://[^/]+:\\d+/;i\n"
+	    "uri NOPORT_HOST m;^http://host\\.example\\.com/a;i\n";
+	static const char *const names[] = { "DQ", "PORT", "NOPORT_HOST" };
+	static const struct {
+		const char *uri, *hits;
+	} t[] = {
+		{ "http://64.123.160.91:81/li/unsubscribe.asp", "PORT" },
+		{ "http://64.123.160.91:80/li/unsubscribe.asp", "DQ PORT" },
+		{ "https://64.123.160.91:443/unsubscribe", "DQ PORT" },
+		{ "http://HOST.example.com:8080/a", "PORT" },
+		{ "http://host.example.com:80/a", "NOPORT_HOST PORT" },
+	};
+	char msg[512];
+
+	for (size_t i = 0; i < NELEM(t); i++) {
+		snprintf(msg, sizeof(msg), "From: a@b.com\nTo: c@d.com\nSubject: s\n\n"
+		    "see %s now\n", t[i].uri);
+		expect_rule_hits(rules, msg, names, NELEM(names), t[i].hits);
+	}
+}
+
 /* BodyEval's check_blank_line_ratio(): SpamAssassin 4.0.1's hits on the
  * same messages (9 of 11 lines blank; 1 of 4; 2 lines, fewer than 4: -1;
  * a text and an HTML part). */
@@ -4087,6 +4117,7 @@ main(void)
 	T_RUN(test_image_info);
 	T_RUN(test_welcomelist_rcvd);
 	T_RUN(test_blank_line_ratio);
+	T_RUN(test_uri_ports);
 	T_RUN(test_stock_https_image_name);
 	T_RUN(test_bad_lines);
 	T_RUN(test_include);

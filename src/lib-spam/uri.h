@@ -28,6 +28,10 @@ struct uri_list {
 	 * so the other users of the canonical list (Bayes) do not; NULL:
 	 * into this list, after the canonical form */
 	struct uri_list *also;
+	/* per v[i], 1: a canonical form SpamAssassin's uri rules do not see
+	 * (a URI written with another port than its scheme's own: they see
+	 * it with the port, in the other forms); NULL: none */
+	unsigned char *hide;
 };
 
 /* Add one URI as found (canonicalised, de-duplicated). */

@@ -69,11 +69,15 @@ numeric_host(char *host, size_t cap)
 	return plain && np == 4 ? 1 : 2;
 }
 
+/* u added to l (taken over) unless there; hide: uri_list.hide (a form
+ * found again shown wins) */
 static void
-list_push(struct uri_list *l, char *u)
+list_push_hide(struct uri_list *l, char *u, int hide)
 {
 	for (size_t i = 0; i < l->n; i++)
 		if (strcmp(l->v[i], u) == 0) {
+			if (!hide && l->hide != NULL)
+				l->hide[i] = 0;
 			free(u);
 			return;
 		}
@@ -81,8 +85,18 @@ list_push(struct uri_list *l, char *u)
 		free(u);
 		return;
 	}
+	if (hide && l->hide == NULL)
+		l->hide = xcalloc(l->max > 0 ? l->max : 1, 1);
 	l->v = xreallocarray(l->v, l->n + 1, sizeof(*l->v));
+	if (l->hide != NULL)
+		l->hide[l->n] = (unsigned char)(hide != 0);
 	l->v[l->n++] = u;
+}
+
+static void
+list_push(struct uri_list *l, char *u)
+{
+	list_push_hide(l, u, 0);
 }
 
 /* SpamAssassin's url_encode() of a URI with %-escapes: an escape of
@@ -161,6 +175,7 @@ uri_add1(struct uri_list *l, const char *s, size_t n, struct mime_stats *st, int
 {
 	struct buf out, tail;
 	size_t i = 0, hs, he, rest, port = 0;
+	int odd_port = 0;
 	char delim = '\0';
 	char scheme[16], host[512];
 	size_t sl = 0, hl = 0;
@@ -274,6 +289,16 @@ authority:
 	}
 	for (; i < n; i++)
 		(void)buf_appendc(&tail, s[i] == '\\' ? '/' : s[i]);
+	/* a port other than the scheme's own: SpamAssassin's uri rules see
+	 * the URI only with it */
+	if (port != 0) {
+		size_t pl = 0;
+		while (port + pl < he && isdigit((unsigned char)s[port + pl]))
+			pl++;
+		odd_port = pl > 0 && !(strcmp(scheme, "http") == 0 && pl == 2 &&
+		    strncmp(s + port, "80", 2) == 0) && !(strcmp(scheme, "https") == 0 &&
+		    pl == 3 && strncmp(s + port, "443", 3) == 0);
+	}
 	buf_init(&out, URI_MAX + 1200);
 	(void)buf_printf(&out, "%s://%s%s", scheme, host, buf_cstr(&tail));
 	/* and as written when that differs (SpamAssassin's uri rules see
@@ -295,14 +320,14 @@ authority:
 				free(d);
 		}
 		if (strcmp(buf_cstr(&raw), buf_cstr(&out)) != 0) {
-			list_push(l, buf_steal(&out));
+			list_push_hide(l, buf_steal(&out), odd_port);
 			list_push(l->also != NULL ? l->also : l, buf_steal(&raw));
 		} else {
 			buf_free(&raw);
-			list_push(l, buf_steal(&out));
+			list_push_hide(l, buf_steal(&out), odd_port);
 		}
 	} else {
-		list_push(l, buf_steal(&out));
+		list_push_hide(l, buf_steal(&out), odd_port);
 	}
 	/* and with its port, as written (SpamAssassin's uri rules see both;
 	 * WEIRD_PORT looks for it) */
@@ -438,5 +463,6 @@ uri_list_free(struct uri_list *l)
 	for (size_t i = 0; i < l->n; i++)
 		free(l->v[i]);
 	FREE(l->v);
+	FREE(l->hide);
 	l->n = 0;
 }
