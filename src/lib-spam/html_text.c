@@ -590,6 +590,8 @@ struct render {
 	int depth;              /* entries in use, at least 1 */
 	int hidden_counted;     /* this hidden run already counted */
 	int basefont;           /* <basefont size>, what size=+N adds to */
+	char *base;             /* the last <base href> (absolute, ending in
+	                           '/'), what relative links resolve against */
 	struct css_class classes[CLASS_MAX];
 	int nclasses;
 	/* inside an element whose content a browser's parser (and
@@ -877,15 +879,83 @@ put_space(struct render *r, const char *ws)
 	r->trim_ok = 0;
 }
 
+/* <base href="u[0..n)"> (white space around it dropped): with an
+ * http, https or ftp scheme, what relative links resolve against (its
+ * HTML.pm: "^([a-z]+:/{0,2}[^/]+/.*?)[^/\.]+\.[^/\.]{2,4}$" cut to its
+ * group, then a '/' at the end) */
 static void
-add_uri(struct render *r, const char *v, size_t vl)
+base_set(struct render *r, const char *u, size_t n)
+{
+	size_t k = 0, host, last, dot = 0;
+	struct buf b;
+
+	while (k < n && isalpha((unsigned char)u[k]))
+		k++;
+	if (k >= n || u[k] != ':' || !((k == 4 && strncasecmp(u, "http", 4) == 0) ||
+	    (k == 5 && strncasecmp(u, "https", 5) == 0) || (k == 3 && strncasecmp(u, "ftp", 3) == 0)))
+		return;
+	buf_init(&b, URI_MAX + 2);
+	(void)buf_append(&b, u, n);
+	/* a file name at the end, after a '/' that follows the host */
+	host = k + 1;
+	for (int s = 0; s < 2 && host < n && u[host] == '/'; s++)
+		host++;
+	last = n;
+	while (last > 0 && u[last - 1] != '/')
+		last--;
+	if (last > host + 1 && memchr(u + host, '/', last - 1 - host + 1) != NULL) {
+		size_t dots = 0;
+		for (size_t i = last; i < n; i++)
+			if (u[i] == '.') {
+				dots++;
+				dot = i;
+			}
+		if (dots == 1 && dot > last && n - dot - 1 >= 2 && n - dot - 1 <= 4 &&
+		    u[host] != '/')
+			buf_truncate(&b, last);
+	}
+	if (b.len == 0 || b.data[b.len - 1] != '/')
+		(void)buf_appendc(&b, '/');
+	free(r->base);
+	r->base = buf_steal(&b);
+}
+
+/* The URI of an attribute; anchor: an <a href>, which SpamAssassin
+ * lists as written too when a <base href> resolves it (it keys the
+ * anchor's text by the href) */
+static void
+add_uri_as(struct render *r, const char *v, size_t vl, int anchor)
 {
 	struct buf tmp;
 
 	if (r->uris == NULL || vl == 0)
 		return;
+	if (anchor && r->base != NULL) {
+		char *base = r->base;
+		r->base = NULL;
+		add_uri_as(r, v, vl, 0);
+		r->base = base;
+	}
 	buf_init(&tmp, URI_MAX + 1);    /* (one byte more: uri_add cuts and counts) */
 	decode_attr(v, vl, &tmp);
+	if (tmp.len > 0 && r->base != NULL && !(strncasecmp(tmp.data, "data:", 5) == 0 ||
+	    strncasecmp(tmp.data, "mailto:", 7) == 0 || strncasecmp(tmp.data, "file:", 5) == 0 ||
+	    strncasecmp(tmp.data, "cid:", 4) == 0 || strncasecmp(tmp.data, "tel:", 4) == 0)) {
+		/* a link relative to the <base href> (white space around it
+		 * dropped first, as SpamAssassin's canon_uri) */
+		char *ref, *t;
+		size_t a = 0, b = tmp.len;
+		while (a < b && isspace((unsigned char)tmp.data[a]))
+			a++;
+		while (b > a && isspace((unsigned char)tmp.data[b - 1]))
+			b--;
+		ref = xstrndup(tmp.data + a, b - a);
+		t = uri_resolve(r->base, ref);
+		buf_reset(&tmp);
+		(void)buf_appends(&tmp, t);
+		free(t);
+		free(ref);
+	}
 	if (tmp.len > 0) {
 		size_t before = r->uris->n;
 		uri_add(r->uris, tmp.data, tmp.len, r->st);
@@ -895,6 +965,12 @@ add_uri(struct render *r, const char *v, size_t vl)
 			uri_add_relative(r->uris, tmp.data, tmp.len);
 	}
 	buf_free(&tmp);
+}
+
+static void
+add_uri(struct render *r, const char *v, size_t vl)
+{
+	add_uri_as(r, v, vl, 0);
 }
 
 static void
@@ -1418,8 +1494,10 @@ tag(struct render *r, const char *s, size_t n)
 	} else if (strcmp(name, "a") == 0 || strcmp(name, "area") == 0 ||
 	    strcmp(name, "link") == 0) {
 		r->st->html_links++;
-		if ((v = attr_get(a, na, "href", &vl)) != NULL)
+		if ((v = attr_get(a, na, "data-saferedirecturl", &vl)) != NULL)
 			add_uri(r, v, vl);
+		if ((v = attr_get(a, na, "href", &vl)) != NULL)
+			add_uri_as(r, v, vl, name[0] == 'a' && name[1] == '\0');
 		if (name[0] == 'a' && name[1] == '\0' && !in_cdata)
 			href_entry(r, v, v != NULL ? vl : 0);
 		if (v != NULL && name[0] == 'a' && name[1] == '\0' && r->cdata[0] == '\0' &&
@@ -1436,6 +1514,41 @@ tag(struct render *r, const char *s, size_t n)
 		}
 	} else if (strcmp(name, "object") == 0 || strcmp(name, "embed") == 0) {
 		r->st->html_embeds++;
+		if (name[0] == 'e' && (v = attr_get(a, na, "src", &vl)) != NULL)
+			add_uri(r, v, vl);
+	} else if ((strcmp(name, "script") == 0 || strcmp(name, "bgsound") == 0) &&
+	    (v = attr_get(a, na, "src", &vl)) != NULL) {
+		add_uri(r, v, vl);
+	} else if ((strcmp(name, "body") == 0 || strcmp(name, "table") == 0 ||
+	    strcmp(name, "tr") == 0 || strcmp(name, "td") == 0) &&
+	    (v = attr_get(a, na, "background", &vl)) != NULL) {
+		add_uri(r, v, vl);
+	} else if (strcmp(name, "meta") == 0 && (v = attr_get(a, na, "http-equiv", &vl)) != NULL &&
+	    memmem_ci(v, vl, "refresh") && (v = attr_get(a, na, "content", &vl)) != NULL) {
+		/* <meta http-equiv=refresh content="5; url=…">: after the last
+		 * "url=" (a word boundary before it), up to a ';' */
+		size_t at = vl;
+		for (size_t u = 0; u + 3 <= vl; u++) {
+			size_t e = u + 3;
+			if (strncasecmp(v + u, "url", 3) != 0 ||
+			    (u > 0 && (isalnum((unsigned char)v[u - 1]) || v[u - 1] == '_')))
+				continue;
+			while (e < vl && isspace((unsigned char)v[e]))
+				e++;
+			if (e < vl && v[e] == '=') {
+				for (e++; e < vl && isspace((unsigned char)v[e]); e++)
+					;
+				at = e;
+			}
+		}
+		if (at < vl) {
+			size_t e = at;
+			while (e < vl && v[e] != ';')
+				e++;
+			while (e > at && isspace((unsigned char)v[e - 1]))
+				e--;
+			add_uri(r, v + at, e - at);
+		}
 	} else if (strcmp(name, "iframe") == 0 || strcmp(name, "frame") == 0) {
 		if ((v = attr_get(a, na, "src", &vl)) != NULL) {
 			add_uri(r, v, vl);
@@ -1444,6 +1557,25 @@ tag(struct render *r, const char *s, size_t n)
 					r->st->html_iframe_src++;
 					break;
 				}
+		}
+	} else if (strcmp(name, "base") == 0) {
+		/* a URI like any other, and with http, https or ftp what later
+		 * relative links resolve against: a trailing file name
+		 * ("x.html") dropped, a '/' at the end */
+		if ((v = attr_get(a, na, "href", &vl)) != NULL && vl > 0) {
+			struct buf h;
+			size_t b0 = 0, b1;
+			add_uri(r, v, vl);
+			buf_init(&h, URI_MAX + 2);
+			decode_attr(v, vl, &h);
+			b1 = h.len;
+			while (b0 < b1 && isspace((unsigned char)h.data[b0]))
+				b0++;
+			while (b1 > b0 && isspace((unsigned char)h.data[b1 - 1]))
+				b1--;
+			if (b1 > b0)
+				base_set(r, h.data + b0, b1 - b0);
+			buf_free(&h);
 		}
 	} else if (strcmp(name, "basefont") == 0) {
 		int sign, size;
@@ -1768,4 +1900,5 @@ html_render(const char *s, size_t n, struct buf *text,
 		st->html_parts_kept++;
 	}
 	buf_free(&quoted);
+	free(r.base);
 }

@@ -361,6 +361,7 @@ ruleset_cache_save(const struct ruleset *rs, const char *path, char **error_r)
 	put_strs(&b, rs->block, rs->nblock);
 	for (int k = 0; k < 3; k++)
 		put_strs(&b, rs->rb.v[k], rs->rb.n[k]);
+	put_strs(&b, rs->redir, rs->nredir);
 	for (int k = 0; k < 3; k++)
 		put_strs(&b, rs->fm[k], rs->nfm[k]);
 	put_str(&b, rs->ok_locales);
@@ -659,6 +660,7 @@ ruleset_cache_parse(struct ruleset *rs, const unsigned char *data, size_t len,
 	get_strs(&rd, &rs->block, &rs->nblock);
 	for (int k = 0; k < 3; k++)
 		get_strs(&rd, &rs->rb.v[k], &rs->rb.n[k]);
+	get_strs(&rd, &rs->redir, &rs->nredir);
 	for (int k = 0; k < 3; k++)
 		get_strs(&rd, &rs->fm[k], &rs->nfm[k]);
 	rs->ok_locales = get_str(&rd, 1);

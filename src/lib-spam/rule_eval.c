@@ -66,6 +66,14 @@ struct scan {
 	int captured;           /* the capture rules have run */
 	int64_t date_diff;      /* Date: minus Received: (msg_date.h) */
 	int have_date_diff;
+	/* each header's addresses as the address parser finds them
+	 * (addrs_of_max), read when a test first asks: hdr_addrs[i] for
+	 * m->hdrs[i] (NULL: not yet), hdr_naddrs[i] of them */
+	char ***hdr_addrs;
+	size_t *hdr_naddrs;
+	/* the targets the rule set's redirector_pattern lines find in the
+	 * URIs (uri rules see them after the message's own) */
+	struct uri_list redir;
 };
 
 #define BODY_LINE_MAX 2048        /* SpamAssassin's MAX_BODY_LINE_LENGTH */
@@ -344,14 +352,60 @@ ruleset_set_trusted_networks(struct ruleset *rs, const struct netlist *nl)
 	rs->trusted = nl;
 }
 
-/* The URIs uri rules see: the canonical ones, then the other forms;
- * NULL for a canonical one they do not see (uri.h hide). */
+/* The URIs uri rules see: the canonical ones, the other forms, then the
+ * redirectors' targets; NULL for a canonical one they do not see (uri.h
+ * hide).  uri_count() of them. */
 static const char *
-uri_at(const struct mime_msg *m, size_t i)
+uri_at(const struct scan *sc, size_t i)
 {
+	const struct mime_msg *m = sc->m;
+
 	if (i < m->nuris)
 		return m->uris_hide != NULL && m->uris_hide[i] ? NULL : m->uris[i];
-	return m->uris_also[i - m->nuris];
+	i -= m->nuris;
+	if (i < m->nuris_also)
+		return m->uris_also[i];
+	i -= m->nuris_also;
+	return sc->redir.hide != NULL && sc->redir.hide[i] ? NULL : sc->redir.v[i];
+}
+
+static size_t
+uri_count(const struct scan *sc)
+{
+	return sc->m->nuris + sc->m->nuris_also + sc->redir.n;
+}
+
+/* SpamAssassin's redirector_pattern: each URI (and each target found,
+ * in turn) against the patterns in order; the first whose first group
+ * has a dot gives a target, a URI of its own (uri_add_target). */
+static void
+redirect_targets(struct scan *sc)
+{
+	struct ruleset *rs = sc->rs;
+	pcre2_match_data *md;
+
+	sc->redir.max = sc->m->lim.max_uris;
+	if (rs->nredir == 0)
+		return;
+	redirectors_compile(rs);
+	md = pcre2_match_data_create(2, NULL);
+	for (size_t i = 0; i < uri_count(sc) && sc->redir.n < sc->redir.max; i++) {
+		const char *u = uri_at(sc, i);
+		if (u == NULL)
+			continue;
+		for (size_t k = 0; k < rs->nredir; k++) {
+			PCRE2_SIZE *ov;
+			if (rs->redir_re[k] == NULL || pcre2_match(rs->redir_re[k], (PCRE2_SPTR)u,
+			    strlen(u), 0, 0, md, rs->mctx) < 2)
+				continue;
+			ov = pcre2_get_ovector_pointer(md);
+			if (ov[2] == PCRE2_UNSET || memchr(u + ov[2], '.', ov[3] - ov[2]) == NULL)
+				continue;
+			uri_add_target(&sc->redir, u + ov[2], ov[3] - ov[2]);
+			break;
+		}
+	}
+	pcre2_match_data_free(md);
 }
 
 /* X-Spam-Relays-<which>, the relays read once per scan. */
@@ -1266,15 +1320,24 @@ addrs_of_max(struct scan *sc, const char *name, char **v, size_t *n, size_t max,
 	for (size_t i = 0; i < sc->m->nhdrs && *n < max; i++) {
 		if (strcasecmp(sc->m->hdrs[i].name, name) != 0)
 			continue;
-		char *nm[ADDRS_MAX];
-		size_t base = *n, k = he_parse_addresses(sc->m->hdrs[i].raw, v + base, nm,
-		    max - base < ADDRS_MAX ? max - base : ADDRS_MAX);
-		/* (the ones found without an address left out) */
-		for (size_t j = 0; j < k; j++) {
-			free(nm[j]);
-			if (v[base + j] != NULL)
-				v[(*n)++] = v[base + j];
+		if (sc->hdr_addrs == NULL) {
+			sc->hdr_addrs = xcalloc(sc->m->nhdrs, sizeof(*sc->hdr_addrs));
+			sc->hdr_naddrs = xcalloc(sc->m->nhdrs, sizeof(*sc->hdr_naddrs));
 		}
+		if (sc->hdr_addrs[i] == NULL) {
+			char *a[ADDRS_MAX], *nm[ADDRS_MAX];
+			size_t k = he_parse_addresses(sc->m->hdrs[i].raw, a, nm, ADDRS_MAX), na = 0;
+			/* (the ones found without an address left out) */
+			sc->hdr_addrs[i] = xcalloc(k + 1, sizeof(char *));
+			for (size_t j = 0; j < k; j++) {
+				free(nm[j]);
+				if (a[j] != NULL)
+					sc->hdr_addrs[i][na++] = a[j];
+			}
+			sc->hdr_naddrs[i] = na;
+		}
+		for (size_t j = 0; j < sc->hdr_naddrs[i] && *n < max; j++)
+			v[(*n)++] = xstrdup(sc->hdr_addrs[i][j]);
 		if (first_only)
 			break;
 	}
@@ -2674,10 +2737,10 @@ prefilter_texts(struct scan *sc)
 		    m->rawbody.len, sc->line_starts, NULL, sc->nline);
 	buf_init(&b, BUF_UNLIMITED);
 	if (prefilter_active(rs, PF_URI)) {
-		for (size_t i = 0; i < m->nuris + m->nuris_also; i++) {
-			if (uri_at(m, i) == NULL)
+		for (size_t i = 0; i < uri_count(sc); i++) {
+			if (uri_at(sc, i) == NULL)
 				continue;
-			(void)buf_appends(&b, uri_at(m, i));
+			(void)buf_appends(&b, uri_at(sc, i));
 			(void)buf_appendc(&b, '\n');
 		}
 		prefilter_scan(rs, PF_URI, b.data ? b.data : "", b.len, NULL, NULL, 0);
@@ -2853,9 +2916,9 @@ run_rule(struct scan *sc, struct rule *r)
 		hits = mimeheader_hits(sc, r, multiple, max);
 		break;
 	case RULE_URI:
-		for (size_t i = 0; i < sc->m->nuris + sc->m->nuris_also && hits < max; i++)
-			if (uri_at(sc->m, i) != NULL &&
-			    re_match(sc, r, uri_at(sc->m, i), strlen(uri_at(sc->m, i)))) {
+		for (size_t i = 0; i < uri_count(sc) && hits < max; i++)
+			if (uri_at(sc, i) != NULL &&
+			    re_match(sc, r, uri_at(sc, i), strlen(uri_at(sc, i)))) {
 				hits++;
 				if (!multiple)
 					break;
@@ -2914,6 +2977,7 @@ spam_scan(struct ruleset *rs, const struct mime_msg *m, double bayes_prob,
 	split_body(m->body.data ? m->body.data : "", m->body.len, &sc.paras, &sc.npara,
 	    &sc.para_starts);
 	split_raw(m, &sc.lines, &sc.nline, &sc.line_starts);
+	redirect_targets(&sc);
 	/* only the run list: the other rules stay done with no hits (set
 	 * once by ruleset_finish_loaded), so a scan costs nothing per
 	 * loaded-but-idle rule */
@@ -2962,6 +3026,14 @@ spam_scan(struct ruleset *rs, const struct mime_msg *m, double bayes_prob,
 	free(sc.hc);
 	if (sc.have_relays)
 		relays_free(&sc.relays);
+	for (size_t i = 0; sc.hdr_addrs != NULL && i < m->nhdrs; i++) {
+		for (size_t k = 0; sc.hdr_addrs[i] != NULL && k < sc.hdr_naddrs[i]; k++)
+			free(sc.hdr_addrs[i][k]);
+		free(sc.hdr_addrs[i]);
+	}
+	free(sc.hdr_addrs);
+	free(sc.hdr_naddrs);
+	uri_list_free(&sc.redir);
 	for (size_t i = 0; i < sc.ntags; i++) {
 		for (size_t k = 0; k < sc.tags[i].n; k++)
 			free(sc.tags[i].v[k]);

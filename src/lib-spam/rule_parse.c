@@ -85,6 +85,13 @@ ruleset_free(struct ruleset **rsp)
 			free(rs->fm[k][i]);
 		free(rs->fm[k]);
 	}
+	for (size_t i = 0; i < rs->nredir; i++) {
+		free(rs->redir[i]);
+		if (rs->redir_re != NULL && rs->redir_re[i] != NULL)
+			pcre2_code_free(rs->redir_re[i]);
+	}
+	free(rs->redir);
+	free(rs->redir_re);
 	for (size_t l = 0; l < rs->nalists; l++) {
 		for (size_t i = 0; i < rs->alists[l].n; i++)
 			free(rs->alists[l].v[i]);
@@ -621,6 +628,27 @@ list_add(char ***v, size_t *n, const char *s)
 	(*v)[(*n)++] = xstrdup(s);
 }
 
+void
+redirectors_compile(struct ruleset *rs)
+{
+	char errbuf[256];
+
+	if (rs->redir_re != NULL || rs->nredir == 0)
+		return;
+	rs->redir_re = xcalloc(rs->nredir, sizeof(*rs->redir_re));
+	for (size_t i = 0; i < rs->nredir; i++) {
+		const char *p = rs->redir[i], *err;
+		char *src = NULL;
+		uint32_t opts;
+		pcre2_code_32 *wide = NULL;
+		rs->redir_re[i] = compile_regex(&p, &err, errbuf, sizeof(errbuf), &src, &opts,
+		    &wide);
+		if (wide != NULL)
+			pcre2_code_free_32(wide);
+		free(src);
+	}
+}
+
 /* A freemail_welcomelist entry: /\w[.@]\w/ */
 
 /* The address list of that name, added when new. */
@@ -862,6 +890,14 @@ do_line(struct ruleset *rs, const char *file, int lineno, const char *line)
 				list_add(&rs->block, &rs->nblock, a);
 			free(a);
 		}
+	} else if (strcmp(cmd, "redirector_pattern") == 0) {
+		/* a pattern whose first group is the target of a redirecting
+		 * URI (compiled when a scan first needs it) */
+		char *v = xstrdup(skip_ws(p));
+		str_trim(v);
+		if (v[0] != '\0')
+			list_add(&rs->redir, &rs->nredir, v);
+		free(v);
 	} else if (strcmp(cmd, "util_rb_tld") == 0 || strcmp(cmd, "util_rb_2tld") == 0 ||
 	    strcmp(cmd, "util_rb_3tld") == 0) {
 		/* registry boundaries (header_eval.h) */

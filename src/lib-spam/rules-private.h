@@ -130,6 +130,12 @@ struct ruleset {
 	char **welcome, **block;
 	size_t nwelcome, nblock;
 	struct rb_lists rb;     /* util_rb_tld/2tld/3tld (header_eval.h) */
+	/* redirector_pattern lines (the pattern as written), in order, and
+	 * their compiled forms once a scan needs them (NULL: does not
+	 * compile) */
+	char **redir;
+	size_t nredir;
+	pcre2_code **redir_re;
 	/* named address lists: enlist_addrlist (NAME) glob … (globs lower
 	 * case, * and ? only; SpamAssassin 4.0 has no way to take one out) */
 	struct addrlist {
@@ -277,10 +283,13 @@ void ruleset_finish_loaded(struct ruleset *rs);
  * and the :name:raw modifier; ...; 17: tflags nosubject, and the
  * VBounce plugin known, so 20_vbounce.cf's rules are read; 20:
  * check_stock_info, the HTTPS mismatch tests and image_name_regex known,
- * which a cache of an older build holds as unknown evals) */
-#define RULE_CACHE_VERSION 20
+ * which a cache of an older build holds as unknown evals; 21:
+ * redirector_pattern kept) */
+#define RULE_CACHE_VERSION 21
 enum { FM_DOM, FM_WILD, FM_WELCOME };
 uint64_t cache_hash(const void *p, size_t n, uint64_t seed);
+/* rs->redir_re from rs->redir, once (rule_parse.c). */
+void redirectors_compile(struct ruleset *rs);
 
 /* rule_wide.c: PCRE2's 32-bit library for a pattern too large for its
  * 8-bit one.  rule_compile() tries the 8-bit library, then, when the

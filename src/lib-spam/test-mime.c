@@ -755,6 +755,85 @@ test_uri_numeric(void)
 	}
 }
 
+/* uri_resolve(): SpamAssassin 4.0.1's HTML.pm target_uri() on the same
+ * pairs (400 random ones agreed when it was written; these among them). */
+static void
+test_uri_resolve(void)
+{
+	static const char *const t[][3] = {
+		{ "http://a.example/dir/page.html", "./b/b/b//..?x=1", "http://a.example/dir/b/b/b/?x=1" },
+		{ "http://a.example/dir/sub?q=1#f", "/0/b/../0?", "http://a.example/0/0?" },
+		{ "http://a.example/dir/sub?q=1#f", "http:./../../b", "http://a.example/b" },
+		{ "ftp://f.example/p/", "//www.c.example/?a#b", "ftp://www.c.example/?a#b" },
+		{ "", "/x.html/b/..#frag", "/x.html/#frag" },
+		{ "", "//www.c.example/#frag", "http://www.c.example/#frag" },
+		{ "http://a.example/dir/page.html", "https:../a/a/x.html", "https:/a/a/x.html" },
+		{ "http://a.example", "a#frag", "http://a.example/a#frag" },
+		{ "https://b.example/x/y/", "./?", "https://b.example/x/y/?" },
+		{ "https://b.example/x/y/", "http://e.example/?a#b", "http://e.example/?a#b" },
+		{ "http://a.example/a/b/c/d", "../", "http://a.example/a/b/" },
+		{ "http://a.example/a/b/c/d", "./0?x=1", "http://a.example/a/b/c/0?x=1" },
+	};
+
+	for (size_t i = 0; i < NELEM(t); i++) {
+		char *r = uri_resolve(t[i][0], t[i][1]);
+		if (strcmp(r, t[i][2]) != 0)
+			fprintf(stderr, "uri_resolve(%s, %s) = %s\n", t[i][0], t[i][1], r);
+		T_STREQ(r, t[i][2]);
+		free(r);
+	}
+}
+
+/* The URIs SpamAssassin's HTML parser reads besides links and images: a
+ * <base href> (itself, and what later relative links resolve against;
+ * an <a>'s href as written too), background=, <script>, <embed>,
+ * <bgsound> src=, <meta http-equiv=refresh> url=, data-saferedirecturl=
+ * (the same list as its get_uri_list() for this message, but for the
+ * relative forms it keeps as written). */
+static void
+test_html_more_uris(void)
+{
+	static const char msg[] =
+	    "From: a@b.com\nSubject: s\nMIME-Version: 1.0\nContent-Type: text/html\n\n"
+	    "<html><head><a href=\"rel0.html\">x</a>"
+	    "<meta http-equiv=\"Refresh\" content=\"0; URL = http://r.example/x ; y\">"
+	    "<script src=\"http://s.example/a.js\"></script>"
+	    "<base href=\" http://200.43.112.5/dir/index.html \"></head>"
+	    "<body background=\"http://64.70.215.158/images//Gauze.jpg\">"
+	    "<table><tr><td background=\"http://td.example/x.gif\">x</td></tr></table>"
+	    "<embed src=\"http://e.example/m.swf\"><bgsound src=\"http://b.example/s.mid\">"
+	    "<a href=\"/mhg/?aid=1\">a</a><a href=\"x/y.gif\">b</a><img src=\"../img/z.jpg\">"
+	    "<a href=\"http://h.example/\" data-saferedirecturl=\"https://www.google.com/"
+	    "url?q=http://h.example/\">l</a>"
+	    "<base href=\"ftp://f.example/pub\"><a href=\"file.txt\">f</a></body></html>\n";
+	static const char *const want[] = {
+		"http://r.example/x", "http://s.example/a.js",
+		"http://200.43.112.5/dir/index.html", "http://64.70.215.158/images//Gauze.jpg",
+		"http://td.example/x.gif", "http://e.example/m.swf", "http://b.example/s.mid",
+		"http://200.43.112.5/mhg/?aid=1", "http://200.43.112.5/dir/x/y.gif",
+		"http://200.43.112.5/img/z.jpg", "http://h.example/",
+		"https://www.google.com/url?q=http://h.example/", "ftp://f.example/pub",
+		"ftp://f.example/pub/file.txt",
+	};
+	struct mime_msg m;
+	int relative_too = 0;
+
+	mime_parse(&m, msg, sizeof(msg) - 1, NULL);
+	for (size_t i = 0; i < NELEM(want); i++) {
+		if (!has_uri(&m, want[i]))
+			fprintf(stderr, "missing URI %s\n", want[i]);
+		T_OK(has_uri(&m, want[i]));
+	}
+	/* the <a href> as written, relative (before a base, and besides the
+	 * resolved one after it) */
+	for (size_t i = 0; i < m.nuris_also; i++)
+		relative_too += strcmp(m.uris_also[i], "http://rel0.html") == 0 ||
+		    strcmp(m.uris_also[i], "http://x/y.gif") == 0;
+	T_INTEQ(relative_too, 2);
+	T_OK(!has_uri(&m, "http://200.43.112.5/dir/rel0.html"));
+	mime_free(&m);
+}
+
 /* A message/rfc822 part in base64 and a message/global part in
  * quoted-printable: each is decoded and walked as the embedded message
  * it is (its text, HTML and URIs count), one level down; past the depth
@@ -1101,6 +1180,8 @@ main(void)
 	T_RUN(test_uri_text_also);
 	T_RUN(test_uri_sa_forms);
 	T_RUN(test_uri_numeric);
+	T_RUN(test_uri_resolve);
+	T_RUN(test_html_more_uris);
 	T_RUN(test_html_texts);
 	T_RUN(test_sa_parse_flags);
 	T_RUN(test_uri_long);

@@ -1834,6 +1834,40 @@ test_uri_ports(void)
 	}
 }
 
+/* redirector_pattern: the first group of the first pattern that matches
+ * a URI, with a dot in it, is a URI uri rules see (a target's own
+ * redirect too); the same hits as `spamassassin -L -t` with these. */
+static void
+test_redirector_patterns(void)
+{
+	static const char rules[] =
+	    "redirector_pattern m'^https?:/*(?:\\w+\\.)?google(?:\\.\\w{2,3}){1,2}/url\\?.*?"
+	    "(?<=[?&])q=(.*?)(?:$|[&\\#])'i\n"
+	    "redirector_pattern /^http:\\/\\/chkpt\\.zdnet\\.com\\/chkpt\\/\\w+\\/(.*)$/i\n"
+	    "uri RD_EVIL m{^http://www\\.evil-target\\.com/x}\n"
+	    "uri RD_ZD m{^http://dest\\.example\\.org/p}\n"
+	    "uri RD_NODOT m{^http://nodot/}\n";
+	static const char *const names[] = { "RD_EVIL", "RD_ZD", "RD_NODOT" };
+	static const struct {
+		const char *uri, *hits;
+	} t[] = {
+		{ "http://www.google.com/url?sa=t&q=www.evil-target.com/x&b=1", "RD_EVIL" },
+		/* (the target's escapes decoded) */
+		{ "http://www.google.com/url?q=http%3A%2F%2Fwww.evil-target.com%2Fx", "RD_EVIL" },
+		{ "http://chkpt.zdnet.com/chkpt/abc/dest.example.org/p", "RD_ZD" },
+		{ "http://www.google.com/url?q=nodot&x=1", "" },
+		{ "http://www.google.com/url?q=http://www.google.com/url?q=www.evil-target.com/x",
+		    "RD_EVIL" },
+	};
+	char msg[512];
+
+	for (size_t i = 0; i < NELEM(t); i++) {
+		snprintf(msg, sizeof(msg), "From: a@b.com\nTo: c@d.com\nSubject: s\n\n"
+		    "see %s now\n", t[i].uri);
+		expect_rule_hits(rules, msg, names, NELEM(names), t[i].hits);
+	}
+}
+
 /* BodyEval's check_blank_line_ratio(): SpamAssassin 4.0.1's hits on the
  * same messages (9 of 11 lines blank; 1 of 4; 2 lines, fewer than 4: -1;
  * a text and an HTML part). */
@@ -4118,6 +4152,7 @@ main(void)
 	T_RUN(test_welcomelist_rcvd);
 	T_RUN(test_blank_line_ratio);
 	T_RUN(test_uri_ports);
+	T_RUN(test_redirector_patterns);
 	T_RUN(test_stock_https_image_name);
 	T_RUN(test_bad_lines);
 	T_RUN(test_include);

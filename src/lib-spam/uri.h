@@ -40,6 +40,15 @@ void uri_add(struct uri_list *l, const char *s, size_t n, struct mime_stats *st)
  * as SpamAssassin's uri rules see it ("http://images/a.gif"): into the
  * other forms only (not a URI Bayes or the URI counts should see). */
 void uri_add_relative(struct uri_list *l, const char *s, size_t n);
+/* ref resolved against base as SpamAssassin's HTML parser does for a
+ * <base href> (its target_uri(): RFC 2396bis, a reference with the base's
+ * own scheme taken as relative; no base, "": as written, a www. or ftp.
+ * authority given its scheme), malloc'ed. */
+char *uri_resolve(const char *base, const char *ref);
+/* The target a redirector_pattern found in a URI, as SpamAssassin takes
+ * it: backslashes as slashes, %-escapes of printable characters decoded,
+ * http:// before it when it has no scheme; then as uri_add(). */
+void uri_add_target(struct uri_list *l, const char *s, size_t n);
 /* Find URIs in text and add them. */
 void uri_extract_text(struct uri_list *l, const char *s, size_t n,
     struct mime_stats *st);

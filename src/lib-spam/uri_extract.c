@@ -153,6 +153,213 @@ uri_add_relative(struct uri_list *l, const char *s, size_t n)
 	list_push(l->also != NULL ? l->also : l, buf_steal(&b));
 }
 
+/* ---- <base href> (SpamAssassin's HTML.pm target_uri, RFC 2396bis) ---- */
+
+struct uparts {
+	const char *scheme, *auth, *path, *query, *frag;        /* NULL: none */
+	size_t sl, al, pl, ql, fl;
+};
+
+static void
+uparse(const char *u, struct uparts *p)
+{
+	size_t k = strcspn(u, ":/?#");
+
+	memset(p, 0, sizeof(*p));
+	if (k > 0 && u[k] == ':') {
+		p->scheme = u;
+		p->sl = k;
+		u += k + 1;
+	}
+	if (u[0] == '/' && u[1] == '/') {
+		p->auth = u + 2;
+		p->al = strcspn(p->auth, "/?#");
+		u = p->auth + p->al;
+	}
+	p->path = u;
+	p->pl = strcspn(u, "?#");
+	u += p->pl;
+	if (*u == '?') {
+		p->query = u + 1;
+		p->ql = strcspn(p->query, "#");
+		u = p->query + p->ql;
+	}
+	if (*u == '#') {
+		p->frag = u + 1;
+		p->fl = strlen(p->frag);
+	}
+}
+
+/* its _remove_dot_segments() of s[0..n), appended to out: "/./" and a
+ * final "/." become "/", "/../" and a final "/.." become "/" and take
+ * the last segment of the output away, other segments are copied */
+static void
+remove_dots(const char *s, size_t n, struct buf *out)
+{
+	char *in = xmalloc(n + 2);
+	size_t len = 0, start = out->len;
+
+	if (n >= 2 && s[0] == '.' && s[1] == '/') {
+		s += 1;         /* "./x" -> "/x" */
+		n -= 1;
+	} else if (n >= 3 && s[0] == '.' && s[1] == '.' && s[2] == '/') {
+		s += 2;
+		n -= 2;
+	}
+	memcpy(in, s, n);
+	len = n;
+	for (size_t i = 0; i < len && !(len - i == 1 && in[i] == '0');) {
+		size_t left = len - i;
+		if (left >= 2 && in[i] == '/' && in[i + 1] == '.' && (left == 2 || in[i + 2] == '/')) {
+			if (left == 2)
+				in[++i] = '/';
+			else
+				i += 2;
+		} else if (left >= 3 && in[i] == '/' && in[i + 1] == '.' && in[i + 2] == '.' &&
+		    (left == 3 || in[i + 3] == '/')) {
+			size_t e = out->len;
+			while (e > start && out->data[e - 1] != '/')
+				e--;
+			if (e > start)
+				e--;
+			buf_truncate(out, e);
+			if (left == 3)
+				in[i += 2] = '/';
+			else
+				i += 3;
+		} else {
+			size_t j = i + (in[i] == '/');
+			while (j < len && in[j] != '/')
+				j++;
+			(void)buf_append(out, in + i, j - i);
+			i = j;
+		}
+	}
+	free(in);
+}
+
+char *
+uri_resolve(const char *base, const char *ref)
+{
+	struct uparts r, b;
+	struct buf out, path;
+	const char *scheme, *auth, *query;
+	size_t sl = 0, al = 0, ql = 0;
+
+	uparse(ref, &r);
+	uparse(base, &b);
+	/* (not strict: a reference with the base's scheme is relative) */
+	if (r.scheme != NULL && b.scheme != NULL && r.sl == b.sl &&
+	    strncmp(r.scheme, b.scheme, r.sl) == 0)
+		r.scheme = NULL;
+	buf_init(&path, BUF_UNLIMITED);
+	if (r.scheme != NULL || r.auth != NULL) {
+		scheme = r.scheme;
+		sl = r.sl;
+		auth = r.auth;
+		al = r.al;
+		remove_dots(r.path, r.pl, &path);
+		query = r.query;
+		ql = r.ql;
+		if (r.scheme == NULL) {
+			scheme = b.scheme;
+			sl = b.sl;
+		}
+	} else {
+		if (r.pl == 0) {
+			(void)buf_append(&path, b.path, b.pl);
+			query = r.query != NULL ? r.query : b.query;
+			ql = r.query != NULL ? r.ql : b.ql;
+		} else {
+			if (r.path[0] == '/') {
+				remove_dots(r.path, r.pl, &path);
+			} else {
+				struct buf m;
+				buf_init(&m, BUF_UNLIMITED);
+				if (b.auth != NULL && b.pl == 0) {
+					(void)buf_appendc(&m, '/');
+				} else {
+					const char *sl2 = NULL;
+					for (size_t k = 0; k < b.pl; k++)
+						if (b.path[k] == '/')
+							sl2 = b.path + k;
+					if (sl2 != NULL)
+						(void)buf_append(&m, b.path, (size_t)(sl2 - b.path) + 1);
+				}
+				(void)buf_append(&m, r.path, r.pl);
+				remove_dots(m.data != NULL ? m.data : "", m.len, &path);
+				buf_free(&m);
+			}
+			query = r.query;
+			ql = r.ql;
+		}
+		auth = b.auth;
+		al = b.al;
+		scheme = b.scheme;
+		sl = b.sl;
+	}
+	buf_init(&out, BUF_UNLIMITED);
+	if (scheme != NULL && !(sl == 1 && scheme[0] == '0')) {
+		(void)buf_append(&out, scheme, sl);
+		(void)buf_appendc(&out, ':');
+	} else if (auth != NULL) {
+		size_t d = 0;
+		if (al >= 3 && strncasecmp(auth, "www", 3) == 0) {
+			for (d = 3; d < al && isdigit((unsigned char)auth[d]); d++)
+				;
+			if (d < al && auth[d] == '.')
+				(void)buf_appends(&out, "http:");
+		} else if (al >= 3 && strncasecmp(auth, "ftp", 3) == 0) {
+			for (d = 3; d < al && isdigit((unsigned char)auth[d]); d++)
+				;
+			if (d < al && auth[d] == '.')
+				(void)buf_appends(&out, "ftp:");
+		}
+	}
+	if (auth != NULL) {
+		(void)buf_appends(&out, "//");
+		(void)buf_append(&out, auth, al);
+	}
+	(void)buf_append(&out, path.data != NULL ? path.data : "", path.len);
+	if (query != NULL) {
+		(void)buf_appendc(&out, '?');
+		(void)buf_append(&out, query, ql);
+	}
+	if (r.frag != NULL) {
+		(void)buf_appendc(&out, '#');
+		(void)buf_append(&out, r.frag, r.fl);
+	}
+	buf_free(&path);
+	return out.data != NULL ? buf_steal(&out) : xstrdup("");
+}
+
+void
+uri_add_target(struct uri_list *l, const char *s, size_t n)
+{
+	struct buf b;
+	char *t, *d;
+	size_t k = 0;
+
+	if (n == 0 || n > URI_MAX)
+		return;
+	t = xstrndup(s, n);
+	for (char *c = t; *c; c++)      /* backslashes as slashes */
+		if (*c == '\\')
+			*c = '/';
+	d = memchr(t, '%', n) != NULL ? sa_url_decode(t) : xstrdup(t);
+	free(t);
+	/* no scheme: http:// (ftp:// for an ftp. host), as SpamAssassin */
+	while (isalnum((unsigned char)d[k]) || d[k] == '-' || d[k] == '_')
+		k++;
+	buf_init(&b, URI_MAX + 16);
+	if (k == 0 || d[k] != ':')
+		(void)buf_appends(&b, strncasecmp(d, "ftp.", 4) == 0 ? "ftp://" : "http://");
+	(void)buf_appends(&b, d);
+	free(d);
+	uri_add(l, buf_cstr(&b), b.len, NULL);
+	buf_free(&b);
+}
+
 void
 uri_add(struct uri_list *l, const char *s, size_t n, struct mime_stats *st)
 {
