@@ -1607,7 +1607,8 @@ is_freemail(const struct ruleset *rs, const char *email)
 			return 0;
 	if (he_freemail_role(email))
 		return 0;
-	if (bsearch(&dom, rs->fm[FM_DOM], rs->nfm[FM_DOM], sizeof(char *), cmp_strp) != NULL)
+	if (rs->nfm[FM_DOM] > 0 &&
+	    bsearch(&dom, rs->fm[FM_DOM], rs->nfm[FM_DOM], sizeof(char *), cmp_strp) != NULL)
 		return 1;
 	/* a wildcard: '*' any label text (no '.'), '?' one character */
 	for (size_t i = 0; i < rs->nfm[FM_WILD]; i++)

@@ -1868,6 +1868,21 @@ test_redirector_patterns(void)
 	}
 }
 
+/* freemail_domains with wildcards only (no plain domain to search). */
+static void
+test_freemail_wildcards_only(void)
+{
+	static const char rules[] =
+	    "freemail_domains *.free.example\n"
+	    "header FM_FROM eval:check_freemail_from()\n";
+	static const char *const names[] = { "FM_FROM" };
+
+	expect_rule_hits(rules, "From: bob@mail.free.example\nSubject: s\n\nhi\n", names,
+	    NELEM(names), "FM_FROM");
+	expect_rule_hits(rules, "From: bob@other.example\nSubject: s\n\nhi\n", names,
+	    NELEM(names), "");
+}
+
 /* BodyEval's check_blank_line_ratio(): SpamAssassin 4.0.1's hits on the
  * same messages (9 of 11 lines blank; 1 of 4; 2 lines, fewer than 4: -1;
  * a text and an HTML part). */
@@ -4153,6 +4168,7 @@ main(void)
 	T_RUN(test_blank_line_ratio);
 	T_RUN(test_uri_ports);
 	T_RUN(test_redirector_patterns);
+	T_RUN(test_freemail_wildcards_only);
 	T_RUN(test_stock_https_image_name);
 	T_RUN(test_bad_lines);
 	T_RUN(test_include);
