@@ -280,6 +280,24 @@ decode_attr(const char *v, size_t vl, struct buf *out)
 	}
 }
 
+/* decode_attr() with the white space around the value dropped (as
+ * SpamAssassin's canon_uri takes a link) */
+static void
+decode_attr_trim(const char *v, size_t vl, struct buf *out)
+{
+	size_t start = out->len, a;
+
+	decode_attr(v, vl, out);
+	if (out->len == start)
+		return;
+	for (a = start; a < out->len && isspace((unsigned char)out->data[a]); a++)
+		;
+	memmove(out->data + start, out->data + a, out->len - a);
+	buf_truncate(out, out->len - (a - start));
+	while (out->len > start && isspace((unsigned char)out->data[out->len - 1]))
+		buf_truncate(out, out->len - 1);
+}
+
 /* display:none, visibility:hidden, opacity:0 or a font too small to
  * read, in a style attribute (white space and case ignored). */
 static int
@@ -663,20 +681,14 @@ href_entry(struct render *r, const char *v, size_t vl)
 {
 	struct buf h;
 	char pre[48];
-	size_t a = 0, b;
 
 	buf_init(&h, 8192);
 	if (v != NULL)
-		decode_attr(v, vl, &h);
-	b = h.len;
-	while (a < b && isspace((unsigned char)h.data[a]))
-		a++;
-	while (b > a && isspace((unsigned char)h.data[b - 1]))
-		b--;
-	snprintf(pre, sizeof(pre), "%u:%zu:", r->st->html_parts, b - a);
+		decode_attr_trim(v, vl, &h);
+	snprintf(pre, sizeof(pre), "%u:%zu:", r->st->html_parts, h.len);
 	ht_new(r, HTML_TEXT_HREF);
 	ht_add(r, HTML_TEXT_HREF, pre, strlen(pre));
-	ht_add(r, HTML_TEXT_HREF, h.data != NULL ? h.data + a : "", b - a);
+	ht_add(r, HTML_TEXT_HREF, h.data != NULL ? h.data : "", h.len);
 	buf_free(&h);
 }
 
@@ -937,19 +949,12 @@ add_uri_as(struct render *r, const char *v, size_t vl, int anchor)
 		r->base = base;
 	}
 	buf_init(&tmp, URI_MAX + 1);    /* (one byte more: uri_add cuts and counts) */
-	decode_attr(v, vl, &tmp);
+	decode_attr_trim(v, vl, &tmp);
 	if (tmp.len > 0 && r->base != NULL && !(strncasecmp(tmp.data, "data:", 5) == 0 ||
 	    strncasecmp(tmp.data, "mailto:", 7) == 0 || strncasecmp(tmp.data, "file:", 5) == 0 ||
 	    strncasecmp(tmp.data, "cid:", 4) == 0 || strncasecmp(tmp.data, "tel:", 4) == 0)) {
-		/* a link relative to the <base href> (white space around it
-		 * dropped first, as SpamAssassin's canon_uri) */
-		char *ref, *t;
-		size_t a = 0, b = tmp.len;
-		while (a < b && isspace((unsigned char)tmp.data[a]))
-			a++;
-		while (b > a && isspace((unsigned char)tmp.data[b - 1]))
-			b--;
-		ref = xstrndup(tmp.data + a, b - a);
+		/* a link relative to the <base href> */
+		char *ref = xstrndup(tmp.data, tmp.len), *t;
 		t = uri_resolve(r->base, ref);
 		buf_reset(&tmp);
 		(void)buf_appends(&tmp, t);
@@ -1564,17 +1569,11 @@ tag(struct render *r, const char *s, size_t n)
 		 * ("x.html") dropped, a '/' at the end */
 		if ((v = attr_get(a, na, "href", &vl)) != NULL && vl > 0) {
 			struct buf h;
-			size_t b0 = 0, b1;
 			add_uri(r, v, vl);
 			buf_init(&h, URI_MAX + 2);
-			decode_attr(v, vl, &h);
-			b1 = h.len;
-			while (b0 < b1 && isspace((unsigned char)h.data[b0]))
-				b0++;
-			while (b1 > b0 && isspace((unsigned char)h.data[b1 - 1]))
-				b1--;
-			if (b1 > b0)
-				base_set(r, h.data + b0, b1 - b0);
+			decode_attr_trim(v, vl, &h);
+			if (h.len > 0)
+				base_set(r, h.data, h.len);
 			buf_free(&h);
 		}
 	} else if (strcmp(name, "basefont") == 0) {

@@ -1804,6 +1804,19 @@ test_stock_https_image_name(void)
 	buf_free(&many);
 }
 
+/* A message whose text has uri, scanned with rules: each of names[0..n)
+ * hits exactly when hits names it. */
+static void
+expect_uri_rule_hits(const char *rules, const char *const *names, size_t n,
+    const char *uri, const char *hits)
+{
+	char msg[512];
+
+	snprintf(msg, sizeof(msg), "From: a@b.com\nTo: c@d.com\nSubject: s\n\nsee %s now\n",
+	    uri);
+	expect_rule_hits(rules, msg, names, n, hits);
+}
+
 /* A URI written with a port: uri rules see it with the port, and
  * without it only when it is its scheme's own (80, 443), as
  * SpamAssassin 4.0.1's uri list has it (the same hits as its
@@ -1825,13 +1838,9 @@ test_uri_ports(void)
 		{ "http://HOST.example.com:8080/a", "PORT" },
 		{ "http://host.example.com:80/a", "NOPORT_HOST PORT" },
 	};
-	char msg[512];
 
-	for (size_t i = 0; i < NELEM(t); i++) {
-		snprintf(msg, sizeof(msg), "From: a@b.com\nTo: c@d.com\nSubject: s\n\n"
-		    "see %s now\n", t[i].uri);
-		expect_rule_hits(rules, msg, names, NELEM(names), t[i].hits);
-	}
+	for (size_t i = 0; i < NELEM(t); i++)
+		expect_uri_rule_hits(rules, names, NELEM(names), t[i].uri, t[i].hits);
 }
 
 /* redirector_pattern: the first group of the first pattern that matches
@@ -1859,13 +1868,9 @@ test_redirector_patterns(void)
 		{ "http://www.google.com/url?q=http://www.google.com/url?q=www.evil-target.com/x",
 		    "RD_EVIL" },
 	};
-	char msg[512];
 
-	for (size_t i = 0; i < NELEM(t); i++) {
-		snprintf(msg, sizeof(msg), "From: a@b.com\nTo: c@d.com\nSubject: s\n\n"
-		    "see %s now\n", t[i].uri);
-		expect_rule_hits(rules, msg, names, NELEM(names), t[i].hits);
-	}
+	for (size_t i = 0; i < NELEM(t); i++)
+		expect_uri_rule_hits(rules, names, NELEM(names), t[i].uri, t[i].hits);
 }
 
 /* freemail_domains with wildcards only (no plain domain to search). */
