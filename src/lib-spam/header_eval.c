@@ -64,6 +64,18 @@ static struct {
 } fixed[FIXED_MAX];
 static pcre2_match_context *mctx;
 
+/* mctx, made the first time: the match limit every pattern here runs
+ * with */
+static pcre2_match_context *
+match_ctx(void)
+{
+	if (mctx == NULL) {
+		mctx = pcre2_match_context_create(NULL);
+		pcre2_set_match_limit(mctx, 200000);
+	}
+	return mctx;
+}
+
 /* pat (with each "%Q" replaced by q quoted) against s: 1 on a match,
  * the first group copied to g (size gn) when g is not NULL. */
 static int
@@ -105,12 +117,8 @@ match(const char *pat, const char *q, uint32_t opts, const char *s, char *g, siz
 			fixed[k].re = re;
 		}
 	}
-	if (mctx == NULL) {
-		mctx = pcre2_match_context_create(NULL);
-		pcre2_set_match_limit(mctx, 200000);
-	}
 	md = pcre2_match_data_create_from_pattern(re, NULL);
-	rc = pcre2_match(re, (PCRE2_SPTR)s, strlen(s), 0, 0, md, mctx);
+	rc = pcre2_match(re, (PCRE2_SPTR)s, strlen(s), 0, 0, md, match_ctx());
 	if (rc >= 2 && g != NULL) {
 		PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
 		size_t n = ov[3] - ov[2];
@@ -1102,12 +1110,8 @@ he_match(const char *pat, const char *s)
 		he_args[k].pat = xstrdup(pat);
 		he_args[k].re = re;
 	}
-	if (mctx == NULL) {
-		mctx = pcre2_match_context_create(NULL);
-		pcre2_set_match_limit(mctx, 200000);
-	}
 	md = pcre2_match_data_create_from_pattern(he_args[k].re, NULL);
-	rc = pcre2_match(he_args[k].re, (PCRE2_SPTR)s, strlen(s), 0, 0, md, mctx);
+	rc = pcre2_match(he_args[k].re, (PCRE2_SPTR)s, strlen(s), 0, 0, md, match_ctx());
 	pcre2_match_data_free(md);
 	return rc >= 0;
 }
@@ -1123,12 +1127,8 @@ he_match_opts(const char *pat, const char *s, uint32_t opts)
 
 	if (re == NULL)
 		return 0;
-	if (mctx == NULL) {
-		mctx = pcre2_match_context_create(NULL);
-		pcre2_set_match_limit(mctx, 200000);
-	}
 	md = pcre2_match_data_create_from_pattern(re, NULL);
-	rc = pcre2_match(re, (PCRE2_SPTR)s, strlen(s), 0, 0, md, mctx);
+	rc = pcre2_match(re, (PCRE2_SPTR)s, strlen(s), 0, 0, md, match_ctx());
 	pcre2_match_data_free(md);
 	pcre2_code_free(re);
 	return rc >= 0;
@@ -1510,7 +1510,7 @@ he_stock_info(const struct mime_msg *m)
 		const char *l = m->labels.data + i + 1;   /* after its NUL */
 		size_t len = strnlen(l, m->labels.len - i - 1);
 		i += len + 1;
-		if (pcre2_match(re, (PCRE2_SPTR)l, len, 0, 0, md, NULL) >= 2) {
+		if (pcre2_match(re, (PCRE2_SPTR)l, len, 0, 0, md, match_ctx()) >= 2) {
 			PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
 			size_t kl = ov[3] - ov[2], k;
 			for (k = 0; k < n; k++)
@@ -1644,11 +1644,7 @@ sa_full_mail(const char *s, size_t n)
 	pcre2_match_data *md = pcre2_match_data_create(2, NULL);
 	int rc;
 
-	if (mctx == NULL) {
-		mctx = pcre2_match_context_create(NULL);
-		pcre2_set_match_limit(mctx, 200000);
-	}
-	rc = pcre2_match(sa_re(SA_RE_MAIL), (PCRE2_SPTR)s, n, 0, 0, md, mctx);
+	rc = pcre2_match(sa_re(SA_RE_MAIL), (PCRE2_SPTR)s, n, 0, 0, md, match_ctx());
 	pcre2_match_data_free(md);
 	return rc >= 0;
 }
@@ -1663,7 +1659,7 @@ sa_strip_comments(const char *s, size_t n)
 
 	buf_init(&b, BUF_UNLIMITED);
 	while (at <= n && pcre2_match(sa_re(SA_RE_COMMENT), (PCRE2_SPTR)s, n, at, 0, md,
-	    mctx) >= 0) {
+	    match_ctx()) >= 0) {
 		PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
 		(void)buf_append(&b, s + at, ov[0] - at);
 		at = ov[1] > ov[0] ? ov[1] : ov[1] + 1;
@@ -1696,43 +1692,33 @@ sa_cut_at2(char *a)
 		*at = '\0';
 }
 
-/* a phrase rebuilt: quoted parts unescaped, comments left out of the rest */
+/* a phrase rebuilt: quoted parts unescaped (\x is x, \\ is \), comments
+ * left out of the rest */
 static char *
 sa_phrase(const char *s, size_t n)
 {
 	struct buf b;
 
 	buf_init(&b, BUF_UNLIMITED);
-	for (size_t i = 0; i < n;) {
+	for (size_t i = 0, j; i < n; i = j) {
 		if (s[i] == '"') {
-			size_t j = i + 1;
-			while (j < n && s[j] != '"')
-				j += s[j] == '\\' && j + 1 < n ? 2 : 1;
-			if (j < n) {    /* a quoted string: \x -> x, \\ -> \ */
-				for (size_t k = i + 1; k < j; k++) {
-					if (s[k] == '\\' && k + 1 < j && s[k + 1] == '\\') {
-						(void)buf_appendc(&b, '\\');
-						k++;
-					} else if (s[k] != '\\') {
-						(void)buf_appendc(&b, s[k]);
-					}
-				}
-				i = j + 1;
-				continue;
+			for (j = i + 1; j < n && s[j] != '"'; j += s[j] == '\\' && j + 1 < n ? 2 : 1)
+				;
+			for (size_t k = i + 1; k < j && k < n; k++) {
+				if (s[k] == '\\' && k + 1 < j && s[k + 1] == '\\')
+					k++;    /* (the second one is kept) */
+				else if (s[k] == '\\')
+					continue;
+				(void)buf_appendc(&b, s[k]);
 			}
-			/* an unmatched quote: the rest as an unquoted run */
-		}
-		{
-			size_t j = i + (s[i] == '"');
+			j++;            /* (past the closing quote) */
+		} else {
 			char *c;
-			while (j < n && s[j] != '"')
-				j++;
-			if (s[i] == '"')
-				j = n;
+			for (j = i; j < n && s[j] != '"'; j++)
+				;
 			c = sa_strip_comments(s + i, j - i);
 			(void)buf_appends(&b, c);
 			free(c);
-			i = j;
 		}
 	}
 	return b.data != NULL ? buf_steal(&b) : xstrdup("");
@@ -1746,10 +1732,6 @@ he_parse_addresses(const char *value, char **addr, char **name, size_t max)
 	size_t n = 0, at = 0, len;
 	const char *s;
 
-	if (mctx == NULL) {
-		mctx = pcre2_match_context_create(NULL);
-		pcre2_set_match_limit(mctx, 200000);
-	}
 	/* trailing white space off, "\\" pairs dropped */
 	buf_init(&v, BUF_UNLIMITED);
 	for (const char *p = value; *p; p++) {
@@ -1774,7 +1756,7 @@ he_parse_addresses(const char *value, char **addr, char **name, size_t max)
 		}
 	}
 	while (at < len && n < max &&
-	    pcre2_match(sa_re(SA_RE_ADDR), (PCRE2_SPTR)s + at, len - at, 0, 0, md, mctx) >= 0) {
+	    pcre2_match(sa_re(SA_RE_ADDR), (PCRE2_SPTR)s + at, len - at, 0, 0, md, match_ctx()) >= 0) {
 		PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
 		const char *b = s + at;
 		char *a = NULL, *ph = NULL, *cm = NULL;
@@ -1829,7 +1811,7 @@ he_parse_addresses(const char *value, char **addr, char **name, size_t max)
 	if (at < len && memchr(s + at, '@', len - at) != NULL) {
 		size_t q = at;
 		while (n < max && q < len &&
-		    pcre2_match(sa_re(SA_RE_MAIL_LT), (PCRE2_SPTR)s, len, q, 0, md, mctx) >= 0) {
+		    pcre2_match(sa_re(SA_RE_MAIL_LT), (PCRE2_SPTR)s, len, q, 0, md, match_ctx()) >= 0) {
 			PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
 			char *a = xstrndup(s + ov[2], ov[3] - ov[2]);
 			q = ov[1];
@@ -1848,7 +1830,7 @@ he_parse_addresses(const char *value, char **addr, char **name, size_t max)
 	 * read at the start of such a value; the first address form in it
 	 * stands for that here (without a name) */
 	if (n == 0 && max > 0 && memchr(s, '@', len) != NULL &&
-	    pcre2_match(sa_re(SA_RE_MAIL_ANY), (PCRE2_SPTR)s, len, 0, 0, md, mctx) >= 0) {
+	    pcre2_match(sa_re(SA_RE_MAIL_ANY), (PCRE2_SPTR)s, len, 0, 0, md, match_ctx()) >= 0) {
 		PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
 		char *a = xstrndup(s + ov[0], ov[1] - ov[0]);
 		if (sa_valid_parsed(a)) {

@@ -190,52 +190,42 @@ uparse(const char *u, struct uparts *p)
 	}
 }
 
-/* its _remove_dot_segments() of s[0..n), appended to out: "/./" and a
- * final "/." become "/", "/../" and a final "/.." become "/" and take
- * the last segment of the output away, other segments are copied */
+/* its _remove_dot_segments() of s[0..n), appended to out: "/./" is "/",
+ * "/../" is "/" with the last segment of the output taken away, a final
+ * "/." or "/.." the same and a last "/", other segments are copied (a
+ * rest of "0" is false to Perl and ends it) */
 static void
 remove_dots(const char *s, size_t n, struct buf *out)
 {
-	char *in = xmalloc(n + 2);
-	size_t len = 0, start = out->len;
+	size_t start = out->len, i = 0;
 
-	if (n >= 2 && s[0] == '.' && s[1] == '/') {
-		s += 1;         /* "./x" -> "/x" */
-		n -= 1;
-	} else if (n >= 3 && s[0] == '.' && s[1] == '.' && s[2] == '/') {
-		s += 2;
-		n -= 2;
-	}
-	memcpy(in, s, n);
-	len = n;
-	for (size_t i = 0; i < len && !(len - i == 1 && in[i] == '0');) {
-		size_t left = len - i;
-		if (left >= 2 && in[i] == '/' && in[i + 1] == '.' && (left == 2 || in[i + 2] == '/')) {
-			if (left == 2)
-				in[++i] = '/';
-			else
-				i += 2;
-		} else if (left >= 3 && in[i] == '/' && in[i + 1] == '.' && in[i + 2] == '.' &&
-		    (left == 3 || in[i + 3] == '/')) {
-			size_t e = out->len;
-			while (e > start && out->data[e - 1] != '/')
-				e--;
-			if (e > start)
-				e--;
-			buf_truncate(out, e);
-			if (left == 3)
-				in[i += 2] = '/';
-			else
-				i += 3;
-		} else {
-			size_t j = i + (in[i] == '/');
-			while (j < len && in[j] != '/')
-				j++;
-			(void)buf_append(out, in + i, j - i);
-			i = j;
+	if (n >= 2 && s[0] == '.' && s[1] == '/')
+		i = 1;          /* "./x" -> "/x" */
+	else if (n >= 3 && s[0] == '.' && s[1] == '.' && s[2] == '/')
+		i = 2;
+	while (i < n && !(n - i == 1 && s[i] == '0')) {
+		size_t left = n - i, dots = 0, j;
+		if (s[i] == '/' && left >= 2 && s[i + 1] == '.')
+			dots = left >= 3 && s[i + 2] == '.' ? 2 : 1;
+		if (dots > 0 && (left == dots + 1 || s[i + dots + 1] == '/')) {
+			if (dots == 2) {
+				size_t e = out->len;
+				while (e > start && out->data[e - 1] != '/')
+					e--;
+				buf_truncate(out, e > start ? e - 1 : e);
+			}
+			if (left == dots + 1) {
+				(void)buf_appendc(out, '/');
+				break;
+			}
+			i += dots + 1;  /* (at the '/' that follows) */
+			continue;
 		}
+		for (j = i + (s[i] == '/'); j < n && s[j] != '/'; j++)
+			;
+		(void)buf_append(out, s + i, j - i);
+		i = j;
 	}
-	free(in);
 }
 
 char *
@@ -302,19 +292,14 @@ uri_resolve(const char *base, const char *ref)
 	if (scheme != NULL && !(sl == 1 && scheme[0] == '0')) {
 		(void)buf_append(&out, scheme, sl);
 		(void)buf_appendc(&out, ':');
-	} else if (auth != NULL) {
-		size_t d = 0;
-		if (al >= 3 && strncasecmp(auth, "www", 3) == 0) {
-			for (d = 3; d < al && isdigit((unsigned char)auth[d]); d++)
-				;
-			if (d < al && auth[d] == '.')
-				(void)buf_appends(&out, "http:");
-		} else if (al >= 3 && strncasecmp(auth, "ftp", 3) == 0) {
-			for (d = 3; d < al && isdigit((unsigned char)auth[d]); d++)
-				;
-			if (d < al && auth[d] == '.')
-				(void)buf_appends(&out, "ftp:");
-		}
+	} else if (auth != NULL && al >= 3 && (strncasecmp(auth, "www", 3) == 0 ||
+	    strncasecmp(auth, "ftp", 3) == 0)) {
+		/* an authority "www<digits>." or "ftp<digits>." gets http: or ftp: */
+		size_t d = 3;
+		while (d < al && isdigit((unsigned char)auth[d]))
+			d++;
+		if (d < al && auth[d] == '.')
+			(void)buf_appends(&out, tolower((unsigned char)auth[0]) == 'w' ? "http:" : "ftp:");
 	}
 	if (auth != NULL) {
 		(void)buf_appends(&out, "//");
@@ -381,8 +366,8 @@ static void
 uri_add1(struct uri_list *l, const char *s, size_t n, struct mime_stats *st, int depth)
 {
 	struct buf out, tail;
-	size_t i = 0, hs, he, rest, port = 0;
-	int odd_port = 0;
+	size_t i = 0, hs, he, rest, port = 0, pl = 0;
+	int odd_port;
 	char delim = '\0';
 	char scheme[16], host[512];
 	size_t sl = 0, hl = 0;
@@ -496,16 +481,13 @@ authority:
 	}
 	for (; i < n; i++)
 		(void)buf_appendc(&tail, s[i] == '\\' ? '/' : s[i]);
-	/* a port other than the scheme's own: SpamAssassin's uri rules see
-	 * the URI only with it */
-	if (port != 0) {
-		size_t pl = 0;
-		while (port + pl < he && isdigit((unsigned char)s[port + pl]))
-			pl++;
-		odd_port = pl > 0 && !(strcmp(scheme, "http") == 0 && pl == 2 &&
-		    strncmp(s + port, "80", 2) == 0) && !(strcmp(scheme, "https") == 0 &&
-		    pl == 3 && strncmp(s + port, "443", 3) == 0);
-	}
+	/* the port's digits (at most 8); one other than the scheme's own:
+	 * SpamAssassin's uri rules see the URI only with it */
+	while (port != 0 && port + pl < he && pl < 8 && isdigit((unsigned char)s[port + pl]))
+		pl++;
+	odd_port = pl > 0 && !(strcmp(scheme, "http") == 0 && pl == 2 &&
+	    strncmp(s + port, "80", 2) == 0) && !(strcmp(scheme, "https") == 0 &&
+	    pl == 3 && strncmp(s + port, "443", 3) == 0);
 	buf_init(&out, URI_MAX + 1200);
 	(void)buf_printf(&out, "%s://%s%s", scheme, host, buf_cstr(&tail));
 	/* and as written when that differs (SpamAssassin's uri rules see
@@ -538,16 +520,11 @@ authority:
 	}
 	/* and with its port, as written (SpamAssassin's uri rules see both;
 	 * WEIRD_PORT looks for it) */
-	if (port != 0) {
-		size_t pl = 0;
-		while (port + pl < he && pl < 8 && isdigit((unsigned char)s[port + pl]))
-			pl++;
-		if (pl > 0) {
-			buf_init(&out, URI_MAX + 1200);
-			(void)buf_printf(&out, "%s://%s:%.*s%s", scheme, host, (int)pl, s + port,
-			    buf_cstr(&tail));
-			list_push(l->also != NULL ? l->also : l, buf_steal(&out));
-		}
+	if (pl > 0) {
+		buf_init(&out, URI_MAX + 1200);
+		(void)buf_printf(&out, "%s://%s:%.*s%s", scheme, host, (int)pl, s + port,
+		    buf_cstr(&tail));
+		list_push(l->also != NULL ? l->also : l, buf_steal(&out));
 	}
 	/* a redirector's target ("http://rd.example/?u=http://target/…"):
 	 * SpamAssassin's hard-coded one, the first http: or https: after the
