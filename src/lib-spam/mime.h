@@ -88,6 +88,7 @@ struct mime_stats {
 	unsigned hdr_dup_single;        /* repeated From/To/Subject/Date/Message-ID... */
 	/* MIME */
 	unsigned parts, text_parts, html_parts, plain_parts, attachments;
+	unsigned html_rendered;         /* parts read as HTML (type or name) */
 	unsigned max_depth_seen;
 	unsigned missing_boundary;      /* multipart without boundary= or end */
 	unsigned bad_base64;            /* invalid base64 characters/length */

@@ -34,7 +34,6 @@ struct parser {
 	struct mime_msg *m;
 	struct uri_list uris, uris_also;
 	struct buf rendered;
-	int seen_plain, seen_html;
 	unsigned depth_base;    /* depth of the message being walked */
 };
 
@@ -197,6 +196,20 @@ qp_measure(const char *s, size_t n, struct mime_stats *st)
 	}
 }
 
+/* name ends in .htm, .html or .shtml (any case) */
+static int
+html_named(const char *name)
+{
+	size_t n = strlen(name), e;
+
+	for (e = 0; e < 5 && e < n && name[n - 1 - e] != '.'; e++)
+		;
+	if (e == n || name[n - 1 - e] != '.')
+		return 0;
+	return strcasecmp(name + n - e, "htm") == 0 || strcasecmp(name + n - e, "html") == 0 ||
+	    strcasecmp(name + n - e, "shtm") == 0 || strcasecmp(name + n - e, "shtml") == 0;
+}
+
 /* A leaf: transfer decoding, then text to UTF-8 for body/rawbody; an
  * embedded message (an encoded_message() part) walked decoded. */
 static void
@@ -206,8 +219,13 @@ leaf(struct parser *p, struct mime_part *part, const char *s, size_t n,
 	struct mime_msg *m = p->m;
 	struct buf dec, utf;
 	const char *enc = part->encoding;
-	int is_text = strncmp(part->ctype, "text/", 5) == 0;
-	int is_html = strcmp(part->ctype, "text/html") == 0;
+	int text_type = strncmp(part->ctype, "text/", 5) == 0;
+	/* a part named *.htm, *.html or *.shtml is read as HTML whatever
+	 * its type, as SpamAssassin's effective_type() (ratware sends the
+	 * page as application/octet-stream "page.html"); the MIME counts
+	 * go by the declared type, as its MIMEEval's */
+	int is_html = strcmp(part->ctype, "text/html") == 0 || html_named(part->filename);
+	int is_text = text_type || is_html;
 
 	if (!embedded && p->rendered.len > 0)
 		(void)buf_appendc(&p->rendered, '\n');      /* each leaf, as SpamAssassin */
@@ -222,7 +240,7 @@ leaf(struct parser *p, struct mime_part *part, const char *s, size_t n,
 		}
 	if (strcmp(enc, "base64") == 0) {
 		(void)mail_base64_decode(s, n, &dec, &m->st.bad_base64);
-		if (is_text)
+		if (text_type)
 			m->st.base64_text++;
 	} else if (strcmp(enc, "quoted-printable") == 0) {
 		(void)mail_qp_decode(s, n, &dec, 0, &m->st.bad_qp);
@@ -262,13 +280,13 @@ leaf(struct parser *p, struct mime_part *part, const char *s, size_t n,
 			m->st.charset_bad_bytes++;
 		part->is_text = 1;
 		part->is_html = is_html;
-		m->st.text_parts++;
-		if (is_html) {
-			m->st.html_parts++;
-			p->seen_html = 1;
-		} else {
-			m->st.plain_parts++;
-			p->seen_plain = 1;
+		m->st.html_rendered += is_html;
+		if (text_type) {
+			m->st.text_parts++;
+			if (strcmp(part->ctype, "text/html") == 0)
+				m->st.html_parts++;
+			else
+				m->st.plain_parts++;
 		}
 		{
 			unsigned imgs = m->st.html_images;

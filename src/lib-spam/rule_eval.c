@@ -846,7 +846,7 @@ stat_value(const struct mime_stats *st, const char *name, int *ok)
 #define S(f) { #f, offsetof(struct mime_stats, f), (int)sizeof(((struct mime_stats *)0)->f) }
 		S(hdr_bad_lines), S(hdr_8bit), S(hdr_bad_2047), S(hdr_2047),
 		S(hdr_long_lines), S(hdr_dup_single), S(parts), S(text_parts),
-		S(html_parts), S(plain_parts), S(attachments), S(max_depth_seen),
+		S(html_parts), S(html_rendered), S(plain_parts), S(attachments), S(max_depth_seen),
 		S(missing_boundary), S(bad_base64), S(bad_qp), S(charset_unknown),
 		S(charset_bad_bytes), S(mime_missing_version), S(base64_text),
 		S(truncated), S(html_tags), S(html_bad_tags), S(html_images),
@@ -924,7 +924,7 @@ ev_html_range(struct scan *sc, const struct rule *r)
 	} else
 		return 0;       /* (not reached: eval_args_known) */
 	/* as SpamAssassin: above min, at most max ("inf": no bound) */
-	return sc->m->st.html_parts > 0 && v > lo && v <= hi;
+	return sc->m->st.html_rendered > 0 && v > lo && v <= hi;
 }
 
 static unsigned
@@ -934,7 +934,7 @@ ev_html_test(struct scan *sc, const struct rule *r)
 	const char *w = r->neval_args > 0 ? r->eval_args[0] : "";
 
 	if (strcmp(w, "html") == 0)
-		return st->html_parts > 0;
+		return st->html_rendered > 0;
 	if (strcmp(w, "big_font") == 0 || strcmp(w, "font_big") == 0)
 		return st->html_font_big > 0;
 	if (strcmp(w, "font_face_bad") == 0)

@@ -1128,6 +1128,51 @@ test_uri_long(void)
 	buf_free(&b);
 }
 
+/* A part named *.htm(l) or *.shtml is read as HTML whatever its
+ * declared type, as SpamAssassin's effective_type() (checked against
+ * spamassassin -t: body, rawbody and html_test('html') hit,
+ * check_for_mime_html() does not); the MIME counts keep the declared
+ * types. */
+static void
+test_html_named(void)
+{
+	const char *msg =
+	    "Subject: x\n"
+	    "MIME-Version: 1.0\n"
+	    "Content-Type: multipart/mixed; boundary=\"B\"\n"
+	    "\n"
+	    "--B\n"
+	    "Content-Type: text/plain\n"
+	    "\n"
+	    "see attached\n"
+	    "--B\n"
+	    "Content-Type: application/octet-stream; name=\"offer.HTML\"\n"
+	    "Content-Transfer-Encoding: base64\n"
+	    "Content-Disposition: attachment; filename=\"offer.HTML\"\n"
+	    "\n"
+	    "PGh0bWw+PGJvZHk+PHA+Q2hlYXAgPGI+cGlsbHM8L2I+PC9wPjwvYm9keT48L2h0bWw+Cg==\n"
+	    "--B\n"
+	    "Content-Type: text/plain; name=\"notes.shtml\"\n"
+	    "\n"
+	    "<p>hi &amp; bye</p>\n"
+	    "--B\n"
+	    "Content-Type: application/octet-stream; name=\"page.html.zip\"\n"
+	    "\n"
+	    "<p>zipped</p>\n"
+	    "--B--\n";
+	struct mime_msg m;
+
+	mime_parse(&m, msg, strlen(msg), NULL);
+	T_STREQ(buf_cstr(&m.body), "x\nsee attached\nCheap pills\nhi & bye\n");
+	T_OK(strstr(buf_cstr(&m.rawbody), "<b>pills</b>") != NULL);
+	T_OK(strstr(buf_cstr(&m.rawbody), "zipped") == NULL);
+	T_INTEQ(m.st.html_rendered, 2);
+	T_INTEQ(m.st.html_parts, 0);
+	T_INTEQ(m.st.plain_parts, 2);
+	T_INTEQ(m.st.base64_text, 0);
+	mime_free(&m);
+}
+
 /* A redirector's target is a URI too (SpamAssassin's hard-coded
  * redirector: the first http: or https: after the host, to an '&' or
  * '#', with a dot), a few levels deep. */
@@ -1186,5 +1231,6 @@ main(void)
 	T_RUN(test_sa_parse_flags);
 	T_RUN(test_uri_long);
 	T_RUN(test_uri_redirector);
+	T_RUN(test_html_named);
 	return t_done();
 }
