@@ -3,6 +3,7 @@
  * (its HeaderEval plugin), for its rule set (header_eval.h).  Input:
  * untrusted header values.
  */
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,7 @@
 #include "mime.h"
 #include "msg_date.h"
 #include "relays.h"
+#include "str.h"
 
 /* The first header called name: its decoded value, or raw as written;
  * NULL when there is none. */
@@ -1964,6 +1966,50 @@ href_domain(const struct rb_lists *rb, const char *href, size_t hl, char *out, s
 	 * valid name, a known TLD) */
 	return !match("%(?:2[1-9a-f]|[3-6][0-9a-f]|7[0-9a-e])", "", 0, out, NULL, 0) &&
 	    fqdn_valid(out) && domain_valid(rb, out);
+}
+
+int
+he_uri_has_domain(const struct rb_lists *rb, const char *uri, int ip)
+{
+	char *u = xstrdup(uri), *h = u, *c;
+	int r = 0;
+
+	str_lower(u);
+	if (strncmp(u, "javascript:", 11) == 0 || strncmp(u, "cid:", 4) == 0 ||
+	    strncmp(u, "file:", 5) == 0)
+		goto out;
+	if (strncmp(u, "mailto:", 7) == 0) {
+		h = u + 7;
+		h[strcspn(h, "?")] = '\0';
+		if ((c = strchr(h, '@')) == NULL || strchr(c + 1, '@') != NULL)
+			goto out;
+		h = c + 1;
+	} else {
+		size_t k = 0;
+		while (h[k] >= 'a' && h[k] <= 'z')
+			k++;
+		if (k > 0 && h[k] == ':') {     /* the scheme and up to two '/' */
+			h += k + 1;
+			for (int sl = 0; sl < 2 && *h == '/'; sl++)
+				h++;
+		}
+		h[strcspn(h, "/?#")] = '\0';
+		if ((c = strrchr(h, '@')) != NULL)
+			h = c + 1;
+		if ((c = strrchr(h, ':')) != NULL && strspn(c + 1, "0123456789") == strlen(c + 1))
+			*c = '\0';
+	}
+	/* (an escaped printable: the decoded form is in the list too) */
+	if (match("%(?:2[1-9a-f]|[3-6][0-9a-f]|7[0-9a-e])", "", 0, h, NULL, 0))
+		goto out;
+	{
+		struct in6_addr a6;
+		r = (ip && (is_ipv4(h) || inet_pton(AF_INET6, h, &a6) == 1)) ||
+		    (fqdn_valid(h) && domain_valid(rb, h));
+	}
+out:
+	free(u);
+	return r;
 }
 
 static int

@@ -93,6 +93,12 @@ char *he_first_address(const char *value);
  * with at least min (1 for 0) and below max links to a named host with
  * a known TLD (counted once each), an anchor whose text's first
  * https:// names another registered domain than its link. */
+/* SpamAssassin's uri_to_domain() finds a domain in uri: not a
+ * javascript:, cid: or file: one; of a mailto: the part after its one
+ * '@', else the host (no user, no port); no %-escaped printable in it;
+ * an address (when ip), or a valid name (is_fqdn_valid) whose last
+ * label is a util_rb_tld one. */
+int he_uri_has_domain(const struct rb_lists *rb, const char *uri, int ip);
 int he_https_http_mismatch(const struct mime_msg *m, const struct rb_lists *rb,
     double min, int have_max, double max);
 /* URIEval's check_https_ip_mismatch(): a link to an address whose anchor

@@ -21,6 +21,7 @@
 #define TEMPEST_MIME_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "buf.h"
 
@@ -196,6 +197,16 @@ struct mime_msg {
 	                                   uri rules see (uri.h) */
 	char **uris_also;               /* other forms uri rules see (uri.h) */
 	size_t nuris_also;
+	/* URIs of the body text, which a rule set with a TLD list sees as
+	 * SpamAssassin does (uri.h uri_list.grp): per uris[i] and
+	 * uris_also[i] the number of the text URI that found it, 0 for one
+	 * also found elsewhere (NULL: all 0); and the text's schemeless
+	 * URIs ("http://" + "example.com/x" and its other forms), with theirs */
+	uint32_t *uris_grp, *uris_also_grp;
+	char **uris_sl;
+	size_t nuris_sl;
+	uint32_t *uris_sl_grp;
+	uint32_t nuri_groups;           /* the numbers go to this */
 	const char *full;               /* the analysed bytes (not owned) */
 	size_t full_len;
 	size_t body_offset;             /* offset of the top-level body in full */

@@ -32,7 +32,7 @@ const struct mime_limits mime_default_limits = {
 
 struct parser {
 	struct mime_msg *m;
-	struct uri_list uris, uris_also;
+	struct uri_list uris, uris_also, uris_sl;
 	struct buf rendered;
 	unsigned depth_base;    /* depth of the message being walked */
 };
@@ -899,13 +899,16 @@ add_text(struct parser *p, const char *raw, size_t rn, const char *s, size_t n, 
 	if (html) {
 		html_render(s, n, &p->rendered, &m->st, &p->uris, m->html_texts);
 		/* and the URIs written in its text, as in a plain part */
+		p->uris.text = 1;
 		if (p->rendered.len > start)
 			uri_extract_text(&p->uris, p->rendered.data + start,
 			    p->rendered.len - start, &m->st);
 	} else {
 		(void)buf_append(&p->rendered, s, n);
+		p->uris.text = 1;
 		uri_extract_text(&p->uris, s, n, &m->st);
 	}
+	p->uris.text = 0;
 	/* and what body rules see of its text (body_part_scan_size) */
 	if (p->rendered.len - start > BODY_PART_SCAN)
 		buf_truncate(&p->rendered, start + scan_cut(p->rendered.data + start,
@@ -1053,6 +1056,8 @@ mime_parse(struct mime_msg *m, const char *data, size_t len,
 	p.uris.max = m->lim.max_uris;
 	p.uris_also.max = m->lim.max_uris;
 	p.uris.also = &p.uris_also;
+	p.uris_sl.max = m->lim.max_uris;
+	p.uris.sl = &p.uris_sl;
 	buf_init(&p.rendered, m->lim.max_text);
 	walk(&p, data, len, 1);
 
@@ -1071,6 +1076,12 @@ mime_parse(struct mime_msg *m, const char *data, size_t len,
 	m->uris_hide = p.uris.hide;
 	m->uris_also = p.uris_also.v;
 	m->nuris_also = p.uris_also.n;
+	m->uris_grp = p.uris.grp;
+	m->uris_also_grp = p.uris_also.grp;
+	m->uris_sl = p.uris_sl.v;
+	m->nuris_sl = p.uris_sl.n;
+	m->uris_sl_grp = p.uris_sl.grp;
+	m->nuri_groups = p.uris.groups;
 
 	if (mime_header_get(m, "Content-Type") != NULL &&
 	    mime_header_get(m, "MIME-Version") == NULL)
@@ -1090,8 +1101,11 @@ void
 mime_free(struct mime_msg *m)
 {
 	struct hdrlist h = { m->hdrs, m->nhdrs };
-	struct uri_list u = { m->uris, m->nuris, 0, NULL, m->uris_hide };
-	struct uri_list ua = { m->uris_also, m->nuris_also, 0, NULL };
+	struct uri_list u = { .v = m->uris, .n = m->nuris, .hide = m->uris_hide,
+	    .grp = m->uris_grp };
+	struct uri_list ua = { .v = m->uris_also, .n = m->nuris_also,
+	    .grp = m->uris_also_grp };
+	struct uri_list us = { .v = m->uris_sl, .n = m->nuris_sl, .grp = m->uris_sl_grp };
 
 	m->nhdrs = 0;
 	for (size_t i = 0; i < m->nparts; i++) {
@@ -1118,10 +1132,15 @@ mime_free(struct mime_msg *m)
 	buf_free(&m->labels);
 	uri_list_free(&u);
 	uri_list_free(&ua);
+	uri_list_free(&us);
 	m->uris = NULL;
 	m->nuris = 0;
+	m->uris_hide = NULL;
 	m->uris_also = NULL;
 	m->nuris_also = 0;
+	m->uris_grp = m->uris_also_grp = m->uris_sl_grp = NULL;
+	m->uris_sl = NULL;
+	m->nuris_sl = 0;
 }
 
 const struct mime_header *

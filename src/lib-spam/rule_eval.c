@@ -74,6 +74,9 @@ struct scan {
 	/* the targets the rule set's redirector_pattern lines find in the
 	 * URIs (uri rules see them after the message's own) */
 	struct uri_list redir;
+	/* per URI of the message's own (uris, uris_also, uris_sl): seen
+	 * by this rule set (uri_visibility) */
+	unsigned char *uvis;
 };
 
 #define BODY_LINE_MAX 2048        /* SpamAssassin's MAX_BODY_LINE_LENGTH */
@@ -352,27 +355,84 @@ ruleset_set_trusted_networks(struct ruleset *rs, const struct netlist *nl)
 	rs->trusted = nl;
 }
 
-/* The URIs uri rules see: the canonical ones, the other forms, then the
- * redirectors' targets; NULL for a canonical one they do not see (uri.h
- * hide).  uri_count() of them. */
+/* The message's own URIs, one index over the canonical ones, the other
+ * forms and the schemeless ones: the i-th and its text URI number
+ * (mime.h uris_grp). */
+static const char *
+own_uri(const struct mime_msg *m, size_t i, uint32_t *grp)
+{
+	if (i < m->nuris) {
+		*grp = m->uris_grp != NULL ? m->uris_grp[i] : 0;
+		return m->uris[i];
+	}
+	i -= m->nuris;
+	if (i < m->nuris_also) {
+		*grp = m->uris_also_grp != NULL ? m->uris_also_grp[i] : 0;
+		return m->uris_also[i];
+	}
+	i -= m->nuris_also;
+	*grp = m->uris_sl_grp != NULL ? m->uris_sl_grp[i] : 0;
+	return m->uris_sl[i];
+}
+
+/* Which of them the rule set sees.  With no util_rb_tld list (Tempest's
+ * own rules) those with a scheme, all of them.  With one, as
+ * SpamAssassin's: a URI of the body text only when a form of it has a
+ * domain (uri_to_domain), and the schemeless ones alike (its
+ * add_uri_detail_list with valid_domain); the others always. */
+static void
+uri_visibility(struct scan *sc)
+{
+	const struct mime_msg *m = sc->m;
+	size_t n = m->nuris + m->nuris_also + m->nuris_sl;
+	const struct rb_lists *rb = &sc->rs->rb;
+	unsigned char *ok;
+	uint32_t g;
+
+	sc->uvis = xcalloc(n > 0 ? n : 1, 1);
+	if (rb->n[0] == 0) {
+		memset(sc->uvis, 1, m->nuris + m->nuris_also);
+		return;
+	}
+	ok = xcalloc((size_t)m->nuri_groups + 1, 1);
+	for (size_t i = 0; i < n; i++) {
+		const char *u = own_uri(m, i, &g);
+		/* (a schemeless one ends in a TLD: no address) */
+		if (g != 0 && g <= m->nuri_groups && !ok[g] &&
+		    he_uri_has_domain(rb, u, i < m->nuris + m->nuris_also))
+			ok[g] = 1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		(void)own_uri(m, i, &g);
+		sc->uvis[i] = g == 0 || (g <= m->nuri_groups && ok[g]);
+	}
+	free(ok);
+}
+
+/* The URIs uri rules see: the message's own (the canonical ones, the
+ * other forms, the schemeless ones), then the redirectors' targets;
+ * NULL for one they do not see (uri.h hide, uri_visibility).
+ * uri_count() of them. */
 static const char *
 uri_at(const struct scan *sc, size_t i)
 {
 	const struct mime_msg *m = sc->m;
+	size_t own = m->nuris + m->nuris_also + m->nuris_sl;
+	uint32_t g;
 
-	if (i < m->nuris)
-		return m->uris_hide != NULL && m->uris_hide[i] ? NULL : m->uris[i];
-	i -= m->nuris;
-	if (i < m->nuris_also)
-		return m->uris_also[i];
-	i -= m->nuris_also;
+	if (i < own) {
+		if (!sc->uvis[i] || (i < m->nuris && m->uris_hide != NULL && m->uris_hide[i]))
+			return NULL;
+		return own_uri(m, i, &g);
+	}
+	i -= own;
 	return sc->redir.hide != NULL && sc->redir.hide[i] ? NULL : sc->redir.v[i];
 }
 
 static size_t
 uri_count(const struct scan *sc)
 {
-	return sc->m->nuris + sc->m->nuris_also + sc->redir.n;
+	return sc->m->nuris + sc->m->nuris_also + sc->m->nuris_sl + sc->redir.n;
 }
 
 /* SpamAssassin's redirector_pattern: each URI (and each target found,
@@ -2205,8 +2265,9 @@ ev_no_rdns_dotcom_helo(struct scan *sc, const struct rule *r)
 }
 
 /* WLBLEval's check_uri_host_listed(NAME) (and check_uri_host_in_blocklist,
- * _welcomelist: BLOCK, WELCOME): a host of the message's URIs (not
- * mailto:) whose most specific entry in the list (the host, then its
+ * _welcomelist: BLOCK, WELCOME): a host of the URIs uri rules see (not
+ * mailto:, and only of those with a domain: a util_rb_tld list is
+ * needed) whose most specific entry in the list (the host, then its
  * parent domains; an address only itself) is not a "!" one. */
 static int
 uri_host_listed(struct scan *sc, const char *list)
@@ -2220,14 +2281,16 @@ uri_host_listed(struct scan *sc, const char *list)
 			l = &sc->rs->alists[k];
 	if (l == NULL || l->n == 0)
 		return 0;
-	for (size_t u = 0; u < sc->m->nuris; u++) {
+	for (size_t u = 0; u < uri_count(sc); u++) {
 		char *h, *at, *c, *q;
 		const char *keys[12];
 		size_t nk = 0;
 		int verdict = -1;
-		if (strncasecmp(sc->m->uris[u], "mailto:", 7) == 0)
+		/* (its hosts: of the URIs with a domain, uri_to_domain) */
+		if (uri_at(sc, u) == NULL || strncasecmp(uri_at(sc, u), "mailto:", 7) == 0 ||
+		    !he_uri_has_domain(&sc->rs->rb, uri_at(sc, u), 1))
 			continue;
-		h = uri_host(sc->m->uris[u]);
+		h = uri_host(uri_at(sc, u));
 		if ((at = strrchr(h, '@')) != NULL)
 			memmove(h, at + 1, strlen(at + 1) + 1);
 		if (h[0] == '[') {              /* an address literal: itself */
@@ -2978,6 +3041,7 @@ spam_scan(struct ruleset *rs, const struct mime_msg *m, double bayes_prob,
 	split_body(m->body.data ? m->body.data : "", m->body.len, &sc.paras, &sc.npara,
 	    &sc.para_starts);
 	split_raw(m, &sc.lines, &sc.nline, &sc.line_starts);
+	uri_visibility(&sc);
 	redirect_targets(&sc);
 	/* only the run list: the other rules stay done with no hits (set
 	 * once by ruleset_finish_loaded), so a scan costs nothing per
@@ -3035,6 +3099,7 @@ spam_scan(struct ruleset *rs, const struct mime_msg *m, double bayes_prob,
 	free(sc.hdr_addrs);
 	free(sc.hdr_naddrs);
 	uri_list_free(&sc.redir);
+	free(sc.uvis);
 	for (size_t i = 0; i < sc.ntags; i++) {
 		for (size_t k = 0; k < sc.tags[i].n; k++)
 			free(sc.tags[i].v[k]);

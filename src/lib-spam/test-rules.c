@@ -1339,11 +1339,55 @@ test_html_ratios(void)
  * blocklist_uri_host, check_uri_host_listed, check_uri_host_in_blocklist)
  * and BodyEval's check_body_length(): SpamAssassin 4.0.1's hits on the
  * same messages with the same rules. */
+/* The URIs of the body text as SpamAssassin's uri rules see them when
+ * the rule set has a TLD list: one only when a form of it has a domain
+ * with a known TLD, and "name.tld" written without a scheme (ending at
+ * a delimiter: not at ',' or ')'); URIs of HTML links always.  Each
+ * case as spamassassin -t --cf with these rules (its TLD list). */
+static void
+test_uri_text_domains(void)
+{
+	static const char rules[] =
+	    "util_rb_tld com pm net org\n"
+	    "uri ZP m{https?://[^/?\\s]+?:\\d+(?<!:80)(?<!:443)(?<!:8080)(?:/|\\s|$)}\n"
+	    "uri ZS m;^https?://(?:[^\\./]{1,30}\\.){6};i\n"
+	    "uri ZE /%77/\n"
+	    "uri ZM /core\\.pm/i\n"
+	    "uri ZO /^http:\\/\\/one\\.example\\.com$/\n";
+	static const struct {
+		const char *ctype, *body, *hits;
+	} t[] = {
+		{ "text/plain", "see http://yourserver:2301/ now", "" },
+		{ "text/html", "<a href=http://yourserver:2301/>x</a>", "ZP" },
+		{ "text/plain", "see Core.pm:1622 now", "ZP ZM" },
+		{ "text/plain", "see www.example.comwww.other.comwww.x.comwww.y.comwww.z.comwww.q.zz now", "" },
+		{ "text/plain", "see www.example.comwww.other.comwww.x.comwww.y.comwww.z.comwww.q.com now", "ZS" },
+		{ "text/plain", "see http://%77ww.example.com/ now", "ZE" },
+		{ "text/plain", "see one.example.com, (one.example.com) now", "" },
+		{ "text/plain", "see one.example.com. now", "ZO" },
+		{ "text/plain", "x@one.example.com", "" },
+	};
+	static const char *const names[] = { "ZP", "ZS", "ZE", "ZM", "ZO" };
+
+	for (size_t i = 0; i < NELEM(t); i++) {
+		char msg[512];
+		snprintf(msg, sizeof(msg), "From: a@b.example\nSubject: x\nContent-Type: %s\n\n%s\n",
+		    t[i].ctype, t[i].body);
+		expect_rule_hits(rules, msg, names, NELEM(names), t[i].hits);
+	}
+	/* with no TLD list (Tempest's own rules) every text URI with a
+	 * scheme, and none without */
+	expect_rule_hits("uri ZP m{:2301/}\nuri ZM /core\\.pm/i\n",
+	    "Subject: x\n\nsee http://yourserver:2301/ and Core.pm now\n",
+	    names, NELEM(names), "ZP");
+}
+
 static void
 test_uri_host_lists(void)
 {
 	static const char rules[] =
-	    "enlist_uri_host (SUSP) top !good.example.top 192.0.2.7\n"
+	    "util_rb_tld top com net\n"
+	    "enlist_uri_host (SUSP) top zzz !good.example.top 192.0.2.7\n"
 	    "enlist_uri_host (SUSP) bad.example.com\n"
 	    "blocklist_uri_host other.example.net\n"
 	    "delist_uri_host (SUSP) bad.example.com\n"
@@ -1363,6 +1407,12 @@ test_uri_host_lists(void)
 		{ "see http://a.b.bad.example.com:8080/x and http://user@other.example.net/\n",
 		  "UB UL2" },
 		{ "short\n", "BL" },
+		/* (as spamassassin -t: the hosts of the URIs with a domain
+		 * whose TLD is known, a schemeless one's too, which must end
+		 * at a delimiter) */
+		{ "see http://shop.zzz/buy now\n", "" },
+		{ "see shop.example.top/buy now\n", "UL" },
+		{ "see shop.example.top, now\n", "" },
 	};
 	static const char *const names[] = { "UL", "UL2", "UB", "UW", "BL" };
 
@@ -4166,6 +4216,7 @@ main(void)
 	T_RUN(test_body_measures);
 	T_RUN(test_html_ratios);
 	T_RUN(test_uri_host_lists);
+	T_RUN(test_uri_text_domains);
 	T_RUN(test_to_and_subject_lists);
 	T_RUN(test_juno_and_ma_non_text);
 	T_RUN(test_image_info);

@@ -12,6 +12,7 @@
 #define TEMPEST_URI_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct mime_stats;
 
@@ -32,6 +33,20 @@ struct uri_list {
 	 * (a URI written with another port than its scheme's own: they see
 	 * it with the port, in the other forms); NULL: none */
 	unsigned char *hide;
+	/* Body-text URIs.  SpamAssassin's uri rules see a URI found in the
+	 * text only when one of its forms has a domain with a known TLD, and
+	 * also take "example.com/x" written without a scheme when its last
+	 * label is a known TLD; both depend on the rule set's util_rb_tld
+	 * list, so the parse keeps what the scan decides on.  text: the
+	 * list is being fed a part's text (uri_extract_text numbers each
+	 * URI it finds there: groups, cur); grp: per v[i] the number of the
+	 * text URI that added it, 0 for one also found elsewhere (HTML),
+	 * NULL when all are 0; sl: where the schemeless candidates go (as
+	 * "http://" + the text; NULL: not looked for). */
+	int text;
+	uint32_t groups, cur;
+	uint32_t *grp;
+	struct uri_list *sl;
 };
 
 /* Add one URI as found (canonicalised, de-duplicated). */

@@ -70,7 +70,8 @@ numeric_host(char *host, size_t cap)
 }
 
 /* u added to l (taken over) unless there; hide: uri_list.hide (a form
- * found again shown wins) */
+ * found again shown wins); l->cur: the text URI adding it (uri_list.grp;
+ * a form found again outside the text is always seen) */
 static void
 list_push_hide(struct uri_list *l, char *u, int hide)
 {
@@ -78,6 +79,8 @@ list_push_hide(struct uri_list *l, char *u, int hide)
 		if (strcmp(l->v[i], u) == 0) {
 			if (!hide && l->hide != NULL)
 				l->hide[i] = 0;
+			if (l->cur == 0 && l->grp != NULL)
+				l->grp[i] = 0;
 			free(u);
 			return;
 		}
@@ -87,9 +90,13 @@ list_push_hide(struct uri_list *l, char *u, int hide)
 	}
 	if (hide && l->hide == NULL)
 		l->hide = xcalloc(l->max > 0 ? l->max : 1, 1);
+	if (l->cur != 0 && l->grp == NULL)
+		l->grp = xcalloc(l->max > 0 ? l->max : 1, sizeof(*l->grp));
 	l->v = xreallocarray(l->v, l->n + 1, sizeof(*l->v));
 	if (l->hide != NULL)
 		l->hide[l->n] = (unsigned char)(hide != 0);
+	if (l->grp != NULL)
+		l->grp[l->n] = l->cur;
 	l->v[l->n++] = u;
 }
 
@@ -592,6 +599,103 @@ text_address(struct uri_list *l, const char *s, size_t n, size_t at)
 	list_push(l->also != NULL ? l->also : l, buf_steal(&out));
 }
 
+/* The text URI about to be added gets the next number (uri_list.grp),
+ * in the lists its forms go to; on = 0: none. */
+static void
+text_uri(struct uri_list *l, int on)
+{
+	uint32_t g = on && l->text ? ++l->groups : 0;
+
+	l->cur = g;
+	if (l->also != NULL)
+		l->also->cur = g;
+	if (l->sl != NULL)
+		l->sl->cur = g;
+}
+
+/* SpamAssassin's URI-finding pattern's end delimiters ($tbirdenddelim)
+ * and the characters a schemeless URI may follow ($scstartdelim),
+ * bytes: Perl's \s, ESC and the Latin-1 no-break space among them */
+static int
+sa_end_delim(unsigned char c)
+{
+	return (c != '\0' && strchr("><\"`}]{[| \t\n\r\f\v", c) != NULL) ||
+	    c == 0x1b || c == 0xa0;
+}
+
+static int
+sa_start_delim(unsigned char c)
+{
+	return (c != '\0' && strchr("!\"#$&'()*+,/:;<=>?@[\\]^`{|}~ \t\n\r\f\v", c) != NULL) ||
+	    c == 0x1b || c == 0xa0;
+}
+
+static int
+host_char(unsigned char c)
+{
+	return (c < 0x80 && isalnum(c)) || c == '.' || c == '_' || c == '-';
+}
+
+/* A URI written without a scheme at s[i], as SpamAssassin's pattern
+ * takes one ("example.com", "x.example.pm:8080/a"): a name of letters,
+ * digits, '.', '_' and '-' ending in a label (the TLD the scan checks)
+ * and one optional dot, then an optional port of 1-5 digits and an
+ * optional path of 1-2048 bytes, ended by a delimiter or the text's end;
+ * a ')' with no '(' before it ends it, and trailing punctuation is
+ * dropped.  Added to l->sl as "http://" + it; the end, or i when none. */
+static size_t
+schemeless(struct uri_list *l, const char *s, size_t n, size_t i, size_t *nd)
+{
+	size_t j = i, he, e, dot = 0, k;
+	struct buf b;
+
+	while (j < n && host_char((unsigned char)s[j]))
+		j++;
+	he = j > i && s[j - 1] == '.' ? j - 1 : j;
+	if (he == i || !isalnum((unsigned char)s[he - 1]))
+		return i;
+	for (k = i; k < he; k++)
+		if (s[k] == '.')
+			dot = k;
+	if (dot == 0 || dot - i > 252)
+		return i;
+	e = j;
+	if (e < n && s[e] == ':') {             /* a port */
+		for (k = e + 1; k < n && k - e <= 6 && isdigit((unsigned char)s[k]); k++)
+			;
+		if (k == e + 1 || k - e > 6)
+			return i;
+		e = k;
+	}
+	if (e < n && s[e] == '/') {             /* a path, to the next delimiter */
+		/* (*nd: the first delimiter at or after the last path asked
+		 * about; the paths asked about only move on, so the text is
+		 * read once however many candidates it holds) */
+		if (*nd < e + 1)
+			*nd = e + 1;
+		while (*nd < n && !sa_end_delim((unsigned char)s[*nd]))
+			(*nd)++;
+		if (*nd == e + 1 || *nd - e - 1 > 2048)
+			return i;
+		e = *nd;
+	}
+	if (e < n && !sa_end_delim((unsigned char)s[e]))
+		return i;
+	/* what the URI keeps: to a ')' not after a '(', then without the
+	 * punctuation at its end */
+	for (k = i; k < e && s[k] != '(' && s[k] != ')'; k++)
+		;
+	j = k < e && s[k] == ')' ? k : e;
+	while (j > i && s[j - 1] != '\0' && strchr("-~!@#^&*()_+=:;'?,.", s[j - 1]) != NULL)
+		j--;
+	buf_init(&b, URI_MAX + 16);
+	(void)buf_appends(&b, "http://");
+	(void)buf_append(&b, s + i, j - i);
+	uri_add(l->sl, buf_cstr(&b), b.len, NULL);
+	buf_free(&b);
+	return e;
+}
+
 void
 uri_extract_text(struct uri_list *l, const char *s, size_t n,
     struct mime_stats *st)
@@ -601,30 +705,44 @@ uri_extract_text(struct uri_list *l, const char *s, size_t n,
 		"www.", "ftp.", "mailto:", "http:\\\\", "https:\\\\",
 	};
 
+	size_t nd = 0;
+
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
 		size_t e;
+		int found = 0;
 
 		if (c == '@') {
+			text_uri(l, 1);
 			text_address(l, s, n, i);
+			text_uri(l, 0);
 			continue;
 		}
-		if (c != 'h' && c != 'H' && c != 'w' && c != 'W' && c != 'f' &&
-		    c != 'F' && c != 'm' && c != 'M')
-			continue;
-		if (i > 0 && (isalnum((unsigned char)s[i - 1]) || s[i - 1] == '.' ||
-		    s[i - 1] == '@' || s[i - 1] == '/'))
-			continue;
-		for (size_t k = 0; k < NELEM(starts); k++) {
-			size_t sl = strlen(starts[k]);
-			if (n - i > sl && strncasecmp(s + i, starts[k], sl) == 0 &&
-			    uri_char((unsigned char)s[i + sl])) {
-				for (e = i + sl; e < n && uri_char((unsigned char)s[e]); e++)
-					;
-				uri_add(l, s + i, e - i, st);
-				i = e;
-				break;
+		if ((c == 'h' || c == 'H' || c == 'w' || c == 'W' || c == 'f' ||
+		    c == 'F' || c == 'm' || c == 'M') &&
+		    !(i > 0 && (isalnum((unsigned char)s[i - 1]) || s[i - 1] == '.' ||
+		    s[i - 1] == '@' || s[i - 1] == '/')))
+			for (size_t k = 0; k < NELEM(starts) && !found; k++) {
+				size_t sl = strlen(starts[k]);
+				if (n - i > sl && strncasecmp(s + i, starts[k], sl) == 0 &&
+				    uri_char((unsigned char)s[i + sl])) {
+					for (e = i + sl; e < n && uri_char((unsigned char)s[e]); e++)
+						;
+					text_uri(l, 1);
+					uri_add(l, s + i, e - i, st);
+					text_uri(l, 0);
+					i = e;
+					found = 1;
+				}
 			}
+		/* (not right after an '@': that is an address's domain) */
+		if (!found && l->sl != NULL && l->text && c < 0x80 && isalnum(c) &&
+		    (i == 0 || (sa_start_delim((unsigned char)s[i - 1]) && s[i - 1] != '@'))) {
+			text_uri(l, 1);
+			e = schemeless(l, s, n, i, &nd);
+			text_uri(l, 0);
+			if (e > i)
+				i = e;
 		}
 	}
 }
@@ -648,5 +766,6 @@ uri_list_free(struct uri_list *l)
 		free(l->v[i]);
 	FREE(l->v);
 	FREE(l->hide);
+	FREE(l->grp);
 	l->n = 0;
 }
