@@ -480,7 +480,8 @@ invisible(long fg, long bg)
  * the colour distance weighted by each channel's share of brightness
  * (0.2126 red, 0.7152 green, 0.0722 blue) under 12, out of 191 at
  * most; stricter than invisible() above, and taken against the
- * background SpamAssassin finds (struct elem's sa_bg). */
+ * text colour and background SpamAssassin finds (struct elem's sa_fg,
+ * sa_bg). */
 static int
 low_contrast(long fg, long bg)
 {
@@ -499,13 +500,21 @@ low_contrast(long fg, long bg)
 struct elem {
 	char name[12];
 	long fg, bg;
-	long sa_bg;     /* the background as SpamAssassin 4.0 sees it, for
-			 * low_contrast(): from inline styles only (its parser
-			 * reads but never applies bgcolor attributes) */
 	int size;       /* font size 1-7 (3 by default) as SpamAssassin
 			 * counts it, for mime_stats.html_font_max_size */
-	int fg_bad, bg_bad;     /* a colour SpamAssassin finds invalid */
 	int hide;
+};
+
+/* An entry of SpamAssassin's own stack of text styles (its HTML.pm
+ * text_style()), for HTML_FONT_LOW_CONTRAST and HTML_FONT_INVALID_COLOR:
+ * the colours of the text as it sees them, from <font color>, <body
+ * text> and the inline styles of the tags it reads styles of, never a
+ * style sheet's class nor a bgcolor attribute (its parser reads but
+ * never applies those); a colour it cannot read is "invalid" (*_bad). */
+struct sa_style {
+	char tag[12];
+	long fg, bg;
+	unsigned char fg_bad, bg_bad;
 };
 
 /* A class of the message's style sheets ("name { ... }") and what its
@@ -606,6 +615,8 @@ struct render {
 	int split_pending;      /* a comment/inline tag since the last char */
 	struct elem stack[STACK_MAX];   /* [0]: the page (black on white) */
 	int depth;              /* entries in use, at least 1 */
+	struct sa_style sa_st[STACK_MAX];       /* [0]: its default */
+	int sa_depth;           /* at least 1 */
 	int hidden_counted;     /* this hidden run already counted */
 	int basefont;           /* <basefont size>, what size=+N adds to */
 	char *base;             /* the last <base href> (absolute, ending in
@@ -744,10 +755,10 @@ emit(struct render *r, const char *s, size_t n)
 	if (has_non_space(s, n)) {
 		/* in SpamAssassin's order: an invalid colour is no colour to
 		 * compare (two invalid ones are "the same") */
-		const struct elem *e = cur(r);
-		if (e->fg_bad != e->bg_bad)
+		const struct sa_style *t = &r->sa_st[r->sa_depth - 1];
+		if (t->fg_bad != t->bg_bad)
 			r->st->html_font_invalid_color++;
-		else if (e->fg_bad || low_contrast(e->fg, e->sa_bg))
+		else if (t->fg_bad || low_contrast(t->fg, t->bg))
 			r->st->html_font_low_contrast++;
 	}
 	if (hidden(r)) {
@@ -1200,27 +1211,119 @@ strcspn_n(const char *v, size_t n, char stop)
 	return p != NULL ? (size_t)(p - v) : n;
 }
 
-/* The colours an element sets as SpamAssassin's parser reads them, for
- * their validity only: <font color>, <body text>, and "color:" /
- * "background-color:" in the style of the tags it reads styles of. */
+/* A colour SpamAssassin's parser reads into *c, or marks *bad: an
+ * attribute's value (style 0) or a style's (1, "!important" left out);
+ * "inherit" sets nothing, "transparent" is 1 (the caller's to resolve). */
+static int
+sa_color(const char *v, size_t vl, int style, long *c, unsigned char *bad)
+{
+	if (style)
+		vl = strcspn_n(v, vl, '!');
+	while (vl > 0 && isspace((unsigned char)v[vl - 1]))
+		vl--;
+	if (style && vl == 7 && strncasecmp(v, "inherit", 7) == 0)
+		return 0;
+	if (style && vl == 11 && strncasecmp(v, "transparent", 11) == 0)
+		return 1;
+	*bad = !color_valid(v, vl, style);
+	*c = *bad ? COLOR_NONE : parse_color(v, vl);
+	return 0;
+}
+
+/* Its close_tag(): the entries down to the last of that name, when one
+ * is open (never its default). */
 static void
-sa_colors(struct elem *e, const char *name, const struct attr *a, int na)
+sa_close(struct render *r, const char *tag)
+{
+	for (int k = r->sa_depth - 1; k >= 1; k--)
+		if (strcmp(r->sa_st[k].tag, tag) == 0) {
+			r->sa_depth = k;
+			return;
+		}
+}
+
+/* A start (open) or end tag of the elements its text_style() follows
+ * (<th> as <td>): a start tag pushes a copy of the top with the colours
+ * it sets (<td>, <tr> first close the cells and fonts left open inside
+ * an open one, its close_table_tag(); <basefont size> only sets the
+ * base size); an end tag closes (not </body>). */
+static void
+sa_style_tag(struct render *r, const char *name, int open, const struct attr *a, int na)
 {
 	static const char *const styled[] = {
+		"body", "font", "table", "tr", "th", "td", "big", "small", "basefont",
+		"marquee", "span", "p", "div", "a",
+	};
+	static const char *const with_style[] = {
 		"table", "td", "th", "tr", "span", "p", "div", "a",
 	};
-	const char *v, *c;
+	const char *tag = strcmp(name, "th") == 0 ? "td" : name, *v, *c;
 	size_t vl, cl;
+	struct sa_style t;
+	int fg_tr = 0, bg_tr = 0;
 
-	if ((strcmp(name, "font") == 0 && (v = attr_get(a, na, "color", &vl)) != NULL) ||
-	    (strcmp(name, "body") == 0 && (v = attr_get(a, na, "text", &vl)) != NULL))
-		e->fg_bad = !color_valid(v, vl, 0);
-	if (!in_list(name, styled, NELEM(styled)) || (v = attr_get(a, na, "style", &vl)) == NULL)
+	if (!in_list(name, styled, NELEM(styled)))
 		return;
-	if ((c = style_prop(v, vl, "color", &cl)) != NULL)
-		e->fg_bad = !color_valid(c, strcspn_n(c, cl, '!'), 1);
-	if ((c = style_prop(v, vl, "background-color", &cl)) != NULL)
-		e->bg_bad = !color_valid(c, strcspn_n(c, cl, '!'), 1);
+	if (!open) {
+		if (strcmp(tag, "body") != 0)
+			sa_close(r, tag);
+		return;
+	}
+	if (strcmp(tag, "basefont") == 0 && (v = attr_get(a, na, "size", &vl)) != NULL) {
+		size_t k = 0;
+		while (k < vl && isspace((unsigned char)v[k]))
+			k++;
+		if (k < vl && isdigit((unsigned char)v[k]))
+			return;
+	}
+	if (strcmp(tag, "td") == 0 || strcmp(tag, "tr") == 0) {
+		int k = r->sa_depth - 1;
+		while (k >= 1 && strcmp(r->sa_st[k].tag, tag) != 0)
+			k--;
+		while (k >= 1 && r->sa_depth > 1) {
+			const char *top = r->sa_st[r->sa_depth - 1].tag;
+			if (strcmp(top, "font") != 0 && strcmp(top, "td") != 0 &&
+			    (strcmp(tag, "tr") != 0 || strcmp(top, "tr") != 0))
+				break;
+			r->sa_depth--;
+		}
+	}
+	t = r->sa_st[r->sa_depth - 1];
+	snprintf(t.tag, sizeof(t.tag), "%s", tag);
+	if ((strcmp(tag, "font") == 0 || strcmp(tag, "basefont") == 0) &&
+	    (v = attr_get(a, na, "color", &vl)) != NULL)
+		(void)sa_color(v, vl, 0, &t.fg, &t.fg_bad);
+	if (strcmp(tag, "body") == 0 && (v = attr_get(a, na, "text", &vl)) != NULL)
+		(void)sa_color(v, vl, 0, &t.fg, &t.fg_bad);
+	if (in_list(name, with_style, NELEM(with_style)) &&
+	    (v = attr_get(a, na, "style", &vl)) != NULL) {
+		/* (a property with no value is none: its pattern wants one) */
+		if ((c = style_prop(v, vl, "color", &cl)) != NULL && cl > 0)
+			fg_tr = sa_color(c, cl, 1, &t.fg, &t.fg_bad);
+		if ((c = style_prop(v, vl, "background-color", &cl)) != NULL && cl > 0)
+			bg_tr = sa_color(c, cl, 1, &t.bg, &t.bg_bad);
+		else if (style_prop(v, vl, "background", &cl) != NULL) {
+			struct style st;
+			parse_style(v, vl, &st);
+			if (st.bg != COLOR_NONE) {
+				t.bg = st.bg;
+				t.bg_bad = 0;
+			}
+		}
+		/* (transparent: the parent's background; text as its own) */
+		if (bg_tr) {
+			t.bg = r->sa_st[r->sa_depth - 1].bg;
+			t.bg_bad = r->sa_st[r->sa_depth - 1].bg_bad;
+		}
+		if (fg_tr) {
+			t.fg = t.bg;
+			t.fg_bad = t.bg_bad;
+		}
+	}
+	if (r->sa_depth < STACK_MAX)
+		r->sa_st[r->sa_depth++] = t;
+	else
+		r->sa_st[r->sa_depth - 1] = t;
 }
 
 /* A size attribute: "N", "+N" or "-N" after blanks (*sign_r 0, 1, -1);
@@ -1324,7 +1427,6 @@ open_elem(struct render *r, const char *name, const struct attr *a, int na)
 	e = *cur(r);
 	snprintf(e.name, sizeof(e.name), "%s", name);
 	font_size(r, &e, name, a, na);
-	sa_colors(&e, name, a, na);
 	if ((strcmp(name, "font") == 0 && (v = attr_get(a, na, "color", &vl)) != NULL) ||
 	    (strcmp(name, "body") == 0 && (v = attr_get(a, na, "text", &vl)) != NULL))
 		if ((c = parse_color(v, vl)) != COLOR_NONE)
@@ -1341,8 +1443,6 @@ open_elem(struct render *r, const char *name, const struct attr *a, int na)
 	if ((v = attr_get(a, na, "style", &vl)) != NULL) {
 		parse_style(v, vl, &st);
 		apply_style(&e, &st);
-		if (st.bg != COLOR_NONE)
-			e.sa_bg = st.bg;
 	}
 	if (r->depth < STACK_MAX)
 		r->stack[r->depth++] = e;
@@ -1468,6 +1568,8 @@ tag(struct render *r, const char *s, size_t n)
 		na++;
 	}
 
+	if (!in_cdata)
+		sa_style_tag(r, name, !closing, a, na);
 	if (closing) {
 		close_elem(r, name);
 		if ((ws = tag_space(name)) != NULL)
@@ -1729,7 +1831,10 @@ html_render(const char *s, size_t n, struct buf *text,
 	memset(&r, 0, sizeof(r));
 	r.stack[0].fg = 0x000000;
 	r.stack[0].bg = 0xffffff;
-	r.stack[0].sa_bg = 0xffffff;
+	snprintf(r.sa_st[0].tag, sizeof(r.sa_st[0].tag), "%s", "default");
+	r.sa_st[0].fg = 0x000000;
+	r.sa_st[0].bg = 0xffffff;
+	r.sa_depth = 1;
 	r.stack[0].size = 3;
 	r.basefont = 3;
 	if (st->html_font_max_size < 3)

@@ -217,6 +217,19 @@ test_html_low_contrast(void)
 	     * attributes, so it calls this low contrast too */
 	    { "<table><tr><td bgcolor=\"#1e5c99\"><font color=\"#ffffff\">menu</font></td></tr></table>", 1 },
 	    { "<table><tr><td style=\"background-color: #1e5c99\"><font color=\"#ffffff\">menu</font></td></tr></table>", 0 },
+	    /* its own stack of text styles: no style sheet classes, tags
+	     * it does not style (<strong>, <b>) close nothing, and the
+	     * rest as spamassassin -t found each */
+	    { "<style>p.t { color: #ffffff }</style><p class=\"t\">white words</p>", 0 },
+	    { "<font color=\"#ffffff\"><b><font color=\"#f20000\">YOU </b>the </font></font>", 0 },
+	    { "<span style=\"background-color:\">words</span>", 0 },
+	    { "<span style=\"color: transparent\">words</span>", 1 },
+	    { "<div style=\"background-color: #000000\"><span style=\"background-color: transparent\">"
+	      "<font color=\"#010101\">words</font></span></div>", 1 },
+	    { "<basefont color=\"#fefefe\">words", 1 },
+	    { "<basefont size=4 color=\"#fefefe\">words", 0 },
+	    { "<textarea><font color=\"#fefefe\"></textarea>words", 0 },
+	    { "<font color=\"#fefefe\"></p>words", 1 },
 	};
 
 	for (size_t i = 0; i < NELEM(t); i++)
