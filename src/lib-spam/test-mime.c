@@ -670,7 +670,8 @@ test_uri_text_also(void)
 /* URIs as SpamAssassin's uri rules see them: one in an attribute over
  * two lines is joined; escapes of 0x21-0x7e but 0x7f decoded, others
  * kept, a blank escaped; the URIs written in an HTML part's text too;
- * an attribute's URI without a scheme among the other forms. */
+ * an attribute's URI without a scheme among the other forms, as written
+ * and (not a fragment, not relative to the page) with http://. */
 static void
 test_uri_sa_forms(void)
 {
@@ -691,15 +692,18 @@ test_uri_sa_forms(void)
 		joined += strcmp(m.uris_also[i],
 		    "http://%31%30%41%2F%20x%31@%34%2E%34.5.6/a b") == 0;
 		decoded += strcmp(m.uris_also[i], "http://10A/%20x1@4.4.5.6/a%20b") == 0;
-		/* an attribute's URI without a scheme, as http:// (not one
-		 * relative to the page, not a fragment) */
-		relative += strstr(m.uris_also[i], "304704") != NULL;
-		relative += 10 * (strstr(m.uris_also[i], "y.gif") != NULL ||
-		    strstr(m.uris_also[i], "top") != NULL);
+		/* an attribute's URI without a scheme as written, and as
+		 * http:// (not one relative to the page, not a fragment) */
+		relative += strcmp(m.uris_also[i], "http://304704") == 0;
+		relative += 10 * (strcmp(m.uris_also[i], "304704") == 0 ||
+		    strcmp(m.uris_also[i], "./x/y.gif") == 0 ||
+		    strcmp(m.uris_also[i], "#top") == 0);
+		relative += 1000 * (strstr(m.uris_also[i], "://x/y.gif") != NULL ||
+		    strstr(m.uris_also[i], "://#top") != NULL);
 	}
 	T_INTEQ(joined, 1);
 	T_INTEQ(decoded, 1);
-	T_INTEQ(relative, 1);
+	T_INTEQ(relative, 31);
 	for (size_t i = 0; i < m.nuris; i++)
 		T_OK(strstr(m.uris[i], "304704") == NULL);
 	mime_free(&m);

@@ -145,10 +145,26 @@ uri_add_relative(struct uri_list *l, const char *s, size_t n)
 	while (n > 0 && isspace((unsigned char)*s)) { s++; n--; }
 	while (n > 0 && isspace((unsigned char)s[n - 1]))
 		n--;
-	/* (what SpamAssassin passes over: a fragment, a query, a path on
-	 * this host or relative to this page, one character; and what has a
-	 * scheme or an '@') */
-	if (n <= 1 || n > URI_MAX || strchr("#?&", s[0]) != NULL ||
+	if (n == 0 || n > URI_MAX)
+		return;
+	/* SpamAssassin keeps every attribute's URI as written too (line
+	 * breaks dropped): "#top", "?q=1", "/a.gif", "images/a.gif",
+	 * "javascript:go()" (an http, https, ftp or mailto one has its
+	 * written form from uri_add, and may be a canonical one again) */
+	if (!(n >= 5 && strncasecmp(s, "http:", 5) == 0) &&
+	    !(n >= 6 && strncasecmp(s, "https:", 6) == 0) &&
+	    !(n >= 4 && strncasecmp(s, "ftp:", 4) == 0) &&
+	    !(n >= 7 && strncasecmp(s, "mailto:", 7) == 0)) {
+		buf_init(&b, URI_MAX);
+		for (size_t i = 0; i < n; i++)
+			if (s[i] != '\n' && s[i] != '\r')
+				(void)buf_appendc(&b, s[i]);
+		list_push(l->also != NULL ? l->also : l, buf_steal(&b));
+	}
+	/* (what it passes over: a fragment, a query, a path on this host or
+	 * relative to this page, one character; and what has a scheme or
+	 * an '@') */
+	if (n <= 1 || strchr("#?&", s[0]) != NULL ||
 	    (s[0] == '/' && s[1] != '/') || (s[0] == '.' && (s[1] == '/' ||
 	    (n > 2 && s[1] == '.' && s[2] == '/'))) || memchr(s, ':', n) != NULL ||
 	    memchr(s, '@', n) != NULL || memchr(s, '\n', n) != NULL)
