@@ -1201,8 +1201,9 @@ test_uri_redirector(void)
 	const char *t = "go http://rd.yahoo.com/*http://80.71.71.88/farm/?aid=1 or "
 	    "http://a.example/r?u=https://b.example/x&y=1 or http://c.example/?u=http:nodot "
 	    "or http://d1.example/http://d2.example/http://d3.example/http://d4.example/"
-	    "http://d5.example/http://d6.example/x";
-	int rd = 0, b = 0, nodot = 0, d5 = 0, d6 = 0;
+	    "http://d5.example/http://d6.example/x "
+	    "http://192.0.2.7/c.php?cid=1&url=http%3A%2F%2Fremove.e.example%2Fx%26y";
+	int rd = 0, b = 0, nodot = 0, d5 = 0, d6 = 0, esc = 0;
 
 	memset(&st, 0, sizeof(st));
 	uri_extract_text(&l, t, strlen(t), &st);
@@ -1212,7 +1213,11 @@ test_uri_redirector(void)
 		nodot |= strncmp(l.v[i], "http://nodot", 12) == 0;
 		d5 |= strncmp(l.v[i], "http://d5.example/", 18) == 0;
 		d6 |= strncmp(l.v[i], "http://d6.example/", 18) == 0;
+		/* (in the URI with its escapes decoded, as SpamAssassin's
+		 * uri_list_canonicalize looks: URI_OPTOUT_3LD) */
+		esc |= strcmp(l.v[i], "http://remove.e.example/x") == 0;
 	}
+	T_OK(esc);
 	T_OK(rd);
 	T_OK(b);
 	T_OK(!nodot);

@@ -554,7 +554,11 @@ authority:
 	 * host up to an '&' or '#', when it has a dot, is a URI too (a few
 	 * levels deep) */
 	if (depth < 4) {
-		const char *t = buf_cstr(&tail);
+		/* (in the URI with its %-escapes decoded, as SpamAssassin
+		 * looks: "?url=http%3A%2F%2Fx.example" has one) */
+		char *dec = strchr(buf_cstr(&tail), '%') != NULL ?
+		    sa_url_decode(buf_cstr(&tail)) : NULL;
+		const char *t = dec != NULL ? dec : buf_cstr(&tail);
 		for (size_t k = 0; t[k] != '\0'; k++) {
 			size_t e;
 			if (strncasecmp(t + k, "http", 4) != 0)
@@ -567,6 +571,7 @@ authority:
 				uri_add1(l, t + k, e - k, st, depth + 1);
 			break;
 		}
+		free(dec);
 	}
 	buf_free(&tail);
 }
