@@ -206,6 +206,7 @@ struct mime_msg {
 	char **uris_sl;
 	size_t nuris_sl;
 	uint32_t *uris_sl_grp;
+	unsigned char *uris_sl_hide;    /* as uris_hide */
 	uint32_t nuri_groups;           /* the numbers go to this */
 	const char *full;               /* the analysed bytes (not owned) */
 	size_t full_len;

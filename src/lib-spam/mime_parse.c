@@ -1081,6 +1081,7 @@ mime_parse(struct mime_msg *m, const char *data, size_t len,
 	m->uris_sl = p.uris_sl.v;
 	m->nuris_sl = p.uris_sl.n;
 	m->uris_sl_grp = p.uris_sl.grp;
+	m->uris_sl_hide = p.uris_sl.hide;
 	m->nuri_groups = p.uris.groups;
 
 	if (mime_header_get(m, "Content-Type") != NULL &&
@@ -1105,7 +1106,8 @@ mime_free(struct mime_msg *m)
 	    .grp = m->uris_grp };
 	struct uri_list ua = { .v = m->uris_also, .n = m->nuris_also,
 	    .grp = m->uris_also_grp };
-	struct uri_list us = { .v = m->uris_sl, .n = m->nuris_sl, .grp = m->uris_sl_grp };
+	struct uri_list us = { .v = m->uris_sl, .n = m->nuris_sl, .hide = m->uris_sl_hide,
+	    .grp = m->uris_sl_grp };
 
 	m->nhdrs = 0;
 	for (size_t i = 0; i < m->nparts; i++) {
@@ -1140,6 +1142,7 @@ mime_free(struct mime_msg *m)
 	m->nuris_also = 0;
 	m->uris_grp = m->uris_also_grp = m->uris_sl_grp = NULL;
 	m->uris_sl = NULL;
+	m->uris_sl_hide = NULL;
 	m->nuris_sl = 0;
 }
 

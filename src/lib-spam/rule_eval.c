@@ -421,7 +421,10 @@ uri_at(const struct scan *sc, size_t i)
 	uint32_t g;
 
 	if (i < own) {
-		if (!sc->uvis[i] || (i < m->nuris && m->uris_hide != NULL && m->uris_hide[i]))
+		size_t sl = i - (m->nuris + m->nuris_also);    /* (when i is one) */
+		if (!sc->uvis[i] || (i < m->nuris && m->uris_hide != NULL && m->uris_hide[i]) ||
+		    (i >= m->nuris + m->nuris_also && m->uris_sl_hide != NULL &&
+		    m->uris_sl_hide[sl]))
 			return NULL;
 		return own_uri(m, i, &g);
 	}
@@ -513,7 +516,7 @@ all_range(struct scan *sc, const char *which, int *start, int *end)
 	return 1;
 }
 
-#define ADDRS_MAX 64           /* addresses a test reads at most */
+#define ADDRS_MAX 1024         /* addresses a test reads at most (of one header) */
 
 /* The addresses (hmod HM_ADDR) or display names (HM_NAME decoded, with
  * white space runs one blank and single quotes around it dropped, as

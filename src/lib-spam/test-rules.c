@@ -1353,13 +1353,14 @@ test_uri_text_domains(void)
 	    "uri ZS m;^https?://(?:[^\\./]{1,30}\\.){6};i\n"
 	    "uri ZE /%77/\n"
 	    "uri ZM /core\\.pm/i\n"
-	    "uri ZO /^http:\\/\\/one\\.example\\.com$/\n";
+	    "uri ZO /^http:\\/\\/one\\.example\\.com$/\n"
+	    "uri ZN m{^http://core\\.pm/?$}i\n";
 	static const struct {
 		const char *ctype, *body, *hits;
 	} t[] = {
 		{ "text/plain", "see http://yourserver:2301/ now", "" },
 		{ "text/html", "<a href=http://yourserver:2301/>x</a>", "ZP" },
-		{ "text/plain", "see Core.pm:1622 now", "ZP ZM" },
+		{ "text/plain", "see Core.pm:1622 now", "ZP ZM" },     /* (not ZN) */
 		{ "text/plain", "see www.example.comwww.other.comwww.x.comwww.y.comwww.z.comwww.q.zz now", "" },
 		{ "text/plain", "see www.example.comwww.other.comwww.x.comwww.y.comwww.z.comwww.q.com now", "ZS" },
 		{ "text/plain", "see http://%77ww.example.com/ now", "ZE" },
@@ -1367,7 +1368,7 @@ test_uri_text_domains(void)
 		{ "text/plain", "see one.example.com. now", "ZO" },
 		{ "text/plain", "x@one.example.com", "" },
 	};
-	static const char *const names[] = { "ZP", "ZS", "ZE", "ZM", "ZO" };
+	static const char *const names[] = { "ZP", "ZS", "ZE", "ZM", "ZO", "ZN" };
 
 	for (size_t i = 0; i < NELEM(t); i++) {
 		char msg[512];
