@@ -74,6 +74,15 @@ word_char(unsigned char c)
 	    c == '.' || c == '_' || c == '!';
 }
 
+/* U+FFFD, what the text has where no character was read
+ * (mime_to_utf8()), at s[i]: it separates words, as a '?' would. */
+static int
+replacement_at(const char *s, size_t i, size_t n)
+{
+	return i + 2 < n && (unsigned char)s[i] == 0xef && (unsigned char)s[i + 1] == 0xbf &&
+	    (unsigned char)s[i + 2] == 0xbd;
+}
+
 /* Tokenize free text; bigrams when `bigram_prefix` is set. */
 static void
 words(struct toks *t, const char *prefix, const char *s, size_t n,
@@ -88,13 +97,13 @@ words(struct toks *t, const char *prefix, const char *s, size_t n,
 		size_t a, b, len;
 		int digits = 1;
 
-		while (i < n && !word_char((unsigned char)s[i])) {
+		while (i < n && (!word_char((unsigned char)s[i]) || replacement_at(s, i, n))) {
 			if (s[i] == '\n')
 				prevlen = 0;    /* no bigrams across paragraphs */
-			i++;
+			i += replacement_at(s, i, n) ? 3 : 1;
 		}
 		a = i;
-		while (i < n && word_char((unsigned char)s[i]))
+		while (i < n && word_char((unsigned char)s[i]) && !replacement_at(s, i, n))
 			i++;
 		b = i;
 		/* trim punctuation at the ends ('$' may lead, '!' may trail) */

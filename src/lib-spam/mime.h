@@ -242,7 +242,7 @@ unsigned mime_header_count(const struct mime_msg *msg, const char *name);
 size_t mime_sa_space_at(const char *s, size_t i, size_t n);
 
 /* Convert from charset to UTF-8 into out.  0 converted, -1 unknown
- * charset (bytes copied as is), 1 some invalid input (replaced by '?';
+ * charset (bytes copied as is), 1 some invalid input (replaced by U+FFFD;
  * for no charset or US-ASCII, text that is not UTF-8 is read as
  * Windows-1252). */
 int mime_to_utf8(const char *charset, const char *s, size_t n, struct buf *out);

@@ -74,14 +74,19 @@ static const unsigned short cp1252_c1[32] = {
 	0x02dc, 0x2122, 0x0161, 0x203a, 0x0153, 0, 0x017e, 0x0178,
 };
 
-/* One byte read as Windows-1252, in UTF-8 ('?' where it has none). */
+/* What stands for a byte no character was read from: U+FFFD, the
+ * replacement character (not '?', which is text rules read: a
+ * "?...!" Subject), as Perl's Encode, and so SpamAssassin, puts. */
+#define REPLACEMENT "\xef\xbf\xbd"
+
+/* One byte read as Windows-1252, in UTF-8 (U+FFFD where it has none). */
 static void
 cp1252_byte(unsigned char c, struct buf *out)
 {
 	unsigned u = c < 0xa0 ? cp1252_c1[c - 0x80] : c;
 
 	if (u == 0)
-		(void)buf_appendc(out, '?');
+		(void)buf_appends(out, REPLACEMENT);
 	else if (u < 0x800) {
 		(void)buf_appendc(out, (char)(0xc0 | (u >> 6)));
 		(void)buf_appendc(out, (char)(0x80 | (u & 0x3f)));
@@ -92,8 +97,8 @@ cp1252_byte(unsigned char c, struct buf *out)
 	}
 }
 
-/* Copy UTF-8, an invalid byte replaced by '?' or with cp1252 read as
- * Windows-1252: 0 clean, 1 some replaced. */
+/* Copy UTF-8, an invalid byte replaced by U+FFFD or with cp1252 read
+ * as Windows-1252: 0 clean, 1 some replaced. */
 static int
 utf8_copy_as(const unsigned char *s, size_t n, struct buf *out, int cp1252)
 {
@@ -119,7 +124,7 @@ utf8_copy_as(const unsigned char *s, size_t n, struct buf *out, int cp1252)
 		if (cp1252)
 			cp1252_byte(c, out);
 		else
-			(void)buf_appendc(out, '?');
+			(void)buf_appends(out, REPLACEMENT);
 		badseen = 1;
 		i++;
 		start = i;
@@ -163,7 +168,7 @@ mime_to_utf8(const char *charset, const char *s, size_t n, struct buf *out)
 				continue;
 			/* EILSEQ or EINVAL: skip one byte */
 			ret = 1;
-			(void)buf_appendc(out, '?');
+			(void)buf_appends(out, REPLACEMENT);
 			in++;
 			inleft--;
 			iconv(cd, NULL, NULL, NULL, NULL);

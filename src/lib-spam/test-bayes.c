@@ -55,6 +55,16 @@ test_tokens(void)
 	T_OK(strncmp(t, "body/", 5) == 0);
 	free(t);
 	mime_free(&m);
+	/* a byte no character was read from (U+FFFD in the text) parts
+	 * words as the '?' it once was did */
+	msg = "Subject: x\nContent-Type: text/plain; charset=utf-8\n\nbuy\xff" "cheap pills\n";
+	mime_parse(&m, msg, strlen(msg), NULL);
+	t = bayes_token_text(&m);
+	T_OK(strstr(t, "\nbuy\n") != NULL);
+	T_OK(strstr(t, "\ncheap\n") != NULL);
+	T_OK(strstr(t, "B:buy cheap\n") != NULL);
+	free(t);
+	mime_free(&m);
 }
 
 static void
