@@ -648,6 +648,7 @@ he_uppercase(const struct mime_msg *m, double min, double max)
 				lower += (s[k] >= 'a' && s[k] <= 'z') || (s[k] >= '0' && s[k] <= '9');
 				upper += s[k] >= 'A' && s[k] <= 'Z';
 			}
+			len += e < n;   /* (its lines keep their newline) */
 		}
 		a = e + 1;
 	}

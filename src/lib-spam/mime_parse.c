@@ -776,7 +776,7 @@ image_dims(const char *type, const unsigned char *d, size_t n, unsigned long *w,
 /* The entity lib-mail found at mp: its headers, its mime_part, its text. */
 static void
 entity(struct parser *p, const char *data, size_t len, const struct mail_part *mp,
-    int top)
+    int top, int childless)
 {
 	struct mime_msg *m = p->m;
 	struct hdrlist own = { 0 };
@@ -825,7 +825,9 @@ entity(struct parser *p, const char *data, size_t len, const struct mail_part *m
 	if (mp->flags & MAIL_PART_MULTIPART) {
 		if (mp->flags & (MAIL_PART_NO_BOUNDARY | MAIL_PART_UNCLOSED))
 			m->st.missing_boundary++;
-		if (mp->flags & MAIL_PART_NO_BOUNDARY) {        /* treat as text */
+		/* without a boundary, or with one never found, its body is
+		 * one text part, as SpamAssassin's parser makes it */
+		if ((mp->flags & MAIL_PART_NO_BOUNDARY) || childless) {
 			if (p->rendered.len > 0)
 				(void)buf_appendc(&p->rendered, '\n');
 			add_text(p, data + mp->body_off, mp->body_len,
@@ -1020,7 +1022,9 @@ walk(struct parser *p, const char *data, size_t len, int top)
 		if (mm.parts[i].skipped > 0 && mm.nparts >= ml.max_parts)
 			m->st.parts_limit = 1;
 	for (unsigned i = 0; i < mm.nparts; ) {
-		entity(p, data, len, &mm.parts[i], top && i == 0);
+		int childless = (mm.parts[i].flags & MAIL_PART_MULTIPART) &&
+		    mm.parts[i].child < 0 && mm.parts[i].skipped == 0;
+		entity(p, data, len, &mm.parts[i], top && i == 0, childless);
 		i = encoded_message(&mm.parts[i]) ? mail_mime_subtree_end(&mm, i) : i + 1;
 	}
 	mail_mime_free(&mm);

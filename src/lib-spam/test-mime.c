@@ -1145,6 +1145,35 @@ test_uri_long(void)
 	buf_free(&b);
 }
 
+/* A multipart whose boundary is never found is one text part, its
+ * whole body, as SpamAssassin's parser makes it (the same body text as
+ * its get_decoded_stripped_body_text_array()). */
+static void
+test_multipart_unfound(void)
+{
+	const char *msg =
+	    "Subject: x\n"
+	    "MIME-Version: 1.0\n"
+	    "Content-Type: multipart/alternative; boundary=\"=Multipart Boundary 1\"\n"
+	    "\n"
+	    "This is a multipart MIME message.\n"
+	    "\n"
+	    "--= Multipart Boundary 1\n"
+	    "Content-Type: text/plain\n"
+	    "\n"
+	    "<p>Cheap deals</p>\n"
+	    "\n"
+	    "--= Multipart Boundary 1--\n";
+	struct mime_msg m;
+
+	mime_parse(&m, msg, strlen(msg), NULL);
+	T_STREQ(buf_cstr(&m.body), "x\nThis is a multipart MIME message.\n"
+	    "--= Multipart Boundary 1 Content-Type: text/plain\n"
+	    "<p>Cheap deals</p>\n--= Multipart Boundary 1-- ");
+	T_INTEQ(m.st.missing_boundary, 1);
+	mime_free(&m);
+}
+
 /* A part named *.htm(l) or *.shtml is read as HTML whatever its
  * declared type, as SpamAssassin's effective_type() (checked against
  * spamassassin -t: body, rawbody and html_test('html') hit,
@@ -1254,5 +1283,6 @@ main(void)
 	T_RUN(test_uri_long);
 	T_RUN(test_uri_redirector);
 	T_RUN(test_html_named);
+	T_RUN(test_multipart_unfound);
 	return t_done();
 }

@@ -483,6 +483,22 @@ test_mime_evals(void)
  * part with its line end (78 characters + "\n" = 79), application/ics
  * left out; SpamAssassin 4.0.1 gives the same on these and on all 6,046
  * corpus messages. */
+/* check_for_uppercase() counts each line's newline in its length, as
+ * SpamAssassin's lines keep theirs: 197 characters on five lines are
+ * over its 200 (checked against spamassassin -t). */
+static void
+test_uppercase_lines(void)
+{
+	static const char *const names[] = { "UP" };
+
+	expect_rule_hits("body UP eval:check_for_uppercase('50','75')\n",
+	    "From: a@b.example\nSubject: MILFs that like to F-CK!!!\n\nMILFhunter\n"
+	    " MILF HUNTER Do you know where your mom is?\n"
+	    "MORE SAMPLE PICS MORE SAMPLE MOVIES LIST OF MILFs\n"
+	    "CLICK HERE to enlarge your PENIS 3-4 inches NATURALLY!!\n"
+	    "Click Here to be removed\n", names, NELEM(names), "UP");
+}
+
 static void
 test_base64_length(void)
 {
@@ -4205,6 +4221,7 @@ main(void)
 	T_RUN(test_html_tag_exists);
 	T_RUN(test_mime_evals);
 	T_RUN(test_base64_length);
+	T_RUN(test_uppercase_lines);
 	T_RUN(test_html_range);
 	T_RUN(test_body_uri_full);
 	T_RUN(test_scores_and_sets);
