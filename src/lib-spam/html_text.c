@@ -1692,8 +1692,15 @@ tag(struct render *r, const char *s, size_t n)
 			else if (*p >= '5' && *p <= '7')
 				r->st->html_font_big++;
 		}
-		if ((v = attr_get(a, na, "face", &vl)) != NULL && font_face_bad(v, vl))
-			r->st->html_font_face_bad++;
+		if ((v = attr_get(a, na, "face", &vl)) != NULL) {
+			/* (its entities decoded, as HTML::Parser gives it) */
+			struct buf d;
+			buf_init(&d, vl + 16);
+			decode_attr(v, vl, &d);
+			if (font_face_bad(d.data != NULL ? d.data : "", d.len))
+				r->st->html_font_face_bad++;
+			buf_free(&d);
+		}
 	}
 	/* script and style hold no rendered text: html_render() skips it */
 	if (!selfclose && !in_list(name, void_tags, NELEM(void_tags)) &&

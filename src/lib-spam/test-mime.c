@@ -186,6 +186,11 @@ test_html_font_face(void)
 	    { "' Arial', Verdana", 0 },
 	    { "Arial12", 1 },
 	    { "", 1 },
+	    /* entities decoded first, as HTML::Parser gives the value */
+	    { "Verdana, Helvetica, &#13;&#10;&#13;&#10;sans-serif", 0 },
+	    { "Ari&#97;l", 0 },
+	    { "&#49;Arial", 1 },
+	    { "Arial&amp;Co", 1 },
 	};
 
 	for (size_t i = 0; i < NELEM(t); i++) {
