@@ -25,8 +25,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		free(mime_addr(m.hdrs[i].value));
 		free(mime_addr_name(m.hdrs[i].value));
 	}
-	for (size_t i = 0; i < m.nuris; i++)
-		free(uri_host(m.uris[i]));
+	for (size_t i = 0; i < m.uris.n; i++)
+		free(uri_host(m.uris.v[i]));
 	mime_free(&m);
 	return 0;
 }

@@ -248,8 +248,8 @@ tokenize(const struct mime_msg *m, struct toks *t)
 		n -= skip;
 		words(t, "", b, n, "B:", TOK_MAX);
 	}
-	for (size_t i = 0; i < m->nuris; i++) {
-		char *host = uri_host(m->uris[i]);
+	for (size_t i = 0; i < m->uris.n; i++) {
+		char *host = uri_host(m->uris.v[i]);
 		const char *p = host;
 		add(t, "U:", host, strlen(host));
 		/* parent domains with at least two labels */

@@ -901,7 +901,7 @@ is_ipv4(const char *s)
 {
 	for (int k = 0; k < 4; k++) {
 		int v = 0, nd = 0;
-		for (; isdigit((unsigned char)*s); s++, nd++)
+		for (; isdigit((unsigned char)*s) && nd <= 3; s++, nd++)
 			v = v * 10 + (*s - '0');
 		if (nd == 0 || nd > 3 || v > 255 || (nd > 1 && s[-nd] == '0'))
 			return 0;

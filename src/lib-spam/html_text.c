@@ -1277,10 +1277,10 @@ sa_style_tag(struct render *r, const char *name, int open, const struct attr *a,
 			return;
 	}
 	if (strcmp(tag, "td") == 0 || strcmp(tag, "tr") == 0) {
-		int k = r->sa_depth - 1;
-		while (k >= 1 && strcmp(r->sa_st[k].tag, tag) != 0)
-			k--;
-		while (k >= 1 && r->sa_depth > 1) {
+		int one_open = 0;
+		for (int k = r->sa_depth - 1; k >= 1 && !one_open; k--)
+			one_open = strcmp(r->sa_st[k].tag, tag) == 0;
+		while (one_open && r->sa_depth > 1) {
 			const char *top = r->sa_st[r->sa_depth - 1].tag;
 			if (strcmp(top, "font") != 0 && strcmp(top, "td") != 0 &&
 			    (strcmp(tag, "tr") != 0 || strcmp(top, "tr") != 0))

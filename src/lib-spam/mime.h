@@ -24,6 +24,7 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "uri.h"
 
 struct mime_limits {
 	size_t max_size;        /* bytes of the message analysed */
@@ -191,23 +192,12 @@ struct mime_msg {
 		size_t off, len;
 	} *rawbody_parts;
 	size_t nrawbody_parts;
-	char **uris;                    /* canonical URIs, unique */
-	size_t nuris;
-	unsigned char *uris_hide;       /* per uris[i] (or NULL): not one
-	                                   uri rules see (uri.h) */
-	char **uris_also;               /* other forms uri rules see (uri.h) */
-	size_t nuris_also;
-	/* URIs of the body text, which a rule set with a TLD list sees as
-	 * SpamAssassin does (uri.h uri_list.grp): per uris[i] and
-	 * uris_also[i] the number of the text URI that found it, 0 for one
-	 * also found elsewhere (NULL: all 0); and the text's schemeless
-	 * URIs ("http://" + "example.com/x" and its other forms), with theirs */
-	uint32_t *uris_grp, *uris_also_grp;
-	char **uris_sl;
-	size_t nuris_sl;
-	uint32_t *uris_sl_grp;
-	unsigned char *uris_sl_hide;    /* as uris_hide */
-	uint32_t nuri_groups;           /* the numbers go to this */
+	/* the message's URIs (uri.h): the canonical ones, unique, which
+	 * Bayes and the URI counts read; the other forms uri rules also
+	 * see; the schemeless ones of the body text, which a rule set with
+	 * a TLD list sees.  Per list, hide marks a form uri rules do not
+	 * see, grp the body-text URI that found each (uris.groups of them) */
+	struct uri_list uris, uris_also, uris_sl;
 	const char *full;               /* the analysed bytes (not owned) */
 	size_t full_len;
 	size_t body_offset;             /* offset of the top-level body in full */

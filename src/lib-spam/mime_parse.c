@@ -32,7 +32,6 @@ const struct mime_limits mime_default_limits = {
 
 struct parser {
 	struct mime_msg *m;
-	struct uri_list uris, uris_also, uris_sl;
 	struct buf rendered;
 	unsigned depth_base;    /* depth of the message being walked */
 };
@@ -899,18 +898,18 @@ add_text(struct parser *p, const char *raw, size_t rn, const char *s, size_t n, 
 		sp->len = m->rawbody.len - rstart;
 	}
 	if (html) {
-		html_render(s, n, &p->rendered, &m->st, &p->uris, m->html_texts);
+		html_render(s, n, &p->rendered, &m->st, &m->uris, m->html_texts);
 		/* and the URIs written in its text, as in a plain part */
-		p->uris.text = 1;
+		m->uris.text = 1;
 		if (p->rendered.len > start)
-			uri_extract_text(&p->uris, p->rendered.data + start,
+			uri_extract_text(&m->uris, p->rendered.data + start,
 			    p->rendered.len - start, &m->st);
 	} else {
 		(void)buf_append(&p->rendered, s, n);
-		p->uris.text = 1;
-		uri_extract_text(&p->uris, s, n, &m->st);
+		m->uris.text = 1;
+		uri_extract_text(&m->uris, s, n, &m->st);
 	}
-	p->uris.text = 0;
+	m->uris.text = 0;
 	/* and what body rules see of its text (body_part_scan_size) */
 	if (p->rendered.len - start > BODY_PART_SCAN)
 		buf_truncate(&p->rendered, start + scan_cut(p->rendered.data + start,
@@ -1030,6 +1029,91 @@ walk(struct parser *p, const char *data, size_t len, int top)
 	mail_mime_free(&mm);
 }
 
+/* A line of white space only (Perl's /^\s*$/). */
+static int
+blank_line(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!isspace((unsigned char)s[i]))
+			return 0;
+	return 1;
+}
+
+/* SpamAssassin's parser keeps at most 20 lines of a run of blank lines
+ * in the body (its Message.pm, going from the last line up: a run of
+ * more than 20 loses the lines from its third on, as many as it has
+ * over 20), and parses what is left; its pristine message, which full
+ * rules read, stays whole.  The message so shortened (malloc'ed, *nlen
+ * bytes) when a run is that long, else NULL.  The body starts after
+ * the first empty line. */
+static char *
+blank_runs_cut(const char *data, size_t len, size_t *nlen)
+{
+	struct span_ { size_t off, len; } *ln = NULL;
+	size_t nl = 0, cap = 0, body = 0, start = 0, run = 0, out = 0;
+	unsigned char *drop = NULL;
+	char *c = NULL;
+	int have_start = 0, any = 0;
+
+	for (size_t i = 0; i < len;) {         /* the header's end */
+		const char *e = memchr(data + i, '\n', len - i);
+		size_t n = e != NULL ? (size_t)(e - data) + 1 - i : len - i;
+		if (n == 1 || (n == 2 && data[i] == '\r')) {
+			body = i + n;
+			break;
+		}
+		i += n;
+	}
+	if (body == 0)
+		return NULL;
+	for (size_t i = body; i < len;) {      /* the body's lines */
+		const char *e = memchr(data + i, '\n', len - i);
+		size_t n = e != NULL ? (size_t)(e - data) + 1 - i : len - i;
+		if (nl == cap) {
+			cap = cap ? 2 * cap : 256;
+			ln = xreallocarray(ln, cap, sizeof(*ln));
+		}
+		ln[nl].off = i;
+		ln[nl++].len = n;
+		i += n;
+	}
+	for (size_t k = nl; k-- > 0;) {
+		if (blank_line(data + ln[k].off, ln[k].len)) {
+			if (!have_start) {
+				start = k;
+				have_start = 1;
+			}
+			if (k != 0)
+				continue;
+		}
+		if (have_start) {
+			run = start - k;
+			if (run > 20) {
+				if (drop == NULL)
+					drop = xcalloc(nl, 1);
+				for (size_t j = k + 2; j < k + 2 + (run - 20) && j < nl; j++)
+					drop[j] = 1;
+				any = 1;
+			}
+			have_start = 0;
+		}
+	}
+	if (any) {
+		c = xmalloc(len + 1);
+		memcpy(c, data, body);
+		out = body;
+		for (size_t k = 0; k < nl; k++)
+			if (!drop[k]) {
+				memcpy(c + out, data + ln[k].off, ln[k].len);
+				out += ln[k].len;
+			}
+		*nlen = out;
+	}
+	free(drop);
+	free(ln);
+	return c;
+}
+
 void
 mime_parse(struct mime_msg *m, const char *data, size_t len,
     const struct mime_limits *lim)
@@ -1057,13 +1141,16 @@ mime_parse(struct mime_msg *m, const char *data, size_t len,
 	buf_init(&m->labels, 4096);
 	memset(&p, 0, sizeof(p));
 	p.m = m;
-	p.uris.max = m->lim.max_uris;
-	p.uris_also.max = m->lim.max_uris;
-	p.uris.also = &p.uris_also;
-	p.uris_sl.max = m->lim.max_uris;
-	p.uris.sl = &p.uris_sl;
+	m->uris.max = m->uris_also.max = m->uris_sl.max = m->lim.max_uris;
+	m->uris.also = &m->uris_also;   /* (while parsing: no pointer into */
+	m->uris.sl = &m->uris_sl;       /* the message stays after it) */
 	buf_init(&p.rendered, m->lim.max_text);
-	walk(&p, data, len, 1);
+	{
+		size_t cl = 0;
+		char *cut = blank_runs_cut(data, len, &cl);
+		walk(&p, cut != NULL ? cut : data, cut != NULL ? cl : len, 1);
+		free(cut);      /* (nothing keeps a pointer into it) */
+	}
 
 	mpart_alt_difference(m, p.rendered.data);
 	for (size_t i = 0; i < m->nparts; i++)
@@ -1075,18 +1162,7 @@ mime_parse(struct mime_msg *m, const char *data, size_t len,
 	subject_line(m, &m->body);
 	paragraphs(p.rendered.data ? p.rendered.data : "", p.rendered.len, &m->body);
 	buf_free(&p.rendered);
-	m->uris = p.uris.v;
-	m->nuris = p.uris.n;
-	m->uris_hide = p.uris.hide;
-	m->uris_also = p.uris_also.v;
-	m->nuris_also = p.uris_also.n;
-	m->uris_grp = p.uris.grp;
-	m->uris_also_grp = p.uris_also.grp;
-	m->uris_sl = p.uris_sl.v;
-	m->nuris_sl = p.uris_sl.n;
-	m->uris_sl_grp = p.uris_sl.grp;
-	m->uris_sl_hide = p.uris_sl.hide;
-	m->nuri_groups = p.uris.groups;
+	m->uris.also = m->uris.sl = NULL;
 
 	if (mime_header_get(m, "Content-Type") != NULL &&
 	    mime_header_get(m, "MIME-Version") == NULL)
@@ -1106,12 +1182,6 @@ void
 mime_free(struct mime_msg *m)
 {
 	struct hdrlist h = { m->hdrs, m->nhdrs };
-	struct uri_list u = { .v = m->uris, .n = m->nuris, .hide = m->uris_hide,
-	    .grp = m->uris_grp };
-	struct uri_list ua = { .v = m->uris_also, .n = m->nuris_also,
-	    .grp = m->uris_also_grp };
-	struct uri_list us = { .v = m->uris_sl, .n = m->nuris_sl, .hide = m->uris_sl_hide,
-	    .grp = m->uris_sl_grp };
 
 	m->nhdrs = 0;
 	for (size_t i = 0; i < m->nparts; i++) {
@@ -1136,18 +1206,9 @@ mime_free(struct mime_msg *m)
 	for (int k = 0; k < HTML_TEXT_N; k++)
 		buf_free(&m->html_texts[k]);
 	buf_free(&m->labels);
-	uri_list_free(&u);
-	uri_list_free(&ua);
-	uri_list_free(&us);
-	m->uris = NULL;
-	m->nuris = 0;
-	m->uris_hide = NULL;
-	m->uris_also = NULL;
-	m->nuris_also = 0;
-	m->uris_grp = m->uris_also_grp = m->uris_sl_grp = NULL;
-	m->uris_sl = NULL;
-	m->uris_sl_hide = NULL;
-	m->nuris_sl = 0;
+	uri_list_free(&m->uris);
+	uri_list_free(&m->uris_also);
+	uri_list_free(&m->uris_sl);
 }
 
 const struct mime_header *

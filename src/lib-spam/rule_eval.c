@@ -356,86 +356,90 @@ ruleset_set_trusted_networks(struct ruleset *rs, const struct netlist *nl)
 }
 
 /* The message's own URIs, one index over the canonical ones, the other
- * forms and the schemeless ones: the i-th and its text URI number
- * (mime.h uris_grp). */
-static const char *
-own_uri(const struct mime_msg *m, size_t i, uint32_t *grp)
+ * forms and the schemeless ones: the list of the i-th and its index
+ * there. */
+static const struct uri_list *
+own_list(const struct mime_msg *m, size_t *i)
 {
-	if (i < m->nuris) {
-		*grp = m->uris_grp != NULL ? m->uris_grp[i] : 0;
-		return m->uris[i];
-	}
-	i -= m->nuris;
-	if (i < m->nuris_also) {
-		*grp = m->uris_also_grp != NULL ? m->uris_also_grp[i] : 0;
-		return m->uris_also[i];
-	}
-	i -= m->nuris_also;
-	*grp = m->uris_sl_grp != NULL ? m->uris_sl_grp[i] : 0;
-	return m->uris_sl[i];
+	if (*i < m->uris.n)
+		return &m->uris;
+	*i -= m->uris.n;
+	if (*i < m->uris_also.n)
+		return &m->uris_also;
+	*i -= m->uris_also.n;
+	return &m->uris_sl;
+}
+
+static size_t
+own_count(const struct mime_msg *m)
+{
+	return m->uris.n + m->uris_also.n + m->uris_sl.n;
 }
 
 /* Which of them the rule set sees.  With no util_rb_tld list (Tempest's
  * own rules) those with a scheme, all of them.  With one, as
  * SpamAssassin's: a URI of the body text only when a form of it has a
  * domain (uri_to_domain), and the schemeless ones alike (its
- * add_uri_detail_list with valid_domain); the others always. */
+ * add_uri_detail_list with valid_domain); the others always.  And never
+ * a form uri.h hides. */
 static void
 uri_visibility(struct scan *sc)
 {
 	const struct mime_msg *m = sc->m;
-	size_t n = m->nuris + m->nuris_also + m->nuris_sl;
+	size_t n = own_count(m);
 	const struct rb_lists *rb = &sc->rs->rb;
-	unsigned char *ok;
-	uint32_t g;
+	uint32_t groups = m->uris.groups;
+	unsigned char *ok = NULL;
 
 	sc->uvis = xcalloc(n > 0 ? n : 1, 1);
-	if (rb->n[0] == 0) {
-		memset(sc->uvis, 1, m->nuris + m->nuris_also);
-		return;
+	if (rb->n[0] > 0) {
+		ok = xcalloc((size_t)groups + 1, 1);
+		for (size_t i = 0; i < n; i++) {
+			size_t k = i;
+			const struct uri_list *l = own_list(m, &k);
+			uint32_t g = l->grp != NULL ? l->grp[k] : 0;
+			/* (a schemeless one ends in a TLD: no address) */
+			if (g != 0 && g <= groups && !ok[g] &&
+			    he_uri_has_domain(rb, l->v[k], l != &m->uris_sl))
+				ok[g] = 1;
+		}
 	}
-	ok = xcalloc((size_t)m->nuri_groups + 1, 1);
 	for (size_t i = 0; i < n; i++) {
-		const char *u = own_uri(m, i, &g);
-		/* (a schemeless one ends in a TLD: no address) */
-		if (g != 0 && g <= m->nuri_groups && !ok[g] &&
-		    he_uri_has_domain(rb, u, i < m->nuris + m->nuris_also))
-			ok[g] = 1;
-	}
-	for (size_t i = 0; i < n; i++) {
-		(void)own_uri(m, i, &g);
-		sc->uvis[i] = g == 0 || (g <= m->nuri_groups && ok[g]);
+		size_t k = i;
+		const struct uri_list *l = own_list(m, &k);
+		uint32_t g = l->grp != NULL ? l->grp[k] : 0;
+		if (l->hide != NULL && l->hide[k])
+			continue;
+		if (ok == NULL)         /* (no TLD list) */
+			sc->uvis[i] = l != &m->uris_sl;
+		else
+			sc->uvis[i] = g == 0 || (g <= groups && ok[g]);
 	}
 	free(ok);
 }
 
 /* The URIs uri rules see: the message's own (the canonical ones, the
  * other forms, the schemeless ones), then the redirectors' targets;
- * NULL for one they do not see (uri.h hide, uri_visibility).
+ * NULL for one they do not see (uri_visibility, uri.h hide).
  * uri_count() of them. */
 static const char *
 uri_at(const struct scan *sc, size_t i)
 {
 	const struct mime_msg *m = sc->m;
-	size_t own = m->nuris + m->nuris_also + m->nuris_sl;
-	uint32_t g;
 
-	if (i < own) {
-		size_t sl = i - (m->nuris + m->nuris_also);    /* (when i is one) */
-		if (!sc->uvis[i] || (i < m->nuris && m->uris_hide != NULL && m->uris_hide[i]) ||
-		    (i >= m->nuris + m->nuris_also && m->uris_sl_hide != NULL &&
-		    m->uris_sl_hide[sl]))
-			return NULL;
-		return own_uri(m, i, &g);
+	if (i < own_count(m)) {
+		size_t k = i;
+		const struct uri_list *l = own_list(m, &k);
+		return sc->uvis[i] ? l->v[k] : NULL;
 	}
-	i -= own;
+	i -= own_count(m);
 	return sc->redir.hide != NULL && sc->redir.hide[i] ? NULL : sc->redir.v[i];
 }
 
 static size_t
 uri_count(const struct scan *sc)
 {
-	return sc->m->nuris + sc->m->nuris_also + sc->m->nuris_sl + sc->redir.n;
+	return own_count(sc->m) + sc->redir.n;
 }
 
 /* SpamAssassin's redirector_pattern: each URI (and each target found,
@@ -2465,15 +2469,14 @@ ev_madiff_count(struct scan *sc, const struct rule *r)
 }
 
 /* BodyEval's tvd_vertical_words(min, max): of the body text's lines
- * (the Subject line first, each with its newline) longer than 5
- * bytes, the largest share of spaces to other characters in
- * percent (100 when spaces are more), -1 without one; at least min,
- * below max (101 for a max of 100 or more). */
+ * as body rules see them (the Subject line first, each with its
+ * newline, a long one in pieces) longer than 5 bytes, the largest share
+ * of spaces to other characters in percent (100 when spaces are more),
+ * -1 without one; at least min, below max (101 for a max of 100 or
+ * more). */
 static unsigned
 ev_tvd_vertical_words(struct scan *sc, const struct rule *r)
 {
-	const char *b = sc->m->body.data ? sc->m->body.data : "";
-	size_t n = sc->m->body.len;
 	double lo = arg_num(r, 0, 0), hi = arg_num(r, 1, 0);
 	long best = -1;
 
@@ -2481,15 +2484,12 @@ ev_tvd_vertical_words(struct scan *sc, const struct rule *r)
 		return 0;
 	if (hi >= 100)
 		hi = 101;
-	for (size_t i = 0; i < n;) {
-		const char *nl = memchr(b + i, '\n', n - i);
-		size_t e = nl != NULL ? (size_t)(nl - b) + 1 : n, chars = 0, spaces = 0;
+	for (size_t i = 0; i < sc->npara; i++) {
+		/* (bytes: SpamAssassin's text is UTF-8 octets) */
+		size_t chars = sc->paras[i].n, spaces = 0;
 		long pct;
-		for (size_t k = i; k < e; k++) {
-			chars++;        /* (bytes: SpamAssassin's text is UTF-8 octets) */
-			spaces += b[k] == ' ';
-		}
-		i = e;
+		for (size_t k = 0; k < chars; k++)
+			spaces += sc->paras[i].p[k] == ' ';
 		if (chars <= 5)
 			continue;
 		pct = spaces > chars - spaces || chars == spaces ? 100 :

@@ -15,8 +15,8 @@
 static int
 has_uri(const struct mime_msg *m, const char *u)
 {
-	for (size_t i = 0; i < m->nuris; i++)
-		if (strcmp(m->uris[i], u) == 0)
+	for (size_t i = 0; i < m->uris.n; i++)
+		if (strcmp(m->uris.v[i], u) == 0)
 			return 1;
 	return 0;
 }
@@ -140,7 +140,7 @@ test_nested(void)
 	T_OK(strstr(buf_cstr(&m.rawbody), "<a href=") != NULL);
 	T_OK(has_uri(&m, "http://www.example.com/path?q=1"));
 	T_OK(has_uri(&m, "http://link.example/a"));
-	T_INTEQ(m.nuris, 2);
+	T_INTEQ(m.uris.n, 2);
 	mime_free(&m);
 }
 
@@ -693,24 +693,24 @@ test_uri_sa_forms(void)
 	mime_parse(&m, msg, strlen(msg), NULL);
 	T_OK(has_uri(&m, "http://4.4.5.6/a b"));
 	T_OK(has_uri(&m, "http://10.0.0.1/li/"));
-	for (size_t i = 0; i < m.nuris_also; i++) {
-		joined += strcmp(m.uris_also[i],
+	for (size_t i = 0; i < m.uris_also.n; i++) {
+		joined += strcmp(m.uris_also.v[i],
 		    "http://%31%30%41%2F%20x%31@%34%2E%34.5.6/a b") == 0;
-		decoded += strcmp(m.uris_also[i], "http://10A/%20x1@4.4.5.6/a%20b") == 0;
+		decoded += strcmp(m.uris_also.v[i], "http://10A/%20x1@4.4.5.6/a%20b") == 0;
 		/* an attribute's URI without a scheme as written, and as
 		 * http:// (not one relative to the page, not a fragment) */
-		relative += strcmp(m.uris_also[i], "http://304704") == 0;
-		relative += 10 * (strcmp(m.uris_also[i], "304704") == 0 ||
-		    strcmp(m.uris_also[i], "./x/y.gif") == 0 ||
-		    strcmp(m.uris_also[i], "#top") == 0);
-		relative += 1000 * (strstr(m.uris_also[i], "://x/y.gif") != NULL ||
-		    strstr(m.uris_also[i], "://#top") != NULL);
+		relative += strcmp(m.uris_also.v[i], "http://304704") == 0;
+		relative += 10 * (strcmp(m.uris_also.v[i], "304704") == 0 ||
+		    strcmp(m.uris_also.v[i], "./x/y.gif") == 0 ||
+		    strcmp(m.uris_also.v[i], "#top") == 0);
+		relative += 1000 * (strstr(m.uris_also.v[i], "://x/y.gif") != NULL ||
+		    strstr(m.uris_also.v[i], "://#top") != NULL);
 	}
 	T_INTEQ(joined, 1);
 	T_INTEQ(decoded, 1);
 	T_INTEQ(relative, 31);
-	for (size_t i = 0; i < m.nuris; i++)
-		T_OK(strstr(m.uris[i], "304704") == NULL);
+	for (size_t i = 0; i < m.uris.n; i++)
+		T_OK(strstr(m.uris.v[i], "304704") == NULL);
 	mime_free(&m);
 }
 
@@ -848,9 +848,9 @@ test_html_more_uris(void)
 	}
 	/* the <a href> as written, relative (before a base, and besides the
 	 * resolved one after it) */
-	for (size_t i = 0; i < m.nuris_also; i++)
-		relative_too += strcmp(m.uris_also[i], "http://rel0.html") == 0 ||
-		    strcmp(m.uris_also[i], "http://x/y.gif") == 0;
+	for (size_t i = 0; i < m.uris_also.n; i++)
+		relative_too += strcmp(m.uris_also.v[i], "http://rel0.html") == 0 ||
+		    strcmp(m.uris_also.v[i], "http://x/y.gif") == 0;
 	T_INTEQ(relative_too, 2);
 	T_OK(!has_uri(&m, "http://200.43.112.5/dir/rel0.html"));
 	mime_free(&m);
@@ -918,7 +918,7 @@ test_encoded_message(void)
 	T_INTEQ(m.nparts, 4);
 	T_INTEQ(m.st.truncated, 2);
 	T_STREQ(buf_cstr(&m.body), "fwd\nouter ");
-	T_INTEQ(m.nuris, 0);
+	T_INTEQ(m.uris.n, 0);
 	mime_free(&m);
 }
 
@@ -1125,8 +1125,8 @@ test_uri_long(void)
 		(void)buf_appendc(&b, 'a');
 	(void)buf_appends(&b, "/payload.exe now\n");
 	mime_parse(&m, b.data, b.len, NULL);
-	for (size_t i = 0; i < m.nuris; i++)
-		found |= strstr(m.uris[i], "/payload.exe") != NULL;
+	for (size_t i = 0; i < m.uris.n; i++)
+		found |= strstr(m.uris.v[i], "/payload.exe") != NULL;
 	T_OK(found);
 	T_INTEQ(m.st.uri_truncated, 0);
 	mime_free(&m);
@@ -1140,14 +1140,52 @@ test_uri_long(void)
 	mime_parse(&m, b.data, b.len, NULL);
 	T_INTEQ(m.st.uri_truncated, 1);
 	found = 0;
-	for (size_t i = 0; i < m.nuris; i++)
-		if (strncmp(m.uris[i], "http://evil.example/", 20) == 0) {
+	for (size_t i = 0; i < m.uris.n; i++)
+		if (strncmp(m.uris.v[i], "http://evil.example/", 20) == 0) {
 			found = 1;
-			T_OK(strlen(m.uris[i]) <= URI_MAX);
+			T_OK(strlen(m.uris.v[i]) <= URI_MAX);
 		}
 	T_OK(found);
 	mime_free(&m);
 	buf_free(&b);
+}
+
+/* A run of more than 20 blank lines in the body keeps 20 (the first
+ * two and the last 18 of it), as SpamAssassin's parser keeps them: its
+ * raw lines of these two messages are 22 each (checked with its
+ * Message::Node raw()). */
+static void
+test_blank_runs(void)
+{
+	struct buf msg;
+	struct mime_msg m;
+	size_t lines = 0;
+
+	buf_init(&msg, 4096);
+	(void)buf_appends(&msg, "Subject: x\nContent-Type: text/html\n\n<html>\n");
+	for (int k = 0; k < 30; k++)
+		(void)buf_appendc(&msg, '\n');
+	(void)buf_appends(&msg, "<p>x</p>\n");
+	mime_parse(&m, msg.data, msg.len, NULL);
+	for (size_t i = 0; i < m.rawbody.len; i++)
+		lines += m.rawbody.data[i] == '\n';
+	T_INTEQ(lines, 22);
+	T_INTEQ(m.st.html_bytes, 36);
+	mime_free(&m);
+	/* (a run that starts the body: one line more is kept) */
+	buf_reset(&msg);
+	(void)buf_appends(&msg, "Subject: x\n\n");
+	for (int k = 0; k < 25; k++)
+		(void)buf_appends(&msg, " \n");
+	(void)buf_appends(&msg, "x\n");
+	mime_parse(&m, msg.data, msg.len, NULL);
+	lines = 0;
+	for (size_t i = 0; i < m.rawbody.len; i++)
+		lines += m.rawbody.data[i] == '\n';
+	T_INTEQ(lines, 22);
+	T_INTEQ(m.full_len, msg.len);   /* (full rules read it all) */
+	mime_free(&m);
+	buf_free(&msg);
 }
 
 /* A multipart whose boundary is never found is one text part, its
@@ -1289,5 +1327,6 @@ main(void)
 	T_RUN(test_uri_redirector);
 	T_RUN(test_html_named);
 	T_RUN(test_multipart_unfound);
+	T_RUN(test_blank_runs);
 	return t_done();
 }
