@@ -1942,6 +1942,23 @@ domain_valid(const struct rb_lists *rb, const char *d)
 	    rb_has(rb, 0, dot + 1);
 }
 
+/* uri_to_domain()'s /%(?:2[1-9a-f]|[3-6][0-9a-f]|7[0-9a-e])/ on a
+ * lower-case name: a %-escape of a printable character (0x21-0x7e),
+ * which it skips (the decoded form is in the list too). */
+static int
+escaped_printable(const char *h)
+{
+	for (const char *p = strchr(h, '%'); p != NULL; p = strchr(p + 1, '%')) {
+		int hi = p[1], lo = hi != '\0' ? p[2] : '\0';
+		if (!((hi >= '2' && hi <= '7') && ((lo >= '0' && lo <= '9') ||
+		    (lo >= 'a' && lo <= 'f'))))
+			continue;
+		if (!(hi == '2' && lo == '0') && !(hi == '7' && lo == 'f'))
+			return 1;
+	}
+	return 0;
+}
+
 /* The registered domain of an href "http(s)://host..." into out, or 0:
  * its host an address, or not a valid name with a known TLD (the
  * plugin's trim_domain, uri_to_domain and is_domain_valid). */
@@ -1965,7 +1982,7 @@ href_domain(const struct rb_lists *rb, const char *href, size_t hl, char *out, s
 	rb_domain(rb, host, out, n);
 	/* (uri_to_domain of the trimmed name: no %-escaped printable, a
 	 * valid name, a known TLD) */
-	return !match("%(?:2[1-9a-f]|[3-6][0-9a-f]|7[0-9a-e])", "", 0, out, NULL, 0) &&
+	return !escaped_printable(out) &&
 	    fqdn_valid(out) && domain_valid(rb, out);
 }
 
@@ -2001,7 +2018,7 @@ he_uri_has_domain(const struct rb_lists *rb, const char *uri, int ip)
 			*c = '\0';
 	}
 	/* (an escaped printable: the decoded form is in the list too) */
-	if (match("%(?:2[1-9a-f]|[3-6][0-9a-f]|7[0-9a-e])", "", 0, h, NULL, 0))
+	if (escaped_printable(h))
 		goto out;
 	{
 		struct in6_addr a6;

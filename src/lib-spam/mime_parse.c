@@ -1040,20 +1040,20 @@ blank_line(const char *s, size_t n)
 }
 
 /* SpamAssassin's parser keeps at most 20 lines of a run of blank lines
- * in the body (its Message.pm, going from the last line up: a run of
- * more than 20 loses the lines from its third on, as many as it has
- * over 20), and parses what is left; its pristine message, which full
- * rules read, stays whole.  The message so shortened (malloc'ed, *nlen
- * bytes) when a run is that long, else NULL.  The body starts after
- * the first empty line. */
+ * in the body (its Message.pm, going from the last line up: of a run of
+ * more than 20 it keeps the first line and the last 19, of one that
+ * starts the body the first two and the last 19), and parses what is
+ * left; its pristine message, which full rules read, stays whole.  The
+ * message so shortened (malloc'ed, *nlen bytes) when a run is that
+ * long, else NULL.  The body starts after the first empty line. */
 static char *
 blank_runs_cut(const char *data, size_t len, size_t *nlen)
 {
-	struct span_ { size_t off, len; } *ln = NULL;
-	size_t nl = 0, cap = 0, body = 0, start = 0, run = 0, out = 0;
-	unsigned char *drop = NULL;
-	char *c = NULL;
-	int have_start = 0, any = 0;
+	struct mime_span *ln = NULL;
+	size_t nl = 0, cap = 0, body = 0, run = 0, longest = 0, out = 0, start = 0;
+	unsigned char *drop;
+	char *c;
+	int have_start = 0;
 
 	for (size_t i = 0; i < len;) {         /* the header's end */
 		const char *e = memchr(data + i, '\n', len - i);
@@ -1066,17 +1066,29 @@ blank_runs_cut(const char *data, size_t len, size_t *nlen)
 	}
 	if (body == 0)
 		return NULL;
-	for (size_t i = body; i < len;) {      /* the body's lines */
-		const char *e = memchr(data + i, '\n', len - i);
-		size_t n = e != NULL ? (size_t)(e - data) + 1 - i : len - i;
-		if (nl == cap) {
-			cap = cap ? 2 * cap : 256;
-			ln = xreallocarray(ln, cap, sizeof(*ln));
+	for (size_t pass = 0; pass < 2; pass++) {
+		/* (first only the longest run: most mail has none that long) */
+		for (size_t i = body; i < len;) {
+			const char *e = memchr(data + i, '\n', len - i);
+			size_t n = e != NULL ? (size_t)(e - data) + 1 - i : len - i;
+			if (pass == 0) {
+				run = blank_line(data + i, n) ? run + 1 : 0;
+				if (run > longest)
+					longest = run;
+			} else {
+				if (nl == cap) {
+					cap = cap ? 2 * cap : 256;
+					ln = xreallocarray(ln, cap, sizeof(*ln));
+				}
+				ln[nl].off = i;
+				ln[nl++].len = n;
+			}
+			i += n;
 		}
-		ln[nl].off = i;
-		ln[nl++].len = n;
-		i += n;
+		if (longest <= 20)
+			return NULL;
 	}
+	drop = xcalloc(nl, 1);
 	for (size_t k = nl; k-- > 0;) {
 		if (blank_line(data + ln[k].off, ln[k].len)) {
 			if (!have_start) {
@@ -1086,29 +1098,20 @@ blank_runs_cut(const char *data, size_t len, size_t *nlen)
 			if (k != 0)
 				continue;
 		}
-		if (have_start) {
-			run = start - k;
-			if (run > 20) {
-				if (drop == NULL)
-					drop = xcalloc(nl, 1);
-				for (size_t j = k + 2; j < k + 2 + (run - 20) && j < nl; j++)
-					drop[j] = 1;
-				any = 1;
-			}
-			have_start = 0;
+		if (have_start && start - k > 20)
+			for (size_t j = k + 2; j < k + 2 + (start - k - 20) && j < nl; j++)
+				drop[j] = 1;
+		have_start = 0;
+	}
+	c = xmalloc(len + 1);
+	memcpy(c, data, body);
+	out = body;
+	for (size_t k = 0; k < nl; k++)
+		if (!drop[k]) {
+			memcpy(c + out, data + ln[k].off, ln[k].len);
+			out += ln[k].len;
 		}
-	}
-	if (any) {
-		c = xmalloc(len + 1);
-		memcpy(c, data, body);
-		out = body;
-		for (size_t k = 0; k < nl; k++)
-			if (!drop[k]) {
-				memcpy(c + out, data + ln[k].off, ln[k].len);
-				out += ln[k].len;
-			}
-		*nlen = out;
-	}
+	*nlen = out;
 	free(drop);
 	free(ln);
 	return c;

@@ -1150,10 +1150,10 @@ test_uri_long(void)
 	buf_free(&b);
 }
 
-/* A run of more than 20 blank lines in the body keeps 20 (the first
- * two and the last 18 of it), as SpamAssassin's parser keeps them: its
- * raw lines of these two messages are 22 each (checked with its
- * Message::Node raw()). */
+/* A run of more than 20 blank lines in the body keeps 20 (its first
+ * and its last 19), as SpamAssassin's parser keeps them: its raw lines
+ * of these two messages are 22 each (checked with its Message::Node
+ * raw()). */
 static void
 test_blank_runs(void)
 {
@@ -1172,7 +1172,7 @@ test_blank_runs(void)
 	T_INTEQ(lines, 22);
 	T_INTEQ(m.st.html_bytes, 36);
 	mime_free(&m);
-	/* (a run that starts the body: one line more is kept) */
+	/* (a run that starts the body keeps its first two and last 19) */
 	buf_reset(&msg);
 	(void)buf_appends(&msg, "Subject: x\n\n");
 	for (int k = 0; k < 25; k++)

@@ -137,6 +137,22 @@ sa_url_decode(const char *s)
 static void uri_add1(struct uri_list *l, const char *s, size_t n, struct mime_stats *st,
     int depth);
 
+/* s[0..n) without its CRs and LFs (a URI in an attribute over lines),
+ * malloc'ed; *len its length. */
+static char *
+no_breaks(const char *s, size_t n, size_t *len)
+{
+	char *c = xmalloc(n + 1);
+	size_t k = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (s[i] != '\n' && s[i] != '\r')
+			c[k++] = s[i];
+	c[k] = '\0';
+	*len = k;
+	return c;
+}
+
 void
 uri_add_relative(struct uri_list *l, const char *s, size_t n)
 {
@@ -155,11 +171,8 @@ uri_add_relative(struct uri_list *l, const char *s, size_t n)
 	    !(n >= 6 && strncasecmp(s, "https:", 6) == 0) &&
 	    !(n >= 4 && strncasecmp(s, "ftp:", 4) == 0) &&
 	    !(n >= 7 && strncasecmp(s, "mailto:", 7) == 0)) {
-		buf_init(&b, URI_MAX);
-		for (size_t i = 0; i < n; i++)
-			if (s[i] != '\n' && s[i] != '\r')
-				(void)buf_appendc(&b, s[i]);
-		list_push(l->also != NULL ? l->also : l, buf_steal(&b));
+		size_t k;
+		list_push(l->also != NULL ? l->also : l, no_breaks(s, n, &k));
 	}
 	/* (what it passes over: a fragment, a query, a path on this host or
 	 * relative to this page, one character; and what has a scheme or
@@ -374,11 +387,8 @@ uri_add(struct uri_list *l, const char *s, size_t n, struct mime_stats *st)
 	/* line breaks inside a URI (an attribute value over lines) are
 	 * dropped, as SpamAssassin does */
 	if (memchr(s, '\n', n) != NULL || memchr(s, '\r', n) != NULL) {
-		char *c = xmalloc(n + 1);
-		size_t k = 0;
-		for (size_t i = 0; i < n; i++)
-			if (s[i] != '\n' && s[i] != '\r')
-				c[k++] = s[i];
+		size_t k;
+		char *c = no_breaks(s, n, &k);
 		uri_add1(l, c, k, st, 0);
 		free(c);
 	} else
