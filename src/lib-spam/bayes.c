@@ -240,8 +240,9 @@ tokenize(const struct mime_msg *m, struct toks *t)
 	{
 		/* body without its first line, the Subject (tokenized as
 		 * a header) */
-		const char *b = m->body.data ? m->body.data : "";
-		size_t n = m->body.len;
+		const struct buf *body = mime_bayes_body(m);
+		const char *b = body->data ? body->data : "";
+		size_t n = body->len;
 		const char *nl = memchr(b, '\n', n);
 		size_t skip = nl ? (size_t)(nl - b) + 1 : n;
 		b += skip;

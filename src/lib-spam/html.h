@@ -38,8 +38,13 @@ extern const char *const html_balance_tags[4];   /* body head center NULL */
 /* Render s[0..n) as text appended to `text`; add counts to *st, the
  * URIs of href/src/action attributes to uris (may be NULL) and the
  * texts above to texts[HTML_TEXT_N] (may be NULL; an entry that does
- * not fit ends that list). */
+ * not fit ends that list).  The text is Tempest's own: what a reader
+ * sees, hidden text (display:none, text in the background's colour, a
+ * tiny font) left out and images' alt text in; with as_sa, the text
+ * SpamAssassin's renderer makes, hidden text in, alt text left out,
+ * white space only at the tags it spaces (the counts of the text itself, its size and the words markup splits,
+ * are of the text made). */
 void html_render(const char *s, size_t n, struct buf *text,
-    struct mime_stats *st, struct uri_list *uris, struct buf *texts);
+    struct mime_stats *st, struct uri_list *uris, struct buf *texts, int as_sa);
 
 #endif

@@ -638,6 +638,7 @@ struct render {
 	size_t sa_nonspace;
 	unsigned long sa_image_area;
 	int in_alt;             /* alt text: rendered, not in its text */
+	int sa_text;            /* the text as SpamAssassin's (html.h) */
 	/* its html_range() ratios: tag events and those of its elements,
 	 * end tags with none of the name open, tag names (each first seen)
 	 * with their open count, text runs going on a word the text before
@@ -767,7 +768,8 @@ emit(struct render *r, const char *s, size_t n)
 			r->st->html_hidden++;
 			r->hidden_counted = 1;
 		}
-		return;
+		if (!r->sa_text)
+			return;
 	}
 	if (r->split_pending && r->last_alnum && isalnum((unsigned char)s[0]) &&
 	    !r->space_pending)
@@ -805,10 +807,10 @@ space_put(struct render *r)
 
 /* An image's alt text, where the image is (mail clients show it when
  * images are not loaded; SpamAssassin 4.0's renderer leaves it out, one
- * of the two ways Tempest's body text differs from its, with hidden
- * text, which Tempest leaves out): words of the body text and the Bayes
- * tokens, hidden where the image would be, not counted as text bytes
- * (the image rules weigh text against images). */
+ * of the two ways Tempest's own text differs from its, with hidden
+ * text, which Tempest leaves out; html.h): words of the body text and
+ * the Bayes tokens, hidden where the image would be, not counted as
+ * text bytes (the image rules weigh text against images). */
 static void
 emit_alt(struct render *r, const char *v, size_t vl)
 {
@@ -870,20 +872,26 @@ sa_image_side(const struct attr *a, int na, const char *name, unsigned long pct)
 /* The white space a tag, start or end, puts in the text, as
  * SpamAssassin's HTML renderer does (html_whitespace): a line break for
  * <br> and <div>, a paragraph break for <p>, <hr>, <blockquote>, <pre>,
- * <title> and the like, a space for list items, cells, headings; the
- * other block tags a space here too (it would join the words). */
+ * <title> and the like, a space for list items, cells, headings,
+ * <embed>; in Tempest's own reading the other block tags a space too
+ * (</ul><a> would join the words). */
 static const char *
-tag_space(const char *name)
+tag_space(const struct render *r, const char *name)
 {
 	static const char *const nl1[] = { "br", "div" };
 	static const char *const nl2[] = {
 		"p", "hr", "blockquote", "pre", "listing", "plaintext", "xmp", "title",
+	};
+	static const char *const sp[] = {
+		"li", "th", "td", "dt", "dd", "embed", "h1", "h2", "h3", "h4", "h5", "h6",
 	};
 
 	if (in_list(name, nl1, NELEM(nl1)))
 		return "\n";
 	if (in_list(name, nl2, NELEM(nl2)))
 		return "\n\n";
+	if (r->sa_text)
+		return in_list(name, sp, NELEM(sp)) ? " " : NULL;
 	return in_list(name, block_tags, NELEM(block_tags)) ? " " : NULL;
 }
 
@@ -1572,13 +1580,13 @@ tag(struct render *r, const char *s, size_t n)
 		sa_style_tag(r, name, !closing, a, na);
 	if (closing) {
 		close_elem(r, name);
-		if ((ws = tag_space(name)) != NULL)
+		if ((ws = tag_space(r, name)) != NULL)
 			put_space(r, ws);
 		else
 			r->split_pending = 1;
 		return;
 	}
-	if ((ws = tag_space(name)) != NULL)
+	if ((ws = tag_space(r, name)) != NULL)
 		put_space(r, ws);
 	else
 		r->split_pending = 1;
@@ -1596,7 +1604,7 @@ tag(struct render *r, const char *s, size_t n)
 			    sa_image_side(a, na, "height", 6);
 		if ((v = attr_get(a, na, "src", &vl)) != NULL)
 			add_uri(r, v, vl);
-		if ((v = attr_get(a, na, "alt", &vl)) != NULL && vl > 0)
+		if ((v = attr_get(a, na, "alt", &vl)) != NULL && vl > 0 && !r->sa_text)
 			emit_alt(r, v, vl);
 	} else if (strcmp(name, "a") == 0 || strcmp(name, "area") == 0 ||
 	    strcmp(name, "link") == 0) {
@@ -1812,7 +1820,7 @@ title_text(struct render *r, const char *s, size_t n, size_t j)
 
 void
 html_render(const char *s, size_t n, struct buf *text,
-    struct mime_stats *st, struct uri_list *uris, struct buf *texts)
+    struct mime_stats *st, struct uri_list *uris, struct buf *texts, int as_sa)
 {
 	struct render r;
 	struct buf quoted;
@@ -1852,6 +1860,7 @@ html_render(const char *s, size_t n, struct buf *text,
 	r.st = st;
 	r.uris = uris;
 	r.texts = texts;
+	r.sa_text = as_sa;
 	r.balance[0] = r.balance[1] = r.balance[2] = -1;
 	st->html_bytes += n0;
 	while (i < n) {

@@ -33,6 +33,13 @@ struct mime_limits {
 	unsigned max_headers;   /* headers kept per header block */
 	size_t max_text;        /* bytes of body / rawbody text */
 	unsigned max_uris;
+	/* and one choice: 1 makes body (and all the rules measure of the
+	 * text, and the URIs written in it) SpamAssassin's reading of HTML,
+	 * hidden text in and images' alt text left out (html.h), for its
+	 * rule set; Bayes then reads bayes_body, Tempest's own reading, so
+	 * that a trained model hardly depends on the rule set (only the
+	 * URIs written in hidden or alt text do) */
+	int sa_text;
 };
 
 /* 512 KiB, depth 20, 200 parts, 500 headers, 1 MiB text, 500 URIs. */
@@ -184,6 +191,9 @@ struct mime_msg {
 	                                   rendered text in paragraphs, each
 	                                   but the last ending in a newline
 	                                   (SpamAssassin's body text) */
+	struct buf bayes_body;          /* with lim.sa_text: the same from
+	                                   Tempest's own rendering (else
+	                                   empty: body is that) */
 	struct buf rawbody;             /* text parts as decoded (no charset
 	                                   conversion), HTML as is, joined by
 	                                   newlines; each at most
@@ -217,6 +227,13 @@ struct mime_msg {
 void mime_parse(struct mime_msg *msg, const char *data, size_t len,
     const struct mime_limits *lim);
 void mime_free(struct mime_msg *msg);
+
+/* The body text Bayes reads: Tempest's own rendering of the message. */
+static inline const struct buf *
+mime_bayes_body(const struct mime_msg *m)
+{
+	return m->lim.sa_text ? &m->bayes_body : &m->body;
+}
 
 /* The first header named `name` (case-insensitive) or NULL. */
 const struct mime_header *mime_header_get(const struct mime_msg *msg,

@@ -33,6 +33,7 @@ const struct mime_limits mime_default_limits = {
 struct parser {
 	struct mime_msg *m;
 	struct buf rendered;
+	struct buf own;         /* with lim.sa_text: Tempest's own rendering */
 	unsigned depth_base;    /* depth of the message being walked */
 };
 
@@ -211,6 +212,16 @@ html_named(const char *name)
 
 /* A leaf: transfer decoding, then text to UTF-8 for body/rawbody; an
  * embedded message (an encoded_message() part) walked decoded. */
+/* A newline between the texts of two leaves. */
+static void
+leaf_break(struct parser *p)
+{
+	if (p->rendered.len > 0)
+		(void)buf_appendc(&p->rendered, '\n');
+	if (p->own.len > 0)
+		(void)buf_appendc(&p->own, '\n');
+}
+
 static void
 leaf(struct parser *p, struct mime_part *part, const char *s, size_t n,
     int embedded, int nl_after)
@@ -226,8 +237,8 @@ leaf(struct parser *p, struct mime_part *part, const char *s, size_t n,
 	int is_html = strcmp(part->ctype, "text/html") == 0 || html_named(part->filename);
 	int is_text = text_type || is_html;
 
-	if (!embedded && p->rendered.len > 0)
-		(void)buf_appendc(&p->rendered, '\n');      /* each leaf, as SpamAssassin */
+	if (!embedded)
+		leaf_break(p);          /* each leaf, as SpamAssassin */
 	buf_init(&dec, m->lim.max_text);
 	if (strcmp(enc, "base64") == 0 && strcmp(part->ctype, "application/ics") != 0)
 		for (size_t a = 0; a < n;) {    /* its longest line */
@@ -827,8 +838,7 @@ entity(struct parser *p, const char *data, size_t len, const struct mail_part *m
 		/* without a boundary, or with one never found, its body is
 		 * one text part, as SpamAssassin's parser makes it */
 		if ((mp->flags & MAIL_PART_NO_BOUNDARY) || childless) {
-			if (p->rendered.len > 0)
-				(void)buf_appendc(&p->rendered, '\n');
+			leaf_break(p);
 			add_text(p, data + mp->body_off, mp->body_len,
 			    data + mp->body_off, mp->body_len, 0);
 		}
@@ -869,13 +879,23 @@ lf_only(const char *s, size_t *n, struct buf *tmp)
 	return tmp->data != NULL ? tmp->data : "";
 }
 
+/* What body rules see of a part's text, t from start on
+ * (body_part_scan_size). */
+static void
+scan_cut_text(struct buf *t, size_t start)
+{
+	if (t->len - start > BODY_PART_SCAN)
+		buf_truncate(t, start + scan_cut(t->data + start, t->len - start,
+		    BODY_PART_SCAN, "\n "));
+}
+
 /* A text part: raw[0..rn) its decoded bytes (rawbody), s[0..n) them in
  * UTF-8 (rendered for the body). */
 static void
 add_text(struct parser *p, const char *raw, size_t rn, const char *s, size_t n, int html)
 {
 	struct mime_msg *m = p->m;
-	size_t start = p->rendered.len, rstart;
+	size_t start = p->rendered.len, ostart = p->own.len, rstart;
 	struct buf rtmp, stmp;
 
 	buf_init(&rtmp, BUF_UNLIMITED);
@@ -898,7 +918,13 @@ add_text(struct parser *p, const char *raw, size_t rn, const char *s, size_t n, 
 		sp->len = m->rawbody.len - rstart;
 	}
 	if (html) {
-		html_render(s, n, &p->rendered, &m->st, &m->uris, m->html_texts);
+		html_render(s, n, &p->rendered, &m->st, &m->uris, m->html_texts,
+		    m->lim.sa_text);
+		if (m->lim.sa_text) {
+			struct mime_stats none;
+			memset(&none, 0, sizeof(none));
+			html_render(s, n, &p->own, &none, NULL, NULL, 0);
+		}
 		/* and the URIs written in its text, as in a plain part */
 		m->uris.text = 1;
 		if (p->rendered.len > start)
@@ -906,14 +932,16 @@ add_text(struct parser *p, const char *raw, size_t rn, const char *s, size_t n, 
 			    p->rendered.len - start, &m->st);
 	} else {
 		(void)buf_append(&p->rendered, s, n);
+		if (m->lim.sa_text)
+			(void)buf_append(&p->own, s, n);
 		m->uris.text = 1;
 		uri_extract_text(&m->uris, s, n, &m->st);
 	}
 	m->uris.text = 0;
 	/* and what body rules see of its text (body_part_scan_size) */
-	if (p->rendered.len - start > BODY_PART_SCAN)
-		buf_truncate(&p->rendered, start + scan_cut(p->rendered.data + start,
-		    p->rendered.len - start, BODY_PART_SCAN, "\n "));
+	scan_cut_text(&p->rendered, start);
+	if (m->lim.sa_text)
+		scan_cut_text(&p->own, ostart);
 	buf_free(&rtmp);
 	buf_free(&stmp);
 }
@@ -1138,6 +1166,7 @@ mime_parse(struct mime_msg *m, const char *data, size_t len,
 	m->full = data;
 	m->full_len = len;
 	buf_init(&m->body, m->lim.max_text);
+	buf_init(&m->bayes_body, m->lim.max_text);
 	buf_init(&m->rawbody, m->lim.max_text);
 	for (int k = 0; k < HTML_TEXT_N; k++)
 		buf_init(&m->html_texts[k], 64 * 1024);
@@ -1148,6 +1177,7 @@ mime_parse(struct mime_msg *m, const char *data, size_t len,
 	m->uris.also = &m->uris_also;   /* (while parsing: no pointer into */
 	m->uris.sl = &m->uris_sl;       /* the message stays after it) */
 	buf_init(&p.rendered, m->lim.max_text);
+	buf_init(&p.own, m->lim.max_text);
 	{
 		size_t cl = 0;
 		char *cut = blank_runs_cut(data, len, &cl);
@@ -1165,6 +1195,11 @@ mime_parse(struct mime_msg *m, const char *data, size_t len,
 	subject_line(m, &m->body);
 	paragraphs(p.rendered.data ? p.rendered.data : "", p.rendered.len, &m->body);
 	buf_free(&p.rendered);
+	if (m->lim.sa_text) {
+		subject_line(m, &m->bayes_body);
+		paragraphs(p.own.data ? p.own.data : "", p.own.len, &m->bayes_body);
+	}
+	buf_free(&p.own);
 	m->uris.also = m->uris.sl = NULL;
 
 	if (mime_header_get(m, "Content-Type") != NULL &&
@@ -1203,6 +1238,7 @@ mime_free(struct mime_msg *m)
 	hdrlist_free(&h);
 	m->hdrs = NULL;
 	buf_free(&m->body);
+	buf_free(&m->bayes_body);
 	buf_free(&m->rawbody);
 	FREE(m->rawbody_parts);
 	m->nrawbody_parts = 0;

@@ -1680,6 +1680,12 @@ ruleset_finish_loaded(struct ruleset *rs)
 	rs->finished = 1;
 }
 
+int
+ruleset_sa_text(const struct ruleset *rs)
+{
+	return rs->rb.n[0] > 0;
+}
+
 void
 ruleset_stats(const struct ruleset *rs, struct ruleset_stats *st)
 {

@@ -92,6 +92,9 @@ struct ruleset_stats {
 void ruleset_stats(const struct ruleset *rs, struct ruleset_stats *st);
 /* The first few error messages ("file:line: text"), NULL-terminated. */
 const char *const *ruleset_errors(const struct ruleset *rs);
+/* 1 when the rule set reads a message as SpamAssassin does, as its own
+ * rules do (it has a util_rb_tld list): mime_limits.sa_text for it. */
+int ruleset_sa_text(const struct ruleset *rs);
 /* Override required_score (e.g. from main.cf). */
 void ruleset_set_required(struct ruleset *rs, double required);
 

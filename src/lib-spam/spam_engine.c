@@ -146,6 +146,7 @@ loaded:
 	free(cache_path);
 	for (const char *const *err = ruleset_errors(e->rs); *err != NULL; err++)
 		log_warn("rules: %s", *err);
+	e->lim.sa_text = ruleset_sa_text(e->rs);
 	if (config_str("spam_trusted_networks")[0] != '\0') {
 		char *nerr = NULL;
 		e->trusted = netlist_parse(config_str("spam_trusted_networks"), &nerr);
