@@ -34,11 +34,12 @@ struct mime_limits {
 	size_t max_text;        /* bytes of body / rawbody text */
 	unsigned max_uris;
 	/* and one choice: 1 makes body (and all the rules measure of the
-	 * text, and the URIs written in it) SpamAssassin's reading of HTML,
-	 * hidden text in and images' alt text left out (html.h), for its
-	 * rule set; Bayes then reads bayes_body, Tempest's own reading, so
-	 * that a trained model hardly depends on the rule set (only the
-	 * URIs written in hidden or alt text do) */
+	 * text, and the URIs written in it) SpamAssassin's reading, for its
+	 * rule set: each text part decoded as it decodes them
+	 * (mime_to_utf8_sa()), HTML with hidden text in and images' alt
+	 * text left out (html.h); Bayes then reads bayes_body, Tempest's own
+	 * reading, so that a trained model hardly depends on the rule set
+	 * (only the URIs written in hidden or alt text do) */
 	int sa_text;
 };
 
@@ -253,6 +254,15 @@ size_t mime_sa_space_at(const char *s, size_t i, size_t n);
  * for no charset or US-ASCII, text that is not UTF-8 is read as
  * Windows-1252). */
 int mime_to_utf8(const char *charset, const char *s, size_t n, struct buf *out);
+/* The same as SpamAssassin reads a text part (Message::Node's _normalize
+ * with normalize_charset on, its default, and without
+ * Encode::Detect::Detector): bytes all ASCII or all valid UTF-8 as they
+ * are, whatever the declared charset; else the declared charset when
+ * every byte converts (ISO-8859-1 as Windows-1252, GB2312 strictly,
+ * neither US-ASCII nor UTF-8 tried again); else the whole text as
+ * Windows-1252 (U+FFFD for its five undefined bytes).  0, or 1 when it
+ * came to that last reading. */
+int mime_to_utf8_sa(const char *charset, const char *s, size_t n, struct buf *out);
 /* A header value unfolded as SpamAssassin's parser does (its header
  * rules see it so): a line end and the blanks after it one space, the
  * ends trimmed; appended to out. */

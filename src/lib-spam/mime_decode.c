@@ -183,6 +183,161 @@ mime_to_utf8(const char *charset, const char *s, size_t n, struct buf *out)
 	return ret;
 }
 
+/* s[0..n) is UTF-8 as Perl's strict decoder takes it (RFC 3629: no
+ * overlong form, no surrogate, nothing past U+10FFFF). */
+static int
+utf8_strict(const unsigned char *s, size_t n)
+{
+	for (size_t i = 0; i < n;) {
+		unsigned char c = s[i];
+		unsigned char lo = 0x80, hi = 0xbf;
+		size_t len;
+
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf)
+			len = 2;
+		else if (c >= 0xe0 && c <= 0xef) {
+			len = 3;
+			if (c == 0xe0)
+				lo = 0xa0;
+			else if (c == 0xed)
+				hi = 0x9f;
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			len = 4;
+			if (c == 0xf0)
+				lo = 0x90;
+			else if (c == 0xf4)
+				hi = 0x8f;
+		} else
+			return 0;
+		if (i + len > n || s[i + 1] < lo || s[i + 1] > hi)
+			return 0;
+		for (size_t k = 2; k < len; k++)
+			if ((s[i + k] & 0xc0) != 0x80)
+				return 0;
+		i += len;
+	}
+	return 1;
+}
+
+/* The converter SpamAssassin's Encode::find_encoding() gives a declared
+ * charset, as an iconv name; NULL for none to try (US-ASCII and UTF-8,
+ * tried before; names Perl does not know). */
+static const char *
+sa_charset(const char *cs)
+{
+	static const struct { const char *from, *to; } map[] = {
+		{ "iso-8859-1", "WINDOWS-1252" }, { "iso8859-1", "WINDOWS-1252" },
+		{ "windows-1252", "WINDOWS-1252" }, { "cp1252", "WINDOWS-1252" },
+		{ "latin1", "ISO-8859-1" }, { "gb2312", "EUC-CN" },
+		{ "gbk", "CP936" }, { "gb18030", "CP936" }, { "x-sjis", "SHIFT_JIS" },
+		{ "ks_c_5601-1987", "CP949" }, { "unicode-1-1-utf-7", "UTF-7" },
+	};
+	static const char *const none[] = {
+		"us-ascii", "ascii", "utf-8", "utf8", "x-unknown", "default",
+		"unknown-8bit",
+	};
+
+	for (size_t i = 0; i < NELEM(none); i++)
+		if (strcasecmp(cs, none[i]) == 0)
+			return NULL;
+	for (size_t i = 0; i < NELEM(map); i++)
+		if (strcasecmp(cs, map[i].from) == 0)
+			return map[i].to;
+	return cs;
+}
+
+/* Charsets whose ASCII bytes are ASCII, as SpamAssassin lists them
+ * (US-ASCII, ISO-8859-n, Windows-nnnn, UTF-8, KOI8-x, EUC-x, Big5, GBK,
+ * GB18030): 7-bit text in one is not decoded. */
+static int
+sa_ascii_based(const char *cs)
+{
+	static const char *const pre[] = {
+		"iso-8859", "iso8859", "iso 8859", "windows-", "koi8-", "euc-",
+	};
+	static const char *const eq[] = {
+		"us-ascii", "ascii", "ansi_x3.4-1968", "ansi_x3.4-1986",
+		"ansi x3.4-1968", "ansi x3.4-1986", "ansix3.4-1968", "ansix3.4-1986",
+		"iso646-us", "utf-8", "utf8", "big5", "gbk", "gb18030",
+		"gb 18030", "gb-18030",
+	};
+
+	for (size_t i = 0; i < NELEM(eq); i++)
+		if (strcasecmp(cs, eq[i]) == 0)
+			return 1;
+	for (size_t i = 0; i < NELEM(pre); i++)
+		if (strncasecmp(cs, pre[i], strlen(pre[i])) == 0)
+			return 1;
+	return 0;
+}
+
+/* s[0..n) from charset cs through iconv into out, all or nothing: 0
+ * converted, -1 some byte is not in the charset (out unchanged). */
+static int
+iconv_strict(const char *cs, const char *s, size_t n, struct buf *out)
+{
+	iconv_t cd = iconv_get(cs);
+	char obuf[4096];
+	char *in = (char *)s;
+	size_t inleft = n, mark = out->len;
+
+	if (cd == (iconv_t)-1)
+		return -1;
+	while (inleft > 0) {
+		char *op = obuf;
+		size_t oleft = sizeof(obuf);
+		size_t r = iconv(cd, &in, &inleft, &op, &oleft);
+
+		(void)buf_append(out, obuf, sizeof(obuf) - oleft);
+		if (r == (size_t)-1 && errno != E2BIG) {
+			buf_truncate(out, mark);
+			return -1;
+		}
+	}
+	{
+		char *op = obuf;
+		size_t oleft = sizeof(obuf);
+		iconv(cd, NULL, NULL, &op, &oleft);
+		(void)buf_append(out, obuf, sizeof(obuf) - oleft);
+	}
+	return 0;
+}
+
+int
+mime_to_utf8_sa(const char *charset, const char *s, size_t n, struct buf *out)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	const char *cs;
+	size_t i = 0;
+
+	while (i < n && u[i] < 0x80)
+		i++;
+	if (charset == NULL || *charset == '\0')
+		charset = "us-ascii";
+	/* all ASCII in an ASCII-based charset, or valid UTF-8 */
+	if ((i == n && sa_ascii_based(charset)) || (i < n && utf8_strict(u, n))) {
+		(void)buf_append(out, s, n);
+		return 0;
+	}
+	cs = sa_charset(charset);
+	if (cs != NULL && iconv_strict(cs, s, n, out) == 0)
+		return 0;
+	if (i == n) {           /* (ISO-2022-JP and the like, not valid) */
+		(void)buf_append(out, s, n);
+		return 0;
+	}
+	for (i = 0; i < n; i++)
+		if (u[i] < 0x80)
+			(void)buf_appendc(out, (char)u[i]);
+		else
+			cp1252_byte(u[i], out);
+	return 1;
+}
+
 /* Try to decode one encoded word at s[0..n): =?cs?E?text?=.  Returns its
  * length, or 0 if s does not start one. */
 static size_t

@@ -127,7 +127,7 @@ lower_dup(const char *s)
 }
 
 static void add_text(struct parser *p, const char *raw, size_t rn, const char *s,
-    size_t n, int html);
+    size_t n, const char *sa, size_t san, int html);
 static void walk(struct parser *p, const char *data, size_t len, int top);
 static void image_dims(const char *type, const unsigned char *d, size_t n,
     unsigned long *w, unsigned long *h);
@@ -227,7 +227,7 @@ leaf(struct parser *p, struct mime_part *part, const char *s, size_t n,
     int embedded, int nl_after)
 {
 	struct mime_msg *m = p->m;
-	struct buf dec, utf;
+	struct buf dec, utf, sa;
 	const char *enc = part->encoding;
 	int text_type = strncmp(part->ctype, "text/", 5) == 0;
 	/* a part named *.htm, *.html or *.shtml is read as HTML whatever
@@ -284,6 +284,10 @@ leaf(struct parser *p, struct mime_part *part, const char *s, size_t n,
 		buf_init(&utf, m->lim.max_text);
 		r = mime_to_utf8(part->charset, dec.data ? dec.data : "",
 		    dec.len, &utf);
+		buf_init(&sa, m->lim.max_text);
+		if (m->lim.sa_text)
+			(void)mime_to_utf8_sa(part->charset, dec.data ? dec.data : "",
+			    dec.len, &sa);
 		if (r < 0)
 			m->st.charset_unknown++;
 		else if (r > 0)
@@ -302,11 +306,12 @@ leaf(struct parser *p, struct mime_part *part, const char *s, size_t n,
 			unsigned imgs = m->st.html_images;
 			part->text_off = p->rendered.len;
 			add_text(p, dec.data ? dec.data : "", dec.len, utf.data ? utf.data : "",
-			    utf.len, is_html);
+			    utf.len, sa.data ? sa.data : "", sa.len, is_html);
 			part->text_len = p->rendered.len - part->text_off;
 			part->html_img = m->st.html_images > imgs;
 		}
 		buf_free(&utf);
+		buf_free(&sa);
 	} else if (embedded) {
 		/* its parts one level down, within what is left of the
 		 * limits (part is not used after this: m->parts may move) */
@@ -838,9 +843,16 @@ entity(struct parser *p, const char *data, size_t len, const struct mail_part *m
 		/* without a boundary, or with one never found, its body is
 		 * one text part, as SpamAssassin's parser makes it */
 		if ((mp->flags & MAIL_PART_NO_BOUNDARY) || childless) {
+			struct buf sa;
+			buf_init(&sa, m->lim.max_text);
+			if (m->lim.sa_text)
+				(void)mime_to_utf8_sa(NULL, data + mp->body_off,
+				    mp->body_len, &sa);
 			leaf_break(p);
 			add_text(p, data + mp->body_off, mp->body_len,
-			    data + mp->body_off, mp->body_len, 0);
+			    data + mp->body_off, mp->body_len, sa.data ? sa.data : "",
+			    sa.len, 0);
+			buf_free(&sa);
 		}
 	} else if (!(mp->flags & MAIL_PART_MESSAGE) || embedded) {
 		size_t end = mp->body_off + mp->body_len;
@@ -890,18 +902,31 @@ scan_cut_text(struct buf *t, size_t start)
 }
 
 /* A text part: raw[0..rn) its decoded bytes (rawbody), s[0..n) them in
- * UTF-8 (rendered for the body). */
+ * UTF-8 (rendered for the body); with lim.sa_text, sa[0..san) them as
+ * SpamAssassin reads them (mime_to_utf8_sa(); NULL: s), rendered for
+ * the body, Tempest's own reading of s for Bayes (p->own). */
 static void
-add_text(struct parser *p, const char *raw, size_t rn, const char *s, size_t n, int html)
+add_text(struct parser *p, const char *raw, size_t rn, const char *s, size_t n,
+    const char *sa, size_t san, int html)
 {
 	struct mime_msg *m = p->m;
 	size_t start = p->rendered.len, ostart = p->own.len, rstart;
-	struct buf rtmp, stmp;
+	struct buf rtmp, stmp, satmp;
+	const char *t;          /* the text rules read, t[0..tn) */
+	size_t tn;
 
 	buf_init(&rtmp, BUF_UNLIMITED);
 	buf_init(&stmp, BUF_UNLIMITED);
+	buf_init(&satmp, BUF_UNLIMITED);
 	raw = lf_only(raw, &rn, &rtmp);
 	s = lf_only(s, &n, &stmp);
+	if (m->lim.sa_text && sa != NULL) {
+		t = lf_only(sa, &san, &satmp);
+		tn = san;
+	} else {
+		t = s;
+		tn = n;
+	}
 
 	/* rawbody: each part after a newline, its start kept; what rawbody
 	 * rules see of it (SpamAssassin's rawbody_part_scan_size) */
@@ -918,7 +943,7 @@ add_text(struct parser *p, const char *raw, size_t rn, const char *s, size_t n, 
 		sp->len = m->rawbody.len - rstart;
 	}
 	if (html) {
-		html_render(s, n, &p->rendered, &m->st, &m->uris, m->html_texts,
+		html_render(t, tn, &p->rendered, &m->st, &m->uris, m->html_texts,
 		    m->lim.sa_text);
 		if (m->lim.sa_text) {
 			struct mime_stats none;
@@ -931,11 +956,11 @@ add_text(struct parser *p, const char *raw, size_t rn, const char *s, size_t n, 
 			uri_extract_text(&m->uris, p->rendered.data + start,
 			    p->rendered.len - start, &m->st);
 	} else {
-		(void)buf_append(&p->rendered, s, n);
+		(void)buf_append(&p->rendered, t, tn);
 		if (m->lim.sa_text)
 			(void)buf_append(&p->own, s, n);
 		m->uris.text = 1;
-		uri_extract_text(&m->uris, s, n, &m->st);
+		uri_extract_text(&m->uris, t, tn, &m->st);
 	}
 	m->uris.text = 0;
 	/* and what body rules see of its text (body_part_scan_size) */
@@ -944,6 +969,7 @@ add_text(struct parser *p, const char *raw, size_t rn, const char *s, size_t n, 
 		scan_cut_text(&p->own, ostart);
 	buf_free(&rtmp);
 	buf_free(&stmp);
+	buf_free(&satmp);
 }
 
 /* Perl's \s on bytes */

@@ -80,6 +80,42 @@ test_decoders(void)
 	}
 }
 
+/* The text part as SpamAssassin 4.0.1 reads it (its
+ * Message::Node::_normalize(), run on the same bytes, gave each
+ * expected string): 7-bit ISO-2022-JP decoded; GB2312 with a byte
+ * outside it, and text that is neither its charset nor UTF-8, read whole
+ * as Windows-1252; UTF-8 kept whatever the label. */
+static void
+test_to_utf8_sa(void)
+{
+	static const struct {
+		const char *cs, *in, *out;
+		int r;
+	} t[] = {
+		{ "iso-2022-jp", "\x1b$B$k\x1b(B", "\xe3\x82\x8b", 0 },
+		{ "gb2312", "\xc4\xe3\xba\xc3", "\xe4\xbd\xa0\xe5\xa5\xbd", 0 },
+		{ "gb2312", "\xc4\xe3\xba\xc3\xeb\x8a",
+		  "\xc3\x84\xc3\xa3\xc2\xba\xc3\x83\xc3\xab\xc5\xa0", 1 },
+		{ "iso-8859-1", "caf\xc3\xa9", "caf\xc3\xa9", 0 },
+		{ "us-ascii", "a\xc3\xa9\xff", "a\xc3\x83\xc2\xa9\xc3\xbf", 1 },
+		{ "", "a\xc3\xa9\xff", "a\xc3\x83\xc2\xa9\xc3\xbf", 1 },
+		{ "windows-1252", "a\x81\x92" "b", "a\xef\xbf\xbd\xe2\x80\x99" "b", 1 },
+		{ "utf-8", "a\xff" "b", "a\xc3\xbf" "b", 1 },
+		{ "x-unknown", "c\xe9", "c\xc3\xa9", 1 },
+		{ "koi8-r", "\xc1\xc2", "\xd0\xb0\xd0\xb1", 0 },
+		{ "utf-8", "a\xed\xa0\x80", "a\xc3\xad\xc2\xa0\xe2\x82\xac", 1 },
+	};
+	struct buf b;
+
+	buf_init(&b, 1000);
+	for (size_t i = 0; i < NELEM(t); i++) {
+		buf_reset(&b);
+		T_INTEQ(mime_to_utf8_sa(t[i].cs, t[i].in, strlen(t[i].in), &b), t[i].r);
+		T_STREQ(buf_cstr(&b), t[i].out);
+	}
+	buf_free(&b);
+}
+
 static void
 test_nested(void)
 {
@@ -1343,6 +1379,7 @@ int
 main(void)
 {
 	T_RUN(test_decoders);
+	T_RUN(test_to_utf8_sa);
 	T_RUN(test_nested);
 	T_RUN(test_encoded_message);
 	T_RUN(test_html_tricks);

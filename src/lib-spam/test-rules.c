@@ -788,6 +788,11 @@ test_sa_reading(void)
 	ruleset_finish(rs);
 	T_INTEQ(ruleset_sa_text(rs), 1);
 	ruleset_free(&rs);
+	rs = ruleset_new();             /* Tempest's own rules: its own reading */
+	ruleset_load_builtin(rs);
+	ruleset_finish(rs);
+	T_INTEQ(ruleset_sa_text(rs), 0);
+	ruleset_free(&rs);
 	expect_rule_hits(sa_rules, msg, names, NELEM(names), "H_BODY H_URI TRACKER_ID");
 	expect_rule_hits(strchr(sa_rules, '\n') + 1, msg, names, NELEM(names), "H_ALT");
 }
