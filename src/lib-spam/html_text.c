@@ -1505,6 +1505,9 @@ tag(struct render *r, const char *s, size_t n)
 	r->st->html_tags++;
 	if (!in_list(name, known_tags, NELEM(known_tags)))
 		r->st->html_bad_tags++;
+	/* the end of such an element is an end tag again */
+	if (closing && r->cdata[0] != '\0' && strcmp(name, r->cdata) == 0)
+		r->cdata[0] = '\0';
 	in_cdata = r->cdata[0] != '\0';        /* (text to HTML::Parser) */
 	if (r->cdata[0] == '\0') {
 		static const char *const cdata_tags[] = { "iframe", "xmp", "textarea", "plaintext" };
@@ -1530,8 +1533,6 @@ tag(struct render *r, const char *s, size_t n)
 				r->balance[b] = 0;
 		if (!closing && in_list(name, cdata_tags, NELEM(cdata_tags)))
 			memcpy(r->cdata, name, sizeof(r->cdata));
-	} else if (closing && strcmp(name, r->cdata) == 0) {
-		r->cdata[0] = '\0';
 	}
 	/* attributes */
 	while (i < n && na < MAX_ATTRS) {

@@ -1396,7 +1396,8 @@ test_body_measures(void)
  * non_element_ratio, as SpamAssassin 4.0.1's renderer measures them on
  * these parts (obfuscation 2/6, none; extra end tags 3/5; unknown tags
  * 4/6, names 2/3, obfuscation 1/6; a curly quote it reads as '"'; a
- * <!DOCTYPE> and a comment inside a word, 1/9). */
+ * <!DOCTYPE> and a comment inside a word, 1/9; a </textarea>, the end
+ * of text HTML::Parser does not parse, a tag event again, 3/6). */
 static void
 test_html_ratios(void)
 {
@@ -1404,6 +1405,8 @@ test_html_ratios(void)
 	    "body OB12 eval:html_range('obfuscation_ratio','.1','.2')\n"
 	    "body OB23 eval:html_range('obfuscation_ratio','.2','.3')\n"
 	    "body OB34 eval:html_range('obfuscation_ratio','.3','.4')\n"
+	    "body OB45 eval:html_range('obfuscation_ratio','.4','.5')\n"
+	    "body OB56 eval:html_range('obfuscation_ratio','.5','.6')\n"
 	    "body CX eval:html_range('closed_extra_ratio','0.09','inf')\n"
 	    "body BT67 eval:html_range('bad_tag_ratio','0.60','0.70')\n"
 	    "body NE67 eval:html_range('non_element_ratio','0.60','0.70')\n";
@@ -1416,8 +1419,10 @@ test_html_ratios(void)
 		{ "<p>know: \xe2\x80\x9c<u>What</u> is</p>", "" },
 		{ "<!DOCTYPE html><html><body><p>one<!-- c -->two</p><br/>three<br>four"
 		  "</body></html>", "OB12" },
+		{ "<p>ab<b>cd</b>ef<textarea>x</textarea></p>", "OB45" },
 	};
-	static const char *const names[] = { "OB12", "OB23", "OB34", "CX", "BT67", "NE67" };
+	static const char *const names[] = { "OB12", "OB23", "OB34", "OB45", "OB56", "CX",
+		"BT67", "NE67" };
 
 	for (size_t i = 0; i < NELEM(t); i++) {
 		char msg[1024];
