@@ -77,6 +77,11 @@ struct scan {
 	/* per URI of the message's own (uris, uris_also, uris_sl): seen
 	 * by this rule set (uri_visibility) */
 	unsigned char *uvis;
+	/* the body text once the FreeMail plugin's look for addresses has
+	 * blanked parts of it (fm_body), which the rules after it read
+	 * (m then points to fm_msg); unset: it has not */
+	struct buf fm_text;
+	struct mime_msg fm_msg;
 };
 
 #define BODY_LINE_MAX 2048        /* SpamAssassin's MAX_BODY_LINE_LENGTH */
@@ -1838,15 +1843,21 @@ fm_body(struct scan *sc, char **fv, size_t *nfv)
 		}
 		i = e;
 	}
-	for (size_t i = 0; i < body->len && n < 40; ) {
-		size_t e = i;
+	/* (the plugin blanks the lines of the body text it is given in
+	 * place, which is the text the rules after it read: its copy) */
+	int keep = sc->fm_text.data == NULL;
+	size_t at = 0;
+	if (keep)
+		buf_init(&sc->fm_text, BUF_UNLIMITED);
+	for (; at < body->len && n < 40; ) {
+		size_t e = at;
 		PCRE2_UCHAR *line;
 		PCRE2_SIZE ll;
 		while (e < body->len && body->data[e] != '\n')
 			e++;
-		ll = e - i;     /* (the text may hold NUL bytes) */
+		ll = e - at;     /* (the text may hold NUL bytes) */
 		line = xmalloc(ll + 1);
-		memcpy(line, body->data + i, ll);
+		memcpy(line, body->data + at, ll);
 		line[ll] = '\0';
 		for (int k = 1; k <= 2; k++) {
 			PCRE2_SIZE outl = ll * 2 + 64;
@@ -1867,9 +1878,22 @@ fm_body(struct scan *sc, char **fv, size_t *nfv)
 			(void)fm_add(v, &n, 40, (const char *)line + ov[2], ov[3] - ov[2]);
 			off = ov[1] > ov[0] ? ov[1] : ov[0] + 1;
 		}
+		if (keep) {
+			(void)buf_append(&sc->fm_text, (const char *)line, ll);
+			if (e < body->len)
+				(void)buf_appendc(&sc->fm_text, '\n');
+		}
 		free(line);
-		i = e + 1;
+		at = e + 1;
 	}
+	if (keep && at < body->len)
+		(void)buf_append(&sc->fm_text, body->data + at, body->len - at);
+	if (keep && sc->fm_text.len > 0 && (sc->fm_text.len != body->len ||
+	    memcmp(sc->fm_text.data, body->data, body->len) != 0)) {
+		sc->fm_msg = *sc->m;
+		sc->fm_msg.body = sc->fm_text;
+	} else if (keep)
+		buf_free(&sc->fm_text);
 	pcre2_match_data_free(md);
 	for (size_t i = 0; i < n && !skip; i++) {
 		if (++all == 5) {
@@ -3051,6 +3075,25 @@ spam_scan(struct ruleset *rs, const struct mime_msg *m, double bayes_prob,
 	 * loaded-but-idle rule */
 	for (size_t k = 0; k < rs->nrun; k++)
 		rs->v[rs->run[k]].state = 0, rs->v[rs->run[k]].hits = 0;
+	/* SpamAssassin runs header tests before body tests, and its
+	 * FreeMail plugin's check_freemail_replyto blanks links with an '@'
+	 * and addresses followed by a "label:" out of the body text the
+	 * body tests then read: those first, then the body as they left it */
+	for (size_t k = 0; k < rs->nrun; k++) {
+		struct rule *r = &rs->v[rs->run[k]];
+		if (r->eval >= 0 && evals[r->eval].fn == ev_freemail_replyto && r->state == 0)
+			run_rule(&sc, r);
+	}
+	if (sc.fm_msg.full != NULL) {
+		sc.m = &sc.fm_msg;
+		free(sc.paras);
+		free(sc.para_starts);
+		sc.paras = NULL;
+		sc.para_starts = NULL;
+		sc.npara = 0;
+		split_body(sc.m->body.data, sc.m->body.len, &sc.paras, &sc.npara,
+		    &sc.para_starts);
+	}
 	prefilter_texts(&sc);
 	/* plain tests first, then metas (which pull their operands); the
 	 * run list (ruleset_finish_loaded) holds them in that order */
@@ -3112,6 +3155,7 @@ spam_scan(struct ruleset *rs, const struct mime_msg *m, double bayes_prob,
 	free(sc.paras);
 	free(sc.para_starts);
 	free(sc.line_starts);
+	buf_free(&sc.fm_text);
 	free(sc.lines);
 }
 

@@ -3918,6 +3918,33 @@ test_freemail_replyto(void)
 	expect_hits(rules, msgs, want, 7);
 }
 
+/* The FreeMail plugin blanks what it must not take for a sender's
+ * address (a link with an '@', an address followed by "wrote:") out of
+ * the body text in place while it looks, and SpamAssassin runs it with
+ * the header tests, before the body tests: those then miss the blanked
+ * text, but only when the plugin looked (a freemail From:, here).  The
+ * hits expected are SpamAssassin 4.0.1's. */
+static void
+test_freemail_blanks_body(void)
+{
+	static const char rules[] =
+	    "freemail_domains yahoo.com hotmail.com\n"
+	    "util_rb_tld com org\n"
+	    "header T_FM_REPLY eval:check_freemail_replyto('reply')\n"
+	    "body T_WROTE /hotmail\\.com wrote/\n"
+	    "body T_LINK /host\\.example/\n"
+	    "body T_HI /hello/\n";
+	static const char *const names[] = { "T_FM_REPLY", "T_WROTE", "T_LINK", "T_HI" };
+	const char *body = "Subject: 8\n\nOn Monday z@hotmail.com wrote: hello\n"
+	    "see http://host.example.com/x@y now\n";
+	char msg[512];
+
+	snprintf(msg, sizeof(msg), "From: a@yahoo.com\nTo: x@example.org\n%s", body);
+	expect_rule_hits(rules, msg, names, NELEM(names), "T_HI");
+	snprintf(msg, sizeof(msg), "From: a@example.org\nTo: x@example.org\n%s", body);
+	expect_rule_hits(rules, msg, names, NELEM(names), "T_HI T_WROTE T_LINK");
+}
+
 /* HeaderEval's forged webmail trails: a From: at gmail.com, yahoo.com,
  * eudoramail.com without the provider's own Received: (or X-Received:)
  * lines, and an AOL relay name in a Received: line AOL did not write.
@@ -4346,6 +4373,7 @@ main(void)
 	T_RUN(test_sender_lists);
 	T_RUN(test_ok_locales);
 	T_RUN(test_freemail_replyto);
+	T_RUN(test_freemail_blanks_body);
 	T_RUN(test_forged_webmail);
 	T_RUN(test_recipient_lists);
 	T_RUN(test_hotmail_trail);
