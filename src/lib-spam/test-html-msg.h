@@ -22,4 +22,15 @@ static const char html_eval_msg[] =
 	    "<!--#rotate>after\n"
 	    "</body>\n";
 
+/* The start of the message both test_sa_text (test-mime.c) and
+ * test_sa_reading (test-rules.c) read in SpamAssassin's reading and in
+ * Tempest's own: an image with alt text inside a word, then text in the
+ * background's colour with a host name in it. */
+#define SA_READING_MSG_START \
+	"Subject: x\n" \
+	"Content-Type: text/html\n" \
+	"\n" \
+	"<p>Best<img src=\"http://img.example/a.gif\" alt=\"cheap meds\">price</p>" \
+	"<font color=\"#ffffff\">hashbuster qwerty www.hiddenexample.com</font>"
+
 #endif

@@ -531,11 +531,7 @@ static void
 test_sa_text(void)
 {
 	const char *msg =
-	    "Subject: x\n"
-	    "Content-Type: text/html\n"
-	    "\n"
-	    "<p>Best<img src=\"http://img.example/a.gif\" alt=\"cheap meds\">price</p>"
-	    "<font color=\"#ffffff\">hashbuster qwerty www.hiddenexample.com</font>"
+	    SA_READING_MSG_START
 	    "<div style=\"display:none\">secret words</div>"
 	    "<p>see <span style=\"font-size:1px\">tiny</span> end</p>"
 	    "<ul><li>Benefits.</ul><a href=\"http://b.example/\">Click</a>"

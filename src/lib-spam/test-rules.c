@@ -774,11 +774,7 @@ test_sa_reading(void)
 	    "body TRACKER_ID /^[a-z0-9]{6,24}[-_a-z0-9]{12,36}[a-z0-9]{6,24}\\s*\\z/is\n";
 	static const char *const names[] = { "H_BODY", "H_URI", "H_ALT", "TRACKER_ID" };
 	const char *msg =
-	    "Subject: x\n"
-	    "Content-Type: text/html\n"
-	    "\n"
-	    "<p>Best<img src=\"http://img.example/a.gif\" alt=\"cheap meds\">price</p>"
-	    "<font color=\"#ffffff\">hashbuster qwerty www.hiddenexample.com</font>"
+	    SA_READING_MSG_START
 	    "<p>Repair your credit</p><font color=\"#ffffff\">"
 	    "9VcdkLOkGPiRWsemJM1e3KoMv2wSFOC1xKMsYFlO4owGR2cg7Lpm</font>"
 	    "<p>see you</p>\n";
