@@ -882,16 +882,13 @@ tag_space(const struct render *r, const char *name)
 	static const char *const nl2[] = {
 		"p", "hr", "blockquote", "pre", "listing", "plaintext", "xmp", "title",
 	};
-	static const char *const sp[] = {
-		"li", "th", "td", "dt", "dd", "embed", "h1", "h2", "h3", "h4", "h5", "h6",
-	};
 
 	if (in_list(name, nl1, NELEM(nl1)))
 		return "\n";
 	if (in_list(name, nl2, NELEM(nl2)))
 		return "\n\n";
 	if (r->sa_text)
-		return in_list(name, sp, NELEM(sp)) ? " " : NULL;
+		return in_list(name, sa_space_tags, NELEM(sa_space_tags)) ? " " : NULL;
 	return in_list(name, block_tags, NELEM(block_tags)) ? " " : NULL;
 }
 

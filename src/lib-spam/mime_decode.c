@@ -133,29 +133,20 @@ utf8_copy_as(const unsigned char *s, size_t n, struct buf *out, int cp1252)
 	return badseen;
 }
 
-int
-mime_to_utf8(const char *charset, const char *s, size_t n, struct buf *out)
+/* s[0..n) from charset cs through iconv, appended to out: 0 clean, 1
+ * some bytes not in the charset (each replaced by U+FFFD), -1 no such
+ * charset; strict: -1 at the first such byte, out as it was. */
+static int
+iconv_into(const char *cs, const char *s, size_t n, struct buf *out, int strict)
 {
-	const char *cs = charset_alias(charset != NULL && *charset ? charset : "us-ascii");
+	iconv_t cd = iconv_get(cs);
 	char obuf[4096];
 	char *in = (char *)s;
-	size_t inleft = n;
-	iconv_t cd;
+	size_t inleft = n, mark = out->len;
 	int ret = 0;
 
-	/* undeclared or ASCII: UTF-8 where it is, else each other byte as
-	 * Windows-1252 (what mail readers show; SpamAssassin's text has the
-	 * same characters) */
-	if (charset == NULL || *charset == '\0' || strcasecmp(charset, "us-ascii") == 0 ||
-	    strcasecmp(charset, "ascii") == 0)
-		return utf8_copy_as((const unsigned char *)s, n, out, 1);
-	if (strcasecmp(cs, "utf-8") == 0 || strcasecmp(cs, "utf8") == 0)
-		return utf8_copy_as((const unsigned char *)s, n, out, 0);
-	cd = iconv_get(cs);
-	if (cd == (iconv_t)-1) {
-		(void)utf8_copy_as((const unsigned char *)s, n, out, 0);
+	if (cd == (iconv_t)-1)
 		return -1;
-	}
 	while (inleft > 0) {
 		char *op = obuf;
 		size_t oleft = sizeof(obuf);
@@ -166,6 +157,10 @@ mime_to_utf8(const char *charset, const char *s, size_t n, struct buf *out)
 		if (r == (size_t)-1) {
 			if (errno == E2BIG)
 				continue;
+			if (strict) {
+				buf_truncate(out, mark);
+				return -1;
+			}
 			/* EILSEQ or EINVAL: skip one byte */
 			ret = 1;
 			(void)buf_appends(out, REPLACEMENT);
@@ -180,6 +175,25 @@ mime_to_utf8(const char *charset, const char *s, size_t n, struct buf *out)
 		iconv(cd, NULL, NULL, &op, &oleft);
 		(void)buf_append(out, obuf, sizeof(obuf) - oleft);
 	}
+	return ret;
+}
+
+int
+mime_to_utf8(const char *charset, const char *s, size_t n, struct buf *out)
+{
+	const char *cs = charset_alias(charset != NULL && *charset ? charset : "us-ascii");
+	int ret;
+
+	/* undeclared or ASCII: UTF-8 where it is, else each other byte as
+	 * Windows-1252 (what mail readers show; SpamAssassin's text has the
+	 * same characters) */
+	if (charset == NULL || *charset == '\0' || strcasecmp(charset, "us-ascii") == 0 ||
+	    strcasecmp(charset, "ascii") == 0)
+		return utf8_copy_as((const unsigned char *)s, n, out, 1);
+	if (strcasecmp(cs, "utf-8") == 0 || strcasecmp(cs, "utf8") == 0)
+		return utf8_copy_as((const unsigned char *)s, n, out, 0);
+	if ((ret = iconv_into(cs, s, n, out, 0)) < 0)
+		(void)utf8_copy_as((const unsigned char *)s, n, out, 0);
 	return ret;
 }
 
@@ -275,38 +289,6 @@ sa_ascii_based(const char *cs)
 	return 0;
 }
 
-/* s[0..n) from charset cs through iconv into out, all or nothing: 0
- * converted, -1 some byte is not in the charset (out unchanged). */
-static int
-iconv_strict(const char *cs, const char *s, size_t n, struct buf *out)
-{
-	iconv_t cd = iconv_get(cs);
-	char obuf[4096];
-	char *in = (char *)s;
-	size_t inleft = n, mark = out->len;
-
-	if (cd == (iconv_t)-1)
-		return -1;
-	while (inleft > 0) {
-		char *op = obuf;
-		size_t oleft = sizeof(obuf);
-		size_t r = iconv(cd, &in, &inleft, &op, &oleft);
-
-		(void)buf_append(out, obuf, sizeof(obuf) - oleft);
-		if (r == (size_t)-1 && errno != E2BIG) {
-			buf_truncate(out, mark);
-			return -1;
-		}
-	}
-	{
-		char *op = obuf;
-		size_t oleft = sizeof(obuf);
-		iconv(cd, NULL, NULL, &op, &oleft);
-		(void)buf_append(out, obuf, sizeof(obuf) - oleft);
-	}
-	return 0;
-}
-
 int
 mime_to_utf8_sa(const char *charset, const char *s, size_t n, struct buf *out)
 {
@@ -324,7 +306,7 @@ mime_to_utf8_sa(const char *charset, const char *s, size_t n, struct buf *out)
 		return 0;
 	}
 	cs = sa_charset(charset);
-	if (cs != NULL && iconv_strict(cs, s, n, out) == 0)
+	if (cs != NULL && iconv_into(cs, s, n, out, 1) == 0)
 		return 0;
 	if (i == n) {           /* (ISO-2022-JP and the like, not valid) */
 		(void)buf_append(out, s, n);

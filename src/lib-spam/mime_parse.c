@@ -127,7 +127,7 @@ lower_dup(const char *s)
 }
 
 static void add_text(struct parser *p, const char *raw, size_t rn, const char *s,
-    size_t n, const char *sa, size_t san, int html);
+    size_t n, const char *charset, int html);
 static void walk(struct parser *p, const char *data, size_t len, int top);
 static void image_dims(const char *type, const unsigned char *d, size_t n,
     unsigned long *w, unsigned long *h);
@@ -210,8 +210,6 @@ html_named(const char *name)
 	    strcasecmp(name + n - e, "shtm") == 0 || strcasecmp(name + n - e, "shtml") == 0;
 }
 
-/* A leaf: transfer decoding, then text to UTF-8 for body/rawbody; an
- * embedded message (an encoded_message() part) walked decoded. */
 /* A newline between the texts of two leaves. */
 static void
 leaf_break(struct parser *p)
@@ -222,12 +220,14 @@ leaf_break(struct parser *p)
 		(void)buf_appendc(&p->own, '\n');
 }
 
+/* A leaf: transfer decoding, then text to UTF-8 for body/rawbody; an
+ * embedded message (an encoded_message() part) walked decoded. */
 static void
 leaf(struct parser *p, struct mime_part *part, const char *s, size_t n,
     int embedded, int nl_after)
 {
 	struct mime_msg *m = p->m;
-	struct buf dec, utf, sa;
+	struct buf dec, utf;
 	const char *enc = part->encoding;
 	int text_type = strncmp(part->ctype, "text/", 5) == 0;
 	/* a part named *.htm, *.html or *.shtml is read as HTML whatever
@@ -284,10 +284,6 @@ leaf(struct parser *p, struct mime_part *part, const char *s, size_t n,
 		buf_init(&utf, m->lim.max_text);
 		r = mime_to_utf8(part->charset, dec.data ? dec.data : "",
 		    dec.len, &utf);
-		buf_init(&sa, m->lim.max_text);
-		if (m->lim.sa_text)
-			(void)mime_to_utf8_sa(part->charset, dec.data ? dec.data : "",
-			    dec.len, &sa);
 		if (r < 0)
 			m->st.charset_unknown++;
 		else if (r > 0)
@@ -306,12 +302,11 @@ leaf(struct parser *p, struct mime_part *part, const char *s, size_t n,
 			unsigned imgs = m->st.html_images;
 			part->text_off = p->rendered.len;
 			add_text(p, dec.data ? dec.data : "", dec.len, utf.data ? utf.data : "",
-			    utf.len, sa.data ? sa.data : "", sa.len, is_html);
+			    utf.len, part->charset, is_html);
 			part->text_len = p->rendered.len - part->text_off;
 			part->html_img = m->st.html_images > imgs;
 		}
 		buf_free(&utf);
-		buf_free(&sa);
 	} else if (embedded) {
 		/* its parts one level down, within what is left of the
 		 * limits (part is not used after this: m->parts may move) */
@@ -843,16 +838,9 @@ entity(struct parser *p, const char *data, size_t len, const struct mail_part *m
 		/* without a boundary, or with one never found, its body is
 		 * one text part, as SpamAssassin's parser makes it */
 		if ((mp->flags & MAIL_PART_NO_BOUNDARY) || childless) {
-			struct buf sa;
-			buf_init(&sa, m->lim.max_text);
-			if (m->lim.sa_text)
-				(void)mime_to_utf8_sa(NULL, data + mp->body_off,
-				    mp->body_len, &sa);
 			leaf_break(p);
 			add_text(p, data + mp->body_off, mp->body_len,
-			    data + mp->body_off, mp->body_len, sa.data ? sa.data : "",
-			    sa.len, 0);
-			buf_free(&sa);
+			    data + mp->body_off, mp->body_len, NULL, 0);
 		}
 	} else if (!(mp->flags & MAIL_PART_MESSAGE) || embedded) {
 		size_t end = mp->body_off + mp->body_len;
@@ -901,28 +889,29 @@ scan_cut_text(struct buf *t, size_t start)
 		    BODY_PART_SCAN, "\n "));
 }
 
-/* A text part: raw[0..rn) its decoded bytes (rawbody), s[0..n) them in
- * UTF-8 (rendered for the body); with lim.sa_text, sa[0..san) them as
- * SpamAssassin reads them (mime_to_utf8_sa(); NULL: s), rendered for
- * the body, Tempest's own reading of s for Bayes (p->own). */
+/* A text part: raw[0..rn) its decoded bytes in charset (rawbody),
+ * s[0..n) them in UTF-8 (rendered for the body); with lim.sa_text the
+ * body renders raw as SpamAssassin decodes it (mime_to_utf8_sa()), and
+ * s goes to Tempest's own reading for Bayes (p->own). */
 static void
 add_text(struct parser *p, const char *raw, size_t rn, const char *s, size_t n,
-    const char *sa, size_t san, int html)
+    const char *charset, int html)
 {
 	struct mime_msg *m = p->m;
 	size_t start = p->rendered.len, ostart = p->own.len, rstart;
-	struct buf rtmp, stmp, satmp;
-	const char *t;          /* the text rules read, t[0..tn) */
-	size_t tn;
+	struct buf rtmp, stmp, sa;
+	const char *t = NULL;   /* the text rules read, t[0..tn) */
+	size_t tn = 0;
 
 	buf_init(&rtmp, BUF_UNLIMITED);
 	buf_init(&stmp, BUF_UNLIMITED);
-	buf_init(&satmp, BUF_UNLIMITED);
+	buf_init(&sa, m->lim.max_text);
 	raw = lf_only(raw, &rn, &rtmp);
 	s = lf_only(s, &n, &stmp);
-	if (m->lim.sa_text && sa != NULL) {
-		t = lf_only(sa, &san, &satmp);
-		tn = san;
+	if (m->lim.sa_text) {
+		(void)mime_to_utf8_sa(charset, raw, rn, &sa);
+		t = sa.data != NULL ? sa.data : "";
+		tn = sa.len;
 	} else {
 		t = s;
 		tn = n;
@@ -969,7 +958,7 @@ add_text(struct parser *p, const char *raw, size_t rn, const char *s, size_t n,
 		scan_cut_text(&p->own, ostart);
 	buf_free(&rtmp);
 	buf_free(&stmp);
-	buf_free(&satmp);
+	buf_free(&sa);
 }
 
 /* Perl's \s on bytes */
