@@ -50,6 +50,11 @@ struct mime_header {
 	char *name;             /* as written */
 	char *raw;              /* value, folding kept, leading blanks removed */
 	char *value;            /* unfolded, RFC 2047 decoded to UTF-8 */
+	/* with lim.sa_text, a value with raw 8-bit bytes that are not all
+	 * UTF-8 is read as SpamAssassin reads it (the whole value as
+	 * Windows-1252); then Tempest's own reading (UTF-8 where valid, each
+	 * other byte Windows-1252), which Bayes reads; else NULL */
+	char *own_value;
 };
 
 struct mime_part {
@@ -263,6 +268,15 @@ int mime_to_utf8(const char *charset, const char *s, size_t n, struct buf *out);
  * Windows-1252 (U+FFFD for its five undefined bytes).  0, or 1 when it
  * came to that last reading. */
 int mime_to_utf8_sa(const char *charset, const char *s, size_t n, struct buf *out);
+/* base64 as SpamAssassin decodes a part (Util::base64_decode()): white
+ * space removed; text of a length divisible by 4 and all of the
+ * alphabet and '=' decoded as RFC 4648 says, a run of '=' inside read as
+ * 'A's; any other text with every byte outside the alphabet and '='
+ * dropped, the final '=' run too, the '='s left read as the digit 63,
+ * a last lone digit dropped, and decoded on to its end (a footer a
+ * mailing list appended after the padding included).  Appends what fits
+ * to out. */
+void mime_base64_sa(const char *s, size_t n, struct buf *out);
 /* A header value unfolded as SpamAssassin's parser does (its header
  * rules see it so): a line end and the blanks after it one space, the
  * ends trimmed; appended to out. */

@@ -12,7 +12,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include "base64.h"
 #include "mail_decode.h"
+#include "mail_header.h"
 #include "mem.h"
 #include "mime.h"
 
@@ -492,4 +494,73 @@ mime_addr_name(const char *value)
 			(void)buf_append(&b, o + 1, (size_t)(c - o - 1));
 	}
 	return buf_steal(&b);
+}
+
+/* One group of n (2-4) digits: n - 1 bytes into t. */
+static size_t
+b64_group(const unsigned char *d, size_t n, char *t)
+{
+	unsigned a = d[0], b = d[1], c = n > 2 ? d[2] : 0, e = n > 3 ? d[3] : 0;
+
+	t[0] = (char)((a << 2) | (b >> 4));
+	t[1] = (char)(((b & 0x0f) << 4) | (c >> 2));
+	t[2] = (char)(((c & 0x03) << 6) | e);
+	return n - 1;
+}
+
+void
+mime_base64_sa(const char *s, size_t n, struct buf *out)
+{
+	enum { EQ = 64 };
+	unsigned char *d = xmalloc(n > 0 ? n : 1);      /* the digits */
+	size_t len = 0, k, i;
+	int pure = 1;   /* nothing but the alphabet and '=' (white space aside) */
+	struct buf tmp;
+
+	buf_init(&tmp, BUF_UNLIMITED);
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		int v;
+
+		if (c == ' ' || (c >= '\t' && c <= '\r'))   /* Perl's \s */
+			continue;
+		v = c == '=' ? EQ : base64_digit(c, '/');
+		if (v < 0) {
+			pure = 0;
+			continue;
+		}
+		d[len++] = (unsigned char)v;
+	}
+	for (k = len; k > 0 && d[k - 1] == EQ; k--)
+		;       /* d[k..len) the final '=' run */
+	if (pure && len >= 2 && len % 4 == 0) {
+		/* MIME::Base64: its groups up to the first '=' */
+		for (i = 0; i < k; i++)
+			if (d[i] == EQ)
+				d[i] = 0;
+		for (i = 0; i < len; i += 4) {
+			char t[3];
+			size_t have = i < k ? (k - i < 4 ? k - i : 4) : 0;
+
+			if (have < 2)
+				break;
+			(void)buf_append(&tmp, t, b64_group(d + i, have, t));
+			if (have < 4)
+				break;
+		}
+	} else {
+		/* the uudecoding path: '=' is the digit 63 */
+		for (i = 0; i < k; i++)
+			if (d[i] == EQ)
+				d[i] = 63;
+		if (k % 4 == 1)
+			k--;
+		for (i = 0; i < k; i += 4) {
+			char t[3];
+			(void)buf_append(&tmp, t, b64_group(d + i, k - i < 4 ? k - i : 4, t));
+		}
+	}
+	(void)mail_append_some(out, tmp.data != NULL ? tmp.data : "", tmp.len);
+	buf_free(&tmp);
+	free(d);
 }

@@ -49,6 +49,7 @@ hdrlist_free(struct hdrlist *h)
 		free(h->v[i].name);
 		free(h->v[i].raw);
 		free(h->v[i].value);
+		free(h->v[i].own_value);
 	}
 	FREE(h->v);
 	h->n = 0;
@@ -87,6 +88,7 @@ parse_headers(struct parser *p, const char *s, size_t n, struct hdrlist *h)
 
 	while (mail_header_next(s, n, &pos, &f)) {
 		struct buf raw, val, unf;
+		int eight_bit;
 
 		st->hdr_long_lines += f.long_lines;
 		if (f.name_len == 0) {
@@ -101,16 +103,35 @@ parse_headers(struct parser *p, const char *s, size_t n, struct hdrlist *h)
 		(void)buf_append(&raw, s + f.value, f.value_end - f.value);
 		buf_init(&unf, MAIL_HEADER_VALUE_MAX);
 		mime_unfold(s + f.value, f.value_end - f.value, &unf);
+		eight_bit = 0;
 		for (size_t k = f.value; k < f.value_end; k++)
 			if ((unsigned char)s[k] >= 0x80) {
 				st->hdr_8bit++;
+				eight_bit = 1;
 				break;
 			}
 		buf_init(&val, MAIL_HEADER_VALUE_MAX);
 		mime_decode_2047(unf.data ? unf.data : "", unf.len, &val,
 		    &st->hdr_2047, &st->hdr_bad_2047);
-		buf_free(&unf);
 		h->v = xreallocarray(h->v, h->n + 1, sizeof(*h->v));
+		h->v[h->n].own_value = NULL;
+		if (p->m->lim.sa_text && eight_bit) {
+			/* Message::Node's _decode_header(): the whole value
+			 * through _normalize() first, then the encoded words */
+			struct buf n8, sav;
+			buf_init(&n8, MAIL_HEADER_VALUE_MAX);
+			buf_init(&sav, MAIL_HEADER_VALUE_MAX);
+			(void)mime_to_utf8_sa("utf-8", unf.data ? unf.data : "", unf.len, &n8);
+			mime_decode_2047(n8.data ? n8.data : "", n8.len, &sav, NULL, NULL);
+			if (strcmp(sav.data ? sav.data : "", val.data ? val.data : "") != 0) {
+				h->v[h->n].own_value = val.data ? buf_steal(&val) : xstrdup("");
+				buf_free(&val);
+				val = sav;
+			} else
+				buf_free(&sav);
+			buf_free(&n8);
+		}
+		buf_free(&unf);
 		h->v[h->n].name = xstrndup(s + f.start, f.name_len);
 		h->v[h->n].raw = buf_steal(&raw);
 		h->v[h->n].value = buf_steal(&val);
@@ -300,9 +321,18 @@ leaf(struct parser *p, struct mime_part *part, const char *s, size_t n,
 		}
 		{
 			unsigned imgs = m->st.html_images;
+			struct buf sab;         /* base64 as SpamAssassin decodes it */
+			const struct buf *raw = &dec;
+
+			buf_init(&sab, m->lim.max_text);
+			if (m->lim.sa_text && strcmp(enc, "base64") == 0) {
+				mime_base64_sa(s, n, &sab);
+				raw = &sab;
+			}
 			part->text_off = p->rendered.len;
-			add_text(p, dec.data ? dec.data : "", dec.len, utf.data ? utf.data : "",
+			add_text(p, raw->data ? raw->data : "", raw->len, utf.data ? utf.data : "",
 			    utf.len, part->charset, is_html);
+			buf_free(&sab);
 			part->text_len = p->rendered.len - part->text_off;
 			part->html_img = m->st.html_images > imgs;
 		}
@@ -1019,16 +1049,17 @@ paragraphs(const char *s, size_t n, struct buf *out)
 }
 
 /* Its first line: the last Subject: (its value: unfolded, trimmed,
- * decoded, as SpamAssassin has it) and a newline, a newline alone
- * without one. */
+ * decoded, as SpamAssassin has it; own: Tempest's own reading of it) and
+ * a newline, a newline alone without one. */
 static void
-subject_line(const struct mime_msg *m, struct buf *out)
+subject_line(const struct mime_msg *m, struct buf *out, int own)
 {
 	const char *v = NULL;
 
 	for (size_t i = 0; i < m->nhdrs; i++)
 		if (strcasecmp(m->hdrs[i].name, "Subject") == 0)
-			v = m->hdrs[i].value;
+			v = own && m->hdrs[i].own_value != NULL ?
+			    m->hdrs[i].own_value : m->hdrs[i].value;
 	if (v != NULL)
 		(void)buf_appends(out, v);
 	(void)buf_appendc(out, '\n');
@@ -1207,11 +1238,11 @@ mime_parse(struct mime_msg *m, const char *data, size_t len,
 			    m->parts[i].text_len);
 			break;
 		}
-	subject_line(m, &m->body);
+	subject_line(m, &m->body, 0);
 	paragraphs(p.rendered.data ? p.rendered.data : "", p.rendered.len, &m->body);
 	buf_free(&p.rendered);
 	if (m->lim.sa_text) {
-		subject_line(m, &m->bayes_body);
+		subject_line(m, &m->bayes_body, 1);
 		paragraphs(p.own.data ? p.own.data : "", p.own.len, &m->bayes_body);
 	}
 	buf_free(&p.own);

@@ -116,6 +116,74 @@ test_to_utf8_sa(void)
 	buf_free(&b);
 }
 
+/* Expected outputs from SpamAssassin's own Util::base64_decode() on the
+ * same inputs. */
+static void
+test_base64_sa(void)
+{
+	static const struct {
+		const char *in, *out;
+		size_t n;
+	} t[] = {
+		{ "aGVsbG8=\n", "hello", 5 },
+		{ "aGVsbA==bG8h", "hell\0\0lo!", 9 },       /* inner '=' as 'A' */
+		{ "aGVsbG8=\n--b--\nfoot", "hello?m\xfa(", 9 }, /* on past '=' */
+		{ "aGk", "hi", 2 },
+		{ "aGVsbG8=x", "hello?", 6 },
+		{ "", "", 0 },
+		{ "==== ", "", 0 },
+		{ "aG=k", "h`$", 3 },
+		{ "aGVs\xa0" "bG8=", "hello", 5 },
+	};
+	struct buf b;
+
+	buf_init(&b, 1000);
+	for (size_t i = 0; i < NELEM(t); i++) {
+		buf_reset(&b);
+		mime_base64_sa(t[i].in, strlen(t[i].in), &b);
+		T_INTEQ(b.len, t[i].n);
+		T_OK(b.len == t[i].n && memcmp(buf_cstr(&b), t[i].out, t[i].n) == 0);
+	}
+	buf_free(&b);
+}
+
+/* SpamAssassin's reading of a base64 part with a list footer after its
+ * padding, and of a header with raw 8-bit bytes not all UTF-8; Bayes
+ * keeps Tempest's own. */
+static void
+test_sa_reading_decode(void)
+{
+	const char *msg =
+	    "From: a@b.example\n"
+	    "Subject: caf\xc3\xa9 \xe9t\xe9\n"
+	    "Content-Type: text/plain; charset=us-ascii\n"
+	    "Content-Transfer-Encoding: base64\n"
+	    "\n"
+	    "aGVsbG8=\n"
+	    "--b--\n"
+	    "foot\n";
+	struct mime_limits lim = mime_default_limits;
+	struct mime_msg m;
+	const struct mime_header *h;
+
+	mime_parse(&m, msg, strlen(msg), NULL);
+	h = mime_header_get(&m, "Subject");
+	T_STREQ(h->value, "caf\xc3\xa9 \xc3\xa9t\xc3\xa9");
+	T_OK(h->own_value == NULL);
+	T_STREQ(buf_cstr(&m.body), "caf\xc3\xa9 \xc3\xa9t\xc3\xa9\nhello");
+	mime_free(&m);
+
+	lim.sa_text = 1;
+	mime_parse(&m, msg, strlen(msg), &lim);
+	h = mime_header_get(&m, "Subject");
+	/* the whole value as Windows-1252, its UTF-8 pair too */
+	T_STREQ(h->value, "caf\xc3\x83\xc2\xa9 \xc3\xa9t\xc3\xa9");
+	T_STREQ(h->own_value, "caf\xc3\xa9 \xc3\xa9t\xc3\xa9");
+	T_STREQ(buf_cstr(&m.body), "caf\xc3\x83\xc2\xa9 \xc3\xa9t\xc3\xa9\nhello?m\xc3\xba(");
+	T_STREQ(buf_cstr(mime_bayes_body(&m)), "caf\xc3\xa9 \xc3\xa9t\xc3\xa9\nhello");
+	mime_free(&m);
+}
+
 static void
 test_nested(void)
 {
@@ -1376,6 +1444,8 @@ main(void)
 {
 	T_RUN(test_decoders);
 	T_RUN(test_to_utf8_sa);
+	T_RUN(test_base64_sa);
+	T_RUN(test_sa_reading_decode);
 	T_RUN(test_nested);
 	T_RUN(test_encoded_message);
 	T_RUN(test_html_tricks);
