@@ -268,6 +268,10 @@ int mime_to_utf8(const char *charset, const char *s, size_t n, struct buf *out);
  * Windows-1252 (U+FFFD for its five undefined bytes).  0, or 1 when it
  * came to that last reading. */
 int mime_to_utf8_sa(const char *charset, const char *s, size_t n, struct buf *out);
+/* s[0..n) is UTF-8 as RFC 3629 defines it (no overlong form, no
+ * surrogate, nothing past U+10FFFF): Perl's strict decoder and
+ * SpamAssassin's is_valid_utf_8() take it. */
+int mime_utf8_valid(const unsigned char *s, size_t n);
 /* base64 as SpamAssassin decodes a part (Util::base64_decode()): white
  * space removed; text of a length divisible by 4 and all of the
  * alphabet and '=' decoded as RFC 4648 says, a run of '=' inside read as

@@ -201,8 +201,8 @@ mime_to_utf8(const char *charset, const char *s, size_t n, struct buf *out)
 
 /* s[0..n) is UTF-8 as Perl's strict decoder takes it (RFC 3629: no
  * overlong form, no surrogate, nothing past U+10FFFF). */
-static int
-utf8_strict(const unsigned char *s, size_t n)
+int
+mime_utf8_valid(const unsigned char *s, size_t n)
 {
 	for (size_t i = 0; i < n;) {
 		unsigned char c = s[i];
@@ -303,7 +303,7 @@ mime_to_utf8_sa(const char *charset, const char *s, size_t n, struct buf *out)
 	if (charset == NULL || *charset == '\0')
 		charset = "us-ascii";
 	/* all ASCII in an ASCII-based charset, or valid UTF-8 */
-	if ((i == n && sa_ascii_based(charset)) || (i < n && utf8_strict(u, n))) {
+	if ((i == n && sa_ascii_based(charset)) || (i < n && mime_utf8_valid(u, n))) {
 		(void)buf_append(out, s, n);
 		return 0;
 	}

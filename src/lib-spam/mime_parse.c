@@ -1222,6 +1222,7 @@ mime_parse(struct mime_msg *m, const char *data, size_t len,
 	m->uris.max = m->uris_also.max = m->uris_sl.max = m->lim.max_uris;
 	m->uris.also = &m->uris_also;   /* (while parsing: no pointer into */
 	m->uris.sl = &m->uris_sl;       /* the message stays after it) */
+	m->uris.sa = m->lim.sa_text;
 	buf_init(&p.rendered, m->lim.max_text);
 	buf_init(&p.own, m->lim.max_text);
 	{

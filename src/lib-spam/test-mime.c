@@ -773,6 +773,49 @@ test_uri_text(void)
 	uri_list_free(&l);
 }
 
+/* Host names outside ASCII to IDNA (expected: SpamAssassin's
+ * idn_to_ascii() on the same bytes), and text URIs through them in
+ * SpamAssassin's reading. */
+static void
+test_uri_idn(void)
+{
+	static const struct {
+		const char *in, *out;
+		int r;
+	} t[] = {
+		{ "caf\xc3\xa9.com", "xn--caf-dma.com", 1 },
+		{ "\xfc" "ber.de", "xn--ber-goa.de", 1 },            /* Latin-1 */
+		{ "www.\xe4\xbe\x8b\xe3\x80\x82\xe4\xb8\xad\xe5\x9b\xbd",
+		  "www.xn--fsq.xn--fiqs8s", 1 },                     /* U+3002 */
+		{ "b\xc3\x9c" "cher.de", "xn--bcher-kva.de", 1 },   /* mapped */
+		{ "x\xe2\x80\xa4y.com", "x.y.com", 1 },
+		{ "a\xff\xfe.com", "a\xff\xfe.com", 0 },
+		{ "example.com", "example.com", 0 },
+	};
+	struct uri_list l = { NULL, 0, 100 };
+	const char *text = "see http://caf\xc3\xa9.com/x here, "
+	    "www.aacsb.edu.\xe5\x8e\xbb\xe6\x9f\xa5\xe8\xaf\xa2\xe3\x80\x82 now";
+
+	for (size_t i = 0; i < NELEM(t); i++) {
+		char h[64];
+		size_t n = strlen(t[i].in);
+		memcpy(h, t[i].in, n + 1);
+		T_INTEQ(uri_idn_ascii(h, &n, sizeof(h)), t[i].r);
+		T_STREQ(h, t[i].out);
+		T_INTEQ(n, strlen(t[i].out));
+	}
+	l.sa = 1;
+	uri_extract_text(&l, text, strlen(text), NULL);
+	T_INTEQ(l.n, 4);
+	if (l.n == 4) {
+		T_STREQ(l.v[0], "http://xn--caf-dma.com/x");
+		T_STREQ(l.v[1], "http://caf\xc3\xa9.com/x");
+		/* one URI, its last label no TLD (the scan then drops it) */
+		T_STREQ(l.v[2], "http://www.aacsb.edu.xn--1nr228byj0a/");
+	}
+	uri_list_free(&l);
+}
+
 /* Addresses written in text are listed as mailto: URIs among the other
  * forms (SpamAssassin's uri rules see them: __UNSUB_LINK), not ones
  * inside a URI; a URI's form with its port goes there too, and the
@@ -1461,6 +1504,7 @@ main(void)
 	T_RUN(test_anomalies);
 	T_RUN(test_edges);
 	T_RUN(test_uri_text);
+	T_RUN(test_uri_idn);
 	T_RUN(test_uri_text_also);
 	T_RUN(test_uri_sa_forms);
 	T_RUN(test_uri_numeric);

@@ -44,6 +44,11 @@ struct uri_list {
 	 * NULL when all are 0; sl: where the schemeless candidates go (as
 	 * "http://" + the text; NULL: not looked for). */
 	int text;
+	/* SpamAssassin's reading (mime_limits.sa_text): a URI written in
+	 * text runs on through bytes outside ASCII, as its pattern takes
+	 * them ("www.example.edu.去查询。" is one URI, whose last label is
+	 * then no TLD); in Tempest's own it ends at the first one */
+	int sa;
 	uint32_t groups, cur;
 	uint32_t *grp;
 	struct uri_list *sl;
@@ -67,6 +72,14 @@ void uri_add_target(struct uri_list *l, const char *s, size_t n);
 /* Find URIs in text and add them. */
 void uri_extract_text(struct uri_list *l, const char *s, size_t n,
     struct mime_stats *st);
+/* A host name with bytes outside ASCII in its ASCII-compatible form
+ * (IDNA, as SpamAssassin's idn_to_ascii() makes it with libidn2:
+ * UTF-8, else ISO-8859-1 when its bytes are all Latin-1 letters; the
+ * other full stops U+3002, U+FF0E, U+FF61, U+FE52 and U+2024 read as
+ * '.'; NFC, nontransitional): host[0..*n) rewritten in place within cap
+ * bytes.  1 rewritten, 0 left as it was (ASCII already, or no valid
+ * IDN: what SpamAssassin then keeps, lower case). */
+int uri_idn_ascii(char *host, size_t *n, size_t cap);
 /* The host part of a canonical URI, malloc'ed ("" if none). */
 char *uri_host(const char *uri);
 void uri_list_free(struct uri_list *l);

@@ -9,6 +9,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <idn2.h>
+
 #include "buf.h"
 #include "mem.h"
 #include "mime.h"
@@ -395,6 +397,71 @@ uri_add(struct uri_list *l, const char *s, size_t n, struct mime_stats *st)
 		uri_add1(l, s, n, st, 0);
 }
 
+int
+uri_idn_ascii(char *host, size_t *n, size_t cap)
+{
+	static const char *const dots[] = {
+		"\xe2\x80\xa4", "\xe3\x80\x82", "\xef\xbc\x8e", "\xef\xbd\xa1",
+		"\xef\xb9\x92",
+	};
+	const unsigned char *u = (const unsigned char *)host;
+	struct buf in;
+	char *ace = NULL;
+	size_t i, len;
+	int latin1 = 1, high = 0;
+
+	for (i = 0; i < *n; i++) {
+		high |= u[i] >= 0x80;
+		if (u[i] >= 0x80 && !(u[i] >= 0xc0 && u[i] != 0xd7 && u[i] != 0xf7 &&
+		    u[i] != 0xdf && u[i] != 0xff))
+			latin1 = 0;
+		else if (u[i] < 0x80 && !isalnum(u[i]) && u[i] != '_' &&
+		    u[i] != '.' && u[i] != '-')
+			latin1 = 0;
+	}
+	if (!high)
+		return 0;
+	buf_init(&in, BUF_UNLIMITED);
+	if (mime_utf8_valid(u, *n)) {
+		for (i = 0; i < *n;) {
+			size_t k;
+			for (k = 0; k < NELEM(dots); k++)
+				if (*n - i >= 3 && memcmp(host + i, dots[k], 3) == 0)
+					break;
+			if (k < NELEM(dots)) {
+				(void)buf_appendc(&in, '.');
+				i += 3;
+			} else
+				(void)buf_appendc(&in, host[i++]);
+		}
+	} else if (latin1) {
+		for (i = 0; i < *n; i++)
+			if (u[i] < 0x80)
+				(void)buf_appendc(&in, host[i]);
+			else {
+				(void)buf_appendc(&in, (char)(0xc0 | (u[i] >> 6)));
+				(void)buf_appendc(&in, (char)(0x80 | (u[i] & 0x3f)));
+			}
+	} else {
+		buf_free(&in);
+		return 0;
+	}
+	if (idn2_to_ascii_8z(buf_cstr(&in), &ace,
+	    IDN2_NFC_INPUT | IDN2_NONTRANSITIONAL) != IDN2_OK || ace == NULL ||
+	    (len = strlen(ace)) >= cap) {
+		idn2_free(ace);
+		buf_free(&in);
+		return 0;
+	}
+	for (i = 0; i < len; i++)
+		host[i] = (char)tolower((unsigned char)ace[i]);
+	host[len] = '\0';
+	*n = len;
+	idn2_free(ace);
+	buf_free(&in);
+	return 1;
+}
+
 static void
 uri_add1(struct uri_list *l, const char *s, size_t n, struct mime_stats *st, int depth)
 {
@@ -491,6 +558,7 @@ authority:
 		host[hl++] = (char)tolower(c);
 	}
 	host[hl] = '\0';
+	(void)uri_idn_ascii(host, &hl, sizeof(host));
 	while (hl > 0 && host[hl - 1] == '.')
 		host[--hl] = '\0';
 	if (hl == 0)
@@ -586,10 +654,14 @@ authority:
 	buf_free(&tail);
 }
 
+/* A byte of a URI written in text: not a blank, control or delimiter;
+ * in SpamAssassin's reading (sa) bytes outside ASCII too, but for the
+ * Latin-1 no-break space byte its pattern ends one at. */
 static int
-uri_char(unsigned char c)
+uri_char(unsigned char c, int sa)
 {
-	return c > 32 && c < 127 && c != '<' && c != '>' && c != '"' &&
+	return c > 32 && (c < 127 || (sa && c > 127 && c != 0xa0)) &&
+	    c != '<' && c != '>' && c != '"' &&
 	    c != '\'' && c != '`' && c != '{' && c != '}' && c != '|' &&
 	    c != '^';
 }
@@ -756,8 +828,8 @@ uri_extract_text(struct uri_list *l, const char *s, size_t n,
 			for (size_t k = 0; k < NELEM(starts) && !found; k++) {
 				size_t sl = strlen(starts[k]);
 				if (n - i > sl && strncasecmp(s + i, starts[k], sl) == 0 &&
-				    uri_char((unsigned char)s[i + sl])) {
-					for (e = i + sl; e < n && uri_char((unsigned char)s[e]); e++)
+				    uri_char((unsigned char)s[i + sl], l->sa)) {
+					for (e = i + sl; e < n && uri_char((unsigned char)s[e], l->sa); e++)
 						;
 					text_uri(l, 1);
 					uri_add(l, s + i, e - i, st);
