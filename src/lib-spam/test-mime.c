@@ -814,6 +814,31 @@ test_uri_idn(void)
 		T_STREQ(l.v[2], "http://www.aacsb.edu.xn--1nr228byj0a/");
 	}
 	uri_list_free(&l);
+
+	/* Tempest's own reading: an IDN host runs on, CJK text after a
+	 * whole name and a Unicode space do not */
+	memset(&l, 0, sizeof(l));
+	l.max = 100;
+	text = "see http://\xd0\xb0pple.com/login now, http://caf\xc3\xa9.com/p\xc3\xa9ge, "
+	    "www.\xe4\xbe\x8b\xe3\x80\x82\xe4\xb8\xad\xe5\x9b\xbd/ y, "
+	    "www.aacsb.edu.\xe5\x8e\xbb\xe6\x9f\xa5 z, http://a.example.com\xe8\x8e\xb7 "
+	    "and http://b.example\xc2\xa0x";
+	uri_extract_text(&l, text, strlen(text), NULL);
+	{
+		static const char *const want[] = {
+			"http://xn--pple-43d.com/login", "http://\xd0\xb0pple.com/login",
+			"http://xn--caf-dma.com/p", "http://caf\xc3\xa9.com/p",
+			"http://www.xn--fsq.xn--fiqs8s/",
+			"http://www.\xe4\xbe\x8b\xe3\x80\x82\xe4\xb8\xad\xe5\x9b\xbd/",
+			"http://www.aacsb.edu/", "http://www.aacsb.edu",
+			"http://a.example.com/", "http://a.example.com",
+			"http://b.example/", "http://b.example",
+		};
+		T_INTEQ(l.n, NELEM(want));
+		for (size_t i = 0; i < l.n && i < NELEM(want); i++)
+			T_STREQ(l.v[i], want[i]);
+	}
+	uri_list_free(&l);
 }
 
 /* Addresses written in text are listed as mailto: URIs among the other

@@ -672,6 +672,70 @@ local_char(unsigned char c)
 	return isalnum(c) || c == '.' || c == '_' || c == '%' || c == '+' || c == '-';
 }
 
+/* The code point of the UTF-8 sequence at s[0..n), 0 if none. */
+static unsigned
+utf8_cp(const unsigned char *s, size_t n)
+{
+	if (n >= 2 && s[0] >= 0xc2 && s[0] <= 0xdf)
+		return (unsigned)(s[0] & 0x1f) << 6 | (s[1] & 0x3f);
+	if (n >= 3 && s[0] >= 0xe0 && s[0] <= 0xef)
+		return (unsigned)(s[0] & 0x0f) << 12 | (unsigned)(s[1] & 0x3f) << 6 |
+		    (s[2] & 0x3f);
+	if (n >= 4 && s[0] >= 0xf0 && s[0] <= 0xf4)
+		return (unsigned)(s[0] & 0x07) << 18 | (unsigned)(s[1] & 0x3f) << 12 |
+		    (unsigned)(s[2] & 0x3f) << 6 | (s[3] & 0x3f);
+	return 0;
+}
+
+/* Tempest's own reading of a URI written in text, its authority from
+ * s[a] and its ASCII run to s[e]: where the host goes on in bytes
+ * outside ASCII that make an IDN host (uri_idn_ascii(), "http://аpple.com/"
+ * or "café.com"), the URI runs on through them and then through the
+ * ASCII of its path; else it ends at e, the first such byte: after a
+ * host glued to symbols or garbage, in a path, at a Unicode space, and
+ * where CJK text follows a whole dotted name ("www.example.edu.去查询。",
+ * "example.com获取": those scripts put no space between words, so that
+ * is the sentence going on, not a label). */
+static size_t
+own_idn_end(const char *s, size_t n, size_t a, size_t e)
+{
+	char host[512];
+	size_t h = e, b = a, hl = 0;
+	unsigned cp;
+	int dotted = 0;
+
+	if (e >= n || (unsigned char)s[e] < 0x80)
+		return e;
+	for (size_t k = a; k < e; k++) {
+		if (s[k] == '/' || s[k] == '?' || s[k] == '#' || s[k] == '\\')
+			return e;       /* past the host already */
+		dotted |= s[k] == '.' && k + 1 < e;
+	}
+	cp = utf8_cp((const unsigned char *)s + e, n - e);
+	if (cp == 0xa0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200b) ||
+	    cp == 0x202f || cp == 0x205f || cp == 0x3000 || cp == 0xfeff)
+		return e;
+	if (dotted && ((cp >= 0x2e80 && cp <= 0x9fff) || (cp >= 0xac00 && cp <= 0xd7af) ||
+	    (cp >= 0xf900 && cp <= 0xfaff) || (cp >= 0xff00 && cp <= 0xffef)))
+		return e;
+	while (h < n && uri_char((unsigned char)s[h], 1) && s[h] != '/' &&
+	    s[h] != '?' && s[h] != '#' && s[h] != '\\')
+		h++;
+	for (size_t k = h; k > a; k--)
+		if (s[k - 1] == '@') {  /* (a user part, then the host) */
+			b = k;
+			break;
+		}
+	for (size_t k = b; k < h && s[k] != ':' && hl < sizeof(host) - 1; k++)
+		host[hl++] = (char)tolower((unsigned char)s[k]);
+	host[hl] = '\0';
+	if (!uri_idn_ascii(host, &hl, sizeof(host)))
+		return e;
+	while (h < n && uri_char((unsigned char)s[h], 0))
+		h++;
+	return h;
+}
+
 /* An address written in text around the '@' at s[at] (not one inside a
  * URI, not a mailto: one, which the URI scan takes), as
  * "mailto:local@domain", lower case: SpamAssassin lists those with the
@@ -827,10 +891,15 @@ uri_extract_text(struct uri_list *l, const char *s, size_t n,
 		    s[i - 1] == '@' || s[i - 1] == '/')))
 			for (size_t k = 0; k < NELEM(starts) && !found; k++) {
 				size_t sl = strlen(starts[k]);
-				if (n - i > sl && strncasecmp(s + i, starts[k], sl) == 0 &&
-				    uri_char((unsigned char)s[i + sl], l->sa)) {
-					for (e = i + sl; e < n && uri_char((unsigned char)s[e], l->sa); e++)
-						;
+				if (n - i <= sl || strncasecmp(s + i, starts[k], sl) != 0)
+					continue;
+				for (e = i + sl; e < n && uri_char((unsigned char)s[e], l->sa); e++)
+					;
+				/* (the authority: after "scheme://", or the whole
+				 * "www." name) */
+				if (!l->sa && starts[k][sl - 1] != ':')
+					e = own_idn_end(s, n, starts[k][sl - 1] == '.' ? i : i + sl, e);
+				if (e > i + sl) {
 					text_uri(l, 1);
 					uri_add(l, s + i, e - i, st);
 					text_uri(l, 0);
