@@ -623,3 +623,34 @@ def test_alike_recipients_get_the_lenient_levels(make_instance):
     for ln in q:
         shown = inst.cmd("quarantine", "show", ln.split()[0]).stdout
         assert "required=3 " in shown, shown
+
+
+def test_quarantine_subject_as_a_reader_shows_it(make_instance):
+    """A rule set written for SpamAssassin's reading (one with a
+    util_rb_tld list) reads a Subject: with raw 8-bit bytes that are not
+    all UTF-8 as SpamAssassin does, the whole value as Windows-1252; the
+    quarantine lists it as a reader shows it, the valid UTF-8 kept: the
+    header rule sees "cafÃ©", the quarantine says "café"."""
+    inst = make_instance("q8bit", extra=LEVELS, extra_services=[FILTER_SVC])
+    with open(os.path.join(inst.etc, "spam.cf"), "w") as f:
+        f.write("util_rb_tld com example\n"
+                "header T_SA_READING Subject =~ /caf\\xc3\\x83\\xc2\\xa9/\n"
+                "score T_SA_READING 30\n")
+    inst.start()
+    msg = (b"From: Deals <deals@shop.example>\r\nTo: demo@example.test\r\n"
+           b"Subject: caf\xc3\xa9 \xe9t\xe9\r\n\r\nhello\r\n")
+    with smtplib.SMTP("127.0.0.1", inst.smtp_port, timeout=30) as c:
+        c.ehlo("client.example")
+        c.mail("deals@shop.example")
+        assert c.rcpt("demo@example.test")[0] == 250
+        code, text = c.data(msg)
+    text = text.decode()
+    assert code == 250 and "quarantined as" in text, text + inst.log()
+    qid = text.split("quarantined as ")[1].split()[0]
+    r = inst.cmd("quarantine", "list", text=False)
+    assert r.returncode == 0, r.stderr
+    line = r.stdout.decode("utf-8")
+    assert line.startswith(qid + " ") and " caf\u00e9 \u00e9t\u00e9 <deals@shop.example>" in line, line
+    shown = inst.cmd("quarantine", "show", qid, text=False).stdout
+    assert b"T_SA_READING=30" in shown, shown
+    assert b"\nSubject: [SPAM] caf\xc3\xa9 \xe9t\xe9\n" in shown, shown   # bytes as sent

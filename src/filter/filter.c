@@ -262,7 +262,10 @@ qentry_make(struct qentry *e, const struct spam_verdict *v, const struct buf *co
 	e->q.created = time(NULL);
 	e->q.sender = (char *)sender;
 	e->q.recipients = str_join_local(rcpts, nr);
-	e->q.subject = (char *)(subj ? subj->value : "");
+	/* (as a reader shows it: Tempest's own reading where SpamAssassin's
+	 * rules read it otherwise) */
+	e->q.subject = (char *)(subj == NULL ? "" : subj->own_value != NULL ?
+	    subj->own_value : subj->value);
 	e->q.score = v->res.score;
 	e->q.tests = (char *)buf_cstr(tests);
 	e->q.message = e->msg.data ? e->msg.data : "";
