@@ -718,9 +718,12 @@ own_idn_end(const char *s, size_t n, size_t a, size_t e)
 	if (dotted && ((cp >= 0x2e80 && cp <= 0x9fff) || (cp >= 0xac00 && cp <= 0xd7af) ||
 	    (cp >= 0xf900 && cp <= 0xfaff) || (cp >= 0xff00 && cp <= 0xffef)))
 		return e;
+	/* (no further than a host can be long: a run of text with no
+	 * delimiter is not read again from each "www." in it) */
 	while (h < n && uri_char((unsigned char)s[h], 1) && s[h] != '/' &&
 	    s[h] != '?' && s[h] != '#' && s[h] != '\\')
-		h++;
+		if (++h - a >= sizeof(host))
+			return e;
 	for (size_t k = h; k > a; k--)
 		if (s[k - 1] == '@') {  /* (a user part, then the host) */
 			b = k;
