@@ -264,8 +264,7 @@ qentry_make(struct qentry *e, const struct spam_verdict *v, const struct buf *co
 	e->q.recipients = str_join_local(rcpts, nr);
 	/* (as a reader shows it: Tempest's own reading where SpamAssassin's
 	 * rules read it otherwise) */
-	e->q.subject = (char *)(subj == NULL ? "" : subj->own_value != NULL ?
-	    subj->own_value : subj->value);
+	e->q.subject = (char *)(subj != NULL ? mime_header_own(subj) : "");
 	e->q.score = v->res.score;
 	e->q.tests = (char *)buf_cstr(tests);
 	e->q.message = e->msg.data ? e->msg.data : "";

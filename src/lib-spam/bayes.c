@@ -179,7 +179,7 @@ header_tokens(struct toks *t, const struct mime_header *h)
 {
 	char name[64], prefix[72];
 	size_t nl = strlen(h->name);
-	const char *v = h->own_value != NULL ? h->own_value : h->value;
+	const char *v = mime_header_own(h);
 
 	if (nl >= sizeof(name))
 		nl = sizeof(name) - 1;
@@ -317,7 +317,7 @@ char *
 bayes_msgkey(const struct mime_msg *m)
 {
 	const struct mime_header *h = mime_header_get(m, "Message-ID");
-	const char *v = h == NULL ? NULL : h->own_value != NULL ? h->own_value : h->value;
+	const char *v = h != NULL ? mime_header_own(h) : NULL;
 	uint64_t x = fnv1a(m->full + m->body_offset, m->full_len - m->body_offset, FNV_INIT);
 
 	if (v != NULL && v[0] != '\0' && strlen(v) < 900)

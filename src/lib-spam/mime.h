@@ -57,6 +57,14 @@ struct mime_header {
 	char *own_value;
 };
 
+/* h's value in Tempest's own reading (what a reader sees, what Bayes
+ * reads): own_value where it differs, else value. */
+static inline const char *
+mime_header_own(const struct mime_header *h)
+{
+	return h->own_value != NULL ? h->own_value : h->value;
+}
+
 struct mime_part {
 	unsigned depth;         /* 0 = the message itself */
 	char *ctype;            /* lower case "text/html" ("text/plain" default) */

@@ -496,28 +496,14 @@ mime_addr_name(const char *value)
 	return buf_steal(&b);
 }
 
-/* One group of n (2-4) digits: n - 1 bytes into t. */
-static size_t
-b64_group(const unsigned char *d, size_t n, char *t)
-{
-	unsigned a = d[0], b = d[1], c = n > 2 ? d[2] : 0, e = n > 3 ? d[3] : 0;
-
-	t[0] = (char)((a << 2) | (b >> 4));
-	t[1] = (char)(((b & 0x0f) << 4) | (c >> 2));
-	t[2] = (char)(((c & 0x03) << 6) | e);
-	return n - 1;
-}
-
 void
 mime_base64_sa(const char *s, size_t n, struct buf *out)
 {
 	enum { EQ = 64 };
-	unsigned char *d = xmalloc(n > 0 ? n : 1);      /* the digits */
-	size_t len = 0, k, i;
+	unsigned char *d = xmalloc(n > 0 ? n : 1);      /* digits, then bytes */
+	size_t len = 0, k, i, o = 0;
 	int pure = 1;   /* nothing but the alphabet and '=' (white space aside) */
-	struct buf tmp;
 
-	buf_init(&tmp, BUF_UNLIMITED);
 	for (i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
 		int v;
@@ -532,35 +518,24 @@ mime_base64_sa(const char *s, size_t n, struct buf *out)
 		d[len++] = (unsigned char)v;
 	}
 	for (k = len; k > 0 && d[k - 1] == EQ; k--)
-		;       /* d[k..len) the final '=' run */
-	if (pure && len >= 2 && len % 4 == 0) {
-		/* MIME::Base64: its groups up to the first '=' */
-		for (i = 0; i < k; i++)
-			if (d[i] == EQ)
-				d[i] = 0;
-		for (i = 0; i < len; i += 4) {
-			char t[3];
-			size_t have = i < k ? (k - i < 4 ? k - i : 4) : 0;
+		;       /* d[k..len) the final '=' run, dropped */
+	/* an inner '=' is 'A' for MIME::Base64 (pure text of whole groups),
+	 * the digit 63 on the uudecoding path; both decode up to the final
+	 * run, a lone last digit dropped */
+	pure = pure && len >= 2 && len % 4 == 0;
+	for (i = 0; i < k; i++)
+		if (d[i] == EQ)
+			d[i] = pure ? 0 : 63;
+	for (i = 0; i + 1 < k; i += 4) {        /* (bytes overwrite digits read) */
+		unsigned a = d[i], b = d[i + 1];
+		unsigned c = i + 2 < k ? d[i + 2] : 0, e = i + 3 < k ? d[i + 3] : 0;
 
-			if (have < 2)
-				break;
-			(void)buf_append(&tmp, t, b64_group(d + i, have, t));
-			if (have < 4)
-				break;
-		}
-	} else {
-		/* the uudecoding path: '=' is the digit 63 */
-		for (i = 0; i < k; i++)
-			if (d[i] == EQ)
-				d[i] = 63;
-		if (k % 4 == 1)
-			k--;
-		for (i = 0; i < k; i += 4) {
-			char t[3];
-			(void)buf_append(&tmp, t, b64_group(d + i, k - i < 4 ? k - i : 4, t));
-		}
+		d[o++] = (unsigned char)((a << 2) | (b >> 4));
+		if (i + 2 < k)
+			d[o++] = (unsigned char)(((b & 0x0f) << 4) | (c >> 2));
+		if (i + 3 < k)
+			d[o++] = (unsigned char)(((c & 0x03) << 6) | e);
 	}
-	(void)mail_append_some(out, tmp.data != NULL ? tmp.data : "", tmp.len);
-	buf_free(&tmp);
+	(void)mail_append_some(out, (const char *)d, o);
 	free(d);
 }

@@ -1058,8 +1058,7 @@ subject_line(const struct mime_msg *m, struct buf *out, int own)
 
 	for (size_t i = 0; i < m->nhdrs; i++)
 		if (strcasecmp(m->hdrs[i].name, "Subject") == 0)
-			v = own && m->hdrs[i].own_value != NULL ?
-			    m->hdrs[i].own_value : m->hdrs[i].value;
+			v = own ? mime_header_own(&m->hdrs[i]) : m->hdrs[i].value;
 	if (v != NULL)
 		(void)buf_appends(out, v);
 	(void)buf_appendc(out, '\n');
