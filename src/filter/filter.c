@@ -34,7 +34,19 @@
 #include "spam_engine.h"
 #include "str.h"
 
+/* The largest content read: what smtpd may accept (message_size_limit,
+ * 0 = no limit, plus its own headers), at least 64 MiB. */
 #define FILTER_MAX_MESSAGE (64LL * 1024 * 1024)
+
+static long long
+max_message(void)
+{
+	long long l = config_int("message_size_limit");
+
+	if (l <= 0)
+		return (long long)1 << 50;
+	return l + 1024 * 1024 > FILTER_MAX_MESSAGE ? l + 1024 * 1024 : FILTER_MAX_MESSAGE;
+}
 
 static const struct cfg_param filter_params[] = {
 	{ "spam_split_recipients", CFG_BOOL, "yes", 0, "Treat each recipient of a message by its own spam levels (a tagged copy per group of recipients treated alike, quarantine for those whose level says so); no: the most lenient levels of all recipients for everyone" },
@@ -253,7 +265,8 @@ qentry_make(struct qentry *e, const struct spam_verdict *v, const struct buf *co
 	buf_init(&headers, 256 * 1024);
 	(void)buf_printf(&headers, "X-Quarantine-Id: <%s>\n", e->id);
 	spam_engine_headers(engine, v, &headers);
-	buf_init(&e->msg, content->len + headers.len + 4096);
+	/* (the subject tag can be added to many Subject: lines) */
+	buf_init(&e->msg, BUF_UNLIMITED);
 	spam_rewrite(engine, v, content->data ? content->data : "", content->len,
 	    buf_cstr(&headers), &e->msg);
 	buf_free(&headers);
@@ -296,20 +309,52 @@ put_entries(struct store *st, void *arg)
 	return 0;
 }
 
+/* store_transaction() body: the entries taken back. */
+static int
+delete_entries(struct store *st, void *arg)
+{
+	const struct qentries *a = arg;
+
+	for (size_t i = 0; i < a->n; i++)
+		if (store_quarantine_delete(st, a->e[i].q.id) < 0)
+			return -1;
+	return 0;
+}
+
+/* Time left to store before smtpd's deadline (a commit waits for the
+ * disk); a store that took longer than it is taken back. */
+#define STORE_MARGIN_MS 500
+
 /* Store n entries in one transaction, so that a failure leaves none of
  * them behind (the tempfail that follows makes the client send the
- * message again), durable before smtpd's 250.  0, or -1 logged. */
+ * message again), durable before smtpd's 250.  Not after smtpd's
+ * deadline (ms, filter_clock_ms(); 0 = none): smtpd has answered 451
+ * by then and the client's retry would store the message again, so an
+ * entry the store kept waiting past it is deleted.  0, or -1 logged. */
 static int
-quarantine_store(struct qentry *e, size_t n, const char *qid)
+quarantine_store(struct qentry *e, size_t n, const char *qid, long long deadline)
 {
 	struct qentries a = { e, n };
 
-	if (engine->store != NULL && store_transaction_durable(engine->store,
-	    put_entries, &a) >= 0)
-		return 0;
-	log_warn("%s: quarantine failed: %s", qid, engine->store ?
-	    store_error(engine->store) : engine->store_error);
-	return -1;
+	if (deadline > 0 && filter_clock_ms() + STORE_MARGIN_MS >= deadline) {
+		log_warn("%s: quarantine: not stored, too close to smtpd's timeout", qid);
+		return -1;
+	}
+	if (engine->store == NULL || store_transaction_durable(engine->store,
+	    put_entries, &a) < 0) {
+		log_warn("%s: quarantine failed: %s", qid, engine->store ?
+		    store_error(engine->store) : engine->store_error);
+		return -1;
+	}
+	if (deadline > 0 && filter_clock_ms() >= deadline) {
+		if (store_transaction(engine->store, delete_entries, &a) < 0)
+			log_err("%s: quarantine: stored after smtpd's timeout and not "
+			    "taken back: %s", qid, store_error(engine->store));
+		else
+			log_warn("%s: quarantine: stored after smtpd's timeout, taken back", qid);
+		return -1;
+	}
+	return 0;
 }
 
 static const char *
@@ -332,6 +377,16 @@ put_reply(struct ipc_msg *rep, int action, const char *headers, const char *tag,
 	ipc_put_str(rep, score);
 	ipc_put_str(rep, qid);
 	ipc_put_int(rep, ngroups);
+}
+
+/* The size of put_reply()'s fields: the reply must fit in one ipc frame
+ * (IPC_MAX), which is checked before anything is stored. */
+static size_t
+reply_size(const char *headers, const char *tag, const char *reply,
+    const char *score, const char *qid)
+{
+	return 2 * IPC_INT_SIZE + ipc_str_size(headers) + ipc_str_size(tag) +
+	    ipc_str_size(reply) + ipc_str_size(score) + ipc_str_size(qid);
 }
 
 /* A tempfail with this SMTP reply. */
@@ -381,17 +436,18 @@ static int
 handle_split(struct spam_verdict *v, const struct buf *content, const char *qid,
     const char *sender, const char *client, char **rcpts, size_t nr,
     const struct spam_levels *each, const struct buf *tests, const char *score,
-    struct ipc_msg *rep)
+    long long deadline, struct ipc_msg *rep)
 {
 	struct group {
 		int key, action, is_spam;
+		const char *tag;        /* subject tag of a copy to deliver */
 		size_t n;
 		struct buf headers, list;
 		struct qentry *qe;      /* in qe[] when quarantined */
 	} g[FILTER_MAX_GROUPS];
 	int *key = xcalloc(nr, sizeof(*key));
-	int ng = 0, failed;
-	size_t nq = 0;
+	int ng = 0, failed, toobig;
+	size_t nq = 0, need;
 	char **members = xcalloc(nr + 1, sizeof(*members));
 	struct qentry *qe;
 	struct ipc_msg groups;  /* the group fields, appended to rep */
@@ -433,8 +489,22 @@ handle_split(struct spam_verdict *v, const struct buf *content, const char *qid,
 		} else {
 			spam_engine_headers(engine, v, &g[j].headers);
 		}
+		g[j].tag = g[j].action != FILTER_QUARANTINE && g[j].is_spam ?
+		    engine->subject_tag : "";
 	}
-	failed = nq > 0 && quarantine_store(qe, nq, qid) < 0;
+	/* the whole reply must fit in its frame before anything is stored
+	 * (the recipients are within FILTER_RCPTS_MAX; the headers could
+	 * still make it too large) */
+	need = reply_size("", "", "", score, "");
+	for (int j = 0; j < ng; j++)
+		need += IPC_INT_SIZE + ipc_str_size(buf_cstr(&g[j].headers)) +
+		    ipc_str_size(g[j].tag) + ipc_str_size(g[j].qe != NULL ?
+		    g[j].qe->id : "") + ipc_str_size(buf_cstr(&g[j].list));
+	toobig = need > IPC_MAX;
+	if (toobig)
+		log_warn("%s: filter: the split reply would be too large (%zu bytes)",
+		    qid, need);
+	failed = toobig || (nq > 0 && quarantine_store(qe, nq, qid, deadline) < 0);
 	ipc_msg_init(&groups, 0);
 	if (failed)
 		log_info("%s: filter: from=<%s> %s score=%s action=tempfail (split, "
@@ -446,13 +516,14 @@ handle_split(struct spam_verdict *v, const struct buf *content, const char *qid,
 			    "recipient(s) (split) tests=[%s]", qid, sender, client, score,
 			    action_name(g[j].action), qidbuf[0] ? " quarantine_id=" : "",
 			    qidbuf, g[j].n, buf_cstr(tests));
-		ipc_put_int(&groups, g[j].action == FILTER_QUARANTINE ?
-		    FILTER_QUARANTINE : FILTER_TAG);
-		ipc_put_str(&groups, buf_cstr(&g[j].headers));
-		ipc_put_str(&groups, g[j].action != FILTER_QUARANTINE && g[j].is_spam ?
-		    engine->subject_tag : "");
-		ipc_put_str(&groups, qidbuf);
-		ipc_put_str(&groups, buf_cstr(&g[j].list));
+		if (!failed) {
+			ipc_put_int(&groups, g[j].action == FILTER_QUARANTINE ?
+			    FILTER_QUARANTINE : FILTER_TAG);
+			ipc_put_str(&groups, buf_cstr(&g[j].headers));
+			ipc_put_str(&groups, g[j].tag);
+			ipc_put_str(&groups, qidbuf);
+			ipc_put_str(&groups, buf_cstr(&g[j].list));
+		}
 		buf_free(&g[j].headers);
 		buf_free(&g[j].list);
 	}
@@ -464,7 +535,8 @@ handle_split(struct spam_verdict *v, const struct buf *content, const char *qid,
 	if (failed) {
 		/* none of the groups is stored: the client's retry starts
 		 * afresh */
-		put_tempfail(rep, "451 4.7.1 Error: quarantine not available", score);
+		put_tempfail(rep, toobig ? "451 4.7.1 Error: content filter reply too large" :
+		    "451 4.7.1 Error: quarantine not available", score);
 	} else {
 		put_reply(rep, FILTER_SPLIT, "", "", "", score, "", ng);
 		(void)buf_append(&rep->body, groups.body.data, groups.body.len);
@@ -479,7 +551,7 @@ static void
 handle(struct ipc_msg *req, struct ipc_msg *rep, struct scanned *sc)
 {
 	const char *qid, *sender, *rcpt_text, *client;
-	int64_t off, len;
+	int64_t off, len, deadline;
 	struct buf content, headers, tests;
 	struct spam_verdict v;
 	struct spam_levels levels, *each;
@@ -492,9 +564,16 @@ handle(struct ipc_msg *req, struct ipc_msg *rep, struct scanned *sc)
 	if (ipc_get_str(req, &qid) < 0 || ipc_get_str(req, &sender) < 0 ||
 	    ipc_get_str(req, &rcpt_text) < 0 || ipc_get_str(req, &client) < 0 ||
 	    ipc_get_int(req, &off) < 0 || ipc_get_int(req, &len) < 0 ||
-	    req->fd < 0 || off < 0 || len < 0 || len > FILTER_MAX_MESSAGE) {
+	    ipc_get_int(req, &deadline) < 0 || req->fd < 0 || off < 0 || len < 0 || len > max_message()) {
 		log_warn("malformed filter request");
 		put_tempfail(rep, "451 4.7.1 Error: malformed content filter request", "");
+		free(reply);
+		return;
+	}
+	if (deadline > 0 && filter_clock_ms() >= deadline) {
+		/* waited in the listen queue until smtpd gave up */
+		log_warn("%s: filter: request too late, smtpd has stopped waiting", qid);
+		put_tempfail(rep, "451 4.7.1 Error: content filter timed out", "");
 		free(reply);
 		return;
 	}
@@ -523,7 +602,7 @@ handle(struct ipc_msg *req, struct ipc_msg *rep, struct scanned *sc)
 	tests_string(&v.res, &tests);
 	if (nr > 1 && config_bool("spam_split_recipients") &&
 	    handle_split(&v, &content, qid, sender, client, rcpts, nr, each, &tests,
-	    score, rep))
+	    score, deadline, rep))
 		goto done;
 	spam_engine_decide(engine, &v, &levels);
 	action = v.action == SPAM_REJECT ? FILTER_REJECT :
@@ -533,7 +612,7 @@ handle(struct ipc_msg *req, struct ipc_msg *rep, struct scanned *sc)
 		struct qentry e;
 		qentry_make(&e, &v, &content, sender, rcpts, nr, &tests);
 		free(reply);
-		if (quarantine_store(&e, 1, qid) < 0) {
+		if (quarantine_store(&e, 1, qid, deadline) < 0) {
 			action = FILTER_TEMPFAIL;
 			reply = xstrdup("451 4.7.1 Error: quarantine not available");
 		} else {
@@ -546,6 +625,13 @@ handle(struct ipc_msg *req, struct ipc_msg *rep, struct scanned *sc)
 		reply = xasprintf("550 5.7.1 Message content rejected as spam (score %s)", score);
 	} else if (action == FILTER_TAG) {
 		spam_engine_headers(engine, &v, &headers);
+		if (reply_size(buf_cstr(&headers), v.is_spam ? engine->subject_tag : "",
+		    reply, score, "") > IPC_MAX) {
+			log_warn("%s: filter: the reply would be too large", qid);
+			action = FILTER_TEMPFAIL;
+			free(reply);
+			reply = xstrdup("451 4.7.1 Error: content filter reply too large");
+		}
 	} else if (action == FILTER_ACCEPT) {
 		/* below the tag level: still drop X-Spam-* headers that came
 		 * with the message (a copy without them is written) */

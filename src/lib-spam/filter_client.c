@@ -28,6 +28,14 @@ now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+long long
+filter_clock_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 int
 filter_send(const char *socket_path, const struct filter_request *req,
     int timeout_ms, int *fd_r, const char **error_r)
@@ -43,6 +51,13 @@ filter_send(const char *socket_path, const struct filter_request *req,
 		return -1;
 	}
 	strcpy(sun.sun_path, socket_path);
+	if (ipc_str_size(req->queue_id) + ipc_str_size(req->sender) +
+	    ipc_str_size(req->recipients) + ipc_str_size(req->client) +
+	    3 * IPC_INT_SIZE > IPC_MAX) {
+		/* (smtpd keeps the recipients within FILTER_RCPTS_MAX) */
+		*error_r = "filter request too large";
+		return -1;
+	}
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
 		*error_r = "filter service not reachable";
@@ -61,6 +76,7 @@ filter_send(const char *socket_path, const struct filter_request *req,
 	ipc_put_str(&m, req->client);
 	ipc_put_int(&m, req->offset);
 	ipc_put_int(&m, req->length);
+	ipc_put_int(&m, timeout_ms > 0 ? filter_clock_ms() + timeout_ms : 0);
 	m.fd = req->fd;
 	if (ipc_send(fd, &m) < 0) {
 		ipc_msg_free(&m);

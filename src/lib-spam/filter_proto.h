@@ -7,6 +7,7 @@
  * (SCM_RIGHTS, opened read-only by the client):
  *   S queue id   S sender   S recipients (LF separated)   S client address
  *   I content offset in the file   I content length
+ *   I deadline (filter_clock_ms() by which smtpd stops waiting; 0 = none)
  * Reply FILTER_REPLY:
  *   I action (enum filter_action)   S header lines to prepend ("" or
  *   lines each ending in LF)   S subject tag ("" = none)   S SMTP reply
@@ -40,6 +41,12 @@ enum filter_action {
 
 /* At most this many groups in a reply. */
 #define FILTER_MAX_GROUPS 64
+/* The recipients of one request (each with its LF) stay within this many
+ * bytes: smtpd answers 452 4.5.3 to a RCPT past it while a filter is
+ * configured (RFC 5321 4.5.3.1.10: the client sends the rest in another
+ * transaction), so the request and a split reply (every recipient once
+ * more, beside the groups' headers) fit in one ipc frame (IPC_MAX). */
+#define FILTER_RCPTS_MAX (128 * 1024)
 
 struct filter_group {
 	int action;             /* FILTER_TAG (deliver a copy) or FILTER_QUARANTINE */
@@ -62,7 +69,11 @@ struct filter_reply {
 
 struct ipc_msg;
 
-/* Connect to the filter and send the request; *fd_r is the connection to
+/* The clock of the request's deadline: milliseconds since the epoch
+ * (CLOCK_REALTIME, the same in smtpd's and the filter's process). */
+long long filter_clock_ms(void);
+/* Connect to the filter and send the request (with the deadline now +
+ * timeout_ms, after which the filter must not store the message); *fd_r is the connection to
  * read the reply from (event loops watch it).  0, or -1 with *error_r. */
 int filter_send(const char *socket_path, const struct filter_request *req,
     int timeout_ms, int *fd_r, const char **error_r);

@@ -18,6 +18,7 @@
 
 #include <stdint.h>
 #include <stddef.h>
+#include <string.h>
 
 #include "buf.h"
 #include "ioev.h"
@@ -27,6 +28,11 @@
 #define IPC_FRAME_MAX IO_INPUT_MAX
 /* Largest body; ipc_put_*() beyond it is a bug (panic). */
 #define IPC_MAX (IPC_FRAME_MAX - IPC_HDR)
+
+/* Bytes an integer field and a string field take in a body (to check
+ * that a message will fit before putting it together). */
+#define IPC_INT_SIZE 9
+#define ipc_str_size(s) (5 + strlen(s) + 1)
 
 struct ipc_msg {
 	uint32_t type;

@@ -134,6 +134,7 @@ reset_transaction(struct session *s)
 	}
 	FREE(s->rcpts);
 	s->nrcpt = 0;
+	s->rcpt_bytes = 0;
 	s->has_mail = 0;
 	memset(&s->mp, 0, sizeof(s->mp));
 	smtpd_filter_cancel(s);
@@ -518,6 +519,11 @@ check_rcpt(struct session *s, const char *args, struct smtp_path *p,
 		buf_printf(&p->addr, "@%s", config_str("myorigin"));
 		p->at = 10;
 	}
+	if (!smtpd_filter_rcpt_fits(s, p->addr.len)) {
+		/* the content filter takes the recipients in one request */
+		smtpd_reply(s, "452 4.5.3 Error: too many recipients");
+		return -1;
+	}
 	rcpt = buf_cstr(&p->addr);
 	resolve_fold_domain((char *)p->addr.data);
 	v = eval_restrictions(s, cfg.sender_restrictions, rcpt, reply,
@@ -563,6 +569,7 @@ cmd_rcpt(struct session *s, const char *args)
 		s->rcpts[s->nrcpt].orcpt = xstrdup(rp.orcpt);
 		s->rcpts[s->nrcpt].notify = rp.notify;
 		s->nrcpt++;
+		s->rcpt_bytes += p.addr.len + 1;
 		smtpd_reply(s, "250 2.1.5 Ok");
 	}
 	smtp_path_free(&p);

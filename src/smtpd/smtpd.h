@@ -48,6 +48,7 @@ struct session {
 	struct smtp_mail_params mp;
 	struct smtpd_rcpt *rcpts;
 	size_t nrcpt;
+	size_t rcpt_bytes;              /* their addresses, each + 1 */
 
 	struct cleanup *cl;             /* message being received */
 	struct cleanup **extra;         /* more copies to commit with cl (a

@@ -370,6 +370,13 @@ filter_io(struct io *io, enum io_evt evt, void *arg)
 }
 
 int
+smtpd_filter_rcpt_fits(const struct session *s, size_t addr_len)
+{
+	return config_str("spam_filter_service")[0] == '\0' ||
+	    s->rcpt_bytes + addr_len + 1 <= FILTER_RCPTS_MAX;
+}
+
+int
 smtpd_filter_start(struct session *s)
 {
 	const char *svc = config_str("spam_filter_service"), *why = NULL;
@@ -384,6 +391,8 @@ smtpd_filter_start(struct session *s)
 
 	if (svc[0] == '\0')
 		return 0;
+	if (timeout <= 0)
+		timeout = 30;
 	path = xasprintf("%s/%s/%s", service_queue_dir(), QUEUE_INCOMING, id);
 	fd = cleanup_flush_content(s->cl, &off, &len) < 0 ? -1 :
 	    open(path, O_RDONLY | O_CLOEXEC);
@@ -423,7 +432,7 @@ smtpd_filter_start(struct session *s)
 	ipc_msg_init(&f->msg, 0);
 	s->filter = f;
 	f->io = io_new(sfd, filter_io, s);
-	io_set_timeout(f->io, timeout > 0 ? timeout : 30);
+	io_set_timeout(f->io, timeout);
 	return 1;
 }
 
