@@ -654,3 +654,96 @@ def test_quarantine_subject_as_a_reader_shows_it(make_instance):
     shown = inst.cmd("quarantine", "show", qid, text=False).stdout
     assert b"T_SA_READING=30" in shown, shown
     assert b"\nSubject: [SPAM] caf\xc3\xa9 \xe9t\xe9\n" in shown, shown   # bytes as sent
+
+
+def test_each_recipients_own_levels_decide(make_instance):
+    """bob quarantines from 4 points and never refuses; carol refuses from
+    5 and never quarantines.  Each alone: quarantine, 550.  Together the
+    one treatment is that of the recipient treated most leniently,
+    bob's quarantine (with or without the split), never a delivery:
+    the most lenient value of each level (quarantine never, reject
+    never) used to deliver it to both, tagged."""
+    for split in ("yes", "no"):
+        inst = make_instance("own" + split, extra=dict(LEVELS, spam_split_recipients=split),
+                             extra_services=[FILTER_SVC])
+        add_users(inst, "bob", "carol")
+        inst.start()
+        set_levels(inst, bob=("-999", "3", "4", "999"), carol=("-999", "3", "999", "5"))
+        code, text = send_to(inst, ["bob@example.test"], MID)
+        assert code == 250 and "quarantined as" in text, (split, text)
+        with smtplib.SMTP("127.0.0.1", inst.smtp_port, timeout=30) as c:
+            c.ehlo("client.example")
+            c.mail("deals@shop.example")
+            assert c.rcpt("carol@example.test")[0] == 250
+            code, text = c.data(MID.encode())
+            assert code == 550, (split, text)
+        code, text = send_to(inst, ["bob@example.test", "carol@example.test"], MID)
+        assert code == 250 and "quarantined as" in text, (split, text)
+        q = inst.cmd("quarantine", "list").stdout.splitlines()
+        # (listed by time, then id: the two may share a second)
+        assert len(q) == 2 and [ln for ln in q if ln.endswith(
+            "-> bob@example.test,carol@example.test")], q
+        time.sleep(1)
+        assert inst.messages(user="bob") == [] and inst.messages(user="carol") == []
+        inst.stop()
+
+
+def test_forged_spam_headers_removed_after_500_headers(make_instance):
+    """Below the tag level a message with X-Spam-* headers is rewritten
+    without them, wherever they are in the header block: past the 500
+    headers the analysis reads (a forged X-Spam-Flag there was
+    delivered), and every X-Spam-* name (another filter's X-Spam-Bar,
+    X-Spam-Tests, ...), not only those Tempest writes."""
+    inst = make_instance("forge", extra=dict(LEVELS, spam_tag_level="100", spam_level="200"),
+                         extra_services=[FILTER_SVC]).start()
+    filler = "".join("X-Filler-%d: x\n" % i for i in range(500))
+    forged = filler + "X-Spam-Flag: YES\nX-Spam-Status: Yes, hits=99 forged\n" + HAM
+    other = ("X-Spam-Bar: ++++++++\nX-Spam-Tests: forged\nx-spam-virus: No\n"
+             "X-Spam-Relays-Trusted: [ ip=10.0.0.1 ]\n" + HAM)
+    for msg in (forged, other):
+        code, text = send(inst, "alice@example.org", msg)
+        assert code == 250, text
+    msgs = inst.wait_messages(2)
+    for m in msgs:
+        body = read(m)
+        assert not [ln for ln in body.splitlines() if ln.lower().startswith("x-spam-")], body[:300]
+        assert "X-Filler-499: x" in body or "Lunch on Tuesday" in body
+
+
+def test_levels_whatever_the_case_of_the_address(make_instance):
+    """carol's own levels (quarantine from 4) are hers however the client
+    writes her address, as her mailbox is: RCPT TO:<Carol@example.test>
+    used to reach her mailbox with the global levels."""
+    inst = make_instance("lcase", extra=LEVELS, extra_services=[FILTER_SVC])
+    add_users(inst, "carol")
+    inst.start()
+    set_levels(inst, carol=("-999", "3", "4", "50"))
+    for who in ("carol@example.test", "Carol@example.test", "CAROL@EXAMPLE.TEST"):
+        code, text = send_to(inst, [who], MID)
+        assert code == 250 and "quarantined as" in text, (who, text)
+    time.sleep(1)
+    assert inst.messages(user="carol") == []
+    assert "carol@example.test" in inst.cmd("quarantine", "levels").stdout
+
+
+def test_release_to_a_recipient_with_a_comma(make_instance):
+    """A quarantined message for "smith,john"@remote.example and demo is
+    released to both: the quarantine keeps recipients one per line (it
+    joined them with commas and split them there again, and the release
+    failed on `"smith`)."""
+    inst = make_instance("comma", extra=LEVELS, extra_services=[FILTER_SVC]).start()
+    with smtplib.SMTP("127.0.0.1", inst.smtp_port, timeout=30) as c:
+        c.ehlo("client.example")
+        c.mail("12345678@lucky.example")
+        assert c.rcpt('"smith,john"@remote.example')[0] == 250
+        assert c.rcpt("demo@example.test")[0] == 250
+        code, text = c.data(HIGH.encode())
+    assert code == 250 and b"quarantined as" in text, text
+    qid = text.decode().split("quarantined as ")[1].split()[0]
+    listed = inst.cmd("quarantine", "list").stdout
+    assert '"smith,john"@remote.example,demo@example.test' in listed, listed
+    r = inst.cmd("quarantine", "release", qid)
+    assert r.returncode == 0 and "released " + qid in r.stdout, r.stderr
+    assert len(inst.wait_messages(1)) == 1
+    assert wait_for(lambda: 'to=<"smith,john"@remote.example>' in inst.log(), 15), \
+        inst.log()[-3000:]

@@ -73,17 +73,6 @@ quarantine_id(char id[17])
 	id[16] = '\0';
 }
 
-static char *
-str_join_local(char **v, size_t n)
-{
-	struct buf b;
-
-	buf_init(&b, BUF_UNLIMITED);
-	for (size_t i = 0; i < n; i++)
-		(void)buf_printf(&b, "%s%s", i ? "," : "", v[i]);
-	return b.data ? buf_steal(&b) : xstrdup("");
-}
-
 /* qfile_read_range callback: collect the content (within b's bound). */
 static int
 append_chunk(const char *data, size_t n, void *arg)
@@ -274,7 +263,7 @@ qentry_make(struct qentry *e, const struct spam_verdict *v, const struct buf *co
 	e->q.id = e->id;
 	e->q.created = time(NULL);
 	e->q.sender = (char *)sender;
-	e->q.recipients = str_join_local(rcpts, nr);
+	e->q.recipients = quarantine_recipients_join(rcpts, nr);
 	/* (as a reader shows it: Tempest's own reading where SpamAssassin's
 	 * rules read it otherwise) */
 	e->q.subject = (char *)(subj != NULL ? mime_header_own(subj) : "");
@@ -406,24 +395,21 @@ group_action(struct spam_verdict *v, const struct spam_levels *l)
 	    FILTER_QUARANTINE : v->action == SPAM_TAG ? FILTER_TAG : FILTER_ACCEPT;
 }
 
-/* The most lenient of each level among each[i] for the i with key[i]
- * == k (every i when key is NULL); the global levels when there is
- * none. */
+/* The levels for the members of a treatment: those of each[i] with
+ * key[i] == k (every i when key is NULL) that treat the message most
+ * leniently (spam_levels_most_lenient()). */
 static void
-lenient(const struct spam_levels *each, size_t n, const int *key, int k,
-    struct spam_levels *out)
+lenient(const struct spam_verdict *v, const struct spam_levels *each, size_t n,
+    const int *key, int k, struct spam_levels *out)
 {
-	int found = 0;
+	struct spam_levels *m = xcalloc(n ? n : 1, sizeof(*m));
+	size_t nm = 0;
 
-	*out = engine->levels;
-	for (size_t i = 0; i < n; i++) {
-		if (key != NULL && key[i] != k)
-			continue;
-		if (found++ == 0)
-			*out = each[i];
-		else
-			spam_levels_lenient(out, &each[i]);
-	}
+	for (size_t i = 0; i < n; i++)
+		if (key == NULL || key[i] == k)
+			m[nm++] = each[i];
+	spam_levels_most_lenient(engine, v->res.score, m, nm, out);
+	free(m);
 }
 
 /* spam_split_recipients: when the recipients' own levels (each[i] of
@@ -474,7 +460,7 @@ handle_split(struct spam_verdict *v, const struct buf *content, const char *qid,
 			if (key[i] == g[j].key)
 				members[n++] = rcpts[i];
 		members[n] = NULL;
-		lenient(each, nr, key, g[j].key, &l);
+		lenient(v, each, nr, key, g[j].key, &l);
 		g[j].action = group_action(v, &l);
 		g[j].is_spam = v->is_spam;
 		g[j].n = n;
@@ -593,8 +579,8 @@ handle(struct ipc_msg *req, struct ipc_msg *rep, struct scanned *sc)
 	 * lenient combination */
 	each = xcalloc(nr ? nr : 1, sizeof(*each));
 	for (size_t i = 0; i < nr; i++)
-		spam_engine_levels(engine, (const char *const *)&rcpts[i], 1, &each[i]);
-	lenient(each, nr, NULL, 0, &levels);
+		spam_engine_levels(engine, rcpts[i], &each[i]);
+	lenient(&v, each, nr, NULL, 0, &levels);
 	spam_engine_autolearn_decide(engine, &v);
 	report_num(score, sizeof(score), v.res.score);
 	buf_init(&headers, 256 * 1024);
@@ -634,12 +620,10 @@ handle(struct ipc_msg *req, struct ipc_msg *rep, struct scanned *sc)
 		}
 	} else if (action == FILTER_ACCEPT) {
 		/* below the tag level: still drop X-Spam-* headers that came
-		 * with the message (a copy without them is written) */
-		for (size_t i = 0; i < v.msg.nhdrs; i++)
-			if (report_is_spam_header(v.msg.hdrs[i].name)) {
-				action = FILTER_TAG;
-				break;
-			}
+		 * with the message (a copy without them is written); the
+		 * whole header block, not the analysis's first 500 */
+		if (report_has_spam_header(content.data ? content.data : "", content.len))
+			action = FILTER_TAG;
 	}
 	log_info("%s: filter: from=<%s> %s score=%s action=%s%s%s tests=[%s]", qid,
 	    sender, client, score, action_name(action),

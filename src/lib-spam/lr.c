@@ -88,7 +88,7 @@ head_bytes(const char *d, size_t len, char *out)
 				    d[i + k] != ':' && d[i + k] != '\n')
 					name[k] = d[i + k], k++;
 				name[k] = '\0';
-				skip = report_is_spam_header(name);
+				skip = report_is_own_header(name);
 			}
 		}
 		if (!in_header) {

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "mail_header.h"
 #include "report.h"
 
 void
@@ -90,7 +91,7 @@ report_text(struct buf *out, const struct spam_result *res)
 }
 
 int
-report_is_spam_header(const char *name)
+report_is_own_header(const char *name)
 {
 	static const char *const h[] = {
 		"X-Spam-Flag", "X-Spam-Status", "X-Spam-Level", "X-Spam-Score",
@@ -100,5 +101,37 @@ report_is_spam_header(const char *name)
 	for (size_t i = 0; i < sizeof(h) / sizeof(h[0]); i++)
 		if (strcasecmp(name, h[i]) == 0)
 			return 1;
+	return 0;
+}
+
+int
+report_is_spam_header(const char *name)
+{
+	return strncasecmp(name, "X-Spam-", 7) == 0 ||
+	    strcasecmp(name, "X-Quarantine-Id") == 0;
+}
+
+int
+report_has_spam_header(const char *data, size_t len)
+{
+	size_t pos = 0;
+	struct mail_field f;
+	char name[64];
+
+	if (len >= 5 && memcmp(data, "From ", 5) == 0) {
+		const char *nl = memchr(data, '\n', len);
+		pos = nl ? (size_t)(nl - data) + 1 : len;
+	}
+	data += pos;
+	len -= pos;
+	pos = 0;
+	while (mail_header_next(data, len, &pos, &f)) {
+		if (f.name_len == 0 || f.name_len >= sizeof(name))
+			continue;
+		memcpy(name, data + f.start, f.name_len);
+		name[f.name_len] = '\0';
+		if (report_is_spam_header(name))
+			return 1;
+	}
 	return 0;
 }

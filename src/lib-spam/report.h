@@ -27,8 +27,16 @@ void report_headers(struct buf *out, const struct spam_result *res,
     const char *autolearn);
 /* Append SpamAssassin's "Content analysis details" table to out. */
 void report_text(struct buf *out, const struct spam_result *res);
-/* 1 if name is one of the X-Spam-* headers Tempest writes (those are
- * removed from incoming mail before tagging). */
+/* 1 if name is one of the headers Tempest writes (X-Spam-Flag, -Status,
+ * -Level, -Score, -Report, -Checker-Version, X-Quarantine-Id). */
+int report_is_own_header(const char *name);
+/* 1 if incoming mail must lose a header of this name before delivery:
+ * any X-Spam-* (another filter's or a forger's verdict: X-Spam-Bar,
+ * X-Spam-Tests, ...) and X-Quarantine-Id. */
 int report_is_spam_header(const char *name);
+/* 1 if the header block of data[0..len) (after a leading mbox "From "
+ * line) has a header report_is_spam_header() names, however many
+ * headers come before it.  Pure. */
+int report_has_spam_header(const char *data, size_t len);
 
 #endif

@@ -230,19 +230,10 @@ spam_engine_check(struct spam_engine *e, const char *data, size_t len,
 }
 
 void
-spam_engine_levels(struct spam_engine *e, const char *const *rcpts, size_t n,
-    struct spam_levels *out)
+spam_engine_levels(struct spam_engine *e, const char *rcpt, struct spam_levels *out)
 {
-	*out = e->levels;
-	for (size_t i = 0; i < n; i++) {
-		struct spam_levels l;
-		if (e->store == NULL || store_levels_get(e->store, rcpts[i], &l) != 1)
-			l = e->levels;
-		if (i == 0)
-			*out = l;
-		else
-			spam_levels_lenient(out, &l);
-	}
+	if (e->store == NULL || store_levels_get(e->store, rcpt, out) != 1)
+		*out = e->levels;
 }
 
 int
@@ -265,13 +256,30 @@ spam_engine_store_retry(struct spam_engine *e)
 	return 1;
 }
 
-void
-spam_levels_lenient(struct spam_levels *acc, const struct spam_levels *l)
+/* How severely levels l treat a message of score s: the action, then
+ * the spam flag (the order spam_levels_most_lenient() minimizes). */
+static int
+severity(double s, const struct spam_levels *l)
 {
-	if (l->tag > acc->tag) acc->tag = l->tag;
-	if (l->spam > acc->spam) acc->spam = l->spam;
-	if (l->quarantine > acc->quarantine) acc->quarantine = l->quarantine;
-	if (l->reject > acc->reject) acc->reject = l->reject;
+	int action = s >= l->reject ? 3 : s >= l->quarantine ? 2 : s >= l->tag ? 1 : 0;
+
+	return action * 2 + (s >= l->spam);
+}
+
+void
+spam_levels_most_lenient(struct spam_engine *e, double score,
+    const struct spam_levels *each, size_t n, struct spam_levels *out)
+{
+	size_t best = 0;
+
+	if (n == 0) {
+		*out = e->levels;
+		return;
+	}
+	for (size_t i = 1; i < n; i++)
+		if (severity(score, &each[i]) < severity(score, &each[best]))
+			best = i;
+	*out = each[best];
 }
 
 void

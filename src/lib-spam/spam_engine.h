@@ -75,13 +75,20 @@ struct spam_verdict {
 /* Score data[0..len) for `user` (NULL or "" = global Bayes). */
 void spam_engine_check(struct spam_engine *e, const char *data, size_t len,
     const char *user, struct spam_verdict *v);
-/* Effective thresholds for recipients: per-recipient rows from the
- * store where present, else global; for several recipients the most
- * lenient value of each level wins (lowest risk of losing mail). */
-void spam_engine_levels(struct spam_engine *e, const char *const *rcpts,
-    size_t n, struct spam_levels *out);
-/* acc = the most lenient of each level of acc and l. */
-void spam_levels_lenient(struct spam_levels *acc, const struct spam_levels *l);
+/* The thresholds of one recipient: its row in the store where present,
+ * else the global levels. */
+void spam_engine_levels(struct spam_engine *e, const char *rcpt,
+    struct spam_levels *out);
+/* For one treatment of a message of this score for several recipients
+ * (lowest risk of losing mail): the levels each[k] of the recipient
+ * whose own levels treat it most leniently (accept, tag, quarantine,
+ * reject in that order, then not spam before spam; the first of equals),
+ * the global ones when n == 0.  A whole recipient's levels, not the
+ * most lenient value of each level: those could deliver what no
+ * recipient's own levels would (quarantine from 4 for one, reject from
+ * 5 and never quarantine for the other).  Pure. */
+void spam_levels_most_lenient(struct spam_engine *e, double score,
+    const struct spam_levels *each, size_t n, struct spam_levels *out);
 /* Decide the action for v (after spam_engine_check) with `levels`. */
 void spam_engine_decide(struct spam_engine *e, struct spam_verdict *v,
     const struct spam_levels *levels);

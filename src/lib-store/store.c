@@ -2,6 +2,7 @@
  * store.c - the store interface: picks the driver from the spec and
  * forwards each call.  See store.h.
  */
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,7 +10,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "mem.h"
+#include "str.h"
 #include "store-private.h"
 #include "token_cache.h"
 
@@ -345,9 +348,65 @@ int store_quarantine_list(struct store *st, void (*fn)(const struct quarantine_i
 int store_quarantine_get(struct store *st, const char *id, struct quarantine_item *q) { return st->drv->q_get(st, id, q); }
 int store_quarantine_delete(struct store *st, const char *id) { return st->drv->q_delete(st, id); }
 int store_quarantine_expire(struct store *st, time_t before) { return st->drv->q_expire(st, before); }
-int store_levels_get(struct store *st, const char *r, struct spam_levels *l) { return st->drv->levels_get(st, r, l); }
-int store_levels_set(struct store *st, const char *r, const struct spam_levels *l) { return st->drv->levels_set(st, r, l); }
-int store_levels_delete(struct store *st, const char *r) { return st->drv->levels_delete(st, r); }
+
+/* Per-recipient levels are keyed by the address in lower case, as
+ * delivery finds a mailbox: RCPT TO:<Carol@...> has carol's levels. */
+static char *
+levels_key(const char *r)
+{
+	char *k = xstrdup(r);
+
+	for (char *p = k; *p != '\0'; p++)
+		*p = (char)tolower((unsigned char)*p);
+	return k;
+}
+
+int
+store_levels_get(struct store *st, const char *r, struct spam_levels *l)
+{
+	char *k = levels_key(r);
+	int ret = st->drv->levels_get(st, k, l);
+
+	free(k);
+	return ret;
+}
+
+int
+store_levels_set(struct store *st, const char *r, const struct spam_levels *l)
+{
+	char *k = levels_key(r);
+	int ret = st->drv->levels_set(st, k, l);
+
+	free(k);
+	return ret;
+}
+
+int
+store_levels_delete(struct store *st, const char *r)
+{
+	char *k = levels_key(r);
+	int ret = st->drv->levels_delete(st, k);
+
+	free(k);
+	return ret;
+}
+
+char *
+quarantine_recipients_join(char *const *rcpts, size_t n)
+{
+	struct buf b;
+
+	buf_init(&b, BUF_UNLIMITED);
+	for (size_t i = 0; i < n; i++)
+		(void)buf_printf(&b, "%s\n", rcpts[i]);
+	return b.data ? buf_steal(&b) : xstrdup("");
+}
+
+char **
+quarantine_recipients(const struct quarantine_item *q, size_t *n_r)
+{
+	return str_split(q->recipients, strchr(q->recipients, '\n') ? "\n" : ",", n_r);
+}
 
 void
 quarantine_item_free(struct quarantine_item *q)

@@ -167,7 +167,7 @@ struct quarantine_item {
 	char *id;
 	time_t created;
 	char *sender;
-	char *recipients;       /* comma separated */
+	char *recipients;       /* quarantine_recipients_join() */
 	char *subject;
 	double score;
 	char *tests;            /* "NAME=score, ..." */
@@ -175,6 +175,13 @@ struct quarantine_item {
 	size_t message_len;
 };
 void quarantine_item_free(struct quarantine_item *q);
+/* The recipients column: each address followed by LF (an address may
+ * hold a comma: "smith,john"@example.com).  Rows of earlier versions
+ * hold no LF and separate addresses by commas. */
+char *quarantine_recipients_join(char *const *rcpts, size_t n);
+/* The addresses of q->recipients (either form), as str_split(): free
+ * with str_split_free(). */
+char **quarantine_recipients(const struct quarantine_item *q, size_t *n_r);
 /* On stable storage only when committed by store_begin_durable() /
  * store_transaction_durable(): a quarantined message's row may be its
  * only copy. */
@@ -193,7 +200,8 @@ int store_quarantine_expire(struct store *st, time_t before);
 struct spam_levels {
 	double tag, spam, quarantine, reject;
 };
-/* 1 found, 0 not set for this recipient. */
+/* Rows are keyed by the address in lower case (get, set and delete
+ * fold the one given).  1 found, 0 not set for this recipient. */
 int store_levels_get(struct store *st, const char *recipient, struct spam_levels *r);
 int store_levels_set(struct store *st, const char *recipient, const struct spam_levels *l);
 int store_levels_delete(struct store *st, const char *recipient);

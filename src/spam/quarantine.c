@@ -50,6 +50,18 @@ usage(void)
 	exit(2);
 }
 
+/* The recipients on one line, separated by commas. */
+static void
+print_recipients(const struct quarantine_item *q)
+{
+	size_t n;
+	char **v = quarantine_recipients(q, &n);
+
+	for (size_t i = 0; i < n; i++)
+		printf("%s%s", i ? "," : "", v[i]);
+	str_split_free(&v);
+}
+
 static void
 print_item(const struct quarantine_item *q, void *arg)
 {
@@ -60,8 +72,10 @@ print_item(const struct quarantine_item *q, void *arg)
 	gmtime_r(&q->created, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	report_num(score, sizeof(score), q->score);
-	printf("%s %s %s %s <%s> -> %s\n", q->id, when, score,
-	    q->subject[0] ? q->subject : "(no subject)", q->sender, q->recipients);
+	printf("%s %s %s %s <%s> -> ", q->id, when, score,
+	    q->subject[0] ? q->subject : "(no subject)", q->sender);
+	print_recipients(q);
+	printf("\n");
 }
 
 static void
@@ -352,45 +366,53 @@ quarantine_main(int argc, char **argv)
 		if (strcmp(cmd, "show") == 0) {
 			char score[32];
 			report_num(score, sizeof(score), q.score);
-			printf("Id: %s\nSender: %s\nRecipients: %s\nScore: %s\nTests: %s\n\n",
-			    q.id, q.sender, q.recipients, score, q.tests);
+			printf("Id: %s\nSender: %s\nRecipients: ", q.id, q.sender);
+			print_recipients(&q);
+			printf("\nScore: %s\nTests: %s\n\n", score, q.tests);
 			fwrite(q.message, 1, q.message_len, stdout);
 		} else {
-			char **rcpts;
-			size_t nr;
+			size_t nr, nr_stored;
+			char **rcpts, **v = quarantine_recipients(&q, &nr_stored);
 			if (strcmp(cmd, "learn-ham") == 0) {
 				/* into the database the filter used for it: with
-				 * spam_bayes_per_user its first recipient's */
-				char *user = xstrndup(q.recipients, e->per_user ?
-				    strcspn(q.recipients, ",") : 0);
+				 * spam_bayes_per_user its first recipient's; not
+				 * learned, not released (a release alone would
+				 * leave nothing to learn from) */
+				char *user = xstrdup(e->per_user && nr_stored > 0 ? v[0] : "");
 				struct mime_msg m;
 				mime_parse(&m, q.message, q.message_len, &e->lim);
 				int64_t expired;
 				if (bayes_learn(e->store, user, &m, 0, 0) < 0 ||
 				    spam_engine_maintain(e, user, SPAM_MAINT_TRAIN,
 				    &expired) < 0) {
-					fprintf(stderr, "quarantine: %s\n", store_error(e->store));
-					ret = 2;
+					fprintf(stderr, "quarantine: %s: not learned, so not "
+					    "released: %s\n", id, store_error(e->store));
+					ret = 1;
 				}
 				mime_free(&m);
 				free(user);
 			}
-			if (optind < argc) {
-				rcpts = argv + optind;
-				nr = (size_t)(argc - optind);
-				if (reinject(&q, rcpts, nr) < 0)
-					ret = 2;
-			} else {
-				char **v = str_split(q.recipients, ",", &nr);
-				if (nr == 0 || reinject(&q, v, nr) < 0)
-					ret = 2;
-				str_split_free(&v);
-			}
-			if (ret == 0) {
-				(void)store_quarantine_delete(e->store, id);
+			rcpts = optind < argc ? argv + optind : v;
+			nr = optind < argc ? (size_t)(argc - optind) : nr_stored;
+			if (ret != 0) {
+				/* (said above) */
+			} else if (nr == 0 || reinject(&q, rcpts, nr) < 0) {
+				fprintf(stderr, "quarantine: %s: re-injection with sendmail "
+				    "failed\n", id);
+				ret = 1;
+			} else if (store_quarantine_delete(e->store, id) < 0) {
+				/* delivered: a second release would deliver it again */
+				fprintf(stderr, "quarantine: %s: released, but still in the "
+				    "quarantine (delete it): %s\n", id, store_error(e->store));
+				ret = 1;
+			} else
 				printf("released %s\n", id);
-			} else {
-				fprintf(stderr, "quarantine: %s: re-injection with sendmail failed\n", id);
+			str_split_free(&v);
+			if (ret != 0) {
+				/* (the reason is said above) */
+				quarantine_item_free(&q);
+				ret = 2;
+				goto out;
 			}
 		}
 		quarantine_item_free(&q);
