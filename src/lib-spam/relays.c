@@ -88,10 +88,14 @@ static struct layout layouts[] = {
 	{ "LO ", "^(?<rdns>\\S+) \\((?:HELO|EHLO) (?<helo>\\S*)\\) \\[(?<ip>" IP ")\\] by (?<by>\\S+) \\([^)]+\\) with (?:ESMTP|SMTP)", 0, NULL },
 	{ "via smtpd", "^(?<helo>\\S+) \\(\\[(?<ip>" IP ")\\]\\) by (?<by>\\S+) via smtpd \\(for \\S+\\) with SMTP\\(", 0, NULL },
 	/* qmail: "rdns (HELO helo) (ident@ip) by host with SMTP", the HELO
-	 * part only when it differs from the name, "unknown" for no name */
-	{ " by ", "^(?=\\S+(?: \\((?:HELO|EHLO) \\S*\\))? \\((?:\\S+@)?\\[?" IP "\\]?\\)(?: \\(envelope-sender <\\S+>\\))? by \\S+(?: \\(.+\\))* with (?:.* )?(?:SMTP|QMQP)(?! id ))"
+	 * part only when it differs from the name, "unknown" for no name.
+	 * SpamAssassin writes the comments after "by host" as
+	 * "(?: \(.+\))*"; "(?: \(.+\))?" takes the same lines (one ".+"
+	 * spans any run of comments), without the 2^n ways to split n of
+	 * them that a line with no "with" made PCRE2 try. */
+	{ " by ", "^(?=\\S+(?: \\((?:HELO|EHLO) \\S*\\))? \\((?:\\S+@)?\\[?" IP "\\]?\\)(?: \\(envelope-sender <\\S+>\\))? by \\S+(?: \\(.+\\))? with (?:.* )?(?:SMTP|QMQP)(?! id ))"
 	  "(?<rdns>\\S+) \\((?:HELO|EHLO) (?<helo>[^ ()]*)\\) \\((?:(?<ident>\\S*)@)?\\[?(?<ip>" IP ")\\]?\\)(?: \\(envelope-sender <\\S+>\\))? by (?<by>\\S+)", 0, NULL },
-	{ " by ", "^(?=\\S+ \\((?:\\S+@)?\\[?" IP "\\]?\\)(?: \\(envelope-sender <\\S+>\\))? by \\S+(?: \\(.+\\))* with (?:.* )?(?:SMTP|QMQP)(?! id ))"
+	{ " by ", "^(?=\\S+ \\((?:\\S+@)?\\[?" IP "\\]?\\)(?: \\(envelope-sender <\\S+>\\))? by \\S+(?: \\(.+\\))? with (?:.* )?(?:SMTP|QMQP)(?! id ))"
 	  "(?<rdns>\\S+) \\((?:(?<ident>\\S*)@)?\\[?(?<ip>" IP ")\\]?\\)(?: \\(envelope-sender <\\S+>\\))? by (?<by>\\S+)", F_HELO_IS_RDNS, NULL },
 	{ " via HTTP", "^\\[(?<ip>" IP ")\\] by (?<by>\\S+) via HTTP$", 0, NULL },
 	{ " by ", "^\\S+ \\( \\[(?<ip>" IP ")\\]\\).*? by (?<by>\\S+) ", 0, NULL },
@@ -188,7 +192,12 @@ static struct layout pre[P_COUNT] = {
 	[P_IP] = { NULL, "(?<v>" IP ")", 0, NULL, 0 },
 };
 
+/* The match limit of every pattern here (PCRE2's default is 10,000,000,
+ * some 45 ms of backtracking on one line). */
+#define RELAY_MATCH_LIMIT 100000
+
 static pcre2_match_data *md;
+static pcre2_match_context *mctx;
 
 static pcre2_code *
 compiled(struct layout *l)
@@ -204,15 +213,24 @@ compiled(struct layout *l)
 	}
 	if (md == NULL)
 		md = pcre2_match_data_create(32, NULL);
+	if (mctx == NULL) {
+		mctx = pcre2_match_context_create(NULL);
+		if (mctx == NULL)
+			abort();
+		pcre2_set_match_limit(mctx, RELAY_MATCH_LIMIT);
+	}
 	return l->re;
 }
 
+/* l's pattern against s (n bytes): 1 on a match.  A match that runs
+ * into RELAY_MATCH_LIMIT is no match, so that no line, whatever the
+ * layouts' backtracking makes of it, costs more than that. */
 static int
 run(struct layout *l, const char *s, size_t n)
 {
-	pcre2_code *re = compiled(l);   /* (creates md on the first call) */
+	pcre2_code *re = compiled(l);   /* (creates md and mctx on the first call) */
 
-	return pcre2_match(re, (PCRE2_SPTR)s, n, 0, 0, md, NULL) >= 0;
+	return pcre2_match(re, (PCRE2_SPTR)s, n, 0, 0, md, mctx) >= 0;
 }
 
 /* Copy named group `name` of the last match into dst (size dn); 0 when

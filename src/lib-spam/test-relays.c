@@ -106,6 +106,46 @@ test_bounds(void)
 	    "[ ip=192.0.2.1 rdns=n!a!me helo=he!lo!x by=y.example ident= envfrom= intl=0 id=1XY auth= msa=0 ]");
 }
 
+/* The qmail layouts read "by host (comment) with SMTP" past any number
+ * of comments: a line whose "with SMTP" comes after the first of 30 is
+ * still qmail's (no reverse name written as "unknown", so no lookup is
+ * implied), where the backtracking over the comments used to run into
+ * PCRE2's match limit and leave the line to a later layout. */
+static void
+test_qmail_comments(void)
+{
+	static const char *const heads[] = {
+		"from unknown (HELO bogus) (198.51.100.7) by mx.example.net (a) with SMTP",
+		"from unknown (198.51.100.7) by mx.example.net (a) with SMTP",
+	};
+	static const char *const want[] = {
+		"[ ip=198.51.100.7 rdns= helo=bogus by=mx.example.net ident= envfrom= intl=0 id= auth= msa=0 ]",
+		"[ ip=198.51.100.7 rdns= helo=unknown by=mx.example.net ident= envfrom= intl=0 id= auth= msa=0 ]",
+	};
+	struct buf line;
+	struct relay r;
+
+	buf_init(&line, BUF_UNLIMITED);
+	for (size_t i = 0; i < NELEM(heads); i++) {
+		buf_reset(&line);
+		(void)buf_appends(&line, heads[i]);
+		for (int k = 0; k < 30; k++)
+			(void)buf_appends(&line, " (b)");
+		(void)buf_appends(&line, "x; 30 Nov 2026 12:00:00 -0000");
+		T_STREQ(parsed(buf_cstr(&line)), want[i]);
+		T_INTEQ(relay_parse(line.data, line.len, &r), RELAY_OK);
+		T_INTEQ(r.no_rdns, 0);
+	}
+	/* 30 comments and no "with": no qmail line, and no long search */
+	buf_reset(&line);
+	(void)buf_appends(&line, "from x (192.0.2.4) by y");
+	for (int k = 0; k < 30; k++)
+		(void)buf_appends(&line, " (a)");
+	T_STREQ(parsed(buf_cstr(&line)),
+	    "[ ip=192.0.2.4 rdns=x helo=x by=y ident= envfrom= intl=0 id= auth= msa=0 ]");
+	buf_free(&line);
+}
+
 static void
 test_private(void)
 {
@@ -309,6 +349,7 @@ main(void)
 {
 	T_RUN(test_layouts);
 	T_RUN(test_bounds);
+	T_RUN(test_qmail_comments);
 	T_RUN(test_private);
 	T_RUN(test_message);
 	T_RUN(test_trusted_networks);
