@@ -322,10 +322,20 @@ mime_to_utf8_sa(const char *charset, const char *s, size_t n, struct buf *out)
 	return 1;
 }
 
+/* Where the search for an encoded word's "?=" last failed: a text
+ * starting anywhere from `from` to `to` runs into the same blank, or the
+ * same end of the value, before any "?=" (to: NULL before the first
+ * failure).  Without it a value of "=?a?q?x" repeated was searched to
+ * its end from each "=?": quadratic. */
+struct word_scan {
+	const char *from, *to;
+};
+
 /* Try to decode one encoded word at s[0..n): =?cs?E?text?=.  Returns its
- * length, or 0 if s does not start one. */
+ * length, or 0 if s does not start one.  *ws: see struct word_scan. */
 static size_t
-decode_word(const char *s, size_t n, struct buf *out, unsigned *bad_r)
+decode_word(const char *s, size_t n, struct buf *out, unsigned *bad_r,
+    struct word_scan *ws)
 {
 	size_t i = 2, cs_end, enc, text, end;
 	char cs[64];
@@ -345,14 +355,19 @@ decode_word(const char *s, size_t n, struct buf *out, unsigned *bad_r)
 	if (enc != 'b' && enc != 'q')
 		return 0;
 	text = i + 3;
+	if (ws->to != NULL && s + text >= ws->from && s + text <= ws->to)
+		return 0;
 	for (end = text; end + 1 < n; end++) {
 		if (s[end] == '?' && s[end + 1] == '=')
 			break;
 		if (s[end] == ' ' || s[end] == '\t' || s[end] == '\n' || s[end] == '\r')
-			return 0;
+			break;
 	}
-	if (end + 1 >= n)
+	if (end + 1 >= n || s[end] != '?') {
+		ws->from = s + text;
+		ws->to = s + end;
 		return 0;
+	}
 	memcpy(cs, s + 2, cs_end - 2);
 	cs[cs_end - 2] = '\0';
 	if ((star = strchr(cs, '*')) != NULL)    /* RFC 2231 language */
@@ -375,6 +390,7 @@ mime_decode_2047(const char *s, size_t n, struct buf *out,
 	size_t i = 0, pending_ws = 0, ws_start = 0;
 	int last_was_word = 0;
 	unsigned decoded = 0, bad = 0;
+	struct word_scan scan = { NULL, NULL };
 
 	while (i < n) {
 		size_t w;
@@ -384,7 +400,7 @@ mime_decode_2047(const char *s, size_t n, struct buf *out,
 			unsigned wbad = 0;
 
 			buf_init(&tmp, out->max);
-			w = decode_word(s + i, n - i, &tmp, &wbad);
+			w = decode_word(s + i, n - i, &tmp, &wbad, &scan);
 			if (w > 0) {
 				if (!last_was_word && pending_ws > 0)
 					(void)buf_append(out, s + ws_start, pending_ws);

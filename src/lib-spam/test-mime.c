@@ -184,6 +184,39 @@ test_sa_reading_decode(void)
 	mime_free(&m);
 }
 
+/* RFC 2047 on a 63 KB value of "=?a?q?x" repeated (no "?=", no blank):
+ * each "=?" is no encoded word and is kept as it is, the word after the
+ * blank is decoded, and the words that run into the end of the value
+ * are kept too.  (Each "=?" used to search the rest of the value for its
+ * "?=": quadratic.) */
+static void
+test_2047_long(void)
+{
+	struct buf in, want, b;
+	unsigned dec = 0, bad = 0;
+
+	buf_init(&in, BUF_UNLIMITED);
+	buf_init(&want, BUF_UNLIMITED);
+	buf_init(&b, BUF_UNLIMITED);
+	for (int i = 0; i < 9000; i++)
+		(void)buf_appends(&in, "=?a?q?x");
+	(void)buf_appends(&want, buf_cstr(&in));
+	(void)buf_appends(&in, " =?utf-8?q?caf=C3=A9?= =?b?q?y =?us-ascii?q?z?=");
+	(void)buf_appends(&want, " caf\xc3\xa9 =?b?q?y z");
+	for (int i = 0; i < 100; i++) {
+		(void)buf_appends(&in, "=?a?q?x");
+		(void)buf_appends(&want, "=?a?q?x");
+	}
+	mime_decode_2047(in.data, in.len, &b, &dec, &bad);
+	T_INTEQ(b.len, want.len);
+	T_OK(b.len == want.len && memcmp(b.data, want.data, b.len) == 0);
+	T_INTEQ(dec, 2);
+	T_INTEQ(bad, 9101);
+	buf_free(&in);
+	buf_free(&want);
+	buf_free(&b);
+}
+
 static void
 test_nested(void)
 {
@@ -1514,6 +1547,7 @@ main(void)
 	T_RUN(test_to_utf8_sa);
 	T_RUN(test_base64_sa);
 	T_RUN(test_sa_reading_decode);
+	T_RUN(test_2047_long);
 	T_RUN(test_nested);
 	T_RUN(test_encoded_message);
 	T_RUN(test_html_tricks);
