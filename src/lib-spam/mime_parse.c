@@ -1096,6 +1096,13 @@ walk(struct parser *p, const char *data, size_t len, int top)
 	for (unsigned i = 0; i < mm.nparts; ) {
 		int childless = (mm.parts[i].flags & MAIL_PART_MULTIPART) &&
 		    mm.parts[i].child < 0 && mm.parts[i].skipped == 0;
+		/* an encoded message's walk may have used the parts left to
+		 * lib-mail's count for this one */
+		if (m->nparts >= m->lim.max_parts) {
+			m->st.truncated++;
+			m->st.parts_limit = 1;
+			break;
+		}
 		entity(p, data, len, &mm.parts[i], top && i == 0, childless);
 		i = encoded_message(&mm.parts[i]) ? mail_mime_subtree_end(&mm, i) : i + 1;
 	}

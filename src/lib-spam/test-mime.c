@@ -217,6 +217,59 @@ test_2047_long(void)
 	buf_free(&b);
 }
 
+/* One level of test_parts_nested_limit's message into out: a multipart
+ * whose first part is the next level as a quoted-printable
+ * message/rfc822 (its "=" and ":" written "=3D" and "=3A", so that only the
+ * decoded part shows its structure), then nparts one-line parts. */
+static void
+nested_level(struct buf *out, int k, int levels, int nparts)
+{
+	struct buf inner;
+
+	(void)buf_printf(out, "Content-Type: multipart/mixed; boundary=\"b%d\"\n"
+	    "MIME-Version: 1.0\n\n", k);
+	if (k < levels) {
+		(void)buf_printf(out, "--b%d\nContent-Type: message/rfc822\n"
+		    "Content-Transfer-Encoding: quoted-printable\n\n", k);
+		buf_init(&inner, BUF_UNLIMITED);
+		nested_level(&inner, k + 1, levels, nparts);
+		for (size_t i = 0; i < inner.len; i++)
+			if (inner.data[i] == '=')
+				(void)buf_appends(out, "=3D");
+			else if (inner.data[i] == ':')
+				(void)buf_appends(out, "=3A");
+			else
+				(void)buf_appendc(out, inner.data[i]);
+		buf_free(&inner);
+		(void)buf_appendc(out, '\n');
+	}
+	for (int i = 0; i < nparts; i++)
+		(void)buf_printf(out, "--b%d\n\nx\n", k);
+	(void)buf_printf(out, "--b%d--\n", k);
+}
+
+/* The limit on parts holds for the message with the messages encoded in
+ * it: 4 levels of 150 parts are read up to 200 parts, and the rest is
+ * counted as past the limit.  (Each level used to have the budget the
+ * level below had left it, and add its own parts after it: 600.) */
+static void
+test_parts_nested_limit(void)
+{
+	struct buf msg;
+	struct mime_msg m;
+
+	buf_init(&msg, BUF_UNLIMITED);
+	(void)buf_appends(&msg, "From: a@b.example\nSubject: parts\n");
+	nested_level(&msg, 0, 3, 150);
+	mime_parse(&m, msg.data, msg.len, NULL);
+	T_INTEQ(m.nparts, mime_default_limits.max_parts);
+	T_INTEQ(m.st.parts_limit, 1);
+	T_OK(m.st.truncated > 0);
+	T_STREQ(mime_header_get(&m, "subject")->value, "parts");
+	mime_free(&m);
+	buf_free(&msg);
+}
+
 static void
 test_nested(void)
 {
@@ -1548,6 +1601,7 @@ main(void)
 	T_RUN(test_base64_sa);
 	T_RUN(test_sa_reading_decode);
 	T_RUN(test_2047_long);
+	T_RUN(test_parts_nested_limit);
 	T_RUN(test_nested);
 	T_RUN(test_encoded_message);
 	T_RUN(test_html_tricks);
