@@ -1279,14 +1279,19 @@ he_faraway_charset_headers(const struct mime_msg *m, const char *locales)
 				continue;
 			/* =\?(.+?)\?.\?.*?\?= */
 			for (const char *p = v; (p = strstr(p, "=?")) != NULL; p += 2) {
-				const char *q = p[2] != '\0' ? strchr(p + 3, '?') : NULL;
+				const char *q = p[2] != '\0' ? strchr(p + 3, '?') : NULL, *e;
 				char cs[128];
-				if (q == NULL || q[1] == '\0' || q[2] != '?' || strstr(q + 3, "?=") == NULL)
+				if (q == NULL || q[1] == '\0' || q[2] != '?')
 					continue;
+				/* no "?=" after this word's start: none after
+				 * any later word's either (searching again from
+				 * each one was quadratic) */
+				if ((e = strstr(q + 3, "?=")) == NULL)
+					break;
 				snprintf(cs, sizeof(cs), "%.*s", (int)(q - p - 2), p + 2);
 				if (!locale_charset_ok(cs, locales))
 					return 1;
-				p = strstr(q + 3, "?=");
+				p = e;
 			}
 		}
 	return 0;

@@ -6,6 +6,7 @@
 
 #include "buf.h"
 #include "mem.h"
+#include "header_eval.h"
 #include "html.h"
 #include "mime.h"
 #include "uri.h"
@@ -268,6 +269,35 @@ test_parts_nested_limit(void)
 	T_STREQ(mime_header_get(&m, "subject")->value, "parts");
 	mime_free(&m);
 	buf_free(&msg);
+}
+
+/* check_for_faraway_charset_in_headers() on a 60 KB Subject: of an
+ * ISO-8859-1 word and "=?koi8-r?q?x" repeated, no "?=" after it: not
+ * faraway for "en" (no KOI8-R word is complete); a KOI8-R word in From:
+ * is.
+ * (Each "=?" used to search the rest of the value for "?=":
+ * quadratic.) */
+static void
+test_faraway_headers_long(void)
+{
+	struct buf msg;
+	struct mime_msg m;
+
+	for (int from = 0; from < 2; from++) {
+		buf_init(&msg, BUF_UNLIMITED);
+		(void)buf_appends(&msg, "Subject: =?iso-8859-1?q?caf=E9?= ");
+		for (int i = 0; i < 5000; i++)
+			(void)buf_appends(&msg, "=?koi8-r?q?x");
+		(void)buf_appends(&msg, "\n");
+		if (from)
+			(void)buf_appends(&msg, "From: =?koi8-r?b?8NLJ18XU?= <a@b.example>\n");
+		(void)buf_appends(&msg, "\nbody\n");
+		mime_parse(&m, msg.data, msg.len, NULL);
+		T_INTEQ(he_faraway_charset_headers(&m, "en"), from);
+		T_INTEQ(he_faraway_charset_headers(&m, "all"), 0);
+		mime_free(&m);
+		buf_free(&msg);
+	}
 }
 
 static void
@@ -1602,6 +1632,7 @@ main(void)
 	T_RUN(test_sa_reading_decode);
 	T_RUN(test_2047_long);
 	T_RUN(test_parts_nested_limit);
+	T_RUN(test_faraway_headers_long);
 	T_RUN(test_nested);
 	T_RUN(test_encoded_message);
 	T_RUN(test_html_tricks);
