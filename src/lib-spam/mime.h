@@ -52,9 +52,16 @@ struct mime_header {
 	char *value;            /* unfolded, RFC 2047 decoded to UTF-8 */
 	/* with lim.sa_text, a value with raw 8-bit bytes that are not all
 	 * UTF-8 is read as SpamAssassin reads it (the whole value as
-	 * Windows-1252); then Tempest's own reading (UTF-8 where valid, each
-	 * other byte Windows-1252), which Bayes reads; else NULL */
+	 * Windows-1252), and a message's header value (of the message or
+	 * one inside it) longer than SpamAssassin keeps is cut as it cuts
+	 * it (8,192 bytes from after the ':'; raw too); then Tempest's own
+	 * reading (UTF-8 where valid, each other byte Windows-1252, the
+	 * whole value), which Bayes reads; else NULL */
 	char *own_value;
+	/* with lim.sa_text, when SpamAssassin's reading cut raw: the value
+	 * as written, whole (its pristine header, which ALL:raw reads);
+	 * else NULL */
+	char *raw_whole;
 };
 
 /* h's value in Tempest's own reading (what a reader sees, what Bayes
@@ -63,6 +70,14 @@ static inline const char *
 mime_header_own(const struct mime_header *h)
 {
 	return h->own_value != NULL ? h->own_value : h->value;
+}
+
+/* h's value as written, whole: raw_whole where the SpamAssassin reading
+ * cut raw, else raw. */
+static inline const char *
+mime_header_raw_whole(const struct mime_header *h)
+{
+	return h->raw_whole != NULL ? h->raw_whole : h->raw;
 }
 
 struct mime_part {

@@ -50,6 +50,7 @@ hdrlist_free(struct hdrlist *h)
 		free(h->v[i].raw);
 		free(h->v[i].value);
 		free(h->v[i].own_value);
+		free(h->v[i].raw_whole);
 	}
 	FREE(h->v);
 	h->n = 0;
@@ -77,18 +78,56 @@ mime_unfold(const char *s, size_t n, struct buf *out)
 	}
 }
 
-/* Parse the header block s[0..n) (lib-mail splits it) into h, counting
- * anomalies. */
+/* SpamAssassin's Message.pm keeps the first SA_HEADER_VALUE_MAX bytes of
+ * the value of a message's header field. */
+#define SA_HEADER_VALUE_MAX 8192
+
+/* Where SpamAssassin's Message.pm cuts the value of field f of the
+ * header block s (the value from after the ':', its line ends included,
+ * a CRLF counted as one byte when crlf): the offset in s past what it
+ * keeps, or 0 when it keeps the whole value. */
+static size_t
+sa_value_cut(const char *s, const struct mail_field *f, int crlf)
+{
+	size_t k = f->start + f->name_len, kept = 0;
+
+	while (s[k] != ':')
+		k++;
+	for (k++; k < f->end && kept < SA_HEADER_VALUE_MAX; kept++)
+		k += crlf && s[k] == '\r' && k + 1 < f->end && s[k + 1] == '\n' ? 2 : 1;
+	return k < f->end ? k : 0;
+}
+
+/* Message::Node's _decode_header() of the unfolded value v[0..n): the
+ * whole value through _normalize() first, then the encoded words. */
 static void
-parse_headers(struct parser *p, const char *s, size_t n, struct hdrlist *h)
+sa_decode_header(const char *v, size_t n, struct buf *out)
+{
+	struct buf n8;
+
+	buf_init(&n8, MAIL_HEADER_VALUE_MAX);
+	(void)mime_to_utf8_sa("utf-8", v, n, &n8);
+	mime_decode_2047(n8.data ? n8.data : "", n8.len, out, NULL, NULL);
+	buf_free(&n8);
+}
+
+/* Parse the header block s[0..n) (lib-mail splits it) into h, counting
+ * anomalies.  sa_root: with lim.sa_text, the header block of a message
+ * (the message itself or one inside it), whose values SpamAssassin's
+ * reading cuts as Message.pm does (crlf: the message's lines end in
+ * CRLF, to Message.pm); Tempest's own reading keeps them whole. */
+static void
+parse_headers(struct parser *p, const char *s, size_t n, struct hdrlist *h,
+    int sa_root, int crlf)
 {
 	struct mime_stats *st = &p->m->st;
 	struct mail_field f;
 	size_t pos = 0;
 
 	while (mail_header_next(s, n, &pos, &f)) {
-		struct buf raw, val, unf;
-		int eight_bit;
+		struct buf raw, val, unf, sav;
+		int eight_bit, have_sav = 0;
+		size_t cut;
 
 		st->hdr_long_lines += f.long_lines;
 		if (f.name_len == 0) {
@@ -115,22 +154,33 @@ parse_headers(struct parser *p, const char *s, size_t n, struct hdrlist *h)
 		    &st->hdr_2047, &st->hdr_bad_2047);
 		h->v = xreallocarray(h->v, h->n + 1, sizeof(*h->v));
 		h->v[h->n].own_value = NULL;
-		if (p->m->lim.sa_text && eight_bit) {
-			/* Message::Node's _decode_header(): the whole value
-			 * through _normalize() first, then the encoded words */
-			struct buf n8, sav;
-			buf_init(&n8, MAIL_HEADER_VALUE_MAX);
+		h->v[h->n].raw_whole = NULL;
+		cut = sa_root ? sa_value_cut(s, &f, crlf) : 0;
+		if (cut != 0) {
+			/* what SpamAssassin keeps of a long value (the
+			 * rules' regexes would read up to 64 KiB of it) */
+			size_t e = cut > f.value ? cut : f.value;
+			while (e > f.value && (s[e - 1] == '\n' || s[e - 1] == '\r'))
+				e--;
+			h->v[h->n].raw_whole = buf_steal(&raw);
+			buf_init(&raw, MAIL_HEADER_VALUE_MAX);
+			(void)buf_append(&raw, s + f.value, e - f.value);
+			buf_reset(&unf);
+			mime_unfold(s + f.value, e - f.value, &unf);
 			buf_init(&sav, MAIL_HEADER_VALUE_MAX);
-			(void)mime_to_utf8_sa("utf-8", unf.data ? unf.data : "", unf.len, &n8);
-			mime_decode_2047(n8.data ? n8.data : "", n8.len, &sav, NULL, NULL);
-			if (strcmp(sav.data ? sav.data : "", val.data ? val.data : "") != 0) {
-				h->v[h->n].own_value = val.data ? buf_steal(&val) : xstrdup("");
-				buf_free(&val);
-				val = sav;
-			} else
-				buf_free(&sav);
-			buf_free(&n8);
+			sa_decode_header(unf.data ? unf.data : "", unf.len, &sav);
+			have_sav = 1;
+		} else if (p->m->lim.sa_text && eight_bit) {
+			buf_init(&sav, MAIL_HEADER_VALUE_MAX);
+			sa_decode_header(unf.data ? unf.data : "", unf.len, &sav);
+			have_sav = 1;
 		}
+		if (have_sav && strcmp(sav.data ? sav.data : "", val.data ? val.data : "") != 0) {
+			h->v[h->n].own_value = val.data ? buf_steal(&val) : xstrdup("");
+			buf_free(&val);
+			val = sav;
+		} else if (have_sav)
+			buf_free(&sav);
 		buf_free(&unf);
 		h->v[h->n].name = xstrndup(s + f.start, f.name_len);
 		h->v[h->n].raw = buf_steal(&raw);
@@ -403,7 +453,18 @@ sa_field_truncated(const char *s, size_t n, int crlf)
 	for (const char *q = c + 1; crlf && q + 1 < s + n; q++)
 		if (q[0] == '\r' && q[1] == '\n')
 			v--;
-	return k > 256 || v > 8192 ? MIME_SA_TRUNC_HEADER : 0;
+	return k > 256 || v > SA_HEADER_VALUE_MAX ? MIME_SA_TRUNC_HEADER : 0;
+}
+
+/* Message.pm's CRLF mode for the message s[0..n): its first or last
+ * line ends in CRLF. */
+static int
+sa_crlf(const char *s, size_t n)
+{
+	const char *first_nl = memchr(s, '\n', n);
+
+	return (first_nl != NULL && first_nl > s && first_nl[-1] == '\r') ||
+	    (n >= 2 && s[n - 1] == '\n' && s[n - 2] == '\r');
 }
 
 /* The message's header block as SpamAssassin 4.0's Message.pm reads it
@@ -413,14 +474,12 @@ sa_field_truncated(const char *s, size_t n, int crlf)
 static unsigned
 sa_head_flags(const char *s, size_t n)
 {
-	const char *line, *first_nl = memchr(s, '\n', n);
+	const char *line;
 	size_t pos = 0, hs = 0, he = 0, l;
 	unsigned f = 0, errors = 0;
 	int have = 0, crlf;
 
-	/* CRLF mode: its first or last line ends in CRLF */
-	crlf = (first_nl != NULL && first_nl > s && first_nl[-1] == '\r') ||
-	    (n >= 2 && s[n - 1] == '\n' && s[n - 2] == '\r');
+	crlf = sa_crlf(s, n);
 	for (;;) {
 		int eof = pos >= n;
 		l = eof ? 0 : next_line(s, n, &pos, &line);
@@ -813,10 +872,12 @@ image_dims(const char *type, const unsigned char *d, size_t n, unsigned long *w,
 	}
 }
 
-/* The entity lib-mail found at mp: its headers, its mime_part, its text. */
+/* The entity lib-mail found at mp: its headers, its mime_part, its text.
+ * root: the entity is a message (this one or one inside it); crlf: see
+ * parse_headers(). */
 static void
 entity(struct parser *p, const char *data, size_t len, const struct mail_part *mp,
-    int top, int childless)
+    int top, int childless, int root, int crlf)
 {
 	struct mime_msg *m = p->m;
 	struct hdrlist own = { 0 };
@@ -824,7 +885,8 @@ entity(struct parser *p, const char *data, size_t len, const struct mail_part *m
 	const char *fn;
 	int embedded = encoded_message(mp);
 
-	parse_headers(p, data + mp->hdr_off, mp->hdr_len, &own);
+	parse_headers(p, data + mp->hdr_off, mp->hdr_len, &own,
+	    m->lim.sa_text && root, crlf);
 	if (top) {
 		m->hdrs = own.v;
 		m->nhdrs = own.n;
@@ -1076,6 +1138,7 @@ walk(struct parser *p, const char *data, size_t len, int top)
 	struct mail_mime_limits ml = { m->lim.max_depth - p->depth_base,
 	    m->lim.max_parts - (unsigned)m->nparts, 0 };
 	struct mail_mime mm;
+	int crlf = sa_crlf(data, len);
 
 	mail_mime_parse(&mm, data, len, &ml);
 	/* SpamAssassin notes its header block's flaws for the message alone,
@@ -1096,6 +1159,8 @@ walk(struct parser *p, const char *data, size_t len, int top)
 	for (unsigned i = 0; i < mm.nparts; ) {
 		int childless = (mm.parts[i].flags & MAIL_PART_MULTIPART) &&
 		    mm.parts[i].child < 0 && mm.parts[i].skipped == 0;
+		int root = mm.parts[i].parent < 0 ||
+		    (mm.parts[mm.parts[i].parent].flags & MAIL_PART_MESSAGE);
 		/* an encoded message's walk may have used the parts left to
 		 * lib-mail's count for this one */
 		if (m->nparts >= m->lim.max_parts) {
@@ -1103,7 +1168,8 @@ walk(struct parser *p, const char *data, size_t len, int top)
 			m->st.parts_limit = 1;
 			break;
 		}
-		entity(p, data, len, &mm.parts[i], top && i == 0, childless);
+		entity(p, data, len, &mm.parts[i], top && i == 0, childless,
+		    root, crlf);
 		i = encoded_message(&mm.parts[i]) ? mail_mime_subtree_end(&mm, i) : i + 1;
 	}
 	mail_mime_free(&mm);

@@ -602,10 +602,13 @@ header_text(struct scan *sc, const struct rule *r, size_t *len_r)
 		return hc->value;
 	}
 	buf_init(&b, 4 * 1024 * 1024);
+	/* ALL:raw and ALL-*:raw are the pristine header block to
+	 * SpamAssassin: values whole, where a header rule reads what its
+	 * parser kept of them */
 	if (strcmp(r->hdr, "ALL") == 0) {
 		for (size_t i = 0; i < m->nhdrs; i++)
 			(void)buf_printf(&b, "%s: %s\n", m->hdrs[i].name,
-			    raw ? m->hdrs[i].raw : m->hdrs[i].value);
+			    raw ? mime_header_raw_whole(&m->hdrs[i]) : m->hdrs[i].value);
 		found = m->nhdrs > 0;
 	} else if (strncmp(r->hdr, "ALL-", 4) == 0 && all_range(sc, r->hdr + 4, &start, &end)) {
 		/* the headers from the Received: line at index start (-1:
@@ -618,7 +621,7 @@ header_text(struct scan *sc, const struct rule *r, size_t *len_r)
 			if (cur < start || (end >= 0 && cur > end))
 				continue;
 			(void)buf_printf(&b, "%s: %s\n", m->hdrs[i].name,
-			    raw ? m->hdrs[i].raw : m->hdrs[i].value);
+			    raw ? mime_header_raw_whole(&m->hdrs[i]) : m->hdrs[i].value);
 			found = 1;
 			if (end >= 0 && cur == end)
 				break;

@@ -300,6 +300,74 @@ test_faraway_headers_long(void)
 	}
 }
 
+/* SpamAssassin's reading keeps the first 8,192 bytes of a message's
+ * header value (Message.pm, from after the ':', line ends included, a
+ * CRLF one byte in a CRLF message); Tempest's own keeps it whole, and so
+ * does the value as written that ALL:raw reads (SpamAssassin's pristine
+ * header).  Each expected value is what SpamAssassin 4.0's get_header()
+ * gave. */
+static void
+test_sa_header_cut(void)
+{
+	struct mime_limits lim = mime_default_limits;
+	struct buf msg, want, whole;
+	struct mime_msg m;
+	const struct mime_header *h;
+
+	buf_init(&msg, BUF_UNLIMITED);
+	buf_init(&want, BUF_UNLIMITED);
+	buf_init(&whole, BUF_UNLIMITED);
+	(void)buf_appends(&msg, "From: a@b.example\nSubject: ");
+	for (int i = 0; i < 2000; i++)
+		(void)buf_appends(&msg, "word ");
+	(void)buf_appends(&msg, "\nX-Short: s\n\nbody\n");
+	for (int i = 0; i < 1638; i++)
+		(void)buf_appends(&want, "word ");
+	(void)buf_appendc(&want, 'w');
+	for (int i = 0; i < 1999; i++)
+		(void)buf_appends(&whole, "word ");
+	(void)buf_appends(&whole, "word");
+	lim.sa_text = 1;
+	mime_parse(&m, msg.data, msg.len, &lim);
+	h = mime_header_get(&m, "Subject");
+	T_STREQ(h->value, buf_cstr(&want));
+	T_STREQ(h->raw, buf_cstr(&want));
+	T_STREQ(mime_header_own(h), buf_cstr(&whole));
+	/* as written, whole (its last blank too): the pristine header
+	 * ALL:raw reads */
+	T_INTEQ(strlen(mime_header_raw_whole(h)), 2000 * 5);
+	T_OK(strncmp(mime_header_raw_whole(h), buf_cstr(&whole), whole.len) == 0);
+	T_STREQ(mime_header_get(&m, "X-Short")->value, "s");
+	T_OK(m.st.sa_flags & MIME_SA_TRUNC_HEADER);
+	mime_free(&m);
+	/* Tempest's own reading alone: whole */
+	mime_parse(&m, msg.data, msg.len, NULL);
+	h = mime_header_get(&m, "Subject");
+	T_STREQ(h->value, buf_cstr(&whole));
+	T_OK(h->own_value == NULL);
+	T_OK(h->raw_whole == NULL);
+	mime_free(&m);
+
+	/* CRLF, folded: " " then "abcd\n " 1,365 times and one byte */
+	buf_reset(&msg);
+	buf_reset(&want);
+	(void)buf_appends(&msg, "From: a@b.example\r\nSubject: ");
+	for (int i = 0; i < 1500; i++)
+		(void)buf_appends(&msg, "abcd\r\n ");
+	(void)buf_appends(&msg, "end\r\n\r\nbody\r\n");
+	for (int i = 0; i < 1365; i++)
+		(void)buf_appends(&want, "abcd ");
+	(void)buf_appendc(&want, 'a');
+	mime_parse(&m, msg.data, msg.len, &lim);
+	h = mime_header_get(&m, "Subject");
+	T_STREQ(h->value, buf_cstr(&want));
+	T_INTEQ(strlen(mime_header_own(h)), 1500 * 5 + 3);
+	mime_free(&m);
+	buf_free(&msg);
+	buf_free(&want);
+	buf_free(&whole);
+}
+
 static void
 test_nested(void)
 {
@@ -1633,6 +1701,7 @@ main(void)
 	T_RUN(test_2047_long);
 	T_RUN(test_parts_nested_limit);
 	T_RUN(test_faraway_headers_long);
+	T_RUN(test_sa_header_cut);
 	T_RUN(test_nested);
 	T_RUN(test_encoded_message);
 	T_RUN(test_html_tricks);
