@@ -646,6 +646,11 @@ struct render {
 	struct sa_tags sa;
 	int sa_in_text;         /* inside a run of text (between markup) */
 	int sa_word_last;       /* the text put last ends in a word character */
+	/* the last search for "</title": from title_from, found at
+	 * title_end (the part's end: none), so a later <title> before it
+	 * does not search the part again */
+	size_t title_from, title_end;
+	int title_searched;
 };
 
 const char *const html_balance_tags[4] = { "body", "head", "center", NULL };
@@ -1792,11 +1797,20 @@ title_text(struct render *r, const char *s, size_t n, size_t j)
 	size_t e = j + 1;
 
 	ht_new(r, HTML_TEXT_TITLE);
-	while (e + 7 <= n && strncasecmp(s + e, "</title", 7) != 0)
-		e++;
-	if (e + 7 > n)
-		e = n;
-	for (size_t k = j + 1; k < e; ) {
+	if (r->texts == NULL || r->texts_full[HTML_TEXT_TITLE])
+		return;         /* (nothing more to keep) */
+	if (r->title_searched && e >= r->title_from && e <= r->title_end)
+		e = r->title_end;
+	else {
+		r->title_from = e;
+		while (e + 7 <= n && strncasecmp(s + e, "</title", 7) != 0)
+			e++;
+		if (e + 7 > n)
+			e = n;
+		r->title_end = e;
+		r->title_searched = 1;
+	}
+	for (size_t k = j + 1; k < e && !r->texts_full[HTML_TEXT_TITLE]; ) {
 		if (s[k] == '&') {
 			struct buf tmp;
 			int letter;

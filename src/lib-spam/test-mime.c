@@ -1249,6 +1249,71 @@ test_html_more_uris(void)
 	mime_free(&m);
 }
 
+/* An HTML part of body (MIME header and all) parsed into *m. */
+static void
+html_msg(struct mime_msg *m, struct buf *msg, const char *ctype, const char *body)
+{
+	buf_reset(msg);
+	(void)buf_printf(msg, "From: a@b.example\nSubject: x\nContent-Type: %s; "
+	    "charset=utf-8\n\n%s\n", ctype, body);
+	mime_parse(m, msg->data, msg->len, NULL);
+}
+
+/* Hostile HTML at the parser's limits: many <title>s never closed
+ * (each read once, not to the part's end again: the texts as they
+ * were). */
+static void
+test_html_hostile_limits(void)
+{
+	struct buf b, want, msg;
+	struct mime_msg m;
+
+	buf_init(&b, BUF_UNLIMITED);
+	buf_init(&want, BUF_UNLIMITED);
+	buf_init(&msg, BUF_UNLIMITED);
+
+	/* 100 <title>s closed by one "</title", 50 more never closed: each
+	 * title's text is the rest up to the "</title" (or the end) */
+	for (int i = 0; i < 100; i++)
+		(void)buf_appends(&b, "<title>");
+	(void)buf_appends(&b, "A&amp;B</title>x");
+	for (int i = 0; i < 50; i++)
+		(void)buf_appends(&b, "<title>");
+	(void)buf_appends(&b, "&lt;b");
+	for (int i = 0; i < 100; i++) {
+		(void)buf_appendc(&want, '\0');
+		for (int k = i + 1; k < 100; k++)
+			(void)buf_appends(&want, "<title>");
+		(void)buf_appends(&want, "A&B");
+	}
+	for (int i = 0; i < 50; i++) {
+		(void)buf_appendc(&want, '\0');
+		for (int k = i + 1; k < 50; k++)
+			(void)buf_appends(&want, "<title>");
+		(void)buf_appends(&want, "<b\n");
+	}
+	html_msg(&m, &msg, "text/html", buf_cstr(&b));
+	T_INTEQ(m.html_texts[HTML_TEXT_TITLE].len, want.len);
+	T_OK(m.html_texts[HTML_TEXT_TITLE].len == want.len &&
+	    memcmp(m.html_texts[HTML_TEXT_TITLE].data, want.data, want.len) == 0);
+	mime_free(&m);
+
+	/* 20,000 never closed: the first fills the list (64 KiB) */
+	buf_reset(&b);
+	for (int i = 0; i < 20000; i++)
+		(void)buf_appends(&b, "<title>");
+	html_msg(&m, &msg, "text/html", buf_cstr(&b));
+	T_INTEQ(m.html_texts[HTML_TEXT_TITLE].len, 64 * 1024);
+	T_OK(m.html_texts[HTML_TEXT_TITLE].len == 64 * 1024 &&
+	    m.html_texts[HTML_TEXT_TITLE].data[0] == '\0' &&
+	    memcmp(m.html_texts[HTML_TEXT_TITLE].data + 1, b.data + 7, 64 * 1024 - 1) == 0);
+	mime_free(&m);
+
+	buf_free(&b);
+	buf_free(&want);
+	buf_free(&msg);
+}
+
 /* A message/rfc822 part in base64 and a message/global part in
  * quoted-printable: each is decoded and walked as the embedded message
  * it is (its text, HTML and URIs count), one level down; past the depth
@@ -1723,6 +1788,7 @@ main(void)
 	T_RUN(test_uri_numeric);
 	T_RUN(test_uri_resolve);
 	T_RUN(test_html_more_uris);
+	T_RUN(test_html_hostile_limits);
 	T_RUN(test_html_texts);
 	T_RUN(test_sa_parse_flags);
 	T_RUN(test_uri_long);
