@@ -5,6 +5,7 @@
  * and tag lengths bounded by the input itself.
  */
 #include <ctype.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1837,7 +1838,7 @@ html_render(const char *s, size_t n, struct buf *text,
 	struct render r;
 	struct buf quoted;
 	const char *s0 = s;
-	size_t i = 0, n0 = n;
+	size_t i = 0, n0 = n, no_close = SIZE_MAX;
 
 	/* SpamAssassin's renderer reads the curly double quotes U+201C and
 	 * U+201D as '"' (in attributes too, where mail software puts
@@ -1881,8 +1882,13 @@ html_render(const char *s, size_t n, struct buf *text,
 		if (c == '<') {
 			r.in_node = 0;
 			if (i + 3 < n && strncmp(s + i, "<!--", 4) == 0) {
-				const char *e = memmem(s + i + 4, n - i - 4, "-->", 3);
+				/* (no "-->" at or after no_close: not searched
+				 * for again by each later comment) */
+				const char *e = i + 4 >= no_close ? NULL :
+				    memmem(s + i + 4, n - i - 4, "-->", 3);
 				size_t end = e ? (size_t)(e - s) + 3 : n;
+				if (e == NULL && i + 4 < no_close)
+					no_close = i + 4;
 				/* one never closed ends at the first '>' (as
 				 * HTML::Parser ends it; it hid the rest of the page) */
 				if (e == NULL && (e = memchr(s + i + 4, '>', n - i - 4)) != NULL)

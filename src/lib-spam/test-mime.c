@@ -1259,9 +1259,9 @@ html_msg(struct mime_msg *m, struct buf *msg, const char *ctype, const char *bod
 	mime_parse(m, msg->data, msg->len, NULL);
 }
 
-/* Hostile HTML at the parser's limits: many <title>s never closed
- * (each read once, not to the part's end again: the texts as they
- * were). */
+/* Hostile HTML at the parser's limits: many <title>s or comments
+ * never closed (each read once, not to the part's end again: the
+ * texts as they were). */
 static void
 test_html_hostile_limits(void)
 {
@@ -1307,6 +1307,25 @@ test_html_hostile_limits(void)
 	T_OK(m.html_texts[HTML_TEXT_TITLE].len == 64 * 1024 &&
 	    m.html_texts[HTML_TEXT_TITLE].data[0] == '\0' &&
 	    memcmp(m.html_texts[HTML_TEXT_TITLE].data + 1, b.data + 7, 64 * 1024 - 1) == 0);
+	mime_free(&m);
+
+	/* a closed comment, then 5,000 "<!--" never closed, each ending at
+	 * its '>' */
+	buf_reset(&b);
+	buf_reset(&want);
+	(void)buf_appends(&b, "<!-- a -->");
+	(void)buf_append(&want, "\0<!-- a -->", 11);
+	for (int i = 0; i < 5000; i++) {
+		(void)buf_appends(&b, "<!--x>");
+		(void)buf_append(&want, "\0<!--x>", 7);
+	}
+	(void)buf_appends(&b, "<p>after");
+	html_msg(&m, &msg, "text/html", buf_cstr(&b));
+	T_INTEQ(m.st.html_comments, 5001);
+	T_INTEQ(m.html_texts[HTML_TEXT_COMMENT].len, want.len);
+	T_OK(m.html_texts[HTML_TEXT_COMMENT].len == want.len &&
+	    memcmp(m.html_texts[HTML_TEXT_COMMENT].data, want.data, want.len) == 0);
+	T_OK(strstr(buf_cstr(&m.body), "after") != NULL);
 	mime_free(&m);
 
 	buf_free(&b);
