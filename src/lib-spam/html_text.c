@@ -76,6 +76,40 @@ attr_get(const struct attr *a, int na, const char *name, size_t *len_r)
 	return NULL;
 }
 
+/* An attribute past the first MAX_ATTRS of a tag: kept in place of one
+ * no element uses (or a repeated name, whose first value counts) when
+ * an element uses it and the tag has none of that name yet. */
+static void
+attr_keep(struct attr *a, int na, const struct attr *t)
+{
+	/* the names attr_get() and font_size() look up */
+	static const char *const used[] = {
+		"action", "alink", "alt", "background", "bgcolor", "class", "color",
+		"content", "data-saferedirecturl", "face", "height", "hidden", "href",
+		"http-equiv", "link", "size", "src", "style", "text", "vlink", "width",
+	};
+	size_t len;
+	int k = 0, j;
+
+	while (k < (int)NELEM(used) && !(strlen(used[k]) == t->nl &&
+	    strncasecmp(used[k], t->n, t->nl) == 0))
+		k++;
+	if (k == (int)NELEM(used) || attr_get(a, na, used[k], &len) != NULL)
+		return;
+	for (int i = 0; i < na; i++) {
+		for (k = 0; k < (int)NELEM(used); k++)
+			if (strlen(used[k]) == a[i].nl && strncasecmp(used[k], a[i].n, a[i].nl) == 0)
+				break;
+		for (j = 0; j < i; j++)
+			if (a[j].nl == a[i].nl && strncasecmp(a[j].n, a[i].n, a[i].nl) == 0)
+				break;
+		if (k == (int)NELEM(used) || j < i) {
+			a[i] = *t;
+			return;
+		}
+	}
+}
+
 static int
 font_letter(char c)
 {
@@ -1537,8 +1571,10 @@ tag(struct render *r, const char *s, size_t n)
 		if (!closing && in_list(name, cdata_tags, NELEM(cdata_tags)))
 			memcpy(r->cdata, name, sizeof(r->cdata));
 	}
-	/* attributes */
-	while (i < n && na < MAX_ATTRS) {
+	/* attributes (all read, as HTML::Parser does: past MAX_ATTRS only
+	 * those an element uses are kept) */
+	while (i < n) {
+		struct attr t;
 		while (i < n && (isspace((unsigned char)s[i]) || s[i] == '/')) {
 			if (s[i] == '/' && i + 1 == n)
 				selfclose = 1;
@@ -1546,12 +1582,12 @@ tag(struct render *r, const char *s, size_t n)
 		}
 		if (i >= n)
 			break;
-		a[na].n = s + i;
+		t.n = s + i;
 		while (i < n && !isspace((unsigned char)s[i]) && s[i] != '=' && s[i] != '/')
 			i++;
-		a[na].nl = (size_t)(s + i - a[na].n);
-		a[na].v = "";
-		a[na].vl = 0;
+		t.nl = (size_t)(s + i - t.n);
+		t.v = "";
+		t.vl = 0;
 		while (i < n && isspace((unsigned char)s[i]))
 			i++;
 		if (i < n && s[i] == '=') {
@@ -1560,24 +1596,27 @@ tag(struct render *r, const char *s, size_t n)
 				i++;
 			if (i < n && (s[i] == '"' || s[i] == '\'')) {
 				char q = s[i++];
-				a[na].v = s + i;
+				t.v = s + i;
 				while (i < n && s[i] != q)
 					i++;
-				a[na].vl = (size_t)(s + i - a[na].v);
+				t.vl = (size_t)(s + i - t.v);
 				if (i < n)
 					i++;
 			} else {
-				a[na].v = s + i;
+				t.v = s + i;
 				while (i < n && !isspace((unsigned char)s[i]))
 					i++;
-				a[na].vl = (size_t)(s + i - a[na].v);
+				t.vl = (size_t)(s + i - t.v);
 			}
 		}
-		if (a[na].nl == 0) {
+		if (t.nl == 0) {
 			i++;
 			continue;
 		}
-		na++;
+		if (na < MAX_ATTRS)
+			a[na++] = t;
+		else
+			attr_keep(a, na, &t);
 	}
 
 	if (!in_cdata)

@@ -1261,7 +1261,7 @@ html_msg(struct mime_msg *m, struct buf *msg, const char *ctype, const char *bod
 
 /* Hostile HTML at the parser's limits: many <title>s or comments
  * never closed (each read once, not to the part's end again: the
- * texts as they were). */
+ * texts as they were), attributes past the 24th that an element uses. */
 static void
 test_html_hostile_limits(void)
 {
@@ -1326,6 +1326,32 @@ test_html_hostile_limits(void)
 	T_OK(m.html_texts[HTML_TEXT_COMMENT].len == want.len &&
 	    memcmp(m.html_texts[HTML_TEXT_COMMENT].data, want.data, want.len) == 0);
 	T_OK(strstr(buf_cstr(&m.body), "after") != NULL);
+	mime_free(&m);
+
+	/* attributes past the 24th: the ones an element uses count (the
+	 * first of a name repeated) */
+	buf_reset(&b);
+	(void)buf_appends(&b, "<a");
+	for (int i = 0; i < 30; i++)
+		(void)buf_printf(&b, " x%d", i);
+	(void)buf_appends(&b, " href=\"http://evil.example/\">x</a><a");
+	for (int i = 0; i < 30; i++)
+		(void)buf_appends(&b, " style=a");
+	(void)buf_appends(&b, " href=http://dup.example/ href=http://second.example/>y</a><span");
+	for (int i = 0; i < 30; i++)
+		(void)buf_printf(&b, " data-%d=1", i);
+	(void)buf_appends(&b, " style=\"display:none\">hidden</span> shown<img");
+	for (int i = 0; i < 30; i++)
+		(void)buf_printf(&b, " y%d", i);
+	(void)buf_appends(&b, " src=\"http://img.example/a.gif\" width=2 height=3>");
+	html_msg(&m, &msg, "text/html", buf_cstr(&b));
+	T_OK(has_uri(&m, "http://evil.example/"));
+	T_OK(has_uri(&m, "http://dup.example/"));
+	T_OK(!has_uri(&m, "http://second.example/"));
+	T_OK(has_uri(&m, "http://img.example/a.gif"));
+	T_INTEQ(m.st.html_image_area, 6);
+	T_OK(strstr(buf_cstr(&m.body), "hidden") == NULL);
+	T_OK(strstr(buf_cstr(&m.body), "shown") != NULL);
 	mime_free(&m);
 
 	buf_free(&b);
