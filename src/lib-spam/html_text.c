@@ -320,8 +320,32 @@ decode_attr(const char *v, size_t vl, struct buf *out)
 static void
 decode_attr_trim(const char *v, size_t vl, struct buf *out)
 {
-	size_t start = out->len, a;
+	size_t start = out->len, a, i = 0;
 
+	/* the white space leading it (as written or as entities) first,
+	 * so that it does not fill a capped out */
+	while (i < vl) {
+		struct buf tmp;
+		int letter, blank;
+		size_t used;
+		if (isspace((unsigned char)v[i])) {
+			i++;
+			continue;
+		}
+		if (v[i] != '&')
+			break;
+		buf_init(&tmp, 16);
+		used = entity(v + i, vl - i, &tmp, &letter);
+		blank = used > 0;
+		for (size_t k = 0; k < tmp.len && blank; k++)
+			blank = isspace((unsigned char)tmp.data[k]);
+		buf_free(&tmp);
+		if (!blank)
+			break;
+		i += used;
+	}
+	v += i;
+	vl -= i;
 	decode_attr(v, vl, out);
 	if (out->len == start)
 		return;

@@ -1261,7 +1261,8 @@ html_msg(struct mime_msg *m, struct buf *msg, const char *ctype, const char *bod
 
 /* Hostile HTML at the parser's limits: many <title>s or comments
  * never closed (each read once, not to the part's end again: the
- * texts as they were), attributes past the 24th that an element uses. */
+ * texts as they were), attributes past the 24th that an element uses,
+ * an href after more than its 8 KiB buffer of white space. */
 static void
 test_html_hostile_limits(void)
 {
@@ -1352,6 +1353,24 @@ test_html_hostile_limits(void)
 	T_INTEQ(m.st.html_image_area, 6);
 	T_OK(strstr(buf_cstr(&m.body), "hidden") == NULL);
 	T_OK(strstr(buf_cstr(&m.body), "shown") != NULL);
+	mime_free(&m);
+
+	/* an href after 9,000 blanks and 9,000 blanks as entities */
+	buf_reset(&b);
+	(void)buf_appends(&b, "<a href=\"");
+	for (int i = 0; i < 9000; i++)
+		(void)buf_appends(&b, i % 2 ? " " : "\t");
+	(void)buf_appends(&b, "http://ws.example/\">x</a><a href=\"");
+	for (int i = 0; i < 9000; i++)
+		(void)buf_appends(&b, i % 2 ? "&#32;" : "&#x9;");
+	(void)buf_appends(&b, " &shy;http://ent.example/ \">y</a>");
+	html_msg(&m, &msg, "text/html", buf_cstr(&b));
+	T_OK(has_uri(&m, "http://ws.example/"));
+	T_OK(has_uri(&m, "http://ent.example/"));
+	T_OK(memmem(m.html_texts[HTML_TEXT_HREF].data, m.html_texts[HTML_TEXT_HREF].len,
+	    "1:18:http://ws.example/x", 24) != NULL);
+	T_OK(memmem(m.html_texts[HTML_TEXT_HREF].data, m.html_texts[HTML_TEXT_HREF].len,
+	    "1:19:http://ent.example/y", 25) != NULL);
 	mime_free(&m);
 
 	buf_free(&b);
