@@ -1262,7 +1262,8 @@ html_msg(struct mime_msg *m, struct buf *msg, const char *ctype, const char *bod
 /* Hostile HTML at the parser's limits: many <title>s or comments
  * never closed (each read once, not to the part's end again: the
  * texts as they were), attributes past the 24th that an element uses,
- * an href after more than its 8 KiB buffer of white space. */
+ * an href after more than its 8 KiB buffer of white space, IDN
+ * attempts in a run of junk before a real IDN name. */
 static void
 test_html_hostile_limits(void)
 {
@@ -1371,6 +1372,21 @@ test_html_hostile_limits(void)
 	    "1:18:http://ws.example/x", 24) != NULL);
 	T_OK(memmem(m.html_texts[HTML_TEXT_HREF].data, m.html_texts[HTML_TEXT_HREF].len,
 	    "1:19:http://ent.example/y", 25) != NULL);
+	mime_free(&m);
+
+	/* text: 200 runs of 84 "×www." (no IDN host), then an IDN one */
+	buf_reset(&b);
+	for (int i = 0; i < 200; i++) {
+		for (int k = 0; k < 84; k++)
+			(void)buf_appends(&b, "\xc3\x97www.");
+		(void)buf_appendc(&b, ' ');
+	}
+	(void)buf_appends(&b, "www.caf\xc3\xa9.com/x \xc3\x97www.caf\xc3\xa9.com/y");
+	html_msg(&m, &msg, "text/plain", buf_cstr(&b));
+	T_OK(has_uri(&m, "http://www.xn--caf-dma.com/x"));
+	T_OK(has_uri(&m, "http://www.xn--caf-dma.com/y"));
+	for (size_t i = 0; i < m.uris.n; i++)
+		T_OK(strstr(m.uris.v[i], "caf") != NULL);       /* those only */
 	mime_free(&m);
 
 	buf_free(&b);

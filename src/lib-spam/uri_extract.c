@@ -4,6 +4,7 @@
  * decoded text; each URI is capped at URI_MAX bytes, the list at l->max.
  */
 #include <ctype.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -687,6 +688,17 @@ utf8_cp(const unsigned char *s, size_t n)
 	return 0;
 }
 
+/* The IDN conversions own_idn_end() tries in one run of text (one end)
+ * before it leaves the later "www." in it as ASCII: a run of junk glued
+ * to many of them is not converted again from each. */
+#define IDN_RUN_TRIES 4
+
+/* Its failed conversions in the run of text that ends at run_end. */
+struct idn_run {
+	size_t run_end;
+	unsigned fails;
+};
+
 /* Tempest's own reading of a URI written in text, its authority from
  * s[a] and its ASCII run to s[e]: where the host goes on in bytes
  * outside ASCII that make an IDN host (uri_idn_ascii(), "http://аpple.com/"
@@ -695,9 +707,10 @@ utf8_cp(const unsigned char *s, size_t n)
  * host glued to symbols or garbage, in a path, at a Unicode space, and
  * where CJK text follows a whole dotted name ("www.example.edu.去查询。",
  * "example.com获取": those scripts put no space between words, so that
- * is the sentence going on, not a label). */
+ * is the sentence going on, not a label); after IDN_RUN_TRIES failed
+ * conversions in one run, at e. */
 static size_t
-own_idn_end(const char *s, size_t n, size_t a, size_t e)
+own_idn_end(const char *s, size_t n, size_t a, size_t e, struct idn_run *run)
 {
 	char host[512];
 	size_t h = e, b = a, hl = 0;
@@ -724,6 +737,8 @@ own_idn_end(const char *s, size_t n, size_t a, size_t e)
 	    s[h] != '?' && s[h] != '#' && s[h] != '\\')
 		if (++h - a >= sizeof(host))
 			return e;
+	if (run->run_end == h && run->fails >= IDN_RUN_TRIES)
+		return e;
 	for (size_t k = h; k > a; k--)
 		if (s[k - 1] == '@') {  /* (a user part, then the host) */
 			b = k;
@@ -732,8 +747,14 @@ own_idn_end(const char *s, size_t n, size_t a, size_t e)
 	for (size_t k = b; k < h && s[k] != ':' && hl < sizeof(host) - 1; k++)
 		host[hl++] = (char)tolower((unsigned char)s[k]);
 	host[hl] = '\0';
-	if (!uri_idn_ascii(host, &hl, sizeof(host)))
+	if (!uri_idn_ascii(host, &hl, sizeof(host))) {
+		if (run->run_end != h) {
+			run->run_end = h;
+			run->fails = 0;
+		}
+		run->fails++;
 		return e;
+	}
 	while (h < n && uri_char((unsigned char)s[h], 0))
 		h++;
 	return h;
@@ -876,6 +897,7 @@ uri_extract_text(struct uri_list *l, const char *s, size_t n,
 	};
 
 	size_t nd = 0;
+	struct idn_run run = { SIZE_MAX, 0 };
 
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
@@ -901,7 +923,7 @@ uri_extract_text(struct uri_list *l, const char *s, size_t n,
 				/* (the authority: after "scheme://", or the whole
 				 * "www." name) */
 				if (!l->sa && starts[k][sl - 1] != ':')
-					e = own_idn_end(s, n, starts[k][sl - 1] == '.' ? i : i + sl, e);
+					e = own_idn_end(s, n, starts[k][sl - 1] == '.' ? i : i + sl, e, &run);
 				if (e > i + sl) {
 					text_uri(l, 1);
 					uri_add(l, s + i, e - i, st);
