@@ -5,6 +5,7 @@
  * and tag lengths bounded by the input itself.
  */
 #include <ctype.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1666,9 +1667,16 @@ tag(struct render *r, const char *s, size_t n)
 		if ((v = attr_get(a, na, "height", &vl)) != NULL)
 			h = attr_ulong(v, vl);
 		r->st->html_image_area += (w > 10000 ? 10000 : w) * (h > 10000 ? 10000 : h);
-		if (attr_get(a, na, "width", &vl) != NULL && attr_get(a, na, "height", &vl) != NULL)
-			r->sa_image_area += sa_image_side(a, na, "width", 8) *
-			    sa_image_side(a, na, "height", 6);
+		if (attr_get(a, na, "width", &vl) != NULL && attr_get(a, na, "height", &vl) != NULL) {
+			/* (SpamAssassin adds in floating point: here the
+			 * area stops at ULONG_MAX, against which any text
+			 * makes a ratio as near 0 as the true one) */
+			unsigned long iw = sa_image_side(a, na, "width", 8),
+			    ih = sa_image_side(a, na, "height", 6);
+			unsigned long area = iw > ULONG_MAX / ih ? ULONG_MAX : iw * ih;
+			r->sa_image_area = area > ULONG_MAX - r->sa_image_area ? ULONG_MAX :
+			    r->sa_image_area + area;
+		}
 		if ((v = attr_get(a, na, "src", &vl)) != NULL)
 			add_uri(r, v, vl);
 		if ((v = attr_get(a, na, "alt", &vl)) != NULL && vl > 0 && !r->sa_text)

@@ -1263,7 +1263,8 @@ html_msg(struct mime_msg *m, struct buf *msg, const char *ctype, const char *bod
  * never closed (each read once, not to the part's end again: the
  * texts as they were), attributes past the 24th that an element uses,
  * an href after more than its 8 KiB buffer of white space, IDN
- * attempts in a run of junk before a real IDN name. */
+ * attempts in a run of junk before a real IDN name, image areas past
+ * 2^64. */
 static void
 test_html_hostile_limits(void)
 {
@@ -1388,6 +1389,16 @@ test_html_hostile_limits(void)
 	for (size_t i = 0; i < m.uris.n; i++)
 		T_OK(strstr(m.uris.v[i], "caf") != NULL);       /* those only */
 	mime_free(&m);
+
+	/* image areas past 2^64 stop there (not 0: its text is then as
+	 * small a part of it as SpamAssassin's floating point makes it) */
+	T_OK(html_stats("<img width=4294967296 height=4294967296 src=x>x")
+	    .html_part_image_area[0] == ~0UL);
+	T_OK(html_stats("<img width=4294967296 height=2147483648 src=x>"
+	    "<img width=4294967296 height=2147483648 src=x>x").html_part_image_area[0] ==
+	    ~0UL);
+	T_INTEQ(html_stats("<img width=4000 height=3000 src=x><img width=2 height=3 src=x>x")
+	    .html_part_image_area[0], 12000006);
 
 	buf_free(&b);
 	buf_free(&want);
