@@ -151,3 +151,44 @@ def test_message_over_64_mib_scanned(make_instance):
     assert code == 250, text
     msgs = inst.wait_messages(1, timeout=60)
     assert os.path.getsize(msgs[0]) > 64 * 1024 * 1024
+
+
+def test_filter_listen_queue_full_does_not_stall_smtpd(make_instance):
+    """A filter socket whose listen queue is full (a process that never
+    accepts, its queue filled): smtpd's connect must not wait there,
+    holding up every session of its process for as long as the queue
+    stays full; the message gets 451 at once and another session is
+    served meanwhile."""
+    import socket
+    inst = make_instance("stuck", extra={"spam_filter_service": "stuck",
+                                         "spam_filter_timeout": "30s"}).start()
+    path = os.path.join(inst.dir, "queue", "private", "stuck")
+    lsn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    lsn.bind(path)
+    os.chmod(path, 0o777)
+    lsn.listen(0)
+    fill = []
+    try:
+        while True:         # fill the listen queue until a connect would wait
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.setblocking(False)
+            try:
+                s.connect(path)
+            except BlockingIOError:
+                s.close()
+                break
+            fill.append(s)
+            assert len(fill) < 100
+        other = smtplib.SMTP("127.0.0.1", inst.smtp_port, timeout=30)
+        other.ehlo("other.example")
+        t0 = time.time()
+        code, text = send(inst, "alice@example.org", HAM)
+        assert code == 451 and "4.7.1" in text, text
+        assert time.time() - t0 < 10
+        assert other.noop()[0] == 250
+        other.quit()
+        assert wait_for(lambda: "filter service busy" in inst.log(), 5), inst.log()[-2000:]
+    finally:
+        for s in fill:
+            s.close()
+        lsn.close()

@@ -6,6 +6,7 @@
  * read through lib/ipc's bounds-checked field readers.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,13 +59,17 @@ filter_send(const char *socket_path, const struct filter_request *req,
 		*error_r = "filter request too large";
 		return -1;
 	}
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	/* a UNIX connect() waits while the listen queue is full: not in
+	 * smtpd's event loop (every session of the process would wait) */
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
-		*error_r = "filter service not reachable";
+		*error_r = fd >= 0 && errno == EAGAIN ? "filter service busy" :
+		    "filter service not reachable";
 		if (fd >= 0)
 			close(fd);
 		return -1;
 	}
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
 	{
 		struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
 		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
