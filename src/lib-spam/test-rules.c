@@ -536,6 +536,60 @@ test_tvd_long_line(void)
 	buf_free(&msg);
 }
 
+/* The rule of that name in rs. */
+static const struct rule *
+rule_named(const struct ruleset *rs, const char *name)
+{
+	for (size_t i = 0; i < rs->n; i++)
+		if (rs->v[i].name != NULL && strcmp(rs->v[i].name, name) == 0)
+			return &rs->v[i];
+	return NULL;
+}
+
+/* A rule set loaded without JIT (spamc on one message) JIT-compiles a
+ * rule that reads a long text: SpamAssassin's __PLING_QUERY on 60
+ * Subject: values of 8 KB of '?' and no '!' until the last (9.5 s
+ * interpreted). */
+static void
+test_late_jit(void)
+{
+	struct ruleset *rs = ruleset_new();
+	struct spam_result res;
+	struct mime_msg m;
+	struct buf msg;
+	int err, have_jit;
+	PCRE2_SIZE off;
+	pcre2_code *probe = pcre2_compile((PCRE2_SPTR)"a", 1, 0, &err, &off, NULL);
+
+	/* (whether this machine JIT-compiles at all) */
+	have_jit = probe != NULL && pcre2_jit_compile(probe, PCRE2_JIT_COMPLETE) == 0;
+	pcre2_code_free(probe);
+	buf_init(&msg, BUF_UNLIMITED);
+	(void)buf_appends(&msg, "From: a@b.example\nTo: c@d.example\n");
+	for (int k = 0; k < 60; k++) {
+		(void)buf_appends(&msg, "Subject: ");
+		for (int i = 0; i < 8180 / 7; i++)
+			(void)buf_appends(&msg, "=?a?q?x");
+		(void)buf_appendc(&msg, '\n');
+	}
+	(void)buf_appends(&msg, "Subject: ?!\n\nhi\n");
+	ruleset_set_jit(rs, 0);
+	ruleset_load_text(rs, "test.cf",
+	    "header PLING Subject =~ /\\?.*!|!.*\\?/\n"
+	    "header SHORT To =~ /\\?.*!|!.*\\?/\n");
+	ruleset_finish(rs);
+	parse_for(rs, &m, buf_cstr(&msg));
+	spam_scan(rs, &m, -1, -1, &res);
+	T_INTEQ(hit(&res, "PLING"), 1);
+	T_INTEQ(hit(&res, "SHORT"), 0);
+	T_INTEQ(rule_named(rs, "PLING")->jit, have_jit);
+	T_INTEQ(rule_named(rs, "SHORT")->jit, 0);
+	spam_result_free(&res);
+	mime_free(&m);
+	ruleset_free(&rs);
+	buf_free(&msg);
+}
+
 static void
 test_base64_length(void)
 {
@@ -4327,6 +4381,7 @@ main(void)
 	T_RUN(test_base64_length);
 	T_RUN(test_uppercase_lines);
 	T_RUN(test_tvd_long_line);
+	T_RUN(test_late_jit);
 	T_RUN(test_html_range);
 	T_RUN(test_body_uri_full);
 	T_RUN(test_scores_and_sets);
