@@ -248,9 +248,11 @@ late_jit(struct ruleset *rs, const struct rule *r, size_t n)
 {
 	struct rule *w;
 
-	if (r->jit || !rs->no_jit || n < LATE_JIT_MIN || r < rs->v || r >= rs->v + rs->n)
+	if (r->jit || r->jit_tried || !rs->no_jit || n < LATE_JIT_MIN || r < rs->v ||
+	    r >= rs->v + rs->n)
 		return;
 	w = &rs->v[r - rs->v];
+	w->jit_tried = 1;       /* (one that fails is not compiled again) */
 	if (w->re32 != NULL)
 		w->jit = pcre2_jit_compile_32(w->re32, PCRE2_JIT_COMPLETE) == 0;
 	else if (w->re != NULL)

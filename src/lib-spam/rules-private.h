@@ -64,6 +64,7 @@ struct rule {
 	pcre2_code_32 *re32;    /* instead of re when too large for it
 				 * (rule_wide.c) */
 	int jit;
+	int jit_tried;          /* rule_eval.c's late_jit() tried it */
 	char *src;              /* pattern text (for ReplaceTags) */
 	char *pat;              /* pattern after ReplaceTags (NULL = src) */
 	int pf;                 /* in a Vectorscan prefilter database; 2 =
