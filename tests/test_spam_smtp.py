@@ -747,3 +747,17 @@ def test_release_to_a_recipient_with_a_comma(make_instance):
     assert len(inst.wait_messages(1)) == 1
     assert wait_for(lambda: 'to=<"smith,john"@remote.example>' in inst.log(), 15), \
         inst.log()[-3000:]
+
+
+def test_quarantine_list_shows_no_terminal_controls(make_instance):
+    """A subject is the sender's to write, and its encoded words can hold
+    any byte: `quarantine list` prints escape sequences, bells and C1
+    controls (U+009B is CSI) as '?', not to the admin's terminal."""
+    inst = make_instance("ctl", extra=LEVELS, extra_services=[FILTER_SVC]).start()
+    msg = HIGH.replace("Subject: FREE V1AGRA NOW!!!",
+                       "Subject: =?utf-8?q?red=1B[31mALERT=07=C2=9B2J_done?=")
+    code, text = send(inst, "12345678@lucky.example", msg)
+    assert code == 250 and "quarantined as" in text, text
+    out = inst.cmd("quarantine", "list", text=False).stdout
+    assert b"red?[31mALERT??2J done" in out, out
+    assert not any(b in out for b in (b"\x1b", b"\x07", b"\xc2\x9b"))

@@ -50,6 +50,27 @@ usage(void)
 	exit(2);
 }
 
+/* s as a terminal may show it: the sender wrote the subject (its
+ * encoded words can hold any byte) and the addresses, so C0 controls,
+ * DEL and the C1 controls in UTF-8 (U+0080..U+009F: CSI is U+009B)
+ * print as '?' instead of moving the cursor or recolouring the
+ * admin's terminal. */
+static void
+print_safe(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	for (; *p != '\0'; p++) {
+		if (*p < 0x20 || *p == 0x7f)
+			putchar('?');
+		else if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
+			putchar('?');
+			p++;
+		} else
+			putchar(*p);
+	}
+}
+
 /* The recipients on one line, separated by commas. */
 static void
 print_recipients(const struct quarantine_item *q)
@@ -57,8 +78,11 @@ print_recipients(const struct quarantine_item *q)
 	size_t n;
 	char **v = quarantine_recipients(q, &n);
 
-	for (size_t i = 0; i < n; i++)
-		printf("%s%s", i ? "," : "", v[i]);
+	for (size_t i = 0; i < n; i++) {
+		if (i > 0)
+			putchar(',');
+		print_safe(v[i]);
+	}
 	str_split_free(&v);
 }
 
@@ -72,8 +96,11 @@ print_item(const struct quarantine_item *q, void *arg)
 	gmtime_r(&q->created, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	report_num(score, sizeof(score), q->score);
-	printf("%s %s %s %s <%s> -> ", q->id, when, score,
-	    q->subject[0] ? q->subject : "(no subject)", q->sender);
+	printf("%s %s %s ", q->id, when, score);
+	print_safe(q->subject[0] ? q->subject : "(no subject)");
+	printf(" <");
+	print_safe(q->sender);
+	printf("> -> ");
 	print_recipients(q);
 	printf("\n");
 }
@@ -366,7 +393,9 @@ quarantine_main(int argc, char **argv)
 		if (strcmp(cmd, "show") == 0) {
 			char score[32];
 			report_num(score, sizeof(score), q.score);
-			printf("Id: %s\nSender: %s\nRecipients: ", q.id, q.sender);
+			printf("Id: %s\nSender: ", q.id);
+			print_safe(q.sender);
+			printf("\nRecipients: ");
 			print_recipients(&q);
 			printf("\nScore: %s\nTests: %s\n\n", score, q.tests);
 			fwrite(q.message, 1, q.message_len, stdout);
