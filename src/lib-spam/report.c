@@ -40,6 +40,31 @@ level(struct buf *out, double score)
 	(void)buf_appendc(out, '\n');
 }
 
+/* RFC 5322's limit of a line, without its CRLF */
+#define LINE_MAX_BYTES 998
+
+/* Append item after sep (", " or ","), folding before it when the line
+ * (col bytes so far, then tail bytes after the item) would pass the
+ * 998-byte limit: the list's usual form is one line. */
+static void
+append_item(struct buf *out, size_t *col, const char *sep, const char *item,
+    size_t tail)
+{
+	size_t sl = strlen(sep), il = strlen(item);
+
+	if (sl > 0 && *col + sl + il + tail > LINE_MAX_BYTES) {
+		/* "A=1,\n B=2" unfolds to "A=1, B=2" */
+		(void)buf_appendc(out, sep[0]);
+		(void)buf_appends(out, sep[1] == ' ' ? "\n " : "\n\t");
+		*col = 1;
+	} else {
+		(void)buf_appends(out, sep);
+		*col += sl;
+	}
+	(void)buf_appends(out, item);
+	*col += il;
+}
+
 void
 report_headers(struct buf *out, const struct spam_result *res,
     enum report_style style, double tag_level, double spam_level,
@@ -47,30 +72,45 @@ report_headers(struct buf *out, const struct spam_result *res,
 {
 	int spam = res->score >= spam_level;
 	char a[64], b[64], c[64];
+	size_t start, col, tail;
+	struct buf item;
 
 	if (spam)
 		(void)buf_appends(out, "X-Spam-Flag: YES\n");
+	buf_init(&item, BUF_UNLIMITED);
+	start = out->len;
 	if (style == REPORT_AMAVIS) {
 		report_num(a, sizeof(a), res->score);
 		report_num(b, sizeof(b), tag_level);
 		report_num(c, sizeof(c), spam_level);
 		(void)buf_printf(out, "X-Spam-Status: %s, hits=%s tagged_above=%s required=%s tests=[",
 		    spam ? "Yes" : "No", a, b, c);
+		col = out->len - start;
 		for (size_t i = 0; i < res->nhits; i++) {
 			report_num(a, sizeof(a), res->hits[i].score);
-			(void)buf_printf(out, "%s%s=%s", i ? ", " : "", res->hits[i].name, a);
+			buf_reset(&item);
+			(void)buf_printf(&item, "%s=%s", res->hits[i].name, a);
+			append_item(out, &col, i ? ", " : "", buf_cstr(&item),
+			    i + 1 == res->nhits ? 1 : 0);
 		}
 		(void)buf_appends(out, "]\n");
 	} else {
 		(void)buf_printf(out, "X-Spam-Status: %s, score=%.1f required=%.1f tests=",
 		    spam ? "Yes" : "No", res->score, spam_level);
+		col = out->len - start;
+		buf_reset(&item);
+		(void)buf_printf(&item, " autolearn=%s version=Tempest-0.1",
+		    autolearn ? autolearn : "no");
+		tail = item.len;
 		for (size_t i = 0; i < res->nhits; i++)
-			(void)buf_printf(out, "%s%s", i ? "," : "", res->hits[i].name);
+			append_item(out, &col, i ? "," : "", res->hits[i].name,
+			    i + 1 == res->nhits ? tail : 0);
 		if (res->nhits == 0)
 			(void)buf_appends(out, "none");
 		(void)buf_printf(out, " autolearn=%s version=Tempest-0.1\n",
 		    autolearn ? autolearn : "no");
 	}
+	buf_free(&item);
 	level(out, res->score);
 }
 

@@ -2400,6 +2400,54 @@ test_builtin_learners(void)
 	ruleset_free(&rs);
 }
 
+/* X-Spam-Status stays within RFC 5322's 998-byte line limit: a long
+ * test list is folded between tests, a short one stays one line */
+static void
+test_report_long_status(void)
+{
+	struct spam_result r = { .score = 18.5, .bayes = -1, .lr = -1 };
+	struct spam_hit hits[150];
+	char names[150][32];
+	struct buf out;
+	const char *s, *nl;
+	int lines;
+
+	for (int i = 0; i < 150; i++) {
+		snprintf(names[i], sizeof(names[i]), "TEST_RULE_NUMBER_%04d", i);
+		hits[i] = (struct spam_hit){ .name = names[i], .score = 0.123456 };
+	}
+	r.hits = hits;
+	r.nhits = 150;
+	buf_init(&out, BUF_UNLIMITED);
+	for (int style = 0; style < 2; style++) {
+		buf_reset(&out);
+		report_headers(&out, &r, style ? REPORT_SPAMASSASSIN : REPORT_AMAVIS,
+		    3, 6.3, NULL);
+		lines = 0;
+		for (s = buf_cstr(&out); (nl = strchr(s, '\n')) != NULL; s = nl + 1) {
+			T_OK(nl - s <= 998);
+			lines++;
+		}
+		T_OK(lines > 3);        /* folded */
+		T_OK(strstr(buf_cstr(&out), style ? "TEST_RULE_NUMBER_0149 autolearn=no" :
+		    "TEST_RULE_NUMBER_0149=0.123]\n") != NULL);
+		/* every test once, and unfolding gives the one-line form */
+		for (int i = 0; i < 150; i++)
+			T_OK(strstr(buf_cstr(&out), names[i]) != NULL);
+		T_OK(strstr(buf_cstr(&out), style ? ",\n\tTEST_" : ",\n TEST_") != NULL);
+	}
+	/* short: one line, as before */
+	r.nhits = 2;
+	buf_reset(&out);
+	report_headers(&out, &r, REPORT_AMAVIS, 3, 6.3, NULL);
+	T_STREQ(buf_cstr(&out), "X-Spam-Flag: YES\n"
+	    "X-Spam-Status: Yes, hits=18.5 tagged_above=3 required=6.3 tests=["
+	    "TEST_RULE_NUMBER_0000=0.123, TEST_RULE_NUMBER_0001=0.123]\n"
+	    "X-Spam-Level: ******************\n");
+	buf_free(&out);
+}
+
+
 static void
 test_issue_example(void)
 {
@@ -4410,6 +4458,7 @@ main(void)
 	T_RUN(test_builtin_learners);
 	T_RUN(test_builtin_numeric_hosts);
 	T_RUN(test_issue_example);
+	T_RUN(test_report_long_status);
 	T_RUN(test_literals);
 	T_RUN(test_run_list);
 	T_RUN(test_prefilter_many_lines);
