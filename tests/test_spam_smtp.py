@@ -336,6 +336,19 @@ def test_filter_down_tempfails(make_instance):
     assert wait_for(lambda: "content filter" in inst.log(), 5)
 
 
+def test_subject_tag_added_when_no_subject(spam_instance):
+    """Spam without a Subject: gets one with the tag alone."""
+    inst = spam_instance
+    msg = MID.replace("Subject: Limited time offer\n", "")
+    code, text = send(inst, "deals@shop.example", msg)
+    assert code == 250, text + inst.log()
+    msgs = inst.wait_messages(1)
+    assert len(msgs) == 1, inst.log()
+    body = read(msgs[0])
+    assert "\nX-Spam-Flag: YES\n" in body, body
+    assert "\nSubject: [SPAM]\n" in body and body.count("Subject:") == 1, body
+
+
 def test_filter_down_accept_when_configured(make_instance):
     inst = make_instance("down2", extra={
         "spam_filter_service": "filter",

@@ -517,25 +517,58 @@ spam_rewrite(struct spam_engine *e, const struct spam_verdict *v,
 	spam_rewrite_text(data, len, headers, v->is_spam ? e->subject_tag : "", out);
 }
 
+/* Append the lines of s, each ending in "\r\n" if crlf. */
+static void
+append_lines(struct buf *out, const char *s, int crlf)
+{
+	for (; *s != '\0'; s++) {
+		if (crlf && *s == '\n' && (out->len == 0 || out->data[out->len - 1] != '\r'))
+			(void)buf_appendc(out, '\r');
+		(void)buf_appendc(out, *s);
+	}
+}
+
 void
 spam_rewrite_text(const char *data, size_t len, const char *headers,
     const char *subject_tag, struct buf *out)
 {
 	size_t i = 0, n, pos = 0, last;
 	int tag_subject = subject_tag != NULL && subject_tag[0] != '\0';
+	int crlf, has_subject = 0;
 	struct mail_field f;
-	const char *h;
+	const char *h, *nl;
 	char name[64];
 
-	(void)buf_appends(out, headers);
+	/* an mbox "From " line stays the first line */
 	if (len >= 5 && memcmp(data, "From ", 5) == 0) {
-		const char *nl = memchr(data, '\n', len);
+		nl = memchr(data, '\n', len);
 		i = nl ? (size_t)(nl - data) + 1 : len;
+		(void)buf_append(out, data, i);
+	}
+	h = data + i;
+	n = len - i;
+	/* the added lines end as the message's first header line does */
+	nl = memchr(h, '\n', n);
+	crlf = nl != NULL && nl > h && nl[-1] == '\r';
+	append_lines(out, headers, crlf);
+	if (tag_subject) {
+		while (mail_header_next(h, n, &pos, &f))
+			if (f.name_len == 7 && strncasecmp(h + f.start, "Subject", 7) == 0)
+				has_subject = 1;
+		pos = 0;
+		if (!has_subject) {
+			/* none: one with the tag alone (as amavisd-new) */
+			size_t tl = strlen(subject_tag);
+
+			while (tl > 0 && subject_tag[tl - 1] == ' ')
+				tl--;
+			(void)buf_appends(out, "Subject: ");
+			(void)buf_append(out, subject_tag, tl);
+			(void)buf_appends(out, crlf ? "\r\n" : "\n");
+		}
 	}
 	/* copy the header block, dropping our own headers (and their
 	 * continuation lines) */
-	h = data + i;
-	n = len - i;
 	while (last = pos, mail_header_next(h, n, &pos, &f)) {
 		if (f.name_len > 0 && f.name_len < sizeof(name)) {
 			memcpy(name, h + f.start, f.name_len);

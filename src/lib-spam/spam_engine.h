@@ -145,8 +145,10 @@ void spam_verdict_free(struct spam_verdict *v);
  * the top (subject tag applied if spam), malloc'ed into out. */
 void spam_rewrite(struct spam_engine *e, const struct spam_verdict *v,
     const char *data, size_t len, const char *headers, struct buf *out);
-/* The same without an engine: prepend `headers`, drop incoming X-Spam-*
- * headers, put subject_tag (if not "") in front of the Subject. */
+/* The same without an engine: prepend `headers` (after an mbox "From "
+ * line; in CRLF if the message's first line is), drop incoming X-Spam-*
+ * headers, put subject_tag (if not "") in front of the Subject (or add a
+ * Subject: with the tag when there is none). */
 void spam_rewrite_text(const char *data, size_t len, const char *headers,
     const char *subject_tag, struct buf *out);
 

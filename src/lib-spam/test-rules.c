@@ -14,6 +14,7 @@
 #include "report.h"
 #include "rules.h"
 #include "rules-private.h"
+#include "spam_engine.h"
 #include "test.h"
 #include "test-html-msg.h"
 
@@ -2447,6 +2448,40 @@ test_report_long_status(void)
 	buf_free(&out);
 }
 
+static void
+rewrite_eq(const char *in, size_t len, const char *tag, const char *want, size_t wlen)
+{
+	struct buf out;
+
+	buf_init(&out, BUF_UNLIMITED);
+	spam_rewrite_text(in, len, "X-Spam-Flag: YES\nX-Spam-Level: *\n", tag, &out);
+	T_INTEQ((int)out.len, (int)wlen);
+	T_OK(out.len == wlen && memcmp(out.data, want, wlen) == 0);
+	buf_free(&out);
+}
+#define REWRITE_EQ(in, tag, want) rewrite_eq(in, sizeof(in) - 1, tag, want, sizeof(want) - 1)
+
+static void
+test_rewrite_edges(void)
+{
+	/* CRLF message: the added lines end in CRLF too; the body (NUL,
+	 * 8-bit) as it was; a removed header goes with its continuation */
+	REWRITE_EQ("From: a@b.c\r\nSubject: hi\r\nX-Spam-Flag: NO\r\n\tmore\r\n\r\nb\0\xff\r\n",
+	    "[SPAM]",
+	    "X-Spam-Flag: YES\r\nX-Spam-Level: *\r\nFrom: a@b.c\r\nSubject: [SPAM] hi\r\n"
+	    "\r\nb\0\xff\r\n");
+	/* no Subject: one with the tag */
+	REWRITE_EQ("From: a@b.c\n\nbody\n", "***SPAM*** ",
+	    "X-Spam-Flag: YES\nX-Spam-Level: *\nSubject: ***SPAM***\nFrom: a@b.c\n\nbody\n");
+	REWRITE_EQ("From: a@b.c\n\nbody\n", "",
+	    "X-Spam-Flag: YES\nX-Spam-Level: *\nFrom: a@b.c\n\nbody\n");
+	/* only headers, no newline at the end */
+	REWRITE_EQ("Subject: x", "[S]", "X-Spam-Flag: YES\nX-Spam-Level: *\nSubject: [S] x");
+	/* an mbox "From " line is kept, first */
+	REWRITE_EQ("From a@b.c Tue Dec  1 12:00:00 2026\nSubject: x\n\nb\n", "[S]",
+	    "From a@b.c Tue Dec  1 12:00:00 2026\nX-Spam-Flag: YES\nX-Spam-Level: *\n"
+	    "Subject: [S] x\n\nb\n");
+}
 
 static void
 test_issue_example(void)
@@ -4459,6 +4494,7 @@ main(void)
 	T_RUN(test_builtin_numeric_hosts);
 	T_RUN(test_issue_example);
 	T_RUN(test_report_long_status);
+	T_RUN(test_rewrite_edges);
 	T_RUN(test_literals);
 	T_RUN(test_run_list);
 	T_RUN(test_prefilter_many_lines);
