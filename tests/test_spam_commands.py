@@ -119,6 +119,18 @@ def test_spamc_threshold_and_headers():
     assert r.stdout.startswith("ham ")
 
 
+@pytest.mark.parametrize("param,value", [
+    ("spam_level", "abc"), ("spam_level", "nan"), ("spam_tag_level", "1e999"),
+    ("spam_reject_level", "-inf"), ("spam_header_style", "spamasassin")])
+def test_spamc_bad_spam_setting(tmp_path, param, value):
+    """A spam_* value that is not a number (or not a style) is an error
+    naming it, not a level no score reaches or the default style."""
+    (tmp_path / "main.cf").write_text("%s = %s\n" % (param, value))
+    r = run("spamc", "--no-bayes", stdin=HAM, env={"TEMPEST_CONFIG_DIR": str(tmp_path)})
+    assert r.returncode != 0, r.stdout
+    assert "%s = %s" % (param, value) in r.stderr, r.stderr
+
+
 def test_spamc_rules_option_and_bad_usage(tmp_path):
     cf = tmp_path / "my.cf"
     cf.write_text("body MY_LUNCH /\\blunch\\b/i\nscore MY_LUNCH 7\n"

@@ -3,6 +3,7 @@
  * (see spam_engine.h), and the spam_* parameters of main.cf.  Input: a
  * whole message (untrusted), analysed within the MIME limits.
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -48,7 +49,9 @@ cfg_double(const char *name)
 	char *end;
 	double d = strtod(v, &end);
 
-	if (end == v || *end != '\0')
+	/* strtod() takes "nan" (no score reaches it: never spam) and
+	 * "inf" or 1e999 as numbers */
+	if (end == v || *end != '\0' || !isfinite(d))
 		fatal("%s = %s: a number is expected", name, v);
 	return d;
 }
@@ -69,8 +72,13 @@ spam_engine_new(const struct spam_engine_opts *o, char **error_r)
 	e->levels.spam = cfg_double("spam_level");
 	e->levels.quarantine = cfg_double("spam_quarantine_level");
 	e->levels.reject = cfg_double("spam_reject_level");
-	e->style = strcasecmp(config_str("spam_header_style"), "spamassassin") == 0 ?
-	    REPORT_SPAMASSASSIN : REPORT_AMAVIS;
+	if (strcasecmp(config_str("spam_header_style"), "spamassassin") == 0)
+		e->style = REPORT_SPAMASSASSIN;
+	else if (strcasecmp(config_str("spam_header_style"), "amavis") == 0)
+		e->style = REPORT_AMAVIS;
+	else
+		fatal("spam_header_style = %s: amavis or spamassassin is expected",
+		    config_str("spam_header_style"));
 	e->subject_tag = xstrdup(config_str("spam_subject_tag"));
 	e->per_user = config_bool("spam_bayes_per_user");
 	e->bopts.min_spam = config_int("bayes_min_spam_num");
