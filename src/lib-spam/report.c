@@ -19,6 +19,13 @@ report_num(char *dst, size_t len, double v)
 	/* what would print as "-0.000" (-0.0 included) prints as 0 */
 	if (v > -0.0005 && v < 0.0005)
 		v = 0.0;
+	/* a score past 1e15 (a rule scored 1e70) in exponent form: "%.3f"
+	 * of it is longer than the callers' buffers, and cut it read as
+	 * another number */
+	if (!(fabs(v) < 1e15)) {
+		snprintf(dst, len, "%g", v);
+		return;
+	}
 	snprintf(dst, len, "%.3f", v);
 	p = dst + strlen(dst);
 	while (p > dst && p[-1] == '0')
@@ -30,10 +37,9 @@ report_num(char *dst, size_t len, double v)
 static void
 level(struct buf *out, double score)
 {
-	int stars = score >= 1 ? (int)floor(score) : 0;
+	/* (compared before the conversion: past INT_MAX it overflowed) */
+	int stars = score >= 64 ? 64 : score >= 1 ? (int)floor(score) : 0;
 
-	if (stars > 64)
-		stars = 64;
 	(void)buf_appends(out, "X-Spam-Level: ");
 	for (int i = 0; i < stars; i++)
 		(void)buf_appendc(out, '*');

@@ -2437,6 +2437,19 @@ test_report_long_status(void)
 			T_OK(strstr(buf_cstr(&out), names[i]) != NULL);
 		T_OK(strstr(buf_cstr(&out), style ? ",\n\tTEST_" : ",\n TEST_") != NULL);
 	}
+	/* X-Spam-Level: 64 stars at most, also past INT_MAX points */
+	r.nhits = 0;
+	r.score = 1e70;
+	buf_reset(&out);
+	report_headers(&out, &r, REPORT_AMAVIS, 3, 6.3, NULL);
+	T_OK(strstr(buf_cstr(&out), "hits=1e+70 ") != NULL);
+	T_OK(strstr(buf_cstr(&out), "\nX-Spam-Level: "
+	    "****************************************************************\n") != NULL);
+	r.score = -1e70;
+	buf_reset(&out);
+	report_headers(&out, &r, REPORT_AMAVIS, -1e80, 6.3, NULL);
+	T_OK(strstr(buf_cstr(&out), "\nX-Spam-Level: \n") != NULL);
+	r.score = 18.5;
 	/* short: one line, as before */
 	r.nhits = 2;
 	buf_reset(&out);
@@ -2516,6 +2529,9 @@ test_issue_example(void)
 		report_num(n, sizeof(n), 6.3); T_STREQ(n, "6.3");
 		report_num(n, sizeof(n), -999); T_STREQ(n, "-999");
 		report_num(n, sizeof(n), 10.5); T_STREQ(n, "10.5");
+		report_num(n, sizeof(n), 1e70); T_STREQ(n, "1e+70");
+		report_num(n, sizeof(n), -1e70); T_STREQ(n, "-1e+70");
+		report_num(n, sizeof(n), 123456789.25); T_STREQ(n, "123456789.25");
 	}
 	buf_free(&out);
 	spam_result_free(&r);
