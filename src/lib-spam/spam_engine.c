@@ -536,6 +536,15 @@ append_lines(struct buf *out, const char *s, int crlf)
 	}
 }
 
+/* A line of the header block that is neither a field nor a continuation
+ * line: the body begins there (no empty line before it), as cleanup
+ * reads it; the rewrite copies it and what follows unchanged. */
+static int
+body_line(const char *h, const struct mail_field *f)
+{
+	return f->name_len == 0 && h[f->start] != ' ' && h[f->start] != '\t';
+}
+
 void
 spam_rewrite_text(const char *data, size_t len, const char *headers,
     const char *subject_tag, struct buf *out)
@@ -560,7 +569,7 @@ spam_rewrite_text(const char *data, size_t len, const char *headers,
 	crlf = nl != NULL && nl > h && nl[-1] == '\r';
 	append_lines(out, headers, crlf);
 	if (tag_subject) {
-		while (mail_header_next(h, n, &pos, &f))
+		while (mail_header_next(h, n, &pos, &f) && !body_line(h, &f))
 			if (f.name_len == 7 && strncasecmp(h + f.start, "Subject", 7) == 0)
 				has_subject = 1;
 		pos = 0;
@@ -578,6 +587,10 @@ spam_rewrite_text(const char *data, size_t len, const char *headers,
 	/* copy the header block, dropping our own headers (and their
 	 * continuation lines) */
 	while (last = pos, mail_header_next(h, n, &pos, &f)) {
+		if (body_line(h, &f)) {
+			pos = last;
+			break;
+		}
 		if (f.name_len > 0 && f.name_len < sizeof(name)) {
 			memcpy(name, h + f.start, f.name_len);
 			name[f.name_len] = '\0';

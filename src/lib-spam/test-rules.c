@@ -2490,6 +2490,15 @@ test_rewrite_edges(void)
 	    "X-Spam-Flag: YES\nX-Spam-Level: *\nFrom: a@b.c\n\nbody\n");
 	/* only headers, no newline at the end */
 	REWRITE_EQ("Subject: x", "[S]", "X-Spam-Flag: YES\nX-Spam-Level: *\nSubject: [S] x");
+	/* no empty line before the body: its lines are not headers */
+	REWRITE_EQ("Subject: x\nbody starts\nX-Spam-Flag: body\nSubject: body\n", "[S]",
+	    "X-Spam-Flag: YES\nX-Spam-Level: *\nSubject: [S] x\nbody starts\n"
+	    "X-Spam-Flag: body\nSubject: body\n");
+	REWRITE_EQ("From: a\nbody\nSubject: body\n", "[S]",
+	    "X-Spam-Flag: YES\nX-Spam-Level: *\nSubject: [S]\nFrom: a\nbody\nSubject: body\n");
+	/* an orphan continuation line at the top stays a header line */
+	REWRITE_EQ(" x\nSubject: y\n\nb\n", "[S]",
+	    "X-Spam-Flag: YES\nX-Spam-Level: *\n x\nSubject: [S] y\n\nb\n");
 	/* an mbox "From " line is kept, first */
 	REWRITE_EQ("From a@b.c Tue Dec  1 12:00:00 2026\nSubject: x\n\nb\n", "[S]",
 	    "From a@b.c Tue Dec  1 12:00:00 2026\nX-Spam-Flag: YES\nX-Spam-Level: *\n"
