@@ -431,6 +431,11 @@ def test_quarantine_commands(tmp_path, cfgdir):
     assert r.stdout == "a@example.test: tag=1 spam=4.5 quarantine=9 reject=15 (per recipient)\n"
     assert run("quarantine", "--db", db, "levels", "a@example.test", "x", "1", "2", "3",
                cfg=cfgdir).returncode == 2
+    for bad in ("nan", "inf", "1e999"):
+        assert run("quarantine", "--db", db, "levels", "a@example.test", bad, "1", "2", "3",
+                   cfg=cfgdir).returncode == 2
+    r = run("quarantine", "--db", db, "levels", "a@example.test", cfg=cfgdir)
+    assert r.stdout == "a@example.test: tag=1 spam=4.5 quarantine=9 reject=15 (per recipient)\n"
     run("quarantine", "--db", db, "levels", "a@example.test", "delete", cfg=cfgdir)
     assert "(global)" in run("quarantine", "--db", db, "levels", "a@example.test",
                              cfg=cfgdir).stdout

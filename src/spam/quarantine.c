@@ -26,6 +26,7 @@
  * original recipients (or those given) and removes it from the store.
  */
 #include <getopt.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -354,7 +355,8 @@ quarantine_main(int argc, char **argv)
 			for (int i = 0; i < 4; i++) {
 				char *end;
 				v[i] = strtod(argv[optind + i], &end);
-				if (*end != '\0' || end == argv[optind + i])
+				/* (nan was stored as NULL, read back as 0) */
+				if (*end != '\0' || end == argv[optind + i] || !isfinite(v[i]))
 					usage();
 			}
 			l.tag = v[0];
