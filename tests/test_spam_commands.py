@@ -802,3 +802,19 @@ def test_concurrent_first_open(tmp_path, cfgdir):
         con = sqlite3.connect(db)
         assert con.execute("SELECT nham FROM bayes_total").fetchone()[0] == 6
         con.close()
+
+
+def test_learn_too_big_file_says_why(tmp_path, cfgdir):
+    """A message file over the bound is refused as too big, not with an
+    errno left over from an earlier call (a plain directory has no cur/:
+    it said "No such file or directory")."""
+    d = tmp_path / "msgs"
+    d.mkdir()
+    with open(d / "big", "wb") as f:
+        f.truncate(64 * 1024 * 1024 + 1)
+    (d / "small").write_text(HAM)
+    r = run("learn", "--ham", "--db", str(tmp_path / "m.db"), str(d), cfg=cfgdir)
+    assert r.returncode == 1
+    assert "big: cannot read: more than 67108864 bytes" in r.stderr, r.stderr
+    assert "No such file" not in r.stderr
+    assert "Learned tokens from 1 message(s) as ham" in r.stdout

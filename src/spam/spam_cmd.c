@@ -62,8 +62,10 @@ spam_cmd_read_fd(int fd, struct buf *b)
 				continue;
 			return -1;
 		}
-		if (buf_append(b, chunk, (size_t)n) < 0)
+		if (buf_append(b, chunk, (size_t)n) < 0) {
+			errno = EFBIG;  /* over b->max */
 			return -1;
+		}
 	}
 	return 0;
 }
@@ -140,7 +142,10 @@ one_file(const char *path, int mbox,
 
 	buf_init(&b, mbox ? (size_t)1 << 31 : SPAM_CMD_MAX_MESSAGE);
 	if (read_file(path, &b) < 0) {
-		fprintf(stderr, "%s: cannot read: %s\n", path, errno ? strerror(errno) : "too big");
+		if (errno == EFBIG)
+			fprintf(stderr, "%s: cannot read: more than %zu bytes\n", path, b.max);
+		else
+			fprintf(stderr, "%s: cannot read: %s\n", path, strerror(errno));
 		buf_free(&b);
 		return 1;
 	}
