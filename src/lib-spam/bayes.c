@@ -1,7 +1,8 @@
 /*
  * bayes.c - Bayesian tokenizer and chi-square classifier (see bayes.h).
  * Input: an analysed message (untrusted text, already bounded by the
- * MIME limits); the token list is capped at TOK_MAX.
+ * MIME limits); the header and body tokens are capped at TOK_MAX, the
+ * URI, MIME and flag tokens after them at TAIL_TOK_MAX more.
  */
 #include <ctype.h>
 #include <math.h>
@@ -19,6 +20,9 @@
 #include "uri.h"
 
 #define TOK_MAX 20000
+/* URI hosts, MIME types and flags: their own allowance, so a body of
+ * many words cannot push them out (at most 955 in a corpus message) */
+#define TAIL_TOK_MAX 4000
 #define HDR_TOK_MAX 60
 /* Tuned on the validation split of the training half (bench/spam/run.py
  * --validate): X as SpamAssassin's FW_X_CONSTANT, 400 discriminators
@@ -44,6 +48,7 @@ struct toks {
 	uint64_t *v;
 	size_t n;
 	struct buf *text;       /* token strings for tests, or NULL */
+	size_t max;             /* no more tokens once n reaches it */
 };
 
 #define fnv1a bayes_hash
@@ -54,7 +59,7 @@ add(struct toks *t, const char *prefix, const char *s, size_t n)
 {
 	uint64_t h;
 
-	if (t->n >= TOK_MAX)
+	if (t->n >= t->max)
 		return;
 	h = fnv1a(prefix, strlen(prefix), FNV_INIT);
 	h = fnv1a(s, n, h);
@@ -235,6 +240,7 @@ cmp_u64(const void *a, const void *b)
 static void
 tokenize(const struct mime_msg *m, struct toks *t)
 {
+	t->max = TOK_MAX;
 	for (size_t i = 0; i < m->nhdrs; i++)
 		header_tokens(t, &m->hdrs[i]);
 	{
@@ -249,6 +255,7 @@ tokenize(const struct mime_msg *m, struct toks *t)
 		n -= skip;
 		words(t, "", b, n, "B:", TOK_MAX);
 	}
+	t->max = t->n + TAIL_TOK_MAX;
 	for (size_t i = 0; i < m->uris.n; i++) {
 		char *host = uri_host(m->uris.v[i]);
 		const char *p = host;
@@ -287,7 +294,7 @@ tokenize(const struct mime_msg *m, struct toks *t)
 void
 bayes_tokenize(const struct mime_msg *m, uint64_t **tok_r, size_t *n_r)
 {
-	struct toks t = { NULL, 0, NULL };
+	struct toks t = { NULL, 0, NULL, 0 };
 	size_t u = 0;
 
 	tokenize(m, &t);
@@ -305,7 +312,7 @@ char *
 bayes_token_text(const struct mime_msg *m)
 {
 	struct buf b;
-	struct toks t = { NULL, 0, &b };
+	struct toks t = { NULL, 0, &b, 0 };
 
 	buf_init(&b, BUF_UNLIMITED);
 	tokenize(m, &t);

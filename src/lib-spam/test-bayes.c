@@ -67,6 +67,33 @@ test_tokens(void)
 	mime_free(&m);
 }
 
+/* A body of many words (here 12,000 "abc": 24,000 tokens with the
+ * bigrams, before the duplicates go) fills the body's allowance; the
+ * URI hosts, MIME types and analysis flags after it are still counted. */
+static void
+test_tokens_capped_body(void)
+{
+	struct mime_msg m;
+	struct buf b;
+	char *t;
+
+	buf_init(&b, BUF_UNLIMITED);
+	(void)buf_appends(&b, "Subject: x\nContent-Type: text/plain; charset=utf-8\n\n"
+	    "first line\nhttp://evil.example/x\n");
+	for (int i = 0; i < 12000; i++)
+		(void)buf_appends(&b, "abc ");
+	(void)buf_appends(&b, "\n");
+	mime_parse(&m, b.data, b.len, NULL);
+	t = bayes_token_text(&m);
+	T_OK(strstr(t, "\nabc\n") != NULL);
+	T_OK(strstr(t, "U:evil.example\n") != NULL);
+	T_OK(strstr(t, "M:text/plain\n") != NULL);
+	T_OK(strstr(t, "MC:utf-8\n") != NULL);
+	free(t);
+	mime_free(&m);
+	buf_free(&b);
+}
+
 static void
 test_chi2(void)
 {
@@ -206,6 +233,7 @@ int
 main(void)
 {
 	T_RUN(test_tokens);
+	T_RUN(test_tokens_capped_body);
 	T_RUN(test_chi2);
 	T_RUN(test_combine_gate);
 	T_RUN(test_roundtrip);
