@@ -1,8 +1,9 @@
 /*
  * bayes.c - Bayesian tokenizer and chi-square classifier (see bayes.h).
  * Input: an analysed message (untrusted text, already bounded by the
- * MIME limits); the header and body tokens are capped at TOK_MAX, the
- * URI, MIME and flag tokens after them at TAIL_TOK_MAX more.
+ * MIME limits); the header tokens are capped at HDRS_TOK_MAX, the
+ * header and body tokens at TOK_MAX, the URI, MIME and flag tokens after
+ * them at TAIL_TOK_MAX more.
  */
 #include <ctype.h>
 #include <math.h>
@@ -20,6 +21,9 @@
 #include "uri.h"
 
 #define TOK_MAX 20000
+/* all headers' tokens, so that many headers cannot push out the body
+ * (at most 346 in a corpus message) */
+#define HDRS_TOK_MAX 4000
 /* URI hosts, MIME types and flags: their own allowance, so a body of
  * many words cannot push them out (at most 955 in a corpus message) */
 #define TAIL_TOK_MAX 4000
@@ -240,9 +244,10 @@ cmp_u64(const void *a, const void *b)
 static void
 tokenize(const struct mime_msg *m, struct toks *t)
 {
-	t->max = TOK_MAX;
+	t->max = HDRS_TOK_MAX;
 	for (size_t i = 0; i < m->nhdrs; i++)
 		header_tokens(t, &m->hdrs[i]);
+	t->max = TOK_MAX;
 	{
 		/* body without its first line, the Subject (tokenized as
 		 * a header) */

@@ -91,6 +91,22 @@ test_tokens_capped_body(void)
 	T_OK(strstr(t, "MC:utf-8\n") != NULL);
 	free(t);
 	mime_free(&m);
+	/* nor can many headers of many words push out the body */
+	buf_reset(&b);
+	for (int i = 0; i < 400; i++) {
+		(void)buf_printf(&b, "X-Pad-%d:", i);
+		for (int k = 0; k < 60; k++)
+			(void)buf_printf(&b, " w%dx%d", i, k);
+		(void)buf_appends(&b, "\n");
+	}
+	(void)buf_appends(&b, "Subject: x\n\nfirst line\nbuy cheap pills\n");
+	mime_parse(&m, b.data, b.len, NULL);
+	t = bayes_token_text(&m);
+	T_OK(strstr(t, "HN:x-pad-1\n") != NULL);
+	T_OK(strstr(t, "\ncheap\n") != NULL);
+	T_OK(strstr(t, "B:buy cheap\n") != NULL);
+	free(t);
+	mime_free(&m);
 	buf_free(&b);
 }
 
