@@ -818,3 +818,27 @@ def test_learn_too_big_file_says_why(tmp_path, cfgdir):
     assert "big: cannot read: more than 67108864 bytes" in r.stderr, r.stderr
     assert "No such file" not in r.stderr
     assert "Learned tokens from 1 message(s) as ham" in r.stdout
+
+
+def test_learn_mbox_streamed(tmp_path, cfgdir):
+    """An mbox is read as a stream: learning a 100 MB one fits in 96 MiB
+    of data (before, the whole file was read into memory, a buffer
+    doubled to 128 MiB, and files over 2 GiB were refused)."""
+    import resource
+    mbox = tmp_path / "big.mbox"
+    body = ("lorem ipsum dolor sit amet consectetur " * 25 + "\n") * 100
+    with open(mbox, "w") as f:
+        for i in range(1100):
+            f.write("From a@b Mon Jan  1 00:00:00 2024\nSubject: m%d\n"
+                    "Message-ID: <big%d@x>\n\n%s>From quoted\n\n" % (i, i % 3, body))
+    assert mbox.stat().st_size > 100 * 1000 * 1000
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_DATA, (96 << 20, 96 << 20))
+    e = dict(os.environ)
+    e.pop("TEMPEST_CONFIG_DIR", None)
+    r = subprocess.run([TEMPEST, "-c", cfgdir, "learn", "--spam", "--mbox", "--db",
+                        str(tmp_path / "m.db"), str(mbox)], capture_output=True,
+                       text=True, timeout=60, env=e, preexec_fn=limit)
+    assert r.returncode == 0, r.stderr
+    assert "Learned tokens from 3 message(s) as spam (1100 examined" in r.stdout, r.stdout

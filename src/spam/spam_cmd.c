@@ -82,56 +82,105 @@ read_file(const char *path, struct buf *b)
 	return r;
 }
 
-/* Split an mbox at "From " lines (after a blank line or at the start);
- * ">From " quoting is undone. */
+/* Reading an mbox: the current message and the line being read. */
+struct mbox_rd {
+	struct buf msg;         /* the message so far (bounded; the rest dropped) */
+	int in_msg;             /* past a "From " line */
+	int line_start;         /* the next bytes start a line */
+	int prev_blank;         /* the line before was empty, not the first */
+	int first;              /* no line read yet */
+	const char *name;
+	void (*fn)(const char *, size_t, const char *, void *);
+	void *arg;
+};
+
 static void
-emit_mbox_msg(const char *data, size_t start, size_t e, struct buf *msg,
-    const char *name, void (*fn)(const char *, size_t, const char *, void *),
-    void *arg)
+mbox_emit(struct mbox_rd *r)
 {
-	buf_reset(msg);
-	for (size_t k = start; k < e; ) {
-		const char *nl = memchr(data + k, '\n', e - k);
-		size_t le = nl ? (size_t)(nl - data) + 1 : e, s = k, q = k;
-		while (q < le && data[q] == '>')
-			q++;
-		if (q > s && le - q >= 5 && memcmp(data + q, "From ", 5) == 0)
-			s++;
-		(void)buf_append(msg, data + s, le - s);
-		k = le;
+	if (r->in_msg)
+		r->fn(r->msg.data ? r->msg.data : "", r->msg.len, r->name, r->arg);
+	buf_reset(&r->msg);
+}
+
+/* Bytes of the file, s[0..n): a whole line (ending in '\n', or the
+ * file's last bytes) or the piece of one at most too long to keep. */
+static void
+mbox_piece(struct mbox_rd *r, const char *s, size_t n, int line_end)
+{
+	if (r->line_start && n >= 5 && memcmp(s, "From ", 5) == 0 &&
+	    (r->first || r->prev_blank)) {
+		mbox_emit(r);
+		r->in_msg = 1;
+	} else if (r->in_msg) {
+		size_t q = 0;
+		if (r->line_start) {
+			while (q < n && s[q] == '>')
+				q++;
+			/* ">From " quoting undone */
+			q = q > 0 && n - q >= 5 && memcmp(s + q, "From ", 5) == 0;
+		}
+		(void)buf_append(&r->msg, s + q, n - q);
 	}
-	fn(msg->data ? msg->data : "", msg->len, name, arg);
+	if (line_end)
+		r->prev_blank = r->line_start && !r->first &&
+		    ((n == 1 && s[0] == '\n') || (n == 2 && s[0] == '\r' && s[1] == '\n'));
+	if (r->line_start)
+		r->first = 0;
+	r->line_start = line_end;
 }
 
 /* Split an mbox at "From " lines (at the start or after a blank line);
- * ">From " quoting is undone. */
-static void
-each_mbox(const char *data, size_t len, const char *name,
+ * ">From " quoting is undone.  Read as a stream: the memory is one
+ * message (SPAM_CMD_MAX_MESSAGE, more of it is dropped) and a window. */
+#define MBOX_WINDOW (1024 * 1024)
+
+static int
+each_mbox_fd(int fd, const char *name,
     void (*fn)(const char *, size_t, const char *, void *), void *arg)
 {
-	size_t i = 0, start = (size_t)-1;
-	struct buf msg;
+	struct mbox_rd r = { .line_start = 1, .first = 1, .name = name, .fn = fn, .arg = arg };
+	char *w = xmalloc(MBOX_WINDOW);
+	size_t len = 0;
+	ssize_t got;
+	int ret = 0;
 
-	buf_init(&msg, SPAM_CMD_MAX_MESSAGE);
+	buf_init(&r.msg, SPAM_CMD_MAX_MESSAGE);
 	for (;;) {
-		int at_end = i >= len;
-		int sep = !at_end && len - i >= 5 && memcmp(data + i, "From ", 5) == 0 &&
-		    (i == 0 || (i >= 2 && data[i - 1] == '\n' && (data[i - 2] == '\n' ||
-		    (i >= 3 && data[i - 2] == '\r' && data[i - 3] == '\n'))));
+		size_t p = 0;
 		const char *nl;
-		size_t next;
 
-		if ((at_end || sep) && start != (size_t)-1)
-			emit_mbox_msg(data, start, i, &msg, name, fn, arg);
-		if (at_end)
+		got = read(fd, w + len, MBOX_WINDOW - len);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0) {
+			ret = -1;
 			break;
-		nl = memchr(data + i, '\n', len - i);
-		next = nl ? (size_t)(nl - data) + 1 : len;
-		if (sep)
-			start = next;
-		i = next;
+		}
+		len += (size_t)got;
+		while ((nl = memchr(w + p, '\n', len - p)) != NULL) {
+			size_t e = (size_t)(nl - w) + 1;
+			mbox_piece(&r, w + p, e - p, 1);
+			p = e;
+		}
+		if (got == 0) {         /* the last line, without its '\n' */
+			if (p < len)
+				mbox_piece(&r, w + p, len - p, 1);
+			break;
+		}
+		if (p == 0 && len == MBOX_WINDOW) {
+			/* a line longer than the window: its start only
+			 * decides, keep a few bytes for the "From " check */
+			mbox_piece(&r, w, len - 8, 0);
+			p = len - 8;
+		}
+		memmove(w, w + p, len - p);
+		len -= p;
 	}
-	buf_free(&msg);
+	if (ret == 0)
+		mbox_emit(&r);
+	buf_free(&r.msg);
+	free(w);
+	return ret;
 }
 
 static int
@@ -139,8 +188,20 @@ one_file(const char *path, int mbox,
     void (*fn)(const char *, size_t, const char *, void *), void *arg)
 {
 	struct buf b;
+	int fd, r;
 
-	buf_init(&b, mbox ? (size_t)1 << 31 : SPAM_CMD_MAX_MESSAGE);
+	if (mbox) {
+		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 ||
+		    (r = each_mbox_fd(fd, path, fn, arg)) < 0) {
+			fprintf(stderr, "%s: cannot read: %s\n", path, strerror(errno));
+			if (fd >= 0)
+				close(fd);
+			return 1;
+		}
+		close(fd);
+		return 0;
+	}
+	buf_init(&b, SPAM_CMD_MAX_MESSAGE);
 	if (read_file(path, &b) < 0) {
 		if (errno == EFBIG)
 			fprintf(stderr, "%s: cannot read: more than %zu bytes\n", path, b.max);
@@ -149,10 +210,7 @@ one_file(const char *path, int mbox,
 		buf_free(&b);
 		return 1;
 	}
-	if (mbox)
-		each_mbox(b.data ? b.data : "", b.len, path, fn, arg);
-	else
-		fn(b.data ? b.data : "", b.len, path, arg);
+	fn(b.data ? b.data : "", b.len, path, arg);
 	buf_free(&b);
 	return 0;
 }
