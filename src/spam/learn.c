@@ -19,8 +19,9 @@
  * MariaDB deadlock with another node or the filter's auto-learning,
  * store_conflict) it is rolled back and learned again; if that keeps
  * failing, or on another error, each message of it is learned on its
- * own, so one bad message costs only itself.  Counts are taken when a
- * transaction commits.
+ * own, so one bad message costs only itself (but a store still busy
+ * after a message's own attempts fails the rest of the batch at once).
+ * Counts are taken when a transaction commits.
  *
  * --copy-from copies a user's whole model (Bayes tokens, totals,
  * learned-message marks, LR samples; the weights are retrained) from
@@ -135,12 +136,14 @@ batch_tx(struct store *st, void *arg)
 }
 
 /* Learn the batch in one transaction, again after a conflict; else
- * message by message. */
+ * message by message, until one of them still meets another writer
+ * after all its attempts (SQLite: a write lock held for over a minute). */
 static void
 flush(struct learn_ctx *c)
 {
 	struct store *st = c->e->store;
 	struct batch_tx b = { .c = c };
+	char *busy = NULL;
 
 	if (c->nbatch == 0)
 		return;
@@ -149,12 +152,19 @@ flush(struct learn_ctx *c)
 		goto done;
 	}
 	for (size_t i = 0; i < c->nbatch; i++) {
-		/* its own transaction (and its own retries) */
-		if (learn_msg(c, &c->batch[i], &c->n) < 0) {
-			c->errors++;
-			fprintf(stderr, "learn: %s: %s\n", c->batch[i].name, store_error(st));
+		/* its own transaction (and its own retries); once one of
+		 * them stays busy as long, so would the rest: not tried */
+		if (busy == NULL) {
+			if (learn_msg(c, &c->batch[i], &c->n) >= 0)
+				continue;
+			if (store_conflict(st))
+				busy = xstrdup(store_error(st));
 		}
+		c->errors++;
+		fprintf(stderr, "learn: %s: %s\n", c->batch[i].name,
+		    busy != NULL ? busy : store_error(st));
 	}
+	free(busy);
 done:
 	for (size_t i = 0; i < c->nbatch; i++) {
 		free(c->batch[i].data);
