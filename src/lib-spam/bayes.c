@@ -330,7 +330,18 @@ bayes_msgkey(const struct mime_msg *m)
 {
 	const struct mime_header *h = mime_header_get(m, "Message-ID");
 	const char *v = h != NULL ? mime_header_own(h) : NULL;
-	uint64_t x = fnv1a(m->full + m->body_offset, m->full_len - m->body_offset, FNV_INIT);
+	const char *b = m->full + m->body_offset, *e = m->full + m->full_len, *cr;
+	uint64_t x = FNV_INIT;
+
+	/* a CR before a LF left out: the same message with CRLF line ends
+	 * (as SMTP carries it) and with LF (a Maildir file) is one message */
+	while ((cr = memchr(b, '\r', (size_t)(e - b))) != NULL) {
+		x = fnv1a(b, (size_t)(cr - b), x);
+		b = cr + 1;
+		if (b == e || *b != '\n')
+			x = fnv1a("\r", 1, x);
+	}
+	x = fnv1a(b, (size_t)(e - b), x);
 
 	if (v != NULL && v[0] != '\0' && strlen(v) < 900)
 		return xasprintf("%s/%016llx", v, (unsigned long long)x);
