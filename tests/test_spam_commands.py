@@ -825,6 +825,10 @@ def test_learn_mbox_streamed(tmp_path, cfgdir):
     of data (before, the whole file was read into memory, a buffer
     doubled to 128 MiB, and files over 2 GiB were refused)."""
     import resource
+    with open(TEMPEST, "rb") as f:
+        if b"__asan_init" in f.read():
+            pytest.skip("AddressSanitizer maps its shadow memory beyond any data "
+                        "limit; the plain build runs this test")
     mbox = tmp_path / "big.mbox"
     body = ("lorem ipsum dolor sit amet consectetur " * 25 + "\n") * 100
     with open(mbox, "w") as f:

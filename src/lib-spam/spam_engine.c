@@ -536,6 +536,61 @@ append_lines(struct buf *out, const char *s, int crlf)
 	}
 }
 
+/* The subject tag as a header may hold it, without its trailing
+ * blanks: as written when ASCII, else (main.cf is UTF-8; a header is
+ * ASCII without SMTPUTF8) RFC 2047 "Q" encoded words of at most 75
+ * characters, split between UTF-8 characters. */
+static void
+tag_words(const char *tag, struct buf *out)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t n = strlen(tag), i, word = 0;
+	int ascii = 1;
+
+	while (n > 0 && (tag[n - 1] == ' ' || tag[n - 1] == '\t'))
+		n--;
+	for (i = 0; i < n; i++)
+		if ((unsigned char)tag[i] >= 0x80 || (unsigned char)tag[i] < 0x20)
+			ascii = 0;
+	if (ascii) {
+		(void)buf_append(out, tag, n);
+		return;
+	}
+	for (i = 0; i < n;) {
+		/* one character: a UTF-8 lead byte and its continuation bytes */
+		size_t c = 1, len = 0;
+		while (i + c < n && ((unsigned char)tag[i + c] & 0xc0) == 0x80)
+			c++;
+		for (size_t k = 0; k < c; k++) {
+			unsigned char b = (unsigned char)tag[i + k];
+			len += b > 0x20 && b < 0x7f && b != '?' && b != '=' && b != '_' ? 1 : 3;
+		}
+		if (word > 0 && word + len + 2 > 75) {
+			(void)buf_appends(out, "?= ");
+			word = 0;
+		}
+		if (word == 0) {
+			(void)buf_appends(out, "=?UTF-8?Q?");
+			word = 10;
+		}
+		for (size_t k = 0; k < c; k++) {
+			unsigned char b = (unsigned char)tag[i + k];
+			if (b == ' ')
+				(void)buf_appendc(out, '_');
+			else if (b > 0x20 && b < 0x7f && b != '?' && b != '=' && b != '_')
+				(void)buf_appendc(out, (char)b);
+			else {
+				(void)buf_appendc(out, '=');
+				(void)buf_appendc(out, hex[b >> 4]);
+				(void)buf_appendc(out, hex[b & 15]);
+			}
+		}
+		word += len;
+		i += c;
+	}
+	(void)buf_appends(out, "?=");
+}
+
 /* A line of the header block that is neither a field nor a continuation
  * line: the body begins there (no empty line before it), as cleanup
  * reads it; the rewrite copies it and what follows unchanged. */
@@ -575,12 +630,8 @@ spam_rewrite_text(const char *data, size_t len, const char *headers,
 		pos = 0;
 		if (!has_subject) {
 			/* none: one with the tag alone (as amavisd-new) */
-			size_t tl = strlen(subject_tag);
-
-			while (tl > 0 && subject_tag[tl - 1] == ' ')
-				tl--;
 			(void)buf_appends(out, "Subject: ");
-			(void)buf_append(out, subject_tag, tl);
+			tag_words(subject_tag, out);
 			(void)buf_appends(out, crlf ? "\r\n" : "\n");
 		}
 	}
@@ -599,9 +650,21 @@ spam_rewrite_text(const char *data, size_t len, const char *headers,
 		if (report_is_spam_header(name))
 			continue;
 		if (tag_subject && strcasecmp(name, "Subject") == 0) {
-			(void)buf_printf(out, "Subject: %s%s", subject_tag,
-			    subject_tag[strlen(subject_tag) - 1] == ' ' ? "" : " ");
-			(void)buf_append(out, h + f.value, f.end - f.value);
+			const char *v = h + f.value;
+			size_t vn = f.end - f.value, start = out->len, first;
+			const char *eol = memchr(v, '\n', vn);
+
+			first = eol != NULL ? (size_t)(eol - v) : vn;
+			(void)buf_appends(out, "Subject: ");
+			tag_words(subject_tag, out);
+			if (first > 0 && !(first == 1 && v[0] == '\r')) {
+				/* a fold after the tag where the line would pass
+				 * RFC 5322's 998 bytes (unfolded: "TAG value") */
+				if (out->len - start + 1 + first > 998)
+					(void)buf_appends(out, crlf ? "\r\n" : "\n");
+				(void)buf_appendc(out, ' ');
+			}
+			(void)buf_append(out, v, vn);
 		} else
 			(void)buf_append(out, h + f.start, f.end - f.start);
 	}

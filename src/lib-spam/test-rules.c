@@ -2503,6 +2503,53 @@ test_rewrite_edges(void)
 	REWRITE_EQ("From a@b.c Tue Dec  1 12:00:00 2026\nSubject: x\n\nb\n", "[S]",
 	    "From a@b.c Tue Dec  1 12:00:00 2026\nX-Spam-Flag: YES\nX-Spam-Level: *\n"
 	    "Subject: [S] x\n\nb\n");
+	/* a tag that is not ASCII: an RFC 2047 encoded word */
+	REWRITE_EQ("Subject: hi\n\nb\n", "[\xd0\xa1\xd0\x9f\xd0\x90\xd0\x9c] ",
+	    "X-Spam-Flag: YES\nX-Spam-Level: *\n"
+	    "Subject: =?UTF-8?Q?[=D0=A1=D0=9F=D0=90=D0=9C]?= hi\n\nb\n");
+	REWRITE_EQ("From: a\n\nb\n", "sp\xc3\xa4m_?=",
+	    "X-Spam-Flag: YES\nX-Spam-Level: *\nSubject: =?UTF-8?Q?sp=C3=A4m=5F=3F=3D?=\n"
+	    "From: a\n\nb\n");
+	/* an empty subject: no blank after the tag */
+	REWRITE_EQ("Subject:\n\nb\n", "[S] ",
+	    "X-Spam-Flag: YES\nX-Spam-Level: *\nSubject: [S]\n\nb\n");
+	{
+		/* a long non-ASCII tag: words of at most 75 characters, split
+		 * between characters */
+		char tag[200], *w;
+		struct buf out;
+		size_t k = 0;
+
+		for (int i = 0; i < 40; i++) {
+			tag[k++] = '\xd0';
+			tag[k++] = '\x90';
+		}
+		tag[k] = '\0';
+		buf_init(&out, BUF_UNLIMITED);
+		spam_rewrite_text("Subject: x\n\nb\n", 15, "", tag, &out);
+		T_OK(strncmp(buf_cstr(&out), "Subject: =?UTF-8?Q?=D0=90", 25) == 0);
+		for (w = strstr(out.data, "=?UTF-8?Q?"); w != NULL; w = strstr(w + 1, "=?UTF-8?Q?")) {
+			size_t wl = (size_t)(strstr(w + 10, "?=") + 2 - w);
+			T_OK(wl <= 75 && (wl - 12) % 6 == 0);
+		}
+		T_OK(strstr(out.data, "?= x\n\nb\n") != NULL);
+		buf_free(&out);
+	}
+	{
+		/* a Subject: line the tag would take past 998 bytes: folded
+		 * after the tag (unfolded, "[S] aaa...") */
+		char in[1100], want[1200];
+		size_t n;
+
+		n = (size_t)snprintf(in, sizeof(in), "Subject: %0990d\n\nb\n", 0);
+		(void)snprintf(want, sizeof(want), "X-Spam-Flag: YES\nX-Spam-Level: *\n"
+		    "Subject: [S]\n %0990d\n\nb\n", 0);
+		rewrite_eq(in, n, "[S]", want, strlen(want));
+		n = (size_t)snprintf(in, sizeof(in), "Subject: %0980d\n\nb\n", 0);
+		(void)snprintf(want, sizeof(want), "X-Spam-Flag: YES\nX-Spam-Level: *\n"
+		    "Subject: [S] %0980d\n\nb\n", 0);
+		rewrite_eq(in, n, "[S]", want, strlen(want));
+	}
 }
 
 static void
