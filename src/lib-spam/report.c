@@ -151,10 +151,16 @@ report_is_own_header(const char *name)
 }
 
 int
+report_is_spam_field(const char *name, size_t n)
+{
+	return (n >= 7 && strncasecmp(name, "X-Spam-", 7) == 0) ||
+	    (n == 15 && strncasecmp(name, "X-Quarantine-Id", 15) == 0);
+}
+
+int
 report_is_spam_header(const char *name)
 {
-	return strncasecmp(name, "X-Spam-", 7) == 0 ||
-	    strcasecmp(name, "X-Quarantine-Id") == 0;
+	return report_is_spam_field(name, strlen(name));
 }
 
 int
@@ -162,7 +168,6 @@ report_has_spam_header(const char *data, size_t len)
 {
 	size_t pos = 0;
 	struct mail_field f;
-	char name[64];
 
 	if (len >= 5 && memcmp(data, "From ", 5) == 0) {
 		const char *nl = memchr(data, '\n', len);
@@ -171,13 +176,8 @@ report_has_spam_header(const char *data, size_t len)
 	data += pos;
 	len -= pos;
 	pos = 0;
-	while (mail_header_next(data, len, &pos, &f)) {
-		if (f.name_len == 0 || f.name_len >= sizeof(name))
-			continue;
-		memcpy(name, data + f.start, f.name_len);
-		name[f.name_len] = '\0';
-		if (report_is_spam_header(name))
+	while (mail_header_next(data, len, &pos, &f))
+		if (report_is_spam_field(data + f.start, f.name_len))
 			return 1;
-	}
 	return 0;
 }

@@ -34,6 +34,9 @@ int report_is_own_header(const char *name);
  * any X-Spam-* (another filter's or a forger's verdict: X-Spam-Bar,
  * X-Spam-Tests, ...) and X-Quarantine-Id. */
 int report_is_spam_header(const char *name);
+/* The same for a name of n bytes (not NUL-terminated: a header block's
+ * field name as mail_header_next() finds it). */
+int report_is_spam_field(const char *name, size_t n);
 /* 1 if the header block of data[0..len) (after a leading mbox "From "
  * line) has a header report_is_spam_header() names, however many
  * headers come before it.  Pure. */

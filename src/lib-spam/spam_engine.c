@@ -609,7 +609,6 @@ spam_rewrite_text(const char *data, size_t len, const char *headers,
 	int crlf, has_subject = 0;
 	struct mail_field f;
 	const char *h, *nl;
-	char name[64];
 
 	/* an mbox "From " line stays the first line */
 	if (len >= 5 && memcmp(data, "From ", 5) == 0) {
@@ -642,14 +641,10 @@ spam_rewrite_text(const char *data, size_t len, const char *headers,
 			pos = last;
 			break;
 		}
-		if (f.name_len > 0 && f.name_len < sizeof(name)) {
-			memcpy(name, h + f.start, f.name_len);
-			name[f.name_len] = '\0';
-		} else
-			name[0] = '\0';
-		if (report_is_spam_header(name))
+		if (report_is_spam_field(h + f.start, f.name_len))
 			continue;
-		if (tag_subject && strcasecmp(name, "Subject") == 0) {
+		if (tag_subject && f.name_len == 7 &&
+		    strncasecmp(h + f.start, "Subject", 7) == 0) {
 			const char *v = h + f.value;
 			size_t vn = f.end - f.value, start = out->len, first;
 			const char *eol = memchr(v, '\n', vn);
