@@ -29,6 +29,23 @@ is_long(size_t a, size_t b)
 }
 
 int
+mail_field_is_body_line(const char *s, const struct mail_field *f)
+{
+	return f->name_len == 0 && s[f->start] != ' ' && s[f->start] != '\t';
+}
+
+size_t
+mail_mbox_from_len(const char *s, size_t n)
+{
+	const char *nl;
+
+	if (n < 5 || memcmp(s, "From ", 5) != 0)
+		return 0;
+	nl = memchr(s, '\n', n);
+	return nl != NULL ? (size_t)(nl - s) + 1 : n;
+}
+
+int
 mail_header_next(const char *s, size_t n, size_t *pos, struct mail_field *f)
 {
 	size_t i = *pos, e, colon, ne;

@@ -41,6 +41,16 @@ struct mail_field {
 int mail_header_next(const char *s, size_t n, size_t *pos,
     struct mail_field *f);
 
+/* 1 if item f of the block s is a line that is neither a field nor a
+ * continuation line: the body begins there, with no empty line before
+ * it (as cleanup reads a message). */
+int mail_field_is_body_line(const char *s, const struct mail_field *f);
+
+/* Length of a leading mbox "From " line of s[0..n), its line end
+ * included (all of s when it has none); 0 when s does not start with
+ * one.  The header block begins after it. */
+size_t mail_mbox_from_len(const char *s, size_t n);
+
 /* Offset of the body of the entity s[0..n): after the empty line that
  * ends its header block, or n when there is none. */
 size_t mail_header_end(const char *s, size_t n);

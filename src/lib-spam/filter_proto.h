@@ -69,8 +69,10 @@ struct filter_reply {
 
 struct ipc_msg;
 
-/* The clock of the request's deadline: milliseconds since the epoch
- * (CLOCK_REALTIME, the same in smtpd's and the filter's process). */
+/* The clock of the request's deadline, in milliseconds: CLOCK_MONOTONIC,
+ * which smtpd and the filter (local processes of one master, on one
+ * kernel) share and which a step of the wall clock does not move, as
+ * smtpd's own timers do not. */
 long long filter_clock_ms(void);
 /* Connect to the filter and send the request (with the deadline now +
  * timeout_ms, after which the filter must not store the message); *fd_r is the connection to

@@ -12,6 +12,7 @@
 
 #include "bayes.h"
 #include "lr.h"
+#include "mail_header.h"
 #include "mem.h"
 #include "mime.h"
 #include "report.h"
@@ -62,13 +63,10 @@ sort_idx(uint32_t *x, size_t n)
 static size_t
 head_bytes(const char *d, size_t len, char *out)
 {
-	size_t i = 0, o = 0;
+	size_t i, o = 0;
 	int in_header = 1;
 
-	if (len >= 5 && memcmp(d, "From ", 5) == 0) {
-		const char *nl = memchr(d, '\n', len);
-		i = nl ? (size_t)(nl - d) + 1 : len;
-	}
+	i = mail_mbox_from_len(d, len);
 	while (i < len && o < LR_HEAD_BYTES) {
 		const char *nl = memchr(d + i, '\n', len - i);
 		size_t end = nl ? (size_t)(nl - d) + 1 : len, n;

@@ -1271,9 +1271,9 @@ mime_parse(struct mime_msg *m, const char *data, size_t len,
 
 	memset(m, 0, sizeof(*m));
 	m->lim = lim ? *lim : mime_default_limits;
-	if (len >= 5 && memcmp(data, "From ", 5) == 0) {
-		const char *nl = memchr(data, '\n', len);
-		size_t e = nl != NULL ? (size_t)(nl - data) + 1 : len;
+	{
+		size_t e = mail_mbox_from_len(data, len);
+
 		data += e;
 		len -= e;
 	}

@@ -166,17 +166,13 @@ report_is_spam_header(const char *name)
 int
 report_has_spam_header(const char *data, size_t len)
 {
-	size_t pos = 0;
+	size_t pos = mail_mbox_from_len(data, len);
 	struct mail_field f;
 
-	if (len >= 5 && memcmp(data, "From ", 5) == 0) {
-		const char *nl = memchr(data, '\n', len);
-		pos = nl ? (size_t)(nl - data) + 1 : len;
-	}
-	data += pos;
-	len -= pos;
-	pos = 0;
-	while (mail_header_next(data, len, &pos, &f))
+	/* the header block as spam_rewrite_text() reads it: to its empty
+	 * line or to the first line that is no field */
+	while (mail_header_next(data, len, &pos, &f) &&
+	    !mail_field_is_body_line(data, &f))
 		if (report_is_spam_field(data + f.start, f.name_len))
 			return 1;
 	return 0;

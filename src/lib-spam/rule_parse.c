@@ -448,15 +448,20 @@ word(const char **pp)
 	return q > p ? xstrndup(p, (size_t)(q - p)) : NULL;
 }
 
+/* A rule name: a letter or '_', then letters, digits and '_', at most
+ * RULE_NAME_MAX bytes, so that "NAME=score," always fits a folded
+ * X-Spam-Status: line of 998 bytes. */
 static int
 valid_name(const char *n)
 {
+	const char *s = n;
+
 	if (!isalpha((unsigned char)*n) && *n != '_')
 		return 0;
 	for (; *n; n++)
 		if (!isalnum((unsigned char)*n) && *n != '_')
 			return 0;
-	return 1;
+	return (size_t)(n - s) <= RULE_NAME_MAX;
 }
 
 static const char *const plugins_known[] = {
@@ -708,7 +713,8 @@ do_line(struct ruleset *rs, const char *file, int lineno, const char *line)
 	    strcmp(cmd, "mimeheader") == 0) {
 		name = word(&p);
 		if (name == NULL || !valid_name(name)) {
-			ruleset_error(rs, file, lineno, "bad rule name");
+			ruleset_error(rs, file, lineno, "bad rule name (letters, digits "
+			    "and '_', at most %d characters)", RULE_NAME_MAX);
 			goto out;
 		}
 		r = ruleset_get(rs, name, 1);
@@ -804,7 +810,8 @@ do_line(struct ruleset *rs, const char *file, int lineno, const char *line)
 	} else if (strcmp(cmd, "score") == 0) {
 		name = word(&p);
 		if (name == NULL || !valid_name(name)) {
-			ruleset_error(rs, file, lineno, "bad score line");
+			ruleset_error(rs, file, lineno, "bad score line (rule names: "
+			    "letters, digits and '_', at most %d characters)", RULE_NAME_MAX);
 			goto out;
 		}
 		r = ruleset_get(rs, name, 1);

@@ -31,6 +31,9 @@ struct ruleset;
 #define SCORE_SET_PLAIN 0       /* no network tests, no Bayes */
 #define SCORE_SET_BAYES 2       /* Bayes, no network tests */
 
+/* Longest rule name accepted (SpamAssassin's own are under 40). */
+#define RULE_NAME_MAX 128
+
 struct ruleset *ruleset_new(void);
 void ruleset_free(struct ruleset **rs);
 /* Load a file, or every *.cf file of a directory in name order.

@@ -591,15 +591,6 @@ tag_words(const char *tag, struct buf *out)
 	(void)buf_appends(out, "?=");
 }
 
-/* A line of the header block that is neither a field nor a continuation
- * line: the body begins there (no empty line before it), as cleanup
- * reads it; the rewrite copies it and what follows unchanged. */
-static int
-body_line(const char *h, const struct mail_field *f)
-{
-	return f->name_len == 0 && h[f->start] != ' ' && h[f->start] != '\t';
-}
-
 void
 spam_rewrite_text(const char *data, size_t len, const char *headers,
     const char *subject_tag, struct buf *out)
@@ -611,11 +602,8 @@ spam_rewrite_text(const char *data, size_t len, const char *headers,
 	const char *h, *nl;
 
 	/* an mbox "From " line stays the first line */
-	if (len >= 5 && memcmp(data, "From ", 5) == 0) {
-		nl = memchr(data, '\n', len);
-		i = nl ? (size_t)(nl - data) + 1 : len;
-		(void)buf_append(out, data, i);
-	}
+	i = mail_mbox_from_len(data, len);
+	(void)buf_append(out, data, i);
 	h = data + i;
 	n = len - i;
 	/* the added lines end as the message's first header line does */
@@ -623,7 +611,7 @@ spam_rewrite_text(const char *data, size_t len, const char *headers,
 	crlf = nl != NULL && nl > h && nl[-1] == '\r';
 	append_lines(out, headers, crlf);
 	if (tag_subject) {
-		while (mail_header_next(h, n, &pos, &f) && !body_line(h, &f))
+		while (mail_header_next(h, n, &pos, &f) && !mail_field_is_body_line(h, &f))
 			if (f.name_len == 7 && strncasecmp(h + f.start, "Subject", 7) == 0)
 				has_subject = 1;
 		pos = 0;
@@ -637,7 +625,9 @@ spam_rewrite_text(const char *data, size_t len, const char *headers,
 	/* copy the header block, dropping our own headers (and their
 	 * continuation lines) */
 	while (last = pos, mail_header_next(h, n, &pos, &f)) {
-		if (body_line(h, &f)) {
+		/* the body begins at a line that is no field: copied
+		 * unchanged with what follows */
+		if (mail_field_is_body_line(h, &f)) {
 			pos = last;
 			break;
 		}

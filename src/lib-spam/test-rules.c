@@ -2187,6 +2187,27 @@ test_bad_lines(void)
 	T_OK(errs[0] != NULL && strncmp(errs[0], "bad.cf:1: B1: ", 14) == 0);
 	T_OK(errs[7] != NULL && strstr(errs[7], "missing endif") != NULL);
 	ruleset_free(&rs);
+
+	/* Rule names past RULE_NAME_MAX are refused, so every NAME=score
+	 * fits a folded X-Spam-Status: line. */
+	{
+		char text[4 * RULE_NAME_MAX + 200], longn[RULE_NAME_MAX + 2];
+
+		memset(longn, 'L', RULE_NAME_MAX + 1);
+		longn[RULE_NAME_MAX + 1] = '\0';
+		snprintf(text, sizeof(text), "body %s /x/\nscore %s 1\n"
+		    "body %.*s /x/\nscore %.*s 1\n", longn, longn,
+		    RULE_NAME_MAX, longn, RULE_NAME_MAX, longn);
+		rs = ruleset_new();
+		ruleset_load_text(rs, "long.cf", text);
+		ruleset_finish(rs);
+		ruleset_stats(rs, &st);
+		T_INTEQ(st.bad_lines, 2);
+		T_INTEQ(st.active, 1);
+		errs = ruleset_errors(rs);
+		T_OK(errs[0] != NULL && strstr(errs[0], "at most 128") != NULL);
+		ruleset_free(&rs);
+	}
 }
 
 static void
@@ -2474,9 +2495,18 @@ rewrite_eq(const char *in, size_t len, const char *tag, const char *want, size_t
 }
 #define REWRITE_EQ(in, tag, want) rewrite_eq(in, sizeof(in) - 1, tag, want, sizeof(want) - 1)
 
+#define HAS_SPAM_HDR(s) report_has_spam_header(s, sizeof(s) - 1)
+
 static void
 test_rewrite_edges(void)
 {
+	/* report_has_spam_header() reads the header block as the rewrite
+	 * does: past an mbox From line, to the first line that is no field */
+	T_OK(HAS_SPAM_HDR("From a@b Mon\nX-Spam-Bar: +\n\nb\n"));
+	T_OK(HAS_SPAM_HDR("Subject: x\r\n x-spam\r\nX-Quarantine-Id: 1\r\n"));
+	T_OK(!HAS_SPAM_HDR("Subject: x\nbody starts\nX-Spam-Flag: YES\n"));
+	T_OK(!HAS_SPAM_HDR("Subject: x\n\nX-Spam-Flag: YES\n"));
+	T_OK(!HAS_SPAM_HDR("From X-Spam-Flag: YES\n"));
 	/* CRLF message: the added lines end in CRLF too; the body (NUL,
 	 * 8-bit) as it was; a removed header goes with its continuation */
 	REWRITE_EQ("From: a@b.c\r\nSubject: hi\r\nX-Spam-Flag: NO\r\n\tmore\r\n\r\nb\0\xff\r\n",

@@ -372,8 +372,9 @@ filter_io(struct io *io, enum io_evt evt, void *arg)
 int
 smtpd_filter_rcpt_fits(const struct session *s, size_t addr_len)
 {
-	return config_str("spam_filter_service")[0] == '\0' ||
-	    s->rcpt_bytes + addr_len + 1 <= FILTER_RCPTS_MAX;
+	/* the setting is looked up only past the budget */
+	return s->rcpt_bytes + addr_len + 1 <= FILTER_RCPTS_MAX ||
+	    config_str("spam_filter_service")[0] == '\0';
 }
 
 int
