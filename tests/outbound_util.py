@@ -110,7 +110,7 @@ class SMTPServer:
     def __init__(self, rcpt_replies=(), data_replies=(), tls=None,
                  pipelining=True, delay=0.0, host="127.0.0.1",
                  tls_broken=False, smtputf8=False, eightbitmime=True,
-                 gate=None, auth=None, auth_replies=(),
+                 dsn=False, gate=None, auth=None, auth_replies=(),
                  scram_final="v=" + "A" * 43 + "="):
         # auth: an AUTH mechanism list to offer in EHLO ("PLAIN LOGIN");
         # auth_replies: the final replies to successive AUTH dialogues
@@ -127,6 +127,8 @@ class SMTPServer:
         self.tls_broken = tls_broken
         self.eightbitmime = eightbitmime
         self.smtputf8 = smtputf8
+        # dsn: offer DSN (RFC 3461), so the client sends its parameters
+        self.dsn = dsn
         self.rcpt_replies = list(rcpt_replies)
         self.data_replies = list(data_replies)
         self.tls = tls
@@ -250,6 +252,8 @@ class SMTPServer:
                     ext.append("PIPELINING")
                 if self.smtputf8:
                     ext.append("SMTPUTF8")
+                if self.dsn:
+                    ext.append("DSN")
                 if self.auth:
                     ext.append("AUTH " + self.auth)
                 if (self.tls or self.tls_broken) and not tls:

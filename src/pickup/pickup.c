@@ -40,8 +40,8 @@ pickup_file(const char *dir, const char *name)
 	const char *why = NULL;
 	struct cleanup_rcpt *r = NULL;
 	struct cleanup *c = NULL;
-	char *attrs[3];
-	size_t i;
+	char *attrs[5];
+	size_t i, na;
 
 	if (fd < 0)
 		goto out;
@@ -77,14 +77,21 @@ pickup_file(const char *dir, const char *name)
 		}
 		smtp_path_free(&p);
 		r[i].addr = md.rcpts[i];
+		r[i].orcpt = md.orcpt[i];
+		r[i].notify = md.notify[i];
 	}
-	attrs[0] = xasprintf("uid=%ld", (long)st.st_uid);
-	attrs[1] = xstrdup("protocol=local");
-	attrs[2] = NULL;
-	c = cleanup_open(service_queue_dir(), md.sender, r, md.nrcpt, NULL, 0,
-	    attrs, &err);
-	free(attrs[0]);
-	free(attrs[1]);
+	na = 0;
+	attrs[na++] = xasprintf("uid=%ld", (long)st.st_uid);
+	attrs[na++] = xstrdup("protocol=local");
+	if (md.smtputf8)
+		attrs[na++] = xstrdup("smtputf8=yes");
+	if (md.body_8bit)
+		attrs[na++] = xstrdup("body=8BITMIME");
+	attrs[na] = NULL;
+	c = cleanup_open(service_queue_dir(), md.sender, r, md.nrcpt, md.envid,
+	    md.ret, attrs, &err);
+	for (i = 0; i < na; i++)
+		free(attrs[i]);
 	if (c == NULL) {
 		log_warn("maildrop file %s: %s", name, err);
 		if (err[0] == '5')

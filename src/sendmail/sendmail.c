@@ -1,11 +1,14 @@
 /*
  * sendmail.c - the sendmail(1)-compatible submission command:
  *   tempest sendmail [-t] [-i|-oi] [-f sender] [-F name] [-bs|-bm]
- *                    [-o..] [-B..] [-N ..] [-R ..] [-V ..] [rcpt ...]
+ *                    [-o..] [-B 7BIT|8BITMIME] [-N never|success,delay,failure]
+ *                    [-R hdrs|full] [-V envid] [-SMTPUTF8] [rcpt ...]
  * (also run as `sendmail` through argv[0]).  The message is written to
  * queue_directory/maildrop/ (durably: fsync before exit 0) and the pickup
  * service is poked; pickup moves it into the queue.  -bs speaks SMTP on
- * stdin/stdout through the local SMTP service.
+ * stdin/stdout through the local SMTP service.  -N, -R, -V, -B and
+ * -SMTPUTF8 are Postfix's: the DSN NOTIFY of every recipient, RET, ENVID,
+ * the body type and SMTPUTF8, as MAIL FROM and RCPT TO would give them.
  *
  * Input: the local user's message and arguments (untrusted as far as the
  * mail system goes; pickup re-validates everything).
@@ -24,8 +27,6 @@
 #include <strings.h>
 #include <sysexits.h>
 #include <unistd.h>
-
-#include <openssl/rand.h>
 
 #include "buf.h"
 #include "fdio.h"
@@ -46,7 +47,8 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: sendmail [-t] [-i] [-f sender] [-F name] "
-	    "[-bs] [recipient ...]\n");
+	    "[-bs] [-N never|success,delay,failure] [-R hdrs|full] [-V envid]\n"
+	    "       [-B 7BIT|8BITMIME] [-SMTPUTF8] [recipient ...]\n");
 	exit(EX_USAGE);
 }
 
@@ -88,10 +90,28 @@ header_addresses(const char *value, char ***rcpts, size_t *n)
 	str_split_free(&parts);
 }
 
-static void
-record(struct buf *b, char type, const char *data)
+/* -N: "never" or a list of success, delay, failure (Postfix's
+ * dsn_notify_mask()); 0 if bad. */
+static int
+notify_mask(const char *arg)
 {
-	buf_printf(b, "%c%zu:%s\n", type, strlen(data), data);
+	char **w = str_split(arg, ",", NULL);
+	int mask = 0, bad = 0;
+
+	for (size_t i = 0; w[i] != NULL; i++) {
+		const char *t = str_trim(w[i]);
+		int bit = strcasecmp(t, "never") == 0 ? DSN_NOTIFY_NEVER :
+		    strcasecmp(t, "success") == 0 ? DSN_NOTIFY_SUCCESS :
+		    strcasecmp(t, "delay") == 0 ? DSN_NOTIFY_DELAY :
+		    strcasecmp(t, "failure") == 0 ? DSN_NOTIFY_FAILURE : 0;
+		if (bit == 0)
+			bad = 1;
+		mask |= bit;
+	}
+	str_split_free(&w);
+	if (bad || !maildrop_notify_ok(mask))
+		return 0;
+	return mask;
 }
 
 /* -bs: relay stdin/stdout to the first SMTP service of master.cf. */
@@ -173,16 +193,64 @@ sendmail_main(int argc, char **argv)
 	size_t cap = 0;
 	ssize_t len;
 	int in_headers = 1, have_from = 0, skip_header = 0;
-	char *dir, *tmp, *final = NULL, name[64];
-	unsigned char rnd[8];
-	int fd;
 	struct passwd *pw;
+	struct maildrop md;
+	int notify = 0;
 
-	/* sendmail options; unknown -o/-B/-N/-R/-V values are ignored */
+	memset(&md, 0, sizeof(md));
+	/* -SMTPUTF8 (Postfix): a long option among getopt's short ones */
+	for (int a = 1; a < argc && strcmp(argv[a], "--") != 0; a++) {
+		if (strcmp(argv[a], "-SMTPUTF8") == 0) {
+			md.smtputf8 = 1;
+			memmove(&argv[a], &argv[a + 1], (size_t)(argc - a) * sizeof(*argv));
+			argc--;
+			a--;
+		}
+	}
+	/* sendmail options; unknown -o values are ignored */
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt(argc, argv, "tif:F:b:o:B:N:R:V:C:X:q:r:Uv")) != -1) {
 		switch (c) {
+		case 'N':
+			if ((notify = notify_mask(optarg)) == 0) {
+				fprintf(stderr, "sendmail: fatal: bad -N option value: %s "
+				    "(never, or a list of success, delay, failure)\n", optarg);
+				return EX_USAGE;
+			}
+			break;
+		case 'R':
+			if (strcasecmp(optarg, "full") == 0)
+				md.ret = 1;
+			else if (strcasecmp(optarg, "hdrs") == 0)
+				md.ret = 2;
+			else {
+				fprintf(stderr, "sendmail: fatal: bad -R option value: %s "
+				    "(hdrs or full)\n", optarg);
+				return EX_USAGE;
+			}
+			break;
+		case 'V':
+			if (!maildrop_envid_ok(optarg)) {
+				fprintf(stderr, "sendmail: fatal: bad -V option value: "
+				    "the envelope id must be 1 to 100 printable ASCII "
+				    "characters\n");
+				return EX_USAGE;
+			}
+			free(md.envid);
+			md.envid = xstrdup(optarg);
+			break;
+		case 'B':
+			if (strcasecmp(optarg, "8BITMIME") == 0)
+				md.body_8bit = 1;
+			else if (strcasecmp(optarg, "7BIT") == 0)
+				md.body_8bit = 0;
+			else {
+				fprintf(stderr, "sendmail: fatal: bad -B option value: %s "
+				    "(7BIT or 8BITMIME)\n", optarg);
+				return EX_USAGE;
+			}
+			break;
 		case 't': extract = 1; break;
 		case 'i': dot_ends = 0; break;
 		case 'f': case 'r': sender_opt = optarg; break;
@@ -206,7 +274,7 @@ sendmail_main(int argc, char **argv)
 			break;
 		case 'q':
 			return ctl_flush_main ? ctl_flush_main(0, NULL) : EX_USAGE;
-		case 'B': case 'N': case 'R': case 'V': case 'X': case 'U':
+		case 'X': case 'U':
 		case 'v':
 			break;
 		default:
@@ -307,44 +375,19 @@ sendmail_main(int argc, char **argv)
 		}
 		smtp_path_free(&p);
 	}
-	{
-		struct buf env;
-		buf_init(&env, BUF_UNLIMITED);
-		buf_appends(&env, MAILDROP_MAGIC);
-		record(&env, 'S', sender);
-		if (fullname != NULL)
-			record(&env, 'F', fullname);
+	md.sender = sender;
+	md.fullname = (char *)fullname;
+	md.rcpts = rcpts;
+	md.nrcpt = nrcpt;
+	if (notify != 0) {
+		md.notify = xcalloc(nrcpt, sizeof(*md.notify));
 		for (i = 0; i < nrcpt; i++)
-			record(&env, 'R', rcpts[i]);
-		buf_appends(&env, "M:");
-		dir = xasprintf("%s/maildrop", config_str("queue_directory"));
-		if (RAND_bytes(rnd, sizeof(rnd)) != 1)
-			fatal("no randomness");
-		snprintf(name, sizeof(name), "%02X%02X%02X%02X%02X%02X%02X%02X",
-		    rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
-		tmp = xasprintf("%s/%s", dir, name);
-		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-		if (fd < 0) {
-			fprintf(stderr, "sendmail: fatal: create %s: %s\n", tmp,
-			    strerror(errno));
-			return EX_TEMPFAIL;
-		}
-		if (fd_write_all(fd, env.data, env.len) < 0 ||
-		    fd_write_all(fd, content.data, content.len) < 0 ||
-		    fchmod(fd, 0644) < 0 || fsync(fd) < 0) {
-			fprintf(stderr, "sendmail: fatal: write %s: %s\n", tmp,
-			    strerror(errno));
-			unlink(tmp);
-			return EX_TEMPFAIL;
-		}
-		close(fd);
-		fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (fd >= 0) {
-			fsync(fd);
-			close(fd);
-		}
-		buf_free(&env);
-		(void)final;
+			md.notify[i] = notify;
+	}
+	if (maildrop_write(config_str("queue_directory"), &md, content.data,
+	    content.len, &err) < 0) {
+		fprintf(stderr, "sendmail: fatal: %s\n", err);
+		return EX_TEMPFAIL;
 	}
 	service_trigger_send("pickup", "W", 1);
 	return 0;

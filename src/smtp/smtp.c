@@ -537,10 +537,13 @@ smtp_deliver(struct deliver_req *d)
 		at = strrchr(d->rcpts[0].addr, '@');
 		r->nexthop = xstrdup(at != NULL ? at + 1 : "");
 	}
-	/* DSN ENVID and RET live in the queue file */
+	/* DSN ENVID and RET, BODY and SMTPUTF8 live in the queue file */
 	if (qfile_open(d->path, 0, &qf, &err) == 0) {
 		r->envid = xstrdup(qf.envid != NULL ? qf.envid : "");
 		r->ret = qf.ret;
+		r->body_8bit = qfile_attr(&qf, "body") != NULL &&
+		    strcmp(qfile_attr(&qf, "body"), "8BITMIME") == 0;
+		r->smtputf8 = qfile_attr(&qf, "smtputf8") != NULL;
 		qfile_close(&qf);
 	} else
 		free(err);

@@ -23,6 +23,8 @@ struct smtp_req {
 	int ret;                /* DSN RET: 0, 1 FULL, 2 HDRS */
 	char *nexthop;          /* "domain", "domain:port", "[host]:port" */
 	int eightbit;           /* content has 8-bit bytes */
+	int body_8bit;          /* MAIL FROM had BODY=8BITMIME (attribute body) */
+	int smtputf8;           /* MAIL FROM had SMTPUTF8 (attribute smtputf8) */
 };
 
 /* Where to connect. */

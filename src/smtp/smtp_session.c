@@ -365,9 +365,13 @@ send_cmd(struct smtp_sess *s, size_t k)
 		buf_printf(&b, "MAIL FROM:<%s>", r->d->sender);
 		if (s->features & SMTP_FEAT_SIZE)
 			buf_printf(&b, " SIZE=%zu", content_len(s));
-		if (r->eightbit && (s->features & SMTP_FEAT_8BITMIME))
+		if ((r->eightbit || r->body_8bit) &&
+		    (s->features & SMTP_FEAT_8BITMIME))
 			buf_appends(&b, " BODY=8BITMIME");
-		if (needs_utf8(r) && (s->features & SMTP_FEAT_SMTPUTF8))
+		/* as the message was sent to us (Postfix: a server without
+		 * SMTPUTF8 still gets it when the envelope is ASCII) */
+		if ((needs_utf8(r) || r->smtputf8) &&
+		    (s->features & SMTP_FEAT_SMTPUTF8))
 			buf_appends(&b, " SMTPUTF8");
 		if (s->features & SMTP_FEAT_DSN) {
 			if (r->ret)

@@ -598,6 +598,12 @@ open_message(struct session *s)
 	attrs[na++] = xasprintf("protocol=%s", proto);
 	if (s->auth_user != NULL)
 		attrs[na++] = xasprintf("sasl_username=%s", s->auth_user);
+	/* what MAIL FROM asked for, for the smtp client and a release
+	 * from the quarantine */
+	if (s->mp.smtputf8)
+		attrs[na++] = xstrdup("smtputf8=yes");
+	if (s->mp.body_8bit)
+		attrs[na++] = xstrdup("body=8BITMIME");
 	attrs[na] = NULL;
 	s->cl = cleanup_open(service_queue_dir(), s->sender, r, s->nrcpt,
 	    s->mp.envid, s->mp.ret, attrs, &err);

@@ -97,6 +97,12 @@ tagged_copy(struct session *s, int fd, off_t off, size_t len, const char *header
 	    s->esmtp ? "ESMTP" : "SMTP");
 	if (s->auth_user != NULL)
 		attrs[na++] = xasprintf("sasl_username=%s", s->auth_user);
+	/* what MAIL FROM asked for, for the smtp client and a release
+	 * from the quarantine */
+	if (s->mp.smtputf8)
+		attrs[na++] = xstrdup("smtputf8=yes");
+	if (s->mp.body_8bit)
+		attrs[na++] = xstrdup("body=8BITMIME");
 	attrs[na] = NULL;
 	c = cleanup_open(service_queue_dir(), s->sender, r, nr,
 	    s->mp.envid, s->mp.ret, attrs, &err);
