@@ -399,10 +399,12 @@ def test_quarantine_commands(tmp_path, cfgdir):
     assert r.returncode == 0 and r.stdout == ""
     con = sqlite3.connect(db)
     now = int(time.time())
-    con.execute("INSERT INTO quarantine VALUES (?,?,?,?,?,?,?,?)",
+    con.execute("INSERT INTO quarantine (id, created, sender, recipients, subject,"
+                " score, tests, message) VALUES (?,?,?,?,?,?,?,?)",
                 ("abc123", now, "promo@bulk.example", "demo@example.test",
                  "FREE VIAGRA", 25.5, "BODY_VIAGRA=2.5", SPAM.encode()))
-    con.execute("INSERT INTO quarantine VALUES (?,?,?,?,?,?,?,?)",
+    con.execute("INSERT INTO quarantine (id, created, sender, recipients, subject,"
+                " score, tests, message) VALUES (?,?,?,?,?,?,?,?)",
                 ("old1", now - 90 * 86400, "a@b", "c@d", "old", 30, "X=30", b"x"))
     con.commit()
     con.close()
@@ -704,10 +706,12 @@ def fill_store(db, tmp_path, cfg):
             assert r.returncode == 0, r.stderr
     con = sqlite3.connect(db)
     now = int(time.time())
-    con.execute("INSERT INTO quarantine VALUES (?,?,?,?,?,?,?,?)",
+    con.execute("INSERT INTO quarantine (id, created, sender, recipients, subject,"
+                " score, tests, message) VALUES (?,?,?,?,?,?,?,?)",
                 ("q1", now - 60, "promo@bulk.example", "alice@example.test",
                  "FREE VIAGRA", 25.5, "BODY_VIAGRA=2.5", SPAM.encode()))
-    con.execute("INSERT INTO quarantine VALUES (?,?,?,?,?,?,?,?)",
+    con.execute("INSERT INTO quarantine (id, created, sender, recipients, subject,"
+                " score, tests, message) VALUES (?,?,?,?,?,?,?,?)",
                 ("q2", now, "x@y.example", "bob@example.test,alice@example.test",
                  "caf\u00e9", 31, "X=31", b"Subject: \xe9t\xe9\r\n\r\n\x00\xff binary\r\n"))
     con.commit()

@@ -194,3 +194,31 @@ def test_copy_sqlite_model_to_mariadb(mariadb, tmp_path):
     assert r.stdout.startswith("Copied 2 quarantined message(s) (0 already here) and the "
                                "levels of 2 recipient(s)"), r.stdout + r.stderr
     check_moved(whole, other, users, str(cfg))
+
+
+def test_quarantine_table_of_an_earlier_version_gains_envelope(mariadb, tmp_path):
+    """A quarantine table made before the envelope column: the next open
+    adds the column (nullable) and the old row still shows; a second
+    open leaves it alone."""
+    sock = mariadb.split("socket=")[1].split(";")[0]
+    client = shutil.which("mariadb") or shutil.which("mysql")
+
+    def sql(q):
+        return subprocess.run([client, "--no-defaults", "-S", sock, "-uroot", "-N",
+                               "tempest", "-e", q], check=True, capture_output=True,
+                              text=True).stdout
+    sql("CREATE TABLE quarantine (id VARCHAR(64) PRIMARY KEY,"
+        " created BIGINT NOT NULL, sender VARBINARY(1024) NOT NULL,"
+        " recipients MEDIUMBLOB NOT NULL, subject BLOB NOT NULL, score DOUBLE NOT NULL,"
+        " tests BLOB NOT NULL, message LONGBLOB NOT NULL, INDEX (created));"
+        "INSERT INTO quarantine VALUES ('old1', 1, 's@x', 'a@y\\n', 'old', 30, 'X=1',"
+        " 'Subject: old\\n\\nold row\\n')")
+    cfg = tmp_path / "etc"
+    cfg.mkdir()
+    (cfg / "main.cf").write_text("")
+    for _ in range(2):
+        r = run("quarantine", "--db", mariadb, "show", "old1", cfg=str(cfg))
+        assert r.returncode == 0 and "old row" in r.stdout, r.stdout + r.stderr
+    assert sql("SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE"
+               " TABLE_SCHEMA = 'tempest' AND TABLE_NAME = 'quarantine'"
+               " AND COLUMN_NAME = 'envelope'").strip() == "envelope"

@@ -417,6 +417,7 @@ quarantine_item_free(struct quarantine_item *q)
 	FREE(q->subject);
 	FREE(q->tests);
 	FREE(q->message);
+	FREE(q->envelope);
 	q->message_len = 0;
 }
 int store_bayes_users(struct store *st, void (*fn)(const char *, void *), void *a) { return st->drv->bayes_users(st, fn, a); }

@@ -173,6 +173,13 @@ struct quarantine_item {
 	char *tests;            /* "NAME=score, ..." */
 	char *message;          /* the whole message (may be NULL in lists) */
 	size_t message_len;
+	/* The SMTP envelope's parameters, for a release (NULL in lists; ""
+	 * in rows of earlier versions, which had no column for it): LF
+	 * separated lines "FROM:<sender> PARAMS" and "TO:<rcpt> PARAMS"
+	 * (one per recipient of the entry), the arguments of MAIL and RCPT
+	 * as far as they are kept (RET, ENVID, BODY, SMTPUTF8; NOTIFY,
+	 * ORCPT): doc/spam.md, "Commands". */
+	char *envelope;
 };
 void quarantine_item_free(struct quarantine_item *q);
 /* The recipients column: each address followed by LF (an address may

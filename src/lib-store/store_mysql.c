@@ -40,7 +40,8 @@ static const char *const schema[] = {
 	"CREATE TABLE IF NOT EXISTS quarantine (id VARCHAR(64) PRIMARY KEY,"
 	" created BIGINT NOT NULL, sender VARBINARY(1024) NOT NULL,"
 	" recipients MEDIUMBLOB NOT NULL, subject BLOB NOT NULL, score DOUBLE NOT NULL,"
-	" tests BLOB NOT NULL, message LONGBLOB NOT NULL, INDEX (created))",
+	" tests BLOB NOT NULL, message LONGBLOB NOT NULL, envelope MEDIUMBLOB NULL,"
+	" INDEX (created))",
 	"CREATE TABLE IF NOT EXISTS spam_levels (recipient VARBINARY(512) PRIMARY KEY,"
 	" tag_level DOUBLE, spam_level DOUBLE, quarantine_level DOUBLE, reject_level DOUBLE)",
 	/* the logistic regression (lr.h): created when missing, so an
@@ -145,6 +146,32 @@ my_open(const char *arg, char **error_r)
 			my_close(&s->base);
 			return NULL;
 		}
+	/* a quarantine table of an earlier version gains the envelope
+	 * column (its rows read as ""); 1060 (duplicate column): another
+	 * process added it meanwhile.  Not ADD COLUMN IF NOT EXISTS, which
+	 * MySQL lacks. */
+	{
+		static const char has[] = "SELECT 1 FROM information_schema.COLUMNS"
+		    " WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'quarantine'"
+		    " AND COLUMN_NAME = 'envelope'";
+		static const char add[] = "ALTER TABLE quarantine ADD COLUMN envelope"
+		    " MEDIUMBLOB NULL";
+		MYSQL_RES *res;
+		int found = 0;
+
+		if (mysql_real_query(s->db, has, strlen(has)) == 0 &&
+		    (res = mysql_store_result(s->db)) != NULL) {
+			found = mysql_fetch_row(res) != NULL;
+			mysql_free_result(res);
+		}
+		if (!found && mysql_real_query(s->db, add, strlen(add)) != 0 &&
+		    mysql_errno(s->db) != 1060) {
+			*error_r = xasprintf("mysql: adding quarantine.envelope: %s",
+			    mysql_error(s->db));
+			my_close(&s->base);
+			return NULL;
+		}
+	}
 	return &s->base;
 }
 
@@ -743,7 +770,7 @@ q_put(struct store *st, const struct quarantine_item *q)
 
 	buf_init(&b, BUF_UNLIMITED);
 	(void)buf_appends(&b, "INSERT INTO quarantine (id, created, sender, recipients, subject,"
-	    " score, tests, message) VALUES (");
+	    " score, tests, message, envelope) VALUES (");
 	q_cstr(st, &b, q->id);
 	(void)buf_printf(&b, ",%lld,", (long long)q->created);
 	q_cstr(st, &b, q->sender);
@@ -755,6 +782,11 @@ q_put(struct store *st, const struct quarantine_item *q)
 	q_cstr(st, &b, q->tests);
 	(void)buf_appendc(&b, ',');
 	q_str(st, &b, q->message ? q->message : "", q->message_len);
+	(void)buf_appendc(&b, ',');
+	if (q->envelope != NULL && *q->envelope != '\0')
+		q_cstr(st, &b, q->envelope);
+	else
+		(void)buf_appends(&b, "NULL");
 	(void)buf_appendc(&b, ')');
 	return run(st, &b);
 }
@@ -776,6 +808,7 @@ row_item(MYSQL_ROW row, unsigned long *len, struct quarantine_item *it, int with
 		if (len[7] > 0)
 			memcpy(it->message, row[7], len[7]);
 		it->message[len[7]] = '\0';
+		it->envelope = xstrdup(row[8] ? row[8] : "");
 	}
 }
 
@@ -813,7 +846,7 @@ q_get(struct store *st, const char *id, struct quarantine_item *it)
 
 	buf_init(&b, BUF_UNLIMITED);
 	(void)buf_appends(&b, "SELECT id, created, sender, recipients, subject, score, tests,"
-	    " message FROM quarantine WHERE id = ");
+	    " message, envelope FROM quarantine WHERE id = ");
 	q_cstr(st, &b, id);
 	if (run(st, &b) < 0)
 		return -1;

@@ -50,10 +50,10 @@ static const char *const sql_text[Q_MAX] = {
 	    "FROM spam_levels ORDER BY recipient",
 	[Q_TOK_EXP] = "DELETE FROM bayes_token WHERE user = ?1 AND token IN "
 	    "(SELECT token FROM bayes_token WHERE user = ?1 ORDER BY atime / 86400, spam + ham, atime LIMIT ?2)",
-	[Q_QPUT] = "INSERT INTO quarantine (id, created, sender, recipients, subject, score, tests, message) "
-	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+	[Q_QPUT] = "INSERT INTO quarantine (id, created, sender, recipients, subject, score, tests, message, envelope) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
 	[Q_QLIST] = "SELECT id, created, sender, recipients, subject, score, tests FROM quarantine ORDER BY created, id",
-	[Q_QGET] = "SELECT id, created, sender, recipients, subject, score, tests, message FROM quarantine WHERE id = ?1",
+	[Q_QGET] = "SELECT id, created, sender, recipients, subject, score, tests, message, envelope FROM quarantine WHERE id = ?1",
 	[Q_QDEL] = "DELETE FROM quarantine WHERE id = ?1",
 	[Q_QEXP] = "DELETE FROM quarantine WHERE created < ?1",
 	[Q_LGET] = "SELECT tag_level, spam_level, quarantine_level, reject_level FROM spam_levels WHERE recipient = ?1",
@@ -97,7 +97,7 @@ static const char schema[] =
     " PRIMARY KEY (user, msgkey)) WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS quarantine (id TEXT PRIMARY KEY, created INTEGER NOT NULL,"
     " sender TEXT NOT NULL, recipients TEXT NOT NULL, subject TEXT NOT NULL, score REAL NOT NULL,"
-    " tests TEXT NOT NULL, message BLOB NOT NULL);"
+    " tests TEXT NOT NULL, message BLOB NOT NULL, envelope TEXT);"
     "CREATE INDEX IF NOT EXISTS quarantine_created ON quarantine (created);"
     "CREATE TABLE IF NOT EXISTS spam_levels (recipient TEXT PRIMARY KEY, tag_level REAL,"
     " spam_level REAL, quarantine_level REAL, reject_level REAL);"
@@ -165,6 +165,37 @@ sqlite_set_wait(struct store *st, int ms)
 	sqlite3_busy_timeout(SQ(st)->db, ms < 0 ? BUSY_MS : ms);
 }
 
+
+/* A quarantine table of an earlier version gains the nullable envelope
+ * column (its rows read as ""); another process adding it at the same
+ * time is fine.  0, or -1 with *error_r. */
+static int
+add_envelope_column(sqlite3 *db, char **error_r)
+{
+	sqlite3_stmt *q;
+	int found = 0, rc;
+	char *err = NULL;
+
+	if (sqlite3_prepare_v2(db, "SELECT 1 FROM pragma_table_info('quarantine') "
+	    "WHERE name = 'envelope'", -1, &q, NULL) != SQLITE_OK) {
+		*error_r = xstrdup(sqlite3_errmsg(db));
+		return -1;
+	}
+	rc = sqlite3_step(q);
+	found = rc == SQLITE_ROW;
+	sqlite3_finalize(q);
+	if (found)
+		return 0;
+	rc = sqlite3_exec(db, "ALTER TABLE quarantine ADD COLUMN envelope TEXT", NULL, NULL, &err);
+	if (rc != SQLITE_OK && (err == NULL || strstr(err, "duplicate column") == NULL)) {
+		*error_r = xasprintf("adding quarantine.envelope: %s", err ? err : "error");
+		sqlite3_free(err);
+		return -1;
+	}
+	sqlite3_free(err);
+	return 0;
+}
+
 static struct store *
 sqlite_open(const char *path, char **error_r)
 {
@@ -195,6 +226,12 @@ sqlite_open(const char *path, char **error_r)
 		}
 		*error_r = xasprintf("%s: %s", path, err ? err : "schema");
 		sqlite3_free(err);
+		sqlite_close(&s->base);
+		return NULL;
+	}
+	if (add_envelope_column(s->db, &err) < 0) {
+		*error_r = xasprintf("%s: %s", path, err);
+		free(err);
 		sqlite_close(&s->base);
 		return NULL;
 	}
@@ -704,6 +741,7 @@ row_item(sqlite3_stmt *q, struct quarantine_item *it, int with_msg)
 		if (it->message_len > 0)
 			memcpy(it->message, b, it->message_len);
 		it->message[it->message_len] = '\0';
+		it->envelope = col_dup(q, 8);   /* NULL (an older row): "" */
 	}
 }
 
@@ -723,6 +761,10 @@ q_put(struct store *st, const struct quarantine_item *it)
 	sqlite3_bind_double(q, 6, it->score);
 	sqlite3_bind_text(q, 7, it->tests ? it->tests : "", -1, SQLITE_STATIC);
 	sqlite3_bind_blob(q, 8, it->message ? it->message : "", (int)it->message_len, SQLITE_STATIC);
+	if (it->envelope != NULL && *it->envelope != '\0')
+		sqlite3_bind_text(q, 9, it->envelope, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(q, 9);
 	return step_done(st, q);
 }
 

@@ -223,7 +223,9 @@ main(void)
 		q.subject = "hi"; q.score = 21.5; q.tests = "A=1"; q.message = "M\0X";
 		q.message_len = 3;
 		T_INTEQ(store_quarantine_put(st, &q), 0);
+		/* q2 with the envelope's parameters (q1 without: NULL) */
 		q.id = "q2"; q.created = 2000;
+		q.envelope = "FROM:<s@x> RET=HDRS\nTO:<a@y> NOTIFY=NEVER\n";
 		T_INTEQ(store_quarantine_put(st, &q), 0);
 		T_INTEQ(store_quarantine_put(st, &q), -1);      /* duplicate id */
 		T_OK(strstr(store_error(st), "UNIQUE") != NULL ||
@@ -235,6 +237,10 @@ main(void)
 		T_INTEQ(g.message_len, 3);
 		T_OK(memcmp(g.message, "M\0X", 3) == 0);
 		T_OK(g.score == 21.5);
+		T_STREQ(g.envelope, "");
+		quarantine_item_free(&g);
+		T_INTEQ(store_quarantine_get(st, "q2", &g), 1);
+		T_STREQ(g.envelope, "FROM:<s@x> RET=HDRS\nTO:<a@y> NOTIFY=NEVER\n");
 		quarantine_item_free(&g);
 		T_INTEQ(store_quarantine_get(st, "nope", &g), 0);
 		T_INTEQ(store_quarantine_expire(st, 1500), 1);
