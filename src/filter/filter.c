@@ -243,9 +243,42 @@ struct qentry {
 /* The entry for rcpts: the message with the headers of verdict v (as it
  * stands now: decided for these recipients' levels) and an
  * X-Quarantine-Id. */
+/* The lines of the request's envelope (filter_proto.h) for an entry to
+ * rcpts: the FROM line and the TO lines of these recipients. */
+static char *
+envelope_for(const char *envelope, char **rcpts, size_t nr)
+{
+	struct buf b;
+	const char *p = envelope, *nl;
+
+	buf_init(&b, BUF_UNLIMITED);
+	for (; *p != '\0'; p = nl + 1) {
+		int keep = 0;
+		size_t n;
+		if ((nl = strchr(p, '\n')) == NULL)
+			break;
+		n = (size_t)(nl - p);
+		if (str_prefix_ci(p, "FROM:<"))
+			keep = 1;
+		for (size_t i = 0; i < nr && !keep; i++) {
+			size_t al = strlen(rcpts[i]);
+			keep = n >= al + 5 && strncmp(p, "TO:<", 4) == 0 &&
+			    memcmp(p + 4, rcpts[i], al) == 0 && p[4 + al] == '>';
+		}
+		if (keep)
+			(void)buf_append(&b, p, n + 1);
+	}
+	{
+		char *r = xstrdup(buf_cstr(&b));
+		buf_free(&b);
+		return r;
+	}
+}
+
 static void
 qentry_make(struct qentry *e, const struct spam_verdict *v, const struct buf *content,
-    const char *sender, char **rcpts, size_t nr, const struct buf *tests)
+    const char *sender, const char *envelope, char **rcpts, size_t nr,
+    const struct buf *tests)
 {
 	const struct mime_header *subj = mime_header_get(&v->msg, "Subject");
 	struct buf headers;
@@ -264,6 +297,7 @@ qentry_make(struct qentry *e, const struct spam_verdict *v, const struct buf *co
 	e->q.created = time(NULL);
 	e->q.sender = (char *)sender;
 	e->q.recipients = quarantine_recipients_join(rcpts, nr);
+	e->q.envelope = envelope_for(envelope, rcpts, nr);
 	/* (as a reader shows it: Tempest's own reading where SpamAssassin's
 	 * rules read it otherwise) */
 	e->q.subject = (char *)(subj != NULL ? mime_header_own(subj) : "");
@@ -278,6 +312,8 @@ qentry_free(struct qentry *e)
 {
 	free(e->q.recipients);
 	e->q.recipients = NULL;
+	free(e->q.envelope);
+	e->q.envelope = NULL;
 	buf_free(&e->msg);
 }
 
@@ -420,7 +456,7 @@ lenient(const struct spam_verdict *v, const struct spam_levels *each, size_t n,
  * written to rep, v to be decided by the caller), 1 done. */
 static int
 handle_split(struct spam_verdict *v, const struct buf *content, const char *qid,
-    const char *sender, const char *client, char **rcpts, size_t nr,
+    const char *sender, const char *envelope, const char *client, char **rcpts, size_t nr,
     const struct spam_levels *each, const struct buf *tests, const char *score,
     long long deadline, struct ipc_msg *rep)
 {
@@ -471,7 +507,7 @@ handle_split(struct spam_verdict *v, const struct buf *content, const char *qid,
 			(void)buf_printf(&g[j].list, "%s%s", i ? "\n" : "", members[i]);
 		if (g[j].action == FILTER_QUARANTINE) {
 			g[j].qe = &qe[nq++];
-			qentry_make(g[j].qe, v, content, sender, members, n, tests);
+			qentry_make(g[j].qe, v, content, sender, envelope, members, n, tests);
 		} else {
 			spam_engine_headers(engine, v, &g[j].headers);
 		}
@@ -536,7 +572,7 @@ handle_split(struct spam_verdict *v, const struct buf *content, const char *qid,
 static void
 handle(struct ipc_msg *req, struct ipc_msg *rep, struct scanned *sc)
 {
-	const char *qid, *sender, *rcpt_text, *client;
+	const char *qid, *sender, *rcpt_text, *client, *envelope;
 	int64_t off, len, deadline;
 	struct buf content, headers, tests;
 	struct spam_verdict v;
@@ -556,6 +592,10 @@ handle(struct ipc_msg *req, struct ipc_msg *rep, struct scanned *sc)
 		free(reply);
 		return;
 	}
+	/* the envelope's parameters: absent in a request of an earlier
+	 * version */
+	if (ipc_get_str(req, &envelope) < 0)
+		envelope = "";
 	if (deadline > 0 && filter_clock_ms() >= deadline) {
 		/* waited in the listen queue until smtpd gave up */
 		log_warn("%s: filter: request too late, smtpd has stopped waiting", qid);
@@ -587,7 +627,7 @@ handle(struct ipc_msg *req, struct ipc_msg *rep, struct scanned *sc)
 	buf_init(&tests, 256 * 1024);
 	tests_string(&v.res, &tests);
 	if (nr > 1 && config_bool("spam_split_recipients") &&
-	    handle_split(&v, &content, qid, sender, client, rcpts, nr, each, &tests,
+	    handle_split(&v, &content, qid, sender, envelope, client, rcpts, nr, each, &tests,
 	    score, deadline, rep))
 		goto done;
 	spam_engine_decide(engine, &v, &levels);
@@ -596,7 +636,7 @@ handle(struct ipc_msg *req, struct ipc_msg *rep, struct scanned *sc)
 	    v.action == SPAM_TAG ? FILTER_TAG : FILTER_ACCEPT;
 	if (action == FILTER_QUARANTINE) {
 		struct qentry e;
-		qentry_make(&e, &v, &content, sender, rcpts, nr, &tests);
+		qentry_make(&e, &v, &content, sender, envelope, rcpts, nr, &tests);
 		free(reply);
 		if (quarantine_store(&e, 1, qid, deadline) < 0) {
 			action = FILTER_TEMPFAIL;

@@ -459,3 +459,54 @@ bad:
 	*error_r = "5.5.4 Bad parameter value";
 	return -1;
 }
+
+void
+smtp_xtext_encode(struct buf *b, const char *s)
+{
+	for (; *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c < 33 || c > 126 || c == '+' || c == '=')
+			(void)buf_printf(b, "+%02X", c);
+		else
+			(void)buf_appendc(b, (char)c);
+	}
+}
+
+void
+smtp_mail_params_format(struct buf *b, const struct smtp_mail_params *mp)
+{
+	if (mp->ret)
+		(void)buf_appends(b, mp->ret == 2 ? " RET=HDRS" : " RET=FULL");
+	if (mp->envid[0] != '\0') {
+		(void)buf_appends(b, " ENVID=");
+		smtp_xtext_encode(b, mp->envid);
+	}
+	if (mp->body_8bit)
+		(void)buf_appends(b, " BODY=8BITMIME");
+	if (mp->smtputf8)
+		(void)buf_appends(b, " SMTPUTF8");
+}
+
+void
+smtp_rcpt_params_format(struct buf *b, const struct smtp_rcpt_params *rp)
+{
+	if (rp->notify & DSN_NOTIFY_NEVER)
+		(void)buf_appends(b, " NOTIFY=NEVER");
+	else if (rp->notify != 0) {
+		const char *sep = " NOTIFY=";
+		if (rp->notify & DSN_NOTIFY_SUCCESS) {
+			(void)buf_printf(b, "%sSUCCESS", sep);
+			sep = ",";
+		}
+		if (rp->notify & DSN_NOTIFY_FAILURE) {
+			(void)buf_printf(b, "%sFAILURE", sep);
+			sep = ",";
+		}
+		if (rp->notify & DSN_NOTIFY_DELAY)
+			(void)buf_printf(b, "%sDELAY", sep);
+	}
+	if (rp->orcpt[0] != '\0') {
+		(void)buf_appends(b, " ORCPT=");
+		smtp_xtext_encode(b, rp->orcpt);
+	}
+}

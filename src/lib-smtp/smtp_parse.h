@@ -82,6 +82,18 @@ int smtp_parse_mail_params(const char *params, struct smtp_mail_params *mp,
 int smtp_parse_rcpt_params(const char *params, struct smtp_rcpt_params *rp,
     const char **error_r);
 
+/*
+ * The writers of what the parsers above read: append to b the DSN,
+ * BODY and SMTPUTF8 parameters of mp (not SIZE or AUTH), or the NOTIFY
+ * and ORCPT of rp, each as " KEY=value" (xtext where RFC 3461 wants
+ * it); nothing for parameters not given.  For re-sending an envelope as
+ * it was received (the quarantine's envelope column).
+ */
+void smtp_mail_params_format(struct buf *b, const struct smtp_mail_params *mp);
+void smtp_rcpt_params_format(struct buf *b, const struct smtp_rcpt_params *rp);
+/* Append RFC 3461 xtext of s to b. */
+void smtp_xtext_encode(struct buf *b, const char *s);
+
 /* Decode RFC 3461 xtext into dst (NUL-terminated); -1 if invalid, too long,
  * or if it decodes to a control character (CR, LF, TAB, NUL, DEL). */
 int smtp_xtext_decode(const char *s, size_t len, char *dst, size_t dstlen);

@@ -121,6 +121,43 @@ test_xtext_controls(void)
 	T_STREQ(mp.envid, "a b=");
 }
 
+/* the writers give back what the parsers read */
+static void
+test_params_format(void)
+{
+	struct smtp_mail_params mp, mp2;
+	struct smtp_rcpt_params rp, rp2;
+	struct buf b;
+	const char *err;
+
+	T_INTEQ(smtp_parse_mail_params("SIZE=10 RET=HDRS ENVID=a+2Bb+3Dc "
+	    "BODY=8BITMIME SMTPUTF8", &mp, &err), 0);
+	buf_init(&b, 4096);
+	smtp_mail_params_format(&b, &mp);
+	T_STREQ(buf_cstr(&b), " RET=HDRS ENVID=a+2Bb+3Dc BODY=8BITMIME SMTPUTF8");
+	T_INTEQ(smtp_parse_mail_params(buf_cstr(&b), &mp2, &err), 0);
+	T_INTEQ(mp2.ret, 2);
+	T_STREQ(mp2.envid, "a+b=c");
+	T_INTEQ(mp2.body_8bit, 1);
+	T_INTEQ(mp2.smtputf8, 1);
+	buf_reset(&b);
+	T_INTEQ(smtp_parse_mail_params("SIZE=10", &mp, &err), 0);
+	smtp_mail_params_format(&b, &mp);
+	T_STREQ(buf_cstr(&b), "");
+	T_INTEQ(smtp_parse_rcpt_params("ORCPT=rfc822;x+2By@b NOTIFY=DELAY,SUCCESS",
+	    &rp, &err), 0);
+	smtp_rcpt_params_format(&b, &rp);
+	T_STREQ(buf_cstr(&b), " NOTIFY=SUCCESS,DELAY ORCPT=rfc822;x+2By@b");
+	T_INTEQ(smtp_parse_rcpt_params(buf_cstr(&b), &rp2, &err), 0);
+	T_INTEQ(rp2.notify, DSN_NOTIFY_SUCCESS | DSN_NOTIFY_DELAY);
+	T_STREQ(rp2.orcpt, "rfc822;x+y@b");
+	buf_reset(&b);
+	T_INTEQ(smtp_parse_rcpt_params("NOTIFY=NEVER", &rp, &err), 0);
+	smtp_rcpt_params_format(&b, &rp);
+	T_STREQ(buf_cstr(&b), " NOTIFY=NEVER");
+	buf_free(&b);
+}
+
 int
 main(void)
 {
@@ -128,5 +165,6 @@ main(void)
 	T_RUN(test_paths);
 	T_RUN(test_params);
 	T_RUN(test_xtext_controls);
+	T_RUN(test_params_format);
 	return t_done();
 }

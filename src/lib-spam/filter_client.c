@@ -54,6 +54,7 @@ filter_send(const char *socket_path, const struct filter_request *req,
 	strcpy(sun.sun_path, socket_path);
 	if (ipc_str_size(req->queue_id) + ipc_str_size(req->sender) +
 	    ipc_str_size(req->recipients) + ipc_str_size(req->client) +
+	    ipc_str_size(req->envelope ? req->envelope : "") +
 	    3 * IPC_INT_SIZE > IPC_MAX) {
 		/* (smtpd keeps the recipients within FILTER_RCPTS_MAX) */
 		*error_r = "filter request too large";
@@ -82,6 +83,7 @@ filter_send(const char *socket_path, const struct filter_request *req,
 	ipc_put_int(&m, req->offset);
 	ipc_put_int(&m, req->length);
 	ipc_put_int(&m, timeout_ms > 0 ? filter_clock_ms() + timeout_ms : 0);
+	ipc_put_str(&m, req->envelope ? req->envelope : "");
 	m.fd = req->fd;
 	if (ipc_send(fd, &m) < 0) {
 		ipc_msg_free(&m);

@@ -8,6 +8,11 @@
  *   S queue id   S sender   S recipients (LF separated)   S client address
  *   I content offset in the file   I content length
  *   I deadline (filter_clock_ms() by which smtpd stops waiting; 0 = none)
+ *   S envelope parameters, kept with a quarantine entry for its release:
+ *     LF-terminated lines "FROM:<sender> PARAMS" (if MAIL FROM had RET,
+ *     ENVID, BODY=8BITMIME or SMTPUTF8) and "TO:<rcpt> PARAMS" (each
+ *     recipient with NOTIFY or ORCPT), as MAIL/RCPT arguments; a request
+ *     of an earlier version ends before it (read as "")
  * Reply FILTER_REPLY:
  *   I action (enum filter_action)   S header lines to prepend ("" or
  *   lines each ending in LF)   S subject tag ("" = none)   S SMTP reply
@@ -56,6 +61,7 @@ struct filter_group {
 
 struct filter_request {
 	const char *queue_id, *sender, *recipients, *client;
+	const char *envelope;   /* NULL = "" */
 	int fd;
 	long long offset, length;
 };

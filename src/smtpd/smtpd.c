@@ -519,7 +519,7 @@ check_rcpt(struct session *s, const char *args, struct smtp_path *p,
 		buf_printf(&p->addr, "@%s", config_str("myorigin"));
 		p->at = 10;
 	}
-	if (!smtpd_filter_rcpt_fits(s, p->addr.len)) {
+	if (!smtpd_filter_rcpt_fits(s, smtpd_filter_rcpt_size(p->addr.len, rp))) {
 		/* the content filter takes the recipients in one request */
 		smtpd_reply(s, "452 4.5.3 Error: too many recipients");
 		return -1;
@@ -569,7 +569,7 @@ cmd_rcpt(struct session *s, const char *args)
 		s->rcpts[s->nrcpt].orcpt = xstrdup(rp.orcpt);
 		s->rcpts[s->nrcpt].notify = rp.notify;
 		s->nrcpt++;
-		s->rcpt_bytes += p.addr.len + 1;
+		s->rcpt_bytes += smtpd_filter_rcpt_size(p.addr.len, &rp);
 		smtpd_reply(s, "250 2.1.5 Ok");
 	}
 	smtp_path_free(&p);

@@ -375,12 +375,56 @@ filter_io(struct io *io, enum io_evt evt, void *arg)
 	smtpd_filter_done(s, queue_it);
 }
 
+size_t
+smtpd_filter_rcpt_size(size_t addr_len, const struct smtp_rcpt_params *rp)
+{
+	struct buf b;
+	size_t n = addr_len + 1;
+
+	if (rp->notify != 0 || rp->orcpt[0] != '\0') {
+		buf_init(&b, BUF_UNLIMITED);
+		smtp_rcpt_params_format(&b, rp);
+		n += strlen("TO:<>\n") + addr_len + b.len;
+		buf_free(&b);
+	}
+	return n;
+}
+
 int
-smtpd_filter_rcpt_fits(const struct session *s, size_t addr_len)
+smtpd_filter_rcpt_fits(const struct session *s, size_t size)
 {
 	/* the setting is looked up only past the budget */
-	return s->rcpt_bytes + addr_len + 1 <= FILTER_RCPTS_MAX ||
+	return s->rcpt_bytes + size <= FILTER_RCPTS_MAX ||
 	    config_str("spam_filter_service")[0] == '\0';
+}
+
+/* The envelope's parameters for the filter to keep with a quarantine
+ * entry (filter_proto.h): "FROM:<sender> PARAMS" if MAIL FROM had any,
+ * "TO:<rcpt> PARAMS" for each recipient that had some. */
+static void
+envelope_text(const struct session *s, struct buf *b)
+{
+	size_t mark;
+
+	(void)buf_printf(b, "FROM:<%s>", s->sender ? s->sender : "");
+	mark = b->len;
+	smtp_mail_params_format(b, &s->mp);
+	if (b->len == mark)
+		buf_reset(b);
+	else
+		(void)buf_appendc(b, '\n');
+	for (size_t i = 0; i < s->nrcpt; i++) {
+		struct smtp_rcpt_params rp;
+		memset(&rp, 0, sizeof(rp));
+		rp.notify = s->rcpts[i].notify;
+		if (strlen(s->rcpts[i].orcpt) < sizeof(rp.orcpt))
+			strcpy(rp.orcpt, s->rcpts[i].orcpt);
+		if (rp.notify == 0 && rp.orcpt[0] == '\0')
+			continue;
+		(void)buf_printf(b, "TO:<%s>", s->rcpts[i].addr);
+		smtp_rcpt_params_format(b, &rp);
+		(void)buf_appendc(b, '\n');
+	}
 }
 
 int
@@ -389,7 +433,7 @@ smtpd_filter_start(struct session *s)
 	const char *svc = config_str("spam_filter_service"), *why = NULL;
 	struct filter_request req;
 	struct filter_state *f;
-	struct buf rcpts;
+	struct buf rcpts, env;
 	char *path, *sock;
 	const char *id = cleanup_id(s->cl);
 	off_t off;
@@ -414,10 +458,13 @@ smtpd_filter_start(struct session *s)
 	buf_init(&rcpts, BUF_UNLIMITED);
 	for (size_t i = 0; i < s->nrcpt; i++)
 		(void)buf_printf(&rcpts, "%s%s", i ? "\n" : "", s->rcpts[i].addr);
+	buf_init(&env, BUF_UNLIMITED);
+	envelope_text(s, &env);
 	memset(&req, 0, sizeof(req));
 	req.queue_id = id;
 	req.sender = s->sender ? s->sender : "";
 	req.recipients = buf_cstr(&rcpts);
+	req.envelope = buf_cstr(&env);
 	req.client = s->client;
 	req.fd = fd;
 	req.offset = (long long)off;
@@ -426,11 +473,13 @@ smtpd_filter_start(struct session *s)
 	if (filter_send(sock, &req, timeout * 1000, &sfd, &why) < 0) {
 		free(sock);
 		buf_free(&rcpts);
+		buf_free(&env);
 		close(fd);
 		return filter_failed(s, why) ? 0 : -1;
 	}
 	free(sock);
 	buf_free(&rcpts);
+	buf_free(&env);
 	/* the reply arrives on the event loop; other sessions go on */
 	f = xcalloc(1, sizeof(*f));
 	f->qfd = fd;

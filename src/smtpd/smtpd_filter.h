@@ -5,6 +5,8 @@
 #ifndef TEMPEST_SMTPD_FILTER_H
 #define TEMPEST_SMTPD_FILTER_H
 
+#include "smtp_parse.h"
+
 #include <stddef.h>
 
 struct session;
@@ -16,10 +18,13 @@ struct session;
  *     (s->cl may then have been replaced by a tagged copy);
  * -1  the reply has been sent; the message must not be queued. */
 int smtpd_filter_start(struct session *s);
-/* May one more recipient of addr_len bytes join s's transaction?  While
- * a filter is configured the recipients together stay within
- * FILTER_RCPTS_MAX bytes (filter_proto.h). */
-int smtpd_filter_rcpt_fits(const struct session *s, size_t addr_len);
+/* Bytes a recipient takes in a filter request: its address and LF, and
+ * its line in the envelope when it has DSN parameters. */
+size_t smtpd_filter_rcpt_size(size_t addr_len, const struct smtp_rcpt_params *rp);
+/* May one more recipient of size bytes (smtpd_filter_rcpt_size) join s's
+ * transaction?  While a filter is configured the recipients together
+ * stay within FILTER_RCPTS_MAX bytes (filter_proto.h). */
+int smtpd_filter_rcpt_fits(const struct session *s, size_t size);
 /* Forget an outstanding request (the session is going away). */
 void smtpd_filter_cancel(struct session *s);
 /* Defined by smtpd.c: continue after the verdict (queue_it: commit s->cl;

@@ -22,22 +22,27 @@
  * transaction; messages whose id is already here and recipients that
  * already have settings here are left as they are.
  *
- * release re-injects the stored message with `tempest sendmail` to its
- * original recipients (or those given) and removes it from the store.
+ * release re-injects the stored message as `tempest sendmail` does (a
+ * maildrop file for pickup) to its original recipients (or those
+ * given), with the original envelope's DSN, BODY and SMTPUTF8
+ * parameters, and removes it from the store.
  */
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "config.h"
 #include "log.h"
+#include "maildrop.h"
 #include "mem.h"
 #include "roles.h"
+#include "service.h"
+#include "smtp_parse.h"
 #include "spam_cmd.h"
 #include "spam_engine.h"
 #include "str.h"
@@ -238,57 +243,133 @@ copy_from(struct store *to, const char *spec)
 	return ret;
 }
 
-/* Re-inject with tempest sendmail: 0 or -1. */
+/* The MAIL FROM parameters kept in q's envelope (store.h); all 0 for a
+ * row without them. */
+static void
+envelope_mail(const struct quarantine_item *q, struct smtp_mail_params *mp)
+{
+	char **lines = str_split(q->envelope ? q->envelope : "", "\n", NULL);
+
+	memset(mp, 0, sizeof(*mp));
+	for (size_t i = 0; lines[i] != NULL; i++) {
+		struct smtp_path p;
+		const char *params, *err;
+		smtp_path_init(&p);
+		if (str_prefix_ci(lines[i], "FROM:") &&
+		    smtp_parse_path_arg(lines[i], "FROM", SMTP_PATH_ALLOW_NULL |
+		    SMTP_PATH_ALLOW_UTF8 | SMTP_PATH_ALLOW_BARE, &p, &params, &err) == 0 &&
+		    smtp_parse_mail_params(params, mp, &err) < 0) {
+			log_warn("quarantine: %s: envelope: %s: %s", q->id, lines[i], err);
+			memset(mp, 0, sizeof(*mp));
+		}
+		smtp_path_free(&p);
+	}
+	str_split_free(&lines);
+}
+
+/* The RCPT TO parameters of rcpt kept in q's envelope; 0 if none. */
+static void
+envelope_rcpt(const struct quarantine_item *q, const char *rcpt,
+    struct smtp_rcpt_params *rp)
+{
+	char **lines = str_split(q->envelope ? q->envelope : "", "\n", NULL);
+	int found = 0;
+
+	memset(rp, 0, sizeof(*rp));
+	for (size_t i = 0; lines[i] != NULL && !found; i++) {
+		struct smtp_path p;
+		const char *params, *err;
+		smtp_path_init(&p);
+		if (str_prefix_ci(lines[i], "TO:") &&
+		    smtp_parse_path_arg(lines[i], "TO", SMTP_PATH_ALLOW_UTF8 |
+		    SMTP_PATH_ALLOW_BARE, &p, &params, &err) == 0 &&
+		    strcmp(buf_cstr(&p.addr), rcpt) == 0) {
+			found = 1;
+			if (smtp_parse_rcpt_params(params, rp, &err) < 0) {
+				log_warn("quarantine: %s: envelope: %s: %s", q->id,
+				    lines[i], err);
+				memset(rp, 0, sizeof(*rp));
+			}
+		}
+		smtp_path_free(&p);
+	}
+	str_split_free(&lines);
+}
+
+/*
+ * Re-inject q to rcpts[0..nr) the way `tempest sendmail` submits mail: a
+ * maildrop file for pickup (lib-queue/maildrop.h), here with the
+ * original envelope's parameters (RET, ENVID, BODY, SMTPUTF8; each
+ * recipient's NOTIFY and ORCPT), which sendmail's options cannot give
+ * per recipient.  Addresses without a domain get myorigin's, as
+ * sendmail's.  0, or -1 after saying why.
+ */
 static int
 reinject(const struct quarantine_item *q, char **rcpts, size_t nr)
 {
-	int p[2], status;
-	pid_t pid;
-	const char *self = ctl_self_path();
-	char **argv;
-	size_t k = 0;
+	struct maildrop md;
+	struct smtp_mail_params mp;
+	struct buf content;
+	char *err = NULL;
+	int ret = -1;
 
-	if (self == NULL || *self == '\0' || pipe(p) < 0)
-		return -1;
-	argv = xcalloc(nr + 10, sizeof(char *));
-	argv[k++] = (char *)self;
-	argv[k++] = "-c";
-	argv[k++] = (char *)config_dir();
-	argv[k++] = "sendmail";
-	argv[k++] = "-i";
-	argv[k++] = "-f";
-	argv[k++] = q->sender[0] ? q->sender : "<>";
-	argv[k++] = "--";
-	for (size_t i = 0; i < nr; i++)
-		argv[k++] = rcpts[i];
-	argv[k] = NULL;
-	pid = fork();
-	if (pid < 0) {
-		free(argv);
-		return -1;
-	}
-	if (pid == 0) {
-		dup2(p[0], 0);
-		close(p[0]);
-		close(p[1]);
-		execv(self, argv);
-		_exit(127);
-	}
-	free(argv);
-	close(p[0]);
-	{
-		size_t off = 0;
-		while (off < q->message_len) {
-			ssize_t w = write(p[1], q->message + off, q->message_len - off);
-			if (w <= 0)
-				break;
-			off += (size_t)w;
+	memset(&md, 0, sizeof(md));
+	md.sender = q->sender;
+	md.nrcpt = nr;
+	md.rcpts = xcalloc(nr + 1, sizeof(char *));
+	md.notify = xcalloc(nr + 1, sizeof(int));
+	md.orcpt = xcalloc(nr + 1, sizeof(char *));
+	envelope_mail(q, &mp);
+	md.envid = mp.envid[0] != '\0' ? mp.envid : NULL;
+	md.ret = mp.ret;
+	md.smtputf8 = mp.smtputf8;
+	md.body_8bit = mp.body_8bit;
+	for (size_t i = 0; i < nr; i++) {
+		struct smtp_rcpt_params rp;
+		struct smtp_path p;
+		const char *perr;
+
+		md.rcpts[i] = *rcpts[i] == '\0' || strchr(rcpts[i], '@') != NULL ?
+		    xstrdup(rcpts[i]) : xasprintf("%s@%s", rcpts[i], config_str("myorigin"));
+		smtp_path_init(&p);
+		if (smtp_parse_address(md.rcpts[i], SMTP_PATH_ALLOW_UTF8, &p, &perr) < 0) {
+			fprintf(stderr, "quarantine: %s: bad address syntax: %s\n", q->id,
+			    md.rcpts[i]);
+			smtp_path_free(&p);
+			goto out;
 		}
+		smtp_path_free(&p);
+		envelope_rcpt(q, rcpts[i], &rp);
+		md.notify[i] = rp.notify;
+		if (rp.orcpt[0] != '\0' && maildrop_orcpt_ok(rp.orcpt))
+			md.orcpt[i] = xstrdup(rp.orcpt);
 	}
-	close(p[1]);
-	if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		return -1;
-	return 0;
+	if (md.envid != NULL && !maildrop_envid_ok(md.envid))
+		md.envid = NULL;
+	/* the stored message, LF line ends (as sendmail writes it) */
+	buf_init(&content, BUF_UNLIMITED);
+	for (size_t i = 0; i < q->message_len; i++)
+		if (!(q->message[i] == '\r' && i + 1 < q->message_len &&
+		    q->message[i + 1] == '\n'))
+			(void)buf_appendc(&content, q->message[i]);
+	if (maildrop_write(config_str("queue_directory"), &md, content.data ?
+	    content.data : "", content.len, &err) < 0) {
+		fprintf(stderr, "quarantine: %s: %s\n", q->id, err);
+		free(err);
+	} else {
+		(void)service_trigger_send("pickup", "W", 1);
+		ret = 0;
+	}
+	buf_free(&content);
+out:
+	for (size_t i = 0; i < nr; i++) {
+		free(md.rcpts[i]);
+		free(md.orcpt[i]);
+	}
+	free(md.rcpts);
+	free(md.notify);
+	free(md.orcpt);
+	return ret;
 }
 
 int
@@ -428,8 +509,7 @@ quarantine_main(int argc, char **argv)
 			if (ret != 0) {
 				/* (said above) */
 			} else if (nr == 0 || reinject(&q, rcpts, nr) < 0) {
-				fprintf(stderr, "quarantine: %s: re-injection with sendmail "
-				    "failed\n", id);
+				fprintf(stderr, "quarantine: %s: re-injection failed\n", id);
 				ret = 1;
 			} else if (store_quarantine_delete(e->store, id) < 0) {
 				/* delivered: a second release would deliver it again */
