@@ -11,6 +11,8 @@
 #include <unistd.h>
 #include "cleanup.h"
 #include "config.h"
+#include "maildrop.h"
+#include "mem.h"
 #include "queue_file.h"
 #include "test.h"
 
@@ -622,6 +624,98 @@ test_reserve_pool(void)
 	t_rmtree(dir);
 }
 
+/* a maildrop file of these envelope records (then M:) in fd */
+static int
+maildrop_fd(const char *records)
+{
+	char path[] = "/tmp/test-maildrop-XXXXXX";
+	int fd = mkstemp(path);
+
+	unlink(path);
+	T_OK(write(fd, MAILDROP_MAGIC, strlen(MAILDROP_MAGIC)) > 0);
+	T_OK(write(fd, records, strlen(records)) == (ssize_t)strlen(records));
+	T_OK(write(fd, "M:body\n", 7) == 7);
+	return fd;
+}
+
+/* the envelope parameters (sendmail -N/-R/-V/-B/-SMTPUTF8, a quarantine
+ * release): written, read back per recipient; bad values refused */
+static void
+test_maildrop_params(void)
+{
+	char dir[] = "/tmp/test-md-XXXXXX", *sub, *err = NULL;
+	char *rcpts[] = { "a@x", "b@x", NULL }, *orcpt[] = { NULL, "rfc822;c@d" };
+	int notify[] = { 1, 0 };
+	struct maildrop md, rd;
+	const char *why;
+	DIR *d;
+	struct dirent *e;
+	int fd = -1;
+	static const char *const bad[] = {
+		"S0:\nN1:3\nR3:a@x\n",               /* NOTIFY never + success */
+		"S0:\nN2:16\nR3:a@x\n",              /* unknown bit */
+		"S0:\nN1:x\nR3:a@x\n",
+		"S0:\nZ1:3\nR3:a@x\n",
+		"S0:\nB6:BINARY\nR3:a@x\n",
+		"S0:\nO5:a@b.c\nR3:a@x\n",           /* no type */
+		"S0:\nO7:;a@b.cd\nR3:a@x\n",
+		"S0:\nV0:\nR3:a@x\n",
+	};
+
+	T_OK(mkdtemp(dir) != NULL);
+	sub = xasprintf("%s/maildrop", dir);
+	T_INTEQ(queue_mkdirs(dir, &err), 0);
+	memset(&md, 0, sizeof(md));
+	md.sender = "s@x";
+	md.rcpts = rcpts;
+	md.nrcpt = 2;
+	md.notify = notify;
+	md.orcpt = orcpt;
+	md.envid = "id+1";
+	md.ret = 2;
+	md.smtputf8 = 1;
+	md.body_8bit = 1;
+	T_INTEQ(maildrop_write(dir, &md, "Subject: x\n\nbody\n", 17, &err), 0);
+	T_OK((d = opendir(sub)) != NULL);
+	while ((e = readdir(d)) != NULL)
+		if (e->d_name[0] != '.') {
+			char *p = xasprintf("%s/%s", sub, e->d_name);
+			fd = open(p, O_RDONLY);
+			unlink(p);
+			free(p);
+		}
+	closedir(d);
+	T_OK(fd >= 0);
+	T_INTEQ(maildrop_read(fd, &rd, &why), 0);
+	close(fd);
+	T_STREQ(rd.sender, "s@x");
+	T_INTEQ(rd.nrcpt, 2);
+	T_STREQ(rd.envid, "id+1");
+	T_INTEQ(rd.ret, 2);
+	T_INTEQ(rd.smtputf8, 1);
+	T_INTEQ(rd.body_8bit, 1);
+	T_INTEQ(rd.notify[0], 1);
+	T_INTEQ(rd.notify[1], 0);
+	T_OK(rd.orcpt[0] == NULL);
+	T_STREQ(rd.orcpt[1], "rfc822;c@d");
+	maildrop_free(&rd);
+	/* a file of the first version: no parameters */
+	fd = maildrop_fd("S3:s@x\nR3:a@x\n");
+	T_INTEQ(maildrop_read(fd, &rd, &why), 0);
+	T_OK(rd.envid == NULL && rd.ret == 0 && rd.notify[0] == 0 && rd.orcpt[0] == NULL);
+	maildrop_free(&rd);
+	close(fd);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		fd = maildrop_fd(bad[i]);
+		T_INTEQ(maildrop_read(fd, &rd, &why), -1);
+		T_STREQ(why, "bad envelope parameter");
+		maildrop_free(&rd);
+		close(fd);
+	}
+	free(sub);
+	t_rmtree(dir);
+}
+
 int
 main(void)
 {
@@ -634,5 +728,6 @@ main(void)
 	T_RUN(test_spare_reuse);
 	T_RUN(test_reserve_pool);
 	T_RUN(test_reserve_pool_background);
+	T_RUN(test_maildrop_params);
 	return t_done();
 }
