@@ -295,19 +295,6 @@ needs_utf8(const struct smtp_req *r)
 	return 0;
 }
 
-/* Append xtext (RFC 3461) of s. */
-static void
-xtext(struct buf *b, const char *s)
-{
-	for (; *s != '\0'; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c < 33 || c > 126 || c == '+' || c == '=')
-			buf_printf(b, "+%02X", c);
-		else
-			buf_appendc(b, (char)c);
-	}
-}
-
 /* Bytes of content to send (after a downgrade, the converted size). */
 static size_t
 content_len(const struct smtp_sess *s)
@@ -379,33 +366,22 @@ send_cmd(struct smtp_sess *s, size_t k)
 				    " RET=FULL");
 			if (r->envid != NULL && *r->envid) {
 				buf_appends(&b, " ENVID=");
-				xtext(&b, r->envid);
+				smtp_xtext_encode(&b, r->envid);
 			}
 		}
 	} else if (k <= s->ntx) {
 		struct deliver_rcpt *rc = tx_rcpt(s, k);
 		buf_printf(&b, "RCPT TO:<%s>", rc->addr);
 		if (s->features & SMTP_FEAT_DSN) {
-			if (rc->notify & DSN_NOTIFY_NEVER)
-				buf_appends(&b, " NOTIFY=NEVER");
-			else if (rc->notify != 0) {
-				const char *sep = " NOTIFY=";
-				if (rc->notify & DSN_NOTIFY_SUCCESS) {
-					buf_printf(&b, "%sSUCCESS", sep);
-					sep = ",";
-				}
-				if (rc->notify & DSN_NOTIFY_FAILURE) {
-					buf_printf(&b, "%sFAILURE", sep);
-					sep = ",";
-				}
-				if (rc->notify & DSN_NOTIFY_DELAY)
-					buf_printf(&b, "%sDELAY", sep);
-			}
+			/* (smtp_rcpt_params_format() but for an ORCPT of any
+			 * length, as the queue file holds it) */
+			struct smtp_rcpt_params rp;
+			memset(&rp, 0, sizeof(rp));
+			rp.notify = rc->notify;
+			smtp_rcpt_params_format(&b, &rp);
 			if (*rc->orcpt && strchr(rc->orcpt, ';') != NULL) {
-				const char *semi = strchr(rc->orcpt, ';');
-				buf_printf(&b, " ORCPT=%.*s;",
-				    (int)(semi - rc->orcpt), rc->orcpt);
-				xtext(&b, semi + 1);
+				buf_appends(&b, " ORCPT=");
+				smtp_xtext_encode(&b, rc->orcpt);
 			}
 		}
 	} else
