@@ -4,7 +4,9 @@
  * the checksum is what gets fuzzed; PCRE2's and Vectorscan's own
  * deserializers are not run (decode_blobs = 0: patterns are compiled from
  * their text), as they trust their input and are only ever given files
- * whose checksum matched.  An accepted rule set is run over a message. */
+ * whose owner and mode say only this user or root wrote them; the walk of
+ * a pattern section that bounds what they read is run.  An accepted rule
+ * set is run over a message. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>

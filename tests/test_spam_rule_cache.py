@@ -70,3 +70,36 @@ def test_rule_cache_reuse_stale_corrupt(tmp_path):
                 env={"TEMPEST_CONFIG_DIR": str(rules) + "-none"})
         assert r.returncode == 0 and r.stdout.startswith("ham 6\n"), r.stdout + r.stderr
     assert len(os.listdir(cache)) == 2
+
+
+def test_rule_cache_untrusted_directory(tmp_path):
+    """A cache directory others may write is neither read nor written:
+    the rules are parsed (same score) with one warning that says why; a
+    cache file that is a symbolic link is not followed but replaced."""
+    rules, cache, msgs = tmp_path / "rules", tmp_path / "cache", tmp_path / "msgs"
+    for d in (rules, cache, msgs):
+        d.mkdir()
+    (msgs / "1").write_text(MSG)
+    (msgs / "2").write_text(MSG)
+    (rules / "10_local.cf").write_text("body T_PILLS /cheap pills/i\nscore T_PILLS 2.5\n")
+    score, err = batch(rules, cache, msgs)
+    assert score == "2.5" and "rules parsed" in err, err
+    path = cache / os.listdir(cache)[0]
+    os.chmod(cache, 0o775)
+    score, err = batch(rules, cache, msgs)
+    assert score == "2.5" and "rules parsed" in err, err
+    assert err.count("writable by group or others") == 1, err
+    assert "not used, the rules are parsed from source" in err, err
+    assert os.listdir(cache) == [path.name]
+    os.chmod(cache, 0o700)
+    score, err = batch(rules, cache, msgs)
+    assert score == "2.5" and "rules from the cache" in err, err
+    # a link to a valid cache: rejected, then a real file in its place
+    good = tmp_path / "good.cache"
+    os.rename(path, good)
+    os.symlink(good, path)
+    score, err = batch(rules, cache, msgs)
+    assert score == "2.5" and "a symbolic link; rebuilding it" in err, err
+    assert not os.path.islink(path)
+    score, err = batch(rules, cache, msgs)
+    assert "rules from the cache" in err, err

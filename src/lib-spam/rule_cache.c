@@ -15,8 +15,15 @@
  * covered by a 64-bit checksum checked before anything is decoded; every
  * read is bounds-checked, every count and index range-checked (a bad
  * file is rejected, the rules are parsed from source instead).  PCRE2's
- * and Vectorscan's deserializers trust their input, so they only run on
- * a file whose checksum matched; ruleset_cache_parse() without
+ * and Vectorscan's deserializers trust their input (a crafted pattern
+ * blob with a valid checksum can make the process read or jump where it
+ * likes), so the file is only read at all when nobody but this user or
+ * root can have written it: the directory and the file must be owned by
+ * the effective uid or root and be writable by nobody else, and the
+ * file is opened without following a symbolic link.  Before PCRE2 sees
+ * a pattern section, its header must be the running library's (magic,
+ * version, configuration, character tables) and every code's length
+ * must stay inside the section.  ruleset_cache_parse() without
  * decode_blobs (the fuzz target) compiles the patterns from their text
  * instead.
  */
@@ -44,6 +51,7 @@
 #define CACHE_MAX (256u * 1024 * 1024)
 #define CACHE_STR_MAX (16u * 1024 * 1024)
 #define PCRE2_SER_HDR 16                /* magic, version, config, number of codes */
+#define PCRE2_SER_ID 12                 /* the first three: which build wrote it */
 
 /* ---- hashing: 8 bytes per step (sources and the payload checksum) ---- */
 
@@ -163,6 +171,156 @@ get_count(struct rd *r, size_t min, uint32_t max)
 	return r->err ? 0 : n;
 }
 
+/* ---- PCRE2's serialized patterns, as the running library lays them out ---- */
+
+/*
+ * pcre2_serialize_decode() takes no length: it copies each code by the
+ * block size stored in the code itself.  So before it runs, the section
+ * is walked here: the header (magic, version, configuration) and the
+ * character tables must be what this library writes, and each code's
+ * block size must fit in what is left.  The layout (the tables' length,
+ * where a code keeps its block size) is learnt once by serializing two
+ * probe patterns of known sizes with the running library.
+ */
+struct ser_layout {
+	int state;                      /* 0 not probed, 1 ready, -1 failed */
+	unsigned char id[PCRE2_SER_ID]; /* magic, version, config */
+	unsigned char *tables;
+	size_t ntables;
+	size_t bs_off;                  /* offset of a code's block size */
+};
+
+static struct ser_layout ser_layouts[2];        /* 8-bit, 32-bit */
+
+static const char *const ser_probes[2] = { "a", "(?:abc|def)+x[^q]\\d{2,5}(?i)zz" };
+
+/* Serialize the probes with the 8-bit (wide 0) or 32-bit library:
+ * the blob (free with free()), its length and the two codes' sizes. */
+static int
+ser_probe(int wide, unsigned char **blob_r, size_t *len_r, size_t size_r[2])
+{
+	uint8_t *ser = NULL;
+	PCRE2_SIZE sersize = 0;
+	int err, rc;
+	PCRE2_SIZE off;
+
+	if (!wide) {
+		const pcre2_code *c[2];
+		pcre2_code *re[2];
+		for (int i = 0; i < 2; i++) {
+			re[i] = pcre2_compile((PCRE2_SPTR)ser_probes[i], PCRE2_ZERO_TERMINATED,
+			    0, &err, &off, NULL);
+			c[i] = re[i];
+		}
+		rc = re[0] && re[1] &&
+		    pcre2_pattern_info(re[0], PCRE2_INFO_SIZE, &size_r[0]) == 0 &&
+		    pcre2_pattern_info(re[1], PCRE2_INFO_SIZE, &size_r[1]) == 0 &&
+		    pcre2_serialize_encode(c, 2, &ser, &sersize, NULL) == 2;
+		pcre2_code_free(re[0]);
+		pcre2_code_free(re[1]);
+		if (!rc)
+			return -1;
+		*blob_r = xmalloc(sersize);
+		memcpy(*blob_r, ser, sersize);
+		pcre2_serialize_free(ser);
+	} else {
+		const pcre2_code_32 *c[2];
+		pcre2_code_32 *re[2];
+		for (int i = 0; i < 2; i++) {
+			re[i] = wide_compile(ser_probes[i], strlen(ser_probes[i]), 0, &err, &off);
+			c[i] = re[i];
+		}
+		rc = re[0] && re[1] &&
+		    pcre2_pattern_info_32(re[0], PCRE2_INFO_SIZE, &size_r[0]) == 0 &&
+		    pcre2_pattern_info_32(re[1], PCRE2_INFO_SIZE, &size_r[1]) == 0 &&
+		    pcre2_serialize_encode_32(c, 2, &ser, &sersize, NULL) == 2;
+		pcre2_code_free_32(re[0]);
+		pcre2_code_free_32(re[1]);
+		if (!rc)
+			return -1;
+		*blob_r = xmalloc(sersize);
+		memcpy(*blob_r, ser, sersize);
+		pcre2_serialize_free_32(ser);
+	}
+	*len_r = sersize;
+	return 0;
+}
+
+/* The running library's layout for 8-bit (0) or 32-bit (1) patterns,
+ * or NULL when it could not be learnt. */
+static const struct ser_layout *
+ser_layout(int wide)
+{
+	struct ser_layout *l = &ser_layouts[wide];
+	unsigned char *blob = NULL;
+	size_t len = 0, sz[2], first;
+
+	if (l->state != 0)
+		return l->state > 0 ? l : NULL;
+	l->state = -1;
+	if (ser_probe(wide, &blob, &len, sz) < 0)
+		return NULL;
+	if (sz[0] == sz[1] || len < PCRE2_SER_HDR + sz[0] + sz[1]) {
+		free(blob);
+		return NULL;
+	}
+	l->ntables = len - PCRE2_SER_HDR - sz[0] - sz[1];
+	first = PCRE2_SER_HDR + l->ntables;
+	/* the one place where both codes hold their own size */
+	for (size_t o = 0; o + sizeof(size_t) <= sz[0] && o + sizeof(size_t) <= sz[1]; o++) {
+		size_t a, b;
+		memcpy(&a, blob + first + o, sizeof(a));
+		memcpy(&b, blob + first + sz[0] + o, sizeof(b));
+		if (a == sz[0] && b == sz[1]) {
+			l->bs_off = o;
+			l->state = 1;
+			break;
+		}
+	}
+	if (l->state > 0) {
+		memcpy(l->id, blob, PCRE2_SER_ID);
+		l->tables = xmalloc(l->ntables ? l->ntables : 1);
+		memcpy(l->tables, blob + PCRE2_SER_HDR, l->ntables);
+	}
+	free(blob);
+	return l->state > 0 ? l : NULL;
+}
+
+/* NULL if p[0..len) is a serialization of ncodes patterns by this
+ * library whose codes all lie inside it; else why not. */
+static const char *
+ser_check(const unsigned char *p, uint64_t len, uint32_t ncodes, int wide)
+{
+	const struct ser_layout *l = ser_layout(wide);
+	uint64_t off;
+	int32_t n;
+
+	if (l == NULL)
+		return "cannot check serialized patterns with this PCRE2";
+	if (len < PCRE2_SER_HDR + (uint64_t)l->ntables)
+		return "bad pattern section";
+	if (memcmp(p, l->id, PCRE2_SER_ID) != 0)
+		return "patterns from another PCRE2 build";
+	memcpy(&n, p + PCRE2_SER_ID, 4);
+	if (n < 0 || (uint32_t)n != ncodes)
+		return "bad pattern count";
+	if (memcmp(p + PCRE2_SER_HDR, l->tables, l->ntables) != 0)
+		return "patterns with other character tables";
+	off = PCRE2_SER_HDR + l->ntables;
+	for (uint32_t i = 0; i < ncodes; i++) {
+		size_t bs;
+		if (len - off < l->bs_off + sizeof(bs))
+			return "truncated pattern";
+		memcpy(&bs, p + off + l->bs_off, sizeof(bs));
+		if (bs <= l->bs_off + sizeof(bs) || bs > len - off)
+			return "bad pattern length";
+		off += bs;
+	}
+	if (off != len)
+		return "bad pattern section length";
+	return NULL;
+}
+
 /* ---- sources ---- */
 
 static const char *
@@ -265,6 +423,52 @@ sources_current(const struct rule_source *src, size_t nsrc, const char *const *s
 	return ok;
 }
 
+/* ---- where the file lives: who else could have written it ---- */
+
+/* NULL if st (the cache directory or file) is owned by the effective
+ * uid or root and writable by nobody else; else why not. */
+static const char *
+trust_problem(const struct stat *st)
+{
+	if (st->st_uid != geteuid() && st->st_uid != 0)
+		return "owned by another user";
+	if ((st->st_mode & (S_IWGRP | S_IWOTH)) != 0)
+		return "writable by group or others";
+	return NULL;
+}
+
+/*
+ * Open the directory of path and check it: its fd (*base_r the file's
+ * name in it), or -1 with *error_r (malloc'ed) when it is not to be
+ * trusted, or -1 and *error_r NULL when it cannot be opened.
+ */
+static int
+cache_dir_open(const char *path, const char **base_r, char **error_r)
+{
+	const char *slash = strrchr(path, '/');
+	char *dir = slash == NULL ? xstrdup(".") :
+	    slash == path ? xstrdup("/") : xstrndup(path, (size_t)(slash - path));
+	const char *why;
+	struct stat sb;
+	int dfd;
+
+	*error_r = NULL;
+	*base_r = slash == NULL ? path : slash + 1;
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0 && fstat(dfd, &sb) < 0) {
+		close(dfd);
+		dfd = -1;
+	}
+	if (dfd >= 0 && (why = trust_problem(&sb)) != NULL) {
+		*error_r = xasprintf("directory %s is %s (uid %ld, mode %03o)", dir, why,
+		    (long)sb.st_uid, (unsigned)(sb.st_mode & 07777));
+		close(dfd);
+		dfd = -1;
+	}
+	free(dir);
+	return dfd;
+}
+
 /* ---- file name ---- */
 
 char *
@@ -340,7 +544,8 @@ ruleset_cache_save(const struct ruleset *rs, const char *path, char **error_r)
 	size_t ncodes = 0, ncodes32 = 0;
 	uint8_t *ser = NULL;
 	PCRE2_SIZE sersize = 0;
-	char *tmp;
+	char *tmp, *derr;
+	const char *base;
 	int fd, ret = -1;
 	uint64_t sum;
 
@@ -449,8 +654,18 @@ ruleset_cache_save(const struct ruleset *rs, const char *path, char **error_r)
 	memcpy(b.data + 16, &sum, 8);
 	sum = b.len - CACHE_HDR;
 	memcpy(b.data + 24, &sum, 8);
+	/* only where it would be read back: a directory nobody else writes
+	 * (so the temporary name is ours: a leftover is removed, and
+	 * O_EXCL | O_NOFOLLOW never writes through a planted link) */
+	if ((fd = cache_dir_open(path, &base, &derr)) < 0) {
+		*error_r = derr != NULL ? derr : xasprintf("%s: %s", path, strerror(errno));
+		buf_free(&b);
+		return -1;
+	}
+	close(fd);
 	tmp = xasprintf("%s.%ld.tmp", path, (long)getpid());
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	(void)unlink(tmp);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (fd < 0) {
 		*error_r = xasprintf("%s: %s", tmp, strerror(errno));
 	} else if (fd_write_all(fd, b.data, b.len) < 0 || fsync(fd) < 0) {
@@ -722,6 +937,8 @@ ruleset_cache_parse(struct ruleset *rs, const unsigned char *data, size_t len,
 			rd.err = "bad pattern section";
 		if (rd.err != NULL || ncodes == 0)
 			continue;
+		if ((rd.err = ser_check(rd.p, plen, ncodes, wide)) != NULL)
+			continue;
 		if (!wide)
 			codes = xcalloc(ncodes, sizeof(*codes));
 		else
@@ -858,20 +1075,41 @@ int
 ruleset_cache_load(struct ruleset *rs, const char *path, const char *const *specs,
     char **error_r)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	struct stat sb;
 	unsigned char *data;
 	size_t got = 0;
-	const char *err;
-	int ret;
+	const char *err, *base;
+	char *derr;
+	int dfd, fd, ret;
 
 	*error_r = NULL;
+	dfd = cache_dir_open(path, &base, &derr);
+	if (dfd < 0 && derr != NULL) {
+		*error_r = xasprintf("%s: %s", path, derr);
+		free(derr);
+		return 2;
+	}
+	if (dfd < 0)
+		return 1;
+	/* no symbolic link; O_NONBLOCK: a FIFO does not hang the open */
+	fd = openat(dfd, base, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	close(dfd);
+	if (fd < 0 && errno == ELOOP) {
+		*error_r = xasprintf("%s: a symbolic link", path);
+		return -1;
+	}
 	if (fd < 0)
 		return 1;               /* no cache yet */
 	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) || sb.st_size < CACHE_HDR ||
 	    (unsigned long long)sb.st_size > CACHE_MAX) {
 		close(fd);
 		*error_r = xasprintf("%s: not a rule cache", path);
+		return -1;
+	}
+	if ((err = trust_problem(&sb)) != NULL) {
+		close(fd);
+		*error_r = xasprintf("%s: %s (uid %ld, mode %03o)", path, err,
+		    (long)sb.st_uid, (unsigned)(sb.st_mode & 07777));
 		return -1;
 	}
 	data = xmalloc((size_t)sb.st_size);

@@ -68,8 +68,12 @@ const char *prefilter_scanner(void);
  * of specs (paths or "builtin") in dir, malloc'ed. */
 char *ruleset_cache_path(const char *dir, const char *const *specs, int use_hs);
 /* Load rs (new, empty) from the cache: 0 loaded and finished; 1 no
- * cache or stale (sources changed); -1 rejected (corrupt, other build)
- * with *error_r.  After a non-zero result rs must be freed. */
+ * cache or stale (sources changed); -1 rejected (corrupt, other build,
+ * a symbolic link, a file owned by another user than the effective one
+ * or root, or writable by group or others) with *error_r; 2 not used
+ * because the directory is not trusted in the same way (*error_r says
+ * why; ruleset_cache_save() would refuse it too).  After a non-zero
+ * result rs must be freed. */
 int ruleset_cache_load(struct ruleset *rs, const char *path,
     const char *const *specs, char **error_r);
 /* The parser itself: specs NULL skips the staleness check; without
@@ -77,7 +81,8 @@ int ruleset_cache_load(struct ruleset *rs, const char *path,
  * decoding the serialized PCRE2/Vectorscan data (fuzzing). */
 int ruleset_cache_parse(struct ruleset *rs, const unsigned char *data, size_t len,
     const char *const *specs, int decode_blobs, const char **error_r);
-/* Write a finished rule set (atomically: temporary file + rename). */
+/* Write a finished rule set (atomically: temporary file + rename),
+ * only into a directory ruleset_cache_load() trusts. */
 int ruleset_cache_save(const struct ruleset *rs, const char *path, char **error_r);
 
 struct ruleset_stats {

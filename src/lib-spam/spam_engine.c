@@ -123,6 +123,16 @@ spam_engine_new(const struct spam_engine_opts *o, char **error_r)
 		}
 		if (rc < 0)
 			log_warn("spam rules cache %s; rebuilding it", cerr);
+		if (rc == 2) {
+			/* not read, not written (once: a filter makes engines
+			 * again and again) */
+			static int warned;
+			if (!warned)
+				log_warn("spam rules cache %s; not used, the rules are "
+				    "parsed from source", cerr);
+			warned = 1;
+			FREE(cache_path);
+		}
 		free(cerr);
 		ruleset_free(&e->rs);
 		e->rs = ruleset_new();

@@ -3360,6 +3360,293 @@ test_cache_short_patterns(void)
 	free(path);
 }
 
+/* A file's bytes, malloc'ed. */
+static unsigned char *
+read_all(const char *path, size_t *len_r)
+{
+	FILE *fp = fopen(path, "rb");
+	unsigned char *data;
+	long sz;
+
+	T_OK(fp != NULL);
+	if (fp == NULL)
+		return NULL;
+	fseek(fp, 0, SEEK_END);
+	sz = ftell(fp);
+	rewind(fp);
+	data = xmalloc(sz > 0 ? (size_t)sz : 1);
+	*len_r = fread(data, 1, (size_t)sz, fp);
+	fclose(fp);
+	return data;
+}
+
+static void
+write_bytes(const char *path, const unsigned char *data, size_t len)
+{
+	FILE *fp = fopen(path, "wb");
+
+	T_OK(fp != NULL);
+	if (fp == NULL)
+		return;
+	T_INTEQ(fwrite(data, 1, len, fp), len);
+	fclose(fp);
+}
+
+/* Load path into a fresh rule set: the result, *hits_r (hits_text() of
+ * msg1 when loaded, else the same rules parsed from text, as
+ * spam_engine_new() falls back), *err_r the reason (malloc'ed or NULL). */
+static int
+cache_load_or_parse(const char *path, const char *rules, char **hits_r, char **err_r)
+{
+	struct ruleset *rs = ruleset_new();
+	int ret;
+
+	ruleset_set_prefilter(rs, 0);
+	ret = ruleset_cache_load(rs, path, NULL, err_r);
+	if (ret != 0) {
+		ruleset_free(&rs);
+		rs = ruleset_new();
+		ruleset_set_prefilter(rs, 0);
+		ruleset_load_text(rs, "t.cf", rules);
+		ruleset_finish(rs);
+	}
+	*hits_r = hits_text(rs, msg1);
+	ruleset_free(&rs);
+	return ret;
+}
+
+/* The cache is only read from a directory and file nobody but the
+ * effective user (or root) can have written: a group-writable directory
+ * or file, a file of another user, a symbolic link are not used (the
+ * rules are parsed, with the same results), and nothing is written into
+ * such a directory; a file truncated on disk is rejected. */
+static void
+test_cache_trust(void)
+{
+	static const char rules[] =
+	    "body     C_PILLS     /cheap pills/i\n"
+	    "header   C_SUBJ      Subject =~ /^FREE/\n"
+	    "meta     C_META      C_PILLS && C_SUBJ\n";
+	char dir[] = "/tmp/test-rules-cache-XXXXXX";
+	char *path, *other, *err = NULL, *ref, *got;
+	struct ruleset *rs;
+	unsigned char *data;
+	size_t len;
+
+	T_OK(mkdtemp(dir) != NULL);
+	T_INTEQ(chmod(dir, 0755), 0);
+	path = xasprintf("%s/c.cache", dir);
+	other = xasprintf("%s/elsewhere", dir);
+	rs = ruleset_new();
+	ruleset_set_prefilter(rs, 0);
+	ruleset_load_text(rs, "t.cf", rules);
+	ruleset_finish(rs);
+	ref = hits_text(rs, msg1);
+	T_OK(strstr(ref, "C_PILLS=1") != NULL);
+	T_INTEQ(ruleset_cache_save(rs, path, &err), 0);
+	T_INTEQ(cache_load_or_parse(path, rules, &got, &err), 0);
+	T_STREQ(got, ref);
+	FREE(got);
+
+	/* a group- or world-writable directory: neither read nor written */
+	for (int k = 0; k < 2; k++) {
+		T_INTEQ(chmod(dir, k ? 0757 : 0775), 0);
+		T_INTEQ(cache_load_or_parse(path, rules, &got, &err), 2);
+		T_OK(err != NULL && strstr(err, "writable by group or others") != NULL);
+		T_STREQ(got, ref);
+		FREE(got);
+		FREE(err);
+		T_INTEQ(ruleset_cache_save(rs, other, &err), -1);
+		T_OK(err != NULL && strstr(err, "writable by group or others") != NULL);
+		FREE(err);
+		T_OK(access(other, F_OK) != 0);
+	}
+	T_INTEQ(chmod(dir, 0700), 0);
+
+	/* a group-writable file: rejected (rebuilt over) */
+	T_INTEQ(chmod(path, 0664), 0);
+	T_INTEQ(cache_load_or_parse(path, rules, &got, &err), -1);
+	T_OK(err != NULL && strstr(err, "writable by group or others") != NULL);
+	T_STREQ(got, ref);
+	FREE(got);
+	FREE(err);
+	T_INTEQ(chmod(path, 0644), 0);
+
+	/* a symbolic link to a good cache file: not followed */
+	T_INTEQ(rename(path, other), 0);
+	T_INTEQ(symlink(other, path), 0);
+	T_INTEQ(cache_load_or_parse(path, rules, &got, &err), -1);
+	T_OK(err != NULL && strstr(err, "symbolic link") != NULL);
+	T_STREQ(got, ref);
+	FREE(got);
+	FREE(err);
+	/* a save replaces the link, not what it points to */
+	data = read_all(other, &len);
+	T_INTEQ(ruleset_cache_save(rs, path, &err), 0);
+	{
+		struct stat sb;
+		T_INTEQ(lstat(path, &sb), 0);
+		T_OK(S_ISREG(sb.st_mode));
+	}
+	unlink(other);
+	T_INTEQ(cache_load_or_parse(path, rules, &got, &err), 0);
+	FREE(got);
+
+	/* another user's file or directory (root can make one) */
+	if (geteuid() == 0) {
+		T_INTEQ(chown(path, 65534, 65534), 0);
+		T_INTEQ(cache_load_or_parse(path, rules, &got, &err), -1);
+		T_OK(err != NULL && strstr(err, "owned by another user") != NULL);
+		T_STREQ(got, ref);
+		FREE(got);
+		FREE(err);
+		T_INTEQ(chown(path, 0, 0), 0);
+		T_INTEQ(chown(dir, 65534, 65534), 0);
+		T_INTEQ(cache_load_or_parse(path, rules, &got, &err), 2);
+		T_OK(err != NULL && strstr(err, "owned by another user") != NULL);
+		T_STREQ(got, ref);
+		FREE(got);
+		FREE(err);
+		T_INTEQ(ruleset_cache_save(rs, other, &err), -1);
+		FREE(err);
+		T_INTEQ(chown(dir, 0, 0), 0);
+	}
+
+	/* truncated on disk: rejected, and the rules are parsed instead */
+	write_bytes(path, data, len / 2);
+	T_INTEQ(cache_load_or_parse(path, rules, &got, &err), -1);
+	T_OK(err != NULL);
+	T_STREQ(got, ref);
+	FREE(got);
+	FREE(err);
+	write_bytes(path, data, len);
+	T_INTEQ(cache_load_or_parse(path, rules, &got, &err), 0);
+	T_STREQ(got, ref);
+	FREE(got);
+
+	free(data);
+	ruleset_free(&rs);
+	unlink(path);
+	unlink(other);
+	rmdir(dir);
+	free(ref);
+	free(path);
+	free(other);
+}
+
+/* A cache whose checksum is valid but whose serialized PCRE2 patterns
+ * are not what the running library writes (another version or
+ * configuration in the header) or hold a code whose stored length runs
+ * past the section is rejected before pcre2_serialize_decode() reads
+ * it (it takes no length and trusts the codes' own). */
+static void
+test_cache_pcre2_blob(void)
+{
+	char dir[] = "/tmp/test-rules-cache-XXXXXX";
+	char *path, *err = NULL;
+	struct ruleset *rs;
+	unsigned char *data;
+	size_t len, off = 0, blob, codesize = 0;
+	uint64_t plen, sum;
+	uint32_t one = 1;
+	const char *e;
+	pcre2_code *re;
+	int perr;
+	PCRE2_SIZE poff;
+
+	T_OK(mkdtemp(dir) != NULL);
+	path = xasprintf("%s/c.cache", dir);
+	rs = ruleset_new();
+	ruleset_set_prefilter(rs, 0);
+	ruleset_load_text(rs, "t.cf", "body C_PILLS /cheap pills/i\n");
+	ruleset_finish(rs);
+	T_INTEQ(ruleset_cache_save(rs, path, &err), 0);
+	ruleset_free(&rs);
+	data = read_all(path, &len);
+	/* the 8-bit section: ncodes (1), plen, blob; then 0, 0, npf 0 */
+	for (size_t o = 32; o + 28 <= len; o++) {
+		memcpy(&plen, data + o + 4, 8);
+		if (memcmp(data + o, &one, 4) == 0 && plen == len - o - 28) {
+			off = o;
+			break;
+		}
+	}
+	T_OK(off != 0);
+	blob = off + 12;
+	re = pcre2_compile((PCRE2_SPTR)"cheap pills", PCRE2_ZERO_TERMINATED, PCRE2_CASELESS,
+	    &perr, &poff, NULL);
+	T_OK(re != NULL && pcre2_pattern_info(re, PCRE2_INFO_SIZE, &codesize) == 0);
+	pcre2_code_free(re);
+#define RESUM() do { \
+		sum = cache_hash(data + 32, len - 32, RULE_CACHE_VERSION); \
+		memcpy(data + 16, &sum, 8); \
+	} while (0)
+
+	/* unchanged: loads */
+	rs = ruleset_new();
+	ruleset_set_prefilter(rs, 0);
+	T_INTEQ(ruleset_cache_parse(rs, data, len, NULL, 1, &e), 0);
+	ruleset_free(&rs);
+	/* another PCRE2 version, another configuration (code unit, pointer
+	 * or PCRE2_SIZE width), another magic */
+	for (size_t at = 0; at < 12; at += 4) {
+		data[blob + at + 1] ^= 0x01;
+		RESUM();
+		rs = ruleset_new();
+		ruleset_set_prefilter(rs, 0);
+		T_INTEQ(ruleset_cache_parse(rs, data, len, NULL, 1, &e), -1);
+		T_STREQ(e, "patterns from another PCRE2 build");
+		ruleset_free(&rs);
+		data[blob + at + 1] ^= 0x01;
+	}
+	/* the code's block size, larger than the section */
+	{
+		size_t at = 0, bs;
+		for (size_t o = blob + 16; o + sizeof(bs) <= len; o++) {
+			memcpy(&bs, data + o, sizeof(bs));
+			if (bs == codesize) {
+				at = o;
+				break;
+			}
+		}
+		T_OK(at != 0);
+		for (int k = 0; k < 2 && at != 0; k++) {
+			bs = k ? (size_t)-1 / 2 : codesize + 64;
+			memcpy(data + at, &bs, sizeof(bs));
+			RESUM();
+			rs = ruleset_new();
+			ruleset_set_prefilter(rs, 0);
+			T_INTEQ(ruleset_cache_parse(rs, data, len, NULL, 1, &e), -1);
+			T_STREQ(e, "bad pattern length");
+			ruleset_free(&rs);
+		}
+		bs = codesize;
+		memcpy(data + at, &bs, sizeof(bs));
+	}
+	/* the section's pattern count and PCRE2's disagree */
+	{
+		int32_t two = 2;
+		memcpy(data + blob + 12, &two, 4);
+		RESUM();
+		rs = ruleset_new();
+		ruleset_set_prefilter(rs, 0);
+		T_INTEQ(ruleset_cache_parse(rs, data, len, NULL, 1, &e), -1);
+		T_STREQ(e, "bad pattern count");
+		ruleset_free(&rs);
+		memcpy(data + blob + 12, &one, 4);
+	}
+	RESUM();
+	rs = ruleset_new();
+	ruleset_set_prefilter(rs, 0);
+	T_INTEQ(ruleset_cache_parse(rs, data, len, NULL, 1, &e), 0);
+	ruleset_free(&rs);
+#undef RESUM
+	free(data);
+	unlink(path);
+	rmdir(dir);
+	free(path);
+}
+
 /* A ReplaceTags rule too large for PCRE2's 8-bit library (each letter of
  * "your personal information" as 101 look-alikes, 2 of them a byte
  * class after a lead byte: some 87 KB compiled) runs through its 32-bit
@@ -4622,6 +4909,8 @@ main(void)
 	T_RUN(test_sa_reading);
 	T_RUN(test_header_unfold);
 	T_RUN(test_cache_short_patterns);
+	T_RUN(test_cache_trust);
+	T_RUN(test_cache_pcre2_blob);
 	for (size_t i = 0; i < nkept; i++)
 		ruleset_free(&kept[i]);
 	return t_done();
