@@ -2,8 +2,10 @@
  * rule_eval.c - run a compiled rule set on an analysed message (whose
  * text is untrusted): header, body (paragraphs), rawbody (lines), uri,
  * full and meta rules, the eval: tests Tempest implements, and scoring.
- * PCRE2 runs JIT-compiled with a match limit, so a hostile message
- * cannot make a rule loop for long.
+ * PCRE2 runs JIT-compiled, or interpreted, with a match, depth and heap
+ * limit per match and a budget per message (rules-private.h,
+ * RULE_MATCH_BUDGET), so a hostile message cannot make a rule, or all of
+ * them together, loop for long.
  */
 #include <ctype.h>
 #include <fnmatch.h>
@@ -82,6 +84,13 @@ struct scan {
 	 * (m then points to fm_msg); unset: it has not */
 	struct buf fm_text;
 	struct mime_msg fm_msg;
+	/* PCRE2 budget: units spent by matches that reached a limit
+	 * (RULE_MATCH_LIMIT each); the current rule met a limit or the
+	 * spent budget (re_err); matches and rules not run for it */
+	unsigned long re_units;
+	unsigned re_limited;
+	int re_err;
+	unsigned re_skipped;
 };
 
 #define BODY_LINE_MAX 2048        /* SpamAssassin's MAX_BODY_LINE_LENGTH */
@@ -249,7 +258,7 @@ late_jit(struct ruleset *rs, const struct rule *r, size_t n)
 	struct rule *w;
 
 	if (r->jit || r->jit_tried || !rs->no_jit || n < LATE_JIT_MIN || r < rs->v ||
-	    r >= rs->v + rs->n)
+	    r >= rs->v + rs->n || rule_jit_disabled())
 		return;
 	w = &rs->v[r - rs->v];
 	w->jit_tried = 1;       /* (one that fails is not compiled again) */
@@ -259,23 +268,52 @@ late_jit(struct ruleset *rs, const struct rule *r, size_t n)
 		w->jit = pcre2_jit_compile(w->re, PCRE2_JIT_COMPLETE) == 0;
 }
 
+/* Whether the message's PCRE2 budget is spent. */
+static int
+re_budget_spent(const struct scan *sc)
+{
+	return sc->re_units >= RULE_MATCH_BUDGET;
+}
+
+/* Charge a match's result to the budget: one that stopped at a limit
+ * spent (at least) the match limit. */
+static void
+re_charge(struct scan *sc, int rc)
+{
+	if (rc == PCRE2_ERROR_MATCHLIMIT || rc == PCRE2_ERROR_DEPTHLIMIT ||
+	    rc == PCRE2_ERROR_HEAPLIMIT || rc == PCRE2_ERROR_JIT_STACKLIMIT ||
+	    rc == PCRE2_ERROR_NOMEMORY) {
+		sc->re_units += RULE_MATCH_LIMIT;
+		sc->re_limited++;
+		sc->re_err = 1;
+	}
+}
+
 /* One match of r in s from off: rc of pcre2_match; a capture rule keeps
- * its groups. */
+ * its groups.  With the budget spent: not run, PCRE2_ERROR_MATCHLIMIT. */
 static int
 match_at(struct scan *sc, const struct rule *r, const char *s, size_t n, size_t off)
 {
 	pcre2_match_data *md = sc->rs->md;
 	int rc;
 
+	if (re_budget_spent(sc)) {
+		sc->re_err = 1;
+		return PCRE2_ERROR_MATCHLIMIT;
+	}
 	late_jit(sc->rs, r, n);
-	if (r->re32 != NULL)    /* (never a capture rule: not marked one) */
-		return wide_match(sc->rs, r, s, n, off, pcre2_get_ovector_pointer(md));
+	if (r->re32 != NULL) {  /* (never a capture rule: not marked one) */
+		rc = wide_match(sc->rs, r, s, n, off, pcre2_get_ovector_pointer(md));
+		re_charge(sc, rc);
+		return rc;
+	}
 	if (r->capture)
 		md = pcre2_match_data_create_from_pattern(r->re, NULL);
 	if (r->jit)
 		rc = pcre2_jit_match(r->re, (PCRE2_SPTR)s, n, off, 0, md, sc->rs->mctx);
 	else
 		rc = pcre2_match(r->re, (PCRE2_SPTR)s, n, off, 0, md, sc->rs->mctx);
+	re_charge(sc, rc);
 	if (r->capture) {
 		if (rc >= 0) {
 			PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
@@ -1289,7 +1327,7 @@ htm_pattern(const char *pat, pcre2_code *re[2])
 	for (int b = 0; b < 2; b++) {
 		re[b] = pcre2_compile((PCRE2_SPTR)pat, PCRE2_ZERO_TERMINATED,
 		    b ? 0 : PCRE2_UTF, &err, &off, NULL);
-		if (re[b] != NULL)
+		if (re[b] != NULL && !rule_jit_disabled())
 			(void)pcre2_jit_compile(re[b], PCRE2_JIT_COMPLETE);
 	}
 	if (k == HTM_MAX)
@@ -1317,7 +1355,7 @@ ev_html_text_match(struct scan *sc, const struct rule *r)
 		return 0;
 	kept = htm_pattern(arg_str(r, 1), re);
 	md = pcre2_match_data_create(1, NULL);
-	for (size_t i = 0; i < b->len && !hit; ) {
+	for (size_t i = 0; i < b->len && !hit && !re_budget_spent(sc); ) {
 		size_t e = i + 1;       /* b->data[i] is the entry's NUL */
 		int rc = -1;
 		while (e < b->len && b->data[e] != '\0')
@@ -1329,6 +1367,7 @@ ev_html_text_match(struct scan *sc, const struct rule *r)
 		if (rc <= PCRE2_ERROR_UTF8_ERR1 && rc >= PCRE2_ERROR_UTF8_ERR21 && re[1] != NULL)
 			rc = pcre2_match(re[1], (PCRE2_SPTR)b->data + i + 1, e - i - 1, 0, 0, md,
 			    sc->rs->mctx);
+		re_charge(sc, rc);
 		hit = rc >= 0;
 		i = e;
 	}
@@ -1804,7 +1843,8 @@ fm_patterns(struct ruleset *rs)
 			memset(rs->fm_re, 0, sizeof(rs->fm_re));
 			return 0;
 		}
-		(void)pcre2_jit_compile(rs->fm_re[k], PCRE2_JIT_COMPLETE);
+		if (!rule_jit_disabled())
+			(void)pcre2_jit_compile(rs->fm_re[k], PCRE2_JIT_COMPLETE);
 	}
 	return 1;
 }
@@ -2973,6 +3013,12 @@ run_rule(struct scan *sc, struct rule *r)
 		    evals[r->eval].msg_fn(sc->m) != 0;
 		goto done;
 	}
+	/* the message's PCRE2 budget is spent: regex rules no longer run */
+	if (re_budget_spent(sc) && r->type != RULE_META) {
+		sc->re_skipped++;
+		goto done;
+	}
+	sc->re_err = 0;
 	/* Vectorscan saw no possible match: PCRE2 would not match either */
 	pf_miss = r->pf && !sc->rs->cand[r - sc->rs->v];
 	if (pf_miss && r->type != RULE_HEADER)
@@ -3055,6 +3101,10 @@ run_rule(struct scan *sc, struct rule *r)
 	default:
 		break;
 	}
+	/* a negated rule whose match stopped at a limit did not find its
+	 * text absent */
+	if (sc->re_err && r->negate && r->type != RULE_META)
+		hits = 0;
 done:
 	if (tpl_re != NULL) {
 		r->re = saved_re;
@@ -3137,6 +3187,8 @@ spam_scan(struct ruleset *rs, const struct mime_msg *m, double bayes_prob,
 	res->bayes = bayes_prob;
 	res->lr = lr_prob;
 	res->score_set = sc.set;
+	res->re_limited = sc.re_limited;
+	res->re_skipped = sc.re_skipped;
 	/* the hits in rule order (the order the score is summed in) */
 	hr = xcalloc(rs->nrun ? rs->nrun : 1, sizeof(*hr));
 	for (size_t k = 0; k < rs->nrun; k++) {

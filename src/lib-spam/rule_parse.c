@@ -1652,10 +1652,12 @@ ruleset_finish_loaded(struct ruleset *rs)
 		if (r->type == RULE_NONE || r->eval_unknown || r->bad ||
 		    (r->type == RULE_META && r->dep_skipped == 2))
 			continue;
-		if (r->re != NULL && !rs->no_jit && !r->jit &&
+		if (rs->no_jit || rule_jit_disabled())
+			continue;
+		if (r->re != NULL && !r->jit &&
 		    pcre2_jit_compile(r->re, PCRE2_JIT_COMPLETE) == 0)
 			r->jit = 1;
-		if (r->re32 != NULL && !rs->no_jit && !r->jit &&
+		if (r->re32 != NULL && !r->jit &&
 		    pcre2_jit_compile_32(r->re32, PCRE2_JIT_COMPLETE) == 0)
 			r->jit = 1;
 	}
@@ -1679,11 +1681,8 @@ ruleset_finish_loaded(struct ruleset *rs)
 	}
 	if (rs->md == NULL)
 		rs->md = pcre2_match_data_create(1, NULL);
-	if (rs->mctx == NULL) {
-		rs->mctx = pcre2_match_context_create(NULL);
-		pcre2_set_match_limit(rs->mctx, 200000);
-		pcre2_set_depth_limit(rs->mctx, 5000);
-	}
+	if (rs->mctx == NULL)
+		rs->mctx = rule_match_context();
 	rs->finished = 1;
 }
 
@@ -1707,4 +1706,27 @@ ruleset_load_builtin(struct ruleset *rs)
 	for (unsigned i = 0; i < spam_builtin_nrules; i++)
 		ruleset_load_text(rs, spam_builtin_rules[i].name, spam_builtin_rules[i].text);
 	rs->loading_builtin = 0;
+}
+
+pcre2_match_context *
+rule_match_context(void)
+{
+	pcre2_match_context *m = pcre2_match_context_create(NULL);
+
+	pcre2_set_match_limit(m, RULE_MATCH_LIMIT);
+	pcre2_set_depth_limit(m, RULE_DEPTH_LIMIT);
+	pcre2_set_heap_limit(m, RULE_HEAP_LIMIT);
+	return m;
+}
+
+int
+rule_jit_disabled(void)
+{
+	static int off = -1;
+
+	if (off < 0) {
+		const char *v = getenv("TEMPEST_RULES_NO_JIT");
+		off = v != NULL && strcmp(v, "1") == 0;
+	}
+	return off;
 }

@@ -75,8 +75,9 @@ wide_match(struct ruleset *rs, const struct rule *r, const char *s, size_t n,
 		ws = rs->wide = xcalloc(1, sizeof(*ws));
 		ws->md = pcre2_match_data_create_32(1, NULL);
 		ws->mctx = pcre2_match_context_create_32(NULL);
-		pcre2_set_match_limit_32(ws->mctx, 200000);
-		pcre2_set_depth_limit_32(ws->mctx, 5000);
+		pcre2_set_match_limit_32(ws->mctx, RULE_MATCH_LIMIT);
+		pcre2_set_depth_limit_32(ws->mctx, RULE_DEPTH_LIMIT);
+		pcre2_set_heap_limit_32(ws->mctx, RULE_HEAP_LIMIT);
 	}
 	/* a first match widens; a later one from an offset (tflags
 	 * multiple) continues on the text widened for the first */

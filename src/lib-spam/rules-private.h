@@ -174,7 +174,7 @@ struct ruleset {
 	char **plugins;         /* loadplugin'ed names */
 	size_t nplugins;
 	pcre2_match_data *md;
-	pcre2_match_context *mctx;
+	pcre2_match_context *mctx;      /* the RULE_*_LIMIT limits */
 	struct wide_scratch *wide;      /* rule_wide.c */
 	int finished;
 	int no_jit;
@@ -297,6 +297,28 @@ void redirectors_compile(struct ruleset *rs);
  * pattern is only too large there, the 32-bit one (*wide_r). */
 pcre2_code *rule_compile(const char *pat, size_t len, uint32_t opts, int *err,
     PCRE2_SIZE *off, pcre2_code_32 **wide_r);
+/*
+ * What one PCRE2 match of a rule may cost (rs->mctx and its 32-bit twin,
+ * on the JIT and the interpreter path alike): a match that reaches a
+ * limit fails (no match).  The heap limit (KiB) bounds the interpreter's
+ * backtracking frames, which a pattern with many groups makes large (the
+ * JIT ignores it).  Per message, the matches that reached a limit may
+ * spend RULE_MATCH_BUDGET match-limit units in all (each counted as the
+ * whole RULE_MATCH_LIMIT; one interpreted costs some 3-4 ms here, one
+ * JIT-compiled 0.5 ms); after that the remaining regex rules of the
+ * message are not run (spam_result.re_skipped says how many).
+ */
+#define RULE_MATCH_LIMIT 200000
+#define RULE_DEPTH_LIMIT 5000
+#define RULE_HEAP_LIMIT 65536
+#define RULE_MATCH_BUDGET (50ul * RULE_MATCH_LIMIT)
+/* rs->mctx with the limits above. */
+pcre2_match_context *rule_match_context(void);
+/* 1 when TEMPEST_RULES_NO_JIT=1 was in the environment at the first
+ * call (for tests: no rule pattern is ever JIT-compiled, so the
+ * interpreter path and its limits run), else 0. */
+int rule_jit_disabled(void);
+
 pcre2_code_32 *wide_compile(const char *pat, size_t len, uint32_t opts, int *err,
     PCRE2_SIZE *off);
 /* One match of r->re32 in s from off: pcre2_match's rc, the match's

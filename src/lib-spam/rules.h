@@ -16,7 +16,8 @@
  * Rule files are trusted configuration, but come from third parties, so
  * the parser is bounded (line length, include depth) and never crashes
  * on bad syntax: each bad line is counted and reported.  Messages are
- * untrusted; PCRE2 runs with JIT and match limits.
+ * untrusted; PCRE2 runs with JIT and match limits, and a budget per
+ * message.
  */
 #ifndef TEMPEST_RULES_H
 #define TEMPEST_RULES_H
@@ -122,6 +123,12 @@ struct spam_result {
 	double bayes;           /* Bayes probability, or -1 if not used */
 	double lr;              /* logistic-regression probability, or -1 */
 	int score_set;
+	/* PCRE2 limits (rules-private.h): matches that stopped at the
+	 * per-match limit (no match), and regex rules not run at all
+	 * because the message's budget was spent (as SpamAssassin's
+	 * time_limit: the score is then that of the rules that ran) */
+	unsigned re_limited;
+	unsigned re_skipped;
 };
 
 /* Run every rule on msg.  bayes_prob is the message's Bayes probability

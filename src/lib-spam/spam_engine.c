@@ -243,6 +243,10 @@ spam_engine_check(struct spam_engine *e, const char *data, size_t len,
 		free(tok);
 	}
 	spam_scan(e->rs, &v->msg, prob, lrp, &v->res);
+	if (v->res.re_skipped > 0)
+		log_warn("spam scan: regular-expression budget spent (%u matches stopped "
+		    "at PCRE2's match limit); %u rules not run", v->res.re_limited,
+		    v->res.re_skipped);
 	v->autolearn = "no";
 	spam_engine_decide(e, v, &e->levels);
 }

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -562,8 +563,10 @@ test_late_jit(void)
 	PCRE2_SIZE off;
 	pcre2_code *probe = pcre2_compile((PCRE2_SPTR)"a", 1, 0, &err, &off, NULL);
 
-	/* (whether this machine JIT-compiles at all) */
-	have_jit = probe != NULL && pcre2_jit_compile(probe, PCRE2_JIT_COMPLETE) == 0;
+	/* (whether this machine JIT-compiles at all, and may: not under
+	 * TEMPEST_RULES_NO_JIT=1) */
+	have_jit = probe != NULL && pcre2_jit_compile(probe, PCRE2_JIT_COMPLETE) == 0 &&
+	    !rule_jit_disabled();
 	pcre2_code_free(probe);
 	buf_init(&msg, BUF_UNLIMITED);
 	(void)buf_appends(&msg, "From: a@b.example\nTo: c@d.example\n");
@@ -3360,6 +3363,93 @@ test_cache_short_patterns(void)
 	free(path);
 }
 
+/* CPU seconds of this process so far. */
+static double
+cpu_now(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* Scan msg with rules in a rule set without JIT (as one-message spamc,
+ * the interpreter; texts are short, so late_jit() does not step in);
+ * the CPU seconds the scan took. */
+static double
+scan_interpreted(const char *rules, const char *msg, struct spam_result *res)
+{
+	struct ruleset *rs = ruleset_new();
+	struct mime_msg m;
+	double t;
+
+	ruleset_set_jit(rs, 0);
+	ruleset_set_prefilter(rs, 0);
+	ruleset_load_text(rs, "test.cf", rules);
+	ruleset_finish(rs);
+	for (size_t i = 0; i < rs->n; i++)
+		T_INTEQ(rs->v[i].jit, 0);
+	parse_for(rs, &m, msg);
+	t = cpu_now();
+	spam_scan(rs, &m, -1, -1, res);
+	t = cpu_now() - t;
+	kept[nkept++] = rs;
+	mime_free(&m);
+	return t;
+}
+
+/* Catastrophic backtracking on PCRE2's interpreter: each match stops at
+ * the match limit (no hit; a negated rule does not hit either), and a
+ * message that makes one rule reach it on 2,000 paragraphs stops after the
+ * per-message budget: the remaining regex rules are skipped and the
+ * result says so.  Without the budget that message took some 6 s of CPU
+ * here. */
+static void
+test_regex_budget(void)
+{
+	static const char rules[] =
+	    "body     B_CAT1  /(a+)+b/\n"
+	    "body     B_CAT2  /(a+)+$/\n"
+	    "header   H_NEG   Subject !~ /^(a+)+$/\n"
+	    "header   H_POS   Subject =~ /^a/\n"
+	    "body     B_OK    /cheap pills/\n"
+	    "meta     M_OK    B_OK && !B_CAT2\n";
+	static const char rules2[] =
+	    "body     R_CAT   /(a|aa)+$/\n"
+	    "body     B_OK    /cheap pills/\n"
+	    "header   H_POS   Subject =~ /^a/\n";
+	const char *a30 = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa!";
+	struct spam_result r;
+	struct buf b;
+	double t;
+
+	buf_init(&b, BUF_UNLIMITED);
+	(void)buf_printf(&b, "From: x@example.org\nSubject: %s\n\ncheap pills\n\n%s\n", a30,
+	    a30);
+	t = scan_interpreted(rules, buf_cstr(&b), &r);
+	T_OK(t < 1.0);
+	T_OK(!hit(&r, "B_CAT1") && !hit(&r, "B_CAT2") && !hit(&r, "H_NEG"));
+	T_OK(hit(&r, "H_POS") && hit(&r, "B_OK") && hit(&r, "M_OK"));
+	T_OK(r.re_limited >= 2);
+	T_INTEQ(r.re_skipped, 0);
+	spam_result_free(&r);
+
+	/* the budget */
+	buf_reset(&b);
+	(void)buf_printf(&b, "From: x@example.org\nSubject: %s\n\ncheap pills\n", a30);
+	for (int i = 0; i < 2000; i++)         /* paragraphs: lines of their own */
+		(void)buf_printf(&b, "\n%s\n", a30);
+	t = scan_interpreted(rules2, buf_cstr(&b), &r);
+	T_OK(t < 2.0);
+	if (t >= 2.0)
+		fprintf(stderr, "test_regex_budget: %.2f s of CPU\n", t);
+	T_INTEQ(r.re_limited, (unsigned)(RULE_MATCH_BUDGET / RULE_MATCH_LIMIT));
+	T_INTEQ(r.re_skipped, 2);
+	T_OK(!hit(&r, "R_CAT") && !hit(&r, "B_OK") && !hit(&r, "H_POS"));
+	spam_result_free(&r);
+	buf_free(&b);
+}
+
 /* A file's bytes, malloc'ed. */
 static unsigned char *
 read_all(const char *path, size_t *len_r)
@@ -4911,6 +5001,7 @@ main(void)
 	T_RUN(test_cache_short_patterns);
 	T_RUN(test_cache_trust);
 	T_RUN(test_cache_pcre2_blob);
+	T_RUN(test_regex_budget);
 	for (size_t i = 0; i < nkept; i++)
 		ruleset_free(&kept[i]);
 	return t_done();
