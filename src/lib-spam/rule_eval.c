@@ -3014,7 +3014,8 @@ run_rule(struct scan *sc, struct rule *r)
 		goto done;
 	}
 	/* the message's PCRE2 budget is spent: regex rules no longer run */
-	if (re_budget_spent(sc) && r->type != RULE_META) {
+	if (re_budget_spent(sc) && (r->re != NULL || r->re32 != NULL || r->tpl) &&
+	    r->type != RULE_META && !r->exists) {
 		sc->re_skipped++;
 		goto done;
 	}
