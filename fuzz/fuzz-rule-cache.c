@@ -5,8 +5,9 @@
  * deserializers are not run (decode_blobs = 0: patterns are compiled from
  * their text), as they trust their input and are only ever given files
  * whose owner and mode say only this user or root wrote them; the walk of
- * a pattern section that bounds what they read is run.  An accepted rule
- * set is run over a message. */
+ * a pattern section that bounds what they read runs, without deciding
+ * (the seeds hold no real PCRE2 blobs).  An accepted rule set is run over
+ * a message. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
