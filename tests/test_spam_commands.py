@@ -824,6 +824,41 @@ def test_learn_too_big_file_says_why(tmp_path, cfgdir):
     assert "Learned tokens from 1 message(s) as ham" in r.stdout
 
 
+def test_learn_skips_empty_messages(tmp_path, cfgdir):
+    """An empty message (a file of 0 bytes, of only an mbox "From " line,
+    of only blank lines; an empty message in an mbox; empty stdin) is
+    not learned: it is named on stderr, counted as skipped, and the exit
+    status is 1 as for a file that cannot be read.  (Each was learned as
+    a message: nspam grew and an LR sample was stored.)"""
+    db = str(tmp_path / "m.db")
+    d = tmp_path / "msgs"
+    d.mkdir()
+    (d / "empty").write_text("")
+    (d / "fromonly").write_text("From a@b Mon Jan  1 00:00:00 2024\n")
+    (d / "blank").write_text("\n \r\n\t\n")
+    (d / "real").write_text(HAM)
+    r = run("learn", "--spam", "--db", db, str(d), cfg=cfgdir)
+    assert r.returncode == 1, r.stderr
+    for name in ("empty", "fromonly", "blank"):
+        assert "learn: %s: empty message, not learned" % (d / name) in r.stderr, r.stderr
+    assert ("Learned tokens from 1 message(s) as spam (1 examined, 0 relearned, "
+            "0 already known, 3 empty skipped)") in r.stdout, r.stdout
+    assert "Database: 1 spam, 0 ham" in r.stdout
+    mbox = tmp_path / "m.mbox"
+    mbox.write_text("From a@b Mon Jan  1 00:00:00 2024\n\n"
+                    "From a@b Mon Jan  1 00:00:00 2024\n" + corpus_msg(False, 1))
+    r = run("learn", "--ham", "--mbox", "--db", db, str(mbox), cfg=cfgdir)
+    assert r.returncode == 1 and "%s: empty message" % mbox in r.stderr, r.stderr
+    assert "Learned tokens from 1 message(s) as ham" in r.stdout, r.stdout
+    r = run("learn", "--ham", "--db", db, stdin="", cfg=cfgdir)
+    assert r.returncode == 1 and "learn: stdin: empty message" in r.stderr, r.stderr
+    assert "Database: 1 spam, 1 ham" in r.stdout, r.stdout
+    con = sqlite3.connect(db)
+    assert con.execute("SELECT count(*) FROM lr_sample").fetchone()[0] == 2
+    assert con.execute("SELECT count(*) FROM bayes_seen").fetchone()[0] == 2
+    con.close()
+
+
 def test_learn_mbox_streamed(tmp_path, cfgdir):
     """An mbox is read as a stream: learning a 100 MB one fits in 96 MiB
     of data (before, the whole file was read into memory, a buffer

@@ -8,7 +8,8 @@
  *
  * A directory holds one message per file; a Maildir is read from cur/
  * and new/; a file is one message, or an mbox with --mbox; no path reads
- * one message from stdin.  A leading mbox "From " line is skipped.
+ * one message from stdin.  A leading mbox "From " line is skipped; an
+ * empty message (only blank lines after it) is not learned.
  * Messages are untrusted; each is bounded (SPAM_CMD_MAX_MESSAGE).
  * The logistic regression's samples are stored with the Bayes tokens and
  * its weights retrained once at the end (lr.h).
@@ -58,7 +59,7 @@ struct learn_ctx {
 	struct spam_engine *e;
 	const char *user;
 	int spam, forget, expire;
-	long examined, errors;
+	long examined, errors, skipped;
 	struct learn_counts n;
 	struct pending *batch;
 	size_t nbatch, batch_bytes;
@@ -173,12 +174,34 @@ done:
 	c->nbatch = c->batch_bytes = 0;
 }
 
+/* Whether a message holds nothing: no bytes but blanks and line ends
+ * after a leading mbox "From " line (an empty file, a truncated mbox). */
+static int
+empty_message(const char *data, size_t len)
+{
+	size_t i = 0;
+
+	if (len >= 5 && memcmp(data, "From ", 5) == 0) {
+		const char *nl = memchr(data, '\n', len);
+		i = nl != NULL ? (size_t)(nl - data) + 1 : len;
+	}
+	for (; i < len; i++)
+		if (data[i] != '\n' && data[i] != '\r' && data[i] != ' ' && data[i] != '\t')
+			return 0;
+	return 1;
+}
+
 static void
 learn_one(const char *data, size_t len, const char *name, void *arg)
 {
 	struct learn_ctx *c = arg;
 	struct pending *p;
 
+	if (empty_message(data, len)) {
+		fprintf(stderr, "learn: %s: empty message, not learned\n", name);
+		c->skipped++;
+		return;
+	}
 	c->examined++;
 	if (c->batch == NULL)
 		c->batch = xcalloc(LEARN_BATCH, sizeof(*c->batch));
@@ -373,16 +396,21 @@ learn_main(int argc, char **argv)
 			    (long long)n, ctx.e->bayes_max_tokens);
 		}
 	}
-	if (ctx.examined == 0 && ctx.expire)
+	if (ctx.examined == 0 && ctx.skipped == 0 && ctx.expire)
 		;                       /* expiry only */
 	else if (ctx.forget)
-		printf("Forgot %ld message(s) (%ld examined, %ld not learned before)\n",
+		printf("Forgot %ld message(s) (%ld examined, %ld not learned before",
 		    ctx.n.forgotten, ctx.examined, ctx.n.notfound);
 	else
-		printf("Learned tokens from %ld message(s) as %s (%ld examined, %ld relearned, %ld already known)\n",
+		printf("Learned tokens from %ld message(s) as %s (%ld examined, %ld relearned, %ld already known",
 		    ctx.n.learned + ctx.n.relearned, ctx.spam ? "spam" : "ham", ctx.examined,
 		    ctx.n.relearned, ctx.n.already);
+	if (ctx.examined > 0 || ctx.skipped > 0 || !ctx.expire) {
+		if (ctx.skipped > 0)
+			printf(", %ld empty skipped", ctx.skipped);
+		printf(")\n");
+	}
 	print_database(&ctx, ctx.user);
 	spam_engine_free(&ctx.e);
-	return (bad || ctx.errors) ? 1 : 0;
+	return (bad || ctx.errors || ctx.skipped) ? 1 : 0;
 }
