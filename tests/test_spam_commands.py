@@ -859,6 +859,29 @@ def test_learn_skips_empty_messages(tmp_path, cfgdir):
     con.close()
 
 
+def test_learn_mbox_skips_too_big_message(tmp_path, cfgdir):
+    """A message over the 64 MiB bound inside an mbox is skipped as a
+    file that big is, named by its place in the mbox, and the reading
+    goes on at the next "From " line.  (It was cut to its first 64 MiB
+    and learned from them.)"""
+    mbox = tmp_path / "big.mbox"
+    head = "From a@b Mon Jan  1 00:00:00 2024\nSubject: %s\nMessage-ID: <%s@x>\n\n"
+    with open(mbox, "w") as f:
+        f.write(head % ("one", "one") + "the first message\n\n")
+        f.write(head % ("two", "two"))
+        f.write(("x" * 99 + "\n") * (64 * 1024 * 1024 // 100 + 10) + "\n")
+        f.write(head % ("three", "three") + "the third message\n")
+    db = str(tmp_path / "m.db")
+    r = run("learn", "--spam", "--mbox", "--db", db, str(mbox), cfg=cfgdir)
+    assert r.returncode == 1, r.stderr
+    assert "%s: message 2: more than 67108864 bytes, skipped" % mbox in r.stderr, r.stderr
+    assert "Learned tokens from 2 message(s) as spam (2 examined" in r.stdout, r.stdout
+    con = sqlite3.connect(db)
+    keys = sorted(k.split("/")[0] for (k,) in con.execute("SELECT msgkey FROM bayes_seen"))
+    con.close()
+    assert keys == ["<one@x>", "<three@x>"], keys
+
+
 def test_learn_mbox_streamed(tmp_path, cfgdir):
     """An mbox is read as a stream: learning a 100 MB one fits in 96 MiB
     of data (before, the whole file was read into memory, a buffer

@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -84,8 +85,11 @@ read_file(const char *path, struct buf *b)
 
 /* Reading an mbox: the current message and the line being read. */
 struct mbox_rd {
-	struct buf msg;         /* the message so far (bounded; the rest dropped) */
+	struct buf msg;         /* the message so far (bounded) */
 	int in_msg;             /* past a "From " line */
+	int too_big;            /* the message is over msg.max: skipped */
+	long nmsg;              /* messages begun ("From " lines) */
+	long nbig;              /* of them skipped as too big */
 	int line_start;         /* the next bytes start a line */
 	int prev_blank;         /* the line before was empty, not the first */
 	int first;              /* no line read yet */
@@ -94,12 +98,18 @@ struct mbox_rd {
 	void *arg;
 };
 
+/* The message read so far to fn, unless it was too big (said why). */
 static void
 mbox_emit(struct mbox_rd *r)
 {
-	if (r->in_msg)
+	if (r->in_msg && r->too_big) {
+		fprintf(stderr, "%s: message %ld: more than %zu bytes, skipped\n",
+		    r->name, r->nmsg, r->msg.max);
+		r->nbig++;
+	} else if (r->in_msg)
 		r->fn(r->msg.data ? r->msg.data : "", r->msg.len, r->name, r->arg);
 	buf_reset(&r->msg);
+	r->too_big = 0;
 }
 
 /* Bytes of the file, s[0..n): a whole line (ending in '\n', or the
@@ -111,7 +121,8 @@ mbox_piece(struct mbox_rd *r, const char *s, size_t n, int line_end)
 	    (r->first || r->prev_blank)) {
 		mbox_emit(r);
 		r->in_msg = 1;
-	} else if (r->in_msg) {
+		r->nmsg++;
+	} else if (r->in_msg && !r->too_big) {
 		size_t q = 0;
 		if (r->line_start) {
 			while (q < n && s[q] == '>')
@@ -119,7 +130,10 @@ mbox_piece(struct mbox_rd *r, const char *s, size_t n, int line_end)
 			/* ">From " quoting undone */
 			q = q > 0 && n - q >= 5 && memcmp(s + q, "From ", 5) == 0;
 		}
-		(void)buf_append(&r->msg, s + q, n - q);
+		if (buf_append(&r->msg, s + q, n - q) < 0) {
+			r->too_big = 1;         /* not cut: skipped whole */
+			buf_reset(&r->msg);
+		}
 	}
 	if (line_end)
 		r->prev_blank = r->line_start && !r->first &&
@@ -131,7 +145,9 @@ mbox_piece(struct mbox_rd *r, const char *s, size_t n, int line_end)
 
 /* Split an mbox at "From " lines (at the start or after a blank line);
  * ">From " quoting is undone.  Read as a stream: the memory is one
- * message (SPAM_CMD_MAX_MESSAGE, more of it is dropped) and a window. */
+ * message (SPAM_CMD_MAX_MESSAGE; a longer one is skipped, said on
+ * stderr, and reading goes on at the next "From " line) and a window.
+ * The number of messages skipped so, or -1 (errno) when reading failed. */
 #define MBOX_WINDOW (1024 * 1024)
 
 static int
@@ -176,8 +192,10 @@ each_mbox_fd(int fd, const char *name,
 		memmove(w, w + p, len - p);
 		len -= p;
 	}
-	if (ret == 0)
+	if (ret == 0) {
 		mbox_emit(&r);
+		ret = r.nbig > INT_MAX ? INT_MAX : (int)r.nbig;
+	}
 	buf_free(&r.msg);
 	free(w);
 	return ret;
@@ -199,7 +217,7 @@ one_file(const char *path, int mbox,
 			return 1;
 		}
 		close(fd);
-		return 0;
+		return r;               /* its messages too big */
 	}
 	buf_init(&b, SPAM_CMD_MAX_MESSAGE);
 	if (read_file(path, &b) < 0) {
