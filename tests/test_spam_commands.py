@@ -882,6 +882,28 @@ def test_learn_mbox_skips_too_big_message(tmp_path, cfgdir):
     assert keys == ["<one@x>", "<three@x>"], keys
 
 
+def test_learn_refuses_fifo(tmp_path, cfgdir):
+    """A FIFO given as FILE (with or without --mbox) is refused at once
+    as not a regular file (learn blocked in open() waiting for a writer);
+    one in a directory is skipped with a message and the rest learned.
+    The file is checked with fstat() on what was opened, O_NONBLOCK, so a
+    FIFO that replaces a file after the directory was read cannot block
+    it either."""
+    d = tmp_path / "msgs"
+    d.mkdir()
+    os.mkfifo(d / "fifo")
+    (d / "real").write_text(HAM)
+    db = str(tmp_path / "m.db")
+    for extra in ([], ["--mbox"]):
+        r = run("learn", "--spam", *extra, "--db", db, str(d / "fifo"), cfg=cfgdir)
+        assert r.returncode == 1, r.stderr
+        assert "%s: cannot read: not a regular file" % (d / "fifo") in r.stderr, r.stderr
+    r = run("learn", "--spam", "--db", db, str(d), cfg=cfgdir)
+    assert r.returncode == 0, r.stderr
+    assert "%s: not a regular file, skipped" % (d / "fifo") in r.stderr, r.stderr
+    assert "Learned tokens from 1 message(s) as spam" in r.stdout, r.stdout
+
+
 def test_learn_mbox_streamed(tmp_path, cfgdir):
     """An mbox is read as a stream: learning a 100 MB one fits in 96 MiB
     of data (before, the whole file was read into memory, a buffer

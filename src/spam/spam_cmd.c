@@ -71,17 +71,40 @@ spam_cmd_read_fd(int fd, struct buf *b)
 	return 0;
 }
 
+/* Open a message file, a regular file only: checked on the opened
+ * descriptor, so a FIFO put in its place after a stat() cannot block
+ * (without O_NONBLOCK the open of a FIFO waits for a writer, and a
+ * read for ever).  The fd, -1 (errno), or -2: not a regular file. */
 static int
-read_file(const char *path, struct buf *b)
+open_regular(const char *path)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC), r;
+	struct stat sb;
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC), fl, r = -1, e;
 
 	if (fd < 0)
 		return -1;
-	r = spam_cmd_read_fd(fd, b);
+	if (fstat(fd, &sb) == 0) {
+		if (!S_ISREG(sb.st_mode))
+			r = -2;
+		else if ((fl = fcntl(fd, F_GETFL)) >= 0 &&
+		    fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) == 0)
+			return fd;
+	}
+	e = errno;
+	close(fd);
+	errno = e;
+	return r;
+}
+
+static int
+read_file(int fd, struct buf *b)
+{
+	int r = spam_cmd_read_fd(fd, b);
+
 	close(fd);
 	return r;
 }
+
 
 /* Reading an mbox: the current message and the line being read. */
 struct mbox_rd {
@@ -208,19 +231,22 @@ one_file(const char *path, int mbox,
 	struct buf b;
 	int fd, r;
 
+	if ((fd = open_regular(path)) < 0) {
+		fprintf(stderr, "%s: cannot read: %s\n", path,
+		    fd == -2 ? "not a regular file" : strerror(errno));
+		return 1;
+	}
 	if (mbox) {
-		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 ||
-		    (r = each_mbox_fd(fd, path, fn, arg)) < 0) {
+		if ((r = each_mbox_fd(fd, path, fn, arg)) < 0) {
 			fprintf(stderr, "%s: cannot read: %s\n", path, strerror(errno));
-			if (fd >= 0)
-				close(fd);
+			close(fd);
 			return 1;
 		}
 		close(fd);
 		return r;               /* its messages too big */
 	}
 	buf_init(&b, SPAM_CMD_MAX_MESSAGE);
-	if (read_file(path, &b) < 0) {
+	if (read_file(fd, &b) < 0) {
 		if (errno == EFBIG)
 			fprintf(stderr, "%s: cannot read: more than %zu bytes\n", path, b.max);
 		else
@@ -256,14 +282,20 @@ each_in_dir(const char *dir, int mbox,
 	while ((de = readdir(d)) != NULL) {
 		struct stat sb;
 		char *p;
+		int found;
 		if (de->d_name[0] == '.')
 			continue;
 		p = xasprintf("%s/%s", dir, de->d_name);
-		if (stat(p, &sb) == 0 && S_ISREG(sb.st_mode)) {
+		found = stat(p, &sb) == 0;
+		if (found && S_ISREG(sb.st_mode)) {
+			/* (one_file() checks again what it opens) */
 			names = xreallocarray(names, n + 1, sizeof(char *));
 			names[n++] = p;
-		} else
-			free(p);
+			continue;
+		}
+		if (found && !S_ISDIR(sb.st_mode))
+			fprintf(stderr, "%s: not a regular file, skipped\n", p);
+		free(p);
 	}
 	closedir(d);
 	if (n > 0)

@@ -27,9 +27,11 @@ void spam_cmd_store_owner(const char *db);
 int spam_cmd_read_fd(int fd, struct buf *b);
 /* Call fn for each message in path: a file (one message, or an mbox
  * when mbox is set), a directory (one message per regular file) or a
- * Maildir (cur/ and new/).  Returns the number of files that could not
- * be read and of mbox messages skipped as over SPAM_CMD_MAX_MESSAGE
- * (each reported on stderr). */
+ * Maildir (cur/ and new/).  Only regular files are read, as checked on
+ * the opened file (never blocking on a FIFO): another path is refused,
+ * another entry of a directory skipped.  Returns the number of files
+ * that could not be read and of mbox messages skipped as over
+ * SPAM_CMD_MAX_MESSAGE (each reported on stderr). */
 int spam_cmd_each_message(const char *path, int mbox,
     void (*fn)(const char *data, size_t len, const char *name, void *arg),
     void *arg);
