@@ -522,6 +522,43 @@ def test_learn_logistic_regression(tmp_path, cfgdir):
     assert "LR_9999=2.5" in spam, spam
 
 
+def test_learn_again_leaves_lr_model(tmp_path, cfgdir):
+    """Learning mail the database already knows as the same class
+    ("already known") changes nothing in the logistic regression: no
+    sample stored again, no change counted, no training (the weights and
+    their generation stay, so the filter's processes do not reload 4 MiB
+    each).  Before, every such run stored each sample again and retrained.
+    Relearning a message as the other class replaces its one sample."""
+    import hashlib
+    db = str(tmp_path / "lr.db")
+    spamdir, hamdir = write_corpus(tmp_path, 10, lr_msg)
+    for kind, d in (("--spam", spamdir), ("--ham", hamdir)):
+        assert run("learn", kind, "--db", db, str(d), cfg=cfgdir).returncode == 0
+
+    def model():
+        con = sqlite3.connect(db)
+        gen, changes, w = con.execute(
+            "SELECT gen, changes, weights FROM lr_model JOIN lr_weights USING (user) "
+            "WHERE user = ''").fetchone()
+        samples = con.execute("SELECT msgkey, kind, rowid FROM lr_sample "
+                              "ORDER BY msgkey").fetchall()
+        con.close()
+        return gen, changes, hashlib.sha256(w).hexdigest(), samples
+    before = model()
+    assert before[1] == 0 and len(before[3]) == 20
+    r = run("learn", "--spam", "--db", db, str(spamdir), cfg=cfgdir)
+    assert "10 already known" in r.stdout and r.returncode == 0, r.stdout + r.stderr
+    assert model() == before
+    # as the other class: the sample changes class (one per message)
+    one = spamdir / "000"
+    r = run("learn", "--ham", "--db", db, str(one), cfg=cfgdir)
+    assert "1 relearned" in r.stdout, r.stdout
+    gen, changes, w, samples = model()
+    assert len(samples) == 20 and gen == before[0] + 1 and w != before[2]
+    assert sum(k == "h" for _, k, _ in samples) == 11
+    assert "Database: 9 spam, 11 ham" in r.stdout
+
+
 def fnv1a_signed(text):
     """A Bayes token's key as the store keeps it: 64-bit FNV-1a of its
     text (bayes.h), as a signed integer."""

@@ -598,7 +598,7 @@ learn(struct store *st, const char *user, const struct mime_msg *m,
     int spam, int forget)
 {
 	char *key = bayes_msgkey(m);
-	char kind, want = spam ? 's' : 'h';
+	char kind, lr_kind, want = spam ? 's' : 'h';
 	uint64_t *tok = NULL;
 	size_t n = 0;
 	int ret = -1;
@@ -609,13 +609,21 @@ learn(struct store *st, const char *user, const struct mime_msg *m,
 		ret = BAYES_NOT_FOUND;
 		goto out;
 	}
-	bayes_tokenize(m, &tok, &n);
 	if (!forget && kind == want) {
-		if (learn_lr(st, user, key, m, tok, n, spam, 0) < 0)
+		/* nothing changes, unless its LR sample is missing (learned
+		 * before the LR) or of the other class: a sample stored
+		 * again would count as a change and bring the training due */
+		if (store_lr_sample_kind(st, user, key, &lr_kind) < 0)
 			goto out;
+		if (lr_kind != want) {
+			bayes_tokenize(m, &tok, &n);
+			if (learn_lr(st, user, key, m, tok, n, spam, 0) < 0)
+				goto out;
+		}
 		ret = BAYES_ALREADY;
 		goto out;
 	}
+	bayes_tokenize(m, &tok, &n);
 	if (kind != 0) {        /* undo the earlier learning */
 		if (store_bayes_update(st, user, tok, n, kind == 's' ? -1 : 0,
 		    kind == 'h' ? -1 : 0) < 0 ||

@@ -87,9 +87,10 @@ double lr_classify(struct store *st, struct lr_cache *c, const char *user,
 int lr_learn(struct store *st, const char *user, const char *msgkey,
     const uint32_t *x, size_t n, int spam, int forget);
 /* Retrain the weights of `user` from its samples, in the caller's
- * write transaction: always (force) or when the samples changed since
- * the last training by at least 1/LR_RETRAIN_DIV of its size.  1
- * trained, 0 not needed, -1 error. */
+ * write transaction: when any sample changed since the last training
+ * (force), or when at least 1/LR_RETRAIN_DIV of its size did.  1
+ * trained, 0 not needed (nothing changed: the weights would be the
+ * same), -1 error. */
 #define LR_RETRAIN_DIV 20
 /* Samples kept per user: a training first drops all but the newest
  * LR_MAX_SAMPLES (about 35 MB of samples; the training holds their

@@ -106,10 +106,14 @@ collect_one(const char *msgkey, char kind, const void *feat, size_t len, void *a
 		t->nham++;
 }
 
+/* A training is due: forced, when any sample changed since the last
+ * one (none changed: the same weights again, only a new generation for
+ * every reader to load); else when 1/LR_RETRAIN_DIV of them did. */
 static int
-due(const struct lr_model_info *inf)
+due(const struct lr_model_info *inf, int force)
 {
-	return inf->changes > 0 && inf->changes * LR_RETRAIN_DIV >= inf->nspam + inf->nham;
+	return inf->changes > 0 &&
+	    (force || inf->changes * LR_RETRAIN_DIV >= inf->nspam + inf->nham);
 }
 
 /* the model row and the samples, in the caller's transaction or
@@ -172,11 +176,14 @@ claim_tx(struct store *st, void *arg)
 	int64_t now = (int64_t)time(NULL);
 	int k;
 
+	if (store_lr_model_info(st, c->user, &inf) < 0)
+		return -1;
+	if (!due(&inf, c->force))
+		return 0;
 	if (!c->force) {
-		if (store_lr_model_info(st, c->user, &inf) < 0 ||
-		    (k = claimed(st, c->user)) < 0)
+		if ((k = claimed(st, c->user)) < 0)
 			return -1;
-		if (!due(&inf) || k == 1)
+		if (k == 1)
 			return 0;
 	}
 	if (store_lr_claim_put(st, c->user, now + LR_CLAIM_SECONDS) < 0 ||
@@ -195,7 +202,7 @@ lr_training_read(struct store *st, const char *user, int force, struct lr_traini
 	memset(t, 0, sizeof(*t));
 	if (store_lr_model_info(st, user, &inf) < 0)
 		return -1;
-	if (!force && !due(&inf))
+	if (!due(&inf, force))
 		return 0;
 	/* held by another: known without waiting for the write lock
 	 * (claim_tx checks again under it) */
@@ -262,7 +269,7 @@ lr_retrain(struct store *st, const char *user, int force)
 	memset(&t, 0, sizeof(t));
 	if (store_lr_model_info(st, user, &inf) < 0)
 		return -1;
-	if (!force && !due(&inf))
+	if (!due(&inf, force))
 		return 0;
 	if (store_lr_samples_trim(st, user, LR_MAX_SAMPLES) < 0 ||
 	    read_samples(st, user, &t) < 0) {

@@ -265,16 +265,51 @@ test_store(void)
 	T_OK(classify(st, &c, 0, 25, 1) < 0.1);
 	/* too few learned for the minimum: not used */
 	T_OK(classify(st, &c, 1, 25, 21) == -1);
-	/* learning the same message again keeps one sample */
+	/* learning the same message again keeps one sample and changes
+	 * nothing: no change counted, so no training, not even a forced
+	 * one (it counted a change, and `tempest learn` retrained) */
 	learn_range(st, 1, 0, 1, 0, BAYES_ALREADY);
 	nsamples = 0;
 	(void)store_lr_samples(st, "", count_sample, NULL);
 	T_INTEQ(nsamples, 40);
+	T_INTEQ(store_lr_model_info(st, "", &inf), 1);
+	T_INTEQ(inf.changes, 0);
+	T_INTEQ(lr_retrain(st, "", 1), 0);
+	T_INTEQ(store_lr_model_info(st, "", &inf), 1);
+	T_INTEQ(inf.gen, 1);
+	/* ... unless its sample is missing (learned before the LR) */
+	{
+		char *msg = make_msg(1, 0), *key, kind;
+		struct mime_msg m;
+		mime_parse(&m, msg, strlen(msg), NULL);
+		key = bayes_msgkey(&m);
+		T_INTEQ(store_begin(st), 0);
+		T_INTEQ(store_lr_sample_delete(st, "", key), 1);
+		T_INTEQ(store_commit(st), 0);
+		T_INTEQ(bayes_learn(st, "", &m, 1, 0), BAYES_ALREADY);
+		T_INTEQ(store_lr_sample_kind(st, "", key, &kind), 0);
+		T_INTEQ(kind, 's');
+		/* relearned as ham and back: its one sample changes class */
+		T_INTEQ(bayes_learn(st, "", &m, 0, 0), BAYES_RELEARNED);
+		nsamples = 0;
+		(void)store_lr_samples(st, "", count_sample, NULL);
+		T_INTEQ(nsamples, 40);
+		T_INTEQ(store_lr_sample_kind(st, "", key, &kind), 0);
+		T_INTEQ(kind, 'h');
+		T_INTEQ(bayes_learn(st, "", &m, 1, 0), BAYES_RELEARNED);
+		T_INTEQ(store_lr_sample_kind(st, "", key, &kind), 0);
+		T_INTEQ(kind, 's');
+		mime_free(&m);
+		free(key);
+		free(msg);
+	}
+	T_INTEQ(lr_retrain(st, "", 1), 1);
 	/* one change of 40: below 1/LR_RETRAIN_DIV, no training; two: yes */
-	T_INTEQ(lr_retrain(st, "", 0), 0);
 	learn_range(st, 0, 30, 31, 0, BAYES_LEARNED);
+	T_INTEQ(lr_retrain(st, "", 0), 0);
+	learn_range(st, 0, 31, 32, 0, BAYES_LEARNED);
 	T_INTEQ(lr_retrain(st, "", 0), 1);
-	learn_range(st, 0, 30, 31, 1, BAYES_FORGOTTEN);
+	learn_range(st, 0, 30, 32, 1, BAYES_FORGOTTEN);
 	/* forget all the spam: after training, no spam sample is left and
 	 * the model is not used */
 	learn_range(st, 1, 1, 20, 1, BAYES_FORGOTTEN);

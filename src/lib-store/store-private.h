@@ -41,6 +41,7 @@ struct store_driver {
 	    void (*)(const char *, const struct spam_levels *, void *), void *);
 	int (*lr_sample_put)(struct store *, const char *, const char *, char,
 	    const void *, size_t);
+	int (*lr_sample_kind)(struct store *, const char *, const char *, char *);
 	int (*lr_sample_delete)(struct store *, const char *, const char *);
 	int (*lr_samples_trim)(struct store *, const char *, int64_t);
 	int (*lr_samples)(struct store *, const char *,

@@ -335,6 +335,7 @@ store_bayes_put(struct store *st, const char *u, const struct bayes_token_row *r
 
 int store_bayes_seen_all(struct store *st, const char *u, void (*fn)(const char *, char, void *), void *a) { return st->drv->bayes_seen_all(st, u, fn, a); }
 int store_lr_sample_put(struct store *st, const char *u, const char *k, char c, const void *f, size_t n) { return st->drv->lr_sample_put(st, u, k, c, f, n); }
+int store_lr_sample_kind(struct store *st, const char *u, const char *k, char *r) { return st->drv->lr_sample_kind(st, u, k, r); }
 int store_lr_sample_delete(struct store *st, const char *u, const char *k) { return st->drv->lr_sample_delete(st, u, k); }
 int store_lr_samples_trim(struct store *st, const char *u, int64_t k) { return st->drv->lr_samples_trim(st, u, k); }
 int store_lr_samples(struct store *st, const char *u, void (*fn)(const char *, char, const void *, size_t, void *), void *a) { return st->drv->lr_samples(st, u, fn, a); }

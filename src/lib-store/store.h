@@ -135,6 +135,9 @@ struct lr_model_info {
  * 'h'.  Counts a change in the model row. */
 int store_lr_sample_put(struct store *st, const char *user, const char *msgkey,
     char kind, const void *feat, size_t len);
+/* How a message's sample is stored: *kind_r 's', 'h' or 0 (none). */
+int store_lr_sample_kind(struct store *st, const char *user, const char *msgkey,
+    char *kind_r);
 /* 1 removed (a change counted), 0 there was none. */
 int store_lr_sample_delete(struct store *st, const char *user, const char *msgkey);
 /* Delete all but the `keep` most recently stored samples of user: the

@@ -578,6 +578,26 @@ lr_sample_put(struct store *st, const char *user, const char *key, char kind,
 }
 
 static int
+lr_sample_kind(struct store *st, const char *user, const char *key, char *kind_r)
+{
+	struct buf b;
+	char *c[1];
+	int k;
+
+	*kind_r = 0;
+	buf_init(&b, BUF_UNLIMITED);
+	(void)buf_appends(&b, "SELECT kind FROM lr_sample WHERE user = ");
+	q_cstr(st, &b, user);
+	(void)buf_appends(&b, " AND msgkey = ");
+	q_cstr(st, &b, key);
+	if ((k = row1(st, &b, c, 1)) == 1) {
+		*kind_r = c[0][0];
+		free(c[0]);
+	}
+	return k < 0 ? -1 : 0;
+}
+
+static int
 lr_sample_delete(struct store *st, const char *user, const char *key)
 {
 	struct buf b;
@@ -985,6 +1005,7 @@ const struct store_driver store_driver_mysql = {
 	.bayes_users = bayes_users,
 	.levels_list = levels_list,
 	.lr_sample_put = lr_sample_put,
+	.lr_sample_kind = lr_sample_kind,
 	.lr_sample_delete = lr_sample_delete,
 	.lr_samples_trim = lr_samples_trim,
 	.lr_samples = lr_samples,

@@ -19,7 +19,7 @@ enum {
 	Q_SEEN_SET, Q_SEEN_DEL, Q_NTOK, Q_QPUT, Q_QLIST, Q_QGET, Q_QDEL, Q_QEXP,
 	Q_LGET, Q_LSET, Q_LDEL, Q_LRS_PUT, Q_LRS_DEL, Q_LRS_ALL, Q_LRM_CHG,
 	Q_LRM_INFO, Q_LRM_GET, Q_LRM_PUT, Q_LRW_PUT, Q_LRS_NTH, Q_LRS_TRIM, Q_TOK_EXP, Q_TOK_ALL, Q_TOK_PUT,
-	Q_SEEN_ALL, Q_USERS, Q_LLIST, Q_GEN_BUMP, Q_CLAIM_GET, Q_CLAIM_PUT, Q_CLAIM_DEL, Q_MAX
+	Q_SEEN_ALL, Q_USERS, Q_LLIST, Q_LRS_KIND, Q_GEN_BUMP, Q_CLAIM_GET, Q_CLAIM_PUT, Q_CLAIM_DEL, Q_MAX
 };
 
 static const char *const sql_text[Q_MAX] = {
@@ -61,6 +61,7 @@ static const char *const sql_text[Q_MAX] = {
 	    "VALUES (?1, ?2, ?3, ?4, ?5)",
 	[Q_LDEL] = "DELETE FROM spam_levels WHERE recipient = ?1",
 	[Q_LRS_PUT] = "INSERT OR REPLACE INTO lr_sample (user, msgkey, kind, feat) VALUES (?1, ?2, ?3, ?4)",
+	[Q_LRS_KIND] = "SELECT kind FROM lr_sample WHERE user = ?1 AND msgkey = ?2",
 	[Q_LRS_DEL] = "DELETE FROM lr_sample WHERE user = ?1 AND msgkey = ?2",
 	[Q_LRS_ALL] = "SELECT msgkey, kind, feat FROM lr_sample WHERE user = ?1",
 	[Q_LRM_CHG] = "INSERT INTO lr_model (user, gen, nspam, nham, changes) VALUES (?1, 0, 0, 0, 1) "
@@ -473,6 +474,25 @@ lr_sample_put(struct store *st, const char *user, const char *key, char kind,
 	if (step_done(st, q) < 0)
 		return -1;
 	return lr_changed(st, user);
+}
+
+static int
+lr_sample_kind(struct store *st, const char *user, const char *key, char *kind_r)
+{
+	sqlite3_stmt *q = stmt(st, Q_LRS_KIND);
+	int rc;
+
+	*kind_r = 0;
+	if (q == NULL)
+		return -1;
+	sqlite3_bind_text(q, 1, user, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, key, -1, SQLITE_STATIC);
+	if ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		const unsigned char *k = sqlite3_column_text(q, 0);
+		*kind_r = k ? (char)k[0] : 0;
+	}
+	sqlite3_reset(q);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : fail(st);
 }
 
 static int
@@ -928,6 +948,7 @@ const struct store_driver store_driver_sqlite = {
 	.bayes_users = bayes_users,
 	.levels_list = levels_list,
 	.lr_sample_put = lr_sample_put,
+	.lr_sample_kind = lr_sample_kind,
 	.lr_sample_delete = lr_sample_delete,
 	.lr_samples_trim = lr_samples_trim,
 	.lr_samples = lr_samples,
