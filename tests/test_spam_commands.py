@@ -443,6 +443,33 @@ def test_quarantine_commands(tmp_path, cfgdir):
                              cfg=cfgdir).stdout
 
 
+def test_quarantine_learn_ham_busy_store(tmp_path, cfgdir):
+    """`quarantine learn-ham` on a store another process keeps locked
+    for writing fails within seconds, saying the store is busy, and keeps
+    the message (nothing learned, nothing released).  It waited about
+    80 s first: 8 attempts of SQLite's 10 s busy timeout, as the filter
+    waits."""
+    db = str(tmp_path / "q.db")
+    assert run("quarantine", "--db", db, "list", cfg=cfgdir).returncode == 0
+    con = sqlite3.connect(db, isolation_level=None)
+    con.execute("INSERT INTO quarantine VALUES (?,?,?,?,?,?,?,?)",
+                ("abc123", int(time.time()), "promo@bulk.example", "demo@example.test\n",
+                 "FREE VIAGRA", 25.5, "BODY_VIAGRA=2.5", SPAM.encode()))
+    con.execute("BEGIN IMMEDIATE")
+    try:
+        t0 = time.monotonic()
+        r = run("quarantine", "--db", db, "learn-ham", "abc123", cfg=cfgdir)
+        took = time.monotonic() - t0
+    finally:
+        con.execute("ROLLBACK")
+    assert r.returncode == 2, r.stderr
+    assert "abc123: store busy (another process is writing to it), try again" in r.stderr
+    assert took < 15, took
+    assert con.execute("SELECT count(*) FROM quarantine").fetchone()[0] == 1
+    assert con.execute("SELECT count(*) FROM bayes_seen").fetchone()[0] == 0
+    con.close()
+
+
 def lr_text(words):
     """2-3 KB of text that every message of a class shares (many byte
     4-grams of its own, so a few hundred messages train a sure model)."""

@@ -152,6 +152,44 @@ def test_concurrent_learning_on_mariadb(mariadb, tmp_path):
     assert "Database: 300 spam, %d ham" % (300 + auto) in r.stdout, (r.stdout, auto)
 
 
+def test_quarantine_learn_ham_busy_on_mariadb(mariadb, tmp_path):
+    """`quarantine learn-ham` while another session holds the row lock
+    of the Bayes totals: it fails within seconds, saying the store is
+    busy (its session's innodb_lock_wait_timeout is shortened; InnoDB's
+    default is 50 s, and each of 8 attempts waited it), and the message
+    stays quarantined."""
+    cfg = tmp_path / "etc"
+    cfg.mkdir()
+    (cfg / "main.cf").write_text("")
+    assert run("quarantine", "--db", mariadb, "list", cfg=str(cfg)).returncode == 0
+    sock = mariadb.split("socket=")[1].split(";")[0]
+    client = shutil.which("mariadb") or shutil.which("mysql")
+    subprocess.run([client, "--no-defaults", "-S", sock, "-uroot", "tempest", "-e",
+                    "INSERT INTO quarantine VALUES ('q1', UNIX_TIMESTAMP(), 'a@b', "
+                    "'demo@example.test\\n', 's', 20, 'X=20', "
+                    "'Subject: hi\\n\\nhello there my friend\\n'); "
+                    "INSERT INTO bayes_total VALUES ('', 0, 0)"],
+                   check=True, capture_output=True)
+    holder = subprocess.Popen([client, "--no-defaults", "-n", "-S", sock, "-uroot", "tempest",
+                               "-e", "START TRANSACTION; UPDATE bayes_total SET nham = nham "
+                               "WHERE user = ''; SELECT 'locked'; SELECT SLEEP(40)"],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        holder.stdout.readline()
+        t0 = time.monotonic()
+        r = run("quarantine", "--db", mariadb, "learn-ham", "q1", cfg=str(cfg))
+        took = time.monotonic() - t0
+    finally:
+        holder.kill()
+        holder.wait()
+    assert r.returncode == 2, (took, r.stderr)
+    assert "q1: store busy (another process is writing to it), try again" in r.stderr, \
+        r.stderr
+    assert took < 20, took
+    assert run("quarantine", "--db", mariadb, "list", cfg=str(cfg)).stdout.count("q1") == 1
+
+
 def test_copy_sqlite_model_to_mariadb(mariadb, tmp_path):
     """A site moving from the embedded store to a shared one: `learn
     --copy-from sqlite-file --db mysql:...` carries the whole model over

@@ -14,8 +14,11 @@ struct store_driver {
 	struct store *(*open)(const char *arg, char **error_r);
 	void (*close)(struct store *st);
 	/* how long a write waits for another writer: 0 not at all, -1
-	 * the driver's default (optional) */
+	 * the handle's default, st->patience_ms or the driver's (optional) */
 	void (*set_wait)(struct store *st, int ms);
+	/* the lock wait of a driver without set_wait (store_set_patience;
+	 * 0: its default; optional) */
+	int (*set_lock_wait)(struct store *st, int ms);
 	int (*exec)(struct store *st, const char *sql);        /* no parameters */
 	/* totals and the token generation (0 before the first write) */
 	int (*bayes_totals)(struct store *, const char *, struct bayes_counts *,
@@ -70,6 +73,7 @@ struct store {
 	int sync_tx;            /* in a store_begin_durable() transaction */
 	struct token_cache *tcache;     /* Bayes counts between reads */
 	int conflict;           /* the last error: see store_conflict() */
+	int patience_ms;        /* store_set_patience(), 0 not set */
 };
 
 void store_set_error(struct store *st, const char *fmt, ...)

@@ -131,11 +131,33 @@ store_begin_durable(struct store *st)
 	return 0;
 }
 
+int
+store_set_patience(struct store *st, int ms)
+{
+	st->patience_ms = ms > 0 ? ms : 0;
+	if (st->drv->set_wait != NULL)
+		st->drv->set_wait(st, -1);
+	else if (st->drv->set_lock_wait != NULL)
+		return st->drv->set_lock_wait(st, st->patience_ms);
+	return 0;
+}
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 enum { TX_WAIT, TX_DURABLE, TX_TRY };
 
 static int
 transaction(struct store *st, int how, int (*fn)(struct store *, void *), void *arg)
 {
+	int64_t start = st->patience_ms > 0 ? now_ms() : 0;
+
 	for (int attempt = 0;; attempt++) {
 		int b = how == TX_DURABLE ? store_begin_durable(st) :
 		    how == TX_TRY ? store_begin_try(st) : store_begin(st);
@@ -148,7 +170,8 @@ transaction(struct store *st, int how, int (*fn)(struct store *, void *), void *
 		}
 		/* busy at store_begin_try(): its store_begin() failed with
 		 * a conflict, which store_conflict() still says */
-		if (how == TX_TRY || !store_conflict(st) || attempt == STORE_TX_ATTEMPTS - 1)
+		if (how == TX_TRY || !store_conflict(st) || attempt == STORE_TX_ATTEMPTS - 1 ||
+		    (st->patience_ms > 0 && now_ms() - start >= st->patience_ms))
 			return -1;
 		store_conflict_wait(attempt);
 	}

@@ -69,6 +69,14 @@ int store_transaction_try(struct store *st, int (*fn)(struct store *, void *), v
 /* The same with store_begin_durable(). */
 int store_transaction_durable(struct store *st, int (*fn)(struct store *, void *),
     void *arg);
+/* For an interactive command: a write meeting another writer waits at
+ * most ms (SQLite busy timeout, MariaDB innodb_lock_wait_timeout,
+ * rounded up to seconds) and store_transaction() retries a conflict
+ * only within ms of its start, so a busy store fails in about ms
+ * instead of the attempts of STORE_TX_ATTEMPTS waits of the driver's
+ * default (SQLite: 10 s each, about 80 s).  ms 0: the defaults again,
+ * as the filter keeps them. */
+int store_set_patience(struct store *st, int ms);
 
 /* ---- Bayes ---- user "" is the global database. */
 struct bayes_counts {

@@ -971,6 +971,19 @@ levels_set(struct store *st, const char *rcpt, const struct spam_levels *l)
 	return run(st, &b);
 }
 
+/* innodb_lock_wait_timeout of this session: whole seconds, at least 1 */
+static int
+set_lock_wait(struct store *st, int ms)
+{
+	char sql[96];
+
+	if (ms <= 0)
+		return exec(st, "SET SESSION innodb_lock_wait_timeout = DEFAULT");
+	snprintf(sql, sizeof(sql), "SET SESSION innodb_lock_wait_timeout = %d",
+	    (ms + 999) / 1000);
+	return exec(st, sql);
+}
+
 static int
 levels_delete(struct store *st, const char *rcpt)
 {
@@ -990,6 +1003,7 @@ const struct store_driver store_driver_mysql = {
 	.open = my_open,
 	.close = my_close,
 	.exec = exec,
+	.set_lock_wait = set_lock_wait,
 	.bayes_totals = bayes_totals,
 	.bayes_add_totals = bayes_add_totals,
 	.bayes_get = bayes_get,

@@ -163,7 +163,9 @@ static void sqlite_close(struct store *st);
 static void
 sqlite_set_wait(struct store *st, int ms)
 {
-	sqlite3_busy_timeout(SQ(st)->db, ms < 0 ? BUSY_MS : ms);
+	if (ms < 0)
+		ms = st->patience_ms > 0 ? st->patience_ms : BUSY_MS;
+	sqlite3_busy_timeout(SQ(st)->db, ms);
 }
 
 

@@ -47,6 +47,9 @@
 #include "spam_engine.h"
 #include "str.h"
 
+/* How long learn-ham waits for a store another process writes to. */
+#define LEARN_HAM_PATIENCE_MS 3000
+
 static void
 usage(void)
 {
@@ -494,13 +497,25 @@ quarantine_main(int argc, char **argv)
 				struct mime_msg m;
 				mime_parse(&m, q.message, q.message_len, &e->lim);
 				int64_t expired;
+				/* an administrator waits: a store another process
+				 * keeps busy fails in seconds, not after the
+				 * attempts the filter makes (about 80 s) */
+				(void)store_set_patience(e->store, LEARN_HAM_PATIENCE_MS);
 				if (bayes_learn(e->store, user, &m, 0, 0) < 0 ||
 				    spam_engine_maintain(e, user, SPAM_MAINT_TRAIN,
 				    &expired) < 0) {
-					fprintf(stderr, "quarantine: %s: not learned, so not "
-					    "released: %s\n", id, store_error(e->store));
+					if (store_conflict(e->store))
+						fprintf(stderr, "quarantine: %s: store busy (another "
+						    "process is writing to it), try again; not "
+						    "learned, so not released\n", id);
+					else
+						fprintf(stderr, "quarantine: %s: not learned, so not "
+						    "released: %s\n", id, store_error(e->store));
 					ret = 1;
 				}
+				/* the delete after a release must not fail so soon:
+				 * a second release would deliver it again */
+				(void)store_set_patience(e->store, 0);
 				mime_free(&m);
 				free(user);
 			}
