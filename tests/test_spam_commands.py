@@ -715,6 +715,52 @@ def test_learn_beside_autolearning(tmp_path, cfgdir):
     assert (nspam, nham) == (1500, len(auto)), (nspam, nham, len(auto))
 
 
+def learn_disjoint_at_once(tmp_path, db, cfg, n=1100):
+    """Two `tempest learn --spam` runs at once into db over disjoint
+    directories of n messages each (a few batches each, so their
+    transactions interleave), every message holding the word
+    "sharedword" (one token row both update) and words of its own.
+    Returns the two runs' (returncode, stdout, stderr)."""
+    dirs = []
+    for d in ("a", "b"):
+        p = tmp_path / d
+        p.mkdir()
+        for i in range(n):
+            (p / ("%04d" % i)).write_text(
+                "From: x%s%d@bulk.example\nSubject: offer %s%d\nMessage-ID: <%s%d@conc>\n\n"
+                "first line\nsharedword casino jackpot %s%dword %s%dmore\n"
+                % (d, i, d, i, d, i, d, i, d, i))
+        dirs.append(p)
+    env = dict(os.environ)
+    env.pop("TEMPEST_CONFIG_DIR", None)
+    procs = [subprocess.Popen([TEMPEST, "-c", str(cfg), "learn", "--spam", "--db", db,
+                               str(p)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True, env=env) for p in dirs]
+    out = []
+    for p in procs:
+        o, e = p.communicate(timeout=300)
+        out.append((p.returncode, o, e))
+    return out
+
+
+def test_concurrent_learners_sum_on_sqlite(tmp_path, cfgdir):
+    """Two learn runs at once over disjoint sets into one SQLite store:
+    the totals and a token both updated are the sums of the two."""
+    db = str(tmp_path / "conc.db")
+    n = 1100
+    for rc, out, err in learn_disjoint_at_once(tmp_path, db, cfgdir, n):
+        assert rc == 0 and "Learned tokens from %d message(s)" % n in out, out + err
+    con = sqlite3.connect(db)
+    assert con.execute("SELECT nspam, nham FROM bayes_total WHERE user = ''").fetchone() \
+        == (2 * n, 0)
+    assert con.execute("SELECT spam, ham FROM bayes_token WHERE user = '' AND token = ?",
+                       (fnv1a_signed("sharedword"),)).fetchone() == (2 * n, 0)
+    assert con.execute("SELECT count(*) FROM bayes_seen").fetchone()[0] == 2 * n
+    assert con.execute("SELECT count(*) FROM lr_sample").fetchone()[0] == 2 * n
+    assert con.execute("SELECT nspam, changes FROM lr_model").fetchone() == (2 * n, 0)
+    con.close()
+
+
 def model_lines(out):
     """The Bayes and LR probability lines of a spamc report."""
     return [ln for ln in out.splitlines()

@@ -152,6 +152,37 @@ def test_concurrent_learning_on_mariadb(mariadb, tmp_path):
     assert "Database: 300 spam, %d ham" % (300 + auto) in r.stdout, (r.stdout, auto)
 
 
+def mariadb_rows(mariadb, sql):
+    """The rows of a query on the test's database, as tuples of strings."""
+    sock = mariadb.split("socket=")[1].split(";")[0]
+    client = shutil.which("mariadb") or shutil.which("mysql")
+    r = subprocess.run([client, "--no-defaults", "-N", "-B", "-S", sock, "-uroot",
+                        "tempest", "-e", sql], check=True, capture_output=True, text=True)
+    return [tuple(line.split("\t")) for line in r.stdout.splitlines()]
+
+
+def test_concurrent_learners_sum_on_mariadb(mariadb, tmp_path):
+    """Two learn runs at once over disjoint sets into one MariaDB store
+    (their batches update the same token and totals rows; InnoDB
+    deadlocks are retried): the totals, a token both updated, the
+    learned-message marks and the LR samples are the sums of the two."""
+    from test_spam_commands import fnv1a_signed, learn_disjoint_at_once
+    cfg = tmp_path / "etc"
+    cfg.mkdir()
+    (cfg / "main.cf").write_text("")
+    n = 1100
+    for rc, out, err in learn_disjoint_at_once(tmp_path, mariadb, str(cfg), n):
+        assert rc == 0 and "Learned tokens from %d message(s)" % n in out, out + err
+        assert "warning" not in err, err
+    assert mariadb_rows(mariadb, "SELECT nspam, nham FROM bayes_total WHERE user = ''") \
+        == [(str(2 * n), "0")]
+    assert mariadb_rows(mariadb, "SELECT spam, ham FROM bayes_token WHERE user = '' AND "
+                        "token = %d" % fnv1a_signed("sharedword")) == [(str(2 * n), "0")]
+    assert mariadb_rows(mariadb, "SELECT count(*) FROM bayes_seen") == [(str(2 * n),)]
+    assert mariadb_rows(mariadb, "SELECT count(*) FROM lr_sample") == [(str(2 * n),)]
+    assert mariadb_rows(mariadb, "SELECT nspam, changes FROM lr_model") == [(str(2 * n), "0")]
+
+
 def test_quarantine_learn_ham_busy_on_mariadb(mariadb, tmp_path):
     """`quarantine learn-ham` while another session holds the row lock
     of the Bayes totals: it fails within seconds, saying the store is
