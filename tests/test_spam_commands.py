@@ -715,12 +715,13 @@ def test_learn_beside_autolearning(tmp_path, cfgdir):
     assert (nspam, nham) == (1500, len(auto)), (nspam, nham, len(auto))
 
 
-def learn_disjoint_at_once(tmp_path, db, cfg, n=1100):
+def learn_disjoint_at_once(tmp_path, db, cfg, n=1100, same=False):
     """Two `tempest learn --spam` runs at once into db over disjoint
     directories of n messages each (a few batches each, so their
     transactions interleave), every message holding the word
-    "sharedword" (one token row both update) and words of its own.
-    Returns the two runs' (returncode, stdout, stderr)."""
+    "sharedword" (one token row both update) and words of its own;
+    same: both over the first directory.  Returns the two runs'
+    (returncode, stdout, stderr)."""
     dirs = []
     for d in ("a", "b"):
         p = tmp_path / d
@@ -735,7 +736,7 @@ def learn_disjoint_at_once(tmp_path, db, cfg, n=1100):
     env.pop("TEMPEST_CONFIG_DIR", None)
     procs = [subprocess.Popen([TEMPEST, "-c", str(cfg), "learn", "--spam", "--db", db,
                                str(p)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              text=True, env=env) for p in dirs]
+                              text=True, env=env) for p in (dirs[:1] * 2 if same else dirs)]
     out = []
     for p in procs:
         o, e = p.communicate(timeout=300)
@@ -758,6 +759,30 @@ def test_concurrent_learners_sum_on_sqlite(tmp_path, cfgdir):
     assert con.execute("SELECT count(*) FROM bayes_seen").fetchone()[0] == 2 * n
     assert con.execute("SELECT count(*) FROM lr_sample").fetchone()[0] == 2 * n
     assert con.execute("SELECT nspam, changes FROM lr_model").fetchone() == (2 * n, 0)
+    con.close()
+
+
+def learned_counts(out):
+    """(learned, already known) of a learn run's summary line."""
+    import re
+    m = re.search(r"Learned tokens from (\d+) message\(s\).* (\d+) already known", out)
+    return int(m.group(1)), int(m.group(2))
+
+
+def test_concurrent_learners_same_mail_on_sqlite(tmp_path, cfgdir):
+    """Two learn runs at once over the same messages: each is counted
+    once, learned by one run and already known to the other."""
+    db = str(tmp_path / "conc.db")
+    n = 1100
+    runs = learn_disjoint_at_once(tmp_path, db, cfgdir, n, same=True)
+    for rc, out, err in runs:
+        assert rc == 0, out + err
+    counts = [learned_counts(out) for _, out, _ in runs]
+    assert sum(c[0] for c in counts) == n and sum(c[1] for c in counts) == n, counts
+    con = sqlite3.connect(db)
+    assert con.execute("SELECT nspam FROM bayes_total").fetchone()[0] == n
+    assert con.execute("SELECT spam FROM bayes_token WHERE token = ?",
+                       (fnv1a_signed("sharedword"),)).fetchone()[0] == n
     con.close()
 
 

@@ -183,6 +183,30 @@ def test_concurrent_learners_sum_on_mariadb(mariadb, tmp_path):
     assert mariadb_rows(mariadb, "SELECT nspam, changes FROM lr_model") == [(str(2 * n), "0")]
 
 
+def test_concurrent_learners_same_mail_on_mariadb(mariadb, tmp_path):
+    """Two learn runs at once over the same messages on MariaDB: each is
+    counted once.  (Both read a message's mark without a lock, neither
+    found it, and both learned it: nspam and every token counted twice,
+    2,200 for 1,100 messages.  The mark is now written first as the
+    change from what was read, an INSERT, UPDATE or DELETE that waits
+    for the other's uncommitted one and then fails as a conflict, so
+    the transaction is done again and finds the message known.)"""
+    from test_spam_commands import fnv1a_signed, learn_disjoint_at_once, learned_counts
+    cfg = tmp_path / "etc"
+    cfg.mkdir()
+    (cfg / "main.cf").write_text("")
+    n = 1100
+    runs = learn_disjoint_at_once(tmp_path, mariadb, str(cfg), n, same=True)
+    for rc, out, err in runs:
+        assert rc == 0 and "warning" not in err, out + err
+    counts = [learned_counts(out) for _, out, _ in runs]
+    assert sum(c[0] for c in counts) == n and sum(c[1] for c in counts) == n, counts
+    assert mariadb_rows(mariadb, "SELECT nspam FROM bayes_total") == [(str(n),)]
+    assert mariadb_rows(mariadb, "SELECT spam FROM bayes_token WHERE token = %d"
+                        % fnv1a_signed("sharedword")) == [(str(n),)]
+    assert mariadb_rows(mariadb, "SELECT count(*) FROM lr_sample") == [(str(n),)]
+
+
 def test_quarantine_learn_ham_busy_on_mariadb(mariadb, tmp_path):
     """`quarantine learn-ham` while another session holds the row lock
     of the Bayes totals: it fails within seconds, saying the store is

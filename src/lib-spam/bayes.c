@@ -624,6 +624,11 @@ learn(struct store *st, const char *user, const struct mime_msg *m,
 		goto out;
 	}
 	bayes_tokenize(m, &tok, &n);
+	/* the mark first: another learner of the same message at once
+	 * (MariaDB) makes it a conflict, so this is done again and finds
+	 * the message known, before any count changed twice */
+	if (store_bayes_move_seen(st, user, key, kind, forget ? 0 : want) < 0)
+		goto out;
 	if (kind != 0) {        /* undo the earlier learning */
 		if (store_bayes_update(st, user, tok, n, kind == 's' ? -1 : 0,
 		    kind == 'h' ? -1 : 0) < 0 ||
@@ -632,15 +637,13 @@ learn(struct store *st, const char *user, const struct mime_msg *m,
 			goto out;
 	}
 	if (forget) {
-		if (store_bayes_set_seen(st, user, key, 0) < 0 ||
-		    learn_lr(st, user, key, m, tok, n, 0, 1) < 0)
+		if (learn_lr(st, user, key, m, tok, n, 0, 1) < 0)
 			goto out;
 		ret = BAYES_FORGOTTEN;
 		goto out;
 	}
 	if (store_bayes_update(st, user, tok, n, spam ? 1 : 0, spam ? 0 : 1) < 0 ||
 	    store_bayes_add_totals(st, user, spam ? 1 : 0, spam ? 0 : 1) < 0 ||
-	    store_bayes_set_seen(st, user, key, want) < 0 ||
 	    learn_lr(st, user, key, m, tok, n, spam, 0) < 0)
 		goto out;
 	ret = kind != 0 ? BAYES_RELEARNED : BAYES_LEARNED;

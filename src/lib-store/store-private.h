@@ -31,6 +31,8 @@ struct store_driver {
 	int (*bayes_bump)(struct store *, const char *);  /* generation + 1 */
 	int (*bayes_seen)(struct store *, const char *, const char *, char *);
 	int (*bayes_set_seen)(struct store *, const char *, const char *, char);
+	/* (optional: else bayes_set_seen) */
+	int (*bayes_move_seen)(struct store *, const char *, const char *, char, char);
 	int64_t (*bayes_ntokens)(struct store *, const char *);
 	int64_t (*bayes_expire)(struct store *, const char *, int64_t);
 	int (*bayes_tokens)(struct store *, const char *,

@@ -332,6 +332,13 @@ store_bayes_cache_stats(const struct store *st, uint64_t *hits_r, uint64_t *look
 
 int store_bayes_seen(struct store *st, const char *u, const char *k, char *r) { return st->drv->bayes_seen(st, u, k, r); }
 int store_bayes_set_seen(struct store *st, const char *u, const char *k, char c) { return st->drv->bayes_set_seen(st, u, k, c); }
+int
+store_bayes_move_seen(struct store *st, const char *u, const char *k, char from, char to)
+{
+	if (st->drv->bayes_move_seen != NULL)
+		return st->drv->bayes_move_seen(st, u, k, from, to);
+	return st->drv->bayes_set_seen(st, u, k, to);
+}
 int64_t store_bayes_ntokens(struct store *st, const char *u) { return st->drv->bayes_ntokens(st, u); }
 int64_t
 store_bayes_expire(struct store *st, const char *u, int64_t n)

@@ -106,6 +106,14 @@ int store_bayes_seen(struct store *st, const char *user, const char *msgkey,
 /* Record (kind 's'/'h') or forget (kind 0) a learned message. */
 int store_bayes_set_seen(struct store *st, const char *user, const char *msgkey,
     char kind);
+/* The same as a change from kind `from` (what store_bayes_seen() read
+ * in this transaction) to `to`: when another transaction changed or
+ * added the mark since (MariaDB, where that read takes no lock: two
+ * learners of one message at once), -1 with store_conflict() true, so
+ * that the transaction is done again and sees it.  (SQLite's writers
+ * run one at a time: the mark cannot change between.) */
+int store_bayes_move_seen(struct store *st, const char *user, const char *msgkey,
+    char from, char to);
 /* Number of distinct tokens. */
 int64_t store_bayes_ntokens(struct store *st, const char *user);
 /* Delete `n` tokens of user, the least recently learned first by the

@@ -371,6 +371,69 @@ bayes_set_seen(struct store *st, const char *user, const char *key, char kind)
 	return run(st, &b);
 }
 
+/* INSERT, UPDATE or DELETE of the mark as it was read: InnoDB makes
+ * each wait for another transaction's uncommitted change of the row and
+ * then sees the committed one, which a consistent read did not. */
+static int
+bayes_move_seen(struct store *st, const char *user, const char *key, char from, char to)
+{
+	struct buf b;
+
+	buf_init(&b, BUF_UNLIMITED);
+	if (from == 0) {
+		(void)buf_appends(&b, "INSERT INTO bayes_seen (user, msgkey, kind) VALUES (");
+		q_cstr(st, &b, user);
+		(void)buf_appendc(&b, ',');
+		q_cstr(st, &b, key);
+		(void)buf_printf(&b, ",'%c')", to == 's' ? 's' : 'h');
+	} else {
+		if (to != 0)
+			(void)buf_printf(&b, "UPDATE bayes_seen SET kind = '%c' WHERE user = ",
+			    to == 's' ? 's' : 'h');
+		else
+			(void)buf_appends(&b, "DELETE FROM bayes_seen WHERE user = ");
+		q_cstr(st, &b, user);
+		(void)buf_appends(&b, " AND msgkey = ");
+		q_cstr(st, &b, key);
+		(void)buf_printf(&b, " AND kind = '%c'", from == 's' ? 's' : 'h');
+	}
+	if (mysql_real_query(MY(st), b.data, b.len) != 0) {
+		int dup = mysql_errno(MY(st)) == 1062;     /* ER_DUP_ENTRY */
+		char *c[1];
+		int k;
+
+		buf_free(&b);
+		if (!dup)
+			return fail(st);
+		/* the key is unique by its first 255 bytes: another
+		 * message's mark may share them (a Message-ID of 240
+		 * bytes or more), which replaces it as before */
+		buf_init(&b, BUF_UNLIMITED);
+		(void)buf_appends(&b, "SELECT kind FROM bayes_seen WHERE user = ");
+		q_cstr(st, &b, user);
+		(void)buf_appends(&b, " AND msgkey = ");
+		q_cstr(st, &b, key);
+		(void)buf_appends(&b, " LOCK IN SHARE MODE");
+		if ((k = row1(st, &b, c, 1)) < 0)
+			return -1;
+		if (k == 0)
+			return bayes_set_seen(st, user, key, to);
+		free(c[0]);
+		store_set_error(st, "mysql: a message learned by another transaction "
+		    "meanwhile");
+		st->conflict = 1;
+		return -1;
+	}
+	buf_free(&b);
+	if (from != 0 && mysql_affected_rows(MY(st)) != 1) {
+		store_set_error(st, "mysql: a learned message changed by another "
+		    "transaction meanwhile");
+		st->conflict = 1;
+		return -1;
+	}
+	return 0;
+}
+
 static int64_t
 bayes_ntokens(struct store *st, const char *user)
 {
@@ -1011,6 +1074,7 @@ const struct store_driver store_driver_mysql = {
 	.bayes_bump = bayes_bump,
 	.bayes_seen = bayes_seen,
 	.bayes_set_seen = bayes_set_seen,
+	.bayes_move_seen = bayes_move_seen,
 	.bayes_ntokens = bayes_ntokens,
 	.bayes_expire = bayes_expire,
 	.bayes_tokens = bayes_tokens,

@@ -136,6 +136,33 @@ main(void)
 	T_INTEQ(store_bayes_set_seen(st, "", "<m1@x>", 0), 0);
 	T_INTEQ(store_bayes_seen(st, "", "<m1@x>", &kind), 0);
 	T_INTEQ(kind, 0);
+	/* the mark changed from what was read */
+	T_INTEQ(store_bayes_move_seen(st, "", "<m2@x>", 0, 's'), 0);
+	T_INTEQ(store_bayes_move_seen(st, "", "<m2@x>", 's', 'h'), 0);
+	T_INTEQ(store_bayes_seen(st, "", "<m2@x>", &kind), 0);
+	T_INTEQ(kind, 'h');
+	if (strncmp(spec, "mysql:", 6) == 0) {
+		/* read before another learner's change: a conflict */
+		T_INTEQ(store_bayes_move_seen(st, "", "<m2@x>", 0, 's'), -1);
+		T_OK(store_conflict(st));
+		T_INTEQ(store_bayes_move_seen(st, "", "<m2@x>", 's', 'h'), -1);
+		T_OK(store_conflict(st));
+		/* another message's key of the same first 255 bytes (the
+		 * index's prefix): replaced, as set_seen does, no conflict */
+		char a[400], b[400];
+		memset(a, 'x', 300);
+		strcpy(a + 300, "/a");
+		memcpy(b, a, 300);
+		strcpy(b + 300, "/b");
+		T_INTEQ(store_bayes_move_seen(st, "", a, 0, 's'), 0);
+		T_INTEQ(store_bayes_move_seen(st, "", b, 0, 'h'), 0);
+		T_INTEQ(store_bayes_seen(st, "", b, &kind), 0);
+		T_INTEQ(kind, 'h');
+		T_INTEQ(store_bayes_set_seen(st, "", b, 0), 0);
+	}
+	T_INTEQ(store_bayes_move_seen(st, "", "<m2@x>", 'h', 0), 0);
+	T_INTEQ(store_bayes_seen(st, "", "<m2@x>", &kind), 0);
+	T_INTEQ(kind, 0);
 
 	{
 		/* logistic-regression samples (binary blobs) and weights */
