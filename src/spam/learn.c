@@ -12,7 +12,7 @@
  * empty message (only blank lines after it) is not learned.
  * Messages are untrusted; each is bounded (SPAM_CMD_MAX_MESSAGE).
  * The logistic regression's samples are stored with the Bayes tokens and
- * its weights retrained once at the end (lr.h).
+ * its weights retrained once at the end, when a sample changed (lr.h).
  *
  * Messages are learned in batches of LEARN_BATCH (one transaction each:
  * per-message commits cost twice the time on SQLite).  A batch keeps

@@ -105,7 +105,6 @@ read_file(int fd, struct buf *b)
 	return r;
 }
 
-
 /* Reading an mbox: the current message and the line being read. */
 struct mbox_rd {
 	struct buf msg;         /* the message so far (bounded) */
