@@ -452,7 +452,8 @@ def test_quarantine_learn_ham_busy_store(tmp_path, cfgdir):
     db = str(tmp_path / "q.db")
     assert run("quarantine", "--db", db, "list", cfg=cfgdir).returncode == 0
     con = sqlite3.connect(db, isolation_level=None)
-    con.execute("INSERT INTO quarantine VALUES (?,?,?,?,?,?,?,?)",
+    con.execute("INSERT INTO quarantine (id, created, sender, recipients, subject,"
+                " score, tests, message) VALUES (?,?,?,?,?,?,?,?)",
                 ("abc123", int(time.time()), "promo@bulk.example", "demo@example.test\n",
                  "FREE VIAGRA", 25.5, "BODY_VIAGRA=2.5", SPAM.encode()))
     con.execute("BEGIN IMMEDIATE")

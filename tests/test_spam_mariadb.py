@@ -220,7 +220,8 @@ def test_quarantine_learn_ham_busy_on_mariadb(mariadb, tmp_path):
     sock = mariadb.split("socket=")[1].split(";")[0]
     client = shutil.which("mariadb") or shutil.which("mysql")
     subprocess.run([client, "--no-defaults", "-S", sock, "-uroot", "tempest", "-e",
-                    "INSERT INTO quarantine VALUES ('q1', UNIX_TIMESTAMP(), 'a@b', "
+                    "INSERT INTO quarantine (id, created, sender, recipients, subject,"
+                    " score, tests, message) VALUES ('q1', UNIX_TIMESTAMP(), 'a@b', "
                     "'demo@example.test\\n', 's', 20, 'X=20', "
                     "'Subject: hi\\n\\nhello there my friend\\n'); "
                     "INSERT INTO bayes_total VALUES ('', 0, 0)"],

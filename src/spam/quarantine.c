@@ -501,16 +501,20 @@ quarantine_main(int argc, char **argv)
 				 * keeps busy fails in seconds, not after the
 				 * attempts the filter makes (about 80 s) */
 				(void)store_set_patience(e->store, LEARN_HAM_PATIENCE_MS);
-				if (bayes_learn(e->store, user, &m, 0, 0) < 0 ||
-				    spam_engine_maintain(e, user, SPAM_MAINT_TRAIN,
-				    &expired) < 0) {
+				int learned = bayes_learn(e->store, user, &m, 0, 0) == 0;
+				if (!learned || spam_engine_maintain(e, user,
+				    SPAM_MAINT_TRAIN, &expired) < 0) {
+					/* learned but not trained: a second try finds
+					 * it known, trains and releases */
+					const char *what = learned ? "learned, but the "
+					    "classifier was not retrained" : "not learned";
 					if (store_conflict(e->store))
 						fprintf(stderr, "quarantine: %s: store busy (another "
-						    "process is writing to it), try again; not "
-						    "learned, so not released\n", id);
+						    "process is writing to it), try again; %s, so "
+						    "not released\n", id, what);
 					else
-						fprintf(stderr, "quarantine: %s: not learned, so not "
-						    "released: %s\n", id, store_error(e->store));
+						fprintf(stderr, "quarantine: %s: %s, so not "
+						    "released: %s\n", id, what, store_error(e->store));
 					ret = 1;
 				}
 				/* the delete after a release must not fail so soon:
