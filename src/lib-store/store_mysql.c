@@ -330,8 +330,11 @@ bayes_update(struct store *st, const char *user, const uint64_t *tok, size_t n,
 	return 0;
 }
 
+/* The kind ('s'/'h') a message key has in table (bayes_seen or
+ * lr_sample), 0 when it has none. */
 static int
-bayes_seen(struct store *st, const char *user, const char *key, char *kind_r)
+kind_of(struct store *st, const char *table, const char *user, const char *key,
+    char *kind_r)
 {
 	struct buf b;
 	char *c[1];
@@ -339,7 +342,7 @@ bayes_seen(struct store *st, const char *user, const char *key, char *kind_r)
 
 	*kind_r = 0;
 	buf_init(&b, BUF_UNLIMITED);
-	(void)buf_appends(&b, "SELECT kind FROM bayes_seen WHERE user = ");
+	(void)buf_printf(&b, "SELECT kind FROM %s WHERE user = ", table);
 	q_cstr(st, &b, user);
 	(void)buf_appends(&b, " AND msgkey = ");
 	q_cstr(st, &b, key);
@@ -348,6 +351,12 @@ bayes_seen(struct store *st, const char *user, const char *key, char *kind_r)
 		free(c[0]);
 	}
 	return k < 0 ? -1 : 0;
+}
+
+static int
+bayes_seen(struct store *st, const char *user, const char *key, char *kind_r)
+{
+	return kind_of(st, "bayes_seen", user, key, kind_r);
 }
 
 static int
@@ -643,21 +652,7 @@ lr_sample_put(struct store *st, const char *user, const char *key, char kind,
 static int
 lr_sample_kind(struct store *st, const char *user, const char *key, char *kind_r)
 {
-	struct buf b;
-	char *c[1];
-	int k;
-
-	*kind_r = 0;
-	buf_init(&b, BUF_UNLIMITED);
-	(void)buf_appends(&b, "SELECT kind FROM lr_sample WHERE user = ");
-	q_cstr(st, &b, user);
-	(void)buf_appends(&b, " AND msgkey = ");
-	q_cstr(st, &b, key);
-	if ((k = row1(st, &b, c, 1)) == 1) {
-		*kind_r = c[0][0];
-		free(c[0]);
-	}
-	return k < 0 ? -1 : 0;
+	return kind_of(st, "lr_sample", user, key, kind_r);
 }
 
 static int

@@ -501,7 +501,7 @@ quarantine_main(int argc, char **argv)
 				 * keeps busy fails in seconds, not after the
 				 * attempts the filter makes (about 80 s) */
 				(void)store_set_patience(e->store, LEARN_HAM_PATIENCE_MS);
-				int learned = bayes_learn(e->store, user, &m, 0, 0) == 0;
+				int learned = bayes_learn(e->store, user, &m, 0, 0) >= 0;
 				if (!learned || spam_engine_maintain(e, user,
 				    SPAM_MAINT_TRAIN, &expired) < 0) {
 					/* learned but not trained: a second try finds
