@@ -233,16 +233,16 @@ def test_quarantine_learn_ham_busy_on_mariadb(mariadb, tmp_path):
     try:
         assert holder.stdout.readline().strip() == "locked"
         holder.stdout.readline()
-        t0 = time.monotonic()
         r = run("quarantine", "--db", mariadb, "learn-ham", "q1", cfg=str(cfg))
-        took = time.monotonic() - t0
+        # it gave up while the other session still held the row (for 40 s)
+        still_held = holder.poll() is None
     finally:
         holder.kill()
         holder.wait()
-    assert r.returncode == 2, (took, r.stderr)
+    assert r.returncode == 2, r.stderr
     assert "q1: store busy (another process is writing to it), try again" in r.stderr, \
         r.stderr
-    assert took < 20, took
+    assert still_held
     assert run("quarantine", "--db", mariadb, "list", cfg=str(cfg)).stdout.count("q1") == 1
 
 

@@ -3,8 +3,6 @@ catastrophic backtracking stops at the match limit on each text, and a
 message that makes it reach the limit again and again stops at the
 per-message budget: the rules after it are not run, with a warning; the
 same output as with the JIT."""
-import time
-
 from test_spam_commands import run
 
 A30 = "a" * 30 + "!"
@@ -21,13 +19,11 @@ def test_regex_budget_without_jit(tmp_path):
     (msgs / "2").write_text("From: x@example.org\nSubject: hi\n\ncheap pills\n\n" + A30 + "\n")
     out = {}
     for nojit in ("1", "0"):
-        t = time.monotonic()
         r = run("spamc", "--batch", "--tests", "--no-bayes", "--rules", str(rules),
                 "--rules-cache", "", str(msgs / "1"), str(msgs / "2"),
                 env={"TEMPEST_CONFIG_DIR": str(tmp_path / "none"),
                      "TEMPEST_RULES_NO_JIT": nojit})
         assert r.returncode == 0, r.stderr
-        assert time.monotonic() - t < 20
         lines = r.stdout.splitlines()
         # the long one: R_CAT stopped at the limit 50 times, R_LATE not run
         assert lines[0].endswith("tests=R_FIRST=1"), r.stdout

@@ -132,14 +132,22 @@ def test_curl_smtps(tinst, tmp_path):
     assert r.returncode == 67, (r.returncode, r.stderr)
 
 
-def s_client(port, *args, wait=0.0):
+def s_client(port, *args, wait=0.0, saved=False):
     """openssl s_client -starttls smtp; keeps the connection open `wait`
-    seconds (TLS 1.3 tickets arrive after the handshake) then QUITs."""
+    seconds (TLS 1.3 tickets arrive after the handshake), and with
+    saved=True until the -sess_out file is written (up to 20 s more: a
+    slow sanitizer build may take longer than `wait`), then QUITs."""
     p = subprocess.Popen(["openssl", "s_client", "-starttls", "smtp",
                           "-connect", "127.0.0.1:%d" % port] + list(args),
                          stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                          stderr=subprocess.STDOUT, text=True)
     time.sleep(wait)
+    if saved:
+        sess = args[list(args).index("-sess_out") + 1]
+        deadline = time.monotonic() + 20
+        while (time.monotonic() < deadline and p.poll() is None and
+               not (os.path.exists(sess) and os.path.getsize(sess) > 0)):
+            time.sleep(0.1)
     out, _ = p.communicate("QUIT\n", timeout=30)
     return out
 
@@ -147,7 +155,7 @@ def s_client(port, *args, wait=0.0):
 @pytest.mark.parametrize("proto", ["-tls1_2", "-tls1_3"])
 def test_session_resumption(tinst, tmp_path, proto):
     sess = str(tmp_path / "sess.pem")
-    out = s_client(tinst.smtp_port, proto, "-sess_out", sess, wait=1.0)
+    out = s_client(tinst.smtp_port, proto, "-sess_out", sess, wait=1.0, saved=True)
     assert re.search(r"^New, TLSv1\.[23]", out, re.M), out
     assert os.path.getsize(sess) > 0
     out = s_client(tinst.smtp_port, proto, "-sess_in", sess, wait=0.5)
@@ -267,7 +275,7 @@ def test_resumption_survives_reload(make_instance, tmp_path, proto):
     generation."""
     inst = make_instance().start()
     sess = str(tmp_path / "sess.pem")
-    out = s_client(inst.smtp_port, proto, "-sess_out", sess, wait=1.0)
+    out = s_client(inst.smtp_port, proto, "-sess_out", sess, wait=1.0, saved=True)
     assert re.search(r"^New, TLSv1\.[23]", out, re.M), out
     old = set(inst.pids("smtpd"))
     assert old
@@ -314,14 +322,14 @@ def test_ticket_keys_rotate(make_instance, tmp_path):
     # a ticket issued at least 3 s into the key's life ...
     time.sleep(max(0.0, created + 3.0 - time.time()))
     s1 = str(tmp_path / "s1.pem")
-    out = s_client(inst.smtp_port, "-tls1_3", "-sess_out", s1, wait=1.0)
+    out = s_client(inst.smtp_port, "-tls1_3", "-sess_out", s1, wait=1.0, saved=True)
     assert re.search(r"^New, TLSv1\.3", out, re.M), out
     assert ticket_key_name(s1) == first[8:24]
     # ... is still valid (6 s) when the key has been rotated (at 6 s)
     time.sleep(max(0.0, created + 6.2 - time.time()))
     s2 = str(tmp_path / "s2.pem")
     out = s_client(inst.smtp_port, "-tls1_3", "-sess_in", s1, "-sess_out", s2,
-                   wait=1.0)
+                   wait=1.0, saved=True)
     assert re.search(r"^Reused, TLSv1\.3", out, re.M), out
     with open(key, "rb") as f:
         second = f.read()
