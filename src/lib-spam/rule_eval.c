@@ -84,10 +84,8 @@ struct scan {
 	 * (m then points to fm_msg); unset: it has not */
 	struct buf fm_text;
 	struct mime_msg fm_msg;
-	/* PCRE2 budget: units spent by matches that reached a limit
-	 * (RULE_MATCH_LIMIT each); the current rule met a limit or the
-	 * spent budget (re_err); matches and rules not run for it */
-	unsigned long re_units;
+	/* PCRE2 budget: matches that reached a limit; the current rule
+	 * met a limit or the spent budget (re_err); rules not run for it */
 	unsigned re_limited;
 	int re_err;
 	unsigned re_skipped;
@@ -272,7 +270,7 @@ late_jit(struct ruleset *rs, const struct rule *r, size_t n)
 static int
 re_budget_spent(const struct scan *sc)
 {
-	return sc->re_units >= RULE_MATCH_BUDGET;
+	return sc->re_limited >= RULE_MATCH_BUDGET;
 }
 
 /* Charge a match's result to the budget: one that stopped at a limit
@@ -283,7 +281,6 @@ re_charge(struct scan *sc, int rc)
 	if (rc == PCRE2_ERROR_MATCHLIMIT || rc == PCRE2_ERROR_DEPTHLIMIT ||
 	    rc == PCRE2_ERROR_HEAPLIMIT || rc == PCRE2_ERROR_JIT_STACKLIMIT ||
 	    rc == PCRE2_ERROR_NOMEMORY) {
-		sc->re_units += RULE_MATCH_LIMIT;
 		sc->re_limited++;
 		sc->re_err = 1;
 	}

@@ -302,16 +302,15 @@ pcre2_code *rule_compile(const char *pat, size_t len, uint32_t opts, int *err,
  * on the JIT and the interpreter path alike): a match that reaches a
  * limit fails (no match).  The heap limit (KiB) bounds the interpreter's
  * backtracking frames, which a pattern with many groups makes large (the
- * JIT ignores it).  Per message, the matches that reached a limit may
- * spend RULE_MATCH_BUDGET match-limit units in all (each counted as the
- * whole RULE_MATCH_LIMIT; one interpreted costs some 3-4 ms here, one
- * JIT-compiled 0.5 ms); after that the remaining regex rules of the
- * message are not run (spam_result.re_skipped says how many).
+ * JIT ignores it).  Per message, RULE_MATCH_BUDGET matches may reach a
+ * limit (one interpreted costs some 3-4 ms here, one JIT-compiled
+ * 0.5 ms); after that the remaining regex rules of the message are not
+ * run (spam_result.re_skipped says how many).
  */
 #define RULE_MATCH_LIMIT 200000
 #define RULE_DEPTH_LIMIT 5000
 #define RULE_HEAP_LIMIT 65536
-#define RULE_MATCH_BUDGET (50ul * RULE_MATCH_LIMIT)
+#define RULE_MATCH_BUDGET 50
 /* rs->mctx with the limits above. */
 pcre2_match_context *rule_match_context(void);
 /* 1 when TEMPEST_RULES_NO_JIT=1 was in the environment at the first
