@@ -316,3 +316,29 @@ def test_quarantine_table_of_an_earlier_version_gains_envelope(mariadb, tmp_path
     assert sql("SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE"
                " TABLE_SCHEMA = 'tempest' AND TABLE_NAME = 'quarantine'"
                " AND COLUMN_NAME = 'envelope'").strip() == "envelope"
+
+
+def test_long_message_ids_stay_apart_on_mariadb(mariadb, tmp_path):
+    """Two messages whose Message-IDs share their first 300 bytes (and
+    whose bodies are the same) are two learned messages: learning both
+    again finds both known.  (MariaDB's key index keeps the first 255
+    bytes, so the second one's mark replaced the first's and every run
+    learned them again; keys are now at most 255 bytes, a long
+    Message-ID shortened with its SHA-256.)"""
+    from test_spam_commands import learned_counts
+    cfg = tmp_path / "etc"
+    cfg.mkdir()
+    (cfg / "main.cf").write_text("")
+    d = tmp_path / "long"
+    d.mkdir()
+    for i in range(2):
+        (d / str(i)).write_text("From: a@b.example\nSubject: long id\n"
+                                "Message-ID: <%s%d@long.example>\n\n"
+                                "the same body of words\n" % ("x" * 300, i))
+    for known in (0, 2):
+        r = run("learn", "--spam", "--db", mariadb, str(d), cfg=str(cfg))
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert learned_counts(r.stdout) == (2 - known, known), r.stdout
+    assert mariadb_rows(mariadb, "SELECT nspam FROM bayes_total") == [("2",)]
+    assert mariadb_rows(mariadb, "SELECT count(*), max(length(msgkey)) FROM bayes_seen") \
+        == [("2", "255")]

@@ -12,6 +12,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <openssl/sha.h>
+
 #include "bayes.h"
 #include "buf.h"
 #include "lr.h"
@@ -343,9 +345,23 @@ bayes_msgkey(const struct mime_msg *m)
 	}
 	x = fnv1a(b, (size_t)(e - b), x);
 
-	if (v != NULL && v[0] != '\0' && strlen(v) < 900)
+	if (v == NULL || v[0] == '\0' || strlen(v) >= 900)
+		return xasprintf("body/%016llx", (unsigned long long)x);
+	if (strlen(v) + 17 <= BAYES_MSGKEY_MAX)
 		return xasprintf("%s/%016llx", v, (unsigned long long)x);
-	return xasprintf("body/%016llx", (unsigned long long)x);
+	/* a long Message-ID: its start, '#' and its SHA-256, so the key
+	 * is unique within BAYES_MSGKEY_MAX bytes (MariaDB's index prefix) */
+	{
+		unsigned char md[SHA256_DIGEST_LENGTH];
+		char hex[2 * SHA256_DIGEST_LENGTH + 1];
+
+		SHA256((const unsigned char *)v, strlen(v), md);
+		for (int i = 0; i < SHA256_DIGEST_LENGTH; i++)
+			(void)snprintf(hex + 2 * i, 3, "%02x", md[i]);
+		return xasprintf("%.*s#%s/%016llx",
+		    (int)(BAYES_MSGKEY_MAX - 17 - 1 - 2 * SHA256_DIGEST_LENGTH), v, hex,
+		    (unsigned long long)x);
+	}
 }
 
 double

@@ -51,7 +51,10 @@ bayes_hash(const void *p, size_t n, uint64_t h)
 void bayes_tokenize(const struct mime_msg *m, uint64_t **tok_r, size_t *n_r);
 /* Debug/test form: the token strings themselves, one per line. */
 char *bayes_token_text(const struct mime_msg *m);
-/* Identifies a message for learn bookkeeping (Message-ID or a hash). */
+/* Identifies a message for learn bookkeeping: its Message-ID (a long one
+ * shortened with its SHA-256) and a hash of its body, at most
+ * BAYES_MSGKEY_MAX bytes, the part of a key MariaDB's index keeps. */
+#define BAYES_MSGKEY_MAX 255
 char *bayes_msgkey(const struct mime_msg *m);
 
 struct bayes_counts;

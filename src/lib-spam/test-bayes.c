@@ -110,6 +110,41 @@ test_tokens_capped_body(void)
 	buf_free(&b);
 }
 
+/* Keys fit in BAYES_MSGKEY_MAX bytes (MariaDB's index prefix): two long
+ * Message-IDs that share their first 300 bytes give two keys, and a
+ * short one is kept as written. */
+static void
+test_msgkey_long_message_id(void)
+{
+	char id[2][400], msg[1024];
+	char *k[2];
+	struct mime_msg m;
+
+	for (int i = 0; i < 2; i++) {
+		memset(id[i], 'a', 350);
+		(void)snprintf(id[i] + 350, sizeof(id[i]) - 350, "%d@x", i);
+		(void)snprintf(msg, sizeof(msg), "Message-ID: <%s>\n\nsame body\n", id[i]);
+		mime_parse(&m, msg, strlen(msg), NULL);
+		k[i] = bayes_msgkey(&m);
+		mime_free(&m);
+		T_INTEQ(strlen(k[i]), BAYES_MSGKEY_MAX);
+		T_OK(strncmp(k[i], "<aaaa", 5) == 0);
+	}
+	T_OK(strncmp(k[0], k[1], BAYES_MSGKEY_MAX) != 0);
+	free(k[0]);
+	free(k[1]);
+	/* a Message-ID of 238 bytes (with its <>) still fits as written */
+	memset(id[0], 'b', 232);
+	memcpy(id[0] + 232, "@x.y", 5);
+	(void)snprintf(msg, sizeof(msg), "Message-ID: <%s>\n\nbody\n", id[0]);
+	mime_parse(&m, msg, strlen(msg), NULL);
+	k[0] = bayes_msgkey(&m);
+	mime_free(&m);
+	T_INTEQ(strlen(k[0]), BAYES_MSGKEY_MAX);
+	T_OK(strchr(k[0], '#') == NULL);
+	free(k[0]);
+}
+
 /* The same message with CRLF and with LF line ends has one key, so
  * learning it as the other class moves it; a lone CR still counts. */
 static void
@@ -280,6 +315,7 @@ main(void)
 	T_RUN(test_tokens);
 	T_RUN(test_tokens_capped_body);
 	T_RUN(test_msgkey_line_ends);
+	T_RUN(test_msgkey_long_message_id);
 	T_RUN(test_chi2);
 	T_RUN(test_combine_gate);
 	T_RUN(test_roundtrip);

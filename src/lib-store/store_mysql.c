@@ -414,9 +414,9 @@ bayes_move_seen(struct store *st, const char *user, const char *key, char from, 
 		buf_free(&b);
 		if (!dup)
 			return fail(st);
-		/* the key is unique by its first 255 bytes: another
-		 * message's mark may share them (a Message-ID of 240
-		 * bytes or more), which replaces it as before */
+		/* a key of another transaction's, or one longer than the
+		 * index's 255 bytes that an earlier version stored (keys
+		 * are shorter now, bayes_msgkey()): replaced as before */
 		buf_init(&b, BUF_UNLIMITED);
 		(void)buf_appends(&b, "SELECT kind FROM bayes_seen WHERE user = ");
 		q_cstr(st, &b, user);
