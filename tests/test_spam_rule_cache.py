@@ -72,6 +72,24 @@ def test_rule_cache_reuse_stale_corrupt(tmp_path):
     assert len(os.listdir(cache)) == 2
 
 
+def acl_grants_write(path, uid):
+    """Give user uid rwx on path by a POSIX access ACL (the binary form
+    of system.posix_acl_access: version 2, then tag, permissions, id per
+    entry); False where the file system takes no ACLs."""
+    import struct
+    entries = [(0x01, 7, 0xffffffff),   # user::rwx
+               (0x02, 7, uid),          # user:uid:rwx
+               (0x04, 0, 0xffffffff),   # group::---
+               (0x10, 7, 0xffffffff),   # mask::rwx
+               (0x20, 0, 0xffffffff)]   # other::---
+    blob = struct.pack("<I", 2) + b"".join(struct.pack("<HHI", *e) for e in entries)
+    try:
+        os.setxattr(path, "system.posix_acl_access", blob)
+    except OSError:
+        return False
+    return True
+
+
 def test_rule_cache_untrusted_directory(tmp_path):
     """A cache directory others may write is neither read nor written:
     the rules are parsed (same score) with one warning that says why; a
@@ -94,6 +112,16 @@ def test_rule_cache_untrusted_directory(tmp_path):
     os.chmod(cache, 0o700)
     score, err = batch(rules, cache, msgs)
     assert score == "2.5" and "rules from the cache" in err, err
+    # a POSIX ACL that lets another user write there: its mask is the
+    # mode's group bits, so the directory is refused the same way
+    if acl_grants_write(cache, 65534):
+        score, err = batch(rules, cache, msgs)
+        assert score == "2.5" and "rules parsed" in err, err
+        assert err.count("writable by group or others") == 1, err
+        os.removexattr(cache, "system.posix_acl_access")
+        os.chmod(cache, 0o700)
+        score, err = batch(rules, cache, msgs)
+        assert "rules from the cache" in err, err
     # a link to a valid cache: rejected, then a real file in its place
     good = tmp_path / "good.cache"
     os.rename(path, good)
