@@ -34,6 +34,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <xxhash.h>
 
 #include "buf.h"
 #include "fdio.h"
@@ -53,29 +54,13 @@
 #define PCRE2_SER_HDR 16                /* magic, version, config, number of codes */
 #define PCRE2_SER_ID 12                 /* the first three: which build wrote it */
 
-/* ---- hashing: 8 bytes per step (sources and the payload checksum) ---- */
+/* ---- hashing (sources and the payload checksum): XXH3, which reads
+ * the 6 MB of a cache of Debian's rules in well under a millisecond ---- */
 
 uint64_t
 cache_hash(const void *p, size_t n, uint64_t seed)
 {
-	const unsigned char *s = p;
-	uint64_t h = seed ^ 0x9e3779b97f4a7c15ULL ^ (n * 0xff51afd7ed558ccdULL);
-	size_t i = 0;
-
-	for (; i + 8 <= n; i += 8) {
-		uint64_t w;
-		memcpy(&w, s + i, 8);
-		h ^= w * 0x87c37b91114253d5ULL;
-		h = (h << 31 | h >> 33) * 0x4cf5ad432745937fULL;
-	}
-	for (; i < n; i++) {
-		h ^= s[i];
-		h *= 0x100000001b3ULL;
-	}
-	h ^= h >> 33;
-	h *= 0xc4ceb9fe1a85ec53ULL;
-	h ^= h >> 29;
-	return h;
+	return XXH3_64bits_withSeed(p, n, seed);
 }
 
 /* ---- writer ---- */

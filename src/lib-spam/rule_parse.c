@@ -164,7 +164,7 @@ ruleset_get(struct ruleset *rs, const char *name, int create)
 	}
 	if (!create || rs->n >= RULES_MAX)
 		return NULL;
-	rs->v = xreallocarray(rs->v, rs->n + 1, sizeof(*rs->v));
+	rs->v = xgrowarray(rs->v, &rs->cap, rs->n + 1, sizeof(*rs->v));
 	r = &rs->v[rs->n];
 	memset(r, 0, sizeof(*r));
 	r->name = xstrdup(name);

@@ -124,7 +124,7 @@ struct rule_source {
 
 struct ruleset {
 	struct rule *v;
-	size_t n;
+	size_t n, cap;
 	int *hash;              /* open addressing: name -> index+1 */
 	size_t hcap;
 	double required;
@@ -286,7 +286,7 @@ void ruleset_finish_loaded(struct ruleset *rs);
  * check_stock_info, the HTTPS mismatch tests and image_name_regex known,
  * which a cache of an older build holds as unknown evals; 21:
  * redirector_pattern kept) */
-#define RULE_CACHE_VERSION 21
+#define RULE_CACHE_VERSION 22
 enum { FM_DOM, FM_WILD, FM_WELCOME };
 uint64_t cache_hash(const void *p, size_t n, uint64_t seed);
 /* rs->redir_re from rs->redir, once (rule_parse.c). */

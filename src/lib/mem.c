@@ -50,6 +50,21 @@ xreallocarray(void *p, size_t nmemb, size_t size)
 	return xrealloc(p, nmemb * size);
 }
 
+void *
+xgrowarray(void *p, size_t *cap, size_t need, size_t size)
+{
+	size_t c = *cap;
+
+	if (need <= c)
+		return p;
+	c = c < 4 ? 8 : c > SIZE_MAX / 2 ? SIZE_MAX : c * 2;
+	if (c < need)
+		c = need;
+	p = xreallocarray(p, c, size);
+	*cap = c;
+	return p;
+}
+
 char *
 xstrdup(const char *s)
 {

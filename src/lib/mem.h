@@ -15,6 +15,10 @@ void *xcalloc(size_t nmemb, size_t size);
 void *xrealloc(void *p, size_t n);
 /* Grow an array: like reallocarray but aborts on overflow/OOM. */
 void *xreallocarray(void *p, size_t nmemb, size_t size);
+/* Make room for need elements of size bytes in p, whose capacity is
+ * *cap elements: when need > *cap the capacity at least doubles (at
+ * least 8), so n appends cost O(n) copying.  Returns the array. */
+void *xgrowarray(void *p, size_t *cap, size_t need, size_t size);
 char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
 char *xmemdup(const void *p, size_t n);

@@ -1,6 +1,7 @@
 /* test-buf.c - bounded buffer. */
 #include <stdlib.h>
 #include "buf.h"
+#include "mem.h"
 #include "test.h"
 
 static void
@@ -43,10 +44,35 @@ test_binary(void)
 	free(s);
 }
 
+/* xgrowarray: appends one at a time reallocate O(log n) times and keep
+ * what was stored. */
+static void
+test_growarray(void)
+{
+	int *v = NULL;
+	size_t cap = 0, grows = 0;
+
+	for (size_t n = 0; n < 100000; n++) {
+		size_t was = cap;
+		v = xgrowarray(v, &cap, n + 1, sizeof(*v));
+		grows += cap != was;
+		T_OK(cap >= n + 1);
+		v[n] = (int)n;
+	}
+	T_OK(grows <= 15);
+	for (size_t n = 0; n < 100000; n += 997)
+		T_INTEQ(v[n], (int)n);
+	/* a need past double the capacity is met at once */
+	v = xgrowarray(v, &cap, 1000000, sizeof(*v));
+	T_OK(cap >= 1000000);
+	free(v);
+}
+
 int
 main(void)
 {
 	T_RUN(test_limits);
 	T_RUN(test_binary);
+	T_RUN(test_growarray);
 	return t_done();
 }
