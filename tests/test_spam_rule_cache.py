@@ -131,3 +131,38 @@ def test_rule_cache_untrusted_directory(tmp_path):
     assert not os.path.islink(path)
     score, err = batch(rules, cache, msgs)
     assert "rules from the cache" in err, err
+
+
+def test_prefilter_without_vectorscan(tmp_path):
+    """Vectorscan is loaded with dlopen() when a rule set is prefiltered:
+    a libhs.so.5 without its functions (found first through
+    LD_LIBRARY_PATH) leaves the batch without a prefilter, with a
+    warning, and the same scores; the real library prefilters."""
+    import shutil
+    import subprocess
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if cc is None:
+        import pytest
+        pytest.skip("no C compiler to build the stand-in library")
+    rules, msgs, lib = tmp_path / "rules", tmp_path / "msgs", tmp_path / "lib"
+    for d in (rules, msgs, lib):
+        d.mkdir()
+    for i in range(3):
+        (msgs / str(i)).write_text(MSG)
+    (rules / "10_local.cf").write_text("body T_PILLS /cheap pills/i\nscore T_PILLS 2.5\n")
+    (tmp_path / "empty.c").write_text("int tempest_not_vectorscan;\n")
+    subprocess.run([cc, "-shared", "-fPIC", "-o", str(lib / "libhs.so.5"),
+                    str(tmp_path / "empty.c")], check=True)
+
+    def scan(env):
+        r = run("spamc", "--batch", "--no-bayes", "--rules", str(rules),
+                "--rules-cache", "", str(msgs),
+                env=dict({"TEMPEST_CONFIG_DIR": str(rules) + "-none"}, **env))
+        assert r.returncode == 0, r.stderr
+        return r.stdout, r.stderr
+    out, err = scan({})
+    assert "scanner " in err and "1 rules prefiltered" in err, err
+    out2, err2 = scan({"LD_LIBRARY_PATH": str(lib)})
+    assert "Vectorscan (libhs.so.5) lacks hs_compile_lit_multi; no prefilter" in err2, err2
+    assert "0 rules prefiltered" in err2, err2
+    assert out2 == out and out.count(" 2.5 ") == 3, out

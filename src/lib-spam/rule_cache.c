@@ -42,10 +42,6 @@
 #include "rules-private.h"
 #include "builtin.h"
 
-#ifdef HAVE_HS
-#include <hs/hs.h>
-#endif
-
 #define CACHE_MAGIC "TMPSRC\r\n"
 #define CACHE_VERSION RULE_CACHE_VERSION
 #define CACHE_HDR 32                    /* magic, version, flags, checksum, length */
@@ -613,7 +609,7 @@ ruleset_cache_save(const struct ruleset *rs, const char *path, char **error_r)
 	for (size_t j = 0; j < rs->npf; j++) {
 		char *bytes = NULL;
 		size_t len = 0;
-		if (hs_serialize_database(rs->pf[j].db, &bytes, &len) != HS_SUCCESS) {
+		if (pf_hs.serialize_database(rs->pf[j].db, &bytes, &len) != HS_SUCCESS) {
 			buf_free(&b);
 			*error_r = xstrdup("cannot serialize the Vectorscan database");
 			return -1;
@@ -1018,7 +1014,15 @@ ruleset_cache_parse(struct ruleset *rs, const unsigned char *data, size_t len,
 #ifdef HAVE_HS
 		if (decode_blobs) {
 			hs_database_t *db = NULL;
-			if (hs_deserialize_database((const char *)rd.p, dblen, &db) != HS_SUCCESS) {
+			/* the file name says which scanner it was made for:
+			 * none was loaded here, so no database was written */
+			if (pf_hs.deserialize_database == NULL) {
+				rd.err = "Vectorscan database without Vectorscan";
+				free(rule);
+				free(grp);
+				break;
+			}
+			if (pf_hs.deserialize_database((const char *)rd.p, dblen, &db) != HS_SUCCESS) {
 				rd.err = "Vectorscan database does not load";
 				free(rule);
 				free(grp);

@@ -40,6 +40,7 @@
  * them in block mode with no size limit beyond the MIME limits.
  * Built only when libhs (libvectorscan-dev) is found (HAVE_HS).
  */
+#include <dlfcn.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,15 +49,56 @@
 #include "rules-private.h"
 
 #ifdef HAVE_HS
-#include <hs/hs.h>
 
 #define PF_LIT_MIN 3             /* shortest literal worth a prefilter */
 
 typedef hs_error_t pf_scan_fn(const hs_database_t *, const char *, unsigned,
     unsigned, hs_scratch_t *, match_event_handler, void *);
 
-/* the fat runtime's AVX2 scanner (not in hs.h; see the top comment) */
-extern pf_scan_fn avx2_hs_scan __attribute__((weak));
+struct pf_hs_api pf_hs;
+
+/* dlopen() libhs (HS_SONAME, the soname it was built against) and find
+ * its functions: 0, or -1 with a warning (then no prefilter).  The fat
+ * runtime's AVX2 scanner (not in hs.h; see the top comment) is looked
+ * up too, NULL if the library lacks it. */
+static int
+pf_hs_load(pf_scan_fn **avx2_r)
+{
+	struct pf_hs_api a;
+	void *h = dlopen(HS_SONAME, RTLD_NOW | RTLD_LOCAL);
+	const char *miss = NULL;
+
+	if (h == NULL) {
+		log_warn("spam rules: Vectorscan (%s) does not load: %s; no prefilter",
+		    HS_SONAME, dlerror());
+		return -1;
+	}
+#define PF_SYM(field, name) \
+	do { \
+		*(void **)&a.field = dlsym(h, name); \
+		if (a.field == NULL && miss == NULL) \
+			miss = name; \
+	} while (0)
+	PF_SYM(compile_lit_multi, "hs_compile_lit_multi");
+	PF_SYM(free_compile_error, "hs_free_compile_error");
+	PF_SYM(alloc_scratch, "hs_alloc_scratch");
+	PF_SYM(free_scratch, "hs_free_scratch");
+	PF_SYM(free_database, "hs_free_database");
+	PF_SYM(populate_platform, "hs_populate_platform");
+	PF_SYM(scan, "hs_scan");
+	PF_SYM(serialize_database, "hs_serialize_database");
+	PF_SYM(deserialize_database, "hs_deserialize_database");
+#undef PF_SYM
+	if (miss != NULL) {
+		log_warn("spam rules: Vectorscan (%s) lacks %s; no prefilter",
+		    HS_SONAME, miss);
+		dlclose(h);
+		return -1;
+	}
+	*(void **)avx2_r = dlsym(h, "avx2_hs_scan");
+	pf_hs = a;              /* h stays open for the process's life */
+	return 0;
+}
 
 static struct {
 	int done;
@@ -91,17 +133,17 @@ pf_selftest(void)
 	hs_compile_error_t *cerr = NULL;
 	int ok = 0;
 
-	if (hs_compile_lit_multi(lit, flags, ids, len, 2, HS_MODE_BLOCK,
+	if (pf_hs.compile_lit_multi(lit, flags, ids, len, 2, HS_MODE_BLOCK,
 	    &pf_host.plat, &db, &cerr) != HS_SUCCESS) {
-		hs_free_compile_error(cerr);
+		pf_hs.free_compile_error(cerr);
 		return 0;
 	}
-	if (hs_alloc_scratch(db, &scratch) == HS_SUCCESS &&
+	if (pf_hs.alloc_scratch(db, &scratch) == HS_SUCCESS &&
 	    pf_host.scan(db, text, sizeof(text) - 1, 0, scratch, pf_count_match,
 	    seen) == HS_SUCCESS)
 		ok = seen[0] == 1 && seen[1] == 2;
-	hs_free_scratch(scratch);
-	hs_free_database(db);
+	pf_hs.free_scratch(scratch);
+	pf_hs.free_database(db);
 	return ok;
 }
 
@@ -109,19 +151,23 @@ pf_selftest(void)
 static void
 pf_host_init(void)
 {
+	pf_scan_fn *avx2 = NULL;
+
 	if (pf_host.done)
 		return;
 	pf_host.done = 1;
-	if (hs_populate_platform(&pf_host.plat) != HS_SUCCESS) {
+	if (pf_hs_load(&avx2) < 0)
+		return;
+	if (pf_hs.populate_platform(&pf_host.plat) != HS_SUCCESS) {
 		log_warn("spam rules: Vectorscan: unknown platform; no prefilter");
 		return;
 	}
-	pf_host.scan = hs_scan;
+	pf_host.scan = pf_hs.scan;
 	pf_host.name = "hs_scan";
 	if (pf_host.plat.cpu_features & (HS_CPU_FEATURES_AVX512 | HS_CPU_FEATURES_AVX512VBMI)) {
 		pf_host.plat.cpu_features &= ~(unsigned long long)(HS_CPU_FEATURES_AVX512 |
 		    HS_CPU_FEATURES_AVX512VBMI);
-		pf_host.scan = avx2_hs_scan;    /* NULL if the library lacks it */
+		pf_host.scan = avx2;            /* NULL if the library lacks it */
 		pf_host.name = "avx2_hs_scan";
 		if (pf_host.scan == NULL) {
 			log_warn("spam rules: Vectorscan has no AVX2 scanner to use "
@@ -175,7 +221,7 @@ static void
 pf_db_free(struct pf_db *d)
 {
 	if (d->db != NULL)
-		hs_free_database(d->db);
+		pf_hs.free_database(d->db);
 	d->db = NULL;
 	FREE(d->rule);
 	FREE(d->grp);
@@ -228,12 +274,12 @@ pf_build_kind(struct ruleset *rs, int kind)
 	ids = xcalloc(n ? n : 1, sizeof(*ids));
 	for (size_t k = 0; k < n; k++)
 		ids[k] = (unsigned)k;
-	if (n > 0 && hs_compile_lit_multi((const char *const *)lit, flags, ids, len,
+	if (n > 0 && pf_hs.compile_lit_multi((const char *const *)lit, flags, ids, len,
 	    (unsigned)n, HS_MODE_BLOCK, &pf_host.plat, &db, &cerr) != HS_SUCCESS) {
 		/* not expected for plain literals: these rules just run */
 		log_warn("spam rules: Vectorscan literal database: %s",
 		    cerr != NULL ? cerr->message : "error");
-		hs_free_compile_error(cerr);
+		pf_hs.free_compile_error(cerr);
 		db = NULL;
 	}
 	for (size_t k = 0; k < n; k++)
@@ -274,7 +320,7 @@ prefilter_finish(struct ruleset *rs)
 	if (rs->npf == 0)
 		return 0;
 	for (size_t j = 0; j < rs->npf; j++)
-		if (hs_alloc_scratch(rs->pf[j].db, (hs_scratch_t **)&rs->scratch) != HS_SUCCESS) {
+		if (pf_hs.alloc_scratch(rs->pf[j].db, (hs_scratch_t **)&rs->scratch) != HS_SUCCESS) {
 			prefilter_free(rs);
 			return -1;
 		}
@@ -301,7 +347,7 @@ prefilter_free(struct ruleset *rs)
 	FREE(rs->pf);
 	rs->npf = 0;
 	if (rs->scratch != NULL)
-		hs_free_scratch(rs->scratch);
+		pf_hs.free_scratch(rs->scratch);
 	rs->scratch = NULL;
 	FREE(rs->cand);
 	FREE(rs->need);

@@ -244,6 +244,27 @@ void prefilter_reset(struct ruleset *rs);
 void prefilter_scan(struct ruleset *rs, int kind, const char *s, size_t n,
     const size_t *starts, const int *keys, size_t npieces);
 unsigned prefilter_count(const struct ruleset *rs);
+#ifdef HAVE_HS
+#include <hs/hs.h>
+/* Vectorscan's functions.  libhs (and the C++ runtime it needs) is
+ * loaded with dlopen() by the first prefilter_scanner() call, so the
+ * commands that never prefilter (one-message spamc, sendmail, ...) do
+ * not pay for linking it at every start; until then, and for good when
+ * it cannot be loaded (prefilter_scanner() is NULL: no prefilter), the
+ * pointers are NULL. */
+struct pf_hs_api {
+	__typeof__(hs_compile_lit_multi) *compile_lit_multi;
+	__typeof__(hs_free_compile_error) *free_compile_error;
+	__typeof__(hs_alloc_scratch) *alloc_scratch;
+	__typeof__(hs_free_scratch) *free_scratch;
+	__typeof__(hs_free_database) *free_database;
+	__typeof__(hs_populate_platform) *populate_platform;
+	__typeof__(hs_scan) *scan;
+	__typeof__(hs_serialize_database) *serialize_database;
+	__typeof__(hs_deserialize_database) *deserialize_database;
+};
+extern struct pf_hs_api pf_hs;
+#endif
 
 /* rule_literal.c: literal groups such that every match of the pattern
  * contains, for each group, one of its literals (each at least minlen
