@@ -17,6 +17,10 @@ ninja -C build-fuzz >build-fuzz/ninja.log 2>&1 || {
 	echo "fuzz: build failed:"; grep -E "FAILED|error" build-fuzz/ninja.log | head -20
 	exit 1
 }
+# undefined behaviour stops a run like a memory error (UBSan only prints
+# by default, and the run would pass)
+UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+export UBSAN_OPTIONS
 status=0
 for t in build-fuzz/fuzz/fuzz-*; do
 	[ -f "$t" ] && [ -x "$t" ] || continue

@@ -1307,7 +1307,9 @@ mime_parse(struct mime_msg *m, const char *data, size_t len,
 	mpart_alt_difference(m, p.rendered.data);
 	for (size_t i = 0; i < m->nparts; i++)
 		if (m->parts[i].is_text && strcmp(m->parts[i].ctype, "text/plain") == 0) {
-			text_labels(m, p.rendered.data + m->parts[i].text_off,
+			/* no text rendered at all: no data (and no offset) */
+			text_labels(m, p.rendered.data != NULL ?
+			    p.rendered.data + m->parts[i].text_off : NULL,
 			    m->parts[i].text_len);
 			break;
 		}
