@@ -371,6 +371,17 @@ parse_class(struct lx *x, int ci, struct lset *s)
 				x->fail = 1;
 				return A_NONE;
 			}
+			if (e == 'c') {
+				/* \cX: a control character; X is any
+				 * character, ']' and '\\' too */
+				if (p[2] == '\0') {
+					x->fail = 1;
+					return A_NONE;
+				}
+				p += 3;
+				simple = 0;
+				continue;
+			}
 			if (strchr("xopPNgk", e) != NULL && p[2] == '{') {
 				const char *q = skip_to(p + 3, '}');
 				if (q == NULL) {

@@ -2875,6 +2875,9 @@ test_literals(void)
 		{ "buy (?:now|today)", 0, "buy now buy today" },
 		{ "foo|bar", 0, "foo bar" },
 		{ "foo|ba", 0, "-" },                   /* a branch too short */
+		/* \c] is a control character: the class goes on to the last ']' */
+		{ "[n\\c]+ie\\\\+\\/]*", 0, "-" },
+		{ "[\\c]x]zzzz", 0, "zzzz" },
 		{ "foo|", 0, "-" },                     /* an empty branch */
 		{ "(?i)viagra", 0, "viagra/i" },
 		{ "abc(?i)def", 0, "abcdef/i" },
