@@ -295,3 +295,19 @@ def test_curl_imap_and_imaps(imap):
                           "imap://127.0.0.1:%d/" % imap.ports["imap"]],
                          capture_output=True, timeout=30, text=True)
     assert "Sent" in out.stdout and "INBOX" in out.stdout
+
+
+def test_commands_pipelined_behind_login(imap):
+    """Commands sent in the same write as LOGIN are read by the login
+    process, then carried (hex-encoded) to the post-login process with
+    the connection: each gets its reply, in order, once."""
+    r = Raw(imap.ports["imap"])
+    assert r.line().startswith("* OK")
+    r.send('a LOGIN "%s" "%s"\r\nb SELECT INBOX\r\nc NOOP\r\nd LOGOUT\r\n'
+           % (USER, imap.password))
+    out = r.until("d", timeout=20)
+    tagged = [ln.split(" ", 2)[:2] for ln in out if ln[:2] in ("a ", "b ", "c ", "d ")]
+    assert tagged == [["a", "OK"], ["b", "OK"], ["c", "OK"], ["d", "OK"]], out
+    assert any(ln.startswith("* BYE") for ln in out), out
+    assert r.closed()
+    r.close()

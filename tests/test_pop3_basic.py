@@ -150,3 +150,19 @@ def test_curl_pop3(inst):
                           "pop3s://127.0.0.1:%d/" % inst.ports["pop3s"]],
                          capture_output=True, timeout=30, text=True)
     assert out.stdout.strip() == "1 %d" % len(M2)
+
+
+def test_commands_pipelined_behind_pass(inst):
+    """Commands in the same write as PASS cross the hand-over to the
+    mailbox process: each gets one reply, in order."""
+    put(inst, M1, M2)
+    r = Raw(inst.ports["pop3"])
+    assert r.line().startswith("+OK")
+    r.send("USER %s\r\nPASS %s\r\nSTAT\r\nUIDL 2\r\nQUIT\r\n"
+           % (USER, inst.password))
+    got = [r.line(timeout=20) for _ in range(5)]
+    assert [g.split(" ")[0] for g in got] == ["+OK"] * 5, got
+    assert got[2].startswith("+OK 2 "), got
+    assert got[3].startswith("+OK 2 "), got
+    assert r.closed()
+    r.close()

@@ -364,7 +364,8 @@ handoff_plain(struct handoff_wait *h)
 			close(fd);
 		login_client_close(h->sid);
 	} else {
-		login_hex_encode(in.data, in.len, &hex);
+		if (buf_append_hex(&hex, in.data, in.len) < 0)
+			panic("handoff: pending input does not fit");
 		ipc_msg_init(&m, LOGIN_HANDOFF);
 		ipc_put_int(&m, h->sid);
 		ipc_put_int(&m, 0);

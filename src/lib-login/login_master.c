@@ -86,50 +86,6 @@ static int worker_argc;
 static char **worker_argv;
 static unsigned pending_ends;   /* login connections gone while draining */
 
-/* ---- hex for pending input ---- */
-
-void
-login_hex_encode(const void *p, size_t n, struct buf *out)
-{
-	static const char hex[] = "0123456789abcdef";
-	const unsigned char *s = p;
-
-	for (size_t i = 0; i < n; i++) {
-		char d[2] = { hex[s[i] >> 4], hex[s[i] & 15] };
-		if (buf_append(out, d, 2) < 0)
-			panic("login_hex_encode: buffer too small");
-	}
-}
-
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
-int
-login_hex_decode(const char *s, struct buf *out)
-{
-	size_t n = strlen(s);
-
-	if (n % 2 != 0)
-		return -1;
-	for (size_t i = 0; i < n; i += 2) {
-		int hi = hexval(s[i]), lo = hexval(s[i + 1]);
-		char c;
-		if (hi < 0 || lo < 0)
-			return -1;
-		c = (char)(hi << 4 | lo);
-		if (buf_append(out, &c, 1) < 0)
-			return -1;
-	}
-	return 0;
-}
-
 /* ---- sessions ---- */
 
 static void
@@ -683,7 +639,7 @@ worker_recv(evutil_socket_t fd, short what, void *arg)
 	    ipc_get_str(&m, &s.mailbox) < 0 || ipc_get_str(&m, &s.ip) < 0 ||
 	    ipc_get_int(&m, &secured) < 0 || ipc_get_str(&m, &s.id) < 0 ||
 	    ipc_get_str(&m, &s.tag) < 0 || ipc_get_str(&m, &hex) < 0 ||
-	    login_hex_decode(hex, &in) < 0)
+	    buf_append_unhex(&in, hex, strlen(hex)) < 0)
 		fatal("worker: malformed frame from the post-login master");
 	s.secured = secured != 0;
 	s.input = in.data != NULL ? in.data : "";

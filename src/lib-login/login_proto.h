@@ -48,9 +48,7 @@
 
 #include "buf.h"
 
-/* Pending input travels hex-encoded (ipc strings hold no NUL). */
-void login_hex_encode(const void *p, size_t n, struct buf *out);
-/* 0, or -1 on a bad digit or odd length. */
-int login_hex_decode(const char *s, struct buf *out);
+/* Pending input travels hex-encoded (ipc strings hold no NUL):
+ * buf_append_hex() and buf_append_unhex(). */
 
 #endif

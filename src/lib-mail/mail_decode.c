@@ -8,6 +8,7 @@
 #include "base64.h"
 #include "mail_decode.h"
 #include "mail_header.h"
+#include "str.h"
 
 int
 mail_base64_decode(const char *s, size_t n, struct buf *out, unsigned *bad_r)
@@ -51,17 +52,6 @@ mail_base64_decode(const char *s, size_t n, struct buf *out, unsigned *bad_r)
 	if (bad_r != NULL)
 		*bad_r += bad;
 	return r;
-}
-
-static int
-hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c |= 0x20;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
 }
 
 int
@@ -122,8 +112,8 @@ mail_qp_decode(const char *s, size_t n, struct buf *out, int header,
 			i = k;
 			continue;
 		}
-		if (i + 1 < n && (h = hexval((unsigned char)s[i])) >= 0 &&
-		    (l = hexval((unsigned char)s[i + 1])) >= 0) {
+		if (i + 1 < n && (h = str_hexval((unsigned char)s[i])) >= 0 &&
+		    (l = str_hexval((unsigned char)s[i + 1])) >= 0) {
 			c = (char)(h * 16 + l);
 			i += 2;
 		} else {

@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "smtp_parse.h"
+#include "str.h"
 
 static const struct {
 	const char *name;
@@ -283,14 +284,11 @@ smtp_parse_path_arg(const char *args, const char *keyword, int flags,
 	return 0;
 }
 
+/* xtext's hexchar is upper case only (RFC 3461, 4) */
 static int
 hexval(int c)
 {
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
+	return c >= 'a' && c <= 'f' ? -1 : str_hexval(c);
 }
 
 int

@@ -334,6 +334,7 @@ bayes_msgkey(const struct mime_msg *m)
 	const char *v = h != NULL ? mime_header_own(h) : NULL;
 	const char *b = m->full + m->body_offset, *e = m->full + m->full_len, *cr;
 	uint64_t x = FNV_INIT;
+	size_t vl;
 
 	/* a CR before a LF left out: the same message with CRLF line ends
 	 * (as SMTP carries it) and with LF (a Maildir file) is one message */
@@ -345,22 +346,26 @@ bayes_msgkey(const struct mime_msg *m)
 	}
 	x = fnv1a(b, (size_t)(e - b), x);
 
-	if (v == NULL || v[0] == '\0' || strlen(v) >= 900)
+	vl = v != NULL ? strlen(v) : 0;
+	if (vl == 0 || vl >= 900)
 		return xasprintf("body/%016llx", (unsigned long long)x);
-	if (strlen(v) + 17 <= BAYES_MSGKEY_MAX)
+	if (vl + 17 <= BAYES_MSGKEY_MAX)
 		return xasprintf("%s/%016llx", v, (unsigned long long)x);
 	/* a long Message-ID: its start, '#' and its SHA-256, so the key
 	 * is unique within BAYES_MSGKEY_MAX bytes (MariaDB's index prefix) */
 	{
 		unsigned char md[SHA256_DIGEST_LENGTH];
-		char hex[2 * SHA256_DIGEST_LENGTH + 1];
+		struct buf hex;
+		char *key;
 
-		SHA256((const unsigned char *)v, strlen(v), md);
-		for (int i = 0; i < SHA256_DIGEST_LENGTH; i++)
-			(void)snprintf(hex + 2 * i, 3, "%02x", md[i]);
-		return xasprintf("%.*s#%s/%016llx",
-		    (int)(BAYES_MSGKEY_MAX - 17 - 1 - 2 * SHA256_DIGEST_LENGTH), v, hex,
-		    (unsigned long long)x);
+		SHA256((const unsigned char *)v, vl, md);
+		buf_init(&hex, 2 * sizeof(md));
+		(void)buf_append_hex(&hex, md, sizeof(md));
+		key = xasprintf("%.*s#%s/%016llx",
+		    (int)(BAYES_MSGKEY_MAX - 17 - 1 - 2 * sizeof(md)), v,
+		    buf_cstr(&hex), (unsigned long long)x);
+		buf_free(&hex);
+		return key;
 	}
 }
 

@@ -15,6 +15,7 @@
 #include "html.h"
 #include "mem.h"
 #include "mime.h"
+#include "str.h"
 #include "uri.h"
 
 struct attr {
@@ -380,15 +381,6 @@ style_hides(const char *v, size_t vl)
 	    strstr(tmp, "font-size:1px") != NULL;
 }
 
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = tolower(c);
-	return (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
-}
-
 /* A colour value: "#rgb", "#rrggbb", "rrggbb" (old HTML), "rgb(r, g, b)"
  * or one of the common names; 0xRRGGBB, or COLOR_NONE when not
  * understood. */
@@ -434,9 +426,9 @@ parse_color(const char *v, size_t vl)
 		n++;
 	if (n == 6 || n == 3) {
 		size_t k;
-		for (k = 0; k < n && hexval((unsigned char)v[k]) >= 0; k++)
+		for (k = 0; k < n && str_hexval((unsigned char)v[k]) >= 0; k++)
 			rgb = rgb * (n == 3 ? 256 : 16) +
-			    hexval((unsigned char)v[k]) * (n == 3 ? 17 : 1);
+			    str_hexval((unsigned char)v[k]) * (n == 3 ? 17 : 1);
 		if (k == n)
 			return rgb;
 	}

@@ -28,6 +28,7 @@
 
 #include "mem.h"
 #include "rules-private.h"
+#include "str.h"
 
 #define LX_MAX_SET   64         /* strings of a run (cross products) */
 #define LX_MAX_ALT   256        /* literals of one pattern or group */
@@ -179,15 +180,6 @@ run_reset(struct lset *run)
 	lset_add(run, "", 0, 0);
 }
 
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9') return c - '0';
-	c = tolower(c);
-	if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-	return -1;
-}
-
 /* Skip from p (an opening bracket) to just after the closing c;
  * NULL if there is none. */
 static const char *
@@ -229,7 +221,7 @@ parse_escape(struct lx *x, int ci, struct lset *s)
 				return A_NONE;
 			}
 			for (const char *q = x->p + 1; q < e - 1; q++) {
-				int h = hexval((unsigned char)*q);
+				int h = str_hexval((unsigned char)*q);
 				if (h < 0) {
 					x->fail = 1;
 					return A_NONE;
@@ -238,8 +230,8 @@ parse_escape(struct lx *x, int ci, struct lset *s)
 			}
 			x->p = e;
 		} else {
-			for (int k = 0; k < 2 && hexval((unsigned char)*x->p) >= 0; k++)
-				v = v * 16 + hexval((unsigned char)*x->p++);
+			for (int k = 0; k < 2 && str_hexval((unsigned char)*x->p) >= 0; k++)
+				v = v * 16 + str_hexval((unsigned char)*x->p++);
 		}
 		if (v <= 0 || v >= 0x80)
 			return A_ANY;

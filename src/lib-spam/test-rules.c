@@ -3782,8 +3782,8 @@ test_wide_patterns(void)
 		"Subject: a\n\nPlease send your personal information.\n",
 		"Subject: b\n\nsend y\xc4\x90ur PERSONAL information now\n",
 		"Subject: c\n\nsend your personal informat1on\n",
-		"Subject: d\n\nyour personal information, YOUR personal "
-		"informati\xc4\xa0n and your personal information\n",
+		("Subject: d\n\nyour personal information, YOUR personal "
+		 "informati\xc4\xa0n and your personal information\n"),
 	};
 	static const char *const want[4] = {
 		"W_MULTI=1:1 W_PERSONAL=1:1 score=2",

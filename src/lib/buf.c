@@ -8,6 +8,7 @@
 
 #include "buf.h"
 #include "mem.h"
+#include "str.h"
 
 void
 buf_init(struct buf *b, size_t max)
@@ -72,6 +73,38 @@ int
 buf_appendc(struct buf *b, char c)
 {
 	return buf_append(b, &c, 1);
+}
+
+int
+buf_append_hex(struct buf *b, const void *p, size_t n)
+{
+	static const char digits[] = "0123456789abcdef";
+	const unsigned char *s = p;
+
+	if (n > b->max / 2 || buf_reserve(b, 2 * n) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		b->data[b->len++] = digits[s[i] >> 4];
+		b->data[b->len++] = digits[s[i] & 15];
+	}
+	b->data[b->len] = '\0';
+	return 0;
+}
+
+int
+buf_append_unhex(struct buf *b, const char *s, size_t n)
+{
+	if (n % 2 != 0 || buf_reserve(b, n / 2) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i += 2)
+		if (str_hexval((unsigned char)s[i]) < 0 ||
+		    str_hexval((unsigned char)s[i + 1]) < 0)
+			return -1;
+	for (size_t i = 0; i < n; i += 2)
+		b->data[b->len++] = (char)(str_hexval((unsigned char)s[i]) << 4 |
+		    str_hexval((unsigned char)s[i + 1]));
+	b->data[b->len] = '\0';
+	return 0;
 }
 
 int

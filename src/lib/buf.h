@@ -35,6 +35,13 @@ int buf_appends(struct buf *b, const char *s);
 int buf_appendc(struct buf *b, char c);
 int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int buf_vprintf(struct buf *b, const char *fmt, va_list ap);
+/* Append n bytes as 2n lowercase hex digits; 0, or -1 (nothing
+ * appended) if max would be exceeded. */
+int buf_append_hex(struct buf *b, const void *p, size_t n);
+/* Append the bytes that the n hex digits at s (either case) stand for;
+ * -1 (nothing appended) on an odd n, a character that is not a hex
+ * digit, or when max would be exceeded. */
+int buf_append_unhex(struct buf *b, const char *s, size_t n);
 /* Replace the contents with s. */
 int buf_set(struct buf *b, const char *s);
 /* Remove the first n bytes (n is clamped to len). */

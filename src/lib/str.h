@@ -21,6 +21,8 @@ void str_lower(char *s);
  * for peer-supplied text bound for logs and mail headers, where a bare
  * CR or LF would start a new line. */
 void str_mask_controls(char *s);
+/* The value of a hex digit (either case), or -1. */
+int str_hexval(int c);
 int str_prefix_ci(const char *s, const char *prefix);
 int str_suffix_ci(const char *s, const char *suffix);
 /* "yes"/"no" (and true/false, 1/0): 0 on success, -1 otherwise. */

@@ -68,11 +68,49 @@ test_growarray(void)
 	free(v);
 }
 
+/* hex both ways: every byte value round-trips; bad input and a full
+ * buffer append nothing */
+static void
+test_hex(void)
+{
+	unsigned char all[256];
+	struct buf h, b;
+
+	for (int i = 0; i < 256; i++)
+		all[i] = (unsigned char)i;
+	buf_init(&h, 512);
+	T_INTEQ(buf_append_hex(&h, all, 256), 0);
+	T_INTEQ(h.len, 512);
+	T_OK(strncmp(h.data, "000102", 6) == 0 &&
+	    strcmp(h.data + 500, "fafbfcfdfeff") == 0);
+	T_INTEQ(buf_append_hex(&h, "x", 1), -1);
+	T_INTEQ(h.len, 512);
+	buf_init(&b, 256);
+	T_INTEQ(buf_append_unhex(&b, h.data, h.len), 0);
+	T_OK(b.len == 256 && memcmp(b.data, all, 256) == 0);
+	buf_free(&b);
+	buf_init(&b, BUF_UNLIMITED);
+	T_INTEQ(buf_append_unhex(&b, "4A6b", 4), 0);
+	T_STREQ(buf_cstr(&b), "Jk");
+	T_INTEQ(buf_append_unhex(&b, "4a6", 3), -1);
+	T_INTEQ(buf_append_unhex(&b, "4g", 2), -1);
+	T_INTEQ(buf_append_unhex(&b, "41 2", 4), -1);
+	T_INTEQ(buf_append_unhex(&b, "", 0), 0);
+	T_STREQ(buf_cstr(&b), "Jk");
+	buf_free(&b);
+	buf_init(&b, 1);
+	T_INTEQ(buf_append_unhex(&b, "4142", 4), -1);
+	T_INTEQ(b.len, 0);
+	buf_free(&b);
+	buf_free(&h);
+}
+
 int
 main(void)
 {
 	T_RUN(test_limits);
 	T_RUN(test_binary);
 	T_RUN(test_growarray);
+	T_RUN(test_hex);
 	return t_done();
 }

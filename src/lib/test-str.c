@@ -37,6 +37,13 @@ test_values(void)
 	T_INTEQ(str_parse_bool("yes", &b), 0); T_INTEQ(b, 1);
 	T_INTEQ(str_parse_bool("No", &b), 0); T_INTEQ(b, 0);
 	T_INTEQ(str_parse_bool("maybe", &b), -1);
+	for (int c = 0; c < 256; c++) {
+		const char *d = strchr("0123456789abcdef", c), *u = strchr("ABCDEF", c);
+		int want = c == 0 ? -1 : d != NULL ? (int)(d - "0123456789abcdef") :
+		    u != NULL ? 10 + (int)(u - "ABCDEF") : -1;
+		T_INTEQ(str_hexval(c), want);
+	}
+	T_INTEQ(str_hexval(-1), -1);
 }
 
 static void
