@@ -55,6 +55,7 @@ struct toks {
 	size_t n;
 	struct buf *text;       /* token strings for tests, or NULL */
 	size_t max;             /* no more tokens once n reaches it */
+	size_t cap;             /* elements allocated in v */
 };
 
 #define fnv1a bayes_hash
@@ -69,7 +70,7 @@ add(struct toks *t, const char *prefix, const char *s, size_t n)
 		return;
 	h = fnv1a(prefix, strlen(prefix), FNV_INIT);
 	h = fnv1a(s, n, h);
-	t->v = xreallocarray(t->v, t->n + 1, sizeof(*t->v));
+	t->v = xgrowarray(t->v, &t->cap, t->n + 1, sizeof(*t->v));
 	t->v[t->n++] = h;
 	if (t->text != NULL) {
 		(void)buf_appends(t->text, prefix);
@@ -301,7 +302,7 @@ tokenize(const struct mime_msg *m, struct toks *t)
 void
 bayes_tokenize(const struct mime_msg *m, uint64_t **tok_r, size_t *n_r)
 {
-	struct toks t = { NULL, 0, NULL, 0 };
+	struct toks t = { NULL, 0, NULL, 0, 0 };
 	size_t u = 0;
 
 	tokenize(m, &t);
@@ -319,7 +320,7 @@ char *
 bayes_token_text(const struct mime_msg *m)
 {
 	struct buf b;
-	struct toks t = { NULL, 0, &b, 0 };
+	struct toks t = { NULL, 0, &b, 0, 0 };
 
 	buf_init(&b, BUF_UNLIMITED);
 	tokenize(m, &t);

@@ -39,7 +39,7 @@ struct parser {
 
 struct hdrlist {
 	struct mime_header *v;
-	size_t n;
+	size_t n, cap;
 };
 
 static void
@@ -53,7 +53,7 @@ hdrlist_free(struct hdrlist *h)
 		free(h->v[i].raw_whole);
 	}
 	FREE(h->v);
-	h->n = 0;
+	h->n = h->cap = 0;
 }
 
 void
@@ -152,7 +152,7 @@ parse_headers(struct parser *p, const char *s, size_t n, struct hdrlist *h,
 		buf_init(&val, MAIL_HEADER_VALUE_MAX);
 		mime_decode_2047(unf.data ? unf.data : "", unf.len, &val,
 		    &st->hdr_2047, &st->hdr_bad_2047);
-		h->v = xreallocarray(h->v, h->n + 1, sizeof(*h->v));
+		h->v = xgrowarray(h->v, &h->cap, h->n + 1, sizeof(*h->v));
 		h->v[h->n].own_value = NULL;
 		h->v[h->n].raw_whole = NULL;
 		cut = sa_root ? sa_value_cut(s, &f, crlf) : 0;

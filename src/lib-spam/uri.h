@@ -52,6 +52,7 @@ struct uri_list {
 	uint32_t groups, cur;
 	uint32_t *grp;
 	struct uri_list *sl;
+	size_t cap;             /* elements allocated in v */
 };
 
 /* Add one URI as found (canonicalised, de-duplicated). */

@@ -95,7 +95,7 @@ list_push_hide(struct uri_list *l, char *u, int hide)
 		l->hide = xcalloc(l->max > 0 ? l->max : 1, 1);
 	if (l->cur != 0 && l->grp == NULL)
 		l->grp = xcalloc(l->max > 0 ? l->max : 1, sizeof(*l->grp));
-	l->v = xreallocarray(l->v, l->n + 1, sizeof(*l->v));
+	l->v = xgrowarray(l->v, &l->cap, l->n + 1, sizeof(*l->v));
 	if (l->hide != NULL)
 		l->hide[l->n] = (unsigned char)(hide != 0);
 	if (l->grp != NULL)
@@ -964,5 +964,5 @@ uri_list_free(struct uri_list *l)
 	FREE(l->v);
 	FREE(l->hide);
 	FREE(l->grp);
-	l->n = 0;
+	l->n = l->cap = 0;
 }
