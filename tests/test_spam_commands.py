@@ -548,6 +548,45 @@ def test_learn_logistic_regression(tmp_path, cfgdir):
     assert "LR_9999=2.5" in spam, spam
 
 
+def test_damaged_lr_weights_are_ignored(tmp_path, cfgdir):
+    """Weights read back from the store are checked as they are decoded
+    (in pieces, straight from the store): a blob of the wrong length or
+    with a value that is not a finite number leaves the message scored
+    without the LR, with a warning naming the user; Bayes still counts.
+    The next training replaces them."""
+    import struct
+    db = str(tmp_path / "lr.db")
+    spamdir, hamdir = write_corpus(tmp_path, 100, lr_msg)
+    assert run("learn", "--spam", "--db", db, str(spamdir), cfg=cfgdir).returncode == 0
+    assert run("learn", "--ham", "--db", db, str(hamdir), cfg=cfgdir).returncode == 0
+    good = run("spamc", "--db", db, stdin=lr_msg(True, 500), cfg=cfgdir)
+    assert lr_line(good.stdout) >= 0.9999, good.stdout
+    con = sqlite3.connect(db)
+    (w,) = con.execute("SELECT weights FROM lr_weights WHERE user = ''").fetchone()
+    con.close()
+    nan = struct.pack("<f", float("nan"))
+    # a NaN in the last piece, a short blob, a long one
+    for bad in (w[:len(w) - 8] + nan + w[len(w) - 4:], w[:-4], w + w[:4]):
+        con = sqlite3.connect(db)
+        con.execute("UPDATE lr_weights SET weights = ? WHERE user = ''", (bad,))
+        con.commit()
+        con.close()
+        r = run("spamc", "--db", db, stdin=lr_msg(True, 500), cfg=cfgdir)
+        assert r.returncode == 0, r.stderr
+        assert lr_line(r.stdout) is None and "LR_" not in r.stdout, r.stdout
+        assert "BAYES_99" in r.stdout, r.stdout
+        assert "weights of user '' are damaged (%d bytes)" % len(bad) in r.stderr, r.stderr
+    # a training writes new weights
+    con = sqlite3.connect(db)
+    con.execute("UPDATE lr_model SET changes = 1000")
+    con.commit()
+    con.close()
+    r = run("learn", "--ham", "--db", db, str(hamdir), cfg=cfgdir)
+    assert r.returncode == 0, r.stderr
+    r = run("spamc", "--db", db, stdin=lr_msg(True, 500), cfg=cfgdir)
+    assert lr_line(r.stdout) >= 0.9999 and "damaged" not in r.stderr, r.stdout + r.stderr
+
+
 def test_learn_again_leaves_lr_model(tmp_path, cfgdir):
     """Learning mail the database already knows as the same class
     ("already known") changes nothing in the logistic regression: no

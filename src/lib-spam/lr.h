@@ -62,8 +62,15 @@ void lr_sample_encode(const uint32_t *x, size_t n, struct buf *out);
 int lr_sample_decode(const void *p, size_t len, uint32_t **x_r, size_t *n_r);
 /* Weights as LR_NWEIGHTS little-endian IEEE floats. */
 void lr_weights_encode(const float *w, struct buf *out);
-/* 0, or -1 when len is not LR_NWEIGHTS * 4 or a value is not finite. */
-int lr_weights_decode(const void *p, size_t len, float *w);
+/* Decode the len bytes found at byte off of an encoding into their
+ * place in w (pieces in any order make the whole): 0, or -1 when off or
+ * len is not a multiple of 4, the piece reaches past LR_NWEIGHTS * 4
+ * bytes, or a value is not finite. */
+int lr_weights_decode(const void *p, size_t off, size_t len, float *w);
+/* LR_NWEIGHTS floats, not initialised, its pages already mapped (fatal
+ * when out of memory); lr_weights_free() (NULL is fine). */
+float *lr_weights_alloc(void);
+void lr_weights_free(float *w);
 
 /* ---- over the store (lr_store.c) ---- */
 

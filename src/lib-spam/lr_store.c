@@ -19,8 +19,28 @@ void
 lr_cache_free(struct lr_cache *c)
 {
 	FREE(c->user);
-	FREE(c->w);
+	lr_weights_free(c->w);
+	c->w = NULL;
 	c->gen = c->nspam = c->nham = 0;
+}
+
+/* decoding the weights as the store hands them over */
+struct weights_load {
+	float *w;
+	size_t got, total;
+	int bad;
+};
+
+static void
+weights_piece(const void *p, size_t off, size_t n, size_t total, void *arg)
+{
+	struct weights_load *l = arg;
+
+	if (l->bad || total != (size_t)LR_NWEIGHTS * 4 || off != l->got ||
+	    lr_weights_decode(p, off, n, l->w) < 0)
+		l->bad = 1;
+	l->got += n;
+	l->total = total;
 }
 
 double
@@ -38,25 +58,24 @@ lr_classify(struct store *st, struct lr_cache *c, const char *user,
 		return -1;
 	if (c->w == NULL || c->user == NULL || strcmp(c->user, user) != 0 ||
 	    c->gen != inf.gen) {
-		void *blob = NULL;
-		size_t len = 0;
+		struct weights_load l = { NULL, 0, 0, 0 };
 		lr_cache_free(c);
-		r = store_lr_model_get(st, user, &inf, &blob, &len);
-		if (r < 0) {
+		l.w = lr_weights_alloc();
+		r = store_lr_model_get(st, user, &inf, weights_piece, &l);
+		if (r <= 0) {
+			lr_weights_free(l.w);
+			if (r == 0)
+				return -1;
 			*error_r = store_error(st);
 			return -2;
 		}
-		if (r == 0)
-			return -1;
-		c->w = xmalloc((size_t)LR_NWEIGHTS * sizeof(*c->w));
-		if (lr_weights_decode(blob, len, c->w) < 0) {
+		if (l.bad || l.got != l.total) {
 			log_warn("lr: the weights of user '%s' are damaged (%zu bytes); "
-			    "ignored until the next training", user, len);
-			FREE(c->w);
-			free(blob);
+			    "ignored until the next training", user, l.total);
+			lr_weights_free(l.w);
 			return -1;
 		}
-		free(blob);
+		c->w = l.w;
 		c->user = xstrdup(user);
 		c->gen = inf.gen;
 		c->nspam = inf.nspam;
@@ -228,7 +247,7 @@ lr_training_read(struct store *st, const char *user, int force, struct lr_traini
 void
 lr_training_run(struct lr_training *t)
 {
-	t->w = xmalloc((size_t)LR_NWEIGHTS * sizeof(*t->w));
+	t->w = lr_weights_alloc();
 	lr_train(t->w, t->s, t->n);
 	for (size_t i = 0; i < t->n; i++)
 		FREE(t->s[i].x);
@@ -255,7 +274,8 @@ lr_training_free(struct lr_training *t)
 	for (size_t i = 0; i < t->n; i++)
 		free(t->s[i].x);
 	FREE(t->s);
-	FREE(t->w);
+	lr_weights_free(t->w);
+	t->w = NULL;
 	t->n = t->cap = 0;
 }
 

@@ -119,11 +119,21 @@ test_encodings(void)
 	lr_weights_encode(w, &b);
 	T_INTEQ(b.len, (size_t)LR_NWEIGHTS * 4);
 	T_OK((unsigned char)b.data[0] == 0x00 && (unsigned char)b.data[3] == 0x3f); /* 1.5f LE */
-	T_INTEQ(lr_weights_decode(b.data, b.len, w2), 0);
+	T_INTEQ(lr_weights_decode(b.data, 0, b.len, w2), 0);
 	T_OK(memcmp(w, w2, (size_t)LR_NWEIGHTS * sizeof(*w)) == 0);
-	T_INTEQ(lr_weights_decode(b.data, b.len - 4, w2), -1);
+	/* in pieces, the last one first: the same weights */
+	memset(w2, 0, (size_t)LR_NWEIGHTS * sizeof(*w2));
+	T_INTEQ(lr_weights_decode(b.data + 32768, 32768, b.len - 32768, w2), 0);
+	T_INTEQ(lr_weights_decode(b.data, 0, 32768, w2), 0);
+	T_OK(memcmp(w, w2, (size_t)LR_NWEIGHTS * sizeof(*w)) == 0);
+	/* a piece out of step with the floats, or reaching past the end */
+	T_INTEQ(lr_weights_decode(b.data, 2, 4, w2), -1);
+	T_INTEQ(lr_weights_decode(b.data, 0, 6, w2), -1);
+	T_INTEQ(lr_weights_decode(b.data, 4, b.len, w2), -1);
+	T_INTEQ(lr_weights_decode(b.data, b.len + 4, 0, w2), -1);
+	T_INTEQ(lr_weights_decode(b.data, b.len, 0, w2), 0);
 	memcpy(b.data + 8, "\x00\x00\xc0\x7f", 4);      /* a NaN */
-	T_INTEQ(lr_weights_decode(b.data, b.len, w2), -1);
+	T_INTEQ(lr_weights_decode(b.data, 0, b.len, w2), -1);
 	buf_free(&b);
 	free(w);
 	free(w2);

@@ -53,7 +53,7 @@ struct store_driver {
 	    void (*)(const char *, char, const void *, size_t, void *), void *);
 	int (*lr_model_info)(struct store *, const char *, struct lr_model_info *);
 	int (*lr_model_get)(struct store *, const char *, struct lr_model_info *,
-	    void **, size_t *);
+	    store_piece_fn *, void *);
 	int (*lr_model_put)(struct store *, const char *, int64_t, int64_t,
 	    int64_t, const void *, size_t);
 	int (*lr_claim_get)(struct store *, const char *, int64_t *);

@@ -370,7 +370,7 @@ int store_lr_sample_delete(struct store *st, const char *u, const char *k) { ret
 int store_lr_samples_trim(struct store *st, const char *u, int64_t k) { return st->drv->lr_samples_trim(st, u, k); }
 int store_lr_samples(struct store *st, const char *u, void (*fn)(const char *, char, const void *, size_t, void *), void *a) { return st->drv->lr_samples(st, u, fn, a); }
 int store_lr_model_info(struct store *st, const char *u, struct lr_model_info *r) { return st->drv->lr_model_info(st, u, r); }
-int store_lr_model_get(struct store *st, const char *u, struct lr_model_info *r, void **b, size_t *n) { return st->drv->lr_model_get(st, u, r, b, n); }
+int store_lr_model_get(struct store *st, const char *u, struct lr_model_info *r, store_piece_fn *fn, void *arg) { return st->drv->lr_model_get(st, u, r, fn, arg); }
 int store_lr_model_put(struct store *st, const char *u, int64_t s, int64_t h, int64_t c, const void *b, size_t n) { return st->drv->lr_model_put(st, u, s, h, c, b, n); }
 int store_lr_claim_get(struct store *st, const char *u, int64_t *until) { return st->drv->lr_claim_get(st, u, until); }
 int store_lr_claim_put(struct store *st, const char *u, int64_t until) { return st->drv->lr_claim_put(st, u, until); }

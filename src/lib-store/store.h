@@ -165,9 +165,14 @@ int store_lr_samples(struct store *st, const char *user,
     void *arg);
 /* 1 found, 0 no model row (r zeroed).  Does not read the weights. */
 int store_lr_model_info(struct store *st, const char *user, struct lr_model_info *r);
-/* 1 found with weights (*blob_r malloc'ed), 0 no weights yet. */
+/* The weights, handed to fn in pieces, in order and together the whole
+ * blob (p: n bytes found at byte off of total), straight from the
+ * driver's storage, so their megabytes are not copied on the way.
+ * 1 found with weights, 0 no weights yet (fn not called). */
+typedef void store_piece_fn(const void *p, size_t off, size_t n, size_t total,
+    void *arg);
 int store_lr_model_get(struct store *st, const char *user, struct lr_model_info *r,
-    void **blob_r, size_t *len_r);
+    store_piece_fn *fn, void *arg);
 /* Replace the weights: gen + 1, nspam/nham as given, changes less the
  * `consumed` ones (those counted when the samples were read; the
  * changes made since stay for the next training), never below 0. */

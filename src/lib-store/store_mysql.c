@@ -726,7 +726,7 @@ lr_samples(struct store *st, const char *user,
 
 static int
 lr_model_row(struct store *st, const char *user, struct lr_model_info *r,
-    void **blob_r, size_t *len_r)
+    store_piece_fn *fn, void *arg)
 {
 	struct buf b;
 	MYSQL_RES *res;
@@ -735,7 +735,7 @@ lr_model_row(struct store *st, const char *user, struct lr_model_info *r,
 
 	memset(r, 0, sizeof(*r));
 	buf_init(&b, BUF_UNLIMITED);
-	(void)buf_appends(&b, blob_r != NULL ?
+	(void)buf_appends(&b, fn != NULL ?
 	    "SELECT m.gen, m.nspam, m.nham, m.changes, w.weights FROM lr_model m"
 	    " JOIN lr_weights w ON w.user = m.user WHERE m.user = " :
 	    "SELECT gen, nspam, nham, changes FROM lr_model WHERE user = ");
@@ -751,13 +751,10 @@ lr_model_row(struct store *st, const char *user, struct lr_model_info *r,
 		r->nham = atoll(row[2] ? row[2] : "0");
 		r->changes = atoll(row[3] ? row[3] : "0");
 		found = 1;
-		if (blob_r != NULL) {
+		if (fn != NULL) {
 			found = row[4] != NULL && len[4] > 0;
-			if (found) {
-				*blob_r = xmalloc(len[4]);
-				memcpy(*blob_r, row[4], len[4]);
-				*len_r = len[4];
-			}
+			if (found)
+				fn(row[4], 0, len[4], len[4], arg);
 		}
 	}
 	mysql_free_result(res);
@@ -772,11 +769,9 @@ lr_model_info(struct store *st, const char *user, struct lr_model_info *r)
 
 static int
 lr_model_get(struct store *st, const char *user, struct lr_model_info *r,
-    void **blob_r, size_t *len_r)
+    store_piece_fn *fn, void *arg)
 {
-	*blob_r = NULL;
-	*len_r = 0;
-	return lr_model_row(st, user, r, blob_r, len_r);
+	return lr_model_row(st, user, r, fn, arg);
 }
 
 static int

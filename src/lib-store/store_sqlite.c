@@ -67,7 +67,7 @@ static const char *const sql_text[Q_MAX] = {
 	[Q_LRM_CHG] = "INSERT INTO lr_model (user, gen, nspam, nham, changes) VALUES (?1, 0, 0, 0, 1) "
 	    "ON CONFLICT (user) DO UPDATE SET changes = changes + 1",
 	[Q_LRM_INFO] = "SELECT gen, nspam, nham, changes FROM lr_model WHERE user = ?1",
-	[Q_LRM_GET] = "SELECT m.gen, m.nspam, m.nham, m.changes, w.weights FROM lr_model m "
+	[Q_LRM_GET] = "SELECT m.gen, m.nspam, m.nham, m.changes, w.rowid, length(w.weights) FROM lr_model m "
 	    "JOIN lr_weights w ON w.user = m.user WHERE m.user = ?1",
 	[Q_LRM_PUT] = "INSERT INTO lr_model (user, gen, nspam, nham, changes) "
 	    "VALUES (?1, 1, ?2, ?3, 0) ON CONFLICT (user) DO UPDATE SET gen = gen + 1, "
@@ -636,9 +636,41 @@ lr_samples(struct store *st, const char *user,
 	return r;
 }
 
+/* The blob in pieces through SQLite's incremental I/O, which reads its
+ * overflow pages straight into the piece (sqlite3_column_blob() would
+ * first assemble all of it in a buffer of its own).  Called while the
+ * statement that found rowid is active: the same read snapshot. */
+static int
+read_blob(struct store *st, const char *table, const char *column,
+    sqlite3_int64 rowid, size_t total, store_piece_fn *fn, void *arg)
+{
+	unsigned char piece[32768];
+	sqlite3_blob *bh;
+	size_t off = 0;
+
+	if (sqlite3_blob_open(SQ(st)->db, "main", table, column, rowid, 0, &bh) != SQLITE_OK)
+		return fail(st);
+	if ((size_t)sqlite3_blob_bytes(bh) != total) {
+		(void)sqlite3_blob_close(bh);
+		store_set_error(st, "sqlite: %s.%s changed size while read", table, column);
+		return -1;
+	}
+	while (off < total) {
+		size_t n = total - off < sizeof(piece) ? total - off : sizeof(piece);
+		if (sqlite3_blob_read(bh, piece, (int)n, (int)off) != SQLITE_OK) {
+			(void)fail(st);
+			(void)sqlite3_blob_close(bh);
+			return -1;
+		}
+		fn(piece, off, n, total, arg);
+		off += n;
+	}
+	return sqlite3_blob_close(bh) == SQLITE_OK ? 0 : fail(st);
+}
+
 static int
 lr_model_row(struct store *st, int which, const char *user, struct lr_model_info *r,
-    void **blob_r, size_t *len_r)
+    store_piece_fn *fn, void *arg)
 {
 	sqlite3_stmt *q = stmt(st, which);
 	int rc, found = 0;
@@ -654,14 +686,13 @@ lr_model_row(struct store *st, int which, const char *user, struct lr_model_info
 		r->nham = sqlite3_column_int64(q, 2);
 		r->changes = sqlite3_column_int64(q, 3);
 		found = 1;
-		if (blob_r != NULL) {
-			const void *b = sqlite3_column_blob(q, 4);
-			size_t n = (size_t)sqlite3_column_bytes(q, 4);
-			found = b != NULL && n > 0;
-			if (found) {
-				*blob_r = xmalloc(n);
-				memcpy(*blob_r, b, n);
-				*len_r = n;
+		if (fn != NULL) {
+			sqlite3_int64 n = sqlite3_column_int64(q, 5);
+			found = n > 0;
+			if (found && read_blob(st, "lr_weights", "weights",
+			    sqlite3_column_int64(q, 4), (size_t)n, fn, arg) < 0) {
+				sqlite3_reset(q);
+				return -1;
 			}
 		}
 	}
@@ -679,11 +710,9 @@ lr_model_info(struct store *st, const char *user, struct lr_model_info *r)
 
 static int
 lr_model_get(struct store *st, const char *user, struct lr_model_info *r,
-    void **blob_r, size_t *len_r)
+    store_piece_fn *fn, void *arg)
 {
-	*blob_r = NULL;
-	*len_r = 0;
-	return lr_model_row(st, Q_LRM_GET, user, r, blob_r, len_r);
+	return lr_model_row(st, Q_LRM_GET, user, r, fn, arg);
 }
 
 /* the weights first: a reader that sees the new generation sees them */

@@ -35,6 +35,27 @@ check_sample(const char *key, char kind, const void *feat, size_t len, void *arg
 	    memcmp(feat, "\x01\x00\x80\x02", 4) == 0)
 		sample_ok++;
 }
+/* the weights as store_lr_model_get() hands them over, put together */
+struct pieces {
+	unsigned char *data;
+	size_t len, total;
+	int calls, bad;
+};
+static void
+piece(const void *p, size_t off, size_t n, size_t total, void *arg)
+{
+	struct pieces *g = arg;
+
+	if (g->data == NULL)
+		g->data = malloc(total);
+	if (off != g->len || off + n > total || (g->total != 0 && g->total != total))
+		g->bad = 1;
+	else
+		memcpy(g->data + off, p, n);
+	g->len += n;
+	g->total = total;
+	g->calls++;
+}
 static int
 add_ham_tx(struct store *st, void *arg)
 {
@@ -167,14 +188,14 @@ main(void)
 	{
 		/* logistic-regression samples (binary blobs) and weights */
 		struct lr_model_info inf;
-		size_t big = (size_t)4 << 20, len = 0;
+		size_t big = (size_t)4 << 20;
 		unsigned char *w = malloc(big);
-		void *blob = NULL;
+		struct pieces got = { NULL, 0, 0, 0, 0 };
 
 		for (size_t i = 0; i < big; i++)
 			w[i] = (unsigned char)(i * 7 + (i >> 12));
 		T_INTEQ(store_lr_model_info(st, "", &inf), 0);
-		T_INTEQ(store_lr_model_get(st, "", &inf, &blob, &len), 0);
+		T_INTEQ(store_lr_model_get(st, "", &inf, piece, &got), 0);
 		T_INTEQ(store_lr_sample_put(st, "", "<m1@x>", 's', "\x05", 1), 0);
 		T_INTEQ(store_lr_sample_put(st, "", "<m2@x>", 's', "\x01\x00\x80\x02", 4), 0);
 		T_INTEQ(store_lr_sample_put(st, "", "<m2@x>", 'h', "\x01\x00\x80\x02", 4), 0);
@@ -186,7 +207,7 @@ main(void)
 		T_INTEQ(store_lr_model_info(st, "", &inf), 1);
 		T_INTEQ(inf.gen, 0);
 		T_INTEQ(inf.changes, 3);
-		T_INTEQ(store_lr_model_get(st, "", &inf, &blob, &len), 0);  /* no weights yet */
+		T_INTEQ(store_lr_model_get(st, "", &inf, piece, &got), 0);  /* no weights yet */
 		T_INTEQ(store_lr_sample_delete(st, "", "<m1@x>"), 1);
 		T_INTEQ(store_lr_sample_delete(st, "", "<m1@x>"), 0);
 		/* 4 changes; a training that read 3 of them leaves 1, one
@@ -195,14 +216,16 @@ main(void)
 		T_INTEQ(store_lr_model_info(st, "", &inf), 1);
 		T_INTEQ(inf.changes, 1);
 		T_INTEQ(store_lr_model_put(st, "", 0, 1, 5, w, big), 0);
-		T_INTEQ(store_lr_model_get(st, "", &inf, &blob, &len), 1);
+		T_INTEQ(store_lr_model_get(st, "", &inf, piece, &got), 1);
 		T_INTEQ(inf.gen, 2);
 		T_INTEQ(inf.nspam, 0);
 		T_INTEQ(inf.nham, 1);
 		T_INTEQ(inf.changes, 0);
-		T_INTEQ(len, big);
-		T_OK(blob != NULL && memcmp(blob, w, big) == 0);
-		free(blob);
+		/* in order, no gap, the whole of it */
+		T_OK(!got.bad && got.len == big && got.total == big);
+		T_OK(got.calls >= 1);
+		T_OK(got.data != NULL && memcmp(got.data, w, big) == 0);
+		free(got.data);
 		T_INTEQ(store_lr_model_info(st, "bob", &inf), 1);
 		T_INTEQ(inf.changes, 1);
 		/* trimming keeps the most recently stored samples (a replaced
