@@ -34,7 +34,7 @@ int buf_append(struct buf *b, const void *p, size_t n);
 int buf_appends(struct buf *b, const char *s);
 int buf_appendc(struct buf *b, char c);
 int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-int buf_vprintf(struct buf *b, const char *fmt, va_list ap);
+int buf_vprintf(struct buf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 /* Append n bytes as 2n lowercase hex digits; 0, or -1 (nothing
  * appended) if max would be exceeded. */
 int buf_append_hex(struct buf *b, const void *p, size_t n);

@@ -43,6 +43,9 @@ log_verbose(void)
 	return log_verb;
 }
 
+static void log_emit(int, const char *, const char *, va_list)
+    __attribute__((format(printf, 3, 0)));
+
 static void
 log_emit(int prio, const char *tag, const char *fmt, va_list ap)
 {
