@@ -123,6 +123,36 @@ def test_system_user_pam(make_instance, system_user):
     assert pw not in inst.log()
 
 
+def test_pam_library_loaded_when_used(make_instance, tmp_path):
+    """libpam is loaded with dlopen() when a pam table is opened, so no
+    other process maps it: tempest does not need it to start, and a
+    libpam.so.0 without its functions (found first through
+    LD_LIBRARY_PATH) makes opening the table fail with an error naming
+    the library and the function."""
+    from conftest import TEMPEST
+    needed = subprocess.run(["readelf", "-d", TEMPEST], capture_output=True, text=True)
+    assert needed.returncode == 0 and "NEEDED" in needed.stdout, needed.stderr
+    assert "libpam" not in needed.stdout, needed.stdout
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if cc is None:
+        pytest.skip("no C compiler to build the stand-in library")
+    inst = make_instance()
+    # the real library: the table opens, and then says it cannot be written
+    r = inst.cmd("passwd", "-t", "pam:", "someone@example.test", input="pw\n")
+    if "this build has no PAM support" in r.stderr:
+        pytest.skip("built without libpam0g-dev")
+    assert r.returncode != 0 and "does not load" not in r.stderr, r.stderr
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    (tmp_path / "empty.c").write_text("int tempest_not_pam;\n")
+    subprocess.run([cc, "-shared", "-fPIC", "-o", str(lib / "libpam.so.0"),
+                    str(tmp_path / "empty.c")], check=True)
+    r = inst.cmd("passwd", "-t", "pam:", "someone@example.test", input="pw\n",
+                 env=dict(os.environ, LD_LIBRARY_PATH=str(lib)))
+    assert r.returncode != 0
+    assert "the PAM library (libpam.so.0) lacks pam_end" in r.stderr, r.stderr
+
+
 def test_sqlite_table(make_instance):
     inst = start(make_instance, "sqlite:$data_directory/users.db, "
                  "passwd-file:$config_directory/users")

@@ -22,6 +22,33 @@ def built_with_mariadb():
     return "not built" not in r.stderr
 
 
+def test_client_library_loaded_when_used(tmp_path):
+    """Connector/C is loaded with dlopen() when a mysql: store is opened,
+    so no process maps it unless it uses one: tempest itself does not
+    need it to start, and a libmariadb.so.3 without its functions (found
+    first through LD_LIBRARY_PATH) makes opening the store fail with an
+    error naming the library and the function, while SQLite stores work."""
+    if not built_with_mariadb():
+        pytest.skip("tempest built without MariaDB Connector/C (libmariadb-dev)")
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if cc is None:
+        pytest.skip("no C compiler to build the stand-in library")
+    needed = subprocess.run(["readelf", "-d", TEMPEST], capture_output=True, text=True)
+    assert needed.returncode == 0 and "NEEDED" in needed.stdout, needed.stderr
+    assert "libmariadb" not in needed.stdout, needed.stdout
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    (tmp_path / "empty.c").write_text("int tempest_not_mariadb;\n")
+    subprocess.run([cc, "-shared", "-fPIC", "-o", str(lib / "libmariadb.so.3"),
+                    str(tmp_path / "empty.c")], check=True)
+    env = {"LD_LIBRARY_PATH": str(lib), "TEMPEST_CONFIG_DIR": str(tmp_path / "none")}
+    r = run("learn", "--ham", "--db", "mysql:socket=/nonexistent", stdin="x", env=env)
+    assert r.returncode != 0
+    assert "the MariaDB client library (libmariadb.so.3) lacks mysql_init" in r.stderr, r.stderr
+    r = run("spamc", "--db", str(tmp_path / "s.db"), stdin=corpus_msg(True, 1), env=env)
+    assert r.returncode == 0 and "X-Spam-Status" in r.stdout, r.stdout + r.stderr
+
+
 @pytest.fixture
 def mariadb():
     if not os.path.exists(MARIADBD) or not os.path.exists(INSTALL_DB):

@@ -21,6 +21,7 @@
 #include <openssl/crypto.h>
 #include <sqlite3.h>
 #ifdef HAVE_PAM
+#include <dlfcn.h>
 #include <security/pam_appl.h>
 #endif
 
@@ -30,6 +31,10 @@
 #include "sasl.h"
 #include "scram.h"
 #include "userdb.h"
+
+#ifdef HAVE_PAM
+static int pam_load(char **error_r);
+#endif
 
 #define SASLAUTHD_DEFAULT_PATH "/var/run/saslauthd/mux"
 #define SASLAUTHD_TIMEOUT 10    /* seconds */
@@ -71,6 +76,9 @@ passdb_open(const char *spec, char **error_r)
 		p->kind = PDB_PAM;
 		if (*arg == '\0')
 			arg = "tempest";
+		/* now, before the process is confined: not at the first login */
+		if (pam_load(error_r) < 0)
+			goto fail;
 #else
 		*error_r = xstrdup("pam: this build has no PAM support");
 		goto fail;
@@ -237,6 +245,55 @@ shadow_verify(struct passdb *p, const char *user, const char *password,
 /* ---- PAM ---- */
 
 #ifdef HAVE_PAM
+/*
+ * libpam is loaded with dlopen() when a pam passdb is opened, not linked:
+ * every Tempest process would otherwise map it (and libaudit, libcap-ng)
+ * at start.  PAM_SONAME comes from meson.
+ */
+static struct {
+	int (*start)(const char *, const char *, const struct pam_conv *, pam_handle_t **);
+	int (*end)(pam_handle_t *, int);
+	int (*authenticate)(pam_handle_t *, int);
+	int (*acct_mgmt)(pam_handle_t *, int);
+	int (*set_item)(pam_handle_t *, int, const void *);
+	const char *(*strerror)(pam_handle_t *, int);
+} pam;
+
+static int
+pam_load(char **error_r)
+{
+	void *h;
+	const char *miss = NULL;
+
+	if (pam.start != NULL)
+		return 0;
+	if ((h = dlopen(PAM_SONAME, RTLD_NOW | RTLD_LOCAL)) == NULL) {
+		*error_r = xasprintf("pam: the PAM library (%s) does not load: %s",
+		    PAM_SONAME, dlerror());
+		return -1;
+	}
+#define PAM_SYM(field, name) \
+	do { \
+		*(void **)&pam.field = dlsym(h, name); \
+		if (pam.field == NULL && miss == NULL) \
+			miss = name; \
+	} while (0)
+	PAM_SYM(end, "pam_end");
+	PAM_SYM(authenticate, "pam_authenticate");
+	PAM_SYM(acct_mgmt, "pam_acct_mgmt");
+	PAM_SYM(set_item, "pam_set_item");
+	PAM_SYM(strerror, "pam_strerror");
+	PAM_SYM(start, "pam_start");   /* last: set means all are */
+#undef PAM_SYM
+	if (miss != NULL) {
+		*error_r = xasprintf("pam: the PAM library (%s) lacks %s", PAM_SONAME, miss);
+		memset(&pam, 0, sizeof(pam));
+		dlclose(h);
+		return -1;
+	}
+	return 0;               /* h stays open for the process's life */
+}
+
 struct pam_data {
 	const char *user, *password;
 };
@@ -293,17 +350,17 @@ pam_verify(struct passdb *p, const char *user, const char *password,
 	int rc, r;
 
 	(void)service;
-	rc = pam_start(p->arg, user, &conv, &h);
+	rc = pam.start(p->arg, user, &conv, &h);
 	if (rc != PAM_SUCCESS) {
 		snprintf(p->error, sizeof(p->error), "pam_start: %s",
-		    pam_strerror(h, rc));
+		    pam.strerror(h, rc));
 		*error_r = p->error;
 		return -1;
 	}
-	pam_set_item(h, PAM_FAIL_DELAY, (const void *)pam_no_delay);
-	rc = pam_authenticate(h, PAM_SILENT | PAM_DISALLOW_NULL_AUTHTOK);
+	pam.set_item(h, PAM_FAIL_DELAY, (const void *)pam_no_delay);
+	rc = pam.authenticate(h, PAM_SILENT | PAM_DISALLOW_NULL_AUTHTOK);
 	if (rc == PAM_SUCCESS)
-		rc = pam_acct_mgmt(h, PAM_SILENT);
+		rc = pam.acct_mgmt(h, PAM_SILENT);
 	switch (rc) {
 	case PAM_SUCCESS:
 		r = 1;
@@ -319,11 +376,11 @@ pam_verify(struct passdb *p, const char *user, const char *password,
 		break;
 	default:
 		snprintf(p->error, sizeof(p->error), "pam: %s",
-		    pam_strerror(h, rc));
+		    pam.strerror(h, rc));
 		*error_r = p->error;
 		r = -1;
 	}
-	pam_end(h, rc);
+	pam.end(h, rc);
 	return r;
 }
 #endif

@@ -3,10 +3,12 @@
  * Connector/C), for sites where several Tempest nodes share one Bayes
  * database and quarantine.  Spec: "mysql:key=value;key=value..." with
  * host, port, socket, user, password, database.  Values from mail are
- * escaped with mysql_real_escape_string() (numbers are formatted by us);
+ * escaped with my.real_escape_string() (numbers are formatted by us);
  * Bayes lookups are batched with IN lists.
  */
+#include <dlfcn.h>
 #include <mysql.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +17,75 @@
 #include "buf.h"
 #include "mem.h"
 #include "store-private.h"
+
+/*
+ * Connector/C is loaded with dlopen() when a mysql: store is opened, not
+ * linked: every Tempest process (sendmail, each daemon) would otherwise
+ * map it and its dependencies at start, about 2 ms of each start on a
+ * virtual machine, for the few sites that share a MariaDB store.  The
+ * headers are used at build time; MARIADB_SONAME comes from meson.
+ */
+static struct {
+	MYSQL *(*init)(MYSQL *);
+	MYSQL *(*real_connect)(MYSQL *, const char *, const char *, const char *,
+	    const char *, unsigned int, const char *, unsigned long);
+	void (*close)(MYSQL *);
+	const char *(*error)(MYSQL *);
+	unsigned int (*errnum)(MYSQL *);
+	int (*set_character_set)(MYSQL *, const char *);
+	int (*real_query)(MYSQL *, const char *, unsigned long);
+	MYSQL_RES *(*store_result)(MYSQL *);
+	MYSQL_RES *(*use_result)(MYSQL *);
+	void (*free_result)(MYSQL_RES *);
+	MYSQL_ROW (*fetch_row)(MYSQL_RES *);
+	unsigned long *(*fetch_lengths)(MYSQL_RES *);
+	my_ulonglong (*affected_rows)(MYSQL *);
+	unsigned long (*real_escape_string)(MYSQL *, char *, const char *, unsigned long);
+} my;
+static char my_load_error[512];
+static pthread_once_t my_once = PTHREAD_ONCE_INIT;
+
+static void
+my_load(void)
+{
+	void *h = dlopen(MARIADB_SONAME, RTLD_NOW | RTLD_LOCAL);
+	const char *miss = NULL;
+
+	if (h == NULL) {
+		snprintf(my_load_error, sizeof(my_load_error),
+		    "the MariaDB client library (%s) does not load: %s",
+		    MARIADB_SONAME, dlerror());
+		return;
+	}
+#define MY_SYM(field, name) \
+	do { \
+		*(void **)&my.field = dlsym(h, name); \
+		if (my.field == NULL && miss == NULL) \
+			miss = name; \
+	} while (0)
+	MY_SYM(init, "mysql_init");
+	MY_SYM(real_connect, "mysql_real_connect");
+	MY_SYM(close, "mysql_close");
+	MY_SYM(error, "mysql_error");
+	MY_SYM(errnum, "mysql_errno");
+	MY_SYM(set_character_set, "mysql_set_character_set");
+	MY_SYM(real_query, "mysql_real_query");
+	MY_SYM(store_result, "mysql_store_result");
+	MY_SYM(use_result, "mysql_use_result");
+	MY_SYM(free_result, "mysql_free_result");
+	MY_SYM(fetch_row, "mysql_fetch_row");
+	MY_SYM(fetch_lengths, "mysql_fetch_lengths");
+	MY_SYM(affected_rows, "mysql_affected_rows");
+	MY_SYM(real_escape_string, "mysql_real_escape_string");
+#undef MY_SYM
+	if (miss != NULL) {
+		snprintf(my_load_error, sizeof(my_load_error),
+		    "the MariaDB client library (%s) lacks %s", MARIADB_SONAME, miss);
+		memset(&my, 0, sizeof(my));
+		dlclose(h);
+	}
+	/* else h stays open for the process's life */
+}
 
 struct mysql_store {
 	struct store base;
@@ -64,19 +135,19 @@ static const char *const schema[] = {
 static int
 fail(struct store *st)
 {
-	unsigned int e = mysql_errno(MY(st));
+	unsigned int e = my.errnum(MY(st));
 
 	/* ER_LOCK_DEADLOCK (InnoDB rolled the transaction back) and
 	 * ER_LOCK_WAIT_TIMEOUT */
 	st->conflict = e == 1213 || e == 1205;
-	store_set_error(st, "mysql: %s", mysql_error(MY(st)));
+	store_set_error(st, "mysql: %s", my.error(MY(st)));
 	return -1;
 }
 
 static int
 exec(struct store *st, const char *sql)
 {
-	return mysql_real_query(MY(st), sql, strlen(sql)) == 0 ? 0 : fail(st);
+	return my.real_query(MY(st), sql, strlen(sql)) == 0 ? 0 : fail(st);
 }
 
 /* Append s (n bytes) quoted and escaped. */
@@ -84,7 +155,7 @@ static void
 q_str(struct store *st, struct buf *b, const char *s, size_t n)
 {
 	char *tmp = xmalloc(2 * n + 1);
-	unsigned long l = mysql_real_escape_string(MY(st), tmp, s, (unsigned long)n);
+	unsigned long l = my.real_escape_string(MY(st), tmp, s, (unsigned long)n);
 
 	(void)buf_appendc(b, '\'');
 	(void)buf_append(b, tmp, l);
@@ -101,7 +172,7 @@ q_cstr(struct store *st, struct buf *b, const char *s)
 static int
 run(struct store *st, struct buf *b)
 {
-	int r = mysql_real_query(MY(st), b->data ? b->data : "", b->len) == 0 ? 0 : fail(st);
+	int r = my.real_query(MY(st), b->data ? b->data : "", b->len) == 0 ? 0 : fail(st);
 	buf_free(b);
 	return r;
 }
@@ -111,10 +182,18 @@ static void my_close(struct store *st);
 static struct store *
 my_open(const char *arg, char **error_r)
 {
-	struct mysql_store *s = xcalloc(1, sizeof(*s));
+	struct mysql_store *s;
 	char *host = NULL, *user = NULL, *pass = NULL, *dbname = NULL, *sock = NULL;
 	unsigned port = 0;
-	char *spec = xstrdup(arg), *save = NULL;
+	char *spec, *save = NULL;
+
+	(void)pthread_once(&my_once, my_load);
+	if (my.init == NULL) {
+		*error_r = xasprintf("mysql: %s", my_load_error);
+		return NULL;
+	}
+	s = xcalloc(1, sizeof(*s));
+	spec = xstrdup(arg);
 
 	s->base.drv = &store_driver_mysql;
 	for (char *kv = strtok_r(spec, ";,", &save); kv; kv = strtok_r(NULL, ";,", &save)) {
@@ -129,20 +208,20 @@ my_open(const char *arg, char **error_r)
 		else if (strcmp(kv, "password") == 0) pass = eq;
 		else if (strcmp(kv, "database") == 0 || strcmp(kv, "dbname") == 0) dbname = eq;
 	}
-	s->db = mysql_init(NULL);
-	if (s->db == NULL || mysql_real_connect(s->db, host, user, pass, dbname, port,
+	s->db = my.init(NULL);
+	if (s->db == NULL || my.real_connect(s->db, host, user, pass, dbname, port,
 	    sock, 0) == NULL) {
 		*error_r = xasprintf("mysql:%s: %s", dbname ? dbname : "",
-		    s->db ? mysql_error(s->db) : "out of memory");
+		    s->db ? my.error(s->db) : "out of memory");
 		free(spec);
 		my_close(&s->base);
 		return NULL;
 	}
 	free(spec);
-	mysql_set_character_set(s->db, "binary");
+	my.set_character_set(s->db, "binary");
 	for (size_t i = 0; i < NELEM(schema); i++)
-		if (mysql_real_query(s->db, schema[i], strlen(schema[i])) != 0) {
-			*error_r = xasprintf("mysql: schema: %s", mysql_error(s->db));
+		if (my.real_query(s->db, schema[i], strlen(schema[i])) != 0) {
+			*error_r = xasprintf("mysql: schema: %s", my.error(s->db));
 			my_close(&s->base);
 			return NULL;
 		}
@@ -159,15 +238,15 @@ my_open(const char *arg, char **error_r)
 		MYSQL_RES *res;
 		int found = 0;
 
-		if (mysql_real_query(s->db, has, strlen(has)) == 0 &&
-		    (res = mysql_store_result(s->db)) != NULL) {
-			found = mysql_fetch_row(res) != NULL;
-			mysql_free_result(res);
+		if (my.real_query(s->db, has, strlen(has)) == 0 &&
+		    (res = my.store_result(s->db)) != NULL) {
+			found = my.fetch_row(res) != NULL;
+			my.free_result(res);
 		}
-		if (!found && mysql_real_query(s->db, add, strlen(add)) != 0 &&
-		    mysql_errno(s->db) != 1060) {
+		if (!found && my.real_query(s->db, add, strlen(add)) != 0 &&
+		    my.errnum(s->db) != 1060) {
 			*error_r = xasprintf("mysql: adding quarantine.envelope: %s",
-			    mysql_error(s->db));
+			    my.error(s->db));
 			my_close(&s->base);
 			return NULL;
 		}
@@ -179,7 +258,7 @@ static void
 my_close(struct store *st)
 {
 	if (MY(st) != NULL)
-		mysql_close(MY(st));
+		my.close(MY(st));
 	free(st);
 }
 
@@ -193,14 +272,14 @@ row1(struct store *st, struct buf *b, char **cols, int n)
 
 	if (run(st, b) < 0)
 		return -1;
-	if ((res = mysql_store_result(MY(st))) == NULL)
+	if ((res = my.store_result(MY(st))) == NULL)
 		return fail(st);
-	if ((row = mysql_fetch_row(res)) != NULL) {
+	if ((row = my.fetch_row(res)) != NULL) {
 		for (int i = 0; i < n; i++)
 			cols[i] = xstrdup(row[i] ? row[i] : "");
 		r = 1;
 	}
-	mysql_free_result(res);
+	my.free_result(res);
 	return r;
 }
 
@@ -277,9 +356,9 @@ bayes_get(struct store *st, const char *user, const uint64_t *tok, size_t n,
 		(void)buf_appendc(&b, ')');
 		if (run(st, &b) < 0)
 			return -1;
-		if ((res = mysql_store_result(MY(st))) == NULL)
+		if ((res = my.store_result(MY(st))) == NULL)
 			return fail(st);
-		while ((row = mysql_fetch_row(res)) != NULL) {
+		while ((row = my.fetch_row(res)) != NULL) {
 			uint64_t t = (uint64_t)atoll(row[0]);
 			for (size_t i = start; i < end; i++)
 				if (tok[i] == t) {
@@ -287,7 +366,7 @@ bayes_get(struct store *st, const char *user, const uint64_t *tok, size_t n,
 					out[i].ham = atoll(row[2]);
 				}
 		}
-		mysql_free_result(res);
+		my.free_result(res);
 	}
 	return 0;
 }
@@ -406,8 +485,8 @@ bayes_move_seen(struct store *st, const char *user, const char *key, char from, 
 		q_cstr(st, &b, key);
 		(void)buf_printf(&b, " AND kind = '%c'", from == 's' ? 's' : 'h');
 	}
-	if (mysql_real_query(MY(st), b.data, b.len) != 0) {
-		int dup = mysql_errno(MY(st)) == 1062;     /* ER_DUP_ENTRY */
+	if (my.real_query(MY(st), b.data, b.len) != 0) {
+		int dup = my.errnum(MY(st)) == 1062;     /* ER_DUP_ENTRY */
 		char *c[1];
 		int k;
 
@@ -434,7 +513,7 @@ bayes_move_seen(struct store *st, const char *user, const char *key, char from, 
 		return -1;
 	}
 	buf_free(&b);
-	if (from != 0 && mysql_affected_rows(MY(st)) != 1) {
+	if (from != 0 && my.affected_rows(MY(st)) != 1) {
 		store_set_error(st, "mysql: a learned message changed by another "
 		    "transaction meanwhile");
 		st->conflict = 1;
@@ -471,7 +550,7 @@ bayes_expire(struct store *st, const char *user, int64_t n)
 	(void)buf_printf(&b, " ORDER BY atime DIV 86400, spam + ham, atime LIMIT %lld", (long long)n);
 	if (run(st, &b) < 0)
 		return -1;
-	return (int64_t)mysql_affected_rows(MY(st));
+	return (int64_t)my.affected_rows(MY(st));
 }
 
 /* Run the query `select` (followed by the quoted user unless NULL) and
@@ -492,13 +571,13 @@ each_row(struct store *st, const char *select, const char *user,
 		q_cstr(st, &b, user);
 	if (run(st, &b) < 0)
 		return -1;
-	if ((res = mysql_use_result(MY(st))) == NULL)
+	if ((res = my.use_result(MY(st))) == NULL)
 		return fail(st);
-	while ((row = mysql_fetch_row(res)) != NULL)
-		row_fn(row, mysql_fetch_lengths(res), arg);
-	if (mysql_errno(MY(st)) != 0)
+	while ((row = my.fetch_row(res)) != NULL)
+		row_fn(row, my.fetch_lengths(res), arg);
+	if (my.errnum(MY(st)) != 0)
 		r = fail(st);
-	mysql_free_result(res);
+	my.free_result(res);
 	return r;
 }
 
@@ -667,7 +746,7 @@ lr_sample_delete(struct store *st, const char *user, const char *key)
 	q_cstr(st, &b, key);
 	if (run(st, &b) < 0)
 		return -1;
-	if (mysql_affected_rows(MY(st)) == 0)
+	if (my.affected_rows(MY(st)) == 0)
 		return 0;
 	return lr_changed(st, user) < 0 ? -1 : 1;
 }
@@ -694,7 +773,7 @@ lr_samples_trim(struct store *st, const char *user, int64_t keep)
 	(void)buf_printf(&b, " AND seq <= %lld", cut);
 	if (run(st, &b) < 0)
 		return -1;
-	return (int)mysql_affected_rows(MY(st));
+	return (int)my.affected_rows(MY(st));
 }
 
 struct sample_fn {
@@ -742,10 +821,10 @@ lr_model_row(struct store *st, const char *user, struct lr_model_info *r,
 	q_cstr(st, &b, user);
 	if (run(st, &b) < 0)
 		return -1;
-	if ((res = mysql_store_result(MY(st))) == NULL)
+	if ((res = my.store_result(MY(st))) == NULL)
 		return fail(st);
-	if ((row = mysql_fetch_row(res)) != NULL) {
-		unsigned long *len = mysql_fetch_lengths(res);
+	if ((row = my.fetch_row(res)) != NULL) {
+		unsigned long *len = my.fetch_lengths(res);
 		r->gen = atoll(row[0] ? row[0] : "0");
 		r->nspam = atoll(row[1] ? row[1] : "0");
 		r->nham = atoll(row[2] ? row[2] : "0");
@@ -757,7 +836,7 @@ lr_model_row(struct store *st, const char *user, struct lr_model_info *r,
 				fn(row[4], 0, len[4], len[4], arg);
 		}
 	}
-	mysql_free_result(res);
+	my.free_result(res);
 	return found;
 }
 
@@ -897,15 +976,15 @@ q_list(struct store *st, void (*fn)(const struct quarantine_item *, void *), voi
 	    " FROM quarantine ORDER BY created, id");
 	if (run(st, &b) < 0)
 		return -1;
-	if ((res = mysql_store_result(MY(st))) == NULL)
+	if ((res = my.store_result(MY(st))) == NULL)
 		return fail(st);
-	while ((row = mysql_fetch_row(res)) != NULL) {
+	while ((row = my.fetch_row(res)) != NULL) {
 		struct quarantine_item it;
-		row_item(row, mysql_fetch_lengths(res), &it, 0);
+		row_item(row, my.fetch_lengths(res), &it, 0);
 		fn(&it, arg);
 		quarantine_item_free(&it);
 	}
-	mysql_free_result(res);
+	my.free_result(res);
 	return 0;
 }
 
@@ -923,13 +1002,13 @@ q_get(struct store *st, const char *id, struct quarantine_item *it)
 	q_cstr(st, &b, id);
 	if (run(st, &b) < 0)
 		return -1;
-	if ((res = mysql_store_result(MY(st))) == NULL)
+	if ((res = my.store_result(MY(st))) == NULL)
 		return fail(st);
-	if ((row = mysql_fetch_row(res)) != NULL) {
-		row_item(row, mysql_fetch_lengths(res), it, 1);
+	if ((row = my.fetch_row(res)) != NULL) {
+		row_item(row, my.fetch_lengths(res), it, 1);
 		r = 1;
 	}
-	mysql_free_result(res);
+	my.free_result(res);
 	return r;
 }
 
@@ -943,7 +1022,7 @@ q_delete(struct store *st, const char *id)
 	q_cstr(st, &b, id);
 	if (run(st, &b) < 0)
 		return -1;
-	return mysql_affected_rows(MY(st)) > 0;
+	return my.affected_rows(MY(st)) > 0;
 }
 
 static int
@@ -955,7 +1034,7 @@ q_expire(struct store *st, time_t before)
 	(void)buf_printf(&b, "DELETE FROM quarantine WHERE created < %lld", (long long)before);
 	if (run(st, &b) < 0)
 		return -1;
-	return (int)mysql_affected_rows(MY(st));
+	return (int)my.affected_rows(MY(st));
 }
 
 static int
