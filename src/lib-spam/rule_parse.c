@@ -137,10 +137,10 @@ hash_name(const char *s)
 }
 
 static void
-rehash(struct ruleset *rs)
+rehash(struct ruleset *rs, size_t hcap)
 {
 	free(rs->hash);
-	rs->hcap *= 2;
+	rs->hcap = hcap;
 	rs->hash = xcalloc(rs->hcap, sizeof(int));
 	for (size_t i = 0; i < rs->n; i++) {
 		size_t h = hash_name(rs->v[i].name) & (rs->hcap - 1);
@@ -171,8 +171,22 @@ ruleset_get(struct ruleset *rs, const char *name, int create)
 	r->eval = -1;
 	rs->hash[h] = (int)++rs->n;
 	if (rs->n * 2 > rs->hcap)
-		rehash(rs);
+		rehash(rs, rs->hcap * 2);
 	return &rs->v[rs->n - 1];
+}
+
+void
+ruleset_reserve(struct ruleset *rs, size_t n)
+{
+	size_t hcap = rs->hcap;
+
+	if (n > RULES_MAX)
+		n = RULES_MAX;
+	rs->v = xgrowarray(rs->v, &rs->cap, n, sizeof(*rs->v));
+	while (n * 2 > hcap)
+		hcap *= 2;
+	if (hcap != rs->hcap)
+		rehash(rs, hcap);
 }
 
 const struct rule *

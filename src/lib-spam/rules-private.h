@@ -212,6 +212,9 @@ struct ruleset {
 
 /* rule_parse.c */
 struct rule *ruleset_get(struct ruleset *rs, const char *name, int create);
+/* Room for n rules in all, so that adding up to that many (a cache
+ * read) neither moves the array nor rehashes. */
+void ruleset_reserve(struct ruleset *rs, size_t n);
 /* Set capture and tpl of every rule from its pattern. */
 void rule_mark_captures(struct ruleset *rs);
 /* The next "%{NAME}" template in pat from *pos: 1 with the name's
