@@ -44,7 +44,7 @@ test: deps-test build
 	TEMPEST_BIN=$(CURDIR)/$(BUILD)/tempest $(PYTHON) -m pytest -q -p no:cacheprovider tests
 
 asan:
-	$(MAKE) test BUILD=build-asan MESON_ARGS="-Db_sanitize=address,undefined -Db_lundef=false -Dwerror=false -Dc_args=-fno-sanitize-recover=undefined" ASAN_OPTIONS=detect_leaks=0:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 TEMPEST_SANITIZED=1
+	$(MAKE) test BUILD=build-asan MESON_ARGS="-Db_sanitize=address,undefined -Db_lundef=false -Dwerror=false -Dc_args=-fno-sanitize-recover=undefined" ASAN_OPTIONS=detect_leaks=0:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
 fuzz: deps
 	@scripts/fuzz.sh
