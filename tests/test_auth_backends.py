@@ -150,7 +150,7 @@ def test_pam_library_loaded_when_used(make_instance, tmp_path):
     r = inst.cmd("passwd", "-t", "pam:", "someone@example.test", input="pw\n",
                  env=dict(os.environ, LD_LIBRARY_PATH=str(lib)))
     assert r.returncode != 0
-    assert "the PAM library (libpam.so.0) lacks pam_end" in r.stderr, r.stderr
+    assert "the PAM library: libpam.so.0 lacks pam_start" in r.stderr, r.stderr
 
 
 def test_sqlite_table(make_instance):

@@ -44,7 +44,7 @@ def test_client_library_loaded_when_used(tmp_path):
     env = {"LD_LIBRARY_PATH": str(lib), "TEMPEST_CONFIG_DIR": str(tmp_path / "none")}
     r = run("learn", "--ham", "--db", "mysql:socket=/nonexistent", stdin="x", env=env)
     assert r.returncode != 0
-    assert "the MariaDB client library (libmariadb.so.3) lacks mysql_init" in r.stderr, r.stderr
+    assert "the MariaDB client library: libmariadb.so.3 lacks mysql_init" in r.stderr, r.stderr
     r = run("spamc", "--db", str(tmp_path / "s.db"), stdin=corpus_msg(True, 1), env=env)
     assert r.returncode == 0 and "X-Spam-Status" in r.stdout, r.stdout + r.stderr
 

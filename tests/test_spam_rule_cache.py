@@ -163,6 +163,6 @@ def test_prefilter_without_vectorscan(tmp_path):
     out, err = scan({})
     assert "scanner " in err and "1 rules prefiltered" in err, err
     out2, err2 = scan({"LD_LIBRARY_PATH": str(lib)})
-    assert "Vectorscan (libhs.so.5) lacks hs_compile_lit_multi; no prefilter" in err2, err2
+    assert "Vectorscan: libhs.so.5 lacks hs_compile_lit_multi; no prefilter" in err2, err2
     assert "0 rules prefiltered" in err2, err2
     assert out2 == out and out.count(" 2.5 ") == 3, out

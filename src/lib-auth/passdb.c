@@ -21,10 +21,10 @@
 #include <openssl/crypto.h>
 #include <sqlite3.h>
 #ifdef HAVE_PAM
-#include <dlfcn.h>
 #include <security/pam_appl.h>
 #endif
 
+#include "dl.h"
 #include "log.h"
 #include "mem.h"
 #include "passdb.h"
@@ -248,7 +248,7 @@ shadow_verify(struct passdb *p, const char *user, const char *password,
 /*
  * libpam is loaded with dlopen() when a pam passdb is opened, not linked:
  * every Tempest process would otherwise map it (and libaudit, libcap-ng)
- * at start.  PAM_SONAME comes from meson.
+ * at start (dl.h; PAM_SONAME comes from meson).
  */
 static struct {
 	int (*start)(const char *, const char *, const struct pam_conv *, pam_handle_t **);
@@ -262,36 +262,24 @@ static struct {
 static int
 pam_load(char **error_r)
 {
-	void *h;
-	const char *miss = NULL;
+	const struct dl_sym syms[] = {
+		{ "pam_start", (void **)&pam.start },
+		{ "pam_end", (void **)&pam.end },
+		{ "pam_authenticate", (void **)&pam.authenticate },
+		{ "pam_acct_mgmt", (void **)&pam.acct_mgmt },
+		{ "pam_set_item", (void **)&pam.set_item },
+		{ "pam_strerror", (void **)&pam.strerror },
+	};
+	char *err;
 
 	if (pam.start != NULL)
 		return 0;
-	if ((h = dlopen(PAM_SONAME, RTLD_NOW | RTLD_LOCAL)) == NULL) {
-		*error_r = xasprintf("pam: the PAM library (%s) does not load: %s",
-		    PAM_SONAME, dlerror());
+	if (dl_load(PAM_SONAME, syms, NELEM(syms), NULL, &err) < 0) {
+		*error_r = xasprintf("pam: the PAM library: %s", err);
+		free(err);
 		return -1;
 	}
-#define PAM_SYM(field, name) \
-	do { \
-		*(void **)&pam.field = dlsym(h, name); \
-		if (pam.field == NULL && miss == NULL) \
-			miss = name; \
-	} while (0)
-	PAM_SYM(end, "pam_end");
-	PAM_SYM(authenticate, "pam_authenticate");
-	PAM_SYM(acct_mgmt, "pam_acct_mgmt");
-	PAM_SYM(set_item, "pam_set_item");
-	PAM_SYM(strerror, "pam_strerror");
-	PAM_SYM(start, "pam_start");   /* last: set means all are */
-#undef PAM_SYM
-	if (miss != NULL) {
-		*error_r = xasprintf("pam: the PAM library (%s) lacks %s", PAM_SONAME, miss);
-		memset(&pam, 0, sizeof(pam));
-		dlclose(h);
-		return -1;
-	}
-	return 0;               /* h stays open for the process's life */
+	return 0;
 }
 
 struct pam_data {

@@ -44,6 +44,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dl.h"
 #include "log.h"
 #include "mem.h"
 #include "rules-private.h"
@@ -65,38 +66,27 @@ static int
 pf_hs_load(pf_scan_fn **avx2_r)
 {
 	struct pf_hs_api a;
-	void *h = dlopen(HS_SONAME, RTLD_NOW | RTLD_LOCAL);
-	const char *miss = NULL;
+	const struct dl_sym syms[] = {
+		{ "hs_compile_lit_multi", (void **)&a.compile_lit_multi },
+		{ "hs_free_compile_error", (void **)&a.free_compile_error },
+		{ "hs_alloc_scratch", (void **)&a.alloc_scratch },
+		{ "hs_free_scratch", (void **)&a.free_scratch },
+		{ "hs_free_database", (void **)&a.free_database },
+		{ "hs_populate_platform", (void **)&a.populate_platform },
+		{ "hs_scan", (void **)&a.scan },
+		{ "hs_serialize_database", (void **)&a.serialize_database },
+		{ "hs_deserialize_database", (void **)&a.deserialize_database },
+	};
+	void *h;
+	char *err;
 
-	if (h == NULL) {
-		log_warn("spam rules: Vectorscan (%s) does not load: %s; no prefilter",
-		    HS_SONAME, dlerror());
-		return -1;
-	}
-#define PF_SYM(field, name) \
-	do { \
-		*(void **)&a.field = dlsym(h, name); \
-		if (a.field == NULL && miss == NULL) \
-			miss = name; \
-	} while (0)
-	PF_SYM(compile_lit_multi, "hs_compile_lit_multi");
-	PF_SYM(free_compile_error, "hs_free_compile_error");
-	PF_SYM(alloc_scratch, "hs_alloc_scratch");
-	PF_SYM(free_scratch, "hs_free_scratch");
-	PF_SYM(free_database, "hs_free_database");
-	PF_SYM(populate_platform, "hs_populate_platform");
-	PF_SYM(scan, "hs_scan");
-	PF_SYM(serialize_database, "hs_serialize_database");
-	PF_SYM(deserialize_database, "hs_deserialize_database");
-#undef PF_SYM
-	if (miss != NULL) {
-		log_warn("spam rules: Vectorscan (%s) lacks %s; no prefilter",
-		    HS_SONAME, miss);
-		dlclose(h);
+	if (dl_load(HS_SONAME, syms, NELEM(syms), &h, &err) < 0) {
+		log_warn("spam rules: Vectorscan: %s; no prefilter", err);
+		free(err);
 		return -1;
 	}
 	*(void **)avx2_r = dlsym(h, "avx2_hs_scan");
-	pf_hs = a;              /* h stays open for the process's life */
+	pf_hs = a;
 	return 0;
 }
 

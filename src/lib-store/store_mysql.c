@@ -6,7 +6,6 @@
  * escaped with my.real_escape_string() (numbers are formatted by us);
  * Bayes lookups are batched with IN lists.
  */
-#include <dlfcn.h>
 #include <mysql.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -15,6 +14,7 @@
 #include <time.h>
 
 #include "buf.h"
+#include "dl.h"
 #include "mem.h"
 #include "store-private.h"
 
@@ -22,8 +22,8 @@
  * Connector/C is loaded with dlopen() when a mysql: store is opened, not
  * linked: every Tempest process (sendmail, each daemon) would otherwise
  * map it and its dependencies at start, about 2 ms of each start on a
- * virtual machine, for the few sites that share a MariaDB store.  The
- * headers are used at build time; MARIADB_SONAME comes from meson.
+ * virtual machine, for the few sites that share a MariaDB store (dl.h;
+ * MARIADB_SONAME comes from meson).
  */
 static struct {
 	MYSQL *(*init)(MYSQL *);
@@ -42,49 +42,30 @@ static struct {
 	my_ulonglong (*affected_rows)(MYSQL *);
 	unsigned long (*real_escape_string)(MYSQL *, char *, const char *, unsigned long);
 } my;
-static char my_load_error[512];
+static char *my_load_error;
 static pthread_once_t my_once = PTHREAD_ONCE_INIT;
 
 static void
 my_load(void)
 {
-	void *h = dlopen(MARIADB_SONAME, RTLD_NOW | RTLD_LOCAL);
-	const char *miss = NULL;
+	const struct dl_sym syms[] = {
+		{ "mysql_init", (void **)&my.init },
+		{ "mysql_real_connect", (void **)&my.real_connect },
+		{ "mysql_close", (void **)&my.close },
+		{ "mysql_error", (void **)&my.error },
+		{ "mysql_errno", (void **)&my.errnum },
+		{ "mysql_set_character_set", (void **)&my.set_character_set },
+		{ "mysql_real_query", (void **)&my.real_query },
+		{ "mysql_store_result", (void **)&my.store_result },
+		{ "mysql_use_result", (void **)&my.use_result },
+		{ "mysql_free_result", (void **)&my.free_result },
+		{ "mysql_fetch_row", (void **)&my.fetch_row },
+		{ "mysql_fetch_lengths", (void **)&my.fetch_lengths },
+		{ "mysql_affected_rows", (void **)&my.affected_rows },
+		{ "mysql_real_escape_string", (void **)&my.real_escape_string },
+	};
 
-	if (h == NULL) {
-		snprintf(my_load_error, sizeof(my_load_error),
-		    "the MariaDB client library (%s) does not load: %s",
-		    MARIADB_SONAME, dlerror());
-		return;
-	}
-#define MY_SYM(field, name) \
-	do { \
-		*(void **)&my.field = dlsym(h, name); \
-		if (my.field == NULL && miss == NULL) \
-			miss = name; \
-	} while (0)
-	MY_SYM(init, "mysql_init");
-	MY_SYM(real_connect, "mysql_real_connect");
-	MY_SYM(close, "mysql_close");
-	MY_SYM(error, "mysql_error");
-	MY_SYM(errnum, "mysql_errno");
-	MY_SYM(set_character_set, "mysql_set_character_set");
-	MY_SYM(real_query, "mysql_real_query");
-	MY_SYM(store_result, "mysql_store_result");
-	MY_SYM(use_result, "mysql_use_result");
-	MY_SYM(free_result, "mysql_free_result");
-	MY_SYM(fetch_row, "mysql_fetch_row");
-	MY_SYM(fetch_lengths, "mysql_fetch_lengths");
-	MY_SYM(affected_rows, "mysql_affected_rows");
-	MY_SYM(real_escape_string, "mysql_real_escape_string");
-#undef MY_SYM
-	if (miss != NULL) {
-		snprintf(my_load_error, sizeof(my_load_error),
-		    "the MariaDB client library (%s) lacks %s", MARIADB_SONAME, miss);
-		memset(&my, 0, sizeof(my));
-		dlclose(h);
-	}
-	/* else h stays open for the process's life */
+	(void)dl_load(MARIADB_SONAME, syms, NELEM(syms), NULL, &my_load_error);
 }
 
 struct mysql_store {
@@ -189,7 +170,7 @@ my_open(const char *arg, char **error_r)
 
 	(void)pthread_once(&my_once, my_load);
 	if (my.init == NULL) {
-		*error_r = xasprintf("mysql: %s", my_load_error);
+		*error_r = xasprintf("mysql: the MariaDB client library: %s", my_load_error);
 		return NULL;
 	}
 	s = xcalloc(1, sizeof(*s));
