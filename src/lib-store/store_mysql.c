@@ -3,7 +3,7 @@
  * Connector/C), for sites where several Tempest nodes share one Bayes
  * database and quarantine.  Spec: "mysql:key=value;key=value..." with
  * host, port, socket, user, password, database.  Values from mail are
- * escaped with my.real_escape_string() (numbers are formatted by us);
+ * escaped with mysql_real_escape_string() (numbers are formatted by us);
  * Bayes lookups are batched with IN lists.
  */
 #include <mysql.h>
