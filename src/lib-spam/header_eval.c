@@ -680,9 +680,14 @@ cmp_str(const void *a, const void *b)
 void
 rb_sort(struct rb_lists *rb)
 {
-	for (int k = 0; k < 3; k++)
-		if (rb->n[k] > 1)
+	for (int k = 0; k < 3; k++) {
+		size_t i = 1;
+		/* (a rule set read from the cache has them sorted already) */
+		while (i < rb->n[k] && strcmp(rb->v[k][i - 1], rb->v[k][i]) <= 0)
+			i++;
+		if (i < rb->n[k])
 			qsort(rb->v[k], rb->n[k], sizeof(char *), cmp_str);
+	}
 }
 
 static int

@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/mman.h>
 
 #include "bayes.h"
 #include "log.h"
@@ -283,34 +282,13 @@ lr_weights_decode(const void *p, size_t off, size_t len, float *w)
 float *
 lr_weights_alloc(void)
 {
-	size_t len = (size_t)LR_NWEIGHTS * sizeof(float), huge = (size_t)2 << 20;
-	unsigned char *p = mmap(NULL, len + huge, PROT_READ | PROT_WRITE,
-	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), *a;
-
-	if (p == MAP_FAILED)
-		fatal("out of memory (%zu bytes of weights)", len);
-	/* The array is written whole right away (training, loading).  Page
-	 * by page that was a thousand page faults, most of a one-message
-	 * spamc's time on a virtual machine; so: aligned to 2 MiB, huge
-	 * pages asked for (where the kernel gives them only on request),
-	 * populated in one call.  Each is only advice: without it, the
-	 * pages come as they are touched. */
-	a = (unsigned char *)(((uintptr_t)p + huge - 1) & ~(uintptr_t)(huge - 1));
-	if (a > p)
-		(void)munmap(p, (size_t)(a - p));
-	(void)munmap(a + len, (size_t)(p + huge - a));
-#ifdef MADV_HUGEPAGE
-	(void)madvise(a, len, MADV_HUGEPAGE);
-#endif
-#ifdef MADV_POPULATE_WRITE
-	(void)madvise(a, len, MADV_POPULATE_WRITE);
-#endif
-	return (float *)a;
+	/* written whole right away (training, loading): page by page that
+	 * was a thousand page faults, most of a one-message spamc's time */
+	return xmap((size_t)LR_NWEIGHTS * sizeof(float));
 }
 
 void
 lr_weights_free(float *w)
 {
-	if (w != NULL)
-		(void)munmap(w, (size_t)LR_NWEIGHTS * sizeof(float));
+	xunmap(w, (size_t)LR_NWEIGHTS * sizeof(float));
 }

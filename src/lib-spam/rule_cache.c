@@ -34,7 +34,9 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
+#define XXH_STATIC_LINKING_ONLY        /* XXH3_state_t on the stack */
 #include <xxhash.h>
 
 #include "buf.h"
@@ -62,26 +64,69 @@ cache_hash(const void *p, size_t n, uint64_t seed)
 
 /* ---- writer ---- */
 
+/* The payload, and the strings it refers to: each distinct string once,
+ * NUL-terminated, in a table that a read copies in one piece. */
+struct wr {
+	struct buf b;
+	struct buf tab;
+	uint32_t *ht;           /* open addressing: table offset + 1 */
+	size_t hcap, nht;
+	int full;               /* the table outgrew the file's limit */
+};
+
 static void
-put(struct buf *b, const void *p, size_t n)
+put(struct wr *w, const void *p, size_t n)
 {
-	(void)buf_append(b, p, n);
+	(void)buf_append(&w->b, p, n);
 }
 
-static void put_u8(struct buf *b, unsigned v) { unsigned char c = (unsigned char)v; put(b, &c, 1); }
-static void put_u32(struct buf *b, uint32_t v) { put(b, &v, 4); }
-static void put_u64(struct buf *b, uint64_t v) { put(b, &v, 8); }
-static void put_f64(struct buf *b, double v) { put(b, &v, 8); }
+static void put_u8(struct wr *w, unsigned v) { unsigned char c = (unsigned char)v; put(w, &c, 1); }
+static void put_u32(struct wr *w, uint32_t v) { put(w, &v, 4); }
+static void put_u64(struct wr *w, uint64_t v) { put(w, &v, 8); }
+static void put_f64(struct wr *w, double v) { put(w, &v, 8); }
 
-static void
-put_str(struct buf *b, const char *s)
+static size_t
+tab_slot(const struct wr *w, const char *s)
 {
+	size_t i = (size_t)cache_hash(s, strlen(s), 0) & (w->hcap - 1);
+
+	while (w->ht[i] != 0 && strcmp((const char *)w->tab.data + w->ht[i] - 1, s) != 0)
+		i = (i + 1) & (w->hcap - 1);
+	return i;
+}
+
+/* A string as a reference into the table: its offset + 1, 0 for NULL. */
+static void
+put_str(struct wr *w, const char *s)
+{
+	size_t i;
+
 	if (s == NULL) {
-		put_u32(b, UINT32_MAX);
+		put_u32(w, 0);
 		return;
 	}
-	put_u32(b, (uint32_t)strlen(s));
-	put(b, s, strlen(s));
+	if (w->nht * 2 >= w->hcap) {
+		uint32_t *old = w->ht;
+		size_t ocap = w->hcap;
+		w->hcap = ocap ? ocap * 2 : 4096;
+		w->ht = xcalloc(w->hcap, sizeof(*w->ht));
+		for (size_t k = 0; k < ocap; k++)
+			if (old[k] != 0)
+				w->ht[tab_slot(w, (const char *)w->tab.data + old[k] - 1)] = old[k];
+		free(old);
+	}
+	i = tab_slot(w, s);
+	if (w->ht[i] == 0) {
+		size_t off = w->tab.len;
+		if (buf_append(&w->tab, s, strlen(s) + 1) < 0 || w->tab.len >= UINT32_MAX) {
+			w->full = 1;
+			put_u32(w, 0);
+			return;
+		}
+		w->ht[i] = (uint32_t)off + 1;
+		w->nht++;
+	}
+	put_u32(w, w->ht[i]);
 }
 
 /* ---- reader: every read bounds-checked; the first failure sticks ---- */
@@ -90,6 +135,9 @@ struct rd {
 	const unsigned char *p;
 	size_t left;
 	const char *err;
+	const char *strs;       /* the string table (rs->strs) */
+	size_t nstrs;
+	size_t metas_used;      /* of rs->metas */
 };
 
 static int
@@ -112,34 +160,25 @@ static uint32_t get_u32(struct rd *r) { uint32_t v; get(r, &v, 4); return v; }
 static uint64_t get_u64(struct rd *r) { uint64_t v; get(r, &v, 8); return v; }
 static double get_f64(struct rd *r) { double v; get(r, &v, 8); return v; }
 
-/* A string (NULL allowed when nullable), malloc'ed; NULL + r->err on error. */
+/* A string (NULL allowed when nullable): a pointer into the string
+ * table, whose last byte is a NUL; NULL + r->err on error. */
 static char *
 get_str(struct rd *r, int nullable)
 {
-	uint32_t n = get_u32(r);
-	char *s;
+	uint32_t ref = get_u32(r);
 
 	if (r->err != NULL)
 		return NULL;
-	if (n == UINT32_MAX) {
+	if (ref == 0) {
 		if (!nullable)
 			r->err = "missing string";
 		return NULL;
 	}
-	if (n > CACHE_STR_MAX || n > r->left) {
-		r->err = "bad string length";
+	if (ref - 1 >= r->nstrs) {
+		r->err = "bad string reference";
 		return NULL;
 	}
-	if (memchr(r->p, '\0', n) != NULL) {
-		r->err = "NUL in string";
-		return NULL;
-	}
-	s = xmalloc((size_t)n + 1);
-	memcpy(s, r->p, n);
-	s[n] = '\0';
-	r->p += n;
-	r->left -= n;
-	return s;
+	return (char *)r->strs + ref - 1;
 }
 
 /* A count of items each at least `min` bytes long. */
@@ -303,6 +342,76 @@ ser_check(const unsigned char *p, uint64_t len, uint32_t ncodes, int wide)
 	return NULL;
 }
 
+/*
+ * The decoded patterns of a section go into one block, rs->arena[wide],
+ * populated in one call (a cache of SpamAssassin's rules holds some
+ * 4 MB of them: page by page, a thousand page faults).  PCRE2 allocates
+ * through the general context given to pcre2_serialize_decode(), and
+ * each code keeps that allocator: what no longer fits (a JIT compile's
+ * bookkeeping later on) comes from malloc(), and freeing a piece of the
+ * block does nothing (the block goes with the rule set).
+ */
+static void *
+arena_malloc(PCRE2_SIZE n, void *data)
+{
+	struct code_arena *a = data;
+	size_t need = ((size_t)n + 15) & ~(size_t)15;
+
+	if (need >= n && a->len - a->used >= need) {
+		void *p = a->p + a->used;
+		a->used += need;
+		return p;
+	}
+	return malloc(n);
+}
+
+static void
+arena_free(void *p, void *data)
+{
+	const struct code_arena *a = data;
+
+	if ((uintptr_t)p - (uintptr_t)a->p >= a->len)
+		free(p);
+}
+
+/* A general context for decoding a section of plen bytes into
+ * rs->arena[wide] (8-bit or 32-bit context: the caller casts). */
+static void *
+arena_context(struct ruleset *rs, int wide, uint64_t plen, uint32_t ncodes)
+{
+	struct code_arena *a = &rs->arena[wide];
+
+	/* the codes are at most the section; each rounded up to 16 bytes;
+	 * the context, the tables */
+	a->len = (size_t)plen + 16 * (size_t)ncodes + 4096;
+	a->p = xmap(a->len);
+	a->used = 0;
+	if (!wide)
+		return pcre2_general_context_create(arena_malloc, arena_free, a);
+	return pcre2_general_context_create_32(arena_malloc, arena_free, a);
+}
+
+void
+ruleset_cache_free(struct ruleset *rs)
+{
+	xunmap(rs->metas, rs->nmetas * sizeof(*rs->metas));
+	rs->metas = NULL;
+	rs->nmetas = 0;
+	if (rs->map != NULL)
+		(void)munmap(rs->map, rs->maplen);
+	else
+		xunmap(rs->strs, rs->nstrs);
+	rs->map = NULL;
+	rs->maplen = 0;
+	rs->strs = NULL;
+	rs->nstrs = 0;
+	for (int w = 0; w < 2; w++) {
+		xunmap(rs->arena[w].p, rs->arena[w].len);
+		rs->arena[w].p = NULL;
+		rs->arena[w].len = rs->arena[w].used = 0;
+	}
+}
+
 /* ---- sources ---- */
 
 static const char *
@@ -314,28 +423,68 @@ builtin_text(const char *name)
 	return NULL;
 }
 
-/* Hash of a file's contents (the text up to the first NUL, as
- * load_file reads it); -1 if it cannot be read.  Gathered in *scratch,
- * which the caller keeps across files, so its pages are touched once
- * for all of them, not once per file. */
+void
+source_stat(uint64_t st[5], const struct stat *sb)
+{
+	struct timespec now;
+	uint64_t ct = (uint64_t)sb->st_ctim.tv_sec * 1000000000u + (uint64_t)sb->st_ctim.tv_nsec;
+
+	memset(st, 0, 5 * sizeof(*st));
+	if (clock_gettime(CLOCK_REALTIME, &now) < 0 || now.tv_sec - sb->st_ctim.tv_sec < 2)
+		return;
+	st[0] = (uint64_t)sb->st_dev;
+	st[1] = (uint64_t)sb->st_ino;
+	st[2] = (uint64_t)sb->st_size;
+	st[3] = (uint64_t)sb->st_mtim.tv_sec * 1000000000u + (uint64_t)sb->st_mtim.tv_nsec;
+	st[4] = ct;
+}
+
+/* Is the file as it was when its text was read (src->st)?  A file
+ * whose device, inode, size, mtime and ctime are all unchanged has not
+ * been written since: the kernel sets the ctime on every change, and no
+ * one can set it back. */
 static int
-hash_file(const char *path, struct buf *scratch, uint64_t *h_r)
+source_unchanged(const struct rule_source *src)
+{
+	struct stat sb;
+	uint64_t st[5];
+
+	if (src->st[0] == 0 && src->st[1] == 0)
+		return 0;
+	if (stat(src->name, &sb) < 0)
+		return 0;
+	source_stat(st, &sb);
+	return memcmp(st, src->st, sizeof(st)) == 0;
+}
+
+/* Hash of a file's contents (the text up to the first NUL, as
+ * load_file reads it); -1 if it cannot be read.  Hashed as it is read,
+ * through one chunk on the stack: gathering the text first cost a page
+ * fault per page of the largest file, and copies as the buffer grew. */
+static int
+hash_file(const char *path, uint64_t *h_r)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	char chunk[65536];
+	XXH3_state_t st;
 	ssize_t n;
 
 	if (fd < 0)
 		return -1;
-	buf_reset(scratch);
+	(void)XXH3_64bits_reset_withSeed(&st, 0);
 	while ((n = read(fd, chunk, sizeof(chunk))) != 0) {
+		const char *nul;
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0 || buf_append(scratch, chunk, (size_t)n) < 0)
+		if (n < 0)
+			break;
+		nul = memchr(chunk, '\0', (size_t)n);
+		(void)XXH3_64bits_update(&st, chunk, nul != NULL ? (size_t)(nul - chunk) : (size_t)n);
+		if (nul != NULL)
 			break;
 	}
 	close(fd);
-	*h_r = cache_hash(buf_cstr(scratch), strlen(buf_cstr(scratch)), 0);
+	*h_r = XXH3_64bits_digest(&st);
 	return 0;
 }
 
@@ -382,11 +531,9 @@ sources_current(const struct rule_source *src, size_t nsrc, const char *const *s
 	char **top;
 	size_t ntop, t = 0;
 	int ok = 1;
-	struct buf scratch;
 
 	if (top_sources(specs, &top, &ntop) < 0)
 		return 0;
-	buf_init(&scratch, 64 * 1024 * 1024);
 	for (size_t i = 0; i < nsrc && ok; i++) {
 		uint64_t h;
 		if (src[i].top != 0) {
@@ -400,11 +547,11 @@ sources_current(const struct rule_source *src, size_t nsrc, const char *const *s
 			const char *text = builtin_text(src[i].name);
 			ok = text != NULL && cache_hash(text, strlen(text), 0) == src[i].hash;
 		} else
-			ok = hash_file(src[i].name, &scratch, &h) == 0 && h == src[i].hash;
+			ok = source_unchanged(&src[i]) ||
+			    (hash_file(src[i].name, &h) == 0 && h == src[i].hash);
 	}
 	if (t != ntop)
 		ok = 0;
-	buf_free(&scratch);
 	for (size_t i = 0; i < ntop; i++)
 		free(top[i]);
 	free(top);
@@ -479,7 +626,7 @@ ruleset_cache_path(const char *dir, const char *const *specs, int use_hs)
 /* ---- save ---- */
 
 static void
-put_rule(struct buf *b, const struct rule *r)
+put_rule(struct wr *b, const struct rule *r)
 {
 	put_str(b, r->name);
 	put_u8(b, r->type);
@@ -516,16 +663,25 @@ put_rule(struct buf *b, const struct rule *r)
 }
 
 static void
-put_strs(struct buf *b, char **v, size_t n)
+put_strs(struct wr *b, char **v, size_t n)
 {
 	put_u32(b, (uint32_t)n);
 	for (size_t i = 0; i < n; i++)
 		put_str(b, v[i]);
 }
 
+static void
+wr_free(struct wr *w)
+{
+	buf_free(&w->b);
+	buf_free(&w->tab);
+	free(w->ht);
+}
+
 int
 ruleset_cache_save(const struct ruleset *rs, const char *path, char **error_r)
 {
+	struct wr w = { 0 };
 	struct buf b;
 	const pcre2_code **codes;
 	const pcre2_code_32 **codes32;
@@ -534,49 +690,53 @@ ruleset_cache_save(const struct ruleset *rs, const char *path, char **error_r)
 	PCRE2_SIZE sersize = 0;
 	char *tmp, *derr;
 	const char *base;
-	int fd, ret = -1;
+	int fd, ret = -1, ok;
 	uint64_t sum;
 
-	buf_init(&b, CACHE_MAX);
-	put(&b, CACHE_MAGIC, 8);
-	put_u32(&b, CACHE_VERSION);
-	put_u32(&b, (uint32_t)rs->use_hs);
-	put_u64(&b, 0);                 /* checksum, filled in below */
-	put_u64(&b, 0);                 /* payload length */
-	put_u32(&b, (uint32_t)rs->nsrcs);
+	buf_init(&w.b, CACHE_MAX);
+	buf_init(&w.tab, CACHE_MAX);
+	put_u32(&w, (uint32_t)rs->nsrcs);
 	for (size_t i = 0; i < rs->nsrcs; i++) {
-		put_str(&b, rs->srcs[i].name);
-		put_u64(&b, rs->srcs[i].hash);
-		put_u8(&b, (unsigned)rs->srcs[i].top);
+		put_str(&w, rs->srcs[i].name);
+		put_u64(&w, rs->srcs[i].hash);
+		for (int k = 0; k < 5; k++)
+			put_u64(&w, rs->srcs[i].st[k]);
+		put_u8(&w, (unsigned)rs->srcs[i].top);
 	}
-	put_f64(&b, rs->required);
-	put_strs(&b, rs->welcome, rs->nwelcome);
-	put_strs(&b, rs->block, rs->nblock);
+	put_f64(&w, rs->required);
+	put_strs(&w, rs->welcome, rs->nwelcome);
+	put_strs(&w, rs->block, rs->nblock);
 	for (int k = 0; k < 3; k++)
-		put_strs(&b, rs->rb.v[k], rs->rb.n[k]);
-	put_strs(&b, rs->redir, rs->nredir);
+		put_strs(&w, rs->rb.v[k], rs->rb.n[k]);
+	put_strs(&w, rs->redir, rs->nredir);
 	for (int k = 0; k < 3; k++)
-		put_strs(&b, rs->fm[k], rs->nfm[k]);
-	put_str(&b, rs->ok_locales);
-	put_u32(&b, (uint32_t)rs->nalists);
+		put_strs(&w, rs->fm[k], rs->nfm[k]);
+	put_str(&w, rs->ok_locales);
+	put_u32(&w, (uint32_t)rs->nalists);
 	for (size_t l = 0; l < rs->nalists; l++) {
-		put_str(&b, rs->alists[l].name);
-		put_strs(&b, rs->alists[l].v, rs->alists[l].n);
+		put_str(&w, rs->alists[l].name);
+		put_strs(&w, rs->alists[l].v, rs->alists[l].n);
 	}
-	put_u32(&b, rs->st.rules);
-	put_u32(&b, rs->st.active);
-	put_u32(&b, rs->st.eval_skipped);
-	put_u32(&b, rs->st.eval_supported);
-	put_u32(&b, rs->st.meta_skipped);
-	put_u32(&b, rs->st.bad_lines);
-	put_u32(&b, rs->st.ignored_lines);
-	put_u32(&b, rs->st.skipped_blocks);
-	put_strs(&b, (char **)rs->errors, rs->nerrors);
-	put_u32(&b, (uint32_t)rs->n);
+	put_u32(&w, rs->st.rules);
+	put_u32(&w, rs->st.active);
+	put_u32(&w, rs->st.eval_skipped);
+	put_u32(&w, rs->st.eval_supported);
+	put_u32(&w, rs->st.meta_skipped);
+	put_u32(&w, rs->st.bad_lines);
+	put_u32(&w, rs->st.ignored_lines);
+	put_u32(&w, rs->st.skipped_blocks);
+	put_strs(&w, (char **)rs->errors, rs->nerrors);
+	put_u32(&w, (uint32_t)rs->n);
+	{
+		size_t nmeta = 0;
+		for (size_t i = 0; i < rs->n; i++)
+			nmeta += rs->v[i].meta.n;
+		put_u32(&w, (uint32_t)nmeta);   /* (at most 1,000,000 per rule) */
+	}
 	codes = xcalloc(rs->n ? rs->n : 1, sizeof(*codes));
 	codes32 = xcalloc(rs->n ? rs->n : 1, sizeof(*codes32));
 	for (size_t i = 0; i < rs->n; i++) {
-		put_rule(&b, &rs->v[i]);
+		put_rule(&w, &rs->v[i]);
 		if (rs->v[i].re != NULL)
 			codes[ncodes++] = rs->v[i].re;
 		else if (rs->v[i].re32 != NULL)
@@ -596,14 +756,14 @@ ruleset_cache_save(const struct ruleset *rs, const char *path, char **error_r)
 		if (rc < 0) {
 			free(codes);
 			free(codes32);
-			buf_free(&b);
+			wr_free(&w);
 			*error_r = xstrdup("cannot serialize the patterns");
 			return -1;
 		}
-		put_u32(&b, (uint32_t)nc);
-		put_u64(&b, nc ? (uint64_t)sersize : 0);
+		put_u32(&w, (uint32_t)nc);
+		put_u64(&w, nc ? (uint64_t)sersize : 0);
 		if (nc)
-			put(&b, ser, sersize);
+			put(&w, ser, sersize);
 		if (ser != NULL && !wide)
 			pcre2_serialize_free(ser);
 		else if (ser != NULL)
@@ -612,28 +772,42 @@ ruleset_cache_save(const struct ruleset *rs, const char *path, char **error_r)
 	free(codes);
 	free(codes32);
 #ifdef HAVE_HS
-	put_u32(&b, (uint32_t)rs->npf);
+	put_u32(&w, (uint32_t)rs->npf);
 	for (size_t j = 0; j < rs->npf; j++) {
 		char *bytes = NULL;
 		size_t len = 0;
 		if (pf_hs.serialize_database(rs->pf[j].db, &bytes, &len) != HS_SUCCESS) {
-			buf_free(&b);
+			wr_free(&w);
 			*error_r = xstrdup("cannot serialize the Vectorscan database");
 			return -1;
 		}
-		put_u8(&b, (unsigned)rs->pf[j].kind);
-		put_u32(&b, rs->pf[j].n);
+		put_u8(&w, (unsigned)rs->pf[j].kind);
+		put_u32(&w, rs->pf[j].n);
 		for (unsigned i = 0; i < rs->pf[j].n; i++)
-			put_u32(&b, rs->pf[j].rule[i]);
-		put(&b, rs->pf[j].grp, rs->pf[j].n);
-		put_u64(&b, len);
-		put(&b, bytes, len);
+			put_u32(&w, rs->pf[j].rule[i]);
+		put(&w, rs->pf[j].grp, rs->pf[j].n);
+		put_u64(&w, len);
+		put(&w, bytes, len);
 		free(bytes);
 	}
 #else
-	put_u32(&b, 0);
+	put_u32(&w, 0);
 #endif
-	if (b.len >= CACHE_MAX || b.len < CACHE_HDR) {
+	/* header, string table, the rest */
+	buf_init(&b, CACHE_MAX);
+	(void)buf_append(&b, CACHE_MAGIC, 8);
+	{
+		uint32_t v[2] = { CACHE_VERSION, (uint32_t)rs->use_hs }, tl = (uint32_t)w.tab.len;
+		uint64_t z[2] = { 0, 0 };       /* checksum, payload length: below */
+		(void)buf_append(&b, v, sizeof(v));
+		(void)buf_append(&b, z, sizeof(z));
+		(void)buf_append(&b, &tl, 4);
+	}
+	(void)buf_append(&b, w.tab.data, w.tab.len);
+	ok = buf_append(&b, w.b.data, w.b.len) == 0 && !w.full && w.b.len < CACHE_MAX &&
+	    w.tab.len < CACHE_MAX && b.len < CACHE_MAX;
+	wr_free(&w);
+	if (!ok) {
 		buf_free(&b);
 		*error_r = xstrdup("rule cache too large");
 		return -1;
@@ -697,12 +871,10 @@ get_rule(struct rd *rd, struct ruleset *rs, size_t nrules, int *has_re_r)
 
 	if (name == NULL)
 		return -1;
-	if (ruleset_get(rs, name, 0) != NULL || (r = ruleset_get(rs, name, 1)) == NULL) {
-		free(name);
+	if ((r = ruleset_add(rs, name)) == NULL) {
 		rd->err = "duplicate or too many rules";
 		return -1;
 	}
-	free(name);
 	v = get_u8(rd);
 	if (v > RULE_MIMEHEADER)
 		rd->err = "bad rule type";
@@ -729,7 +901,6 @@ get_rule(struct rd *rd, struct ruleset *rs, size_t nrules, int *has_re_r)
 		r->eval = eval_lookup(ev);
 		if (r->eval < 0 && rd->err == NULL)
 			rd->err = "unknown eval test";
-		free(ev);
 	}
 	v = get_count(rd, 4, 1000);
 	for (unsigned i = 0; i < v && rd->err == NULL; i++) {
@@ -743,8 +914,11 @@ get_rule(struct rd *rd, struct ruleset *rs, size_t nrules, int *has_re_r)
 	if (r->eval_unknown > 2)
 		r->eval_unknown = 1;
 	v = get_count(rd, 17, 1000000);
+	if (v > rs->nmetas - rd->metas_used && rd->err == NULL)
+		rd->err = "bad meta count";
 	if (v > 0 && rd->err == NULL) {
-		r->meta.v = xcalloc(v, sizeof(*r->meta.v));
+		r->meta.v = rs->metas + rd->metas_used;
+		rd->metas_used += v;
 		for (unsigned i = 0; i < v && rd->err == NULL; i++) {
 			struct meta_tok *t = &r->meta.v[i];
 			unsigned op = get_u8(rd);
@@ -835,8 +1009,30 @@ ruleset_cache_parse(struct ruleset *rs, const unsigned char *data, size_t len,
 		rd.err = "bad length";
 	if (rd.err == NULL && cache_hash(rd.p, rd.left, CACHE_VERSION) != sum)
 		rd.err = "checksum mismatch";
+	/* the string table, which the rules' strings point into (one
+	 * string may serve several): where it is in the file's mapping,
+	 * which ruleset_cache_load() leaves to the rule set; else copied
+	 * once, whole; read-only either way */
+	n = get_u32(&rd);
+	if (rd.err == NULL && (n > rd.left || (n > 0 && rd.p[n - 1] != '\0')))
+		rd.err = "bad string table";
+	if (rd.err == NULL && n > 0) {
+		if (rs->map != NULL && (const unsigned char *)rs->map == data &&
+		    rs->maplen == len)
+			rs->strs = (char *)rd.p;
+		else {
+			rs->strs = xmap(n);
+			memcpy(rs->strs, rd.p, n);
+			(void)mprotect(rs->strs, n, PROT_READ);
+		}
+		rs->nstrs = n;
+		rd.strs = rs->strs;
+		rd.nstrs = n;
+		rd.p += n;
+		rd.left -= n;
+	}
 	/* sources: stale if anything changed */
-	n = get_count(&rd, 13, 1000000);
+	n = get_count(&rd, 53, 1000000);
 	for (uint32_t i = 0; i < n && rd.err == NULL; i++) {
 		char *nm = get_str(&rd, 0);
 		if (nm == NULL)
@@ -844,6 +1040,8 @@ ruleset_cache_parse(struct ruleset *rs, const unsigned char *data, size_t len,
 		src = xreallocarray(src, nsrc + 1, sizeof(*src));
 		src[nsrc].name = nm;
 		src[nsrc].hash = get_u64(&rd);
+		for (int k = 0; k < 5; k++)
+			src[nsrc].st[k] = get_u64(&rd);
 		src[nsrc].top = (int)get_u8(&rd);
 		if (src[nsrc].top > 2)
 			rd.err = "bad source kind";
@@ -895,20 +1093,28 @@ ruleset_cache_parse(struct ruleset *rs, const unsigned char *data, size_t len,
 		for (size_t i = 0; i < ne; i++) {
 			if (rs->nerrors < NELEM(rs->errors) - 1)
 				rs->errors[rs->nerrors++] = errs[i];
-			else
-				free(errs[i]);
 		}
 		free(errs);
 	}
 	n = get_count(&rd, 60, 100000);
 	ruleset_reserve(rs, rs->n + n);
 	has_re = xcalloc(n ? n : 1, 1);
+	/* every meta expression's tokens, in one block */
+	{
+		uint32_t nmeta = get_count(&rd, 17, UINT32_MAX);
+		if (nmeta > 0 && rd.err == NULL) {
+			rs->nmetas = nmeta;
+			rs->metas = xmap((size_t)nmeta * sizeof(*rs->metas));
+		}
+	}
 	for (uint32_t i = 0; i < n && rd.err == NULL; i++) {
 		int h = 0;
 		if (get_rule(&rd, rs, n, &h) < 0)
 			break;
 		has_re[i] = (uint8_t)h;
 	}
+	if (rd.err == NULL && rd.metas_used != rs->nmetas)
+		rd.err = "bad meta count";
 	for (size_t i = 0; i < rs->n && rd.err == NULL; i++)
 		if (!meta_ok(&rs->v[i].meta))
 			rd.err = "bad meta expression";
@@ -941,14 +1147,20 @@ ruleset_cache_parse(struct ruleset *rs, const unsigned char *data, size_t len,
 		else
 			codes32 = xcalloc(ncodes, sizeof(*codes32));
 		if (decode_blobs && !wide) {
-			if (pcre2_serialize_get_number_of_codes(rd.p) != (int32_t)ncodes ||
-			    pcre2_serialize_decode(codes, (int32_t)ncodes, rd.p, NULL) != (int32_t)ncodes)
+			pcre2_general_context *gc = arena_context(rs, 0, plen, ncodes);
+			if (gc == NULL ||
+			    pcre2_serialize_get_number_of_codes(rd.p) != (int32_t)ncodes ||
+			    pcre2_serialize_decode(codes, (int32_t)ncodes, rd.p, gc) != (int32_t)ncodes)
 				rd.err = "patterns do not decode (other PCRE2 build?)";
+			pcre2_general_context_free(gc);
 		} else if (decode_blobs) {
-			if (pcre2_serialize_get_number_of_codes_32(rd.p) != (int32_t)ncodes ||
-			    pcre2_serialize_decode_32(codes32, (int32_t)ncodes, rd.p, NULL) !=
+			pcre2_general_context_32 *gc = arena_context(rs, 1, plen, ncodes);
+			if (gc == NULL ||
+			    pcre2_serialize_get_number_of_codes_32(rd.p) != (int32_t)ncodes ||
+			    pcre2_serialize_decode_32(codes32, (int32_t)ncodes, rd.p, gc) !=
 			    (int32_t)ncodes)
 				rd.err = "patterns do not decode (other PCRE2 build?)";
+			pcre2_general_context_free_32(gc);
 		} else {
 			/* compile from the text instead (no trust in the blob) */
 			for (size_t i = 0; i < rs->n && rd.err == NULL; i++) {
@@ -1067,8 +1279,6 @@ ruleset_cache_parse(struct ruleset *rs, const unsigned char *data, size_t len,
 	ruleset_finish_loaded(rs);
 	ret = 0;
 out:
-	for (size_t i = 0; i < nsrc; i++)
-		free(src[i].name);
 	free(src);
 	free(has_re);
 	free(codes);
@@ -1123,12 +1333,14 @@ ruleset_cache_load(struct ruleset *rs, const char *path, const char *const *spec
 	 * page of the buffer, most of a one-message scan's start with
 	 * SpamAssassin's rules.  A cache file is only ever replaced by a
 	 * rename, never rewritten in place, so the mapping does not shrink
-	 * under the parse. */
+	 * under the parse, nor later while the rule set keeps it. */
 	map = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
 	if (map != MAP_FAILED) {
 		close(fd);
+		/* the rule set keeps the mapping: its strings stay in it */
+		rs->map = map;
+		rs->maplen = (size_t)sb.st_size;
 		ret = ruleset_cache_parse(rs, map, (size_t)sb.st_size, specs, 1, &err);
-		(void)munmap(map, (size_t)sb.st_size);
 	} else {
 		data = xmalloc((size_t)sb.st_size);
 		while (got < (size_t)sb.st_size) {

@@ -39,22 +39,34 @@ ruleset_new(void)
 	return rs;
 }
 
-static void
-rule_clear(struct rule *r)
+void
+ruleset_str_free(const struct ruleset *rs, char *s)
 {
-	free(r->name);
-	free(r->hdr);
-	free(r->if_unset);
-	free(r->describe);
-	free(r->src);
-	free(r->pat);
+	if ((uintptr_t)s - (uintptr_t)rs->strs >= rs->nstrs)
+		free(s);
+}
+
+static void
+rule_clear(const struct ruleset *rs, struct rule *r)
+{
+	ruleset_str_free(rs, r->name);
+	ruleset_str_free(rs, r->hdr);
+	ruleset_str_free(rs, r->if_unset);
+	ruleset_str_free(rs, r->describe);
+	ruleset_str_free(rs, r->src);
+	ruleset_str_free(rs, r->pat);
 	if (r->re != NULL)
 		pcre2_code_free(r->re);
 	if (r->re32 != NULL)
 		pcre2_code_free_32(r->re32);
 	for (int i = 0; i < r->neval_args; i++)
-		free(r->eval_args[i]);
+		ruleset_str_free(rs, r->eval_args[i]);
 	free(r->eval_args);
+	for (size_t i = 0; i < r->meta.n; i++)
+		ruleset_str_free(rs, r->meta.v[i].name);
+	r->meta.n = 0;
+	if ((uintptr_t)r->meta.v - (uintptr_t)rs->metas < rs->nmetas * sizeof(*rs->metas))
+		r->meta.v = NULL;       /* (in the block of a cache read) */
 	meta_free(&r->meta);
 }
 
@@ -67,26 +79,26 @@ ruleset_free(struct ruleset **rsp)
 		return;
 	prefilter_free(rs);
 	for (size_t i = 0; i < rs->n; i++)
-		rule_clear(&rs->v[i]);
+		rule_clear(rs, &rs->v[i]);
 	free(rs->v);
 	free(rs->run);
 	free(rs->hash);
 	for (size_t i = 0; i < rs->nwelcome; i++)
-		free(rs->welcome[i]);
+		ruleset_str_free(rs, rs->welcome[i]);
 	for (size_t i = 0; i < rs->nblock; i++)
-		free(rs->block[i]);
+		ruleset_str_free(rs, rs->block[i]);
 	free(rs->welcome);
 	free(rs->block);
 	for (int k = 0; k < 3; k++) {
 		for (size_t i = 0; i < rs->rb.n[k]; i++)
-			free(rs->rb.v[k][i]);
+			ruleset_str_free(rs, rs->rb.v[k][i]);
 		free(rs->rb.v[k]);
 		for (size_t i = 0; i < rs->nfm[k]; i++)
-			free(rs->fm[k][i]);
+			ruleset_str_free(rs, rs->fm[k][i]);
 		free(rs->fm[k]);
 	}
 	for (size_t i = 0; i < rs->nredir; i++) {
-		free(rs->redir[i]);
+		ruleset_str_free(rs, rs->redir[i]);
 		if (rs->redir_re != NULL && rs->redir_re[i] != NULL)
 			pcre2_code_free(rs->redir_re[i]);
 	}
@@ -94,12 +106,12 @@ ruleset_free(struct ruleset **rsp)
 	free(rs->redir_re);
 	for (size_t l = 0; l < rs->nalists; l++) {
 		for (size_t i = 0; i < rs->alists[l].n; i++)
-			free(rs->alists[l].v[i]);
+			ruleset_str_free(rs, rs->alists[l].v[i]);
 		free(rs->alists[l].v);
-		free(rs->alists[l].name);
+		ruleset_str_free(rs, rs->alists[l].name);
 	}
 	free(rs->alists);
-	free(rs->ok_locales);
+	ruleset_str_free(rs, rs->ok_locales);
 	for (int k = 0; k < 3; k++)
 		if (rs->fm_re[k] != NULL)
 			pcre2_code_free(rs->fm_re[k]);
@@ -107,7 +119,7 @@ ruleset_free(struct ruleset **rsp)
 		free(rs->plugins[i]);
 	free(rs->plugins);
 	for (unsigned i = 0; i < rs->nerrors; i++)
-		free(rs->errors[i]);
+		ruleset_str_free(rs, rs->errors[i]);
 	for (int k = 0; k < 4; k++) {
 		for (size_t i = 0; i < rs->nrtag[k]; i++)
 			free(rs->rtag[k][i]);
@@ -117,13 +129,14 @@ ruleset_free(struct ruleset **rsp)
 		free(rs->rrules[i]);
 	free(rs->rrules);
 	for (size_t i = 0; i < rs->nsrcs; i++)
-		free(rs->srcs[i].name);
+		ruleset_str_free(rs, rs->srcs[i].name);
 	free(rs->srcs);
 	if (rs->md != NULL)
 		pcre2_match_data_free(rs->md);
 	if (rs->mctx != NULL)
 		pcre2_match_context_free(rs->mctx);
 	wide_free(rs);
+	ruleset_cache_free(rs);
 	FREE(*rsp);
 }
 
@@ -164,10 +177,28 @@ ruleset_get(struct ruleset *rs, const char *name, int create)
 	}
 	if (!create || rs->n >= RULES_MAX)
 		return NULL;
+	return ruleset_add(rs, xstrdup(name));
+}
+
+struct rule *
+ruleset_add(struct ruleset *rs, char *name)
+{
+	size_t h = hash_name(name) & (rs->hcap - 1);
+	struct rule *r;
+
+	while (rs->hash[h] != 0) {
+		if (strcmp(rs->v[rs->hash[h] - 1].name, name) == 0)
+			break;
+		h = (h + 1) & (rs->hcap - 1);
+	}
+	if (rs->hash[h] != 0 || rs->n >= RULES_MAX) {
+		ruleset_str_free(rs, name);
+		return NULL;
+	}
 	rs->v = xgrowarray(rs->v, &rs->cap, rs->n + 1, sizeof(*rs->v));
 	r = &rs->v[rs->n];
 	memset(r, 0, sizeof(*r));
-	r->name = xstrdup(name);
+	r->name = name;
 	r->eval = -1;
 	rs->hash[h] = (int)++rs->n;
 	if (rs->n * 2 > rs->hcap)
@@ -182,7 +213,12 @@ ruleset_reserve(struct ruleset *rs, size_t n)
 
 	if (n > RULES_MAX)
 		n = RULES_MAX;
-	rs->v = xgrowarray(rs->v, &rs->cap, n, sizeof(*rs->v));
+	if (n > rs->cap) {
+		size_t had = rs->cap;
+		rs->v = xgrowarray(rs->v, &rs->cap, n, sizeof(*rs->v));
+		/* written rule by rule right away (a cache read) */
+		mem_populate(rs->v + had, (rs->cap - had) * sizeof(*rs->v));
+	}
 	while (n * 2 > hcap)
 		hcap *= 2;
 	if (hcap != rs->hcap)
@@ -1176,6 +1212,7 @@ ruleset_load_text(struct ruleset *rs, const char *file, const char *text)
 	rs->srcs[rs->nsrcs].name = xstrdup(file);
 	rs->srcs[rs->nsrcs].hash = cache_hash(text, strlen(text), 0);
 	rs->srcs[rs->nsrcs].top = rs->loading_builtin ? 2 : rs->include_depth <= 1;
+	memset(rs->srcs[rs->nsrcs].st, 0, sizeof(rs->srcs[rs->nsrcs].st));
 	rs->nsrcs++;
 	buf_init(&line, LINE_MAX_LEN);
 	while (*p) {
@@ -1244,12 +1281,18 @@ load_file(struct ruleset *rs, const char *path, char **error_r)
 	FILE *fp = fopen(path, "r");
 	struct buf b;
 	char chunk[8192];
-	size_t n;
+	size_t n, at = rs->nsrcs;
+	struct stat sb;
+	uint64_t st[5] = { 0 };
 
 	if (fp == NULL) {
 		*error_r = xasprintf("%s: %s", path, strerror(errno));
 		return -1;
 	}
+	/* before the read: a change after it makes the cache's record
+	 * differ from the file, and the text is hashed again */
+	if (fstat(fileno(fp), &sb) == 0)
+		source_stat(st, &sb);
 	buf_init(&b, 64 * 1024 * 1024);
 	while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0)
 		if (buf_append(&b, chunk, n) < 0)
@@ -1258,6 +1301,8 @@ load_file(struct ruleset *rs, const char *path, char **error_r)
 	rs->include_depth++;
 	ruleset_load_text(rs, path, buf_cstr(&b));
 	rs->include_depth--;
+	if (at < rs->nsrcs)
+		memcpy(rs->srcs[at].st, st, sizeof(st));
 	buf_free(&b);
 	return 0;
 }

@@ -120,7 +120,17 @@ struct rule_source {
 	uint64_t hash;          /* cache_hash of the text */
 	int top;                /* 1 top level (a spec or a file of a spec dir),
 				 * 0 an include, 2 built in */
+	/* the file as fstat() saw it before it was read: device, inode,
+	 * size, mtime and ctime (ns); all 0 = unknown, or changed too
+	 * recently to vouch for the text (source_stat()) */
+	uint64_t st[5];
 };
+struct stat;
+/* rule_cache.c: st[] of a source from its struct stat, or zeros when
+ * its last change is under 2 s old (a change within the same clock
+ * tick would leave it as it was; so would one in the file system's
+ * timestamp granularity). */
+void source_stat(uint64_t st[5], const struct stat *sb);
 
 struct ruleset {
 	struct rule *v;
@@ -208,10 +218,29 @@ struct ruleset {
 	unsigned *run;          /* the rules a scan runs, plain tests first,
 				 * then metas (the others never hit) */
 	size_t nrun;
+	/* a cache read's patterns, 8-bit and 32-bit, each set decoded into
+	 * one block (rule_cache.c); freed after the rules */
+	struct code_arena { unsigned char *p; size_t len, used; } arena[2];
+	/* and its string table, which the strings of its rules, lists and
+	 * sources point into (ruleset_str_free() knows them): in the cache
+	 * file's mapping, kept while the rule set lives (map), or a copy */
+	char *strs;
+	size_t nstrs;
+	void *map;
+	size_t maplen;
+	/* and the tokens of its meta expressions, all in one block */
+	struct meta_tok *metas;
+	size_t nmetas;
 };
 
 /* rule_parse.c */
 struct rule *ruleset_get(struct ruleset *rs, const char *name, int create);
+/* A new rule named name (the string is taken over, not copied: freed
+ * with ruleset_str_free() when the name is taken or the set is full,
+ * and NULL returned). */
+struct rule *ruleset_add(struct ruleset *rs, char *name);
+/* Free one of the rule set's strings (not one of a cache's table). */
+void ruleset_str_free(const struct ruleset *rs, char *s);
 /* Room for n rules in all, so that adding up to that many (a cache
  * read) neither moves the array nor rehashes. */
 void ruleset_reserve(struct ruleset *rs, size_t n);
@@ -309,10 +338,14 @@ void ruleset_finish_loaded(struct ruleset *rs);
  * VBounce plugin known, so 20_vbounce.cf's rules are read; 20:
  * check_stock_info, the HTTPS mismatch tests and image_name_regex known,
  * which a cache of an older build holds as unknown evals; 21:
- * redirector_pattern kept) */
-#define RULE_CACHE_VERSION 22
+ * redirector_pattern kept; 23: the strings in one table after the
+ * header, referred to by offset + 1) */
+#define RULE_CACHE_VERSION 23
 enum { FM_DOM, FM_WILD, FM_WELCOME };
 uint64_t cache_hash(const void *p, size_t n, uint64_t seed);
+/* Unmap rs->arena, rs->strs, rs->map and rs->metas (after every
+ * pattern in the first and every pointer into the others is gone). */
+void ruleset_cache_free(struct ruleset *rs);
 /* rs->redir_re from rs->redir, once (rule_parse.c). */
 void redirectors_compile(struct ruleset *rs);
 

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -3296,6 +3297,85 @@ test_cache(void)
 	free(rdir);
 }
 
+/* A rule file is checked by its stat record (device, inode, size,
+ * mtime, ctime) when it has one, and hashed otherwise: a file whose
+ * last change is under 2 s old at the parse gets none (a change in the
+ * same clock tick would not show); one edited in place to the same size
+ * with its mtime put back shows in the ctime, so the cache is stale.
+ * A rule set loaded from the cache file points into its mapping (its
+ * strings) and a block of its own (the meta tokens). */
+static void
+test_cache_source_stat(void)
+{
+	char dir[] = "/tmp/test-rules-stat-XXXXXX";
+	char *cf, *young, *path, *err = NULL;
+	const char *specs[3];
+	struct ruleset *rs;
+	struct stat sb;
+	struct timespec ts[2];
+
+	T_OK(mkdtemp(dir) != NULL);
+	cf = xasprintf("%s/old.cf", dir);
+	young = xasprintf("%s/young.cf", dir);
+	write_file(cf, "body C_A /alpha/\nbody C_B /beta/\nmeta C_AB C_A && C_B\n");
+	sleep(2);
+	(void)usleep(200000);
+	write_file(young, "body C_Y /gamma/\n");
+	specs[0] = cf;
+	specs[1] = young;
+	specs[2] = NULL;
+	path = ruleset_cache_path(dir, specs, 0);
+	rs = ruleset_new();
+	T_INTEQ(ruleset_load_path(rs, cf, &err), 0);
+	T_INTEQ(ruleset_load_path(rs, young, &err), 0);
+	ruleset_finish(rs);
+	T_INTEQ((int)rs->nsrcs, 2);
+	T_OK(rs->srcs[0].st[1] != 0 && rs->srcs[0].st[2] == 54);
+	T_OK(rs->srcs[1].st[0] == 0 && rs->srcs[1].st[1] == 0);
+	T_INTEQ(ruleset_cache_save(rs, path, &err), 0);
+	ruleset_free(&rs);
+
+	/* current; what it loads lives in the mapping and the meta block */
+	rs = ruleset_new();
+	T_INTEQ(ruleset_cache_load(rs, path, specs, &err), 0);
+	T_OK(rs->map != NULL && rs->metas != NULL && rs->nmetas == 3);
+	{
+		const struct rule *r = ruleset_find(rs, "C_AB");
+		T_OK(r != NULL);
+		T_OK((const char *)r->name >= (const char *)rs->map &&
+		    (const char *)r->name < (const char *)rs->map + rs->maplen);
+		T_OK(r->meta.v >= rs->metas && r->meta.v < rs->metas + rs->nmetas);
+	}
+	{
+		char *h = hits_text(rs, "Subject: x\n\nalpha beta\n");
+		T_OK(strstr(h, "C_AB=1") != NULL);
+		free(h);
+	}
+	ruleset_free(&rs);
+
+	/* the same size, the mtime put back: the ctime tells */
+	T_INTEQ(stat(cf, &sb), 0);
+	write_file(cf, "body C_A /alphA/\nbody C_B /beta/\nmeta C_AB C_A && C_B\n");
+	ts[0] = sb.st_atim;
+	ts[1] = sb.st_mtim;
+	T_INTEQ(utimensat(AT_FDCWD, cf, ts, 0), 0);
+	{
+		struct stat now;
+		T_INTEQ(stat(cf, &now), 0);
+		T_OK(now.st_size == sb.st_size && now.st_mtim.tv_sec == sb.st_mtim.tv_sec &&
+		    now.st_mtim.tv_nsec == sb.st_mtim.tv_nsec);
+	}
+	T_INTEQ(cache_load_ret(path, specs), 1);
+
+	unlink(path);
+	unlink(cf);
+	unlink(young);
+	rmdir(dir);
+	free(path);
+	free(cf);
+	free(young);
+}
+
 /* A checksum-valid cache whose pattern section is shorter than PCRE2's
  * serialized header is rejected before PCRE2 reads that header. */
 static void
@@ -4986,6 +5066,7 @@ main(void)
 	T_RUN(test_prefilter_one_byte);
 	T_RUN(test_prefilter_scanner);
 	T_RUN(test_cache);
+	T_RUN(test_cache_source_stat);
 	T_RUN(test_wide_patterns);
 	T_RUN(test_mimeheader);
 	T_RUN(test_relay_evals);

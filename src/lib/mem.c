@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <stdint.h>
+#include <sys/mman.h>
 
 #include "mem.h"
 #include "log.h"
@@ -105,4 +106,59 @@ xasprintf(const char *fmt, ...)
 	s = xvasprintf(fmt, ap);
 	va_end(ap);
 	return s;
+}
+
+void *
+xmap(size_t n)
+{
+	size_t huge = (size_t)2 << 20, len = n ? n : 1;
+	unsigned char *p, *a;
+
+	if (len < huge) {
+		p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (p == MAP_FAILED)
+			oom(len);
+#ifdef MADV_POPULATE_WRITE
+		(void)madvise(p, len, MADV_POPULATE_WRITE);
+#endif
+		return p;
+	}
+	if (len > SIZE_MAX - huge)
+		oom(len);
+	p = mmap(NULL, len + huge, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		oom(len);
+	a = (unsigned char *)(((uintptr_t)p + huge - 1) & ~(uintptr_t)(huge - 1));
+	if (a > p)
+		(void)munmap(p, (size_t)(a - p));
+	(void)munmap(a + len, (size_t)(p + huge - a));
+#ifdef MADV_HUGEPAGE
+	(void)madvise(a, len, MADV_HUGEPAGE);
+#endif
+#ifdef MADV_POPULATE_WRITE
+	(void)madvise(a, len, MADV_POPULATE_WRITE);
+#endif
+	return a;
+}
+
+void
+xunmap(void *p, size_t n)
+{
+	if (p != NULL)
+		(void)munmap(p, n ? n : 1);
+}
+
+void
+mem_populate(void *p, size_t n)
+{
+#ifdef MADV_POPULATE_WRITE
+	uintptr_t page = 4096, a = (uintptr_t)p & ~(page - 1),
+	    e = ((uintptr_t)p + n + page - 1) & ~(page - 1);
+
+	if (p != NULL && n > 0)
+		(void)madvise((void *)a, (size_t)(e - a), MADV_POPULATE_WRITE);
+#else
+	(void)p;
+	(void)n;
+#endif
 }

@@ -24,6 +24,18 @@ char *xstrndup(const char *s, size_t n);
 char *xmemdup(const void *p, size_t n);
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 char *xvasprintf(const char *fmt, va_list ap);
+/* n bytes (n > 0) of zeroed memory for a block that is about to be
+ * written whole: mapped on its own and populated in one call, since on a
+ * virtual machine a page fault per page costs more than the writing (a
+ * block of 2 MiB or more is aligned to 2 MiB and asks for huge pages).
+ * Each of those is only advice: without it the pages come as they are
+ * touched.  Free with xunmap(p, n). */
+void *xmap(size_t n);
+void xunmap(void *p, size_t n);
+/* Fault in the pages under [p, p + n), memory this process allocated
+ * (the heap's pages are its own), in one call, the data unchanged:
+ * for a malloc'ed block about to be written whole.  Advice as above. */
+void mem_populate(void *p, size_t n);
 
 #define FREE(p) do { free(p); (p) = NULL; } while (0)
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
