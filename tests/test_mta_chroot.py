@@ -4,10 +4,13 @@ directory (as Postfix runs it) and mail still flows end to end.
 tests/test_mta_tables.py chroots every service Debian's Postfix chroots
 (smtpd, pickup, qmgr, smtp) and covers table changes and unreadable
 tables (doc/tables.md).  The delivery agents write outside the queue by
-design (Postfix's local/virtual are not chrooted either)."""
+design (Postfix's local/virtual are not chrooted either): y in their
+chroot column, or in that of another daemon that needs files outside
+the queue (auth, filter, imapd, pop3d), is refused by name."""
 import os
 import re
 import smtplib
+import socket
 import subprocess
 
 import pytest
@@ -54,3 +57,79 @@ def test_chrooted_qmgr_delivers(make_instance):
     log = inst.log()
     assert "fatal" not in log and "panic" not in log
     assert "status=deferred" not in log
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="chroot(2) needs root")
+def test_chrooted_anvil_counts(make_instance):
+    """anvil, chrooted as Debian's master.cf has it, still counts: the
+    client's fourth connection of the hour is refused."""
+    inst = make_instance("anvil", extra={
+        "smtpd_client_connection_count_limit": "0",
+        "smtpd_client_connection_rate_limit": "3",
+        "anvil_rate_time_unit": "1h",
+        # 127.0.0.1 is outside mynetworks: the limit applies
+        "mynetworks": "192.0.2.0/24"})
+    inst.edit_master_cf(lambda t: chroot_services(t, ("anvil",)))
+    inst.start()
+    qdir = os.path.realpath(os.path.join(inst.dir, "queue"))
+
+    # start() probes the port: those connections count too
+    def probe_done():
+        log = inst.log()
+        n = log.count(": connect from unknown[127.0.0.1]")
+        return n >= 1 and n == log.count(": disconnect from unknown[127.0.0.1]")
+    assert wait_for(probe_done, 30), inst.log()
+    probes = inst.log().count(": connect from unknown[127.0.0.1]")
+    assert 1 <= probes < 3, inst.log()
+    greetings = []
+    for _ in range(4):
+        with socket.create_connection(("127.0.0.1", inst.smtp_port),
+                                      timeout=30) as s:
+            greetings.append(s.makefile("rb").readline().decode())
+        # anvil runs from the first count on, in its chroot
+        assert wait_for(lambda: process_roots(inst, "anvil") == {qdir}, 20), \
+            process_roots(inst, "anvil")
+    assert [g[:3] for g in greetings] == \
+        ["220"] * (3 - probes) + ["421"] * (1 + probes), greetings
+    assert "too many connections from 127.0.0.1" in greetings[-1]
+    assert "anvil service" not in inst.log()
+
+
+FILTER_SVC = "filter                unix  -       -       n       -       -       filter"
+
+
+@pytest.mark.parametrize("command", ["local", "filter", "auth", "imapd"])
+def test_chroot_refused_for_daemons_outside_the_queue(make_instance, command):
+    """y in the chroot column of a daemon that reads or writes outside
+    the queue directory: the start fails and says which line and why;
+    at a reload the running services stay."""
+    # (the test instance runs no content filter unless given one)
+    extra = [FILTER_SVC] if command == "filter" else []
+    inst = make_instance(command, extra_services=extra)
+    inst.edit_master_cf(lambda t: chroot_services(t, (command,)))
+    with open(os.path.join(inst.etc, "master.cf")) as f:
+        assert re.search(r"^\S+\s+unix\s+\S+\s+\S+\s+y\s+\S+\s+\S+\s+%s$"
+                         % command, f.read(), re.M)
+    p = subprocess.run([TEMPEST, "-c", inst.etc, "start-fg"],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode != 0
+    m = re.search(r"master\.cf:(\d+): service \S+: %s cannot run chrooted "
+                  r"\(it [^)]*outside the queue directory\); set its chroot "
+                  r"column to n" % command, p.stderr)
+    assert m, p.stderr
+    with open(os.path.join(inst.etc, "master.cf")) as f:
+        line = f.read().splitlines()[int(m.group(1)) - 1]
+    assert line.split()[4] == "y" and line.split()[7] == command, line
+
+
+def test_chroot_refused_at_reload_keeps_services(make_instance):
+    inst = make_instance().start()
+    inst.edit_master_cf(lambda t: chroot_services(t, ("local",)))
+    assert inst.cmd("reload").returncode == 0
+    assert wait_for(lambda: "local cannot run chrooted" in inst.log(), 20), \
+        inst.log()
+    assert "services not changed" in inst.log()
+    with smtplib.SMTP("127.0.0.1", inst.smtp_port, timeout=30) as s:
+        s.sendmail("a@remote.test", ["demo@example.test"],
+                   b"Subject: still here\r\n\r\nafter a refused reload\r\n")
+    assert len(inst.wait_messages(1, timeout=30)) == 1

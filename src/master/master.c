@@ -229,6 +229,41 @@ service_known(const struct master_svc *e)
 	return 0;
 }
 
+/*
+ * master.cf's chroot column (y: chroot to queue_directory once started):
+ * the daemons that need nothing outside the queue directory afterwards
+ * (doc/tables.md).  imap-login and pop3-login chroot themselves into
+ * login_chroot_directory whatever the column says.  The others read or
+ * write outside the queue, so y for them is refused with the reason
+ * rather than letting them fail at their first file.
+ */
+static const char *const chroot_capable[] = {
+	"smtpd", "pickup", "qmgr", "smtp", "anvil", "imap-login", "pop3-login", NULL
+};
+static const struct { const char *command, *why; } chroot_refused[] = {
+	{ "local", "it delivers to mailboxes outside the queue directory" },
+	{ "virtual", "it delivers to mailboxes outside the queue directory" },
+	{ "auth", "it reads the password tables and PAM outside the queue directory" },
+	{ "filter", "it reads the spam rules and the spam store outside the queue directory" },
+	{ "imapd", "it serves mailboxes outside the queue directory" },
+	{ "pop3d", "it serves mailboxes outside the queue directory" },
+};
+
+/* NULL when master.cf entry e may be chrooted as it asks; else why not. */
+static const char *
+chroot_problem(const struct master_svc *e)
+{
+	if (!e->chroot)
+		return NULL;
+	for (size_t k = 0; chroot_capable[k] != NULL; k++)
+		if (strcmp(e->command, chroot_capable[k]) == 0)
+			return NULL;
+	for (size_t k = 0; k < NELEM(chroot_refused); k++)
+		if (strcmp(e->command, chroot_refused[k].command) == 0)
+			return chroot_refused[k].why;
+	return "it is not known to work inside the queue directory";
+}
+
 /* Load master.cf; reuse the listeners of services that stay. */
 static int
 load_services(char **error_r)
@@ -254,6 +289,19 @@ load_services(char **error_r)
 			master_svc_free(&cf.v[i]);
 	}
 	cf.n = j;
+	for (i = 0; i < cf.n; i++) {
+		const char *why = chroot_problem(&cf.v[i]);
+		if (why == NULL)
+			continue;
+		*error_r = xasprintf("master.cf:%d: service %s: %s cannot run "
+		    "chrooted (%s); set its chroot column to n", cf.v[i].line,
+		    cf.v[i].name, cf.v[i].command, why);
+		for (j = 0; j < cf.n; j++)
+			master_svc_free(&cf.v[j]);
+		free(cf.v);
+		free(nv);
+		return -1;
+	}
 	for (i = 0; i < cf.n; i++) {
 		struct svc *s = xcalloc(1, sizeof(*s));
 		s->cf = cf.v[i];
