@@ -391,16 +391,36 @@ arena_context(struct ruleset *rs, int wide, uint64_t plen, uint32_t ncodes)
 	return pcre2_general_context_create_32(arena_malloc, arena_free, a);
 }
 
+/* A block written whole right away: a large one mapped and populated
+ * in one call, a small one (a test's, the fuzz target's, where the
+ * address sanitizer should see its bounds) from malloc(). */
+#define BLOCK_MAPPED (64 * 1024)
+
+static void *
+block_alloc(size_t n)
+{
+	return n >= BLOCK_MAPPED ? xmap(n) : xcalloc(1, n);
+}
+
+static void
+block_free(void *p, size_t n)
+{
+	if (n >= BLOCK_MAPPED)
+		xunmap(p, n);
+	else
+		free(p);
+}
+
 void
 ruleset_cache_free(struct ruleset *rs)
 {
-	xunmap(rs->metas, rs->nmetas * sizeof(*rs->metas));
+	block_free(rs->metas, rs->nmetas * sizeof(*rs->metas));
 	rs->metas = NULL;
 	rs->nmetas = 0;
 	if (rs->map != NULL)
 		(void)munmap(rs->map, rs->maplen);
 	else
-		xunmap(rs->strs, rs->nstrs);
+		block_free(rs->strs, rs->nstrs);
 	rs->map = NULL;
 	rs->maplen = 0;
 	rs->strs = NULL;
@@ -1012,7 +1032,7 @@ ruleset_cache_parse(struct ruleset *rs, const unsigned char *data, size_t len,
 	/* the string table, which the rules' strings point into (one
 	 * string may serve several): where it is in the file's mapping,
 	 * which ruleset_cache_load() leaves to the rule set; else copied
-	 * once, whole; read-only either way */
+	 * once, whole (read-only when mapped) */
 	n = get_u32(&rd);
 	if (rd.err == NULL && (n > rd.left || (n > 0 && rd.p[n - 1] != '\0')))
 		rd.err = "bad string table";
@@ -1021,9 +1041,10 @@ ruleset_cache_parse(struct ruleset *rs, const unsigned char *data, size_t len,
 		    rs->maplen == len)
 			rs->strs = (char *)rd.p;
 		else {
-			rs->strs = xmap(n);
+			rs->strs = block_alloc(n);
 			memcpy(rs->strs, rd.p, n);
-			(void)mprotect(rs->strs, n, PROT_READ);
+			if (n >= BLOCK_MAPPED)
+				(void)mprotect(rs->strs, n, PROT_READ);
 		}
 		rs->nstrs = n;
 		rd.strs = rs->strs;
@@ -1104,7 +1125,7 @@ ruleset_cache_parse(struct ruleset *rs, const unsigned char *data, size_t len,
 		uint32_t nmeta = get_count(&rd, 17, UINT32_MAX);
 		if (nmeta > 0 && rd.err == NULL) {
 			rs->nmetas = nmeta;
-			rs->metas = xmap((size_t)nmeta * sizeof(*rs->metas));
+			rs->metas = block_alloc((size_t)nmeta * sizeof(*rs->metas));
 		}
 	}
 	for (uint32_t i = 0; i < n && rd.err == NULL; i++) {
