@@ -27,6 +27,7 @@
  * decode_blobs (the fuzz target) compiles the patterns from their text
  * instead.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -645,6 +646,63 @@ ruleset_cache_path(const char *dir, const char *const *specs, int use_hs)
 
 /* ---- save ---- */
 
+/*
+ * After a save into the directory dfd: remove the cache files an older
+ * or newer Tempest wrote (another format version: none of this build's
+ * loads will take them, and each upgrade would leave another behind),
+ * and temporary files a writer left over an hour ago.  Only regular
+ * files of this user's, named as this code names them; files of other
+ * rule sets of the same version stay (another user of the directory may
+ * load them).
+ */
+static void
+prune_cache_dir(int dfd, const char *keep)
+{
+	int fd = dup(dfd);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	struct dirent *de;
+	time_t now = time(NULL);
+
+	if (d == NULL) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	while ((de = readdir(d)) != NULL) {
+		const char *n = de->d_name;
+		size_t len = strlen(n);
+		int tmp = len > 4 && strcmp(n + len - 4, ".tmp") == 0 &&
+		    strstr(n, ".cache.") != NULL;
+		unsigned char hdr[12];
+		struct stat sb;
+		uint32_t v;
+		int ffd;
+
+		if (strncmp(n, "spam-rules-", 11) != 0 || strcmp(n, keep) == 0 ||
+		    (!tmp && (len < 6 || strcmp(n + len - 6, ".cache") != 0)))
+			continue;
+		ffd = openat(dfd, n, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+		if (ffd < 0)
+			continue;
+		if (fstat(ffd, &sb) < 0 || !S_ISREG(sb.st_mode) || sb.st_uid != geteuid()) {
+			close(ffd);
+			continue;
+		}
+		if (tmp) {
+			if (now - sb.st_mtime > 3600)
+				(void)unlinkat(dfd, n, 0);
+		} else if (pread(ffd, hdr, sizeof(hdr), 0) == (ssize_t)sizeof(hdr) &&
+		    memcmp(hdr, CACHE_MAGIC, 8) == 0) {
+			memcpy(&v, hdr + 8, 4);
+			if (v != CACHE_VERSION)
+				(void)unlinkat(dfd, n, 0);
+		}
+		close(ffd);
+	}
+	closedir(d);
+}
+
+
 static void
 put_rule(struct wr *b, const struct rule *r)
 {
@@ -857,8 +915,14 @@ ruleset_cache_save(const struct ruleset *rs, const char *path, char **error_r)
 	} else if (close(fd) < 0 || rename(tmp, path) < 0) {
 		*error_r = xasprintf("%s: %s", path, strerror(errno));
 		unlink(tmp);
-	} else
+	} else {
 		ret = 0;
+		if ((fd = cache_dir_open(path, &base, &derr)) >= 0) {
+			prune_cache_dir(fd, base);
+			close(fd);
+		}
+		free(derr);
+	}
 	free(tmp);
 	buf_free(&b);
 	return ret;

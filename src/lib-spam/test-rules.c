@@ -3376,6 +3376,61 @@ test_cache_source_stat(void)
 	free(young);
 }
 
+/* A save removes, in its directory, the cache files of another format
+ * version and temporary files over an hour old; another rule set's cache
+ * of this version, a fresh temporary file and other files stay. */
+static void
+test_cache_prune(void)
+{
+	char dir[] = "/tmp/test-rules-prune-XXXXXX";
+	static const char *const names[] = {
+		"spam-rules-00000000000000aa.cache",    /* version 22: goes */
+		"spam-rules-00000000000000bb.cache",    /* this version: stays */
+		"spam-rules-00000000000000cc.cache.123.tmp",    /* 2 h old: goes */
+		"spam-rules-00000000000000dd.cache.124.tmp",    /* fresh: stays */
+		"spam-rules-00000000000000ee.cache",    /* not a cache: stays */
+		"notes.txt",
+	};
+	static const int gone[] = { 1, 0, 1, 0, 0, 0 };
+	const char *specs[2] = { "builtin", NULL };
+	char *path, *err = NULL;
+	struct ruleset *rs;
+
+	T_OK(mkdtemp(dir) != NULL);
+	for (size_t i = 0; i < NELEM(names); i++) {
+		char *p = xasprintf("%s/%s", dir, names[i]);
+		unsigned char hdr[32] = "TMPSRC\r\n";
+		uint32_t v = i == 0 ? 22 : RULE_CACHE_VERSION;
+		FILE *fp = fopen(p, "wb");
+		memcpy(hdr + 8, &v, 4);
+		if (i == 4)
+			memcpy(hdr, "garbage!", 8);
+		T_OK(fp != NULL && fwrite(hdr, 1, sizeof(hdr), fp) == sizeof(hdr));
+		fclose(fp);
+		if (i == 2) {
+			struct timespec ts[2] = { { time(NULL) - 7200, 0 }, { time(NULL) - 7200, 0 } };
+			T_INTEQ(utimensat(AT_FDCWD, p, ts, 0), 0);
+		}
+		free(p);
+	}
+	path = ruleset_cache_path(dir, specs, 0);
+	rs = ruleset_new();
+	ruleset_load_builtin(rs);
+	ruleset_finish(rs);
+	T_INTEQ(ruleset_cache_save(rs, path, &err), 0);
+	ruleset_free(&rs);
+	T_INTEQ(access(path, F_OK), 0);
+	for (size_t i = 0; i < NELEM(names); i++) {
+		char *p = xasprintf("%s/%s", dir, names[i]);
+		T_INTEQ(access(p, F_OK) == 0, !gone[i]);
+		unlink(p);
+		free(p);
+	}
+	unlink(path);
+	rmdir(dir);
+	free(path);
+}
+
 /* A checksum-valid cache whose pattern section is shorter than PCRE2's
  * serialized header is rejected before PCRE2 reads that header. */
 static void
@@ -5067,6 +5122,7 @@ main(void)
 	T_RUN(test_prefilter_scanner);
 	T_RUN(test_cache);
 	T_RUN(test_cache_source_stat);
+	T_RUN(test_cache_prune);
 	T_RUN(test_wide_patterns);
 	T_RUN(test_mimeheader);
 	T_RUN(test_relay_evals);
