@@ -702,7 +702,6 @@ prune_cache_dir(int dfd, const char *keep)
 	closedir(d);
 }
 
-
 static void
 put_rule(struct wr *b, const struct rule *r)
 {
