@@ -1103,3 +1103,41 @@ def test_learn_mbox_streamed(tmp_path, cfgdir):
                        text=True, timeout=60, env=e, preexec_fn=limit)
     assert r.returncode == 0, r.stderr
     assert "Learned tokens from 3 message(s) as spam (1100 examined" in r.stdout, r.stdout
+
+
+IDN_MSG = ("From: a@b.example\nSubject: see\nContent-Type: text/plain\n\n"
+           "see http://caf\u00e9.example/x now\n")
+
+
+def test_idn_library_loaded_when_used(tmp_path):
+    """libidn2 (with libunistring under it) is loaded with dlopen() when a
+    URI first has a host outside ASCII, so tempest does not map it at
+    every start: the host comes out in its IDNA form; with a libidn2.so.0
+    that lacks the function (found first through LD_LIBRARY_PATH) the
+    host stays as written, with a warning naming library and function,
+    and the message is still scored."""
+    import shutil
+    needed = subprocess.run(["readelf", "-d", TEMPEST], capture_output=True, text=True)
+    assert needed.returncode == 0 and "NEEDED" in needed.stdout, needed.stderr
+    assert "libidn2" not in needed.stdout and "libunistring" not in needed.stdout, \
+        needed.stdout
+    msg = tmp_path / "idn.eml"
+    msg.write_text(IDN_MSG, encoding="utf-8")
+    r = run("spamc", "--batch", "--tokens", "--no-bayes", str(msg))
+    assert r.returncode == 0, r.stderr
+    assert "U:xn--caf-dma.example" in r.stdout, r.stdout
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if cc is None:
+        pytest.skip("no C compiler to build the stand-in library")
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    (tmp_path / "empty.c").write_text("int tempest_not_idn2;\n")
+    subprocess.run([cc, "-shared", "-fPIC", "-o", str(lib / "libidn2.so.0"),
+                    str(tmp_path / "empty.c")], check=True)
+    r = run("spamc", "--batch", "--tokens", "--no-bayes", str(msg),
+            env={"LD_LIBRARY_PATH": str(lib)})
+    assert r.returncode == 0, r.stderr
+    assert "URI host names outside ASCII are left as written: " \
+        "libidn2.so.0 lacks idn2_to_ascii_8z" in r.stderr, r.stderr
+    assert r.stderr.count("left as written") == 1, r.stderr
+    assert "U:xn--" not in r.stdout and "\tnow\t" in r.stdout, r.stdout

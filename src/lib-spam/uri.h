@@ -79,7 +79,8 @@ void uri_extract_text(struct uri_list *l, const char *s, size_t n,
  * other full stops U+3002, U+FF0E, U+FF61, U+FE52 and U+2024 read as
  * '.'; NFC, nontransitional): host[0..*n) rewritten in place within cap
  * bytes.  1 rewritten, 0 left as it was (ASCII already, or no valid
- * IDN: what SpamAssassin then keeps, lower case). */
+ * IDN: what SpamAssassin then keeps, lower case; or libidn2, loaded at
+ * the first call that needs it, cannot be loaded: logged once). */
 int uri_idn_ascii(char *host, size_t *n, size_t cap);
 /* The host part of a canonical URI, malloc'ed ("" if none). */
 char *uri_host(const char *uri);

@@ -13,6 +13,8 @@
 #include <idn2.h>
 
 #include "buf.h"
+#include "dl.h"
+#include "log.h"
 #include "mem.h"
 #include "mime.h"
 #include "uri.h"
@@ -398,6 +400,36 @@ uri_add(struct uri_list *l, const char *s, size_t n, struct mime_stats *st)
 		uri_add1(l, s, n, st, 0);
 }
 
+/*
+ * libidn2 (and libunistring under it, the larger of the two to map and
+ * relocate) is loaded when a URI first has a host outside ASCII, not by
+ * every start of tempest (dl.h).  Where it cannot be loaded such hosts
+ * stay as written, with one warning naming the library.
+ */
+static struct {
+	__typeof__(idn2_to_ascii_8z) *to_ascii_8z;
+	__typeof__(idn2_free) *free;
+	int state;              /* 0 not tried, 1 loaded, -1 unavailable */
+} idn;
+
+static int
+idn_loaded(void)
+{
+	const struct dl_sym syms[] = {
+		{ "idn2_to_ascii_8z", (void **)&idn.to_ascii_8z },
+		{ "idn2_free", (void **)&idn.free },
+	};
+	char *err = NULL;
+
+	if (idn.state == 0) {
+		idn.state = dl_load(IDN2_SONAME, syms, NELEM(syms), NULL, &err) == 0 ? 1 : -1;
+		if (idn.state < 0)
+			log_warn("URI host names outside ASCII are left as written: %s", err);
+		free(err);
+	}
+	return idn.state > 0;
+}
+
 int
 uri_idn_ascii(char *host, size_t *n, size_t cap)
 {
@@ -420,7 +452,7 @@ uri_idn_ascii(char *host, size_t *n, size_t cap)
 		    u[i] != '.' && u[i] != '-')
 			latin1 = 0;
 	}
-	if (!high)
+	if (!high || !idn_loaded())
 		return 0;
 	buf_init(&in, BUF_UNLIMITED);
 	if (mime_utf8_valid(u, *n)) {
@@ -447,10 +479,10 @@ uri_idn_ascii(char *host, size_t *n, size_t cap)
 		buf_free(&in);
 		return 0;
 	}
-	if (idn2_to_ascii_8z(buf_cstr(&in), &ace,
+	if (idn.to_ascii_8z(buf_cstr(&in), &ace,
 	    IDN2_NFC_INPUT | IDN2_NONTRANSITIONAL) != IDN2_OK || ace == NULL ||
 	    (len = strlen(ace)) >= cap) {
-		idn2_free(ace);
+		idn.free(ace);
 		buf_free(&in);
 		return 0;
 	}
@@ -458,7 +490,7 @@ uri_idn_ascii(char *host, size_t *n, size_t cap)
 		host[i] = (char)tolower((unsigned char)ace[i]);
 	host[len] = '\0';
 	*n = len;
-	idn2_free(ace);
+	idn.free(ace);
 	buf_free(&in);
 	return 1;
 }

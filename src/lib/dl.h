@@ -1,8 +1,8 @@
 /*
  * dl.h - an optional shared library loaded when first used (dlopen()),
  * so that no process maps it, and the libraries it needs, unless it
- * uses it: Vectorscan, MariaDB Connector/C, Linux-PAM.  Built against
- * their headers; the soname comes from the build.
+ * uses it: Vectorscan, MariaDB Connector/C, Linux-PAM, libidn2.  Built
+ * against their headers; the soname comes from the build.
  */
 #ifndef TEMPEST_DL_H
 #define TEMPEST_DL_H
