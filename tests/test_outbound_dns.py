@@ -71,6 +71,16 @@ def test_tls_verify_with_ca_and_mx_name(make_instance):
         assert wait_for(lambda: len(srv.messages) == 1, 15), snd.log()
         assert srv.messages[0]["tls"] is True
         assert "Trusted TLS connection established to mx.secure.test" in snd.log()
+        # c-ares is loaded when a resolver is set up (dlopen), not linked:
+        # the smtp client that looked up the MX maps it, smtpd does not
+        needed = subprocess.run(["readelf", "-d", TEMPEST], capture_output=True,
+                                text=True)
+        assert "NEEDED" in needed.stdout and "libcares" not in needed.stdout
+        maps = {role: "".join(open(f"/proc/{pid}/maps").read()
+                              for pid in snd.pids(role))
+                for role in ("smtp", "smtpd")}
+        assert "libcares.so.2" in maps["smtp"], snd.pids("smtp")
+        assert maps["smtpd"] and "libcares" not in maps["smtpd"]
         # a certificate for another name is not accepted
         send(snd, ["bob@wrongname.test"], subject="wrong name")
         assert wait_for(lambda: "status=deferred" in snd.log(), 15), snd.log()

@@ -28,6 +28,7 @@
 #include <event2/event.h>
 
 #include "config.h"
+#include "dl.h"
 #include "dns.h"
 #include "ioev.h"
 #include "log.h"
@@ -80,6 +81,51 @@ struct sub {
 	int type;               /* 15 MX, 1 A, 28 AAAA */
 };
 
+/*
+ * c-ares is loaded with dlopen() by the first dns_init() that has a
+ * resolver to set up (dl.h): the processes that never look anything up
+ * (every command, and the whole of an instance without
+ * dns_resolver_address) do not map it.
+ */
+static struct {
+	__typeof__(ares_timeout) *timeout;
+	__typeof__(ares_process_fd) *process_fd;
+	__typeof__(ares_destroy) *destroy;
+	__typeof__(ares_library_init) *library_init;
+	__typeof__(ares_strerror) *strerror;
+	__typeof__(ares_init_options) *init_options;
+	__typeof__(ares_set_servers_ports_csv) *set_servers_ports_csv;
+	__typeof__(ares_parse_mx_reply) *parse_mx_reply;
+	__typeof__(ares_free_data) *free_data;
+	__typeof__(ares_parse_a_reply) *parse_a_reply;
+	__typeof__(ares_free_hostent) *free_hostent;
+	__typeof__(ares_parse_aaaa_reply) *parse_aaaa_reply;
+	__typeof__(ares_query) *query;
+} ca;
+
+static int
+ca_load(char **error_r)
+{
+#define S(n) { "ares_" #n, (void **)&ca.n }
+	const struct dl_sym syms[] = {
+		S(timeout), S(process_fd), S(destroy), S(library_init), S(strerror),
+		S(init_options), S(set_servers_ports_csv), S(parse_mx_reply),
+		S(free_data), S(parse_a_reply), S(free_hostent), S(parse_aaaa_reply),
+		S(query),
+	};
+#undef S
+	char *err = NULL;
+
+	if (ca.query != NULL)
+		return 0;
+	if (dl_load(CARES_SONAME, syms, NELEM(syms), NULL, &err) < 0) {
+		*error_r = xasprintf("c-ares: %s", err);
+		free(err);
+		return -1;
+	}
+	return 0;
+}
+
 /* Turn "a:53 [::1]:5353, b" into c-ares' "a:53,[::1]:5353,b". */
 static char *
 servers_csv(const char *value)
@@ -111,7 +157,7 @@ timer_update(void)
 		return;
 	if (timer == NULL)
 		return;
-	tvp = ares_timeout(chan, NULL, &tv);
+	tvp = ca.timeout(chan, NULL, &tv);
 	if (tvp == NULL)
 		event_del(timer);
 	else
@@ -124,7 +170,7 @@ on_timer(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	(void)arg;
-	ares_process_fd(chan, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
+	ca.process_fd(chan, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
 	timer_update();
 }
 
@@ -132,7 +178,7 @@ static void
 on_sock(evutil_socket_t fd, short what, void *arg)
 {
 	(void)arg;
-	ares_process_fd(chan, what & EV_READ ? fd : ARES_SOCKET_BAD,
+	ca.process_fd(chan, what & EV_READ ? fd : ARES_SOCKET_BAD,
 	    what & EV_WRITE ? fd : ARES_SOCKET_BAD);
 	timer_update();
 }
@@ -188,16 +234,20 @@ dns_init(const char *servers, char **error_r)
 		servers = config_str("dns_resolver_address");
 	if (chan_ok) {
 		chan_ok = 0;
-		ares_destroy(chan);     /* pending queries end: EDESTRUCTION */
+		ca.destroy(chan);     /* pending queries end: EDESTRUCTION */
 	}
 	csv = servers_csv(servers);
 	if (*csv == '\0') {
 		free(csv);
 		return 0;       /* no resolver: every lookup fails temporarily */
 	}
-	r = ares_library_init(ARES_LIB_INIT_ALL);
+	if (ca_load(error_r) < 0) {
+		free(csv);
+		return -1;
+	}
+	r = ca.library_init(ARES_LIB_INIT_ALL);
 	if (r != ARES_SUCCESS) {
-		*error_r = xasprintf("c-ares: %s", ares_strerror(r));
+		*error_r = xasprintf("c-ares: %s", ca.strerror(r));
 		free(csv);
 		return -1;
 	}
@@ -222,17 +272,17 @@ dns_init(const char *servers, char **error_r)
 	o.flags = ARES_FLAG_NOSEARCH | ARES_FLAG_NOALIASES;
 	o.sock_state_cb = sock_state;
 	o.sock_state_cb_data = NULL;
-	r = ares_init_options(&chan, &o, mask);
+	r = ca.init_options(&chan, &o, mask);
 	if (r != ARES_SUCCESS) {
-		*error_r = xasprintf("c-ares init: %s", ares_strerror(r));
+		*error_r = xasprintf("c-ares init: %s", ca.strerror(r));
 		free(csv);
 		return -1;
 	}
-	r = ares_set_servers_ports_csv(chan, csv);
+	r = ca.set_servers_ports_csv(chan, csv);
 	if (r != ARES_SUCCESS) {
 		*error_r = xasprintf("dns_resolver_address = %s: %s", servers,
-		    ares_strerror(r));
-		ares_destroy(chan);
+		    ca.strerror(r));
+		ca.destroy(chan);
 		free(csv);
 		return -1;
 	}
@@ -258,7 +308,7 @@ map_status(int status, const char **error_r)
 		*error_r = "No address associated with name";
 		return DNS_NOTFOUND;
 	default:
-		*error_r = ares_strerror(status);
+		*error_r = ca.strerror(status);
 		return DNS_TEMPFAIL;
 	}
 }
@@ -369,7 +419,7 @@ static void
 parse_mx(struct dns_query *q, const unsigned char *abuf, int alen)
 {
 	struct ares_mx_reply *reply = NULL, *p;
-	int r = ares_parse_mx_reply(abuf, alen, &reply);
+	int r = ca.parse_mx_reply(abuf, alen, &reply);
 
 	if (r == ARES_ENODATA) {
 		q->st = DNS_NOTFOUND;
@@ -389,7 +439,7 @@ parse_mx(struct dns_query *q, const unsigned char *abuf, int alen)
 		q->mx[q->nmx].pref = p->priority;
 		q->nmx++;
 	}
-	ares_free_data(reply);
+	ca.free_data(reply);
 	if (q->nmx == 0) {
 		q->st = DNS_NOTFOUND;
 		q->error = "no usable MX record";
@@ -406,12 +456,12 @@ parse_a(struct dns_query *q, const unsigned char *abuf, int alen)
 	int nt = DNS_MAX_ADDR, i;
 	struct hostent *he = NULL;
 
-	if (ares_parse_a_reply(abuf, alen, &he, t, &nt) == ARES_SUCCESS)
+	if (ca.parse_a_reply(abuf, alen, &he, t, &nt) == ARES_SUCCESS)
 		for (i = 0; i < nt; i++)
 			add_addr(q->a4, DNS_MAX_ADDR, &q->na4, AF_INET,
 			    &t[i].ipaddr, q->port);
 	if (he != NULL)
-		ares_free_hostent(he);
+		ca.free_hostent(he);
 }
 
 static void
@@ -421,12 +471,12 @@ parse_aaaa(struct dns_query *q, const unsigned char *abuf, int alen)
 	int nt = DNS_MAX_ADDR, i;
 	struct hostent *he = NULL;
 
-	if (ares_parse_aaaa_reply(abuf, alen, &he, t, &nt) == ARES_SUCCESS)
+	if (ca.parse_aaaa_reply(abuf, alen, &he, t, &nt) == ARES_SUCCESS)
 		for (i = 0; i < nt; i++)
 			add_addr(q->a6, DNS_MAX_ADDR, &q->na6, AF_INET6,
 			    &t[i].ip6addr, q->port);
 	if (he != NULL)
-		ares_free_hostent(he);
+		ca.free_hostent(he);
 }
 
 /* c-ares: one question answered (or failed, or the channel destroyed). */
@@ -484,7 +534,7 @@ sub_start(struct dns_query *q, const char *name, int type)
 	s->q = q;
 	s->type = type;
 	q->subs++;
-	ares_query(chan, name, 1 /* C_IN */, type, sub_cb, s);
+	ca.query(chan, name, 1 /* C_IN */, type, sub_cb, s);
 }
 
 /* Start the questions; the last sub_start may answer at once (bad name

@@ -1,7 +1,7 @@
 /*
  * dl.h - an optional shared library loaded when first used (dlopen()),
  * so that no process maps it, and the libraries it needs, unless it
- * uses it: Vectorscan, MariaDB Connector/C, Linux-PAM, libidn2.  Built
+ * uses it: Vectorscan, MariaDB Connector/C, Linux-PAM, libidn2, c-ares.  Built
  * against their headers; the soname comes from the build.
  */
 #ifndef TEMPEST_DL_H
