@@ -50,7 +50,6 @@
 #define CACHE_VERSION RULE_CACHE_VERSION
 #define CACHE_HDR 32                    /* magic, version, flags, checksum, length */
 #define CACHE_MAX (256u * 1024 * 1024)
-#define CACHE_STR_MAX (16u * 1024 * 1024)
 #define PCRE2_SER_HDR 16                /* magic, version, config, number of codes */
 #define PCRE2_SER_ID 12                 /* the first three: which build wrote it */
 
