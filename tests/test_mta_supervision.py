@@ -334,3 +334,31 @@ def test_start_after_power_failure_goes_by_checksum(make_instance):
     log = inst.log()
     assert "its mode was lost" in log and "checksum mismatch" in log
     assert wait_for(inst.queue_empty, 30)
+
+
+def test_killed_master_leaves_no_daemons(make_instance):
+    """A master killed with SIGKILL takes its daemons with it (they are
+    sent SIGTERM when it ends, also after they dropped privileges, which
+    clears that signal): none is left holding the listeners, and the
+    instance starts again on the same ports."""
+    inst = make_instance().start()
+    roles = ("smtpd", "qmgr", "pickup", "auth", "anvil", "imap-login",
+             "virtual")
+    # anvil and auth start with their first client: a session brings them
+    with smtplib.SMTP("127.0.0.1", inst.smtp_port) as s:
+        s.sendmail("a@remote.test", [DEMO], b"Subject: before\r\n\r\nok\r\n")
+    assert inst.wait_messages(1)
+    running = {r: inst.pids(r) for r in roles}
+    # (virtual changed its effective user for the delivery, which clears
+    # the signal too)
+    assert running["smtpd"] and running["qmgr"] and running["imap-login"] and \
+        running["virtual"], running
+    os.kill(inst.proc.pid, signal.SIGKILL)
+    inst.proc.wait(timeout=10)
+    assert wait_for(lambda: not any(inst.pids(r) for r in roles), 20), \
+        {r: inst.pids(r) for r in roles}
+    inst.proc = None
+    inst.start()
+    with smtplib.SMTP("127.0.0.1", inst.smtp_port) as s:
+        s.sendmail("a@remote.test", [DEMO], b"Subject: after\r\n\r\nok\r\n")
+    assert len(inst.wait_messages(2)) == 2

@@ -489,6 +489,7 @@ drop_privileges(void)
 		fatal("drop privileges to %s: %s", owner, strerror(errno));
 	if (setuid(0) == 0)
 		fatal("privileges not dropped");
+	service_watch_master();
 }
 
 int

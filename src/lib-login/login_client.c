@@ -172,6 +172,7 @@ drop_privileges(const char *role)
 		fatal("%s: drop privileges to %s: %s", role, name, strerror(errno));
 	if (setuid(0) == 0)
 		fatal("%s: privileges not dropped", role);
+	service_watch_master();
 	prctl(PR_SET_DUMPABLE, 0);
 }
 

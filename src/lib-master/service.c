@@ -46,8 +46,23 @@ static void *stop_arg;
 static char *queue_dir;
 static int chrooted;
 
+static pid_t master_pid;        /* the parent at the start */
+
 static void start_drain(void);
 static void report(char c);
+
+void
+service_watch_master(void)
+{
+	/* SIGTERM when the master ends; the kernel clears this at every
+	 * change of the process's user or group (prctl(2)), so it is set
+	 * again after each, and a master that ended meanwhile is noticed
+	 * by the parent having changed */
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (master_pid != 0 && getppid() != master_pid &&
+	    getenv("TEMPEST_STATUS_FD") != NULL)
+		exit(0);
+}
 
 static void
 usage(const char *role)
@@ -66,8 +81,9 @@ service_init(int argc, char **argv, const char *role)
 	const char *logf;
 
 	/* Die with master: a killed master must not leave orphans. */
-	prctl(PR_SET_PDEATHSIG, SIGTERM);
-	if (getppid() == 1 && getenv("TEMPEST_STATUS_FD") != NULL)
+	master_pid = getppid();
+	service_watch_master();
+	if (master_pid == 1 && getenv("TEMPEST_STATUS_FD") != NULL)
 		exit(0);
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "-n") == 0 && i + 1 < argc)
@@ -221,6 +237,7 @@ service_drop_privileges(void)
 		fatal("drop privileges to %s: %s", owner, strerror(errno));
 	if (setuid(0) == 0)
 		fatal("privileges not dropped");
+	service_watch_master();
 }
 
 static void

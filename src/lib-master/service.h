@@ -43,6 +43,10 @@ const char *service_name(void);
 /* Drop root: chroot if requested, then setgid/setuid to mail_owner when
  * the service is unprivileged.  A no-op when not started as root. */
 void service_drop_privileges(void);
+/* Be sent SIGTERM when the master ends (and exit now if it already
+ * has): again after any change of user or group, which clears that
+ * (service_drop_privileges() does it itself). */
+void service_watch_master(void);
 /* A daemon that only other Tempest processes may reach (through
  * private/NAME) calls this before listening: when master.cf gives it a
  * network listener instead, it stops with a fatal error naming the

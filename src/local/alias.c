@@ -547,6 +547,7 @@ open_list_as(const struct privs *p, const char *path)
 		if (seteuid(0) < 0 || setegid(0) < 0 || setgroups(0, NULL) < 0)
 			fatal("cannot restore root privileges: %s",
 			    strerror(errno));
+		service_watch_master();         /* (the changes cleared it) */
 		errno = e;
 		return -1;
 	}
@@ -554,6 +555,7 @@ open_list_as(const struct privs *p, const char *path)
 	e = errno;
 	if (seteuid(0) < 0 || setegid(0) < 0 || setgroups(0, NULL) < 0)
 		fatal("cannot restore root privileges: %s", strerror(errno));
+	service_watch_master();                 /* (the changes cleared it) */
 	errno = e;
 	return fd;
 }

@@ -183,11 +183,13 @@ as_user(long uid, long gid, int (*fn)(const struct delivery *, void *,
 		    strerror(errno));
 		if (seteuid(0) < 0 || setegid(0) < 0)
 			fatal("cannot restore root privileges");
+		service_watch_master();         /* (the changes cleared it) */
 		return DELIVER_DEFER;
 	}
 	r = fn(d, arg, text);
 	if (seteuid(0) < 0 || setegid(0) < 0)
 		fatal("cannot restore root privileges: %s", strerror(errno));
+	service_watch_master();                 /* (the changes cleared it) */
 	return r;
 }
 
