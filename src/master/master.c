@@ -811,8 +811,11 @@ master_run(int foreground)
 		if (ftruncate(pidfd, 0) < 0 || pwrite(pidfd, pidbuf, (size_t)n, 0) != n)
 			fatal("write %s: %s", pidpath, strerror(errno));
 	}
-	if (load_services(&err) < 0)
-		fatal("%s", err);
+	/* The signals are caught before the listeners are bound: a client
+	 * that sees the ports open may stop the system at once, and a
+	 * SIGINT or SIGQUIT that came while the inherited disposition was
+	 * still "ignore" (a background job of a shell without job control)
+	 * would be lost.  They are handled once the loop runs. */
 	signal(SIGPIPE, SIG_IGN);
 	ev[0] = evsignal_new(io_base(), SIGCHLD, on_sigchld, NULL);
 	ev[1] = evsignal_new(io_base(), SIGTERM, on_stop_signal, NULL);
@@ -822,6 +825,8 @@ master_run(int foreground)
 	respawn_timer = evtimer_new(io_base(), on_respawn_timer, NULL);
 	for (int i = 0; i < 5; i++)
 		event_add(ev[i], NULL);
+	if (load_services(&err) < 0)
+		fatal("%s", err);
 	log_info("daemon started -- version %s, configuration %s",
 	    config_str("mail_version"), config_dir());
 	ensure_running();
