@@ -370,7 +370,7 @@ arena_free(void *p, void *data)
 {
 	const struct code_arena *a = data;
 
-	if ((uintptr_t)p - (uintptr_t)a->p >= a->len)
+	if (!in_block(p, a->p, a->len))
 		free(p);
 }
 
@@ -766,7 +766,7 @@ ruleset_cache_save(const struct ruleset *rs, const char *path, char **error_r)
 	PCRE2_SIZE sersize = 0;
 	char *tmp, *derr;
 	const char *base;
-	int fd, ret = -1, ok;
+	int fd, dfd, ret = -1, ok;
 	uint64_t sum;
 
 	buf_init(&w.b, CACHE_MAX);
@@ -895,12 +895,11 @@ ruleset_cache_save(const struct ruleset *rs, const char *path, char **error_r)
 	/* only where it would be read back: a directory nobody else writes
 	 * (so the temporary name is ours: a leftover is removed, and
 	 * O_EXCL | O_NOFOLLOW never writes through a planted link) */
-	if ((fd = cache_dir_open(path, &base, &derr)) < 0) {
+	if ((dfd = cache_dir_open(path, &base, &derr)) < 0) {
 		*error_r = derr != NULL ? derr : xasprintf("%s: %s", path, strerror(errno));
 		buf_free(&b);
 		return -1;
 	}
-	close(fd);
 	tmp = xasprintf("%s.%ld.tmp", path, (long)getpid());
 	(void)unlink(tmp);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
@@ -915,12 +914,9 @@ ruleset_cache_save(const struct ruleset *rs, const char *path, char **error_r)
 		unlink(tmp);
 	} else {
 		ret = 0;
-		if ((fd = cache_dir_open(path, &base, &derr)) >= 0) {
-			prune_cache_dir(fd, base);
-			close(fd);
-		}
-		free(derr);
+		prune_cache_dir(dfd, base);
 	}
+	close(dfd);
 	free(tmp);
 	buf_free(&b);
 	return ret;

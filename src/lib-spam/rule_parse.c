@@ -42,7 +42,7 @@ ruleset_new(void)
 void
 ruleset_str_free(const struct ruleset *rs, char *s)
 {
-	if ((uintptr_t)s - (uintptr_t)rs->strs >= rs->nstrs)
+	if (!in_block(s, rs->strs, rs->nstrs))
 		free(s);
 }
 
@@ -65,7 +65,7 @@ rule_clear(const struct ruleset *rs, struct rule *r)
 	for (size_t i = 0; i < r->meta.n; i++)
 		ruleset_str_free(rs, r->meta.v[i].name);
 	r->meta.n = 0;
-	if ((uintptr_t)r->meta.v - (uintptr_t)rs->metas < rs->nmetas * sizeof(*rs->metas))
+	if (in_block(r->meta.v, rs->metas, rs->nmetas * sizeof(*rs->metas)))
 		r->meta.v = NULL;       /* (in the block of a cache read) */
 	meta_free(&r->meta);
 }

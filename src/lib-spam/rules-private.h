@@ -233,6 +233,14 @@ struct ruleset {
 	size_t nmetas;
 };
 
+/* 1 when p points into the len bytes at base (a block of a cache read,
+ * which its pieces' owners must not free one by one). */
+static inline int
+in_block(const void *p, const void *base, size_t len)
+{
+	return (uintptr_t)p - (uintptr_t)base < len;
+}
+
 /* rule_parse.c */
 struct rule *ruleset_get(struct ruleset *rs, const char *name, int create);
 /* A new rule named name (the string is taken over, not copied: freed
