@@ -108,10 +108,25 @@ xasprintf(const char *fmt, ...)
 	return s;
 }
 
+/* The length xmap() maps for n bytes: from 1 MiB up, whole huge pages
+ * (a 2 MiB page costs one fault where 512 small ones cost 512; the
+ * rounding wastes at most half of what is mapped). */
+static size_t
+map_len(size_t n)
+{
+	size_t huge = (size_t)2 << 20, len = n ? n : 1;
+
+	if (len < huge / 2)
+		return len;
+	if (len > SIZE_MAX - 2 * huge)
+		oom(len);
+	return (len + huge - 1) & ~(huge - 1);
+}
+
 void *
 xmap(size_t n)
 {
-	size_t huge = (size_t)2 << 20, len = n ? n : 1;
+	size_t huge = (size_t)2 << 20, len = map_len(n);
 	unsigned char *p, *a;
 
 	if (len < huge) {
@@ -123,8 +138,6 @@ xmap(size_t n)
 #endif
 		return p;
 	}
-	if (len > SIZE_MAX - huge)
-		oom(len);
 	p = mmap(NULL, len + huge, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (p == MAP_FAILED)
 		oom(len);
@@ -145,7 +158,7 @@ void
 xunmap(void *p, size_t n)
 {
 	if (p != NULL)
-		(void)munmap(p, n ? n : 1);
+		(void)munmap(p, map_len(n));
 }
 
 void

@@ -27,7 +27,9 @@ char *xvasprintf(const char *fmt, va_list ap);
 /* n bytes (n > 0) of zeroed memory for a block that is about to be
  * written whole: mapped on its own and populated in one call, since on a
  * virtual machine a page fault per page costs more than the writing (a
- * block of 2 MiB or more is aligned to 2 MiB and asks for huge pages).
+ * block of 1 MiB or more is mapped as whole 2 MiB pages, aligned, and
+ * asks for huge pages: here 0.6 ms for 4 MiB against 12 ms in small
+ * pages).
  * Each of those is only advice: without it the pages come as they are
  * touched.  Free with xunmap(p, n). */
 void *xmap(size_t n);
