@@ -5,6 +5,7 @@ instance directory on free loopback ports, and stops it afterwards.  Tests
 never touch ./run or port 2525.
 """
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -63,6 +64,23 @@ def wait_port(port, timeout=10.0, proc=None):
         except OSError:
             time.sleep(0.05)
     raise TimeoutError("port %d not listening" % port)
+
+
+def stand_in_library(tmp_path, soname):
+    """The directory tmp_path/lib holding an empty shared library named
+    soname, to be found first through LD_LIBRARY_PATH in place of a
+    library tempest loads with dlopen() (it lacks every function);
+    skips the test without a C compiler."""
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if cc is None:
+        pytest.skip("no C compiler to build the stand-in library")
+    lib = tmp_path / "lib"
+    lib.mkdir(exist_ok=True)
+    src = tmp_path / "stand_in.c"
+    src.write_text("int tempest_stand_in;\n")
+    subprocess.run([cc, "-shared", "-fPIC", "-Wl,-soname," + soname, "-o",
+                    str(lib / soname), str(src)], check=True)
+    return lib
 
 
 def wait_for(pred, timeout=10.0, interval=0.05):

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from conftest import TEMPEST
+from conftest import TEMPEST, stand_in_library
 
 SPAM = """From: "Winner" <promo77@bulk.example>
 To: undisclosed-recipients:;
@@ -1116,7 +1116,6 @@ def test_idn_library_loaded_when_used(tmp_path):
     that lacks the function (found first through LD_LIBRARY_PATH) the
     host stays as written, with a warning naming library and function,
     and the message is still scored."""
-    import shutil
     needed = subprocess.run(["readelf", "-d", TEMPEST], capture_output=True, text=True)
     assert needed.returncode == 0 and "NEEDED" in needed.stdout, needed.stderr
     assert "libidn2" not in needed.stdout and "libunistring" not in needed.stdout, \
@@ -1126,14 +1125,7 @@ def test_idn_library_loaded_when_used(tmp_path):
     r = run("spamc", "--batch", "--tokens", "--no-bayes", str(msg))
     assert r.returncode == 0, r.stderr
     assert "U:xn--caf-dma.example" in r.stdout, r.stdout
-    cc = shutil.which("cc") or shutil.which("gcc")
-    if cc is None:
-        pytest.skip("no C compiler to build the stand-in library")
-    lib = tmp_path / "lib"
-    lib.mkdir()
-    (tmp_path / "empty.c").write_text("int tempest_not_idn2;\n")
-    subprocess.run([cc, "-shared", "-fPIC", "-o", str(lib / "libidn2.so.0"),
-                    str(tmp_path / "empty.c")], check=True)
+    lib = stand_in_library(tmp_path, "libidn2.so.0")
     r = run("spamc", "--batch", "--tokens", "--no-bayes", str(msg),
             env={"LD_LIBRARY_PATH": str(lib)})
     assert r.returncode == 0, r.stderr

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from conftest import TEMPEST
+from conftest import TEMPEST, stand_in_library
 from test_spam_commands import corpus_msg, lr_line, run
 
 MARIADBD = shutil.which("mariadbd") or "/usr/sbin/mariadbd"
@@ -30,17 +30,10 @@ def test_client_library_loaded_when_used(tmp_path):
     error naming the library and the function, while SQLite stores work."""
     if not built_with_mariadb():
         pytest.skip("tempest built without MariaDB Connector/C (libmariadb-dev)")
-    cc = shutil.which("cc") or shutil.which("gcc")
-    if cc is None:
-        pytest.skip("no C compiler to build the stand-in library")
     needed = subprocess.run(["readelf", "-d", TEMPEST], capture_output=True, text=True)
     assert needed.returncode == 0 and "NEEDED" in needed.stdout, needed.stderr
     assert "libmariadb" not in needed.stdout, needed.stdout
-    lib = tmp_path / "lib"
-    lib.mkdir()
-    (tmp_path / "empty.c").write_text("int tempest_not_mariadb;\n")
-    subprocess.run([cc, "-shared", "-fPIC", "-o", str(lib / "libmariadb.so.3"),
-                    str(tmp_path / "empty.c")], check=True)
+    lib = stand_in_library(tmp_path, "libmariadb.so.3")
     env = {"LD_LIBRARY_PATH": str(lib), "TEMPEST_CONFIG_DIR": str(tmp_path / "none")}
     r = run("learn", "--ham", "--db", "mysql:socket=/nonexistent", stdin="x", env=env)
     assert r.returncode != 0

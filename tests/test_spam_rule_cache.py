@@ -138,21 +138,14 @@ def test_prefilter_without_vectorscan(tmp_path):
     a libhs.so.5 without its functions (found first through
     LD_LIBRARY_PATH) leaves the batch without a prefilter, with a
     warning, and the same scores; the real library prefilters."""
-    import shutil
-    import subprocess
-    cc = shutil.which("cc") or shutil.which("gcc")
-    if cc is None:
-        import pytest
-        pytest.skip("no C compiler to build the stand-in library")
-    rules, msgs, lib = tmp_path / "rules", tmp_path / "msgs", tmp_path / "lib"
-    for d in (rules, msgs, lib):
+    from conftest import stand_in_library
+    lib = stand_in_library(tmp_path, "libhs.so.5")
+    rules, msgs = tmp_path / "rules", tmp_path / "msgs"
+    for d in (rules, msgs):
         d.mkdir()
     for i in range(3):
         (msgs / str(i)).write_text(MSG)
     (rules / "10_local.cf").write_text("body T_PILLS /cheap pills/i\nscore T_PILLS 2.5\n")
-    (tmp_path / "empty.c").write_text("int tempest_not_vectorscan;\n")
-    subprocess.run([cc, "-shared", "-fPIC", "-o", str(lib / "libhs.so.5"),
-                    str(tmp_path / "empty.c")], check=True)
 
     def scan(env):
         r = run("spamc", "--batch", "--no-bayes", "--rules", str(rules),

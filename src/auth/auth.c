@@ -34,6 +34,7 @@
 #include "ipc.h"
 #include "log.h"
 #include "mem.h"
+#include "ossl.h"
 #include "passdb.h"
 #include "roles.h"
 #include "sasl.h"
@@ -394,12 +395,12 @@ on_io(struct io *io, enum io_evt evt, void *arg)
 			    handle_scram_first(c, &m) == 0) ||
 			    (m.type == AUTH_SCRAM_FINAL &&
 			    handle_scram_final(c, &m) == 0))) {
-				OPENSSL_cleanse(m.body.data, m.body.cap);
+				explicit_bzero(m.body.data, m.body.cap);
 				ipc_msg_free(&m);
 				continue;
 			}
 			if (m.body.data != NULL)
-				OPENSSL_cleanse(m.body.data, m.body.cap);
+				explicit_bzero(m.body.data, m.body.cap);
 			ipc_msg_free(&m);
 			if (k == 0)
 				return;

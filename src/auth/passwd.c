@@ -13,7 +13,6 @@
 #include <termios.h>
 #include <unistd.h>
 
-#include <openssl/crypto.h>
 
 #include "config.h"
 #include "log.h"
@@ -127,10 +126,10 @@ usage:
 			return 1;
 		}
 		r = strcmp(pw, pw2);
-		OPENSSL_cleanse(pw2, sizeof(pw2));
+		explicit_bzero(pw2, sizeof(pw2));
 		if (r != 0) {
 			fprintf(stderr, "passwd: passwords do not match\n");
-			OPENSSL_cleanse(pw, sizeof(pw));
+			explicit_bzero(pw, sizeof(pw));
 			return 1;
 		}
 	} else if (read_line(stdin, pw, sizeof(pw)) < 0) {
@@ -149,7 +148,7 @@ usage:
 	}
 	hash = strcasecmp(scheme, "SCRAM-SHA-256") == 0 ?
 	    scram_secret_make(pw, 4096) : userdb_hash_password(pw);
-	OPENSSL_cleanse(pw, sizeof(pw));
+	explicit_bzero(pw, sizeof(pw));
 	r = passdb_set_password(pdb, argv[optind], hash, &err);
 	free(hash);
 	passdb_free(&pdb);

@@ -46,6 +46,7 @@
 #include "login_proto.h"
 #include "maildir.h"
 #include "mem.h"
+#include "ossl.h"
 #include "service.h"
 #include "str.h"
 

@@ -11,7 +11,6 @@
 #include <unistd.h>
 
 #include <event2/event.h>
-#include <openssl/crypto.h>
 
 #include "auth_client.h"
 #include "ioev.h"
@@ -53,7 +52,7 @@ static void
 msg_cleanse_free(struct ipc_msg *m)
 {
 	if (m->body.data != NULL)
-		OPENSSL_cleanse(m->body.data, m->body.cap);
+		explicit_bzero(m->body.data, m->body.cap);
 	ipc_msg_free(m);
 }
 

@@ -18,7 +18,6 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include <openssl/crypto.h>
 #include <sqlite3.h>
 #ifdef HAVE_PAM
 #include <security/pam_appl.h>
@@ -226,7 +225,7 @@ shadow_verify(struct passdb *p, const char *user, const char *password,
 	e = getspnam_r(user, &sp, tmp, 16384, &res);
 	if (res == NULL) {
 		userdb_dummy_verify(password);
-		OPENSSL_cleanse(tmp, 16384);
+		explicit_bzero(tmp, 16384);
 		free(tmp);
 		if (e != 0 && e != ENOENT) {
 			snprintf(p->error, sizeof(p->error), "shadow: %s",
@@ -237,7 +236,7 @@ shadow_verify(struct passdb *p, const char *user, const char *password,
 		return 0;
 	}
 	r = userdb_password_match(sp.sp_pwdp, password);
-	OPENSSL_cleanse(tmp, 16384);
+	explicit_bzero(tmp, 16384);
 	free(tmp);
 	return r;
 }
@@ -469,7 +468,7 @@ saslauthd_verify(struct passdb *p, const char *user, const char *password,
 out:
 	close(fd);
 out_noclose:
-	OPENSSL_cleanse(req, sizeof(req));
+	explicit_bzero(req, sizeof(req));
 	if (r < 0)
 		*error_r = p->error;
 	return r;
@@ -553,7 +552,7 @@ out_unlink:
 	unlink(tmp);
 out_tmp:
 	if (line != NULL)
-		OPENSSL_cleanse(line, cap);
+		explicit_bzero(line, cap);
 	free(line);
 	if (in != NULL)
 		fclose(in);

@@ -15,6 +15,7 @@
 
 #include "buf.h"
 #include "mem.h"
+#include "ossl.h"
 #include "sasl.h"
 #include "scram.h"
 
@@ -90,8 +91,8 @@ derive(const char *password, const unsigned char *salt, size_t salt_len,
 	hmac256(salted, sizeof(salted), "Client Key", 10, client);
 	SHA256(client, sizeof(client), stored);
 	hmac256(salted, sizeof(salted), "Server Key", 10, server);
-	OPENSSL_cleanse(salted, sizeof(salted));
-	OPENSSL_cleanse(client, sizeof(client));
+	explicit_bzero(salted, sizeof(salted));
+	explicit_bzero(client, sizeof(client));
 }
 
 char *
@@ -121,8 +122,8 @@ scram_secret_match(const struct scram_secret *s, const char *password)
 
 	derive(password, s->salt, s->salt_len, s->iter, stored, server);
 	ok = CRYPTO_memcmp(stored, s->stored_key, SCRAM_KEY_LEN) == 0;
-	OPENSSL_cleanse(stored, sizeof(stored));
-	OPENSSL_cleanse(server, sizeof(server));
+	explicit_bzero(stored, sizeof(stored));
+	explicit_bzero(server, sizeof(server));
 	return ok;
 }
 
@@ -342,7 +343,7 @@ scram_client_final(struct scram_server *st, const char *msg, size_t len,
 		r = 1;
 	} else
 		r = 0;
-	OPENSSL_cleanse(key, sizeof(key));
+	explicit_bzero(key, sizeof(key));
 	buf_free(&am);
 	return r;
 }
@@ -355,7 +356,7 @@ scram_server_free(struct scram_server *st)
 	free(st->client_first_bare);
 	free(st->nonce);
 	free(st->server_first);
-	OPENSSL_cleanse(&st->secret, sizeof(st->secret));
+	explicit_bzero(&st->secret, sizeof(st->secret));
 	memset(st, 0, sizeof(*st));
 }
 
@@ -471,10 +472,10 @@ scram_client_server_first(struct scram_client *c, const char *msg,
 	hmac256(skey, sizeof(skey), am.data, am.len, c->server_sig);
 	buf_appends(&fin, ",p=");
 	sasl_b64_encode(ckey, sizeof(ckey), &fin);
-	OPENSSL_cleanse(salted, sizeof(salted));
-	OPENSSL_cleanse(ckey, sizeof(ckey));
-	OPENSSL_cleanse(stored, sizeof(stored));
-	OPENSSL_cleanse(skey, sizeof(skey));
+	explicit_bzero(salted, sizeof(salted));
+	explicit_bzero(ckey, sizeof(ckey));
+	explicit_bzero(stored, sizeof(stored));
+	explicit_bzero(skey, sizeof(skey));
 	buf_free(&am);
 	c->step = 1;
 	*client_final_r = buf_steal(&fin);
@@ -517,5 +518,5 @@ scram_client_free(struct scram_client *c)
 		explicit_bzero(c->password, strlen(c->password));
 		free(c->password);
 	}
-	OPENSSL_cleanse(c, sizeof(*c));
+	explicit_bzero(c, sizeof(*c));
 }

@@ -17,6 +17,7 @@
 #include "config.h"
 #include "log.h"
 #include "mem.h"
+#include "ossl.h"
 #include "sasl.h"
 #include "scram.h"
 #include "str.h"
@@ -76,7 +77,7 @@ user_free(struct user *u)
 {
 	free(u->name);
 	if (u->password != NULL)
-		OPENSSL_cleanse(u->password, strlen(u->password));
+		explicit_bzero(u->password, strlen(u->password));
 	free(u->password);
 	free(u->mailbox);
 	memset(u, 0, sizeof(*u));
@@ -130,7 +131,7 @@ userdb_lookup(struct userdb *db, const char *name, struct user *u)
 			    f[5] != NULL ? f[5] : "");
 	}
 	if (line != NULL)
-		OPENSSL_cleanse(line, cap);
+		explicit_bzero(line, cap);
 	free(line);
 	fclose(fp);
 	return found;
@@ -155,7 +156,7 @@ verify_hash(const char *stored, const char *password)
 			struct scram_secret sec;
 			int match = scram_secret_parse(hash, &sec) == 0 &&
 			    scram_secret_match(&sec, password);
-			OPENSSL_cleanse(&sec, sizeof(sec));
+			explicit_bzero(&sec, sizeof(sec));
 			return match;
 		}
 	}
@@ -165,7 +166,7 @@ verify_hash(const char *stored, const char *password)
 	out = crypt_r(password, hash, cd);
 	ok = out != NULL && out[0] != '*' && strlen(out) == strlen(hash) &&
 	    CRYPTO_memcmp(out, hash, strlen(hash)) == 0;
-	OPENSSL_cleanse(cd, sizeof(*cd));
+	explicit_bzero(cd, sizeof(*cd));
 	free(cd);
 	return ok;
 }
@@ -222,7 +223,7 @@ userdb_hash_password(const char *password)
 		fatal("crypt failed");
 	out = xasprintf("{SHA512-CRYPT}%s", h);
 	free(salt);
-	OPENSSL_cleanse(cd, sizeof(*cd));
+	explicit_bzero(cd, sizeof(*cd));
 	free(cd);
 	return out;
 }

@@ -165,6 +165,7 @@ drop_privileges(const char *role)
 		if (chown(dir, 0, 0) < 0 || chmod(dir, 0555) < 0)
 			fatal("%s: %s", dir, strerror(errno));
 	}
+	service_load_tls();
 	if (chroot(dir) < 0 || chdir("/") < 0)
 		fatal("chroot %s: %s", dir, strerror(errno));
 	if (setgroups(1, &pw->pw_gid) < 0 || setgid(pw->pw_gid) < 0 ||

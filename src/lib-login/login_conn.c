@@ -19,6 +19,7 @@
 #include "login_master.h"
 #include "mem.h"
 #include "netaddr.h"
+#include "ossl.h"
 #include "service.h"
 
 struct login_conn *login_conns;

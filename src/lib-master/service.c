@@ -23,6 +23,7 @@
 #include "log.h"
 #include "maps.h"
 #include "mem.h"
+#include "ossl.h"
 #include "service.h"
 
 #define LISTEN_FD_BASE 3
@@ -207,6 +208,17 @@ service_restart(const char *why)
 	start_drain();
 }
 
+/* OpenSSL is loaded when first used (ossl.h), which a chrooted process
+ * could not do. */
+void
+service_load_tls(void)
+{
+	char *err = NULL;
+
+	if (ossl_load(&err) < 0)
+		fatal("%s", err);
+}
+
 void
 service_drop_privileges(void)
 {
@@ -220,10 +232,12 @@ service_drop_privileges(void)
 		fatal("mail_owner %s: no such user", owner);
 	if (svc_chroot) {
 		/* what the process needs from outside the queue directory:
-		 * the time zone, and its lookup tables (kept open; a change
-		 * restarts the process, see service_check_tables()) */
+		 * the time zone, its lookup tables (kept open; a change
+		 * restarts the process, see service_check_tables()) and
+		 * OpenSSL (ossl.h) */
 		tzset();
 		maps_prepare_chroot();
+		service_load_tls();
 		if (chroot(queue_dir) < 0 || chdir("/") < 0)
 			fatal("chroot %s: %s", queue_dir, strerror(errno));
 		free(queue_dir);

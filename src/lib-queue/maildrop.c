@@ -8,10 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <openssl/rand.h>
 
 #include "buf.h"
 #include "fdio.h"
@@ -274,8 +273,8 @@ maildrop_write(const char *qdir, const struct maildrop *md,
 	}
 	buf_appends(&env, "M:");
 	dir = xasprintf("%s/%s", qdir, "maildrop");
-	if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
-		*error_r = xstrdup("no randomness");
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
+		*error_r = xasprintf("no randomness: %s", strerror(errno));
 		free(dir);
 		buf_free(&env);
 		return -1;

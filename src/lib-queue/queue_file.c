@@ -5,6 +5,7 @@
  * checked against the file size and every record against its type.
  */
 #include <sys/file.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <dirent.h>
@@ -16,8 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-#include <openssl/rand.h>
 
 #define XXH_STATIC_LINKING_ONLY        /* XXH64_state_t on the stack */
 #include <xxhash.h>
@@ -72,7 +71,7 @@ queue_new_id(char id[QUEUE_ID_LEN + 1])
 	if (state == 0) {
 		unsigned char r[8];
 		/* seeded once per process; uniqueness comes from O_EXCL */
-		if (RAND_bytes(r, sizeof(r)) == 1)
+		if (getrandom(r, sizeof(r), 0) == (ssize_t)sizeof(r))
 			memcpy(&state, r, sizeof(state));
 		state ^= ((unsigned long long)getpid() << 32) ^
 		    (unsigned long long)tv.tv_usec;

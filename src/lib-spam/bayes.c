@@ -19,6 +19,7 @@
 #include "lr.h"
 #include "mem.h"
 #include "mime.h"
+#include "ossl.h"
 #include "store.h"
 #include "uri.h"
 

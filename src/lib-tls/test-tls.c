@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ossl.h"
 #include "tls.h"
 #include "test.h"
 

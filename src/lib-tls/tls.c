@@ -22,6 +22,7 @@
 
 #include "config.h"
 #include "mem.h"
+#include "ossl.h"
 #include "str.h"
 #include "tls.h"
 

@@ -41,6 +41,7 @@
 
 #include "log.h"
 #include "mem.h"
+#include "ossl.h"
 #include "tls.h"
 
 #define KEY_LEN 80              /* name 16, HMAC key 32, AES key 32 */
@@ -126,7 +127,7 @@ keys_rotate(struct ticket_keys *tk, time_t now)
 		goto out;
 	r = keys_read(tk);
 out:
-	OPENSSL_cleanse(nbuf, sizeof(nbuf));
+	explicit_bzero(nbuf, sizeof(nbuf));
 	return r;
 }
 
@@ -230,7 +231,7 @@ ticket_keys_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx,
 	if (tk == NULL)
 		return;
 	close(tk->fd);
-	OPENSSL_cleanse(tk->buf, sizeof(tk->buf));
+	explicit_bzero(tk->buf, sizeof(tk->buf));
 	free(tk);
 }
 

@@ -22,6 +22,7 @@
 #include "ioev.h"
 #include "log.h"
 #include "mem.h"
+#include "ossl.h"
 
 struct io {
 	int fd;

@@ -33,6 +33,7 @@
 #include "login_proto.h"
 #include "maildir.h"
 #include "mem.h"
+#include "ossl.h"
 #include "pop3_parser.h"
 #include "service.h"
 

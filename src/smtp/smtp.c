@@ -35,6 +35,7 @@
 #include "log.h"
 #include "maps.h"
 #include "mem.h"
+#include "ossl.h"
 #include "queue_file.h"
 #include "roles.h"
 #include "service.h"

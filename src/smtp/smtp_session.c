@@ -35,6 +35,7 @@
 #include "log.h"
 #include "mem.h"
 #include "netaddr.h"
+#include "ossl.h"
 #include "sasl.h"
 #include "scram.h"
 #include "smtp.h"

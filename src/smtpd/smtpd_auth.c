@@ -14,7 +14,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include <openssl/crypto.h>
 
 #include "auth_client.h"
 #include "buf.h"
@@ -128,7 +127,7 @@ auth_reset(struct smtpd_ext *x)
 	x->auth_step = AUTH_STEP_NONE;
 	x->auth_mech = NULL;
 	if (x->login_user != NULL)
-		OPENSSL_cleanse(x->login_user, strlen(x->login_user));
+		explicit_bzero(x->login_user, strlen(x->login_user));
 	FREE(x->login_user);
 	FREE(x->auth_try_user);
 	FREE(x->scram_user);
@@ -379,7 +378,7 @@ smtpd_cmd_auth(struct session *s, const char *args)
 		}
 	}
 	if (dec.data != NULL)
-		OPENSSL_cleanse(dec.data, dec.cap);
+		explicit_bzero(dec.data, dec.cap);
 	buf_free(&dec);
 }
 
@@ -462,7 +461,7 @@ smtpd_auth_response(struct session *s, const char *line)
 	}
 out:
 	if (dec.data != NULL)
-		OPENSSL_cleanse(dec.data, dec.cap);
+		explicit_bzero(dec.data, dec.cap);
 	buf_free(&dec);
 }
 

@@ -13,6 +13,7 @@
 #include "ioev.h"
 #include "log.h"
 #include "mem.h"
+#include "ossl.h"
 #include "service.h"
 #include "smtpd.h"
 #include "smtpd_anvil.h"
