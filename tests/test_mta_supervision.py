@@ -362,3 +362,42 @@ def test_killed_master_leaves_no_daemons(make_instance):
     with smtplib.SMTP("127.0.0.1", inst.smtp_port) as s:
         s.sendmail("a@remote.test", [DEMO], b"Subject: after\r\n\r\nok\r\n")
     assert len(inst.wait_messages(2)) == 2
+
+
+def test_killed_post_login_master_takes_its_workers(make_instance):
+    """The IMAP and POP3 workers (one per mail user, children of the
+    post-login masters imapd and pop3d, running as the user) end when
+    their post-login master is killed with SIGKILL: none is left serving
+    a mailbox without it.  The master starts a new one and logins work
+    again."""
+    import imaplib
+    import poplib
+    from imap_helpers import start_instance
+    inst = start_instance(make_instance)
+    m = imaplib.IMAP4("127.0.0.1", inst.ports["imap"], timeout=30)
+    m.login(DEMO, inst.password)
+    assert m.select("INBOX")[0] == "OK"
+    p = poplib.POP3("127.0.0.1", inst.ports["pop3"], timeout=30)
+    p.user(DEMO)
+    p.pass_(inst.password)
+    assert wait_for(lambda: len(inst.pids("worker")) >= 2, 10), inst.pids("worker")
+    workers = inst.pids("worker")
+    post = [pid for pid in inst.pids("imapd") + inst.pids("pop3d")
+            if pid not in workers]     # (a worker's argv names its role too)
+    assert len(post) == 2, (post, workers)
+    for pid in post:
+        os.kill(pid, signal.SIGKILL)
+    assert wait_for(lambda: not any(os.path.exists(f"/proc/{w}") and
+                                    open(f"/proc/{w}/stat").read().split()[2] != "Z"
+                                    for w in workers), 20), inst.pids("worker")
+    with pytest.raises((imaplib.IMAP4.abort, OSError)):
+        m.noop()
+        m.noop()
+    m2 = imaplib.IMAP4("127.0.0.1", inst.ports["imap"], timeout=30)
+    assert m2.login(DEMO, inst.password)[0] == "OK"
+    assert m2.select("INBOX")[0] == "OK"
+    m2.logout()
+    p2 = poplib.POP3("127.0.0.1", inst.ports["pop3"], timeout=30)
+    p2.user(DEMO)
+    assert p2.pass_(inst.password).startswith(b"+OK")
+    p2.quit()
