@@ -20,6 +20,7 @@
 #include "mime.h"
 #include "msg_date.h"
 #include "relays.h"
+#include "spam_jit.h"
 #include "str.h"
 
 /* The first header called name: its decoded value, or raw as written;
@@ -113,7 +114,7 @@ match(const char *pat, const char *q, uint32_t opts, const char *s, char *g, siz
 		if (re == NULL)
 			return 0;
 		if (keep) {
-			(void)pcre2_jit_compile(re, PCRE2_JIT_COMPLETE);
+			spam_jit_fixed(re);
 			fixed[k].pat = pat;
 			fixed[k].opts = opts;
 			fixed[k].re = re;
@@ -1114,7 +1115,7 @@ he_match(const char *pat, const char *s)
 		    &off, NULL);
 		if (re == NULL)
 			return 0;       /* (not kept: tried again, and failing, next time) */
-		(void)pcre2_jit_compile(re, PCRE2_JIT_COMPLETE);
+		spam_jit_fixed(re);
 		he_args[k].pat = xstrdup(pat);
 		he_args[k].re = re;
 	}
@@ -1514,7 +1515,7 @@ he_stock_info(const struct mime_msg *m)
 		    "sector|r(?:ecommendation|ating))$", PCRE2_ZERO_TERMINATED, 0, &err, &off, NULL);
 		failed = re == NULL;
 		if (re != NULL)
-			(void)pcre2_jit_compile(re, PCRE2_JIT_COMPLETE);
+			spam_jit_fixed(re);
 	}
 	if (re == NULL || m->labels.len == 0)
 		return 0;
@@ -1646,7 +1647,7 @@ sa_re(int k)
 		    PCRE2_CASELESS, &err, &off, NULL);
 		if (sa_addr_re[k] == NULL)
 			abort();        /* a fixed pattern: a build error */
-		(void)pcre2_jit_compile(sa_addr_re[k], PCRE2_JIT_COMPLETE);
+		spam_jit_fixed(sa_addr_re[k]);
 	}
 	return sa_addr_re[k];
 }

@@ -15,6 +15,7 @@
 #include "mem.h"
 #include "mime.h"
 #include "msg_date.h"
+#include "spam_jit.h"
 
 #define MONTHS "(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)"
 
@@ -70,7 +71,7 @@ find(int k, const char *s, size_t n)
 		    pats[k].opts, &err, &off, NULL);
 		if (re[k] == NULL)
 			abort();        /* a fixed pattern: a build error */
-		(void)pcre2_jit_compile(re[k], PCRE2_JIT_COMPLETE);
+		spam_jit_fixed(re[k]);
 	}
 	if (md == NULL)
 		md = pcre2_match_data_create(8, NULL);

@@ -26,6 +26,7 @@
 #include "mime.h"
 #include "netaddr.h"
 #include "relays.h"
+#include "spam_jit.h"
 
 #define IP4 "(?:\\d{1,3}\\.){3}\\d{1,3}"
 #define IP6 "(?:IPv6:)?(?:[0-9A-Fa-f]{0,4}:){2,7}(?:" IP4 "|[0-9A-Fa-f]{1,4})?"
@@ -209,7 +210,7 @@ compiled(struct layout *l)
 		l->re = pcre2_compile((PCRE2_SPTR)l->pat, PCRE2_ZERO_TERMINATED, l->opts, &err, &off, NULL);
 		if (l->re == NULL)
 			abort();        /* a fixed pattern: a build error */
-		(void)pcre2_jit_compile(l->re, PCRE2_JIT_COMPLETE);
+		spam_jit_fixed(l->re);
 	}
 	if (md == NULL)
 		md = pcre2_match_data_create(32, NULL);

@@ -1324,8 +1324,7 @@ htm_pattern(const char *pat, pcre2_code *re[2])
 	for (int b = 0; b < 2; b++) {
 		re[b] = pcre2_compile((PCRE2_SPTR)pat, PCRE2_ZERO_TERMINATED,
 		    b ? 0 : PCRE2_UTF, &err, &off, NULL);
-		if (re[b] != NULL && !rule_jit_disabled())
-			(void)pcre2_jit_compile(re[b], PCRE2_JIT_COMPLETE);
+		spam_jit_fixed(re[b]);
 	}
 	if (k == HTM_MAX)
 		return 0;       /* (the caller frees them) */
@@ -1840,8 +1839,7 @@ fm_patterns(struct ruleset *rs)
 			memset(rs->fm_re, 0, sizeof(rs->fm_re));
 			return 0;
 		}
-		if (!rule_jit_disabled())
-			(void)pcre2_jit_compile(rs->fm_re[k], PCRE2_JIT_COMPLETE);
+		spam_jit_fixed(rs->fm_re[k]);
 	}
 	return 1;
 }

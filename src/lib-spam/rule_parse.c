@@ -257,6 +257,7 @@ void
 ruleset_set_jit(struct ruleset *rs, int on)
 {
 	rs->no_jit = !on;
+	spam_jit_fixed_set(on);
 }
 
 void
@@ -1778,14 +1779,3 @@ rule_match_context(void)
 	return m;
 }
 
-int
-rule_jit_disabled(void)
-{
-	static int off = -1;
-
-	if (off < 0) {
-		const char *v = getenv("TEMPEST_RULES_NO_JIT");
-		off = v != NULL && strcmp(v, "1") == 0;
-	}
-	return off;
-}

@@ -12,6 +12,7 @@
 
 #include "header_eval.h"
 #include "rules.h"
+#include "spam_jit.h"
 
 enum rule_type {
 	RULE_NONE,              /* only score/describe seen so far */
@@ -378,10 +379,6 @@ pcre2_code *rule_compile(const char *pat, size_t len, uint32_t opts, int *err,
 #define RULE_MATCH_BUDGET 50
 /* rs->mctx with the limits above. */
 pcre2_match_context *rule_match_context(void);
-/* 1 when TEMPEST_RULES_NO_JIT=1 was in the environment at the first
- * call (for tests: no rule pattern is ever JIT-compiled, so the
- * interpreter path and its limits run), else 0. */
-int rule_jit_disabled(void);
 
 pcre2_code_32 *wide_compile(const char *pat, size_t len, uint32_t opts, int *err,
     PCRE2_SIZE *off);

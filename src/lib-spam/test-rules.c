@@ -595,6 +595,37 @@ test_late_jit(void)
 	buf_free(&msg);
 }
 
+/* The fixed patterns of lib-spam's own code follow the last
+ * ruleset_set_jit(): JIT-compiled in a process that scans many messages,
+ * not in one that scans one (spam_jit.h). */
+static void
+test_fixed_jit(void)
+{
+	struct ruleset *rs = ruleset_new();
+	int err, have_jit;
+	PCRE2_SIZE off, jsize;
+	pcre2_code *a = pcre2_compile((PCRE2_SPTR)"a+b", 3, 0, &err, &off, NULL);
+	pcre2_code *b = pcre2_compile((PCRE2_SPTR)"c+d", 3, 0, &err, &off, NULL);
+	pcre2_code *probe = pcre2_compile((PCRE2_SPTR)"a", 1, 0, &err, &off, NULL);
+
+	have_jit = probe != NULL && pcre2_jit_compile(probe, PCRE2_JIT_COMPLETE) == 0 &&
+	    !rule_jit_disabled();
+	pcre2_code_free(probe);
+	T_OK(a != NULL && b != NULL);
+	ruleset_set_jit(rs, 0);
+	spam_jit_fixed(a);
+	T_INTEQ(pcre2_pattern_info(a, PCRE2_INFO_JITSIZE, &jsize), 0);
+	T_INTEQ(jsize, 0);
+	ruleset_set_jit(rs, 1);
+	spam_jit_fixed(b);
+	T_INTEQ(pcre2_pattern_info(b, PCRE2_INFO_JITSIZE, &jsize), 0);
+	T_INTEQ(jsize > 0, have_jit);
+	spam_jit_fixed(NULL);
+	pcre2_code_free(a);
+	pcre2_code_free(b);
+	ruleset_free(&rs);
+}
+
 static void
 test_base64_length(void)
 {
@@ -5084,6 +5115,7 @@ main(void)
 	T_RUN(test_uppercase_lines);
 	T_RUN(test_tvd_long_line);
 	T_RUN(test_late_jit);
+	T_RUN(test_fixed_jit);
 	T_RUN(test_html_range);
 	T_RUN(test_body_uri_full);
 	T_RUN(test_scores_and_sets);
