@@ -401,3 +401,23 @@ def test_openssl_loaded_when_used(tinst, tmp_path):
 def conftest_tempest():
     import conftest
     return conftest.TEMPEST
+
+
+def test_start_without_openssl_fails_at_once(make_instance, tmp_path):
+    """The daemons load OpenSSL when they first use it, so a libssl.so.3
+    that cannot serve (a stand-in lacking its functions, found first
+    through LD_LIBRARY_PATH) is found by `tempest start` itself: it exits
+    non-zero naming library and function, and no master stays running;
+    with the real library the same instance starts and takes mail."""
+    inst = make_instance()
+    lib = stand_in_library(tmp_path, "libssl.so.3")
+    r = inst.cmd("start", env=dict(os.environ, LD_LIBRARY_PATH=str(lib)))
+    assert r.returncode != 0
+    assert "OpenSSL: libssl.so.3 lacks " in r.stderr, r.stderr
+    st = inst.cmd("status")
+    assert st.returncode != 0, st.stdout + st.stderr
+    inst.start()
+    with smtplib.SMTP("127.0.0.1", inst.smtp_port, timeout=10) as s:
+        s.starttls(context=client_ctx())
+        s.sendmail("a@remote.test", [DEMO], b"Subject: after\r\n\r\nok\r\n")
+    assert inst.wait_messages(1)

@@ -33,6 +33,7 @@
 #include "master_cf.h"
 #include "mem.h"
 #include "netaddr.h"
+#include "ossl.h"
 #include "queue_file.h"
 #include "roles.h"
 #include "str.h"
@@ -757,6 +758,11 @@ master_run(int foreground)
 	const char *qdir;
 
 	config_load_or_die(ctl_config_dir());
+	/* OpenSSL is loaded by the daemons when they first use it (ossl.h):
+	 * one that does not load is said here, on the terminal of `tempest
+	 * start`, not by each smtpd the master would start in turn */
+	if (ossl_load(&err) < 0)
+		fatal("%s", err);
 	{
 		const char *logf = config_str("maillog_file");
 		log_init("master", *logf != '\0' || foreground ?
