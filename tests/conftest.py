@@ -188,6 +188,18 @@ class Instance:
                 out.append(int(d))
         return out
 
+    def maps(self, role):
+        """The memory maps (/proc/PID/maps) of the running service
+        processes of one role, joined: which libraries they loaded."""
+        out = ""
+        for pid in self.pids(role):
+            try:
+                with open(f"/proc/{pid}/maps") as f:
+                    out += f.read()
+            except OSError:
+                pass        # (ended meanwhile)
+        return out
+
     def queue_messages(self, queue):
         """Names of the messages in one queue directory.  In incoming/ only
         finished files (mode 0700) count: a 0600 file there is a message

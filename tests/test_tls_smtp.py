@@ -11,7 +11,6 @@ first start in data/tls/.
 import os
 import re
 import smtplib
-import socket
 import ssl
 import stat
 import shutil
@@ -21,7 +20,7 @@ import time
 
 import pytest
 
-from conftest import stand_in_library, wait_for, wait_port
+from conftest import TEMPEST, stand_in_library, wait_for, wait_port
 from smtputil import Raw
 
 DEMO = "demo@example.test"
@@ -340,16 +339,6 @@ def test_ticket_keys_rotate(make_instance, tmp_path):
     assert ticket_key_name(s2) == second[8:24]
 
 
-def maps_of(inst, role):
-    out = ""
-    for pid in inst.pids(role):
-        try:
-            out += open(f"/proc/{pid}/maps").read()
-        except OSError:
-            pass
-    return out
-
-
 def test_openssl_loaded_when_used(tinst, tmp_path):
     """tempest is built against OpenSSL's headers but not linked to it
     (src/lib/ossl.h): a process loads libssl, libcrypto and
@@ -357,7 +346,7 @@ def test_openssl_loaded_when_used(tinst, tmp_path):
     maps them; qmgr and a command that never calls OpenSSL do not; a
     command that needs it with a libssl.so.3 lacking a function (found
     first through LD_LIBRARY_PATH) fails naming library and function."""
-    needed = subprocess.run(["readelf", "-d", conftest_tempest()],
+    needed = subprocess.run(["readelf", "-d", TEMPEST],
                             capture_output=True, text=True)
     assert needed.returncode == 0 and "NEEDED" in needed.stdout, needed.stderr
     for lib in ("libssl", "libcrypto", "libevent_openssl"):
@@ -365,42 +354,36 @@ def test_openssl_loaded_when_used(tinst, tmp_path):
     with smtplib.SMTP("127.0.0.1", tinst.ports["submission"], timeout=10) as s:
         s.starttls(context=client_ctx())
         assert s.ehlo()[0] == 250
-    smtpd = maps_of(tinst, "smtpd")
+    smtpd = tinst.maps("smtpd")
     assert "libssl.so.3" in smtpd and "libevent_openssl" in smtpd
-    qmgr = maps_of(tinst, "qmgr")
+    qmgr = tinst.maps("qmgr")
     assert qmgr and "libssl" not in qmgr and "libcrypto" not in qmgr
     # learning a message does not load it; a Message-ID too long for the
     # store's key is shortened with its SHA-256, which does
     db = str(tmp_path / "bayes.db")
+
+    def learn(msg, **env):
+        e = dict(os.environ, **env)
+        e.pop("TEMPEST_CONFIG_DIR", None)
+        return subprocess.run([TEMPEST, "learn", "--ham", "--db", db, str(msg)],
+                              capture_output=True, text=True, env=e, timeout=60)
     short = tmp_path / "short.eml"
     short.write_text("From: a@b.example\nMessage-ID: <1@b.example>\n"
                      "Subject: x\n\nsome words here\n")
-    env = dict(os.environ, LD_DEBUG="files")
-    env.pop("TEMPEST_CONFIG_DIR", None)
-    r = subprocess.run([conftest_tempest(), "learn", "--ham", "--db", db, str(short)],
-                       capture_output=True, text=True, env=env, timeout=60)
+    r = learn(short, LD_DEBUG="files")
     assert r.returncode == 0, r.stderr
     assert "file=libsqlite3.so.0" in r.stderr and "libssl" not in r.stderr
     long_id = tmp_path / "long.eml"
     long_id.write_text("From: a@b.example\nMessage-ID: <%s@b.example>\n"
                        "Subject: y\n\nother words there\n" % ("x" * 300))
-    r = subprocess.run([conftest_tempest(), "learn", "--ham", "--db", db, str(long_id)],
-                       capture_output=True, text=True, env=env, timeout=60)
+    r = learn(long_id, LD_DEBUG="files")
     assert r.returncode == 0, r.stderr
     assert re.search(r"file=libssl\.so\.3 \[0\];\s+dynamically loaded by", r.stderr)
     lib = stand_in_library(tmp_path, "libssl.so.3")
-    env = dict(os.environ, LD_LIBRARY_PATH=str(lib))
-    env.pop("TEMPEST_CONFIG_DIR", None)
     long_id.write_text(long_id.read_text().replace("<x", "<z"))
-    r = subprocess.run([conftest_tempest(), "learn", "--ham", "--db", db, str(long_id)],
-                       capture_output=True, text=True, env=env, timeout=60)
+    r = learn(long_id, LD_LIBRARY_PATH=str(lib))
     assert r.returncode != 0
     assert "OpenSSL: libssl.so.3 lacks " in r.stderr, r.stderr
-
-
-def conftest_tempest():
-    import conftest
-    return conftest.TEMPEST
 
 
 def test_start_without_openssl_fails_at_once(make_instance, tmp_path):

@@ -28,6 +28,7 @@
 #include "login_conn.h"
 #include "login_proto.h"
 #include "mem.h"
+#include "ossl.h"
 #include "service.h"
 
 static const struct cfg_param login_params[] = {
@@ -165,7 +166,7 @@ drop_privileges(const char *role)
 		if (chown(dir, 0, 0) < 0 || chmod(dir, 0555) < 0)
 			fatal("%s: %s", dir, strerror(errno));
 	}
-	service_load_tls();
+	ossl_require();
 	if (chroot(dir) < 0 || chdir("/") < 0)
 		fatal("chroot %s: %s", dir, strerror(errno));
 	if (setgroups(1, &pw->pw_gid) < 0 || setgid(pw->pw_gid) < 0 ||

@@ -208,17 +208,6 @@ service_restart(const char *why)
 	start_drain();
 }
 
-/* OpenSSL is loaded when first used (ossl.h), which a chrooted process
- * could not do. */
-void
-service_load_tls(void)
-{
-	char *err = NULL;
-
-	if (ossl_load(&err) < 0)
-		fatal("%s", err);
-}
-
 void
 service_drop_privileges(void)
 {
@@ -237,7 +226,7 @@ service_drop_privileges(void)
 		 * OpenSSL (ossl.h) */
 		tzset();
 		maps_prepare_chroot();
-		service_load_tls();
+		ossl_require();
 		if (chroot(queue_dir) < 0 || chdir("/") < 0)
 			fatal("chroot %s: %s", queue_dir, strerror(errno));
 		free(queue_dir);

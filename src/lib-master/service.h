@@ -43,9 +43,6 @@ const char *service_name(void);
 /* Drop root: chroot if requested, then setgid/setuid to mail_owner when
  * the service is unprivileged.  A no-op when not started as root. */
 void service_drop_privileges(void);
-/* Load OpenSSL now (ossl.h), fatal() when it does not load: for a
- * process about to chroot (service_drop_privileges() does it itself). */
-void service_load_tls(void);
 /* Be sent SIGTERM when the master ends (and exit now if it already
  * has): again after any change of user or group, which clears that
  * (service_drop_privileges() does it itself). */

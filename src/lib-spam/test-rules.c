@@ -549,6 +549,21 @@ rule_named(const struct ruleset *rs, const char *name)
 	return NULL;
 }
 
+/* Whether this machine JIT-compiles at all, and may: not under
+ * TEMPEST_RULES_NO_JIT=1. */
+static int
+jit_available(void)
+{
+	int err, ok;
+	PCRE2_SIZE off;
+	pcre2_code *probe = pcre2_compile((PCRE2_SPTR)"a", 1, 0, &err, &off, NULL);
+
+	ok = probe != NULL && pcre2_jit_compile(probe, PCRE2_JIT_COMPLETE) == 0 &&
+	    !rule_jit_disabled();
+	pcre2_code_free(probe);
+	return ok;
+}
+
 /* A rule set loaded without JIT (spamc on one message) JIT-compiles a
  * rule that reads a long text: SpamAssassin's __PLING_QUERY on 60
  * Subject: values of 8 KB of '?' and no '!' until the last (9.5 s
@@ -560,15 +575,8 @@ test_late_jit(void)
 	struct spam_result res;
 	struct mime_msg m;
 	struct buf msg;
-	int err, have_jit;
-	PCRE2_SIZE off;
-	pcre2_code *probe = pcre2_compile((PCRE2_SPTR)"a", 1, 0, &err, &off, NULL);
+	int have_jit = jit_available();
 
-	/* (whether this machine JIT-compiles at all, and may: not under
-	 * TEMPEST_RULES_NO_JIT=1) */
-	have_jit = probe != NULL && pcre2_jit_compile(probe, PCRE2_JIT_COMPLETE) == 0 &&
-	    !rule_jit_disabled();
-	pcre2_code_free(probe);
 	buf_init(&msg, BUF_UNLIMITED);
 	(void)buf_appends(&msg, "From: a@b.example\nTo: c@d.example\n");
 	for (int k = 0; k < 60; k++) {
@@ -602,15 +610,11 @@ static void
 test_fixed_jit(void)
 {
 	struct ruleset *rs = ruleset_new();
-	int err, have_jit;
+	int err, have_jit = jit_available();
 	PCRE2_SIZE off, jsize;
 	pcre2_code *a = pcre2_compile((PCRE2_SPTR)"a+b", 3, 0, &err, &off, NULL);
 	pcre2_code *b = pcre2_compile((PCRE2_SPTR)"c+d", 3, 0, &err, &off, NULL);
-	pcre2_code *probe = pcre2_compile((PCRE2_SPTR)"a", 1, 0, &err, &off, NULL);
 
-	have_jit = probe != NULL && pcre2_jit_compile(probe, PCRE2_JIT_COMPLETE) == 0 &&
-	    !rule_jit_disabled();
-	pcre2_code_free(probe);
 	T_OK(a != NULL && b != NULL);
 	ruleset_set_jit(rs, 0);
 	spam_jit_fixed(a);

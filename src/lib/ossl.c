@@ -29,14 +29,19 @@ ossl_load(char **error_r)
 	return 0;
 }
 
+void
+ossl_require(void)
+{
+	char *err = NULL;
+
+	if (ossl_load(&err) < 0)
+		fatal("%s", err);
+}
+
 void *
 ossl_fn(enum ossl_fn fn)
 {
-	if (fns[fn] == NULL) {
-		char *err = NULL;
-
-		if (ossl_load(&err) < 0)
-			fatal("%s", err);
-	}
+	if (fns[fn] == NULL)
+		ossl_require();
 	return fns[fn];
 }

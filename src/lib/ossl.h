@@ -13,7 +13,7 @@
  * was configured with, dl.h).  A name missing from the table is a link
  * error, not a crash.
  *
- * A process that chroots loads the library first (ossl_load(): it
+ * A process that chroots loads the library first (ossl_require(): it
  * could not afterwards); one that cannot load it at a call dies with
  * the loader's message.  Not for fuzz targets or code that must run
  * without OpenSSL: the code outside TLS and SASL (queue ids, file
@@ -131,8 +131,13 @@ enum ossl_fn {
  * malloc'ed *error_r. */
 int ossl_load(char **error_r);
 
-/* The address of function fn, loading the libraries at the first call;
- * fatal() when they do not load. */
+/* Load them now, fatal() when they do not load: a process about to
+ * chroot (it could not afterwards), the master at start (to say so on
+ * the terminal of `tempest start`). */
+void ossl_require(void);
+
+/* The address of function fn, loading the libraries at the first call
+ * (ossl_require()). */
 void *ossl_fn(enum ossl_fn fn);
 
 #ifndef OSSL_NO_REDIRECT

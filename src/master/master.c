@@ -761,8 +761,7 @@ master_run(int foreground)
 	/* OpenSSL is loaded by the daemons when they first use it (ossl.h):
 	 * one that does not load is said here, on the terminal of `tempest
 	 * start`, not by each smtpd the master would start in turn */
-	if (ossl_load(&err) < 0)
-		fatal("%s", err);
+	ossl_require();
 	{
 		const char *logf = config_str("maillog_file");
 		log_init("master", *logf != '\0' || foreground ?
