@@ -5,7 +5,7 @@ import smtplib
 import subprocess
 import time
 
-from conftest import wait_for, wait_port
+from conftest import TEMPEST, wait_for, wait_port
 from smtputil import Raw
 
 DEMO = "demo@example.test"
@@ -54,3 +54,52 @@ def test_sendmail_bs(instance):
     msgs = instance.wait_messages(1)
     with open(msgs[0], "rb") as f:
         assert b"via -bs" in f.read()
+
+
+def test_help_and_stray_arguments(make_instance, tmp_path):
+    """`tempest CMD --help` prints the command's synopsis on stdout and
+    does nothing else; a command that takes no arguments refuses one
+    instead of acting (`tempest stop now` does not stop, `newaliases
+    --help` compiles nothing)."""
+    inst = make_instance(extra={"maillog_file": "/dev/null"})
+    aliases = os.path.join(inst.etc, "aliases")
+    with open(aliases, "w") as f:
+        f.write("postmaster: demo\n")
+    with open(os.path.join(inst.etc, "main.cf"), "a") as f:
+        f.write("alias_database = hash:%s\n" % aliases)
+    assert inst.cmd("start").returncode == 0
+    wait_port(inst.smtp_port)
+    top = inst.cmd("--help")
+    assert top.returncode == 0 and top.stdout.startswith("usage: tempest ")
+    assert inst.cmd("help").stdout == top.stdout
+    names = [ln.split()[0] for ln in top.stdout.split("commands:\n")[1].splitlines()]
+    assert {"stop", "newaliases", "learn", "sendmail", "quarantine"} <= set(names)
+    for name in names:
+        p = inst.cmd(name, "--help", input="")
+        assert p.returncode == 0, (name, p.stderr)
+        assert p.stdout.startswith("usage: tempest %s" % name), (name, p.stdout)
+        assert p.stderr == "", (name, p.stderr)
+    bad = inst.cmd("--no-such-option")
+    assert bad.returncode == 2 and bad.stdout == "" and "usage: tempest" in bad.stderr
+    for args in (["stop", "now"], ["start", "--force"], ["reload", "x"],
+                 ["flush", "-v"], ["status", "x"], ["newaliases", "-x"]):
+        p = inst.cmd(*args)
+        assert p.returncode == 2, (args, p.stderr)
+        assert "takes no arguments" in p.stderr and "usage: tempest " + args[0] in p.stderr
+    # a wrong use of a command with arguments shows the same synopsis
+    p = inst.cmd("learn", "--bogus")
+    assert p.returncode == 2 and "usage: tempest learn --spam|--ham" in p.stderr
+    assert "tempest learn --expire" in p.stderr
+    # none of that stopped the system or compiled the aliases
+    assert inst.cmd("status").returncode == 0
+    assert not os.path.exists(aliases + ".db")
+    assert inst.cmd("newaliases").returncode == 0 and os.path.exists(aliases + ".db")
+    # called by a Postfix name, the synopsis carries that name
+    link = tmp_path / "sendmail"
+    link.symlink_to(os.path.abspath(TEMPEST))
+    p = subprocess.run([str(link), "--help"], capture_output=True, text=True, timeout=30,
+                       env=dict(os.environ, TEMPEST_CONFIG_DIR=inst.etc))
+    assert p.returncode == 0 and p.stdout.startswith("usage: sendmail [-t] [-i]")
+    p = inst.cmd("stop")
+    assert p.returncode == 0, p.stderr
+    assert wait_for(lambda: not inst.pids("smtpd"), 10)

@@ -106,8 +106,7 @@ passwd_main(int argc, char **argv)
 	if (optind != argc - 1 || (strcasecmp(scheme, "SHA512-CRYPT") != 0 &&
 	    strcasecmp(scheme, "SCRAM-SHA-256") != 0)) {
 usage:
-		fprintf(stderr, "usage: tempest passwd [-t table] "
-		    "[-s SHA512-CRYPT|SCRAM-SHA-256] user\n");
+		ctl_usage("passwd");
 		return 2;
 	}
 	if (config_load(ctl_config_dir(), &err) < 0) {

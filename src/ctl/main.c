@@ -20,27 +20,49 @@ struct command {
 	const char *name;
 	int (*fn)(int, char **);
 	const char *help;
+	/* the arguments it takes, one synopsis a line; NULL: none, so a
+	 * command that acts at once (stop, newaliases) never takes a
+	 * mistyped argument as a go-ahead */
+	const char *args;
 };
 
 static const struct command commands[] = {
-	{ "start", ctl_start_main, "start the mail system in the background" },
-	{ "start-fg", ctl_startfg_main, "run the mail system in the foreground (logs on stderr)" },
-	{ "stop", ctl_stop_main, "stop the mail system" },
-	{ "reload", ctl_reload_main, "re-read the configuration, keeping sessions" },
-	{ "status", ctl_status_main, "say whether the mail system is running" },
-	{ "flush", ctl_flush_main, "retry every deferred message now" },
-	{ "postconf", postconf_main, "print configuration parameters [-n|-d] [name...]" },
-	{ "sendmail", sendmail_main, "submit a message (sendmail-compatible)" },
-	{ "mailq", mailq_main, "list the queue" },
-	{ "newaliases", newaliases_main, "rebuild the alias database" },
-	{ "postqueue", postqueue_main, "queue control: -p list, -f flush, -j JSON" },
-	{ "postsuper", postsuper_main, "queue maintenance: -d/-h/-H/-r ID|ALL" },
-	{ "passwd", passwd_main, "set a user's password" },
-	{ "procmail", procmail_main, "procmail-compatible delivery agent" },
-	{ "vacation", vacation_main, "vacation auto-responder" },
-	{ "spamc", spamc_main, "score a message on stdin" },
-	{ "learn", learn_main, "train the Bayesian classifier" },
-	{ "quarantine", quarantine_main, "list/show/release/delete quarantined mail" },
+	{ "start", ctl_start_main, "start the mail system in the background", NULL },
+	{ "start-fg", ctl_startfg_main, "run the mail system in the foreground (logs on stderr)", NULL },
+	{ "stop", ctl_stop_main, "stop the mail system", NULL },
+	{ "reload", ctl_reload_main, "re-read the configuration, keeping sessions", NULL },
+	{ "status", ctl_status_main, "say whether the mail system is running", NULL },
+	{ "flush", ctl_flush_main, "retry every deferred message now", NULL },
+	{ "postconf", postconf_main, "print configuration parameters",
+	  "[-n|-d] [-c dir] [name...]" },
+	{ "sendmail", sendmail_main, "submit a message (sendmail-compatible)",
+	  "[-t] [-i] [-f sender] [-F name] [-bs] [-N never|success,delay,failure] "
+	  "[-R hdrs|full] [-V envid] [-B 7BIT|8BITMIME] [-SMTPUTF8] [recipient ...]" },
+	{ "mailq", mailq_main, "list the queue", "[-j]" },
+	{ "newaliases", newaliases_main, "rebuild the alias database", NULL },
+	{ "postqueue", postqueue_main, "queue control: list, JSON list, flush",
+	  "-p | -j | -f" },
+	{ "postsuper", postsuper_main, "queue maintenance: delete, hold, release, requeue",
+	  "[-d ID|ALL] [-h ID|ALL] [-H ID|ALL] [-r ID|ALL]" },
+	{ "passwd", passwd_main, "set a user's password",
+	  "[-t table] [-s SHA512-CRYPT|SCRAM-SHA-256] user" },
+	{ "procmail", procmail_main, "procmail-compatible delivery agent",
+	  "[-ptoYm] [-f fromwhom] [-a arg] [parameter=value | rcfile] ..." },
+	{ "vacation", vacation_main, "vacation auto-responder",
+	  "[-j] [-I] [-a address]... [-t interval] [-f dbfile] [-m msgfile] "
+	  "[-F from] [-S sendmail]" },
+	{ "spamc", spamc_main, "score a message on stdin",
+	  "[--verdict] [--threshold N] [--db PATH] [--rules PATH]... [--user NAME] "
+	  "[--headers] [--autolearn] [--no-bayes] [--rules-cache DIR] < message\n"
+	  "--batch [--tests] [--tokens] [--relays] [--no-prefilter] [options] FILE|DIR...\n"
+	  "--lint [--list] [--rules PATH]..." },
+	{ "learn", learn_main, "train the Bayesian classifier",
+	  "--spam|--ham [--forget] [--mbox] [--db PATH] [--user NAME] [FILE|DIR|Maildir]...\n"
+	  "--expire [--db PATH] [--user NAME]\n"
+	  "--copy-from SPEC [--db PATH] [--user NAME | --all-users]" },
+	{ "quarantine", quarantine_main, "list/show/release/delete quarantined mail",
+	  "[--db PATH] list | show ID | release ID [RCPT...] | delete ID | learn-ham ID | expire\n"
+	  "[--db PATH] levels [RCPT [TAG SPAM QUARANTINE REJECT | delete]] | copy-from SPEC" },
 };
 
 static const struct command roles[] = {
@@ -75,6 +97,7 @@ __asan_default_options(void)
 
 static const char *config_dir_opt;
 static char self_path[PATH_MAX];
+static int called_as_tempest;   /* else by a Postfix name: sendmail, mailq */
 
 const char *
 ctl_config_dir(void)
@@ -102,37 +125,83 @@ ctl_role_exists(const char *name)
 	return 0;
 }
 
-static void
-usage(void)
+static const struct command *
+find(const struct command *tbl, size_t n, const char *name)
 {
-	size_t i;
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(tbl[i].name, name) == 0)
+			return &tbl[i];
+	return NULL;
+}
 
-	fprintf(stderr, "usage: tempest [-c config_dir] [-v] command [args]\n"
+static void
+print_usage(FILE *fp, const struct command *c)
+{
+	const char *prefix = called_as_tempest ? "tempest " : "";
+	const char *a = c->args != NULL ? c->args : "";
+
+	fputs("usage:", fp);
+	for (;;) {
+		size_t len = strcspn(a, "\n");
+		fprintf(fp, " %s%s%s%.*s\n", prefix, c->name, len ? " " : "", (int)len, a);
+		if (a[len] == '\0')
+			break;
+		a += len + 1;
+		fputs("      ", fp);
+	}
+}
+
+void
+ctl_usage(const char *name)
+{
+	const struct command *c = find(commands, NELEM(commands), name);
+
+	if (c != NULL)
+		print_usage(stderr, c);
+}
+
+/* `tempest -h`: on stdout when asked for, else on stderr with exit 2. */
+static void
+usage(int asked)
+{
+	FILE *fp = asked ? stdout : stderr;
+
+	fprintf(fp, "usage: tempest [-c config_dir] [-v] command [args]\n"
+	    "       tempest command --help\n"
 	    "commands:\n");
-	for (i = 0; i < NELEM(commands); i++)
-		fprintf(stderr, "  %-11s %s%s\n", commands[i].name,
+	for (size_t i = 0; i < NELEM(commands); i++)
+		fprintf(fp, "  %-11s %s%s\n", commands[i].name,
 		    commands[i].help, commands[i].fn ? "" : " (not built)");
-	exit(2);
+	exit(asked ? 0 : 2);
 }
 
 static int
 run(const struct command *tbl, size_t n, const char *name, int argc,
     char **argv)
 {
-	size_t i;
+	const struct command *c = find(tbl, n, name);
 
-	for (i = 0; i < n; i++) {
-		if (strcmp(tbl[i].name, name) != 0)
-			continue;
-		if (tbl[i].fn == NULL) {
-			fprintf(stderr, "tempest: %s: not built into this binary\n",
-			    name);
+	if (c == NULL) {
+		fprintf(stderr, "tempest: unknown command: %s\n", name);
+		return 2;
+	}
+	if (c->fn == NULL) {
+		fprintf(stderr, "tempest: %s: not built into this binary\n", name);
+		return 2;
+	}
+	if (tbl == commands) {
+		if (argc == 2 && strcmp(argv[1], "--help") == 0) {
+			print_usage(stdout, c);
+			printf("%s\n", c->help);
+			return 0;
+		}
+		if (c->args == NULL && argc > 1) {
+			fprintf(stderr, "tempest: %s takes no arguments\n", name);
+			print_usage(stderr, c);
 			return 2;
 		}
-		return tbl[i].fn(argc, argv);
 	}
-	fprintf(stderr, "tempest: unknown command: %s\n", name);
-	return 2;
+	return c->fn(argc, argv);
 }
 
 int
@@ -150,7 +219,8 @@ main(int argc, char **argv)
 
 	/* Called as sendmail, mailq, newaliases, postconf, ...: Postfix
 	 * names; -c is not a global option there (sendmail -C is). */
-	if (strcmp(base, "tempest") != 0)
+	called_as_tempest = strcmp(base, "tempest") == 0;
+	if (!called_as_tempest)
 		return run(commands, NELEM(commands), base, argc, argv);
 
 	argc--, argv++;
@@ -161,18 +231,18 @@ main(int argc, char **argv)
 		} else if (strcmp(argv[0], "-v") == 0) {
 			log_init(base, LOG_DEST_STDERR, 1);
 			argc--, argv++;
-		} else if (strcmp(argv[0], "-h") == 0 || strcmp(argv[0], "--help") == 0)
-			usage();
-		else
-			usage();
+		} else
+			usage(strcmp(argv[0], "-h") == 0 || strcmp(argv[0], "--help") == 0);
 	}
 	if (config_dir_opt != NULL)
 		setenv("TEMPEST_CONFIG_DIR", config_dir_opt, 1);
 	if (argc == 0)
-		usage();
+		usage(0);
+	if (strcmp(argv[0], "help") == 0)
+		usage(1);
 	if (strcmp(argv[0], "daemon") == 0) {
 		if (argc < 2)
-			usage();
+			usage(0);
 		return run(roles, NELEM(roles), argv[1], argc - 1, argv + 1);
 	}
 	return run(commands, NELEM(commands), argv[0], argc, argv);

@@ -23,7 +23,7 @@ postconf_main(int argc, char **argv)
 		case 'd': what = CONFIG_PRINT_DEFAULTS; break;
 		case 'c': setenv("TEMPEST_CONFIG_DIR", optarg, 1); break;
 		default:
-			fprintf(stderr, "usage: postconf [-n|-d] [-c dir] [name...]\n");
+			ctl_usage("postconf");
 			return 2;
 		}
 	}

@@ -56,5 +56,8 @@ const char *ctl_config_dir(void);
 const char *ctl_self_path(void);
 /* 1 when `tempest daemon NAME` is a daemon built into this binary. */
 int ctl_role_exists(const char *name);
+/* The synopsis of command NAME (its `tempest NAME --help`) on stderr,
+ * for the command's own answer to a wrong use. */
+void ctl_usage(const char *name);
 
 #endif

@@ -386,7 +386,7 @@ mailq_main(int argc, char **argv)
 	int json = argc > 1 && strcmp(argv[1], "-j") == 0;
 
 	if (argc > 1 && !json) {
-		fprintf(stderr, "usage: tempest mailq [-j]\n");
+		ctl_usage("mailq");
 		return 2;
 	}
 	tool_init();
@@ -424,7 +424,7 @@ postqueue_main(int argc, char **argv)
 	if (did)
 		return r;
 usage:
-	fprintf(stderr, "usage: tempest postqueue -p | -j | -f\n");
+	ctl_usage("postqueue");
 	return 2;
 }
 
@@ -742,7 +742,6 @@ postsuper_main(int argc, char **argv)
 	if (did)
 		return r;
 usage:
-	fprintf(stderr, "usage: tempest postsuper [-d ID|ALL] [-h ID|ALL] "
-	    "[-H ID|ALL] [-r ID|ALL]\n");
+	ctl_usage("postsuper");
 	return 2;
 }

@@ -180,7 +180,7 @@ procmail_main(int argc, char **argv)
 				goto nextarg;
 			}
 			default:
-				fprintf(stderr, "usage: procmail [-ptoYm] [-f fromwhom] [-a arg] [parameter=value | rcfile] ...\n");
+				ctl_usage("procmail");
 				return EX_USAGE_;
 			}
 		}

@@ -185,8 +185,7 @@ send_reply(const char *sendmail, const char *to, const char *text, size_t len)
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: vacation [-j] [-I] [-a address]... [-t interval] "
-	    "[-f dbfile] [-m msgfile] [-F from] [-S sendmail]\n");
+	ctl_usage("vacation");
 	exit(EX_USAGE_);
 }
 

@@ -46,9 +46,7 @@
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: sendmail [-t] [-i] [-f sender] [-F name] "
-	    "[-bs] [-N never|success,delay,failure] [-R hdrs|full] [-V envid]\n"
-	    "       [-B 7BIT|8BITMIME] [-SMTPUTF8] [recipient ...]\n");
+	ctl_usage("sendmail");
 	exit(EX_USAGE);
 }
 

@@ -40,6 +40,7 @@
 
 #include "log.h"
 #include "mem.h"
+#include "roles.h"
 #include "spam_cmd.h"
 #include "spam_engine.h"
 
@@ -79,10 +80,7 @@ print_database(struct learn_ctx *c, const char *user)
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: tempest learn --spam|--ham [--forget] [--mbox] "
-	    "[--db PATH] [--user NAME] [FILE|DIR|Maildir]...\n"
-	    "       tempest learn --expire [--db PATH] [--user NAME]\n"
-	    "       tempest learn --copy-from SPEC [--db PATH] [--user NAME | --all-users]\n");
+	ctl_usage("learn");
 	exit(2);
 }
 

@@ -53,9 +53,7 @@
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: tempest quarantine [--db PATH] list | show ID | "
-	    "release ID [RCPT...] | delete ID | learn-ham ID | expire |\n"
-	    "       levels [RCPT [TAG SPAM QUARANTINE REJECT | delete]] | copy-from SPEC\n");
+	ctl_usage("quarantine");
 	exit(2);
 }
 

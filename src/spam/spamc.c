@@ -40,6 +40,7 @@
 #include "mem.h"
 #include "msg_date.h"
 #include "relays.h"
+#include "roles.h"
 #include "spam_cmd.h"
 #include "spam_engine.h"
 
@@ -115,8 +116,7 @@ cpu_ms(void)
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: tempest spamc [--verdict] [--threshold N] [--db PATH] "
-	    "[--rules PATH]... [--user NAME] [--headers] [--autolearn] [--no-bayes] < message\n");
+	ctl_usage("spamc");
 	exit(2);
 }
 
