@@ -103,3 +103,50 @@ def test_help_and_stray_arguments(make_instance, tmp_path):
     p = inst.cmd("stop")
     assert p.returncode == 0, p.stderr
     assert wait_for(lambda: not inst.pids("smtpd"), 10)
+
+
+def test_postconf_edit(make_instance):
+    """postconf -e/-X/-# edit main.cf as Postfix's do, keep its owner's
+    mode, refuse a bad value without touching the file; a reload makes
+    the edit effective; -h prints values alone."""
+    inst = make_instance().start()
+    main_cf = os.path.join(inst.etc, "main.cf")
+    os.chmod(main_cf, 0o600)
+    with open(main_cf, "a") as f:
+        f.write("# the banner\nsmtpd_banner = $myhostname\n  ESMTP old\n")
+    p = inst.cmd("postconf", "-e", "smtpd_banner = $myhostname ESMTP edited",
+                 "message_size_limit=2000000")
+    assert p.returncode == 0 and p.stderr == "", p.stderr
+    text = open(main_cf).read()
+    assert "smtpd_banner = $myhostname ESMTP edited\n" in text
+    assert "ESMTP old" not in text and "# the banner\n" in text
+    assert text.count("message_size_limit") == 1
+    assert os.stat(main_cf).st_mode & 0o777 == 0o600
+    p = inst.cmd("postconf", "-h", "smtpd_banner", "message_size_limit")
+    assert p.stdout == "mail.example.test ESMTP edited\n2000000\n"
+    assert inst.cmd("reload").returncode == 0
+
+    def size():
+        with smtplib.SMTP("127.0.0.1", inst.smtp_port) as s:
+            s.ehlo()
+            return s.esmtp_features.get("size")
+
+    assert wait_for(lambda: size() == "2000000", 10)
+    r = Raw(inst.smtp_port)
+    assert r.reply()[1][0].endswith("ESMTP edited")
+    # a bad value is refused and the file stays as it was
+    before = open(main_cf, "rb").read()
+    p = inst.cmd("postconf", "-e", "smtpd_helo_required=perhaps")
+    assert p.returncode == 1 and "bad boolean value" in p.stderr
+    p = inst.cmd("postconf", "-e", "smtpd_banner")
+    assert p.returncode == 1 and "missing '='" in p.stderr
+    assert open(main_cf, "rb").read() == before
+    # -# comments a setting out, -X removes it; the defaults come back
+    assert inst.cmd("postconf", "-#", "smtpd_banner").returncode == 0
+    assert "#smtpd_banner = $myhostname ESMTP edited\n" in open(main_cf).read()
+    p = inst.cmd("postconf", "-X", "message_size_limit", "no_such_setting")
+    assert p.returncode == 0 and "no_such_setting: not set" in p.stderr
+    assert "message_size_limit" not in open(main_cf).read()
+    p = inst.cmd("postconf", "-h", "message_size_limit", "smtpd_banner")
+    assert p.stdout == "10240000\nmail.example.test ESMTP Tempest\n"
+    assert not [f for f in os.listdir(inst.etc) if ".tmp." in f]

@@ -33,8 +33,11 @@ static const struct command commands[] = {
 	{ "reload", ctl_reload_main, "re-read the configuration, keeping sessions", NULL },
 	{ "status", ctl_status_main, "say whether the mail system is running", NULL },
 	{ "flush", ctl_flush_main, "retry every deferred message now", NULL },
-	{ "postconf", postconf_main, "print configuration parameters",
-	  "[-n|-d] [-c dir] [name...]" },
+	{ "postconf", postconf_main, "print configuration parameters, or edit main.cf",
+	  "[-c dir] [-n|-d] [-h] [name...]\n"
+	  "[-c dir] -e name=value...\n"
+	  "[-c dir] -X name...\n"
+	  "[-c dir] -# name..." },
 	{ "sendmail", sendmail_main, "submit a message (sendmail-compatible)",
 	  "[-t] [-i] [-f sender] [-F name] [-bs] [-N never|success,delay,failure] "
 	  "[-R hdrs|full] [-V envid] [-B 7BIT|8BITMIME] [-SMTPUTF8] [recipient ...]" },

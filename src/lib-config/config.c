@@ -569,7 +569,31 @@ config_is_set(const char *name)
 }
 
 int
-config_print(FILE *out, enum config_print what, char *const *names)
+config_check_value(const char *name, const char *value, int *known_r,
+    char **error_r)
+{
+	struct entry *e;
+
+	config_init_table();
+	e = config_find(name);
+	*known_r = e != NULL && e->p != NULL;
+	if (!*known_r || strchr(value, '$') != NULL)
+		return 0;
+	return validate(e, value, error_r);
+}
+
+static void
+print_one(FILE *out, const char *name, const char *value, int values_only)
+{
+	if (values_only)
+		fprintf(out, "%s\n", value);
+	else
+		fprintf(out, "%s = %s\n", name, value);
+}
+
+int
+config_print(FILE *out, enum config_print what, int values_only,
+    char *const *names)
 {
 	size_t i;
 	int r = 0;
@@ -585,13 +609,13 @@ config_print(FILE *out, enum config_print what, char *const *names)
 				continue;
 			}
 			if (what == CONFIG_PRINT_DEFAULTS)
-				fprintf(out, "%s = %s\n", e->name, default_value(e));
+				print_one(out, e->name, default_value(e), values_only);
 			else if (what == CONFIG_PRINT_SET)
-				fprintf(out, "%s = %s\n", e->name,
-				    e->set ? e->raw : default_value(e));
+				print_one(out, e->name,
+				    e->set ? e->raw : default_value(e), values_only);
 			else
-				fprintf(out, "%s = %s\n", e->name,
-				    config_str(e->name));
+				print_one(out, e->name, config_str(e->name),
+				    values_only);
 		}
 		return r;
 	}
@@ -600,17 +624,17 @@ config_print(FILE *out, enum config_print what, char *const *names)
 		switch (what) {
 		case CONFIG_PRINT_SET:
 			if (e->set)
-				fprintf(out, "%s = %s\n", e->name, e->raw);
+				print_one(out, e->name, e->raw, values_only);
 			break;
 		case CONFIG_PRINT_DEFAULTS:
 			if (e->p != NULL)
-				fprintf(out, "%s = %s\n", e->name,
-				    default_value(e));
+				print_one(out, e->name, default_value(e),
+				    values_only);
 			break;
 		case CONFIG_PRINT_ALL:
 			if (e->p != NULL || e->set)
-				fprintf(out, "%s = %s\n", e->name,
-				    config_str(e->name));
+				print_one(out, e->name, config_str(e->name),
+				    values_only);
 			break;
 		}
 	}

@@ -62,8 +62,36 @@ int config_is_set(const char *name);
 char *config_expand(const char *s);
 
 enum config_print { CONFIG_PRINT_ALL, CONFIG_PRINT_SET, CONFIG_PRINT_DEFAULTS };
-/* postconf: print "name = value" for the chosen set (names filter if non-NULL). */
-int config_print(FILE *out, enum config_print what, char *const *names);
+/* postconf: print "name = value" (values_only: "value") for the chosen
+ * set (names filter if non-NULL). */
+int config_print(FILE *out, enum config_print what, int values_only,
+    char *const *names);
+/* Whether value is acceptable for the parameter name (a boolean, number
+ * or time where the table says so; a value with $ is checked only when
+ * expanded, at load): 0, or -1 with a malloc'ed message.  *known_r: a
+ * registered parameter rather than one of the administrator's own. */
+int config_check_value(const char *name, const char *value, int *known_r,
+    char **error_r);
+
+/* postconf -e/-X/-# (config_edit.c): edit the text of a main.cf. */
+enum config_edit_op { CONFIG_EDIT_SET, CONFIG_EDIT_REMOVE, CONFIG_EDIT_COMMENT };
+struct config_edit {
+	const char *name;
+	const char *value;      /* CONFIG_EDIT_SET: the new value */
+	unsigned found;         /* out: settings of name met in the text */
+};
+struct buf;
+/* A parameter name (letters, digits, _ and -) and a value of one line
+ * (NULL: none to check). */
+int config_edit_valid(const char *name, const char *value);
+/* Append to out the main.cf text (len bytes) with each of the n edits
+ * applied: SET writes "name = value" in place of the first setting of
+ * name (appended when there is none) and drops the later ones, REMOVE
+ * drops every setting of name, COMMENT puts '#' before each line of
+ * them; other lines are kept as they are, each ended by a newline.  -1
+ * for an edit config_edit_valid() refuses or when out is full. */
+int config_edit_text(const char *text, size_t len, enum config_edit_op op,
+    struct config_edit *ed, size_t n, struct buf *out);
 /* Every registered parameter has a doc line (0), else -1 naming one. */
 int config_check_docs(const char **bad_r);
 

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "buf.h"
 #include "config.h"
 #include "maps.h"
 #include "master_cf.h"
@@ -44,7 +45,7 @@ test_basic(void)
 	T_INTEQ(config_is_set("myorigin"), 0);
 
 	fp = fmemopen(out, sizeof(out), "w");
-	config_print(fp, CONFIG_PRINT_SET, NULL);
+	config_print(fp, CONFIG_PRINT_SET, 0, NULL);
 	fclose(fp);
 	T_STREQ(out, slurp("testdata/basic/postconf-n.ref"));
 
@@ -68,6 +69,100 @@ test_errors(void)
 	T_INTEQ(config_load("testdata/cont", &err), -1);
 	T_STREQ(err, "testdata/cont/main.cf:1: continuation line without a parameter");
 	free(err);
+}
+
+/* config_edit_text() on text, the result as a string (static). */
+static const char *
+edited(const char *text, enum config_edit_op op, struct config_edit *ed, size_t n)
+{
+	static char res[4096];
+	struct buf b;
+
+	buf_init(&b, sizeof(res) - 1);
+	if (config_edit_text(text, strlen(text), op, ed, n, &b) < 0)
+		snprintf(res, sizeof(res), "(error)");
+	else
+		snprintf(res, sizeof(res), "%.*s", (int)b.len, b.data ? (char *)b.data : "");
+	buf_free(&b);
+	return res;
+}
+
+static void
+test_edit(void)
+{
+	const char *cf = "# top\n"
+	    "myhostname = a.example\n"
+	    "smtpd_banner = $myhostname\n"
+	    "  ESMTP\n"
+	    "# inside\n"
+	    "\n"
+	    "  Tempest\n"
+	    "spam_level = 5\n"
+	    "spam_level_x = 1\n"
+	    "spam_level=6\n"
+	    "last = x";
+	struct config_edit set[] = {
+		{ "smtpd_banner", "hi", 0 }, { "spam_level", "7", 0 },
+		{ "new_one", "$myhostname", 0 },
+	};
+	struct config_edit rm[] = { { "smtpd_banner", NULL, 0 }, { "absent", NULL, 0 } };
+	struct config_edit one[] = { { "a", "1", 0 } };
+
+	/* the first setting replaced with its continuation lines, the
+	 * comment and blank line between them kept, later settings of the
+	 * name dropped, a new one appended, the last line ended */
+	T_STREQ(edited(cf, CONFIG_EDIT_SET, set, 3), "# top\n"
+	    "myhostname = a.example\n"
+	    "smtpd_banner = hi\n"
+	    "# inside\n"
+	    "\n"
+	    "spam_level = 7\n"
+	    "spam_level_x = 1\n"
+	    "last = x\n"
+	    "new_one = $myhostname\n");
+	T_INTEQ(set[0].found, 1);
+	T_INTEQ(set[1].found, 2);
+	T_INTEQ(set[2].found, 0);
+	T_STREQ(edited(cf, CONFIG_EDIT_REMOVE, rm, 2), "# top\n"
+	    "myhostname = a.example\n"
+	    "# inside\n"
+	    "\n"
+	    "spam_level = 5\n"
+	    "spam_level_x = 1\n"
+	    "spam_level=6\n"
+	    "last = x\n");
+	T_INTEQ(rm[1].found, 0);
+	T_STREQ(edited(cf, CONFIG_EDIT_COMMENT, rm, 1), "# top\n"
+	    "myhostname = a.example\n"
+	    "#smtpd_banner = $myhostname\n"
+	    "#  ESMTP\n"
+	    "# inside\n"
+	    "\n"
+	    "#  Tempest\n"
+	    "spam_level = 5\n"
+	    "spam_level_x = 1\n"
+	    "spam_level=6\n"
+	    "last = x\n");
+	T_STREQ(edited("", CONFIG_EDIT_SET, one, 1), "a = 1\n");
+	T_STREQ(edited("a = 0\r\nb = 2\r\n", CONFIG_EDIT_SET, one, 1),
+	    "a = 1\nb = 2\r\n");
+	/* refused: a value of two lines, a bad name; no room */
+	one[0].value = "1\nb = 2";
+	T_STREQ(edited("", CONFIG_EDIT_SET, one, 1), "(error)");
+	one[0].name = "a b";
+	one[0].value = "1";
+	T_STREQ(edited("", CONFIG_EDIT_SET, one, 1), "(error)");
+	T_INTEQ(config_edit_valid("smtpd_tls-x1", "v"), 1);
+	T_INTEQ(config_edit_valid("", NULL), 0);
+	one[0].name = "a";
+	one[0].value = "x";
+	{
+		char big[5000];
+		memset(big, 'x', sizeof(big) - 1);
+		big[sizeof(big) - 1] = '\0';
+		big[0] = 'q', big[1] = '=';
+		T_STREQ(edited(big, CONFIG_EDIT_SET, one, 1), "(error)");
+	}
 }
 
 static void
@@ -114,6 +209,7 @@ main(void)
 {
 	T_RUN(test_basic);
 	T_RUN(test_errors);
+	T_RUN(test_edit);
 	T_RUN(test_master_cf);
 	T_RUN(test_maps);
 	return t_done();
