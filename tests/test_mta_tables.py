@@ -371,3 +371,51 @@ def test_unavailable_transport_table_defers(make_instance, chrooted):
         assert_no_crash(inst.log())
     finally:
         sink.stop()
+
+
+def test_postmap_query_and_compile(make_instance):
+    """tempest postmap -q answers what the daemons look up; postmap FILE
+    compiles a "key value" table into FILE.db, which the daemons then
+    read instead of the text (so an edit needs postmap again, as with
+    Postfix)."""
+    inst = make_instance()
+    virtual = os.path.join(inst.etc, "virtual")
+    with open(virtual, "w") as f:
+        f.write("# aliases of the virtual domain\n"
+                "Sales@example.test  demo@example.test\n"
+                "team@example.test   demo@example.test,\n"
+                "    nobody@remote.test\n"
+                "lonely-key\n")
+    with open(os.path.join(inst.etc, "main.cf"), "a") as f:
+        f.write("virtual_alias_maps = hash:%s\n" % virtual)
+    inst.start()
+    p = inst.cmd("postmap", "-q", "sales@EXAMPLE.test", virtual)
+    assert p.returncode == 0 and p.stdout == "demo@example.test\n", p.stderr
+    p = inst.cmd("postmap", "-q", "-", "hash:" + virtual,
+                 input="team@example.test\nnobody@example.test\n")
+    assert p.returncode == 0
+    assert p.stdout == "team@example.test\tdemo@example.test, nobody@remote.test\n"
+    assert inst.cmd("postmap", "-q", "nobody@example.test", virtual).returncode == 1
+    p = inst.cmd("postmap", "-q", "x", os.path.join(inst.etc, "missing"))
+    assert p.returncode == 2 and "unavailable" in p.stderr
+    assert inst.cmd("postmap", "-q", "a", "inline:{a=b}").stdout == "b\n"
+    assert rcpt_reply(inst, "sales@example.test")[0] == 250
+
+    p = inst.cmd("postmap", virtual)
+    assert p.returncode == 0, p.stderr
+    assert "virtual.db: 2 entries" in p.stdout
+    assert "virtual:5: need \"key value\"" in p.stderr
+    # the text changed without postmap: the compiled table still counts
+    with open(virtual, "a") as f:
+        f.write("new@example.test demo@example.test\n")
+    os.utime(virtual, (time.time() + 5, time.time() + 5))
+    assert inst.cmd("postmap", "-q", "new@example.test", virtual).returncode == 1
+    # (a daemon looks for the compiled file at most once a second)
+    assert wait_for(lambda: rcpt_reply(inst, "new@example.test")[0] == 550, 10)
+    assert inst.cmd("postmap", virtual).returncode == 0
+    assert inst.cmd("postmap", "-q", "new@example.test", virtual).stdout == \
+        "demo@example.test\n"
+    assert wait_for(lambda: rcpt_reply(inst, "new@example.test")[0] == 250, 10)
+    send(inst, "new@example.test", "via the compiled table")
+    assert subjects(inst.wait_messages(1, timeout=30)) == {"via the compiled table"}
+    assert inst.cmd("postmap", "inline:{a=b}").returncode == 1

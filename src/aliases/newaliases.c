@@ -4,9 +4,12 @@
  * lines starting with white space, # comments) into NAME.db, an SQLite
  * table map(key, value) that the hash: lookup type reads (the modern
  * equivalent of Postfix's hash: files).  The new file replaces the old
- * one atomically.  Warns when there is no postmaster alias.
+ * one atomically.  Warns when there is no postmaster alias.  The same
+ * compile serves `tempest postmap` for "key value" tables
+ * (table_compile.h).
  *
- * Input: the administrator's alias file (bounded lines and entries).
+ * Input: the administrator's alias or table file (bounded lines and
+ * entries).
  */
 #include <sys/stat.h>
 #include <ctype.h>
@@ -25,11 +28,14 @@
 #include "mem.h"
 #include "roles.h"
 #include "str.h"
+#include "table_compile.h"
 
 #define ENTRY_MAX (1024 * 1024)
 
 struct compile {
 	const char *src;
+	const char *tool;       /* newaliases, postmap: for the messages */
+	int aliases;            /* "name: value", else "key value" */
 	sqlite3 *db;
 	sqlite3_stmt *ins;
 	size_t n;
@@ -43,20 +49,20 @@ entry_add(struct compile *c, const char *key, const char *value, int line)
 	char *k = xstrdup(key);
 
 	str_lower(k);
-	if (*value == '\0')
-		fprintf(stderr, "tempest: newaliases: warning: %s:%d: empty "
-		    "alias \"%s\"\n", c->src, line, key);
+	if (*value == '\0' && c->aliases)
+		fprintf(stderr, "tempest: %s: warning: %s:%d: empty "
+		    "alias \"%s\"\n", c->tool, c->src, line, key);
 	sqlite3_reset(c->ins);
 	sqlite3_bind_text(c->ins, 1, k, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_text(c->ins, 2, value, -1, SQLITE_TRANSIENT);
 	if (sqlite3_step(c->ins) != SQLITE_DONE) {
-		fprintf(stderr, "tempest: newaliases: %s: %s\n", c->src,
+		fprintf(stderr, "tempest: %s: %s: %s\n", c->tool, c->src,
 		    sqlite3_errmsg(c->db));
 		c->errors++;
 	} else if (sqlite3_changes(c->db) == 0)
-		fprintf(stderr, "tempest: newaliases: warning: %s:%d: duplicate "
-		    "alias \"%s\" ignored (the first one counts)\n", c->src,
-		    line, key);
+		fprintf(stderr, "tempest: %s: warning: %s:%d: duplicate "
+		    "%s \"%s\" ignored (the first one counts)\n", c->tool,
+		    c->src, line, c->aliases ? "alias" : "key", key);
 	else
 		c->n++;
 	if (strcmp(k, "postmaster") == 0)
@@ -88,14 +94,14 @@ parse(struct compile *c, FILE *fp)
 			if (*p == '\0' || *p == '#')
 				continue;
 			if (key.len == 0) {
-				fprintf(stderr, "tempest: newaliases: warning: "
-				    "%s:%d: continuation line without an alias: "
-				    "ignored\n", c->src, lineno);
+				fprintf(stderr, "tempest: %s: warning: "
+				    "%s:%d: continuation line without a key: "
+				    "ignored\n", c->tool, c->src, lineno);
 				continue;
 			}
 			if (buf_printf(&value, "%s%s", value.len ? " " : "", p) < 0) {
-				fprintf(stderr, "tempest: newaliases: %s:%d: "
-				    "entry too long\n", c->src, lineno);
+				fprintf(stderr, "tempest: %s: %s:%d: "
+				    "entry too long\n", c->tool, c->src, lineno);
 				c->errors++;
 			}
 			continue;
@@ -106,10 +112,26 @@ parse(struct compile *c, FILE *fp)
 		buf_reset(&value);
 		if (*p == '\0')
 			continue;
+		if (!c->aliases) {
+			/* "key value": the key ends at white space */
+			char *v = p + strcspn(p, " \t");
+			if (*v == '\0') {
+				fprintf(stderr, "tempest: %s: warning: %s:%d: "
+				    "need \"key value\": ignored\n", c->tool,
+				    c->src, lineno);
+				continue;
+			}
+			*v++ = '\0';
+			buf_set(&key, p);
+			buf_set(&value, str_trim(v));
+			start = lineno;
+			continue;
+		}
 		colon = strchr(p, ':');
 		if (colon == NULL || colon == p) {
-			fprintf(stderr, "tempest: newaliases: warning: %s:%d: "
-			    "need \"name: value\": ignored\n", c->src, lineno);
+			fprintf(stderr, "tempest: %s: warning: %s:%d: "
+			    "need \"name: value\": ignored\n", c->tool, c->src,
+			    lineno);
 			continue;
 		}
 		*colon = '\0';
@@ -123,8 +145,8 @@ parse(struct compile *c, FILE *fp)
 			}
 		}
 		if (buf_set(&key, p) < 0 || strpbrk(p, " \t") != NULL) {
-			fprintf(stderr, "tempest: newaliases: warning: %s:%d: bad "
-			    "alias name: ignored\n", c->src, lineno);
+			fprintf(stderr, "tempest: %s: warning: %s:%d: bad "
+			    "alias name: ignored\n", c->tool, c->src, lineno);
 			buf_reset(&key);
 			continue;
 		}
@@ -139,8 +161,8 @@ parse(struct compile *c, FILE *fp)
 	return c->errors > 0 ? -1 : 0;
 }
 
-static int
-compile(const char *src)
+int
+table_compile(const char *src, int aliases)
 {
 	struct compile c;
 	char *dst = xasprintf("%s.db", src), *tmp = xasprintf("%s.db.%ld",
@@ -151,8 +173,10 @@ compile(const char *src)
 
 	memset(&c, 0, sizeof(c));
 	c.src = src;
+	c.tool = aliases ? "newaliases" : "postmap";
+	c.aliases = aliases;
 	if (fp == NULL) {
-		fprintf(stderr, "tempest: newaliases: %s: %s\n", src,
+		fprintf(stderr, "tempest: %s: %s: %s\n", c.tool, src,
 		    strerror(errno));
 		goto out;
 	}
@@ -163,7 +187,7 @@ compile(const char *src)
 	    NULL, NULL, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(c.db, "INSERT OR IGNORE INTO map VALUES (?1, ?2)",
 	    -1, &c.ins, NULL) != SQLITE_OK) {
-		fprintf(stderr, "tempest: newaliases: %s: %s\n", tmp,
+		fprintf(stderr, "tempest: %s: %s: %s\n", c.tool, tmp,
 		    c.db != NULL ? sqlite3_errmsg(c.db) : "cannot create");
 		goto out;
 	}
@@ -172,7 +196,7 @@ compile(const char *src)
 	sqlite3_finalize(c.ins);
 	c.ins = NULL;
 	if (sqlite3_exec(c.db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-		fprintf(stderr, "tempest: newaliases: %s: %s\n", tmp,
+		fprintf(stderr, "tempest: %s: %s: %s\n", c.tool, tmp,
 		    sqlite3_errmsg(c.db));
 		goto out;
 	}
@@ -184,15 +208,19 @@ compile(const char *src)
 		(void)chmod(tmp, (st.st_mode & 0644) | 0444);
 	}
 	if (rename(tmp, dst) < 0) {
-		fprintf(stderr, "tempest: newaliases: rename %s: %s\n", dst,
+		fprintf(stderr, "tempest: %s: rename %s: %s\n", c.tool, dst,
 		    strerror(errno));
 		goto out;
 	}
-	if (!c.have_postmaster)
+	if (aliases && !c.have_postmaster)
 		fprintf(stderr, "tempest: newaliases: warning: %s: no "
 		    "\"postmaster\" alias (RFC 5321 requires one)\n", src);
-	printf("tempest: newaliases: %s: %zu alias%s\n", dst, c.n,
-	    c.n == 1 ? "" : "es");
+	if (aliases)
+		printf("tempest: newaliases: %s: %zu alias%s\n", dst, c.n,
+		    c.n == 1 ? "" : "es");
+	else
+		printf("tempest: postmap: %s: %zu entr%s\n", dst, c.n,
+		    c.n == 1 ? "y" : "ies");
 	r = 0;
 out:
 	if (c.ins != NULL)
@@ -230,7 +258,7 @@ newaliases_main(int argc, char **argv)
 			continue;
 		}
 		n++;
-		if (compile(spec + 5) < 0)
+		if (table_compile(spec + 5, 1) < 0)
 			r = 1;
 	}
 	str_split_free(&v);

@@ -43,6 +43,9 @@ static const struct command commands[] = {
 	  "[-R hdrs|full] [-V envid] [-B 7BIT|8BITMIME] [-SMTPUTF8] [recipient ...]" },
 	{ "mailq", mailq_main, "list the queue", "[-j]" },
 	{ "newaliases", newaliases_main, "rebuild the alias database", NULL },
+	{ "postmap", postmap_main, "query a lookup table, or compile a hash: table",
+	  "-q KEY|- [type:]TABLE\n"
+	  "[hash:]FILE..." },
 	{ "postqueue", postqueue_main, "queue control: list, JSON list, flush",
 	  "-p | -j | -f" },
 	{ "postsuper", postsuper_main, "queue maintenance: delete, hold, release, requeue",

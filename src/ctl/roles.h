@@ -41,6 +41,7 @@ ROLE(postconf_main);
 ROLE(sendmail_main);
 ROLE(mailq_main);
 ROLE(newaliases_main);
+ROLE(postmap_main);
 ROLE(postqueue_main);
 ROLE(postsuper_main);
 ROLE(passwd_main);
