@@ -3,6 +3,7 @@ reasons, postsuper -h/-H hold and release, -d deletes, -r requeues, and
 flush retries; observed by a scriptable SMTP server that first defers
 everything, then accepts."""
 import json
+import smtplib
 import time
 
 from conftest import wait_for
@@ -96,5 +97,55 @@ def test_postsuper_all(make_instance):
         r = snd.cmd("postsuper", "-d", "ALL")
         assert "Deleted: 3 messages" in r.stdout
         assert queue(snd) == []
+    finally:
+        srv.stop()
+
+
+def test_postcat(make_instance):
+    """postcat -q ID shows a deferred message's envelope (DSN parameters
+    included) and its content; -h and -b the header and the body alone;
+    a bad or unknown id is said, and the queue is left as it was."""
+    srv = SMTPServer(rcpt_replies=["451 4.3.0 not now"] * 100)
+    try:
+        snd = make_sender(make_instance, srv)
+        with smtplib.SMTP("127.0.0.1", snd.smtp_port, timeout=10) as s:
+            s.ehlo("client.test")
+            s.sendmail("demo@example.test", ["bob@remote.test", "eve@remote.test"],
+                       b"Subject: cat me\r\nX-Test: 1\r\n\r\nfirst line\r\n\r\nlast\r\n",
+                       mail_options=["RET=HDRS", "ENVID=env-1"],
+                       rcpt_options=["NOTIFY=SUCCESS,FAILURE"])
+        assert wait_for(lambda: len(queue(snd)) == 1 and
+                        queue(snd)[0]["queue_name"] == "deferred", 20), queue(snd)
+        qid = queue(snd)[0]["queue_id"]
+        r = snd.cmd("postcat", "-q", qid)
+        assert r.returncode == 0, r.stderr
+        out = r.stdout
+        assert out.startswith(f"*** ENVELOPE RECORDS deferred/{qid} ***\n")
+        env = out.split("*** MESSAGE CONTENTS")[0]
+        assert "sender: demo@example.test\n" in env
+        assert "recipient: bob@remote.test\n" in env and "recipient: eve@remote.test\n" in env
+        assert "dsn_envid: env-1\n" in env and "dsn_ret: HDRS\n" in env
+        assert "dsn_notify: SUCCESS,FAILURE\n" in env
+        assert "message_arrival_time: " in env
+        content = out.split(f"*** MESSAGE CONTENTS deferred/{qid} ***\n")[1]
+        content = content.split(f"*** MESSAGE FILE END deferred/{qid} ***\n")[0]
+        assert content.startswith("Received: from client.test")
+        assert "\nSubject: cat me\nX-Test: 1\n" in content
+        assert content.endswith("\n\nfirst line\n\nlast\n")
+        assert f"message_size: {len(content.encode())}\n" in env
+        h = snd.cmd("postcat", "-h", "-q", qid).stdout
+        assert "ENVELOPE" not in h and "X-Test: 1\n" in h
+        assert h.endswith(f"\n\n*** MESSAGE FILE END deferred/{qid} ***\n")
+        assert "first line" not in h
+        b = snd.cmd("postcat", "-bq", qid).stdout
+        assert "Subject:" not in b
+        assert f"CONTENTS deferred/{qid} ***\nfirst line\n\nlast\n***" in b
+        e = snd.cmd("postcat", "-e", "-q", qid).stdout
+        assert "MESSAGE CONTENTS" not in e and "sender: demo@example.test" in e
+        r = snd.cmd("postcat", "-q", "0123456789AB", "../etc")
+        assert r.returncode == 1
+        assert "0123456789AB: not in the queue" in r.stderr
+        assert "../etc: not a queue id" in r.stderr
+        assert [m["queue_id"] for m in queue(snd)] == [qid]
     finally:
         srv.stop()

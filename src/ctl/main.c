@@ -50,6 +50,9 @@ static const struct command commands[] = {
 	  "-p | -j | -f" },
 	{ "postsuper", postsuper_main, "queue maintenance: delete, hold, release, requeue",
 	  "[-d ID|ALL] [-h ID|ALL] [-H ID|ALL] [-r ID|ALL]" },
+	{ "postcat", postcat_main, "show a queued message: envelope, header, body",
+	  "[-e] [-h] [-b] -q ID...\n"
+	  "[-e] [-h] [-b] FILE..." },
 	{ "passwd", passwd_main, "set a user's password",
 	  "[-t table] [-s SHA512-CRYPT|SCRAM-SHA-256] user" },
 	{ "procmail", procmail_main, "procmail-compatible delivery agent",

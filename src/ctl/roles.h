@@ -44,6 +44,7 @@ ROLE(newaliases_main);
 ROLE(postmap_main);
 ROLE(postqueue_main);
 ROLE(postsuper_main);
+ROLE(postcat_main);
 ROLE(passwd_main);
 ROLE(procmail_main);
 ROLE(vacation_main);

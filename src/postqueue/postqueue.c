@@ -3,7 +3,8 @@
  * `postqueue -p` (listing with deferral reasons, maildrop/ included as
  * Postfix's showq does), `postqueue -j` (one JSON object per message),
  * `postqueue -f` (flush), and `postsuper -d (delete), -h (hold), -H
- * (release), -r (requeue through cleanup again) ID|ALL`.
+ * (release), -r (requeue through cleanup again) ID|ALL`, and `postcat
+ * [-ehb] -q ID` (or a queue file's path): its envelope and content.
  *
  * A message in active/ belongs to qmgr: `-h` asks qmgr (trigger "H<id>")
  * to put it on hold when its current delivery attempt ends, and moves it
@@ -37,6 +38,7 @@
 #include "queue_file.h"
 #include "roles.h"
 #include "service.h"
+#include "smtp_parse.h"
 #include "str.h"
 
 /* The queues a message can be in, in mailq order. */
@@ -744,4 +746,181 @@ postsuper_main(int argc, char **argv)
 usage:
 	ctl_usage("postsuper");
 	return 2;
+}
+
+/* ---- postcat ---- */
+
+enum { CAT_ENVELOPE = 1, CAT_HEADER = 2, CAT_BODY = 4 };
+
+static void
+cat_time(const char *name, long long us)
+{
+	time_t t = (time_t)(us / 1000000);
+	char when[64];
+
+	strftime(when, sizeof(when), "%a %b %e %H:%M:%S %Y", localtime(&t));
+	printf("%s: %s\n", name, when);
+}
+
+static void
+cat_field(const char *name, const char *value)
+{
+	char *v = clean(value);
+
+	printf("%s: %s\n", name, v);
+	free(v);
+}
+
+static void
+cat_envelope(const struct qfile *qf)
+{
+	static const char *const ret[] = { "", "FULL", "HDRS" };
+
+	printf("message_size: %zu\n", qf->content_len);
+	cat_time("message_arrival_time", qf->arrival_us);
+	if (qf->envid != NULL && *qf->envid != '\0')
+		cat_field("dsn_envid", qf->envid);
+	if (qf->ret > 0 && qf->ret <= 2)
+		cat_field("dsn_ret", ret[qf->ret]);
+	for (char **a = qf->attrs; a != NULL && *a != NULL; a++)
+		cat_field("named_attribute", *a);
+	cat_field("sender", qf->sender);
+	for (size_t i = 0; i < qf->nrcpt; i++) {
+		const struct qrcpt *r = &qf->rcpts[i];
+		if (r->orcpt != NULL && *r->orcpt != '\0')
+			cat_field("dsn_orig_rcpt", r->orcpt);
+		if (r->notify != 0) {
+			static const char *const bit[] = {
+				"NEVER", "SUCCESS", "FAILURE", "DELAY" };
+			const char *sep = "";
+			printf("dsn_notify: ");
+			for (size_t b = 0; b < NELEM(bit); b++)
+				if (r->notify & (1 << b)) {
+					printf("%s%s", sep, bit[b]);
+					sep = ",";
+				}
+			printf("\n");
+		}
+		cat_field(r->done ? "done_recipient" : "recipient", r->addr);
+	}
+}
+
+/* The content of qf: the header (up to its blank line) when want has
+ * CAT_HEADER, the body when CAT_BODY; 0 or -1 (read error, said). */
+static int
+cat_content(const struct qfile *qf, const char *where, int want)
+{
+	char chunk[65536];
+	size_t done = 0;
+	int in_header = 1, at_bol = 1;
+
+	while (done < qf->content_len) {
+		size_t n = qf->content_len - done, i, from = 0;
+		ssize_t got;
+		if (n > sizeof(chunk))
+			n = sizeof(chunk);
+		got = pread(qf->fd, chunk, n, qf->content_off + (off_t)done);
+		if (got <= 0) {
+			fprintf(stderr, "tempest: postcat: %s: %s\n", where,
+			    got < 0 ? strerror(errno) : "cut short");
+			return -1;
+		}
+		for (i = 0; in_header && i < (size_t)got; i++) {
+			if (chunk[i] == '\n' && at_bol) {
+				/* the blank line belongs to the header */
+				if (want & CAT_HEADER)
+					fwrite(chunk, 1, i + 1, stdout);
+				from = i + 1;
+				in_header = 0;
+			}
+			at_bol = chunk[i] == '\n';
+		}
+		if (in_header && (want & CAT_HEADER))
+			fwrite(chunk, 1, (size_t)got, stdout);
+		else if (!in_header && (want & CAT_BODY))
+			fwrite(chunk + from, 1, (size_t)got - from, stdout);
+		done += (size_t)got;
+	}
+	return 0;
+}
+
+/* Print the queue file at path (named where); 0, 1 not readable. */
+static int
+cat_file(const char *path, const char *where, int want)
+{
+	struct qfile qf;
+	char *err = NULL;
+	int r = 0;
+
+	if (qfile_open(path, 0, &qf, &err) < 0) {
+		fprintf(stderr, "tempest: postcat: %s: %s\n", where, err);
+		free(err);
+		return 1;
+	}
+	if (want & CAT_ENVELOPE) {
+		printf("*** ENVELOPE RECORDS %s ***\n", where);
+		cat_envelope(&qf);
+	}
+	if (want & (CAT_HEADER | CAT_BODY)) {
+		printf("*** MESSAGE CONTENTS %s ***\n", where);
+		if (cat_content(&qf, where, want) < 0)
+			r = 1;
+	}
+	printf("*** MESSAGE FILE END %s ***\n", where);
+	qfile_close(&qf);
+	return r;
+}
+
+int
+postcat_main(int argc, char **argv)
+{
+	int c, want = 0, by_id = 0, r = 0;
+
+	optind = 1;
+	while ((c = getopt(argc, argv, "c:qehb")) != -1) {
+		switch (c) {
+		case 'c': break;        /* the config dir is the global -c */
+		case 'q': by_id = 1; break;
+		case 'e': want |= CAT_ENVELOPE; break;
+		case 'h': want |= CAT_HEADER; break;
+		case 'b': want |= CAT_BODY; break;
+		default:
+			ctl_usage("postcat");
+			return 2;
+		}
+	}
+	if (optind == argc) {
+		ctl_usage("postcat");
+		return 2;
+	}
+	if (want == 0)
+		want = CAT_ENVELOPE | CAT_HEADER | CAT_BODY;
+	if (by_id)
+		tool_init();
+	for (int i = optind; i < argc; i++) {
+		const char *id = argv[i];
+		size_t q;
+		if (!by_id) {
+			r |= cat_file(id, id, want);
+			continue;
+		}
+		if (!queue_valid_id(id)) {
+			fprintf(stderr, "tempest: postcat: %s: not a queue id\n", id);
+			r = 1;
+			continue;
+		}
+		for (q = 0; q < NELEM(queues) && !in_queue(queues[q], id); q++)
+			;
+		if (q == NELEM(queues)) {
+			fprintf(stderr, "tempest: postcat: %s: not in the queue\n", id);
+			r = 1;
+			continue;
+		}
+		char *path = xasprintf("%s/%s/%s", qdir, queues[q], id);
+		char *where = xasprintf("%s/%s", queues[q], id);
+		r |= cat_file(path, where, want);
+		free(where);
+		free(path);
+	}
+	return r;
 }
