@@ -1,6 +1,7 @@
 """tempest start|status|stop as a background daemon, timeouts, and
 sendmail -bs."""
 import os
+import re
 import smtplib
 import subprocess
 import time
@@ -150,3 +151,51 @@ def test_postconf_edit(make_instance):
     p = inst.cmd("postconf", "-h", "message_size_limit", "smtpd_banner")
     assert p.stdout == "10240000\nmail.example.test ESMTP Tempest\n"
     assert not [f for f in os.listdir(inst.etc) if ".tmp." in f]
+
+
+def test_check_and_reload_of_a_bad_master_cf(make_instance):
+    """tempest check reads main.cf, master.cf and every *_maps table as
+    the daemons would; tempest reload refuses a master.cf that master
+    would refuse, on the terminal, and the running services stay."""
+    inst = make_instance()
+    p = inst.cmd("check")
+    assert p.returncode == 0 and p.stdout == "", p.stderr
+    inst.start()
+    good = open(os.path.join(inst.etc, "master.cf")).read()
+
+    def chroot_local(text):
+        out = []
+        for line in text.splitlines(keepends=True):
+            f = line.split()
+            if len(f) >= 8 and f[0] == "local" and f[7] == "local":
+                f[4] = "y"
+                line = " ".join(f) + "\n"
+            out.append(line)
+        return "".join(out) + "spamd unix - - n - - spamd\n"
+    inst.edit_master_cf(chroot_local)
+    p = inst.cmd("check")
+    assert p.returncode == 1
+    assert re.search(r"master\.cf:\d+: service local: local cannot run chrooted", p.stderr)
+    assert "spamd is not a Tempest daemon" in p.stderr
+    p = inst.cmd("reload")
+    assert p.returncode == 1 and "local cannot run chrooted" in p.stderr
+    assert "nothing reloaded" in p.stderr
+    assert "reload --" not in inst.log()
+    with smtplib.SMTP("127.0.0.1", inst.smtp_port) as s:
+        s.sendmail("a@remote.test", [DEMO], b"Subject: still up\r\n\r\nok\r\n")
+    assert inst.wait_messages(1)
+    inst.edit_master_cf(lambda text: good)
+    assert inst.cmd("reload").returncode == 0
+    assert wait_for(lambda: "reload --" in inst.log(), 10)
+
+    # tables: one that cannot be read is a warning, an unknown type an error
+    with open(os.path.join(inst.etc, "main.cf"), "a") as f:
+        f.write("transport_maps = hash:%s/missing\n" % inst.etc)
+    p = inst.cmd("check")
+    assert p.returncode == 0
+    assert "table hash:%s/missing is unavailable" % inst.etc in p.stderr
+    assert "transport_maps: a table of it cannot be read" in p.stderr
+    assert inst.cmd("postconf", "-e", "transport_maps = nosuch:/x").returncode == 0
+    p = inst.cmd("check")
+    assert p.returncode == 1
+    assert "transport_maps: unsupported lookup table type: nosuch:/x" in p.stderr

@@ -33,6 +33,7 @@ static const struct command commands[] = {
 	{ "reload", ctl_reload_main, "re-read the configuration, keeping sessions", NULL },
 	{ "status", ctl_status_main, "say whether the mail system is running", NULL },
 	{ "flush", ctl_flush_main, "retry every deferred message now", NULL },
+	{ "check", ctl_check_main, "check main.cf, master.cf and the lookup tables", NULL },
 	{ "postconf", postconf_main, "print configuration parameters, or edit main.cf",
 	  "[-c dir] [-n|-d] [-h] [name...]\n"
 	  "[-c dir] -e name=value...\n"

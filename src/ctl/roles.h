@@ -36,6 +36,7 @@ ROLE(ctl_stop_main);
 ROLE(ctl_reload_main);
 ROLE(ctl_status_main);
 ROLE(ctl_flush_main);
+ROLE(ctl_check_main);
 ROLE(ctl_startfg_main);
 ROLE(postconf_main);
 ROLE(sendmail_main);

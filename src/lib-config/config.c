@@ -641,6 +641,15 @@ config_print(FILE *out, enum config_print what, int values_only,
 	return r;
 }
 
+void
+config_each(void (*fn)(const char *name, void *arg), void *arg)
+{
+	config_init_table();
+	for (size_t i = 0; i < n_entries; i++)
+		if (entries[i].p != NULL || entries[i].set)
+			fn(entries[i].name, arg);
+}
+
 int
 config_check_docs(const char **bad_r)
 {

@@ -92,6 +92,9 @@ int config_edit_valid(const char *name, const char *value);
  * for an edit config_edit_valid() refuses or when out is full. */
 int config_edit_text(const char *text, size_t len, enum config_edit_op op,
     struct config_edit *ed, size_t n, struct buf *out);
+/* fn(name) for every parameter, registered or set in main.cf, in name
+ * order. */
+void config_each(void (*fn)(const char *name, void *arg), void *arg);
 /* Every registered parameter has a doc line (0), else -1 naming one. */
 int config_check_docs(const char **bad_r);
 

@@ -265,44 +265,65 @@ chroot_problem(const struct master_svc *e)
 	return "it is not known to work inside the queue directory";
 }
 
+/* master.cf as master runs it: the entries of Tempest daemons (the
+ * others said and dropped), none chrooted that cannot be.  0, or -1
+ * with *error_r and nothing in cf. */
+static int
+read_services(struct master_cf *cf, char **error_r)
+{
+	char *path = xasprintf("%s/master.cf", config_dir());
+	size_t i, j;
+
+	if (master_cf_load(path, (int)config_int("default_process_limit"),
+	    cf, error_r) < 0) {
+		free(path);
+		return -1;
+	}
+	free(path);
+	for (i = j = 0; i < cf->n; i++) {
+		if (service_known(&cf->v[i]))
+			cf->v[j++] = cf->v[i];
+		else
+			master_svc_free(&cf->v[i]);
+	}
+	cf->n = j;
+	for (i = 0; i < cf->n; i++) {
+		const char *why = chroot_problem(&cf->v[i]);
+		if (why == NULL)
+			continue;
+		*error_r = xasprintf("master.cf:%d: service %s: %s cannot run "
+		    "chrooted (%s); set its chroot column to n", cf->v[i].line,
+		    cf->v[i].name, cf->v[i].command, why);
+		master_cf_free(cf);
+		return -1;
+	}
+	return 0;
+}
+
+int
+master_check_services(char **error_r)
+{
+	struct master_cf cf;
+
+	if (read_services(&cf, error_r) < 0)
+		return -1;
+	master_cf_free(&cf);
+	return 0;
+}
+
 /* Load master.cf; reuse the listeners of services that stay. */
 static int
 load_services(char **error_r)
 {
 	struct master_cf cf;
-	char *path = xasprintf("%s/master.cf", config_dir());
 	struct svc **nv;
 	size_t i, j;
 
-	if (master_cf_load(path, (int)config_int("default_process_limit"),
-	    &cf, error_r) < 0) {
-		free(path);
+	if (read_services(&cf, error_r) < 0)
 		return -1;
-	}
-	free(path);
 	nv = xcalloc(cf.n + 1, sizeof(*nv));
 	for (i = 0; i < nsvcs; i++)
 		svcs[i]->keep = 0;
-	for (i = j = 0; i < cf.n; i++) {
-		if (service_known(&cf.v[i]))
-			cf.v[j++] = cf.v[i];
-		else
-			master_svc_free(&cf.v[i]);
-	}
-	cf.n = j;
-	for (i = 0; i < cf.n; i++) {
-		const char *why = chroot_problem(&cf.v[i]);
-		if (why == NULL)
-			continue;
-		*error_r = xasprintf("master.cf:%d: service %s: %s cannot run "
-		    "chrooted (%s); set its chroot column to n", cf.v[i].line,
-		    cf.v[i].name, cf.v[i].command, why);
-		for (j = 0; j < cf.n; j++)
-			master_svc_free(&cf.v[j]);
-		free(cf.v);
-		free(nv);
-		return -1;
-	}
 	for (i = 0; i < cf.n; i++) {
 		struct svc *s = xcalloc(1, sizeof(*s));
 		s->cf = cf.v[i];

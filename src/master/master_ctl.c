@@ -1,5 +1,5 @@
 /*
- * master_ctl.c - tempest start|start-fg|stop|reload|status|flush.
+ * master_ctl.c - tempest start|start-fg|stop|reload|status|flush|check.
  * Input: the command line of a local administrator and the pid file.
  */
 #include <errno.h>
@@ -12,6 +12,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "maps.h"
 #include "master.h"
 #include "mem.h"
 #include "roles.h"
@@ -81,15 +82,77 @@ ctl_stop_main(int argc, char **argv)
 	return 1;
 }
 
+struct check {
+	int errors, warnings;
+};
+
+/* A *_maps parameter: its tables open, and each answers a lookup. */
+static void
+check_tables(const char *name, void *arg)
+{
+	struct check *c = arg;
+	size_t len = strlen(name);
+	struct maplist *ml;
+	const char *v;
+	char *err = NULL;
+
+	if (len < 5 || strcmp(name + len - 5, "_maps") != 0 ||
+	    *config_str(name) == '\0')
+		return;
+	ml = maplist_open(config_str(name), &err);
+	if (ml == NULL) {
+		fprintf(stderr, "tempest: check: %s: %s\n", name, err);
+		free(err);
+		c->errors++;
+		return;
+	}
+	/* an unavailable table says so itself (maps.c), on stderr here */
+	if (maplist_lookup(ml, "tempest-check-probe", &v) < 0) {
+		fprintf(stderr, "tempest: check: warning: %s: a table of it "
+		    "cannot be read; lookups in it answer \"try again\"\n", name);
+		c->warnings++;
+	}
+	maplist_free(&ml);
+}
+
+int
+ctl_check_main(int argc, char **argv)
+{
+	struct check c = { 0, 0 };
+	char *err = NULL;
+
+	(void)argc;
+	(void)argv;
+	if (config_load(ctl_config_dir(), &err) < 0) {
+		fprintf(stderr, "tempest: check: %s\n", err);
+		free(err);
+		return 1;
+	}
+	if (master_check_services(&err) < 0) {
+		fprintf(stderr, "tempest: check: %s\n", err);
+		free(err);
+		c.errors++;
+	}
+	config_each(check_tables, &c);
+	return c.errors > 0 ? 1 : 0;
+}
+
 int
 ctl_reload_main(int argc, char **argv)
 {
 	pid_t pid = master_pid();
+	char *err = NULL;
 
 	(void)argc;
 	(void)argv;
 	if (pid == 0) {
 		fprintf(stderr, "tempest: the mail system is not running\n");
+		return 1;
+	}
+	/* master would refuse it too, but only its log would say so */
+	if (master_check_services(&err) < 0) {
+		fprintf(stderr, "tempest: reload: %s (nothing reloaded)\n", err);
+		free(err);
 		return 1;
 	}
 	if (kill(pid, SIGHUP) < 0) {
