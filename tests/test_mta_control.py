@@ -199,3 +199,37 @@ def test_check_and_reload_of_a_bad_master_cf(make_instance):
     p = inst.cmd("check")
     assert p.returncode == 1
     assert "transport_maps: unsupported lookup table type: nosuch:/x" in p.stderr
+
+
+def test_sendmail_modes(make_instance):
+    """Postfix's sendmail modes beyond mail and -bs: -bp lists the
+    queue, -bi rebuilds the aliases, -q flushes, -bd starts the system;
+    they take no recipients, and -bv is refused."""
+    inst = make_instance(extra={"maillog_file": "/dev/null"})
+    aliases = os.path.join(inst.etc, "aliases")
+    with open(aliases, "w") as f:
+        f.write("postmaster: demo\n")
+    with open(os.path.join(inst.etc, "main.cf"), "a") as f:
+        f.write("alias_database = hash:%s\n" % aliases)
+    p = inst.cmd("sendmail", "-q")
+    assert p.returncode == 1 and "not running" in p.stderr
+    p = inst.cmd("sendmail", "-bd", "-q30m")
+    assert p.returncode == 0, p.stderr
+    wait_port(inst.smtp_port)
+    try:
+        assert inst.cmd("status").returncode == 0
+        p = inst.cmd("sendmail", "-bp")
+        assert p.returncode == 0 and p.stdout == "Mail queue is empty\n"
+        p = inst.cmd("sendmail", "-bi")
+        assert p.returncode == 0 and os.path.exists(aliases + ".db")
+        assert inst.cmd("sendmail", "-q").returncode == 0
+        for args in (["-bp", DEMO], ["-q", DEMO]):
+            p = inst.cmd("sendmail", *args, input="")
+            assert p.returncode == 64 and "no recipients here" in p.stderr
+        p = inst.cmd("sendmail", "-bv", DEMO, input="")
+        assert p.returncode == 64 and "-bv is not supported" in p.stderr
+        p = inst.cmd("sendmail", "-oi", "-t", input="To: %s\nSubject: modes\n\nx\n" % DEMO)
+        assert p.returncode == 0, p.stderr
+        assert inst.wait_messages(1)
+    finally:
+        assert inst.cmd("stop").returncode == 0

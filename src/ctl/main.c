@@ -41,7 +41,8 @@ static const struct command commands[] = {
 	  "[-c dir] -# name..." },
 	{ "sendmail", sendmail_main, "submit a message (sendmail-compatible)",
 	  "[-t] [-i] [-f sender] [-F name] [-bs] [-N never|success,delay,failure] "
-	  "[-R hdrs|full] [-V envid] [-B 7BIT|8BITMIME] [-SMTPUTF8] [recipient ...]" },
+	  "[-R hdrs|full] [-V envid] [-B 7BIT|8BITMIME] [-SMTPUTF8] [recipient ...]\n"
+	  "-bd | -bp | -bi | -q" },
 	{ "mailq", mailq_main, "list the queue", "[-j]" },
 	{ "newaliases", newaliases_main, "rebuild the alias database", NULL },
 	{ "postmap", postmap_main, "query a lookup table, or compile a hash: table",

@@ -9,6 +9,9 @@
  * stdin/stdout through the local SMTP service.  -N, -R, -V, -B and
  * -SMTPUTF8 are Postfix's: the DSN NOTIFY of every recipient, RET, ENVID,
  * the body type and SMTPUTF8, as MAIL FROM and RCPT TO would give them.
+ * Postfix's other modes run the command they stand for, with the
+ * caller's own rights (no part of tempest is set-id): -bd `tempest
+ * start`, -bp `mailq`, -bi `newaliases`, -q `tempest flush`.
  *
  * Input: the local user's message and arguments (untrusted as far as the
  * mail system goes; pickup re-validates everything).
@@ -183,7 +186,8 @@ int
 sendmail_main(int argc, char **argv)
 {
 	const char *sender_opt = NULL, *fullname = NULL;
-	int extract = 0, dot_ends = 1, bs = 0, c;
+	int extract = 0, dot_ends = 1, flush = 0, c;
+	char mode = 'm';
 	char **rcpts = xcalloc(1, sizeof(char *)), *sender, *err = NULL;
 	size_t nrcpt = 0, i;
 	struct buf hdr, content;
@@ -208,7 +212,7 @@ sendmail_main(int argc, char **argv)
 	/* sendmail options; unknown -o values are ignored */
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt(argc, argv, "tif:F:b:o:B:N:R:V:C:X:q:r:Uv")) != -1) {
+	while ((c = getopt(argc, argv, "tif:F:b:o:B:N:R:V:C:X:q::r:Uv")) != -1) {
 		switch (c) {
 		case 'N':
 			if ((notify = notify_mask(optarg)) == 0) {
@@ -258,20 +262,25 @@ sendmail_main(int argc, char **argv)
 				dot_ends = 0;
 			break;
 		case 'b':
-			if (strcmp(optarg, "s") == 0)
-				bs = 1;
-			else if (strcmp(optarg, "m") != 0 &&
-			    strcmp(optarg, "d") != 0) {
+			/* -bm (mail, the default), -bs (SMTP on stdin), and
+			 * Postfix's other modes: -bd start the mail system,
+			 * -bp list the queue, -bi rebuild the aliases */
+			if (strlen(optarg) != 1 || strchr("msdpi", optarg[0]) == NULL) {
 				fprintf(stderr, "sendmail: -b%s is not supported\n",
 				    optarg);
 				return EX_USAGE;
 			}
+			mode = optarg[0];
 			break;
 		case 'C':
 			setenv("TEMPEST_CONFIG_DIR", optarg, 1);
 			break;
 		case 'q':
-			return ctl_flush_main ? ctl_flush_main(0, NULL) : EX_USAGE;
+			/* -q: deliver the queue now; -qINTERVAL only goes
+			 * with -bd, where master keeps its own schedule */
+			if (optarg == NULL)
+				flush = 1;
+			break;
 		case 'X': case 'U':
 		case 'v':
 			break;
@@ -279,12 +288,27 @@ sendmail_main(int argc, char **argv)
 			usage();
 		}
 	}
+	if (mode == 'd' || mode == 'p' || mode == 'i' || flush) {
+		char *name = mode == 'd' ? "start" : mode == 'p' ? "mailq" :
+		    mode == 'i' ? "newaliases" : "flush";
+		char *args[] = { name, NULL };
+		int (*fn)(int, char **) = mode == 'd' ? ctl_start_main :
+		    mode == 'p' ? mailq_main : mode == 'i' ? newaliases_main :
+		    ctl_flush_main;
+		if (optind != argc) {
+			fprintf(stderr, "sendmail: %s: no recipients here\n",
+			    flush ? "-q" : mode == 'd' ? "-bd" : mode == 'p' ?
+			    "-bp" : "-bi");
+			return EX_USAGE;
+		}
+		return fn != NULL ? fn(1, args) : EX_USAGE;
+	}
 	if (config_load(getenv("TEMPEST_CONFIG_DIR") ?
 	    getenv("TEMPEST_CONFIG_DIR") : ctl_config_dir(), &err) < 0) {
 		fprintf(stderr, "sendmail: fatal: %s\n", err);
 		return EX_CONFIG;
 	}
-	if (bs)
+	if (mode == 's')
 		return smtp_stdio();
 	pw = getpwuid(getuid());
 	if (sender_opt != NULL && strcmp(sender_opt, "<>") == 0)
