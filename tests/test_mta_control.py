@@ -57,17 +57,24 @@ def test_sendmail_bs(instance):
         assert b"via -bs" in f.read()
 
 
-def test_help_and_stray_arguments(make_instance, tmp_path):
-    """`tempest CMD --help` prints the command's synopsis on stdout and
-    does nothing else; a command that takes no arguments refuses one
-    instead of acting (`tempest stop now` does not stop, `newaliases
-    --help` compiles nothing)."""
+def with_own_aliases(make_instance):
+    """An instance (not started) whose alias_database is its own file
+    (the default is the system's /etc/aliases): (instance, its path)."""
     inst = make_instance(extra={"maillog_file": "/dev/null"})
     aliases = os.path.join(inst.etc, "aliases")
     with open(aliases, "w") as f:
         f.write("postmaster: demo\n")
     with open(os.path.join(inst.etc, "main.cf"), "a") as f:
         f.write("alias_database = hash:%s\n" % aliases)
+    return inst, aliases
+
+
+def test_help_and_stray_arguments(make_instance, tmp_path):
+    """`tempest CMD --help` prints the command's synopsis on stdout and
+    does nothing else; a command that takes no arguments refuses one
+    instead of acting (`tempest stop now` does not stop, `newaliases
+    --help` compiles nothing)."""
+    inst, aliases = with_own_aliases(make_instance)
     assert inst.cmd("start").returncode == 0
     wait_port(inst.smtp_port)
     top = inst.cmd("--help")
@@ -205,12 +212,7 @@ def test_sendmail_modes(make_instance):
     """Postfix's sendmail modes beyond mail and -bs: -bp lists the
     queue, -bi rebuilds the aliases, -q flushes, -bd starts the system;
     they take no recipients, and -bv is refused."""
-    inst = make_instance(extra={"maillog_file": "/dev/null"})
-    aliases = os.path.join(inst.etc, "aliases")
-    with open(aliases, "w") as f:
-        f.write("postmaster: demo\n")
-    with open(os.path.join(inst.etc, "main.cf"), "a") as f:
-        f.write("alias_database = hash:%s\n" % aliases)
+    inst, aliases = with_own_aliases(make_instance)
     p = inst.cmd("sendmail", "-q")
     assert p.returncode == 1 and "not running" in p.stderr
     p = inst.cmd("sendmail", "-bd", "-q30m")
