@@ -149,3 +149,28 @@ def test_postcat(make_instance):
         assert [m["queue_id"] for m in queue(snd)] == [qid]
     finally:
         srv.stop()
+
+
+def test_postqueue_i_delivers_one_now(make_instance):
+    """postqueue -i ID takes that deferred message into delivery at once,
+    the others wait for their retry time; an id not deferred is said."""
+    srv = SMTPServer(rcpt_replies=["451 4.3.0 not now"] * 2)
+    try:
+        snd = make_sender(make_instance, srv, minimal_backoff_time="1h",
+                          maximal_backoff_time="1h")
+        for i in range(2):
+            send(snd, ["bob@remote.test"], subject=f"i{i}")
+        assert wait_for(lambda: len(queue(snd)) == 2 and all(
+            m["queue_name"] == "deferred" for m in queue(snd)), 20), snd.log()
+        first, second = [m["queue_id"] for m in queue(snd)]
+        r = snd.cmd("postqueue", "-i", second)
+        assert r.returncode == 0, r.stderr
+        assert wait_for(lambda: len(srv.messages) == 1, 15), snd.log()
+        time.sleep(1)
+        assert len(srv.messages) == 1
+        assert [m["queue_id"] for m in queue(snd)] == [first]
+        r = snd.cmd("postqueue", "-i", second)
+        assert r.returncode == 1 and "not in the deferred queue" in r.stderr
+        assert snd.cmd("postqueue", "-i", "../x").returncode == 1
+    finally:
+        srv.stop()

@@ -49,7 +49,7 @@ static const struct command commands[] = {
 	  "-q KEY|- [type:]TABLE\n"
 	  "[hash:]FILE..." },
 	{ "postqueue", postqueue_main, "queue control: list, JSON list, flush",
-	  "-p | -j | -f" },
+	  "-p | -j | -f | -i ID" },
 	{ "postsuper", postsuper_main, "queue maintenance: delete, hold, release, requeue",
 	  "[-d ID|ALL] [-h ID|ALL] [-H ID|ALL] [-r ID|ALL]" },
 	{ "postcat", postcat_main, "show a queued message: envelope, header, body",

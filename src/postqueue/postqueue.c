@@ -2,7 +2,7 @@
  * postqueue.c - the queue tools with Postfix's names: `tempest mailq` /
  * `postqueue -p` (listing with deferral reasons, maildrop/ included as
  * Postfix's showq does), `postqueue -j` (one JSON object per message),
- * `postqueue -f` (flush), and `postsuper -d (delete), -h (hold), -H
+ * `postqueue -f` (flush), `postqueue -i ID` (that deferred message now), and `postsuper -d (delete), -h (hold), -H
  * (release), -r (requeue through cleanup again) ID|ALL`, and `postcat
  * [-ehb] -q ID` (or a queue file's path): its envelope and content.
  *
@@ -47,6 +47,8 @@ static const char *const queues[] = {
 };
 
 static const char *qdir;
+
+static int in_queue(const char *queue, const char *id);
 
 static void
 tool_init(void)
@@ -395,6 +397,26 @@ mailq_main(int argc, char **argv)
 	return list_queue(json);
 }
 
+/* postqueue -i: one deferred message now (qmgr's trigger "Q<id>"). */
+static int
+deliver_now(const char *id)
+{
+	char trig[2 + QUEUE_ID_LEN];
+
+	if (!queue_valid_id(id) || !in_queue(QUEUE_DEFERRED, id)) {
+		fprintf(stderr, "tempest: postqueue: %s: not in the deferred "
+		    "queue\n", id);
+		return 1;
+	}
+	snprintf(trig, sizeof(trig), "Q%s", id);
+	if (service_trigger_send("qmgr", trig, strlen(trig)) < 0) {
+		fprintf(stderr, "tempest: postqueue: cannot reach qmgr (is the "
+		    "mail system running?): %s\n", strerror(errno));
+		return 1;
+	}
+	return 0;
+}
+
 int
 postqueue_main(int argc, char **argv)
 {
@@ -402,7 +424,7 @@ postqueue_main(int argc, char **argv)
 
 	tool_init();
 	optind = 1;
-	while ((c = getopt(argc, argv, "c:pjf")) != -1) {
+	while ((c = getopt(argc, argv, "c:pjfi:")) != -1) {
 		switch (c) {
 		case 'c':
 			break;  /* the config dir is the global -c */
@@ -416,6 +438,10 @@ postqueue_main(int argc, char **argv)
 			break;
 		case 'f':
 			r |= flush();
+			did = 1;
+			break;
+		case 'i':
+			r |= deliver_now(optarg);
 			did = 1;
 			break;
 		default:

@@ -7,7 +7,8 @@
  *
  * Input: queue files (parsed by lib-queue, which checks every length),
  * replies from delivery agents (ipc frames, checked field by field), and
- * trigger datagrams ('I' new mail, 'F' flush, 'D' deferred scan, and
+ * trigger datagrams ('I' new mail, 'F' flush, 'D' deferred scan, 'Q'
+ * and an id: that deferred message now, and
  * "H<id>" from postsuper -h: hold that active message once its current
  * delivery attempt ends).
  */
@@ -1072,13 +1073,15 @@ on_trigger(void *arg, const char *data, size_t len)
 		return;
 	}
 	/* "N<queue id>": this new message in incoming/ is complete and
-	 * committed (smtpd after its fsyncs): no directory scan needed */
-	if (len == 1 + QUEUE_ID_LEN && data[0] == 'N') {
+	 * committed (smtpd after its fsyncs): no directory scan needed;
+	 * "Q<queue id>": this deferred message now (postqueue -i) */
+	if (len == 1 + QUEUE_ID_LEN && (data[0] == 'N' || data[0] == 'Q')) {
 		char id[QUEUE_ID_LEN + 1];
 		memcpy(id, data + 1, QUEUE_ID_LEN);
 		id[QUEUE_ID_LEN] = '\0';
 		if (queue_valid_id(id))
-			move_and_schedule(QUEUE_INCOMING, id);
+			move_and_schedule(data[0] == 'N' ? QUEUE_INCOMING :
+			    QUEUE_DEFERRED, id);
 		return;
 	}
 	for (i = 0; i < len; i++) {
