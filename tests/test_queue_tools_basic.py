@@ -91,8 +91,23 @@ def test_postsuper_all(make_instance):
             send(snd, ["bob@remote.test"], subject=f"a{i}")
         assert wait_for(lambda: len(queue(snd)) == 3 and all(
             m["queue_name"] == "deferred" for m in queue(snd)), 20), snd.log()
+        ids = [m["queue_id"] for m in queue(snd)]
+        # queue names after the options limit them to those queues
+        assert "placed on hold" in snd.cmd("postsuper", "-h", ids[0]).stdout
+        r = snd.cmd("postsuper", "-d", "ALL", "deferred", "nosuchqueue")
+        assert r.returncode == 2 and "nosuchqueue: not a queue" in r.stderr
+        assert len(queue(snd)) == 3
+        r = snd.cmd("postsuper", "-d", "ALL", "deferred")
+        assert r.returncode == 0 and "Deleted: 2 messages" in r.stdout, r.stderr
+        assert [m["queue_id"] for m in queue(snd)] == [ids[0]]
+        r = snd.cmd("postsuper", "-d", ids[0], "deferred")
+        assert r.returncode == 1 and "no such message" in r.stderr
+        for i in range(2):
+            send(snd, ["bob@remote.test"], subject=f"b{i}")
+        assert wait_for(lambda: len(queue(snd)) == 3 and all(
+            m["queue_name"] in ("deferred", "hold") for m in queue(snd)), 20), snd.log()
         r = snd.cmd("postsuper", "-h", "ALL")
-        assert "Placed on hold: 3 messages" in r.stdout
+        assert "Placed on hold: 2 messages" in r.stdout
         assert [m["queue_name"] for m in queue(snd)] == ["hold"] * 3
         r = snd.cmd("postsuper", "-d", "ALL")
         assert "Deleted: 3 messages" in r.stdout

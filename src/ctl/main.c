@@ -51,7 +51,7 @@ static const struct command commands[] = {
 	{ "postqueue", postqueue_main, "queue control: list, JSON list, flush",
 	  "-p | -j | -f | -i ID" },
 	{ "postsuper", postsuper_main, "queue maintenance: delete, hold, release, requeue",
-	  "[-d ID|ALL] [-h ID|ALL] [-H ID|ALL] [-r ID|ALL]" },
+	  "[-d ID|ALL] [-h ID|ALL] [-H ID|ALL] [-r ID|ALL] [incoming|active|deferred|hold...]" },
 	{ "postcat", postcat_main, "show a queued message: envelope, header, body",
 	  "[-e] [-h] [-b] -q ID...\n"
 	  "[-e] [-h] [-b] FILE..." },

@@ -3,7 +3,8 @@
  * `postqueue -p` (listing with deferral reasons, maildrop/ included as
  * Postfix's showq does), `postqueue -j` (one JSON object per message),
  * `postqueue -f` (flush), `postqueue -i ID` (that deferred message now), and `postsuper -d (delete), -h (hold), -H
- * (release), -r (requeue through cleanup again) ID|ALL`, and `postcat
+ * (release), -r (requeue through cleanup again) ID|ALL [queue...]`
+ * (queue names after the options limit it to those queues), and `postcat
  * [-ehb] -q ID` (or a queue file's path): its envelope and content.
  *
  * A message in active/ belongs to qmgr: `-h` asks qmgr (trigger "H<id>")
@@ -629,8 +630,21 @@ in_queue(const char *queue, const char *id)
 	return r;
 }
 
-/* Apply op to id in the queues it may be in; 1 if done, 0 not found,
- * -1 failed (reported). */
+/* The queues postsuper's operands name (bit i: queues[i]); all when
+ * none is named. */
+static unsigned only_queues = ~0u;
+
+static int
+allowed(const char *queue)
+{
+	for (size_t q = 0; q < NELEM(queues); q++)
+		if (strcmp(queues[q], queue) == 0)
+			return (only_queues >> q) & 1;
+	return 0;
+}
+
+/* Apply op to id in the queues it may be in (of those allowed); 1 if
+ * done, 0 not found, -1 failed (reported). */
 static int
 apply(enum op op, const char *id)
 {
@@ -643,7 +657,7 @@ apply(enum op op, const char *id)
 		for (q = 0; q < NELEM(queues); q++) {
 			char *p;
 			int ok;
-			if (unfinished(queues[q], id))
+			if (!allowed(queues[q]) || unfinished(queues[q], id))
 				continue;
 			p = xasprintf("%s/%s/%s", qdir, queues[q], id);
 			ok = unlink(p) == 0;
@@ -656,12 +670,12 @@ apply(enum op op, const char *id)
 		}
 		return 0;
 	case OP_HOLD:
-		if (move(QUEUE_INCOMING, id, QUEUE_HOLD, 0) ||
-		    move(QUEUE_DEFERRED, id, QUEUE_HOLD, 0)) {
+		if ((allowed(QUEUE_INCOMING) && move(QUEUE_INCOMING, id, QUEUE_HOLD, 0)) ||
+		    (allowed(QUEUE_DEFERRED) && move(QUEUE_DEFERRED, id, QUEUE_HOLD, 0))) {
 			printf("postsuper: %s: placed on hold\n", id);
 			return 1;
 		}
-		if (!in_queue(QUEUE_ACTIVE, id))
+		if (!allowed(QUEUE_ACTIVE) || !in_queue(QUEUE_ACTIVE, id))
 			return 0;
 		/* qmgr owns active messages: it puts this one on hold when
 		 * its delivery attempt is over (at once if none runs) */
@@ -678,15 +692,15 @@ apply(enum op op, const char *id)
 		}
 		return 0;
 	case OP_RELEASE:
-		if (move(QUEUE_HOLD, id, QUEUE_DEFERRED, 1)) {
+		if (allowed(QUEUE_HOLD) && move(QUEUE_HOLD, id, QUEUE_DEFERRED, 1)) {
 			printf("postsuper: %s: released from hold\n", id);
 			return 1;
 		}
 		return 0;
 	case OP_REQUEUE:
 		/* (incoming/ is qmgr's to take: it has just been cleaned) */
-		if ((r = requeue(QUEUE_DEFERRED, id)) != 0 ||
-		    (in_queue(QUEUE_HOLD, id) &&
+		if ((allowed(QUEUE_DEFERRED) && (r = requeue(QUEUE_DEFERRED, id)) != 0) ||
+		    (allowed(QUEUE_HOLD) && in_queue(QUEUE_HOLD, id) &&
 		    (r = requeue(QUEUE_HOLD, id)) != 0))
 			return r;
 		return 0;
@@ -705,8 +719,9 @@ postsuper_run(enum op op, const char *arg)
 	if (strcmp(arg, "ALL") == 0) {
 		for (q = 0; q < NELEM(queues); q++) {
 			char **ids;
-			if (strcmp(queues[q], QUEUE_ACTIVE) == 0 &&
-			    op != OP_DELETE && op != OP_HOLD)
+			if (!allowed(queues[q]) ||
+			    (strcmp(queues[q], QUEUE_ACTIVE) == 0 &&
+			    op != OP_DELETE && op != OP_HOLD))
 				continue;
 			ids = queue_ids(queues[q], &n);
 			for (i = 0; i < n; i++)
@@ -739,37 +754,52 @@ postsuper_run(enum op op, const char *arg)
 int
 postsuper_main(int argc, char **argv)
 {
-	int c, r = 0, did = 0;
+	struct { enum op op; const char *arg; } *ops;
+	size_t nops = 0;
+	int c, r = 0;
 
 	tool_init();
+	ops = xcalloc((size_t)argc + 1, sizeof(*ops));
 	optind = 1;
 	while ((c = getopt(argc, argv, "c:d:h:H:r:")) != -1) {
+		enum op op;
 		switch (c) {
 		case 'c':
-			break;
-		case 'd':
-			r |= postsuper_run(OP_DELETE, optarg);
-			did = 1;
-			break;
-		case 'h':
-			r |= postsuper_run(OP_HOLD, optarg);
-			did = 1;
-			break;
-		case 'H':
-			r |= postsuper_run(OP_RELEASE, optarg);
-			did = 1;
-			break;
-		case 'r':
-			r |= postsuper_run(OP_REQUEUE, optarg);
-			did = 1;
-			break;
+			continue;
+		case 'd': op = OP_DELETE; break;
+		case 'h': op = OP_HOLD; break;
+		case 'H': op = OP_RELEASE; break;
+		case 'r': op = OP_REQUEUE; break;
 		default:
 			goto usage;
 		}
+		ops[nops].op = op;
+		ops[nops++].arg = optarg;
 	}
-	if (did)
-		return r;
+	if (nops == 0)
+		goto usage;
+	/* operands: the queues to act in (Postfix's postsuper [queue...]) */
+	if (optind < argc)
+		only_queues = 0;
+	for (int i = optind; i < argc; i++) {
+		size_t q;
+		for (q = 0; q < NELEM(queues) && strcmp(queues[q], argv[i]) != 0; q++)
+			;
+		if (q == NELEM(queues)) {
+			fprintf(stderr, "tempest: postsuper: %s: not a queue "
+			    "(incoming, active, deferred or hold); nothing "
+			    "done\n", argv[i]);
+			free(ops);
+			return 2;
+		}
+		only_queues |= 1u << q;
+	}
+	for (size_t i = 0; i < nops; i++)
+		r |= postsuper_run(ops[i].op, ops[i].arg);
+	free(ops);
+	return r;
 usage:
+	free(ops);
 	ctl_usage("postsuper");
 	return 2;
 }
