@@ -2,9 +2,10 @@
  * postqueue.c - the queue tools with Postfix's names: `tempest mailq` /
  * `postqueue -p` (listing with deferral reasons, maildrop/ included as
  * Postfix's showq does), `postqueue -j` (one JSON object per message),
- * `postqueue -f` (flush), `postqueue -i ID` (that deferred message now), and `postsuper -d (delete), -h (hold), -H
- * (release), -r (requeue through cleanup again) ID|ALL [queue...]`
- * (queue names after the options limit it to those queues), and `postcat
+ * `postqueue -f` (flush), `postqueue -i ID` (that deferred message
+ * now), `postsuper -d (delete), -h (hold), -H (release), -r (requeue
+ * through cleanup again) ID|ALL [queue...]` (queue names after the
+ * options limit it to those queues), and `postcat
  * [-ehb] -q ID` (or a queue file's path): its envelope and content.
  *
  * A message in active/ belongs to qmgr: `-h` asks qmgr (trigger "H<id>")
