@@ -688,8 +688,11 @@ def test_learn_expiry(tmp_path, cfgdir):
     # under the limit: nothing to do
     r = run("learn", "--expire", "--db", db, cfg=cfgdir)
     assert "Expired 0 token(s)" in r.stdout, r.stdout
-    # bad usage: --expire takes no messages
+    # bad usage: --expire takes no messages; --spam and --ham together
     assert run("learn", "--expire", "--db", db, str(spamdir), cfg=cfgdir).returncode == 2
+    r = run("learn", "--spam", "--ham", "--db", db, str(spamdir), cfg=cfgdir)
+    assert r.returncode == 2 and "--spam and --ham exclude each other" in r.stderr
+    assert "Expired 0 token(s)" in run("learn", "--expire", "--db", db, cfg=cfgdir).stdout
 
     # bayes_auto_expire (the default): after a learn run ...
     with open(main_cf, "w") as f:

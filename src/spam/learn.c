@@ -328,8 +328,15 @@ learn_main(int argc, char **argv)
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
-		case 's': kind = 1; break;
-		case 'h': kind = 0; break;
+		case 's':
+		case 'h':
+			if (kind >= 0 && kind != (c == 's')) {
+				fprintf(stderr, "learn: --spam and --ham exclude "
+				    "each other\n");
+				usage();
+			}
+			kind = c == 's';
+			break;
 		case 'f': ctx.forget = 1; break;
 		case 'm': mbox = 1; break;
 		case 'd': eo.db = optarg; break;
