@@ -235,3 +235,37 @@ def test_sendmail_modes(make_instance):
         assert inst.wait_messages(1)
     finally:
         assert inst.cmd("stop").returncode == 0
+
+
+def test_control_commands_of_another_user(make_instance):
+    """A user who may not read master's pid file (queue_directory/pid is
+    mail_owner's) is told so, not that the system is not running; one
+    who may not signal master is told that stop failed."""
+    inst = make_instance()
+    inst.start()
+    # the configuration readable by all, as /etc/tempest is
+    d = inst.etc
+    while d != "/":
+        os.chmod(d, os.stat(d).st_mode | 0o005)
+        d = os.path.dirname(d)
+    for f in os.listdir(inst.etc):
+        os.chmod(os.path.join(inst.etc, f), os.stat(os.path.join(inst.etc, f)).st_mode | 0o004)
+
+    def as_nobody(*args):
+        return subprocess.run(["setpriv", "--reuid=65534", "--regid=65534",
+                               "--clear-groups", TEMPEST, "-c", inst.etc] + list(args),
+                              capture_output=True, text=True, timeout=30)
+    for cmd in ("status", "stop", "reload"):
+        p = as_nobody(cmd)
+        assert p.returncode == 1, (cmd, p.stderr)
+        assert "cannot tell whether the mail system runs" in p.stderr, p.stderr
+        assert "Permission denied" in p.stderr
+    # the pid file readable, master still not this user's to signal
+    piddir = os.path.join(inst.dir, "queue", "pid")
+    os.chmod(piddir, 0o755)
+    os.chmod(os.path.join(piddir, "master.pid"), 0o644)
+    p = as_nobody("status")
+    assert p.returncode == 0 and "is running" in p.stderr, p.stderr
+    p = as_nobody("stop")
+    assert p.returncode == 1 and "Operation not permitted" in p.stderr, p.stderr
+    assert inst.cmd("status").returncode == 0

@@ -18,6 +18,9 @@
 #include "roles.h"
 #include "service.h"
 
+/* The running master's pid, 0 when none.  A pid file this user may not
+ * read (queue_directory/pid is mail_owner's) ends the command: not
+ * being able to tell is not "not running". */
 static pid_t
 master_pid(void)
 {
@@ -28,13 +31,19 @@ master_pid(void)
 	config_load_or_die(ctl_config_dir());
 	path = master_pid_path();
 	fp = fopen(path, "r");
+	if (fp == NULL && errno != ENOENT) {
+		fprintf(stderr, "tempest: cannot tell whether the mail system "
+		    "runs: %s: %s\n", path, strerror(errno));
+		exit(1);
+	}
 	free(path);
 	if (fp == NULL)
 		return 0;
 	if (fscanf(fp, "%ld", &pid) != 1)
 		pid = 0;
 	fclose(fp);
-	if (pid <= 0 || kill((pid_t)pid, 0) < 0)
+	/* EPERM: it runs, as another user */
+	if (pid <= 0 || (kill((pid_t)pid, 0) < 0 && errno != EPERM))
 		return 0;
 	return (pid_t)pid;
 }
@@ -71,7 +80,11 @@ ctl_stop_main(int argc, char **argv)
 		fprintf(stderr, "tempest: the mail system is not running\n");
 		return 1;
 	}
-	kill(pid, SIGTERM);
+	if (kill(pid, SIGTERM) < 0) {
+		fprintf(stderr, "tempest: stop: master pid %ld: %s\n", (long)pid,
+		    strerror(errno));
+		return 1;
+	}
 	for (i = 0; i < 100; i++) {
 		struct timespec ts = { 0, 100000000 };
 		if (kill(pid, 0) < 0)
