@@ -239,8 +239,9 @@ def test_sendmail_modes(make_instance):
 
 def test_control_commands_of_another_user(make_instance):
     """A user who may not read master's pid file (queue_directory/pid is
-    mail_owner's) is told so, not that the system is not running; one
-    who may not signal master is told that stop failed."""
+    mail_owner's) is told so, not that the system is not running, and
+    one who may not list the queue is not told it is empty; one who may
+    not signal master is told that stop failed."""
     inst = make_instance()
     inst.start()
     # the configuration readable by all, as /etc/tempest is
@@ -260,6 +261,10 @@ def test_control_commands_of_another_user(make_instance):
         assert p.returncode == 1, (cmd, p.stderr)
         assert "cannot tell whether the mail system runs" in p.stderr, p.stderr
         assert "Permission denied" in p.stderr
+    # nor may it list the queue: that is said, not "empty"
+    p = as_nobody("mailq")
+    assert p.returncode == 1 and "cannot be listed as this user" in p.stderr
+    assert "empty" not in p.stdout
     # the pid file readable, master still not this user's to signal
     piddir = os.path.join(inst.dir, "queue", "pid")
     os.chmod(piddir, 0o755)

@@ -49,6 +49,8 @@ static const char *const queues[] = {
 };
 
 static const char *qdir;
+/* a queue directory this user may not list: no listing is complete */
+static int unreadable;
 
 static int in_queue(const char *queue, const char *id);
 
@@ -75,8 +77,10 @@ queue_ids(const char *queue, size_t *n_r)
 	char **v = xcalloc(1, sizeof(char *));
 	size_t n = 0;
 
-	if (d == NULL && errno != ENOENT)
+	if (d == NULL && errno != ENOENT) {
 		fprintf(stderr, "tempest: %s: %s\n", dir, strerror(errno));
+		unreadable = 1;
+	}
 	free(dir);
 	if (d != NULL) {
 		while ((e = readdir(d)) != NULL) {
@@ -248,6 +252,10 @@ list_maildrop(int json, size_t *nmsg, size_t *total)
 	char **names = xcalloc(1, sizeof(char *));
 	size_t n = 0, i;
 
+	if (d == NULL && errno != ENOENT) {
+		fprintf(stderr, "tempest: %s: %s\n", dir, strerror(errno));
+		unreadable = 1;
+	}
 	if (d != NULL) {
 		while ((de = readdir(d)) != NULL) {
 			if (!maildrop_name(de->d_name))
@@ -364,6 +372,11 @@ list_queue(int json)
 			qfile_close(qf);
 		}
 		free(qfs);
+	}
+	if (unreadable) {
+		fprintf(stderr, "tempest: the queue cannot be listed as this "
+		    "user (run mailq as root or as mail_owner)\n");
+		return 1;
 	}
 	if (!json) {
 		if (nmsg == 0)
