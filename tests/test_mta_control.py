@@ -265,6 +265,8 @@ def test_control_commands_of_another_user(make_instance):
     p = as_nobody("mailq")
     assert p.returncode == 1 and "cannot be listed as this user" in p.stderr
     assert "empty" not in p.stdout
+    p = as_nobody("postsuper", "-d", "ALL")
+    assert p.returncode == 1 and "ALL was not all" in p.stderr
     # the pid file readable, master still not this user's to signal
     piddir = os.path.join(inst.dir, "queue", "pid")
     os.chmod(piddir, 0o755)

@@ -758,6 +758,11 @@ postsuper_run(enum op op, const char *arg)
 		count = 1;
 	printf("postsuper: %s: %zu message%s\n", what[op], count,
 	    count == 1 ? "" : "s");
+	if (unreadable) {
+		fprintf(stderr, "tempest: postsuper: a queue could not be "
+		    "read as this user: ALL was not all\n");
+		return 1;
+	}
 	if (count > 0 && op == OP_REQUEUE)
 		(void)service_trigger_send("qmgr", "I", 1);
 	if (count > 0 && op == OP_RELEASE)
