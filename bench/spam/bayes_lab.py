@@ -160,6 +160,16 @@ def classify(m, toks, P):
     hapax = P.get("hapax", 1)             # ignore tokens seen fewer times
     f = []
     nham = nspam = 0
+    bg = P.get("bigram_gate")     # a bigram only when it says more than its words
+    fws = {}
+    if bg is not None:
+        for t in toks:
+            e = m.c.get(t)
+            if e is None or sum(e) <= 0:
+                continue
+            cs, ch = e
+            rs, rh = cs / m.ns, ch / m.nh
+            fws[t] = (s_ * x_ + (cs + ch) * rs / (rs + rh)) / (s_ + cs + ch)
     for t in toks:
         e = m.c.get(t)
         if e is None:
@@ -172,6 +182,15 @@ def classify(m, toks, P):
         rh = ch / m.nh
         p = rs / (rs + rh)
         fw = (s_ * x_ + cnt * p) / (s_ + cnt)
+        if bg is not None and t.startswith("B:"):
+            ws = t[2:].split(" ")
+            if len(ws) == 2 and all(w in fws for w in ws):
+                dw = max(abs(fws[w] - 0.5) for w in ws)
+                # same side as the stronger word and not clearly stronger:
+                # the words already said it
+                sw = max(ws, key=lambda w: abs(fws[w] - 0.5))
+                if (fw - 0.5) * (fws[sw] - 0.5) > 0 and abs(fw - 0.5) <= dw + bg:
+                    continue
         if abs(fw - 0.5) >= mind:
             f.append(fw)
         if fw <= 0.1:
@@ -310,11 +329,15 @@ for md in (150, 1000, 100000):
 
 
 def parse_exp(spec):
-    """name or k=v,k=v (s, x, min_dev, max_disc, hapax, regime, unsure)."""
+    """name, k=v,k=v (s, x, min_dev, max_disc, hapax, regime, unsure,
+    bigram_gate, ...) or name,k=v,..."""
     if spec in EXPERIMENTS:
         return dict(EXPERIMENTS[spec])
     P = {}
-    for kv in spec.split(","):
+    parts = spec.split(",")
+    if parts[0] in EXPERIMENTS:         # "now,k=v": a named one changed
+        P = dict(EXPERIMENTS[parts.pop(0)])
+    for kv in parts:
         k, v = kv.split("=", 1)
         P[k] = v if k == "regime" else float(v)
     if "max_disc" in P:
