@@ -94,6 +94,13 @@ def test_help_and_stray_arguments(make_instance, tmp_path):
         p = inst.cmd(*args)
         assert p.returncode == 2, (args, p.stderr)
         assert "takes no arguments" in p.stderr and "usage: tempest " + args[0] in p.stderr
+    # commands with operands refuse words too many before doing anything
+    for args in (["postqueue", "-p", "extra"], ["mailq", "-j", "x"],
+                 ["quarantine", "--db", str(tmp_path / "q.db"), "list", "x"],
+                 ["quarantine", "--db", str(tmp_path / "q.db"), "delete", "a", "b"]):
+        p = inst.cmd(*args)
+        assert p.returncode == 2 and p.stdout == "", (args, p.stdout)
+        assert "usage: tempest " + args[0] in p.stderr
     # a wrong use of a command with arguments shows the same synopsis
     p = inst.cmd("learn", "--bogus")
     assert p.returncode == 2 and "usage: tempest learn --spam|--ham" in p.stderr

@@ -404,7 +404,7 @@ mailq_main(int argc, char **argv)
 {
 	int json = argc > 1 && strcmp(argv[1], "-j") == 0;
 
-	if (argc > 1 && !json) {
+	if (argc > 2 || (argc > 1 && !json)) {
 		ctl_usage("mailq");
 		return 2;
 	}
@@ -435,38 +435,32 @@ deliver_now(const char *id)
 int
 postqueue_main(int argc, char **argv)
 {
-	int c, r = 0, did = 0;
+	struct { int c; const char *arg; } *acts;
+	size_t nacts = 0;
+	int c, r = 0;
 
 	tool_init();
+	acts = xcalloc((size_t)argc + 1, sizeof(*acts));
 	optind = 1;
 	while ((c = getopt(argc, argv, "c:pjfi:")) != -1) {
-		switch (c) {
-		case 'c':
-			break;  /* the config dir is the global -c */
-		case 'p':
-			r |= list_queue(0);
-			did = 1;
-			break;
-		case 'j':
-			r |= list_queue(1);
-			did = 1;
-			break;
-		case 'f':
-			r |= flush();
-			did = 1;
-			break;
-		case 'i':
-			r |= deliver_now(optarg);
-			did = 1;
-			break;
-		default:
-			did = 0;
+		if (c == 'c')
+			continue;       /* the config dir is the global -c */
+		if (c == '?')
 			goto usage;
-		}
+		acts[nacts].c = c;
+		acts[nacts++].arg = optarg;
 	}
-	if (did)
-		return r;
+	/* nothing is done before the whole command line is known good */
+	if (nacts == 0 || optind != argc)
+		goto usage;
+	for (size_t i = 0; i < nacts; i++)
+		r |= acts[i].c == 'p' ? list_queue(0) : acts[i].c == 'j' ?
+		    list_queue(1) : acts[i].c == 'f' ? flush() :
+		    deliver_now(acts[i].arg);
+	free(acts);
+	return r;
 usage:
+	free(acts);
 	ctl_usage("postqueue");
 	return 2;
 }

@@ -403,6 +403,10 @@ quarantine_main(int argc, char **argv)
 			usage();
 		id = argv[optind++];
 	}
+	/* only release (its recipients) and levels (its values) take more:
+	 * a word too many is a mistake, not something to skip */
+	if (optind != argc && strcmp(cmd, "release") != 0 && strcmp(cmd, "levels") != 0)
+		usage();
 	spam_cmd_config();
 	spam_cmd_store_owner(eo.db);
 	eo.need_store = 1;
