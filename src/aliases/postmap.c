@@ -103,8 +103,7 @@ postmap_main(int argc, char **argv)
 		ctl_usage("postmap");
 		return 2;
 	}
-	config_load_or_die(getenv("TEMPEST_CONFIG_DIR") ?
-	    getenv("TEMPEST_CONFIG_DIR") : ctl_config_dir());
+	config_load_or_die(ctl_config_dir());
 	if (key != NULL)
 		return query_main(key, argv[optind]);
 	for (int i = optind; i < argc; i++) {

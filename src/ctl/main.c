@@ -106,18 +106,16 @@ __asan_default_options(void)
 }
 #endif
 
-static const char *config_dir_opt;
 static char self_path[PATH_MAX];
 static int called_as_tempest;   /* else by a Postfix name: sendmail, mailq */
 
+/* $TEMPEST_CONFIG_DIR, which main() sets from -c and a command's own
+ * -c (postconf, postmap, sendmail -C) overrides, else the default. */
 const char *
 ctl_config_dir(void)
 {
-	const char *e;
+	const char *e = getenv("TEMPEST_CONFIG_DIR");
 
-	if (config_dir_opt != NULL)
-		return config_dir_opt;
-	e = getenv("TEMPEST_CONFIG_DIR");
 	return e != NULL && *e != '\0' ? e : CONFIG_DEFAULT_DIR;
 }
 
@@ -237,7 +235,7 @@ main(int argc, char **argv)
 	argc--, argv++;
 	while (argc > 0 && argv[0][0] == '-') {
 		if (strcmp(argv[0], "-c") == 0 && argc > 1) {
-			config_dir_opt = argv[1];
+			setenv("TEMPEST_CONFIG_DIR", argv[1], 1);
 			argc -= 2, argv += 2;
 		} else if (strcmp(argv[0], "-v") == 0) {
 			log_init(base, LOG_DEST_STDERR, 1);
@@ -245,8 +243,6 @@ main(int argc, char **argv)
 		} else
 			usage(strcmp(argv[0], "-h") == 0 || strcmp(argv[0], "--help") == 0);
 	}
-	if (config_dir_opt != NULL)
-		setenv("TEMPEST_CONFIG_DIR", config_dir_opt, 1);
 	if (argc == 0)
 		usage(0);
 	if (strcmp(argv[0], "help") == 0)

@@ -24,41 +24,20 @@
 /* Larger than any main.cf; config.c reads logical lines of 1 MiB. */
 #define MAIN_CF_MAX (16 * 1024 * 1024)
 
-static const char *
-dir_of_config(void)
-{
-	const char *d = getenv("TEMPEST_CONFIG_DIR");
-
-	return d != NULL ? d : ctl_config_dir();
-}
-
 /* The whole of path into b; a missing file is empty.  0 or -1. */
 static int
 read_main_cf(const char *path, struct buf *b, struct stat *st, int *exists_r)
 {
-	char chunk[65536];
-	ssize_t n;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = open(path, O_RDONLY | O_CLOEXEC), r, e;
 
 	*exists_r = fd >= 0;
 	if (fd < 0)
 		return errno == ENOENT ? 0 : -1;
-	if (fstat(fd, st) < 0) {
-		close(fd);
-		return -1;
-	}
-	while ((n = read(fd, chunk, sizeof(chunk))) != 0) {
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 || buf_append(b, chunk, (size_t)n) < 0) {
-			if (n >= 0)
-				errno = EFBIG;
-			close(fd);
-			return -1;
-		}
-	}
+	r = fstat(fd, st) < 0 ? -1 : fd_read_all(fd, b);
+	e = errno;
 	close(fd);
-	return 0;
+	errno = e;              /* for the caller's message */
+	return r;
 }
 
 /* Replace path by text: a new file with the old one's owner and mode,
@@ -106,7 +85,7 @@ static int
 edit(enum config_edit_op op, int argc, char **argv)
 {
 	static const char *const opt[] = { "-e", "-X", "-#" };
-	char *path = xasprintf("%s/main.cf", dir_of_config());
+	char *path = xasprintf("%s/main.cf", ctl_config_dir());
 	struct config_edit *ed = xcalloc((size_t)argc + 1, sizeof(*ed));
 	char **copies = xcalloc((size_t)argc + 1, sizeof(*copies));
 	struct buf in, out;
@@ -214,7 +193,7 @@ postconf_main(int argc, char **argv)
 	}
 	if (op >= 0)
 		return edit((enum config_edit_op)op, argc - optind, argv + optind);
-	if (config_load(dir_of_config(), &err) < 0) {
+	if (config_load(ctl_config_dir(), &err) < 0) {
 		fprintf(stderr, "postconf: fatal: %s\n", err);
 		return 1;
 	}

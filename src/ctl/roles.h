@@ -53,7 +53,8 @@ ROLE(spamc_main);
 ROLE(learn_main);
 ROLE(quarantine_main);
 
-/* The -c directory (or $TEMPEST_CONFIG_DIR, or /etc/tempest). */
+/* The configuration directory: -c (tempest's or the command's own),
+ * else $TEMPEST_CONFIG_DIR, else /etc/tempest. */
 const char *ctl_config_dir(void);
 /* Absolute path of the running tempest binary (for re-exec). */
 const char *ctl_self_path(void);

@@ -312,17 +312,6 @@ config_set(const char *name, const char *value, const char *where,
 }
 
 static int
-valid_name(const char *s)
-{
-	if (*s == '\0')
-		return 0;
-	for (; *s != '\0'; s++)
-		if (!isalnum((unsigned char)*s) && *s != '_' && *s != '-')
-			return 0;
-	return 1;
-}
-
-static int
 config_parse_logical(const char *file, int lineno, char *line, char **error_r)
 {
 	char *eq = strchr(line, '='), *name, *value;
@@ -336,7 +325,7 @@ config_parse_logical(const char *file, int lineno, char *line, char **error_r)
 	*eq = '\0';
 	name = str_trim(line);
 	value = str_trim(eq + 1);
-	if (!valid_name(name)) {
+	if (!config_edit_valid(name, NULL)) {
 		*error_r = xasprintf("%s: bad parameter name \"%s\"", where, name);
 		return -1;
 	}

@@ -303,8 +303,7 @@ sendmail_main(int argc, char **argv)
 		}
 		return fn != NULL ? fn(1, args) : EX_USAGE;
 	}
-	if (config_load(getenv("TEMPEST_CONFIG_DIR") ?
-	    getenv("TEMPEST_CONFIG_DIR") : ctl_config_dir(), &err) < 0) {
+	if (config_load(ctl_config_dir(), &err) < 0) {
 		fprintf(stderr, "sendmail: fatal: %s\n", err);
 		return EX_CONFIG;
 	}

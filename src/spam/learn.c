@@ -38,6 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fdio.h"
 #include "log.h"
 #include "mem.h"
 #include "roles.h"
@@ -374,7 +375,7 @@ learn_main(int argc, char **argv)
 	if (optind == argc && (kind >= 0 || ctx.forget)) {
 		struct buf in;
 		buf_init(&in, SPAM_CMD_MAX_MESSAGE);
-		if (spam_cmd_read_fd(0, &in) < 0) {
+		if (fd_read_all(0, &in) < 0) {
 			fprintf(stderr, "learn: cannot read stdin\n");
 			return 2;
 		}

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "fdio.h"
 #include "log.h"
 #include "mem.h"
 #include "roles.h"
@@ -23,12 +24,9 @@
 void
 spam_cmd_config(void)
 {
-	const char *dir = getenv("TEMPEST_CONFIG_DIR");
 	char *err = NULL;
 
-	if (dir == NULL)
-		dir = ctl_config_dir();
-	if (config_load(dir, &err) < 0)
+	if (config_load(ctl_config_dir(), &err) < 0)
 		fatal("%s", err);
 }
 
@@ -49,26 +47,6 @@ spam_cmd_store_owner(const char *db)
 	if (fchown(fd, pw->pw_uid, pw->pw_gid) < 0)
 		log_warn("%s: chown to %s: %s", path, owner, strerror(errno));
 	close(fd);
-}
-
-int
-spam_cmd_read_fd(int fd, struct buf *b)
-{
-	char chunk[65536];
-	ssize_t n;
-
-	while ((n = read(fd, chunk, sizeof(chunk))) != 0) {
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		if (buf_append(b, chunk, (size_t)n) < 0) {
-			errno = EFBIG;  /* over b->max */
-			return -1;
-		}
-	}
-	return 0;
 }
 
 /* Open a message file, a regular file only: checked on the opened
@@ -99,7 +77,7 @@ open_regular(const char *path)
 static int
 read_file(int fd, struct buf *b)
 {
-	int r = spam_cmd_read_fd(fd, b);
+	int r = fd_read_all(fd, b);
 
 	close(fd);
 	return r;

@@ -22,9 +22,6 @@ void spam_cmd_config(void);
  * database file's owner when root opens them).  With --db (a file the
  * administrator names) nothing changes. */
 void spam_cmd_store_owner(const char *db);
-/* Read all of fd into b (bounded by b->max): 0, or -1 (errno: EFBIG when
- * over b->max). */
-int spam_cmd_read_fd(int fd, struct buf *b);
 /* Call fn for each message in path: a file (one message, or an mbox
  * when mbox is set), a directory (one message per regular file) or a
  * Maildir (cur/ and new/).  Only regular files are read, as checked on

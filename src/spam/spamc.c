@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "bayes.h"
+#include "fdio.h"
 #include "log.h"
 #include "mem.h"
 #include "msg_date.h"
@@ -246,7 +247,7 @@ spamc_main(int argc, char **argv)
 		return bad ? 1 : 0;
 	}
 	buf_init(&in, SPAM_CMD_MAX_MESSAGE);
-	if (spam_cmd_read_fd(0, &in) < 0) {
+	if (fd_read_all(0, &in) < 0) {
 		fprintf(stderr, "spamc: cannot read the message (larger than %d bytes?)\n",
 		    SPAM_CMD_MAX_MESSAGE);
 		return 2;
