@@ -22,6 +22,7 @@ import argparse
 import math
 import os
 import pickle
+import random
 import subprocess
 import sys
 import tempfile
@@ -330,7 +331,8 @@ for md in (150, 1000, 100000):
 
 def parse_exp(spec):
     """name, k=v,k=v (s, x, min_dev, max_disc, hapax, regime, unsure,
-    bigram_gate, ...) or name,k=v,..."""
+    bigram_gate, typed=W with typed_min, typed_nham, typed_ctl: the
+    HTML expert of doc/spam.md, ...) or name,k=v,..."""
     if spec in EXPERIMENTS:
         return dict(EXPERIMENTS[spec])
     P = {}
@@ -364,13 +366,50 @@ def run_exp(rows, P, folds=None):
         parts = [([r for r in rows if r["j"] % folds != k], [r for r in rows if r["j"] % folds == k])
                  for k in range(folds)]
     allv, allp = [], []
+    typed = P.get("typed")
     for tr, va in parts:
         m = train_model(tr, regime, P)
+        tm = {}
+        if typed is not None:
+            for t in ("html", "text"):
+                sub = [r for r in tr if msg_type(r) == t]
+                if P.get("typed_ctl"):
+                    # control: as many of each class, drawn at random
+                    rnd = random.Random(int(P["typed_ctl"]))
+                    sub = (rnd.sample([r for r in tr if r["kind"] == "spam"],
+                                      sum(r["kind"] == "spam" for r in sub))
+                           + rnd.sample([r for r in tr if r["kind"] != "spam"],
+                                        sum(r["kind"] != "spam" for r in sub)))
+                if P.get("typed_nham"):
+                    # robustness: only the first N ham of the type
+                    hs = [r for r in sub if r["kind"] != "spam"][:int(P["typed_nham"])]
+                    sub = [r for r in sub if r["kind"] == "spam"] + hs
+                tm[t] = train_model(sub, regime, P)
         for r in va:
             p, S, H, n = classify(m, r["tok"], P)
+            tmin = P.get("typed_min", 0)
+            if (typed is not None and msg_type(r) in P.get("typed_on", ("html",))
+                    and tm[msg_type(r)].nh >= tmin and tm[msg_type(r)].ns >= tmin):
+                q = classify(tm[msg_type(r)], r["tok"], P)[0]
+                p = mix(p, q, typed)
             allv.append(r)
             allp.append(adjust(p, S, H, P))
     return allv, allp
+
+
+def msg_type(r):
+    """The expert a message goes to: HTML (any text/html part) or text."""
+    return "html" if "HTML_MESSAGE" in r["hits"] else "text"
+
+
+def mix(p, q, w):
+    """The global model's p and the type expert's q, mixed in logit space
+    with the expert's weight w (1 = the expert alone)."""
+    def lg(v):
+        v = min(max(v, 1e-12), 1 - 1e-12)
+        return math.log(v / (1 - v))
+    z = (1 - w) * lg(p) + w * lg(q)
+    return 1 / (1 + math.exp(-z))
 
 
 def main():
