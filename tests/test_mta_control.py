@@ -215,6 +215,43 @@ def test_check_and_reload_of_a_bad_master_cf(make_instance):
     assert "transport_maps: unsupported lookup table type: nosuch:/x" in p.stderr
 
 
+def test_check_tls_certificates(make_instance, tmp_path):
+    """tempest check loads the certificate and key main.cf names, as
+    smtpd and the login servers would at their start: a missing file
+    or a key of another certificate is an error, a certificate without
+    the key the login servers need a warning."""
+    def gen(*args):
+        subprocess.run(["openssl"] + list(args), check=True, capture_output=True, timeout=60)
+    c1, k1, k2 = (str(tmp_path / n) for n in ("c1.pem", "k1.pem", "k2.pem"))
+    gen("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", k1, "-out", c1,
+        "-subj", "/CN=mail.example.test", "-days", "2")
+    gen("genrsa", "-out", k2, "2048")
+    inst = make_instance()
+    assert inst.cmd("postconf", "-e", "smtpd_tls_cert_file = " + c1,
+                    "smtpd_tls_key_file = " + k2).returncode == 0
+    p = inst.cmd("check")
+    assert p.returncode == 1
+    assert "smtpd_tls_cert_file = %s, smtpd_tls_key_file = %s: %s:" % (c1, k2, k2) in p.stderr
+    assert "key values mismatch" in p.stderr
+    # the key in the certificate's file, as Postfix allows: key empty
+    with open(c1, "a") as f:
+        f.write(open(k1).read())
+    assert inst.cmd("postconf", "-e", "smtpd_tls_key_file =").returncode == 0
+    p = inst.cmd("check")
+    assert p.returncode == 0 and "smtpd_tls" not in p.stderr, p.stderr
+    assert inst.cmd("postconf", "-e", "smtpd_tls_cert_file = %s/nope.pem" % tmp_path,
+                    "imapd_tls_cert_file = " + c1).returncode == 0
+    p = inst.cmd("check")
+    assert p.returncode == 1
+    assert "nope.pem: error:" in p.stderr and "No such file" in p.stderr
+    assert ("warning: imapd_tls_cert_file is set but imapd_tls_key_file is empty: "
+            "the self-signed certificate is used") in p.stderr
+    assert inst.cmd("postconf", "-X", "smtpd_tls_cert_file").returncode == 0
+    assert inst.cmd("postconf", "-e", "imapd_tls_key_file = " + k1).returncode == 0
+    p = inst.cmd("check")
+    assert p.returncode == 0 and "tls" not in p.stderr, p.stderr
+
+
 def test_sendmail_modes(make_instance):
     """Postfix's sendmail modes beyond mail and -bs: -bp lists the
     queue, -bi rebuilds the aliases, -q flushes, -bd starts the system;

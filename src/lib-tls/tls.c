@@ -196,6 +196,17 @@ tls_server_ctx(const char *cert, const char *key, char **error_r)
 	return server_ctx(cert, key, NULL, "high", error_r);
 }
 
+int
+tls_server_pair_check(const char *cert, const char *key, char **error_r)
+{
+	SSL_CTX *ctx = server_ctx(cert, key, NULL, "high", error_r);
+
+	if (ctx == NULL)
+		return -1;
+	SSL_CTX_free(ctx);
+	return 0;
+}
+
 void
 tls_default_cert_paths(char **cert_r, char **key_r)
 {

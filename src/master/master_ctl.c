@@ -17,6 +17,7 @@
 #include "mem.h"
 #include "roles.h"
 #include "service.h"
+#include "tls.h"
 
 /* The running master's pid, 0 when none.  A pid file this user may not
  * read (queue_directory/pid is mail_owner's) ends the command: not
@@ -128,6 +129,47 @@ check_tables(const char *name, void *arg)
 	maplist_free(&ml);
 }
 
+/* A certificate and key named in main.cf: what the server would load
+ * at its start, said before it.  key_is_cert: an empty key means the
+ * key is in the certificate's file (smtpd, as Postfix); otherwise an
+ * empty one of the two means the self-signed pair (imapd, pop3d). */
+static void
+check_tls_pair(struct check *c, const char *cert_param, const char *key_param,
+    int key_is_cert)
+{
+	const char *cert = config_str(cert_param), *key = config_str(key_param);
+	char *err = NULL;
+
+	if (*cert == '\0' || (*key == '\0' && !key_is_cert)) {
+		if (*cert != '\0' || *key != '\0') {
+			fprintf(stderr, "tempest: check: warning: %s is set but "
+			    "%s is empty: the self-signed certificate is used\n",
+			    *cert != '\0' ? cert_param : key_param,
+			    *cert != '\0' ? key_param : cert_param);
+			c->warnings++;
+		}
+		return;
+	}
+	if (*key == '\0')
+		key = cert;
+	/* the servers read them as root; another user may not */
+	if (access(cert, R_OK) < 0 || access(key, R_OK) < 0) {
+		if (errno == EACCES) {
+			fprintf(stderr, "tempest: check: warning: %s, %s: not "
+			    "readable as this user, not checked\n", cert_param,
+			    key_param);
+			c->warnings++;
+			return;
+		}
+	}
+	if (tls_server_pair_check(cert, key, &err) < 0) {
+		fprintf(stderr, "tempest: check: %s = %s, %s = %s: %s\n",
+		    cert_param, cert, key_param, key, err);
+		free(err);
+		c->errors++;
+	}
+}
+
 int
 ctl_check_main(int argc, char **argv)
 {
@@ -147,6 +189,8 @@ ctl_check_main(int argc, char **argv)
 		c.errors++;
 	}
 	config_each(check_tables, &c);
+	check_tls_pair(&c, "smtpd_tls_cert_file", "smtpd_tls_key_file", 1);
+	check_tls_pair(&c, "imapd_tls_cert_file", "imapd_tls_key_file", 0);
 	return c.errors > 0 ? 1 : 0;
 }
 
