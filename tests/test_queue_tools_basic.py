@@ -3,6 +3,8 @@ reasons, postsuper -h/-H hold and release, -d deletes, -r requeues, and
 flush retries; observed by a scriptable SMTP server that first defers
 everything, then accepts."""
 import json
+import os
+import shutil
 import smtplib
 import time
 
@@ -157,6 +159,19 @@ def test_postcat(make_instance):
         assert f"CONTENTS deferred/{qid} ***\nfirst line\n\nlast\n***" in b
         e = snd.cmd("postcat", "-e", "-q", qid).stdout
         assert "MESSAGE CONTENTS" not in e and "sender: demo@example.test" in e
+        # a copy under another name and mode, as an admin keeps one: read
+        # by its path, as Postfix's postcat reads any file
+        copy = os.path.join(snd.dir, "kept-copy")
+        shutil.copyfile(os.path.join(snd.dir, "queue", "deferred", qid), copy)
+        os.chmod(copy, 0o644)
+        r = snd.cmd("postcat", "-e", copy)
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.startswith(f"*** ENVELOPE RECORDS {copy} ***\n")
+        assert "sender: demo@example.test\n" in r.stdout
+        with open(copy, "r+b") as f:
+            f.truncate(200)     # inside the records
+        r = snd.cmd("postcat", copy)
+        assert r.returncode == 1 and "truncated or corrupt queue file" in r.stderr
         r = snd.cmd("postcat", "-q", "0123456789AB", "../etc")
         assert r.returncode == 1
         assert "0123456789AB: not in the queue" in r.stderr

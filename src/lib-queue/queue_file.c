@@ -1041,8 +1041,9 @@ qr_skip(struct qreader *r, off_t n)
 }
 
 int
-qfile_open(const char *path, int rw, struct qfile *qf, char **error_r)
+qfile_open(const char *path, int flags, struct qfile *qf, char **error_r)
 {
+	int rw = flags & QF_RW, any_name = flags & QF_ANY_NAME;
 	struct stat st;
 	char *data = NULL;
 	off_t size, pos;
@@ -1064,7 +1065,8 @@ qfile_open(const char *path, int rw, struct qfile *qf, char **error_r)
 	qf->sender = xstrdup("");
 	qf->envid = xstrdup("");
 	qf->attrs = xcalloc(1, sizeof(char *));
-	if (fstat(qf->fd, &st) < 0 || (st.st_mode & 0777) != QUEUE_MODE_COMPLETE) {
+	if (fstat(qf->fd, &st) < 0 ||
+	    (!any_name && (st.st_mode & 0777) != QUEUE_MODE_COMPLETE)) {
 		*error_r = xasprintf("%s: incomplete queue file", qf->id);
 		goto fail;
 	}
@@ -1140,7 +1142,9 @@ qfile_open(const char *path, int rw, struct qfile *qf, char **error_r)
 				qf_add_rcpt(qf, data, rec, type == 'D');
 				break;
 			case 'I':
-				if (strcmp(data, qf->id) != 0)
+				if (any_name && queue_valid_id(data))
+					snprintf(qf->id, sizeof(qf->id), "%s", data);
+				else if (strcmp(data, qf->id) != 0)
 					stale = 1;
 				break;
 			case 'X':

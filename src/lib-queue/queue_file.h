@@ -78,9 +78,13 @@ struct qfile {
 	size_t content_len;
 };
 
-/* Open and parse a complete queue file (read-write if rw).  0, or -1 with
- * *error_r: the file is incomplete or corrupt. */
-int qfile_open(const char *path, int rw, struct qfile *qf, char **error_r);
+/* Open and parse a complete queue file (flags: QF_RW read-write,
+ * QF_ANY_NAME for a copy outside the queue: its name and mode are not
+ * the queue's, the id is its I record's).  0, or -1 with *error_r: the
+ * file is incomplete or corrupt. */
+#define QF_RW 1
+#define QF_ANY_NAME 2
+int qfile_open(const char *path, int flags, struct qfile *qf, char **error_r);
 void qfile_close(struct qfile *qf);
 const char *qfile_attr(const struct qfile *qf, const char *name);
 /* Mark recipient i delivered (or bounced): pwrite of its type byte. */

@@ -40,7 +40,7 @@ test_roundtrip(void)
 	snprintf(path, sizeof(path), "%s/incoming/%s", dir, cleanup_id(c));
 	cleanup_free(&c);
 
-	T_INTEQ(qfile_open(path, 1, &qf, &err), 0);
+	T_INTEQ(qfile_open(path, QF_RW, &qf, &err), 0);
 	T_STREQ(qf.sender, "s@z.test");
 	T_STREQ(qf.envid, "ENV1");
 	T_INTEQ(qf.ret, 1);
@@ -146,7 +146,7 @@ test_checksum(void)
 		size_t pending = 9;
 		T_INTEQ(queue_file_checksum(fd, id, &pending), QF_CHECK_OK);
 		T_INTEQ(pending, 1);
-		T_INTEQ(qfile_open(path, 1, &qf, &err), 0);
+		T_INTEQ(qfile_open(path, QF_RW, &qf, &err), 0);
 		T_INTEQ(qfile_mark_done(&qf, 0), 0);
 		qfile_close(&qf);
 		T_INTEQ(queue_file_checksum(fd, id, &pending), QF_CHECK_OK);
@@ -398,6 +398,10 @@ test_spare_reuse(void)
 	T_INTEQ(qfile_open(stale, 0, &qf, &err), -1);
 	T_OK(err != NULL && strstr(err, "does not match") != NULL);
 	free(err);
+	/* read as a copy (postcat FILE): its id is the one inside */
+	T_INTEQ(qfile_open(stale, QF_ANY_NAME, &qf, &err), 0);
+	T_STREQ(qf.id, strrchr(path, '/') + 1);
+	qfile_close(&qf);
 	t_rmtree(dir);
 }
 

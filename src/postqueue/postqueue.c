@@ -913,15 +913,16 @@ cat_content(const struct qfile *qf, const char *where, int want)
 	return 0;
 }
 
-/* Print the queue file at path (named where); 0, 1 not readable. */
+/* Print the queue file at path (named where; any_name: a file given by
+ * its path, which may be a copy under another name); 0, 1 not readable. */
 static int
-cat_file(const char *path, const char *where, int want)
+cat_file(const char *path, const char *where, int any_name, int want)
 {
 	struct qfile qf;
 	char *err = NULL;
 	int r = 0;
 
-	if (qfile_open(path, 0, &qf, &err) < 0) {
+	if (qfile_open(path, any_name ? QF_ANY_NAME : 0, &qf, &err) < 0) {
 		fprintf(stderr, "tempest: postcat: %s: %s\n", where, err);
 		free(err);
 		return 1;
@@ -970,7 +971,7 @@ postcat_main(int argc, char **argv)
 		const char *id = argv[i];
 		size_t q;
 		if (!by_id) {
-			r |= cat_file(id, id, want);
+			r |= cat_file(id, id, 1, want);
 			continue;
 		}
 		if (!queue_valid_id(id)) {
@@ -987,7 +988,7 @@ postcat_main(int argc, char **argv)
 		}
 		char *path = xasprintf("%s/%s/%s", qdir, queues[q], id);
 		char *where = xasprintf("%s/%s", queues[q], id);
-		r |= cat_file(path, where, want);
+		r |= cat_file(path, where, 0, want);
 		free(where);
 		free(path);
 	}

@@ -822,7 +822,7 @@ schedule(const char *id, int fresh)
 	buf_init(&m->success, BUF_UNLIMITED);
 	buf_init(&m->defer_reasons, BUF_UNLIMITED);
 	active_msgs++;
-	if (qfile_open(path, 1, &m->qf, &err) < 0) {
+	if (qfile_open(path, QF_RW, &m->qf, &err) < 0) {
 		char *cpath = qpath(QUEUE_CORRUPT, id);
 		struct stat st;
 		if (stat(path, &st) == 0 &&
