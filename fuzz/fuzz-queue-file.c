@@ -27,10 +27,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    fchmod(fd, QUEUE_MODE_COMPLETE) == 0) {
 		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 		size_t pending;
-		if (qfile_open(path, 0, &qf, &err) == 0)
-			qfile_close(&qf);
-		else
-			free(err);
+		for (int flags = 0; flags <= QF_ANY_NAME; flags += QF_ANY_NAME) {
+			if (qfile_open(path, flags, &qf, &err) == 0)
+				qfile_close(&qf);
+			else
+				free(err);
+			err = NULL;
+		}
 		(void)queue_file_checksum(fd, "0BCE7CA47C49", &pending);
 	}
 	close(fd);

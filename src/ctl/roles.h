@@ -53,8 +53,8 @@ ROLE(spamc_main);
 ROLE(learn_main);
 ROLE(quarantine_main);
 
-/* The configuration directory: -c (tempest's or the command's own),
- * else $TEMPEST_CONFIG_DIR, else /etc/tempest. */
+/* The configuration directory: $TEMPEST_CONFIG_DIR (which tempest's
+ * -c and a command's own -c set), else /etc/tempest. */
 const char *ctl_config_dir(void);
 /* Absolute path of the running tempest binary (for re-exec). */
 const char *ctl_self_path(void);

@@ -46,6 +46,15 @@ login_settings_load(struct login_settings *set, const char *prefix)
 	    "post_login_service"));
 }
 
+void
+login_tls_files(const char **cert_r, const char **key_r)
+{
+	*cert_r = config_str("imapd_tls_cert_file");
+	*key_r = config_str("imapd_tls_key_file");
+	if (**cert_r == '\0' || **key_r == '\0')
+		*cert_r = *key_r = "";          /* both self-signed */
+}
+
 SSL_CTX *
 login_tls_server_ctx(const char *service)
 {
@@ -54,10 +63,7 @@ login_tls_server_ctx(const char *service)
 	SSL_CTX *ctx;
 
 	memset(&set, 0, sizeof(set));
-	set.cert_file = config_str("imapd_tls_cert_file");
-	set.key_file = config_str("imapd_tls_key_file");
-	if (*set.cert_file == '\0' || *set.key_file == '\0')
-		set.cert_file = set.key_file = "";      /* both self-signed */
+	login_tls_files(&set.cert_file, &set.key_file);
 	set.ciphers = "high";
 	set.session_timeout =
 	    (long)config_time("imapd_tls_session_cache_timeout");

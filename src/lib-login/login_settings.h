@@ -37,5 +37,9 @@ void login_settings_load(struct login_settings *set, const char *prefix);
  * service ("imap-login") is the session id context.  Call before
  * privileges are dropped.  Fatal on failure. */
 SSL_CTX *login_tls_server_ctx(const char *service);
+/* The certificate and key files the login servers use: main.cf's
+ * imapd_tls_cert_file and imapd_tls_key_file, or both "" (the
+ * self-signed pair) when either is empty. */
+void login_tls_files(const char **cert_r, const char **key_r);
 
 #endif

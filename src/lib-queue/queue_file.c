@@ -1142,10 +1142,10 @@ qfile_open(const char *path, int flags, struct qfile *qf, char **error_r)
 				qf_add_rcpt(qf, data, rec, type == 'D');
 				break;
 			case 'I':
-				if (any_name && queue_valid_id(data))
+				if (!any_name)
+					stale |= strcmp(data, qf->id) != 0;
+				else if (queue_valid_id(data))
 					snprintf(qf->id, sizeof(qf->id), "%s", data);
-				else if (strcmp(data, qf->id) != 0)
-					stale = 1;
 				break;
 			case 'X':
 				ok = 1;

@@ -162,6 +162,13 @@ ctx_common(SSL_CTX *ctx, const char *protocols, const char *grade,
 	return 0;
 }
 
+/* An empty key: key and chain in one file, as Postfix allows. */
+static const char *
+key_file(const char *cert, const char *key)
+{
+	return key == NULL || *key == '\0' ? cert : key;
+}
+
 static SSL_CTX *
 server_ctx(const char *cert, const char *key, const char *protocols,
     const char *grade, char **error_r)
@@ -199,7 +206,7 @@ tls_server_ctx(const char *cert, const char *key, char **error_r)
 int
 tls_server_pair_check(const char *cert, const char *key, char **error_r)
 {
-	SSL_CTX *ctx = server_ctx(cert, key, NULL, "high", error_r);
+	SSL_CTX *ctx = server_ctx(cert, key_file(cert, key), NULL, "high", error_r);
 
 	if (ctx == NULL)
 		return -1;
@@ -238,9 +245,8 @@ tls_server_ctx_settings(const struct tls_server_settings *set,
 		if (key == NULL || *key == '\0')
 			key = dkey;
 	}
-	if (key == NULL || *key == '\0')
-		key = cert;     /* key and chain in one file, as Postfix allows */
-	ctx = server_ctx(cert, key, set->protocols, set->ciphers, error_r);
+	ctx = server_ctx(cert, key_file(cert, key), set->protocols, set->ciphers,
+	    error_r);
 	free(dcert);
 	free(dkey);
 	if (ctx == NULL)

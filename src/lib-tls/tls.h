@@ -23,8 +23,8 @@
  * protocols (TLS 1.2+) and "high" ciphers.  NULL with a malloc'ed
  * *error_r. */
 SSL_CTX *tls_server_ctx(const char *cert, const char *key, char **error_r);
-/* Whether cert and key load as a server's and belong together (tempest
- * check): 0, or -1 with a malloc'ed *error_r. */
+/* Whether cert and key (empty: in cert's file) load as a server's and
+ * belong together (tempest check): 0, or -1 with a malloc'ed *error_r. */
 int tls_server_pair_check(const char *cert, const char *key, char **error_r);
 
 /* Write a self-signed certificate and its key (mode 0600) for common

@@ -12,6 +12,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "login_settings.h"
 #include "maps.h"
 #include "master.h"
 #include "mem.h"
@@ -129,29 +130,29 @@ check_tables(const char *name, void *arg)
 	maplist_free(&ml);
 }
 
-/* A certificate and key named in main.cf: what the server would load
- * at its start, said before it.  key_is_cert: an empty key means the
- * key is in the certificate's file (smtpd, as Postfix); otherwise an
- * empty one of the two means the self-signed pair (imapd, pop3d). */
+/* The certificate and key a server will load at its start (cert and
+ * key as the server chooses them: cert "" = the self-signed pair),
+ * loaded now, so a bad one is said before the start. */
 static void
 check_tls_pair(struct check *c, const char *cert_param, const char *key_param,
-    int key_is_cert)
+    const char *cert, const char *key)
 {
-	const char *cert = config_str(cert_param), *key = config_str(key_param);
 	char *err = NULL;
 
-	if (*cert == '\0' || (*key == '\0' && !key_is_cert)) {
-		if (*cert != '\0' || *key != '\0') {
+	if (*cert == '\0') {
+		/* self-signed: say so when main.cf named one of the two */
+		const char *set = *config_str(cert_param) != '\0' ? cert_param :
+		    *config_str(key_param) != '\0' ? key_param : NULL;
+		if (set != NULL) {
 			fprintf(stderr, "tempest: check: warning: %s is set but "
 			    "%s is empty: the self-signed certificate is used\n",
-			    *cert != '\0' ? cert_param : key_param,
-			    *cert != '\0' ? key_param : cert_param);
+			    set, set == cert_param ? key_param : cert_param);
 			c->warnings++;
 		}
 		return;
 	}
 	if (*key == '\0')
-		key = cert;
+		key = cert;     /* for access() and the message */
 	/* the servers read them as root; another user may not */
 	if (access(cert, R_OK) < 0 || access(key, R_OK) < 0) {
 		if (errno == EACCES) {
@@ -174,6 +175,7 @@ int
 ctl_check_main(int argc, char **argv)
 {
 	struct check c = { 0, 0 };
+	const char *cert, *key;
 	char *err = NULL;
 
 	(void)argc;
@@ -189,8 +191,10 @@ ctl_check_main(int argc, char **argv)
 		c.errors++;
 	}
 	config_each(check_tables, &c);
-	check_tls_pair(&c, "smtpd_tls_cert_file", "smtpd_tls_key_file", 1);
-	check_tls_pair(&c, "imapd_tls_cert_file", "imapd_tls_key_file", 0);
+	check_tls_pair(&c, "smtpd_tls_cert_file", "smtpd_tls_key_file",
+	    config_str("smtpd_tls_cert_file"), config_str("smtpd_tls_key_file"));
+	login_tls_files(&cert, &key);
+	check_tls_pair(&c, "imapd_tls_cert_file", "imapd_tls_key_file", cert, key);
 	return c.errors > 0 ? 1 : 0;
 }
 

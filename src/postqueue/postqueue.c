@@ -913,16 +913,17 @@ cat_content(const struct qfile *qf, const char *where, int want)
 	return 0;
 }
 
-/* Print the queue file at path (named where; any_name: a file given by
- * its path, which may be a copy under another name); 0, 1 not readable. */
+/* Print the queue file at path (named where; flags for qfile_open():
+ * QF_ANY_NAME for a file given by its path, perhaps a copy); 0, 1 not
+ * readable. */
 static int
-cat_file(const char *path, const char *where, int any_name, int want)
+cat_file(const char *path, const char *where, int flags, int want)
 {
 	struct qfile qf;
 	char *err = NULL;
 	int r = 0;
 
-	if (qfile_open(path, any_name ? QF_ANY_NAME : 0, &qf, &err) < 0) {
+	if (qfile_open(path, flags, &qf, &err) < 0) {
 		fprintf(stderr, "tempest: postcat: %s: %s\n", where, err);
 		free(err);
 		return 1;
@@ -971,7 +972,7 @@ postcat_main(int argc, char **argv)
 		const char *id = argv[i];
 		size_t q;
 		if (!by_id) {
-			r |= cat_file(id, id, 1, want);
+			r |= cat_file(id, id, QF_ANY_NAME, want);
 			continue;
 		}
 		if (!queue_valid_id(id)) {
