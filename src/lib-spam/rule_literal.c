@@ -239,7 +239,11 @@ parse_escape(struct lx *x, int ci, struct lset *s)
 		break;
 	}
 	case 'o': case 'N': case 'p': case 'P': case 'g': case 'k':
-		if (*x->p == '{' || *x->p == '<' || *x->p == '\'') {
+		/* only \g and \k take a <name> or 'name'; after the others
+		 * those are plain characters (\N' is not-a-newline and a
+		 * quote) */
+		if (*x->p == '{' || ((n == 'g' || n == 'k') &&
+		    (*x->p == '<' || *x->p == '\''))) {
 			char close = *x->p == '{' ? '}' : *x->p == '<' ? '>' : '\'';
 			x->p = skip_to(x->p + 1, close);
 			if (x->p == NULL) {

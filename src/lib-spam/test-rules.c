@@ -2962,6 +2962,14 @@ test_literals(void)
 		{ "(a)\\1bcd", 0, "bcd" },
 		{ "(abc)\\1def", 0, "abc & def" },
 		{ "(?P<n>ab)(?P=n)cde", 0, "cde" },
+		/* \N is not-a-newline: the quote after it is a plain
+		 * character, not a name's delimiter, and the empty branch
+		 * counts (fuzz-rule-literals) */
+		{ "xyz\\N'ab||\\N'cd", 0, "-" },
+		{ "\\N'abc", 0, "'abc" },
+		{ "\\p<abc", 0, "abc" },
+		{ "(?<n>ab)\\g'n'cde", 0, "cde" },
+		{ "(?<n>ab)\\k<n>cde", 0, "cde" },
 		{ "^Subject: hi$", PCRE2_MULTILINE, "Subject: hi" },
 		{ "\\Afoo\\z", 0, "foo" },
 		{ "(?|(a)|(b))cde", 0, "acde bcde" },
