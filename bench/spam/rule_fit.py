@@ -146,7 +146,7 @@ def main():
                     help="fit on one split's judgements, count on another's")
     ap.add_argument("--fit", help="splits whose judgements the written scores are fitted on")
     ap.add_argument("--C", type=float, default=25.0)
-    ap.add_argument("--l2", type=float, default=7.0)
+    ap.add_argument("--l2", type=float, default=5.0)
     ap.add_argument("--out", help="write the score lines here (default stdout)")
     ap.add_argument("--all", action="store_true",
                     help="write every fitted rule, also the unchanged (for spam.cf)")
