@@ -3,8 +3,9 @@
  * oracle.  Input: one byte of regex flags (i, m, s), the pattern up to
  * the first NUL, then a subject.  The extractor must not crash on any
  * pattern; and when PCRE2 compiles the pattern and matches the subject,
- * one of the extracted literals must occur in the subject (caseless if
- * so marked), or the literal prefilter would hide a hit: abort(). */
+ * in every literal group one of its literals must occur in the subject
+ * (caseless if so marked), or the literal prefilter, which runs a rule
+ * only when each of its groups is seen, would hide a hit: abort(). */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -60,7 +61,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (n == 0)
 		abort();                /* 1 means a non-empty set */
 	for (size_t i = 0; i < n; i++)
-		if (v[i].len < 3 || strlen(v[i].s) != v[i].len)
+		if (v[i].len < 3 || strlen(v[i].s) != v[i].len || v[i].grp >= PF_LIT_GROUPS)
 			abort();
 	re = pcre2_compile((PCRE2_SPTR)pat, plen, opts, &err, &off, NULL);
 	if (re != NULL) {
@@ -73,10 +74,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		pcre2_set_match_limit(mc, 100000);
 		pcre2_set_depth_limit(mc, 1000);
 		if (pcre2_match(re, s, sn, 0, 0, md, mc) >= 0) {
-			for (size_t i = 0; i < n && !hit; i++)
-				hit = occurs(&v[i], s, sn);
-			if (!hit)
-				abort();
+			for (unsigned g = 0; g < PF_LIT_GROUPS; g++) {
+				int any = 0;
+				hit = 0;
+				for (size_t i = 0; i < n && !hit; i++)
+					if (v[i].grp == g) {
+						any = 1;
+						hit = occurs(&v[i], s, sn);
+					}
+				if (any && !hit)
+					abort();
+			}
 		}
 		pcre2_match_context_free(mc);
 		pcre2_match_data_free(md);
